@@ -1,0 +1,34 @@
+# Corridor: `make demo` installs and serves the demo; `make test` installs and runs the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install system-deps test lint demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+lint: install
+	$(BIN)/ruff check corridor tests benchmarks
+	$(BIN)/mypy
+
+test: install system-deps lint
+	$(BIN)/python -m pytest
+
+demo: install
+	$(BIN)/corridor demo --db sqlite:///corridor-demo.db --serve
+
+bench: install
+	$(BIN)/python benchmarks/bench_registration.py
+
+clean:
+	rm -rf $(VENV) corridor-demo.db* .pytest_cache .mypy_cache .ruff_cache

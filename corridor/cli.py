@@ -1,0 +1,137 @@
+"""The ``corridor`` command: parses options, calls services, prints results."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from corridor.settings import SETTINGS_HELP, Settings
+
+db_option = click.option(
+    "--db",
+    "db_url",
+    envvar="CORRIDOR_DATABASE_URL",
+    default=None,
+    help=SETTINGS_HELP["database_url"],
+)
+
+
+def _settings(db_url: str | None) -> Settings:
+    return Settings.from_env(database_url=db_url or "")
+
+
+def _database(db_url: str | None):  # type: ignore[no-untyped-def]
+    from corridor.storage import Database
+
+    return Database(_settings(db_url).database_url)
+
+
+@click.group()
+@click.version_option(package_name="corridor")
+def main() -> None:
+    """Corridor: registration, movements and family tracing."""
+
+
+@main.command()
+@db_option
+def init(db_url: str | None) -> None:
+    """Create the database (or bring it up to date)."""
+    from corridor.storage.migrate import upgrade
+
+    db = _database(db_url)
+    upgrade(db)
+    click.echo(f"database ready: {db.url.render_as_string(hide_password=True)}")
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@db_option
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(db_url: str | None, revision: str) -> None:
+    """Apply the schema migrations."""
+    from corridor.storage.migrate import current_revision, upgrade
+
+    database = _database(db_url)
+    upgrade(database, revision)
+    click.echo(f"schema at revision {current_revision(database)}")
+
+
+@db.command("rebuild-locations")
+@db_option
+def db_rebuild_locations(db_url: str | None) -> None:
+    """Recompute everyone's current location from the movement log."""
+    from corridor.services import Services
+
+    n = Services(_database(db_url)).movements.rebuild_locations()
+    click.echo(f"rebuilt the location of {n} persons")
+
+
+@main.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(db_url: str | None, host: str, port: int) -> None:
+    """Serve the web interface and API."""
+    import uvicorn
+
+    from corridor.storage.migrate import upgrade
+    from corridor.web import create_app
+
+    settings = _settings(db_url)
+    from corridor.storage import Database
+
+    database = Database(settings.database_url)
+    upgrade(database)
+    click.echo(f"Corridor on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(settings, database=database), host=host, port=port, log_level="warning")
+
+
+@main.command()
+@db_option
+@click.option("--seed", default=2019, show_default=True, type=int)
+@click.option("--households", default=5000, show_default=True, type=int)
+@click.option("--days", default=14, show_default=True, type=int)
+@click.option("--serve/--no-serve", "then_serve", default=False, help="Serve it afterwards")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--force", is_flag=True, help="Replace an existing demo database file")
+def demo(db_url: str | None, seed: int, households: int, days: int, then_serve: bool,
+         port: int, force: bool) -> None:
+    """Build the Baghouz-like demo scenario (deterministic for a seed)."""
+    from corridor.demo.scenario import build_demo
+    from corridor.storage import Database
+    from corridor.storage.migrate import upgrade
+
+    settings = _settings(db_url or "sqlite:///corridor-demo.db")
+    database = Database(settings.database_url)
+    if database.is_sqlite and database.url.database:
+        path = Path(database.url.database)
+        if path.exists():
+            if not force:
+                click.echo(f"{path} exists; use --force to rebuild it", err=True)
+                sys.exit(2)
+            database.dispose()
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            database = Database(settings.database_url)
+    upgrade(database)
+    summary = build_demo(database, seed=seed, households=households, days=days, progress=True)
+    for key, value in summary.items():
+        click.echo(f"{key}: {value}")
+    if then_serve:
+        import uvicorn
+
+        from corridor.web import create_app
+
+        click.echo(f"Corridor demo on http://127.0.0.1:{port}")
+        uvicorn.run(create_app(settings, database=database), host="127.0.0.1", port=port,
+                    log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""Birth dates with their precision, ages and the UNHCR age brackets.
+
+An exact birth date is rare: a year or an estimated age is normal. The precision is
+stored with the date so that figures and matching know how far to trust it.
+
+>>> parse_birth_date("1990-05")
+(datetime.date(1990, 5, 1), 'month')
+>>> age_on(date(1990, 5, 1), "month", date(2019, 3, 1))
+28
+>>> age_bracket(3)
+'0-4'
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from corridor.domain.problems import Problem
+
+PRECISIONS = ("day", "month", "year", "estimated")
+BRACKETS = ("0-4", "5-11", "12-17", "18-59", "60+")
+UNKNOWN_BRACKET = "unknown"
+MAX_AGE = 120
+
+_DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+def parse_birth_date(text: str) -> tuple[date, str]:
+    """Parse ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` into (first day, precision).
+
+    Raises ValueError with a reason a registrar can act on.
+    """
+    m = _DATE_RE.match(text.strip())
+    if not m:
+        raise ValueError("use YYYY, YYYY-MM or YYYY-MM-DD")
+    year, month, day = m.group(1), m.group(2), m.group(3)
+    if day:
+        return date(int(year), int(month), int(day)), "day"
+    if month:
+        return date(int(year), int(month), 1), "month"
+    return date(int(year), 1, 1), "year"
+
+
+def format_birth_date(value: date | None, precision: str | None) -> str | None:
+    """Inverse of parse_birth_date; estimated dates are shown as a year."""
+    if value is None:
+        return None
+    if precision == "day":
+        return value.isoformat()
+    if precision == "month":
+        return f"{value.year:04d}-{value.month:02d}"
+    return f"{value.year:04d}"
+
+
+def estimated_birth_date(age: int, on: date) -> date:
+    """Birth date implied by an age estimated on ``on`` (same day, ``age`` years earlier)."""
+    try:
+        return on.replace(year=on.year - age)
+    except ValueError:  # 29 February
+        return on.replace(year=on.year - age, day=28)
+
+
+def _midpoint(value: date, precision: str | None) -> date:
+    # A year of birth is best read as mid-year, a month as mid-month: half the error.
+    if precision == "year":
+        return date(value.year, 7, 1)
+    if precision == "month":
+        return value.replace(day=15)
+    return value
+
+
+def age_on(birth: date | None, precision: str | None, on: date) -> int | None:
+    """Completed years on ``on``; None when the birth date is unknown."""
+    if birth is None:
+        return None
+    b = _midpoint(birth, precision)
+    years = on.year - b.year - ((on.month, on.day) < (b.month, b.day))
+    return max(years, 0)
+
+
+def age_months_on(birth: date | None, precision: str | None, on: date) -> int | None:
+    """Completed months on ``on`` (for the 6-59 month MUAC window)."""
+    if birth is None:
+        return None
+    b = _midpoint(birth, precision)
+    months = (on.year - b.year) * 12 + (on.month - b.month) - (on.day < b.day)
+    return max(months, 0)
+
+
+def age_bracket(age: int | None) -> str:
+    """UNHCR bracket of an age in years, or 'unknown'."""
+    if age is None:
+        return UNKNOWN_BRACKET
+    if age <= 4:
+        return "0-4"
+    if age <= 11:
+        return "5-11"
+    if age <= 17:
+        return "12-17"
+    if age <= 59:
+        return "18-59"
+    return "60+"
+
+
+def birth_problems(
+    birth: date | None, precision: str | None, on: date, field: str = "birth_date"
+) -> list[Problem]:
+    """Rules on a birth date: not in the future, age at most 120."""
+    if birth is None:
+        return []
+    problems: list[Problem] = []
+    if birth > on:
+        problems.append(Problem(field, f"is in the future ({birth.isoformat()} after {on})"))
+    else:
+        age = age_on(birth, precision, on)
+        if age is not None and age > MAX_AGE:
+            problems.append(Problem(field, f"gives an age of {age}, over {MAX_AGE}"))
+    return problems

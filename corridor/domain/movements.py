@@ -1,0 +1,104 @@
+"""Movements are append-only events; where a person is now is folded from them.
+
+Nothing is overwritten: a correction is a new event that names the one it corrects, and
+the corrected event then no longer counts.
+
+>>> from datetime import datetime, timezone
+>>> t = datetime(2019, 3, 1, tzinfo=timezone.utc)
+>>> e1 = Event("e1", 1, "registered", None, "exit", t)
+>>> e2 = Event("e2", 2, "dispatched", "exit", "camp-a", t, manifest_id="m1")
+>>> current_location([e1, e2]).state
+'in_transit'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+# kind -> (needs from_site, needs to_site, resulting state)
+EVENT_KINDS: dict[str, tuple[bool, bool, str]] = {
+    "registered": (False, True, "present"),
+    "dispatched": (True, True, "in_transit"),
+    "arrived": (False, True, "present"),
+    "transferred": (True, True, "present"),
+    "hospitalised": (False, True, "hospitalised"),
+    "discharged": (True, True, "present"),
+    "detained": (False, True, "detained"),
+    "released": (True, False, "present"),
+    "departed": (True, False, "departed"),
+    "deceased": (False, False, "deceased"),
+    "voided": (False, False, ""),
+}
+# Events an officer records directly; the others come from registration and manifests.
+STATUS_EVENT_KINDS = (
+    "transferred",
+    "hospitalised",
+    "discharged",
+    "detained",
+    "released",
+    "departed",
+    "deceased",
+)
+# A person in one of these states is counted as at their site.
+AT_SITE_STATES = ("present", "hospitalised", "detained")
+ARRIVAL_KINDS = ("registered", "arrived", "transferred", "hospitalised", "discharged", "detained")
+DEPARTURE_KINDS = ("dispatched", "transferred", "discharged", "released", "departed")
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    seq: int
+    kind: str
+    from_site_id: str | None
+    to_site_id: str | None
+    occurred_at: datetime
+    manifest_id: str | None = None
+    corrects_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a person is: a site (or none) and a state; ``since`` is the event's time."""
+
+    site_id: str | None
+    state: str
+    since: datetime | None
+    event_id: str | None
+    manifest_id: str | None = None
+    destination_site_id: str | None = None
+
+
+UNKNOWN = Location(None, "unknown", None, None)
+
+
+def effective_events(events: Iterable[Event]) -> list[Event]:
+    """Drop corrected events and pure voids; order by time, then by recording order."""
+    events = list(events)
+    corrected = {e.corrects_id for e in events if e.corrects_id}
+    kept = [e for e in events if e.id not in corrected and e.kind != "voided"]
+    return sorted(kept, key=lambda e: (e.occurred_at, e.seq))
+
+
+def apply(loc: Location, event: Event) -> Location:
+    """The location after ``event``."""
+    _, _, state = EVENT_KINDS[event.kind]
+    if event.kind == "dispatched":
+        return Location(
+            None, state, event.occurred_at, event.id, event.manifest_id, event.to_site_id
+        )
+    if event.kind == "deceased":
+        return Location(loc.site_id, state, event.occurred_at, event.id)
+    if event.kind == "released" and event.to_site_id is None:
+        return Location(None, "left", event.occurred_at, event.id)
+    return Location(event.to_site_id, state, event.occurred_at, event.id, event.manifest_id)
+
+
+def current_location(events: Iterable[Event]) -> Location:
+    """Fold the effective events into the current location."""
+    loc = UNKNOWN
+    for event in effective_events(events):
+        loc = apply(loc, event)
+    return loc

@@ -1,0 +1,73 @@
+"""Build the shipped data tables from the shared name lists (a developer tool).
+
+    python -m corridor.matching._build_data WIKIDATA.tsv COMMON-NAMES.tsv
+
+writes ``corridor/matching/data/name-variants.tsv`` and ``name-frequencies.tsv``.
+Only pairs the spelling rules do not already connect are kept, so the table
+stays small and holds the real exceptions (Gamal/جمال, Mehmet/محمد ...).
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+from corridor.matching.compare import rules_connect
+from corridor.matching.keys import latin_key, skeleton, unit_keys
+from corridor.matching.normalise import normalise_arabic, parse_name
+
+DATA = Path(__file__).parent / "data"
+
+
+def _pairs(wikidata: Path, common: Path) -> list[tuple[str, str, int]]:
+    out: list[tuple[str, str, int]] = []
+    with wikidata.open(encoding="utf-8") as f:
+        for line in f:
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) < 3:
+                continue
+            latin, arabic, count = cols[0], cols[1].replace(" ", ""), int(cols[2] or 1)
+            out.append((latin, arabic, count))
+    with common.open(encoding="utf-8") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            out.append((row["latin"], row["arabic"], 1000))
+    return out
+
+
+def main(argv: list[str]) -> None:
+    wikidata, common = Path(argv[0]), Path(argv[1])
+    table: dict[str, set[str]] = {}
+    for latin, arabic, _count in _pairs(wikidata, common):
+        la_units = parse_name(latin)
+        ar_units = parse_name(normalise_arabic(arabic))
+        if len(la_units) != len(ar_units):
+            continue
+        for lu, au in zip(la_units, ar_units, strict=True):
+            if au.script != "ar" or lu.script != "la":
+                continue
+            if rules_connect(unit_keys(au), unit_keys(lu)):
+                continue
+            table.setdefault(au.text, set()).add(latin_key(lu))
+    with (DATA / "name-variants.tsv").open("w", encoding="utf-8") as f:
+        f.write("# arabic<TAB>latin keys; built by corridor.matching._build_data\n")
+        for ar in sorted(table):
+            f.write(f"{ar}\t{','.join(sorted(table[ar]))}\n")
+
+    # Default frequencies: Zipf shares by rank in the common-names list.
+    freq: dict[str, float] = {}
+    with common.open(encoding="utf-8") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            rank = int(row["rank"])
+            share = {"male": 0.15, "female": 0.08}.get(row["kind"], 0.03) / rank
+            for unit in parse_name(row["latin"]) + parse_name(row["arabic"]):
+                sk = skeleton(unit)
+                freq[sk] = max(freq.get(sk, 0.0), share)
+    with (DATA / "name-frequencies.tsv").open("w", encoding="utf-8") as f:
+        f.write("# skeleton<TAB>persons per million; Zipf by rank of common-names-syria-iraq\n")
+        for sk in sorted(freq):
+            f.write(f"{sk}\t{max(1, round(freq[sk] * 1_000_000))}\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

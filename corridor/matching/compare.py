@@ -1,0 +1,131 @@
+"""Comparing names: unit against unit, chain against chain.
+
+Unit levels, best first:
+
+``same``      identical after normalisation (same script)
+``spelling``  the same name spelled differently in Latin script (Mohammed/Muhammad)
+``script``    the same name in another script (محمد/Mohammed)
+``similar``   close enough to be a mistyping or an unusual spelling (Barech/Barich)
+``different`` anything else; Mohammed/Mahmoud and Ahmed/Hamed are different.
+
+Two units are the same name by rule when their consonant skeletons are equal
+and the long vowels agree (``keys.slots``), or by the shipped variant table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rapidfuzz.distance import JaroWinkler, Levenshtein
+
+from corridor.matching.keys import UnitKeys, unit_keys
+from corridor.matching.normalise import NameUnit
+from corridor.matching.variants import VariantTable
+
+__all__ = [
+    "SAME",
+    "SPELLING",
+    "SCRIPT",
+    "SIMILAR",
+    "DIFFERENT",
+    "LEVEL_WORDS",
+    "UnitComparator",
+    "rules_connect",
+    "vowels_agree",
+]
+
+SAME, SPELLING, SCRIPT, SIMILAR, DIFFERENT = "same", "spelling", "script", "similar", "different"
+
+LEVEL_WORDS = {
+    SAME: "same name",
+    SPELLING: "same name, different spelling",
+    SCRIPT: "same name in another script",
+    SIMILAR: "similar name",
+    DIFFERENT: "different name",
+}
+
+_COMPAT = {
+    "U": frozenset("Uuo"),
+    "I": frozenset("Iie"),
+    "A": frozenset("Aa"),
+}
+_LONG = frozenset("UIA")
+
+
+def _gap_ok(mine: frozenset[str], other: frozenset[str]) -> bool:
+    for v in mine:
+        if v in _LONG and not (other & _COMPAT[v]):
+            return False
+    return True
+
+
+def vowels_agree(a: UnitKeys, b: UnitKeys) -> bool:
+    """Long vowels agree slot by slot (skeletons must already be equal).
+
+    Mohammed/محمد agree (no long vowel); Mahmoud/محمود agree (``ou``/``و``);
+    Mohammed/Mahmoud do not.
+    """
+    for (_, va), (_, vb) in zip(a.slots, b.slots, strict=True):
+        if not (_gap_ok(va, vb) and _gap_ok(vb, va)):
+            return False
+    return True
+
+
+def rules_connect(a: UnitKeys, b: UnitKeys) -> bool:
+    """True when spelling rules alone make ``a`` and ``b`` the same name."""
+    if a.script == b.script == "la" and a.latin == b.latin:
+        return True
+    return a.skeleton == b.skeleton and len(a.skeleton) >= 2 and vowels_agree(a, b)
+
+
+@dataclass
+class UnitComparator:
+    """Compares name units; caches results because names repeat across records."""
+
+    variants: VariantTable
+
+    def __post_init__(self) -> None:
+        self._cache: dict[tuple[NameUnit, NameUnit], str] = {}
+
+    def level(self, a: NameUnit, b: NameUnit) -> str:
+        key = (a, b)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._level(unit_keys(a), unit_keys(b))
+            if len(self._cache) > 2_000_000:
+                self._cache.clear()
+            self._cache[key] = hit
+        return hit
+
+    def _level(self, a: UnitKeys, b: UnitKeys) -> str:
+        if a.script == b.script:
+            if a.text == b.text:
+                return SAME
+            if a.script == "la":
+                if a.latin == b.latin or self.variants.latin_pair(a.latin, b.latin):
+                    return SPELLING
+        else:
+            ar, la = (a, b) if a.script == "ar" else (b, a)
+            if self.variants.cross(ar.text, la.latin):
+                return SCRIPT
+        if a.skeleton == b.skeleton:
+            if len(a.skeleton) >= 2 and vowels_agree(a, b):
+                return SPELLING if a.script == b.script else SCRIPT
+            return DIFFERENT
+        return SIMILAR if self._similar(a, b) else DIFFERENT
+
+    @staticmethod
+    def _similar(a: UnitKeys, b: UnitKeys) -> bool:
+        sa, sb = a.skeleton, b.skeleton
+        if min(len(sa), len(sb)) < 3:
+            return False
+        if sa[1:] == sb or sb[1:] == sa:
+            # Differ only by an initial vowel/glottal: Ahmed and Hamed.
+            return False
+        if Levenshtein.distance(sa, sb, score_cutoff=1) > 1:
+            return False
+        if a.script == b.script == "la":
+            return JaroWinkler.similarity(a.latin, b.latin) >= 0.85
+        if a.script == b.script:
+            return Levenshtein.distance(a.text, b.text, score_cutoff=1) <= 1
+        return JaroWinkler.similarity(a.latin, b.latin) >= 0.75

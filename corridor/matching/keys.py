@@ -1,0 +1,234 @@
+"""Script-independent keys for name units.
+
+Three keys are computed for every :class:`~corridor.matching.normalise.NameUnit`:
+
+``skeleton``
+    The consonant skeleton over coarse sound classes shared by Arabic and Latin
+    spellings (``محمد``, ``Mohammed``, ``Muhammad`` -> ``MHMD``). An initial
+    vowel or ``ع`` is kept as ``A`` so that Ahmed (``AHMD``) and Hamed (``HMD``)
+    stay apart. Skeletons find candidates and carry name frequencies; they are
+    never the final word, because Mohammed and Mahmoud share one.
+``slots``
+    The skeleton with the vowels heard between consonants, used to tell
+    Mohammed (no long vowel before the D) from Mahmoud (``ou``/``و``).
+``latin``
+    A Latin spelling key folding the usual variants (ou/u/oo, ee/i, e/a,
+    doubled letters, kh/k, dh/d, ph/f, q/k ...); Arabic units are romanised first.
+
+>>> skeleton(parse_name("محمد")[0]), skeleton(parse_name("Mohammed")[0])
+('MHMD', 'MHMD')
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from corridor.matching.normalise import NameUnit, parse_name
+
+__all__ = ["latin_key", "romanise", "skeleton", "slots", "unit_keys", "UnitKeys"]
+
+# Arabic letter -> (consonant class or "" , vowel heard or "").
+_AR_CLASS: dict[str, tuple[str, str]] = {
+    "ب": ("B", ""), "ت": ("T", ""), "ط": ("T", ""), "ث": ("T", ""),
+    "د": ("D", ""), "ذ": ("D", ""), "ض": ("D", ""), "ظ": ("Z", ""), "ز": ("Z", ""),
+    "س": ("S", ""), "ص": ("S", ""), "ش": ("X", ""), "ج": ("J", ""),
+    "ح": ("H", ""), "ه": ("H", ""), "خ": ("K", ""), "ك": ("K", ""), "ق": ("K", ""),
+    "غ": ("K", ""), "ف": ("F", ""), "ل": ("L", ""), "م": ("M", ""), "ن": ("N", ""),
+    "ر": ("R", ""), "ا": ("", "A"), "و": ("", "U"), "ي": ("", "I"), "ع": ("", ""),
+}
+# Arabic letter -> simple Latin rendering (for the Latin key of Arabic names).
+_AR_LATIN: dict[str, str] = {
+    "ب": "b", "ت": "t", "ط": "t", "ث": "th", "د": "d", "ذ": "dh", "ض": "d", "ظ": "z",
+    "ز": "z", "س": "s", "ص": "s", "ش": "sh", "ج": "j", "ح": "h", "ه": "h", "خ": "kh",
+    "ك": "k", "ق": "q", "غ": "gh", "ف": "f", "ل": "l", "م": "m", "ن": "n", "ر": "r",
+    "ا": "a", "و": "u", "ي": "i", "ع": "",
+}
+
+_LATIN_DIGRAPHS = [
+    ("sch", "X"), ("tch", "X"), ("kh", "K"), ("gh", "K"), ("sh", "X"), ("ch", "X"), ("th", "T"),
+    ("dh", "D"), ("ph", "F"), ("zh", "J"), ("dj", "J"), ("dz", "J"), ("ck", "K"), ("ts", "S"),
+    ("tz", "S"), ("ks", "KS"),
+]
+_LATIN_SINGLE = {
+    "b": "B", "p": "B", "t": "T", "d": "D", "z": "Z", "s": "S", "c": "K", "j": "J", "g": "K",
+    "k": "K", "q": "K", "h": "H", "f": "F", "v": "", "l": "L", "m": "M", "n": "N", "r": "R",
+    "x": "KS", "w": "", "y": "",
+}
+_VOWEL_OF = {"a": "a", "e": "e", "i": "i", "o": "o", "u": "u", "y": "I", "w": "U", "v": "U"}
+_LONG_VOWELS = [("ou", "U"), ("oo", "U"), ("uu", "U"), ("ee", "I"), ("ii", "I"), ("aa", "A")]
+
+
+def _arabic_segments(word: str, first: bool) -> list[tuple[str, str]]:
+    """(class, vowel) pairs for one Arabic word; class '' means a vowel/glide."""
+    out: list[tuple[str, str]] = []
+    for i, ch in enumerate(word):
+        cls, vow = _AR_CLASS.get(ch, ("", ""))
+        if i == 0 and first:
+            if ch in "اع":
+                out.append(("A", ""))
+                continue
+            if ch == "ي":
+                out.append(("Y", ""))
+                continue
+            if ch == "و":
+                out.append(("W", ""))
+                continue
+        if ch == "ه" and i == len(word) - 1 and i > 0:  # taa marbuta / final heh
+            out.append(("", "a"))
+            continue
+        if ch == "ا" and i == 0:  # alef after a prefix: no long vowel to demand
+            continue
+        out.append((cls, vow))
+    return out
+
+
+def _latin_segments(word: str, first: bool) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    i = 0
+    n = len(word)
+    while i < n:
+        ch = word[i]
+        if i == 0 and first:
+            if ch in "aeiou":
+                out.append(("A", ""))
+                # An initial vowel digraph counts once: "ou" in Oussama.
+                while i < n and word[i] in "aeiou":
+                    i += 1
+                continue
+            if ch == "y":
+                out.append(("Y", ""))
+                i += 1
+                continue
+            if ch in "wv":
+                out.append(("W", ""))
+                i += 1
+                continue
+        for dg, vow in _LONG_VOWELS:
+            if word.startswith(dg, i):
+                out.append(("", vow))
+                i += len(dg)
+                break
+        else:
+            vow = ""
+        if vow:
+            continue
+        for dg, cls in _LATIN_DIGRAPHS:
+            if word.startswith(dg, i):
+                out.append((cls, ""))
+                i += len(dg)
+                break
+        else:
+            if ch in "aeiou":
+                out.append(("", _VOWEL_OF[ch]))
+            elif ch == "h" and i == n - 1 and i > 0 and word[i - 1] in "aeiou":
+                # A silent h after a vowel: Shah, Abdullah, Fateh.
+                pass
+            elif ch in "ywv":
+                out.append(("", _VOWEL_OF[ch]))
+            else:
+                out.append((_LATIN_SINGLE.get(ch, ""), ""))
+            i += 1
+    return out
+
+
+def _segments(unit: NameUnit) -> list[tuple[str, str]]:
+    segs: list[tuple[str, str]] = []
+    for k, part in enumerate(unit.parts):
+        if unit.script == "ar":
+            segs.extend(_arabic_segments(part, k == 0))
+        else:
+            segs.extend(_latin_segments(part, k == 0))
+    return segs
+
+
+def _collapse(segs: list[tuple[str, str]]) -> list[tuple[str, frozenset[str]]]:
+    """Consonant classes with the set of vowels heard after each (doubles collapsed)."""
+    out: list[tuple[str, set[str]]] = [("", set())]
+    for cls, vow in segs:
+        if cls:
+            for c in cls:
+                if out[-1][0] == c and not out[-1][1]:
+                    continue
+                out.append((c, set()))
+        elif vow:
+            out[-1][1].add(vow)
+    return [(c, frozenset(v)) for c, v in out]
+
+
+def skeleton(unit: NameUnit) -> str:
+    """Consonant-class skeleton of a unit, the same for Arabic and Latin spellings."""
+    return "".join(c for c, _ in _collapse(_segments(unit)))
+
+
+def slots(unit: NameUnit) -> tuple[tuple[str, frozenset[str]], ...]:
+    """Skeleton consonants each with the vowels heard after them (index 0: before any)."""
+    return tuple(_collapse(_segments(unit)))
+
+
+_LATIN_KEY_SUBS = [
+    (r"sch", "sh"), (r"tch", "ch"), (r"ph", "f"), (r"kh", "k"), (r"gh", "g"), (r"dh", "d"),
+    (r"th", "t"), (r"ck", "k"), (r"q", "k"), (r"c(?=[eiy])", "s"), (r"c", "k"), (r"x", "ks"),
+    (r"dj", "j"), (r"ou|oo|o|uw", "u"), (r"ee|ie|ey|ei|ay|ai", "i"), (r"y(?![aeiou])", "i"),
+    (r"e", "a"), (r"w", "u"), (r"v", "u"), (r"(?<=[aiu])h$", ""), (r"(.)\1+", r"\1"),
+]
+_LATIN_KEY_RES = [(re.compile(p), r) for p, r in _LATIN_KEY_SUBS]
+
+
+def romanise(unit: NameUnit) -> str:
+    """A plain Latin rendering (consonants and long vowels) of an Arabic unit.
+
+    >>> romanise(parse_name("عبد الرحمن")[0])
+    'abdrhmn'
+    """
+    if unit.script != "ar":
+        return unit.text
+    parts = []
+    for part in unit.parts:
+        if part == "الله":
+            parts.append("allah")
+            continue
+        s = "".join(_AR_LATIN.get(ch, "") for ch in part)
+        if part.startswith("ع"):
+            s = "a" + s
+        parts.append(s)
+    return "".join(parts)
+
+
+def latin_key(unit: NameUnit) -> str:
+    """Latin spelling key folding common spelling variants.
+
+    >>> latin_key(parse_name("Mohammed")[0]) == latin_key(parse_name("Muhammad")[0])
+    True
+    """
+    s = romanise(unit)
+    for rx, rep in _LATIN_KEY_RES:
+        s = rx.sub(rep, s)
+    return s
+
+
+class UnitKeys:
+    """All keys of one unit, computed once (units repeat a lot: cache by unit)."""
+
+    __slots__ = ("unit", "skeleton", "slots", "latin", "text", "script")
+
+    def __init__(self, unit: NameUnit) -> None:
+        self.unit = unit
+        self.text = unit.text
+        self.script = unit.script
+        sl = slots(unit)
+        self.slots = sl
+        self.skeleton = "".join(c for c, _ in sl)
+        self.latin = latin_key(unit)
+
+
+@lru_cache(maxsize=200_000)
+def unit_keys(unit: NameUnit) -> UnitKeys:
+    """Cached :class:`UnitKeys` for ``unit``."""
+    return UnitKeys(unit)
+
+
+def _demo() -> None:  # pragma: no cover - manual check
+    for name in ["محمد", "Mohammed", "محمود", "Mahmoud", "Ahmed", "Hamed"]:
+        u = parse_name(name)[0]
+        print(name, skeleton(u), latin_key(u), slots(u))

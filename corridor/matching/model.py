@@ -1,0 +1,127 @@
+"""The match model: comparison rules as plain values, saved as versioned JSON.
+
+Every number here is a Fellegi-Sunter weight in bits (log2 of m/u) or a
+probability used to derive one. ``Model.default()`` loads
+``corridor/matching/data/model.json``; ``Model.to_json``/``from_json`` round-trip.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from importlib import resources
+from typing import Any
+
+__all__ = ["MODEL_FORMAT", "Model", "NameRules", "FieldRules", "Calibration"]
+
+MODEL_FORMAT = "corridor-match-model/1"
+
+
+@dataclass(frozen=True)
+class NameRules:
+    """How name agreement counts.
+
+    A unit agreeing at a level is worth ``log2(m[level] / u)`` bits, where ``u``
+    is how common the name is (share of persons bearing it) times
+    ``u_factor[level]``; so agreeing on Mohammed says less than on Anwari.
+    """
+
+    m_same: float = 0.95
+    m_spelling: float = 0.9
+    m_script: float = 0.9
+    m_similar: float = 0.3
+    u_factor_similar: float = 8.0
+    u_floor: float = 3e-5
+    unit_weight_cap: float = 13.0
+    # Penalties (bits) when both sides give the part but it disagrees.
+    given_different: float = -6.0
+    given_elsewhere: float = -2.5
+    family_different: float = -2.5
+    chain_different: float = -2.0
+    unmatched_unit: float = -1.0
+    out_of_place_factor: float = 0.5
+    chain_extra_factor: float = 0.3
+    reordered_penalty: float = -2.0
+
+
+@dataclass(frozen=True)
+class FieldRules:
+    """Weights (bits) for the other fields."""
+
+    birth_same: float = 3.0
+    birth_close: float = 1.5
+    birth_near: float = -1.5
+    birth_far: float = -5.0
+    birth_close_years: int = 2
+    birth_near_years: int = 5
+    sex_same: float = 0.7
+    sex_different: float = -6.0
+    nationality_same: float = 1.0
+    nationality_different: float = -2.0
+    origin_same: float = 2.5
+    origin_similar: float = 1.0
+    origin_different: float = -0.3
+    mother_same: float = 4.0
+    mother_similar: float = 1.5
+    mother_different: float = -2.0
+    relative_same: float = 2.0
+    registration_same: float = 20.0
+    document_same: float = 15.0
+    phone_same: float = 5.0
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """``probability = sigmoid(slope * (weight - log2(population)) + intercept)`` (natural log odds).
+
+    Fitted by logistic regression on labelled pairs (see ``training.fit_calibration``).
+    """
+
+    slope: float = 0.69
+    intercept: float = 0.0
+
+
+def _build(cls: type[Any], data: dict[str, Any]) -> Any:
+    names = {f.name for f in fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} settings: {sorted(unknown)}")
+    return cls(**data)
+
+
+@dataclass(frozen=True)
+class Model:
+    """All comparison rules and the calibration, versioned."""
+
+    version: str = "dev"
+    names: NameRules = field(default_factory=NameRules)
+    fields: FieldRules = field(default_factory=FieldRules)
+    calibration: Calibration = field(default_factory=Calibration)
+    notes: str = ""
+
+    def to_json(self) -> str:
+        data = {"format": MODEL_FORMAT, **asdict(self)}
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Model:
+        data = json.loads(text)
+        fmt = data.pop("format", None)
+        if fmt != MODEL_FORMAT:
+            raise ValueError(f"not a {MODEL_FORMAT} file (format={fmt!r})")
+        return cls(
+            version=str(data.get("version", "dev")),
+            names=_build(NameRules, data.get("names", {})),
+            fields=_build(FieldRules, data.get("fields", {})),
+            calibration=_build(Calibration, data.get("calibration", {})),
+            notes=str(data.get("notes", "")),
+        )
+
+    @classmethod
+    def default(cls) -> Model:
+        """The model shipped in ``corridor/matching/data/model.json``."""
+        path = resources.files("corridor.matching").joinpath("data/model.json")
+        return cls.from_json(path.read_text(encoding="utf-8"))
+
+    def with_calibration(self, slope: float, intercept: float, version: str) -> Model:
+        return replace(self, calibration=Calibration(slope, intercept), version=version)

@@ -1,0 +1,322 @@
+"""Name normalisation: scripts, titles, particles and compound names.
+
+A name string (in Arabic, Persian or Latin script) becomes a tuple of
+:class:`NameUnit` values. A unit is one *name* in the chain, which may be
+written as several words: ``Abdul Rahman``, ``Abd al-Rahman`` and
+``Abdelrahman`` are all the single unit ``abd+rahman``; ``Zia-ur-Rahman`` and
+``ضیا الرحمان`` are ``zia+rahman``; ``Abu Bakr`` is ``abu+bakr``.
+
+Articles (al-, el-, ال) are dropped for matching, connectors (bin, ibn, ben,
+ould) are dropped, and titles (Shaykh, Haji, Mullah, Dr, ...) are removed from
+the front of the name.
+
+>>> [u.text for u in parse_name("AWES, Shaykh Hassan Dahir")]
+['hassan', 'dahir', 'awes']
+>>> [u.text for u in parse_name("Abd al-Rahman al-Tikriti")]
+['abdrahman', 'tikriti']
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+__all__ = [
+    "NameUnit",
+    "is_arabic",
+    "normalise_arabic",
+    "normalise_latin",
+    "parse_name",
+]
+
+_ARABIC_RE = re.compile("[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
+# Harakat, Quranic marks, superscript alef, tatweel.
+_ARABIC_MARKS_RE = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
+
+_ARABIC_LETTER_MAP = str.maketrans(
+    {
+        "أ": "ا",
+        "إ": "ا",
+        "آ": "ا",
+        "ٱ": "ا",
+        "ٲ": "ا",
+        "ٳ": "ا",
+        "ؤ": "و",
+        "ئ": "ي",
+        "ى": "ي",
+        "ی": "ي",  # Persian yeh
+        "ې": "ي",
+        "ۍ": "ي",
+        "ێ": "ي",  # Kurdish
+        "ے": "ي",  # Urdu yeh barree
+        "ة": "ه",
+        "ۀ": "ه",
+        "ە": "ه",  # Kurdish ae
+        "ہ": "ه",  # Urdu heh goal
+        "ھ": "ه",
+        "ک": "ك",  # Persian keheh
+        "ڪ": "ك",
+        "گ": "ك",
+        "پ": "ب",
+        "چ": "ج",
+        "ژ": "ز",
+        "ڤ": "ف",
+        "ۆ": "و",
+        "ۇ": "و",
+        "ۈ": "و",
+        "ڕ": "ر",
+        "ڵ": "ل",
+        "ٹ": "ت",
+        "ڈ": "د",
+        "ړ": "ر",
+        "ڼ": "ن",
+        "ګ": "ك",
+        "ښ": "ش",
+        "ځ": "ج",
+        "څ": "س",
+        "ء": "",
+    }
+)
+
+_TITLES = frozenset(
+    """
+    shaykh sheikh shaikh sheik shaik shekh cheikh cheik sheykh haji hajji hadji hadj haj hajj
+    alhaj alhaji alhajj mullah mulla molla mullo mola molah maulana mawlana moulana mawlawi
+    maulawi maulvi mawlavi moulavi molvi mawlvi qari qary dr doctor prof professor mr mrs ms
+    miss mister sir engineer eng general gen colonel col brigadier major captain capt
+    lieutenant lt sayyed_title imam mufti hafiz_title
+    """.split()
+)
+_ARABIC_TITLES = frozenset(
+    ["الشيخ", "شيخ", "الحاج", "حاجي", "ملا", "مولوي", "مولانا", "قاري", "الدكتور", "دكتور", "المهندس", "د"]
+)
+
+# Words that link a name to the next one in the chain: dropped.
+_CONNECTORS = frozenset(["bin", "ben", "ibn", "bint", "ould", "ag", "walad", "binti"])
+_ARABIC_CONNECTORS = frozenset(["بن", "ابن", "بنت", "ولد"])
+
+# Definite articles written as a separate word (or before a hyphen).
+_ARTICLES = frozenset(["al", "el", "ul", "il", "ol", "ar", "as", "ash", "ad", "an", "at", "az",
+                       "ad", "ed", "er", "es", "ez", "en", "et"])
+# Connecting vowels of idafa compounds: "Zia ur Rahman", "Shams ud Din".
+_LINKS = frozenset(["ur", "ud", "us", "un", "uz", "ul", "u", "e", "ush", "ut"])
+
+_ABU = frozenset(["abu", "abou", "abo", "aboo", "bou", "abul", "abou", "abi"])
+_ABD = frozenset(["abd", "abdul", "abdel", "abdal", "abdol", "abdil", "abdur", "abdus", "abdoul",
+                  "abdou", "abdu", "abde", "abdo", "abdor", "abdos", "abdut", "abduz", "abdun",
+                  "abdud", "abdar", "abdas", "abder", "abdes"])
+
+# Second halves of compound names, written as their own word.
+_SUFFIX_CANON = {
+    "allah": "allah", "ullah": "allah", "ulla": "allah", "ollah": "allah", "olla": "allah",
+    "alla": "allah", "ellah": "allah", "illah": "allah", "lah": "allah", "llah": "allah",
+    "din": "din", "deen": "din", "dine": "din", "eddine": "din", "eddin": "din", "uddin": "din",
+    "addin": "din", "aldin": "din", "eldin": "din", "udin": "din", "edin": "din", "uddeen": "din",
+    "eddeen": "din", "ud-din": "din", "ad-din": "din",
+}
+# Words that join the previous word when a link/article stands between them.
+_LINKED_SECOND = frozenset(["rahman", "rehman", "rahim", "haq", "huq", "hak", "islam", "zaman",
+                            "amin", "hadi", "karim", "khaliq", "rashid", "ghafar", "ghaffar",
+                            "qadir", "jabbar", "aziz", "wahab", "wahid", "nabi", "rasul",
+                            "rasool", "malik", "salam", "latif", "majid", "hamid", "hakim"])
+_ARABIC_SUFFIXES = frozenset(["الله", "الدين", "الرحمن", "الرحمان", "الحق", "الاسلام", "الزمان",
+                              "الرحيم"])
+
+_LATIN_SUFFIX_RE = re.compile(
+    r"^(?P<head>[a-z]{2,}?)(?:(?:[aeiou]?l+ah?|[aeiou]l+a)|(?P<din>[aeiou][dl]-?d(?:ee|i)ne?)"
+    r"|(?P<rah>[aeiou]r-?r[ae]hmane?))$"
+)
+_LATIN_ABD_RE = re.compile(r"^abd(?:[aeiou]l|[aeiou](?=(sh|[rstdnz])\1)(?:sh|[rstdnz])|[aeiou]?)"
+                           r"(?P<rest>[a-z]{2,})$")
+_ARABIC_ABD_RE = re.compile("^عبد(?:ال)?(?P<rest>..+)$")
+
+
+def is_arabic(text: str) -> bool:
+    """True when ``text`` contains Arabic-script letters (Arabic, Persian, Urdu, Kurdish).
+
+    >>> is_arabic("محمد"), is_arabic("Mohammed")
+    (True, False)
+    """
+    return _ARABIC_RE.search(text) is not None
+
+
+def normalise_arabic(text: str) -> str:
+    """Fold the spelling variation of Arabic script into one form.
+
+    Drops diacritics and tatweel; folds alef and hamza forms, taa marbuta,
+    alef maqsura and Persian/Kurdish/Urdu letters onto plain Arabic ones.
+
+    >>> normalise_arabic("مُحَمَّـد") == normalise_arabic("محمد")
+    True
+    >>> normalise_arabic("فاطمة") == normalise_arabic("فاطمه")
+    True
+    """
+    text = unicodedata.normalize("NFKC", text)
+    text = _ARABIC_MARKS_RE.sub("", text)
+    return text.translate(_ARABIC_LETTER_MAP)
+
+
+def normalise_latin(text: str) -> str:
+    """Lower-case ASCII letters, spaces and hyphens; accents and apostrophes dropped.
+
+    >>> normalise_latin("Saâd Al-Sa’adi")
+    'saad al-saadi'
+    """
+    text = unicodedata.normalize("NFKD", text.casefold())
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = re.sub(r"['’‘`ʿʾʻ´]", "", text)
+    text = text.replace("ß", "ss").replace("ı", "i").replace("ø", "o").replace("æ", "ae")
+    text = text.replace("đ", "d").replace("ł", "l")
+    return re.sub(r"[^a-z\-\s]+", " ", text)
+
+
+@dataclass(frozen=True, slots=True)
+class NameUnit:
+    """One name of a chain, possibly a compound (``abd+rahman``).
+
+    ``parts`` are normalised words in one script; ``script`` is ``"ar"`` or ``"la"``.
+    """
+
+    parts: tuple[str, ...]
+    script: str
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def _strip_brackets(text: str) -> str:
+    return re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", text)
+
+
+def _invert_comma(text: str) -> str:
+    """``AWES, Shaykh Hassan Dahir`` -> ``Shaykh Hassan Dahir AWES``."""
+    if "," in text or "،" in text:
+        head, _, tail = re.split("([,،])", text, maxsplit=1)
+        tail = tail.strip()
+        if head.strip() and tail and "," not in tail and "،" not in tail:
+            return f"{tail} {head.strip()}"
+        return re.sub("[,،]", " ", text)
+    return text
+
+
+def _latin_units(text: str) -> list[NameUnit]:
+    words = [w for w in re.split(r"[\s\-]+", normalise_latin(text)) if w]
+    while words and words[0] in _TITLES:
+        words.pop(0)
+    units: list[list[str]] = []
+    pending_link = False
+    i = 0
+    while i < len(words):
+        w = words[i]
+        i += 1
+        if w in _CONNECTORS and units:
+            pending_link = False
+            continue
+        if w in _ABU or w in _ABD:
+            head = "abu" if w in _ABU else "abd"
+            # Skip an article between "abd" and the next word: "abd al-rahman".
+            while i < len(words) and (words[i] in _ARTICLES or words[i] in _LINKS):
+                i += 1
+            if i < len(words):
+                nxt = words[i]
+                i += 1
+                units.append([head, _SUFFIX_CANON.get(nxt, nxt)])
+            else:
+                units.append([w])
+            pending_link = False
+            continue
+        if w in _SUFFIX_CANON and units:
+            units[-1].append(_SUFFIX_CANON[w])
+            pending_link = False
+            continue
+        if w in _LINKS or w in _ARTICLES:
+            pending_link = bool(units)
+            continue
+        if pending_link and w in _LINKED_SECOND and units and len(units[-1]) == 1:
+            units[-1].append(w)
+            pending_link = False
+            continue
+        pending_link = False
+        units.append(_split_latin_word(w))
+    return [NameUnit(tuple(u), "la") for u in units if "".join(u)]
+
+
+def _split_latin_word(w: str) -> list[str]:
+    m = _LATIN_ABD_RE.match(w)
+    if m and w not in ("abdi", "abdo", "abdu", "abdou"):
+        rest = m.group("rest")
+        return ["abd", _SUFFIX_CANON.get(rest, "allah" if re.fullmatch("l?lah?", rest) else rest)]
+    m = _LATIN_SUFFIX_RE.match(w)
+    if m and len(w) >= 6:
+        head = m.group("head")
+        if m.group("din"):
+            return [head, "din"]
+        if m.group("rah"):
+            return [head, "rahman"]
+        return [head, "allah"]
+    return [w]
+
+
+def _arabic_units(text: str) -> list[NameUnit]:
+    words = [w for w in re.split(r"[\s\-_.]+", normalise_arabic(text)) if w]
+    while words and words[0] in _ARABIC_TITLES:
+        words.pop(0)
+    units: list[list[str]] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        i += 1
+        if w in _ARABIC_CONNECTORS and units:
+            continue
+        if w in ("عبد", "ابو", "ابي", "ابا") and i < len(words):
+            nxt = words[i]
+            i += 1
+            units.append([w if w == "عبد" else "ابو", _strip_article(nxt)])
+            continue
+        if w in _ARABIC_SUFFIXES and units:
+            units[-1].append(_strip_article(w))
+            continue
+        if w == "ال" and i < len(words):  # article written apart
+            continue
+        units.append(_split_arabic_word(w))
+    return [NameUnit(tuple(u), "ar") for u in units if "".join(u)]
+
+
+def _strip_article(w: str) -> str:
+    if w == "الله":
+        return w
+    if w.startswith("ال") and len(w) > 3:
+        return w[2:]
+    return w
+
+
+def _split_arabic_word(w: str) -> list[str]:
+    m = _ARABIC_ABD_RE.match(w)
+    if m:
+        rest = m.group("rest")
+        if rest == "له" or rest == "لله":
+            rest = "الله"
+        return ["عبد", rest]
+    if w.endswith("الله") and len(w) > 5:
+        return [w[:-4], "الله"]
+    if w.endswith("الدين") and len(w) > 6:
+        return [w[:-5], "دين"]
+    return [_strip_article(w)]
+
+
+def parse_name(text: str | None) -> tuple[NameUnit, ...]:
+    """Split a full name into units, in chain order (own, father, grandfather, ..., family).
+
+    >>> [u.parts for u in parse_name("Zia-ur-rahman Madani")]
+    [('zia', 'rahman'), ('madani',)]
+    >>> [u.text for u in parse_name("ضیا الرحمان مدنی")] == ["ضيارحمان", "مدني"]
+    True
+    """
+    if not text or not text.strip():
+        return ()
+    text = _invert_comma(_strip_brackets(text))
+    if is_arabic(text):
+        return tuple(_arabic_units(text))
+    return tuple(_latin_units(text))

@@ -1,0 +1,120 @@
+"""The person record the engine compares, and its parsed name chains."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from corridor.matching.normalise import NameUnit, parse_name
+
+__all__ = ["PersonRecord", "NameChain", "GIVEN", "CHAIN", "FAMILY"]
+
+GIVEN, CHAIN, FAMILY = "given", "chain", "family"
+
+
+@dataclass(frozen=True)
+class NameChain:
+    """A name as units in chain order with each unit's role (given/chain/family)."""
+
+    units: tuple[NameUnit, ...]
+    roles: tuple[str, ...]
+    source: str  # which field it came from, for explanations
+
+    @property
+    def script(self) -> str:
+        return self.units[0].script if self.units else "la"
+
+
+def _roles(n: int, given_n: int = 1, family_n: int = 1) -> tuple[str, ...]:
+    if n == 0:
+        return ()
+    if n == 1:
+        return (GIVEN,)
+    given_n = max(1, min(given_n, n - 1))
+    family_n = max(1, min(family_n, n - given_n))
+    return tuple(
+        GIVEN if i < given_n else FAMILY if i >= n - family_n else CHAIN for i in range(n)
+    )
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """A registered or sought person, as the matching engine sees them.
+
+    Any field may be missing. ``birth_year_tolerance`` widens the birth year
+    (an estimated age of "about 40" is ``birth_year=1985, birth_year_tolerance=3``).
+
+    >>> PersonRecord("p1", full_name="Hassan Hamid Sarir", birth_year=1980).name_chains()[0].roles
+    ('given', 'chain', 'family')
+    """
+
+    record_id: str
+    given_name: str | None = None
+    father_name: str | None = None
+    grandfather_name: str | None = None
+    family_name: str | None = None
+    full_name: str | None = None
+    name_original_script: str | None = None
+    alternate_names: tuple[str, ...] = ()
+    sex: str | None = None
+    birth_year: int | None = None
+    birth_year_tolerance: int = 0
+    nationality: str | None = None
+    place_of_origin: str | None = None
+    mother_name: str | None = None
+    relatives_names: tuple[str, ...] = ()
+    registration_number: str | None = None
+    phone: str | None = None
+    document_numbers: tuple[str, ...] = ()
+
+    def name_chains(self) -> tuple[NameChain, ...]:
+        """All spellings of the person's name as chains (deduplicated)."""
+        return self._chains
+
+    @cached_property
+    def _chains(self) -> tuple[NameChain, ...]:
+        out: list[NameChain] = []
+        seen: set[tuple[NameUnit, ...]] = set()
+
+        def add(units: tuple[NameUnit, ...], roles: tuple[str, ...], source: str) -> None:
+            if units and units not in seen:
+                seen.add(units)
+                out.append(NameChain(units, roles, source))
+
+        given = parse_name(self.given_name)
+        father = parse_name(self.father_name)
+        grand = parse_name(self.grandfather_name)
+        family = parse_name(self.family_name)
+        if given or father or grand or family:
+            parts = given + father + grand + family
+            if len({u.script for u in parts}) == 1:
+                roles = (
+                    (GIVEN,) * len(given)
+                    + (CHAIN,) * (len(father) + len(grand))
+                    + (FAMILY,) * len(family)
+                )
+                if not given:
+                    roles = _roles(len(parts))
+                add(parts, roles, "name parts")
+        full = parse_name(self.full_name)
+        if full:
+            add(full, _roles(len(full), len(given) or 1, len(family) or 1), "full name")
+        orig = parse_name(self.name_original_script)
+        if orig:
+            add(orig, _roles(len(orig)), "original script")
+        for alt in self.alternate_names:
+            units = parse_name(alt)
+            add(units, _roles(len(units)), "other name")
+        return tuple(out)
+
+    @cached_property
+    def origin_units(self) -> tuple[NameUnit, ...]:
+        return parse_name(self.place_of_origin)
+
+    @cached_property
+    def mother_units(self) -> tuple[NameUnit, ...]:
+        return parse_name(self.mother_name)
+
+    @cached_property
+    def relative_units(self) -> tuple[tuple[NameUnit, ...], ...]:
+        return tuple(u for u in (parse_name(n) for n in self.relatives_names) if u)

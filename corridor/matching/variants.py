@@ -1,0 +1,79 @@
+"""Shipped name data: known Arabic<->Latin variants and default name frequencies.
+
+Both tables are built from the project's shared name lists by
+``python -m corridor.matching._build_data`` and shipped in ``corridor/matching/data``.
+
+``name-variants.tsv``
+    ``arabic<TAB>latin key,latin key,...``: Latin spellings attested for an
+    Arabic name (Wikidata labels and the Syria/Iraq common-names list) that the
+    spelling rules alone do not connect.
+``name-frequencies.tsv``
+    ``skeleton<TAB>persons per million``: how common a name is, used when the
+    caller has no counts of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+
+__all__ = ["VariantTable", "load_default_frequencies", "DEFAULT_POPULATION"]
+
+DEFAULT_POPULATION = 1_000_000
+
+
+@dataclass(frozen=True)
+class VariantTable:
+    """Arabic name -> attested Latin keys, and Latin key -> Arabic names."""
+
+    arabic_to_latin: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    latin_to_arabic: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_pairs(cls, pairs: list[tuple[str, str]]) -> VariantTable:
+        a2l: dict[str, set[str]] = {}
+        l2a: dict[str, set[str]] = {}
+        for ar, la in pairs:
+            a2l.setdefault(ar, set()).add(la)
+            l2a.setdefault(la, set()).add(ar)
+        return cls(
+            {k: frozenset(v) for k, v in a2l.items()},
+            {k: frozenset(v) for k, v in l2a.items()},
+        )
+
+    @classmethod
+    def default(cls) -> VariantTable:
+        """The table shipped with the package."""
+        text = resources.files("corridor.matching").joinpath("data/name-variants.tsv")
+        pairs: list[tuple[str, str]] = []
+        for line in text.read_text(encoding="utf-8").splitlines():
+            if not line or line.startswith("#"):
+                continue
+            ar, _, latins = line.partition("\t")
+            pairs.extend((ar, la) for la in latins.split(",") if la)
+        return cls.from_pairs(pairs)
+
+    def cross(self, arabic_text: str, latin_key: str) -> bool:
+        """True when ``latin_key`` is an attested spelling of ``arabic_text``."""
+        return latin_key in self.arabic_to_latin.get(arabic_text, ())
+
+    def latin_pair(self, key_a: str, key_b: str) -> bool:
+        """True when two Latin keys are attested spellings of one Arabic name."""
+        a = self.latin_to_arabic.get(key_a)
+        if not a:
+            return False
+        b = self.latin_to_arabic.get(key_b)
+        return bool(b) and not a.isdisjoint(b)
+
+
+def load_default_frequencies() -> dict[str, int]:
+    """Default skeleton -> persons-per-million table shipped with the package."""
+    text = resources.files("corridor.matching").joinpath("data/name-frequencies.tsv")
+    out: dict[str, int] = {}
+    for line in text.read_text(encoding="utf-8").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, _, count = line.partition("\t")
+        out[key] = int(count)
+    return out

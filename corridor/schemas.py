@@ -1,0 +1,245 @@
+"""The shapes of what comes in and goes out (pydantic), shared by the API, CLI and imports.
+
+Shape only: types, enums and lengths. Rules that need the clock or the database (a birth
+date in the future, an unknown site) live in the domain and the services, so that every
+way in applies them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Sex = Literal["m", "f"]
+SiteKind = Literal["exit_point", "screening", "transit", "camp", "hospital", "detention", "other"]
+LegalBasis = Literal[
+    "vital_interest", "consent", "public_interest", "legitimate_interest", "legal_obligation"
+]
+DocType = Literal[
+    "national_id", "passport", "family_book", "birth_certificate", "residence_card", "other"
+]
+HouseholdRelation = Literal[
+    "spouse", "child", "parent", "sibling", "grandchild", "grandparent", "other_relative"
+]
+LinkKind = Literal[
+    "spouse",
+    "child",
+    "parent",
+    "sibling",
+    "twin",
+    "grandchild",
+    "grandparent",
+    "cousin",
+    "uncle_aunt",
+    "nephew_niece",
+    "other_relative",
+]
+WgLevel = Literal[1, 2, 3, 4]
+Name = str
+
+
+class Strict(BaseModel):
+    """Unknown fields are refused: a typo must not silently drop data."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class SiteIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    kind: SiteKind
+    pcode: str | None = Field(default=None, max_length=12, description="Governorate P-code")
+    locality: str | None = Field(default=None, max_length=200)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    capacity: int | None = Field(default=None, ge=0)
+
+
+class DocumentIn(Strict):
+    type: DocType
+    number: str = Field(min_length=1, max_length=60)
+    issuing_country: str | None = Field(default=None, min_length=3, max_length=3)
+
+
+class WashingtonGroup(Strict):
+    """Levels 1 no difficulty, 2 some, 3 a lot, 4 cannot do at all."""
+
+    seeing: WgLevel | None = None
+    hearing: WgLevel | None = None
+    walking: WgLevel | None = None
+    remembering: WgLevel | None = None
+    self_care: WgLevel | None = None
+    communicating: WgLevel | None = None
+
+
+class VulnerabilitiesIn(Strict):
+    uasc: Literal["unaccompanied", "separated"] | None = Field(
+        default=None, description="Unaccompanied or separated child"
+    )
+    muac_mm: int | None = Field(default=None, description="MUAC in mm, children 6-59 months")
+    oedema: bool | None = Field(default=None, description="Bilateral pitting oedema")
+    washington_group: WashingtonGroup | None = None
+    pregnant_lactating: bool = False
+    serious_medical_condition: bool = False
+    injury: bool = False
+    elderly_alone: bool = False
+
+
+class ConsentIn(Strict):
+    tracing: bool = Field(description="The person agrees to be found by tracing enquiries")
+    share_with: list[str] = Field(default_factory=list, description="Named agencies")
+
+
+class NamesIn(Strict):
+    given_name: Name | None = Field(default=None, max_length=100)
+    father_name: Name | None = Field(default=None, max_length=100)
+    grandfather_name: Name | None = Field(default=None, max_length=100)
+    family_name: Name | None = Field(default=None, max_length=100)
+    given_name_original: Name | None = Field(default=None, max_length=100)
+    father_name_original: Name | None = Field(default=None, max_length=100)
+    grandfather_name_original: Name | None = Field(default=None, max_length=100)
+    family_name_original: Name | None = Field(default=None, max_length=100)
+    alternate_names: list[str] = Field(default_factory=list)
+    kunya: str | None = Field(default=None, max_length=100)
+    mother_name: str | None = Field(default=None, max_length=200)
+
+
+class PersonDetails(NamesIn):
+    sex: Sex | None = None
+    birth_date: str | None = Field(
+        default=None, description="YYYY, YYYY-MM or YYYY-MM-DD; the precision follows the form"
+    )
+    estimated_age: int | None = Field(
+        default=None, ge=0, description="Age in years estimated on the registration date"
+    )
+    nationality: str | None = Field(default=None, description="ISO 3166-1 alpha-3")
+    origin_pcode: str | None = None
+    origin_locality: str | None = Field(default=None, max_length=200)
+    languages: list[str] = Field(default_factory=list)
+    documents: list[DocumentIn] = Field(default_factory=list)
+    phone: str | None = Field(default=None, max_length=40)
+    vulnerabilities: VulnerabilitiesIn = Field(default_factory=VulnerabilitiesIn)
+    note: str | None = None
+
+
+class PersonIn(PersonDetails):
+    site_id: str
+    consent: ConsentIn
+    purpose: str = Field(min_length=1, max_length=200)
+    legal_basis: LegalBasis
+    registered_at: datetime | None = Field(default=None, description="Defaults to now")
+
+
+class PersonPatch(Strict):
+    """Details added later (group pre-registration first is normal). Only given fields change."""
+
+    given_name: Name | None = None
+    father_name: Name | None = None
+    grandfather_name: Name | None = None
+    family_name: Name | None = None
+    given_name_original: Name | None = None
+    father_name_original: Name | None = None
+    grandfather_name_original: Name | None = None
+    family_name_original: Name | None = None
+    alternate_names: list[str] | None = None
+    kunya: str | None = None
+    mother_name: str | None = None
+    sex: Sex | None = None
+    birth_date: str | None = None
+    estimated_age: int | None = Field(default=None, ge=0)
+    nationality: str | None = None
+    origin_pcode: str | None = None
+    origin_locality: str | None = None
+    languages: list[str] | None = None
+    documents: list[DocumentIn] | None = None
+    phone: str | None = None
+    vulnerabilities: VulnerabilitiesIn | None = None
+    consent: ConsentIn | None = None
+    note: str | None = None
+
+
+class MemberIn(PersonDetails):
+    relationship: HouseholdRelation
+    consent: ConsentIn | None = Field(default=None, description="Defaults to the head's")
+
+
+class HouseholdIn(Strict):
+    site_id: str
+    head: PersonDetails
+    members: list[MemberIn] = Field(default_factory=list)
+    consent: ConsentIn
+    purpose: str = Field(min_length=1, max_length=200)
+    legal_basis: LegalBasis
+    registered_at: datetime | None = None
+
+
+class LinkIn(Strict):
+    person_id: str
+    other_person_id: str
+    kind: LinkKind = Field(description="other_person_id is person_id's <kind>")
+    note: str | None = None
+
+
+class StatusEventIn(Strict):
+    kind: Literal[
+        "transferred", "hospitalised", "discharged", "detained", "released", "departed", "deceased"
+    ]
+    to_site_id: str | None = None
+    occurred_at: datetime | None = None
+    note: str | None = None
+
+
+class CorrectionIn(Strict):
+    """Replace a recorded event: ``kind='voided'`` removes it, anything else restates it."""
+
+    kind: Literal[
+        "voided",
+        "registered",
+        "arrived",
+        "transferred",
+        "hospitalised",
+        "discharged",
+        "detained",
+        "released",
+        "departed",
+        "deceased",
+    ]
+    from_site_id: str | None = None
+    to_site_id: str | None = None
+    occurred_at: datetime | None = None
+    note: str = Field(min_length=1, description="Why the correction is made")
+
+
+class ManifestIn(Strict):
+    vehicle: str = Field(min_length=1, max_length=100)
+    from_site_id: str
+    to_site_id: str
+    planned_departure: datetime | None = None
+
+
+class ManifestPersonsIn(Strict):
+    person_ids: list[str] = Field(min_length=1)
+    separation_reason: str | None = Field(
+        default=None, description="Why these persons travel without the rest of their household"
+    )
+
+
+class DispatchIn(Strict):
+    departed_at: datetime | None = None
+
+
+class CheckInIn(Strict):
+    person_id: str | None = None
+    registration_number: str | None = None
+    arrived_at: datetime | None = None
+
+
+class ReceiveIn(Strict):
+    received_at: datetime | None = None
+
+
+class PersonSearchIn(Strict):
+    registration_number: str | None = None
+    phone: str | None = None
+    document_number: str | None = None

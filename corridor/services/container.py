@@ -1,0 +1,31 @@
+"""Wires the services to one Database and one clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from corridor.storage.database import Database
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Services:
+    """Every service, sharing a Database and a clock (injectable for tests and the demo)."""
+
+    def __init__(self, db: Database, clock: Callable[[], datetime] = utc_now) -> None:
+        from corridor.services.figures import FigureService
+        from corridor.services.manifests import ManifestService
+        from corridor.services.movements import MovementService
+        from corridor.services.registration import RegistrationService
+        from corridor.services.sites import SiteService
+
+        self.db = db
+        self.clock = clock
+        self.sites = SiteService(db, clock)
+        self.registration = RegistrationService(db, clock)
+        self.movements = MovementService(db, clock)
+        self.manifests = ManifestService(db, clock)
+        self.figures = FigureService(db, clock)

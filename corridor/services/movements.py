@@ -1,0 +1,186 @@
+"""Recording status events and corrections; reading a person's movement log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from corridor.domain.ids import uuid7
+from corridor.domain.movements import EVENT_KINDS
+from corridor.errors import Conflict, NotFound, Problem, ValidationFailed, require
+from corridor.schemas import CorrectionIn, StatusEventIn
+from corridor.services.base import Service
+from corridor.storage import locations, queries
+from corridor.storage.tables import movements, persons, sites
+
+# Which kind of site an event may lead to (None: any kind).
+SITE_KIND_FOR = {"hospitalised": ("hospital",), "detained": ("detention",)}
+
+
+def movement_out(r: Any) -> dict[str, Any]:
+    return {
+        "id": r["id"],
+        "person_id": r["person_id"],
+        "kind": r["kind"],
+        "from_site_id": r["from_site_id"],
+        "to_site_id": r["to_site_id"],
+        "occurred_at": r["occurred_at"],
+        "manifest_id": r["manifest_id"],
+        "corrects_id": r["corrects_id"],
+        "note": r["note"],
+        "recorded_by": r["recorded_by"],
+        "recorded_at": r["recorded_at"],
+    }
+
+
+def insert_event(
+    conn: Connection,
+    *,
+    person_id: str,
+    kind: str,
+    occurred_at: datetime,
+    recorded_at: datetime,
+    from_site_id: str | None = None,
+    to_site_id: str | None = None,
+    manifest_id: str | None = None,
+    corrects_id: str | None = None,
+    note: str | None = None,
+    recorded_by: str | None = None,
+) -> str:
+    """Append one event; the caller refreshes the location projection."""
+    event_id = uuid7()
+    conn.execute(
+        insert(movements),
+        [
+            {
+                "id": event_id,
+                "person_id": person_id,
+                "kind": kind,
+                "from_site_id": from_site_id,
+                "to_site_id": to_site_id,
+                "occurred_at": occurred_at,
+                "manifest_id": manifest_id,
+                "corrects_id": corrects_id,
+                "note": note,
+                "recorded_by": recorded_by,
+                "recorded_at": recorded_at,
+            }
+        ],
+    )
+    return event_id
+
+
+def site_problems(
+    conn: Connection, kind: str, from_site: str | None, to_site: str | None
+) -> list[Problem]:
+    needs_from, needs_to, _ = EVENT_KINDS[kind]
+    problems = []
+    if needs_from and not from_site:
+        problems.append(Problem("kind", f"a {kind} event needs a site to leave from"))
+    if needs_to and not to_site:
+        problems.append(Problem("to_site_id", f"a {kind} event needs a destination site"))
+    if not needs_to and to_site and kind not in ("released",):
+        problems.append(Problem("to_site_id", f"a {kind} event has no destination site"))
+    wanted = {s for s in (from_site, to_site) if s}
+    kinds = dict(conn.execute(select(sites.c.id, sites.c.kind).where(sites.c.id.in_(wanted))).all())
+    for field, site in (("from_site_id", from_site), ("to_site_id", to_site)):
+        if site and site not in kinds:
+            problems.append(Problem(field, f"unknown site {site!r}"))
+    allowed = SITE_KIND_FOR.get(kind)
+    if allowed and to_site in kinds and kinds[to_site] not in allowed:
+        problems.append(
+            Problem("to_site_id", f"a {kind} event leads to a {' or '.join(allowed)} site, "
+                    f"not a {kinds[to_site]}")
+        )
+    return problems
+
+
+class MovementService(Service):
+    def record(
+        self, person_id: str, data: StatusEventIn, recorded_by: str | None = None
+    ) -> dict[str, Any]:
+        """Record a status event (hospitalised, detained, released, deceased...)."""
+        now = self.clock()
+        at = data.occurred_at or now
+        if at > now:
+            raise ValidationFailed([Problem("occurred_at", "is in the future")])
+        with self.db.transaction() as conn:
+            queries.person_row(conn, person_id)
+            loc = locations.refresh(conn, [person_id])[person_id]
+            if loc.state in ("deceased",):
+                raise Conflict("the person is recorded as deceased; correct that event first",
+                               field="kind")
+            if loc.state == "in_transit":
+                raise Conflict("the person is in transit on a manifest; check them in first",
+                               field="kind")
+            from_site = loc.site_id
+            require(site_problems(conn, data.kind, from_site, data.to_site_id))
+            event_id = insert_event(
+                conn, person_id=person_id, kind=data.kind, occurred_at=at, recorded_at=now,
+                from_site_id=from_site, to_site_id=data.to_site_id, note=data.note,
+                recorded_by=recorded_by,
+            )
+            locations.refresh(conn, [person_id])
+            return movement_out(_event(conn, event_id))
+
+    def correct(
+        self, event_id: str, data: CorrectionIn, recorded_by: str | None = None
+    ) -> dict[str, Any]:
+        """Append a correction that replaces (or voids) an earlier event."""
+        now = self.clock()
+        with self.db.transaction() as conn:
+            old = _event(conn, event_id)
+            taken = conn.execute(
+                select(movements.c.id).where(movements.c.corrects_id == event_id)
+            ).first()
+            if taken:
+                raise Conflict("this event was corrected already; correct the correction",
+                               field="event_id")
+            if data.kind != "voided":
+                require(site_problems(conn, data.kind, data.from_site_id, data.to_site_id))
+            at = data.occurred_at or old["occurred_at"]
+            if at > now:
+                raise ValidationFailed([Problem("occurred_at", "is in the future")])
+            new_id = insert_event(
+                conn, person_id=old["person_id"], kind=data.kind, occurred_at=at,
+                recorded_at=now, from_site_id=data.from_site_id, to_site_id=data.to_site_id,
+                manifest_id=old["manifest_id"], corrects_id=event_id, note=data.note,
+                recorded_by=recorded_by,
+            )
+            locations.refresh(conn, [old["person_id"]])
+            return movement_out(_event(conn, new_id))
+
+    def history(self, person_id: str) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            if conn.execute(select(persons.c.id).where(persons.c.id == person_id)).first() is None:
+                raise NotFound("person")
+            rows = conn.execute(
+                select(movements).where(movements.c.person_id == person_id)
+                .order_by(movements.c.occurred_at, movements.c.seq)
+            ).mappings()
+            corrected = set()
+            out = []
+            for r in rows:
+                out.append(movement_out(r))
+                if r["corrects_id"]:
+                    corrected.add(r["corrects_id"])
+            for m in out:
+                m["corrected"] = m["id"] in corrected
+            return out
+
+    def rebuild_locations(self) -> int:
+        """Recompute every person's location from the log (after a restore, say)."""
+        with self.db.transaction() as conn:
+            ids = list(conn.execute(select(persons.c.id)).scalars())
+            for start in range(0, len(ids), 500):
+                locations.refresh(conn, ids[start:start + 500])
+            return len(ids)
+
+
+def _event(conn: Connection, event_id: str) -> Any:
+    row = conn.execute(select(movements).where(movements.c.id == event_id)).mappings().first()
+    if row is None:
+        raise NotFound("movement", field="event_id")
+    return row

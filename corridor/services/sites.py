@@ -1,0 +1,37 @@
+"""Defining sites."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from corridor.domain.ids import uuid7
+from corridor.domain.sites import pcode_problem
+from corridor.errors import Conflict, Problem, require
+from corridor.schemas import SiteIn
+from corridor.services.base import Service
+from corridor.storage import queries
+from corridor.storage.tables import sites
+
+
+class SiteService(Service):
+    def create(self, data: SiteIn) -> dict[str, Any]:
+        problems = []
+        if data.pcode and (reason := pcode_problem(data.pcode)):
+            problems.append(Problem("pcode", reason))
+        require(problems)
+        row = {"id": uuid7(), **data.model_dump(), "created_at": self.clock()}
+        with self.db.transaction() as conn:
+            if conn.execute(select(sites.c.id).where(sites.c.name == data.name)).first():
+                raise Conflict(f"a site named {data.name!r} exists already", field="name")
+            conn.execute(insert(sites), [row])
+        return queries.site_out(row)
+
+    def list(self) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            return queries.list_sites(conn)
+
+    def get(self, site_id: str) -> dict[str, Any]:
+        with self.db.read() as conn:
+            return queries.get_site(conn, site_id)

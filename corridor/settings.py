@@ -1,0 +1,46 @@
+"""Settings, declared once: (name, default, help) feeds the CLI, the docs and validation."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+DEFAULT_DB_PATH = Path("corridor.db")
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{DEFAULT_DB_PATH}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app needs to start. Build with ``Settings.from_env()`` or directly."""
+
+    database_url: str = ""
+    instance_domain: str = "corridor.local"
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            object.__setattr__(self, "database_url", default_database_url())
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: str) -> Settings:
+        """Read ``CORRIDOR_<NAME>`` variables; explicit overrides win."""
+        env = os.environ if env is None else env
+        values: dict[str, str] = {}
+        for f in fields(cls):
+            key = f"CORRIDOR_{f.name.upper()}"
+            if key in env and env[key]:
+                values[f.name] = env[key]
+        values.update({k: v for k, v in overrides.items() if v})
+        return cls(**values)
+
+
+SETTINGS_HELP: dict[str, str] = {
+    "database_url": "SQLAlchemy URL of the database (default: SQLite file corridor.db); "
+    "env CORRIDOR_DATABASE_URL",
+    "instance_domain": "Domain naming this instance in exported record ids; "
+    "env CORRIDOR_INSTANCE_DOMAIN",
+}

@@ -1,0 +1,191 @@
+"""Read queries, shaped for output. No commits here: callers own the transaction."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, select
+
+from corridor.domain.birth import age_bracket, age_on, format_birth_date
+from corridor.domain.ids import format_registration_number
+from corridor.domain.vulnerability import WG_DOMAINS
+from corridor.errors import NotFound
+from corridor.storage.tables import (
+    households,
+    person_documents,
+    person_locations,
+    persons,
+    relationships,
+    sites,
+)
+
+NAME_COLUMNS = (
+    "given_name",
+    "father_name",
+    "grandfather_name",
+    "family_name",
+    "given_name_original",
+    "father_name_original",
+    "grandfather_name_original",
+    "family_name_original",
+)
+
+
+def site_out(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
+    return {k: row[k] for k in ("id", "name", "kind", "pcode", "locality", "latitude",
+                                "longitude", "capacity")}
+
+
+def list_sites(conn: Connection) -> list[dict[str, Any]]:
+    return [site_out(r) for r in conn.execute(select(sites).order_by(sites.c.name)).mappings()]
+
+
+def get_site(conn: Connection, site_id: str) -> dict[str, Any]:
+    row = conn.execute(select(sites).where(sites.c.id == site_id)).mappings().first()
+    if row is None:
+        raise NotFound("site")
+    return site_out(row)
+
+
+def site_names(conn: Connection) -> dict[str, str]:
+    return dict(conn.execute(select(sites.c.id, sites.c.name)).all())
+
+
+def person_row(conn: Connection, person_id: str) -> RowMapping:
+    row = conn.execute(select(persons).where(persons.c.id == person_id)).mappings().first()
+    if row is None:
+        raise NotFound("person")
+    return row
+
+
+def get_person(conn: Connection, person_id: str) -> dict[str, Any]:
+    return person_out(conn, person_row(conn, person_id))
+
+
+def display_name(row: RowMapping | dict[str, Any]) -> str:
+    """Latin chain if any, else the original-script chain, else a kunya or alias."""
+    latin = " ".join(
+        row[f] for f in ("given_name", "father_name", "grandfather_name", "family_name") if row[f]
+    )
+    original = " ".join(
+        row[f]
+        for f in ("given_name_original", "father_name_original", "grandfather_name_original",
+                  "family_name_original")
+        if row[f]
+    )
+    if latin and original:
+        return f"{latin} ({original})"
+    return latin or original or row["kunya"] or (row["alternate_names"] or ["?"])[0]
+
+
+def person_summary(row: RowMapping | dict[str, Any], today: date) -> dict[str, Any]:
+    age = age_on(row["birth_date"], row["birth_precision"], today)
+    return {
+        "id": row["id"],
+        "registration_number": format_registration_number(row["registration_number"]),
+        "name": display_name(row),
+        "sex": row["sex"],
+        "age": age,
+        "age_bracket": age_bracket(age),
+    }
+
+
+def person_out(conn: Connection, row: RowMapping, today: date | None = None) -> dict[str, Any]:
+    """A person with documents and current location, as the API shows it."""
+    today = today or date.today()
+    docs = conn.execute(
+        select(person_documents).where(person_documents.c.person_id == row["id"])
+        .order_by(person_documents.c.id)
+    ).mappings()
+    loc = conn.execute(
+        select(person_locations).where(person_locations.c.person_id == row["id"])
+    ).mappings().first()
+    names = {f: row[f] for f in NAME_COLUMNS}
+    names.update(alternate_names=row["alternate_names"], kunya=row["kunya"],
+                 mother_name=row["mother_name"])
+    age = age_on(row["birth_date"], row["birth_precision"], today)
+    estimated = (
+        age_on(row["birth_date"], "day", row["registered_at"].date())
+        if row["birth_precision"] == "estimated"
+        else None
+    )
+    return {
+        "id": row["id"],
+        "registration_number": format_registration_number(row["registration_number"]),
+        "site_id": row["site_id"],
+        "household_id": row["household_id"],
+        "relationship_to_head": row["relationship_to_head"],
+        "name": display_name(row),
+        "names": names,
+        "sex": row["sex"],
+        "birth_date": format_birth_date(row["birth_date"], row["birth_precision"]),
+        "birth_precision": row["birth_precision"],
+        "estimated_age_at_registration": estimated,
+        "age": age,
+        "age_bracket": age_bracket(age),
+        "nationality": row["nationality"],
+        "origin": {"pcode": row["origin_pcode"], "locality": row["origin_locality"]},
+        "languages": row["languages"],
+        "phone": row["phone"],
+        "documents": [
+            {"type": d["doc_type"], "number": d["number"], "issuing_country": d["issuing_country"]}
+            for d in docs
+        ],
+        "vulnerabilities": {
+            "uasc": row["uasc"],
+            "muac_mm": row["muac_mm"],
+            "oedema": row["oedema"],
+            "muac_status": row["muac_status"],
+            "washington_group": {d: row[f"wg_{d}"] for d in WG_DOMAINS},
+            "disabled": row["disabled"],
+            "pregnant_lactating": row["pregnant_lactating"],
+            "serious_medical_condition": row["serious_medical_condition"],
+            "injury": row["injury"],
+            "elderly_alone": row["elderly_alone"],
+        },
+        "consent": {"tracing": row["consent_tracing"], "share_with": row["consent_share_with"]},
+        "purpose": row["purpose"],
+        "legal_basis": row["legal_basis"],
+        "note": row["note"],
+        "location": location_out(loc),
+        "registered_at": row["registered_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def location_out(loc: RowMapping | None) -> dict[str, Any]:
+    if loc is None:
+        return {"site_id": None, "state": "unknown", "since": None}
+    return {
+        "site_id": loc["site_id"],
+        "state": loc["state"],
+        "since": loc["since"],
+        "manifest_id": loc["manifest_id"],
+        "destination_site_id": loc["destination_site_id"],
+    }
+
+
+def household_out(conn: Connection, household_id: str) -> dict[str, Any]:
+    hh = conn.execute(select(households).where(households.c.id == household_id)).mappings().first()
+    if hh is None:
+        raise NotFound("household")
+    rows = conn.execute(
+        select(persons).where(persons.c.household_id == household_id).order_by(persons.c.id)
+    ).mappings().all()
+    members = [person_out(conn, r) for r in rows]
+    members.sort(key=lambda p: (p["id"] != hh["head_person_id"], p["id"]))
+    return {
+        "id": hh["id"],
+        "site_id": hh["site_id"],
+        "head_person_id": hh["head_person_id"],
+        "members": members,
+    }
+
+
+def links_of(conn: Connection, person_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(relationships).where(relationships.c.person_id == person_id)
+    ).mappings()
+    return [{"other_person_id": r["other_person_id"], "kind": r["kind"], "note": r["note"]}
+            for r in rows]

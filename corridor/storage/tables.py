@@ -1,0 +1,212 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations are checked against it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from corridor.storage.types import UTCDateTime
+
+ID = String(36)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),
+    Column("pcode", String(12)),
+    Column("locality", String(200)),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    Column("capacity", Integer),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+households = Table(
+    "households",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("site_id", ID, ForeignKey("sites.id"), nullable=False),
+    Column("head_person_id", ID),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+persons = Table(
+    "persons",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("registration_number", String(12), nullable=False, unique=True),
+    Column("site_id", ID, ForeignKey("sites.id"), nullable=False, index=True),
+    Column("household_id", ID, ForeignKey("households.id"), index=True),
+    Column("relationship_to_head", String(20)),
+    Column("given_name", String(100)),
+    Column("father_name", String(100)),
+    Column("grandfather_name", String(100)),
+    Column("family_name", String(100)),
+    Column("given_name_original", String(100)),
+    Column("father_name_original", String(100)),
+    Column("grandfather_name_original", String(100)),
+    Column("family_name_original", String(100)),
+    Column("alternate_names", JSON, nullable=False),
+    Column("kunya", String(100)),
+    Column("mother_name", String(200)),
+    Column("sex", String(1)),
+    Column("birth_date", Date),
+    Column("birth_precision", String(10)),
+    Column("nationality", String(3)),
+    Column("origin_pcode", String(12)),
+    Column("origin_locality", String(200)),
+    Column("languages", JSON, nullable=False),
+    Column("phone", String(40)),
+    Column("uasc", String(20)),
+    Column("muac_mm", SmallInteger),
+    Column("oedema", Boolean),
+    Column("muac_status", String(10)),
+    Column("wg_seeing", SmallInteger),
+    Column("wg_hearing", SmallInteger),
+    Column("wg_walking", SmallInteger),
+    Column("wg_remembering", SmallInteger),
+    Column("wg_self_care", SmallInteger),
+    Column("wg_communicating", SmallInteger),
+    Column("disabled", Boolean),
+    Column("pregnant_lactating", Boolean, nullable=False),
+    Column("serious_medical_condition", Boolean, nullable=False),
+    Column("injury", Boolean, nullable=False),
+    Column("elderly_alone", Boolean, nullable=False),
+    Column("consent_tracing", Boolean, nullable=False),
+    Column("consent_share_with", JSON, nullable=False),
+    Column("purpose", String(200), nullable=False),
+    Column("legal_basis", String(30), nullable=False),
+    Column("note", Text),
+    Column("registered_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("recorded_by", String(100)),
+)
+
+person_documents = Table(
+    "person_documents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("person_id", ID, ForeignKey("persons.id"), nullable=False, index=True),
+    Column("doc_type", String(30), nullable=False),
+    Column("number", String(60), nullable=False),
+    Column("number_key", String(60), nullable=False, index=True),
+    Column("issuing_country", String(3)),
+)
+
+relationships = Table(
+    "relationships",
+    metadata,
+    Column("id", ID, primary_key=True),
+    # "other_person_id is person_id's <kind>"
+    Column("person_id", ID, ForeignKey("persons.id"), nullable=False, index=True),
+    Column("other_person_id", ID, ForeignKey("persons.id"), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),
+    Column("note", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("person_id", "other_person_id", "kind"),
+)
+
+manifests = Table(
+    "manifests",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("vehicle", String(100), nullable=False),
+    Column("from_site_id", ID, ForeignKey("sites.id"), nullable=False),
+    Column("to_site_id", ID, ForeignKey("sites.id"), nullable=False),
+    Column("planned_departure", UTCDateTime),
+    Column("status", String(12), nullable=False),  # draft, dispatched, received
+    Column("dispatched_at", UTCDateTime),
+    Column("received_at", UTCDateTime),
+    Column("created_by", String(100)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_manifests_status", "status"),
+)
+
+manifest_items = Table(
+    "manifest_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("manifest_id", ID, ForeignKey("manifests.id"), nullable=False, index=True),
+    Column("person_id", ID, ForeignKey("persons.id"), nullable=False, index=True),
+    # 1 while the item is on an open manifest and not yet checked in, else NULL; the
+    # unique key below then forbids one person on two open manifests on both databases.
+    Column("open_slot", SmallInteger),
+    Column("separation_reason", Text),
+    Column("added_at", UTCDateTime, nullable=False),
+    Column("checked_in_at", UTCDateTime),
+    Column("checked_in_by", String(100)),
+    Column("arrival_movement_id", ID),
+    UniqueConstraint("person_id", "open_slot"),
+    UniqueConstraint("manifest_id", "person_id"),
+)
+
+manifest_discrepancies = Table(
+    "manifest_discrepancies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("manifest_id", ID, ForeignKey("manifests.id"), nullable=False, index=True),
+    Column("person_id", ID, ForeignKey("persons.id"), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("note", Text),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("recorded_by", String(100)),
+    UniqueConstraint("manifest_id", "person_id", "kind"),
+)
+
+movements = Table(
+    "movements",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("id", ID, nullable=False, unique=True),
+    Column("person_id", ID, ForeignKey("persons.id"), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),
+    Column("from_site_id", ID, ForeignKey("sites.id"), index=True),
+    Column("to_site_id", ID, ForeignKey("sites.id"), index=True),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("manifest_id", ID, ForeignKey("manifests.id")),
+    Column("corrects_id", ID, unique=True),
+    Column("note", Text),
+    Column("recorded_by", String(100)),
+    Column("recorded_at", UTCDateTime, nullable=False),
+)
+
+# A projection of the movement log, rebuilt from it in the same transaction as every
+# event (and by `corridor db rebuild-locations`). Never edited on its own.
+person_locations = Table(
+    "person_locations",
+    metadata,
+    Column("person_id", ID, ForeignKey("persons.id"), primary_key=True),
+    Column("site_id", ID, ForeignKey("sites.id"), index=True),
+    Column("state", String(20), nullable=False),
+    Column("since", UTCDateTime),
+    Column("event_id", ID),
+    Column("manifest_id", ID),
+    Column("destination_site_id", ID),
+)

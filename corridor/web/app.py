@@ -1,0 +1,49 @@
+"""``create_app(settings)``: builds the FastAPI app with its own Database; no global state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI
+
+from corridor import __version__
+from corridor.services import Services
+from corridor.services.container import utc_now
+from corridor.settings import Settings
+from corridor.storage import Database
+from corridor.web import errors, pages
+from corridor.web.routes import api_router
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> FastAPI:
+    """The app for ``settings``; pass ``database`` to share one (tests, the demo)."""
+    settings = settings or Settings.from_env()
+    db = database or Database(settings.database_url)
+    owns_db = database is None
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_db:
+            db.dispose()
+
+    app = FastAPI(
+        title="Corridor",
+        version=__version__,
+        description="Registration, movements and family tracing for people leaving a "
+        "conflict zone.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.services = Services(db, clock)
+    errors.install(app)
+    app.include_router(api_router)
+    app.include_router(pages.router)
+    return app

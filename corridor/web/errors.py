@@ -1,0 +1,59 @@
+"""Every error rendered in one place, in one shape:
+
+``{"status": 422, "code": "invalid", "message": "...", "errors": [{"field", "reason"}]}``
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from corridor.errors import Conflict, CorridorError, NotFound, ValidationFailed
+
+STATUS = {ValidationFailed: 422, NotFound: 404, Conflict: 409}
+
+
+def error_body(status: int, code: str, message: str, errors: list[dict[str, str]]) -> dict[str, object]:
+    return {"status": status, "code": code, "message": message, "errors": errors}
+
+
+def _field_path(loc: tuple[object, ...]) -> str:
+    parts = [p for p in loc if p not in ("body", "query", "path")]
+    out = ""
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            out += f".{p}" if out else str(p)
+    return out or "body"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(CorridorError)
+    async def corridor_error(_: Request, exc: CorridorError) -> JSONResponse:
+        status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+        return JSONResponse(
+            error_body(status, exc.code, exc.message, [p.as_dict() for p in exc.problems]),
+            status_code=status,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _field_path(tuple(e.get("loc", ()))), "reason": str(e.get("msg", "invalid"))}
+            for e in exc.errors()
+        ]
+        return JSONResponse(
+            error_body(422, "invalid", "The input is not valid", errors), status_code=422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        return JSONResponse(
+            error_body(exc.status_code, code, str(exc.detail), []),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )

@@ -1,0 +1,160 @@
+"""The JSON API: each handler parses, calls one service, returns what it gives."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from corridor.schemas import (
+    CheckInIn,
+    CorrectionIn,
+    DispatchIn,
+    HouseholdIn,
+    LinkIn,
+    ManifestIn,
+    ManifestPersonsIn,
+    PersonIn,
+    PersonPatch,
+    PersonSearchIn,
+    ReceiveIn,
+    SiteIn,
+    StatusEventIn,
+)
+from corridor.services import Services
+from corridor.web.deps import services
+
+api_router = APIRouter(prefix="/api")
+Svc = Annotated[Services, Depends(services)]
+Json = dict[str, Any]
+
+
+@api_router.post("/sites", status_code=201, tags=["sites"])
+def create_site(body: SiteIn, svc: Svc) -> Json:
+    return svc.sites.create(body)
+
+
+@api_router.get("/sites", tags=["sites"])
+def list_sites(svc: Svc) -> list[Json]:
+    return svc.sites.list()
+
+
+@api_router.get("/sites/{site_id}", tags=["sites"])
+def get_site(site_id: str, svc: Svc) -> Json:
+    return svc.sites.get(site_id)
+
+
+@api_router.get("/sites/{site_id}/figures", tags=["figures"])
+def site_figures(
+    site_id: str,
+    svc: Svc,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+) -> Json:
+    """Present now, arrivals and departures per day by sex and age bracket, vulnerabilities."""
+    return svc.figures.site_figures(site_id, from_, to)
+
+
+@api_router.post("/persons", status_code=201, tags=["persons"])
+def register_person(body: PersonIn, svc: Svc) -> Json:
+    return svc.registration.register_person(body)
+
+
+@api_router.post("/persons/search", tags=["persons"])
+def search_persons(body: PersonSearchIn, svc: Svc) -> list[Json]:
+    """Exact search by registration number, phone or document number (POST: no personal
+    data in URLs)."""
+    return svc.registration.search(body)
+
+
+@api_router.get("/persons/{person_id}", tags=["persons"])
+def get_person(person_id: str, svc: Svc) -> Json:
+    return svc.registration.get_person(person_id)
+
+
+@api_router.patch("/persons/{person_id}", tags=["persons"])
+def update_person(person_id: str, body: PersonPatch, svc: Svc) -> Json:
+    return svc.registration.update_person(person_id, body)
+
+
+@api_router.get("/persons/{person_id}/movements", tags=["movements"])
+def person_movements(person_id: str, svc: Svc) -> list[Json]:
+    return svc.movements.history(person_id)
+
+
+@api_router.post("/persons/{person_id}/events", status_code=201, tags=["movements"])
+def record_event(person_id: str, body: StatusEventIn, svc: Svc) -> Json:
+    """Hospitalised, detained, released, transferred, discharged, departed, deceased."""
+    return svc.movements.record(person_id, body)
+
+
+@api_router.post("/movements/{event_id}/corrections", status_code=201, tags=["movements"])
+def correct_event(event_id: str, body: CorrectionIn, svc: Svc) -> Json:
+    return svc.movements.correct(event_id, body)
+
+
+@api_router.post("/households", status_code=201, tags=["persons"])
+def register_household(body: HouseholdIn, svc: Svc) -> Json:
+    return svc.registration.register_household(body)
+
+
+@api_router.get("/households/{household_id}", tags=["persons"])
+def get_household(household_id: str, svc: Svc) -> Json:
+    return svc.registration.get_household(household_id)
+
+
+@api_router.post("/relationships", status_code=201, tags=["persons"])
+def link_persons(body: LinkIn, svc: Svc) -> Json:
+    return svc.registration.link(body)
+
+
+@api_router.post("/manifests", status_code=201, tags=["manifests"])
+def create_manifest(body: ManifestIn, svc: Svc) -> Json:
+    return svc.manifests.create(body)
+
+
+@api_router.get("/manifests", tags=["manifests"])
+def list_manifests(svc: Svc, site_id: str | None = None, status: str | None = None) -> list[Json]:
+    return svc.manifests.list(site_id, status)
+
+
+@api_router.get("/manifests/{manifest_id}", tags=["manifests"])
+def get_manifest(manifest_id: str, svc: Svc) -> Json:
+    return svc.manifests.get(manifest_id)
+
+
+@api_router.post("/manifests/{manifest_id}/persons", tags=["manifests"])
+def add_to_manifest(manifest_id: str, body: ManifestPersonsIn, svc: Svc) -> Json:
+    return svc.manifests.add_persons(manifest_id, body)
+
+
+@api_router.delete("/manifests/{manifest_id}/persons/{person_id}", tags=["manifests"])
+def remove_from_manifest(manifest_id: str, person_id: str, svc: Svc) -> Json:
+    return svc.manifests.remove_person(manifest_id, person_id)
+
+
+@api_router.post("/manifests/{manifest_id}/dispatch", tags=["manifests"])
+def dispatch_manifest(manifest_id: str, svc: Svc, body: DispatchIn | None = None) -> Json:
+    return svc.manifests.dispatch(manifest_id, body or DispatchIn())
+
+
+@api_router.post("/manifests/{manifest_id}/check-ins", tags=["manifests"])
+def check_in(manifest_id: str, body: CheckInIn, svc: Svc) -> Json:
+    return svc.manifests.check_in(manifest_id, body)
+
+
+@api_router.post("/manifests/{manifest_id}/receive", tags=["manifests"])
+def receive_manifest(manifest_id: str, svc: Svc, body: ReceiveIn | None = None) -> Json:
+    return svc.manifests.receive(manifest_id, body or ReceiveIn())
+
+
+@api_router.get("/unaccounted", tags=["manifests"])
+def unaccounted(svc: Svc, site_id: str | None = None) -> list[Json]:
+    """Everyone dispatched and not checked in, with hours since departure."""
+    return svc.manifests.unaccounted(site_id)
+
+
+@api_router.get("/separated-families", tags=["families"])
+def separated_families(svc: Svc, site_id: str | None = None) -> list[Json]:
+    return svc.figures.separated_families(site_id)
