@@ -13,6 +13,9 @@ import csv
 import sys
 from pathlib import Path
 
+from rapidfuzz.distance import Levenshtein
+
+from corridor.matching.blocking import coarse_skeleton
 from corridor.matching.compare import rules_connect
 from corridor.matching.keys import latin_key, skeleton, unit_keys
 from corridor.matching.normalise import normalise_arabic, parse_name
@@ -38,7 +41,8 @@ def _pairs(wikidata: Path, common: Path) -> list[tuple[str, str, int]]:
 def main(argv: list[str]) -> None:
     wikidata, common = Path(argv[0]), Path(argv[1])
     table: dict[str, set[str]] = {}
-    for latin, arabic, _count in _pairs(wikidata, common):
+    counts: dict[tuple[str, str], int] = {}
+    for latin, arabic, count in _pairs(wikidata, common):
         la_units = parse_name(latin)
         ar_units = parse_name(normalise_arabic(arabic))
         if len(la_units) != len(ar_units):
@@ -46,9 +50,17 @@ def main(argv: list[str]) -> None:
         for lu, au in zip(la_units, ar_units, strict=True):
             if au.script != "ar" or lu.script != "la":
                 continue
-            if rules_connect(unit_keys(au), unit_keys(lu)):
+            ka, kl = unit_keys(au), unit_keys(lu)
+            if rules_connect(ka, kl):
                 continue
-            table.setdefault(au.text, set()).add(latin_key(lu))
+            ca, cl = coarse_skeleton(ka.skeleton), coarse_skeleton(kl.skeleton)
+            if Levenshtein.distance(ca, cl) > max(1, len(ca) // 3):
+                continue  # a misaligned label pair, not a spelling
+            pair = (au.text, latin_key(lu))
+            counts[pair] = counts.get(pair, 0) + count
+    for (ar, la), n in counts.items():
+        if n >= 2:
+            table.setdefault(ar, set()).add(la)
     with (DATA / "name-variants.tsv").open("w", encoding="utf-8") as f:
         f.write("# arabic<TAB>latin keys; built by corridor.matching._build_data\n")
         for ar in sorted(table):

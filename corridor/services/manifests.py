@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from corridor.domain.ids import (
@@ -17,7 +17,7 @@ from corridor.domain.movements import AT_SITE_STATES
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed, require
 from corridor.schemas import CheckInIn, DispatchIn, ManifestIn, ManifestPersonsIn, ReceiveIn
 from corridor.services.base import Service
-from corridor.services.movements import insert_event
+from corridor.services.movements import insert_event, insert_events
 from corridor.storage import locations, queries
 from corridor.storage.tables import (
     manifest_discrepancies,
@@ -59,6 +59,10 @@ class ManifestService(Service):
 
     def add_persons(self, manifest_id: str, data: ManifestPersonsIn) -> dict[str, Any]:
         """Put persons on a draft manifest; each must be at its origin and on no open one."""
+        return self.add_groups(manifest_id, [data])
+
+    def add_groups(self, manifest_id: str, groups: list[ManifestPersonsIn]) -> dict[str, Any]:
+        """Several groups (households, with their own separation reasons) in one go."""
         now = self.clock()
         with self.db.transaction() as conn:
             m = _manifest(conn, manifest_id)
@@ -66,29 +70,34 @@ class ManifestService(Service):
                 raise Conflict(f"the manifest is {m['status']}; persons can be added to a draft only",
                                field="person_ids")
             problems: list[Problem] = []
-            ids = list(dict.fromkeys(data.person_ids))
+            ids = list(dict.fromkeys(pid for g in groups for pid in g.person_ids))
             locs = _locations(conn, ids)
             open_items = dict(conn.execute(
                 select(manifest_items.c.person_id, manifest_items.c.manifest_id).where(
                     manifest_items.c.person_id.in_(ids), manifest_items.c.open_slot == 1
                 )
             ).all())
-            for i, pid in enumerate(data.person_ids):
-                field = f"person_ids[{i}]"
-                if pid not in locs:
-                    problems.append(Problem(field, "person not found"))
-                elif pid in open_items:
-                    where = "this manifest" if open_items[pid] == manifest_id else \
-                        f"open manifest {open_items[pid]}"
-                    problems.append(Problem(field, f"the person is already on {where}"))
-                elif locs[pid]["site_id"] != m["from_site_id"] or locs[pid]["state"] not in AT_SITE_STATES:
-                    problems.append(Problem(field, "the person is not at the manifest's origin site"))
+            rows = []
+            seen: set[str] = set()
+            for g_index, g in enumerate(groups):
+                for i, pid in enumerate(g.person_ids):
+                    field = f"person_ids[{i}]" if len(groups) == 1 else f"[{g_index}].person_ids[{i}]"
+                    if pid in seen:
+                        problems.append(Problem(field, "the person is listed twice"))
+                        continue
+                    seen.add(pid)
+                    if pid not in locs:
+                        problems.append(Problem(field, "person not found"))
+                    elif pid in open_items:
+                        where = "this manifest" if open_items[pid] == manifest_id else \
+                            f"open manifest {open_items[pid]}"
+                        problems.append(Problem(field, f"the person is already on {where}"))
+                    elif (locs[pid]["site_id"] != m["from_site_id"]
+                          or locs[pid]["state"] not in AT_SITE_STATES):
+                        problems.append(Problem(field, "the person is not at the manifest's origin site"))
+                    rows.append({"manifest_id": manifest_id, "person_id": pid, "open_slot": 1,
+                                 "separation_reason": g.separation_reason, "added_at": now})
             require(problems)
-            rows = [
-                {"manifest_id": manifest_id, "person_id": pid, "open_slot": 1,
-                 "separation_reason": data.separation_reason, "added_at": now}
-                for pid in ids
-            ]
             try:
                 with conn.begin_nested():
                     conn.execute(insert(manifest_items), rows)
@@ -128,12 +137,13 @@ class ManifestService(Service):
                 raise ValidationFailed([Problem("person_ids", "an empty manifest cannot be dispatched")])
             problems = self._dispatch_problems(conn, m, items)
             require(problems)
-            for item in items:
-                insert_event(
-                    conn, person_id=item["person_id"], kind="dispatched", occurred_at=at,
-                    recorded_at=now, from_site_id=m["from_site_id"], to_site_id=m["to_site_id"],
-                    manifest_id=manifest_id, recorded_by=recorded_by,
-                )
+            insert_events(conn, [
+                {"person_id": item["person_id"], "kind": "dispatched", "occurred_at": at,
+                 "recorded_at": now, "from_site_id": m["from_site_id"],
+                 "to_site_id": m["to_site_id"], "manifest_id": manifest_id,
+                 "recorded_by": recorded_by}
+                for item in items
+            ])
             locations.refresh(conn, [i["person_id"] for i in items])
             conn.execute(update(manifests).where(manifests.c.id == manifest_id)
                          .values(status="dispatched", dispatched_at=at))
@@ -151,38 +161,69 @@ class ManifestService(Service):
             if m["status"] == "draft":
                 raise Conflict("the manifest has not been dispatched", field="status")
             person_id = _resolve_person(conn, data)
-            # The conditional update is the guard: of two officers ticking the same person
-            # at once, exactly one changes the row (the other waits for its lock on
-            # PostgreSQL, or for the single writer on SQLite, then matches nothing).
-            ticked = conn.execute(
+            [result] = self._check_in(conn, m, [person_id], at, now, recorded_by)
+            return result
+
+    def check_in_many(self, manifest_id: str, person_ids: list[str], arrived_at: datetime | None = None,
+                      recorded_by: str | None = None) -> list[dict[str, Any]]:
+        """Tick off a whole truck in one transaction (the same rules as one by one)."""
+        now = self.clock()
+        at = arrived_at or now
+        if at > now:
+            raise ValidationFailed([Problem("arrived_at", "is in the future")])
+        with self.db.transaction() as conn:
+            m = _manifest(conn, manifest_id)
+            if m["status"] == "draft":
+                raise Conflict("the manifest has not been dispatched", field="status")
+            found = set(conn.execute(select(persons.c.id).where(persons.c.id.in_(person_ids))).scalars())
+            require([Problem(f"person_ids[{i}]", "person not found")
+                     for i, pid in enumerate(person_ids) if pid not in found])
+            return self._check_in(conn, m, list(dict.fromkeys(person_ids)), at, now, recorded_by)
+
+    def _check_in(self, conn: Connection, m: Any, person_ids: list[str], at: datetime,
+                  now: datetime, recorded_by: str | None) -> list[dict[str, Any]]:
+        manifest_id = m["id"]
+        # Lock the items first: of two officers ticking the same person at once, the second
+        # waits for the first (its row lock on PostgreSQL, the single writer on SQLite) and
+        # then sees the person ticked, so one movement is written, never two.
+        items = {
+            r["person_id"]: r
+            for r in conn.execute(
+                select(manifest_items)
+                .where(manifest_items.c.manifest_id == manifest_id,
+                       manifest_items.c.person_id.in_(person_ids))
+                .with_for_update()
+            ).mappings()
+        }
+        results: dict[str, dict[str, Any]] = {}
+        to_tick = [pid for pid in person_ids if pid in items and items[pid]["checked_in_at"] is None]
+        for pid in person_ids:
+            if pid in items and pid not in to_tick:
+                results[pid] = {"person_id": pid, "status": "already_checked_in",
+                                "movement_id": items[pid]["arrival_movement_id"]}
+        if to_tick:
+            new_ids = insert_events(conn, [
+                {"person_id": pid, "kind": "arrived", "occurred_at": at, "recorded_at": now,
+                 "from_site_id": m["from_site_id"], "to_site_id": m["to_site_id"],
+                 "manifest_id": manifest_id, "recorded_by": recorded_by}
+                for pid in to_tick
+            ])
+            event_ids = dict(zip(to_tick, new_ids, strict=True))
+            conn.execute(
                 update(manifest_items)
-                .where(
-                    manifest_items.c.manifest_id == manifest_id,
-                    manifest_items.c.person_id == person_id,
-                    manifest_items.c.checked_in_at.is_(None),
-                )
-                .values(checked_in_at=at, checked_in_by=recorded_by, open_slot=None)
-            ).rowcount
-            on_manifest = conn.execute(
-                select(manifest_items).where(
-                    manifest_items.c.manifest_id == manifest_id,
-                    manifest_items.c.person_id == person_id,
-                )
-            ).mappings().first()
-            if on_manifest is not None:
-                if ticked == 0:
-                    return {"person_id": person_id, "status": "already_checked_in",
-                            "movement_id": on_manifest["arrival_movement_id"]}
-                event_id = insert_event(
-                    conn, person_id=person_id, kind="arrived", occurred_at=at, recorded_at=now,
-                    from_site_id=m["from_site_id"], to_site_id=m["to_site_id"],
-                    manifest_id=manifest_id, recorded_by=recorded_by,
-                )
-                conn.execute(update(manifest_items).where(manifest_items.c.id == on_manifest["id"])
-                             .values(arrival_movement_id=event_id))
-                locations.refresh(conn, [person_id])
-                return {"person_id": person_id, "status": "checked_in", "movement_id": event_id}
-            return self._discrepancy(conn, m, person_id, at, now, recorded_by)
+                .where(manifest_items.c.id == bindparam("item_id"))
+                .values(checked_in_at=at, checked_in_by=recorded_by, open_slot=None,
+                        arrival_movement_id=bindparam("event_id")),
+                [{"item_id": items[pid]["id"], "event_id": event_ids[pid]} for pid in to_tick],
+            )
+            locations.refresh(conn, to_tick)
+            for pid in to_tick:
+                results[pid] = {"person_id": pid, "status": "checked_in",
+                                "movement_id": event_ids[pid]}
+        for pid in person_ids:
+            if pid not in items:
+                results[pid] = self._discrepancy(conn, m, pid, at, now, recorded_by)
+        return [results[pid] for pid in person_ids]
 
     def receive(self, manifest_id: str, data: ReceiveIn) -> dict[str, Any]:
         """Close the arrival; whoever was not checked in stays unaccounted for."""

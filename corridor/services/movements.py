@@ -35,41 +35,24 @@ def movement_out(r: Any) -> dict[str, Any]:
     }
 
 
-def insert_event(
-    conn: Connection,
-    *,
-    person_id: str,
-    kind: str,
-    occurred_at: datetime,
-    recorded_at: datetime,
-    from_site_id: str | None = None,
-    to_site_id: str | None = None,
-    manifest_id: str | None = None,
-    corrects_id: str | None = None,
-    note: str | None = None,
-    recorded_by: str | None = None,
-) -> str:
+def insert_event(conn: Connection, **fields: Any) -> str:
     """Append one event; the caller refreshes the location projection."""
-    event_id = uuid7()
-    conn.execute(
-        insert(movements),
-        [
-            {
-                "id": event_id,
-                "person_id": person_id,
-                "kind": kind,
-                "from_site_id": from_site_id,
-                "to_site_id": to_site_id,
-                "occurred_at": occurred_at,
-                "manifest_id": manifest_id,
-                "corrects_id": corrects_id,
-                "note": note,
-                "recorded_by": recorded_by,
-                "recorded_at": recorded_at,
-            }
-        ],
-    )
+    [event_id] = insert_events(conn, [fields])
     return event_id
+
+
+EVENT_DEFAULTS: dict[str, Any] = {
+    "from_site_id": None, "to_site_id": None, "manifest_id": None, "corrects_id": None,
+    "note": None, "recorded_by": None,
+}
+
+
+def insert_events(conn: Connection, events: list[dict[str, Any]]) -> list[str]:
+    """Append events (each needs person_id, kind, occurred_at, recorded_at); returns ids."""
+    rows = [{**EVENT_DEFAULTS, **e, "id": uuid7()} for e in events]
+    if rows:
+        conn.execute(insert(movements), rows)
+    return [r["id"] for r in rows]
 
 
 def site_problems(

@@ -107,12 +107,14 @@ class RegistrationService(Service):
 
     def register_household(self, data: HouseholdIn, recorded_by: str | None = None) -> dict[str, Any]:
         """Register a head and members in one go, linked to the head by relationship."""
-        result = self.register_households([data], recorded_by)
-        return self.get_household(result[0])
+        [(household_id, _)] = self.register_households([data], recorded_by)
+        return self.get_household(household_id)
 
     def register_households(
         self, items: Sequence[HouseholdIn], recorded_by: str | None = None
-    ) -> list[str]:
+    ) -> list[tuple[str, list[str]]]:
+        """Register many households in one transaction; returns (household id, member ids
+        with the head first) for each, in order."""
         now = self.clock()
         problems: list[Problem] = []
         multi = len(items) > 1
@@ -156,7 +158,10 @@ class RegistrationService(Service):
             self._write(conn, all_drafts, recorded_by)
             if link_rows:
                 conn.execute(insert(relationships), link_rows)
-        return [h["id"] for h in hh_rows]
+        members: dict[str, list[str]] = {h["id"]: [] for h in hh_rows}
+        for d in all_drafts:
+            members[d.person["household_id"]].append(d.person["id"])
+        return [(h["id"], members[h["id"]]) for h in hh_rows]
 
     def update_person(self, person_id: str, patch: PersonPatch) -> dict[str, Any]:
         """Add or correct details; only the fields given change. Location is not a detail."""

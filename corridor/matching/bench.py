@@ -1,0 +1,146 @@
+"""The ``corridor bench match`` / ``corridor bench dedupe`` contracts (../shared/bench/README.md).
+
+Both build a throwaway in-memory store, never touch a user's database, and
+print their own timings. Run without the CLI as::
+
+    python -m corridor.matching.bench match --registry R.csv --queries Q.csv --top 10 --out O.csv
+    python -m corridor.matching.bench dedupe --records R.csv --out O.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from corridor.matching.dedupe import find_duplicates
+from corridor.matching.index import MemoryIndex
+from corridor.matching.records import PersonRecord
+
+__all__ = ["read_person_csv", "run_dedupe", "run_match"]
+
+
+def _opt(row: dict[str, str], key: str) -> str | None:
+    value = (row.get(key) or "").strip()
+    return value or None
+
+
+def _year(value: str | None) -> int | None:
+    if not value:
+        return None
+    try:
+        return int(value[:4])
+    except ValueError:
+        return None
+
+
+def read_person_csv(path: Path, id_column: str = "record_id") -> Iterator[PersonRecord]:
+    """Person CSV rows (bench README columns) as :class:`PersonRecord` values."""
+    with path.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            sex = (_opt(row, "sex") or "").lower()[:1] or None
+            yield PersonRecord(
+                record_id=row[id_column],
+                full_name=_opt(row, "full_name"),
+                given_name=_opt(row, "given_name"),
+                father_name=_opt(row, "father_name"),
+                grandfather_name=_opt(row, "grandfather_name"),
+                family_name=_opt(row, "family_name"),
+                name_original_script=_opt(row, "name_original_script"),
+                sex=sex if sex in ("m", "f") else None,
+                birth_year=_year(_opt(row, "birth_year")),
+                nationality=_opt(row, "nationality"),
+                place_of_origin=_opt(row, "place_of_birth") or _opt(row, "place_of_origin"),
+                mother_name=_opt(row, "mother_name"),
+            )
+
+
+def run_match(registry_csv: Path, queries_csv: Path, top: int, out_csv: Path) -> dict[str, Any]:
+    """Index the registry, answer every query, write ``query_id,record_id,rank,probability``."""
+    t0 = time.perf_counter()
+    index = MemoryIndex(read_person_csv(registry_csv))
+    t1 = time.perf_counter()
+    queries = list(read_person_csv(queries_csv, "query_id"))
+    rows = 0
+    with out_csv.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["query_id", "record_id", "rank", "probability"])
+        for q in queries:
+            for rank, m in enumerate(index.search(q, top), start=1):
+                w.writerow([q.record_id, m.record_id, rank, f"{m.probability:.4f}"])
+                rows += 1
+    t2 = time.perf_counter()
+    stats: dict[str, Any] = {
+        "registry": len(index),
+        "queries": len(queries),
+        "rows": rows,
+        "index_s": round(t1 - t0, 2),
+        "search_s": round(t2 - t1, 2),
+        "total_s": round(t2 - t0, 2),
+        "per_query_ms": round(1000 * (t2 - t1) / max(len(queries), 1), 2),
+    }
+    print(
+        f"bench match: indexed {stats['registry']} records in {stats['index_s']} s; "
+        f"answered {stats['queries']} queries in {stats['search_s']} s "
+        f"({stats['per_query_ms']} ms/query); total {stats['total_s']} s",
+        file=sys.stderr,
+    )
+    return stats
+
+
+def run_dedupe(records_csv: Path, out_csv: Path, threshold: float = 0.5) -> dict[str, Any]:
+    """Cluster duplicate records; write ``record_id,cluster_id`` for every input record."""
+    t0 = time.perf_counter()
+    records = list(read_person_csv(records_csv))
+    t1 = time.perf_counter()
+    clusters = find_duplicates(records, threshold)
+    t2 = time.perf_counter()
+    with out_csv.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["record_id", "cluster_id"])
+        for cluster in clusters:
+            head = cluster[0]
+            for rid in cluster:
+                w.writerow([rid, head])
+    stats: dict[str, Any] = {
+        "records": len(records),
+        "clusters": len(clusters),
+        "multi_record_clusters": sum(1 for c in clusters if len(c) > 1),
+        "read_s": round(t1 - t0, 2),
+        "cluster_s": round(t2 - t1, 2),
+        "total_s": round(time.perf_counter() - t0, 2),
+    }
+    print(
+        f"bench dedupe: {stats['records']} records -> {stats['clusters']} clusters "
+        f"({stats['multi_record_clusters']} with duplicates) in {stats['total_s']} s",
+        file=sys.stderr,
+    )
+    return stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m corridor.matching.bench")
+    sub = parser.add_subparsers(dest="command", required=True)
+    pm = sub.add_parser("match")
+    pm.add_argument("--registry", type=Path, required=True)
+    pm.add_argument("--queries", type=Path, required=True)
+    pm.add_argument("--top", type=int, default=10)
+    pm.add_argument("--out", type=Path, required=True)
+    pd = sub.add_parser("dedupe")
+    pd.add_argument("--records", type=Path, required=True)
+    pd.add_argument("--out", type=Path, required=True)
+    pd.add_argument("--threshold", type=float, default=0.5)
+    args = parser.parse_args(argv)
+    if args.command == "match":
+        run_match(args.registry, args.queries, args.top, args.out)
+    else:
+        run_dedupe(args.records, args.out, args.threshold)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

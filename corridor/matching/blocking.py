@@ -1,0 +1,71 @@
+"""Blocking keys: short strings that find candidates without scanning the registry.
+
+A storage layer keeps ``(person_id, key)`` rows in an indexed table, updated on
+every write; a search computes the sought person's keys and fetches
+``WHERE key IN (...)``. Keys:
+
+``n:<skeleton>``
+    one per name unit (any script), over a *coarse* consonant skeleton that
+    also merges the classes spellings confuse most across scripts
+    (d/dh/z/s/t/th and k/kh/q/g/j/sh/ch), so ضیا and Zia, ثاقب and Saqib share a key.
+``p:<skeleton>|<skeleton>``
+    one per pair of units of the same name (unordered): finds people whose
+    names are all common (Mohammed Ali) without fetching every Mohammed.
+``rn:``, ``id:``, ``ph:``
+    registration number, document numbers, phone (last 9 digits).
+
+Frequency cap: a ``n:`` key shared by more than a few hundred persons (or
+about 1 % of the registry) says little; a search skips it and relies on the
+pair keys, which stay selective. See ``MemoryIndex`` for the reference policy.
+
+>>> sorted(blocking_keys(PersonRecord("x", full_name="Zia-ur-Rahman Madani")))
+['n:DRHMN', 'n:MDN', 'p:DRHMN|MDN']
+"""
+
+from __future__ import annotations
+
+import re
+
+from corridor.matching.keys import unit_keys
+from corridor.matching.records import PersonRecord
+
+__all__ = ["blocking_keys", "coarse_skeleton", "frequency_keys"]
+
+_COARSE = str.maketrans({"T": "D", "S": "D", "Z": "D", "X": "K", "J": "K", "W": "", "Y": ""})
+
+
+def coarse_skeleton(skeleton: str) -> str:
+    """Merge easily confused classes; drop the initial A/W/Y marks."""
+    s = skeleton.translate(_COARSE)
+    return s[1:] if s.startswith("A") else s
+
+
+def frequency_keys(rec: PersonRecord) -> set[str]:
+    """Name skeletons a person bears (count each once per person for name frequencies)."""
+    return {unit_keys(u).skeleton for ch in rec.name_chains() for u in ch.units}
+
+
+def blocking_keys(rec: PersonRecord) -> set[str]:
+    """All blocking keys of a record (see the module docstring)."""
+    keys: set[str] = set()
+    for chain in rec.name_chains():
+        coarse = [coarse_skeleton(unit_keys(u).skeleton) for u in chain.units]
+        usable = [c for c in coarse if c]
+        for c in usable:
+            keys.add(f"n:{c}")
+        for i, a in enumerate(usable):
+            for b in usable[i + 1:]:
+                if a != b:
+                    x, y = sorted((a, b))
+                    keys.add(f"p:{x}|{y}")
+    if rec.registration_number:
+        keys.add("rn:" + re.sub(r"[^0-9A-Za-z]", "", rec.registration_number).upper())
+    for doc in rec.document_numbers:
+        norm = re.sub(r"[^0-9A-Za-z]", "", doc).upper()
+        if len(norm) >= 4:
+            keys.add("id:" + norm)
+    if rec.phone:
+        digits = re.sub(r"\D", "", rec.phone)
+        if len(digits) >= 7:
+            keys.add("ph:" + digits[-9:])
+    return keys

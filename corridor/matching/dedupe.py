@@ -1,0 +1,69 @@
+"""Batch duplicate detection with the same blocking keys and comparisons as search."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from corridor.matching.index import MemoryIndex
+from corridor.matching.model import Model
+from corridor.matching.records import PersonRecord
+
+__all__ = ["find_duplicates", "scored_pairs"]
+
+
+def scored_pairs(
+    records: Iterable[PersonRecord], model: Model | None = None, max_candidates: int = 60
+) -> list[tuple[str, str, float, float]]:
+    """``(id_a, id_b, weight, probability)`` for every candidate pair (each pair once)."""
+    index = MemoryIndex(records, model, max_candidates=max_candidates)
+    out: list[tuple[str, str, float, float]] = []
+    seen: set[tuple[str, str]] = set()
+    matcher = index.matcher
+    for rid, rec in index.records.items():
+        for other_id in index.candidates(rec, exclude=rid):
+            a, b = (rid, other_id) if rid < other_id else (other_id, rid)
+            if (a, b) in seen:
+                continue
+            seen.add((a, b))
+            # Score both ways: the engine is asymmetric (query vs registered).
+            m1 = matcher.score(rec, index.records[other_id])
+            m2 = matcher.score(index.records[other_id], rec)
+            w = max(m1.weight, m2.weight)
+            out.append((a, b, w, matcher.probability(w)))
+    return out
+
+
+def find_duplicates(
+    records: Iterable[PersonRecord], threshold: float = 0.5, model: Model | None = None
+) -> list[list[str]]:
+    """Group records that are probably one person (pair probability >= ``threshold``).
+
+    Returns every record in exactly one cluster, singletons included; clusters
+    are connected components of the accepted pairs, members sorted by id.
+
+    >>> recs = [PersonRecord("a", full_name="Abdul Rahman Zahed", birth_year=1963),
+    ...         PersonRecord("b", name_original_script="عبدالرحمان زاهد", birth_year=1963),
+    ...         PersonRecord("c", full_name="Hassan Dahir Awes", birth_year=1935)]
+    >>> find_duplicates(recs)
+    [['a', 'b'], ['c']]
+    """
+    recs = list(records)
+    parent = {r.record_id: r.record_id for r in recs}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b, _w, p in scored_pairs(recs, model):
+        if p >= threshold:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[str, list[str]] = {}
+    for r in recs:
+        groups.setdefault(find(r.record_id), []).append(r.record_id)
+    clusters = [sorted(g) for g in groups.values()]
+    clusters.sort(key=lambda c: c[0])
+    return clusters

@@ -1,0 +1,455 @@
+"""Scoring a candidate against a sought person: weights, probability, explanation.
+
+The total weight is a Fellegi-Sunter sum of evidence in bits. Names count by
+position (given, father+grandfather as one piece, family) and by rarity;
+birth year, sex, nationality, origin, mother's and relatives' names and exact
+identifiers add their own evidence. The probability is
+``sigmoid(slope * (weight - log2(population)) + intercept)``: a registry of
+``population`` persons holds the sought person at most once, so the prior odds
+for any one candidate are about ``1 / population``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from corridor.matching.compare import (
+    DIFFERENT,
+    LEVEL_WORDS,
+    SAME,
+    SCRIPT,
+    SIMILAR,
+    SPELLING,
+    UnitComparator,
+)
+from corridor.matching.keys import unit_keys
+from corridor.matching.model import Model
+from corridor.matching.normalise import NameUnit, parse_name
+from corridor.matching.records import CHAIN, FAMILY, GIVEN, NameChain, PersonRecord
+from corridor.matching.variants import (
+    DEFAULT_POPULATION,
+    VariantTable,
+    load_default_frequencies,
+)
+
+__all__ = ["FieldEvidence", "Match", "Matcher"]
+
+_PLACE_NOISE = frozenset(
+    "village district province area city town governorate camp sub region of the near "
+    "muhafazat wilayat mintaqat".split()
+)
+
+
+@dataclass(frozen=True)
+class FieldEvidence:
+    """How one field counted: ``level`` in plain words, ``weight`` in bits, and a sentence."""
+
+    field: str
+    level: str
+    weight: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Match:
+    """A candidate with its probability of being the sought person and why."""
+
+    record_id: str
+    probability: float
+    weight: float
+    explanation: list[FieldEvidence] = field(default_factory=list)
+
+
+@dataclass
+class _NameResult:
+    weight: float
+    evidence: list[FieldEvidence]
+
+
+def _display(unit: NameUnit) -> str:
+    if unit.script == "ar":
+        return " ".join(unit.parts)
+    return " ".join(p.capitalize() for p in unit.parts)
+
+
+def _place_units(text: str | None) -> tuple[NameUnit, ...]:
+    if not text:
+        return ()
+    out: list[NameUnit] = []
+    for piece in re.split(r"[,;/()]", text):
+        words = [w for w in piece.split() if w.casefold() not in _PLACE_NOISE]
+        out.extend(parse_name(" ".join(words)))
+    return tuple(out)
+
+
+class Matcher:
+    """Scores and ranks candidates for a sought person.
+
+    ``frequencies`` maps a name skeleton (``keys.skeleton``; storage can count
+    them with ``frequency_keys``) to the number of persons bearing it among
+    ``population`` persons. Without it the shipped table is used.
+
+    >>> m = Matcher.default()
+    >>> q = PersonRecord("q", full_name="Muhammad Anwari", birth_year=1980)
+    >>> c = PersonRecord("c", name_original_script="محمد انوري", birth_year=1980)
+    >>> m.score(q, c).probability > 0.5
+    True
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        frequencies: Mapping[str, int] | None = None,
+        population: int | None = None,
+        variants: VariantTable | None = None,
+    ) -> None:
+        self.model = model
+        if frequencies is None:
+            frequencies = load_default_frequencies()
+            population = population or DEFAULT_POPULATION
+        self.frequencies = frequencies
+        self.population = max(int(population or DEFAULT_POPULATION), 2)
+        self.units = UnitComparator(variants or VariantTable.default())
+        self._prior_bits = math.log2(self.population)
+
+    @classmethod
+    def default(
+        cls, frequencies: Mapping[str, int] | None = None, population: int | None = None
+    ) -> Matcher:
+        """A matcher with the shipped model and variant table."""
+        return cls(Model.default(), frequencies, population)
+
+    # -- probabilities -------------------------------------------------------------
+
+    def probability(self, weight: float) -> float:
+        cal = self.model.calibration
+        x = cal.slope * (weight - self._prior_bits) + cal.intercept
+        if x > 40:
+            return 1.0
+        if x < -40:
+            return 0.0
+        return 1.0 / (1.0 + math.exp(-x))
+
+    # -- names -----------------------------------------------------------------------
+
+    def share(self, unit: NameUnit) -> float:
+        """Share of persons bearing this name (at least half a person)."""
+        count = self.frequencies.get(unit_keys(unit).skeleton, 0)
+        return max(count, 0.5) / self.population
+
+    def rarity_words(self, unit: NameUnit) -> str:
+        s = self.share(unit)
+        if s >= 0.01:
+            return "a very common name, counts little"
+        if s >= 0.001:
+            return "a common name"
+        return "an uncommon name, counts much"
+
+    def unit_weight(self, level: str, q: NameUnit, c: NameUnit) -> float:
+        rules = self.model.names
+        if level == DIFFERENT:
+            return 0.0
+        u = max(self.share(q), self.share(c))
+        m = {SAME: rules.m_same, SPELLING: rules.m_spelling, SCRIPT: rules.m_script}.get(
+            level, rules.m_similar
+        )
+        if level == SIMILAR:
+            u = min(1.0, u * rules.u_factor_similar + 0.002)
+        return min(rules.unit_weight_cap, math.log2(m / max(u, rules.u_floor)))
+
+    def _align(
+        self, q: NameChain, c: NameChain, q_units: tuple[NameUnit, ...], q_roles: tuple[str, ...]
+    ) -> tuple[float, list[tuple[int, int, str, float]]]:
+        """Best order-preserving alignment of query units onto candidate units."""
+        n, m = len(q_units), len(c.units)
+        factor = self.model.names.out_of_place_factor
+        pair: list[list[tuple[str, float, float] | None]] = []
+        for i in range(n):
+            row: list[tuple[str, float, float] | None] = []
+            for j in range(m):
+                lvl = self.units.level(q_units[i], c.units[j])
+                if lvl == DIFFERENT:
+                    row.append(None)
+                    continue
+                w = self.unit_weight(lvl, q_units[i], c.units[j])
+                score = w if q_roles[i] == c.roles[j] else w * factor
+                row.append((lvl, w, score))
+            pair.append(row)
+        # dp[i][j]: best score using q[:i], c[:j]
+        dp = [[0.0] * (m + 1) for _ in range(n + 1)]
+        for i in range(1, n + 1):
+            for j in range(1, m + 1):
+                best = max(dp[i - 1][j], dp[i][j - 1])
+                p = pair[i - 1][j - 1]
+                if p is not None and p[2] > 0:
+                    best = max(best, dp[i - 1][j - 1] + p[2])
+                dp[i][j] = best
+        out: list[tuple[int, int, str, float]] = []
+        i, j = n, m
+        while i > 0 and j > 0:
+            p = pair[i - 1][j - 1]
+            if p is not None and p[2] > 0 and dp[i][j] == dp[i - 1][j - 1] + p[2]:
+                out.append((i - 1, j - 1, p[0], p[1]))
+                i -= 1
+                j -= 1
+            elif dp[i][j] == dp[i - 1][j]:
+                i -= 1
+            else:
+                j -= 1
+        out.reverse()
+        return dp[n][m], out
+
+    def _compare_chains(self, q: NameChain, c: NameChain) -> _NameResult:
+        res = self._chain_result(q, c, q.units, q.roles, reordered=False)
+        if len(q.units) >= 2 and len(c.units) >= 2:
+            # Family name written first ("MADANI Zia-ur-Rahman"): try it last.
+            units = q.units[1:] + q.units[:1]
+            alt = self._chain_result(q, c, units, q.roles, reordered=True)
+            if alt.weight > res.weight:
+                res = alt
+        return res
+
+    def _chain_result(
+        self,
+        q: NameChain,
+        c: NameChain,
+        q_units: tuple[NameUnit, ...],
+        q_roles: tuple[str, ...],
+        reordered: bool,
+    ) -> _NameResult:
+        rules = self.model.names
+        _, pairs = self._align(q, c, q_units, q_roles)
+        ev: list[FieldEvidence] = []
+        total = 0.0
+        by_q = {i: (j, lvl, w) for i, j, lvl, w in pairs}
+        c_roles = set(c.roles)
+        chain_ws: list[float] = []
+        chain_words: list[str] = []
+        for i, j, lvl, w in pairs:
+            qr, cr = q_roles[i], c.roles[j]
+            words = (
+                f"{_display(q_units[i])!r} and {_display(c.units[j])!r}: {LEVEL_WORDS[lvl]}"
+                f" ({self.rarity_words(c.units[j])})"
+            )
+            if qr == cr == CHAIN:
+                chain_ws.append(w)
+                chain_words.append(words)
+            elif qr == cr:
+                label = "given name" if qr == GIVEN else "family name"
+                total += w
+                ev.append(FieldEvidence(label, LEVEL_WORDS[lvl], w, f"{label.capitalize()}: {words}."))
+            else:
+                w2 = w * rules.out_of_place_factor
+                total += w2
+                ev.append(
+                    FieldEvidence(
+                        "name order",
+                        f"{LEVEL_WORDS[lvl]}, in another position",
+                        w2,
+                        f"A name found in another position of the chain: {words}.",
+                    )
+                )
+        if chain_ws:
+            chain_ws.sort(reverse=True)
+            w = chain_ws[0] + rules.chain_extra_factor * sum(chain_ws[1:])
+            total += w
+            ev.append(
+                FieldEvidence(
+                    "father and grandfather",
+                    "agree" if len(chain_ws) > 1 else "partly agree",
+                    w,
+                    "Father's/grandfather's names (counted as one piece of evidence, "
+                    "since brothers share them): " + "; ".join(chain_words) + ".",
+                )
+            )
+        accounted: set[int] = set()
+        for role, label, penalty, elsewhere in (
+            (GIVEN, "given name", rules.given_different, rules.given_elsewhere),
+            (FAMILY, "family name", rules.family_different, 0.0),
+        ):
+            q_idx = [i for i, r in enumerate(q_roles) if r == role]
+            if not q_idx or role not in c_roles:
+                continue
+            accounted.update(q_idx)
+            if any(i in by_q and c.roles[by_q[i][0]] == role for i in q_idx):
+                continue
+            if any(i in by_q for i in q_idx):
+                if elsewhere:
+                    total += elsewhere
+                    ev.append(FieldEvidence(label, "found elsewhere in the name", elsewhere,
+                                            f"The {label} does not match the {label} of this "
+                                            "person but appears elsewhere in the name."))
+                continue
+            names = ", ".join(_display(q_units[i]) for i in q_idx)
+            total += penalty
+            ev.append(FieldEvidence(label, "different", penalty,
+                                    f"{label.capitalize()} differs: {names!r} not found."))
+        q_chain = [i for i, r in enumerate(q_roles) if r == CHAIN]
+        if q_chain and CHAIN in c_roles:
+            accounted.update(q_chain)
+            if not any(i in by_q for i in q_chain):
+                total += rules.chain_different
+                ev.append(FieldEvidence("father and grandfather", "different",
+                                        rules.chain_different,
+                                        "Father's/grandfather's names differ."))
+        unmatched = [i for i in range(len(q_units)) if i not in by_q and i not in accounted]
+        if unmatched:
+            w = rules.unmatched_unit * len(unmatched)
+            total += w
+            ev.append(FieldEvidence("name", "extra names", w,
+                                    "Names not found in this person's name: "
+                                    + ", ".join(repr(_display(q_units[i])) for i in unmatched)
+                                    + "."))
+        if reordered:
+            total += rules.reordered_penalty
+            ev.append(FieldEvidence("name order", "family name written first",
+                                    rules.reordered_penalty,
+                                    "Matches only if the family name was written first."))
+        return _NameResult(total, ev)
+
+    def compare_names(self, query: PersonRecord, candidate: PersonRecord) -> _NameResult:
+        best: _NameResult | None = None
+        for qc in query.name_chains():
+            for cc in candidate.name_chains():
+                r = self._compare_chains(qc, cc)
+                if best is None or r.weight > best.weight:
+                    best = r
+        if best is None:
+            return _NameResult(0.0, [FieldEvidence("name", "missing", 0.0,
+                                                   "No name to compare.")])
+        return best
+
+    # -- other fields ------------------------------------------------------------------
+
+    def _best_unit_level(
+        self, a: Iterable[NameUnit], b: Iterable[NameUnit]
+    ) -> tuple[str, NameUnit | None, NameUnit | None]:
+        order = [SAME, SPELLING, SCRIPT, SIMILAR]
+        best, ba, bb = DIFFERENT, None, None
+        b_list = list(b)
+        for x in a:
+            for y in b_list:
+                lvl = self.units.level(x, y)
+                if lvl != DIFFERENT and (best == DIFFERENT or order.index(lvl) < order.index(best)):
+                    best, ba, bb = lvl, x, y
+        return best, ba, bb
+
+    def _other_fields(self, q: PersonRecord, c: PersonRecord) -> list[FieldEvidence]:
+        f = self.model.fields
+        ev: list[FieldEvidence] = []
+        if q.birth_year is not None and c.birth_year is not None:
+            d = abs(q.birth_year - c.birth_year)
+            tol = q.birth_year_tolerance + c.birth_year_tolerance
+            if d == 0 and tol == 0:
+                ev.append(FieldEvidence("birth year", "same", f.birth_same,
+                                        f"Same birth year ({c.birth_year})."))
+            elif d <= tol + f.birth_close_years:
+                ev.append(FieldEvidence("birth year", "close", f.birth_close,
+                                        f"Birth years close ({q.birth_year} and {c.birth_year})."))
+            elif d <= tol + f.birth_near_years:
+                ev.append(FieldEvidence("birth year", f"{d} years apart", f.birth_near,
+                                        f"Birth years {d} years apart ({q.birth_year} and "
+                                        f"{c.birth_year})."))
+            else:
+                ev.append(FieldEvidence("birth year", "different", f.birth_far,
+                                        f"Birth years far apart ({q.birth_year} and "
+                                        f"{c.birth_year})."))
+        if q.sex and c.sex:
+            if q.sex == c.sex:
+                ev.append(FieldEvidence("sex", "same", f.sex_same, "Same sex."))
+            else:
+                ev.append(FieldEvidence("sex", "different", f.sex_different, "Different sex."))
+        if q.nationality and c.nationality:
+            if q.nationality.upper() == c.nationality.upper():
+                ev.append(FieldEvidence("nationality", "same", f.nationality_same,
+                                        f"Same nationality ({c.nationality})."))
+            else:
+                ev.append(FieldEvidence("nationality", "different", f.nationality_different,
+                                        f"Different nationality ({q.nationality} and "
+                                        f"{c.nationality})."))
+        qp, cp = _place_units(q.place_of_origin), _place_units(c.place_of_origin)
+        if qp and cp:
+            lvl, _, _ = self._best_unit_level(qp, cp)
+            if lvl in (SAME, SPELLING, SCRIPT):
+                ev.append(FieldEvidence("place of origin", "same place", f.origin_same,
+                                        f"Same place of origin ({q.place_of_origin} / "
+                                        f"{c.place_of_origin})."))
+            elif lvl == SIMILAR:
+                ev.append(FieldEvidence("place of origin", "similar place", f.origin_similar,
+                                        f"Similar place of origin ({q.place_of_origin} / "
+                                        f"{c.place_of_origin})."))
+            else:
+                ev.append(FieldEvidence("place of origin", "different", f.origin_different,
+                                        f"Different place of origin ({q.place_of_origin} / "
+                                        f"{c.place_of_origin})."))
+        if q.mother_units and c.mother_units:
+            lvl, _, _ = self._best_unit_level(q.mother_units[:1], c.mother_units[:1])
+            if lvl in (SAME, SPELLING, SCRIPT):
+                ev.append(FieldEvidence("mother's name", LEVEL_WORDS[lvl], f.mother_same,
+                                        f"Mother's name agrees ({q.mother_name} / "
+                                        f"{c.mother_name})."))
+            elif lvl == SIMILAR:
+                ev.append(FieldEvidence("mother's name", LEVEL_WORDS[lvl], f.mother_similar,
+                                        f"Mother's name similar ({q.mother_name} / "
+                                        f"{c.mother_name})."))
+            else:
+                ev.append(FieldEvidence("mother's name", "different", f.mother_different,
+                                        f"Mother's name differs ({q.mother_name} / "
+                                        f"{c.mother_name})."))
+        if q.relative_units and c.relative_units:
+            for qr in q.relative_units:
+                hit = any(
+                    self.units.level(qr[0], cr[0]) in (SAME, SPELLING, SCRIPT)
+                    for cr in c.relative_units
+                )
+                if hit:
+                    ev.append(FieldEvidence("relatives", "a relative's name agrees",
+                                            f.relative_same,
+                                            f"A relative's name agrees ({_display(qr[0])})."))
+                    break
+        if q.registration_number and q.registration_number == c.registration_number:
+            ev.append(FieldEvidence("registration number", "same", f.registration_same,
+                                    "Same registration number."))
+        if set(_norm_ids(q.document_numbers)) & set(_norm_ids(c.document_numbers)):
+            ev.append(FieldEvidence("document number", "same", f.document_same,
+                                    "Same identity document number."))
+        if q.phone and c.phone and _norm_phone(q.phone) == _norm_phone(c.phone):
+            ev.append(FieldEvidence("phone", "same", f.phone_same,
+                                    "Same phone number (households may share one)."))
+        return ev
+
+    # -- public --------------------------------------------------------------------------
+
+    def score(self, query: PersonRecord, candidate: PersonRecord) -> Match:
+        """Compare ``query`` with ``candidate``; probability that they are one person.
+
+        >>> m = Matcher.default()
+        >>> a = PersonRecord("a", full_name="Ahmed Mohammed Ali Jabbouri")
+        >>> b = PersonRecord("b", full_name="Ali Mohammed Ahmed Jabbouri")
+        >>> m.score(a, b).probability < 0.5
+        True
+        """
+        names = self.compare_names(query, candidate)
+        ev = names.evidence + self._other_fields(query, candidate)
+        weight = sum(e.weight for e in ev)
+        return Match(candidate.record_id, self.probability(weight), weight, ev)
+
+    def rank(
+        self, query: PersonRecord, candidates: Iterable[PersonRecord], top: int = 10
+    ) -> list[Match]:
+        """Score every candidate, best first, at most ``top``."""
+        matches = [self.score(query, c) for c in candidates]
+        matches.sort(key=lambda m: (-m.weight, m.record_id))
+        return matches[:top]
+
+
+def _norm_ids(values: Iterable[str]) -> list[str]:
+    return [re.sub(r"[^0-9A-Za-z]", "", v).upper() for v in values if v]
+
+
+def _norm_phone(value: str) -> str:
+    digits = re.sub(r"\D", "", value)
+    return digits[-9:]
