@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import time
 import uuid
 
@@ -25,13 +26,34 @@ _READ_AS = {"O": "0", "I": "1", "L": "1"}
 BODY_LENGTH = 8
 
 
+_uuid_lock = threading.Lock()
+_last_ms = 0
+_counter = 0
+
+
 def uuid7() -> str:
-    """Return a new UUIDv7 string (48-bit millisecond timestamp, then random bits)."""
-    ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
+    """Return a new UUIDv7 string: 48-bit millisecond time, a 12-bit counter, random bits.
+
+    Ids made by one process are strictly increasing (the counter orders ids of the same
+    millisecond), so sorting by id gives creation order.
+    """
+    global _last_ms, _counter
+    with _uuid_lock:
+        ms = time.time_ns() // 1_000_000
+        if ms <= _last_ms:
+            ms = _last_ms
+            _counter += 1
+            if _counter > 0xFFF:
+                ms += 1
+                _counter = 0
+        else:
+            _counter = int.from_bytes(os.urandom(2), "big") & 0x3FF
+        _last_ms = ms
+        counter = _counter
+    rand = int.from_bytes(os.urandom(8), "big")
     value = (ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76
-    value |= ((rand >> 64) & 0x0FFF) << 64
+    value |= counter << 64
     value |= 0b10 << 62
     value |= rand & ((1 << 62) - 1)
     return str(uuid.UUID(int=value))

@@ -85,16 +85,20 @@ class UnitComparator:
     variants: VariantTable
 
     def __post_init__(self) -> None:
-        self._cache: dict[tuple[NameUnit, NameUnit], str] = {}
+        # UnitKeys hash by identity (they are interned by ``unit_keys``): fast keys.
+        self._kcache: dict[tuple[UnitKeys, UnitKeys], str] = {}
 
     def level(self, a: NameUnit, b: NameUnit) -> str:
+        return self.level_keys(unit_keys(a), unit_keys(b))
+
+    def level_keys(self, a: UnitKeys, b: UnitKeys) -> str:
         key = (a, b)
-        hit = self._cache.get(key)
+        hit = self._kcache.get(key)
         if hit is None:
-            hit = self._level(unit_keys(a), unit_keys(b))
-            if len(self._cache) > 2_000_000:
-                self._cache.clear()
-            self._cache[key] = hit
+            hit = self._level(a, b)
+            if len(self._kcache) > 2_000_000:
+                self._kcache.clear()
+            self._kcache[key] = hit
         return hit
 
     def _level(self, a: UnitKeys, b: UnitKeys) -> str:

@@ -40,6 +40,7 @@ class NameRules:
     chain_different: float = -2.0
     unmatched_unit: float = -1.0
     out_of_place_factor: float = 0.5
+    chain_family_factor: float = 0.8
     chain_extra_factor: float = 0.3
     reordered_penalty: float = -2.0
 

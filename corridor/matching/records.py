@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from corridor.matching.keys import UnitKeys, unit_keys
 from corridor.matching.normalise import NameUnit, parse_name
 
 __all__ = ["PersonRecord", "NameChain", "GIVEN", "CHAIN", "FAMILY"]
@@ -12,13 +13,21 @@ __all__ = ["PersonRecord", "NameChain", "GIVEN", "CHAIN", "FAMILY"]
 GIVEN, CHAIN, FAMILY = "given", "chain", "family"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NameChain:
     """A name as units in chain order with each unit's role (given/chain/family)."""
 
     units: tuple[NameUnit, ...]
     roles: tuple[str, ...]
     source: str  # which field it came from, for explanations
+
+    @cached_property
+    def role_set(self) -> frozenset[str]:
+        return frozenset(self.roles)
+
+    @cached_property
+    def keys(self) -> tuple[UnitKeys, ...]:
+        return tuple(unit_keys(u) for u in self.units)
 
     @property
     def script(self) -> str:

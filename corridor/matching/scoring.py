@@ -25,7 +25,7 @@ from corridor.matching.compare import (
     SPELLING,
     UnitComparator,
 )
-from corridor.matching.keys import unit_keys
+from corridor.matching.keys import UnitKeys, unit_keys
 from corridor.matching.model import Model
 from corridor.matching.normalise import NameUnit, parse_name
 from corridor.matching.records import CHAIN, FAMILY, GIVEN, NameChain, PersonRecord
@@ -67,6 +67,7 @@ class Match:
 class _NameResult:
     weight: float
     evidence: list[FieldEvidence]
+    given_missed: bool = False
 
 
 def _display(unit: NameUnit) -> str:
@@ -149,10 +150,15 @@ class Matcher:
         return "an uncommon name, counts much"
 
     def unit_weight(self, level: str, q: NameUnit, c: NameUnit) -> float:
+        """Weight in bits of two name units agreeing at ``level``."""
+        return self._unit_weight(level, unit_keys(q), unit_keys(c))
+
+    def _unit_weight(self, level: str, q: UnitKeys, c: UnitKeys) -> float:
         rules = self.model.names
         if level == DIFFERENT:
             return 0.0
-        u = max(self.share(q), self.share(c))
+        freq = self.frequencies
+        u = max(freq.get(q.skeleton, 0), freq.get(c.skeleton, 0), 0.5) / self.population
         m = {SAME: rules.m_same, SPELLING: rules.m_spelling, SCRIPT: rules.m_script}.get(
             level, rules.m_similar
         )
@@ -161,21 +167,31 @@ class Matcher:
         return min(rules.unit_weight_cap, math.log2(m / max(u, rules.u_floor)))
 
     def _align(
-        self, q: NameChain, c: NameChain, q_units: tuple[NameUnit, ...], q_roles: tuple[str, ...]
+        self, q: NameChain, c: NameChain, q_keys: tuple[UnitKeys, ...], q_roles: tuple[str, ...]
     ) -> tuple[float, list[tuple[int, int, str, float]]]:
         """Best order-preserving alignment of query units onto candidate units."""
-        n, m = len(q_units), len(c.units)
-        factor = self.model.names.out_of_place_factor
+        n, m = len(q_keys), len(c.units)
+        rules = self.model.names
+        level = self.units.level_keys
+        c_keys = c.keys
+        c_roles = c.roles
         pair: list[list[tuple[str, float, float] | None]] = []
         for i in range(n):
             row: list[tuple[str, float, float] | None] = []
+            qk, qr = q_keys[i], q_roles[i]
             for j in range(m):
-                lvl = self.units.level(q_units[i], c.units[j])
+                lvl = level(qk, c_keys[j])
                 if lvl == DIFFERENT:
                     row.append(None)
                     continue
-                w = self.unit_weight(lvl, q_units[i], c.units[j])
-                score = w if q_roles[i] == c.roles[j] else w * factor
+                w = self._unit_weight(lvl, qk, c_keys[j])
+                cr = c_roles[j]
+                if qr == cr:
+                    score = w
+                elif qr == GIVEN or cr == GIVEN:
+                    score = w * rules.out_of_place_factor
+                else:
+                    score = w * rules.chain_family_factor
                 row.append((lvl, w, score))
             pair.append(row)
         # dp[i][j]: best score using q[:i], c[:j]
@@ -202,12 +218,13 @@ class Matcher:
         out.reverse()
         return dp[n][m], out
 
-    def _compare_chains(self, q: NameChain, c: NameChain) -> _NameResult:
-        res = self._chain_result(q, c, q.units, q.roles, reordered=False)
-        if len(q.units) >= 2 and len(c.units) >= 2:
+    def _compare_chains(self, q: NameChain, c: NameChain, explain: bool) -> _NameResult:
+        res = self._chain_result(q, c, q.units, q.keys, q.roles, False, explain)
+        if len(q.units) >= 2 and len(c.units) >= 2 and res.given_missed:
             # Family name written first ("MADANI Zia-ur-Rahman"): try it last.
-            units = q.units[1:] + q.units[:1]
-            alt = self._chain_result(q, c, units, q.roles, reordered=True)
+            alt = self._chain_result(
+                q, c, q.units[1:] + q.units[:1], q.keys[1:] + q.keys[:1], q.roles, True, explain
+            )
             if alt.weight > res.weight:
                 res = alt
         return res
@@ -217,104 +234,121 @@ class Matcher:
         q: NameChain,
         c: NameChain,
         q_units: tuple[NameUnit, ...],
+        q_keys: tuple[UnitKeys, ...],
         q_roles: tuple[str, ...],
         reordered: bool,
+        explain: bool,
     ) -> _NameResult:
         rules = self.model.names
-        _, pairs = self._align(q, c, q_units, q_roles)
+        _, pairs = self._align(q, c, q_keys, q_roles)
         ev: list[FieldEvidence] = []
         total = 0.0
-        by_q = {i: (j, lvl, w) for i, j, lvl, w in pairs}
-        c_roles = set(c.roles)
+        c_roles = c.roles
+        matched_role: dict[int, str] = {}
         chain_ws: list[float] = []
         chain_words: list[str] = []
         for i, j, lvl, w in pairs:
-            qr, cr = q_roles[i], c.roles[j]
-            words = (
-                f"{_display(q_units[i])!r} and {_display(c.units[j])!r}: {LEVEL_WORDS[lvl]}"
-                f" ({self.rarity_words(c.units[j])})"
-            )
+            qr, cr = q_roles[i], c_roles[j]
+            matched_role[i] = cr
+            words = ""
+            if explain:
+                words = (
+                    f"{_display(q_units[i])!r} and {_display(c.units[j])!r}: "
+                    f"{LEVEL_WORDS[lvl]} ({self.rarity_words(c.units[j])})"
+                )
             if qr == cr == CHAIN:
                 chain_ws.append(w)
                 chain_words.append(words)
             elif qr == cr:
-                label = "given name" if qr == GIVEN else "family name"
                 total += w
-                ev.append(FieldEvidence(label, LEVEL_WORDS[lvl], w, f"{label.capitalize()}: {words}."))
+                if explain:
+                    label = "given name" if qr == GIVEN else "family name"
+                    ev.append(FieldEvidence(label, LEVEL_WORDS[lvl], w,
+                                            f"{label.capitalize()}: {words}."))
             else:
-                w2 = w * rules.out_of_place_factor
-                total += w2
-                ev.append(
-                    FieldEvidence(
-                        "name order",
-                        f"{LEVEL_WORDS[lvl]}, in another position",
-                        w2,
-                        f"A name found in another position of the chain: {words}.",
-                    )
-                )
+                factor = (rules.out_of_place_factor if GIVEN in (qr, cr)
+                          else rules.chain_family_factor)
+                total += w * factor
+                if explain:
+                    ev.append(FieldEvidence(
+                        "name order", f"{LEVEL_WORDS[lvl]}, in another position", w * factor,
+                        f"A name found in another position of the chain: {words}."))
         if chain_ws:
             chain_ws.sort(reverse=True)
             w = chain_ws[0] + rules.chain_extra_factor * sum(chain_ws[1:])
             total += w
-            ev.append(
-                FieldEvidence(
-                    "father and grandfather",
-                    "agree" if len(chain_ws) > 1 else "partly agree",
+            if explain:
+                ev.append(FieldEvidence(
+                    "father and grandfather", "agree" if len(chain_ws) > 1 else "partly agree",
                     w,
                     "Father's/grandfather's names (counted as one piece of evidence, "
-                    "since brothers share them): " + "; ".join(chain_words) + ".",
-                )
-            )
-        accounted: set[int] = set()
-        for role, label, penalty, elsewhere in (
-            (GIVEN, "given name", rules.given_different, rules.given_elsewhere),
-            (FAMILY, "family name", rules.family_different, 0.0),
-        ):
-            q_idx = [i for i, r in enumerate(q_roles) if r == role]
-            if not q_idx or role not in c_roles:
-                continue
-            accounted.update(q_idx)
-            if any(i in by_q and c.roles[by_q[i][0]] == role for i in q_idx):
-                continue
-            if any(i in by_q for i in q_idx):
-                if elsewhere:
-                    total += elsewhere
-                    ev.append(FieldEvidence(label, "found elsewhere in the name", elsewhere,
-                                            f"The {label} does not match the {label} of this "
-                                            "person but appears elsewhere in the name."))
-                continue
-            names = ", ".join(_display(q_units[i]) for i in q_idx)
-            total += penalty
-            ev.append(FieldEvidence(label, "different", penalty,
-                                    f"{label.capitalize()} differs: {names!r} not found."))
-        q_chain = [i for i, r in enumerate(q_roles) if r == CHAIN]
-        if q_chain and CHAIN in c_roles:
-            accounted.update(q_chain)
-            if not any(i in by_q for i in q_chain):
-                total += rules.chain_different
+                    "since brothers share them): " + "; ".join(chain_words) + "."))
+        given_missed = False
+        c_has = c.role_set
+        unmatched = 0
+        unmatched_names: list[str] = []
+        chain_seen = chain_hit = False
+        for i, qr in enumerate(q_roles):
+            got = matched_role.get(i)
+            if qr == GIVEN and GIVEN in c_has:
+                if got == GIVEN:
+                    continue
+                given_missed = True
+                if got is not None:
+                    total += rules.given_elsewhere
+                    if explain:
+                        ev.append(FieldEvidence(
+                            "given name", "found elsewhere in the name", rules.given_elsewhere,
+                            "The given name is not this person's given name but appears "
+                            "elsewhere in the name."))
+                else:
+                    total += rules.given_different
+                    if explain:
+                        ev.append(FieldEvidence(
+                            "given name", "different", rules.given_different,
+                            f"Given name differs: {_display(q_units[i])!r} not found."))
+            elif qr == FAMILY and FAMILY in c_has:
+                if got is None:
+                    total += rules.family_different
+                    if explain:
+                        ev.append(FieldEvidence(
+                            "family name", "different", rules.family_different,
+                            f"Family name differs: {_display(q_units[i])!r} not found."))
+            elif qr == CHAIN and CHAIN in c_has:
+                chain_seen = True
+                chain_hit = chain_hit or got is not None
+            elif got is None:
+                unmatched += 1
+                if explain:
+                    unmatched_names.append(repr(_display(q_units[i])))
+        if chain_seen and not chain_hit:
+            total += rules.chain_different
+            if explain:
                 ev.append(FieldEvidence("father and grandfather", "different",
                                         rules.chain_different,
                                         "Father's/grandfather's names differ."))
-        unmatched = [i for i in range(len(q_units)) if i not in by_q and i not in accounted]
         if unmatched:
-            w = rules.unmatched_unit * len(unmatched)
+            w = rules.unmatched_unit * unmatched
             total += w
-            ev.append(FieldEvidence("name", "extra names", w,
-                                    "Names not found in this person's name: "
-                                    + ", ".join(repr(_display(q_units[i])) for i in unmatched)
-                                    + "."))
+            if explain:
+                ev.append(FieldEvidence("name", "extra names", w,
+                                        "Names not found in this person's name: "
+                                        + ", ".join(unmatched_names) + "."))
         if reordered:
             total += rules.reordered_penalty
-            ev.append(FieldEvidence("name order", "family name written first",
-                                    rules.reordered_penalty,
-                                    "Matches only if the family name was written first."))
-        return _NameResult(total, ev)
+            if explain:
+                ev.append(FieldEvidence("name order", "family name written first",
+                                        rules.reordered_penalty,
+                                        "Matches only if the family name was written first."))
+        return _NameResult(total, ev, given_missed)
 
-    def compare_names(self, query: PersonRecord, candidate: PersonRecord) -> _NameResult:
+    def compare_names(
+        self, query: PersonRecord, candidate: PersonRecord, explain: bool = True
+    ) -> _NameResult:
         best: _NameResult | None = None
         for qc in query.name_chains():
             for cc in candidate.name_chains():
-                r = self._compare_chains(qc, cc)
+                r = self._compare_chains(qc, cc, explain)
                 if best is None or r.weight > best.weight:
                     best = r
         if best is None:
@@ -423,7 +457,9 @@ class Matcher:
 
     # -- public --------------------------------------------------------------------------
 
-    def score(self, query: PersonRecord, candidate: PersonRecord) -> Match:
+    def score(
+        self, query: PersonRecord, candidate: PersonRecord, explain: bool = True
+    ) -> Match:
         """Compare ``query`` with ``candidate``; probability that they are one person.
 
         >>> m = Matcher.default()
@@ -432,18 +468,20 @@ class Matcher:
         >>> m.score(a, b).probability < 0.5
         True
         """
-        names = self.compare_names(query, candidate)
-        ev = names.evidence + self._other_fields(query, candidate)
-        weight = sum(e.weight for e in ev)
+        names = self.compare_names(query, candidate, explain)
+        others = self._other_fields(query, candidate)
+        ev = names.evidence + others
+        weight = names.weight + sum(e.weight for e in others)
         return Match(candidate.record_id, self.probability(weight), weight, ev)
 
     def rank(
         self, query: PersonRecord, candidates: Iterable[PersonRecord], top: int = 10
     ) -> list[Match]:
         """Score every candidate, best first, at most ``top``."""
-        matches = [self.score(query, c) for c in candidates]
-        matches.sort(key=lambda m: (-m.weight, m.record_id))
-        return matches[:top]
+        cands = {c.record_id: c for c in candidates}
+        quick = [self.score(query, c, explain=False) for c in cands.values()]
+        quick.sort(key=lambda m: (-m.weight, m.record_id))
+        return [self.score(query, cands[m.record_id]) for m in quick[:top]]
 
 
 def _norm_ids(values: Iterable[str]) -> list[str]:

@@ -342,14 +342,16 @@ class ManifestService(Service):
         m = _manifest(conn, manifest_id)
         today = self.clock().date()
         items = conn.execute(
-            select(manifest_items, persons, person_locations.c.state)
+            select(persons, manifest_items.c.separation_reason, manifest_items.c.checked_in_at,
+                   person_locations.c.state)
             .join(persons, persons.c.id == manifest_items.c.person_id)
             .join(person_locations, person_locations.c.person_id == persons.c.id, isouter=True)
             .where(manifest_items.c.manifest_id == manifest_id)
             .order_by(manifest_items.c.id)
         ).mappings().all()
         disc = conn.execute(
-            select(manifest_discrepancies, persons)
+            select(persons, manifest_discrepancies.c.kind, manifest_discrepancies.c.note,
+                   manifest_discrepancies.c.recorded_at)
             .join(persons, persons.c.id == manifest_discrepancies.c.person_id)
             .where(manifest_discrepancies.c.manifest_id == manifest_id)
             .order_by(manifest_discrepancies.c.id)

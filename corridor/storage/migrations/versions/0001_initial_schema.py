@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-22
 """
 
@@ -127,7 +127,8 @@ def upgrade() -> None:
     sa.Column('recorded_by', sa.String(length=100), nullable=True),
     sa.ForeignKeyConstraint(['manifest_id'], ['manifests.id'], name=op.f('fk_manifest_discrepancies_manifest_id_manifests')),
     sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_manifest_discrepancies_person_id_persons')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_manifest_discrepancies'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_manifest_discrepancies')),
+    sa.UniqueConstraint('manifest_id', 'person_id', 'kind', name=op.f('uq_manifest_discrepancies_manifest_id_person_id_kind'))
     )
     with op.batch_alter_table('manifest_discrepancies', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_manifest_discrepancies_manifest_id'), ['manifest_id'], unique=False)
