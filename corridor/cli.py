@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -100,8 +99,15 @@ def serve(db_url: str | None, host: str, port: int) -> None:
 @click.option("--serve/--no-serve", "then_serve", default=False, help="Serve it afterwards")
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--force", is_flag=True, help="Replace an existing demo database file")
-def demo(db_url: str | None, seed: int, households: int, days: int, then_serve: bool,
-         port: int, force: bool) -> None:
+def demo(
+    db_url: str | None,
+    seed: int,
+    households: int,
+    days: int,
+    then_serve: bool,
+    port: int,
+    force: bool,
+) -> None:
     """Build the Baghouz-like demo scenario (deterministic for a seed)."""
     from corridor.demo.scenario import build_demo
     from corridor.storage import Database
@@ -109,28 +115,34 @@ def demo(db_url: str | None, seed: int, households: int, days: int, then_serve: 
 
     settings = _settings(db_url or "sqlite:///corridor-demo.db")
     database = Database(settings.database_url)
+    build = True
     if database.is_sqlite and database.url.database:
         path = Path(database.url.database)
-        if path.exists():
-            if not force:
-                click.echo(f"{path} exists; use --force to rebuild it", err=True)
-                sys.exit(2)
+        if path.exists() and not force:
+            click.echo(f"{path} exists: serving it as it is (--force rebuilds it)")
+            build = False
+        elif path.exists():
             database.dispose()
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
             database = Database(settings.database_url)
     upgrade(database)
-    summary = build_demo(database, seed=seed, households=households, days=days, progress=True)
-    for key, value in summary.items():
-        click.echo(f"{key}: {value}")
+    if build:
+        summary = build_demo(database, seed=seed, households=households, days=days, progress=True)
+        for key, value in summary.items():
+            click.echo(f"{key}: {value}")
     if then_serve:
         import uvicorn
 
         from corridor.web import create_app
 
         click.echo(f"Corridor demo on http://127.0.0.1:{port}")
-        uvicorn.run(create_app(settings, database=database), host="127.0.0.1", port=port,
-                    log_level="warning")
+        uvicorn.run(
+            create_app(settings, database=database),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
 
 
 if __name__ == "__main__":

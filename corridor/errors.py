@@ -42,7 +42,9 @@ class NotFound(CorridorError):
     code = "not_found"
 
     def __init__(self, what: str, field: str | None = None) -> None:
-        super().__init__(f"{what} not found", [Problem(field, f"{what} not found")] if field else [])
+        super().__init__(
+            f"{what} not found", [Problem(field, f"{what} not found")] if field else []
+        )
 
 
 class Conflict(CorridorError):

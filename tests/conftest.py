@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -97,7 +97,7 @@ class Clock:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock(datetime(2019, 3, 10, 8, 0, tzinfo=timezone.utc))
+    return Clock(datetime(2019, 3, 10, 8, 0, tzinfo=UTC))
 
 
 @pytest.fixture

@@ -24,19 +24,23 @@ class NamePart:
 
 @cache
 def name_parts() -> dict[str, list[NamePart]]:
-    text = resources.files("corridor.demo").joinpath("data/common-names-syria-iraq.tsv").read_text(
-        "utf-8"
+    text = (
+        resources.files("corridor.demo")
+        .joinpath("data/common-names-syria-iraq.tsv")
+        .read_text("utf-8")
     )
     out: dict[str, list[NamePart]] = {"male": [], "female": [], "family": []}
     for row in csv.DictReader(text.splitlines(), delimiter="\t"):
-        out[row["kind"]].append(NamePart(row["latin"], row["arabic"], row["kind"], int(row["rank"])))
+        out[row["kind"]].append(
+            NamePart(row["latin"], row["arabic"], row["kind"], int(row["rank"]))
+        )
     return out
 
 
 def pick(rng: random.Random, kind: str) -> NamePart:
     """Common names more often than rare ones (a Zipf-like draw over the rank)."""
     parts = name_parts()[kind]
-    weights = [1.0 / (p.rank ** 0.8) for p in parts]
+    weights = [1.0 / (p.rank**0.8) for p in parts]
     return rng.choices(parts, weights=weights, k=1)[0]
 
 

@@ -18,16 +18,16 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from corridor.demo.names import NamePart, pick, spelling_variant
 from corridor.schemas import (
+    DispatchIn,
     HouseholdIn,
     LinkIn,
     ManifestIn,
     ManifestPersonsIn,
-    DispatchIn,
     ReceiveIn,
     SiteIn,
 )
@@ -36,18 +36,36 @@ from corridor.storage import Database
 
 TRUCK_SIZE = 45
 SITES = {
-    "exit": SiteIn(name="Baghouz exit point", kind="exit_point", pcode="SY09",
-                   locality="Al-Baghuz Fawqani", latitude=34.45, longitude=40.95, capacity=3000),
-    "screening": SiteIn(name="Screening point", kind="screening", pcode="SY09",
-                        locality="Al-Bahra", capacity=2000),
-    "camp_a": SiteIn(name="Camp A (Al-Hol)", kind="camp", pcode="SY08", locality="Al-Hol",
-                     latitude=36.38, longitude=41.15, capacity=40000),
-    "camp_b": SiteIn(name="Camp B (Roj)", kind="camp", pcode="SY08", locality="Al-Malikiyah",
-                     capacity=8000),
-    "hospital": SiteIn(name="Field hospital", kind="hospital", pcode="SY08", locality="Al-Hasakeh",
-                       capacity=150),
-    "detention": SiteIn(name="Detention facility", kind="detention", pcode="SY08",
-                        locality="Al-Hasakeh"),
+    "exit": SiteIn(
+        name="Baghouz exit point",
+        kind="exit_point",
+        pcode="SY09",
+        locality="Al-Baghuz Fawqani",
+        latitude=34.45,
+        longitude=40.95,
+        capacity=3000,
+    ),
+    "screening": SiteIn(
+        name="Screening point", kind="screening", pcode="SY09", locality="Al-Bahra", capacity=2000
+    ),
+    "camp_a": SiteIn(
+        name="Camp A (Al-Hol)",
+        kind="camp",
+        pcode="SY08",
+        locality="Al-Hol",
+        latitude=36.38,
+        longitude=41.15,
+        capacity=40000,
+    ),
+    "camp_b": SiteIn(
+        name="Camp B (Roj)", kind="camp", pcode="SY08", locality="Al-Malikiyah", capacity=8000
+    ),
+    "hospital": SiteIn(
+        name="Field hospital", kind="hospital", pcode="SY08", locality="Al-Hasakeh", capacity=150
+    ),
+    "detention": SiteIn(
+        name="Detention facility", kind="detention", pcode="SY08", locality="Al-Hasakeh"
+    ),
 }
 CONSENT = {"tracing": True, "share_with": ["ICRC", "UNICEF"]}
 NO_TRACING = {"tracing": False, "share_with": []}
@@ -82,12 +100,20 @@ class Clock:
         return self.now
 
 
-def _latin(rng: random.Random, part: NamePart, variant_rate: float = 0.25) -> str:
-    return spelling_variant(rng, part.latin) if rng.random() < variant_rate else part.latin
+def _latin(rng: random.Random | None, part: NamePart, variant_rate: float = 0.25) -> str:
+    """The usual Latin spelling, or now and then another registrar's spelling."""
+    if rng is not None and rng.random() < variant_rate:
+        return spelling_variant(rng, part.latin)
+    return part.latin
 
 
-def _names(rng: random.Random, own: NamePart, father: NamePart, grandfather: NamePart,
-           family: NamePart) -> dict[str, Any]:
+def _names(
+    rng: random.Random | None,
+    own: NamePart,
+    father: NamePart,
+    grandfather: NamePart,
+    family: NamePart,
+) -> dict[str, Any]:
     return {
         "given_name": _latin(rng, own),
         "father_name": _latin(rng, father),
@@ -116,16 +142,32 @@ class _Draw:
         husband, husband_father, husband_grandfather = (pick(rng, "male") for _ in range(3))
         family = pick(rng, "family")
         wife = pick(rng, "female")
-        wife_father, wife_grandfather, wife_family = pick(rng, "male"), pick(rng, "male"), pick(rng, "family")
+        wife_father, wife_grandfather, wife_family = (
+            pick(rng, "male"),
+            pick(rng, "male"),
+            pick(rng, "family"),
+        )
         wife_age = rng.randint(18, 48)
         members: list[Member] = []
         with_husband = rng.random() < 0.35
         wife_rel = "spouse" if with_husband else "head"
         if with_husband:
-            members.append(self._member("head", "m", min(wife_age + rng.randint(0, 12), 75),
-                                        _names(rng, husband, husband_father, husband_grandfather, family)))
-        members.append(self._member(wife_rel, "f", wife_age,
-                                    _names(rng, wife, wife_father, wife_grandfather, wife_family)))
+            members.append(
+                self._member(
+                    "head",
+                    "m",
+                    min(wife_age + rng.randint(0, 12), 75),
+                    _names(rng, husband, husband_father, husband_grandfather, family),
+                )
+            )
+        members.append(
+            self._member(
+                wife_rel,
+                "f",
+                wife_age,
+                _names(rng, wife, wife_father, wife_grandfather, wife_family),
+            )
+        )
         n_children = min(max(0, round(rng.gauss(2.4, 1.5))), wife_age - 16, 8)
         age = rng.randint(0, 3)
         for _ in range(n_children):
@@ -133,18 +175,32 @@ class _Draw:
                 break
             sex = rng.choice("mf")
             own = pick(rng, "male" if sex == "m" else "female")
-            members.append(self._member("child", sex, age,
-                                        _names(rng, own, husband, husband_father, family)))
+            members.append(
+                self._member("child", sex, age, _names(rng, own, husband, husband_father, family))
+            )
             age += rng.randint(1, 3)
         if rng.random() < 0.12:
             grandmother = pick(rng, "female")
-            members.append(self._member("parent", "f", min(wife_age + rng.randint(18, 30), 95),
-                                        _names(rng, grandmother, pick(rng, "male"), pick(rng, "male"),
-                                               pick(rng, "family"))))
+            members.append(
+                self._member(
+                    "parent",
+                    "f",
+                    min(wife_age + rng.randint(18, 30), 95),
+                    _names(
+                        rng, grandmother, pick(rng, "male"), pick(rng, "male"), pick(rng, "family")
+                    ),
+                )
+            )
         if rng.random() < 0.08:
             sister = pick(rng, "female")
-            members.append(self._member("sibling", "f", max(16, wife_age + rng.randint(-6, 6)),
-                                        _names(rng, sister, wife_father, wife_grandfather, wife_family)))
+            members.append(
+                self._member(
+                    "sibling",
+                    "f",
+                    max(16, wife_age + rng.randint(-6, 6)),
+                    _names(rng, sister, wife_father, wife_grandfather, wife_family),
+                )
+            )
         for m in members:
             self._vulnerabilities(m)
         if members[0].relationship != "head":
@@ -160,8 +216,9 @@ class _Draw:
             if rng.random() < 0.01:
                 v["oedema"] = True
         if m.age >= 5 and rng.random() < 0.06:
-            domain = rng.choice(["seeing", "hearing", "walking", "remembering", "self_care",
-                                 "communicating"])
+            domain = rng.choice(
+                ["seeing", "hearing", "walking", "remembering", "self_care", "communicating"]
+            )
             v["washington_group"] = {domain: rng.choice([2, 3, 3, 4])}
         if m.sex == "f" and 18 <= m.age <= 45 and rng.random() < 0.15:
             v["pregnant_lactating"] = True
@@ -171,9 +228,13 @@ class _Draw:
             v["serious_medical_condition"] = True
         m.extra["vulnerabilities"] = v
         if rng.random() < 0.3 and m.age >= 18:
-            m.extra["documents"] = [{"type": rng.choice(["national_id", "family_book"]),
-                                     "number": f"{rng.randint(10**7, 10**8 - 1)}",
-                                     "issuing_country": "SYR"}]
+            m.extra["documents"] = [
+                {
+                    "type": rng.choice(["national_id", "family_book"]),
+                    "number": f"{rng.randint(10**7, 10**8 - 1)}",
+                    "issuing_country": "SYR",
+                }
+            ]
         if rng.random() < 0.15 and m.age >= 18:
             m.extra["phone"] = f"+9639{rng.randint(10**7, 10**8 - 1)}"
 
@@ -197,20 +258,29 @@ def _household_in(site_id: str, h: Household, rng: random.Random) -> HouseholdIn
         return d
 
     consent = CONSENT if rng.random() < 0.95 else NO_TRACING
-    return HouseholdIn.model_validate({
-        "site_id": site_id,
-        "consent": consent,
-        "purpose": "registration, assistance and family tracing",
-        "legal_basis": "vital_interest",
-        "registered_at": h.arrival,
-        "head": details(h.members[0]),
-        "members": [{**details(m), "relationship": m.relationship} for m in h.members[1:]],
-    })
+    return HouseholdIn.model_validate(
+        {
+            "site_id": site_id,
+            "consent": consent,
+            "purpose": "registration, assistance and family tracing",
+            "legal_basis": "vital_interest",
+            "registered_at": h.arrival,
+            "head": details(h.members[0]),
+            "members": [{**details(m), "relationship": m.relationship} for m in h.members[1:]],
+        }
+    )
 
 
 class _Builder:
-    def __init__(self, services: Services, clock: Clock, rng: random.Random, end: datetime,
-                 sites: dict[str, str], tick: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        services: Services,
+        clock: Clock,
+        rng: random.Random,
+        end: datetime,
+        sites: dict[str, str],
+        tick: Callable[[str], None],
+    ) -> None:
         self.svc = services
         self.clock = clock
         self.rng = rng
@@ -227,18 +297,28 @@ class _Builder:
         self.clock.now = max(self.clock.now, moment)
         return moment
 
-    def truck(self, vehicle: str, frm: str, to: str, groups: list[tuple[list[str], str | None]],
-              departs: datetime, hours: float, allow_losses: bool = True,
-              diverted_to: str | None = None) -> str | None:
+    def truck(
+        self,
+        vehicle: str,
+        frm: str,
+        to: str,
+        groups: list[tuple[list[str], str | None]],
+        departs: datetime,
+        hours: float,
+        allow_losses: bool = True,
+        diverted_to: str | None = None,
+    ) -> str | None:
         """One manifest: create, fill (household groups), dispatch, check in, receive."""
         if not groups:
             return None
         self.clock.now = max(self.clock.now, self.at(departs))
-        m = self.svc.manifests.create(ManifestIn(vehicle=vehicle, from_site_id=self.sites[frm],
-                                                 to_site_id=self.sites[to]))
-        self.svc.manifests.add_groups(m["id"], [
-            ManifestPersonsIn(person_ids=ids, separation_reason=reason) for ids, reason in groups
-        ])
+        m = self.svc.manifests.create(
+            ManifestIn(vehicle=vehicle, from_site_id=self.sites[frm], to_site_id=self.sites[to])
+        )
+        self.svc.manifests.add_groups(
+            m["id"],
+            [ManifestPersonsIn(person_ids=ids, separation_reason=reason) for ids, reason in groups],
+        )
         self.svc.manifests.dispatch(m["id"], DispatchIn(departed_at=self.at(departs)))
         self.counts["manifests"] += 1
         arrive = departs + timedelta(hours=hours)
@@ -257,11 +337,18 @@ class _Builder:
         return m["id"]
 
 
-def build_demo(db: Database, *, seed: int = 2019, households: int = 5000, days: int = 14,
-               end: datetime | None = None, progress: bool = False) -> dict[str, Any]:
+def build_demo(
+    db: Database,
+    *,
+    seed: int = 2019,
+    households: int = 5000,
+    days: int = 14,
+    end: datetime | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
     """Build the scenario into an empty, migrated database; returns a summary."""
     rng = random.Random(seed)
-    end = (end or datetime.now(timezone.utc)).replace(second=0, microsecond=0)
+    end = (end or datetime.now(UTC)).replace(second=0, microsecond=0)
     start_day = (end - timedelta(days=days - 1)).replace(hour=0, minute=0)
     clock = Clock(start_day)
     svc = Services(db, clock)
@@ -269,7 +356,9 @@ def build_demo(db: Database, *, seed: int = 2019, households: int = 5000, days: 
     draw = _Draw(rng)
 
     # Arrivals come in waves after each bombardment.
-    weights = [1.0 + 1.5 * (rng.random() ** 2) + (1.2 if d in (3, 4, 8, 9) else 0) for d in range(days)]
+    weights = [
+        1.0 + 1.5 * (rng.random() ** 2) + (1.2 if d in (3, 4, 8, 9) else 0) for d in range(days)
+    ]
     total_w = sum(weights)
     per_day = [int(households * w / total_w) for w in weights]
     per_day[-1] += households - sum(per_day)
@@ -294,9 +383,10 @@ def build_demo(db: Database, *, seed: int = 2019, households: int = 5000, days: 
                 stories_done = True
             builder.at(day_start + timedelta(hours=18))
             for i in range(0, len(todays), 200):
-                batch = todays[i:i + 200]
+                batch = todays[i : i + 200]
                 ids = svc.registration.register_households(
-                    [_household_in(sites["exit"], h, rng) for h in batch])
+                    [_household_in(sites["exit"], h, rng) for h in batch]
+                )
                 for h, (hid, member_ids) in zip(batch, ids, strict=True):
                     h.household_id = hid
                     for m, pid in zip(h.members, member_ids, strict=True):
@@ -321,7 +411,9 @@ def build_demo(db: Database, *, seed: int = 2019, households: int = 5000, days: 
     return summary
 
 
-def _dispatch_day(b: _Builder, todays: list[Household], day_start: datetime) -> list[tuple[Member, Household]]:
+def _dispatch_day(
+    b: _Builder, todays: list[Household], day_start: datetime
+) -> list[tuple[Member, Household]]:
     """Men to screening; sick children to hospital; the rest by household to the camps."""
     to_screening: list[tuple[list[str], str | None]] = []
     screened: list[tuple[Member, Household]] = []
@@ -333,9 +425,10 @@ def _dispatch_day(b: _Builder, todays: list[Household], day_start: datetime) -> 
             if m.sex == "m" and m.age >= 18:
                 to_screening.append(([m.person_id], "adult men are screened separately"))
                 screened.append((m, h))
-            elif m.tag == "sick_twin" or (
-                    m.age <= 4 and _sam(m) and b.rng.random() < 0.6):
-                to_hospital.append(([m.person_id], "medical evacuation (severe acute malnutrition)"))
+            elif m.tag == "sick_twin" or (m.age <= 4 and _sam(m) and b.rng.random() < 0.6):
+                to_hospital.append(
+                    ([m.person_id], "medical evacuation (severe acute malnutrition)")
+                )
             else:
                 staying.append(m)
         if staying:
@@ -349,8 +442,14 @@ def _dispatch_day(b: _Builder, todays: list[Household], day_start: datetime) -> 
         b.truck(f"Ambulance {n + 1}", "exit", "hospital", chunk, t, 3.0, allow_losses=False)
     for camp, groups in to_camp.items():
         for n, chunk in enumerate(_chunks(groups, TRUCK_SIZE)):
-            b.truck(f"Truck {camp[-1].upper()}{n + 1}", "exit", camp, chunk,
-                    t + timedelta(minutes=20 * n), 4.5)
+            b.truck(
+                f"Truck {camp[-1].upper()}{n + 1}",
+                "exit",
+                camp,
+                chunk,
+                t + timedelta(minutes=20 * n),
+                4.5,
+            )
     _divert_one(b, todays, day_start)
     return screened
 
@@ -366,7 +465,7 @@ def _divert_one(b: _Builder, todays: list[Household], day_start: datetime) -> No
             loc = b.svc.registration.get_person(h.members[-1].person_id)["location"]
             if loc["state"] != "present" or loc["site_id"] != b.sites["camp_b"]:
                 continue
-            truck = b.svc.manifests.list(site_id=b.sites["camp_a"], status="received")
+            truck = b.svc.manifests.find(site_id=b.sites["camp_a"], status="received")
             if not truck:
                 return
             # She was checked in at camp B by mistake; the correction is camp A's check-in.
@@ -387,8 +486,15 @@ def _after_screening(b: _Builder, screened: list[tuple[Member, Household]], t: d
             to_camp[h.destination].append(([m.person_id], None))
         # else: still held at the screening point
     for n, chunk in enumerate(_chunks(to_detention, TRUCK_SIZE)):
-        b.truck(f"Detention transfer {n + 1}", "screening", "detention", chunk, t, 2.0,
-                allow_losses=False)
+        b.truck(
+            f"Detention transfer {n + 1}",
+            "screening",
+            "detention",
+            chunk,
+            t,
+            2.0,
+            allow_losses=False,
+        )
     for camp, groups in to_camp.items():
         for n, chunk in enumerate(_chunks(groups, TRUCK_SIZE)):
             b.truck(f"Bus {camp[-1].upper()}{n + 1}", "screening", camp, chunk, t, 4.0)
@@ -396,13 +502,12 @@ def _after_screening(b: _Builder, screened: list[tuple[Member, Household]], t: d
 
 def _story_households(draw: _Draw, arrival: datetime) -> list[Household]:
     """The two families DOMAIN.md tells of, with names a tracing officer can look up."""
-    rng = draw.rng
     from corridor.demo.names import name_parts
 
     parts = {p.latin: p for kind in name_parts().values() for p in kind}
 
     def n(own: str, father: str, grandfather: str, family: str) -> dict[str, Any]:
-        return _names(random.Random(0), parts[own], parts[father], parts[grandfather], parts[family])
+        return _names(None, parts[own], parts[father], parts[grandfather], parts[family])
 
     twins = Household(
         [
@@ -411,7 +516,9 @@ def _story_households(draw: _Draw, arrival: datetime) -> list[Household]:
             draw._member("child", "m", 0, n("Hussein", "Ahmed", "Ibrahim", "al-Khalaf")),
             draw._member("child", "f", 4, n("Zainab", "Ahmed", "Ibrahim", "al-Khalaf")),
         ],
-        arrival, "camp_a", story="twins",
+        arrival,
+        "camp_a",
+        story="twins",
     )
     twins.members[1].extra = {"vulnerabilities": {"muac_mm": 98}, "note": "six months old, 3 kg"}
     twins.members[1].tag = "sick_twin"
@@ -426,9 +533,10 @@ def _story_households(draw: _Draw, arrival: datetime) -> list[Household]:
             draw._member("child", "f", 6, n("Fatima", "Abdullah", "Youssef", "al-Jabouri")),
             draw._member("child", "f", 2, n("Amina", "Abdullah", "Youssef", "al-Jabouri")),
         ],
-        arrival, "camp_a", story="detained",
+        arrival,
+        "camp_a",
+        story="detained",
     )
-    _ = rng
     return [twins, detained]
 
 
@@ -439,7 +547,9 @@ def _link_story_twins(svc: Services, todays: list[Household]) -> None:
             svc.registration.link(LinkIn(person_id=a, other_person_id=b, kind="twin"))
 
 
-def _chunks(groups: list[tuple[list[str], str | None]], size: int) -> list[list[tuple[list[str], str | None]]]:
+def _chunks(
+    groups: list[tuple[list[str], str | None]], size: int
+) -> list[list[tuple[list[str], str | None]]]:
     """Fill trucks with whole groups (households stay together)."""
     out: list[list[tuple[list[str], str | None]]] = []
     current: list[tuple[list[str], str | None]] = []

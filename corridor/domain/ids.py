@@ -5,9 +5,9 @@ sync without collisions) and a short registration number with a check character 
 wristband or card.
 
 >>> check_char("ABCD2345")
-'G'
->>> normalise_registration_number("abcd-2345-g")
-'ABCD2345G'
+'D'
+>>> normalise_registration_number("abcd-2345-d")
+'ABCD2345D'
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import uuid
 # Crockford's base 32: no I, L, O, U, so a number read aloud or copied by hand survives.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}
+CHECK_ALPHABET = ALPHABET + "*~$=U"
 # Letters people write for the ones Crockford leaves out.
 _READ_AS = {"O": "0", "I": "1", "L": "1"}
 BODY_LENGTH = 8
@@ -60,22 +61,19 @@ def uuid7() -> str:
 
 
 def check_char(body: str) -> str:
-    """Luhn mod 32 check character over a Crockford base-32 body.
+    """Crockford's check symbol: the body's value modulo 37.
 
-    Catches every single wrong character and every swap of two neighbours.
+    37 is prime and larger than the alphabet, so every single wrong character and every
+    swap of two neighbours changes it. Values 32-36 use the symbols ``*~$=U``.
     """
-    factor = 2
-    total = 0
-    n = len(ALPHABET)
-    for ch in reversed(body):
-        addend = factor * _VALUE[ch]
-        factor = 1 if factor == 2 else 2
-        total += addend // n + addend % n
-    return ALPHABET[(n - total % n) % n]
+    value = 0
+    for ch in body:
+        value = value * 32 + _VALUE[ch]
+    return CHECK_ALPHABET[value % 37]
 
 
 def new_registration_number(rng: secrets.SystemRandom | None = None) -> str:
-    """A random 8-character body plus its check character, e.g. ``K7M4Q2XA9``."""
+    """A random 8-character body plus its check symbol, e.g. ``K7M4Q2XA9``."""
     pick = rng.choice if rng is not None else secrets.choice
     body = "".join(pick(ALPHABET) for _ in range(BODY_LENGTH))
     return body + check_char(body)
@@ -101,7 +99,9 @@ def normalise_registration_number(text: str) -> str:
         raise InvalidRegistrationNumber(
             f"must have {BODY_LENGTH + 1} characters (got {len(cleaned)})"
         )
-    bad = sorted({ch for ch in cleaned if ch not in _VALUE})
+    bad = sorted({ch for ch in cleaned[:-1] if ch not in _VALUE})
+    if cleaned[-1] not in CHECK_ALPHABET:
+        bad = sorted({*bad, cleaned[-1]})
     if bad:
         raise InvalidRegistrationNumber(f"contains characters not used in numbers: {''.join(bad)}")
     if check_char(cleaned[:-1]) != cleaned[-1]:

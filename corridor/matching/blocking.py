@@ -8,6 +8,12 @@ every write; a search computes the sought person's keys and fetches
     one per name unit (any script), over a *coarse* consonant skeleton that
     also merges the classes spellings confuse most across scripts
     (d/dh/z/s/t/th and k/kh/q/g/j/sh/ch), so ضیا and Zia, ثاقب and Saqib share a key.
+``s:<skeleton>``
+    one per name unit over the exact skeleton: rarer, it lifts close spellings
+    above merely similar ones when candidates are pre-ranked.
+``t:<latin key>``
+    one per name unit over its Latin spelling key (Arabic romanised): the
+    rarest of all, it brings identical spellings first.
 ``p:<skeleton>|<skeleton>``
     one per pair of units of the same name (unordered): finds people whose
     names are all common (Mohammed Ali) without fetching every Mohammed.
@@ -27,6 +33,7 @@ from __future__ import annotations
 import re
 
 from corridor.matching.keys import unit_keys
+from corridor.matching.normalise import NameUnit
 from corridor.matching.records import PersonRecord
 
 __all__ = ["blocking_keys", "coarse_skeleton", "frequency_keys"]
@@ -35,9 +42,8 @@ _COARSE = str.maketrans({"T": "D", "S": "D", "Z": "D", "X": "K", "J": "K", "W": 
 
 
 def coarse_skeleton(skeleton: str) -> str:
-    """Merge easily confused classes; drop the initial A/W/Y marks."""
-    s = skeleton.translate(_COARSE)
-    return s[1:] if s.startswith("A") else s
+    """Merge easily confused classes; drop the initial W/Y marks."""
+    return skeleton.translate(_COARSE)
 
 
 def frequency_keys(rec: PersonRecord) -> set[str]:
@@ -49,8 +55,20 @@ def blocking_keys(rec: PersonRecord) -> set[str]:
     """All blocking keys of a record (see the module docstring)."""
     keys: set[str] = set()
     for chain in rec.name_chains():
-        coarse = [coarse_skeleton(unit_keys(u).skeleton) for u in chain.units]
-        usable = [c for c in coarse if c]
+        uk = [unit_keys(u) for u in chain.units]
+        skeletons = [k.skeleton for k in uk]
+        for k in uk:
+            if k.skeleton:
+                keys.add(f"s:{k.skeleton}")
+            keys.add(f"t:{k.latin}")
+            parts = k.unit.parts
+            if len(parts) > 1:
+                # The core of a compound alone: Naim in Naimullah, Kader in Abd el-Kader.
+                core = parts[-1] if parts[0] in ("abd", "abu", "عبد", "ابو") else parts[0]
+                core_sk = unit_keys(NameUnit((core,), k.script)).skeleton
+                if len(core_sk) >= 2:
+                    keys.add(f"n:{coarse_skeleton(core_sk)}")
+        usable = [c for c in (coarse_skeleton(sk) for sk in skeletons) if c]
         for c in usable:
             keys.add(f"n:{c}")
         for i, a in enumerate(usable):

@@ -114,9 +114,27 @@ class UnitComparator:
                 return SCRIPT
         if a.skeleton == b.skeleton:
             if len(a.skeleton) >= 2 and vowels_agree(a, b):
-                return SPELLING if a.script == b.script else SCRIPT
+                if a.script != b.script:
+                    return SCRIPT
+                if a.script == "ar" or Levenshtein.distance(a.latin, b.latin, score_cutoff=2) <= 1:
+                    return SPELLING
+                return SIMILAR
             return DIFFERENT
-        return SIMILAR if self._similar(a, b) else DIFFERENT
+        if self._similar(a, b) or self._compound_part(a, b) or self._compound_part(b, a):
+            return SIMILAR
+        return DIFFERENT
+
+    def _compound_part(self, whole: UnitKeys, part: UnitKeys) -> bool:
+        """``Kader`` within ``Abd el-Kader``, ``Naim`` within ``Naimullah``."""
+        parts = whole.unit.parts
+        if len(parts) < 2 or len(part.unit.parts) != 1:
+            return False
+        core = parts[-1] if parts[0] in ("abd", "abu", "عبد", "ابو") else parts[0]
+        if len(core) < 3:
+            return False
+        core_keys = unit_keys(NameUnit((core,), whole.script))
+        lvl = self._level(core_keys, part)
+        return lvl in (SAME, SPELLING, SCRIPT)
 
     @staticmethod
     def _similar(a: UnitKeys, b: UnitKeys) -> bool:

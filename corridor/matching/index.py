@@ -101,9 +101,18 @@ class MemoryIndex:
                 score[rid] += idf
         if exclude is not None:
             score.pop(exclude, None)
-        if len(score) <= self.max_candidates:
-            return sorted(score, key=lambda r: -score[r])
-        return heapq.nlargest(self.max_candidates, score, key=score.__getitem__)
+        if len(score) > 3 * self.max_candidates:
+            pool = heapq.nlargest(3 * self.max_candidates, score, key=score.__getitem__)
+        else:
+            pool = list(score)
+        if query.birth_year is not None:
+            # Break ties among equally named candidates by birth year.
+            for rid in pool:
+                by = self.records[rid].birth_year
+                if by is not None:
+                    d = abs(by - query.birth_year)
+                    score[rid] += 2.0 if d <= 2 else -2.0 if d > 5 else 0.0
+        return heapq.nlargest(self.max_candidates, pool, key=score.__getitem__)
 
     def search(self, query: PersonRecord, top: int = 10) -> list[Match]:
         """Best ``top`` matches for ``query`` among indexed records."""

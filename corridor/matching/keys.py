@@ -56,7 +56,10 @@ _LATIN_SINGLE = {
     "x": "KS", "w": "", "y": "",
 }
 _VOWEL_OF = {"a": "a", "e": "e", "i": "i", "o": "o", "u": "u", "y": "I", "w": "U", "v": "U"}
-_LONG_VOWELS = [("ou", "U"), ("oo", "U"), ("uu", "U"), ("ee", "I"), ("ii", "I"), ("aa", "A")]
+_LONG_VOWELS = [
+    ("ou", "U"), ("oo", "U"), ("uu", "U"), ("ow", "U"), ("aw", "U"), ("au", "U"),
+    ("ee", "I"), ("ii", "I"), ("ai", "I"), ("ay", "I"), ("ei", "I"), ("ey", "I"), ("aa", "A"),
+]
 
 
 def _arabic_segments(word: str, first: bool) -> list[tuple[str, str]]:

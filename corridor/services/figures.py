@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -22,9 +22,14 @@ MAX_DAYS = 366
 
 
 def empty_table() -> dict[str, Any]:
-    return {"total": 0, "by_sex": dict.fromkeys(SEXES, 0),
-            "by_bracket": dict.fromkeys(ALL_BRACKETS, 0),
-            "by_sex_bracket": {s: dict.fromkeys(ALL_BRACKETS, 0) for s in SEXES}}
+    """Counts by sex, by bracket and by both; ``count`` fills it."""
+    table: dict[str, Any] = {
+        "total": 0,
+        "by_sex": dict.fromkeys(SEXES, 0),
+        "by_bracket": dict.fromkeys(ALL_BRACKETS, 0),
+        "by_sex_bracket": {s: dict.fromkeys(ALL_BRACKETS, 0) for s in SEXES},
+    }
+    return table
 
 
 def count(table: dict[str, Any], sex: str | None, bracket: str) -> None:
@@ -35,8 +40,17 @@ def count(table: dict[str, Any], sex: str | None, bracket: str) -> None:
     table["by_sex_bracket"][s][bracket] += 1
 
 
-VULNERABILITY_KEYS = ("unaccompanied", "separated", "sam", "mam", "disabled",
-                      "pregnant_lactating", "serious_medical_condition", "injury", "elderly_alone")
+VULNERABILITY_KEYS = (
+    "unaccompanied",
+    "separated",
+    "sam",
+    "mam",
+    "disabled",
+    "pregnant_lactating",
+    "serious_medical_condition",
+    "injury",
+    "elderly_alone",
+)
 
 
 def effective_movements() -> Any:
@@ -46,8 +60,9 @@ def effective_movements() -> Any:
 
 
 class FigureService(Service):
-    def site_figures(self, site_id: str, start: date | None = None,
-                     end: date | None = None) -> dict[str, Any]:
+    def site_figures(
+        self, site_id: str, start: date | None = None, end: date | None = None
+    ) -> dict[str, Any]:
         """Present now; arrivals and departures per day by sex and age bracket; vulnerabilities."""
         now = self.clock()
         end = end or now.date()
@@ -64,8 +79,10 @@ class FigureService(Service):
             rows = conn.execute(
                 select(persons, person_locations.c.state)
                 .join(person_locations, person_locations.c.person_id == persons.c.id)
-                .where(person_locations.c.site_id == site_id,
-                       person_locations.c.state.in_(AT_SITE_STATES))
+                .where(
+                    person_locations.c.site_id == site_id,
+                    person_locations.c.state.in_(AT_SITE_STATES),
+                )
             ).mappings()
             for r in rows:
                 age = age_on(r["birth_date"], r["birth_precision"], now.date())
@@ -73,19 +90,32 @@ class FigureService(Service):
                 by_state[r["state"]] += 1
                 _count_vulnerabilities(vuln, r)
             days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-            daily = {d: {"date": d.isoformat(), "arrivals": empty_table(),
-                         "departures": empty_table()} for d in days}
-            lo = datetime.combine(start, time.min, tzinfo=timezone.utc)
-            hi = datetime.combine(end + timedelta(days=1), time.min, tzinfo=timezone.utc)
-            for direction, column, kinds in (("arrivals", movements.c.to_site_id, ARRIVAL_KINDS),
-                                             ("departures", movements.c.from_site_id, DEPARTURE_KINDS)):
+            daily: dict[date, dict[str, Any]] = {
+                d: {"date": d.isoformat(), "arrivals": empty_table(), "departures": empty_table()}
+                for d in days
+            }
+            lo = datetime.combine(start, time.min, tzinfo=UTC)
+            hi = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
+            for direction, column, kinds in (
+                ("arrivals", movements.c.to_site_id, ARRIVAL_KINDS),
+                ("departures", movements.c.from_site_id, DEPARTURE_KINDS),
+            ):
                 q = (
-                    select(movements.c.occurred_at, movements.c.kind, persons.c.sex,
-                           persons.c.birth_date, persons.c.birth_precision)
+                    select(
+                        movements.c.occurred_at,
+                        movements.c.kind,
+                        persons.c.sex,
+                        persons.c.birth_date,
+                        persons.c.birth_precision,
+                    )
                     .join(persons, persons.c.id == movements.c.person_id)
-                    .where(column == site_id, movements.c.kind.in_(kinds),
-                           movements.c.occurred_at >= lo, movements.c.occurred_at < hi,
-                           *effective_movements())
+                    .where(
+                        column == site_id,
+                        movements.c.kind.in_(kinds),
+                        movements.c.occurred_at >= lo,
+                        movements.c.occurred_at < hi,
+                        *effective_movements(),
+                    )
                 )
                 for r in conn.execute(q).mappings():
                     day = r["occurred_at"].date()
@@ -106,13 +136,21 @@ class FigureService(Service):
         with where each member is; those with a minor apart from every adult relative first."""
         now = self.clock()
         with self.db.read() as conn:
-            rows = conn.execute(
-                select(persons, person_locations.c.site_id.label("loc_site"),
-                       person_locations.c.state, person_locations.c.since,
-                       person_locations.c.manifest_id)
-                .join(person_locations, person_locations.c.person_id == persons.c.id)
-                .where(persons.c.household_id.is_not(None))
-            ).mappings().all()
+            rows = (
+                conn.execute(
+                    select(
+                        persons,
+                        person_locations.c.site_id.label("loc_site"),
+                        person_locations.c.state,
+                        person_locations.c.since,
+                        person_locations.c.manifest_id,
+                    )
+                    .join(person_locations, person_locations.c.person_id == persons.c.id)
+                    .where(persons.c.household_id.is_not(None))
+                )
+                .mappings()
+                .all()
+            )
             names = queries.site_names(conn)
             links = _adult_links(conn, now.date())
         by_household: dict[str, list[Any]] = defaultdict(list)
@@ -128,8 +166,7 @@ class FigureService(Service):
             if site_id and not any(m["loc_site"] == site_id for m in members):
                 continue
             ages = {m["id"]: age_on(m["birth_date"], m["birth_precision"], today) for m in members}
-            adult_places = {_place(m) for m in living
-                            if ages[m["id"]] is not None and ages[m["id"]] >= ADULT_AGE}
+            adult_places = {_place(m) for m in living if (ages[m["id"]] or 0) >= ADULT_AGE}
             member_out = []
             alone_minors = []
             for m in members:
@@ -140,33 +177,46 @@ class FigureService(Service):
                 apart = minor and m["state"] != "deceased" and place not in relatives
                 if apart:
                     alone_minors.append(m["id"])
-                member_out.append({
-                    **queries.person_summary(m, today),
-                    "relationship_to_head": m["relationship_to_head"],
-                    "site_id": m["loc_site"],
-                    "site_name": names.get(m["loc_site"]) if m["loc_site"] else None,
-                    "state": m["state"],
-                    "since": m["since"],
-                    "unaccounted": m["state"] == "in_transit",
-                    "minor_apart_from_adult_relatives": apart,
-                })
+                member_out.append(
+                    {
+                        **queries.person_summary(m, today),
+                        "relationship_to_head": m["relationship_to_head"],
+                        "site_id": m["loc_site"],
+                        "site_name": names.get(m["loc_site"]) if m["loc_site"] else None,
+                        "state": m["state"],
+                        "since": m["since"],
+                        "unaccounted": m["state"] == "in_transit",
+                        "minor_apart_from_adult_relatives": apart,
+                    }
+                )
             member_out.sort(key=lambda p: (p["relationship_to_head"] != "head", p["id"]))
-            out.append({
-                "household_id": household_id,
-                "places": len(places),
-                "minors_apart_from_every_adult": len(alone_minors),
-                "members": member_out,
-            })
-        out.sort(key=lambda h: (-h["minors_apart_from_every_adult"], -h["places"], h["household_id"]))
+            out.append(
+                {
+                    "household_id": household_id,
+                    "places": len(places),
+                    "minors_apart_from_every_adult": len(alone_minors),
+                    "members": member_out,
+                }
+            )
+        out.sort(key=_most_urgent_first)
         return out
 
 
+def _most_urgent_first(household: dict[str, Any]) -> tuple[int, int, str]:
+    return (
+        -int(household["minors_apart_from_every_adult"]),
+        -int(household["places"]),
+        str(household["household_id"]),
+    )
+
+
 def _place(m: Any) -> str:
+    """Where a member is, as a key: a site, a truck on the road, or a state."""
     if m["state"] in AT_SITE_STATES:
         return f"site:{m['loc_site']}"
     if m["state"] == "in_transit":
         return f"transit:{m['manifest_id']}"
-    return m["state"]
+    return str(m["state"])
 
 
 def _adult_links(conn: Connection, today: date) -> dict[str, set[str]]:
@@ -174,9 +224,14 @@ def _adult_links(conn: Connection, today: date) -> dict[str, set[str]]:
     other = persons.alias("other")
     other_loc = person_locations.alias("other_loc")
     q = (
-        select(relationships.c.person_id, other.c.birth_date, other.c.birth_precision,
-               other_loc.c.site_id.label("loc_site"), other_loc.c.state,
-               other_loc.c.manifest_id)
+        select(
+            relationships.c.person_id,
+            other.c.birth_date,
+            other.c.birth_precision,
+            other_loc.c.site_id.label("loc_site"),
+            other_loc.c.state,
+            other_loc.c.manifest_id,
+        )
         .join(other, other.c.id == relationships.c.other_person_id)
         .join(other_loc, other_loc.c.person_id == other.c.id)
     )
@@ -197,7 +252,12 @@ def _count_vulnerabilities(vuln: dict[str, int], r: Any) -> None:
         vuln["sam"] += 1
     elif r["muac_status"] == "MAM":
         vuln["mam"] += 1
-    for key in ("disabled", "pregnant_lactating", "serious_medical_condition", "injury",
-                "elderly_alone"):
+    for key in (
+        "disabled",
+        "pregnant_lactating",
+        "serious_medical_condition",
+        "injury",
+        "elderly_alone",
+    ):
         if r[key]:
             vuln[key] += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -47,15 +48,17 @@ class ManifestService(Service):
             "created_at": self.clock(),
         }
         with self.db.transaction() as conn:
-            found = set(conn.execute(
-                select(sites.c.id).where(sites.c.id.in_([data.from_site_id, data.to_site_id]))
-            ).scalars())
+            found = set(
+                conn.execute(
+                    select(sites.c.id).where(sites.c.id.in_([data.from_site_id, data.to_site_id]))
+                ).scalars()
+            )
             for field in ("from_site_id", "to_site_id"):
                 if getattr(data, field) not in found:
                     problems.append(Problem(field, f"unknown site {getattr(data, field)!r}"))
             require(problems)
             conn.execute(insert(manifests), [row])
-            return self._out(conn, row["id"])
+            return self._out(conn, str(row["id"]))
 
     def add_persons(self, manifest_id: str, data: ManifestPersonsIn) -> dict[str, Any]:
         """Put persons on a draft manifest; each must be at its origin and on no open one."""
@@ -67,21 +70,27 @@ class ManifestService(Service):
         with self.db.transaction() as conn:
             m = _manifest(conn, manifest_id)
             if m["status"] != "draft":
-                raise Conflict(f"the manifest is {m['status']}; persons can be added to a draft only",
-                               field="person_ids")
+                raise Conflict(
+                    f"the manifest is {m['status']}; persons can be added to a draft only",
+                    field="person_ids",
+                )
             problems: list[Problem] = []
             ids = list(dict.fromkeys(pid for g in groups for pid in g.person_ids))
             locs = _locations(conn, ids)
-            open_items = dict(conn.execute(
-                select(manifest_items.c.person_id, manifest_items.c.manifest_id).where(
-                    manifest_items.c.person_id.in_(ids), manifest_items.c.open_slot == 1
-                )
-            ).all())
+            open_items = dict(
+                conn.execute(
+                    select(manifest_items.c.person_id, manifest_items.c.manifest_id).where(
+                        manifest_items.c.person_id.in_(ids), manifest_items.c.open_slot == 1
+                    )
+                ).all()
+            )
             rows = []
             seen: set[str] = set()
             for g_index, g in enumerate(groups):
                 for i, pid in enumerate(g.person_ids):
-                    field = f"person_ids[{i}]" if len(groups) == 1 else f"[{g_index}].person_ids[{i}]"
+                    field = (
+                        f"person_ids[{i}]" if len(groups) == 1 else f"[{g_index}].person_ids[{i}]"
+                    )
                     if pid in seen:
                         problems.append(Problem(field, "the person is listed twice"))
                         continue
@@ -89,36 +98,59 @@ class ManifestService(Service):
                     if pid not in locs:
                         problems.append(Problem(field, "person not found"))
                     elif pid in open_items:
-                        where = "this manifest" if open_items[pid] == manifest_id else \
-                            f"open manifest {open_items[pid]}"
+                        where = (
+                            "this manifest"
+                            if open_items[pid] == manifest_id
+                            else f"open manifest {open_items[pid]}"
+                        )
                         problems.append(Problem(field, f"the person is already on {where}"))
-                    elif (locs[pid]["site_id"] != m["from_site_id"]
-                          or locs[pid]["state"] not in AT_SITE_STATES):
-                        problems.append(Problem(field, "the person is not at the manifest's origin site"))
-                    rows.append({"manifest_id": manifest_id, "person_id": pid, "open_slot": 1,
-                                 "separation_reason": g.separation_reason, "added_at": now})
+                    elif (
+                        locs[pid]["site_id"] != m["from_site_id"]
+                        or locs[pid]["state"] not in AT_SITE_STATES
+                    ):
+                        problems.append(
+                            Problem(field, "the person is not at the manifest's origin site")
+                        )
+                    rows.append(
+                        {
+                            "manifest_id": manifest_id,
+                            "person_id": pid,
+                            "open_slot": 1,
+                            "separation_reason": g.separation_reason,
+                            "added_at": now,
+                        }
+                    )
             require(problems)
             try:
                 with conn.begin_nested():
                     conn.execute(insert(manifest_items), rows)
             except IntegrityError as exc:
-                raise Conflict("a person was put on another open manifest at the same moment",
-                               field="person_ids") from exc
+                raise Conflict(
+                    "a person was put on another open manifest at the same moment",
+                    field="person_ids",
+                ) from exc
             return self._out(conn, manifest_id)
 
     def remove_person(self, manifest_id: str, person_id: str) -> dict[str, Any]:
         with self.db.transaction() as conn:
             m = _manifest(conn, manifest_id)
             if m["status"] != "draft":
-                raise Conflict("persons can be removed from a draft manifest only", field="person_id")
-            result = conn.execute(manifest_items.delete().where(
-                manifest_items.c.manifest_id == manifest_id, manifest_items.c.person_id == person_id
-            ))
+                raise Conflict(
+                    "persons can be removed from a draft manifest only", field="person_id"
+                )
+            result = conn.execute(
+                manifest_items.delete().where(
+                    manifest_items.c.manifest_id == manifest_id,
+                    manifest_items.c.person_id == person_id,
+                )
+            )
             if result.rowcount == 0:
                 raise NotFound("person on this manifest", field="person_id")
             return self._out(conn, manifest_id)
 
-    def dispatch(self, manifest_id: str, data: DispatchIn, recorded_by: str | None = None) -> dict[str, Any]:
+    def dispatch(
+        self, manifest_id: str, data: DispatchIn, recorded_by: str | None = None
+    ) -> dict[str, Any]:
         """The truck leaves: everyone on it is in transit. Households stay together
         unless the officer recorded why not."""
         now = self.clock()
@@ -129,27 +161,48 @@ class ManifestService(Service):
                 raise Conflict(f"the manifest was {m['status']} already", field="status")
             if at > now:
                 raise ValidationFailed([Problem("departed_at", "is in the future")])
-            items = conn.execute(
-                select(manifest_items).where(manifest_items.c.manifest_id == manifest_id)
-                .order_by(manifest_items.c.id)
-            ).mappings().all()
+            items = (
+                conn.execute(
+                    select(manifest_items)
+                    .where(manifest_items.c.manifest_id == manifest_id)
+                    .order_by(manifest_items.c.id)
+                )
+                .mappings()
+                .all()
+            )
             if not items:
-                raise ValidationFailed([Problem("person_ids", "an empty manifest cannot be dispatched")])
+                raise ValidationFailed(
+                    [Problem("person_ids", "an empty manifest cannot be dispatched")]
+                )
             problems = self._dispatch_problems(conn, m, items)
             require(problems)
-            insert_events(conn, [
-                {"person_id": item["person_id"], "kind": "dispatched", "occurred_at": at,
-                 "recorded_at": now, "from_site_id": m["from_site_id"],
-                 "to_site_id": m["to_site_id"], "manifest_id": manifest_id,
-                 "recorded_by": recorded_by}
-                for item in items
-            ])
+            insert_events(
+                conn,
+                [
+                    {
+                        "person_id": item["person_id"],
+                        "kind": "dispatched",
+                        "occurred_at": at,
+                        "recorded_at": now,
+                        "from_site_id": m["from_site_id"],
+                        "to_site_id": m["to_site_id"],
+                        "manifest_id": manifest_id,
+                        "recorded_by": recorded_by,
+                    }
+                    for item in items
+                ],
+            )
             locations.refresh(conn, [i["person_id"] for i in items])
-            conn.execute(update(manifests).where(manifests.c.id == manifest_id)
-                         .values(status="dispatched", dispatched_at=at))
+            conn.execute(
+                update(manifests)
+                .where(manifests.c.id == manifest_id)
+                .values(status="dispatched", dispatched_at=at)
+            )
             return self._out(conn, manifest_id)
 
-    def check_in(self, manifest_id: str, data: CheckInIn, recorded_by: str | None = None) -> dict[str, Any]:
+    def check_in(
+        self, manifest_id: str, data: CheckInIn, recorded_by: str | None = None
+    ) -> dict[str, Any]:
         """Tick a person off at the receiving site. Twice is harmless: one movement only.
         Someone not on the manifest is recorded as a discrepancy, not refused."""
         now = self.clock()
@@ -164,8 +217,13 @@ class ManifestService(Service):
             [result] = self._check_in(conn, m, [person_id], at, now, recorded_by)
             return result
 
-    def check_in_many(self, manifest_id: str, person_ids: list[str], arrived_at: datetime | None = None,
-                      recorded_by: str | None = None) -> list[dict[str, Any]]:
+    def check_in_many(
+        self,
+        manifest_id: str,
+        person_ids: list[str],
+        arrived_at: datetime | None = None,
+        recorded_by: str | None = None,
+    ) -> list[dict[str, Any]]:
         """Tick off a whole truck in one transaction (the same rules as one by one)."""
         now = self.clock()
         at = arrived_at or now
@@ -175,13 +233,27 @@ class ManifestService(Service):
             m = _manifest(conn, manifest_id)
             if m["status"] == "draft":
                 raise Conflict("the manifest has not been dispatched", field="status")
-            found = set(conn.execute(select(persons.c.id).where(persons.c.id.in_(person_ids))).scalars())
-            require([Problem(f"person_ids[{i}]", "person not found")
-                     for i, pid in enumerate(person_ids) if pid not in found])
+            found = set(
+                conn.execute(select(persons.c.id).where(persons.c.id.in_(person_ids))).scalars()
+            )
+            require(
+                [
+                    Problem(f"person_ids[{i}]", "person not found")
+                    for i, pid in enumerate(person_ids)
+                    if pid not in found
+                ]
+            )
             return self._check_in(conn, m, list(dict.fromkeys(person_ids)), at, now, recorded_by)
 
-    def _check_in(self, conn: Connection, m: Any, person_ids: list[str], at: datetime,
-                  now: datetime, recorded_by: str | None) -> list[dict[str, Any]]:
+    def _check_in(
+        self,
+        conn: Connection,
+        m: Any,
+        person_ids: list[str],
+        at: datetime,
+        now: datetime,
+        recorded_by: str | None,
+    ) -> list[dict[str, Any]]:
         manifest_id = m["id"]
         # Lock the items first: of two officers ticking the same person at once, the second
         # waits for the first (its row lock on PostgreSQL, the single writer on SQLite) and
@@ -190,36 +262,60 @@ class ManifestService(Service):
             r["person_id"]: r
             for r in conn.execute(
                 select(manifest_items)
-                .where(manifest_items.c.manifest_id == manifest_id,
-                       manifest_items.c.person_id.in_(person_ids))
+                .where(
+                    manifest_items.c.manifest_id == manifest_id,
+                    manifest_items.c.person_id.in_(person_ids),
+                )
                 .with_for_update()
             ).mappings()
         }
         results: dict[str, dict[str, Any]] = {}
-        to_tick = [pid for pid in person_ids if pid in items and items[pid]["checked_in_at"] is None]
+        to_tick = [
+            pid for pid in person_ids if pid in items and items[pid]["checked_in_at"] is None
+        ]
         for pid in person_ids:
             if pid in items and pid not in to_tick:
-                results[pid] = {"person_id": pid, "status": "already_checked_in",
-                                "movement_id": items[pid]["arrival_movement_id"]}
+                results[pid] = {
+                    "person_id": pid,
+                    "status": "already_checked_in",
+                    "movement_id": items[pid]["arrival_movement_id"],
+                }
         if to_tick:
-            new_ids = insert_events(conn, [
-                {"person_id": pid, "kind": "arrived", "occurred_at": at, "recorded_at": now,
-                 "from_site_id": m["from_site_id"], "to_site_id": m["to_site_id"],
-                 "manifest_id": manifest_id, "recorded_by": recorded_by}
-                for pid in to_tick
-            ])
+            new_ids = insert_events(
+                conn,
+                [
+                    {
+                        "person_id": pid,
+                        "kind": "arrived",
+                        "occurred_at": at,
+                        "recorded_at": now,
+                        "from_site_id": m["from_site_id"],
+                        "to_site_id": m["to_site_id"],
+                        "manifest_id": manifest_id,
+                        "recorded_by": recorded_by,
+                    }
+                    for pid in to_tick
+                ],
+            )
             event_ids = dict(zip(to_tick, new_ids, strict=True))
             conn.execute(
                 update(manifest_items)
                 .where(manifest_items.c.id == bindparam("item_id"))
-                .values(checked_in_at=at, checked_in_by=recorded_by, open_slot=None,
-                        arrival_movement_id=bindparam("event_id")),
+                .values(
+                    checked_in_at=at,
+                    checked_in_by=recorded_by,
+                    open_slot=None,
+                    arrival_movement_id=bindparam("event_id"),
+                ),
                 [{"item_id": items[pid]["id"], "event_id": event_ids[pid]} for pid in to_tick],
             )
             locations.refresh(conn, to_tick)
             for pid in to_tick:
-                results[pid] = {"person_id": pid, "status": "checked_in",
-                                "movement_id": event_ids[pid]}
+                results[pid] = {
+                    "person_id": pid,
+                    "status": "checked_in",
+                    "movement_id": event_ids[pid],
+                }
         for pid in person_ids:
             if pid not in items:
                 results[pid] = self._discrepancy(conn, m, pid, at, now, recorded_by)
@@ -234,19 +330,24 @@ class ManifestService(Service):
                 raise Conflict("the manifest was received already", field="status")
             if m["status"] != "dispatched":
                 raise Conflict("the manifest has not been dispatched", field="status")
-            conn.execute(update(manifests).where(manifests.c.id == manifest_id)
-                         .values(status="received", received_at=data.received_at or now))
+            conn.execute(
+                update(manifests)
+                .where(manifests.c.id == manifest_id)
+                .values(status="received", received_at=data.received_at or now)
+            )
             return self._out(conn, manifest_id)
 
     def get(self, manifest_id: str) -> dict[str, Any]:
         with self.db.read() as conn:
             return self._out(conn, manifest_id)
 
-    def list(self, site_id: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+    def find(self, site_id: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
         with self.db.read() as conn:
             q = select(manifests).order_by(manifests.c.created_at.desc())
             if site_id:
-                q = q.where((manifests.c.from_site_id == site_id) | (manifests.c.to_site_id == site_id))
+                q = q.where(
+                    (manifests.c.from_site_id == site_id) | (manifests.c.to_site_id == site_id)
+                )
             if status:
                 q = q.where(manifests.c.status == status)
             return [_manifest_head(r) for r in conn.execute(q.limit(500)).mappings()]
@@ -256,84 +357,145 @@ class ManifestService(Service):
         now = self.clock()
         with self.db.read() as conn:
             q = (
-                select(persons, person_locations.c.since, person_locations.c.manifest_id,
-                       manifests.c.from_site_id, manifests.c.to_site_id, manifests.c.vehicle)
+                select(
+                    persons,
+                    person_locations.c.since,
+                    person_locations.c.manifest_id,
+                    manifests.c.from_site_id,
+                    manifests.c.to_site_id,
+                    manifests.c.vehicle,
+                )
                 .join(person_locations, person_locations.c.person_id == persons.c.id)
                 .join(manifests, manifests.c.id == person_locations.c.manifest_id)
                 .where(person_locations.c.state == "in_transit")
                 .order_by(person_locations.c.since)
             )
             if site_id:
-                q = q.where((manifests.c.from_site_id == site_id) | (manifests.c.to_site_id == site_id))
+                q = q.where(
+                    (manifests.c.from_site_id == site_id) | (manifests.c.to_site_id == site_id)
+                )
             out = []
             for r in conn.execute(q).mappings():
-                out.append({
-                    "person": queries.person_summary(r, now.date()),
-                    "manifest_id": r["manifest_id"],
-                    "vehicle": r["vehicle"],
-                    "from_site_id": r["from_site_id"],
-                    "to_site_id": r["to_site_id"],
-                    "departed_at": r["since"],
-                    "hours_since_departure": round((now - r["since"]).total_seconds() / 3600, 1),
-                })
+                out.append(
+                    {
+                        "person": queries.person_summary(r, now.date()),
+                        "manifest_id": r["manifest_id"],
+                        "vehicle": r["vehicle"],
+                        "from_site_id": r["from_site_id"],
+                        "to_site_id": r["to_site_id"],
+                        "departed_at": r["since"],
+                        "hours_since_departure": round(
+                            (now - r["since"]).total_seconds() / 3600, 1
+                        ),
+                    }
+                )
             return out
 
     # -- internals ----------------------------------------------------------------------
 
-    def _dispatch_problems(self, conn: Connection, m: Any, items: list[Any]) -> list[Problem]:
+    def _dispatch_problems(self, conn: Connection, m: Any, items: Sequence[Any]) -> list[Problem]:
         problems: list[Problem] = []
         on_board = {i["person_id"] for i in items}
-        rows = {r["id"]: r for r in conn.execute(
-            select(persons.c.id, persons.c.household_id).where(persons.c.id.in_(on_board))
-        ).mappings()}
+        rows = {
+            r["id"]: r
+            for r in conn.execute(
+                select(persons.c.id, persons.c.household_id).where(persons.c.id.in_(on_board))
+            ).mappings()
+        }
         locs = _locations(conn, list(on_board))
         for n, item in enumerate(items):
             pid = item["person_id"]
             loc = locs.get(pid)
-            if loc is None or loc["site_id"] != m["from_site_id"] or loc["state"] not in AT_SITE_STATES:
-                problems.append(Problem(f"items[{n}].person_id",
-                                        "the person is no longer at the manifest's origin site"))
+            if (
+                loc is None
+                or loc["site_id"] != m["from_site_id"]
+                or loc["state"] not in AT_SITE_STATES
+            ):
+                problems.append(
+                    Problem(
+                        f"items[{n}].person_id",
+                        "the person is no longer at the manifest's origin site",
+                    )
+                )
         households = {r["household_id"] for r in rows.values() if r["household_id"]}
         if households:
-            members = conn.execute(
-                select(persons.c.id, persons.c.household_id, person_locations.c.site_id,
-                       person_locations.c.state)
-                .join(person_locations, person_locations.c.person_id == persons.c.id)
-                .where(persons.c.household_id.in_(households))
-            ).mappings().all()
+            members = (
+                conn.execute(
+                    select(
+                        persons.c.id,
+                        persons.c.household_id,
+                        person_locations.c.site_id,
+                        person_locations.c.state,
+                    )
+                    .join(person_locations, person_locations.c.person_id == persons.c.id)
+                    .where(persons.c.household_id.in_(households))
+                )
+                .mappings()
+                .all()
+            )
             left_behind: dict[str, list[str]] = {}
             for mem in members:
-                if (mem["id"] not in on_board and mem["site_id"] == m["from_site_id"]
-                        and mem["state"] in AT_SITE_STATES):
+                if (
+                    mem["id"] not in on_board
+                    and mem["site_id"] == m["from_site_id"]
+                    and mem["state"] in AT_SITE_STATES
+                ):
                     left_behind.setdefault(mem["household_id"], []).append(mem["id"])
             for n, item in enumerate(items):
                 hh = rows[item["person_id"]]["household_id"]
                 if hh in left_behind and not item["separation_reason"]:
-                    problems.append(Problem(
-                        f"items[{n}].separation_reason",
-                        "the person travels without household members "
-                        f"{', '.join(sorted(left_behind[hh]))}: keep the household together "
-                        "or record why not",
-                    ))
+                    problems.append(
+                        Problem(
+                            f"items[{n}].separation_reason",
+                            "the person travels without household members "
+                            f"{', '.join(sorted(left_behind[hh]))}: keep the household together "
+                            "or record why not",
+                        )
+                    )
         return problems
 
-    def _discrepancy(self, conn: Connection, m: Any, person_id: str, at: datetime,
-                     now: datetime, recorded_by: str | None) -> dict[str, Any]:
+    def _discrepancy(
+        self,
+        conn: Connection,
+        m: Any,
+        person_id: str,
+        at: datetime,
+        now: datetime,
+        recorded_by: str | None,
+    ) -> dict[str, Any]:
         loc = _locations(conn, [person_id]).get(person_id)
         try:
             with conn.begin_nested():
-                conn.execute(insert(manifest_discrepancies), [{
-                    "manifest_id": m["id"], "person_id": person_id, "kind": "not_on_manifest",
-                    "note": f"arrived with manifest; was {loc['state'] if loc else 'unknown'}",
-                    "recorded_at": now, "recorded_by": recorded_by,
-                }])
+                conn.execute(
+                    insert(manifest_discrepancies),
+                    [
+                        {
+                            "manifest_id": m["id"],
+                            "person_id": person_id,
+                            "kind": "not_on_manifest",
+                            "note": f"was {loc['state'] if loc else 'unknown'} before arriving",
+                            "recorded_at": now,
+                            "recorded_by": recorded_by,
+                        }
+                    ],
+                )
         except IntegrityError:
-            return {"person_id": person_id, "status": "already_recorded_as_discrepancy",
-                    "movement_id": None}
+            return {
+                "person_id": person_id,
+                "status": "already_recorded_as_discrepancy",
+                "movement_id": None,
+            }
         event_id = insert_event(
-            conn, person_id=person_id, kind="arrived", occurred_at=at, recorded_at=now,
-            from_site_id=loc["site_id"] if loc else None, to_site_id=m["to_site_id"],
-            manifest_id=m["id"], note="not on the manifest", recorded_by=recorded_by,
+            conn,
+            person_id=person_id,
+            kind="arrived",
+            occurred_at=at,
+            recorded_at=now,
+            from_site_id=loc["site_id"] if loc else None,
+            to_site_id=m["to_site_id"],
+            manifest_id=m["id"],
+            note="not on the manifest",
+            recorded_by=recorded_by,
         )
         locations.refresh(conn, [person_id])
         return {"person_id": person_id, "status": "discrepancy_recorded", "movement_id": event_id}
@@ -341,32 +503,57 @@ class ManifestService(Service):
     def _out(self, conn: Connection, manifest_id: str) -> dict[str, Any]:
         m = _manifest(conn, manifest_id)
         today = self.clock().date()
-        items = conn.execute(
-            select(persons, manifest_items.c.separation_reason, manifest_items.c.checked_in_at,
-                   person_locations.c.state)
-            .join(persons, persons.c.id == manifest_items.c.person_id)
-            .join(person_locations, person_locations.c.person_id == persons.c.id, isouter=True)
-            .where(manifest_items.c.manifest_id == manifest_id)
-            .order_by(manifest_items.c.id)
-        ).mappings().all()
-        disc = conn.execute(
-            select(persons, manifest_discrepancies.c.kind, manifest_discrepancies.c.note,
-                   manifest_discrepancies.c.recorded_at)
-            .join(persons, persons.c.id == manifest_discrepancies.c.person_id)
-            .where(manifest_discrepancies.c.manifest_id == manifest_id)
-            .order_by(manifest_discrepancies.c.id)
-        ).mappings().all()
+        items = (
+            conn.execute(
+                select(
+                    persons,
+                    manifest_items.c.separation_reason,
+                    manifest_items.c.checked_in_at,
+                    person_locations.c.state,
+                )
+                .join(persons, persons.c.id == manifest_items.c.person_id)
+                .join(person_locations, person_locations.c.person_id == persons.c.id, isouter=True)
+                .where(manifest_items.c.manifest_id == manifest_id)
+                .order_by(manifest_items.c.id)
+            )
+            .mappings()
+            .all()
+        )
+        disc = (
+            conn.execute(
+                select(
+                    persons,
+                    manifest_discrepancies.c.kind,
+                    manifest_discrepancies.c.note,
+                    manifest_discrepancies.c.recorded_at,
+                )
+                .join(persons, persons.c.id == manifest_discrepancies.c.person_id)
+                .where(manifest_discrepancies.c.manifest_id == manifest_id)
+                .order_by(manifest_discrepancies.c.id)
+            )
+            .mappings()
+            .all()
+        )
         out = _manifest_head(m)
         out["persons"] = [
-            {**queries.person_summary(r, today), "household_id": r["household_id"],
-             "separation_reason": r["separation_reason"], "checked_in_at": r["checked_in_at"],
-             "unaccounted": m["status"] != "draft" and r["state"] == "in_transit"
-             and r["checked_in_at"] is None}
+            {
+                **queries.person_summary(r, today),
+                "household_id": r["household_id"],
+                "separation_reason": r["separation_reason"],
+                "checked_in_at": r["checked_in_at"],
+                "unaccounted": m["status"] != "draft"
+                and r["state"] == "in_transit"
+                and r["checked_in_at"] is None,
+            }
             for r in items
         ]
         out["discrepancies"] = [
-            {"person": queries.person_summary(r, today), "kind": r["kind"], "note": r["note"],
-             "recorded_at": r["recorded_at"]}
+            {
+                "person": queries.person_summary(r, today),
+                "kind": r["kind"],
+                "note": r["note"],
+                "recorded_at": r["recorded_at"],
+            }
             for r in disc
         ]
         out["counts"] = {
@@ -386,8 +573,20 @@ def _manifest(conn: Connection, manifest_id: str) -> Any:
 
 
 def _manifest_head(m: Any) -> dict[str, Any]:
-    return {k: m[k] for k in ("id", "vehicle", "from_site_id", "to_site_id", "planned_departure",
-                              "status", "dispatched_at", "received_at", "created_at")}
+    return {
+        k: m[k]
+        for k in (
+            "id",
+            "vehicle",
+            "from_site_id",
+            "to_site_id",
+            "planned_departure",
+            "status",
+            "dispatched_at",
+            "received_at",
+            "created_at",
+        )
+    }
 
 
 def _locations(conn: Connection, ids: list[str]) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
@@ -42,8 +41,12 @@ def insert_event(conn: Connection, **fields: Any) -> str:
 
 
 EVENT_DEFAULTS: dict[str, Any] = {
-    "from_site_id": None, "to_site_id": None, "manifest_id": None, "corrects_id": None,
-    "note": None, "recorded_by": None,
+    "from_site_id": None,
+    "to_site_id": None,
+    "manifest_id": None,
+    "corrects_id": None,
+    "note": None,
+    "recorded_by": None,
 }
 
 
@@ -74,8 +77,10 @@ def site_problems(
     allowed = SITE_KIND_FOR.get(kind)
     if allowed and to_site in kinds and kinds[to_site] not in allowed:
         problems.append(
-            Problem("to_site_id", f"a {kind} event leads to a {' or '.join(allowed)} site, "
-                    f"not a {kinds[to_site]}")
+            Problem(
+                "to_site_id",
+                f"a {kind} event leads to a {' or '.join(allowed)} site, not a {kinds[to_site]}",
+            )
         )
     return problems
 
@@ -93,16 +98,24 @@ class MovementService(Service):
             queries.person_row(conn, person_id)
             loc = locations.refresh(conn, [person_id])[person_id]
             if loc.state in ("deceased",):
-                raise Conflict("the person is recorded as deceased; correct that event first",
-                               field="kind")
+                raise Conflict(
+                    "the person is recorded as deceased; correct that event first", field="kind"
+                )
             if loc.state == "in_transit":
-                raise Conflict("the person is in transit on a manifest; check them in first",
-                               field="kind")
+                raise Conflict(
+                    "the person is in transit on a manifest; check them in first", field="kind"
+                )
             from_site = loc.site_id
             require(site_problems(conn, data.kind, from_site, data.to_site_id))
             event_id = insert_event(
-                conn, person_id=person_id, kind=data.kind, occurred_at=at, recorded_at=now,
-                from_site_id=from_site, to_site_id=data.to_site_id, note=data.note,
+                conn,
+                person_id=person_id,
+                kind=data.kind,
+                occurred_at=at,
+                recorded_at=now,
+                from_site_id=from_site,
+                to_site_id=data.to_site_id,
+                note=data.note,
                 recorded_by=recorded_by,
             )
             locations.refresh(conn, [person_id])
@@ -119,17 +132,25 @@ class MovementService(Service):
                 select(movements.c.id).where(movements.c.corrects_id == event_id)
             ).first()
             if taken:
-                raise Conflict("this event was corrected already; correct the correction",
-                               field="event_id")
+                raise Conflict(
+                    "this event was corrected already; correct the correction", field="event_id"
+                )
             if data.kind != "voided":
                 require(site_problems(conn, data.kind, data.from_site_id, data.to_site_id))
             at = data.occurred_at or old["occurred_at"]
             if at > now:
                 raise ValidationFailed([Problem("occurred_at", "is in the future")])
             new_id = insert_event(
-                conn, person_id=old["person_id"], kind=data.kind, occurred_at=at,
-                recorded_at=now, from_site_id=data.from_site_id, to_site_id=data.to_site_id,
-                manifest_id=old["manifest_id"], corrects_id=event_id, note=data.note,
+                conn,
+                person_id=old["person_id"],
+                kind=data.kind,
+                occurred_at=at,
+                recorded_at=now,
+                from_site_id=data.from_site_id,
+                to_site_id=data.to_site_id,
+                manifest_id=old["manifest_id"],
+                corrects_id=event_id,
+                note=data.note,
                 recorded_by=recorded_by,
             )
             locations.refresh(conn, [old["person_id"]])
@@ -140,7 +161,8 @@ class MovementService(Service):
             if conn.execute(select(persons.c.id).where(persons.c.id == person_id)).first() is None:
                 raise NotFound("person")
             rows = conn.execute(
-                select(movements).where(movements.c.person_id == person_id)
+                select(movements)
+                .where(movements.c.person_id == person_id)
                 .order_by(movements.c.occurred_at, movements.c.seq)
             ).mappings()
             corrected = set()
@@ -158,7 +180,7 @@ class MovementService(Service):
         with self.db.transaction() as conn:
             ids = list(conn.execute(select(persons.c.id)).scalars())
             for start in range(0, len(ids), 500):
-                locations.refresh(conn, ids[start:start + 500])
+                locations.refresh(conn, ids[start : start + 500])
             return len(ids)
 
 

@@ -46,14 +46,14 @@ def document_key(number: str) -> str:
     return re.sub(r"[^0-9A-Z]", "", number.upper())
 
 
-def birth_fields(
-    details: Any, on: date, prefix: str, problems: list[Problem]
-) -> dict[str, Any]:
+def birth_fields(details: Any, on: date, prefix: str, problems: list[Problem]) -> dict[str, Any]:
     """birth_date/birth_precision from a date string or an estimated age."""
     birth_text = details.birth_date
     estimated = details.estimated_age
     if birth_text is not None and estimated is not None:
-        problems.append(Problem(f"{prefix}estimated_age", "give a birth date or an estimated age, not both"))
+        problems.append(
+            Problem(f"{prefix}estimated_age", "give a birth date or an estimated age, not both")
+        )
         return {}
     if birth_text:
         try:
@@ -135,7 +135,9 @@ def detail_fields(
     row["origin_locality"] = details.origin_locality
     for i, lang in enumerate(details.languages):
         if not _LANG_RE.match(lang):
-            problems.append(Problem(f"{prefix}languages[{i}]", "use an ISO 639 code such as ar, ku, en"))
+            problems.append(
+                Problem(f"{prefix}languages[{i}]", "use an ISO 639 code such as ar, ku, en")
+            )
     row["languages"] = list(details.languages)
     if details.phone:
         phone = normalise_phone(details.phone)

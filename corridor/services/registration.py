@@ -14,7 +14,7 @@ from corridor.domain.ids import (
     uuid7,
 )
 from corridor.domain.movements import Event, current_location
-from corridor.errors import Conflict, NotFound, Problem, ValidationFailed, require
+from corridor.errors import Conflict, Problem, ValidationFailed, require
 from corridor.schemas import (
     ConsentIn,
     HouseholdIn,
@@ -74,9 +74,7 @@ class RegistrationService(Service):
         [person_id] = self.register_many([data], recorded_by)
         return self.get_person(person_id)
 
-    def register_many(
-        self, items: Sequence[PersonIn], recorded_by: str | None = None
-    ) -> list[str]:
+    def register_many(self, items: Sequence[PersonIn], recorded_by: str | None = None) -> list[str]:
         """Register several unrelated persons in one transaction (imports, the demo)."""
         now = self.clock()
         problems: list[Problem] = []
@@ -105,7 +103,9 @@ class RegistrationService(Service):
             self._write(conn, drafts, recorded_by)
         return [d.person["id"] for d in drafts]
 
-    def register_household(self, data: HouseholdIn, recorded_by: str | None = None) -> dict[str, Any]:
+    def register_household(
+        self, data: HouseholdIn, recorded_by: str | None = None
+    ) -> dict[str, Any]:
         """Register a head and members in one go, linked to the head by relationship."""
         [(household_id, _)] = self.register_households([data], recorded_by)
         return self.get_household(household_id)
@@ -127,27 +127,49 @@ class RegistrationService(Service):
             at = data.registered_at or now
             household_id = uuid7()
             head = self._draft(
-                data.head, data.site_id, data.consent, data.purpose, data.legal_basis,
-                at, recorded_by, f"{base}head.", problems,
+                data.head,
+                data.site_id,
+                data.consent,
+                data.purpose,
+                data.legal_basis,
+                at,
+                recorded_by,
+                f"{base}head.",
+                problems,
             )
             head.person["household_id"] = household_id
             head.person["relationship_to_head"] = "head"
             drafts = [head]
             for m_index, member in enumerate(data.members):
                 d = self._draft(
-                    member, data.site_id, member.consent or data.consent, data.purpose,
-                    data.legal_basis, at, recorded_by, f"{base}members[{m_index}].", problems,
+                    member,
+                    data.site_id,
+                    member.consent or data.consent,
+                    data.purpose,
+                    data.legal_basis,
+                    at,
+                    recorded_by,
+                    f"{base}members[{m_index}].",
+                    problems,
                 )
                 d.person["household_id"] = household_id
                 d.person["relationship_to_head"] = member.relationship
                 drafts.append(d)
-                link_rows.append(_link_row(head.person["id"], d.person["id"], member.relationship, at))
                 link_rows.append(
-                    _link_row(d.person["id"], head.person["id"], INVERSE_LINK[member.relationship], at)
+                    _link_row(head.person["id"], d.person["id"], member.relationship, at)
+                )
+                link_rows.append(
+                    _link_row(
+                        d.person["id"], head.person["id"], INVERSE_LINK[member.relationship], at
+                    )
                 )
             hh_rows.append(
-                {"id": household_id, "site_id": data.site_id, "head_person_id": head.person["id"],
-                 "created_at": at}
+                {
+                    "id": household_id,
+                    "site_id": data.site_id,
+                    "head_person_id": head.person["id"],
+                    "created_at": at,
+                }
             )
             site_checks.add((data.site_id, f"{base}site_id"))
             all_drafts.extend(drafts)
@@ -180,7 +202,9 @@ class RegistrationService(Service):
             row["updated_at"] = self.clock()
             conn.execute(update(persons).where(persons.c.id == person_id).values(**row))
             if "documents" in given:
-                conn.execute(person_documents.delete().where(person_documents.c.person_id == person_id))
+                conn.execute(
+                    person_documents.delete().where(person_documents.c.person_id == person_id)
+                )
                 if docs:
                     conn.execute(insert(person_documents), docs)
             return queries.person_out(conn, queries.person_row(conn, person_id))
@@ -188,17 +212,24 @@ class RegistrationService(Service):
     def link(self, data: LinkIn) -> dict[str, Any]:
         """Record that other_person is person's <kind> (and the inverse)."""
         if data.person_id == data.other_person_id:
-            raise ValidationFailed([Problem("other_person_id", "a person cannot be their own relative")])
+            raise ValidationFailed(
+                [Problem("other_person_id", "a person cannot be their own relative")]
+            )
         now = self.clock()
         with self.db.transaction() as conn:
             found = set(
                 conn.execute(
-                    select(persons.c.id).where(persons.c.id.in_([data.person_id, data.other_person_id]))
+                    select(persons.c.id).where(
+                        persons.c.id.in_([data.person_id, data.other_person_id])
+                    )
                 ).scalars()
             )
             problems = [
                 Problem(f, "person not found")
-                for f, pid in (("person_id", data.person_id), ("other_person_id", data.other_person_id))
+                for f, pid in (
+                    ("person_id", data.person_id),
+                    ("other_person_id", data.other_person_id),
+                )
                 if pid not in found
             ]
             require(problems)
@@ -212,10 +243,17 @@ class RegistrationService(Service):
             if exists:
                 raise Conflict("this link is recorded already", field="kind")
             row = _link_row(data.person_id, data.other_person_id, data.kind, now, data.note)
-            inverse = _link_row(data.other_person_id, data.person_id, INVERSE_LINK[data.kind], now, data.note)
+            inverse = _link_row(
+                data.other_person_id, data.person_id, INVERSE_LINK[data.kind], now, data.note
+            )
             conn.execute(insert(relationships), [row, inverse])
-        return {"id": row["id"], "person_id": data.person_id, "other_person_id": data.other_person_id,
-                "kind": data.kind, "note": data.note}
+        return {
+            "id": row["id"],
+            "person_id": data.person_id,
+            "other_person_id": data.other_person_id,
+            "kind": data.kind,
+            "note": data.note,
+        }
 
     # -- reads --------------------------------------------------------------------------
 
@@ -231,7 +269,12 @@ class RegistrationService(Service):
         """Exact-key search: registration number, phone or document number."""
         if not (data.registration_number or data.phone or data.document_number):
             raise ValidationFailed(
-                [Problem("registration_number", "give a registration number, phone or document number")]
+                [
+                    Problem(
+                        "registration_number",
+                        "give a registration number, phone or document number",
+                    )
+                ]
             )
         query = select(persons.c.id)
         if data.registration_number:
@@ -287,7 +330,9 @@ class RegistrationService(Service):
         )
         return _Draft(row, docs)
 
-    def _check_sites(self, conn: Connection, checks: set[tuple[str, str]], problems: list[Problem]) -> None:
+    def _check_sites(
+        self, conn: Connection, checks: set[tuple[str, str]], problems: list[Problem]
+    ) -> None:
         wanted = {site for site, _ in checks}
         found = set(conn.execute(select(sites.c.id).where(sites.c.id.in_(wanted))).scalars())
         for site, field in sorted(checks):
@@ -324,9 +369,15 @@ class RegistrationService(Service):
                 [Event(event_id, 0, "registered", None, row["site_id"], row["registered_at"])]
             )
             locations.append(
-                {"person_id": row["id"], "site_id": loc.site_id, "state": loc.state,
-                 "since": loc.since, "event_id": loc.event_id, "manifest_id": None,
-                 "destination_site_id": None}
+                {
+                    "person_id": row["id"],
+                    "site_id": loc.site_id,
+                    "state": loc.state,
+                    "since": loc.since,
+                    "event_id": loc.event_id,
+                    "manifest_id": None,
+                    "destination_site_id": None,
+                }
             )
         conn.execute(insert(movements), events)
         conn.execute(insert(person_locations), locations)
@@ -341,7 +392,9 @@ def _assign_registration_numbers(conn: Connection, rows: list[dict[str, Any]]) -
         numbers = [r["registration_number"] for r in pending]
         taken = set(
             conn.execute(
-                select(persons.c.registration_number).where(persons.c.registration_number.in_(numbers))
+                select(persons.c.registration_number).where(
+                    persons.c.registration_number.in_(numbers)
+                )
             ).scalars()
         )
         seen: set[str] = set()
@@ -355,8 +408,14 @@ def _assign_registration_numbers(conn: Connection, rows: list[dict[str, Any]]) -
 
 
 def _link_row(a: str, b: str, kind: str, at: Any, note: str | None = None) -> dict[str, Any]:
-    return {"id": uuid7(), "person_id": a, "other_person_id": b, "kind": kind, "note": note,
-            "created_at": at}
+    return {
+        "id": uuid7(),
+        "person_id": a,
+        "other_person_id": b,
+        "kind": kind,
+        "note": note,
+        "created_at": at,
+    }
 
 
 def _details_of(person: dict[str, Any]) -> dict[str, Any]:
@@ -368,7 +427,9 @@ def _details_of(person: dict[str, Any]) -> dict[str, Any]:
         kunya=names.get("kunya"),
         mother_name=names.get("mother_name"),
         sex=person.get("sex"),
-        birth_date=None if person.get("birth_precision") == "estimated" else person.get("birth_date"),
+        birth_date=None
+        if person.get("birth_precision") == "estimated"
+        else person.get("birth_date"),
         estimated_age=person.get("estimated_age_at_registration")
         if person.get("birth_precision") == "estimated"
         else None,
@@ -382,7 +443,9 @@ def _details_of(person: dict[str, Any]) -> dict[str, Any]:
         ],
         phone=person.get("phone"),
         vulnerabilities={
-            k: v for k, v in person["vulnerabilities"].items() if k not in ("muac_status", "disabled")
+            k: v
+            for k, v in person["vulnerabilities"].items()
+            if k not in ("muac_status", "disabled")
         },
         note=person.get("note"),
     )

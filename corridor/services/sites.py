@@ -28,7 +28,7 @@ class SiteService(Service):
             conn.execute(insert(sites), [row])
         return queries.site_out(row)
 
-    def list(self) -> list[dict[str, Any]]:
+    def all(self) -> list[dict[str, Any]]:
         with self.db.read() as conn:
             return queries.list_sites(conn)
 

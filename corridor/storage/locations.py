@@ -52,6 +52,10 @@ def refresh(conn: Connection, person_ids: Iterable[str]) -> dict[str, Location]:
     by_person = events_of(conn, person_ids)
     locations = {pid: current_location(evts) for pid, evts in by_person.items()}
     if locations:
-        conn.execute(delete(person_locations).where(person_locations.c.person_id.in_(list(locations))))
-        conn.execute(insert(person_locations), [location_row(p, loc) for p, loc in locations.items()])
+        conn.execute(
+            delete(person_locations).where(person_locations.c.person_id.in_(list(locations)))
+        )
+        conn.execute(
+            insert(person_locations), [location_row(p, loc) for p, loc in locations.items()]
+        )
     return locations

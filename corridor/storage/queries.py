@@ -33,8 +33,10 @@ NAME_COLUMNS = (
 
 
 def site_out(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
-    return {k: row[k] for k in ("id", "name", "kind", "pcode", "locality", "latitude",
-                                "longitude", "capacity")}
+    return {
+        k: row[k]
+        for k in ("id", "name", "kind", "pcode", "locality", "latitude", "longitude", "capacity")
+    }
 
 
 def list_sites(conn: Connection) -> list[dict[str, Any]]:
@@ -70,8 +72,12 @@ def display_name(row: RowMapping | dict[str, Any]) -> str:
     )
     original = " ".join(
         row[f]
-        for f in ("given_name_original", "father_name_original", "grandfather_name_original",
-                  "family_name_original")
+        for f in (
+            "given_name_original",
+            "father_name_original",
+            "grandfather_name_original",
+            "family_name_original",
+        )
         if row[f]
     )
     if latin and original:
@@ -95,15 +101,19 @@ def person_out(conn: Connection, row: RowMapping, today: date | None = None) -> 
     """A person with documents and current location, as the API shows it."""
     today = today or date.today()
     docs = conn.execute(
-        select(person_documents).where(person_documents.c.person_id == row["id"])
+        select(person_documents)
+        .where(person_documents.c.person_id == row["id"])
         .order_by(person_documents.c.id)
     ).mappings()
-    loc = conn.execute(
-        select(person_locations).where(person_locations.c.person_id == row["id"])
-    ).mappings().first()
+    loc = (
+        conn.execute(select(person_locations).where(person_locations.c.person_id == row["id"]))
+        .mappings()
+        .first()
+    )
     names = {f: row[f] for f in NAME_COLUMNS}
-    names.update(alternate_names=row["alternate_names"], kunya=row["kunya"],
-                 mother_name=row["mother_name"])
+    names.update(
+        alternate_names=row["alternate_names"], kunya=row["kunya"], mother_name=row["mother_name"]
+    )
     age = age_on(row["birth_date"], row["birth_precision"], today)
     estimated = (
         age_on(row["birth_date"], "day", row["registered_at"].date())
@@ -170,9 +180,13 @@ def household_out(conn: Connection, household_id: str) -> dict[str, Any]:
     hh = conn.execute(select(households).where(households.c.id == household_id)).mappings().first()
     if hh is None:
         raise NotFound("household")
-    rows = conn.execute(
-        select(persons).where(persons.c.household_id == household_id).order_by(persons.c.id)
-    ).mappings().all()
+    rows = (
+        conn.execute(
+            select(persons).where(persons.c.household_id == household_id).order_by(persons.c.id)
+        )
+        .mappings()
+        .all()
+    )
     members = [person_out(conn, r) for r in rows]
     members.sort(key=lambda p: (p["id"] != hh["head_person_id"], p["id"]))
     return {
@@ -187,5 +201,7 @@ def links_of(conn: Connection, person_id: str) -> list[dict[str, Any]]:
     rows = conn.execute(
         select(relationships).where(relationships.c.person_id == person_id)
     ).mappings()
-    return [{"other_person_id": r["other_person_id"], "kind": r["kind"], "note": r["note"]}
-            for r in rows]
+    return [
+        {"other_person_id": r["other_person_id"], "kind": r["kind"], "note": r["note"]}
+        for r in rows
+    ]

@@ -183,7 +183,9 @@ manifest_discrepancies = Table(
 movements = Table(
     "movements",
     metadata,
-    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("id", ID, nullable=False, unique=True),
     Column("person_id", ID, ForeignKey("persons.id"), nullable=False, index=True),
     Column("kind", String(20), nullable=False),

@@ -15,7 +15,9 @@ from corridor.errors import Conflict, CorridorError, NotFound, ValidationFailed
 STATUS = {ValidationFailed: 422, NotFound: 404, Conflict: 409}
 
 
-def error_body(status: int, code: str, message: str, errors: list[dict[str, str]]) -> dict[str, object]:
+def error_body(
+    status: int, code: str, message: str, errors: list[dict[str, str]]
+) -> dict[str, object]:
     return {"status": status, "code": code, "message": message, "errors": errors}
 
 

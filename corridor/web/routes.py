@@ -37,7 +37,7 @@ def create_site(body: SiteIn, svc: Svc) -> Json:
 
 @api_router.get("/sites", tags=["sites"])
 def list_sites(svc: Svc) -> list[Json]:
-    return svc.sites.list()
+    return svc.sites.all()
 
 
 @api_router.get("/sites/{site_id}", tags=["sites"])
@@ -116,7 +116,7 @@ def create_manifest(body: ManifestIn, svc: Svc) -> Json:
 
 @api_router.get("/manifests", tags=["manifests"])
 def list_manifests(svc: Svc, site_id: str | None = None, status: str | None = None) -> list[Json]:
-    return svc.manifests.list(site_id, status)
+    return svc.manifests.find(site_id, status)
 
 
 @api_router.get("/manifests/{manifest_id}", tags=["manifests"])

@@ -11,15 +11,23 @@ from tests.api.helpers import BASIS, CONSENT, errors, person_body, register, sit
 
 def row_counts(database) -> dict[str, int]:
     with database.read() as conn:
-        return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
-                for t in metadata.sorted_tables}
+        return {
+            t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in metadata.sorted_tables
+        }
 
 
 def test_error_shape_lists_every_problem(client, database):
     camp = site(client, "Camp A")
     before = row_counts(database)
-    body = person_body(camp, given_name="Omar", birth_date="2030-01-01", nationality="XXX",
-                       origin_pcode="SY99", vulnerabilities={"muac_mm": 20})
+    body = person_body(
+        camp,
+        given_name="Omar",
+        birth_date="2030-01-01",
+        nationality="XXX",
+        origin_pcode="SY99",
+        vulnerabilities={"muac_mm": 20},
+    )
     r = client.post("/api/persons", json=body)
     assert r.status_code == 422
     payload = r.json()
@@ -41,20 +49,23 @@ def test_unknown_site(client, database):
     assert row_counts(database) == before
 
 
-@pytest.mark.parametrize("fields, field, reason", [
-    ({"estimated_age": 121}, "estimated_age", "over 120"),
-    ({"birth_date": "1880"}, "birth_date", "over 120"),
-    ({"birth_date": "1990-1-1"}, "birth_date", "YYYY"),
-    ({"vulnerabilities": {"muac_mm": 301}}, "vulnerabilities.muac_mm", "between 50 and 300"),
-    ({"vulnerabilities": {"muac_mm": 49}}, "vulnerabilities.muac_mm", "between 50 and 300"),
-    ({"given_name": None}, "given_name", "at least one name"),
-    ({"sex": "x"}, "sex", "Input should be"),
-    ({"legal_basis": None}, "legal_basis", "Field required"),
-    ({"legal_basis": "because"}, "legal_basis", "Input should be"),
-    ({"phone": "call me"}, "phone", "digits"),
-    ({"languages": ["Arabic"]}, "languages[0]", "ISO 639"),
-    ({"site": "elsewhere"}, "site", "Extra inputs"),
-])
+@pytest.mark.parametrize(
+    "fields, field, reason",
+    [
+        ({"estimated_age": 121}, "estimated_age", "over 120"),
+        ({"birth_date": "1880"}, "birth_date", "over 120"),
+        ({"birth_date": "1990-1-1"}, "birth_date", "YYYY"),
+        ({"vulnerabilities": {"muac_mm": 301}}, "vulnerabilities.muac_mm", "between 50 and 300"),
+        ({"vulnerabilities": {"muac_mm": 49}}, "vulnerabilities.muac_mm", "between 50 and 300"),
+        ({"given_name": None}, "given_name", "at least one name"),
+        ({"sex": "x"}, "sex", "Input should be"),
+        ({"legal_basis": None}, "legal_basis", "Field required"),
+        ({"legal_basis": "because"}, "legal_basis", "Input should be"),
+        ({"phone": "call me"}, "phone", "digits"),
+        ({"languages": ["Arabic"]}, "languages[0]", "ISO 639"),
+        ({"site": "elsewhere"}, "site", "Extra inputs"),
+    ],
+)
 def test_person_rules(client, database, fields, field, reason):
     camp = site(client, "Camp A")
     before = row_counts(database)
@@ -70,14 +81,20 @@ def test_person_rules(client, database, fields, field, reason):
 def test_a_bad_member_writes_no_part_of_the_household(client, database):
     exit_point = site(client, "Exit", "exit_point")
     before = row_counts(database)
-    r = client.post("/api/households", json={
-        "site_id": exit_point, "consent": CONSENT, **BASIS,
-        "head": {"given_name": "Fatima", "sex": "f", "estimated_age": 30},
-        "members": [
-            {"relationship": "child", "given_name": "Omar", "estimated_age": 5},
-            {"relationship": "child", "given_name": "Ali", "birth_date": "2099"},
-            {"relationship": "child", "given_name": "Ali", "vulnerabilities": {"muac_mm": 999}},
-        ]})
+    r = client.post(
+        "/api/households",
+        json={
+            "site_id": exit_point,
+            "consent": CONSENT,
+            **BASIS,
+            "head": {"given_name": "Fatima", "sex": "f", "estimated_age": 30},
+            "members": [
+                {"relationship": "child", "given_name": "Omar", "estimated_age": 5},
+                {"relationship": "child", "given_name": "Ali", "birth_date": "2099"},
+                {"relationship": "child", "given_name": "Ali", "vulnerabilities": {"muac_mm": 999}},
+            ],
+        },
+    )
     assert r.status_code == 422
     assert set(errors(r)) == {"members[1].birth_date", "members[2].vulnerabilities.muac_mm"}
     assert row_counts(database) == before
@@ -87,15 +104,19 @@ def test_relationship_to_oneself(client, database):
     camp = site(client, "Camp A")
     p = register(client, camp)
     before = row_counts(database)
-    r = client.post("/api/relationships", json={"person_id": p["id"], "other_person_id": p["id"],
-                                                "kind": "cousin"})
+    r = client.post(
+        "/api/relationships",
+        json={"person_id": p["id"], "other_person_id": p["id"], "kind": "cousin"},
+    )
     assert r.status_code == 422
     assert errors(r) == {"other_person_id": "a person cannot be their own relative"}
     assert row_counts(database) == before
 
 
 def _manifest(client, frm, to, vehicle="Truck 1"):
-    r = client.post("/api/manifests", json={"vehicle": vehicle, "from_site_id": frm, "to_site_id": to})
+    r = client.post(
+        "/api/manifests", json={"vehicle": vehicle, "from_site_id": frm, "to_site_id": to}
+    )
     assert r.status_code == 201, r.text
     return r.json()["id"]
 
@@ -104,7 +125,10 @@ def test_person_on_two_open_manifests(client, database):
     exit_point, camp_a, camp_b = (site(client, n) for n in ("Exit", "Camp A", "Camp B"))
     p = register(client, exit_point)
     first, second = _manifest(client, exit_point, camp_a), _manifest(client, exit_point, camp_b)
-    assert client.post(f"/api/manifests/{first}/persons", json={"person_ids": [p["id"]]}).status_code == 200
+    assert (
+        client.post(f"/api/manifests/{first}/persons", json={"person_ids": [p["id"]]}).status_code
+        == 200
+    )
     before = row_counts(database)
     r = client.post(f"/api/manifests/{second}/persons", json={"person_ids": [p["id"]]})
     assert r.status_code == 422
@@ -144,15 +168,24 @@ def test_empty_manifest_is_not_dispatched(client, database):
 
 def test_manifest_sites(client):
     camp = site(client, "Camp A")
-    r = client.post("/api/manifests", json={"vehicle": "T", "from_site_id": camp, "to_site_id": camp})
+    r = client.post(
+        "/api/manifests", json={"vehicle": "T", "from_site_id": camp, "to_site_id": camp}
+    )
     assert errors(r) == {"to_site_id": "must differ from from_site_id"}
-    r = client.post("/api/manifests", json={"vehicle": "T", "from_site_id": camp, "to_site_id": "x"})
+    r = client.post(
+        "/api/manifests", json={"vehicle": "T", "from_site_id": camp, "to_site_id": "x"}
+    )
     assert errors(r) == {"to_site_id": "unknown site 'x'"}
 
 
 def test_unknown_ids_are_404_in_the_same_shape(client):
-    for path in ("/api/persons/nope", "/api/manifests/nope", "/api/sites/nope",
-                 "/api/households/nope", "/api/persons/nope/movements"):
+    for path in (
+        "/api/persons/nope",
+        "/api/manifests/nope",
+        "/api/sites/nope",
+        "/api/households/nope",
+        "/api/persons/nope/movements",
+    ):
         r = client.get(path)
         assert r.status_code == 404, path
         assert r.json()["code"] == "not_found"
@@ -163,7 +196,9 @@ def test_no_movement_is_written_for_a_refused_event(client, database):
     p = register(client, camp)
     with database.read() as conn:
         before = conn.execute(select(func.count()).select_from(movements)).scalar_one()
-    r = client.post(f"/api/persons/{p['id']}/events", json={"kind": "detained", "to_site_id": hospital})
+    r = client.post(
+        f"/api/persons/{p['id']}/events", json={"kind": "detained", "to_site_id": hospital}
+    )
     assert r.status_code == 422
     assert "detention" in errors(r)["to_site_id"]
     with database.read() as conn:

@@ -10,12 +10,11 @@ import threading
 
 from sqlalchemy import func, select
 
-from corridor.schemas import CheckInIn, DispatchIn, ManifestIn, ManifestPersonsIn, SiteIn
+from corridor.schemas import CheckInIn, DispatchIn, ManifestIn, ManifestPersonsIn, PersonIn, SiteIn
 from corridor.services import Services
 from corridor.storage import Database
 from corridor.storage.tables import movements
 from tests.api.helpers import person_body
-from corridor.schemas import PersonIn
 
 
 def test_simultaneous_check_ins_make_one_movement(database, clock):
@@ -23,14 +22,19 @@ def test_simultaneous_check_ins_make_one_movement(database, clock):
     exit_point = svc.sites.create(SiteIn(name="Exit", kind="exit_point"))["id"]
     camp = svc.sites.create(SiteIn(name="Camp", kind="camp"))["id"]
     people = svc.registration.register_many(
-        [PersonIn.model_validate(person_body(exit_point, given_name=f"P{i}")) for i in range(12)])
-    manifest = svc.manifests.create(ManifestIn(vehicle="T", from_site_id=exit_point, to_site_id=camp))
+        [PersonIn.model_validate(person_body(exit_point, given_name=f"P{i}")) for i in range(12)]
+    )
+    manifest = svc.manifests.create(
+        ManifestIn(vehicle="T", from_site_id=exit_point, to_site_id=camp)
+    )
     svc.manifests.add_persons(manifest["id"], ManifestPersonsIn(person_ids=people))
     svc.manifests.dispatch(manifest["id"], DispatchIn())
     clock.advance(hours=2)
 
-    officers = [Services(Database(str(database.url.render_as_string(hide_password=False))), clock)
-                for _ in range(2)]
+    officers = [
+        Services(Database(str(database.url.render_as_string(hide_password=False))), clock)
+        for _ in range(2)
+    ]
     results: list[str] = []
     failures: list[BaseException] = []
     for person_id in people:
@@ -55,7 +59,8 @@ def test_simultaneous_check_ins_make_one_movement(database, clock):
     assert sorted(results) == ["already_checked_in"] * 12 + ["checked_in"] * 12
     with database.read() as conn:
         arrivals = conn.execute(
-            select(movements.c.person_id, func.count()).where(movements.c.kind == "arrived")
+            select(movements.c.person_id, func.count())
+            .where(movements.c.kind == "arrived")
             .group_by(movements.c.person_id)
         ).all()
     assert sorted(pid for pid, _ in arrivals) == sorted(people)

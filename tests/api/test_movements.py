@@ -9,7 +9,9 @@ def test_status_events_and_their_corrections(client, clock):
     prison = site(client, "Detention facility", "detention")
     p = register(client, camp)
     clock.advance(hours=2)
-    r = client.post(f"/api/persons/{p['id']}/events", json={"kind": "detained", "to_site_id": prison})
+    r = client.post(
+        f"/api/persons/{p['id']}/events", json={"kind": "detained", "to_site_id": prison}
+    )
     assert r.status_code == 201, r.text
     wrong = r.json()
     loc = client.get(f"/api/persons/{p['id']}").json()["location"]
@@ -17,8 +19,14 @@ def test_status_events_and_their_corrections(client, clock):
 
     # It was the hospital, not detention: a correction is a new event naming the old one.
     clock.advance(hours=1)
-    r = client.post(f"/api/movements/{wrong['id']}/corrections", json={
-        "kind": "hospitalised", "to_site_id": hospital, "note": "entered under the wrong person"})
+    r = client.post(
+        f"/api/movements/{wrong['id']}/corrections",
+        json={
+            "kind": "hospitalised",
+            "to_site_id": hospital,
+            "note": "entered under the wrong person",
+        },
+    )
     assert r.status_code == 201, r.text
     fix = r.json()
     assert fix["corrects_id"] == wrong["id"] and fix["occurred_at"] == wrong["occurred_at"]
@@ -26,17 +34,26 @@ def test_status_events_and_their_corrections(client, clock):
     assert (loc["site_id"], loc["state"]) == (hospital, "hospitalised")
     history = client.get(f"/api/persons/{p['id']}/movements").json()
     assert [(h["kind"], h["corrected"]) for h in history] == [
-        ("registered", False), ("detained", True), ("hospitalised", False)]
-    r = client.post(f"/api/movements/{wrong['id']}/corrections", json={"kind": "voided", "note": "x"})
+        ("registered", False),
+        ("detained", True),
+        ("hospitalised", False),
+    ]
+    r = client.post(
+        f"/api/movements/{wrong['id']}/corrections", json={"kind": "voided", "note": "x"}
+    )
     assert r.status_code == 409
 
     # Voiding the correction's correction brings the person back to the camp.
-    r = client.post(f"/api/movements/{fix['id']}/corrections", json={"kind": "voided", "note": "never left"})
+    r = client.post(
+        f"/api/movements/{fix['id']}/corrections", json={"kind": "voided", "note": "never left"}
+    )
     assert client.get(f"/api/persons/{p['id']}").json()["location"]["site_id"] == camp
 
     clock.advance(hours=1)
     client.post(f"/api/persons/{p['id']}/events", json={"kind": "deceased"})
-    r = client.post(f"/api/persons/{p['id']}/events", json={"kind": "transferred", "to_site_id": hospital})
+    r = client.post(
+        f"/api/persons/{p['id']}/events", json={"kind": "transferred", "to_site_id": hospital}
+    )
     assert r.status_code == 409
 
 
@@ -45,10 +62,14 @@ def test_event_rules(client, clock):
     p = register(client, camp)
     r = client.post(f"/api/persons/{p['id']}/events", json={"kind": "hospitalised"})
     assert "destination" in errors(r)["to_site_id"]
-    r = client.post(f"/api/persons/{p['id']}/events", json={"kind": "hospitalised", "to_site_id": camp})
+    r = client.post(
+        f"/api/persons/{p['id']}/events", json={"kind": "hospitalised", "to_site_id": camp}
+    )
     assert "hospital" in errors(r)["to_site_id"]
-    r = client.post(f"/api/persons/{p['id']}/events",
-                    json={"kind": "departed", "occurred_at": "2030-01-01T00:00:00Z"})
+    r = client.post(
+        f"/api/persons/{p['id']}/events",
+        json={"kind": "departed", "occurred_at": "2030-01-01T00:00:00Z"},
+    )
     assert "future" in errors(r)["occurred_at"]
     r = client.post(f"/api/persons/{p['id']}/events", json={"kind": "released"})
     assert r.status_code == 201

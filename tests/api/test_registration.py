@@ -5,20 +5,38 @@ from tests.api.helpers import BASIS, CONSENT, errors, register, site
 
 def test_register_a_person_with_every_detail(client):
     exit_point = site(client, "Exit", "exit_point", "SY09")
-    r = client.post("/api/persons", json={
-        "site_id": exit_point, "consent": {"tracing": True, "share_with": ["ICRC"]},
-        "purpose": "registration and tracing", "legal_basis": "vital_interest",
-        "given_name": "Mohammed", "father_name": "Ahmed", "grandfather_name": "Ali",
-        "family_name": "al-Obeidi", "given_name_original": "محمد", "father_name_original": "أحمد",
-        "grandfather_name_original": "علي", "family_name_original": "العبيدي",
-        "alternate_names": ["Muhammad Ahmad"], "kunya": "Abu Omar", "mother_name": "Khadija",
-        "sex": "m", "birth_date": "1985-06", "nationality": "irq", "origin_pcode": "IQG15",
-        "origin_locality": "Tal Afar", "languages": ["ar", "tr"],
-        "documents": [{"type": "national_id", "number": "ab-123 456", "issuing_country": "IRQ"}],
-        "phone": "+964 770 123 4567",
-        "vulnerabilities": {"washington_group": {"walking": 4, "seeing": 1}, "injury": True},
-        "note": "lost his left leg",
-    })
+    r = client.post(
+        "/api/persons",
+        json={
+            "site_id": exit_point,
+            "consent": {"tracing": True, "share_with": ["ICRC"]},
+            "purpose": "registration and tracing",
+            "legal_basis": "vital_interest",
+            "given_name": "Mohammed",
+            "father_name": "Ahmed",
+            "grandfather_name": "Ali",
+            "family_name": "al-Obeidi",
+            "given_name_original": "محمد",
+            "father_name_original": "أحمد",
+            "grandfather_name_original": "علي",
+            "family_name_original": "العبيدي",
+            "alternate_names": ["Muhammad Ahmad"],
+            "kunya": "Abu Omar",
+            "mother_name": "Khadija",
+            "sex": "m",
+            "birth_date": "1985-06",
+            "nationality": "irq",
+            "origin_pcode": "IQG15",
+            "origin_locality": "Tal Afar",
+            "languages": ["ar", "tr"],
+            "documents": [
+                {"type": "national_id", "number": "ab-123 456", "issuing_country": "IRQ"}
+            ],
+            "phone": "+964 770 123 4567",
+            "vulnerabilities": {"washington_group": {"walking": 4, "seeing": 1}, "injury": True},
+            "note": "lost his left leg",
+        },
+    )
     assert r.status_code == 201, r.text
     p = r.json()
     assert p["names"]["given_name_original"] == "محمد"
@@ -35,8 +53,14 @@ def test_register_a_person_with_every_detail(client):
     for typed in (number, number.lower(), number.replace("-", "")):
         found = client.post("/api/persons/search", json={"registration_number": typed}).json()
         assert [f["id"] for f in found] == [p["id"]]
-    assert client.post("/api/persons/search", json={"phone": "00964 7701234567"}).json()[0]["id"] == p["id"]
-    assert client.post("/api/persons/search", json={"document_number": "AB123456"}).json()[0]["id"] == p["id"]
+    assert (
+        client.post("/api/persons/search", json={"phone": "00964 7701234567"}).json()[0]["id"]
+        == p["id"]
+    )
+    assert (
+        client.post("/api/persons/search", json={"document_number": "AB123456"}).json()[0]["id"]
+        == p["id"]
+    )
 
 
 def test_a_mistyped_registration_number_is_caught_by_its_check_character(client):
@@ -52,9 +76,15 @@ def test_group_pre_registration_then_details_later(client):
     camp = site(client, "Camp")
     p = register(client, camp, given_name="Hamid", estimated_age=40)
     assert p["estimated_age_at_registration"] == 40 and p["birth_precision"] == "estimated"
-    r = client.patch(f"/api/persons/{p['id']}", json={
-        "father_name": "Saleh", "sex": "m", "documents": [{"type": "family_book", "number": "77"}],
-        "consent": {"tracing": False, "share_with": []}})
+    r = client.patch(
+        f"/api/persons/{p['id']}",
+        json={
+            "father_name": "Saleh",
+            "sex": "m",
+            "documents": [{"type": "family_book", "number": "77"}],
+            "consent": {"tracing": False, "share_with": []},
+        },
+    )
     assert r.status_code == 200, r.text
     q = r.json()
     assert q["names"]["given_name"] == "Hamid" and q["names"]["father_name"] == "Saleh"
@@ -72,32 +102,53 @@ def test_group_pre_registration_then_details_later(client):
 
 def test_household_links_and_later_links(client):
     camp = site(client, "Camp")
-    r = client.post("/api/households", json={
-        "site_id": camp, "consent": CONSENT, **BASIS,
-        "head": {"given_name": "Aisha", "sex": "f", "estimated_age": 30},
-        "members": [{"relationship": "child", "given_name": "Hassan", "birth_date": "2018-09"},
-                    {"relationship": "child", "given_name": "Hussein", "birth_date": "2018-09",
-                     "consent": {"tracing": False}}]})
+    r = client.post(
+        "/api/households",
+        json={
+            "site_id": camp,
+            "consent": CONSENT,
+            **BASIS,
+            "head": {"given_name": "Aisha", "sex": "f", "estimated_age": 30},
+            "members": [
+                {"relationship": "child", "given_name": "Hassan", "birth_date": "2018-09"},
+                {
+                    "relationship": "child",
+                    "given_name": "Hussein",
+                    "birth_date": "2018-09",
+                    "consent": {"tracing": False},
+                },
+            ],
+        },
+    )
     assert r.status_code == 201, r.text
     hh = r.json()
     head, hassan, hussein = hh["members"]
     assert head["relationship_to_head"] == "head" and hh["head_person_id"] == head["id"]
     assert {m["household_id"] for m in hh["members"]} == {hh["id"]}
     assert hussein["consent"]["tracing"] is False and hassan["consent"]["tracing"] is True
-    r = client.post("/api/relationships", json={"person_id": hassan["id"],
-                                                "other_person_id": hussein["id"], "kind": "twin"})
+    r = client.post(
+        "/api/relationships",
+        json={"person_id": hassan["id"], "other_person_id": hussein["id"], "kind": "twin"},
+    )
     assert r.status_code == 201
-    r = client.post("/api/relationships", json={"person_id": hassan["id"],
-                                                "other_person_id": hussein["id"], "kind": "twin"})
+    r = client.post(
+        "/api/relationships",
+        json={"person_id": hassan["id"], "other_person_id": hussein["id"], "kind": "twin"},
+    )
     assert r.status_code == 409
     cousin = register(client, camp, given_name="Mustafa")
-    r = client.post("/api/relationships", json={"person_id": cousin["id"],
-                                                "other_person_id": "ghost", "kind": "cousin"})
+    r = client.post(
+        "/api/relationships",
+        json={"person_id": cousin["id"], "other_person_id": "ghost", "kind": "cousin"},
+    )
     assert errors(r) == {"other_person_id": "person not found"}
 
 
 def test_openapi_and_index(client):
     spec = client.get("/openapi.json").json()
-    assert "/api/households" in spec["paths"] and "/api/manifests/{manifest_id}/check-ins" in spec["paths"]
+    assert (
+        "/api/households" in spec["paths"]
+        and "/api/manifests/{manifest_id}/check-ins" in spec["paths"]
+    )
     page = client.get("/")
     assert page.status_code == 200 and 'href="/docs"' in page.text

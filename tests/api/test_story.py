@@ -20,15 +20,33 @@ def test_household_split_between_camp_and_hospital(client, clock):
         "site_id": exit_point,
         "consent": CONSENT,
         **BASIS,
-        "head": {"given_name": "Fatima", "father_name": "Ahmed", "family_name": "Al-Hassan",
-                 "given_name_original": "فاطمة", "sex": "f", "birth_date": "1990",
-                 "nationality": "SYR", "origin_pcode": "SY09", "origin_locality": "Baghouz"},
+        "head": {
+            "given_name": "Fatima",
+            "father_name": "Ahmed",
+            "family_name": "Al-Hassan",
+            "given_name_original": "فاطمة",
+            "sex": "f",
+            "birth_date": "1990",
+            "nationality": "SYR",
+            "origin_pcode": "SY09",
+            "origin_locality": "Baghouz",
+        },
         "members": [
             {"relationship": "parent", "given_name": "Khadija", "sex": "f", "estimated_age": 64},
             {"relationship": "child", "given_name": "Omar", "sex": "m", "birth_date": "2009-05"},
-            {"relationship": "child", "given_name": "Aisha", "sex": "f", "birth_date": "2013-01-02"},
-            {"relationship": "child", "given_name": "Yusuf", "sex": "m", "birth_date": "2018-09",
-             "vulnerabilities": {"muac_mm": 109}},
+            {
+                "relationship": "child",
+                "given_name": "Aisha",
+                "sex": "f",
+                "birth_date": "2013-01-02",
+            },
+            {
+                "relationship": "child",
+                "given_name": "Yusuf",
+                "sex": "m",
+                "birth_date": "2018-09",
+                "vulnerabilities": {"muac_mm": 109},
+            },
         ],
     }
     r = client.post("/api/households", json=household)
@@ -39,17 +57,26 @@ def test_household_split_between_camp_and_hospital(client, clock):
     ids = {name: m["id"] for name, m in members.items()}
 
     # Four to camp A: the youngest stays behind, so the officer records why.
-    truck = client.post("/api/manifests", json={"vehicle": "Truck 12", "from_site_id": exit_point,
-                                                "to_site_id": camp_a}).json()
-    r = client.post(f"/api/manifests/{truck['id']}/persons", json={
-        "person_ids": [ids[n] for n in ("Fatima", "Khadija", "Omar", "Aisha")],
-        "separation_reason": "youngest child evacuated to hospital (SAM)"})
+    truck = client.post(
+        "/api/manifests",
+        json={"vehicle": "Truck 12", "from_site_id": exit_point, "to_site_id": camp_a},
+    ).json()
+    r = client.post(
+        f"/api/manifests/{truck['id']}/persons",
+        json={
+            "person_ids": [ids[n] for n in ("Fatima", "Khadija", "Omar", "Aisha")],
+            "separation_reason": "youngest child evacuated to hospital (SAM)",
+        },
+    )
     assert r.status_code == 200, r.text
-    ambulance = client.post("/api/manifests", json={"vehicle": "Ambulance 3",
-                                                    "from_site_id": exit_point,
-                                                    "to_site_id": hospital}).json()
-    r = client.post(f"/api/manifests/{ambulance['id']}/persons", json={
-        "person_ids": [ids["Yusuf"]], "separation_reason": "medical evacuation"})
+    ambulance = client.post(
+        "/api/manifests",
+        json={"vehicle": "Ambulance 3", "from_site_id": exit_point, "to_site_id": hospital},
+    ).json()
+    r = client.post(
+        f"/api/manifests/{ambulance['id']}/persons",
+        json={"person_ids": [ids["Yusuf"]], "separation_reason": "medical evacuation"},
+    )
     assert r.status_code == 200, r.text
     assert client.post(f"/api/manifests/{truck['id']}/dispatch").status_code == 200
     assert client.post(f"/api/manifests/{ambulance['id']}/dispatch").status_code == 200
@@ -58,8 +85,10 @@ def test_household_split_between_camp_and_hospital(client, clock):
     for name in ("Fatima", "Omar", "Aisha"):
         r = client.post(f"/api/manifests/{truck['id']}/check-ins", json={"person_id": ids[name]})
         assert r.status_code == 200 and r.json()["status"] == "checked_in", r.text
-    r = client.post(f"/api/manifests/{ambulance['id']}/check-ins",
-                    json={"registration_number": members["Yusuf"]["registration_number"]})
+    r = client.post(
+        f"/api/manifests/{ambulance['id']}/check-ins",
+        json={"registration_number": members["Yusuf"]["registration_number"]},
+    )
     assert r.json()["status"] == "checked_in"
     assert client.post(f"/api/manifests/{truck['id']}/receive").status_code == 200
 

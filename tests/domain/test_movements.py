@@ -1,8 +1,8 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from corridor.domain.movements import Event, current_location
 
-T0 = datetime(2019, 3, 1, 8, tzinfo=timezone.utc)
+T0 = datetime(2019, 3, 1, 8, tzinfo=UTC)
 
 
 def ev(i, kind, frm=None, to=None, hours=0, corrects=None, manifest=None):
@@ -10,8 +10,11 @@ def ev(i, kind, frm=None, to=None, hours=0, corrects=None, manifest=None):
 
 
 def test_location_follows_the_log():
-    log = [ev(1, "registered", to="exit"), ev(2, "dispatched", "exit", "camp", 1, manifest="m"),
-           ev(3, "arrived", "exit", "camp", 5, manifest="m")]
+    log = [
+        ev(1, "registered", to="exit"),
+        ev(2, "dispatched", "exit", "camp", 1, manifest="m"),
+        ev(3, "arrived", "exit", "camp", 5, manifest="m"),
+    ]
     assert current_location(log[:2]).state == "in_transit"
     assert current_location(log[:2]).destination_site_id == "camp"
     loc = current_location(log)
@@ -19,8 +22,11 @@ def test_location_follows_the_log():
 
 
 def test_events_count_in_time_order_whatever_the_recording_order():
-    log = [ev(1, "registered", to="exit"), ev(3, "hospitalised", to="hosp", hours=1),
-           ev(2, "transferred", "exit", "camp", hours=5)]
+    log = [
+        ev(1, "registered", to="exit"),
+        ev(3, "hospitalised", to="hosp", hours=1),
+        ev(2, "transferred", "exit", "camp", hours=5),
+    ]
     assert current_location(log).site_id == "camp"
 
 
@@ -30,8 +36,10 @@ def test_a_correction_replaces_the_event_it_names():
     voided = [*log, ev(3, "voided", corrects="e2", hours=1)]
     assert current_location(voided).site_id == "exit"
     restated = [*log, ev(3, "hospitalised", to="hosp", hours=1, corrects="e2")]
-    assert (current_location(restated).site_id, current_location(restated).state) == \
-        ("hosp", "hospitalised")
+    assert (current_location(restated).site_id, current_location(restated).state) == (
+        "hosp",
+        "hospitalised",
+    )
 
 
 def test_deceased_keeps_the_last_site_and_release_without_destination_leaves():

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -32,9 +33,9 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
 
 
 def test_a_failed_transaction_leaves_nothing(database):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    row = {"id": "s1", "name": "Camp", "kind": "camp", "created_at": datetime.now(timezone.utc)}
+    row = {"id": "s1", "name": "Camp", "kind": "camp", "created_at": datetime.now(UTC)}
     try:
         with database.transaction() as conn:
             conn.execute(insert(sites), [row])
@@ -47,7 +48,7 @@ def test_a_failed_transaction_leaves_nothing(database):
 
 def test_sqlite_writers_are_serialised(tmp_path):
     """Many threads writing at once: no 'database is locked', every row lands."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     path = tmp_path / "w.db"
     db = Database(f"sqlite:///{path}")
@@ -58,9 +59,17 @@ def test_sqlite_writers_are_serialised(tmp_path):
         try:
             for i in range(20):
                 with db.transaction() as conn:
-                    conn.execute(insert(sites), [{"id": f"{n}-{i}", "name": f"site {n}-{i}",
-                                                  "kind": "camp",
-                                                  "created_at": datetime.now(timezone.utc)}])
+                    conn.execute(
+                        insert(sites),
+                        [
+                            {
+                                "id": f"{n}-{i}",
+                                "name": f"site {n}-{i}",
+                                "kind": "camp",
+                                "created_at": datetime.now(UTC),
+                            }
+                        ],
+                    )
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
