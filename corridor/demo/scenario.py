@@ -387,10 +387,10 @@ def build_demo(
                 ids = svc.registration.register_households(
                     [_household_in(sites["exit"], h, rng) for h in batch]
                 )
-                for h, (hid, member_ids) in zip(batch, ids, strict=True):
-                    h.household_id = hid
-                    for m, pid in zip(h.members, member_ids, strict=True):
-                        m.person_id = pid
+                for h, stored in zip(batch, ids, strict=True):
+                    h.household_id = stored["id"]
+                    for m, p in zip(h.members, stored["members"], strict=True):
+                        m.person_id = p["id"]
                 bar.advance(task, len(batch))
             _link_story_twins(svc, todays)
             # Yesterday's screened men move on (to a camp, or to detention).

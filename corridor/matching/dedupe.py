@@ -12,7 +12,7 @@ __all__ = ["find_duplicates", "scored_pairs"]
 
 
 def scored_pairs(
-    records: Iterable[PersonRecord], model: Model | None = None, max_candidates: int = 60
+    records: Iterable[PersonRecord], model: Model | None = None, max_candidates: int = 25
 ) -> list[tuple[str, str, float, float]]:
     """``(id_a, id_b, weight, probability)`` for every candidate pair (each pair once)."""
     index = MemoryIndex(records, model, max_candidates=max_candidates)
@@ -25,10 +25,11 @@ def scored_pairs(
             if (a, b) in seen:
                 continue
             seen.add((a, b))
-            # Score both ways: the engine is asymmetric (query vs registered).
-            m1 = matcher.score(rec, index.records[other_id])
-            m2 = matcher.score(index.records[other_id], rec)
-            w = max(m1.weight, m2.weight)
+            other = index.records[other_id]
+            w = matcher.score(rec, other, explain=False).weight
+            if matcher.probability(w) >= 0.01:
+                # The engine is asymmetric (sought vs registered): take the better way.
+                w = max(w, matcher.score(other, rec, explain=False).weight)
             out.append((a, b, w, matcher.probability(w)))
     return out
 

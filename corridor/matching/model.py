@@ -43,6 +43,9 @@ class NameRules:
     chain_family_factor: float = 0.8
     chain_extra_factor: float = 0.3
     reordered_penalty: float = -2.0
+    # When the given name disagrees, names may add at most log2(population) + cap bits.
+    given_different_cap: float = -6.0
+    given_elsewhere_cap: float = -2.0
 
 
 @dataclass(frozen=True)

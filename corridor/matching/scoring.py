@@ -68,6 +68,7 @@ class _NameResult:
     weight: float
     evidence: list[FieldEvidence]
     given_missed: bool = False
+    given_elsewhere: bool = False
 
 
 def _display(unit: NameUnit) -> str:
@@ -227,6 +228,22 @@ class Matcher:
             )
             if alt.weight > res.weight:
                 res = alt
+        if res.given_missed:
+            # Brothers and cousins share father, grandfather and family names: when the
+            # given name disagrees, the rest of the chain says "same family", not "same
+            # person", so its weight is capped below the prior.
+            rules = self.model.names
+            cap = self._prior_bits + (
+                rules.given_elsewhere_cap if res.given_elsewhere else rules.given_different_cap
+            )
+            if res.weight > cap:
+                if explain:
+                    res.evidence.append(FieldEvidence(
+                        "given name", "family names agree, given name does not",
+                        cap - res.weight,
+                        "The given name differs while other names agree: this fits brothers, "
+                        "cousins or father and son, so the shared names count for little."))
+                res = _NameResult(cap, res.evidence, True, res.given_elsewhere)
         return res
 
     def _chain_result(
@@ -283,7 +300,7 @@ class Matcher:
                     w,
                     "Father's/grandfather's names (counted as one piece of evidence, "
                     "since brothers share them): " + "; ".join(chain_words) + "."))
-        given_missed = False
+        given_missed = given_elsewhere = False
         c_has = c.role_set
         unmatched = 0
         unmatched_names: list[str] = []
@@ -295,6 +312,7 @@ class Matcher:
                     continue
                 given_missed = True
                 if got is not None:
+                    given_elsewhere = True
                     total += rules.given_elsewhere
                     if explain:
                         ev.append(FieldEvidence(
@@ -340,7 +358,7 @@ class Matcher:
                 ev.append(FieldEvidence("name order", "family name written first",
                                         rules.reordered_penalty,
                                         "Matches only if the family name was written first."))
-        return _NameResult(total, ev, given_missed)
+        return _NameResult(total, ev, given_missed, given_elsewhere)
 
     def compare_names(
         self, query: PersonRecord, candidate: PersonRecord, explain: bool = True

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from corridor.domain.ids import (
     InvalidRegistrationNumber,
+    format_registration_number,
     new_registration_number,
     normalise_registration_number,
     uuid7,
@@ -106,15 +107,18 @@ class RegistrationService(Service):
     def register_household(
         self, data: HouseholdIn, recorded_by: str | None = None
     ) -> dict[str, Any]:
-        """Register a head and members in one go, linked to the head by relationship."""
-        [(household_id, _)] = self.register_households([data], recorded_by)
-        return self.get_household(household_id)
+        """Register a head and members in one go, linked to the head by relationship.
+
+        Returns the household with each member's id and wristband number (the full
+        records are at ``get_household``): at an exit point, speed matters."""
+        [household] = self.register_households([data], recorded_by)
+        return household
 
     def register_households(
         self, items: Sequence[HouseholdIn], recorded_by: str | None = None
-    ) -> list[tuple[str, list[str]]]:
-        """Register many households in one transaction; returns (household id, member ids
-        with the head first) for each, in order."""
+    ) -> list[dict[str, Any]]:
+        """Register many households in one transaction; returns each household with its
+        members (head first), in order."""
         now = self.clock()
         problems: list[Problem] = []
         multi = len(items) > 1
@@ -180,16 +184,26 @@ class RegistrationService(Service):
             self._write(conn, all_drafts, recorded_by)
             if link_rows:
                 conn.execute(insert(relationships), link_rows)
-        members: dict[str, list[str]] = {h["id"]: [] for h in hh_rows}
+        members: dict[str, list[dict[str, Any]]] = {h["id"]: [] for h in hh_rows}
         for d in all_drafts:
-            members[d.person["household_id"]].append(d.person["id"])
-        return [(h["id"], members[h["id"]]) for h in hh_rows]
+            p = d.person
+            members[p["household_id"]].append({
+                "id": p["id"],
+                "registration_number": format_registration_number(p["registration_number"]),
+                "name": queries.display_name(p),
+                "relationship_to_head": p["relationship_to_head"],
+            })
+        return [
+            {"id": h["id"], "site_id": h["site_id"], "head_person_id": h["head_person_id"],
+             "members": members[h["id"]]}
+            for h in hh_rows
+        ]
 
     def update_person(self, person_id: str, patch: PersonPatch) -> dict[str, Any]:
         """Add or correct details; only the fields given change. Location is not a detail."""
         given = patch.model_dump(exclude_unset=True)
         with self.db.transaction() as conn:
-            current = queries.get_person(conn, person_id)
+            current = queries.get_person(conn, person_id, self.clock().date())
             merged = PersonDetails.model_validate(_details_of(current) | _patch_details(given))
             problems: list[Problem] = []
             registered_on = current["registered_at"].date()
@@ -207,7 +221,7 @@ class RegistrationService(Service):
                 )
                 if docs:
                     conn.execute(insert(person_documents), docs)
-            return queries.person_out(conn, queries.person_row(conn, person_id))
+            return queries.get_person(conn, person_id, self.clock().date())
 
     def link(self, data: LinkIn) -> dict[str, Any]:
         """Record that other_person is person's <kind> (and the inverse)."""
@@ -259,11 +273,11 @@ class RegistrationService(Service):
 
     def get_person(self, person_id: str) -> dict[str, Any]:
         with self.db.read() as conn:
-            return queries.person_out(conn, queries.person_row(conn, person_id))
+            return queries.get_person(conn, person_id, self.clock().date())
 
     def get_household(self, household_id: str) -> dict[str, Any]:
         with self.db.read() as conn:
-            return queries.household_out(conn, household_id)
+            return queries.household_out(conn, household_id, self.clock().date())
 
     def search(self, data: PersonSearchIn) -> list[dict[str, Any]]:
         """Exact-key search: registration number, phone or document number."""
@@ -291,8 +305,10 @@ class RegistrationService(Service):
             )
             query = query.where(persons.c.id.in_(sub))
         with self.db.read() as conn:
-            ids = list(conn.execute(query.limit(50)).scalars())
-            return [queries.person_out(conn, queries.person_row(conn, pid)) for pid in ids]
+            rows = conn.execute(
+                select(persons).where(persons.c.id.in_(query.limit(50))).order_by(persons.c.id)
+            ).mappings().all()
+            return queries.persons_out(conn, rows, self.clock().date())
 
     # -- internals ----------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, select
@@ -61,8 +62,8 @@ def person_row(conn: Connection, person_id: str) -> RowMapping:
     return row
 
 
-def get_person(conn: Connection, person_id: str) -> dict[str, Any]:
-    return person_out(conn, person_row(conn, person_id))
+def get_person(conn: Connection, person_id: str, today: date) -> dict[str, Any]:
+    return person_out(conn, person_row(conn, person_id), today)
 
 
 def display_name(row: RowMapping | dict[str, Any]) -> str:
@@ -97,19 +98,37 @@ def person_summary(row: RowMapping | dict[str, Any], today: date) -> dict[str, A
     }
 
 
-def person_out(conn: Connection, row: RowMapping, today: date | None = None) -> dict[str, Any]:
+def person_out(conn: Connection, row: RowMapping, today: date) -> dict[str, Any]:
     """A person with documents and current location, as the API shows it."""
-    today = today or date.today()
-    docs = conn.execute(
+    return persons_out(conn, [row], today)[0]
+
+
+def persons_out(
+    conn: Connection, rows: Sequence[RowMapping], today: date
+) -> list[dict[str, Any]]:
+    """Several persons at once: three queries whatever their number."""
+    ids = [r["id"] for r in rows]
+    docs: dict[str, list[dict[str, Any]]] = {pid: [] for pid in ids}
+    for d in conn.execute(
         select(person_documents)
-        .where(person_documents.c.person_id == row["id"])
+        .where(person_documents.c.person_id.in_(ids))
         .order_by(person_documents.c.id)
-    ).mappings()
-    loc = (
-        conn.execute(select(person_locations).where(person_locations.c.person_id == row["id"]))
-        .mappings()
-        .first()
-    )
+    ).mappings():
+        docs[d["person_id"]].append(
+            {"type": d["doc_type"], "number": d["number"], "issuing_country": d["issuing_country"]}
+        )
+    locs = {
+        loc["person_id"]: loc
+        for loc in conn.execute(
+            select(person_locations).where(person_locations.c.person_id.in_(ids))
+        ).mappings()
+    }
+    return [_person_dict(row, docs[row["id"]], locs.get(row["id"]), today) for row in rows]
+
+
+def _person_dict(
+    row: RowMapping, docs: list[dict[str, Any]], loc: RowMapping | None, today: date
+) -> dict[str, Any]:
     names = {f: row[f] for f in NAME_COLUMNS}
     names.update(
         alternate_names=row["alternate_names"], kunya=row["kunya"], mother_name=row["mother_name"]
@@ -138,10 +157,7 @@ def person_out(conn: Connection, row: RowMapping, today: date | None = None) -> 
         "origin": {"pcode": row["origin_pcode"], "locality": row["origin_locality"]},
         "languages": row["languages"],
         "phone": row["phone"],
-        "documents": [
-            {"type": d["doc_type"], "number": d["number"], "issuing_country": d["issuing_country"]}
-            for d in docs
-        ],
+        "documents": docs,
         "vulnerabilities": {
             "uasc": row["uasc"],
             "muac_mm": row["muac_mm"],
@@ -176,7 +192,7 @@ def location_out(loc: RowMapping | None) -> dict[str, Any]:
     }
 
 
-def household_out(conn: Connection, household_id: str) -> dict[str, Any]:
+def household_out(conn: Connection, household_id: str, today: date) -> dict[str, Any]:
     hh = conn.execute(select(households).where(households.c.id == household_id)).mappings().first()
     if hh is None:
         raise NotFound("household")
@@ -187,7 +203,7 @@ def household_out(conn: Connection, household_id: str) -> dict[str, Any]:
         .mappings()
         .all()
     )
-    members = [person_out(conn, r) for r in rows]
+    members = persons_out(conn, rows, today)
     members.sort(key=lambda p: (p["id"] != hh["head_person_id"], p["id"]))
     return {
         "id": hh["id"],

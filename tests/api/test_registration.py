@@ -121,7 +121,12 @@ def test_household_links_and_later_links(client):
         },
     )
     assert r.status_code == 201, r.text
-    hh = r.json()
+    created = r.json()
+    hh = client.get(f"/api/households/{created['id']}").json()
+    assert [m["id"] for m in hh["members"]] == [m["id"] for m in created["members"]]
+    assert [m["registration_number"] for m in hh["members"]] == [
+        m["registration_number"] for m in created["members"]
+    ]
     head, hassan, hussein = hh["members"]
     assert head["relationship_to_head"] == "head" and hh["head_person_id"] == head["id"]
     assert {m["household_id"] for m in hh["members"]} == {hh["id"]}

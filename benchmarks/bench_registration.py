@@ -1,0 +1,150 @@
+"""Persons registered per second through the HTTP API, in households of five.
+
+Starts a real server (`corridor serve`, uvicorn) on 127.0.0.1 against a fresh SQLite file
+or a throwaway PostgreSQL server, then posts households of five from several client
+threads over keep-alive connections, and prints throughput and latency.
+
+    python benchmarks/bench_registration.py --backend sqlite --households 2000
+    python benchmarks/bench_registration.py --backend postgresql --households 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+NAMES = ["Mohammed", "Ahmed", "Ali", "Omar", "Hassan", "Fatima", "Aisha", "Maryam", "Zainab"]
+
+
+def household(site_id: str, n: int) -> dict[str, object]:
+    name = NAMES[n % len(NAMES)]
+    return {
+        "site_id": site_id,
+        "consent": {"tracing": True, "share_with": ["ICRC"]},
+        "purpose": "registration",
+        "legal_basis": "vital_interest",
+        "head": {"given_name": name, "father_name": "Ahmed", "family_name": "al-Hassan",
+                 "given_name_original": "محمد", "sex": "f", "estimated_age": 30 + n % 20,
+                 "nationality": "SYR", "origin_pcode": "SY09"},
+        "members": [
+            {"relationship": "child", "given_name": NAMES[(n + i) % len(NAMES)],
+             "sex": "mf"[i % 2], "estimated_age": 2 + 3 * i,
+             "vulnerabilities": {"muac_mm": 130} if i == 0 else {}}
+            for i in range(3)
+        ] + [{"relationship": "parent", "given_name": "Khadija", "sex": "f", "estimated_age": 61}],
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("server exited early")
+        try:
+            if httpx.get(f"{base}/api/sites", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit("server did not start")
+
+
+def run(url: str, households: int, clients: int) -> dict[str, float]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "CORRIDOR_DATABASE_URL": url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "corridor.cli", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        wait_ready(base, proc)
+        site = httpx.post(f"{base}/api/sites", json={"name": "Exit", "kind": "exit_point"}).json()
+        latencies: list[float] = []
+        errors: list[str] = []
+        counter = iter(range(households))
+        lock = threading.Lock()
+
+        def worker() -> None:
+            with httpx.Client(base_url=base, timeout=60) as client:
+                while True:
+                    with lock:
+                        n = next(counter, None)
+                    if n is None:
+                        return
+                    t0 = time.perf_counter()
+                    r = client.post("/api/households", json=household(site["id"], n))
+                    dt = time.perf_counter() - t0
+                    with lock:
+                        latencies.append(dt)
+                        if r.status_code != 201:
+                            errors.append(r.text[:200])
+
+        # Warm up (first requests compile queries and fill pools).
+        with httpx.Client(base_url=base) as c:
+            for i in range(20):
+                c.post("/api/households", json=household(site["id"], i))
+        start = time.perf_counter()
+        threads = [threading.Thread(target=worker) for _ in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - start
+        if errors:
+            raise SystemExit(f"{len(errors)} errors, first: {errors[0]}")
+        latencies.sort()
+        return {
+            "households": households,
+            "persons": households * 5,
+            "seconds": elapsed,
+            "persons_per_second": households * 5 / elapsed,
+            "p50_ms": statistics.median(latencies) * 1000,
+            "p95_ms": latencies[int(len(latencies) * 0.95)] * 1000,
+        }
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--households", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.backend == "sqlite":
+            result = run(f"sqlite:///{tmp}/bench.db", args.households, args.clients)
+        else:
+            from tests.support.pgserver import start_postgres
+
+            with start_postgres() as pg:
+                result = run(pg.url, args.households, args.clients)
+    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"backend: {args.backend}, clients: {args.clients}")
+    for key, value in result.items():
+        print(f"{key}: {value:.1f}" if isinstance(value, float) else f"{key}: {value}")
+
+
+if __name__ == "__main__":
+    main()
