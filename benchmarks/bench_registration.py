@@ -140,7 +140,8 @@ def main() -> None:
 
             with start_postgres() as pg:
                 result = run(pg.url, args.households, args.clients)
-    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}")
     print(f"backend: {args.backend}, clients: {args.clients}")
     for key, value in result.items():
         print(f"{key}: {value:.1f}" if isinstance(value, float) else f"{key}: {value}")

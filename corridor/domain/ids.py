@@ -73,10 +73,17 @@ def check_char(body: str) -> str:
 
 
 def new_registration_number(rng: secrets.SystemRandom | None = None) -> str:
-    """A random 8-character body plus its check symbol, e.g. ``K7M4Q2XA9``."""
+    """A random 8-character body plus its check symbol, e.g. ``K7M4Q2XA9``.
+
+    Bodies whose check would be one of the symbols ``*~$=U`` are drawn again, so that
+    every number on a wristband is letters and digits only.
+    """
     pick = rng.choice if rng is not None else secrets.choice
-    body = "".join(pick(ALPHABET) for _ in range(BODY_LENGTH))
-    return body + check_char(body)
+    while True:
+        body = "".join(pick(ALPHABET) for _ in range(BODY_LENGTH))
+        check = check_char(body)
+        if check in ALPHABET:
+            return body + check
 
 
 def format_registration_number(number: str) -> str:

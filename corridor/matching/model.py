@@ -36,8 +36,8 @@ class NameRules:
     # Penalties (bits) when both sides give the part but it disagrees.
     given_different: float = -6.0
     given_elsewhere: float = -2.5
-    family_different: float = -2.5
-    chain_different: float = -2.0
+    family_different: float = -3.5
+    chain_different: float = -3.0
     unmatched_unit: float = -1.0
     out_of_place_factor: float = 0.5
     chain_family_factor: float = 0.8

@@ -69,6 +69,7 @@ class _NameResult:
     evidence: list[FieldEvidence]
     given_missed: bool = False
     given_elsewhere: bool = False
+    family_matched: bool = False
 
 
 def _display(unit: NameUnit) -> str:
@@ -226,7 +227,7 @@ class Matcher:
             alt = self._chain_result(
                 q, c, q.units[1:] + q.units[:1], q.keys[1:] + q.keys[:1], q.roles, True, explain
             )
-            if alt.weight > res.weight:
+            if alt.weight > res.weight and alt.family_matched:
                 res = alt
         if res.given_missed:
             # Brothers and cousins share father, grandfather and family names: when the
@@ -243,7 +244,8 @@ class Matcher:
                         cap - res.weight,
                         "The given name differs while other names agree: this fits brothers, "
                         "cousins or father and son, so the shared names count for little."))
-                res = _NameResult(cap, res.evidence, True, res.given_elsewhere)
+                res = _NameResult(cap, res.evidence, True, res.given_elsewhere,
+                                  res.family_matched)
         return res
 
     def _chain_result(
@@ -358,7 +360,9 @@ class Matcher:
                 ev.append(FieldEvidence("name order", "family name written first",
                                         rules.reordered_penalty,
                                         "Matches only if the family name was written first."))
-        return _NameResult(total, ev, given_missed, given_elsewhere)
+        last = len(q_roles) - 1
+        family_matched = q_roles[last] == FAMILY and matched_role.get(last) == FAMILY
+        return _NameResult(total, ev, given_missed, given_elsewhere, family_matched)
 
     def compare_names(
         self, query: PersonRecord, candidate: PersonRecord, explain: bool = True
