@@ -53,19 +53,18 @@ _LONG = frozenset("UIA")
 
 
 def _gap_ok(mine: frozenset[str], other: frozenset[str]) -> bool:
-    for v in mine:
-        if v in _LONG and not (other & _COMPAT[v]):
-            return False
-    return True
+    return all(v not in _LONG or other & _COMPAT[v] for v in mine)
 
 
-def vowels_agree(a: UnitKeys, b: UnitKeys) -> bool:
+def vowels_agree(a: UnitKeys, b: UnitKeys, alt: bool = False) -> bool:
     """Long vowels agree slot by slot (skeletons must already be equal).
 
     Mohammed/محمد agree (no long vowel); Mahmoud/محمود agree (``ou``/``و``);
-    Mohammed/Mahmoud do not.
+    Mohammed/Mahmoud do not. ``alt`` compares the Persian readings (``alt_slots``).
     """
-    for (_, va), (_, vb) in zip(a.slots, b.slots, strict=True):
+    sa = a.alt_slots if alt else a.slots
+    sb = b.alt_slots if alt else b.slots
+    for (_, va), (_, vb) in zip(sa, sb, strict=True):
         if not (_gap_ok(va, vb) and _gap_ok(vb, va)):
             return False
     return True
@@ -105,9 +104,10 @@ class UnitComparator:
         if a.script == b.script:
             if a.text == b.text:
                 return SAME
-            if a.script == "la":
-                if a.latin == b.latin or self.variants.latin_pair(a.latin, b.latin):
-                    return SPELLING
+            if a.script == "la" and (
+                a.latin == b.latin or self.variants.latin_pair(a.latin, b.latin)
+            ):
+                return SPELLING
         else:
             ar, la = (a, b) if a.script == "ar" else (b, a)
             if self.variants.cross(ar.text, la.latin):
@@ -116,13 +116,33 @@ class UnitComparator:
             if len(a.skeleton) >= 2 and vowels_agree(a, b):
                 if a.script != b.script:
                     return SCRIPT
-                if a.script == "ar" or Levenshtein.distance(a.latin, b.latin, score_cutoff=2) <= 1:
+                if a.script == "ar" or self._close_latin(a, b):
                     return SPELLING
                 return SIMILAR
             return DIFFERENT
+        if (
+            a.script != b.script
+            and a.alt_skeleton == b.alt_skeleton
+            and len(a.alt_skeleton) >= 2
+            and vowels_agree(a, b, alt=True)
+        ):
+            return SCRIPT
         if self._similar(a, b) or self._compound_part(a, b) or self._compound_part(b, a):
             return SIMILAR
         return DIFFERENT
+
+    @staticmethod
+    def _close_latin(a: UnitKeys, b: UnitKeys) -> bool:
+        """Latin keys one edit apart; for short names also same length and first letter
+        (Omar/Amer and Ali/Allah are different names)."""
+        la, lb = a.latin, b.latin
+        if Levenshtein.distance(la, lb, score_cutoff=2) > 1:
+            return False
+        if len(a.skeleton) >= 4:
+            return True
+        if len(a.skeleton) <= 2:
+            return la == lb
+        return len(la) == len(lb) and la[:1] == lb[:1]
 
     def _compound_part(self, whole: UnitKeys, part: UnitKeys) -> bool:
         """``Kader`` within ``Abd el-Kader``, ``Naim`` within ``Naimullah``."""

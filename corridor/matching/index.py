@@ -27,7 +27,8 @@ class MemoryIndex:
     >>> idx = MemoryIndex()
     >>> idx.add(PersonRecord("r1", full_name="Abdul Latif Mansur", birth_year=1968))
     >>> idx.add(PersonRecord("r2", full_name="Hassan Dahir Awes"))
-    >>> [m.record_id for m in idx.search(PersonRecord("q", name_original_script="عبد اللطيف منصور"))]
+    >>> q = PersonRecord("q", name_original_script="عبد اللطيف منصور")
+    >>> [m.record_id for m in idx.search(q)]
     ['r1']
     """
 

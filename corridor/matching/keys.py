@@ -45,6 +45,8 @@ _AR_LATIN: dict[str, str] = {
     "ا": "a", "و": "u", "ي": "i", "ع": "",
 }
 
+_AR_ALT = str.maketrans({"ض": "ز", "ظ": "ز", "ذ": "ز", "ث": "س"})
+
 _LATIN_DIGRAPHS = [
     ("sch", "X"), ("tch", "X"), ("kh", "K"), ("gh", "K"), ("sh", "X"), ("ch", "X"), ("th", "T"),
     ("dh", "D"), ("ph", "F"), ("zh", "J"), ("dj", "J"), ("dz", "J"), ("ck", "K"), ("ts", "S"),
@@ -172,7 +174,7 @@ def slots(unit: NameUnit) -> tuple[tuple[str, frozenset[str]], ...]:
 _LATIN_KEY_SUBS = [
     (r"sch", "sh"), (r"tch", "ch"), (r"ph", "f"), (r"kh", "k"), (r"gh", "g"), (r"dh", "d"),
     (r"th", "t"), (r"ck", "k"), (r"q", "k"), (r"c(?=[eiy])", "s"), (r"c", "k"), (r"x", "ks"),
-    (r"dj", "j"), (r"ou|oo|o|uw", "u"), (r"ee|ie|ey|ei|ay|ai", "i"), (r"y(?![aeiou])", "i"),
+    (r"dj", "j"), (r"ou|oo|o|uw", "u"), (r"ee|ie", "i"), (r"ei|ey|ay|ai", "ai"), (r"y(?![aeiou])", "i"),
     (r"e", "a"), (r"w", "u"), (r"v", "u"), (r"(?<=[aiu])h$", ""), (r"(.)\1+", r"\1"),
 ]
 _LATIN_KEY_RES = [(re.compile(p), r) for p, r in _LATIN_KEY_SUBS]
@@ -213,7 +215,8 @@ def latin_key(unit: NameUnit) -> str:
 class UnitKeys:
     """All keys of one unit, computed once (units repeat a lot: cache by unit)."""
 
-    __slots__ = ("unit", "skeleton", "slots", "latin", "text", "script")
+    __slots__ = ("unit", "skeleton", "slots", "alt_skeleton", "alt_slots", "latin", "text",
+                 "script")
 
     def __init__(self, unit: NameUnit) -> None:
         self.unit = unit
@@ -223,6 +226,14 @@ class UnitKeys:
         self.slots = sl
         self.skeleton = "".join(c for c, _ in sl)
         self.latin = latin_key(unit)
+        # Persian/Urdu say z for ض ظ ذ and s for ث: Zia for ضیا, Saqib for ثاقب.
+        if unit.script == "ar" and any(ch in unit.text for ch in "ضظذث"):
+            alt = NameUnit(tuple(p.translate(_AR_ALT) for p in unit.parts), "ar")
+            self.alt_slots = slots(alt)
+            self.alt_skeleton = "".join(c for c, _ in self.alt_slots)
+        else:
+            self.alt_slots = sl
+            self.alt_skeleton = self.skeleton
 
 
 @lru_cache(maxsize=200_000)

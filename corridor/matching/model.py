@@ -76,7 +76,7 @@ class FieldRules:
 
 @dataclass(frozen=True)
 class Calibration:
-    """``probability = sigmoid(slope * (weight - log2(population)) + intercept)`` (natural log odds).
+    """``probability = sigmoid(slope * (weight - log2(population)) + intercept)``.
 
     Fitted by logistic regression on labelled pairs (see ``training.fit_calibration``).
     """

@@ -79,17 +79,18 @@ _ARABIC_LETTER_MAP = str.maketrans(
     }
 )
 
-_TITLES = frozenset(
-    """
-    shaykh sheikh shaikh sheik shaik shekh cheikh cheik sheykh haji hajji hadji hadj haj hajj
-    alhaj alhaji alhajj mullah mulla molla mullo mola molah maulana mawlana moulana mawlawi
-    maulawi maulvi mawlavi moulavi molvi mawlvi qari qary dr doctor prof professor mr mrs ms
-    miss mister sir engineer eng general gen colonel col brigadier major captain capt
-    lieutenant lt sayyed_title imam mufti hafiz_title
-    """.split()
-)
+_TITLES = frozenset([
+    "shaykh", "sheikh", "shaikh", "sheik", "shaik", "shekh", "cheikh", "cheik", "sheykh", "haji",
+    "hajji", "hadji", "hadj", "haj", "hajj", "alhaj", "alhaji", "alhajj", "mullah", "mulla",
+    "molla", "mullo", "mola", "molah", "maulana", "mawlana", "moulana", "mawlawi", "maulawi",
+    "maulvi", "mawlavi", "moulavi", "molvi", "mawlvi", "qari", "qary", "dr", "doctor", "prof",
+    "professor", "mr", "mrs", "ms", "miss", "mister", "sir", "engineer", "eng", "general", "gen",
+    "colonel", "col", "brigadier", "major", "captain", "capt", "lieutenant", "lt", "imam",
+    "mufti",
+])
 _ARABIC_TITLES = frozenset(
-    ["الشيخ", "شيخ", "الحاج", "حاجي", "ملا", "مولوي", "مولانا", "قاري", "الدكتور", "دكتور", "المهندس", "د"]
+    ["الشيخ", "شيخ", "الحاج", "حاجي", "ملا", "مولوي", "مولانا", "قاري", "الدكتور", "دكتور",
+     "المهندس", "د"]
 )
 
 # Words that link a name to the next one in the chain: dropped.
@@ -124,7 +125,7 @@ _ARABIC_SUFFIXES = frozenset(["الله", "الدين", "الرحمن", "الر�
                               "الرحيم"])
 
 _LATIN_SUFFIX_RE = re.compile(
-    r"^(?P<head>[a-z]{2,}?)(?:(?:[aeiou]?l+ah?|[aeiou]l+a)|(?P<din>[aeiou][dl]-?d(?:ee|i)ne?)"
+    r"^(?P<head>[a-z]{2,}?)(?:(?:[aeiou]ll?ah|[aeiou]lla)|(?P<din>[aeiou][dl]-?d(?:ee|i)ne?)"
     r"|(?P<rah>[aeiou]r-?r[ae]hmane?))$"
 )
 _LATIN_ABD_RE = re.compile(r"^abd(?:[aeiou]l|[aeiou](?=(sh|[rstdnz])\1)(?:sh|[rstdnz])|[aeiou]?)"

@@ -31,6 +31,7 @@ from corridor.matching.normalise import NameUnit, parse_name
 from corridor.matching.records import CHAIN, FAMILY, GIVEN, NameChain, PersonRecord
 from corridor.matching.variants import (
     DEFAULT_POPULATION,
+    FREQUENCY_TABLE_TOTAL,
     VariantTable,
     load_default_frequencies,
 )
@@ -38,8 +39,8 @@ from corridor.matching.variants import (
 __all__ = ["FieldEvidence", "Match", "Matcher"]
 
 _PLACE_NOISE = frozenset(
-    "village district province area city town governorate camp sub region of the near "
-    "muhafazat wilayat mintaqat".split()
+    ["village", "district", "province", "area", "city", "town", "governorate", "camp", "sub",
+     "region", "of", "the", "near", "muhafazat", "wilayat", "mintaqat"]
 )
 
 
@@ -93,7 +94,8 @@ class Matcher:
 
     ``frequencies`` maps a name skeleton (``keys.skeleton``; storage can count
     them with ``frequency_keys``) to the number of persons bearing it among
-    ``population`` persons. Without it the shipped table is used.
+    ``population`` persons (the registry searched; it sets the prior). Without
+    it the shipped table (persons per million) is used.
 
     >>> m = Matcher.default()
     >>> q = PersonRecord("q", full_name="Muhammad Anwari", birth_year=1980)
@@ -108,13 +110,16 @@ class Matcher:
         frequencies: Mapping[str, int] | None = None,
         population: int | None = None,
         variants: VariantTable | None = None,
+        frequency_total: int | None = None,
     ) -> None:
         self.model = model
         if frequencies is None:
             frequencies = load_default_frequencies()
-            population = population or DEFAULT_POPULATION
+            frequency_total = FREQUENCY_TABLE_TOTAL
         self.frequencies = frequencies
         self.population = max(int(population or DEFAULT_POPULATION), 2)
+        # Name shares are counts / frequency_total (the population the counts come from).
+        self.frequency_total = frequency_total
         self.units = UnitComparator(variants or VariantTable.default())
         self._prior_bits = math.log2(self.population)
 
@@ -141,7 +146,7 @@ class Matcher:
     def share(self, unit: NameUnit) -> float:
         """Share of persons bearing this name (at least half a person)."""
         count = self.frequencies.get(unit_keys(unit).skeleton, 0)
-        return max(count, 0.5) / self.population
+        return max(count, 0.5) / (self.frequency_total or self.population)
 
     def rarity_words(self, unit: NameUnit) -> str:
         s = self.share(unit)
@@ -160,7 +165,9 @@ class Matcher:
         if level == DIFFERENT:
             return 0.0
         freq = self.frequencies
-        u = max(freq.get(q.skeleton, 0), freq.get(c.skeleton, 0), 0.5) / self.population
+        u = max(freq.get(q.skeleton, 0), freq.get(c.skeleton, 0), 0.5) / (
+            self.frequency_total or self.population
+        )
         m = {SAME: rules.m_same, SPELLING: rules.m_spelling, SCRIPT: rules.m_script}.get(
             level, rules.m_similar
         )

@@ -18,9 +18,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 
-__all__ = ["VariantTable", "load_default_frequencies", "DEFAULT_POPULATION"]
+__all__ = [
+    "DEFAULT_POPULATION",
+    "FREQUENCY_TABLE_TOTAL",
+    "VariantTable",
+    "load_default_frequencies",
+]
 
-DEFAULT_POPULATION = 1_000_000
+# The shipped frequency table counts persons per million.
+FREQUENCY_TABLE_TOTAL = 1_000_000
+# Registry size assumed for the prior when the caller gives none.
+DEFAULT_POPULATION = 50_000
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,7 @@ class VariantTable:
         if not a:
             return False
         b = self.latin_to_arabic.get(key_b)
-        return bool(b) and not a.isdisjoint(b)
+        return b is not None and not a.isdisjoint(b)
 
 
 def load_default_frequencies() -> dict[str, int]:

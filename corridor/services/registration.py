@@ -25,7 +25,9 @@ from corridor.schemas import (
     PersonPatch,
     PersonSearchIn,
 )
+from corridor.services import match_index
 from corridor.services.base import Service
+from corridor.services.match_index import person_record
 from corridor.services.person_rows import (
     NAME_FIELDS,
     detail_fields,
@@ -221,6 +223,7 @@ class RegistrationService(Service):
                 )
                 if docs:
                     conn.execute(insert(person_documents), docs)
+            match_index.reindex_persons(conn, [person_id])
             return queries.get_person(conn, person_id, self.clock().date())
 
     def link(self, data: LinkIn) -> dict[str, Any]:
@@ -362,6 +365,9 @@ class RegistrationService(Service):
         docs = [doc for d in drafts for doc in d.docs]
         if docs:
             conn.execute(insert(person_documents), docs)
+        match_index.index_records(
+            conn, [person_record(d.person, [doc["number"] for doc in d.docs]) for d in drafts]
+        )
         events = []
         locations = []
         for row in rows:

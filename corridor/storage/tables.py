@@ -212,3 +212,24 @@ person_locations = Table(
     Column("manifest_id", ID),
     Column("destination_site_id", ID),
 )
+
+# Matching index: blocking keys of every person (kept on every write) and how many
+# persons hold each key. The engine's keys are opaque strings (see matching/blocking.py).
+person_match_keys = Table(
+    "person_match_keys",
+    metadata,
+    Column("key", String(80), primary_key=True),
+    Column("person_id", ID, ForeignKey("persons.id"), primary_key=True),
+    Index("ix_person_match_keys_person_id", "person_id"),
+    sqlite_with_rowid=False,
+)
+
+# key -> number of persons holding it; the row POPULATION_KEY counts persons indexed.
+match_key_counts = Table(
+    "match_key_counts",
+    metadata,
+    Column("key", String(80), primary_key=True),
+    Column("n", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+POPULATION_KEY = "#persons"

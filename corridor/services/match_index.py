@@ -1,0 +1,148 @@
+"""Keeping the matching index (blocking keys and their counts) in step with persons.
+
+Called inside the transaction that writes a person, so the index never lags behind: a
+person registered is findable by the next search.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from corridor.domain.birth import age_on
+from corridor.matching import PersonRecord, blocking_keys
+from corridor.storage.tables import (
+    POPULATION_KEY,
+    match_key_counts,
+    person_documents,
+    person_match_keys,
+    persons,
+)
+
+ORIGINAL_PARTS = (
+    "given_name_original",
+    "father_name_original",
+    "grandfather_name_original",
+    "family_name_original",
+)
+# How far to trust a birth year, by the precision it was recorded with.
+YEAR_TOLERANCE = {"day": 0, "month": 0, "year": 1, None: 0}
+
+
+def birth_year_and_tolerance(row: Mapping[str, Any]) -> tuple[int | None, int]:
+    birth = row.get("birth_date")
+    if birth is None:
+        return None, 0
+    precision = row.get("birth_precision")
+    if precision == "estimated":
+        # Estimates drift with age: about 1 year for a child, up to 5 for the old.
+        age = age_on(birth, "day", row["registered_at"].date()) or 0
+        return birth.year, 1 if age < 10 else 3 if age < 40 else 5
+    return birth.year, YEAR_TOLERANCE.get(precision, 1)
+
+
+def person_record(row: Mapping[str, Any], documents: Sequence[str] = ()) -> PersonRecord:
+    """A stored person as the matching engine sees them."""
+    year, tolerance = birth_year_and_tolerance(row)
+    original = " ".join(row[f] for f in ORIGINAL_PARTS if row[f]) or None
+    alternates = tuple(row["alternate_names"] or ()) + ((row["kunya"],) if row["kunya"] else ())
+    return PersonRecord(
+        record_id=row["id"],
+        given_name=row["given_name"],
+        father_name=row["father_name"],
+        grandfather_name=row["grandfather_name"],
+        family_name=row["family_name"],
+        name_original_script=original,
+        alternate_names=alternates,
+        sex=row["sex"],
+        birth_year=year,
+        birth_year_tolerance=tolerance,
+        nationality=row["nationality"],
+        place_of_origin=row["origin_locality"],
+        mother_name=row["mother_name"],
+        registration_number=row["registration_number"],
+        phone=row["phone"],
+        document_numbers=tuple(documents),
+    )
+
+
+@cache
+def _upsert(dialect_name: str) -> Any:
+    """INSERT ... ON CONFLICT (key) DO UPDATE SET n = n + excluded.n, built once."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    stmt = dialect.insert(match_key_counts)
+    return stmt.on_conflict_do_update(
+        index_elements=[match_key_counts.c.key], set_={"n": match_key_counts.c.n + stmt.excluded.n}
+    )
+
+
+def bump_counts(conn: Connection, deltas: Counter[str]) -> None:
+    """Add ``deltas`` to the per-key counts (sorted, so concurrent writers lock in order)."""
+    rows = [{"key": k, "n": n} for k, n in sorted(deltas.items()) if n]
+    if rows:
+        conn.execute(_upsert(conn.dialect.name), rows)
+
+
+def index_records(conn: Connection, records: Iterable[PersonRecord]) -> None:
+    """Add new persons' keys to the index."""
+    postings = []
+    deltas: Counter[str] = Counter()
+    for rec in records:
+        keys = blocking_keys(rec)
+        postings.extend({"key": k, "person_id": rec.record_id} for k in keys)
+        deltas.update(keys)
+        deltas[POPULATION_KEY] += 1
+    if postings:
+        conn.execute(insert(person_match_keys), postings)
+    bump_counts(conn, deltas)
+
+
+def unindex(conn: Connection, person_ids: Sequence[str]) -> None:
+    """Remove persons' keys (before re-indexing them after an edit)."""
+    old = conn.execute(
+        select(person_match_keys.c.key).where(person_match_keys.c.person_id.in_(person_ids))
+    ).scalars()
+    deltas: Counter[str] = Counter()
+    for key in old:
+        deltas[key] -= 1
+    deltas[POPULATION_KEY] -= len(person_ids)
+    conn.execute(delete(person_match_keys).where(person_match_keys.c.person_id.in_(person_ids)))
+    bump_counts(conn, deltas)
+
+
+def documents_of(conn: Connection, person_ids: Sequence[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {pid: [] for pid in person_ids}
+    rows = conn.execute(
+        select(person_documents.c.person_id, person_documents.c.number).where(
+            person_documents.c.person_id.in_(person_ids)
+        )
+    )
+    for pid, number in rows:
+        out[pid].append(number)
+    return out
+
+
+def reindex_persons(conn: Connection, person_ids: Sequence[str]) -> None:
+    """Recompute the keys of these persons from their stored rows."""
+    unindex(conn, person_ids)
+    rows = conn.execute(select(persons).where(persons.c.id.in_(person_ids))).mappings().all()
+    docs = documents_of(conn, person_ids)
+    index_records(conn, [person_record(r, docs[r["id"]]) for r in rows])
+
+
+def rebuild(conn: Connection, batch: int = 2000) -> int:
+    """Rebuild the whole index from the persons table."""
+    conn.execute(delete(person_match_keys))
+    conn.execute(delete(match_key_counts))
+    ids = list(conn.execute(select(persons.c.id).order_by(persons.c.id)).scalars())
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        rows = conn.execute(select(persons).where(persons.c.id.in_(chunk))).mappings().all()
+        docs = documents_of(conn, chunk)
+        index_records(conn, [person_record(r, docs[r["id"]]) for r in rows])
+    return len(ids)

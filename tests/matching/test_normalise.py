@@ -1,0 +1,115 @@
+"""Normalisation of Arabic and Latin names, particles, titles and compounds."""
+
+import pytest
+
+from corridor.matching.keys import latin_key, skeleton
+from corridor.matching.normalise import is_arabic, normalise_arabic, normalise_latin, parse_name
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "why"),
+    [
+        ("أحمد", "احمد", "alef with hamza above"),
+        ("إبراهيم", "ابراهيم", "alef with hamza below"),
+        ("آمنة", "امنة", "alef madda"),
+        ("فاطمة", "فاطمه", "taa marbuta and haa"),
+        ("مصطفى", "مصطفي", "alef maqsura and yaa"),
+        ("مُحَمَّد", "محمد", "diacritics"),
+        ("محمـــد", "محمد", "tatweel"),
+        ("یوسف", "يوسف", "Persian yeh"),
+        ("کریم", "كريم", "Persian keheh"),
+        ("چالاک", "جالاك", "Persian che and keheh"),
+        ("ژاله", "زاله", "Persian zhe"),
+        ("گل", "كل", "Persian gaf"),
+        ("پاشا", "باشا", "Persian pe"),
+        ("ڤيان", "فيان", "Kurdish ve"),
+        ("هەژار", "ههزار", "Kurdish ae"),
+    ],
+)
+def test_arabic_variants_fold_together(a: str, b: str, why: str) -> None:
+    assert normalise_arabic(a) == normalise_arabic(b), why
+
+
+def test_latin_normalisation() -> None:
+    assert normalise_latin("Saâd Al-Sa’adi") == "saad al-saadi"
+    assert normalise_latin("MÜLLER") == "muller"
+
+
+def test_script_detection() -> None:
+    assert is_arabic("علي")
+    assert is_arabic("Ali علي")
+    assert not is_arabic("Ali")
+
+
+def texts(name: str) -> list[str]:
+    return [u.text for u in parse_name(name)]
+
+
+@pytest.mark.parametrize(
+    ("name", "units"),
+    [
+        ("AWES, Shaykh Hassan Dahir", ["hassan", "dahir", "awes"]),
+        ("Dr. Hamed Abdullah Al-Ali", ["hamed", "abdallah", "ali"]),
+        ("Haji Gul Mohammed", ["gul", "mohammed"]),
+        ("Mullah Naim Barech", ["naim", "barech"]),
+        ("Abd al-Rahman al-Tikriti", ["abdrahman", "tikriti"]),
+        ("Abdul Rahman", ["abdrahman"]),
+        ("Abdelrahman", ["abdrahman"]),
+        ("Abdur Rehman", ["abdrehman"]),
+        ("Abu Bakr al-Baghdadi", ["abubakr", "baghdadi"]),
+        ("Hamadi Ben Abdul Aziz Ben Ali", ["hamadi", "abdaziz", "ali"]),
+        ("Zia-ur-Rahman Madani", ["ziarahman", "madani"]),
+        ("Shams ud Din", ["shamsdin"]),
+        ("Shamsuddin", ["shamsdin"]),
+        ("Salem Nor Eldin", ["salem", "nordin"]),
+        ("Obaid Ullah Akhund", ["obaidallah", "akhund"]),
+        ("Ezatullah Haqqani (previously listed as)", ["ezatallah", "haqqani"]),
+        ("Nabila Jamila", ["nabila", "jamila"]),
+    ],
+)
+def test_parse_latin_names(name: str, units: list[str]) -> None:
+    assert texts(name) == units
+
+
+@pytest.mark.parametrize(
+    ("name", "units"),
+    [
+        ("عبد الرحمن", ["عبدرحمن"]),
+        ("عبدالرحمان زاهد", ["عبدرحمان", "زاهد"]),
+        ("الشيخ حسن ضاهر عويس", ["حسن", "ضاهر", "عويس"]),
+        ("عزت الله حقاني", ["عزتالله", "حقاني"]),
+        ("شمس الدين", ["شمسدين"]),
+        ("سيف الله بن عمر", ["سيفالله", "عمر"]),
+        ("أبو بكر البغدادي", ["ابوبكر", "بغدادي"]),
+        ("منصور السعادي", ["منصور", "سعادي"]),
+    ],
+)
+def test_parse_arabic_names(name: str, units: list[str]) -> None:
+    assert texts(name) == units
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["محمد", "Mohammed", "Muhammad", "Mohamed", "Mohammad"],
+        ["عبد الرحمن", "Abdul Rahman", "Abd al-Rahman", "Abdelrahman", "Abdurrahman"],
+        ["يوسف", "Yusuf", "Youssef", "Yousef"],
+        ["نور الدين", "Nur al-Din", "Nureddin", "Noor ud Din"],
+    ],
+)
+def test_skeletons_agree_across_scripts(names: list[str]) -> None:
+    assert len({skeleton(parse_name(n)[0]) for n in names}) == 1
+
+
+def test_skeleton_keeps_initial_vowel() -> None:
+    # Ahmed and Hamed must not share a skeleton.
+    assert skeleton(parse_name("Ahmed")[0]) != skeleton(parse_name("Hamed")[0])
+    assert skeleton(parse_name("أحمد")[0]) == skeleton(parse_name("Ahmed")[0])
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("Mohammed", "Muhammad"), ("Mansoor", "Mansur"), ("Naeem", "Naim"), ("Khaled", "Khaled")],
+)
+def test_latin_keys_fold_spelling_variants(a: str, b: str) -> None:
+    assert latin_key(parse_name(a)[0]) == latin_key(parse_name(b)[0])
