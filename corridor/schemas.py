@@ -243,3 +243,31 @@ class PersonSearchIn(Strict):
     registration_number: str | None = None
     phone: str | None = None
     document_number: str | None = None
+
+
+class MatchQueryIn(Strict):
+    """A sought person, as an enquirer describes them: any field may be missing."""
+
+    full_name: str | None = Field(default=None, max_length=300, description="Any script")
+    given_name: str | None = Field(default=None, max_length=100)
+    father_name: str | None = Field(default=None, max_length=100)
+    grandfather_name: str | None = Field(default=None, max_length=100)
+    family_name: str | None = Field(default=None, max_length=100)
+    name_original_script: str | None = Field(default=None, max_length=300)
+    alternate_names: list[str] = Field(default_factory=list, max_length=20)
+    sex: Sex | None = None
+    birth_year: int | None = Field(default=None, ge=1880, le=2100)
+    age: int | None = Field(default=None, ge=0, le=120, description="Approximate age today")
+    nationality: str | None = Field(default=None, min_length=3, max_length=3)
+    place_of_origin: str | None = Field(default=None, max_length=200)
+    mother_name: str | None = Field(default=None, max_length=200)
+    relatives_names: list[str] = Field(default_factory=list, max_length=20)
+    registration_number: str | None = None
+    phone: str | None = None
+    document_number: str | None = None
+    purpose: Literal["tracing", "deduplication"] = Field(
+        default="tracing",
+        description="tracing: only persons who consented to tracing can be candidates; "
+        "deduplication: registration staff checking for an existing record",
+    )
+    top: int = Field(default=10, ge=1, le=50)

@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from rapidfuzz import fuzz
+
 from corridor.matching.compare import (
     DIFFERENT,
     LEVEL_WORDS,
@@ -509,8 +511,19 @@ class Matcher:
         """Score every candidate, best first, at most ``top``."""
         cands = {c.record_id: c for c in candidates}
         quick = [self.score(query, c, explain=False) for c in cands.values()]
-        quick.sort(key=lambda m: (-m.weight, m.record_id))
+        q_text = [_spelling(ch) for ch in query.name_chains()]
+
+        def closeness(m: Match) -> float:
+            # Tie-breaker only: how alike the spellings look, 0..100.
+            c_text = [_spelling(ch) for ch in cands[m.record_id].name_chains()]
+            return max((fuzz.token_sort_ratio(a, b) for a in q_text for b in c_text), default=0)
+
+        quick.sort(key=lambda m: (-round(m.weight, 6), -closeness(m), m.record_id))
         return [self.score(query, cands[m.record_id]) for m in quick[:top]]
+
+
+def _spelling(chain: NameChain) -> str:
+    return " ".join(k.latin for k in chain.keys)
 
 
 def _norm_ids(values: Iterable[str]) -> list[str]:

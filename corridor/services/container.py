@@ -19,6 +19,7 @@ class Services:
         from corridor.services.figures import FigureService
         from corridor.services.manifests import ManifestService
         from corridor.services.movements import MovementService
+        from corridor.services.person_search import PersonSearchService
         from corridor.services.registration import RegistrationService
         from corridor.services.sites import SiteService
 
@@ -29,3 +30,4 @@ class Services:
         self.movements = MovementService(db, clock)
         self.manifests = ManifestService(db, clock)
         self.figures = FigureService(db, clock)
+        self.person_search = PersonSearchService(db, clock)

@@ -88,13 +88,16 @@ def bump_counts(conn: Connection, deltas: Counter[str]) -> None:
         conn.execute(_upsert(conn.dialect.name), rows)
 
 
-def index_records(conn: Connection, records: Iterable[PersonRecord]) -> None:
-    """Add new persons' keys to the index."""
+def index_records(
+    conn: Connection, records: Iterable[PersonRecord], traceable: Mapping[str, bool]
+) -> None:
+    """Add new persons' keys to the index; ``traceable`` is each one's tracing consent."""
     postings = []
     deltas: Counter[str] = Counter()
     for rec in records:
         keys = blocking_keys(rec)
-        postings.extend({"key": k, "person_id": rec.record_id} for k in keys)
+        t = bool(traceable[rec.record_id])
+        postings.extend({"key": k, "person_id": rec.record_id, "traceable": t} for k in keys)
         deltas.update(keys)
         deltas[POPULATION_KEY] += 1
     if postings:
@@ -132,7 +135,18 @@ def reindex_persons(conn: Connection, person_ids: Sequence[str]) -> None:
     unindex(conn, person_ids)
     rows = conn.execute(select(persons).where(persons.c.id.in_(person_ids))).mappings().all()
     docs = documents_of(conn, person_ids)
-    index_records(conn, [person_record(r, docs[r["id"]]) for r in rows])
+    index_rows(conn, rows, docs)
+
+
+def index_rows(
+    conn: Connection, rows: Sequence[Mapping[str, Any]], docs: Mapping[str, Sequence[str]]
+) -> None:
+    """Index stored person rows (with their document numbers)."""
+    index_records(
+        conn,
+        [person_record(r, docs.get(r["id"], ())) for r in rows],
+        {r["id"]: r["consent_tracing"] for r in rows},
+    )
 
 
 def rebuild(conn: Connection, batch: int = 2000) -> int:
@@ -143,6 +157,5 @@ def rebuild(conn: Connection, batch: int = 2000) -> int:
     for start in range(0, len(ids), batch):
         chunk = ids[start : start + batch]
         rows = conn.execute(select(persons).where(persons.c.id.in_(chunk))).mappings().all()
-        docs = documents_of(conn, chunk)
-        index_records(conn, [person_record(r, docs[r["id"]]) for r in rows])
+        index_rows(conn, rows, documents_of(conn, chunk))
     return len(ids)

@@ -27,7 +27,6 @@ from corridor.schemas import (
 )
 from corridor.services import match_index
 from corridor.services.base import Service
-from corridor.services.match_index import person_record
 from corridor.services.person_rows import (
     NAME_FIELDS,
     detail_fields,
@@ -189,15 +188,21 @@ class RegistrationService(Service):
         members: dict[str, list[dict[str, Any]]] = {h["id"]: [] for h in hh_rows}
         for d in all_drafts:
             p = d.person
-            members[p["household_id"]].append({
-                "id": p["id"],
-                "registration_number": format_registration_number(p["registration_number"]),
-                "name": queries.display_name(p),
-                "relationship_to_head": p["relationship_to_head"],
-            })
+            members[p["household_id"]].append(
+                {
+                    "id": p["id"],
+                    "registration_number": format_registration_number(p["registration_number"]),
+                    "name": queries.display_name(p),
+                    "relationship_to_head": p["relationship_to_head"],
+                }
+            )
         return [
-            {"id": h["id"], "site_id": h["site_id"], "head_person_id": h["head_person_id"],
-             "members": members[h["id"]]}
+            {
+                "id": h["id"],
+                "site_id": h["site_id"],
+                "head_person_id": h["head_person_id"],
+                "members": members[h["id"]],
+            }
             for h in hh_rows
         ]
 
@@ -308,9 +313,13 @@ class RegistrationService(Service):
             )
             query = query.where(persons.c.id.in_(sub))
         with self.db.read() as conn:
-            rows = conn.execute(
-                select(persons).where(persons.c.id.in_(query.limit(50))).order_by(persons.c.id)
-            ).mappings().all()
+            rows = (
+                conn.execute(
+                    select(persons).where(persons.c.id.in_(query.limit(50))).order_by(persons.c.id)
+                )
+                .mappings()
+                .all()
+            )
             return queries.persons_out(conn, rows, self.clock().date())
 
     # -- internals ----------------------------------------------------------------------
@@ -365,8 +374,8 @@ class RegistrationService(Service):
         docs = [doc for d in drafts for doc in d.docs]
         if docs:
             conn.execute(insert(person_documents), docs)
-        match_index.index_records(
-            conn, [person_record(d.person, [doc["number"] for doc in d.docs]) for d in drafts]
+        match_index.index_rows(
+            conn, rows, {d.person["id"]: [doc["number"] for doc in d.docs] for d in drafts}
         )
         events = []
         locations = []

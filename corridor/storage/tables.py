@@ -220,6 +220,9 @@ person_match_keys = Table(
     metadata,
     Column("key", String(80), primary_key=True),
     Column("person_id", ID, ForeignKey("persons.id"), primary_key=True),
+    # The person's consent to tracing, copied here so that the consent gate sits in the
+    # candidate query itself without a join per posting.
+    Column("traceable", Boolean, nullable=False),
     Index("ix_person_match_keys_person_id", "person_id"),
     sqlite_with_rowid=False,
 )

@@ -15,6 +15,7 @@ from corridor.schemas import (
     LinkIn,
     ManifestIn,
     ManifestPersonsIn,
+    MatchQueryIn,
     PersonIn,
     PersonPatch,
     PersonSearchIn,
@@ -66,6 +67,14 @@ def search_persons(body: PersonSearchIn, svc: Svc) -> list[Json]:
     """Exact search by registration number, phone or document number (POST: no personal
     data in URLs)."""
     return svc.registration.search(body)
+
+
+@api_router.post("/persons/match", tags=["tracing"])
+def match_persons(body: MatchQueryIn, svc: Svc) -> list[Json]:
+    """Registered persons most likely to be the sought one, each with a calibrated
+    probability and a field-by-field explanation. For tracing, only persons who consented
+    to tracing are candidates."""
+    return svc.person_search.search(body)
 
 
 @api_router.get("/persons/{person_id}", tags=["persons"])

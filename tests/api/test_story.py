@@ -52,7 +52,12 @@ def test_household_split_between_camp_and_hospital(client, clock):
     r = client.post("/api/households", json=household)
     assert r.status_code == 201, r.text
     assert [m["relationship_to_head"] for m in r.json()["members"]] == [
-        "head", "parent", "child", "child", "child"]
+        "head",
+        "parent",
+        "child",
+        "child",
+        "child",
+    ]
     stored = client.get(f"/api/households/{r.json()['id']}").json()
     members = {m["names"]["given_name"]: m for m in stored["members"]}
     assert len(members) == 5

@@ -29,6 +29,7 @@ def upgrade() -> None:
     op.create_table('person_match_keys',
     sa.Column('key', sa.String(length=80), nullable=False),
     sa.Column('person_id', sa.String(length=36), nullable=False),
+    sa.Column('traceable', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_person_match_keys_person_id_persons')),
     sa.PrimaryKeyConstraint('key', 'person_id', name=op.f('pk_person_match_keys')),
     sqlite_with_rowid=False
