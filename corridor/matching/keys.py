@@ -174,7 +174,8 @@ def slots(unit: NameUnit) -> tuple[tuple[str, frozenset[str]], ...]:
 _LATIN_KEY_SUBS = [
     (r"sch", "sh"), (r"tch", "ch"), (r"ph", "f"), (r"kh", "k"), (r"gh", "g"), (r"dh", "d"),
     (r"th", "t"), (r"ck", "k"), (r"q", "k"), (r"c(?=[eiy])", "s"), (r"c", "k"), (r"x", "ks"),
-    (r"dj", "j"), (r"ou|oo|o|uw", "u"), (r"ee|ie", "i"), (r"ei|ey|ay|ai", "ai"), (r"y(?![aeiou])", "i"),
+    (r"dj", "j"), (r"ou|oo|o|uw", "u"), (r"ee|ie", "i"), (r"ei|ey|ay|ai", "ai"),
+    (r"y(?![aeiou])", "i"),
     (r"e", "a"), (r"w", "u"), (r"v", "u"), (r"(?<=[aiu])h$", ""), (r"(.)\1+", r"\1"),
 ]
 _LATIN_KEY_RES = [(re.compile(p), r) for p, r in _LATIN_KEY_SUBS]

@@ -8,9 +8,10 @@ from functools import cached_property
 from corridor.matching.keys import UnitKeys, unit_keys
 from corridor.matching.normalise import NameUnit, parse_name
 
-__all__ = ["PersonRecord", "NameChain", "GIVEN", "CHAIN", "FAMILY"]
+__all__ = ["PersonRecord", "NameChain", "GIVEN", "GIVEN2", "CHAIN", "FAMILY"]
 
-GIVEN, CHAIN, FAMILY = "given", "chain", "family"
+# GIVEN2: the second word of a given name in two words (Mohammad Naim, Ahmed Shah).
+GIVEN, GIVEN2, CHAIN, FAMILY = "given", "given2", "chain", "family"
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,7 +43,8 @@ def _roles(n: int, given_n: int = 1, family_n: int = 1) -> tuple[str, ...]:
     given_n = max(1, min(given_n, n - 1))
     family_n = max(1, min(family_n, n - given_n))
     return tuple(
-        GIVEN if i < given_n else FAMILY if i >= n - family_n else CHAIN for i in range(n)
+        GIVEN if i == 0 else GIVEN2 if i < given_n else FAMILY if i >= n - family_n else CHAIN
+        for i in range(n)
     )
 
 
@@ -98,7 +100,7 @@ class PersonRecord:
             parts = given + father + grand + family
             if len({u.script for u in parts}) == 1:
                 roles = (
-                    (GIVEN,) * len(given)
+                    (GIVEN,) + (GIVEN2,) * (len(given) - 1)
                     + (CHAIN,) * (len(father) + len(grand))
                     + (FAMILY,) * len(family)
                 )

@@ -30,7 +30,7 @@ from corridor.matching.compare import (
 from corridor.matching.keys import UnitKeys, unit_keys
 from corridor.matching.model import Model
 from corridor.matching.normalise import NameUnit, parse_name
-from corridor.matching.records import CHAIN, FAMILY, GIVEN, NameChain, PersonRecord
+from corridor.matching.records import CHAIN, FAMILY, GIVEN, GIVEN2, NameChain, PersonRecord
 from corridor.matching.variants import (
     DEFAULT_POPULATION,
     FREQUENCY_TABLE_TOTAL,
@@ -177,6 +177,16 @@ class Matcher:
             u = min(1.0, u * rules.u_factor_similar + 0.002)
         return min(rules.unit_weight_cap, math.log2(m / max(u, rules.u_floor)))
 
+    def _role_factor(self, qr: str, cr: str) -> float:
+        """How much a name agreeing in another position counts (1: same position)."""
+        if qr == cr:
+            return 1.0
+        if qr == GIVEN or cr == GIVEN:
+            if GIVEN2 in (qr, cr):
+                return self.model.names.chain_family_factor
+            return self.model.names.out_of_place_factor
+        return self.model.names.chain_family_factor
+
     def _align(
         self, q: NameChain, c: NameChain, q_keys: tuple[UnitKeys, ...], q_roles: tuple[str, ...]
     ) -> tuple[float, list[tuple[int, int, str, float]]]:
@@ -196,14 +206,7 @@ class Matcher:
                     row.append(None)
                     continue
                 w = self._unit_weight(lvl, qk, c_keys[j])
-                cr = c_roles[j]
-                if qr == cr:
-                    score = w
-                elif qr == GIVEN or cr == GIVEN:
-                    score = w * rules.out_of_place_factor
-                else:
-                    score = w * rules.chain_family_factor
-                row.append((lvl, w, score))
+                row.append((lvl, w, w * self._role_factor(qr, c_roles[j])))
             pair.append(row)
         # dp[i][j]: best score using q[:i], c[:j]
         dp = [[0.0] * (m + 1) for _ in range(n + 1)]
@@ -290,12 +293,11 @@ class Matcher:
             elif qr == cr:
                 total += w
                 if explain:
-                    label = "given name" if qr == GIVEN else "family name"
+                    label = "family name" if qr == FAMILY else "given name"
                     ev.append(FieldEvidence(label, LEVEL_WORDS[lvl], w,
                                             f"{label.capitalize()}: {words}."))
             else:
-                factor = (rules.out_of_place_factor if GIVEN in (qr, cr)
-                          else rules.chain_family_factor)
+                factor = self._role_factor(qr, cr)
                 total += w * factor
                 if explain:
                     ev.append(FieldEvidence(
@@ -319,7 +321,7 @@ class Matcher:
         for i, qr in enumerate(q_roles):
             got = matched_role.get(i)
             if qr == GIVEN and GIVEN in c_has:
-                if got == GIVEN:
+                if got == GIVEN or got == GIVEN2:
                     continue
                 given_missed = True
                 if got is not None:

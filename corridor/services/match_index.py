@@ -46,7 +46,7 @@ def birth_year_and_tolerance(row: Mapping[str, Any]) -> tuple[int | None, int]:
     return birth.year, YEAR_TOLERANCE.get(precision, 1)
 
 
-def person_record(row: Mapping[str, Any], documents: Sequence[str] = ()) -> PersonRecord:
+def person_record(row: Any, documents: Sequence[str] = ()) -> PersonRecord:
     """A stored person as the matching engine sees them."""
     year, tolerance = birth_year_and_tolerance(row)
     original = " ".join(row[f] for f in ORIGINAL_PARTS if row[f]) or None
@@ -92,7 +92,7 @@ def index_records(
     conn: Connection, records: Iterable[PersonRecord], traceable: Mapping[str, bool]
 ) -> None:
     """Add new persons' keys to the index; ``traceable`` is each one's tracing consent."""
-    postings = []
+    postings: list[dict[str, Any]] = []
     deltas: Counter[str] = Counter()
     for rec in records:
         keys = blocking_keys(rec)
@@ -139,7 +139,7 @@ def reindex_persons(conn: Connection, person_ids: Sequence[str]) -> None:
 
 
 def index_rows(
-    conn: Connection, rows: Sequence[Mapping[str, Any]], docs: Mapping[str, Sequence[str]]
+    conn: Connection, rows: Sequence[Any], docs: Mapping[str, Sequence[str]]
 ) -> None:
     """Index stored person rows (with their document numbers)."""
     index_records(
