@@ -145,5 +145,73 @@ def demo(
         )
 
 
+@main.group()
+def bench() -> None:
+    """The person-matching benchmark commands (they use a throwaway store of their own)."""
+
+
+@bench.command("match")
+@click.option(
+    "--registry", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True
+)
+@click.option(
+    "--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True
+)
+@click.option("--top", default=10, show_default=True, type=int)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def bench_match(registry: Path, queries: Path, top: int, out: Path) -> None:
+    """Rank registry records for each query: query_id,record_id,rank,probability."""
+    from corridor.matching.bench import run_match
+
+    run_match(registry, queries, top, out)
+
+
+@bench.command("dedupe")
+@click.option(
+    "--records", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def bench_dedupe(records: Path, out: Path) -> None:
+    """Cluster duplicate records: record_id,cluster_id for every record."""
+    from corridor.matching.bench import run_dedupe
+
+    run_dedupe(records, out)
+
+
+@main.command()
+@db_option
+@click.option(
+    "--threshold",
+    default=0.9,
+    show_default=True,
+    type=float,
+    help="Pair probability from which two records are called one person",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write person_id,cluster_id,registration_number,name (CSV)",
+)
+def duplicates(db_url: str | None, threshold: float, out: Path | None) -> None:
+    """Find registered persons who are probably registered twice (same comparisons as search)."""
+    from corridor.services import Services
+
+    clusters = Services(_database(db_url)).person_search.duplicates(threshold)
+    click.echo(f"{len(clusters)} groups of probable duplicates (threshold {threshold})")
+    for group in clusters[:50]:
+        click.echo(" = ".join(f"{p['registration_number']} {p['name']}" for p in group))
+    if out is not None:
+        import csv
+
+        with out.open("w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["person_id", "cluster_id", "registration_number", "name"])
+            for group in clusters:
+                for p in group:
+                    w.writerow([p["id"], group[0]["id"], p["registration_number"], p["name"]])
+        click.echo(f"written to {out}")
+
+
 if __name__ == "__main__":
     main()

@@ -24,7 +24,8 @@ Frequency cap: a ``n:`` key shared by more than a few hundred persons (or
 about 1 % of the registry) says little; a search skips it and relies on the
 pair keys, which stay selective. See ``MemoryIndex`` for the reference policy.
 
->>> sorted(blocking_keys(PersonRecord("x", full_name="Zia-ur-Rahman Madani")))
+>>> sorted(k for k in blocking_keys(PersonRecord("x", full_name="Zia-ur-Rahman Madani"))
+...        if k.startswith(("n:", "p:")))
 ['n:DRHMN', 'n:MDN', 'p:DRHMN|MDN']
 """
 
@@ -36,7 +37,7 @@ from corridor.matching.keys import unit_keys
 from corridor.matching.normalise import NameUnit
 from corridor.matching.records import PersonRecord
 
-__all__ = ["blocking_keys", "coarse_skeleton", "frequency_keys"]
+__all__ = ["blocking_key_groups", "blocking_keys", "coarse_skeleton", "frequency_keys"]
 
 _COARSE = str.maketrans({"T": "D", "S": "D", "Z": "D", "X": "K", "J": "K", "W": "", "Y": ""})
 
@@ -51,39 +52,57 @@ def frequency_keys(rec: PersonRecord) -> set[str]:
     return {unit_keys(u).skeleton for ch in rec.name_chains() for u in ch.units}
 
 
-def blocking_keys(rec: PersonRecord) -> set[str]:
-    """All blocking keys of a record (see the module docstring)."""
-    keys: set[str] = set()
+def blocking_key_groups(rec: PersonRecord) -> list[set[str]]:
+    """Blocking keys grouped by what they stand for: one group per name unit (its
+    ``n:``/``s:``/``t:`` keys), one for the pair keys, one per identifier.
+
+    A search should reward candidates that agree on many *groups*, not on many
+    keys of one name (see ``MemoryIndex.candidates``).
+    """
+    groups: dict[str, set[str]] = {}
+    pairs: set[str] = set()
     for chain in rec.name_chains():
         uk = [unit_keys(u) for u in chain.units]
-        skeletons = [k.skeleton for k in uk]
-        for k in uk:
+        coarse = [coarse_skeleton(k.skeleton) for k in uk]
+        for k, c in zip(uk, coarse, strict=True):
+            group = groups.setdefault(c or k.latin, set())
+            if c:
+                group.add(f"n:{c}")
             if k.skeleton:
-                keys.add(f"s:{k.skeleton}")
-            keys.add(f"t:{k.latin}")
+                group.add(f"s:{k.skeleton}")
+            group.add(f"t:{k.latin}")
             parts = k.unit.parts
             if len(parts) > 1:
                 # The core of a compound alone: Naim in Naimullah, Kader in Abd el-Kader.
                 core = parts[-1] if parts[0] in ("abd", "abu", "عبد", "ابو") else parts[0]
                 core_sk = unit_keys(NameUnit((core,), k.script)).skeleton
                 if len(core_sk) >= 2:
-                    keys.add(f"n:{coarse_skeleton(core_sk)}")
-        usable = [c for c in (coarse_skeleton(sk) for sk in skeletons) if c]
-        for c in usable:
-            keys.add(f"n:{c}")
+                    group.add(f"n:{coarse_skeleton(core_sk)}")
+        usable = [c for c in coarse if c]
         for i, a in enumerate(usable):
             for b in usable[i + 1:]:
                 if a != b:
                     x, y = sorted((a, b))
-                    keys.add(f"p:{x}|{y}")
+                    pairs.add(f"p:{x}|{y}")
+    out = list(groups.values())
+    if pairs:
+        out.append(pairs)
     if rec.registration_number:
-        keys.add("rn:" + re.sub(r"[^0-9A-Za-z]", "", rec.registration_number).upper())
+        out.append({"rn:" + re.sub(r"[^0-9A-Za-z]", "", rec.registration_number).upper()})
     for doc in rec.document_numbers:
         norm = re.sub(r"[^0-9A-Za-z]", "", doc).upper()
         if len(norm) >= 4:
-            keys.add("id:" + norm)
+            out.append({"id:" + norm})
     if rec.phone:
         digits = re.sub(r"\D", "", rec.phone)
         if len(digits) >= 7:
-            keys.add("ph:" + digits[-9:])
+            out.append({"ph:" + digits[-9:]})
+    return out
+
+
+def blocking_keys(rec: PersonRecord) -> set[str]:
+    """All blocking keys of a record (see the module docstring)."""
+    keys: set[str] = set()
+    for group in blocking_key_groups(rec):
+        keys |= group
     return keys

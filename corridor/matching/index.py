@@ -13,7 +13,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
-from corridor.matching.blocking import blocking_keys, frequency_keys
+from corridor.matching.blocking import blocking_key_groups, blocking_keys, frequency_keys
 from corridor.matching.model import Model
 from corridor.matching.records import PersonRecord
 from corridor.matching.scoring import Match, Matcher
@@ -43,6 +43,7 @@ class MemoryIndex:
         hard_cap: int = 5000,
     ) -> None:
         self.min_keys = min_keys
+        self.pool_size = 1500
         self.hard_cap = hard_cap
         self.records: dict[str, PersonRecord] = {}
         self.postings: dict[str, list[str]] = defaultdict(list)
@@ -81,38 +82,56 @@ class MemoryIndex:
         """
         n = max(len(self.records), 2)
         cap = self.cap()
-        sized = sorted(
-            (len(ids), key, ids)
-            for key in blocking_keys(query)
-            if (ids := self.postings.get(key))
-        )
+        postings = self.postings
+        groups = [
+            sorted((len(ids), key, ids) for key in g if (ids := postings.get(key)))
+            for g in blocking_key_groups(query)
+        ]
         score: dict[str, float] = defaultdict(float)
         used = 0
-        for size, key, ids in sized:
-            exact_id = key.startswith(("rn:", "id:", "ph:"))
-            if size > cap and not exact_id and (used >= self.min_keys or size > self.hard_cap):
-                continue
-            used += 1
-            idf = math.log(n / size)
-            if key.startswith("p:"):
-                idf *= 1.5
-            elif exact_id:
-                idf += 10.0
-            for rid in ids:
-                score[rid] += idf
+        # Rarest groups first, so the min_keys fallback picks the most telling names.
+        for sized in sorted((g for g in groups if g), key=lambda g: g[0][0]):
+            best: dict[str, float] = {}
+            for size, key, ids in sized:
+                exact_id = key.startswith(("rn:", "id:", "ph:"))
+                if size > cap and not exact_id and (
+                    used >= self.min_keys or size > self.hard_cap
+                ):
+                    continue
+                idf = math.log(n / size)
+                if key.startswith("p:"):
+                    idf *= 1.5
+                elif exact_id:
+                    idf += 10.0
+                for rid in ids:
+                    if best.get(rid, 0.0) < idf:
+                        best[rid] = idf
+            if best:
+                used += 1
+                for rid, v in best.items():
+                    score[rid] += v
         if exclude is not None:
             score.pop(exclude, None)
-        if len(score) > 3 * self.max_candidates:
-            pool = heapq.nlargest(3 * self.max_candidates, score, key=score.__getitem__)
+        if len(score) > self.pool_size:
+            pool = heapq.nlargest(self.pool_size, score, key=score.__getitem__)
         else:
             pool = list(score)
-        if query.birth_year is not None:
-            # Break ties among equally named candidates by birth year.
+        qy, qs, qn = query.birth_year, query.sex, query.nationality
+        if qy is not None or qs or qn:
+            # Many candidates share the same common names: prefer those whose birth
+            # year, sex and nationality fit (cheap; the full score decides later).
+            records = self.records
             for rid in pool:
-                by = self.records[rid].birth_year
-                if by is not None:
-                    d = abs(by - query.birth_year)
-                    score[rid] += 2.0 if d <= 2 else -2.0 if d > 5 else 0.0
+                rec = records[rid]
+                bonus = 0.0
+                if qy is not None and rec.birth_year is not None:
+                    d = abs(rec.birth_year - qy)
+                    bonus += 2.0 if d <= 2 else -2.0 if d > 5 else 0.0
+                if qs and rec.sex and rec.sex != qs:
+                    bonus -= 3.0
+                if qn and rec.nationality:
+                    bonus += 1.0 if rec.nationality == qn else -1.0
+                score[rid] += bonus
         return heapq.nlargest(self.max_candidates, pool, key=score.__getitem__)
 
     def search(self, query: PersonRecord, top: int = 10) -> list[Match]:

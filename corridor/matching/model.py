@@ -44,8 +44,8 @@ class NameRules:
     chain_extra_factor: float = 0.3
     reordered_penalty: float = -2.0
     # When the given name disagrees, names may add at most log2(population) + cap bits.
-    given_different_cap: float = -6.0
-    given_elsewhere_cap: float = -2.0
+    given_different_cap: float = -8.0
+    given_elsewhere_cap: float = -4.0
 
 
 @dataclass(frozen=True)

@@ -100,8 +100,8 @@ class Matcher:
     it the shipped table (persons per million) is used.
 
     >>> m = Matcher.default()
-    >>> q = PersonRecord("q", full_name="Muhammad Anwari", birth_year=1980)
-    >>> c = PersonRecord("c", name_original_script="محمد انوري", birth_year=1980)
+    >>> q = PersonRecord("q", full_name="Abdul Qadeer Basir", birth_year=1964)
+    >>> c = PersonRecord("c", name_original_script="عبد القدير بصير", birth_year=1964)
     >>> m.score(q, c).probability > 0.5
     True
     """
@@ -162,6 +162,11 @@ class Matcher:
         """Weight in bits of two name units agreeing at ``level``."""
         return self._unit_weight(level, unit_keys(q), unit_keys(c))
 
+    def _share_keys(self, k: UnitKeys) -> float:
+        return max(self.frequencies.get(k.skeleton, 0), 0.5) / (
+            self.frequency_total or self.population
+        )
+
     def _unit_weight(self, level: str, q: UnitKeys, c: UnitKeys) -> float:
         rules = self.model.names
         if level == DIFFERENT:
@@ -192,7 +197,6 @@ class Matcher:
     ) -> tuple[float, list[tuple[int, int, str, float]]]:
         """Best order-preserving alignment of query units onto candidate units."""
         n, m = len(q_keys), len(c.units)
-        rules = self.model.names
         level = self.units.level_keys
         c_keys = c.keys
         c_roles = c.roles
@@ -280,6 +284,14 @@ class Matcher:
         chain_words: list[str] = []
         for i, j, lvl, w in pairs:
             qr, cr = q_roles[i], c_roles[j]
+            if (
+                qr == GIVEN
+                and j == 1
+                and c_roles[0] == GIVEN
+                and self._share_keys(c.keys[0]) >= 0.01
+            ):
+                # "Naim" for "Mohammad Naim": a very common first name is often left out.
+                cr = GIVEN2
             matched_role[i] = cr
             words = ""
             if explain:
@@ -321,7 +333,7 @@ class Matcher:
         for i, qr in enumerate(q_roles):
             got = matched_role.get(i)
             if qr == GIVEN and GIVEN in c_has:
-                if got == GIVEN or got == GIVEN2:
+                if got in (GIVEN, GIVEN2):
                     continue
                 given_missed = True
                 if got is not None:

@@ -15,12 +15,19 @@ __all__ = ["fit_calibration"]
 
 
 def fit_calibration(
-    xs: Sequence[float], ys: Sequence[bool], l2: float = 1e-3, iterations: int = 50
+    xs: Sequence[float],
+    ys: Sequence[bool],
+    l2: float = 1e-3,
+    iterations: int = 50,
+    fit_intercept: bool = True,
 ) -> tuple[float, float]:
     """Logistic regression of ``ys`` on ``xs``: returns ``(slope, intercept)``.
 
     ``xs`` are ``weight - log2(population)`` for scored pairs, ``ys`` whether the
-    pair is truly one person.
+    pair is truly one person. With ``fit_intercept=False`` the intercept stays 0:
+    the prior odds remain ``1 / population`` instead of absorbing the share of
+    sought persons who are registered in the training data (which differs from
+    one deployment to the next).
 
     >>> a, b = fit_calibration([-10, -5, 0, 5, 10] * 20, [False, False, True, True, True] * 20)
     >>> a > 0
@@ -45,11 +52,16 @@ def fit_calibration(
         ga += l2 * a
         haa += l2
         hbb += 1e-9
-        det = haa * hbb - hab * hab
-        if det <= 0:
-            break
-        da = (hbb * ga - hab * gb) / det
-        db = (haa * gb - hab * ga) / det
+        if not fit_intercept:
+            if haa <= 0:
+                break
+            da, db = ga / haa, 0.0
+        else:
+            det = haa * hbb - hab * hab
+            if det <= 0:
+                break
+            da = (hbb * ga - hab * gb) / det
+            db = (haa * gb - hab * ga) / det
         a -= da
         b -= db
         if abs(da) < 1e-9 and abs(db) < 1e-9:

@@ -15,7 +15,13 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from corridor.matching import Matcher, PersonRecord, blocking_keys, frequency_keys
+from corridor.matching import (
+    Matcher,
+    PersonRecord,
+    blocking_keys,
+    find_duplicates,
+    frequency_keys,
+)
 from corridor.schemas import MatchQueryIn
 from corridor.services.base import Service
 from corridor.services.match_index import documents_of, person_record
@@ -110,6 +116,17 @@ class PersonSearchService(Service):
                     }
                 )
             return out
+
+    def duplicates(self, threshold: float = 0.9) -> list[list[dict[str, Any]]]:
+        """Groups of registered persons who are probably one person, largest first."""
+        today = self.clock().date()
+        with self.db.read() as conn:
+            rows = {r["id"]: r for r in conn.execute(select(persons)).mappings()}
+            docs = documents_of(conn, list(rows)) if rows else {}
+        records = [person_record(r, docs.get(pid, [])) for pid, r in rows.items()]
+        groups = [g for g in find_duplicates(records, threshold) if len(g) > 1]
+        groups.sort(key=lambda g: (-len(g), g[0]))
+        return [[queries.person_summary(rows[pid], today) for pid in g] for g in groups]
 
     def _candidates(
         self, conn: Connection, query: PersonRecord, tracing: bool

@@ -49,3 +49,31 @@ def test_rebuild_locations(tmp_path):
     runner.invoke(main, ["demo", "--db", url, "--households", "20", "--days", "3"])
     r = runner.invoke(main, ["db", "rebuild-locations", "--db", url])
     assert r.exit_code == 0 and "rebuilt the location of" in r.output
+
+
+def test_duplicates_finds_a_person_registered_twice(tmp_path):
+    from corridor.schemas import PersonIn, SiteIn
+    from corridor.storage.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    db = Database(url)
+    upgrade(db)
+    svc = Services(db)
+    camp = svc.sites.create(SiteIn(name="Camp", kind="camp"))["id"]
+    base = {"site_id": camp, "consent": {"tracing": True}, "purpose": "registration",
+            "legal_basis": "vital_interest", "sex": "m", "birth_date": "1984"}
+    twice = [
+        {"given_name": "Abdul Rahman", "father_name": "Hamid", "family_name": "al-Jabouri"},
+        {"given_name_original": "عبد الرحمن", "father_name_original": "حميد",
+         "family_name_original": "الجبوري"},
+        {"given_name": "Fatima", "father_name": "Ali", "family_name": "Haddad", "sex": "f"},
+    ]
+    ids = svc.registration.register_many([PersonIn.model_validate({**base, **p}) for p in twice])
+    db.dispose()
+    out = tmp_path / "dups.csv"
+    r = CliRunner().invoke(main, ["duplicates", "--db", url, "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "1 groups of probable duplicates" in r.output
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 3
+    assert {line.split(",")[0] for line in lines[1:]} == set(ids[:2])
