@@ -30,12 +30,13 @@ def fit(bench: Path, version: str) -> None:
     index = MemoryIndex(read_person_csv(bench / "registry.csv"))
     xs: list[float] = []
     ys: list[bool] = []
-    prior = index.matcher._prior_bits
+    prior = index.matcher.prior_bits
     for q in read_person_csv(bench / "queries.csv", "query_id"):
         for m in index.search(q, 10):
             xs.append(m.weight - prior)
             ys.append(truth.get(q.record_id) == m.record_id)
-    slope, intercept = fit_calibration(xs, ys)
+    # Intercept fixed at 0: the prior stays 1/population (see docs/matching.md).
+    slope, intercept = fit_calibration(xs, ys, fit_intercept=False)
     model = Model.default().with_calibration(slope, intercept, version)
     path = ROOT / "corridor/matching/data/model.json"
     path.write_text(model.to_json(), encoding="utf-8")

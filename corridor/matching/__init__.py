@@ -10,7 +10,8 @@ Pure Python, no storage: records in, scored candidates with explanations out.
 True
 """
 
-from corridor.matching.blocking import blocking_keys, frequency_keys
+from corridor.matching.blocking import blocking_key_groups, blocking_keys, frequency_keys
+from corridor.matching.candidates import CandidatePolicy
 from corridor.matching.compare import LEVEL_WORDS, UnitComparator
 from corridor.matching.dedupe import find_duplicates, scored_pairs
 from corridor.matching.index import MemoryIndex
@@ -20,6 +21,7 @@ from corridor.matching.records import PersonRecord
 from corridor.matching.scoring import FieldEvidence, Match, Matcher
 
 __all__ = [
+    "CandidatePolicy",
     "FieldEvidence",
     "LEVEL_WORDS",
     "Match",
@@ -28,6 +30,7 @@ __all__ = [
     "Model",
     "PersonRecord",
     "UnitComparator",
+    "blocking_key_groups",
     "blocking_keys",
     "find_duplicates",
     "frequency_keys",

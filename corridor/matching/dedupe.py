@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from corridor.matching.candidates import CandidatePolicy
 from corridor.matching.index import MemoryIndex
 from corridor.matching.model import Model
 from corridor.matching.records import PersonRecord
@@ -15,7 +16,7 @@ def scored_pairs(
     records: Iterable[PersonRecord], model: Model | None = None, max_candidates: int = 25
 ) -> list[tuple[str, str, float, float]]:
     """``(id_a, id_b, weight, probability)`` for every candidate pair (each pair once)."""
-    index = MemoryIndex(records, model, max_candidates=max_candidates)
+    index = MemoryIndex(records, model, CandidatePolicy(max_candidates=max_candidates))
     out: list[tuple[str, str, float, float]] = []
     seen: set[tuple[str, str]] = set()
     matcher = index.matcher

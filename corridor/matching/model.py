@@ -32,6 +32,10 @@ class NameRules:
     m_similar: float = 0.3
     u_factor_similar: float = 8.0
     u_floor: float = 3e-5
+    # Name shares: a caller's counts are smoothed towards the shipped table with this
+    # many pseudo-persons; a name missing from the table counts this many per million.
+    frequency_prior_persons: float = 1000.0
+    unseen_name_per_million: float = 20.0
     unit_weight_cap: float = 13.0
     # Penalties (bits) when both sides give the part but it disagrees.
     given_different: float = -6.0

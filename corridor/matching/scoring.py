@@ -46,6 +46,10 @@ _PLACE_NOISE = frozenset(
 )
 
 
+# Given names often carried as a silent first part (Mohammad Naim, called Naim).
+_PREFIX_NAMES = frozenset(["MHMD"])
+
+
 @dataclass(frozen=True)
 class FieldEvidence:
     """How one field counted: ``level`` in plain words, ``weight`` in bits, and a sentence."""
@@ -115,8 +119,10 @@ class Matcher:
         frequency_total: int | None = None,
     ) -> None:
         self.model = model
+        # The shipped table is the prior for name shares; a caller's counts update it.
+        self._default_counts = load_default_frequencies()
         if frequencies is None:
-            frequencies = load_default_frequencies()
+            frequencies = self._default_counts
             frequency_total = FREQUENCY_TABLE_TOTAL
         self.frequencies = frequencies
         self.population = max(int(population or DEFAULT_POPULATION), 2)
@@ -134,6 +140,16 @@ class Matcher:
 
     # -- probabilities -------------------------------------------------------------
 
+    def set_population(self, population: int) -> None:
+        """Registry size for the prior (a store calls this as it grows)."""
+        self.population = max(int(population), 2)
+        self._prior_bits = math.log2(self.population)
+
+    @property
+    def prior_bits(self) -> float:
+        """``log2(population)``: the evidence needed for even odds."""
+        return self._prior_bits
+
     def probability(self, weight: float) -> float:
         cal = self.model.calibration
         x = cal.slope * (weight - self._prior_bits) + cal.intercept
@@ -146,9 +162,26 @@ class Matcher:
     # -- names -----------------------------------------------------------------------
 
     def share(self, unit: NameUnit) -> float:
-        """Share of persons bearing this name (at least half a person)."""
-        count = self.frequencies.get(unit_keys(unit).skeleton, 0)
-        return max(count, 0.5) / (self.frequency_total or self.population)
+        """Share of persons bearing this name.
+
+        The caller's counts are smoothed towards the shipped table with
+        ``frequency_prior_persons`` pseudo-persons, so that a small registry (where
+        every name looks common, or unique) still weighs names sensibly.
+        """
+        return self._share(unit_keys(unit).skeleton)
+
+    def _share(self, skeleton: str) -> float:
+        rules = self.model.names
+        total = self.frequency_total or self.population
+        count = self.frequencies.get(skeleton, 0)
+        if self.frequencies is self._default_counts:
+            return max(count, rules.unseen_name_per_million) / total
+        prior = (
+            max(self._default_counts.get(skeleton, 0), rules.unseen_name_per_million)
+            / FREQUENCY_TABLE_TOTAL
+        )
+        k = rules.frequency_prior_persons
+        return (count + k * prior) / (total + k)
 
     def rarity_words(self, unit: NameUnit) -> str:
         s = self.share(unit)
@@ -162,19 +195,11 @@ class Matcher:
         """Weight in bits of two name units agreeing at ``level``."""
         return self._unit_weight(level, unit_keys(q), unit_keys(c))
 
-    def _share_keys(self, k: UnitKeys) -> float:
-        return max(self.frequencies.get(k.skeleton, 0), 0.5) / (
-            self.frequency_total or self.population
-        )
-
     def _unit_weight(self, level: str, q: UnitKeys, c: UnitKeys) -> float:
         rules = self.model.names
         if level == DIFFERENT:
             return 0.0
-        freq = self.frequencies
-        u = max(freq.get(q.skeleton, 0), freq.get(c.skeleton, 0), 0.5) / (
-            self.frequency_total or self.population
-        )
+        u = max(self._share(q.skeleton), self._share(c.skeleton))
         m = {SAME: rules.m_same, SPELLING: rules.m_spelling, SCRIPT: rules.m_script}.get(
             level, rules.m_similar
         )
@@ -288,9 +313,9 @@ class Matcher:
                 qr == GIVEN
                 and j == 1
                 and c_roles[0] == GIVEN
-                and self._share_keys(c.keys[0]) >= 0.01
+                and c.keys[0].skeleton in _PREFIX_NAMES
             ):
-                # "Naim" for "Mohammad Naim": a very common first name is often left out.
+                # "Naim" for "Mohammad Naim": a leading Mohammad is often left out.
                 cr = GIVEN2
             matched_role[i] = cr
             words = ""

@@ -11,17 +11,20 @@ from __future__ import annotations
 import heapq
 import math
 from collections import defaultdict
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from corridor.matching import (
     Matcher,
+    Model,
     PersonRecord,
     blocking_keys,
     find_duplicates,
     frequency_keys,
 )
+from corridor.matching.variants import VariantTable
 from corridor.schemas import MatchQueryIn
 from corridor.services.base import Service
 from corridor.services.match_index import documents_of, person_record
@@ -34,6 +37,12 @@ KEY_CAP_SHARE = 0.01
 MIN_KEYS = 2  # ... unless fewer keys than this would be left
 HARD_CAP = 5000  # never fetch a key held by more persons than this
 MAX_CANDIDATES = 120  # scored in full
+
+
+@cache
+def engine_data() -> tuple[Model, VariantTable]:
+    """The shipped model and variant table, loaded once per process."""
+    return Model.default(), VariantTable.default()
 
 
 def query_record(q: MatchQueryIn, this_year: int) -> PersonRecord:
@@ -95,7 +104,10 @@ class PersonSearchService(Service):
             rows = {r["id"]: r for r in conn.execute(rows_q).mappings()}
             docs = documents_of(conn, list(rows))
             records = [person_record(rows[c], docs[c]) for c in cands if c in rows]
-            matcher = Matcher.default(self._frequencies(conn, [query, *records]), population)
+            model, variants = engine_data()
+            matcher = Matcher(
+                model, self._frequencies(conn, [query, *records]), population, variants
+            )
             matches = matcher.rank(query, records, data.top)
             out = []
             for m in matches:

@@ -33,6 +33,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
         "corridor.matching.index",
         "corridor.matching.dedupe",
         "corridor.matching.training",
+        "corridor.matching.candidates",
     ],
 )
 def test_docstring_examples(module: str) -> None:
@@ -69,10 +70,20 @@ def test_index_finds_across_scripts_and_ranks() -> None:
     assert [m.weight for m in res] == sorted((m.weight for m in res), reverse=True)
 
 
-def test_index_common_name_only_is_not_a_likely_match() -> None:
+def test_common_name_only_is_not_a_likely_match() -> None:
+    # In a registry of 50,000 (the default prior), "Mohammed Ali" fits hundreds.
+    m = Matcher.default()
+    for name in ("Mohammed Ali Hussein", "Muhammad Ali Jabbar", "محمد علي حسين"):
+        cand = PersonRecord("c", full_name=name) if name.isascii() else \
+            PersonRecord("c", name_original_script=name)
+        assert m.score(PersonRecord("q", full_name="Mohammed Ali"), cand).probability < 0.5
+
+
+def test_index_ranks_same_spelling_family_first() -> None:
     idx = MemoryIndex(read_person_csv(FIXTURES / "registry.csv"))
-    res = idx.search(PersonRecord("q", full_name="Mohammed Ali"))
-    assert all(m.probability < 0.5 for m in res)
+    res = idx.search(PersonRecord("q", full_name="Mohamed Ali Hussein", birth_year=1990))
+    assert res[0].record_id == "r-m-ali-1"
+    assert "r-mahmoud" not in [m.record_id for m in res[:1]]
 
 
 def test_index_exact_identifier_wins() -> None:

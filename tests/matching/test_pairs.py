@@ -3,7 +3,7 @@
 import pytest
 
 from corridor.matching import Matcher, PersonRecord
-from corridor.matching.compare import DIFFERENT, SAME, SCRIPT, SIMILAR, SPELLING
+from corridor.matching.compare import SAME, SCRIPT, SIMILAR, SPELLING
 from corridor.matching.keys import skeleton
 from corridor.matching.normalise import parse_name
 

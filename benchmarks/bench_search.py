@@ -1,0 +1,203 @@
+"""One search over a large registry: latency of POST /api/persons/match's service.
+
+Builds (once, then reuses) a SQLite registry of N persons drawn by the demo generator's
+household model (real Syrian and Iraqi names in both scripts, spelling variants, shared
+father and family names), indexed exactly as registration indexes them, then times
+searches for persons in it, sought the way enquirers describe them: in the other
+script, another spelling, an approximate birth year.
+
+    python benchmarks/bench_search.py --persons 1000000 --db /tmp/registry-1m.db
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, insert, select, text  # noqa: E402
+
+from corridor.demo.names import spelling_variant  # noqa: E402
+from corridor.demo.scenario import _Draw  # noqa: E402
+from corridor.domain.birth import estimated_birth_date  # noqa: E402
+from corridor.domain.ids import ALPHABET, check_char  # noqa: E402
+from corridor.schemas import MatchQueryIn, SiteIn  # noqa: E402
+from corridor.services import Services  # noqa: E402
+from corridor.services.match_index import bump_counts, person_record  # noqa: E402
+from corridor.storage import Database  # noqa: E402
+from corridor.storage.migrate import upgrade  # noqa: E402
+from corridor.storage.tables import (  # noqa: E402
+    POPULATION_KEY,
+    person_match_keys,
+    persons,
+)
+
+CHUNK = 5000
+REGISTERED = datetime(2019, 3, 10, 12, tzinfo=UTC)
+
+
+def number(i: int) -> str:
+    body = ""
+    for _ in range(8):
+        body = ALPHABET[i % 32] + body
+        i //= 32
+    return body + check_char(body)
+
+
+def person_rows(chunk: int, site_id: str) -> list[dict[str, Any]]:
+    """CHUNK persons of chunk ``chunk``, drawn by the demo's household model (seeded)."""
+    rng = random.Random(chunk)
+    draw = _Draw(rng)
+    rows: list[dict[str, Any]] = []
+    start = chunk * CHUNK
+    while len(rows) < CHUNK:
+        for m in draw.household(REGISTERED).members:
+            if len(rows) == CHUNK:
+                break
+            i = start + len(rows)
+            rows.append({
+                "id": f"00000000-0000-7000-8000-{i:012d}",
+                "registration_number": number(i),
+                "site_id": site_id,
+                "household_id": None,
+                "relationship_to_head": None,
+                **m.names,
+                "alternate_names": [],
+                "kunya": None,
+                "mother_name": None,
+                "sex": m.sex,
+                "birth_date": estimated_birth_date(m.age, REGISTERED.date()),
+                "birth_precision": "estimated",
+                "nationality": "SYR" if rng.random() < 0.7 else "IRQ",
+                "origin_pcode": None,
+                "origin_locality": None,
+                "languages": ["ar"],
+                "phone": None,
+                "uasc": None, "muac_mm": None, "oedema": None, "muac_status": None,
+                "wg_seeing": None, "wg_hearing": None, "wg_walking": None,
+                "wg_remembering": None, "wg_self_care": None, "wg_communicating": None,
+                "disabled": None, "pregnant_lactating": False,
+                "serious_medical_condition": False, "injury": False, "elderly_alone": False,
+                "consent_tracing": rng.random() < 0.95,
+                "consent_share_with": [],
+                "purpose": "benchmark",
+                "legal_basis": "vital_interest",
+                "note": None,
+                "registered_at": REGISTERED,
+                "created_at": REGISTERED,
+                "updated_at": REGISTERED,
+                "recorded_by": None,
+            })
+    return rows
+
+
+def build_chunk(args: tuple[int, str]) -> tuple[list[dict[str, Any]], list[tuple[str, str, bool]]]:
+    from corridor.matching import blocking_keys
+
+    chunk, site_id = args
+    rows = person_rows(chunk, site_id)
+    postings = []
+    for r in rows:
+        for k in blocking_keys(person_record(r)):
+            postings.append((k, r["id"], r["consent_tracing"]))
+    postings.sort()
+    return rows, postings
+
+
+def build(db: Database, n: int) -> None:
+    from collections import Counter
+
+    svc = Services(db)
+    site_id = svc.sites.create(SiteIn(name="Registry", kind="camp"))["id"]
+    chunks = (n + CHUNK - 1) // CHUNK
+    t0 = time.perf_counter()
+    with multiprocessing.Pool(2) as pool:
+        for done, (rows, postings) in enumerate(
+            pool.imap(build_chunk, [(c, site_id) for c in range(chunks)]), start=1
+        ):
+            deltas: Counter[str] = Counter(k for k, _, _ in postings)
+            deltas[POPULATION_KEY] += len(rows)
+            with db.transaction() as conn:
+                conn.execute(insert(persons), rows)
+                conn.execute(insert(person_match_keys),
+                             [{"key": k, "person_id": p, "traceable": t} for k, p, t in postings])
+                bump_counts(conn, deltas)
+            if done % 20 == 0 or done == chunks:
+                print(f"  {done * CHUNK:>9,} persons indexed, {time.perf_counter() - t0:.0f} s",
+                      flush=True)
+
+
+def queries(db: Database, count: int, seed: int) -> list[MatchQueryIn]:
+    """Registered persons described the way an enquirer would."""
+    rng = random.Random(seed)
+    with db.read() as conn:
+        total = conn.execute(select(func.count()).select_from(persons)).scalar_one()
+        picks = sorted(rng.sample(range(total), count))
+        ids = [f"00000000-0000-7000-8000-{i:012d}" for i in picks]
+        rows = conn.execute(select(persons).where(persons.c.id.in_(ids))).mappings().all()
+    out = []
+    for r in rows:
+        year = r["birth_date"].year + rng.choice([-1, 0, 0, 1])
+        style = rng.choice(["arabic", "latin", "variant"])
+        if style == "arabic":
+            name = " ".join(r[f] for f in ("given_name_original", "father_name_original",
+                                           "family_name_original") if r[f])
+            out.append(MatchQueryIn(name_original_script=name, birth_year=year))
+        elif style == "latin":
+            out.append(MatchQueryIn(given_name=r["given_name"], father_name=r["father_name"],
+                                    family_name=r["family_name"], birth_year=year, sex=r["sex"]))
+        else:
+            name = " ".join(spelling_variant(rng, r[f]) for f in
+                            ("given_name", "father_name", "grandfather_name") if r[f])
+            out.append(MatchQueryIn(full_name=name, birth_year=year))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persons", type=int, default=1_000_000)
+    parser.add_argument("--db", type=Path, default=Path("/tmp/corridor-registry.db"))
+    parser.add_argument("--queries", type=int, default=300)
+    args = parser.parse_args()
+    db = Database(f"sqlite:///{args.db}")
+    upgrade(db)
+    with db.read() as conn:
+        have = conn.execute(select(func.count()).select_from(persons)).scalar_one()
+    if have == 0:
+        print(f"building a registry of {args.persons:,} persons in {args.db}")
+        with db.transaction() as conn:
+            conn.execute(text("PRAGMA cache_size=-1000000"))
+        build(db, args.persons)
+    elif have != args.persons:
+        raise SystemExit(f"{args.db} holds {have:,} persons, not {args.persons:,}: remove it")
+    svc = Services(db, lambda: datetime(2019, 3, 20, tzinfo=UTC))
+    qs = queries(db, args.queries, seed=7)
+    for q in qs[:10]:  # warm the page cache
+        svc.person_search.search(q)
+    times = []
+    for q in qs:
+        t = time.perf_counter()
+        svc.person_search.search(q)
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, SQLite")
+    print(f"registry: {args.persons:,} persons; searches: {len(times)}")
+    print(f"p50: {statistics.median(times):.1f} ms, p95: {times[int(0.95 * len(times))]:.1f} ms, "
+          f"p99: {times[int(0.99 * len(times))]:.1f} ms, max: {times[-1]:.1f} ms")
+    _ = date
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""The candidate policy: which blocking keys to fetch and how to pre-rank what comes back.
+
+Pure functions over key sizes and postings, so a database-backed index and the
+in-memory one follow exactly the same policy:
+
+1. ``choose_keys``: group the query's keys (one group per name, one for name
+   pairs, one per identifier, see ``blocking_key_groups``); take keys rarest
+   group first; skip a key held by more than ``cap`` persons (``key_cap`` or
+   ``key_cap_share`` of the registry), unless fewer than ``min_keys`` groups
+   were usable yet; never fetch a key held by more than ``hard_cap`` persons.
+   Exact identifiers are always fetched.
+2. ``score_postings``: a candidate scores, per group, the inverse frequency of
+   the rarest key it shares with the query, summed over groups: agreeing on
+   several names beats agreeing on several keys of one name.
+3. ``adjust``: among candidates in the best ``pool_size``, birth year, sex and
+   nationality move the score a little (many people share common names).
+4. Keep the best ``max_candidates`` and score them in full with ``Matcher``.
+
+>>> policy = CandidatePolicy()
+>>> chosen = policy.choose_keys([{"n:HSN", "t:hasan"}, {"rn:A1"}], {"n:HSN": 9000, "t:hasan": 40,
+...                             "rn:A1": 1}, population=100_000)
+>>> sorted(key for _, key, _ in chosen)
+['rn:A1', 't:hasan']
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from corridor.matching.records import PersonRecord
+
+__all__ = ["CandidatePolicy", "EXACT_PREFIXES"]
+
+EXACT_PREFIXES = ("rn:", "id:", "ph:")
+
+
+@dataclass(frozen=True)
+class CandidatePolicy:
+    """Tunable limits of the candidate search (see the module docstring)."""
+
+    key_cap: int = 300
+    key_cap_share: float = 0.01
+    min_keys: int = 2
+    hard_cap: int = 5000
+    pool_size: int = 1500
+    max_candidates: int = 120
+
+    def cap(self, population: int) -> int:
+        return max(self.key_cap, int(self.key_cap_share * population))
+
+    def choose_keys(
+        self, groups: list[set[str]], sizes: Mapping[str, int], population: int
+    ) -> list[tuple[int, str, float]]:
+        """``(group, key, idf)`` for each key worth fetching."""
+        n = max(population, 2)
+        cap = self.cap(population)
+        sized = [
+            sorted((sizes[k], k) for k in g if sizes.get(k, 0) > 0) for g in groups
+        ]
+        order = sorted((i for i, g in enumerate(sized) if g), key=lambda i: sized[i][0])
+        chosen: list[tuple[int, str, float]] = []
+        used = 0
+        for gi in order:
+            took = False
+            for size, key in sized[gi]:
+                exact = key.startswith(EXACT_PREFIXES)
+                if size > cap and not exact and (used >= self.min_keys or size > self.hard_cap):
+                    continue
+                idf = math.log(n / size)
+                if key.startswith("p:"):
+                    idf *= 1.5
+                elif exact:
+                    idf += 10.0
+                chosen.append((gi, key, idf))
+                took = True
+            used += took
+        return chosen
+
+    @staticmethod
+    def score_postings(
+        chosen: list[tuple[int, str, float]], postings: Iterable[tuple[str, str]]
+    ) -> dict[str, float]:
+        """Candidate -> sum over groups of the best idf shared; ``postings`` are
+        ``(key, candidate_id)`` rows for the chosen keys."""
+        where = {key: (gi, idf) for gi, key, idf in chosen}
+        best: dict[tuple[str, int], float] = {}
+        for key, rid in postings:
+            gi, idf = where[key]
+            if best.get((rid, gi), 0.0) < idf:
+                best[(rid, gi)] = idf
+        score: dict[str, float] = {}
+        for (rid, _), v in best.items():
+            score[rid] = score.get(rid, 0.0) + v
+        return score
+
+    def pool(self, score: Mapping[str, float]) -> list[str]:
+        """The best ``pool_size`` candidates by key score."""
+        if len(score) > self.pool_size:
+            return heapq.nlargest(self.pool_size, score, key=score.__getitem__)
+        return list(score)
+
+    @staticmethod
+    def adjustment(query: PersonRecord, birth_year: int | None, sex: str | None,
+                   nationality: str | None) -> float:
+        """Small pre-ranking bonus from a candidate's birth year, sex and nationality."""
+        bonus = 0.0
+        if query.birth_year is not None and birth_year is not None:
+            d = abs(birth_year - query.birth_year)
+            bonus += 2.0 if d <= 2 else -2.0 if d > 5 else 0.0
+        if query.sex and sex and sex != query.sex:
+            bonus -= 3.0
+        if query.nationality and nationality:
+            bonus += 1.0 if nationality.upper() == query.nationality.upper() else -1.0
+        return bonus
+
+    def best(self, score: Mapping[str, float], pool: Iterable[str]) -> list[str]:
+        """The ``max_candidates`` best of ``pool`` (after adjustment), best first."""
+        return heapq.nlargest(self.max_candidates, pool, key=score.__getitem__)
