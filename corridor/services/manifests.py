@@ -178,19 +178,9 @@ class ManifestService(Service):
             require(problems)
             insert_events(
                 conn,
-                [
-                    {
-                        "person_id": item["person_id"],
-                        "kind": "dispatched",
-                        "occurred_at": at,
-                        "recorded_at": now,
-                        "from_site_id": m["from_site_id"],
-                        "to_site_id": m["to_site_id"],
-                        "manifest_id": manifest_id,
-                        "recorded_by": recorded_by,
-                    }
-                    for item in items
-                ],
+                _trip_events(
+                    m, "dispatched", [i["person_id"] for i in items], at, now, recorded_by
+                ),
             )
             locations.refresh(conn, [i["person_id"] for i in items])
             conn.execute(
@@ -281,22 +271,7 @@ class ManifestService(Service):
                     "movement_id": items[pid]["arrival_movement_id"],
                 }
         if to_tick:
-            new_ids = insert_events(
-                conn,
-                [
-                    {
-                        "person_id": pid,
-                        "kind": "arrived",
-                        "occurred_at": at,
-                        "recorded_at": now,
-                        "from_site_id": m["from_site_id"],
-                        "to_site_id": m["to_site_id"],
-                        "manifest_id": manifest_id,
-                        "recorded_by": recorded_by,
-                    }
-                    for pid in to_tick
-                ],
-            )
+            new_ids = insert_events(conn, _trip_events(m, "arrived", to_tick, at, now, recorded_by))
             event_ids = dict(zip(to_tick, new_ids, strict=True))
             conn.execute(
                 update(manifest_items)
@@ -563,6 +538,25 @@ class ManifestService(Service):
             "discrepancies": len(disc),
         }
         return out
+
+
+def _trip_events(
+    m: Any, kind: str, person_ids: list[str], at: datetime, now: datetime, by: str | None
+) -> list[dict[str, Any]]:
+    """The events of persons leaving or reaching the ends of manifest ``m``."""
+    return [
+        {
+            "person_id": pid,
+            "kind": kind,
+            "occurred_at": at,
+            "recorded_at": now,
+            "from_site_id": m["from_site_id"],
+            "to_site_id": m["to_site_id"],
+            "manifest_id": m["id"],
+            "recorded_by": by,
+        }
+        for pid in person_ids
+    ]
 
 
 def _manifest(conn: Connection, manifest_id: str) -> Any:

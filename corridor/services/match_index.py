@@ -138,9 +138,7 @@ def reindex_persons(conn: Connection, person_ids: Sequence[str]) -> None:
     index_rows(conn, rows, docs)
 
 
-def index_rows(
-    conn: Connection, rows: Sequence[Any], docs: Mapping[str, Sequence[str]]
-) -> None:
+def index_rows(conn: Connection, rows: Sequence[Any], docs: Mapping[str, Sequence[str]]) -> None:
     """Index stored person rows (with their document numbers)."""
     index_records(
         conn,

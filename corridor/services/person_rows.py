@@ -16,17 +16,8 @@ from corridor.domain.sites import country_problem, pcode_problem
 from corridor.domain.vulnerability import WG_DOMAINS, is_disabled, muac_problems, muac_status
 from corridor.errors import Problem
 from corridor.schemas import DocumentIn, PersonDetails, VulnerabilitiesIn
+from corridor.storage.queries import NAME_COLUMNS as NAME_FIELDS
 
-NAME_FIELDS = (
-    "given_name",
-    "father_name",
-    "grandfather_name",
-    "family_name",
-    "given_name_original",
-    "father_name_original",
-    "grandfather_name_original",
-    "family_name_original",
-)
 _LANG_RE = re.compile(r"^[a-z]{2,3}$")
 _PHONE_RE = re.compile(r"^\+?[0-9]{5,20}$")
 
