@@ -13,7 +13,7 @@ __all__ = ["find_duplicates", "scored_pairs"]
 
 
 def scored_pairs(
-    records: Iterable[PersonRecord], model: Model | None = None, max_candidates: int = 25
+    records: Iterable[PersonRecord], model: Model | None = None, max_candidates: int = 15
 ) -> list[tuple[str, str, float, float]]:
     """``(id_a, id_b, weight, probability)`` for every candidate pair (each pair once)."""
     index = MemoryIndex(records, model, CandidatePolicy(max_candidates=max_candidates))

@@ -46,6 +46,9 @@ _PLACE_NOISE = frozenset(
 )
 
 
+# Role of the only name of a one-name query: it may be a given or a family name.
+ANY = "any"
+
 # Given names often carried as a silent first part (Mohammad Naim, called Naim).
 _PREFIX_NAMES = frozenset(["MHMD"])
 
@@ -129,6 +132,10 @@ class Matcher:
         # Name shares are counts / frequency_total (the population the counts come from).
         self.frequency_total = frequency_total
         self.units = UnitComparator(variants or VariantTable.default())
+        # Shares per skeleton; cleared when the population changes. A caller that
+        # changes ``frequencies`` in place must call ``set_population`` (or ``forget``).
+        self._share_memo: dict[str, float] = {}
+        self._pair_memo: dict[tuple[UnitKeys, UnitKeys], tuple[str, float]] = {}
         self._prior_bits = math.log2(self.population)
 
     @classmethod
@@ -144,6 +151,13 @@ class Matcher:
         """Registry size for the prior (a store calls this as it grows)."""
         self.population = max(int(population), 2)
         self._prior_bits = math.log2(self.population)
+        self._share_memo.clear()
+        self._pair_memo.clear()
+
+    def forget(self) -> None:
+        """Drop memoised name shares (after changing ``frequencies`` in place)."""
+        self._share_memo.clear()
+        self._pair_memo.clear()
 
     @property
     def prior_bits(self) -> float:
@@ -171,6 +185,12 @@ class Matcher:
         return self._share(unit_keys(unit).skeleton)
 
     def _share(self, skeleton: str) -> float:
+        hit = self._share_memo.get(skeleton)
+        if hit is None:
+            hit = self._share_memo[skeleton] = self._compute_share(skeleton)
+        return hit
+
+    def _compute_share(self, skeleton: str) -> float:
         rules = self.model.names
         total = self.frequency_total or self.population
         count = self.frequencies.get(skeleton, 0)
@@ -211,6 +231,8 @@ class Matcher:
         """How much a name agreeing in another position counts (1: same position)."""
         if qr == cr:
             return 1.0
+        if qr == ANY:  # a single name: given or family, we cannot tell
+            return 1.0 if cr != CHAIN else self.model.names.chain_family_factor
         if qr == GIVEN or cr == GIVEN:
             if GIVEN2 in (qr, cr):
                 return self.model.names.chain_family_factor
@@ -222,21 +244,32 @@ class Matcher:
     ) -> tuple[float, list[tuple[int, int, str, float]]]:
         """Best order-preserving alignment of query units onto candidate units."""
         n, m = len(q_keys), len(c.units)
-        level = self.units.level_keys
         c_keys = c.keys
         c_roles = c.roles
+        memo = self._pair_memo
+        if len(memo) > 1_000_000:
+            memo.clear()
         pair: list[list[tuple[str, float, float] | None]] = []
+        any_hit = False
         for i in range(n):
             row: list[tuple[str, float, float] | None] = []
             qk, qr = q_keys[i], q_roles[i]
             for j in range(m):
-                lvl = level(qk, c_keys[j])
+                ck = c_keys[j]
+                hit = memo.get((qk, ck))
+                if hit is None:
+                    lvl = self.units.level_keys(qk, ck)
+                    hit = memo[(qk, ck)] = (lvl, self._unit_weight(lvl, qk, ck))
+                lvl, w = hit
                 if lvl == DIFFERENT:
                     row.append(None)
                     continue
-                w = self._unit_weight(lvl, qk, c_keys[j])
-                row.append((lvl, w, w * self._role_factor(qr, c_roles[j])))
+                any_hit = True
+                cr = c_roles[j]
+                row.append((lvl, w, w if qr == cr else w * self._role_factor(qr, cr)))
             pair.append(row)
+        if not any_hit:
+            return 0.0, []
         # dp[i][j]: best score using q[:i], c[:j]
         dp = [[0.0] * (m + 1) for _ in range(n + 1)]
         for i in range(1, n + 1):
@@ -262,7 +295,8 @@ class Matcher:
         return dp[n][m], out
 
     def _compare_chains(self, q: NameChain, c: NameChain, explain: bool) -> _NameResult:
-        res = self._chain_result(q, c, q.units, q.keys, q.roles, False, explain)
+        roles = q.roles if len(q.units) > 1 else (ANY,)
+        res = self._chain_result(q, c, q.units, q.keys, roles, False, explain)
         if len(q.units) >= 2 and len(c.units) >= 2 and res.given_missed:
             # Family name written first ("MADANI Zia-ur-Rahman"): try it last.
             alt = self._chain_result(
@@ -382,20 +416,28 @@ class Matcher:
                         ev.append(FieldEvidence(
                             "family name", "different", rules.family_different,
                             f"Family name differs: {_display(q_units[i])!r} not found."))
-            elif qr == CHAIN and CHAIN in c_has:
-                chain_seen = True
-                chain_hit = chain_hit or got is not None
             elif got is None:
+                if qr == CHAIN and CHAIN in c_has:
+                    chain_seen = True
                 unmatched += 1
                 if explain:
                     unmatched_names.append(repr(_display(q_units[i])))
+            elif qr == CHAIN:
+                chain_seen = chain_hit = True
         if chain_seen and not chain_hit:
+            # All of the father's/grandfather's names differ: one piece of evidence.
+            unmatched -= sum(
+                1 for i, r in enumerate(q_roles) if r == CHAIN and i not in matched_role
+            )
             total += rules.chain_different
             if explain:
                 ev.append(FieldEvidence("father and grandfather", "different",
                                         rules.chain_different,
                                         "Father's/grandfather's names differ."))
-        if unmatched:
+        # A name of the query not found counts against only where the candidate has a
+        # different name left over (a shorter record is silent, not contradicting).
+        unmatched = min(unmatched, len(c.units) - len(pairs))
+        if unmatched > 0:
             w = rules.unmatched_unit * unmatched
             total += w
             if explain:

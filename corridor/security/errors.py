@@ -1,0 +1,50 @@
+"""Security errors. Like corridor.errors they know nothing of HTTP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from corridor.errors import CorridorError
+
+
+class InvalidCredentials(CorridorError):
+    """Unknown user, wrong password or wrong code: one message for all of them."""
+
+    code = "invalid_credentials"
+
+    def __init__(self) -> None:
+        super().__init__("The user name, password or code is not correct")
+
+
+class Throttled(CorridorError):
+    """Too many attempts; try again after ``retry_after``."""
+
+    code = "throttled"
+
+    def __init__(self, retry_after: timedelta) -> None:
+        super().__init__("Too many attempts; try again later")
+        self.retry_after = retry_after
+
+
+class KeyUnavailable(CorridorError):
+    """A field cannot be decrypted: its site key was destroyed or is unknown."""
+
+    code = "key_unavailable"
+
+    def __init__(self, message: str = "The key for this data is not available") -> None:
+        super().__init__(message)
+
+
+class AuthorisationFileInvalid(CorridorError):
+    """The authorisation matrix data file breaks its rules (every problem is listed)."""
+
+    code = "authorisation_file_invalid"
+
+
+class DecryptionFailed(CorridorError):
+    """A ciphertext was altered, moved to another site or field, or is not a token."""
+
+    code = "decryption_failed"
+
+    def __init__(self, message: str = "The encrypted value cannot be read") -> None:
+        super().__init__(message)

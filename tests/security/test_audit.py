@@ -1,0 +1,163 @@
+"""PROTECTION.md 6: the audit log is append-only, hash-chained and names no field values."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, text
+
+from corridor.security import audit
+from corridor.security.audit import AuditEvent, Outcome, accesses_to, append, head, verify
+from corridor.security.tables import audit_events
+
+T0 = datetime(2019, 3, 10, 8, 0, tzinfo=UTC)
+
+
+def event(n: int, **changes) -> AuditEvent:
+    values = dict(
+        user_id=f"u{n % 3}",
+        role="registrar",
+        action="person.read",
+        outcome=Outcome.ALLOWED,
+        purpose="registration check",
+        occurred_at=T0 + timedelta(seconds=n, microseconds=123),
+        person_id=f"p{n}",
+        site_id="camp-a",
+    )
+    values.update(changes)
+    return AuditEvent(**values)
+
+
+def fill(db, n: int) -> None:
+    for i in range(1, n + 1):
+        with db.transaction() as conn:
+            append(conn, event(i))
+
+
+def test_appended_rows_form_a_chain_that_verifies(secdb):
+    fill(secdb, 5)
+    with secdb.read() as conn:
+        result = verify(conn)
+        rows = conn.execute(select(audit_events).order_by(audit_events.c.seq)).all()
+    assert result.ok and result.checked == 5 and result.broken_seq is None
+    assert [r.seq for r in rows] == [1, 2, 3, 4, 5]
+    assert rows[0].prev_hash == audit.GENESIS_HASH
+    for before, after in zip(rows, rows[1:], strict=False):
+        assert after.prev_hash == before.hash
+    assert result.head == audit.ChainHead(5, rows[-1].hash)
+
+
+def test_editing_one_row_with_sql_breaks_the_chain_at_that_row(secdb):
+    fill(secdb, 5)
+    with secdb.transaction() as conn:
+        conn.execute(text("UPDATE audit_events SET purpose = 'nothing to see' WHERE seq = 3"))
+    with secdb.read() as conn:
+        result = verify(conn)
+    assert not result.ok
+    assert result.broken_seq == 3 and result.checked == 2
+    assert "hash" in (result.reason or "")
+
+
+def test_changing_the_outcome_of_a_denial_is_detected(secdb):
+    with secdb.transaction() as conn:
+        append(conn, event(1, outcome=Outcome.DENIED, site_id="camp-b"))
+        append(conn, event(2))
+    with secdb.transaction() as conn:
+        conn.execute(text("UPDATE audit_events SET outcome = 'allowed' WHERE seq = 1"))
+    with secdb.read() as conn:
+        assert verify(conn).broken_seq == 1
+
+
+def test_an_outcome_outside_the_vocabulary_is_reported_not_a_crash(secdb):
+    fill(secdb, 2)
+    with secdb.transaction() as conn:
+        conn.execute(text("UPDATE audit_events SET outcome = 'maybe' WHERE seq = 2"))
+    with secdb.read() as conn:
+        assert verify(conn).broken_seq == 2
+
+
+def test_deleting_a_row_is_detected_at_the_next_row(secdb):
+    fill(secdb, 4)
+    with secdb.transaction() as conn:
+        conn.execute(text("DELETE FROM audit_events WHERE seq = 2"))
+    with secdb.read() as conn:
+        result = verify(conn)
+    assert not result.ok and result.broken_seq == 3
+
+
+def test_rewriting_a_row_and_its_own_hash_breaks_the_next_link(secdb):
+    fill(secdb, 3)
+    with secdb.read() as conn:
+        row = conn.execute(select(audit_events).where(audit_events.c.seq == 2)).one()
+    forged = event(2, person_id="someone-else")
+    forged_hash = audit.row_hash(row.prev_hash, 2, forged)
+    with secdb.transaction() as conn:
+        conn.execute(
+            audit_events.update()
+            .where(audit_events.c.seq == 2)
+            .values(person_id="someone-else", hash=forged_hash)
+        )
+    with secdb.read() as conn:
+        assert verify(conn).broken_seq == 3
+
+
+def test_an_empty_log_verifies(secdb):
+    with secdb.read() as conn:
+        result = verify(conn)
+        assert head(conn) is None
+    assert result.ok and result.checked == 0 and result.head is None
+
+
+def test_rows_hold_ids_never_field_values():
+    assert {c.name for c in audit_events.c} == {
+        "seq", "occurred_at", "user_id", "role", "action", "outcome", "purpose",
+        "person_id", "site_id", "prev_hash", "hash",
+    }  # fmt: skip
+
+
+def test_events_need_a_purpose_and_an_aware_time(secdb):
+    with secdb.transaction() as conn:
+        with pytest.raises(ValueError, match="purpose"):
+            append(conn, event(1, purpose="  "))
+        with pytest.raises(ValueError, match="timezone"):
+            append(conn, event(1, occurred_at=datetime(2019, 3, 10, 8, 0)))
+        with pytest.raises(ValueError):
+            append(conn, event(1, outcome="maybe"))
+
+
+def test_who_accessed_this_person(secdb):
+    with secdb.transaction() as conn:
+        append(conn, event(1, person_id="p-amal", user_id="u-reg"))
+        append(conn, event(2, person_id="p-omar"))
+        append(conn, event(3, person_id="p-amal", user_id="u-x", outcome=Outcome.DENIED))
+    with secdb.read() as conn:
+        seen = accesses_to(conn, "p-amal")
+    assert [(e.user_id, e.outcome) for e in seen] == [
+        ("u-reg", Outcome.ALLOWED),
+        ("u-x", Outcome.DENIED),
+    ]
+    assert seen[0].occurred_at == event(1).occurred_at
+
+
+def test_concurrent_writers_keep_one_unbroken_chain(secdb):
+    errors: list[BaseException] = []
+
+    def writer(w: int) -> None:
+        try:
+            for i in range(10):
+                with secdb.transaction() as conn:
+                    append(conn, event(w * 100 + i, user_id=f"writer-{w}"))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with secdb.read() as conn:
+        result = verify(conn)
+    assert result.ok and result.checked == 60
