@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = [
     "NameUnit",
@@ -307,8 +308,11 @@ def _split_arabic_word(w: str) -> list[str]:
     return [_strip_article(w)]
 
 
+@lru_cache(maxsize=200_000)
 def parse_name(text: str | None) -> tuple[NameUnit, ...]:
     """Split a full name into units, in chain order (own, father, grandfather, ..., family).
+
+    Cached: names repeat a great deal across a registry.
 
     >>> [u.parts for u in parse_name("Zia-ur-rahman Madani")]
     [('zia', 'rahman'), ('madani',)]

@@ -184,6 +184,14 @@ class Matcher:
         """
         return self._share(unit_keys(unit).skeleton)
 
+    def _unit_share(self, k: UnitKeys) -> float:
+        parts = k.unit.parts
+        if len(parts) != 2 or parts[0] not in ("abu", "ابو"):
+            return self._share(k.skeleton)
+        # A kunya (Abu Mohammed) is as common as the son's name it is made of.
+        core = unit_keys(NameUnit((parts[1],), k.script)).skeleton
+        return max(self._share(k.skeleton), self._share(core))
+
     def _share(self, skeleton: str) -> float:
         hit = self._share_memo.get(skeleton)
         if hit is None:
@@ -219,7 +227,7 @@ class Matcher:
         rules = self.model.names
         if level == DIFFERENT:
             return 0.0
-        u = max(self._share(q.skeleton), self._share(c.skeleton))
+        u = max(self._unit_share(q), self._unit_share(c))
         m = {SAME: rules.m_same, SPELLING: rules.m_spelling, SCRIPT: rules.m_script}.get(
             level, rules.m_similar
         )

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
+from types import MappingProxyType
 
 __all__ = [
     "DEFAULT_POPULATION",
@@ -75,8 +77,9 @@ class VariantTable:
         return b is not None and not a.isdisjoint(b)
 
 
-def load_default_frequencies() -> dict[str, int]:
-    """Default skeleton -> persons-per-million table shipped with the package."""
+@cache
+def load_default_frequencies() -> Mapping[str, int]:
+    """Default skeleton -> persons-per-million table shipped with the package (read once)."""
     text = resources.files("corridor.matching").joinpath("data/name-frequencies.tsv")
     out: dict[str, int] = {}
     for line in text.read_text(encoding="utf-8").splitlines():
@@ -84,4 +87,4 @@ def load_default_frequencies() -> dict[str, int]:
             continue
         key, _, count = line.partition("\t")
         out[key] = int(count)
-    return out
+    return MappingProxyType(out)

@@ -28,13 +28,13 @@ from corridor.schemas import (
 from corridor.services import match_index
 from corridor.services.base import Service
 from corridor.services.person_rows import (
-    NAME_FIELDS,
     detail_fields,
     document_key,
     document_rows,
     normalise_phone,
 )
 from corridor.storage import queries
+from corridor.storage.queries import NAME_COLUMNS as NAME_FIELDS
 from corridor.storage.tables import (
     households,
     movements,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -134,3 +135,22 @@ def test_more_than_n_distinct_lookups_an_hour_is_refused_and_alerted(secdb, cloc
     clock.advance(hours=1)
     with secdb.transaction() as conn:
         assert guard.check(conn, "u1", "p7").allowed
+
+
+def test_concurrent_lookups_cannot_overshoot_the_limit(secdb, clock):
+    guard = LookupGuard(clock, Limit("person.lookup", 5, timedelta(hours=1)))
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def look(i: int) -> None:
+        with secdb.transaction() as conn:
+            allowed = guard.check(conn, "u1", f"p{i}").allowed
+        with lock:
+            results.append(allowed)
+
+    threads = [threading.Thread(target=look, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count(True) == 5

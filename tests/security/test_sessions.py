@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -160,3 +162,26 @@ def test_api_tokens_expire(secdb, clock, user):
     clock.advance(hours=1)
     with secdb.transaction() as conn:
         assert tokens.authenticate(conn, issued.secret) is None
+
+
+def test_one_code_used_by_racing_requests_succeeds_once(secdb, clock, user):
+    master = MasterKey.generate()
+    with secdb.transaction() as conn:
+        secret = enrol_totp(conn, master, user, clock())
+    code = totp.code_at(secret, totp.step_at(clock()))
+    second: list[bool] = []
+
+    def racing_request() -> None:
+        with secdb.transaction() as conn:
+            second.append(check_second_factor(conn, master, user, code, clock()))
+
+    with secdb.transaction() as conn:
+        assert check_second_factor(conn, master, user, code, clock())
+        # The second request starts before the first commits: on PostgreSQL it reads the
+        # old step, accepts the code, then waits on the row; the conditional update
+        # must then refuse it.
+        racer = threading.Thread(target=racing_request)
+        racer.start()
+        time.sleep(0.5)
+    racer.join()
+    assert second == [False]
