@@ -20,7 +20,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
@@ -31,7 +30,7 @@ from corridor.storage.tables import metadata as _shared_metadata
 from corridor.storage.types import UTCDateTime
 
 # One line to change when the migration lands: ``security_metadata = _shared_metadata``.
-security_metadata = MetaData(naming_convention=_shared_metadata.naming_convention)
+security_metadata = _shared_metadata
 
 HASH = String(64)  # hex SHA-256
 

@@ -103,9 +103,7 @@ def person_out(conn: Connection, row: RowMapping, today: date) -> dict[str, Any]
     return persons_out(conn, [row], today)[0]
 
 
-def persons_out(
-    conn: Connection, rows: Sequence[RowMapping], today: date
-) -> list[dict[str, Any]]:
+def persons_out(conn: Connection, rows: Sequence[RowMapping], today: date) -> list[dict[str, Any]]:
     """Several persons at once: three queries whatever their number."""
     ids = [r["id"] for r in rows]
     docs: dict[str, list[dict[str, Any]]] = {pid: [] for pid in ids}

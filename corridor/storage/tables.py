@@ -236,3 +236,7 @@ match_key_counts = Table(
     sqlite_with_rowid=False,
 )
 POPULATION_KEY = "#persons"
+
+# The security tables (users, sessions, audit...) live beside the code that uses them but
+# on this same metadata, so that one migration history covers the whole schema.
+import corridor.security.tables  # noqa: E402, F401

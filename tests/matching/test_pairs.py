@@ -171,3 +171,16 @@ def test_caller_frequencies() -> None:
     m = Matcher.default(frequencies={key: 5000}, population=10_000)
     w = m.score(person("q", "Anwari"), person("c", "Anwari")).weight
     assert w < 2
+
+
+def test_single_name_may_be_a_family_name(matcher: Matcher) -> None:
+    q = person("q", "Abdelrazaq")
+    as_family = matcher.score(q, person("c", "Fitiwi Abdelrazak")).weight
+    as_given = matcher.score(q, person("c", "Abderrazak Aisha Fathi")).weight
+    assert abs(as_family - as_given) < 1.5
+
+
+def test_kunya_is_as_common_as_the_name_in_it(matcher: Matcher) -> None:
+    common = matcher.score(person("q", "Abu Mohammed"), person("c", "Abu Mohammed")).weight
+    rare = matcher.score(person("q", "Abu Zubaydah"), person("c", "Abu Zubaydah")).weight
+    assert rare > common + 3

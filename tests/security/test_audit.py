@@ -15,6 +15,38 @@ from corridor.security.tables import audit_events
 T0 = datetime(2019, 3, 10, 8, 0, tzinfo=UTC)
 
 
+def tamper(conn, sql) -> None:
+    """Edit the log behind the application's back, as someone with database access could:
+    the append-only triggers are lifted for the one statement."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"))
+        conn.execute(text(sql) if isinstance(sql, str) else sql)
+        conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only"))
+        return
+    conn.execute(text("DROP TRIGGER IF EXISTS audit_events_no_update"))
+    conn.execute(text("DROP TRIGGER IF EXISTS audit_events_no_delete"))
+    conn.execute(text(sql) if isinstance(sql, str) else sql)
+    for op in ("UPDATE", "DELETE"):
+        conn.execute(
+            text(
+                f"CREATE TRIGGER audit_events_no_{op.lower()} BEFORE {op} ON audit_events "
+                "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"
+            )
+        )
+
+
+def test_the_database_refuses_to_edit_or_delete_audit_rows(secdb):
+    from sqlalchemy.exc import DBAPIError
+
+    with secdb.transaction() as conn:
+        audit.append(conn, event(1))
+    for sql in ("UPDATE audit_events SET purpose = 'x'", "DELETE FROM audit_events"):
+        with pytest.raises(DBAPIError, match="append-only"), secdb.transaction() as conn:
+            conn.execute(text(sql))
+    with secdb.read() as conn:
+        assert audit.verify(conn).ok
+
+
 def event(n: int, **changes) -> AuditEvent:
     values = dict(
         user_id=f"u{n % 3}",
@@ -52,7 +84,7 @@ def test_appended_rows_form_a_chain_that_verifies(secdb):
 def test_editing_one_row_with_sql_breaks_the_chain_at_that_row(secdb):
     fill(secdb, 5)
     with secdb.transaction() as conn:
-        conn.execute(text("UPDATE audit_events SET purpose = 'nothing to see' WHERE seq = 3"))
+        tamper(conn, "UPDATE audit_events SET purpose = 'nothing to see' WHERE seq = 3")
     with secdb.read() as conn:
         result = verify(conn)
     assert not result.ok
@@ -65,7 +97,7 @@ def test_changing_the_outcome_of_a_denial_is_detected(secdb):
         append(conn, event(1, outcome=Outcome.DENIED, site_id="camp-b"))
         append(conn, event(2))
     with secdb.transaction() as conn:
-        conn.execute(text("UPDATE audit_events SET outcome = 'allowed' WHERE seq = 1"))
+        tamper(conn, "UPDATE audit_events SET outcome = 'allowed' WHERE seq = 1")
     with secdb.read() as conn:
         assert verify(conn).broken_seq == 1
 
@@ -73,7 +105,7 @@ def test_changing_the_outcome_of_a_denial_is_detected(secdb):
 def test_an_outcome_outside_the_vocabulary_is_reported_not_a_crash(secdb):
     fill(secdb, 2)
     with secdb.transaction() as conn:
-        conn.execute(text("UPDATE audit_events SET outcome = 'maybe' WHERE seq = 2"))
+        tamper(conn, "UPDATE audit_events SET outcome = 'maybe' WHERE seq = 2")
     with secdb.read() as conn:
         assert verify(conn).broken_seq == 2
 
@@ -81,7 +113,7 @@ def test_an_outcome_outside_the_vocabulary_is_reported_not_a_crash(secdb):
 def test_deleting_a_row_is_detected_at_the_next_row(secdb):
     fill(secdb, 4)
     with secdb.transaction() as conn:
-        conn.execute(text("DELETE FROM audit_events WHERE seq = 2"))
+        tamper(conn, "DELETE FROM audit_events WHERE seq = 2")
     with secdb.read() as conn:
         result = verify(conn)
     assert not result.ok and result.broken_seq == 3
@@ -94,10 +126,11 @@ def test_rewriting_a_row_and_its_own_hash_breaks_the_next_link(secdb):
     forged = event(2, person_id="someone-else")
     forged_hash = audit.row_hash(row.prev_hash, 2, forged)
     with secdb.transaction() as conn:
-        conn.execute(
+        tamper(
+            conn,
             audit_events.update()
             .where(audit_events.c.seq == 2)
-            .values(person_id="someone-else", hash=forged_hash)
+            .values(person_id="someone-else", hash=forged_hash),
         )
     with secdb.read() as conn:
         assert verify(conn).broken_seq == 3
