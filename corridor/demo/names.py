@@ -38,11 +38,14 @@ def name_parts() -> dict[str, list[NamePart]]:
     return out
 
 
+@cache
+def _cumulative_weights(kind: str) -> list[float]:
+    return list(accumulate(1.0 / (p.rank**0.8) for p in name_parts()[kind]))
+
+
 def pick(rng: random.Random, kind: str) -> NamePart:
     """Common names more often than rare ones (a Zipf-like draw over the rank)."""
-    parts = name_parts()[kind]
-    weights = [1.0 / (p.rank**0.8) for p in parts]
-    return rng.choices(parts, weights=weights, k=1)[0]
+    return rng.choices(name_parts()[kind], cum_weights=_cumulative_weights(kind), k=1)[0]
 
 
 _RULES: list[tuple[str, str]] = [
