@@ -55,11 +55,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ranked, clusters = Path(tmp) / "ranked.csv", Path(tmp) / "clusters.csv"
         print(run_match(args.bench / "registry.csv", args.bench / "queries.csv", 10, ranked))
-        subprocess.run([sys.executable, score, "match", args.bench / "truth.csv", ranked,
-                        "--queries", args.bench / "queries.csv"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                score,
+                "match",
+                args.bench / "truth.csv",
+                ranked,
+                "--queries",
+                args.bench / "queries.csv",
+            ],
+            check=True,
+        )
         print(run_dedupe(args.bench / "records.csv", clusters))
-        subprocess.run([sys.executable, score, "dedupe", args.bench / "clusters.csv", clusters],
-                       check=True)
+        subprocess.run(
+            [sys.executable, score, "dedupe", args.bench / "clusters.csv", clusters], check=True
+        )
 
 
 if __name__ == "__main__":

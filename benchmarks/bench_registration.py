@@ -37,15 +37,27 @@ def household(site_id: str, n: int) -> dict[str, object]:
         "consent": {"tracing": True, "share_with": ["ICRC"]},
         "purpose": "registration",
         "legal_basis": "vital_interest",
-        "head": {"given_name": name, "father_name": "Ahmed", "family_name": "al-Hassan",
-                 "given_name_original": "محمد", "sex": "f", "estimated_age": 30 + n % 20,
-                 "nationality": "SYR", "origin_pcode": "SY09"},
+        "head": {
+            "given_name": name,
+            "father_name": "Ahmed",
+            "family_name": "al-Hassan",
+            "given_name_original": "محمد",
+            "sex": "f",
+            "estimated_age": 30 + n % 20,
+            "nationality": "SYR",
+            "origin_pcode": "SY09",
+        },
         "members": [
-            {"relationship": "child", "given_name": NAMES[(n + i) % len(NAMES)],
-             "sex": "mf"[i % 2], "estimated_age": 2 + 3 * i,
-             "vulnerabilities": {"muac_mm": 130} if i == 0 else {}}
+            {
+                "relationship": "child",
+                "given_name": NAMES[(n + i) % len(NAMES)],
+                "sex": "mf"[i % 2],
+                "estimated_age": 2 + 3 * i,
+                "vulnerabilities": {"muac_mm": 130} if i == 0 else {},
+            }
             for i in range(3)
-        ] + [{"relationship": "parent", "given_name": "Khadija", "sex": "f", "estimated_age": 61}],
+        ]
+        + [{"relationship": "parent", "given_name": "Khadija", "sex": "f", "estimated_age": 61}],
     }
 
 
@@ -74,7 +86,9 @@ def run(url: str, households: int, clients: int) -> dict[str, float]:
     env = {**os.environ, "CORRIDOR_DATABASE_URL": url}
     proc = subprocess.Popen(
         [sys.executable, "-m", "corridor.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         wait_ready(base, proc)
@@ -140,8 +154,10 @@ def main() -> None:
 
             with start_postgres() as pg:
                 result = run(pg.url, args.households, args.clients)
-    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}")
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
     print(f"backend: {args.backend}, clients: {args.clients}")
     for key, value in result.items():
         print(f"{key}: {value:.1f}" if isinstance(value, float) else f"{key}: {value}")

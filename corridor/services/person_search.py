@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import defaultdict
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, case, func, select
 
 from corridor.matching import (
     Matcher,
@@ -36,7 +35,7 @@ KEY_CAP = 300  # a key held by more persons than this (or 1 % of the registry) s
 KEY_CAP_SHARE = 0.01
 MIN_KEYS = 2  # ... unless fewer keys than this would be left
 HARD_CAP = 5000  # never fetch a key held by more persons than this
-MAX_CANDIDATES = 120  # scored in full
+MAX_CANDIDATES = 60  # scored in full
 
 
 @cache
@@ -157,18 +156,20 @@ class PersonSearchService(Service):
         if not chosen:
             return [], population
         weights = dict(chosen)
-        postings = select(person_match_keys.c.key, person_match_keys.c.person_id).where(
-            person_match_keys.c.key.in_(list(weights))
+        # Pre-rank in the database: each person's score is the sum of the weights of the
+        # keys they share with the query; only the best few hundred come back.
+        shared = func.sum(case(weights, value=person_match_keys.c.key)).label("shared")
+        postings = (
+            select(person_match_keys.c.person_id, shared)
+            .where(person_match_keys.c.key.in_(list(weights)))
+            .group_by(person_match_keys.c.person_id)
+            .order_by(shared.desc(), person_match_keys.c.person_id)
+            .limit(3 * MAX_CANDIDATES)
         )
         if tracing:
             postings = postings.where(person_match_keys.c.traceable.is_(True))
-        score: dict[str, float] = defaultdict(float)
-        for key, pid in conn.execute(postings):
-            score[pid] += weights[key]
-        if len(score) > 3 * MAX_CANDIDATES:
-            pool = heapq.nlargest(3 * MAX_CANDIDATES, score, key=score.__getitem__)
-        else:
-            pool = list(score)
+        score: dict[str, float] = {pid: float(total) for pid, total in conn.execute(postings)}
+        pool = list(score)
         if query.birth_year is not None and pool:
             years = conn.execute(
                 select(persons.c.id, persons.c.birth_date).where(persons.c.id.in_(pool))
