@@ -17,8 +17,21 @@ every write; a search computes the sought person's keys and fetches
 ``p:<skeleton>|<skeleton>``
     one per pair of units of the same name (unordered): finds people whose
     names are all common (Mohammed Ali) without fetching every Mohammed.
+``nb:<ISO3>|<year>``
+    nationality and birth year, for a record that has both *and a name*. A
+    stored record carries its own year; a search (``query=True``) carries every
+    year within ``NB_YEARS`` plus the query's ``birth_year_tolerance``. It finds
+    a person known by a name that shares nothing with the registered one (a
+    kunya, an alias) when the nationality is rare: the search policy fetches it
+    only when the whole window holds a handful of persons
+    (``CandidatePolicy.nb_cap``) and only beside name keys. A query without a
+    name gets no ``nb:`` key at all: there is no search by nationality.
 ``rn:``, ``id:``, ``ph:``
     registration number, document numbers, phone (last 9 digits).
+
+Counted, never posted: ``nat:<ISO3>`` (``count_keys``) is the number of
+persons of a nationality, which weighs nationality agreement by its rarity
+(see ``Matcher``). It is not a blocking key, so nobody can fetch by it.
 
 Frequency cap: a ``n:`` key shared by more than a few hundred persons (or
 about 1 % of the registry) says little; a search skips it and relies on the
@@ -37,7 +50,20 @@ from corridor.matching.keys import unit_keys
 from corridor.matching.normalise import NameUnit
 from corridor.matching.records import PersonRecord
 
-__all__ = ["blocking_key_groups", "blocking_keys", "coarse_skeleton", "frequency_keys"]
+__all__ = [
+    "NB_YEARS",
+    "blocking_key_groups",
+    "blocking_keys",
+    "coarse_skeleton",
+    "count_keys",
+    "frequency_keys",
+    "nationality_key",
+]
+
+# A search's nationality+birth-year keys cover the query's year plus or minus this
+# (and its own tolerance, up to NB_MAX_YEARS).
+NB_YEARS = 2
+NB_MAX_YEARS = 5
 
 _COARSE = str.maketrans({"T": "D", "S": "D", "Z": "D", "X": "K", "J": "K", "W": "", "Y": ""})
 
@@ -52,12 +78,38 @@ def frequency_keys(rec: PersonRecord) -> set[str]:
     return {unit_keys(u).skeleton for ch in rec.name_chains() for u in ch.units}
 
 
-def blocking_key_groups(rec: PersonRecord) -> list[set[str]]:
-    """Blocking keys grouped by what they stand for: one group per name unit (its
-    ``n:``/``s:``/``t:`` keys), one for the pair keys, one per identifier.
+def nationality_key(nationality: str | None) -> str | None:
+    """The count key of a nationality (``nat:SYR``), or None."""
+    code = (nationality or "").strip().upper()
+    return f"nat:{code}" if code else None
 
-    A search should reward candidates that agree on many *groups*, not on many
-    keys of one name (see ``MemoryIndex.candidates``).
+
+def count_keys(rec: PersonRecord) -> set[str]:
+    """Keys a store counts per person (once each) but never posts: ``nat:<ISO3>``.
+
+    Their counts go to ``Matcher`` in the ``frequencies`` mapping under the same key.
+    """
+    key = nationality_key(rec.nationality)
+    return {key} if key else set()
+
+
+def blocking_key_groups(rec: PersonRecord, query: bool = False) -> list[set[str]]:
+    """Blocking keys grouped by what they stand for: one group per name unit (its
+    ``n:``/``s:``/``t:`` keys), one for the pair keys, one per identifier, one for
+    the nationality+birth-year keys.
+
+    ``query=True`` gives a search's keys (its ``nb:`` group spans the birth years
+    within ``NB_YEARS`` plus the query's tolerance); the default gives the keys
+    to store for a record. A search should reward candidates that agree on many
+    *groups*, not on many keys of one name (see ``CandidatePolicy``).
+
+    >>> rec = PersonRecord("x", full_name="Abu Hamza", nationality="fra", birth_year=1965)
+    >>> sorted(k for g in blocking_key_groups(rec) for k in g if k.startswith("nb:"))
+    ['nb:FRA|1965']
+    >>> sorted(k for g in blocking_key_groups(rec, query=True) for k in g if k.startswith("nb:"))
+    ['nb:FRA|1963', 'nb:FRA|1964', 'nb:FRA|1965', 'nb:FRA|1966', 'nb:FRA|1967']
+    >>> blocking_key_groups(PersonRecord("q", nationality="FRA", birth_year=1965), query=True)
+    []
     """
     groups: dict[str, set[str]] = {}
     pairs: set[str] = set()
@@ -87,6 +139,16 @@ def blocking_key_groups(rec: PersonRecord) -> list[set[str]]:
     out = list(groups.values())
     if pairs:
         out.append(pairs)
+    code = (rec.nationality or "").strip().upper()
+    has_name = any(k.startswith("s:") for g in groups.values() for k in g)
+    if has_name and code and rec.birth_year is not None:
+        # Only beside a name: never a search by nationality alone.
+        if query:
+            span = min(NB_YEARS + max(rec.birth_year_tolerance, 0), NB_MAX_YEARS)
+            years = range(rec.birth_year - span, rec.birth_year + span + 1)
+        else:
+            years = range(rec.birth_year, rec.birth_year + 1)
+        out.append({f"nb:{code}|{y}" for y in years})
     if rec.registration_number:
         out.append({"rn:" + re.sub(r"[^0-9A-Za-z]", "", rec.registration_number).upper()})
     for doc in rec.document_numbers:
@@ -100,9 +162,9 @@ def blocking_key_groups(rec: PersonRecord) -> list[set[str]]:
     return out
 
 
-def blocking_keys(rec: PersonRecord) -> set[str]:
-    """All blocking keys of a record (see the module docstring)."""
+def blocking_keys(rec: PersonRecord, query: bool = False) -> set[str]:
+    """All blocking keys of a record (to store), or of a search with ``query=True``."""
     keys: set[str] = set()
-    for group in blocking_key_groups(rec):
+    for group in blocking_key_groups(rec, query):
         keys |= group
     return keys

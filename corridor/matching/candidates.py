@@ -8,7 +8,10 @@ in-memory one follow exactly the same policy:
    group first; skip a key held by more than ``cap`` persons (``key_cap`` or
    ``key_cap_share`` of the registry), unless fewer than ``min_keys`` groups
    were usable yet; never fetch a key held by more than ``hard_cap`` persons.
-   Exact identifiers are always fetched.
+   Exact identifiers are always fetched. The nationality+birth-year group
+   (``nb:``) is fetched only when the query also has name keys and the whole
+   window holds at most ``nb_cap`` persons (a rare nationality): never by
+   nationality alone, never a frequent combination (SYR born 1978-1982).
 2. ``score_postings``: a candidate scores, per group, the inverse frequency of
    the rarest key it shares with the query, summed over groups: agreeing on
    several names beats agreeing on several keys of one name.
@@ -21,6 +24,12 @@ in-memory one follow exactly the same policy:
 ...                             "rn:A1": 1}, population=100_000)
 >>> sorted(key for _, key, _ in chosen)
 ['rn:A1', 't:hasan']
+>>> sorted(key for _, key, _ in policy.choose_keys(
+...     [{"t:abuhamza"}, {"nb:FRA|1964", "nb:FRA|1965"}], {"t:abuhamza": 40, "nb:FRA|1964": 2,
+...     "nb:FRA|1965": 1}, population=100_000))
+['nb:FRA|1964', 'nb:FRA|1965', 't:abuhamza']
+>>> policy.choose_keys([{"nb:FRA|1965"}], {"nb:FRA|1965": 1}, population=100_000)
+[]
 """
 
 from __future__ import annotations
@@ -32,9 +41,11 @@ from dataclasses import dataclass
 
 from corridor.matching.records import PersonRecord
 
-__all__ = ["CandidatePolicy", "EXACT_PREFIXES"]
+__all__ = ["CandidatePolicy", "EXACT_PREFIXES", "NAME_PREFIXES", "NB_PREFIX"]
 
 EXACT_PREFIXES = ("rn:", "id:", "ph:")
+NAME_PREFIXES = ("n:", "s:", "t:", "p:")
+NB_PREFIX = "nb:"
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,8 @@ class CandidatePolicy:
     hard_cap: int = 5000
     pool_size: int = 1500
     max_candidates: int = 120
+    # Nationality+birth year: fetched only if the query window holds at most this many.
+    nb_cap: int = 30
 
     def cap(self, population: int) -> int:
         return max(self.key_cap, int(self.key_cap_share * population))
@@ -60,8 +73,21 @@ class CandidatePolicy:
         sized = [
             sorted((sizes[k], k) for k in g if sizes.get(k, 0) > 0) for g in groups
         ]
-        order = sorted((i for i, g in enumerate(sized) if g), key=lambda i: sized[i][0])
+        nb_groups = {i for i, g in enumerate(groups) if any(k.startswith(NB_PREFIX) for k in g)}
+        has_name = any(k.startswith(NAME_PREFIXES) for g in groups for k in g)
+        order = sorted(
+            (i for i, g in enumerate(sized) if g and i not in nb_groups),
+            key=lambda i: sized[i][0],
+        )
         chosen: list[tuple[int, str, float]] = []
+        for gi in sorted(nb_groups):
+            # Nationality+birth year: only beside a name, only when rare; it never
+            # counts towards ``min_keys`` (it must not relax the name keys' cap).
+            total = sum(size for size, _ in sized[gi])
+            if not has_name or not 0 < total <= self.nb_cap:
+                continue
+            idf = math.log(n / total)
+            chosen.extend((gi, key, idf) for _, key in sized[gi])
         used = 0
         for gi in order:
             took = False

@@ -1,7 +1,8 @@
 """An in-memory candidate index over blocking keys (for batch work and the benchmark).
 
 It follows the policy a database-backed index should follow: postings per key,
-name frequencies kept up to date on every add, frequent name keys skipped at
+name and nationality frequencies kept up to date on every add (``frequency_keys``
+and ``count_keys``), frequent name keys skipped at
 search time, candidates pre-ranked by the rarity of the keys they share, and
 only the best few hundred scored in full.
 """
@@ -11,7 +12,12 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
-from corridor.matching.blocking import blocking_key_groups, blocking_keys, frequency_keys
+from corridor.matching.blocking import (
+    blocking_key_groups,
+    blocking_keys,
+    count_keys,
+    frequency_keys,
+)
 from corridor.matching.candidates import CandidatePolicy
 from corridor.matching.model import Model
 from corridor.matching.records import PersonRecord
@@ -53,6 +59,7 @@ class MemoryIndex:
         for key in blocking_keys(rec):
             self.postings[key].append(rec.record_id)
         self.frequencies.update(frequency_keys(rec))
+        self.frequencies.update(count_keys(rec))
         self.matcher.set_population(len(self.records))
 
     def __len__(self) -> int:
@@ -61,7 +68,7 @@ class MemoryIndex:
     def candidates(self, query: PersonRecord, exclude: str | None = None) -> list[str]:
         """Candidate ids for ``query``, most promising first (``CandidatePolicy``)."""
         policy = self.policy
-        groups = blocking_key_groups(query)
+        groups = blocking_key_groups(query, query=True)
         sizes = {k: len(ids) for g in groups for k in g if (ids := self.postings.get(k))}
         chosen = policy.choose_keys(groups, sizes, len(self.records))
         postings = ((key, rid) for _, key, _ in chosen for rid in self.postings[key])

@@ -64,8 +64,17 @@ class FieldRules:
     birth_near_years: int = 5
     sex_same: float = 0.7
     sex_different: float = -6.0
+    # Nationality agreement is worth log2(nationality_m / share) bits, the share being
+    # the count of ``nat:<ISO3>`` among the registry smoothed with
+    # ``nationality_prior_persons`` pseudo-persons of share ``nationality_prior_share``;
+    # at least ``nationality_same`` (also the weight when no count is given), at most
+    # ``nationality_weight_cap``.
     nationality_same: float = 1.0
     nationality_different: float = -2.0
+    nationality_m: float = 0.95
+    nationality_prior_share: float = 0.5
+    nationality_prior_persons: float = 200.0
+    nationality_weight_cap: float = 9.0
     origin_same: float = 2.5
     origin_similar: float = 1.0
     origin_different: float = -0.3

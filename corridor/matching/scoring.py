@@ -104,7 +104,10 @@ class Matcher:
     ``frequencies`` maps a name skeleton (``keys.skeleton``; storage can count
     them with ``frequency_keys``) to the number of persons bearing it among
     ``population`` persons (the registry searched; it sets the prior). Without
-    it the shipped table (persons per million) is used.
+    it the shipped table (persons per million) is used. The same mapping may
+    hold ``"nat:<ISO3>"`` -> persons of that nationality (``count_keys``): agreeing
+    on a rare nationality then counts more (``nationality_weight``); without it,
+    nationality agreement counts ``FieldRules.nationality_same``.
 
     >>> m = Matcher.default()
     >>> q = PersonRecord("q", full_name="Abdul Qadeer Basir", birth_year=1964)
@@ -210,6 +213,32 @@ class Matcher:
         )
         k = rules.frequency_prior_persons
         return (count + k * prior) / (total + k)
+
+    def nationality_weight(self, nationality: str) -> float:
+        """Bits for two records agreeing on ``nationality``, by its rarity.
+
+        >>> m = Matcher(Model.default(), {"nat:SYR": 9000, "nat:FRA": 10}, 30000)
+        >>> round(m.nationality_weight("SYR"), 1), round(m.nationality_weight("FRA"), 1)
+        (1.7, 8.0)
+        >>> Matcher.default().nationality_weight("FRA")  # no count given: the plain weight
+        1.0
+        """
+        f = self.model.fields
+        code = nationality.strip().upper()
+        hit = self._share_memo.get("nat:" + code)
+        if hit is None:
+            count = self.frequencies.get("nat:" + code)
+            if count is None or self.frequencies is self._default_counts:
+                hit = -1.0  # unknown: the plain weight
+            else:
+                total = self.population if self.frequency_total is None else self.frequency_total
+                k = f.nationality_prior_persons
+                hit = (count + k * f.nationality_prior_share) / (total + k)
+            self._share_memo["nat:" + code] = hit
+        if hit < 0:
+            return f.nationality_same
+        w = math.log2(f.nationality_m / hit)
+        return min(f.nationality_weight_cap, max(f.nationality_same, w))
 
     def rarity_words(self, unit: NameUnit) -> str:
         s = self.share(unit)
@@ -518,8 +547,12 @@ class Matcher:
                 ev.append(FieldEvidence("sex", "different", f.sex_different, "Different sex."))
         if q.nationality and c.nationality:
             if q.nationality.upper() == c.nationality.upper():
-                ev.append(FieldEvidence("nationality", "same", f.nationality_same,
-                                        f"Same nationality ({c.nationality})."))
+                w = self.nationality_weight(c.nationality)
+                rare = w > f.nationality_same + 1.0
+                ev.append(FieldEvidence(
+                    "nationality", "same, uncommon in the registry" if rare else "same", w,
+                    f"Same nationality ({c.nationality})"
+                    + (", which few registered persons have." if rare else ".")))
             else:
                 ev.append(FieldEvidence("nationality", "different", f.nationality_different,
                                         f"Different nationality ({q.nationality} and "

@@ -8,18 +8,17 @@ again in the query that loads them.
 
 from __future__ import annotations
 
-import heapq
-import math
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, case, func, select
 
 from corridor.matching import (
+    CandidatePolicy,
     Matcher,
     Model,
     PersonRecord,
-    blocking_keys,
+    blocking_key_groups,
     find_duplicates,
     frequency_keys,
 )
@@ -30,12 +29,10 @@ from corridor.services.match_index import documents_of, person_record
 from corridor.storage import queries
 from corridor.storage.tables import POPULATION_KEY, match_key_counts, person_match_keys, persons
 
-EXACT_PREFIXES = ("rn:", "id:", "ph:")
-KEY_CAP = 300  # a key held by more persons than this (or 1 % of the registry) says little
-KEY_CAP_SHARE = 0.01
-MIN_KEYS = 2  # ... unless fewer keys than this would be left
-HARD_CAP = 5000  # never fetch a key held by more persons than this
-MAX_CANDIDATES = 60  # scored in full
+# The engine's candidate policy, with fewer candidates scored in full than the in-memory
+# index uses: at 1,000,000 persons that halves the time of a search for a small loss of
+# recall (docs/performance.md).
+POLICY = CandidatePolicy(max_candidates=60, pool_size=180)
 
 
 @cache
@@ -68,23 +65,6 @@ def query_record(q: MatchQueryIn, this_year: int) -> PersonRecord:
         phone=q.phone,
         document_numbers=(q.document_number,) if q.document_number else (),
     )
-
-
-def choose_keys(sizes: dict[str, int], population: int) -> list[tuple[str, float]]:
-    """Which keys to fetch, rarest first, each with its weight (inverse frequency)."""
-    cap = max(KEY_CAP, int(KEY_CAP_SHARE * population))
-    chosen: list[tuple[str, float]] = []
-    for key, size in sorted(sizes.items(), key=lambda kv: (kv[1], kv[0])):
-        exact = key.startswith(EXACT_PREFIXES)
-        if size > cap and not exact and (len(chosen) >= MIN_KEYS or size > HARD_CAP):
-            continue
-        idf = math.log(max(population, 2) / size)
-        if key.startswith("p:"):
-            idf *= 1.5
-        elif exact:
-            idf += 10.0
-        chosen.append((key, idf))
-    return chosen
 
 
 class PersonSearchService(Service):
@@ -142,7 +122,10 @@ class PersonSearchService(Service):
     def _candidates(
         self, conn: Connection, query: PersonRecord, tracing: bool
     ) -> tuple[list[str], int]:
-        keys = sorted(blocking_keys(query))
+        """The engine's candidate policy (CandidatePolicy: which keys, the frequency cap,
+        the birth year/sex/nationality adjustment), run by the database."""
+        groups = blocking_key_groups(query)
+        keys = sorted({k for g in groups for k in g})
         counts = dict(
             conn.execute(
                 select(match_key_counts.c.key, match_key_counts.c.n).where(
@@ -151,34 +134,39 @@ class PersonSearchService(Service):
             ).all()
         )
         population = int(counts.pop(POPULATION_KEY, 0))
-        sizes = {k: int(n) for k, n in counts.items() if n > 0}
-        chosen = choose_keys(sizes, population)
+        chosen = POLICY.choose_keys(groups, {k: int(n) for k, n in counts.items()}, population)
         if not chosen:
             return [], population
-        weights = dict(chosen)
-        # Pre-rank in the database: each person's score is the sum of the weights of the
-        # keys they share with the query; only the best few hundred come back.
-        shared = func.sum(case(weights, value=person_match_keys.c.key)).label("shared")
-        postings = (
-            select(person_match_keys.c.person_id, shared)
-            .where(person_match_keys.c.key.in_(list(weights)))
+        weight_of = {key: idf for _, key, idf in chosen}
+        # Pre-rank in the database: a candidate's score is the sum of the weights of the
+        # chosen keys it shares with the query, and only the best pool comes back. (The
+        # in-memory index counts only the best key of each name group; summing in one
+        # GROUP BY is twice as fast at 1,000,000 persons and ranked as well there:
+        # docs/performance.md.)
+        k = person_match_keys.c.key
+        total = func.sum(case(weight_of, value=k)).label("total")
+        ranked = (
+            select(person_match_keys.c.person_id, total)
+            .where(k.in_(list(weight_of)))
             .group_by(person_match_keys.c.person_id)
-            .order_by(shared.desc(), person_match_keys.c.person_id)
-            .limit(3 * MAX_CANDIDATES)
+            .order_by(total.desc(), person_match_keys.c.person_id)
+            .limit(POLICY.pool_size)
         )
         if tracing:
-            postings = postings.where(person_match_keys.c.traceable.is_(True))
-        score: dict[str, float] = {pid: float(total) for pid, total in conn.execute(postings)}
+            ranked = ranked.where(person_match_keys.c.traceable.is_(True))
+        score = {pid: float(t) for pid, t in conn.execute(ranked)}
+        if not score:
+            return [], population
         pool = list(score)
-        if query.birth_year is not None and pool:
-            years = conn.execute(
-                select(persons.c.id, persons.c.birth_date).where(persons.c.id.in_(pool))
-            ).all()
-            for pid, birth in years:
-                if birth is not None:
-                    d = abs(birth.year - query.birth_year)
-                    score[pid] += 2.0 if d <= 2 else -2.0 if d > 5 else 0.0
-        return heapq.nlargest(MAX_CANDIDATES, pool, key=score.__getitem__), population
+        rows = conn.execute(
+            select(persons.c.id, persons.c.birth_date, persons.c.sex, persons.c.nationality)
+            .where(persons.c.id.in_(pool))
+        ).all()
+        for pid, birth, sex, nationality in rows:
+            score[pid] += POLICY.adjustment(
+                query, birth.year if birth else None, sex, nationality
+            )
+        return POLICY.best(score, pool), population
 
     def _frequencies(self, conn: Connection, records: list[PersonRecord]) -> dict[str, int]:
         """How many registered persons bear each name the comparison will weigh."""
