@@ -39,6 +39,7 @@ from corridor.storage import Database  # noqa: E402
 from corridor.storage.migrate import upgrade  # noqa: E402
 from corridor.storage.tables import (  # noqa: E402
     POPULATION_KEY,
+    match_key_counts,
     person_match_keys,
     persons,
 )
@@ -127,7 +128,7 @@ def build_chunk(args: tuple[int, str]) -> tuple[list[dict[str, Any]], list[tuple
     return rows, postings
 
 
-def build(db: Database, n: int) -> None:
+def build(db: Database, n: int, keys_only: bool = False) -> None:
     from collections import Counter
 
     db.dispose()
@@ -139,7 +140,13 @@ def build(db: Database, n: int) -> None:
 
     event.listen(db.engine, "connect", bulk_load)
     svc = Services(db)
-    site_id = svc.sites.create(SiteIn(name="Registry", kind="camp"))["id"]
+    if keys_only:  # the persons stay; their keys are computed again (engine changed)
+        with db.transaction() as conn:
+            conn.execute(person_match_keys.delete())
+            conn.execute(match_key_counts.delete())
+            site_id = conn.execute(select(persons.c.site_id).limit(1)).scalar_one()
+    else:
+        site_id = svc.sites.create(SiteIn(name="Registry", kind="camp"))["id"]
     chunks = (n + CHUNK - 1) // CHUNK
     t0 = time.perf_counter()
     with multiprocessing.Pool(2) as pool:
@@ -149,7 +156,8 @@ def build(db: Database, n: int) -> None:
             deltas: Counter[str] = Counter(k for k, _, _ in postings)
             deltas[POPULATION_KEY] += len(rows)
             with db.transaction() as conn:
-                conn.execute(insert(persons), rows)
+                if not keys_only:
+                    conn.execute(insert(persons), rows)
                 conn.execute(
                     insert(person_match_keys),
                     [{"key": k, "person_id": p, "traceable": t} for k, p, t in postings],
@@ -209,6 +217,11 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=1_000_000)
     parser.add_argument("--db", type=Path, default=Path("/tmp/corridor-registry.db"))
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument(
+        "--reindex",
+        action="store_true",
+        help="recompute every person's keys (after a change to the engine)",
+    )
     args = parser.parse_args()
     db = Database(f"sqlite:///{args.db}")
     upgrade(db)
@@ -217,6 +230,9 @@ def main() -> None:
     if have == 0:
         print(f"building a registry of {args.persons:,} persons in {args.db}")
         build(db, args.persons)
+    elif args.reindex:
+        print(f"recomputing the keys of {have:,} persons")
+        build(db, args.persons, keys_only=True)
     elif have != args.persons:
         raise SystemExit(f"{args.db} holds {have:,} persons, not {args.persons:,}: remove it")
     svc = Services(db, lambda: datetime(2019, 3, 20, tzinfo=UTC))
