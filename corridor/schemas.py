@@ -7,10 +7,9 @@ way in applies them.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 Sex = Literal["m", "f"]
 SiteKind = Literal["exit_point", "screening", "transit", "camp", "hospital", "detention", "other"]
@@ -128,7 +127,7 @@ class PersonIn(PersonDetails):
     consent: ConsentIn
     purpose: str = Field(min_length=1, max_length=200)
     legal_basis: LegalBasis
-    registered_at: datetime | None = Field(default=None, description="Defaults to now")
+    registered_at: AwareDatetime | None = Field(default=None, description="Defaults to now")
 
 
 class PersonPatch(Strict):
@@ -171,7 +170,7 @@ class HouseholdIn(Strict):
     consent: ConsentIn
     purpose: str = Field(min_length=1, max_length=200)
     legal_basis: LegalBasis
-    registered_at: datetime | None = None
+    registered_at: AwareDatetime | None = None
 
 
 class LinkIn(Strict):
@@ -186,7 +185,7 @@ class StatusEventIn(Strict):
         "transferred", "hospitalised", "discharged", "detained", "released", "departed", "deceased"
     ]
     to_site_id: str | None = None
-    occurred_at: datetime | None = None
+    occurred_at: AwareDatetime | None = None
     note: str | None = None
 
 
@@ -207,7 +206,7 @@ class CorrectionIn(Strict):
     ]
     from_site_id: str | None = None
     to_site_id: str | None = None
-    occurred_at: datetime | None = None
+    occurred_at: AwareDatetime | None = None
     note: str = Field(min_length=1, description="Why the correction is made")
 
 
@@ -215,7 +214,7 @@ class ManifestIn(Strict):
     vehicle: str = Field(min_length=1, max_length=100)
     from_site_id: str
     to_site_id: str
-    planned_departure: datetime | None = None
+    planned_departure: AwareDatetime | None = None
 
 
 class ManifestPersonsIn(Strict):
@@ -226,17 +225,17 @@ class ManifestPersonsIn(Strict):
 
 
 class DispatchIn(Strict):
-    departed_at: datetime | None = None
+    departed_at: AwareDatetime | None = None
 
 
 class CheckInIn(Strict):
     person_id: str | None = None
     registration_number: str | None = None
-    arrived_at: datetime | None = None
+    arrived_at: AwareDatetime | None = None
 
 
 class ReceiveIn(Strict):
-    received_at: datetime | None = None
+    received_at: AwareDatetime | None = None
 
 
 class PersonSearchIn(Strict):

@@ -50,6 +50,9 @@ class NameRules:
     # When the given name disagrees, names may add at most log2(population) + cap bits.
     given_different_cap: float = -8.0
     given_elsewhere_cap: float = -4.0
+    # When no name unit agrees at all (a kunya or nickname instead of the name), the
+    # name penalties add up to at most this much.
+    no_name_agrees_floor: float = -4.0
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,7 @@ class _NameResult:
     given_missed: bool = False
     given_elsewhere: bool = False
     family_matched: bool = False
+    agreed: bool = False  # at least one name unit agrees
 
 
 def _display(unit: NameUnit) -> str:
@@ -357,7 +358,7 @@ class Matcher:
                         "The given name differs while other names agree: this fits brothers, "
                         "cousins or father and son, so the shared names count for little."))
                 res = _NameResult(cap, res.evidence, True, res.given_elsewhere,
-                                  res.family_matched)
+                                  res.family_matched, res.agreed)
         return res
 
     def _chain_result(
@@ -489,20 +490,34 @@ class Matcher:
                                         "Matches only if the family name was written first."))
         last = len(q_roles) - 1
         family_matched = q_roles[last] == FAMILY and matched_role.get(last) == FAMILY
-        return _NameResult(total, ev, given_missed, given_elsewhere, family_matched)
+        return _NameResult(total, ev, given_missed, given_elsewhere, family_matched, bool(pairs))
 
     def compare_names(
         self, query: PersonRecord, candidate: PersonRecord, explain: bool = True
     ) -> _NameResult:
         best: _NameResult | None = None
+        agreed = False
         for qc in query.name_chains():
             for cc in candidate.name_chains():
                 r = self._compare_chains(qc, cc, explain)
+                agreed = agreed or r.agreed
                 if best is None or r.weight > best.weight:
                     best = r
         if best is None:
             return _NameResult(0.0, [FieldEvidence("name", "missing", 0.0,
                                                    "No name to compare.")])
+        floor = self.model.names.no_name_agrees_floor
+        if not agreed and best.weight < floor:
+            # Nothing in common at all: a kunya, a nickname or another name the person
+            # is known by is as likely as a misspelt one, so this says "some other
+            # name", not "another person" many times over.
+            ev = best.evidence
+            if explain:
+                ev = [FieldEvidence(
+                    "name", "no name in common", floor,
+                    "No name in common: this may be another name the person is known "
+                    "by (a kunya, a nickname); the name neither confirms nor rules out.")]
+            return _NameResult(floor, ev, best.given_missed, best.given_elsewhere, False, False)
         return best
 
     # -- other fields ------------------------------------------------------------------

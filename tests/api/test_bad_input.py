@@ -204,3 +204,13 @@ def test_no_movement_is_written_for_a_refused_event(client, database):
     with database.read() as conn:
         assert conn.execute(select(func.count()).select_from(movements)).scalar_one() == before
         assert conn.execute(select(func.count()).select_from(persons)).scalar_one() == 1
+
+
+def test_times_without_a_zone_are_refused_not_guessed(client, database):
+    camp = site(client, "Camp A")
+    before = row_counts(database)
+    body = person_body(camp, given_name="Omar", registered_at="2019-03-10T08:00:00")
+    r = client.post("/api/persons", json=body)
+    assert r.status_code == 422
+    assert "timezone" in errors(r)["registered_at"]
+    assert row_counts(database) == before
