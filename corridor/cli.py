@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from sqlalchemy import make_url
 
 from corridor.settings import SETTINGS_HELP, Settings
 
@@ -17,8 +18,16 @@ db_option = click.option(
 )
 
 
-def _settings(db_url: str | None) -> Settings:
-    return Settings.from_env(database_url=db_url or "")
+key_option = click.option(
+    "--master-key-file",
+    envvar="CORRIDOR_MASTER_KEY_FILE",
+    default=None,
+    help=SETTINGS_HELP["master_key_file"],
+)
+
+
+def _settings(db_url: str | None, master_key_file: str | None = None) -> Settings:
+    return Settings.from_env(database_url=db_url or "", master_key_file=master_key_file or "")
 
 
 def _database(db_url: str | None):  # type: ignore[no-untyped-def]
@@ -73,16 +82,21 @@ def db_rebuild_locations(db_url: str | None) -> None:
 
 @main.command()
 @db_option
+@key_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(db_url: str | None, host: str, port: int) -> None:
+def serve(db_url: str | None, master_key_file: str | None, host: str, port: int) -> None:
     """Serve the web interface and API."""
     import uvicorn
 
     from corridor.storage.migrate import upgrade
     from corridor.web import create_app
 
-    settings = _settings(db_url)
+    settings = _settings(db_url, master_key_file)
+    if not (settings.master_key or settings.master_key_file):
+        click.echo(
+            "no master key (--master-key-file or CORRIDOR_MASTER_KEY): nobody can log in", err=True
+        )
     from corridor.storage import Database
 
     database = Database(settings.database_url)
@@ -108,12 +122,26 @@ def demo(
     port: int,
     force: bool,
 ) -> None:
-    """Build the Baghouz-like demo scenario (deterministic for a seed)."""
+    """Build the Baghouz-like demo scenario (deterministic for a seed), with a user per
+    role whose credentials are printed (demo only)."""
     from corridor.demo.scenario import build_demo
+    from corridor.demo.users import create_demo_users
+    from corridor.security.crypto import MasterKey
+    from corridor.services import Services
     from corridor.storage import Database
     from corridor.storage.migrate import upgrade
 
     settings = _settings(db_url or "sqlite:///corridor-demo.db")
+    if not (settings.master_key or settings.master_key_file):
+        # Demo only: the key lives beside the demo database. In production the key file is
+        # kept apart from the database (docs/security.md).
+        key_file = Path(f"{make_url(settings.database_url).database or 'corridor-demo'}.key")
+        if not key_file.exists():
+            key_file.write_text(MasterKey.generate().encoded(), encoding="ascii")
+            key_file.chmod(0o600)
+        settings = Settings.from_env(
+            database_url=settings.database_url, master_key_file=str(key_file)
+        )
     database = Database(settings.database_url)
     build = True
     if database.is_sqlite and database.url.database:
@@ -131,6 +159,15 @@ def demo(
         summary = build_demo(database, seed=seed, households=households, days=days, progress=True)
         for key, value in summary.items():
             click.echo(f"{key}: {value}")
+        users = create_demo_users(Services(database, master=settings.load_master_key()))
+        lines = ["DEMO ONLY - these accounts exist for the demo scenario, never for real data:"]
+        for u in users:
+            totp = f"TOTP secret {u['totp_secret']}" if u["totp_secret"] else "no TOTP"
+            lines.append(f"  {u['username']:<28} password {u['password']}  {totp}")
+        Path(f"{settings.master_key_file}.accounts.txt").write_text("\n".join(lines) + "\n")
+    accounts = Path(f"{settings.master_key_file}.accounts.txt")
+    if accounts.exists():
+        click.echo(accounts.read_text())
     if then_serve:
         import uvicorn
 

@@ -56,6 +56,19 @@ class Conflict(CorridorError):
         super().__init__(message, [Problem(field, message)] if field else [])
 
 
+class Unauthenticated(CorridorError):
+    """No valid session or token, or the second factor is still missing."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(CorridorError):
+    """The caller's roles do not allow this action (never used to hide a record: out of
+    scope records are NotFound)."""
+
+    code = "forbidden"
+
+
 def require(problems: list[Problem]) -> None:
     """Raise ValidationFailed when ``problems`` is not empty."""
     if problems:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from corridor.security.crypto import MasterKey
 
 DEFAULT_DB_PATH = Path("corridor.db")
 
@@ -20,10 +24,21 @@ class Settings:
 
     database_url: str = ""
     instance_domain: str = "corridor.local"
+    master_key_file: str = ""
+    master_key: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if not self.database_url:
             object.__setattr__(self, "database_url", default_database_url())
+
+    def load_master_key(self) -> MasterKey:
+        """The master key from the file or the variable (exactly one must be set)."""
+        from corridor.security.crypto import load_master_key
+
+        return load_master_key(
+            Path(self.master_key_file) if self.master_key_file else None,
+            self.master_key or None,
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: str) -> Settings:
@@ -43,4 +58,8 @@ SETTINGS_HELP: dict[str, str] = {
     "env CORRIDOR_DATABASE_URL",
     "instance_domain": "Domain naming this instance in exported record ids; "
     "env CORRIDOR_INSTANCE_DOMAIN",
+    "master_key_file": "File holding the master key that seals TOTP secrets and site keys "
+    "(never in the database); env CORRIDOR_MASTER_KEY_FILE",
+    "master_key": "The master key itself, instead of a file; env CORRIDOR_MASTER_KEY "
+    "(never printed)",
 }

@@ -14,10 +14,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from corridor.security.crypto import MasterKey
+from corridor.security.roles import Role, default_matrix
 from corridor.services import Services
 from corridor.settings import Settings
 from corridor.storage import Database
@@ -105,9 +108,57 @@ def services(database: Database, clock: Clock) -> Services:
     return Services(database, clock)
 
 
+MASTER_KEY = MasterKey.generate().encoded()
+# Every operational role: the API tests play whole stories (register, dispatch, count)
+# as one officer. Tests of the role gate itself log in with one role at a time.
+ALL_ROLES = (
+    Role.ADMINISTRATOR,
+    Role.REGISTRAR,
+    Role.MOVEMENT_OFFICER,
+    Role.HEALTH,
+    Role.PROTECTION_OFFICER,
+    Role.TRACING_OFFICER,
+    Role.SITE_MANAGER,
+)
+
+
+def make_client(
+    database: Database, clock: Clock, roles: tuple[Role, ...] = ALL_ROLES, login: bool = True
+) -> TestClient:
+    """A client of the real app over https (the session cookie is Secure), logged in with
+    password and TOTP as a user holding ``roles``."""
+    settings = Settings(database_url=str(database.url), master_key=MASTER_KEY)
+    app = create_app(settings, database=database, clock=clock)
+    client = TestClient(app, base_url="https://testserver")
+    if login:
+        name = "officer-" + "-".join(sorted(r.value[:4] for r in roles))
+        services = app.state.services
+        _, secret = services.accounts.create(
+            name, "Test officer", "a long test password", roles, []
+        )
+        r = client.post(
+            "/api/auth/login", json={"username": name, "password": "a long test password"}
+        )
+        assert r.status_code == 200, r.text
+        if secret:
+            code = pyotp.TOTP(secret).at(clock())
+            r = client.post("/api/auth/second-factor", json={"code": code})
+            assert r.status_code == 200, r.text
+        # Stories move the clock by hours, past the 15-minute idle timeout of a browser
+        # session: the tests then act as a machine client, with an API token.
+        scopes = [
+            a
+            for a in default_matrix().actions
+            if any(default_matrix().allowed(r, a, same_site=True) for r in roles)
+        ]
+        r = client.post("/api/auth/tokens", json={"name": "tests", "scopes": scopes})
+        assert r.status_code == 201, r.text
+        client.cookies.clear()
+        client.headers["Authorization"] = f"Bearer {r.json()['token']}"
+    return client
+
+
 @pytest.fixture
 def client(database: Database, clock: Clock) -> Iterator[TestClient]:
-    settings = Settings(database_url=str(database.url))
-    app = create_app(settings, database=database, clock=clock)
-    with TestClient(app) as c:
+    with make_client(database, clock) as c:
         yield c

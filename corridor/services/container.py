@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from corridor.storage.database import Database
+
+if TYPE_CHECKING:
+    from corridor.security.crypto import MasterKey
 
 
 def utc_now() -> datetime:
@@ -15,7 +19,13 @@ def utc_now() -> datetime:
 class Services:
     """Every service, sharing a Database and a clock (injectable for tests and the demo)."""
 
-    def __init__(self, db: Database, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], datetime] = utc_now,
+        master: MasterKey | None = None,
+    ) -> None:
+        from corridor.services.accounts import AccountService
         from corridor.services.figures import FigureService
         from corridor.services.manifests import ManifestService
         from corridor.services.movements import MovementService
@@ -31,3 +41,4 @@ class Services:
         self.manifests = ManifestService(db, clock)
         self.figures = FigureService(db, clock)
         self.person_search = PersonSearchService(db, clock)
+        self.accounts = AccountService(db, clock, master)

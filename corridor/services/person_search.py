@@ -159,13 +159,12 @@ class PersonSearchService(Service):
             return [], population
         pool = list(score)
         rows = conn.execute(
-            select(persons.c.id, persons.c.birth_date, persons.c.sex, persons.c.nationality)
-            .where(persons.c.id.in_(pool))
+            select(persons.c.id, persons.c.birth_date, persons.c.sex, persons.c.nationality).where(
+                persons.c.id.in_(pool)
+            )
         ).all()
         for pid, birth, sex, nationality in rows:
-            score[pid] += POLICY.adjustment(
-                query, birth.year if birth else None, sex, nationality
-            )
+            score[pid] += POLICY.adjustment(query, birth.year if birth else None, sex, nationality)
         return POLICY.best(score, pool), population
 
     def _frequencies(self, conn: Connection, records: list[PersonRecord]) -> dict[str, int]:

@@ -10,9 +10,25 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from corridor.errors import Conflict, CorridorError, NotFound, ValidationFailed
+from corridor.errors import (
+    Conflict,
+    CorridorError,
+    Forbidden,
+    NotFound,
+    Unauthenticated,
+    ValidationFailed,
+)
+from corridor.security.errors import InvalidCredentials, Throttled
 
-STATUS = {ValidationFailed: 422, NotFound: 404, Conflict: 409}
+STATUS: dict[type[CorridorError], int] = {
+    ValidationFailed: 422,
+    NotFound: 404,
+    Conflict: 409,
+    Unauthenticated: 401,
+    InvalidCredentials: 401,
+    Forbidden: 403,
+    Throttled: 429,
+}
 
 
 def error_body(
@@ -36,9 +52,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(CorridorError)
     async def corridor_error(_: Request, exc: CorridorError) -> JSONResponse:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+        headers = {}
+        if isinstance(exc, Throttled):
+            headers["Retry-After"] = str(int(exc.retry_after.total_seconds()) + 1)
         return JSONResponse(
             error_body(status, exc.code, exc.message, [p.as_dict() for p in exc.problems]),
             status_code=status,
+            headers=headers,
         )
 
     @app.exception_handler(RequestValidationError)

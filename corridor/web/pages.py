@@ -14,6 +14,4 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request) -> HTMLResponse:
-    services = request.app.state.services
-    sites = services.sites.all()
-    return templates.TemplateResponse(request, "index.html", {"sites": sites})
+    return templates.TemplateResponse(request, "index.html", {})

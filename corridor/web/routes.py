@@ -24,25 +24,37 @@ from corridor.schemas import (
     StatusEventIn,
 )
 from corridor.services import Services
+from corridor.services.accounts import Caller
+from corridor.web.auth import requires
 from corridor.web.deps import services
 
 api_router = APIRouter(prefix="/api")
 Svc = Annotated[Services, Depends(services)]
 Json = dict[str, Any]
+# Who is calling, once one of their roles allows the action (corridor/security/data).
+MayFiguresRead = Annotated[Caller, Depends(requires("figures.read"))]
+MayManifestRead = Annotated[Caller, Depends(requires("manifest.read"))]
+MayManifestWrite = Annotated[Caller, Depends(requires("manifest.write"))]
+MayMovementWrite = Annotated[Caller, Depends(requires("movement.write"))]
+MayPersonRead = Annotated[Caller, Depends(requires("person.read"))]
+MayPersonSearch = Annotated[Caller, Depends(requires("person.search"))]
+MayPersonWrite = Annotated[Caller, Depends(requires("person.write"))]
+MaySitesAdmin = Annotated[Caller, Depends(requires("sites.admin"))]
+MayTracingRead = Annotated[Caller, Depends(requires("tracing.read"))]
 
 
 @api_router.post("/sites", status_code=201, tags=["sites"])
-def create_site(body: SiteIn, svc: Svc) -> Json:
+def create_site(body: SiteIn, svc: Svc, who: MaySitesAdmin) -> Json:
     return svc.sites.create(body)
 
 
 @api_router.get("/sites", tags=["sites"])
-def list_sites(svc: Svc) -> list[Json]:
+def list_sites(svc: Svc, who: MayFiguresRead) -> list[Json]:
     return svc.sites.all()
 
 
 @api_router.get("/sites/{site_id}", tags=["sites"])
-def get_site(site_id: str, svc: Svc) -> Json:
+def get_site(site_id: str, svc: Svc, who: MayFiguresRead) -> Json:
     return svc.sites.get(site_id)
 
 
@@ -50,6 +62,7 @@ def get_site(site_id: str, svc: Svc) -> Json:
 def site_figures(
     site_id: str,
     svc: Svc,
+    who: MayFiguresRead,
     from_: Annotated[date | None, Query(alias="from")] = None,
     to: date | None = None,
 ) -> Json:
@@ -58,19 +71,19 @@ def site_figures(
 
 
 @api_router.post("/persons", status_code=201, tags=["persons"])
-def register_person(body: PersonIn, svc: Svc) -> Json:
-    return svc.registration.register_person(body)
+def register_person(body: PersonIn, svc: Svc, who: MayPersonWrite) -> Json:
+    return svc.registration.register_person(body, recorded_by=who.principal.user_id)
 
 
 @api_router.post("/persons/search", tags=["persons"])
-def search_persons(body: PersonSearchIn, svc: Svc) -> list[Json]:
+def search_persons(body: PersonSearchIn, svc: Svc, who: MayPersonSearch) -> list[Json]:
     """Exact search by registration number, phone or document number (POST: no personal
     data in URLs)."""
     return svc.registration.search(body)
 
 
 @api_router.post("/persons/match", tags=["tracing"])
-def match_persons(body: MatchQueryIn, svc: Svc) -> list[Json]:
+def match_persons(body: MatchQueryIn, svc: Svc, who: MayPersonSearch) -> list[Json]:
     """Registered persons most likely to be the sought one, each with a calibrated
     probability and a field-by-field explanation. For tracing, only persons who consented
     to tracing are candidates."""
@@ -78,92 +91,102 @@ def match_persons(body: MatchQueryIn, svc: Svc) -> list[Json]:
 
 
 @api_router.get("/persons/{person_id}", tags=["persons"])
-def get_person(person_id: str, svc: Svc) -> Json:
+def get_person(person_id: str, svc: Svc, who: MayPersonRead) -> Json:
     return svc.registration.get_person(person_id)
 
 
 @api_router.patch("/persons/{person_id}", tags=["persons"])
-def update_person(person_id: str, body: PersonPatch, svc: Svc) -> Json:
+def update_person(person_id: str, body: PersonPatch, svc: Svc, who: MayPersonWrite) -> Json:
     return svc.registration.update_person(person_id, body)
 
 
 @api_router.get("/persons/{person_id}/movements", tags=["movements"])
-def person_movements(person_id: str, svc: Svc) -> list[Json]:
+def person_movements(person_id: str, svc: Svc, who: MayPersonRead) -> list[Json]:
     return svc.movements.history(person_id)
 
 
 @api_router.post("/persons/{person_id}/events", status_code=201, tags=["movements"])
-def record_event(person_id: str, body: StatusEventIn, svc: Svc) -> Json:
+def record_event(person_id: str, body: StatusEventIn, svc: Svc, who: MayMovementWrite) -> Json:
     """Hospitalised, detained, released, transferred, discharged, departed, deceased."""
-    return svc.movements.record(person_id, body)
+    return svc.movements.record(person_id, body, recorded_by=who.principal.user_id)
 
 
 @api_router.post("/movements/{event_id}/corrections", status_code=201, tags=["movements"])
-def correct_event(event_id: str, body: CorrectionIn, svc: Svc) -> Json:
-    return svc.movements.correct(event_id, body)
+def correct_event(event_id: str, body: CorrectionIn, svc: Svc, who: MayMovementWrite) -> Json:
+    return svc.movements.correct(event_id, body, recorded_by=who.principal.user_id)
 
 
 @api_router.post("/households", status_code=201, tags=["persons"])
-def register_household(body: HouseholdIn, svc: Svc) -> Json:
-    return svc.registration.register_household(body)
+def register_household(body: HouseholdIn, svc: Svc, who: MayPersonWrite) -> Json:
+    return svc.registration.register_household(body, recorded_by=who.principal.user_id)
 
 
 @api_router.get("/households/{household_id}", tags=["persons"])
-def get_household(household_id: str, svc: Svc) -> Json:
+def get_household(household_id: str, svc: Svc, who: MayPersonRead) -> Json:
     return svc.registration.get_household(household_id)
 
 
 @api_router.post("/relationships", status_code=201, tags=["persons"])
-def link_persons(body: LinkIn, svc: Svc) -> Json:
+def link_persons(body: LinkIn, svc: Svc, who: MayPersonWrite) -> Json:
     return svc.registration.link(body)
 
 
 @api_router.post("/manifests", status_code=201, tags=["manifests"])
-def create_manifest(body: ManifestIn, svc: Svc) -> Json:
-    return svc.manifests.create(body)
+def create_manifest(body: ManifestIn, svc: Svc, who: MayManifestWrite) -> Json:
+    return svc.manifests.create(body, created_by=who.principal.user_id)
 
 
 @api_router.get("/manifests", tags=["manifests"])
-def list_manifests(svc: Svc, site_id: str | None = None, status: str | None = None) -> list[Json]:
+def list_manifests(
+    svc: Svc, who: MayManifestRead, site_id: str | None = None, status: str | None = None
+) -> list[Json]:
     return svc.manifests.find(site_id, status)
 
 
 @api_router.get("/manifests/{manifest_id}", tags=["manifests"])
-def get_manifest(manifest_id: str, svc: Svc) -> Json:
+def get_manifest(manifest_id: str, svc: Svc, who: MayManifestRead) -> Json:
     return svc.manifests.get(manifest_id)
 
 
 @api_router.post("/manifests/{manifest_id}/persons", tags=["manifests"])
-def add_to_manifest(manifest_id: str, body: ManifestPersonsIn, svc: Svc) -> Json:
+def add_to_manifest(
+    manifest_id: str, body: ManifestPersonsIn, svc: Svc, who: MayManifestWrite
+) -> Json:
     return svc.manifests.add_persons(manifest_id, body)
 
 
 @api_router.delete("/manifests/{manifest_id}/persons/{person_id}", tags=["manifests"])
-def remove_from_manifest(manifest_id: str, person_id: str, svc: Svc) -> Json:
+def remove_from_manifest(manifest_id: str, person_id: str, svc: Svc, who: MayManifestWrite) -> Json:
     return svc.manifests.remove_person(manifest_id, person_id)
 
 
 @api_router.post("/manifests/{manifest_id}/dispatch", tags=["manifests"])
-def dispatch_manifest(manifest_id: str, svc: Svc, body: DispatchIn | None = None) -> Json:
-    return svc.manifests.dispatch(manifest_id, body or DispatchIn())
+def dispatch_manifest(
+    manifest_id: str, svc: Svc, who: MayManifestWrite, body: DispatchIn | None = None
+) -> Json:
+    return svc.manifests.dispatch(
+        manifest_id, body or DispatchIn(), recorded_by=who.principal.user_id
+    )
 
 
 @api_router.post("/manifests/{manifest_id}/check-ins", tags=["manifests"])
-def check_in(manifest_id: str, body: CheckInIn, svc: Svc) -> Json:
-    return svc.manifests.check_in(manifest_id, body)
+def check_in(manifest_id: str, body: CheckInIn, svc: Svc, who: MayManifestWrite) -> Json:
+    return svc.manifests.check_in(manifest_id, body, recorded_by=who.principal.user_id)
 
 
 @api_router.post("/manifests/{manifest_id}/receive", tags=["manifests"])
-def receive_manifest(manifest_id: str, svc: Svc, body: ReceiveIn | None = None) -> Json:
+def receive_manifest(
+    manifest_id: str, svc: Svc, who: MayManifestWrite, body: ReceiveIn | None = None
+) -> Json:
     return svc.manifests.receive(manifest_id, body or ReceiveIn())
 
 
 @api_router.get("/unaccounted", tags=["manifests"])
-def unaccounted(svc: Svc, site_id: str | None = None) -> list[Json]:
+def unaccounted(svc: Svc, who: MayManifestRead, site_id: str | None = None) -> list[Json]:
     """Everyone dispatched and not checked in, with hours since departure."""
     return svc.manifests.unaccounted(site_id)
 
 
 @api_router.get("/separated-families", tags=["families"])
-def separated_families(svc: Svc, site_id: str | None = None) -> list[Json]:
+def separated_families(svc: Svc, who: MayTracingRead, site_id: str | None = None) -> list[Json]:
     return svc.figures.separated_families(site_id)

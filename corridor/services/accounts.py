@@ -1,0 +1,157 @@
+"""Users, logins and sessions: password, then the second factor, then a new session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from corridor.errors import Forbidden, Problem, Unauthenticated, require
+from corridor.security import roles as role_rules
+from corridor.security.crypto import MasterKey
+from corridor.security.errors import InvalidCredentials, Throttled
+from corridor.security.passwords import check_password
+from corridor.security.ratelimit import LoginGuard
+from corridor.security.roles import Role
+from corridor.security.sessions import Sessions
+from corridor.security.tables import users
+from corridor.security.tokens import ApiTokens
+from corridor.security.users import (
+    Principal,
+    check_second_factor,
+    create_user,
+    enrol_totp,
+    set_roles,
+    set_sites,
+)
+from corridor.storage.database import Database
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, as the web layer resolved them."""
+
+    principal: Principal
+    second_factor: bool
+    token_scopes: frozenset[str] | None = None  # None: a browser session
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    session_id: str
+    second_factor_required: bool
+
+
+class AccountService:
+    def __init__(self, db: Database, clock: Callable[[], datetime], master: MasterKey | None):
+        self.db = db
+        self.clock = clock
+        self.master = master
+        self.sessions = Sessions(clock)
+        self.tokens = ApiTokens(clock)
+        self.guard = LoginGuard(clock)
+
+    def _master(self) -> MasterKey:
+        if self.master is None:
+            raise Unauthenticated("No master key is configured: logins are unavailable")
+        return self.master
+
+    def create(
+        self,
+        username: str,
+        display_name: str,
+        password: str,
+        roles: Iterable[Role],
+        site_ids: Iterable[str],
+        granted_by: str | None = None,
+    ) -> tuple[str, str | None]:
+        """A user with roles and sites; returns (user id, TOTP secret or None)."""
+        now = self.clock()
+        roles = list(roles)
+        with self.db.transaction() as conn:
+            user_id = create_user(conn, username, display_name, password, now)
+            set_roles(conn, user_id, roles, now, granted_by)
+            set_sites(conn, user_id, site_ids, now)
+            secret = None
+            if any(role_rules.requires_totp(r) for r in roles):
+                secret = enrol_totp(conn, self._master(), user_id, now)
+        return user_id, secret
+
+    def login(self, username: str, password: str) -> LoginResult:
+        """Check the password (throttled); a password-only session."""
+        throttled = None
+        with self.db.transaction() as conn:
+            decision = self.guard.check(conn, username)
+            if not decision.allowed:
+                throttled = decision.retry_after
+            else:
+                row = conn.execute(
+                    select(users.c.id, users.c.password_hash).where(
+                        users.c.username == username.strip().casefold()
+                    )
+                ).first()
+                if check_password(row.password_hash if row else None, password) and row:
+                    self.guard.succeeded(conn, username, row.id)
+                    session_id = self.sessions.start(conn, row.id)
+                    session = self.sessions.resume(conn, session_id)
+                    if session is None:  # disabled or locked: same answer as a bad password
+                        raise InvalidCredentials()
+                    needs = any(role_rules.requires_totp(r) for r in session.principal.roles)
+                    return LoginResult(session_id, needs)
+                self.guard.failed(conn, username, row.id if row else None)
+        # Recorded failures are committed above before the error is raised.
+        if throttled is not None:
+            raise Throttled(throttled)
+        raise InvalidCredentials()
+
+    def second_factor(self, session_id: str, code: str) -> str:
+        """A new session id once the TOTP code is right."""
+        with self.db.transaction() as conn:
+            session = self.sessions.resume(conn, session_id)
+            ok = session is not None and check_second_factor(
+                conn, self._master(), session.principal.user_id, code, self.clock()
+            )
+            new_id = self.sessions.complete_second_factor(conn, session_id) if ok else None
+        if new_id is None:
+            raise InvalidCredentials()
+        return new_id
+
+    def issue_token(
+        self, who: Caller, name: str, scopes: Iterable[str], expires_at: datetime | None
+    ) -> tuple[str, str]:
+        """An API token for a machine client of ``who`` (their session needs the second
+        factor); scopes are actions one of their roles allows. Returns (id, secret)."""
+        needs_totp = any(role_rules.requires_totp(r) for r in who.principal.roles)
+        if who.token_scopes is not None or (needs_totp and not who.second_factor):
+            raise Forbidden("API tokens are issued to a fully logged-in session only")
+        wanted = sorted(set(scopes))
+        matrix = role_rules.default_matrix()
+        problems = [
+            Problem("scopes", f"none of your roles may do {s}")
+            for s in wanted
+            if s in matrix.actions
+            and not any(matrix.allowed(r, s, same_site=True) for r in who.principal.roles)
+        ]
+        require(problems)
+        with self.db.transaction() as conn:
+            issued = self.tokens.issue(conn, who.principal.user_id, name, wanted, expires_at)
+        return issued.id, issued.secret
+
+    def logout(self, session_id: str) -> None:
+        with self.db.transaction() as conn:
+            self.sessions.revoke(conn, session_id)
+
+    def resolve(self, session_id: str | None, bearer: str | None) -> Caller:
+        """The caller behind a session cookie or an API token; Unauthenticated if none."""
+        with self.db.transaction() as conn:
+            if bearer:
+                access = self.tokens.authenticate(conn, bearer)
+                if access is not None:
+                    return Caller(access.principal, True, frozenset(access.scopes))
+            elif session_id:
+                session = self.sessions.resume(conn, session_id)
+                if session is not None:
+                    return Caller(session.principal, session.second_factor)
+        raise Unauthenticated("Log in first (or present a valid API token)")

@@ -1,0 +1,122 @@
+"""Authentication and the role gate: who is calling, and may their roles do this?
+
+Browsers hold a server-side session (cookie); machine clients present an API token
+(``Authorization: Bearer ...``). A session opened with the password alone reaches no
+endpoint touching personal data until the second factor is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import AwareDatetime, Field
+
+from corridor.errors import Forbidden, Unauthenticated
+from corridor.schemas import Strict
+from corridor.security.roles import default_matrix, requires_totp
+from corridor.security.sessions import COOKIE_ATTRIBUTES, COOKIE_NAME
+from corridor.services import Services
+from corridor.services.accounts import Caller
+from corridor.web.deps import services
+
+router = APIRouter(prefix="/api/auth", tags=["authentication"])
+Svc = Annotated[Services, Depends(services)]
+
+
+class LoginIn(Strict):
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class SecondFactorIn(Strict):
+    code: str = Field(min_length=6, max_length=8)
+
+
+def _set_cookie(response: Response, session_id: str) -> None:
+    response.set_cookie(COOKIE_NAME, session_id, **COOKIE_ATTRIBUTES)  # type: ignore[arg-type]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def caller(request: Request, svc: Svc) -> Caller:
+    return svc.accounts.resolve(request.cookies.get(COOKIE_NAME), _bearer(request))
+
+
+def requires(action: str) -> Callable[..., Caller]:
+    """A dependency: the caller, if one of their roles allows ``action`` (and, for
+    personal data, the second factor was given)."""
+    matrix = default_matrix()
+    if action not in matrix.actions:  # fail at start-up, not at the first request
+        raise ValueError(f"unknown action {action!r}")
+    personal = bool(matrix.actions[action])
+
+    def check(who: Annotated[Caller, Depends(caller)]) -> Caller:
+        roles = who.principal.roles
+        if personal and not who.second_factor and any(requires_totp(r) for r in roles):
+            raise Unauthenticated("Give the second factor (TOTP code) first")
+        if who.token_scopes is not None and action not in who.token_scopes:
+            raise Forbidden(f"This token is not for {action}")
+        if not any(matrix.allowed(r, action, same_site=True) for r in roles):
+            raise Forbidden(f"None of your roles may do {action}")
+        return who
+
+    check.action = action  # type: ignore[attr-defined]  # read by the matrix test
+    return check
+
+
+@router.post("/login")
+def login(body: LoginIn, response: Response, svc: Svc) -> dict[str, Any]:
+    """Check the password; then give the second factor if your roles need one."""
+    result = svc.accounts.login(body.username, body.password)
+    _set_cookie(response, result.session_id)
+    return {"second_factor_required": result.second_factor_required}
+
+
+@router.post("/second-factor")
+def second_factor(
+    body: SecondFactorIn, request: Request, response: Response, svc: Svc
+) -> dict[str, Any]:
+    """The TOTP code; a new session id replaces the password-only one."""
+    session_id = request.cookies.get(COOKIE_NAME)
+    if not session_id:
+        raise Unauthenticated("Log in with your password first")
+    _set_cookie(response, svc.accounts.second_factor(session_id, body.code))
+    return {"second_factor_required": False}
+
+
+class TokenIn(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[str] = Field(min_length=1, description="Actions the token may do")
+    expires_at: AwareDatetime | None = None
+
+
+@router.post("/tokens", status_code=201)
+def issue_token(body: TokenIn, svc: Svc, who: Annotated[Caller, Depends(caller)]) -> dict[str, Any]:
+    """An API token for a machine client (shown once; only its hash is kept)."""
+    token_id, secret = svc.accounts.issue_token(who, body.name, body.scopes, body.expires_at)
+    return {"id": token_id, "token": secret, "scopes": sorted(set(body.scopes))}
+
+
+@router.post("/logout")
+def logout(request: Request, response: Response, svc: Svc) -> dict[str, Any]:
+    session_id = request.cookies.get(COOKIE_NAME)
+    if session_id:
+        svc.accounts.logout(session_id)
+    response.delete_cookie(COOKIE_NAME, path="/")
+    return {"logged_out": True}
+
+
+@router.get("/me")
+def me(who: Annotated[Caller, Depends(caller)]) -> dict[str, Any]:
+    return {
+        "user_id": who.principal.user_id,
+        "roles": sorted(who.principal.roles),
+        "site_ids": sorted(who.principal.site_ids),
+        "second_factor": who.second_factor,
+    }

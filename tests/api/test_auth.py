@@ -1,0 +1,150 @@
+"""Authentication and the role gate on every endpoint (PROTECTION.md 12, 13 and part of 3)."""
+
+from __future__ import annotations
+
+import pyotp
+import pytest
+from fastapi.routing import APIRoute
+
+from corridor.security.roles import Role
+from corridor.security.sessions import COOKIE_NAME
+from tests.conftest import make_client
+
+OPEN = {"/api/auth/login", "/api/auth/second-factor", "/api/auth/logout"}
+PASSWORD = "correct horse battery staple"
+
+
+def api_routes(app):
+    return [r for r in app.routes if isinstance(r, APIRoute) and r.path.startswith("/api/")]
+
+
+def gate_of(route) -> str | None:
+    for dep in route.dependant.dependencies:
+        action = getattr(dep.call, "action", None)
+        if action:
+            return str(action)
+    return None
+
+
+def test_every_api_route_names_the_action_it_needs(client):
+    """A route without an action in the authorisation matrix fails the build."""
+    missing = [
+        f"{sorted(r.methods)} {r.path}"
+        for r in api_routes(client.app)
+        if not r.path.startswith("/api/auth/") and gate_of(r) is None
+    ]
+    assert missing == []
+
+
+def test_no_api_route_answers_without_credentials(database, clock):
+    anonymous = make_client(database, clock, login=False)
+    for route in api_routes(anonymous.app):
+        if route.path in OPEN:
+            continue
+        path = route.path.replace("{", "").replace("}", "")
+        for method in route.methods:
+            r = anonymous.request(method, path, json={})
+            assert r.status_code == 401, (method, route.path, r.status_code)
+            assert r.json()["code"] == "unauthenticated"
+
+
+@pytest.fixture
+def officer(database, clock):
+    """A registrar (who needs TOTP), not logged in yet, and the secret of their TOTP."""
+    c = make_client(database, clock, login=False)
+    _, secret = c.app.state.services.accounts.create(
+        "amina", "Amina", PASSWORD, [Role.REGISTRAR], []
+    )
+    return c, secret
+
+
+def test_login_needs_the_second_factor_before_personal_data(officer, clock):
+    c, secret = officer
+    r = c.post("/api/auth/login", json={"username": "Amina ", "password": PASSWORD})
+    assert r.status_code == 200 and r.json() == {"second_factor_required": True}
+    first = c.cookies[COOKIE_NAME]
+    assert c.get("/api/auth/me").json()["second_factor"] is False
+    r = c.post("/api/persons/search", json={"registration_number": "0000-0000-0"})
+    assert r.status_code == 401 and "second factor" in r.json()["message"]
+    r = c.post("/api/auth/second-factor", json={"code": pyotp.TOTP(secret).at(clock())})
+    assert r.status_code == 200
+    assert c.cookies[COOKIE_NAME] != first  # a new session id on login
+    r = c.post("/api/persons/search", json={"registration_number": "0000-0000-0"})
+    assert r.status_code == 200 and r.json() == []  # through the gate
+    # The same code cannot be used twice.
+    c.post("/api/auth/logout")
+    c.post("/api/auth/login", json={"username": "amina", "password": PASSWORD})
+    r = c.post("/api/auth/second-factor", json={"code": pyotp.TOTP(secret).at(clock())})
+    assert r.status_code == 401
+
+
+def test_session_cookie_attributes(officer):
+    c, _ = officer
+    r = c.post("/api/auth/login", json={"username": "amina", "password": PASSWORD})
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE_NAME}=")
+    for attribute in ("Secure", "HttpOnly", "SameSite=strict", "Path=/"):
+        assert attribute in cookie
+
+
+def test_unknown_user_and_wrong_password_get_the_same_answer(officer):
+    c, _ = officer
+    unknown = c.post("/api/auth/login", json={"username": "nobody", "password": PASSWORD})
+    wrong = c.post("/api/auth/login", json={"username": "amina", "password": "wrong"})
+    assert unknown.status_code == wrong.status_code == 401
+    assert unknown.json() == wrong.json()
+
+
+def test_the_tenth_bad_password_is_throttled(officer):
+    c, _ = officer
+    answers = [
+        c.post("/api/auth/login", json={"username": "amina", "password": f"guess {i}"}).status_code
+        for i in range(10)
+    ]
+    assert answers[:9] == [401] * 9
+    assert answers[9] == 429
+    # Even the right password waits now.
+    r = c.post("/api/auth/login", json={"username": "amina", "password": PASSWORD})
+    assert r.status_code == 429 and "Retry-After" in r.headers
+
+
+def test_idle_timeout_and_server_side_logout(officer, clock):
+    c, secret = officer
+    c.post("/api/auth/login", json={"username": "amina", "password": PASSWORD})
+    c.post("/api/auth/second-factor", json={"code": pyotp.TOTP(secret).at(clock())})
+    stolen = c.cookies[COOKIE_NAME]
+    assert c.get("/api/auth/me").status_code == 200
+    clock.advance(minutes=14)
+    assert c.get("/api/auth/me").status_code == 200  # activity keeps it alive
+    clock.advance(minutes=16)
+    assert c.get("/api/auth/me").status_code == 401
+    clock.advance(seconds=31)
+    c.post("/api/auth/login", json={"username": "amina", "password": PASSWORD})
+    c.post("/api/auth/second-factor", json={"code": pyotp.TOTP(secret).at(clock())})
+    stolen = c.cookies[COOKIE_NAME]
+    assert c.get("/api/auth/me").status_code == 200
+    c.post("/api/auth/logout")
+    # Logout ends the session on the server: a copy of the cookie is worth nothing.
+    c.cookies.set(COOKIE_NAME, stolen)
+    assert c.get("/api/auth/me").status_code == 401
+
+
+def test_roles_gate_actions(database, clock):
+    coordinator = make_client(database, clock, roles=(Role.COORDINATOR,))
+    assert coordinator.get("/api/sites").status_code == 200  # aggregate figures
+    r = coordinator.post("/api/persons/match", json={"full_name": "Hassan"})
+    assert r.status_code == 403 and r.json()["code"] == "forbidden"
+    registrar = make_client(database, clock, roles=(Role.REGISTRAR,))
+    r = registrar.post("/api/sites", json={"name": "Camp X", "kind": "camp"})
+    assert r.status_code == 403
+
+
+def test_tokens_carry_only_scopes_the_roles_allow(database, clock):
+    registrar = make_client(database, clock, roles=(Role.REGISTRAR,))
+    # Its API token covers what a registrar may do; asking for more is refused.
+    r = registrar.get("/api/manifests")
+    assert r.status_code == 200
+    r = registrar.post(
+        "/api/manifests", json={"vehicle": "T", "from_site_id": "a", "to_site_id": "b"}
+    )
+    assert r.status_code == 403
