@@ -73,17 +73,43 @@ def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) ->
         if proc.poll() is not None:
             raise SystemExit("server exited early")
         try:
-            if httpx.get(f"{base}/api/sites", timeout=1).status_code == 200:
+            if httpx.get(f"{base}/openapi.json", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             time.sleep(0.2)
     raise SystemExit("server did not start")
 
 
+def officer_token(url: str, master_key: str) -> str:
+    """A registrar-and-administrator account and an API token for the benchmark client."""
+    from corridor.security.crypto import MasterKey
+    from corridor.security.roles import Role
+    from corridor.services import Services
+    from corridor.storage import Database
+    from corridor.storage.migrate import upgrade
+
+    db = Database(url)
+    upgrade(db)
+    svc = Services(db, master=MasterKey.from_text(master_key))
+    user_id, _ = svc.accounts.create(
+        "bench", "Bench", "a long bench password", [Role.REGISTRAR, Role.ADMINISTRATOR], []
+    )
+    with db.transaction() as conn:
+        token = svc.accounts.tokens.issue(
+            conn, user_id, "bench", ["person.write", "sites.admin", "figures.read"]
+        )
+    db.dispose()
+    return token.secret
+
+
 def run(url: str, households: int, clients: int) -> dict[str, float]:
+    from corridor.security.crypto import MasterKey
+
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "CORRIDOR_DATABASE_URL": url}
+    master_key = MasterKey.generate().encoded()
+    auth = {"Authorization": f"Bearer {officer_token(url, master_key)}"}
+    env = {**os.environ, "CORRIDOR_DATABASE_URL": url, "CORRIDOR_MASTER_KEY": master_key}
     proc = subprocess.Popen(
         [sys.executable, "-m", "corridor.cli", "serve", "--port", str(port)],
         env=env,
@@ -92,14 +118,16 @@ def run(url: str, households: int, clients: int) -> dict[str, float]:
     )
     try:
         wait_ready(base, proc)
-        site = httpx.post(f"{base}/api/sites", json={"name": "Exit", "kind": "exit_point"}).json()
+        site = httpx.post(
+            f"{base}/api/sites", json={"name": "Exit", "kind": "exit_point"}, headers=auth
+        ).json()
         latencies: list[float] = []
         errors: list[str] = []
         counter = iter(range(households))
         lock = threading.Lock()
 
         def worker() -> None:
-            with httpx.Client(base_url=base, timeout=60) as client:
+            with httpx.Client(base_url=base, timeout=60, headers=auth) as client:
                 while True:
                     with lock:
                         n = next(counter, None)
@@ -114,7 +142,7 @@ def run(url: str, households: int, clients: int) -> dict[str, float]:
                             errors.append(r.text[:200])
 
         # Warm up (first requests compile queries and fill pools).
-        with httpx.Client(base_url=base) as c:
+        with httpx.Client(base_url=base, headers=auth) as c:
             for i in range(20):
                 c.post("/api/households", json=household(site["id"], i))
         start = time.perf_counter()

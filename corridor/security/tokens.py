@@ -12,7 +12,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, select, update
 
@@ -50,6 +50,9 @@ class TokenAccess:
         return action in self.scopes and any(
             m.allowed(role, action, same_site) for role in self.principal.roles
         )
+
+
+TOUCH_EVERY = timedelta(minutes=1)
 
 
 class ApiTokens:
@@ -103,7 +106,12 @@ class ApiTokens:
         principal = load_principal(conn, row.user_id, now)
         if principal is None:
             return None
-        conn.execute(update(api_tokens).where(api_tokens.c.id == row.id).values(last_used_at=now))
+        if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
+            # At most one write a minute per token: a busy client should not turn every
+            # read into a write.
+            conn.execute(
+                update(api_tokens).where(api_tokens.c.id == row.id).values(last_used_at=now)
+            )
         return TokenAccess(row.id, principal, frozenset(row.scopes))
 
     def revoke(self, conn: Connection, token_id: str) -> None:
