@@ -13,7 +13,7 @@ from corridor.services import Services
 from corridor.services.container import utc_now
 from corridor.settings import Settings
 from corridor.storage import Database
-from corridor.web import auth, errors, pages
+from corridor.web import auth, errors, headers, pages
 from corridor.web.routes import api_router
 
 
@@ -45,6 +45,7 @@ def create_app(
     master = settings.load_master_key() if settings.master_key or settings.master_key_file else None
     app.state.services = Services(db, clock, master)
     errors.install(app)
+    headers.install(app)
     app.include_router(auth.router)
     app.include_router(api_router)
     app.include_router(pages.router)

@@ -148,3 +148,13 @@ def test_tokens_carry_only_scopes_the_roles_allow(database, clock):
         "/api/manifests", json={"vehicle": "T", "from_site_id": "a", "to_site_id": "b"}
     )
     assert r.status_code == 403
+
+
+def test_security_headers_and_no_store(client):
+    for path in ("/", "/api/sites", "/api/persons/nope"):
+        r = client.get(path)
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+        assert r.headers["strict-transport-security"].startswith("max-age=")
+        assert r.headers["x-content-type-options"] == "nosniff"
+    assert client.get("/api/sites").headers["cache-control"] == "no-store"
+    assert client.get("/api/persons/nope").headers["cache-control"] == "no-store"
