@@ -26,6 +26,7 @@ class Services:
         master: MasterKey | None = None,
     ) -> None:
         from corridor.services.accounts import AccountService
+        from corridor.services.audit_log import AuditService
         from corridor.services.figures import FigureService
         from corridor.services.manifests import ManifestService
         from corridor.services.movements import MovementService
@@ -42,3 +43,4 @@ class Services:
         self.figures = FigureService(db, clock)
         self.person_search = PersonSearchService(db, clock)
         self.accounts = AccountService(db, clock, master)
+        self.audit = AuditService(db, clock)
