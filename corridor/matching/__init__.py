@@ -10,7 +10,12 @@ Pure Python, no storage: records in, scored candidates with explanations out.
 True
 """
 
-from corridor.matching.blocking import blocking_key_groups, blocking_keys, frequency_keys
+from corridor.matching.blocking import (
+    blocking_key_groups,
+    blocking_keys,
+    frequency_keys,
+    nationality_key,
+)
 from corridor.matching.candidates import CandidatePolicy
 from corridor.matching.compare import LEVEL_WORDS, UnitComparator
 from corridor.matching.dedupe import find_duplicates, scored_pairs
@@ -34,6 +39,7 @@ __all__ = [
     "blocking_keys",
     "find_duplicates",
     "frequency_keys",
+    "nationality_key",
     "normalise_arabic",
     "normalise_latin",
     "parse_name",

@@ -29,13 +29,15 @@ every write; a search computes the sought person's keys and fetches
 ``rn:``, ``id:``, ``ph:``
     registration number, document numbers, phone (last 9 digits).
 
-Counted, never posted: ``nat:<ISO3>`` (``count_keys``) is the number of
-persons of a nationality, which weighs nationality agreement by its rarity
-(see ``Matcher``). It is not a blocking key, so nobody can fetch by it.
+``nat:<ISO3>``
+    a stored record's nationality: a *count* key. Its count (persons of that
+    nationality) weighs nationality agreement by rarity (``Matcher``); no search
+    ever fetches it (``CandidatePolicy`` skips it and ``query=True`` does not
+    emit it), so there is no search by nationality.
 
 Frequency cap: a ``n:`` key shared by more than a few hundred persons (or
 about 1 % of the registry) says little; a search skips it and relies on the
-pair keys, which stay selective. See ``MemoryIndex`` for the reference policy.
+pair keys, which stay selective. See ``CandidatePolicy`` for the reference policy.
 
 >>> sorted(k for k in blocking_keys(PersonRecord("x", full_name="Zia-ur-Rahman Madani"))
 ...        if k.startswith(("n:", "p:")))
@@ -55,7 +57,6 @@ __all__ = [
     "blocking_key_groups",
     "blocking_keys",
     "coarse_skeleton",
-    "count_keys",
     "frequency_keys",
     "nationality_key",
 ]
@@ -84,24 +85,16 @@ def nationality_key(nationality: str | None) -> str | None:
     return f"nat:{code}" if code else None
 
 
-def count_keys(rec: PersonRecord) -> set[str]:
-    """Keys a store counts per person (once each) but never posts: ``nat:<ISO3>``.
-
-    Their counts go to ``Matcher`` in the ``frequencies`` mapping under the same key.
-    """
-    key = nationality_key(rec.nationality)
-    return {key} if key else set()
-
-
 def blocking_key_groups(rec: PersonRecord, query: bool = False) -> list[set[str]]:
     """Blocking keys grouped by what they stand for: one group per name unit (its
     ``n:``/``s:``/``t:`` keys), one for the pair keys, one per identifier, one for
     the nationality+birth-year keys.
 
     ``query=True`` gives a search's keys (its ``nb:`` group spans the birth years
-    within ``NB_YEARS`` plus the query's tolerance); the default gives the keys
-    to store for a record. A search should reward candidates that agree on many
-    *groups*, not on many keys of one name (see ``CandidatePolicy``).
+    within ``NB_YEARS`` plus the query's tolerance; no ``nat:`` count key); the
+    default gives the keys to store for a record. A search should reward
+    candidates that agree on many *groups*, not on many keys of one name (see
+    ``CandidatePolicy``).
 
     >>> rec = PersonRecord("x", full_name="Abu Hamza", nationality="fra", birth_year=1965)
     >>> sorted(k for g in blocking_key_groups(rec) for k in g if k.startswith("nb:"))
@@ -149,6 +142,8 @@ def blocking_key_groups(rec: PersonRecord, query: bool = False) -> list[set[str]
         else:
             years = range(rec.birth_year, rec.birth_year + 1)
         out.append({f"nb:{code}|{y}" for y in years})
+    if code and not query:
+        out.append({f"nat:{code}"})
     if rec.registration_number:
         out.append({"rn:" + re.sub(r"[^0-9A-Za-z]", "", rec.registration_number).upper()})
     for doc in rec.document_numbers:

@@ -12,6 +12,7 @@ in-memory one follow exactly the same policy:
    (``nb:``) is fetched only when the query also has name keys and the whole
    window holds at most ``nb_cap`` persons (a rare nationality): never by
    nationality alone, never a frequent combination (SYR born 1978-1982).
+   Count keys (``nat:``) are never fetched.
 2. ``score_postings``: a candidate scores, per group, the inverse frequency of
    the rarest key it shares with the query, summed over groups: agreeing on
    several names beats agreeing on several keys of one name.
@@ -41,11 +42,12 @@ from dataclasses import dataclass
 
 from corridor.matching.records import PersonRecord
 
-__all__ = ["CandidatePolicy", "EXACT_PREFIXES", "NAME_PREFIXES", "NB_PREFIX"]
+__all__ = ["CandidatePolicy", "COUNT_PREFIXES", "EXACT_PREFIXES", "NAME_PREFIXES", "NB_PREFIX"]
 
 EXACT_PREFIXES = ("rn:", "id:", "ph:")
 NAME_PREFIXES = ("n:", "s:", "t:", "p:")
 NB_PREFIX = "nb:"
+COUNT_PREFIXES = ("nat:",)  # counted for weights, never fetched
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,12 @@ class CandidatePolicy:
         n = max(population, 2)
         cap = self.cap(population)
         sized = [
-            sorted((sizes[k], k) for k in g if sizes.get(k, 0) > 0) for g in groups
+            sorted(
+                (sizes[k], k)
+                for k in g
+                if sizes.get(k, 0) > 0 and not k.startswith(COUNT_PREFIXES)
+            )
+            for g in groups
         ]
         nb_groups = {i for i, g in enumerate(groups) if any(k.startswith(NB_PREFIX) for k in g)}
         has_name = any(k.startswith(NAME_PREFIXES) for g in groups for k in g)

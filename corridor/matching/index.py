@@ -2,7 +2,7 @@
 
 It follows the policy a database-backed index should follow: postings per key,
 name and nationality frequencies kept up to date on every add (``frequency_keys``
-and ``count_keys``), frequent name keys skipped at
+and ``nat:`` counts), frequent name keys skipped at
 search time, candidates pre-ranked by the rarity of the keys they share, and
 only the best few hundred scored in full.
 """
@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from corridor.matching.blocking import (
     blocking_key_groups,
     blocking_keys,
-    count_keys,
     frequency_keys,
+    nationality_key,
 )
 from corridor.matching.candidates import CandidatePolicy
 from corridor.matching.model import Model
@@ -59,7 +59,9 @@ class MemoryIndex:
         for key in blocking_keys(rec):
             self.postings[key].append(rec.record_id)
         self.frequencies.update(frequency_keys(rec))
-        self.frequencies.update(count_keys(rec))
+        nat = nationality_key(rec.nationality)
+        if nat:
+            self.frequencies[nat] += 1
         self.matcher.set_population(len(self.records))
 
     def __len__(self) -> int:

@@ -50,9 +50,10 @@ class NameRules:
     # When the given name disagrees, names may add at most log2(population) + cap bits.
     given_different_cap: float = -8.0
     given_elsewhere_cap: float = -4.0
-    # When no name unit agrees at all (a kunya or nickname instead of the name), the
-    # name penalties add up to at most this much.
+    # Names that disagree (a kunya or nickname instead of the name) count at most this
+    # much against; agreeing on some name keeps the margin above that floor.
     no_name_agrees_floor: float = -4.0
+    some_name_agrees_margin: float = 0.5
 
 
 @dataclass(frozen=True)

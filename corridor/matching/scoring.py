@@ -81,6 +81,7 @@ class _NameResult:
     given_elsewhere: bool = False
     family_matched: bool = False
     agreed: bool = False  # at least one name unit agrees
+    best_unit: float = 0.0  # weight (bits) of the rarest agreeing name unit
 
 
 def _display(unit: NameUnit) -> str:
@@ -106,7 +107,8 @@ class Matcher:
     them with ``frequency_keys``) to the number of persons bearing it among
     ``population`` persons (the registry searched; it sets the prior). Without
     it the shipped table (persons per million) is used. The same mapping may
-    hold ``"nat:<ISO3>"`` -> persons of that nationality (``count_keys``): agreeing
+    hold ``"nat:<ISO3>"`` -> persons of that nationality (the count of the
+    ``nat:<ISO3>`` blocking key, see ``nationality_key``): agreeing
     on a rare nationality then counts more (``nationality_weight``); without it,
     nationality agreement counts ``FieldRules.nationality_same``.
 
@@ -215,8 +217,14 @@ class Matcher:
         k = rules.frequency_prior_persons
         return (count + k * prior) / (total + k)
 
-    def nationality_weight(self, nationality: str) -> float:
+    def nationality_weight(self, nationality: str, name_bits: float = 0.0) -> float:
         """Bits for two records agreeing on ``nationality``, by its rarity.
+
+        ``name_bits`` is the weight of the rarest name the two also agree on. A
+        name is often rare in a registry *because* its bearers' nationality is
+        (Korean names among Syrians), so the two are not independent evidence:
+        the nationality adds its rarity only beyond what that name already said,
+        ``min(rarity bits, nationality bits - name_bits)`` above the plain weight.
 
         >>> m = Matcher(Model.default(), {"nat:SYR": 9000, "nat:FRA": 10}, 30000)
         >>> round(m.nationality_weight("SYR"), 1), round(m.nationality_weight("FRA"), 1)
@@ -238,8 +246,9 @@ class Matcher:
             self._share_memo["nat:" + code] = hit
         if hit < 0:
             return f.nationality_same
-        w = math.log2(f.nationality_m / hit)
-        return min(f.nationality_weight_cap, max(f.nationality_same, w))
+        w = min(f.nationality_weight_cap, math.log2(f.nationality_m / hit))
+        extra = min(w - f.nationality_same, w - max(name_bits, 0.0))
+        return f.nationality_same + max(extra, 0.0)
 
     def rarity_words(self, unit: NameUnit) -> str:
         s = self.share(unit)
@@ -358,7 +367,7 @@ class Matcher:
                         "The given name differs while other names agree: this fits brothers, "
                         "cousins or father and son, so the shared names count for little."))
                 res = _NameResult(cap, res.evidence, True, res.given_elsewhere,
-                                  res.family_matched, res.agreed)
+                                  res.family_matched, res.agreed, res.best_unit)
         return res
 
     def _chain_result(
@@ -490,7 +499,9 @@ class Matcher:
                                         "Matches only if the family name was written first."))
         last = len(q_roles) - 1
         family_matched = q_roles[last] == FAMILY and matched_role.get(last) == FAMILY
-        return _NameResult(total, ev, given_missed, given_elsewhere, family_matched, bool(pairs))
+        best_unit = max((w for _, _, _, w in pairs), default=0.0)
+        return _NameResult(total, ev, given_missed, given_elsewhere, family_matched, bool(pairs),
+                           best_unit)
 
     def compare_names(
         self, query: PersonRecord, candidate: PersonRecord, explain: bool = True
@@ -506,18 +517,22 @@ class Matcher:
         if best is None:
             return _NameResult(0.0, [FieldEvidence("name", "missing", 0.0,
                                                    "No name to compare.")])
-        floor = self.model.names.no_name_agrees_floor
-        if not agreed and best.weight < floor:
-            # Nothing in common at all: a kunya, a nickname or another name the person
-            # is known by is as likely as a misspelt one, so this says "some other
-            # name", not "another person" many times over.
+        rules = self.model.names
+        floor = rules.no_name_agrees_floor + (rules.some_name_agrees_margin if agreed else 0.0)
+        if best.weight < floor:
+            # Another name the person is known by (a kunya, a nickname) is as likely
+            # as a misspelt one: names that disagree say "some other name", not
+            # "another person" many times over. Agreeing on some name is never worse
+            # than agreeing on none.
             ev = best.evidence
             if explain:
-                ev = [FieldEvidence(
-                    "name", "no name in common", floor,
-                    "No name in common: this may be another name the person is known "
-                    "by (a kunya, a nickname); the name neither confirms nor rules out.")]
-            return _NameResult(floor, ev, best.given_missed, best.given_elsewhere, False, False)
+                ev = [*ev, FieldEvidence(
+                    "name", "names mostly differ" if agreed else "no name in common",
+                    floor - best.weight,
+                    "The names differ; this may be another name the person is known by "
+                    "(a kunya, a nickname), so the difference counts only so much.")]
+            return _NameResult(floor, ev, best.given_missed, best.given_elsewhere,
+                               best.family_matched, agreed, best.best_unit)
         return best
 
     # -- other fields ------------------------------------------------------------------
@@ -535,7 +550,9 @@ class Matcher:
                     best, ba, bb = lvl, x, y
         return best, ba, bb
 
-    def _other_fields(self, q: PersonRecord, c: PersonRecord) -> list[FieldEvidence]:
+    def _other_fields(
+        self, q: PersonRecord, c: PersonRecord, name_bits: float = 0.0
+    ) -> list[FieldEvidence]:
         f = self.model.fields
         ev: list[FieldEvidence] = []
         if q.birth_year is not None and c.birth_year is not None:
@@ -562,7 +579,7 @@ class Matcher:
                 ev.append(FieldEvidence("sex", "different", f.sex_different, "Different sex."))
         if q.nationality and c.nationality:
             if q.nationality.upper() == c.nationality.upper():
-                w = self.nationality_weight(c.nationality)
+                w = self.nationality_weight(c.nationality, name_bits)
                 rare = w > f.nationality_same + 1.0
                 ev.append(FieldEvidence(
                     "nationality", "same, uncommon in the registry" if rare else "same", w,
@@ -637,7 +654,7 @@ class Matcher:
         True
         """
         names = self.compare_names(query, candidate, explain)
-        others = self._other_fields(query, candidate)
+        others = self._other_fields(query, candidate, names.best_unit)
         ev = names.evidence + others
         weight = names.weight + sum(e.weight for e in others)
         return Match(candidate.record_id, self.probability(weight), weight, ev)

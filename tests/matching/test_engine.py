@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from corridor.matching import (
+    CandidatePolicy,
     Matcher,
     MemoryIndex,
     Model,
     PersonRecord,
+    blocking_key_groups,
     blocking_keys,
     find_duplicates,
 )
@@ -157,3 +159,98 @@ def test_fit_calibration_recovers_a_logistic_curve() -> None:
     a, b = fit_calibration(xs * 3, ys)
     assert a > 0
     assert -b / a == pytest.approx(-2.0, abs=0.5)
+
+
+# -- nationality + birth year ---------------------------------------------------------
+
+_GIVEN = ["Mohammed", "Ahmed", "Ali", "Hassan", "Hussein", "Omar", "Khaled", "Youssef",
+          "Ibrahim", "Mahmoud", "Hamza", "Abdullah", "Mustafa", "Saleh", "Tariq"]
+_FAMILY = ["Haddad", "Khatib", "Najjar", "Jabbouri", "Tikriti", "Hamdan", "Saleh", "Darwish",
+           "Masri", "Halabi", "Shami", "Obeidi", "Dulaimi", "Ani", "Zoubi"]
+
+
+def _registry_with_one_french_person() -> list[PersonRecord]:
+    """1,500 Syrians and Iraqis with common names, and a few of rarer nationalities."""
+    recs = []
+    i = 0
+    for g in _GIVEN:
+        for f in _FAMILY:
+            for _k in range(7):
+                recs.append(PersonRecord(
+                    f"d{i}", full_name=f"{g} {_GIVEN[(i * 7) % 15]} {f}", sex="m",
+                    birth_year=1950 + (i * 13) % 50, nationality="SYR" if i % 3 else "IRQ"))
+                i += 1
+    recs.append(PersonRecord("fr-1", full_name="Lionel Dumont", sex="m", birth_year=1971,
+                             nationality="FRA"))
+    recs.append(PersonRecord("fr-2", full_name="Christophe Caze", sex="m", birth_year=1960,
+                             nationality="FRA"))
+    recs.append(PersonRecord("gb-1", full_name="Jack Letts", sex="m", birth_year=1972,
+                             nationality="GBR"))
+    return recs
+
+
+def test_rare_nationality_and_birth_year_find_a_kunya_as_possible_not_likely() -> None:
+    idx = MemoryIndex(_registry_with_one_french_person())
+    # Known only by a kunya that shares no name with the registered one.
+    query = PersonRecord("q", full_name="Abu Hamza", sex="m", birth_year=1972, nationality="FRA")
+    res = idx.search(query, 10)
+    ids = [m.record_id for m in res]
+    assert "fr-1" in ids
+    hit = res[ids.index("fr-1")]
+    assert hit.probability < 0.5
+    assert any(e.field == "nationality" and e.weight > 1.0 for e in hit.explanation)
+    # The other French person is too old (1960) and the Briton is not French.
+    assert "fr-2" not in ids and "gb-1" not in ids
+    # Without the nationality the kunya alone cannot find him.
+    no_nat = PersonRecord("q", full_name="Abu Hamza", sex="m", birth_year=1972)
+    assert "fr-1" not in [m.record_id for m in idx.search(no_nat, 10)]
+
+
+def test_no_search_by_nationality_without_a_name() -> None:
+    idx = MemoryIndex(_registry_with_one_french_person())
+    nameless = PersonRecord("q", sex="m", birth_year=1972, nationality="FRA")
+    assert blocking_key_groups(nameless, query=True) == []
+    assert idx.candidates(nameless) == []
+    assert idx.search(nameless) == []
+    # The policy itself refuses an nb: group that comes without name keys.
+    sizes = {"nb:FRA|1971": 1, "nb:FRA|1972": 1}
+    assert CandidatePolicy().choose_keys([set(sizes)], sizes, population=1500) == []
+
+
+def test_frequent_nationality_and_year_is_not_fetched() -> None:
+    groups = [{"t:abuhamza"}, {f"nb:SYR|{y}" for y in range(1978, 1983)}]
+    sizes = {"t:abuhamza": 12, **{f"nb:SYR|{y}": 140 for y in range(1978, 1983)}}
+    chosen = CandidatePolicy().choose_keys(groups, sizes, population=30_000)
+    assert [key for _, key, _ in chosen] == ["t:abuhamza"]
+    idx = MemoryIndex(_registry_with_one_french_person())
+    # Syrians born around 1972 are many: no Syrian comes by nationality and year alone.
+    query = PersonRecord("q", full_name="Abu Zzzyx", birth_year=1972, nationality="SYR")
+    assert idx.candidates(query) == []
+
+
+def test_nb_keys_stored_for_one_year_searched_over_a_window() -> None:
+    rec = PersonRecord("r", full_name="Lionel Dumont", birth_year=1971, nationality="fra")
+    assert {k for k in blocking_keys(rec) if k.startswith("nb:")} == {"nb:FRA|1971"}
+    wide = PersonRecord("q", full_name="Abu Hamza", birth_year=1971, birth_year_tolerance=1,
+                        nationality="FRA")
+    assert {k for k in blocking_keys(wide, query=True) if k.startswith("nb:")} == {
+        f"nb:FRA|{y}" for y in range(1968, 1975)}
+    # nat: is a count key of stored records; a search never carries or fetches it.
+    assert "nat:FRA" in blocking_keys(rec)
+    assert not any(k.startswith("nat:") for k in blocking_keys(wide, query=True))
+    groups = blocking_key_groups(rec)  # as if a caller forgot query=True
+    sizes = {k: 1 for g in groups for k in g}
+    chosen = CandidatePolicy().choose_keys(groups, sizes, population=30_000)
+    assert not any(key.startswith("nat:") for _, key, _ in chosen)
+
+
+def test_nationality_weight_by_rarity_from_counts() -> None:
+    idx = MemoryIndex(_registry_with_one_french_person())
+    m = idx.matcher
+    assert idx.frequencies["nat:FRA"] == 2
+    assert m.nationality_weight("FRA") > m.nationality_weight("SYR") + 3
+    assert m.nationality_weight("SYR") == Model.default().fields.nationality_same
+    # A caller that passes no nationality counts gets the plain weight.
+    assert Matcher(Model.default(), {"MHMD": 10}, 1000).nationality_weight("FRA") == 1.0
+    # A rare name already says much of what a rare nationality says.
+    assert m.nationality_weight("FRA", name_bits=12.0) < m.nationality_weight("FRA")
