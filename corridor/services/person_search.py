@@ -22,6 +22,7 @@ from corridor.matching import (
     find_duplicates,
     frequency_keys,
 )
+from corridor.matching.blocking import nationality_key
 from corridor.matching.variants import VariantTable
 from corridor.schemas import MatchQueryIn
 from corridor.services.base import Service
@@ -124,7 +125,7 @@ class PersonSearchService(Service):
     ) -> tuple[list[str], int]:
         """The engine's candidate policy (CandidatePolicy: which keys, the frequency cap,
         the birth year/sex/nationality adjustment), run by the database."""
-        groups = blocking_key_groups(query)
+        groups = blocking_key_groups(query, query=True)
         keys = sorted({k for g in groups for k in g})
         counts = dict(
             conn.execute(
@@ -168,9 +169,11 @@ class PersonSearchService(Service):
         return POLICY.best(score, pool), population
 
     def _frequencies(self, conn: Connection, records: list[PersonRecord]) -> dict[str, int]:
-        """How many registered persons bear each name the comparison will weigh."""
+        """How many registered persons bear each name the comparison will weigh (keyed by
+        skeleton) and each nationality (keyed ``nat:ISO3``, as the engine expects)."""
         skeletons = {sk for r in records for sk in frequency_keys(r) if sk}
-        keys = [f"s:{sk}" for sk in skeletons]
+        nationalities = {k for r in records if (k := nationality_key(r.nationality))}
+        keys = [f"s:{sk}" for sk in skeletons] + sorted(nationalities)
         counts: dict[str, int] = {}
         for start in range(0, len(keys), 500):
             rows = conn.execute(
@@ -178,5 +181,5 @@ class PersonSearchService(Service):
                     match_key_counts.c.key.in_(keys[start : start + 500])
                 )
             )
-            counts.update({k[2:]: int(n) for k, n in rows})
+            counts.update({k if k.startswith("nat:") else k[2:]: int(n) for k, n in rows})
         return counts
