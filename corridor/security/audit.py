@@ -148,6 +148,41 @@ def append(conn: Connection, event: AuditEvent) -> ChainHead:
     return ChainHead(seq, digest)
 
 
+def append_many(conn: Connection, events: list[AuditEvent]) -> ChainHead | None:
+    """Add several events in order with one lock, one head read and one insert."""
+    if not events:
+        return head(conn)
+    for event in events:
+        if not event.purpose.strip():
+            raise ValueError("an audit event needs a purpose")
+    _lock_chain(conn)
+    last = head(conn)
+    seq = 0 if last is None else last.seq
+    prev = GENESIS_HASH if last is None else last.hash
+    rows = []
+    for event in events:
+        seq += 1
+        digest = row_hash(prev, seq, event)
+        rows.append(
+            {
+                "seq": seq,
+                "occurred_at": event.occurred_at,
+                "user_id": event.user_id,
+                "role": event.role,
+                "action": event.action,
+                "outcome": str(Outcome(event.outcome)),
+                "purpose": event.purpose,
+                "person_id": event.person_id,
+                "site_id": event.site_id,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+        prev = digest
+    conn.execute(insert(audit_events), rows)
+    return ChainHead(seq, prev)
+
+
 def _rows(conn: Connection, batch: int = 5000) -> Iterator[tuple[int, AuditEvent, str, str]]:
     after = 0
     while True:

@@ -51,20 +51,20 @@ class AuditService(Service):
         why = purpose or DEFAULT_PURPOSE.get(action, action)
         ids = list(dict.fromkeys(person_ids)) or [None]
         role = acting_role(who, action)
+        events = [
+            AuditEvent(
+                user_id=who.principal.user_id,
+                role=role,
+                action=action,
+                outcome=Outcome.ALLOWED if allowed else Outcome.DENIED,
+                purpose=why,
+                occurred_at=now,
+                person_id=person_id,
+            )
+            for person_id in ids
+        ]
         with self.db.transaction() as conn:
-            for person_id in ids:
-                audit.append(
-                    conn,
-                    AuditEvent(
-                        user_id=who.principal.user_id,
-                        role=role,
-                        action=action,
-                        outcome=Outcome.ALLOWED if allowed else Outcome.DENIED,
-                        purpose=why,
-                        occurred_at=now,
-                        person_id=person_id,
-                    ),
-                )
+            audit.append_many(conn, events)
         return len(ids)
 
     def accesses_to(self, person_id: str) -> list[dict[str, Any]]:

@@ -194,3 +194,14 @@ def test_concurrent_writers_keep_one_unbroken_chain(secdb):
     with secdb.read() as conn:
         result = verify(conn)
     assert result.ok and result.checked == 60
+
+
+def test_appending_many_at_once_makes_the_same_chain_as_one_by_one(secdb):
+    batch = [event(n) for n in range(1, 6)]
+    with secdb.transaction() as conn:
+        audit.append_many(conn, batch[:2])
+        audit.append(conn, batch[2])
+        last = audit.append_many(conn, batch[3:])
+    with secdb.read() as conn:
+        result = verify(conn)
+    assert result.ok and result.checked == 5 and result.head == last
