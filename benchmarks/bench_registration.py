@@ -102,7 +102,7 @@ def officer_token(url: str, master_key: str) -> str:
     return token.secret
 
 
-def run(url: str, households: int, clients: int) -> dict[str, float]:
+def run(url: str, households: int, clients: int, workers: int = 1) -> dict[str, float]:
     from corridor.security.crypto import MasterKey
 
     port = free_port()
@@ -111,7 +111,16 @@ def run(url: str, households: int, clients: int) -> dict[str, float]:
     auth = {"Authorization": f"Bearer {officer_token(url, master_key)}"}
     env = {**os.environ, "CORRIDOR_DATABASE_URL": url, "CORRIDOR_MASTER_KEY": master_key}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "corridor.cli", "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "corridor.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -173,20 +182,21 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--households", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.backend == "sqlite":
-            result = run(f"sqlite:///{tmp}/bench.db", args.households, args.clients)
+            result = run(f"sqlite:///{tmp}/bench.db", args.households, args.clients, args.workers)
         else:
             from tests.support.pgserver import start_postgres
 
             with start_postgres() as pg:
-                result = run(pg.url, args.households, args.clients)
+                result = run(pg.url, args.households, args.clients, args.workers)
     print(
         f"machine: {platform.platform()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}"
     )
-    print(f"backend: {args.backend}, clients: {args.clients}")
+    print(f"backend: {args.backend}, clients: {args.clients}, server processes: {args.workers}")
     for key, value in result.items():
         print(f"{key}: {value:.1f}" if isinstance(value, float) else f"{key}: {value}")
 

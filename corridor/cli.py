@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -85,7 +86,16 @@ def db_rebuild_locations(db_url: str | None) -> None:
 @key_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(db_url: str | None, master_key_file: str | None, host: str, port: int) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=int,
+    help="Server processes (they share the database; SQLite keeps one writer)",
+)
+def serve(
+    db_url: str | None, master_key_file: str | None, host: str, port: int, workers: int
+) -> None:
     """Serve the web interface and API."""
     import uvicorn
 
@@ -102,6 +112,22 @@ def serve(db_url: str | None, master_key_file: str | None, host: str, port: int)
     database = Database(settings.database_url)
     upgrade(database)
     click.echo(f"Corridor on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    if workers > 1:
+        # Each process builds its own app from the environment (no state is shared but
+        # the database).
+        database.dispose()
+        os.environ["CORRIDOR_DATABASE_URL"] = settings.database_url
+        if settings.master_key_file:
+            os.environ["CORRIDOR_MASTER_KEY_FILE"] = settings.master_key_file
+        uvicorn.run(
+            "corridor.web.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+        )
+        return
     uvicorn.run(create_app(settings, database=database), host=host, port=port, log_level="warning")
 
 
