@@ -6,9 +6,11 @@ never field values), why (the purpose), when, and the outcome; denials too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from typing import Any
+
+from sqlalchemy import Connection
 
 from corridor.security import audit
 from corridor.security.audit import AuditEvent, Outcome
@@ -37,6 +39,14 @@ def acting_role(who: Caller, action: str) -> str:
 
 
 class AuditService(Service):
+    def hook(self, who: Caller, action: str) -> Callable[[Connection, list[str]], None]:
+        """An audit hook for a service write: appends in the write's own transaction."""
+
+        def append(conn: Connection, person_ids: list[str]) -> None:
+            audit.append_many(conn, self._events(who, action, person_ids, True, None))
+
+        return append
+
     def record(
         self,
         who: Caller,
@@ -47,11 +57,24 @@ class AuditService(Service):
         purpose: str | None = None,
     ) -> int:
         """One event per person (or one without a person); the number written."""
+        events = self._events(who, action, list(person_ids), allowed, purpose)
+        with self.db.transaction() as conn:
+            audit.append_many(conn, events)
+        return len(events)
+
+    def _events(
+        self,
+        who: Caller,
+        action: str,
+        person_ids: list[str | None] | list[str],
+        allowed: bool,
+        purpose: str | None,
+    ) -> list[AuditEvent]:
         now = self.clock()
         why = purpose or DEFAULT_PURPOSE.get(action, action)
-        ids = list(dict.fromkeys(person_ids)) or [None]
+        ids: list[str | None] = list(dict.fromkeys(person_ids)) or [None]
         role = acting_role(who, action)
-        events = [
+        return [
             AuditEvent(
                 user_id=who.principal.user_id,
                 role=role,
@@ -63,9 +86,6 @@ class AuditService(Service):
             )
             for person_id in ids
         ]
-        with self.db.transaction() as conn:
-            audit.append_many(conn, events)
-        return len(ids)
 
     def accesses_to(self, person_id: str) -> list[dict[str, Any]]:
         """Who accessed this person (for the data protection officer)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -60,6 +60,11 @@ INVERSE_LINK = {
 }
 
 
+# Called inside a write's own transaction with the ids of the persons written, so that a
+# write and its audit entry commit together or not at all.
+AuditHook = Callable[[Connection, list[str]], None]
+
+
 class _Draft:
     """One person about to be written: row, documents, problems found."""
 
@@ -71,12 +76,19 @@ class _Draft:
 class RegistrationService(Service):
     # -- writes -------------------------------------------------------------------------
 
-    def register_person(self, data: PersonIn, recorded_by: str | None = None) -> dict[str, Any]:
+    def register_person(
+        self, data: PersonIn, recorded_by: str | None = None, audit: AuditHook | None = None
+    ) -> dict[str, Any]:
         """Register one person at a site; returns the stored person."""
-        [person_id] = self.register_many([data], recorded_by)
+        [person_id] = self.register_many([data], recorded_by, audit)
         return self.get_person(person_id)
 
-    def register_many(self, items: Sequence[PersonIn], recorded_by: str | None = None) -> list[str]:
+    def register_many(
+        self,
+        items: Sequence[PersonIn],
+        recorded_by: str | None = None,
+        audit: AuditHook | None = None,
+    ) -> list[str]:
         """Register several unrelated persons in one transaction (imports, the demo)."""
         now = self.clock()
         problems: list[Problem] = []
@@ -103,20 +115,25 @@ class RegistrationService(Service):
             self._check_sites(conn, checks, problems)
             require(problems)
             self._write(conn, drafts, recorded_by)
+            if audit:
+                audit(conn, [d.person["id"] for d in drafts])
         return [d.person["id"] for d in drafts]
 
     def register_household(
-        self, data: HouseholdIn, recorded_by: str | None = None
+        self, data: HouseholdIn, recorded_by: str | None = None, audit: AuditHook | None = None
     ) -> dict[str, Any]:
         """Register a head and members in one go, linked to the head by relationship.
 
         Returns the household with each member's id and wristband number (the full
         records are at ``get_household``): at an exit point, speed matters."""
-        [household] = self.register_households([data], recorded_by)
+        [household] = self.register_households([data], recorded_by, audit)
         return household
 
     def register_households(
-        self, items: Sequence[HouseholdIn], recorded_by: str | None = None
+        self,
+        items: Sequence[HouseholdIn],
+        recorded_by: str | None = None,
+        audit: AuditHook | None = None,
     ) -> list[dict[str, Any]]:
         """Register many households in one transaction; returns each household with its
         members (head first), in order."""
@@ -183,6 +200,8 @@ class RegistrationService(Service):
             require(problems)
             conn.execute(insert(households), hh_rows)
             self._write(conn, all_drafts, recorded_by)
+            if audit:
+                audit(conn, [d.person["id"] for d in all_drafts])
             if link_rows:
                 conn.execute(insert(relationships), link_rows)
         members: dict[str, list[dict[str, Any]]] = {h["id"]: [] for h in hh_rows}
@@ -206,7 +225,9 @@ class RegistrationService(Service):
             for h in hh_rows
         ]
 
-    def update_person(self, person_id: str, patch: PersonPatch) -> dict[str, Any]:
+    def update_person(
+        self, person_id: str, patch: PersonPatch, audit: AuditHook | None = None
+    ) -> dict[str, Any]:
         """Add or correct details; only the fields given change. Location is not a detail."""
         given = patch.model_dump(exclude_unset=True)
         with self.db.transaction() as conn:
@@ -229,6 +250,8 @@ class RegistrationService(Service):
                 if docs:
                     conn.execute(insert(person_documents), docs)
             match_index.reindex_persons(conn, [person_id])
+            if audit:
+                audit(conn, [person_id])
             return queries.get_person(conn, person_id, self.clock().date())
 
     def link(self, data: LinkIn) -> dict[str, Any]:

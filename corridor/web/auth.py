@@ -56,14 +56,21 @@ def requires(action: str) -> Callable[..., Caller]:
         raise ValueError(f"unknown action {action!r}")
     personal = bool(matrix.actions[action])
 
-    def check(who: Annotated[Caller, Depends(caller)]) -> Caller:
+    def check(request: Request, svc: Svc, who: Annotated[Caller, Depends(caller)]) -> Caller:
         roles = who.principal.roles
         if personal and not who.second_factor and any(requires_totp(r) for r in roles):
             raise Unauthenticated("Give the second factor (TOTP code) first")
+        refusal = None
         if who.token_scopes is not None and action not in who.token_scopes:
-            raise Forbidden(f"This token is not for {action}")
-        if not any(matrix.allowed(r, action, same_site=True) for r in roles):
-            raise Forbidden(f"None of your roles may do {action}")
+            refusal = f"This token is not for {action}"
+        elif not any(matrix.allowed(r, action, same_site=True) for r in roles):
+            refusal = f"None of your roles may do {action}"
+        if refusal:
+            if personal:  # a denied access to personal data is audited too
+                svc.audit.record(
+                    who, action, [request.path_params.get("person_id")], allowed=False
+                )
+            raise Forbidden(refusal)
         return who
 
     check.action = action  # type: ignore[attr-defined]  # read by the matrix test

@@ -72,14 +72,18 @@ def site_figures(
 
 @api_router.post("/persons", status_code=201, tags=["persons"])
 def register_person(body: PersonIn, svc: Svc, who: MayPersonWrite) -> Json:
-    return svc.registration.register_person(body, recorded_by=who.principal.user_id)
+    return svc.registration.register_person(
+        body, recorded_by=who.principal.user_id, audit=svc.audit.hook(who, "person.write")
+    )
 
 
 @api_router.post("/persons/search", tags=["persons"])
 def search_persons(body: PersonSearchIn, svc: Svc, who: MayPersonSearch) -> list[Json]:
     """Exact search by registration number, phone or document number (POST: no personal
     data in URLs)."""
-    return svc.registration.search(body)
+    found = svc.registration.search(body)
+    svc.audit.record(who, "person.search", [p["id"] for p in found])
+    return found
 
 
 @api_router.post("/persons/match", tags=["tracing"])
@@ -87,48 +91,66 @@ def match_persons(body: MatchQueryIn, svc: Svc, who: MayPersonSearch) -> list[Js
     """Registered persons most likely to be the sought one, each with a calibrated
     probability and a field-by-field explanation. For tracing, only persons who consented
     to tracing are candidates."""
-    return svc.person_search.search(body)
+    found = svc.person_search.search(body)
+    svc.audit.record(who, "person.search", [c["person"]["id"] for c in found])
+    return found
 
 
 @api_router.get("/persons/{person_id}", tags=["persons"])
 def get_person(person_id: str, svc: Svc, who: MayPersonRead) -> Json:
-    return svc.registration.get_person(person_id)
+    person = svc.registration.get_person(person_id)
+    svc.audit.record(who, "person.read", [person_id])
+    return person
 
 
 @api_router.patch("/persons/{person_id}", tags=["persons"])
 def update_person(person_id: str, body: PersonPatch, svc: Svc, who: MayPersonWrite) -> Json:
-    return svc.registration.update_person(person_id, body)
+    return svc.registration.update_person(
+        person_id, body, audit=svc.audit.hook(who, "person.write")
+    )
 
 
 @api_router.get("/persons/{person_id}/movements", tags=["movements"])
 def person_movements(person_id: str, svc: Svc, who: MayPersonRead) -> list[Json]:
-    return svc.movements.history(person_id)
+    history = svc.movements.history(person_id)
+    svc.audit.record(who, "person.read", [person_id])
+    return history
 
 
 @api_router.post("/persons/{person_id}/events", status_code=201, tags=["movements"])
 def record_event(person_id: str, body: StatusEventIn, svc: Svc, who: MayMovementWrite) -> Json:
     """Hospitalised, detained, released, transferred, discharged, departed, deceased."""
-    return svc.movements.record(person_id, body, recorded_by=who.principal.user_id)
+    event = svc.movements.record(person_id, body, recorded_by=who.principal.user_id)
+    svc.audit.record(who, "movement.write", [person_id])
+    return event
 
 
 @api_router.post("/movements/{event_id}/corrections", status_code=201, tags=["movements"])
 def correct_event(event_id: str, body: CorrectionIn, svc: Svc, who: MayMovementWrite) -> Json:
-    return svc.movements.correct(event_id, body, recorded_by=who.principal.user_id)
+    event = svc.movements.correct(event_id, body, recorded_by=who.principal.user_id)
+    svc.audit.record(who, "movement.write", [event["person_id"]])
+    return event
 
 
 @api_router.post("/households", status_code=201, tags=["persons"])
 def register_household(body: HouseholdIn, svc: Svc, who: MayPersonWrite) -> Json:
-    return svc.registration.register_household(body, recorded_by=who.principal.user_id)
+    return svc.registration.register_household(
+        body, recorded_by=who.principal.user_id, audit=svc.audit.hook(who, "person.write")
+    )
 
 
 @api_router.get("/households/{household_id}", tags=["persons"])
 def get_household(household_id: str, svc: Svc, who: MayPersonRead) -> Json:
-    return svc.registration.get_household(household_id)
+    household = svc.registration.get_household(household_id)
+    svc.audit.record(who, "person.read", [m["id"] for m in household["members"]])
+    return household
 
 
 @api_router.post("/relationships", status_code=201, tags=["persons"])
 def link_persons(body: LinkIn, svc: Svc, who: MayPersonWrite) -> Json:
-    return svc.registration.link(body)
+    link = svc.registration.link(body)
+    svc.audit.record(who, "person.write", [body.person_id, body.other_person_id])
+    return link
 
 
 @api_router.post("/manifests", status_code=201, tags=["manifests"])
@@ -145,7 +167,9 @@ def list_manifests(
 
 @api_router.get("/manifests/{manifest_id}", tags=["manifests"])
 def get_manifest(manifest_id: str, svc: Svc, who: MayManifestRead) -> Json:
-    return svc.manifests.get(manifest_id)
+    manifest = svc.manifests.get(manifest_id)
+    svc.audit.record(who, "manifest.read", [p["id"] for p in manifest["persons"]])
+    return manifest
 
 
 @api_router.post("/manifests/{manifest_id}/persons", tags=["manifests"])
@@ -184,9 +208,13 @@ def receive_manifest(
 @api_router.get("/unaccounted", tags=["manifests"])
 def unaccounted(svc: Svc, who: MayManifestRead, site_id: str | None = None) -> list[Json]:
     """Everyone dispatched and not checked in, with hours since departure."""
-    return svc.manifests.unaccounted(site_id)
+    missing = svc.manifests.unaccounted(site_id)
+    svc.audit.record(who, "manifest.read", [m["person"]["id"] for m in missing])
+    return missing
 
 
 @api_router.get("/separated-families", tags=["families"])
 def separated_families(svc: Svc, who: MayTracingRead, site_id: str | None = None) -> list[Json]:
-    return svc.figures.separated_families(site_id)
+    families = svc.figures.separated_families(site_id)
+    svc.audit.record(who, "tracing.read", [m["id"] for f in families for m in f["members"]])
+    return families
