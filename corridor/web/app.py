@@ -45,7 +45,7 @@ def create_app(
     master = settings.load_master_key() if settings.master_key or settings.master_key_file else None
     app.state.services = Services(db, clock, master)
     errors.install(app)
-    headers.install(app)
+    app.add_middleware(headers.SecurityHeaders)
     app.include_router(auth.router)
     app.include_router(api_router)
     app.include_router(pages.router)

@@ -1,33 +1,46 @@
-"""Security headers on every response, and no caching of anything under /api."""
+"""Security headers on every response, and no caching of anything under /api.
+
+A plain ASGI middleware (not Starlette's BaseHTTPMiddleware, which costs a task and a
+stream per request): it only adds headers to the response's start message.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from fastapi import FastAPI, Request, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # The interactive API docs load Swagger UI's script and style from a CDN; they keep a
 # relaxed policy. Everything else may load nothing from elsewhere and be framed by nobody.
 STRICT_CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 DOCS_PATHS = ("/docs", "/redoc", "/docs/oauth2-redirect")
-COMMON = {
-    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-}
+COMMON = [
+    (b"strict-transport-security", b"max-age=63072000; includeSubDomains"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
 
 
-def install(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        response.headers.update(COMMON)
-        if request.url.path not in DOCS_PATHS:
-            response.headers["Content-Security-Policy"] = STRICT_CSP
-        if request.url.path.startswith("/api/"):
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        extra = list(COMMON)
+        if path not in DOCS_PATHS:
+            extra.append((b"content-security-policy", STRICT_CSP.encode()))
+        if path.startswith("/api/"):
             # Personal data must not linger in a browser's or a proxy's cache.
-            response.headers["Cache-Control"] = "no-store"
-        return response
+            extra.append((b"cache-control", b"no-store"))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name for name, _ in extra}
+                kept = [(n, v) for n, v in message.get("headers", []) if n.lower() not in names]
+                message["headers"] = kept + extra
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
