@@ -16,7 +16,6 @@ numbers are drawn fresh, as in the field. Dates end at the moment of building.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -279,14 +278,12 @@ class _Builder:
         rng: random.Random,
         end: datetime,
         sites: dict[str, str],
-        tick: Callable[[str], None],
     ) -> None:
         self.svc = services
         self.clock = clock
         self.rng = rng
         self.end = end
         self.sites = sites
-        self.tick = tick
         self.unaccounted_left = 12
         self.discrepancies_left = 6
         self.counts = {"manifests": 0, "unaccounted": 0, "discrepancies": 0}
@@ -311,7 +308,7 @@ class _Builder:
         """One manifest: create, fill (household groups), dispatch, check in, receive."""
         if not groups:
             return None
-        self.clock.now = max(self.clock.now, self.at(departs))
+        self.at(departs)
         m = self.svc.manifests.create(
             ManifestIn(vehicle=vehicle, from_site_id=self.sites[frm], to_site_id=self.sites[to])
         )
@@ -333,7 +330,6 @@ class _Builder:
         arrived_at = self.at(arrive)
         self.svc.manifests.check_in_many(m["id"], everyone, arrived_at=arrived_at)
         self.svc.manifests.receive(m["id"], ReceiveIn(received_at=arrived_at))
-        self.tick("manifest")
         return m["id"]
 
 
@@ -367,7 +363,7 @@ def build_demo(
 
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task("building the demo", total=households)
-        builder = _Builder(svc, clock, rng, end, sites, lambda _: None)
+        builder = _Builder(svc, clock, rng, end, sites)
         pending_screened: list[tuple[Member, Household]] = []
         stories_done = False
         for day in range(days):

@@ -31,16 +31,6 @@ EVENT_KINDS: dict[str, tuple[bool, bool, str]] = {
     "deceased": (False, False, "deceased"),
     "voided": (False, False, ""),
 }
-# Events an officer records directly; the others come from registration and manifests.
-STATUS_EVENT_KINDS = (
-    "transferred",
-    "hospitalised",
-    "discharged",
-    "detained",
-    "released",
-    "departed",
-    "deceased",
-)
 # A person in one of these states is counted as at their site.
 AT_SITE_STATES = ("present", "hospitalised", "detained")
 ARRIVAL_KINDS = ("registered", "arrived", "transferred", "hospitalised", "discharged", "detained")

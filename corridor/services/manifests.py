@@ -19,6 +19,7 @@ from corridor.errors import Conflict, NotFound, Problem, ValidationFailed, requi
 from corridor.schemas import CheckInIn, DispatchIn, ManifestIn, ManifestPersonsIn, ReceiveIn
 from corridor.services.base import Service
 from corridor.services.movements import insert_event, insert_events
+from corridor.services.sites import unknown_site_problems
 from corridor.storage import locations, queries
 from corridor.storage.tables import (
     manifest_discrepancies,
@@ -26,7 +27,6 @@ from corridor.storage.tables import (
     manifests,
     person_locations,
     persons,
-    sites,
 )
 
 
@@ -48,14 +48,9 @@ class ManifestService(Service):
             "created_at": self.clock(),
         }
         with self.db.transaction() as conn:
-            found = set(
-                conn.execute(
-                    select(sites.c.id).where(sites.c.id.in_([data.from_site_id, data.to_site_id]))
-                ).scalars()
+            problems += unknown_site_problems(
+                conn, [(data.from_site_id, "from_site_id"), (data.to_site_id, "to_site_id")]
             )
-            for field in ("from_site_id", "to_site_id"):
-                if getattr(data, field) not in found:
-                    problems.append(Problem(field, f"unknown site {getattr(data, field)!r}"))
             require(problems)
             conn.execute(insert(manifests), [row])
             return self._out(conn, str(row["id"]))

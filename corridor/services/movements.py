@@ -12,7 +12,7 @@ from corridor.errors import Conflict, NotFound, Problem, ValidationFailed, requi
 from corridor.schemas import CorrectionIn, StatusEventIn
 from corridor.services.base import Service
 from corridor.storage import locations, queries
-from corridor.storage.tables import movements, persons, sites
+from corridor.storage.tables import movements, person_locations, persons, sites
 
 # Which kind of site an event may lead to (None: any kind).
 SITE_KIND_FOR = {"hospitalised": ("hospital",), "detained": ("detention",)}
@@ -96,8 +96,12 @@ class MovementService(Service):
             raise ValidationFailed([Problem("occurred_at", "is in the future")])
         with self.db.transaction() as conn:
             queries.person_row(conn, person_id)
-            loc = locations.refresh(conn, [person_id])[person_id]
-            if loc.state in ("deceased",):
+            loc = conn.execute(
+                select(person_locations.c.site_id, person_locations.c.state).where(
+                    person_locations.c.person_id == person_id
+                )
+            ).one()
+            if loc.state == "deceased":
                 raise Conflict(
                     "the person is recorded as deceased; correct that event first", field="kind"
                 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from corridor.domain.birth import (
@@ -143,7 +143,3 @@ def detail_fields(
     if not any(row[f] for f in NAME_FIELDS) and not row["alternate_names"] and not row["kunya"]:
         problems.append(Problem(f"{prefix}given_name", "a person needs at least one name"))
     return row
-
-
-def as_date(moment: datetime) -> date:
-    return moment.date()

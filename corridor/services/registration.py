@@ -33,6 +33,7 @@ from corridor.services.person_rows import (
     document_rows,
     normalise_phone,
 )
+from corridor.services.sites import unknown_site_problems
 from corridor.storage import queries
 from corridor.storage.queries import NAME_COLUMNS as NAME_FIELDS
 from corridor.storage.tables import (
@@ -42,7 +43,6 @@ from corridor.storage.tables import (
     person_locations,
     persons,
     relationships,
-    sites,
 )
 
 INVERSE_LINK = {
@@ -112,7 +112,7 @@ class RegistrationService(Service):
                 )
             )
         with self.db.transaction() as conn:
-            self._check_sites(conn, checks, problems)
+            problems.extend(unknown_site_problems(conn, checks))
             require(problems)
             self._write(conn, drafts, recorded_by)
             if audit:
@@ -196,7 +196,7 @@ class RegistrationService(Service):
             site_checks.add((data.site_id, f"{base}site_id"))
             all_drafts.extend(drafts)
         with self.db.transaction() as conn:
-            self._check_sites(conn, site_checks, problems)
+            problems.extend(unknown_site_problems(conn, site_checks))
             require(problems)
             conn.execute(insert(households), hh_rows)
             self._write(conn, all_drafts, recorded_by)
@@ -380,15 +380,6 @@ class RegistrationService(Service):
             recorded_by=recorded_by,
         )
         return _Draft(row, docs)
-
-    def _check_sites(
-        self, conn: Connection, checks: set[tuple[str, str]], problems: list[Problem]
-    ) -> None:
-        wanted = {site for site, _ in checks}
-        found = set(conn.execute(select(sites.c.id).where(sites.c.id.in_(wanted))).scalars())
-        for site, field in sorted(checks):
-            if site not in found:
-                problems.append(Problem(field, f"unknown site {site!r}"))
 
     def _write(self, conn: Connection, drafts: list[_Draft], recorded_by: str | None) -> None:
         rows = [d.person for d in drafts]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 
 from corridor.domain.ids import uuid7
 from corridor.domain.sites import pcode_problem
@@ -13,6 +14,14 @@ from corridor.schemas import SiteIn
 from corridor.services.base import Service
 from corridor.storage import queries
 from corridor.storage.tables import sites
+
+
+def unknown_site_problems(conn: Connection, checks: Iterable[tuple[str, str]]) -> list[Problem]:
+    """One problem per (site id, field) whose site does not exist."""
+    checks = sorted(set(checks))
+    wanted = {site for site, _ in checks}
+    found = set(conn.execute(select(sites.c.id).where(sites.c.id.in_(wanted))).scalars())
+    return [Problem(field, f"unknown site {site!r}") for site, field in checks if site not in found]
 
 
 class SiteService(Service):

@@ -17,7 +17,6 @@ from corridor.storage.tables import (
     person_documents,
     person_locations,
     persons,
-    relationships,
     sites,
 )
 
@@ -209,13 +208,3 @@ def household_out(conn: Connection, household_id: str, today: date) -> dict[str,
         "head_person_id": hh["head_person_id"],
         "members": members,
     }
-
-
-def links_of(conn: Connection, person_id: str) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        select(relationships).where(relationships.c.person_id == person_id)
-    ).mappings()
-    return [
-        {"other_person_id": r["other_person_id"], "kind": r["kind"], "note": r["note"]}
-        for r in rows
-    ]
