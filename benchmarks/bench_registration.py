@@ -102,7 +102,9 @@ def officer_token(url: str, master_key: str) -> str:
     return token.secret
 
 
-def run(url: str, households: int, clients: int, workers: int = 1) -> dict[str, float]:
+def run(
+    url: str, households: int, clients: int, workers: int = 1, server_cpus: str = ""
+) -> dict[str, float]:
     from corridor.security.crypto import MasterKey
 
     port = free_port()
@@ -110,8 +112,10 @@ def run(url: str, households: int, clients: int, workers: int = 1) -> dict[str, 
     master_key = MasterKey.generate().encoded()
     auth = {"Authorization": f"Bearer {officer_token(url, master_key)}"}
     env = {**os.environ, "CORRIDOR_DATABASE_URL": url, "CORRIDOR_MASTER_KEY": master_key}
+    pin = ["taskset", "-c", server_cpus] if server_cpus else []
     proc = subprocess.Popen(
         [
+            *pin,
             sys.executable,
             "-m",
             "corridor.cli",
@@ -183,20 +187,30 @@ def main() -> None:
     parser.add_argument("--households", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument(
+        "--server-cpus",
+        default="",
+        help="pin the server to these CPUs (taskset list, e.g. 0,1), so that the client "
+        "threads (standing in for tablets) do not share its cores",
+    )
     args = parser.parse_args()
+    extra = {"workers": args.workers, "server_cpus": args.server_cpus}
     with tempfile.TemporaryDirectory() as tmp:
         if args.backend == "sqlite":
-            result = run(f"sqlite:///{tmp}/bench.db", args.households, args.clients, args.workers)
+            result = run(f"sqlite:///{tmp}/bench.db", args.households, args.clients, **extra)
         else:
             from tests.support.pgserver import start_postgres
 
             with start_postgres() as pg:
-                result = run(pg.url, args.households, args.clients, args.workers)
+                result = run(pg.url, args.households, args.clients, **extra)
     print(
         f"machine: {platform.platform()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}"
     )
-    print(f"backend: {args.backend}, clients: {args.clients}, server processes: {args.workers}")
+    print(
+        f"backend: {args.backend}, clients: {args.clients}, server processes: {args.workers}, "
+        f"server CPUs: {args.server_cpus or 'any'}"
+    )
     for key, value in result.items():
         print(f"{key}: {value:.1f}" if isinstance(value, float) else f"{key}: {value}")
 

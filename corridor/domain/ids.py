@@ -78,9 +78,12 @@ def new_registration_number(rng: secrets.SystemRandom | None = None) -> str:
     Bodies whose check would be one of the symbols ``*~$=U`` are drawn again, so that
     every number on a wristband is letters and digits only.
     """
-    pick = rng.choice if rng is not None else secrets.choice
     while True:
-        body = "".join(pick(ALPHABET) for _ in range(BODY_LENGTH))
+        if rng is not None:
+            body = "".join(rng.choice(ALPHABET) for _ in range(BODY_LENGTH))
+        else:  # one read of the system's randomness: 5 bits a character
+            bits = int.from_bytes(os.urandom(5), "big")
+            body = "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in range(BODY_LENGTH))
         check = check_char(body)
         if check in ALPHABET:
             return body + check

@@ -25,6 +25,7 @@ from enum import StrEnum
 from sqlalchemy import Connection, insert, select, text
 
 from corridor.security.tables import audit_events
+from corridor.storage.bulk import insert_rows
 
 __all__ = [
     "GENESIS_HASH",
@@ -179,7 +180,7 @@ def append_many(conn: Connection, events: list[AuditEvent]) -> ChainHead | None:
             }
         )
         prev = digest
-    conn.execute(insert(audit_events), rows)
+    insert_rows(conn, audit_events, rows)
     return ChainHead(seq, prev)
 
 

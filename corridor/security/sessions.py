@@ -31,6 +31,8 @@ __all__ = [
 ]
 
 IDLE_TIMEOUT = timedelta(minutes=15)
+# The idle timer is refreshed at most this often, so that reads stay reads.
+TOUCH_EVERY = timedelta(minutes=1)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
 # "__Host-" makes browsers insist on Secure, Path=/ and no Domain.
 COOKIE_NAME = "__Host-corridor_session"
@@ -51,6 +53,8 @@ class Session:
     principal: Principal
     second_factor: bool  # False: password only; no person endpoint may be reached
     expires_at: datetime
+    # The idle timer was last refreshed over TOUCH_EVERY ago: refresh it (``touch``).
+    stale: bool = False
 
 
 class Sessions:
@@ -105,8 +109,10 @@ class Sessions:
         )
         return new_id
 
-    def resume(self, conn: Connection, session_id: str) -> Session | None:
-        """The live session for a cookie value, or ``None``; refreshes the idle timer."""
+    def resume(self, conn: Connection, session_id: str, *, touch: bool = True) -> Session | None:
+        """The live session for a cookie value, or ``None``; refreshes the idle timer
+        (at most once a minute; with ``touch=False`` nothing is written and the result
+        says whether ``touch`` is due)."""
         now = self.clock()
         row = conn.execute(
             select(sessions).where(sessions.c.id_hash == _digest(session_id))
@@ -121,10 +127,19 @@ class Sessions:
         principal = load_principal(conn, row.user_id, now)
         if principal is None:
             return None
+        stale = now - row.last_seen_at >= TOUCH_EVERY
+        if stale and touch:
+            self.touch(conn, session_id)
+            stale = False
+        return Session(principal, row.second_factor_at is not None, row.expires_at, stale)
+
+    def touch(self, conn: Connection, session_id: str) -> None:
+        """Refresh the idle timer."""
         conn.execute(
-            update(sessions).where(sessions.c.id_hash == row.id_hash).values(last_seen_at=now)
+            update(sessions)
+            .where(sessions.c.id_hash == _digest(session_id))
+            .values(last_seen_at=self.clock())
         )
-        return Session(principal, row.second_factor_at is not None, row.expires_at)
 
     def revoke(self, conn: Connection, session_id: str) -> None:
         """Server-side logout: the cookie stops working everywhere at once."""

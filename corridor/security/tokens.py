@@ -41,6 +41,8 @@ class TokenAccess:
     token_id: str
     principal: Principal
     scopes: frozenset[str]
+    # last_used_at is older than TOUCH_EVERY: record the use (``ApiTokens.touch``).
+    stale: bool = False
 
     def permits(
         self, action: str, same_site: bool, matrix: AuthorisationMatrix | None = None
@@ -91,8 +93,13 @@ class ApiTokens:
         )
         return IssuedToken(token_id, secret)
 
-    def authenticate(self, conn: Connection, presented: str) -> TokenAccess | None:
-        """The access a presented token gives, or ``None`` (unknown, revoked, expired)."""
+    def authenticate(
+        self, conn: Connection, presented: str, *, touch: bool = True
+    ) -> TokenAccess | None:
+        """The access a presented token gives, or ``None`` (unknown, revoked, expired).
+
+        With ``touch=False`` nothing is written (a read-only connection will do); the
+        result says whether ``touch`` is due."""
         if not presented.startswith(PREFIX):
             return None
         now = self.clock()
@@ -106,13 +113,19 @@ class ApiTokens:
         principal = load_principal(conn, row.user_id, now)
         if principal is None:
             return None
-        if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
-            # At most one write a minute per token: a busy client should not turn every
-            # read into a write.
-            conn.execute(
-                update(api_tokens).where(api_tokens.c.id == row.id).values(last_used_at=now)
-            )
-        return TokenAccess(row.id, principal, frozenset(row.scopes))
+        # At most one write a minute per token: a busy client should not turn every read
+        # into a write.
+        stale = row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY
+        if stale and touch:
+            self.touch(conn, row.id)
+            stale = False
+        return TokenAccess(row.id, principal, frozenset(row.scopes), stale)
+
+    def touch(self, conn: Connection, token_id: str) -> None:
+        """Record that the token was used now."""
+        conn.execute(
+            update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=self.clock())
+        )
 
     def revoke(self, conn: Connection, token_id: str) -> None:
         conn.execute(

@@ -15,9 +15,9 @@ from corridor.security.errors import InvalidCredentials, Throttled
 from corridor.security.passwords import check_password
 from corridor.security.ratelimit import LoginGuard
 from corridor.security.roles import Role
-from corridor.security.sessions import Sessions
+from corridor.security.sessions import Session, Sessions
 from corridor.security.tables import users
-from corridor.security.tokens import ApiTokens
+from corridor.security.tokens import ApiTokens, TokenAccess
 from corridor.security.users import (
     Principal,
     check_second_factor,
@@ -145,13 +145,23 @@ class AccountService:
 
     def resolve(self, session_id: str | None, bearer: str | None) -> Caller:
         """The caller behind a session cookie or an API token; Unauthenticated if none."""
-        with self.db.transaction() as conn:
+        # Read-only: resolving a caller takes no write lock; the last-used time is written
+        # at most once a minute, in a transaction of its own.
+        access: TokenAccess | None = None
+        session: Session | None = None
+        with self.db.read() as conn:
             if bearer:
-                access = self.tokens.authenticate(conn, bearer)
-                if access is not None:
-                    return Caller(access.principal, True, frozenset(access.scopes))
+                access = self.tokens.authenticate(conn, bearer, touch=False)
             elif session_id:
-                session = self.sessions.resume(conn, session_id)
-                if session is not None:
-                    return Caller(session.principal, session.second_factor)
+                session = self.sessions.resume(conn, session_id, touch=False)
+        if access is not None:
+            if access.stale:
+                with self.db.transaction() as conn:
+                    self.tokens.touch(conn, access.token_id)
+            return Caller(access.principal, True, frozenset(access.scopes))
+        if session is not None and session_id:
+            if session.stale:
+                with self.db.transaction() as conn:
+                    self.sessions.touch(conn, session_id)
+            return Caller(session.principal, session.second_factor)
         raise Unauthenticated("Log in first (or present a valid API token)")

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, delete, select
 
 from corridor.domain.birth import age_on
 from corridor.matching import PersonRecord, blocking_keys
+from corridor.storage.bulk import insert_rows
 from corridor.storage.tables import (
     POPULATION_KEY,
     match_key_counts,
@@ -71,38 +70,48 @@ def person_record(row: Any, documents: Sequence[str] = ()) -> PersonRecord:
     )
 
 
-@cache
-def _upsert(dialect_name: str) -> Any:
-    """INSERT ... ON CONFLICT (key) DO UPDATE SET n = n + excluded.n, built once."""
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    stmt = dialect.insert(match_key_counts)
-    return stmt.on_conflict_do_update(
-        index_elements=[match_key_counts.c.key], set_={"n": match_key_counts.c.n + stmt.excluded.n}
-    )
-
-
 def bump_counts(conn: Connection, deltas: Counter[str]) -> None:
     """Add ``deltas`` to the per-key counts (sorted, so concurrent writers lock in order)."""
     rows = [{"key": k, "n": n} for k, n in sorted(deltas.items()) if n]
-    if rows:
-        conn.execute(_upsert(conn.dialect.name), rows)
+    insert_rows(conn, match_key_counts, rows, add_on_conflict="n")
+
+
+class Postings:
+    """New persons' index entries, computed before the write transaction opens."""
+
+    def __init__(self) -> None:
+        self.by_person: dict[str, list[dict[str, Any]]] = {}
+
+    def add(self, rec: PersonRecord, traceable: bool) -> None:
+        self.by_person[rec.record_id] = [
+            {"key": k, "person_id": rec.record_id, "traceable": traceable}
+            for k in sorted(blocking_keys(rec))
+        ]
+
+    def write(self, conn: Connection) -> None:
+        rows = [row for rows in self.by_person.values() for row in rows]
+        deltas: Counter[str] = Counter(row["key"] for row in rows)
+        deltas[POPULATION_KEY] += len(self.by_person)
+        insert_rows(conn, person_match_keys, rows)
+        bump_counts(conn, deltas)
+
+
+def postings_for(rows: Sequence[Any], docs: Mapping[str, Sequence[str]]) -> Postings:
+    """The index entries of person rows (with their document numbers); no I/O."""
+    postings = Postings()
+    for r in rows:
+        postings.add(person_record(r, docs.get(r["id"], ())), bool(r["consent_tracing"]))
+    return postings
 
 
 def index_records(
     conn: Connection, records: Iterable[PersonRecord], traceable: Mapping[str, bool]
 ) -> None:
     """Add new persons' keys to the index; ``traceable`` is each one's tracing consent."""
-    postings: list[dict[str, Any]] = []
-    deltas: Counter[str] = Counter()
+    postings = Postings()
     for rec in records:
-        keys = blocking_keys(rec)
-        t = bool(traceable[rec.record_id])
-        postings.extend({"key": k, "person_id": rec.record_id, "traceable": t} for k in keys)
-        deltas.update(keys)
-        deltas[POPULATION_KEY] += 1
-    if postings:
-        conn.execute(insert(person_match_keys), postings)
-    bump_counts(conn, deltas)
+        postings.add(rec, bool(traceable[rec.record_id]))
+    postings.write(conn)
 
 
 def unindex(conn: Connection, person_ids: Sequence[str]) -> None:
@@ -140,11 +149,7 @@ def reindex_persons(conn: Connection, person_ids: Sequence[str]) -> None:
 
 def index_rows(conn: Connection, rows: Sequence[Any], docs: Mapping[str, Sequence[str]]) -> None:
     """Index stored person rows (with their document numbers)."""
-    index_records(
-        conn,
-        [person_record(r, docs.get(r["id"], ())) for r in rows],
-        {r["id"]: r["consent_tracing"] for r in rows},
-    )
+    postings_for(rows, docs).write(conn)
 
 
 def rebuild(conn: Connection, batch: int = 2000) -> int:

@@ -35,6 +35,7 @@ from corridor.services.person_rows import (
 )
 from corridor.services.sites import unknown_site_problems
 from corridor.storage import queries
+from corridor.storage.bulk import insert_rows
 from corridor.storage.queries import NAME_COLUMNS as NAME_FIELDS
 from corridor.storage.tables import (
     households,
@@ -111,10 +112,12 @@ class RegistrationService(Service):
                     problems,
                 )
             )
+        batch = _Batch(drafts, recorded_by) if not problems else None
         with self.db.transaction() as conn:
             problems.extend(unknown_site_problems(conn, checks))
             require(problems)
-            self._write(conn, drafts, recorded_by)
+            assert batch is not None
+            batch.write(conn)
             if audit:
                 audit(conn, [d.person["id"] for d in drafts])
         return [d.person["id"] for d in drafts]
@@ -195,15 +198,16 @@ class RegistrationService(Service):
             )
             site_checks.add((data.site_id, f"{base}site_id"))
             all_drafts.extend(drafts)
+        batch = _Batch(all_drafts, recorded_by) if not problems else None
         with self.db.transaction() as conn:
             problems.extend(unknown_site_problems(conn, site_checks))
             require(problems)
-            conn.execute(insert(households), hh_rows)
-            self._write(conn, all_drafts, recorded_by)
+            assert batch is not None
+            insert_rows(conn, households, hh_rows)
+            batch.write(conn)
             if audit:
                 audit(conn, [d.person["id"] for d in all_drafts])
-            if link_rows:
-                conn.execute(insert(relationships), link_rows)
+            insert_rows(conn, relationships, link_rows)
         members: dict[str, list[dict[str, Any]]] = {h["id"]: [] for h in hh_rows}
         for d in all_drafts:
             p = d.person
@@ -381,21 +385,24 @@ class RegistrationService(Service):
         )
         return _Draft(row, docs)
 
-    def _write(self, conn: Connection, drafts: list[_Draft], recorded_by: str | None) -> None:
-        rows = [d.person for d in drafts]
-        _assign_registration_numbers(conn, rows)
-        conn.execute(insert(persons), rows)
-        docs = [doc for d in drafts for doc in d.docs]
-        if docs:
-            conn.execute(insert(person_documents), docs)
-        match_index.index_rows(
-            conn, rows, {d.person["id"]: [doc["number"] for doc in d.docs] for d in drafts}
-        )
-        events = []
-        locations = []
-        for row in rows:
+
+
+class _Batch:
+    """Everything a registration writes, built before the write transaction opens so that
+    the single writer holds its lock only for the inserts themselves."""
+
+    def __init__(self, drafts: list[_Draft], recorded_by: str | None) -> None:
+        self.rows = [d.person for d in drafts]
+        self.docs = [doc for d in drafts for doc in d.docs]
+        self.doc_numbers = {d.person["id"]: [doc["number"] for doc in d.docs] for d in drafts}
+        for row in self.rows:
+            row["registration_number"] = new_registration_number()
+        self.postings = match_index.postings_for(self.rows, self.doc_numbers)
+        self.events: list[dict[str, Any]] = []
+        self.locations: list[dict[str, Any]] = []
+        for row in self.rows:
             event_id = uuid7()
-            events.append(
+            self.events.append(
                 {
                     "id": event_id,
                     "person_id": row["id"],
@@ -413,7 +420,7 @@ class RegistrationService(Service):
             loc = current_location(
                 [Event(event_id, 0, "registered", None, row["site_id"], row["registered_at"])]
             )
-            locations.append(
+            self.locations.append(
                 {
                     "person_id": row["id"],
                     "site_id": loc.site_id,
@@ -424,32 +431,42 @@ class RegistrationService(Service):
                     "destination_site_id": None,
                 }
             )
-        conn.execute(insert(movements), events)
-        conn.execute(insert(person_locations), locations)
 
+    def write(self, conn: Connection) -> None:
+        self._redraw_taken_numbers(conn)
+        insert_rows(conn, persons, self.rows)
+        insert_rows(conn, person_documents, self.docs)
+        self.postings.write(conn)
+        insert_rows(conn, movements, self.events)
+        insert_rows(conn, person_locations, self.locations)
 
-def _assign_registration_numbers(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Draw random numbers; redraw the rare ones already taken (40 random bits each)."""
-    pending = rows
-    while pending:
-        for row in pending:
-            row["registration_number"] = new_registration_number()
-        numbers = [r["registration_number"] for r in pending]
-        taken = set(
-            conn.execute(
-                select(persons.c.registration_number).where(
-                    persons.c.registration_number.in_(numbers)
-                )
-            ).scalars()
-        )
-        seen: set[str] = set()
-        clash = []
-        for row in pending:
-            n = row["registration_number"]
-            if n in taken or n in seen:
-                clash.append(row)
-            seen.add(n)
-        pending = clash
+    def _redraw_taken_numbers(self, conn: Connection) -> None:
+        """Numbers are random (40 bits each): redraw the rare ones already taken."""
+        pending = self.rows
+        while True:
+            numbers = [r["registration_number"] for r in pending]
+            taken = set(
+                conn.execute(
+                    select(persons.c.registration_number).where(
+                        persons.c.registration_number.in_(numbers)
+                    )
+                ).scalars()
+            )
+            pending_rows = {id(r) for r in pending}
+            seen: set[str] = set()
+            clash = []
+            for row in self.rows:
+                n = row["registration_number"]
+                if id(row) in pending_rows and (n in taken or n in seen):
+                    clash.append(row)
+                seen.add(n)
+            if not clash:
+                return
+            for row in clash:
+                row["registration_number"] = new_registration_number()
+                again = match_index.postings_for([row], self.doc_numbers)
+                self.postings.by_person.update(again.by_person)
+            pending = clash
 
 
 def _link_row(a: str, b: str, kind: str, at: Any, note: str | None = None) -> dict[str, Any]:

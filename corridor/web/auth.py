@@ -7,11 +7,12 @@ endpoint touching personal data until the second factor is given.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import AwareDatetime, Field
+from starlette.concurrency import run_in_threadpool
 
 from corridor.errors import Forbidden, Unauthenticated
 from corridor.schemas import Strict
@@ -48,7 +49,7 @@ def caller(request: Request, svc: Svc) -> Caller:
     return svc.accounts.resolve(request.cookies.get(COOKIE_NAME), _bearer(request))
 
 
-def requires(action: str) -> Callable[..., Caller]:
+def requires(action: str) -> Callable[..., Coroutine[Any, Any, Caller]]:
     """A dependency: the caller, if one of their roles allows ``action`` (and, for
     personal data, the second factor was given)."""
     matrix = default_matrix()
@@ -56,7 +57,10 @@ def requires(action: str) -> Callable[..., Caller]:
         raise ValueError(f"unknown action {action!r}")
     personal = bool(matrix.actions[action])
 
-    def check(request: Request, svc: Svc, who: Annotated[Caller, Depends(caller)]) -> Caller:
+    # async: the checks are in memory, so they need no trip through the thread pool.
+    async def check(
+        request: Request, svc: Svc, who: Annotated[Caller, Depends(caller)]
+    ) -> Caller:
         roles = who.principal.roles
         if personal and not who.second_factor and any(requires_totp(r) for r in roles):
             raise Unauthenticated("Give the second factor (TOTP code) first")
@@ -67,8 +71,12 @@ def requires(action: str) -> Callable[..., Caller]:
             refusal = f"None of your roles may do {action}"
         if refusal:
             if personal:  # a denied access to personal data is audited too
-                svc.audit.record(
-                    who, action, [request.path_params.get("person_id")], allowed=False
+                await run_in_threadpool(
+                    svc.audit.record,
+                    who,
+                    action,
+                    [request.path_params.get("person_id")],
+                    allowed=False,
                 )
             raise Forbidden(refusal)
         return who
