@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps test lint demo bench clean
+.PHONY: install system-deps test lint audit demo bench clean
 
 install: $(STAMP)
 
@@ -21,7 +21,12 @@ lint: install
 	$(BIN)/ruff check corridor tests benchmarks
 	$(BIN)/mypy
 
-test: install system-deps lint
+# Known vulnerabilities in the installed dependencies (PyPI's advisory data). Where that
+# service cannot be reached, pip-audit lists each package as "could not be audited".
+audit: install
+	$(BIN)/pip-audit --skip-editable --progress-spinner off
+
+test: install system-deps lint audit
 	$(BIN)/python -m pytest
 
 demo: install

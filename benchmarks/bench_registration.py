@@ -80,8 +80,9 @@ def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) ->
     raise SystemExit("server did not start")
 
 
-def officer_token(url: str, master_key: str) -> str:
-    """A registrar-and-administrator account and an API token for the benchmark client."""
+def officer_token(url: str, master_key: str) -> tuple[str, str]:
+    """A registrar-and-administrator account and an API token for the benchmark client:
+    (user id, token)."""
     from corridor.security.crypto import MasterKey
     from corridor.security.roles import Role
     from corridor.services import Services
@@ -96,10 +97,10 @@ def officer_token(url: str, master_key: str) -> str:
     )
     with db.transaction() as conn:
         token = svc.accounts.tokens.issue(
-            conn, user_id, "bench", ["person.write", "sites.admin", "figures.read"]
+            conn, user_id, "bench", ["person.write", "sites.admin", "users.admin", "figures.read"]
         )
     db.dispose()
-    return token.secret
+    return user_id, token.secret
 
 
 def run(
@@ -110,7 +111,8 @@ def run(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     master_key = MasterKey.generate().encoded()
-    auth = {"Authorization": f"Bearer {officer_token(url, master_key)}"}
+    user_id, token = officer_token(url, master_key)
+    auth = {"Authorization": f"Bearer {token}"}
     env = {**os.environ, "CORRIDOR_DATABASE_URL": url, "CORRIDOR_MASTER_KEY": master_key}
     pin = ["taskset", "-c", server_cpus] if server_cpus else []
     proc = subprocess.Popen(
@@ -134,6 +136,10 @@ def run(
         site = httpx.post(
             f"{base}/api/sites", json={"name": "Exit", "kind": "exit_point"}, headers=auth
         ).json()
+        # The registrar works at the exit point (person queries are confined to one's sites).
+        httpx.put(
+            f"{base}/api/users/{user_id}/sites", json={"site_ids": [site["id"]]}, headers=auth
+        ).raise_for_status()
         latencies: list[float] = []
         errors: list[str] = []
         counter = iter(range(households))

@@ -45,6 +45,10 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+class UserSitesIn(Strict):
+    site_ids: list[str] = Field(max_length=500, description="The sites the user works at")
+
+
 class SiteIn(Strict):
     name: str = Field(min_length=1, max_length=200)
     kind: SiteKind
@@ -52,7 +56,7 @@ class SiteIn(Strict):
     locality: str | None = Field(default=None, max_length=200)
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
-    capacity: int | None = Field(default=None, ge=0)
+    capacity: int | None = Field(default=None, ge=0, le=10_000_000)
 
 
 class DocumentIn(Strict):

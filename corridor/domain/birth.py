@@ -88,6 +88,10 @@ def age_months_on(birth: date | None, precision: str | None, on: date) -> int | 
     return max(months, 0)
 
 
+# Under 18: a child, whose details the protection rules guard more closely.
+ADULT_AGE = 18
+
+
 def age_bracket(age: int | None) -> str:
     """UNHCR bracket of an age in years, or 'unknown'."""
     if age is None:

@@ -8,12 +8,12 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from corridor.errors import Forbidden, Problem, Unauthenticated, require
+from corridor.errors import Forbidden, NotFound, Problem, Unauthenticated, require
 from corridor.security import roles as role_rules
 from corridor.security.crypto import MasterKey
 from corridor.security.errors import InvalidCredentials, Throttled
 from corridor.security.passwords import check_password
-from corridor.security.ratelimit import LoginGuard
+from corridor.security.ratelimit import LoginGuard, LookupGuard
 from corridor.security.roles import Role
 from corridor.security.sessions import Session, Sessions
 from corridor.security.tables import users
@@ -26,6 +26,7 @@ from corridor.security.users import (
     set_roles,
     set_sites,
 )
+from corridor.services.sites import unknown_site_problems
 from corridor.storage.database import Database
 
 
@@ -36,6 +37,9 @@ class Caller:
     principal: Principal
     second_factor: bool
     token_scopes: frozenset[str] | None = None  # None: a browser session
+    # The sites whose records this call may touch, set by the role gate for the action
+    # at hand: the user's sites, or None where a role holds the action on any site.
+    scope: frozenset[str] | None = frozenset()
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class AccountService:
         self.sessions = Sessions(clock)
         self.tokens = ApiTokens(clock)
         self.guard = LoginGuard(clock)
+        self.lookups = LookupGuard(clock)
 
     def _master(self) -> MasterKey:
         if self.master is None:
@@ -78,6 +83,27 @@ class AccountService:
             if any(role_rules.requires_totp(r) for r in roles):
                 secret = enrol_totp(conn, self._master(), user_id, now)
         return user_id, secret
+
+    def look_up(self, who: Caller, person_id: str) -> None:
+        """Count one more distinct person looked up by ``who``; Throttled (and an alert
+        for the data protection officer) past the hourly limit (PROTECTION.md line 14)."""
+        with self.db.transaction() as conn:
+            decision = self.lookups.check(conn, who.principal.user_id, person_id)
+        if not decision.allowed:
+            raise Throttled(decision.retry_after or self.lookups.limit.window)
+
+    def set_sites(self, user_id: str, site_ids: Iterable[str]) -> list[str]:
+        """Replace the user's sites (unknown sites refused); takes effect on the user's
+        next request."""
+        site_ids = sorted(set(site_ids))
+        with self.db.transaction() as conn:
+            if not conn.execute(select(users.c.id).where(users.c.id == user_id)).first():
+                raise NotFound("user", field="user_id")
+            require(
+                unknown_site_problems(conn, [(s, f"site_ids[{i}]") for i, s in enumerate(site_ids)])
+            )
+            set_sites(conn, user_id, site_ids, self.clock())
+        return site_ids
 
     def login(self, username: str, password: str) -> LoginResult:
         """Check the password (throttled); a password-only session."""

@@ -31,8 +31,10 @@ class Services:
         from corridor.services.manifests import ManifestService
         from corridor.services.movements import MovementService
         from corridor.services.person_search import PersonSearchService
+        from corridor.services.redaction import RedactionService
         from corridor.services.registration import RegistrationService
         from corridor.services.sites import SiteService
+        from corridor.services.subject_access import SubjectAccessService
 
         self.db = db
         self.clock = clock
@@ -44,3 +46,5 @@ class Services:
         self.person_search = PersonSearchService(db, clock)
         self.accounts = AccountService(db, clock, master)
         self.audit = AuditService(db, clock)
+        self.redaction = RedactionService(db, clock)
+        self.subject_access = SubjectAccessService(db, clock)

@@ -8,16 +8,16 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from corridor.domain.birth import BRACKETS, UNKNOWN_BRACKET, age_bracket, age_on
+from corridor.domain.birth import ADULT_AGE, BRACKETS, UNKNOWN_BRACKET, age_bracket, age_on
 from corridor.domain.movements import ARRIVAL_KINDS, AT_SITE_STATES, DEPARTURE_KINDS
-from corridor.errors import Problem, ValidationFailed
+from corridor.errors import NotFound, Problem, ValidationFailed
 from corridor.services.base import Service
 from corridor.storage import queries
+from corridor.storage.queries import Sites
 from corridor.storage.tables import movements, person_locations, persons, relationships
 
 ALL_BRACKETS = (*BRACKETS, UNKNOWN_BRACKET)
 SEXES = ("f", "m", "unknown")
-ADULT_AGE = 18
 MAX_DAYS = 366
 
 
@@ -61,7 +61,11 @@ def effective_movements() -> Any:
 
 class FigureService(Service):
     def site_figures(
-        self, site_id: str, start: date | None = None, end: date | None = None
+        self,
+        site_id: str,
+        start: date | None = None,
+        end: date | None = None,
+        scope: Sites = None,
     ) -> dict[str, Any]:
         """Present now; arrivals and departures per day by sex and age bracket; vulnerabilities."""
         now = self.clock()
@@ -71,6 +75,8 @@ class FigureService(Service):
             raise ValidationFailed([Problem("from", "must not be after 'to'")])
         if (end - start).days >= MAX_DAYS:
             raise ValidationFailed([Problem("from", f"ask for at most {MAX_DAYS} days at a time")])
+        if scope is not None and site_id not in scope:
+            raise NotFound("site")
         with self.db.read() as conn:
             site = queries.get_site(conn, site_id)
             present = empty_table()
@@ -131,9 +137,14 @@ class FigureService(Service):
                 "daily": [daily[d] for d in days],
             }
 
-    def separated_families(self, site_id: str | None = None) -> list[dict[str, Any]]:
+    def separated_families(
+        self, site_id: str | None = None, scope: Sites = None
+    ) -> list[dict[str, Any]]:
         """Households whose living members are in more than one place (or unaccounted for),
-        with where each member is; those with a minor apart from every adult relative first."""
+        with where each member is; those with a minor apart from every adult relative first.
+
+        With a ``scope``, only households with a member in scope, and members outside it
+        shown without name or place ("elsewhere")."""
         now = self.clock()
         with self.db.read() as conn:
             rows = (
@@ -153,6 +164,17 @@ class FigureService(Service):
             )
             names = queries.site_names(conn)
             links = _adult_links(conn, now.date())
+            visible = (
+                None
+                if scope is None
+                else set(
+                    conn.execute(
+                        select(persons.c.id).where(
+                            persons.c.household_id.is_not(None), queries.person_scope(scope)
+                        )
+                    ).scalars()
+                )
+            )
         by_household: dict[str, list[Any]] = defaultdict(list)
         for r in rows:
             by_household[r["household_id"]].append(r)
@@ -164,6 +186,8 @@ class FigureService(Service):
             if len(places) < 2:
                 continue
             if site_id and not any(m["loc_site"] == site_id for m in members):
+                continue
+            if visible is not None and not any(m["id"] in visible for m in members):
                 continue
             ages = {m["id"]: age_on(m["birth_date"], m["birth_precision"], today) for m in members}
             adult_places = {_place(m) for m in living if (ages[m["id"]] or 0) >= ADULT_AGE}
@@ -177,6 +201,16 @@ class FigureService(Service):
                 apart = minor and m["state"] != "deceased" and place not in relatives
                 if apart:
                     alone_minors.append(m["id"])
+                if visible is not None and m["id"] not in visible:
+                    member_out.append(
+                        {
+                            "id": None,
+                            "relationship_to_head": m["relationship_to_head"],
+                            "state": "elsewhere",
+                            "minor_apart_from_adult_relatives": apart,
+                        }
+                    )
+                    continue
                 member_out.append(
                     {
                         **queries.person_summary(m, today),
@@ -189,7 +223,7 @@ class FigureService(Service):
                         "minor_apart_from_adult_relatives": apart,
                     }
                 )
-            member_out.sort(key=lambda p: (p["relationship_to_head"] != "head", p["id"]))
+            member_out.sort(key=lambda p: (p["relationship_to_head"] != "head", p["id"] or ""))
             out.append(
                 {
                     "household_id": household_id,

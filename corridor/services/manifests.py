@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from corridor.domain.ids import (
@@ -21,6 +21,7 @@ from corridor.services.base import Service
 from corridor.services.movements import insert_event, insert_events
 from corridor.services.sites import unknown_site_problems
 from corridor.storage import locations, queries
+from corridor.storage.queries import Sites
 from corridor.storage.tables import (
     manifest_discrepancies,
     manifest_items,
@@ -31,7 +32,10 @@ from corridor.storage.tables import (
 
 
 class ManifestService(Service):
-    def create(self, data: ManifestIn, created_by: str | None = None) -> dict[str, Any]:
+    def create(
+        self, data: ManifestIn, created_by: str | None = None, scope: Sites = None
+    ) -> dict[str, Any]:
+        """A draft manifest from a site in ``scope`` to any site."""
         problems = []
         if data.from_site_id == data.to_site_id:
             problems.append(Problem("to_site_id", "must differ from from_site_id"))
@@ -48,22 +52,25 @@ class ManifestService(Service):
             "created_at": self.clock(),
         }
         with self.db.transaction() as conn:
-            problems += unknown_site_problems(
-                conn, [(data.from_site_id, "from_site_id"), (data.to_site_id, "to_site_id")]
-            )
+            problems += unknown_site_problems(conn, [(data.from_site_id, "from_site_id")], scope)
+            problems += unknown_site_problems(conn, [(data.to_site_id, "to_site_id")])
             require(problems)
             conn.execute(insert(manifests), [row])
             return self._out(conn, str(row["id"]))
 
-    def add_persons(self, manifest_id: str, data: ManifestPersonsIn) -> dict[str, Any]:
+    def add_persons(
+        self, manifest_id: str, data: ManifestPersonsIn, scope: Sites = None
+    ) -> dict[str, Any]:
         """Put persons on a draft manifest; each must be at its origin and on no open one."""
-        return self.add_groups(manifest_id, [data])
+        return self.add_groups(manifest_id, [data], scope)
 
-    def add_groups(self, manifest_id: str, groups: list[ManifestPersonsIn]) -> dict[str, Any]:
+    def add_groups(
+        self, manifest_id: str, groups: list[ManifestPersonsIn], scope: Sites = None
+    ) -> dict[str, Any]:
         """Several groups (households, with their own separation reasons) in one go."""
         now = self.clock()
         with self.db.transaction() as conn:
-            m = _manifest(conn, manifest_id)
+            m = _manifest(conn, manifest_id, scope, "from")
             if m["status"] != "draft":
                 raise Conflict(
                     f"the manifest is {m['status']}; persons can be added to a draft only",
@@ -126,9 +133,11 @@ class ManifestService(Service):
                 ) from exc
             return self._out(conn, manifest_id)
 
-    def remove_person(self, manifest_id: str, person_id: str) -> dict[str, Any]:
+    def remove_person(
+        self, manifest_id: str, person_id: str, scope: Sites = None
+    ) -> dict[str, Any]:
         with self.db.transaction() as conn:
-            m = _manifest(conn, manifest_id)
+            m = _manifest(conn, manifest_id, scope, "from")
             if m["status"] != "draft":
                 raise Conflict(
                     "persons can be removed from a draft manifest only", field="person_id"
@@ -144,14 +153,18 @@ class ManifestService(Service):
             return self._out(conn, manifest_id)
 
     def dispatch(
-        self, manifest_id: str, data: DispatchIn, recorded_by: str | None = None
+        self,
+        manifest_id: str,
+        data: DispatchIn,
+        recorded_by: str | None = None,
+        scope: Sites = None,
     ) -> dict[str, Any]:
         """The truck leaves: everyone on it is in transit. Households stay together
         unless the officer recorded why not."""
         now = self.clock()
         at = data.departed_at or now
         with self.db.transaction() as conn:
-            m = _manifest(conn, manifest_id)
+            m = _manifest(conn, manifest_id, scope, "from")
             if m["status"] != "draft":
                 raise Conflict(f"the manifest was {m['status']} already", field="status")
             if at > now:
@@ -186,16 +199,21 @@ class ManifestService(Service):
             return self._out(conn, manifest_id)
 
     def check_in(
-        self, manifest_id: str, data: CheckInIn, recorded_by: str | None = None
+        self,
+        manifest_id: str,
+        data: CheckInIn,
+        recorded_by: str | None = None,
+        scope: Sites = None,
     ) -> dict[str, Any]:
         """Tick a person off at the receiving site. Twice is harmless: one movement only.
-        Someone not on the manifest is recorded as a discrepancy, not refused."""
+        Someone not on the manifest is recorded as a discrepancy, not refused: the person
+        found by wristband number may come from any site (they are standing there)."""
         now = self.clock()
         at = data.arrived_at or now
         if at > now:
             raise ValidationFailed([Problem("arrived_at", "is in the future")])
         with self.db.transaction() as conn:
-            m = _manifest(conn, manifest_id)
+            m = _manifest(conn, manifest_id, scope, "to")
             if m["status"] == "draft":
                 raise Conflict("the manifest has not been dispatched", field="status")
             person_id = _resolve_person(conn, data)
@@ -291,11 +309,11 @@ class ManifestService(Service):
                 results[pid] = self._discrepancy(conn, m, pid, at, now, recorded_by)
         return [results[pid] for pid in person_ids]
 
-    def receive(self, manifest_id: str, data: ReceiveIn) -> dict[str, Any]:
+    def receive(self, manifest_id: str, data: ReceiveIn, scope: Sites = None) -> dict[str, Any]:
         """Close the arrival; whoever was not checked in stays unaccounted for."""
         now = self.clock()
         with self.db.transaction() as conn:
-            m = _manifest(conn, manifest_id)
+            m = _manifest(conn, manifest_id, scope, "to")
             if m["status"] == "received":
                 raise Conflict("the manifest was received already", field="status")
             if m["status"] != "dispatched":
@@ -307,13 +325,20 @@ class ManifestService(Service):
             )
             return self._out(conn, manifest_id)
 
-    def get(self, manifest_id: str) -> dict[str, Any]:
+    def get(self, manifest_id: str, scope: Sites = None) -> dict[str, Any]:
         with self.db.read() as conn:
+            _manifest(conn, manifest_id, scope)
             return self._out(conn, manifest_id)
 
-    def find(self, site_id: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+    def find(
+        self, site_id: str | None = None, status: str | None = None, scope: Sites = None
+    ) -> list[dict[str, Any]]:
         with self.db.read() as conn:
-            q = select(manifests).order_by(manifests.c.created_at.desc())
+            q = (
+                select(manifests)
+                .where(_manifest_scope(scope))
+                .order_by(manifests.c.created_at.desc())
+            )
             if site_id:
                 q = q.where(
                     (manifests.c.from_site_id == site_id) | (manifests.c.to_site_id == site_id)
@@ -322,7 +347,7 @@ class ManifestService(Service):
                 q = q.where(manifests.c.status == status)
             return [_manifest_head(r) for r in conn.execute(q.limit(500)).mappings()]
 
-    def unaccounted(self, site_id: str | None = None) -> list[dict[str, Any]]:
+    def unaccounted(self, site_id: str | None = None, scope: Sites = None) -> list[dict[str, Any]]:
         """Everyone dispatched and not yet checked in anywhere, longest missing first."""
         now = self.clock()
         with self.db.read() as conn:
@@ -337,7 +362,7 @@ class ManifestService(Service):
                 )
                 .join(person_locations, person_locations.c.person_id == persons.c.id)
                 .join(manifests, manifests.c.id == person_locations.c.manifest_id)
-                .where(person_locations.c.state == "in_transit")
+                .where(person_locations.c.state == "in_transit", _manifest_scope(scope))
                 .order_by(person_locations.c.since)
             )
             if site_id:
@@ -554,11 +579,27 @@ def _trip_events(
     ]
 
 
-def _manifest(conn: Connection, manifest_id: str) -> Any:
+def _manifest(conn: Connection, manifest_id: str, scope: Sites = None, side: str = "") -> Any:
+    """The manifest, if ``scope`` holds its origin (``side="from"``), its destination
+    (``"to"``) or either (``""``); otherwise NotFound, as if it did not exist."""
     row = conn.execute(select(manifests).where(manifests.c.id == manifest_id)).mappings().first()
-    if row is None:
+    if row is None or not _in_scope(row, scope, side):
         raise NotFound("manifest")
     return row
+
+
+def _in_scope(m: Any, scope: Sites, side: str = "") -> bool:
+    if scope is None:
+        return True
+    ends = {"from": [m["from_site_id"]], "to": [m["to_site_id"]]}
+    return any(site in scope for site in ends.get(side, [m["from_site_id"], m["to_site_id"]]))
+
+
+def _manifest_scope(scope: Sites) -> Any:
+    return or_(
+        queries.site_scope(manifests.c.from_site_id, scope),
+        queries.site_scope(manifests.c.to_site_id, scope),
+    )
 
 
 def _manifest_head(m: Any) -> dict[str, Any]:

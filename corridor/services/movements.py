@@ -12,6 +12,7 @@ from corridor.errors import Conflict, NotFound, Problem, ValidationFailed, requi
 from corridor.schemas import CorrectionIn, StatusEventIn
 from corridor.services.base import Service
 from corridor.storage import locations, queries
+from corridor.storage.queries import Sites
 from corridor.storage.tables import movements, person_locations, persons, sites
 
 # Which kind of site an event may lead to (None: any kind).
@@ -87,7 +88,11 @@ def site_problems(
 
 class MovementService(Service):
     def record(
-        self, person_id: str, data: StatusEventIn, recorded_by: str | None = None
+        self,
+        person_id: str,
+        data: StatusEventIn,
+        recorded_by: str | None = None,
+        scope: Sites = None,
     ) -> dict[str, Any]:
         """Record a status event (hospitalised, detained, released, deceased...)."""
         now = self.clock()
@@ -95,7 +100,7 @@ class MovementService(Service):
         if at > now:
             raise ValidationFailed([Problem("occurred_at", "is in the future")])
         with self.db.transaction() as conn:
-            queries.person_row(conn, person_id)
+            queries.person_row(conn, person_id, scope)
             loc = conn.execute(
                 select(person_locations.c.site_id, person_locations.c.state).where(
                     person_locations.c.person_id == person_id
@@ -126,12 +131,20 @@ class MovementService(Service):
             return movement_out(_event(conn, event_id))
 
     def correct(
-        self, event_id: str, data: CorrectionIn, recorded_by: str | None = None
+        self,
+        event_id: str,
+        data: CorrectionIn,
+        recorded_by: str | None = None,
+        scope: Sites = None,
     ) -> dict[str, Any]:
         """Append a correction that replaces (or voids) an earlier event."""
         now = self.clock()
         with self.db.transaction() as conn:
             old = _event(conn, event_id)
+            try:
+                queries.person_row(conn, old["person_id"], scope)
+            except NotFound:
+                raise NotFound("movement", field="event_id") from None
             taken = conn.execute(
                 select(movements.c.id).where(movements.c.corrects_id == event_id)
             ).first()
@@ -160,10 +173,9 @@ class MovementService(Service):
             locations.refresh(conn, [old["person_id"]])
             return movement_out(_event(conn, new_id))
 
-    def history(self, person_id: str) -> list[dict[str, Any]]:
+    def history(self, person_id: str, scope: Sites = None) -> list[dict[str, Any]]:
         with self.db.read() as conn:
-            if conn.execute(select(persons.c.id).where(persons.c.id == person_id)).first() is None:
-                raise NotFound("person")
+            queries.person_row(conn, person_id, scope)
             rows = conn.execute(
                 select(movements)
                 .where(movements.c.person_id == person_id)

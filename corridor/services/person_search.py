@@ -28,6 +28,7 @@ from corridor.schemas import MatchQueryIn
 from corridor.services.base import Service
 from corridor.services.match_index import documents_of, person_record
 from corridor.storage import queries
+from corridor.storage.queries import Sites
 from corridor.storage.tables import POPULATION_KEY, match_key_counts, person_match_keys, persons
 
 # The engine's candidate policy with two limits tighter than the in-memory index's: 60
@@ -71,16 +72,17 @@ def query_record(q: MatchQueryIn, this_year: int) -> PersonRecord:
 
 
 class PersonSearchService(Service):
-    def search(self, data: MatchQueryIn) -> list[dict[str, Any]]:
-        """The registered persons most likely to be the sought one, best first."""
+    def search(self, data: MatchQueryIn, scope: Sites = None) -> list[dict[str, Any]]:
+        """The registered persons most likely to be the sought one, best first (among
+        the persons in ``scope``, a condition of the candidate query itself)."""
         today = self.clock().date()
         query = query_record(data, today.year)
         tracing = data.purpose == "tracing"
         with self.db.read() as conn:
-            cands, population = self._candidates(conn, query, tracing)
+            cands, population = self._candidates(conn, query, tracing, scope)
             if not cands:
                 return []
-            rows_q = select(persons).where(persons.c.id.in_(cands))
+            rows_q = select(persons).where(persons.c.id.in_(cands), queries.person_scope(scope))
             if tracing:
                 rows_q = rows_q.where(persons.c.consent_tracing.is_(True))
             rows = {r["id"]: r for r in conn.execute(rows_q).mappings()}
@@ -123,7 +125,7 @@ class PersonSearchService(Service):
         return [[queries.person_summary(rows[pid], today) for pid in g] for g in groups]
 
     def _candidates(
-        self, conn: Connection, query: PersonRecord, tracing: bool
+        self, conn: Connection, query: PersonRecord, tracing: bool, scope: Sites = None
     ) -> tuple[list[str], int]:
         """The engine's candidate policy (CandidatePolicy: which keys, the frequency cap,
         the birth year/sex/nationality adjustment), run by the database."""
@@ -157,6 +159,12 @@ class PersonSearchService(Service):
         )
         if tracing:
             ranked = ranked.where(person_match_keys.c.traceable.is_(True))
+        if scope is not None:
+            ranked = ranked.where(
+                person_match_keys.c.person_id.in_(
+                    select(persons.c.id).where(queries.person_scope(scope))
+                )
+            )
         score = {pid: float(t) for pid, t in conn.execute(ranked)}
         if not score:
             return [], population

@@ -37,6 +37,7 @@ from corridor.services.sites import unknown_site_problems
 from corridor.storage import queries
 from corridor.storage.bulk import insert_rows
 from corridor.storage.queries import NAME_COLUMNS as NAME_FIELDS
+from corridor.storage.queries import Sites
 from corridor.storage.tables import (
     households,
     movements,
@@ -78,10 +79,14 @@ class RegistrationService(Service):
     # -- writes -------------------------------------------------------------------------
 
     def register_person(
-        self, data: PersonIn, recorded_by: str | None = None, audit: AuditHook | None = None
+        self,
+        data: PersonIn,
+        recorded_by: str | None = None,
+        audit: AuditHook | None = None,
+        scope: Sites = None,
     ) -> dict[str, Any]:
         """Register one person at a site; returns the stored person."""
-        [person_id] = self.register_many([data], recorded_by, audit)
+        [person_id] = self.register_many([data], recorded_by, audit, scope)
         return self.get_person(person_id)
 
     def register_many(
@@ -89,8 +94,11 @@ class RegistrationService(Service):
         items: Sequence[PersonIn],
         recorded_by: str | None = None,
         audit: AuditHook | None = None,
+        scope: Sites = None,
     ) -> list[str]:
-        """Register several unrelated persons in one transaction (imports, the demo)."""
+        """Register several unrelated persons in one transaction (imports, the demo).
+
+        A site outside ``scope`` is reported as unknown, like one that does not exist."""
         now = self.clock()
         problems: list[Problem] = []
         drafts = []
@@ -114,7 +122,7 @@ class RegistrationService(Service):
             )
         batch = _Batch(drafts, recorded_by) if not problems else None
         with self.db.transaction() as conn:
-            problems.extend(unknown_site_problems(conn, checks))
+            problems.extend(unknown_site_problems(conn, checks, scope))
             require(problems)
             assert batch is not None
             batch.write(conn)
@@ -123,13 +131,17 @@ class RegistrationService(Service):
         return [d.person["id"] for d in drafts]
 
     def register_household(
-        self, data: HouseholdIn, recorded_by: str | None = None, audit: AuditHook | None = None
+        self,
+        data: HouseholdIn,
+        recorded_by: str | None = None,
+        audit: AuditHook | None = None,
+        scope: Sites = None,
     ) -> dict[str, Any]:
         """Register a head and members in one go, linked to the head by relationship.
 
         Returns the household with each member's id and wristband number (the full
         records are at ``get_household``): at an exit point, speed matters."""
-        [household] = self.register_households([data], recorded_by, audit)
+        [household] = self.register_households([data], recorded_by, audit, scope)
         return household
 
     def register_households(
@@ -137,6 +149,7 @@ class RegistrationService(Service):
         items: Sequence[HouseholdIn],
         recorded_by: str | None = None,
         audit: AuditHook | None = None,
+        scope: Sites = None,
     ) -> list[dict[str, Any]]:
         """Register many households in one transaction; returns each household with its
         members (head first), in order."""
@@ -200,7 +213,7 @@ class RegistrationService(Service):
             all_drafts.extend(drafts)
         batch = _Batch(all_drafts, recorded_by) if not problems else None
         with self.db.transaction() as conn:
-            problems.extend(unknown_site_problems(conn, site_checks))
+            problems.extend(unknown_site_problems(conn, site_checks, scope))
             require(problems)
             assert batch is not None
             insert_rows(conn, households, hh_rows)
@@ -230,12 +243,21 @@ class RegistrationService(Service):
         ]
 
     def update_person(
-        self, person_id: str, patch: PersonPatch, audit: AuditHook | None = None
+        self,
+        person_id: str,
+        patch: PersonPatch,
+        audit: AuditHook | None = None,
+        scope: Sites = None,
+        check: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
-        """Add or correct details; only the fields given change. Location is not a detail."""
+        """Add or correct details; only the fields given change. Location is not a detail.
+
+        ``check`` sees the current record first and may refuse (field-level rules)."""
         given = patch.model_dump(exclude_unset=True)
         with self.db.transaction() as conn:
-            current = queries.get_person(conn, person_id, self.clock().date())
+            current = queries.get_person(conn, person_id, self.clock().date(), scope)
+            if check:
+                check(current)
             merged = PersonDetails.model_validate(_details_of(current) | _patch_details(given))
             problems: list[Problem] = []
             registered_on = current["registered_at"].date()
@@ -258,7 +280,7 @@ class RegistrationService(Service):
                 audit(conn, [person_id])
             return queries.get_person(conn, person_id, self.clock().date())
 
-    def link(self, data: LinkIn) -> dict[str, Any]:
+    def link(self, data: LinkIn, scope: Sites = None) -> dict[str, Any]:
         """Record that other_person is person's <kind> (and the inverse)."""
         if data.person_id == data.other_person_id:
             raise ValidationFailed(
@@ -269,7 +291,8 @@ class RegistrationService(Service):
             found = set(
                 conn.execute(
                     select(persons.c.id).where(
-                        persons.c.id.in_([data.person_id, data.other_person_id])
+                        persons.c.id.in_([data.person_id, data.other_person_id]),
+                        queries.person_scope(scope),
                     )
                 ).scalars()
             )
@@ -306,15 +329,15 @@ class RegistrationService(Service):
 
     # -- reads --------------------------------------------------------------------------
 
-    def get_person(self, person_id: str) -> dict[str, Any]:
+    def get_person(self, person_id: str, scope: Sites = None) -> dict[str, Any]:
         with self.db.read() as conn:
-            return queries.get_person(conn, person_id, self.clock().date())
+            return queries.get_person(conn, person_id, self.clock().date(), scope)
 
-    def get_household(self, household_id: str) -> dict[str, Any]:
+    def get_household(self, household_id: str, scope: Sites = None) -> dict[str, Any]:
         with self.db.read() as conn:
-            return queries.household_out(conn, household_id, self.clock().date())
+            return queries.household_out(conn, household_id, self.clock().date(), scope)
 
-    def search(self, data: PersonSearchIn) -> list[dict[str, Any]]:
+    def search(self, data: PersonSearchIn, scope: Sites = None) -> list[dict[str, Any]]:
         """Exact-key search: registration number, phone or document number."""
         if not (data.registration_number or data.phone or data.document_number):
             raise ValidationFailed(
@@ -342,7 +365,9 @@ class RegistrationService(Service):
         with self.db.read() as conn:
             rows = (
                 conn.execute(
-                    select(persons).where(persons.c.id.in_(query.limit(50))).order_by(persons.c.id)
+                    select(persons)
+                    .where(persons.c.id.in_(query.limit(50)), queries.person_scope(scope))
+                    .order_by(persons.c.id)
                 )
                 .mappings()
                 .all()

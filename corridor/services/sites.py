@@ -13,13 +13,19 @@ from corridor.errors import Conflict, Problem, require
 from corridor.schemas import SiteIn
 from corridor.services.base import Service
 from corridor.storage import queries
+from corridor.storage.queries import Sites
 from corridor.storage.tables import sites
 
 
-def unknown_site_problems(conn: Connection, checks: Iterable[tuple[str, str]]) -> list[Problem]:
-    """One problem per (site id, field) whose site does not exist."""
+def unknown_site_problems(
+    conn: Connection, checks: Iterable[tuple[str, str]], scope: Sites = None
+) -> list[Problem]:
+    """One problem per (site id, field) whose site does not exist, or lies outside
+    ``scope`` (the same answer, so that a caller learns nothing of other sites)."""
     checks = sorted(set(checks))
     wanted = {site for site, _ in checks}
+    if scope is not None:
+        wanted &= set(scope)
     found = set(conn.execute(select(sites.c.id).where(sites.c.id.in_(wanted))).scalars())
     return [Problem(field, f"unknown site {site!r}") for site, field in checks if site not in found]
 

@@ -62,21 +62,26 @@ def insert_rows(
     *,
     add_on_conflict: str | None = None,
 ) -> None:
-    """Insert ``rows`` (dicts with the same keys) into ``table``.
+    """Insert ``rows`` into ``table``; a column one row has and another lacks is NULL in
+    the latter (never dropped from the former, as an ``executemany`` keyed on the first
+    row's columns would do).
 
     With ``add_on_conflict="n"``, a row whose primary key exists adds its ``n`` to the
     stored one instead (a counter upsert)."""
     if not rows:
         return
     columns = tuple(rows[0])
+    if any(len(row) != len(columns) or row.keys() != rows[0].keys() for row in rows):
+        columns = tuple(dict.fromkeys(name for row in rows for name in row))
+    unknown = [c for c in columns if c not in table.c]
+    if unknown:
+        raise ValueError(f"{table.name} has no column {', '.join(unknown)}")
     plan = _plan(conn, table, columns, add_on_conflict)
     converted: list[dict[str, Any]] = []
     for row in rows:
-        if len(row) != len(columns):
-            raise ValueError(f"rows for {table.name} must all have the columns {columns}")
         out = {}
         for name, process in plan.processors:
-            value = row[name]
+            value = row.get(name)
             out[name] = value if process is None else process(value)
         converted.append(out)
     if plan.order is not None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, or_, select, true
 
 from corridor.domain.birth import age_bracket, age_on, format_birth_date
 from corridor.domain.ids import format_registration_number
@@ -54,15 +54,60 @@ def site_names(conn: Connection) -> dict[str, str]:
     return dict(conn.execute(select(sites.c.id, sites.c.name)).all())
 
 
-def person_row(conn: Connection, person_id: str) -> RowMapping:
-    row = conn.execute(select(persons).where(persons.c.id == person_id)).mappings().first()
+# A site scope: the ids of the sites whose records a caller may touch, or None for every
+# site (internal callers, and roles the matrix grants an action on any site).
+Sites = Collection[str] | None
+
+
+def person_scope(sites: Sites) -> ColumnElement[bool]:
+    """Persons a holder of ``sites`` may see: registered at one of them, or now at one of
+    them, or travelling to or from one. The condition goes into the query itself, so an
+    out-of-scope person is simply not there (404, never 403: no existence oracle)."""
+    if sites is None:
+        return true()
+    wanted = sorted(sites)
+    here = select(person_locations.c.person_id).where(
+        or_(
+            person_locations.c.site_id.in_(wanted),
+            person_locations.c.destination_site_id.in_(wanted),
+        )
+    )
+    return or_(persons.c.site_id.in_(wanted), persons.c.id.in_(here))
+
+
+def site_scope(column: ColumnElement[Any], sites: Sites) -> ColumnElement[bool]:
+    """Rows whose site ``column`` is in scope."""
+    return true() if sites is None else column.in_(sorted(sites))
+
+
+def person_row(conn: Connection, person_id: str, sites: Sites = None) -> RowMapping:
+    row = (
+        conn.execute(select(persons).where(persons.c.id == person_id, person_scope(sites)))
+        .mappings()
+        .first()
+    )
     if row is None:
         raise NotFound("person")
     return row
 
 
-def get_person(conn: Connection, person_id: str, today: date) -> dict[str, Any]:
-    return person_out(conn, person_row(conn, person_id), today)
+def require_persons(conn: Connection, person_ids: Collection[str], sites: Sites) -> None:
+    """NotFound unless every one of ``person_ids`` exists within the scope."""
+    if sites is None or not person_ids:
+        return
+    found = set(
+        conn.execute(
+            select(persons.c.id).where(persons.c.id.in_(list(person_ids)), person_scope(sites))
+        ).scalars()
+    )
+    if set(person_ids) - found:
+        raise NotFound("person")
+
+
+def get_person(
+    conn: Connection, person_id: str, today: date, sites: Sites = None
+) -> dict[str, Any]:
+    return person_out(conn, person_row(conn, person_id, sites), today)
 
 
 def display_name(row: RowMapping | dict[str, Any]) -> str:
@@ -189,17 +234,24 @@ def location_out(loc: RowMapping | None) -> dict[str, Any]:
     }
 
 
-def household_out(conn: Connection, household_id: str, today: date) -> dict[str, Any]:
+def household_out(
+    conn: Connection, household_id: str, today: date, sites: Sites = None
+) -> dict[str, Any]:
+    """A household with the members in scope (none in scope: NotFound)."""
     hh = conn.execute(select(households).where(households.c.id == household_id)).mappings().first()
     if hh is None:
         raise NotFound("household")
     rows = (
         conn.execute(
-            select(persons).where(persons.c.household_id == household_id).order_by(persons.c.id)
+            select(persons)
+            .where(persons.c.household_id == household_id, person_scope(sites))
+            .order_by(persons.c.id)
         )
         .mappings()
         .all()
     )
+    if not rows:
+        raise NotFound("household")
     members = persons_out(conn, rows, today)
     members.sort(key=lambda p: (p["id"] != hh["head_person_id"], p["id"]))
     return {

@@ -8,6 +8,7 @@ endpoint touching personal data until the second factor is given.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -79,7 +80,8 @@ def requires(action: str) -> Callable[..., Coroutine[Any, Any, Caller]]:
                     allowed=False,
                 )
             raise Forbidden(refusal)
-        return who
+        anywhere = any(matrix.allowed(r, action, same_site=False) for r in roles)
+        return replace(who, scope=None if anywhere else who.principal.site_ids)
 
     check.action = action  # type: ignore[attr-defined]  # read by the matrix test
     return check

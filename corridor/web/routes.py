@@ -22,9 +22,12 @@ from corridor.schemas import (
     ReceiveIn,
     SiteIn,
     StatusEventIn,
+    UserSitesIn,
 )
+from corridor.security.errors import Throttled
 from corridor.services import Services
 from corridor.services.accounts import Caller
+from corridor.services.redaction import patch_refusal
 from corridor.web.auth import requires
 from corridor.web.deps import services
 
@@ -39,7 +42,9 @@ MayMovementWrite = Annotated[Caller, Depends(requires("movement.write"))]
 MayPersonRead = Annotated[Caller, Depends(requires("person.read"))]
 MayPersonSearch = Annotated[Caller, Depends(requires("person.search"))]
 MayPersonWrite = Annotated[Caller, Depends(requires("person.write"))]
+MayPersonExport = Annotated[Caller, Depends(requires("person.export"))]
 MaySitesAdmin = Annotated[Caller, Depends(requires("sites.admin"))]
+MayUsersAdmin = Annotated[Caller, Depends(requires("users.admin"))]
 MayTracingRead = Annotated[Caller, Depends(requires("tracing.read"))]
 
 
@@ -67,23 +72,33 @@ def site_figures(
     to: date | None = None,
 ) -> Json:
     """Present now, arrivals and departures per day by sex and age bracket, vulnerabilities."""
-    return svc.figures.site_figures(site_id, from_, to)
+    return svc.figures.site_figures(site_id, from_, to, scope=who.scope)
+
+
+@api_router.put("/users/{user_id}/sites", tags=["users"])
+def set_user_sites(user_id: str, body: UserSitesIn, svc: Svc, who: MayUsersAdmin) -> Json:
+    """The sites a user works at: every person query of theirs is confined to them."""
+    return {"user_id": user_id, "site_ids": svc.accounts.set_sites(user_id, body.site_ids)}
 
 
 @api_router.post("/persons", status_code=201, tags=["persons"])
 def register_person(body: PersonIn, svc: Svc, who: MayPersonWrite) -> Json:
-    return svc.registration.register_person(
-        body, recorded_by=who.principal.user_id, audit=svc.audit.hook(who, "person.write")
+    person = svc.registration.register_person(
+        body,
+        recorded_by=who.principal.user_id,
+        audit=svc.audit.hook(who, "person.write"),
+        scope=who.scope,
     )
+    return svc.redaction.person(who.principal.roles, person)
 
 
 @api_router.post("/persons/search", tags=["persons"])
 def search_persons(body: PersonSearchIn, svc: Svc, who: MayPersonSearch) -> list[Json]:
     """Exact search by registration number, phone or document number (POST: no personal
     data in URLs)."""
-    found = svc.registration.search(body)
+    found = svc.registration.search(body, scope=who.scope)
     svc.audit.record(who, "person.search", [p["id"] for p in found])
-    return found
+    return svc.redaction.persons(who.principal.roles, found)
 
 
 @api_router.post("/persons/match", tags=["tracing"])
@@ -91,43 +106,73 @@ def match_persons(body: MatchQueryIn, svc: Svc, who: MayPersonSearch) -> list[Js
     """Registered persons most likely to be the sought one, each with a calibrated
     probability and a field-by-field explanation. For tracing, only persons who consented
     to tracing are candidates."""
-    found = svc.person_search.search(body)
+    found = svc.person_search.search(body, scope=who.scope)
     svc.audit.record(who, "person.search", [c["person"]["id"] for c in found])
     return found
 
 
+def look_up(svc: Services, who: Caller, person_id: str) -> None:
+    """Anti-enumeration: a refused look-up is audited as a denial, then answered 429."""
+    try:
+        svc.accounts.look_up(who, person_id)
+    except Throttled:
+        svc.audit.record(who, "person.read", [person_id], allowed=False)
+        raise
+
+
 @api_router.get("/persons/{person_id}", tags=["persons"])
 def get_person(person_id: str, svc: Svc, who: MayPersonRead) -> Json:
-    person = svc.registration.get_person(person_id)
+    look_up(svc, who, person_id)
+    person = svc.registration.get_person(person_id, scope=who.scope)
     svc.audit.record(who, "person.read", [person_id])
-    return person
+    return svc.redaction.person(who.principal.roles, person)
+
+
+@api_router.get("/persons/{person_id}/access-request", tags=["persons"])
+def subject_access(person_id: str, svc: Svc, who: MayPersonExport) -> Json:
+    """A data-subject access request: everything held on the person, relatives redacted
+    (for the person themselves; a protection officer hands it over)."""
+    export = svc.subject_access.export(person_id, scope=who.scope)
+    svc.audit.record(who, "person.export", [person_id], purpose="data-subject access request")
+    return export
 
 
 @api_router.patch("/persons/{person_id}", tags=["persons"])
 def update_person(person_id: str, body: PersonPatch, svc: Svc, who: MayPersonWrite) -> Json:
-    return svc.registration.update_person(
-        person_id, body, audit=svc.audit.hook(who, "person.write")
+    given = body.model_dump(exclude_unset=True)
+    person = svc.registration.update_person(
+        person_id,
+        body,
+        audit=svc.audit.hook(who, "person.write"),
+        scope=who.scope,
+        check=lambda current: patch_refusal(who.principal.roles, given, current["age"]),
     )
+    return svc.redaction.person(who.principal.roles, person)
 
 
 @api_router.get("/persons/{person_id}/movements", tags=["movements"])
 def person_movements(person_id: str, svc: Svc, who: MayPersonRead) -> list[Json]:
-    history = svc.movements.history(person_id)
+    look_up(svc, who, person_id)
+    history = svc.movements.history(person_id, scope=who.scope)
     svc.audit.record(who, "person.read", [person_id])
-    return history
+    return svc.redaction.movements(who.principal.roles, history)
 
 
 @api_router.post("/persons/{person_id}/events", status_code=201, tags=["movements"])
 def record_event(person_id: str, body: StatusEventIn, svc: Svc, who: MayMovementWrite) -> Json:
     """Hospitalised, detained, released, transferred, discharged, departed, deceased."""
-    event = svc.movements.record(person_id, body, recorded_by=who.principal.user_id)
+    event = svc.movements.record(
+        person_id, body, recorded_by=who.principal.user_id, scope=who.scope
+    )
     svc.audit.record(who, "movement.write", [person_id])
     return event
 
 
 @api_router.post("/movements/{event_id}/corrections", status_code=201, tags=["movements"])
 def correct_event(event_id: str, body: CorrectionIn, svc: Svc, who: MayMovementWrite) -> Json:
-    event = svc.movements.correct(event_id, body, recorded_by=who.principal.user_id)
+    event = svc.movements.correct(
+        event_id, body, recorded_by=who.principal.user_id, scope=who.scope
+    )
     svc.audit.record(who, "movement.write", [event["person_id"]])
     return event
 
@@ -135,39 +180,43 @@ def correct_event(event_id: str, body: CorrectionIn, svc: Svc, who: MayMovementW
 @api_router.post("/households", status_code=201, tags=["persons"])
 def register_household(body: HouseholdIn, svc: Svc, who: MayPersonWrite) -> Json:
     return svc.registration.register_household(
-        body, recorded_by=who.principal.user_id, audit=svc.audit.hook(who, "person.write")
+        body,
+        recorded_by=who.principal.user_id,
+        audit=svc.audit.hook(who, "person.write"),
+        scope=who.scope,
     )
 
 
 @api_router.get("/households/{household_id}", tags=["persons"])
 def get_household(household_id: str, svc: Svc, who: MayPersonRead) -> Json:
-    household = svc.registration.get_household(household_id)
+    household = svc.registration.get_household(household_id, scope=who.scope)
     svc.audit.record(who, "person.read", [m["id"] for m in household["members"]])
-    return household
+    members = svc.redaction.persons(who.principal.roles, household["members"])
+    return {**household, "members": members}
 
 
 @api_router.post("/relationships", status_code=201, tags=["persons"])
 def link_persons(body: LinkIn, svc: Svc, who: MayPersonWrite) -> Json:
-    link = svc.registration.link(body)
+    link = svc.registration.link(body, scope=who.scope)
     svc.audit.record(who, "person.write", [body.person_id, body.other_person_id])
     return link
 
 
 @api_router.post("/manifests", status_code=201, tags=["manifests"])
 def create_manifest(body: ManifestIn, svc: Svc, who: MayManifestWrite) -> Json:
-    return svc.manifests.create(body, created_by=who.principal.user_id)
+    return svc.manifests.create(body, created_by=who.principal.user_id, scope=who.scope)
 
 
 @api_router.get("/manifests", tags=["manifests"])
 def list_manifests(
     svc: Svc, who: MayManifestRead, site_id: str | None = None, status: str | None = None
 ) -> list[Json]:
-    return svc.manifests.find(site_id, status)
+    return svc.manifests.find(site_id, status, scope=who.scope)
 
 
 @api_router.get("/manifests/{manifest_id}", tags=["manifests"])
 def get_manifest(manifest_id: str, svc: Svc, who: MayManifestRead) -> Json:
-    manifest = svc.manifests.get(manifest_id)
+    manifest = svc.manifests.get(manifest_id, scope=who.scope)
     svc.audit.record(who, "manifest.read", [p["id"] for p in manifest["persons"]])
     return manifest
 
@@ -176,12 +225,12 @@ def get_manifest(manifest_id: str, svc: Svc, who: MayManifestRead) -> Json:
 def add_to_manifest(
     manifest_id: str, body: ManifestPersonsIn, svc: Svc, who: MayManifestWrite
 ) -> Json:
-    return svc.manifests.add_persons(manifest_id, body)
+    return svc.manifests.add_persons(manifest_id, body, scope=who.scope)
 
 
 @api_router.delete("/manifests/{manifest_id}/persons/{person_id}", tags=["manifests"])
 def remove_from_manifest(manifest_id: str, person_id: str, svc: Svc, who: MayManifestWrite) -> Json:
-    return svc.manifests.remove_person(manifest_id, person_id)
+    return svc.manifests.remove_person(manifest_id, person_id, scope=who.scope)
 
 
 @api_router.post("/manifests/{manifest_id}/dispatch", tags=["manifests"])
@@ -189,32 +238,36 @@ def dispatch_manifest(
     manifest_id: str, svc: Svc, who: MayManifestWrite, body: DispatchIn | None = None
 ) -> Json:
     return svc.manifests.dispatch(
-        manifest_id, body or DispatchIn(), recorded_by=who.principal.user_id
+        manifest_id, body or DispatchIn(), recorded_by=who.principal.user_id, scope=who.scope
     )
 
 
 @api_router.post("/manifests/{manifest_id}/check-ins", tags=["manifests"])
 def check_in(manifest_id: str, body: CheckInIn, svc: Svc, who: MayManifestWrite) -> Json:
-    return svc.manifests.check_in(manifest_id, body, recorded_by=who.principal.user_id)
+    return svc.manifests.check_in(
+        manifest_id, body, recorded_by=who.principal.user_id, scope=who.scope
+    )
 
 
 @api_router.post("/manifests/{manifest_id}/receive", tags=["manifests"])
 def receive_manifest(
     manifest_id: str, svc: Svc, who: MayManifestWrite, body: ReceiveIn | None = None
 ) -> Json:
-    return svc.manifests.receive(manifest_id, body or ReceiveIn())
+    return svc.manifests.receive(manifest_id, body or ReceiveIn(), scope=who.scope)
 
 
 @api_router.get("/unaccounted", tags=["manifests"])
 def unaccounted(svc: Svc, who: MayManifestRead, site_id: str | None = None) -> list[Json]:
     """Everyone dispatched and not checked in, with hours since departure."""
-    missing = svc.manifests.unaccounted(site_id)
+    missing = svc.manifests.unaccounted(site_id, scope=who.scope)
     svc.audit.record(who, "manifest.read", [m["person"]["id"] for m in missing])
     return missing
 
 
 @api_router.get("/separated-families", tags=["families"])
 def separated_families(svc: Svc, who: MayTracingRead, site_id: str | None = None) -> list[Json]:
-    families = svc.figures.separated_families(site_id)
-    svc.audit.record(who, "tracing.read", [m["id"] for f in families for m in f["members"]])
+    families = svc.figures.separated_families(site_id, scope=who.scope)
+    svc.audit.record(
+        who, "tracing.read", [m["id"] for f in families for m in f["members"] if m["id"]]
+    )
     return families

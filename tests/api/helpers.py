@@ -11,9 +11,22 @@ BASIS = {"purpose": "registration and assistance", "legal_basis": "vital_interes
 
 
 def site(client: TestClient, name: str, kind: str = "camp", pcode: str = "SY08") -> str:
+    """A new site, added to the sites of the officer behind ``client`` (who is also an
+    administrator in most tests), since every person query is confined to one's sites."""
     r = client.post("/api/sites", json={"name": name, "kind": kind, "pcode": pcode})
     assert r.status_code == 201, r.text
-    return str(r.json()["id"])
+    site_id = str(r.json()["id"])
+    work_at(client, site_id)
+    return site_id
+
+
+def work_at(client: TestClient, *site_ids: str, admin: TestClient | None = None) -> None:
+    """Add sites to the sites of the officer behind ``client`` (set by ``admin``)."""
+    me = client.get("/api/auth/me").json()
+    r = (admin or client).put(
+        f"/api/users/{me['user_id']}/sites", json={"site_ids": [*me["site_ids"], *site_ids]}
+    )
+    assert r.status_code == 200, r.text
 
 
 def person_body(site_id: str, **fields: Any) -> dict[str, Any]:

@@ -20,7 +20,7 @@ def events(database, person_id=None):
         return [r._asdict() for r in conn.execute(q)]
 
 
-def test_each_read_makes_exactly_one_audit_event(client, database):
+def test_protection_06_each_read_makes_exactly_one_audit_event(client, database):
     camp = site(client, "Camp A")
     p = register(client, camp, given_name="Canaryname", phone="+963944000111")
     assert [(e["action"], e["outcome"]) for e in events(database, p["id"])] == [
@@ -38,7 +38,7 @@ def test_each_read_makes_exactly_one_audit_event(client, database):
         assert audit.verify(conn).ok
 
 
-def test_a_denied_read_makes_one_audit_event(client, database, clock):
+def test_protection_06_a_denied_read_makes_one_audit_event(client, database, clock):
     camp = site(client, "Camp A")
     p = register(client, camp)
     outsider = make_client(database, clock, roles=(Role.COORDINATOR,))

@@ -15,7 +15,22 @@ PASSWORD = "correct horse battery staple"
 
 
 def api_routes(app):
-    return [r for r in app.routes if isinstance(r, APIRoute) and r.path.startswith("/api/")]
+    """Every API route, also inside routers included with ``include_router`` (FastAPI
+    keeps those behind a wrapper rather than in ``app.routes``)."""
+    found: list[APIRoute] = []
+
+    def walk(routes):
+        for r in routes:
+            if isinstance(r, APIRoute):
+                found.append(r)
+            elif hasattr(r, "include_context"):
+                assert r.include_context.prefix == "", "paths below assume no include prefix"
+                walk(r.include_context.included_router.routes)
+
+    walk(app.routes)
+    routes = [r for r in found if r.path.startswith("/api/")]
+    assert len(routes) > 20, "the route walk found too few routes"
+    return routes
 
 
 def gate_of(route) -> str | None:
@@ -36,7 +51,7 @@ def test_every_api_route_names_the_action_it_needs(client):
     assert missing == []
 
 
-def test_no_api_route_answers_without_credentials(database, clock):
+def test_protection_15_no_api_route_answers_without_credentials(database, clock):
     anonymous = make_client(database, clock, login=False)
     for route in api_routes(anonymous.app):
         if route.path in OPEN:
@@ -58,7 +73,7 @@ def officer(database, clock):
     return c, secret
 
 
-def test_login_needs_the_second_factor_before_personal_data(officer, clock):
+def test_protection_12_login_needs_the_second_factor_before_personal_data(officer, clock):
     c, secret = officer
     r = c.post("/api/auth/login", json={"username": "Amina ", "password": PASSWORD})
     assert r.status_code == 200 and r.json() == {"second_factor_required": True}
@@ -78,7 +93,7 @@ def test_login_needs_the_second_factor_before_personal_data(officer, clock):
     assert r.status_code == 401
 
 
-def test_session_cookie_attributes(officer):
+def test_protection_13_session_cookie_attributes(officer):
     c, _ = officer
     r = c.post("/api/auth/login", json={"username": "amina", "password": PASSWORD})
     cookie = r.headers["set-cookie"]
@@ -87,7 +102,7 @@ def test_session_cookie_attributes(officer):
         assert attribute in cookie
 
 
-def test_unknown_user_and_wrong_password_get_the_same_answer(officer):
+def test_protection_12_unknown_user_and_wrong_password_get_the_same_answer(officer):
     c, _ = officer
     unknown = c.post("/api/auth/login", json={"username": "nobody", "password": PASSWORD})
     wrong = c.post("/api/auth/login", json={"username": "amina", "password": "wrong"})
@@ -95,7 +110,7 @@ def test_unknown_user_and_wrong_password_get_the_same_answer(officer):
     assert unknown.json() == wrong.json()
 
 
-def test_the_tenth_bad_password_is_throttled(officer):
+def test_protection_12_the_tenth_bad_password_is_throttled(officer):
     c, _ = officer
     answers = [
         c.post("/api/auth/login", json={"username": "amina", "password": f"guess {i}"}).status_code
@@ -108,7 +123,7 @@ def test_the_tenth_bad_password_is_throttled(officer):
     assert r.status_code == 429 and "Retry-After" in r.headers
 
 
-def test_idle_timeout_and_server_side_logout(officer, clock):
+def test_protection_13_idle_timeout_and_server_side_logout(officer, clock):
     c, secret = officer
     c.post("/api/auth/login", json={"username": "amina", "password": PASSWORD})
     c.post("/api/auth/second-factor", json={"code": pyotp.TOTP(secret).at(clock())})
@@ -150,7 +165,7 @@ def test_tokens_carry_only_scopes_the_roles_allow(database, clock):
     assert r.status_code == 403
 
 
-def test_security_headers_and_no_store(client):
+def test_protection_15_security_headers_and_no_store(client):
     for path in ("/", "/api/sites", "/api/persons/nope"):
         r = client.get(path)
         assert "frame-ancestors 'none'" in r.headers["content-security-policy"]

@@ -47,7 +47,7 @@ def test_an_arabic_enquiry_finds_a_latin_registration_and_explains_why(client):
         assert results[1]["probability"] < best["probability"]
 
 
-def test_persons_who_refused_tracing_are_never_offered(client):
+def test_protection_02_persons_who_refused_tracing_are_never_offered(client):
     camp = site(client, "Camp A")
     refused = register(
         client,

@@ -157,3 +157,27 @@ def test_openapi_and_index(client):
     )
     page = client.get("/")
     assert page.status_code == 200 and 'href="/docs"' in page.text
+
+
+def test_every_members_details_are_kept_whatever_the_heads_lack(client):
+    """A head registered with a name only must not make the members' ages, documents or
+    phones vanish (they once did: the insert took its columns from the first person)."""
+    s = site(client, "Camp A")
+    r = client.post(
+        "/api/households",
+        json={
+            "site_id": s,
+            "consent": CONSENT,
+            **BASIS,
+            "head": {"given_name": "Amal"},
+            "members": [
+                {"relationship": "child", "given_name": "Ziad", "estimated_age": 6},
+                {"relationship": "child", "given_name": "Rana", "birth_date": "2015-04"},
+            ],
+        },
+    )
+    assert r.status_code == 201, r.text
+    head, ziad, rana = (client.get(f"/api/persons/{m['id']}").json() for m in r.json()["members"])
+    assert head["birth_date"] is None and head["age"] is None
+    assert ziad["birth_precision"] == "estimated" and ziad["estimated_age_at_registration"] == 6
+    assert rana["birth_date"] == "2015-04" and rana["birth_precision"] == "month"

@@ -81,7 +81,7 @@ def test_appended_rows_form_a_chain_that_verifies(secdb):
     assert result.head == audit.ChainHead(5, rows[-1].hash)
 
 
-def test_editing_one_row_with_sql_breaks_the_chain_at_that_row(secdb):
+def test_protection_06_editing_one_row_with_sql_breaks_the_chain_at_that_row(secdb):
     fill(secdb, 5)
     with secdb.transaction() as conn:
         tamper(conn, "UPDATE audit_events SET purpose = 'nothing to see' WHERE seq = 3")

@@ -20,7 +20,7 @@ def _params(encoded: str) -> dict[str, int]:
     return {k: int(v) for k, v in (p.split("=") for p in fields.split(","))}
 
 
-def test_hash_prefix_is_argon2id_with_asvs_parameters_or_stronger():
+def test_protection_12_hash_prefix_is_argon2id_with_asvs_parameters_or_stronger():
     encoded = hash_password("correct horse battery staple")
     assert encoded.startswith("$argon2id$v=19$")
     p = _params(encoded)

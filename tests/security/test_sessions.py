@@ -48,7 +48,7 @@ def test_cookie_is_secure_httponly_samesite():
     }
 
 
-def test_idle_timeout_is_15_minutes(secdb, clock, user):
+def test_protection_13_idle_timeout_is_15_minutes(secdb, clock, user):
     s = Sessions(clock)
     with secdb.transaction() as conn:
         sid = s.start(conn, user)
@@ -61,7 +61,7 @@ def test_idle_timeout_is_15_minutes(secdb, clock, user):
         assert s.resume(conn, sid) is None
 
 
-def test_absolute_timeout_is_12_hours_whatever_the_activity(secdb, clock, user):
+def test_protection_13_absolute_timeout_is_12_hours_whatever_the_activity(secdb, clock, user):
     s = Sessions(clock)
     with secdb.transaction() as conn:
         sid = s.start(conn, user)
@@ -74,7 +74,7 @@ def test_absolute_timeout_is_12_hours_whatever_the_activity(secdb, clock, user):
         assert s.resume(conn, sid) is None
 
 
-def test_logout_is_server_side_and_ids_are_stored_hashed(secdb, clock, user):
+def test_protection_13_logout_is_server_side_and_ids_are_stored_hashed(secdb, clock, user):
     s = Sessions(clock)
     with secdb.transaction() as conn:
         sid = s.start(conn, user)
@@ -89,7 +89,7 @@ def test_logout_is_server_side_and_ids_are_stored_hashed(secdb, clock, user):
         assert s.resume(conn, other) is None
 
 
-def test_the_second_factor_gives_a_new_session_id(secdb, clock, user):
+def test_protection_13_the_second_factor_gives_a_new_session_id(secdb, clock, user):
     s = Sessions(clock)
     with secdb.transaction() as conn:
         sid = s.start(conn, user)
@@ -103,7 +103,9 @@ def test_the_second_factor_gives_a_new_session_id(secdb, clock, user):
         assert after.expires_at == first.expires_at
 
 
-def test_removing_a_role_or_disabling_takes_effect_on_the_next_request(secdb, clock, user):
+def test_protection_13_removing_a_role_or_disabling_takes_effect_on_the_next_request(
+    secdb, clock, user
+):
     s = Sessions(clock)
     with secdb.transaction() as conn:
         sid = s.start(conn, user)

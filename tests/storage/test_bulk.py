@@ -94,13 +94,24 @@ def test_counter_upsert_adds_to_existing_rows(scratch_db):
     assert counts == {"a": 7, "b": 1, "c": 1}
 
 
-def test_rows_must_share_their_columns_and_nothing_is_half_written(scratch_db):
+def test_a_column_only_some_rows_have_is_kept_and_null_in_the_others(scratch_db):
+    """An executemany keyed on the first row's columns would silently drop ``day`` here
+    (SQLAlchemy's does: a registration once lost a child's age this way)."""
+    with scratch_db.transaction() as conn:
+        rows = [{"key": "a", "n": 1}, {"key": "b", "n": 2, "day": date(2019, 3, 1)}]
+        insert_rows(conn, kinds, rows)
+    with scratch_db.read() as conn:
+        days = {k: d for k, d in conn.execute(select(kinds.c.key, kinds.c.day))}
+    assert days == {"a": None, "b": date(2019, 3, 1)}
+
+
+def test_an_unknown_column_is_an_error_and_nothing_is_half_written(scratch_db):
     with (
-        pytest.raises(ValueError, match="must all have the columns"),
+        pytest.raises(ValueError, match="has no column colour"),
         scratch_db.transaction() as conn,
     ):
         insert_rows(conn, kinds, [{"key": "a", "n": 1}])
-        insert_rows(conn, kinds, [{"key": "b", "n": 1}, {"key": "c"}])
+        insert_rows(conn, kinds, [{"key": "b", "n": 1, "colour": "red"}])
     with scratch_db.read() as conn:
         assert conn.execute(select(kinds)).all() == []
 

@@ -1,0 +1,43 @@
+"""Data-subject access (PROTECTION.md line 11): everything Corridor holds on one person,
+for that person, with their relatives' details left out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from corridor.services.base import Service
+from corridor.services.movements import MovementService
+from corridor.storage import queries
+from corridor.storage.queries import Sites
+from corridor.storage.tables import relationships
+
+NOTICE = (
+    "Your record as Corridor holds it. Your relatives appear only as the kind of link "
+    "recorded: their own details are theirs to ask for. To correct anything, or to ask for "
+    "erasure, tell the registration or protection team."
+)
+
+
+class SubjectAccessService(Service):
+    def export(self, person_id: str, scope: Sites = None) -> dict[str, Any]:
+        """The person's record, movements and links, relatives redacted."""
+        with self.db.read() as conn:
+            person = queries.get_person(conn, person_id, self.clock().date(), scope)
+            links = conn.execute(
+                select(relationships.c.kind, relationships.c.created_at)
+                .where(relationships.c.person_id == person_id)
+                .order_by(relationships.c.created_at, relationships.c.id)
+            ).all()
+        movements = MovementService(self.db, self.clock).history(person_id, scope)
+        return {
+            "notice": NOTICE,
+            "generated_at": self.clock(),
+            "person": {k: v for k, v in person.items() if k != "household_id"},
+            "movements": movements,
+            "relatives": [
+                {"relationship": kind, "recorded_at": at, "details": "redacted"}
+                for kind, at in links
+            ],
+        }

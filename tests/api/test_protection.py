@@ -1,0 +1,207 @@
+"""PROTECTION.md, lines 1, 4, 5, 8, 11 and 14, each proved through the HTTP API.
+
+(Each line of PROTECTION.md has a test named ``test_protection_NN_...``; the others live
+beside the code they exercise: see docs/security.md.)"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from corridor.security.ratelimit import Limit
+from corridor.security.roles import Role
+from corridor.security.tables import alerts, audit_events
+from corridor.storage.tables import persons
+from tests.api.helpers import BASIS, CONSENT, errors, person_body, register, site, work_at
+from tests.api.test_auth import api_routes
+from tests.conftest import make_client
+
+MEDICAL = {"muac_mm": 112, "oedema": True, "serious_medical_condition": True}
+
+
+def _count(database, table) -> int:
+    with database.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def test_protection_01_a_record_with_no_legal_basis_is_refused(client, database):
+    camp = site(client, "Camp A")
+    body = person_body(camp, given_name="Hassan")
+    del body["legal_basis"]
+    r = client.post("/api/persons", json=body)
+    assert r.status_code == 422
+    assert "legal_basis" in errors(r)
+    body = person_body(camp, given_name="Hassan", legal_basis="curiosity")
+    assert "legal_basis" in errors(client.post("/api/persons", json=body))
+    del body["consent"]
+    assert "consent" in errors(client.post("/api/persons", json=body))
+    assert _count(database, persons) == 0
+
+
+def test_protection_04_registrars_see_no_medical_detention_or_minors_details(
+    client, database, clock
+):
+    camp = site(client, "Camp A")
+    prison = site(client, "Facility D", "detention")
+    adult = register(
+        client, camp, given_name="Omar", estimated_age=40, phone="+963944000222",
+        vulnerabilities=MEDICAL,
+    )
+    child = register(
+        client, camp, given_name="Ziad", estimated_age=9, phone="+963944000333",
+        note="found alone at the gate", vulnerabilities={"uasc": "unaccompanied"},
+    )
+    r = client.post(
+        f"/api/persons/{adult['id']}/events", json={"kind": "detained", "to_site_id": prison}
+    )
+    assert r.status_code == 201, r.text
+    registrar = make_client(database, clock, roles=(Role.REGISTRAR,))
+    work_at(registrar, camp, prison, admin=client)
+    shown = registrar.get(f"/api/persons/{adult['id']}").json()
+    assert "muac_mm" not in shown["vulnerabilities"]
+    assert "serious_medical_condition" not in shown["vulnerabilities"]
+    assert shown["location"]["site_id"] is None and shown["location"]["site_withheld"]
+    assert shown["phone"] == "+963944000222"  # an adult's phone is not restricted
+    history = registrar.get(f"/api/persons/{adult['id']}/movements").json()
+    assert prison not in str(history)
+    minor = registrar.get(f"/api/persons/{child['id']}").json()
+    for field in ("phone", "note", "documents"):
+        assert field not in minor
+    assert "uasc" not in minor["vulnerabilities"] and "locality" not in minor["origin"]
+    # The roles the matrix names do see them.
+    health = make_client(database, clock, roles=(Role.HEALTH,))
+    work_at(health, camp, admin=client)
+    assert health.get(f"/api/persons/{adult['id']}").json()["vulnerabilities"]["muac_mm"] == 112
+    protection = make_client(database, clock, roles=(Role.PROTECTION_OFFICER,))
+    work_at(protection, camp, prison, admin=client)
+    assert protection.get(f"/api/persons/{adult['id']}").json()["location"]["site_id"] == prison
+    assert protection.get(f"/api/persons/{child['id']}").json()["note"] == "found alone at the gate"
+
+
+def test_protection_04_a_registrar_patch_of_restricted_fields_is_refused(
+    client, database, clock
+):
+    camp = site(client, "Camp A")
+    adult = register(client, camp, given_name="Omar", estimated_age=40)
+    child = register(client, camp, given_name="Ziad", estimated_age=9)
+    registrar = make_client(database, clock, roles=(Role.REGISTRAR,))
+    work_at(registrar, camp, admin=client)
+    r = registrar.patch(f"/api/persons/{adult['id']}", json={"vulnerabilities": MEDICAL})
+    assert r.status_code == 403
+    assert {e["field"] for e in r.json()["errors"]} == {
+        "muac_mm", "oedema", "serious_medical_condition"
+    }
+    r = registrar.patch(f"/api/persons/{child['id']}", json={"phone": "+963944000444"})
+    assert r.status_code == 403 and errors(r) == {"phone": "restricted to other roles"}
+    assert client.get(f"/api/persons/{child['id']}").json()["phone"] is None
+    # What a registrar may change still changes.
+    r = registrar.patch(f"/api/persons/{adult['id']}", json={"father_name": "Khalil"})
+    assert r.status_code == 200 and r.json()["names"]["father_name"] == "Khalil"
+
+
+def test_protection_05_a_body_carrying_site_owner_or_role_is_refused(client, database):
+    camp = site(client, "Camp A")
+    other = site(client, "Camp B")
+    p = register(client, camp, given_name="Hassan")
+    before = client.get(f"/api/persons/{p['id']}").json()
+    for extra in (
+        {"site_id": other},
+        {"registration_number": "K7M4Q2XA9"},
+        {"recorded_by": "someone"},
+        {"role": "administrator"},
+        {"id": "another"},
+    ):
+        r = client.patch(f"/api/persons/{p['id']}", json={"given_name": "Hasan", **extra})
+        assert r.status_code == 422, extra
+        assert next(iter(extra)) in errors(r)
+    after = client.get(f"/api/persons/{p['id']}").json()
+    assert {k: v for k, v in after.items() if k != "updated_at"} == {
+        k: v for k, v in before.items() if k != "updated_at"
+    }
+    r = client.put("/api/users/me/sites", json={"site_ids": [other], "roles": ["administrator"]})
+    assert r.status_code == 422 and "roles" in errors(r)
+
+
+def test_protection_08_no_personal_data_in_logs_urls_or_caches(client, caplog):
+    caplog.set_level(logging.DEBUG)
+    camp = site(client, "Camp A")
+    p = register(client, camp, given_name="Canaryname", family_name="Quuxfamily",
+                 phone="+963944000555")
+    client.get(f"/api/persons/{p['id']}")
+    client.post("/api/persons/match", json={"given_name": "Canaryname", "purpose": "tracing"})
+    client.post("/api/persons/search", json={"phone": "+963944000555"})
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for canary in ("Canaryname", "Quuxfamily", "944000555"):
+        assert canary not in logged
+    # No route takes a name in its path or query: path parameters are ids, searches POST.
+    for route in api_routes(client.app):
+        names = {p.name for p in route.dependant.path_params}
+        assert names <= {"person_id", "household_id", "manifest_id", "event_id", "site_id",
+                         "user_id"}, route.path
+        queries = {q.alias or q.name for q in route.dependant.query_params}
+        assert queries <= {"site_id", "status", "from", "to"}, route.path
+    r = client.get(f"/api/persons/{p['id']}")
+    assert r.headers["cache-control"] == "no-store"
+
+
+def test_protection_11_an_access_request_returns_the_persons_data_with_relatives_redacted(
+    client, database, clock
+):
+    camp = site(client, "Camp A")
+    r = client.post(
+        "/api/households",
+        json={
+            "site_id": camp, "consent": CONSENT, **BASIS,
+            "head": {"given_name": "Amal", "family_name": "Hariri", "phone": "+963944000666"},
+            "members": [{"relationship": "child", "given_name": "Secretchild", "estimated_age": 7}],
+        },
+    )
+    head = r.json()["members"][0]["id"]
+    protection = make_client(database, clock, roles=(Role.PROTECTION_OFFICER,))
+    work_at(protection, camp, admin=client)
+    r = protection.get(f"/api/persons/{head}/access-request")
+    assert r.status_code == 200, r.text
+    export = r.json()
+    assert export["person"]["names"]["given_name"] == "Amal"
+    assert export["person"]["phone"] == "+963944000666"
+    assert export["person"]["legal_basis"] == BASIS["legal_basis"]
+    assert [m["kind"] for m in export["movements"]] == ["registered"]
+    assert export["relatives"] == [
+        {"relationship": "child", "recorded_at": export["relatives"][0]["recorded_at"],
+         "details": "redacted"}
+    ]
+    assert "Secretchild" not in r.text
+    with database.read() as conn:
+        actions = conn.execute(
+            select(audit_events.c.action).where(audit_events.c.person_id == head)
+        ).scalars().all()
+    assert "person.export" in actions
+    # A registrar may not hand out someone's whole record.
+    registrar = make_client(database, clock, roles=(Role.REGISTRAR,))
+    work_at(registrar, camp, admin=client)
+    assert registrar.get(f"/api/persons/{head}/access-request").status_code == 403
+
+
+def test_protection_14_the_n_plus_first_lookup_is_refused_and_alerted(client, database):
+    camp = site(client, "Camp A")
+    people = [register(client, camp, given_name=f"Person{i}")["id"] for i in range(4)]
+    guard = client.app.state.services.accounts.lookups
+    guard.limit = Limit("person.lookup", 3, timedelta(hours=1))
+    for pid in people[:3]:
+        assert client.get(f"/api/persons/{pid}").status_code == 200
+    assert client.get(f"/api/persons/{people[0]}").status_code == 200  # seen: not counted
+    r = client.get(f"/api/persons/{people[3]}")
+    assert r.status_code == 429 and r.json()["code"] == "throttled"
+    assert "Person3" not in r.text
+    with database.read() as conn:
+        raised = conn.execute(select(alerts.c.kind, alerts.c.detail)).all()
+        denied = conn.execute(
+            select(audit_events.c.outcome).where(
+                audit_events.c.person_id == people[3], audit_events.c.action == "person.read"
+            )
+        ).scalars().all()
+    assert [k for k, _ in raised] == ["lookup.enumeration"]
+    assert "Person" not in raised[0][1]
+    assert denied == ["denied"]
