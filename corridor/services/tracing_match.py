@@ -17,13 +17,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, RowMapping, select
 
 from corridor.domain.tracing import CaseState
 from corridor.matching import Match, Matcher, PersonRecord, blocking_keys
 from corridor.services.match_index import documents_of, person_record
 from corridor.services.person_search import PersonSearchService, engine_data
-from corridor.storage import queries
 from corridor.storage.tables import POPULATION_KEY, match_key_counts, persons, relationships
 from corridor.storage.tracing_tables import tracing_case_keys, tracing_cases
 
@@ -101,18 +100,38 @@ def candidate_records(conn: Connection, person_ids: Iterable[str]) -> dict[str, 
         return {}
     docs = documents_of(conn, list(rows))
     relatives: dict[str, list[str]] = {pid: [] for pid in rows}
+    mothers: dict[str, str] = {}
     other = persons.alias("other")
-    for pid, relative in conn.execute(
-        select(relationships.c.person_id, other)
+    for relative in conn.execute(
+        select(relationships.c.person_id.label("relative_of"), relationships.c.kind, *other.c)
         .join(other, other.c.id == relationships.c.other_person_id)
         .where(relationships.c.person_id.in_(list(rows)))
-    ).all():
-        relatives[pid].append(queries.display_name(relative._mapping))
-    return {
-        pid: replace(person_record(rows[pid], docs[pid]), relatives_names=tuple(relatives[pid]))
-        for pid in ids
-        if pid in rows
-    }
+    ).mappings():
+        pid, name = relative["relative_of"], plain_name(relative)
+        if relative["kind"] == "parent" and relative["sex"] == "f" and pid not in mothers:
+            # The household says who the mother is, where her name was not recorded.
+            mothers[pid] = name
+        else:
+            relatives[pid].append(name)
+    out = {}
+    for pid in ids:
+        if pid not in rows:
+            continue
+        record = person_record(rows[pid], docs[pid])
+        mother = record.mother_name or mothers.get(pid)
+        extra = [mothers[pid]] if record.mother_name and pid in mothers else []
+        out[pid] = replace(
+            record, mother_name=mother, relatives_names=tuple(relatives[pid] + extra)
+        )
+    return out
+
+
+def plain_name(row: RowMapping | Mapping[str, Any]) -> str:
+    """A registered person's name chain in one script (Latin if any)."""
+    latin = [row[f] for f in ("given_name", "father_name", "grandfather_name", "family_name")]
+    if any(latin):
+        return " ".join(p for p in latin if p)
+    return " ".join(row[f"{f}_original"] or "" for f in ("given_name", "father_name")).strip()
 
 
 def matcher_for(

@@ -249,6 +249,22 @@ def person_ids_in(view: dict[str, Any] | list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def hide_detention_sites(view: Any) -> Any:
+    """``view`` with every detention site blanked (PROTECTION.md 4: detention sites are
+    for protection roles). Returns the same object, changed in place."""
+    if isinstance(view, dict):
+        site = view.get("site")
+        if isinstance(site, dict) and site.get("kind") == "detention":
+            view["site"] = {"id": None, "name": None, "kind": None, "hidden": "detention site"}
+        for v in view.values():
+            if isinstance(v, dict | list):
+                hide_detention_sites(v)
+    elif isinstance(view, list):
+        for v in view:
+            hide_detention_sites(v)
+    return view
+
+
 def _enquiry_row(conn: Connection, enquiry_id: str) -> Any:
     e = conn.execute(
         select(tracing_enquiries).where(tracing_enquiries.c.id == enquiry_id)
@@ -267,7 +283,12 @@ def _summaries(
     if not wanted:
         return {}
     today_rows = conn.execute(
-        select(persons, person_locations.c.site_id.label("at_site_id"), sites.c.name.label("at"))
+        select(
+            persons,
+            person_locations.c.site_id.label("at_site_id"),
+            sites.c.name.label("at"),
+            sites.c.kind.label("at_kind"),
+        )
         .outerjoin(person_locations, person_locations.c.person_id == persons.c.id)
         .outerjoin(sites, sites.c.id == person_locations.c.site_id)
         .where(persons.c.id.in_(wanted))
@@ -276,7 +297,7 @@ def _summaries(
     for row in today_rows:
         summary = queries.person_summary(row, today)
         summary["uasc"] = row["uasc"]
-        summary["site"] = {"id": row["at_site_id"], "name": row["at"]}
+        summary["site"] = {"id": row["at_site_id"], "name": row["at"], "kind": row["at_kind"]}
         out[row["id"]] = summary
     return out
 
@@ -311,10 +332,10 @@ def _matches(
 
 def _site_of(conn: Connection, person_id: str) -> dict[str, Any] | None:
     row = conn.execute(
-        select(sites.c.id, sites.c.name, sites.c.locality)
+        select(sites.c.id, sites.c.name, sites.c.locality, sites.c.kind)
         .join(person_locations, person_locations.c.site_id == sites.c.id)
         .where(person_locations.c.person_id == person_id)
     ).first()
     if row is None:
         return None
-    return {"id": row.id, "name": row.name, "locality": row.locality}
+    return {"id": row.id, "name": row.name, "locality": row.locality, "kind": row.kind}

@@ -3,13 +3,14 @@ the enquirer view. Handlers parse, call the tracing service, audit what they sho
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends
 
+from corridor.security.roles import visible_fields
 from corridor.services import Services
 from corridor.services.accounts import Caller
-from corridor.services.tracing_views import person_ids_in
+from corridor.services.tracing_views import hide_detention_sites, person_ids_in
 from corridor.tracing_schemas import DisclosureIn, EnquiryIn, MatchDecisionIn, TransitionIn
 from corridor.web.auth import requires
 from corridor.web.deps import services
@@ -21,20 +22,33 @@ MayTracingRead = Annotated[Caller, Depends(requires("tracing.read"))]
 MayTracingWrite = Annotated[Caller, Depends(requires("tracing.write"))]
 
 
+View = TypeVar("View", dict[str, Any], list[dict[str, Any]])
+
+
+def shown(who: Caller, view: View) -> View:
+    """What ``who`` may see of a tracing view: a found person's detention site only for
+    the roles allowed to see detention sites. The enquirer view is not filtered: once the
+    found person agreed, a family learns where a relative is held."""
+    if not any("detention_site" in visible_fields(r, "person") for r in who.principal.roles):
+        hide_detention_sites(view)
+    return view
+
+
 @tracing_router.post("/enquiries", status_code=201)
 def create_enquiry(body: EnquiryIn, svc: Svc, who: MayTracingWrite) -> Json:
     """Record an enquiry (the enquirer and one or more sought persons); the registered
     persons who may be them are proposed at once, each with its explanation."""
-    return svc.tracing.create_enquiry(
+    enquiry = svc.tracing.create_enquiry(
         body, recorded_by=who.principal.user_id, audit=svc.audit.hook(who, "tracing.write")
     )
+    return shown(who, enquiry)
 
 
 @tracing_router.get("/enquiries/{enquiry_id}")
 def get_enquiry(enquiry_id: str, svc: Svc, who: MayTracingRead) -> Json:
     enquiry = svc.tracing.views.enquiry(enquiry_id)
     svc.audit.record(who, "tracing.read", person_ids_in(enquiry))
-    return enquiry
+    return shown(who, enquiry)
 
 
 @tracing_router.get("/enquiries/{enquiry_id}/enquirer-view")
@@ -55,7 +69,7 @@ def queue(svc: Svc, who: MayTracingRead) -> list[Json]:
     candidates waiting for a decision."""
     items = svc.tracing.views.queue()
     svc.audit.record(who, "tracing.read", person_ids_in(items))
-    return items
+    return shown(who, items)
 
 
 @tracing_router.get("/cases/{case_id}")
@@ -64,23 +78,21 @@ def get_case(case_id: str, svc: Svc, who: MayTracingRead) -> Json:
     and the log of who did what when."""
     case = svc.tracing.views.case(case_id)
     svc.audit.record(who, "tracing.read", person_ids_in(case))
-    return case
+    return shown(who, case)
 
 
 @tracing_router.post("/matches/{match_id}/confirm")
 def confirm_match(match_id: str, body: MatchDecisionIn, svc: Svc, who: MayTracingWrite) -> Json:
     """This candidate is the person sought: the case is verified."""
-    return svc.tracing.confirm_match(
-        match_id, body, who, audit=svc.audit.hook(who, "tracing.write")
-    )
+    audit = svc.audit.hook(who, "tracing.write")
+    return shown(who, svc.tracing.confirm_match(match_id, body, who, audit=audit))
 
 
 @tracing_router.post("/matches/{match_id}/reject")
 def reject_match(match_id: str, body: MatchDecisionIn, svc: Svc, who: MayTracingWrite) -> Json:
     """Not the person sought (the reason is kept)."""
-    return svc.tracing.reject_match(
-        match_id, body, who, audit=svc.audit.hook(who, "tracing.write")
-    )
+    audit = svc.audit.hook(who, "tracing.write")
+    return shown(who, svc.tracing.reject_match(match_id, body, who, audit=audit))
 
 
 @tracing_router.post("/cases/{case_id}/disclosure")
@@ -88,12 +100,12 @@ def decide_disclosure(case_id: str, body: DisclosureIn, svc: Svc, who: MayTracin
     """Whether the enquirer may learn where the found person is: an adult's own answer,
     recorded by a tracing officer; for a child, a protection officer's decision. (Gated
     on tracing.read, which both roles hold; the service checks which one decides.)"""
-    return svc.tracing.decide_disclosure(
-        case_id, body, who, audit=svc.audit.hook(who, "tracing.write")
-    )
+    audit = svc.audit.hook(who, "tracing.write")
+    return shown(who, svc.tracing.decide_disclosure(case_id, body, who, audit=audit))
 
 
 @tracing_router.post("/cases/{case_id}/transitions")
 def transition(case_id: str, body: TransitionIn, svc: Svc, who: MayTracingWrite) -> Json:
     """family_informed, reunited, or closed with a reason."""
-    return svc.tracing.transition(case_id, body, who, audit=svc.audit.hook(who, "tracing.write"))
+    audit = svc.audit.hook(who, "tracing.write")
+    return shown(who, svc.tracing.transition(case_id, body, who, audit=audit))

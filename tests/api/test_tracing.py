@@ -147,7 +147,12 @@ def test_confirm_and_reject_keep_the_reason_and_who_and_when(client, clock):
     camp = site(client, "Camp A")
     khalid = register_khalid(client, camp)
     other = register(
-        client, camp, given_name="Khalil", father_name="Ibrahim", family_name="Obeidi", sex="m",
+        client,
+        camp,
+        given_name="Khalil",
+        father_name="Ibrahim",
+        family_name="Obeidi",
+        sex="m",
         estimated_age=30,
     )
     case = case_of(enquire(client, adult_sought()))
@@ -212,7 +217,11 @@ def test_the_whole_path_to_reunited_and_invalid_moves(client):
         assert r.status_code == 200, r.text
     states = [h["to_state"] for h in r.json()["history"]]
     assert states == [
-        "open", "possible_match", "verified", "found_person_consulted", "family_informed",
+        "open",
+        "possible_match",
+        "verified",
+        "found_person_consulted",
+        "family_informed",
         "reunited",
     ]
     r = client.post(
@@ -398,14 +407,18 @@ def test_reads_of_a_case_are_audited(client, database):
     case = case_of(enquire(client, adult_sought()))
     with database.read() as conn:
         before = conn.execute(
-            select(func.count()).select_from(audit_events).where(
+            select(func.count())
+            .select_from(audit_events)
+            .where(
                 audit_events.c.action == "tracing.read", audit_events.c.person_id == khalid["id"]
             )
         ).scalar()
     client.get(f"/api/tracing/cases/{case['id']}")
     with database.read() as conn:
         after = conn.execute(
-            select(func.count()).select_from(audit_events).where(
+            select(func.count())
+            .select_from(audit_events)
+            .where(
                 audit_events.c.action == "tracing.read", audit_events.c.person_id == khalid["id"]
             )
         ).scalar()
@@ -417,3 +430,59 @@ def test_unknown_ids_are_404(client):
     assert client.get("/api/tracing/enquiries/nope/enquirer-view").status_code == 404
     r = client.post("/api/tracing/matches/nope/confirm", json={"reason": "x"})
     assert r.status_code == 404
+
+
+def test_the_household_tells_who_the_mother_is(client):
+    """A child registered with his mother in one household: her name (from the household
+    link, not typed again) agrees with the enquirer's, and the explanation says so."""
+    camp = site(client, "Camp A")
+    r = client.post(
+        "/api/households",
+        json={
+            "site_id": camp,
+            "consent": {"tracing": True, "share_with": []},
+            "purpose": "registration",
+            "legal_basis": "vital_interest",
+            "head": {
+                "given_name": "Layla",
+                "father_name": "Hassan",
+                "sex": "f",
+                "estimated_age": 60,
+            },
+            "members": [
+                {
+                    "relationship": "child",
+                    "given_name": "Sami",
+                    "father_name": "Omar",
+                    "family_name": "al-Khatib",
+                    "sex": "m",
+                    "estimated_age": 30,
+                },
+            ],
+        },
+    )
+    assert r.status_code == 201, r.text
+    sami = r.json()["members"][1]["id"]
+    enquirer = {**ENQUIRER, "name": "Layla Hassan"}
+    case = case_of(enquire(client, {"full_name": "Sami Omar Khatib", "age": 30}, enquirer=enquirer))
+    [match] = [m for m in case["matches"] if m["person"]["id"] == sami]
+    mother = {e["field"]: e for e in match["explanation"]}["mother's name"]
+    assert "Layla" in mother["text"] and mother["weight"] > 0
+
+
+def test_a_detention_site_is_shown_to_protection_roles_only(database, clock):
+    client = make_client(database, clock)
+    camp, prison = site(client, "Camp A"), site(client, "Prison", "detention")
+    khalid = register_khalid(client, camp)
+    r = client.post(
+        f"/api/persons/{khalid['id']}/events", json={"kind": "detained", "to_site_id": prison}
+    )
+    assert r.status_code == 201, r.text
+    case = case_of(enquire(client, adult_sought()))
+    tracer = make_client(database, clock, (Role.TRACING_OFFICER,))
+    seen = tracer.get(f"/api/tracing/cases/{case['id']}").json()
+    assert seen["matches"][0]["person"]["site"]["name"] is None
+    assert "Prison" not in str(tracer.get("/api/tracing/queue").json())
+    protection = make_client(database, clock, (Role.PROTECTION_OFFICER,))
+    seen = protection.get(f"/api/tracing/cases/{case['id']}").json()
+    assert seen["matches"][0]["person"]["site"]["name"] == "Prison"
