@@ -7,6 +7,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends
 
+from corridor.errors import Forbidden
 from corridor.security.roles import visible_fields
 from corridor.services import Services
 from corridor.services.accounts import Caller
@@ -101,7 +102,13 @@ def decide_disclosure(case_id: str, body: DisclosureIn, svc: Svc, who: MayTracin
     recorded by a tracing officer; for a child, a protection officer's decision. (Gated
     on tracing.read, which both roles hold; the service checks which one decides.)"""
     audit = svc.audit.hook(who, "tracing.write")
-    return shown(who, svc.tracing.decide_disclosure(case_id, body, who, audit=audit))
+    try:
+        case = svc.tracing.decide_disclosure(case_id, body, who, audit=audit)
+    except Forbidden:  # not the role that decides for this person: audited as a denial
+        found = svc.tracing.views.case(case_id)["found_person"]
+        svc.audit.record(who, "tracing.write", [found["id"] if found else None], allowed=False)
+        raise
+    return shown(who, case)
 
 
 @tracing_router.post("/cases/{case_id}/transitions")

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from corridor.security.roles import Role
+from corridor.security.tables import audit_events
 from corridor.storage.tables import persons
 from corridor.storage.tracing_tables import tracing_case_events, tracing_cases, tracing_enquiries
 from tests.api.helpers import errors, register, site
@@ -337,6 +338,13 @@ def test_only_a_protection_officer_decides_for_a_child(database, clock):
     url = f"/api/tracing/cases/{case['id']}/disclosure"
     r = tracer.post(url, json={"decision": "agreed", "reason": "the boy asked for his mother"})
     assert r.status_code == 403 and "protection_officer" in r.json()["message"]
+    with database.read() as conn:
+        denied = (
+            conn.execute(select(audit_events.c.person_id).where(audit_events.c.outcome == "denied"))
+            .scalars()
+            .all()
+        )
+    assert denied == [child["id"]]
     view_url = f"/api/tracing/enquiries/{enquiry['id']}/enquirer-view"
     assert "site" not in tracer.get(view_url).json()["sought"][0]
     protection = make_client(database, clock, (Role.PROTECTION_OFFICER,))
@@ -400,8 +408,6 @@ def test_bad_input_names_every_field_and_writes_nothing(client, database, clock)
 
 
 def test_reads_of_a_case_are_audited(client, database):
-    from corridor.security.tables import audit_events
-
     camp = site(client, "Camp A")
     khalid = register_khalid(client, camp)
     case = case_of(enquire(client, adult_sought()))
