@@ -148,6 +148,9 @@ class TracingService(Service):
                 for cid in sorted(cids):
                     if (cid, pid) in already or cid not in cases:
                         continue
+                    quick = matcher.score(sought[cid], people[pid], explain=False)
+                    if quick.probability < tm.PROPOSE_AT:
+                        continue
                     match = matcher.score(sought[cid], people[pid])
                     if match.probability >= tm.PROPOSE_AT:
                         self._propose(conn, cid, state[cid], match, found_by)

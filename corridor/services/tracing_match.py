@@ -13,11 +13,12 @@ relative), so the engine's "mother's name" and "relatives" comparisons count the
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, select
+from sqlalchemy import Connection, RowMapping, func, select
 
 from corridor.domain.tracing import CaseState
 from corridor.matching import Match, Matcher, PersonRecord, blocking_keys
@@ -33,6 +34,8 @@ MAX_PROPOSED = 5
 # Cases still looking for someone: a new registration is checked against these only.
 SEARCHING = (CaseState.OPEN.value, CaseState.POSSIBLE_MATCH.value)
 _NOT_RELATIVES = {"friend", "other"}
+# A registration is scored against a case only if they share this many keys (two names).
+MIN_SHARED_KEYS = 2
 
 
 def sought_record(case: Mapping[str, Any] | Any, enquirer_name: str) -> PersonRecord:
@@ -169,7 +172,8 @@ def any_searching(conn: Connection) -> bool:
 
 
 def searching_cases_for(conn: Connection, people: Iterable[PersonRecord]) -> dict[str, set[str]]:
-    """person id -> ids of the searching cases sharing a key with them."""
+    """person id -> ids of the searching cases sharing a key with them: at least two keys
+    (two names agreeing), or every key of a case that has fewer."""
     keys_of = {p.record_id: person_keys(p) for p in people}
     wanted = sorted({k for ks in keys_of.values() for k in ks})
     cases_of: dict[str, set[str]] = {}
@@ -184,9 +188,21 @@ def searching_cases_for(conn: Connection, people: Iterable[PersonRecord]) -> dic
         )
         for key, case_id in rows:
             cases_of.setdefault(key, set()).add(case_id)
-    out: dict[str, set[str]] = {}
+    shared: dict[str, Counter[str]] = {}
     for pid, keys in keys_of.items():
-        cases = {c for k in keys for c in cases_of.get(k, ())}
+        shared[pid] = Counter(c for k in keys for c in cases_of.get(k, ()))
+    touched = sorted({c for counts in shared.values() for c in counts})
+    sizes: dict[str, int] = {}
+    for start in range(0, len(touched), 500):
+        for case_id, n in conn.execute(
+            select(tracing_case_keys.c.case_id, func.count())
+            .where(tracing_case_keys.c.case_id.in_(touched[start : start + 500]))
+            .group_by(tracing_case_keys.c.case_id)
+        ):
+            sizes[case_id] = int(n)
+    out: dict[str, set[str]] = {}
+    for pid, counts in shared.items():
+        cases = {c for c, n in counts.items() if n >= min(MIN_SHARED_KEYS, sizes.get(c, 0))}
         if cases:
             out[pid] = cases
     return out
