@@ -35,6 +35,7 @@ class Services:
         from corridor.services.registration import RegistrationService
         from corridor.services.sites import SiteService
         from corridor.services.subject_access import SubjectAccessService
+        from corridor.services.tracing import TracingService
 
         self.db = db
         self.clock = clock
@@ -48,3 +49,8 @@ class Services:
         self.audit = AuditService(db, clock)
         self.redaction = RedactionService(db, clock)
         self.subject_access = SubjectAccessService(db, clock)
+        self.tracing = TracingService(db, clock)
+        # A registration or an arrival is checked against open enquiries as soon as it
+        # commits, so that a match is in the tracing queue within seconds.
+        self.registration.listeners.append(self.tracing.after_commit("registration"))
+        self.manifests.listeners.append(self.tracing.after_commit("arrival"))
