@@ -93,18 +93,58 @@ def officer_token(url: str, master_key: str) -> tuple[str, str]:
     upgrade(db)
     svc = Services(db, master=MasterKey.from_text(master_key))
     user_id, _ = svc.accounts.create(
-        "bench", "Bench", "a long bench password", [Role.REGISTRAR, Role.ADMINISTRATOR], []
+        "bench",
+        "Bench",
+        "a long bench password",
+        [Role.REGISTRAR, Role.ADMINISTRATOR, Role.TRACING_OFFICER],
+        [],
     )
     with db.transaction() as conn:
-        token = svc.accounts.tokens.issue(
-            conn, user_id, "bench", ["person.write", "sites.admin", "users.admin", "figures.read"]
-        )
+        scopes = ["person.write", "sites.admin", "users.admin", "figures.read", "tracing.write"]
+        token = svc.accounts.tokens.issue(conn, user_id, "bench", scopes)
     db.dispose()
     return user_id, token.secret
 
 
+FAMILIES = ["al-Tikriti", "Haddad", "al-Rawi", "Sabbagh", "al-Jubouri", "Khoury", "Najjar"]
+
+
+def open_enquiries(base: str, auth: dict[str, str], n: int) -> None:
+    """``n`` open tracing enquiries from relatives abroad, each checked against every
+    registration that follows (their families differ from the registered ones, as most
+    enquiries do from most arrivals)."""
+    with httpx.Client(base_url=base, headers=auth, timeout=60) as client:
+        for i in range(n):
+            r = client.post(
+                "/api/tracing/enquiries",
+                json={
+                    "enquirer": {
+                        "name": f"{NAMES[i % len(NAMES)]} {FAMILIES[i % len(FAMILIES)]}",
+                        "contact": "+49 151 0000 0000",
+                        "relationship": "sibling",
+                        "location": "Berlin",
+                    },
+                    "sought": [
+                        {
+                            "given_name": NAMES[(i * 7 + 3) % len(NAMES)],
+                            "father_name": NAMES[(i * 5 + 1) % len(NAMES)],
+                            "family_name": FAMILIES[(i * 3 + 2) % len(FAMILIES)],
+                            "age": 20 + i % 40,
+                            "enquirer_is": "sibling",
+                        }
+                    ],
+                },
+            )
+            r.raise_for_status()
+
+
 def run(
-    url: str, households: int, clients: int, workers: int = 1, server_cpus: str = ""
+    url: str,
+    households: int,
+    clients: int,
+    workers: int = 1,
+    server_cpus: str = "",
+    enquiries: int = 0,
 ) -> dict[str, float]:
     from corridor.security.crypto import MasterKey
 
@@ -140,6 +180,7 @@ def run(
         httpx.put(
             f"{base}/api/users/{user_id}/sites", json={"site_ids": [site["id"]]}, headers=auth
         ).raise_for_status()
+        open_enquiries(base, auth, enquiries)
         latencies: list[float] = []
         errors: list[str] = []
         counter = iter(range(households))
@@ -199,8 +240,15 @@ def main() -> None:
         help="pin the server to these CPUs (taskset list, e.g. 0,1), so that the client "
         "threads (standing in for tablets) do not share its cores",
     )
+    parser.add_argument(
+        "--enquiries", type=int, default=0, help="open tracing enquiries before timing"
+    )
     args = parser.parse_args()
-    extra = {"workers": args.workers, "server_cpus": args.server_cpus}
+    extra = {
+        "workers": args.workers,
+        "server_cpus": args.server_cpus,
+        "enquiries": args.enquiries,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         if args.backend == "sqlite":
             result = run(f"sqlite:///{tmp}/bench.db", args.households, args.clients, **extra)
@@ -215,7 +263,7 @@ def main() -> None:
     )
     print(
         f"backend: {args.backend}, clients: {args.clients}, server processes: {args.workers}, "
-        f"server CPUs: {args.server_cpus or 'any'}"
+        f"server CPUs: {args.server_cpus or 'any'}, open enquiries: {args.enquiries}"
     )
     for key, value in result.items():
         print(f"{key}: {value:.1f}" if isinstance(value, float) else f"{key}: {value}")

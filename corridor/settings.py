@@ -26,8 +26,11 @@ class Settings:
     instance_domain: str = "corridor.local"
     master_key_file: str = ""
     master_key: str = field(default="", repr=False)
+    tracing_checks: str = "background"
 
     def __post_init__(self) -> None:
+        if self.tracing_checks not in ("background", "inline"):
+            raise ValueError("tracing_checks must be 'background' or 'inline'")
         if not self.database_url:
             object.__setattr__(self, "database_url", default_database_url())
 
@@ -62,4 +65,7 @@ SETTINGS_HELP: dict[str, str] = {
     "(never in the database); env CORRIDOR_MASTER_KEY_FILE",
     "master_key": "The master key itself, instead of a file; env CORRIDOR_MASTER_KEY "
     "(never printed)",
+    "tracing_checks": "'background' (default: new registrations and arrivals are checked "
+    "against open enquiries on a worker thread, within about a second) or 'inline' (before "
+    "the request answers); env CORRIDOR_TRACING_CHECKS",
 }

@@ -127,7 +127,10 @@ def make_client(
 ) -> TestClient:
     """A client of the real app over https (the session cookie is Secure), logged in with
     password and TOTP as a user holding ``roles``."""
-    settings = Settings(database_url=str(database.url), master_key=MASTER_KEY)
+    # Tracing checks inline: a test sees a proposed match as soon as the request answers.
+    settings = Settings(
+        database_url=str(database.url), master_key=MASTER_KEY, tracing_checks="inline"
+    )
     app = create_app(settings, database=database, clock=clock)
     client = TestClient(app, base_url="https://testserver")
     if login:

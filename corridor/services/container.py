@@ -24,7 +24,11 @@ class Services:
         db: Database,
         clock: Callable[[], datetime] = utc_now,
         master: MasterKey | None = None,
+        tracing_in_background: bool = False,
     ) -> None:
+        """``tracing_in_background``: check new registrations and arrivals against open
+        enquiries on a worker thread (the server) rather than before answering (tests,
+        the CLI, the demo build)."""
         from corridor.services.accounts import AccountService
         from corridor.services.audit_log import AuditService
         from corridor.services.figures import FigureService
@@ -36,6 +40,7 @@ class Services:
         from corridor.services.sites import SiteService
         from corridor.services.subject_access import SubjectAccessService
         from corridor.services.tracing import TracingService
+        from corridor.services.tracing_worker import TracingWorker
 
         self.db = db
         self.clock = clock
@@ -52,5 +57,16 @@ class Services:
         self.tracing = TracingService(db, clock)
         # A registration or an arrival is checked against open enquiries as soon as it
         # commits, so that a match is in the tracing queue within seconds.
-        self.registration.listeners.append(self.tracing.after_commit("registration"))
-        self.manifests.listeners.append(self.tracing.after_commit("arrival"))
+        self.tracing_worker: TracingWorker | None = None
+        if tracing_in_background:
+            self.tracing_worker = TracingWorker(db, clock, self.tracing.check_persons)
+            self.registration.listeners.append(self.tracing_worker.listener("registration"))
+            self.manifests.listeners.append(self.tracing_worker.listener("arrival"))
+        else:
+            self.registration.listeners.append(self.tracing.after_commit("registration"))
+            self.manifests.listeners.append(self.tracing.after_commit("arrival"))
+
+    def close(self) -> None:
+        """Finish background work (queued tracing checks)."""
+        if self.tracing_worker is not None:
+            self.tracing_worker.stop()

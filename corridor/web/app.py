@@ -32,6 +32,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        services.close()
         if owns_db:
             db.dispose()
 
@@ -44,7 +45,10 @@ def create_app(
     )
     app.state.settings = settings
     master = settings.load_master_key() if settings.master_key or settings.master_key_file else None
-    app.state.services = Services(db, clock, master)
+    services = Services(
+        db, clock, master, tracing_in_background=settings.tracing_checks == "background"
+    )
+    app.state.services = services
     errors.install(app)
     app.add_middleware(headers.SecurityHeaders)
     app.include_router(auth.router)

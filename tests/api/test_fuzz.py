@@ -28,7 +28,8 @@ def _app_and_tokens():  # built at collection time: schemathesis needs the schem
     folder = tempfile.mkdtemp(prefix="corridor-fuzz-")
     db = Database(f"sqlite:///{folder}/fuzz.db")
     upgrade(db)
-    app = create_app(Settings(database_url=str(db.url), master_key=MASTER_KEY), database=db)
+    settings = Settings(database_url=str(db.url), master_key=MASTER_KEY, tracing_checks="inline")
+    app = create_app(settings, database=db)
     accounts = app.state.services.accounts
     matrix = default_matrix()
     tokens = {}
