@@ -45,6 +45,16 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+class ExportIn(Strict):
+    reason: str = Field(min_length=3, max_length=2000, description="Why the export is needed")
+
+
+class ExportDownloadIn(Strict):
+    passphrase: str = Field(
+        min_length=1, max_length=1000, description="Encrypts the file (at least 12 characters)"
+    )
+
+
 class UserSitesIn(Strict):
     site_ids: list[str] = Field(max_length=500, description="The sites the user works at")
 

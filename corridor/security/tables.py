@@ -162,3 +162,21 @@ SECURITY_TABLES = (
     rate_events,
     alerts,
 )
+
+
+# Bulk exports of personal data: requested by one officer, approved by another, then
+# downloaded once as an encrypted file (PROTECTION.md line 9).
+export_requests = Table(
+    "export_requests",
+    security_metadata,
+    Column("id", ID, primary_key=True),
+    Column("requested_by", ID, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("site_ids", JSON, nullable=False),
+    Column("state", String(20), nullable=False),  # pending, approved, downloaded
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("approved_by", ID, nullable=True),
+    Column("approved_at", UTCDateTime, nullable=True),
+    Column("downloaded_at", UTCDateTime, nullable=True),
+    Column("persons", Integer, nullable=True),
+)

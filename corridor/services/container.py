@@ -31,6 +31,7 @@ class Services:
         the CLI, the demo build)."""
         from corridor.services.accounts import AccountService
         from corridor.services.audit_log import AuditService
+        from corridor.services.exports import ExportService
         from corridor.services.figures import FigureService
         from corridor.services.manifests import ManifestService
         from corridor.services.movements import MovementService
@@ -53,6 +54,7 @@ class Services:
         self.accounts = AccountService(db, clock, master)
         self.audit = AuditService(db, clock)
         self.redaction = RedactionService(db, clock)
+        self.exports = ExportService(db, clock)
         self.subject_access = SubjectAccessService(db, clock)
         self.tracing = TracingService(db, clock)
         # A registration or an arrival is checked against open enquiries as soon as it

@@ -14,6 +14,7 @@ from corridor.services.container import utc_now
 from corridor.settings import Settings
 from corridor.storage import Database
 from corridor.web import auth, errors, headers, pages
+from corridor.web.export_routes import export_router
 from corridor.web.routes import api_router
 from corridor.web.tracing_routes import tracing_router
 
@@ -54,5 +55,6 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(api_router)
     app.include_router(tracing_router)
+    app.include_router(export_router)
     app.include_router(pages.router)
     return app

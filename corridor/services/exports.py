@@ -1,0 +1,128 @@
+"""Bulk exports of personal data under two keys (PROTECTION.md line 9).
+
+An officer holding ``export.bulk`` asks for an export of the persons of their sites,
+giving a reason; a second person holding ``export.approve`` for those sites approves it
+(never the requester); only then may the requester download it, once, as a file
+encrypted under a passphrase they choose, naming who exported and who approved. The
+persons are shown as the requester's roles may see them (field rules apply), and every
+person exported is audited.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from corridor.domain.ids import uuid7
+from corridor.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
+from corridor.security import export_file
+from corridor.security.tables import export_requests
+from corridor.services.base import Service
+from corridor.services.redaction import RedactionService
+from corridor.storage import queries
+from corridor.storage.queries import Sites
+from corridor.storage.tables import persons
+
+
+def _out(row: Any) -> dict[str, Any]:
+    return {
+        k: row.get(k)
+        for k in (
+            "id", "requested_by", "reason", "site_ids", "state", "created_at",
+            "approved_by", "approved_at", "downloaded_at", "persons",
+        )
+    }  # fmt: skip
+
+
+class ExportService(Service):
+    def request(self, user_id: str, reason: str, scope: Sites) -> dict[str, Any]:
+        if scope is None:
+            raise ValidationFailed([Problem("site_ids", "an export covers named sites only")])
+        row = {
+            "id": uuid7(),
+            "requested_by": user_id,
+            "reason": reason,
+            "site_ids": sorted(scope),
+            "state": "pending",
+            "created_at": self.clock(),
+        }
+        with self.db.transaction() as conn:
+            conn.execute(insert(export_requests).values(**row))
+        return _out(row)
+
+    def _get(self, conn: Any, export_id: str, scope: Sites) -> Any:
+        row = (
+            conn.execute(select(export_requests).where(export_requests.c.id == export_id))
+            .mappings()
+            .first()
+        )
+        if row is None or (scope is not None and not set(row["site_ids"]) <= set(scope)):
+            raise NotFound("export")
+        return row
+
+    def get(self, export_id: str, scope: Sites) -> dict[str, Any]:
+        with self.db.read() as conn:
+            return _out(self._get(conn, export_id, scope))
+
+    def approve(self, user_id: str, export_id: str, scope: Sites) -> dict[str, Any]:
+        with self.db.transaction() as conn:
+            row = self._get(conn, export_id, scope)
+            if row["requested_by"] == user_id:
+                raise Forbidden("A second person must approve an export, not its requester")
+            if row["state"] != "pending":
+                raise Conflict(f"the export is {row['state']} already", field="state")
+            now = self.clock()
+            conn.execute(
+                update(export_requests)
+                .where(export_requests.c.id == export_id)
+                .values(state="approved", approved_by=user_id, approved_at=now)
+            )
+            return _out({**row, "state": "approved", "approved_by": user_id, "approved_at": now})
+
+    def download(
+        self, user_id: str, roles: frozenset[str], export_id: str, passphrase: str, scope: Sites
+    ) -> tuple[bytes, list[str]]:
+        """The encrypted file and the ids of the persons in it."""
+        if len(passphrase) < export_file.MIN_PASSPHRASE:
+            raise ValidationFailed(
+                [Problem("passphrase", f"needs at least {export_file.MIN_PASSPHRASE} characters")]
+            )
+        now = self.clock()
+        with self.db.transaction() as conn:
+            row = self._get(conn, export_id, scope)
+            if row["requested_by"] != user_id:
+                raise Forbidden("Only the officer who asked for the export may download it")
+            if row["state"] == "pending":
+                raise Conflict("the export waits for a second person's approval", field="state")
+            if row["state"] != "approved":
+                raise Conflict("the export was downloaded already", field="state")
+            rows = (
+                conn.execute(
+                    select(persons)
+                    .where(queries.person_scope(row["site_ids"]))
+                    .order_by(persons.c.id)
+                )
+                .mappings()
+                .all()
+            )
+            people = queries.persons_out(conn, rows, now.date()) if rows else []
+            conn.execute(
+                update(export_requests)
+                .where(export_requests.c.id == export_id)
+                .values(state="downloaded", downloaded_at=now, persons=len(people))
+            )
+        shown = RedactionService(self.db, self.clock).persons(roles, people)
+        content = "\n".join(json.dumps(p, default=str, ensure_ascii=False) for p in shown)
+        header = {
+            "export_id": export_id,
+            "exported_by": user_id,
+            "approved_by": row["approved_by"],
+            "reason": row["reason"],
+            "site_ids": row["site_ids"],
+            "created_at": now.isoformat(),
+            "persons": len(people),
+            "content": "persons, one JSON object a line",
+        }
+        return export_file.seal(content.encode(), passphrase, header), [p["id"] for p in people]

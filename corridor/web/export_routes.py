@@ -1,0 +1,57 @@
+"""Bulk exports under two keys: ask, have a second person approve, download encrypted."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+
+from corridor.schemas import ExportDownloadIn, ExportIn
+from corridor.services import Services
+from corridor.services.accounts import Caller
+from corridor.web.auth import requires
+from corridor.web.deps import services
+
+export_router = APIRouter(prefix="/api/exports", tags=["exports"])
+Svc = Annotated[Services, Depends(services)]
+MayExport = Annotated[Caller, Depends(requires("export.bulk"))]
+MayApprove = Annotated[Caller, Depends(requires("export.approve"))]
+
+
+@export_router.post("", status_code=201)
+def request_export(body: ExportIn, svc: Svc, who: MayExport) -> dict[str, Any]:
+    """Ask to export the persons of your sites; a second person must approve."""
+    export = svc.exports.request(who.principal.user_id, body.reason, who.scope)
+    svc.audit.record(who, "export.bulk", [None], purpose=f"export requested: {body.reason}")
+    return export
+
+
+@export_router.get("/{export_id}")
+def get_export(export_id: str, svc: Svc, who: MayApprove) -> dict[str, Any]:
+    return svc.exports.get(export_id, who.scope)
+
+
+@export_router.post("/{export_id}/approve")
+def approve_export(export_id: str, svc: Svc, who: MayApprove) -> dict[str, Any]:
+    """The second key: another officer of the same sites approves."""
+    export = svc.exports.approve(who.principal.user_id, export_id, who.scope)
+    svc.audit.record(who, "export.approve", [None], purpose=f"export {export_id} approved")
+    return export
+
+
+@export_router.post("/{export_id}/download")
+def download_export(
+    export_id: str, body: ExportDownloadIn, svc: Svc, who: MayExport
+) -> Response:
+    """The approved export, once, encrypted under your passphrase (a POST: the
+    passphrase never sits in a URL)."""
+    data, person_ids = svc.exports.download(
+        who.principal.user_id, who.principal.roles, export_id, body.passphrase, who.scope
+    )
+    svc.audit.record(who, "export.bulk", person_ids, purpose=f"export {export_id} downloaded")
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="corridor-export-{export_id}.json"'},
+    )
