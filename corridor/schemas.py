@@ -258,8 +258,8 @@ class PersonSearchIn(Strict):
     document_number: str | None = None
 
 
-class MatchQueryIn(Strict):
-    """A sought person, as an enquirer describes them: any field may be missing."""
+class SoughtDescription(Strict):
+    """A sought person as someone describes them: any field may be missing."""
 
     full_name: str | None = Field(default=None, max_length=300, description="Any script")
     given_name: str | None = Field(default=None, max_length=100)
@@ -275,6 +275,11 @@ class MatchQueryIn(Strict):
     place_of_origin: str | None = Field(default=None, max_length=200)
     mother_name: str | None = Field(default=None, max_length=200)
     relatives_names: list[str] = Field(default_factory=list, max_length=20)
+
+
+class MatchQueryIn(SoughtDescription):
+    """A sought person, as an enquirer describes them: any field may be missing."""
+
     registration_number: str | None = None
     phone: str | None = None
     document_number: str | None = None

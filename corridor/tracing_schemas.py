@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field
 
 from corridor.domain.tracing import CloseReason, Disclosure
-from corridor.schemas import Sex, Strict
+from corridor.schemas import SoughtDescription, Strict
 
 # What the enquirer is to the sought person ("mother": the enquirer is the sought
 # person's mother). It feeds matching: a mother's name is compared with the mother's
@@ -46,24 +46,10 @@ class EnquirerIn(Strict):
     country: str | None = Field(default=None, min_length=3, max_length=3, description="ISO3")
 
 
-class SoughtPersonIn(Strict):
+class SoughtPersonIn(SoughtDescription):
     """A sought person as the enquirer describes them: any field may be missing, but
     there must be a name."""
 
-    full_name: str | None = Field(default=None, max_length=300, description="Any script")
-    given_name: str | None = Field(default=None, max_length=100)
-    father_name: str | None = Field(default=None, max_length=100)
-    grandfather_name: str | None = Field(default=None, max_length=100)
-    family_name: str | None = Field(default=None, max_length=100)
-    name_original_script: str | None = Field(default=None, max_length=300)
-    alternate_names: list[str] = Field(default_factory=list, max_length=20)
-    sex: Sex | None = None
-    birth_year: int | None = Field(default=None, ge=1880, le=2100)
-    age: int | None = Field(default=None, ge=0, le=120, description="Approximate age today")
-    nationality: str | None = Field(default=None, min_length=3, max_length=3)
-    place_of_origin: str | None = Field(default=None, max_length=200)
-    mother_name: str | None = Field(default=None, max_length=200)
-    relatives_names: list[str] = Field(default_factory=list, max_length=20)
     last_seen_place: str | None = Field(default=None, max_length=300)
     last_seen_date: dt.date | None = None
     enquirer_is: EnquirerIs | None = Field(
