@@ -182,10 +182,13 @@ def demo(
             database = Database(settings.database_url)
     upgrade(database)
     if build:
-        summary = build_demo(database, seed=seed, households=households, days=days, progress=True)
+        master = settings.load_master_key()
+        summary = build_demo(
+            database, seed=seed, households=households, days=days, progress=True, master=master
+        )
         for key, value in summary.items():
             click.echo(f"{key}: {value}")
-        users = create_demo_users(Services(database, master=settings.load_master_key()))
+        users = create_demo_users(Services(database, master=master))
         lines = ["DEMO ONLY - these accounts exist for the demo scenario, never for real data:"]
         for u in users:
             totp = f"TOTP secret {u['totp_secret']}" if u["totp_secret"] else "no TOTP"

@@ -24,23 +24,33 @@ class Services:
         db: Database,
         clock: Callable[[], datetime] = utc_now,
         master: MasterKey | None = None,
+        *,
+        biometrics_enabled: bool = False,
     ) -> None:
         from corridor.services.accounts import AccountService
         from corridor.services.audit_log import AuditService
+        from corridor.services.field_vault import FieldVault
         from corridor.services.figures import FigureService
+        from corridor.services.keys import KeyService
         from corridor.services.manifests import ManifestService
         from corridor.services.movements import MovementService
         from corridor.services.person_search import PersonSearchService
         from corridor.services.registration import RegistrationService
+        from corridor.services.retention import RetentionService
         from corridor.services.sites import SiteService
 
         self.db = db
         self.clock = clock
+        # Sensitive person fields are sealed under per-site keys wrapped by ``master``;
+        # without a master key they cannot be written (field_vault.py).
+        self.vault = FieldVault(db, clock, master)
         self.sites = SiteService(db, clock)
-        self.registration = RegistrationService(db, clock)
+        self.registration = RegistrationService(db, clock, self.vault, biometrics_enabled)
         self.movements = MovementService(db, clock)
         self.manifests = ManifestService(db, clock)
         self.figures = FigureService(db, clock)
-        self.person_search = PersonSearchService(db, clock)
+        self.person_search = PersonSearchService(db, clock, self.vault)
         self.accounts = AccountService(db, clock, master)
         self.audit = AuditService(db, clock)
+        self.keys = KeyService(db, clock, self.vault)
+        self.retention = RetentionService(db, clock, self.vault)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -25,8 +26,10 @@ from corridor.schemas import (
     PersonPatch,
     PersonSearchIn,
 )
+from corridor.security.errors import KeyUnavailable
 from corridor.services import match_index
 from corridor.services.base import Service
+from corridor.services.field_vault import DOCUMENT_FIELD, SEALED_PERSON_FIELDS, FieldVault
 from corridor.services.person_rows import (
     detail_fields,
     document_key,
@@ -36,6 +39,7 @@ from corridor.services.person_rows import (
 from corridor.services.sites import unknown_site_problems
 from corridor.storage import queries
 from corridor.storage.bulk import insert_rows
+from corridor.storage.database import Database
 from corridor.storage.queries import NAME_COLUMNS as NAME_FIELDS
 from corridor.storage.tables import (
     households,
@@ -74,7 +78,24 @@ class _Draft:
         self.docs = docs
 
 
+BIOMETRICS_OFF = (
+    "biometrics are disabled on this instance (setting biometrics_enabled, "
+    "env CORRIDOR_BIOMETRICS_ENABLED)"
+)
+
+
 class RegistrationService(Service):
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], datetime],
+        vault: FieldVault,
+        biometrics_enabled: bool = False,
+    ) -> None:
+        super().__init__(db, clock)
+        self.vault = vault
+        self.biometrics_enabled = biometrics_enabled
+
     # -- writes -------------------------------------------------------------------------
 
     def register_person(
@@ -112,11 +133,11 @@ class RegistrationService(Service):
                     problems,
                 )
             )
-        batch = _Batch(drafts, recorded_by) if not problems else None
+        batch = self._batch(drafts, recorded_by, problems)
         with self.db.transaction() as conn:
             problems.extend(unknown_site_problems(conn, checks))
             require(problems)
-            assert batch is not None
+            batch = _ready(batch)
             batch.write(conn)
             if audit:
                 audit(conn, [d.person["id"] for d in drafts])
@@ -198,11 +219,11 @@ class RegistrationService(Service):
             )
             site_checks.add((data.site_id, f"{base}site_id"))
             all_drafts.extend(drafts)
-        batch = _Batch(all_drafts, recorded_by) if not problems else None
+        batch = self._batch(all_drafts, recorded_by, problems)
         with self.db.transaction() as conn:
             problems.extend(unknown_site_problems(conn, site_checks))
             require(problems)
-            assert batch is not None
+            batch = _ready(batch)
             insert_rows(conn, households, hh_rows)
             batch.write(conn)
             if audit:
@@ -234,14 +255,23 @@ class RegistrationService(Service):
     ) -> dict[str, Any]:
         """Add or correct details; only the fields given change. Location is not a detail."""
         given = patch.model_dump(exclude_unset=True)
+        with self.db.read() as conn:
+            site_id = conn.execute(
+                select(persons.c.site_id).where(persons.c.id == person_id)
+            ).scalar()
+        if site_id is not None:
+            # The site's key is found (or created) before the writer's lock is taken.
+            self.vault.prepare(site_id)
         with self.db.transaction() as conn:
-            current = queries.get_person(conn, person_id, self.clock().date())
+            current = self._person(conn, person_id)
             merged = PersonDetails.model_validate(_details_of(current) | _patch_details(given))
             problems: list[Problem] = []
             registered_on = current["registered_at"].date()
             row = detail_fields(merged, registered_on, "", problems)
             docs = document_rows(merged.documents, person_id, "", problems)
+            self._check_biometrics(merged, "", problems)
             require(problems)
+            _seal(self.vault, current["site_id"], row, docs)
             if "consent" in given and patch.consent is not None:
                 row["consent_tracing"] = patch.consent.tracing
                 row["consent_share_with"] = patch.consent.share_with
@@ -253,10 +283,10 @@ class RegistrationService(Service):
                 )
                 if docs:
                     conn.execute(insert(person_documents), docs)
-            match_index.reindex_persons(conn, [person_id])
+            match_index.reindex_persons(conn, [person_id], self.vault)
             if audit:
                 audit(conn, [person_id])
-            return queries.get_person(conn, person_id, self.clock().date())
+            return self._person(conn, person_id)
 
     def link(self, data: LinkIn) -> dict[str, Any]:
         """Record that other_person is person's <kind> (and the inverse)."""
@@ -308,11 +338,18 @@ class RegistrationService(Service):
 
     def get_person(self, person_id: str) -> dict[str, Any]:
         with self.db.read() as conn:
-            return queries.get_person(conn, person_id, self.clock().date())
+            return self._person(conn, person_id)
 
     def get_household(self, household_id: str) -> dict[str, Any]:
         with self.db.read() as conn:
-            return queries.household_out(conn, household_id, self.clock().date())
+            household = queries.household_out(conn, household_id, self.clock().date())
+        for member in household["members"]:
+            self.vault.reveal(member)
+        return household
+
+    def _person(self, conn: Connection, person_id: str) -> dict[str, Any]:
+        """The stored person with its sealed fields opened (unreadable ones: None)."""
+        return self.vault.reveal(queries.get_person(conn, person_id, self.clock().date()))
 
     def search(self, data: PersonSearchIn) -> list[dict[str, Any]]:
         """Exact-key search: registration number, phone or document number."""
@@ -333,10 +370,12 @@ class RegistrationService(Service):
                 raise ValidationFailed([Problem("registration_number", str(exc))]) from exc
             query = query.where(persons.c.registration_number == number)
         if data.phone:
-            query = query.where(persons.c.phone == normalise_phone(data.phone))
+            hashed = self.vault.lookup_hash("phone", normalise_phone(data.phone))
+            query = query.where(persons.c.phone_hash == hashed)
         if data.document_number:
+            hashed = self.vault.lookup_hash("document", document_key(data.document_number))
             sub = select(person_documents.c.person_id).where(
-                person_documents.c.number_key == document_key(data.document_number)
+                person_documents.c.number_key == hashed
             )
             query = query.where(persons.c.id.in_(sub))
         with self.db.read() as conn:
@@ -347,9 +386,23 @@ class RegistrationService(Service):
                 .mappings()
                 .all()
             )
-            return queries.persons_out(conn, rows, self.clock().date())
+            found = queries.persons_out(conn, rows, self.clock().date())
+        return [self.vault.reveal(p) for p in found]
 
     # -- internals ----------------------------------------------------------------------
+
+    def _batch(
+        self, drafts: list[_Draft], recorded_by: str | None, problems: list[Problem]
+    ) -> _Batch | KeyUnavailable | None:
+        """The batch, sealed under the sites' keys (found or created before the writer's
+        lock); None when there are problems. A key failure is kept, not raised: an
+        unknown site must be reported as such first."""
+        if problems:
+            return None
+        try:
+            return _Batch(drafts, recorded_by, self.vault)
+        except KeyUnavailable as exc:
+            return exc
 
     def _draft(
         self,
@@ -368,6 +421,7 @@ class RegistrationService(Service):
         person_id = uuid7()
         row = detail_fields(details, registered_at.date(), prefix, problems)
         docs = document_rows(details.documents, person_id, prefix, problems)
+        self._check_biometrics(details, prefix, problems)
         now = self.clock()
         row.update(
             id=person_id,
@@ -385,19 +439,30 @@ class RegistrationService(Service):
         )
         return _Draft(row, docs)
 
+    def _check_biometrics(
+        self, details: PersonDetails, prefix: str, problems: list[Problem]
+    ) -> None:
+        if details.biometric_reference is not None and not self.biometrics_enabled:
+            problems.append(Problem(f"{prefix}biometric_reference", BIOMETRICS_OFF))
 
 
 class _Batch:
     """Everything a registration writes, built before the write transaction opens so that
     the single writer holds its lock only for the inserts themselves."""
 
-    def __init__(self, drafts: list[_Draft], recorded_by: str | None) -> None:
+    def __init__(self, drafts: list[_Draft], recorded_by: str | None, vault: FieldVault) -> None:
         self.rows = [d.person for d in drafts]
         self.docs = [doc for d in drafts for doc in d.docs]
         self.doc_numbers = {d.person["id"]: [doc["number"] for doc in d.docs] for d in drafts}
         for row in self.rows:
             row["registration_number"] = new_registration_number()
-        self.postings = match_index.postings_for(self.rows, self.doc_numbers)
+        self.key_map = vault.index_key
+        # The index is computed from the plain values, which are then sealed in place;
+        # the plain phones are kept (in memory only) for a redrawn number's postings.
+        self.plain_phones = {row["id"]: row["phone"] for row in self.rows}
+        self.postings = match_index.postings_for(self.rows, self.doc_numbers, self.key_map)
+        for d in drafts:
+            _seal(vault, d.person["site_id"], d.person, d.docs)
         self.events: list[dict[str, Any]] = []
         self.locations: list[dict[str, Any]] = []
         for row in self.rows:
@@ -464,9 +529,32 @@ class _Batch:
                 return
             for row in clash:
                 row["registration_number"] = new_registration_number()
-                again = match_index.postings_for([row], self.doc_numbers)
+                plain = {**row, "phone": self.plain_phones[row["id"]]}
+                again = match_index.postings_for([plain], self.doc_numbers, self.key_map)
                 self.postings.by_person.update(again.by_person)
             pending = clash
+
+
+def _ready(batch: _Batch | KeyUnavailable | None) -> _Batch:
+    if isinstance(batch, KeyUnavailable):
+        raise batch
+    assert batch is not None
+    return batch
+
+
+def _seal(
+    vault: FieldVault, site_id: str, row: dict[str, Any], docs: list[dict[str, Any]]
+) -> None:
+    """Seal a person row's sensitive fields and its documents' numbers in place, with
+    the lookup hashes that keep exact search working."""
+    phone = row.get("phone")
+    row["phone_hash"] = vault.lookup_hash("phone", phone) if phone else None
+    for field in SEALED_PERSON_FIELDS:
+        if field in row:
+            row[field] = vault.seal(site_id, field, row[field])
+    for doc in docs:
+        doc["number_key"] = vault.lookup_hash("document", doc["number_key"])
+        doc["number"] = vault.seal(site_id, DOCUMENT_FIELD, doc["number"])
 
 
 def _link_row(a: str, b: str, kind: str, at: Any, note: str | None = None) -> dict[str, Any]:
@@ -502,6 +590,7 @@ def _details_of(person: dict[str, Any]) -> dict[str, Any]:
         documents=[
             {"type": d["type"], "number": d["number"], "issuing_country": d["issuing_country"]}
             for d in person.get("documents", [])
+            if d["number"] is not None  # unreadable (its site key was destroyed)
         ],
         phone=person.get("phone"),
         vulnerabilities={
@@ -510,6 +599,7 @@ def _details_of(person: dict[str, Any]) -> dict[str, Any]:
             if k not in ("muac_status", "disabled")
         },
         note=person.get("note"),
+        biometric_reference=person.get("biometric_reference"),
     )
     return out
 

@@ -43,7 +43,9 @@ def create_app(
     )
     app.state.settings = settings
     master = settings.load_master_key() if settings.master_key or settings.master_key_file else None
-    app.state.services = Services(db, clock, master)
+    app.state.services = Services(
+        db, clock, master, biometrics_enabled=settings.biometrics_enabled
+    )
     errors.install(app)
     app.add_middleware(headers.SecurityHeaders)
     app.include_router(auth.router)
