@@ -3,11 +3,12 @@ drill), rotate the master key. Each is audited; none ever prints a key."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, or_, select, update
 
 from corridor.errors import NotFound
 from corridor.security import audit
@@ -15,9 +16,18 @@ from corridor.security.audit import AuditEvent, Outcome
 from corridor.security.crypto import FieldCipher, MasterKey, MasterKeyRotation
 from corridor.security.errors import KeyUnavailable
 from corridor.services.base import Service
-from corridor.services.field_vault import DOCUMENT_FIELD, SEALED_PERSON_FIELDS, FieldVault
+from corridor.services.field_vault import (
+    DOCUMENT_FIELD,
+    HASHED_INDEX_PREFIXES,
+    SEALED_PERSON_FIELDS,
+    FieldVault,
+)
+from corridor.services.match_index import bump_counts
 from corridor.storage.database import Database
-from corridor.storage.tables import person_documents, persons, sites
+from corridor.storage.tables import person_documents, person_match_keys, persons, sites
+
+# A document's lookup hash once its site key is destroyed (the column is NOT NULL).
+ERASED_LOOKUP = "-"
 
 # Who acts from the command line: there is no logged-in user, so the audit row names the
 # operator's account on the machine (``cli:<login>``) and the administrator role.
@@ -76,6 +86,7 @@ class KeyService(Service):
         with self.db.transaction() as conn:
             _require_site(conn, site_id)
             count = cipher.destroy_site_keys(conn, site_id)
+            _erase_lookups(conn, site_id)
             audit_admin(conn, self.clock(), actor, "keys.admin", "destroy site keys", site_id)
         self.vault.forget(site_id)
         return count
@@ -93,6 +104,23 @@ class KeyService(Service):
 def _require_site(conn: Connection, site_id: str) -> None:
     if conn.execute(select(sites.c.id).where(sites.c.id == site_id)).first() is None:
         raise NotFound("site")
+
+
+def _erase_lookups(conn: Connection, site_id: str) -> None:
+    """After a destruction, nobody may confirm a destroyed phone or document number by
+    searching for it: the site's lookup hashes and identifier index keys go too."""
+    of_site = select(persons.c.id).where(persons.c.site_id == site_id)
+    conn.execute(update(persons).where(persons.c.site_id == site_id).values(phone_hash=None))
+    conn.execute(
+        update(person_documents)
+        .where(person_documents.c.person_id.in_(of_site))
+        .values(number_key=ERASED_LOOKUP)
+    )
+    identifier = or_(*(person_match_keys.c.key.startswith(p) for p in HASHED_INDEX_PREFIXES))
+    where = (person_match_keys.c.person_id.in_(of_site), identifier)
+    gone = Counter(conn.execute(select(person_match_keys.c.key).where(*where)).scalars())
+    conn.execute(delete(person_match_keys).where(*where))
+    bump_counts(conn, Counter({k: -n for k, n in gone.items()}))
 
 
 def _reencrypt(cipher: FieldCipher, conn: Connection, site: str, field: str, token: str) -> str:
