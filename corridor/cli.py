@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -49,6 +51,17 @@ def _services(db_url: str | None, master_key_file: str | None, required: bool = 
         raise click.UsageError("give the master key: --master-key-file or CORRIDOR_MASTER_KEY")
     master = settings.load_master_key() if has_key else None
     return Services(Database(settings.database_url), master=master)
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """A refused command (unknown site or person, no key) ends with its message."""
+    from corridor.errors import CorridorError
+
+    try:
+        yield
+    except CorridorError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _actor() -> str:
@@ -247,7 +260,8 @@ def keys() -> None:
 def keys_rotate(db_url: str | None, master_key_file: str | None, site_id: str) -> None:
     """A new data key for a site; its persons' sealed fields move to it."""
     svc = _services(db_url, master_key_file)
-    result = svc.keys.rotate_site(site_id, _actor())
+    with _reported():
+        result = svc.keys.rotate_site(site_id, _actor())
     click.echo(f"site {site_id}: new key {result.key_id}, {result.reencrypted} fields re-encrypted")
 
 
@@ -265,7 +279,8 @@ def keys_destroy(db_url: str | None, master_key_file: str | None, site_id: str, 
             f"Destroy every key of site {site_id}? Its sealed fields can never be read again",
             abort=True,
         )
-    n = svc.keys.destroy_site(site_id, _actor())
+    with _reported():
+        n = svc.keys.destroy_site(site_id, _actor())
     click.echo(f"site {site_id}: {n} keys destroyed")
 
 
@@ -288,7 +303,8 @@ def keys_rotate_master(db_url: str | None, master_key_file: str | None, new_key_
         new_key_file.chmod(0o600)
         click.echo(f"created {new_key_file} with a new master key")
     new = MasterKey.from_file(new_key_file)
-    result = svc.keys.rotate_master(new, _actor())
+    with _reported():
+        result = svc.keys.rotate_master(new, _actor())
     click.echo(
         f"{result.site_keys} site keys and {result.totp_secrets} TOTP secrets re-wrapped; "
         f"point CORRIDOR_MASTER_KEY_FILE at {new_key_file} and keep the old key offline "
@@ -352,7 +368,8 @@ def retention_run(db_url: str | None, master_key_file: str | None, dry_run: bool
 def retention_hold(db_url: str | None, person_id: str, release: bool) -> None:
     """Place a legal hold on a person (never disposed of), or lift it."""
     svc = _services(db_url, None, required=False)
-    svc.retention.set_hold(person_id, not release, _actor())
+    with _reported():
+        svc.retention.set_hold(person_id, not release, _actor())
     click.echo(f"person {person_id}: legal hold {'lifted' if release else 'placed'}")
 
 

@@ -34,6 +34,7 @@ from corridor.storage.tables import movements, person_documents, persons, relati
 
 ACTIONS = {"person": "anonymise", "session": "delete", "rate_event": "delete",
            "alert": "delete", "audit_event": "report"}  # fmt: skip
+DONE = {"anonymise": "anonymised", "delete": "deleted"}  # as the disposal log says it
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ class RetentionService(Service):
                     "run_id": report.run_id,
                     "category": category,
                     "record_id": str(record_id),
-                    "action": rules[category].action,
+                    "action": DONE[rules[category].action],
                     "reason": f"retention period of {rules[category].period.days} days passed",
                     "disposed_at": now,
                 }
@@ -173,11 +174,12 @@ class RetentionService(Service):
                 or_(relationships.c.person_id.in_(ids), relationships.c.other_person_id.in_(ids))
             )
         )
-        births = dict(
-            conn.execute(select(persons.c.id, persons.c.birth_date).where(persons.c.id.in_(ids)))
-            .tuples()
-            .all()
-        )
+        births = {
+            pid: born
+            for pid, born in conn.execute(
+                select(persons.c.id, persons.c.birth_date).where(persons.c.id.in_(ids))
+            )
+        }
         for pid in ids:
             born = births[pid]
             conn.execute(
