@@ -142,7 +142,9 @@ def serve(
     settings = _settings(db_url, master_key_file)
     if not (settings.master_key or settings.master_key_file):
         click.echo(
-            "no master key (--master-key-file or CORRIDOR_MASTER_KEY): nobody can log in", err=True
+            "no master key (--master-key-file or CORRIDOR_MASTER_KEY): nobody can log in "
+            "and no phone, document or note can be stored",
+            err=True,
         )
     from corridor.storage import Database
 
@@ -307,8 +309,8 @@ def keys_rotate_master(db_url: str | None, master_key_file: str | None, new_key_
         result = svc.keys.rotate_master(new, _actor())
     click.echo(
         f"{result.site_keys} site keys and {result.totp_secrets} TOTP secrets re-wrapped; "
-        f"point CORRIDOR_MASTER_KEY_FILE at {new_key_file} and keep the old key offline "
-        "until backups made with it have expired"
+        f"point CORRIDOR_MASTER_KEY_FILE at {new_key_file}, restart the servers, and keep "
+        "the old key offline until backups made with it have expired"
     )
 
 

@@ -8,8 +8,11 @@ is never in the database), is stored beside the token, and the matching index st
 
 Unwrapped data keys are cached per process for ``CACHE_SECONDS``, so a registration costs
 no key query; a key destroyed by this process is forgotten at once, one destroyed by
-another process within ``CACHE_SECONDS``. A token whose key was destroyed reads as
-``None``: the field is unreadable, the rest of the record is not.
+another process (``corridor keys destroy``) within ``CACHE_SECONDS``, during which a
+running server may still read, and seal new values under, the destroyed key (values
+sealed then are lost with it). After ``corridor keys rotate-master`` restart the servers
+with the new key. A token whose key was destroyed reads as ``None``: the field is
+unreadable, the rest of the record is not.
 
 Without a master key nothing can be sealed: a write carrying a sensitive value is refused
 (``KeyUnavailable``) and stored tokens read as ``None``.
@@ -33,7 +36,7 @@ from corridor.storage.database import Database
 
 CACHE_SECONDS = 30.0
 # The blocking keys of the matching index that carry an identifier.
-HASHED_INDEX_PREFIXES = ("ph:", "id:")
+HASHED_INDEX_PREFIXES = frozenset({"ph:", "id:"})  # each three characters
 SEALED_PERSON_FIELDS = ("phone", "note", "biometric_reference")
 DOCUMENT_FIELD = "document_number"
 
@@ -57,14 +60,14 @@ class FieldVault:
         document numbers); 128 bits, base64url."""
         if self._lookup_key is None:
             raise KeyUnavailable("No master key is configured: identifiers cannot be hashed")
-        mac = hmac.new(self._lookup_key, f"{kind}\0{value}".encode(), "sha256").digest()
+        mac = hmac.digest(self._lookup_key, f"{kind}\0{value}".encode(), "sha256")
         return base64.urlsafe_b64encode(mac[:16]).rstrip(b"=").decode("ascii")
 
     def index_key(self, key: str) -> str:
         """A matching-index key as stored: identifier keys through the lookup hash."""
-        for prefix in HASHED_INDEX_PREFIXES:
-            if key.startswith(prefix):
-                return prefix + self.lookup_hash(prefix, key[len(prefix) :])
+        prefix = key[:3]
+        if prefix in HASHED_INDEX_PREFIXES:
+            return prefix + self.lookup_hash(prefix, key[3:])
         return key
 
     # -- sealing -------------------------------------------------------------------------
