@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -35,6 +37,41 @@ def _database(db_url: str | None):  # type: ignore[no-untyped-def]
     from corridor.storage import Database
 
     return Database(_settings(db_url).database_url)
+
+
+def _services(db_url: str | None, master_key_file: str | None, required: bool = True):  # type: ignore[no-untyped-def]
+    """Services with the master key from --master-key-file or the environment (the key
+    commands and anything reading sealed fields need it)."""
+    from corridor.services import Services
+    from corridor.storage import Database
+
+    settings = _settings(db_url, master_key_file)
+    has_key = bool(settings.master_key or settings.master_key_file)
+    if required and not has_key:
+        raise click.UsageError("give the master key: --master-key-file or CORRIDOR_MASTER_KEY")
+    master = settings.load_master_key() if has_key else None
+    return Services(Database(settings.database_url), master=master)
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """A refused command (unknown site or person, no key) ends with its message."""
+    from corridor.errors import CorridorError
+
+    try:
+        yield
+    except CorridorError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _actor() -> str:
+    """Who runs a command, for the audit log: the operator's login on this machine."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
 
 
 @click.group()
@@ -105,7 +142,9 @@ def serve(
     settings = _settings(db_url, master_key_file)
     if not (settings.master_key or settings.master_key_file):
         click.echo(
-            "no master key (--master-key-file or CORRIDOR_MASTER_KEY): nobody can log in", err=True
+            "no master key (--master-key-file or CORRIDOR_MASTER_KEY): nobody can log in "
+            "and no phone, document or note can be stored",
+            err=True,
         )
     from corridor.storage import Database
 
@@ -182,10 +221,13 @@ def demo(
             database = Database(settings.database_url)
     upgrade(database)
     if build:
-        summary = build_demo(database, seed=seed, households=households, days=days, progress=True)
+        master = settings.load_master_key()
+        summary = build_demo(
+            database, seed=seed, households=households, days=days, progress=True, master=master
+        )
         for key, value in summary.items():
             click.echo(f"{key}: {value}")
-        users = create_demo_users(Services(database, master=settings.load_master_key()))
+        users = create_demo_users(Services(database, master=master))
         lines = ["DEMO ONLY - these accounts exist for the demo scenario, never for real data:"]
         for u in users:
             totp = f"TOTP secret {u['totp_secret']}" if u["totp_secret"] else "no TOTP"
@@ -206,6 +248,131 @@ def demo(
             port=port,
             log_level="warning",
         )
+
+
+@main.group()
+def keys() -> None:
+    """Field-encryption keys: rotate a site key, destroy a site's keys, rotate the master."""
+
+
+@keys.command("rotate")
+@db_option
+@key_option
+@click.option("--site", "site_id", required=True, help="Site id")
+def keys_rotate(db_url: str | None, master_key_file: str | None, site_id: str) -> None:
+    """A new data key for a site; its persons' sealed fields move to it."""
+    svc = _services(db_url, master_key_file)
+    with _reported():
+        result = svc.keys.rotate_site(site_id, _actor())
+    click.echo(f"site {site_id}: new key {result.key_id}, {result.reencrypted} fields re-encrypted")
+
+
+@keys.command("destroy")
+@db_option
+@key_option
+@click.option("--site", "site_id", required=True, help="Site id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation")
+def keys_destroy(db_url: str | None, master_key_file: str | None, site_id: str, yes: bool) -> None:
+    """Destroy every data key of a site (evacuation drill): its persons' phones,
+    documents and notes become unreadable for good. Other sites are untouched."""
+    svc = _services(db_url, master_key_file)
+    if not yes:
+        click.confirm(
+            f"Destroy every key of site {site_id}? Its sealed fields can never be read again",
+            abort=True,
+        )
+    with _reported():
+        n = svc.keys.destroy_site(site_id, _actor())
+    click.echo(f"site {site_id}: {n} keys destroyed")
+
+
+@keys.command("rotate-master")
+@db_option
+@key_option
+@click.option(
+    "--new-key-file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File holding the new master key (created with a fresh key if it does not exist)",
+)
+def keys_rotate_master(db_url: str | None, master_key_file: str | None, new_key_file: Path) -> None:
+    """Re-wrap every site key and TOTP secret under a new master key."""
+    from corridor.security.crypto import MasterKey
+
+    svc = _services(db_url, master_key_file)
+    if not new_key_file.exists():
+        new_key_file.write_text(MasterKey.generate().encoded(), encoding="ascii")
+        new_key_file.chmod(0o600)
+        click.echo(f"created {new_key_file} with a new master key")
+    new = MasterKey.from_file(new_key_file)
+    with _reported():
+        result = svc.keys.rotate_master(new, _actor())
+    click.echo(
+        f"{result.site_keys} site keys and {result.totp_secrets} TOTP secrets re-wrapped; "
+        f"point CORRIDOR_MASTER_KEY_FILE at {new_key_file}, restart the servers, and keep "
+        "the old key offline until backups made with it have expired"
+    )
+
+
+@main.group()
+def audit() -> None:
+    """The audit log."""
+
+
+@audit.command("verify")
+@db_option
+def audit_verify(db_url: str | None) -> None:
+    """Check the audit hash chain: OK and its head, or the first broken row (exit 1)."""
+    from corridor.security import audit as audit_log
+
+    database = _database(db_url)
+    with database.read() as conn:
+        result = audit_log.verify(conn)
+    database.dispose()
+    if result.ok:
+        head = f"head seq {result.head.seq} hash {result.head.hash}" if result.head else "empty"
+        click.echo(f"OK: {result.checked} events, {head}")
+        return
+    click.echo(f"BROKEN at seq {result.broken_seq}: {result.reason}", err=True)
+    raise SystemExit(1)
+
+
+@main.group()
+def retention() -> None:
+    """Retention periods (corridor/security/data/retention.json) and legal holds."""
+
+
+@retention.command("run")
+@db_option
+@key_option
+@click.option("--dry-run", is_flag=True, help="Count what would be disposed of; change nothing")
+def retention_run(db_url: str | None, master_key_file: str | None, dry_run: bool) -> None:
+    """Dispose of expired records (persons anonymised, others deleted) and log each."""
+    svc = _services(db_url, master_key_file, required=False)
+    report = svc.retention.run(_actor(), dry_run=dry_run)
+    verb = "would dispose of" if dry_run else "disposed of"
+    for category, ids in sorted(report.disposed.items()):
+        click.echo(f"{category}: {verb} {len(ids)}")
+    if not report.disposed:
+        click.echo(f"nothing to dispose of{' (dry run)' if dry_run else ''}")
+    click.echo(f"persons past their period kept on legal hold: {report.kept_on_hold}")
+    click.echo(
+        f"audit events past their period (kept; archive them): {report.audit_events_past_period}"
+    )
+    if not dry_run:
+        click.echo(f"disposal log run id: {report.run_id}")
+
+
+@retention.command("hold")
+@db_option
+@click.option("--person", "person_id", required=True, help="Person id")
+@click.option("--release", is_flag=True, help="Lift the hold instead of placing it")
+def retention_hold(db_url: str | None, person_id: str, release: bool) -> None:
+    """Place a legal hold on a person (never disposed of), or lift it."""
+    svc = _services(db_url, None, required=False)
+    with _reported():
+        svc.retention.set_hold(person_id, not release, _actor())
+    click.echo(f"person {person_id}: legal hold {'lifted' if release else 'placed'}")
 
 
 @main.group()
@@ -243,6 +410,7 @@ def bench_dedupe(records: Path, out: Path) -> None:
 
 @main.command()
 @db_option
+@key_option
 @click.option(
     "--threshold",
     default=0.9,
@@ -256,11 +424,14 @@ def bench_dedupe(records: Path, out: Path) -> None:
     default=None,
     help="Write person_id,cluster_id,registration_number,name (CSV)",
 )
-def duplicates(db_url: str | None, threshold: float, out: Path | None) -> None:
-    """Find registered persons who are probably registered twice (same comparisons as search)."""
-    from corridor.services import Services
-
-    clusters = Services(_database(db_url)).person_search.duplicates(threshold)
+def duplicates(
+    db_url: str | None, master_key_file: str | None, threshold: float, out: Path | None
+) -> None:
+    """Find registered persons who are probably registered twice (same comparisons as search;
+    phones and document numbers count only with the master key)."""
+    clusters = _services(db_url, master_key_file, required=False).person_search.duplicates(
+        threshold
+    )
     click.echo(f"{len(clusters)} groups of probable duplicates (threshold {threshold})")
     for group in clusters[:50]:
         click.echo(" = ".join(f"{p['registration_number']} {p['name']}" for p in group))

@@ -7,9 +7,9 @@ way in applies them.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 Sex = Literal["m", "f"]
 SiteKind = Literal["exit_point", "screening", "transit", "camp", "hospital", "detention", "other"]
@@ -37,6 +37,11 @@ LinkKind = Literal[
 ]
 WgLevel = Literal[1, 2, 3, 4]
 Name = str
+# An identifier from a biometric system (a template or enrolment reference): short text,
+# so that a raw image (kilobytes of base64) can never be stored in its place.
+BiometricReference = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9:._/-]{0,199}$")
+]
 
 
 class Strict(BaseModel):
@@ -134,6 +139,11 @@ class PersonDetails(NamesIn):
     phone: str | None = Field(default=None, max_length=40)
     vulnerabilities: VulnerabilitiesIn = Field(default_factory=VulnerabilitiesIn)
     note: str | None = None
+    biometric_reference: BiometricReference | None = Field(
+        default=None,
+        description="A reference or template id issued by a biometric system, never an "
+        "image; refused unless the instance enables biometrics",
+    )
 
 
 class PersonIn(PersonDetails):
@@ -170,6 +180,7 @@ class PersonPatch(Strict):
     vulnerabilities: VulnerabilitiesIn | None = None
     consent: ConsentIn | None = None
     note: str | None = None
+    biometric_reference: BiometricReference | None = None
 
 
 class MemberIn(PersonDetails):

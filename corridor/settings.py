@@ -6,12 +6,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from corridor.security.crypto import MasterKey
 
 DEFAULT_DB_PATH = Path("corridor.db")
+_BOOL = {"1": True, "true": True, "yes": True, "on": True,
+         "0": False, "false": False, "no": False, "off": False}  # fmt: skip
 
 
 def default_database_url() -> str:
@@ -27,12 +29,18 @@ class Settings:
     master_key_file: str = ""
     master_key: str = field(default="", repr=False)
     tracing_checks: str = "background"
+    biometrics_enabled: bool = False
 
     def __post_init__(self) -> None:
         if self.tracing_checks not in ("background", "inline"):
             raise ValueError("tracing_checks must be 'background' or 'inline'")
         if not self.database_url:
             object.__setattr__(self, "database_url", default_database_url())
+        flag = self.biometrics_enabled
+        if isinstance(flag, str):  # from the environment
+            if flag.strip().lower() not in _BOOL:
+                raise ValueError("CORRIDOR_BIOMETRICS_ENABLED must be true or false")
+            object.__setattr__(self, "biometrics_enabled", _BOOL[flag.strip().lower()])
 
     def load_master_key(self) -> MasterKey:
         """The master key from the file or the variable (exactly one must be set)."""
@@ -47,7 +55,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: str) -> Settings:
         """Read ``CORRIDOR_<NAME>`` variables; explicit overrides win."""
         env = os.environ if env is None else env
-        values: dict[str, str] = {}
+        values: dict[str, Any] = {}
         for f in fields(cls):
             key = f"CORRIDOR_{f.name.upper()}"
             if key in env and env[key]:
@@ -68,4 +76,6 @@ SETTINGS_HELP: dict[str, str] = {
     "tracing_checks": "'background' (default: new registrations and arrivals are checked "
     "against open enquiries on a worker thread, within about a second) or 'inline' (before "
     "the request answers); env CORRIDOR_TRACING_CHECKS",
+    "biometrics_enabled": "Accept a biometric reference (an id from a biometric system, "
+    "never an image) on persons; off by default; env CORRIDOR_BIOMETRICS_ENABLED",
 }

@@ -105,7 +105,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def services(database: Database, clock: Clock) -> Services:
-    return Services(database, clock)
+    return Services(database, clock, MasterKey.from_text(MASTER_KEY))
 
 
 MASTER_KEY = MasterKey.generate().encoded()

@@ -31,6 +31,7 @@ from corridor.schemas import (
     ReceiveIn,
     SiteIn,
 )
+from corridor.security.crypto import MasterKey
 from corridor.services import Services
 from corridor.storage import Database
 
@@ -343,13 +344,18 @@ def build_demo(
     days: int = 14,
     end: datetime | None = None,
     progress: bool = False,
+    master: MasterKey | None = None,
 ) -> dict[str, Any]:
-    """Build the scenario into an empty, migrated database; returns a summary."""
+    """Build the scenario into an empty, migrated database; returns a summary.
+
+    ``master`` seals phones, documents and notes (``corridor demo`` passes the demo's key
+    file); without one a throwaway key is used, so the sealed fields of that build can
+    never be read again (enough for a test of the figures)."""
     rng = random.Random(seed)
     end = (end or datetime.now(UTC)).replace(second=0, microsecond=0)
     start_day = (end - timedelta(days=days - 1)).replace(hour=0, minute=0)
     clock = Clock(start_day)
-    svc = Services(db, clock)
+    svc = Services(db, clock, master or MasterKey.generate())
     sites = {key: svc.sites.create(site)["id"] for key, site in SITES.items()}
     draw = _Draw(rng)
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 import uuid
 from collections.abc import Callable
@@ -44,6 +45,8 @@ __all__ = [
     "MasterKeyRotation",
     "is_token",
     "load_master_key",
+    "open_field",
+    "seal_field",
 ]
 
 _NONCE = 12
@@ -110,6 +113,11 @@ class MasterKey:
         """The base64 text to write into a key file or an environment variable."""
         return _b64(self._key)
 
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte key for one purpose (the lookup hashes), derived with HMAC-SHA256;
+        it exists only in memory, like the master key itself."""
+        return hmac.new(self._key, b"corridor derive\0" + purpose.encode(), "sha256").digest()
+
     def wrap(self, data_key: bytes, context: str) -> str:
         return _b64(_seal(self._key, data_key, context.encode()))
 
@@ -154,6 +162,22 @@ def _wrap_context(site_id: str, key_id: str) -> str:
 
 def _field_aad(site_id: str, field: str, key_id: str) -> bytes:
     return f"field|v1|{site_id}|{field}|{key_id}".encode()
+
+
+def seal_field(site_id: str, field: str, key_id: str, key: bytes, plaintext: str) -> str:
+    """A field token under an already unwrapped data key (no database access)."""
+    sealed = _seal(key, plaintext.encode(), _field_aad(site_id, field, key_id))
+    return f"{_FIELD_PREFIX}{key_id}:{_b64(sealed)}"
+
+
+def open_field(site_id: str, field: str, key_id: str, key: bytes, token: str) -> str:
+    """The plaintext of a token sealed by ``seal_field`` with this key, site and field."""
+    body = token[len(_FIELD_PREFIX) + len(key_id) + 1 :]
+    try:
+        sealed = _unb64(body)
+    except (binascii.Error, ValueError):
+        raise DecryptionFailed() from None
+    return _open(key, sealed, _field_aad(site_id, field, key_id)).decode()
 
 
 @dataclass(frozen=True)
@@ -255,6 +279,12 @@ class FieldCipher:
         except DecryptionFailed:
             raise KeyUnavailable("The site key cannot be unwrapped with this master key") from None
 
+    def data_key(self, conn: Connection, site_id: str, key_id: str | None) -> tuple[str, bytes]:
+        """(key id, unwrapped data key): the site's active key, or the key ``key_id``.
+
+        Raises ``KeyUnavailable`` when there is none or it was destroyed."""
+        return self._key(conn, site_id, key_id)
+
     def _key(self, conn: Connection, site_id: str, key_id: str | None) -> tuple[str, bytes]:
         query = select(site_keys.c.id, site_keys.c.state, site_keys.c.wrapped_key).where(
             site_keys.c.site_id == site_id
@@ -274,19 +304,13 @@ class FieldCipher:
     def encrypt(self, conn: Connection, site_id: str, field: str, plaintext: str) -> str:
         """A token for ``plaintext`` under the site's active key."""
         key_id, key = self._key(conn, site_id, None)
-        sealed = _seal(key, plaintext.encode(), _field_aad(site_id, field, key_id))
-        return f"{_FIELD_PREFIX}{key_id}:{_b64(sealed)}"
+        return seal_field(site_id, field, key_id, key, plaintext)
 
     def decrypt(self, conn: Connection, site_id: str, field: str, token: str) -> str:
         """The plaintext of a token written for this site and field."""
         key_id = self.key_id_of(token)
         _, key = self._key(conn, site_id, key_id)
-        body = token[len(_FIELD_PREFIX) + len(key_id) + 1 :]
-        try:
-            sealed = _unb64(body)
-        except (binascii.Error, ValueError):
-            raise DecryptionFailed() from None
-        return _open(key, sealed, _field_aad(site_id, field, key_id)).decode()
+        return open_field(site_id, field, key_id, key, token)
 
     def reencrypt(self, conn: Connection, site_id: str, field: str, token: str) -> str:
         """The token under the site's active key (unchanged if it already uses it)."""

@@ -151,6 +151,20 @@ alerts = Table(
     Column("acknowledged_at", UTCDateTime),
 )
 
+# One row per record a retention run disposed of: which category, which id, what was
+# done, when and why. Never the values that were removed.
+disposal_log = Table(
+    "disposal_log",
+    security_metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("run_id", ID, nullable=False, index=True),
+    Column("category", String(40), nullable=False),
+    Column("record_id", String(64), nullable=False),
+    Column("action", String(20), nullable=False),  # deleted, anonymised
+    Column("reason", String(200), nullable=False),
+    Column("disposed_at", UTCDateTime, nullable=False),
+)
+
 SECURITY_TABLES = (
     users,
     user_roles,
@@ -161,6 +175,7 @@ SECURITY_TABLES = (
     site_keys,
     rate_events,
     alerts,
+    disposal_log,
 )
 
 

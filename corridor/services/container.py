@@ -25,6 +25,8 @@ class Services:
         clock: Callable[[], datetime] = utc_now,
         master: MasterKey | None = None,
         tracing_in_background: bool = False,
+        *,
+        biometrics_enabled: bool = False,
     ) -> None:
         """``tracing_in_background``: check new registrations and arrivals against open
         enquiries on a worker thread (the server) rather than before answering (tests,
@@ -32,12 +34,15 @@ class Services:
         from corridor.services.accounts import AccountService
         from corridor.services.audit_log import AuditService
         from corridor.services.exports import ExportService
+        from corridor.services.field_vault import FieldVault
         from corridor.services.figures import FigureService
+        from corridor.services.keys import KeyService
         from corridor.services.manifests import ManifestService
         from corridor.services.movements import MovementService
         from corridor.services.person_search import PersonSearchService
         from corridor.services.redaction import RedactionService
         from corridor.services.registration import RegistrationService
+        from corridor.services.retention import RetentionService
         from corridor.services.sites import SiteService
         from corridor.services.subject_access import SubjectAccessService
         from corridor.services.tracing import TracingService
@@ -45,18 +50,23 @@ class Services:
 
         self.db = db
         self.clock = clock
+        # Sensitive person fields are sealed under per-site keys wrapped by ``master``;
+        # without a master key they cannot be written (field_vault.py).
+        self.vault = FieldVault(db, clock, master)
         self.sites = SiteService(db, clock)
-        self.registration = RegistrationService(db, clock)
+        self.registration = RegistrationService(db, clock, self.vault, biometrics_enabled)
         self.movements = MovementService(db, clock)
         self.manifests = ManifestService(db, clock)
         self.figures = FigureService(db, clock)
-        self.person_search = PersonSearchService(db, clock)
+        self.person_search = PersonSearchService(db, clock, self.vault)
         self.accounts = AccountService(db, clock, master)
         self.audit = AuditService(db, clock)
+        self.keys = KeyService(db, clock, self.vault)
+        self.retention = RetentionService(db, clock, self.vault)
         self.redaction = RedactionService(db, clock)
-        self.exports = ExportService(db, clock)
-        self.subject_access = SubjectAccessService(db, clock)
-        self.tracing = TracingService(db, clock)
+        self.exports = ExportService(db, clock, self.vault)
+        self.subject_access = SubjectAccessService(db, clock, self.vault)
+        self.tracing = TracingService(db, clock, self.vault)
         # A registration or an arrival is checked against open enquiries as soon as it
         # commits, so that a match is in the tracing queue within seconds.
         self.tracing_worker: TracingWorker | None = None

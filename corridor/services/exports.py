@@ -11,6 +11,8 @@ person exported is audited.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -20,8 +22,10 @@ from corridor.errors import Conflict, Forbidden, NotFound, Problem, ValidationFa
 from corridor.security import export_file
 from corridor.security.tables import export_requests
 from corridor.services.base import Service
+from corridor.services.field_vault import FieldVault
 from corridor.services.redaction import RedactionService
 from corridor.storage import queries
+from corridor.storage.database import Database
 from corridor.storage.queries import Sites
 from corridor.storage.tables import persons
 
@@ -37,6 +41,10 @@ def _out(row: Any) -> dict[str, Any]:
 
 
 class ExportService(Service):
+    def __init__(self, db: Database, clock: Callable[[], datetime], vault: FieldVault) -> None:
+        super().__init__(db, clock)
+        self.vault = vault
+
     def request(self, user_id: str, reason: str, scope: Sites) -> dict[str, Any]:
         if scope is None:
             raise ValidationFailed([Problem("site_ids", "an export covers named sites only")])
@@ -108,6 +116,7 @@ class ExportService(Service):
                 .all()
             )
             people = queries.persons_out(conn, rows, now.date()) if rows else []
+            people = [self.vault.reveal(p) for p in people]
             conn.execute(
                 update(export_requests)
                 .where(export_requests.c.id == export_id)

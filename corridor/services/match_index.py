@@ -7,8 +7,8 @@ person registered is findable by the next search.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, select
 
@@ -22,6 +22,17 @@ from corridor.storage.tables import (
     person_match_keys,
     persons,
 )
+
+if TYPE_CHECKING:
+    from corridor.services.field_vault import FieldVault
+
+# How a blocking key is stored: identifier keys (``ph:``, ``id:``) go through the lookup
+# hash of services/field_vault.py, so the index never holds a phone or document number.
+KeyMap = Callable[[str], str]
+
+
+def _same(key: str) -> str:
+    return key
 
 ORIGINAL_PARTS = (
     "given_name_original",
@@ -79,13 +90,14 @@ def bump_counts(conn: Connection, deltas: Counter[str]) -> None:
 class Postings:
     """New persons' index entries, computed before the write transaction opens."""
 
-    def __init__(self) -> None:
+    def __init__(self, key_map: KeyMap = _same) -> None:
         self.by_person: dict[str, list[dict[str, Any]]] = {}
+        self.key_map = key_map
 
     def add(self, rec: PersonRecord, traceable: bool) -> None:
         self.by_person[rec.record_id] = [
             {"key": k, "person_id": rec.record_id, "traceable": traceable}
-            for k in sorted(blocking_keys(rec))
+            for k in sorted({self.key_map(k) for k in blocking_keys(rec)})
         ]
 
     def write(self, conn: Connection) -> None:
@@ -96,19 +108,44 @@ class Postings:
         bump_counts(conn, deltas)
 
 
-def postings_for(rows: Sequence[Any], docs: Mapping[str, Sequence[str]]) -> Postings:
-    """The index entries of person rows (with their document numbers); no I/O."""
-    postings = Postings()
+def postings_for(
+    rows: Sequence[Any], docs: Mapping[str, Sequence[str]], key_map: KeyMap = _same
+) -> Postings:
+    """The index entries of person rows holding *plain* values (with their document
+    numbers); no I/O."""
+    postings = Postings(key_map)
     for r in rows:
         postings.add(person_record(r, docs.get(r["id"], ())), bool(r["consent_tracing"]))
     return postings
 
 
+def stored_records(
+    rows: Sequence[Any], docs: Mapping[str, Sequence[str | None]], vault: FieldVault | None
+) -> list[PersonRecord]:
+    """Stored person rows as the engine sees them, sealed phones and numbers opened
+    (an unreadable one counts as absent). Without a vault the rows hold plain values."""
+    out = []
+    for r in rows:
+        numbers = docs.get(r["id"], ())
+        if vault is None:
+            out.append(person_record(r, [n for n in numbers if n]))
+            continue
+        site = r["site_id"]
+        plain = dict(r)
+        plain["phone"] = vault.open(site, "phone", r["phone"])
+        opened = [vault.open(site, "document_number", n) for n in numbers]
+        out.append(person_record(plain, [n for n in opened if n]))
+    return out
+
+
 def index_records(
-    conn: Connection, records: Iterable[PersonRecord], traceable: Mapping[str, bool]
+    conn: Connection,
+    records: Iterable[PersonRecord],
+    traceable: Mapping[str, bool],
+    key_map: KeyMap = _same,
 ) -> None:
     """Add new persons' keys to the index; ``traceable`` is each one's tracing consent."""
-    postings = Postings()
+    postings = Postings(key_map)
     for rec in records:
         postings.add(rec, bool(traceable[rec.record_id]))
     postings.write(conn)
@@ -127,8 +164,9 @@ def unindex(conn: Connection, person_ids: Sequence[str]) -> None:
     bump_counts(conn, deltas)
 
 
-def documents_of(conn: Connection, person_ids: Sequence[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {pid: [] for pid in person_ids}
+def documents_of(conn: Connection, person_ids: Sequence[str]) -> dict[str, list[str | None]]:
+    """The stored (sealed) document numbers of persons."""
+    out: dict[str, list[str | None]] = {pid: [] for pid in person_ids}
     rows = conn.execute(
         select(person_documents.c.person_id, person_documents.c.number).where(
             person_documents.c.person_id.in_(person_ids)
@@ -139,26 +177,39 @@ def documents_of(conn: Connection, person_ids: Sequence[str]) -> dict[str, list[
     return out
 
 
-def reindex_persons(conn: Connection, person_ids: Sequence[str]) -> None:
+def reindex_persons(
+    conn: Connection, person_ids: Sequence[str], vault: FieldVault | None
+) -> None:
     """Recompute the keys of these persons from their stored rows."""
     unindex(conn, person_ids)
     rows = conn.execute(select(persons).where(persons.c.id.in_(person_ids))).mappings().all()
     docs = documents_of(conn, person_ids)
-    index_rows(conn, rows, docs)
+    index_rows(conn, rows, docs, vault)
 
 
-def index_rows(conn: Connection, rows: Sequence[Any], docs: Mapping[str, Sequence[str]]) -> None:
-    """Index stored person rows (with their document numbers)."""
-    postings_for(rows, docs).write(conn)
+def index_rows(
+    conn: Connection,
+    rows: Sequence[Any],
+    docs: Mapping[str, Sequence[str | None]],
+    vault: FieldVault | None,
+) -> None:
+    """Index stored person rows (with their stored document numbers)."""
+    key_map = vault.index_key if vault is not None else _same
+    postings = Postings(key_map)
+    for rec, r in zip(stored_records(rows, docs, vault), rows, strict=True):
+        if r.get("anonymised_at") is None:
+            postings.add(rec, bool(r["consent_tracing"]))
+    postings.write(conn)
 
 
-def rebuild(conn: Connection, batch: int = 2000) -> int:
-    """Rebuild the whole index from the persons table."""
+def rebuild(conn: Connection, vault: FieldVault | None = None, batch: int = 2000) -> int:
+    """Rebuild the whole index from the persons table (``vault`` None: the rows hold
+    plain values, as before revision 0004)."""
     conn.execute(delete(person_match_keys))
     conn.execute(delete(match_key_counts))
     ids = list(conn.execute(select(persons.c.id).order_by(persons.c.id)).scalars())
     for start in range(0, len(ids), batch):
         chunk = ids[start : start + batch]
         rows = conn.execute(select(persons).where(persons.c.id.in_(chunk))).mappings().all()
-        index_rows(conn, rows, documents_of(conn, chunk))
+        index_rows(conn, rows, documents_of(conn, chunk), vault)
     return len(ids)

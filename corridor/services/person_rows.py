@@ -140,6 +140,7 @@ def detail_fields(
     age = age_on(row.get("birth_date"), row.get("birth_precision"), on)
     row.update(vulnerability_fields(details.vulnerabilities, age, prefix, problems))
     row["note"] = details.note
+    row["biometric_reference"] = details.biometric_reference
     if not any(row[f] for f in NAME_FIELDS) and not row["alternate_names"] and not row["kunya"]:
         problems.append(Problem(f"{prefix}given_name", "a person needs at least one name"))
     return row

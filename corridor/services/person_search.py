@@ -8,6 +8,8 @@ again in the query that loads them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -26,8 +28,10 @@ from corridor.matching.blocking import nationality_key
 from corridor.matching.variants import VariantTable
 from corridor.schemas import MatchQueryIn
 from corridor.services.base import Service
-from corridor.services.match_index import documents_of, person_record
+from corridor.services.field_vault import FieldVault
+from corridor.services.match_index import documents_of, stored_records
 from corridor.storage import queries
+from corridor.storage.database import Database
 from corridor.storage.queries import Sites
 from corridor.storage.tables import POPULATION_KEY, match_key_counts, person_match_keys, persons
 
@@ -72,6 +76,10 @@ def query_record(q: MatchQueryIn, this_year: int) -> PersonRecord:
 
 
 class PersonSearchService(Service):
+    def __init__(self, db: Database, clock: Callable[[], datetime], vault: FieldVault) -> None:
+        super().__init__(db, clock)
+        self.vault = vault
+
     def search(self, data: MatchQueryIn, scope: Sites = None) -> list[dict[str, Any]]:
         """The registered persons most likely to be the sought one, best first (among
         the persons in ``scope``, a condition of the candidate query itself)."""
@@ -87,7 +95,7 @@ class PersonSearchService(Service):
                 rows_q = rows_q.where(persons.c.consent_tracing.is_(True))
             rows = {r["id"]: r for r in conn.execute(rows_q).mappings()}
             docs = documents_of(conn, list(rows))
-            records = [person_record(rows[c], docs[c]) for c in cands if c in rows]
+            records = stored_records([rows[c] for c in cands if c in rows], docs, self.vault)
             model, variants = engine_data()
             matcher = Matcher(
                 model, self._frequencies(conn, [query, *records]), population, variants
@@ -117,9 +125,14 @@ class PersonSearchService(Service):
         """Groups of registered persons who are probably one person, largest first."""
         today = self.clock().date()
         with self.db.read() as conn:
-            rows = {r["id"]: r for r in conn.execute(select(persons)).mappings()}
+            rows = {
+                r["id"]: r
+                for r in conn.execute(
+                    select(persons).where(persons.c.anonymised_at.is_(None))
+                ).mappings()
+            }
             docs = documents_of(conn, list(rows)) if rows else {}
-        records = [person_record(r, docs.get(pid, [])) for pid, r in rows.items()]
+        records = stored_records(list(rows.values()), docs, self.vault)
         groups = [g for g in find_duplicates(records, threshold) if len(g) > 1]
         groups.sort(key=lambda g: (-len(g), g[0]))
         return [[queries.person_summary(rows[pid], today) for pid in g] for g in groups]
@@ -140,7 +153,10 @@ class PersonSearchService(Service):
     ) -> tuple[list[str], int]:
         """The engine's candidate policy (CandidatePolicy: which keys, the frequency cap,
         the birth year/sex/nationality adjustment), run by the database."""
-        groups = blocking_key_groups(query, query=True)
+        # Identifier keys are stored through the lookup hash: look them up the same way.
+        groups = [
+            {self.vault.index_key(k) for k in g} for g in blocking_key_groups(query, query=True)
+        ]
         keys = sorted({k for g in groups for k in g})
         counts = dict(
             conn.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -25,8 +26,10 @@ from corridor.schemas import (
     PersonPatch,
     PersonSearchIn,
 )
+from corridor.security.errors import KeyUnavailable
 from corridor.services import match_index
 from corridor.services.base import Service
+from corridor.services.field_vault import DOCUMENT_FIELD, SEALED_PERSON_FIELDS, FieldVault
 from corridor.services.person_rows import (
     detail_fields,
     document_key,
@@ -36,6 +39,7 @@ from corridor.services.person_rows import (
 from corridor.services.sites import unknown_site_problems
 from corridor.storage import queries
 from corridor.storage.bulk import insert_rows
+from corridor.storage.database import Database
 from corridor.storage.queries import NAME_COLUMNS as NAME_FIELDS
 from corridor.storage.queries import Sites
 from corridor.storage.tables import (
@@ -75,7 +79,24 @@ class _Draft:
         self.docs = docs
 
 
+BIOMETRICS_OFF = (
+    "biometrics are disabled on this instance (setting biometrics_enabled, "
+    "env CORRIDOR_BIOMETRICS_ENABLED)"
+)
+
+
 class RegistrationService(Service):
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], datetime],
+        vault: FieldVault,
+        biometrics_enabled: bool = False,
+    ) -> None:
+        super().__init__(db, clock)
+        self.vault = vault
+        self.biometrics_enabled = biometrics_enabled
+
     # -- writes -------------------------------------------------------------------------
 
     def register_person(
@@ -120,11 +141,11 @@ class RegistrationService(Service):
                     problems,
                 )
             )
-        batch = _Batch(drafts, recorded_by) if not problems else None
+        batch = self._batch(drafts, recorded_by, problems)
         with self.db.transaction() as conn:
             problems.extend(unknown_site_problems(conn, checks, scope))
             require(problems)
-            assert batch is not None
+            batch = _ready(batch)
             batch.write(conn)
             if audit:
                 audit(conn, [d.person["id"] for d in drafts])
@@ -212,11 +233,11 @@ class RegistrationService(Service):
             )
             site_checks.add((data.site_id, f"{base}site_id"))
             all_drafts.extend(drafts)
-        batch = _Batch(all_drafts, recorded_by) if not problems else None
+        batch = self._batch(all_drafts, recorded_by, problems)
         with self.db.transaction() as conn:
             problems.extend(unknown_site_problems(conn, site_checks, scope))
             require(problems)
-            assert batch is not None
+            batch = _ready(batch)
             insert_rows(conn, households, hh_rows)
             batch.write(conn)
             if audit:
@@ -256,8 +277,15 @@ class RegistrationService(Service):
 
         ``check`` sees the current record first and may refuse (field-level rules)."""
         given = patch.model_dump(exclude_unset=True)
+        with self.db.read() as conn:
+            site_id = conn.execute(
+                select(persons.c.site_id).where(persons.c.id == person_id)
+            ).scalar()
+        if site_id is not None:
+            # The site's key is found (or created) before the writer's lock is taken.
+            self.vault.prepare(site_id)
         with self.db.transaction() as conn:
-            current = queries.get_person(conn, person_id, self.clock().date(), scope)
+            current = self._person(conn, person_id, scope)
             if check:
                 check(current)
             merged = PersonDetails.model_validate(_details_of(current) | _patch_details(given))
@@ -265,7 +293,9 @@ class RegistrationService(Service):
             registered_on = current["registered_at"].date()
             row = detail_fields(merged, registered_on, "", problems)
             docs = document_rows(merged.documents, person_id, "", problems)
+            self._check_biometrics(merged, "", problems)
             require(problems)
+            _seal(self.vault, current["site_id"], row, docs)
             if "consent" in given and patch.consent is not None:
                 row["consent_tracing"] = patch.consent.tracing
                 row["consent_share_with"] = patch.consent.share_with
@@ -277,10 +307,10 @@ class RegistrationService(Service):
                 )
                 if docs:
                     conn.execute(insert(person_documents), docs)
-            match_index.reindex_persons(conn, [person_id])
+            match_index.reindex_persons(conn, [person_id], self.vault)
             if audit:
                 audit(conn, [person_id])
-            person = queries.get_person(conn, person_id, self.clock().date())
+            person = self._person(conn, person_id)
         self.notify([person_id])  # details or consent given later may make a match
         return person
 
@@ -335,11 +365,18 @@ class RegistrationService(Service):
 
     def get_person(self, person_id: str, scope: Sites = None) -> dict[str, Any]:
         with self.db.read() as conn:
-            return queries.get_person(conn, person_id, self.clock().date(), scope)
+            return self._person(conn, person_id, scope)
 
     def get_household(self, household_id: str, scope: Sites = None) -> dict[str, Any]:
         with self.db.read() as conn:
-            return queries.household_out(conn, household_id, self.clock().date(), scope)
+            household = queries.household_out(conn, household_id, self.clock().date(), scope)
+        for member in household["members"]:
+            self.vault.reveal(member)
+        return household
+
+    def _person(self, conn: Connection, person_id: str, scope: Sites = None) -> dict[str, Any]:
+        """The stored person with its sealed fields opened (unreadable ones: None)."""
+        return self.vault.reveal(queries.get_person(conn, person_id, self.clock().date(), scope))
 
     def search(self, data: PersonSearchIn, scope: Sites = None) -> list[dict[str, Any]]:
         """Exact-key search: registration number, phone or document number."""
@@ -360,10 +397,12 @@ class RegistrationService(Service):
                 raise ValidationFailed([Problem("registration_number", str(exc))]) from exc
             query = query.where(persons.c.registration_number == number)
         if data.phone:
-            query = query.where(persons.c.phone == normalise_phone(data.phone))
+            hashed = self.vault.lookup_hash("phone", normalise_phone(data.phone))
+            query = query.where(persons.c.phone_hash == hashed)
         if data.document_number:
+            hashed = self.vault.lookup_hash("document", document_key(data.document_number))
             sub = select(person_documents.c.person_id).where(
-                person_documents.c.number_key == document_key(data.document_number)
+                person_documents.c.number_key == hashed
             )
             query = query.where(persons.c.id.in_(sub))
         with self.db.read() as conn:
@@ -376,9 +415,23 @@ class RegistrationService(Service):
                 .mappings()
                 .all()
             )
-            return queries.persons_out(conn, rows, self.clock().date())
+            found = queries.persons_out(conn, rows, self.clock().date())
+        return [self.vault.reveal(p) for p in found]
 
     # -- internals ----------------------------------------------------------------------
+
+    def _batch(
+        self, drafts: list[_Draft], recorded_by: str | None, problems: list[Problem]
+    ) -> _Batch | KeyUnavailable | None:
+        """The batch, sealed under the sites' keys (found or created before the writer's
+        lock); None when there are problems. A key failure is kept, not raised: an
+        unknown site must be reported as such first."""
+        if problems:
+            return None
+        try:
+            return _Batch(drafts, recorded_by, self.vault)
+        except KeyUnavailable as exc:
+            return exc
 
     def _draft(
         self,
@@ -397,6 +450,7 @@ class RegistrationService(Service):
         person_id = uuid7()
         row = detail_fields(details, registered_at.date(), prefix, problems)
         docs = document_rows(details.documents, person_id, prefix, problems)
+        self._check_biometrics(details, prefix, problems)
         now = self.clock()
         row.update(
             id=person_id,
@@ -414,19 +468,30 @@ class RegistrationService(Service):
         )
         return _Draft(row, docs)
 
+    def _check_biometrics(
+        self, details: PersonDetails, prefix: str, problems: list[Problem]
+    ) -> None:
+        if details.biometric_reference is not None and not self.biometrics_enabled:
+            problems.append(Problem(f"{prefix}biometric_reference", BIOMETRICS_OFF))
 
 
 class _Batch:
     """Everything a registration writes, built before the write transaction opens so that
     the single writer holds its lock only for the inserts themselves."""
 
-    def __init__(self, drafts: list[_Draft], recorded_by: str | None) -> None:
+    def __init__(self, drafts: list[_Draft], recorded_by: str | None, vault: FieldVault) -> None:
         self.rows = [d.person for d in drafts]
         self.docs = [doc for d in drafts for doc in d.docs]
         self.doc_numbers = {d.person["id"]: [doc["number"] for doc in d.docs] for d in drafts}
         for row in self.rows:
             row["registration_number"] = new_registration_number()
-        self.postings = match_index.postings_for(self.rows, self.doc_numbers)
+        self.key_map = vault.index_key
+        # The index is computed from the plain values, which are then sealed in place;
+        # the plain phones are kept (in memory only) for a redrawn number's postings.
+        self.plain_phones = {row["id"]: row["phone"] for row in self.rows}
+        self.postings = match_index.postings_for(self.rows, self.doc_numbers, self.key_map)
+        for d in drafts:
+            _seal(vault, d.person["site_id"], d.person, d.docs)
         self.events: list[dict[str, Any]] = []
         self.locations: list[dict[str, Any]] = []
         for row in self.rows:
@@ -493,9 +558,32 @@ class _Batch:
                 return
             for row in clash:
                 row["registration_number"] = new_registration_number()
-                again = match_index.postings_for([row], self.doc_numbers)
+                plain = {**row, "phone": self.plain_phones[row["id"]]}
+                again = match_index.postings_for([plain], self.doc_numbers, self.key_map)
                 self.postings.by_person.update(again.by_person)
             pending = clash
+
+
+def _ready(batch: _Batch | KeyUnavailable | None) -> _Batch:
+    if isinstance(batch, KeyUnavailable):
+        raise batch
+    assert batch is not None
+    return batch
+
+
+def _seal(
+    vault: FieldVault, site_id: str, row: dict[str, Any], docs: list[dict[str, Any]]
+) -> None:
+    """Seal a person row's sensitive fields and its documents' numbers in place, with
+    the lookup hashes that keep exact search working."""
+    phone = row.get("phone")
+    row["phone_hash"] = vault.lookup_hash("phone", phone) if phone else None
+    for field in SEALED_PERSON_FIELDS:
+        if field in row:
+            row[field] = vault.seal(site_id, field, row[field])
+    for doc in docs:
+        doc["number_key"] = vault.lookup_hash("document", doc["number_key"])
+        doc["number"] = vault.seal(site_id, DOCUMENT_FIELD, doc["number"])
 
 
 def _link_row(a: str, b: str, kind: str, at: Any, note: str | None = None) -> dict[str, Any]:
@@ -531,6 +619,7 @@ def _details_of(person: dict[str, Any]) -> dict[str, Any]:
         documents=[
             {"type": d["type"], "number": d["number"], "issuing_country": d["issuing_country"]}
             for d in person.get("documents", [])
+            if d["number"] is not None  # unreadable (its site key was destroyed)
         ],
         phone=person.get("phone"),
         vulnerabilities={
@@ -539,6 +628,7 @@ def _details_of(person: dict[str, Any]) -> dict[str, Any]:
             if k not in ("muac_status", "disabled")
         },
         note=person.get("note"),
+        biometric_reference=person.get("biometric_reference"),
     )
     return out
 

@@ -3,13 +3,17 @@ for that person, with their relatives' details left out."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from corridor.services.base import Service
+from corridor.services.field_vault import FieldVault
 from corridor.services.movements import MovementService
 from corridor.storage import queries
+from corridor.storage.database import Database
 from corridor.storage.queries import Sites
 from corridor.storage.tables import relationships
 
@@ -21,10 +25,16 @@ NOTICE = (
 
 
 class SubjectAccessService(Service):
+    def __init__(self, db: Database, clock: Callable[[], datetime], vault: FieldVault) -> None:
+        super().__init__(db, clock)
+        self.vault = vault
+
     def export(self, person_id: str, scope: Sites = None) -> dict[str, Any]:
         """The person's record, movements and links, relatives redacted."""
         with self.db.read() as conn:
-            person = queries.get_person(conn, person_id, self.clock().date(), scope)
+            person = self.vault.reveal(
+                queries.get_person(conn, person_id, self.clock().date(), scope)
+            )
             links = conn.execute(
                 select(relationships.c.kind, relationships.c.created_at)
                 .where(relationships.c.person_id == person_id)

@@ -31,8 +31,10 @@ from corridor.services import tracing_match as tm
 from corridor.services.accounts import Caller
 from corridor.services.audit_log import acting_role
 from corridor.services.base import Service
+from corridor.services.field_vault import FieldVault
 from corridor.services.person_search import PersonSearchService
 from corridor.services.tracing_views import TracingViews
+from corridor.storage.database import Database
 from corridor.storage.tables import persons
 from corridor.storage.tracing_tables import (
     tracing_case_events,
@@ -55,6 +57,10 @@ SYSTEM = "system"  # who proposed a match found by the engine on its own
 
 
 class TracingService(Service):
+    def __init__(self, db: Database, clock: Callable[[], datetime], vault: FieldVault) -> None:
+        super().__init__(db, clock)
+        self.vault = vault
+
     @property
     def views(self) -> TracingViews:
         return TracingViews(self.db, self.clock)
@@ -85,7 +91,7 @@ class TracingService(Service):
                     created_at=now,
                 )
             )
-            search = PersonSearchService(self.db, self.clock)
+            search = PersonSearchService(self.db, self.clock, self.vault)
             for sought in data.sought:
                 row = _case_row(enquiry_id, sought, data.enquirer.relationship, now)
                 conn.execute(insert(tracing_cases).values(**row))
@@ -119,7 +125,7 @@ class TracingService(Service):
         with self.db.read() as conn:
             if not tm.any_searching(conn):
                 return 0
-            people = tm.candidate_records(conn, person_ids)
+            people = tm.candidate_records(conn, person_ids, self.vault)
             waiting = tm.searching_cases_for(conn, people.values())
             case_ids = sorted({c for cs in waiting.values() for c in cs})
             if not case_ids:
@@ -130,7 +136,7 @@ class TracingService(Service):
                 .where(tracing_cases.c.id.in_(case_ids))
             ).mappings()
             sought = {r["id"]: tm.sought_record(r, r["enquirer_name"]) for r in rows}
-            search = PersonSearchService(self.db, self.clock)
+            search = PersonSearchService(self.db, self.clock, self.vault)
             matcher = tm.matcher_for(conn, search, [*sought.values(), *people.values()])
         found = []
         for pid, cids in waiting.items():

@@ -22,7 +22,8 @@ from sqlalchemy import Connection, RowMapping, func, select
 
 from corridor.domain.tracing import CaseState
 from corridor.matching import Match, Matcher, PersonRecord, blocking_keys
-from corridor.services.match_index import documents_of, person_record
+from corridor.services.field_vault import FieldVault
+from corridor.services.match_index import documents_of, stored_records
 from corridor.services.person_search import PersonSearchService, engine_data
 from corridor.storage.tables import POPULATION_KEY, match_key_counts, persons, relationships
 from corridor.storage.tracing_tables import tracing_case_keys, tracing_cases
@@ -87,7 +88,9 @@ def person_keys(person: PersonRecord) -> set[str]:
     return _name_keys(person) | _mother_keys(person.mother_name)
 
 
-def candidate_records(conn: Connection, person_ids: Iterable[str]) -> dict[str, PersonRecord]:
+def candidate_records(
+    conn: Connection, person_ids: Iterable[str], vault: FieldVault | None = None
+) -> dict[str, PersonRecord]:
     """Registered persons (who consented to tracing) as the engine sees them, with the
     names of the relatives linked to them."""
     ids = list(dict.fromkeys(person_ids))
@@ -117,10 +120,11 @@ def candidate_records(conn: Connection, person_ids: Iterable[str]) -> dict[str, 
         else:
             relatives[pid].append(name)
     out = {}
+    records = {r.record_id: r for r in stored_records(list(rows.values()), docs, vault)}
     for pid in ids:
         if pid not in rows:
             continue
-        record = person_record(rows[pid], docs[pid])
+        record = records[pid]
         mother = record.mother_name or mothers.get(pid)
         extra = [mothers[pid]] if record.mother_name and pid in mothers else []
         out[pid] = replace(

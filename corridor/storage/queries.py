@@ -216,6 +216,7 @@ def _person_dict(
         "purpose": row["purpose"],
         "legal_basis": row["legal_basis"],
         "note": row["note"],
+        "biometric_reference": row["biometric_reference"],
         "location": location_out(loc),
         "registered_at": row["registered_at"],
         "updated_at": row["updated_at"],

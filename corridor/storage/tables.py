@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from corridor.storage.types import UTCDateTime
@@ -82,7 +83,6 @@ persons = Table(
     Column("origin_pcode", String(12)),
     Column("origin_locality", String(200)),
     Column("languages", JSON, nullable=False),
-    Column("phone", String(40)),
     Column("uasc", String(20)),
     Column("muac_mm", SmallInteger),
     Column("oedema", Boolean),
@@ -107,6 +107,16 @@ persons = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("recorded_by", String(100)),
+    # Added by 0004 (protection). phone, note and biometric_reference hold sealed tokens
+    # (services/field_vault.py); phone_hash is the keyed lookup hash of the phone.
+    Column("phone", Text),
+    Column("phone_hash", String(32), index=True),
+    # A reference issued by a biometric system (never an image); off unless enabled.
+    Column("biometric_reference", Text),
+    # Retention: a record on legal hold is never disposed of; anonymised_at marks a
+    # record whose personal fields a retention run removed.
+    Column("legal_hold", Boolean, nullable=False, server_default=false()),
+    Column("anonymised_at", UTCDateTime),
 )
 
 person_documents = Table(
@@ -115,9 +125,11 @@ person_documents = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("person_id", ID, ForeignKey("persons.id"), nullable=False, index=True),
     Column("doc_type", String(30), nullable=False),
-    Column("number", String(60), nullable=False),
+    # number_key: the keyed lookup hash of the normalised number; number: a sealed token
+    # (added by 0004, after issuing_country).
     Column("number_key", String(60), nullable=False, index=True),
     Column("issuing_country", String(3)),
+    Column("number", Text),
 )
 
 relationships = Table(

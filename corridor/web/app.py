@@ -47,7 +47,11 @@ def create_app(
     app.state.settings = settings
     master = settings.load_master_key() if settings.master_key or settings.master_key_file else None
     services = Services(
-        db, clock, master, tracing_in_background=settings.tracing_checks == "background"
+        db,
+        clock,
+        master,
+        tracing_in_background=settings.tracing_checks == "background",
+        biometrics_enabled=settings.biometrics_enabled,
     )
     app.state.services = services
     errors.install(app)

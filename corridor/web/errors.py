@@ -18,7 +18,7 @@ from corridor.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from corridor.security.errors import InvalidCredentials, Throttled
+from corridor.security.errors import InvalidCredentials, KeyUnavailable, Throttled
 
 STATUS: dict[type[CorridorError], int] = {
     ValidationFailed: 422,
@@ -28,6 +28,8 @@ STATUS: dict[type[CorridorError], int] = {
     InvalidCredentials: 401,
     Forbidden: 403,
     Throttled: 429,
+    # No master key configured: sensitive fields cannot be sealed (an operator's fix).
+    KeyUnavailable: 503,
 }
 
 

@@ -139,7 +139,7 @@ def test_protection_08_no_personal_data_in_logs_urls_or_caches(client, caplog):
     for route in api_routes(client.app):
         names = {p.name for p in route.dependant.path_params}
         assert names <= {"person_id", "household_id", "manifest_id", "event_id", "site_id",
-                         "enquiry_id", "case_id", "match_id",
+                         "enquiry_id", "case_id", "match_id", "export_id",
                          "user_id"}, route.path
         queries = {q.alias or q.name for q in route.dependant.query_params}
         assert queries <= {"site_id", "status", "from", "to"}, route.path

@@ -1,0 +1,123 @@
+"""The key-management and audit commands: corridor keys rotate|destroy|rotate-master,
+corridor audit verify."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, text
+
+from corridor.cli import main
+from corridor.schemas import PersonIn, SiteIn
+from corridor.security.crypto import MasterKey
+from corridor.security.tables import audit_events, site_keys
+from corridor.services import Services
+from corridor.storage import Database
+from corridor.storage.migrate import upgrade
+
+
+@pytest.fixture
+def setup(tmp_path):
+    """A migrated SQLite file, its key file, and one person at each of two sites."""
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    key_file = tmp_path / "master.key"
+    key_file.write_text(MasterKey.generate().encoded())
+    db = Database(url)
+    upgrade(db)
+    svc = Services(db, master=MasterKey.from_file(key_file))
+    ids = {}
+    for name in ("A", "B"):
+        site = svc.sites.create(SiteIn(name=f"Site {name}", kind="camp"))["id"]
+        person = svc.registration.register_person(
+            PersonIn.model_validate(
+                {"site_id": site, "consent": {"tracing": True}, "purpose": "registration",
+                 "legal_basis": "vital_interest", "given_name": f"Person {name}",
+                 "phone": f"+96393300000{len(ids)}"}
+            )
+        )
+        ids[name] = (site, person["id"])
+    db.dispose()
+    env = {"CORRIDOR_DATABASE_URL": url, "CORRIDOR_MASTER_KEY_FILE": str(key_file)}
+    return url, key_file, ids, env
+
+
+def _phone(url, key_file, person_id):
+    db = Database(url)
+    try:
+        svc = Services(db, master=MasterKey.from_file(key_file))
+        return svc.registration.get_person(person_id)["phone"]
+    finally:
+        db.dispose()
+
+
+def test_keys_destroy_asks_then_destroys_only_that_site_and_is_audited(setup):
+    url, key_file, ids, env = setup
+    runner = CliRunner()
+    site_a, person_a = ids["A"]
+    r = runner.invoke(main, ["keys", "destroy", "--site", site_a], env=env, input="n\n")
+    assert r.exit_code != 0 and "Aborted" in r.output
+    assert _phone(url, key_file, person_a) == "+963933000000"  # nothing happened
+    r = runner.invoke(main, ["keys", "destroy", "--site", site_a, "--yes"], env=env)
+    assert r.exit_code == 0, r.output
+    assert "1 keys destroyed" in r.output
+    assert _phone(url, key_file, person_a) is None
+    assert _phone(url, key_file, ids["B"][1]) == "+963933000001"
+    db = Database(url)
+    with db.read() as conn:
+        actions = conn.execute(
+            select(audit_events.c.purpose, audit_events.c.site_id).where(
+                audit_events.c.action == "keys.admin"
+            )
+        ).all()
+    db.dispose()
+    assert actions == [("destroy site keys", site_a)]
+
+
+def test_keys_rotate_then_rotate_master(setup, tmp_path):
+    url, key_file, ids, env = setup
+    runner = CliRunner()
+    site_b, person_b = ids["B"]
+    r = runner.invoke(main, ["keys", "rotate", "--site", site_b], env=env)
+    assert r.exit_code == 0, r.output
+    assert "2 fields re-encrypted" not in r.output and "1 fields re-encrypted" in r.output
+    new_file = tmp_path / "new.key"
+    r = runner.invoke(main, ["keys", "rotate-master", "--new-key-file", str(new_file)], env=env)
+    assert r.exit_code == 0, r.output
+    assert new_file.exists() and "3 site keys" in r.output  # A, B retired, B active
+    assert _phone(url, new_file, person_b) == "+963933000001"
+    assert _phone(url, key_file, person_b) is None  # the old master opens nothing now
+    db = Database(url)
+    with db.read() as conn:
+        ids_of_master = set(conn.execute(select(site_keys.c.master_key_id)).scalars())
+    db.dispose()
+    assert ids_of_master == {MasterKey.from_file(new_file).key_id}
+
+
+def test_key_commands_need_the_master_key(setup):
+    url, _, ids, _ = setup
+    r = CliRunner().invoke(
+        main, ["keys", "rotate", "--site", ids["A"][0]], env={"CORRIDOR_DATABASE_URL": url}
+    )
+    assert r.exit_code != 0 and "master key" in r.output
+
+
+def test_audit_verify_prints_the_head_or_the_first_broken_row(setup):
+    url, _, ids, env = setup
+    runner = CliRunner()
+    for site, _ in ids.values():
+        assert runner.invoke(main, ["keys", "rotate", "--site", site], env=env).exit_code == 0
+    r = runner.invoke(main, ["audit", "verify"], env=env)
+    assert r.exit_code == 0, r.output
+    db = Database(url)
+    with db.read() as conn:
+        head = conn.execute(
+            select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc())
+        ).first()
+    assert r.output.startswith("OK: 2 events") and f"head seq 2 hash {head.hash}" in r.output
+    with db.transaction() as conn:  # someone with database access edits row 1
+        conn.execute(text("DROP TRIGGER audit_events_no_update"))
+        conn.execute(text("UPDATE audit_events SET purpose = 'nothing' WHERE seq = 1"))
+    db.dispose()
+    r = runner.invoke(main, ["audit", "verify"], env=env)
+    assert r.exit_code == 1
+    assert "BROKEN at seq 1" in r.output

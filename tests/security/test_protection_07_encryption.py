@@ -1,0 +1,153 @@
+"""PROTECTION.md line 7: sensitive fields are encrypted at rest with keys per site, held
+outside the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from corridor.schemas import PersonIn, PersonSearchIn, SiteIn
+from corridor.security.crypto import MasterKey
+from corridor.services import Services
+from corridor.storage.tables import person_documents, person_match_keys, persons
+from tests.api.helpers import register, site
+from tests.conftest import make_client
+
+PHONE = "+963 944 55 66 77"
+PHONE_DIGITS = "963944556677"
+DOCUMENT = "N0-CANARY-7731"
+NOTE = "CANARY-NOTE shrapnel wound, insulin dependent"
+CANARIES = (PHONE_DIGITS, "944556677", "CANARY7731", "N0-CANARY-7731", "CANARY-NOTE")
+
+
+def _every_text_value(conn) -> str:
+    """Every value of every row of the person tables, as text."""
+    out = []
+    for table in (persons, person_documents, person_match_keys):
+        for row in conn.execute(select(table)):
+            out.extend(str(v) for v in row)
+    return "\n".join(out)
+
+
+def test_a_raw_database_dump_shows_ciphertext(database, clock):
+    with make_client(database, clock) as client:
+        camp = site(client, "Camp Canary")
+        person = register(
+            client,
+            camp,
+            given_name="Khalid",
+            phone=PHONE,
+            documents=[{"type": "national_id", "number": DOCUMENT, "issuing_country": "SYR"}],
+            note=NOTE,
+        )
+        # The API still shows the values: reads open the sealed fields.
+        assert person["phone"] == "+" + PHONE_DIGITS
+        assert person["documents"][0]["number"] == DOCUMENT
+        assert person["note"] == NOTE
+        # ...and exact search by phone or document number still finds the person.
+        for query in ({"phone": "00963944556677"}, {"document_number": "n0canary7731"}):
+            r = client.post("/api/persons/search", json=query)
+            assert r.status_code == 200, r.text
+            assert [p["id"] for p in r.json()] == [person["id"]]
+        # The matching engine finds and compares by phone through the hashed index key.
+        r = client.post("/api/persons/match", json={"given_name": "Khaled", "phone": PHONE})
+        assert r.status_code == 200, r.text
+        [match] = r.json()
+        assert match["person"]["id"] == person["id"]
+        assert "phone" in {e["field"] for e in match["explanation"]}
+    with database.read() as conn:
+        stored = conn.execute(select(persons).where(persons.c.id == person["id"])).mappings().one()
+        assert stored["phone"].startswith("enc:v1:") and stored["note"].startswith("enc:v1:")
+        assert stored["phone_hash"] and PHONE_DIGITS not in stored["phone_hash"]
+        doc = conn.execute(select(person_documents)).mappings().one()
+        assert doc["number"].startswith("enc:v1:")
+        dump = _every_text_value(conn)
+        keys = [k for (k,) in conn.execute(text("SELECT key FROM person_match_keys"))]
+    assert any(k.startswith("ph:") for k in keys) and any(k.startswith("id:") for k in keys)
+    for canary in CANARIES:
+        assert canary not in dump
+    if database.is_sqlite:
+        # The raw bytes of the database file and its write-ahead log.
+        path = Path(database.url.database)
+        raw = b"".join(
+            p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists()
+        )
+        assert b"Khalid" in raw  # the dump is real: unsealed fields are there
+        for canary in CANARIES:
+            assert canary.encode() not in raw
+
+
+def _person(svc: Services, site_id: str, name: str, phone: str, doc: str) -> str:
+    body = PersonIn.model_validate(
+        {
+            "site_id": site_id,
+            "consent": {"tracing": True},
+            "purpose": "registration",
+            "legal_basis": "vital_interest",
+            "given_name": name,
+            "family_name": "Haddad",
+            "phone": phone,
+            "documents": [{"type": "national_id", "number": doc}],
+            "note": f"note of {name}",
+        }
+    )
+    return str(svc.registration.register_person(body)["id"])
+
+
+def test_destroying_site_a_key_makes_only_site_a_fields_unreadable(services):
+    a = services.sites.create(SiteIn(name="Site A", kind="camp"))["id"]
+    b = services.sites.create(SiteIn(name="Site B", kind="camp"))["id"]
+    in_a = _person(services, a, "Amina", "+963933000111", "A-111111")
+    in_b = _person(services, b, "Bushra", "+963933000222", "B-222222")
+
+    assert services.keys.destroy_site(a, "cli:test") >= 1
+
+    gone = services.registration.get_person(in_a)
+    assert gone["phone"] is None and gone["note"] is None
+    assert [d["number"] for d in gone["documents"]] == [None]
+    assert gone["names"]["given_name"] == "Amina"  # only the sealed fields are lost
+    kept = services.registration.get_person(in_b)
+    assert kept["phone"] == "+963933000222" and kept["note"] == "note of Bushra"
+    assert [d["number"] for d in kept["documents"]] == ["B-222222"]
+
+    # Search keeps working for site B, and no longer confirms site A's numbers.
+    def found(**query: str) -> list[str]:
+        return [p["id"] for p in services.registration.search(PersonSearchIn(**query))]
+
+    assert found(phone="+963933000222") == [in_b]
+    assert found(document_number="B-222222") == [in_b]
+    assert found(phone="+963933000111") == []
+    assert found(document_number="A-111111") == []
+
+    # A process that started afterwards (no cached key) cannot read site A either.
+    fresh = Services(services.db, services.clock, services.vault.master)
+    assert fresh.registration.get_person(in_a)["phone"] is None
+    assert fresh.registration.get_person(in_b)["phone"] == "+963933000222"
+
+
+def test_another_master_key_reads_nothing_and_no_key_refuses_to_write(services):
+    camp = services.sites.create(SiteIn(name="Camp", kind="camp"))["id"]
+    pid = _person(services, camp, "Huda", "+963933000333", "C-333333")
+    stranger = Services(services.db, services.clock, MasterKey.generate())
+    assert stranger.registration.get_person(pid)["phone"] is None
+    keyless = Services(services.db, services.clock)
+    assert keyless.registration.get_person(pid)["phone"] is None
+    from corridor.security.errors import KeyUnavailable
+
+    with pytest.raises(KeyUnavailable):
+        _person(keyless, camp, "Rana", "+963933000444", "D-444444")
+
+
+def test_rotating_a_site_key_reencrypts_its_fields(services):
+    camp = services.sites.create(SiteIn(name="Camp", kind="camp"))["id"]
+    pid = _person(services, camp, "Layla", "+963933000555", "E-555555")
+    with services.db.read() as conn:
+        before = conn.execute(select(persons.c.phone).where(persons.c.id == pid)).scalar_one()
+    rotation = services.keys.rotate_site(camp, "cli:test")
+    assert rotation.reencrypted == 3  # phone, note, one document
+    with services.db.read() as conn:
+        after = conn.execute(select(persons.c.phone).where(persons.c.id == pid)).scalar_one()
+    assert rotation.key_id in after and rotation.key_id not in before
+    assert services.registration.get_person(pid)["phone"] == "+963933000555"
