@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -88,8 +89,10 @@ class RegistrationService(Service):
         items: Sequence[PersonIn],
         recorded_by: str | None = None,
         audit: AuditHook | None = None,
+        conn: Connection | None = None,
     ) -> list[str]:
-        """Register several unrelated persons in one transaction (imports, the demo)."""
+        """Register several unrelated persons in one transaction (imports, the demo); with
+        ``conn``, inside that caller's transaction (an import is one transaction)."""
         now = self.clock()
         problems: list[Problem] = []
         drafts = []
@@ -111,7 +114,7 @@ class RegistrationService(Service):
                     problems,
                 )
             )
-        with self.db.transaction() as conn:
+        with self._within(conn) as conn:
             problems.extend(unknown_site_problems(conn, checks))
             require(problems)
             self._write(conn, drafts, recorded_by)
@@ -134,9 +137,10 @@ class RegistrationService(Service):
         items: Sequence[HouseholdIn],
         recorded_by: str | None = None,
         audit: AuditHook | None = None,
+        conn: Connection | None = None,
     ) -> list[dict[str, Any]]:
-        """Register many households in one transaction; returns each household with its
-        members (head first), in order."""
+        """Register many households in one transaction (``conn``: the caller's); returns
+        each household with its members (head first), in order."""
         now = self.clock()
         problems: list[Problem] = []
         multi = len(items) > 1
@@ -195,7 +199,7 @@ class RegistrationService(Service):
             )
             site_checks.add((data.site_id, f"{base}site_id"))
             all_drafts.extend(drafts)
-        with self.db.transaction() as conn:
+        with self._within(conn) as conn:
             problems.extend(unknown_site_problems(conn, site_checks))
             require(problems)
             conn.execute(insert(households), hh_rows)
@@ -226,11 +230,16 @@ class RegistrationService(Service):
         ]
 
     def update_person(
-        self, person_id: str, patch: PersonPatch, audit: AuditHook | None = None
+        self,
+        person_id: str,
+        patch: PersonPatch,
+        audit: AuditHook | None = None,
+        conn: Connection | None = None,
     ) -> dict[str, Any]:
-        """Add or correct details; only the fields given change. Location is not a detail."""
+        """Add or correct details; only the fields given change. Location is not a detail.
+        With ``conn``, inside that caller's transaction."""
         given = patch.model_dump(exclude_unset=True)
-        with self.db.transaction() as conn:
+        with self._within(conn) as conn:
             current = queries.get_person(conn, person_id, self.clock().date())
             merged = PersonDetails.model_validate(_details_of(current) | _patch_details(given))
             problems: list[Problem] = []
@@ -346,6 +355,10 @@ class RegistrationService(Service):
             return queries.persons_out(conn, rows, self.clock().date())
 
     # -- internals ----------------------------------------------------------------------
+
+    def _within(self, conn: Connection | None) -> AbstractContextManager[Connection]:
+        """The caller's transaction if given, else a new one."""
+        return nullcontext(conn) if conn is not None else self.db.transaction()
 
     def _draft(
         self,
