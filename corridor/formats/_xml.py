@@ -45,7 +45,9 @@ def parse_xml(data: bytes) -> XmlDocument:
         parser.feed(data)
         root = parser.close()
     except DefusedXmlException as exc:
-        raise UnreadableFile(f"XML with a DTD or entities is refused ({type(exc).__name__})") from exc
+        raise UnreadableFile(
+            f"XML with a DTD or entities is refused ({type(exc).__name__})"
+        ) from exc
     except ParseError as exc:
         raise UnreadableFile(f"broken XML: {exc}") from exc
     return XmlDocument(root, lines)

@@ -95,7 +95,9 @@ def parse(data: bytes, now: datetime) -> Parsed:
                 continue
             if record.key in seen:
                 parsed.issues.append(
-                    Issue(line, "person_record_id", f"duplicate id, first on line {seen[record.key]}")
+                    Issue(
+                        line, "person_record_id", f"duplicate id, first on line {seen[record.key]}"
+                    )
                 )
                 continue
             seen[record.key or ""] = line
@@ -153,9 +155,9 @@ def _person(
     expiry = _date(f.get("expiry_date"), line, "expiry_date", issues)
     expired = expiry is not None and expiry <= now
     person = {} if expired else _person_details(f, line, source_date, now, issues)
-    if not expired and not person.get("given_name") and not person.get("given_name_original"):
-        if not any(person.get(k) for k in ("family_name", "alternate_names")):
-            issues.append(Issue(line, "full_name", "no name (mandatory)"))
+    named = ("given_name", "given_name_original", "family_name", "alternate_names")
+    if not expired and not any(person.get(k) for k in named):
+        issues.append(Issue(line, "full_name", "no name (mandatory)"))
     notes = []
     for child in element:
         if _split(child.tag) == (ns, "note"):
@@ -175,7 +177,10 @@ def _person(
 
 
 def _person_details(
-    f: Mapping[str, str], line: int, source_date: datetime | None, now: datetime,
+    f: Mapping[str, str],
+    line: int,
+    source_date: datetime | None,
+    now: datetime,
     issues: list[Issue],
 ) -> dict[str, Any]:
     person: dict[str, Any] = {}

@@ -1,0 +1,492 @@
+"""Taking in files from the tools field teams use: the only writer of imports.
+
+A format (``corridor.formats``) parses a file into records and problems; this service
+checks every record with the same schemas and rules as the API, finds what is new, what
+updates an earlier import and what is already here (by the record's id in the system it
+came from, kept in ``imported_records``), runs the matching engine against the registry
+for each new person (suspected duplicates), and writes everything in one transaction,
+or nothing when any record is bad (unless bad records are skipped) or on a dry run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Connection, delete, insert, select, update
+
+from corridor.domain.ids import uuid7
+from corridor.errors import Problem
+from corridor.formats.records import Issue, Parsed, Record
+from corridor.schemas import HouseholdIn, MatchQueryIn, PersonDetails, PersonIn, PersonPatch
+from corridor.services import match_index
+from corridor.services.base import Service
+from corridor.services.person_rows import detail_fields
+from corridor.services.person_search import PersonSearchService
+from corridor.services.registration import AuditHook, RegistrationService
+from corridor.services.sites import unknown_site_problems
+from corridor.storage.import_tables import imported_records, pfif_notes
+from corridor.storage.queries import NAME_COLUMNS
+from corridor.storage.tables import person_documents, persons
+
+# Which records share one id space: a partner's row id is the same from CSV or XLSX.
+ID_SPACE = {"csv": "table", "xlsx": "table", "pfif": "pfif", "kobo": "kobo", "odk": "kobo"}
+DUPLICATE_PROBABILITY = 0.5
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ImportOptions:
+    site_id: str | None = None
+    dry_run: bool = False
+    skip_bad_rows: bool = False
+    check_duplicates: bool = True
+    purpose: str = "registration and assistance"
+    legal_basis: Literal[
+        "vital_interest", "consent", "public_interest", "legitimate_interest", "legal_obligation"
+    ] = "vital_interest"
+    consent_tracing: bool = False
+    recorded_by: str | None = None
+    instance_domain: str = "corridor.local"
+    progress: Progress | None = None
+
+
+@dataclass
+class ImportReport:
+    source: str
+    dry_run: bool
+    written: bool = False
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    expired: int = 0
+    notes: int = 0
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[Issue] = field(default_factory=list)
+    person_ids: list[str] = field(default_factory=list)
+
+    @property
+    def fatal(self) -> list[Issue]:
+        return [p for p in self.problems if p.fatal]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "dry_run": self.dry_run,
+            "written": self.written,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "expired": self.expired,
+            "notes": self.notes,
+            "suspected_duplicates": self.duplicates,
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+
+@dataclass
+class _Plan:
+    record: Record
+    action: Literal["create", "update", "unchanged", "expire", "skip"]
+    data: PersonIn | HouseholdIn | PersonPatch | None = None
+    person_id: str | None = None
+
+
+class ImportService(Service):
+    def __init__(self, db: Any, clock: Callable[[], datetime]) -> None:
+        super().__init__(db, clock)
+        self.registration = RegistrationService(db, clock)
+        self.search = PersonSearchService(db, clock)
+
+    def run(
+        self, parsed: Parsed, options: ImportOptions, audit: AuditHook | None = None
+    ) -> ImportReport:
+        """Check, then (unless a dry run or a bad record stops it) write in one transaction."""
+        report = ImportReport(parsed.source, options.dry_run, problems=list(parsed.issues))
+        space = ID_SPACE.get(parsed.source, parsed.source)
+        bad_lines = {i.line for i in parsed.issues if i.fatal}
+        with self.db.read() as conn:
+            known = self._known(conn, space, parsed.records, options.instance_domain)
+            plans = []
+            total = len(parsed.records)
+            for n, record in enumerate(parsed.records, start=1):
+                plans.append(self._plan(record, known, options, report.problems))
+                if options.progress:
+                    options.progress(n, total)
+            self._check_sites(conn, plans, report.problems)
+        bad_lines |= {i.line for i in report.problems if i.fatal}
+        for plan in plans:
+            if plan.record.line in bad_lines:
+                plan.action = "skip"
+        if any(i.line is None for i in report.fatal):
+            return report  # the file as a whole is unreadable
+        report.skipped = len({i.line for i in report.fatal})
+        if options.check_duplicates:
+            report.duplicates = self._duplicates([p for p in plans if p.action == "create"])
+        if report.fatal and not options.skip_bad_rows:
+            return report
+        for plan in plans:
+            if plan.action in ("create", "update", "unchanged", "expire"):
+                setattr(report, _COUNTER[plan.action], getattr(report, _COUNTER[plan.action]) + 1)
+        report.notes = len(parsed.notes) + sum(
+            len(p.record.notes) for p in plans if p.action != "skip"
+        )
+        if options.dry_run:
+            return report
+        with self.db.transaction() as conn:
+            ids = self._write(conn, space, plans, parsed.notes, options)
+            if audit and ids:
+                audit(conn, ids)
+        report.person_ids = ids
+        report.written = True
+        return report
+
+    # -- planning -------------------------------------------------------------------------
+
+    def _known(
+        self, conn: Connection, space: str, records: Sequence[Record], domain: str
+    ) -> dict[str, Any]:
+        """Earlier imports of these keys, and Corridor persons named in the file."""
+        keys = [r.key for r in records if r.key]
+        earlier: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), 500):
+            rows = conn.execute(
+                select(imported_records).where(
+                    imported_records.c.source == space,
+                    imported_records.c.external_id.in_(keys[start : start + 500]),
+                )
+            ).mappings()
+            earlier.update({r["external_id"]: dict(r) for r in rows})
+        wanted = {r.corridor_id for r in records if r.corridor_id}
+        own = f"{domain}/person."
+        wanted |= {r.key[len(own) :] for r in records if r.key and r.key.startswith(own)}
+        existing = set()
+        for chunk in _chunks(sorted(wanted)):
+            existing |= set(
+                conn.execute(select(persons.c.id).where(persons.c.id.in_(chunk))).scalars()
+            )
+        return {"earlier": earlier, "persons": existing, "own": own}
+
+    def _plan(
+        self, record: Record, known: dict[str, Any], options: ImportOptions, issues: list[Issue]
+    ) -> _Plan:
+        earlier = known["earlier"].get(record.key) if record.key else None
+        person_id: str | None = earlier["person_id"] if earlier else None
+        if record.corridor_id and record.corridor_id in known["persons"]:
+            person_id = record.corridor_id
+        if record.key and record.key.startswith(known["own"]):
+            local = record.key[len(known["own"]) :]
+            person_id = local if local in known["persons"] else person_id
+        if record.expired:
+            return _Plan(record, "expire" if person_id else "skip", person_id=person_id)
+        if person_id is None and earlier is not None:
+            return _Plan(record, "unchanged")  # a household submission taken in before
+        if person_id is not None:
+            if earlier and earlier["content_hash"] == record.content_hash():
+                return _Plan(record, "unchanged", person_id=person_id)
+            if record.members:
+                issues.append(
+                    Issue(
+                        record.line,
+                        "key",
+                        "this submission was imported before with "
+                        "other content; it is left as it was (conflict)",
+                        fatal=False,
+                    )
+                )
+                return _Plan(record, "unchanged", person_id=person_id)
+            older = (
+                earlier is not None
+                and earlier["source_date"] is not None
+                and record.source_date is not None
+                and record.source_date <= earlier["source_date"]
+            )
+            if older:
+                return _Plan(record, "unchanged", person_id=person_id)
+            patch = self._validate_patch(record, issues)
+            return _Plan(record, "update", patch, person_id)
+        data = self._validate_new(record, options, issues)
+        return _Plan(record, "create", data)
+
+    def _validate_new(
+        self, record: Record, options: ImportOptions, issues: list[Issue]
+    ) -> PersonIn | HouseholdIn | None:
+        site_id = record.site_id or options.site_id
+        if not site_id:
+            issues.append(Issue(record.line, "site_id", "no site: give --site or a site_id column"))
+            return None
+        tracing = (
+            options.consent_tracing if record.consent_tracing is None else record.consent_tracing
+        )
+        common: dict[str, Any] = {
+            "site_id": site_id,
+            "consent": {"tracing": tracing, "share_with": []},
+            "purpose": options.purpose,
+            "legal_basis": options.legal_basis,
+        }
+        if record.registered_at is not None:
+            common["registered_at"] = record.registered_at
+        model: type[BaseModel]
+        if record.members:
+            body = {**common, "head": record.person, "members": record.members}
+            model = HouseholdIn
+        else:
+            body = {**common, **record.person}
+            model = PersonIn
+        try:
+            data = model.model_validate(body)
+        except ValidationError as exc:
+            for e in exc.errors():
+                where = ".".join(str(p) for p in e["loc"])
+                issues.append(Issue(record.line, where, str(e["msg"])))
+            return None
+        problems: list[Problem] = []
+        today = self.clock().date()
+        if isinstance(data, HouseholdIn):
+            detail_fields(data.head, today, "head.", problems)
+            for i, member in enumerate(data.members):
+                detail_fields(member, today, f"members[{i}].", problems)
+        else:
+            assert isinstance(data, PersonIn)
+            detail_fields(data, today, "", problems)
+        issues.extend(Issue(record.line, p.field, p.reason) for p in problems)
+        return data if not problems else None
+
+    def _validate_patch(self, record: Record, issues: list[Issue]) -> PersonPatch | None:
+        given = {k: v for k, v in record.person.items() if v not in (None, "", [])}
+        try:
+            details = PersonDetails.model_validate(given)
+            patch = PersonPatch.model_validate(given)
+        except ValidationError as exc:
+            for e in exc.errors():
+                issues.append(Issue(record.line, ".".join(str(p) for p in e["loc"]), str(e["msg"])))
+            return None
+        problems: list[Problem] = []
+        detail_fields(details, self.clock().date(), "", problems)
+        if not given:
+            return patch
+        issues.extend(
+            Issue(record.line, p.field, p.reason)
+            for p in problems
+            if p.reason != "a person needs at least one name"
+        )
+        return patch
+
+    def _check_sites(self, conn: Connection, plans: list[_Plan], issues: list[Issue]) -> None:
+        lines: dict[str, list[int]] = {}
+        for plan in plans:
+            if plan.action == "create" and isinstance(plan.data, PersonIn | HouseholdIn):
+                lines.setdefault(plan.data.site_id, []).append(plan.record.line)
+        for problem in unknown_site_problems(conn, [(s, "site_id") for s in lines]):
+            site = problem.reason.removeprefix("unknown site ").strip("'")
+            issues.extend(Issue(line, "site_id", problem.reason) for line in lines.get(site, []))
+
+    def _duplicates(self, plans: list[_Plan]) -> list[dict[str, Any]]:
+        """Each new person the registry probably holds already (the matching engine)."""
+        found = []
+        for plan in plans:
+            data = plan.data
+            people: list[tuple[str, PersonDetails]] = []
+            if isinstance(data, HouseholdIn):
+                people = [("head", data.head)]
+                people += [(f"members[{i}]", m) for i, m in enumerate(data.members)]
+            elif isinstance(data, PersonIn):
+                people = [("", data)]
+            for where, person in people:
+                for match in self.search.search(_match_query(person)):
+                    if match["probability"] >= DUPLICATE_PROBABILITY:
+                        found.append(
+                            {
+                                "line": plan.record.line,
+                                "member": where or None,
+                                "person_id": match["person"]["id"],
+                                "registration_number": match["person"]["registration_number"],
+                                "probability": match["probability"],
+                            }
+                        )
+        return found
+
+    # -- writing --------------------------------------------------------------------------
+
+    def _write(
+        self,
+        conn: Connection,
+        space: str,
+        plans: list[_Plan],
+        loose_notes: list[dict[str, Any]],
+        options: ImportOptions,
+    ) -> list[str]:
+        now = self.clock()
+        by = options.recorded_by
+        ids: list[str] = []
+        singles = [p for p in plans if p.action == "create" and isinstance(p.data, PersonIn)]
+        if singles:
+            new = self.registration.register_many(
+                [p.data for p in singles if isinstance(p.data, PersonIn)], by, conn=conn
+            )
+            for plan, pid in zip(singles, new, strict=True):
+                plan.person_id = pid
+            ids += new
+        families = [p for p in plans if p.action == "create" and isinstance(p.data, HouseholdIn)]
+        households: list[str | None] = []
+        if families:
+            written = self.registration.register_households(
+                [p.data for p in families if isinstance(p.data, HouseholdIn)], by, conn=conn
+            )
+            for plan, household in zip(families, written, strict=True):
+                plan.person_id = household["head_person_id"]
+                households.append(household["id"])
+                ids += [m["id"] for m in household["members"]]
+        household_of = {id(p): h for p, h in zip(families, households, strict=True)}
+        for plan in plans:
+            if plan.action == "update" and plan.person_id and isinstance(plan.data, PersonPatch):
+                self.registration.update_person(plan.person_id, plan.data, conn=conn)
+                ids.append(plan.person_id)
+            elif plan.action == "expire" and plan.person_id:
+                _empty_person(conn, plan.person_id, now)
+                ids.append(plan.person_id)
+        self._remember(conn, space, plans, household_of, now, by)
+        self._store_notes(conn, plans, loose_notes, now)
+        return list(dict.fromkeys(ids))
+
+    def _remember(
+        self,
+        conn: Connection,
+        space: str,
+        plans: list[_Plan],
+        household_of: dict[int, str | None],
+        now: datetime,
+        by: str | None,
+    ) -> None:
+        for plan in plans:
+            key = plan.record.key
+            if not key or plan.action not in ("create", "update", "expire"):
+                continue
+            values = {
+                "person_id": plan.person_id,
+                "household_id": household_of.get(id(plan)),
+                "content_hash": plan.record.content_hash(),
+                "source_date": plan.record.source_date,
+                "imported_at": now,
+                "imported_by": by,
+            }
+            done = conn.execute(
+                update(imported_records)
+                .where(imported_records.c.source == space, imported_records.c.external_id == key)
+                .values(**{k: v for k, v in values.items() if k != "household_id"})
+            )
+            if not done.rowcount:
+                conn.execute(
+                    insert(imported_records), [{"source": space, "external_id": key, **values}]
+                )
+
+    def _store_notes(
+        self, conn: Connection, plans: list[_Plan], loose: list[dict[str, Any]], now: datetime
+    ) -> None:
+        """PFIF notes, linked to their person where Corridor holds them."""
+        person_of = {p.record.key: p.person_id for p in plans if p.record.key and p.person_id}
+        notes = [n for p in plans if p.action not in ("skip", "expire") for n in p.record.notes]
+        notes += loose
+        if not notes and not person_of:
+            return
+        wanted = [n["note_record_id"] for n in notes]
+        stored: set[str] = set()
+        for chunk in _chunks(wanted):
+            stored |= set(
+                conn.execute(
+                    select(pfif_notes.c.note_record_id).where(
+                        pfif_notes.c.note_record_id.in_(chunk)
+                    )
+                ).scalars()
+            )
+        missing = {n["person_record_id"] for n in notes} - set(person_of)
+        for chunk in _chunks(sorted(missing)):
+            found = conn.execute(
+                select(imported_records.c.external_id, imported_records.c.person_id).where(
+                    imported_records.c.source == "pfif", imported_records.c.external_id.in_(chunk)
+                )
+            )
+            person_of.update({k: v for k, v in found})
+        rows = []
+        for note in notes:
+            if note["note_record_id"] in stored:
+                continue
+            stored.add(note["note_record_id"])
+            rows.append(
+                {
+                    **{k: v for k, v in note.items() if k != "line"},
+                    "id": uuid7(),
+                    "person_id": person_of.get(note["person_record_id"]),
+                    "case_id": None,
+                    "imported_at": now,
+                }
+            )
+        if rows:
+            conn.execute(insert(pfif_notes), rows)
+        # Notes that came before their person now find it.
+        for key, pid in person_of.items():
+            if pid:
+                conn.execute(
+                    update(pfif_notes)
+                    .where(pfif_notes.c.person_record_id == key, pfif_notes.c.person_id.is_(None))
+                    .values(person_id=pid)
+                )
+
+
+_COUNTER = {"create": "created", "update": "updated", "unchanged": "unchanged", "expire": "expired"}
+
+
+def _chunks(items: Sequence[str], size: int = 500) -> list[Sequence[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _match_query(person: PersonDetails) -> MatchQueryIn:
+    original = " ".join(
+        getattr(person, f) for f in NAME_COLUMNS if f.endswith("_original") and getattr(person, f)
+    )
+    birth_year = int(person.birth_date[:4]) if person.birth_date else None
+    return MatchQueryIn(
+        given_name=person.given_name,
+        father_name=person.father_name,
+        grandfather_name=person.grandfather_name,
+        family_name=person.family_name,
+        name_original_script=original or None,
+        alternate_names=list(person.alternate_names[:20]),
+        sex=person.sex,
+        birth_year=birth_year if birth_year and 1880 <= birth_year <= 2100 else None,
+        age=person.estimated_age
+        if person.estimated_age is not None and person.estimated_age <= 120
+        else None,
+        nationality=person.nationality
+        if person.nationality and len(person.nationality) == 3
+        else None,
+        mother_name=person.mother_name,
+        purpose="deduplication",
+        top=3,
+    )
+
+
+def _empty_person(conn: Connection, person_id: str, now: datetime) -> None:
+    """An expired PFIF record: keep the person's id and dates, nothing that names them."""
+    blank: dict[str, Any] = dict.fromkeys(NAME_COLUMNS)
+    blank.update(
+        alternate_names=[],
+        kunya=None,
+        mother_name=None,
+        phone=None,
+        note=None,
+        birth_date=None,
+        birth_precision=None,
+        origin_locality=None,
+        updated_at=now,
+    )
+    conn.execute(update(persons).where(persons.c.id == person_id).values(**blank))
+    conn.execute(delete(person_documents).where(person_documents.c.person_id == person_id))
+    conn.execute(delete(pfif_notes).where(pfif_notes.c.person_id == person_id))
+    match_index.reindex_persons(conn, [person_id])
+
