@@ -15,6 +15,7 @@ from typing import Any
 
 from corridor.formats.cells import neutralise, restore
 from corridor.formats.records import Issue, Parsed, Record, UnreadableFile, decode_text, split_chain
+from corridor.formats.registry import Format, ReadContext
 
 CORRIDOR_COLUMNS = ("record_id", "registration_number", "site_id", "household_id")
 PERSON_COLUMNS = (
@@ -186,3 +187,19 @@ def write_xlsx(rows: Sequence[Mapping[str, Any]] | Iterable[Mapping[str, Any]]) 
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def _read_csv(data: bytes, _: ReadContext) -> Parsed:
+    return read_csv(data)
+
+
+def _read_xlsx(data: bytes, _: ReadContext) -> Parsed:
+    return read_xlsx(data)
+
+
+FORMATS = (
+    Format(
+        "csv", "persons, one a row (person CSV columns plus Corridor ids)", _read_csv, (".csv",)
+    ),
+    Format("xlsx", "the same table as a workbook (first sheet)", _read_xlsx, (".xlsx",)),
+)

@@ -22,6 +22,7 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 
 from corridor.formats._xml import XmlDocument, parse_xml
 from corridor.formats.records import Issue, Parsed, Record, split_chain
+from corridor.formats.registry import Format, ReadContext
 
 NAMESPACES = {f"http://zesty.ca/pfif/1.{n}": f"1.{n}" for n in (1, 2, 3, 4)}
 NS14 = "http://zesty.ca/pfif/1.4"
@@ -298,3 +299,10 @@ def _fill(element: Element, values: Mapping[str, Any], order: tuple[str, ...]) -
         else:
             text = str(value)
         SubElement(element, f"{{{NS14}}}{name}").text = text
+
+
+def _read(data: bytes, context: ReadContext) -> Parsed:
+    return parse(data, context.now)
+
+
+FORMATS = (Format("pfif", "PFIF 1.1-1.4 persons and notes (XML)", _read, (".xml",)),)

@@ -26,6 +26,7 @@ DEFAULT_PURPOSE = {
     "manifest.read": "transport manifest",
     "movement.write": "recording a movement or status",
     "tracing.read": "family tracing",
+    "export.bulk": "data exchange with a partner",
 }
 
 
@@ -44,6 +45,34 @@ class AuditService(Service):
 
         def append(conn: Connection, person_ids: list[str]) -> None:
             audit.append_many(conn, self._events(who, action, person_ids, True, None))
+
+        return append
+
+    def operator_hook(
+        self, operator: str, action: str, purpose: str | None = None
+    ) -> Callable[[Connection, list[str]], None]:
+        """An audit hook for someone working on the server itself (the ``corridor``
+        command): no account, so the operator's system login names them."""
+
+        def append(conn: Connection, person_ids: list[str]) -> None:
+            now = self.clock()
+            why = purpose or DEFAULT_PURPOSE.get(action, action)
+            ids: list[str | None] = list(dict.fromkeys(person_ids)) or [None]
+            audit.append_many(
+                conn,
+                [
+                    AuditEvent(
+                        user_id=f"cli:{operator}"[:36],
+                        role="operator",
+                        action=action,
+                        outcome=Outcome.ALLOWED,
+                        purpose=why,
+                        occurred_at=now,
+                        person_id=pid,
+                    )
+                    for pid in ids
+                ],
+            )
 
         return append
 

@@ -27,11 +27,14 @@ class Services:
     ) -> None:
         from corridor.services.accounts import AccountService
         from corridor.services.audit_log import AuditService
+        from corridor.services.exports import ExportService
         from corridor.services.figures import FigureService
+        from corridor.services.imports import ImportService
         from corridor.services.manifests import ManifestService
         from corridor.services.movements import MovementService
         from corridor.services.person_search import PersonSearchService
         from corridor.services.registration import RegistrationService
+        from corridor.services.reports import ReportService
         from corridor.services.sites import SiteService
 
         self.db = db
@@ -44,3 +47,6 @@ class Services:
         self.person_search = PersonSearchService(db, clock)
         self.accounts = AccountService(db, clock, master)
         self.audit = AuditService(db, clock)
+        self.imports = ImportService(db, clock)
+        self.exports = ExportService(db, clock)
+        self.reports = ReportService(db, clock)

@@ -35,7 +35,8 @@ from corridor.storage.tables import person_documents, persons
 # Which records share one id space: a partner's row id is the same from CSV or XLSX.
 ID_SPACE = {"csv": "table", "xlsx": "table", "pfif": "pfif", "kobo": "kobo", "odk": "kobo"}
 DUPLICATE_PROBABILITY = 0.5
-Progress = Callable[[int, int], None]
+# Called as (stage, done, total) while checking records and looking for duplicates.
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -117,7 +118,7 @@ class ImportService(Service):
             for n, record in enumerate(parsed.records, start=1):
                 plans.append(self._plan(record, known, options, report.problems))
                 if options.progress:
-                    options.progress(n, total)
+                    options.progress("checking", n, total)
             self._check_sites(conn, plans, report.problems)
         bad_lines |= {i.line for i in report.problems if i.fatal}
         for plan in plans:
@@ -127,15 +128,18 @@ class ImportService(Service):
             return report  # the file as a whole is unreadable
         report.skipped = len({i.line for i in report.fatal})
         if options.check_duplicates:
-            report.duplicates = self._duplicates([p for p in plans if p.action == "create"])
-        if report.fatal and not options.skip_bad_rows:
-            return report
+            report.duplicates = self._duplicates(
+                [p for p in plans if p.action == "create"], options.progress
+            )
+        # What would be (or is) written: a report says so even when errors stop it.
         for plan in plans:
-            if plan.action in ("create", "update", "unchanged", "expire"):
+            if plan.action in _COUNTER:
                 setattr(report, _COUNTER[plan.action], getattr(report, _COUNTER[plan.action]) + 1)
         report.notes = len(parsed.notes) + sum(
             len(p.record.notes) for p in plans if p.action != "skip"
         )
+        if report.fatal and not options.skip_bad_rows:
+            return report
         if options.dry_run:
             return report
         with self.db.transaction() as conn:
@@ -286,10 +290,12 @@ class ImportService(Service):
             site = problem.reason.removeprefix("unknown site ").strip("'")
             issues.extend(Issue(line, "site_id", problem.reason) for line in lines.get(site, []))
 
-    def _duplicates(self, plans: list[_Plan]) -> list[dict[str, Any]]:
+    def _duplicates(self, plans: list[_Plan], progress: Progress | None) -> list[dict[str, Any]]:
         """Each new person the registry probably holds already (the matching engine)."""
         found = []
-        for plan in plans:
+        for n, plan in enumerate(plans, start=1):
+            if progress:
+                progress("matching", n, len(plans))
             data = plan.data
             people: list[tuple[str, PersonDetails]] = []
             if isinstance(data, HouseholdIn):
