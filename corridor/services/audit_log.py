@@ -40,11 +40,13 @@ def acting_role(who: Caller, action: str) -> str:
 
 
 class AuditService(Service):
-    def hook(self, who: Caller, action: str) -> Callable[[Connection, list[str]], None]:
+    def hook(
+        self, who: Caller, action: str, purpose: str | None = None
+    ) -> Callable[[Connection, list[str]], None]:
         """An audit hook for a service write: appends in the write's own transaction."""
 
         def append(conn: Connection, person_ids: list[str]) -> None:
-            audit.append_many(conn, self._events(who, action, person_ids, True, None))
+            audit.append_many(conn, self._events(who, action, person_ids, True, purpose))
 
         return append
 

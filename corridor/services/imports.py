@@ -53,6 +53,9 @@ class ImportOptions:
     recorded_by: str | None = None
     instance_domain: str = "corridor.local"
     progress: Progress | None = None
+    # The sites the importing user may write to (None: any). A site or a person outside
+    # them is reported exactly as one that does not exist (no existence oracle).
+    allowed_sites: frozenset[str] | None = None
 
 
 @dataclass
@@ -119,7 +122,7 @@ class ImportService(Service):
                 plans.append(self._plan(record, known, options, report.problems))
                 if options.progress:
                     options.progress("checking", n, total)
-            self._check_sites(conn, plans, report.problems)
+            self._check_sites(conn, plans, report.problems, options.allowed_sites)
         bad_lines |= {i.line for i in report.problems if i.fatal}
         for plan in plans:
             if plan.record.line in bad_lines:
@@ -169,10 +172,13 @@ class ImportService(Service):
         wanted = {r.corridor_id for r in records if r.corridor_id}
         own = f"{domain}/person."
         wanted |= {r.key[len(own) :] for r in records if r.key and r.key.startswith(own)}
-        existing = set()
+        wanted |= {r["person_id"] for r in earlier.values() if r["person_id"]}
+        existing: dict[str, str] = {}
         for chunk in _chunks(sorted(wanted)):
-            existing |= set(
-                conn.execute(select(persons.c.id).where(persons.c.id.in_(chunk))).scalars()
+            existing.update(
+                conn.execute(
+                    select(persons.c.id, persons.c.site_id).where(persons.c.id.in_(chunk))
+                ).tuples()
             )
         return {"earlier": earlier, "persons": existing, "own": own}
 
@@ -186,6 +192,10 @@ class ImportService(Service):
         if record.key and record.key.startswith(known["own"]):
             local = record.key[len(known["own"]) :]
             person_id = local if local in known["persons"] else person_id
+        allowed = options.allowed_sites
+        if person_id and allowed is not None and known["persons"].get(person_id) not in allowed:
+            issues.append(Issue(record.line, "record_id", "person not found"))
+            return _Plan(record, "skip")
         if record.expired:
             return _Plan(record, "expire" if person_id else "skip", person_id=person_id)
         if person_id is None and earlier is not None:
@@ -281,14 +291,22 @@ class ImportService(Service):
         )
         return patch
 
-    def _check_sites(self, conn: Connection, plans: list[_Plan], issues: list[Issue]) -> None:
+    def _check_sites(
+        self,
+        conn: Connection,
+        plans: list[_Plan],
+        issues: list[Issue],
+        allowed: frozenset[str] | None,
+    ) -> None:
         lines: dict[str, list[int]] = {}
         for plan in plans:
             if plan.action == "create" and isinstance(plan.data, PersonIn | HouseholdIn):
                 lines.setdefault(plan.data.site_id, []).append(plan.record.line)
-        for problem in unknown_site_problems(conn, [(s, "site_id") for s in lines]):
-            site = problem.reason.removeprefix("unknown site ").strip("'")
-            issues.extend(Issue(line, "site_id", problem.reason) for line in lines.get(site, []))
+        unknown = {p.field for p in unknown_site_problems(conn, [(s, s) for s in lines])} | {
+            s for s in lines if allowed is not None and s not in allowed
+        }
+        for site in sorted(unknown):
+            issues.extend(Issue(line, "site_id", f"unknown site {site!r}") for line in lines[site])
 
     def _duplicates(self, plans: list[_Plan], progress: Progress | None) -> list[dict[str, Any]]:
         """Each new person the registry probably holds already (the matching engine)."""
@@ -495,4 +513,3 @@ def _empty_person(conn: Connection, person_id: str, now: datetime) -> None:
     conn.execute(delete(person_documents).where(person_documents.c.person_id == person_id))
     conn.execute(delete(pfif_notes).where(pfif_notes.c.person_id == person_id))
     match_index.reindex_persons(conn, [person_id])
-

@@ -14,6 +14,7 @@ from corridor.services.container import utc_now
 from corridor.settings import Settings
 from corridor.storage import Database
 from corridor.web import auth, errors, headers, pages
+from corridor.web.format_routes import format_router
 from corridor.web.routes import api_router
 
 
@@ -48,5 +49,6 @@ def create_app(
     app.add_middleware(headers.SecurityHeaders)
     app.include_router(auth.router)
     app.include_router(api_router)
+    app.include_router(format_router)
     app.include_router(pages.router)
     return app

@@ -28,11 +28,15 @@ def make_site(services: Services, name: str = "Al-Hol", kind: str = "camp") -> s
     return str(services.sites.create(SiteIn(name=name, kind=kind, pcode="SY08"))["id"])  # type: ignore[arg-type]
 
 
-def parse(services: Services, fmt: str, data: bytes, filename: str = "", mapping: Any = None) -> Parsed:
+def parse(
+    services: Services, fmt: str, data: bytes, filename: str = "", mapping: Any = None
+) -> Parsed:
     return reader(fmt)(data, ReadContext(now=services.clock(), filename=filename, mapping=mapping))
 
 
-def run(services: Services, fmt: str, data: bytes, filename: str = "", **options: Any) -> ImportReport:
+def run(
+    services: Services, fmt: str, data: bytes, filename: str = "", **options: Any
+) -> ImportReport:
     mapping = options.pop("mapping", None)
     parsed = parse(services, fmt, data, filename, mapping)
     return services.imports.run(parsed, ImportOptions(**options))
@@ -53,24 +57,105 @@ def odk_zip(site_id: str) -> bytes:
 
 
 KOBO_MAIN = [
-    ["start", "site_id", "consent_tracing", "head/given_name", "head/father_name",
-     "head/family_name", "head/sex", "head/birth_date", "head/nationality", "_id", "_uuid",
-     "_submission_time", "_index"],
-    ["2019-03-08T09:00:00", "SITE", "yes", "Hamid", "Sarir", "Sarir", "m", "1965", "SYR", 11,
-     "aa11aa11-0000-4000-8000-000000000001", "2019-03-08T10:00:00", 1],
-    ["2019-03-08T09:30:00", "SITE", "no", "Zahra", "Ali", "Mousa", "f", "1990", "IRQ", 12,
-     "aa11aa11-0000-4000-8000-000000000002", "2019-03-08T10:30:00", 2],
+    [
+        "start",
+        "site_id",
+        "consent_tracing",
+        "head/given_name",
+        "head/father_name",
+        "head/family_name",
+        "head/sex",
+        "head/birth_date",
+        "head/nationality",
+        "_id",
+        "_uuid",
+        "_submission_time",
+        "_index",
+    ],
+    [
+        "2019-03-08T09:00:00",
+        "SITE",
+        "yes",
+        "Hamid",
+        "Sarir",
+        "Sarir",
+        "m",
+        "1965",
+        "SYR",
+        11,
+        "aa11aa11-0000-4000-8000-000000000001",
+        "2019-03-08T10:00:00",
+        1,
+    ],
+    [
+        "2019-03-08T09:30:00",
+        "SITE",
+        "no",
+        "Zahra",
+        "Ali",
+        "Mousa",
+        "f",
+        "1990",
+        "IRQ",
+        12,
+        "aa11aa11-0000-4000-8000-000000000002",
+        "2019-03-08T10:30:00",
+        2,
+    ],
 ]
 KOBO_MEMBERS = [
-    ["members/m_given_name", "members/m_father_name", "members/m_sex", "members/m_estimated_age",
-     "members/m_relationship", "members/m_uasc", "_index", "_parent_table_name", "_parent_index",
-     "_submission__id", "_submission__uuid"],
-    ["Mustafa", "Hamid", "m", 12, "child", "none", 1, "main", 1, 11,
-     "aa11aa11-0000-4000-8000-000000000001"],
-    ["Salma", "Hamid", "f", 9, "child", "none", 2, "main", 1, 11,
-     "aa11aa11-0000-4000-8000-000000000001"],
-    ["Yara", "Mousa", "f", 6, "other_relative", "separated", 3, "main", 2, 12,
-     "aa11aa11-0000-4000-8000-000000000002"],
+    [
+        "members/m_given_name",
+        "members/m_father_name",
+        "members/m_sex",
+        "members/m_estimated_age",
+        "members/m_relationship",
+        "members/m_uasc",
+        "_index",
+        "_parent_table_name",
+        "_parent_index",
+        "_submission__id",
+        "_submission__uuid",
+    ],
+    [
+        "Mustafa",
+        "Hamid",
+        "m",
+        12,
+        "child",
+        "none",
+        1,
+        "main",
+        1,
+        11,
+        "aa11aa11-0000-4000-8000-000000000001",
+    ],
+    [
+        "Salma",
+        "Hamid",
+        "f",
+        9,
+        "child",
+        "none",
+        2,
+        "main",
+        1,
+        11,
+        "aa11aa11-0000-4000-8000-000000000001",
+    ],
+    [
+        "Yara",
+        "Mousa",
+        "f",
+        6,
+        "other_relative",
+        "separated",
+        3,
+        "main",
+        2,
+        12,
+        "aa11aa11-0000-4000-8000-000000000002",
+    ],
 ]
 
 

@@ -37,7 +37,9 @@ def test_kobo_xlsx_households_from_the_repeat_sheet(services):
     assert people["Mustafa"]["household_id"] == people["Hamid"]["household_id"]
     assert people["Mustafa"]["relationship_to_head"] == "child"
     assert people["Yara"]["uasc"] == "separated" and people["Salma"]["uasc"] is None
-    assert people["Hamid"]["consent_tracing"] is True and people["Zahra"]["consent_tracing"] is False
+    assert (
+        people["Hamid"]["consent_tracing"] is True and people["Zahra"]["consent_tracing"] is False
+    )
     with services.db.read() as conn:
         assert len(conn.execute(select(households)).all()) == 2
         assert len(conn.execute(select(relationships)).all()) == 6  # 3 members, both ways
@@ -114,7 +116,7 @@ def test_a_custom_mapping_with_another_separator(services):
             }
         )
     )
-    data = '"grp/nom";"grp/sexe";"_uuid"\n"Walid";"homme";"u-1"\n'.encode()
+    data = b'"grp/nom";"grp/sexe";"_uuid"\n"Walid";"homme";"u-1"\n'
     report = run(services, "kobo", data, "x.csv", mapping=mapping, site_id=site)
     assert report.created == 1 and _people(services)["Walid"]["sex"] == "m"
     assert path("grp-nom") == path("grp.nom") == "grp/nom"

@@ -21,7 +21,9 @@ def _notes(services) -> list[dict]:
     with services.db.read() as conn:
         return [
             dict(r)
-            for r in conn.execute(select(pfif_notes).order_by(pfif_notes.c.note_record_id)).mappings()
+            for r in conn.execute(
+                select(pfif_notes).order_by(pfif_notes.c.note_record_id)
+            ).mappings()
         ]
 
 
@@ -76,8 +78,10 @@ def test_import_keeps_notes_nested_and_top_level(services):
 
 def test_a_note_before_its_person_is_linked_when_the_person_comes(services):
     site = make_site(services)
-    notes_only = fixture("pfif-1.2-notes.xml").replace(b"<pfif:person>", b"<pfif:skip>").replace(
-        b"</pfif:person>", b"</pfif:skip>"
+    notes_only = (
+        fixture("pfif-1.2-notes.xml")
+        .replace(b"<pfif:person>", b"<pfif:skip>")
+        .replace(b"</pfif:person>", b"</pfif:skip>")
     )
     run(services, "pfif", notes_only, site_id=site)
     assert [n["person_id"] for n in _notes(services)] == [None, None]
@@ -108,8 +112,10 @@ def test_reimport_is_idempotent_and_newer_records_update(services):
     run(services, "pfif", fixture("pfif-1.3.xml"), site_id=site)
     again = run(services, "pfif", fixture("pfif-1.3.xml"), site_id=site)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 1)
-    newer = fixture("pfif-1.3.xml").replace(b"2019-03-05T08", b"2019-03-07T08").replace(
-        b"<pfif:date_of_birth>1988", b"<pfif:date_of_birth>1987"
+    newer = (
+        fixture("pfif-1.3.xml")
+        .replace(b"2019-03-05T08", b"2019-03-07T08")
+        .replace(b"<pfif:date_of_birth>1988", b"<pfif:date_of_birth>1987")
     )
     report = run(services, "pfif", newer, site_id=site)
     assert report.updated == 1 and count_persons(services) == 1
@@ -126,8 +132,13 @@ def test_alternate_names_feed_matching(services):
 
 def test_export_1_4_uses_the_instance_domain_and_round_trips(services):
     site = make_site(services)
-    run(services, "csv", b"given_name,father_name,family_name,sex,birth_year\nLayla,Omar,Haddad,f,1990\n",
-        site_id=site, consent_tracing=True)
+    run(
+        services,
+        "csv",
+        b"given_name,father_name,family_name,sex,birth_year\nLayla,Omar,Haddad,f,1990\n",
+        site_id=site,
+        consent_tracing=True,
+    )
     run(services, "pfif", fixture("pfif-1.1.xml"), site_id=site, consent_tracing=True)
     xml = services.exports.pfif(None, "corridor.example.org", NOBODY)
     parsed = pfif.parse(xml, NOW)
@@ -168,7 +179,9 @@ def test_bad_records_are_listed_with_their_line(services):
         (21, "person"),  # another version's namespace
     }
     assert count_persons(services) == 0
-    report = run(services, "pfif", fixture("pfif-bad-records.xml"), site_id=site, skip_bad_rows=True)
+    report = run(
+        services, "pfif", fixture("pfif-bad-records.xml"), site_id=site, skip_bad_rows=True
+    )
     assert report.created == 1
 
 

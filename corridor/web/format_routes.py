@@ -1,0 +1,158 @@
+"""Files in and out over HTTP: imports (person.write) and partner exports (export.bulk).
+
+Each handler parses, calls the import or export service, returns what it gives. Every
+person written or exported is audited; a site outside the caller's is "unknown" (404
+semantics, no existence oracle).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi.responses import Response
+from pydantic import Field
+
+from corridor.errors import NotFound, Problem, ValidationFailed
+from corridor.schemas import LegalBasis, Strict
+from corridor.security.roles import default_matrix
+from corridor.services import Services
+from corridor.services.accounts import Caller
+from corridor.web.auth import requires
+from corridor.web.deps import services
+
+format_router = APIRouter(prefix="/api", tags=["exchange"])
+Svc = Annotated[Services, Depends(services)]
+MayPersonWrite = Annotated[Caller, Depends(requires("person.write"))]
+MayExport = Annotated[Caller, Depends(requires("export.bulk"))]
+
+
+def domain(request: Request) -> str:
+    """This instance's domain, naming its records in PFIF."""
+    return str(request.app.state.settings.instance_domain)
+
+
+Domain = Annotated[str, Depends(domain)]
+ImportFormat = Literal["csv", "xlsx", "pfif", "kobo"]
+ExportFormat = Literal["csv", "xlsx", "pfif"]
+MAX_UPLOAD = 50 * 1024 * 1024
+MEDIA = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pfif": "application/xml",
+}
+
+
+def site_scope(who: Caller, action: str) -> frozenset[str] | None:
+    """The sites ``who`` may do ``action`` on; None when a role grants every site."""
+    matrix = default_matrix()
+    if any(matrix.allowed(r, action, same_site=False) for r in who.principal.roles):
+        return None
+    return frozenset(who.principal.site_ids)
+
+
+@format_router.post("/imports/{fmt}")
+def import_file(
+    fmt: ImportFormat,
+    svc: Svc,
+    who: MayPersonWrite,
+    dom: Domain,
+    file: Annotated[UploadFile, File(description="The file to import")],
+    site_id: str | None = None,
+    dry_run: bool = False,
+    skip_bad_rows: bool = False,
+    consent_tracing: bool = False,
+    legal_basis: LegalBasis = "vital_interest",
+    purpose: Annotated[str, Query(min_length=1, max_length=200)] = "registration and assistance",
+) -> dict[str, Any]:
+    """Import a file: every problem with its line and field; nothing written if a record is
+    bad (unless ``skip_bad_rows``) or on a dry run; suspected duplicates from the matching
+    engine. Kobo/ODK files use the mapping of Corridor's own form."""
+    from corridor.formats import ReadContext, UnreadableFile, reader
+    from corridor.services.imports import ImportOptions
+
+    data = file.file.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        raise ValidationFailed([Problem("file", "larger than 50 MB: split it")])
+    allowed = site_scope(who, "person.write")
+    if site_id and allowed is not None and site_id not in allowed:
+        raise NotFound("site", field="site_id")
+    try:
+        parsed = reader(fmt)(data, ReadContext(now=svc.clock(), filename=file.filename or ""))
+    except UnreadableFile as exc:
+        raise ValidationFailed([Problem("file", str(exc))]) from exc
+    options = ImportOptions(
+        site_id=site_id,
+        dry_run=dry_run,
+        skip_bad_rows=skip_bad_rows,
+        consent_tracing=consent_tracing,
+        legal_basis=legal_basis,
+        purpose=purpose,
+        recorded_by=who.principal.user_id,
+        instance_domain=dom,
+        allowed_sites=allowed,
+    )
+    report = svc.imports.run(parsed, options, audit=svc.audit.hook(who, "person.write"))
+    if report.duplicates:
+        svc.audit.record(who, "person.search", [d["person_id"] for d in report.duplicates])
+    return report.as_dict()
+
+
+class ExportIn(Strict):
+    site_ids: list[str] = Field(default_factory=list, description="Default: all of yours")
+    purpose: str = Field(min_length=1, max_length=200, description="Why (audited)")
+
+
+@format_router.get("/exports/{fmt}")
+def export_get(
+    fmt: ExportFormat, svc: Svc, who: MayExport, dom: Domain, site_id: str | None = None
+) -> Response:
+    """Persons of your sites (PFIF: those who consented to tracing), audited."""
+    return _export(fmt, svc, who, dom, [site_id] if site_id else [], None)
+
+
+@format_router.post("/exports/{fmt}")
+def export_post(
+    fmt: ExportFormat, body: ExportIn, svc: Svc, who: MayExport, dom: Domain
+) -> Response:
+    """The same, with several sites and the purpose stated (audited)."""
+    return _export(fmt, svc, who, dom, body.site_ids, body.purpose)
+
+
+def _export(
+    fmt: ExportFormat,
+    svc: Services,
+    who: Caller,
+    dom: str,
+    site_ids: list[str],
+    purpose: str | None,
+) -> Response:
+    from corridor.formats import person_table
+
+    allowed = site_scope(who, "export.bulk")
+    if allowed is not None and any(s not in allowed for s in site_ids):
+        raise NotFound("site", field="site_ids")
+    sites: list[str] | None = site_ids or (sorted(allowed) if allowed is not None else None)
+    hook = svc.audit.hook(who, "export.bulk", purpose)
+    if fmt == "pfif":
+        body = svc.exports.pfif(sites, dom, hook)
+    elif fmt == "csv":
+        import io
+
+        out = io.StringIO()
+        person_table.write_csv(svc.exports.table(sites, hook), out)
+        body = out.getvalue().encode("utf-8")
+    else:
+        body = person_table.write_xlsx(svc.exports.table(sites, hook))
+    return Response(
+        body,
+        media_type=MEDIA[fmt],
+        headers={
+            "Content-Disposition": f'attachment; filename="corridor-persons.{_ext(fmt)}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _ext(fmt: str) -> str:
+    return "xml" if fmt == "pfif" else fmt
