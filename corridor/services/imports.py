@@ -175,11 +175,10 @@ class ImportService(Service):
         wanted |= {r["person_id"] for r in earlier.values() if r["person_id"]}
         existing: dict[str, str] = {}
         for chunk in _chunks(sorted(wanted)):
-            existing.update(
-                conn.execute(
-                    select(persons.c.id, persons.c.site_id).where(persons.c.id.in_(chunk))
-                ).tuples()
-            )
+            found = conn.execute(
+                select(persons.c.id, persons.c.site_id).where(persons.c.id.in_(chunk))
+            ).all()
+            existing.update({str(row[0]): str(row[1]) for row in found})
         return {"earlier": earlier, "persons": existing, "own": own}
 
     def _plan(
