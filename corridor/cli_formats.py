@@ -259,4 +259,24 @@ def form_xlsform(out: Path, mapping_out: Path | None) -> None:
         click.echo(f"mapping written to {mapping_out}")
 
 
+@form.command("mapping")
+@click.argument("form_file", type=FileArg)
+@click.option("--out", type=OutFile, required=True)
+def form_mapping(form_file: Path, out: Path) -> None:
+    """Suggest a mapping file for another team's XLSForm (review it before use)."""
+    from corridor.formats import UnreadableFile, xlsform
+
+    try:
+        outline = xlsform.read_form(form_file.read_bytes())
+    except UnreadableFile as exc:
+        raise click.ClickException(f"{form_file}: {exc}") from exc
+    suggestion = xlsform.suggest_mapping(outline)
+    out.write_text(json.dumps(suggestion, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    mapped = len(suggestion["submission"]) + len(suggestion["member"])
+    click.echo(
+        f"{len(outline['fields'])} questions, repeats {outline['repeats'] or 'none'}; "
+        f"{mapped} mapped, {len(suggestion['unmapped'])} left for you: {out}"
+    )
+
+
 COMMANDS = (import_, export, report, form)

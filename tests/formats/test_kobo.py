@@ -139,3 +139,21 @@ def test_the_xlsform_is_valid_and_its_mapping_names_its_fields(tmp_path):
     assert set(default.submission) <= fields
     assert set(default.member) <= fields
     assert default.repeat == "members"
+
+
+def test_another_teams_form_gets_a_suggested_mapping():
+    outline = xlsform.read_form(xlsform.workbook())
+    assert outline["repeats"] == ["members"]
+    assert "head/given_name" in outline["fields"] and outline["choices"]["sex"] == ["m", "f"]
+    suggestion = xlsform.suggest_mapping(outline)
+    assert suggestion["submission"]["head/given_name"] == "given_name"
+    assert suggestion["submission"]["head/family_name"] == "family_name"
+    assert "site_id" in suggestion["unmapped"]
+    Mapping_.load(json.dumps(suggestion))  # loadable as it is
+
+
+def test_a_workbook_without_a_survey_is_no_form():
+    from tests.formats.helpers import kobo_xlsx
+
+    with pytest.raises(UnreadableFile, match="no survey sheet"):
+        xlsform.read_form(kobo_xlsx("s"))
