@@ -12,10 +12,11 @@ import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
 
+from corridor.schemas import LegalBasis
 from corridor.settings import SETTINGS_HELP, Settings
 
 db_option = click.option(
@@ -65,7 +66,12 @@ def _import_command(name: str, help_text: str, mapping: bool = False) -> Callabl
         show_default=True,
         help="Consent to tracing for records that carry none",
     )
-    @click.option("--legal-basis", default="vital_interest", show_default=True)
+    @click.option(
+        "--legal-basis",
+        type=click.Choice(list(get_args(LegalBasis))),
+        default="vital_interest",
+        show_default=True,
+    )
     @click.option("--purpose", default="registration and assistance", show_default=True)
     @click.option("--no-duplicate-check", is_flag=True, help="Skip the matching engine")
     @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON")
