@@ -90,6 +90,7 @@ class ImportReport:
             "notes": self.notes,
             "suspected_duplicates": self.duplicates,
             "problems": [p.as_dict() for p in self.problems],
+            "person_ids": self.person_ids,
         }
 
 

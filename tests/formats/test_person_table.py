@@ -167,3 +167,10 @@ def test_xlsx_round_trip(services):
 def test_a_file_that_is_no_workbook_is_refused(services):
     with pytest.raises(UnreadableFile):
         parse(services, "xlsx", b"not a workbook")
+
+
+def test_progress_is_reported_while_checking_and_matching(services):
+    site = make_site(services)
+    seen: list[tuple[str, int, int]] = []
+    run(services, "csv", fixture("persons.csv"), site_id=site, progress=lambda *a: seen.append(a))
+    assert ("checking", 3, 3) in seen and ("matching", 3, 3) in seen
