@@ -58,6 +58,9 @@ def import_file(
     who: MayPersonWrite,
     dom: Domain,
     file: Annotated[UploadFile, File(description="The file to import")],
+    mapping: Annotated[
+        UploadFile | None, File(description="Kobo/ODK: a mapping file (JSON)")
+    ] = None,
     site_id: str | None = None,
     dry_run: bool = False,
     skip_bad_rows: bool = False,
@@ -67,7 +70,7 @@ def import_file(
 ) -> dict[str, Any]:
     """Import a file: every problem with its line and field; nothing written if a record is
     bad (unless ``skip_bad_rows``) or on a dry run; suspected duplicates from the matching
-    engine. Kobo/ODK files use the mapping of Corridor's own form."""
+    engine. Kobo/ODK files use ``mapping``, or by default that of Corridor's own form."""
     from corridor.formats import ReadContext, UnreadableFile, reader
     from corridor.services.imports import ImportOptions
 
@@ -77,8 +80,17 @@ def import_file(
     allowed = site_scope(who, "person.write")
     if site_id and allowed is not None and site_id not in allowed:
         raise NotFound("site", field="site_id")
+    loaded = None
+    if mapping is not None:
+        from corridor.formats.kobo import Mapping_
+
+        try:
+            loaded = Mapping_.load(mapping.file.read(1024 * 1024).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValidationFailed([Problem("mapping", str(exc))]) from exc
+    context = ReadContext(now=svc.clock(), filename=file.filename or "", mapping=loaded)
     try:
-        parsed = reader(fmt)(data, ReadContext(now=svc.clock(), filename=file.filename or ""))
+        parsed = reader(fmt)(data, context)
     except UnreadableFile as exc:
         raise ValidationFailed([Problem("file", str(exc))]) from exc
     options = ImportOptions(

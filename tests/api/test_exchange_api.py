@@ -90,3 +90,25 @@ def test_an_unreadable_file_is_a_clear_error(database, clock, sites):
     r = _upload(registrar, "pfif", fixture("pfif-bad-records.xml"), site_id=camp)
     assert r.status_code == 200 and not r.json()["written"]
     assert {p["line"] for p in r.json()["problems"]} == {8, 12, 17, 21}
+
+
+def test_kobo_upload_with_a_mapping(database, clock, sites):
+    import json
+
+    camp, _ = sites
+    registrar = _client(database, clock, "reg", [Role.REGISTRAR], [camp])
+    mapping = json.dumps({"submission": {"grp/nom": "given_name"}}).encode()
+    data = b'"grp/nom";"_uuid"\n"Walid";"u-1"\n'
+    r = registrar.post(
+        "/api/imports/kobo",
+        params={"site_id": camp},
+        files={"file": ("k.csv", data), "mapping": ("m.json", mapping)},
+    )
+    assert r.status_code == 200 and r.json()["created"] == 1, r.text
+    bad = json.dumps({"submission": {"q": "religion"}}).encode()
+    r = registrar.post(
+        "/api/imports/kobo",
+        params={"site_id": camp},
+        files={"file": ("k.csv", data), "mapping": ("m.json", bad)},
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "mapping"
