@@ -200,7 +200,8 @@ def _export_command(name: str, help_text: str) -> None:
         hook = svc.audit.operator_hook(_operator(), "export.bulk", purpose)
         sites = list(site_ids) or None
         if name == "pfif":
-            out.write_bytes(svc.exports.pfif(sites, settings.instance_domain, hook))
+            by = f"cli:{_operator()}"
+            out.write_bytes(svc.exports.pfif(sites, settings.instance_domain, hook, by))
             n = out.read_bytes().count(b"<pfif:person>")
         else:
             rows = svc.exports.table(sites, hook)
@@ -208,7 +209,8 @@ def _export_command(name: str, help_text: str) -> None:
                 with out.open("w", newline="", encoding="utf-8") as f:
                     n = person_table.write_csv(rows, f)
             else:
-                out.write_bytes(person_table.write_xlsx(rows))
+                provenance = svc.exports.provenance(f"cli:{_operator()}")
+                out.write_bytes(person_table.write_xlsx(rows, provenance))
                 n = len(rows)
         click.echo(f"{n} persons written to {out}")
 

@@ -175,11 +175,18 @@ def write_csv(rows: Iterable[Mapping[str, Any]], out: io.TextIOBase | Any) -> in
     return n
 
 
-def write_xlsx(rows: Sequence[Mapping[str, Any]] | Iterable[Mapping[str, Any]]) -> bytes:
-    """The same table as a workbook; every cell is text, formulas neutralised."""
+def write_xlsx(
+    rows: Sequence[Mapping[str, Any]] | Iterable[Mapping[str, Any]],
+    provenance: str | None = None,
+) -> bytes:
+    """The same table as a workbook; every cell is text, formulas neutralised;
+    ``provenance`` (who exported it, when) in the workbook's description."""
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
+    if provenance:
+        book.properties.description = provenance
+        book.properties.creator = "Corridor"
     sheet = book.create_sheet("persons")
     sheet.append(list(COLUMNS))
     for row in rows:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
-from xml.etree.ElementTree import Element, SubElement, tostring
+from xml.etree.ElementTree import Comment, Element, SubElement, tostring
 
 from corridor.formats._xml import XmlDocument, parse_xml
 from corridor.formats.records import Issue, Parsed, Record, split_chain
@@ -273,16 +273,27 @@ def person_record_id(person_id: str, domain: str) -> str:
     return f"{domain}/person.{person_id}"
 
 
-def render(persons: Iterable[Mapping[str, Any]]) -> bytes:
-    """PFIF 1.4 XML of persons shaped as PFIF fields, each with a ``notes`` list."""
+def render(persons: Iterable[Mapping[str, Any]], provenance: str | None = None) -> bytes:
+    """PFIF 1.4 XML of persons shaped as PFIF fields, each with a ``notes`` list;
+    ``provenance`` (who exported it, when) goes in a comment at the top."""
     root = Element(f"{{{NS14}}}pfif")
+    if provenance:
+        root.append(Comment(f" {provenance.replace('--', '- -')} "))
     for person in persons:
         element = SubElement(root, f"{{{NS14}}}person")
         _fill(element, person, PERSON_ORDER)
         for note in person.get("notes", ()):
             _fill(SubElement(element, f"{{{NS14}}}note"), note, NOTE_ORDER)
     body: bytes = tostring(root, encoding="utf-8", xml_declaration=True)
-    return body.replace(b"ns0:", b"pfif:").replace(b"xmlns:ns0", b"xmlns:pfif")
+    # ElementTree names the namespace ns0; only tags and the declaration carry the prefix
+    # (text is escaped, so "<ns0:" cannot occur in it).
+    for old, new in (
+        (b"<ns0:", b"<pfif:"),
+        (b"</ns0:", b"</pfif:"),
+        (b"xmlns:ns0=", b"xmlns:pfif="),
+    ):
+        body = body.replace(old, new)
+    return body
 
 
 def _fill(element: Element, values: Mapping[str, Any], order: tuple[str, ...]) -> None:

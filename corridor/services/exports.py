@@ -32,7 +32,17 @@ class ExportService(Service):
         self._audit(audit, [r["id"] for r in rows])
         return out
 
-    def pfif(self, site_ids: Iterable[str] | None, domain: str, audit: AuditHook) -> bytes:
+    def provenance(self, who: str) -> str:
+        """The line an exported file carries: who exported it and when."""
+        return f"Exported from Corridor by {who} at {self.clock().isoformat(timespec='seconds')}"
+
+    def pfif(
+        self,
+        site_ids: Iterable[str] | None,
+        domain: str,
+        audit: AuditHook,
+        exported_by: str | None = None,
+    ) -> bytes:
         """PFIF 1.4 of the persons of these sites who consented to tracing, with notes."""
         today = self.clock().date()
         with self.db.read() as conn:
@@ -62,7 +72,7 @@ class ExportService(Service):
             record_id = origin.get(r["id"]) or pfif.person_record_id(r["id"], domain)
             shaped.append(_pfif_person(r, record_id, notes[r["id"]], today))
         self._audit(audit, ids)
-        return pfif.render(shaped)
+        return pfif.render(shaped, self.provenance(exported_by) if exported_by else None)
 
     def _persons(
         self, conn: Connection, site_ids: Iterable[str] | None, traceable_only: bool

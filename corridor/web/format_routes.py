@@ -147,7 +147,7 @@ def _export(
     sites: list[str] | None = site_ids or (sorted(allowed) if allowed is not None else None)
     hook = svc.audit.hook(who, "export.bulk", purpose)
     if fmt == "pfif":
-        body = svc.exports.pfif(sites, dom, hook)
+        body = svc.exports.pfif(sites, dom, hook, who.principal.user_id)
     elif fmt == "csv":
         import io
 
@@ -155,13 +155,15 @@ def _export(
         person_table.write_csv(svc.exports.table(sites, hook), out)
         body = out.getvalue().encode("utf-8")
     else:
-        body = person_table.write_xlsx(svc.exports.table(sites, hook))
+        rows = svc.exports.table(sites, hook)
+        body = person_table.write_xlsx(rows, svc.exports.provenance(who.principal.user_id))
     return Response(
         body,
         media_type=MEDIA[fmt],
         headers={
             "Content-Disposition": f'attachment; filename="corridor-persons.{_ext(fmt)}"',
             "Cache-Control": "no-store",
+            "X-Corridor-Exported-By": who.principal.user_id,
         },
     )
 

@@ -53,6 +53,9 @@ def test_protection_officer_imports_and_exports_pfif_audited(database, clock, se
     r = officer.get("/api/exports/pfif")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/xml")
     assert r.headers["cache-control"] == "no-store"
+    me = officer.get("/api/auth/me").json()["user_id"]
+    assert f"<!-- Exported from Corridor by {me} at ".encode() in r.content
+    assert r.headers["x-corridor-exported-by"] == me
     [person] = pfif.parse(r.content, clock()).records
     assert person.key == "tracing.example.org/person.14"
     with services.db.read() as conn:
