@@ -157,3 +157,9 @@ def test_a_workbook_without_a_survey_is_no_form():
 
     with pytest.raises(UnreadableFile, match="no survey sheet"):
         xlsform.read_form(kobo_xlsx("s"))
+
+
+def test_a_kobo_csv_not_in_utf8_is_refused(services):
+    data = '"head/given_name";"_uuid"\n"Jos\u00e9";"u-1"\n'.encode("latin-1")
+    with pytest.raises(UnreadableFile, match="not UTF-8"):
+        parse(services, "kobo", data, "export.csv")

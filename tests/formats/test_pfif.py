@@ -189,3 +189,9 @@ def test_bad_records_are_listed_with_their_line(services):
 def test_broken_xml_and_entities_are_refused(services, name):
     with pytest.raises(UnreadableFile):
         parse(services, "pfif", fixture(name))
+
+
+def test_a_file_in_another_encoding_than_it_declares_is_refused():
+    data = fixture("pfif-1.3.xml").replace(b"Noor", "No\u00efr".encode("latin-1"))
+    with pytest.raises(UnreadableFile, match="broken XML"):
+        pfif.parse(data, NOW)
