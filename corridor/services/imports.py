@@ -17,9 +17,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from corridor.domain.ids import uuid7
-from corridor.errors import Problem
+from corridor.errors import Conflict, Problem
 from corridor.formats.records import Issue, Parsed, Record
 from corridor.schemas import HouseholdIn, MatchQueryIn, PersonDetails, PersonIn, PersonPatch
 from corridor.services import match_index
@@ -146,10 +147,18 @@ class ImportService(Service):
             return report
         if options.dry_run:
             return report
-        with self.db.transaction() as conn:
-            ids = self._write(conn, space, plans, parsed.notes, options)
-            if audit and ids:
-                audit(conn, ids)
+        try:
+            with self.db.transaction() as conn:
+                ids = self._write(conn, space, plans, parsed.notes, options)
+                if audit and ids:
+                    audit(conn, ids)
+        except IntegrityError as exc:
+            # Another import of the same records committed between our check and our write
+            # (the unique keys of imported_records and pfif_notes): nothing was written.
+            raise Conflict(
+                "these records were imported at the same time by someone else; "
+                "import the file again to see what is left"
+            ) from exc
         report.person_ids = ids
         report.written = True
         return report
@@ -399,12 +408,18 @@ class ImportService(Service):
                 "imported_at": now,
                 "imported_by": by,
             }
-            done = conn.execute(
-                update(imported_records)
-                .where(imported_records.c.source == space, imported_records.c.external_id == key)
-                .values(**{k: v for k, v in values.items() if k != "household_id"})
-            )
-            if not done.rowcount:
+            # A new record is inserted, never updated: if another import took the same key
+            # in the meantime, the unique key refuses it and this import rolls back.
+            done = None
+            if plan.action != "create":
+                done = conn.execute(
+                    update(imported_records)
+                    .where(
+                        imported_records.c.source == space, imported_records.c.external_id == key
+                    )
+                    .values(**{k: v for k, v in values.items() if k != "household_id"})
+                )
+            if done is None or not done.rowcount:
                 conn.execute(
                     insert(imported_records), [{"source": space, "external_id": key, **values}]
                 )

@@ -174,3 +174,17 @@ def test_progress_is_reported_while_checking_and_matching(services):
     seen: list[tuple[str, int, int]] = []
     run(services, "csv", fixture("persons.csv"), site_id=site, progress=lambda *a: seen.append(a))
     assert ("checking", 3, 3) in seen and ("matching", 3, 3) in seen
+
+
+def test_a_concurrent_import_of_the_same_records_writes_nothing(services, monkeypatch):
+    from corridor.errors import Conflict
+
+    site = make_site(services)
+    run(services, "csv", fixture("persons.csv"), site_id=site)
+    # As if the first import had committed after the second one checked the registry.
+    monkeypatch.setattr(
+        services.imports, "_known", lambda *a: {"earlier": {}, "persons": {}, "own": "-"}
+    )
+    with pytest.raises(Conflict):
+        run(services, "csv", fixture("persons.csv"), site_id=site, check_duplicates=False)
+    assert count_persons(services) == 3
