@@ -97,12 +97,12 @@ def _import_command(name: str, help_text: str, mapping: bool = False) -> Callabl
         mapping_file: Path | None,
     ) -> None:
         from corridor.formats import ReadContext, UnreadableFile, reader
-        from corridor.formats.kobo import Mapping_
+        from corridor.formats.kobo import KoboMapping
         from corridor.services.imports import ImportOptions
 
         svc, settings = _services(db_url)
         try:
-            loaded = Mapping_.load(mapping_file.read_text("utf-8")) if mapping_file else None
+            loaded = KoboMapping.load(mapping_file.read_text("utf-8")) if mapping_file else None
         except (ValueError, json.JSONDecodeError) as exc:
             raise click.ClickException(f"mapping file: {exc}") from exc
         context = ReadContext(now=svc.clock(), filename=file.name, mapping=loaded)

@@ -82,10 +82,10 @@ def import_file(
         raise NotFound("site", field="site_id")
     loaded = None
     if mapping is not None:
-        from corridor.formats.kobo import Mapping_
+        from corridor.formats.kobo import KoboMapping
 
         try:
-            loaded = Mapping_.load(mapping.file.read(1024 * 1024).decode("utf-8"))
+            loaded = KoboMapping.load(mapping.file.read(1024 * 1024).decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise ValidationFailed([Problem("mapping", str(exc))]) from exc
     context = ReadContext(now=svc.clock(), filename=file.filename or "", mapping=loaded)

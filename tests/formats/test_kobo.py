@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from corridor.formats import UnreadableFile, xlsform
-from corridor.formats.kobo import Mapping_, path
+from corridor.formats.kobo import KoboMapping, path
 from corridor.storage.tables import households, persons, relationships
 from tests.formats.helpers import (
     KOBO_MAIN,
@@ -103,12 +103,12 @@ def test_a_submission_without_uuid_or_twice_is_a_problem(services):
 
 def test_a_mapping_naming_an_unknown_field_is_refused():
     with pytest.raises(ValueError, match="unknown Corridor field 'religion'"):
-        Mapping_.load(json.dumps({"submission": {"q1": "religion"}}))
+        KoboMapping.load(json.dumps({"submission": {"q1": "religion"}}))
 
 
 def test_a_custom_mapping_with_another_separator(services):
     site = make_site(services)
-    mapping = Mapping_.load(
+    mapping = KoboMapping.load(
         json.dumps(
             {
                 "submission": {"grp.nom": "given_name", "grp.sexe": "sex"},
@@ -134,7 +134,7 @@ def test_the_xlsform_is_valid_and_its_mapping_names_its_fields(tmp_path):
     form.write_bytes(xlsform.workbook())
     result = convert(xlsform=str(form))
     assert "corridor_registration" in result.xform and not result.warnings
-    default = Mapping_.default()
+    default = KoboMapping.default()
     fields = {path(f) for f in xlsform.field_paths()}
     assert set(default.submission) <= fields
     assert set(default.member) <= fields
@@ -149,7 +149,7 @@ def test_another_teams_form_gets_a_suggested_mapping():
     assert suggestion["submission"]["head/given_name"] == "given_name"
     assert suggestion["submission"]["head/family_name"] == "family_name"
     assert "site_id" in suggestion["unmapped"]
-    Mapping_.load(json.dumps(suggestion))  # loadable as it is
+    KoboMapping.load(json.dumps(suggestion))  # loadable as it is
 
 
 def test_a_workbook_without_a_survey_is_no_form():
