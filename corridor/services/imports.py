@@ -16,22 +16,21 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
-from corridor.domain.ids import uuid7
 from corridor.errors import Conflict, Problem
 from corridor.formats.records import Issue, Parsed, Record
 from corridor.schemas import HouseholdIn, MatchQueryIn, PersonDetails, PersonIn, PersonPatch
-from corridor.services import match_index
 from corridor.services.base import Service
+from corridor.services.import_writes import Plan, chunks, write
 from corridor.services.person_rows import detail_fields
 from corridor.services.person_search import PersonSearchService
 from corridor.services.registration import AuditHook, RegistrationService
 from corridor.services.sites import unknown_site_problems
-from corridor.storage.import_tables import imported_records, pfif_notes
+from corridor.storage.import_tables import imported_records
 from corridor.storage.queries import NAME_COLUMNS
-from corridor.storage.tables import person_documents, persons
+from corridor.storage.tables import persons
 
 # Which records share one id space: a partner's row id is the same from CSV or XLSX.
 ID_SPACE = {"csv": "table", "xlsx": "table", "pfif": "pfif", "kobo": "kobo", "odk": "kobo"}
@@ -95,14 +94,6 @@ class ImportReport:
         }
 
 
-@dataclass
-class _Plan:
-    record: Record
-    action: Literal["create", "update", "unchanged", "expire", "skip"]
-    data: PersonIn | HouseholdIn | PersonPatch | None = None
-    person_id: str | None = None
-
-
 class ImportService(Service):
     def __init__(self, db: Any, clock: Callable[[], datetime]) -> None:
         super().__init__(db, clock)
@@ -149,7 +140,15 @@ class ImportService(Service):
             return report
         try:
             with self.db.transaction() as conn:
-                ids = self._write(conn, space, plans, parsed.notes, options)
+                ids = write(
+                    conn,
+                    self.registration,
+                    space,
+                    plans,
+                    parsed.notes,
+                    options.recorded_by,
+                    self.clock(),
+                )
                 if audit and ids:
                     audit(conn, ids)
         except IntegrityError as exc:
@@ -184,7 +183,7 @@ class ImportService(Service):
         wanted |= {r.key[len(own) :] for r in records if r.key and r.key.startswith(own)}
         wanted |= {r["person_id"] for r in earlier.values() if r["person_id"]}
         existing: dict[str, str] = {}
-        for chunk in _chunks(sorted(wanted)):
+        for chunk in chunks(sorted(wanted)):
             found = conn.execute(
                 select(persons.c.id, persons.c.site_id).where(persons.c.id.in_(chunk))
             ).all()
@@ -193,7 +192,7 @@ class ImportService(Service):
 
     def _plan(
         self, record: Record, known: dict[str, Any], options: ImportOptions, issues: list[Issue]
-    ) -> _Plan:
+    ) -> Plan:
         earlier = known["earlier"].get(record.key) if record.key else None
         person_id: str | None = earlier["person_id"] if earlier else None
         if record.corridor_id and record.corridor_id in known["persons"]:
@@ -204,14 +203,14 @@ class ImportService(Service):
         allowed = options.allowed_sites
         if person_id and allowed is not None and known["persons"].get(person_id) not in allowed:
             issues.append(Issue(record.line, "record_id", "person not found"))
-            return _Plan(record, "skip")
+            return Plan(record, "skip")
         if record.expired:
-            return _Plan(record, "expire" if person_id else "skip", person_id=person_id)
+            return Plan(record, "expire" if person_id else "skip", person_id=person_id)
         if person_id is None and earlier is not None:
-            return _Plan(record, "unchanged")  # a household submission taken in before
+            return Plan(record, "unchanged")  # a household submission taken in before
         if person_id is not None:
             if earlier and earlier["content_hash"] == record.content_hash():
-                return _Plan(record, "unchanged", person_id=person_id)
+                return Plan(record, "unchanged", person_id=person_id)
             if record.members:
                 issues.append(
                     Issue(
@@ -222,7 +221,7 @@ class ImportService(Service):
                         fatal=False,
                     )
                 )
-                return _Plan(record, "unchanged", person_id=person_id)
+                return Plan(record, "unchanged", person_id=person_id)
             older = (
                 earlier is not None
                 and earlier["source_date"] is not None
@@ -230,11 +229,11 @@ class ImportService(Service):
                 and record.source_date <= earlier["source_date"]
             )
             if older:
-                return _Plan(record, "unchanged", person_id=person_id)
+                return Plan(record, "unchanged", person_id=person_id)
             patch = self._validate_patch(record, issues)
-            return _Plan(record, "update", patch, person_id)
+            return Plan(record, "update", patch, person_id)
         data = self._validate_new(record, options, issues)
-        return _Plan(record, "create", data)
+        return Plan(record, "create", data)
 
     def _validate_new(
         self, record: Record, options: ImportOptions, issues: list[Issue]
@@ -303,7 +302,7 @@ class ImportService(Service):
     def _check_sites(
         self,
         conn: Connection,
-        plans: list[_Plan],
+        plans: list[Plan],
         issues: list[Issue],
         allowed: frozenset[str] | None,
     ) -> None:
@@ -317,7 +316,7 @@ class ImportService(Service):
         for site in sorted(unknown):
             issues.extend(Issue(line, "site_id", f"unknown site {site!r}") for line in lines[site])
 
-    def _duplicates(self, plans: list[_Plan], progress: Progress | None) -> list[dict[str, Any]]:
+    def _duplicates(self, plans: list[Plan], progress: Progress | None) -> list[dict[str, Any]]:
         """Each new person the registry probably holds already (the matching engine)."""
         found = []
         for n, plan in enumerate(plans, start=1):
@@ -344,144 +343,8 @@ class ImportService(Service):
                         )
         return found
 
-    # -- writing --------------------------------------------------------------------------
-
-    def _write(
-        self,
-        conn: Connection,
-        space: str,
-        plans: list[_Plan],
-        loose_notes: list[dict[str, Any]],
-        options: ImportOptions,
-    ) -> list[str]:
-        now = self.clock()
-        by = options.recorded_by
-        ids: list[str] = []
-        singles = [p for p in plans if p.action == "create" and isinstance(p.data, PersonIn)]
-        if singles:
-            new = self.registration.register_many(
-                [p.data for p in singles if isinstance(p.data, PersonIn)], by, conn=conn
-            )
-            for plan, pid in zip(singles, new, strict=True):
-                plan.person_id = pid
-            ids += new
-        families = [p for p in plans if p.action == "create" and isinstance(p.data, HouseholdIn)]
-        households: list[str | None] = []
-        if families:
-            written = self.registration.register_households(
-                [p.data for p in families if isinstance(p.data, HouseholdIn)], by, conn=conn
-            )
-            for plan, household in zip(families, written, strict=True):
-                plan.person_id = household["head_person_id"]
-                households.append(household["id"])
-                ids += [m["id"] for m in household["members"]]
-        household_of = {id(p): h for p, h in zip(families, households, strict=True)}
-        for plan in plans:
-            if plan.action == "update" and plan.person_id and isinstance(plan.data, PersonPatch):
-                self.registration.update_person(plan.person_id, plan.data, conn=conn)
-                ids.append(plan.person_id)
-            elif plan.action == "expire" and plan.person_id:
-                _empty_person(conn, plan.person_id, now)
-                ids.append(plan.person_id)
-        self._remember(conn, space, plans, household_of, now, by)
-        self._store_notes(conn, plans, loose_notes, now)
-        return list(dict.fromkeys(ids))
-
-    def _remember(
-        self,
-        conn: Connection,
-        space: str,
-        plans: list[_Plan],
-        household_of: dict[int, str | None],
-        now: datetime,
-        by: str | None,
-    ) -> None:
-        for plan in plans:
-            key = plan.record.key
-            if not key or plan.action not in ("create", "update", "expire"):
-                continue
-            values = {
-                "person_id": plan.person_id,
-                "household_id": household_of.get(id(plan)),
-                "content_hash": plan.record.content_hash(),
-                "source_date": plan.record.source_date,
-                "imported_at": now,
-                "imported_by": by,
-            }
-            # A new record is inserted, never updated: if another import took the same key
-            # in the meantime, the unique key refuses it and this import rolls back.
-            done = None
-            if plan.action != "create":
-                done = conn.execute(
-                    update(imported_records)
-                    .where(
-                        imported_records.c.source == space, imported_records.c.external_id == key
-                    )
-                    .values(**{k: v for k, v in values.items() if k != "household_id"})
-                )
-            if done is None or not done.rowcount:
-                conn.execute(
-                    insert(imported_records), [{"source": space, "external_id": key, **values}]
-                )
-
-    def _store_notes(
-        self, conn: Connection, plans: list[_Plan], loose: list[dict[str, Any]], now: datetime
-    ) -> None:
-        """PFIF notes, linked to their person where Corridor holds them."""
-        person_of = {p.record.key: p.person_id for p in plans if p.record.key and p.person_id}
-        notes = [n for p in plans if p.action not in ("skip", "expire") for n in p.record.notes]
-        notes += loose
-        if not notes and not person_of:
-            return
-        wanted = [n["note_record_id"] for n in notes]
-        stored: set[str] = set()
-        for chunk in _chunks(wanted):
-            stored |= set(
-                conn.execute(
-                    select(pfif_notes.c.note_record_id).where(
-                        pfif_notes.c.note_record_id.in_(chunk)
-                    )
-                ).scalars()
-            )
-        missing = {n["person_record_id"] for n in notes} - set(person_of)
-        for chunk in _chunks(sorted(missing)):
-            found = conn.execute(
-                select(imported_records.c.external_id, imported_records.c.person_id).where(
-                    imported_records.c.source == "pfif", imported_records.c.external_id.in_(chunk)
-                )
-            )
-            person_of.update({k: v for k, v in found})
-        rows = []
-        for note in notes:
-            if note["note_record_id"] in stored:
-                continue
-            stored.add(note["note_record_id"])
-            rows.append(
-                {
-                    **{k: v for k, v in note.items() if k != "line"},
-                    "id": uuid7(),
-                    "person_id": person_of.get(note["person_record_id"]),
-                    "case_id": None,
-                    "imported_at": now,
-                }
-            )
-        if rows:
-            conn.execute(insert(pfif_notes), rows)
-        # Notes that came before their person now find it.
-        for key, pid in person_of.items():
-            if pid:
-                conn.execute(
-                    update(pfif_notes)
-                    .where(pfif_notes.c.person_record_id == key, pfif_notes.c.person_id.is_(None))
-                    .values(person_id=pid)
-                )
-
 
 _COUNTER = {"create": "created", "update": "updated", "unchanged": "unchanged", "expire": "expired"}
-
-
-def _chunks(items: Sequence[str], size: int = 500) -> list[Sequence[str]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _match_query(person: PersonDetails) -> MatchQueryIn:
@@ -508,23 +371,3 @@ def _match_query(person: PersonDetails) -> MatchQueryIn:
         purpose="deduplication",
         top=3,
     )
-
-
-def _empty_person(conn: Connection, person_id: str, now: datetime) -> None:
-    """An expired PFIF record: keep the person's id and dates, nothing that names them."""
-    blank: dict[str, Any] = dict.fromkeys(NAME_COLUMNS)
-    blank.update(
-        alternate_names=[],
-        kunya=None,
-        mother_name=None,
-        phone=None,
-        note=None,
-        birth_date=None,
-        birth_precision=None,
-        origin_locality=None,
-        updated_at=now,
-    )
-    conn.execute(update(persons).where(persons.c.id == person_id).values(**blank))
-    conn.execute(delete(person_documents).where(person_documents.c.person_id == person_id))
-    conn.execute(delete(pfif_notes).where(pfif_notes.c.person_id == person_id))
-    match_index.reindex_persons(conn, [person_id])
