@@ -7,6 +7,7 @@ semantics, no existence oracle).
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
@@ -25,6 +26,7 @@ format_router = APIRouter(prefix="/api", tags=["exchange"])
 Svc = Annotated[Services, Depends(services)]
 MayPersonWrite = Annotated[Caller, Depends(requires("person.write"))]
 MayExport = Annotated[Caller, Depends(requires("export.bulk"))]
+MayFiguresRead = Annotated[Caller, Depends(requires("figures.read"))]
 
 
 def domain(request: Request) -> str:
@@ -166,6 +168,22 @@ def _export(
             "X-Corridor-Exported-By": who.principal.user_id,
         },
     )
+
+
+@format_router.get("/reports/hxl")
+def report_hxl(
+    svc: Svc,
+    who: MayFiguresRead,
+    from_: Annotated[date, Query(alias="from")],
+    to: date,
+) -> Response:
+    """Daily figures per site (the caller's sites), HXL-tagged CSV, counts under 5
+    suppressed: the same as ``corridor report hxl``."""
+    from corridor.formats import hxl
+
+    allowed = site_scope(who, "figures.read")
+    rows = [r for r in svc.reports.daily(from_, to) if allowed is None or r["site_id"] in allowed]
+    return Response(hxl.render(rows), media_type="text/csv; charset=utf-8")
 
 
 def _ext(fmt: str) -> str:

@@ -115,3 +115,33 @@ def test_kobo_upload_with_a_mapping(database, clock, sites):
         files={"file": ("k.csv", data), "mapping": ("m.json", bad)},
     )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "mapping"
+
+
+def test_hxl_report_over_http_is_confined_to_the_callers_sites(database, clock, services, sites):
+    from corridor.schemas import ConsentIn, PersonIn
+
+    camp, other = sites
+    for site in (camp, other):
+        services.registration.register_many(
+            [
+                PersonIn(
+                    site_id=site,
+                    given_name=f"P{i}",
+                    consent=ConsentIn(tracing=False),
+                    purpose="registration",
+                    legal_basis="vital_interest",
+                )
+                for i in range(6)
+            ]
+        )
+    day = clock().date().isoformat()
+    registrar = _client(database, clock, "reg", [Role.REGISTRAR], [camp])
+    r = registrar.get("/api/reports/hxl", params={"from": day, "to": day})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    lines = r.text.splitlines()
+    assert lines[1].startswith("#date+reported")
+    assert {line.split(",")[4] for line in lines[2:]} == {camp}
+    assert "P1" not in r.text
+    coordinator = _client(database, clock, "coord", [Role.COORDINATOR], [])
+    r = coordinator.get("/api/reports/hxl", params={"from": day, "to": day})
+    assert {line.split(",")[4] for line in r.text.splitlines()[2:]} == {camp, other}
