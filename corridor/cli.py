@@ -447,5 +447,14 @@ def duplicates(
         click.echo(f"written to {out}")
 
 
+def _add_format_commands() -> None:
+    from corridor.cli_formats import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_add_format_commands()
+
 if __name__ == "__main__":
     main()

@@ -52,6 +52,11 @@ class Strict(BaseModel):
 
 class ExportIn(Strict):
     reason: str = Field(min_length=3, max_length=2000, description="Why the export is needed")
+    format: Literal["jsonl", "csv", "xlsx", "pfif"] = Field(
+        default="jsonl",
+        description="jsonl: Corridor's own records; csv/xlsx: the partner person table; "
+        "pfif: PFIF 1.4 (persons who consented to tracing)",
+    )
 
 
 class ExportDownloadIn(Strict):

@@ -187,6 +187,7 @@ export_requests = Table(
     Column("id", ID, primary_key=True),
     Column("requested_by", ID, nullable=False),
     Column("reason", Text, nullable=False),
+    Column("format", String(10), nullable=False),
     Column("site_ids", JSON, nullable=False),
     Column("state", String(20), nullable=False),  # pending, approved, downloaded
     Column("created_at", UTCDateTime, nullable=False),

@@ -27,6 +27,7 @@ DEFAULT_PURPOSE = {
     "movement.write": "recording a movement or status",
     "tracing.read": "family tracing",
     "tracing.write": "family tracing case work",
+    "export.bulk": "data exchange with a partner",
 }
 
 
@@ -40,11 +41,41 @@ def acting_role(who: Caller, action: str) -> str:
 
 
 class AuditService(Service):
-    def hook(self, who: Caller, action: str) -> Callable[[Connection, list[str]], None]:
+    def hook(
+        self, who: Caller, action: str, purpose: str | None = None
+    ) -> Callable[[Connection, list[str]], None]:
         """An audit hook for a service write: appends in the write's own transaction."""
 
         def append(conn: Connection, person_ids: list[str]) -> None:
-            audit.append_many(conn, self._events(who, action, person_ids, True, None))
+            audit.append_many(conn, self._events(who, action, person_ids, True, purpose))
+
+        return append
+
+    def operator_hook(
+        self, operator: str, action: str, purpose: str | None = None
+    ) -> Callable[[Connection, list[str]], None]:
+        """An audit hook for someone working on the server itself (the ``corridor``
+        command): no account, so the operator's system login names them."""
+
+        def append(conn: Connection, person_ids: list[str]) -> None:
+            now = self.clock()
+            why = purpose or DEFAULT_PURPOSE.get(action, action)
+            ids: list[str | None] = list(dict.fromkeys(person_ids)) or [None]
+            audit.append_many(
+                conn,
+                [
+                    AuditEvent(
+                        user_id=f"cli:{operator}"[:36],
+                        role="operator",
+                        action=action,
+                        outcome=Outcome.ALLOWED,
+                        purpose=why,
+                        occurred_at=now,
+                        person_id=pid,
+                    )
+                    for pid in ids
+                ],
+            )
 
         return append
 

@@ -36,12 +36,15 @@ class Services:
         from corridor.services.exports import ExportService
         from corridor.services.field_vault import FieldVault
         from corridor.services.figures import FigureService
+        from corridor.services.imports import ImportService
         from corridor.services.keys import KeyService
         from corridor.services.manifests import ManifestService
         from corridor.services.movements import MovementService
+        from corridor.services.partner_exports import PartnerExportService
         from corridor.services.person_search import PersonSearchService
         from corridor.services.redaction import RedactionService
         from corridor.services.registration import RegistrationService
+        from corridor.services.reports import ReportService
         from corridor.services.retention import RetentionService
         from corridor.services.sites import SiteService
         from corridor.services.subject_access import SubjectAccessService
@@ -61,10 +64,13 @@ class Services:
         self.person_search = PersonSearchService(db, clock, self.vault)
         self.accounts = AccountService(db, clock, master)
         self.audit = AuditService(db, clock)
+        self.imports = ImportService(db, clock, self.registration, self.person_search)
+        self.partner_exports = PartnerExportService(db, clock, self.vault)
+        self.reports = ReportService(db, clock)
         self.keys = KeyService(db, clock, self.vault)
         self.retention = RetentionService(db, clock, self.vault)
         self.redaction = RedactionService(db, clock)
-        self.exports = ExportService(db, clock, self.vault)
+        self.exports = ExportService(db, clock, self.vault, self.partner_exports)
         self.subject_access = SubjectAccessService(db, clock, self.vault)
         self.tracing = TracingService(db, clock, self.vault)
         # A registration or an arrival is checked against open enquiries as soon as it

@@ -10,6 +10,7 @@ person exported is audited.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -19,10 +20,12 @@ from sqlalchemy import insert, select, update
 
 from corridor.domain.ids import uuid7
 from corridor.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
+from corridor.formats.person_table import write_csv, write_xlsx
 from corridor.security import export_file
 from corridor.security.tables import export_requests
 from corridor.services.base import Service
 from corridor.services.field_vault import FieldVault
+from corridor.services.partner_exports import PartnerExportService
 from corridor.services.redaction import RedactionService
 from corridor.storage import queries
 from corridor.storage.database import Database
@@ -34,24 +37,41 @@ def _out(row: Any) -> dict[str, Any]:
     return {
         k: row.get(k)
         for k in (
-            "id", "requested_by", "reason", "site_ids", "state", "created_at",
+            "id", "requested_by", "reason", "format", "site_ids", "state", "created_at",
             "approved_by", "approved_at", "downloaded_at", "persons",
         )
     }  # fmt: skip
 
 
+FORMATS = ("jsonl", "csv", "xlsx", "pfif")
+
+
+def _no_audit(conn: Any, person_ids: list[str]) -> None:
+    """The partner exporters audit through a hook; the web route audits instead."""
+
+
 class ExportService(Service):
-    def __init__(self, db: Database, clock: Callable[[], datetime], vault: FieldVault) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], datetime],
+        vault: FieldVault,
+        partner: PartnerExportService,
+    ) -> None:
         super().__init__(db, clock)
         self.vault = vault
+        self.partner = partner
 
-    def request(self, user_id: str, reason: str, scope: Sites) -> dict[str, Any]:
+    def request(
+        self, user_id: str, reason: str, scope: Sites, fmt: str = "jsonl"
+    ) -> dict[str, Any]:
         if scope is None:
             raise ValidationFailed([Problem("site_ids", "an export covers named sites only")])
         row = {
             "id": uuid7(),
             "requested_by": user_id,
             "reason": reason,
+            "format": fmt,
             "site_ids": sorted(scope),
             "state": "pending",
             "created_at": self.clock(),
@@ -90,7 +110,13 @@ class ExportService(Service):
             return _out({**row, "state": "approved", "approved_by": user_id, "approved_at": now})
 
     def download(
-        self, user_id: str, roles: frozenset[str], export_id: str, passphrase: str, scope: Sites
+        self,
+        user_id: str,
+        roles: frozenset[str],
+        export_id: str,
+        passphrase: str,
+        scope: Sites,
+        domain: str = "corridor.local",
     ) -> tuple[bytes, list[str]]:
         """The encrypted file and the ids of the persons in it."""
         if len(passphrase) < export_file.MIN_PASSPHRASE:
@@ -122,8 +148,7 @@ class ExportService(Service):
                 .where(export_requests.c.id == export_id)
                 .values(state="downloaded", downloaded_at=now, persons=len(people))
             )
-        shown = RedactionService(self.db, self.clock).persons(roles, people)
-        content = "\n".join(json.dumps(p, default=str, ensure_ascii=False) for p in shown)
+        content, exported = self._content(row, roles, people, user_id, domain)
         header = {
             "export_id": export_id,
             "exported_by": user_id,
@@ -131,7 +156,41 @@ class ExportService(Service):
             "reason": row["reason"],
             "site_ids": row["site_ids"],
             "created_at": now.isoformat(),
-            "persons": len(people),
-            "content": "persons, one JSON object a line",
+            "persons": len(exported),
+            "format": row["format"],
+            "content": CONTENT[row["format"]],
         }
-        return export_file.seal(content.encode(), passphrase, header), [p["id"] for p in people]
+        return export_file.seal(content, passphrase, header), exported
+
+    def _content(
+        self,
+        row: Any,
+        roles: frozenset[str],
+        people: list[dict[str, Any]],
+        user_id: str,
+        domain: str,
+    ) -> tuple[bytes, list[str]]:
+        """The file's content in the requested format, and the ids of the persons in it."""
+        fmt, sites = row["format"], row["site_ids"]
+        if fmt == "pfif":
+            body = self.partner.pfif(sites, domain, _no_audit, user_id)
+            return body, [p["id"] for p in people if p["consent"]["tracing"]]
+        everyone = [p["id"] for p in people]
+        if fmt in ("csv", "xlsx"):
+            table = self.partner.table(sites, _no_audit)
+            if fmt == "xlsx":
+                return write_xlsx(table, self.partner.provenance(user_id)), everyone
+            out = io.StringIO()
+            write_csv(table, out)
+            return out.getvalue().encode("utf-8"), everyone
+        shown = RedactionService(self.db, self.clock).persons(roles, people)
+        lines = "\n".join(json.dumps(p, default=str, ensure_ascii=False) for p in shown)
+        return lines.encode(), everyone
+
+
+CONTENT = {
+    "jsonl": "persons as Corridor shows them to the exporter, one JSON object a line",
+    "csv": "the partner person table (docs/formats.md), CSV",
+    "xlsx": "the partner person table (docs/formats.md), XLSX",
+    "pfif": "PFIF 1.4: the persons who consented to tracing, with notes",
+}

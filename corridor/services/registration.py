@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -116,8 +117,11 @@ class RegistrationService(Service):
         recorded_by: str | None = None,
         audit: AuditHook | None = None,
         scope: Sites = None,
+        conn: Connection | None = None,
     ) -> list[str]:
-        """Register several unrelated persons in one transaction (imports, the demo).
+        """Register several unrelated persons in one transaction (imports, the demo); with
+        ``conn``, inside that caller's transaction (an import is one transaction), and the
+        caller tells the listeners once it committed.
 
         A site outside ``scope`` is reported as unknown, like one that does not exist."""
         now = self.clock()
@@ -142,14 +146,16 @@ class RegistrationService(Service):
                 )
             )
         batch = self._batch(drafts, recorded_by, problems)
-        with self.db.transaction() as conn:
+        own_transaction = conn is None
+        with self._within(conn) as conn:
             problems.extend(unknown_site_problems(conn, checks, scope))
             require(problems)
             batch = _ready(batch)
             batch.write(conn)
             if audit:
                 audit(conn, [d.person["id"] for d in drafts])
-        self.notify([d.person["id"] for d in drafts])
+        if own_transaction:  # else the caller tells the listeners once it committed
+            self.notify([d.person["id"] for d in drafts])
         return [d.person["id"] for d in drafts]
 
     def register_household(
@@ -172,9 +178,10 @@ class RegistrationService(Service):
         recorded_by: str | None = None,
         audit: AuditHook | None = None,
         scope: Sites = None,
+        conn: Connection | None = None,
     ) -> list[dict[str, Any]]:
-        """Register many households in one transaction; returns each household with its
-        members (head first), in order."""
+        """Register many households in one transaction (``conn``: the caller's); returns
+        each household with its members (head first), in order."""
         now = self.clock()
         problems: list[Problem] = []
         multi = len(items) > 1
@@ -234,7 +241,8 @@ class RegistrationService(Service):
             site_checks.add((data.site_id, f"{base}site_id"))
             all_drafts.extend(drafts)
         batch = self._batch(all_drafts, recorded_by, problems)
-        with self.db.transaction() as conn:
+        own_transaction = conn is None
+        with self._within(conn) as conn:
             problems.extend(unknown_site_problems(conn, site_checks, scope))
             require(problems)
             batch = _ready(batch)
@@ -243,7 +251,8 @@ class RegistrationService(Service):
             if audit:
                 audit(conn, [d.person["id"] for d in all_drafts])
             insert_rows(conn, relationships, link_rows)
-        self.notify([d.person["id"] for d in all_drafts])
+        if own_transaction:
+            self.notify([d.person["id"] for d in all_drafts])
         members: dict[str, list[dict[str, Any]]] = {h["id"]: [] for h in hh_rows}
         for d in all_drafts:
             p = d.person
@@ -272,19 +281,22 @@ class RegistrationService(Service):
         audit: AuditHook | None = None,
         scope: Sites = None,
         check: Callable[[dict[str, Any]], None] | None = None,
+        conn: Connection | None = None,
     ) -> dict[str, Any]:
         """Add or correct details; only the fields given change. Location is not a detail.
+        With ``conn``, inside that caller's transaction.
 
         ``check`` sees the current record first and may refuse (field-level rules)."""
         given = patch.model_dump(exclude_unset=True)
-        with self.db.read() as conn:
-            site_id = conn.execute(
+        with self.db.read() as read:
+            site_id = read.execute(
                 select(persons.c.site_id).where(persons.c.id == person_id)
             ).scalar()
         if site_id is not None:
             # The site's key is found (or created) before the writer's lock is taken.
             self.vault.prepare(site_id)
-        with self.db.transaction() as conn:
+        own_transaction = conn is None
+        with self._within(conn) as conn:
             current = self._person(conn, person_id, scope)
             if check:
                 check(current)
@@ -311,7 +323,8 @@ class RegistrationService(Service):
             if audit:
                 audit(conn, [person_id])
             person = self._person(conn, person_id)
-        self.notify([person_id])  # details or consent given later may make a match
+        if own_transaction:  # details or consent given later may make a match
+            self.notify([person_id])
         return person
 
     def link(self, data: LinkIn, scope: Sites = None) -> dict[str, Any]:
@@ -432,6 +445,10 @@ class RegistrationService(Service):
             return _Batch(drafts, recorded_by, self.vault)
         except KeyUnavailable as exc:
             return exc
+
+    def _within(self, conn: Connection | None) -> AbstractContextManager[Connection]:
+        """The caller's transaction if given, else a new one."""
+        return nullcontext(conn) if conn is not None else self.db.transaction()
 
     def _draft(
         self,

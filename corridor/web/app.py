@@ -15,6 +15,7 @@ from corridor.settings import Settings
 from corridor.storage import Database
 from corridor.web import auth, errors, headers, pages
 from corridor.web.export_routes import export_router
+from corridor.web.format_routes import format_router
 from corridor.web.routes import api_router
 from corridor.web.tracing_routes import tracing_router
 
@@ -60,5 +61,6 @@ def create_app(
     app.include_router(api_router)
     app.include_router(tracing_router)
     app.include_router(export_router)
+    app.include_router(format_router)
     app.include_router(pages.router)
     return app

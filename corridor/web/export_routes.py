@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from corridor.schemas import ExportDownloadIn, ExportIn
@@ -22,7 +22,7 @@ MayApprove = Annotated[Caller, Depends(requires("export.approve"))]
 @export_router.post("", status_code=201)
 def request_export(body: ExportIn, svc: Svc, who: MayExport) -> dict[str, Any]:
     """Ask to export the persons of your sites; a second person must approve."""
-    export = svc.exports.request(who.principal.user_id, body.reason, who.scope)
+    export = svc.exports.request(who.principal.user_id, body.reason, who.scope, body.format)
     svc.audit.record(who, "export.bulk", [None], purpose=f"export requested: {body.reason}")
     return export
 
@@ -42,12 +42,17 @@ def approve_export(export_id: str, svc: Svc, who: MayApprove) -> dict[str, Any]:
 
 @export_router.post("/{export_id}/download")
 def download_export(
-    export_id: str, body: ExportDownloadIn, svc: Svc, who: MayExport
+    export_id: str, body: ExportDownloadIn, svc: Svc, who: MayExport, request: Request
 ) -> Response:
     """The approved export, once, encrypted under your passphrase (a POST: the
     passphrase never sits in a URL)."""
     data, person_ids = svc.exports.download(
-        who.principal.user_id, who.principal.roles, export_id, body.passphrase, who.scope
+        who.principal.user_id,
+        who.principal.roles,
+        export_id,
+        body.passphrase,
+        who.scope,
+        domain=request.app.state.settings.instance_domain,
     )
     svc.audit.record(who, "export.bulk", person_ids, purpose=f"export {export_id} downloaded")
     return Response(

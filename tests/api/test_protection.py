@@ -139,10 +139,12 @@ def test_protection_08_no_personal_data_in_logs_urls_or_caches(client, caplog):
     for route in api_routes(client.app):
         names = {p.name for p in route.dependant.path_params}
         assert names <= {"person_id", "household_id", "manifest_id", "event_id", "site_id",
-                         "enquiry_id", "case_id", "match_id", "export_id",
+                         "enquiry_id", "case_id", "match_id", "export_id", "fmt",
                          "user_id"}, route.path
         queries = {q.alias or q.name for q in route.dependant.query_params}
-        assert queries <= {"site_id", "status", "from", "to"}, route.path
+        # (an import's options: flags, a legal basis and a purpose from fixed vocabularies)
+        assert queries <= {"site_id", "status", "from", "to", "dry_run", "skip_bad_rows",
+                           "consent_tracing", "legal_basis", "purpose"}, route.path
     r = client.get(f"/api/persons/{p['id']}")
     assert r.headers["cache-control"] == "no-store"
 

@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("requested_by", sa.String(length=36), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("format", sa.String(length=10), nullable=False),
         sa.Column("site_ids", sa.JSON(), nullable=False),
         sa.Column("state", sa.String(length=20), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

@@ -1,0 +1,290 @@
+"""``corridor import``, ``export``, ``report`` and ``form``: files in and out.
+
+Parses options, calls the import/export services, prints the summary and every problem.
+Exports of personal data are audited under the operator's system login.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, get_args
+
+import click
+
+from corridor.schemas import LegalBasis
+from corridor.settings import SETTINGS_HELP, Settings
+
+db_option = click.option(
+    "--db",
+    "db_url",
+    envvar="CORRIDOR_DATABASE_URL",
+    default=None,
+    help=SETTINGS_HELP["database_url"],
+)
+purpose_option = click.option(
+    "--purpose", default=None, help="Why (written to the audit log with every person touched)"
+)
+FileArg = click.Path(exists=True, dir_okay=False, path_type=Path)
+OutFile = click.Path(dir_okay=False, path_type=Path)
+
+
+def _services(db_url: str | None) -> tuple[Any, Settings]:
+    from corridor.services import Services
+    from corridor.storage import Database
+
+    settings = Settings.from_env(database_url=db_url or "")
+    return Services(Database(settings.database_url)), settings
+
+
+def _operator() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (a container): still audited, as "unknown"
+        return "unknown"
+
+
+@click.group("import")
+def import_() -> None:
+    """Import persons from a file (every problem listed; nothing written if a row is bad)."""
+
+
+def _import_command(name: str, help_text: str, mapping: bool = False) -> Callable[..., None]:
+    @import_.command(name, help=help_text)
+    @click.argument("file", type=FileArg)
+    @db_option
+    @click.option("--site", "site_id", default=None, help="Site id for records that name none")
+    @click.option("--dry-run", is_flag=True, help="Check and report; write nothing")
+    @click.option("--skip-bad-rows", is_flag=True, help="Write the good rows, list the bad")
+    @click.option(
+        "--consent-tracing/--no-consent-tracing",
+        default=False,
+        show_default=True,
+        help="Consent to tracing for records that carry none",
+    )
+    @click.option(
+        "--legal-basis",
+        type=click.Choice(list(get_args(LegalBasis))),
+        default="vital_interest",
+        show_default=True,
+    )
+    @click.option("--purpose", default="registration and assistance", show_default=True)
+    @click.option("--no-duplicate-check", is_flag=True, help="Skip the matching engine")
+    @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON")
+    @click.option(
+        "--mapping",
+        "mapping_file",
+        type=FileArg,
+        default=None,
+        hidden=not mapping,
+        help="Mapping file (form field -> Corridor field); default: Corridor's own form",
+    )
+    def command(
+        file: Path,
+        db_url: str | None,
+        site_id: str | None,
+        dry_run: bool,
+        skip_bad_rows: bool,
+        consent_tracing: bool,
+        legal_basis: str,
+        purpose: str,
+        no_duplicate_check: bool,
+        as_json: bool,
+        mapping_file: Path | None,
+    ) -> None:
+        from corridor.formats import ReadContext, UnreadableFile, reader
+        from corridor.formats.kobo import KoboMapping
+        from corridor.services.imports import ImportOptions
+
+        svc, settings = _services(db_url)
+        try:
+            loaded = KoboMapping.load(mapping_file.read_text("utf-8")) if mapping_file else None
+        except (ValueError, json.JSONDecodeError) as exc:
+            raise click.ClickException(f"mapping file: {exc}") from exc
+        context = ReadContext(now=svc.clock(), filename=file.name, mapping=loaded)
+        try:
+            parsed = reader(name)(file.read_bytes(), context)
+        except UnreadableFile as exc:
+            raise click.ClickException(f"{file}: {exc}") from exc
+        from rich.progress import Progress
+
+        with Progress(transient=True, disable=as_json or len(parsed.records) < 50) as bar:
+            tasks: dict[str, Any] = {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total)
+                bar.update(tasks[stage], completed=done)
+
+            options = ImportOptions(
+                site_id=site_id,
+                dry_run=dry_run,
+                skip_bad_rows=skip_bad_rows,
+                check_duplicates=not no_duplicate_check,
+                purpose=purpose,
+                legal_basis=legal_basis,  # type: ignore[arg-type]
+                consent_tracing=consent_tracing,
+                recorded_by=f"cli:{_operator()}"[:100],
+                instance_domain=settings.instance_domain,
+                progress=progress,
+            )
+            report = svc.imports.run(
+                parsed, options, audit=svc.audit.operator_hook(_operator(), "person.write", purpose)
+            )
+        _print_report(report, as_json)
+        if report.fatal and not report.written:
+            sys.exit(1)
+
+    return command
+
+
+def _print_report(report: Any, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, default=str, ensure_ascii=False))
+        return
+    for problem in report.problems:
+        click.echo(str(problem), err=True)
+    for dup in report.duplicates:
+        who = f" {dup['member']}" if dup["member"] else ""
+        click.echo(
+            f"line {dup['line']}{who}: probably already registered as "
+            f"{dup['registration_number']} (p={dup['probability']})"
+        )
+    state = (
+        "dry run, nothing written"
+        if report.dry_run
+        else (
+            "written"
+            if report.written
+            else "NOTHING WRITTEN: fix the errors or use --skip-bad-rows"
+        )
+    )
+    click.echo(
+        f"{report.source}: created {report.created}, updated {report.updated}, "
+        f"unchanged {report.unchanged}, skipped {report.skipped}, expired {report.expired}, "
+        f"notes {report.notes}, suspected duplicates {len(report.duplicates)} ({state})"
+    )
+
+
+_import_command("csv", "Persons from a CSV file (person CSV columns plus Corridor ids).")
+_import_command("xlsx", "Persons from an XLSX workbook (same columns, first sheet).")
+_import_command("pfif", "Persons and notes from a PFIF 1.1-1.4 XML file.")
+_import_command(
+    "kobo",
+    "Registration submissions from a KoboToolbox XLSX/CSV export or an ODK Central CSV zip.",
+    mapping=True,
+)
+
+
+@click.group()
+def export() -> None:
+    """Export persons for a partner (audited, one entry per person)."""
+
+
+def _export_command(name: str, help_text: str) -> None:
+    @export.command(name, help=help_text)
+    @db_option
+    @click.option("--out", type=OutFile, required=True)
+    @click.option("--site", "site_ids", multiple=True, help="Only this site (repeatable)")
+    @purpose_option
+    def command(
+        db_url: str | None, out: Path, site_ids: tuple[str, ...], purpose: str | None
+    ) -> None:
+        from corridor.formats import person_table
+
+        svc, settings = _services(db_url)
+        hook = svc.audit.operator_hook(_operator(), "export.bulk", purpose)
+        sites = list(site_ids) or None
+        if name == "pfif":
+            by = f"cli:{_operator()}"
+            out.write_bytes(svc.partner_exports.pfif(sites, settings.instance_domain, hook, by))
+            n = out.read_bytes().count(b"<pfif:person>")
+        else:
+            rows = svc.partner_exports.table(sites, hook)
+            if name == "csv":
+                with out.open("w", newline="", encoding="utf-8") as f:
+                    n = person_table.write_csv(rows, f)
+            else:
+                provenance = svc.partner_exports.provenance(f"cli:{_operator()}")
+                out.write_bytes(person_table.write_xlsx(rows, provenance))
+                n = len(rows)
+        click.echo(f"{n} persons written to {out}")
+
+
+_export_command("csv", "Persons as CSV (formulas neutralised).")
+_export_command("xlsx", "Persons as an XLSX workbook (formulas neutralised).")
+_export_command("pfif", "Persons who consented to tracing, with notes, as PFIF 1.4.")
+
+
+@click.group()
+def report() -> None:
+    """Published reports (aggregates only)."""
+
+
+@report.command("hxl")
+@db_option
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--out", type=OutFile, default=None, help="File (default: standard output)")
+def report_hxl(db_url: str | None, start: datetime, end: datetime, out: Path | None) -> None:
+    """Daily arrivals, departures and present per site by sex and age bracket, transfers by
+    destination kind and UASC, HXL-tagged; counts under 5 suppressed."""
+    from corridor.formats import hxl
+
+    svc, _ = _services(db_url)
+    rows = svc.reports.daily(date.fromisoformat(start.date().isoformat()), end.date())
+    text = hxl.render(rows)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"{len(rows)} rows written to {out}")
+
+
+@click.group()
+def form() -> None:
+    """Corridor's own forms for data collection tools."""
+
+
+@form.command("xlsform")
+@click.option("--out", type=OutFile, required=True)
+@click.option("--mapping-out", type=OutFile, default=None, help="Also write its default mapping")
+def form_xlsform(out: Path, mapping_out: Path | None) -> None:
+    """The household registration form as an XLSForm (KoboToolbox, ODK)."""
+    from importlib import resources
+
+    from corridor.formats import xlsform
+
+    out.write_bytes(xlsform.workbook())
+    click.echo(f"form {xlsform.FORM_ID} written to {out}")
+    if mapping_out is not None:
+        text = resources.files("corridor.formats").joinpath("data/registration_mapping.json")
+        mapping_out.write_text(text.read_text("utf-8"), encoding="utf-8")
+        click.echo(f"mapping written to {mapping_out}")
+
+
+@form.command("mapping")
+@click.argument("form_file", type=FileArg)
+@click.option("--out", type=OutFile, required=True)
+def form_mapping(form_file: Path, out: Path) -> None:
+    """Suggest a mapping file for another team's XLSForm (review it before use)."""
+    from corridor.formats import UnreadableFile, xlsform
+
+    try:
+        outline = xlsform.read_form(form_file.read_bytes())
+    except UnreadableFile as exc:
+        raise click.ClickException(f"{form_file}: {exc}") from exc
+    suggestion = xlsform.suggest_mapping(outline)
+    out.write_text(json.dumps(suggestion, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    mapped = len(suggestion["submission"]) + len(suggestion["member"])
+    click.echo(
+        f"{len(outline['fields'])} questions, repeats {outline['repeats'] or 'none'}; "
+        f"{mapped} mapped, {len(suggestion['unmapped'])} left for you: {out}"
+    )
+
+
+COMMANDS = (import_, export, report, form)

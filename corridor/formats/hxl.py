@@ -1,0 +1,100 @@
+"""Published daily figures as an HXL-tagged CSV: a header row, a row of hashtags, then
+one row per day, site and figure. Aggregates only; small counts are suppressed.
+
+Suppression: a count from 1 to 4 is written ``<5``; when a row would then hide only one
+cell, the next smallest count is hidden too, so that no hidden cell can be worked out
+from the total; a total under 5 is hidden as well.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from corridor.domain.birth import BRACKETS, UNKNOWN_BRACKET
+
+THRESHOLD = 5
+HIDDEN = "<5"
+COUNTRY = "SYR"
+_BRACKETS = (*BRACKETS, UNKNOWN_BRACKET)
+
+
+def _age_attribute(bracket: str) -> str:
+    if bracket == UNKNOWN_BRACKET:
+        return "age_unknown"
+    return "age_" + bracket.replace("-", "_").replace("+", "_")
+
+
+CELLS: tuple[tuple[str, str], ...] = tuple(
+    (sex, bracket) for sex in ("f", "m") for bracket in _BRACKETS
+) + (("unknown", "all"),)
+HEADER = (
+    ["Date", "Country", "Governorate", "Site", "Site id", "Figure", "Destination kind", "Total"]
+    + [f"{'Female' if s == 'f' else 'Male'} {b}" for s, b in CELLS[:-1]]
+    + ["Sex unknown"]
+)
+TAGS = (
+    [
+        "#date+reported",
+        "#country+code",
+        "#adm1+code",
+        "#loc+name",
+        "#loc+code",
+        "#indicator+type",
+        "#loc+dest+type",
+        "#affected+displaced+ind",
+    ]
+    + [f"#affected+displaced+ind+{s}+{_age_attribute(b)}" for s, b in CELLS[:-1]]
+    + ["#affected+displaced+ind+sex_unknown"]
+)
+
+
+def suppress(values: list[int], total: int) -> tuple[list[str], str]:
+    """Hide counts of 1-4 (and one more cell when only one would be hidden).
+
+    >>> suppress([10, 2, 0, 7], 19)
+    (['10', '<5', '0', '<5'], '19')
+    >>> suppress([3], 3)
+    (['<5'], '<5')
+    """
+    shown = [str(v) for v in values]
+    hidden = {i for i, v in enumerate(values) if 0 < v < THRESHOLD}
+    if len(hidden) == 1:
+        others = [(v, i) for i, v in enumerate(values) if v > 0 and i not in hidden]
+        if others:
+            hidden.add(min(others)[1])
+    for i in hidden:
+        shown[i] = HIDDEN
+    return shown, (HIDDEN if 0 < total < THRESHOLD else str(total))
+
+
+def render(rows: Iterable[Mapping[str, Any]]) -> str:
+    """The HXL CSV of ``services.reports`` rows."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HEADER)
+    writer.writerow(TAGS)
+    for row in rows:
+        counts = row["counts"]
+        values = [counts.get(cell, 0) for cell in CELLS[:-1]]
+        values.append(sum(n for (sex, _), n in counts.items() if sex == "unknown"))
+        total = sum(counts.values())
+        if total == 0:
+            continue
+        cells, shown_total = suppress(values, total)
+        writer.writerow(
+            [
+                row["date"],
+                COUNTRY,
+                row["pcode"],
+                row["site_name"],
+                row["site_id"],
+                row["figure"],
+                row["destination_kind"],
+                shown_total,
+                *cells,
+            ]
+        )
+    return out.getvalue()

@@ -1,0 +1,253 @@
+"""Mapping form fields to Corridor fields, and submissions to import records.
+
+A mapping file is JSON: ``submission`` and ``member`` (form field -> Corridor field),
+``repeat`` (the repeat that holds household members) and ``values`` (a form's choice ->
+Corridor's value, per Corridor field). Form fields are paths whatever the export's
+separator (``/``, ``.``, ``-``, ``:``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+from corridor.formats.records import Issue, Parsed, Record
+
+_SEPARATORS = re.compile(r"[/.:-]")
+PERSON_TARGETS = {
+    "given_name",
+    "father_name",
+    "grandfather_name",
+    "family_name",
+    "given_name_original",
+    "father_name_original",
+    "grandfather_name_original",
+    "family_name_original",
+    "kunya",
+    "mother_name",
+    "alternate_names",
+    "sex",
+    "birth_date",
+    "estimated_age",
+    "nationality",
+    "origin_pcode",
+    "origin_locality",
+    "phone",
+    "languages",
+    "note",
+}
+VULNERABILITY_FLAGS = {
+    "pregnant_lactating",
+    "serious_medical_condition",
+    "injury",
+    "elderly_alone",
+    "oedema",
+}
+VULNERABILITY_TARGETS = {"uasc", "muac_mm", *VULNERABILITY_FLAGS} | {
+    f"washington_group.{d}"
+    for d in ("seeing", "hearing", "walking", "remembering", "self_care", "communicating")
+}
+SUBMISSION_TARGETS = {"site_id", "registered_at", "consent.tracing"}
+DOCUMENT_TYPES = {
+    "national_id",
+    "passport",
+    "family_book",
+    "birth_certificate",
+    "residence_card",
+    "other",
+}
+TRUE = {"1", "yes", "true", "y", "oui", "نعم"}
+FALSE = {"0", "no", "false", "n", "non", "لا"}
+
+
+def path(name: str) -> str:
+    """A column name as a path whatever the separator: ``grp-head-given_name`` and
+    ``grp.head/given_name`` both give ``grp/head/given_name``.
+
+    >>> path("members.age")
+    'members/age'
+    """
+    return _SEPARATORS.sub("/", name.strip()).lower()
+
+
+@dataclass
+class KoboMapping:
+    """A mapping file: form field -> Corridor field, for submissions and repeat members."""
+
+    submission: dict[str, str]
+    member: dict[str, str] = field(default_factory=dict)
+    repeat: str | None = None
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, text: str) -> KoboMapping:
+        raw = json.loads(text)
+        problems = []
+        for section, extra in (("submission", SUBMISSION_TARGETS), ("member", {"relationship"})):
+            for form_field, target in raw.get(section, {}).items():
+                if not _known_target(target, extra):
+                    problems.append(f"{section}: {form_field} -> unknown Corridor field {target!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return cls(
+            submission={path(k): v for k, v in raw.get("submission", {}).items()},
+            member={path(k): v for k, v in raw.get("member", {}).items()},
+            repeat=raw.get("repeat"),
+            values={
+                k: {str(a).lower(): b for a, b in v.items()}
+                for k, v in raw.get("values", {}).items()
+            },
+        )
+
+    @classmethod
+    def default(cls) -> KoboMapping:
+        """The mapping of Corridor's own registration form (``corridor form xlsform``)."""
+        text = resources.files("corridor.formats").joinpath("data/registration_mapping.json")
+        return cls.load(text.read_text(encoding="utf-8"))
+
+
+def _known_target(target: str, extra: set[str]) -> bool:
+    if target in PERSON_TARGETS or target in extra:
+        return True
+    if target.startswith("vulnerabilities."):
+        return target.removeprefix("vulnerabilities.") in VULNERABILITY_TARGETS
+    if target.startswith("documents."):
+        return target.removeprefix("documents.") in DOCUMENT_TYPES
+    return False
+
+
+@dataclass
+class Submission:
+    """One submission: its row, uuid, fields by path and its repeat rows."""
+
+    line: int
+    uuid: str | None
+    fields: dict[str, str]
+    members: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+
+
+def records(subs: list[Submission], mapping: KoboMapping, source: str) -> Parsed:
+    parsed = Parsed(source)
+    seen: dict[str, int] = {}
+    for sub in subs:
+        if not sub.uuid:
+            parsed.issues.append(Issue(sub.line, "_uuid", "the submission has no uuid"))
+            continue
+        if sub.uuid in seen:
+            parsed.issues.append(
+                Issue(sub.line, "_uuid", f"duplicate submission, first on line {seen[sub.uuid]}")
+            )
+            continue
+        seen[sub.uuid] = sub.line
+        parsed.records.append(_record(sub, mapping, parsed.issues))
+    return parsed
+
+
+def _lookup(row: Mapping[str, str], form_path: str) -> str | None:
+    if form_path in row:
+        return row[form_path]
+    last = form_path.rsplit("/", 1)[-1]
+    hits = [k for k in row if k.rsplit("/", 1)[-1] == last]
+    return row[hits[0]] if len(hits) == 1 else None
+
+
+def _record(sub: Submission, mapping: KoboMapping, issues: list[Issue]) -> Record:
+    person: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    _apply(sub.fields, mapping.submission, mapping, person, extra, sub.line, "", issues)
+    members = []
+    for i, (_, row) in enumerate(sub.members):
+        member: dict[str, Any] = {}
+        _apply(row, mapping.member, mapping, member, {}, sub.line, f"members[{i}].", issues)
+        members.append(member)
+    registered_at = None
+    if extra.get("registered_at"):
+        try:
+            registered_at = datetime.fromisoformat(extra["registered_at"])
+            if registered_at.tzinfo is None:
+                registered_at = registered_at.replace(tzinfo=UTC)
+        except ValueError:
+            issues.append(Issue(sub.line, "registered_at", "not a date"))
+    return Record(
+        line=sub.line,
+        person=person,
+        key=sub.uuid,
+        members=members,
+        site_id=extra.get("site_id"),
+        consent_tracing=extra.get("consent.tracing"),
+        registered_at=registered_at,
+    )
+
+
+def _apply(
+    row: Mapping[str, str],
+    section: Mapping[str, str],
+    mapping: KoboMapping,
+    person: dict[str, Any],
+    extra: dict[str, Any],
+    line: int,
+    prefix: str,
+    issues: list[Issue],
+) -> None:
+    for form_path, target in section.items():
+        raw = _lookup(row, form_path)
+        if raw is None or raw == "":
+            continue
+        table = mapping.values.get(target, {})
+        value: Any = table.get(raw.lower(), raw)
+        try:
+            value = _convert(target, value)
+        except ValueError as exc:
+            issues.append(Issue(line, f"{prefix}{target}", f"{exc} (form field {form_path})"))
+            continue
+        if target in SUBMISSION_TARGETS:
+            extra[target] = value
+        elif target.startswith("vulnerabilities."):
+            _set(
+                person.setdefault("vulnerabilities", {}),
+                target.removeprefix("vulnerabilities."),
+                value,
+            )
+        elif target.startswith("documents."):
+            person.setdefault("documents", []).append(
+                {"type": target.removeprefix("documents."), "number": str(value)}
+            )
+        else:
+            person[target] = value
+
+
+def _set(target: dict[str, Any], dotted: str, value: Any) -> None:
+    head, _, rest = dotted.partition(".")
+    if rest:
+        _set(target.setdefault(head, {}), rest, value)
+    else:
+        target[head] = value
+
+
+def _convert(target: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    name = target.rsplit(".", 1)[-1]
+    if target == "consent.tracing" or name in VULNERABILITY_FLAGS:
+        if value.lower() in TRUE:
+            return True
+        if value.lower() in FALSE:
+            return False
+        raise ValueError(f"yes or no (got {value!r})")
+    if name in ("estimated_age", "muac_mm") or target.startswith(
+        "vulnerabilities.washington_group"
+    ):
+        try:
+            return int(float(value))
+        except ValueError:
+            raise ValueError(f"a number (got {value!r})") from None
+    if name in ("alternate_names", "languages"):
+        return value.split()
+    if name == "birth_date":
+        return value[:10]
+    return value

@@ -1,0 +1,212 @@
+"""Persons as a table (CSV or XLSX) for partners: the benchmark's person columns plus
+Corridor's ids.
+
+Columns (any may be empty): ``record_id`` (Corridor's person id on export; on import a
+Corridor id updates that person, anything else is the partner's own id), ``registration_number``,
+``site_id``, ``household_id``, then the person CSV columns of the matching benchmark.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from corridor.formats.cells import neutralise, restore
+from corridor.formats.records import Issue, Parsed, Record, UnreadableFile, decode_text, split_chain
+from corridor.formats.registry import Format, ReadContext
+
+CORRIDOR_COLUMNS = ("record_id", "registration_number", "site_id", "household_id")
+PERSON_COLUMNS = (
+    "full_name",
+    "given_name",
+    "father_name",
+    "grandfather_name",
+    "family_name",
+    "name_original_script",
+    "sex",
+    "birth_year",
+    "nationality",
+    "place_of_birth",
+    "mother_name",
+)
+COLUMNS = CORRIDOR_COLUMNS + PERSON_COLUMNS
+NAME_PARTS = ("given_name", "father_name", "grandfather_name", "family_name")
+SEXES = {"m": "m", "male": "m", "f": "f", "female": "f"}
+
+
+def read_csv(data: bytes) -> Parsed:
+    """Persons from a UTF-8, comma-separated file with a header row."""
+    text = decode_text(data)
+    header = text.split("\n", 1)[0]
+    delimiter = max(",;\t", key=header.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    return _read_rows("csv", _numbered(reader))
+
+
+def read_xlsx(data: bytes) -> Parsed:
+    """Persons from the first sheet of a workbook, header in row 1."""
+    return _read_rows("xlsx", _numbered(_xlsx_rows(data)))
+
+
+def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a file that is no workbook
+        raise UnreadableFile(f"not an XLSX workbook ({type(exc).__name__})") from exc
+    sheet = book.worksheets[0]
+    for row in sheet.iter_rows(values_only=True):
+        yield ["" if v is None else str(v) for v in row]
+    book.close()
+
+
+def _numbered(rows: Iterable[list[str]]) -> Iterator[tuple[int, list[str]]]:
+    yield from enumerate(rows, start=1)
+
+
+def _read_rows(source: str, rows: Iterator[tuple[int, list[str]]]) -> Parsed:
+    parsed = Parsed(source)
+    try:
+        _, header = next(rows)
+    except StopIteration:
+        parsed.issues.append(Issue(None, None, "the file is empty"))
+        return parsed
+    names = [h.strip().lower() for h in header]
+    unknown = [h for h in names if h and h not in COLUMNS and h != "query_id"]
+    for h in unknown:
+        parsed.issues.append(Issue(1, h, "unknown column, ignored", fatal=False))
+    if not set(names) & {"full_name", *NAME_PARTS, "name_original_script"}:
+        parsed.issues.append(Issue(1, None, "no name column (full_name, given_name...)"))
+        return parsed
+    seen: dict[str, int] = {}
+    for line, cells in rows:
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) > len(names):
+            parsed.issues.append(Issue(line, None, f"{len(cells)} cells for {len(names)} columns"))
+            continue
+        row = {n: restore(c.strip()) for n, c in zip(names, cells, strict=False) if n}
+        record = row_record(line, row, parsed.issues)
+        if record.key:
+            if record.key in seen:
+                parsed.issues.append(
+                    Issue(line, "record_id", f"duplicate id, first on line {seen[record.key]}")
+                )
+                continue
+            seen[record.key] = line
+        parsed.records.append(record)
+    return parsed
+
+
+def row_record(line: int, row: Mapping[str, str], issues: list[Issue]) -> Record:
+    """One table row as a record (problems of shape go to ``issues``)."""
+    person: dict[str, Any] = {p: row[p] for p in NAME_PARTS if row.get(p)}
+    full = row.get("full_name", "")
+    if full and not person:
+        person.update(split_chain(full))
+    elif full:
+        chain = " ".join(person.get(p, "") for p in NAME_PARTS).split()
+        if full.split() != chain:
+            person["alternate_names"] = [full]
+    original = row.get("name_original_script", "")
+    if original:
+        person.update({f"{k}_original": v for k, v in split_chain(original).items()})
+    sex = row.get("sex", "").lower()
+    if sex:
+        if sex in SEXES:
+            person["sex"] = SEXES[sex]
+        else:
+            issues.append(Issue(line, "sex", f"use m or f (got {sex!r})"))
+    year = row.get("birth_year", "")
+    if year:
+        if year.isdigit() and len(year) == 4:
+            person["birth_date"] = year
+        else:
+            issues.append(Issue(line, "birth_year", f"a four-digit year (got {year!r})"))
+    if row.get("nationality"):
+        person["nationality"] = row["nationality"].upper()
+    if row.get("place_of_birth"):
+        person["origin_locality"] = row["place_of_birth"]
+    if row.get("mother_name"):
+        person["mother_name"] = row["mother_name"]
+    record_id = row.get("record_id") or None
+    return Record(
+        line=line,
+        person=person,
+        key=record_id,
+        corridor_id=record_id,
+        site_id=row.get("site_id") or None,
+    )
+
+
+def export_row(person: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored person (the ``persons`` row, with ``registration_number`` formatted) as
+    a table row. Fields the table has no column for are not exported."""
+    latin = " ".join(person[p] for p in NAME_PARTS if person.get(p))
+    original = " ".join(person[f"{p}_original"] for p in NAME_PARTS if person.get(f"{p}_original"))
+    birth = person.get("birth_date")
+    return {
+        "record_id": person["id"],
+        "registration_number": person.get("registration_number") or "",
+        "site_id": person.get("site_id") or "",
+        "household_id": person.get("household_id") or "",
+        "full_name": latin,
+        **{p: person.get(p) or "" for p in NAME_PARTS},
+        "name_original_script": original,
+        "sex": person.get("sex") or "",
+        "birth_year": str(birth.year) if birth else "",
+        "nationality": person.get("nationality") or "",
+        "place_of_birth": person.get("origin_locality") or "",
+        "mother_name": person.get("mother_name") or "",
+    }
+
+
+def write_csv(rows: Iterable[Mapping[str, Any]], out: io.TextIOBase | Any) -> int:
+    """Write rows (``export_row`` shapes) as CSV, formulas neutralised; the number written."""
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    n = 0
+    for row in rows:
+        writer.writerow([neutralise(row.get(c, "")) for c in COLUMNS])
+        n += 1
+    return n
+
+
+def write_xlsx(
+    rows: Sequence[Mapping[str, Any]] | Iterable[Mapping[str, Any]],
+    provenance: str | None = None,
+) -> bytes:
+    """The same table as a workbook; every cell is text, formulas neutralised;
+    ``provenance`` (who exported it, when) in the workbook's description."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    if provenance:
+        book.properties.description = provenance
+        book.properties.creator = "Corridor"
+    sheet = book.create_sheet("persons")
+    sheet.append(list(COLUMNS))
+    for row in rows:
+        sheet.append([neutralise(str(row.get(c, "") or "")) for c in COLUMNS])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _read_csv(data: bytes, _: ReadContext) -> Parsed:
+    return read_csv(data)
+
+
+def _read_xlsx(data: bytes, _: ReadContext) -> Parsed:
+    return read_xlsx(data)
+
+
+FORMATS = (
+    Format(
+        "csv", "persons, one a row (person CSV columns plus Corridor ids)", _read_csv, (".csv",)
+    ),
+    Format("xlsx", "the same table as a workbook (first sheet)", _read_xlsx, (".xlsx",)),
+)

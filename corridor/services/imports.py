@@ -1,0 +1,403 @@
+"""Taking in files from the tools field teams use: the only writer of imports.
+
+A format (``corridor.formats``) parses a file into records and problems; this service
+checks every record with the same schemas and rules as the API, finds what is new, what
+updates an earlier import and what is already here (by the record's id in the system it
+came from, kept in ``imported_records``), runs the matching engine against the registry
+for each new person (suspected duplicates), and writes everything in one transaction,
+or nothing when any record is bad (unless bad records are skipped) or on a dry run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
+
+from corridor.errors import Conflict, Problem
+from corridor.formats.records import Issue, Parsed, Record
+from corridor.schemas import HouseholdIn, MatchQueryIn, PersonDetails, PersonIn, PersonPatch
+from corridor.services.base import Service
+from corridor.services.import_writes import Plan, chunks, write
+from corridor.services.person_rows import detail_fields
+from corridor.services.person_search import PersonSearchService
+from corridor.services.registration import AuditHook, RegistrationService
+from corridor.services.sites import unknown_site_problems
+from corridor.storage.import_tables import imported_records
+from corridor.storage.queries import NAME_COLUMNS
+from corridor.storage.tables import persons
+
+# Which records share one id space: a partner's row id is the same from CSV or XLSX.
+ID_SPACE = {"csv": "table", "xlsx": "table", "pfif": "pfif", "kobo": "kobo", "odk": "kobo"}
+DUPLICATE_PROBABILITY = 0.5
+# Called as (stage, done, total) while checking records and looking for duplicates.
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class ImportOptions:
+    site_id: str | None = None
+    dry_run: bool = False
+    skip_bad_rows: bool = False
+    check_duplicates: bool = True
+    purpose: str = "registration and assistance"
+    legal_basis: Literal[
+        "vital_interest", "consent", "public_interest", "legitimate_interest", "legal_obligation"
+    ] = "vital_interest"
+    consent_tracing: bool = False
+    recorded_by: str | None = None
+    instance_domain: str = "corridor.local"
+    progress: Progress | None = None
+    # The sites the importing user may write to (None: any). A site or a person outside
+    # them is reported exactly as one that does not exist (no existence oracle).
+    allowed_sites: frozenset[str] | None = None
+
+
+@dataclass
+class ImportReport:
+    source: str
+    dry_run: bool
+    written: bool = False
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    expired: int = 0
+    notes: int = 0
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[Issue] = field(default_factory=list)
+    person_ids: list[str] = field(default_factory=list)
+
+    @property
+    def fatal(self) -> list[Issue]:
+        return [p for p in self.problems if p.fatal]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "dry_run": self.dry_run,
+            "written": self.written,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "expired": self.expired,
+            "notes": self.notes,
+            "suspected_duplicates": self.duplicates,
+            "problems": [p.as_dict() for p in self.problems],
+            "person_ids": self.person_ids,
+        }
+
+
+class ImportService(Service):
+    def __init__(
+        self,
+        db: Any,
+        clock: Callable[[], datetime],
+        registration: RegistrationService,
+        search: PersonSearchService,
+    ) -> None:
+        super().__init__(db, clock)
+        self.registration = registration
+        self.search = search
+
+    def run(
+        self, parsed: Parsed, options: ImportOptions, audit: AuditHook | None = None
+    ) -> ImportReport:
+        """Check, then (unless a dry run or a bad record stops it) write in one transaction."""
+        report = ImportReport(parsed.source, options.dry_run, problems=list(parsed.issues))
+        space = ID_SPACE.get(parsed.source, parsed.source)
+        bad_lines = {i.line for i in parsed.issues if i.fatal}
+        with self.db.read() as conn:
+            known = self._known(conn, space, parsed.records, options.instance_domain)
+            plans = []
+            total = len(parsed.records)
+            for n, record in enumerate(parsed.records, start=1):
+                plans.append(self._plan(record, known, options, report.problems))
+                if options.progress:
+                    options.progress("checking", n, total)
+            self._check_sites(conn, plans, report.problems, options.allowed_sites)
+        bad_lines |= {i.line for i in report.problems if i.fatal}
+        for plan in plans:
+            if plan.record.line in bad_lines:
+                plan.action = "skip"
+        if any(i.line is None for i in report.fatal):
+            return report  # the file as a whole is unreadable
+        report.skipped = len({i.line for i in report.fatal})
+        if options.check_duplicates:
+            report.duplicates = self._duplicates(
+                [p for p in plans if p.action == "create"], options.progress
+            )
+        # What would be (or is) written: a report says so even when errors stop it.
+        for plan in plans:
+            if plan.action in _COUNTER:
+                setattr(report, _COUNTER[plan.action], getattr(report, _COUNTER[plan.action]) + 1)
+        report.notes = len(parsed.notes) + sum(
+            len(p.record.notes) for p in plans if p.action != "skip"
+        )
+        if report.fatal and not options.skip_bad_rows:
+            return report
+        if options.dry_run:
+            return report
+        # Sites' keys are found (or created) before the import's one transaction opens.
+        sites = _sites_of(plans) | ({options.site_id} if options.site_id else set())
+        updated = [p.person_id for p in plans if p.action != "create" and p.person_id]
+        if updated:
+            with self.db.read() as conn:
+                sites |= set(
+                    conn.execute(
+                        select(persons.c.site_id).where(persons.c.id.in_(updated))
+                    ).scalars()
+                )
+        for site_id in sorted(sites):
+            self.registration.vault.prepare(site_id)
+        try:
+            with self.db.transaction() as conn:
+                ids = write(
+                    conn,
+                    self.registration,
+                    space,
+                    plans,
+                    parsed.notes,
+                    options.recorded_by,
+                    self.clock(),
+                )
+                if audit and ids:
+                    audit(conn, ids)
+        except IntegrityError as exc:
+            # Another import of the same records committed between our check and our write
+            # (the unique keys of imported_records and pfif_notes): nothing was written.
+            raise Conflict(
+                "these records were imported at the same time by someone else; "
+                "import the file again to see what is left"
+            ) from exc
+        report.person_ids = ids
+        report.written = True
+        # Committed: imported persons are checked against open tracing enquiries too.
+        self.registration.notify(ids)
+        return report
+
+    # -- planning -------------------------------------------------------------------------
+
+    def _known(
+        self, conn: Connection, space: str, records: Sequence[Record], domain: str
+    ) -> dict[str, Any]:
+        """Earlier imports of these keys, and Corridor persons named in the file."""
+        keys = [r.key for r in records if r.key]
+        earlier: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), 500):
+            rows = conn.execute(
+                select(imported_records).where(
+                    imported_records.c.source == space,
+                    imported_records.c.external_id.in_(keys[start : start + 500]),
+                )
+            ).mappings()
+            earlier.update({r["external_id"]: dict(r) for r in rows})
+        wanted = {r.corridor_id for r in records if r.corridor_id}
+        own = f"{domain}/person."
+        wanted |= {r.key[len(own) :] for r in records if r.key and r.key.startswith(own)}
+        wanted |= {r["person_id"] for r in earlier.values() if r["person_id"]}
+        existing: dict[str, str] = {}
+        for chunk in chunks(sorted(wanted)):
+            found = conn.execute(
+                select(persons.c.id, persons.c.site_id).where(persons.c.id.in_(chunk))
+            ).all()
+            existing.update({str(row[0]): str(row[1]) for row in found})
+        return {"earlier": earlier, "persons": existing, "own": own}
+
+    def _plan(
+        self, record: Record, known: dict[str, Any], options: ImportOptions, issues: list[Issue]
+    ) -> Plan:
+        earlier = known["earlier"].get(record.key) if record.key else None
+        person_id: str | None = earlier["person_id"] if earlier else None
+        if record.corridor_id and record.corridor_id in known["persons"]:
+            person_id = record.corridor_id
+        if record.key and record.key.startswith(known["own"]):
+            local = record.key[len(known["own"]) :]
+            person_id = local if local in known["persons"] else person_id
+        allowed = options.allowed_sites
+        if person_id and allowed is not None and known["persons"].get(person_id) not in allowed:
+            issues.append(Issue(record.line, "record_id", "person not found"))
+            return Plan(record, "skip")
+        if record.expired:
+            return Plan(record, "expire" if person_id else "skip", person_id=person_id)
+        if person_id is None and earlier is not None:
+            return Plan(record, "unchanged")  # a household submission taken in before
+        if person_id is not None:
+            if earlier and earlier["content_hash"] == record.content_hash():
+                return Plan(record, "unchanged", person_id=person_id)
+            if record.members:
+                issues.append(
+                    Issue(
+                        record.line,
+                        "key",
+                        "this submission was imported before with "
+                        "other content; it is left as it was (conflict)",
+                        fatal=False,
+                    )
+                )
+                return Plan(record, "unchanged", person_id=person_id)
+            older = (
+                earlier is not None
+                and earlier["source_date"] is not None
+                and record.source_date is not None
+                and record.source_date <= earlier["source_date"]
+            )
+            if older:
+                return Plan(record, "unchanged", person_id=person_id)
+            patch = self._validate_patch(record, issues)
+            return Plan(record, "update", patch, person_id)
+        data = self._validate_new(record, options, issues)
+        return Plan(record, "create", data)
+
+    def _validate_new(
+        self, record: Record, options: ImportOptions, issues: list[Issue]
+    ) -> PersonIn | HouseholdIn | None:
+        site_id = record.site_id or options.site_id
+        if not site_id:
+            issues.append(Issue(record.line, "site_id", "no site: give --site or a site_id column"))
+            return None
+        tracing = (
+            options.consent_tracing if record.consent_tracing is None else record.consent_tracing
+        )
+        common: dict[str, Any] = {
+            "site_id": site_id,
+            "consent": {"tracing": tracing, "share_with": []},
+            "purpose": options.purpose,
+            "legal_basis": options.legal_basis,
+        }
+        if record.registered_at is not None:
+            common["registered_at"] = record.registered_at
+        model: type[BaseModel]
+        if record.members:
+            body = {**common, "head": record.person, "members": record.members}
+            model = HouseholdIn
+        else:
+            body = {**common, **record.person}
+            model = PersonIn
+        try:
+            data = model.model_validate(body)
+        except ValidationError as exc:
+            for e in exc.errors():
+                where = ".".join(str(p) for p in e["loc"])
+                issues.append(Issue(record.line, where, str(e["msg"])))
+            return None
+        problems: list[Problem] = []
+        today = self.clock().date()
+        if isinstance(data, HouseholdIn):
+            detail_fields(data.head, today, "head.", problems)
+            for i, member in enumerate(data.members):
+                detail_fields(member, today, f"members[{i}].", problems)
+        else:
+            assert isinstance(data, PersonIn)
+            detail_fields(data, today, "", problems)
+        issues.extend(Issue(record.line, p.field, p.reason) for p in problems)
+        return data if not problems else None
+
+    def _validate_patch(self, record: Record, issues: list[Issue]) -> PersonPatch | None:
+        given = {k: v for k, v in record.person.items() if v not in (None, "", [])}
+        try:
+            details = PersonDetails.model_validate(given)
+            patch = PersonPatch.model_validate(given)
+        except ValidationError as exc:
+            for e in exc.errors():
+                issues.append(Issue(record.line, ".".join(str(p) for p in e["loc"]), str(e["msg"])))
+            return None
+        problems: list[Problem] = []
+        detail_fields(details, self.clock().date(), "", problems)
+        if not given:
+            return patch
+        issues.extend(
+            Issue(record.line, p.field, p.reason)
+            for p in problems
+            if p.reason != "a person needs at least one name"
+        )
+        return patch
+
+    def _check_sites(
+        self,
+        conn: Connection,
+        plans: list[Plan],
+        issues: list[Issue],
+        allowed: frozenset[str] | None,
+    ) -> None:
+        lines: dict[str, list[int]] = {}
+        for plan in plans:
+            if plan.action == "create" and isinstance(plan.data, PersonIn | HouseholdIn):
+                lines.setdefault(plan.data.site_id, []).append(plan.record.line)
+        unknown = {p.field for p in unknown_site_problems(conn, [(s, s) for s in lines])} | {
+            s for s in lines if allowed is not None and s not in allowed
+        }
+        for site in sorted(unknown):
+            issues.extend(Issue(line, "site_id", f"unknown site {site!r}") for line in lines[site])
+
+    def _duplicates(self, plans: list[Plan], progress: Progress | None) -> list[dict[str, Any]]:
+        """Each new person the registry probably holds already (the matching engine)."""
+        found = []
+        for n, plan in enumerate(plans, start=1):
+            if progress:
+                progress("matching", n, len(plans))
+            data = plan.data
+            people: list[tuple[str, PersonDetails]] = []
+            if isinstance(data, HouseholdIn):
+                people = [("head", data.head)]
+                people += [(f"members[{i}]", m) for i, m in enumerate(data.members)]
+            elif isinstance(data, PersonIn):
+                people = [("", data)]
+            for where, person in people:
+                for match in self.search.search(_match_query(person)):
+                    if match["probability"] >= DUPLICATE_PROBABILITY:
+                        found.append(
+                            {
+                                "line": plan.record.line,
+                                "member": where or None,
+                                "person_id": match["person"]["id"],
+                                "registration_number": match["person"]["registration_number"],
+                                "probability": match["probability"],
+                            }
+                        )
+        return found
+
+
+_COUNTER = {"create": "created", "update": "updated", "unchanged": "unchanged", "expire": "expired"}
+
+
+def _match_query(person: PersonDetails) -> MatchQueryIn:
+    original = " ".join(
+        getattr(person, f) for f in NAME_COLUMNS if f.endswith("_original") and getattr(person, f)
+    )
+    birth_year = int(person.birth_date[:4]) if person.birth_date else None
+    return MatchQueryIn(
+        given_name=person.given_name,
+        father_name=person.father_name,
+        grandfather_name=person.grandfather_name,
+        family_name=person.family_name,
+        name_original_script=original or None,
+        alternate_names=list(person.alternate_names[:20]),
+        sex=person.sex,
+        birth_year=birth_year if birth_year and 1880 <= birth_year <= 2100 else None,
+        age=person.estimated_age
+        if person.estimated_age is not None and person.estimated_age <= 120
+        else None,
+        nationality=person.nationality
+        if person.nationality and len(person.nationality) == 3
+        else None,
+        mother_name=person.mother_name,
+        purpose="deduplication",
+        top=3,
+    )
+
+
+def _sites_of(plans: Sequence[Plan]) -> set[str]:
+    """The sites the plans register persons at."""
+    out: set[str] = set()
+    for plan in plans:
+        site = getattr(plan.data, "site_id", None)
+        if plan.action == "create" and isinstance(site, str):
+            out.add(site)
+    return out

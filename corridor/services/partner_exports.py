@@ -1,0 +1,138 @@
+"""Persons out to partners (CSV, XLSX, PFIF). Every export is audited, one event per person.
+
+Over HTTP these files come only through the two-key bulk export (services/exports.py);
+the CLI (an operator on the server) writes them directly, audited as ``cli:<login>``.
+
+No filter but the site: there is deliberately no export by nationality, ethnicity or
+detention (PROTECTION.md). Medical, detention and vulnerability fields are never in these
+formats. PFIF goes to public missing-person registries, so only persons who consented to
+tracing are in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from corridor.domain.birth import age_on, format_birth_date
+from corridor.domain.ids import format_registration_number
+from corridor.formats import pfif
+from corridor.formats.person_table import export_row
+from corridor.services.base import Service
+from corridor.services.field_vault import SEALED_PERSON_FIELDS, FieldVault
+from corridor.services.registration import AuditHook
+from corridor.storage.database import Database
+from corridor.storage.import_tables import imported_records, pfif_notes
+from corridor.storage.tables import persons
+
+
+class PartnerExportService(Service):
+    def __init__(self, db: Database, clock: Callable[[], datetime], vault: FieldVault) -> None:
+        super().__init__(db, clock)
+        self.vault = vault
+
+    def table(self, site_ids: Iterable[str] | None, audit: AuditHook) -> list[dict[str, Any]]:
+        """Rows of the person table (``formats.person_table``) of these sites (None: all)."""
+        with self.db.read() as conn:
+            rows = self._persons(conn, site_ids, traceable_only=False)
+        out = [export_row(r) for r in rows]
+        self._audit(audit, [r["id"] for r in rows])
+        return out
+
+    def provenance(self, who: str) -> str:
+        """The line an exported file carries: who exported it and when."""
+        return f"Exported from Corridor by {who} at {self.clock().isoformat(timespec='seconds')}"
+
+    def pfif(
+        self,
+        site_ids: Iterable[str] | None,
+        domain: str,
+        audit: AuditHook,
+        exported_by: str | None = None,
+    ) -> bytes:
+        """PFIF 1.4 of the persons of these sites who consented to tracing, with notes."""
+        today = self.clock().date()
+        with self.db.read() as conn:
+            rows = self._persons(conn, site_ids, traceable_only=True)
+            ids = [r["id"] for r in rows]
+            origin: dict[str, str] = {}
+            notes: dict[str, list[dict[str, Any]]] = {pid: [] for pid in ids}
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                origin.update(
+                    (pid, key)
+                    for key, pid in conn.execute(
+                        select(imported_records.c.external_id, imported_records.c.person_id).where(
+                            imported_records.c.source == "pfif",
+                            imported_records.c.person_id.in_(chunk),
+                        )
+                    )
+                )
+                for n in conn.execute(
+                    select(pfif_notes)
+                    .where(pfif_notes.c.person_id.in_(chunk))
+                    .order_by(pfif_notes.c.note_record_id)
+                ).mappings():
+                    notes[n["person_id"]].append(dict(n))
+        shaped = []
+        for r in rows:
+            record_id = origin.get(r["id"]) or pfif.person_record_id(r["id"], domain)
+            shaped.append(_pfif_person(r, record_id, notes[r["id"]], today))
+        self._audit(audit, ids)
+        return pfif.render(shaped, self.provenance(exported_by) if exported_by else None)
+
+    def _persons(
+        self, conn: Connection, site_ids: Iterable[str] | None, traceable_only: bool
+    ) -> list[dict[str, Any]]:
+        query = select(persons).order_by(persons.c.id)
+        if site_ids is not None:
+            query = query.where(persons.c.site_id.in_(list(site_ids)))
+        if traceable_only:
+            query = query.where(persons.c.consent_tracing.is_(True))
+        out = []
+        for row in conn.execute(query).mappings():
+            person = dict(row)
+            person["registration_number"] = format_registration_number(row["registration_number"])
+            for field in SEALED_PERSON_FIELDS:  # sealed at rest; opened for the file
+                if field in person:
+                    person[field] = self.vault.open(row["site_id"], field, person[field])
+            out.append(person)
+        return out
+
+    def _audit(self, audit: AuditHook, ids: list[str]) -> None:
+        with self.db.transaction() as conn:
+            audit(conn, ids)
+
+
+def _pfif_person(
+    row: dict[str, Any], record_id: str, notes: list[dict[str, Any]], today: Any
+) -> dict[str, Any]:
+    latin = [row[p] for p in ("given_name", "father_name", "grandfather_name", "family_name")]
+    original = [
+        row[f"{p}_original"]
+        for p in ("given_name", "father_name", "grandfather_name", "family_name")
+    ]
+    full = [" ".join(n for n in latin if n), " ".join(n for n in original if n)]
+    estimated = row["birth_precision"] == "estimated"
+    age = age_on(row["birth_date"], row["birth_precision"], today)
+    return {
+        "person_record_id": record_id,
+        "entry_date": row["updated_at"],
+        "source_name": "Corridor",
+        "source_date": row["updated_at"],
+        "full_name": [n for n in full if n],
+        "given_name": row["given_name"] or row["given_name_original"],
+        "family_name": row["family_name"] or row["family_name_original"],
+        "alternate_names": list(row["alternate_names"] or [])
+        + ([row["kunya"]] if row["kunya"] else []),
+        "sex": {"m": "male", "f": "female"}.get(row["sex"] or ""),
+        "date_of_birth": None
+        if estimated
+        else format_birth_date(row["birth_date"], row["birth_precision"]),
+        "age": str(age) if estimated and age is not None else None,
+        "home_city": row["origin_locality"],
+        "notes": [{**n, "person_record_id": record_id} for n in notes],
+    }

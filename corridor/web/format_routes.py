@@ -1,0 +1,122 @@
+"""Files in over HTTP (person.write) and the published HXL figures (figures.read).
+
+Persons go out in these formats only through the two-key bulk export (export_routes.py).
+
+Each handler parses, calls the import or export service, returns what it gives. Every
+person written or exported is audited; a site outside the caller's is "unknown" (404
+semantics, no existence oracle).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi.responses import Response
+
+from corridor.errors import NotFound, Problem, ValidationFailed
+from corridor.schemas import LegalBasis
+from corridor.security.roles import default_matrix
+from corridor.services import Services
+from corridor.services.accounts import Caller
+from corridor.web.auth import requires
+from corridor.web.deps import services
+
+format_router = APIRouter(prefix="/api", tags=["exchange"])
+Svc = Annotated[Services, Depends(services)]
+MayPersonWrite = Annotated[Caller, Depends(requires("person.write"))]
+MayFiguresRead = Annotated[Caller, Depends(requires("figures.read"))]
+
+
+def domain(request: Request) -> str:
+    """This instance's domain, naming its records in PFIF."""
+    return str(request.app.state.settings.instance_domain)
+
+
+Domain = Annotated[str, Depends(domain)]
+ImportFormat = Literal["csv", "xlsx", "pfif", "kobo"]
+MAX_UPLOAD = 50 * 1024 * 1024
+
+
+def site_scope(who: Caller, action: str) -> frozenset[str] | None:
+    """The sites ``who`` may do ``action`` on; None when a role grants every site."""
+    matrix = default_matrix()
+    if any(matrix.allowed(r, action, same_site=False) for r in who.principal.roles):
+        return None
+    return frozenset(who.principal.site_ids)
+
+
+@format_router.post("/imports/{fmt}")
+def import_file(
+    fmt: ImportFormat,
+    svc: Svc,
+    who: MayPersonWrite,
+    dom: Domain,
+    file: Annotated[UploadFile, File(description="The file to import")],
+    mapping: Annotated[
+        UploadFile | None, File(description="Kobo/ODK: a mapping file (JSON)")
+    ] = None,
+    site_id: str | None = None,
+    dry_run: bool = False,
+    skip_bad_rows: bool = False,
+    consent_tracing: bool = False,
+    legal_basis: LegalBasis = "vital_interest",
+    purpose: Annotated[str, Query(min_length=1, max_length=200)] = "registration and assistance",
+) -> dict[str, Any]:
+    """Import a file: every problem with its line and field; nothing written if a record is
+    bad (unless ``skip_bad_rows``) or on a dry run; suspected duplicates from the matching
+    engine. Kobo/ODK files use ``mapping``, or by default that of Corridor's own form."""
+    from corridor.formats import ReadContext, UnreadableFile, reader
+    from corridor.services.imports import ImportOptions
+
+    data = file.file.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        raise ValidationFailed([Problem("file", "larger than 50 MB: split it")])
+    allowed = site_scope(who, "person.write")
+    if site_id and allowed is not None and site_id not in allowed:
+        raise NotFound("site", field="site_id")
+    loaded = None
+    if mapping is not None:
+        from corridor.formats.kobo import KoboMapping
+
+        try:
+            loaded = KoboMapping.load(mapping.file.read(1024 * 1024).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValidationFailed([Problem("mapping", str(exc))]) from exc
+    context = ReadContext(now=svc.clock(), filename=file.filename or "", mapping=loaded)
+    try:
+        parsed = reader(fmt)(data, context)
+    except UnreadableFile as exc:
+        raise ValidationFailed([Problem("file", str(exc))]) from exc
+    options = ImportOptions(
+        site_id=site_id,
+        dry_run=dry_run,
+        skip_bad_rows=skip_bad_rows,
+        consent_tracing=consent_tracing,
+        legal_basis=legal_basis,
+        purpose=purpose,
+        recorded_by=who.principal.user_id,
+        instance_domain=dom,
+        allowed_sites=allowed,
+    )
+    report = svc.imports.run(parsed, options, audit=svc.audit.hook(who, "person.write"))
+    if report.duplicates:
+        svc.audit.record(who, "person.search", [d["person_id"] for d in report.duplicates])
+    return report.as_dict()
+
+
+@format_router.get("/reports/hxl")
+def report_hxl(
+    svc: Svc,
+    who: MayFiguresRead,
+    from_: Annotated[date, Query(alias="from")],
+    to: date,
+) -> Response:
+    """Daily figures per site (the caller's sites), HXL-tagged CSV, counts under 5
+    suppressed: the same as ``corridor report hxl``."""
+    from corridor.formats import hxl
+
+    allowed = site_scope(who, "figures.read")
+    rows = [r for r in svc.reports.daily(from_, to) if allowed is None or r["site_id"] in allowed]
+    return Response(hxl.render(rows), media_type="text/csv; charset=utf-8")

@@ -1,0 +1,133 @@
+"""``corridor import / export / report / form``: the real commands on a fresh database."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from corridor.cli import main
+from corridor.schemas import SiteIn
+from corridor.services import Services
+from corridor.storage import Database
+from corridor.storage.migrate import upgrade
+from corridor.storage.tables import persons
+from tests.formats.helpers import FIXTURES, kobo_xlsx
+
+
+@pytest.fixture
+def db(tmp_path):
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    database = Database(url)
+    upgrade(database)
+    site = Services(database).sites.create(SiteIn(name="Al-Hol", kind="camp"))["id"]
+    yield url, site, database
+    database.dispose()
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def _count(database) -> int:
+    with database.read() as conn:
+        return len(conn.execute(select(persons.c.id)).all())
+
+
+def test_import_csv_dry_run_then_real_then_again(db):
+    url, site, database = db
+    path = str(FIXTURES / "persons.csv")
+    r = _invoke("import", "csv", path, "--site", site, "--db", url, "--dry-run")
+    assert r.exit_code == 0 and "created 3" in r.output and "dry run, nothing written" in r.output
+    assert _count(database) == 0
+    r = _invoke("import", "csv", path, "--site", site, "--db", url)
+    assert r.exit_code == 0 and "created 3" in r.output and "(written)" in r.output
+    r = _invoke("import", "csv", path, "--site", site, "--db", url, "--json")
+    report = json.loads(r.output)
+    assert (report["created"], report["unchanged"]) == (0, 3)
+    assert _count(database) == 3
+
+
+def test_bad_rows_stop_the_import_unless_skipped(db):
+    url, site, database = db
+    path = str(FIXTURES / "persons_bad.csv")
+    r = _invoke("import", "csv", path, "--site", site, "--db", url)
+    assert r.exit_code == 1
+    assert "line 4 sex: use m or f (got 'x') (error)" in r.output
+    assert "NOTHING WRITTEN" in r.output and _count(database) == 0
+    r = _invoke("import", "csv", path, "--site", site, "--db", url, "--skip-bad-rows")
+    assert r.exit_code == 0 and _count(database) == 1
+
+
+def test_unreadable_file_is_an_error_not_a_traceback(db, tmp_path):
+    url, site, _ = db
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes("given_name\nJos\u00e9\n".encode("latin-1"))
+    r = CliRunner().invoke(main, ["import", "csv", str(bad), "--site", site, "--db", url])
+    assert r.exit_code == 1 and "not UTF-8" in r.output
+
+
+def test_kobo_import_with_the_default_mapping_and_export(db, tmp_path):
+    url, site, database = db
+    export = tmp_path / "kobo.xlsx"
+    export.write_bytes(kobo_xlsx(site))
+    r = _invoke("import", "kobo", str(export), "--db", url)
+    assert r.exit_code == 0 and "created 2" in r.output
+    assert _count(database) == 5
+    out = tmp_path / "persons.csv"
+    r = _invoke("export", "csv", "--out", str(out), "--db", url, "--purpose", "test")
+    assert r.exit_code == 0 and "5 persons" in r.output
+    rows = list(csv.DictReader(io.StringIO(out.read_text("utf-8"))))
+    assert {r["given_name"] for r in rows} == {"Hamid", "Mustafa", "Salma", "Zahra", "Yara"}
+    pid = rows[0]["record_id"]
+    accesses = Services(database).audit.accesses_to(pid)
+    assert [e["action"] for e in accesses] == ["person.write", "export.bulk"]
+    assert accesses[1]["user_id"].startswith("cli:") and accesses[1]["purpose"] == "test"
+
+
+def test_pfif_and_xlsx_exports(db, tmp_path):
+    url, site, _ = db
+    _invoke(
+        "import",
+        "pfif",
+        str(FIXTURES / "pfif-1.4.xml"),
+        "--site",
+        site,
+        "--db",
+        url,
+        "--consent-tracing",
+    )
+    out = tmp_path / "out.xml"
+    r = _invoke("export", "pfif", "--out", str(out), "--db", url)
+    assert r.exit_code == 0 and "1 persons" in r.output
+    assert b"tracing.example.org/person.14" in out.read_bytes()
+    book = tmp_path / "out.xlsx"
+    assert _invoke("export", "xlsx", "--out", str(book), "--db", url).exit_code == 0
+    assert book.read_bytes()[:2] == b"PK"
+
+
+def test_form_and_report(db, tmp_path):
+    url, _, _ = db
+    form, mapping = tmp_path / "form.xlsx", tmp_path / "mapping.json"
+    r = _invoke("form", "xlsform", "--out", str(form), "--mapping-out", str(mapping))
+    assert r.exit_code == 0 and form.exists()
+    assert json.loads(mapping.read_text())["repeat"] == "members"
+    out = tmp_path / "report.csv"
+    r = _invoke(
+        "report",
+        "hxl",
+        "--from",
+        "2019-03-01",
+        "--to",
+        "2019-03-05",
+        "--db",
+        url,
+        "--out",
+        str(out),
+    )
+    assert r.exit_code == 0
+    assert out.read_text().splitlines()[1].startswith("#date+reported,#country+code")
