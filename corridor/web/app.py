@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from corridor import __version__
 from corridor.services import Services
@@ -15,6 +17,8 @@ from corridor.settings import Settings
 from corridor.storage import Database
 from corridor.web import auth, errors, headers, pages
 from corridor.web.routes import api_router
+
+STATIC = Path(__file__).parent / "static"
 
 
 def create_app(
@@ -49,4 +53,5 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(api_router)
     app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -1,0 +1,87 @@
+"""A person's page (names, family links, movements, vulnerabilities), a household's page,
+and search by name in any script, registration number, phone or document (a POST: no
+personal data in URLs)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from corridor.errors import ValidationFailed
+from corridor.schemas import MatchQueryIn, PersonSearchIn
+from corridor.security.roles import default_matrix
+from corridor.services import Services
+from corridor.services.accounts import Caller
+from corridor.web import forms
+from corridor.web.auth import requires
+from corridor.web.pages.common import Form, Svc, page, text
+from corridor.web.pages.render import render
+
+router = APIRouter(include_in_schema=False)
+MayPersonRead = Annotated[Caller, Depends(requires("person.read"))]
+MayPersonSearch = Annotated[Caller, Depends(requires("person.search"))]
+
+
+def site_names(svc: Services) -> dict[str, str]:
+    return {s["id"]: s["name"] for s in svc.sites.all()}
+
+
+def sees(who: Caller, group: str) -> bool:
+    """Whether one of the caller's roles may see a field group (``medical``...)."""
+    return bool(who.principal.roles & default_matrix().group_roles[group])
+
+
+@page(router, "/persons/{person_id}")
+def person(person_id: str, request: Request, svc: Svc, who: MayPersonRead) -> Response:
+    data = {
+        "person": svc.registration.get_person(person_id),
+        "relatives": svc.registration.relatives(person_id),
+        "movements": svc.movements.history(person_id),
+    }
+    svc.audit.record(who, "person.read", [person_id])
+    extra = {"sites": site_names(svc), "sees_medical": sees(who, "medical")}
+    return render(request, "person.html", data, who=who, extra=extra)
+
+
+@page(router, "/households/{household_id}")
+def household(household_id: str, request: Request, svc: Svc, who: MayPersonRead) -> Response:
+    data = {"household": svc.registration.get_household(household_id)}
+    svc.audit.record(who, "person.read", [m["id"] for m in data["household"]["members"]])
+    return render(request, "household.html", data, who=who, extra={"sites": site_names(svc)})
+
+
+@router.get("/search")
+def search_form(request: Request, who: MayPersonSearch) -> Response:
+    extra = {"values": {}, "errors": {}, "searched": False}
+    return render(request, "search.html", {"results": []}, who=who, extra=extra)
+
+
+@router.post("/search")
+def search(request: Request, form: Form, svc: Svc, who: MayPersonSearch) -> Response:
+    """A name (any script) goes to the matching engine; numbers are looked up exactly."""
+    results: list[dict[str, Any]] = []
+    errors: dict[str, str] = {}
+    name = text(form, "name")
+    exact = {k: text(form, k) for k in ("registration_number", "phone", "document_number")}
+    try:
+        if name:
+            query = forms.parse(
+                MatchQueryIn, {"full_name": name, "purpose": "deduplication", "top": 20}
+            )
+            results = [
+                {**c["person"], "probability": c["probability"]}
+                for c in svc.person_search.search(query)
+            ]
+        elif any(exact.values()):
+            results = svc.registration.search(forms.parse(PersonSearchIn, exact))
+        else:
+            errors["name"] = "give a name, registration number, phone or document number"
+    except ValidationFailed as exc:
+        errors = forms.problems_by_field(exc)
+    if results:
+        svc.audit.record(who, "person.search", [r["id"] for r in results])
+    extra = {"values": forms.as_values(form), "errors": errors, "searched": not errors}
+    status = 422 if errors else 200
+    return render(request, "search.html", {"results": results}, who=who, status=status, extra=extra)
