@@ -44,7 +44,7 @@ def _day(value: date | str | None, code: str) -> str:
         return ""
     if isinstance(value, str):
         value = date.fromisoformat(value)
-    return str(format_date(value, "d MMM", locale=code))
+    return str(format_date(value, "d/M", locale=code))
 
 
 @cache
