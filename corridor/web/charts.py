@@ -90,8 +90,7 @@ def daily_bars(days: Sequence[tuple[str, int]], title: str) -> Markup:
     biggest = max([c for _, c in days] + [1])
     plot = height - bottom - top
     body = [
-        f'<line x1="0" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" '
-        f'stroke="{AXIS}"/>'
+        f'<line x1="0" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" stroke="{AXIS}"/>'
     ]
     for i, (label, count) in enumerate(days):
         h = plot * count / biggest

@@ -14,8 +14,12 @@ from corridor.security.tables import audit_events
 from corridor.services import Services
 from tests.web.conftest import PageClient, csrf, page_client
 
-BASIS = {"purpose": "registration and assistance", "legal_basis": "vital_interest",
-         "consent_tracing": "1", "share_with": "ICRC"}
+BASIS = {
+    "purpose": "registration and assistance",
+    "legal_basis": "vital_interest",
+    "consent_tracing": "1",
+    "share_with": "ICRC",
+}
 
 
 @pytest.fixture
@@ -34,16 +38,26 @@ def officer(database, clock, sites) -> PageClient:
 
 def register_household(c: PageClient, site_id: str) -> str:
     c.page("/register/household")
-    r = c.submit("/register/household", {
-        **BASIS, "site_id": site_id,
-        "head.given_name_original": "أحمد", "head.family_name_original": "الحسن",
-        "head.given_name": "Ahmad", "head.family_name": "al-Hassan", "head.sex": "m",
-        "head.estimated_age": "40",
-        "members[0].relationship": "child", "members[0].given_name_original": "هدى",
-        "members[0].family_name_original": "الحسن", "members[0].sex": "f",
-        "members[0].birth_date": "2012", "members[0].uasc": "",
-        "members[1].relationship": "",  # an unused row
-    })
+    r = c.submit(
+        "/register/household",
+        {
+            **BASIS,
+            "site_id": site_id,
+            "head.given_name_original": "أحمد",
+            "head.family_name_original": "الحسن",
+            "head.given_name": "Ahmad",
+            "head.family_name": "al-Hassan",
+            "head.sex": "m",
+            "head.estimated_age": "40",
+            "members[0].relationship": "child",
+            "members[0].given_name_original": "هدى",
+            "members[0].family_name_original": "الحسن",
+            "members[0].sex": "f",
+            "members[0].birth_date": "2012",
+            "members[0].uasc": "",
+            "members[1].relationship": "",  # an unused row
+        },
+    )
     assert r.status_code == 200, r.text[:800]
     assert str(r.url).split("/households/")[1]
     return str(r.url).rsplit("/", 1)[1]
@@ -62,21 +76,35 @@ def test_a_household_registered_in_arabic_shows_its_members(officer, sites):
 
 def test_form_errors_come_back_on_the_fields_with_the_input_kept(officer, sites):
     officer.page("/register/household")
-    r = officer.submit("/register/household", {
-        **BASIS, "site_id": sites["exit"], "head.given_name_original": "أحمد",
-        "head.birth_date": "3019", "members[0].given_name": "Huda",
-        "members[0].relationship": "",
-    })
+    r = officer.submit(
+        "/register/household",
+        {
+            **BASIS,
+            "site_id": sites["exit"],
+            "head.given_name_original": "أحمد",
+            "head.birth_date": "3019",
+            "members[0].given_name": "Huda",
+            "members[0].relationship": "",
+        },
+    )
     assert r.status_code == 422
     assert 'id="e-members[0].relationship"' in r.text
     assert 'value="أحمد"' in r.text and 'value="Huda"' in r.text
     officer.token = csrf(r.text)
-    r = officer.submit("/register/household", {
-        **BASIS, "site_id": sites["exit"], "head.given_name_original": "أحمد",
-        "head.birth_date": "3019", "members[0].given_name": "Huda",
-        "members[0].relationship": "child", "members[1].given_name": "X",
-        "members[1].relationship": "spouse", "members[1].birth_date": "2999",
-    })
+    r = officer.submit(
+        "/register/household",
+        {
+            **BASIS,
+            "site_id": sites["exit"],
+            "head.given_name_original": "أحمد",
+            "head.birth_date": "3019",
+            "members[0].given_name": "Huda",
+            "members[0].relationship": "child",
+            "members[1].given_name": "X",
+            "members[1].relationship": "spouse",
+            "members[1].birth_date": "2999",
+        },
+    )
     assert r.status_code == 422
     assert 'aria-describedby="e-head.birth_date"' in r.text
     assert 'id="e-members[1].birth_date"' in r.text
@@ -85,10 +113,17 @@ def test_form_errors_come_back_on_the_fields_with_the_input_kept(officer, sites)
 def test_search_before_create_proposes_the_existing_person(officer, sites):
     register_household(officer, sites["exit"])
     officer.page("/register")
-    r = officer.submit("/register/similar", {
-        "similar_prefix": "", "given_name_original": "أحمد", "family_name_original": "الحسن",
-        "given_name": "Ahmed", "family_name": "Al Hasan", "sex": "m",
-    })
+    r = officer.submit(
+        "/register/similar",
+        {
+            "similar_prefix": "",
+            "given_name_original": "أحمد",
+            "family_name_original": "الحسن",
+            "given_name": "Ahmed",
+            "family_name": "Al Hasan",
+            "sex": "m",
+        },
+    )
     assert r.status_code == 200
     assert re.search(r'href="/persons/[0-9a-f-]+"', r.text) and "Ahmad" in r.text
 
@@ -131,8 +166,10 @@ def test_a_manifest_is_drafted_dispatched_and_checked_in(officer, sites):
     household_id = register_household(officer, sites["exit"])
     members = officer.get(f"/households/{household_id}.json").json()["household"]["members"]
     officer.page("/manifests")
-    r = officer.submit("/manifests", {"vehicle": "Truck 7", "from_site_id": sites["exit"],
-                                      "to_site_id": sites["camp"]})
+    r = officer.submit(
+        "/manifests",
+        {"vehicle": "Truck 7", "from_site_id": sites["exit"], "to_site_id": sites["camp"]},
+    )
     manifest_url = str(r.url).replace("https://testserver", "")
     numbers = "\n".join(m["registration_number"] for m in members)
     officer.page(manifest_url)
@@ -145,8 +182,11 @@ def test_a_manifest_is_drafted_dispatched_and_checked_in(officer, sites):
     assert "2 unaccounted for" in officer.page("/manifests/" + manifest_url.split("/")[-1])
     assert members[0]["id"] in officer.page("/unaccounted")
     # htmx ticks one person off and gets the list back.
-    r = officer.post(f"{manifest_url}/check-in", data={"person_id": members[0]["id"]},
-                     headers={"X-CSRF-Token": officer.token, "HX-Request": "true"})
+    r = officer.post(
+        f"{manifest_url}/check-in",
+        data={"person_id": members[0]["id"]},
+        headers={"X-CSRF-Token": officer.token, "HX-Request": "true"},
+    )
     assert r.status_code == 200 and r.text.lstrip().startswith('<section id="checkin"')
     assert "1 of 2 checked in" in r.text
     assert officer.get(f"{manifest_url}.json").json()["manifest"]["counts"]["checked_in"] == 1
@@ -166,8 +206,9 @@ def test_pages_follow_the_role_matrix(database, clock, sites):
     assert registrar.get("/families.json").json()["code"] == "forbidden"
     assert registrar.get("/manifests").status_code == 200  # manifest.read
     registrar.page("/manifests")
-    r = registrar.submit("/manifests", {"vehicle": "T", "from_site_id": sites["exit"],
-                                         "to_site_id": sites["camp"]})
+    r = registrar.submit(
+        "/manifests", {"vehicle": "T", "from_site_id": sites["exit"], "to_site_id": sites["camp"]}
+    )
     assert r.status_code == 403
     coordinator = page_client(database, clock, roles=(Role.COORDINATOR,), name="coordinator")
     assert coordinator.get(f"/sites/{sites['exit']}").status_code == 200

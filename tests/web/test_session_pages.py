@@ -26,8 +26,11 @@ def test_a_password_only_session_reaches_no_person_page(database, clock):
     from corridor.web import create_app
     from tests.conftest import MASTER_KEY
 
-    app = create_app(Settings(database_url=str(database.url), master_key=MASTER_KEY),
-                     database=database, clock=clock)
+    app = create_app(
+        Settings(database_url=str(database.url), master_key=MASTER_KEY),
+        database=database,
+        clock=clock,
+    )
     app.state.services.accounts.create("reg", "reg", PASSWORD, [Role.REGISTRAR], [])
     c = PageClient(app, base_url="https://testserver")
     c.page("/login")

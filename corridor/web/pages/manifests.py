@@ -134,8 +134,10 @@ def check_in(
     except ValidationFailed as exc:
         errors = {"registration_number": "; ".join(p.reason for p in exc.problems)}
     if request.headers.get("hx-request") != "true":
-        return _show(request, svc, who, manifest_id, errors) if errors else see_other(
-            f"/manifests/{manifest_id}"
+        return (
+            _show(request, svc, who, manifest_id, errors)
+            if errors
+            else see_other(f"/manifests/{manifest_id}")
         )
     manifest = svc.manifests.get(manifest_id)
     extra = {"sites": site_names(svc), "errors": errors}

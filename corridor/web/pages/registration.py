@@ -88,9 +88,7 @@ def member_row(request: Request, who: MayPersonWrite, index: int = 0) -> Respons
 
 @router.post("/register/household")
 def register_household(request: Request, form: Form, svc: Svc, who: MayPersonWrite) -> Response:
-    rows = sorted(
-        {int(k[8 : k.index("]")]) for k in form if k.startswith("members[") and "]" in k}
-    )
+    rows = sorted({int(k[8 : k.index("]")]) for k in form if k.startswith("members[") and "]" in k})
     members = []
     for i in rows:
         prefix = f"members[{i}]."
