@@ -67,7 +67,9 @@ def requires(action: str) -> Callable[..., Caller]:
             refusal = f"None of your roles may do {action}"
         if refusal:
             if personal:  # a denied access to personal data is audited too
-                svc.audit.record(who, action, [request.path_params.get("person_id")], allowed=False)
+                svc.audit.record(
+                    who, action, [request.path_params.get("person_id")], allowed=False
+                )
             raise Forbidden(refusal)
         return who
 
