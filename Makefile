@@ -39,5 +39,5 @@ messages: install
 	  --version 0.1.0 --copyright-holder "Corridor contributors" \
 	  -o corridor/web/locale/messages.pot .
 	$(BIN)/pybabel update -i corridor/web/locale/messages.pot -d corridor/web/locale \
-	  -D messages --no-fuzzy-matching --no-location --omit-header
+	  -D messages --no-fuzzy-matching --no-location
 	$(BIN)/pybabel compile -d corridor/web/locale -D messages --statistics

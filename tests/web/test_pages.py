@@ -214,3 +214,40 @@ def test_pages_follow_the_role_matrix(database, clock, sites):
     assert coordinator.get(f"/sites/{sites['exit']}").status_code == 200
     assert coordinator.get("/search").status_code == 403
     assert 'href="/register"' not in coordinator.page("/")
+
+
+def test_an_event_and_a_family_link_are_recorded_from_the_person_page(officer, sites):
+    household_id = register_household(officer, sites["exit"])
+    head, child = officer.get(f"/households/{household_id}.json").json()["household"]["members"]
+    officer.page("/register")
+    r = officer.submit(
+        "/register",
+        {
+            **BASIS,
+            "site_id": sites["camp"],
+            "given_name": "Omar",
+            "given_name_original": "عمر",
+            "sex": "m",
+        },
+    )
+    omar = str(r.url).rsplit("/", 1)[1]
+    person_url = f"/persons/{head['id']}"
+    officer.page(person_url)
+    r = officer.submit(
+        f"{person_url}/events", {"kind": "transferred", "to_site_id": sites["camp"], "note": ""}
+    )
+    assert r.status_code == 200, re.findall(r"field-error[^>]*>([^<]*)", r.text)
+    kinds = [m["kind"] for m in officer.get(f"{person_url}.json").json()["movements"]]
+    assert kinds == ["registered", "transferred"]
+    number = officer.get(f"/persons/{omar}.json").json()["person"]["registration_number"]
+    officer.page(person_url)
+    r = officer.submit(
+        f"{person_url}/links", {"registration_number": number, "link_kind": "sibling"}
+    )
+    relatives = officer.get(f"{person_url}.json").json()["relatives"]
+    assert {(x["id"], x["kind"]) for x in relatives} >= {(omar, "sibling")}
+    officer.page(person_url)
+    again = officer.submit(
+        f"{person_url}/links", {"registration_number": number, "link_kind": "sibling"}
+    )
+    assert again.status_code == 422 and "recorded already" in again.text

@@ -9,19 +9,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from corridor.errors import ValidationFailed
-from corridor.schemas import MatchQueryIn, PersonSearchIn
+from corridor.errors import Conflict, Problem, ValidationFailed
+from corridor.schemas import LinkIn, MatchQueryIn, PersonSearchIn, StatusEventIn
 from corridor.security.roles import default_matrix
 from corridor.services import Services
 from corridor.services.accounts import Caller
 from corridor.web import forms
 from corridor.web.auth import requires
-from corridor.web.pages.common import Form, Svc, page, text
+from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.render import render
 
 router = APIRouter(include_in_schema=False)
 MayPersonRead = Annotated[Caller, Depends(requires("person.read"))]
 MayPersonSearch = Annotated[Caller, Depends(requires("person.search"))]
+MayPersonWrite = Annotated[Caller, Depends(requires("person.write"))]
+MayMovementWrite = Annotated[Caller, Depends(requires("movement.write"))]
 
 
 def site_names(svc: Services) -> dict[str, str]:
@@ -33,16 +35,64 @@ def sees(who: Caller, group: str) -> bool:
     return bool(who.principal.roles & default_matrix().group_roles[group])
 
 
-@page(router, "/persons/{person_id}")
-def person(person_id: str, request: Request, svc: Svc, who: MayPersonRead) -> Response:
+def _person(
+    request: Request, svc: Services, who: Caller, person_id: str, errors: dict[str, str]
+) -> Response:
     data = {
         "person": svc.registration.get_person(person_id),
         "relatives": svc.registration.relatives(person_id),
         "movements": svc.movements.history(person_id),
     }
     svc.audit.record(who, "person.read", [person_id])
-    extra = {"sites": site_names(svc), "sees_medical": sees(who, "medical")}
-    return render(request, "person.html", data, who=who, extra=extra)
+    extra = {"sites": site_names(svc), "sees_medical": sees(who, "medical"), "errors": errors}
+    status = 422 if errors else 200
+    return render(request, "person.html", data, who=who, status=status, extra=extra)
+
+
+@page(router, "/persons/{person_id}")
+def person(person_id: str, request: Request, svc: Svc, who: MayPersonRead) -> Response:
+    return _person(request, svc, who, person_id, {})
+
+
+@router.post("/persons/{person_id}/events")
+def record_event(
+    person_id: str, request: Request, form: Form, svc: Svc, who: MayMovementWrite
+) -> Response:
+    """Hospitalised, detained, released, transferred... (the movement log)."""
+    body = {k: text(form, k) for k in ("kind", "to_site_id", "note")}
+    try:
+        svc.movements.record(
+            person_id, forms.parse(StatusEventIn, body), recorded_by=who.principal.user_id
+        )
+    except ValidationFailed as exc:
+        return _person(request, svc, who, person_id, forms.problems_by_field(exc))
+    svc.audit.record(who, "movement.write", [person_id])
+    return see_other(f"/persons/{person_id}")
+
+
+@router.post("/persons/{person_id}/links")
+def link_relative(
+    person_id: str, request: Request, form: Form, svc: Svc, who: MayPersonWrite
+) -> Response:
+    """Record a relative found elsewhere, by their registration number."""
+    number = text(form, "registration_number") or ""
+    try:
+        found = svc.registration.search(forms.parse_search(number))
+        if not found:
+            raise ValidationFailed([Problem("registration_number", "nobody has this number")])
+        body = {
+            "person_id": person_id,
+            "other_person_id": found[0]["id"],
+            "kind": text(form, "link_kind"),
+        }
+        svc.registration.link(forms.parse(LinkIn, body))
+    except (ValidationFailed, Conflict) as exc:
+        errors = {
+            ("link_kind" if p.field == "kind" else p.field): p.reason for p in exc.problems
+        } or {"link_kind": exc.message}
+        return _person(request, svc, who, person_id, errors)
+    svc.audit.record(who, "person.write", [person_id, found[0]["id"]])
+    return see_other(f"/persons/{person_id}")
 
 
 @page(router, "/households/{household_id}")
