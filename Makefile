@@ -39,5 +39,5 @@ messages: install
 	  --version 0.1.0 --copyright-holder "Corridor contributors" \
 	  -o corridor/web/locale/messages.pot .
 	$(BIN)/pybabel update -i corridor/web/locale/messages.pot -d corridor/web/locale \
-	  -D messages --no-fuzzy-matching --no-location
+	  -D messages --no-fuzzy-matching
 	$(BIN)/pybabel compile -d corridor/web/locale -D messages --statistics
