@@ -43,6 +43,7 @@ def test_register_a_household_in_arabic(page, live_server: LiveServer):
         member.get_by_label("Family name (Arabic script)", exact=True).fill("الجبوري")
         member.get_by_label("Sex", exact=True).select_option(sex)
         member.get_by_label("Birth date (YYYY, YYYY-MM or YYYY-MM-DD)", exact=True).fill(year)
+    assert _unlabelled_inputs(page) == []
     screenshot(page, "register-household")
     page.get_by_role("button", name="Register the household").click()
 
@@ -66,6 +67,15 @@ def test_register_a_household_in_arabic(page, live_server: LiveServer):
     similar.get_by_role("link", name=re.compile("Khalid")).wait_for()
     assert "likely the same person" in similar.inner_text()
     screenshot(page, "register-search-before-create")
+
+
+def _unlabelled_inputs(page) -> list[str]:
+    """Inputs a screen reader could not name."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+            .filter(e => e.labels.length === 0 && !e.getAttribute('aria-label'))
+            .map(e => e.name)"""
+    )
 
 
 def _register_walkers(server: LiveServer, count: int) -> list[str]:
@@ -103,6 +113,7 @@ def test_dispatch_a_manifest_and_check_arrivals_in(page, live_server: LiveServer
     page.get_by_label("Registration numbers (one per line)", exact=True).fill("\n".join(numbers))
     page.get_by_role("button", name="Add", exact=True).click()
     assert page.locator("#manifest-persons tbody tr").count() == 3
+    assert _unlabelled_inputs(page) == []
     page.get_by_role("button", name="Dispatch: the vehicle leaves now").click()
     assert page.locator("#manifest-status").inner_text() == "on the road"
     assert "3 unaccounted for" in page.locator("#checkin-counts").inner_text()
