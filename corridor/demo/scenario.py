@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from corridor.demo.names import NamePart, pick, spelling_variant
+from corridor.demo.tracing_story import build_enquiries
 from corridor.schemas import (
     DispatchIn,
     HouseholdIn,
@@ -256,7 +257,8 @@ def _household_in(site_id: str, h: Household, rng: random.Random) -> HouseholdIn
         d["languages"] = ["ar"]
         return d
 
-    consent = CONSENT if rng.random() < 0.95 else NO_TRACING
+    roll = rng.random()  # drawn for every household: a seed gives the same scenario
+    consent = CONSENT if h.story or roll < 0.95 else NO_TRACING
     return HouseholdIn.model_validate(
         {
             "site_id": site_id,
@@ -397,13 +399,15 @@ def build_demo(
             pending_screened = _dispatch_day(builder, todays, day_start)
     summary = {
         "sites": len(sites),
-        "households": households + 2,
+        "households": households + 3,
         "persons": _count_persons(db),
         "manifests": builder.counts["manifests"],
         "unaccounted (dispatched, not checked in)": len(svc.manifests.unaccounted()),
         "discrepancies (arrived on the wrong truck)": builder.counts["discrepancies"],
         "separated families": len(svc.figures.separated_families()),
     }
+    clock.now = end
+    summary.update(build_enquiries(svc))
     return summary
 
 
@@ -533,7 +537,19 @@ def _story_households(draw: _Draw, arrival: datetime) -> list[Household]:
         "camp_a",
         story="detained",
     )
-    return [twins, detained]
+    # A boy who lost his mother in the crowd at the exit: registered alone, as a
+    # separated child, with his mother's name; she enquires from Turkey (tracing_story).
+    separated = Household(
+        [draw._member("head", "m", 12, n("Hussein", "Ibrahim", "Khaled", "al-Ali"))],
+        arrival,
+        "camp_b",
+        story="separated",
+    )
+    separated.members[0].extra = {
+        "vulnerabilities": {"uasc": "separated"},
+        "mother_name": "Zainab Hamid",
+    }
+    return [twins, detained, separated]
 
 
 def _link_story_twins(svc: Services, todays: list[Household]) -> None:

@@ -26,6 +26,7 @@ DEFAULT_PURPOSE = {
     "manifest.read": "transport manifest",
     "movement.write": "recording a movement or status",
     "tracing.read": "family tracing",
+    "tracing.write": "family tracing case work",
 }
 
 

@@ -33,6 +33,7 @@ class Services:
         from corridor.services.person_search import PersonSearchService
         from corridor.services.registration import RegistrationService
         from corridor.services.sites import SiteService
+        from corridor.services.tracing import TracingService
 
         self.db = db
         self.clock = clock
@@ -44,3 +45,8 @@ class Services:
         self.person_search = PersonSearchService(db, clock)
         self.accounts = AccountService(db, clock, master)
         self.audit = AuditService(db, clock)
+        self.tracing = TracingService(db, clock)
+        # A registration or an arrival is checked against open enquiries as soon as it
+        # commits, so that a match is in the tracing queue within seconds.
+        self.registration.listeners.append(self.tracing.after_commit("registration"))
+        self.manifests.listeners.append(self.tracing.after_commit("arrival"))

@@ -200,7 +200,8 @@ class ManifestService(Service):
                 raise Conflict("the manifest has not been dispatched", field="status")
             person_id = _resolve_person(conn, data)
             [result] = self._check_in(conn, m, [person_id], at, now, recorded_by)
-            return result
+        self.notify(_arrived([result]))
+        return result
 
     def check_in_many(
         self,
@@ -228,7 +229,11 @@ class ManifestService(Service):
                     if pid not in found
                 ]
             )
-            return self._check_in(conn, m, list(dict.fromkeys(person_ids)), at, now, recorded_by)
+            results = self._check_in(
+                conn, m, list(dict.fromkeys(person_ids)), at, now, recorded_by
+            )
+        self.notify(_arrived(results))
+        return results
 
     def _check_in(
         self,
@@ -552,6 +557,11 @@ def _trip_events(
         }
         for pid in person_ids
     ]
+
+
+def _arrived(results: list[dict[str, Any]]) -> list[str]:
+    """Who a check-in brought to the site (ticked now, or arriving off the manifest)."""
+    return [r["person_id"] for r in results if not r.get("status", "").startswith("already")]
 
 
 def _manifest(conn: Connection, manifest_id: str) -> Any:

@@ -122,6 +122,17 @@ class PersonSearchService(Service):
         groups.sort(key=lambda g: (-len(g), g[0]))
         return [[queries.person_summary(rows[pid], today) for pid in g] for g in groups]
 
+    def candidates(
+        self, conn: Connection, query: PersonRecord, tracing: bool = True
+    ) -> tuple[list[str], int]:
+        """The ids of the persons worth scoring for ``query``, best first, and the
+        registry's size (tracing: only persons who consented)."""
+        return self._candidates(conn, query, tracing)
+
+    def frequencies(self, conn: Connection, records: list[PersonRecord]) -> dict[str, int]:
+        """Name and nationality counts for a Matcher scoring ``records``."""
+        return self._frequencies(conn, records)
+
     def _candidates(
         self, conn: Connection, query: PersonRecord, tracing: bool
     ) -> tuple[list[str], int]:

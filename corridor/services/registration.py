@@ -117,6 +117,7 @@ class RegistrationService(Service):
             self._write(conn, drafts, recorded_by)
             if audit:
                 audit(conn, [d.person["id"] for d in drafts])
+        self.notify([d.person["id"] for d in drafts])
         return [d.person["id"] for d in drafts]
 
     def register_household(
@@ -204,6 +205,7 @@ class RegistrationService(Service):
                 audit(conn, [d.person["id"] for d in all_drafts])
             if link_rows:
                 conn.execute(insert(relationships), link_rows)
+        self.notify([d.person["id"] for d in all_drafts])
         members: dict[str, list[dict[str, Any]]] = {h["id"]: [] for h in hh_rows}
         for d in all_drafts:
             p = d.person
@@ -252,7 +254,9 @@ class RegistrationService(Service):
             match_index.reindex_persons(conn, [person_id])
             if audit:
                 audit(conn, [person_id])
-            return queries.get_person(conn, person_id, self.clock().date())
+            person = queries.get_person(conn, person_id, self.clock().date())
+        self.notify([person_id])  # details or consent given later may make a match
+        return person
 
     def link(self, data: LinkIn) -> dict[str, Any]:
         """Record that other_person is person's <kind> (and the inverse)."""

@@ -240,3 +240,4 @@ POPULATION_KEY = "#persons"
 # The security tables (users, sessions, audit...) live beside the code that uses them but
 # on this same metadata, so that one migration history covers the whole schema.
 import corridor.security.tables  # noqa: E402, F401
+import corridor.storage.tracing_tables  # noqa: E402, F401

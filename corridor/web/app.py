@@ -17,6 +17,7 @@ from corridor.settings import Settings
 from corridor.storage import Database
 from corridor.web import auth, errors, headers, pages
 from corridor.web.routes import api_router
+from corridor.web.tracing_routes import tracing_router
 
 STATIC = Path(__file__).parent / "static"
 
@@ -52,6 +53,7 @@ def create_app(
     app.add_middleware(headers.SecurityHeaders)
     app.include_router(auth.router)
     app.include_router(api_router)
+    app.include_router(tracing_router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -76,3 +76,18 @@ def test_the_scenario_has_every_kind_of_site_and_problem(demo):
     exit_point = next(s for s in svc.sites.all() if s["kind"] == "exit_point")
     figures = svc.figures.site_figures(exit_point["id"])
     assert sum(d["arrivals"]["total"] for d in figures["daily"]) == summary["persons"]
+
+
+def test_relatives_abroad_have_candidates_waiting_a_separated_child_first(demo):
+    svc, summary = demo
+    assert summary["tracing enquiries"] >= 3
+    queue = svc.tracing.views.queue()
+    assert all(item["state"] == "possible_match" for item in queue)
+    first = queue[0]
+    assert first["priority"] == "uasc"
+    best = first["proposed_matches"][0]
+    assert best["person"]["uasc"] == "separated" and best["probability"] > 0.8
+    assert "mother's name" in {e["field"] for e in best["explanation"]}
+    sought = {item["sought"]["name"]: item for item in queue}
+    father = sought["Abdallah Yusuf al-Jubouri"]["proposed_matches"][0]["person"]
+    assert father["name"].startswith("Abdullah Youssef Hamid al-Jabouri")

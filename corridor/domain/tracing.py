@@ -1,0 +1,243 @@
+"""Tracing cases: the states a case goes through and who may learn what. No I/O.
+
+A case is one sought person of an enquiry. It moves
+
+    open -> possible_match -> verified -> found_person_consulted -> family_informed -> reunited
+
+or, from any state before ``reunited``, to ``closed`` with a reason. ``possible_match``
+falls back to ``open`` when every proposed match is rejected.
+
+>>> check_transition(CaseState.OPEN, CaseState.POSSIBLE_MATCH)
+>>> check_transition(CaseState.OPEN, CaseState.REUNITED)
+Traceback (most recent call last):
+...
+corridor.domain.tracing.InvalidTransition: A case cannot go from open to reunited
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+__all__ = [
+    "CHILD_UNDER",
+    "NOT_FOUND_MONTHS",
+    "CaseState",
+    "CloseReason",
+    "Disclosure",
+    "InvalidTransition",
+    "MANUAL_TARGETS",
+    "allowed_targets",
+    "check_close",
+    "check_transition",
+    "disclosure_decider",
+    "enquirer_status",
+    "is_child",
+    "months_between",
+    "queue_priority",
+    "site_disclosable",
+]
+
+# Under this age a found person is a child: a protection officer decides on disclosure.
+CHILD_UNDER = 18
+# A case may be closed as "not found" only after this many months of searching.
+NOT_FOUND_MONTHS = 6
+
+
+class CaseState(StrEnum):
+    OPEN = "open"
+    POSSIBLE_MATCH = "possible_match"
+    VERIFIED = "verified"
+    FOUND_PERSON_CONSULTED = "found_person_consulted"
+    FAMILY_INFORMED = "family_informed"
+    REUNITED = "reunited"
+    CLOSED = "closed"
+
+
+class CloseReason(StrEnum):
+    NO_CONTACT_WISHED = "no_contact_wished"
+    DECEASED = "deceased"
+    NOT_FOUND = "not_found"
+
+
+class Disclosure(StrEnum):
+    """The found person's answer (an adult) or the protection officer's decision (a child)."""
+
+    AGREED = "agreed"
+    REFUSED = "refused"
+
+
+_NEXT: dict[CaseState, frozenset[CaseState]] = {
+    CaseState.OPEN: frozenset({CaseState.POSSIBLE_MATCH, CaseState.CLOSED}),
+    CaseState.POSSIBLE_MATCH: frozenset({CaseState.OPEN, CaseState.VERIFIED, CaseState.CLOSED}),
+    CaseState.VERIFIED: frozenset({CaseState.FOUND_PERSON_CONSULTED, CaseState.CLOSED}),
+    CaseState.FOUND_PERSON_CONSULTED: frozenset({CaseState.FAMILY_INFORMED, CaseState.CLOSED}),
+    CaseState.FAMILY_INFORMED: frozenset({CaseState.REUNITED, CaseState.CLOSED}),
+    CaseState.REUNITED: frozenset(),
+    CaseState.CLOSED: frozenset(),
+}
+
+# The states an officer asks for directly; the others follow from a match being
+# proposed (possible_match), confirmed (verified) or the disclosure decision (consulted).
+MANUAL_TARGETS = frozenset({CaseState.FAMILY_INFORMED, CaseState.REUNITED, CaseState.CLOSED})
+
+
+class InvalidTransition(Exception):
+    """The case's current state does not allow the move asked for."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def allowed_targets(state: CaseState) -> frozenset[CaseState]:
+    """The states that may follow ``state``.
+
+    >>> sorted(str(s) for s in allowed_targets(CaseState.VERIFIED))
+    ['closed', 'found_person_consulted']
+    """
+    return _NEXT[state]
+
+
+def check_transition(
+    current: CaseState, target: CaseState, disclosure: Disclosure | None = None
+) -> None:
+    """Raise InvalidTransition unless ``current -> target`` is allowed.
+
+    Reuniting needs the found person's agreement (or, for a child, the protection
+    officer's decision) to be on record.
+
+    >>> check_transition(CaseState.FAMILY_INFORMED, CaseState.REUNITED, Disclosure.REFUSED)
+    Traceback (most recent call last):
+    ...
+    corridor.domain.tracing.InvalidTransition: A case is reunited only once disclosure was agreed
+    """
+    if target not in _NEXT[current]:
+        raise InvalidTransition(f"A case cannot go from {current} to {target}")
+    if target is CaseState.REUNITED and disclosure is not Disclosure.AGREED:
+        raise InvalidTransition("A case is reunited only once disclosure was agreed")
+
+
+def months_between(start: date, end: date) -> int:
+    """Completed months from ``start`` to ``end``.
+
+    >>> months_between(date(2019, 3, 10), date(2019, 9, 9))
+    5
+    >>> months_between(date(2019, 3, 10), date(2019, 9, 10))
+    6
+    """
+    months = (end.year - start.year) * 12 + end.month - start.month
+    return months - (end.day < start.day)
+
+
+def check_close(reason: CloseReason, opened: date, today: date) -> None:
+    """"Not found" is a conclusion reached after ``NOT_FOUND_MONTHS`` months, not before.
+
+    >>> try:
+    ...     check_close(CloseReason.NOT_FOUND, date(2019, 3, 10), date(2019, 4, 1))
+    ... except InvalidTransition as e:
+    ...     print(e.message)
+    A case is closed as not found only after 6 months (this one is 0 months old)
+    >>> check_close(CloseReason.DECEASED, date(2019, 3, 10), date(2019, 4, 1))
+    """
+    if reason is CloseReason.NOT_FOUND:
+        age = months_between(opened, today)
+        if age < NOT_FOUND_MONTHS:
+            raise InvalidTransition(
+                f"A case is closed as not found only after {NOT_FOUND_MONTHS} months "
+                f"(this one is {age} months old)"
+            )
+
+
+def is_child(age: int | None, uasc: str | None) -> bool:
+    """Under 18, or of unknown age but registered as an unaccompanied or separated child.
+
+    >>> is_child(17, None), is_child(None, "separated"), is_child(None, None), is_child(18, None)
+    (True, True, False, False)
+    """
+    if age is not None:
+        return age < CHILD_UNDER
+    return bool(uasc)
+
+
+def disclosure_decider(child: bool) -> str:
+    """The role whose holder records the disclosure decision.
+
+    For an adult, the tracing officer records the found person's own answer; for a child,
+    a protection officer decides.
+
+    >>> disclosure_decider(True), disclosure_decider(False)
+    ('protection_officer', 'tracing_officer')
+    """
+    return "protection_officer" if child else "tracing_officer"
+
+
+def site_disclosable(state: CaseState, disclosure: Disclosure | None) -> bool:
+    """Whether the enquirer may be told where the found person is.
+
+    >>> site_disclosable(CaseState.VERIFIED, None)
+    False
+    >>> site_disclosable(CaseState.FOUND_PERSON_CONSULTED, Disclosure.AGREED)
+    True
+    >>> site_disclosable(CaseState.CLOSED, Disclosure.AGREED)
+    False
+    """
+    found = state in (
+        CaseState.FOUND_PERSON_CONSULTED,
+        CaseState.FAMILY_INFORMED,
+        CaseState.REUNITED,
+    )
+    return found and disclosure is Disclosure.AGREED
+
+
+@dataclass(frozen=True)
+class EnquirerStatus:
+    status: str  # searching, found, closed
+    message_can_be_passed: bool
+    text: str
+
+
+def enquirer_status(
+    state: CaseState, disclosure: Disclosure | None, close_reason: CloseReason | None
+) -> EnquirerStatus:
+    """What the enquirer may be told, in words, whatever the officers know.
+
+    >>> enquirer_status(CaseState.POSSIBLE_MATCH, None, None).status
+    'searching'
+    >>> enquirer_status(CaseState.VERIFIED, None, None).message_can_be_passed
+    True
+    """
+    if state is CaseState.CLOSED:
+        if close_reason is CloseReason.DECEASED:
+            text = "We are sorry: the person sought has died."
+        elif close_reason is CloseReason.NO_CONTACT_WISHED:
+            text = "The search has ended. No further information can be shared."
+        else:
+            text = "The search has ended without finding the person."
+        return EnquirerStatus("closed", False, text)
+    if state in (CaseState.OPEN, CaseState.POSSIBLE_MATCH):
+        return EnquirerStatus("searching", False, "The search is going on.")
+    if disclosure is Disclosure.REFUSED:
+        return EnquirerStatus(
+            "found", False, "The person has been found. No further information can be shared."
+        )
+    if site_disclosable(state, disclosure):
+        text = "The person has been found and agreed that you learn where they are."
+    else:
+        text = "The person has been found. A message can be passed to them."
+    return EnquirerStatus("found", True, text)
+
+
+def queue_priority(candidate_uasc: bool, sought_age: int | None) -> int:
+    """Lower comes first: unaccompanied and separated children lead the queue, then
+    other children sought, then everyone else.
+
+    >>> queue_priority(True, 30), queue_priority(False, 9), queue_priority(False, None)
+    (0, 1, 2)
+    """
+    if candidate_uasc:
+        return 0
+    if sought_age is not None and sought_age < CHILD_UNDER:
+        return 1
+    return 2

@@ -1,0 +1,478 @@
+"""Tracing: enquiries, proposed matches, officers' decisions. The only place that writes
+tracing data; each use case is one transaction, its case-log rows and audit entry in it.
+
+The rules (which state may follow which, who decides disclosure, what the enquirer may
+learn) are in ``corridor.domain.tracing``; what is read back is in ``tracing_views``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from corridor.domain.birth import age_on
+from corridor.domain.ids import uuid7
+from corridor.domain.tracing import (
+    CaseState,
+    Disclosure,
+    InvalidTransition,
+    check_close,
+    check_transition,
+    disclosure_decider,
+    is_child,
+)
+from corridor.errors import Conflict, Forbidden, NotFound, Problem, require
+from corridor.matching import Match
+from corridor.services import tracing_match as tm
+from corridor.services.accounts import Caller
+from corridor.services.audit_log import acting_role
+from corridor.services.base import Service
+from corridor.services.person_search import PersonSearchService
+from corridor.services.tracing_views import TracingViews
+from corridor.storage.tables import persons
+from corridor.storage.tracing_tables import (
+    tracing_case_events,
+    tracing_case_keys,
+    tracing_cases,
+    tracing_enquiries,
+    tracing_matches,
+)
+from corridor.tracing_schemas import (
+    DisclosureIn,
+    EnquiryIn,
+    MatchDecisionIn,
+    SoughtPersonIn,
+    TransitionIn,
+)
+
+log = logging.getLogger(__name__)
+AuditHook = Callable[[Connection, list[str]], None]
+SYSTEM = "system"  # who proposed a match found by the engine on its own
+
+
+class TracingService(Service):
+    @property
+    def views(self) -> TracingViews:
+        return TracingViews(self.db, self.clock)
+
+    # -- enquiries -------------------------------------------------------------------
+
+    def create_enquiry(
+        self, data: EnquiryIn, recorded_by: str | None = None, audit: AuditHook | None = None
+    ) -> dict[str, Any]:
+        """Record an enquiry and its sought persons (one case each), and propose at once
+        the registered persons who may be them."""
+        now = self.clock()
+        problems = _enquiry_problems(data, now)
+        require(problems)
+        enquiry_id = uuid7()
+        proposed: list[str] = []
+        with self.db.transaction() as conn:
+            conn.execute(
+                insert(tracing_enquiries).values(
+                    id=enquiry_id,
+                    enquirer_name=data.enquirer.name,
+                    enquirer_contact=data.enquirer.contact,
+                    enquirer_relationship=data.enquirer.relationship,
+                    enquirer_location=data.enquirer.location,
+                    enquirer_country=(data.enquirer.country or "").upper() or None,
+                    note=data.note,
+                    created_by=recorded_by,
+                    created_at=now,
+                )
+            )
+            search = PersonSearchService(self.db, self.clock)
+            for sought in data.sought:
+                row = _case_row(enquiry_id, sought, data.enquirer.relationship, now)
+                conn.execute(insert(tracing_cases).values(**row))
+                record = tm.sought_record(row, data.enquirer.name)
+                keys = tm.case_keys(record)
+                if keys:
+                    conn.execute(
+                        insert(tracing_case_keys),
+                        [{"key": k, "case_id": row["id"]} for k in sorted(keys)],
+                    )
+                self._event(conn, row["id"], "opened", None, CaseState.OPEN, recorded_by, None)
+                state = CaseState.OPEN
+                for match, _ in tm.best_for_sought(conn, search, record):
+                    self._propose(conn, row["id"], state, match, "enquiry")
+                    proposed.append(match.record_id)
+                    state = CaseState.POSSIBLE_MATCH
+            if audit:
+                audit(conn, proposed)
+        return self.views.enquiry(enquiry_id)
+
+    # -- matching on registration and arrival -----------------------------------------
+
+    def check_persons(self, person_ids: list[str], found_by: str = "registration") -> int:
+        """Score newly registered or arrived persons against the searching cases that
+        share a key with them; store each good candidate as a proposed match. Returns the
+        number of matches proposed."""
+        if not person_ids:
+            return 0
+        with self.db.read() as conn:
+            if not tm.any_searching(conn):
+                return 0
+        with self.db.transaction() as conn:
+            people = tm.candidate_records(conn, person_ids)
+            waiting = tm.searching_cases_for(conn, people.values())
+            case_ids = sorted({c for cs in waiting.values() for c in cs})
+            if not case_ids:
+                return 0
+            rows = conn.execute(
+                select(tracing_cases, tracing_enquiries.c.enquirer_name)
+                .join(tracing_enquiries, tracing_enquiries.c.id == tracing_cases.c.enquiry_id)
+                .where(tracing_cases.c.id.in_(case_ids))
+                .with_for_update(of=tracing_cases)
+            ).mappings()
+            cases = {r["id"]: r for r in rows}
+            sought = {cid: tm.sought_record(r, r["enquirer_name"]) for cid, r in cases.items()}
+            already = {
+                (c, p)
+                for c, p in conn.execute(
+                    select(tracing_matches.c.case_id, tracing_matches.c.person_id).where(
+                        tracing_matches.c.case_id.in_(case_ids),
+                        tracing_matches.c.person_id.in_(list(waiting)),
+                    )
+                )
+            }
+            search = PersonSearchService(self.db, self.clock)
+            matcher = tm.matcher_for(conn, search, [*sought.values(), *people.values()])
+            state = {cid: CaseState(r["state"]) for cid, r in cases.items()}
+            n = 0
+            for pid, cids in waiting.items():
+                for cid in sorted(cids):
+                    if (cid, pid) in already or cid not in cases:
+                        continue
+                    quick = matcher.score(sought[cid], people[pid], explain=False)
+                    if quick.probability < tm.PROPOSE_AT:
+                        continue
+                    match = matcher.score(sought[cid], people[pid])
+                    if match.probability >= tm.PROPOSE_AT:
+                        self._propose(conn, cid, state[cid], match, found_by)
+                        state[cid] = CaseState.POSSIBLE_MATCH
+                        n += 1
+            return n
+
+    def after_commit(self, found_by: str) -> Callable[[list[str]], None]:
+        """A listener for RegistrationService and ManifestService: runs after their
+        transaction committed; a failure here never undoes a registration."""
+
+        def listener(person_ids: list[str]) -> None:
+            try:
+                self.check_persons(person_ids, found_by)
+            except Exception:  # the registration stands; the next arrival retries
+                log.exception("tracing check failed for %d persons", len(person_ids))
+
+        return listener
+
+    # -- officers' decisions ----------------------------------------------------------
+
+    def confirm_match(
+        self, match_id: str, data: MatchDecisionIn, who: Caller, audit: AuditHook | None = None
+    ) -> dict[str, Any]:
+        """The officer verified the candidate: the case is verified, other candidates
+        of the case are set aside."""
+        now = self.clock()
+        with self.db.transaction() as conn:
+            m, case = self._proposed(conn, match_id)
+            _move(case, CaseState.VERIFIED)
+            by = who.principal.user_id
+            conn.execute(
+                update(tracing_matches)
+                .where(tracing_matches.c.id == match_id)
+                .values(status="confirmed", reason=data.reason, decided_by=by, decided_at=now)
+            )
+            conn.execute(
+                update(tracing_matches)
+                .where(
+                    tracing_matches.c.case_id == case["id"],
+                    tracing_matches.c.status == "proposed",
+                )
+                .values(
+                    status="rejected",
+                    reason="another candidate was confirmed",
+                    decided_by=by,
+                    decided_at=now,
+                )
+            )
+            conn.execute(
+                update(tracing_cases)
+                .where(tracing_cases.c.id == case["id"])
+                .values(state=CaseState.VERIFIED, found_person_id=m["person_id"], updated_at=now)
+            )
+            role = acting_role(who, "tracing.write")
+            self._event(
+                conn, case["id"], "match_confirmed", case["state"], CaseState.VERIFIED,
+                by, data.reason, match_id=match_id, role=role,
+            )
+            if audit:
+                audit(conn, [m["person_id"]])
+        return self.views.case(case["id"])
+
+    def reject_match(
+        self, match_id: str, data: MatchDecisionIn, who: Caller, audit: AuditHook | None = None
+    ) -> dict[str, Any]:
+        """Not the person sought; when no candidate is left the case is open again."""
+        now = self.clock()
+        with self.db.transaction() as conn:
+            m, case = self._proposed(conn, match_id)
+            by = who.principal.user_id
+            conn.execute(
+                update(tracing_matches)
+                .where(tracing_matches.c.id == match_id)
+                .values(status="rejected", reason=data.reason, decided_by=by, decided_at=now)
+            )
+            left = conn.execute(
+                select(tracing_matches.c.id).where(
+                    tracing_matches.c.case_id == case["id"],
+                    tracing_matches.c.status == "proposed",
+                )
+            ).first()
+            target = CaseState(case["state"])
+            if left is None and target is CaseState.POSSIBLE_MATCH:
+                target = CaseState.OPEN
+                _move(case, target)
+                conn.execute(
+                    update(tracing_cases)
+                    .where(tracing_cases.c.id == case["id"])
+                    .values(state=target, updated_at=now)
+                )
+            self._event(
+                conn, case["id"], "match_rejected", case["state"], target, by, data.reason,
+                match_id=match_id, role=acting_role(who, "tracing.write"),
+            )
+            if audit:
+                audit(conn, [m["person_id"]])
+        return self.views.case(case["id"])
+
+    def decide_disclosure(
+        self, case_id: str, data: DisclosureIn, who: Caller, audit: AuditHook | None = None
+    ) -> dict[str, Any]:
+        """Record whether the enquirer may learn where the found person is: the found
+        adult's own answer (recorded by a tracing officer), or for a child the protection
+        officer's decision. The case moves to found_person_consulted."""
+        now = self.clock()
+        with self.db.transaction() as conn:
+            case = _case_for_update(conn, case_id)
+            if case["state"] != CaseState.VERIFIED:
+                raise Conflict(
+                    f"Disclosure is decided once a match is verified (the case is "
+                    f"{case['state']})",
+                    "decision",
+                )
+            person = conn.execute(
+                select(persons.c.birth_date, persons.c.birth_precision, persons.c.uasc).where(
+                    persons.c.id == case["found_person_id"]
+                )
+            ).one()
+            child = is_child(
+                age_on(person.birth_date, person.birth_precision, now.date()), person.uasc
+            )
+            decider = disclosure_decider(child)
+            if decider not in who.principal.roles:
+                who_for = "a child" if child else "an adult"
+                raise Forbidden(f"For {who_for}, disclosure is decided by a {decider}")
+            _move(case, CaseState.FOUND_PERSON_CONSULTED)
+            conn.execute(
+                update(tracing_cases)
+                .where(tracing_cases.c.id == case_id)
+                .values(
+                    state=CaseState.FOUND_PERSON_CONSULTED,
+                    disclosure=data.decision,
+                    updated_at=now,
+                )
+            )
+            self._event(
+                conn, case_id, "disclosure", case["state"], CaseState.FOUND_PERSON_CONSULTED,
+                who.principal.user_id, data.reason, role=decider, disclosure=data.decision,
+                child=child,
+            )
+            if audit:
+                audit(conn, [case["found_person_id"]])
+        return self.views.case(case_id)
+
+    def transition(
+        self, case_id: str, data: TransitionIn, who: Caller, audit: AuditHook | None = None
+    ) -> dict[str, Any]:
+        """family_informed, reunited, or closed with a reason."""
+        now = self.clock()
+        target = CaseState(data.to)
+        if target is CaseState.CLOSED and data.close_reason is None:
+            require([Problem("close_reason", "is required to close a case")])
+        if target is not CaseState.CLOSED and data.close_reason is not None:
+            require([Problem("close_reason", "is given only when closing a case")])
+        with self.db.transaction() as conn:
+            case = _case_for_update(conn, case_id)
+            disclosure = Disclosure(case["disclosure"]) if case["disclosure"] else None
+            _move(case, target, disclosure)
+            if data.close_reason is not None:
+                try:
+                    check_close(data.close_reason, case["created_at"].date(), now.date())
+                except InvalidTransition as e:
+                    raise Conflict(e.message, "close_reason") from e
+            conn.execute(
+                update(tracing_cases)
+                .where(tracing_cases.c.id == case_id)
+                .values(state=target, close_reason=data.close_reason, updated_at=now)
+            )
+            reason = data.reason
+            if data.close_reason is not None:
+                reason = f"{data.close_reason}: {reason}" if reason else str(data.close_reason)
+            self._event(
+                conn, case_id, "transition", case["state"], target, who.principal.user_id,
+                reason, role=acting_role(who, "tracing.write"),
+            )
+            if audit:
+                audit(conn, [case["found_person_id"]] if case["found_person_id"] else [])
+        return self.views.case(case_id)
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _proposed(self, conn: Connection, match_id: str) -> tuple[Any, Any]:
+        m = conn.execute(
+            select(tracing_matches).where(tracing_matches.c.id == match_id)
+        ).mappings().first()
+        if m is None:
+            raise NotFound("match")
+        case = _case_for_update(conn, m["case_id"])
+        if m["status"] != "proposed":
+            raise Conflict(f"This match was already {m['status']}", "match_id")
+        return m, case
+
+    def _propose(
+        self, conn: Connection, case_id: str, state: CaseState, match: Match, found_by: str
+    ) -> None:
+        now = self.clock()
+        match_id = uuid7()
+        conn.execute(
+            insert(tracing_matches).values(
+                id=match_id,
+                case_id=case_id,
+                person_id=match.record_id,
+                probability=round(match.probability, 4),
+                weight=round(match.weight, 2),
+                explanation=tm.explanation_json(match),
+                found_by=found_by,
+                status="proposed",
+                created_at=now,
+            )
+        )
+        target = state
+        if state is CaseState.OPEN:
+            target = CaseState.POSSIBLE_MATCH
+            conn.execute(
+                update(tracing_cases)
+                .where(tracing_cases.c.id == case_id)
+                .values(state=target, updated_at=now)
+            )
+        self._event(
+            conn, case_id, "match_proposed", state, target, SYSTEM,
+            f"found on {found_by}", match_id=match_id,
+        )
+
+    def _event(
+        self,
+        conn: Connection,
+        case_id: str,
+        kind: str,
+        from_state: str | None,
+        to_state: str | None,
+        by: str | None,
+        reason: str | None,
+        *,
+        match_id: str | None = None,
+        role: str | None = None,
+        disclosure: str | None = None,
+        child: bool | None = None,
+    ) -> None:
+        conn.execute(
+            insert(tracing_case_events).values(
+                case_id=case_id,
+                kind=kind,
+                from_state=from_state,
+                to_state=to_state,
+                match_id=match_id,
+                disclosure=disclosure,
+                by_child_rule=child,
+                reason=reason,
+                recorded_by=by,
+                recorded_role=role,
+                recorded_at=self.clock(),
+            )
+        )
+
+
+def _move(case: Any, target: CaseState, disclosure: Disclosure | None = None) -> None:
+    try:
+        check_transition(CaseState(case["state"]), target, disclosure)
+    except InvalidTransition as e:
+        raise Conflict(e.message, "state") from e
+
+
+def _case_for_update(conn: Connection, case_id: str) -> Any:
+    case = conn.execute(
+        select(tracing_cases).where(tracing_cases.c.id == case_id).with_for_update()
+    ).mappings().first()
+    if case is None:
+        raise NotFound("case")
+    return case
+
+
+def _case_row(
+    enquiry_id: str, s: SoughtPersonIn, relationship: str, now: datetime
+) -> dict[str, Any]:
+    birth_year, tolerance = s.birth_year, 0
+    if birth_year is None and s.age is not None:
+        birth_year, tolerance = now.year - s.age, 2
+    return {
+        "id": uuid7(),
+        "enquiry_id": enquiry_id,
+        "state": CaseState.OPEN,
+        "enquirer_is": s.enquirer_is or relationship,
+        "full_name": s.full_name,
+        "given_name": s.given_name,
+        "father_name": s.father_name,
+        "grandfather_name": s.grandfather_name,
+        "family_name": s.family_name,
+        "name_original_script": s.name_original_script,
+        "alternate_names": list(s.alternate_names),
+        "sex": s.sex,
+        "birth_year": birth_year,
+        "birth_year_tolerance": tolerance,
+        "nationality": s.nationality.upper() if s.nationality else None,
+        "place_of_origin": s.place_of_origin,
+        "mother_name": s.mother_name,
+        "relatives_names": list(s.relatives_names),
+        "last_seen_place": s.last_seen_place,
+        "last_seen_date": s.last_seen_date,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _enquiry_problems(data: EnquiryIn, now: datetime) -> list[Problem]:
+    """Every problem of the enquiry at once."""
+    problems = []
+    for i, s in enumerate(data.sought):
+        at = f"sought[{i}]"
+        names = (s.full_name, s.given_name, s.family_name, s.name_original_script)
+        if not any(names) and not s.alternate_names:
+            problems.append(
+                Problem(f"{at}.full_name", "give at least one name (in any script)")
+            )
+        if s.birth_year is not None and s.birth_year > now.year:
+            problems.append(Problem(f"{at}.birth_year", f"is in the future (after {now.year})"))
+        if s.last_seen_date is not None and s.last_seen_date > now.date():
+            problems.append(
+                Problem(
+                    f"{at}.last_seen_date",
+                    f"is in the future ({s.last_seen_date} after {now.date()})",
+                )
+            )
+    return problems
+

@@ -1,0 +1,215 @@
+"""Proposing registered persons for tracing cases: the engine's records and the keys.
+
+Two ways in. An enquiry's sought persons are searched in the matching index like any
+tracing search (``PersonSearchService.candidates``). A newly registered or arrived person
+is scored only against the open cases sharing a blocking key with them
+(``tracing_case_keys``), never against the whole registry: registration stays fast.
+
+Household links feed matching: a registered person's record carries the names of the
+relatives linked to them, and a sought person's record carries the enquirer's name as
+their mother's name (the enquirer is the mother) or as a relative's name (any other
+relative), so the engine's "mother's name" and "relatives" comparisons count them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, func, select
+
+from corridor.domain.tracing import CaseState
+from corridor.matching import Match, Matcher, PersonRecord, blocking_keys
+from corridor.services.match_index import documents_of, person_record
+from corridor.services.person_search import PersonSearchService, engine_data
+from corridor.storage.tables import POPULATION_KEY, match_key_counts, persons, relationships
+from corridor.storage.tracing_tables import tracing_case_keys, tracing_cases
+
+# A candidate is proposed to the officer from this probability up, at most this many per
+# case and per run. Officers decide; a missed relative costs more than a rejected match.
+PROPOSE_AT = 0.3
+MAX_PROPOSED = 5
+# Cases still looking for someone: a new registration is checked against these only.
+SEARCHING = (CaseState.OPEN.value, CaseState.POSSIBLE_MATCH.value)
+_NOT_RELATIVES = {"friend", "other"}
+# A registration is scored against a case only if they share this many keys (two names).
+MIN_SHARED_KEYS = 2
+
+
+def sought_record(case: Mapping[str, Any] | Any, enquirer_name: str) -> PersonRecord:
+    """A case's sought person as the engine sees them, the enquirer's name included."""
+    relation = case["enquirer_is"]
+    mother = case["mother_name"]
+    relatives = list(case["relatives_names"] or ())
+    if relation == "mother":
+        mother = mother or enquirer_name
+    elif relation not in _NOT_RELATIVES:
+        relatives.append(enquirer_name)
+    return PersonRecord(
+        record_id=case["id"],
+        given_name=case["given_name"],
+        father_name=case["father_name"],
+        grandfather_name=case["grandfather_name"],
+        family_name=case["family_name"],
+        full_name=case["full_name"],
+        name_original_script=case["name_original_script"],
+        alternate_names=tuple(case["alternate_names"] or ()),
+        sex=case["sex"],
+        birth_year=case["birth_year"],
+        birth_year_tolerance=case["birth_year_tolerance"],
+        nationality=case["nationality"],
+        place_of_origin=case["place_of_origin"],
+        mother_name=mother,
+        relatives_names=tuple(relatives),
+    )
+
+
+def _name_keys(record: PersonRecord) -> set[str]:
+    return {k for k in blocking_keys(record) if k.startswith(("n:", "ph:", "id:"))}
+
+
+def _mother_keys(name: str | None) -> set[str]:
+    if not name:
+        return set()
+    return {"m" + k for k in _name_keys(PersonRecord("m", full_name=name))}
+
+
+def case_keys(sought: PersonRecord) -> set[str]:
+    """The keys under which a case waits for a registration: its name keys and those
+    of the mother's name."""
+    return _name_keys(sought) | _mother_keys(sought.mother_name)
+
+
+def person_keys(person: PersonRecord) -> set[str]:
+    """The keys a newly registered person is looked up with (see ``case_keys``)."""
+    return _name_keys(person) | _mother_keys(person.mother_name)
+
+
+def candidate_records(conn: Connection, person_ids: Iterable[str]) -> dict[str, PersonRecord]:
+    """Registered persons (who consented to tracing) as the engine sees them, with the
+    names of the relatives linked to them."""
+    ids = list(dict.fromkeys(person_ids))
+    if not ids:
+        return {}
+    rows = {
+        r["id"]: r
+        for r in conn.execute(
+            select(persons).where(persons.c.id.in_(ids), persons.c.consent_tracing.is_(True))
+        ).mappings()
+    }
+    if not rows:
+        return {}
+    docs = documents_of(conn, list(rows))
+    relatives: dict[str, list[str]] = {pid: [] for pid in rows}
+    mothers: dict[str, str] = {}
+    other = persons.alias("other")
+    for relative in conn.execute(
+        select(relationships.c.person_id.label("relative_of"), relationships.c.kind, *other.c)
+        .join(other, other.c.id == relationships.c.other_person_id)
+        .where(relationships.c.person_id.in_(list(rows)))
+    ).mappings():
+        pid, name = relative["relative_of"], plain_name(relative)
+        if relative["kind"] == "parent" and relative["sex"] == "f" and pid not in mothers:
+            # The household says who the mother is, where her name was not recorded.
+            mothers[pid] = name
+        else:
+            relatives[pid].append(name)
+    out = {}
+    for pid in ids:
+        if pid not in rows:
+            continue
+        record = person_record(rows[pid], docs[pid])
+        mother = record.mother_name or mothers.get(pid)
+        extra = [mothers[pid]] if record.mother_name and pid in mothers else []
+        out[pid] = replace(
+            record, mother_name=mother, relatives_names=tuple(relatives[pid] + extra)
+        )
+    return out
+
+
+def plain_name(row: RowMapping | Mapping[str, Any]) -> str:
+    """A registered person's name chain in one script (Latin if any)."""
+    latin = [row[f] for f in ("given_name", "father_name", "grandfather_name", "family_name")]
+    if any(latin):
+        return " ".join(p for p in latin if p)
+    return " ".join(row[f"{f}_original"] or "" for f in ("given_name", "father_name")).strip()
+
+
+def matcher_for(
+    conn: Connection, search: PersonSearchService, records: list[PersonRecord]
+) -> Matcher:
+    """A Matcher weighing names by how common they are in this registry."""
+    population = conn.execute(
+        select(match_key_counts.c.n).where(match_key_counts.c.key == POPULATION_KEY)
+    ).scalar()
+    model, variants = engine_data()
+    return Matcher(model, search.frequencies(conn, records), int(population or 0), variants)
+
+
+def best_for_sought(
+    conn: Connection, search: PersonSearchService, sought: PersonRecord
+) -> list[tuple[Match, PersonRecord]]:
+    """The registered persons worth proposing for one sought person, best first."""
+    cands, _ = search.candidates(conn, sought, tracing=True)
+    records = candidate_records(conn, cands)
+    if not records:
+        return []
+    matcher = matcher_for(conn, search, [sought, *records.values()])
+    ranked = matcher.rank(sought, records.values(), MAX_PROPOSED)
+    return [(m, records[m.record_id]) for m in ranked if m.probability >= PROPOSE_AT]
+
+
+def any_searching(conn: Connection) -> bool:
+    """Whether any case is still searching (if none, a registration costs nothing)."""
+    return (
+        conn.execute(
+            select(tracing_cases.c.id).where(tracing_cases.c.state.in_(SEARCHING)).limit(1)
+        ).first()
+        is not None
+    )
+
+
+def searching_cases_for(conn: Connection, people: Iterable[PersonRecord]) -> dict[str, set[str]]:
+    """person id -> ids of the searching cases sharing a key with them: at least two keys
+    (two names agreeing), or every key of a case that has fewer."""
+    keys_of = {p.record_id: person_keys(p) for p in people}
+    wanted = sorted({k for ks in keys_of.values() for k in ks})
+    cases_of: dict[str, set[str]] = {}
+    for start in range(0, len(wanted), 500):
+        rows = conn.execute(
+            select(tracing_case_keys.c.key, tracing_case_keys.c.case_id)
+            .join(tracing_cases, tracing_cases.c.id == tracing_case_keys.c.case_id)
+            .where(
+                tracing_case_keys.c.key.in_(wanted[start : start + 500]),
+                tracing_cases.c.state.in_(SEARCHING),
+            )
+        )
+        for key, case_id in rows:
+            cases_of.setdefault(key, set()).add(case_id)
+    shared: dict[str, Counter[str]] = {}
+    for pid, keys in keys_of.items():
+        shared[pid] = Counter(c for k in keys for c in cases_of.get(k, ()))
+    touched = sorted({c for counts in shared.values() for c in counts})
+    sizes: dict[str, int] = {}
+    for start in range(0, len(touched), 500):
+        for case_id, n in conn.execute(
+            select(tracing_case_keys.c.case_id, func.count())
+            .where(tracing_case_keys.c.case_id.in_(touched[start : start + 500]))
+            .group_by(tracing_case_keys.c.case_id)
+        ):
+            sizes[case_id] = int(n)
+    out: dict[str, set[str]] = {}
+    for pid, counts in shared.items():
+        cases = {c for c, n in counts.items() if n >= min(MIN_SHARED_KEYS, sizes.get(c, 0))}
+        if cases:
+            out[pid] = cases
+    return out
+
+
+def explanation_json(match: Match) -> list[dict[str, Any]]:
+    return [
+        {"field": e.field, "level": e.level, "weight": round(e.weight, 2), "text": e.text}
+        for e in match.explanation
+    ]

@@ -1,0 +1,341 @@
+"""Reading tracing data back: an enquiry, a case with its candidates and log, the
+officers' queue (children first), and the enquirer view (only what may be told)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from corridor.domain.tracing import (
+    CaseState,
+    CloseReason,
+    Disclosure,
+    enquirer_status,
+    queue_priority,
+    site_disclosable,
+)
+from corridor.errors import NotFound
+from corridor.services.base import Service
+from corridor.storage import queries
+from corridor.storage.tables import person_locations, persons, sites
+from corridor.storage.tracing_tables import (
+    tracing_case_events,
+    tracing_cases,
+    tracing_enquiries,
+    tracing_matches,
+)
+
+SOUGHT_FIELDS = (
+    "full_name",
+    "given_name",
+    "father_name",
+    "grandfather_name",
+    "family_name",
+    "name_original_script",
+    "alternate_names",
+    "sex",
+    "birth_year",
+    "nationality",
+    "place_of_origin",
+    "mother_name",
+    "relatives_names",
+    "last_seen_place",
+    "last_seen_date",
+    "enquirer_is",
+)
+# The queue: cases an officer still has to act on.
+ACTIVE = (
+    CaseState.OPEN,
+    CaseState.POSSIBLE_MATCH,
+    CaseState.VERIFIED,
+    CaseState.FOUND_PERSON_CONSULTED,
+    CaseState.FAMILY_INFORMED,
+)
+_STATE_ORDER = {s: i for i, s in enumerate([ACTIVE[1], ACTIVE[2], ACTIVE[3], ACTIVE[4], ACTIVE[0]])}
+
+
+def sought_name(case: Any) -> str:
+    parts = [case[f] for f in ("given_name", "father_name", "grandfather_name", "family_name")]
+    latin = " ".join(p for p in parts if p)
+    return (
+        case["full_name"]
+        or latin
+        or case["name_original_script"]
+        or next(iter(case["alternate_names"] or ()), "")
+    )
+
+
+def _sought(case: Any, today: date) -> dict[str, Any]:
+    out = {f: case[f] for f in SOUGHT_FIELDS}
+    out["last_seen_date"] = case["last_seen_date"].isoformat() if case["last_seen_date"] else None
+    out["name"] = sought_name(case)
+    out["age"] = today.year - case["birth_year"] if case["birth_year"] else None
+    return out
+
+
+class TracingViews(Service):
+    def enquiry(self, enquiry_id: str) -> dict[str, Any]:
+        """The enquiry with the enquirer and every case (candidates, log)."""
+        with self.db.read() as conn:
+            e = _enquiry_row(conn, enquiry_id)
+            ids = conn.execute(
+                select(tracing_cases.c.id)
+                .where(tracing_cases.c.enquiry_id == enquiry_id)
+                .order_by(tracing_cases.c.id)
+            ).scalars()
+            cases = [self._case(conn, cid) for cid in ids]
+        return {
+            "id": e["id"],
+            "enquirer": {
+                "name": e["enquirer_name"],
+                "contact": e["enquirer_contact"],
+                "relationship": e["enquirer_relationship"],
+                "location": e["enquirer_location"],
+                "country": e["enquirer_country"],
+            },
+            "note": e["note"],
+            "created_by": e["created_by"],
+            "created_at": e["created_at"].isoformat(),
+            "cases": cases,
+        }
+
+    def case(self, case_id: str) -> dict[str, Any]:
+        with self.db.read() as conn:
+            return self._case(conn, case_id)
+
+    def queue(self) -> list[dict[str, Any]]:
+        """Cases an officer still has to act on. Unaccompanied and separated children
+        first, then other children sought, then cases with candidates waiting, oldest
+        first."""
+        today = self.clock().date()
+        with self.db.read() as conn:
+            rows = list(
+                conn.execute(
+                    select(tracing_cases).where(tracing_cases.c.state.in_(list(ACTIVE)))
+                ).mappings()
+            )
+            if not rows:
+                return []
+            matches = _matches(conn, [r["id"] for r in rows], today, proposed_only=True)
+            found = _summaries(
+                conn, [r["found_person_id"] for r in rows if r["found_person_id"]], today
+            )
+        items = []
+        for r in rows:
+            waiting = matches.get(r["id"], [])
+            people = [m["person"] for m in waiting]
+            if r["found_person_id"] in found:
+                people.append(found[r["found_person_id"]])
+            uasc = any(p["uasc"] for p in people)
+            sought_age = today.year - r["birth_year"] if r["birth_year"] else None
+            items.append(
+                {
+                    "case_id": r["id"],
+                    "enquiry_id": r["enquiry_id"],
+                    "state": r["state"],
+                    "priority": ("uasc", "child", "adult")[queue_priority(uasc, sought_age)],
+                    "sought": {"name": sought_name(r), "age": sought_age, "sex": r["sex"]},
+                    "found_person": found.get(r["found_person_id"]),
+                    "proposed_matches": waiting,
+                    "opened_at": r["created_at"].isoformat(),
+                    "_order": (
+                        queue_priority(uasc, sought_age),
+                        _STATE_ORDER[CaseState(r["state"])],
+                        r["created_at"],
+                        r["id"],
+                    ),
+                }
+            )
+        items.sort(key=lambda i: i["_order"])
+        for i in items:
+            del i["_order"]
+        return items
+
+    def enquirer_view(self, enquiry_id: str) -> dict[str, Any]:
+        """What may be told to the enquirer: per sought person, searching / found /
+        closed, whether a message can be passed, and the site only once the found adult
+        agreed (or, for a child, a protection officer decided so)."""
+        with self.db.read() as conn:
+            e = _enquiry_row(conn, enquiry_id)
+            rows = conn.execute(
+                select(tracing_cases)
+                .where(tracing_cases.c.enquiry_id == enquiry_id)
+                .order_by(tracing_cases.c.id)
+            ).mappings()
+            out = []
+            for r in rows:
+                state = CaseState(r["state"])
+                disclosure = Disclosure(r["disclosure"]) if r["disclosure"] else None
+                reason = CloseReason(r["close_reason"]) if r["close_reason"] else None
+                told = enquirer_status(state, disclosure, reason)
+                item: dict[str, Any] = {
+                    "case_id": r["id"],
+                    "sought_name": sought_name(r),
+                    "status": told.status,
+                    "message_can_be_passed": told.message_can_be_passed,
+                    "text": told.text,
+                }
+                if site_disclosable(state, disclosure) and r["found_person_id"]:
+                    item["site"] = _site_of(conn, r["found_person_id"])
+                    item["found_person_id"] = r["found_person_id"]
+                out.append(item)
+        return {"enquiry_id": e["id"], "enquirer_name": e["enquirer_name"], "sought": out}
+
+    def _case(self, conn: Connection, case_id: str) -> dict[str, Any]:
+        today = self.clock().date()
+        r = conn.execute(
+            select(tracing_cases).where(tracing_cases.c.id == case_id)
+        ).mappings().first()
+        if r is None:
+            raise NotFound("case")
+        events = conn.execute(
+            select(tracing_case_events)
+            .where(tracing_case_events.c.case_id == case_id)
+            .order_by(tracing_case_events.c.seq)
+        ).mappings()
+        found = _summaries(
+            conn, [r["found_person_id"]] if r["found_person_id"] else [], today
+        )
+        return {
+            "id": r["id"],
+            "enquiry_id": r["enquiry_id"],
+            "state": r["state"],
+            "sought": _sought(r, today),
+            "found_person": found.get(r["found_person_id"]),
+            "disclosure": r["disclosure"],
+            "close_reason": r["close_reason"],
+            "matches": _matches(conn, [case_id], today).get(case_id, []),
+            "history": [
+                {
+                    "kind": ev["kind"],
+                    "from_state": ev["from_state"],
+                    "to_state": ev["to_state"],
+                    "match_id": ev["match_id"],
+                    "disclosure": ev["disclosure"],
+                    "reason": ev["reason"],
+                    "by": ev["recorded_by"],
+                    "role": ev["recorded_role"],
+                    "at": ev["recorded_at"].isoformat(),
+                }
+                for ev in events
+            ],
+            "opened_at": r["created_at"].isoformat(),
+            "updated_at": r["updated_at"].isoformat(),
+        }
+
+
+def person_ids_in(view: dict[str, Any] | list[dict[str, Any]]) -> list[str]:
+    """Every registered person a view shows (for the audit log)."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            person = value.get("person") or value.get("found_person")
+            if isinstance(person, dict) and "id" in person:
+                found.append(person["id"])
+            if "found_person_id" in value and value["found_person_id"]:
+                found.append(value["found_person_id"])
+            for v in value.values():
+                if isinstance(v, dict | list):
+                    walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    walk(view)
+    return list(dict.fromkeys(found))
+
+
+def hide_detention_sites(view: Any) -> Any:
+    """``view`` with every detention site blanked (PROTECTION.md 4: detention sites are
+    for protection roles). Returns the same object, changed in place."""
+    if isinstance(view, dict):
+        site = view.get("site")
+        if isinstance(site, dict) and site.get("kind") == "detention":
+            view["site"] = {"id": None, "name": None, "kind": None, "hidden": "detention site"}
+        for v in view.values():
+            if isinstance(v, dict | list):
+                hide_detention_sites(v)
+    elif isinstance(view, list):
+        for v in view:
+            hide_detention_sites(v)
+    return view
+
+
+def _enquiry_row(conn: Connection, enquiry_id: str) -> Any:
+    e = conn.execute(
+        select(tracing_enquiries).where(tracing_enquiries.c.id == enquiry_id)
+    ).mappings().first()
+    if e is None:
+        raise NotFound("enquiry")
+    return e
+
+
+def _summaries(
+    conn: Connection, ids: Iterable[str], today: date
+) -> dict[str, dict[str, Any]]:
+    """Registered persons as an officer sees them in a case: who, where now, and the
+    unaccompanied/separated flag that puts them first."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return {}
+    today_rows = conn.execute(
+        select(
+            persons,
+            person_locations.c.site_id.label("at_site_id"),
+            sites.c.name.label("at"),
+            sites.c.kind.label("at_kind"),
+        )
+        .outerjoin(person_locations, person_locations.c.person_id == persons.c.id)
+        .outerjoin(sites, sites.c.id == person_locations.c.site_id)
+        .where(persons.c.id.in_(wanted))
+    ).mappings()
+    out = {}
+    for row in today_rows:
+        summary = queries.person_summary(row, today)
+        summary["uasc"] = row["uasc"]
+        summary["site"] = {"id": row["at_site_id"], "name": row["at"], "kind": row["at_kind"]}
+        out[row["id"]] = summary
+    return out
+
+
+def _matches(
+    conn: Connection, case_ids: list[str], today: date, proposed_only: bool = False
+) -> dict[str, list[dict[str, Any]]]:
+    q = select(tracing_matches).where(tracing_matches.c.case_id.in_(case_ids))
+    if proposed_only:
+        q = q.where(tracing_matches.c.status == "proposed")
+    rows = list(conn.execute(q.order_by(tracing_matches.c.probability.desc())).mappings())
+    people = _summaries(conn, [m["person_id"] for m in rows], today)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for m in rows:
+        out.setdefault(m["case_id"], []).append(
+            {
+                "id": m["id"],
+                "person": people[m["person_id"]],
+                "probability": m["probability"],
+                "weight": m["weight"],
+                "explanation": m["explanation"],
+                "found_by": m["found_by"],
+                "status": m["status"],
+                "reason": m["reason"],
+                "decided_by": m["decided_by"],
+                "decided_at": m["decided_at"].isoformat() if m["decided_at"] else None,
+                "proposed_at": m["created_at"].isoformat(),
+            }
+        )
+    return out
+
+
+def _site_of(conn: Connection, person_id: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        select(sites.c.id, sites.c.name, sites.c.locality, sites.c.kind)
+        .join(person_locations, person_locations.c.site_id == sites.c.id)
+        .where(person_locations.c.person_id == person_id)
+    ).first()
+    if row is None:
+        return None
+    return {"id": row.id, "name": row.name, "locality": row.locality, "kind": row.kind}

@@ -1,0 +1,96 @@
+"""The shapes of tracing input (pydantic): enquiries, sought persons, officers' decisions.
+
+Shape only. Rules needing the clock or the case's state live in domain/tracing.py and
+services/tracing.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import Field
+
+from corridor.domain.tracing import CloseReason, Disclosure
+from corridor.schemas import Sex, Strict
+
+# What the enquirer is to the sought person ("mother": the enquirer is the sought
+# person's mother). It feeds matching: a mother's name is compared with the mother's
+# name recorded at registration, any relative's with the household's names.
+EnquirerIs = Literal[
+    "mother",
+    "father",
+    "spouse",
+    "child",
+    "sibling",
+    "grandparent",
+    "grandchild",
+    "uncle_aunt",
+    "nephew_niece",
+    "cousin",
+    "other_relative",
+    "friend",
+    "other",
+]
+
+
+class EnquirerIn(Strict):
+    name: str = Field(min_length=1, max_length=300, description="Any script")
+    contact: str = Field(
+        min_length=1, max_length=300, description="Phone, e-mail or how to reach them"
+    )
+    relationship: EnquirerIs = Field(description="What the enquirer is to the sought persons")
+    location: str = Field(
+        min_length=1, max_length=300, description="Where the enquirer is (often abroad)"
+    )
+    country: str | None = Field(default=None, min_length=3, max_length=3, description="ISO3")
+
+
+class SoughtPersonIn(Strict):
+    """A sought person as the enquirer describes them: any field may be missing, but
+    there must be a name."""
+
+    full_name: str | None = Field(default=None, max_length=300, description="Any script")
+    given_name: str | None = Field(default=None, max_length=100)
+    father_name: str | None = Field(default=None, max_length=100)
+    grandfather_name: str | None = Field(default=None, max_length=100)
+    family_name: str | None = Field(default=None, max_length=100)
+    name_original_script: str | None = Field(default=None, max_length=300)
+    alternate_names: list[str] = Field(default_factory=list, max_length=20)
+    sex: Sex | None = None
+    birth_year: int | None = Field(default=None, ge=1880, le=2100)
+    age: int | None = Field(default=None, ge=0, le=120, description="Approximate age today")
+    nationality: str | None = Field(default=None, min_length=3, max_length=3)
+    place_of_origin: str | None = Field(default=None, max_length=200)
+    mother_name: str | None = Field(default=None, max_length=200)
+    relatives_names: list[str] = Field(default_factory=list, max_length=20)
+    last_seen_place: str | None = Field(default=None, max_length=300)
+    last_seen_date: dt.date | None = None
+    enquirer_is: EnquirerIs | None = Field(
+        default=None, description="Overrides the enquirer's relationship for this person"
+    )
+
+
+class EnquiryIn(Strict):
+    enquirer: EnquirerIn
+    sought: list[SoughtPersonIn] = Field(min_length=1, max_length=20)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class MatchDecisionIn(Strict):
+    reason: str = Field(min_length=1, max_length=2000, description="Why (kept on the case)")
+
+
+class TransitionIn(Strict):
+    to: Literal["family_informed", "reunited", "closed"]
+    reason: str | None = Field(default=None, max_length=2000)
+    close_reason: CloseReason | None = Field(
+        default=None, description="Required when closing a case"
+    )
+
+
+class DisclosureIn(Strict):
+    decision: Disclosure = Field(
+        description="agreed: the enquirer may learn where the person is; refused: never"
+    )
+    reason: str = Field(min_length=1, max_length=2000)

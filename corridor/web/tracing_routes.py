@@ -1,0 +1,118 @@
+"""The tracing API: enquiries, the officers' queue, decisions on matches and cases, and
+the enquirer view. Handlers parse, call the tracing service, audit what they show."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends
+
+from corridor.errors import Forbidden
+from corridor.security.roles import visible_fields
+from corridor.services import Services
+from corridor.services.accounts import Caller
+from corridor.services.tracing_views import hide_detention_sites, person_ids_in
+from corridor.tracing_schemas import DisclosureIn, EnquiryIn, MatchDecisionIn, TransitionIn
+from corridor.web.auth import requires
+from corridor.web.deps import services
+
+tracing_router = APIRouter(prefix="/api/tracing", tags=["tracing"])
+Svc = Annotated[Services, Depends(services)]
+Json = dict[str, Any]
+MayTracingRead = Annotated[Caller, Depends(requires("tracing.read"))]
+MayTracingWrite = Annotated[Caller, Depends(requires("tracing.write"))]
+
+
+View = TypeVar("View", dict[str, Any], list[dict[str, Any]])
+
+
+def shown(who: Caller, view: View) -> View:
+    """What ``who`` may see of a tracing view: a found person's detention site only for
+    the roles allowed to see detention sites. The enquirer view is not filtered: once the
+    found person agreed, a family learns where a relative is held."""
+    if not any("detention_site" in visible_fields(r, "person") for r in who.principal.roles):
+        hide_detention_sites(view)
+    return view
+
+
+@tracing_router.post("/enquiries", status_code=201)
+def create_enquiry(body: EnquiryIn, svc: Svc, who: MayTracingWrite) -> Json:
+    """Record an enquiry (the enquirer and one or more sought persons); the registered
+    persons who may be them are proposed at once, each with its explanation."""
+    enquiry = svc.tracing.create_enquiry(
+        body, recorded_by=who.principal.user_id, audit=svc.audit.hook(who, "tracing.write")
+    )
+    return shown(who, enquiry)
+
+
+@tracing_router.get("/enquiries/{enquiry_id}")
+def get_enquiry(enquiry_id: str, svc: Svc, who: MayTracingRead) -> Json:
+    enquiry = svc.tracing.views.enquiry(enquiry_id)
+    svc.audit.record(who, "tracing.read", person_ids_in(enquiry))
+    return shown(who, enquiry)
+
+
+@tracing_router.get("/enquiries/{enquiry_id}/enquirer-view")
+def enquirer_view(enquiry_id: str, svc: Svc, who: MayTracingRead) -> Json:
+    """What may be told to the enquirer: found or not, whether a message can be passed,
+    and the site only once the found adult agreed (a child: a protection officer's
+    decision)."""
+    view = svc.tracing.views.enquirer_view(enquiry_id)
+    svc.audit.record(
+        who, "tracing.read", person_ids_in(view), purpose="telling an enquirer the outcome"
+    )
+    return view
+
+
+@tracing_router.get("/queue")
+def queue(svc: Svc, who: MayTracingRead) -> list[Json]:
+    """Cases to act on: unaccompanied and separated children first, each with the
+    candidates waiting for a decision."""
+    items = svc.tracing.views.queue()
+    svc.audit.record(who, "tracing.read", person_ids_in(items))
+    return shown(who, items)
+
+
+@tracing_router.get("/cases/{case_id}")
+def get_case(case_id: str, svc: Svc, who: MayTracingRead) -> Json:
+    """The case: the sought person, every candidate with its field-by-field explanation,
+    and the log of who did what when."""
+    case = svc.tracing.views.case(case_id)
+    svc.audit.record(who, "tracing.read", person_ids_in(case))
+    return shown(who, case)
+
+
+@tracing_router.post("/matches/{match_id}/confirm")
+def confirm_match(match_id: str, body: MatchDecisionIn, svc: Svc, who: MayTracingWrite) -> Json:
+    """This candidate is the person sought: the case is verified."""
+    audit = svc.audit.hook(who, "tracing.write")
+    return shown(who, svc.tracing.confirm_match(match_id, body, who, audit=audit))
+
+
+@tracing_router.post("/matches/{match_id}/reject")
+def reject_match(match_id: str, body: MatchDecisionIn, svc: Svc, who: MayTracingWrite) -> Json:
+    """Not the person sought (the reason is kept)."""
+    audit = svc.audit.hook(who, "tracing.write")
+    return shown(who, svc.tracing.reject_match(match_id, body, who, audit=audit))
+
+
+@tracing_router.post("/cases/{case_id}/disclosure")
+def decide_disclosure(case_id: str, body: DisclosureIn, svc: Svc, who: MayTracingRead) -> Json:
+    """Whether the enquirer may learn where the found person is: an adult's own answer,
+    recorded by a tracing officer; for a child, a protection officer's decision. (Gated
+    on tracing.read, which both roles hold; the service checks which one decides.)"""
+    audit = svc.audit.hook(who, "tracing.write")
+    try:
+        case = svc.tracing.decide_disclosure(case_id, body, who, audit=audit)
+    except Forbidden:  # not the role that decides for this person: audited as a denial
+        found = svc.tracing.views.case(case_id)["found_person"]
+        svc.audit.record(who, "tracing.write", [found["id"] if found else None], allowed=False)
+        raise
+    return shown(who, case)
+
+
+@tracing_router.post("/cases/{case_id}/transitions")
+def transition(case_id: str, body: TransitionIn, svc: Svc, who: MayTracingWrite) -> Json:
+    """family_informed, reunited, or closed with a reason."""
+    audit = svc.audit.hook(who, "tracing.write")
+    return shown(who, svc.tracing.transition(case_id, body, who, audit=audit))
