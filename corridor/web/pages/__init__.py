@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from corridor.web.pages import dashboard, families, manifests, persons, registration, session
+from corridor.web.pages import (
+    dashboard,
+    families,
+    manifests,
+    persons,
+    registration,
+    session,
+    tracing,
+)
 
 router = APIRouter(include_in_schema=False)
-for module in (session, dashboard, registration, persons, manifests, families):
+for module in (session, dashboard, registration, persons, manifests, families, tracing):
     router.include_router(module.router)
 
 __all__ = ["router"]

@@ -35,6 +35,24 @@ def sees(who: Caller, group: str) -> bool:
     return bool(who.principal.roles & default_matrix().group_roles[group])
 
 
+def cases_of(person_id: str, queue: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The open tracing cases in which this person is found or a candidate."""
+    out = []
+    for item in queue:
+        found = item["found_person"] and item["found_person"]["id"] == person_id
+        candidate = any(m["person"]["id"] == person_id for m in item["proposed_matches"])
+        if found or candidate:
+            out.append(
+                {
+                    "case_id": item["case_id"],
+                    "state": item["state"],
+                    "sought_name": item["sought"]["name"],
+                    "as": "found" if found else "candidate",
+                }
+            )
+    return out
+
+
 def _person(
     request: Request, svc: Services, who: Caller, person_id: str, errors: dict[str, str]
 ) -> Response:
@@ -43,6 +61,8 @@ def _person(
         "relatives": svc.registration.relatives(person_id),
         "movements": svc.movements.history(person_id),
     }
+    if any(default_matrix().allowed(r, "tracing.read", True) for r in who.principal.roles):
+        data["cases"] = cases_of(person_id, svc.tracing.views.queue())
     svc.audit.record(who, "person.read", [person_id])
     extra = {"sites": site_names(svc), "sees_medical": sees(who, "medical"), "errors": errors}
     status = 422 if errors else 200
