@@ -61,8 +61,10 @@ def test_register_a_household_in_arabic(page, live_server: LiveServer):
     # Registering the head again: the form shows him as likely registered already.
     page.goto("/register")
     page.get_by_label("Given name (Arabic script)", exact=True).fill("خالد")
+    page.get_by_label("Father's name (Arabic script)", exact=True).fill("عمر")
     page.get_by_label("Family name (Arabic script)", exact=True).fill("الجبوري")
     page.get_by_label("Given name (Latin letters)", exact=True).fill("Khaled")
+    page.get_by_label("Sex", exact=True).select_option("m")
     similar = page.locator(".similar")
     similar.get_by_role("link", name=re.compile("Khalid")).wait_for()
     assert "likely the same person" in similar.inner_text()

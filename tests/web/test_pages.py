@@ -126,6 +126,19 @@ def test_search_before_create_proposes_the_existing_person(officer, sites):
     )
     assert r.status_code == 200
     assert re.search(r'href="/persons/[0-9a-f-]+"', r.text) and "Ahmad" in r.text
+    # Typed in Arabic script only: found all the same.
+    r = officer.submit(
+        "/register/similar",
+        {
+            "similar_prefix": "head.",
+            "head.given_name_original": "أحمد",
+            "head.family_name_original": "الحسن",
+        },
+    )
+    assert "Ahmad" in r.text
+    # Nothing typed yet: nothing proposed.
+    r = officer.submit("/register/similar", {"similar_prefix": "", "given_name": ""})
+    assert r.text.strip() == ""
 
 
 def test_search_by_name_or_number_is_a_post_and_audited(officer, sites, database):

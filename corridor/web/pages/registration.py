@@ -124,7 +124,9 @@ def similar(request: Request, form: Form, svc: Svc, who: MayPersonSearch) -> Res
     """Registered persons most like the one being typed (a fragment for htmx)."""
     prefix = forms.as_values(form).get("similar_prefix", "")
     details = forms.person_details(form, prefix)
-    originals = [details.get(f"{p}_original") for p in ("given", "father", "grandfather", "family")]
+    originals = [
+        details.get(f"{p}_name_original") for p in ("given", "father", "grandfather", "family")
+    ]
     latin = [details.get(f"{p}_name") for p in ("given", "father", "grandfather", "family")]
     found: list[dict[str, Any]] = []
     query = {
