@@ -203,6 +203,13 @@ def test_a_manifest_is_drafted_dispatched_and_checked_in(officer, sites):
     assert r.status_code == 200 and r.text.lstrip().startswith('<section id="checkin"')
     assert "1 of 2 checked in" in r.text
     assert officer.get(f"{manifest_url}.json").json()["manifest"]["counts"]["checked_in"] == 1
+    # A mistyped number is said so in the list, not lost.
+    r = officer.post(
+        f"{manifest_url}/check-in",
+        data={"registration_number": "ZZZZ-ZZZZ-Z"},
+        headers={"X-CSRF-Token": officer.token, "HX-Request": "true"},
+    )
+    assert r.status_code == 200 and 'role="alert"' in r.text
 
 
 def test_dashboard_draws_the_pyramid_and_daily_arrivals(officer, sites):

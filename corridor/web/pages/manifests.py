@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from corridor.errors import Problem, ValidationFailed
+from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
 from corridor.schemas import CheckInIn, DispatchIn, ManifestIn, ManifestPersonsIn, ReceiveIn
 from corridor.services import Services
 from corridor.services.accounts import Caller
@@ -131,8 +131,9 @@ def check_in(
         svc.manifests.check_in(
             manifest_id, forms.parse(CheckInIn, body), recorded_by=who.principal.user_id
         )
-    except ValidationFailed as exc:
-        errors = {"registration_number": "; ".join(p.reason for p in exc.problems)}
+    except (ValidationFailed, NotFound, Conflict) as exc:
+        reasons = "; ".join(p.reason for p in exc.problems) or exc.message
+        errors = {"registration_number": reasons}
     if request.headers.get("hx-request") != "true":
         return (
             _show(request, svc, who, manifest_id, errors)

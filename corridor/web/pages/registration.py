@@ -3,6 +3,7 @@ typed, the persons most like them are shown, each with a link to the existing re
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -26,6 +27,7 @@ DEFAULTS = {
     "consent_tracing": "1",
 }
 MEMBER_ROWS = 2
+MEMBER_FIELD = re.compile(r"members\[(\d{1,2})\]\.")
 SIMILAR_SHOWN = 5
 SIMILAR_FLOOR = 0.2  # below this a candidate is noise, not a likely duplicate
 
