@@ -58,6 +58,7 @@ def test_an_enquiry_finds_the_person_and_the_site_waits_for_consent(page, live_s
     page.wait_for_url(re.compile(r"/tracing/enquiries/[0-9a-f-]+$"))
     page.locator("#cases a").first.click()
     page.wait_for_url(re.compile(r"/tracing/cases/"))
+    case_url = page.url
     best = page.locator("section.match").first
     assert "Rahaf" in best.locator("h2").inner_text()  # the right person, proposed first
     assert rahaf["registration_number"] in best.inner_text()
@@ -92,3 +93,12 @@ def test_an_enquiry_finds_the_person_and_the_site_waits_for_consent(page, live_s
     page.goto("/tracing")
     page.locator("#queue").wait_for()
     screenshot(page, "tracing-queue")
+
+    # The same case in Arabic: right to left, the explanation kept readable.
+    page.goto(case_url)
+    page.get_by_role("button", name="العربية").click()
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("dir") == "rtl"
+    assert "لماذا يقترح النظام هذا الشخص" in page.locator("main").inner_text()
+    screenshot(page, "tracing-case-arabic")
+    page.get_by_role("button", name="English").click()
