@@ -10,7 +10,7 @@ import pytest
 from corridor.schemas import PersonIn, SiteIn
 from corridor.security.roles import Role
 from corridor.services import Services
-from tests.web.conftest import PageClient, page_client
+from tests.web.conftest import PageClient, csrf, page_client
 
 
 @pytest.fixture
@@ -47,10 +47,10 @@ def open_enquiry(c: PageClient) -> str:
             "enquirer.contact": "+49 30 1234567",
             "enquirer.relationship": "mother",
             "enquirer.location": "Berlin",
-            "sought.full_name": "Rahaf Mahmoud al-Obaidi",
-            "sought.name_original_script": "رهف محمود العبيدي",
-            "sought.sex": "f",
-            "sought.age": "27",
+            "sought[0].full_name": "Rahaf Mahmoud al-Obaidi",
+            "sought[0].name_original_script": "رهف محمود العبيدي",
+            "sought[0].sex": "f",
+            "sought[0].age": "27",
         },
     )
     assert r.status_code == 200, r.text[:500]
@@ -90,3 +90,29 @@ def test_tracing_pages_follow_the_role_matrix(database, clock, camp):
     protection = page_client(database, clock, roles=(Role.PROTECTION_OFFICER,), name="prot")
     assert protection.get("/tracing").status_code == 200  # tracing.read
     assert protection.get("/tracing/enquiries/new").status_code == 403  # no tracing.write
+
+
+def test_an_enquiry_may_seek_several_persons_and_errors_point_at_the_row(database, clock, camp):
+    officer = page_client(database, clock, roles=(Role.TRACING_OFFICER,), name="tracer2")
+    officer.page("/tracing/enquiries/new")
+    row = officer.get("/tracing/enquiries/sought?index=1").text
+    assert 'name="sought[1].full_name"' in row and "index=2" in row
+    enquirer = {
+        "enquirer.name": "Samira",
+        "enquirer.contact": "+49 30 1234567",
+        "enquirer.relationship": "mother",
+        "enquirer.location": "Berlin",
+        "sought[0].full_name": "Rahaf Mahmoud al-Obaidi",
+    }
+    r = officer.submit(
+        "/tracing/enquiries",
+        {**enquirer, "sought[1].sex": "m", "sought[2].full_name": "", "sought[3].age": "7"},
+    )
+    assert r.status_code == 422
+    # Row 2 was blank and left out; rows 1 and 3 have no name, each marked where it is.
+    assert 'id="e-sought[1].full_name"' in r.text and 'id="e-sought[3].full_name"' in r.text
+    officer.token = csrf(r.text)
+    r = officer.submit("/tracing/enquiries", {**enquirer, "sought[1].full_name": "Omar"})
+    enquiry_id = str(r.url).rsplit("/", 1)[1]
+    cases = officer.get(f"/tracing/enquiries/{enquiry_id}.json").json()["enquiry"]["cases"]
+    assert len(cases) == 2

@@ -5,6 +5,7 @@ what may be told). Same service, gates and audit as ``corridor/web/tracing_route
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -36,9 +37,9 @@ def queue(request: Request, svc: Svc, who: MayTracingRead) -> Response:
 
 
 def _enquiry_form(
-    request: Request, who: Caller, values: dict[str, str], errors: dict[str, str]
+    request: Request, who: Caller, values: dict[str, str], errors: dict[str, str], rows: int = 1
 ) -> Response:
-    extra = {"values": values, "errors": errors}
+    extra = {"values": values, "errors": errors, "rows": rows}
     status = 422 if errors else 200
     return render(request, "tracing_enquiry_form.html", {}, who=who, status=status, extra=extra)
 
@@ -48,7 +49,35 @@ def enquiry_form(request: Request, who: MayTracingWrite) -> Response:
     return _enquiry_form(request, who, dict(ENQUIRY_DEFAULTS), {})
 
 
-def _enquiry_body(form: FormData) -> dict[str, Any]:
+SOUGHT_FIELD = re.compile(r"sought\[(\d{1,2})\]\.")
+SOUGHT_TEXT = (
+    "full_name",
+    "name_original_script",
+    "sex",
+    "birth_year",
+    "age",
+    "mother_name",
+    "place_of_origin",
+    "last_seen_place",
+    "last_seen_date",
+)
+
+
+def _sought(form: FormData, prefix: str) -> dict[str, Any]:
+    sought: dict[str, Any] = {}
+    for k in SOUGHT_TEXT:
+        value = text(form, f"{prefix}{k}")
+        if value is not None:
+            sought[k] = value
+    relatives = text(form, f"{prefix}relatives_names")
+    if relatives:
+        sought["relatives_names"] = [r.strip() for r in relatives.split(",") if r.strip()]
+    return sought
+
+
+def _enquiry_body(form: FormData) -> tuple[dict[str, Any], list[int]]:
+    """The EnquiryIn body, and the form row of each sought person sent (blank rows
+    after the first are left out)."""
     enquirer = {
         k: text(form, f"enquirer.{k}") or ""
         for k in ("name", "contact", "relationship", "location")
@@ -56,41 +85,38 @@ def _enquiry_body(form: FormData) -> dict[str, Any]:
     country = text(form, "enquirer.country")
     if country:
         enquirer["country"] = country.upper()
-    sought: dict[str, Any] = {}
-    for k in (
-        "full_name",
-        "name_original_script",
-        "sex",
-        "birth_year",
-        "age",
-        "mother_name",
-        "place_of_origin",
-        "last_seen_place",
-        "last_seen_date",
-    ):
-        value = text(form, f"sought.{k}")
-        if value is not None:
-            sought[k] = value
-    relatives = text(form, "sought.relatives_names")
-    if relatives:
-        sought["relatives_names"] = [r.strip() for r in relatives.split(",") if r.strip()]
-    return {"enquirer": enquirer, "sought": [sought], "note": text(form, "note")}
+    rows = sorted({int(m.group(1)) for k in form if (m := SOUGHT_FIELD.match(k))}) or [0]
+    sought = [(i, _sought(form, f"sought[{i}].")) for i in rows]
+    kept = [(i, s) for n, (i, s) in enumerate(sought) if s or n == 0]
+    body = {"enquirer": enquirer, "sought": [s for _, s in kept], "note": text(form, "note")}
+    return body, [i for i, _ in kept]
+
+
+@router.get("/tracing/enquiries/sought")
+def sought_row(request: Request, who: MayTracingWrite, index: int = 0) -> Response:
+    """One more person sought (htmx), and the button for the next one."""
+    extra = {"index": max(0, min(index, 19)), "values": {}, "errors": {}}
+    return render(request, "_sought.html", {}, who=who, extra=extra)
 
 
 @router.post("/tracing/enquiries")
 def create_enquiry(request: Request, form: Form, svc: Svc, who: MayTracingWrite) -> Response:
     """Record the enquiry; the likely persons are proposed at once."""
+    body, rows = _enquiry_body(form)
     try:
         enquiry = svc.tracing.create_enquiry(
-            forms.parse(EnquiryIn, _enquiry_body(form)),
+            forms.parse(EnquiryIn, body),
             recorded_by=who.principal.user_id,
             audit=svc.audit.hook(who, "tracing.write"),
         )
     except ValidationFailed as exc:
-        errors = {
-            k.replace("sought[0].", "sought."): v for k, v in forms.problems_by_field(exc).items()
-        }
-        return _enquiry_form(request, who, forms.as_values(form), errors)
+        errors = {}
+        for field, reason in forms.problems_by_field(exc).items():
+            for n, i in enumerate(rows):  # the n-th person sent is the form's row i
+                field = field.replace(f"sought[{n}].", f"sought[{i}].", 1)
+            errors[field] = reason
+        extra_rows = max(rows) + 1
+        return _enquiry_form(request, who, forms.as_values(form), errors, extra_rows)
     return see_other(f"/tracing/enquiries/{enquiry['id']}")
 
 
