@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps test lint audit demo bench clean
+.PHONY: install system-deps test lint audit demo bench clean messages
 
 install: $(STAMP)
 
@@ -37,3 +37,12 @@ bench: install
 
 clean:
 	rm -rf $(VENV) corridor-demo.db* .pytest_cache .mypy_cache .ruff_cache
+
+# The web interface's messages: extract them, merge them into every catalogue, compile.
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --project Corridor \
+	  --version 0.1.0 --copyright-holder "Corridor contributors" \
+	  -o corridor/web/locale/messages.pot .
+	$(BIN)/pybabel update -i corridor/web/locale/messages.pot -d corridor/web/locale \
+	  -D messages --no-fuzzy-matching
+	$(BIN)/pybabel compile -d corridor/web/locale -D messages --statistics

@@ -380,6 +380,27 @@ class RegistrationService(Service):
         with self.db.read() as conn:
             return self._person(conn, person_id, scope)
 
+    def relatives(self, person_id: str, scope: Sites = None) -> list[dict[str, Any]]:
+        """The persons linked to ``person_id``: each summary with ``kind`` (what the
+        relative is to this person: ``parent``, ``child``...), nearest kinds first."""
+        today = self.clock().date()
+        with self.db.read() as conn:
+            queries.person_row(conn, person_id, scope)  # NotFound: unknown or out of scope
+            rows = (
+                conn.execute(
+                    select(persons, relationships.c.kind.label("link_kind"))
+                    .join(relationships, relationships.c.other_person_id == persons.c.id)
+                    .where(relationships.c.person_id == person_id, queries.person_scope(scope))
+                    .order_by(relationships.c.created_at, persons.c.id)
+                )
+                .mappings()
+                .all()
+            )
+        order = list(INVERSE_LINK)
+        out = [{**queries.person_summary(r, today), "kind": r["link_kind"]} for r in rows]
+        out.sort(key=lambda r: order.index(r["kind"]) if r["kind"] in order else len(order))
+        return out
+
     def get_household(self, household_id: str, scope: Sites = None) -> dict[str, Any]:
         with self.db.read() as conn:
             household = queries.household_out(conn, household_id, self.clock().date(), scope)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from corridor import __version__
 from corridor.services import Services
@@ -18,6 +20,8 @@ from corridor.web.export_routes import export_router
 from corridor.web.format_routes import format_router
 from corridor.web.routes import api_router
 from corridor.web.tracing_routes import tracing_router
+
+STATIC = Path(__file__).parent / "static"
 
 
 def create_app(
@@ -63,4 +67,5 @@ def create_app(
     app.include_router(export_router)
     app.include_router(format_router)
     app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

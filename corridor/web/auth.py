@@ -40,14 +40,14 @@ def _set_cookie(response: Response, session_id: str) -> None:
     response.set_cookie(COOKIE_NAME, session_id, **COOKIE_ATTRIBUTES)  # type: ignore[arg-type]
 
 
-def _bearer(request: Request) -> str | None:
+def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
 def caller(request: Request, svc: Svc) -> Caller:
-    return svc.accounts.resolve(request.cookies.get(COOKIE_NAME), _bearer(request))
+    return svc.accounts.resolve(request.cookies.get(COOKIE_NAME), bearer_token(request))
 
 
 def requires(action: str) -> Callable[..., Coroutine[Any, Any, Caller]]:

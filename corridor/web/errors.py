@@ -1,13 +1,16 @@
 """Every error rendered in one place, in one shape:
 
 ``{"status": 422, "code": "invalid", "message": "...", "errors": [{"field", "reason"}]}``
+
+The API (``/api/...``) and the pages' ``.json`` twins get that JSON; a browser on a page
+gets the same status and message as an HTML page, or is sent to sign in.
 """
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from corridor.errors import (
@@ -50,13 +53,38 @@ def _field_path(loc: tuple[object, ...]) -> str:
     return out or "body"
 
 
+JSON_PATHS = ("/api/", "/openapi.json", "/docs", "/redoc")
+
+
+def wants_html(request: Request) -> bool:
+    path = request.url.path
+    return not (path.startswith(JSON_PATHS) or path.endswith(".json"))
+
+
+def html_error(
+    request: Request, status: int, message: str, problems: list[dict[str, str]]
+) -> Response:
+    """The error as a page; a missing login (or second factor) sends the browser to sign
+    in (htmx requests are told to go there with ``HX-Redirect``)."""
+    if status == 401:
+        if request.headers.get("hx-request") == "true":
+            return Response(status_code=204, headers={"HX-Redirect": "/login"})
+        return RedirectResponse("/login", status_code=303)
+    from corridor.web.pages.render import render
+
+    data = {"status": status, "message": message, "problems": problems}
+    return render(request, "error.html", data, status=status)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(CorridorError)
-    async def corridor_error(_: Request, exc: CorridorError) -> JSONResponse:
+    async def corridor_error(request: Request, exc: CorridorError) -> Response:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
         headers = {}
         if isinstance(exc, Throttled):
             headers["Retry-After"] = str(int(exc.retry_after.total_seconds()) + 1)
+        if wants_html(request):
+            return html_error(request, status, exc.message, [p.as_dict() for p in exc.problems])
         return JSONResponse(
             error_body(status, exc.code, exc.message, [p.as_dict() for p in exc.problems]),
             status_code=status,
@@ -64,18 +92,22 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = [
             {"field": _field_path(tuple(e.get("loc", ()))), "reason": str(e.get("msg", "invalid"))}
             for e in exc.errors()
         ]
+        if wants_html(request):
+            return html_error(request, 422, "The input is not valid", errors)
         return JSONResponse(
             error_body(422, "invalid", "The input is not valid", errors), status_code=422
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        if wants_html(request) and exc.status_code in (404, 405):
+            return html_error(request, exc.status_code, str(exc.detail), [])
         return JSONResponse(
             error_body(exc.status_code, code, str(exc.detail), []),
             status_code=exc.status_code,

@@ -1,4 +1,4 @@
-"""Security headers on every response, and no caching of anything under /api.
+"""Security headers on every response, and no caching of anything but the static files.
 
 A plain ASGI middleware (not Starlette's BaseHTTPMiddleware, which costs a task and a
 stream per request): it only adds headers to the response's start message.
@@ -32,8 +32,9 @@ class SecurityHeaders:
         extra = list(COMMON)
         if path not in DOCS_PATHS:
             extra.append((b"content-security-policy", STRICT_CSP.encode()))
-        if path.startswith("/api/"):
-            # Personal data must not linger in a browser's or a proxy's cache.
+        if not path.startswith("/static/"):
+            # Personal data must not linger in a browser's or a proxy's cache: API
+            # responses and pages alike.
             extra.append((b"cache-control", b"no-store"))
 
         async def send_with_headers(message: Message) -> None:

@@ -176,3 +176,43 @@ def test_an_officer_reaches_their_own_sites_persons(database, clock, site_b_worl
     assert registrar.get(f"/api/persons/{ids['person_id']}").status_code == 404
     work_at(registrar, ids["site_id"], admin=admin)  # posted to site B too: now it is there
     assert registrar.get(f"/api/persons/{ids['person_id']}").status_code == 200
+
+
+def _page_routes(app):
+    """The web pages (and their .json twins) that name a record in their path."""
+    from fastapi.routing import APIRoute
+
+    found = []
+
+    def walk(routes):
+        for r in routes:
+            if isinstance(r, APIRoute):
+                found.append(r)
+            elif hasattr(r, "include_context"):
+                walk(r.include_context.included_router.routes)
+
+    walk(app.routes)
+    return [
+        r for r in found
+        if not r.path.startswith("/api/") and "{" in r.path and "GET" in r.methods
+    ]
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
+def test_protection_03_no_page_shows_another_sites_record(database, clock, site_b_world, role):
+    admin, ids, site_b_persons = site_b_world
+    officer = make_client(database, clock, roles=(role,))
+    work_at(officer, ids["own_site_id"], admin=admin)
+    pages = _page_routes(officer.app)
+    assert len(pages) >= 5
+    for route in pages:
+        action = gate_of(route)
+        assert action is not None, route.path
+        if default_matrix().allowed(role, action, same_site=False):
+            continue  # this role holds the action on every site (the tracing officer)
+        url = _fill(route.path, ids)
+        r = officer.get(url)
+        # (a page repeats its own address, in its language switch)
+        for secret in (*(p for p in site_b_persons if p not in url), *CANARY):
+            assert secret not in r.text, (route.path, role)
+        assert r.status_code in (403, 404), (route.path, role, r.status_code)

@@ -1,0 +1,132 @@
+"""Turning posted HTML forms into the API's input shapes (``corridor.schemas``).
+
+A form names its fields as the API names them (``given_name``, ``head.sex``,
+``members[0].birth_date``), so that the problems the services report point straight at
+the inputs to mark.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
+
+from corridor.errors import Problem, ValidationFailed
+from corridor.schemas import PersonSearchIn
+
+__all__ = [
+    "as_values",
+    "basis",
+    "is_blank",
+    "parse",
+    "parse_search",
+    "person_details",
+    "problems_by_field",
+]
+
+NAME_FIELDS = (
+    "given_name",
+    "father_name",
+    "grandfather_name",
+    "family_name",
+    "given_name_original",
+    "father_name_original",
+    "grandfather_name_original",
+    "family_name_original",
+    "mother_name",
+)
+FLAGS = ("pregnant_lactating", "serious_medical_condition", "injury", "elderly_alone")
+
+
+def _text(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip()
+
+
+def as_values(form: FormData) -> dict[str, str]:
+    """The posted text fields, to fill the form again after an error."""
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def is_blank(form: FormData, prefix: str) -> bool:
+    """No name, sex or age given: an unused member row."""
+    keys = (*NAME_FIELDS, "sex", "birth_date", "estimated_age")
+    return all(_text(form, prefix + k) is None for k in keys)
+
+
+def person_details(form: FormData, prefix: str = "") -> dict[str, Any]:
+    """The PersonDetails fields under ``prefix``, as the API takes them."""
+    out: dict[str, Any] = {}
+    for name in (*NAME_FIELDS, "sex", "birth_date", "phone"):
+        value = _text(form, prefix + name)
+        if value is not None:
+            out[name] = value
+    age = _text(form, prefix + "estimated_age")
+    if age is not None:
+        out["estimated_age"] = age  # pydantic checks it is a number
+    nationality = _text(form, prefix + "nationality")
+    if nationality and nationality != "OTH":
+        out["nationality"] = nationality
+    number = _text(form, prefix + "document_number")
+    if number:
+        doc_type = _text(form, prefix + "document_type") or "other"
+        out["documents"] = [{"type": doc_type, "number": number}]
+    vulnerabilities: dict[str, Any] = {f: True for f in FLAGS if _text(form, prefix + f)}
+    uasc = _text(form, prefix + "uasc")
+    if uasc:
+        vulnerabilities["uasc"] = uasc
+    if vulnerabilities:
+        out["vulnerabilities"] = vulnerabilities
+    return out
+
+
+def basis(form: FormData) -> dict[str, Any]:
+    """Site, purpose, legal basis and consent, shared by a person and a household."""
+    share = [s.strip() for s in (_text(form, "share_with") or "").split(",") if s.strip()]
+    return {
+        "site_id": _text(form, "site_id") or "",
+        "purpose": _text(form, "purpose") or "",
+        "legal_basis": _text(form, "legal_basis") or "",
+        "consent": {"tracing": bool(_text(form, "consent_tracing")), "share_with": share},
+    }
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(model: type[M], data: dict[str, Any]) -> M:
+    """``data`` as ``model``; every shape problem at once as ValidationFailed."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for e in exc.errors():
+            field = ""
+            for part in (p for p in e["loc"] if p != "vulnerabilities"):
+                if isinstance(part, int):
+                    field += f"[{part}]"
+                    continue
+                name = {"consent": "consent_tracing", "documents": "document_number"}.get(
+                    str(part), str(part)
+                )
+                field += f".{name}" if field else name
+                if name != part:
+                    break
+            problems.append(Problem(field or "form", e["msg"]))
+        raise ValidationFailed(problems) from exc
+
+
+def parse_search(registration_number: str) -> PersonSearchIn:
+    """An exact search by one registration number (typed, so possibly mistyped)."""
+    return PersonSearchIn(registration_number=registration_number)
+
+
+def problems_by_field(exc: ValidationFailed) -> dict[str, str]:
+    """field -> reason, the first reason of each field."""
+    out: dict[str, str] = {}
+    for p in exc.problems:
+        out.setdefault(p.field, p.reason)
+    return out

@@ -1,0 +1,26 @@
+"""The web interface: server-rendered pages (Jinja2 + htmx), one module per area.
+
+Every page parses its input, calls the same services as the API under the same
+``requires(action)`` gate, audits personal-data reads as the API does, and renders; each
+GET page has a ``.json`` twin with the same data.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from corridor.web.pages import (
+    dashboard,
+    families,
+    manifests,
+    persons,
+    registration,
+    session,
+    tracing,
+)
+
+router = APIRouter(include_in_schema=False)
+for module in (session, dashboard, registration, persons, manifests, families, tracing):
+    router.include_router(module.router)
+
+__all__ = ["router"]

@@ -1,0 +1,168 @@
+"""Manifests: draft one, add persons by registration number, dispatch, tick arrivals off
+one large button per person (htmx), receive; and everyone still unaccounted for."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
+from corridor.schemas import CheckInIn, DispatchIn, ManifestIn, ManifestPersonsIn, ReceiveIn
+from corridor.services import Services
+from corridor.services.accounts import Caller
+from corridor.web import forms
+from corridor.web.auth import requires
+from corridor.web.pages.common import Form, Svc, page, see_other, text
+from corridor.web.pages.persons import site_names
+from corridor.web.pages.render import render
+
+router = APIRouter(include_in_schema=False)
+MayManifestRead = Annotated[Caller, Depends(requires("manifest.read"))]
+MayManifestWrite = Annotated[Caller, Depends(requires("manifest.write"))]
+
+
+def _list(
+    request: Request, svc: Services, who: Caller, values: dict[str, str], errors: dict[str, str]
+) -> Response:
+    data = {"manifests": svc.manifests.find(scope=who.scope)}
+    extra = {"sites": site_names(svc), "values": values, "errors": errors}
+    return render(
+        request, "manifests.html", data, who=who, status=422 if errors else 200, extra=extra
+    )
+
+
+@page(router, "/manifests")
+def manifests(request: Request, svc: Svc, who: MayManifestRead) -> Response:
+    return _list(request, svc, who, {}, {})
+
+
+@router.post("/manifests")
+def create(request: Request, form: Form, svc: Svc, who: MayManifestWrite) -> Response:
+    body = {k: text(form, k) or "" for k in ("vehicle", "from_site_id", "to_site_id")}
+    try:
+        manifest = svc.manifests.create(
+            forms.parse(ManifestIn, body), created_by=who.principal.user_id, scope=who.scope
+        )
+    except ValidationFailed as exc:
+        return _list(request, svc, who, forms.as_values(form), forms.problems_by_field(exc))
+    return see_other(f"/manifests/{manifest['id']}")
+
+
+def _show(
+    request: Request, svc: Services, who: Caller, manifest_id: str, errors: dict[str, str]
+) -> Response:
+    manifest = svc.manifests.get(manifest_id, scope=who.scope)
+    svc.audit.record(who, "manifest.read", [p["id"] for p in manifest["persons"]])
+    extra = {"sites": site_names(svc), "errors": errors}
+    status = 422 if errors else 200
+    return render(
+        request, "manifest.html", {"manifest": manifest}, who=who, status=status, extra=extra
+    )
+
+
+@page(router, "/manifests/{manifest_id}")
+def manifest(manifest_id: str, request: Request, svc: Svc, who: MayManifestRead) -> Response:
+    return _show(request, svc, who, manifest_id, {})
+
+
+@router.post("/manifests/{manifest_id}/persons")
+def add_persons(
+    manifest_id: str, request: Request, form: Form, svc: Svc, who: MayManifestWrite
+) -> Response:
+    """Registration numbers, one per line or separated by spaces or commas."""
+    numbers = [n for n in re.split(r"[\s,;]+", text(form, "registration_numbers") or "") if n]
+    ids: list[str] = []
+    problems: list[Problem] = []
+    for n in numbers:
+        try:
+            found = svc.registration.search(forms.parse_search(n), scope=who.scope)
+        except ValidationFailed:
+            found = []
+        if found:
+            ids.append(found[0]["id"])
+        else:
+            problems.append(Problem("registration_numbers", f"{n}: nobody has this number"))
+    try:
+        if problems:
+            raise ValidationFailed(problems)
+        body = {"person_ids": ids, "separation_reason": text(form, "separation_reason")}
+        svc.manifests.add_persons(
+            manifest_id, forms.parse(ManifestPersonsIn, body), scope=who.scope
+        )
+    except ValidationFailed as exc:
+        errors = {"registration_numbers": "; ".join(p.reason for p in exc.problems)}
+        return _show(request, svc, who, manifest_id, errors)
+    return see_other(f"/manifests/{manifest_id}")
+
+
+@router.post("/manifests/{manifest_id}/remove")
+def remove_person(
+    manifest_id: str, request: Request, form: Form, svc: Svc, who: MayManifestWrite
+) -> Response:
+    svc.manifests.remove_person(manifest_id, text(form, "person_id") or "", scope=who.scope)
+    return see_other(f"/manifests/{manifest_id}")
+
+
+@router.post("/manifests/{manifest_id}/dispatch")
+def dispatch(
+    manifest_id: str, request: Request, form: Form, svc: Svc, who: MayManifestWrite
+) -> Response:
+    try:
+        svc.manifests.dispatch(
+            manifest_id, DispatchIn(), recorded_by=who.principal.user_id, scope=who.scope
+        )
+    except ValidationFailed as exc:
+        errors = {"dispatch": "; ".join(p.reason for p in exc.problems)}
+        return _show(request, svc, who, manifest_id, errors)
+    return see_other(f"/manifests/{manifest_id}")
+
+
+@router.post("/manifests/{manifest_id}/check-in")
+def check_in(
+    manifest_id: str, request: Request, form: Form, svc: Svc, who: MayManifestWrite
+) -> Response:
+    """Tick one person off (by the button's person id or a typed registration number);
+    htmx gets the list back, a browser without script the page."""
+    body: dict[str, Any] = {
+        "person_id": text(form, "person_id"),
+        "registration_number": text(form, "registration_number"),
+    }
+    errors: dict[str, str] = {}
+    try:
+        svc.manifests.check_in(
+            manifest_id,
+            forms.parse(CheckInIn, body),
+            recorded_by=who.principal.user_id,
+            scope=who.scope,
+        )
+    except (ValidationFailed, NotFound, Conflict) as exc:
+        reasons = "; ".join(p.reason for p in exc.problems) or exc.message
+        errors = {"registration_number": reasons}
+    if request.headers.get("hx-request") != "true":
+        return (
+            _show(request, svc, who, manifest_id, errors)
+            if errors
+            else see_other(f"/manifests/{manifest_id}")
+        )
+    manifest = svc.manifests.get(manifest_id, scope=who.scope)
+    extra = {"sites": site_names(svc), "errors": errors}
+    return render(request, "_checkin.html", {"manifest": manifest}, who=who, extra=extra)
+
+
+@router.post("/manifests/{manifest_id}/receive")
+def receive(
+    manifest_id: str, request: Request, form: Form, svc: Svc, who: MayManifestWrite
+) -> Response:
+    svc.manifests.receive(manifest_id, ReceiveIn(), scope=who.scope)
+    return see_other(f"/manifests/{manifest_id}")
+
+
+@page(router, "/unaccounted")
+def unaccounted(request: Request, svc: Svc, who: MayManifestRead) -> Response:
+    missing = svc.manifests.unaccounted(scope=who.scope)
+    svc.audit.record(who, "manifest.read", [m["person"]["id"] for m in missing])
+    extra = {"sites": site_names(svc)}
+    return render(request, "unaccounted.html", {"unaccounted": missing}, who=who, extra=extra)

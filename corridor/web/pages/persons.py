@@ -1,0 +1,170 @@
+"""A person's page (names, family links, movements, vulnerabilities), a household's page,
+and search by name in any script, registration number, phone or document (a POST: no
+personal data in URLs)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from corridor.errors import Conflict, Problem, ValidationFailed
+from corridor.schemas import LinkIn, MatchQueryIn, PersonSearchIn, StatusEventIn
+from corridor.security.roles import default_matrix
+from corridor.services import Services
+from corridor.services.accounts import Caller
+from corridor.web import forms
+from corridor.web.auth import requires
+from corridor.web.pages.common import Form, Svc, page, see_other, text
+from corridor.web.pages.render import render
+from corridor.web.routes import look_up
+
+router = APIRouter(include_in_schema=False)
+MayPersonRead = Annotated[Caller, Depends(requires("person.read"))]
+MayPersonSearch = Annotated[Caller, Depends(requires("person.search"))]
+MayPersonWrite = Annotated[Caller, Depends(requires("person.write"))]
+MayMovementWrite = Annotated[Caller, Depends(requires("movement.write"))]
+
+
+def site_names(svc: Services) -> dict[str, str]:
+    return {s["id"]: s["name"] for s in svc.sites.all()}
+
+
+def sees(who: Caller, group: str) -> bool:
+    """Whether one of the caller's roles may see a field group (``medical``...)."""
+    return bool(who.principal.roles & default_matrix().group_roles[group])
+
+
+def cases_of(person_id: str, queue: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The open tracing cases in which this person is found or a candidate."""
+    out = []
+    for item in queue:
+        found = item["found_person"] and item["found_person"]["id"] == person_id
+        candidate = any(m["person"]["id"] == person_id for m in item["proposed_matches"])
+        if found or candidate:
+            out.append(
+                {
+                    "case_id": item["case_id"],
+                    "state": item["state"],
+                    "sought_name": item["sought"]["name"],
+                    "as": "found" if found else "candidate",
+                }
+            )
+    return out
+
+
+def _person(
+    request: Request, svc: Services, who: Caller, person_id: str, errors: dict[str, str]
+) -> Response:
+    look_up(svc, who, person_id)
+    roles = who.principal.roles
+    data = {
+        "person": svc.redaction.person(
+            roles, svc.registration.get_person(person_id, scope=who.scope)
+        ),
+        "relatives": svc.registration.relatives(person_id, scope=who.scope),
+        "movements": svc.redaction.movements(
+            roles, svc.movements.history(person_id, scope=who.scope)
+        ),
+    }
+    if any(default_matrix().allowed(r, "tracing.read", True) for r in who.principal.roles):
+        data["cases"] = cases_of(person_id, svc.tracing.views.queue(scope=who.scope))
+    svc.audit.record(who, "person.read", [person_id])
+    extra = {"sites": site_names(svc), "sees_medical": sees(who, "medical"), "errors": errors}
+    status = 422 if errors else 200
+    return render(request, "person.html", data, who=who, status=status, extra=extra)
+
+
+@page(router, "/persons/{person_id}")
+def person(person_id: str, request: Request, svc: Svc, who: MayPersonRead) -> Response:
+    return _person(request, svc, who, person_id, {})
+
+
+@router.post("/persons/{person_id}/events")
+def record_event(
+    person_id: str, request: Request, form: Form, svc: Svc, who: MayMovementWrite
+) -> Response:
+    """Hospitalised, detained, released, transferred... (the movement log)."""
+    body = {k: text(form, k) for k in ("kind", "to_site_id", "note")}
+    try:
+        svc.movements.record(
+            person_id,
+            forms.parse(StatusEventIn, body),
+            recorded_by=who.principal.user_id,
+            scope=who.scope,
+        )
+    except ValidationFailed as exc:
+        return _person(request, svc, who, person_id, forms.problems_by_field(exc))
+    svc.audit.record(who, "movement.write", [person_id])
+    return see_other(f"/persons/{person_id}")
+
+
+@router.post("/persons/{person_id}/links")
+def link_relative(
+    person_id: str, request: Request, form: Form, svc: Svc, who: MayPersonWrite
+) -> Response:
+    """Record a relative found elsewhere, by their registration number."""
+    number = text(form, "registration_number") or ""
+    try:
+        found = svc.registration.search(forms.parse_search(number), scope=who.scope)
+        if not found:
+            raise ValidationFailed([Problem("registration_number", "nobody has this number")])
+        body = {
+            "person_id": person_id,
+            "other_person_id": found[0]["id"],
+            "kind": text(form, "link_kind"),
+        }
+        svc.registration.link(forms.parse(LinkIn, body), scope=who.scope)
+    except (ValidationFailed, Conflict) as exc:
+        errors = {
+            ("link_kind" if p.field == "kind" else p.field): p.reason for p in exc.problems
+        } or {"link_kind": exc.message}
+        return _person(request, svc, who, person_id, errors)
+    svc.audit.record(who, "person.write", [person_id, found[0]["id"]])
+    return see_other(f"/persons/{person_id}")
+
+
+@page(router, "/households/{household_id}")
+def household(household_id: str, request: Request, svc: Svc, who: MayPersonRead) -> Response:
+    found = svc.registration.get_household(household_id, scope=who.scope)
+    members = svc.redaction.persons(who.principal.roles, found["members"])
+    data = {"household": {**found, "members": members}}
+    svc.audit.record(who, "person.read", [m["id"] for m in data["household"]["members"]])
+    return render(request, "household.html", data, who=who, extra={"sites": site_names(svc)})
+
+
+@router.get("/search")
+def search_form(request: Request, who: MayPersonSearch) -> Response:
+    extra = {"values": {}, "errors": {}, "searched": False}
+    return render(request, "search.html", {"results": []}, who=who, extra=extra)
+
+
+@router.post("/search")
+def search(request: Request, form: Form, svc: Svc, who: MayPersonSearch) -> Response:
+    """A name (any script) goes to the matching engine; numbers are looked up exactly."""
+    results: list[dict[str, Any]] = []
+    errors: dict[str, str] = {}
+    name = text(form, "name")
+    exact = {k: text(form, k) for k in ("registration_number", "phone", "document_number")}
+    try:
+        if name:
+            query = forms.parse(
+                MatchQueryIn, {"full_name": name, "purpose": "deduplication", "top": 20}
+            )
+            results = [
+                {**c["person"], "probability": c["probability"]}
+                for c in svc.person_search.search(query, scope=who.scope)
+            ]
+        elif any(exact.values()):
+            found = svc.registration.search(forms.parse(PersonSearchIn, exact), scope=who.scope)
+            results = svc.redaction.persons(who.principal.roles, found)
+        else:
+            errors["name"] = "give a name, registration number, phone or document number"
+    except ValidationFailed as exc:
+        errors = forms.problems_by_field(exc)
+    if results:
+        svc.audit.record(who, "person.search", [r["id"] for r in results])
+    extra = {"values": forms.as_values(form), "errors": errors, "searched": not errors}
+    status = 422 if errors else 200
+    return render(request, "search.html", {"results": results}, who=who, status=status, extra=extra)

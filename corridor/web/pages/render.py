@@ -1,0 +1,123 @@
+"""Rendering a page: one template environment per language, the CSRF token, the caller's
+permissions for the navigation, and the ``.json`` twin of every page.
+
+A page view gathers ``data`` from the services and calls ``render``: the same ``data``
+becomes the HTML page or, on the ``.json`` twin of the URL, the JSON document.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_date, format_datetime
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from corridor.domain.birth import BRACKETS
+from corridor.security.roles import default_matrix
+from corridor.security.sessions import COOKIE_NAME
+from corridor.services.accounts import Caller
+from corridor.web import charts
+from corridor.web.csrf import CSRF_COOKIE, new_secret, token_for
+from corridor.web.i18n import LANG_COOKIE, LANGUAGES, Language, choose, translations
+
+__all__ = ["environment", "language_of", "may", "render", "wants_json"]
+
+TEMPLATES = Path(__file__).parent.parent / "templates"
+
+
+def _when(value: datetime | str | None, code: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return str(format_datetime(value, "d MMM y, HH:mm", locale=code, tzinfo=value.tzinfo))
+
+
+def _day(value: date | str | None, code: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
+    return str(format_date(value, "d/M", locale=code))
+
+
+@cache
+def environment(code: str) -> Environment:
+    """The template environment of one language (built once, shared by requests)."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "svg"]),
+        extensions=["jinja2.ext.i18n"],
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(translations(code), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["when"] = lambda v: _when(v, code)
+    env.filters["day"] = lambda v: _day(v, code)
+    env.globals["bracket_pairs"] = [(b, b) for b in BRACKETS]
+    env.globals["pyramid"] = charts.pyramid
+    env.globals["daily_bars"] = lambda days, title: charts.daily_bars(
+        [(_day(d, code), n) for d, n in days], title
+    )
+    return env
+
+
+def language_of(request: Request) -> Language:
+    return choose(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+
+
+def may(who: Caller | None) -> dict[str, bool]:
+    """Action -> whether one of the caller's roles allows it (drives the navigation only;
+    every route checks again with ``requires``)."""
+    matrix = default_matrix()
+    roles = who.principal.roles if who else frozenset()
+    return {a: any(matrix.allowed(r, a, same_site=True) for r in roles) for a in matrix.actions}
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.endswith(".json")
+
+
+def render(
+    request: Request,
+    template: str,
+    data: dict[str, Any],
+    *,
+    who: Caller | None = None,
+    status: int = 200,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    """``data`` as the page ``template``, or as JSON on the ``.json`` twin; ``extra`` is
+    for the page only (form state, labels)."""
+    if wants_json(request):
+        return JSONResponse(jsonable_encoder(data), status_code=status)
+    lang = language_of(request)
+    secret = request.cookies.get(CSRF_COOKIE)
+    fresh = secret is None
+    secret = secret or new_secret()
+    context: dict[str, Any] = {
+        "request": request,
+        "lang": lang,
+        "languages": LANGUAGES,
+        "csrf_token": token_for(secret, request.cookies.get(COOKIE_NAME)),
+        "who": who,
+        "may": may(who),
+        "path": request.url.path,
+        "htmx": request.headers.get("hx-request") == "true",
+        **data,
+        **(extra or {}),
+    }
+    html = environment(lang.code).get_template(template).render(context)
+    response = HTMLResponse(html, status_code=status)
+    if fresh:
+        response.set_cookie(
+            CSRF_COOKIE, secret, secure=True, httponly=True, samesite="strict", path="/"
+        )
+    return response

@@ -1,0 +1,86 @@
+"""Signing in (password, then the TOTP code), signing out, the language choice, home."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from corridor.errors import CorridorError
+from corridor.security.sessions import COOKIE_ATTRIBUTES, COOKIE_NAME
+from corridor.web.i18n import LANG_COOKIE, LANGUAGES
+from corridor.web.pages.common import Form, MaybeCaller, Svc, see_other, text
+from corridor.web.pages.render import render
+
+router = APIRouter(include_in_schema=False)
+ONE_YEAR = 365 * 24 * 3600
+
+
+def _with_session(response: Response, session_id: str) -> Response:
+    response.set_cookie(COOKIE_NAME, session_id, **COOKIE_ATTRIBUTES)  # type: ignore[arg-type]
+    return response
+
+
+@router.get("/")
+def home(request: Request, svc: Svc, who: MaybeCaller) -> Response:
+    """Sites to open (signed in) or the way to sign in."""
+    sites: list[dict[str, Any]] = []
+    if who is not None:
+        mine = who.principal.site_ids
+        sites = [s for s in svc.sites.all() if not mine or s["id"] in mine]
+    return render(request, "home.html", {"sites": sites}, who=who)
+
+
+@router.get("/login")
+def login_page(request: Request, who: MaybeCaller) -> Response:
+    step = "code" if who is not None and not who.second_factor else "password"
+    return render(request, "login.html", {}, who=None, extra={"step": step, "error": None})
+
+
+@router.post("/login")
+def login(request: Request, form: Form, svc: Svc) -> Response:
+    try:
+        result = svc.accounts.login(text(form, "username") or "", text(form, "password") or "")
+    except CorridorError as exc:
+        status = 429 if exc.code == "throttled" else 401
+        return render(
+            request, "login.html", {}, status=status, extra={"step": "password", "error": exc}
+        )
+    target = "/login" if result.second_factor_required else "/"
+    return _with_session(see_other(target), result.session_id)
+
+
+@router.post("/login/code")
+def second_factor(request: Request, form: Form, svc: Svc) -> Response:
+    session_id = request.cookies.get(COOKIE_NAME) or ""
+    try:
+        new_id = svc.accounts.second_factor(session_id, text(form, "code") or "")
+    except CorridorError as exc:
+        return render(request, "login.html", {}, status=401, extra={"step": "code", "error": exc})
+    return _with_session(see_other("/"), new_id)
+
+
+@router.post("/logout")
+def logout(request: Request, form: Form, svc: Svc) -> Response:
+    session_id = request.cookies.get(COOKIE_NAME)
+    if session_id:
+        svc.accounts.logout(session_id)
+    response = see_other("/login")
+    response.delete_cookie(COOKIE_NAME, path="/", secure=True, httponly=True, samesite="strict")
+    return response
+
+
+@router.post("/language")
+def choose_language(request: Request, form: Form) -> Response:
+    """Store the user's language (a cookie: it names a language, nothing personal)."""
+    code = text(form, "lang") or ""
+    back = text(form, "next") or "/"
+    if not back.startswith("/") or back.startswith("//"):
+        back = "/"  # only ever back into Corridor
+    response = see_other(back)
+    if code in LANGUAGES:
+        response.set_cookie(
+            LANG_COOKIE, code, max_age=ONE_YEAR, secure=True, samesite="lax", path="/"
+        )
+    return response

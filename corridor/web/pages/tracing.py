@@ -1,0 +1,226 @@
+"""Tracing: the officers' queue (children first), an enquiry from a relative, a case with
+each candidate side by side with the person sought and the engine's explanation,
+confirm or reject, the found person's disclosure decision, and the enquirer view (only
+what may be told). Same service, gates and audit as ``corridor/web/tracing_routes.py``."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+
+from corridor.errors import Conflict, Forbidden, ValidationFailed
+from corridor.services import Services
+from corridor.services.accounts import Caller
+from corridor.services.tracing_views import person_ids_in
+from corridor.tracing_schemas import DisclosureIn, EnquiryIn, MatchDecisionIn, TransitionIn
+from corridor.web import forms
+from corridor.web.auth import requires
+from corridor.web.pages.common import Form, Svc, page, see_other, text
+from corridor.web.pages.render import render
+from corridor.web.tracing_routes import shown
+
+router = APIRouter(include_in_schema=False)
+MayTracingRead = Annotated[Caller, Depends(requires("tracing.read"))]
+MayTracingWrite = Annotated[Caller, Depends(requires("tracing.write"))]
+ENQUIRY_DEFAULTS = {"relationship": "sibling"}
+
+
+@page(router, "/tracing")
+def queue(request: Request, svc: Svc, who: MayTracingRead) -> Response:
+    items = svc.tracing.views.queue(scope=who.scope)
+    svc.audit.record(who, "tracing.read", person_ids_in(items))
+    return render(request, "tracing_queue.html", {"queue": shown(who, items)}, who=who)
+
+
+def _enquiry_form(
+    request: Request, who: Caller, values: dict[str, str], errors: dict[str, str], rows: int = 1
+) -> Response:
+    extra = {"values": values, "errors": errors, "rows": rows}
+    status = 422 if errors else 200
+    return render(request, "tracing_enquiry_form.html", {}, who=who, status=status, extra=extra)
+
+
+@router.get("/tracing/enquiries/new")
+def enquiry_form(request: Request, who: MayTracingWrite) -> Response:
+    return _enquiry_form(request, who, dict(ENQUIRY_DEFAULTS), {})
+
+
+SOUGHT_FIELD = re.compile(r"sought\[(\d{1,2})\]\.")
+SOUGHT_TEXT = (
+    "full_name",
+    "name_original_script",
+    "sex",
+    "birth_year",
+    "age",
+    "mother_name",
+    "place_of_origin",
+    "last_seen_place",
+    "last_seen_date",
+)
+
+
+def _sought(form: FormData, prefix: str) -> dict[str, Any]:
+    sought: dict[str, Any] = {}
+    for k in SOUGHT_TEXT:
+        value = text(form, f"{prefix}{k}")
+        if value is not None:
+            sought[k] = value
+    relatives = text(form, f"{prefix}relatives_names")
+    if relatives:
+        sought["relatives_names"] = [r.strip() for r in relatives.split(",") if r.strip()]
+    return sought
+
+
+def _enquiry_body(form: FormData) -> tuple[dict[str, Any], list[int]]:
+    """The EnquiryIn body, and the form row of each sought person sent (blank rows
+    after the first are left out)."""
+    enquirer = {
+        k: text(form, f"enquirer.{k}") or ""
+        for k in ("name", "contact", "relationship", "location")
+    }
+    country = text(form, "enquirer.country")
+    if country:
+        enquirer["country"] = country.upper()
+    rows = sorted({int(m.group(1)) for k in form if (m := SOUGHT_FIELD.match(k))}) or [0]
+    sought = [(i, _sought(form, f"sought[{i}].")) for i in rows]
+    kept = [(i, s) for n, (i, s) in enumerate(sought) if s or n == 0]
+    body = {"enquirer": enquirer, "sought": [s for _, s in kept], "note": text(form, "note")}
+    return body, [i for i, _ in kept]
+
+
+@router.get("/tracing/enquiries/sought")
+def sought_row(request: Request, who: MayTracingWrite, index: int = 0) -> Response:
+    """One more person sought (htmx), and the button for the next one."""
+    extra = {"index": max(0, min(index, 19)), "values": {}, "errors": {}}
+    return render(request, "_sought.html", {}, who=who, extra=extra)
+
+
+@router.post("/tracing/enquiries")
+def create_enquiry(request: Request, form: Form, svc: Svc, who: MayTracingWrite) -> Response:
+    """Record the enquiry; the likely persons are proposed at once."""
+    body, rows = _enquiry_body(form)
+    try:
+        enquiry = svc.tracing.create_enquiry(
+            forms.parse(EnquiryIn, body),
+            recorded_by=who.principal.user_id,
+            audit=svc.audit.hook(who, "tracing.write"),
+        )
+    except ValidationFailed as exc:
+        errors = {}
+        for field, reason in forms.problems_by_field(exc).items():
+            for n, i in enumerate(rows):  # the n-th person sent is the form's row i
+                field = field.replace(f"sought[{n}].", f"sought[{i}].", 1)
+            errors[field] = reason
+        extra_rows = max(rows) + 1
+        return _enquiry_form(request, who, forms.as_values(form), errors, extra_rows)
+    return see_other(f"/tracing/enquiries/{enquiry['id']}")
+
+
+@page(router, "/tracing/enquiries/{enquiry_id}")
+def enquiry(enquiry_id: str, request: Request, svc: Svc, who: MayTracingRead) -> Response:
+    view = svc.tracing.views.enquiry(enquiry_id, scope=who.scope)
+    svc.audit.record(who, "tracing.read", person_ids_in(view))
+    return render(request, "tracing_enquiry.html", {"enquiry": shown(who, view)}, who=who)
+
+
+@page(router, "/tracing/enquiries/{enquiry_id}/enquirer-view")
+def enquirer_view(enquiry_id: str, request: Request, svc: Svc, who: MayTracingRead) -> Response:
+    """What an officer may tell the enquirer, and nothing more."""
+    view = svc.tracing.views.enquirer_view(enquiry_id, scope=who.scope)
+    svc.audit.record(
+        who, "tracing.read", person_ids_in(view), purpose="telling an enquirer the outcome"
+    )
+    return render(request, "tracing_enquirer_view.html", {"view": view}, who=who)
+
+
+def _case(
+    request: Request, svc: Services, who: Caller, case_id: str, errors: dict[str, str]
+) -> Response:
+    case = svc.tracing.views.case(case_id, scope=who.scope)
+    svc.audit.record(who, "tracing.read", person_ids_in(case))
+    status = 422 if errors else 200
+    extra = {"errors": errors}
+    return render(
+        request,
+        "tracing_case.html",
+        {"case": shown(who, case)},
+        who=who,
+        status=status,
+        extra=extra,
+    )
+
+
+@page(router, "/tracing/cases/{case_id}")
+def case(case_id: str, request: Request, svc: Svc, who: MayTracingRead) -> Response:
+    return _case(request, svc, who, case_id, {})
+
+
+def _decide(
+    request: Request, form: Form, svc: Services, who: Caller, match_id: str, confirm: bool
+) -> Response:
+    case_id = text(form, "case_id") or ""
+    audit = svc.audit.hook(who, "tracing.write")
+    decide = svc.tracing.confirm_match if confirm else svc.tracing.reject_match
+    try:
+        body = forms.parse(MatchDecisionIn, {"reason": text(form, "reason") or ""})
+        result = decide(match_id, body, who, audit=audit)
+    except (ValidationFailed, Conflict) as exc:
+        reasons = "; ".join(p.reason for p in exc.problems) or exc.message
+        return _case(request, svc, who, case_id, {f"reason-{match_id}": reasons})
+    return see_other(f"/tracing/cases/{result['id']}")
+
+
+@router.post("/tracing/matches/{match_id}/confirm")
+def confirm(
+    match_id: str, request: Request, form: Form, svc: Svc, who: MayTracingWrite
+) -> Response:
+    """This candidate is the person sought: the case is verified."""
+    return _decide(request, form, svc, who, match_id, confirm=True)
+
+
+@router.post("/tracing/matches/{match_id}/reject")
+def reject(match_id: str, request: Request, form: Form, svc: Svc, who: MayTracingWrite) -> Response:
+    return _decide(request, form, svc, who, match_id, confirm=False)
+
+
+@router.post("/tracing/cases/{case_id}/disclosure")
+def disclosure(
+    case_id: str, request: Request, form: Form, svc: Svc, who: MayTracingRead
+) -> Response:
+    """The found adult's own answer, or for a child the protection officer's decision
+    (the service checks which role decides; a refusal of the role is audited)."""
+    body = {"decision": text(form, "decision") or "", "reason": text(form, "reason") or ""}
+    svc.tracing.views.case(case_id, scope=who.scope)  # out of scope: 404
+    audit = svc.audit.hook(who, "tracing.write")
+    try:
+        svc.tracing.decide_disclosure(case_id, forms.parse(DisclosureIn, body), who, audit=audit)
+    except Forbidden:
+        found = svc.tracing.views.case(case_id)["found_person"]
+        svc.audit.record(who, "tracing.write", [found["id"] if found else None], allowed=False)
+        raise
+    except (ValidationFailed, Conflict) as exc:
+        reasons = "; ".join(p.reason for p in exc.problems) or exc.message
+        return _case(request, svc, who, case_id, {"disclosure": reasons})
+    return see_other(f"/tracing/cases/{case_id}")
+
+
+@router.post("/tracing/cases/{case_id}/transitions")
+def transition(
+    case_id: str, request: Request, form: Form, svc: Svc, who: MayTracingWrite
+) -> Response:
+    body = {k: text(form, k) for k in ("to", "close_reason", "reason")}
+    try:
+        svc.tracing.transition(
+            case_id,
+            forms.parse(TransitionIn, body),
+            who,
+            audit=svc.audit.hook(who, "tracing.write"),
+        )
+    except (ValidationFailed, Conflict) as exc:
+        reasons = "; ".join(p.reason for p in exc.problems) or exc.message
+        return _case(request, svc, who, case_id, {"transition": reasons})
+    return see_other(f"/tracing/cases/{case_id}")

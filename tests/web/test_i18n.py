@@ -1,0 +1,73 @@
+"""The catalogues: every message of the templates and pages is in the template
+catalogue, Arabic translates all of them, and the committed .mo files match the .po."""
+
+from __future__ import annotations
+
+from io import BytesIO
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import read_mo, write_mo
+from babel.messages.pofile import read_po
+
+from corridor.web.i18n import LANGUAGES, LOCALE_DIR, choose
+
+ROOT = Path(__file__).parents[2]
+
+
+def _extracted() -> set[str]:
+    method_map = [("corridor/web/**.py", "python"), ("corridor/web/templates/**.html", "jinja2")]
+    options = {"corridor/web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    found = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        str(ROOT), method_map, options
+    ):
+        found.add(message if isinstance(message, str) else message[0])
+    return found
+
+
+def _pairs(catalog) -> dict[object, object]:
+    return {
+        (m.id if isinstance(m.id, str) else tuple(m.id)): (
+            m.string if isinstance(m.string, str) else tuple(m.string)
+        )
+        for m in catalog
+        if m.id
+    }
+
+
+def test_the_template_catalogue_holds_every_message():
+    with open(LOCALE_DIR / "messages.pot", "rb") as f:
+        pot = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id}
+    assert _extracted() <= pot, "run `make messages` and translate the new messages"
+
+
+def test_every_language_translates_every_message_and_its_mo_is_compiled():
+    with open(LOCALE_DIR / "messages.pot", "rb") as f:
+        wanted = {m.id for m in read_po(f) if m.id}
+    for code in LANGUAGES:
+        if code == "en":
+            continue
+        folder = LOCALE_DIR / code / "LC_MESSAGES"
+        with open(folder / "messages.po", "rb") as f:
+            po = read_po(f, locale=code)
+        untranslated = {
+            m.id for m in po if m.id and (not all(m.string) if m.pluralizable else not m.string)
+        } | {m.id for m in po if m.id and m.fuzzy}
+        assert not untranslated, (code, sorted(untranslated)[:5])
+        assert wanted <= {m.id for m in po if m.id}
+        compiled = BytesIO()
+        write_mo(compiled, po)
+        compiled.seek(0)
+        with open(folder / "messages.mo", "rb") as f:
+            on_disk = read_mo(f)
+        fresh = read_mo(compiled)
+        assert _pairs(on_disk) == _pairs(fresh), (
+            f"{code}: messages.mo is stale, run `make messages`"
+        )
+
+
+def test_the_stored_choice_wins_over_the_browser():
+    assert choose("en", "ar").code == "en"
+    assert choose("xx", "ar-SY,en;q=0.5").direction == "rtl"
+    assert choose(None, None).code == "en"

@@ -1,0 +1,273 @@
+"""The pages play the stories of the API: register, look up, move, count; each guarded
+by the same role matrix, audited the same way, with a .json twin."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from corridor.schemas import SiteIn
+from corridor.security.roles import Role
+from corridor.security.tables import audit_events
+from corridor.services import Services
+from tests.web.conftest import PageClient, csrf, page_client
+
+BASIS = {
+    "purpose": "registration and assistance",
+    "legal_basis": "vital_interest",
+    "consent_tracing": "1",
+    "share_with": "ICRC",
+}
+
+
+@pytest.fixture
+def sites(database, clock) -> dict[str, str]:
+    svc = Services(database, clock)
+    return {
+        key: svc.sites.create(SiteIn(name=name, kind=kind))["id"]
+        for key, name, kind in (("exit", "Exit point", "exit_point"), ("camp", "Camp A", "camp"))
+    }
+
+
+@pytest.fixture
+def officer(database, clock, sites) -> PageClient:
+    return page_client(database, clock)
+
+
+def register_household(c: PageClient, site_id: str) -> str:
+    c.page("/register/household")
+    r = c.submit(
+        "/register/household",
+        {
+            **BASIS,
+            "site_id": site_id,
+            "head.given_name_original": "أحمد",
+            "head.family_name_original": "الحسن",
+            "head.given_name": "Ahmad",
+            "head.family_name": "al-Hassan",
+            "head.sex": "m",
+            "head.estimated_age": "40",
+            "members[0].relationship": "child",
+            "members[0].given_name_original": "هدى",
+            "members[0].family_name_original": "الحسن",
+            "members[0].sex": "f",
+            "members[0].birth_date": "2012",
+            "members[0].uasc": "",
+            "members[1].relationship": "",  # an unused row
+        },
+    )
+    assert r.status_code == 200, r.text[:800]
+    assert str(r.url).split("/households/")[1]
+    return str(r.url).rsplit("/", 1)[1]
+
+
+def test_a_household_registered_in_arabic_shows_its_members(officer, sites):
+    household_id = register_household(officer, sites["exit"])
+    data = officer.get(f"/households/{household_id}.json").json()["household"]
+    names = [m["names"]["given_name_original"] for m in data["members"]]
+    assert sorted(names) == ["أحمد", "هدى"]
+    head = next(m for m in data["members"] if m["relationship_to_head"] == "head")
+    page = officer.page(f"/persons/{head['id']}")
+    assert "هدى" in page and "child" in page  # the family link, from the head's side
+    assert 'lang="ar" dir="rtl"' in page  # the Arabic-script name is marked up as Arabic
+
+
+def test_form_errors_come_back_on_the_fields_with_the_input_kept(officer, sites):
+    officer.page("/register/household")
+    r = officer.submit(
+        "/register/household",
+        {
+            **BASIS,
+            "site_id": sites["exit"],
+            "head.given_name_original": "أحمد",
+            "head.birth_date": "3019",
+            "members[0].given_name": "Huda",
+            "members[0].relationship": "",
+        },
+    )
+    assert r.status_code == 422
+    assert 'id="e-members[0].relationship"' in r.text
+    assert 'value="أحمد"' in r.text and 'value="Huda"' in r.text
+    officer.token = csrf(r.text)
+    r = officer.submit(
+        "/register/household",
+        {
+            **BASIS,
+            "site_id": sites["exit"],
+            "head.given_name_original": "أحمد",
+            "head.birth_date": "3019",
+            "members[0].given_name": "Huda",
+            "members[0].relationship": "child",
+            "members[1].given_name": "X",
+            "members[1].relationship": "spouse",
+            "members[1].birth_date": "2999",
+        },
+    )
+    assert r.status_code == 422
+    assert 'aria-describedby="e-head.birth_date"' in r.text
+    assert 'id="e-members[1].birth_date"' in r.text
+
+
+def test_search_before_create_proposes_the_existing_person(officer, sites):
+    register_household(officer, sites["exit"])
+    officer.page("/register")
+    r = officer.submit(
+        "/register/similar",
+        {
+            "similar_prefix": "",
+            "given_name_original": "أحمد",
+            "family_name_original": "الحسن",
+            "given_name": "Ahmed",
+            "family_name": "Al Hasan",
+            "sex": "m",
+        },
+    )
+    assert r.status_code == 200
+    assert re.search(r'href="/persons/[0-9a-f-]+"', r.text) and "Ahmad" in r.text
+    # Typed in Arabic script only: found all the same.
+    r = officer.submit(
+        "/register/similar",
+        {
+            "similar_prefix": "head.",
+            "head.given_name_original": "أحمد",
+            "head.family_name_original": "الحسن",
+        },
+    )
+    assert "Ahmad" in r.text
+    # Nothing typed yet: nothing proposed.
+    r = officer.submit("/register/similar", {"similar_prefix": "", "given_name": ""})
+    assert r.text.strip() == ""
+
+
+def test_search_by_name_or_number_is_a_post_and_audited(officer, sites, database):
+    household_id = register_household(officer, sites["exit"])
+    number = officer.get(f"/households/{household_id}.json").json()["household"]["members"][0][
+        "registration_number"
+    ]
+    officer.page("/search")
+    by_name = officer.submit("/search", {"name": "أحمد الحسن"})
+    assert "Ahmad" in by_name.text
+    by_number = officer.submit("/search", {"registration_number": number})
+    assert number in by_number.text
+    assert officer.get("/search?name=x").status_code == 200  # a query string is ignored
+    with database.read() as conn:
+        actions = [r.action for r in conn.execute(select(audit_events.c.action))]
+    assert actions.count("person.search") >= 2
+
+
+def test_reading_a_person_page_writes_one_audit_event(officer, sites, database):
+    household_id = register_household(officer, sites["exit"])
+    household = officer.get(f"/households/{household_id}.json").json()["household"]
+    person_id = household["members"][0]["id"]
+
+    def reads() -> int:
+        with database.read() as conn:
+            q = select(audit_events.c.seq).where(
+                audit_events.c.person_id == person_id, audit_events.c.action == "person.read"
+            )
+            return len(conn.execute(q).all())
+
+    before = reads()
+    officer.page(f"/persons/{person_id}")
+    assert reads() == before + 1
+    assert officer.get("/persons/nobody").status_code == 404
+
+
+def test_a_manifest_is_drafted_dispatched_and_checked_in(officer, sites):
+    household_id = register_household(officer, sites["exit"])
+    members = officer.get(f"/households/{household_id}.json").json()["household"]["members"]
+    officer.page("/manifests")
+    r = officer.submit(
+        "/manifests",
+        {"vehicle": "Truck 7", "from_site_id": sites["exit"], "to_site_id": sites["camp"]},
+    )
+    manifest_url = str(r.url).replace("https://testserver", "")
+    numbers = "\n".join(m["registration_number"] for m in members)
+    officer.page(manifest_url)
+    r = officer.submit(f"{manifest_url}/persons", {"registration_numbers": numbers + "\nZZZZ"})
+    assert r.status_code == 422 and "ZZZZ" in r.text  # nothing added, the reason shown
+    r = officer.submit(f"{manifest_url}/persons", {"registration_numbers": numbers})
+    assert len(officer.get(f"{manifest_url}.json").json()["manifest"]["persons"]) == 2
+    officer.page(manifest_url)
+    officer.submit(f"{manifest_url}/dispatch", {})
+    assert "2 unaccounted for" in officer.page("/manifests/" + manifest_url.split("/")[-1])
+    assert members[0]["id"] in officer.page("/unaccounted")
+    # htmx ticks one person off and gets the list back.
+    r = officer.post(
+        f"{manifest_url}/check-in",
+        data={"person_id": members[0]["id"]},
+        headers={"X-CSRF-Token": officer.token, "HX-Request": "true"},
+    )
+    assert r.status_code == 200 and r.text.lstrip().startswith('<section id="checkin"')
+    assert "1 of 2 checked in" in r.text
+    assert officer.get(f"{manifest_url}.json").json()["manifest"]["counts"]["checked_in"] == 1
+    # A mistyped number is said so in the list, not lost.
+    r = officer.post(
+        f"{manifest_url}/check-in",
+        data={"registration_number": "ZZZZ-ZZZZ-Z"},
+        headers={"X-CSRF-Token": officer.token, "HX-Request": "true"},
+    )
+    assert r.status_code == 200 and 'role="alert"' in r.text
+
+
+def test_dashboard_draws_the_pyramid_and_daily_arrivals(officer, sites):
+    register_household(officer, sites["exit"])
+    page = officer.page(f"/sites/{sites['exit']}")
+    assert page.count("<svg") == 2 and 'data-figure="present">2<' in page
+    figures = officer.get(f"/sites/{sites['exit']}.json").json()["figures"]
+    assert figures["present"]["total"] == 2
+
+
+def test_pages_follow_the_role_matrix(database, clock, sites):
+    registrar = page_client(database, clock, roles=(Role.REGISTRAR,), name="registrar")
+    assert registrar.get("/families").status_code == 403
+    assert registrar.get("/families.json").json()["code"] == "forbidden"
+    assert registrar.get("/manifests").status_code == 200  # manifest.read
+    registrar.page("/manifests")
+    r = registrar.submit(
+        "/manifests", {"vehicle": "T", "from_site_id": sites["exit"], "to_site_id": sites["camp"]}
+    )
+    assert r.status_code == 403
+    coordinator = page_client(database, clock, roles=(Role.COORDINATOR,), name="coordinator")
+    assert coordinator.get(f"/sites/{sites['exit']}").status_code == 200
+    assert coordinator.get("/search").status_code == 403
+    assert 'href="/register"' not in coordinator.page("/")
+
+
+def test_an_event_and_a_family_link_are_recorded_from_the_person_page(officer, sites):
+    household_id = register_household(officer, sites["exit"])
+    head, child = officer.get(f"/households/{household_id}.json").json()["household"]["members"]
+    officer.page("/register")
+    r = officer.submit(
+        "/register",
+        {
+            **BASIS,
+            "site_id": sites["camp"],
+            "given_name": "Omar",
+            "given_name_original": "عمر",
+            "sex": "m",
+        },
+    )
+    omar = str(r.url).rsplit("/", 1)[1]
+    person_url = f"/persons/{head['id']}"
+    officer.page(person_url)
+    r = officer.submit(
+        f"{person_url}/events", {"kind": "transferred", "to_site_id": sites["camp"], "note": ""}
+    )
+    assert r.status_code == 200, re.findall(r"field-error[^>]*>([^<]*)", r.text)
+    kinds = [m["kind"] for m in officer.get(f"{person_url}.json").json()["movements"]]
+    assert kinds == ["registered", "transferred"]
+    number = officer.get(f"/persons/{omar}.json").json()["person"]["registration_number"]
+    officer.page(person_url)
+    r = officer.submit(
+        f"{person_url}/links", {"registration_number": number, "link_kind": "sibling"}
+    )
+    relatives = officer.get(f"{person_url}.json").json()["relatives"]
+    assert {(x["id"], x["kind"]) for x in relatives} >= {(omar, "sibling")}
+    officer.page(person_url)
+    again = officer.submit(
+        f"{person_url}/links", {"registration_number": number, "link_kind": "sibling"}
+    )
+    assert again.status_code == 422 and "recorded already" in again.text

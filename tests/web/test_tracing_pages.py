@@ -1,0 +1,118 @@
+"""The tracing pages: an enquiry through the form, the case with its candidates, the
+decisions, and the enquirer view that keeps the place until the found person agrees."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from corridor.schemas import PersonIn, SiteIn
+from corridor.security.roles import Role
+from corridor.services import Services
+from tests.web.conftest import PageClient, csrf, page_client
+
+
+@pytest.fixture
+def camp(database, clock) -> str:
+    svc = Services(database, clock)
+    camp_id = svc.sites.create(SiteIn(name="Camp Roj", kind="camp"))["id"]
+    svc.registration.register_person(
+        PersonIn.model_validate(
+            {
+                "site_id": camp_id,
+                "given_name": "Rahaf",
+                "father_name": "Mahmoud",
+                "family_name": "al-Obeidi",
+                "given_name_original": "رهف",
+                "father_name_original": "محمود",
+                "family_name_original": "العبيدي",
+                "sex": "f",
+                "estimated_age": 27,
+                "consent": {"tracing": True},
+                "purpose": "registration and tracing",
+                "legal_basis": "vital_interest",
+            }
+        )
+    )
+    return camp_id
+
+
+def open_enquiry(c: PageClient) -> str:
+    c.page("/tracing/enquiries/new")
+    r = c.submit(
+        "/tracing/enquiries",
+        {
+            "enquirer.name": "Samira",
+            "enquirer.contact": "+49 30 1234567",
+            "enquirer.relationship": "mother",
+            "enquirer.location": "Berlin",
+            "sought[0].full_name": "Rahaf Mahmoud al-Obaidi",
+            "sought[0].name_original_script": "رهف محمود العبيدي",
+            "sought[0].sex": "f",
+            "sought[0].age": "27",
+        },
+    )
+    assert r.status_code == 200, r.text[:500]
+    return str(r.url).rsplit("/", 1)[1]
+
+
+def test_enquiry_case_confirm_and_consent_before_the_site(database, clock, camp):
+    officer = page_client(database, clock, roles=(Role.TRACING_OFFICER,), name="tracer")
+    enquiry_id = open_enquiry(officer)
+    case = officer.get(f"/tracing/enquiries/{enquiry_id}.json").json()["enquiry"]["cases"][0]
+    page = officer.page(f"/tracing/cases/{case['id']}")
+    assert "Rahaf" in page and "Why the engine proposes this person" in page
+    match_id = case["matches"][0]["id"]
+    r = officer.submit(
+        f"/tracing/matches/{match_id}/confirm", {"case_id": case["id"], "reason": ""}
+    )
+    assert r.status_code == 422  # a reason is required, and shown on the case page
+    r = officer.submit(
+        f"/tracing/matches/{match_id}/confirm", {"case_id": case["id"], "reason": "names agree"}
+    )
+    assert re.search(r'id="case-state">verified<', r.text)
+    view_url = f"/tracing/enquiries/{enquiry_id}/enquirer-view"
+    before = officer.page(view_url)
+    assert "has been found" in before and "Camp Roj" not in before
+    assert "site" not in officer.get(f"{view_url}.json").json()["view"]["sought"][0]
+    officer.page(f"/tracing/cases/{case['id']}")
+    officer.submit(
+        f"/tracing/cases/{case['id']}/disclosure", {"decision": "agreed", "reason": "asked her"}
+    )
+    assert "Camp Roj" in officer.page(view_url)
+
+
+def test_tracing_pages_follow_the_role_matrix(database, clock, camp):
+    registrar = page_client(database, clock, roles=(Role.REGISTRAR,), name="registrar")
+    assert registrar.get("/tracing").status_code == 403
+    assert registrar.get("/tracing/enquiries/new").status_code == 403
+    protection = page_client(database, clock, roles=(Role.PROTECTION_OFFICER,), name="prot")
+    assert protection.get("/tracing").status_code == 200  # tracing.read
+    assert protection.get("/tracing/enquiries/new").status_code == 403  # no tracing.write
+
+
+def test_an_enquiry_may_seek_several_persons_and_errors_point_at_the_row(database, clock, camp):
+    officer = page_client(database, clock, roles=(Role.TRACING_OFFICER,), name="tracer2")
+    officer.page("/tracing/enquiries/new")
+    row = officer.get("/tracing/enquiries/sought?index=1").text
+    assert 'name="sought[1].full_name"' in row and "index=2" in row
+    enquirer = {
+        "enquirer.name": "Samira",
+        "enquirer.contact": "+49 30 1234567",
+        "enquirer.relationship": "mother",
+        "enquirer.location": "Berlin",
+        "sought[0].full_name": "Rahaf Mahmoud al-Obaidi",
+    }
+    r = officer.submit(
+        "/tracing/enquiries",
+        {**enquirer, "sought[1].sex": "m", "sought[2].full_name": "", "sought[3].age": "7"},
+    )
+    assert r.status_code == 422
+    # Row 2 was blank and left out; rows 1 and 3 have no name, each marked where it is.
+    assert 'id="e-sought[1].full_name"' in r.text and 'id="e-sought[3].full_name"' in r.text
+    officer.token = csrf(r.text)
+    r = officer.submit("/tracing/enquiries", {**enquirer, "sought[1].full_name": "Omar"})
+    enquiry_id = str(r.url).rsplit("/", 1)[1]
+    cases = officer.get(f"/tracing/enquiries/{enquiry_id}.json").json()["enquiry"]["cases"]
+    assert len(cases) == 2
