@@ -34,11 +34,23 @@ OutFile = click.Path(dir_okay=False, path_type=Path)
 
 
 def _services(db_url: str | None) -> tuple[Any, Settings]:
+    """The services on a database whose schema is up to date, with the master key when
+    one is configured (phones, documents and notes are sealed with it)."""
     from corridor.services import Services
     from corridor.storage import Database
+    from corridor.storage.migrate import current_revision, head_revision
 
     settings = Settings.from_env(database_url=db_url or "")
-    return Services(Database(settings.database_url)), settings
+    db = Database(settings.database_url)
+    if current_revision(db) != head_revision(db):
+        db.dispose()
+        raise click.ClickException(
+            f"the database at {settings.database_url} is not set up or not up to date: "
+            "run `corridor init` (a new one) or `corridor db upgrade` first"
+        )
+    configured = settings.master_key or settings.master_key_file
+    master = settings.load_master_key() if configured else None
+    return Services(db, master=master), settings
 
 
 def _operator() -> str:

@@ -131,3 +131,13 @@ def test_form_and_report(db, tmp_path):
     )
     assert r.exit_code == 0
     assert out.read_text().splitlines()[1].startswith("#date+reported,#country+code")
+
+
+def test_importing_into_a_database_not_set_up_is_a_clear_error(tmp_path):
+    data = tmp_path / "one.csv"
+    data.write_text("given_name\nLayla\n", encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    r = CliRunner().invoke(main, ["import", "csv", str(data), "--db", url, "--site", "x"])
+    assert r.exit_code == 1
+    assert "not set up or not up to date" in r.output and "corridor init" in r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
