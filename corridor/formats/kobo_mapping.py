@@ -16,18 +16,12 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
+from corridor.domain.names import NAME_PARTS
 from corridor.formats.records import Issue, Parsed, Record
 
 _SEPARATORS = re.compile(r"[/.:-]")
 PERSON_TARGETS = {
-    "given_name",
-    "father_name",
-    "grandfather_name",
-    "family_name",
-    "given_name_original",
-    "father_name_original",
-    "grandfather_name_original",
-    "family_name_original",
+    *NAME_PARTS,
     "kunya",
     "mother_name",
     "alternate_names",

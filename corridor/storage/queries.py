@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Connection, RowMapping, or_, select, true
 
 from corridor.domain.birth import age_bracket, age_on, format_birth_date
 from corridor.domain.ids import format_registration_number
+from corridor.domain.names import NAME_PARTS
 from corridor.domain.vulnerability import WG_DOMAINS
 from corridor.errors import NotFound
 from corridor.storage.tables import (
@@ -20,16 +21,7 @@ from corridor.storage.tables import (
     sites,
 )
 
-NAME_COLUMNS = (
-    "given_name",
-    "father_name",
-    "grandfather_name",
-    "family_name",
-    "given_name_original",
-    "father_name_original",
-    "grandfather_name_original",
-    "family_name_original",
-)
+NAME_COLUMNS = NAME_PARTS
 
 
 def site_out(row: RowMapping | dict[str, Any]) -> dict[str, Any]:

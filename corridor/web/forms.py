@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
+from corridor.domain.names import NAME_PARTS
 from corridor.errors import Problem, ValidationFailed
 from corridor.schemas import PersonSearchIn
 
@@ -25,17 +26,7 @@ __all__ = [
     "problems_by_field",
 ]
 
-NAME_FIELDS = (
-    "given_name",
-    "father_name",
-    "grandfather_name",
-    "family_name",
-    "given_name_original",
-    "father_name_original",
-    "grandfather_name_original",
-    "family_name_original",
-    "mother_name",
-)
+NAME_FIELDS = (*NAME_PARTS, "mother_name")
 FLAGS = ("pregnant_lactating", "serious_medical_condition", "injury", "elderly_alone")
 
 
