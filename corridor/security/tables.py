@@ -51,6 +51,8 @@ users = Table(
     Column("locked_until", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The language the user chose for the pages (a code of corridor/web/i18n.py).
+    Column("language", String(10)),
 )
 
 user_roles = Table(

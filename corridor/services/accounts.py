@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from corridor.errors import Forbidden, NotFound, Problem, Unauthenticated, require
 from corridor.security import roles as role_rules
@@ -91,6 +91,20 @@ class AccountService:
             decision = self.lookups.check(conn, who.principal.user_id, person_id)
         if not decision.allowed:
             raise Throttled(decision.retry_after or self.lookups.limit.window)
+
+    def language(self, user_id: str) -> str | None:
+        """The language the user chose for the pages, if any."""
+        with self.db.read() as conn:
+            code = conn.execute(select(users.c.language).where(users.c.id == user_id)).scalar()
+        return str(code) if code else None
+
+    def set_language(self, user_id: str, code: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                update(users)
+                .where(users.c.id == user_id)
+                .values(language=code, updated_at=self.clock())
+            )
 
     def set_sites(self, user_id: str, site_ids: Iterable[str]) -> list[str]:
         """Replace the user's sites (unknown sites refused); takes effect on the user's

@@ -71,3 +71,29 @@ def test_the_stored_choice_wins_over_the_browser():
     assert choose("en", "ar").code == "en"
     assert choose("xx", "ar-SY,en;q=0.5").direction == "rtl"
     assert choose(None, None).code == "en"
+
+
+def test_the_language_follows_the_user_to_another_tablet(database, clock):
+    """Chosen once while signed in, the language is the user's on any device."""
+    import pyotp
+
+    from corridor.settings import Settings
+    from corridor.web import create_app
+    from tests.conftest import ALL_ROLES, MASTER_KEY
+    from tests.web.conftest import PASSWORD, PageClient, csrf, sign_in
+
+    app = create_app(Settings(database_url=str(database.url), master_key=MASTER_KEY),
+                     database=database, clock=clock)
+    _, secret = app.state.services.accounts.create("amal", "Amal", PASSWORD, ALL_ROLES, [])
+    with PageClient(app, base_url="https://testserver") as first:
+        sign_in(first, "amal", secret, clock)
+        assert 'dir="ltr"' in first.page("/")
+        r = first.submit("/language", {"lang": "ar", "next": "/"})
+        assert r.status_code == 200 and 'dir="rtl"' in r.text
+    clock.advance(seconds=31)  # a new TOTP code for the second sign-in
+    with PageClient(app, base_url="https://testserver") as second:
+        assert 'dir="ltr"' in second.page("/login")  # a browser that never chose
+        r = second.submit("/login", {"username": "amal", "password": PASSWORD})
+        second.token = csrf(r.text)
+        r = second.submit("/login/code", {"code": pyotp.TOTP(secret).at(clock())})
+        assert r.status_code == 200 and 'lang="ar" dir="rtl"' in r.text

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from corridor.errors import CorridorError
 from corridor.security.sessions import COOKIE_ATTRIBUTES, COOKIE_NAME
+from corridor.services import Services
 from corridor.web.i18n import LANG_COOKIE, LANGUAGES
 from corridor.web.pages.common import Form, MaybeCaller, Svc, see_other, text
 from corridor.web.pages.render import render
@@ -17,9 +18,22 @@ router = APIRouter(include_in_schema=False)
 ONE_YEAR = 365 * 24 * 3600
 
 
-def _with_session(response: Response, session_id: str) -> Response:
+def _with_session(response: Response, session_id: str, svc: Services) -> Response:
+    """Sets the session cookie, and the language cookie to the user's own choice: the
+    language follows the user from one tablet to the next."""
     response.set_cookie(COOKIE_NAME, session_id, **COOKIE_ATTRIBUTES)  # type: ignore[arg-type]
+    try:
+        who = svc.accounts.resolve(session_id, None)
+    except CorridorError:
+        return response
+    code = svc.accounts.language(who.principal.user_id)
+    if code in LANGUAGES:
+        _set_language(response, code)
     return response
+
+
+def _set_language(response: Response, code: str) -> None:
+    response.set_cookie(LANG_COOKIE, code, max_age=ONE_YEAR, secure=True, samesite="lax", path="/")
 
 
 @router.get("/")
@@ -48,7 +62,7 @@ def login(request: Request, form: Form, svc: Svc) -> Response:
             request, "login.html", {}, status=status, extra={"step": "password", "error": exc}
         )
     target = "/login" if result.second_factor_required else "/"
-    return _with_session(see_other(target), result.session_id)
+    return _with_session(see_other(target), result.session_id, svc)
 
 
 @router.post("/login/code")
@@ -58,7 +72,7 @@ def second_factor(request: Request, form: Form, svc: Svc) -> Response:
         new_id = svc.accounts.second_factor(session_id, text(form, "code") or "")
     except CorridorError as exc:
         return render(request, "login.html", {}, status=401, extra={"step": "code", "error": exc})
-    return _with_session(see_other("/"), new_id)
+    return _with_session(see_other("/"), new_id, svc)
 
 
 @router.post("/logout")
@@ -72,15 +86,16 @@ def logout(request: Request, form: Form, svc: Svc) -> Response:
 
 
 @router.post("/language")
-def choose_language(request: Request, form: Form) -> Response:
-    """Store the user's language (a cookie: it names a language, nothing personal)."""
+def choose_language(request: Request, form: Form, svc: Svc, who: MaybeCaller) -> Response:
+    """Store the language: in a cookie (it names a language, nothing personal) and, for a
+    signed-in user, with the user, who finds it again on any tablet."""
     code = text(form, "lang") or ""
     back = text(form, "next") or "/"
     if not back.startswith("/") or back.startswith("//"):
         back = "/"  # only ever back into Corridor
     response = see_other(back)
     if code in LANGUAGES:
-        response.set_cookie(
-            LANG_COOKIE, code, max_age=ONE_YEAR, secure=True, samesite="lax", path="/"
-        )
+        _set_language(response, code)
+        if who is not None:
+            svc.accounts.set_language(who.principal.user_id, code)
     return response
