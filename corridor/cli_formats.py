@@ -16,16 +16,10 @@ from typing import Any, get_args
 
 import click
 
+from corridor.cli import db_option
 from corridor.schemas import LegalBasis
-from corridor.settings import SETTINGS_HELP, Settings
+from corridor.settings import Settings
 
-db_option = click.option(
-    "--db",
-    "db_url",
-    envvar="CORRIDOR_DATABASE_URL",
-    default=None,
-    help=SETTINGS_HELP["database_url"],
-)
 purpose_option = click.option(
     "--purpose", default=None, help="Why (written to the audit log with every person touched)"
 )

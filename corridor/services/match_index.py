@@ -7,7 +7,7 @@ person registered is findable by the next search.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, select
@@ -136,19 +136,6 @@ def stored_records(
         opened = [vault.open(site, "document_number", n) for n in numbers]
         out.append(person_record(plain, [n for n in opened if n]))
     return out
-
-
-def index_records(
-    conn: Connection,
-    records: Iterable[PersonRecord],
-    traceable: Mapping[str, bool],
-    key_map: KeyMap = _same,
-) -> None:
-    """Add new persons' keys to the index; ``traceable`` is each one's tracing consent."""
-    postings = Postings(key_map)
-    for rec in records:
-        postings.add(rec, bool(traceable[rec.record_id]))
-    postings.write(conn)
 
 
 def unindex(conn: Connection, person_ids: Sequence[str]) -> None:

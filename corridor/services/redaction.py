@@ -43,13 +43,8 @@ PATHS: dict[str, tuple[str, ...]] = {
     },
 }
 DETENTION_FIELDS = {"detention_site_id", "detention_site"}
-# A PATCH body's fields as the matrix names them.
-PATCH_FIELDS = {
-    "phone": "phone",
-    "documents": "documents",
-    "note": "note",
-    "origin_locality": "origin_locality",
-}
+# A PATCH body's top-level fields that the matrix restricts (same names there).
+PATCH_FIELDS = {"phone", "documents", "note", "origin_locality"}
 VULNERABILITY_FIELDS = {
     "muac_mm", "oedema", "pregnant_lactating", "serious_medical_condition", "injury", "uasc",
 }  # fmt: skip
@@ -81,7 +76,7 @@ def _drop(record: dict[str, Any], path: tuple[str, ...]) -> None:
 
 def patch_refusal(roles: Iterable[str], given: dict[str, Any], age: int | None) -> None:
     """Forbidden when a PATCH sets a field the caller's roles may not see."""
-    names = {PATCH_FIELDS[f] for f in given if f in PATCH_FIELDS}
+    names = PATCH_FIELDS & set(given)
     vulnerabilities = given.get("vulnerabilities") or {}
     names |= {f for f in vulnerabilities if f in VULNERABILITY_FIELDS}
     if "washington_group" in vulnerabilities:
