@@ -132,7 +132,7 @@ def months_between(start: date, end: date) -> int:
 
 
 def check_close(reason: CloseReason, opened: date, today: date) -> None:
-    """"Not found" is a conclusion reached after ``NOT_FOUND_MONTHS`` months, not before.
+    """ "Not found" is a conclusion reached after ``NOT_FOUND_MONTHS`` months, not before.
 
     >>> try:
     ...     check_close(CloseReason.NOT_FOUND, date(2019, 3, 10), date(2019, 4, 1))

@@ -64,9 +64,7 @@ def vowels_agree(a: UnitKeys, b: UnitKeys, alt: bool = False) -> bool:
     """
     sa = a.alt_slots if alt else a.slots
     sb = b.alt_slots if alt else b.slots
-    return all(
-        _gap_ok(va, vb) and _gap_ok(vb, va) for (_, va), (_, vb) in zip(sa, sb, strict=True)
-    )
+    return all(_gap_ok(va, vb) and _gap_ok(vb, va) for (_, va), (_, vb) in zip(sa, sb, strict=True))
 
 
 def rules_connect(a: UnitKeys, b: UnitKeys) -> bool:

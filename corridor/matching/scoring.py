@@ -41,8 +41,24 @@ from corridor.matching.variants import (
 __all__ = ["FieldEvidence", "Match", "Matcher"]
 
 _PLACE_NOISE = frozenset(
-    ["village", "district", "province", "area", "city", "town", "governorate", "camp", "sub",
-     "region", "of", "the", "near", "muhafazat", "wilayat", "mintaqat"]
+    [
+        "village",
+        "district",
+        "province",
+        "area",
+        "city",
+        "town",
+        "governorate",
+        "camp",
+        "sub",
+        "region",
+        "of",
+        "the",
+        "near",
+        "muhafazat",
+        "wilayat",
+        "mintaqat",
+    ]
 )
 
 
@@ -361,13 +377,24 @@ class Matcher:
             )
             if res.weight > cap:
                 if explain:
-                    res.evidence.append(FieldEvidence(
-                        "given name", "family names agree, given name does not",
-                        cap - res.weight,
-                        "The given name differs while other names agree: this fits brothers, "
-                        "cousins or father and son, so the shared names count for little."))
-                res = _NameResult(cap, res.evidence, True, res.given_elsewhere,
-                                  res.family_matched, res.agreed, res.best_unit)
+                    res.evidence.append(
+                        FieldEvidence(
+                            "given name",
+                            "family names agree, given name does not",
+                            cap - res.weight,
+                            "The given name differs while other names agree: this fits brothers, "
+                            "cousins or father and son, so the shared names count for little.",
+                        )
+                    )
+                res = _NameResult(
+                    cap,
+                    res.evidence,
+                    True,
+                    res.given_elsewhere,
+                    res.family_matched,
+                    res.agreed,
+                    res.best_unit,
+                )
         return res
 
     def _chain_result(
@@ -412,25 +439,35 @@ class Matcher:
                 total += w
                 if explain:
                     label = "family name" if qr == FAMILY else "given name"
-                    ev.append(FieldEvidence(label, LEVEL_WORDS[lvl], w,
-                                            f"{label.capitalize()}: {words}."))
+                    ev.append(
+                        FieldEvidence(label, LEVEL_WORDS[lvl], w, f"{label.capitalize()}: {words}.")
+                    )
             else:
                 factor = self._role_factor(qr, cr)
                 total += w * factor
                 if explain:
-                    ev.append(FieldEvidence(
-                        "name order", f"{LEVEL_WORDS[lvl]}, in another position", w * factor,
-                        f"A name found in another position of the chain: {words}."))
+                    ev.append(
+                        FieldEvidence(
+                            "name order",
+                            f"{LEVEL_WORDS[lvl]}, in another position",
+                            w * factor,
+                            f"A name found in another position of the chain: {words}.",
+                        )
+                    )
         if chain_ws:
             chain_ws.sort(reverse=True)
             w = chain_ws[0] + rules.chain_extra_factor * sum(chain_ws[1:])
             total += w
             if explain:
-                ev.append(FieldEvidence(
-                    "father and grandfather", "agree" if len(chain_ws) > 1 else "partly agree",
-                    w,
-                    "Father's/grandfather's names (counted as one piece of evidence, "
-                    "since brothers share them): " + "; ".join(chain_words) + "."))
+                ev.append(
+                    FieldEvidence(
+                        "father and grandfather",
+                        "agree" if len(chain_ws) > 1 else "partly agree",
+                        w,
+                        "Father's/grandfather's names (counted as one piece of evidence, "
+                        "since brothers share them): " + "; ".join(chain_words) + ".",
+                    )
+                )
         given_missed = given_elsewhere = False
         c_has = c.role_set
         unmatched = 0
@@ -446,23 +483,38 @@ class Matcher:
                     given_elsewhere = True
                     total += rules.given_elsewhere
                     if explain:
-                        ev.append(FieldEvidence(
-                            "given name", "found elsewhere in the name", rules.given_elsewhere,
-                            "The given name is not this person's given name but appears "
-                            "elsewhere in the name."))
+                        ev.append(
+                            FieldEvidence(
+                                "given name",
+                                "found elsewhere in the name",
+                                rules.given_elsewhere,
+                                "The given name is not this person's given name but appears "
+                                "elsewhere in the name.",
+                            )
+                        )
                 else:
                     total += rules.given_different
                     if explain:
-                        ev.append(FieldEvidence(
-                            "given name", "different", rules.given_different,
-                            f"Given name differs: {_display(q_units[i])!r} not found."))
+                        ev.append(
+                            FieldEvidence(
+                                "given name",
+                                "different",
+                                rules.given_different,
+                                f"Given name differs: {_display(q_units[i])!r} not found.",
+                            )
+                        )
             elif qr == FAMILY and FAMILY in c_has:
                 if got is None:
                     total += rules.family_different
                     if explain:
-                        ev.append(FieldEvidence(
-                            "family name", "different", rules.family_different,
-                            f"Family name differs: {_display(q_units[i])!r} not found."))
+                        ev.append(
+                            FieldEvidence(
+                                "family name",
+                                "different",
+                                rules.family_different,
+                                f"Family name differs: {_display(q_units[i])!r} not found.",
+                            )
+                        )
             elif got is None:
                 if qr == CHAIN and CHAIN in c_has:
                     chain_seen = True
@@ -478,9 +530,14 @@ class Matcher:
             )
             total += rules.chain_different
             if explain:
-                ev.append(FieldEvidence("father and grandfather", "different",
-                                        rules.chain_different,
-                                        "Father's/grandfather's names differ."))
+                ev.append(
+                    FieldEvidence(
+                        "father and grandfather",
+                        "different",
+                        rules.chain_different,
+                        "Father's/grandfather's names differ.",
+                    )
+                )
         # A name of the query not found counts against only where the candidate has a
         # different name left over (a shorter record is silent, not contradicting).
         unmatched = min(unmatched, len(c.units) - len(pairs))
@@ -488,20 +545,33 @@ class Matcher:
             w = rules.unmatched_unit * unmatched
             total += w
             if explain:
-                ev.append(FieldEvidence("name", "extra names", w,
-                                        "Names not found in this person's name: "
-                                        + ", ".join(unmatched_names) + "."))
+                ev.append(
+                    FieldEvidence(
+                        "name",
+                        "extra names",
+                        w,
+                        "Names not found in this person's name: "
+                        + ", ".join(unmatched_names)
+                        + ".",
+                    )
+                )
         if reordered:
             total += rules.reordered_penalty
             if explain:
-                ev.append(FieldEvidence("name order", "family name written first",
-                                        rules.reordered_penalty,
-                                        "Matches only if the family name was written first."))
+                ev.append(
+                    FieldEvidence(
+                        "name order",
+                        "family name written first",
+                        rules.reordered_penalty,
+                        "Matches only if the family name was written first.",
+                    )
+                )
         last = len(q_roles) - 1
         family_matched = q_roles[last] == FAMILY and matched_role.get(last) == FAMILY
         best_unit = max((w for _, _, _, w in pairs), default=0.0)
-        return _NameResult(total, ev, given_missed, given_elsewhere, family_matched, bool(pairs),
-                           best_unit)
+        return _NameResult(
+            total, ev, given_missed, given_elsewhere, family_matched, bool(pairs), best_unit
+        )
 
     def compare_names(
         self, query: PersonRecord, candidate: PersonRecord, explain: bool = True
@@ -515,8 +585,7 @@ class Matcher:
                 if best is None or r.weight > best.weight:
                     best = r
         if best is None:
-            return _NameResult(0.0, [FieldEvidence("name", "missing", 0.0,
-                                                   "No name to compare.")])
+            return _NameResult(0.0, [FieldEvidence("name", "missing", 0.0, "No name to compare.")])
         rules = self.model.names
         floor = rules.no_name_agrees_floor + (rules.some_name_agrees_margin if agreed else 0.0)
         if best.weight < floor:
@@ -526,13 +595,25 @@ class Matcher:
             # than agreeing on none.
             ev = best.evidence
             if explain:
-                ev = [*ev, FieldEvidence(
-                    "name", "names mostly differ" if agreed else "no name in common",
-                    floor - best.weight,
-                    "The names differ; this may be another name the person is known by "
-                    "(a kunya, a nickname), so the difference counts only so much.")]
-            return _NameResult(floor, ev, best.given_missed, best.given_elsewhere,
-                               best.family_matched, agreed, best.best_unit)
+                ev = [
+                    *ev,
+                    FieldEvidence(
+                        "name",
+                        "names mostly differ" if agreed else "no name in common",
+                        floor - best.weight,
+                        "The names differ; this may be another name the person is known by "
+                        "(a kunya, a nickname), so the difference counts only so much.",
+                    ),
+                ]
+            return _NameResult(
+                floor,
+                ev,
+                best.given_missed,
+                best.given_elsewhere,
+                best.family_matched,
+                agreed,
+                best.best_unit,
+            )
         return best
 
     # -- other fields ------------------------------------------------------------------
@@ -559,19 +640,38 @@ class Matcher:
             d = abs(q.birth_year - c.birth_year)
             tol = q.birth_year_tolerance + c.birth_year_tolerance
             if d == 0 and tol == 0:
-                ev.append(FieldEvidence("birth year", "same", f.birth_same,
-                                        f"Same birth year ({c.birth_year})."))
+                ev.append(
+                    FieldEvidence(
+                        "birth year", "same", f.birth_same, f"Same birth year ({c.birth_year})."
+                    )
+                )
             elif d <= tol + f.birth_close_years:
-                ev.append(FieldEvidence("birth year", "close", f.birth_close,
-                                        f"Birth years close ({q.birth_year} and {c.birth_year})."))
+                ev.append(
+                    FieldEvidence(
+                        "birth year",
+                        "close",
+                        f.birth_close,
+                        f"Birth years close ({q.birth_year} and {c.birth_year}).",
+                    )
+                )
             elif d <= tol + f.birth_near_years:
-                ev.append(FieldEvidence("birth year", f"{d} years apart", f.birth_near,
-                                        f"Birth years {d} years apart ({q.birth_year} and "
-                                        f"{c.birth_year})."))
+                ev.append(
+                    FieldEvidence(
+                        "birth year",
+                        f"{d} years apart",
+                        f.birth_near,
+                        f"Birth years {d} years apart ({q.birth_year} and {c.birth_year}).",
+                    )
+                )
             else:
-                ev.append(FieldEvidence("birth year", "different", f.birth_far,
-                                        f"Birth years far apart ({q.birth_year} and "
-                                        f"{c.birth_year})."))
+                ev.append(
+                    FieldEvidence(
+                        "birth year",
+                        "different",
+                        f.birth_far,
+                        f"Birth years far apart ({q.birth_year} and {c.birth_year}).",
+                    )
+                )
         if q.sex and c.sex:
             if q.sex == c.sex:
                 ev.append(FieldEvidence("sex", "same", f.sex_same, "Same sex."))
@@ -581,43 +681,83 @@ class Matcher:
             if q.nationality.upper() == c.nationality.upper():
                 w = self.nationality_weight(c.nationality, name_bits)
                 rare = w > f.nationality_same + 1.0
-                ev.append(FieldEvidence(
-                    "nationality", "same, uncommon in the registry" if rare else "same", w,
-                    f"Same nationality ({c.nationality})"
-                    + (", which few registered persons have." if rare else ".")))
+                ev.append(
+                    FieldEvidence(
+                        "nationality",
+                        "same, uncommon in the registry" if rare else "same",
+                        w,
+                        f"Same nationality ({c.nationality})"
+                        + (", which few registered persons have." if rare else "."),
+                    )
+                )
             else:
-                ev.append(FieldEvidence("nationality", "different", f.nationality_different,
-                                        f"Different nationality ({q.nationality} and "
-                                        f"{c.nationality})."))
+                ev.append(
+                    FieldEvidence(
+                        "nationality",
+                        "different",
+                        f.nationality_different,
+                        f"Different nationality ({q.nationality} and {c.nationality}).",
+                    )
+                )
         qp, cp = _place_units(q.place_of_origin), _place_units(c.place_of_origin)
         if qp and cp:
             lvl, _, _ = self._best_unit_level(qp, cp)
             if lvl in (SAME, SPELLING, SCRIPT):
-                ev.append(FieldEvidence("place of origin", "same place", f.origin_same,
-                                        f"Same place of origin ({q.place_of_origin} / "
-                                        f"{c.place_of_origin})."))
+                ev.append(
+                    FieldEvidence(
+                        "place of origin",
+                        "same place",
+                        f.origin_same,
+                        f"Same place of origin ({q.place_of_origin} / {c.place_of_origin}).",
+                    )
+                )
             elif lvl == SIMILAR:
-                ev.append(FieldEvidence("place of origin", "similar place", f.origin_similar,
-                                        f"Similar place of origin ({q.place_of_origin} / "
-                                        f"{c.place_of_origin})."))
+                ev.append(
+                    FieldEvidence(
+                        "place of origin",
+                        "similar place",
+                        f.origin_similar,
+                        f"Similar place of origin ({q.place_of_origin} / {c.place_of_origin}).",
+                    )
+                )
             else:
-                ev.append(FieldEvidence("place of origin", "different", f.origin_different,
-                                        f"Different place of origin ({q.place_of_origin} / "
-                                        f"{c.place_of_origin})."))
+                ev.append(
+                    FieldEvidence(
+                        "place of origin",
+                        "different",
+                        f.origin_different,
+                        f"Different place of origin ({q.place_of_origin} / {c.place_of_origin}).",
+                    )
+                )
         if q.mother_units and c.mother_units:
             lvl, _, _ = self._best_unit_level(q.mother_units[:1], c.mother_units[:1])
             if lvl in (SAME, SPELLING, SCRIPT):
-                ev.append(FieldEvidence("mother's name", LEVEL_WORDS[lvl], f.mother_same,
-                                        f"Mother's name agrees ({q.mother_name} / "
-                                        f"{c.mother_name})."))
+                ev.append(
+                    FieldEvidence(
+                        "mother's name",
+                        LEVEL_WORDS[lvl],
+                        f.mother_same,
+                        f"Mother's name agrees ({q.mother_name} / {c.mother_name}).",
+                    )
+                )
             elif lvl == SIMILAR:
-                ev.append(FieldEvidence("mother's name", LEVEL_WORDS[lvl], f.mother_similar,
-                                        f"Mother's name similar ({q.mother_name} / "
-                                        f"{c.mother_name})."))
+                ev.append(
+                    FieldEvidence(
+                        "mother's name",
+                        LEVEL_WORDS[lvl],
+                        f.mother_similar,
+                        f"Mother's name similar ({q.mother_name} / {c.mother_name}).",
+                    )
+                )
             else:
-                ev.append(FieldEvidence("mother's name", "different", f.mother_different,
-                                        f"Mother's name differs ({q.mother_name} / "
-                                        f"{c.mother_name})."))
+                ev.append(
+                    FieldEvidence(
+                        "mother's name",
+                        "different",
+                        f.mother_different,
+                        f"Mother's name differs ({q.mother_name} / {c.mother_name}).",
+                    )
+                )
         if q.relative_units and c.relative_units:
             for qr in q.relative_units:
                 hit = any(
@@ -625,26 +765,38 @@ class Matcher:
                     for cr in c.relative_units
                 )
                 if hit:
-                    ev.append(FieldEvidence("relatives", "a relative's name agrees",
-                                            f.relative_same,
-                                            f"A relative's name agrees ({_display(qr[0])})."))
+                    ev.append(
+                        FieldEvidence(
+                            "relatives",
+                            "a relative's name agrees",
+                            f.relative_same,
+                            f"A relative's name agrees ({_display(qr[0])}).",
+                        )
+                    )
                     break
         if q.registration_number and q.registration_number == c.registration_number:
-            ev.append(FieldEvidence("registration number", "same", f.registration_same,
-                                    "Same registration number."))
+            ev.append(
+                FieldEvidence(
+                    "registration number", "same", f.registration_same, "Same registration number."
+                )
+            )
         if set(_norm_ids(q.document_numbers)) & set(_norm_ids(c.document_numbers)):
-            ev.append(FieldEvidence("document number", "same", f.document_same,
-                                    "Same identity document number."))
+            ev.append(
+                FieldEvidence(
+                    "document number", "same", f.document_same, "Same identity document number."
+                )
+            )
         if q.phone and c.phone and _norm_phone(q.phone) == _norm_phone(c.phone):
-            ev.append(FieldEvidence("phone", "same", f.phone_same,
-                                    "Same phone number (households may share one)."))
+            ev.append(
+                FieldEvidence(
+                    "phone", "same", f.phone_same, "Same phone number (households may share one)."
+                )
+            )
         return ev
 
     # -- public --------------------------------------------------------------------------
 
-    def score(
-        self, query: PersonRecord, candidate: PersonRecord, explain: bool = True
-    ) -> Match:
+    def score(self, query: PersonRecord, candidate: PersonRecord, explain: bool = True) -> Match:
         """Compare ``query`` with ``candidate``; probability that they are one person.
 
         >>> m = Matcher.default()

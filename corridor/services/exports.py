@@ -138,7 +138,7 @@ class ExportService(Service):
                 .all()
             )
             people = queries.persons_out(conn, rows, now.date()) if rows else []
-            people = [self.vault.reveal(p) for p in people]
+            people = [self.vault.reveal(p, conn) for p in people]
             conn.execute(
                 update(export_requests)
                 .where(export_requests.c.id == export_id)

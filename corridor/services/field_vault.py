@@ -6,13 +6,17 @@ plaintext: a *lookup hash*, HMAC-SHA256 under a key derived from the master key 
 is never in the database), is stored beside the token, and the matching index stores the
 ``ph:``/``id:`` blocking keys through the same hash.
 
-Unwrapped data keys are cached per process for ``CACHE_SECONDS``, so a registration costs
-no key query; a key destroyed by this process is forgotten at once, one destroyed by
-another process (``corridor keys destroy``) within ``CACHE_SECONDS``, during which a
-running server may still read, and seal new values under, the destroyed key (values
-sealed then are lost with it). After ``corridor keys rotate-master`` restart the servers
-with the new key. A token whose key was destroyed reads as ``None``: the field is
-unreadable, the rest of the record is not.
+Unwrapped data keys are cached per process, so a registration costs no key query. The
+cache is trusted only while the key table is unchanged: its *fingerprint* (how many keys
+exist, how many are live) is read, on the caller's own connection where it has one,
+before each person is shown (``reveal``) and at most once a second inside bulk loops
+(``open``). Any creation, rotation or destruction changes it, so a key destroyed by
+another process (``corridor keys destroy``) is dropped by a running server at its next
+read. Writes check inside their transaction that every key they sealed under is still
+live (``require_live``): a value sealed under a key destroyed meanwhile is never stored;
+the write is refused and can be sent again. After ``corridor keys rotate-master`` restart
+the servers with the new key. A token whose key was destroyed reads as ``None``: the
+field is unreadable, the rest of the record is not.
 
 Without a master key nothing can be sealed: a write carrying a sensitive value is refused
 (``KeyUnavailable``) and stored tokens read as ``None``.
@@ -24,17 +28,20 @@ import base64
 import hmac
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
 from corridor.security.crypto import FieldCipher, MasterKey, is_token, open_field, seal_field
 from corridor.security.errors import DecryptionFailed, KeyUnavailable
+from corridor.security.tables import site_keys
 from corridor.storage.database import Database
 
-CACHE_SECONDS = 30.0
+# How stale the key-table fingerprint may be inside a bulk loop of ``open`` calls.
+BULK_CHECK_SECONDS = 1.0
 # The blocking keys of the matching index that carry an identifier.
 HASHED_INDEX_PREFIXES = frozenset({"ph:", "id:"})  # each three characters
 SEALED_PERSON_FIELDS = ("phone", "note", "biometric_reference")
@@ -50,8 +57,10 @@ class FieldVault:
         self.cipher = FieldCipher(master, clock) if master is not None else None
         self._lookup_key = master.derive("lookup-hash") if master is not None else None
         self._lock = threading.Lock()
-        self._active: dict[str, tuple[str, bytes, float]] = {}
-        self._keys: dict[str, tuple[bytes | None, float]] = {}
+        self._active: dict[str, tuple[str, bytes]] = {}
+        self._keys: dict[str, bytes | None] = {}
+        self._fingerprint: tuple[int, int] | None = None
+        self._checked_at = float("-inf")
 
     # -- lookup hashes -------------------------------------------------------------------
 
@@ -75,7 +84,26 @@ class FieldVault:
     def prepare(self, site_id: str) -> None:
         """Find (or create) the site's active key now, outside any write transaction."""
         if self.cipher is not None:
+            self._check_keys()
             self._active_key(site_id)
+
+    def require_live(self, conn: Connection, tokens: Iterable[str | None]) -> None:
+        """Inside a write transaction: refuse (``KeyUnavailable``) when a key these tokens
+        were sealed under has been destroyed since (by any process)."""
+        key_ids = {FieldCipher.key_id_of(t) for t in tokens if t is not None and is_token(t)}
+        if not key_ids:
+            return
+        live = conn.execute(
+            select(func.count())
+            .select_from(site_keys)
+            .where(site_keys.c.id.in_(key_ids), site_keys.c.wrapped_key.is_not(None))
+        ).scalar_one()
+        if live != len(key_ids):
+            self.forget()
+            raise KeyUnavailable(
+                "The site's encryption keys were destroyed while this was being saved: "
+                "nothing was stored; send it again"
+            )
 
     def seal(self, site_id: str, field: str, value: str | None) -> str | None:
         if value is None:
@@ -89,6 +117,12 @@ class FieldVault:
         A value that is not a token (written before encryption) is returned as it is."""
         if stored is None or not is_token(stored):
             return stored
+        self._check_keys(max_age=BULK_CHECK_SECONDS)
+        return self._open(site_id, field, stored)
+
+    def _open(self, site_id: str, field: str, stored: str | None) -> str | None:
+        if stored is None or not is_token(stored):
+            return stored
         try:
             key_id = FieldCipher.key_id_of(stored)
             key = self._key(site_id, key_id)
@@ -98,14 +132,16 @@ class FieldVault:
         except DecryptionFailed:
             return None
 
-    def reveal(self, person: dict[str, Any]) -> dict[str, Any]:
-        """A person as ``queries.person_out`` shapes it, with its sealed fields opened."""
+    def reveal(self, person: dict[str, Any], conn: Connection | None = None) -> dict[str, Any]:
+        """A person as ``queries.person_out`` shapes it, with its sealed fields opened
+        (``conn``: the read it came from, used to check the keys)."""
+        self._check_keys(conn)
         site = person["site_id"]
         for field in SEALED_PERSON_FIELDS:
             if field in person:
-                person[field] = self.open(site, field, person[field])
+                person[field] = self._open(site, field, person[field])
         for doc in person.get("documents", ()):
-            doc["number"] = self.open(site, DOCUMENT_FIELD, doc["number"])
+            doc["number"] = self._open(site, DOCUMENT_FIELD, doc["number"])
         return person
 
     def forget(self, site_id: str | None = None) -> None:
@@ -120,16 +156,35 @@ class FieldVault:
 
     # -- keys ----------------------------------------------------------------------------
 
+    def _check_keys(self, conn: Connection | None = None, max_age: float = 0.0) -> None:
+        """Empty the key cache when the key table changed since it was filled (read at
+        most once per ``max_age`` seconds; on ``conn`` when given)."""
+        if self.cipher is None:
+            return
+        now = time.monotonic()
+        if now - self._checked_at < max_age:
+            return
+        if conn is None:
+            with self.db.read() as own:
+                total, alive = _fingerprint(own)
+        else:
+            total, alive = _fingerprint(conn)
+        with self._lock:
+            self._checked_at = now
+            if self._fingerprint != (total, alive):
+                self._fingerprint = (total, alive)
+                self._active.clear()
+                self._keys.clear()
+
     def _require_cipher(self) -> FieldCipher:
         if self.cipher is None:
             raise KeyUnavailable("No master key is configured: sensitive fields cannot be stored")
         return self.cipher
 
     def _active_key(self, site_id: str) -> tuple[str, bytes]:
-        now = time.monotonic()
         cached = self._active.get(site_id)
-        if cached is not None and cached[2] > now:
-            return cached[0], cached[1]
+        if cached is not None:
+            return cached
         cipher = self._require_cipher()
         try:
             with self.db.read() as conn:
@@ -137,8 +192,8 @@ class FieldVault:
         except KeyUnavailable:
             key_id, key = self._create_key(cipher, site_id)
         with self._lock:
-            self._active[site_id] = (key_id, key, now + CACHE_SECONDS)
-            self._keys[f"{site_id}|{key_id}"] = (key, now + CACHE_SECONDS)
+            self._active[site_id] = (key_id, key)
+            self._keys[f"{site_id}|{key_id}"] = key
         return key_id, key
 
     def _create_key(self, cipher: FieldCipher, site_id: str) -> tuple[str, bytes]:
@@ -153,11 +208,9 @@ class FieldVault:
             return cipher.data_key(conn, site_id, None)
 
     def _key(self, site_id: str, key_id: str) -> bytes | None:
-        now = time.monotonic()
         cache_key = f"{site_id}|{key_id}"
-        cached = self._keys.get(cache_key)
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        if cache_key in self._keys:
+            return self._keys[cache_key]
         if self.cipher is None:
             return None
         key: bytes | None
@@ -167,5 +220,20 @@ class FieldVault:
         except KeyUnavailable:
             key = None
         with self._lock:
-            self._keys[cache_key] = (key, now + CACHE_SECONDS)
+            self._keys[cache_key] = key
         return key
+
+
+_FINGERPRINT = "SELECT count(*), count(wrapped_key) FROM site_keys"  # NULL once destroyed
+
+
+def _fingerprint(conn: Connection) -> tuple[int, int]:
+    """(keys, live keys), read through the driver: this runs before every person shown,
+    and SQLAlchemy's statement machinery would cost ten times the query."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(_FINGERPRINT)
+        total, alive = cursor.fetchone() or (0, 0)
+    finally:
+        cursor.close()
+    return int(total), int(alive)

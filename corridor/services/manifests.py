@@ -247,9 +247,7 @@ class ManifestService(Service):
                     if pid not in found
                 ]
             )
-            results = self._check_in(
-                conn, m, list(dict.fromkeys(person_ids)), at, now, recorded_by
-            )
+            results = self._check_in(conn, m, list(dict.fromkeys(person_ids)), at, now, recorded_by)
         self.notify(_arrived(results))
         return results
 

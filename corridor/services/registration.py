@@ -307,7 +307,7 @@ class RegistrationService(Service):
             docs = document_rows(merged.documents, person_id, "", problems)
             self._check_biometrics(merged, "", problems)
             require(problems)
-            _seal(self.vault, current["site_id"], row, docs)
+            self.vault.require_live(conn, _seal(self.vault, current["site_id"], row, docs))
             if "consent" in given and patch.consent is not None:
                 row["consent_tracing"] = patch.consent.tracing
                 row["consent_share_with"] = patch.consent.share_with
@@ -404,13 +404,14 @@ class RegistrationService(Service):
     def get_household(self, household_id: str, scope: Sites = None) -> dict[str, Any]:
         with self.db.read() as conn:
             household = queries.household_out(conn, household_id, self.clock().date(), scope)
-        for member in household["members"]:
-            self.vault.reveal(member)
+            for member in household["members"]:
+                self.vault.reveal(member, conn)
         return household
 
     def _person(self, conn: Connection, person_id: str, scope: Sites = None) -> dict[str, Any]:
         """The stored person with its sealed fields opened (unreadable ones: None)."""
-        return self.vault.reveal(queries.get_person(conn, person_id, self.clock().date(), scope))
+        person = queries.get_person(conn, person_id, self.clock().date(), scope)
+        return self.vault.reveal(person, conn)
 
     def search(self, data: PersonSearchIn, scope: Sites = None) -> list[dict[str, Any]]:
         """Exact-key search: registration number, phone or document number."""
@@ -450,7 +451,7 @@ class RegistrationService(Service):
                 .all()
             )
             found = queries.persons_out(conn, rows, self.clock().date())
-        return [self.vault.reveal(p) for p in found]
+            return [self.vault.reveal(p, conn) for p in found]
 
     # -- internals ----------------------------------------------------------------------
 
@@ -528,8 +529,10 @@ class _Batch:
         # the plain phones are kept (in memory only) for a redrawn number's postings.
         self.plain_phones = {row["id"]: row["phone"] for row in self.rows}
         self.postings = match_index.postings_for(self.rows, self.doc_numbers, self.key_map)
-        for d in drafts:
-            _seal(vault, d.person["site_id"], d.person, d.docs)
+        self.vault = vault
+        self.sealed = [
+            token for d in drafts for token in _seal(vault, d.person["site_id"], d.person, d.docs)
+        ]
         self.events: list[dict[str, Any]] = []
         self.locations: list[dict[str, Any]] = []
         for row in self.rows:
@@ -565,6 +568,7 @@ class _Batch:
             )
 
     def write(self, conn: Connection) -> None:
+        self.vault.require_live(conn, self.sealed)
         self._redraw_taken_numbers(conn)
         insert_rows(conn, persons, self.rows)
         insert_rows(conn, person_documents, self.docs)
@@ -611,17 +615,21 @@ def _ready(batch: _Batch | KeyUnavailable | None) -> _Batch:
 
 def _seal(
     vault: FieldVault, site_id: str, row: dict[str, Any], docs: list[dict[str, Any]]
-) -> None:
+) -> list[str | None]:
     """Seal a person row's sensitive fields and its documents' numbers in place, with
-    the lookup hashes that keep exact search working."""
+    the lookup hashes that keep exact search working; the tokens written."""
     phone = row.get("phone")
     row["phone_hash"] = vault.lookup_hash("phone", phone) if phone else None
+    tokens = []
     for field in SEALED_PERSON_FIELDS:
         if field in row:
             row[field] = vault.seal(site_id, field, row[field])
+            tokens.append(row[field])
     for doc in docs:
         doc["number_key"] = vault.lookup_hash("document", doc["number_key"])
         doc["number"] = vault.seal(site_id, DOCUMENT_FIELD, doc["number"])
+        tokens.append(doc["number"])
+    return tokens
 
 
 def _link_row(a: str, b: str, kind: str, at: Any, note: str | None = None) -> dict[str, Any]:

@@ -95,11 +95,15 @@ class RetentionService(Service):
                 "person": self._expired_persons(conn, now - rules["person"].period),
                 "session": _ids(conn, sessions.c.id_hash, sessions, _session_gone(now, rules)),
                 "rate_event": _ids(
-                    conn, rate_events.c.id, rate_events,
+                    conn,
+                    rate_events.c.id,
+                    rate_events,
                     rate_events.c.at < now - rules["rate_event"].period,
                 ),  # fmt: skip
                 "alert": _ids(
-                    conn, alerts.c.id, alerts,
+                    conn,
+                    alerts.c.id,
+                    alerts,
                     alerts.c.acknowledged_at < now - rules["alert"].period,
                 ),  # fmt: skip
             }

@@ -33,7 +33,7 @@ class SubjectAccessService(Service):
         """The person's record, movements and links, relatives redacted."""
         with self.db.read() as conn:
             person = self.vault.reveal(
-                queries.get_person(conn, person_id, self.clock().date(), scope)
+                queries.get_person(conn, person_id, self.clock().date(), scope), conn
             )
             links = conn.execute(
                 select(relationships.c.kind, relationships.c.created_at)

@@ -157,9 +157,7 @@ class TracingService(Service):
                 .where(tracing_cases.c.id.in_(sorted({cid for cid, _, _ in found})))
                 .with_for_update()
             ).all()
-            state = {
-                str(cid): CaseState(str(st)) for cid, st in locked if st in tm.SEARCHING
-            }
+            state = {str(cid): CaseState(str(st)) for cid, st in locked if st in tm.SEARCHING}
             already = {
                 (c, p)
                 for c, p in conn.execute(
@@ -227,8 +225,15 @@ class TracingService(Service):
             )
             role = acting_role(who, "tracing.write")
             self._event(
-                conn, case["id"], "match_confirmed", case["state"], CaseState.VERIFIED,
-                by, data.reason, match_id=match_id, role=role,
+                conn,
+                case["id"],
+                "match_confirmed",
+                case["state"],
+                CaseState.VERIFIED,
+                by,
+                data.reason,
+                match_id=match_id,
+                role=role,
             )
             if audit:
                 audit(conn, [m["person_id"]])
@@ -263,8 +268,15 @@ class TracingService(Service):
                     .values(state=target, updated_at=now)
                 )
             self._event(
-                conn, case["id"], "match_rejected", case["state"], target, by, data.reason,
-                match_id=match_id, role=acting_role(who, "tracing.write"),
+                conn,
+                case["id"],
+                "match_rejected",
+                case["state"],
+                target,
+                by,
+                data.reason,
+                match_id=match_id,
+                role=acting_role(who, "tracing.write"),
             )
             if audit:
                 audit(conn, [m["person_id"]])
@@ -281,8 +293,7 @@ class TracingService(Service):
             case = _case_for_update(conn, case_id)
             if case["state"] != CaseState.VERIFIED:
                 raise Conflict(
-                    f"Disclosure is decided once a match is verified (the case is "
-                    f"{case['state']})",
+                    f"Disclosure is decided once a match is verified (the case is {case['state']})",
                     "decision",
                 )
             person = conn.execute(
@@ -308,8 +319,15 @@ class TracingService(Service):
                 )
             )
             self._event(
-                conn, case_id, "disclosure", case["state"], CaseState.FOUND_PERSON_CONSULTED,
-                who.principal.user_id, data.reason, role=decider, disclosure=data.decision,
+                conn,
+                case_id,
+                "disclosure",
+                case["state"],
+                CaseState.FOUND_PERSON_CONSULTED,
+                who.principal.user_id,
+                data.reason,
+                role=decider,
+                disclosure=data.decision,
                 child=child,
             )
             if audit:
@@ -344,8 +362,14 @@ class TracingService(Service):
             if data.close_reason is not None:
                 reason = f"{data.close_reason}: {reason}" if reason else str(data.close_reason)
             self._event(
-                conn, case_id, "transition", case["state"], target, who.principal.user_id,
-                reason, role=acting_role(who, "tracing.write"),
+                conn,
+                case_id,
+                "transition",
+                case["state"],
+                target,
+                who.principal.user_id,
+                reason,
+                role=acting_role(who, "tracing.write"),
             )
             if audit:
                 audit(conn, [case["found_person_id"]] if case["found_person_id"] else [])
@@ -354,9 +378,11 @@ class TracingService(Service):
     # -- helpers ----------------------------------------------------------------------
 
     def _proposed(self, conn: Connection, match_id: str) -> tuple[Any, Any]:
-        m = conn.execute(
-            select(tracing_matches).where(tracing_matches.c.id == match_id)
-        ).mappings().first()
+        m = (
+            conn.execute(select(tracing_matches).where(tracing_matches.c.id == match_id))
+            .mappings()
+            .first()
+        )
         if m is None:
             raise NotFound("match")
         case = _case_for_update(conn, m["case_id"])
@@ -391,8 +417,14 @@ class TracingService(Service):
                 .values(state=target, updated_at=now)
             )
         self._event(
-            conn, case_id, "match_proposed", state, target, SYSTEM,
-            f"found on {found_by}", match_id=match_id,
+            conn,
+            case_id,
+            "match_proposed",
+            state,
+            target,
+            SYSTEM,
+            f"found on {found_by}",
+            match_id=match_id,
         )
 
     def _event(
@@ -435,9 +467,11 @@ def _move(case: Any, target: CaseState, disclosure: Disclosure | None = None) ->
 
 
 def _case_for_update(conn: Connection, case_id: str) -> Any:
-    case = conn.execute(
-        select(tracing_cases).where(tracing_cases.c.id == case_id).with_for_update()
-    ).mappings().first()
+    case = (
+        conn.execute(select(tracing_cases).where(tracing_cases.c.id == case_id).with_for_update())
+        .mappings()
+        .first()
+    )
     if case is None:
         raise NotFound("case")
     return case
@@ -482,9 +516,7 @@ def _enquiry_problems(data: EnquiryIn, now: datetime) -> list[Problem]:
         at = f"sought[{i}]"
         names = (s.full_name, s.given_name, s.family_name, s.name_original_script)
         if not any(names) and not s.alternate_names:
-            problems.append(
-                Problem(f"{at}.full_name", "give at least one name (in any script)")
-            )
+            problems.append(Problem(f"{at}.full_name", "give at least one name (in any script)"))
         if s.birth_year is not None and s.birth_year > now.year:
             problems.append(Problem(f"{at}.birth_year", f"is in the future (after {now.year})"))
         if s.last_seen_date is not None and s.last_seen_date > now.date():
@@ -495,4 +527,3 @@ def _enquiry_problems(data: EnquiryIn, now: datetime) -> list[Problem]:
                 )
             )
     return problems
-

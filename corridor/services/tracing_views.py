@@ -220,9 +220,11 @@ class TracingViews(Service):
 
     def _case(self, conn: Connection, case_id: str) -> dict[str, Any]:
         today = self.clock().date()
-        r = conn.execute(
-            select(tracing_cases).where(tracing_cases.c.id == case_id)
-        ).mappings().first()
+        r = (
+            conn.execute(select(tracing_cases).where(tracing_cases.c.id == case_id))
+            .mappings()
+            .first()
+        )
         if r is None:
             raise NotFound("case")
         events = conn.execute(
@@ -230,9 +232,7 @@ class TracingViews(Service):
             .where(tracing_case_events.c.case_id == case_id)
             .order_by(tracing_case_events.c.seq)
         ).mappings()
-        found = _summaries(
-            conn, [r["found_person_id"]] if r["found_person_id"] else [], today
-        )
+        found = _summaries(conn, [r["found_person_id"]] if r["found_person_id"] else [], today)
         return {
             "id": r["id"],
             "enquiry_id": r["enquiry_id"],
@@ -300,17 +300,17 @@ def hide_detention_sites(view: Any) -> Any:
 
 
 def _enquiry_row(conn: Connection, enquiry_id: str) -> Any:
-    e = conn.execute(
-        select(tracing_enquiries).where(tracing_enquiries.c.id == enquiry_id)
-    ).mappings().first()
+    e = (
+        conn.execute(select(tracing_enquiries).where(tracing_enquiries.c.id == enquiry_id))
+        .mappings()
+        .first()
+    )
     if e is None:
         raise NotFound("enquiry")
     return e
 
 
-def _summaries(
-    conn: Connection, ids: Iterable[str], today: date
-) -> dict[str, dict[str, Any]]:
+def _summaries(conn: Connection, ids: Iterable[str], today: date) -> dict[str, dict[str, Any]]:
     """Registered persons as an officer sees them in a case: who, where now, and the
     unaccompanied/separated flag that puts them first."""
     wanted = list(dict.fromkeys(ids))

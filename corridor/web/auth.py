@@ -59,9 +59,7 @@ def requires(action: str) -> Callable[..., Coroutine[Any, Any, Caller]]:
     personal = bool(matrix.actions[action])
 
     # async: the checks are in memory, so they need no trip through the thread pool.
-    async def check(
-        request: Request, svc: Svc, who: Annotated[Caller, Depends(caller)]
-    ) -> Caller:
+    async def check(request: Request, svc: Svc, who: Annotated[Caller, Depends(caller)]) -> Caller:
         roles = who.principal.roles
         if personal and not who.second_factor and any(requires_totp(r) for r in roles):
             raise Unauthenticated("Give the second factor (TOTP code) first")

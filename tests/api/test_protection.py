@@ -46,12 +46,21 @@ def test_protection_04_registrars_see_no_medical_detention_or_minors_details(
     camp = site(client, "Camp A")
     prison = site(client, "Facility D", "detention")
     adult = register(
-        client, camp, given_name="Omar", estimated_age=40, phone="+963944000222",
+        client,
+        camp,
+        given_name="Omar",
+        estimated_age=40,
+        phone="+963944000222",
         vulnerabilities=MEDICAL,
     )
     child = register(
-        client, camp, given_name="Ziad", estimated_age=9, phone="+963944000333",
-        note="found alone at the gate", vulnerabilities={"uasc": "unaccompanied"},
+        client,
+        camp,
+        given_name="Ziad",
+        estimated_age=9,
+        phone="+963944000333",
+        note="found alone at the gate",
+        vulnerabilities={"uasc": "unaccompanied"},
     )
     r = client.post(
         f"/api/persons/{adult['id']}/events", json={"kind": "detained", "to_site_id": prison}
@@ -80,9 +89,7 @@ def test_protection_04_registrars_see_no_medical_detention_or_minors_details(
     assert protection.get(f"/api/persons/{child['id']}").json()["note"] == "found alone at the gate"
 
 
-def test_protection_04_a_registrar_patch_of_restricted_fields_is_refused(
-    client, database, clock
-):
+def test_protection_04_a_registrar_patch_of_restricted_fields_is_refused(client, database, clock):
     camp = site(client, "Camp A")
     adult = register(client, camp, given_name="Omar", estimated_age=40)
     child = register(client, camp, given_name="Ziad", estimated_age=9)
@@ -91,7 +98,9 @@ def test_protection_04_a_registrar_patch_of_restricted_fields_is_refused(
     r = registrar.patch(f"/api/persons/{adult['id']}", json={"vulnerabilities": MEDICAL})
     assert r.status_code == 403
     assert {e["field"] for e in r.json()["errors"]} == {
-        "muac_mm", "oedema", "serious_medical_condition"
+        "muac_mm",
+        "oedema",
+        "serious_medical_condition",
     }
     r = registrar.patch(f"/api/persons/{child['id']}", json={"phone": "+963944000444"})
     assert r.status_code == 403 and errors(r) == {"phone": "restricted to other roles"}
@@ -127,8 +136,9 @@ def test_protection_05_a_body_carrying_site_owner_or_role_is_refused(client, dat
 def test_protection_08_no_personal_data_in_logs_urls_or_caches(client, caplog):
     caplog.set_level(logging.DEBUG)
     camp = site(client, "Camp A")
-    p = register(client, camp, given_name="Canaryname", family_name="Quuxfamily",
-                 phone="+963944000555")
+    p = register(
+        client, camp, given_name="Canaryname", family_name="Quuxfamily", phone="+963944000555"
+    )
     client.get(f"/api/persons/{p['id']}")
     client.post("/api/persons/match", json={"given_name": "Canaryname", "purpose": "tracing"})
     client.post("/api/persons/search", json={"phone": "+963944000555"})
@@ -138,13 +148,32 @@ def test_protection_08_no_personal_data_in_logs_urls_or_caches(client, caplog):
     # No route takes a name in its path or query: path parameters are ids, searches POST.
     for route in api_routes(client.app):
         names = {p.name for p in route.dependant.path_params}
-        assert names <= {"person_id", "household_id", "manifest_id", "event_id", "site_id",
-                         "enquiry_id", "case_id", "match_id", "export_id", "fmt",
-                         "user_id"}, route.path
+        assert names <= {
+            "person_id",
+            "household_id",
+            "manifest_id",
+            "event_id",
+            "site_id",
+            "enquiry_id",
+            "case_id",
+            "match_id",
+            "export_id",
+            "fmt",
+            "user_id",
+        }, route.path
         queries = {q.alias or q.name for q in route.dependant.query_params}
         # (an import's options: flags, a legal basis and a purpose from fixed vocabularies)
-        assert queries <= {"site_id", "status", "from", "to", "dry_run", "skip_bad_rows",
-                           "consent_tracing", "legal_basis", "purpose"}, route.path
+        assert queries <= {
+            "site_id",
+            "status",
+            "from",
+            "to",
+            "dry_run",
+            "skip_bad_rows",
+            "consent_tracing",
+            "legal_basis",
+            "purpose",
+        }, route.path
     r = client.get(f"/api/persons/{p['id']}")
     assert r.headers["cache-control"] == "no-store"
 
@@ -156,7 +185,9 @@ def test_protection_11_an_access_request_returns_the_persons_data_with_relatives
     r = client.post(
         "/api/households",
         json={
-            "site_id": camp, "consent": CONSENT, **BASIS,
+            "site_id": camp,
+            "consent": CONSENT,
+            **BASIS,
             "head": {"given_name": "Amal", "family_name": "Hariri", "phone": "+963944000666"},
             "members": [{"relationship": "child", "given_name": "Secretchild", "estimated_age": 7}],
         },
@@ -172,14 +203,19 @@ def test_protection_11_an_access_request_returns_the_persons_data_with_relatives
     assert export["person"]["legal_basis"] == BASIS["legal_basis"]
     assert [m["kind"] for m in export["movements"]] == ["registered"]
     assert export["relatives"] == [
-        {"relationship": "child", "recorded_at": export["relatives"][0]["recorded_at"],
-         "details": "redacted"}
+        {
+            "relationship": "child",
+            "recorded_at": export["relatives"][0]["recorded_at"],
+            "details": "redacted",
+        }
     ]
     assert "Secretchild" not in r.text
     with database.read() as conn:
-        actions = conn.execute(
-            select(audit_events.c.action).where(audit_events.c.person_id == head)
-        ).scalars().all()
+        actions = (
+            conn.execute(select(audit_events.c.action).where(audit_events.c.person_id == head))
+            .scalars()
+            .all()
+        )
     assert "person.export" in actions
     # A registrar may not hand out someone's whole record.
     registrar = make_client(database, clock, roles=(Role.REGISTRAR,))
@@ -200,11 +236,15 @@ def test_protection_14_the_n_plus_first_lookup_is_refused_and_alerted(client, da
     assert "Person3" not in r.text
     with database.read() as conn:
         raised = conn.execute(select(alerts.c.kind, alerts.c.detail)).all()
-        denied = conn.execute(
-            select(audit_events.c.outcome).where(
-                audit_events.c.person_id == people[3], audit_events.c.action == "person.read"
+        denied = (
+            conn.execute(
+                select(audit_events.c.outcome).where(
+                    audit_events.c.person_id == people[3], audit_events.c.action == "person.read"
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     assert [k for k, _ in raised] == ["lookup.enumeration"]
     assert "Person" not in raised[0][1]
     assert denied == ["denied"]

@@ -267,14 +267,14 @@ def test_the_enquirer_learns_found_but_not_the_site_until_the_adult_agrees(datab
     assert person["id"] not in str(client.get(view_url).json())
     # A protection officer does not record an adult's answer: the tracing officer does.
     protection = make_client(database, clock, (Role.PROTECTION_OFFICER,))
-    work_at(protection, *client.get('/api/auth/me').json()['site_ids'], admin=client)
+    work_at(protection, *client.get("/api/auth/me").json()["site_ids"], admin=client)
     r = protection.post(
         f"/api/tracing/cases/{case['id']}/disclosure",
         json={"decision": "agreed", "reason": "x"},
     )
     assert r.status_code == 403
     tracer = make_client(database, clock, (Role.TRACING_OFFICER,))
-    work_at(tracer, *client.get('/api/auth/me').json()['site_ids'], admin=client)
+    work_at(tracer, *client.get("/api/auth/me").json()["site_ids"], admin=client)
     r = tracer.post(
         f"/api/tracing/cases/{case['id']}/disclosure",
         json={"decision": "agreed", "reason": "Khalid agreed on 12 March, in person"},
@@ -337,7 +337,7 @@ def test_only_a_protection_officer_decides_for_a_child(database, clock):
     case = case_of(enquiry)
     client.post(f"/api/tracing/matches/{case['matches'][0]['id']}/confirm", json={"reason": "ok"})
     tracer = make_client(database, clock, (Role.TRACING_OFFICER,))
-    work_at(tracer, *client.get('/api/auth/me').json()['site_ids'], admin=client)
+    work_at(tracer, *client.get("/api/auth/me").json()["site_ids"], admin=client)
     url = f"/api/tracing/cases/{case['id']}/disclosure"
     r = tracer.post(url, json={"decision": "agreed", "reason": "the boy asked for his mother"})
     assert r.status_code == 403 and "protection_officer" in r.json()["message"]
@@ -351,7 +351,7 @@ def test_only_a_protection_officer_decides_for_a_child(database, clock):
     view_url = f"/api/tracing/enquiries/{enquiry['id']}/enquirer-view"
     assert "site" not in tracer.get(view_url).json()["sought"][0]
     protection = make_client(database, clock, (Role.PROTECTION_OFFICER,))
-    work_at(protection, *client.get('/api/auth/me').json()['site_ids'], admin=client)
+    work_at(protection, *client.get("/api/auth/me").json()["site_ids"], admin=client)
     r = protection.post(url, json={"decision": "agreed", "reason": "best interests assessed"})
     assert r.status_code == 200, r.text
     last = r.json()["history"][-1]
@@ -375,13 +375,13 @@ def test_wrong_roles_get_403_and_the_denial_is_audited(database, clock):
     client = make_client(database, clock)
     enquiry = enquire(client, adult_sought())
     registrar = make_client(database, clock, (Role.REGISTRAR,))
-    work_at(registrar, *client.get('/api/auth/me').json()['site_ids'], admin=client)
+    work_at(registrar, *client.get("/api/auth/me").json()["site_ids"], admin=client)
     body = {"enquirer": ENQUIRER, "sought": [adult_sought()]}
     assert registrar.post("/api/tracing/enquiries", json=body).status_code == 403
     assert registrar.get("/api/tracing/queue").status_code == 403
     assert registrar.get(f"/api/tracing/enquiries/{enquiry['id']}").status_code == 403
     protection = make_client(database, clock, (Role.PROTECTION_OFFICER,))
-    work_at(protection, *client.get('/api/auth/me').json()['site_ids'], admin=client)
+    work_at(protection, *client.get("/api/auth/me").json()["site_ids"], admin=client)
     assert protection.post("/api/tracing/enquiries", json=body).status_code == 403
     assert protection.get("/api/tracing/queue").status_code == 200
 
@@ -492,11 +492,11 @@ def test_a_detention_site_is_shown_to_protection_roles_only(database, clock):
     assert r.status_code == 201, r.text
     case = case_of(enquire(client, adult_sought()))
     tracer = make_client(database, clock, (Role.TRACING_OFFICER,))
-    work_at(tracer, *client.get('/api/auth/me').json()['site_ids'], admin=client)
+    work_at(tracer, *client.get("/api/auth/me").json()["site_ids"], admin=client)
     seen = tracer.get(f"/api/tracing/cases/{case['id']}").json()
     assert seen["matches"][0]["person"]["site"]["name"] is None
     assert "Prison" not in str(tracer.get("/api/tracing/queue").json())
     protection = make_client(database, clock, (Role.PROTECTION_OFFICER,))
-    work_at(protection, *client.get('/api/auth/me').json()['site_ids'], admin=client)
+    work_at(protection, *client.get("/api/auth/me").json()["site_ids"], admin=client)
     seen = protection.get(f"/api/tracing/cases/{case['id']}").json()
     assert seen["matches"][0]["person"]["site"]["name"] == "Prison"

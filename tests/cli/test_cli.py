@@ -60,12 +60,21 @@ def test_duplicates_finds_a_person_registered_twice(tmp_path):
     upgrade(db)
     svc = Services(db)
     camp = svc.sites.create(SiteIn(name="Camp", kind="camp"))["id"]
-    base = {"site_id": camp, "consent": {"tracing": True}, "purpose": "registration",
-            "legal_basis": "vital_interest", "sex": "m", "birth_date": "1984"}
+    base = {
+        "site_id": camp,
+        "consent": {"tracing": True},
+        "purpose": "registration",
+        "legal_basis": "vital_interest",
+        "sex": "m",
+        "birth_date": "1984",
+    }
     twice = [
         {"given_name": "Abdul Rahman", "father_name": "Hamid", "family_name": "al-Jabouri"},
-        {"given_name_original": "عبد الرحمن", "father_name_original": "حميد",
-         "family_name_original": "الجبوري"},
+        {
+            "given_name_original": "عبد الرحمن",
+            "father_name_original": "حميد",
+            "family_name_original": "الجبوري",
+        },
         {"given_name": "Fatima", "father_name": "Ali", "family_name": "Haddad", "sex": "f"},
     ]
     ids = svc.registration.register_many([PersonIn.model_validate({**base, **p}) for p in twice])

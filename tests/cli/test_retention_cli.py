@@ -25,8 +25,13 @@ def test_retention_run_dry_then_for_real_and_a_hold(tmp_path):
     camp = svc.sites.create(SiteIn(name="Camp", kind="camp"))["id"]
     person = svc.registration.register_person(
         PersonIn.model_validate(
-            {"site_id": camp, "consent": {"tracing": True}, "purpose": "registration",
-             "legal_basis": "vital_interest", "given_name": "Salma"}
+            {
+                "site_id": camp,
+                "consent": {"tracing": True},
+                "purpose": "registration",
+                "legal_basis": "vital_interest",
+                "given_name": "Salma",
+            }
         )
     )["id"]
     old = datetime.now(UTC) - timedelta(days=10)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from corridor.schemas import PersonIn, PersonSearchIn, SiteIn
+from corridor.schemas import PersonIn, PersonPatch, PersonSearchIn, SiteIn
 from corridor.security.crypto import MasterKey
 from corridor.services import Services
 from corridor.storage.tables import person_documents, person_match_keys, persons
@@ -71,9 +71,7 @@ def test_a_raw_database_dump_shows_ciphertext(database, clock):
     if database.is_sqlite:
         # The raw bytes of the database file and its write-ahead log.
         path = Path(database.url.database)
-        raw = b"".join(
-            p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists()
-        )
+        raw = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
         assert b"Khalid" in raw  # the dump is real: unsealed fields are there
         for canary in CANARIES:
             assert canary.encode() not in raw
@@ -151,3 +149,50 @@ def test_rotating_a_site_key_reencrypts_its_fields(services):
         after = conn.execute(select(persons.c.phone).where(persons.c.id == pid)).scalar_one()
     assert rotation.key_id in after and rotation.key_id not in before
     assert services.registration.get_person(pid)["phone"] == "+963933000555"
+
+
+def test_a_key_destroyed_by_another_process_is_dropped_at_the_next_request(services):
+    """The evacuation drill runs from the command line while servers keep running: a
+    server that has the site's key cached stops using it at once, for reads and writes."""
+    camp = services.sites.create(SiteIn(name="Camp", kind="camp"))["id"]
+    pid = _person(services, camp, "Nour", "+963933000666", "F-666666")
+    assert services.registration.get_person(pid)["phone"] == "+963933000666"  # key cached
+
+    drill = Services(services.db, services.clock, services.vault.master)  # another process
+    assert drill.keys.destroy_site(camp, "cli:test") >= 1
+
+    assert services.registration.get_person(pid)["phone"] is None
+    # A later registration seals under a new key, which later reads can open.
+    later = _person(services, camp, "Rima", "+963933000777", "G-777777")
+    assert services.registration.get_person(later)["phone"] == "+963933000777"
+    assert services.registration.get_person(pid)["phone"] is None
+    # Rotation by another process: this one moves to the new key for new writes.
+    rotation = drill.keys.rotate_site(camp, "cli:test")
+    third = _person(services, camp, "Sara", "+963933000888", "H-888888")
+    with services.db.read() as conn:
+        token = conn.execute(select(persons.c.phone).where(persons.c.id == third)).scalar_one()
+    assert rotation.key_id in token
+
+
+def test_a_write_sealed_under_a_key_destroyed_meanwhile_is_refused_whole(services):
+    """Sealing happens before the writer's lock; the transaction checks the key is still
+    live, so nothing is ever stored under a destroyed key (it would be lost with it)."""
+    from corridor.security.errors import KeyUnavailable
+
+    camp = services.sites.create(SiteIn(name="Camp", kind="camp"))["id"]
+    first = _person(services, camp, "Nour", "+963933000666", "F-666666")
+    _person(services, camp, "Huda", "+963933000555", "E-555555")  # the key is cached now
+    drill = Services(services.db, services.clock, services.vault.master)
+    drill.keys.destroy_site(camp, "cli:test")
+    with services.db.read() as conn:
+        before = conn.execute(text("SELECT count(*) FROM persons")).scalar_one()
+    with pytest.raises(KeyUnavailable, match="send it again"):
+        _person(services, camp, "Rima", "+963933000777", "G-777777")
+    with services.db.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM persons")).scalar_one() == before
+    # A correction checks the keys before sealing, so it goes to the new key directly.
+    fixed = services.registration.update_person(first, PersonPatch(phone="+963933000999"))
+    assert fixed["phone"] == "+963933000999"
+    # Sent again, it is sealed under the site's new key and reads back.
+    again = _person(services, camp, "Rima", "+963933000777", "G-777777")
+    assert services.registration.get_person(again)["phone"] == "+963933000777"

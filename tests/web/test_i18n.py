@@ -82,8 +82,11 @@ def test_the_language_follows_the_user_to_another_tablet(database, clock):
     from tests.conftest import ALL_ROLES, MASTER_KEY
     from tests.web.conftest import PASSWORD, PageClient, csrf, sign_in
 
-    app = create_app(Settings(database_url=str(database.url), master_key=MASTER_KEY),
-                     database=database, clock=clock)
+    app = create_app(
+        Settings(database_url=str(database.url), master_key=MASTER_KEY),
+        database=database,
+        clock=clock,
+    )
     _, secret = app.state.services.accounts.create("amal", "Amal", PASSWORD, ALL_ROLES, [])
     with PageClient(app, base_url="https://testserver") as first:
         sign_in(first, "amal", secret, clock)
