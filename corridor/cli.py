@@ -106,6 +106,13 @@ def db_upgrade(db_url: str | None, revision: str) -> None:
     database = _database(db_url)
     upgrade(database, revision)
     click.echo(f"schema at revision {current_revision(database)}")
+    from corridor.services import Services
+
+    if clear := Services(database).keys.count_plaintext():
+        click.echo(
+            f"{clear} persons have sensitive values in the clear (moved by a migration): "
+            "seal them with `corridor keys seal`"
+        )
 
 
 @db.command("rebuild-locations")
@@ -284,6 +291,17 @@ def keys_destroy(db_url: str | None, master_key_file: str | None, site_id: str, 
     with _reported():
         n = svc.keys.destroy_site(site_id, _actor())
     click.echo(f"site {site_id}: {n} keys destroyed")
+
+
+@keys.command("seal")
+@db_option
+@key_option
+def keys_seal(db_url: str | None, master_key_file: str | None) -> None:
+    """Seal sensitive values an upgrade left in the clear (e.g. medical details)."""
+    svc = _services(db_url, master_key_file)
+    with _reported():
+        n = svc.keys.seal_plaintext(_actor())
+    click.echo(f"{n} values sealed")
 
 
 @keys.command("rotate-master")

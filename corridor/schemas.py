@@ -107,6 +107,11 @@ class VulnerabilitiesIn(Strict):
     serious_medical_condition: bool = False
     injury: bool = False
     elderly_alone: bool = False
+    medical_note: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Health staff's note: conditions, treatment, referrals (sealed at rest)",
+    )
 
 
 class ConsentIn(Strict):

@@ -51,7 +51,7 @@ __all__ = [
 
 _NONCE = 12
 _KEY_BYTES = 32
-_FIELD_PREFIX = "enc:v1:"
+TOKEN_PREFIX = "enc:v1:"
 _SECRET_PREFIX = "mk:v1:"
 
 
@@ -153,7 +153,7 @@ def load_master_key(key_file: Path | None, env_value: str | None) -> MasterKey:
 
 def is_token(value: str) -> bool:
     """Whether a stored value is a field ciphertext token."""
-    return value.startswith(_FIELD_PREFIX)
+    return value.startswith(TOKEN_PREFIX)
 
 
 def _wrap_context(site_id: str, key_id: str) -> str:
@@ -167,12 +167,12 @@ def _field_aad(site_id: str, field: str, key_id: str) -> bytes:
 def seal_field(site_id: str, field: str, key_id: str, key: bytes, plaintext: str) -> str:
     """A field token under an already unwrapped data key (no database access)."""
     sealed = _seal(key, plaintext.encode(), _field_aad(site_id, field, key_id))
-    return f"{_FIELD_PREFIX}{key_id}:{_b64(sealed)}"
+    return f"{TOKEN_PREFIX}{key_id}:{_b64(sealed)}"
 
 
 def open_field(site_id: str, field: str, key_id: str, key: bytes, token: str) -> str:
     """The plaintext of a token sealed by ``seal_field`` with this key, site and field."""
-    body = token[len(_FIELD_PREFIX) + len(key_id) + 1 :]
+    body = token[len(TOKEN_PREFIX) + len(key_id) + 1 :]
     try:
         sealed = _unb64(body)
     except (binascii.Error, ValueError):
@@ -323,7 +323,7 @@ class FieldCipher:
     def key_id_of(token: str) -> str:
         if not is_token(token):
             raise DecryptionFailed()
-        key_id, sep, _ = token[len(_FIELD_PREFIX) :].partition(":")
+        key_id, sep, _ = token[len(TOKEN_PREFIX) :].partition(":")
         if not sep or not key_id:
             raise DecryptionFailed()
         return key_id

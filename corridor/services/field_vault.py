@@ -1,10 +1,12 @@
 """Sensitive person fields at rest: sealed under the registering site's data key.
 
-Phone, document numbers, the free-text note and a biometric reference are stored as
-``enc:v1:...`` tokens (``corridor.security.crypto``). Exact search never needs the
-plaintext: a *lookup hash*, HMAC-SHA256 under a key derived from the master key (so it
-is never in the database), is stored beside the token, and the matching index stores the
-``ph:``/``id:`` blocking keys through the same hash.
+Phone, document numbers, the free-text note, a biometric reference and the medical
+details (MUAC, oedema, Washington Group answers and the health note, packed together by
+``domain.vulnerability.pack_medical``) are stored as ``enc:v1:...`` tokens
+(``corridor.security.crypto``). Exact search never needs the plaintext: a *lookup
+hash*, HMAC-SHA256 under a key derived from the master key (so it is never in the
+database), is stored beside the token, and the matching index stores the ``ph:``/``id:``
+blocking keys through the same hash.
 
 Unwrapped data keys are cached per process, so a registration costs no key query. The
 cache is trusted only while the key table is unchanged: its *fingerprint* (how many keys
@@ -35,6 +37,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
+from corridor.domain.vulnerability import unpack_medical
 from corridor.security.crypto import FieldCipher, MasterKey, is_token, open_field, seal_field
 from corridor.security.errors import DecryptionFailed, KeyUnavailable
 from corridor.security.tables import site_keys
@@ -44,7 +47,7 @@ from corridor.storage.database import Database
 BULK_CHECK_SECONDS = 1.0
 # The blocking keys of the matching index that carry an identifier.
 HASHED_INDEX_PREFIXES = frozenset({"ph:", "id:"})  # each three characters
-SEALED_PERSON_FIELDS = ("phone", "note", "biometric_reference")
+SEALED_PERSON_FIELDS = ("phone", "note", "biometric_reference", "medical")
 DOCUMENT_FIELD = "document_number"
 
 
@@ -142,6 +145,8 @@ class FieldVault:
                 person[field] = self._open(site, field, person[field])
         for doc in person.get("documents", ()):
             doc["number"] = self._open(site, DOCUMENT_FIELD, doc["number"])
+        if "medical" in person:  # the measurements and note, back where the API shows them
+            person["vulnerabilities"].update(unpack_medical(person.pop("medical")))
         return person
 
     def forget(self, site_id: str | None = None) -> None:

@@ -7,13 +7,20 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, delete, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
 from corridor.errors import NotFound
 from corridor.security import audit
 from corridor.security.audit import AuditEvent, Outcome
-from corridor.security.crypto import FieldCipher, MasterKey, MasterKeyRotation
+from corridor.security.crypto import (
+    TOKEN_PREFIX,
+    FieldCipher,
+    MasterKey,
+    MasterKeyRotation,
+    is_token,
+)
 from corridor.security.errors import KeyUnavailable
 from corridor.services.base import Service
 from corridor.services.field_vault import (
@@ -91,6 +98,39 @@ class KeyService(Service):
         self.vault.forget(site_id)
         return count
 
+    def seal_plaintext(self, actor: str) -> int:
+        """Seal the sensitive values still stored in the clear (an upgrade moved them, e.g.
+        migration 0009's medical details); how many values were sealed."""
+        self._cipher()
+        clear = or_(*(_in_clear(persons.c[f]) for f in SEALED_PERSON_FIELDS))
+        with self.db.read() as conn:
+            query = select(persons.c.site_id).where(clear).distinct()
+            site_ids = list(conn.execute(query).scalars())
+        for site_id in site_ids:  # keys found or created before the writer's lock
+            self.vault.prepare(site_id)
+        count = 0
+        with self.db.transaction() as conn:
+            cols = [persons.c[f] for f in SEALED_PERSON_FIELDS]
+            rows = conn.execute(select(persons.c.id, persons.c.site_id, *cols).where(clear))
+            for row in rows.mappings().all():
+                values = {
+                    f: self.vault.seal(row["site_id"], f, row[f])
+                    for f in SEALED_PERSON_FIELDS
+                    if row[f] is not None and not is_token(row[f])
+                }
+                self.vault.require_live(conn, values.values())
+                conn.execute(update(persons).where(persons.c.id == row["id"]).values(**values))
+                count += len(values)
+            if count:
+                audit_admin(conn, self.clock(), actor, "keys.admin", "seal plain values", None)
+        return count
+
+    def count_plaintext(self) -> int:
+        """How many persons still have a sensitive value in the clear."""
+        clear = or_(*(_in_clear(persons.c[f]) for f in SEALED_PERSON_FIELDS))
+        with self.db.read() as conn:
+            return int(conn.execute(select(func.count()).where(clear)).scalar_one())
+
     def rotate_master(self, new_master: MasterKey, actor: str) -> MasterKeyRotation:
         """Re-wrap every data key and TOTP secret under ``new_master``. Afterwards the
         settings must point at the new key (this Services keeps the old one)."""
@@ -99,6 +139,10 @@ class KeyService(Service):
             result = cipher.rotate_master_key(conn, new_master)
             audit_admin(conn, self.clock(), actor, "keys.admin", "rotate master key", None)
         return result
+
+
+def _in_clear(column: Any) -> Any:
+    return and_(column.is_not(None), column.not_like(f"{TOKEN_PREFIX}%"))
 
 
 def _require_site(conn: Connection, site_id: str) -> None:

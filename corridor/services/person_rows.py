@@ -13,7 +13,13 @@ from corridor.domain.birth import (
     parse_birth_date,
 )
 from corridor.domain.sites import country_problem, pcode_problem
-from corridor.domain.vulnerability import WG_DOMAINS, is_disabled, muac_problems, muac_status
+from corridor.domain.vulnerability import (
+    WG_DOMAINS,
+    is_disabled,
+    muac_problems,
+    muac_status,
+    pack_medical,
+)
 from corridor.errors import Problem
 from corridor.schemas import DocumentIn, PersonDetails, VulnerabilitiesIn
 from corridor.storage.queries import NAME_COLUMNS as NAME_FIELDS
@@ -69,10 +75,8 @@ def vulnerability_fields(
     wg = v.washington_group.model_dump() if v.washington_group else dict.fromkeys(WG_DOMAINS)
     return {
         "uasc": v.uasc,
-        "muac_mm": v.muac_mm,
-        "oedema": v.oedema,
+        "medical": pack_medical(v.muac_mm, v.oedema, wg, v.medical_note),
         "muac_status": muac_status(v.muac_mm, v.oedema),
-        **{f"wg_{d}": wg.get(d) for d in WG_DOMAINS},
         "disabled": is_disabled(wg, age),
         "pregnant_lactating": v.pregnant_lactating,
         "serious_medical_condition": v.serious_medical_condition,

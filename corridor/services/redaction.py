@@ -32,6 +32,7 @@ PATHS: dict[str, tuple[str, ...]] = {
     "pregnant_lactating": ("vulnerabilities", "pregnant_lactating"),
     "serious_medical_condition": ("vulnerabilities", "serious_medical_condition"),
     "injury": ("vulnerabilities", "injury"),
+    "medical_note": ("vulnerabilities", "medical_note"),
     "uasc": ("vulnerabilities", "uasc"),
     "phone": ("phone",),
     "documents": ("documents",),
@@ -47,6 +48,7 @@ DETENTION_FIELDS = {"detention_site_id", "detention_site"}
 PATCH_FIELDS = {"phone", "documents", "note", "origin_locality"}
 VULNERABILITY_FIELDS = {
     "muac_mm", "oedema", "pregnant_lactating", "serious_medical_condition", "injury", "uasc",
+    "medical_note",
 }  # fmt: skip
 
 

@@ -198,6 +198,7 @@ class RetentionService(Service):
                     phone=None,
                     phone_hash=None,
                     note=None,
+                    medical=None,
                     biometric_reference=None,
                     recorded_by=None,
                     birth_date=date(born.year, 1, 1) if born else None,

@@ -11,7 +11,6 @@ from sqlalchemy import ColumnElement, Connection, RowMapping, or_, select, true
 from corridor.domain.birth import age_bracket, age_on, format_birth_date
 from corridor.domain.ids import format_registration_number
 from corridor.domain.names import NAME_PARTS
-from corridor.domain.vulnerability import WG_DOMAINS
 from corridor.errors import NotFound
 from corridor.storage.tables import (
     households,
@@ -191,13 +190,13 @@ def _person_dict(
         "origin": {"pcode": row["origin_pcode"], "locality": row["origin_locality"]},
         "languages": row["languages"],
         "phone": row["phone"],
+        "medical": row["medical"],
         "documents": docs,
         "vulnerabilities": {
             "uasc": row["uasc"],
-            "muac_mm": row["muac_mm"],
-            "oedema": row["oedema"],
+            # muac_mm, oedema, washington_group and medical_note: sealed in "medical",
+            # filled in when the field vault opens it.
             "muac_status": row["muac_status"],
-            "washington_group": {d: row[f"wg_{d}"] for d in WG_DOMAINS},
             "disabled": row["disabled"],
             "pregnant_lactating": row["pregnant_lactating"],
             "serious_medical_condition": row["serious_medical_condition"],

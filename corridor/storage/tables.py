@@ -84,15 +84,10 @@ persons = Table(
     Column("origin_locality", String(200)),
     Column("languages", JSON, nullable=False),
     Column("uasc", String(20)),
-    Column("muac_mm", SmallInteger),
-    Column("oedema", Boolean),
+    # The triage categories counted by figures stay in the clear; the measurements behind
+    # them (MUAC, oedema, Washington Group answers) and the health note are sealed
+    # together in ``medical`` (domain/vulnerability.py ``pack_medical``).
     Column("muac_status", String(10)),
-    Column("wg_seeing", SmallInteger),
-    Column("wg_hearing", SmallInteger),
-    Column("wg_walking", SmallInteger),
-    Column("wg_remembering", SmallInteger),
-    Column("wg_self_care", SmallInteger),
-    Column("wg_communicating", SmallInteger),
     Column("disabled", Boolean),
     Column("pregnant_lactating", Boolean, nullable=False),
     Column("serious_medical_condition", Boolean, nullable=False),
@@ -117,6 +112,8 @@ persons = Table(
     # record whose personal fields a retention run removed.
     Column("legal_hold", Boolean, nullable=False, server_default=false()),
     Column("anonymised_at", UTCDateTime),
+    # Added by 0009: the sealed medical details (see the comment on muac_status).
+    Column("medical", Text),
 )
 
 person_documents = Table(

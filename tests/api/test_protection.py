@@ -18,7 +18,12 @@ from tests.api.helpers import BASIS, CONSENT, errors, person_body, register, sit
 from tests.api.test_auth import api_routes
 from tests.conftest import make_client
 
-MEDICAL = {"muac_mm": 112, "oedema": True, "serious_medical_condition": True}
+MEDICAL = {
+    "muac_mm": 112,
+    "oedema": True,
+    "serious_medical_condition": True,
+    "medical_note": "shrapnel in the left leg, needs surgery",
+}
 
 
 def _count(database, table) -> int:
@@ -71,6 +76,7 @@ def test_protection_04_registrars_see_no_medical_detention_or_minors_details(
     shown = registrar.get(f"/api/persons/{adult['id']}").json()
     assert "muac_mm" not in shown["vulnerabilities"]
     assert "serious_medical_condition" not in shown["vulnerabilities"]
+    assert "medical_note" not in shown["vulnerabilities"] and "shrapnel" not in str(shown)
     assert shown["location"]["site_id"] is None and shown["location"]["site_withheld"]
     assert shown["phone"] == "+963944000222"  # an adult's phone is not restricted
     history = registrar.get(f"/api/persons/{adult['id']}/movements").json()
@@ -82,7 +88,8 @@ def test_protection_04_registrars_see_no_medical_detention_or_minors_details(
     # The roles the matrix names do see them.
     health = make_client(database, clock, roles=(Role.HEALTH,))
     work_at(health, camp, admin=client)
-    assert health.get(f"/api/persons/{adult['id']}").json()["vulnerabilities"]["muac_mm"] == 112
+    seen = health.get(f"/api/persons/{adult['id']}").json()["vulnerabilities"]
+    assert (seen["muac_mm"], seen["medical_note"]) == (112, MEDICAL["medical_note"])
     protection = make_client(database, clock, roles=(Role.PROTECTION_OFFICER,))
     work_at(protection, camp, prison, admin=client)
     assert protection.get(f"/api/persons/{adult['id']}").json()["location"]["site_id"] == prison
@@ -101,6 +108,7 @@ def test_protection_04_a_registrar_patch_of_restricted_fields_is_refused(client,
         "muac_mm",
         "oedema",
         "serious_medical_condition",
+        "medical_note",
     }
     r = registrar.patch(f"/api/persons/{child['id']}", json={"phone": "+963944000444"})
     assert r.status_code == 403 and errors(r) == {"phone": "restricted to other roles"}

@@ -19,7 +19,8 @@ PHONE = "+963 944 55 66 77"
 PHONE_DIGITS = "963944556677"
 DOCUMENT = "N0-CANARY-7731"
 NOTE = "CANARY-NOTE shrapnel wound, insulin dependent"
-CANARIES = (PHONE_DIGITS, "944556677", "CANARY7731", "N0-CANARY-7731", "CANARY-NOTE")
+MEDICAL = "CANARY-MED type 1 diabetes, insulin twice a day"
+CANARIES = (PHONE_DIGITS, "944556677", "CANARY7731", "N0-CANARY-7731", "CANARY-NOTE", "CANARY-MED")
 
 
 def _every_text_value(conn) -> str:
@@ -41,8 +42,21 @@ def test_a_raw_database_dump_shows_ciphertext(database, clock):
             phone=PHONE,
             documents=[{"type": "national_id", "number": DOCUMENT, "issuing_country": "SYR"}],
             note=NOTE,
+            vulnerabilities={
+                "muac_mm": 117,
+                "washington_group": {"walking": 3},
+                "medical_note": MEDICAL,
+            },
         )
         # The API still shows the values: reads open the sealed fields.
+        v = person["vulnerabilities"]
+        assert (v["muac_mm"], v["washington_group"]["walking"], v["medical_note"]) == (
+            117,
+            3,
+            MEDICAL,
+        )
+        # The triage categories stay in the clear for figures.
+        assert (v["muac_status"], v["disabled"]) == ("MAM", True)
         assert person["phone"] == "+" + PHONE_DIGITS
         assert person["documents"][0]["number"] == DOCUMENT
         assert person["note"] == NOTE
@@ -60,6 +74,8 @@ def test_a_raw_database_dump_shows_ciphertext(database, clock):
     with database.read() as conn:
         stored = conn.execute(select(persons).where(persons.c.id == person["id"])).mappings().one()
         assert stored["phone"].startswith("enc:v1:") and stored["note"].startswith("enc:v1:")
+        assert stored["medical"].startswith("enc:v1:") and "muac_mm" not in stored
+        assert (stored["muac_status"], stored["disabled"]) == ("MAM", True)
         assert stored["phone_hash"] and PHONE_DIGITS not in stored["phone_hash"]
         doc = conn.execute(select(person_documents)).mappings().one()
         assert doc["number"].startswith("enc:v1:")
@@ -89,6 +105,7 @@ def _person(svc: Services, site_id: str, name: str, phone: str, doc: str) -> str
             "phone": phone,
             "documents": [{"type": "national_id", "number": doc}],
             "note": f"note of {name}",
+            "vulnerabilities": {"muac_mm": 120, "medical_note": f"asthma ({name})"},
         }
     )
     return str(svc.registration.register_person(body)["id"])
@@ -105,10 +122,14 @@ def test_destroying_site_a_key_makes_only_site_a_fields_unreadable(services):
     gone = services.registration.get_person(in_a)
     assert gone["phone"] is None and gone["note"] is None
     assert [d["number"] for d in gone["documents"]] == [None]
+    assert gone["vulnerabilities"]["muac_mm"] is None
+    assert gone["vulnerabilities"]["medical_note"] is None
+    assert gone["vulnerabilities"]["muac_status"] == "MAM"  # still counted in figures
     assert gone["names"]["given_name"] == "Amina"  # only the sealed fields are lost
     kept = services.registration.get_person(in_b)
     assert kept["phone"] == "+963933000222" and kept["note"] == "note of Bushra"
     assert [d["number"] for d in kept["documents"]] == ["B-222222"]
+    assert kept["vulnerabilities"]["medical_note"] == "asthma (Bushra)"
 
     # Search keeps working for site B, and no longer confirms site A's numbers.
     def found(**query: str) -> list[str]:
@@ -144,7 +165,7 @@ def test_rotating_a_site_key_reencrypts_its_fields(services):
     with services.db.read() as conn:
         before = conn.execute(select(persons.c.phone).where(persons.c.id == pid)).scalar_one()
     rotation = services.keys.rotate_site(camp, "cli:test")
-    assert rotation.reencrypted == 3  # phone, note, one document
+    assert rotation.reencrypted == 4  # phone, note, medical details, one document
     with services.db.read() as conn:
         after = conn.execute(select(persons.c.phone).where(persons.c.id == pid)).scalar_one()
     assert rotation.key_id in after and rotation.key_id not in before
