@@ -1,5 +1,7 @@
 """Tracing: enquiries, proposed matches, officers' decisions. The only place that writes
-tracing data; each use case is one transaction, its case-log rows and audit entry in it.
+tracing data (but for retention, ``services/retention.py``, which anonymises ended
+enquiries as it anonymises persons); each use case is one transaction, its case-log rows
+and audit entry in it.
 
 The rules (which state may follow which, who decides disclosure, what the enquirer may
 learn) are in ``corridor.domain.tracing``; what is read back is in ``tracing_views``.

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from corridor.storage.tables import ID, metadata
@@ -37,6 +38,10 @@ tracing_enquiries = Table(
     Column("note", Text),
     Column("created_by", String(100)),
     Column("created_at", UTCDateTime, nullable=False),
+    # Retention (migration 0010): an enquiry on legal hold is never disposed of;
+    # anonymised_at marks one whose personal fields, and its cases', a run removed.
+    Column("legal_hold", Boolean, nullable=False, server_default=false()),
+    Column("anonymised_at", UTCDateTime),
 )
 
 # One case per sought person: their description as the enquirer gave it, and the state.
