@@ -15,7 +15,9 @@ of. The enquirer's name, contact, whereabouts and note, the sought persons' name
 relatives' names, places and last-seen details, their blocking keys, the names in match
 explanations and the officers' decision notes go; states, dates, close reasons,
 disclosure, relationship, sex, birth year and nationality stay for figures. The case log
-(``tracing_case_events``) is append-only and stays as it is.
+(``tracing_case_events``) is append-only: the database allows one change only, blanking
+an entry's free-text reason (migration 0011), which is what the run does; who moved the
+case, when, and from which state to which stay.
 """
 
 from __future__ import annotations
@@ -312,6 +314,14 @@ def _anonymise_enquiries(conn: Connection, ids: list[str], now: datetime) -> Non
             update(tracing_matches).where(tracing_matches.c.case_id.in_(cases)).values(reason=None)
         )
         _forget_explanations(conn, tracing_matches.c.case_id.in_(cases))
+        conn.execute(
+            update(tracing_case_events)
+            .where(
+                tracing_case_events.c.case_id.in_(cases),
+                tracing_case_events.c.reason.is_not(None),
+            )
+            .values(reason=None)
+        )
         conn.execute(
             update(tracing_cases)
             .where(tracing_cases.c.enquiry_id.in_(chunk))

@@ -157,10 +157,24 @@ def test_protection_10_an_ended_enquiry_is_anonymised_after_its_period(services,
     assert (c["sex"], c["birth_year"], c["nationality"]) == ("m", 2019 - 34, "SYR")
     old_case = before["tracing_cases"][[r.id for r in before["tracing_cases"]].index(case_id)]
     assert (c["created_at"], c["updated_at"]) == (old_case.created_at, old_case.updated_at)
-    # The case log is append-only: untouched, and the database still refuses edits.
-    assert events_after == before["tracing_case_events"]
-    with pytest.raises(Exception, match="append-only"), services.db.transaction() as conn:
-        conn.execute(text("UPDATE tracing_case_events SET reason = NULL"))
+    # The case log is append-only: only the officers' free-text reasons of this enquiry's
+    # cases are blanked ("he agreed" could name anyone); every other entry is as it was.
+    reason = [c.name for c in tracing_case_events.columns].index("reason")
+    assert [e[:reason] + e[reason + 1 :] for e in events_after] == [
+        e[:reason] + e[reason + 1 :] for e in before["tracing_case_events"]
+    ]
+    for old, new in zip(before["tracing_case_events"], events_after, strict=True):
+        assert new.reason == (None if old.case_id == case_id else old.reason)
+    assert any(e.reason for e in before["tracing_case_events"] if e.case_id == case_id)
+    # ...and the database still refuses any other change, and any deletion.
+    for edit in (
+        "UPDATE tracing_case_events SET reason = 'rewritten'",
+        "UPDATE tracing_case_events SET to_state = 'open', reason = NULL",
+        "UPDATE tracing_case_events SET recorded_by = 'someone else'",
+        "DELETE FROM tracing_case_events",
+    ):
+        with pytest.raises(Exception, match="append-only"), services.db.transaction() as conn:
+            conn.execute(text(edit))
     # Logged like a person: category, id, action, when, the period; never a value.
     assert [(r["category"], r["record_id"], r["action"]) for r in log] == [
         ("tracing_reunited", reunited["id"], "anonymised")
