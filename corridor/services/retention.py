@@ -2,8 +2,9 @@
 ``run`` disposes of what expired and writes one ``disposal_log`` row per record (category,
 id, action, when, why; never a value). A person on legal hold is never disposed of.
 
-A person is *anonymised*, not deleted: names, phone, documents, note, biometric
-reference, origin locality and family links are removed, the birth date is cut to its
+A person is *anonymised*, not deleted: names, phone, documents, note, medical details,
+biometric reference, origin locality, family links and the free text written about them
+(movement and manifest notes, imported PFIF notes) are removed, the birth date is cut to its
 year and the wristband number is replaced, so the figures (sex, age bracket,
 nationality, site, movements) still count them. Their matching keys go too, and the
 text of tracing match explanations that name them.
@@ -41,8 +42,16 @@ from corridor.services.field_vault import FieldVault
 from corridor.services.keys import audit_admin
 from corridor.storage.bulk import insert_rows
 from corridor.storage.database import Database
+from corridor.storage.import_tables import pfif_notes
 from corridor.storage.queries import NAME_COLUMNS
-from corridor.storage.tables import movements, person_documents, persons, relationships
+from corridor.storage.tables import (
+    manifest_discrepancies,
+    manifest_items,
+    movements,
+    person_documents,
+    persons,
+    relationships,
+)
 from corridor.storage.tracing_tables import (
     tracing_case_events,
     tracing_case_keys,
@@ -214,6 +223,25 @@ class RetentionService(Service):
         match_index.unindex(conn, ids)
         _forget_explanations(conn, tracing_matches.c.person_id.in_(ids))
         conn.execute(delete(person_documents).where(person_documents.c.person_id.in_(ids)))
+        # Free text written about them elsewhere: movement and manifest notes, PFIF notes
+        # (their author, last known location and text). The events, their sites and
+        # times stay; imported_records stays so that a re-import cannot bring them back.
+        conn.execute(update(movements).where(movements.c.person_id.in_(ids)).values(note=None))
+        conn.execute(
+            update(manifest_items)
+            .where(manifest_items.c.person_id.in_(ids))
+            .values(separation_reason=None)
+        )
+        conn.execute(
+            update(manifest_discrepancies)
+            .where(manifest_discrepancies.c.person_id.in_(ids))
+            .values(note=None)
+        )
+        conn.execute(
+            update(pfif_notes)
+            .where(pfif_notes.c.person_id.in_(ids))
+            .values(author_name=None, last_known_location=None, text=None)
+        )
         conn.execute(
             delete(relationships).where(
                 or_(relationships.c.person_id.in_(ids), relationships.c.other_person_id.in_(ids))

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from corridor.schemas import LinkIn, PersonIn, PersonSearchIn, SiteIn, StatusEventIn
 from corridor.security.tables import disposal_log
 from corridor.services.retention import policy
+from corridor.storage.import_tables import pfif_notes
 from corridor.storage.tables import person_documents, person_match_keys, persons, relationships
 
 ACTOR = "cli:test"
@@ -28,6 +29,7 @@ def _register(services, site_id, name, phone):
             "phone": phone,
             "documents": [{"type": "national_id", "number": f"ID-{phone[-6:]}"}],
             "note": f"note about {name}",
+            "vulnerabilities": {"medical_note": f"{name} needs dialysis"},
         }
     )
     return services.registration.register_person(body)["id"]
@@ -50,11 +52,22 @@ def test_a_retention_run_removes_an_expired_record_and_logs_the_disposal(service
     old = _register(services, camp, "Samira", "+963933100001")
     relative = _register(services, camp, "Nour", "+963933100002")
     services.registration.link(LinkIn(person_id=old, other_person_id=relative, kind="sibling"))
+    services.movements.record(
+        old, StatusEventIn(kind="hospitalised", to_site_id=hospital, note="Samira, bed 4")
+    )
     clock.advance(**_years(4))
     # Nour moves: activity that restarts her period.
     services.movements.record(relative, StatusEventIn(kind="hospitalised", to_site_id=hospital))
     clock.advance(**_years(2))
     recent = _register(services, camp, "Reem", "+963933100003")
+    with services.db.transaction() as conn:  # a PFIF note imported about her
+        conn.execute(
+            pfif_notes.insert().values(
+                id="n1", note_record_id="pf.example/note.1", person_record_id="pf.example/p.1",
+                person_id=old, author_name="Her cousin Layla", last_known_location="Hajin",
+                text="Samira was seen at the gate", imported_at=clock(),
+            )
+        )  # fmt: skip
 
     dry = services.retention.run(ACTOR, dry_run=True)
     assert dry.disposed["person"] == [old]
@@ -65,6 +78,10 @@ def test_a_retention_run_removes_an_expired_record_and_logs_the_disposal(service
     gone = services.registration.get_person(old)
     assert all(v in (None, []) for v in gone["names"].values())
     assert gone["phone"] is None and gone["note"] is None and gone["documents"] == []
+    assert gone["vulnerabilities"]["medical_note"] is None
+    [*_, stay] = services.movements.history(old)
+    assert stay["kind"] == "hospitalised" and stay["to_site_id"] == hospital  # still counted
+    assert stay["note"] is None
     assert gone["sex"] == "f" and gone["nationality"] == "SYR"  # still counted in figures
     assert gone["birth_date"] == "1990" and gone["age_bracket"]
     assert services.registration.search(PersonSearchIn(phone="+963933100001")) == []
@@ -81,6 +98,8 @@ def test_a_retention_run_removes_an_expired_record_and_logs_the_disposal(service
             select(relationships).where(relationships.c.other_person_id == old)
         ).first()
         stored = conn.execute(select(persons).where(persons.c.id == old)).mappings().one()
+        note = conn.execute(select(pfif_notes)).mappings().one()
+        assert (note["author_name"], note["last_known_location"], note["text"]) == (None,) * 3
         assert stored["anonymised_at"] == clock()
         log = conn.execute(select(disposal_log)).mappings().all()
     assert [(e["category"], e["record_id"], e["action"]) for e in log] == [
