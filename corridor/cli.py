@@ -110,8 +110,8 @@ def db_upgrade(db_url: str | None, revision: str) -> None:
 
     if clear := Services(database).keys.count_plaintext():
         click.echo(
-            f"{clear} persons have sensitive values in the clear (moved by a migration): "
-            "seal them with `corridor keys seal`"
+            f"{clear} records (persons, detention sites) hold sensitive values in the clear "
+            "after a migration: seal them with `corridor keys seal`"
         )
 
 

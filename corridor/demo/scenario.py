@@ -65,7 +65,7 @@ SITES = {
         name="Field hospital", kind="hospital", pcode="SY08", locality="Al-Hasakeh", capacity=150
     ),
     "detention": SiteIn(
-        name="Detention facility", kind="detention", pcode="SY08", locality="Al-Hasakeh"
+        name="Hasakah detention facility", kind="detention", pcode="SY08", locality="Al-Hasakeh"
     ),
 }
 CONSENT = {"tracing": True, "share_with": ["ICRC", "UNICEF"]}

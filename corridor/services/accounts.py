@@ -41,6 +41,11 @@ class Caller:
     # at hand: the user's sites, or None where a role holds the action on any site.
     scope: frozenset[str] | None = frozenset()
 
+    def sees(self, group: str) -> bool:
+        """Whether one of the caller's roles may see a field group of authorisation.json
+        (``medical``, ``detention``...)."""
+        return bool(self.principal.roles & role_rules.default_matrix().group_roles[group])
+
 
 @dataclass(frozen=True)
 class LoginResult:

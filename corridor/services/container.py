@@ -56,7 +56,7 @@ class Services:
         # Sensitive person fields are sealed under per-site keys wrapped by ``master``;
         # without a master key they cannot be written (field_vault.py).
         self.vault = FieldVault(db, clock, master)
-        self.sites = SiteService(db, clock)
+        self.sites = SiteService(db, clock, self.vault)
         self.registration = RegistrationService(db, clock, self.vault, biometrics_enabled)
         self.movements = MovementService(db, clock)
         self.manifests = ManifestService(db, clock)

@@ -90,6 +90,17 @@ class FieldVault:
             self._check_keys()
             self._active_key(site_id)
 
+    def seal_in(self, conn: Connection, site_id: str, field: str, value: str) -> str:
+        """Seal inside the caller's write transaction, creating the site's first key in it
+        when it has none (a site created in that same transaction)."""
+        cipher = self._require_cipher()
+        try:
+            key_id, key = cipher.data_key(conn, site_id, None)
+        except KeyUnavailable:
+            cipher.create_site_key(conn, site_id)
+            key_id, key = cipher.data_key(conn, site_id, None)
+        return seal_field(site_id, field, key_id, key, value)
+
     def require_live(self, conn: Connection, tokens: Iterable[str | None]) -> None:
         """Inside a write transaction: refuse (``KeyUnavailable``) when a key these tokens
         were sealed under has been destroyed since (by any process)."""

@@ -22,6 +22,7 @@ from corridor.security.crypto import (
     is_token,
 )
 from corridor.security.errors import KeyUnavailable
+from corridor.services import detention
 from corridor.services.base import Service
 from corridor.services.field_vault import (
     DOCUMENT_FIELD,
@@ -99,8 +100,9 @@ class KeyService(Service):
         return count
 
     def seal_plaintext(self, actor: str) -> int:
-        """Seal the sensitive values still stored in the clear (an upgrade moved them, e.g.
-        migration 0009's medical details); how many values were sealed."""
+        """Seal the sensitive values still stored in the clear (an upgrade left them so:
+        migration 0009's medical details, 0012's detention sites); how many values were
+        sealed."""
         self._cipher()
         clear = or_(*(_in_clear(persons.c[f]) for f in SEALED_PERSON_FIELDS))
         with self.db.read() as conn:
@@ -121,15 +123,30 @@ class KeyService(Service):
                 self.vault.require_live(conn, values.values())
                 conn.execute(update(persons).where(persons.c.id == row["id"]).values(**values))
                 count += len(values)
+            unsealed = conn.execute(select(sites).where(_unsealed_detention())).mappings()
+            for site in [dict(r) for r in unsealed]:
+                detention.seal(self.vault, conn, site["id"], site)
+                relabelled = detention.stored(self.vault, site)
+                conn.execute(
+                    update(sites)
+                    .where(sites.c.id == site["id"])
+                    .values({k: relabelled[k] for k in detention.DETAILS})
+                )
+                count += 1
             if count:
                 audit_admin(conn, self.clock(), actor, "keys.admin", "seal plain values", None)
         return count
 
     def count_plaintext(self) -> int:
-        """How many persons still have a sensitive value in the clear."""
+        """How many records (persons, detention sites) still hold sensitive values in the
+        clear."""
         clear = or_(*(_in_clear(persons.c[f]) for f in SEALED_PERSON_FIELDS))
         with self.db.read() as conn:
-            return int(conn.execute(select(func.count()).where(clear)).scalar_one())
+            people = conn.execute(select(func.count()).where(clear)).scalar_one()
+            places = conn.execute(
+                select(func.count()).select_from(sites).where(_unsealed_detention())
+            ).scalar_one()
+        return int(people) + int(places)
 
     def rotate_master(self, new_master: MasterKey, actor: str) -> MasterKeyRotation:
         """Re-wrap every data key and TOTP secret under ``new_master``. Afterwards the
@@ -139,6 +156,10 @@ class KeyService(Service):
             result = cipher.rotate_master_key(conn, new_master)
             audit_admin(conn, self.clock(), actor, "keys.admin", "rotate master key", None)
         return result
+
+
+def _unsealed_detention() -> Any:
+    return and_(sites.c.kind == detention.KIND, sites.c.sealed.is_(None))
 
 
 def _in_clear(column: Any) -> Any:
@@ -196,5 +217,10 @@ def _reencrypt_site(conn: Connection, cipher: FieldCipher, site_id: str) -> int:
         conn.execute(
             update(person_documents).where(person_documents.c.id == doc_id).values(number=new)
         )
+        count += 1
+    sealed = conn.execute(select(sites.c.sealed).where(sites.c.id == site_id)).scalar()
+    if sealed is not None:  # a detention site's own details
+        new = _reencrypt(cipher, conn, site_id, detention.SITE_FIELD, sealed)
+        conn.execute(update(sites).where(sites.c.id == site_id).values(sealed=new))
         count += 1
     return count

@@ -1,8 +1,9 @@
-"""Defining sites."""
+"""Defining sites. A detention site's details are sealed (``detention.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
@@ -11,8 +12,11 @@ from corridor.domain.ids import uuid7
 from corridor.domain.sites import pcode_problem
 from corridor.errors import Conflict, Problem, require
 from corridor.schemas import SiteIn
+from corridor.services import detention
 from corridor.services.base import Service
+from corridor.services.field_vault import FieldVault
 from corridor.storage import queries
+from corridor.storage.database import Database
 from corridor.storage.queries import Sites
 from corridor.storage.tables import sites
 
@@ -31,22 +35,43 @@ def unknown_site_problems(
 
 
 class SiteService(Service):
+    def __init__(self, db: Database, clock: Callable[[], datetime], vault: FieldVault) -> None:
+        super().__init__(db, clock)
+        self.vault = vault
+
     def create(self, data: SiteIn) -> dict[str, Any]:
+        """A new site; a detention site is stored with its details sealed and a label as
+        its name (``KeyUnavailable`` without a master key)."""
         problems = []
         if data.pcode and (reason := pcode_problem(data.pcode)):
             problems.append(Problem("pcode", reason))
         require(problems)
-        row = {"id": uuid7(), **data.model_dump(), "created_at": self.clock()}
+        given = {"id": uuid7(), **data.model_dump(), "created_at": self.clock()}
+        is_detention = data.kind == detention.KIND
+        row = detention.stored(self.vault, given) if is_detention else given
         with self.db.transaction() as conn:
-            if conn.execute(select(sites.c.id).where(sites.c.name == data.name)).first():
+            if conn.execute(select(sites.c.id).where(sites.c.name == row["name"])).first():
                 raise Conflict(f"a site named {data.name!r} exists already", field="name")
             conn.execute(insert(sites), [row])
+            if is_detention:
+                detention.seal(self.vault, conn, row["id"], given)
         return queries.site_out(row)
 
-    def all(self) -> list[dict[str, Any]]:
+    def all(self, reveal: bool = False) -> list[dict[str, Any]]:
+        """Every site; with ``reveal``, detention sites with their sealed details opened
+        (for the roles allowed to see them)."""
         with self.db.read() as conn:
-            return queries.list_sites(conn)
+            out = queries.list_sites(conn)
+            details = detention.open_all(self.vault, conn) if reveal else {}
+        return [detention.reveal(s, details) for s in out]
 
-    def get(self, site_id: str) -> dict[str, Any]:
+    def get(self, site_id: str, reveal: bool = False) -> dict[str, Any]:
         with self.db.read() as conn:
-            return queries.get_site(conn, site_id)
+            site = queries.get_site(conn, site_id)
+            details = detention.open_all(self.vault, conn) if reveal else {}
+        return detention.reveal(site, details)
+
+    def detention_details(self) -> dict[str, dict[str, Any]]:
+        """The opened details of every detention site whose key is readable."""
+        with self.db.read() as conn:
+            return detention.open_all(self.vault, conn)

@@ -65,7 +65,7 @@ class TracingService(Service):
 
     @property
     def views(self) -> TracingViews:
-        return TracingViews(self.db, self.clock)
+        return TracingViews(self.db, self.clock, self.vault)
 
     # -- enquiries -------------------------------------------------------------------
 

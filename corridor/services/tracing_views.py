@@ -3,8 +3,8 @@ officers' queue (children first), and the enquirer view (only what may be told).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import date
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -18,8 +18,11 @@ from corridor.domain.tracing import (
     site_disclosable,
 )
 from corridor.errors import NotFound
+from corridor.services import detention
 from corridor.services.base import Service
+from corridor.services.field_vault import FieldVault
 from corridor.storage import queries
+from corridor.storage.database import Database
 from corridor.storage.queries import Sites
 from corridor.storage.tables import person_locations, persons, sites
 from corridor.storage.tracing_tables import (
@@ -93,6 +96,19 @@ def cases_in_scope(conn: Connection, case_ids: list[str], scope: Sites) -> set[s
 
 
 class TracingViews(Service):
+    """Read models of the tracing work. A detention site in a view carries its real
+    details (opened with the vault): the web layer hides detention sites from the roles
+    not allowed to see them, and an enquirer learns the place once it may be disclosed."""
+
+    def __init__(
+        self, db: Database, clock: Callable[[], datetime], vault: FieldVault | None = None
+    ) -> None:
+        super().__init__(db, clock)
+        self.vault = vault
+
+    def _detention(self, conn: Connection) -> dict[str, dict[str, Any]]:
+        return detention.open_all(self.vault, conn) if self.vault is not None else {}
+
     def _require_enquiry_in_scope(self, conn: Connection, enquiry_id: str, scope: Sites) -> None:
         if scope is None:
             return
@@ -115,26 +131,30 @@ class TracingViews(Service):
                 .order_by(tracing_cases.c.id)
             ).scalars()
             cases = [self._case(conn, cid) for cid in ids]
-        return {
-            "id": e["id"],
-            "enquirer": {
-                "name": e["enquirer_name"],
-                "contact": e["enquirer_contact"],
-                "relationship": e["enquirer_relationship"],
-                "location": e["enquirer_location"],
-                "country": e["enquirer_country"],
+            details = self._detention(conn)
+        return detention.reveal_in(
+            {
+                "id": e["id"],
+                "enquirer": {
+                    "name": e["enquirer_name"],
+                    "contact": e["enquirer_contact"],
+                    "relationship": e["enquirer_relationship"],
+                    "location": e["enquirer_location"],
+                    "country": e["enquirer_country"],
+                },
+                "note": e["note"],
+                "created_by": e["created_by"],
+                "created_at": e["created_at"].isoformat(),
+                "cases": cases,
             },
-            "note": e["note"],
-            "created_by": e["created_by"],
-            "created_at": e["created_at"].isoformat(),
-            "cases": cases,
-        }
+            details,
+        )
 
     def case(self, case_id: str, scope: Sites = None) -> dict[str, Any]:
         with self.db.read() as conn:
             if not cases_in_scope(conn, [case_id], scope):
                 raise NotFound("case")
-            return self._case(conn, case_id)
+            return detention.reveal_in(self._case(conn, case_id), self._detention(conn))
 
     def queue(self, scope: Sites = None) -> list[dict[str, Any]]:
         """Cases an officer still has to act on. Unaccompanied and separated children
@@ -156,6 +176,7 @@ class TracingViews(Service):
             found = _summaries(
                 conn, [r["found_person_id"] for r in rows if r["found_person_id"]], today
             )
+            details = self._detention(conn)
         items = []
         for r in rows:
             waiting = matches.get(r["id"], [])
@@ -185,7 +206,7 @@ class TracingViews(Service):
         items.sort(key=lambda i: i["_order"])
         for i in items:
             del i["_order"]
-        return items
+        return detention.reveal_in(items, details)
 
     def enquirer_view(self, enquiry_id: str, scope: Sites = None) -> dict[str, Any]:
         """What may be told to the enquirer: per sought person, searching / found /
@@ -216,7 +237,9 @@ class TracingViews(Service):
                     item["site"] = _site_of(conn, r["found_person_id"])
                     item["found_person_id"] = r["found_person_id"]
                 out.append(item)
-        return {"enquiry_id": e["id"], "enquirer_name": e["enquirer_name"], "sought": out}
+            details = self._detention(conn)
+        view = {"enquiry_id": e["id"], "enquirer_name": e["enquirer_name"], "sought": out}
+        return detention.reveal_in(view, details)
 
     def _case(self, conn: Connection, case_id: str) -> dict[str, Any]:
         today = self.clock().date()

@@ -46,6 +46,9 @@ sites = Table(
     Column("longitude", Float),
     Column("capacity", Integer),
     Column("created_at", UTCDateTime, nullable=False),
+    # Added by 0012: a detention site's name, P-code, locality and coordinates, sealed
+    # under its own key (services/detention.py); its plain name is then a neutral label.
+    Column("sealed", Text),
 )
 
 households = Table(

@@ -13,7 +13,7 @@ from corridor.security.crypto import MasterKey
 from corridor.services import Services
 from corridor.storage.tables import person_documents, person_match_keys, persons
 from tests.api.helpers import register, site
-from tests.conftest import make_client
+from tests.conftest import MASTER_KEY, make_client
 
 PHONE = "+963 944 55 66 77"
 PHONE_DIGITS = "963944556677"
@@ -217,3 +217,68 @@ def test_a_write_sealed_under_a_key_destroyed_meanwhile_is_refused_whole(service
     # Sent again, it is sealed under the site's new key and reads back.
     again = _person(services, camp, "Rima", "+963933000777", "G-777777")
     assert services.registration.get_person(again)["phone"] == "+963933000777"
+
+
+PRISON = {
+    "name": "CANARY-PRISON Sina'a",
+    "kind": "detention",
+    "pcode": "SY08",
+    "locality": "CANARY-LOCALITY Ghwayran",
+    "latitude": 36.4903,
+    "longitude": 40.7391,
+}
+
+
+def test_where_a_detention_site_is_is_sealed_under_its_own_key(database, clock):
+    """Detention is a location (movements and figures count it), so the site stays; what
+    says where it is (name, P-code, locality, coordinates) is sealed under its own key."""
+    from corridor.security.roles import Role
+    from tests.api.helpers import work_at
+
+    with make_client(database, clock) as client:  # every role, protection officer included
+        r = client.post("/api/sites", json=PRISON)
+        assert r.status_code == 201, r.text
+        created = r.json()
+        prison = created["id"]
+        work_at(client, prison)
+        assert created["name"].startswith("Detention facility ") and created["pcode"] is None
+        # The same facility cannot be added twice, however it is spelt.
+        again = client.post("/api/sites", json={**PRISON, "name": " canary-prison  SINA'A"})
+        assert again.status_code == 409
+        # A protection officer sees where it is; a coordinator sees its label only.
+        shown = client.get(f"/api/sites/{prison}").json()
+        assert (shown["name"], shown["locality"], shown["latitude"]) == (
+            PRISON["name"],
+            PRISON["locality"],
+            PRISON["latitude"],
+        )
+        coordinator = make_client(database, clock, roles=(Role.COORDINATOR,))
+        listed = {s["id"]: s for s in coordinator.get("/api/sites").json()}
+        assert listed[prison]["name"] == created["name"] and listed[prison]["locality"] is None
+        assert "CANARY" not in str(coordinator.get(f"/api/sites/{prison}").json())
+        # A detainee's location still counts in the facility's figures.
+        camp = site(client, "Camp Canary")
+        person = register(client, camp, given_name="Yasser", estimated_age=30)
+        r = client.post(
+            f"/api/persons/{person['id']}/events", json={"kind": "detained", "to_site_id": prison}
+        )
+        assert r.status_code == 201, r.text
+        figures = coordinator.get(f"/api/sites/{prison}/figures").json()
+        assert figures["present"]["total"] == 1
+    with database.read() as conn:
+        row = conn.execute(text("SELECT * FROM sites WHERE id = :id"), {"id": prison}).mappings()
+        stored = row.one()
+    assert stored["sealed"].startswith("enc:v1:") and stored["locality"] is None
+    assert stored["latitude"] is None and stored["pcode"] is None
+    if database.is_sqlite:
+        path = Path(database.url.database)
+        raw = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+        assert b"Camp Canary" in raw and b"CANARY-PRISON" not in raw
+        assert b"CANARY-LOCALITY" not in raw
+
+    # The evacuation drill for the facility: where it was can no longer be read by anyone.
+    services = Services(database, clock, MasterKey.from_text(MASTER_KEY))
+    assert services.keys.destroy_site(prison, "cli:test") >= 1
+    gone = services.sites.get(prison, reveal=True)
+    assert gone["name"] == created["name"] and gone["locality"] is None
+    assert services.figures.site_figures(prison)["present"]["total"] == 1

@@ -28,7 +28,7 @@ def _list(
     request: Request, svc: Services, who: Caller, values: dict[str, str], errors: dict[str, str]
 ) -> Response:
     data = {"manifests": svc.manifests.find(scope=who.scope)}
-    extra = {"sites": site_names(svc), "values": values, "errors": errors}
+    extra = {"sites": site_names(svc, who), "values": values, "errors": errors}
     return render(
         request, "manifests.html", data, who=who, status=422 if errors else 200, extra=extra
     )
@@ -56,7 +56,7 @@ def _show(
 ) -> Response:
     manifest = svc.manifests.get(manifest_id, scope=who.scope)
     svc.audit.record(who, "manifest.read", [p["id"] for p in manifest["persons"]])
-    extra = {"sites": site_names(svc), "errors": errors}
+    extra = {"sites": site_names(svc, who), "errors": errors}
     status = 422 if errors else 200
     return render(
         request, "manifest.html", {"manifest": manifest}, who=who, status=status, extra=extra
@@ -148,7 +148,7 @@ def check_in(
             else see_other(f"/manifests/{manifest_id}")
         )
     manifest = svc.manifests.get(manifest_id, scope=who.scope)
-    extra = {"sites": site_names(svc), "errors": errors}
+    extra = {"sites": site_names(svc, who), "errors": errors}
     return render(request, "_checkin.html", {"manifest": manifest}, who=who, extra=extra)
 
 
@@ -164,5 +164,5 @@ def receive(
 def unaccounted(request: Request, svc: Svc, who: MayManifestRead) -> Response:
     missing = svc.manifests.unaccounted(scope=who.scope)
     svc.audit.record(who, "manifest.read", [m["person"]["id"] for m in missing])
-    extra = {"sites": site_names(svc)}
+    extra = {"sites": site_names(svc, who)}
     return render(request, "unaccounted.html", {"unaccounted": missing}, who=who, extra=extra)

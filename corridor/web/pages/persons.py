@@ -27,13 +27,15 @@ MayPersonWrite = Annotated[Caller, Depends(requires("person.write"))]
 MayMovementWrite = Annotated[Caller, Depends(requires("movement.write"))]
 
 
-def site_names(svc: Services) -> dict[str, str]:
-    return {s["id"]: s["name"] for s in svc.sites.all()}
+def site_names(svc: Services, who: Caller) -> dict[str, str]:
+    """Site names as ``who`` may see them (a detention site: its label, or its real name
+    for the roles allowed to see detention sites)."""
+    return {s["id"]: s["name"] for s in svc.sites.all(reveal=who.sees("detention"))}
 
 
 def sees(who: Caller, group: str) -> bool:
     """Whether one of the caller's roles may see a field group (``medical``...)."""
-    return bool(who.principal.roles & default_matrix().group_roles[group])
+    return who.sees(group)
 
 
 def cases_of(person_id: str, queue: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -71,7 +73,7 @@ def _person(
     if any(default_matrix().allowed(r, "tracing.read", True) for r in who.principal.roles):
         data["cases"] = cases_of(person_id, svc.tracing.views.queue(scope=who.scope))
     svc.audit.record(who, "person.read", [person_id])
-    extra = {"sites": site_names(svc), "sees_medical": sees(who, "medical"), "errors": errors}
+    extra = {"sites": site_names(svc, who), "sees_medical": sees(who, "medical"), "errors": errors}
     status = 422 if errors else 200
     return render(request, "person.html", data, who=who, status=status, extra=extra)
 
@@ -131,7 +133,7 @@ def household(household_id: str, request: Request, svc: Svc, who: MayPersonRead)
     members = svc.redaction.persons(who.principal.roles, found["members"])
     data = {"household": {**found, "members": members}}
     svc.audit.record(who, "person.read", [m["id"] for m in data["household"]["members"]])
-    return render(request, "household.html", data, who=who, extra={"sites": site_names(svc)})
+    return render(request, "household.html", data, who=who, extra={"sites": site_names(svc, who)})
 
 
 @router.get("/search")
