@@ -208,6 +208,19 @@ class HouseholdIn(Strict):
     registered_at: AwareDatetime | None = None
 
 
+class ErasureIn(Strict):
+    """A person's request that their data be erased, taken by a protection officer."""
+
+    ground: Literal["consent_withdrawn", "no_longer_needed", "objection", "unlawful"] = Field(
+        description="Why the person asks: consent withdrawn, no longer needed for the "
+        "purpose it was collected for, an objection to its use, or unlawful processing"
+    )
+    confirm: Literal[True] = Field(
+        description="The officer confirms the person's identity and request; erasure "
+        "cannot be undone"
+    )
+
+
 class LinkIn(Strict):
     person_id: str
     other_person_id: str

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy import Connection
+
 from corridor.storage.database import Database
 
+# Appends audit events for the persons a write touched, inside the write's transaction.
+AuditHook = Callable[[Connection, list[str]], None]
 # Told, after a write committed, which persons it registered or moved (tracing listens).
 PersonsListener = Callable[[list[str]], None]
 

@@ -22,11 +22,11 @@ from sqlalchemy.exc import IntegrityError
 from corridor.errors import Conflict, Problem
 from corridor.formats.records import Issue, Parsed, Record
 from corridor.schemas import HouseholdIn, MatchQueryIn, PersonDetails, PersonIn, PersonPatch
-from corridor.services.base import Service
+from corridor.services.base import AuditHook, Service
 from corridor.services.import_writes import Plan, chunks, write
 from corridor.services.person_rows import detail_fields
 from corridor.services.person_search import PersonSearchService
-from corridor.services.registration import AuditHook, RegistrationService
+from corridor.services.registration import RegistrationService
 from corridor.services.sites import unknown_site_problems
 from corridor.storage.import_tables import imported_records
 from corridor.storage.queries import NAME_COLUMNS

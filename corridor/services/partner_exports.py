@@ -21,9 +21,8 @@ from corridor.domain.birth import age_on, format_birth_date
 from corridor.domain.ids import format_registration_number
 from corridor.formats import pfif
 from corridor.formats.person_table import export_row
-from corridor.services.base import Service
+from corridor.services.base import AuditHook, Service
 from corridor.services.field_vault import SEALED_PERSON_FIELDS, FieldVault
-from corridor.services.registration import AuditHook
 from corridor.storage.database import Database
 from corridor.storage.import_tables import imported_records, pfif_notes
 from corridor.storage.tables import persons

@@ -29,7 +29,7 @@ from corridor.schemas import (
 )
 from corridor.security.errors import KeyUnavailable
 from corridor.services import match_index
-from corridor.services.base import Service
+from corridor.services.base import AuditHook, Service
 from corridor.services.field_vault import DOCUMENT_FIELD, SEALED_PERSON_FIELDS, FieldVault
 from corridor.services.person_rows import (
     detail_fields,
@@ -69,7 +69,6 @@ INVERSE_LINK = {
 
 # Called inside a write's own transaction with the ids of the persons written, so that a
 # write and its audit entry commit together or not at all.
-AuditHook = Callable[[Connection, list[str]], None]
 
 
 class _Draft:

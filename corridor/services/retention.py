@@ -34,16 +34,17 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Table, delete, func, or_, select, update
 
 from corridor.domain.ids import new_registration_number, uuid7
-from corridor.errors import NotFound
+from corridor.errors import Conflict, NotFound
 from corridor.security.tables import alerts, audit_events, disposal_log, rate_events, sessions
 from corridor.services import match_index
-from corridor.services.base import Service
+from corridor.services.base import AuditHook, Service
 from corridor.services.field_vault import FieldVault
 from corridor.services.keys import audit_admin
+from corridor.storage import queries
 from corridor.storage.bulk import insert_rows
 from corridor.storage.database import Database
 from corridor.storage.import_tables import pfif_notes
-from corridor.storage.queries import NAME_COLUMNS
+from corridor.storage.queries import NAME_COLUMNS, Sites
 from corridor.storage.tables import (
     manifest_discrepancies,
     manifest_items,
@@ -130,6 +131,42 @@ class RetentionService(Service):
             if what != "person":
                 why += f" on an {what}"
             audit_admin(conn, self.clock(), actor, "retention.run", why, None)
+
+    def erase(
+        self,
+        person_id: str,
+        ground: str,
+        audit: AuditHook | None = None,
+        scope: Sites = None,
+    ) -> dict[str, Any]:
+        """Erase a person's data at their request (PROTECTION.md line 11), now: the same
+        anonymisation as a retention run, logged as a disposal. Refused for a record on
+        legal hold or already anonymised."""
+        now = self.clock()
+        with self.db.transaction() as conn:
+            row = queries.person_row(conn, person_id, scope)  # NotFound: unknown or out of scope
+            if row["legal_hold"]:
+                raise Conflict("this record is on legal hold and cannot be erased", "legal_hold")
+            if row["anonymised_at"] is not None:
+                raise Conflict("this record was erased already", "person_id")
+            self._anonymise(conn, [person_id], now)
+            insert_rows(
+                conn,
+                disposal_log,
+                [
+                    {
+                        "run_id": uuid7(),
+                        "category": "erasure_request",
+                        "record_id": person_id,
+                        "action": "anonymised",
+                        "reason": f"erased at the person's request ({ground})",
+                        "disposed_at": now,
+                    }
+                ],
+            )
+            if audit:
+                audit(conn, [person_id])
+        return {"person_id": person_id, "erased_at": now, "ground": ground}
 
     def run(self, actor: str, dry_run: bool = False) -> RetentionReport:
         now = self.clock()

@@ -32,7 +32,7 @@ from corridor.matching import Match
 from corridor.services import tracing_match as tm
 from corridor.services.accounts import Caller
 from corridor.services.audit_log import acting_role
-from corridor.services.base import Service
+from corridor.services.base import AuditHook, Service
 from corridor.services.field_vault import FieldVault
 from corridor.services.person_search import PersonSearchService
 from corridor.services.tracing_views import TracingViews
@@ -54,7 +54,6 @@ from corridor.tracing_schemas import (
 )
 
 log = logging.getLogger(__name__)
-AuditHook = Callable[[Connection, list[str]], None]
 SYSTEM = "system"  # who proposed a match found by the engine on its own
 
 

@@ -11,6 +11,7 @@ from corridor.schemas import (
     CheckInIn,
     CorrectionIn,
     DispatchIn,
+    ErasureIn,
     HouseholdIn,
     LinkIn,
     ManifestIn,
@@ -137,6 +138,19 @@ def subject_access(person_id: str, svc: Svc, who: MayPersonExport) -> Json:
     export = svc.subject_access.export(person_id, scope=who.scope)
     svc.audit.record(who, "person.export", [person_id], purpose="data-subject access request")
     return export
+
+
+@api_router.post("/persons/{person_id}/erasure", tags=["persons"])
+def erase_person(person_id: str, body: ErasureIn, svc: Svc, who: MayPersonExport) -> Json:
+    """A data-subject erasure request, taken by a protection officer who checked the
+    person's identity: the record is anonymised at once, as a retention run would, and
+    the disposal logged. Refused (409) for a record on legal hold."""
+    return svc.retention.erase(
+        person_id,
+        body.ground,
+        audit=svc.audit.hook(who, "person.export", purpose="data-subject erasure request"),
+        scope=who.scope,
+    )
 
 
 @api_router.patch("/persons/{person_id}", tags=["persons"])

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from corridor.security.ratelimit import Limit
 from corridor.security.roles import Role
-from corridor.security.tables import alerts, audit_events
+from corridor.security.tables import alerts, audit_events, disposal_log
 from corridor.storage.tables import persons
 from tests.api.helpers import BASIS, CONSENT, errors, person_body, register, site, work_at
 from tests.api.test_auth import api_routes
@@ -229,6 +229,58 @@ def test_protection_11_an_access_request_returns_the_persons_data_with_relatives
     registrar = make_client(database, clock, roles=(Role.REGISTRAR,))
     work_at(registrar, camp, admin=client)
     assert registrar.get(f"/api/persons/{head}/access-request").status_code == 403
+
+
+def test_protection_11_an_erasure_request_anonymises_the_person_and_logs_it(
+    client, database, clock
+):
+    camp = site(client, "Camp A")
+    person = register(
+        client, camp, given_name="Rasha", family_name="Obeid", phone="+963944000777",
+        note="asked to be forgotten", vulnerabilities={"medical_note": "gestation 6 months"},
+        sex="f", estimated_age=30,
+    )  # fmt: skip
+    held = register(client, camp, given_name="Huda", estimated_age=40)
+    protection = make_client(database, clock, roles=(Role.PROTECTION_OFFICER,))
+    work_at(protection, camp, admin=client)
+    erasure = {"ground": "consent_withdrawn", "confirm": True}
+    # The officer must confirm, and a registrar may not erase anyone.
+    r = protection.post(f"/api/persons/{person['id']}/erasure", json={"ground": "objection"})
+    assert r.status_code == 422 and "confirm" in errors(r)
+    registrar = make_client(database, clock, roles=(Role.REGISTRAR,))
+    work_at(registrar, camp, admin=client)
+    assert registrar.post(f"/api/persons/{person['id']}/erasure", json=erasure).status_code == 403
+
+    r = protection.post(f"/api/persons/{person['id']}/erasure", json=erasure)
+    assert r.status_code == 200, r.text
+    gone = client.get(f"/api/persons/{person['id']}").json()
+    assert all(v in (None, []) for v in gone["names"].values())
+    assert gone["phone"] is None and gone["note"] is None
+    assert gone["vulnerabilities"]["medical_note"] is None
+    assert (gone["sex"], gone["age_bracket"]) == ("f", person["age_bracket"])  # still counted
+    for text_ in ("Rasha", "Obeid", "944000777", "forgotten", "gestation"):
+        assert text_ not in str(gone)
+    r = client.post("/api/persons/search", json={"phone": "+963944000777"})
+    assert r.json() == []
+    with database.read() as conn:
+        log = conn.execute(select(disposal_log)).mappings().all()
+        actions = conn.execute(
+            select(audit_events.c.action, audit_events.c.purpose).where(
+                audit_events.c.person_id == person["id"]
+            )
+        ).all()
+    assert [(e["category"], e["record_id"], e["action"]) for e in log] == [
+        ("erasure_request", person["id"], "anonymised")
+    ]
+    assert "consent_withdrawn" in log[0]["reason"] and "Rasha" not in str(dict(log[0]))
+    assert ("person.export", "data-subject erasure request") in actions
+    # Once only; and a record on legal hold is kept.
+    r = protection.post(f"/api/persons/{person['id']}/erasure", json=erasure)
+    assert r.status_code == 409
+    client.app.state.services.retention.set_hold(held["id"], True, "cli:test")
+    r = protection.post(f"/api/persons/{held['id']}/erasure", json=erasure)
+    assert r.status_code == 409 and "legal_hold" in errors(r)
+    assert client.get(f"/api/persons/{held['id']}").json()["names"]["given_name"] == "Huda"
 
 
 def test_protection_14_the_n_plus_first_lookup_is_refused_and_alerted(client, database):
