@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from corridor.security.crypto import FieldCipher, MasterKey, is_token, open_field, seal_field
 from corridor.security.errors import DecryptionFailed, KeyUnavailable
 from corridor.storage.database import Database
+from corridor.text import N_
 
 CACHE_SECONDS = 30.0
 # The blocking keys of the matching index that carry an identifier.
@@ -59,7 +60,7 @@ class FieldVault:
         """A keyed hash of a normalised identifier (``kind`` separates phones from
         document numbers); 128 bits, base64url."""
         if self._lookup_key is None:
-            raise KeyUnavailable("No master key is configured: identifiers cannot be hashed")
+            raise KeyUnavailable(N_("No master key is configured: identifiers cannot be hashed"))
         mac = hmac.digest(self._lookup_key, f"{kind}\0{value}".encode(), "sha256")
         return base64.urlsafe_b64encode(mac[:16]).rstrip(b"=").decode("ascii")
 
@@ -122,7 +123,10 @@ class FieldVault:
 
     def _require_cipher(self) -> FieldCipher:
         if self.cipher is None:
-            raise KeyUnavailable("No master key is configured: sensitive fields cannot be stored")
+            raise KeyUnavailable(
+                N_("No master key is configured: sensitive fields cannot be stored")
+            )
+
         return self.cipher
 
     def _active_key(self, site_id: str) -> tuple[str, bytes]:
