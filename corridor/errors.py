@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from corridor.text import N_, Text
+
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with an input: where (a dotted field path) and why."""
+    """One thing wrong with an input: where (a dotted field path) and why (a ``Text``
+    from ``N_`` where the web should translate it; it is still the English string)."""
 
     field: str
     reason: str
@@ -17,7 +20,8 @@ class Problem:
 
 
 class CorridorError(Exception):
-    """Base of every error a user can cause. ``code`` is stable; ``message`` is for people."""
+    """Base of every error a user can cause. ``code`` is stable; ``message`` is for people
+    (English; a ``Text`` from ``N_`` so that the pages can translate it)."""
 
     code = "error"
 
@@ -32,8 +36,8 @@ class ValidationFailed(CorridorError):
 
     code = "invalid"
 
-    def __init__(self, problems: list[Problem], message: str = "The input is not valid") -> None:
-        super().__init__(message, problems)
+    def __init__(self, problems: list[Problem], message: str | None = None) -> None:
+        super().__init__(message or N_("The input is not valid"), problems)
 
 
 class NotFound(CorridorError):
@@ -42,9 +46,24 @@ class NotFound(CorridorError):
     code = "not_found"
 
     def __init__(self, what: str, field: str | None = None) -> None:
-        super().__init__(
-            f"{what} not found", [Problem(field, f"{what} not found")] if field else []
-        )
+        message = _NOT_FOUND.get(what) or N_("{what} not found", what=what)
+        super().__init__(message, [Problem(field, message)] if field else [])
+
+
+# One message per thing, so that each language can say it its own way.
+_NOT_FOUND: dict[str, Text] = {
+    "case": N_("case not found"),
+    "enquiry": N_("enquiry not found"),
+    "export": N_("export not found"),
+    "household": N_("household not found"),
+    "manifest": N_("manifest not found"),
+    "match": N_("match not found"),
+    "movement": N_("movement not found"),
+    "person": N_("person not found"),
+    "person on this manifest": N_("person on this manifest not found"),
+    "site": N_("site not found"),
+    "user": N_("user not found"),
+}
 
 
 class Conflict(CorridorError):

@@ -17,6 +17,7 @@ import re
 from datetime import date
 
 from corridor.domain.problems import Problem
+from corridor.text import N_
 
 PRECISIONS = ("day", "month", "year", "estimated")
 BRACKETS = ("0-4", "5-11", "12-17", "18-59", "60+")
@@ -33,7 +34,7 @@ def parse_birth_date(text: str) -> tuple[date, str]:
     """
     m = _DATE_RE.match(text.strip())
     if not m:
-        raise ValueError("use YYYY, YYYY-MM or YYYY-MM-DD")
+        raise ValueError(N_("use YYYY, YYYY-MM or YYYY-MM-DD"))
     year, month, day = m.group(1), m.group(2), m.group(3)
     if day:
         return date(int(year), int(month), int(day)), "day"
@@ -115,9 +116,14 @@ def birth_problems(
         return []
     problems: list[Problem] = []
     if birth > on:
-        problems.append(Problem(field, f"is in the future ({birth.isoformat()} after {on})"))
+        problems.append(
+            Problem(field, N_("is in the future ({date} after {today})", date=birth, today=on))
+        )
     else:
         age = age_on(birth, precision, on)
         if age is not None and age > MAX_AGE:
-            problems.append(Problem(field, f"gives an age of {age}, over {MAX_AGE}"))
+            problems.append(
+                Problem(field, N_("gives an age of {age}, over {most}", age=age, most=MAX_AGE))
+            )
+
     return problems

@@ -18,6 +18,8 @@ import threading
 import time
 import uuid
 
+from corridor.text import N_
+
 # Crockford's base 32: no I, L, O, U, so a number read aloud or copied by hand survives.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}
@@ -107,13 +109,16 @@ def normalise_registration_number(text: str) -> str:
     cleaned = "".join(_READ_AS.get(ch, ch) for ch in cleaned)
     if len(cleaned) != BODY_LENGTH + 1:
         raise InvalidRegistrationNumber(
-            f"must have {BODY_LENGTH + 1} characters (got {len(cleaned)})"
+            N_("must have {n} characters (got {got})", n=BODY_LENGTH + 1, got=len(cleaned))
         )
     bad = sorted({ch for ch in cleaned[:-1] if ch not in _VALUE})
     if cleaned[-1] not in CHECK_ALPHABET:
         bad = sorted({*bad, cleaned[-1]})
     if bad:
-        raise InvalidRegistrationNumber(f"contains characters not used in numbers: {''.join(bad)}")
+        raise InvalidRegistrationNumber(
+            N_("contains characters not used in numbers: {chars}", chars="".join(bad))
+        )
     if check_char(cleaned[:-1]) != cleaned[-1]:
-        raise InvalidRegistrationNumber("check character does not match: a character is wrong")
+        raise InvalidRegistrationNumber(N_("check character does not match: a character is wrong"))
+
     return cleaned

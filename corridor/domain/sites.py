@@ -7,6 +7,8 @@ import re
 from functools import cache
 from importlib import resources
 
+from corridor.text import N_
+
 SITE_KINDS = ("exit_point", "screening", "transit", "camp", "hospital", "detention", "other")
 PCODE_RE = re.compile(r"^(SY\d{2}(\d{2}(\d{2})?)?|IQG\d{2}(Q\d{2})?)$")
 
@@ -26,7 +28,7 @@ def pcode_problem(pcode: str) -> str | None:
     with a known governorate.
     """
     if not PCODE_RE.match(pcode):
-        return "is not a Syrian (SY01...) or Iraqi (IQG01...) P-code"
+        return N_("is not a Syrian (SY01...) or Iraqi (IQG01...) P-code")
     gov = pcode[:5] if pcode.startswith("IQG") else pcode[:4]
     if gov not in governorates():
         return f"governorate {gov} is not in the P-code table"
@@ -43,5 +45,6 @@ def _iso3() -> frozenset[str]:
 def country_problem(code: str) -> str | None:
     """Reason an ISO 3166-1 alpha-3 code is not acceptable, or None."""
     if code not in _iso3():
-        return "is not an ISO 3166-1 alpha-3 country code"
+        return N_("is not an ISO 3166-1 alpha-3 country code")
+
     return None

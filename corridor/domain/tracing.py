@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from corridor.text import N_, Text
+
 __all__ = [
     "CHILD_UNDER",
     "NOT_FOUND_MONTHS",
@@ -28,7 +30,12 @@ __all__ = [
     "Disclosure",
     "InvalidTransition",
     "MANUAL_TARGETS",
+    "SET_ASIDE",
     "allowed_targets",
+    "found_on",
+    "log_reason",
+    "close_reason_text",
+    "state_text",
     "check_close",
     "check_transition",
     "disclosure_decider",
@@ -66,6 +73,82 @@ class Disclosure(StrEnum):
 
     AGREED = "agreed"
     REFUSED = "refused"
+
+
+# The words people read for the codes (the codes stay the English text, as the API has it).
+_STATE_WORDS: dict[CaseState, Text] = {
+    CaseState.OPEN: N_("searching"),
+    CaseState.POSSIBLE_MATCH: N_("possible match"),
+    CaseState.VERIFIED: N_("verified"),
+    CaseState.FOUND_PERSON_CONSULTED: N_("found person consulted"),
+    CaseState.FAMILY_INFORMED: N_("family informed"),
+    CaseState.REUNITED: N_("reunited"),
+    CaseState.CLOSED: N_("closed"),
+}
+_CLOSE_WORDS: dict[CloseReason, Text] = {
+    CloseReason.NO_CONTACT_WISHED: N_("no contact wished"),
+    CloseReason.DECEASED: N_("deceased"),
+    CloseReason.NOT_FOUND: N_("not found (after 6 months)"),
+}
+
+
+# What the system writes in the case log (stored in English, translatable when shown).
+SET_ASIDE = N_("another candidate was confirmed")
+_FOUND_ON: dict[str, Text] = {
+    "enquiry": N_("found on enquiry"),
+    "registration": N_("found on registration"),
+    "arrival": N_("found on arrival"),
+}
+_SYSTEM_REASONS: dict[str, Text] = {t: t for t in (SET_ASIDE, *_FOUND_ON.values())}
+_WITH_NOTE = N_("{reason}: {note}")
+
+
+
+def found_on(found_by: str) -> str:
+    """The log's reason for a candidate proposed on an enquiry, registration or arrival."""
+    return _FOUND_ON.get(found_by) or f"found on {found_by}"
+
+
+def log_reason(kind: str, to_state: str | None, reason: str | None) -> str | None:
+    """A stored case log reason, translatable where the system wrote it: the system's own
+    sentences, and the close reason in front of an officer's note. The English text
+    stays what was stored; an officer's own words are left as they are.
+
+    >>> log_reason("transition", "closed", "deceased: told by the uncle").msgid
+    '{reason}: {note}'
+    >>> log_reason("match_proposed", "possible_match", "found on arrival").msgid
+    'found on arrival'
+    >>> type(log_reason("match_rejected", "open", "too old")).__name__
+    'str'
+    """
+    if reason is None:
+        return None
+    if reason in _SYSTEM_REASONS:
+        return _SYSTEM_REASONS[reason]
+    if kind == "transition" and to_state == CaseState.CLOSED:
+        code, _, note = reason.partition(": ")
+        if code in set(CloseReason):
+            words = close_reason_text(CloseReason(code))
+            if not note:
+                return words
+            return Text(_WITH_NOTE.msgid, {"reason": words, "note": note}, english=reason)
+    return reason
+
+
+def state_text(state: CaseState) -> Text:
+
+    """The state's code, translatable as its name.
+
+    >>> t = state_text(CaseState.POSSIBLE_MATCH)
+    >>> (str(t), t.msgid)
+    ('possible_match', 'possible match')
+    """
+    return Text(_STATE_WORDS[state].msgid, english=state.value)
+
+
+def close_reason_text(reason: CloseReason) -> Text:
+    """The close reason's code, translatable as words."""
+    return Text(_CLOSE_WORDS[reason].msgid, english=reason.value)
 
 
 _NEXT: dict[CaseState, frozenset[CaseState]] = {
@@ -114,9 +197,15 @@ def check_transition(
     corridor.domain.tracing.InvalidTransition: A case is reunited only once disclosure was agreed
     """
     if target not in _NEXT[current]:
-        raise InvalidTransition(f"A case cannot go from {current} to {target}")
+        raise InvalidTransition(
+            N_(
+                "A case cannot go from {current} to {target}",
+                current=state_text(current),
+                target=state_text(target),
+            )
+        )
     if target is CaseState.REUNITED and disclosure is not Disclosure.AGREED:
-        raise InvalidTransition("A case is reunited only once disclosure was agreed")
+        raise InvalidTransition(N_("A case is reunited only once disclosure was agreed"))
 
 
 def months_between(start: date, end: date) -> int:
@@ -145,8 +234,12 @@ def check_close(reason: CloseReason, opened: date, today: date) -> None:
         age = months_between(opened, today)
         if age < NOT_FOUND_MONTHS:
             raise InvalidTransition(
-                f"A case is closed as not found only after {NOT_FOUND_MONTHS} months "
-                f"(this one is {age} months old)"
+                N_(
+                    "A case is closed as not found only after {months} months "
+                    "(this one is {age} months old)",
+                    months=NOT_FOUND_MONTHS,
+                    age=age,
+                )
             )
 
 
@@ -210,22 +303,23 @@ def enquirer_status(
     """
     if state is CaseState.CLOSED:
         if close_reason is CloseReason.DECEASED:
-            text = "We are sorry: the person sought has died."
+            text = N_("We are sorry: the person sought has died.")
         elif close_reason is CloseReason.NO_CONTACT_WISHED:
-            text = "The search has ended. No further information can be shared."
+            text = N_("The search has ended. No further information can be shared.")
         else:
-            text = "The search has ended without finding the person."
+            text = N_("The search has ended without finding the person.")
         return EnquirerStatus("closed", False, text)
     if state in (CaseState.OPEN, CaseState.POSSIBLE_MATCH):
-        return EnquirerStatus("searching", False, "The search is going on.")
+        return EnquirerStatus("searching", False, N_("The search is going on."))
     if disclosure is Disclosure.REFUSED:
         return EnquirerStatus(
-            "found", False, "The person has been found. No further information can be shared."
+            "found", False, N_("The person has been found. No further information can be shared.")
         )
     if site_disclosable(state, disclosure):
-        text = "The person has been found and agreed that you learn where they are."
+        text = N_("The person has been found and agreed that you learn where they are.")
     else:
-        text = "The person has been found. A message can be passed to them."
+        text = N_("The person has been found. A message can be passed to them.")
+
     return EnquirerStatus("found", True, text)
 
 

@@ -21,6 +21,7 @@ from rapidfuzz.distance import JaroWinkler, Levenshtein
 from corridor.matching.keys import UnitKeys, unit_keys
 from corridor.matching.normalise import NameUnit
 from corridor.matching.variants import VariantTable
+from corridor.text import N_
 
 __all__ = [
     "SAME",
@@ -37,12 +38,13 @@ __all__ = [
 SAME, SPELLING, SCRIPT, SIMILAR, DIFFERENT = "same", "spelling", "script", "similar", "different"
 
 LEVEL_WORDS = {
-    SAME: "same name",
-    SPELLING: "same name, different spelling",
-    SCRIPT: "same name in another script",
-    SIMILAR: "similar name",
-    DIFFERENT: "different name",
+    SAME: N_("same name"),
+    SPELLING: N_("same name, different spelling"),
+    SCRIPT: N_("same name in another script"),
+    SIMILAR: N_("similar name"),
+    DIFFERENT: N_("different name"),
 }
+
 
 _COMPAT = {
     "U": frozenset("Uuo"),

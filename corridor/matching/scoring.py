@@ -37,28 +37,16 @@ from corridor.matching.variants import (
     VariantTable,
     load_default_frequencies,
 )
+from corridor.text import N_, Listing, Text
 
 __all__ = ["FieldEvidence", "Match", "Matcher"]
 
+_NO_WORDS = Text("")
+
+
 _PLACE_NOISE = frozenset(
-    [
-        "village",
-        "district",
-        "province",
-        "area",
-        "city",
-        "town",
-        "governorate",
-        "camp",
-        "sub",
-        "region",
-        "of",
-        "the",
-        "near",
-        "muhafazat",
-        "wilayat",
-        "mintaqat",
-    ]
+    ["village", "district", "province", "area", "city", "town", "governorate", "camp", "sub",
+     "region", "of", "the", "near", "muhafazat", "wilayat", "mintaqat"]
 )
 
 
@@ -269,10 +257,10 @@ class Matcher:
     def rarity_words(self, unit: NameUnit) -> str:
         s = self.share(unit)
         if s >= 0.01:
-            return "a very common name, counts little"
+            return N_("a very common name, counts little")
         if s >= 0.001:
-            return "a common name"
-        return "an uncommon name, counts much"
+            return N_("a common name")
+        return N_("an uncommon name, counts much")
 
     def unit_weight(self, level: str, q: NameUnit, c: NameUnit) -> float:
         """Weight in bits of two name units agreeing at ``level``."""
@@ -377,24 +365,13 @@ class Matcher:
             )
             if res.weight > cap:
                 if explain:
-                    res.evidence.append(
-                        FieldEvidence(
-                            "given name",
-                            "family names agree, given name does not",
-                            cap - res.weight,
-                            "The given name differs while other names agree: this fits brothers, "
-                            "cousins or father and son, so the shared names count for little.",
-                        )
-                    )
-                res = _NameResult(
-                    cap,
-                    res.evidence,
-                    True,
-                    res.given_elsewhere,
-                    res.family_matched,
-                    res.agreed,
-                    res.best_unit,
-                )
+                    res.evidence.append(FieldEvidence(
+                        N_("given name"), N_("family names agree, given name does not"),
+                        cap - res.weight,
+                        N_("The given name differs while other names agree: this fits brothers, "
+                           "cousins or father and son, so the shared names count for little.")))
+                res = _NameResult(cap, res.evidence, True, res.given_elsewhere,
+                                  res.family_matched, res.agreed, res.best_unit)
         return res
 
     def _chain_result(
@@ -414,7 +391,7 @@ class Matcher:
         c_roles = c.roles
         matched_role: dict[int, str] = {}
         chain_ws: list[float] = []
-        chain_words: list[str] = []
+        chain_words: list[Text] = []
         for i, j, lvl, w in pairs:
             qr, cr = q_roles[i], c_roles[j]
             if (
@@ -426,11 +403,14 @@ class Matcher:
                 # "Naim" for "Mohammad Naim": a leading Mohammad is often left out.
                 cr = GIVEN2
             matched_role[i] = cr
-            words = ""
+            words = _NO_WORDS
             if explain:
-                words = (
-                    f"{_display(q_units[i])!r} and {_display(c.units[j])!r}: "
-                    f"{LEVEL_WORDS[lvl]} ({self.rarity_words(c.units[j])})"
+                words = N_(
+                    "{query} and {candidate}: {level} ({rarity})",
+                    query=repr(_display(q_units[i])),
+                    candidate=repr(_display(c.units[j])),
+                    level=LEVEL_WORDS[lvl],
+                    rarity=self.rarity_words(c.units[j]),
                 )
             if qr == cr == CHAIN:
                 chain_ws.append(w)
@@ -438,36 +418,33 @@ class Matcher:
             elif qr == cr:
                 total += w
                 if explain:
-                    label = "family name" if qr == FAMILY else "given name"
-                    ev.append(
-                        FieldEvidence(label, LEVEL_WORDS[lvl], w, f"{label.capitalize()}: {words}.")
-                    )
+                    if qr == FAMILY:
+                        label, text = N_("family name"), N_("Family name: {names}.", names=words)
+                    else:
+                        label, text = N_("given name"), N_("Given name: {names}.", names=words)
+                    ev.append(FieldEvidence(label, LEVEL_WORDS[lvl], w, text))
             else:
                 factor = self._role_factor(qr, cr)
                 total += w * factor
                 if explain:
-                    ev.append(
-                        FieldEvidence(
-                            "name order",
-                            f"{LEVEL_WORDS[lvl]}, in another position",
-                            w * factor,
-                            f"A name found in another position of the chain: {words}.",
-                        )
-                    )
+                    ev.append(FieldEvidence(
+                        N_("name order"),
+                        N_("{level}, in another position", level=LEVEL_WORDS[lvl]),
+                        w * factor,
+                        N_("A name found in another position of the chain: {names}.",
+                           names=words)))
         if chain_ws:
             chain_ws.sort(reverse=True)
             w = chain_ws[0] + rules.chain_extra_factor * sum(chain_ws[1:])
             total += w
             if explain:
-                ev.append(
-                    FieldEvidence(
-                        "father and grandfather",
-                        "agree" if len(chain_ws) > 1 else "partly agree",
-                        w,
-                        "Father's/grandfather's names (counted as one piece of evidence, "
-                        "since brothers share them): " + "; ".join(chain_words) + ".",
-                    )
-                )
+                ev.append(FieldEvidence(
+                    N_("father and grandfather"),
+                    N_("agree") if len(chain_ws) > 1 else N_("partly agree"),
+                    w,
+                    N_("Father's/grandfather's names (counted as one piece of evidence, "
+                       "since brothers share them): {names}.",
+                       names=Listing("; ", chain_words))))
         given_missed = given_elsewhere = False
         c_has = c.role_set
         unmatched = 0
@@ -483,38 +460,26 @@ class Matcher:
                     given_elsewhere = True
                     total += rules.given_elsewhere
                     if explain:
-                        ev.append(
-                            FieldEvidence(
-                                "given name",
-                                "found elsewhere in the name",
-                                rules.given_elsewhere,
-                                "The given name is not this person's given name but appears "
-                                "elsewhere in the name.",
-                            )
-                        )
+                        ev.append(FieldEvidence(
+                            N_("given name"), N_("found elsewhere in the name"),
+                            rules.given_elsewhere,
+                            N_("The given name is not this person's given name but appears "
+                               "elsewhere in the name.")))
                 else:
                     total += rules.given_different
                     if explain:
-                        ev.append(
-                            FieldEvidence(
-                                "given name",
-                                "different",
-                                rules.given_different,
-                                f"Given name differs: {_display(q_units[i])!r} not found.",
-                            )
-                        )
+                        ev.append(FieldEvidence(
+                            N_("given name"), N_("different"), rules.given_different,
+                            N_("Given name differs: {name} not found.",
+                               name=repr(_display(q_units[i])))))
             elif qr == FAMILY and FAMILY in c_has:
                 if got is None:
                     total += rules.family_different
                     if explain:
-                        ev.append(
-                            FieldEvidence(
-                                "family name",
-                                "different",
-                                rules.family_different,
-                                f"Family name differs: {_display(q_units[i])!r} not found.",
-                            )
-                        )
+                        ev.append(FieldEvidence(
+                            N_("family name"), N_("different"), rules.family_different,
+                            N_("Family name differs: {name} not found.",
+                               name=repr(_display(q_units[i])))))
             elif got is None:
                 if qr == CHAIN and CHAIN in c_has:
                     chain_seen = True
@@ -530,14 +495,9 @@ class Matcher:
             )
             total += rules.chain_different
             if explain:
-                ev.append(
-                    FieldEvidence(
-                        "father and grandfather",
-                        "different",
-                        rules.chain_different,
-                        "Father's/grandfather's names differ.",
-                    )
-                )
+                ev.append(FieldEvidence(N_("father and grandfather"), N_("different"),
+                                        rules.chain_different,
+                                        N_("Father's/grandfather's names differ.")))
         # A name of the query not found counts against only where the candidate has a
         # different name left over (a shorter record is silent, not contradicting).
         unmatched = min(unmatched, len(c.units) - len(pairs))
@@ -545,33 +505,20 @@ class Matcher:
             w = rules.unmatched_unit * unmatched
             total += w
             if explain:
-                ev.append(
-                    FieldEvidence(
-                        "name",
-                        "extra names",
-                        w,
-                        "Names not found in this person's name: "
-                        + ", ".join(unmatched_names)
-                        + ".",
-                    )
-                )
+                ev.append(FieldEvidence(N_("name"), N_("extra names"), w,
+                                        N_("Names not found in this person's name: {names}.",
+                                           names=", ".join(unmatched_names))))
         if reordered:
             total += rules.reordered_penalty
             if explain:
-                ev.append(
-                    FieldEvidence(
-                        "name order",
-                        "family name written first",
-                        rules.reordered_penalty,
-                        "Matches only if the family name was written first.",
-                    )
-                )
+                ev.append(FieldEvidence(N_("name order"), N_("family name written first"),
+                                        rules.reordered_penalty,
+                                        N_("Matches only if the family name was written first.")))
         last = len(q_roles) - 1
         family_matched = q_roles[last] == FAMILY and matched_role.get(last) == FAMILY
         best_unit = max((w for _, _, _, w in pairs), default=0.0)
-        return _NameResult(
-            total, ev, given_missed, given_elsewhere, family_matched, bool(pairs), best_unit
-        )
+        return _NameResult(total, ev, given_missed, given_elsewhere, family_matched, bool(pairs),
+                           best_unit)
 
     def compare_names(
         self, query: PersonRecord, candidate: PersonRecord, explain: bool = True
@@ -585,7 +532,8 @@ class Matcher:
                 if best is None or r.weight > best.weight:
                     best = r
         if best is None:
-            return _NameResult(0.0, [FieldEvidence("name", "missing", 0.0, "No name to compare.")])
+            return _NameResult(0.0, [FieldEvidence(N_("name"), N_("missing"), 0.0,
+                                                   N_("No name to compare."))])
         rules = self.model.names
         floor = rules.no_name_agrees_floor + (rules.some_name_agrees_margin if agreed else 0.0)
         if best.weight < floor:
@@ -595,25 +543,13 @@ class Matcher:
             # than agreeing on none.
             ev = best.evidence
             if explain:
-                ev = [
-                    *ev,
-                    FieldEvidence(
-                        "name",
-                        "names mostly differ" if agreed else "no name in common",
-                        floor - best.weight,
-                        "The names differ; this may be another name the person is known by "
-                        "(a kunya, a nickname), so the difference counts only so much.",
-                    ),
-                ]
-            return _NameResult(
-                floor,
-                ev,
-                best.given_missed,
-                best.given_elsewhere,
-                best.family_matched,
-                agreed,
-                best.best_unit,
-            )
+                ev = [*ev, FieldEvidence(
+                    N_("name"), N_("names mostly differ") if agreed else N_("no name in common"),
+                    floor - best.weight,
+                    N_("The names differ; this may be another name the person is known by "
+                       "(a kunya, a nickname), so the difference counts only so much."))]
+            return _NameResult(floor, ev, best.given_missed, best.given_elsewhere,
+                               best.family_matched, agreed, best.best_unit)
         return best
 
     # -- other fields ------------------------------------------------------------------
@@ -640,124 +576,76 @@ class Matcher:
             d = abs(q.birth_year - c.birth_year)
             tol = q.birth_year_tolerance + c.birth_year_tolerance
             if d == 0 and tol == 0:
-                ev.append(
-                    FieldEvidence(
-                        "birth year", "same", f.birth_same, f"Same birth year ({c.birth_year})."
-                    )
-                )
+                ev.append(FieldEvidence(N_("birth year"), N_("same"), f.birth_same,
+                                        N_("Same birth year ({year}).", year=c.birth_year)))
             elif d <= tol + f.birth_close_years:
-                ev.append(
-                    FieldEvidence(
-                        "birth year",
-                        "close",
-                        f.birth_close,
-                        f"Birth years close ({q.birth_year} and {c.birth_year}).",
-                    )
-                )
+                ev.append(FieldEvidence(N_("birth year"), N_("close"), f.birth_close,
+                                        N_("Birth years close ({a} and {b}).",
+                                           a=q.birth_year, b=c.birth_year)))
             elif d <= tol + f.birth_near_years:
-                ev.append(
-                    FieldEvidence(
-                        "birth year",
-                        f"{d} years apart",
-                        f.birth_near,
-                        f"Birth years {d} years apart ({q.birth_year} and {c.birth_year}).",
-                    )
-                )
+                ev.append(FieldEvidence(N_("birth year"), N_("{years} years apart", years=d),
+                                        f.birth_near,
+                                        N_("Birth years {years} years apart ({a} and {b}).",
+                                           years=d, a=q.birth_year, b=c.birth_year)))
             else:
-                ev.append(
-                    FieldEvidence(
-                        "birth year",
-                        "different",
-                        f.birth_far,
-                        f"Birth years far apart ({q.birth_year} and {c.birth_year}).",
-                    )
-                )
+                ev.append(FieldEvidence(N_("birth year"), N_("different"), f.birth_far,
+                                        N_("Birth years far apart ({a} and {b}).",
+                                           a=q.birth_year, b=c.birth_year)))
         if q.sex and c.sex:
             if q.sex == c.sex:
-                ev.append(FieldEvidence("sex", "same", f.sex_same, "Same sex."))
+                ev.append(FieldEvidence(N_("sex"), N_("same"), f.sex_same, N_("Same sex.")))
             else:
-                ev.append(FieldEvidence("sex", "different", f.sex_different, "Different sex."))
+                ev.append(FieldEvidence(N_("sex"), N_("different"), f.sex_different,
+                                        N_("Different sex.")))
         if q.nationality and c.nationality:
             if q.nationality.upper() == c.nationality.upper():
                 w = self.nationality_weight(c.nationality, name_bits)
                 rare = w > f.nationality_same + 1.0
-                ev.append(
-                    FieldEvidence(
-                        "nationality",
-                        "same, uncommon in the registry" if rare else "same",
-                        w,
-                        f"Same nationality ({c.nationality})"
-                        + (", which few registered persons have." if rare else "."),
-                    )
-                )
+                ev.append(FieldEvidence(
+                    N_("nationality"),
+                    N_("same, uncommon in the registry") if rare else N_("same"),
+                    w,
+                    N_("Same nationality ({nationality}), which few registered persons have.",
+                       nationality=c.nationality)
+                    if rare
+                    else N_("Same nationality ({nationality}).", nationality=c.nationality)))
             else:
-                ev.append(
-                    FieldEvidence(
-                        "nationality",
-                        "different",
-                        f.nationality_different,
-                        f"Different nationality ({q.nationality} and {c.nationality}).",
-                    )
-                )
+                ev.append(FieldEvidence(N_("nationality"), N_("different"),
+                                        f.nationality_different,
+                                        N_("Different nationality ({a} and {b}).",
+                                           a=q.nationality, b=c.nationality)))
         qp, cp = _place_units(q.place_of_origin), _place_units(c.place_of_origin)
         if qp and cp:
             lvl, _, _ = self._best_unit_level(qp, cp)
             if lvl in (SAME, SPELLING, SCRIPT):
-                ev.append(
-                    FieldEvidence(
-                        "place of origin",
-                        "same place",
-                        f.origin_same,
-                        f"Same place of origin ({q.place_of_origin} / {c.place_of_origin}).",
-                    )
-                )
+                ev.append(FieldEvidence(N_("place of origin"), N_("same place"), f.origin_same,
+                                        N_("Same place of origin ({a} / {b}).",
+                                           a=q.place_of_origin, b=c.place_of_origin)))
             elif lvl == SIMILAR:
-                ev.append(
-                    FieldEvidence(
-                        "place of origin",
-                        "similar place",
-                        f.origin_similar,
-                        f"Similar place of origin ({q.place_of_origin} / {c.place_of_origin}).",
-                    )
-                )
+                ev.append(FieldEvidence(N_("place of origin"), N_("similar place"),
+                                        f.origin_similar,
+                                        N_("Similar place of origin ({a} / {b}).",
+                                           a=q.place_of_origin, b=c.place_of_origin)))
             else:
-                ev.append(
-                    FieldEvidence(
-                        "place of origin",
-                        "different",
-                        f.origin_different,
-                        f"Different place of origin ({q.place_of_origin} / {c.place_of_origin}).",
-                    )
-                )
+                ev.append(FieldEvidence(N_("place of origin"), N_("different"),
+                                        f.origin_different,
+                                        N_("Different place of origin ({a} / {b}).",
+                                           a=q.place_of_origin, b=c.place_of_origin)))
         if q.mother_units and c.mother_units:
             lvl, _, _ = self._best_unit_level(q.mother_units[:1], c.mother_units[:1])
             if lvl in (SAME, SPELLING, SCRIPT):
-                ev.append(
-                    FieldEvidence(
-                        "mother's name",
-                        LEVEL_WORDS[lvl],
-                        f.mother_same,
-                        f"Mother's name agrees ({q.mother_name} / {c.mother_name}).",
-                    )
-                )
+                ev.append(FieldEvidence(N_("mother's name"), LEVEL_WORDS[lvl], f.mother_same,
+                                        N_("Mother's name agrees ({a} / {b}).",
+                                           a=q.mother_name, b=c.mother_name)))
             elif lvl == SIMILAR:
-                ev.append(
-                    FieldEvidence(
-                        "mother's name",
-                        LEVEL_WORDS[lvl],
-                        f.mother_similar,
-                        f"Mother's name similar ({q.mother_name} / {c.mother_name}).",
-                    )
-                )
+                ev.append(FieldEvidence(N_("mother's name"), LEVEL_WORDS[lvl], f.mother_similar,
+                                        N_("Mother's name similar ({a} / {b}).",
+                                           a=q.mother_name, b=c.mother_name)))
             else:
-                ev.append(
-                    FieldEvidence(
-                        "mother's name",
-                        "different",
-                        f.mother_different,
-                        f"Mother's name differs ({q.mother_name} / {c.mother_name}).",
-                    )
-                )
+                ev.append(FieldEvidence(N_("mother's name"), N_("different"),
+                                        f.mother_different,
+                                        N_("Mother's name differs ({a} / {b}).",
+                                           a=q.mother_name, b=c.mother_name)))
         if q.relative_units and c.relative_units:
             for qr in q.relative_units:
                 hit = any(
@@ -765,38 +653,27 @@ class Matcher:
                     for cr in c.relative_units
                 )
                 if hit:
-                    ev.append(
-                        FieldEvidence(
-                            "relatives",
-                            "a relative's name agrees",
-                            f.relative_same,
-                            f"A relative's name agrees ({_display(qr[0])}).",
-                        )
-                    )
+                    ev.append(FieldEvidence(N_("relatives"), N_("a relative's name agrees"),
+                                            f.relative_same,
+                                            N_("A relative's name agrees ({name}).",
+                                               name=_display(qr[0]))))
                     break
         if q.registration_number and q.registration_number == c.registration_number:
-            ev.append(
-                FieldEvidence(
-                    "registration number", "same", f.registration_same, "Same registration number."
-                )
-            )
+            ev.append(FieldEvidence(N_("registration number"), N_("same"), f.registration_same,
+                                    N_("Same registration number.")))
         if set(_norm_ids(q.document_numbers)) & set(_norm_ids(c.document_numbers)):
-            ev.append(
-                FieldEvidence(
-                    "document number", "same", f.document_same, "Same identity document number."
-                )
-            )
+            ev.append(FieldEvidence(N_("document number"), N_("same"), f.document_same,
+                                    N_("Same identity document number.")))
         if q.phone and c.phone and _norm_phone(q.phone) == _norm_phone(c.phone):
-            ev.append(
-                FieldEvidence(
-                    "phone", "same", f.phone_same, "Same phone number (households may share one)."
-                )
-            )
+            ev.append(FieldEvidence(N_("phone"), N_("same"), f.phone_same,
+                                    N_("Same phone number (households may share one).")))
         return ev
 
     # -- public --------------------------------------------------------------------------
 
-    def score(self, query: PersonRecord, candidate: PersonRecord, explain: bool = True) -> Match:
+    def score(
+        self, query: PersonRecord, candidate: PersonRecord, explain: bool = True
+    ) -> Match:
         """Compare ``query`` with ``candidate``; probability that they are one person.
 
         >>> m = Matcher.default()

@@ -38,6 +38,7 @@ from sqlalchemy import Connection, func, select, update
 
 from corridor.security.errors import DecryptionFailed, KeyUnavailable
 from corridor.security.tables import site_keys, users
+from corridor.text import N_
 
 __all__ = [
     "FieldCipher",
@@ -134,7 +135,7 @@ class MasterKey:
             raise DecryptionFailed()
         key_id, _, body = token[len(_SECRET_PREFIX) :].partition(":")
         if key_id != self.key_id:
-            raise KeyUnavailable("The secret was sealed under another master key")
+            raise KeyUnavailable(N_("The secret was sealed under another master key"))
         return _open(self._key, _unb64(body), f"secret|{purpose}".encode()).decode()
 
 
@@ -277,7 +278,9 @@ class FieldCipher:
         try:
             return self.master.unwrap(wrapped, context)
         except DecryptionFailed:
-            raise KeyUnavailable("The site key cannot be unwrapped with this master key") from None
+            raise KeyUnavailable(
+                N_("The site key cannot be unwrapped with this master key")
+            ) from None
 
     def data_key(self, conn: Connection, site_id: str, key_id: str | None) -> tuple[str, bytes]:
         """(key id, unwrapped data key): the site's active key, or the key ``key_id``.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from corridor.errors import CorridorError
+from corridor.text import N_
 
 
 class InvalidCredentials(CorridorError):
@@ -13,7 +14,7 @@ class InvalidCredentials(CorridorError):
     code = "invalid_credentials"
 
     def __init__(self) -> None:
-        super().__init__("The user name, password or code is not correct")
+        super().__init__(N_("The user name, password or code is not correct"))
 
 
 class Throttled(CorridorError):
@@ -22,7 +23,7 @@ class Throttled(CorridorError):
     code = "throttled"
 
     def __init__(self, retry_after: timedelta) -> None:
-        super().__init__("Too many attempts; try again later")
+        super().__init__(N_("Too many attempts; try again later"))
         self.retry_after = retry_after
 
 
@@ -31,8 +32,8 @@ class KeyUnavailable(CorridorError):
 
     code = "key_unavailable"
 
-    def __init__(self, message: str = "The key for this data is not available") -> None:
-        super().__init__(message)
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or N_("The key for this data is not available"))
 
 
 class AuthorisationFileInvalid(CorridorError):

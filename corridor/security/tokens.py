@@ -20,6 +20,7 @@ from corridor.errors import Problem, ValidationFailed
 from corridor.security.roles import AuthorisationMatrix, default_matrix
 from corridor.security.tables import api_tokens
 from corridor.security.users import Principal, load_principal
+from corridor.text import N_
 
 __all__ = ["ApiTokens", "IssuedToken", "TokenAccess"]
 
@@ -73,9 +74,14 @@ class ApiTokens:
     ) -> IssuedToken:
         wanted = sorted(set(scopes))
         actions = default_matrix().actions
-        problems = [Problem("scopes", f"{s} is not an action") for s in wanted if s not in actions]
+        problems = [
+            Problem("scopes", N_("{scope} is not an action", scope=s))
+            for s in wanted
+            if s not in actions
+        ]
         if not wanted:
-            problems.append(Problem("scopes", "a token needs at least one scope"))
+            problems.append(Problem("scopes", N_("a token needs at least one scope")))
+
         if problems:
             raise ValidationFailed(problems)
         token_id = str(uuid.uuid4())

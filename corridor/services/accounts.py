@@ -28,6 +28,7 @@ from corridor.security.users import (
 )
 from corridor.services.sites import unknown_site_problems
 from corridor.storage.database import Database
+from corridor.text import N_
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class AccountService:
 
     def _master(self) -> MasterKey:
         if self.master is None:
-            raise Unauthenticated("No master key is configured: logins are unavailable")
+            raise Unauthenticated(N_("No master key is configured: logins are unavailable"))
         return self.master
 
     def create(
@@ -170,11 +171,11 @@ class AccountService:
         factor); scopes are actions one of their roles allows. Returns (id, secret)."""
         needs_totp = any(role_rules.requires_totp(r) for r in who.principal.roles)
         if who.token_scopes is not None or (needs_totp and not who.second_factor):
-            raise Forbidden("API tokens are issued to a fully logged-in session only")
+            raise Forbidden(N_("API tokens are issued to a fully logged-in session only"))
         wanted = sorted(set(scopes))
         matrix = role_rules.default_matrix()
         problems = [
-            Problem("scopes", f"none of your roles may do {s}")
+            Problem("scopes", N_("none of your roles may do {action}", action=s))
             for s in wanted
             if s in matrix.actions
             and not any(matrix.allowed(r, s, same_site=True) for r in who.principal.roles)
@@ -209,4 +210,4 @@ class AccountService:
                 with self.db.transaction() as conn:
                     self.sessions.touch(conn, session_id)
             return Caller(session.principal, session.second_factor)
-        raise Unauthenticated("Log in first (or present a valid API token)")
+        raise Unauthenticated(N_("Log in first (or present a valid API token)"))

@@ -31,6 +31,7 @@ from corridor.storage import queries
 from corridor.storage.database import Database
 from corridor.storage.queries import Sites
 from corridor.storage.tables import persons
+from corridor.text import N_
 
 
 def _out(row: Any) -> dict[str, Any]:
@@ -62,7 +63,7 @@ class ExportService(Service):
         self, user_id: str, reason: str, scope: Sites, fmt: str = "jsonl"
     ) -> dict[str, Any]:
         if scope is None:
-            raise ValidationFailed([Problem("site_ids", "an export covers named sites only")])
+            raise ValidationFailed([Problem("site_ids", N_("an export covers named sites only"))])
         row = {
             "id": uuid7(),
             "requested_by": user_id,
@@ -94,9 +95,11 @@ class ExportService(Service):
         with self.db.transaction() as conn:
             row = self._get(conn, export_id, scope)
             if row["requested_by"] == user_id:
-                raise Forbidden("A second person must approve an export, not its requester")
+                raise Forbidden(N_("A second person must approve an export, not its requester"))
             if row["state"] != "pending":
-                raise Conflict(f"the export is {row['state']} already", field="state")
+                raise Conflict(
+                    N_("the export is {state} already", state=row["state"]), field="state"
+                )
             now = self.clock()
             conn.execute(
                 update(export_requests)
@@ -117,17 +120,23 @@ class ExportService(Service):
         """The encrypted file and the ids of the persons in it."""
         if len(passphrase) < export_file.MIN_PASSPHRASE:
             raise ValidationFailed(
-                [Problem("passphrase", f"needs at least {export_file.MIN_PASSPHRASE} characters")]
+                [
+                    Problem(
+                        "passphrase",
+                        N_("needs at least {n} characters", n=export_file.MIN_PASSPHRASE),
+                    )
+                ]
             )
         now = self.clock()
         with self.db.transaction() as conn:
             row = self._get(conn, export_id, scope)
             if row["requested_by"] != user_id:
-                raise Forbidden("Only the officer who asked for the export may download it")
+                raise Forbidden(N_("Only the officer who asked for the export may download it"))
             if row["state"] == "pending":
-                raise Conflict("the export waits for a second person's approval", field="state")
+                raise Conflict(N_("the export waits for a second person's approval"), field="state")
             if row["state"] != "approved":
-                raise Conflict("the export was downloaded already", field="state")
+                raise Conflict(N_("the export was downloaded already"), field="state")
+
             rows = (
                 conn.execute(
                     select(persons)

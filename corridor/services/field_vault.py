@@ -42,6 +42,7 @@ from corridor.security.crypto import FieldCipher, MasterKey, is_token, open_fiel
 from corridor.security.errors import DecryptionFailed, KeyUnavailable
 from corridor.security.tables import site_keys
 from corridor.storage.database import Database
+from corridor.text import N_
 
 # How stale the key-table fingerprint may be inside a bulk loop of ``open`` calls.
 BULK_CHECK_SECONDS = 1.0
@@ -71,7 +72,7 @@ class FieldVault:
         """A keyed hash of a normalised identifier (``kind`` separates phones from
         document numbers); 128 bits, base64url."""
         if self._lookup_key is None:
-            raise KeyUnavailable("No master key is configured: identifiers cannot be hashed")
+            raise KeyUnavailable(N_("No master key is configured: identifiers cannot be hashed"))
         mac = hmac.digest(self._lookup_key, f"{kind}\0{value}".encode(), "sha256")
         return base64.urlsafe_b64encode(mac[:16]).rstrip(b"=").decode("ascii")
 
@@ -115,8 +116,10 @@ class FieldVault:
         if live != len(key_ids):
             self.forget()
             raise KeyUnavailable(
-                "The site's encryption keys were destroyed while this was being saved: "
-                "nothing was stored; send it again"
+                N_(
+                    "The site's encryption keys were destroyed while this was being saved: "
+                    "nothing was stored; send it again"
+                )
             )
 
     def seal(self, site_id: str, field: str, value: str | None) -> str | None:
@@ -194,7 +197,10 @@ class FieldVault:
 
     def _require_cipher(self) -> FieldCipher:
         if self.cipher is None:
-            raise KeyUnavailable("No master key is configured: sensitive fields cannot be stored")
+            raise KeyUnavailable(
+                N_("No master key is configured: sensitive fields cannot be stored")
+            )
+
         return self.cipher
 
     def _active_key(self, site_id: str) -> tuple[str, bytes]:

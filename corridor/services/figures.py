@@ -15,6 +15,7 @@ from corridor.services.base import Service
 from corridor.storage import queries
 from corridor.storage.queries import Sites
 from corridor.storage.tables import movements, person_locations, persons, relationships
+from corridor.text import N_
 
 ALL_BRACKETS = (*BRACKETS, UNKNOWN_BRACKET)
 SEXES = ("f", "m", "unknown")
@@ -72,9 +73,12 @@ class FigureService(Service):
         end = end or now.date()
         start = start or end - timedelta(days=13)
         if start > end:
-            raise ValidationFailed([Problem("from", "must not be after 'to'")])
+            raise ValidationFailed([Problem("from", N_("must not be after 'to'"))])
         if (end - start).days >= MAX_DAYS:
-            raise ValidationFailed([Problem("from", f"ask for at most {MAX_DAYS} days at a time")])
+            raise ValidationFailed(
+                [Problem("from", N_("ask for at most {days} days at a time", days=MAX_DAYS))]
+            )
+
         if scope is not None and site_id not in scope:
             raise NotFound("site")
         with self.db.read() as conn:

@@ -33,6 +33,7 @@ from corridor.services.field_vault import (
 from corridor.services.match_index import bump_counts
 from corridor.storage.database import Database
 from corridor.storage.tables import person_documents, person_match_keys, persons, sites
+from corridor.text import N_
 
 # A document's lookup hash once its site key is destroyed (the column is NOT NULL).
 ERASED_LOOKUP = "-"
@@ -72,7 +73,8 @@ class KeyService(Service):
 
     def _cipher(self) -> FieldCipher:
         if self.vault.cipher is None:
-            raise KeyUnavailable("No master key is configured")
+            raise KeyUnavailable(N_("No master key is configured"))
+
         return self.vault.cipher
 
     def rotate_site(self, site_id: str, actor: str) -> Rotation:

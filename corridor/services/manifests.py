@@ -29,6 +29,7 @@ from corridor.storage.tables import (
     person_locations,
     persons,
 )
+from corridor.text import N_, text_of
 
 
 class ManifestService(Service):
@@ -38,7 +39,7 @@ class ManifestService(Service):
         """A draft manifest from a site in ``scope`` to any site."""
         problems = []
         if data.from_site_id == data.to_site_id:
-            problems.append(Problem("to_site_id", "must differ from from_site_id"))
+            problems.append(Problem("to_site_id", N_("must differ from from_site_id")))
         row = {
             "id": uuid7(),
             "vehicle": data.vehicle,
@@ -73,7 +74,10 @@ class ManifestService(Service):
             m = _manifest(conn, manifest_id, scope, "from")
             if m["status"] != "draft":
                 raise Conflict(
-                    f"the manifest is {m['status']}; persons can be added to a draft only",
+                    N_(
+                        "the manifest is {status}; persons can be added to a draft only",
+                        status=m["status"],
+                    ),
                     field="person_ids",
                 )
             problems: list[Problem] = []
@@ -94,24 +98,27 @@ class ManifestService(Service):
                         f"person_ids[{i}]" if len(groups) == 1 else f"[{g_index}].person_ids[{i}]"
                     )
                     if pid in seen:
-                        problems.append(Problem(field, "the person is listed twice"))
+                        problems.append(Problem(field, N_("the person is listed twice")))
                         continue
                     seen.add(pid)
                     if pid not in locs:
-                        problems.append(Problem(field, "person not found"))
+                        problems.append(Problem(field, N_("person not found")))
                     elif pid in open_items:
-                        where = (
-                            "this manifest"
+                        on = (
+                            N_("the person is already on this manifest")
                             if open_items[pid] == manifest_id
-                            else f"open manifest {open_items[pid]}"
+                            else N_(
+                                "the person is already on open manifest {manifest}",
+                                manifest=open_items[pid],
+                            )
                         )
-                        problems.append(Problem(field, f"the person is already on {where}"))
+                        problems.append(Problem(field, on))
                     elif (
                         locs[pid]["site_id"] != m["from_site_id"]
                         or locs[pid]["state"] not in AT_SITE_STATES
                     ):
                         problems.append(
-                            Problem(field, "the person is not at the manifest's origin site")
+                            Problem(field, N_("the person is not at the manifest's origin site"))
                         )
                     rows.append(
                         {
@@ -128,7 +135,7 @@ class ManifestService(Service):
                     conn.execute(insert(manifest_items), rows)
             except IntegrityError as exc:
                 raise Conflict(
-                    "a person was put on another open manifest at the same moment",
+                    N_("a person was put on another open manifest at the same moment"),
                     field="person_ids",
                 ) from exc
             return self._out(conn, manifest_id)
@@ -140,7 +147,7 @@ class ManifestService(Service):
             m = _manifest(conn, manifest_id, scope, "from")
             if m["status"] != "draft":
                 raise Conflict(
-                    "persons can be removed from a draft manifest only", field="person_id"
+                    N_("persons can be removed from a draft manifest only"), field="person_id"
                 )
             result = conn.execute(
                 manifest_items.delete().where(
@@ -166,9 +173,11 @@ class ManifestService(Service):
         with self.db.transaction() as conn:
             m = _manifest(conn, manifest_id, scope, "from")
             if m["status"] != "draft":
-                raise Conflict(f"the manifest was {m['status']} already", field="status")
+                raise Conflict(
+                    N_("the manifest was {status} already", status=m["status"]), field="status"
+                )
             if at > now:
-                raise ValidationFailed([Problem("departed_at", "is in the future")])
+                raise ValidationFailed([Problem("departed_at", N_("is in the future"))])
             items = (
                 conn.execute(
                     select(manifest_items)
@@ -180,7 +189,7 @@ class ManifestService(Service):
             )
             if not items:
                 raise ValidationFailed(
-                    [Problem("person_ids", "an empty manifest cannot be dispatched")]
+                    [Problem("person_ids", N_("an empty manifest cannot be dispatched"))]
                 )
             problems = self._dispatch_problems(conn, m, items)
             require(problems)
@@ -211,11 +220,11 @@ class ManifestService(Service):
         now = self.clock()
         at = data.arrived_at or now
         if at > now:
-            raise ValidationFailed([Problem("arrived_at", "is in the future")])
+            raise ValidationFailed([Problem("arrived_at", N_("is in the future"))])
         with self.db.transaction() as conn:
             m = _manifest(conn, manifest_id, scope, "to")
             if m["status"] == "draft":
-                raise Conflict("the manifest has not been dispatched", field="status")
+                raise Conflict(N_("the manifest has not been dispatched"), field="status")
             person_id = _resolve_person(conn, data)
             [result] = self._check_in(conn, m, [person_id], at, now, recorded_by)
         self.notify(_arrived([result]))
@@ -232,17 +241,17 @@ class ManifestService(Service):
         now = self.clock()
         at = arrived_at or now
         if at > now:
-            raise ValidationFailed([Problem("arrived_at", "is in the future")])
+            raise ValidationFailed([Problem("arrived_at", N_("is in the future"))])
         with self.db.transaction() as conn:
             m = _manifest(conn, manifest_id)
             if m["status"] == "draft":
-                raise Conflict("the manifest has not been dispatched", field="status")
+                raise Conflict(N_("the manifest has not been dispatched"), field="status")
             found = set(
                 conn.execute(select(persons.c.id).where(persons.c.id.in_(person_ids))).scalars()
             )
             require(
                 [
-                    Problem(f"person_ids[{i}]", "person not found")
+                    Problem(f"person_ids[{i}]", N_("person not found"))
                     for i, pid in enumerate(person_ids)
                     if pid not in found
                 ]
@@ -318,9 +327,9 @@ class ManifestService(Service):
         with self.db.transaction() as conn:
             m = _manifest(conn, manifest_id, scope, "to")
             if m["status"] == "received":
-                raise Conflict("the manifest was received already", field="status")
+                raise Conflict(N_("the manifest was received already"), field="status")
             if m["status"] != "dispatched":
-                raise Conflict("the manifest has not been dispatched", field="status")
+                raise Conflict(N_("the manifest has not been dispatched"), field="status")
             conn.execute(
                 update(manifests)
                 .where(manifests.c.id == manifest_id)
@@ -412,7 +421,7 @@ class ManifestService(Service):
                 problems.append(
                     Problem(
                         f"items[{n}].person_id",
-                        "the person is no longer at the manifest's origin site",
+                        N_("the person is no longer at the manifest's origin site"),
                     )
                 )
         households = {r["household_id"] for r in rows.values() if r["household_id"]}
@@ -445,9 +454,11 @@ class ManifestService(Service):
                     problems.append(
                         Problem(
                             f"items[{n}].separation_reason",
-                            "the person travels without household members "
-                            f"{', '.join(sorted(left_behind[hh]))}: keep the household together "
-                            "or record why not",
+                            N_(
+                                "the person travels without household members {members}: "
+                                "keep the household together or record why not",
+                                members=", ".join(sorted(left_behind[hh])),
+                            ),
                         )
                     )
         return problems
@@ -643,11 +654,12 @@ def _resolve_person(conn: Connection, data: CheckInIn) -> str:
         try:
             number = normalise_registration_number(data.registration_number)
         except InvalidRegistrationNumber as exc:
-            raise ValidationFailed([Problem("registration_number", str(exc))]) from exc
+            raise ValidationFailed([Problem("registration_number", text_of(exc))]) from exc
         pid = conn.execute(
             select(persons.c.id).where(persons.c.registration_number == number)
         ).scalar()
         if pid is None:
             raise NotFound("person", field="registration_number")
         return str(pid)
-    raise ValidationFailed([Problem("person_id", "give person_id or registration_number")])
+    raise ValidationFailed([Problem("person_id", N_("give person_id or registration_number"))])
+

@@ -14,6 +14,7 @@ from corridor.services.base import Service
 from corridor.storage import locations, queries
 from corridor.storage.queries import Sites
 from corridor.storage.tables import movements, person_locations, persons, sites
+from corridor.text import N_
 
 # Which kind of site an event may lead to (None: any kind).
 SITE_KIND_FOR = {"hospitalised": ("hospital",), "detained": ("detention",)}
@@ -65,22 +66,31 @@ def site_problems(
     needs_from, needs_to, _ = EVENT_KINDS[kind]
     problems = []
     if needs_from and not from_site:
-        problems.append(Problem("kind", f"a {kind} event needs a site to leave from"))
+        problems.append(Problem("kind", N_("a {kind} event needs a site to leave from", kind=kind)))
     if needs_to and not to_site:
-        problems.append(Problem("to_site_id", f"a {kind} event needs a destination site"))
+        problems.append(
+            Problem("to_site_id", N_("a {kind} event needs a destination site", kind=kind))
+        )
     if not needs_to and to_site and kind not in ("released",):
-        problems.append(Problem("to_site_id", f"a {kind} event has no destination site"))
+        problems.append(
+            Problem("to_site_id", N_("a {kind} event has no destination site", kind=kind))
+        )
     wanted = {s for s in (from_site, to_site) if s}
     kinds = dict(conn.execute(select(sites.c.id, sites.c.kind).where(sites.c.id.in_(wanted))).all())
     for field, site in (("from_site_id", from_site), ("to_site_id", to_site)):
         if site and site not in kinds:
-            problems.append(Problem(field, f"unknown site {site!r}"))
+            problems.append(Problem(field, N_("unknown site {site}", site=repr(site))))
     allowed = SITE_KIND_FOR.get(kind)
     if allowed and to_site in kinds and kinds[to_site] not in allowed:
         problems.append(
             Problem(
                 "to_site_id",
-                f"a {kind} event leads to a {' or '.join(allowed)} site, not a {kinds[to_site]}",
+                N_(
+                    "a {kind} event leads to a {allowed} site, not a {got}",
+                    kind=kind,
+                    allowed=" or ".join(allowed),
+                    got=kinds[to_site],
+                ),
             )
         )
     return problems
@@ -98,7 +108,7 @@ class MovementService(Service):
         now = self.clock()
         at = data.occurred_at or now
         if at > now:
-            raise ValidationFailed([Problem("occurred_at", "is in the future")])
+            raise ValidationFailed([Problem("occurred_at", N_("is in the future"))])
         with self.db.transaction() as conn:
             queries.person_row(conn, person_id, scope)
             loc = conn.execute(
@@ -108,11 +118,13 @@ class MovementService(Service):
             ).one()
             if loc.state == "deceased":
                 raise Conflict(
-                    "the person is recorded as deceased; correct that event first", field="kind"
+                    N_("the person is recorded as deceased; correct that event first"),
+                    field="kind",
                 )
             if loc.state == "in_transit":
                 raise Conflict(
-                    "the person is in transit on a manifest; check them in first", field="kind"
+                    N_("the person is in transit on a manifest; check them in first"),
+                    field="kind",
                 )
             from_site = loc.site_id
             require(site_problems(conn, data.kind, from_site, data.to_site_id))
@@ -150,13 +162,14 @@ class MovementService(Service):
             ).first()
             if taken:
                 raise Conflict(
-                    "this event was corrected already; correct the correction", field="event_id"
+                    N_("this event was corrected already; correct the correction"),
+                    field="event_id",
                 )
             if data.kind != "voided":
                 require(site_problems(conn, data.kind, data.from_site_id, data.to_site_id))
             at = data.occurred_at or old["occurred_at"]
             if at > now:
-                raise ValidationFailed([Problem("occurred_at", "is in the future")])
+                raise ValidationFailed([Problem("occurred_at", N_("is in the future"))])
             new_id = insert_event(
                 conn,
                 person_id=old["person_id"],

@@ -23,6 +23,7 @@ from corridor.domain.vulnerability import (
 from corridor.errors import Problem
 from corridor.schemas import DocumentIn, PersonDetails, VulnerabilitiesIn
 from corridor.storage.queries import NAME_COLUMNS as NAME_FIELDS
+from corridor.text import N_, text_of
 
 _LANG_RE = re.compile(r"^[a-z]{2,3}$")
 _PHONE_RE = re.compile(r"^\+?[0-9]{5,20}$")
@@ -49,20 +50,22 @@ def birth_fields(details: Any, on: date, prefix: str, problems: list[Problem]) -
     estimated = details.estimated_age
     if birth_text is not None and estimated is not None:
         problems.append(
-            Problem(f"{prefix}estimated_age", "give a birth date or an estimated age, not both")
+            Problem(f"{prefix}estimated_age", N_("give a birth date or an estimated age, not both"))
         )
         return {}
     if birth_text:
         try:
             birth, precision = parse_birth_date(birth_text)
         except ValueError as exc:
-            problems.append(Problem(f"{prefix}birth_date", str(exc)))
+            problems.append(Problem(f"{prefix}birth_date", text_of(exc)))
             return {}
         problems.extend(birth_problems(birth, precision, on, f"{prefix}birth_date"))
         return {"birth_date": birth, "birth_precision": precision}
     if estimated is not None:
         if estimated > 120:
-            problems.append(Problem(f"{prefix}estimated_age", f"is over 120 (got {estimated})"))
+            problems.append(
+                Problem(f"{prefix}estimated_age", N_("is over 120 (got {got})", got=estimated))
+            )
             return {}
         return {"birth_date": estimated_birth_date(estimated, on), "birth_precision": "estimated"}
     return {}
@@ -92,7 +95,9 @@ def document_rows(
     for i, d in enumerate(docs):
         key = document_key(d.number)
         if not key:
-            problems.append(Problem(f"{prefix}documents[{i}].number", "has no letters or digits"))
+            problems.append(
+                Problem(f"{prefix}documents[{i}].number", N_("has no letters or digits"))
+            )
         if d.issuing_country and (reason := country_problem(d.issuing_country)):
             problems.append(Problem(f"{prefix}documents[{i}].issuing_country", reason))
         rows.append(
@@ -131,13 +136,15 @@ def detail_fields(
     for i, lang in enumerate(details.languages):
         if not _LANG_RE.match(lang):
             problems.append(
-                Problem(f"{prefix}languages[{i}]", "use an ISO 639 code such as ar, ku, en")
+                Problem(f"{prefix}languages[{i}]", N_("use an ISO 639 code such as ar, ku, en"))
             )
     row["languages"] = list(details.languages)
     if details.phone:
         phone = normalise_phone(details.phone)
         if not _PHONE_RE.match(phone):
-            problems.append(Problem(f"{prefix}phone", "must be 5 to 20 digits, optionally after +"))
+            problems.append(
+                Problem(f"{prefix}phone", N_("must be 5 to 20 digits, optionally after +"))
+            )
         row["phone"] = phone
     else:
         row["phone"] = None
@@ -146,5 +153,6 @@ def detail_fields(
     row["note"] = details.note
     row["biometric_reference"] = details.biometric_reference
     if not any(row[f] for f in NAME_FIELDS) and not row["alternate_names"] and not row["kunya"]:
-        problems.append(Problem(f"{prefix}given_name", "a person needs at least one name"))
+        problems.append(Problem(f"{prefix}given_name", N_("a person needs at least one name")))
+
     return row

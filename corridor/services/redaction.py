@@ -22,6 +22,7 @@ from corridor.errors import Forbidden, Problem
 from corridor.security.roles import default_matrix
 from corridor.services.base import Service
 from corridor.storage.tables import sites
+from corridor.text import N_
 
 # Where each field named in the matrix's field groups sits in a person as shown.
 PATHS: dict[str, tuple[str, ...]] = {
@@ -86,8 +87,8 @@ def patch_refusal(roles: Iterable[str], given: dict[str, Any], age: int | None) 
     refused = sorted(names & hidden_fields(roles, record_kind(age)))
     if refused:
         raise Forbidden(
-            "Your roles may not change these fields",
-            problems=[Problem(f, "restricted to other roles") for f in refused],
+            N_("Your roles may not change these fields"),
+            problems=[Problem(f, N_("restricted to other roles")) for f in refused],
         )
 
 

@@ -51,6 +51,7 @@ from corridor.storage.tables import (
     persons,
     relationships,
 )
+from corridor.text import N_, text_of
 
 INVERSE_LINK = {
     "spouse": "spouse",
@@ -79,7 +80,7 @@ class _Draft:
         self.docs = docs
 
 
-BIOMETRICS_OFF = (
+BIOMETRICS_OFF = N_(
     "biometrics are disabled on this instance (setting biometrics_enabled, "
     "env CORRIDOR_BIOMETRICS_ENABLED)"
 )
@@ -330,7 +331,7 @@ class RegistrationService(Service):
         """Record that other_person is person's <kind> (and the inverse)."""
         if data.person_id == data.other_person_id:
             raise ValidationFailed(
-                [Problem("other_person_id", "a person cannot be their own relative")]
+                [Problem("other_person_id", N_("a person cannot be their own relative"))]
             )
         now = self.clock()
         with self.db.transaction() as conn:
@@ -343,7 +344,7 @@ class RegistrationService(Service):
                 ).scalars()
             )
             problems = [
-                Problem(f, "person not found")
+                Problem(f, N_("person not found"))
                 for f, pid in (
                     ("person_id", data.person_id),
                     ("other_person_id", data.other_person_id),
@@ -359,7 +360,7 @@ class RegistrationService(Service):
                 )
             ).first()
             if exists:
-                raise Conflict("this link is recorded already", field="kind")
+                raise Conflict(N_("this link is recorded already"), field="kind")
             row = _link_row(data.person_id, data.other_person_id, data.kind, now, data.note)
             inverse = _link_row(
                 data.other_person_id, data.person_id, INVERSE_LINK[data.kind], now, data.note
@@ -419,7 +420,7 @@ class RegistrationService(Service):
                 [
                     Problem(
                         "registration_number",
-                        "give a registration number, phone or document number",
+                        N_("give a registration number, phone or document number"),
                     )
                 ]
             )
@@ -428,7 +429,7 @@ class RegistrationService(Service):
             try:
                 number = normalise_registration_number(data.registration_number)
             except InvalidRegistrationNumber as exc:
-                raise ValidationFailed([Problem("registration_number", str(exc))]) from exc
+                raise ValidationFailed([Problem("registration_number", text_of(exc))]) from exc
             query = query.where(persons.c.registration_number == number)
         if data.phone:
             hashed = self.vault.lookup_hash("phone", normalise_phone(data.phone))
@@ -484,7 +485,8 @@ class RegistrationService(Service):
         problems: list[Problem],
     ) -> _Draft:
         if registered_at > self.clock():
-            problems.append(Problem(f"{prefix}registered_at", "is in the future"))
+            problems.append(Problem(f"{prefix}registered_at", N_("is in the future")))
+
         person_id = uuid7()
         row = detail_fields(details, registered_at.date(), prefix, problems)
         docs = document_rows(details.documents, person_id, prefix, problems)

@@ -28,6 +28,7 @@ from corridor.errors import Problem, ValidationFailed
 from corridor.services.base import Service
 from corridor.services.figures import MAX_DAYS
 from corridor.storage.tables import movements, persons, sites
+from corridor.text import N_
 
 Key = tuple[date, str, str, str]  # day, site id, figure, destination kind
 
@@ -36,9 +37,12 @@ class ReportService(Service):
     def daily(self, start: date, end: date) -> list[dict[str, Any]]:
         """One row per day, site and figure, with counts by (sex, bracket)."""
         if start > end:
-            raise ValidationFailed([Problem("from", "must not be after 'to'")])
+            raise ValidationFailed([Problem("from", N_("must not be after 'to'"))])
         if (end - start).days >= MAX_DAYS:
-            raise ValidationFailed([Problem("from", f"ask for at most {MAX_DAYS} days at a time")])
+            raise ValidationFailed(
+                [Problem("from", N_("ask for at most {days} days at a time", days=MAX_DAYS))]
+            )
+
         hi = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
         with self.db.read() as conn:
             site_rows = {r["id"]: dict(r) for r in conn.execute(select(sites)).mappings()}

@@ -60,6 +60,7 @@ from corridor.storage.tracing_tables import (
     tracing_enquiries,
     tracing_matches,
 )
+from corridor.text import N_
 
 ACTIONS = {"person": "anonymise", "tracing_reunited": "anonymise",
            "tracing_closed": "anonymise", "session": "delete", "rate_event": "delete",
@@ -146,9 +147,11 @@ class RetentionService(Service):
         with self.db.transaction() as conn:
             row = queries.person_row(conn, person_id, scope)  # NotFound: unknown or out of scope
             if row["legal_hold"]:
-                raise Conflict("this record is on legal hold and cannot be erased", "legal_hold")
+                raise Conflict(
+                    N_("this record is on legal hold and cannot be erased"), "legal_hold"
+                )
             if row["anonymised_at"] is not None:
-                raise Conflict("this record was erased already", "person_id")
+                raise Conflict(N_("this record was erased already"), "person_id")
             self._anonymise(conn, [person_id], now)
             insert_rows(
                 conn,

@@ -19,6 +19,7 @@ from corridor.storage import queries
 from corridor.storage.database import Database
 from corridor.storage.queries import Sites
 from corridor.storage.tables import sites
+from corridor.text import N_
 
 
 def unknown_site_problems(
@@ -31,7 +32,11 @@ def unknown_site_problems(
     if scope is not None:
         wanted &= set(scope)
     found = set(conn.execute(select(sites.c.id).where(sites.c.id.in_(wanted))).scalars())
-    return [Problem(field, f"unknown site {site!r}") for site, field in checks if site not in found]
+    return [
+        Problem(field, N_("unknown site {site}", site=repr(site)))
+        for site, field in checks
+        if site not in found
+    ]
 
 
 class SiteService(Service):
@@ -51,7 +56,9 @@ class SiteService(Service):
         row = detention.stored(self.vault, given) if is_detention else given
         with self.db.transaction() as conn:
             if conn.execute(select(sites.c.id).where(sites.c.name == row["name"])).first():
-                raise Conflict(f"a site named {data.name!r} exists already", field="name")
+                raise Conflict(
+                    N_("a site named {name} exists already", name=repr(data.name)), field="name"
+                )
             conn.execute(insert(sites), [row])
             if is_detention:
                 detention.seal(self.vault, conn, row["id"], given)

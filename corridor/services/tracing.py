@@ -19,13 +19,16 @@ from sqlalchemy import Connection, insert, select, update
 from corridor.domain.birth import age_on
 from corridor.domain.ids import uuid7
 from corridor.domain.tracing import (
+    SET_ASIDE,
     CaseState,
     Disclosure,
     InvalidTransition,
     check_close,
     check_transition,
     disclosure_decider,
+    found_on,
     is_child,
+    state_text,
 )
 from corridor.errors import Conflict, Forbidden, NotFound, Problem, require
 from corridor.matching import Match
@@ -45,6 +48,7 @@ from corridor.storage.tracing_tables import (
     tracing_enquiries,
     tracing_matches,
 )
+from corridor.text import N_
 from corridor.tracing_schemas import (
     DisclosureIn,
     EnquiryIn,
@@ -214,7 +218,7 @@ class TracingService(Service):
                 )
                 .values(
                     status="rejected",
-                    reason="another candidate was confirmed",
+                    reason=SET_ASIDE,
                     decided_by=by,
                     decided_at=now,
                 )
@@ -294,7 +298,10 @@ class TracingService(Service):
             case = _case_for_update(conn, case_id)
             if case["state"] != CaseState.VERIFIED:
                 raise Conflict(
-                    f"Disclosure is decided once a match is verified (the case is {case['state']})",
+                    N_(
+                        "Disclosure is decided once a match is verified (the case is {state})",
+                        state=state_text(CaseState(case["state"])),
+                    ),
                     "decision",
                 )
             person = conn.execute(
@@ -307,8 +314,11 @@ class TracingService(Service):
             )
             decider = disclosure_decider(child)
             if decider not in who.principal.roles:
-                who_for = "a child" if child else "an adult"
-                raise Forbidden(f"For {who_for}, disclosure is decided by a {decider}")
+                raise Forbidden(
+                    N_("For a child, disclosure is decided by a {role}", role=decider)
+                    if child
+                    else N_("For an adult, disclosure is decided by a {role}", role=decider)
+                )
             _move(case, CaseState.FOUND_PERSON_CONSULTED)
             conn.execute(
                 update(tracing_cases)
@@ -342,9 +352,9 @@ class TracingService(Service):
         now = self.clock()
         target = CaseState(data.to)
         if target is CaseState.CLOSED and data.close_reason is None:
-            require([Problem("close_reason", "is required to close a case")])
+            require([Problem("close_reason", N_("is required to close a case"))])
         if target is not CaseState.CLOSED and data.close_reason is not None:
-            require([Problem("close_reason", "is given only when closing a case")])
+            require([Problem("close_reason", N_("is given only when closing a case"))])
         with self.db.transaction() as conn:
             case = _case_for_update(conn, case_id)
             disclosure = Disclosure(case["disclosure"]) if case["disclosure"] else None
@@ -388,7 +398,13 @@ class TracingService(Service):
             raise NotFound("match")
         case = _case_for_update(conn, m["case_id"])
         if m["status"] != "proposed":
-            raise Conflict(f"This match was already {m['status']}", "match_id")
+            already = {
+                "confirmed": N_("This match was already confirmed"),
+                "rejected": N_("This match was already rejected"),
+            }
+            raise Conflict(
+                already.get(m["status"]) or f"This match was already {m['status']}", "match_id"
+            )
         return m, case
 
     def _propose(
@@ -418,14 +434,8 @@ class TracingService(Service):
                 .values(state=target, updated_at=now)
             )
         self._event(
-            conn,
-            case_id,
-            "match_proposed",
-            state,
-            target,
-            SYSTEM,
-            f"found on {found_by}",
-            match_id=match_id,
+            conn, case_id, "match_proposed", state, target, SYSTEM,
+            found_on(found_by), match_id=match_id,
         )
 
     def _event(
@@ -517,14 +527,23 @@ def _enquiry_problems(data: EnquiryIn, now: datetime) -> list[Problem]:
         at = f"sought[{i}]"
         names = (s.full_name, s.given_name, s.family_name, s.name_original_script)
         if not any(names) and not s.alternate_names:
-            problems.append(Problem(f"{at}.full_name", "give at least one name (in any script)"))
+            problems.append(
+                Problem(f"{at}.full_name", N_("give at least one name (in any script)"))
+            )
         if s.birth_year is not None and s.birth_year > now.year:
-            problems.append(Problem(f"{at}.birth_year", f"is in the future (after {now.year})"))
+            problems.append(
+                Problem(f"{at}.birth_year", N_("is in the future (after {year})", year=now.year))
+            )
         if s.last_seen_date is not None and s.last_seen_date > now.date():
             problems.append(
                 Problem(
                     f"{at}.last_seen_date",
-                    f"is in the future ({s.last_seen_date} after {now.date()})",
+                    N_(
+                        "is in the future ({date} after {today})",
+                        date=s.last_seen_date,
+                        today=now.date(),
+                    ),
+
                 )
             )
     return problems

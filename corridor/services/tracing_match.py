@@ -27,6 +27,7 @@ from corridor.services.match_index import documents_of, stored_records
 from corridor.services.person_search import PersonSearchService, engine_data
 from corridor.storage.tables import POPULATION_KEY, match_key_counts, persons, relationships
 from corridor.storage.tracing_tables import tracing_case_keys, tracing_cases
+from corridor.text import Text
 
 # A candidate is proposed to the officer from this probability up, at most this many per
 # case and per run. Officers decide; a missed relative costs more than a rejected match.
@@ -213,7 +214,26 @@ def searching_cases_for(conn: Connection, people: Iterable[PersonRecord]) -> dic
 
 
 def explanation_json(match: Match) -> list[dict[str, Any]]:
+    """The explanation as stored: the English text, and its message and parameters
+    (``message``) so that the pages can show it in the reader's language."""
+    out = []
+    for e in match.explanation:
+        item = {"field": e.field, "level": e.level, "weight": round(e.weight, 2), "text": e.text}
+        if isinstance(e.text, Text):
+            item["message"] = e.text.as_data()
+        out.append(item)
+    return out
+
+
+def stored_explanation(items: Any) -> list[dict[str, Any]]:
+    """A stored explanation as the API shows it (field, level, weight, text), its texts
+    translatable again where their message was stored."""
     return [
-        {"field": e.field, "level": e.level, "weight": round(e.weight, 2), "text": e.text}
-        for e in match.explanation
+        {
+            "field": Text(str(e["field"])),
+            "level": e["level"],
+            "weight": e["weight"],
+            "text": Text.from_data(str(e["text"]), e.get("message")),
+        }
+        for e in items or ()
     ]

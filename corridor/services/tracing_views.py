@@ -14,6 +14,7 @@ from corridor.domain.tracing import (
     CloseReason,
     Disclosure,
     enquirer_status,
+    log_reason,
     queue_priority,
     site_disclosable,
 )
@@ -21,6 +22,8 @@ from corridor.errors import NotFound
 from corridor.services import detention
 from corridor.services.base import Service
 from corridor.services.field_vault import FieldVault
+from corridor.services.tracing_enquiries import PER_PAGE, enquiry_list
+from corridor.services.tracing_match import stored_explanation
 from corridor.storage import queries
 from corridor.storage.database import Database
 from corridor.storage.queries import Sites
@@ -208,6 +211,24 @@ class TracingViews(Service):
             del i["_order"]
         return detention.reveal_in(items, details)
 
+    def enquiries(
+        self,
+        scope: Sites = None,
+        state: str | None = None,
+        page: int = 1,
+        per_page: int = PER_PAGE,
+    ) -> dict[str, Any]:
+        """Every enquiry in scope, a page at a time (``tracing_enquiries.enquiry_list``):
+        ``{items: [{id, created_at, enquirer_name, enquirer_relationship, state,
+        priority, sought, open_cases}], total, page, pages, per_page, state}``."""
+        today = self.clock().date()
+        with self.db.read() as conn:
+            visible = None
+            if scope is not None:
+                ids = list(conn.execute(select(tracing_cases.c.id)).scalars())
+                visible = cases_in_scope(conn, ids, scope)
+            return enquiry_list(conn, today, scope, visible, state, page, per_page)
+
     def enquirer_view(self, enquiry_id: str, scope: Sites = None) -> dict[str, Any]:
         """What may be told to the enquirer: per sought person, searching / found /
         closed, whether a message can be passed, and the site only once the found adult
@@ -272,7 +293,7 @@ class TracingViews(Service):
                     "to_state": ev["to_state"],
                     "match_id": ev["match_id"],
                     "disclosure": ev["disclosure"],
-                    "reason": ev["reason"],
+                    "reason": log_reason(ev["kind"], ev["to_state"], ev["reason"]),
                     "by": ev["recorded_by"],
                     "role": ev["recorded_role"],
                     "at": ev["recorded_at"].isoformat(),
@@ -375,10 +396,10 @@ def _matches(
                 "person": people[m["person_id"]],
                 "probability": m["probability"],
                 "weight": m["weight"],
-                "explanation": m["explanation"],
+                "explanation": stored_explanation(m["explanation"]),
                 "found_by": m["found_by"],
                 "status": m["status"],
-                "reason": m["reason"],
+                "reason": log_reason("match", None, m["reason"]),
                 "decided_by": m["decided_by"],
                 "decided_at": m["decided_at"].isoformat() if m["decided_at"] else None,
                 "proposed_at": m["created_at"].isoformat(),

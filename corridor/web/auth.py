@@ -21,6 +21,7 @@ from corridor.security.roles import default_matrix, requires_totp
 from corridor.security.sessions import COOKIE_ATTRIBUTES, COOKIE_NAME
 from corridor.services import Services
 from corridor.services.accounts import Caller
+from corridor.text import N_
 from corridor.web.deps import services
 
 router = APIRouter(prefix="/api/auth", tags=["authentication"])
@@ -62,12 +63,12 @@ def requires(action: str) -> Callable[..., Coroutine[Any, Any, Caller]]:
     async def check(request: Request, svc: Svc, who: Annotated[Caller, Depends(caller)]) -> Caller:
         roles = who.principal.roles
         if personal and not who.second_factor and any(requires_totp(r) for r in roles):
-            raise Unauthenticated("Give the second factor (TOTP code) first")
+            raise Unauthenticated(N_("Give the second factor (TOTP code) first"))
         refusal = None
         if who.token_scopes is not None and action not in who.token_scopes:
-            refusal = f"This token is not for {action}"
+            refusal = N_("This token is not for {action}", action=action)
         elif not any(matrix.allowed(r, action, same_site=True) for r in roles):
-            refusal = f"None of your roles may do {action}"
+            refusal = N_("None of your roles may do {action}", action=action)
         if refusal:
             if personal:  # a denied access to personal data is audited too
                 await run_in_threadpool(
@@ -100,7 +101,8 @@ def second_factor(
     """The TOTP code; a new session id replaces the password-only one."""
     session_id = request.cookies.get(COOKIE_NAME)
     if not session_id:
-        raise Unauthenticated("Log in with your password first")
+        raise Unauthenticated(N_("Log in with your password first"))
+
     _set_cookie(response, svc.accounts.second_factor(session_id, body.code))
     return {"second_factor_required": False}
 

@@ -17,6 +17,7 @@ from starlette.datastructures import FormData
 
 from corridor.errors import Forbidden
 from corridor.security.sessions import COOKIE_NAME
+from corridor.text import N_
 
 __all__ = ["CSRF_COOKIE", "FIELD", "HEADER", "checked_form", "new_secret", "token_for"]
 
@@ -41,8 +42,10 @@ async def checked_form(request: Request) -> FormData:
     secret = request.cookies.get(CSRF_COOKIE)
     sent = request.headers.get(HEADER) or form.get(FIELD)
     if not secret or not isinstance(sent, str):
-        raise Forbidden("This form did not come from this session: reload the page")
+        raise Forbidden(N_("This form did not come from this session: reload the page"))
+
     expected = token_for(secret, request.cookies.get(COOKIE_NAME))
     if not hmac.compare_digest(expected, sent):
-        raise Forbidden("This form did not come from this session: reload the page")
+        raise Forbidden(N_("This form did not come from this session: reload the page"))
+
     return form

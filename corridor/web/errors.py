@@ -2,8 +2,11 @@
 
 ``{"status": 422, "code": "invalid", "message": "...", "errors": [{"field", "reason"}]}``
 
-The API (``/api/...``) and the pages' ``.json`` twins get that JSON; a browser on a page
-gets the same status and message as an HTML page, or is sent to sign in.
+The API (``/api/...``) and the pages' ``.json`` twins get that JSON, in English; a browser
+on a page gets the same status and message as an HTML page in the reader's language
+(messages and reasons are ``corridor.text.Text``, translated by the page's ``tr`` filter),
+or is sent to sign in.
+
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from corridor.errors import (
     ValidationFailed,
 )
 from corridor.security.errors import InvalidCredentials, KeyUnavailable, Throttled
+from corridor.text import N_, Text
+from corridor.web import shape_errors
 
 STATUS: dict[type[CorridorError], int] = {
     ValidationFailed: 422,
@@ -98,7 +103,11 @@ def install(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         if wants_html(request):
-            return html_error(request, 422, "The input is not valid", errors)
+            shown = [
+                {"field": _field_path(tuple(e.get("loc", ()))), "reason": shape_errors.reason(e)}
+                for e in exc.errors()
+            ]
+            return html_error(request, 422, N_("The input is not valid"), shown)
         return JSONResponse(
             error_body(422, "invalid", "The input is not valid", errors), status_code=422
         )
@@ -107,7 +116,9 @@ def install(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
         if wants_html(request) and exc.status_code in (404, 405):
-            return html_error(request, exc.status_code, str(exc.detail), [])
+            detail = str(exc.detail)
+            message = Text("Not found", english=detail) if detail == "Not Found" else detail
+            return html_error(request, exc.status_code, message, [])
         return JSONResponse(
             error_body(exc.status_code, code, str(exc.detail), []),
             status_code=exc.status_code,

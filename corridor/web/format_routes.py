@@ -20,6 +20,7 @@ from corridor.schemas import LegalBasis
 from corridor.security.roles import default_matrix
 from corridor.services import Services
 from corridor.services.accounts import Caller
+from corridor.text import N_
 from corridor.web.auth import requires
 from corridor.web.deps import services
 
@@ -72,7 +73,8 @@ def import_file(
 
     data = file.file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
-        raise ValidationFailed([Problem("file", "larger than 50 MB: split it")])
+        raise ValidationFailed([Problem("file", N_("larger than 50 MB: split it"))])
+
     allowed = site_scope(who, "person.write")
     if site_id and allowed is not None and site_id not in allowed:
         raise NotFound("site", field="site_id")

@@ -13,8 +13,10 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from corridor.domain.names import NAME_PARTS
-from corridor.errors import Problem, ValidationFailed
+from corridor.errors import CorridorError, Problem, ValidationFailed
 from corridor.schemas import PersonSearchIn
+from corridor.text import Listing
+from corridor.web import shape_errors
 
 __all__ = [
     "as_values",
@@ -24,6 +26,7 @@ __all__ = [
     "parse_search",
     "person_details",
     "problems_by_field",
+    "reasons",
 ]
 
 NAME_FIELDS = (*NAME_PARTS, "mother_name")
@@ -106,13 +109,21 @@ def parse(model: type[M], data: dict[str, Any]) -> M:
                 field += f".{name}" if field else name
                 if name != part:
                     break
-            problems.append(Problem(field or "form", e["msg"]))
+            problems.append(Problem(field or "form", shape_errors.reason(e)))
         raise ValidationFailed(problems) from exc
 
 
 def parse_search(registration_number: str) -> PersonSearchIn:
     """An exact search by one registration number (typed, so possibly mistyped)."""
     return PersonSearchIn(registration_number=registration_number)
+
+
+def reasons(exc: CorridorError) -> str:
+    """Every reason of ``exc`` in one line (each translated on its own when shown), or
+    its message where it names no field."""
+    if not exc.problems:
+        return exc.message
+    return Listing("; ", [p.reason for p in exc.problems])
 
 
 def problems_by_field(exc: ValidationFailed) -> dict[str, str]:

@@ -29,7 +29,9 @@ class Language:
 LANGUAGES: dict[str, Language] = {
     "en": Language("en", "English", "ltr"),
     "ar": Language("ar", "العربية", "rtl"),
+    "ku": Language("ku", "Kurmancî", "ltr"),  # Kurmanji, Latin script (Babel: "ku")
 }
+
 DEFAULT = "en"
 
 

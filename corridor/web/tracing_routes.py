@@ -3,9 +3,9 @@ the enquirer view. Handlers parse, call the tracing service, audit what they sho
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from corridor.errors import Forbidden
 from corridor.security.roles import visible_fields
@@ -43,6 +43,21 @@ def create_enquiry(body: EnquiryIn, svc: Svc, who: MayTracingWrite) -> Json:
         body, recorded_by=who.principal.user_id, audit=svc.audit.hook(who, "tracing.write")
     )
     return shown(who, enquiry)
+
+
+@tracing_router.get("/enquiries")
+def list_enquiries(
+    svc: Svc,
+    who: MayTracingRead,
+    state: Annotated[Literal["open", "closed"] | None, Query()] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Json:
+    """Every enquiry in the caller's scope, children first, then open before closed,
+    oldest first; ``state`` filters, ``page`` pages (50 a page). No registered person
+    is in it: the persons sought and the candidates are on each enquiry."""
+    view = svc.tracing.views.enquiries(scope=who.scope, state=state, page=page)
+    svc.audit.record(who, "tracing.read", person_ids_in(view))
+    return view
 
 
 @tracing_router.get("/enquiries/{enquiry_id}")

@@ -170,18 +170,11 @@ def test_protection_08_no_personal_data_in_logs_urls_or_caches(client, caplog):
             "user_id",
         }, route.path
         queries = {q.alias or q.name for q in route.dependant.query_params}
-        # (an import's options: flags, a legal basis and a purpose from fixed vocabularies)
-        assert queries <= {
-            "site_id",
-            "status",
-            "from",
-            "to",
-            "dry_run",
-            "skip_bad_rows",
-            "consent_tracing",
-            "legal_basis",
-            "purpose",
-        }, route.path
+        # (an import's options: flags, a legal basis and a purpose from fixed vocabularies;
+        # the enquiry list's state, open or closed, and page number)
+        assert queries <= {"site_id", "status", "from", "to", "dry_run", "skip_bad_rows",
+                           "consent_tracing", "legal_basis", "purpose", "state",
+                           "page"}, route.path
     r = client.get(f"/api/persons/{p['id']}")
     assert r.headers["cache-control"] == "no-store"
 

@@ -500,3 +500,51 @@ def test_a_detention_site_is_shown_to_protection_roles_only(database, clock):
     work_at(protection, *client.get("/api/auth/me").json()["site_ids"], admin=client)
     seen = protection.get(f"/api/tracing/cases/{case['id']}").json()
     assert seen["matches"][0]["person"]["site"]["name"] == "Prison"
+
+
+def test_the_list_of_enquiries_children_first_filtered_paged_and_scoped(database, clock):
+    """Every enquiry in the caller's scope: a child concerned first, then open before
+    closed; filtered by state, a page at a time, and nothing of another site's."""
+    client = make_client(database, clock)
+    camp = site(client, "Camp A")
+    register_khalid(client, camp)
+    adult = enquire(client, adult_sought())
+    clock.advance(hours=1)
+    _, child = child_enquiry(client, camp)
+    r = client.get("/api/tracing/enquiries")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [i["id"] for i in body["items"]] == [child["id"], adult["id"]]
+    assert (body["total"], body["page"], body["pages"], body["state"]) == (2, 1, 1, None)
+    first = body["items"][0]
+    assert set(first) == {
+        "id", "created_at", "enquirer_name", "enquirer_relationship", "state", "priority",
+        "sought", "open_cases",
+    }
+    assert (first["priority"], first["state"], first["sought"], first["open_cases"]) == (
+        "uasc", "open", 1, 1,
+    )
+    assert first["enquirer_relationship"] == "mother"
+    r = client.post(
+        f"/api/tracing/cases/{case_of(adult)['id']}/transitions",
+        json={"to": "closed", "close_reason": "deceased"},
+    )
+    assert r.status_code == 200, r.text
+    closed = client.get("/api/tracing/enquiries?state=closed").json()
+    assert [(i["id"], i["open_cases"]) for i in closed["items"]] == [(adult["id"], 0)]
+    still = client.get("/api/tracing/enquiries?state=open").json()
+    assert [i["id"] for i in still["items"]] == [child["id"]]
+    assert client.get("/api/tracing/enquiries?state=lost").status_code == 422
+    assert client.get("/api/tracing/enquiries?page=0").status_code == 422
+    beyond = client.get("/api/tracing/enquiries?page=2").json()
+    assert beyond["items"] == [] and beyond["total"] == 2
+    views = client.app.state.services.tracing.views
+    one = views.enquiries(page=2, per_page=1)
+    assert ([i["id"] for i in one["items"]], one["pages"]) == ([adult["id"]], 2)
+    # A protection officer (own sites) of another camp sees none of them.
+    elsewhere = make_client(database, clock, (Role.PROTECTION_OFFICER,))
+    work_at(elsewhere, site(client, "Camp B"), admin=client)
+    r = elsewhere.get("/api/tracing/enquiries")
+    assert r.status_code == 200 and r.json()["items"] == [] and "Amira" not in r.text
+    work_at(elsewhere, camp, admin=client)
+    assert elsewhere.get("/api/tracing/enquiries").json()["total"] == 2

@@ -102,3 +102,30 @@ def test_an_enquiry_finds_the_person_and_the_site_waits_for_consent(page, live_s
     assert "لماذا يقترح النظام هذا الشخص" in page.locator("main").inner_text()
     screenshot(page, "tracing-case-arabic")
     page.get_by_role("button", name="English").click()
+
+
+def test_the_list_of_enquiries_children_first_and_filtered(page, live_server: LiveServer):
+    """From the queue to every enquiry: the demo's enquiries, a child concerned first,
+    filtered by state; the same list in Kurmanji."""
+    sign_in(page, live_server, "tracing_officer")
+    page.goto("/tracing")
+    page.get_by_role("link", name="All enquiries").click()
+    page.wait_for_url(re.compile(r"/tracing/enquiries$"))
+    rows = page.locator("#enquiries tbody tr[data-state]")
+    assert rows.count() >= 1
+    first = rows.first.inner_text()
+    assert "unaccompanied or separated child" in first or "child sought" in first
+    screenshot(page, "tracing-enquiries")
+
+    page.get_by_label("State").select_option("closed")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url(re.compile(r"state=closed"))
+    assert page.locator('#enquiries tbody tr[data-state="open"]').count() == 0
+
+    page.get_by_role("button", name="Kurmancî").click()
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "ku"
+    assert page.locator("h1").inner_text() == "Daxwazên şopandinê"
+    page.get_by_role("button", name="English").click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "Enquiries"

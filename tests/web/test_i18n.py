@@ -1,12 +1,16 @@
-"""The catalogues: every message of the templates and pages is in the template
-catalogue, Arabic translates all of them, and the committed .mo files match the .po."""
+"""The catalogues: every message of the templates, the pages and the core's N_() texts is
+in the template catalogue, Arabic and Kurmanji translate all of them keeping their
+fields, and the committed .mo files match the .po."""
 
 from __future__ import annotations
 
+import re
 from io import BytesIO
 from pathlib import Path
 
+import pytest
 from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 
@@ -16,14 +20,21 @@ ROOT = Path(__file__).parents[2]
 
 
 def _extracted() -> set[str]:
-    method_map = [("corridor/web/**.py", "python"), ("corridor/web/templates/**.html", "jinja2")]
-    options = {"corridor/web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    """Every message babel.cfg names: the templates' and pages', and the texts the core
+    marks with N_() (problems, explanations, the case log)."""
+    with open(ROOT / "babel.cfg") as f:
+        method_map, options = parse_mapping_cfg(f)
     found = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
         str(ROOT), method_map, options
     ):
         found.add(message if isinstance(message, str) else message[0])
     return found
+
+
+def _catalogue(code: str):
+    with open(LOCALE_DIR / code / "LC_MESSAGES" / "messages.po", "rb") as f:
+        return read_po(f, locale=code)
 
 
 def _pairs(catalog) -> dict[object, object]:
@@ -65,6 +76,45 @@ def test_every_language_translates_every_message_and_its_mo_is_compiled():
         assert _pairs(on_disk) == _pairs(fresh), (
             f"{code}: messages.mo is stale, run `make messages`"
         )
+
+
+@pytest.mark.parametrize("code", ["ar", "ku"])
+def test_every_message_of_the_template_catalogue_is_translated(code):
+    """A msgid of messages.pot without a translation in Arabic or Kurmanji fails."""
+    assert code in LANGUAGES
+    with open(LOCALE_DIR / "messages.pot", "rb") as f:
+        wanted = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id}
+    translated = {
+        m.id if isinstance(m.id, str) else m.id[0]
+        for m in _catalogue(code)
+        if m.id and (all(m.string) if m.pluralizable else m.string) and not m.fuzzy
+    }
+    assert sorted(wanted - translated) == [], f"translate these in {code}/messages.po"
+
+
+FIELDS = re.compile(r"%\([a-z_]+\)[sd]|\{[a-z_]+\}")
+
+
+@pytest.mark.parametrize("code", ["ar", "ku"])
+def test_every_translation_keeps_the_fields_of_its_message(code):
+    """A translation must fill in the same %(name)s / {name} fields as its message."""
+    wrong = []
+    for m in _catalogue(code):
+        if not m.id:
+            continue
+        ids = [m.id] if isinstance(m.id, str) else list(m.id)
+        strings = [m.string] if isinstance(m.string, str) else list(m.string)
+        want = {frozenset(FIELDS.findall(i)) for i in ids}
+        wrong += [(m.id, s) for s in strings if s and frozenset(FIELDS.findall(s)) not in want]
+    assert wrong == []
+
+
+def test_kurmanji_is_a_language_babel_knows():
+    """Kurmanji is "ku" (Babel: Kurdish, Kurmanji, Latin script, left to right)."""
+    from babel import Locale
+
+    assert Locale.parse("ku").text_direction == "ltr"
+    assert LANGUAGES["ku"].direction == "ltr"
 
 
 def test_the_stored_choice_wins_over_the_browser():

@@ -116,3 +116,27 @@ def test_an_enquiry_may_seek_several_persons_and_errors_point_at_the_row(databas
     enquiry_id = str(r.url).rsplit("/", 1)[1]
     cases = officer.get(f"/tracing/enquiries/{enquiry_id}.json").json()["enquiry"]["cases"]
     assert len(cases) == 2
+
+
+def test_the_list_of_enquiries_is_linked_filtered_and_scoped(database, clock, camp):
+    officer = page_client(database, clock, roles=(Role.TRACING_OFFICER,), name="tracer")
+    enquiry_id = open_enquiry(officer)
+    queue = officer.page("/tracing")
+    assert 'href="/tracing/enquiries"' in queue and 'id="all-enquiries"' in queue
+    page = officer.page("/tracing/enquiries")
+    assert f'href="/tracing/enquiries/{enquiry_id}"' in page
+    assert "Samira" in page and ">mother<" in page and 'data-state="open"' in page
+    data = officer.get("/tracing/enquiries.json").json()["enquiries"]
+    assert [(i["id"], i["sought"], i["open_cases"]) for i in data["items"]] == [(enquiry_id, 1, 1)]
+    closed = officer.page("/tracing/enquiries?state=closed")
+    assert enquiry_id not in closed and "No enquiry." in closed
+    assert officer.get("/tracing/enquiries?state=lost").status_code == 422
+    # A protection officer of another site only: the enquiry is not there.
+    svc = officer.app.state.services
+    other = svc.sites.create(SiteIn(name="Camp Hol", kind="camp"))["id"]
+    with page_client(database, clock, roles=(Role.PROTECTION_OFFICER,), name="prot") as prot:
+        me = prot.get("/api/auth/me").json()["user_id"]
+        svc.accounts.set_sites(me, [other])
+        r = prot.get("/tracing/enquiries")
+        assert r.status_code == 200 and enquiry_id not in r.text and "Samira" not in r.text
+        assert prot.get("/tracing/enquiries.json").json()["enquiries"]["total"] == 0

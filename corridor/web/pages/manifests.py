@@ -13,6 +13,7 @@ from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
 from corridor.schemas import CheckInIn, DispatchIn, ManifestIn, ManifestPersonsIn, ReceiveIn
 from corridor.services import Services
 from corridor.services.accounts import Caller
+from corridor.text import N_
 from corridor.web import forms
 from corridor.web.auth import requires
 from corridor.web.pages.common import Form, Svc, page, see_other, text
@@ -84,7 +85,10 @@ def add_persons(
         if found:
             ids.append(found[0]["id"])
         else:
-            problems.append(Problem("registration_numbers", f"{n}: nobody has this number"))
+            problems.append(
+                Problem("registration_numbers", N_("{number}: nobody has this number", number=n))
+            )
+
     try:
         if problems:
             raise ValidationFailed(problems)
@@ -93,7 +97,7 @@ def add_persons(
             manifest_id, forms.parse(ManifestPersonsIn, body), scope=who.scope
         )
     except ValidationFailed as exc:
-        errors = {"registration_numbers": "; ".join(p.reason for p in exc.problems)}
+        errors = {"registration_numbers": forms.reasons(exc)}
         return _show(request, svc, who, manifest_id, errors)
     return see_other(f"/manifests/{manifest_id}")
 
@@ -115,7 +119,7 @@ def dispatch(
             manifest_id, DispatchIn(), recorded_by=who.principal.user_id, scope=who.scope
         )
     except ValidationFailed as exc:
-        errors = {"dispatch": "; ".join(p.reason for p in exc.problems)}
+        errors = {"dispatch": forms.reasons(exc)}
         return _show(request, svc, who, manifest_id, errors)
     return see_other(f"/manifests/{manifest_id}")
 
@@ -139,7 +143,7 @@ def check_in(
             scope=who.scope,
         )
     except (ValidationFailed, NotFound, Conflict) as exc:
-        reasons = "; ".join(p.reason for p in exc.problems) or exc.message
+        reasons = forms.reasons(exc)
         errors = {"registration_number": reasons}
     if request.headers.get("hx-request") != "true":
         return (

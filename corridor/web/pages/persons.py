@@ -14,6 +14,7 @@ from corridor.schemas import LinkIn, MatchQueryIn, PersonSearchIn, StatusEventIn
 from corridor.security.roles import default_matrix
 from corridor.services import Services
 from corridor.services.accounts import Caller
+from corridor.text import N_
 from corridor.web import forms
 from corridor.web.auth import requires
 from corridor.web.pages.common import Form, Svc, page, see_other, text
@@ -111,7 +112,7 @@ def link_relative(
     try:
         found = svc.registration.search(forms.parse_search(number), scope=who.scope)
         if not found:
-            raise ValidationFailed([Problem("registration_number", "nobody has this number")])
+            raise ValidationFailed([Problem("registration_number", N_("nobody has this number"))])
         body = {
             "person_id": person_id,
             "other_person_id": found[0]["id"],
@@ -162,7 +163,8 @@ def search(request: Request, form: Form, svc: Svc, who: MayPersonSearch) -> Resp
             found = svc.registration.search(forms.parse(PersonSearchIn, exact), scope=who.scope)
             results = svc.redaction.persons(who.principal.roles, found)
         else:
-            errors["name"] = "give a name, registration number, phone or document number"
+            errors["name"] = N_("give a name, registration number, phone or document number")
+
     except ValidationFailed as exc:
         errors = forms.problems_by_field(exc)
     if results:

@@ -22,6 +22,7 @@ from corridor.domain.birth import BRACKETS
 from corridor.security.roles import default_matrix
 from corridor.security.sessions import COOKIE_NAME
 from corridor.services.accounts import Caller
+from corridor.text import translated
 from corridor.web import charts
 from corridor.web.csrf import CSRF_COOKIE, new_secret, token_for
 from corridor.web.i18n import LANG_COOKIE, LANGUAGES, Language, choose, translations
@@ -58,7 +59,11 @@ def environment(code: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_gettext_translations(translations(code), newstyle=True)  # type: ignore[attr-defined]
+    catalogue = translations(code)
+    env.install_gettext_translations(catalogue, newstyle=True)  # type: ignore[attr-defined]
+    # Texts from the services (problems, the engine's explanations, the case log): in
+    # this language where they carry their message, as they are otherwise.
+    env.filters["tr"] = lambda v: translated(v, catalogue.gettext) if isinstance(v, str) else v
     env.filters["when"] = lambda v: _when(v, code)
     env.filters["day"] = lambda v: _day(v, code)
     env.globals["bracket_pairs"] = [(b, b) for b in BRACKETS]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
@@ -34,6 +34,20 @@ def queue(request: Request, svc: Svc, who: MayTracingRead) -> Response:
     items = svc.tracing.views.queue(scope=who.scope)
     svc.audit.record(who, "tracing.read", person_ids_in(items))
     return render(request, "tracing_queue.html", {"queue": shown(who, items)}, who=who)
+
+
+@page(router, "/tracing/enquiries")
+def enquiries(
+    request: Request,
+    svc: Svc,
+    who: MayTracingRead,
+    state: str | None = None,
+    page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+) -> Response:
+    """Every enquiry in the caller's scope, children first; filtered by state, paged."""
+    view = svc.tracing.views.enquiries(scope=who.scope, state=state or None, page=page_number)
+    svc.audit.record(who, "tracing.read", person_ids_in(view))
+    return render(request, "tracing_enquiries.html", {"enquiries": view}, who=who)
 
 
 def _enquiry_form(
@@ -169,7 +183,7 @@ def _decide(
         body = forms.parse(MatchDecisionIn, {"reason": text(form, "reason") or ""})
         result = decide(match_id, body, who, audit=audit)
     except (ValidationFailed, Conflict) as exc:
-        reasons = "; ".join(p.reason for p in exc.problems) or exc.message
+        reasons = forms.reasons(exc)
         return _case(request, svc, who, case_id, {f"reason-{match_id}": reasons})
     return see_other(f"/tracing/cases/{result['id']}")
 
@@ -203,7 +217,7 @@ def disclosure(
         svc.audit.record(who, "tracing.write", [found["id"] if found else None], allowed=False)
         raise
     except (ValidationFailed, Conflict) as exc:
-        reasons = "; ".join(p.reason for p in exc.problems) or exc.message
+        reasons = forms.reasons(exc)
         return _case(request, svc, who, case_id, {"disclosure": reasons})
     return see_other(f"/tracing/cases/{case_id}")
 
@@ -221,6 +235,6 @@ def transition(
             audit=svc.audit.hook(who, "tracing.write"),
         )
     except (ValidationFailed, Conflict) as exc:
-        reasons = "; ".join(p.reason for p in exc.problems) or exc.message
+        reasons = forms.reasons(exc)
         return _case(request, svc, who, case_id, {"transition": reasons})
     return see_other(f"/tracing/cases/{case_id}")
