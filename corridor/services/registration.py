@@ -300,7 +300,7 @@ class RegistrationService(Service):
             current = self._person(conn, person_id, scope)
             if check:
                 check(current)
-            merged = PersonDetails.model_validate(_details_of(current) | _patch_details(given))
+            merged = PersonDetails.model_validate(_merged(_details_of(current), given))
             problems: list[Problem] = []
             registered_on = current["registered_at"].date()
             row = detail_fields(merged, registered_on, "", problems)
@@ -678,6 +678,22 @@ def _details_of(person: dict[str, Any]) -> dict[str, Any]:
         biometric_reference=person.get("biometric_reference"),
     )
     return out
+
+
+def _merged(details: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """The stored details with a patch applied. Vulnerabilities (and their Washington
+    Group answers) merge field by field: a patch giving one MUAC reading keeps the flags
+    and answers recorded before; a field given as null is cleared."""
+    patch = _patch_details(given)
+    vulnerabilities = patch.get("vulnerabilities")
+    if vulnerabilities is not None:
+        before = details.get("vulnerabilities") or {}
+        after = {**before, **vulnerabilities}
+        if vulnerabilities.get("washington_group") is not None:
+            wg = before.get("washington_group") or {}
+            after["washington_group"] = {**wg, **vulnerabilities["washington_group"]}
+        patch["vulnerabilities"] = after
+    return details | patch
 
 
 def _patch_details(given: dict[str, Any]) -> dict[str, Any]:

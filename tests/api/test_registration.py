@@ -181,3 +181,38 @@ def test_every_members_details_are_kept_whatever_the_heads_lack(client):
     assert head["birth_date"] is None and head["age"] is None
     assert ziad["birth_precision"] == "estimated" and ziad["estimated_age_at_registration"] == 6
     assert rana["birth_date"] == "2015-04" and rana["birth_precision"] == "month"
+
+
+def test_a_patch_of_one_vulnerability_keeps_the_others(client):
+    """A health worker adding a MUAC reading must not wipe the child's unaccompanied flag,
+    the injury recorded at the gate or an earlier functioning answer."""
+    camp = site(client, "Camp")
+    child = register(
+        client,
+        camp,
+        given_name="Ziad",
+        estimated_age=4,
+        vulnerabilities={
+            "uasc": "unaccompanied",
+            "injury": True,
+            "washington_group": {"seeing": 3},
+            "medical_note": "burn on the left arm",
+        },
+    )
+    r = client.patch(
+        f"/api/persons/{child['id']}",
+        json={"vulnerabilities": {"muac_mm": 112, "washington_group": {"hearing": 2}}},
+    )
+    assert r.status_code == 200, r.text
+    v = r.json()["vulnerabilities"]
+    assert (v["muac_mm"], v["muac_status"]) == (112, "SAM")
+    assert v["uasc"] == "unaccompanied" and v["injury"] is True
+    assert v["washington_group"]["seeing"] == 3 and v["washington_group"]["hearing"] == 2
+    assert v["medical_note"] == "burn on the left arm"
+    # A value given as null is cleared; a flag given false is unset.
+    r = client.patch(
+        f"/api/persons/{child['id']}",
+        json={"vulnerabilities": {"medical_note": None, "injury": False}},
+    )
+    v = r.json()["vulnerabilities"]
+    assert v["medical_note"] is None and v["injury"] is False and v["muac_mm"] == 112
