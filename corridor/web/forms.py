@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from corridor.domain.names import NAME_PARTS
+from corridor.domain.vulnerability import WG_DOMAINS
 from corridor.errors import CorridorError, Problem, ValidationFailed
 from corridor.schemas import PersonSearchIn
 from corridor.text import Listing
@@ -22,6 +23,7 @@ __all__ = [
     "as_values",
     "basis",
     "is_blank",
+    "health_record",
     "parse",
     "parse_search",
     "person_details",
@@ -75,6 +77,26 @@ def person_details(form: FormData, prefix: str = "") -> dict[str, Any]:
     if vulnerabilities:
         out["vulnerabilities"] = vulnerabilities
     return out
+
+
+MEDICAL_FLAGS = ("pregnant_lactating", "serious_medical_condition", "injury")
+
+
+def health_record(form: FormData) -> dict[str, Any]:
+    """The health form of the person page as a PATCH body: it shows every medical field
+    filled in, so each is sent (a cleared box or field clears the value)."""
+    levels = {d: _text(form, f"wg_{d}") for d in WG_DOMAINS}
+    # A level is a number (pydantic refuses anything but 1-4); keep any other text so
+    # that the refusal names it.
+    wg = {d: int(x) if x and x.isdigit() else x for d, x in levels.items()}
+    vulnerabilities: dict[str, Any] = {f: bool(_text(form, f)) for f in MEDICAL_FLAGS}
+    vulnerabilities.update(
+        muac_mm=_text(form, "muac_mm"),  # pydantic checks it is a number
+        oedema=bool(_text(form, "oedema")),
+        washington_group=wg,
+        medical_note=_text(form, "medical_note"),
+    )
+    return {"vulnerabilities": vulnerabilities}
 
 
 def basis(form: FormData) -> dict[str, Any]:

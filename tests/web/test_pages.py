@@ -271,3 +271,34 @@ def test_an_event_and_a_family_link_are_recorded_from_the_person_page(officer, s
         f"{person_url}/links", {"registration_number": number, "link_kind": "sibling"}
     )
     assert again.status_code == 422 and "recorded already" in again.text
+
+
+def test_health_staff_record_medical_details_from_the_person_page(database, clock, sites):
+    officer = page_client(database, clock)  # every role, health included
+    household_id = register_household(officer, sites["exit"])
+    head, child = officer.get(f"/households/{household_id}.json").json()["household"]["members"]
+    url = f"/persons/{child['id']}"
+    assert 'id="health-form"' in officer.page(url)
+    form = {
+        "muac_mm": "112",
+        "oedema": "",
+        "serious_medical_condition": "1",
+        "wg_walking": "3",
+        "medical_note": "insulin twice a day",
+    }
+    r = officer.submit(f"{url}/health", form)
+    assert r.status_code == 200, re.findall(r"field-error[^>]*>([^<]*)", r.text)
+    v = officer.get(f"{url}.json").json()["person"]["vulnerabilities"]
+    assert (v["muac_mm"], v["muac_status"], v["serious_medical_condition"]) == (112, "SAM", True)
+    assert v["washington_group"]["walking"] == 3 and v["medical_note"] == "insulin twice a day"
+    assert "insulin twice a day" in officer.page(url)
+    # A bad reading comes back on its field; nothing changes.
+    r = officer.submit(f"{url}/health", {**form, "muac_mm": "20"})
+    assert r.status_code == 422 and "between 50 and 300" in r.text
+    assert officer.get(f"{url}.json").json()["person"]["vulnerabilities"]["muac_mm"] == 112
+    # A registrar neither sees the form nor may post it.
+    registrar = page_client(database, clock, roles=(Role.REGISTRAR,), name="registrar")
+    registrar_page = registrar.page(f"/persons/{head['id']}")
+    assert 'id="health-form"' not in registrar_page
+    r = registrar.submit(f"/persons/{head['id']}/health", form)
+    assert r.status_code == 403

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from corridor.errors import Conflict, Problem, ValidationFailed
-from corridor.schemas import LinkIn, MatchQueryIn, PersonSearchIn, StatusEventIn
+from corridor.errors import Conflict, Forbidden, Problem, ValidationFailed
+from corridor.schemas import LinkIn, MatchQueryIn, PersonPatch, PersonSearchIn, StatusEventIn
 from corridor.security.roles import default_matrix
 from corridor.services import Services
 from corridor.services.accounts import Caller
@@ -100,6 +100,31 @@ def record_event(
     except ValidationFailed as exc:
         return _person(request, svc, who, person_id, forms.problems_by_field(exc))
     svc.audit.record(who, "movement.write", [person_id])
+    return see_other(f"/persons/{person_id}")
+
+
+@router.post("/persons/{person_id}/health")
+def record_health(
+    person_id: str, request: Request, form: Form, svc: Svc, who: MayPersonWrite
+) -> Response:
+    """Health staff record MUAC, oedema, functioning, medical flags and a note (sealed at
+    rest); the form shows them all, so what is cleared is cleared."""
+    if not who.sees("medical"):
+        raise Forbidden(N_("Medical details are recorded by health staff"))
+    try:
+        svc.registration.update_person(
+            person_id,
+            forms.parse(PersonPatch, forms.health_record(form)),
+            audit=svc.audit.hook(who, "person.write"),
+            scope=who.scope,
+        )
+    except ValidationFailed as exc:
+        errors = {
+            p.field.removeprefix("vulnerabilities.").replace("washington_group.", "wg_"): p.reason
+            for p in exc.problems
+            if p.field
+        }
+        return _person(request, svc, who, person_id, errors or {"medical_note": exc.message})
     return see_other(f"/persons/{person_id}")
 
 
