@@ -89,6 +89,7 @@ def enquiry_list(
                 "created_at": r["created_at"],
                 "enquirer_name": r["enquirer_name"],
                 "enquirer_relationship": r["enquirer_relationship"],
+                "anonymised": r["anonymised_at"] is not None,
                 "state": e_state,
                 "priority": PRIORITIES[e["priority"]],
                 "sought": e["sought"],
@@ -141,6 +142,7 @@ def _enquiry_rows(conn: Connection, ids: list[str]) -> list[Any]:
                 tracing_enquiries.c.created_at,
                 tracing_enquiries.c.enquirer_name,
                 tracing_enquiries.c.enquirer_relationship,
+                tracing_enquiries.c.anonymised_at,
             ).where(tracing_enquiries.c.id.in_(ids))
         ).mappings()
     )

@@ -148,6 +148,8 @@ class TracingViews(Service):
                 "note": e["note"],
                 "created_by": e["created_by"],
                 "created_at": e["created_at"].isoformat(),
+                # Set once retention removed the enquirer's and sought persons' details.
+                "anonymised_at": e["anonymised_at"].isoformat() if e["anonymised_at"] else None,
                 "cases": cases,
             },
             details,
@@ -220,7 +222,7 @@ class TracingViews(Service):
     ) -> dict[str, Any]:
         """Every enquiry in scope, a page at a time (``tracing_enquiries.enquiry_list``):
         ``{items: [{id, created_at, enquirer_name, enquirer_relationship, state,
-        priority, sought, open_cases}], total, page, pages, per_page, state}``."""
+        priority, sought, open_cases, anonymised}], total, page, pages, per_page, state}``."""
         today = self.clock().date()
         with self.db.read() as conn:
             visible = None

@@ -519,7 +519,7 @@ def test_the_list_of_enquiries_children_first_filtered_paged_and_scoped(database
     first = body["items"][0]
     assert set(first) == {
         "id", "created_at", "enquirer_name", "enquirer_relationship", "state", "priority",
-        "sought", "open_cases",
+        "sought", "open_cases", "anonymised",
     }
     assert (first["priority"], first["state"], first["sought"], first["open_cases"]) == (
         "uasc", "open", 1, 1,

@@ -140,3 +140,27 @@ def test_the_list_of_enquiries_is_linked_filtered_and_scoped(database, clock, ca
         r = prot.get("/tracing/enquiries")
         assert r.status_code == 200 and enquiry_id not in r.text and "Samira" not in r.text
         assert prot.get("/tracing/enquiries.json").json()["enquiries"]["total"] == 0
+
+
+def test_an_enquiry_anonymised_by_retention_says_so(database, clock, camp):
+    from corridor.security.users import Principal
+    from corridor.services.accounts import Caller
+    from corridor.tracing_schemas import TransitionIn
+
+    officer = page_client(database, clock, roles=(Role.TRACING_OFFICER,), name="tracer")
+    enquiry_id = open_enquiry(officer)
+    svc = officer.app.state.services
+    [case] = svc.tracing.views.enquiry(enquiry_id)["cases"]
+    who = Caller(Principal("tracer", frozenset({Role.TRACING_OFFICER}), frozenset()), True)
+    closing = TransitionIn.model_validate({"to": "closed", "close_reason": "not_found"})
+    clock.advance(days=200)  # "not found" only after six months of searching
+    svc.tracing.transition(case["id"], closing, who)
+    clock.advance(days=6 * 366)
+    assert svc.retention.run("cli:test").disposed["tracing_closed"] == [enquiry_id]
+    later = page_client(database, clock, roles=(Role.TRACING_OFFICER,), name="tracer-later")
+    shown = later.page(f"/tracing/enquiries/{enquiry_id}")
+    assert 'id="anonymised"' in shown and "Samira" not in shown and "Rahaf" not in shown
+    assert f'href="/tracing/cases/{case["id"]}"' in shown  # still reachable, with a label
+    listed = later.page("/tracing/enquiries?state=closed")
+    assert enquiry_id in listed and "Samira" not in listed
+    assert later.get(f"/tracing/enquiries/{enquiry_id}.json").json()["enquiry"]["anonymised_at"]
