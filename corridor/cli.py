@@ -485,7 +485,11 @@ def _add_format_commands() -> None:
         main.add_command(command)
 
 
-_add_format_commands()
-
 if __name__ == "__main__":
-    main()
+    # ``python -m corridor.cli``: run the module proper (corridor.cli_formats imports it,
+    # and the format commands must attach to its group, not to this copy's).
+    from corridor.cli import main as _main
+
+    _main()
+else:
+    _add_format_commands()

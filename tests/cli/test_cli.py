@@ -86,3 +86,17 @@ def test_duplicates_finds_a_person_registered_twice(tmp_path):
     lines = out.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 3
     assert {line.split(",")[0] for line in lines[1:]} == set(ids[:2])
+
+
+def test_the_module_runs_as_a_program_with_every_command():
+    """``python -m corridor.cli`` (the benchmarks start servers this way) and ``python -m
+    corridor`` work, format commands included."""
+    import subprocess
+    import sys
+
+    for module in ("corridor.cli", "corridor"):
+        r = subprocess.run(
+            [sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60
+        )
+        assert r.returncode == 0, r.stderr
+        assert "import " in r.stdout and "serve " in r.stdout
