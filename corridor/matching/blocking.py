@@ -125,7 +125,7 @@ def blocking_key_groups(rec: PersonRecord, query: bool = False) -> list[set[str]
                     group.add(f"n:{coarse_skeleton(core_sk)}")
         usable = [c for c in coarse if c]
         for i, a in enumerate(usable):
-            for b in usable[i + 1 :]:
+            for b in usable[i + 1:]:
                 if a != b:
                     x, y = sorted((a, b))
                     pairs.add(f"p:{x}|{y}")

@@ -74,7 +74,9 @@ class CandidatePolicy:
         cap = self.cap(population)
         sized = [
             sorted(
-                (sizes[k], k) for k in g if sizes.get(k, 0) > 0 and not k.startswith(COUNT_PREFIXES)
+                (sizes[k], k)
+                for k in g
+                if sizes.get(k, 0) > 0 and not k.startswith(COUNT_PREFIXES)
             )
             for g in groups
         ]
@@ -134,9 +136,8 @@ class CandidatePolicy:
         return list(score)
 
     @staticmethod
-    def adjustment(
-        query: PersonRecord, birth_year: int | None, sex: str | None, nationality: str | None
-    ) -> float:
+    def adjustment(query: PersonRecord, birth_year: int | None, sex: str | None,
+                   nationality: str | None) -> float:
         """Small pre-ranking bonus from a candidate's birth year, sex and nationality."""
         bonus = 0.0
         if query.birth_year is not None and birth_year is not None:

@@ -80,85 +80,18 @@ _ARABIC_LETTER_MAP = str.maketrans(
     }
 )
 
-_TITLES = frozenset(
-    [
-        "shaykh",
-        "sheikh",
-        "shaikh",
-        "sheik",
-        "shaik",
-        "shekh",
-        "cheikh",
-        "cheik",
-        "sheykh",
-        "haji",
-        "hajji",
-        "hadji",
-        "hadj",
-        "haj",
-        "hajj",
-        "alhaj",
-        "alhaji",
-        "alhajj",
-        "mullah",
-        "mulla",
-        "molla",
-        "mullo",
-        "mola",
-        "molah",
-        "maulana",
-        "mawlana",
-        "moulana",
-        "mawlawi",
-        "maulawi",
-        "maulvi",
-        "mawlavi",
-        "moulavi",
-        "molvi",
-        "mawlvi",
-        "qari",
-        "qary",
-        "dr",
-        "doctor",
-        "prof",
-        "professor",
-        "mr",
-        "mrs",
-        "ms",
-        "miss",
-        "mister",
-        "sir",
-        "engineer",
-        "eng",
-        "general",
-        "gen",
-        "colonel",
-        "col",
-        "brigadier",
-        "major",
-        "captain",
-        "capt",
-        "lieutenant",
-        "lt",
-        "imam",
-        "mufti",
-    ]
-)
+_TITLES = frozenset([
+    "shaykh", "sheikh", "shaikh", "sheik", "shaik", "shekh", "cheikh", "cheik", "sheykh", "haji",
+    "hajji", "hadji", "hadj", "haj", "hajj", "alhaj", "alhaji", "alhajj", "mullah", "mulla",
+    "molla", "mullo", "mola", "molah", "maulana", "mawlana", "moulana", "mawlawi", "maulawi",
+    "maulvi", "mawlavi", "moulavi", "molvi", "mawlvi", "qari", "qary", "dr", "doctor", "prof",
+    "professor", "mr", "mrs", "ms", "miss", "mister", "sir", "engineer", "eng", "general", "gen",
+    "colonel", "col", "brigadier", "major", "captain", "capt", "lieutenant", "lt", "imam",
+    "mufti",
+])
 _ARABIC_TITLES = frozenset(
-    [
-        "الشيخ",
-        "شيخ",
-        "الحاج",
-        "حاجي",
-        "ملا",
-        "مولوي",
-        "مولانا",
-        "قاري",
-        "الدكتور",
-        "دكتور",
-        "المهندس",
-        "د",
-    ]
+    ["الشيخ", "شيخ", "الحاج", "حاجي", "ملا", "مولوي", "مولانا", "قاري", "الدكتور", "دكتور",
+     "المهندس", "د"]
 )
 
 # Words that link a name to the next one in the chain: dropped.
@@ -166,135 +99,38 @@ _CONNECTORS = frozenset(["bin", "ben", "ibn", "bint", "ould", "ag", "walad", "bi
 _ARABIC_CONNECTORS = frozenset(["بن", "ابن", "بنت", "ولد"])
 
 # Definite articles written as a separate word (or before a hyphen).
-_ARTICLES = frozenset(
-    [
-        "al",
-        "el",
-        "ul",
-        "il",
-        "ol",
-        "ar",
-        "as",
-        "ash",
-        "ad",
-        "an",
-        "at",
-        "az",
-        "ad",
-        "ed",
-        "er",
-        "es",
-        "ez",
-        "en",
-        "et",
-    ]
-)
+_ARTICLES = frozenset(["al", "el", "ul", "il", "ol", "ar", "as", "ash", "ad", "an", "at", "az",
+                       "ad", "ed", "er", "es", "ez", "en", "et"])
 # Connecting vowels of idafa compounds: "Zia ur Rahman", "Shams ud Din".
 _LINKS = frozenset(["ur", "ud", "us", "un", "uz", "ul", "u", "e", "ush", "ut"])
 
 _ABU = frozenset(["abu", "abou", "abo", "aboo", "bou", "abul", "abou", "abi"])
-_ABD = frozenset(
-    [
-        "abd",
-        "abdul",
-        "abdel",
-        "abdal",
-        "abdol",
-        "abdil",
-        "abdur",
-        "abdus",
-        "abdoul",
-        "abdou",
-        "abdu",
-        "abde",
-        "abdo",
-        "abdor",
-        "abdos",
-        "abdut",
-        "abduz",
-        "abdun",
-        "abdud",
-        "abdar",
-        "abdas",
-        "abder",
-        "abdes",
-    ]
-)
+_ABD = frozenset(["abd", "abdul", "abdel", "abdal", "abdol", "abdil", "abdur", "abdus", "abdoul",
+                  "abdou", "abdu", "abde", "abdo", "abdor", "abdos", "abdut", "abduz", "abdun",
+                  "abdud", "abdar", "abdas", "abder", "abdes"])
 
 # Second halves of compound names, written as their own word.
 _SUFFIX_CANON = {
-    "allah": "allah",
-    "ullah": "allah",
-    "ulla": "allah",
-    "ollah": "allah",
-    "olla": "allah",
-    "alla": "allah",
-    "ellah": "allah",
-    "illah": "allah",
-    "lah": "allah",
-    "llah": "allah",
-    "din": "din",
-    "deen": "din",
-    "dine": "din",
-    "eddine": "din",
-    "eddin": "din",
-    "uddin": "din",
-    "addin": "din",
-    "aldin": "din",
-    "eldin": "din",
-    "udin": "din",
-    "edin": "din",
-    "uddeen": "din",
-    "eddeen": "din",
-    "ud-din": "din",
-    "ad-din": "din",
+    "allah": "allah", "ullah": "allah", "ulla": "allah", "ollah": "allah", "olla": "allah",
+    "alla": "allah", "ellah": "allah", "illah": "allah", "lah": "allah", "llah": "allah",
+    "din": "din", "deen": "din", "dine": "din", "eddine": "din", "eddin": "din", "uddin": "din",
+    "addin": "din", "aldin": "din", "eldin": "din", "udin": "din", "edin": "din", "uddeen": "din",
+    "eddeen": "din", "ud-din": "din", "ad-din": "din",
 }
 # Words that join the previous word when a link/article stands between them.
-_LINKED_SECOND = frozenset(
-    [
-        "rahman",
-        "rehman",
-        "rahim",
-        "haq",
-        "huq",
-        "hak",
-        "islam",
-        "zaman",
-        "amin",
-        "hadi",
-        "karim",
-        "khaliq",
-        "rashid",
-        "ghafar",
-        "ghaffar",
-        "qadir",
-        "jabbar",
-        "aziz",
-        "wahab",
-        "wahid",
-        "nabi",
-        "rasul",
-        "rasool",
-        "malik",
-        "salam",
-        "latif",
-        "majid",
-        "hamid",
-        "hakim",
-    ]
-)
-_ARABIC_SUFFIXES = frozenset(
-    ["الله", "الدين", "الرحمن", "الرحمان", "الحق", "الاسلام", "الزمان", "الرحيم"]
-)
+_LINKED_SECOND = frozenset(["rahman", "rehman", "rahim", "haq", "huq", "hak", "islam", "zaman",
+                            "amin", "hadi", "karim", "khaliq", "rashid", "ghafar", "ghaffar",
+                            "qadir", "jabbar", "aziz", "wahab", "wahid", "nabi", "rasul",
+                            "rasool", "malik", "salam", "latif", "majid", "hamid", "hakim"])
+_ARABIC_SUFFIXES = frozenset(["الله", "الدين", "الرحمن", "الرحمان", "الحق", "الاسلام", "الزمان",
+                              "الرحيم"])
 
 _LATIN_SUFFIX_RE = re.compile(
     r"^(?P<head>[a-z]{2,}?)(?:(?:[aeiou]ll?ah|[aeiou]lla)|(?P<din>[aeiou][dl]-?d(?:ee|i)ne?)"
     r"|(?P<rah>[aeiou]r-?r[ae]hmane?))$"
 )
-_LATIN_ABD_RE = re.compile(
-    r"^abd(?:[aeiou]l|[aeiou](?=(sh|[rstdnz])\1)(?:sh|[rstdnz])|[aeiou]?)"
-    r"(?P<rest>[a-z]{2,})$"
-)
+_LATIN_ABD_RE = re.compile(r"^abd(?:[aeiou]l|[aeiou](?=(sh|[rstdnz])\1)(?:sh|[rstdnz])|[aeiou]?)"
+                           r"(?P<rest>[a-z]{2,})$")
 _ARABIC_ABD_RE = re.compile("^عبد(?:ال)?(?P<rest>..+)$")
 
 

@@ -100,8 +100,7 @@ class PersonRecord:
             parts = given + father + grand + family
             if len({u.script for u in parts}) == 1:
                 roles = (
-                    (GIVEN,)
-                    + (GIVEN2,) * (len(given) - 1)
+                    (GIVEN,) + (GIVEN2,) * (len(given) - 1)
                     + (CHAIN,) * (len(father) + len(grand))
                     + (FAMILY,) * len(family)
                 )

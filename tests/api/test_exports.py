@@ -22,20 +22,12 @@ def officers(database, clock):
     admin = make_client(database, clock)
     camp = site(admin, "Camp A")
     other = site(admin, "Camp B")
-    register(
-        admin,
-        camp,
-        given_name="Canaryone",
-        estimated_age=9,
-        vulnerabilities={"uasc": "unaccompanied"},
-    )
+    register(admin, camp, given_name="Canaryone", estimated_age=9,
+             vulnerabilities={"uasc": "unaccompanied"})
     register(admin, other, given_name="Elsewhere")
     people = {}
-    for name, role in (
-        ("protection", Role.PROTECTION_OFFICER),
-        ("manager", Role.SITE_MANAGER),
-        ("registrar", Role.REGISTRAR),
-    ):
+    for name, role in (("protection", Role.PROTECTION_OFFICER), ("manager", Role.SITE_MANAGER),
+                       ("registrar", Role.REGISTRAR)):
         people[name] = make_client(database, clock, roles=(role,))
         work_at(people[name], camp, admin=admin)
     return people
@@ -79,13 +71,9 @@ def test_protection_09_export_without_both_keys_is_refused(officers, database):
     with pytest.raises(export_file.ExportFileError):
         export_file.open_file(json.dumps(doc).encode(), PASSPHRASE)
     with database.read() as conn:
-        exported = (
-            conn.execute(
-                select(audit_events.c.person_id).where(
-                    audit_events.c.action == "export.bulk", audit_events.c.person_id.is_not(None)
-                )
+        exported = conn.execute(
+            select(audit_events.c.person_id).where(
+                audit_events.c.action == "export.bulk", audit_events.c.person_id.is_not(None)
             )
-            .scalars()
-            .all()
-        )
+        ).scalars().all()
     assert exported == [people[0]["id"]]

@@ -52,13 +52,8 @@ def site_b_world(database, clock):
             **BASIS,
             "head": {"given_name": "Zubaida", "family_name": "Qassab", "sex": "f"},
             "members": [
-                {
-                    "relationship": "child",
-                    "given_name": "Zubaida",
-                    "family_name": "Qassab",
-                    "sex": "f",
-                    "estimated_age": 6,
-                }
+                {"relationship": "child", "given_name": "Zubaida", "family_name": "Qassab",
+                 "sex": "f", "estimated_age": 6}
             ],
         },
     )
@@ -80,21 +75,10 @@ def site_b_world(database, clock):
     r = admin.post(
         "/api/tracing/enquiries",
         json={
-            "enquirer": {
-                "name": "Amira Haddad",
-                "contact": "+49 151 2345 6789",
-                "relationship": "sibling",
-                "location": "Berlin",
-                "country": "DEU",
-            },
-            "sought": [
-                {
-                    "given_name": "Zubaida",
-                    "family_name": "Qassab",
-                    "sex": "f",
-                    "enquirer_is": "sibling",
-                }
-            ],
+            "enquirer": {"name": "Amira Haddad", "contact": "+49 151 2345 6789",
+                         "relationship": "sibling", "location": "Berlin", "country": "DEU"},
+            "sought": [{"given_name": "Zubaida", "family_name": "Qassab", "sex": "f",
+                        "enquirer_is": "sibling"}],
         },
     )
     assert r.status_code == 201, r.text
@@ -166,17 +150,8 @@ def test_protection_03_an_officer_of_site_a_reaches_nothing_of_site_b(
             continue
         assert r.status_code in (404, 422), (key, role, r.status_code, r.text[:200])
         # The same answer as for records that do not exist at all.
-        names = (
-            "site_id",
-            "person_id",
-            "household_id",
-            "manifest_id",
-            "event_id",
-            "enquiry_id",
-            "case_id",
-            "match_id",
-            "export_id",
-        )
+        names = ("site_id", "person_id", "household_id", "manifest_id", "event_id",
+                 "enquiry_id", "case_id", "match_id", "export_id")
         unknown = {**ids, **{k: str(uuid.uuid4()) for k in names}}
         nowhere = officer.request(
             method, _fill(path, unknown), json=_fill(spec.get("body"), unknown)
@@ -187,7 +162,8 @@ def test_protection_03_an_officer_of_site_a_reaches_nothing_of_site_b(
         ), (key, role)
         if spec["expect"] == "not_found":
             assert r.status_code == 404, (key, role)
-    if any(matrix.allowed(role, a, same_site=True) and matrix.actions[a] for a in matrix.actions):
+    if any(matrix.allowed(role, a, same_site=True) and matrix.actions[a]
+           for a in matrix.actions):
         assert checked or role == Role.TRACING_OFFICER or not matrix.sees_personal_data(role)
 
 
@@ -217,7 +193,8 @@ def _page_routes(app):
 
     walk(app.routes)
     return [
-        r for r in found if not r.path.startswith("/api/") and "{" in r.path and "GET" in r.methods
+        r for r in found
+        if not r.path.startswith("/api/") and "{" in r.path and "GET" in r.methods
     ]
 
 

@@ -18,11 +18,7 @@ from tests.conftest import MASTER_KEY, make_client
 def khaled(camp: str) -> PersonIn:
     return PersonIn.model_validate(
         person_body(
-            camp,
-            given_name="Khaled",
-            father_name="Ibrahim",
-            family_name="Obeidi",
-            sex="m",
+            camp, given_name="Khaled", father_name="Ibrahim", family_name="Obeidi", sex="m",
             estimated_age=34,
         )
     )

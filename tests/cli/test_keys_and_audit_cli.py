@@ -30,14 +30,9 @@ def setup(tmp_path):
         site = svc.sites.create(SiteIn(name=f"Site {name}", kind="camp"))["id"]
         person = svc.registration.register_person(
             PersonIn.model_validate(
-                {
-                    "site_id": site,
-                    "consent": {"tracing": True},
-                    "purpose": "registration",
-                    "legal_basis": "vital_interest",
-                    "given_name": f"Person {name}",
-                    "phone": f"+96393300000{len(ids)}",
-                }
+                {"site_id": site, "consent": {"tracing": True}, "purpose": "registration",
+                 "legal_basis": "vital_interest", "given_name": f"Person {name}",
+                 "phone": f"+96393300000{len(ids)}"}
             )
         )
         ids[name] = (site, person["id"])

@@ -108,32 +108,18 @@ NO_MATCH = [
 
 
 @pytest.mark.parametrize(("a", "b", "kw"), NO_MATCH)
-def test_records_do_not_match(matcher: Matcher, a: str, b: str, kw: dict[str, object]) -> None:
+def test_records_do_not_match(
+    matcher: Matcher, a: str, b: str, kw: dict[str, object]
+) -> None:
     assert matcher.score(person("q", a, **kw), person("c", b, **kw)).probability < 0.5
     assert matcher.score(person("q", b, **kw), person("c", a, **kw)).probability < 0.5
 
 
 def test_brothers_same_birth_year_still_not_one_person(matcher: Matcher) -> None:
-    a = PersonRecord(
-        "a",
-        given_name="Ahmed",
-        father_name="Hassan",
-        grandfather_name="Kadhim",
-        family_name="Tikriti",
-        birth_year=1990,
-        sex="m",
-        nationality="IRQ",
-    )
-    b = PersonRecord(
-        "b",
-        given_name="Mustafa",
-        father_name="Hassan",
-        grandfather_name="Kadhim",
-        family_name="Tikriti",
-        birth_year=1990,
-        sex="m",
-        nationality="IRQ",
-    )
+    a = PersonRecord("a", given_name="Ahmed", father_name="Hassan", grandfather_name="Kadhim",
+                     family_name="Tikriti", birth_year=1990, sex="m", nationality="IRQ")
+    b = PersonRecord("b", given_name="Mustafa", father_name="Hassan", grandfather_name="Kadhim",
+                     family_name="Tikriti", birth_year=1990, sex="m", nationality="IRQ")
     m = matcher.score(a, b)
     assert m.probability < 0.5
     assert any("brothers" in e.text for e in m.explanation)
@@ -166,9 +152,8 @@ def test_exact_identifiers(matcher: Matcher) -> None:
 
 
 def test_explanations_are_words(matcher: Matcher) -> None:
-    m = matcher.score(
-        person("q", "Mohammed Anwari", birth_year=1980), person("c", "محمد انوري", birth_year=1980)
-    )
+    m = matcher.score(person("q", "Mohammed Anwari", birth_year=1980),
+                      person("c", "محمد انوري", birth_year=1980))
     levels = {e.field: e.level for e in m.explanation}
     assert levels["given name"] == "same name in another script"
     assert levels["birth year"] == "same"

@@ -29,9 +29,8 @@ def test_biometrics_are_off_by_default_in_settings():
 
 def test_the_biometric_field_refuses_data_unless_enabled(client):
     camp = site(client, "Camp")
-    r = client.post(
-        "/api/persons", json=person_body(camp, given_name="Ali", biometric_reference=REFERENCE)
-    )
+    r = client.post("/api/persons", json=person_body(camp, given_name="Ali",
+                                                     biometric_reference=REFERENCE))
     assert r.status_code == 422
     reason = errors(r)["biometric_reference"]
     assert "biometrics are disabled" in reason and "biometrics_enabled" in reason
@@ -69,9 +68,8 @@ def test_where_enabled_only_a_reference_is_taken_and_it_is_sealed(enabled_client
     assert stored.startswith("enc:v1:") and REFERENCE not in stored
     # A raw image (even a tiny one, base64) is not a reference.
     image = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(600)).decode()
-    r = enabled_client.post(
-        "/api/persons", json=person_body(camp, given_name="Omar", biometric_reference=image)
-    )
+    r = enabled_client.post("/api/persons", json=person_body(camp, given_name="Omar",
+                                                             biometric_reference=image))
     assert r.status_code == 422 and "biometric_reference" in errors(r)
 
 

@@ -16,7 +16,8 @@ def _with_a_plain_phone(db: Database) -> None:
     with db.transaction() as conn:
         conn.execute(
             text(
-                "INSERT INTO sites (id, name, kind, created_at) VALUES ('s1', 'Camp', 'camp', :now)"
+                "INSERT INTO sites (id, name, kind, created_at) "
+                "VALUES ('s1', 'Camp', 'camp', :now)"
             ),
             {"now": NOW},
         )

@@ -45,7 +45,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("legal_hold", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
-        batch_op.add_column(sa.Column("anonymised_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(
+            sa.Column("anonymised_at", sa.DateTime(timezone=True), nullable=True)
+        )
         batch_op.create_index(batch_op.f("ix_persons_phone_hash"), ["phone_hash"], unique=False)
     with op.batch_alter_table("person_documents", recreate="never") as batch_op:
         batch_op.drop_column("number")
