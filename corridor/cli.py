@@ -281,7 +281,8 @@ def keys_rotate(db_url: str | None, master_key_file: str | None, site_id: str) -
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation")
 def keys_destroy(db_url: str | None, master_key_file: str | None, site_id: str, yes: bool) -> None:
     """Destroy every data key of a site (evacuation drill): its persons' phones,
-    documents and notes become unreadable for good. Other sites are untouched."""
+    documents, notes and medical details become unreadable for good, and so does where
+    the site is if it is a detention site. Other sites are untouched."""
     svc = _services(db_url, master_key_file)
     if not yes:
         click.confirm(

@@ -121,3 +121,32 @@ def test_audit_verify_prints_the_head_or_the_first_broken_row(setup):
     r = runner.invoke(main, ["audit", "verify"], env=env)
     assert r.exit_code == 1
     assert "BROKEN at seq 1" in r.output
+
+
+def test_db_upgrade_says_when_keys_seal_is_needed_and_keys_seal_does_it(setup):
+    url, key_file, ids, env = setup
+    site_a, person_a = ids["A"]
+    db = Database(url)
+    with db.transaction() as conn:  # as migration 0009 leaves a measurement: plain JSON
+        conn.execute(
+            text("UPDATE persons SET medical = :m WHERE id = :id"),
+            {"m": '{"muac_mm":118}', "id": person_a},
+        )
+    db.dispose()
+    runner = CliRunner()
+    r = runner.invoke(main, ["db", "upgrade"], env=env)
+    assert r.exit_code == 0 and "corridor keys seal" in r.output and "1 records" in r.output
+    r = runner.invoke(main, ["keys", "seal"], env=env)
+    assert r.exit_code == 0 and "1 values sealed" in r.output, r.output
+    r = runner.invoke(main, ["db", "upgrade"], env=env)
+    assert r.exit_code == 0 and "keys seal" not in r.output
+    db = Database(url)
+    try:
+        with db.read() as conn:
+            query = text("SELECT medical FROM persons WHERE id = :id")
+            stored = conn.execute(query, {"id": person_a}).scalar_one()
+        svc = Services(db, master=MasterKey.from_file(key_file))
+        assert stored.startswith("enc:v1:")
+        assert svc.registration.get_person(person_a)["vulnerabilities"]["muac_mm"] == 118
+    finally:
+        db.dispose()
