@@ -31,7 +31,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, delete, func, or_, select, update
+from sqlalchemy import Connection, Table, delete, func, or_, select, update
 
 from corridor.domain.ids import new_registration_number, uuid7
 from corridor.errors import Conflict, NotFound
@@ -40,6 +40,12 @@ from corridor.services import match_index
 from corridor.services.base import AuditHook, Service
 from corridor.services.field_vault import FieldVault
 from corridor.services.keys import audit_admin
+from corridor.services.retention_tracing import (
+    TRACING,
+    anonymise_enquiries,
+    ended_enquiries,
+    forget_explanations,
+)
 from corridor.storage import queries
 from corridor.storage.bulk import insert_rows
 from corridor.storage.database import Database
@@ -53,24 +59,13 @@ from corridor.storage.tables import (
     persons,
     relationships,
 )
-from corridor.storage.tracing_tables import (
-    tracing_case_events,
-    tracing_case_keys,
-    tracing_cases,
-    tracing_enquiries,
-    tracing_matches,
-)
+from corridor.storage.tracing_tables import tracing_enquiries, tracing_matches
 from corridor.text import N_
 
 ACTIONS = {"person": "anonymise", "tracing_reunited": "anonymise",
            "tracing_closed": "anonymise", "session": "delete", "rate_event": "delete",
            "alert": "delete", "audit_event": "report"}  # fmt: skip
 DONE = {"anonymise": "anonymised", "delete": "deleted"}  # as the disposal log says it
-# The states a tracing case ends in, and the retention category of each.
-CASE_ENDED = {"reunited": "tracing_reunited", "closed": "tracing_closed"}
-TRACING = tuple(CASE_ENDED.values())
-# Enquiries anonymised per statement (keeps every IN list short).
-CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -178,7 +173,7 @@ class RetentionService(Service):
         with self.db.read() if dry_run else self.db.transaction() as conn:
             expired = {
                 "person": self._expired_persons(conn, now - rules["person"].period),
-                **_ended_enquiries(conn, now, rules, hold=False),
+                **ended_enquiries(conn, now, _periods(rules), hold=False),
                 "session": _ids(conn, sessions.c.id_hash, sessions, _session_gone(now, rules)),
                 "rate_event": _ids(
                     conn,
@@ -194,7 +189,7 @@ class RetentionService(Service):
                 ),  # fmt: skip
             }
             report.kept_on_hold = self._held_past_period(conn, now - rules["person"].period)
-            held = _ended_enquiries(conn, now, rules, hold=True)
+            held = ended_enquiries(conn, now, _periods(rules), hold=True)
             report.enquiries_kept_on_hold = sum(len(v) for v in held.values())
             report.audit_events_past_period = int(
                 conn.execute(
@@ -207,7 +202,7 @@ class RetentionService(Service):
             if dry_run:
                 return report
             self._anonymise(conn, expired["person"], now)
-            _anonymise_enquiries(conn, [e for c in TRACING for e in expired[c]], now)
+            anonymise_enquiries(conn, [e for c in TRACING for e in expired[c]], now)
             conn.execute(delete(sessions).where(sessions.c.id_hash.in_(expired["session"])))
             conn.execute(delete(rate_events).where(rate_events.c.id.in_(expired["rate_event"])))
             conn.execute(delete(alerts).where(alerts.c.id.in_(expired["alert"])))
@@ -261,7 +256,7 @@ class RetentionService(Service):
         if not ids:
             return
         match_index.unindex(conn, ids)
-        _forget_explanations(conn, tracing_matches.c.person_id.in_(ids))
+        forget_explanations(conn, tracing_matches.c.person_id.in_(ids))
         conn.execute(delete(person_documents).where(person_documents.c.person_id.in_(ids)))
         # Free text written about them elsewhere: movement and manifest notes, PFIF notes
         # (their author, last known location and text). The events, their sites and
@@ -319,120 +314,8 @@ class RetentionService(Service):
             )
 
 
-# -- tracing enquiries -------------------------------------------------------------------
-
-
-def _ended_enquiries(
-    conn: Connection, now: datetime, rules: dict[str, Category], hold: bool
-) -> dict[str, list[str]]:
-    """Tracing category -> the enquiries (on hold or not, not yet anonymised) whose every
-    case ended and is past the period of its outcome. An enquiry counts under the
-    category whose period ends last."""
-    ended = (
-        select(
-            tracing_case_events.c.case_id, func.max(tracing_case_events.c.recorded_at).label("at")
-        )
-        .where(tracing_case_events.c.to_state.in_(list(CASE_ENDED)))
-        .group_by(tracing_case_events.c.case_id)
-        .subquery()
-    )
-    other = tracing_cases.alias("other_case")
-    still_open = (
-        select(other.c.id)
-        .where(
-            other.c.enquiry_id == tracing_enquiries.c.id,
-            other.c.state.not_in(list(CASE_ENDED)),
-        )
-        .exists()
-    )
-    rows = conn.execute(
-        select(
-            tracing_cases.c.enquiry_id, tracing_cases.c.state, ended.c.at,
-            tracing_cases.c.updated_at,
-        )
-        .join(tracing_enquiries, tracing_enquiries.c.id == tracing_cases.c.enquiry_id)
-        .outerjoin(ended, ended.c.case_id == tracing_cases.c.id)
-        .where(
-            tracing_enquiries.c.anonymised_at.is_(None),
-            tracing_enquiries.c.legal_hold.is_(hold),
-            ~still_open,
-        )
-    )  # fmt: skip
-    last: dict[str, tuple[datetime, int, str]] = {}
-    for enquiry_id, state, ended_at, updated_at in rows:
-        category = rules[CASE_ENDED[state]]
-        # The case log says when the case ended; updated_at only if it has no such row.
-        due = ((ended_at or updated_at) + category.period, category.period.days, category.name)
-        last[enquiry_id] = max(due, last.get(enquiry_id, due))
-    out: dict[str, list[str]] = {c: [] for c in TRACING}
-    for enquiry_id, (due_at, _, category_name) in sorted(last.items()):
-        if due_at < now:
-            out[category_name].append(enquiry_id)
-    return out
-
-
-def _anonymise_enquiries(conn: Connection, ids: list[str], now: datetime) -> None:
-    """Remove the personal fields of these enquiries and of their cases. The enquirer's
-    name, contact and location are required columns: they become empty text."""
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        cases = select(tracing_cases.c.id).where(tracing_cases.c.enquiry_id.in_(chunk))
-        conn.execute(delete(tracing_case_keys).where(tracing_case_keys.c.case_id.in_(cases)))
-        conn.execute(
-            update(tracing_matches).where(tracing_matches.c.case_id.in_(cases)).values(reason=None)
-        )
-        _forget_explanations(conn, tracing_matches.c.case_id.in_(cases))
-        conn.execute(
-            update(tracing_case_events)
-            .where(
-                tracing_case_events.c.case_id.in_(cases),
-                tracing_case_events.c.reason.is_not(None),
-            )
-            .values(reason=None)
-        )
-        conn.execute(
-            update(tracing_cases)
-            .where(tracing_cases.c.enquiry_id.in_(chunk))
-            .values(
-                full_name=None,
-                given_name=None,
-                father_name=None,
-                grandfather_name=None,
-                family_name=None,
-                name_original_script=None,
-                alternate_names=[],
-                mother_name=None,
-                relatives_names=[],
-                place_of_origin=None,
-                last_seen_place=None,
-                last_seen_date=None,
-            )
-        )
-        conn.execute(
-            update(tracing_enquiries)
-            .where(tracing_enquiries.c.id.in_(chunk))
-            .values(
-                enquirer_name="",
-                enquirer_contact="",
-                enquirer_location="",
-                note=None,
-                created_by=None,
-                anonymised_at=now,
-            )
-        )
-
-
-def _forget_explanations(conn: Connection, which: ColumnElement[bool]) -> None:
-    """Blank the text of the explanations of these tracing matches: it quotes the names
-    of both sides. Each field's level and weight stay."""
-    rows = conn.execute(select(tracing_matches.c.id, tracing_matches.c.explanation).where(which))
-    for match_id, explanation in rows.all():
-        if any(e.get("text") for e in explanation):
-            conn.execute(
-                update(tracing_matches)
-                .where(tracing_matches.c.id == match_id)
-                .values(explanation=[{**e, "text": ""} for e in explanation])
-            )
+def _periods(rules: dict[str, Category]) -> dict[str, timedelta]:
+    return {name: rules[name].period for name in TRACING}
 
 
 def _session_gone(now: datetime, rules: dict[str, Category]) -> Any:

@@ -1,0 +1,139 @@
+"""Retention of tracing data (``retention.py`` runs it): which ended enquiries are past
+their period, and anonymising them. An enquiry is anonymised with all its cases once
+every case ended (reunited or closed) and each is past the period of its outcome,
+counted from when it ended (the case log says when)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, Connection, delete, func, select, update
+
+from corridor.storage.tracing_tables import (
+    tracing_case_events,
+    tracing_case_keys,
+    tracing_cases,
+    tracing_enquiries,
+    tracing_matches,
+)
+
+# The states a tracing case ends in, and the retention category of each.
+CASE_ENDED = {"reunited": "tracing_reunited", "closed": "tracing_closed"}
+TRACING = tuple(CASE_ENDED.values())
+# Enquiries anonymised per statement (keeps every IN list short).
+CHUNK = 500
+
+
+def ended_enquiries(
+    conn: Connection, now: datetime, periods: Mapping[str, timedelta], hold: bool
+) -> dict[str, list[str]]:
+    """Tracing category -> the enquiries (on hold or not, not yet anonymised) whose every
+    case ended and is past the period of its outcome. An enquiry counts under the
+    category whose period ends last."""
+    ended = (
+        select(
+            tracing_case_events.c.case_id, func.max(tracing_case_events.c.recorded_at).label("at")
+        )
+        .where(tracing_case_events.c.to_state.in_(list(CASE_ENDED)))
+        .group_by(tracing_case_events.c.case_id)
+        .subquery()
+    )
+    other = tracing_cases.alias("other_case")
+    still_open = (
+        select(other.c.id)
+        .where(
+            other.c.enquiry_id == tracing_enquiries.c.id,
+            other.c.state.not_in(list(CASE_ENDED)),
+        )
+        .exists()
+    )
+    rows = conn.execute(
+        select(
+            tracing_cases.c.enquiry_id, tracing_cases.c.state, ended.c.at,
+            tracing_cases.c.updated_at,
+        )
+        .join(tracing_enquiries, tracing_enquiries.c.id == tracing_cases.c.enquiry_id)
+        .outerjoin(ended, ended.c.case_id == tracing_cases.c.id)
+        .where(
+            tracing_enquiries.c.anonymised_at.is_(None),
+            tracing_enquiries.c.legal_hold.is_(hold),
+            ~still_open,
+        )
+    )  # fmt: skip
+    last: dict[str, tuple[datetime, int, str]] = {}
+    for enquiry_id, state, ended_at, updated_at in rows:
+        category = CASE_ENDED[state]
+        period = periods[category]
+        # The case log says when the case ended; updated_at only if it has no such row.
+        due = ((ended_at or updated_at) + period, period.days, category)
+        last[enquiry_id] = max(due, last.get(enquiry_id, due))
+    out: dict[str, list[str]] = {c: [] for c in TRACING}
+    for enquiry_id, (due_at, _, category_name) in sorted(last.items()):
+        if due_at < now:
+            out[category_name].append(enquiry_id)
+    return out
+
+
+def anonymise_enquiries(conn: Connection, ids: list[str], now: datetime) -> None:
+    """Remove the personal fields of these enquiries and of their cases. The enquirer's
+    name, contact and location are required columns: they become empty text."""
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        cases = select(tracing_cases.c.id).where(tracing_cases.c.enquiry_id.in_(chunk))
+        conn.execute(delete(tracing_case_keys).where(tracing_case_keys.c.case_id.in_(cases)))
+        conn.execute(
+            update(tracing_matches).where(tracing_matches.c.case_id.in_(cases)).values(reason=None)
+        )
+        forget_explanations(conn, tracing_matches.c.case_id.in_(cases))
+        conn.execute(
+            update(tracing_case_events)
+            .where(
+                tracing_case_events.c.case_id.in_(cases),
+                tracing_case_events.c.reason.is_not(None),
+            )
+            .values(reason=None)
+        )
+        conn.execute(
+            update(tracing_cases)
+            .where(tracing_cases.c.enquiry_id.in_(chunk))
+            .values(
+                full_name=None,
+                given_name=None,
+                father_name=None,
+                grandfather_name=None,
+                family_name=None,
+                name_original_script=None,
+                alternate_names=[],
+                mother_name=None,
+                relatives_names=[],
+                place_of_origin=None,
+                last_seen_place=None,
+                last_seen_date=None,
+            )
+        )
+        conn.execute(
+            update(tracing_enquiries)
+            .where(tracing_enquiries.c.id.in_(chunk))
+            .values(
+                enquirer_name="",
+                enquirer_contact="",
+                enquirer_location="",
+                note=None,
+                created_by=None,
+                anonymised_at=now,
+            )
+        )
+
+
+def forget_explanations(conn: Connection, which: ColumnElement[bool]) -> None:
+    """Blank the text of the explanations of these tracing matches: it quotes the names
+    of both sides. Each field's level and weight stay."""
+    rows = conn.execute(select(tracing_matches.c.id, tracing_matches.c.explanation).where(which))
+    for match_id, explanation in rows.all():
+        if any(e.get("text") for e in explanation):
+            conn.execute(
+                update(tracing_matches)
+                .where(tracing_matches.c.id == match_id)
+                .values(explanation=[{**e, "text": ""} for e in explanation])
+            )
