@@ -17,12 +17,11 @@ for good: the label, the movements and the figures remain.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, select, update
 
-from corridor.security.errors import KeyUnavailable
 from corridor.services.field_vault import FieldVault
 from corridor.storage.tables import sites
 
@@ -55,18 +54,19 @@ def seal(vault: FieldVault, conn: Connection, site_id: str, details: Mapping[str
     conn.execute(update(sites).where(sites.c.id == site_id).values(sealed=token))
 
 
-def open_all(vault: FieldVault, conn: Connection) -> dict[str, dict[str, Any]]:
-    """The readable details of every detention site, by site id (a site whose key was
-    destroyed is left out)."""
-    rows = conn.execute(
-        select(sites.c.id, sites.c.sealed).where(sites.c.kind == KIND, sites.c.sealed.is_not(None))
-    ).all()
+def open_all(
+    vault: FieldVault, conn: Connection, site_ids: Iterable[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """The readable details of the detention sites (all, or those of ``site_ids``), by
+    site id; a site whose key was destroyed is left out."""
+    query = select(sites.c.id, sites.c.sealed).where(
+        sites.c.kind == KIND, sites.c.sealed.is_not(None)
+    )
+    if site_ids is not None:
+        query = query.where(sites.c.id.in_(list(site_ids)))
     out = {}
-    for site_id, token in rows:
-        try:
-            text = vault.open(site_id, SITE_FIELD, token)
-        except KeyUnavailable:
-            text = None
+    for site_id, token in conn.execute(query).all():
+        text = vault.open(site_id, SITE_FIELD, token)
         if text is not None:
             out[site_id] = json.loads(text)
     return out
@@ -78,21 +78,29 @@ def reveal(site: dict[str, Any], details: Mapping[str, dict[str, Any]]) -> dict[
     if site.get("kind") == KIND and site.get("id") in details:
         opened = details[site["id"]]
         for key in DETAILS:
-            if key in site or key == "name":
+            if key in site:
                 site[key] = opened.get(key)
     return site
 
 
-def reveal_in(view: T, details: Mapping[str, dict[str, Any]]) -> T:
-    """Every ``site`` dict of a nested view (tracing views) with its details filled in."""
+def site_holders(view: Any) -> Iterator[dict[str, Any]]:
+    """Every dict of a nested view (tracing views) that holds a ``site`` dict."""
     if isinstance(view, dict):
-        site = view.get("site")
-        if isinstance(site, dict):
-            reveal(site, details)
+        if isinstance(view.get("site"), dict):
+            yield view
         for value in view.values():
-            if isinstance(value, dict | list):
-                reveal_in(value, details)
+            yield from site_holders(value)
     elif isinstance(view, list):
         for value in view:
-            reveal_in(value, details)
+            yield from site_holders(value)
+
+
+def reveal_in(view: T, vault: FieldVault, conn: Connection) -> T:
+    """Every detention site of a nested view with its details filled in (opening only
+    the sites the view names; none: no query)."""
+    held = [h["site"] for h in site_holders(view)]
+    wanted = {s["id"] for s in held if s.get("kind") == KIND and s.get("id")}
+    details = open_all(vault, conn, wanted) if wanted else {}
+    for site in held:
+        reveal(site, details)
     return view

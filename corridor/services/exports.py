@@ -147,7 +147,7 @@ class ExportService(Service):
                 .all()
             )
             people = queries.persons_out(conn, rows, now.date()) if rows else []
-            people = [self.vault.reveal(p, conn) for p in people]
+            people = self.vault.reveal_all(people, conn)
             conn.execute(
                 update(export_requests)
                 .where(export_requests.c.id == export_id)

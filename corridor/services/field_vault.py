@@ -152,7 +152,18 @@ class FieldVault:
     def reveal(self, person: dict[str, Any], conn: Connection | None = None) -> dict[str, Any]:
         """A person as ``queries.person_out`` shapes it, with its sealed fields opened
         (``conn``: the read it came from, used to check the keys)."""
+        return self.reveal_all([person], conn)[0]
+
+    def reveal_all(
+        self, persons: list[dict[str, Any]], conn: Connection | None = None
+    ) -> list[dict[str, Any]]:
+        """``reveal`` for several persons, with one check of the keys."""
         self._check_keys(conn)
+        for person in persons:
+            self._reveal(person)
+        return persons
+
+    def _reveal(self, person: dict[str, Any]) -> None:
         site = person["site_id"]
         for field in SEALED_PERSON_FIELDS:
             if field in person:
@@ -161,7 +172,6 @@ class FieldVault:
             doc["number"] = self._open(site, DOCUMENT_FIELD, doc["number"])
         if "medical" in person:  # the measurements and note, back where the API shows them
             person["vulnerabilities"].update(unpack_medical(person.pop("medical")))
-        return person
 
     def forget(self, site_id: str | None = None) -> None:
         """Drop cached keys (of one site, or all) after a rotation or destruction."""

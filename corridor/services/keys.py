@@ -106,7 +106,7 @@ class KeyService(Service):
         migration 0009's medical details, 0012's detention sites); how many values were
         sealed."""
         self._cipher()
-        clear = or_(*(_in_clear(persons.c[f]) for f in SEALED_PERSON_FIELDS))
+        clear = _person_in_clear()
         with self.db.read() as conn:
             query = select(persons.c.site_id).where(clear).distinct()
             site_ids = list(conn.execute(query).scalars())
@@ -142,7 +142,7 @@ class KeyService(Service):
     def count_plaintext(self) -> int:
         """How many records (persons, detention sites) still hold sensitive values in the
         clear."""
-        clear = or_(*(_in_clear(persons.c[f]) for f in SEALED_PERSON_FIELDS))
+        clear = _person_in_clear()
         with self.db.read() as conn:
             people = conn.execute(select(func.count()).where(clear)).scalar_one()
             places = conn.execute(
@@ -158,6 +158,11 @@ class KeyService(Service):
             result = cipher.rotate_master_key(conn, new_master)
             audit_admin(conn, self.clock(), actor, "keys.admin", "rotate master key", None)
         return result
+
+
+def _person_in_clear() -> Any:
+    """A person with any sensitive field still in the clear."""
+    return or_(*(_in_clear(persons.c[f]) for f in SEALED_PERSON_FIELDS))
 
 
 def _unsealed_detention() -> Any:

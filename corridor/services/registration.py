@@ -404,8 +404,7 @@ class RegistrationService(Service):
     def get_household(self, household_id: str, scope: Sites = None) -> dict[str, Any]:
         with self.db.read() as conn:
             household = queries.household_out(conn, household_id, self.clock().date(), scope)
-            for member in household["members"]:
-                self.vault.reveal(member, conn)
+            self.vault.reveal_all(household["members"], conn)
         return household
 
     def _person(self, conn: Connection, person_id: str, scope: Sites = None) -> dict[str, Any]:
@@ -451,7 +450,7 @@ class RegistrationService(Service):
                 .all()
             )
             found = queries.persons_out(conn, rows, self.clock().date())
-            return [self.vault.reveal(p, conn) for p in found]
+            return self.vault.reveal_all(found, conn)
 
     # -- internals ----------------------------------------------------------------------
 

@@ -75,10 +75,5 @@ class SiteService(Service):
     def get(self, site_id: str, reveal: bool = False) -> dict[str, Any]:
         with self.db.read() as conn:
             site = queries.get_site(conn, site_id)
-            details = detention.open_all(self.vault, conn) if reveal else {}
+            details = detention.open_all(self.vault, conn, [site_id]) if reveal else {}
         return detention.reveal(site, details)
-
-    def detention_details(self) -> dict[str, dict[str, Any]]:
-        """The opened details of every detention site whose key is readable."""
-        with self.db.read() as conn:
-            return detention.open_all(self.vault, conn)

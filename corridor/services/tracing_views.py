@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, select
 
@@ -53,6 +53,7 @@ SOUGHT_FIELDS = (
     "last_seen_date",
     "enquirer_is",
 )
+V = TypeVar("V")
 # The queue: cases an officer still has to act on.
 ACTIVE = (
     CaseState.OPEN,
@@ -109,8 +110,9 @@ class TracingViews(Service):
         super().__init__(db, clock)
         self.vault = vault
 
-    def _detention(self, conn: Connection) -> dict[str, dict[str, Any]]:
-        return detention.open_all(self.vault, conn) if self.vault is not None else {}
+    def _located(self, view: V, conn: Connection) -> V:
+        """``view`` with the real details of the detention sites it names."""
+        return detention.reveal_in(view, self.vault, conn) if self.vault is not None else view
 
     def _require_enquiry_in_scope(self, conn: Connection, enquiry_id: str, scope: Sites) -> None:
         if scope is None:
@@ -133,10 +135,8 @@ class TracingViews(Service):
                 .where(tracing_cases.c.enquiry_id == enquiry_id)
                 .order_by(tracing_cases.c.id)
             ).scalars()
-            cases = [self._case(conn, cid) for cid in ids]
-            details = self._detention(conn)
-        return detention.reveal_in(
-            {
+            cases = self._located([self._case(conn, cid) for cid in ids], conn)
+        return {
                 "id": e["id"],
                 "enquirer": {
                     "name": e["enquirer_name"],
@@ -151,15 +151,13 @@ class TracingViews(Service):
                 # Set once retention removed the enquirer's and sought persons' details.
                 "anonymised_at": e["anonymised_at"].isoformat() if e["anonymised_at"] else None,
                 "cases": cases,
-            },
-            details,
-        )
+            }
 
     def case(self, case_id: str, scope: Sites = None) -> dict[str, Any]:
         with self.db.read() as conn:
             if not cases_in_scope(conn, [case_id], scope):
                 raise NotFound("case")
-            return detention.reveal_in(self._case(conn, case_id), self._detention(conn))
+            return self._located(self._case(conn, case_id), conn)
 
     def queue(self, scope: Sites = None) -> list[dict[str, Any]]:
         """Cases an officer still has to act on. Unaccompanied and separated children
@@ -181,7 +179,7 @@ class TracingViews(Service):
             found = _summaries(
                 conn, [r["found_person_id"] for r in rows if r["found_person_id"]], today
             )
-            details = self._detention(conn)
+            self._located([matches, found], conn)
         items = []
         for r in rows:
             waiting = matches.get(r["id"], [])
@@ -211,7 +209,7 @@ class TracingViews(Service):
         items.sort(key=lambda i: i["_order"])
         for i in items:
             del i["_order"]
-        return detention.reveal_in(items, details)
+        return items
 
     def enquiries(
         self,
@@ -260,9 +258,8 @@ class TracingViews(Service):
                     item["site"] = _site_of(conn, r["found_person_id"])
                     item["found_person_id"] = r["found_person_id"]
                 out.append(item)
-            details = self._detention(conn)
-        view = {"enquiry_id": e["id"], "enquirer_name": e["enquirer_name"], "sought": out}
-        return detention.reveal_in(view, details)
+            self._located(out, conn)
+        return {"enquiry_id": e["id"], "enquirer_name": e["enquirer_name"], "sought": out}
 
     def _case(self, conn: Connection, case_id: str) -> dict[str, Any]:
         today = self.clock().date()
@@ -332,16 +329,9 @@ def person_ids_in(view: dict[str, Any] | list[dict[str, Any]]) -> list[str]:
 def hide_detention_sites(view: Any) -> Any:
     """``view`` with every detention site blanked (PROTECTION.md 4: detention sites are
     for protection roles). Returns the same object, changed in place."""
-    if isinstance(view, dict):
-        site = view.get("site")
-        if isinstance(site, dict) and site.get("kind") == "detention":
-            view["site"] = {"id": None, "name": None, "kind": None, "hidden": "detention site"}
-        for v in view.values():
-            if isinstance(v, dict | list):
-                hide_detention_sites(v)
-    elif isinstance(view, list):
-        for v in view:
-            hide_detention_sites(v)
+    for holder in list(detention.site_holders(view)):
+        if holder["site"].get("kind") == detention.KIND:
+            holder["site"] = {"id": None, "name": None, "kind": None, "hidden": "detention site"}
     return view
 
 

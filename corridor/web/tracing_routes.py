@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Depends, Query
 
 from corridor.errors import Forbidden
-from corridor.security.roles import visible_fields
 from corridor.services import Services
 from corridor.services.accounts import Caller
 from corridor.services.tracing_views import hide_detention_sites, person_ids_in
@@ -30,7 +29,7 @@ def shown(who: Caller, view: View) -> View:
     """What ``who`` may see of a tracing view: a found person's detention site only for
     the roles allowed to see detention sites. The enquirer view is not filtered: once the
     found person agreed, a family learns where a relative is held."""
-    if not any("detention_site" in visible_fields(r, "person") for r in who.principal.roles):
+    if not who.sees("detention"):
         hide_detention_sites(view)
     return view
 

@@ -34,10 +34,6 @@ def site_names(svc: Services, who: Caller) -> dict[str, str]:
     return {s["id"]: s["name"] for s in svc.sites.all(reveal=who.sees("detention"))}
 
 
-def sees(who: Caller, group: str) -> bool:
-    """Whether one of the caller's roles may see a field group (``medical``...)."""
-    return who.sees(group)
-
 
 def cases_of(person_id: str, queue: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The open tracing cases in which this person is found or a candidate."""
@@ -74,7 +70,7 @@ def _person(
     if any(default_matrix().allowed(r, "tracing.read", True) for r in who.principal.roles):
         data["cases"] = cases_of(person_id, svc.tracing.views.queue(scope=who.scope))
     svc.audit.record(who, "person.read", [person_id])
-    extra = {"sites": site_names(svc, who), "sees_medical": sees(who, "medical"), "errors": errors}
+    extra = {"sites": site_names(svc, who), "sees_medical": who.sees("medical"), "errors": errors}
     status = 422 if errors else 200
     return render(request, "person.html", data, who=who, status=status, extra=extra)
 
