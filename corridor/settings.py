@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from corridor.security.crypto import MasterKey
+    from corridor.security.roles import AuthorisationMatrix
+    from corridor.services.retention import Category
 
 DEFAULT_DB_PATH = Path("corridor.db")
 _BOOL = {"1": True, "true": True, "yes": True, "on": True,
@@ -30,6 +32,8 @@ class Settings:
     master_key: str = field(default="", repr=False)
     tracing_checks: str = "background"
     biometrics_enabled: bool = False
+    authorisation_file: str = ""
+    retention_file: str = ""
 
     def __post_init__(self) -> None:
         if self.tracing_checks not in ("background", "inline"):
@@ -50,6 +54,22 @@ class Settings:
             Path(self.master_key_file) if self.master_key_file else None,
             self.master_key or None,
         )
+
+    def authorisation(self) -> AuthorisationMatrix:
+        """The authorisation matrix: the file's, checked, or the shipped one."""
+        from corridor.security.roles import default_matrix, load_matrix
+
+        return (
+            load_matrix(Path(self.authorisation_file))
+            if self.authorisation_file
+            else (default_matrix())
+        )
+
+    def retention(self) -> dict[str, Category]:
+        """The retention periods: the file's, checked, or the shipped ones."""
+        from corridor.services.retention import load_policy, policy
+
+        return load_policy(Path(self.retention_file)) if self.retention_file else policy()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: str) -> Settings:
@@ -78,4 +98,8 @@ SETTINGS_HELP: dict[str, str] = {
     "the request answers); env CORRIDOR_TRACING_CHECKS",
     "biometrics_enabled": "Accept a biometric reference (an id from a biometric system, "
     "never an image) on persons; off by default; env CORRIDOR_BIOMETRICS_ENABLED",
+    "authorisation_file": "A JSON file replacing the shipped authorisation matrix (roles, "
+    "actions, scopes, field groups; checked at start); env CORRIDOR_AUTHORISATION_FILE",
+    "retention_file": "A JSON file replacing the shipped retention periods (checked at "
+    "start); env CORRIDOR_RETENTION_FILE",
 }

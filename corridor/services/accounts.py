@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -14,7 +14,7 @@ from corridor.security.crypto import MasterKey
 from corridor.security.errors import InvalidCredentials, Throttled
 from corridor.security.passwords import check_password
 from corridor.security.ratelimit import LoginGuard, LookupGuard
-from corridor.security.roles import Role
+from corridor.security.roles import AuthorisationMatrix, Role
 from corridor.security.sessions import Session, Sessions
 from corridor.security.tables import users
 from corridor.security.tokens import ApiTokens, TokenAccess
@@ -41,11 +41,19 @@ class Caller:
     # The sites whose records this call may touch, set by the role gate for the action
     # at hand: the user's sites, or None where a role holds the action on any site.
     scope: frozenset[str] | None = frozenset()
+    # The policy this caller was resolved under (the app's, from its settings).
+    matrix: AuthorisationMatrix = field(
+        default_factory=role_rules.default_matrix, compare=False, repr=False
+    )
 
     def sees(self, group: str) -> bool:
         """Whether one of the caller's roles may see a field group of authorisation.json
         (``medical``, ``detention``...)."""
-        return bool(self.principal.roles & role_rules.default_matrix().group_roles[group])
+        return bool(self.principal.roles & self.matrix.group_roles[group])
+
+    def may(self, action: str) -> bool:
+        """Whether one of the caller's roles holds ``action`` (for its own sites at least)."""
+        return any(self.matrix.allowed(r, action, same_site=True) for r in self.principal.roles)
 
 
 @dataclass(frozen=True)
@@ -55,10 +63,17 @@ class LoginResult:
 
 
 class AccountService:
-    def __init__(self, db: Database, clock: Callable[[], datetime], master: MasterKey | None):
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], datetime],
+        master: MasterKey | None,
+        matrix: AuthorisationMatrix | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.master = master
+        self.matrix = matrix or role_rules.default_matrix()
         self.sessions = Sessions(clock)
         self.tokens = ApiTokens(clock)
         self.guard = LoginGuard(clock)
@@ -86,7 +101,7 @@ class AccountService:
             set_roles(conn, user_id, roles, now, granted_by)
             set_sites(conn, user_id, site_ids, now)
             secret = None
-            if any(role_rules.requires_totp(r) for r in roles):
+            if any(self.matrix.requires_totp(r) for r in roles):
                 secret = enrol_totp(conn, self._master(), user_id, now)
         return user_id, secret
 
@@ -144,7 +159,7 @@ class AccountService:
                     session = self.sessions.resume(conn, session_id)
                     if session is None:  # disabled or locked: same answer as a bad password
                         raise InvalidCredentials()
-                    needs = any(role_rules.requires_totp(r) for r in session.principal.roles)
+                    needs = any(self.matrix.requires_totp(r) for r in session.principal.roles)
                     return LoginResult(session_id, needs)
                 self.guard.failed(conn, username, row.id if row else None)
         # Recorded failures are committed above before the error is raised.
@@ -169,11 +184,11 @@ class AccountService:
     ) -> tuple[str, str]:
         """An API token for a machine client of ``who`` (their session needs the second
         factor); scopes are actions one of their roles allows. Returns (id, secret)."""
-        needs_totp = any(role_rules.requires_totp(r) for r in who.principal.roles)
+        needs_totp = any(self.matrix.requires_totp(r) for r in who.principal.roles)
         if who.token_scopes is not None or (needs_totp and not who.second_factor):
             raise Forbidden(N_("API tokens are issued to a fully logged-in session only"))
         wanted = sorted(set(scopes))
-        matrix = role_rules.default_matrix()
+        matrix = self.matrix
         problems = [
             Problem("scopes", N_("none of your roles may do {action}", action=s))
             for s in wanted
@@ -204,10 +219,10 @@ class AccountService:
             if access.stale:
                 with self.db.transaction() as conn:
                     self.tokens.touch(conn, access.token_id)
-            return Caller(access.principal, True, frozenset(access.scopes))
+            return Caller(access.principal, True, frozenset(access.scopes), matrix=self.matrix)
         if session is not None and session_id:
             if session.stale:
                 with self.db.transaction() as conn:
                     self.sessions.touch(conn, session_id)
-            return Caller(session.principal, session.second_factor)
+            return Caller(session.principal, session.second_factor, matrix=self.matrix)
         raise Unauthenticated(N_("Log in first (or present a valid API token)"))

@@ -14,7 +14,6 @@ from sqlalchemy import Connection
 
 from corridor.security import audit
 from corridor.security.audit import AuditEvent, Outcome
-from corridor.security.roles import default_matrix
 from corridor.services.accounts import Caller
 from corridor.services.base import Service
 
@@ -33,7 +32,7 @@ DEFAULT_PURPOSE = {
 
 def acting_role(who: Caller, action: str) -> str:
     """The role under which ``who`` does ``action`` (the first that allows it)."""
-    matrix = default_matrix()
+    matrix = who.matrix
     for role in sorted(who.principal.roles):
         if matrix.allowed(role, action, same_site=True):
             return str(role)

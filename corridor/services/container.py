@@ -6,10 +6,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from corridor.security.roles import AuthorisationMatrix, default_matrix
 from corridor.storage.database import Database
 
 if TYPE_CHECKING:
     from corridor.security.crypto import MasterKey
+    from corridor.services.retention import Category
 
 
 def utc_now() -> datetime:
@@ -27,6 +29,8 @@ class Services:
         tracing_in_background: bool = False,
         *,
         biometrics_enabled: bool = False,
+        matrix: AuthorisationMatrix | None = None,
+        retention_periods: dict[str, Category] | None = None,
     ) -> None:
         """``tracing_in_background``: check new registrations and arrivals against open
         enquiries on a worker thread (the server) rather than before answering (tests,
@@ -36,13 +40,13 @@ class Services:
         from corridor.services.exports import ExportService
         from corridor.services.field_vault import FieldVault
         from corridor.services.figures import FigureService
+        from corridor.services.gate import Gate
         from corridor.services.imports import ImportService
         from corridor.services.keys import KeyService
         from corridor.services.manifests import ManifestService
         from corridor.services.movements import MovementService
         from corridor.services.partner_exports import PartnerExportService
         from corridor.services.person_search import PersonSearchService
-        from corridor.services.redaction import RedactionService
         from corridor.services.registration import RegistrationService
         from corridor.services.reports import ReportService
         from corridor.services.retention import RetentionService
@@ -53,6 +57,8 @@ class Services:
 
         self.db = db
         self.clock = clock
+        # The authorisation matrix is policy passed in (settings), not a global.
+        self.matrix = matrix or default_matrix()
         # Sensitive person fields are sealed under per-site keys wrapped by ``master``;
         # without a master key they cannot be written (field_vault.py).
         self.vault = FieldVault(db, clock, master)
@@ -62,15 +68,19 @@ class Services:
         self.manifests = ManifestService(db, clock)
         self.figures = FigureService(db, clock)
         self.person_search = PersonSearchService(db, clock, self.vault)
-        self.accounts = AccountService(db, clock, master)
+        self.accounts = AccountService(db, clock, master, self.matrix)
         self.audit = AuditService(db, clock)
         self.imports = ImportService(db, clock, self.registration, self.person_search)
         self.partner_exports = PartnerExportService(db, clock, self.vault)
         self.reports = ReportService(db, clock)
         self.keys = KeyService(db, clock, self.vault)
-        self.retention = RetentionService(db, clock, self.vault)
-        self.redaction = RedactionService(db, clock)
-        self.exports = ExportService(db, clock, self.vault, self.partner_exports)
+        self.retention = RetentionService(db, clock, self.vault, retention_periods)
+        # The one way personal data leaves the services (scope, purpose, field groups,
+        # audit; typed read models).
+        self.gate = Gate(self, self.matrix)
+        self.exports = ExportService(
+            db, clock, self.vault, self.partner_exports, present=self.gate.present
+        )
         self.subject_access = SubjectAccessService(db, clock, self.vault)
         self.tracing = TracingService(db, clock, self.vault)
         # A registration or an arrival is checked against open enquiries as soon as it

@@ -26,7 +26,7 @@ from corridor.security.tables import export_requests
 from corridor.services.base import Service
 from corridor.services.field_vault import FieldVault
 from corridor.services.partner_exports import PartnerExportService
-from corridor.services.redaction import RedactionService
+from corridor.services.read_models import PersonView
 from corridor.storage import queries
 from corridor.storage.database import Database
 from corridor.storage.queries import Sites
@@ -47,6 +47,9 @@ def _out(row: Any) -> dict[str, Any]:
 FORMATS = ("jsonl", "csv", "xlsx", "pfif")
 
 
+Present = Callable[[frozenset[str], list[dict[str, Any]]], list[PersonView]]
+
+
 class ExportService(Service):
     def __init__(
         self,
@@ -54,10 +57,13 @@ class ExportService(Service):
         clock: Callable[[], datetime],
         vault: FieldVault,
         partner: PartnerExportService,
+        present: Present,
     ) -> None:
+        """``present``: the gate's field groups (persons as the exporter may see them)."""
         super().__init__(db, clock)
         self.vault = vault
         self.partner = partner
+        self.present = present
 
     def request(
         self, user_id: str, reason: str, scope: Sites, fmt: str = "jsonl"
@@ -188,8 +194,8 @@ class ExportService(Service):
             out = io.StringIO()
             write_csv(table, out)
             return out.getvalue().encode("utf-8"), everyone
-        shown = RedactionService(self.db, self.clock).persons(roles, people)
-        lines = "\n".join(json.dumps(p, default=str, ensure_ascii=False) for p in shown)
+        shown = [p.model_dump(mode="json") for p in self.present(roles, people)]
+        lines = "\n".join(json.dumps(p, ensure_ascii=False) for p in shown)
         return lines.encode(), everyone
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, or_, select, update
@@ -76,10 +77,13 @@ class Category:
     why: str
 
 
-@cache
-def policy() -> dict[str, Category]:
-    """The retention periods, checked: every known category, nothing else."""
-    text = resources.files("corridor.security").joinpath("data/retention.json").read_text()
+def load_policy(path: Path | None = None) -> dict[str, Category]:
+    """Retention periods from a file (``None``: the shipped one), checked: every known
+    category, nothing else."""
+    if path is None:
+        text = resources.files("corridor.security").joinpath("data/retention.json").read_text()
+    else:
+        text = path.read_text(encoding="utf-8")
     raw = json.loads(text)["categories"]
     if set(raw) != set(ACTIONS):
         raise ValueError(f"retention.json must define exactly {sorted(ACTIONS)}")
@@ -89,6 +93,12 @@ def policy() -> dict[str, Category]:
             raise ValueError(f"retention.json: bad period or action for {name}")
         out[name] = Category(name, timedelta(days=int(c["period_days"])), c["action"], c["why"])
     return out
+
+
+@cache
+def policy() -> dict[str, Category]:
+    """The shipped retention periods (a deployment passes its own through settings)."""
+    return load_policy()
 
 
 @dataclass
@@ -103,9 +113,16 @@ class RetentionReport:
 
 
 class RetentionService(Service):
-    def __init__(self, db: Database, clock: Callable[[], datetime], vault: FieldVault) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], datetime],
+        vault: FieldVault,
+        periods: dict[str, Category] | None = None,
+    ) -> None:
         super().__init__(db, clock)
         self.vault = vault
+        self.periods = periods or policy()
 
     def set_hold(self, person_id: str, hold: bool, actor: str) -> None:
         """Place (or lift) a legal hold: a person on hold is never disposed of."""
@@ -168,7 +185,7 @@ class RetentionService(Service):
 
     def run(self, actor: str, dry_run: bool = False) -> RetentionReport:
         now = self.clock()
-        rules = policy()
+        rules = self.periods
         report = RetentionReport(dry_run=dry_run, run_id=uuid7())
         with self.db.read() if dry_run else self.db.transaction() as conn:
             expired = {

@@ -57,6 +57,8 @@ def create_app(
         master,
         tracing_in_background=settings.tracing_checks == "background",
         biometrics_enabled=settings.biometrics_enabled,
+        matrix=settings.authorisation(),
+        retention_periods=settings.retention(),
     )
     app.state.services = services
     errors.install(app)

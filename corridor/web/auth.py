@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from corridor.errors import Forbidden, Unauthenticated
 from corridor.schemas import Strict
-from corridor.security.roles import default_matrix, requires_totp
+from corridor.security.roles import default_matrix
 from corridor.security.sessions import COOKIE_ATTRIBUTES, COOKIE_NAME
 from corridor.services import Services
 from corridor.services.accounts import Caller
@@ -54,15 +54,15 @@ def caller(request: Request, svc: Svc) -> Caller:
 def requires(action: str) -> Callable[..., Coroutine[Any, Any, Caller]]:
     """A dependency: the caller, if one of their roles allows ``action`` (and, for
     personal data, the second factor was given)."""
-    matrix = default_matrix()
-    if action not in matrix.actions:  # fail at start-up, not at the first request
+    if action not in default_matrix().actions:  # fail at start-up, not at the first request
         raise ValueError(f"unknown action {action!r}")
-    personal = bool(matrix.actions[action])
 
     # async: the checks are in memory, so they need no trip through the thread pool.
     async def check(request: Request, svc: Svc, who: Annotated[Caller, Depends(caller)]) -> Caller:
+        matrix = svc.matrix  # the app's policy (settings), not a process-wide one
+        personal = bool(matrix.actions[action])
         roles = who.principal.roles
-        if personal and not who.second_factor and any(requires_totp(r) for r in roles):
+        if personal and not who.second_factor and any(matrix.requires_totp(r) for r in roles):
             raise Unauthenticated(N_("Give the second factor (TOTP code) first"))
         refusal = None
         if who.token_scopes is not None and action not in who.token_scopes:
@@ -72,11 +72,7 @@ def requires(action: str) -> Callable[..., Coroutine[Any, Any, Caller]]:
         if refusal:
             if personal:  # a denied access to personal data is audited too
                 await run_in_threadpool(
-                    svc.audit.record,
-                    who,
-                    action,
-                    [request.path_params.get("person_id")],
-                    allowed=False,
+                    svc.gate.refused, who, action, [request.path_params.get("person_id")]
                 )
             raise Forbidden(refusal)
         anywhere = any(matrix.allowed(r, action, same_site=False) for r in roles)

@@ -25,10 +25,18 @@ from corridor.schemas import (
     StatusEventIn,
     UserSitesIn,
 )
-from corridor.security.errors import Throttled
 from corridor.services import Services
 from corridor.services.accounts import Caller
-from corridor.services.redaction import patch_refusal
+from corridor.services.read_models import (
+    Candidate,
+    Household,
+    ManifestHead,
+    ManifestView,
+    Movement,
+    PersonView,
+    SeparatedFamily,
+    Unaccounted,
+)
 from corridor.web.auth import requires
 from corridor.web.deps import services
 
@@ -85,59 +93,41 @@ def set_user_sites(user_id: str, body: UserSitesIn, svc: Svc, who: MayUsersAdmin
 
 
 @api_router.post("/persons", status_code=201, tags=["persons"])
-def register_person(body: PersonIn, svc: Svc, who: MayPersonWrite) -> Json:
+def register_person(body: PersonIn, svc: Svc, who: MayPersonWrite) -> PersonView:
     person = svc.registration.register_person(
         body,
         recorded_by=who.principal.user_id,
         audit=svc.audit.hook(who, "person.write"),
         scope=who.scope,
     )
-    return svc.redaction.person(who.principal.roles, person)
+    return svc.gate.echo(who, person)
 
 
 @api_router.post("/persons/search", tags=["persons"])
-def search_persons(body: PersonSearchIn, svc: Svc, who: MayPersonSearch) -> list[Json]:
+def search_persons(body: PersonSearchIn, svc: Svc, who: MayPersonSearch) -> list[PersonView]:
     """Exact search by registration number, phone or document number (POST: no personal
     data in URLs)."""
-    found = svc.registration.search(body, scope=who.scope)
-    svc.audit.record(who, "person.search", [p["id"] for p in found])
-    return svc.redaction.persons(who.principal.roles, found)
+    return svc.gate.search(who, body)
 
 
 @api_router.post("/persons/match", tags=["tracing"])
-def match_persons(body: MatchQueryIn, svc: Svc, who: MayPersonSearch) -> list[Json]:
+def match_persons(body: MatchQueryIn, svc: Svc, who: MayPersonSearch) -> list[Candidate]:
     """Registered persons most likely to be the sought one, each with a calibrated
     probability and a field-by-field explanation. For tracing, only persons who consented
     to tracing are candidates."""
-    found = svc.person_search.search(body, scope=who.scope)
-    svc.audit.record(who, "person.search", [c["person"]["id"] for c in found])
-    return found
-
-
-def look_up(svc: Services, who: Caller, person_id: str) -> None:
-    """Anti-enumeration: a refused look-up is audited as a denial, then answered 429."""
-    try:
-        svc.accounts.look_up(who, person_id)
-    except Throttled:
-        svc.audit.record(who, "person.read", [person_id], allowed=False)
-        raise
+    return svc.gate.match(who, body)
 
 
 @api_router.get("/persons/{person_id}", tags=["persons"])
-def get_person(person_id: str, svc: Svc, who: MayPersonRead) -> Json:
-    look_up(svc, who, person_id)
-    person = svc.registration.get_person(person_id, scope=who.scope)
-    svc.audit.record(who, "person.read", [person_id])
-    return svc.redaction.person(who.principal.roles, person)
+def get_person(person_id: str, svc: Svc, who: MayPersonRead) -> PersonView:
+    return svc.gate.person(who, person_id)
 
 
 @api_router.get("/persons/{person_id}/access-request", tags=["persons"])
 def subject_access(person_id: str, svc: Svc, who: MayPersonExport) -> Json:
     """A data-subject access request: everything held on the person, relatives redacted
     (for the person themselves; a protection officer hands it over)."""
-    export = svc.subject_access.export(person_id, scope=who.scope)
-    svc.audit.record(who, "person.export", [person_id], purpose="data-subject access request")
-    return export
+    return svc.gate.subject_access(who, person_id)
 
 
 @api_router.post("/persons/{person_id}/erasure", tags=["persons"])
@@ -154,24 +144,20 @@ def erase_person(person_id: str, body: ErasureIn, svc: Svc, who: MayPersonExport
 
 
 @api_router.patch("/persons/{person_id}", tags=["persons"])
-def update_person(person_id: str, body: PersonPatch, svc: Svc, who: MayPersonWrite) -> Json:
-    given = body.model_dump(exclude_unset=True)
+def update_person(person_id: str, body: PersonPatch, svc: Svc, who: MayPersonWrite) -> PersonView:
     person = svc.registration.update_person(
         person_id,
         body,
         audit=svc.audit.hook(who, "person.write"),
         scope=who.scope,
-        check=lambda current: patch_refusal(who.principal.roles, given, current["age"]),
+        check=svc.gate.patch_check(who, body.model_dump(exclude_unset=True)),
     )
-    return svc.redaction.person(who.principal.roles, person)
+    return svc.gate.echo(who, person)
 
 
 @api_router.get("/persons/{person_id}/movements", tags=["movements"])
-def person_movements(person_id: str, svc: Svc, who: MayPersonRead) -> list[Json]:
-    look_up(svc, who, person_id)
-    history = svc.movements.history(person_id, scope=who.scope)
-    svc.audit.record(who, "person.read", [person_id])
-    return svc.redaction.movements(who.principal.roles, history)
+def person_movements(person_id: str, svc: Svc, who: MayPersonRead) -> list[Movement]:
+    return svc.gate.movements(who, person_id)
 
 
 @api_router.post("/persons/{person_id}/events", status_code=201, tags=["movements"])
@@ -204,11 +190,8 @@ def register_household(body: HouseholdIn, svc: Svc, who: MayPersonWrite) -> Json
 
 
 @api_router.get("/households/{household_id}", tags=["persons"])
-def get_household(household_id: str, svc: Svc, who: MayPersonRead) -> Json:
-    household = svc.registration.get_household(household_id, scope=who.scope)
-    svc.audit.record(who, "person.read", [m["id"] for m in household["members"]])
-    members = svc.redaction.persons(who.principal.roles, household["members"])
-    return {**household, "members": members}
+def get_household(household_id: str, svc: Svc, who: MayPersonRead) -> Household:
+    return svc.gate.household(who, household_id)
 
 
 @api_router.post("/relationships", status_code=201, tags=["persons"])
@@ -226,15 +209,13 @@ def create_manifest(body: ManifestIn, svc: Svc, who: MayManifestWrite) -> Json:
 @api_router.get("/manifests", tags=["manifests"])
 def list_manifests(
     svc: Svc, who: MayManifestRead, site_id: str | None = None, status: str | None = None
-) -> list[Json]:
-    return svc.manifests.find(site_id, status, scope=who.scope)
+) -> list[ManifestHead]:
+    return svc.gate.manifests(who, site_id, status)
 
 
 @api_router.get("/manifests/{manifest_id}", tags=["manifests"])
-def get_manifest(manifest_id: str, svc: Svc, who: MayManifestRead) -> Json:
-    manifest = svc.manifests.get(manifest_id, scope=who.scope)
-    svc.audit.record(who, "manifest.read", [p["id"] for p in manifest["persons"]])
-    return manifest
+def get_manifest(manifest_id: str, svc: Svc, who: MayManifestRead) -> ManifestView:
+    return svc.gate.manifest(who, manifest_id)
 
 
 @api_router.post("/manifests/{manifest_id}/persons", tags=["manifests"])
@@ -273,17 +254,15 @@ def receive_manifest(
 
 
 @api_router.get("/unaccounted", tags=["manifests"])
-def unaccounted(svc: Svc, who: MayManifestRead, site_id: str | None = None) -> list[Json]:
+def unaccounted(svc: Svc, who: MayManifestRead, site_id: str | None = None) -> list[Unaccounted]:
     """Everyone dispatched and not checked in, with hours since departure."""
-    missing = svc.manifests.unaccounted(site_id, scope=who.scope)
-    svc.audit.record(who, "manifest.read", [m["person"]["id"] for m in missing])
-    return missing
+    return svc.gate.unaccounted(who, site_id)
 
 
 @api_router.get("/separated-families", tags=["families"])
-def separated_families(svc: Svc, who: MayTracingRead, site_id: str | None = None) -> list[Json]:
-    families = svc.figures.separated_families(site_id, scope=who.scope)
-    svc.audit.record(
-        who, "tracing.read", [m["id"] for f in families for m in f["members"] if m["id"]]
-    )
-    return families
+def separated_families(
+    svc: Svc, who: MayTracingRead, site_id: str | None = None
+) -> list[SeparatedFamily]:
+    """Households split across places. A detention facility's ``site_id`` is not a
+    filter for roles that may not see detention sites (404)."""
+    return svc.gate.separated_families(who, site_id)

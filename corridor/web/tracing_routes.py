@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from corridor.errors import Forbidden
 from corridor.services import Services
 from corridor.services.accounts import Caller
-from corridor.services.tracing_views import hide_detention_sites, person_ids_in
+from corridor.services.tracing_views import hide_detention_sites
 from corridor.tracing_schemas import DisclosureIn, EnquiryIn, MatchDecisionIn, TransitionIn
 from corridor.web.auth import requires
 from corridor.web.deps import services
@@ -54,16 +54,14 @@ def list_enquiries(
     """Every enquiry in the caller's scope, children first, then open before closed,
     oldest first; ``state`` filters, ``page`` pages (50 a page). No registered person
     is in it: the persons sought and the candidates are on each enquiry."""
-    view = svc.tracing.views.enquiries(scope=who.scope, state=state, page=page)
-    svc.audit.record(who, "tracing.read", person_ids_in(view))
-    return view
+    return svc.gate.tracing(
+        who, lambda: svc.tracing.views.enquiries(scope=who.scope, state=state, page=page)
+    )
 
 
 @tracing_router.get("/enquiries/{enquiry_id}")
 def get_enquiry(enquiry_id: str, svc: Svc, who: MayTracingRead) -> Json:
-    enquiry = svc.tracing.views.enquiry(enquiry_id, scope=who.scope)
-    svc.audit.record(who, "tracing.read", person_ids_in(enquiry))
-    return shown(who, enquiry)
+    return svc.gate.tracing(who, lambda: svc.tracing.views.enquiry(enquiry_id, scope=who.scope))
 
 
 @tracing_router.get("/enquiries/{enquiry_id}/enquirer-view")
@@ -71,29 +69,21 @@ def enquirer_view(enquiry_id: str, svc: Svc, who: MayTracingRead) -> Json:
     """What may be told to the enquirer: found or not, whether a message can be passed,
     and the site only once the found adult agreed (a child: a protection officer's
     decision)."""
-    view = svc.tracing.views.enquirer_view(enquiry_id, scope=who.scope)
-    svc.audit.record(
-        who, "tracing.read", person_ids_in(view), purpose="telling an enquirer the outcome"
-    )
-    return view
+    return svc.gate.enquirer_view(who, enquiry_id)
 
 
 @tracing_router.get("/queue")
 def queue(svc: Svc, who: MayTracingRead) -> list[Json]:
     """Cases to act on: unaccompanied and separated children first, each with the
     candidates waiting for a decision."""
-    items = svc.tracing.views.queue(scope=who.scope)
-    svc.audit.record(who, "tracing.read", person_ids_in(items))
-    return shown(who, items)
+    return svc.gate.tracing(who, lambda: svc.tracing.views.queue(scope=who.scope))
 
 
 @tracing_router.get("/cases/{case_id}")
 def get_case(case_id: str, svc: Svc, who: MayTracingRead) -> Json:
     """The case: the sought person, every candidate with its field-by-field explanation,
     and the log of who did what when."""
-    case = svc.tracing.views.case(case_id, scope=who.scope)
-    svc.audit.record(who, "tracing.read", person_ids_in(case))
-    return shown(who, case)
+    return svc.gate.tracing(who, lambda: svc.tracing.views.case(case_id, scope=who.scope))
 
 
 @tracing_router.post("/matches/{match_id}/confirm")

@@ -74,17 +74,22 @@ def test_protection_04_registrars_see_no_medical_detention_or_minors_details(
     registrar = make_client(database, clock, roles=(Role.REGISTRAR,))
     work_at(registrar, camp, prison, admin=client)
     shown = registrar.get(f"/api/persons/{adult['id']}").json()
-    assert "muac_mm" not in shown["vulnerabilities"]
-    assert "serious_medical_condition" not in shown["vulnerabilities"]
-    assert "medical_note" not in shown["vulnerabilities"] and "shrapnel" not in str(shown)
+    # A withheld field is there, empty, and named as withheld (never a missing key).
+    for name in ("muac_mm", "serious_medical_condition", "medical_note"):
+        assert shown["vulnerabilities"][name] is None
+        assert f"vulnerabilities.{name}" in shown["withheld"]
+    assert "shrapnel" not in str(shown)
     assert shown["location"]["site_id"] is None and shown["location"]["site_withheld"]
+    assert "location.site_id" in shown["withheld"]
     assert shown["phone"] == "+963944000222"  # an adult's phone is not restricted
     history = registrar.get(f"/api/persons/{adult['id']}/movements").json()
     assert prison not in str(history)
     minor = registrar.get(f"/api/persons/{child['id']}").json()
     for field in ("phone", "note", "documents"):
-        assert field not in minor
-    assert "uasc" not in minor["vulnerabilities"] and "locality" not in minor["origin"]
+        assert minor[field] is None and field in minor["withheld"]
+    assert minor["vulnerabilities"]["uasc"] is None and minor["origin"]["locality"] is None
+    assert {"vulnerabilities.uasc", "origin.locality"} <= set(minor["withheld"])
+    assert "+963944000333" not in str(minor) and "found alone" not in str(minor)
     # The roles the matrix names do see them.
     health = make_client(database, clock, roles=(Role.HEALTH,))
     work_at(health, camp, admin=client)

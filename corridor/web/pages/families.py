@@ -19,6 +19,5 @@ MayTracingRead = Annotated[Caller, Depends(requires("tracing.read"))]
 
 @page(router, "/families")
 def separated_families(request: Request, svc: Svc, who: MayTracingRead) -> Response:
-    families = svc.figures.separated_families(scope=who.scope)
-    svc.audit.record(who, "tracing.read", [m["id"] for f in families for m in f["members"]])
+    families = svc.gate.separated_families(who)
     return render(request, "families.html", {"families": families}, who=who)

@@ -28,7 +28,7 @@ MayManifestWrite = Annotated[Caller, Depends(requires("manifest.write"))]
 def _list(
     request: Request, svc: Services, who: Caller, values: dict[str, str], errors: dict[str, str]
 ) -> Response:
-    data = {"manifests": svc.manifests.find(scope=who.scope)}
+    data = {"manifests": svc.gate.manifests(who)}
     extra = {"sites": site_names(svc, who), "values": values, "errors": errors}
     return render(
         request, "manifests.html", data, who=who, status=422 if errors else 200, extra=extra
@@ -55,8 +55,7 @@ def create(request: Request, form: Form, svc: Svc, who: MayManifestWrite) -> Res
 def _show(
     request: Request, svc: Services, who: Caller, manifest_id: str, errors: dict[str, str]
 ) -> Response:
-    manifest = svc.manifests.get(manifest_id, scope=who.scope)
-    svc.audit.record(who, "manifest.read", [p["id"] for p in manifest["persons"]])
+    manifest = svc.gate.manifest(who, manifest_id)
     extra = {"sites": site_names(svc, who), "errors": errors}
     status = 422 if errors else 200
     return render(
@@ -79,11 +78,11 @@ def add_persons(
     problems: list[Problem] = []
     for n in numbers:
         try:
-            found = svc.registration.search(forms.parse_search(n), scope=who.scope)
+            found = svc.gate.search(who, forms.parse_search(n))
         except ValidationFailed:
             found = []
         if found:
-            ids.append(found[0]["id"])
+            ids.append(found[0].id)
         else:
             problems.append(
                 Problem("registration_numbers", N_("{number}: nobody has this number", number=n))
@@ -151,7 +150,7 @@ def check_in(
             if errors
             else see_other(f"/manifests/{manifest_id}")
         )
-    manifest = svc.manifests.get(manifest_id, scope=who.scope)
+    manifest = svc.gate.manifest(who, manifest_id)
     extra = {"sites": site_names(svc, who), "errors": errors}
     return render(request, "_checkin.html", {"manifest": manifest}, who=who, extra=extra)
 
@@ -166,7 +165,6 @@ def receive(
 
 @page(router, "/unaccounted")
 def unaccounted(request: Request, svc: Svc, who: MayManifestRead) -> Response:
-    missing = svc.manifests.unaccounted(scope=who.scope)
-    svc.audit.record(who, "manifest.read", [m["person"]["id"] for m in missing])
+    missing = svc.gate.unaccounted(who)
     extra = {"sites": site_names(svc, who)}
     return render(request, "unaccounted.html", {"unaccounted": missing}, who=who, extra=extra)

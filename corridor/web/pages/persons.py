@@ -11,7 +11,6 @@ from fastapi.responses import Response
 
 from corridor.errors import Conflict, Forbidden, Problem, ValidationFailed
 from corridor.schemas import LinkIn, MatchQueryIn, PersonPatch, PersonSearchIn, StatusEventIn
-from corridor.security.roles import default_matrix
 from corridor.services import Services
 from corridor.services.accounts import Caller
 from corridor.text import N_
@@ -19,7 +18,6 @@ from corridor.web import forms
 from corridor.web.auth import requires
 from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.render import render
-from corridor.web.routes import look_up
 
 router = APIRouter(include_in_schema=False)
 MayPersonRead = Annotated[Caller, Depends(requires("person.read"))]
@@ -34,45 +32,13 @@ def site_names(svc: Services, who: Caller) -> dict[str, str]:
     return {s["id"]: s["name"] for s in svc.sites.all(reveal=who.sees("detention"))}
 
 
-
-def cases_of(person_id: str, queue: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The open tracing cases in which this person is found or a candidate."""
-    out = []
-    for item in queue:
-        found = item["found_person"] and item["found_person"]["id"] == person_id
-        candidate = any(m["person"]["id"] == person_id for m in item["proposed_matches"])
-        if found or candidate:
-            out.append(
-                {
-                    "case_id": item["case_id"],
-                    "state": item["state"],
-                    "sought_name": item["sought"]["name"],
-                    "as": "found" if found else "candidate",
-                }
-            )
-    return out
-
-
 def _person(
     request: Request, svc: Services, who: Caller, person_id: str, errors: dict[str, str]
 ) -> Response:
-    look_up(svc, who, person_id)
-    roles = who.principal.roles
-    data = {
-        "person": svc.redaction.person(
-            roles, svc.registration.get_person(person_id, scope=who.scope)
-        ),
-        "relatives": svc.registration.relatives(person_id, scope=who.scope),
-        "movements": svc.redaction.movements(
-            roles, svc.movements.history(person_id, scope=who.scope)
-        ),
-    }
-    if any(default_matrix().allowed(r, "tracing.read", True) for r in who.principal.roles):
-        data["cases"] = cases_of(person_id, svc.tracing.views.queue(scope=who.scope))
-    svc.audit.record(who, "person.read", [person_id])
+    data = svc.gate.person_page(who, person_id)
     extra = {"sites": site_names(svc, who), "sees_medical": who.sees("medical"), "errors": errors}
     status = 422 if errors else 200
-    return render(request, "person.html", data, who=who, status=status, extra=extra)
+    return render(request, "person.html", dict(data), who=who, status=status, extra=extra)
 
 
 @page(router, "/persons/{person_id}")
@@ -131,12 +97,12 @@ def link_relative(
     """Record a relative found elsewhere, by their registration number."""
     number = text(form, "registration_number") or ""
     try:
-        found = svc.registration.search(forms.parse_search(number), scope=who.scope)
+        found = svc.gate.search(who, forms.parse_search(number))
         if not found:
             raise ValidationFailed([Problem("registration_number", N_("nobody has this number"))])
         body = {
             "person_id": person_id,
-            "other_person_id": found[0]["id"],
+            "other_person_id": found[0].id,
             "kind": text(form, "link_kind"),
         }
         svc.registration.link(forms.parse(LinkIn, body), scope=who.scope)
@@ -145,16 +111,13 @@ def link_relative(
             ("link_kind" if p.field == "kind" else p.field): p.reason for p in exc.problems
         } or {"link_kind": exc.message}
         return _person(request, svc, who, person_id, errors)
-    svc.audit.record(who, "person.write", [person_id, found[0]["id"]])
+    svc.audit.record(who, "person.write", [person_id, found[0].id])
     return see_other(f"/persons/{person_id}")
 
 
 @page(router, "/households/{household_id}")
 def household(household_id: str, request: Request, svc: Svc, who: MayPersonRead) -> Response:
-    found = svc.registration.get_household(household_id, scope=who.scope)
-    members = svc.redaction.persons(who.principal.roles, found["members"])
-    data = {"household": {**found, "members": members}}
-    svc.audit.record(who, "person.read", [m["id"] for m in data["household"]["members"]])
+    data = {"household": svc.gate.household(who, household_id)}
     return render(request, "household.html", data, who=who, extra={"sites": site_names(svc, who)})
 
 
@@ -167,7 +130,7 @@ def search_form(request: Request, who: MayPersonSearch) -> Response:
 @router.post("/search")
 def search(request: Request, form: Form, svc: Svc, who: MayPersonSearch) -> Response:
     """A name (any script) goes to the matching engine; numbers are looked up exactly."""
-    results: list[dict[str, Any]] = []
+    results: list[Any] = []
     errors: dict[str, str] = {}
     name = text(form, "name")
     exact = {k: text(form, k) for k in ("registration_number", "phone", "document_number")}
@@ -177,19 +140,16 @@ def search(request: Request, form: Form, svc: Svc, who: MayPersonSearch) -> Resp
                 MatchQueryIn, {"full_name": name, "purpose": "deduplication", "top": 20}
             )
             results = [
-                {**c["person"], "probability": c["probability"]}
-                for c in svc.person_search.search(query, scope=who.scope)
+                {**c.person.model_dump(), "probability": c.probability}
+                for c in svc.gate.match(who, query)
             ]
         elif any(exact.values()):
-            found = svc.registration.search(forms.parse(PersonSearchIn, exact), scope=who.scope)
-            results = svc.redaction.persons(who.principal.roles, found)
+            results = svc.gate.search(who, forms.parse(PersonSearchIn, exact))
         else:
             errors["name"] = N_("give a name, registration number, phone or document number")
 
     except ValidationFailed as exc:
         errors = forms.problems_by_field(exc)
-    if results:
-        svc.audit.record(who, "person.search", [r["id"] for r in results])
     extra = {"values": forms.as_values(form), "errors": errors, "searched": not errors}
     status = 422 if errors else 200
     return render(request, "search.html", {"results": results}, who=who, status=status, extra=extra)

@@ -13,6 +13,7 @@ from corridor.errors import ValidationFailed
 from corridor.schemas import HouseholdIn, MatchQueryIn, PersonIn
 from corridor.services import Services
 from corridor.services.accounts import Caller
+from corridor.services.read_models import Candidate
 from corridor.web import forms
 from corridor.web.auth import requires
 from corridor.web.pages.common import Form, Svc, see_other
@@ -136,7 +137,7 @@ def similar(request: Request, form: Form, svc: Svc, who: MayPersonSearch) -> Res
         details.get(f"{p}_name_original") for p in ("given", "father", "grandfather", "family")
     ]
     latin = [details.get(f"{p}_name") for p in ("given", "father", "grandfather", "family")]
-    found: list[dict[str, Any]] = []
+    found: list[Candidate] = []
     query = {
         "given_name": details.get("given_name"),
         "father_name": details.get("father_name"),
@@ -153,10 +154,5 @@ def similar(request: Request, form: Form, svc: Svc, who: MayPersonSearch) -> Res
             wanted = forms.parse(MatchQueryIn, query)
         except ValidationFailed:  # half-typed input: nothing to suggest yet
             return render(request, "_similar.html", {"candidates": []}, who=who)
-        found = [
-            c
-            for c in svc.person_search.search(wanted, scope=who.scope)
-            if c["probability"] >= SIMILAR_FLOOR
-        ]
-        svc.audit.record(who, "person.search", [c["person"]["id"] for c in found])
+        found = svc.gate.match(who, wanted, floor=SIMILAR_FLOOR)
     return render(request, "_similar.html", {"candidates": found}, who=who)

@@ -17,6 +17,7 @@ from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from pydantic import BaseModel
 
 from corridor.domain.birth import BRACKETS
 from corridor.security.roles import default_matrix
@@ -81,9 +82,18 @@ def language_of(request: Request) -> Language:
 def may(who: Caller | None) -> dict[str, bool]:
     """Action -> whether one of the caller's roles allows it (drives the navigation only;
     every route checks again with ``requires``)."""
-    matrix = default_matrix()
+    matrix = who.matrix if who else default_matrix()
     roles = who.principal.roles if who else frozenset()
     return {a: any(matrix.allowed(r, a, same_site=True) for r in roles) for a in matrix.actions}
+
+
+def _plain(value: Any) -> Any:
+    """The gate's read models as the templates and the JSON twin take them."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(by_alias=True)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def wants_json(request: Request) -> bool:
@@ -101,6 +111,7 @@ def render(
 ) -> Response:
     """``data`` as the page ``template``, or as JSON on the ``.json`` twin; ``extra`` is
     for the page only (form state, labels)."""
+    data = {k: _plain(v) for k, v in data.items()}
     if wants_json(request):
         return JSONResponse(jsonable_encoder(data), status_code=status)
     lang = language_of(request)

@@ -15,13 +15,11 @@ from starlette.datastructures import FormData
 from corridor.errors import Conflict, Forbidden, ValidationFailed
 from corridor.services import Services
 from corridor.services.accounts import Caller
-from corridor.services.tracing_views import person_ids_in
 from corridor.tracing_schemas import DisclosureIn, EnquiryIn, MatchDecisionIn, TransitionIn
 from corridor.web import forms
 from corridor.web.auth import requires
 from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.render import render
-from corridor.web.tracing_routes import shown
 
 router = APIRouter(include_in_schema=False)
 MayTracingRead = Annotated[Caller, Depends(requires("tracing.read"))]
@@ -31,9 +29,8 @@ ENQUIRY_DEFAULTS = {"relationship": "sibling"}
 
 @page(router, "/tracing")
 def queue(request: Request, svc: Svc, who: MayTracingRead) -> Response:
-    items = svc.tracing.views.queue(scope=who.scope)
-    svc.audit.record(who, "tracing.read", person_ids_in(items))
-    return render(request, "tracing_queue.html", {"queue": shown(who, items)}, who=who)
+    items = svc.gate.tracing(who, lambda: svc.tracing.views.queue(scope=who.scope))
+    return render(request, "tracing_queue.html", {"queue": items}, who=who)
 
 
 @page(router, "/tracing/enquiries")
@@ -45,8 +42,10 @@ def enquiries(
     page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> Response:
     """Every enquiry in the caller's scope, children first; filtered by state, paged."""
-    view = svc.tracing.views.enquiries(scope=who.scope, state=state or None, page=page_number)
-    svc.audit.record(who, "tracing.read", person_ids_in(view))
+    view = svc.gate.tracing(
+        who,
+        lambda: svc.tracing.views.enquiries(scope=who.scope, state=state or None, page=page_number),
+    )
     return render(request, "tracing_enquiries.html", {"enquiries": view}, who=who)
 
 
@@ -136,32 +135,27 @@ def create_enquiry(request: Request, form: Form, svc: Svc, who: MayTracingWrite)
 
 @page(router, "/tracing/enquiries/{enquiry_id}")
 def enquiry(enquiry_id: str, request: Request, svc: Svc, who: MayTracingRead) -> Response:
-    view = svc.tracing.views.enquiry(enquiry_id, scope=who.scope)
-    svc.audit.record(who, "tracing.read", person_ids_in(view))
-    return render(request, "tracing_enquiry.html", {"enquiry": shown(who, view)}, who=who)
+    view = svc.gate.tracing(who, lambda: svc.tracing.views.enquiry(enquiry_id, scope=who.scope))
+    return render(request, "tracing_enquiry.html", {"enquiry": view}, who=who)
 
 
 @page(router, "/tracing/enquiries/{enquiry_id}/enquirer-view")
 def enquirer_view(enquiry_id: str, request: Request, svc: Svc, who: MayTracingRead) -> Response:
     """What an officer may tell the enquirer, and nothing more."""
-    view = svc.tracing.views.enquirer_view(enquiry_id, scope=who.scope)
-    svc.audit.record(
-        who, "tracing.read", person_ids_in(view), purpose="telling an enquirer the outcome"
-    )
+    view = svc.gate.enquirer_view(who, enquiry_id)
     return render(request, "tracing_enquirer_view.html", {"view": view}, who=who)
 
 
 def _case(
     request: Request, svc: Services, who: Caller, case_id: str, errors: dict[str, str]
 ) -> Response:
-    case = svc.tracing.views.case(case_id, scope=who.scope)
-    svc.audit.record(who, "tracing.read", person_ids_in(case))
+    case = svc.gate.tracing(who, lambda: svc.tracing.views.case(case_id, scope=who.scope))
     status = 422 if errors else 200
     extra = {"errors": errors}
     return render(
         request,
         "tracing_case.html",
-        {"case": shown(who, case)},
+        {"case": case},
         who=who,
         status=status,
         extra=extra,

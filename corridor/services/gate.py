@@ -1,0 +1,481 @@
+"""The gate: the one way personal data leaves the services (PROTECTION.md lines 2-4, 6, 14).
+
+Every read of a person, in the API, the pages and their ``.json`` twins, goes through one
+method here, which applies, in this order:
+
+1. **site scope**: the caller's scope goes into the query itself, so a person outside it
+   is simply not found (404, never 403: no existence oracle);
+2. **purpose and consent**: the purpose comes from the action the caller's role holds,
+   never from the request body; a list filtered on a detention facility's ``site_id``
+   answers 404 to every role the matrix does not let see detention sites;
+3. **field groups**: what none of the caller's roles may see (medical, detention, minors'
+   details, biometrics) is withheld explicitly (``None``, its path in ``withheld``);
+4. **audit**: exactly one event per person shown, or one denial per person refused,
+   written whatever the outcome (a 404 included), then the typed read model is returned.
+
+Handlers only render what it returns; they never call redaction or the audit log.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import select
+
+from corridor.domain.birth import ADULT_AGE
+from corridor.errors import Forbidden, NotFound, Problem
+from corridor.security.errors import Throttled
+from corridor.security.roles import AuthorisationMatrix
+from corridor.services.accounts import Caller
+from corridor.services.read_models import (
+    Candidate,
+    Household,
+    ManifestHead,
+    ManifestView,
+    Movement,
+    PersonPage,
+    PersonSummary,
+    PersonView,
+    Relative,
+    SeparatedFamily,
+    TracingMention,
+    Unaccounted,
+)
+from corridor.storage.tables import sites
+from corridor.text import N_
+
+if TYPE_CHECKING:
+    from corridor.schemas import MatchQueryIn, PersonSearchIn
+    from corridor.services.container import Services
+
+T = TypeVar("T")
+TracingView = TypeVar("TracingView", dict[str, Any], list[dict[str, Any]])
+
+# Where each restricted field of the matrix's field groups sits in a person as shown.
+# A field group naming a field that is neither here nor in NEVER_SHOWN fails the start.
+PATHS: dict[str, tuple[str, ...]] = {
+    "muac_mm": ("vulnerabilities", "muac_mm"),
+    "oedema": ("vulnerabilities", "oedema"),
+    "muac_status": ("vulnerabilities", "muac_status"),
+    "disabled": ("vulnerabilities", "disabled"),
+    "pregnant_lactating": ("vulnerabilities", "pregnant_lactating"),
+    "serious_medical_condition": ("vulnerabilities", "serious_medical_condition"),
+    "injury": ("vulnerabilities", "injury"),
+    "medical_note": ("vulnerabilities", "medical_note"),
+    "uasc": ("vulnerabilities", "uasc"),
+    "phone": ("phone",),
+    "documents": ("documents",),
+    "note": ("note",),
+    "origin_locality": ("origin", "locality"),
+    "biometric_reference": ("biometric_reference",),
+    **{
+        f"wg_{d}": ("vulnerabilities", "washington_group", d)
+        for d in ("seeing", "hearing", "walking", "remembering", "self_care", "communicating")
+    },
+}
+# Detention is a place: these fields are the site references of locations and movements.
+DETENTION_FIELDS = frozenset({"detention_site_id", "detention_site"})
+# Stored but never part of a person as shown, to anyone.
+NEVER_SHOWN = frozenset({"phone_hash", "medical"})
+# A PATCH body's top-level fields that the matrix restricts (same names there).
+PATCH_FIELDS = frozenset({"phone", "documents", "note", "origin_locality", "biometric_reference"})
+VULNERABILITY_FIELDS = frozenset(
+    {"muac_mm", "oedema", "pregnant_lactating", "serious_medical_condition", "injury", "uasc",
+     "medical_note"}
+)  # fmt: skip
+SITE_KEYS = ("site_id", "from_site_id", "to_site_id", "destination_site_id")
+
+
+def record_kind(age: int | None) -> str:
+    """``minor`` under 18 (more field groups apply), else ``person``."""
+    return "minor" if age is not None and age < ADULT_AGE else "person"
+
+
+def check_paths(matrix: AuthorisationMatrix) -> None:
+    """Every restricted field of the matrix is one the gate knows how to withhold."""
+    restricted: set[str] = set()
+    for fields in matrix.group_fields.values():
+        restricted |= fields
+    unknown = restricted - set(PATHS) - DETENTION_FIELDS - NEVER_SHOWN
+    if unknown:
+        raise ValueError(
+            "the authorisation matrix restricts fields the gate cannot withhold: "
+            + ", ".join(sorted(unknown))
+        )
+
+
+@dataclass
+class Viewer:
+    """Roles as the gate sees them: what is hidden from them on each kind of record."""
+
+    roles: frozenset[str]
+    matrix: AuthorisationMatrix
+    _hidden: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def hidden(self, kind: str) -> frozenset[str]:
+        """The restricted fields none of the roles may see on a ``kind`` record."""
+        if kind not in self._hidden:
+            restricted = set(PATHS) | DETENTION_FIELDS
+            visible: set[str] = set()
+            for role in self.roles:
+                visible |= self.matrix.visible_fields(role, kind)
+            self._hidden[kind] = frozenset(restricted - visible)
+        return self._hidden[kind]
+
+    @property
+    def sees_detention(self) -> bool:
+        return not (self.hidden("person") & DETENTION_FIELDS)
+
+    def may(self, action: str) -> bool:
+        return any(self.matrix.allowed(r, action, same_site=True) for r in self.roles)
+
+
+class Gate:
+    """Scope, purpose and consent, field groups, audit; then a typed read model."""
+
+    def __init__(self, services: Services, matrix: AuthorisationMatrix) -> None:
+        check_paths(matrix)
+        self.s = services
+        self.matrix = matrix
+
+    def viewer(self, who: Caller) -> Viewer:
+        return Viewer(frozenset(who.principal.roles), self.matrix)
+
+    # -- the steps --------------------------------------------------------------------
+
+    def refused(
+        self, who: Caller, action: str, person_ids: Iterable[str | None], purpose: str | None = None
+    ) -> None:
+        """One denial event per person refused (or one naming nobody)."""
+        self.s.audit.record(who, action, list(person_ids), allowed=False, purpose=purpose)
+
+    def _read(
+        self,
+        who: Caller,
+        action: str,
+        fetch: Callable[[], T],
+        shown: Callable[[T], list[str]],
+        refused: Iterable[str | None] = (None,),
+        purpose: str | None = None,
+    ) -> T:
+        """Fetch (scope is in the query), audit what is shown, or the refusal."""
+        try:
+            result = fetch()
+        except NotFound:
+            self.refused(who, action, refused, purpose)
+            raise
+        self.s.audit.record(who, action, shown(result), purpose=purpose)
+        return result
+
+    def _look_up(self, who: Caller, person_id: str) -> None:
+        """Anti-enumeration (line 14): a throttled look-up is audited as a denial."""
+        try:
+            self.s.accounts.look_up(who, person_id)
+        except Throttled:
+            self.refused(who, "person.read", [person_id])
+            raise
+
+    def detention_sites(self) -> frozenset[str]:
+        with self.s.db.read() as conn:
+            query = select(sites.c.id).where(sites.c.kind == "detention")
+            return frozenset(conn.execute(query).scalars())
+
+    def site_filter(self, who: Caller, action: str, site_id: str | None) -> str | None:
+        """A list's ``site_id`` filter: a detention facility is not there (404, audited)
+        for a caller who may not see detention sites: no list by detention."""
+        if site_id and not self.viewer(who).sees_detention and site_id in self.detention_sites():
+            self.refused(who, action, [None], purpose="list filtered on a detention site")
+            raise NotFound("site", field="site_id")
+        return site_id
+
+    # -- field groups -----------------------------------------------------------------
+
+    def _withhold_sites(
+        self, record: dict[str, Any], detention: frozenset[str], prefix: str, out: list[str]
+    ) -> None:
+        for key in SITE_KEYS:
+            if record.get(key) is not None and record[key] in detention:
+                record[key] = None
+                record[f"{key.removesuffix('_id')}_withheld"] = True
+                out.append(prefix + key)
+
+    def person_view(
+        self, viewer: Viewer, person: dict[str, Any], detention: frozenset[str] | None = None
+    ) -> PersonView:
+        """``person`` (as the services shape it) with what the viewer may not see withheld."""
+        hidden = viewer.hidden(record_kind(person.get("age")))
+        shown = copy.deepcopy(person)
+        withheld: list[str] = []
+        for name in sorted(hidden & set(PATHS)):
+            path = PATHS[name]
+            node: Any = shown
+            for key in path[:-1]:
+                node = node.setdefault(key, {})
+            node[path[-1]] = None
+            withheld.append(".".join(path))
+        if hidden & DETENTION_FIELDS:
+            if detention is None:
+                detention = self.detention_sites()
+            self._withhold_sites(shown.get("location") or {}, detention, "location.", withheld)
+        shown["withheld"] = withheld
+        return PersonView.model_validate(shown)
+
+    def _movements(self, viewer: Viewer, events: list[dict[str, Any]]) -> list[Movement]:
+        shown = copy.deepcopy(events)
+        if not viewer.sees_detention:
+            detention = self.detention_sites()
+            for event in shown:
+                self._withhold_sites(event, detention, "", [])
+        return [Movement.model_validate(e) for e in shown]
+
+    def _views(self, who: Caller, people: list[dict[str, Any]]) -> list[PersonView]:
+        return self.present(who.principal.roles, people)
+
+    def present(self, roles: Iterable[str], people: list[dict[str, Any]]) -> list[PersonView]:
+        """Persons as holders of ``roles`` may see them (no audit: the caller audits the
+        export or write these belong to)."""
+        viewer = Viewer(frozenset(roles), self.matrix)
+        detention = None if viewer.sees_detention else self.detention_sites()
+        return [self.person_view(viewer, p, detention) for p in people]
+
+    def patch_check(self, who: Caller, given: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+        """A check for a PATCH: Forbidden when it sets a field the caller's roles may not
+        see on this record (called with the stored person, inside the write)."""
+        names = set(PATCH_FIELDS & set(given))
+        vulnerabilities = given.get("vulnerabilities") or {}
+        names |= {f for f in vulnerabilities if f in VULNERABILITY_FIELDS}
+        if "washington_group" in vulnerabilities:
+            names |= {k for k in PATHS if k.startswith("wg_")}
+        viewer = self.viewer(who)
+
+        def check(current: dict[str, Any]) -> None:
+            refused = sorted(names & viewer.hidden(record_kind(current["age"])))
+            if refused:
+                raise Forbidden(
+                    N_("Your roles may not change these fields"),
+                    problems=[Problem(f, N_("restricted to other roles")) for f in refused],
+                )
+
+        return check
+
+    def echo(self, who: Caller, person: dict[str, Any]) -> PersonView:
+        """A person a write just stored or changed, as the writer may see it (the write
+        audited itself, in its own transaction)."""
+        return self._views(who, [person])[0]
+
+    # -- persons ----------------------------------------------------------------------
+
+    def person(self, who: Caller, person_id: str) -> PersonView:
+        self._look_up(who, person_id)
+        raw = self._read(
+            who,
+            "person.read",
+            lambda: self.s.registration.get_person(person_id, scope=who.scope),
+            lambda p: [p["id"]],
+            refused=[person_id],
+        )
+        return self.echo(who, raw)
+
+    def movements(self, who: Caller, person_id: str) -> list[Movement]:
+        self._look_up(who, person_id)
+        events = self._read(
+            who,
+            "person.read",
+            lambda: self.s.movements.history(person_id, scope=who.scope),
+            lambda _: [person_id],
+            refused=[person_id],
+        )
+        return self._movements(self.viewer(who), events)
+
+    def person_page(self, who: Caller, person_id: str) -> PersonPage:
+        """A person's page: the person, their relatives in scope, movements and (for
+        tracing roles) the open cases naming them; one event per person shown."""
+        self._look_up(who, person_id)
+
+        def fetch() -> dict[str, Any]:
+            s = self.s
+            page: dict[str, Any] = {
+                "person": s.registration.get_person(person_id, scope=who.scope),
+                "relatives": s.registration.relatives(person_id, scope=who.scope),
+                "movements": s.movements.history(person_id, scope=who.scope),
+            }
+            if self.viewer(who).may("tracing.read"):
+                page["cases"] = _cases_of(person_id, s.tracing.views.queue(scope=who.scope))
+            return page
+
+        page = self._read(
+            who,
+            "person.read",
+            fetch,
+            lambda p: [person_id, *(r["id"] for r in p["relatives"])],
+            refused=[person_id],
+        )
+        viewer = self.viewer(who)
+        return PersonPage(
+            person=self.person_view(viewer, page["person"]),
+            relatives=[Relative.model_validate(r) for r in page["relatives"]],
+            movements=self._movements(viewer, page["movements"]),
+            cases=(
+                None
+                if "cases" not in page
+                else [TracingMention.model_validate(c) for c in page["cases"]]
+            ),
+        )
+
+    def household(self, who: Caller, household_id: str) -> Household:
+        found = self._read(
+            who,
+            "person.read",
+            lambda: self.s.registration.get_household(household_id, scope=who.scope),
+            lambda h: [m["id"] for m in h["members"]],
+        )
+        return Household.model_validate({**found, "members": self._views(who, found["members"])})
+
+    def search(self, who: Caller, body: PersonSearchIn) -> list[PersonView]:
+        """Exact search by registration number, phone or document number."""
+        found = self._read(
+            who,
+            "person.search",
+            lambda: self.s.registration.search(body, scope=who.scope),
+            lambda people: [p["id"] for p in people],
+        )
+        return self._views(who, found)
+
+    def match(self, who: Caller, body: MatchQueryIn, floor: float = 0.0) -> list[Candidate]:
+        """The matching engine's candidates among the persons the caller may search
+        (those at ``floor`` probability or above: only they are shown and audited)."""
+
+        def fetch() -> list[dict[str, Any]]:
+            found = self.s.person_search.search(body, scope=who.scope)
+            return [c for c in found if c["probability"] >= floor]
+
+        found = self._read(
+            who, "person.search", fetch, lambda cands: [c["person"]["id"] for c in cands]
+        )
+        return [Candidate.model_validate(c) for c in found]
+
+    def subject_access(self, who: Caller, person_id: str) -> dict[str, Any]:
+        """A data-subject access request: the person's own data, relatives redacted."""
+        purpose = "data-subject access request"
+        return self._read(
+            who,
+            "person.export",
+            lambda: self.s.subject_access.export(person_id, scope=who.scope),
+            lambda _: [person_id],
+            refused=[person_id],
+            purpose=purpose,
+        )
+
+    # -- manifests --------------------------------------------------------------------
+
+    def manifest(self, who: Caller, manifest_id: str) -> ManifestView:
+        found = self._read(
+            who,
+            "manifest.read",
+            lambda: self.s.manifests.get(manifest_id, scope=who.scope),
+            lambda m: [p["id"] for p in m["persons"]],
+        )
+        return ManifestView.model_validate(found)
+
+    def manifests(
+        self, who: Caller, site_id: str | None = None, status: str | None = None
+    ) -> list[ManifestHead]:
+        """Manifests in scope (no person named: no audit event)."""
+        site_id = self.site_filter(who, "manifest.read", site_id)
+        found = self.s.manifests.find(site_id, status, scope=who.scope)
+        return [ManifestHead.model_validate(m) for m in found]
+
+    def unaccounted(self, who: Caller, site_id: str | None = None) -> list[Unaccounted]:
+        site_id = self.site_filter(who, "manifest.read", site_id)
+        found = self._read(
+            who,
+            "manifest.read",
+            lambda: self.s.manifests.unaccounted(site_id, scope=who.scope),
+            lambda rows: [m["person"]["id"] for m in rows],
+        )
+        return [Unaccounted.model_validate(m) for m in found]
+
+    # -- families and tracing ---------------------------------------------------------
+
+    def separated_families(self, who: Caller, site_id: str | None = None) -> list[SeparatedFamily]:
+        """Households split across places; where a member is held in detention, the site
+        is withheld from roles that may not see detention sites."""
+        site_id = self.site_filter(who, "tracing.read", site_id)
+        families = self._read(
+            who,
+            "tracing.read",
+            lambda: self.s.figures.separated_families(site_id, scope=who.scope),
+            lambda fs: [m["id"] for f in fs for m in f["members"] if m["id"]],
+        )
+        if not self.viewer(who).sees_detention:
+            detention = self.detention_sites()
+            for family in families:
+                for member in family["members"]:
+                    if member.get("site_id") in detention:
+                        member.update(site_id=None, site_name=None, site_withheld=True)
+        return [SeparatedFamily.model_validate(f) for f in families]
+
+    def tracing(
+        self,
+        who: Caller,
+        fetch: Callable[[], TracingView],
+        purpose: str | None = None,
+    ) -> TracingView:
+        """A tracing view (queue, enquiry, case, list): audited per registered person it
+        shows, detention sites blanked for roles that may not see them."""
+        from corridor.services.tracing_views import hide_detention_sites, person_ids_in
+
+        view: TracingView = self._read(who, "tracing.read", fetch, person_ids_in, purpose=purpose)
+        if not self.viewer(who).sees_detention:
+            hide_detention_sites(view)
+        return view
+
+    def enquirer_view(self, who: Caller, enquiry_id: str) -> dict[str, Any]:
+        """What may be told to the enquirer (not filtered: once the found person agreed,
+        a family learns where a relative is held)."""
+        from corridor.services.tracing_views import person_ids_in
+
+        return self._read(
+            who,
+            "tracing.read",
+            lambda: self.s.tracing.views.enquirer_view(enquiry_id, scope=who.scope),
+            person_ids_in,
+            purpose="telling an enquirer the outcome",
+        )
+
+    def tracing_written(self, who: Caller, view: TracingView) -> TracingView:
+        """What a tracing write answers (audited by the write itself)."""
+        from corridor.services.tracing_views import hide_detention_sites
+
+        if not self.viewer(who).sees_detention:
+            hide_detention_sites(view)
+        return view
+
+    def reported(self, who: Caller, person_ids: list[str]) -> None:
+        """Persons named in an import's duplicate report: shown, so audited as a search."""
+        if person_ids:
+            self.s.audit.record(who, "person.search", person_ids)
+
+
+def _cases_of(person_id: str, queue: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The open tracing cases in which this person is found or a candidate."""
+    out = []
+    for item in queue:
+        found = item["found_person"] and item["found_person"]["id"] == person_id
+        candidate = any(m["person"]["id"] == person_id for m in item["proposed_matches"])
+        if found or candidate:
+            out.append(
+                {
+                    "case_id": item["case_id"],
+                    "state": item["state"],
+                    "sought_name": item["sought"]["name"],
+                    "as": "found" if found else "candidate",
+                }
+            )
+    return out
+
+
+__all__ = ["Gate", "PersonSummary", "Viewer", "check_paths", "record_kind"]

@@ -1,0 +1,306 @@
+"""What the gate returns: typed read models of personal data.
+
+Every restricted field is always present. Where the caller's roles may not see it, its
+value is ``None`` and its path is listed in ``withheld`` (``"phone"``,
+``"vulnerabilities.muac_mm"``, ``"location.site_id"``): a page or a client can tell "not
+recorded" from "not yours to see", and a template never meets a missing key. The models
+forbid unknown keys, so a field added to a query fails loudly here until someone decides
+who may see it (corridor/security/data/authorisation.json).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+
+
+def _sentence(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be text")
+    return value  # a corridor.text.Text keeps its message id: pages translate it
+
+
+# Text for people, kept as given (a translatable ``Text`` stays one).
+Sentence = Annotated[str, PlainValidator(_sentence), WithJsonSchema({"type": "string"})]
+
+
+class ReadModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PersonSummary(ReadModel):
+    """A person named in a list (a relative, a manifest's passenger): no restricted field."""
+
+    id: str
+    registration_number: str
+    name: str
+    sex: str | None
+    age: int | None
+    age_bracket: str | None
+
+
+class Names(ReadModel):
+    given_name: str | None = None
+    father_name: str | None = None
+    grandfather_name: str | None = None
+    family_name: str | None = None
+    given_name_original: str | None = None
+    father_name_original: str | None = None
+    grandfather_name_original: str | None = None
+    family_name_original: str | None = None
+    alternate_names: list[str] = Field(default_factory=list)
+    kunya: str | None = None
+    mother_name: str | None = None
+
+
+class Origin(ReadModel):
+    pcode: str | None
+    locality: str | None
+
+
+class Document(ReadModel):
+    type: str
+    number: str | None
+    issuing_country: str | None
+
+
+class WashingtonGroup(ReadModel):
+    seeing: int | None = None
+    hearing: int | None = None
+    walking: int | None = None
+    remembering: int | None = None
+    self_care: int | None = None
+    communicating: int | None = None
+
+
+class Vulnerabilities(ReadModel):
+    uasc: str | None = None
+    muac_mm: int | None = None
+    oedema: bool | None = None
+    muac_status: str | None = None
+    washington_group: WashingtonGroup = Field(default_factory=WashingtonGroup)
+    disabled: bool | None = None
+    pregnant_lactating: bool | None = None
+    serious_medical_condition: bool | None = None
+    injury: bool | None = None
+    elderly_alone: bool | None = None
+    medical_note: str | None = None
+
+
+class Consent(ReadModel):
+    tracing: bool | None
+    share_with: list[str] = Field(default_factory=list)
+
+
+class Location(ReadModel):
+    site_id: str | None
+    state: str
+    since: datetime | None
+    manifest_id: str | None = None
+    destination_site_id: str | None = None
+    site_withheld: bool = False
+    destination_site_withheld: bool = False
+
+
+class PersonView(ReadModel):
+    """One person as the caller may see them."""
+
+    id: str
+    registration_number: str
+    site_id: str | None
+    household_id: str | None
+    relationship_to_head: str | None
+    name: str
+    names: Names
+    sex: str | None
+    birth_date: str | None
+    birth_precision: str | None
+    estimated_age_at_registration: int | None
+    age: int | None
+    age_bracket: str | None
+    nationality: str | None
+    origin: Origin
+    languages: list[str] = Field(default_factory=list)
+    phone: str | None
+    documents: list[Document] | None
+    vulnerabilities: Vulnerabilities
+    consent: Consent
+    purpose: str | None
+    legal_basis: str | None
+    note: str | None
+    biometric_reference: str | None
+    location: Location
+    registered_at: datetime | None
+    updated_at: datetime | None
+    withheld: list[str] = Field(
+        default_factory=list,
+        description="Paths of the fields the caller's roles may not see (their value: null)",
+    )
+
+
+class Movement(ReadModel):
+    id: str
+    person_id: str
+    kind: str
+    from_site_id: str | None
+    to_site_id: str | None
+    occurred_at: datetime
+    manifest_id: str | None
+    corrects_id: str | None
+    note: str | None
+    recorded_by: str | None
+    recorded_at: datetime
+    corrected: bool = False
+    from_site_withheld: bool = False
+    to_site_withheld: bool = False
+
+
+class Household(ReadModel):
+    id: str
+    site_id: str | None
+    head_person_id: str | None
+    members: list[PersonView]
+
+
+class Relative(PersonSummary):
+    kind: str
+
+
+class TracingMention(ReadModel):
+    case_id: str
+    state: str
+    sought_name: str
+    as_: str = Field(alias="as")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class PersonPage(ReadModel):
+    """Everything a person's page shows, each person in it passed through the gate."""
+
+    person: PersonView
+    relatives: list[Relative]
+    movements: list[Movement]
+    cases: list[TracingMention] | None = None
+
+
+class Evidence(ReadModel):
+    """One field's part in a match: how it compared, its weight, a sentence."""
+
+    field: str
+    level: Sentence
+    weight: float
+    text: Sentence
+
+
+class Candidate(ReadModel):
+    """A person found by the matching engine, with its probability and explanation."""
+
+    person: PersonSummary
+    probability: float
+    weight: float
+    explanation: list[Evidence]
+
+
+class ManifestPerson(PersonSummary):
+    household_id: str | None
+    separation_reason: str | None
+    checked_in_at: datetime | None
+    unaccounted: bool
+
+
+class Discrepancy(ReadModel):
+    person: PersonSummary
+    kind: str
+    note: str | None
+    recorded_at: datetime
+
+
+class ManifestHead(ReadModel):
+    id: str
+    vehicle: str
+    from_site_id: str
+    to_site_id: str
+    planned_departure: datetime | None
+    status: str
+    dispatched_at: datetime | None
+    received_at: datetime | None
+    created_at: datetime
+
+
+class ManifestCounts(ReadModel):
+    on_manifest: int
+    checked_in: int
+    unaccounted: int
+    discrepancies: int
+
+
+class ManifestView(ManifestHead):
+    persons: list[ManifestPerson]
+    discrepancies: list[Discrepancy]
+    counts: ManifestCounts
+
+
+class Unaccounted(ReadModel):
+    person: PersonSummary
+    manifest_id: str
+    vehicle: str
+    from_site_id: str
+    to_site_id: str
+    departed_at: datetime
+    hours_since_departure: float
+
+
+class FamilyMember(ReadModel):
+    id: str | None
+    registration_number: str | None = None
+    name: str | None = None
+    sex: str | None = None
+    age: int | None = None
+    age_bracket: str | None = None
+    relationship_to_head: str | None
+    site_id: str | None = None
+    site_name: str | None = None
+    site_withheld: bool = False
+    state: str
+    since: datetime | None = None
+    unaccounted: bool = False
+    minor_apart_from_adult_relatives: bool
+
+
+class SeparatedFamily(ReadModel):
+    household_id: str
+    places: int
+    minors_apart_from_every_adult: int
+    members: list[FamilyMember]
+
+
+__all__ = [
+    "Candidate",
+    "Consent",
+    "Discrepancy",
+    "Document",
+    "Evidence",
+    "FamilyMember",
+    "Household",
+    "Location",
+    "ManifestCounts",
+    "ManifestHead",
+    "ManifestPerson",
+    "ManifestView",
+    "Movement",
+    "Names",
+    "Origin",
+    "PersonPage",
+    "PersonSummary",
+    "PersonView",
+    "ReadModel",
+    "Relative",
+    "SeparatedFamily",
+    "TracingMention",
+    "Unaccounted",
+    "Vulnerabilities",
+    "WashingtonGroup",
+]
