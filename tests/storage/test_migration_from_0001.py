@@ -80,7 +80,7 @@ def _person(pid: str, site: str, household: str | None, **values: Any) -> dict[s
     return row
 
 
-def _write_0001_registry(db: Database, phone: str | None = None) -> dict[str, str]:
+def write_registry_at_0001(db: Database, phone: str | None = None) -> dict[str, str]:
     """Two sites, a household (a father and his daughter, linked), a lone woman who
     refused tracing, a registration movement with its location row; as revision 0001
     stored them."""
@@ -196,7 +196,7 @@ def _write_0001_registry(db: Database, phone: str | None = None) -> dict[str, st
 
 def test_a_registry_at_0001_upgrades_to_head_with_its_data(at_0001: Database) -> None:
     db = at_0001
-    ids = _write_0001_registry(db)
+    ids = write_registry_at_0001(db)
     master = MasterKey.generate()
 
     result = upgrade(db, master=master)
@@ -249,7 +249,7 @@ def test_the_schema_upgrade_leaves_the_index_step_for_the_application(
     """Alembic alone (no application code) reaches head and leaves a marker; the
     application's upgrade then indexes the persons, once."""
     db = at_0001
-    ids = _write_0001_registry(db)
+    ids = write_registry_at_0001(db)
     upgrade_schema(db)
     assert current_revision(db) == head_revision(db)
     with db.read() as conn:
@@ -270,7 +270,7 @@ def test_a_plain_phone_at_0001_stops_the_upgrade_at_0004_with_its_reason(
     phones with its message (not 0002 failing on a column of the newest schema), and
     nothing is half-done."""
     db = at_0001
-    _write_0001_registry(db, phone="+963944000000")
+    write_registry_at_0001(db, phone="+963944000000")
     with pytest.raises(RuntimeError, match="in the clear"):
         upgrade(db, master=MasterKey.generate())
     assert current_revision(db) == "0001"

@@ -16,7 +16,7 @@ from typing import Any, get_args
 
 import click
 
-from corridor.cli import db_option
+from corridor.cli.options import db_option
 from corridor.schemas import LegalBasis
 from corridor.settings import Settings
 
