@@ -250,6 +250,8 @@ def test_the_schema_upgrade_leaves_the_index_step_for_the_application(
     application's upgrade then indexes the persons, once."""
     db = at_0001
     ids = write_registry_at_0001(db)
+    # Short of head, the step waits for the newest schema.
+    assert upgrade(db, "0003").done == [] and current_revision(db) == "0003"
     upgrade_schema(db)
     assert current_revision(db) == head_revision(db)
     with db.read() as conn:
@@ -274,3 +276,9 @@ def test_a_plain_phone_at_0001_stops_the_upgrade_at_0004_with_its_reason(
     with pytest.raises(RuntimeError, match="in the clear"):
         upgrade(db, master=MasterKey.generate())
     assert current_revision(db) == "0001"
+
+
+def test_an_empty_registry_leaves_no_data_step(at_0001: Database) -> None:
+    upgrade_schema(at_0001)
+    with at_0001.read() as conn:
+        assert pending_data_steps(conn) == []
