@@ -49,6 +49,12 @@ def formats() -> dict[str, Format]:
     return out
 
 
+def readable() -> tuple[Format, ...]:
+    """The formats that can be imported (those with a reader), in registration order: the
+    list the CLI's ``corridor import`` commands and ``POST /api/imports/{fmt}`` offer."""
+    return tuple(fmt for fmt in formats().values() if fmt.read is not None)
+
+
 def reader(name: str) -> Callable[[bytes, ReadContext], Parsed]:
     """The reader of a format; KeyError for a format that cannot be read."""
     fmt = formats()[name]

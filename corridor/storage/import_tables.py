@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
 
-from corridor.storage.tables import ID, metadata
+from corridor.storage.metadata import ID, metadata
 from corridor.storage.types import UTCDateTime
 
 # One row per record taken in from another system: a Kobo/ODK submission (its uuid), a

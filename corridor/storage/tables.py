@@ -12,7 +12,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     SmallInteger,
     String,
     Table,
@@ -21,18 +20,9 @@ from sqlalchemy import (
     false,
 )
 
+from corridor.storage.metadata import ID as ID  # re-exported: the table modules' names
+from corridor.storage.metadata import metadata as metadata
 from corridor.storage.types import UTCDateTime
-
-ID = String(36)
-
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
 
 sites = Table(
     "sites",
@@ -249,8 +239,9 @@ match_key_counts = Table(
 )
 POPULATION_KEY = "#persons"
 
-# The security tables (users, sessions, audit...) live beside the code that uses them but
-# on this same metadata, so that one migration history covers the whole schema.
-import corridor.security.tables  # noqa: E402, F401
+# The other table modules declare their tables on the same metadata (they import only
+# corridor.storage.metadata), so that one migration history covers the whole schema;
+# importing this module gives all of it.
 import corridor.storage.import_tables  # noqa: E402, F401
+import corridor.storage.security_tables  # noqa: E402, F401
 import corridor.storage.tracing_tables  # noqa: E402, F401

@@ -21,7 +21,7 @@ from sqlalchemy import (
     false,
 )
 
-from corridor.storage.tables import ID, metadata
+from corridor.storage.metadata import ID, metadata
 from corridor.storage.types import UTCDateTime
 
 # Who is asking: a relative, often abroad. Mediated contact only: the enquirer never

@@ -9,13 +9,15 @@ semantics, no existence oracle).
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from corridor.errors import NotFound, Problem, ValidationFailed
+from corridor.formats.registry import readable
 from corridor.schemas import LegalBasis
 from corridor.security.roles import default_matrix
 from corridor.services import Services
@@ -36,7 +38,15 @@ def domain(request: Request) -> str:
 
 
 Domain = Annotated[str, Depends(domain)]
-ImportFormat = Literal["csv", "xlsx", "pfif", "kobo"]
+# The formats that can be imported, as the format registry lists them.
+_READABLE = [fmt.name for fmt in readable()]
+ImportFormat = Annotated[
+    str,
+    Path(
+        pattern=f"^(?:{'|'.join(map(re.escape, _READABLE))})$",
+        json_schema_extra={"enum": _READABLE},
+    ),
+]
 MAX_UPLOAD = 50 * 1024 * 1024
 
 

@@ -100,3 +100,28 @@ def test_the_module_runs_as_a_program_with_every_command():
         )
         assert r.returncode == 0, r.stderr
         assert "import " in r.stdout and "serve " in r.stdout
+
+
+def test_db_upgrade_of_a_registry_at_0001_indexes_its_persons(tmp_path):
+    """``corridor db upgrade`` runs the data step that migration 0002 leaves: the persons
+    registered before it are indexed for matching, once."""
+    from corridor.schemas import MatchQueryIn
+    from corridor.storage.migrate import upgrade
+    from tests.storage.test_migration_from_0001 import write_registry_at_0001
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    db = Database(url)
+    upgrade(db, "0001")
+    ids = write_registry_at_0001(db)
+    db.dispose()
+    runner = CliRunner()
+    r = runner.invoke(main, ["db", "upgrade", "--db", url])
+    assert r.exit_code == 0, r.output
+    assert "matching index rebuilt for the persons already registered" in r.output
+    assert f"schema at revision {head_revision(db)}" in r.output
+    assert "seal them with `corridor keys seal`" in r.output  # the note and the MUAC
+    found = Services(db).person_search.search(MatchQueryIn(full_name="Mahmoud Haddad"))
+    assert found and found[0]["person"]["id"] == ids["father"]
+    db.dispose()
+    r = runner.invoke(main, ["db", "upgrade", "--db", url])
+    assert r.exit_code == 0 and "matching index" not in r.output

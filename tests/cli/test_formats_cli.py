@@ -141,3 +141,26 @@ def test_importing_into_a_database_not_set_up_is_a_clear_error(tmp_path):
     assert r.exit_code == 1
     assert "not set up or not up to date" in r.output and "corridor init" in r.output
     assert r.exception is None or isinstance(r.exception, SystemExit)
+
+
+def test_the_command_line_and_the_api_import_the_formats_the_registry_reads():
+    """One list of formats: ``corridor import`` has a command, and ``POST
+    /api/imports/{fmt}`` an accepted value, for each format the registry can read."""
+    import re
+
+    from fastapi import FastAPI
+
+    from corridor.formats.registry import readable
+    from corridor.web.format_routes import format_router
+
+    names = [fmt.name for fmt in readable()]
+    assert names  # the registry lists some
+    assert sorted(main.commands["import"].commands) == sorted(names)  # type: ignore[attr-defined]
+    app = FastAPI()
+    app.include_router(format_router)
+    (param,) = app.openapi()["paths"]["/api/imports/{fmt}"]["post"]["parameters"][:1]
+    assert param["name"] == "fmt" and param["schema"]["enum"] == names
+    # The path accepts those names and nothing else (a 422 before anything is read).
+    accepted = re.compile(param["schema"]["pattern"])
+    assert all(accepted.match(name) for name in names)
+    assert not any(accepted.match(other) for other in ("docx", "csvx", "xcsv", ""))

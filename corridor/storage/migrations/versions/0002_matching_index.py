@@ -3,6 +3,13 @@
 Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-22
+
+Creates the (empty) index tables. Computing a person's blocking keys takes the matching
+engine, which is application code written for the newest schema, and a migration imports
+none: when persons are already registered, this revision leaves a marker row in
+``match_key_counts`` instead, and the application's upgrade (``corridor.upgrade``, run by
+``corridor init``, ``corridor db upgrade``, ``serve`` and ``demo``) rebuilds the index
+once the schema is at head, then removes the marker.
 """
 
 from __future__ import annotations
@@ -14,6 +21,9 @@ revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
+
+# Frozen copy of corridor.storage.migrate.REBUILD_MATCH_INDEX: a key no blocking key takes.
+REBUILD_MATCH_INDEX = "!rebuild-match-index"
 
 
 def upgrade() -> None:
@@ -40,10 +50,11 @@ def upgrade() -> None:
         batch_op.create_index("ix_person_match_keys_person_id", ["person_id"], unique=False)
 
     # ### end Alembic commands ###
-    # Index the persons registered before this revision.
-    from corridor.services.match_index import rebuild
-
-    rebuild(op.get_bind())
+    # The persons registered before this revision are indexed after the upgrade.
+    conn = op.get_bind()
+    if conn.execute(sa.text("SELECT count(*) FROM persons")).scalar():
+        counts = sa.table("match_key_counts", sa.column("key"), sa.column("n"))
+        conn.execute(sa.insert(counts).values(key=REBUILD_MATCH_INDEX, n=1))
 
 
 def downgrade() -> None:

@@ -16,7 +16,8 @@ from typing import Any, get_args
 
 import click
 
-from corridor.cli import db_option
+from corridor.cli.options import db_option
+from corridor.formats.registry import readable
 from corridor.schemas import LegalBasis
 from corridor.settings import Settings
 
@@ -176,14 +177,24 @@ def _print_report(report: Any, as_json: bool) -> None:
     )
 
 
-_import_command("csv", "Persons from a CSV file (person CSV columns plus Corridor ids).")
-_import_command("xlsx", "Persons from an XLSX workbook (same columns, first sheet).")
-_import_command("pfif", "Persons and notes from a PFIF 1.1-1.4 XML file.")
-_import_command(
-    "kobo",
-    "Registration submissions from a KoboToolbox XLSX/CSV export or an ODK Central CSV zip.",
-    mapping=True,
-)
+# How the command line words each format it imports; the formats themselves are those
+# the registry can read (corridor/formats/registry.py), and one without wording here is
+# described by the registry's own help.
+IMPORT_HELP = {
+    "csv": "Persons from a CSV file (person CSV columns plus Corridor ids).",
+    "xlsx": "Persons from an XLSX workbook (same columns, first sheet).",
+    "pfif": "Persons and notes from a PFIF 1.1-1.4 XML file.",
+    "kobo": "Registration submissions from a KoboToolbox XLSX/CSV export or an ODK Central "
+    "CSV zip.",
+}
+TAKES_MAPPING = frozenset({"kobo"})  # a mapping file says which field is which
+
+for _fmt in readable():
+    _import_command(
+        _fmt.name,
+        IMPORT_HELP.get(_fmt.name, f"Import: {_fmt.help}."),
+        mapping=_fmt.name in TAKES_MAPPING,
+    )
 
 
 @click.group()

@@ -1,0 +1,40 @@
+"""``corridor bench``: the person-matching benchmark commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def bench() -> None:
+    """The person-matching benchmark commands (they use a throwaway store of their own)."""
+
+
+@bench.command("match")
+@click.option(
+    "--registry", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True
+)
+@click.option(
+    "--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True
+)
+@click.option("--top", default=10, show_default=True, type=int)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def bench_match(registry: Path, queries: Path, top: int, out: Path) -> None:
+    """Rank registry records for each query: query_id,record_id,rank,probability."""
+    from corridor.matching.bench import run_match
+
+    run_match(registry, queries, top, out)
+
+
+@bench.command("dedupe")
+@click.option(
+    "--records", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def bench_dedupe(records: Path, out: Path) -> None:
+    """Cluster duplicate records: record_id,cluster_id for every record."""
+    from corridor.matching.bench import run_dedupe
+
+    run_dedupe(records, out)

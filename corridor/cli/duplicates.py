@@ -1,0 +1,48 @@
+"""``corridor duplicates``: persons probably registered twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from corridor.cli.options import db_option, key_option, services_for
+
+
+@click.command()
+@db_option
+@key_option
+@click.option(
+    "--threshold",
+    default=0.9,
+    show_default=True,
+    type=float,
+    help="Pair probability from which two records are called one person",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write person_id,cluster_id,registration_number,name (CSV)",
+)
+def duplicates(
+    db_url: str | None, master_key_file: str | None, threshold: float, out: Path | None
+) -> None:
+    """Find registered persons who are probably registered twice (same comparisons as search;
+    phones and document numbers count only with the master key)."""
+    clusters = services_for(db_url, master_key_file, required=False).person_search.duplicates(
+        threshold
+    )
+    click.echo(f"{len(clusters)} groups of probable duplicates (threshold {threshold})")
+    for group in clusters[:50]:
+        click.echo(" = ".join(f"{p['registration_number']} {p['name']}" for p in group))
+    if out is not None:
+        import csv
+
+        with out.open("w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["person_id", "cluster_id", "registration_number", "name"])
+            for group in clusters:
+                for p in group:
+                    w.writerow([p["id"], group[0]["id"], p["registration_number"], p["name"]])
+        click.echo(f"written to {out}")

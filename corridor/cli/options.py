@@ -1,0 +1,80 @@
+"""What the commands share: the ``--db`` and ``--master-key-file`` options, the settings
+and services they build from them, how a refusal is reported, and who the operator is (for
+the audit log)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import click
+
+from corridor.settings import SETTINGS_HELP, Settings
+
+if TYPE_CHECKING:
+    from corridor.services import Services
+    from corridor.storage import Database
+
+db_option = click.option(
+    "--db",
+    "db_url",
+    envvar="CORRIDOR_DATABASE_URL",
+    default=None,
+    help=SETTINGS_HELP["database_url"],
+)
+
+
+key_option = click.option(
+    "--master-key-file",
+    envvar="CORRIDOR_MASTER_KEY_FILE",
+    default=None,
+    help=SETTINGS_HELP["master_key_file"],
+)
+
+
+def settings_for(db_url: str | None, master_key_file: str | None = None) -> Settings:
+    return Settings.from_env(database_url=db_url or "", master_key_file=master_key_file or "")
+
+
+def database_for(db_url: str | None) -> Database:
+    from corridor.storage import Database
+
+    return Database(settings_for(db_url).database_url)
+
+
+def services_for(
+    db_url: str | None, master_key_file: str | None, required: bool = True
+) -> Services:
+    """Services with the master key from --master-key-file or the environment (the key
+    commands and anything reading sealed fields need it)."""
+    from corridor.services import Services
+    from corridor.storage import Database
+
+    settings = settings_for(db_url, master_key_file)
+    has_key = bool(settings.master_key or settings.master_key_file)
+    if required and not has_key:
+        raise click.UsageError("give the master key: --master-key-file or CORRIDOR_MASTER_KEY")
+    master = settings.load_master_key() if has_key else None
+    return Services(Database(settings.database_url), master=master)
+
+
+@contextmanager
+def reported() -> Iterator[None]:
+    """A refused command (unknown site or person, no key) ends with its message."""
+    from corridor.errors import CorridorError
+
+    try:
+        yield
+    except CorridorError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def actor() -> str:
+    """Who runs a command, for the audit log: the operator's login on this machine."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"

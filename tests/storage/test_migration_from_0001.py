@@ -1,0 +1,284 @@
+"""A registry created at revision 0001 (the first release) upgrades to head with its data,
+on SQLite and PostgreSQL: persons, a household, family links, a movement, a medical
+screening and a note come through and are usable by today's services, and the matching
+index (revision 0002) finds the persons by name.
+
+The rows are written as 0001 knew them, through the tables reflected from the database at
+0001, never through today's table definitions. Revision 0002 once imported the live
+matching code, which reads the newest schema: such a database failed at 0002 with ``no
+such column: persons.phone_hash``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from alembic import command
+from sqlalchemy import MetaData, Table, func, select
+
+from corridor.domain.ids import new_registration_number
+from corridor.schemas import MatchQueryIn
+from corridor.security.crypto import MasterKey
+from corridor.services import Services
+from corridor.storage import Database
+from corridor.storage.migrate import (
+    REBUILD_MATCH_INDEX,
+    alembic_config,
+    current_revision,
+    head_revision,
+    pending_data_steps,
+)
+from corridor.storage.migrate import upgrade as upgrade_schema
+from corridor.storage.tables import match_key_counts, person_match_keys
+from corridor.upgrade import upgrade
+
+AT = datetime(2019, 3, 10, 8, 0, tzinfo=UTC)
+BOOLS = ("pregnant_lactating", "serious_medical_condition", "injury", "elderly_alone")
+
+
+@pytest.fixture
+def at_0001(database: Database) -> Iterator[Database]:
+    """The test database taken down to revision 0001 (and back to head afterwards, so the
+    PostgreSQL database the session shares stays usable whatever the test did)."""
+    cfg = alembic_config(database)
+    with database.transaction() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+    database.engine.dispose()
+    assert current_revision(database) == "0001"
+    yield database
+    if current_revision(database) != head_revision(database):
+        with database.transaction() as conn:
+            for name in ("person_documents", "relationships", "person_locations", "movements"):
+                conn.execute(Table(name, MetaData(), autoload_with=conn).delete())
+            conn.execute(Table("persons", MetaData(), autoload_with=conn).delete())
+        upgrade_schema(database)
+
+
+def _person(pid: str, site: str, household: str | None, **values: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": pid,
+        "registration_number": new_registration_number(),
+        "site_id": site,
+        "household_id": household,
+        "alternate_names": [],
+        "languages": ["ar"],
+        "consent_tracing": True,
+        "consent_share_with": [],
+        "purpose": "registration and assistance",
+        "legal_basis": "vital_interest",
+        "registered_at": AT,
+        "created_at": AT,
+        "updated_at": AT,
+        "recorded_by": "registrar-1",
+    }
+    row.update(dict.fromkeys(BOOLS, False))
+    row.update(values)
+    return row
+
+
+def write_registry_at_0001(db: Database, phone: str | None = None) -> dict[str, str]:
+    """Two sites, a household (a father and his daughter, linked), a lone woman who
+    refused tracing, a registration movement with its location row; as revision 0001
+    stored them."""
+    ids = {"camp": "site-camp-a", "other": "site-camp-b", "household": "hh-1"}
+    ids |= {"father": "p-father", "daughter": "p-daughter", "woman": "p-woman"}
+    with db.transaction() as conn:
+        t = MetaData()
+        t.reflect(conn)
+        tables = t.tables
+        conn.execute(
+            tables["sites"].insert(),
+            [
+                {"id": ids["camp"], "name": "Camp A", "kind": "camp", "created_at": AT},
+                {"id": ids["other"], "name": "Camp B", "kind": "camp", "created_at": AT},
+            ],
+        )
+        conn.execute(
+            tables["households"].insert(),
+            {"id": ids["household"], "site_id": ids["camp"], "created_at": AT},
+        )
+        people = [
+            _person(
+                ids["father"],
+                ids["camp"],
+                ids["household"],
+                relationship_to_head="head",
+                given_name="Mahmoud",
+                father_name="Khalil",
+                family_name="Haddad",
+                given_name_original="محمود",
+                family_name_original="حداد",
+                sex="M",
+                birth_date=date(1979, 1, 1),
+                birth_precision="year",
+                nationality="SYR",
+                origin_locality="Hajin",
+                mother_name="Amina",
+                phone=phone,
+                note="lost his papers at the crossing",
+            ),
+            _person(
+                ids["daughter"],
+                ids["camp"],
+                ids["household"],
+                relationship_to_head="daughter",
+                given_name="Rania",
+                father_name="Mahmoud",
+                family_name="Haddad",
+                sex="F",
+                birth_date=date(2015, 6, 1),
+                birth_precision="month",
+                muac_mm=112,
+                oedema=False,
+                muac_status="moderate",
+                wg_seeing=1,
+                wg_walking=3,
+                disabled=True,
+            ),
+            _person(
+                ids["woman"],
+                ids["other"],
+                None,
+                given_name="Samira",
+                family_name="Aziz",
+                sex="F",
+                birth_date=date(1990, 1, 1),
+                birth_precision="estimated",
+                consent_tracing=False,
+            ),
+        ]
+        for person in people:  # one by one: each names its own columns
+            conn.execute(tables["persons"].insert(), person)
+        conn.execute(
+            tables["households"]
+            .update()
+            .where(tables["households"].c.id == ids["household"])
+            .values(head_person_id=ids["father"])
+        )
+        conn.execute(
+            tables["relationships"].insert(),
+            {
+                "id": "rel-1",
+                "person_id": ids["daughter"],
+                "other_person_id": ids["father"],
+                "kind": "father",
+                "created_at": AT,
+            },
+        )
+        conn.execute(
+            tables["movements"].insert(),
+            {
+                "id": "mv-1",
+                "person_id": ids["father"],
+                "kind": "registered",
+                "to_site_id": ids["camp"],
+                "occurred_at": AT,
+                "recorded_by": "registrar-1",
+                "recorded_at": AT,
+            },
+        )
+        conn.execute(
+            tables["person_locations"].insert(),
+            {
+                "person_id": ids["father"],
+                "site_id": ids["camp"],
+                "state": "present",
+                "since": AT,
+                "event_id": "mv-1",
+            },
+        )
+    return ids
+
+
+def test_a_registry_at_0001_upgrades_to_head_with_its_data(at_0001: Database) -> None:
+    db = at_0001
+    ids = write_registry_at_0001(db)
+    master = MasterKey.generate()
+
+    result = upgrade(db, master=master)
+
+    assert current_revision(db) == head_revision(db)
+    assert result.done == [REBUILD_MATCH_INDEX] and not result.waiting
+    with db.read() as conn:
+        assert pending_data_steps(conn) == []
+        indexed = conn.execute(select(func.count(func.distinct(person_match_keys.c.person_id))))
+        assert indexed.scalar() == 3
+        population = select(match_key_counts.c.n).where(match_key_counts.c.key == "#persons")
+        assert conn.execute(population).scalar() == 3
+
+    svc = Services(db, master=master)
+    father = svc.registration.get_person(ids["father"])
+    assert father["name"].startswith("Mahmoud Khalil")
+    assert father["note"] == "lost his papers at the crossing"  # plain until keys seal
+    assert father["location"]["site_id"] == ids["camp"]
+    assert [m["kind"] for m in svc.movements.history(ids["father"])] == ["registered"]
+    daughter = svc.registration.get_person(ids["daughter"])
+    assert daughter["household_id"] == ids["household"]
+    assert daughter["vulnerabilities"]["muac_mm"] == 112  # 0009 moved it; still readable
+    relatives = svc.registration.relatives(ids["daughter"])
+    assert [(r["id"], r["kind"]) for r in relatives] == [(ids["father"], "father")]
+    household = svc.registration.get_household(ids["household"])
+    assert household["head_person_id"] == ids["father"]
+
+    # The matching index (created by 0002) finds them by name, in either script, and the
+    # one who refused tracing only for deduplication.
+    found = svc.person_search.search(MatchQueryIn(full_name="Mahmoud Khalil Haddad"))
+    assert found and found[0]["person"]["id"] == ids["father"]
+    found = svc.person_search.search(MatchQueryIn(full_name="محمود حداد"))
+    assert ids["father"] in {c["person"]["id"] for c in found}
+    tracing = svc.person_search.search(MatchQueryIn(full_name="Samira Aziz"))
+    assert ids["woman"] not in {c["person"]["id"] for c in tracing}
+    dedupe = svc.person_search.search(
+        MatchQueryIn(full_name="Samira Aziz", purpose="deduplication")
+    )
+    assert ids["woman"] in {c["person"]["id"] for c in dedupe}
+
+    # The plain values 0001 stored (note, medical) wait for `corridor keys seal`.
+    assert svc.keys.count_plaintext() == 2
+    assert svc.keys.seal_plaintext("cli:test") >= 2
+    assert svc.registration.get_person(ids["daughter"])["vulnerabilities"]["muac_mm"] == 112
+
+
+def test_the_schema_upgrade_leaves_the_index_step_for_the_application(
+    at_0001: Database,
+) -> None:
+    """Alembic alone (no application code) reaches head and leaves a marker; the
+    application's upgrade then indexes the persons, once."""
+    db = at_0001
+    ids = write_registry_at_0001(db)
+    # Short of head, the step waits for the newest schema.
+    assert upgrade(db, "0003").done == [] and current_revision(db) == "0003"
+    upgrade_schema(db)
+    assert current_revision(db) == head_revision(db)
+    with db.read() as conn:
+        assert pending_data_steps(conn) == [REBUILD_MATCH_INDEX]
+        assert conn.execute(select(func.count()).select_from(person_match_keys)).scalar() == 0
+    # Without a master key the step can still run: no phone or document to hash.
+    assert upgrade(db).done == [REBUILD_MATCH_INDEX]
+    assert upgrade(db).done == []  # done once
+    svc = Services(db)
+    found = svc.person_search.search(MatchQueryIn(full_name="Rania Mahmoud Haddad"))
+    assert found and found[0]["person"]["id"] == ids["daughter"]
+
+
+def test_a_plain_phone_at_0001_stops_the_upgrade_at_0004_with_its_reason(
+    at_0001: Database,
+) -> None:
+    """0004 turns phones into sealed columns and a migration has no key: it refuses plain
+    phones with its message (not 0002 failing on a column of the newest schema), and
+    nothing is half-done."""
+    db = at_0001
+    write_registry_at_0001(db, phone="+963944000000")
+    with pytest.raises(RuntimeError, match="in the clear"):
+        upgrade(db, master=MasterKey.generate())
+    assert current_revision(db) == "0001"
+
+
+def test_an_empty_registry_leaves_no_data_step(at_0001: Database) -> None:
+    upgrade_schema(at_0001)
+    with at_0001.read() as conn:
+        assert pending_data_steps(conn) == []
