@@ -34,7 +34,7 @@ from corridor.domain.birth import estimated_birth_date  # noqa: E402
 from corridor.domain.ids import ALPHABET, check_char  # noqa: E402
 from corridor.schemas import MatchQueryIn, SiteIn  # noqa: E402
 from corridor.services import Services  # noqa: E402
-from corridor.services.match_index import bump_counts, person_record  # noqa: E402
+from corridor.services.search.match_index import bump_counts, person_record  # noqa: E402
 from corridor.storage import Database  # noqa: E402
 from corridor.storage.migrate import upgrade  # noqa: E402
 from corridor.storage.tables import (  # noqa: E402

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from corridor.security.crypto import MasterKey
     from corridor.security.roles import AuthorisationMatrix
-    from corridor.services.retention import Category
+    from corridor.services.protection.retention import Category
 
 DEFAULT_DB_PATH = Path("corridor.db")
 _BOOL = {"1": True, "true": True, "yes": True, "on": True,
@@ -67,7 +67,7 @@ class Settings:
 
     def retention(self) -> dict[str, Category]:
         """The retention periods: the file's, checked, or the shipped ones."""
-        from corridor.services.retention import load_policy, policy
+        from corridor.services.protection.retention import load_policy, policy
 
         return load_policy(Path(self.retention_file)) if self.retention_file else policy()
 

@@ -1,7 +1,7 @@
 """The shapes of tracing input (pydantic): enquiries, sought persons, officers' decisions.
 
 Shape only. Rules needing the clock or the case's state live in domain/tracing.py and
-services/tracing.py.
+services/tracing/cases.py.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from sqlalchemy import or_, select
 
 from corridor.security.crypto import MasterKey
 from corridor.services import Services
-from corridor.services.match_index import rebuild
+from corridor.services.search.match_index import rebuild
 from corridor.storage import migrate
 from corridor.storage.database import Database
 from corridor.storage.tables import person_documents, persons

@@ -1,5 +1,5 @@
 """The safe path is the only path: handlers (web and CLI) read personal data through the
-gate (corridor/services/gate.py) and never redact or audit a read themselves.
+gate (corridor/services/protection/gate.py) and never redact or audit a read themselves.
 
 Checked on the source, so that a new handler that forgets fails here before any story
 finds the leak: no handler touches the audit log's ``record`` or a redaction helper, and

@@ -105,7 +105,7 @@ def _import_command(name: str, help_text: str, mapping: bool = False) -> Callabl
     ) -> None:
         from corridor.formats import ReadContext, UnreadableFile, reader
         from corridor.formats.kobo import KoboMapping
-        from corridor.services.imports import ImportOptions
+        from corridor.services.exchange.imports import ImportOptions
 
         svc, settings = _services(db_url)
         try:

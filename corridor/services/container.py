@@ -11,7 +11,7 @@ from corridor.storage.database import Database
 
 if TYPE_CHECKING:
     from corridor.security.crypto import MasterKey
-    from corridor.services.retention import Category
+    from corridor.services.protection.retention import Category
 
 
 def utc_now() -> datetime:
@@ -35,25 +35,25 @@ class Services:
         """``tracing_in_background``: check new registrations and arrivals against open
         enquiries on a worker thread (the server) rather than before answering (tests,
         the CLI, the demo build)."""
-        from corridor.services.accounts import AccountService
-        from corridor.services.audit_log import AuditService
-        from corridor.services.exports import ExportService
-        from corridor.services.field_vault import FieldVault
+        from corridor.services.exchange.exports import ExportService
+        from corridor.services.exchange.imports import ImportService
+        from corridor.services.exchange.partner_exports import PartnerExportService
+        from corridor.services.exchange.reports import ReportService
         from corridor.services.figures import FigureService
-        from corridor.services.gate import Gate
-        from corridor.services.imports import ImportService
-        from corridor.services.keys import KeyService
-        from corridor.services.manifests import ManifestService
-        from corridor.services.movements import MovementService
-        from corridor.services.partner_exports import PartnerExportService
-        from corridor.services.person_search import PersonSearchService
-        from corridor.services.registration import RegistrationService
-        from corridor.services.reports import ReportService
-        from corridor.services.retention import RetentionService
-        from corridor.services.sites import SiteService
-        from corridor.services.subject_access import SubjectAccessService
-        from corridor.services.tracing import TracingService
-        from corridor.services.tracing_worker import TracingWorker
+        from corridor.services.movements.events import MovementService
+        from corridor.services.movements.manifests import ManifestService
+        from corridor.services.protection.accounts import AccountService
+        from corridor.services.protection.audit_log import AuditService
+        from corridor.services.protection.field_vault import FieldVault
+        from corridor.services.protection.gate import Gate
+        from corridor.services.protection.keys import KeyService
+        from corridor.services.protection.retention import RetentionService
+        from corridor.services.protection.subject_access import SubjectAccessService
+        from corridor.services.registration.persons import RegistrationService
+        from corridor.services.registration.sites import SiteService
+        from corridor.services.search.person_search import PersonSearchService
+        from corridor.services.tracing.cases import TracingService
+        from corridor.services.tracing.worker import TracingWorker
 
         self.db = db
         self.clock = clock

@@ -37,7 +37,7 @@ sites = Table(
     Column("capacity", Integer),
     Column("created_at", UTCDateTime, nullable=False),
     # Added by 0012: a detention site's name, P-code, locality and coordinates, sealed
-    # under its own key (services/detention.py); its plain name is then a neutral label.
+    # under its own key (services/protection/detention.py); its plain name is then a neutral label.
     Column("sealed", Text),
 )
 
@@ -96,7 +96,7 @@ persons = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("recorded_by", String(100)),
     # Added by 0004 (protection). phone, note and biometric_reference hold sealed tokens
-    # (services/field_vault.py); phone_hash is the keyed lookup hash of the phone.
+    # (services/protection/field_vault.py); phone_hash is the keyed lookup hash of the phone.
     Column("phone", Text),
     Column("phone_hash", String(32), index=True),
     # A reference issued by a biometric system (never an image); off unless enabled.

@@ -20,7 +20,7 @@ from corridor.schemas import Strict
 from corridor.security.roles import default_matrix
 from corridor.security.sessions import COOKIE_ATTRIBUTES, COOKIE_NAME
 from corridor.services import Services
-from corridor.services.accounts import Caller
+from corridor.services.protection.accounts import Caller
 from corridor.text import N_
 from corridor.web.deps import services
 

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from corridor.schemas import ExportDownloadIn, ExportIn
 from corridor.services import Services
-from corridor.services.accounts import Caller
+from corridor.services.protection.accounts import Caller
 from corridor.web.auth import requires
 from corridor.web.deps import services
 

@@ -21,7 +21,7 @@ from corridor.formats.registry import readable
 from corridor.schemas import LegalBasis
 from corridor.security.roles import default_matrix
 from corridor.services import Services
-from corridor.services.accounts import Caller
+from corridor.services.protection.accounts import Caller
 from corridor.text import N_
 from corridor.web.auth import requires
 from corridor.web.deps import services
@@ -79,7 +79,7 @@ def import_file(
     bad (unless ``skip_bad_rows``) or on a dry run; suspected duplicates from the matching
     engine. Kobo/ODK files use ``mapping``, or by default that of Corridor's own form."""
     from corridor.formats import ReadContext, UnreadableFile, reader
-    from corridor.services.imports import ImportOptions
+    from corridor.services.exchange.imports import ImportOptions
 
     data = file.file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:

@@ -26,8 +26,8 @@ from corridor.schemas import (
     UserSitesIn,
 )
 from corridor.services import Services
-from corridor.services.accounts import Caller
-from corridor.services.read_models import (
+from corridor.services.protection.accounts import Caller
+from corridor.services.protection.read_models import (
     Candidate,
     Household,
     ManifestHead,

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query
 
 from corridor.errors import Forbidden
 from corridor.services import Services
-from corridor.services.accounts import Caller
-from corridor.services.tracing_views import hide_detention_sites
+from corridor.services.protection.accounts import Caller
+from corridor.services.tracing.views import hide_detention_sites
 from corridor.tracing_schemas import DisclosureIn, EnquiryIn, MatchDecisionIn, TransitionIn
 from corridor.web.auth import requires
 from corridor.web.deps import services

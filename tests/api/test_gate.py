@@ -19,7 +19,7 @@ from sqlalchemy import select
 from corridor.security.roles import Role
 from corridor.security.tables import audit_events
 from corridor.security.users import Principal
-from corridor.services.accounts import Caller
+from corridor.services.protection.accounts import Caller
 from corridor.settings import Settings
 from corridor.web import create_app
 from tests.api.helpers import BASIS, CONSENT, register, site, work_at

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from corridor.schemas import PersonIn
 from corridor.services import Services
-from corridor.services.tracing_worker import TracingWorker
+from corridor.services.tracing.worker import TracingWorker
 from corridor.settings import Settings
 from corridor.web import create_app
 from tests.api.helpers import person_body, site

@@ -14,7 +14,7 @@ from corridor.security.roles import Role
 from corridor.security.tables import disposal_log, rate_events
 from corridor.security.users import Principal
 from corridor.services import Services
-from corridor.services.accounts import Caller
+from corridor.services.protection.accounts import Caller
 from corridor.storage import Database
 from corridor.storage.migrate import upgrade
 from corridor.storage.tables import persons

@@ -13,7 +13,7 @@ from corridor.formats import ReadContext, reader
 from corridor.formats.records import Parsed
 from corridor.schemas import SiteIn
 from corridor.services import Services
-from corridor.services.imports import ImportOptions, ImportReport
+from corridor.services.exchange.imports import ImportOptions, ImportReport
 from corridor.storage.tables import persons
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "formats"

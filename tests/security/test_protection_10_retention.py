@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from corridor.schemas import LinkIn, PersonIn, PersonSearchIn, SiteIn, StatusEventIn
 from corridor.security.tables import disposal_log
-from corridor.services.retention import policy
+from corridor.services.protection.retention import policy
 from corridor.storage.import_tables import pfif_notes
 from corridor.storage.tables import person_documents, person_match_keys, persons, relationships
 

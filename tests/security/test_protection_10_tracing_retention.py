@@ -12,8 +12,8 @@ from corridor.schemas import PersonIn, SiteIn
 from corridor.security.roles import Role
 from corridor.security.tables import disposal_log
 from corridor.security.users import Principal
-from corridor.services.accounts import Caller
-from corridor.services.retention import policy
+from corridor.services.protection.accounts import Caller
+from corridor.services.protection.retention import policy
 from corridor.storage.tracing_tables import (
     tracing_case_events,
     tracing_case_keys,

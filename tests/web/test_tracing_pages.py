@@ -144,7 +144,7 @@ def test_the_list_of_enquiries_is_linked_filtered_and_scoped(database, clock, ca
 
 def test_an_enquiry_anonymised_by_retention_says_so(database, clock, camp):
     from corridor.security.users import Principal
-    from corridor.services.accounts import Caller
+    from corridor.services.protection.accounts import Caller
     from corridor.tracing_schemas import TransitionIn
 
     officer = page_client(database, clock, roles=(Role.TRACING_OFFICER,), name="tracer")

@@ -13,7 +13,7 @@ from starlette.datastructures import FormData
 from corridor.errors import Unauthenticated
 from corridor.security.sessions import COOKIE_NAME
 from corridor.services import Services
-from corridor.services.accounts import Caller
+from corridor.services.protection.accounts import Caller
 from corridor.web.auth import bearer_token
 from corridor.web.csrf import checked_form
 from corridor.web.deps import services

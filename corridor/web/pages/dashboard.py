@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from corridor.services.accounts import Caller
+from corridor.services.protection.accounts import Caller
 from corridor.web.auth import requires
 from corridor.web.pages.common import Svc, page
 from corridor.web.pages.render import render

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
 from corridor.schemas import CheckInIn, DispatchIn, ManifestIn, ManifestPersonsIn, ReceiveIn
 from corridor.services import Services
-from corridor.services.accounts import Caller
+from corridor.services.protection.accounts import Caller
 from corridor.text import N_
 from corridor.web import forms
 from corridor.web.auth import requires

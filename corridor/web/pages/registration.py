@@ -12,8 +12,8 @@ from fastapi.responses import Response
 from corridor.errors import ValidationFailed
 from corridor.schemas import HouseholdIn, MatchQueryIn, PersonIn
 from corridor.services import Services
-from corridor.services.accounts import Caller
-from corridor.services.read_models import Candidate
+from corridor.services.protection.accounts import Caller
+from corridor.services.protection.read_models import Candidate
 from corridor.web import forms
 from corridor.web.auth import requires
 from corridor.web.pages.common import Form, Svc, see_other

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from corridor.domain.birth import BRACKETS
 from corridor.security.roles import default_matrix
 from corridor.security.sessions import COOKIE_NAME
-from corridor.services.accounts import Caller
+from corridor.services.protection.accounts import Caller
 from corridor.text import translated
 from corridor.web import charts
 from corridor.web.csrf import CSRF_COOKIE, new_secret, token_for

@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 
 from corridor.errors import Conflict, Forbidden, ValidationFailed
 from corridor.services import Services
-from corridor.services.accounts import Caller
+from corridor.services.protection.accounts import Caller
 from corridor.tracing_schemas import DisclosureIn, EnquiryIn, MatchDecisionIn, TransitionIn
 from corridor.web import forms
 from corridor.web.auth import requires

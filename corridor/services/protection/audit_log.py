@@ -14,8 +14,8 @@ from sqlalchemy import Connection
 
 from corridor.security import audit
 from corridor.security.audit import AuditEvent, Outcome
-from corridor.services.accounts import Caller
 from corridor.services.base import Service
+from corridor.services.protection.accounts import Caller
 
 # Why, for each action, when the caller gives no purpose of their own.
 DEFAULT_PURPOSE = {

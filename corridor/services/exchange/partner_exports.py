@@ -1,6 +1,6 @@
 """Persons out to partners (CSV, XLSX, PFIF). Every export is audited, one event per person.
 
-Over HTTP these files come only through the two-key bulk export (services/exports.py);
+Over HTTP these files come only through the two-key bulk export (services/exchange/exports.py);
 the CLI (an operator on the server) writes them directly, audited as ``cli:<login>``.
 
 No filter but the site: there is deliberately no export by nationality, ethnicity or
@@ -22,7 +22,7 @@ from corridor.domain.ids import format_registration_number
 from corridor.formats import pfif
 from corridor.formats.person_table import export_row
 from corridor.services.base import AuditHook, Service
-from corridor.services.field_vault import SEALED_PERSON_FIELDS, FieldVault
+from corridor.services.protection.field_vault import SEALED_PERSON_FIELDS, FieldVault
 from corridor.storage.database import Database
 from corridor.storage.import_tables import imported_records, pfif_notes
 from corridor.storage.tables import persons

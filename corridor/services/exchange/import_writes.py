@@ -13,8 +13,8 @@ from sqlalchemy import Connection, delete, insert, select, update
 from corridor.domain.ids import uuid7
 from corridor.formats.records import Record
 from corridor.schemas import HouseholdIn, PersonIn, PersonPatch
-from corridor.services import match_index
-from corridor.services.registration import RegistrationService
+from corridor.services.registration.persons import RegistrationService
+from corridor.services.search import match_index
 from corridor.storage.import_tables import imported_records, pfif_notes
 from corridor.storage.queries import NAME_COLUMNS
 from corridor.storage.tables import person_documents, persons

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 
 from corridor.services.base import Service
-from corridor.services.field_vault import FieldVault
-from corridor.services.movements import MovementService
+from corridor.services.movements.events import MovementService
+from corridor.services.protection.field_vault import FieldVault
 from corridor.storage import queries
 from corridor.storage.database import Database
 from corridor.storage.queries import Sites

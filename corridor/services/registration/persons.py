@@ -28,16 +28,20 @@ from corridor.schemas import (
     PersonSearchIn,
 )
 from corridor.security.errors import KeyUnavailable
-from corridor.services import match_index
 from corridor.services.base import AuditHook, Service
-from corridor.services.field_vault import DOCUMENT_FIELD, SEALED_PERSON_FIELDS, FieldVault
-from corridor.services.person_rows import (
+from corridor.services.protection.field_vault import (
+    DOCUMENT_FIELD,
+    SEALED_PERSON_FIELDS,
+    FieldVault,
+)
+from corridor.services.registration.person_rows import (
     detail_fields,
     document_key,
     document_rows,
     normalise_phone,
 )
-from corridor.services.sites import unknown_site_problems
+from corridor.services.registration.sites import unknown_site_problems
+from corridor.services.search import match_index
 from corridor.storage import queries
 from corridor.storage.bulk import insert_rows
 from corridor.storage.database import Database

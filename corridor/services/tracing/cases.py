@@ -1,5 +1,5 @@
 """Tracing: enquiries, proposed matches, officers' decisions. The only place that writes
-tracing data (but for retention, ``services/retention.py``, which anonymises ended
+tracing data (but for retention, ``services/protection/retention.py``, which anonymises ended
 enquiries as it anonymises persons); each use case is one transaction, its case-log rows
 and audit entry in it.
 
@@ -32,13 +32,13 @@ from corridor.domain.tracing import (
 )
 from corridor.errors import Conflict, Forbidden, NotFound, Problem, require
 from corridor.matching import Match
-from corridor.services import tracing_match as tm
-from corridor.services.accounts import Caller
-from corridor.services.audit_log import acting_role
 from corridor.services.base import AuditHook, Service
-from corridor.services.field_vault import FieldVault
-from corridor.services.person_search import PersonSearchService
-from corridor.services.tracing_views import TracingViews
+from corridor.services.protection.accounts import Caller
+from corridor.services.protection.audit_log import acting_role
+from corridor.services.protection.field_vault import FieldVault
+from corridor.services.search.person_search import PersonSearchService
+from corridor.services.tracing import matching as tm
+from corridor.services.tracing.views import TracingViews
 from corridor.storage.database import Database
 from corridor.storage.tables import persons
 from corridor.storage.tracing_tables import (

@@ -23,11 +23,11 @@ from corridor.errors import Conflict, Problem
 from corridor.formats.records import Issue, Parsed, Record
 from corridor.schemas import HouseholdIn, MatchQueryIn, PersonDetails, PersonIn, PersonPatch
 from corridor.services.base import AuditHook, Service
-from corridor.services.import_writes import Plan, chunks, write
-from corridor.services.person_rows import detail_fields
-from corridor.services.person_search import PersonSearchService
-from corridor.services.registration import RegistrationService
-from corridor.services.sites import unknown_site_problems
+from corridor.services.exchange.import_writes import Plan, chunks, write
+from corridor.services.registration.person_rows import detail_fields
+from corridor.services.registration.persons import RegistrationService
+from corridor.services.registration.sites import unknown_site_problems
+from corridor.services.search.person_search import PersonSearchService
 from corridor.storage.import_tables import imported_records
 from corridor.storage.queries import NAME_COLUMNS
 from corridor.storage.tables import persons

@@ -22,15 +22,15 @@ from corridor.security.crypto import (
     is_token,
 )
 from corridor.security.errors import KeyUnavailable
-from corridor.services import detention
 from corridor.services.base import Service
-from corridor.services.field_vault import (
+from corridor.services.protection import detention
+from corridor.services.protection.field_vault import (
     DOCUMENT_FIELD,
     HASHED_INDEX_PREFIXES,
     SEALED_PERSON_FIELDS,
     FieldVault,
 )
-from corridor.services.match_index import bump_counts
+from corridor.services.search.match_index import bump_counts
 from corridor.storage.database import Database
 from corridor.storage.tables import person_documents, person_match_keys, persons, sites
 from corridor.text import N_

@@ -18,8 +18,8 @@ from corridor.domain.movements import AT_SITE_STATES
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed, require
 from corridor.schemas import CheckInIn, DispatchIn, ManifestIn, ManifestPersonsIn, ReceiveIn
 from corridor.services.base import Service
-from corridor.services.movements import insert_event, insert_events
-from corridor.services.sites import unknown_site_problems
+from corridor.services.movements.events import insert_event, insert_events
+from corridor.services.registration.sites import unknown_site_problems
 from corridor.storage import locations, queries
 from corridor.storage.queries import Sites
 from corridor.storage.tables import (

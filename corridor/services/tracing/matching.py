@@ -22,9 +22,9 @@ from sqlalchemy import Connection, RowMapping, func, select
 
 from corridor.domain.tracing import CaseState
 from corridor.matching import Match, Matcher, PersonRecord, blocking_keys
-from corridor.services.field_vault import FieldVault
-from corridor.services.match_index import documents_of, stored_records
-from corridor.services.person_search import PersonSearchService, engine_data
+from corridor.services.protection.field_vault import FieldVault
+from corridor.services.search.match_index import documents_of, stored_records
+from corridor.services.search.person_search import PersonSearchService, engine_data
 from corridor.storage.tables import POPULATION_KEY, match_key_counts, persons, relationships
 from corridor.storage.tracing_tables import tracing_case_keys, tracing_cases
 from corridor.text import Text

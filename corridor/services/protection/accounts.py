@@ -26,7 +26,7 @@ from corridor.security.users import (
     set_roles,
     set_sites,
 )
-from corridor.services.sites import unknown_site_problems
+from corridor.services.registration.sites import unknown_site_problems
 from corridor.storage.database import Database
 from corridor.text import N_
 

@@ -24,9 +24,9 @@ from corridor.formats.person_table import write_csv, write_xlsx
 from corridor.security import export_file
 from corridor.security.tables import export_requests
 from corridor.services.base import Service
-from corridor.services.field_vault import FieldVault
-from corridor.services.partner_exports import PartnerExportService
-from corridor.services.read_models import PersonView
+from corridor.services.exchange.partner_exports import PartnerExportService
+from corridor.services.protection.field_vault import FieldVault
+from corridor.services.protection.read_models import PersonView
 from corridor.storage import queries
 from corridor.storage.database import Database
 from corridor.storage.queries import Sites

@@ -19,11 +19,11 @@ from corridor.domain.tracing import (
     site_disclosable,
 )
 from corridor.errors import NotFound
-from corridor.services import detention
 from corridor.services.base import Service
-from corridor.services.field_vault import FieldVault
-from corridor.services.tracing_enquiries import PER_PAGE, enquiry_list
-from corridor.services.tracing_match import stored_explanation
+from corridor.services.protection import detention
+from corridor.services.protection.field_vault import FieldVault
+from corridor.services.tracing.enquiries import PER_PAGE, enquiry_list
+from corridor.services.tracing.matching import stored_explanation
 from corridor.storage import queries
 from corridor.storage.database import Database
 from corridor.storage.queries import Sites

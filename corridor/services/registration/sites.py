@@ -12,9 +12,9 @@ from corridor.domain.ids import uuid7
 from corridor.domain.sites import pcode_problem
 from corridor.errors import Conflict, Problem, require
 from corridor.schemas import SiteIn
-from corridor.services import detention
 from corridor.services.base import Service
-from corridor.services.field_vault import FieldVault
+from corridor.services.protection import detention
+from corridor.services.protection.field_vault import FieldVault
 from corridor.storage import queries
 from corridor.storage.database import Database
 from corridor.storage.queries import Sites

@@ -24,10 +24,10 @@ from corridor.storage.tables import (
 )
 
 if TYPE_CHECKING:
-    from corridor.services.field_vault import FieldVault
+    from corridor.services.protection.field_vault import FieldVault
 
 # How a blocking key is stored: identifier keys (``ph:``, ``id:``) go through the lookup
-# hash of services/field_vault.py, so the index never holds a phone or document number.
+# hash of services/protection/field_vault.py, so the index never holds a phone or document number.
 KeyMap = Callable[[str], str]
 
 

@@ -29,8 +29,8 @@ from corridor.domain.birth import ADULT_AGE
 from corridor.errors import Forbidden, NotFound, Problem
 from corridor.security.errors import Throttled
 from corridor.security.roles import AuthorisationMatrix
-from corridor.services.accounts import Caller
-from corridor.services.read_models import (
+from corridor.services.protection.accounts import Caller
+from corridor.services.protection.read_models import (
     Candidate,
     Household,
     ManifestHead,
@@ -426,7 +426,7 @@ class Gate:
     ) -> TracingView:
         """A tracing view (queue, enquiry, case, list): audited per registered person it
         shows, detention sites blanked for roles that may not see them."""
-        from corridor.services.tracing_views import hide_detention_sites, person_ids_in
+        from corridor.services.tracing.views import hide_detention_sites, person_ids_in
 
         view: TracingView = self._read(who, "tracing.read", fetch, person_ids_in, purpose=purpose)
         if not self.viewer(who).sees_detention:
@@ -436,7 +436,7 @@ class Gate:
     def enquirer_view(self, who: Caller, enquiry_id: str) -> dict[str, Any]:
         """What may be told to the enquirer (not filtered: once the found person agreed,
         a family learns where a relative is held)."""
-        from corridor.services.tracing_views import person_ids_in
+        from corridor.services.tracing.views import person_ids_in
 
         return self._read(
             who,
@@ -448,7 +448,7 @@ class Gate:
 
     def tracing_written(self, who: Caller, view: TracingView) -> TracingView:
         """What a tracing write answers (audited by the write itself)."""
-        from corridor.services.tracing_views import hide_detention_sites
+        from corridor.services.tracing.views import hide_detention_sites
 
         if not self.viewer(who).sees_detention:
             hide_detention_sites(view)

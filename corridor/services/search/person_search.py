@@ -28,8 +28,8 @@ from corridor.matching.blocking import nationality_key
 from corridor.matching.variants import VariantTable
 from corridor.schemas import MatchQueryIn
 from corridor.services.base import Service
-from corridor.services.field_vault import FieldVault
-from corridor.services.match_index import documents_of, stored_records
+from corridor.services.protection.field_vault import FieldVault
+from corridor.services.search.match_index import documents_of, stored_records
 from corridor.storage import queries
 from corridor.storage.database import Database
 from corridor.storage.queries import Sites

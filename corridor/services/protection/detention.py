@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, select, update
 
-from corridor.services.field_vault import FieldVault
+from corridor.services.protection.field_vault import FieldVault
 from corridor.storage.tables import sites
 
 KIND = "detention"

@@ -37,11 +37,11 @@ from sqlalchemy import Connection, Table, delete, func, or_, select, update
 from corridor.domain.ids import new_registration_number, uuid7
 from corridor.errors import Conflict, NotFound
 from corridor.security.tables import alerts, audit_events, disposal_log, rate_events, sessions
-from corridor.services import match_index
 from corridor.services.base import AuditHook, Service
-from corridor.services.field_vault import FieldVault
-from corridor.services.keys import audit_admin
-from corridor.services.retention_tracing import (
+from corridor.services.protection.field_vault import FieldVault
+from corridor.services.protection.keys import audit_admin
+from corridor.services.search import match_index
+from corridor.services.tracing.retention import (
     TRACING,
     anonymise_enquiries,
     ended_enquiries,

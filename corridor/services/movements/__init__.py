@@ -1,0 +1,1 @@
+"""The movement log and transport manifests."""

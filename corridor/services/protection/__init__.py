@@ -1,0 +1,1 @@
+"""The gate, the audit log, sealed fields and keys, retention, accounts."""

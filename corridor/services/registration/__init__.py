@@ -1,0 +1,1 @@
+"""Registering persons and households, and the sites they are registered at."""

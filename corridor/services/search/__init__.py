@@ -1,0 +1,1 @@
+"""Finding persons: the matching index and the engine's searches over it."""

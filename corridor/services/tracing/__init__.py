@@ -1,0 +1,1 @@
+"""Family tracing: enquiries, cases, their matches, views and retention."""
