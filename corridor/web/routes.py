@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
+from corridor.errors import Forbidden
 from corridor.schemas import (
     CheckInIn,
     CorrectionIn,
@@ -28,6 +29,7 @@ from corridor.schemas import (
 from corridor.security.errors import Throttled
 from corridor.services import Services
 from corridor.services.accounts import Caller
+from corridor.services.person_search import purpose_for
 from corridor.services.redaction import patch_refusal
 from corridor.web.auth import requires
 from corridor.web.deps import services
@@ -107,10 +109,17 @@ def search_persons(body: PersonSearchIn, svc: Svc, who: MayPersonSearch) -> list
 @api_router.post("/persons/match", tags=["tracing"])
 def match_persons(body: MatchQueryIn, svc: Svc, who: MayPersonSearch) -> list[Json]:
     """Registered persons most likely to be the sought one, each with a calibrated
-    probability and a field-by-field explanation. For tracing, only persons who consented
-    to tracing are candidates."""
-    found = svc.person_search.search(body, scope=who.scope)
-    svc.audit.record(who, "person.search", [c["person"]["id"] for c in found])
+    probability and a field-by-field explanation. The caller's roles decide whom a purpose
+    reaches: deduplication, the persons the caller may open (person.read); tracing, only
+    persons who consented to tracing, within the caller's tracing scope (tracing.read). A
+    purpose the roles do not hold is 403 (docs/matching.md, "Who a search reaches")."""
+    why = f"search for {purpose_for(who, body.purpose)}"
+    try:
+        found = svc.person_search.search_as(who, body)
+    except Forbidden:
+        svc.audit.record(who, "person.search", [None], allowed=False, purpose=why)
+        raise
+    svc.audit.record(who, "person.search", [c["person"]["id"] for c in found], purpose=why)
     return found
 
 

@@ -178,7 +178,7 @@ def search(request: Request, form: Form, svc: Svc, who: MayPersonSearch) -> Resp
             )
             results = [
                 {**c["person"], "probability": c["probability"]}
-                for c in svc.person_search.search(query, scope=who.scope)
+                for c in svc.person_search.search_as(who, query)
             ]
         elif any(exact.values()):
             found = svc.registration.search(forms.parse(PersonSearchIn, exact), scope=who.scope)

@@ -155,7 +155,7 @@ def similar(request: Request, form: Form, svc: Svc, who: MayPersonSearch) -> Res
             return render(request, "_similar.html", {"candidates": []}, who=who)
         found = [
             c
-            for c in svc.person_search.search(wanted, scope=who.scope)
+            for c in svc.person_search.search_as(who, wanted)
             if c["probability"] >= SIMILAR_FLOOR
         ]
         svc.audit.record(who, "person.search", [c["person"]["id"] for c in found])
