@@ -311,15 +311,21 @@ class SoughtDescription(Strict):
     relatives_names: list[str] = Field(default_factory=list, max_length=20)
 
 
+MatchPurpose = Literal["tracing", "deduplication"]
+
+
 class MatchQueryIn(SoughtDescription):
     """A sought person, as an enquirer describes them: any field may be missing."""
 
     registration_number: str | None = None
     phone: str | None = None
     document_number: str | None = None
-    purpose: Literal["tracing", "deduplication"] = Field(
-        default="tracing",
-        description="tracing: only persons who consented to tracing can be candidates; "
-        "deduplication: registration staff checking for an existing record",
+    purpose: MatchPurpose | None = Field(
+        default=None,
+        description="tracing: only persons who consented to tracing, within the caller's "
+        "scope for tracing (tracing.read); deduplication: registration staff checking for "
+        "an existing record, only among the persons the caller may open (person.read). "
+        "A purpose whose action the caller's roles lack is refused (403). Omitted: "
+        "tracing for a caller who may trace, deduplication otherwise",
     )
     top: int = Field(default=10, ge=1, le=50)

@@ -34,6 +34,7 @@ PERSON_READS = {
     ("manifests", "unaccounted"),
     ("figures", "separated_families"),
     ("person_search", "search"),
+    ("person_search", "search_as"),
     ("subject_access", "export"),
     ("views", "queue"),
     ("views", "case"),

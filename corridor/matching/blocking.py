@@ -17,15 +17,6 @@ every write; a search computes the sought person's keys and fetches
 ``p:<skeleton>|<skeleton>``
     one per pair of units of the same name (unordered): finds people whose
     names are all common (Mohammed Ali) without fetching every Mohammed.
-``nb:<ISO3>|<year>``
-    nationality and birth year, for a record that has both *and a name*. A
-    stored record carries its own year; a search (``query=True``) carries every
-    year within ``NB_YEARS`` plus the query's ``birth_year_tolerance``. It finds
-    a person known by a name that shares nothing with the registered one (a
-    kunya, an alias) when the nationality is rare: the search policy fetches it
-    only when the whole window holds a handful of persons
-    (``CandidatePolicy.nb_cap``) and only beside name keys. A query without a
-    name gets no ``nb:`` key at all: there is no search by nationality.
 ``rn:``, ``id:``, ``ph:``
     registration number, document numbers, phone (last 9 digits).
 
@@ -34,6 +25,13 @@ every write; a search computes the sought person's keys and fetches
     nationality) weighs nationality agreement by rarity (``Matcher``); no search
     ever fetches it (``CandidatePolicy`` skips it and ``query=True`` does not
     emit it), so there is no search by nationality.
+
+There is no key of nationality, birth year, sex or origin: a candidate comes only by a
+name it shares with the query (any script or spelling) or by an identifier. Those other
+fields weigh a candidate found that way (``Matcher``), never bring one in: walking the
+birth years with a rare nationality and a name of nobody would list that nationality
+(issue 11). Indexes built before this change may still hold ``nb:<ISO3>|<year>`` rows;
+no search computes such a key and ``CandidatePolicy`` never fetches one.
 
 Frequency cap: a ``n:`` key shared by more than a few hundred persons (or
 about 1 % of the registry) says little; a search skips it and relies on the
@@ -53,18 +51,12 @@ from corridor.matching.normalise import NameUnit
 from corridor.matching.records import PersonRecord
 
 __all__ = [
-    "NB_YEARS",
     "blocking_key_groups",
     "blocking_keys",
     "coarse_skeleton",
     "frequency_keys",
     "nationality_key",
 ]
-
-# A search's nationality+birth-year keys cover the query's year plus or minus this
-# (and its own tolerance, up to NB_MAX_YEARS).
-NB_YEARS = 2
-NB_MAX_YEARS = 5
 
 _COARSE = str.maketrans({"T": "D", "S": "D", "Z": "D", "X": "K", "J": "K", "W": "", "Y": ""})
 
@@ -87,20 +79,16 @@ def nationality_key(nationality: str | None) -> str | None:
 
 def blocking_key_groups(rec: PersonRecord, query: bool = False) -> list[set[str]]:
     """Blocking keys grouped by what they stand for: one group per name unit (its
-    ``n:``/``s:``/``t:`` keys), one for the pair keys, one per identifier, one for
-    the nationality+birth-year keys.
+    ``n:``/``s:``/``t:`` keys), one for the pair keys, one per identifier.
 
-    ``query=True`` gives a search's keys (its ``nb:`` group spans the birth years
-    within ``NB_YEARS`` plus the query's tolerance; no ``nat:`` count key); the
-    default gives the keys to store for a record. A search should reward
-    candidates that agree on many *groups*, not on many keys of one name (see
-    ``CandidatePolicy``).
+    ``query=True`` gives a search's keys (no ``nat:`` count key); the default gives
+    the keys to store for a record. A search should reward candidates that agree on
+    many *groups*, not on many keys of one name (see ``CandidatePolicy``). Nationality
+    and birth year give no key a search could fetch:
 
     >>> rec = PersonRecord("x", full_name="Abu Hamza", nationality="fra", birth_year=1965)
-    >>> sorted(k for g in blocking_key_groups(rec) for k in g if k.startswith("nb:"))
-    ['nb:FRA|1965']
-    >>> sorted(k for g in blocking_key_groups(rec, query=True) for k in g if k.startswith("nb:"))
-    ['nb:FRA|1963', 'nb:FRA|1964', 'nb:FRA|1965', 'nb:FRA|1966', 'nb:FRA|1967']
+    >>> [g for g in blocking_key_groups(rec) if not any(k.startswith("n:") for k in g)]
+    [{'nat:FRA'}]
     >>> blocking_key_groups(PersonRecord("q", nationality="FRA", birth_year=1965), query=True)
     []
     """
@@ -125,7 +113,7 @@ def blocking_key_groups(rec: PersonRecord, query: bool = False) -> list[set[str]
                     group.add(f"n:{coarse_skeleton(core_sk)}")
         usable = [c for c in coarse if c]
         for i, a in enumerate(usable):
-            for b in usable[i + 1:]:
+            for b in usable[i + 1 :]:
                 if a != b:
                     x, y = sorted((a, b))
                     pairs.add(f"p:{x}|{y}")
@@ -133,15 +121,6 @@ def blocking_key_groups(rec: PersonRecord, query: bool = False) -> list[set[str]
     if pairs:
         out.append(pairs)
     code = (rec.nationality or "").strip().upper()
-    has_name = any(k.startswith("s:") for g in groups.values() for k in g)
-    if has_name and code and rec.birth_year is not None:
-        # Only beside a name: never a search by nationality alone.
-        if query:
-            span = min(NB_YEARS + max(rec.birth_year_tolerance, 0), NB_MAX_YEARS)
-            years = range(rec.birth_year - span, rec.birth_year + span + 1)
-        else:
-            years = range(rec.birth_year, rec.birth_year + 1)
-        out.append({f"nb:{code}|{y}" for y in years})
     if code and not query:
         out.append({f"nat:{code}"})
     if rec.registration_number:

@@ -8,11 +8,12 @@ in-memory one follow exactly the same policy:
    group first; skip a key held by more than ``cap`` persons (``key_cap`` or
    ``key_cap_share`` of the registry), unless fewer than ``min_keys`` groups
    were usable yet; never fetch a key held by more than ``hard_cap`` persons.
-   Exact identifiers are always fetched. The nationality+birth-year group
-   (``nb:``) is fetched only when the query also has name keys and the whole
-   window holds at most ``nb_cap`` persons (a rare nationality): never by
-   nationality alone, never a frequent combination (SYR born 1978-1982).
-   Count keys (``nat:``) are never fetched.
+   Exact identifiers are always fetched. Only name keys (``NAME_PREFIXES``) and
+   identifier keys (``EXACT_PREFIXES``) are ever fetched: a candidate must share a
+   name or an identifier with the query. Any other key is ignored, whatever it
+   holds: the count keys (``nat:``), and the nationality+birth-year keys
+   (``nb:``) that indexes built before issue 11 may still hold. Nationality,
+   birth year and sex only move the score of a candidate found by name (3.).
 2. ``score_postings``: a candidate scores, per group, the inverse frequency of
    the rarest key it shares with the query, summed over groups: agreeing on
    several names beats agreeing on several keys of one name.
@@ -28,8 +29,9 @@ in-memory one follow exactly the same policy:
 >>> sorted(key for _, key, _ in policy.choose_keys(
 ...     [{"t:abuhamza"}, {"nb:FRA|1964", "nb:FRA|1965"}], {"t:abuhamza": 40, "nb:FRA|1964": 2,
 ...     "nb:FRA|1965": 1}, population=100_000))
-['nb:FRA|1964', 'nb:FRA|1965', 't:abuhamza']
->>> policy.choose_keys([{"nb:FRA|1965"}], {"nb:FRA|1965": 1}, population=100_000)
+['t:abuhamza']
+>>> policy.choose_keys([{"nb:FRA|1965"}, {"nat:FRA"}], {"nb:FRA|1965": 1, "nat:FRA": 5},
+...                    population=100_000)
 []
 """
 
@@ -42,11 +44,18 @@ from dataclasses import dataclass
 
 from corridor.matching.records import PersonRecord
 
-__all__ = ["CandidatePolicy", "COUNT_PREFIXES", "EXACT_PREFIXES", "NAME_PREFIXES", "NB_PREFIX"]
+__all__ = [
+    "CandidatePolicy",
+    "COUNT_PREFIXES",
+    "EXACT_PREFIXES",
+    "FETCHED_PREFIXES",
+    "NAME_PREFIXES",
+]
 
 EXACT_PREFIXES = ("rn:", "id:", "ph:")
 NAME_PREFIXES = ("n:", "s:", "t:", "p:")
-NB_PREFIX = "nb:"
+# The only keys a search may fetch: a shared name or a shared identifier.
+FETCHED_PREFIXES = NAME_PREFIXES + EXACT_PREFIXES
 COUNT_PREFIXES = ("nat:",)  # counted for weights, never fetched
 
 
@@ -60,8 +69,6 @@ class CandidatePolicy:
     hard_cap: int = 5000
     pool_size: int = 1500
     max_candidates: int = 120
-    # Nationality+birth year: fetched only if the query window holds at most this many.
-    nb_cap: int = 30
 
     def cap(self, population: int) -> int:
         return max(self.key_cap, int(self.key_cap_share * population))
@@ -74,27 +81,12 @@ class CandidatePolicy:
         cap = self.cap(population)
         sized = [
             sorted(
-                (sizes[k], k)
-                for k in g
-                if sizes.get(k, 0) > 0 and not k.startswith(COUNT_PREFIXES)
+                (sizes[k], k) for k in g if sizes.get(k, 0) > 0 and k.startswith(FETCHED_PREFIXES)
             )
             for g in groups
         ]
-        nb_groups = {i for i, g in enumerate(groups) if any(k.startswith(NB_PREFIX) for k in g)}
-        has_name = any(k.startswith(NAME_PREFIXES) for g in groups for k in g)
-        order = sorted(
-            (i for i, g in enumerate(sized) if g and i not in nb_groups),
-            key=lambda i: sized[i][0],
-        )
+        order = sorted((i for i, g in enumerate(sized) if g), key=lambda i: sized[i][0])
         chosen: list[tuple[int, str, float]] = []
-        for gi in sorted(nb_groups):
-            # Nationality+birth year: only beside a name, only when rare; it never
-            # counts towards ``min_keys`` (it must not relax the name keys' cap).
-            total = sum(size for size, _ in sized[gi])
-            if not has_name or not 0 < total <= self.nb_cap:
-                continue
-            idf = math.log(n / total)
-            chosen.extend((gi, key, idf) for _, key in sized[gi])
         used = 0
         for gi in order:
             took = False
@@ -136,8 +128,9 @@ class CandidatePolicy:
         return list(score)
 
     @staticmethod
-    def adjustment(query: PersonRecord, birth_year: int | None, sex: str | None,
-                   nationality: str | None) -> float:
+    def adjustment(
+        query: PersonRecord, birth_year: int | None, sex: str | None, nationality: str | None
+    ) -> float:
         """Small pre-ranking bonus from a candidate's birth year, sex and nationality."""
         bonus = 0.0
         if query.birth_year is not None and birth_year is not None:

@@ -16,9 +16,7 @@ def scored_pairs(
     records: Iterable[PersonRecord], model: Model | None = None, max_candidates: int = 15
 ) -> list[tuple[str, str, float, float]]:
     """``(id_a, id_b, weight, probability)`` for every candidate pair (each pair once)."""
-    # No nationality+birth-year candidates: a pair that shares no name cannot reach
-    # even odds, so they would only take the place of name candidates.
-    index = MemoryIndex(records, model, CandidatePolicy(max_candidates=max_candidates, nb_cap=0))
+    index = MemoryIndex(records, model, CandidatePolicy(max_candidates=max_candidates))
     out: list[tuple[str, str, float, float]] = []
     seen: set[tuple[str, str]] = set()
     matcher = index.matcher

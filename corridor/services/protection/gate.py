@@ -345,15 +345,30 @@ class Gate:
         return self._views(who, found)
 
     def match(self, who: Caller, body: MatchQueryIn, floor: float = 0.0) -> list[Candidate]:
-        """The matching engine's candidates among the persons the caller may search
-        (those at ``floor`` probability or above: only they are shown and audited)."""
+        """The matching engine's candidates among the persons the caller may search for
+        the purpose (deduplication: the persons the caller may open; tracing: consenting
+        persons within the caller's tracing scope; a purpose the roles lack: 403,
+        audited); those at ``floor`` probability or above: only they are shown and
+        audited."""
+
+        from corridor.services.search.person_search import purpose_for
+
+        why = f"search for {purpose_for(who, body.purpose)}"
 
         def fetch() -> list[dict[str, Any]]:
-            found = self.s.person_search.search(body, scope=who.scope)
+            try:  # the purpose's scope comes from the caller's roles (person_search)
+                found = self.s.person_search.search_as(who, body)
+            except Forbidden:
+                self.refused(who, "person.search", [None], purpose=why)
+                raise
             return [c for c in found if c["probability"] >= floor]
 
         found = self._read(
-            who, "person.search", fetch, lambda cands: [c["person"]["id"] for c in cands]
+            who,
+            "person.search",
+            fetch,
+            lambda cands: [c["person"]["id"] for c in cands],
+            purpose=why,
         )
         return [Candidate.model_validate(c) for c in found]
 

@@ -4,6 +4,14 @@ Candidates come from the matching index (blocking keys kept on every write), nev
 scan; the engine then scores the few best with explanations. For tracing, only persons
 who consented to tracing are candidates: the gate is in the candidate query itself and
 again in the query that loads them.
+
+Purpose comes from the role, not the body (``search_as``): each purpose is governed by
+one action of the authorisation matrix (``PURPOSE_ACTION``), and a search for it reaches
+only the persons that action lets the caller reach. Deduplication is governed by
+``person.read`` (the persons the caller could open: their sites, for every role today);
+tracing by ``tracing.read`` (that action's scope, and only persons who consented to
+tracing). The scope is also never wider than ``person.search``'s. A caller whose roles
+lack the governing action is refused (403) for that purpose.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, select
 
+from corridor.errors import Forbidden
 from corridor.matching import (
     CandidatePolicy,
     Matcher,
@@ -26,14 +35,16 @@ from corridor.matching import (
 )
 from corridor.matching.blocking import nationality_key
 from corridor.matching.variants import VariantTable
-from corridor.schemas import MatchQueryIn
+from corridor.schemas import MatchPurpose, MatchQueryIn
 from corridor.services.base import Service
+from corridor.services.protection.accounts import Caller
 from corridor.services.protection.field_vault import FieldVault
 from corridor.services.search.match_index import documents_of, stored_records
 from corridor.storage import queries
 from corridor.storage.database import Database
 from corridor.storage.queries import Sites
 from corridor.storage.tables import POPULATION_KEY, match_key_counts, person_match_keys, persons
+from corridor.text import N_
 
 # The engine's candidate policy with two limits tighter than the in-memory index's: 60
 # candidates scored in full instead of 120, and name keys held by more than 0.5 % of the
@@ -41,6 +52,44 @@ from corridor.storage.tables import POPULATION_KEY, match_key_counts, person_mat
 # 100 ms for some loss of recall on a registry with very few distinct names
 # (docs/performance.md has both figures). Registries under 60,000 are not affected.
 POLICY = CandidatePolicy(max_candidates=60, pool_size=180, key_cap_share=0.005)
+
+
+# The action of the authorisation matrix that governs each purpose of a match search.
+PURPOSE_ACTION: dict[MatchPurpose, str] = {
+    "deduplication": "person.read",
+    "tracing": "tracing.read",
+}
+SEARCH_ACTION = "person.search"
+
+
+def _holds(who: Caller, action: str) -> bool:
+    """Whether one of the caller's roles allows ``action`` (and a token carries it)."""
+    if who.token_scopes is not None and action not in who.token_scopes:
+        return False
+    return who.may(action)
+
+
+def purpose_for(who: Caller, asked: MatchPurpose | None) -> MatchPurpose:
+    """The purpose of a search: the one asked for, or, when none is, tracing for a
+    caller who may trace and deduplication for anyone else."""
+    if asked is not None:
+        return asked
+    return "tracing" if _holds(who, PURPOSE_ACTION["tracing"]) else "deduplication"
+
+
+def purpose_scope(who: Caller, purpose: MatchPurpose) -> Sites:
+    """The sites a search for ``purpose`` may reach (None: every site): the scope of the
+    action that governs the purpose, never wider than that of ``person.search``. Raises
+    Forbidden when the caller's roles (or token) lack either action."""
+    matrix = who.matrix
+    scope: frozenset[str] | None = None
+    for action in (SEARCH_ACTION, PURPOSE_ACTION[purpose]):
+        if not _holds(who, action):
+            raise Forbidden(N_("None of your roles may do {action}", action=action))
+        if not any(matrix.allowed(r, action, same_site=False) for r in who.principal.roles):
+            mine = frozenset(who.principal.site_ids)
+            scope = mine if scope is None else scope & mine
+    return scope
 
 
 @cache
@@ -80,12 +129,23 @@ class PersonSearchService(Service):
         super().__init__(db, clock)
         self.vault = vault
 
+    def search_as(self, who: Caller, data: MatchQueryIn) -> list[dict[str, Any]]:
+        """A search by ``who`` for its purpose (``purpose_for``), only among the persons
+        that purpose lets the caller reach (``purpose_scope``; tracing: only persons who
+        consented to tracing). Raises Forbidden for a purpose the caller's roles do not
+        hold."""
+        purpose = purpose_for(who, data.purpose)
+        scope = purpose_scope(who, purpose)
+        return self.search(data.model_copy(update={"purpose": purpose}), scope)
+
     def search(self, data: MatchQueryIn, scope: Sites = None) -> list[dict[str, Any]]:
         """The registered persons most likely to be the sought one, best first (among
-        the persons in ``scope``, a condition of the candidate query itself)."""
+        the persons in ``scope``, a condition of the candidate query itself). Only a
+        search for deduplication reaches persons who did not consent to tracing. Callers
+        acting for a user go through ``search_as``, which sets purpose and scope."""
         today = self.clock().date()
         query = query_record(data, today.year)
-        tracing = data.purpose == "tracing"
+        tracing = data.purpose != "deduplication"
         with self.db.read() as conn:
             cands, population = self._candidates(conn, query, tracing, scope)
             if not cands:
