@@ -50,6 +50,12 @@ BULK_CHECK_SECONDS = 1.0
 HASHED_INDEX_PREFIXES = frozenset({"ph:", "id:"})  # each three characters
 SEALED_PERSON_FIELDS = ("phone", "note", "biometric_reference", "medical")
 DOCUMENT_FIELD = "document_number"
+# The key scope of what identifies tracing enquirers (relatives, often abroad): a key of
+# its own in ``site_keys`` under this name instead of a site's id. An enquiry has no site
+# (it may be opened before anyone is found) and its enquirer is at none; destroying a
+# camp's keys leaves enquiries readable, ``corridor keys destroy --site tracing`` makes
+# every enquirer's details unreadable. See docs/security.md, line 7.
+TRACING_KEY = "tracing"
 
 
 class FieldVault:
@@ -148,6 +154,14 @@ class FieldVault:
             return open_field(site_id, field, key_id, key, stored)
         except DecryptionFailed:
             return None
+
+    def open_checked(
+        self, site_id: str, field: str, stored: Iterable[str | None], conn: Connection | None
+    ) -> list[str | None]:
+        """``open`` for several values of one site and field, with one check of the keys
+        (on ``conn``, the read they came from, when given)."""
+        self._check_keys(conn)
+        return [self._open(site_id, field, value) for value in stored]
 
     def reveal(self, person: dict[str, Any], conn: Connection | None = None) -> dict[str, Any]:
         """A person as ``queries.person_out`` shapes it, with its sealed fields opened

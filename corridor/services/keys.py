@@ -1,5 +1,10 @@
 """Key management use cases: rotate a site key, destroy a site's keys (the evacuation
-drill), rotate the master key. Each is audited; none ever prints a key."""
+drill), rotate the master key. Each is audited; none ever prints a key.
+
+The tracing key (``field_vault.TRACING_KEY``, which seals what identifies enquirers) is
+managed as a site named ``tracing``: ``corridor keys rotate --site tracing`` moves every
+enquiry to a new key, ``corridor keys destroy --site tracing`` makes every enquirer's
+details unreadable for good."""
 
 from __future__ import annotations
 
@@ -23,16 +28,19 @@ from corridor.security.crypto import (
 )
 from corridor.security.errors import KeyUnavailable
 from corridor.services import detention
+from corridor.services import tracing_enquirer as enquirer
 from corridor.services.base import Service
 from corridor.services.field_vault import (
     DOCUMENT_FIELD,
     HASHED_INDEX_PREFIXES,
     SEALED_PERSON_FIELDS,
+    TRACING_KEY,
     FieldVault,
 )
 from corridor.services.match_index import bump_counts
 from corridor.storage.database import Database
 from corridor.storage.tables import person_documents, person_match_keys, persons, sites
+from corridor.storage.tracing_tables import tracing_enquiries
 from corridor.text import N_
 
 # A document's lookup hash once its site key is destroyed (the column is NOT NULL).
@@ -103,8 +111,8 @@ class KeyService(Service):
 
     def seal_plaintext(self, actor: str) -> int:
         """Seal the sensitive values still stored in the clear (an upgrade left them so:
-        migration 0009's medical details, 0012's detention sites); how many values were
-        sealed."""
+        migration 0009's medical details, 0012's detention sites, 0013's enquirers); how
+        many values were sealed."""
         self._cipher()
         clear = _person_in_clear()
         with self.db.read() as conn:
@@ -135,20 +143,24 @@ class KeyService(Service):
                     .values({k: relabelled[k] for k in detention.DETAILS})
                 )
                 count += 1
+            count += _seal_enquirers(self.vault, conn)
             if count:
                 audit_admin(conn, self.clock(), actor, "keys.admin", "seal plain values", None)
         return count
 
     def count_plaintext(self) -> int:
-        """How many records (persons, detention sites) still hold sensitive values in the
-        clear."""
+        """How many records (persons, detention sites, tracing enquiries) still hold
+        sensitive values in the clear."""
         clear = _person_in_clear()
         with self.db.read() as conn:
             people = conn.execute(select(func.count()).where(clear)).scalar_one()
             places = conn.execute(
                 select(func.count()).select_from(sites).where(_unsealed_detention())
             ).scalar_one()
-        return int(people) + int(places)
+            asking = conn.execute(
+                select(func.count()).where(_in_clear(tracing_enquiries.c.sealed))
+            ).scalar_one()
+        return int(people) + int(places) + int(asking)
 
     def rotate_master(self, new_master: MasterKey, actor: str) -> MasterKeyRotation:
         """Re-wrap every data key and TOTP secret under ``new_master``. Afterwards the
@@ -174,6 +186,8 @@ def _in_clear(column: Any) -> Any:
 
 
 def _require_site(conn: Connection, site_id: str) -> None:
+    if site_id == TRACING_KEY:
+        return
     if conn.execute(select(sites.c.id).where(sites.c.id == site_id)).first() is None:
         raise NotFound("site")
 
@@ -202,7 +216,39 @@ def _reencrypt(cipher: FieldCipher, conn: Connection, site: str, field: str, tok
         return token  # its key was destroyed: nothing to move
 
 
+def _seal_enquirers(vault: FieldVault, conn: Connection) -> int:
+    """Seal the enquirers that migration 0013 left as plain JSON."""
+    rows = conn.execute(
+        select(tracing_enquiries.c.id, tracing_enquiries.c.sealed).where(
+            _in_clear(tracing_enquiries.c.sealed)
+        )
+    ).all()
+    for enquiry_id, plain in rows:
+        conn.execute(
+            update(tracing_enquiries)
+            .where(tracing_enquiries.c.id == enquiry_id)
+            .values(sealed=enquirer.seal_in(vault, conn, plain))
+        )
+    return len(rows)
+
+
+def _reencrypt_enquirers(conn: Connection, cipher: FieldCipher) -> int:
+    rows = conn.execute(
+        select(tracing_enquiries.c.id, tracing_enquiries.c.sealed).where(
+            tracing_enquiries.c.sealed.like(f"{TOKEN_PREFIX}%")
+        )
+    ).all()
+    for enquiry_id, token in rows:
+        new = _reencrypt(cipher, conn, TRACING_KEY, enquirer.FIELD, token)
+        conn.execute(
+            update(tracing_enquiries).where(tracing_enquiries.c.id == enquiry_id).values(sealed=new)
+        )
+    return len(rows)
+
+
 def _reencrypt_site(conn: Connection, cipher: FieldCipher, site_id: str) -> int:
+    if site_id == TRACING_KEY:
+        return _reencrypt_enquirers(conn, cipher)
     count = 0
     cols = [persons.c[f] for f in SEALED_PERSON_FIELDS]
     for row in conn.execute(select(persons.c.id, *cols).where(persons.c.site_id == site_id)):

@@ -77,7 +77,8 @@ def ended_enquiries(
 
 def anonymise_enquiries(conn: Connection, ids: list[str], now: datetime) -> None:
     """Remove the personal fields of these enquiries and of their cases. The enquirer's
-    name, contact and location are required columns: they become empty text."""
+    sealed details (name, contact, location, note) go whole: an anonymised enquiry shows
+    them as empty text (``tracing_enquirer.anonymised``)."""
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         cases = select(tracing_cases.c.id).where(tracing_cases.c.enquiry_id.in_(chunk))
@@ -116,10 +117,7 @@ def anonymise_enquiries(conn: Connection, ids: list[str], now: datetime) -> None
             update(tracing_enquiries)
             .where(tracing_enquiries.c.id.in_(chunk))
             .values(
-                enquirer_name="",
-                enquirer_contact="",
-                enquirer_location="",
-                note=None,
+                sealed=None,  # the enquirer's name, contact, location and the note
                 created_by=None,
                 anonymised_at=now,
             )

@@ -32,6 +32,7 @@ from corridor.domain.tracing import (
 )
 from corridor.errors import Conflict, Forbidden, NotFound, Problem, require
 from corridor.matching import Match
+from corridor.services import tracing_enquirer as enquirer
 from corridor.services import tracing_match as tm
 from corridor.services.accounts import Caller
 from corridor.services.audit_log import acting_role
@@ -83,15 +84,14 @@ class TracingService(Service):
         enquiry_id = uuid7()
         proposed: list[str] = []
         with self.db.transaction() as conn:
+            who = data.enquirer
+            packed = enquirer.pack(who.name, who.contact, who.location, data.note)
             conn.execute(
                 insert(tracing_enquiries).values(
                     id=enquiry_id,
-                    enquirer_name=data.enquirer.name,
-                    enquirer_contact=data.enquirer.contact,
-                    enquirer_relationship=data.enquirer.relationship,
-                    enquirer_location=data.enquirer.location,
-                    enquirer_country=(data.enquirer.country or "").upper() or None,
-                    note=data.note,
+                    sealed=enquirer.seal_in(self.vault, conn, packed),
+                    enquirer_relationship=who.relationship,
+                    enquirer_country=(who.country or "").upper() or None,
                     created_by=recorded_by,
                     created_at=now,
                 )
@@ -135,12 +135,23 @@ class TracingService(Service):
             case_ids = sorted({c for cs in waiting.values() for c in cs})
             if not case_ids:
                 return 0
-            rows = conn.execute(
-                select(tracing_cases, tracing_enquiries.c.enquirer_name)
-                .join(tracing_enquiries, tracing_enquiries.c.id == tracing_cases.c.enquiry_id)
-                .where(tracing_cases.c.id.in_(case_ids))
+            rows = list(
+                conn.execute(
+                    select(tracing_cases).where(tracing_cases.c.id.in_(case_ids))
+                ).mappings()
+            )
+            asking = conn.execute(
+                select(
+                    tracing_enquiries.c.id,
+                    tracing_enquiries.c.sealed,
+                    tracing_enquiries.c.anonymised_at,
+                ).where(tracing_enquiries.c.id.in_({r["enquiry_id"] for r in rows}))
             ).mappings()
-            sought = {r["id"]: tm.sought_record(r, r["enquirer_name"]) for r in rows}
+            names = {
+                eid: e["name"] or None
+                for eid, e in enquirer.open_rows(self.vault, conn, asking).items()
+            }
+            sought = {r["id"]: tm.sought_record(r, names.get(r["enquiry_id"])) for r in rows}
             search = PersonSearchService(self.db, self.clock, self.vault)
             matcher = tm.matcher_for(conn, search, [*sought.values(), *people.values()])
         found = []
@@ -434,8 +445,14 @@ class TracingService(Service):
                 .values(state=target, updated_at=now)
             )
         self._event(
-            conn, case_id, "match_proposed", state, target, SYSTEM,
-            found_on(found_by), match_id=match_id,
+            conn,
+            case_id,
+            "match_proposed",
+            state,
+            target,
+            SYSTEM,
+            found_on(found_by),
+            match_id=match_id,
         )
 
     def _event(
@@ -543,7 +560,6 @@ def _enquiry_problems(data: EnquiryIn, now: datetime) -> list[Problem]:
                         date=s.last_seen_date,
                         today=now.date(),
                     ),
-
                 )
             )
     return problems

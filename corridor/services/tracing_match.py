@@ -40,14 +40,15 @@ _NOT_RELATIVES = {"friend", "other"}
 MIN_SHARED_KEYS = 2
 
 
-def sought_record(case: Mapping[str, Any] | Any, enquirer_name: str) -> PersonRecord:
-    """A case's sought person as the engine sees them, the enquirer's name included."""
+def sought_record(case: Mapping[str, Any] | Any, enquirer_name: str | None) -> PersonRecord:
+    """A case's sought person as the engine sees them, the enquirer's name included
+    (where it can be read: ``None`` once the tracing key is destroyed)."""
     relation = case["enquirer_is"]
     mother = case["mother_name"]
     relatives = list(case["relatives_names"] or ())
     if relation == "mother":
         mother = mother or enquirer_name
-    elif relation not in _NOT_RELATIVES:
+    elif relation not in _NOT_RELATIVES and enquirer_name:
         relatives.append(enquirer_name)
     return PersonRecord(
         record_id=case["id"],

@@ -20,6 +20,7 @@ from corridor.domain.tracing import (
 )
 from corridor.errors import NotFound
 from corridor.services import detention
+from corridor.services import tracing_enquirer as enquirer
 from corridor.services.base import Service
 from corridor.services.field_vault import FieldVault
 from corridor.services.tracing_enquiries import PER_PAGE, enquiry_list
@@ -136,22 +137,25 @@ class TracingViews(Service):
                 .order_by(tracing_cases.c.id)
             ).scalars()
             cases = self._located([self._case(conn, cid) for cid in ids], conn)
+            who = enquirer.open_row(self.vault, conn, e)
         return {
-                "id": e["id"],
-                "enquirer": {
-                    "name": e["enquirer_name"],
-                    "contact": e["enquirer_contact"],
-                    "relationship": e["enquirer_relationship"],
-                    "location": e["enquirer_location"],
-                    "country": e["enquirer_country"],
-                },
-                "note": e["note"],
-                "created_by": e["created_by"],
-                "created_at": e["created_at"].isoformat(),
-                # Set once retention removed the enquirer's and sought persons' details.
-                "anonymised_at": e["anonymised_at"].isoformat() if e["anonymised_at"] else None,
-                "cases": cases,
-            }
+            "id": e["id"],
+            "enquirer": {
+                "name": who["name"],
+                "contact": who["contact"],
+                "relationship": e["enquirer_relationship"],
+                "location": who["location"],
+                "country": e["enquirer_country"],
+                # True when the tracing key was destroyed: the fields above are null.
+                "unavailable": who["unavailable"],
+            },
+            "note": who["note"],
+            "created_by": e["created_by"],
+            "created_at": e["created_at"].isoformat(),
+            # Set once retention removed the enquirer's and sought persons' details.
+            "anonymised_at": e["anonymised_at"].isoformat() if e["anonymised_at"] else None,
+            "cases": cases,
+        }
 
     def case(self, case_id: str, scope: Sites = None) -> dict[str, Any]:
         with self.db.read() as conn:
@@ -227,7 +231,7 @@ class TracingViews(Service):
             if scope is not None:
                 ids = list(conn.execute(select(tracing_cases.c.id)).scalars())
                 visible = cases_in_scope(conn, ids, scope)
-            return enquiry_list(conn, today, scope, visible, state, page, per_page)
+            return enquiry_list(conn, today, scope, visible, state, page, per_page, self.vault)
 
     def enquirer_view(self, enquiry_id: str, scope: Sites = None) -> dict[str, Any]:
         """What may be told to the enquirer: per sought person, searching / found /
@@ -259,7 +263,8 @@ class TracingViews(Service):
                     item["found_person_id"] = r["found_person_id"]
                 out.append(item)
             self._located(out, conn)
-        return {"enquiry_id": e["id"], "enquirer_name": e["enquirer_name"], "sought": out}
+            name = enquirer.open_row(self.vault, conn, e)["name"]
+        return {"enquiry_id": e["id"], "enquirer_name": name, "sought": out}
 
     def _case(self, conn: Connection, case_id: str) -> dict[str, Any]:
         today = self.clock().date()
