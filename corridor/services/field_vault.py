@@ -108,6 +108,21 @@ class FieldVault:
             key_id, key = cipher.data_key(conn, site_id, None)
         return seal_field(site_id, field, key_id, key, value)
 
+    def sealer_in(self, conn: Connection, site_id: str) -> Callable[[str, str], str]:
+        """``seal_in`` for several values: the site's active key is looked up (or created)
+        once, inside the caller's write transaction; returns ``seal(field, value)``."""
+        cipher = self._require_cipher()
+        try:
+            key_id, key = cipher.data_key(conn, site_id, None)
+        except KeyUnavailable:
+            cipher.create_site_key(conn, site_id)
+            key_id, key = cipher.data_key(conn, site_id, None)
+
+        def seal(field: str, value: str) -> str:
+            return seal_field(site_id, field, key_id, key, value)
+
+        return seal
+
     def require_live(self, conn: Connection, tokens: Iterable[str | None]) -> None:
         """Inside a write transaction: refuse (``KeyUnavailable``) when a key these tokens
         were sealed under has been destroyed since (by any process)."""

@@ -8,6 +8,7 @@ details unreadable for good."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,9 +39,10 @@ from corridor.services.field_vault import (
     FieldVault,
 )
 from corridor.services.match_index import bump_counts
+from corridor.services.tracing_match import EXPLANATION_FIELD
 from corridor.storage.database import Database
 from corridor.storage.tables import person_documents, person_match_keys, persons, sites
-from corridor.storage.tracing_tables import tracing_enquiries
+from corridor.storage.tracing_tables import tracing_enquiries, tracing_matches
 from corridor.text import N_
 
 # A document's lookup hash once its site key is destroyed (the column is NOT NULL).
@@ -144,6 +146,7 @@ class KeyService(Service):
                 )
                 count += 1
             count += _seal_enquirers(self.vault, conn)
+            count += _seal_explanations(self.vault, conn)
             if count:
                 audit_admin(conn, self.clock(), actor, "keys.admin", "seal plain values", None)
         return count
@@ -160,7 +163,8 @@ class KeyService(Service):
             asking = conn.execute(
                 select(func.count()).where(_in_clear(tracing_enquiries.c.sealed))
             ).scalar_one()
-        return int(people) + int(places) + int(asking)
+            explained = len(_explanations_in_clear(conn))
+        return int(people) + int(places) + int(asking) + explained
 
     def rotate_master(self, new_master: MasterKey, actor: str) -> MasterKeyRotation:
         """Re-wrap every data key and TOTP secret under ``new_master``. Afterwards the
@@ -232,7 +236,41 @@ def _seal_enquirers(vault: FieldVault, conn: Connection) -> int:
     return len(rows)
 
 
+def _explanations_in_clear(conn: Connection) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Tracing matches whose explanation texts are still in the clear (stored before
+    migration 0013): (id, explanation)."""
+    rows = conn.execute(select(tracing_matches.c.id, tracing_matches.c.explanation)).all()
+    return [
+        (str(i), list(ex))
+        for i, ex in rows
+        if any(e.get("text") or e.get("message") for e in ex or ())
+    ]
+
+
+def _set_explanation(conn: Connection, match_id: str, items: list[dict[str, Any]]) -> None:
+    conn.execute(
+        update(tracing_matches).where(tracing_matches.c.id == match_id).values(explanation=items)
+    )
+
+
+def _seal_explanations(vault: FieldVault, conn: Connection) -> int:
+    rows = _explanations_in_clear(conn)
+    if not rows:
+        return 0
+    seal = vault.sealer_in(conn, TRACING_KEY)
+    for match_id, explanation in rows:
+        items = []
+        for e in explanation:
+            texts = {"text": str(e.get("text") or ""), "message": e.get("message")}
+            item = {k: v for k, v in e.items() if k not in ("text", "message")}
+            item["sealed"] = seal(EXPLANATION_FIELD, json.dumps(texts, ensure_ascii=False))
+            items.append(item)
+        _set_explanation(conn, match_id, items)
+    return len(rows)
+
+
 def _reencrypt_enquirers(conn: Connection, cipher: FieldCipher) -> int:
+    """Every token under the tracing key: the enquirers and the explanations' texts."""
     rows = conn.execute(
         select(tracing_enquiries.c.id, tracing_enquiries.c.sealed).where(
             tracing_enquiries.c.sealed.like(f"{TOKEN_PREFIX}%")
@@ -243,7 +281,22 @@ def _reencrypt_enquirers(conn: Connection, cipher: FieldCipher) -> int:
         conn.execute(
             update(tracing_enquiries).where(tracing_enquiries.c.id == enquiry_id).values(sealed=new)
         )
-    return len(rows)
+    count = len(rows)
+    for match_id, explanation in conn.execute(
+        select(tracing_matches.c.id, tracing_matches.c.explanation)
+    ).all():
+        sealed = [e for e in explanation or () if e.get("sealed")]
+        if not sealed:
+            continue
+        items = [
+            {**e, "sealed": _reencrypt(cipher, conn, TRACING_KEY, EXPLANATION_FIELD, e["sealed"])}
+            if e.get("sealed")
+            else e
+            for e in explanation
+        ]
+        _set_explanation(conn, match_id, items)
+        count += len(sealed)
+    return count
 
 
 def _reencrypt_site(conn: Connection, cipher: FieldCipher, site_id: str) -> int:

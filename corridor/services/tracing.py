@@ -37,7 +37,7 @@ from corridor.services import tracing_match as tm
 from corridor.services.accounts import Caller
 from corridor.services.audit_log import acting_role
 from corridor.services.base import AuditHook, Service
-from corridor.services.field_vault import FieldVault
+from corridor.services.field_vault import TRACING_KEY, FieldVault
 from corridor.services.person_search import PersonSearchService
 from corridor.services.tracing_views import TracingViews
 from corridor.storage.database import Database
@@ -84,12 +84,16 @@ class TracingService(Service):
         enquiry_id = uuid7()
         proposed: list[str] = []
         with self.db.transaction() as conn:
+            # What identifies the enquirer, and the explanations quoting their name,
+            # sealed under the tracing key (created in this transaction the first time).
+            seal = self.vault.sealer_in(conn, TRACING_KEY)
             who = data.enquirer
             packed = enquirer.pack(who.name, who.contact, who.location, data.note)
+            sealed = seal(enquirer.FIELD, packed)
             conn.execute(
                 insert(tracing_enquiries).values(
                     id=enquiry_id,
-                    sealed=enquirer.seal_in(self.vault, conn, packed),
+                    sealed=sealed,
                     enquirer_relationship=who.relationship,
                     enquirer_country=(who.country or "").upper() or None,
                     created_by=recorded_by,
@@ -110,9 +114,10 @@ class TracingService(Service):
                 self._event(conn, row["id"], "opened", None, CaseState.OPEN, recorded_by, None)
                 state = CaseState.OPEN
                 for match, _ in tm.best_for_sought(conn, search, record):
-                    self._propose(conn, row["id"], state, match, "enquiry")
+                    self._propose(conn, row["id"], state, match, "enquiry", seal)
                     proposed.append(match.record_id)
                     state = CaseState.POSSIBLE_MATCH
+            self.vault.require_live(conn, [sealed])  # not destroyed meanwhile
             if audit:
                 audit(conn, proposed)
         return self.views.enquiry(enquiry_id)
@@ -184,10 +189,13 @@ class TracingService(Service):
                 )
             }
             n = 0
+            # Without a master key (a process not given one) a match is still proposed,
+            # its explanation without texts: they quote names and cannot be sealed.
+            seal = self.vault.sealer_in(conn, TRACING_KEY) if self.vault.cipher else None
             for cid, pid, match in found:
                 if cid not in state or (cid, pid) in already:
                     continue  # the case stopped searching, or another worker got there
-                self._propose(conn, cid, state[cid], match, found_by)
+                self._propose(conn, cid, state[cid], match, found_by, seal)
                 state[cid] = CaseState.POSSIBLE_MATCH
                 n += 1
             return n
@@ -419,7 +427,13 @@ class TracingService(Service):
         return m, case
 
     def _propose(
-        self, conn: Connection, case_id: str, state: CaseState, match: Match, found_by: str
+        self,
+        conn: Connection,
+        case_id: str,
+        state: CaseState,
+        match: Match,
+        found_by: str,
+        seal: Callable[[str, str], str] | None,
     ) -> None:
         now = self.clock()
         match_id = uuid7()
@@ -430,7 +444,7 @@ class TracingService(Service):
                 person_id=match.record_id,
                 probability=round(match.probability, 4),
                 weight=round(match.weight, 2),
-                explanation=tm.explanation_json(match),
+                explanation=tm.explanation_json(match, seal),
                 found_by=found_by,
                 status="proposed",
                 created_at=now,

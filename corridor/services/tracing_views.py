@@ -22,9 +22,9 @@ from corridor.errors import NotFound
 from corridor.services import detention
 from corridor.services import tracing_enquirer as enquirer
 from corridor.services.base import Service
-from corridor.services.field_vault import FieldVault
+from corridor.services.field_vault import TRACING_KEY, FieldVault
 from corridor.services.tracing_enquiries import PER_PAGE, enquiry_list
-from corridor.services.tracing_match import stored_explanation
+from corridor.services.tracing_match import EXPLANATION_FIELD, stored_explanation
 from corridor.storage import queries
 from corridor.storage.database import Database
 from corridor.storage.queries import Sites
@@ -179,7 +179,9 @@ class TracingViews(Service):
                 rows = [r for r in rows if r["id"] in visible]
             if not rows:
                 return []
-            matches = _matches(conn, [r["id"] for r in rows], today, proposed_only=True)
+            matches = _matches(
+                conn, [r["id"] for r in rows], today, proposed_only=True, vault=self.vault
+            )
             found = _summaries(
                 conn, [r["found_person_id"] for r in rows if r["found_person_id"]], today
             )
@@ -289,7 +291,7 @@ class TracingViews(Service):
             "found_person": found.get(r["found_person_id"]),
             "disclosure": r["disclosure"],
             "close_reason": r["close_reason"],
-            "matches": _matches(conn, [case_id], today).get(case_id, []),
+            "matches": _matches(conn, [case_id], today, vault=self.vault).get(case_id, []),
             "history": [
                 {
                     "kind": ev["kind"],
@@ -378,13 +380,24 @@ def _summaries(conn: Connection, ids: Iterable[str], today: date) -> dict[str, d
 
 
 def _matches(
-    conn: Connection, case_ids: list[str], today: date, proposed_only: bool = False
+    conn: Connection,
+    case_ids: list[str],
+    today: date,
+    proposed_only: bool = False,
+    vault: FieldVault | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     q = select(tracing_matches).where(tracing_matches.c.case_id.in_(case_ids))
     if proposed_only:
         q = q.where(tracing_matches.c.status == "proposed")
     rows = list(conn.execute(q.order_by(tracing_matches.c.probability.desc())).mappings())
     people = _summaries(conn, [m["person_id"] for m in rows], today)
+    opener = None
+    if vault is not None:
+        v = vault
+
+        def opener(token: str) -> str | None:
+            return v.open(TRACING_KEY, EXPLANATION_FIELD, token)
+
     out: dict[str, list[dict[str, Any]]] = {}
     for m in rows:
         out.setdefault(m["case_id"], []).append(
@@ -393,7 +406,7 @@ def _matches(
                 "person": people[m["person_id"]],
                 "probability": m["probability"],
                 "weight": m["weight"],
-                "explanation": stored_explanation(m["explanation"]),
+                "explanation": stored_explanation(m["explanation"], opener),
                 "found_by": m["found_by"],
                 "status": m["status"],
                 "reason": log_reason("match", None, m["reason"]),

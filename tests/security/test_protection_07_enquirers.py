@@ -191,3 +191,66 @@ def test_protection_07_rotating_the_tracing_key_moves_every_enquirer(services, d
     assert states == {"active": 1, "retired": 1}
     assert _shown(services.tracing.views.enquiry(first["id"])) == (NAME, PHONE, CITY, NOTE)
     assert services.keys.count_plaintext() == 0
+
+
+def test_protection_07_match_explanations_quote_no_enquirer_in_clear(database, clock):
+    """The engine's explanation quotes the enquirer's name (a mother's name agrees): the
+    officer reads it, the database holds it sealed, and it goes with the tracing key."""
+    with make_client(database, clock) as client:
+        svc = client.app.state.services
+        camp = site(client, "Camp A")
+        child = register(
+            client,
+            camp,
+            given_name="Yusuf",
+            father_name="Omar",
+            family_name="Haddad",
+            sex="m",
+            estimated_age=9,
+            mother_name="Canarya Haddad",
+        )
+        body = _enquiry_body(relationship="mother")
+        body["sought"] = [
+            {"given_name": "Youssef", "father_name": "Omar", "family_name": "al-Haddad", "age": 9}
+        ]
+        r = client.post("/api/tracing/enquiries", json=body)
+        assert r.status_code == 201, r.text
+        enquiry = r.json()
+        [match] = enquiry["cases"][0]["matches"]
+        assert match["person"]["id"] == child["id"]
+        mother = {e["field"]: e for e in match["explanation"]}["mother's name"]
+        assert NAME in mother["text"] and mother["weight"] > 0
+        ar = client.get(f"/tracing/enquiries/{enquiry['id']}", headers={"accept-language": "ar"})
+        assert ar.status_code == 200 and NAME in ar.text  # the message, translated
+        with database.read() as conn:
+            rows = conn.execute(text("SELECT * FROM tracing_matches")).all()
+        raw = "\n".join(str(v) for row in rows for v in row)
+        assert "weight" in raw and "enc:v1:" in raw
+        for canary in CANARIES:
+            assert canary not in raw, canary
+
+        # Sealed before 0013 in the clear: `corridor keys seal` seals it.
+        with database.transaction() as conn:
+            plain = [{**e, "text": e["text"], "sealed": None} for e in match["explanation"]]
+            conn.execute(text("UPDATE tracing_matches SET explanation = :e"), {"e": _json(plain)})
+        assert svc.keys.count_plaintext() == 1
+        assert svc.keys.seal_plaintext("cli:test") == 1 and svc.keys.count_plaintext() == 0
+        case = client.get(f"/api/tracing/cases/{enquiry['cases'][0]['id']}").json()
+        again = {e["field"]: e for e in case["matches"][0]["explanation"]}["mother's name"]
+        assert NAME in again["text"]
+
+        assert svc.keys.destroy_site(TRACING_KEY, "cli:test") == 1
+        r = client.get(f"/api/tracing/cases/{enquiry['cases'][0]['id']}")
+        assert r.status_code == 200, r.text
+        [gone] = r.json()["matches"]
+        assert [(e["field"], e["weight"]) for e in gone["explanation"]] == [
+            (e["field"], e["weight"]) for e in match["explanation"]
+        ]
+        assert all(e["text"] == "" for e in gone["explanation"])
+        assert client.get(f"/tracing/enquiries/{enquiry['id']}").status_code == 200
+
+
+def _json(value: object) -> str:
+    import json
+
+    return json.dumps(value)
