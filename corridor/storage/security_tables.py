@@ -117,7 +117,9 @@ site_keys = Table(
     "site_keys",
     security_metadata,
     Column("id", ID, primary_key=True),  # the key id written into every ciphertext token
-    Column("site_id", ID, ForeignKey("sites.id"), nullable=False, index=True),
+    # A site's id, or ``tracing`` for the key of tracing enquirers (field_vault.TRACING_KEY;
+    # no foreign key since migration 0013).
+    Column("site_id", ID, nullable=False, index=True),
     Column("version", Integer, nullable=False),
     Column("state", String(10), nullable=False),  # active, retired, destroyed
     # base64(nonce + AES-GCM(master key, data key)); NULL once destroyed.

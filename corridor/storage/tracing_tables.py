@@ -30,12 +30,12 @@ tracing_enquiries = Table(
     "tracing_enquiries",
     metadata,
     Column("id", ID, primary_key=True),
-    Column("enquirer_name", String(300), nullable=False),
-    Column("enquirer_contact", String(300), nullable=False),
+    # The enquirer's name, contact and location and the enquiry's note, packed and sealed
+    # under the tracing key (services/tracing/enquirer.py, migration 0013); NULL once
+    # retention anonymised the enquiry.
+    Column("sealed", Text),
     Column("enquirer_relationship", String(30), nullable=False),
-    Column("enquirer_location", String(300), nullable=False),
     Column("enquirer_country", String(3)),
-    Column("note", Text),
     Column("created_by", String(100)),
     Column("created_at", UTCDateTime, nullable=False),
     # Retention (migration 0010): an enquiry on legal hold is never disposed of;

@@ -100,10 +100,10 @@ def test_retention_run_anonymises_an_expired_closed_enquiry_and_holds_one(tmp_pa
     env = {"CORRIDOR_DATABASE_URL": url}
     runner = CliRunner()
 
-    def names() -> dict[str, str]:
+    def names() -> dict[str, str]:  # the enquirer's name as the views open it
         with db.read() as conn:
-            rows = conn.execute(select(tracing_enquiries.c.id, tracing_enquiries.c.enquirer_name))
-            return {str(i): str(n) for i, n in rows}
+            ids = [str(i) for i in conn.execute(select(tracing_enquiries.c.id)).scalars()]
+        return {i: str(svc.tracing.views.enquiry(i)["enquirer"]["name"]) for i in ids}
 
     r = runner.invoke(main, ["retention", "run", "--dry-run"], env=env)
     assert r.exit_code == 0, r.output

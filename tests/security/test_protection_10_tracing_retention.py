@@ -141,8 +141,15 @@ def test_protection_10_an_ended_enquiry_is_anonymised_after_its_period(services,
             select(tracing_case_events).order_by(tracing_case_events.c.seq)
         ).all()
     # Gone: the enquirer, the sought person's description, the keys, names in matches.
-    assert (e["enquirer_name"], e["enquirer_contact"], e["enquirer_location"]) == ("", "", "")
-    assert e["note"] is None and e["created_by"] is None and e["anonymised_at"] == clock()
+    # The enquirer's sealed name, contact, location and note go whole (with nothing to
+    # open, the tracing key is not needed); the views show empty text.
+    assert e["sealed"] is None
+    assert e["created_by"] is None and e["anonymised_at"] == clock()
+    shown = services.tracing.views.enquiry(reunited["id"])
+    assert shown["enquirer"] | {"note": shown["note"]} == {
+        "name": "", "contact": "", "location": "", "note": None, "unavailable": False,
+        "relationship": "sibling", "country": "DEU",
+    }  # fmt: skip
     for f in ("full_name", "given_name", "father_name", "grandfather_name", "family_name",
               "name_original_script", "mother_name", "place_of_origin", "last_seen_place",
               "last_seen_date"):  # fmt: skip
@@ -151,6 +158,8 @@ def test_protection_10_an_ended_enquiry_is_anonymised_after_its_period(services,
     assert keys == []
     assert matches and all(m["reason"] is None for m in matches)
     assert all(x["text"] == "" and x["field"] for m in matches for x in m["explanation"])
+    # ...with the sealed texts and the messages' parameters, which quote the names too.
+    assert not {"sealed", "message"} & {k for m in matches for x in m["explanation"] for k in x}
     # Kept: what the figures count.
     assert (e["enquirer_relationship"], e["enquirer_country"]) == ("sibling", "DEU")
     assert (c["state"], c["disclosure"], c["found_person_id"]) == ("reunited", "agreed", khaled)
@@ -250,6 +259,8 @@ def test_an_anonymised_person_leaves_no_name_in_match_explanations(services, clo
     assert [(x["field"], x["weight"], x["text"]) for x in after["explanation"]] == [
         (x["field"], x["weight"], "") for x in match["explanation"]
     ]
+    # Nor does a translation of it: no message with the names as parameters is left.
+    assert all(not getattr(x["text"], "params", None) for x in after["explanation"])
     assert services.tracing.views.enquiry(enquiry["id"])["cases"][0]["sought"]["given_name"] == (
         "Khalid"
     )

@@ -50,6 +50,12 @@ BULK_CHECK_SECONDS = 1.0
 HASHED_INDEX_PREFIXES = frozenset({"ph:", "id:"})  # each three characters
 SEALED_PERSON_FIELDS = ("phone", "note", "biometric_reference", "medical")
 DOCUMENT_FIELD = "document_number"
+# The key scope of what identifies tracing enquirers (relatives, often abroad): a key of
+# its own in ``site_keys`` under this name instead of a site's id. An enquiry has no site
+# (it may be opened before anyone is found) and its enquirer is at none; destroying a
+# camp's keys leaves enquiries readable, ``corridor keys destroy --site tracing`` makes
+# every enquirer's details unreadable. See docs/security.md, line 7.
+TRACING_KEY = "tracing"
 
 
 class FieldVault:
@@ -102,6 +108,21 @@ class FieldVault:
             key_id, key = cipher.data_key(conn, site_id, None)
         return seal_field(site_id, field, key_id, key, value)
 
+    def sealer_in(self, conn: Connection, site_id: str) -> Callable[[str, str], str]:
+        """``seal_in`` for several values: the site's active key is looked up (or created)
+        once, inside the caller's write transaction; returns ``seal(field, value)``."""
+        cipher = self._require_cipher()
+        try:
+            key_id, key = cipher.data_key(conn, site_id, None)
+        except KeyUnavailable:
+            cipher.create_site_key(conn, site_id)
+            key_id, key = cipher.data_key(conn, site_id, None)
+
+        def seal(field: str, value: str) -> str:
+            return seal_field(site_id, field, key_id, key, value)
+
+        return seal
+
     def require_live(self, conn: Connection, tokens: Iterable[str | None]) -> None:
         """Inside a write transaction: refuse (``KeyUnavailable``) when a key these tokens
         were sealed under has been destroyed since (by any process)."""
@@ -148,6 +169,14 @@ class FieldVault:
             return open_field(site_id, field, key_id, key, stored)
         except DecryptionFailed:
             return None
+
+    def open_checked(
+        self, site_id: str, field: str, stored: Iterable[str | None], conn: Connection | None
+    ) -> list[str | None]:
+        """``open`` for several values of one site and field, with one check of the keys
+        (on ``conn``, the read they came from, when given)."""
+        self._check_keys(conn)
+        return [self._open(site_id, field, value) for value in stored]
 
     def reveal(self, person: dict[str, Any], conn: Connection | None = None) -> dict[str, Any]:
         """A person as ``queries.person_out`` shapes it, with its sealed fields opened

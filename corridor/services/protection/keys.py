@@ -1,8 +1,14 @@
 """Key management use cases: rotate a site key, destroy a site's keys (the evacuation
-drill), rotate the master key. Each is audited; none ever prints a key."""
+drill), rotate the master key. Each is audited; none ever prints a key.
+
+The tracing key (``field_vault.TRACING_KEY``, which seals what identifies enquirers) is
+managed as a site named ``tracing``: ``corridor keys rotate --site tracing`` moves every
+enquiry to a new key, ``corridor keys destroy --site tracing`` makes every enquirer's
+details unreadable for good."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,11 +34,15 @@ from corridor.services.protection.field_vault import (
     DOCUMENT_FIELD,
     HASHED_INDEX_PREFIXES,
     SEALED_PERSON_FIELDS,
+    TRACING_KEY,
     FieldVault,
 )
 from corridor.services.search.match_index import bump_counts
+from corridor.services.tracing import enquirer as enquirer
+from corridor.services.tracing.matching import EXPLANATION_FIELD
 from corridor.storage.database import Database
 from corridor.storage.tables import person_documents, person_match_keys, persons, sites
+from corridor.storage.tracing_tables import tracing_enquiries, tracing_matches
 from corridor.text import N_
 
 # A document's lookup hash once its site key is destroyed (the column is NOT NULL).
@@ -103,8 +113,8 @@ class KeyService(Service):
 
     def seal_plaintext(self, actor: str) -> int:
         """Seal the sensitive values still stored in the clear (an upgrade left them so:
-        migration 0009's medical details, 0012's detention sites); how many values were
-        sealed."""
+        migration 0009's medical details, 0012's detention sites, 0013's enquirers); how
+        many values were sealed."""
         self._cipher()
         clear = _person_in_clear()
         with self.db.read() as conn:
@@ -135,20 +145,26 @@ class KeyService(Service):
                     .values({k: relabelled[k] for k in detention.DETAILS})
                 )
                 count += 1
+            count += _seal_enquirers(self.vault, conn)
+            count += _seal_explanations(self.vault, conn)
             if count:
                 audit_admin(conn, self.clock(), actor, "keys.admin", "seal plain values", None)
         return count
 
     def count_plaintext(self) -> int:
-        """How many records (persons, detention sites) still hold sensitive values in the
-        clear."""
+        """How many records (persons, detention sites, tracing enquiries) still hold
+        sensitive values in the clear."""
         clear = _person_in_clear()
         with self.db.read() as conn:
             people = conn.execute(select(func.count()).where(clear)).scalar_one()
             places = conn.execute(
                 select(func.count()).select_from(sites).where(_unsealed_detention())
             ).scalar_one()
-        return int(people) + int(places)
+            asking = conn.execute(
+                select(func.count()).where(_in_clear(tracing_enquiries.c.sealed))
+            ).scalar_one()
+            explained = len(_explanations_in_clear(conn))
+        return int(people) + int(places) + int(asking) + explained
 
     def rotate_master(self, new_master: MasterKey, actor: str) -> MasterKeyRotation:
         """Re-wrap every data key and TOTP secret under ``new_master``. Afterwards the
@@ -174,6 +190,8 @@ def _in_clear(column: Any) -> Any:
 
 
 def _require_site(conn: Connection, site_id: str) -> None:
+    if site_id == TRACING_KEY:
+        return
     if conn.execute(select(sites.c.id).where(sites.c.id == site_id)).first() is None:
         raise NotFound("site")
 
@@ -202,7 +220,88 @@ def _reencrypt(cipher: FieldCipher, conn: Connection, site: str, field: str, tok
         return token  # its key was destroyed: nothing to move
 
 
+def _seal_enquirers(vault: FieldVault, conn: Connection) -> int:
+    """Seal the enquirers that migration 0013 left as plain JSON."""
+    rows = conn.execute(
+        select(tracing_enquiries.c.id, tracing_enquiries.c.sealed).where(
+            _in_clear(tracing_enquiries.c.sealed)
+        )
+    ).all()
+    for enquiry_id, plain in rows:
+        conn.execute(
+            update(tracing_enquiries)
+            .where(tracing_enquiries.c.id == enquiry_id)
+            .values(sealed=enquirer.seal_in(vault, conn, plain))
+        )
+    return len(rows)
+
+
+def _explanations_in_clear(conn: Connection) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Tracing matches whose explanation texts are still in the clear (stored before
+    migration 0013): (id, explanation)."""
+    rows = conn.execute(select(tracing_matches.c.id, tracing_matches.c.explanation)).all()
+    return [
+        (str(i), list(ex))
+        for i, ex in rows
+        if any(e.get("text") or e.get("message") for e in ex or ())
+    ]
+
+
+def _set_explanation(conn: Connection, match_id: str, items: list[dict[str, Any]]) -> None:
+    conn.execute(
+        update(tracing_matches).where(tracing_matches.c.id == match_id).values(explanation=items)
+    )
+
+
+def _seal_explanations(vault: FieldVault, conn: Connection) -> int:
+    rows = _explanations_in_clear(conn)
+    if not rows:
+        return 0
+    seal = vault.sealer_in(conn, TRACING_KEY)
+    for match_id, explanation in rows:
+        items = []
+        for e in explanation:
+            texts = {"text": str(e.get("text") or ""), "message": e.get("message")}
+            item = {k: v for k, v in e.items() if k not in ("text", "message")}
+            item["sealed"] = seal(EXPLANATION_FIELD, json.dumps(texts, ensure_ascii=False))
+            items.append(item)
+        _set_explanation(conn, match_id, items)
+    return len(rows)
+
+
+def _reencrypt_enquirers(conn: Connection, cipher: FieldCipher) -> int:
+    """Every token under the tracing key: the enquirers and the explanations' texts."""
+    rows = conn.execute(
+        select(tracing_enquiries.c.id, tracing_enquiries.c.sealed).where(
+            tracing_enquiries.c.sealed.like(f"{TOKEN_PREFIX}%")
+        )
+    ).all()
+    for enquiry_id, token in rows:
+        new = _reencrypt(cipher, conn, TRACING_KEY, enquirer.FIELD, token)
+        conn.execute(
+            update(tracing_enquiries).where(tracing_enquiries.c.id == enquiry_id).values(sealed=new)
+        )
+    count = len(rows)
+    for match_id, explanation in conn.execute(
+        select(tracing_matches.c.id, tracing_matches.c.explanation)
+    ).all():
+        sealed = [e for e in explanation or () if e.get("sealed")]
+        if not sealed:
+            continue
+        items = [
+            {**e, "sealed": _reencrypt(cipher, conn, TRACING_KEY, EXPLANATION_FIELD, e["sealed"])}
+            if e.get("sealed")
+            else e
+            for e in explanation
+        ]
+        _set_explanation(conn, match_id, items)
+        count += len(sealed)
+    return count
+
+
 def _reencrypt_site(conn: Connection, cipher: FieldCipher, site_id: str) -> int:
+    if site_id == TRACING_KEY:
+        return _reencrypt_enquirers(conn, cipher)
     count = 0
     cols = [persons.c[f] for f in SEALED_PERSON_FIELDS]
     for row in conn.execute(select(persons.c.id, *cols).where(persons.c.site_id == site_id)):

@@ -35,8 +35,9 @@ from corridor.matching import Match
 from corridor.services.base import AuditHook, Service
 from corridor.services.protection.accounts import Caller
 from corridor.services.protection.audit_log import acting_role
-from corridor.services.protection.field_vault import FieldVault
+from corridor.services.protection.field_vault import TRACING_KEY, FieldVault
 from corridor.services.search.person_search import PersonSearchService
+from corridor.services.tracing import enquirer as enquirer
 from corridor.services.tracing import matching as tm
 from corridor.services.tracing.views import TracingViews
 from corridor.storage.database import Database
@@ -83,15 +84,18 @@ class TracingService(Service):
         enquiry_id = uuid7()
         proposed: list[str] = []
         with self.db.transaction() as conn:
+            # What identifies the enquirer, and the explanations quoting their name,
+            # sealed under the tracing key (created in this transaction the first time).
+            seal = self.vault.sealer_in(conn, TRACING_KEY)
+            who = data.enquirer
+            packed = enquirer.pack(who.name, who.contact, who.location, data.note)
+            sealed = seal(enquirer.FIELD, packed)
             conn.execute(
                 insert(tracing_enquiries).values(
                     id=enquiry_id,
-                    enquirer_name=data.enquirer.name,
-                    enquirer_contact=data.enquirer.contact,
-                    enquirer_relationship=data.enquirer.relationship,
-                    enquirer_location=data.enquirer.location,
-                    enquirer_country=(data.enquirer.country or "").upper() or None,
-                    note=data.note,
+                    sealed=sealed,
+                    enquirer_relationship=who.relationship,
+                    enquirer_country=(who.country or "").upper() or None,
                     created_by=recorded_by,
                     created_at=now,
                 )
@@ -110,9 +114,10 @@ class TracingService(Service):
                 self._event(conn, row["id"], "opened", None, CaseState.OPEN, recorded_by, None)
                 state = CaseState.OPEN
                 for match, _ in tm.best_for_sought(conn, search, record):
-                    self._propose(conn, row["id"], state, match, "enquiry")
+                    self._propose(conn, row["id"], state, match, "enquiry", seal)
                     proposed.append(match.record_id)
                     state = CaseState.POSSIBLE_MATCH
+            self.vault.require_live(conn, [sealed])  # not destroyed meanwhile
             if audit:
                 audit(conn, proposed)
         return self.views.enquiry(enquiry_id)
@@ -135,12 +140,23 @@ class TracingService(Service):
             case_ids = sorted({c for cs in waiting.values() for c in cs})
             if not case_ids:
                 return 0
-            rows = conn.execute(
-                select(tracing_cases, tracing_enquiries.c.enquirer_name)
-                .join(tracing_enquiries, tracing_enquiries.c.id == tracing_cases.c.enquiry_id)
-                .where(tracing_cases.c.id.in_(case_ids))
+            rows = list(
+                conn.execute(
+                    select(tracing_cases).where(tracing_cases.c.id.in_(case_ids))
+                ).mappings()
+            )
+            asking = conn.execute(
+                select(
+                    tracing_enquiries.c.id,
+                    tracing_enquiries.c.sealed,
+                    tracing_enquiries.c.anonymised_at,
+                ).where(tracing_enquiries.c.id.in_({r["enquiry_id"] for r in rows}))
             ).mappings()
-            sought = {r["id"]: tm.sought_record(r, r["enquirer_name"]) for r in rows}
+            names = {
+                eid: e["name"] or None
+                for eid, e in enquirer.open_rows(self.vault, conn, asking).items()
+            }
+            sought = {r["id"]: tm.sought_record(r, names.get(r["enquiry_id"])) for r in rows}
             search = PersonSearchService(self.db, self.clock, self.vault)
             matcher = tm.matcher_for(conn, search, [*sought.values(), *people.values()])
         found = []
@@ -173,10 +189,13 @@ class TracingService(Service):
                 )
             }
             n = 0
+            # Without a master key (a process not given one) a match is still proposed,
+            # its explanation without texts: they quote names and cannot be sealed.
+            seal = self.vault.sealer_in(conn, TRACING_KEY) if self.vault.cipher else None
             for cid, pid, match in found:
                 if cid not in state or (cid, pid) in already:
                     continue  # the case stopped searching, or another worker got there
-                self._propose(conn, cid, state[cid], match, found_by)
+                self._propose(conn, cid, state[cid], match, found_by, seal)
                 state[cid] = CaseState.POSSIBLE_MATCH
                 n += 1
             return n
@@ -408,7 +427,13 @@ class TracingService(Service):
         return m, case
 
     def _propose(
-        self, conn: Connection, case_id: str, state: CaseState, match: Match, found_by: str
+        self,
+        conn: Connection,
+        case_id: str,
+        state: CaseState,
+        match: Match,
+        found_by: str,
+        seal: Callable[[str, str], str] | None,
     ) -> None:
         now = self.clock()
         match_id = uuid7()
@@ -419,7 +444,7 @@ class TracingService(Service):
                 person_id=match.record_id,
                 probability=round(match.probability, 4),
                 weight=round(match.weight, 2),
-                explanation=tm.explanation_json(match),
+                explanation=tm.explanation_json(match, seal),
                 found_by=found_by,
                 status="proposed",
                 created_at=now,
@@ -434,8 +459,14 @@ class TracingService(Service):
                 .values(state=target, updated_at=now)
             )
         self._event(
-            conn, case_id, "match_proposed", state, target, SYSTEM,
-            found_on(found_by), match_id=match_id,
+            conn,
+            case_id,
+            "match_proposed",
+            state,
+            target,
+            SYSTEM,
+            found_on(found_by),
+            match_id=match_id,
         )
 
     def _event(
@@ -543,7 +574,6 @@ def _enquiry_problems(data: EnquiryIn, now: datetime) -> list[Problem]:
                         date=s.last_seen_date,
                         today=now.date(),
                     ),
-
                 )
             )
     return problems

@@ -4,7 +4,8 @@ An enquiry has no site of its own: it is in a caller's scope when one of its cas
 (a candidate or the found person is in scope), the same rule as for one enquiry
 (``TracingViews.enquiry``). Out-of-scope enquiries are simply not in the list.
 
-A row says what an officer needs to pick an enquiry: when, who asks and what they are
+A row says what an officer needs to pick an enquiry: when, who asks (the name, opened
+from its seal for the page shown only: null when it cannot be read) and what they are
 to the persons sought, how many are sought and how many of those cases are still open,
 and whether a child is concerned. The persons sought and the candidates are on the
 enquiry's own page (read there, audited there).
@@ -19,6 +20,8 @@ from sqlalchemy import Connection, select
 
 from corridor.domain.tracing import CaseState, queue_priority
 from corridor.errors import Problem, ValidationFailed
+from corridor.services.protection.field_vault import FieldVault
+from corridor.services.tracing import enquirer as enquirer
 from corridor.storage.queries import Sites
 from corridor.storage.tables import persons
 from corridor.storage.tracing_tables import tracing_cases, tracing_enquiries, tracing_matches
@@ -42,6 +45,7 @@ def enquiry_list(
     state: str | None = None,
     page: int = 1,
     per_page: int = PER_PAGE,
+    vault: FieldVault | None = None,
 ) -> dict[str, Any]:
     """One page of the enquiries whose cases include one of ``visible_cases`` (every
     enquiry when ``scope`` is None), children first, then open before closed, oldest
@@ -87,7 +91,8 @@ def enquiry_list(
             {
                 "id": r["id"],
                 "created_at": r["created_at"],
-                "enquirer_name": r["enquirer_name"],
+                "enquirer_name": None,  # opened below, for the page shown
+                "_row": r,
                 "enquirer_relationship": r["enquirer_relationship"],
                 "anonymised": r["anonymised_at"] is not None,
                 "state": e_state,
@@ -102,9 +107,14 @@ def enquiry_list(
     pages = max(1, -(-total // per_page))
     start = (page - 1) * per_page
     shown_items = items[start : start + per_page]
+    # Only the enquirers of the page shown are opened (one check of the keys); a name
+    # that cannot be read (the tracing key destroyed) is null.
+    names = enquirer.open_rows(vault, conn, [i["_row"] for i in shown_items])
     for i in shown_items:
         del i["_order"]
+        row = i.pop("_row")
         i["created_at"] = _iso(i["created_at"])
+        i["enquirer_name"] = names[row["id"]]["name"]
     return {
         "items": shown_items,
         "total": total,
@@ -140,7 +150,7 @@ def _enquiry_rows(conn: Connection, ids: list[str]) -> list[Any]:
             select(
                 tracing_enquiries.c.id,
                 tracing_enquiries.c.created_at,
-                tracing_enquiries.c.enquirer_name,
+                tracing_enquiries.c.sealed,
                 tracing_enquiries.c.enquirer_relationship,
                 tracing_enquiries.c.anonymised_at,
             ).where(tracing_enquiries.c.id.in_(ids))

@@ -13,8 +13,9 @@ relative), so the engine's "mother's name" and "relatives" comparisons count the
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -38,16 +39,19 @@ SEARCHING = (CaseState.OPEN.value, CaseState.POSSIBLE_MATCH.value)
 _NOT_RELATIVES = {"friend", "other"}
 # A registration is scored against a case only if they share this many keys (two names).
 MIN_SHARED_KEYS = 2
+# The field name bound into the sealed texts of a stored explanation (tracing key).
+EXPLANATION_FIELD = "match_explanation"
 
 
-def sought_record(case: Mapping[str, Any] | Any, enquirer_name: str) -> PersonRecord:
-    """A case's sought person as the engine sees them, the enquirer's name included."""
+def sought_record(case: Mapping[str, Any] | Any, enquirer_name: str | None) -> PersonRecord:
+    """A case's sought person as the engine sees them, the enquirer's name included
+    (where it can be read: ``None`` once the tracing key is destroyed)."""
     relation = case["enquirer_is"]
     mother = case["mother_name"]
     relatives = list(case["relatives_names"] or ())
     if relation == "mother":
         mother = mother or enquirer_name
-    elif relation not in _NOT_RELATIVES:
+    elif relation not in _NOT_RELATIVES and enquirer_name:
         relatives.append(enquirer_name)
     return PersonRecord(
         record_id=case["id"],
@@ -213,27 +217,44 @@ def searching_cases_for(conn: Connection, people: Iterable[PersonRecord]) -> dic
     return out
 
 
-def explanation_json(match: Match) -> list[dict[str, Any]]:
-    """The explanation as stored: the English text, and its message and parameters
-    (``message``) so that the pages can show it in the reader's language."""
+def explanation_json(match: Match, seal: Callable[[str, str], str] | None) -> list[dict[str, Any]]:
+    """The explanation as stored: per field, the level and weight in the clear, and the
+    English text with its message and parameters (so that the pages can show it in the
+    reader's language) sealed under the tracing key by ``seal`` (``FieldVault.sealer_in``):
+    the texts quote both sides' names, the enquirer's among them (as the sought person's
+    mother's or relative's name). Without ``seal`` (no master key) the texts are left
+    out."""
     out = []
     for e in match.explanation:
-        item = {"field": e.field, "level": e.level, "weight": round(e.weight, 2), "text": e.text}
-        if isinstance(e.text, Text):
-            item["message"] = e.text.as_data()
+        item: dict[str, Any] = {"field": e.field, "level": e.level, "weight": round(e.weight, 2)}
+        if seal is not None:
+            message = e.text.as_data() if isinstance(e.text, Text) else None
+            texts = json.dumps({"text": str(e.text), "message": message}, ensure_ascii=False)
+            item["sealed"] = seal(EXPLANATION_FIELD, texts)
         out.append(item)
     return out
 
 
-def stored_explanation(items: Any) -> list[dict[str, Any]]:
+def stored_explanation(
+    items: Any, open_sealed: Callable[[str], str | None] | None = None
+) -> list[dict[str, Any]]:
     """A stored explanation as the API shows it (field, level, weight, text), its texts
-    translatable again where their message was stored."""
-    return [
-        {
-            "field": Text(str(e["field"])),
-            "level": e["level"],
-            "weight": e["weight"],
-            "text": Text.from_data(str(e["text"]), e.get("message")),
-        }
-        for e in items or ()
-    ]
+    translatable again where their message was stored. A sealed text is opened with
+    ``open_sealed``; it reads as empty text when it cannot be (the tracing key was
+    destroyed). Texts stored in the clear (before migration 0013) read as they are."""
+    out = []
+    for e in items or ():
+        english, message = str(e.get("text") or ""), e.get("message")
+        if e.get("sealed"):
+            opened = open_sealed(e["sealed"]) if open_sealed is not None else None
+            texts = json.loads(opened) if opened is not None else {}
+            english, message = str(texts.get("text") or ""), texts.get("message")
+        out.append(
+            {
+                "field": Text(str(e["field"])),
+                "level": e["level"],
+                "weight": e["weight"],
+                "text": Text.from_data(english, message),
+            }
+        )
+    return out

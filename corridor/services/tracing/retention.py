@@ -77,7 +77,8 @@ def ended_enquiries(
 
 def anonymise_enquiries(conn: Connection, ids: list[str], now: datetime) -> None:
     """Remove the personal fields of these enquiries and of their cases. The enquirer's
-    name, contact and location are required columns: they become empty text."""
+    sealed details (name, contact, location, note) go whole: an anonymised enquiry shows
+    them as empty text (``tracing_enquirer.anonymised``)."""
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         cases = select(tracing_cases.c.id).where(tracing_cases.c.enquiry_id.in_(chunk))
@@ -116,10 +117,7 @@ def anonymise_enquiries(conn: Connection, ids: list[str], now: datetime) -> None
             update(tracing_enquiries)
             .where(tracing_enquiries.c.id.in_(chunk))
             .values(
-                enquirer_name="",
-                enquirer_contact="",
-                enquirer_location="",
-                note=None,
+                sealed=None,  # the enquirer's name, contact, location and the note
                 created_by=None,
                 anonymised_at=now,
             )
@@ -127,13 +125,22 @@ def anonymise_enquiries(conn: Connection, ids: list[str], now: datetime) -> None
 
 
 def forget_explanations(conn: Connection, which: ColumnElement[bool]) -> None:
-    """Blank the text of the explanations of these tracing matches: it quotes the names
-    of both sides. Each field's level and weight stay."""
+    """Blank the texts of the explanations of these tracing matches: they quote the
+    names of both sides, in the English text and in the message's parameters, sealed
+    (``sealed``) or, before migration 0013, in the clear. Each field's level and weight
+    stay."""
     rows = conn.execute(select(tracing_matches.c.id, tracing_matches.c.explanation).where(which))
     for match_id, explanation in rows.all():
-        if any(e.get("text") for e in explanation):
+        if any(e.get(k) for e in explanation for k in _EXPLANATION_TEXTS):
+            blank = [
+                {**{k: v for k, v in e.items() if k not in _EXPLANATION_TEXTS}, "text": ""}
+                for e in explanation
+            ]
             conn.execute(
                 update(tracing_matches)
                 .where(tracing_matches.c.id == match_id)
-                .values(explanation=[{**e, "text": ""} for e in explanation])
+                .values(explanation=blank)
             )
+
+
+_EXPLANATION_TEXTS = ("text", "message", "sealed")

@@ -21,9 +21,10 @@ from corridor.domain.tracing import (
 from corridor.errors import NotFound
 from corridor.services.base import Service
 from corridor.services.protection import detention
-from corridor.services.protection.field_vault import FieldVault
+from corridor.services.protection.field_vault import TRACING_KEY, FieldVault
+from corridor.services.tracing import enquirer as enquirer
 from corridor.services.tracing.enquiries import PER_PAGE, enquiry_list
-from corridor.services.tracing.matching import stored_explanation
+from corridor.services.tracing.matching import EXPLANATION_FIELD, stored_explanation
 from corridor.storage import queries
 from corridor.storage.database import Database
 from corridor.storage.queries import Sites
@@ -136,22 +137,25 @@ class TracingViews(Service):
                 .order_by(tracing_cases.c.id)
             ).scalars()
             cases = self._located([self._case(conn, cid) for cid in ids], conn)
+            who = enquirer.open_row(self.vault, conn, e)
         return {
-                "id": e["id"],
-                "enquirer": {
-                    "name": e["enquirer_name"],
-                    "contact": e["enquirer_contact"],
-                    "relationship": e["enquirer_relationship"],
-                    "location": e["enquirer_location"],
-                    "country": e["enquirer_country"],
-                },
-                "note": e["note"],
-                "created_by": e["created_by"],
-                "created_at": e["created_at"].isoformat(),
-                # Set once retention removed the enquirer's and sought persons' details.
-                "anonymised_at": e["anonymised_at"].isoformat() if e["anonymised_at"] else None,
-                "cases": cases,
-            }
+            "id": e["id"],
+            "enquirer": {
+                "name": who["name"],
+                "contact": who["contact"],
+                "relationship": e["enquirer_relationship"],
+                "location": who["location"],
+                "country": e["enquirer_country"],
+                # True when the tracing key was destroyed: the fields above are null.
+                "unavailable": who["unavailable"],
+            },
+            "note": who["note"],
+            "created_by": e["created_by"],
+            "created_at": e["created_at"].isoformat(),
+            # Set once retention removed the enquirer's and sought persons' details.
+            "anonymised_at": e["anonymised_at"].isoformat() if e["anonymised_at"] else None,
+            "cases": cases,
+        }
 
     def case(self, case_id: str, scope: Sites = None) -> dict[str, Any]:
         with self.db.read() as conn:
@@ -175,7 +179,9 @@ class TracingViews(Service):
                 rows = [r for r in rows if r["id"] in visible]
             if not rows:
                 return []
-            matches = _matches(conn, [r["id"] for r in rows], today, proposed_only=True)
+            matches = _matches(
+                conn, [r["id"] for r in rows], today, proposed_only=True, vault=self.vault
+            )
             found = _summaries(
                 conn, [r["found_person_id"] for r in rows if r["found_person_id"]], today
             )
@@ -227,7 +233,7 @@ class TracingViews(Service):
             if scope is not None:
                 ids = list(conn.execute(select(tracing_cases.c.id)).scalars())
                 visible = cases_in_scope(conn, ids, scope)
-            return enquiry_list(conn, today, scope, visible, state, page, per_page)
+            return enquiry_list(conn, today, scope, visible, state, page, per_page, self.vault)
 
     def enquirer_view(self, enquiry_id: str, scope: Sites = None) -> dict[str, Any]:
         """What may be told to the enquirer: per sought person, searching / found /
@@ -259,7 +265,8 @@ class TracingViews(Service):
                     item["found_person_id"] = r["found_person_id"]
                 out.append(item)
             self._located(out, conn)
-        return {"enquiry_id": e["id"], "enquirer_name": e["enquirer_name"], "sought": out}
+            name = enquirer.open_row(self.vault, conn, e)["name"]
+        return {"enquiry_id": e["id"], "enquirer_name": name, "sought": out}
 
     def _case(self, conn: Connection, case_id: str) -> dict[str, Any]:
         today = self.clock().date()
@@ -284,7 +291,7 @@ class TracingViews(Service):
             "found_person": found.get(r["found_person_id"]),
             "disclosure": r["disclosure"],
             "close_reason": r["close_reason"],
-            "matches": _matches(conn, [case_id], today).get(case_id, []),
+            "matches": _matches(conn, [case_id], today, vault=self.vault).get(case_id, []),
             "history": [
                 {
                     "kind": ev["kind"],
@@ -373,13 +380,24 @@ def _summaries(conn: Connection, ids: Iterable[str], today: date) -> dict[str, d
 
 
 def _matches(
-    conn: Connection, case_ids: list[str], today: date, proposed_only: bool = False
+    conn: Connection,
+    case_ids: list[str],
+    today: date,
+    proposed_only: bool = False,
+    vault: FieldVault | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     q = select(tracing_matches).where(tracing_matches.c.case_id.in_(case_ids))
     if proposed_only:
         q = q.where(tracing_matches.c.status == "proposed")
     rows = list(conn.execute(q.order_by(tracing_matches.c.probability.desc())).mappings())
     people = _summaries(conn, [m["person_id"] for m in rows], today)
+    opener = None
+    if vault is not None:
+        v = vault
+
+        def opener(token: str) -> str | None:
+            return v.open(TRACING_KEY, EXPLANATION_FIELD, token)
+
     out: dict[str, list[dict[str, Any]]] = {}
     for m in rows:
         out.setdefault(m["case_id"], []).append(
@@ -388,7 +406,7 @@ def _matches(
                 "person": people[m["person_id"]],
                 "probability": m["probability"],
                 "weight": m["weight"],
-                "explanation": stored_explanation(m["explanation"]),
+                "explanation": stored_explanation(m["explanation"], opener),
                 "found_by": m["found_by"],
                 "status": m["status"],
                 "reason": log_reason("match", None, m["reason"]),

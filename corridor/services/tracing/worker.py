@@ -61,9 +61,7 @@ class TracingWorker:
         with self.db.read() as conn:
             return list(
                 conn.execute(
-                    select(movements.c.person_id)
-                    .where(movements.c.recorded_at >= since)
-                    .distinct()
+                    select(movements.c.person_id).where(movements.c.recorded_at >= since).distinct()
                 ).scalars()
             )
 
