@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from click.testing import CliRunner
 
 from corridor.cli import main
@@ -127,7 +129,7 @@ def test_db_upgrade_of_a_registry_at_0001_indexes_its_persons(tmp_path):
     assert r.exit_code == 0 and "matching index" not in r.output
 
 
-def test_a_registry_at_0001_with_phones_and_documents_through_the_cli(tmp_path):
+def test_a_registry_at_0001_with_phones_and_documents_through_the_cli(tmp_path: Path) -> None:
     """The operator's path: ``db upgrade`` without the key keeps the phones and document
     numbers, says the index waits for the key and how many records need ``keys seal``;
     ``keys seal`` seals them; ``db upgrade`` with the key indexes them, and exact search

@@ -4,6 +4,8 @@ master key, so it keeps the values it finds as they are, with no lookup hash, fo
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import text
 
 from corridor.storage import Database
@@ -33,7 +35,7 @@ def _with_a_plain_phone(db: Database) -> None:
         )
 
 
-def test_0004_keeps_plain_phones_for_keys_seal(tmp_path):
+def test_0004_keeps_plain_phones_for_keys_seal(tmp_path: Path) -> None:
     """Replaces a test that expected 0004 to refuse a plain phone."""
     db = Database(f"sqlite:///{tmp_path / 'old.db'}")
     upgrade(db, "0003")
