@@ -52,8 +52,10 @@ def upgrade(db: Database, revision: str = "head", master: MasterKey | None = Non
 
 def _rebuild_match_index(db: Database, master: MasterKey | None) -> str | None:
     """Index every person (migration 0002 created the index empty). Identifier keys are
-    stored through the keyed lookup hash, so sealed phones and document numbers need the
-    master key: without it, the step waits (None: done)."""
+    stored through the keyed lookup hash, so phones and document numbers need the master
+    key, sealed or still plain (0004 moves them as they are): without it, the step waits
+    (None: done). The keys are the same before and after ``corridor keys seal``, so the
+    step may run on either side of it."""
     vault = Services(db, master=master).vault
     with db.transaction() as conn:
         if vault.cipher is None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from click.testing import CliRunner
 
 from corridor.cli import main
@@ -125,3 +127,38 @@ def test_db_upgrade_of_a_registry_at_0001_indexes_its_persons(tmp_path):
     db.dispose()
     r = runner.invoke(main, ["db", "upgrade", "--db", url])
     assert r.exit_code == 0 and "matching index" not in r.output
+
+
+def test_a_registry_at_0001_with_phones_and_documents_through_the_cli(tmp_path: Path) -> None:
+    """The operator's path: ``db upgrade`` without the key keeps the phones and document
+    numbers, says the index waits for the key and how many records need ``keys seal``;
+    ``keys seal`` seals them; ``db upgrade`` with the key indexes them, and exact search
+    finds them."""
+    from corridor.schemas import PersonSearchIn
+    from corridor.security.crypto import MasterKey
+    from corridor.storage.migrate import upgrade
+    from tests.storage.test_migration_from_0001 import DOCUMENTS, PHONE, write_registry_at_0001
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    key_file = tmp_path / "master.key"
+    key_file.write_text(MasterKey.generate().encoded())
+    db = Database(url)
+    upgrade(db, "0001")
+    ids = write_registry_at_0001(db, phone=PHONE, documents=DOCUMENTS)
+    db.dispose()
+    runner = CliRunner()
+    r = runner.invoke(main, ["db", "upgrade", "--db", url])
+    assert r.exit_code == 0, r.output
+    assert "waits (persons hold phones or documents: give the master key)" in r.output
+    assert "3 records (persons, detention sites)" in r.output
+    with_key = ["--db", url, "--master-key-file", str(key_file)]
+    r = runner.invoke(main, ["keys", "seal", *with_key])
+    assert r.exit_code == 0 and "6 values sealed" in r.output, r.output
+    r = runner.invoke(main, ["db", "upgrade", *with_key])
+    assert r.exit_code == 0, r.output
+    assert "matching index rebuilt" in r.output and "keys seal" not in r.output
+    svc = Services(db, master=MasterKey.from_file(key_file))
+    found = svc.registration.search(PersonSearchIn(document_number="N01234567"))
+    assert [p["id"] for p in found] == [ids["father"]]
+    assert found[0]["phone"] == PHONE
+    db.dispose()

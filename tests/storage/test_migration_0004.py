@@ -1,9 +1,11 @@
 """Migration 0004 turns phones and document numbers into sealed-token columns; it has no
-master key, so it refuses a database that holds them in the clear."""
+master key, so it keeps the values it finds as they are, with no lookup hash, for
+``corridor keys seal`` (tests/storage/test_migration_from_0001.py follows them through)."""
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
+
 from sqlalchemy import text
 
 from corridor.storage import Database
@@ -16,8 +18,7 @@ def _with_a_plain_phone(db: Database) -> None:
     with db.transaction() as conn:
         conn.execute(
             text(
-                "INSERT INTO sites (id, name, kind, created_at) "
-                "VALUES ('s1', 'Camp', 'camp', :now)"
+                "INSERT INTO sites (id, name, kind, created_at) VALUES ('s1', 'Camp', 'camp', :now)"
             ),
             {"now": NOW},
         )
@@ -34,15 +35,14 @@ def _with_a_plain_phone(db: Database) -> None:
         )
 
 
-def test_0004_refuses_plain_phones_and_upgrades_an_empty_registry(tmp_path):
+def test_0004_keeps_plain_phones_for_keys_seal(tmp_path: Path) -> None:
+    """Replaces a test that expected 0004 to refuse a plain phone."""
     db = Database(f"sqlite:///{tmp_path / 'old.db'}")
     upgrade(db, "0003")
     _with_a_plain_phone(db)
-    with pytest.raises(RuntimeError, match="in the clear"):
-        upgrade(db)
-    assert current_revision(db) == "0003"  # nothing half-done
-    with db.transaction() as conn:
-        conn.execute(text("UPDATE persons SET phone = NULL"))
     upgrade(db)
     assert current_revision(db) == head_revision(db)
+    with db.read() as conn:
+        row = conn.execute(text("SELECT phone, phone_hash FROM persons WHERE id = 'p1'")).one()
+    assert tuple(row) == ("+963944000000", None)
     db.dispose()

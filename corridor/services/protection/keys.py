@@ -37,6 +37,7 @@ from corridor.services.protection.field_vault import (
     TRACING_KEY,
     FieldVault,
 )
+from corridor.services.registration.person_rows import document_key, normalise_phone
 from corridor.services.search.match_index import bump_counts
 from corridor.services.tracing import enquirer as enquirer
 from corridor.services.tracing.matching import EXPLANATION_FIELD
@@ -47,6 +48,10 @@ from corridor.text import N_
 
 # A document's lookup hash once its site key is destroyed (the column is NOT NULL).
 ERASED_LOOKUP = "-"
+# A document's lookup hash while it has none: migration 0004 moved a plain number that
+# waits for ``seal_plaintext``, or the number has no letters or digits. No lookup hash
+# (22 base64url characters) is empty, so no search matches it.
+NO_LOOKUP = ""
 
 # Who acts from the command line: there is no logged-in user, so the audit row names the
 # operator's account on the machine (``cli:<login>``) and the administrator role.
@@ -113,8 +118,10 @@ class KeyService(Service):
 
     def seal_plaintext(self, actor: str) -> int:
         """Seal the sensitive values still stored in the clear (an upgrade left them so:
-        migration 0009's medical details, 0012's detention sites, 0013's enquirers); how
-        many values were sealed."""
+        migration 0004's phones and document numbers, 0009's medical details, 0012's
+        detention sites, 0013's enquirers), computing the lookup hashes of the phones and
+        numbers as registration does, so exact search finds them; how many values were
+        sealed."""
         self._cipher()
         clear = _person_in_clear()
         with self.db.read() as conn:
@@ -125,16 +132,15 @@ class KeyService(Service):
         count = 0
         with self.db.transaction() as conn:
             cols = [persons.c[f] for f in SEALED_PERSON_FIELDS]
-            rows = conn.execute(select(persons.c.id, persons.c.site_id, *cols).where(clear))
+            rows = conn.execute(
+                select(persons.c.id, persons.c.site_id, *cols).where(_person_row_in_clear())
+            )
             for row in rows.mappings().all():
-                values = {
-                    f: self.vault.seal(row["site_id"], f, row[f])
-                    for f in SEALED_PERSON_FIELDS
-                    if row[f] is not None and not is_token(row[f])
-                }
-                self.vault.require_live(conn, values.values())
+                values = _sealed_person_values(self.vault, row)
+                self.vault.require_live(conn, [values.get(f) for f in SEALED_PERSON_FIELDS])
                 conn.execute(update(persons).where(persons.c.id == row["id"]).values(**values))
-                count += len(values)
+                count += sum(f in values for f in SEALED_PERSON_FIELDS)
+            count += _seal_documents(self.vault, conn)
             unsealed = conn.execute(select(sites).where(_unsealed_detention())).mappings()
             for site in [dict(r) for r in unsealed]:
                 detention.seal(self.vault, conn, site["id"], site)
@@ -153,7 +159,8 @@ class KeyService(Service):
 
     def count_plaintext(self) -> int:
         """How many records (persons, detention sites, tracing enquiries) still hold
-        sensitive values in the clear."""
+        sensitive values in the clear (a person's document numbers count as the
+        person's)."""
         clear = _person_in_clear()
         with self.db.read() as conn:
             people = conn.execute(select(func.count()).where(clear)).scalar_one()
@@ -176,9 +183,58 @@ class KeyService(Service):
         return result
 
 
-def _person_in_clear() -> Any:
-    """A person with any sensitive field still in the clear."""
+def _person_row_in_clear() -> Any:
+    """A person whose own row holds a sensitive field in the clear."""
     return or_(*(_in_clear(persons.c[f]) for f in SEALED_PERSON_FIELDS))
+
+
+def _person_in_clear() -> Any:
+    """A person with any sensitive value still in the clear, in their row or in one of
+    their documents."""
+    with_plain_document = select(person_documents.c.person_id).where(
+        _in_clear(person_documents.c.number)
+    )
+    return or_(_person_row_in_clear(), persons.c.id.in_(with_plain_document))
+
+
+def _sealed_person_values(vault: FieldVault, row: Any) -> dict[str, Any]:
+    """The person row's fields that are in the clear, sealed; a plain phone brings its
+    lookup hash (of the normalised phone, as registration stores it)."""
+    values: dict[str, Any] = {
+        f: vault.seal(row["site_id"], f, row[f])
+        for f in SEALED_PERSON_FIELDS
+        if row[f] is not None and not is_token(row[f])
+    }
+    if "phone" in values:
+        phone = normalise_phone(row["phone"])
+        values["phone_hash"] = vault.lookup_hash("phone", phone) if phone else None
+    return values
+
+
+def _seal_documents(vault: FieldVault, conn: Connection) -> int:
+    """Seal the document numbers stored in the clear and give each its lookup hash (of
+    ``document_key``, as registration stores it; a number with no letters or digits gets
+    none, ``NO_LOOKUP``). How many were sealed."""
+    plain = conn.execute(
+        select(person_documents.c.id, person_documents.c.number, persons.c.site_id)
+        .join(persons, persons.c.id == person_documents.c.person_id)
+        .where(_in_clear(person_documents.c.number))
+    ).all()
+    tokens = []
+    for doc_id, number, site_id in plain:
+        token = vault.seal(site_id, DOCUMENT_FIELD, number)
+        tokens.append(token)
+        key = document_key(number)
+        conn.execute(
+            update(person_documents)
+            .where(person_documents.c.id == doc_id)
+            .values(
+                number=token,
+                number_key=vault.lookup_hash("document", key) if key else NO_LOOKUP,
+            )
+        )
+    vault.require_live(conn, tokens)
+    return len(plain)
 
 
 def _unsealed_detention() -> Any:
