@@ -132,7 +132,8 @@ class RetentionService(Service):
         self,
         person_id: str,
         ground: str,
-        audit: AuditHook | None = None,
+        *,
+        audit: AuditHook,
         scope: Sites = None,
     ) -> dict[str, Any]:
         """Erase a person's data at their request (PROTECTION.md line 11), now: the same
@@ -162,8 +163,7 @@ class RetentionService(Service):
                     }
                 ],
             )
-            if audit:
-                audit(conn, [person_id])
+            audit(conn, [person_id])
         return {"person_id": person_id, "erased_at": now, "ground": ground}
 
     def run(self, actor: str, dry_run: bool = False) -> RetentionReport:

@@ -23,10 +23,11 @@ from corridor.services.accounts import Caller
 from corridor.text import N_
 from corridor.web.auth import requires
 from corridor.web.deps import services
+from corridor.web.writes import audited
 
 format_router = APIRouter(prefix="/api", tags=["exchange"])
 Svc = Annotated[Services, Depends(services)]
-MayPersonWrite = Annotated[Caller, Depends(requires("person.write"))]
+MayPersonWrite = Annotated[Caller, Depends(audited("person.write"))]
 MayFiguresRead = Annotated[Caller, Depends(requires("figures.read"))]
 
 

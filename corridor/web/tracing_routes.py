@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from corridor.errors import Forbidden
 from corridor.services import Services
@@ -14,12 +14,15 @@ from corridor.services.tracing_views import hide_detention_sites, person_ids_in
 from corridor.tracing_schemas import DisclosureIn, EnquiryIn, MatchDecisionIn, TransitionIn
 from corridor.web.auth import requires
 from corridor.web.deps import services
+from corridor.web.writes import audited, refused_about
 
 tracing_router = APIRouter(prefix="/api/tracing", tags=["tracing"])
 Svc = Annotated[Services, Depends(services)]
 Json = dict[str, Any]
 MayTracingRead = Annotated[Caller, Depends(requires("tracing.read"))]
-MayTracingWrite = Annotated[Caller, Depends(requires("tracing.write"))]
+MayTracingWrite = Annotated[Caller, Depends(audited("tracing.write"))]
+# Both roles that decide a disclosure hold tracing.read; the service checks which decides.
+MayDecide = Annotated[Caller, Depends(audited("tracing.write", gate="tracing.read"))]
 
 
 View = TypeVar("View", dict[str, Any], list[dict[str, Any]])
@@ -111,7 +114,9 @@ def reject_match(match_id: str, body: MatchDecisionIn, svc: Svc, who: MayTracing
 
 
 @tracing_router.post("/cases/{case_id}/disclosure")
-def decide_disclosure(case_id: str, body: DisclosureIn, svc: Svc, who: MayTracingRead) -> Json:
+def decide_disclosure(
+    case_id: str, body: DisclosureIn, svc: Svc, who: MayDecide, request: Request
+) -> Json:
     """Whether the enquirer may learn where the found person is: an adult's own answer,
     recorded by a tracing officer; for a child, a protection officer's decision. (Gated
     on tracing.read, which both roles hold; the service checks which one decides.)"""
@@ -121,7 +126,7 @@ def decide_disclosure(case_id: str, body: DisclosureIn, svc: Svc, who: MayTracin
         case = svc.tracing.decide_disclosure(case_id, body, who, audit=audit)
     except Forbidden:  # not the role that decides for this person: audited as a denial
         found = svc.tracing.views.case(case_id)["found_person"]
-        svc.audit.record(who, "tracing.write", [found["id"] if found else None], allowed=False)
+        refused_about(request, [found["id"] if found else None])
         raise
     return shown(who, case)
 
