@@ -27,13 +27,22 @@ def setup(tmp_path):
     svc = Services(db, master=MasterKey.from_file(key_file))
     ids = {}
     for name in ("A", "B"):
-        site = svc.sites.create(SiteIn(name=f"Site {name}", kind="camp"))["id"]
+        site = svc.sites.create(
+            SiteIn(name=f"Site {name}", kind="camp"),
+            audit=svc.audit.operator_hook("test", "sites.admin"),
+        )["id"]
         person = svc.registration.register_person(
             PersonIn.model_validate(
-                {"site_id": site, "consent": {"tracing": True}, "purpose": "registration",
-                 "legal_basis": "vital_interest", "given_name": f"Person {name}",
-                 "phone": f"+96393300000{len(ids)}"}
-            )
+                {
+                    "site_id": site,
+                    "consent": {"tracing": True},
+                    "purpose": "registration",
+                    "legal_basis": "vital_interest",
+                    "given_name": f"Person {name}",
+                    "phone": f"+96393300000{len(ids)}",
+                }
+            ),
+            audit=svc.audit.operator_hook("test", "person.write"),
         )
         ids[name] = (site, person["id"])
     db.dispose()
