@@ -532,3 +532,16 @@ def test_a_write_refused_for_a_field_leaves_one_denial_and_no_change(story, data
     after = snapshot(database)
     after["audit_events"] = before["audit_events"]
     assert after == before
+
+
+def test_a_denial_names_roles_that_fit_the_audit_column(story, database):
+    """A caller none of whose five roles allows the write: the denial still fits
+    ``audit_events.role`` (PostgreSQL refused the event, and answered 500, before)."""
+    case, _ = story.verified_case()
+    officer = story.client("camp B", CAMP_B_ROLES, story.camp_b)
+    seq = last_seq(database)
+    body = {"decision": "agreed", "reason": "asked"}
+    assert officer.post(f"/api/tracing/cases/{case}/disclosure", json=body).status_code == 404
+    with database.read() as conn:
+        [role] = conn.execute(select(audit_events.c.role).where(audit_events.c.seq > seq)).scalars()
+    assert role == "health+4" and len(role) <= audit_events.c.role.type.length
