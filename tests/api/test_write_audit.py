@@ -661,3 +661,35 @@ def test_a_denial_names_roles_that_fit_the_audit_column(story, database):
     with database.read() as conn:
         [role] = conn.execute(select(audit_events.c.role).where(audit_events.c.seq > seq)).scalars()
     assert role == "health+4" and len(role) <= audit_events.c.role.type.length
+
+
+# POSTs that write nothing but the audit log (searches; a POST keeps names out of URLs),
+# and the session's own forms (no person's data).
+READS_BY_POST = {
+    "/api/persons/search", "/api/persons/match", "/search", "/register/similar",
+    "/api/auth/login", "/api/auth/second-factor", "/api/auth/logout", "/api/auth/tokens",
+    "/login", "/login/code", "/logout", "/language",
+}  # fmt: skip
+
+
+def test_every_write_route_is_gated_by_audited(client):
+    """A write route (API or page) that does not take its caller from ``audited(action)``
+    fails here: its refusals would go unaudited (and, with the services' required hook,
+    it could not write at all)."""
+
+    def walk(routes):
+        for r in routes:
+            if hasattr(r, "include_context"):
+                yield from walk(r.include_context.included_router.routes)
+            elif hasattr(r, "methods"):
+                yield r
+
+    routes = [r for r in walk(client.app.routes) if r.methods - {"GET", "HEAD"}]
+    assert len(routes) > 40 and any(r.path.startswith("/api/") for r in routes)
+    ungated = [
+        f"{sorted(r.methods)} {r.path}"
+        for r in routes
+        if r.path not in READS_BY_POST
+        and not any(d.call.__qualname__.startswith("audited.") for d in r.dependant.dependencies)
+    ]
+    assert ungated == []
