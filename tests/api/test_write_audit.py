@@ -451,6 +451,7 @@ def story(database, clock):
     )  # fmt: skip
     yield s
     for c in [admin, *s.extra.values()]:
+        c.app.state.services.close()  # the pages' tracing worker finishes before teardown
         c.close()
 
 
