@@ -50,8 +50,16 @@ class Rotation:
 
 
 def audit_admin(
-    conn: Connection, now: datetime, actor: str, action: str, purpose: str, site_id: str | None
+    conn: Connection,
+    now: datetime,
+    actor: str,
+    action: str,
+    purpose: str,
+    site_id: str | None,
+    person_id: str | None = None,
 ) -> None:
+    """One event for an operator's command, inside its transaction (the person it touched,
+    where there is one)."""
     audit.append(
         conn,
         AuditEvent(
@@ -62,6 +70,7 @@ def audit_admin(
             purpose=purpose,
             occurred_at=now,
             site_id=site_id,
+            person_id=person_id,
         ),
     )
 

@@ -126,7 +126,8 @@ class RetentionService(Service):
             why = "legal hold placed" if hold else "legal hold lifted"
             if what != "person":
                 why += f" on an {what}"
-            audit_admin(conn, self.clock(), actor, "retention.run", why, None)
+            person_id = record_id if what == "person" else None
+            audit_admin(conn, self.clock(), actor, "retention.run", why, None, person_id)
 
     def erase(
         self,

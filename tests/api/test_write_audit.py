@@ -694,3 +694,12 @@ def test_every_write_route_is_gated_by_audited(client):
         and not any(d.call.__qualname__.startswith("audited.") for d in r.dependant.dependencies)
     ]
     assert ungated == []
+
+
+def test_a_legal_hold_from_the_command_line_names_the_person(story, database, services):
+    """The operator's legal hold (``corridor retention hold``) touches one person: its
+    event, in the hold's transaction, names them."""
+    p = story.person()
+    seq = last_seq(database)
+    services.retention.set_hold(p, True, "cli:tester")
+    assert events_after(database, seq) == [("retention.run", p, "allowed")]
