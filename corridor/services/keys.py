@@ -4,7 +4,7 @@ drill), rotate the master key. Each is audited; none ever prints a key."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,22 +56,26 @@ def audit_admin(
     action: str,
     purpose: str,
     site_id: str | None,
-    person_id: str | None = None,
+    person_ids: Sequence[str] = (),
 ) -> None:
-    """One event for an operator's command, inside its transaction (the person it touched,
-    where there is one)."""
-    audit.append(
+    """An operator's command, audited inside its transaction: one event per person it
+    touched, or one event without a person."""
+    ids: list[str | None] = list(dict.fromkeys(person_ids)) or [None]
+    audit.append_many(
         conn,
-        AuditEvent(
-            user_id=actor[:36],
-            role=CLI_ROLE,
-            action=action,
-            outcome=Outcome.ALLOWED,
-            purpose=purpose,
-            occurred_at=now,
-            site_id=site_id,
-            person_id=person_id,
-        ),
+        [
+            AuditEvent(
+                user_id=actor[:36],
+                role=CLI_ROLE,
+                action=action,
+                outcome=Outcome.ALLOWED,
+                purpose=purpose,
+                occurred_at=now,
+                site_id=site_id,
+                person_id=person_id,
+            )
+            for person_id in ids
+        ],
     )
 
 

@@ -126,8 +126,8 @@ class RetentionService(Service):
             why = "legal hold placed" if hold else "legal hold lifted"
             if what != "person":
                 why += f" on an {what}"
-            person_id = record_id if what == "person" else None
-            audit_admin(conn, self.clock(), actor, "retention.run", why, None, person_id)
+            touched = [record_id] if what == "person" else []
+            audit_admin(conn, self.clock(), actor, "retention.run", why, None, touched)
 
     def erase(
         self,
@@ -221,7 +221,8 @@ class RetentionService(Service):
             ]
             insert_rows(conn, disposal_log, log)
             total = sum(len(v) for v in expired.values())
-            audit_admin(conn, now, actor, "retention.run", f"retention run: {total} disposed", None)
+            why = f"retention run: {total} disposed"
+            audit_admin(conn, now, actor, "retention.run", why, None, expired["person"])
         return report
 
     # -- persons -------------------------------------------------------------------------

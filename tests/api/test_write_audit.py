@@ -703,3 +703,17 @@ def test_a_legal_hold_from_the_command_line_names_the_person(story, database, se
     seq = last_seq(database)
     services.retention.set_hold(p, True, "cli:tester")
     assert events_after(database, seq) == [("retention.run", p, "allowed")]
+
+
+def test_a_retention_run_audits_each_person_it_anonymised(story, database, services, clock):
+    """``corridor retention run`` touches each expired person: one event each, in the
+    run's transaction (and the person still registered recently is not named)."""
+    old = story.person()
+    clock.advance(days=366 * 6)
+    recent = story.person(given_name="Reem")
+    seq = last_seq(database)
+    report = services.retention.run("cli:tester")
+    assert old in {str(i) for i in report.disposed["person"]}
+    got = events_after(database, seq)
+    assert ("retention.run", old, "allowed") in got and all(e[0] == "retention.run" for e in got)
+    assert len(got) == len(report.disposed["person"]) and recent not in {e[1] for e in got}
