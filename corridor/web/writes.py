@@ -42,7 +42,9 @@ def audited(action: str, gate: str | None = None) -> Callable[..., AsyncIterator
 
     # ``check`` is local: a default, not an annotation (annotations are read as strings).
     async def write(
-        request: Request, svc: Svc, who: Caller = Depends(check)  # noqa: B008
+        request: Request,
+        svc: Svc,
+        who: Caller = Depends(check),  # noqa: B008
     ) -> AsyncIterator[Caller]:
         try:
             yield who
