@@ -98,6 +98,7 @@ def officer_token(url: str, master_key: str) -> tuple[str, str]:
         "a long bench password",
         [Role.REGISTRAR, Role.ADMINISTRATOR, Role.TRACING_OFFICER],
         [],
+        audit=svc.audit.operator_hook("bench", "users.admin"),
     )
     with db.transaction() as conn:
         scopes = ["person.write", "sites.admin", "users.admin", "figures.read", "tracing.write"]

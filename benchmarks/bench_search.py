@@ -146,7 +146,10 @@ def build(db: Database, n: int, keys_only: bool = False) -> None:
             conn.execute(match_key_counts.delete())
             site_id = conn.execute(select(persons.c.site_id).limit(1)).scalar_one()
     else:
-        site_id = svc.sites.create(SiteIn(name="Registry", kind="camp"))["id"]
+        site_id = svc.sites.create(
+            SiteIn(name="Registry", kind="camp"),
+            audit=svc.audit.operator_hook("bench", "sites.admin"),
+        )["id"]
     chunks = (n + CHUNK - 1) // CHUNK
     t0 = time.perf_counter()
     with multiprocessing.Pool(2) as pool:

@@ -137,7 +137,12 @@ def make_client(
         name = "officer-" + "-".join(sorted(r.value[:4] for r in roles))
         services = app.state.services
         _, secret = services.accounts.create(
-            name, "Test officer", "a long test password", roles, []
+            name,
+            "Test officer",
+            "a long test password",
+            roles,
+            [],
+            audit=services.audit.operator_hook("test", "users.admin"),
         )
         r = client.post(
             "/api/auth/login", json={"username": name, "password": "a long test password"}

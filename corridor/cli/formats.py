@@ -218,10 +218,11 @@ def _export_command(name: str, help_text: str) -> None:
         sites = list(site_ids) or None
         if name == "pfif":
             by = f"cli:{_operator()}"
-            out.write_bytes(svc.partner_exports.pfif(sites, settings.instance_domain, hook, by))
+            domain = settings.instance_domain
+            out.write_bytes(svc.partner_exports.pfif(sites, domain, by, audit=hook))
             n = out.read_bytes().count(b"<pfif:person>")
         else:
-            rows = svc.partner_exports.table(sites, hook)
+            rows = svc.partner_exports.table(sites, audit=hook)
             if name == "csv":
                 with out.open("w", newline="", encoding="utf-8") as f:
                     n = person_table.write_csv(rows, f)

@@ -33,6 +33,7 @@ from corridor.schemas import (
 )
 from corridor.security.crypto import MasterKey
 from corridor.services import Services
+from corridor.services.base import AuditHook
 from corridor.storage import Database
 
 TRUCK_SIZE = 45
@@ -312,18 +313,21 @@ class _Builder:
         if not groups:
             return None
         self.at(departs)
+        audit = demo_audit(self.svc, "manifest.write")
         m = self.svc.manifests.create(
-            ManifestIn(vehicle=vehicle, from_site_id=self.sites[frm], to_site_id=self.sites[to])
+            ManifestIn(vehicle=vehicle, from_site_id=self.sites[frm], to_site_id=self.sites[to]),
+            audit=audit,
         )
         self.svc.manifests.add_groups(
             m["id"],
             [ManifestPersonsIn(person_ids=ids, separation_reason=reason) for ids, reason in groups],
+            audit=audit,
         )
-        self.svc.manifests.dispatch(m["id"], DispatchIn(departed_at=self.at(departs)))
+        self.svc.manifests.dispatch(m["id"], DispatchIn(departed_at=self.at(departs)), audit=audit)
         self.counts["manifests"] += 1
         arrive = departs + timedelta(hours=hours)
         if arrive >= self.end:
-            return m["id"]  # still on the road when the demo ends
+            return str(m["id"])  # still on the road when the demo ends
         everyone = [pid for ids, _ in groups for pid in ids]
         if allow_losses and self.unaccounted_left and self.rng.random() < 0.05:
             lost = self.rng.choice(everyone)
@@ -331,9 +335,9 @@ class _Builder:
             self.unaccounted_left -= 1
             self.counts["unaccounted"] += 1
         arrived_at = self.at(arrive)
-        self.svc.manifests.check_in_many(m["id"], everyone, arrived_at=arrived_at)
-        self.svc.manifests.receive(m["id"], ReceiveIn(received_at=arrived_at))
-        return m["id"]
+        self.svc.manifests.check_in_many(m["id"], everyone, arrived_at=arrived_at, audit=audit)
+        self.svc.manifests.receive(m["id"], ReceiveIn(received_at=arrived_at), audit=audit)
+        return str(m["id"])
 
 
 def build_demo(
@@ -356,7 +360,8 @@ def build_demo(
     start_day = (end - timedelta(days=days - 1)).replace(hour=0, minute=0)
     clock = Clock(start_day)
     svc = Services(db, clock, master or MasterKey.generate())
-    sites = {key: svc.sites.create(site)["id"] for key, site in SITES.items()}
+    admin = demo_audit(svc, "sites.admin")
+    sites = {key: svc.sites.create(site, audit=admin)["id"] for key, site in SITES.items()}
     draw = _Draw(rng)
 
     # Arrivals come in waves after each bombardment.
@@ -389,7 +394,8 @@ def build_demo(
             for i in range(0, len(todays), 200):
                 batch = todays[i : i + 200]
                 ids = svc.registration.register_households(
-                    [_household_in(sites["exit"], h, rng) for h in batch]
+                    [_household_in(sites["exit"], h, rng) for h in batch],
+                    audit=demo_audit(svc, "person.write"),
                 )
                 for h, stored in zip(batch, ids, strict=True):
                     h.household_id = stored["id"]
@@ -476,7 +482,11 @@ def _divert_one(b: _Builder, todays: list[Household], day_start: datetime) -> No
                 return
             # She was checked in at camp B by mistake; the correction is camp A's check-in.
             b.at(day_start + timedelta(hours=23, minutes=30))
-            b.svc.manifests.check_in(truck[0]["id"], CheckInIn(person_id=h.members[-1].person_id))
+            b.svc.manifests.check_in(
+                truck[0]["id"],
+                CheckInIn(person_id=h.members[-1].person_id),
+                audit=demo_audit(b.svc, "manifest.write"),
+            )
             b.discrepancies_left -= 1
             b.counts["discrepancies"] += 1
             return
@@ -558,11 +568,17 @@ def _story_households(draw: _Draw, arrival: datetime) -> list[Household]:
     return [twins, detained, separated]
 
 
+def demo_audit(svc: Services, action: str) -> AuditHook:
+    """The demo's writes are audited as any other, under the operator ``demo``."""
+    return svc.audit.operator_hook("demo", action, "demo data")
+
+
 def _link_story_twins(svc: Services, todays: list[Household]) -> None:
     for h in todays:
         if h.story == "twins":
             a, b = h.members[1].person_id, h.members[2].person_id
-            svc.registration.link(LinkIn(person_id=a, other_person_id=b, kind="twin"))
+            link = LinkIn(person_id=a, other_person_id=b, kind="twin")
+            svc.registration.link(link, audit=demo_audit(svc, "person.write"))
 
 
 def _chunks(

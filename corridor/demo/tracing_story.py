@@ -79,7 +79,11 @@ def build_enquiries(svc: Services) -> dict[str, int]:
         for sought in body["sought"]:
             if sought.get("last_seen_date") is None:
                 sought.pop("last_seen_date", None)
-        enquiry = svc.tracing.create_enquiry(EnquiryIn.model_validate(body), recorded_by="demo")
+        enquiry = svc.tracing.create_enquiry(
+            EnquiryIn.model_validate(body),
+            recorded_by="demo",
+            audit=svc.audit.operator_hook("demo", "tracing.write", "demo data"),
+        )
         cases += len(enquiry["cases"])
         waiting += sum(1 for c in enquiry["cases"] if c["state"] == "possible_match")
     return {"tracing enquiries": len(ENQUIRIES), "tracing cases with candidates waiting": waiting}

@@ -18,7 +18,12 @@ def create_demo_users(svc: Services) -> list[dict[str, Any]]:
     for role in Role:
         username = f"demo-{role.value.replace('_', '-')}"
         _, secret = svc.accounts.create(
-            username, f"Demo {role.value.replace('_', ' ')}", DEMO_PASSWORD, [role], site_ids
+            username,
+            f"Demo {role.value.replace('_', ' ')}",
+            DEMO_PASSWORD,
+            [role],
+            site_ids,
+            audit=svc.audit.operator_hook("demo", "users.admin", "demo data"),
         )
         out.append(
             {

@@ -12,19 +12,22 @@ from corridor.services import Services
 from corridor.services.protection.accounts import Caller
 from corridor.web.auth import requires
 from corridor.web.deps import services
+from corridor.web.writes import audited
 
 export_router = APIRouter(prefix="/api/exports", tags=["exports"])
 Svc = Annotated[Services, Depends(services)]
-MayExport = Annotated[Caller, Depends(requires("export.bulk"))]
+MayExport = Annotated[Caller, Depends(audited("export.bulk"))]
 MayApprove = Annotated[Caller, Depends(requires("export.approve"))]
+MayApproveWrite = Annotated[Caller, Depends(audited("export.approve"))]
 
 
 @export_router.post("", status_code=201)
 def request_export(body: ExportIn, svc: Svc, who: MayExport) -> dict[str, Any]:
     """Ask to export the persons of your sites; a second person must approve."""
-    export = svc.exports.request(who.principal.user_id, body.reason, who.scope, body.format)
-    svc.audit.record(who, "export.bulk", [None], purpose=f"export requested: {body.reason}")
-    return export
+    audit = svc.audit.hook(who, "export.bulk", purpose=f"export requested: {body.reason}")
+    return svc.exports.request(
+        who.principal.user_id, body.reason, who.scope, body.format, audit=audit
+    )
 
 
 @export_router.get("/{export_id}")
@@ -33,11 +36,10 @@ def get_export(export_id: str, svc: Svc, who: MayApprove) -> dict[str, Any]:
 
 
 @export_router.post("/{export_id}/approve")
-def approve_export(export_id: str, svc: Svc, who: MayApprove) -> dict[str, Any]:
+def approve_export(export_id: str, svc: Svc, who: MayApproveWrite) -> dict[str, Any]:
     """The second key: another officer of the same sites approves."""
-    export = svc.exports.approve(who.principal.user_id, export_id, who.scope)
-    svc.audit.record(who, "export.approve", [None], purpose=f"export {export_id} approved")
-    return export
+    audit = svc.audit.hook(who, "export.approve", purpose=f"export {export_id} approved")
+    return svc.exports.approve(who.principal.user_id, export_id, who.scope, audit=audit)
 
 
 @export_router.post("/{export_id}/download")
@@ -53,8 +55,8 @@ def download_export(
         body.passphrase,
         who.scope,
         domain=request.app.state.settings.instance_domain,
+        audit=svc.audit.hook(who, "export.bulk", purpose=f"export {export_id} downloaded"),
     )
-    svc.audit.record(who, "export.bulk", person_ids, purpose=f"export {export_id} downloaded")
     return Response(
         data,
         media_type="application/octet-stream",

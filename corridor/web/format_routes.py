@@ -25,10 +25,11 @@ from corridor.services.protection.accounts import Caller
 from corridor.text import N_
 from corridor.web.auth import requires
 from corridor.web.deps import services
+from corridor.web.writes import audited
 
 format_router = APIRouter(prefix="/api", tags=["exchange"])
 Svc = Annotated[Services, Depends(services)]
-MayPersonWrite = Annotated[Caller, Depends(requires("person.write"))]
+MayPersonWrite = Annotated[Caller, Depends(audited("person.write"))]
 MayFiguresRead = Annotated[Caller, Depends(requires("figures.read"))]
 
 
@@ -113,8 +114,7 @@ def import_file(
         allowed_sites=allowed,
     )
     report = svc.imports.run(parsed, options, audit=svc.audit.hook(who, "person.write"))
-    if report.duplicates:
-        svc.audit.record(who, "person.search", [d["person_id"] for d in report.duplicates])
+    svc.gate.reported(who, [d["person_id"] for d in report.duplicates])
     return report.as_dict()
 
 

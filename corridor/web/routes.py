@@ -39,6 +39,7 @@ from corridor.services.protection.read_models import (
 )
 from corridor.web.auth import requires
 from corridor.web.deps import services
+from corridor.web.writes import audited
 
 api_router = APIRouter(prefix="/api")
 Svc = Annotated[Services, Depends(services)]
@@ -46,20 +47,21 @@ Json = dict[str, Any]
 # Who is calling, once one of their roles allows the action (corridor/security/data).
 MayFiguresRead = Annotated[Caller, Depends(requires("figures.read"))]
 MayManifestRead = Annotated[Caller, Depends(requires("manifest.read"))]
-MayManifestWrite = Annotated[Caller, Depends(requires("manifest.write"))]
-MayMovementWrite = Annotated[Caller, Depends(requires("movement.write"))]
+MayManifestWrite = Annotated[Caller, Depends(audited("manifest.write"))]
+MayMovementWrite = Annotated[Caller, Depends(audited("movement.write"))]
 MayPersonRead = Annotated[Caller, Depends(requires("person.read"))]
 MayPersonSearch = Annotated[Caller, Depends(requires("person.search"))]
-MayPersonWrite = Annotated[Caller, Depends(requires("person.write"))]
+MayPersonWrite = Annotated[Caller, Depends(audited("person.write"))]
 MayPersonExport = Annotated[Caller, Depends(requires("person.export"))]
-MaySitesAdmin = Annotated[Caller, Depends(requires("sites.admin"))]
-MayUsersAdmin = Annotated[Caller, Depends(requires("users.admin"))]
+MayPersonErase = Annotated[Caller, Depends(audited("person.export"))]
+MaySitesAdmin = Annotated[Caller, Depends(audited("sites.admin"))]
+MayUsersAdmin = Annotated[Caller, Depends(audited("users.admin"))]
 MayTracingRead = Annotated[Caller, Depends(requires("tracing.read"))]
 
 
 @api_router.post("/sites", status_code=201, tags=["sites"])
 def create_site(body: SiteIn, svc: Svc, who: MaySitesAdmin) -> Json:
-    return svc.sites.create(body)
+    return svc.sites.create(body, audit=svc.audit.hook(who, "sites.admin"))
 
 
 @api_router.get("/sites", tags=["sites"])
@@ -89,7 +91,11 @@ def site_figures(
 @api_router.put("/users/{user_id}/sites", tags=["users"])
 def set_user_sites(user_id: str, body: UserSitesIn, svc: Svc, who: MayUsersAdmin) -> Json:
     """The sites a user works at: every person query of theirs is confined to them."""
-    return {"user_id": user_id, "site_ids": svc.accounts.set_sites(user_id, body.site_ids)}
+    audit = svc.audit.hook(who, "users.admin")
+    return {
+        "user_id": user_id,
+        "site_ids": svc.accounts.set_sites(user_id, body.site_ids, audit=audit),
+    }
 
 
 @api_router.post("/persons", status_code=201, tags=["persons"])
@@ -131,7 +137,7 @@ def subject_access(person_id: str, svc: Svc, who: MayPersonExport) -> Json:
 
 
 @api_router.post("/persons/{person_id}/erasure", tags=["persons"])
-def erase_person(person_id: str, body: ErasureIn, svc: Svc, who: MayPersonExport) -> Json:
+def erase_person(person_id: str, body: ErasureIn, svc: Svc, who: MayPersonErase) -> Json:
     """A data-subject erasure request, taken by a protection officer who checked the
     person's identity: the record is anonymised at once, as a retention run would, and
     the disposal logged. Refused (409) for a record on legal hold."""
@@ -163,20 +169,24 @@ def person_movements(person_id: str, svc: Svc, who: MayPersonRead) -> list[Movem
 @api_router.post("/persons/{person_id}/events", status_code=201, tags=["movements"])
 def record_event(person_id: str, body: StatusEventIn, svc: Svc, who: MayMovementWrite) -> Json:
     """Hospitalised, detained, released, transferred, discharged, departed, deceased."""
-    event = svc.movements.record(
-        person_id, body, recorded_by=who.principal.user_id, scope=who.scope
+    return svc.movements.record(
+        person_id,
+        body,
+        recorded_by=who.principal.user_id,
+        scope=who.scope,
+        audit=svc.audit.hook(who, "movement.write"),
     )
-    svc.audit.record(who, "movement.write", [person_id])
-    return event
 
 
 @api_router.post("/movements/{event_id}/corrections", status_code=201, tags=["movements"])
 def correct_event(event_id: str, body: CorrectionIn, svc: Svc, who: MayMovementWrite) -> Json:
-    event = svc.movements.correct(
-        event_id, body, recorded_by=who.principal.user_id, scope=who.scope
+    return svc.movements.correct(
+        event_id,
+        body,
+        recorded_by=who.principal.user_id,
+        scope=who.scope,
+        audit=svc.audit.hook(who, "movement.write"),
     )
-    svc.audit.record(who, "movement.write", [event["person_id"]])
-    return event
 
 
 @api_router.post("/households", status_code=201, tags=["persons"])
@@ -196,14 +206,17 @@ def get_household(household_id: str, svc: Svc, who: MayPersonRead) -> Household:
 
 @api_router.post("/relationships", status_code=201, tags=["persons"])
 def link_persons(body: LinkIn, svc: Svc, who: MayPersonWrite) -> Json:
-    link = svc.registration.link(body, scope=who.scope)
-    svc.audit.record(who, "person.write", [body.person_id, body.other_person_id])
-    return link
+    return svc.registration.link(body, scope=who.scope, audit=svc.audit.hook(who, "person.write"))
 
 
 @api_router.post("/manifests", status_code=201, tags=["manifests"])
 def create_manifest(body: ManifestIn, svc: Svc, who: MayManifestWrite) -> Json:
-    return svc.manifests.create(body, created_by=who.principal.user_id, scope=who.scope)
+    return svc.manifests.create(
+        body,
+        created_by=who.principal.user_id,
+        scope=who.scope,
+        audit=svc.audit.hook(who, "manifest.write"),
+    )
 
 
 @api_router.get("/manifests", tags=["manifests"])
@@ -222,12 +235,16 @@ def get_manifest(manifest_id: str, svc: Svc, who: MayManifestRead) -> ManifestVi
 def add_to_manifest(
     manifest_id: str, body: ManifestPersonsIn, svc: Svc, who: MayManifestWrite
 ) -> Json:
-    return svc.manifests.add_persons(manifest_id, body, scope=who.scope)
+    return svc.manifests.add_persons(
+        manifest_id, body, scope=who.scope, audit=svc.audit.hook(who, "manifest.write")
+    )
 
 
 @api_router.delete("/manifests/{manifest_id}/persons/{person_id}", tags=["manifests"])
 def remove_from_manifest(manifest_id: str, person_id: str, svc: Svc, who: MayManifestWrite) -> Json:
-    return svc.manifests.remove_person(manifest_id, person_id, scope=who.scope)
+    return svc.manifests.remove_person(
+        manifest_id, person_id, scope=who.scope, audit=svc.audit.hook(who, "manifest.write")
+    )
 
 
 @api_router.post("/manifests/{manifest_id}/dispatch", tags=["manifests"])
@@ -235,14 +252,22 @@ def dispatch_manifest(
     manifest_id: str, svc: Svc, who: MayManifestWrite, body: DispatchIn | None = None
 ) -> Json:
     return svc.manifests.dispatch(
-        manifest_id, body or DispatchIn(), recorded_by=who.principal.user_id, scope=who.scope
+        manifest_id,
+        body or DispatchIn(),
+        recorded_by=who.principal.user_id,
+        scope=who.scope,
+        audit=svc.audit.hook(who, "manifest.write"),
     )
 
 
 @api_router.post("/manifests/{manifest_id}/check-ins", tags=["manifests"])
 def check_in(manifest_id: str, body: CheckInIn, svc: Svc, who: MayManifestWrite) -> Json:
     return svc.manifests.check_in(
-        manifest_id, body, recorded_by=who.principal.user_id, scope=who.scope
+        manifest_id,
+        body,
+        recorded_by=who.principal.user_id,
+        scope=who.scope,
+        audit=svc.audit.hook(who, "manifest.write"),
     )
 
 
@@ -250,7 +275,12 @@ def check_in(manifest_id: str, body: CheckInIn, svc: Svc, who: MayManifestWrite)
 def receive_manifest(
     manifest_id: str, svc: Svc, who: MayManifestWrite, body: ReceiveIn | None = None
 ) -> Json:
-    return svc.manifests.receive(manifest_id, body or ReceiveIn(), scope=who.scope)
+    return svc.manifests.receive(
+        manifest_id,
+        body or ReceiveIn(),
+        scope=who.scope,
+        audit=svc.audit.hook(who, "manifest.write"),
+    )
 
 
 @api_router.get("/unaccounted", tags=["manifests"])

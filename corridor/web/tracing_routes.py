@@ -3,35 +3,25 @@ the enquirer view. Handlers parse, call the tracing service, audit what they sho
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from corridor.errors import Forbidden
 from corridor.services import Services
 from corridor.services.protection.accounts import Caller
-from corridor.services.tracing.views import hide_detention_sites
 from corridor.tracing_schemas import DisclosureIn, EnquiryIn, MatchDecisionIn, TransitionIn
 from corridor.web.auth import requires
 from corridor.web.deps import services
+from corridor.web.writes import audited, refused_about
 
 tracing_router = APIRouter(prefix="/api/tracing", tags=["tracing"])
 Svc = Annotated[Services, Depends(services)]
 Json = dict[str, Any]
 MayTracingRead = Annotated[Caller, Depends(requires("tracing.read"))]
-MayTracingWrite = Annotated[Caller, Depends(requires("tracing.write"))]
-
-
-View = TypeVar("View", dict[str, Any], list[dict[str, Any]])
-
-
-def shown(who: Caller, view: View) -> View:
-    """What ``who`` may see of a tracing view: a found person's detention site only for
-    the roles allowed to see detention sites. The enquirer view is not filtered: once the
-    found person agreed, a family learns where a relative is held."""
-    if not who.sees("detention"):
-        hide_detention_sites(view)
-    return view
+MayTracingWrite = Annotated[Caller, Depends(audited("tracing.write"))]
+# Both roles that decide a disclosure hold tracing.read; the service checks which decides.
+MayDecide = Annotated[Caller, Depends(audited("tracing.write", gate="tracing.read"))]
 
 
 @tracing_router.post("/enquiries", status_code=201)
@@ -41,7 +31,7 @@ def create_enquiry(body: EnquiryIn, svc: Svc, who: MayTracingWrite) -> Json:
     enquiry = svc.tracing.create_enquiry(
         body, recorded_by=who.principal.user_id, audit=svc.audit.hook(who, "tracing.write")
     )
-    return shown(who, enquiry)
+    return svc.gate.tracing_written(who, enquiry)
 
 
 @tracing_router.get("/enquiries")
@@ -90,34 +80,37 @@ def get_case(case_id: str, svc: Svc, who: MayTracingRead) -> Json:
 def confirm_match(match_id: str, body: MatchDecisionIn, svc: Svc, who: MayTracingWrite) -> Json:
     """This candidate is the person sought: the case is verified."""
     audit = svc.audit.hook(who, "tracing.write")
-    return shown(who, svc.tracing.confirm_match(match_id, body, who, audit=audit))
+    return svc.gate.tracing_written(
+        who, svc.tracing.confirm_match(match_id, body, who, audit=audit)
+    )
 
 
 @tracing_router.post("/matches/{match_id}/reject")
 def reject_match(match_id: str, body: MatchDecisionIn, svc: Svc, who: MayTracingWrite) -> Json:
     """Not the person sought (the reason is kept)."""
     audit = svc.audit.hook(who, "tracing.write")
-    return shown(who, svc.tracing.reject_match(match_id, body, who, audit=audit))
+    return svc.gate.tracing_written(who, svc.tracing.reject_match(match_id, body, who, audit=audit))
 
 
 @tracing_router.post("/cases/{case_id}/disclosure")
-def decide_disclosure(case_id: str, body: DisclosureIn, svc: Svc, who: MayTracingRead) -> Json:
+def decide_disclosure(
+    case_id: str, body: DisclosureIn, svc: Svc, who: MayDecide, request: Request
+) -> Json:
     """Whether the enquirer may learn where the found person is: an adult's own answer,
     recorded by a tracing officer; for a child, a protection officer's decision. (Gated
     on tracing.read, which both roles hold; the service checks which one decides.)"""
-    svc.tracing.views.case(case_id, scope=who.scope)  # out of scope: 404
+    found = svc.gate.case_subject(who, case_id)  # out of scope: 404
     audit = svc.audit.hook(who, "tracing.write")
     try:
         case = svc.tracing.decide_disclosure(case_id, body, who, audit=audit)
     except Forbidden:  # not the role that decides for this person: audited as a denial
-        found = svc.tracing.views.case(case_id)["found_person"]
-        svc.audit.record(who, "tracing.write", [found["id"] if found else None], allowed=False)
+        refused_about(request, [found])
         raise
-    return shown(who, case)
+    return svc.gate.tracing_written(who, case)
 
 
 @tracing_router.post("/cases/{case_id}/transitions")
 def transition(case_id: str, body: TransitionIn, svc: Svc, who: MayTracingWrite) -> Json:
     """family_informed, reunited, or closed with a reason."""
     audit = svc.audit.hook(who, "tracing.write")
-    return shown(who, svc.tracing.transition(case_id, body, who, audit=audit))
+    return svc.gate.tracing_written(who, svc.tracing.transition(case_id, body, who, audit=audit))

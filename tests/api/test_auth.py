@@ -68,7 +68,12 @@ def officer(database, clock):
     """A registrar (who needs TOTP), not logged in yet, and the secret of their TOTP."""
     c = make_client(database, clock, login=False)
     _, secret = c.app.state.services.accounts.create(
-        "amina", "Amina", PASSWORD, [Role.REGISTRAR], []
+        "amina",
+        "Amina",
+        PASSWORD,
+        [Role.REGISTRAR],
+        [],
+        audit=c.app.state.services.audit.operator_hook("test", "users.admin"),
     )
     return c, secret
 

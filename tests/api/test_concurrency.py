@@ -19,16 +19,28 @@ from tests.api.helpers import person_body
 
 def test_simultaneous_check_ins_make_one_movement(database, clock):
     svc = Services(database, clock)
-    exit_point = svc.sites.create(SiteIn(name="Exit", kind="exit_point"))["id"]
-    camp = svc.sites.create(SiteIn(name="Camp", kind="camp"))["id"]
+    exit_point = svc.sites.create(
+        SiteIn(name="Exit", kind="exit_point"), audit=svc.audit.operator_hook("test", "sites.admin")
+    )["id"]
+    camp = svc.sites.create(
+        SiteIn(name="Camp", kind="camp"), audit=svc.audit.operator_hook("test", "sites.admin")
+    )["id"]
     people = svc.registration.register_many(
-        [PersonIn.model_validate(person_body(exit_point, given_name=f"P{i}")) for i in range(12)]
+        [PersonIn.model_validate(person_body(exit_point, given_name=f"P{i}")) for i in range(12)],
+        audit=svc.audit.operator_hook("test", "person.write"),
     )
     manifest = svc.manifests.create(
-        ManifestIn(vehicle="T", from_site_id=exit_point, to_site_id=camp)
+        ManifestIn(vehicle="T", from_site_id=exit_point, to_site_id=camp),
+        audit=svc.audit.operator_hook("test", "manifest.write"),
     )
-    svc.manifests.add_persons(manifest["id"], ManifestPersonsIn(person_ids=people))
-    svc.manifests.dispatch(manifest["id"], DispatchIn())
+    svc.manifests.add_persons(
+        manifest["id"],
+        ManifestPersonsIn(person_ids=people),
+        audit=svc.audit.operator_hook("test", "manifest.write"),
+    )
+    svc.manifests.dispatch(
+        manifest["id"], DispatchIn(), audit=svc.audit.operator_hook("test", "manifest.write")
+    )
     clock.advance(hours=2)
 
     officers = [
@@ -43,7 +55,11 @@ def test_simultaneous_check_ins_make_one_movement(database, clock):
         def tick(officer: Services, person_id: str = person_id, barrier=barrier) -> None:
             try:
                 barrier.wait()
-                r = officer.manifests.check_in(manifest["id"], CheckInIn(person_id=person_id))
+                r = officer.manifests.check_in(
+                    manifest["id"],
+                    CheckInIn(person_id=person_id),
+                    audit=officer.audit.operator_hook("test", "manifest.write"),
+                )
                 results.append(r["status"])
             except BaseException as exc:  # pragma: no cover - reported below
                 failures.append(exc)

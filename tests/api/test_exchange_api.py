@@ -25,7 +25,14 @@ def _client(database, clock, name: str, roles, site_ids) -> TestClient:
     )
     app = create_app(settings, database=database, clock=clock)
     client = TestClient(app, base_url="https://testserver")
-    _, secret = app.state.services.accounts.create(name, name, PASSWORD, roles, site_ids)
+    _, secret = app.state.services.accounts.create(
+        name,
+        name,
+        PASSWORD,
+        roles,
+        site_ids,
+        audit=app.state.services.audit.operator_hook("test", "users.admin"),
+    )
     assert client.post("/api/auth/login", json={"username": name, "password": PASSWORD}).is_success
     if secret:
         code = pyotp.TOTP(secret).at(clock())
@@ -143,7 +150,8 @@ def test_hxl_report_over_http_is_confined_to_the_callers_sites(database, clock, 
                     legal_basis="vital_interest",
                 )
                 for i in range(6)
-            ]
+            ],
+            audit=services.audit.operator_hook("test", "person.write"),
         )
     day = clock().date().isoformat()
     registrar = _client(database, clock, "reg", [Role.REGISTRAR], [camp])

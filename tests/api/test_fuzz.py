@@ -35,7 +35,14 @@ def _app_and_tokens():  # built at collection time: schemathesis needs the schem
     matrix = default_matrix()
     tokens = {}
     for name, roles in [("all", ALL_ROLES), *((r.value, (r,)) for r in Role)]:
-        user_id, _ = accounts.create(f"fuzz-{name}", "Fuzzer", "a long fuzz password", roles, [])
+        user_id, _ = accounts.create(
+            f"fuzz-{name}",
+            "Fuzzer",
+            "a long fuzz password",
+            roles,
+            [],
+            audit=app.state.services.audit.operator_hook("test", "users.admin"),
+        )
         scopes = [a for a in matrix.actions if any(matrix.allowed(r, a, True) for r in roles)]
         with db.transaction() as conn:
             tokens[name] = accounts.tokens.issue(conn, user_id, "fuzz", scopes).secret

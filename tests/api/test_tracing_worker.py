@@ -18,7 +18,11 @@ from tests.conftest import MASTER_KEY, make_client
 def khaled(camp: str) -> PersonIn:
     return PersonIn.model_validate(
         person_body(
-            camp, given_name="Khaled", father_name="Ibrahim", family_name="Obeidi", sex="m",
+            camp,
+            given_name="Khaled",
+            father_name="Ibrahim",
+            family_name="Obeidi",
+            sex="m",
             estimated_age=34,
         )
     )
@@ -40,7 +44,9 @@ def test_the_worker_proposes_a_registration_that_matches_an_open_enquiry(databas
     assert background.tracing_worker is not None
     try:
         person = register_khalid(client, camp)  # checked inline by the test client's app
-        [second] = background.registration.register_many([khaled(camp)])  # by the worker
+        [second] = background.registration.register_many(
+            [khaled(camp)], audit=background.audit.operator_hook("test", "person.write")
+        )  # by the worker
         assert background.tracing_worker.wait_idle(30)
     finally:
         background.close()
@@ -54,7 +60,9 @@ def test_a_restarted_worker_rechecks_recent_registrations(database, clock):
     enquire(client, adult_sought())
     quiet = Services(database, clock)
     quiet.registration.listeners.clear()  # as if the process died before checking
-    [pid] = quiet.registration.register_many([khaled(camp)])
+    [pid] = quiet.registration.register_many(
+        [khaled(camp)], audit=quiet.audit.operator_hook("test", "person.write")
+    )
     assert pid not in _queued_person_ids(client)
     worker = TracingWorker(database, clock, quiet.tracing.check_persons)
     worker.listener("registration")([])  # starts the worker, which re-checks first

@@ -151,7 +151,12 @@ def sign_in(page: Any, server: LiveServer, role: str) -> None:
     username = f"browser-{role.replace('_', '-')}-{next(_accounts)}"
     password = "a long browser-test password"
     _, secret = server.services.accounts.create(
-        username, username, password, [Role(role)], list(server.sites.values())
+        username,
+        username,
+        password,
+        [Role(role)],
+        list(server.sites.values()),
+        audit=server.services.audit.operator_hook("test", "users.admin"),
     )
     user = {"username": username, "password": password, "totp_secret": secret}
     page.goto("/login")

@@ -97,7 +97,8 @@ def _register_walkers(server: LiveServer, count: int) -> list[str]:
                     "purpose": "registration and assistance",
                     "legal_basis": "vital_interest",
                 }
-            )
+            ),
+            audit=server.services.audit.operator_hook("test", "person.write"),
         )
         numbers.append(person["registration_number"])
     return numbers

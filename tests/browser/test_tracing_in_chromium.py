@@ -35,7 +35,8 @@ def _register_sought_person(server: LiveServer) -> dict:
                 "purpose": "registration, assistance and family tracing",
                 "legal_basis": "vital_interest",
             }
-        )
+        ),
+        audit=server.services.audit.operator_hook("test", "person.write"),
     )
 
 

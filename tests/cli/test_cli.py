@@ -61,7 +61,9 @@ def test_duplicates_finds_a_person_registered_twice(tmp_path):
     db = Database(url)
     upgrade(db)
     svc = Services(db)
-    camp = svc.sites.create(SiteIn(name="Camp", kind="camp"))["id"]
+    camp = svc.sites.create(
+        SiteIn(name="Camp", kind="camp"), audit=svc.audit.operator_hook("test", "sites.admin")
+    )["id"]
     base = {
         "site_id": camp,
         "consent": {"tracing": True},
@@ -79,7 +81,10 @@ def test_duplicates_finds_a_person_registered_twice(tmp_path):
         },
         {"given_name": "Fatima", "father_name": "Ali", "family_name": "Haddad", "sex": "f"},
     ]
-    ids = svc.registration.register_many([PersonIn.model_validate({**base, **p}) for p in twice])
+    ids = svc.registration.register_many(
+        [PersonIn.model_validate({**base, **p}) for p in twice],
+        audit=svc.audit.operator_hook("test", "person.write"),
+    )
     db.dispose()
     out = tmp_path / "dups.csv"
     r = CliRunner().invoke(main, ["duplicates", "--db", url, "--out", str(out)])

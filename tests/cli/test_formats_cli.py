@@ -24,7 +24,10 @@ def db(tmp_path):
     url = f"sqlite:///{tmp_path / 'c.db'}"
     database = Database(url)
     upgrade(database)
-    site = Services(database).sites.create(SiteIn(name="Al-Hol", kind="camp"))["id"]
+    site = Services(database).sites.create(
+        SiteIn(name="Al-Hol", kind="camp"),
+        audit=Services(database).audit.operator_hook("test", "sites.admin"),
+    )["id"]
     yield url, site, database
     database.dispose()
 

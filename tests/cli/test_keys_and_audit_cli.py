@@ -27,13 +27,22 @@ def setup(tmp_path):
     svc = Services(db, master=MasterKey.from_file(key_file))
     ids = {}
     for name in ("A", "B"):
-        site = svc.sites.create(SiteIn(name=f"Site {name}", kind="camp"))["id"]
+        site = svc.sites.create(
+            SiteIn(name=f"Site {name}", kind="camp"),
+            audit=svc.audit.operator_hook("test", "sites.admin"),
+        )["id"]
         person = svc.registration.register_person(
             PersonIn.model_validate(
-                {"site_id": site, "consent": {"tracing": True}, "purpose": "registration",
-                 "legal_basis": "vital_interest", "given_name": f"Person {name}",
-                 "phone": f"+96393300000{len(ids)}"}
-            )
+                {
+                    "site_id": site,
+                    "consent": {"tracing": True},
+                    "purpose": "registration",
+                    "legal_basis": "vital_interest",
+                    "given_name": f"Person {name}",
+                    "phone": f"+96393300000{len(ids)}",
+                }
+            ),
+            audit=svc.audit.operator_hook("test", "person.write"),
         )
         ids[name] = (site, person["id"])
     db.dispose()
@@ -113,7 +122,10 @@ def test_audit_verify_prints_the_head_or_the_first_broken_row(setup):
         head = conn.execute(
             select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc())
         ).first()
-    assert r.output.startswith("OK: 2 events") and f"head seq 2 hash {head.hash}" in r.output
+        actions = conn.execute(select(audit_events.c.action).order_by(audit_events.c.seq)).all()
+    # The setup's writes (two sites, two persons) are audited too; then the two rotations.
+    assert [a for (a,) in actions][-2:] == ["keys.admin", "keys.admin"] and head.seq == 6
+    assert r.output.startswith("OK: 6 events") and f"head seq 6 hash {head.hash}" in r.output
     with db.transaction() as conn:  # someone with database access edits row 1
         conn.execute(text("DROP TRIGGER audit_events_no_update"))
         conn.execute(text("UPDATE audit_events SET purpose = 'nothing' WHERE seq = 1"))

@@ -27,7 +27,9 @@ def test_retention_run_dry_then_for_real_and_a_hold(tmp_path):
     db = Database(url)
     upgrade(db)
     svc = Services(db, master=MasterKey.generate())
-    camp = svc.sites.create(SiteIn(name="Camp", kind="camp"))["id"]
+    camp = svc.sites.create(
+        SiteIn(name="Camp", kind="camp"), audit=svc.audit.operator_hook("test", "sites.admin")
+    )["id"]
     person = svc.registration.register_person(
         PersonIn.model_validate(
             {
@@ -37,7 +39,8 @@ def test_retention_run_dry_then_for_real_and_a_hold(tmp_path):
                 "legal_basis": "vital_interest",
                 "given_name": "Salma",
             }
-        )
+        ),
+        audit=svc.audit.operator_hook("test", "person.write"),
     )["id"]
     old = datetime.now(UTC) - timedelta(days=10)
     with db.transaction() as conn:
@@ -88,10 +91,17 @@ def test_retention_run_anonymises_an_expired_closed_enquiry_and_holds_one(tmp_pa
                           "relationship": "mother", "location": "Berlin"},
              "sought": [{"given_name": name, "family_name": "Haddad", "age": 9}]}
         )  # fmt: skip
-        found = svc.tracing.create_enquiry(body, recorded_by="officer-1")
+        found = svc.tracing.create_enquiry(
+            body, recorded_by="officer-1", audit=svc.audit.operator_hook("test", "tracing.write")
+        )
         if close:
             to = TransitionIn.model_validate({"to": "closed", "close_reason": "deceased"})
-            svc.tracing.transition(found["cases"][0]["id"], to, officer)
+            svc.tracing.transition(
+                found["cases"][0]["id"],
+                to,
+                officer,
+                audit=svc.audit.operator_hook("test", "tracing.write"),
+            )
         return str(found["id"])
 
     old, still_open = enquiry("Rami", close=True), enquiry("Sami", close=False)

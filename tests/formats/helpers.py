@@ -25,7 +25,12 @@ def fixture(name: str, site_id: str | None = None) -> bytes:
 
 
 def make_site(services: Services, name: str = "Al-Hol", kind: str = "camp") -> str:
-    return str(services.sites.create(SiteIn(name=name, kind=kind, pcode="SY08"))["id"])  # type: ignore[arg-type]
+    return str(
+        services.sites.create(
+            SiteIn(name=name, kind=kind, pcode="SY08"),
+            audit=services.audit.operator_hook("test", "sites.admin"),
+        )["id"]
+    )  # type: ignore[arg-type]
 
 
 def parse(
@@ -39,7 +44,9 @@ def run(
 ) -> ImportReport:
     mapping = options.pop("mapping", None)
     parsed = parse(services, fmt, data, filename, mapping)
-    return services.imports.run(parsed, ImportOptions(**options))
+    return services.imports.run(
+        parsed, ImportOptions(**options), audit=services.audit.operator_hook("test", "person.write")
+    )
 
 
 def count_persons(services: Services) -> int:

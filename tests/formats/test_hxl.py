@@ -29,7 +29,8 @@ def _register(services, site, n, sex, birth, at, uasc=None):
                 vulnerabilities={"uasc": uasc} if uasc else {},
             )
             for i in range(n)
-        ]
+        ],
+        audit=services.audit.operator_hook("test", "person.write"),
     )
     return ids
 
@@ -75,7 +76,11 @@ def test_daily_report_is_valid_hxl_with_suppression(services, clock):
     kids = _register(services, exit_point, 6, "m", "2010", day1, uasc="unaccompanied")
     clock.advance(days=1)
     for pid in kids:
-        services.movements.record(pid, StatusEventIn(kind="transferred", to_site_id=camp))
+        services.movements.record(
+            pid,
+            StatusEventIn(kind="transferred", to_site_id=camp),
+            audit=services.audit.operator_hook("test", "movement.write"),
+        )
     clock.advance(hours=1)
     day1_date = day1.date()
     rows = services.reports.daily(day1_date, day1_date + timedelta(days=1))

@@ -18,7 +18,7 @@ NOBODY = lambda conn, ids: None  # noqa: E731  (exports need an audit hook)
 
 def _export_csv(services) -> list[dict[str, str]]:
     out = io.StringIO()
-    write_csv(services.partner_exports.table(None, NOBODY), out)
+    write_csv(services.partner_exports.table(None, audit=NOBODY), out)
     return list(csv.DictReader(io.StringIO(out.getvalue())))
 
 
@@ -35,7 +35,7 @@ def test_csv_round_trip(services):
     assert hassan["site_id"] == site and hassan["registration_number"]
     # The export read back into Corridor names Corridor's ids: nothing new, nothing changed.
     out = io.StringIO()
-    write_csv(services.partner_exports.table(None, NOBODY), out)
+    write_csv(services.partner_exports.table(None, audit=NOBODY), out)
     again = run(services, "csv", out.getvalue().encode(), site_id=site)
     assert (again.created, again.updated) == (0, 3)
     assert count_persons(services) == 3
@@ -121,7 +121,8 @@ def test_suspected_duplicates_come_from_the_matching_engine(services):
             consent=ConsentIn(tracing=True),
             purpose="registration",
             legal_basis="vital_interest",
-        )
+        ),
+        audit=services.audit.operator_hook("test", "person.write"),
     )
     report = run(services, "csv", fixture("persons.csv"), site_id=site, dry_run=True)
     assert [d["line"] for d in report.duplicates] == [2]
@@ -147,7 +148,7 @@ def test_formula_names_survive_a_round_trip(services):
     [row] = _export_csv(services)
     assert row["given_name"] == '\'=HYPERLINK("x")' and row["family_name"] == "'@Sarir"
     out = io.StringIO()
-    write_csv(services.partner_exports.table(None, NOBODY), out)
+    write_csv(services.partner_exports.table(None, audit=NOBODY), out)
     again = run(services, "csv", out.getvalue().encode(), site_id=site)
     assert again.updated == 1 and count_persons(services) == 1
     [row] = _export_csv(services)
@@ -157,7 +158,7 @@ def test_formula_names_survive_a_round_trip(services):
 def test_xlsx_round_trip(services):
     site = make_site(services)
     run(services, "csv", fixture("persons.csv"), site_id=site)
-    book = write_xlsx(services.partner_exports.table(None, NOBODY))
+    book = write_xlsx(services.partner_exports.table(None, audit=NOBODY))
     parsed = read_xlsx(book)
     assert len(parsed.records) == 3 and not parsed.issues
     report = run(services, "xlsx", book, site_id=site)

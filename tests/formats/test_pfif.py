@@ -140,7 +140,7 @@ def test_export_1_4_uses_the_instance_domain_and_round_trips(services):
         consent_tracing=True,
     )
     run(services, "pfif", fixture("pfif-1.1.xml"), site_id=site, consent_tracing=True)
-    xml = services.partner_exports.pfif(None, "corridor.example.org", NOBODY)
+    xml = services.partner_exports.pfif(None, "corridor.example.org", audit=NOBODY)
     parsed = pfif.parse(xml, NOW)
     assert not parsed.issues
     ids = sorted(r.key for r in parsed.records)
@@ -159,7 +159,7 @@ def test_export_1_4_uses_the_instance_domain_and_round_trips(services):
 def test_persons_without_tracing_consent_are_not_exported(services):
     site = make_site(services)
     run(services, "csv", b"given_name\nLayla\n", site_id=site, consent_tracing=False)
-    assert pfif.parse(services.partner_exports.pfif(None, "c.org", NOBODY), NOW).records == []
+    assert pfif.parse(services.partner_exports.pfif(None, "c.org", audit=NOBODY), NOW).records == []
 
 
 def test_unknown_version_is_a_fatal_problem(services):

@@ -108,12 +108,22 @@ def _person(svc: Services, site_id: str, name: str, phone: str, doc: str) -> str
             "vulnerabilities": {"muac_mm": 120, "medical_note": f"asthma ({name})"},
         }
     )
-    return str(svc.registration.register_person(body)["id"])
+    return str(
+        svc.registration.register_person(
+            body, audit=svc.audit.operator_hook("test", "person.write")
+        )["id"]
+    )
 
 
 def test_destroying_site_a_key_makes_only_site_a_fields_unreadable(services):
-    a = services.sites.create(SiteIn(name="Site A", kind="camp"))["id"]
-    b = services.sites.create(SiteIn(name="Site B", kind="camp"))["id"]
+    a = services.sites.create(
+        SiteIn(name="Site A", kind="camp"),
+        audit=services.audit.operator_hook("test", "sites.admin"),
+    )["id"]
+    b = services.sites.create(
+        SiteIn(name="Site B", kind="camp"),
+        audit=services.audit.operator_hook("test", "sites.admin"),
+    )["id"]
     in_a = _person(services, a, "Amina", "+963933000111", "A-111111")
     in_b = _person(services, b, "Bushra", "+963933000222", "B-222222")
 
@@ -147,7 +157,9 @@ def test_destroying_site_a_key_makes_only_site_a_fields_unreadable(services):
 
 
 def test_another_master_key_reads_nothing_and_no_key_refuses_to_write(services):
-    camp = services.sites.create(SiteIn(name="Camp", kind="camp"))["id"]
+    camp = services.sites.create(
+        SiteIn(name="Camp", kind="camp"), audit=services.audit.operator_hook("test", "sites.admin")
+    )["id"]
     pid = _person(services, camp, "Huda", "+963933000333", "C-333333")
     stranger = Services(services.db, services.clock, MasterKey.generate())
     assert stranger.registration.get_person(pid)["phone"] is None
@@ -160,7 +172,9 @@ def test_another_master_key_reads_nothing_and_no_key_refuses_to_write(services):
 
 
 def test_rotating_a_site_key_reencrypts_its_fields(services):
-    camp = services.sites.create(SiteIn(name="Camp", kind="camp"))["id"]
+    camp = services.sites.create(
+        SiteIn(name="Camp", kind="camp"), audit=services.audit.operator_hook("test", "sites.admin")
+    )["id"]
     pid = _person(services, camp, "Layla", "+963933000555", "E-555555")
     with services.db.read() as conn:
         before = conn.execute(select(persons.c.phone).where(persons.c.id == pid)).scalar_one()
@@ -175,7 +189,9 @@ def test_rotating_a_site_key_reencrypts_its_fields(services):
 def test_a_key_destroyed_by_another_process_is_dropped_at_the_next_request(services):
     """The evacuation drill runs from the command line while servers keep running: a
     server that has the site's key cached stops using it at once, for reads and writes."""
-    camp = services.sites.create(SiteIn(name="Camp", kind="camp"))["id"]
+    camp = services.sites.create(
+        SiteIn(name="Camp", kind="camp"), audit=services.audit.operator_hook("test", "sites.admin")
+    )["id"]
     pid = _person(services, camp, "Nour", "+963933000666", "F-666666")
     assert services.registration.get_person(pid)["phone"] == "+963933000666"  # key cached
 
@@ -200,7 +216,9 @@ def test_a_write_sealed_under_a_key_destroyed_meanwhile_is_refused_whole(service
     live, so nothing is ever stored under a destroyed key (it would be lost with it)."""
     from corridor.security.errors import KeyUnavailable
 
-    camp = services.sites.create(SiteIn(name="Camp", kind="camp"))["id"]
+    camp = services.sites.create(
+        SiteIn(name="Camp", kind="camp"), audit=services.audit.operator_hook("test", "sites.admin")
+    )["id"]
     first = _person(services, camp, "Nour", "+963933000666", "F-666666")
     _person(services, camp, "Huda", "+963933000555", "E-555555")  # the key is cached now
     drill = Services(services.db, services.clock, services.vault.master)
@@ -212,7 +230,11 @@ def test_a_write_sealed_under_a_key_destroyed_meanwhile_is_refused_whole(service
     with services.db.read() as conn:
         assert conn.execute(text("SELECT count(*) FROM persons")).scalar_one() == before
     # A correction checks the keys before sealing, so it goes to the new key directly.
-    fixed = services.registration.update_person(first, PersonPatch(phone="+963933000999"))
+    fixed = services.registration.update_person(
+        first,
+        PersonPatch(phone="+963933000999"),
+        audit=services.audit.operator_hook("test", "person.write"),
+    )
     assert fixed["phone"] == "+963933000999"
     # Sent again, it is sealed under the site's new key and reads back.
     again = _person(services, camp, "Rima", "+963933000777", "G-777777")

@@ -32,7 +32,9 @@ def _register(services, site_id, name, phone):
             "vulnerabilities": {"medical_note": f"{name} needs dialysis"},
         }
     )
-    return services.registration.register_person(body)["id"]
+    return services.registration.register_person(
+        body, audit=services.audit.operator_hook("test", "person.write")
+    )["id"]
 
 
 def _years(n: int) -> dict[str, float]:
@@ -47,17 +49,31 @@ def test_every_category_has_a_period_and_an_action():
 
 
 def test_a_retention_run_removes_an_expired_record_and_logs_the_disposal(services, clock):
-    camp = services.sites.create(SiteIn(name="Camp", kind="camp"))["id"]
-    hospital = services.sites.create(SiteIn(name="Hospital", kind="hospital"))["id"]
+    camp = services.sites.create(
+        SiteIn(name="Camp", kind="camp"), audit=services.audit.operator_hook("test", "sites.admin")
+    )["id"]
+    hospital = services.sites.create(
+        SiteIn(name="Hospital", kind="hospital"),
+        audit=services.audit.operator_hook("test", "sites.admin"),
+    )["id"]
     old = _register(services, camp, "Samira", "+963933100001")
     relative = _register(services, camp, "Nour", "+963933100002")
-    services.registration.link(LinkIn(person_id=old, other_person_id=relative, kind="sibling"))
+    services.registration.link(
+        LinkIn(person_id=old, other_person_id=relative, kind="sibling"),
+        audit=services.audit.operator_hook("test", "person.write"),
+    )
     services.movements.record(
-        old, StatusEventIn(kind="hospitalised", to_site_id=hospital, note="Samira, bed 4")
+        old,
+        StatusEventIn(kind="hospitalised", to_site_id=hospital, note="Samira, bed 4"),
+        audit=services.audit.operator_hook("test", "movement.write"),
     )
     clock.advance(**_years(4))
     # Nour moves: activity that restarts her period.
-    services.movements.record(relative, StatusEventIn(kind="hospitalised", to_site_id=hospital))
+    services.movements.record(
+        relative,
+        StatusEventIn(kind="hospitalised", to_site_id=hospital),
+        audit=services.audit.operator_hook("test", "movement.write"),
+    )
     clock.advance(**_years(2))
     recent = _register(services, camp, "Reem", "+963933100003")
     with services.db.transaction() as conn:  # a PFIF note imported about her
@@ -112,7 +128,9 @@ def test_a_retention_run_removes_an_expired_record_and_logs_the_disposal(service
 
 
 def test_a_record_on_hold_stays(services, clock):
-    camp = services.sites.create(SiteIn(name="Camp", kind="camp"))["id"]
+    camp = services.sites.create(
+        SiteIn(name="Camp", kind="camp"), audit=services.audit.operator_hook("test", "sites.admin")
+    )["id"]
     held = _register(services, camp, "Yasmin", "+963933100004")
     services.retention.set_hold(held, True, ACTOR)
     clock.advance(**_years(6))

@@ -62,7 +62,9 @@ def _enquire(services, *sought):
     body = EnquiryIn.model_validate(
         {"enquirer": ENQUIRER, "sought": list(sought), "note": "a cousin in Gaziantep"}
     )
-    return services.tracing.create_enquiry(body, recorded_by="officer-1")
+    return services.tracing.create_enquiry(
+        body, recorded_by="officer-1", audit=services.audit.operator_hook("test", "tracing.write")
+    )
 
 
 def _register(services, site_id, given, family="Obeidi"):
@@ -71,21 +73,32 @@ def _register(services, site_id, given, family="Obeidi"):
          "legal_basis": "vital_interest", "given_name": given, "father_name": "Ibrahim",
          "family_name": family, "sex": "m", "estimated_age": 34}
     )  # fmt: skip
-    return services.registration.register_person(body)["id"]
+    return services.registration.register_person(
+        body, audit=services.audit.operator_hook("test", "person.write")
+    )["id"]
 
 
 def _move(services, case_id, to, close_reason=None):
     body = TransitionIn.model_validate({"to": to, "close_reason": close_reason})
-    return services.tracing.transition(case_id, body, OFFICER)
+    return services.tracing.transition(
+        case_id, body, OFFICER, audit=services.audit.operator_hook("test", "tracing.write")
+    )
 
 
 def _reunite(services, enquiry, person_id):
     """Confirm the proposed match, record the agreement, inform, reunite."""
     case = enquiry["cases"][0]
     [match] = [m for m in case["matches"] if m["person"]["id"] == person_id]
-    services.tracing.confirm_match(match["id"], MatchDecisionIn(reason="photo"), OFFICER)
+    services.tracing.confirm_match(
+        match["id"],
+        MatchDecisionIn(reason="photo"),
+        OFFICER,
+        audit=services.audit.operator_hook("test", "tracing.write"),
+    )
     agreed = DisclosureIn.model_validate({"decision": "agreed", "reason": "he agreed"})
-    services.tracing.decide_disclosure(case["id"], agreed, OFFICER)
+    services.tracing.decide_disclosure(
+        case["id"], agreed, OFFICER, audit=services.audit.operator_hook("test", "tracing.write")
+    )
     _move(services, case["id"], "family_informed")
     return _move(services, case["id"], "reunited")
 
@@ -102,7 +115,9 @@ def test_tracing_categories_have_periods():
 
 
 def test_protection_10_an_ended_enquiry_is_anonymised_after_its_period(services, clock):
-    camp = services.sites.create(SiteIn(name="Camp", kind="camp"))["id"]
+    camp = services.sites.create(
+        SiteIn(name="Camp", kind="camp"), audit=services.audit.operator_hook("test", "sites.admin")
+    )["id"]
     khaled = _register(services, camp, "Khaled")
     reunited = _enquire(services, _sought("Khalid"))
     assert reunited["cases"][0]["matches"]  # proposed, with an explanation naming both
@@ -245,7 +260,9 @@ def test_an_enquiry_on_hold_stays(services, clock):
 def test_an_anonymised_person_leaves_no_name_in_match_explanations(services, clock):
     """A candidate's record past its period: the open case keeps the match, its figures
     and its own sought person, but the explanation no longer quotes the candidate."""
-    camp = services.sites.create(SiteIn(name="Camp", kind="camp"))["id"]
+    camp = services.sites.create(
+        SiteIn(name="Camp", kind="camp"), audit=services.audit.operator_hook("test", "sites.admin")
+    )["id"]
     khaled = _register(services, camp, "Khaled")
     enquiry = _enquire(services, _sought("Khalid"))
     [match] = enquiry["cases"][0]["matches"]

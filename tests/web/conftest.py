@@ -58,7 +58,14 @@ def page_client(
     app = create_app(settings, database=database, clock=clock)
     client = PageClient(app, base_url="https://testserver")
     site_ids = [s["id"] for s in app.state.services.sites.all()]
-    _, secret = app.state.services.accounts.create(name, name, PASSWORD, roles, site_ids)
+    _, secret = app.state.services.accounts.create(
+        name,
+        name,
+        PASSWORD,
+        roles,
+        site_ids,
+        audit=app.state.services.audit.operator_hook("test", "users.admin"),
+    )
     sign_in(client, name, secret, clock)
     return client
 

@@ -137,7 +137,14 @@ def test_the_language_follows_the_user_to_another_tablet(database, clock):
         database=database,
         clock=clock,
     )
-    _, secret = app.state.services.accounts.create("amal", "Amal", PASSWORD, ALL_ROLES, [])
+    _, secret = app.state.services.accounts.create(
+        "amal",
+        "Amal",
+        PASSWORD,
+        ALL_ROLES,
+        [],
+        audit=app.state.services.audit.operator_hook("test", "users.admin"),
+    )
     with PageClient(app, base_url="https://testserver") as first:
         sign_in(first, "amal", secret, clock)
         assert 'dir="ltr"' in first.page("/")

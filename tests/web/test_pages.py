@@ -26,7 +26,9 @@ BASIS = {
 def sites(database, clock) -> dict[str, str]:
     svc = Services(database, clock)
     return {
-        key: svc.sites.create(SiteIn(name=name, kind=kind))["id"]
+        key: svc.sites.create(
+            SiteIn(name=name, kind=kind), audit=svc.audit.operator_hook("test", "sites.admin")
+        )["id"]
         for key, name, kind in (("exit", "Exit point", "exit_point"), ("camp", "Camp A", "camp"))
     }
 

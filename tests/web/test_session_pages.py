@@ -31,7 +31,14 @@ def test_a_password_only_session_reaches_no_person_page(database, clock):
         database=database,
         clock=clock,
     )
-    app.state.services.accounts.create("reg", "reg", PASSWORD, [Role.REGISTRAR], [])
+    app.state.services.accounts.create(
+        "reg",
+        "reg",
+        PASSWORD,
+        [Role.REGISTRAR],
+        [],
+        audit=app.state.services.audit.operator_hook("test", "users.admin"),
+    )
     c = PageClient(app, base_url="https://testserver")
     c.page("/login")
     r = c.submit("/login", {"username": "reg", "password": PASSWORD})

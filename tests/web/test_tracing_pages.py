@@ -16,7 +16,9 @@ from tests.web.conftest import PageClient, csrf, page_client
 @pytest.fixture
 def camp(database, clock) -> str:
     svc = Services(database, clock)
-    camp_id = svc.sites.create(SiteIn(name="Camp Roj", kind="camp"))["id"]
+    camp_id = svc.sites.create(
+        SiteIn(name="Camp Roj", kind="camp"), audit=svc.audit.operator_hook("test", "sites.admin")
+    )["id"]
     svc.registration.register_person(
         PersonIn.model_validate(
             {
@@ -33,7 +35,8 @@ def camp(database, clock) -> str:
                 "purpose": "registration and tracing",
                 "legal_basis": "vital_interest",
             }
-        )
+        ),
+        audit=svc.audit.operator_hook("test", "person.write"),
     )
     return camp_id
 
@@ -133,10 +136,12 @@ def test_the_list_of_enquiries_is_linked_filtered_and_scoped(database, clock, ca
     assert officer.get("/tracing/enquiries?state=lost").status_code == 422
     # A protection officer of another site only: the enquiry is not there.
     svc = officer.app.state.services
-    other = svc.sites.create(SiteIn(name="Camp Hol", kind="camp"))["id"]
+    other = svc.sites.create(
+        SiteIn(name="Camp Hol", kind="camp"), audit=svc.audit.operator_hook("test", "sites.admin")
+    )["id"]
     with page_client(database, clock, roles=(Role.PROTECTION_OFFICER,), name="prot") as prot:
         me = prot.get("/api/auth/me").json()["user_id"]
-        svc.accounts.set_sites(me, [other])
+        svc.accounts.set_sites(me, [other], audit=svc.audit.operator_hook("test", "users.admin"))
         r = prot.get("/tracing/enquiries")
         assert r.status_code == 200 and enquiry_id not in r.text and "Samira" not in r.text
         assert prot.get("/tracing/enquiries.json").json()["enquiries"]["total"] == 0
@@ -154,7 +159,9 @@ def test_an_enquiry_anonymised_by_retention_says_so(database, clock, camp):
     who = Caller(Principal("tracer", frozenset({Role.TRACING_OFFICER}), frozenset()), True)
     closing = TransitionIn.model_validate({"to": "closed", "close_reason": "not_found"})
     clock.advance(days=200)  # "not found" only after six months of searching
-    svc.tracing.transition(case["id"], closing, who)
+    svc.tracing.transition(
+        case["id"], closing, who, audit=svc.audit.operator_hook("test", "tracing.write")
+    )
     clock.advance(days=6 * 366)
     assert svc.retention.run("cli:test").disposed["tracing_closed"] == [enquiry_id]
     later = page_client(database, clock, roles=(Role.TRACING_OFFICER,), name="tracer-later")

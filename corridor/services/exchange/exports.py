@@ -16,14 +16,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from corridor.domain.ids import uuid7
 from corridor.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
 from corridor.formats.person_table import write_csv, write_xlsx
 from corridor.security import export_file
 from corridor.security.tables import export_requests
-from corridor.services.base import Service
+from corridor.services.base import AuditHook, Service
 from corridor.services.exchange.partner_exports import PartnerExportService
 from corridor.services.protection.field_vault import FieldVault
 from corridor.services.protection.read_models import PersonView
@@ -66,8 +66,9 @@ class ExportService(Service):
         self.present = present
 
     def request(
-        self, user_id: str, reason: str, scope: Sites, fmt: str = "jsonl"
+        self, user_id: str, reason: str, scope: Sites, fmt: str = "jsonl", *, audit: AuditHook
     ) -> dict[str, Any]:
+        """Ask for an export (audited without a person: nobody is exported yet)."""
         if scope is None:
             raise ValidationFailed([Problem("site_ids", N_("an export covers named sites only"))])
         row = {
@@ -81,6 +82,7 @@ class ExportService(Service):
         }
         with self.db.transaction() as conn:
             conn.execute(insert(export_requests).values(**row))
+            audit(conn, [])
         return _out(row)
 
     def _get(self, conn: Any, export_id: str, scope: Sites) -> Any:
@@ -97,7 +99,10 @@ class ExportService(Service):
         with self.db.read() as conn:
             return _out(self._get(conn, export_id, scope))
 
-    def approve(self, user_id: str, export_id: str, scope: Sites) -> dict[str, Any]:
+    def approve(
+        self, user_id: str, export_id: str, scope: Sites, *, audit: AuditHook
+    ) -> dict[str, Any]:
+        """The second key (audited without a person: nobody is exported yet)."""
         with self.db.transaction() as conn:
             row = self._get(conn, export_id, scope)
             if row["requested_by"] == user_id:
@@ -112,6 +117,7 @@ class ExportService(Service):
                 .where(export_requests.c.id == export_id)
                 .values(state="approved", approved_by=user_id, approved_at=now)
             )
+            audit(conn, [])
             return _out({**row, "state": "approved", "approved_by": user_id, "approved_at": now})
 
     def download(
@@ -122,8 +128,11 @@ class ExportService(Service):
         passphrase: str,
         scope: Sites,
         domain: str = "corridor.local",
+        *,
+        audit: AuditHook,
     ) -> tuple[bytes, list[str]]:
-        """The encrypted file and the ids of the persons in it."""
+        """The encrypted file and the ids of the persons in it; each person in the file is
+        audited in the transaction that marks the export downloaded."""
         if len(passphrase) < export_file.MIN_PASSPHRASE:
             raise ValidationFailed(
                 [
@@ -154,12 +163,12 @@ class ExportService(Service):
             )
             people = queries.persons_out(conn, rows, now.date()) if rows else []
             people = self.vault.reveal_all(people, conn)
+            content, exported = self._content(conn, row, roles, people, user_id, domain, audit)
             conn.execute(
                 update(export_requests)
                 .where(export_requests.c.id == export_id)
                 .values(state="downloaded", downloaded_at=now, persons=len(people))
             )
-        content, exported = self._content(row, roles, people, user_id, domain)
         header = {
             "export_id": export_id,
             "exported_by": user_id,
@@ -175,25 +184,29 @@ class ExportService(Service):
 
     def _content(
         self,
+        conn: Connection,
         row: Any,
         roles: frozenset[str],
         people: list[dict[str, Any]],
         user_id: str,
         domain: str,
+        audit: AuditHook,
     ) -> tuple[bytes, list[str]]:
-        """The file's content in the requested format, and the ids of the persons in it."""
+        """The file's content in the requested format, and the ids of the persons in it
+        (audited in ``conn``)."""
         fmt, sites = row["format"], row["site_ids"]
         if fmt == "pfif":
-            body = self.partner.pfif(sites, domain, None, user_id)
+            body = self.partner.pfif(sites, domain, user_id, audit=audit, conn=conn)
             return body, [p["id"] for p in people if p["consent"]["tracing"]]
         everyone = [p["id"] for p in people]
         if fmt in ("csv", "xlsx"):
-            table = self.partner.table(sites, None)
+            table = self.partner.table(sites, audit=audit, conn=conn)
             if fmt == "xlsx":
                 return write_xlsx(table, self.partner.provenance(user_id)), everyone
             out = io.StringIO()
             write_csv(table, out)
             return out.getvalue().encode("utf-8"), everyone
+        audit(conn, everyone)
         shown = [p.model_dump(mode="json") for p in self.present(roles, people)]
         lines = "\n".join(json.dumps(p, ensure_ascii=False) for p in shown)
         return lines.encode(), everyone

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from corridor.domain.ids import uuid7
 from corridor.formats.records import Record
 from corridor.schemas import HouseholdIn, PersonIn, PersonPatch
+from corridor.services.base import AuditHook
 from corridor.services.registration.persons import RegistrationService
 from corridor.services.search import match_index
 from corridor.storage.import_tables import imported_records, pfif_notes
@@ -38,13 +39,15 @@ def write(
     loose_notes: list[dict[str, Any]],
     by: str | None,
     now: datetime,
+    audit: AuditHook,
 ) -> list[str]:
-    """Write the planned records inside the import's transaction; the person ids written."""
+    """Write the planned records inside the import's transaction; the person ids written.
+    Each person written, updated or emptied is audited in that transaction."""
     ids: list[str] = []
     singles = [p for p in plans if p.action == "create" and isinstance(p.data, PersonIn)]
     if singles:
         new = registration.register_many(
-            [p.data for p in singles if isinstance(p.data, PersonIn)], by, conn=conn
+            [p.data for p in singles if isinstance(p.data, PersonIn)], by, audit=audit, conn=conn
         )
         for plan, pid in zip(singles, new, strict=True):
             plan.person_id = pid
@@ -53,7 +56,10 @@ def write(
     households: list[str | None] = []
     if families:
         written = registration.register_households(
-            [p.data for p in families if isinstance(p.data, HouseholdIn)], by, conn=conn
+            [p.data for p in families if isinstance(p.data, HouseholdIn)],
+            by,
+            audit=audit,
+            conn=conn,
         )
         for plan, household in zip(families, written, strict=True):
             plan.person_id = household["head_person_id"]
@@ -62,10 +68,11 @@ def write(
     household_of = {id(p): h for p, h in zip(families, households, strict=True)}
     for plan in plans:
         if plan.action == "update" and plan.person_id and isinstance(plan.data, PersonPatch):
-            registration.update_person(plan.person_id, plan.data, conn=conn)
+            registration.update_person(plan.person_id, plan.data, audit=audit, conn=conn)
             ids.append(plan.person_id)
         elif plan.action == "expire" and plan.person_id:
             _empty_person(conn, plan.person_id, now)
+            audit(conn, [plan.person_id])
             ids.append(plan.person_id)
     _remember(conn, space, plans, household_of, now, by)
     _store_notes(conn, plans, loose_notes, now)

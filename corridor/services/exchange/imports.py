@@ -106,9 +106,7 @@ class ImportService(Service):
         self.registration = registration
         self.search = search
 
-    def run(
-        self, parsed: Parsed, options: ImportOptions, audit: AuditHook | None = None
-    ) -> ImportReport:
+    def run(self, parsed: Parsed, options: ImportOptions, *, audit: AuditHook) -> ImportReport:
         """Check, then (unless a dry run or a bad record stops it) write in one transaction."""
         report = ImportReport(parsed.source, options.dry_run, problems=list(parsed.issues))
         space = ID_SPACE.get(parsed.source, parsed.source)
@@ -166,9 +164,8 @@ class ImportService(Service):
                     parsed.notes,
                     options.recorded_by,
                     self.clock(),
+                    audit,
                 )
-                if audit and ids:
-                    audit(conn, ids)
         except IntegrityError as exc:
             # Another import of the same records committed between our check and our write
             # (the unique keys of imported_records and pfif_notes): nothing was written.

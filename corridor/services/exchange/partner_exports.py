@@ -12,6 +12,7 @@ tracing are in it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -34,14 +35,19 @@ class PartnerExportService(Service):
         self.vault = vault
 
     def table(
-        self, site_ids: Iterable[str] | None, audit: AuditHook | None
+        self,
+        site_ids: Iterable[str] | None,
+        *,
+        audit: AuditHook,
+        conn: Connection | None = None,
     ) -> list[dict[str, Any]]:
-        """Rows of the person table (``formats.person_table``) of these sites (None: all)."""
-        with self.db.read() as conn:
+        """Rows of the person table (``formats.person_table``) of these sites (None: all),
+        read and audited (one event per person) in one transaction (``conn``: the
+        caller's)."""
+        with self._within(conn) as conn:
             rows = self._persons(conn, site_ids, traceable_only=False)
-        out = [export_row(r) for r in rows]
-        self._audit(audit, [r["id"] for r in rows])
-        return out
+            audit(conn, [r["id"] for r in rows])
+        return [export_row(r) for r in rows]
 
     def provenance(self, who: str) -> str:
         """The line an exported file carries: who exported it and when."""
@@ -51,12 +57,15 @@ class PartnerExportService(Service):
         self,
         site_ids: Iterable[str] | None,
         domain: str,
-        audit: AuditHook | None,
         exported_by: str | None = None,
+        *,
+        audit: AuditHook,
+        conn: Connection | None = None,
     ) -> bytes:
-        """PFIF 1.4 of the persons of these sites who consented to tracing, with notes."""
+        """PFIF 1.4 of the persons of these sites who consented to tracing, with notes;
+        read and audited (one event per person in the file) in one transaction."""
         today = self.clock().date()
-        with self.db.read() as conn:
+        with self._within(conn) as conn:
             rows = self._persons(conn, site_ids, traceable_only=True)
             ids = [r["id"] for r in rows]
             origin: dict[str, str] = {}
@@ -78,11 +87,11 @@ class PartnerExportService(Service):
                     .order_by(pfif_notes.c.note_record_id)
                 ).mappings():
                     notes[n["person_id"]].append(dict(n))
+            audit(conn, ids)
         shaped = []
         for r in rows:
             record_id = origin.get(r["id"]) or pfif.person_record_id(r["id"], domain)
             shaped.append(_pfif_person(r, record_id, notes[r["id"]], today))
-        self._audit(audit, ids)
         return pfif.render(shaped, self.provenance(exported_by) if exported_by else None)
 
     def _persons(
@@ -103,12 +112,10 @@ class PartnerExportService(Service):
             out.append(person)
         return out
 
-    def _audit(self, audit: AuditHook | None, ids: list[str]) -> None:
-        """None: the caller audits (the two-key export, once the file is handed over)."""
-        if audit is None:
-            return
-        with self.db.transaction() as conn:
-            audit(conn, ids)
+    def _within(self, conn: Connection | None) -> AbstractContextManager[Connection]:
+        """The caller's transaction, or one of our own (the read and its audit commit
+        together)."""
+        return nullcontext(conn) if conn is not None else self.db.transaction()
 
 
 def _pfif_person(

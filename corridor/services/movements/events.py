@@ -10,7 +10,7 @@ from corridor.domain.ids import uuid7
 from corridor.domain.movements import EVENT_KINDS
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed, require
 from corridor.schemas import CorrectionIn, StatusEventIn
-from corridor.services.base import Service
+from corridor.services.base import AuditHook, Service
 from corridor.storage import locations, queries
 from corridor.storage.queries import Sites
 from corridor.storage.tables import movements, person_locations, persons, sites
@@ -103,6 +103,8 @@ class MovementService(Service):
         data: StatusEventIn,
         recorded_by: str | None = None,
         scope: Sites = None,
+        *,
+        audit: AuditHook,
     ) -> dict[str, Any]:
         """Record a status event (hospitalised, detained, released, deceased...)."""
         now = self.clock()
@@ -140,6 +142,7 @@ class MovementService(Service):
                 recorded_by=recorded_by,
             )
             locations.refresh(conn, [person_id])
+            audit(conn, [person_id])
             return movement_out(_event(conn, event_id))
 
     def correct(
@@ -148,6 +151,8 @@ class MovementService(Service):
         data: CorrectionIn,
         recorded_by: str | None = None,
         scope: Sites = None,
+        *,
+        audit: AuditHook,
     ) -> dict[str, Any]:
         """Append a correction that replaces (or voids) an earlier event."""
         now = self.clock()
@@ -184,6 +189,7 @@ class MovementService(Service):
                 recorded_by=recorded_by,
             )
             locations.refresh(conn, [old["person_id"]])
+            audit(conn, [old["person_id"]])
             return movement_out(_event(conn, new_id))
 
     def history(self, person_id: str, scope: Sites = None) -> list[dict[str, Any]]:

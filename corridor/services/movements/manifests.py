@@ -17,7 +17,7 @@ from corridor.domain.ids import (
 from corridor.domain.movements import AT_SITE_STATES
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed, require
 from corridor.schemas import CheckInIn, DispatchIn, ManifestIn, ManifestPersonsIn, ReceiveIn
-from corridor.services.base import Service
+from corridor.services.base import AuditHook, Service
 from corridor.services.movements.events import insert_event, insert_events
 from corridor.services.registration.sites import unknown_site_problems
 from corridor.storage import locations, queries
@@ -34,9 +34,15 @@ from corridor.text import N_, text_of
 
 class ManifestService(Service):
     def create(
-        self, data: ManifestIn, created_by: str | None = None, scope: Sites = None
+        self,
+        data: ManifestIn,
+        created_by: str | None = None,
+        scope: Sites = None,
+        *,
+        audit: AuditHook,
     ) -> dict[str, Any]:
-        """A draft manifest from a site in ``scope`` to any site."""
+        """A draft manifest from a site in ``scope`` to any site (audited without a person:
+        nobody is on it yet)."""
         problems = []
         if data.from_site_id == data.to_site_id:
             problems.append(Problem("to_site_id", N_("must differ from from_site_id")))
@@ -57,16 +63,22 @@ class ManifestService(Service):
             problems += unknown_site_problems(conn, [(data.to_site_id, "to_site_id")])
             require(problems)
             conn.execute(insert(manifests), [row])
+            audit(conn, [])
             return self._out(conn, str(row["id"]))
 
     def add_persons(
-        self, manifest_id: str, data: ManifestPersonsIn, scope: Sites = None
+        self, manifest_id: str, data: ManifestPersonsIn, scope: Sites = None, *, audit: AuditHook
     ) -> dict[str, Any]:
         """Put persons on a draft manifest; each must be at its origin and on no open one."""
-        return self.add_groups(manifest_id, [data], scope)
+        return self.add_groups(manifest_id, [data], scope, audit=audit)
 
     def add_groups(
-        self, manifest_id: str, groups: list[ManifestPersonsIn], scope: Sites = None
+        self,
+        manifest_id: str,
+        groups: list[ManifestPersonsIn],
+        scope: Sites = None,
+        *,
+        audit: AuditHook,
     ) -> dict[str, Any]:
         """Several groups (households, with their own separation reasons) in one go."""
         now = self.clock()
@@ -138,10 +150,11 @@ class ManifestService(Service):
                     N_("a person was put on another open manifest at the same moment"),
                     field="person_ids",
                 ) from exc
+            audit(conn, ids)
             return self._out(conn, manifest_id)
 
     def remove_person(
-        self, manifest_id: str, person_id: str, scope: Sites = None
+        self, manifest_id: str, person_id: str, scope: Sites = None, *, audit: AuditHook
     ) -> dict[str, Any]:
         with self.db.transaction() as conn:
             m = _manifest(conn, manifest_id, scope, "from")
@@ -157,6 +170,7 @@ class ManifestService(Service):
             )
             if result.rowcount == 0:
                 raise NotFound("person on this manifest", field="person_id")
+            audit(conn, [person_id])
             return self._out(conn, manifest_id)
 
     def dispatch(
@@ -165,6 +179,8 @@ class ManifestService(Service):
         data: DispatchIn,
         recorded_by: str | None = None,
         scope: Sites = None,
+        *,
+        audit: AuditHook,
     ) -> dict[str, Any]:
         """The truck leaves: everyone on it is in transit. Households stay together
         unless the officer recorded why not."""
@@ -205,6 +221,7 @@ class ManifestService(Service):
                 .where(manifests.c.id == manifest_id)
                 .values(status="dispatched", dispatched_at=at)
             )
+            audit(conn, [i["person_id"] for i in items])
             return self._out(conn, manifest_id)
 
     def check_in(
@@ -213,6 +230,8 @@ class ManifestService(Service):
         data: CheckInIn,
         recorded_by: str | None = None,
         scope: Sites = None,
+        *,
+        audit: AuditHook,
     ) -> dict[str, Any]:
         """Tick a person off at the receiving site. Twice is harmless: one movement only.
         Someone not on the manifest is recorded as a discrepancy, not refused: the person
@@ -227,6 +246,7 @@ class ManifestService(Service):
                 raise Conflict(N_("the manifest has not been dispatched"), field="status")
             person_id = _resolve_person(conn, data)
             [result] = self._check_in(conn, m, [person_id], at, now, recorded_by)
+            audit(conn, [person_id])
         self.notify(_arrived([result]))
         return result
 
@@ -236,6 +256,8 @@ class ManifestService(Service):
         person_ids: list[str],
         arrived_at: datetime | None = None,
         recorded_by: str | None = None,
+        *,
+        audit: AuditHook,
     ) -> list[dict[str, Any]]:
         """Tick off a whole truck in one transaction (the same rules as one by one)."""
         now = self.clock()
@@ -257,6 +279,7 @@ class ManifestService(Service):
                 ]
             )
             results = self._check_in(conn, m, list(dict.fromkeys(person_ids)), at, now, recorded_by)
+            audit(conn, person_ids)
         self.notify(_arrived(results))
         return results
 
@@ -321,8 +344,11 @@ class ManifestService(Service):
                 results[pid] = self._discrepancy(conn, m, pid, at, now, recorded_by)
         return [results[pid] for pid in person_ids]
 
-    def receive(self, manifest_id: str, data: ReceiveIn, scope: Sites = None) -> dict[str, Any]:
-        """Close the arrival; whoever was not checked in stays unaccounted for."""
+    def receive(
+        self, manifest_id: str, data: ReceiveIn, scope: Sites = None, *, audit: AuditHook
+    ) -> dict[str, Any]:
+        """Close the arrival; whoever was not checked in stays unaccounted for (the persons
+        the receipt concerns, for the audit log; none: one event without a person)."""
         now = self.clock()
         with self.db.transaction() as conn:
             m = _manifest(conn, manifest_id, scope, "to")
@@ -335,6 +361,13 @@ class ManifestService(Service):
                 .where(manifests.c.id == manifest_id)
                 .values(status="received", received_at=data.received_at or now)
             )
+            missing = conn.execute(
+                select(manifest_items.c.person_id).where(
+                    manifest_items.c.manifest_id == manifest_id,
+                    manifest_items.c.checked_in_at.is_(None),
+                )
+            ).scalars()
+            audit(conn, [str(pid) for pid in missing])
             return self._out(conn, manifest_id)
 
     def get(self, manifest_id: str, scope: Sites = None) -> dict[str, Any]:
@@ -662,4 +695,3 @@ def _resolve_person(conn: Connection, data: CheckInIn) -> str:
             raise NotFound("person", field="registration_number")
         return str(pid)
     raise ValidationFailed([Problem("person_id", N_("give person_id or registration_number"))])
-

@@ -26,6 +26,7 @@ from corridor.security.users import (
     set_roles,
     set_sites,
 )
+from corridor.services.base import AuditHook
 from corridor.services.registration.sites import unknown_site_problems
 from corridor.storage.database import Database
 from corridor.text import N_
@@ -92,8 +93,11 @@ class AccountService:
         roles: Iterable[Role],
         site_ids: Iterable[str],
         granted_by: str | None = None,
+        *,
+        audit: AuditHook,
     ) -> tuple[str, str | None]:
-        """A user with roles and sites; returns (user id, TOTP secret or None)."""
+        """A user with roles and sites; returns (user id, TOTP secret or None). Audited
+        without a person (``users.admin``)."""
         now = self.clock()
         roles = list(roles)
         with self.db.transaction() as conn:
@@ -103,6 +107,7 @@ class AccountService:
             secret = None
             if any(self.matrix.requires_totp(r) for r in roles):
                 secret = enrol_totp(conn, self._master(), user_id, now)
+            audit(conn, [])
         return user_id, secret
 
     def look_up(self, who: Caller, person_id: str) -> None:
@@ -127,7 +132,7 @@ class AccountService:
                 .values(language=code, updated_at=self.clock())
             )
 
-    def set_sites(self, user_id: str, site_ids: Iterable[str]) -> list[str]:
+    def set_sites(self, user_id: str, site_ids: Iterable[str], *, audit: AuditHook) -> list[str]:
         """Replace the user's sites (unknown sites refused); takes effect on the user's
         next request."""
         site_ids = sorted(set(site_ids))
@@ -138,6 +143,7 @@ class AccountService:
                 unknown_site_problems(conn, [(s, f"site_ids[{i}]") for i, s in enumerate(site_ids)])
             )
             set_sites(conn, user_id, site_ids, self.clock())
+            audit(conn, [])
         return site_ids
 
     def login(self, username: str, password: str) -> LoginResult:

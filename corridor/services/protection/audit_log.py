@@ -30,13 +30,23 @@ DEFAULT_PURPOSE = {
 }
 
 
+# The width of ``audit_events.role``.
+ROLE_WIDTH = 30
+
+
 def acting_role(who: Caller, action: str) -> str:
-    """The role under which ``who`` does ``action`` (the first that allows it)."""
+    """The role under which ``who`` does ``action`` (the first that allows it). None
+    allows it (a denial): the roles held, or where they do not fit the column, the first
+    and how many more (``health+4``); the user id names the rest."""
     matrix = who.matrix
-    for role in sorted(who.principal.roles):
+    held = sorted(str(r) for r in who.principal.roles)
+    for role in held:
         if matrix.allowed(role, action, same_site=True):
-            return str(role)
-    return ",".join(sorted(who.principal.roles)) or "none"
+            return role
+    joined = ",".join(held)
+    if len(joined) <= ROLE_WIDTH:
+        return joined or "none"
+    return f"{held[0]}+{len(held) - 1}"
 
 
 class AuditService(Service):

@@ -461,6 +461,13 @@ class Gate:
             purpose="telling an enquirer the outcome",
         )
 
+    def case_subject(self, who: Caller, case_id: str) -> str | None:
+        """The id of the person a case found (None: nobody yet), for a write about the
+        case: NotFound outside the caller's scope. Shows nothing, so audits nothing; the
+        write that follows audits itself (or its refusal)."""
+        found = self.s.tracing.views.case(case_id, scope=who.scope)["found_person"]
+        return str(found["id"]) if found else None
+
     def tracing_written(self, who: Caller, view: TracingView) -> TracingView:
         """What a tracing write answers (audited by the write itself)."""
         from corridor.services.tracing.views import hide_detention_sites

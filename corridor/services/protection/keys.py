@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -65,19 +65,32 @@ class Rotation:
 
 
 def audit_admin(
-    conn: Connection, now: datetime, actor: str, action: str, purpose: str, site_id: str | None
+    conn: Connection,
+    now: datetime,
+    actor: str,
+    action: str,
+    purpose: str,
+    site_id: str | None,
+    person_ids: Sequence[str] = (),
 ) -> None:
-    audit.append(
+    """An operator's command, audited inside its transaction: one event per person it
+    touched, or one event without a person."""
+    ids: list[str | None] = list(dict.fromkeys(person_ids)) or [None]
+    audit.append_many(
         conn,
-        AuditEvent(
-            user_id=actor[:36],
-            role=CLI_ROLE,
-            action=action,
-            outcome=Outcome.ALLOWED,
-            purpose=purpose,
-            occurred_at=now,
-            site_id=site_id,
-        ),
+        [
+            AuditEvent(
+                user_id=actor[:36],
+                role=CLI_ROLE,
+                action=action,
+                outcome=Outcome.ALLOWED,
+                purpose=purpose,
+                occurred_at=now,
+                site_id=site_id,
+                person_id=person_id,
+            )
+            for person_id in ids
+        ],
     )
 
 

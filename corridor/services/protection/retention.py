@@ -143,13 +143,15 @@ class RetentionService(Service):
             why = "legal hold placed" if hold else "legal hold lifted"
             if what != "person":
                 why += f" on an {what}"
-            audit_admin(conn, self.clock(), actor, "retention.run", why, None)
+            touched = [record_id] if what == "person" else []
+            audit_admin(conn, self.clock(), actor, "retention.run", why, None, touched)
 
     def erase(
         self,
         person_id: str,
         ground: str,
-        audit: AuditHook | None = None,
+        *,
+        audit: AuditHook,
         scope: Sites = None,
     ) -> dict[str, Any]:
         """Erase a person's data at their request (PROTECTION.md line 11), now: the same
@@ -179,8 +181,7 @@ class RetentionService(Service):
                     }
                 ],
             )
-            if audit:
-                audit(conn, [person_id])
+            audit(conn, [person_id])
         return {"person_id": person_id, "erased_at": now, "ground": ground}
 
     def run(self, actor: str, dry_run: bool = False) -> RetentionReport:
@@ -237,7 +238,8 @@ class RetentionService(Service):
             ]
             insert_rows(conn, disposal_log, log)
             total = sum(len(v) for v in expired.values())
-            audit_admin(conn, now, actor, "retention.run", f"retention run: {total} disposed", None)
+            why = f"retention run: {total} disposed"
+            audit_admin(conn, now, actor, "retention.run", why, None, expired["person"])
         return report
 
     # -- persons -------------------------------------------------------------------------

@@ -108,18 +108,20 @@ class RegistrationService(Service):
         self,
         data: PersonIn,
         recorded_by: str | None = None,
-        audit: AuditHook | None = None,
+        *,
+        audit: AuditHook,
         scope: Sites = None,
     ) -> dict[str, Any]:
         """Register one person at a site; returns the stored person."""
-        [person_id] = self.register_many([data], recorded_by, audit, scope)
+        [person_id] = self.register_many([data], recorded_by, audit=audit, scope=scope)
         return self.get_person(person_id)
 
     def register_many(
         self,
         items: Sequence[PersonIn],
         recorded_by: str | None = None,
-        audit: AuditHook | None = None,
+        *,
+        audit: AuditHook,
         scope: Sites = None,
         conn: Connection | None = None,
     ) -> list[str]:
@@ -156,8 +158,7 @@ class RegistrationService(Service):
             require(problems)
             batch = _ready(batch)
             batch.write(conn)
-            if audit:
-                audit(conn, [d.person["id"] for d in drafts])
+            audit(conn, [d.person["id"] for d in drafts])
         if own_transaction:  # else the caller tells the listeners once it committed
             self.notify([d.person["id"] for d in drafts])
         return [d.person["id"] for d in drafts]
@@ -166,21 +167,23 @@ class RegistrationService(Service):
         self,
         data: HouseholdIn,
         recorded_by: str | None = None,
-        audit: AuditHook | None = None,
+        *,
+        audit: AuditHook,
         scope: Sites = None,
     ) -> dict[str, Any]:
         """Register a head and members in one go, linked to the head by relationship.
 
         Returns the household with each member's id and wristband number (the full
         records are at ``get_household``): at an exit point, speed matters."""
-        [household] = self.register_households([data], recorded_by, audit, scope)
+        [household] = self.register_households([data], recorded_by, audit=audit, scope=scope)
         return household
 
     def register_households(
         self,
         items: Sequence[HouseholdIn],
         recorded_by: str | None = None,
-        audit: AuditHook | None = None,
+        *,
+        audit: AuditHook,
         scope: Sites = None,
         conn: Connection | None = None,
     ) -> list[dict[str, Any]]:
@@ -252,8 +255,7 @@ class RegistrationService(Service):
             batch = _ready(batch)
             insert_rows(conn, households, hh_rows)
             batch.write(conn)
-            if audit:
-                audit(conn, [d.person["id"] for d in all_drafts])
+            audit(conn, [d.person["id"] for d in all_drafts])
             insert_rows(conn, relationships, link_rows)
         if own_transaction:
             self.notify([d.person["id"] for d in all_drafts])
@@ -282,7 +284,8 @@ class RegistrationService(Service):
         self,
         person_id: str,
         patch: PersonPatch,
-        audit: AuditHook | None = None,
+        *,
+        audit: AuditHook,
         scope: Sites = None,
         check: Callable[[dict[str, Any]], None] | None = None,
         conn: Connection | None = None,
@@ -324,15 +327,15 @@ class RegistrationService(Service):
                 if docs:
                     conn.execute(insert(person_documents), docs)
             match_index.reindex_persons(conn, [person_id], self.vault)
-            if audit:
-                audit(conn, [person_id])
+            audit(conn, [person_id])
             person = self._person(conn, person_id)
         if own_transaction:  # details or consent given later may make a match
             self.notify([person_id])
         return person
 
-    def link(self, data: LinkIn, scope: Sites = None) -> dict[str, Any]:
-        """Record that other_person is person's <kind> (and the inverse)."""
+    def link(self, data: LinkIn, scope: Sites = None, *, audit: AuditHook) -> dict[str, Any]:
+        """Record that other_person is person's <kind> (and the inverse); audited for both
+        persons."""
         if data.person_id == data.other_person_id:
             raise ValidationFailed(
                 [Problem("other_person_id", N_("a person cannot be their own relative"))]
@@ -370,6 +373,7 @@ class RegistrationService(Service):
                 data.other_person_id, data.person_id, INVERSE_LINK[data.kind], now, data.note
             )
             conn.execute(insert(relationships), [row, inverse])
+            audit(conn, [data.person_id, data.other_person_id])
         return {
             "id": row["id"],
             "person_id": data.person_id,

@@ -12,7 +12,7 @@ from corridor.domain.ids import uuid7
 from corridor.domain.sites import pcode_problem
 from corridor.errors import Conflict, Problem, require
 from corridor.schemas import SiteIn
-from corridor.services.base import Service
+from corridor.services.base import AuditHook, Service
 from corridor.services.protection import detention
 from corridor.services.protection.field_vault import FieldVault
 from corridor.storage import queries
@@ -44,9 +44,9 @@ class SiteService(Service):
         super().__init__(db, clock)
         self.vault = vault
 
-    def create(self, data: SiteIn) -> dict[str, Any]:
+    def create(self, data: SiteIn, *, audit: AuditHook) -> dict[str, Any]:
         """A new site; a detention site is stored with its details sealed and a label as
-        its name (``KeyUnavailable`` without a master key)."""
+        its name (``KeyUnavailable`` without a master key). Audited without a person."""
         problems = []
         if data.pcode and (reason := pcode_problem(data.pcode)):
             problems.append(Problem("pcode", reason))
@@ -62,6 +62,7 @@ class SiteService(Service):
             conn.execute(insert(sites), [row])
             if is_detention:
                 detention.seal(self.vault, conn, row["id"], given)
+            audit(conn, [])
         return queries.site_out(row)
 
     def all(self, reveal: bool = False) -> list[dict[str, Any]]:

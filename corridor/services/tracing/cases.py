@@ -74,7 +74,7 @@ class TracingService(Service):
     # -- enquiries -------------------------------------------------------------------
 
     def create_enquiry(
-        self, data: EnquiryIn, recorded_by: str | None = None, audit: AuditHook | None = None
+        self, data: EnquiryIn, recorded_by: str | None = None, *, audit: AuditHook
     ) -> dict[str, Any]:
         """Record an enquiry and its sought persons (one case each), and propose at once
         the registered persons who may be them."""
@@ -118,8 +118,7 @@ class TracingService(Service):
                     proposed.append(match.record_id)
                     state = CaseState.POSSIBLE_MATCH
             self.vault.require_live(conn, [sealed])  # not destroyed meanwhile
-            if audit:
-                audit(conn, proposed)
+            audit(conn, proposed)
         return self.views.enquiry(enquiry_id)
 
     # -- matching on registration and arrival -----------------------------------------
@@ -215,7 +214,7 @@ class TracingService(Service):
     # -- officers' decisions ----------------------------------------------------------
 
     def confirm_match(
-        self, match_id: str, data: MatchDecisionIn, who: Caller, audit: AuditHook | None = None
+        self, match_id: str, data: MatchDecisionIn, who: Caller, *, audit: AuditHook
     ) -> dict[str, Any]:
         """The officer verified the candidate: the case is verified, other candidates
         of the case are set aside."""
@@ -259,12 +258,11 @@ class TracingService(Service):
                 match_id=match_id,
                 role=role,
             )
-            if audit:
-                audit(conn, [m["person_id"]])
+            audit(conn, [m["person_id"]])
         return self.views.case(case["id"])
 
     def reject_match(
-        self, match_id: str, data: MatchDecisionIn, who: Caller, audit: AuditHook | None = None
+        self, match_id: str, data: MatchDecisionIn, who: Caller, *, audit: AuditHook
     ) -> dict[str, Any]:
         """Not the person sought; when no candidate is left the case is open again."""
         now = self.clock()
@@ -302,12 +300,11 @@ class TracingService(Service):
                 match_id=match_id,
                 role=acting_role(who, "tracing.write"),
             )
-            if audit:
-                audit(conn, [m["person_id"]])
+            audit(conn, [m["person_id"]])
         return self.views.case(case["id"])
 
     def decide_disclosure(
-        self, case_id: str, data: DisclosureIn, who: Caller, audit: AuditHook | None = None
+        self, case_id: str, data: DisclosureIn, who: Caller, *, audit: AuditHook
     ) -> dict[str, Any]:
         """Record whether the enquirer may learn where the found person is: the found
         adult's own answer (recorded by a tracing officer), or for a child the protection
@@ -360,12 +357,11 @@ class TracingService(Service):
                 disclosure=data.decision,
                 child=child,
             )
-            if audit:
-                audit(conn, [case["found_person_id"]])
+            audit(conn, [case["found_person_id"]])
         return self.views.case(case_id)
 
     def transition(
-        self, case_id: str, data: TransitionIn, who: Caller, audit: AuditHook | None = None
+        self, case_id: str, data: TransitionIn, who: Caller, *, audit: AuditHook
     ) -> dict[str, Any]:
         """family_informed, reunited, or closed with a reason."""
         now = self.clock()
@@ -401,8 +397,7 @@ class TracingService(Service):
                 reason,
                 role=acting_role(who, "tracing.write"),
             )
-            if audit:
-                audit(conn, [case["found_person_id"]] if case["found_person_id"] else [])
+            audit(conn, [case["found_person_id"]] if case["found_person_id"] else [])
         return self.views.case(case_id)
 
     # -- helpers ----------------------------------------------------------------------

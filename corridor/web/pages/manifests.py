@@ -19,10 +19,11 @@ from corridor.web.auth import requires
 from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.persons import site_names
 from corridor.web.pages.render import render
+from corridor.web.writes import audited
 
 router = APIRouter(include_in_schema=False)
 MayManifestRead = Annotated[Caller, Depends(requires("manifest.read"))]
-MayManifestWrite = Annotated[Caller, Depends(requires("manifest.write"))]
+MayManifestWrite = Annotated[Caller, Depends(audited("manifest.write"))]
 
 
 def _list(
@@ -45,7 +46,10 @@ def create(request: Request, form: Form, svc: Svc, who: MayManifestWrite) -> Res
     body = {k: text(form, k) or "" for k in ("vehicle", "from_site_id", "to_site_id")}
     try:
         manifest = svc.manifests.create(
-            forms.parse(ManifestIn, body), created_by=who.principal.user_id, scope=who.scope
+            forms.parse(ManifestIn, body),
+            created_by=who.principal.user_id,
+            scope=who.scope,
+            audit=svc.audit.hook(who, "manifest.write"),
         )
     except ValidationFailed as exc:
         return _list(request, svc, who, forms.as_values(form), forms.problems_by_field(exc))
@@ -93,7 +97,10 @@ def add_persons(
             raise ValidationFailed(problems)
         body = {"person_ids": ids, "separation_reason": text(form, "separation_reason")}
         svc.manifests.add_persons(
-            manifest_id, forms.parse(ManifestPersonsIn, body), scope=who.scope
+            manifest_id,
+            forms.parse(ManifestPersonsIn, body),
+            scope=who.scope,
+            audit=svc.audit.hook(who, "manifest.write"),
         )
     except ValidationFailed as exc:
         errors = {"registration_numbers": forms.reasons(exc)}
@@ -105,7 +112,10 @@ def add_persons(
 def remove_person(
     manifest_id: str, request: Request, form: Form, svc: Svc, who: MayManifestWrite
 ) -> Response:
-    svc.manifests.remove_person(manifest_id, text(form, "person_id") or "", scope=who.scope)
+    person_id = text(form, "person_id") or ""
+    svc.manifests.remove_person(
+        manifest_id, person_id, scope=who.scope, audit=svc.audit.hook(who, "manifest.write")
+    )
     return see_other(f"/manifests/{manifest_id}")
 
 
@@ -115,7 +125,11 @@ def dispatch(
 ) -> Response:
     try:
         svc.manifests.dispatch(
-            manifest_id, DispatchIn(), recorded_by=who.principal.user_id, scope=who.scope
+            manifest_id,
+            DispatchIn(),
+            recorded_by=who.principal.user_id,
+            scope=who.scope,
+            audit=svc.audit.hook(who, "manifest.write"),
         )
     except ValidationFailed as exc:
         errors = {"dispatch": forms.reasons(exc)}
@@ -140,6 +154,7 @@ def check_in(
             forms.parse(CheckInIn, body),
             recorded_by=who.principal.user_id,
             scope=who.scope,
+            audit=svc.audit.hook(who, "manifest.write"),
         )
     except (ValidationFailed, NotFound, Conflict) as exc:
         reasons = forms.reasons(exc)
@@ -159,7 +174,9 @@ def check_in(
 def receive(
     manifest_id: str, request: Request, form: Form, svc: Svc, who: MayManifestWrite
 ) -> Response:
-    svc.manifests.receive(manifest_id, ReceiveIn(), scope=who.scope)
+    svc.manifests.receive(
+        manifest_id, ReceiveIn(), scope=who.scope, audit=svc.audit.hook(who, "manifest.write")
+    )
     return see_other(f"/manifests/{manifest_id}")
 
 

@@ -18,12 +18,13 @@ from corridor.web import forms
 from corridor.web.auth import requires
 from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.render import render
+from corridor.web.writes import audited
 
 router = APIRouter(include_in_schema=False)
 MayPersonRead = Annotated[Caller, Depends(requires("person.read"))]
 MayPersonSearch = Annotated[Caller, Depends(requires("person.search"))]
-MayPersonWrite = Annotated[Caller, Depends(requires("person.write"))]
-MayMovementWrite = Annotated[Caller, Depends(requires("movement.write"))]
+MayPersonWrite = Annotated[Caller, Depends(audited("person.write"))]
+MayMovementWrite = Annotated[Caller, Depends(audited("movement.write"))]
 
 
 def site_names(svc: Services, who: Caller) -> dict[str, str]:
@@ -58,10 +59,10 @@ def record_event(
             forms.parse(StatusEventIn, body),
             recorded_by=who.principal.user_id,
             scope=who.scope,
+            audit=svc.audit.hook(who, "movement.write"),
         )
     except ValidationFailed as exc:
         return _person(request, svc, who, person_id, forms.problems_by_field(exc))
-    svc.audit.record(who, "movement.write", [person_id])
     return see_other(f"/persons/{person_id}")
 
 
@@ -105,13 +106,14 @@ def link_relative(
             "other_person_id": found[0].id,
             "kind": text(form, "link_kind"),
         }
-        svc.registration.link(forms.parse(LinkIn, body), scope=who.scope)
+        svc.registration.link(
+            forms.parse(LinkIn, body), scope=who.scope, audit=svc.audit.hook(who, "person.write")
+        )
     except (ValidationFailed, Conflict) as exc:
         errors = {
             ("link_kind" if p.field == "kind" else p.field): p.reason for p in exc.problems
         } or {"link_kind": exc.message}
         return _person(request, svc, who, person_id, errors)
-    svc.audit.record(who, "person.write", [person_id, found[0].id])
     return see_other(f"/persons/{person_id}")
 
 

@@ -18,9 +18,11 @@ from corridor.web import forms
 from corridor.web.auth import requires
 from corridor.web.pages.common import Form, Svc, see_other
 from corridor.web.pages.render import render
+from corridor.web.writes import audited
 
 router = APIRouter(include_in_schema=False)
 MayPersonWrite = Annotated[Caller, Depends(requires("person.write"))]
+WritesPerson = Annotated[Caller, Depends(audited("person.write"))]
 MayPersonSearch = Annotated[Caller, Depends(requires("person.search"))]
 DEFAULTS = {
     "purpose": "registration and assistance",
@@ -63,7 +65,7 @@ def person_form(request: Request, svc: Svc, who: MayPersonWrite) -> Response:
 
 
 @router.post("/register")
-def register_person(request: Request, form: Form, svc: Svc, who: MayPersonWrite) -> Response:
+def register_person(request: Request, form: Form, svc: Svc, who: WritesPerson) -> Response:
     try:
         data = forms.parse(PersonIn, forms.person_details(form) | forms.basis(form))
         person = svc.registration.register_person(
@@ -93,7 +95,7 @@ def member_row(request: Request, who: MayPersonWrite, index: int = 0) -> Respons
 
 
 @router.post("/register/household")
-def register_household(request: Request, form: Form, svc: Svc, who: MayPersonWrite) -> Response:
+def register_household(request: Request, form: Form, svc: Svc, who: WritesPerson) -> Response:
     rows = sorted({int(k[8 : k.index("]")]) for k in form if k.startswith("members[") and "]" in k})
     members = []
     for i in rows:

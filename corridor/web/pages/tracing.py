@@ -20,10 +20,14 @@ from corridor.web import forms
 from corridor.web.auth import requires
 from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.render import render
+from corridor.web.writes import audited, refused_about
 
 router = APIRouter(include_in_schema=False)
 MayTracingRead = Annotated[Caller, Depends(requires("tracing.read"))]
 MayTracingWrite = Annotated[Caller, Depends(requires("tracing.write"))]
+WritesTracing = Annotated[Caller, Depends(audited("tracing.write"))]
+# Both roles that decide a disclosure hold tracing.read; the service checks which decides.
+Decides = Annotated[Caller, Depends(audited("tracing.write", gate="tracing.read"))]
 ENQUIRY_DEFAULTS = {"relationship": "sibling"}
 
 
@@ -113,7 +117,7 @@ def sought_row(request: Request, who: MayTracingWrite, index: int = 0) -> Respon
 
 
 @router.post("/tracing/enquiries")
-def create_enquiry(request: Request, form: Form, svc: Svc, who: MayTracingWrite) -> Response:
+def create_enquiry(request: Request, form: Form, svc: Svc, who: WritesTracing) -> Response:
     """Record the enquiry; the likely persons are proposed at once."""
     body, rows = _enquiry_body(form)
     try:
@@ -183,32 +187,27 @@ def _decide(
 
 
 @router.post("/tracing/matches/{match_id}/confirm")
-def confirm(
-    match_id: str, request: Request, form: Form, svc: Svc, who: MayTracingWrite
-) -> Response:
+def confirm(match_id: str, request: Request, form: Form, svc: Svc, who: WritesTracing) -> Response:
     """This candidate is the person sought: the case is verified."""
     return _decide(request, form, svc, who, match_id, confirm=True)
 
 
 @router.post("/tracing/matches/{match_id}/reject")
-def reject(match_id: str, request: Request, form: Form, svc: Svc, who: MayTracingWrite) -> Response:
+def reject(match_id: str, request: Request, form: Form, svc: Svc, who: WritesTracing) -> Response:
     return _decide(request, form, svc, who, match_id, confirm=False)
 
 
 @router.post("/tracing/cases/{case_id}/disclosure")
-def disclosure(
-    case_id: str, request: Request, form: Form, svc: Svc, who: MayTracingRead
-) -> Response:
+def disclosure(case_id: str, request: Request, form: Form, svc: Svc, who: Decides) -> Response:
     """The found adult's own answer, or for a child the protection officer's decision
     (the service checks which role decides; a refusal of the role is audited)."""
     body = {"decision": text(form, "decision") or "", "reason": text(form, "reason") or ""}
-    svc.tracing.views.case(case_id, scope=who.scope)  # out of scope: 404
+    found = svc.gate.case_subject(who, case_id)  # out of scope: 404
     audit = svc.audit.hook(who, "tracing.write")
     try:
         svc.tracing.decide_disclosure(case_id, forms.parse(DisclosureIn, body), who, audit=audit)
     except Forbidden:
-        found = svc.tracing.views.case(case_id)["found_person"]
-        svc.audit.record(who, "tracing.write", [found["id"] if found else None], allowed=False)
+        refused_about(request, [found])
         raise
     except (ValidationFailed, Conflict) as exc:
         reasons = forms.reasons(exc)
@@ -218,7 +217,7 @@ def disclosure(
 
 @router.post("/tracing/cases/{case_id}/transitions")
 def transition(
-    case_id: str, request: Request, form: Form, svc: Svc, who: MayTracingWrite
+    case_id: str, request: Request, form: Form, svc: Svc, who: WritesTracing
 ) -> Response:
     body = {k: text(form, k) for k in ("to", "close_reason", "reason")}
     try:

@@ -1,0 +1,64 @@
+"""The gate of every write handler: ``requires(action)``, and one denial in the audit log
+when the write is then refused.
+
+A write that passes the role gate may still be refused: the person, manifest, case or
+export is outside the caller's sites (answered 404, never 403: no existence oracle) or
+the caller may not write a field of it (403). The write rolled back, so the denial is
+written in its own transaction: one event, ``allowed=False``, for the person the path
+names (``person_id``) or the handler named with ``refused_about``, else without a
+person. A role refusal is audited by ``requires``
+itself, before the handler runs, and is not counted twice.
+
+Every write handler takes its caller from ``audited(action)``, and passes
+``svc.audit.hook(who, action)`` to the service, which appends the allowed events inside
+the write's own transaction (the services take that hook as a required argument).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from corridor.errors import Forbidden, NotFound
+from corridor.services import Services
+from corridor.services.protection.accounts import Caller
+from corridor.web.auth import requires
+from corridor.web.deps import services
+
+Svc = Annotated[Services, Depends(services)]
+
+# The refusals of a write that the audit log records as denials (a conflict or an invalid
+# input is no denial: the caller may do the write, just not with these values now).
+DENIALS = (NotFound, Forbidden)
+
+
+def audited(action: str, gate: str | None = None) -> Callable[..., AsyncIterator[Caller]]:
+    """A dependency: the caller, once one of their roles allows ``gate`` (default:
+    ``action``); a refusal of the write that follows is audited as a denial of ``action``."""
+    check = requires(gate or action)
+
+    # ``check`` is local: a default, not an annotation (annotations are read as strings).
+    async def write(
+        request: Request,
+        svc: Svc,
+        who: Caller = Depends(check),  # noqa: B008
+    ) -> AsyncIterator[Caller]:
+        try:
+            yield who
+        except DENIALS:
+            named = getattr(request.state, "refused_person_ids", None)
+            person_ids = named or [request.path_params.get("person_id")]
+            await run_in_threadpool(svc.gate.refused, who, action, person_ids)
+            raise
+
+    write.action = gate or action  # type: ignore[attr-defined]  # read by the matrix test
+    return write
+
+
+def refused_about(request: Request, person_ids: list[str | None]) -> None:
+    """Name the persons a refused write concerned, where the path does not (the denial
+    event is written for them)."""
+    request.state.refused_person_ids = person_ids
