@@ -242,10 +242,13 @@ def build_world(database: Database, clock: Clock) -> World:
             json={"kind": "hospitalised", "to_site_id": sites["H"]},
         )
     )
-    # Manifests: a draft at A (the adult and the child on it), a dispatched one from B.
+    # Manifests: a draft at A (the adult and the child on it), one dispatched from the
+    # hospital to A (the hospitalised mother: A checks her in and receives it), one
+    # dispatched from B.
     manifests: dict[str, str] = {}
     for key, client, src, dst, people in (
         ("A", a_admin, "A", "H", [persons["adult"]["id"], persons["child"]["id"]]),
+        ("H", a_admin, "H", "A", [persons["hospitalised"]["id"]]),
         ("B", b_admin, "B", "C", [persons["other_site"]["id"]]),
     ):
         m = _ok(
@@ -261,6 +264,7 @@ def build_world(database: Database, clock: Clock) -> World:
                 json={"person_ids": people, "separation_reason": "medical referral"},
             )
         )
+    _ok(a_admin.post(f"/api/manifests/{manifests['H']}/dispatch"))
     _ok(b_admin.post(f"/api/manifests/{manifests['B']}/dispatch"))
     # An enquiry for each record (seeking it by name), and an export at A and at B.
     enquiries: dict[str, dict[str, Any]] = {}
@@ -309,7 +313,7 @@ def build_world(database: Database, clock: Clock) -> World:
             "site_id": sites[site_key],
             "own_site_id": sites["A"],
             "household_id": households[kind] or households["adult"],
-            "manifest_id": manifests[site_key],
+            "manifest_id": manifests["H" if kind == "hospitalised" else site_key],
             "event_id": str(movements[0]["id"]),
             "enquiry_id": str(enquiries[kind]["id"]),
             "case_id": str(case["id"]),
