@@ -1,0 +1,466 @@
+"""Protection by construction (issue 11), generated from the route table.
+
+Every route of the app (the API, every page and its ``.json`` twin, every page form) is
+called by a user of every role, who works at site A, against records of every kind (an
+adult, a child, an unaccompanied child, a detained person, a hospitalised person, a
+person who refused tracing, and a person at site B), on a world built once per backend
+(tests/support/route_world.py). A new route is covered without anyone writing a test; a
+route the test cannot call (an unknown path parameter, a body without a template) fails.
+
+Per (route, role, record) it asserts, each in its own test so that failures read as a
+list of what to fix:
+
+1. ``out_of_scope``: a role holding the route's action for its own sites only gets 404
+   for a site-B record (never 200, never 403); a role without the action gets 403 from
+   the role gate; a route naming no record shows nothing of site B.
+2. ``withheld``: no canary of a field the role may not see (computed from the
+   authorisation matrix: ``visible_fields`` and the field groups) is in the body.
+3. ``audit``: exactly one audit event per person shown (a person id in the body of a 2xx
+   answer) or refused (the person of the path, for a 403 or 404 of a person route; a
+   refusal of any other personal-data route leaves at least one denial).
+4. ``no_5xx``.
+
+And: no list route with a ``site_id`` filter answers a detention facility's id to a role
+outside the matrix's ``detention`` field group (404; 403 from the role gate).
+
+A route that names no record is asked once per role (its answer is checked against every
+record of the world). A role the gate refuses is tried on a child of its own site and on
+site B's record only. PostgreSQL runs the same checks on a thinner set of records (a
+child, the detained husband, site B's). Reads run first, then writes, the ones that
+change most last (erasure, dispatch, receive...): the world is built once per backend.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import secrets
+import shutil
+import traceback
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from corridor.security.roles import Role, default_matrix
+from corridor.security.tables import audit_events
+from corridor.settings import Settings
+from corridor.storage import Database
+from corridor.web import create_app
+from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
+from tests.conftest import MASTER_KEY, Clock, _truncate_all
+from tests.support.route_table import RouteCase, all_routes, fill, route_cases
+from tests.support.route_world import (
+    DETENTION_LOCALITY,
+    DETENTION_NAME,
+    RECORDS,
+    World,
+    build_world,
+    token_client,
+    walk_json,
+)
+
+MATRIX = default_matrix()
+APP = create_app(Settings(database_url="sqlite://", master_key=MASTER_KEY))
+CASES = route_cases(APP)
+ROLES = list(Role)
+NO_RECORD = "-"  # a route naming no record: one request per role, against the whole world
+BACKENDS = ("sqlite", "postgresql")
+POSTGRES_RECORDS = (NO_RECORD, "child", "detained", "other_site")
+# A role without the route's action is refused by the role gate before any record is
+# read: it is tried on a child of its own site and on site B's record (both a 403).
+GATE_RECORDS = (NO_RECORD, "child", "other_site")
+OPTION = re.compile(r"<option\b[^>]*>.*?</option>", re.S)
+
+
+def _own_site_only(role: Role, action: str) -> bool:
+    return MATRIX.allowed(role, action, same_site=True) and not MATRIX.allowed(
+        role, action, same_site=False
+    )
+
+
+def _gate_refuses(role: Role, case: RouteCase) -> bool:
+    return case.action is not None and not MATRIX.allowed(role, case.action, same_site=True)
+
+
+def _records(case: RouteCase) -> tuple[str, ...]:
+    return RECORDS if case.per_record else (NO_RECORD,)
+
+
+def _params(applies: Any = None) -> list[Any]:
+    """(backend, case, role, record) for every callable route, role and record; on
+    PostgreSQL a thinner set of records (a child, a detained person, site B's)."""
+    out = []
+    for backend in BACKENDS:
+        marks = [pytest.mark.postgresql] if backend == "postgresql" else []
+        for case in CASES:
+            if case.missing:
+                continue
+            for role in ROLES:
+                for record in _records(case):
+                    if backend == "postgresql" and record not in POSTGRES_RECORDS:
+                        continue
+                    if _gate_refuses(role, case) and record not in GATE_RECORDS:
+                        continue
+                    if applies is None or applies(case, role, record):
+                        out.append(
+                            pytest.param(
+                                backend,
+                                case,
+                                role,
+                                record,
+                                marks=marks,
+                                id=f"{backend}|{case.key}|{role.value}|{record}",
+                            )
+                        )
+    return out
+
+
+def _scope_applies(case: RouteCase, role: Role, record: str) -> bool:
+    if case.action is None:
+        return False
+    if not MATRIX.allowed(role, case.action, same_site=True):
+        return True  # the role gate answers 403
+    return record in ("other_site", NO_RECORD) and _own_site_only(role, case.action)
+
+
+@dataclass
+class Answer:
+    url: str
+    status: int
+    text: str
+    data: Any  # the parsed JSON body, or None
+    events: list[dict[str, Any]]  # audit rows the request added, by the caller
+
+
+@dataclass
+class Env:
+    backend: str
+    db: Database
+    world: World
+    clients: dict[Role, TestClient]
+    users: dict[Role, str]
+    answers: dict[tuple[str, Role, str], Answer] = field(default_factory=dict)
+
+
+ENVS: dict[str, Env] = {}
+
+
+def _env(request: pytest.FixtureRequest, backend: str) -> Env:
+    """The world of ``backend``, built on first use and kept for the module."""
+    if backend in ENVS:
+        return ENVS[backend]
+    if backend == "sqlite":
+        path = request.getfixturevalue("tmp_path_factory").mktemp("route-table") / "rt.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        db = Database(f"sqlite:///{path}")
+    else:
+        db = Database(request.getfixturevalue("postgres_server").url)
+        _truncate_all(db)
+    clock = Clock(datetime(2019, 3, 10, 8, 0, tzinfo=UTC))
+    world = build_world(db, clock)
+    clients, users = {}, {}
+    for role in ROLES:
+        client, user = token_client(db, clock, f"rt-{role.value}", (role,), [world.sites["A"]])
+        # A browser secret for the page forms: the token of a request with no session.
+        secret = secrets.token_urlsafe(16)
+        client.cookies.set(CSRF_COOKIE, secret)
+        client.headers[HEADER] = token_for(secret, None)
+        clients[role], users[role] = client, user
+    ENVS[backend] = Env(backend, db, world, clients, users)
+    return ENVS[backend]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_worlds() -> Iterator[None]:
+    yield
+    for built in ENVS.values():
+        for client in built.clients.values():
+            client.close()
+        built.db.dispose()
+    ENVS.clear()
+
+
+@pytest.fixture
+def env(request: pytest.FixtureRequest, backend: str) -> Env:
+    return _env(request, backend)
+
+
+def _last_seq(db: Database) -> int:
+    with db.read() as conn:
+        last = conn.execute(select(func.coalesce(func.max(audit_events.c.seq), 0))).scalar()
+        return int(last or 0)
+
+
+def answer(env: Env, case: RouteCase, role: Role, record: str) -> Answer:
+    """The answer to ``case`` for ``role`` and ``record`` (asked once, then remembered)."""
+    key = (case.key, role, record)
+    if key in env.answers:
+        return env.answers[key]
+    rec = env.world.record("adult" if record == NO_RECORD else record)
+    ids = {**rec.ids, "user_id": env.users[role], "fmt": case.fmt or ""}
+    url = fill(case.path, ids)
+    body = fill(case.body, ids)
+    client = env.clients[role]
+    before = _last_seq(env.db)
+    try:
+        if case.kind == "form":
+            r = client.request(case.method, url, data=body or None)
+        elif isinstance(body, dict) and "files" in body:
+            files = {k: (n, c.encode()) for k, (n, c) in body["files"].items()}
+            r = client.request(case.method, url, files=files, params=body["params"])
+        else:
+            r = client.request(case.method, url, json=body)
+        status, text = r.status_code, r.text
+    except Exception:  # the app raised: a 500 for the caller
+        status, text = 500, traceback.format_exc()
+    data = None
+    if text[:1] in "[{":
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+    with env.db.read() as conn:
+        rows = conn.execute(
+            select(audit_events).where(
+                audit_events.c.seq > before, audit_events.c.user_id == env.users[role]
+            )
+        ).mappings()
+        events = [dict(row) for row in rows]
+    env.answers[key] = Answer(url, status, text, data, events)
+    return env.answers[key]
+
+
+def _said(a: Answer) -> str:
+    return f"{a.status} {a.url}: {a.text[:300]}"
+
+
+def test_every_route_can_be_called() -> None:
+    """A route with a path parameter the test cannot fill, or a body it has no template
+    for, fails here: extend tests/support/route_table.py."""
+    missing = [f"{c.key}: {c.missing}" for c in CASES if c.missing]
+    assert missing == []
+    kinds = Counter(c.kind for c in CASES)
+    assert kinds["api"] > 40 and kinds["page"] >= 10 and kinds["twin"] >= 10, kinds
+
+
+def test_every_page_has_its_json_twin() -> None:
+    pages = {c.path for c in CASES if c.kind == "page"}
+    twins = {c.path.removesuffix(".json") for c in CASES if c.kind == "twin"}
+    assert twins <= pages
+
+
+def _site_filtered_lists() -> list[Any]:
+    out = []
+    for route in all_routes(APP):
+        if "GET" not in (route.methods or ()) or "{" in route.path:
+            continue
+        if "site_id" not in {q.alias for q in route.dependant.query_params}:
+            continue
+        action = next((c.action for c in CASES if c.key == f"GET {route.path}"), None)
+        for role in ROLES:
+            if "detention_site_id" in MATRIX.visible_fields(role, "person"):
+                continue  # the roles of the detention field group
+            for backend in BACKENDS:
+                marks = [pytest.mark.postgresql] if backend == "postgresql" else []
+                out.append(
+                    pytest.param(
+                        backend,
+                        route.path,
+                        action,
+                        role,
+                        marks=marks,
+                        id=f"{backend}|{route.path}|{role.value}",
+                    )
+                )
+    return out
+
+
+def test_some_list_route_filters_by_site() -> None:
+    assert _site_filtered_lists(), "no list route takes site_id: is the route walk broken?"
+
+
+@pytest.mark.parametrize(("backend", "path", "action", "role"), _site_filtered_lists())
+def test_no_list_by_detention_facility(env: Env, path: str, action: str | None, role: Role) -> None:
+    """``site_id`` of a detention facility in a list route is a 404 for every role outside
+    the detention field group (403 where the role gate refuses the route first). Asked
+    before the generated cases below, on the world as built (no write has run yet)."""
+    client = env.clients[role]
+    try:
+        r = client.get(path, params={"site_id": env.world.sites["D"]})
+        status, text = r.status_code, r.text
+    except Exception:
+        status, text = 500, traceback.format_exc()
+    if action is not None and not MATRIX.allowed(role, action, same_site=True):
+        assert status == 403, (status, text[:300])
+    else:
+        assert status == 404, (status, text[:300])
+
+
+@pytest.mark.parametrize(("backend", "case", "role", "record"), _params())
+def test_no_5xx(env: Env, case: RouteCase, role: Role, record: str) -> None:
+    a = answer(env, case, role, record)
+    assert a.status < 500, _said(a)
+
+
+def _b_leaks(env: Env, a: Answer, site: bool = True) -> list[str]:
+    """What of site B's records is in an answer: the person's id, household, manifest,
+    canaries, and (outside a page's site menus, with ``site``) the site's id."""
+    b = env.world.record("other_site")
+    text = a.text
+    tokens = {
+        "person id": b.person_id,
+        "household id": b.ids["household_id"],
+        "manifest id": b.ids["manifest_id"],
+        **{f"{f} canary": v for f, v in b.text_canaries.items() if f != "phone"},
+    }
+    found = [name for name, value in tokens.items() if value in text]
+    if _phone(b.text_canaries["phone"]).search(text):
+        found.append("phone canary")
+    if site and b.site_id in OPTION.sub("", text):
+        found.append("site B's id")
+    return found
+
+
+@pytest.mark.parametrize(("backend", "case", "role", "record"), _params(_scope_applies))
+def test_out_of_scope(env: Env, case: RouteCase, role: Role, record: str) -> None:
+    """403 only from the role gate; 404 for a site-B record; nothing of site B in a list."""
+    a = answer(env, case, role, record)
+    assert case.action is not None
+    if not MATRIX.allowed(role, case.action, same_site=True):
+        assert a.status == 403, ("the role gate must refuse", _said(a))
+        return
+    personal = MATRIX.actions[case.action]
+    names_record = bool(
+        set(case.params)
+        & {
+            "person_id",
+            "household_id",
+            "manifest_id",
+            "event_id",
+            "enquiry_id",
+            "case_id",
+            "match_id",
+            "export_id",
+            "site_id",
+        }
+    )
+    if record == "other_site" and names_record and personal:
+        assert a.status == 404, ("a site-B record must be a 404", _said(a))
+        return
+    assert a.status != 403, ("403 is for the role gate only, not for a scope miss", _said(a))
+    if a.status < 400 and personal:
+        assert _b_leaks(env, a) == [], _said(a)
+    if not personal:  # a site's own details are no personal data; its persons are
+        assert _b_leaks(env, a, site=False) == [] or a.status >= 400, _said(a)
+
+
+@functools.cache
+def _phone(value: str) -> re.Pattern[str]:
+    """A phone number however it is spaced or dashed."""
+    digits = re.sub(r"\D", "", value)
+    return re.compile(r"[\s\-]?".join(digits))
+
+
+def _group_fields(kind: str) -> set[str]:
+    rules = MATRIX.records[kind]
+    return set().union(*(MATRIX.group_fields[g] for g in rules.groups))
+
+
+@functools.cache
+def _hidden(role: Role, kind: str) -> frozenset[str]:
+    return frozenset(_group_fields(kind) - MATRIX.visible_fields(role, kind))
+
+
+@pytest.mark.parametrize(("backend", "case", "role", "record"), _params())
+def test_no_withheld_field(env: Env, case: RouteCase, role: Role, record: str) -> None:
+    """No canary of a field the role may not see, on any record, in the body (text
+    canaries anywhere, JSON or HTML; planted flags and answers by key in JSON)."""
+    a = answer(env, case, role, record)
+    leaks = []
+    pairs = {(k, json.dumps(v)) for k, v in walk_json(a.data)} if a.data is not None else set()
+    for rec in env.world.records.values():
+        hidden = _hidden(role, rec.matrix_kind)
+        for f, value in rec.text_canaries.items():
+            if f not in hidden:
+                continue
+            present = _phone(value).search(a.text) if f == "phone" else value in a.text
+            if present:
+                leaks.append(f"{rec.kind}.{f}")
+        planted = {(k, json.dumps(v)): f for f, (k, v) in rec.flags.items() if f in hidden}
+        leaks += [f"{planted[p]} (of a {rec.matrix_kind})" for p in pairs & set(planted)]
+    detention_hidden = {"detention_site", "detention_site_id"} & _hidden(role, "person")
+    if "detention_site" in detention_hidden:
+        leaks += [
+            f"detention site {w}"
+            for w, v in (("name", DETENTION_NAME), ("locality", DETENTION_LOCALITY))
+            if v in a.text
+        ]
+    if (
+        "detention_site_id" in detention_hidden
+        and case.action is not None
+        and MATRIX.actions[case.action]
+        and env.world.sites["D"] in OPTION.sub("", a.text)
+    ):
+        leaks.append("detention site id (a person's location or movement)")
+    assert sorted(set(leaks)) == [], _said(a)
+
+
+def _persons_in(env: Env, a: Answer) -> set[str]:
+    """The persons an answer shows: a person of the world whose id or registration number
+    is in it, or a person the request audited whose id is in it (one it registered). The
+    page's own address, which a page repeats (its language switch), does not count."""
+    text = a.text.replace(a.url.split("?")[0], "")
+    allowed = {e["person_id"] for e in a.events if e["person_id"]}
+    return {
+        r.person_id
+        for r in env.world.records.values()
+        if r.person_id in text or r.ids["registration_number"] in text
+    } | {pid for pid in allowed if pid in text}
+
+
+TWINS = {c.path.removesuffix(".json"): c for c in CASES if c.kind == "twin"}
+
+
+@pytest.mark.parametrize(("backend", "case", "role", "record"), _params())
+def test_one_audit_event_per_person(env: Env, case: RouteCase, role: Role, record: str) -> None:
+    """One audit event per person shown or refused. JSON answers and pages with a ``.json``
+    twin (the same data) are checked exactly; a page without a twin (a form's answer)
+    shows some persons by name only, so there every person it names by id or number must
+    be audited once, and nobody twice."""
+    a = answer(env, case, role, record)
+    personal = case.action is not None and MATRIX.actions[case.action]
+    allowed = Counter(
+        e["person_id"] for e in a.events if e["outcome"] == "allowed" and e["person_id"]
+    )
+    denied = [e for e in a.events if e["outcome"] == "denied"]
+    if personal and a.status in (403, 404):
+        assert allowed == Counter(), ("a refusal audited as allowed", a.events, _said(a))
+        if "person_id" in case.params:
+            pid = env.world.record("adult" if record == NO_RECORD else record).person_id
+            got = Counter(e["person_id"] for e in denied)
+            assert got == Counter({pid: 1}), ("one denial for the person refused", got, _said(a))
+        else:
+            assert denied, ("a refusal leaves no denial event", _said(a))
+        return
+    if a.status in (401, 403, 404, 429):
+        assert allowed == Counter(), ("a refusal audited as allowed", a.events, _said(a))
+        return
+    shown = _persons_in(env, a) if a.status < 300 or a.status >= 400 else set()
+    twin = TWINS.get(case.path) if case.kind == "page" else None
+    exact = a.data is not None or twin is not None
+    if twin is not None:
+        shown |= _persons_in(env, answer(env, twin, role, record))
+    problems = {
+        "shown, not audited": sorted(set(shown) - set(allowed)),
+        "audited twice": sorted(p for p, n in allowed.items() if n > 1),
+    }
+    if exact:
+        problems["audited, not shown"] = sorted(set(allowed) - set(shown))
+    assert not any(problems.values()), ("one event per person shown", problems, _said(a))

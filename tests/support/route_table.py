@@ -1,0 +1,260 @@
+"""The route table as test cases: every route of the app (API, pages and their ``.json``
+twins, page forms), with its gate, its path parameters, and the body to send.
+
+Bodies come from tests/api/data/site_isolation.json (the hand-kept isolation matrix) and,
+for the routes it gives none (or a fixed one), from ``BODIES`` and ``FORMS`` below.
+Placeholders ``{name}`` are filled from the record under test. A route whose body is
+required and has no template, or whose path has a parameter ``fill`` does not know, is
+reported by ``missing`` and fails the test: a new route forces someone to extend this.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+ISOLATION_FILE = Path(__file__).parent.parent / "api" / "data" / "site_isolation.json"
+ISOLATION: dict[str, dict[str, Any]] = json.loads(ISOLATION_FILE.read_text())["routes"]
+PARAM = re.compile(r"{(\w+)}")
+# Path parameters that name a record (or its site): each takes its value from the record
+# under test, so a site-B record's is out of the caller's scope.
+RECORD_PARAMS = {
+    "person_id",
+    "household_id",
+    "manifest_id",
+    "event_id",
+    "enquiry_id",
+    "case_id",
+    "match_id",
+    "export_id",
+    "site_id",
+}
+# Other path parameters the test can fill: the caller's own user id, a file format (the
+# first value its annotation allows).
+OTHER_PARAMS = {"user_id", "fmt"}
+
+ENQUIRY = {
+    "enquirer": {
+        "name": "Amira Haddad",
+        "contact": "+49 151 2345 6789",
+        "relationship": "sibling",
+        "location": "Berlin",
+        "country": "DEU",
+    },
+    "sought": [
+        {"given_name": "{given_name}", "family_name": "{family_name}", "enquirer_is": "sibling"}
+    ],
+}
+# API bodies the isolation matrix does not give, or gives without the record in them.
+BODIES: dict[str, Any] = {
+    "POST /api/auth/login": {"username": "nobody-here", "password": "not the password"},
+    "POST /api/auth/second-factor": {"code": "000000"},
+    "POST /api/auth/tokens": {"name": "another", "scopes": ["figures.read"]},
+    "POST /api/sites": {"name": "Camp Route Table", "kind": "camp", "pcode": "SY08"},
+    "PUT /api/users/{user_id}/sites": {"site_ids": ["{own_site_id}"]},
+    "POST /api/persons/match": {
+        "given_name": "{given_name}",
+        "family_name": "{family_name}",
+        "purpose": "deduplication",
+    },
+    "POST /api/tracing/enquiries": ENQUIRY,
+    "POST /api/tracing/matches/{match_id}/confirm": {"reason": "seen in person"},
+    "POST /api/tracing/matches/{match_id}/reject": {"reason": "not the same person"},
+    "POST /api/tracing/cases/{case_id}/transitions": {"to": "family_informed", "reason": "told"},
+    # A dry run of a file naming the record's person, into the record's site: the
+    # duplicates found are persons shown.
+    "POST /api/imports/{fmt}": {
+        "files": {
+            "file": (
+                "people.csv",
+                "record_id,given_name,family_name\nr1,{given_name},{family_name}\n",
+            )
+        },
+        "params": {"site_id": "{site_id}", "dry_run": "true"},
+    },
+}
+# Page forms (posted with the CSRF token of the caller's browser secret).
+FORMS: dict[str, dict[str, str]] = {
+    "POST /login": {"username": "nobody-here", "password": "not the password"},
+    "POST /login/code": {"code": "000000"},
+    "POST /logout": {},
+    "POST /language": {"lang": "ar", "next": "/"},
+    "POST /search": {"name": "{given_name} {family_name}"},
+    "POST /register": {
+        "given_name": "Canary",
+        "site_id": "{site_id}",
+        "purpose": "registration",
+        "legal_basis": "vital_interest",
+    },
+    "POST /register/household": {
+        "head.given_name": "Canary",
+        "site_id": "{site_id}",
+        "purpose": "registration",
+        "legal_basis": "vital_interest",
+    },
+    "POST /register/similar": {"given_name": "{given_name}", "family_name": "{family_name}"},
+    "POST /persons/{person_id}/events": {"kind": "hospitalised", "to_site_id": "{own_site_id}"},
+    "POST /persons/{person_id}/health": {"muac_mm": "", "medical_note": "seen again"},
+    "POST /persons/{person_id}/links": {
+        "registration_number": "{registration_number}",
+        "link_kind": "cousin",
+    },
+    "POST /manifests": {
+        "vehicle": "truck 9",
+        "from_site_id": "{site_id}",
+        "to_site_id": "{own_site_id}",
+    },
+    "POST /manifests/{manifest_id}/persons": {
+        "registration_numbers": "{registration_number}",
+        "separation_reason": "medical referral",
+    },
+    "POST /manifests/{manifest_id}/remove": {"person_id": "{person_id}"},
+    "POST /manifests/{manifest_id}/dispatch": {},
+    "POST /manifests/{manifest_id}/check-in": {"person_id": "{person_id}"},
+    "POST /manifests/{manifest_id}/receive": {},
+    "POST /tracing/enquiries": {
+        "enquirer.name": "Amira Haddad",
+        "enquirer.contact": "+49 151 2345 6789",
+        "enquirer.relationship": "sibling",
+        "enquirer.location": "Berlin",
+        "sought[0].given_name": "{given_name}",
+        "sought[0].family_name": "{family_name}",
+    },
+    "POST /tracing/matches/{match_id}/confirm": {"case_id": "{case_id}", "reason": "seen"},
+    "POST /tracing/matches/{match_id}/reject": {"case_id": "{case_id}", "reason": "not her"},
+    "POST /tracing/cases/{case_id}/disclosure": {"decision": "agreed", "reason": "asked"},
+    "POST /tracing/cases/{case_id}/transitions": {"to": "family_informed", "reason": "told"},
+}
+# The order writes run in, after every read: the ones that change most come last.
+LAST = ("/erasure", "/dispatch", "/receive", "/check-in", "/remove", "DELETE ", "/corrections")
+
+
+@dataclass(frozen=True)
+class RouteCase:
+    key: str  # "GET /api/persons/{person_id}"
+    method: str
+    path: str
+    action: str | None  # the matrix action of the route's gate (None: no gate)
+    params: tuple[str, ...]
+    kind: str  # "api", "page" (HTML), "twin" (a page's .json), "form" (a page's POST)
+    body: Any  # a JSON body, a form, {"files":..., "params":...}, or None
+    missing: str | None  # why the test cannot call it (then the case fails)
+    fmt: str | None = None
+
+    @property
+    def reads(self) -> bool:
+        return self.method == "GET"
+
+    @property
+    def per_record(self) -> bool:
+        """Whether the request depends on the record (a path parameter or a placeholder
+        naming it): otherwise one request per role is enough."""
+        if set(self.params) & RECORD_PARAMS:
+            return True
+        text = json.dumps(self.body, default=str)
+        return any("{" + p + "}" in text for p in (*RECORD_PARAMS, *PLACEHOLDERS))
+
+
+PLACEHOLDERS = ("own_site_id", "registration_number", "given_name", "family_name")
+
+
+def all_routes(app: FastAPI) -> list[APIRoute]:
+    """Every route of the app, also inside included routers."""
+    found: list[APIRoute] = []
+
+    def walk(routes: Any) -> None:
+        for r in routes:
+            if isinstance(r, APIRoute):
+                found.append(r)
+            elif hasattr(r, "include_context"):
+                assert r.include_context.prefix == "", "paths below assume no include prefix"
+                walk(r.include_context.included_router.routes)
+
+    walk(app.routes)
+    assert len(found) > 40, "the route walk found too few routes"
+    return found
+
+
+def gate_of(route: APIRoute) -> str | None:
+    """The action the route's role gate checks (``requires(action)``), if any."""
+    for dep in route.dependant.dependencies:
+        action = getattr(dep.call, "action", None)
+        if action:
+            return str(action)
+    return None
+
+
+def _fmt(route: APIRoute) -> str | None:
+    for p in route.dependant.path_params:
+        if p.name == "fmt":
+            values = typing.get_args(p.field_info.annotation)
+            return str(values[0]) if values else None
+    return None
+
+
+def route_cases(app: FastAPI) -> list[RouteCase]:
+    cases = []
+    for route in all_routes(app):
+        for method in sorted(route.methods or ()):
+            key = f"{method} {route.path}"
+            params = tuple(PARAM.findall(route.path))
+            api = route.path.startswith("/api/")
+            if api:
+                kind = "api"
+            elif method == "GET":
+                kind = "twin" if route.path.endswith(".json") else "page"
+            else:
+                kind = "form"
+            missing = None
+            unknown = sorted(set(params) - RECORD_PARAMS - OTHER_PARAMS)
+            if unknown:
+                missing = f"no filler for path parameter(s) {unknown}: extend RECORD_PARAMS"
+            body: Any = None
+            if kind == "form":
+                body = FORMS.get(key)
+                if body is None:
+                    missing = missing or "a page form without a template: add it to FORMS"
+            elif key in BODIES:
+                body = BODIES[key]
+            elif ISOLATION.get(key, {}).get("body") is not None:
+                body = ISOLATION[key]["body"]
+            elif route.body_field is not None and route.body_field.field_info.is_required():
+                missing = missing or "a body without a template: add it to BODIES"
+            cases.append(
+                RouteCase(
+                    key,
+                    method,
+                    route.path,
+                    gate_of(route),
+                    params,
+                    kind,
+                    body,
+                    missing,
+                    _fmt(route),
+                )
+            )
+
+    def order(c: RouteCase) -> tuple[int, int, str]:
+        late = next((i for i, m in enumerate(LAST) if m in c.key), -1)
+        return (0 if c.reads else 1, late, c.key)
+
+    return sorted(cases, key=order)
+
+
+def fill(value: Any, ids: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        for name, replacement in ids.items():
+            value = value.replace("{" + name + "}", replacement)
+        return value
+    if isinstance(value, list | tuple):
+        return type(value)(fill(v, ids) for v in value)
+    if isinstance(value, dict):
+        return {k: fill(v, ids) for k, v in value.items()}
+    return value

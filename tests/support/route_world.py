@@ -1,0 +1,380 @@
+"""A world of records of every kind, and one logged-in client per role, for the test
+generated from the route table (tests/api/test_route_table_protection.py).
+
+Sites: A (a camp, where every role's user works), B (another camp: out of the callers'
+scope), C (a camp B sends people to), H (a hospital) and D (a detention facility whose real
+name and locality are canaries). Records, all registered at A but the last:
+
+- ``adult``: the head of a household, with ``child`` (4 years old), ``detained`` (her
+  husband, moved to D) and ``hospitalised`` (her mother, moved to H) in it;
+- ``unaccompanied_child``: 13, alone, unaccompanied;
+- ``refused_tracing``: did not consent to tracing;
+- ``other_site``: the head of a household at B, on a manifest from B to C.
+
+Every person carries a canary (a value found nowhere else) in each restricted text field:
+phone, document number, note, origin locality and medical note; and restricted flags and
+answers (Washington Group, medical flags, MUAC and oedema for the child, unaccompanied
+status), checked by key in JSON answers. Each record also has its own tracing enquiry,
+household, movements and (for A and B) a manifest and an export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyotp
+from fastapi.testclient import TestClient
+
+from corridor.security.roles import Role, default_matrix
+from corridor.settings import Settings
+from corridor.storage import Database
+from corridor.web import create_app
+from tests.conftest import ALL_ROLES, MASTER_KEY, Clock
+
+PASSWORD = "a long test password"
+RECORDS = (
+    "adult",
+    "child",
+    "unaccompanied_child",
+    "detained",
+    "hospitalised",
+    "refused_tracing",
+    "other_site",
+)
+# Text canaries: the restricted field (as the matrix names it) -> a value's stem.
+TEXT_FIELDS = ("phone", "documents", "note", "origin_locality", "medical_note")
+# Restricted values that are not text: the matrix field -> (key in a JSON answer, value).
+# Checked on JSON answers by key (a number or a flag is no canary in a page's text).
+WG = ("seeing", "hearing", "walking", "remembering", "self_care", "communicating")
+FLAG_FIELDS: dict[str, tuple[str, Any]] = {
+    "serious_medical_condition": ("serious_medical_condition", True),
+    "injury": ("injury", True),
+    "pregnant_lactating": ("pregnant_lactating", True),
+    **{f"wg_{d}": (d, 3) for d in WG},
+}
+CHILD_FLAG_FIELDS: dict[str, tuple[str, Any]] = {
+    "muac_mm": ("muac_mm", 113),
+    "oedema": ("oedema", True),
+}
+UASC_FIELD: dict[str, tuple[str, Any]] = {"uasc": ("uasc", "unaccompanied")}
+DETENTION_NAME = "Qalaat Xerxiyya Facility"
+DETENTION_LOCALITY = "Wadi Zumurrudiyya"
+FAMILY_NAMES = {
+    "adult": "Barakzawi",
+    "child": "Barakzawi",
+    "unaccompanied_child": "Tamimzadeh",
+    "detained": "Haddoushi",
+    "hospitalised": "Kurdaliyya",
+    "refused_tracing": "Sabbaghiyya",
+    "other_site": "Qassabiyya",
+}
+GIVEN_NAMES = {
+    "adult": "Hamid",
+    "child": "Rima",
+    "unaccompanied_child": "Yusuf",
+    "detained": "Khalid",
+    "hospitalised": "Samira",
+    "refused_tracing": "Nour",
+    "other_site": "Zubaida",
+}
+AGES = {"child": 4, "unaccompanied_child": 13}
+
+
+@dataclass
+class Record:
+    kind: str  # one of RECORDS
+    matrix_kind: str  # "person" or "minor" (the authorisation matrix's record kinds)
+    person_id: str
+    site_id: str
+    ids: dict[str, str]  # path parameter -> value, for this record
+    text_canaries: dict[str, str]  # matrix field -> the value as shown to an all-seeing user
+    flags: dict[str, tuple[str, Any]]  # matrix field -> (JSON key, planted value)
+    names: tuple[str, str]
+
+
+@dataclass
+class World:
+    sites: dict[str, str]  # "A", "B", "C", "H", "D" -> id
+    records: dict[str, Record]
+    person_ids: set[str] = field(default_factory=set)  # every person of the world
+    role_users: dict[Role, str] = field(default_factory=dict)
+
+    def record(self, kind: str) -> Record:
+        return self.records[kind]
+
+
+def token_client(
+    database: Database,
+    clock: Clock,
+    name: str,
+    roles: tuple[Role, ...],
+    site_ids: list[str],
+) -> tuple[TestClient, str]:
+    """A client of a fresh app on ``database``: a user ``name`` holding ``roles`` at
+    ``site_ids``, logged in with password and TOTP, then acting with an API token scoped
+    to every action its roles allow (as tests/conftest.py ``make_client`` does)."""
+    settings = Settings(
+        database_url=str(database.url), master_key=MASTER_KEY, tracing_checks="inline"
+    )
+    app = create_app(settings, database=database, clock=clock)
+    client = TestClient(app, base_url="https://testserver", follow_redirects=False)
+    user_id, secret = app.state.services.accounts.create(name, name, PASSWORD, roles, site_ids)
+    r = client.post("/api/auth/login", json={"username": name, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    if secret:
+        r = client.post("/api/auth/second-factor", json={"code": pyotp.TOTP(secret).at(clock())})
+        assert r.status_code == 200, r.text
+    matrix = default_matrix()
+    scopes = [a for a in matrix.actions if any(matrix.allowed(r, a, True) for r in roles)]
+    if scopes:
+        r = client.post("/api/auth/tokens", json={"name": "tests", "scopes": scopes})
+        assert r.status_code == 201, r.text
+        client.headers["Authorization"] = f"Bearer {r.json()['token']}"
+        client.cookies.clear()
+    me = client.get("/api/auth/me").json()
+    return client, str(me["user_id"])
+
+
+def _ok(r: Any, *codes: int) -> Any:
+    assert r.status_code in (codes or (200, 201)), (r.request.url, r.status_code, r.text[:500])
+    return r.json()
+
+
+def _details(kind: str, n: int) -> dict[str, Any]:
+    """A person's details with a canary in every restricted field."""
+    vulnerabilities: dict[str, Any] = {
+        "serious_medical_condition": True,
+        "injury": True,
+        "medical_note": f"Cnymednote{n}x",
+        "washington_group": dict.fromkeys(WG, 3),
+    }
+    if kind == "child":
+        vulnerabilities |= {"muac_mm": 113, "oedema": True}
+    if kind == "unaccompanied_child":
+        vulnerabilities["uasc"] = "unaccompanied"
+    if kind in ("adult", "other_site"):
+        vulnerabilities["pregnant_lactating"] = True
+    details: dict[str, Any] = {
+        "given_name": GIVEN_NAMES[kind],
+        "family_name": FAMILY_NAMES[kind],
+        "sex": "m" if kind in ("unaccompanied_child", "detained") else "f",
+        "phone": f"+963 944 71{n} 8{n}{n}",
+        "documents": [{"type": "national_id", "number": f"CNYDOC{n}Q{n}"}],
+        "note": f"Cnynote{n}x",
+        "origin_locality": f"Cnyorigin{n}x",
+        "vulnerabilities": vulnerabilities,
+        "nationality": "SYR",
+    }
+    if kind in AGES:
+        details["estimated_age"] = AGES[kind]
+    else:
+        details["birth_date"] = f"{1970 + n}"
+    return details
+
+
+def build_world(database: Database, clock: Clock) -> World:
+    """Register the world through the API, as officers of A and of B holding every
+    operational role, and read each record back to learn how its canaries are shown."""
+    basis = {"purpose": "registration and assistance", "legal_basis": "vital_interest"}
+    consent = {"tracing": True, "share_with": ["ICRC"]}
+    a_admin, a_user = token_client(database, clock, "world-a", ALL_ROLES, [])
+    sites: dict[str, str] = {}
+    for key, kind, name, extra in (
+        ("A", "camp", "Camp Alpha", {}),
+        ("B", "camp", "Camp Bravo", {}),
+        ("C", "camp", "Camp Charlie", {}),
+        ("H", "hospital", "Hospital Hotel", {}),
+        ("D", "detention", DETENTION_NAME, {"locality": DETENTION_LOCALITY}),
+    ):
+        site = {"name": name, "kind": kind, "pcode": "SY08", **extra}
+        sites[key] = str(_ok(a_admin.post("/api/sites", json=site))["id"])
+    services = a_admin.app.state.services  # type: ignore[attr-defined]
+    services.accounts.set_sites(a_user, [sites["A"], sites["H"], sites["D"]])
+    b_admin, b_user = token_client(database, clock, "world-b", ALL_ROLES, [sites["B"], sites["C"]])
+
+    persons: dict[str, dict[str, Any]] = {}
+    body: dict[str, Any]
+    households: dict[str, str] = {}
+    n = iter(range(1, 100))
+    # A household at A: the adult, her child, her detained husband and her hospitalised
+    # mother (a family the detention and the hospital separate); one at B (other_site).
+    for head, members, client, site_key in (
+        (
+            "adult",
+            (("child", "child"), ("detained", "spouse"), ("hospitalised", "parent")),
+            a_admin,
+            "A",
+        ),
+        ("other_site", (), b_admin, "B"),
+    ):
+        body = {
+            "site_id": sites[site_key],
+            "consent": consent,
+            **basis,
+            "head": _details(head, next(n)),
+            "members": [{"relationship": rel, **_details(kind, next(n))} for kind, rel in members],
+        }
+        household = _ok(client.post("/api/households", json=body))
+        for kind, shown in zip((head, *(k for k, _ in members)), household["members"], strict=True):
+            persons[kind] = shown
+            households[kind] = str(household["id"])
+    for kind in ("unaccompanied_child", "refused_tracing"):
+        body = {
+            "site_id": sites["A"],
+            "consent": {"tracing": kind != "refused_tracing", "share_with": []},
+            **basis,
+            **_details(kind, next(n)),
+        }
+        person = _ok(a_admin.post("/api/persons", json=body))
+        persons[kind] = person
+        households[kind] = str(person.get("household_id") or "")
+    _ok(
+        a_admin.post(
+            f"/api/persons/{persons['detained']['id']}/events",
+            json={"kind": "detained", "to_site_id": sites["D"]},
+        )
+    )
+    _ok(
+        a_admin.post(
+            f"/api/persons/{persons['hospitalised']['id']}/events",
+            json={"kind": "hospitalised", "to_site_id": sites["H"]},
+        )
+    )
+    # Manifests: a draft at A (the adult and the child on it), one dispatched from the
+    # hospital to A (the hospitalised mother: A checks her in and receives it), one
+    # dispatched from B.
+    manifests: dict[str, str] = {}
+    for key, client, src, dst, people in (
+        ("A", a_admin, "A", "H", [persons["adult"]["id"], persons["child"]["id"]]),
+        ("H", a_admin, "H", "A", [persons["hospitalised"]["id"]]),
+        ("B", b_admin, "B", "C", [persons["other_site"]["id"]]),
+    ):
+        m = _ok(
+            client.post(
+                "/api/manifests",
+                json={"vehicle": "truck 7", "from_site_id": sites[src], "to_site_id": sites[dst]},
+            )
+        )
+        manifests[key] = str(m["id"])
+        _ok(
+            client.post(
+                f"/api/manifests/{m['id']}/persons",
+                json={"person_ids": people, "separation_reason": "medical referral"},
+            )
+        )
+    _ok(a_admin.post(f"/api/manifests/{manifests['H']}/dispatch"))
+    _ok(b_admin.post(f"/api/manifests/{manifests['B']}/dispatch"))
+    # An enquiry for each record (seeking it by name), and an export at A and at B.
+    enquiries: dict[str, dict[str, Any]] = {}
+    for kind in RECORDS:
+        body = {
+            "enquirer": {
+                "name": "Amira Haddad",
+                "contact": "+49 151 2345 6789",
+                "relationship": "sibling",
+                "location": "Berlin",
+                "country": "DEU",
+            },
+            "sought": [
+                {
+                    "given_name": GIVEN_NAMES[kind],
+                    "family_name": FAMILY_NAMES[kind],
+                    "enquirer_is": "sibling",
+                }
+            ],
+        }
+        enquiries[kind] = _ok(a_admin.post("/api/tracing/enquiries", json=body))
+    # Exports asked for by protection officers of A alone and of B alone (an export
+    # covers its asker's sites).
+    exports = {}
+    for key in ("A", "B"):
+        asker, _ = token_client(
+            database, clock, f"world-{key}-po", (Role.PROTECTION_OFFICER,), [sites[key]]
+        )
+        exports[key] = str(_ok(asker.post("/api/exports", json={"reason": "monthly list"}))["id"])
+        asker.close()
+
+    records: dict[str, Record] = {}
+    for kind in RECORDS:
+        person = persons[kind]
+        pid = str(person["id"])
+        client = b_admin if kind == "other_site" else a_admin
+        shown = _ok(client.get(f"/api/persons/{pid}"))
+        movements = _ok(client.get(f"/api/persons/{pid}/movements"))
+        site_key = "B" if kind == "other_site" else "A"
+        [case] = enquiries[kind]["cases"]
+        match = next((m for m in case["matches"] if m["person"]["id"] == pid), None)
+        if match is None:  # refused tracing: never a candidate; the adult's match stands in
+            match = enquiries["adult"]["cases"][0]["matches"][0]
+        ids = {
+            "person_id": pid,
+            "site_id": sites[site_key],
+            "own_site_id": sites["A"],
+            "household_id": households[kind] or households["adult"],
+            "manifest_id": manifests["H" if kind == "hospitalised" else site_key],
+            "event_id": str(movements[0]["id"]),
+            "enquiry_id": str(enquiries[kind]["id"]),
+            "case_id": str(case["id"]),
+            "match_id": str(match["id"]),
+            "export_id": exports[site_key],
+            "registration_number": str(shown["registration_number"]),
+            "given_name": GIVEN_NAMES[kind],
+            "family_name": FAMILY_NAMES[kind],
+        }
+        text = {
+            "phone": str(shown["phone"]),
+            "documents": str(shown["documents"][0]["number"]),
+            "note": str(shown["note"]),
+            "origin_locality": str(shown["origin"]["locality"]),
+            "medical_note": str(shown["vulnerabilities"]["medical_note"]),
+        }
+        flags = dict(FLAG_FIELDS)
+        if kind not in ("adult", "other_site"):
+            flags.pop("pregnant_lactating")
+        if kind == "child":
+            flags |= CHILD_FLAG_FIELDS
+        if kind == "unaccompanied_child":
+            flags |= UASC_FIELD
+        # The planted values as the API shows them to a user who may see them all: the
+        # canaries below are real (a renamed field fails here, not silently later).
+        pairs = set(walk_json_pairs(shown))
+        for f, (key, value) in flags.items():
+            assert (key, repr(value)) in pairs, (kind, f, key, value)
+        records[kind] = Record(
+            kind=kind,
+            matrix_kind="minor" if kind in AGES else "person",
+            person_id=pid,
+            site_id=sites[site_key],
+            ids=ids,
+            text_canaries=text,
+            flags=flags,
+            names=(GIVEN_NAMES[kind], FAMILY_NAMES[kind]),
+        )
+    # The detention canaries are real: a protection officer sees where the husband is held.
+    detained = a_admin.get(f"/api/persons/{records['detained'].person_id}").text
+    assert sites["D"] in detained, detained[:300]
+    assert DETENTION_NAME in a_admin.get(f"/api/sites/{sites['D']}").text
+    world = World(sites=sites, records=records)
+    world.person_ids = {r.person_id for r in records.values()}
+    a_admin.close()
+    b_admin.close()
+    return world
+
+
+def walk_json(value: Any) -> Iterator[tuple[str, Any]]:
+    """Every (key, value) pair of a JSON document, at any depth."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield str(k), v
+            yield from walk_json(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from walk_json(v)
+
+
+def walk_json_pairs(value: Any) -> Iterator[tuple[str, str]]:
+    """``walk_json`` with each value as its ``repr`` (hashable)."""
+    for k, v in walk_json(value):
+        yield k, repr(v)
