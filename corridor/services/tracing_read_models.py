@@ -15,7 +15,7 @@ from typing import Annotated
 
 from pydantic import Field, WithJsonSchema
 
-from corridor.services.read_models import Evidence, PersonSummary, ReadModel, Sentence, Sparse
+from corridor.services.read_models import PersonSummary, ReadModel, Sentence, Sparse
 
 # An instant or a date as the views write it (``datetime.isoformat()``).
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
@@ -39,6 +39,16 @@ class TracedPerson(PersonSummary):
     site: SiteRef
 
 
+class Explanation(ReadModel):
+    """One field's part in a match: the field, how it compared, its weight, a sentence
+    (each translated where a page shows it)."""
+
+    field: Sentence
+    level: Sentence
+    weight: float
+    text: Sentence
+
+
 class ProposedMatch(ReadModel):
     """A candidate for a person sought, with the engine's field-by-field explanation
     and the decision on it."""
@@ -47,7 +57,7 @@ class ProposedMatch(ReadModel):
     person: TracedPerson
     probability: float
     weight: float
-    explanation: list[Evidence]
+    explanation: list[Explanation]
     found_by: str
     status: str
     reason: Sentence | None
@@ -217,6 +227,7 @@ __all__ = [
     "Enquiry",
     "EnquiryList",
     "EnquirySummary",
+    "Explanation",
     "ProposedMatch",
     "QueueItem",
     "SiteRef",
