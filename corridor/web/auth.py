@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, Field
 from starlette.concurrency import run_in_threadpool
 
 from corridor.errors import Forbidden, Unauthenticated
+from corridor.responses import IssuedToken, LoggedOut, LoginResult, Me
 from corridor.schemas import Strict
 from corridor.security.roles import default_matrix
 from corridor.security.sessions import COOKIE_ATTRIBUTES, COOKIE_NAME
@@ -83,24 +84,24 @@ def requires(action: str) -> Callable[..., Coroutine[Any, Any, Caller]]:
 
 
 @router.post("/login")
-def login(body: LoginIn, response: Response, svc: Svc) -> dict[str, Any]:
+def login(body: LoginIn, response: Response, svc: Svc) -> LoginResult:
     """Check the password; then give the second factor if your roles need one."""
     result = svc.accounts.login(body.username, body.password)
     _set_cookie(response, result.session_id)
-    return {"second_factor_required": result.second_factor_required}
+    return LoginResult(second_factor_required=result.second_factor_required)
 
 
 @router.post("/second-factor")
 def second_factor(
     body: SecondFactorIn, request: Request, response: Response, svc: Svc
-) -> dict[str, Any]:
+) -> LoginResult:
     """The TOTP code; a new session id replaces the password-only one."""
     session_id = request.cookies.get(COOKIE_NAME)
     if not session_id:
         raise Unauthenticated(N_("Log in with your password first"))
 
     _set_cookie(response, svc.accounts.second_factor(session_id, body.code))
-    return {"second_factor_required": False}
+    return LoginResult(second_factor_required=False)
 
 
 class TokenIn(Strict):
@@ -110,26 +111,26 @@ class TokenIn(Strict):
 
 
 @router.post("/tokens", status_code=201)
-def issue_token(body: TokenIn, svc: Svc, who: Annotated[Caller, Depends(caller)]) -> dict[str, Any]:
+def issue_token(body: TokenIn, svc: Svc, who: Annotated[Caller, Depends(caller)]) -> IssuedToken:
     """An API token for a machine client (shown once; only its hash is kept)."""
     token_id, secret = svc.accounts.issue_token(who, body.name, body.scopes, body.expires_at)
-    return {"id": token_id, "token": secret, "scopes": sorted(set(body.scopes))}
+    return IssuedToken(id=token_id, token=secret, scopes=sorted(set(body.scopes)))
 
 
 @router.post("/logout")
-def logout(request: Request, response: Response, svc: Svc) -> dict[str, Any]:
+def logout(request: Request, response: Response, svc: Svc) -> LoggedOut:
     session_id = request.cookies.get(COOKIE_NAME)
     if session_id:
         svc.accounts.logout(session_id)
     response.delete_cookie(COOKIE_NAME, path="/")
-    return {"logged_out": True}
+    return LoggedOut(logged_out=True)
 
 
 @router.get("/me")
-def me(who: Annotated[Caller, Depends(caller)]) -> dict[str, Any]:
-    return {
-        "user_id": who.principal.user_id,
-        "roles": sorted(who.principal.roles),
-        "site_ids": sorted(who.principal.site_ids),
-        "second_factor": who.second_factor,
-    }
+def me(who: Annotated[Caller, Depends(caller)]) -> Me:
+    return Me(
+        user_id=who.principal.user_id,
+        roles=sorted(who.principal.roles),
+        site_ids=sorted(who.principal.site_ids),
+        second_factor=who.second_factor,
+    )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from corridor.responses import Export
 from corridor.schemas import ExportDownloadIn, ExportIn
 from corridor.services import Services
 from corridor.services.protection.accounts import Caller
@@ -22,27 +23,40 @@ MayApproveWrite = Annotated[Caller, Depends(audited("export.approve"))]
 
 
 @export_router.post("", status_code=201)
-def request_export(body: ExportIn, svc: Svc, who: MayExport) -> dict[str, Any]:
+def request_export(body: ExportIn, svc: Svc, who: MayExport) -> Export:
     """Ask to export the persons of your sites; a second person must approve."""
     audit = svc.audit.hook(who, "export.bulk", purpose=f"export requested: {body.reason}")
-    return svc.exports.request(
-        who.principal.user_id, body.reason, who.scope, body.format, audit=audit
+    return Export.model_validate(
+        svc.exports.request(who.principal.user_id, body.reason, who.scope, body.format, audit=audit)
     )
 
 
 @export_router.get("/{export_id}")
-def get_export(export_id: str, svc: Svc, who: MayApprove) -> dict[str, Any]:
-    return svc.exports.get(export_id, who.scope)
+def get_export(export_id: str, svc: Svc, who: MayApprove) -> Export:
+    return Export.model_validate(svc.exports.get(export_id, who.scope))
 
 
 @export_router.post("/{export_id}/approve")
-def approve_export(export_id: str, svc: Svc, who: MayApproveWrite) -> dict[str, Any]:
+def approve_export(export_id: str, svc: Svc, who: MayApproveWrite) -> Export:
     """The second key: another officer of the same sites approves."""
     audit = svc.audit.hook(who, "export.approve", purpose=f"export {export_id} approved")
-    return svc.exports.approve(who.principal.user_id, export_id, who.scope, audit=audit)
+    return Export.model_validate(
+        svc.exports.approve(who.principal.user_id, export_id, who.scope, audit=audit)
+    )
 
 
-@export_router.post("/{export_id}/download")
+@export_router.post(
+    "/{export_id}/download",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The export, encrypted under the passphrase given",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
 def download_export(
     export_id: str, body: ExportDownloadIn, svc: Svc, who: MayExport, request: Request
 ) -> Response:

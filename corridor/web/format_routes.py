@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from corridor.errors import NotFound, Problem, ValidationFailed
 from corridor.formats.registry import readable
+from corridor.responses import ImportReport
 from corridor.schemas import LegalBasis
 from corridor.security.roles import default_matrix
 from corridor.services import Services
@@ -75,7 +76,7 @@ def import_file(
     consent_tracing: bool = False,
     legal_basis: LegalBasis = "vital_interest",
     purpose: Annotated[str, Query(min_length=1, max_length=200)] = "registration and assistance",
-) -> dict[str, Any]:
+) -> ImportReport:
     """Import a file: every problem with its line and field; nothing written if a record is
     bad (unless ``skip_bad_rows``) or on a dry run; suspected duplicates from the matching
     engine. Kobo/ODK files use ``mapping``, or by default that of Corridor's own form."""
@@ -115,10 +116,19 @@ def import_file(
     )
     report = svc.imports.run(parsed, options, audit=svc.audit.hook(who, "person.write"))
     svc.gate.reported(who, [d["person_id"] for d in report.duplicates])
-    return report.as_dict()
+    return ImportReport.model_validate(report.as_dict())
 
 
-@format_router.get("/reports/hxl")
+@format_router.get(
+    "/reports/hxl",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Daily figures per site, HXL-tagged CSV",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
 def report_hxl(
     svc: Svc,
     who: MayFiguresRead,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
+from corridor.responses import Site, SiteFigures, UserSites
 from corridor.schemas import (
     CheckInIn,
     CorrectionIn,
@@ -29,12 +30,18 @@ from corridor.services import Services
 from corridor.services.protection.accounts import Caller
 from corridor.services.protection.read_models import (
     Candidate,
+    CheckIn,
+    Erasure,
     Household,
+    Link,
     ManifestHead,
     ManifestView,
     Movement,
+    MovementEvent,
     PersonView,
+    RegisteredHousehold,
     SeparatedFamily,
+    SubjectAccess,
     Unaccounted,
 )
 from corridor.web.auth import requires
@@ -60,20 +67,20 @@ MayTracingRead = Annotated[Caller, Depends(requires("tracing.read"))]
 
 
 @api_router.post("/sites", status_code=201, tags=["sites"])
-def create_site(body: SiteIn, svc: Svc, who: MaySitesAdmin) -> Json:
-    return svc.sites.create(body, audit=svc.audit.hook(who, "sites.admin"))
+def create_site(body: SiteIn, svc: Svc, who: MaySitesAdmin) -> Site:
+    return Site.model_validate(svc.sites.create(body, audit=svc.audit.hook(who, "sites.admin")))
 
 
 @api_router.get("/sites", tags=["sites"])
-def list_sites(svc: Svc, who: MayFiguresRead) -> list[Json]:
+def list_sites(svc: Svc, who: MayFiguresRead) -> list[Site]:
     """Every site. A detention site shows its label, not where it is, except to the roles
     allowed to see detention sites."""
-    return svc.sites.all(reveal=who.sees("detention"))
+    return [Site.model_validate(s) for s in svc.sites.all(reveal=who.sees("detention"))]
 
 
 @api_router.get("/sites/{site_id}", tags=["sites"])
-def get_site(site_id: str, svc: Svc, who: MayFiguresRead) -> Json:
-    return svc.sites.get(site_id, reveal=who.sees("detention"))
+def get_site(site_id: str, svc: Svc, who: MayFiguresRead) -> Site:
+    return Site.model_validate(svc.sites.get(site_id, reveal=who.sees("detention")))
 
 
 @api_router.get("/sites/{site_id}/figures", tags=["figures"])
@@ -83,19 +90,18 @@ def site_figures(
     who: MayFiguresRead,
     from_: Annotated[date | None, Query(alias="from")] = None,
     to: date | None = None,
-) -> Json:
+) -> SiteFigures:
     """Present now, arrivals and departures per day by sex and age bracket, vulnerabilities."""
-    return svc.figures.site_figures(site_id, from_, to, scope=who.scope)
+    return SiteFigures.model_validate(svc.figures.site_figures(site_id, from_, to, scope=who.scope))
 
 
 @api_router.put("/users/{user_id}/sites", tags=["users"])
-def set_user_sites(user_id: str, body: UserSitesIn, svc: Svc, who: MayUsersAdmin) -> Json:
+def set_user_sites(user_id: str, body: UserSitesIn, svc: Svc, who: MayUsersAdmin) -> UserSites:
     """The sites a user works at: every person query of theirs is confined to them."""
     audit = svc.audit.hook(who, "users.admin")
-    return {
-        "user_id": user_id,
-        "site_ids": svc.accounts.set_sites(user_id, body.site_ids, audit=audit),
-    }
+    return UserSites(
+        user_id=user_id, site_ids=svc.accounts.set_sites(user_id, body.site_ids, audit=audit)
+    )
 
 
 @api_router.post("/persons", status_code=201, tags=["persons"])
@@ -130,22 +136,24 @@ def get_person(person_id: str, svc: Svc, who: MayPersonRead) -> PersonView:
 
 
 @api_router.get("/persons/{person_id}/access-request", tags=["persons"])
-def subject_access(person_id: str, svc: Svc, who: MayPersonExport) -> Json:
+def subject_access(person_id: str, svc: Svc, who: MayPersonExport) -> SubjectAccess:
     """A data-subject access request: everything held on the person, relatives redacted
     (for the person themselves; a protection officer hands it over)."""
-    return svc.gate.subject_access(who, person_id)
+    return SubjectAccess.model_validate(svc.gate.subject_access(who, person_id))
 
 
 @api_router.post("/persons/{person_id}/erasure", tags=["persons"])
-def erase_person(person_id: str, body: ErasureIn, svc: Svc, who: MayPersonErase) -> Json:
+def erase_person(person_id: str, body: ErasureIn, svc: Svc, who: MayPersonErase) -> Erasure:
     """A data-subject erasure request, taken by a protection officer who checked the
     person's identity: the record is anonymised at once, as a retention run would, and
     the disposal logged. Refused (409) for a record on legal hold."""
-    return svc.retention.erase(
-        person_id,
-        body.ground,
-        audit=svc.audit.hook(who, "person.export", purpose="data-subject erasure request"),
-        scope=who.scope,
+    return Erasure.model_validate(
+        svc.retention.erase(
+            person_id,
+            body.ground,
+            audit=svc.audit.hook(who, "person.export", purpose="data-subject erasure request"),
+            scope=who.scope,
+        )
     )
 
 
@@ -167,35 +175,43 @@ def person_movements(person_id: str, svc: Svc, who: MayPersonRead) -> list[Movem
 
 
 @api_router.post("/persons/{person_id}/events", status_code=201, tags=["movements"])
-def record_event(person_id: str, body: StatusEventIn, svc: Svc, who: MayMovementWrite) -> Json:
+def record_event(
+    person_id: str, body: StatusEventIn, svc: Svc, who: MayMovementWrite
+) -> MovementEvent:
     """Hospitalised, detained, released, transferred, discharged, departed, deceased."""
-    return svc.movements.record(
+    event = svc.movements.record(
         person_id,
         body,
         recorded_by=who.principal.user_id,
         scope=who.scope,
         audit=svc.audit.hook(who, "movement.write"),
     )
+    return MovementEvent.model_validate(event)
 
 
 @api_router.post("/movements/{event_id}/corrections", status_code=201, tags=["movements"])
-def correct_event(event_id: str, body: CorrectionIn, svc: Svc, who: MayMovementWrite) -> Json:
-    return svc.movements.correct(
+def correct_event(
+    event_id: str, body: CorrectionIn, svc: Svc, who: MayMovementWrite
+) -> MovementEvent:
+    event = svc.movements.correct(
         event_id,
         body,
         recorded_by=who.principal.user_id,
         scope=who.scope,
         audit=svc.audit.hook(who, "movement.write"),
     )
+    return MovementEvent.model_validate(event)
 
 
 @api_router.post("/households", status_code=201, tags=["persons"])
-def register_household(body: HouseholdIn, svc: Svc, who: MayPersonWrite) -> Json:
-    return svc.registration.register_household(
-        body,
-        recorded_by=who.principal.user_id,
-        audit=svc.audit.hook(who, "person.write"),
-        scope=who.scope,
+def register_household(body: HouseholdIn, svc: Svc, who: MayPersonWrite) -> RegisteredHousehold:
+    return RegisteredHousehold.model_validate(
+        svc.registration.register_household(
+            body,
+            recorded_by=who.principal.user_id,
+            audit=svc.audit.hook(who, "person.write"),
+            scope=who.scope,
+        )
     )
 
 
@@ -205,17 +221,20 @@ def get_household(household_id: str, svc: Svc, who: MayPersonRead) -> Household:
 
 
 @api_router.post("/relationships", status_code=201, tags=["persons"])
-def link_persons(body: LinkIn, svc: Svc, who: MayPersonWrite) -> Json:
-    return svc.registration.link(body, scope=who.scope, audit=svc.audit.hook(who, "person.write"))
+def link_persons(body: LinkIn, svc: Svc, who: MayPersonWrite) -> Link:
+    link = svc.registration.link(body, scope=who.scope, audit=svc.audit.hook(who, "person.write"))
+    return Link.model_validate(link)
 
 
 @api_router.post("/manifests", status_code=201, tags=["manifests"])
-def create_manifest(body: ManifestIn, svc: Svc, who: MayManifestWrite) -> Json:
-    return svc.manifests.create(
-        body,
-        created_by=who.principal.user_id,
-        scope=who.scope,
-        audit=svc.audit.hook(who, "manifest.write"),
+def create_manifest(body: ManifestIn, svc: Svc, who: MayManifestWrite) -> ManifestView:
+    return ManifestView.model_validate(
+        svc.manifests.create(
+            body,
+            created_by=who.principal.user_id,
+            scope=who.scope,
+            audit=svc.audit.hook(who, "manifest.write"),
+        )
     )
 
 
@@ -234,52 +253,64 @@ def get_manifest(manifest_id: str, svc: Svc, who: MayManifestRead) -> ManifestVi
 @api_router.post("/manifests/{manifest_id}/persons", tags=["manifests"])
 def add_to_manifest(
     manifest_id: str, body: ManifestPersonsIn, svc: Svc, who: MayManifestWrite
-) -> Json:
-    return svc.manifests.add_persons(
-        manifest_id, body, scope=who.scope, audit=svc.audit.hook(who, "manifest.write")
+) -> ManifestView:
+    return ManifestView.model_validate(
+        svc.manifests.add_persons(
+            manifest_id, body, scope=who.scope, audit=svc.audit.hook(who, "manifest.write")
+        )
     )
 
 
 @api_router.delete("/manifests/{manifest_id}/persons/{person_id}", tags=["manifests"])
-def remove_from_manifest(manifest_id: str, person_id: str, svc: Svc, who: MayManifestWrite) -> Json:
-    return svc.manifests.remove_person(
-        manifest_id, person_id, scope=who.scope, audit=svc.audit.hook(who, "manifest.write")
+def remove_from_manifest(
+    manifest_id: str, person_id: str, svc: Svc, who: MayManifestWrite
+) -> ManifestView:
+    return ManifestView.model_validate(
+        svc.manifests.remove_person(
+            manifest_id, person_id, scope=who.scope, audit=svc.audit.hook(who, "manifest.write")
+        )
     )
 
 
 @api_router.post("/manifests/{manifest_id}/dispatch", tags=["manifests"])
 def dispatch_manifest(
     manifest_id: str, svc: Svc, who: MayManifestWrite, body: DispatchIn | None = None
-) -> Json:
-    return svc.manifests.dispatch(
-        manifest_id,
-        body or DispatchIn(),
-        recorded_by=who.principal.user_id,
-        scope=who.scope,
-        audit=svc.audit.hook(who, "manifest.write"),
+) -> ManifestView:
+    return ManifestView.model_validate(
+        svc.manifests.dispatch(
+            manifest_id,
+            body or DispatchIn(),
+            recorded_by=who.principal.user_id,
+            scope=who.scope,
+            audit=svc.audit.hook(who, "manifest.write"),
+        )
     )
 
 
 @api_router.post("/manifests/{manifest_id}/check-ins", tags=["manifests"])
-def check_in(manifest_id: str, body: CheckInIn, svc: Svc, who: MayManifestWrite) -> Json:
-    return svc.manifests.check_in(
-        manifest_id,
-        body,
-        recorded_by=who.principal.user_id,
-        scope=who.scope,
-        audit=svc.audit.hook(who, "manifest.write"),
+def check_in(manifest_id: str, body: CheckInIn, svc: Svc, who: MayManifestWrite) -> CheckIn:
+    return CheckIn.model_validate(
+        svc.manifests.check_in(
+            manifest_id,
+            body,
+            recorded_by=who.principal.user_id,
+            scope=who.scope,
+            audit=svc.audit.hook(who, "manifest.write"),
+        )
     )
 
 
 @api_router.post("/manifests/{manifest_id}/receive", tags=["manifests"])
 def receive_manifest(
     manifest_id: str, svc: Svc, who: MayManifestWrite, body: ReceiveIn | None = None
-) -> Json:
-    return svc.manifests.receive(
-        manifest_id,
-        body or ReceiveIn(),
-        scope=who.scope,
-        audit=svc.audit.hook(who, "manifest.write"),
+) -> ManifestView:
+    return ManifestView.model_validate(
+        svc.manifests.receive(
+            manifest_id,
+            body or ReceiveIn(),
+            scope=who.scope,
+            audit=svc.audit.hook(who, "manifest.write"),
+        )
     )
 
 

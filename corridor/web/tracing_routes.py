@@ -10,6 +10,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from corridor.errors import Forbidden
 from corridor.services import Services
 from corridor.services.protection.accounts import Caller
+from corridor.services.tracing.read_models import (
+    Case,
+    EnquirerView,
+    Enquiry,
+    EnquiryList,
+    QueueItem,
+)
 from corridor.tracing_schemas import DisclosureIn, EnquiryIn, MatchDecisionIn, TransitionIn
 from corridor.web.auth import requires
 from corridor.web.deps import services
@@ -25,13 +32,13 @@ MayDecide = Annotated[Caller, Depends(audited("tracing.write", gate="tracing.rea
 
 
 @tracing_router.post("/enquiries", status_code=201)
-def create_enquiry(body: EnquiryIn, svc: Svc, who: MayTracingWrite) -> Json:
+def create_enquiry(body: EnquiryIn, svc: Svc, who: MayTracingWrite) -> Enquiry:
     """Record an enquiry (the enquirer and one or more sought persons); the registered
     persons who may be them are proposed at once, each with its explanation."""
     enquiry = svc.tracing.create_enquiry(
         body, recorded_by=who.principal.user_id, audit=svc.audit.hook(who, "tracing.write")
     )
-    return svc.gate.tracing_written(who, enquiry)
+    return svc.gate.tracing_written(who, enquiry, Enquiry)
 
 
 @tracing_router.get("/enquiries")
@@ -40,22 +47,26 @@ def list_enquiries(
     who: MayTracingRead,
     state: Annotated[Literal["open", "closed"] | None, Query()] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-) -> Json:
+) -> EnquiryList:
     """Every enquiry in the caller's scope, children first, then open before closed,
     oldest first; ``state`` filters, ``page`` pages (50 a page). No registered person
     is in it: the persons sought and the candidates are on each enquiry."""
     return svc.gate.tracing(
-        who, lambda: svc.tracing.views.enquiries(scope=who.scope, state=state, page=page)
+        who,
+        lambda: svc.tracing.views.enquiries(scope=who.scope, state=state, page=page),
+        EnquiryList,
     )
 
 
 @tracing_router.get("/enquiries/{enquiry_id}")
-def get_enquiry(enquiry_id: str, svc: Svc, who: MayTracingRead) -> Json:
-    return svc.gate.tracing(who, lambda: svc.tracing.views.enquiry(enquiry_id, scope=who.scope))
+def get_enquiry(enquiry_id: str, svc: Svc, who: MayTracingRead) -> Enquiry:
+    return svc.gate.tracing(
+        who, lambda: svc.tracing.views.enquiry(enquiry_id, scope=who.scope), Enquiry
+    )
 
 
 @tracing_router.get("/enquiries/{enquiry_id}/enquirer-view")
-def enquirer_view(enquiry_id: str, svc: Svc, who: MayTracingRead) -> Json:
+def enquirer_view(enquiry_id: str, svc: Svc, who: MayTracingRead) -> EnquirerView:
     """What may be told to the enquirer: found or not, whether a message can be passed,
     and the site only once the found adult agreed (a child: a protection officer's
     decision)."""
@@ -63,39 +74,41 @@ def enquirer_view(enquiry_id: str, svc: Svc, who: MayTracingRead) -> Json:
 
 
 @tracing_router.get("/queue")
-def queue(svc: Svc, who: MayTracingRead) -> list[Json]:
+def queue(svc: Svc, who: MayTracingRead) -> list[QueueItem]:
     """Cases to act on: unaccompanied and separated children first, each with the
     candidates waiting for a decision."""
-    return svc.gate.tracing(who, lambda: svc.tracing.views.queue(scope=who.scope))
+    return svc.gate.tracing(who, lambda: svc.tracing.views.queue(scope=who.scope), QueueItem)
 
 
 @tracing_router.get("/cases/{case_id}")
-def get_case(case_id: str, svc: Svc, who: MayTracingRead) -> Json:
+def get_case(case_id: str, svc: Svc, who: MayTracingRead) -> Case:
     """The case: the sought person, every candidate with its field-by-field explanation,
     and the log of who did what when."""
-    return svc.gate.tracing(who, lambda: svc.tracing.views.case(case_id, scope=who.scope))
+    return svc.gate.tracing(who, lambda: svc.tracing.views.case(case_id, scope=who.scope), Case)
 
 
 @tracing_router.post("/matches/{match_id}/confirm")
-def confirm_match(match_id: str, body: MatchDecisionIn, svc: Svc, who: MayTracingWrite) -> Json:
+def confirm_match(match_id: str, body: MatchDecisionIn, svc: Svc, who: MayTracingWrite) -> Case:
     """This candidate is the person sought: the case is verified."""
     audit = svc.audit.hook(who, "tracing.write")
     return svc.gate.tracing_written(
-        who, svc.tracing.confirm_match(match_id, body, who, audit=audit)
+        who, svc.tracing.confirm_match(match_id, body, who, audit=audit), Case
     )
 
 
 @tracing_router.post("/matches/{match_id}/reject")
-def reject_match(match_id: str, body: MatchDecisionIn, svc: Svc, who: MayTracingWrite) -> Json:
+def reject_match(match_id: str, body: MatchDecisionIn, svc: Svc, who: MayTracingWrite) -> Case:
     """Not the person sought (the reason is kept)."""
     audit = svc.audit.hook(who, "tracing.write")
-    return svc.gate.tracing_written(who, svc.tracing.reject_match(match_id, body, who, audit=audit))
+    return svc.gate.tracing_written(
+        who, svc.tracing.reject_match(match_id, body, who, audit=audit), Case
+    )
 
 
 @tracing_router.post("/cases/{case_id}/disclosure")
 def decide_disclosure(
     case_id: str, body: DisclosureIn, svc: Svc, who: MayDecide, request: Request
-) -> Json:
+) -> Case:
     """Whether the enquirer may learn where the found person is: an adult's own answer,
     recorded by a tracing officer; for a child, a protection officer's decision. (Gated
     on tracing.read, which both roles hold; the service checks which one decides.)"""
@@ -106,11 +119,13 @@ def decide_disclosure(
     except Forbidden:  # not the role that decides for this person: audited as a denial
         refused_about(request, [found])
         raise
-    return svc.gate.tracing_written(who, case)
+    return svc.gate.tracing_written(who, case, Case)
 
 
 @tracing_router.post("/cases/{case_id}/transitions")
-def transition(case_id: str, body: TransitionIn, svc: Svc, who: MayTracingWrite) -> Json:
+def transition(case_id: str, body: TransitionIn, svc: Svc, who: MayTracingWrite) -> Case:
     """family_informed, reunited, or closed with a reason."""
     audit = svc.audit.hook(who, "tracing.write")
-    return svc.gate.tracing_written(who, svc.tracing.transition(case_id, body, who, audit=audit))
+    return svc.gate.tracing_written(
+        who, svc.tracing.transition(case_id, body, who, audit=audit), Case
+    )

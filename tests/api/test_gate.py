@@ -176,8 +176,14 @@ def test_two_apps_hold_two_policies_in_one_process(client, database, clock, tmp_
         )
         app = create_app(settings, database=database, clock=clock)
         svc = app.state.services
-        user, _ = svc.accounts.create(f"reg-{name}", "Registrar", "a long test password",
-                                      [Role.REGISTRAR], [camp])  # fmt: skip
+        user, _ = svc.accounts.create(
+            f"reg-{name}",
+            "Registrar",
+            "a long test password",
+            [Role.REGISTRAR],
+            [camp],
+            audit=svc.audit.operator_hook("test", "users.admin"),
+        )
         who = Caller(
             Principal(user, frozenset({Role.REGISTRAR}), frozenset({camp})),
             True,

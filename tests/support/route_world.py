@@ -120,7 +120,10 @@ def token_client(
     )
     app = create_app(settings, database=database, clock=clock)
     client = TestClient(app, base_url="https://testserver", follow_redirects=False)
-    user_id, secret = app.state.services.accounts.create(name, name, PASSWORD, roles, site_ids)
+    svc = app.state.services
+    user_id, secret = svc.accounts.create(
+        name, name, PASSWORD, roles, site_ids, audit=svc.audit.operator_hook("test", "users.admin")
+    )
     r = client.post("/api/auth/login", json={"username": name, "password": PASSWORD})
     assert r.status_code == 200, r.text
     if secret:

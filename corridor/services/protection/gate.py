@@ -21,8 +21,9 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from corridor.domain.birth import ADULT_AGE
@@ -44,6 +45,7 @@ from corridor.services.protection.read_models import (
     TracingMention,
     Unaccounted,
 )
+from corridor.services.tracing.read_models import EnquirerView
 from corridor.storage.tables import sites
 from corridor.text import N_
 
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from corridor.services.container import Services
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 TracingView = TypeVar("TracingView", dict[str, Any], list[dict[str, Any]])
 
 # Where each restricted field of the matrix's field groups sits in a person as shown.
@@ -433,33 +436,53 @@ class Gate:
                         member.update(site_id=None, site_name=None, site_withheld=True)
         return [SeparatedFamily.model_validate(f) for f in families]
 
+    @overload
+    def tracing(
+        self,
+        who: Caller,
+        fetch: Callable[[], list[dict[str, Any]]],
+        model: type[M],
+        purpose: str | None = None,
+    ) -> list[M]: ...
+
+    @overload
+    def tracing(
+        self,
+        who: Caller,
+        fetch: Callable[[], dict[str, Any]],
+        model: type[M],
+        purpose: str | None = None,
+    ) -> M: ...
+
     def tracing(
         self,
         who: Caller,
         fetch: Callable[[], TracingView],
+        model: type[M],
         purpose: str | None = None,
-    ) -> TracingView:
-        """A tracing view (queue, enquiry, case, list): audited per registered person it
-        shows, detention sites blanked for roles that may not see them."""
-        from corridor.services.tracing.views import hide_detention_sites, person_ids_in
+    ) -> M | list[M]:
+        """A tracing view (queue, enquiry, case, list) as ``model`` (a read model of
+        corridor/services/tracing/read_models.py; a list of them for the queue): audited
+        per registered person it shows, detention sites blanked for roles that may not
+        see them, then validated (an unknown key fails here, not in a page)."""
+        from corridor.services.tracing.views import person_ids_in
 
         view: TracingView = self._read(who, "tracing.read", fetch, person_ids_in, purpose=purpose)
-        if not self.viewer(who).sees_detention:
-            hide_detention_sites(view)
-        return view
+        return self._typed(who, view, model)
 
-    def enquirer_view(self, who: Caller, enquiry_id: str) -> dict[str, Any]:
+    def enquirer_view(self, who: Caller, enquiry_id: str) -> EnquirerView:
         """What may be told to the enquirer (not filtered: once the found person agreed,
         a family learns where a relative is held)."""
         from corridor.services.tracing.views import person_ids_in
 
-        return self._read(
+        view = self._read(
             who,
             "tracing.read",
             lambda: self.s.tracing.views.enquirer_view(enquiry_id, scope=who.scope),
             person_ids_in,
             purpose="telling an enquirer the outcome",
         )
+        return EnquirerView.model_validate(view)
 
     def case_subject(self, who: Caller, case_id: str) -> str | None:
         """The id of the person a case found (None: nobody yet), for a write about the
@@ -468,13 +491,42 @@ class Gate:
         found = self.s.tracing.views.case(case_id, scope=who.scope)["found_person"]
         return str(found["id"]) if found else None
 
-    def tracing_written(self, who: Caller, view: TracingView) -> TracingView:
-        """What a tracing write answers (audited by the write itself)."""
+    @overload
+    def tracing_written(
+        self, who: Caller, view: TracingView, model: None = None
+    ) -> TracingView: ...
+
+    @overload
+    def tracing_written(
+        self, who: Caller, view: list[dict[str, Any]], model: type[M]
+    ) -> list[M]: ...
+
+    @overload
+    def tracing_written(self, who: Caller, view: dict[str, Any], model: type[M]) -> M: ...
+
+    def tracing_written(
+        self, who: Caller, view: TracingView, model: type[M] | None = None
+    ) -> TracingView | M | list[M]:
+        """What a tracing write answers (audited by the write itself), as ``model`` when
+        given: detention sites blanked for roles that may not see them."""
+        if model is None:
+            return self._blanked(who, view)
+        return self._typed(who, view, model)
+
+    def _blanked(self, who: Caller, view: TracingView) -> TracingView:
         from corridor.services.tracing.views import hide_detention_sites
 
         if not self.viewer(who).sees_detention:
             hide_detention_sites(view)
         return view
+
+    def _typed(self, who: Caller, view: TracingView, model: type[M]) -> M | list[M]:
+        """A view blanked, then validated: blanking comes first, so the model never
+        holds a site the caller may not see."""
+        view = self._blanked(who, view)
+        if isinstance(view, list):
+            return [model.model_validate(v) for v in view]
+        return model.model_validate(view)
 
     def reported(self, who: Caller, person_ids: list[str]) -> None:
         """Persons named in an import's duplicate report: shown, so audited as a search."""

@@ -13,7 +13,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    SerializerFunctionWrapHandler,
+    WithJsonSchema,
+    model_serializer,
+)
 
 
 def _sentence(value: Any) -> str:
@@ -277,28 +285,177 @@ class SeparatedFamily(ReadModel):
     members: list[FamilyMember]
 
 
+# -- what writes answer, and a person's own record ------------------------------------------
+
+
+class Sparse(ReadModel):
+    """A read model whose optional fields are left out of the output when they were not
+    given: for answers in which a key's absence means something (a site told to an
+    enquirer only once it may be), or that have always left it out."""
+
+    @model_serializer(mode="wrap")
+    # No return annotation: pydantic then describes the output with the model's own
+    # schema (with one, it would take the annotation's).
+    def _given_only(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        data = handler(self)
+        if isinstance(data, dict):
+            for name, info in type(self).model_fields.items():
+                if not info.is_required() and name not in self.model_fields_set:
+                    data.pop(name, None)
+        return data
+
+
+class MovementEvent(Sparse):
+    """A movement as recorded (the answer to a status event or a correction), or as the
+    person's own log gives it (``corrected``: a later event replaced it)."""
+
+    id: str
+    person_id: str
+    kind: str
+    from_site_id: str | None
+    to_site_id: str | None
+    occurred_at: datetime
+    manifest_id: str | None
+    corrects_id: str | None
+    note: str | None
+    recorded_by: str | None
+    recorded_at: datetime
+    corrected: bool = False
+
+
+class Link(ReadModel):
+    """A relationship recorded between two persons (its inverse is recorded too)."""
+
+    id: str
+    person_id: str
+    other_person_id: str
+    kind: str
+    note: str | None
+
+
+class RegisteredMember(ReadModel):
+    id: str
+    registration_number: str
+    name: str
+    relationship_to_head: str | None
+
+
+class RegisteredHousehold(ReadModel):
+    """A household just registered: ids and wristband numbers (full records: GET)."""
+
+    id: str
+    site_id: str | None
+    head_person_id: str | None
+    members: list[RegisteredMember]
+
+
+class CheckIn(ReadModel):
+    """A person ticked off at arrival: ``checked_in``, ``already_checked_in`` or
+    ``already_recorded_as_discrepancy`` (not on the manifest: a discrepancy)."""
+
+    person_id: str
+    status: str
+    movement_id: str | None
+
+
+class Erasure(ReadModel):
+    """A record anonymised at the person's request."""
+
+    person_id: str
+    erased_at: datetime
+    ground: str
+
+
+class RecordLocation(Sparse):
+    site_id: str | None
+    state: str
+    since: datetime | None
+    manifest_id: str | None = None
+    destination_site_id: str | None = None
+
+
+class OwnRecord(ReadModel):
+    """A person's own record, every field opened (a data-subject access request)."""
+
+    id: str
+    registration_number: str
+    site_id: str | None
+    relationship_to_head: str | None
+    name: str
+    names: Names
+    sex: str | None
+    birth_date: str | None
+    birth_precision: str | None
+    estimated_age_at_registration: int | None
+    age: int | None
+    age_bracket: str | None
+    nationality: str | None
+    origin: Origin
+    languages: list[str]
+    phone: str | None
+    documents: list[Document]
+    vulnerabilities: Vulnerabilities
+    consent: Consent
+    purpose: str | None
+    legal_basis: str | None
+    note: str | None
+    biometric_reference: str | None
+    location: RecordLocation
+    registered_at: datetime | None
+    updated_at: datetime | None
+
+
+class RedactedRelative(ReadModel):
+    """A relative in a subject access answer: the kind of link only."""
+
+    relationship: str
+    recorded_at: datetime
+    details: str
+
+
+class SubjectAccess(ReadModel):
+    """Everything held on a person, for the person: their relatives redacted."""
+
+    notice: Sentence
+    generated_at: datetime
+    person: OwnRecord
+    movements: list[MovementEvent]
+    relatives: list[RedactedRelative]
+
+
 __all__ = [
     "Candidate",
+    "CheckIn",
     "Consent",
     "Discrepancy",
     "Document",
+    "Erasure",
     "Evidence",
     "FamilyMember",
     "Household",
+    "Link",
     "Location",
     "ManifestCounts",
     "ManifestHead",
     "ManifestPerson",
     "ManifestView",
     "Movement",
+    "MovementEvent",
     "Names",
     "Origin",
+    "OwnRecord",
     "PersonPage",
     "PersonSummary",
     "PersonView",
     "ReadModel",
+    "RecordLocation",
+    "RedactedRelative",
+    "RegisteredHousehold",
+    "RegisteredMember",
     "Relative",
     "SeparatedFamily",
+    "Sparse",
+    "SubjectAccess",
     "TracingMention",
     "Unaccounted",
     "Vulnerabilities",

@@ -15,6 +15,7 @@ from starlette.datastructures import FormData
 from corridor.errors import Conflict, Forbidden, ValidationFailed
 from corridor.services import Services
 from corridor.services.protection.accounts import Caller
+from corridor.services.tracing.read_models import Case, Enquiry, EnquiryList, QueueItem
 from corridor.tracing_schemas import DisclosureIn, EnquiryIn, MatchDecisionIn, TransitionIn
 from corridor.web import forms
 from corridor.web.auth import requires
@@ -33,7 +34,7 @@ ENQUIRY_DEFAULTS = {"relationship": "sibling"}
 
 @page(router, "/tracing")
 def queue(request: Request, svc: Svc, who: MayTracingRead) -> Response:
-    items = svc.gate.tracing(who, lambda: svc.tracing.views.queue(scope=who.scope))
+    items = svc.gate.tracing(who, lambda: svc.tracing.views.queue(scope=who.scope), QueueItem)
     return render(request, "tracing_queue.html", {"queue": items}, who=who)
 
 
@@ -49,6 +50,7 @@ def enquiries(
     view = svc.gate.tracing(
         who,
         lambda: svc.tracing.views.enquiries(scope=who.scope, state=state or None, page=page_number),
+        EnquiryList,
     )
     return render(request, "tracing_enquiries.html", {"enquiries": view}, who=who)
 
@@ -139,7 +141,9 @@ def create_enquiry(request: Request, form: Form, svc: Svc, who: WritesTracing) -
 
 @page(router, "/tracing/enquiries/{enquiry_id}")
 def enquiry(enquiry_id: str, request: Request, svc: Svc, who: MayTracingRead) -> Response:
-    view = svc.gate.tracing(who, lambda: svc.tracing.views.enquiry(enquiry_id, scope=who.scope))
+    view = svc.gate.tracing(
+        who, lambda: svc.tracing.views.enquiry(enquiry_id, scope=who.scope), Enquiry
+    )
     return render(request, "tracing_enquiry.html", {"enquiry": view}, who=who)
 
 
@@ -153,7 +157,7 @@ def enquirer_view(enquiry_id: str, request: Request, svc: Svc, who: MayTracingRe
 def _case(
     request: Request, svc: Services, who: Caller, case_id: str, errors: dict[str, str]
 ) -> Response:
-    case = svc.gate.tracing(who, lambda: svc.tracing.views.case(case_id, scope=who.scope))
+    case = svc.gate.tracing(who, lambda: svc.tracing.views.case(case_id, scope=who.scope), Case)
     status = 422 if errors else 200
     extra = {"errors": errors}
     return render(

@@ -1,0 +1,196 @@
+"""What the API answers that is not personal data: sites, figures, users, sessions and
+tokens, bulk exports' metadata, import reports.
+
+Each route declares one of these (or a read model of corridor/services/protection/read_models.py
+for personal data) as its response, so the OpenAPI document describes every success
+answer. Like the read models they forbid unknown keys: a service that starts returning
+a field nobody declared fails loudly (a 500 in the tests) instead of sending it out.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import Field
+
+from corridor.services.protection.read_models import ReadModel, Sentence
+
+# -- sites and users --------------------------------------------------------------------
+
+
+class Site(ReadModel):
+    """A site. A detention site's name is a neutral label, and its P-code, locality and
+    coordinates are null, except to the roles allowed to see detention sites."""
+
+    id: str
+    name: str
+    kind: str
+    pcode: str | None
+    locality: str | None
+    latitude: float | None
+    longitude: float | None
+    capacity: int | None
+
+
+class UserSites(ReadModel):
+    """The sites a user works at (their person queries are confined to them)."""
+
+    user_id: str
+    site_ids: list[str]
+
+
+# -- figures ----------------------------------------------------------------------------
+
+
+class Counts(ReadModel):
+    """Persons counted by sex (``f``, ``m``, ``unknown``), by age bracket (``0-4`` ...
+    ``60+``, ``unknown``) and by both."""
+
+    total: int
+    by_sex: dict[str, int]
+    by_bracket: dict[str, int]
+    by_sex_bracket: dict[str, dict[str, int]]
+
+
+class PresentCounts(Counts):
+    """Persons at the site now, also by location state."""
+
+    by_state: dict[str, int]
+
+
+class VulnerabilityCounts(ReadModel):
+    """Persons at the site now with each vulnerability."""
+
+    unaccompanied: int
+    separated: int
+    sam: int
+    mam: int
+    disabled: int
+    pregnant_lactating: int
+    serious_medical_condition: int
+    injury: int
+    elderly_alone: int
+
+
+class DayFigures(ReadModel):
+    date: date
+    arrivals: Counts
+    departures: Counts
+
+
+class SiteFigures(ReadModel):
+    """A site's figures: present now, arrivals and departures per day, vulnerabilities."""
+
+    site: Site
+    as_of: datetime
+    present: PresentCounts
+    vulnerabilities_present: VulnerabilityCounts
+    from_: date = Field(alias="from")
+    to: date
+    daily: list[DayFigures]
+
+
+# -- authentication ---------------------------------------------------------------------
+
+
+class LoginResult(ReadModel):
+    """Whether the session still needs the second factor (TOTP code)."""
+
+    second_factor_required: bool
+
+
+class LoggedOut(ReadModel):
+    logged_out: bool
+
+
+class IssuedToken(ReadModel):
+    """An API token, shown once: only its hash is kept."""
+
+    id: str
+    token: str
+    scopes: list[str]
+
+
+class Me(ReadModel):
+    """Who is calling: their roles, sites, and whether they gave the second factor."""
+
+    user_id: str
+    roles: list[str]
+    site_ids: list[str]
+    second_factor: bool
+
+
+# -- exchange ---------------------------------------------------------------------------
+
+
+class Export(ReadModel):
+    """A bulk export: who asked, why, for which sites, in which format, and where it
+    stands (``pending``, ``approved``, ``downloaded``); ``persons``: how many were in it,
+    once downloaded."""
+
+    id: str
+    requested_by: str
+    reason: str
+    format: str
+    site_ids: list[str]
+    state: str
+    created_at: datetime
+    approved_by: str | None
+    approved_at: datetime | None
+    downloaded_at: datetime | None
+    persons: int | None
+
+
+class ImportProblem(ReadModel):
+    """A problem with a record of an imported file (``line`` null: the whole file)."""
+
+    line: int | None
+    field: str | None
+    reason: Sentence
+    fatal: bool
+
+
+class SuspectedDuplicate(ReadModel):
+    """A new person of the file that the registry probably holds already."""
+
+    line: int | None
+    member: str | None = Field(description="head, members[i], or null for a single person")
+    person_id: str
+    registration_number: str
+    probability: float
+
+
+class ImportReport(ReadModel):
+    """What an import did (or, on a dry run, would do)."""
+
+    source: str
+    dry_run: bool
+    written: bool
+    created: int
+    updated: int
+    unchanged: int
+    skipped: int
+    expired: int
+    notes: int
+    suspected_duplicates: list[SuspectedDuplicate]
+    problems: list[ImportProblem]
+    person_ids: list[str]
+
+
+__all__ = [
+    "Counts",
+    "DayFigures",
+    "Export",
+    "ImportProblem",
+    "ImportReport",
+    "IssuedToken",
+    "LoggedOut",
+    "LoginResult",
+    "Me",
+    "PresentCounts",
+    "Site",
+    "SiteFigures",
+    "SuspectedDuplicate",
+    "UserSites",
+    "VulnerabilityCounts",
+]
