@@ -174,7 +174,10 @@ def test_protection_07_destroying_the_tracing_key_leaves_a_working_enquiry(datab
 def test_protection_07_rotating_the_tracing_key_moves_every_enquirer(services, database):
     from corridor.tracing_schemas import EnquiryIn
 
-    first = services.tracing.create_enquiry(EnquiryIn.model_validate(_enquiry_body()))
+    first = services.tracing.create_enquiry(
+        EnquiryIn.model_validate(_enquiry_body()),
+        audit=services.audit.operator_hook("test", "tracing.write"),
+    )
     with database.read() as conn:
         before = conn.execute(select(tracing_enquiries.c.sealed)).scalar_one()
     rotation = services.keys.rotate_site(TRACING_KEY, "cli:test")

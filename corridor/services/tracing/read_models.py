@@ -127,6 +127,9 @@ class Enquirer(ReadModel):
     relationship: str
     location: str | None
     country: str | None
+    unavailable: bool = Field(
+        default=False, description="The tracing key was destroyed: the fields above are null"
+    )
 
 
 class Enquiry(ReadModel):
