@@ -33,7 +33,7 @@ def request_export(body: ExportIn, svc: Svc, who: MayExport) -> Export:
 
 @export_router.get("/{export_id}")
 def get_export(export_id: str, svc: Svc, who: MayApprove) -> Export:
-    return Export.model_validate(svc.exports.get(export_id, who.scope))
+    return Export.model_validate(svc.gate.export_request(who, export_id))
 
 
 @export_router.post("/{export_id}/approve")

@@ -254,10 +254,9 @@ def get_manifest(manifest_id: str, svc: Svc, who: MayManifestRead) -> ManifestVi
 def add_to_manifest(
     manifest_id: str, body: ManifestPersonsIn, svc: Svc, who: MayManifestWrite
 ) -> ManifestView:
-    return ManifestView.model_validate(
-        svc.manifests.add_persons(
-            manifest_id, body, scope=who.scope, audit=svc.audit.hook(who, "manifest.write")
-        )
+    hook = svc.gate.manifest_hook(who)
+    return svc.gate.manifest_written(
+        who, svc.manifests.add_persons(manifest_id, body, scope=who.scope, audit=hook), hook
     )
 
 
@@ -265,10 +264,9 @@ def add_to_manifest(
 def remove_from_manifest(
     manifest_id: str, person_id: str, svc: Svc, who: MayManifestWrite
 ) -> ManifestView:
-    return ManifestView.model_validate(
-        svc.manifests.remove_person(
-            manifest_id, person_id, scope=who.scope, audit=svc.audit.hook(who, "manifest.write")
-        )
+    hook = svc.gate.manifest_hook(who)
+    return svc.gate.manifest_written(
+        who, svc.manifests.remove_person(manifest_id, person_id, scope=who.scope, audit=hook), hook
     )
 
 
@@ -276,15 +274,15 @@ def remove_from_manifest(
 def dispatch_manifest(
     manifest_id: str, svc: Svc, who: MayManifestWrite, body: DispatchIn | None = None
 ) -> ManifestView:
-    return ManifestView.model_validate(
-        svc.manifests.dispatch(
-            manifest_id,
-            body or DispatchIn(),
-            recorded_by=who.principal.user_id,
-            scope=who.scope,
-            audit=svc.audit.hook(who, "manifest.write"),
-        )
+    hook = svc.gate.manifest_hook(who)
+    manifest = svc.manifests.dispatch(
+        manifest_id,
+        body or DispatchIn(),
+        recorded_by=who.principal.user_id,
+        scope=who.scope,
+        audit=hook,
     )
+    return svc.gate.manifest_written(who, manifest, hook)
 
 
 @api_router.post("/manifests/{manifest_id}/check-ins", tags=["manifests"])
@@ -304,13 +302,11 @@ def check_in(manifest_id: str, body: CheckInIn, svc: Svc, who: MayManifestWrite)
 def receive_manifest(
     manifest_id: str, svc: Svc, who: MayManifestWrite, body: ReceiveIn | None = None
 ) -> ManifestView:
-    return ManifestView.model_validate(
-        svc.manifests.receive(
-            manifest_id,
-            body or ReceiveIn(),
-            scope=who.scope,
-            audit=svc.audit.hook(who, "manifest.write"),
-        )
+    hook = svc.gate.manifest_hook(who)
+    return svc.gate.manifest_written(
+        who,
+        svc.manifests.receive(manifest_id, body or ReceiveIn(), scope=who.scope, audit=hook),
+        hook,
     )
 
 

@@ -48,7 +48,9 @@ def audited(action: str, gate: str | None = None) -> Callable[..., AsyncIterator
     ) -> AsyncIterator[Caller]:
         try:
             yield who
-        except DENIALS:
+        except DENIALS as exc:
+            if getattr(exc, "audited", False):  # the gate already recorded this refusal
+                raise
             named = getattr(request.state, "refused_person_ids", None)
             person_ids = named or [request.path_params.get("person_id")]
             await run_in_threadpool(svc.gate.refused, who, action, person_ids)

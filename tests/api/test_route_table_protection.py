@@ -378,11 +378,29 @@ def _hidden(role: Role, kind: str) -> frozenset[str]:
     return frozenset(_group_fields(kind) - MATRIX.visible_fields(role, kind))
 
 
+# A data-subject access request hands the person everything held on them (PROTECTION.md
+# line 11), their medical details included, whatever the field groups of the officer
+# who hands it over; relatives stay redacted. Its own test checks that
+# (tests/api/test_protection.py, line 11).
+FULL_RECORD_ROUTES = {"GET /api/persons/{person_id}/access-request"}
+
+
 @pytest.mark.parametrize(("backend", "case", "role", "record"), _params())
 def test_no_withheld_field(env: Env, case: RouteCase, role: Role, record: str) -> None:
     """No canary of a field the role may not see, on any record, in the body (text
     canaries anywhere, JSON or HTML; planted flags and answers by key in JSON)."""
     a = answer(env, case, role, record)
+    if case.key in FULL_RECORD_ROUTES:
+        # Only the person asked for: nothing of any other record may appear.
+        others = [r for name, r in env.world.records.items() if name != record]
+        leaks = [
+            f"{rec.kind}.{f}"
+            for rec in others
+            for f, value in rec.text_canaries.items()
+            if f in _hidden(role, rec.matrix_kind) and value in a.text
+        ]
+        assert leaks == [], _said(a)
+        return
     leaks = []
     pairs = {(k, json.dumps(v)) for k, v in walk_json(a.data)} if a.data is not None else set()
     for rec in env.world.records.values():

@@ -194,7 +194,10 @@ def gate_of(route: APIRoute) -> str | None:
 def _fmt(route: APIRoute) -> str | None:
     for p in route.dependant.path_params:
         if p.name == "fmt":
-            values = typing.get_args(p.field_info.annotation)
+            values: tuple[object, ...] = typing.get_args(p.field_info.annotation)
+            extra = p.field_info.json_schema_extra
+            if not values and isinstance(extra, dict):  # a pattern with its enum listed
+                values = tuple(extra.get("enum") or ())  # type: ignore[arg-type]
             return str(values[0]) if values else None
     return None
 

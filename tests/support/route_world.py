@@ -194,7 +194,11 @@ def build_world(database: Database, clock: Clock) -> World:
         site = {"name": name, "kind": kind, "pcode": "SY08", **extra}
         sites[key] = str(_ok(a_admin.post("/api/sites", json=site))["id"])
     services = a_admin.app.state.services  # type: ignore[attr-defined]
-    services.accounts.set_sites(a_user, [sites["A"], sites["H"], sites["D"]])
+    services.accounts.set_sites(
+        a_user,
+        [sites["A"], sites["H"], sites["D"]],
+        audit=services.audit.operator_hook("test", "users.admin"),
+    )
     b_admin, b_user = token_client(database, clock, "world-b", ALL_ROLES, [sites["B"], sites["C"]])
 
     persons: dict[str, dict[str, Any]] = {}

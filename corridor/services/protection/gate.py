@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from corridor.domain.birth import ADULT_AGE
 from corridor.errors import Forbidden, NotFound, Problem
 from corridor.security.errors import Throttled
 from corridor.security.roles import AuthorisationMatrix
+from corridor.services.base import AuditHook
 from corridor.services.protection.accounts import Caller
 from corridor.services.protection.read_models import (
     Candidate,
@@ -167,8 +168,9 @@ class Gate:
         """Fetch (scope is in the query), audit what is shown, or the refusal."""
         try:
             result = fetch()
-        except NotFound:
+        except NotFound as exc:
             self.refused(who, action, refused, purpose)
+            exc.audited = True  # type: ignore[attr-defined]  # a write's gate: not twice
             raise
         self.s.audit.record(who, action, shown(result), purpose=purpose)
         return result
@@ -346,6 +348,44 @@ class Gate:
             lambda people: [p["id"] for p in people],
         )
         return self._views(who, found)
+
+    def manifest_hook(self, who: Caller) -> RecordingHook:
+        """The audit hook of a manifest write, remembering whom the write recorded, so
+        that ``manifest_written`` audits only the other persons its answer shows."""
+        return RecordingHook(self.s.audit.hook(who, "manifest.write"))
+
+    def manifest_written(
+        self, who: Caller, manifest: dict[str, Any], hook: RecordingHook
+    ) -> ManifestView:
+        """What a manifest write answers: the whole manifest. The persons the write
+        touched were audited inside it; the others it shows are audited as read."""
+        shown = [p["id"] for p in manifest["persons"]]
+        shown += [d["person"]["id"] for d in manifest["discrepancies"]]
+        others = [pid for pid in dict.fromkeys(shown) if pid not in hook.person_ids]
+        if others:
+            self.s.audit.record(who, "manifest.read", others)
+        return ManifestView.model_validate(manifest)
+
+    def identify(self, who: Caller, body: PersonSearchIn) -> list[str]:
+        """The ids of the persons in the caller's scope an exact search finds, for a write
+        that names them by number (a manifest, a family link). Nothing of them is shown,
+        so nothing is audited here: the write records them, or its refusal."""
+        return [p["id"] for p in self.s.registration.search(body, scope=who.scope)]
+
+    def export_request(self, who: Caller, export_id: str) -> dict[str, Any]:
+        """A bulk export's request (who asked, why, its state): no person in it, so only
+        a refusal (outside the caller's sites: 404) is audited."""
+        return self._refusing(
+            who, "export.approve", lambda: self.s.exports.get(export_id, who.scope)
+        )
+
+    def _refusing(self, who: Caller, action: str, fetch: Callable[[], T]) -> T:
+        """Fetch what shows no person: a NotFound (scope) is audited as a denial."""
+        try:
+            return fetch()
+        except NotFound:
+            self.refused(who, action, [None])
+            raise
 
     def match(self, who: Caller, body: MatchQueryIn, floor: float = 0.0) -> list[Candidate]:
         """The matching engine's candidates among the persons the caller may search for
@@ -532,6 +572,18 @@ class Gate:
         """Persons named in an import's duplicate report: shown, so audited as a search."""
         if person_ids:
             self.s.audit.record(who, "person.search", person_ids)
+
+
+class RecordingHook:
+    """An audit hook that also remembers the persons it recorded."""
+
+    def __init__(self, hook: AuditHook) -> None:
+        self.hook = hook
+        self.person_ids: set[str] = set()
+
+    def __call__(self, conn: Connection, person_ids: list[str]) -> None:
+        self.hook(conn, person_ids)
+        self.person_ids.update(person_ids)
 
 
 def _cases_of(person_id: str, queue: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -82,11 +82,11 @@ def add_persons(
     problems: list[Problem] = []
     for n in numbers:
         try:
-            found = svc.gate.search(who, forms.parse_search(n))
+            found = svc.gate.identify(who, forms.parse_search(n))
         except ValidationFailed:
             found = []
         if found:
-            ids.append(found[0].id)
+            ids.append(found[0])
         else:
             problems.append(
                 Problem("registration_numbers", N_("{number}: nobody has this number", number=n))

@@ -72,14 +72,19 @@ def record_health(
 ) -> Response:
     """Health staff record MUAC, oedema, functioning, medical flags and a note (sealed at
     rest); the form shows them all, so what is cleared is cleared."""
-    if not who.sees("medical"):
-        raise Forbidden(N_("Medical details are recorded by health staff"))
+
+    def health_staff_only(current: dict[str, Any]) -> None:
+        # After the scope check (a person outside it: 404, as for every route).
+        if not who.sees("medical"):
+            raise Forbidden(N_("Medical details are recorded by health staff"))
+
     try:
         svc.registration.update_person(
             person_id,
             forms.parse(PersonPatch, forms.health_record(form)),
             audit=svc.audit.hook(who, "person.write"),
             scope=who.scope,
+            check=health_staff_only,
         )
     except ValidationFailed as exc:
         errors = {
@@ -98,12 +103,12 @@ def link_relative(
     """Record a relative found elsewhere, by their registration number."""
     number = text(form, "registration_number") or ""
     try:
-        found = svc.gate.search(who, forms.parse_search(number))
+        found = svc.gate.identify(who, forms.parse_search(number))
         if not found:
             raise ValidationFailed([Problem("registration_number", N_("nobody has this number"))])
         body = {
             "person_id": person_id,
-            "other_person_id": found[0].id,
+            "other_person_id": found[0],
             "kind": text(form, "link_kind"),
         }
         svc.registration.link(
