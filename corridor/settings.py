@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from corridor.matching import Model
     from corridor.security.crypto import MasterKey
     from corridor.security.roles import AuthorisationMatrix
     from corridor.services.protection.retention import Category
@@ -34,6 +35,7 @@ class Settings:
     biometrics_enabled: bool = False
     authorisation_file: str = ""
     retention_file: str = ""
+    matching_model_file: str = ""
 
     def __post_init__(self) -> None:
         if self.tracing_checks not in ("background", "inline"):
@@ -71,6 +73,15 @@ class Settings:
 
         return load_policy(Path(self.retention_file)) if self.retention_file else policy()
 
+    def matching_model(self) -> Model | None:
+        """The matching model: the file's (``corridor-match-model/1``), or None for the
+        shipped one."""
+        from corridor.matching import Model
+
+        if not self.matching_model_file:
+            return None
+        return Model.from_json(Path(self.matching_model_file).read_text(encoding="utf-8"))
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: str) -> Settings:
         """Read ``CORRIDOR_<NAME>`` variables; explicit overrides win."""
@@ -102,4 +113,6 @@ SETTINGS_HELP: dict[str, str] = {
     "actions, scopes, field groups; checked at start); env CORRIDOR_AUTHORISATION_FILE",
     "retention_file": "A JSON file replacing the shipped retention periods (checked at "
     "start); env CORRIDOR_RETENTION_FILE",
+    "matching_model_file": "A matching model (corridor-match-model/1 JSON, as `corridor "
+    "bench` trains) replacing the shipped one; env CORRIDOR_MATCHING_MODEL_FILE",
 }

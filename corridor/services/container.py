@@ -10,6 +10,7 @@ from corridor.security.roles import AuthorisationMatrix, default_matrix
 from corridor.storage.database import Database
 
 if TYPE_CHECKING:
+    from corridor.matching import Model
     from corridor.security.crypto import MasterKey
     from corridor.services.protection.retention import Category
 
@@ -31,6 +32,7 @@ class Services:
         biometrics_enabled: bool = False,
         matrix: AuthorisationMatrix | None = None,
         retention_periods: dict[str, Category] | None = None,
+        matching_model: Model | None = None,
     ) -> None:
         """``tracing_in_background``: check new registrations and arrivals against open
         enquiries on a worker thread (the server) rather than before answering (tests,
@@ -67,7 +69,7 @@ class Services:
         self.movements = MovementService(db, clock)
         self.manifests = ManifestService(db, clock)
         self.figures = FigureService(db, clock)
-        self.person_search = PersonSearchService(db, clock, self.vault)
+        self.person_search = PersonSearchService(db, clock, self.vault, matching_model)
         self.accounts = AccountService(db, clock, master, self.matrix)
         self.audit = AuditService(db, clock)
         self.imports = ImportService(db, clock, self.registration, self.person_search)
@@ -82,7 +84,7 @@ class Services:
             db, clock, self.vault, self.partner_exports, present=self.gate.present
         )
         self.subject_access = SubjectAccessService(db, clock, self.vault)
-        self.tracing = TracingService(db, clock, self.vault)
+        self.tracing = TracingService(db, clock, self.vault, self.person_search)
         # A registration or an arrival is checked against open enquiries as soon as it
         # commits, so that a match is in the tracing queue within seconds.
         self.tracing_worker: TracingWorker | None = None

@@ -59,6 +59,7 @@ def create_app(
         biometrics_enabled=settings.biometrics_enabled,
         matrix=settings.authorisation(),
         retention_periods=settings.retention(),
+        matching_model=settings.matching_model(),
     )
     app.state.services = services
     errors.install(app)

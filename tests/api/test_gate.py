@@ -192,3 +192,32 @@ def test_two_apps_hold_two_policies_in_one_process(client, database, clock, tmp_
         )
         phones[name] = svc.gate.person(who, child["id"]).phone
     assert phones == {"strict": None, "lenient": "+963944000888"}
+
+
+def test_two_apps_hold_two_matching_models_in_one_process(client, database, clock, tmp_path):
+    """The matching model is policy too: a model file in the settings scores the same
+    candidate with its own calibration, beside an app on the shipped model."""
+    from corridor.matching import Model
+
+    camp = site(client, "Camp A")
+    register(client, camp, given_name="Hamid", family_name="Saleh", sex="m")
+    steeper = Model.default().with_calibration(slope=1.4, intercept=0.0, version="test")
+    path = tmp_path / "model.json"
+    path.write_text(steeper.to_json())
+    query = {"given_name": "Hamid", "family_name": "Salih", "purpose": "deduplication"}
+    probability = {}
+    for name, model_file in (("shipped", ""), ("steeper", str(path))):
+        settings = Settings(
+            database_url=str(database.url),
+            master_key=MASTER_KEY,
+            matching_model_file=model_file,
+        )
+        app = create_app(settings, database=database, clock=clock)
+        svc = app.state.services
+        assert svc.person_search.model.version == ("test" if model_file else "2")
+        assert svc.tracing.search is svc.person_search  # tracing scores with the same model
+        from corridor.schemas import MatchQueryIn
+
+        [found] = svc.person_search.search(MatchQueryIn.model_validate(query), scope={camp})
+        probability[name] = found["probability"]
+    assert probability["shipped"] != probability["steeper"]

@@ -125,9 +125,18 @@ def query_record(q: MatchQueryIn, this_year: int) -> PersonRecord:
 
 
 class PersonSearchService(Service):
-    def __init__(self, db: Database, clock: Callable[[], datetime], vault: FieldVault) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], datetime],
+        vault: FieldVault,
+        model: Model | None = None,
+    ) -> None:
+        """``model``: the matching model (settings); the shipped one when None."""
         super().__init__(db, clock)
         self.vault = vault
+        shipped, self.variants = engine_data()
+        self.model = model or shipped
 
     def search_as(self, who: Caller, data: MatchQueryIn) -> list[dict[str, Any]]:
         """A search by ``who`` for its purpose (``purpose_for``), only among the persons
@@ -156,7 +165,7 @@ class PersonSearchService(Service):
             rows = {r["id"]: r for r in conn.execute(rows_q).mappings()}
             docs = documents_of(conn, list(rows))
             records = stored_records([rows[c] for c in cands if c in rows], docs, self.vault)
-            model, variants = engine_data()
+            model, variants = self.model, self.variants
             matcher = Matcher(
                 model, self._frequencies(conn, [query, *records]), population, variants
             )

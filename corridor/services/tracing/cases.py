@@ -63,9 +63,18 @@ SYSTEM = "system"  # who proposed a match found by the engine on its own
 
 
 class TracingService(Service):
-    def __init__(self, db: Database, clock: Callable[[], datetime], vault: FieldVault) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], datetime],
+        vault: FieldVault,
+        search: PersonSearchService | None = None,
+    ) -> None:
+        """``search``: the person search whose matching model scores the cases (the
+        app's, from its settings)."""
         super().__init__(db, clock)
         self.vault = vault
+        self.search = search or PersonSearchService(db, clock, vault)
 
     @property
     def views(self) -> TracingViews:
@@ -100,7 +109,7 @@ class TracingService(Service):
                     created_at=now,
                 )
             )
-            search = PersonSearchService(self.db, self.clock, self.vault)
+            search = self.search
             for sought in data.sought:
                 row = _case_row(enquiry_id, sought, data.enquirer.relationship, now)
                 conn.execute(insert(tracing_cases).values(**row))
@@ -156,7 +165,7 @@ class TracingService(Service):
                 for eid, e in enquirer.open_rows(self.vault, conn, asking).items()
             }
             sought = {r["id"]: tm.sought_record(r, names.get(r["enquiry_id"])) for r in rows}
-            search = PersonSearchService(self.db, self.clock, self.vault)
+            search = self.search
             matcher = tm.matcher_for(conn, search, [*sought.values(), *people.values()])
         found = []
         for pid, cids in waiting.items():

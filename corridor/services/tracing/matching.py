@@ -25,7 +25,7 @@ from corridor.domain.tracing import CaseState
 from corridor.matching import Match, Matcher, PersonRecord, blocking_keys
 from corridor.services.protection.field_vault import FieldVault
 from corridor.services.search.match_index import documents_of, stored_records
-from corridor.services.search.person_search import PersonSearchService, engine_data
+from corridor.services.search.person_search import PersonSearchService
 from corridor.storage.tables import POPULATION_KEY, match_key_counts, persons, relationships
 from corridor.storage.tracing_tables import tracing_case_keys, tracing_cases
 from corridor.text import Text
@@ -153,8 +153,8 @@ def matcher_for(
     population = conn.execute(
         select(match_key_counts.c.n).where(match_key_counts.c.key == POPULATION_KEY)
     ).scalar()
-    model, variants = engine_data()
-    return Matcher(model, search.frequencies(conn, records), int(population or 0), variants)
+    frequencies = search.frequencies(conn, records)
+    return Matcher(search.model, frequencies, int(population or 0), search.variants)
 
 
 def best_for_sought(
