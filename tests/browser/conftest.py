@@ -33,7 +33,7 @@ os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CHROMIUM = Path(os.environ.get("CORRIDOR_CHROMIUM", "/usr/bin/chromium"))
-# Flags that work on this kind of machine (../shared/STACK-NOTES.md).
+# Flags that work on this kind of machine (the workplace stack notes).
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
