@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from corridor.text import N_, Text
@@ -36,8 +37,14 @@ class ValidationFailed(CorridorError):
 
     code = "invalid"
 
-    def __init__(self, problems: list[Problem], message: str | None = None) -> None:
+    def __init__(
+        self, problems: list[Problem], message: str | None = None, refused: Sequence[str] = ()
+    ) -> None:
+        """``refused``: persons the input named that the caller cannot reach (answered
+        "person not found", exactly as for a person who does not exist); the write's gate
+        audits a denial for each of them."""
         super().__init__(message or N_("The input is not valid"), problems)
+        self.refused = list(refused)
 
 
 class NotFound(CorridorError):
@@ -88,7 +95,8 @@ class Forbidden(CorridorError):
     code = "forbidden"
 
 
-def require(problems: list[Problem]) -> None:
-    """Raise ValidationFailed when ``problems`` is not empty."""
+def require(problems: list[Problem], refused: Sequence[str] = ()) -> None:
+    """Raise ValidationFailed when ``problems`` is not empty (``refused``: the persons out
+    of the caller's reach among them)."""
     if problems:
-        raise ValidationFailed(problems)
+        raise ValidationFailed(problems, refused=refused)

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
+
+from corridor.formats.registry import writable
 
 Sex = Literal["m", "f"]
 SiteKind = Literal["exit_point", "screening", "transit", "camp", "hospital", "detention", "other"]
@@ -50,12 +60,26 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def _writable(name: str) -> str:
+    known = [f.name for f in writable()]
+    if name not in known:
+        raise ValueError(f"unknown format; one of: {', '.join(known)}")
+    return name
+
+
+# A format persons can be exported in: the format registry's list (corridor/formats).
+ExportFormat = Annotated[
+    str,
+    AfterValidator(_writable),
+    WithJsonSchema({"type": "string", "enum": [f.name for f in writable()]}),
+]
+
+
 class ExportIn(Strict):
     reason: str = Field(min_length=3, max_length=2000, description="Why the export is needed")
-    format: Literal["jsonl", "csv", "xlsx", "pfif"] = Field(
+    format: ExportFormat = Field(
         default="jsonl",
-        description="jsonl: Corridor's own records; csv/xlsx: the partner person table; "
-        "pfif: PFIF 1.4 (persons who consented to tracing)",
+        description="; ".join(f"{f.name}: {f.write.content}" for f in writable() if f.write),
     )
 
 

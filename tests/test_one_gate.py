@@ -41,6 +41,10 @@ PERSON_READS = {
     ("views", "enquiry"),
     ("views", "enquiries"),
     ("views", "enquirer_view"),
+    ("partner_exports", "table"),
+    ("partner_exports", "pfif"),
+    ("partner_exports", "pfif_persons"),
+    ("partner_exports", "records"),
 }
 
 

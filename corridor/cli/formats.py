@@ -17,7 +17,7 @@ from typing import Any, get_args
 import click
 
 from corridor.cli.options import db_option
-from corridor.formats.registry import readable
+from corridor.formats.registry import readable, writable
 from corridor.schemas import LegalBasis
 from corridor.settings import Settings
 
@@ -202,6 +202,17 @@ def export() -> None:
     """Export persons for a partner (audited, one entry per person)."""
 
 
+# How the command line words each format it exports; the formats are those the registry
+# can write, and one without wording here is described by the registry's own help.
+EXPORT_HELP = {
+    "csv": "Persons as CSV (formulas neutralised).",
+    "xlsx": "Persons as an XLSX workbook (formulas neutralised).",
+    "pfif": "Persons who consented to tracing, with notes, as PFIF 1.4.",
+    "jsonl": "Persons as Corridor's own records, one JSON object a line, with every "
+    "restricted field group withheld (the operator holds no role).",
+}
+
+
 def _export_command(name: str, help_text: str) -> None:
     @export.command(name, help=help_text)
     @db_option
@@ -211,31 +222,24 @@ def _export_command(name: str, help_text: str) -> None:
     def command(
         db_url: str | None, out: Path, site_ids: tuple[str, ...], purpose: str | None
     ) -> None:
-        from corridor.formats import person_table
-
         svc, settings = _services(db_url)
-        hook = svc.audit.operator_hook(_operator(), "export.bulk", purpose)
-        sites = list(site_ids) or None
-        if name == "pfif":
-            by = f"cli:{_operator()}"
-            domain = settings.instance_domain
-            out.write_bytes(svc.partner_exports.pfif(sites, domain, by, audit=hook))
-            n = out.read_bytes().count(b"<pfif:person>")
-        else:
-            rows = svc.partner_exports.table(sites, audit=hook)
-            if name == "csv":
-                with out.open("w", newline="", encoding="utf-8") as f:
-                    n = person_table.write_csv(rows, f)
-            else:
-                provenance = svc.partner_exports.provenance(f"cli:{_operator()}")
-                out.write_bytes(person_table.write_xlsx(rows, provenance))
-                n = len(rows)
-        click.echo(f"{n} persons written to {out}")
+        try:
+            exported = svc.gate.export_file(
+                name,
+                (),  # the operator on the server holds no role: no restricted field group
+                list(site_ids) or None,
+                exported_by=f"cli:{_operator()}",
+                domain=settings.instance_domain,
+                audit=svc.audit.operator_hook(_operator(), "export.bulk", purpose),
+            )
+        finally:
+            svc.db.dispose()
+        out.write_bytes(exported.content)
+        click.echo(f"{len(exported.person_ids)} persons written to {out}")
 
 
-_export_command("csv", "Persons as CSV (formulas neutralised).")
-_export_command("xlsx", "Persons as an XLSX workbook (formulas neutralised).")
-_export_command("pfif", "Persons who consented to tracing, with notes, as PFIF 1.4.")
+for _fmt in writable():
+    _export_command(_fmt.name, EXPORT_HELP.get(_fmt.name, f"Export: {_fmt.help}."))
 
 
 @click.group()

@@ -173,5 +173,6 @@ FORMATS = (
         "KoboToolbox XLSX or CSV export, or ODK Central CSV zip, through a mapping",
         _read,
         (".xlsx", ".csv", ".zip"),
+        sources=("odk",),
     ),
 )

@@ -15,7 +15,7 @@ from typing import Any
 
 from corridor.formats.cells import neutralise, restore
 from corridor.formats.records import Issue, Parsed, Record, UnreadableFile, decode_text, split_chain
-from corridor.formats.registry import Format, ReadContext
+from corridor.formats.registry import Format, ReadContext, WriteContext, Writer
 
 CORRIDOR_COLUMNS = ("record_id", "registration_number", "site_id", "household_id")
 PERSON_COLUMNS = (
@@ -204,9 +204,36 @@ def _read_xlsx(data: bytes, _: ReadContext) -> Parsed:
     return read_xlsx(data)
 
 
+def _write_csv(rows: Sequence[Mapping[str, Any]], _: WriteContext) -> bytes:
+    out = io.StringIO()
+    write_csv(rows, out)
+    return out.getvalue().encode("utf-8")
+
+
+def _write_xlsx(rows: Sequence[Mapping[str, Any]], context: WriteContext) -> bytes:
+    return write_xlsx(rows, context.provenance)
+
+
 FORMATS = (
     Format(
-        "csv", "persons, one a row (person CSV columns plus Corridor ids)", _read_csv, (".csv",)
+        "csv",
+        "persons, one a row (person CSV columns plus Corridor ids)",
+        _read_csv,
+        (".csv",),
+        Writer("table", _write_csv, "the partner person table (docs/formats.md), CSV", "text/csv"),
+        id_space="table",
     ),
-    Format("xlsx", "the same table as a workbook (first sheet)", _read_xlsx, (".xlsx",)),
+    Format(
+        "xlsx",
+        "the same table as a workbook (first sheet)",
+        _read_xlsx,
+        (".xlsx",),
+        Writer(
+            "table",
+            _write_xlsx,
+            "the partner person table (docs/formats.md), XLSX",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+        id_space="table",
+    ),
 )

@@ -15,14 +15,14 @@ from another repository are kept, Corridor's own are ``<instance domain>/person.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from xml.etree.ElementTree import Comment, Element, SubElement, tostring
 
 from corridor.formats._xml import XmlDocument, parse_xml
 from corridor.formats.records import Issue, Parsed, Record, split_chain
-from corridor.formats.registry import Format, ReadContext
+from corridor.formats.registry import Format, ReadContext, WriteContext, Writer
 
 NAMESPACES = {f"http://zesty.ca/pfif/1.{n}": f"1.{n}" for n in (1, 2, 3, 4)}
 NS14 = "http://zesty.ca/pfif/1.4"
@@ -316,4 +316,21 @@ def _read(data: bytes, context: ReadContext) -> Parsed:
     return parse(data, context.now)
 
 
-FORMATS = (Format("pfif", "PFIF 1.1-1.4 persons and notes (XML)", _read, (".xml",)),)
+def _write(persons: Sequence[Mapping[str, Any]], context: WriteContext) -> bytes:
+    return render(persons, context.provenance)
+
+
+FORMATS = (
+    Format(
+        "pfif",
+        "PFIF 1.1-1.4 persons and notes (XML)",
+        _read,
+        (".xml",),
+        Writer(
+            "pfif",
+            _write,
+            "PFIF 1.4: the persons who consented to tracing, with notes",
+            "application/xml",
+        ),
+    ),
+)

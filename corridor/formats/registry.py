@@ -1,18 +1,24 @@
 """The format registry: each built-in format registers the way an extension would.
 
 A format module exposes ``FORMATS``, a tuple of ``Format`` values; adding a format is one
-module plus one line in ``BUILT_IN``.
+module plus one line in ``BUILT_IN``. This is the one list of formats: the CLI's
+``corridor import``/``corridor export`` commands, ``POST /api/imports/{fmt}``, the bulk
+export's ``format`` (its OpenAPI enum included) and the import's id spaces are all read
+from here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import import_module
-from typing import Any
+from typing import Any, Literal
 
 from corridor.formats.records import Parsed
+
+NAME = re.compile(r"[a-z0-9-]{1,10}")
 
 
 @dataclass(frozen=True)
@@ -26,17 +32,51 @@ class ReadContext:
 
 
 @dataclass(frozen=True)
+class WriteContext:
+    """What a writer may need besides the rows: who exported the file and when."""
+
+    provenance: str | None = None
+
+
+# What a writer takes, prepared by the gate (corridor/services/protection/gate.py):
+#   "shown": persons as the exporter's roles may see them (the gate's read models, dumped);
+#   "table": rows of the partner person table (``person_table.export_row``);
+#   "pfif":  persons who consented to tracing, shaped as PFIF fields, with their notes.
+Takes = Literal["shown", "table", "pfif"]
+
+
+@dataclass(frozen=True)
+class Writer:
+    takes: Takes
+    write: Callable[[Sequence[Mapping[str, Any]], WriteContext], bytes]
+    content: str  # what a file of this format holds, in words (an export's header)
+    media_type: str
+
+
+@dataclass(frozen=True)
 class Format:
     name: str
     help: str
     read: Callable[[bytes, ReadContext], Parsed] | None = None
     extensions: tuple[str, ...] = field(default_factory=tuple)
+    write: Writer | None = None
+    # The records that share one id space: a partner's row id is the same from CSV or
+    # XLSX (empty: the format's own name).
+    id_space: str = ""
+    # The ``Parsed.source`` values the reader gives, where they differ from the name.
+    sources: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        # A name goes into URLs, command names and a stored export's ``format`` (10 long).
+        if not NAME.fullmatch(self.name):
+            raise ValueError(f"a format's name is 1-10 of a-z, 0-9 and -, not {self.name!r}")
 
 
 BUILT_IN = (
     "corridor.formats.person_table",
     "corridor.formats.pfif",
     "corridor.formats.kobo",
+    "corridor.formats.jsonl",
 )
 
 
@@ -61,3 +101,26 @@ def reader(name: str) -> Callable[[bytes, ReadContext], Parsed]:
     if fmt.read is None:
         raise KeyError(name)
     return fmt.read
+
+
+def writable() -> tuple[Format, ...]:
+    """The formats persons can be exported in, in registration order: the list the bulk
+    export (``POST /api/exports``) and the CLI's ``corridor export`` commands offer."""
+    return tuple(fmt for fmt in formats().values() if fmt.write is not None)
+
+
+def writer(name: str) -> Writer:
+    """The writer of a format; KeyError for a format that cannot be written."""
+    fmt = formats()[name]
+    if fmt.write is None:
+        raise KeyError(name)
+    return fmt.write
+
+
+def id_space(source: str) -> str:
+    """The id space of the records a reader gave as ``source`` (a row id from a CSV and
+    from an XLSX of the same partner table is one record)."""
+    for fmt in formats().values():
+        if source == fmt.name or source in fmt.sources:
+            return fmt.id_space or fmt.name
+    return source

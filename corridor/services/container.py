@@ -80,9 +80,7 @@ class Services:
         # The one way personal data leaves the services (scope, purpose, field groups,
         # audit; typed read models).
         self.gate = Gate(self, self.matrix)
-        self.exports = ExportService(
-            db, clock, self.vault, self.partner_exports, present=self.gate.present
-        )
+        self.exports = ExportService(db, clock, write_file=self.gate.export_file)
         self.subject_access = SubjectAccessService(db, clock, self.vault)
         self.tracing = TracingService(db, clock, self.vault, self.person_search)
         # A registration or an arrival is checked against open enquiries as soon as it

@@ -3,7 +3,9 @@ when the write is then refused.
 
 A write that passes the role gate may still be refused: the person, manifest, case or
 export is outside the caller's sites (answered 404, never 403: no existence oracle) or
-the caller may not write a field of it (403). The write rolled back, so the denial is
+the caller may not write a field of it (403), or its body names a person outside the
+caller's sites (422 "person not found", as for one who does not exist; the service lists
+them in ``ValidationFailed.refused``). The write rolled back, so the denial is
 written in its own transaction: one event, ``allowed=False``, for the person the path
 names (``person_id``) or the handler named with ``refused_about``, else without a
 person. A role refusal is audited by ``requires``
@@ -22,7 +24,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from corridor.errors import Forbidden, NotFound
+from corridor.errors import Forbidden, NotFound, ValidationFailed
 from corridor.services import Services
 from corridor.services.protection.accounts import Caller
 from corridor.web.auth import requires
@@ -54,6 +56,12 @@ def audited(action: str, gate: str | None = None) -> Callable[..., AsyncIterator
             named = getattr(request.state, "refused_person_ids", None)
             person_ids = named or [request.path_params.get("person_id")]
             await run_in_threadpool(svc.gate.refused, who, action, person_ids)
+            raise
+        except ValidationFailed as exc:
+            # The body named persons out of the caller's reach ("person not found", as
+            # for nobody): one denial each. Other invalid input is no denial.
+            if exc.refused:
+                await run_in_threadpool(svc.gate.refused, who, action, exc.refused)
             raise
 
     write.action = gate or action  # type: ignore[attr-defined]  # read by the matrix test

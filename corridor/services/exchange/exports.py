@@ -10,27 +10,21 @@ person exported is audited.
 
 from __future__ import annotations
 
-import io
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, insert, select, update
 
 from corridor.domain.ids import uuid7
 from corridor.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
-from corridor.formats.person_table import write_csv, write_xlsx
+from corridor.formats import registry
 from corridor.security import export_file
 from corridor.security.tables import export_requests
 from corridor.services.base import AuditHook, Service
-from corridor.services.exchange.partner_exports import PartnerExportService
-from corridor.services.protection.field_vault import FieldVault
-from corridor.services.protection.read_models import PersonView
-from corridor.storage import queries
+from corridor.services.protection.read_models import ExportedFile
 from corridor.storage.database import Database
 from corridor.storage.queries import Sites
-from corridor.storage.tables import persons
 from corridor.text import N_
 
 
@@ -44,10 +38,21 @@ def _out(row: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-FORMATS = ("jsonl", "csv", "xlsx", "pfif")
+class WriteFile(Protocol):
+    """The gate's ``export_file``: persons of the sites in a format of the registry, as
+    the exporter's roles may see them, audited in the caller's transaction."""
 
-
-Present = Callable[[frozenset[str], list[dict[str, Any]]], list[PersonView]]
+    def __call__(
+        self,
+        fmt: str,
+        roles: Iterable[str],
+        site_ids: Iterable[str] | None,
+        *,
+        exported_by: str,
+        domain: str,
+        audit: AuditHook,
+        conn: Connection | None = None,
+    ) -> ExportedFile: ...
 
 
 class ExportService(Service):
@@ -55,15 +60,12 @@ class ExportService(Service):
         self,
         db: Database,
         clock: Callable[[], datetime],
-        vault: FieldVault,
-        partner: PartnerExportService,
-        present: Present,
+        write_file: WriteFile,
     ) -> None:
-        """``present``: the gate's field groups (persons as the exporter may see them)."""
+        """``write_file``: the gate's (the file holds persons as the exporter may see
+        them)."""
         super().__init__(db, clock)
-        self.vault = vault
-        self.partner = partner
-        self.present = present
+        self.write_file = write_file
 
     def request(
         self, user_id: str, reason: str, scope: Sites, fmt: str = "jsonl", *, audit: AuditHook
@@ -71,6 +73,11 @@ class ExportService(Service):
         """Ask for an export (audited without a person: nobody is exported yet)."""
         if scope is None:
             raise ValidationFailed([Problem("site_ids", N_("an export covers named sites only"))])
+        known = [f.name for f in registry.writable()]
+        if fmt not in known:
+            raise ValidationFailed(
+                [Problem("format", N_("unknown format; one of: {known}", known=", ".join(known)))]
+            )
         row = {
             "id": uuid7(),
             "requested_by": user_id,
@@ -152,22 +159,19 @@ class ExportService(Service):
             if row["state"] != "approved":
                 raise Conflict(N_("the export was downloaded already"), field="state")
 
-            rows = (
-                conn.execute(
-                    select(persons)
-                    .where(queries.person_scope(row["site_ids"]))
-                    .order_by(persons.c.id)
-                )
-                .mappings()
-                .all()
+            exported = self.write_file(
+                row["format"],
+                roles,
+                row["site_ids"],
+                exported_by=user_id,
+                domain=domain,
+                audit=audit,
+                conn=conn,
             )
-            people = queries.persons_out(conn, rows, now.date()) if rows else []
-            people = self.vault.reveal_all(people, conn)
-            content, exported = self._content(conn, row, roles, people, user_id, domain, audit)
             conn.execute(
                 update(export_requests)
                 .where(export_requests.c.id == export_id)
-                .values(state="downloaded", downloaded_at=now, persons=len(people))
+                .values(state="downloaded", downloaded_at=now, persons=len(exported.person_ids))
             )
         header = {
             "export_id": export_id,
@@ -176,45 +180,8 @@ class ExportService(Service):
             "reason": row["reason"],
             "site_ids": row["site_ids"],
             "created_at": now.isoformat(),
-            "persons": len(exported),
+            "persons": len(exported.person_ids),
             "format": row["format"],
-            "content": CONTENT[row["format"]],
+            "content": registry.writer(row["format"]).content,
         }
-        return export_file.seal(content, passphrase, header), exported
-
-    def _content(
-        self,
-        conn: Connection,
-        row: Any,
-        roles: frozenset[str],
-        people: list[dict[str, Any]],
-        user_id: str,
-        domain: str,
-        audit: AuditHook,
-    ) -> tuple[bytes, list[str]]:
-        """The file's content in the requested format, and the ids of the persons in it
-        (audited in ``conn``)."""
-        fmt, sites = row["format"], row["site_ids"]
-        if fmt == "pfif":
-            body = self.partner.pfif(sites, domain, user_id, audit=audit, conn=conn)
-            return body, [p["id"] for p in people if p["consent"]["tracing"]]
-        everyone = [p["id"] for p in people]
-        if fmt in ("csv", "xlsx"):
-            table = self.partner.table(sites, audit=audit, conn=conn)
-            if fmt == "xlsx":
-                return write_xlsx(table, self.partner.provenance(user_id)), everyone
-            out = io.StringIO()
-            write_csv(table, out)
-            return out.getvalue().encode("utf-8"), everyone
-        audit(conn, everyone)
-        shown = [p.model_dump(mode="json") for p in self.present(roles, people)]
-        lines = "\n".join(json.dumps(p, ensure_ascii=False) for p in shown)
-        return lines.encode(), everyone
-
-
-CONTENT = {
-    "jsonl": "persons as Corridor shows them to the exporter, one JSON object a line",
-    "csv": "the partner person table (docs/formats.md), CSV",
-    "xlsx": "the partner person table (docs/formats.md), XLSX",
-    "pfif": "PFIF 1.4: the persons who consented to tracing, with notes",
-}
+        return export_file.seal(exported.content, passphrase, header), exported.person_ids

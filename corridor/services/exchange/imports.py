@@ -20,6 +20,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
 from corridor.errors import Conflict, Problem
+from corridor.formats import registry
 from corridor.formats.records import Issue, Parsed, Record
 from corridor.schemas import HouseholdIn, MatchQueryIn, PersonDetails, PersonIn, PersonPatch
 from corridor.services.base import AuditHook, Service
@@ -32,8 +33,6 @@ from corridor.storage.import_tables import imported_records
 from corridor.storage.queries import NAME_COLUMNS
 from corridor.storage.tables import persons
 
-# Which records share one id space: a partner's row id is the same from CSV or XLSX.
-ID_SPACE = {"csv": "table", "xlsx": "table", "pfif": "pfif", "kobo": "kobo", "odk": "kobo"}
 DUPLICATE_PROBABILITY = 0.5
 # Called as (stage, done, total) while checking records and looking for duplicates.
 Progress = Callable[[str, int, int], None]
@@ -109,7 +108,7 @@ class ImportService(Service):
     def run(self, parsed: Parsed, options: ImportOptions, *, audit: AuditHook) -> ImportReport:
         """Check, then (unless a dry run or a bad record stops it) write in one transaction."""
         report = ImportReport(parsed.source, options.dry_run, problems=list(parsed.issues))
-        space = ID_SPACE.get(parsed.source, parsed.source)
+        space = registry.id_space(parsed.source)
         bad_lines = {i.line for i in parsed.issues if i.fatal}
         with self.db.read() as conn:
             known = self._known(conn, space, parsed.records, options.instance_domain)

@@ -24,6 +24,7 @@ from corridor.formats import pfif
 from corridor.formats.person_table import export_row
 from corridor.services.base import AuditHook, Service
 from corridor.services.protection.field_vault import SEALED_PERSON_FIELDS, FieldVault
+from corridor.storage import queries
 from corridor.storage.database import Database
 from corridor.storage.import_tables import imported_records, pfif_notes
 from corridor.storage.tables import persons
@@ -64,6 +65,19 @@ class PartnerExportService(Service):
     ) -> bytes:
         """PFIF 1.4 of the persons of these sites who consented to tracing, with notes;
         read and audited (one event per person in the file) in one transaction."""
+        shaped = self.pfif_persons(site_ids, domain, audit=audit, conn=conn)
+        return pfif.render(shaped, self.provenance(exported_by) if exported_by else None)
+
+    def pfif_persons(
+        self,
+        site_ids: Iterable[str] | None,
+        domain: str,
+        *,
+        audit: AuditHook,
+        conn: Connection | None = None,
+    ) -> list[dict[str, Any]]:
+        """The persons of these sites who consented to tracing, shaped as PFIF fields with
+        their notes; read and audited (one event per person) in one transaction."""
         today = self.clock().date()
         with self._within(conn) as conn:
             rows = self._persons(conn, site_ids, traceable_only=True)
@@ -91,8 +105,25 @@ class PartnerExportService(Service):
         shaped = []
         for r in rows:
             record_id = origin.get(r["id"]) or pfif.person_record_id(r["id"], domain)
-            shaped.append(_pfif_person(r, record_id, notes[r["id"]], today))
-        return pfif.render(shaped, self.provenance(exported_by) if exported_by else None)
+            shaped.append(
+                {**_pfif_person(r, record_id, notes[r["id"]], today), "corridor_id": r["id"]}
+            )
+        return shaped
+
+    def records(
+        self, site_ids: Iterable[str] | None, *, audit: AuditHook, conn: Connection | None = None
+    ) -> list[dict[str, Any]]:
+        """The persons of these sites as stored records (sealed fields opened), for the
+        gate to show as the exporter's roles may see them; audited in one transaction."""
+        with self._within(conn) as conn:
+            query = select(persons).order_by(persons.c.id)
+            if site_ids is not None:
+                query = query.where(queries.person_scope(list(site_ids)))
+            rows = conn.execute(query).mappings().all()
+            people = queries.persons_out(conn, rows, self.clock().date()) if rows else []
+            people = self.vault.reveal_all(people, conn)
+            audit(conn, [p["id"] for p in people])
+        return people
 
     def _persons(
         self, conn: Connection, site_ids: Iterable[str] | None, traceable_only: bool

@@ -93,8 +93,16 @@ class ManifestService(Service):
                     field="person_ids",
                 )
             problems: list[Problem] = []
+            refused: list[str] = []
             ids = list(dict.fromkeys(pid for g in groups for pid in g.person_ids))
-            locs = _locations(conn, ids)
+            # Only persons the caller may see: one of another site is "not found", as one
+            # who does not exist (no existence oracle), and audited as a denial.
+            reachable = set(
+                conn.execute(
+                    select(persons.c.id).where(persons.c.id.in_(ids), queries.person_scope(scope))
+                ).scalars()
+            )
+            locs = {pid: loc for pid, loc in _locations(conn, ids).items() if pid in reachable}
             open_items = dict(
                 conn.execute(
                     select(manifest_items.c.person_id, manifest_items.c.manifest_id).where(
@@ -115,6 +123,7 @@ class ManifestService(Service):
                     seen.add(pid)
                     if pid not in locs:
                         problems.append(Problem(field, N_("person not found")))
+                        refused.append(pid)
                     elif pid in open_items:
                         on = (
                             N_("the person is already on this manifest")
@@ -141,7 +150,7 @@ class ManifestService(Service):
                             "added_at": now,
                         }
                     )
-            require(problems)
+            require(problems, refused)
             try:
                 with conn.begin_nested():
                     conn.execute(insert(manifest_items), rows)

@@ -28,12 +28,14 @@ from sqlalchemy import Connection, select
 
 from corridor.domain.birth import ADULT_AGE
 from corridor.errors import Forbidden, NotFound, Problem
+from corridor.formats import registry
 from corridor.security.errors import Throttled
 from corridor.security.roles import AuthorisationMatrix
 from corridor.services.base import AuditHook
 from corridor.services.protection.accounts import Caller
 from corridor.services.protection.read_models import (
     Candidate,
+    ExportedFile,
     Household,
     ManifestHead,
     ManifestView,
@@ -567,6 +569,39 @@ class Gate:
         if isinstance(view, list):
             return [model.model_validate(v) for v in view]
         return model.model_validate(view)
+
+    def export_file(
+        self,
+        fmt: str,
+        roles: Iterable[str],
+        site_ids: Iterable[str] | None,
+        *,
+        exported_by: str,
+        domain: str,
+        audit: AuditHook,
+        conn: Connection | None = None,
+    ) -> ExportedFile:
+        """Persons of these sites (None: every site, for the operator on the server) in a
+        format of the registry, as holders of ``roles`` may see them: the site scope is the
+        query's, PFIF holds only persons who consented to tracing, the partner table has
+        no column for a restricted field group, and Corridor's own records are the read
+        models with withheld fields withheld. One audit event per person in the file,
+        through ``audit``, in the read's transaction (``conn``: the caller's)."""
+        writer = registry.writer(fmt)
+        partner = self.s.partner_exports
+        rows: list[dict[str, Any]]
+        if writer.takes == "pfif":
+            rows = partner.pfif_persons(site_ids, domain, audit=audit, conn=conn)
+            ids = [r["corridor_id"] for r in rows]
+        elif writer.takes == "table":
+            rows = partner.table(site_ids, audit=audit, conn=conn)
+            ids = [r["record_id"] for r in rows]
+        else:
+            people = partner.records(site_ids, audit=audit, conn=conn)
+            rows = [v.model_dump(mode="json") for v in self.present(roles, people)]
+            ids = [r["id"] for r in rows]
+        context = registry.WriteContext(partner.provenance(exported_by))
+        return ExportedFile(writer.write(rows, context), ids)
 
     def reported(self, who: Caller, person_ids: list[str]) -> None:
         """Persons named in an import's duplicate report: shown, so audited as a search."""

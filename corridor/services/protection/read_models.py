@@ -10,6 +10,7 @@ who may see it (corridor/security/data/authorisation.json).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -461,3 +462,11 @@ __all__ = [
     "Vulnerabilities",
     "WashingtonGroup",
 ]
+
+
+@dataclass(frozen=True)
+class ExportedFile:
+    """A file of persons in one of the format registry's formats, and who is in it."""
+
+    content: bytes
+    person_ids: list[str]

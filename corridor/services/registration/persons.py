@@ -350,15 +350,18 @@ class RegistrationService(Service):
                     )
                 ).scalars()
             )
-            problems = [
-                Problem(f, N_("person not found"))
+            missing = [
+                (f, pid)
                 for f, pid in (
                     ("person_id", data.person_id),
                     ("other_person_id", data.other_person_id),
                 )
                 if pid not in found
             ]
-            require(problems)
+            require(
+                [Problem(f, N_("person not found")) for f, _ in missing],
+                refused=[pid for _, pid in missing],
+            )
             exists = conn.execute(
                 select(relationships.c.id).where(
                     relationships.c.person_id == data.person_id,
