@@ -464,3 +464,25 @@ def test_an_empty_registry_leaves_no_data_step(at_0001: Database) -> None:
     upgrade_schema(at_0001)
     with at_0001.read() as conn:
         assert pending_data_steps(conn) == []
+
+
+def test_destroying_a_site_key_before_sealing_leaves_nothing_of_that_site_readable(
+    at_0001: Database,
+) -> None:
+    """The evacuation drill on a registry upgraded from 0001 whose plain values were never
+    sealed: destroying the camp's keys seals what is still in the clear first, so the
+    father's phone and papers are unreadable afterwards, in the application and in a dump."""
+    db = at_0001
+    ids = write_registry_at_0001(db, phone=PHONE, documents=DOCUMENTS)
+    master = MasterKey.generate()
+    upgrade(db, master=master)
+    svc = Services(db, master=master)
+    assert svc.registration.get_person(ids["father"])["phone"] == PHONE  # still in the clear
+
+    svc.keys.destroy_site(ids["camp"], "cli:test")
+
+    phones, docs = _raw(db)
+    assert PHONE not in str(phones) and "0123456-7" not in str(docs)
+    father = svc.registration.get_person(ids["father"])
+    assert father["phone"] != PHONE
+    assert "0123456-7" not in str(father["documents"])

@@ -119,8 +119,12 @@ class KeyService(Service):
 
     def destroy_site(self, site_id: str, actor: str) -> int:
         """Erase every data key of the site: its persons' sealed fields become unreadable
-        for good. The number of keys destroyed."""
+        for good. Values an upgrade left in the clear are sealed first, so the drill
+        leaves none of them readable. The number of keys destroyed."""
         cipher = self._cipher()
+        with self.db.read() as conn:
+            _require_site(conn, site_id)
+        self.seal_plaintext(actor)
         with self.db.transaction() as conn:
             _require_site(conn, site_id)
             count = cipher.destroy_site_keys(conn, site_id)
