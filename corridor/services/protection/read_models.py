@@ -149,7 +149,9 @@ class PersonView(ReadModel):
     )
 
 
-class Movement(ReadModel):
+class MovementFields(ReadModel):
+    """What every movement read model holds (``corrected``: a later event replaced it)."""
+
     id: str
     person_id: str
     kind: str
@@ -162,6 +164,12 @@ class Movement(ReadModel):
     recorded_by: str | None
     recorded_at: datetime
     corrected: bool = False
+
+
+class Movement(MovementFields):
+    """A movement in a person's log, as the caller may see it (a detention facility's
+    site withheld, and said to be)."""
+
     from_site_withheld: bool = False
     to_site_withheld: bool = False
 
@@ -306,22 +314,8 @@ class Sparse(ReadModel):
         return data
 
 
-class MovementEvent(Sparse):
-    """A movement as recorded (the answer to a status event or a correction), or as the
-    person's own log gives it (``corrected``: a later event replaced it)."""
-
-    id: str
-    person_id: str
-    kind: str
-    from_site_id: str | None
-    to_site_id: str | None
-    occurred_at: datetime
-    manifest_id: str | None
-    corrects_id: str | None
-    note: str | None
-    recorded_by: str | None
-    recorded_at: datetime
-    corrected: bool = False
+class MovementEvent(MovementFields, Sparse):
+    """A movement as recorded: the answer to a status event or a correction."""
 
 
 class Link(ReadModel):
