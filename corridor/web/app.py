@@ -18,6 +18,7 @@ from corridor.storage import Database
 from corridor.web import auth, errors, headers, pages
 from corridor.web.export_routes import export_router
 from corridor.web.format_routes import format_router
+from corridor.web.health_routes import health_router
 from corridor.web.routes import api_router
 from corridor.web.tracing_routes import tracing_router
 
@@ -69,6 +70,7 @@ def create_app(
     app.include_router(tracing_router)
     app.include_router(export_router)
     app.include_router(format_router)
+    app.include_router(health_router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
