@@ -300,7 +300,9 @@ def _opened(source: Path, passphrase: str | None) -> Iterator[zipfile.ZipFile]:
             with zipfile.ZipFile(source) as zf:
                 yield zf
         except zipfile.BadZipFile:
-            raise BackupError(f"{source} is not a Corridor backup (damaged or another file)") from None
+            raise BackupError(
+                f"{source} is not a Corridor backup (damaged or another file)"
+            ) from None
         return
     if passphrase is None:
         raise BackupError(f"{source} is encrypted: give its passphrase")
@@ -482,4 +484,3 @@ def describe(manifest: Manifest) -> str:
         f"tables, {rows} rows, {manifest.audit_events} audit events (head {head}...)"
         + (", encrypted" if manifest.encrypted else "")
     )
-

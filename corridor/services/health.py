@@ -18,7 +18,6 @@ from corridor.services.base import Service
 from corridor.storage.database import Database
 from corridor.storage.migrate import head_revision
 
-
 Status = Literal["ok", "database_unreachable", "schema_not_current"]
 
 

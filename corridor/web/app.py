@@ -15,7 +15,7 @@ from corridor.services import Services
 from corridor.services.container import utc_now
 from corridor.settings import Settings
 from corridor.storage import Database
-from corridor.web import auth, errors, headers, pages
+from corridor.web import auth, errors, headers, pages, request_log
 from corridor.web.export_routes import export_router
 from corridor.web.format_routes import format_router
 from corridor.web.health_routes import health_router
@@ -65,6 +65,7 @@ def create_app(
     app.state.services = services
     errors.install(app)
     app.add_middleware(headers.SecurityHeaders)
+    app.add_middleware(request_log.RequestLog)  # outermost: it times the whole answer
     app.include_router(auth.router)
     app.include_router(api_router)
     app.include_router(tracing_router)

@@ -254,9 +254,11 @@ def _rewrite(path: Path, out: Path, *, manifest: dict | None = None, flip: bool 
             if name == "manifest.json" and manifest is not None:
                 data = json.dumps(manifest).encode()
             elif name != "manifest.json" and flip:
-                data = data[: len(data) // 2] + bytes([data[len(data) // 2] ^ 0xFF]) + data[
-                    len(data) // 2 + 1 :
-                ]
+                data = (
+                    data[: len(data) // 2]
+                    + bytes([data[len(data) // 2] ^ 0xFF])
+                    + data[len(data) // 2 + 1 :]
+                )
             dst.writestr(name, data)
 
 
