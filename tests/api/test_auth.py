@@ -10,7 +10,9 @@ from corridor.security.roles import Role
 from corridor.security.sessions import COOKIE_NAME
 from tests.conftest import make_client
 
-OPEN = {"/api/auth/login", "/api/auth/second-factor", "/api/auth/logout"}
+# Logging in, and the health check: no personal data, for load balancers
+# (tests/api/test_health.py checks what it answers).
+OPEN = {"/api/auth/login", "/api/auth/second-factor", "/api/auth/logout", "/api/health"}
 PASSWORD = "correct horse battery staple"
 
 
