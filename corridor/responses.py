@@ -13,6 +13,7 @@ from datetime import date, datetime
 
 from pydantic import Field
 
+from corridor.services.health import Status
 from corridor.services.protection.read_models import ReadModel, Sentence
 
 # -- sites and users --------------------------------------------------------------------
@@ -194,3 +195,19 @@ __all__ = [
     "UserSites",
     "VulnerabilityCounts",
 ]
+
+
+# -- operations -------------------------------------------------------------------------
+
+
+class Health(ReadModel):
+    """Whether this server can work (no account needed, no personal data): ``status`` is
+    ``ok`` (200), ``database_unreachable`` or ``schema_not_current`` (503: the database
+    is not at the schema revision this code was written for; run ``corridor db
+    upgrade``). ``read_only``: the server was started read-only, or the database refuses
+    writes (a PostgreSQL standby, a SQLite file this process may not write)."""
+
+    status: Status
+    database_reachable: bool
+    schema_current: bool
+    read_only: bool

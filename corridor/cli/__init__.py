@@ -1,7 +1,7 @@
 """The ``corridor`` command: parses options, calls services, prints results.
 
 One module per group of commands (``db``, ``serve``, ``demo``, ``keys``, ``audit``,
-``retention``, ``bench``, ``duplicates``, ``formats``), each importing only
+``backup``/``restore``, ``retention``, ``bench``, ``duplicates``, ``formats``), each importing only
 ``corridor.cli.options``; this module builds the root group from them.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from corridor.cli.audit import audit
+from corridor.cli.backup import backup, restore
 from corridor.cli.bench import bench
 from corridor.cli.db import db, init
 from corridor.cli.demo import demo
@@ -26,7 +27,9 @@ def main() -> None:
     """Corridor: registration, movements and family tracing."""
 
 
-for _command in (init, db, serve, demo, keys, audit, retention, bench, duplicates):
+for _command in (
+    init, db, serve, demo, keys, audit, backup, restore, retention, bench, duplicates
+):
     main.add_command(_command)
 for _command in FORMAT_COMMANDS:
     main.add_command(_command)

@@ -7,6 +7,7 @@ import os
 import click
 
 from corridor.cli.options import db_option, key_option, settings_for
+from corridor.logs import LogFormat
 
 
 @click.command()
@@ -21,12 +22,27 @@ from corridor.cli.options import db_option, key_option, settings_for
     type=int,
     help="Server processes (they share the database; SQLite keeps one writer)",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(["json", "text"]),
+    default="text",
+    show_default=True,
+    envvar="CORRIDOR_LOG_FORMAT",
+    help="Log lines on standard error: json (one object a line, for log shipping) or "
+    "text; one per request, with no personal data; env CORRIDOR_LOG_FORMAT",
+)
 def serve(
-    db_url: str | None, master_key_file: str | None, host: str, port: int, workers: int
+    db_url: str | None,
+    master_key_file: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    log_format: LogFormat,
 ) -> None:
     """Serve the web interface and API."""
     import uvicorn
 
+    from corridor.logs import dict_config
     from corridor.upgrade import upgrade
     from corridor.web import create_app
 
@@ -56,7 +72,14 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            log_level="warning",
+            log_config=dict_config(log_format),
+            access_log=False,  # it logs raw paths and query strings: RequestLog does it
         )
         return
-    uvicorn.run(create_app(settings, database=database), host=host, port=port, log_level="warning")
+    uvicorn.run(
+        create_app(settings, database=database),
+        host=host,
+        port=port,
+        log_config=dict_config(log_format),
+        access_log=False,
+    )

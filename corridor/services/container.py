@@ -42,6 +42,7 @@ class Services:
         from corridor.services.exchange.partner_exports import PartnerExportService
         from corridor.services.exchange.reports import ReportService
         from corridor.services.figures import FigureService
+        from corridor.services.health import HealthService
         from corridor.services.movements.events import MovementService
         from corridor.services.movements.manifests import ManifestService
         from corridor.services.protection.accounts import AccountService
@@ -69,6 +70,7 @@ class Services:
         self.movements = MovementService(db, clock)
         self.manifests = ManifestService(db, clock)
         self.figures = FigureService(db, clock)
+        self.health = HealthService(db, clock)
         self.person_search = PersonSearchService(db, clock, self.vault, matching_model)
         self.accounts = AccountService(db, clock, master, self.matrix)
         self.audit = AuditService(db, clock)

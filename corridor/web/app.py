@@ -15,9 +15,10 @@ from corridor.services import Services
 from corridor.services.container import utc_now
 from corridor.settings import Settings
 from corridor.storage import Database
-from corridor.web import auth, errors, headers, pages
+from corridor.web import auth, errors, headers, pages, request_log
 from corridor.web.export_routes import export_router
 from corridor.web.format_routes import format_router
+from corridor.web.health_routes import health_router
 from corridor.web.routes import api_router
 from corridor.web.tracing_routes import tracing_router
 
@@ -64,11 +65,13 @@ def create_app(
     app.state.services = services
     errors.install(app)
     app.add_middleware(headers.SecurityHeaders)
+    app.add_middleware(request_log.RequestLog)  # outermost: it times the whole answer
     app.include_router(auth.router)
     app.include_router(api_router)
     app.include_router(tracing_router)
     app.include_router(export_router)
     app.include_router(format_router)
+    app.include_router(health_router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -24,6 +24,7 @@ from corridor.services import Services
 from corridor.services.protection.accounts import Caller
 from corridor.text import N_
 from corridor.web.deps import services
+from corridor.web.request_log import note_caller
 
 router = APIRouter(prefix="/api/auth", tags=["authentication"])
 Svc = Annotated[Services, Depends(services)]
@@ -49,7 +50,9 @@ def bearer_token(request: Request) -> str | None:
 
 
 def caller(request: Request, svc: Svc) -> Caller:
-    return svc.accounts.resolve(request.cookies.get(COOKIE_NAME), bearer_token(request))
+    who = svc.accounts.resolve(request.cookies.get(COOKIE_NAME), bearer_token(request))
+    note_caller(request, who.principal.user_id)
+    return who
 
 
 def requires(action: str) -> Callable[..., Coroutine[Any, Any, Caller]]:

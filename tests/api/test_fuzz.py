@@ -22,7 +22,8 @@ from corridor.storage.migrate import upgrade
 from corridor.web import create_app
 from tests.conftest import ALL_ROLES, MASTER_KEY
 
-OPEN = {"/api/auth/login", "/api/auth/second-factor", "/api/auth/logout"}
+# Logging in, and the health check (no personal data: docs/deploy.md "Health checks").
+OPEN = {"/api/auth/login", "/api/auth/second-factor", "/api/auth/logout", "/api/health"}
 
 
 def _app_and_tokens():  # built at collection time: schemathesis needs the schema

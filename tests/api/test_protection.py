@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from corridor.logs import FIELDS, JsonFormatter, TextFormatter
 from corridor.security.ratelimit import Limit
 from corridor.security.roles import Role
 from corridor.security.tables import alerts, audit_events, disposal_log
@@ -156,8 +157,18 @@ def test_protection_08_no_personal_data_in_logs_urls_or_caches(client, caplog):
     client.post("/api/persons/match", json={"given_name": "Canaryname", "purpose": "tracing"})
     client.post("/api/persons/search", json={"phone": "+963944000555"})
     logged = "\n".join(r.getMessage() for r in caplog.records)
+    # ... nor in the lines the server writes of them, in either format (one a request).
+    for formatter in (JsonFormatter(), TextFormatter()):
+        logged += "\n".join(formatter.format(r) for r in caplog.records)
     for canary in ("Canaryname", "Quuxfamily", "944000555"):
         assert canary not in logged
+    requests = [r for r in caplog.records if r.name == "corridor.request"]
+    assert {"/api/persons/{person_id}", "/api/persons/match"} <= {
+        getattr(r, FIELDS)["route"] for r in requests
+    }
+    # The route's template, not the path it was called by (the test's own HTTP client,
+    # httpx, logs its URLs: not the server's lines).
+    assert p["id"] not in "\n".join(JsonFormatter().format(r) for r in requests)
     # No route takes a name in its path or query: path parameters are ids, searches POST.
     for route in api_routes(client.app):
         names = {p.name for p in route.dependant.path_params}

@@ -17,6 +17,7 @@ from corridor.services.protection.accounts import Caller
 from corridor.web.auth import bearer_token
 from corridor.web.csrf import checked_form
 from corridor.web.deps import services
+from corridor.web.request_log import note_caller
 
 Svc = Annotated[Services, Depends(services)]
 Form = Annotated[FormData, Depends(checked_form)]
@@ -25,9 +26,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def optional_caller(request: Request, svc: Svc) -> Caller | None:
     try:
-        return svc.accounts.resolve(request.cookies.get(COOKIE_NAME), bearer_token(request))
+        who = svc.accounts.resolve(request.cookies.get(COOKIE_NAME), bearer_token(request))
     except Unauthenticated:
         return None
+    note_caller(request, who.principal.user_id)
+    return who
 
 
 MaybeCaller = Annotated[Caller | None, Depends(optional_caller)]
