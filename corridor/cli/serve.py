@@ -7,6 +7,7 @@ import os
 import click
 
 from corridor.cli.options import db_option, key_option, settings_for
+from corridor.settings import SETTINGS_HELP, Settings
 
 
 @click.command()
@@ -21,8 +22,20 @@ from corridor.cli.options import db_option, key_option, settings_for
     type=int,
     help="Server processes (they share the database; SQLite keeps one writer)",
 )
+@click.option(
+    "--read-only",
+    is_flag=True,
+    default=False,
+    envvar="CORRIDOR_READ_ONLY",
+    help=SETTINGS_HELP["read_only"],
+)
 def serve(
-    db_url: str | None, master_key_file: str | None, host: str, port: int, workers: int
+    db_url: str | None,
+    master_key_file: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    read_only: bool,
 ) -> None:
     """Serve the web interface and API."""
     import uvicorn
@@ -31,6 +44,9 @@ def serve(
     from corridor.web import create_app
 
     settings = settings_for(db_url, master_key_file)
+    if read_only or settings.read_only:
+        _serve_read_only(settings, host, port)
+        return
     if not (settings.master_key or settings.master_key_file):
         click.echo(
             "no master key (--master-key-file or CORRIDOR_MASTER_KEY): nobody can log in "
@@ -60,3 +76,30 @@ def serve(
         )
         return
     uvicorn.run(create_app(settings, database=database), host=host, port=port, log_level="warning")
+
+
+def _serve_read_only(settings: Settings, host: str, port: int) -> None:
+    """One process on a working copy of the database (``storage/read_only.py``): the
+    database file itself is opened read-only and never written."""
+    import dataclasses
+
+    import uvicorn
+
+    from corridor.storage.read_only import ReadOnlyCopy
+    from corridor.upgrade import upgrade
+    from corridor.web import create_app
+
+    settings = dataclasses.replace(settings, read_only=True)
+    has_key = bool(settings.master_key or settings.master_key_file)
+    try:
+        copy = ReadOnlyCopy(settings.database_url)
+    except (FileNotFoundError, OSError) as exc:
+        raise click.ClickException(f"cannot open the database read-only: {exc}") from exc
+    try:
+        if copy.database.is_sqlite:  # the working copy, brought to this version's schema
+            upgrade(copy.database, master=settings.load_master_key() if has_key else None)
+        click.echo(f"Corridor (read-only copy) on http://{host}:{port}")
+        app = create_app(settings, database=copy.database)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        copy.close()
