@@ -11,7 +11,7 @@ from typing import Any
 
 from tests.api.helpers import register
 from tests.api.test_manifests import household, manifest
-from tests.api.test_tracing import verified_case
+from tests.api.test_tracing import enquire
 
 Post = Callable[[str, dict[str, Any]], Any]  # (path, json) -> response with status_code
 
@@ -60,9 +60,33 @@ def a_dispatched_manifest_race(
     return {"dispatch": dispatched, "receive": received, "person_ids": ids, "manifest": m}
 
 
+GIVEN = ["Omar", "Yusuf", "Bilal", "Tariq", "Samir", "Nabil", "Walid", "Karim", "Adel", "Fadi"]
+FAMILY = ["Haddad", "Khatib", "Masri", "Nasser", "Saleh"]
+_seen: list[int] = []
+
+
 def a_disclosure_race(setup: Any, posts: Sequence[Post], camp: str) -> dict[str, Any]:
-    """A verified case, its disclosure decided by every officer at once."""
-    _, case, person = verified_case(setup, camp)
+    """A verified case (a person of a name not used before, enquired about and
+    confirmed), its disclosure decided by every officer at once."""
+    n = len(_seen)
+    _seen.append(n)
+    given, family = GIVEN[n % len(GIVEN)], FAMILY[(n // len(GIVEN)) % len(FAMILY)]
+    person = register(
+        setup,
+        camp,
+        given_name=given,
+        father_name="Ahmad",
+        family_name=family,
+        sex="m",
+        estimated_age=30 + n % 7,
+    )
+    sought = {"given_name": given, "father_name": "Ahmad", "family_name": family, "sex": "m",
+              "age": 30 + n % 7, "enquirer_is": "sibling"}  # fmt: skip
+    enquiry = enquire(setup, sought)
+    [match] = [m for m in enquiry["cases"][0]["matches"] if m["person"]["id"] == person["id"]]
+    r = setup.post(f"/api/tracing/matches/{match['id']}/confirm", json={"reason": "photo"})
+    assert r.status_code == 200, r.text
+    case = r.json()
     body = {"decision": "agreed", "reason": "agreed in person"}
     statuses = race(posts, f"/api/tracing/cases/{case['id']}/disclosure", body)
     return {"disclosure": statuses, "case_id": case["id"], "person_id": person["id"]}
