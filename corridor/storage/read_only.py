@@ -1,10 +1,10 @@
 """Opening a database that must not be written: a copy handed over for viewing, or a
 database folder mounted read-only.
 
-The SQLite file is opened with a ``mode=ro`` URI (``immutable=1`` too where its folder
-cannot be written, since SQLite could not even create the WAL's shared-memory file
-there), so SQLite itself refuses every write to it and no ``-writer`` lock file, WAL or
-checkpoint is made beside it. Its pages are copied with SQLite's backup API into a
+The SQLite file is opened with a ``mode=ro`` URI (``immutable=1`` too unless a live
+writer's WAL is beside it: ``open_read_only_uri``), so SQLite itself refuses every write
+to it, even as root, and no ``-writer`` lock file, WAL, shared-memory file or checkpoint
+is made beside it. Its pages are copied with SQLite's backup API into a
 private working file (mode 0600, in a fresh temporary folder, removed when the server
 stops): the server's own bookkeeping (sessions, the audit of each read) needs to write
 somewhere, and the web layer refuses every change of the registry itself
@@ -62,10 +62,14 @@ class ReadOnlyCopy:
 
 
 def open_read_only_uri(path: Path) -> str:
-    """The URI that opens ``path`` for reading only (``immutable`` where its folder cannot
-    be written: no lock, no shared-memory file is then attempted)."""
-    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
-    folder = path.resolve().parent
-    if not os.access(folder, os.W_OK) or not os.access(path, os.W_OK):
+    """The URI that opens ``path`` for reading only. ``immutable`` too unless a live
+    writer's WAL and shared-memory files are beside it (then reading goes through them,
+    and they exist already): otherwise SQLite would create those files to read a WAL-mode
+    database, which a read-only folder refuses, and which must not appear beside a copy
+    anyway. The folder's mode is not relied on: as root, it does not stop writes."""
+    resolved = path.resolve()
+    uri = f"file:{quote(str(resolved))}?mode=ro"
+    live = Path(f"{resolved}-wal").exists() and Path(f"{resolved}-shm").exists()
+    if not live or not os.access(resolved.parent, os.W_OK):
         uri += "&immutable=1"
     return uri

@@ -14,10 +14,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from corridor.web.errors import error_body
 
 
-class _TooLarge(Exception):
-    pass
-
-
 def too_large_body(limit: int) -> dict[str, object]:
     reason = f"the request body is larger than {limit} bytes"
     return error_body(
@@ -47,28 +43,32 @@ class BodyLimit:
             return
         seen = 0
         started = False
+        refused = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise _TooLarge
+                if seen > limit and not started:
+                    # Answer now; the app is told the client left, and whatever it
+                    # answers to that is dropped.
+                    refused = True
+                    await _answer_413(send, limit)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
-            if started:
-                raise
-            await _answer_413(send, limit)
+        await self.app(scope, counting_receive, tracking_send)
 
 
 async def _answer_413(send: Send, limit: int) -> None:
