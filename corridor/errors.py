@@ -82,6 +82,28 @@ class Conflict(CorridorError):
         super().__init__(message, [Problem(field, message)] if field else [])
 
 
+class StorageFull(CorridorError):
+    """The database's disk (or its size limit) is full: nothing was written. An
+    operator's fix; the server keeps answering reads."""
+
+    code = "storage_full"
+
+    def __init__(self) -> None:
+        super().__init__(
+            N_("Storage full: nothing was saved. Ask the administrator to free disk space")
+        )
+
+
+class ReadOnlyCopy(CorridorError):
+    """The server runs on a read-only copy (``corridor serve --read-only``): it shows,
+    never writes."""
+
+    code = "read_only"
+
+    def __init__(self) -> None:
+        super().__init__(N_("This is a read-only copy: nothing can be changed here"))
+
+
 class Unauthenticated(CorridorError):
     """No valid session or token, or the second factor is still missing."""
 

@@ -54,6 +54,14 @@ BiometricReference = Annotated[
 ]
 
 
+# Limits on what one request may carry (besides the body size, web/limits.py): beyond
+# them a request is refused with 422 naming the field, before anything is written.
+NOTE_MAX = 4000  # characters in a note or free text
+LIST_MAX = 20  # names, languages, documents, agencies on one person
+MEMBERS_MAX = 100  # members of one household
+MANIFEST_PERSONS_MAX = 1000  # persons put on a manifest in one request
+
+
 class Strict(BaseModel):
     """Unknown fields are refused: a typo must not silently drop data."""
 
@@ -152,7 +160,9 @@ class NamesIn(Strict):
     father_name_original: Name | None = Field(default=None, max_length=100)
     grandfather_name_original: Name | None = Field(default=None, max_length=100)
     family_name_original: Name | None = Field(default=None, max_length=100)
-    alternate_names: list[str] = Field(default_factory=list)
+    alternate_names: list[Annotated[str, StringConstraints(max_length=300)]] = Field(
+        default_factory=list, max_length=LIST_MAX
+    )
     kunya: str | None = Field(default=None, max_length=100)
     mother_name: str | None = Field(default=None, max_length=200)
 
@@ -168,11 +178,13 @@ class PersonDetails(NamesIn):
     nationality: str | None = Field(default=None, description="ISO 3166-1 alpha-3")
     origin_pcode: str | None = None
     origin_locality: str | None = Field(default=None, max_length=200)
-    languages: list[str] = Field(default_factory=list)
-    documents: list[DocumentIn] = Field(default_factory=list)
+    languages: list[Annotated[str, StringConstraints(max_length=60)]] = Field(
+        default_factory=list, max_length=LIST_MAX
+    )
+    documents: list[DocumentIn] = Field(default_factory=list, max_length=LIST_MAX)
     phone: str | None = Field(default=None, max_length=40)
     vulnerabilities: VulnerabilitiesIn = Field(default_factory=VulnerabilitiesIn)
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=NOTE_MAX)
     biometric_reference: BiometricReference | None = Field(
         default=None,
         description="A reference or template id issued by a biometric system, never an "
@@ -199,21 +211,25 @@ class PersonPatch(Strict):
     father_name_original: Name | None = None
     grandfather_name_original: Name | None = None
     family_name_original: Name | None = None
-    alternate_names: list[str] | None = None
-    kunya: str | None = None
-    mother_name: str | None = None
+    alternate_names: list[Annotated[str, StringConstraints(max_length=300)]] | None = Field(
+        default=None, max_length=LIST_MAX
+    )
+    kunya: str | None = Field(default=None, max_length=100)
+    mother_name: str | None = Field(default=None, max_length=200)
     sex: Sex | None = None
-    birth_date: str | None = None
+    birth_date: str | None = Field(default=None, max_length=40)
     estimated_age: int | None = Field(default=None, ge=0)
-    nationality: str | None = None
-    origin_pcode: str | None = None
-    origin_locality: str | None = None
-    languages: list[str] | None = None
-    documents: list[DocumentIn] | None = None
-    phone: str | None = None
+    nationality: str | None = Field(default=None, max_length=60)
+    origin_pcode: str | None = Field(default=None, max_length=40)
+    origin_locality: str | None = Field(default=None, max_length=200)
+    languages: list[Annotated[str, StringConstraints(max_length=60)]] | None = Field(
+        default=None, max_length=LIST_MAX
+    )
+    documents: list[DocumentIn] | None = Field(default=None, max_length=LIST_MAX)
+    phone: str | None = Field(default=None, max_length=40)
     vulnerabilities: VulnerabilitiesIn | None = None
     consent: ConsentIn | None = None
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=NOTE_MAX)
     biometric_reference: BiometricReference | None = None
 
 
@@ -225,7 +241,7 @@ class MemberIn(PersonDetails):
 class HouseholdIn(Strict):
     site_id: str
     head: PersonDetails
-    members: list[MemberIn] = Field(default_factory=list)
+    members: list[MemberIn] = Field(default_factory=list, max_length=MEMBERS_MAX)
     consent: ConsentIn
     purpose: str = Field(min_length=1, max_length=200)
     legal_basis: LegalBasis
@@ -249,7 +265,7 @@ class LinkIn(Strict):
     person_id: str
     other_person_id: str
     kind: LinkKind = Field(description="other_person_id is person_id's <kind>")
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=NOTE_MAX)
 
 
 class StatusEventIn(Strict):
@@ -258,7 +274,7 @@ class StatusEventIn(Strict):
     ]
     to_site_id: str | None = None
     occurred_at: AwareDatetime | None = None
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=NOTE_MAX)
 
 
 class CorrectionIn(Strict):
@@ -279,7 +295,7 @@ class CorrectionIn(Strict):
     from_site_id: str | None = None
     to_site_id: str | None = None
     occurred_at: AwareDatetime | None = None
-    note: str = Field(min_length=1, description="Why the correction is made")
+    note: str = Field(min_length=1, max_length=NOTE_MAX, description="Why the correction is made")
 
 
 class ManifestIn(Strict):
@@ -290,7 +306,7 @@ class ManifestIn(Strict):
 
 
 class ManifestPersonsIn(Strict):
-    person_ids: list[str] = Field(min_length=1)
+    person_ids: list[str] = Field(min_length=1, max_length=MANIFEST_PERSONS_MAX)
     separation_reason: str | None = Field(
         default=None, description="Why these persons travel without the rest of their household"
     )

@@ -36,17 +36,29 @@ class Settings:
     authorisation_file: str = ""
     retention_file: str = ""
     matching_model_file: str = ""
+    read_only: bool = False
+    max_body_bytes: int = 1_000_000
+    max_upload_bytes: int = 200_000_000
 
     def __post_init__(self) -> None:
         if self.tracing_checks not in ("background", "inline"):
             raise ValueError("tracing_checks must be 'background' or 'inline'")
         if not self.database_url:
             object.__setattr__(self, "database_url", default_database_url())
-        flag = self.biometrics_enabled
-        if isinstance(flag, str):  # from the environment
-            if flag.strip().lower() not in _BOOL:
-                raise ValueError("CORRIDOR_BIOMETRICS_ENABLED must be true or false")
-            object.__setattr__(self, "biometrics_enabled", _BOOL[flag.strip().lower()])
+        for name in ("biometrics_enabled", "read_only"):
+            flag = getattr(self, name)
+            if isinstance(flag, str):  # from the environment
+                if flag.strip().lower() not in _BOOL:
+                    raise ValueError(f"CORRIDOR_{name.upper()} must be true or false")
+                object.__setattr__(self, name, _BOOL[flag.strip().lower()])
+        for name in ("max_body_bytes", "max_upload_bytes"):
+            limit = getattr(self, name)
+            if isinstance(limit, str):  # from the environment
+                if not limit.strip().isdigit():
+                    raise ValueError(f"CORRIDOR_{name.upper()} must be a number of bytes")
+                object.__setattr__(self, name, int(limit))
+            if getattr(self, name) < 1024:
+                raise ValueError(f"{name} must be at least 1024")
 
     def load_master_key(self) -> MasterKey:
         """The master key from the file or the variable (exactly one must be set)."""
@@ -113,6 +125,13 @@ SETTINGS_HELP: dict[str, str] = {
     "actions, scopes, field groups; checked at start); env CORRIDOR_AUTHORISATION_FILE",
     "retention_file": "A JSON file replacing the shipped retention periods (checked at "
     "start); env CORRIDOR_RETENTION_FILE",
+    "read_only": "Open the database read-only (a copy, or a database folder that cannot be "
+    "written): pages and the API can be read; every write answers 503 'read-only copy'; "
+    "`corridor serve --read-only`; env CORRIDOR_READ_ONLY",
+    "max_body_bytes": "The largest request body accepted (JSON, forms), in bytes (default "
+    "1,000,000; a larger one answers 413); env CORRIDOR_MAX_BODY_BYTES",
+    "max_upload_bytes": "The largest file upload accepted (imports), in bytes (default "
+    "200,000,000; a larger one answers 413); env CORRIDOR_MAX_UPLOAD_BYTES",
     "matching_model_file": "A matching model (corridor-match-model/1 JSON, as `corridor "
     "bench` trains) replacing the shipped one; env CORRIDOR_MATCHING_MODEL_FILE",
 }

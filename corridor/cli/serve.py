@@ -8,6 +8,7 @@ import click
 
 from corridor.cli.options import db_option, key_option, settings_for
 from corridor.logs import LogFormat
+from corridor.settings import SETTINGS_HELP, Settings
 
 
 @click.command()
@@ -31,6 +32,13 @@ from corridor.logs import LogFormat
     help="Log lines on standard error: json (one object a line, for log shipping) or "
     "text; one per request, with no personal data; env CORRIDOR_LOG_FORMAT",
 )
+@click.option(
+    "--read-only",
+    is_flag=True,
+    default=False,
+    envvar="CORRIDOR_READ_ONLY",
+    help=SETTINGS_HELP["read_only"],
+)
 def serve(
     db_url: str | None,
     master_key_file: str | None,
@@ -38,6 +46,7 @@ def serve(
     port: int,
     workers: int,
     log_format: LogFormat,
+    read_only: bool,
 ) -> None:
     """Serve the web interface and API."""
     import uvicorn
@@ -47,6 +56,9 @@ def serve(
     from corridor.web import create_app
 
     settings = settings_for(db_url, master_key_file)
+    if read_only or settings.read_only:
+        _serve_read_only(settings, host, port, log_format)
+        return
     if not (settings.master_key or settings.master_key_file):
         click.echo(
             "no master key (--master-key-file or CORRIDOR_MASTER_KEY): nobody can log in "
@@ -83,3 +95,33 @@ def serve(
         log_config=dict_config(log_format),
         access_log=False,
     )
+
+
+def _serve_read_only(settings: Settings, host: str, port: int, log_format: LogFormat) -> None:
+    """One process on a working copy of the database (``storage/read_only.py``): the
+    database file itself is opened read-only and never written."""
+    import dataclasses
+
+    import uvicorn
+
+    from corridor.logs import dict_config
+    from corridor.storage.read_only import ReadOnlyCopy
+    from corridor.upgrade import upgrade
+    from corridor.web import create_app
+
+    settings = dataclasses.replace(settings, read_only=True)
+    has_key = bool(settings.master_key or settings.master_key_file)
+    try:
+        copy = ReadOnlyCopy(settings.database_url)
+    except (FileNotFoundError, OSError) as exc:
+        raise click.ClickException(f"cannot open the database read-only: {exc}") from exc
+    try:
+        if copy.database.is_sqlite:  # the working copy, brought to this version's schema
+            upgrade(copy.database, master=settings.load_master_key() if has_key else None)
+        click.echo(f"Corridor (read-only copy) on http://{host}:{port}")
+        app = create_app(settings, database=copy.database)
+        uvicorn.run(
+            app, host=host, port=port, log_config=dict_config(log_format), access_log=False
+        )
+    finally:
+        copy.close()

@@ -89,12 +89,18 @@ class Services:
         # commits, so that a match is in the tracing queue within seconds.
         self.tracing_worker: TracingWorker | None = None
         if tracing_in_background:
-            self.tracing_worker = TracingWorker(db, clock, self.tracing.check_persons)
+            self.tracing_worker = TracingWorker(self.tracing.drain_outbox)
             self.registration.listeners.append(self.tracing_worker.listener("registration"))
             self.manifests.listeners.append(self.tracing_worker.listener("arrival"))
         else:
             self.registration.listeners.append(self.tracing.after_commit("registration"))
             self.manifests.listeners.append(self.tracing.after_commit("arrival"))
+
+    def start(self) -> None:
+        """Start background work: the tracing worker first checks what the outbox kept
+        from before (a crash, however long ago)."""
+        if self.tracing_worker is not None:
+            self.tracing_worker.start()
 
     def close(self) -> None:
         """Finish background work (queued tracing checks)."""

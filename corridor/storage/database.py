@@ -20,7 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
+
+from corridor.errors import StorageFull
 
 # The WAL is folded into the database by the checkpointer thread every second; SQLite's
 # own automatic checkpoint stays as a backstop should that thread ever stop.
@@ -63,6 +66,31 @@ class _Checkpointer:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
+
+
+# SQLite's primary result codes (the low byte of an extended code) and PostgreSQL's
+# SQLSTATEs for a full disk and for two writers colliding.
+_SQLITE_FULL = 13
+_PG_DISK_FULL = "53100"
+_PG_CONTENTION = ("40001", "40P01", "23505")  # serialization, deadlock, unique key
+
+
+def storage_failure(exc: BaseException) -> str | None:
+    """What a database error means for the user: ``"full"`` (the disk or the database's
+    size limit is full), ``"contention"`` (another writer changed the same rows at the
+    same moment: try again), or None (a fault)."""
+    orig = getattr(exc, "orig", exc)
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        if code & 0xFF == _SQLITE_FULL:
+            return "full"
+        return None
+    state = getattr(orig, "sqlstate", None)
+    if state == _PG_DISK_FULL:
+        return "full"
+    if state in _PG_CONTENTION:
+        return "contention"
+    return None
 
 
 class Database:
@@ -117,19 +145,25 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A write transaction: commits on success, rolls back on any error."""
-        if self.is_sqlite:
-            self._ensure_checkpointer()
-            with self._sqlite_writer():
-                self._local.immediate = True
-                try:
-                    with self.engine.begin() as conn:
+        try:
+            if self.is_sqlite:
+                self._ensure_checkpointer()
+                with self._sqlite_writer():
+                    self._local.immediate = True
+                    try:
+                        with self.engine.begin() as conn:
+                            self._local.immediate = False
+                            yield conn
+                    finally:
                         self._local.immediate = False
-                        yield conn
-                finally:
-                    self._local.immediate = False
-        else:
-            with self.engine.begin() as conn:
-                yield conn
+            else:
+                with self.engine.begin() as conn:
+                    yield conn
+        except DBAPIError as exc:
+            # A full disk is the operator's to fix, not a fault: rolled back, said clearly.
+            if storage_failure(exc) == "full":
+                raise StorageFull from exc
+            raise
 
     def _ensure_checkpointer(self) -> None:
         if self._checkpointer is None and self._lock_file is not None:

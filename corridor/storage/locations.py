@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select
 
 from corridor.domain.movements import Event, Location, current_location
-from corridor.storage.tables import movements, person_locations
+from corridor.storage.tables import movements, person_locations, persons
 
 
 def events_of(conn: Connection, person_ids: Iterable[str]) -> dict[str, list[Event]]:
@@ -47,9 +47,31 @@ def location_row(person_id: str, loc: Location) -> dict[str, Any]:
     }
 
 
+def lock_persons(conn: Connection, person_ids: Iterable[str]) -> list[str]:
+    """Take the row locks of these persons (``FOR UPDATE`` on PostgreSQL, in id order so
+    that two writers never wait on each other crosswise; SQLite's one writer holds them
+    already) before a change that depends on their current state. Returns the ids, sorted."""
+    ids = sorted(set(person_ids))
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        conn.execute(
+            select(persons.c.id)
+            .where(persons.c.id.in_(chunk))
+            .order_by(persons.c.id)
+            .with_for_update()
+        ).all()
+    return ids
+
+
 def refresh(conn: Connection, person_ids: Iterable[str]) -> dict[str, Location]:
-    """Recompute the current location of these persons from their events."""
-    by_person = events_of(conn, person_ids)
+    """Recompute the current location of these persons from their events.
+
+    The persons' rows are locked first (in id order, so two writers never wait on each
+    other crosswise): on PostgreSQL two transactions refreshing one person would
+    otherwise both delete and insert, and the second fail on the projection's key. After
+    the lock each sees every event committed before it."""
+    ids = lock_persons(conn, person_ids)
+    by_person = events_of(conn, ids)
     locations = {pid: current_location(evts) for pid, evts in by_person.items()}
     if locations:
         conn.execute(

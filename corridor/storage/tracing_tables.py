@@ -124,3 +124,19 @@ tracing_case_keys = Table(
     Column("case_id", ID, ForeignKey("tracing_cases.id"), primary_key=True),
     Index("ix_tracing_case_keys_case_id", "case_id"),
 )
+
+# Persons a write registered, corrected or brought to a site, still to be checked
+# against the open enquiries: written in the same transaction as the write, deleted in
+# the transaction that stores what the check found (services/tracing/outbox.py). A crash
+# between the two leaves the rows here, and the next start checks them: a proposal is
+# delayed, never lost. No foreign key: a person erased meanwhile is simply skipped.
+tracing_outbox = Table(
+    "tracing_outbox",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("person_id", ID, nullable=False),
+    Column("found_by", String(20), nullable=False),  # registration, arrival
+    Column("recorded_at", UTCDateTime, nullable=False),
+)

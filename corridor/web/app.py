@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from corridor import __version__
@@ -15,7 +15,7 @@ from corridor.services import Services
 from corridor.services.container import utc_now
 from corridor.settings import Settings
 from corridor.storage import Database
-from corridor.web import auth, errors, headers, pages, request_log
+from corridor.web import auth, errors, headers, limits, pages, read_only, request_log
 from corridor.web.export_routes import export_router
 from corridor.web.format_routes import format_router
 from corridor.web.health_routes import health_router
@@ -38,12 +38,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if not settings.read_only:
+            services.start()
         yield
         services.close()
         if owns_db:
             db.dispose()
 
     app = FastAPI(
+        dependencies=[Depends(read_only.refuse_writes)],
         title="Corridor",
         version=__version__,
         description="Registration, movements and family tracing for people leaving a "
@@ -64,6 +67,11 @@ def create_app(
     )
     app.state.services = services
     errors.install(app)
+    app.add_middleware(
+        limits.BodyLimit,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
     app.add_middleware(headers.SecurityHeaders)
     app.add_middleware(request_log.RequestLog)  # outermost: it times the whole answer
     app.include_router(auth.router)

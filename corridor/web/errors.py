@@ -14,6 +14,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from corridor.errors import (
@@ -21,10 +22,13 @@ from corridor.errors import (
     CorridorError,
     Forbidden,
     NotFound,
+    ReadOnlyCopy,
+    StorageFull,
     Unauthenticated,
     ValidationFailed,
 )
 from corridor.security.errors import InvalidCredentials, KeyUnavailable, Throttled
+from corridor.storage.database import storage_failure
 from corridor.text import N_, Text
 from corridor.web import shape_errors
 
@@ -38,6 +42,10 @@ STATUS: dict[type[CorridorError], int] = {
     Throttled: 429,
     # No master key configured: sensitive fields cannot be sealed (an operator's fix).
     KeyUnavailable: 503,
+    # The disk is full (507 Insufficient Storage); the server keeps answering reads.
+    StorageFull: 507,
+    # ``corridor serve --read-only``: nothing here may change.
+    ReadOnlyCopy: 503,
 }
 
 
@@ -95,6 +103,20 @@ def install(app: FastAPI) -> None:
             status_code=status,
             headers=headers,
         )
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> Response:
+        """A full disk met outside a write transaction (a read's temporary files), or two
+        writers colliding where no lock ordered them: said as such, never as a fault.
+        Anything else is a fault (500). The database's own message never reaches the
+        user (it may quote values)."""
+        failure = storage_failure(exc)
+        if failure == "full":
+            return await corridor_error(request, StorageFull())
+        if failure == "contention":
+            clash = Conflict(N_("The record was changed at the same moment; try again"))
+            return await corridor_error(request, clash)
+        raise exc
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

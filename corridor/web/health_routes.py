@@ -28,7 +28,7 @@ async def health(
 ) -> Health:
     """200 when the database answers at the schema this code expects; 503 otherwise."""
     # The read-only serving mode, where the settings have it.
-    read_only = bool(getattr(request.app.state.settings, "read_only", False))
+    read_only = request.app.state.settings.read_only
     report = HealthReport(False, False, read_only)
     with anyio.move_on_after(TIMEOUT_S):
         report = await anyio.to_thread.run_sync(

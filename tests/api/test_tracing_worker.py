@@ -1,5 +1,5 @@
 """Tracing checks off the request path: a registration answers first, and the worker
-proposes the match within seconds; a restart re-checks recent persons."""
+proposes the match within seconds; a restart checks what the outbox kept."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from corridor.schemas import PersonIn
 from corridor.services import Services
 from corridor.services.tracing.worker import TracingWorker
 from corridor.settings import Settings
+from corridor.storage import outbox
 from corridor.web import create_app
 from tests.api.helpers import person_body, site
 from tests.api.test_tracing import adult_sought, enquire, register_khalid
@@ -54,7 +55,7 @@ def test_the_worker_proposes_a_registration_that_matches_an_open_enquiry(databas
     assert person["id"] in queued and second in queued
 
 
-def test_a_restarted_worker_rechecks_recent_registrations(database, clock):
+def test_a_restarted_worker_checks_what_the_outbox_kept_however_long_ago(database, clock):
     client = make_client(database, clock)
     camp = site(client, "Camp A")
     enquire(client, adult_sought())
@@ -64,11 +65,14 @@ def test_a_restarted_worker_rechecks_recent_registrations(database, clock):
         [khaled(camp)], audit=quiet.audit.operator_hook("test", "person.write")
     )
     assert pid not in _queued_person_ids(client)
-    worker = TracingWorker(database, clock, quiet.tracing.check_persons)
-    worker.listener("registration")([])  # starts the worker, which re-checks first
+    clock.advance(days=30)  # a long outage: far past the old one-hour look-back
+    worker = TracingWorker(quiet.tracing.drain_outbox)
+    worker.start()  # at start it checks what the outbox holds
     assert worker.wait_idle(30)
     worker.stop()
     assert pid in _queued_person_ids(client)
+    with database.read() as conn:
+        assert outbox.count(conn) == 0  # removed with the proposal
 
 
 def test_the_server_checks_in_the_background_by_default(database, clock):

@@ -92,12 +92,13 @@ class ExportService(Service):
             audit(conn, [])
         return _out(row)
 
-    def _get(self, conn: Any, export_id: str, scope: Sites) -> Any:
-        row = (
-            conn.execute(select(export_requests).where(export_requests.c.id == export_id))
-            .mappings()
-            .first()
-        )
+    def _get(self, conn: Any, export_id: str, scope: Sites, *, lock: bool = False) -> Any:
+        """``lock``: its row lock, so that two approvals or downloads at once go in turn
+        and the second sees the state the first left (409)."""
+        query = select(export_requests).where(export_requests.c.id == export_id)
+        if lock:
+            query = query.with_for_update()
+        row = conn.execute(query).mappings().first()
         if row is None or (scope is not None and not set(row["site_ids"]) <= set(scope)):
             raise NotFound("export")
         return row
@@ -111,7 +112,7 @@ class ExportService(Service):
     ) -> dict[str, Any]:
         """The second key (audited without a person: nobody is exported yet)."""
         with self.db.transaction() as conn:
-            row = self._get(conn, export_id, scope)
+            row = self._get(conn, export_id, scope, lock=True)
             if row["requested_by"] == user_id:
                 raise Forbidden(N_("A second person must approve an export, not its requester"))
             if row["state"] != "pending":
@@ -151,7 +152,7 @@ class ExportService(Service):
             )
         now = self.clock()
         with self.db.transaction() as conn:
-            row = self._get(conn, export_id, scope)
+            row = self._get(conn, export_id, scope, lock=True)
             if row["requested_by"] != user_id:
                 raise Forbidden(N_("Only the officer who asked for the export may download it"))
             if row["state"] == "pending":

@@ -113,6 +113,9 @@ class MovementService(Service):
             raise ValidationFailed([Problem("occurred_at", N_("is in the future"))])
         with self.db.transaction() as conn:
             queries.person_row(conn, person_id, scope)
+            # The person's row lock: two events recorded at once are checked in turn,
+            # each against the state the other left.
+            locations.lock_persons(conn, [person_id])
             loc = conn.execute(
                 select(person_locations.c.site_id, person_locations.c.state).where(
                     person_locations.c.person_id == person_id
@@ -162,6 +165,7 @@ class MovementService(Service):
                 queries.person_row(conn, old["person_id"], scope)
             except NotFound:
                 raise NotFound("movement", field="event_id") from None
+            locations.lock_persons(conn, [old["person_id"]])  # two corrections in turn
             taken = conn.execute(
                 select(movements.c.id).where(movements.c.corrects_id == event_id)
             ).first()

@@ -20,7 +20,7 @@ from corridor.schemas import CheckInIn, DispatchIn, ManifestIn, ManifestPersonsI
 from corridor.services.base import AuditHook, Service
 from corridor.services.movements.events import insert_event, insert_events
 from corridor.services.registration.sites import unknown_site_problems
-from corridor.storage import locations, queries
+from corridor.storage import locations, outbox, queries
 from corridor.storage.queries import Sites
 from corridor.storage.tables import (
     manifest_discrepancies,
@@ -83,7 +83,7 @@ class ManifestService(Service):
         """Several groups (households, with their own separation reasons) in one go."""
         now = self.clock()
         with self.db.transaction() as conn:
-            m = _manifest(conn, manifest_id, scope, "from")
+            m = _manifest(conn, manifest_id, scope, "from", lock=True)
             if m["status"] != "draft":
                 raise Conflict(
                     N_(
@@ -166,7 +166,7 @@ class ManifestService(Service):
         self, manifest_id: str, person_id: str, scope: Sites = None, *, audit: AuditHook
     ) -> dict[str, Any]:
         with self.db.transaction() as conn:
-            m = _manifest(conn, manifest_id, scope, "from")
+            m = _manifest(conn, manifest_id, scope, "from", lock=True)
             if m["status"] != "draft":
                 raise Conflict(
                     N_("persons can be removed from a draft manifest only"), field="person_id"
@@ -196,7 +196,9 @@ class ManifestService(Service):
         now = self.clock()
         at = data.departed_at or now
         with self.db.transaction() as conn:
-            m = _manifest(conn, manifest_id, scope, "from")
+            # The manifest's row lock: of officers dispatching it at once, one dispatches
+            # and the others, waiting on the lock, then read it dispatched (409).
+            m = _manifest(conn, manifest_id, scope, "from", lock=True)
             if m["status"] != "draft":
                 raise Conflict(
                     N_("the manifest was {status} already", status=m["status"]), field="status"
@@ -225,11 +227,7 @@ class ManifestService(Service):
                 ),
             )
             locations.refresh(conn, [i["person_id"] for i in items])
-            conn.execute(
-                update(manifests)
-                .where(manifests.c.id == manifest_id)
-                .values(status="dispatched", dispatched_at=at)
-            )
+            _set_status(conn, manifest_id, "draft", status="dispatched", dispatched_at=at)
             audit(conn, [i["person_id"] for i in items])
             return self._out(conn, manifest_id)
 
@@ -255,6 +253,7 @@ class ManifestService(Service):
                 raise Conflict(N_("the manifest has not been dispatched"), field="status")
             person_id = _resolve_person(conn, data)
             [result] = self._check_in(conn, m, [person_id], at, now, recorded_by)
+            outbox.record(conn, _arrived([result]), "arrival", now)
             audit(conn, [person_id])
         self.notify(_arrived([result]))
         return result
@@ -288,6 +287,7 @@ class ManifestService(Service):
                 ]
             )
             results = self._check_in(conn, m, list(dict.fromkeys(person_ids)), at, now, recorded_by)
+            outbox.record(conn, _arrived(results), "arrival", now)
             audit(conn, person_ids)
         self.notify(_arrived(results))
         return results
@@ -360,15 +360,17 @@ class ManifestService(Service):
         the receipt concerns, for the audit log; none: one event without a person)."""
         now = self.clock()
         with self.db.transaction() as conn:
-            m = _manifest(conn, manifest_id, scope, "to")
+            m = _manifest(conn, manifest_id, scope, "to", lock=True)
             if m["status"] == "received":
                 raise Conflict(N_("the manifest was received already"), field="status")
             if m["status"] != "dispatched":
                 raise Conflict(N_("the manifest has not been dispatched"), field="status")
-            conn.execute(
-                update(manifests)
-                .where(manifests.c.id == manifest_id)
-                .values(status="received", received_at=data.received_at or now)
+            _set_status(
+                conn,
+                manifest_id,
+                "dispatched",
+                status="received",
+                received_at=data.received_at or now,
             )
             missing = conn.execute(
                 select(manifest_items.c.person_id).where(
@@ -640,13 +642,34 @@ def _arrived(results: list[dict[str, Any]]) -> list[str]:
     return [r["person_id"] for r in results if not r.get("status", "").startswith("already")]
 
 
-def _manifest(conn: Connection, manifest_id: str, scope: Sites = None, side: str = "") -> Any:
+def _manifest(
+    conn: Connection, manifest_id: str, scope: Sites = None, side: str = "", *, lock: bool = False
+) -> Any:
     """The manifest, if ``scope`` holds its origin (``side="from"``), its destination
-    (``"to"``) or either (``""``); otherwise NotFound, as if it did not exist."""
-    row = conn.execute(select(manifests).where(manifests.c.id == manifest_id)).mappings().first()
+    (``"to"``) or either (``""``); otherwise NotFound, as if it did not exist.
+
+    ``lock``: take its row lock (``FOR UPDATE`` on PostgreSQL; SQLite's one writer holds
+    it already), so that a change of its status sees the status no other writer can
+    change until this transaction ends."""
+    query = select(manifests).where(manifests.c.id == manifest_id)
+    if lock:
+        query = query.with_for_update()
+    row = conn.execute(query).mappings().first()
     if row is None or not _in_scope(row, scope, side):
         raise NotFound("manifest")
     return row
+
+
+def _set_status(conn: Connection, manifest_id: str, expected: str, **values: Any) -> None:
+    """Change the status only from ``expected`` (a conditional update behind the row
+    lock, so a change made meanwhile can never be overwritten)."""
+    done = conn.execute(
+        update(manifests)
+        .where(manifests.c.id == manifest_id, manifests.c.status == expected)
+        .values(**values)
+    )
+    if done.rowcount != 1:
+        raise Conflict(N_("the manifest was changed at the same moment"), field="status")
 
 
 def _in_scope(m: Any, scope: Sites, side: str = "") -> bool:

@@ -42,7 +42,7 @@ from corridor.services.registration.person_rows import (
 )
 from corridor.services.registration.sites import unknown_site_problems
 from corridor.services.search import match_index
-from corridor.storage import queries
+from corridor.storage import locations, outbox, queries
 from corridor.storage.bulk import insert_rows
 from corridor.storage.database import Database
 from corridor.storage.queries import NAME_COLUMNS as NAME_FIELDS
@@ -304,6 +304,9 @@ class RegistrationService(Service):
             self.vault.prepare(site_id)
         own_transaction = conn is None
         with self._within(conn) as conn:
+            # The person's row lock before reading it: two corrections at once apply in
+            # turn, the second to what the first wrote (no lost update).
+            locations.lock_persons(conn, [person_id])
             current = self._person(conn, person_id, scope)
             if check:
                 check(current)
@@ -327,6 +330,8 @@ class RegistrationService(Service):
                 if docs:
                     conn.execute(insert(person_documents), docs)
             match_index.reindex_persons(conn, [person_id], self.vault)
+            # Details or consent given later may make a match: checked, durably.
+            outbox.record(conn, [person_id], "registration", row["updated_at"])
             audit(conn, [person_id])
             person = self._person(conn, person_id)
         if own_transaction:  # details or consent given later may make a match
@@ -342,6 +347,8 @@ class RegistrationService(Service):
             )
         now = self.clock()
         with self.db.transaction() as conn:
+            # Both persons' row locks: the same link recorded twice at once is one link.
+            locations.lock_persons(conn, [data.person_id, data.other_person_id])
             found = set(
                 conn.execute(
                     select(persons.c.id).where(
@@ -586,6 +593,10 @@ class _Batch:
         self.postings.write(conn)
         insert_rows(conn, movements, self.events)
         insert_rows(conn, person_locations, self.locations)
+        # To be checked against the open enquiries, durably (committed with the persons).
+        if self.rows:
+            at = self.rows[0]["created_at"]
+            outbox.record(conn, [r["id"] for r in self.rows], "registration", at)
 
     def _redraw_taken_numbers(self, conn: Connection) -> None:
         """Numbers are random (40 bits each): redraw the rare ones already taken."""

@@ -10,7 +10,7 @@ learn) are in ``corridor.domain.tracing``; what is read back is in ``tracing_vie
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +40,7 @@ from corridor.services.search.person_search import PersonSearchService
 from corridor.services.tracing import enquirer as enquirer
 from corridor.services.tracing import matching as tm
 from corridor.services.tracing.views import TracingViews
+from corridor.storage import outbox
 from corridor.storage.database import Database
 from corridor.storage.tables import persons
 from corridor.storage.tracing_tables import (
@@ -132,22 +133,56 @@ class TracingService(Service):
 
     # -- matching on registration and arrival -----------------------------------------
 
-    def check_persons(self, person_ids: list[str], found_by: str = "registration") -> int:
+    def drain_outbox(self, batch: int = outbox.CHUNK) -> int:
+        """Check every person the outbox holds (oldest first, ``batch`` at a time), each
+        row removed in the transaction that stores its matches. Returns the number of
+        matches proposed. An error stops the drain and leaves the rest for the next."""
+        proposed = 0
+        while True:
+            with self.db.read() as conn:
+                rows = outbox.pending(conn, batch)
+            if not rows:
+                return proposed
+            groups: dict[str, list[outbox.Pending]] = {}
+            for r in rows:
+                groups.setdefault(r.found_by, []).append(r)
+            for found_by, group in groups.items():
+                proposed += self.check_persons(
+                    list(dict.fromkeys(r.person_id for r in group)),
+                    found_by,
+                    done=[r.seq for r in group],
+                )
+            if len(rows) < batch:
+                return proposed
+
+    def check_persons(
+        self, person_ids: list[str], found_by: str = "registration", done: Sequence[int] = ()
+    ) -> int:
         """Score newly registered or arrived persons against the searching cases that
         share a key with them; store each good candidate as a proposed match. Returns the
-        number of matches proposed."""
-        if not person_ids:
+        number of matches proposed. ``done``: outbox rows these persons came from, removed
+        in the transaction that stores the matches (or on their own when there are none)."""
+        found = self._score(person_ids)
+        if not found:
+            if done:
+                with self.db.transaction() as conn:
+                    outbox.remove(conn, done)
             return 0
+        return self._store(found, found_by, done)
+
+    def _score(self, person_ids: list[str]) -> list[tuple[str, str, Match]]:
+        if not person_ids:
+            return []
         # Scoring reads only; the writer's lock is taken just to store what was found,
         # so a registration that matches nothing (nearly all) never waits for it.
         with self.db.read() as conn:
             if not tm.any_searching(conn):
-                return 0
+                return []
             people = tm.candidate_records(conn, person_ids, self.vault)
             waiting = tm.searching_cases_for(conn, people.values())
             case_ids = sorted({c for cs in waiting.values() for c in cs})
             if not case_ids:
-                return 0
+                return []
             rows = list(
                 conn.execute(
                     select(tracing_cases).where(tracing_cases.c.id.in_(case_ids))
@@ -167,7 +202,7 @@ class TracingService(Service):
             sought = {r["id"]: tm.sought_record(r, names.get(r["enquiry_id"])) for r in rows}
             search = self.search
             matcher = tm.matcher_for(conn, search, [*sought.values(), *people.values()])
-        found = []
+        found: list[tuple[str, str, Match]] = []
         for pid, cids in waiting.items():
             for cid in sorted(cids):
                 if cid not in sought:
@@ -178,9 +213,13 @@ class TracingService(Service):
                 match = matcher.score(sought[cid], people[pid])
                 if match.probability >= tm.PROPOSE_AT:
                     found.append((cid, pid, match))
-        if not found:
-            return 0
+        return found
+
+    def _store(
+        self, found: list[tuple[str, str, Match]], found_by: str, done: Sequence[int]
+    ) -> int:
         with self.db.transaction() as conn:
+            outbox.remove(conn, done)
             locked = conn.execute(
                 select(tracing_cases.c.id, tracing_cases.c.state)
                 .where(tracing_cases.c.id.in_(sorted({cid for cid, _, _ in found})))
@@ -213,9 +252,10 @@ class TracingService(Service):
         transaction committed; a failure here never undoes a registration."""
 
         def listener(person_ids: list[str]) -> None:
+            # The persons are in the outbox (written with them): check what it holds.
             try:
-                self.check_persons(person_ids, found_by)
-            except Exception:  # the registration stands; the next arrival retries
+                self.drain_outbox()
+            except Exception:  # the registration stands; the outbox keeps the persons
                 log.exception("tracing check failed for %d persons", len(person_ids))
 
         return listener
@@ -420,6 +460,13 @@ class TracingService(Service):
         if m is None:
             raise NotFound("match")
         case = _case_for_update(conn, m["case_id"])
+        # Read the match again behind its case's lock: an officer deciding it at the same
+        # moment has committed by now, and this one then sees it decided (409).
+        m = (
+            conn.execute(select(tracing_matches).where(tracing_matches.c.id == match_id))
+            .mappings()
+            .one()
+        )
         if m["status"] != "proposed":
             already = {
                 "confirmed": N_("This match was already confirmed"),
