@@ -27,6 +27,4 @@ def qr_svg(uri: str) -> str:
     >>> qr_svg("otpauth://totp/Corridor:amal?secret=JBSWY3DPEHPK3PXP").startswith("<svg")
     True
     """
-    return str(
-        segno.make(uri, error="m").svg_inline(scale=5, dark="#000", light="#fff")
-    )
+    return str(segno.make(uri, error="m").svg_inline(scale=5, dark="#000", light="#fff"))
