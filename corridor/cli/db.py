@@ -100,7 +100,7 @@ def init(
             )
         click.echo("an administrator exists: sign in at /login")
         return
-    interactive = sys.stdin.isatty()
+    interactive = _interactive()
     if admin_username is None and not interactive:
         click.echo(
             "no administrator yet: run `corridor init` on a terminal, or give "
@@ -130,6 +130,11 @@ def init(
         "sign in: `corridor serve`, open /login, give the user name and password, then "
         "the 6-digit code from the authenticator app"
     )
+
+
+def _interactive() -> bool:
+    """Whether someone sits at a terminal to answer questions."""
+    return sys.stdin.isatty()
 
 
 @click.group()

@@ -17,7 +17,7 @@ def test_init_and_db_upgrade_take_a_url(tmp_path):
     assert r.exit_code == 0, r.output
     assert "database ready" in r.output
     r = runner.invoke(main, ["db", "upgrade", "--db", url])
-    assert r.exit_code == 0 and "schema at revision 0013" in r.output
+    assert r.exit_code == 0 and "schema at revision 0016" in r.output
     db = Database(url)
     assert current_revision(db) == head_revision(db)
     db.dispose()
