@@ -69,6 +69,7 @@ _NOT_FOUND: dict[str, Text] = {
     "person": N_("person not found"),
     "person on this manifest": N_("person on this manifest not found"),
     "site": N_("site not found"),
+    "token": N_("token not found"),
     "user": N_("user not found"),
 }
 

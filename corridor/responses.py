@@ -31,6 +31,9 @@ class Site(ReadModel):
     latitude: float | None
     longitude: float | None
     capacity: int | None
+    closed_at: datetime | None = Field(
+        default=None, description="When an administrator closed the site (null: open)"
+    )
 
 
 class UserSites(ReadModel):
@@ -38,6 +41,50 @@ class UserSites(ReadModel):
 
     user_id: str
     site_ids: list[str]
+
+
+class User(ReadModel):
+    """A user as the administrator sees them (no password, no secret, no person)."""
+
+    id: str
+    username: str
+    display_name: str
+    roles: list[str]
+    site_ids: list[str]
+    language: str | None
+    disabled: bool
+    second_factor_enrolled: bool = Field(description="A TOTP secret is set up")
+    live_sessions: int = Field(description="Sessions signed in and not timed out")
+    created_at: datetime
+
+
+class Enrolment(ReadModel):
+    """A user and, where a new TOTP secret was made, the secret and its ``otpauth://``
+    URI for an authenticator app. Shown once: Corridor keeps the secret sealed and never
+    shows it again."""
+
+    user: User
+    totp_secret: str | None
+    totp_uri: str | None
+
+
+class SessionsEnded(ReadModel):
+    user_id: str
+    sessions_ended: int
+
+
+class ApiToken(ReadModel):
+    """An API token's metadata (the token itself was shown once, at issue)."""
+
+    id: str
+    name: str
+    user_id: str
+    username: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
 
 
 # -- figures ----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from corridor.formats.registry import writable
+from corridor.security.roles import Role
 
 Sex = Literal["m", "f"]
 SiteKind = Literal["exit_point", "screening", "transit", "camp", "hospital", "detention", "other"]
@@ -99,6 +100,48 @@ class ExportDownloadIn(Strict):
 
 class UserSitesIn(Strict):
     site_ids: list[str] = Field(max_length=500, description="The sites the user works at")
+
+
+# The languages of the pages (corridor/web/i18n.py LANGUAGES; a test keeps them equal).
+LanguageCode = Literal["en", "ar", "ku"]
+Username = Annotated[
+    str,
+    StringConstraints(min_length=2, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$"),
+]
+# A password an administrator gives a new user (argon2id-hashed, never stored or logged).
+Password = Annotated[str, StringConstraints(min_length=12, max_length=1000)]
+
+
+class UserIn(Strict):
+    """A new user: roles and sites (none by default: nothing is granted unasked)."""
+
+    username: Username
+    display_name: str = Field(min_length=1, max_length=200)
+    password: Password = Field(description="At least 12 characters; stored argon2id-hashed")
+    roles: list[Role] = Field(min_length=1, max_length=len(Role))
+    site_ids: list[str] = Field(default_factory=list, max_length=500)
+    language: LanguageCode | None = None
+
+
+class UserPatch(Strict):
+    """What an administrator changes of a user; a field left out stays as it is."""
+
+    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    roles: list[Role] | None = Field(default=None, min_length=1, max_length=len(Role))
+    site_ids: list[str] | None = Field(default=None, max_length=500)
+    language: LanguageCode | None = None
+
+
+class SitePatch(Strict):
+    """What an administrator changes of a site (its kind stays). A detention
+    facility's name, P-code, locality and coordinates are sealed again as they change."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    pcode: str | None = Field(default=None, max_length=12, description="Governorate P-code")
+    locality: str | None = Field(default=None, max_length=200)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    capacity: int | None = Field(default=None, ge=0, le=10_000_000)
 
 
 class SiteIn(Strict):

@@ -1,14 +1,16 @@
 """The ``corridor`` command: parses options, calls services, prints results.
 
-One module per group of commands (``db``, ``serve``, ``demo``, ``keys``, ``audit``,
-``backup``/``restore``, ``retention``, ``bench``, ``duplicates``, ``formats``), each importing only
-``corridor.cli.options``; this module builds the root group from them.
+One module per group of commands (``db``, ``admin`` (users, sites, tokens), ``serve``,
+``demo``, ``keys``, ``audit``, ``backup``/``restore``, ``retention``, ``bench``,
+``duplicates``, ``formats``), each importing only ``corridor.cli.options``; this module
+builds the root group from them.
 """
 
 from __future__ import annotations
 
 import click
 
+from corridor.cli.admin import COMMANDS as ADMIN_COMMANDS
 from corridor.cli.audit import audit
 from corridor.cli.backup import backup, restore
 from corridor.cli.bench import bench
@@ -31,5 +33,5 @@ for _command in (
     init, db, serve, demo, keys, audit, backup, restore, retention, bench, duplicates
 ):
     main.add_command(_command)
-for _command in FORMAT_COMMANDS:
+for _command in (*ADMIN_COMMANDS, *FORMAT_COMMANDS):
     main.add_command(_command)

@@ -3,11 +3,23 @@ data steps they leave, rebuild the location table."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from corridor.cli.options import database_for, db_option, key_option, settings_for
+from corridor.cli.options import (
+    admin_audit,
+    database_for,
+    db_option,
+    key_option,
+    read_password,
+    reported,
+    services_for,
+    settings_for,
+    show_enrolment,
+)
 
 if TYPE_CHECKING:
     from corridor.storage import Database
@@ -44,10 +56,85 @@ def upgrade_database(
 @click.command()
 @db_option
 @key_option
-def init(db_url: str | None, master_key_file: str | None) -> None:
-    """Create the database (or bring it up to date)."""
+@click.option("--admin-username", help="The first administrator's user name")
+@click.option("--admin-name", help="The first administrator's full name")
+@click.option(
+    "--admin-password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file whose first line is the first administrator's password (else asked)",
+)
+@click.option("--admin-language", type=click.Choice(["en", "ar", "ku"]), default=None)
+@click.option(
+    "--totp-uri-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the administrator's otpauth:// URI (their TOTP secret) to this file, "
+    "readable by its owner only, instead of showing it on the terminal",
+)
+def init(
+    db_url: str | None,
+    master_key_file: str | None,
+    admin_username: str | None,
+    admin_name: str | None,
+    admin_password_file: Path | None,
+    admin_language: str | None,
+    totp_uri_file: Path | None,
+) -> None:
+    """Create the database (or bring it up to date) and, on an empty one, the first
+    administrator: asked for on a terminal, or from --admin-username and
+    --admin-password-file. A master key file that does not exist yet is created."""
+    if master_key_file and not Path(master_key_file).exists():
+        from corridor.security.crypto import MasterKey
+
+        key_path = Path(master_key_file)
+        key_path.write_text(MasterKey.generate().encoded(), encoding="ascii")
+        key_path.chmod(0o600)
+        click.echo(f"created {key_path} with a new master key: keep a copy offline")
     db = upgrade_database(db_url, master_key_file)
     click.echo(f"database ready: {db.url.render_as_string(hide_password=True)}")
+    svc = services_for(db_url, master_key_file, required=False)
+    if svc.administration.has_administrator():
+        if admin_username or admin_password_file:
+            raise click.ClickException(
+                "an administrator exists already: sign in as them to add users "
+                "(`corridor users create` or the Administration pages)"
+            )
+        click.echo("an administrator exists: sign in at /login")
+        return
+    interactive = _interactive()
+    if admin_username is None and not interactive:
+        click.echo(
+            "no administrator yet: run `corridor init` on a terminal, or give "
+            "--admin-username and --admin-password-file"
+        )
+        return
+    if svc.administration.master is None:
+        raise click.UsageError(
+            "the first administrator's second factor is sealed under the master key: "
+            "give --master-key-file or CORRIDOR_MASTER_KEY"
+        )
+    username = admin_username or str(click.prompt("Administrator's user name"))
+    name = admin_name or (
+        str(click.prompt("Administrator's full name", default=username))
+        if interactive
+        else username
+    )
+    password = read_password(admin_password_file)
+    with reported():
+        enrolled = svc.administration.first_administrator(
+            username, name, password, admin_language, audit=admin_audit(svc, "users.admin")
+        )
+    user = enrolled.user
+    click.echo(f"administrator {user['username']} created (id {user['id']})")
+    show_enrolment(user["username"], enrolled.totp_secret, totp_uri_file)
+    click.echo(
+        "sign in: `corridor serve`, open /login, give the user name and password, then "
+        "the 6-digit code from the authenticator app"
+    )
+
+
+def _interactive() -> bool:
+    """Whether someone sits at a terminal to answer questions."""
+    return sys.stdin.isatty()
 
 
 @click.group()

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -78,3 +79,43 @@ def actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli:unknown"
+
+
+def admin_audit(svc: Services, action: str) -> Any:
+    """The audit hook of an administrator's command (``users.admin``, ``sites.admin``):
+    the operator's system login names who did it."""
+    return svc.audit.operator_admin_hook(actor().removeprefix("cli:"), action)
+
+
+def read_password(password_file: Path | None, prompt: str = "Password") -> str:
+    """A password from a file (its first line; for automation: it never appears in a
+    command line or the shell's history) or typed twice at a hidden prompt."""
+    if password_file is not None:
+        lines = password_file.read_text(encoding="utf-8").splitlines()
+        password = lines[0] if lines else ""
+    else:
+        password = str(click.prompt(prompt, hide_input=True, confirmation_prompt=True))
+    if len(password) < 12:
+        raise click.UsageError("a password needs at least 12 characters")
+    return password
+
+
+def show_enrolment(username: str, secret: str | None, uri_file: Path | None) -> None:
+    """Hand over a new TOTP secret: a QR code and the URI on the terminal, or the URI in
+    a file only its owner may read."""
+    if secret is None:
+        return
+    import segno
+
+    from corridor.security.totp import provisioning_uri
+
+    uri = provisioning_uri(secret, username)
+    if uri_file is not None:
+        uri_file.touch(mode=0o600)
+        uri_file.chmod(0o600)
+        uri_file.write_text(uri + "\n", encoding="ascii")
+        click.echo(f"the second factor (otpauth:// URI) of {username} is in {uri_file}")
+        return
+    click.echo(f"scan this with an authenticator app (shown once) for {username}:")
+    segno.make(uri, error="m").terminal(compact=True)
+    click.echo(uri)

@@ -11,6 +11,9 @@ from corridor.storage.database import Database
 
 # Appends audit events for the persons a write touched, inside the write's transaction.
 AuditHook = Callable[[Connection, list[str]], None]
+# Appends one audit event for an administrator's action (users, sites, tokens): the
+# connection, what was done (ids only, never a password or a secret) and the site, if any.
+AdminAudit = Callable[[Connection, str, "str | None"], None]
 # Told, after a write committed, which persons it registered or moved (tracing listens).
 PersonsListener = Callable[[list[str]], None]
 

@@ -46,6 +46,7 @@ class Services:
         from corridor.services.movements.events import MovementService
         from corridor.services.movements.manifests import ManifestService
         from corridor.services.protection.accounts import AccountService
+        from corridor.services.protection.administration import AdministrationService
         from corridor.services.protection.audit_log import AuditService
         from corridor.services.protection.field_vault import FieldVault
         from corridor.services.protection.gate import Gate
@@ -74,6 +75,7 @@ class Services:
         self.person_search = PersonSearchService(db, clock, self.vault, matching_model)
         self.accounts = AccountService(db, clock, master, self.matrix)
         self.audit = AuditService(db, clock)
+        self.administration = AdministrationService(db, clock, master, self.matrix)
         self.imports = ImportService(db, clock, self.registration, self.person_search)
         self.partner_exports = PartnerExportService(db, clock, self.vault)
         self.reports = ReportService(db, clock)

@@ -25,8 +25,18 @@ NAME_COLUMNS = NAME_PARTS
 
 def site_out(row: RowMapping | dict[str, Any]) -> dict[str, Any]:
     return {
-        k: row[k]
-        for k in ("id", "name", "kind", "pcode", "locality", "latitude", "longitude", "capacity")
+        k: row.get(k)
+        for k in (
+            "id",
+            "name",
+            "kind",
+            "pcode",
+            "locality",
+            "latitude",
+            "longitude",
+            "capacity",
+            "closed_at",
+        )
     }
 
 

@@ -39,6 +39,8 @@ sites = Table(
     # Added by 0012: a detention site's name, P-code, locality and coordinates, sealed
     # under its own key (services/protection/detention.py); its plain name is then a neutral label.
     Column("sealed", Text),
+    # Added by 0016: when an administrator closed the site (its persons stay).
+    Column("closed_at", UTCDateTime),
 )
 
 households = Table(

@@ -16,6 +16,7 @@ from corridor.services.container import utc_now
 from corridor.settings import Settings
 from corridor.storage import Database
 from corridor.web import auth, errors, headers, limits, pages, read_only, request_log
+from corridor.web.admin_routes import admin_router
 from corridor.web.export_routes import export_router
 from corridor.web.format_routes import format_router
 from corridor.web.health_routes import health_router
@@ -76,6 +77,7 @@ def create_app(
     app.add_middleware(request_log.RequestLog)  # outermost: it times the whole answer
     app.include_router(auth.router)
     app.include_router(api_router)
+    app.include_router(admin_router)
     app.include_router(tracing_router)
     app.include_router(export_router)
     app.include_router(format_router)

@@ -66,7 +66,9 @@ def requires(action: str) -> Callable[..., Coroutine[Any, Any, Caller]]:
         matrix = svc.matrix  # the app's policy (settings), not a process-wide one
         personal = bool(matrix.actions[action])
         roles = who.principal.roles
-        if personal and not who.second_factor and any(matrix.requires_totp(r) for r in roles):
+        # A role that needs TOTP gives it before any gated action, personal data or not
+        # (an administrator's password alone creates no user).
+        if not who.second_factor and any(matrix.requires_totp(r) for r in roles):
             raise Unauthenticated(N_("Give the second factor (TOTP code) first"))
         refusal = None
         if who.token_scopes is not None and action not in who.token_scopes:

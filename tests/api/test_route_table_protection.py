@@ -50,6 +50,7 @@ from sqlalchemy import func, select
 
 from corridor.security.roles import Role, default_matrix
 from corridor.security.tables import audit_events
+from corridor.security.tokens import ApiTokens
 from corridor.settings import Settings
 from corridor.storage import Database
 from corridor.web import create_app
@@ -146,6 +147,7 @@ class Env:
     world: World
     clients: dict[Role, TestClient]
     users: dict[Role, str]
+    spare_token: str  # an API token nobody uses, for the revoke routes
     answers: dict[tuple[str, Role, str], Answer] = field(default_factory=dict)
 
 
@@ -173,7 +175,9 @@ def _env(request: pytest.FixtureRequest, backend: str) -> Env:
         client.cookies.set(CSRF_COOKIE, secret)
         client.headers[HEADER] = token_for(secret, None)
         clients[role], users[role] = client, user
-    ENVS[backend] = Env(backend, db, world, clients, users)
+    with db.transaction() as conn:
+        spare = ApiTokens(clock).issue(conn, users[Role.COORDINATOR], "spare", ["figures.read"])
+    ENVS[backend] = Env(backend, db, world, clients, users, spare.id)
     return ENVS[backend]
 
 
@@ -204,7 +208,12 @@ def answer(env: Env, case: RouteCase, role: Role, record: str) -> Answer:
     if key in env.answers:
         return env.answers[key]
     rec = env.world.record("adult" if record == NO_RECORD else record)
-    ids = {**rec.ids, "user_id": env.users[role], "fmt": case.fmt or ""}
+    ids = {
+        **rec.ids,
+        "user_id": env.users[role],
+        "fmt": case.fmt or "",
+        "token_id": env.spare_token,
+    }
     url = fill(case.path, ids)
     body = fill(case.body, ids)
     client = env.clients[role]

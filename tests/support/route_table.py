@@ -38,7 +38,8 @@ RECORD_PARAMS = {
 }
 # Other path parameters the test can fill: the caller's own user id, a file format (the
 # first value its annotation allows).
-OTHER_PARAMS = {"user_id", "fmt"}
+# The token to revoke is a spare one of the world's (never a caller's own).
+OTHER_PARAMS = {"user_id", "fmt", "token_id"}
 
 ENQUIRY = {
     "enquirer": {
@@ -59,6 +60,16 @@ BODIES: dict[str, Any] = {
     "POST /api/auth/tokens": {"name": "another", "scopes": ["figures.read"]},
     "POST /api/sites": {"name": "Camp Route Table", "kind": "camp", "pcode": "SY08"},
     "PUT /api/users/{user_id}/sites": {"site_ids": ["{own_site_id}"]},
+    # An administrator acts on their own account (the path's user id is the caller's):
+    # nothing that locks them out (deactivating oneself is refused), roles unchanged.
+    "POST /api/users": {
+        "username": "rt-created",
+        "display_name": "Created by the route table",
+        "password": "a long test password",
+        "roles": ["coordinator"],
+    },
+    "PATCH /api/users/{user_id}": {"language": "en", "roles": ["administrator"]},
+    "PATCH /api/sites/{site_id}": {"capacity": 1234},
     "POST /api/persons/match": {
         "given_name": "{given_name}",
         "family_name": "{family_name}",
@@ -131,9 +142,33 @@ FORMS: dict[str, dict[str, str]] = {
     "POST /tracing/matches/{match_id}/reject": {"case_id": "{case_id}", "reason": "not her"},
     "POST /tracing/cases/{case_id}/disclosure": {"decision": "agreed", "reason": "asked"},
     "POST /tracing/cases/{case_id}/transitions": {"to": "family_informed", "reason": "told"},
+    "POST /admin/users": {
+        "username": "rt-page-created",
+        "display_name": "Created on the page",
+        "password": "a long test password",
+        "roles": "coordinator",
+    },
+    "POST /admin/users/{user_id}": {"language": "en", "roles": "administrator"},
+    "POST /admin/users/{user_id}/deactivate": {},
+    "POST /admin/users/{user_id}/reactivate": {},
+    "POST /admin/users/{user_id}/second-factor": {},
+    "POST /admin/users/{user_id}/sessions/end": {},
+    "POST /admin/sites": {"name": "Camp Route Table Page", "kind": "camp", "pcode": "SY08"},
+    "POST /admin/sites/{site_id}": {"capacity": "1234"},
+    "POST /admin/sites/{site_id}/close": {},
+    "POST /admin/tokens/{token_id}/revoke": {},
 }
 # The order writes run in, after every read: the ones that change most come last.
-LAST = ("/erasure", "/dispatch", "/receive", "/check-in", "/remove", "DELETE ", "/corrections")
+LAST = (
+    "/erasure",
+    "/dispatch",
+    "/receive",
+    "/check-in",
+    "/remove",
+    "DELETE ",
+    "/corrections",
+    "/close",  # closing a site: after every write that registers or sends people there
+)
 
 
 @dataclass(frozen=True)

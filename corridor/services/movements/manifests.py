@@ -60,7 +60,9 @@ class ManifestService(Service):
         }
         with self.db.transaction() as conn:
             problems += unknown_site_problems(conn, [(data.from_site_id, "from_site_id")], scope)
-            problems += unknown_site_problems(conn, [(data.to_site_id, "to_site_id")])
+            problems += unknown_site_problems(
+                conn, [(data.to_site_id, "to_site_id")], open_only=True
+            )
             require(problems)
             conn.execute(insert(manifests), [row])
             audit(conn, [])

@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 
 from corridor.security import audit
 from corridor.security.audit import AuditEvent, Outcome
-from corridor.services.base import Service
+from corridor.services.base import AdminAudit, Service
 from corridor.services.protection.accounts import Caller
 
 # Why, for each action, when the caller gives no purpose of their own.
@@ -87,6 +87,43 @@ class AuditService(Service):
             )
 
         return append
+
+    def admin_hook(self, who: Caller, action: str) -> AdminAudit:
+        """An audit hook for an administrator's write (``users.admin``, ``sites.admin``):
+        one event, whose purpose says what was done to which user, site or token."""
+
+        def append(conn: Connection, what: str, site_id: str | None = None) -> None:
+            audit.append(
+                conn,
+                self._admin_event(
+                    who.principal.user_id, acting_role(who, action), action, what, site_id
+                ),
+            )
+
+        return append
+
+    def operator_admin_hook(self, operator: str, action: str) -> AdminAudit:
+        """``admin_hook`` for the ``corridor`` command (the operator's system login)."""
+
+        def append(conn: Connection, what: str, site_id: str | None = None) -> None:
+            audit.append(
+                conn, self._admin_event(f"cli:{operator}"[:36], "operator", action, what, site_id)
+            )
+
+        return append
+
+    def _admin_event(
+        self, user_id: str, role: str, action: str, what: str, site_id: str | None
+    ) -> AuditEvent:
+        return AuditEvent(
+            user_id=user_id,
+            role=role,
+            action=action,
+            outcome=Outcome.ALLOWED,
+            purpose=what[:200],
+            occurred_at=self.clock(),
+            site_id=site_id,
+        )
 
     def record(
         self,

@@ -154,7 +154,7 @@ class RegistrationService(Service):
         batch = self._batch(drafts, recorded_by, problems)
         own_transaction = conn is None
         with self._within(conn) as conn:
-            problems.extend(unknown_site_problems(conn, checks, scope))
+            problems.extend(unknown_site_problems(conn, checks, scope, open_only=True))
             require(problems)
             batch = _ready(batch)
             batch.write(conn)
@@ -250,7 +250,7 @@ class RegistrationService(Service):
         batch = self._batch(all_drafts, recorded_by, problems)
         own_transaction = conn is None
         with self._within(conn) as conn:
-            problems.extend(unknown_site_problems(conn, site_checks, scope))
+            problems.extend(unknown_site_problems(conn, site_checks, scope, open_only=True))
             require(problems)
             batch = _ready(batch)
             insert_rows(conn, households, hh_rows)

@@ -6,13 +6,13 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from corridor.domain.ids import uuid7
 from corridor.domain.sites import pcode_problem
-from corridor.errors import Conflict, Problem, require
-from corridor.schemas import SiteIn
-from corridor.services.base import AuditHook, Service
+from corridor.errors import Conflict, NotFound, Problem, require
+from corridor.schemas import SiteIn, SitePatch
+from corridor.services.base import AdminAudit, AuditHook, Service
 from corridor.services.protection import detention
 from corridor.services.protection.field_vault import FieldVault
 from corridor.storage import queries
@@ -23,20 +23,29 @@ from corridor.text import N_
 
 
 def unknown_site_problems(
-    conn: Connection, checks: Iterable[tuple[str, str]], scope: Sites = None
+    conn: Connection,
+    checks: Iterable[tuple[str, str]],
+    scope: Sites = None,
+    *,
+    open_only: bool = False,
 ) -> list[Problem]:
     """One problem per (site id, field) whose site does not exist, or lies outside
-    ``scope`` (the same answer, so that a caller learns nothing of other sites)."""
+    ``scope`` (the same answer, so that a caller learns nothing of other sites); with
+    ``open_only``, also one per site an administrator closed (it takes nobody new)."""
     checks = sorted(set(checks))
     wanted = {site for site, _ in checks}
     if scope is not None:
         wanted &= set(scope)
-    found = set(conn.execute(select(sites.c.id).where(sites.c.id.in_(wanted))).scalars())
-    return [
-        Problem(field, N_("unknown site {site}", site=repr(site)))
-        for site, field in checks
-        if site not in found
-    ]
+    found = dict(
+        conn.execute(select(sites.c.id, sites.c.closed_at).where(sites.c.id.in_(wanted))).all()
+    )
+    problems = []
+    for site, field in checks:
+        if site not in found:
+            problems.append(Problem(field, N_("unknown site {site}", site=repr(site))))
+        elif open_only and found[site] is not None:
+            problems.append(Problem(field, N_("site {site} is closed", site=repr(site))))
+    return problems
 
 
 class SiteService(Service):
@@ -78,3 +87,63 @@ class SiteService(Service):
             site = queries.get_site(conn, site_id)
             details = detention.open_all(self.vault, conn, [site_id]) if reveal else {}
         return detention.reveal(site, details)
+
+    def update(self, site_id: str, patch: SitePatch, *, audit: AdminAudit) -> dict[str, Any]:
+        """Change a site's name, place or capacity (its kind stays). A detention
+        facility's details are opened inside the service, changed and sealed again: the
+        administrator never sees them, and its plain name stays a neutral label."""
+        changes = patch.model_dump(exclude_unset=True)
+        problems = []
+        if changes.get("pcode") and (reason := pcode_problem(changes["pcode"])):
+            problems.append(Problem("pcode", reason))
+        if "name" in changes and changes["name"] is None:
+            problems.append(Problem("name", N_("a site needs a name")))
+        require(problems)
+        with self.db.transaction() as conn:
+            row = conn.execute(select(sites).where(sites.c.id == site_id)).mappings().first()
+            if row is None:
+                raise NotFound("site", field="site_id")
+            values: dict[str, Any] = {}
+            if row["kind"] == detention.KIND:
+                sealed = set(changes) & set(detention.DETAILS)
+                if sealed:
+                    details = detention.open_all(self.vault, conn, [site_id]).get(site_id)
+                    if details is None:  # its key was destroyed: nothing to build on
+                        details = {k: None for k in detention.DETAILS}
+                    details = {**details, **{k: changes[k] for k in sealed}}
+                    values["name"] = detention.label(self.vault, details["name"] or site_id)
+                    detention.seal(self.vault, conn, site_id, details)
+                if "capacity" in changes:
+                    values["capacity"] = changes["capacity"]
+            else:
+                values = changes
+            if (
+                "name" in values
+                and conn.execute(
+                    select(sites.c.id).where(sites.c.name == values["name"], sites.c.id != site_id)
+                ).first()
+            ):
+                raise Conflict(
+                    N_("a site named {name} exists already", name=repr(changes["name"])),
+                    field="name",
+                )
+            if values:
+                conn.execute(update(sites).where(sites.c.id == site_id).values(**values))
+            audit(
+                conn, f"site {site_id} edited: {', '.join(sorted(changes)) or 'nothing'}", site_id
+            )
+            out = queries.get_site(conn, site_id)
+        return detention.reveal(out, {})
+
+    def close(self, site_id: str, *, audit: AdminAudit) -> dict[str, Any]:
+        """Close a site: it takes no new registration and no manifest to it; its persons,
+        movements and figures stay as they are (people are moved out by manifests as
+        usual). Closing a closed site is refused (409)."""
+        with self.db.transaction() as conn:
+            site = queries.get_site(conn, site_id)
+            if site["closed_at"] is not None:
+                raise Conflict(N_("the site is closed already"), field="site_id")
+            conn.execute(update(sites).where(sites.c.id == site_id).values(closed_at=self.clock()))
+            audit(conn, f"site {site_id} closed", site_id)
+            out = queries.get_site(conn, site_id)
+        return detention.reveal(out, {})

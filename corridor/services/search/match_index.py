@@ -34,6 +34,7 @@ KeyMap = Callable[[str], str]
 def _same(key: str) -> str:
     return key
 
+
 ORIGINAL_PARTS = (
     "given_name_original",
     "father_name_original",
@@ -164,9 +165,7 @@ def documents_of(conn: Connection, person_ids: Sequence[str]) -> dict[str, list[
     return out
 
 
-def reindex_persons(
-    conn: Connection, person_ids: Sequence[str], vault: FieldVault | None
-) -> None:
+def reindex_persons(conn: Connection, person_ids: Sequence[str], vault: FieldVault | None) -> None:
     """Recompute the keys of these persons from their stored rows."""
     unindex(conn, person_ids)
     rows = conn.execute(select(persons).where(persons.c.id.in_(person_ids))).mappings().all()

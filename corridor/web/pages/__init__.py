@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from corridor.web.pages import (
+    admin,
     dashboard,
     families,
     manifests,
@@ -20,7 +21,16 @@ from corridor.web.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
-for module in (session, dashboard, registration, persons, manifests, families, tracing):
+for module in (
+    session,
+    dashboard,
+    registration,
+    persons,
+    manifests,
+    families,
+    tracing,
+    admin,
+):
     router.include_router(module.router)
 
 __all__ = ["router"]

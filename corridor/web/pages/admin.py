@@ -1,0 +1,299 @@
+"""The administrator's pages: users (create, roles, sites, language, deactivate, a new
+second factor with its QR code, ending sessions), sites (create, edit, close) and API
+tokens (list, revoke). The same services, gates and audit as the API
+(corridor/web/admin_routes.py); no page here shows a person."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+
+from corridor.errors import Conflict, ValidationFailed
+from corridor.schemas import SiteIn, SitePatch, UserIn, UserPatch
+from corridor.security.roles import Role
+from corridor.services import Services
+from corridor.services.protection.accounts import Caller
+from corridor.services.protection.administration import Enrolment
+from corridor.web import forms
+from corridor.web.auth import requires
+from corridor.web.enrolment import enrolment, qr_svg
+from corridor.web.i18n import LANGUAGES
+from corridor.web.pages.common import Form, Svc, page, see_other, text
+from corridor.web.pages.render import render
+from corridor.web.writes import audited
+
+router = APIRouter(include_in_schema=False)
+MayUsersRead = Annotated[Caller, Depends(requires("users.admin"))]
+MayUsersAdmin = Annotated[Caller, Depends(audited("users.admin"))]
+MaySitesRead = Annotated[Caller, Depends(requires("sites.admin"))]
+MaySitesAdmin = Annotated[Caller, Depends(audited("sites.admin"))]
+SITE_FIELDS = ("name", "pcode", "locality", "latitude", "longitude", "capacity")
+REFUSED = (ValidationFailed, Conflict)
+
+
+def _problems(exc: ValidationFailed | Conflict) -> dict[str, str]:
+    """field -> reason; a refusal naming no field is the form's (shown above it)."""
+    out: dict[str, str] = {}
+    for p in exc.problems:
+        out.setdefault(p.field, p.reason)
+    return out or {"form": exc.message}
+
+
+def _site_options(svc: Services, keep: list[str] | None = None) -> list[tuple[str, str]]:
+    """Open sites to choose from (and the closed ones a user still holds)."""
+    kept = set(keep or ())
+    return [(s["id"], s["name"]) for s in _sites(svc) if not s["closed_at"] or s["id"] in kept]
+
+
+def _languages() -> list[tuple[str, str]]:
+    return [(code, lang.name) for code, lang in LANGUAGES.items()]
+
+
+def _sites(svc: Services) -> list[dict[str, Any]]:
+    return svc.sites.all()  # detention facilities as labels: an administrator sees no more
+
+
+def _user_form(form: FormData) -> dict[str, Any]:
+    return {
+        "display_name": text(form, "display_name"),
+        "roles": [r for r in form.getlist("roles") if isinstance(r, str)],
+        "site_ids": [s for s in form.getlist("site_ids") if isinstance(s, str)],
+        "language": text(form, "language"),
+    }
+
+
+def _site_form(form: FormData) -> dict[str, Any]:
+    return {k: v for k in SITE_FIELDS if (v := text(form, k)) is not None}
+
+
+def _enrolled(request: Request, who: Caller, enrolled: Enrolment, status: int = 200) -> Response:
+    """A user with the secret just made: shown once, with its QR code."""
+    shown = enrolment(enrolled)
+    extra = {"qr": qr_svg(shown.totp_uri) if shown.totp_uri else None}
+    return render(
+        request, "admin_enrolment.html", {"enrolment": shown}, who=who, status=status, extra=extra
+    )
+
+
+@page(router, "/admin")
+def overview(request: Request, svc: Svc, who: MayUsersRead) -> Response:
+    users = svc.administration.users()
+    data = {
+        "users": len(users),
+        "active_users": sum(not u["disabled"] for u in users),
+        "sites": len(_sites(svc)),
+        "tokens": sum(t["revoked_at"] is None for t in svc.administration.api_tokens()),
+    }
+    return render(request, "admin.html", data, who=who)
+
+
+def _users(
+    request: Request, svc: Services, who: Caller, values: dict[str, Any], errors: dict[str, str]
+) -> Response:
+    data = {"users": svc.administration.users()}
+    extra = {
+        "site_options": _site_options(svc),
+        "roles": [r.value for r in Role],
+        "language_options": _languages(),
+        "values": values,
+        "errors": errors,
+    }
+    status = 422 if errors else 200
+    return render(request, "admin_users.html", data, who=who, status=status, extra=extra)
+
+
+@page(router, "/admin/users")
+def users(request: Request, svc: Svc, who: MayUsersRead) -> Response:
+    return _users(request, svc, who, {"roles": [], "site_ids": []}, {})
+
+
+@router.post("/admin/users")
+def create_user(request: Request, form: Form, svc: Svc, who: MayUsersAdmin) -> Response:
+    body = {
+        **_user_form(form),
+        "username": text(form, "username") or "",
+        "password": form.get("password") or "",
+    }
+    try:
+        enrolled = svc.administration.create_user(
+            forms.parse(UserIn, body),
+            who.principal.user_id,
+            audit=svc.audit.admin_hook(who, "users.admin"),
+        )
+    except REFUSED as exc:
+        values = {**body, "password": ""}
+        return _users(request, svc, who, values, _problems(exc))
+    return _enrolled(request, who, enrolled, status=201)
+
+
+def _user(
+    request: Request,
+    svc: Services,
+    who: Caller,
+    user_id: str,
+    errors: dict[str, str],
+    values: dict[str, Any] | None = None,
+) -> Response:
+    user = svc.administration.user(user_id)
+    tokens = [t for t in svc.administration.api_tokens() if t["user_id"] == user_id]
+    extra = {
+        "site_options": _site_options(svc, user["site_ids"]),
+        "site_names": {s["id"]: s["name"] for s in _sites(svc)},
+        "roles": [r.value for r in Role],
+        "language_options": _languages(),
+        "values": values or user,
+        "errors": errors,
+    }
+    status = 422 if errors else 200
+    return render(
+        request,
+        "admin_user.html",
+        {"user": user, "tokens": tokens},
+        who=who,
+        status=status,
+        extra=extra,
+    )
+
+
+@page(router, "/admin/users/{user_id}")
+def user(user_id: str, request: Request, svc: Svc, who: MayUsersRead) -> Response:
+    return _user(request, svc, who, user_id, {})
+
+
+@router.post("/admin/users/{user_id}")
+def update_user(
+    user_id: str, request: Request, form: Form, svc: Svc, who: MayUsersAdmin
+) -> Response:
+    body = {k: v for k, v in _user_form(form).items() if v is not None}
+    try:
+        enrolled = svc.administration.update_user(
+            user_id,
+            forms.parse(UserPatch, body),
+            who.principal.user_id,
+            audit=svc.audit.admin_hook(who, "users.admin"),
+        )
+    except REFUSED as exc:
+        return _user(request, svc, who, user_id, _problems(exc), body)
+    if enrolled.totp_secret:
+        return _enrolled(request, who, enrolled)
+    return see_other(f"/admin/users/{user_id}")
+
+
+@router.post("/admin/users/{user_id}/deactivate")
+def deactivate_user(
+    user_id: str, request: Request, form: Form, svc: Svc, who: MayUsersAdmin
+) -> Response:
+    try:
+        svc.administration.deactivate(
+            user_id, who.principal.user_id, audit=svc.audit.admin_hook(who, "users.admin")
+        )
+    except REFUSED as exc:
+        return _user(request, svc, who, user_id, _problems(exc))
+    return see_other(f"/admin/users/{user_id}")
+
+
+@router.post("/admin/users/{user_id}/reactivate")
+def reactivate_user(user_id: str, form: Form, svc: Svc, who: MayUsersAdmin) -> Response:
+    svc.administration.reactivate(user_id, audit=svc.audit.admin_hook(who, "users.admin"))
+    return see_other(f"/admin/users/{user_id}")
+
+
+@router.post("/admin/users/{user_id}/second-factor")
+def reset_second_factor(
+    user_id: str, request: Request, form: Form, svc: Svc, who: MayUsersAdmin
+) -> Response:
+    enrolled = svc.administration.reset_second_factor(
+        user_id, audit=svc.audit.admin_hook(who, "users.admin")
+    )
+    return _enrolled(request, who, enrolled)
+
+
+@router.post("/admin/users/{user_id}/sessions/end")
+def end_sessions(user_id: str, form: Form, svc: Svc, who: MayUsersAdmin) -> Response:
+    svc.administration.end_sessions(user_id, audit=svc.audit.admin_hook(who, "users.admin"))
+    return see_other(f"/admin/users/{user_id}")
+
+
+def _site_list(
+    request: Request, svc: Services, who: Caller, values: dict[str, Any], errors: dict[str, str]
+) -> Response:
+    extra = {"values": values, "errors": errors}
+    status = 422 if errors else 200
+    return render(
+        request, "admin_sites.html", {"sites": _sites(svc)}, who=who, status=status, extra=extra
+    )
+
+
+@page(router, "/admin/sites")
+def sites(request: Request, svc: Svc, who: MaySitesRead) -> Response:
+    return _site_list(request, svc, who, {}, {})
+
+
+@router.post("/admin/sites")
+def create_site(request: Request, form: Form, svc: Svc, who: MaySitesAdmin) -> Response:
+    body = {**_site_form(form), "kind": text(form, "kind") or ""}
+    try:
+        site = svc.sites.create(forms.parse(SiteIn, body), audit=svc.audit.hook(who, "sites.admin"))
+    except REFUSED as exc:
+        return _site_list(request, svc, who, body, _problems(exc))
+    return see_other(f"/admin/sites/{site['id']}")
+
+
+def _site(
+    request: Request,
+    svc: Services,
+    who: Caller,
+    site_id: str,
+    errors: dict[str, str],
+    values: dict[str, Any] | None = None,
+) -> Response:
+    site = svc.sites.get(site_id)
+    extra = {"values": values or {k: site[k] for k in SITE_FIELDS}, "errors": errors}
+    status = 422 if errors else 200
+    return render(request, "admin_site.html", {"site": site}, who=who, status=status, extra=extra)
+
+
+@page(router, "/admin/sites/{site_id}")
+def site(site_id: str, request: Request, svc: Svc, who: MaySitesRead) -> Response:
+    return _site(request, svc, who, site_id, {})
+
+
+@router.post("/admin/sites/{site_id}")
+def update_site(
+    site_id: str, request: Request, form: Form, svc: Svc, who: MaySitesAdmin
+) -> Response:
+    body = _site_form(form)
+    try:
+        svc.sites.update(
+            site_id, forms.parse(SitePatch, body), audit=svc.audit.admin_hook(who, "sites.admin")
+        )
+    except REFUSED as exc:
+        return _site(request, svc, who, site_id, _problems(exc), body)
+    return see_other(f"/admin/sites/{site_id}")
+
+
+@router.post("/admin/sites/{site_id}/close")
+def close_site(
+    site_id: str, request: Request, form: Form, svc: Svc, who: MaySitesAdmin
+) -> Response:
+    try:
+        svc.sites.close(site_id, audit=svc.audit.admin_hook(who, "sites.admin"))
+    except REFUSED as exc:
+        return _site(request, svc, who, site_id, _problems(exc))
+    return see_other(f"/admin/sites/{site_id}")
+
+
+@page(router, "/admin/tokens")
+def tokens(request: Request, svc: Svc, who: MayUsersRead) -> Response:
+    return render(
+        request, "admin_tokens.html", {"tokens": svc.administration.api_tokens()}, who=who
+    )
+
+
+@router.post("/admin/tokens/{token_id}/revoke")
+def revoke_token(token_id: str, form: Form, svc: Svc, who: MayUsersAdmin) -> Response:
+    svc.administration.revoke_token(token_id, audit=svc.audit.admin_hook(who, "users.admin"))
+    return see_other("/admin/tokens")

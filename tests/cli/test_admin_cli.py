@@ -1,0 +1,102 @@
+"""``corridor init`` asks for the first administrator at a terminal; ``corridor users``,
+``sites`` and ``tokens`` do the administrator's work from the server (issue 12)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pyotp
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from corridor.cli import main
+from corridor.security.tables import audit_events
+from corridor.storage import Database
+
+PASSWORD = "a long operator password"
+
+
+def test_init_asks_for_the_first_administrator_and_refuses_a_second(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    key = tmp_path / "master.key"
+    # The module (``corridor.cli.db`` as an attribute is the ``db`` command group).
+    db_cli = importlib.import_module("corridor.cli.db")
+    monkeypatch.setattr(db_cli, "_interactive", lambda: True)
+    answers = f"admin\nFirst Admin\n{PASSWORD}\n{PASSWORD}\n"
+    r = CliRunner().invoke(
+        main, ["init", "--db", url, "--master-key-file", str(key)], input=answers
+    )
+    assert r.exit_code == 0, r.output
+    assert "administrator admin created" in r.output
+    uri = next(line for line in r.output.splitlines() if line.startswith("otpauth://"))
+    assert isinstance(pyotp.parse_uri(uri), pyotp.TOTP)
+    assert PASSWORD not in r.output.replace(f": {PASSWORD}", "")  # hidden prompts only
+    # Mismatched confirmation is asked again, never taken.
+    r = CliRunner().invoke(
+        main,
+        ["init", "--db", url, "--master-key-file", str(key), "--admin-username", "second"],
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+    )
+    assert r.exit_code != 0 and "administrator exists already" in r.output
+    r = CliRunner().invoke(main, ["users", "list", "--db", url])
+    assert [line.split()[1] for line in r.output.splitlines()] == ["admin"]
+
+
+def test_users_sites_and_tokens_from_the_command_line_are_audited(tmp_path):
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    key = tmp_path / "master.key"
+    password_file = tmp_path / "pw"
+    password_file.write_text(PASSWORD + "\n")
+    runner = CliRunner()
+    base = ["--db", url, "--master-key-file", str(key)]
+    assert runner.invoke(main, ["init", *base]).exit_code == 0
+    r = runner.invoke(main, ["sites", "create", *base, "--name", "Camp Roj", "--kind", "camp"])
+    assert r.exit_code == 0, r.output
+    site = r.output.split()[0]
+    r = runner.invoke(
+        main,
+        [
+            "users",
+            "create",
+            *base,
+            "--username",
+            "rania",
+            "--name",
+            "Rania",
+            "--role",
+            "registrar",
+            "--site",
+            site,
+            "--password-file",
+            str(password_file),
+            "--totp-uri-file",
+            str(tmp_path / "rania.totp"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "rania.totp").read_text().startswith("otpauth://totp/Corridor:rania")
+    user_id = r.output.split("(id ")[1].split(")")[0]
+    r = runner.invoke(main, ["users", "edit", *base, user_id, "--language", "ar"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(main, ["users", "deactivate", "--db", url, user_id])
+    assert r.exit_code == 0 and "deactivated" in r.output
+    r = runner.invoke(main, ["sites", "close", "--db", url, site])
+    assert r.exit_code == 0 and "closed" in r.output
+    r = runner.invoke(main, ["sites", "close", "--db", url, site])
+    assert r.exit_code != 0 and "closed already" in r.output
+    r = runner.invoke(main, ["tokens", "revoke", "--db", url, "no-such-token"])
+    assert r.exit_code != 0 and "token not found" in r.output
+    db = Database(url)
+    with db.read() as conn:
+        purposes = list(
+            conn.execute(select(audit_events.c.purpose).order_by(audit_events.c.seq)).scalars()
+        )
+    db.dispose()
+    assert [p.split(" ", 2)[-1] if p.startswith(("user ", "site ")) else p for p in purposes][
+        1:
+    ] == [
+        "created: registrar",
+        "changed: language",
+        "deactivated, 0 sessions ended",
+        "closed",
+    ]

@@ -1,0 +1,152 @@
+"""The administrator's pages (issue 12): menu and home, users with a QR code shown once,
+a new second factor, deactivation, sites created, edited and closed; and no person."""
+
+from __future__ import annotations
+
+import re
+
+import pyotp
+
+from corridor.security.roles import Role
+from tests.web.conftest import PASSWORD, PageClient, csrf, page_client, sign_in
+
+SECRET = re.compile(r'<code id="totp-secret" dir="ltr">([A-Z2-7]+)</code>')
+
+
+def _admin(database, clock) -> PageClient:  # type: ignore[no-untyped-def]
+    return page_client(database, clock, roles=(Role.ADMINISTRATOR,), name="root")
+
+
+def _new_site(admin: PageClient, name: str, kind: str = "camp") -> str:
+    admin.page("/admin/sites")
+    r = admin.submit("/admin/sites", {"name": name, "kind": kind, "pcode": "SY08"})
+    assert r.status_code == 200 and "/admin/sites/" in str(r.url), r.text[:300]
+    return str(r.url).rsplit("/", 1)[1]
+
+
+def test_the_administrator_has_a_menu_and_a_home_that_work(database, clock):
+    with _admin(database, clock) as admin:
+        home = admin.page("/")
+        assert "{# admin menu #}" not in home
+        for link in ('href="/admin/users"', 'href="/admin/sites"', 'href="/admin/tokens"'):
+            assert link in home
+        assert 'href="/sites/' not in home  # no dashboard they may not open
+        for url in re.findall(r'href="(/[^"]*)"', home):
+            if not url.startswith(("/docs", "/openapi", "/static")):
+                assert admin.get(url).status_code == 200, url
+        # An administrator sees no person: every person page is refused.
+        for url in ("/search", "/register", "/manifests", "/families", "/tracing"):
+            assert admin.get(url).status_code == 403, url
+
+
+def test_a_user_created_on_the_page_enrols_with_the_qr_code_and_signs_in(database, clock):
+    with _admin(database, clock) as admin:
+        site = _new_site(admin, "Camp Hol A")
+        admin.page("/admin/users")
+        r = admin.submit(
+            "/admin/users",
+            {
+                "username": "rania",
+                "display_name": "Rania",
+                "password": PASSWORD,
+                "language": "ar",
+                "roles": "registrar",
+                "site_ids": site,
+            },
+        )
+        assert r.status_code == 201, r.text[:500]
+        assert "<svg" in r.text and 'role="img"' in r.text  # the QR code, drawn here
+        secret = SECRET.search(r.text)
+        assert secret, r.text[:500]
+        # Shown once: the user's page does not show it again.
+        user_page = admin.page(f"/admin/users/{_user_id(admin, 'rania')}")
+        assert secret.group(1) not in user_page and "<svg" not in user_page
+    with PageClient(admin.app, base_url="https://testserver") as rania:
+        rania.page("/login")
+        r = rania.submit("/login", {"username": "rania", "password": PASSWORD})
+        rania.token = csrf(r.text)
+        r = rania.submit("/login/code", {"code": pyotp.TOTP(secret.group(1)).at(clock())})
+        assert r.status_code == 200 and 'lang="ar"' in r.text  # the language chosen for her
+        assert rania.get("/register").status_code == 200
+
+
+def _user_id(admin: PageClient, username: str) -> str:
+    users = admin.get("/admin/users.json").json()["users"]
+    return next(u["id"] for u in users if u["username"] == username)
+
+
+def test_a_new_second_factor_ends_the_sessions_and_replaces_the_old_secret(database, clock):
+    with _admin(database, clock) as admin:
+        admin.page("/admin/users")
+        r = admin.submit(
+            "/admin/users",
+            {
+                "username": "tariq",
+                "display_name": "Tariq",
+                "password": PASSWORD,
+                "roles": "tracing_officer",
+            },
+        )
+        old = SECRET.search(r.text).group(1)  # type: ignore[union-attr]
+        tariq = PageClient(admin.app, base_url="https://testserver")
+        sign_in(tariq, "tariq", old, clock)
+        assert tariq.get("/tracing").status_code == 200
+        user_id = _user_id(admin, "tariq")
+        admin.page(f"/admin/users/{user_id}")
+        r = admin.submit(f"/admin/users/{user_id}/second-factor", {})
+        new = SECRET.search(r.text).group(1)  # type: ignore[union-attr]
+        assert new != old
+        assert tariq.get("/tracing", follow_redirects=False).status_code in (303, 401)
+        clock.advance(minutes=1)
+        again = PageClient(admin.app, base_url="https://testserver")
+        again.page("/login")
+        r = again.submit("/login", {"username": "tariq", "password": PASSWORD})
+        again.token = csrf(r.text)
+        r = again.submit("/login/code", {"code": pyotp.TOTP(old).at(clock())})
+        assert r.status_code == 401  # the old secret no longer works
+        sign_in(again, "tariq", new, clock)
+
+
+def test_deactivating_ends_the_users_session_at_once(database, clock):
+    with _admin(database, clock) as admin:
+        admin.page("/admin/users")
+        r = admin.submit(
+            "/admin/users",
+            {
+                "username": "omar",
+                "display_name": "Omar",
+                "password": PASSWORD,
+                "roles": "coordinator",
+            },
+        )
+        assert r.status_code == 201
+        omar = PageClient(admin.app, base_url="https://testserver")
+        sign_in(omar, "omar", None, clock)
+        assert "Sign out" in omar.get("/").text
+        user_id = _user_id(admin, "omar")
+        admin.page(f"/admin/users/{user_id}")
+        r = admin.submit(f"/admin/users/{user_id}/deactivate", {})
+        assert r.status_code == 200 and "deactivated" in r.text
+        assert "Sign out" not in omar.get("/").text
+        # Not oneself.
+        me = _user_id(admin, "root")
+        admin.page(f"/admin/users/{me}")
+        r = admin.submit(f"/admin/users/{me}/deactivate", {})
+        assert r.status_code == 422 and "your own account" in r.text
+
+
+def test_sites_are_created_edited_and_closed_and_a_detention_facility_stays_sealed(database, clock):
+    with _admin(database, clock) as admin:
+        camp = _new_site(admin, "Camp Roj")
+        admin.page(f"/admin/sites/{camp}")
+        r = admin.submit(f"/admin/sites/{camp}", {"name": "Camp Roj North", "capacity": "5000"})
+        assert r.status_code == 200 and "Camp Roj North" in r.text
+        r = admin.submit(f"/admin/sites/{camp}/close", {})
+        assert r.status_code == 200 and "closed on" in r.text
+        facility = _new_site(admin, "Sednaya Prison", kind="detention")
+        page = admin.page(f"/admin/sites/{facility}")
+        listing = admin.page("/admin/sites")
+        for shown in (page, listing, admin.get("/admin/sites.json").text):
+            assert "Sednaya" not in shown
+        r = admin.submit(f"/admin/sites/{facility}", {"name": "Saydnaya Prison"})
+        assert r.status_code == 200 and "Saydnaya" not in r.text
