@@ -11,6 +11,7 @@ from fastapi import APIRouter
 
 from corridor.web.pages import (
     dashboard,
+    dpo,
     families,
     manifests,
     persons,
@@ -20,7 +21,7 @@ from corridor.web.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
-for module in (session, dashboard, registration, persons, manifests, families, tracing):
+for module in (session, dashboard, registration, persons, manifests, families, tracing, dpo):
     router.include_router(module.router)
 
 __all__ = ["router"]
