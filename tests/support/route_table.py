@@ -131,6 +131,12 @@ FORMS: dict[str, dict[str, str]] = {
     "POST /tracing/matches/{match_id}/reject": {"case_id": "{case_id}", "reason": "not her"},
     "POST /tracing/cases/{case_id}/disclosure": {"decision": "agreed", "reason": "asked"},
     "POST /tracing/cases/{case_id}/transitions": {"to": "family_informed", "reason": "told"},
+    # The data protection officer's desk: a look-up by number; lifting a hold nobody
+    # placed (the world stays as it is); a drill confirmed with a wrong phrase (422,
+    # nothing destroyed).
+    "POST /dpo/audit": {"person": "{registration_number}"},
+    "POST /dpo/holds": {"kind": "person", "ref": "{registration_number}", "hold": "lift"},
+    "POST /dpo/drill/{site_id}": {"confirm": "not the site's name"},
 }
 # The order writes run in, after every read: the ones that change most come last.
 LAST = ("/erasure", "/dispatch", "/receive", "/check-in", "/remove", "DELETE ", "/corrections")
