@@ -160,7 +160,6 @@ def test_the_evacuation_drill_in_english(page, live_server: LiveServer):
     name = f"Drill camp {next(_sites)}"
     site_id, person = _site_with_a_person(live_server, name)
     other_id, other = _site_with_a_person(live_server, f"Kept camp {next(_sites)}")
-    person_id = person["id"]
     sign_in(page, live_server, "data_protection_officer")
     page.goto(f"/dpo/drill/{site_id}")
     assert "This cannot be undone." in page.locator("#drill-warning").inner_text()
@@ -176,7 +175,6 @@ def test_the_evacuation_drill_in_english(page, live_server: LiveServer):
 def test_the_desk_and_the_drill_in_arabic(page, live_server: LiveServer):
     name = f"مخيم التمرين {next(_sites)}"
     site_id, person = _site_with_a_person(live_server, name)
-    person_id = person["id"]
     sign_in(page, live_server, "data_protection_officer")
     page.get_by_role("button", name="العربية").click()
     html = page.locator("html")

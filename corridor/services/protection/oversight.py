@@ -406,18 +406,17 @@ class OversightService(Service):
             registered = conn.execute(
                 select(func.count()).select_from(persons).where(persons.c.site_id == site_id)
             ).scalar_one()
-            states = dict(
-                conn.execute(
-                    select(site_keys.c.state, func.count())
-                    .where(site_keys.c.site_id == site_id)
-                    .group_by(site_keys.c.state)
-                ).all()
-            )
+            counted = conn.execute(
+                select(site_keys.c.state, func.count())
+                .where(site_keys.c.site_id == site_id)
+                .group_by(site_keys.c.state)
+            ).all()
+        states: dict[str, int] = {str(state): int(n) for state, n in counted}
         return DrillPreview(
             site_id=site_id,
             name=site["name"],
             kind=site["kind"],
             persons=int(registered),
-            live_keys=sum(int(n) for s, n in states.items() if s != "destroyed"),
-            destroyed_keys=int(states.get("destroyed", 0)),
+            live_keys=sum(n for state, n in states.items() if state != "destroyed"),
+            destroyed_keys=states.get("destroyed", 0),
         )

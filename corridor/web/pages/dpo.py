@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from corridor.errors import NotFound, ValidationFailed
+from corridor.errors import CorridorError, NotFound, ValidationFailed
 from corridor.services.protection.accounts import Caller
 from corridor.web import forms
 from corridor.web.auth import requires
@@ -38,6 +38,14 @@ HOLD_PURPOSES = {
 }
 
 
+def _by_field(exc: CorridorError, field: str) -> dict[str, str]:
+    """The error's reasons by field (its message on ``field`` if it names none)."""
+    out: dict[str, str] = {}
+    for p in exc.problems:
+        out.setdefault(p.field, p.reason)
+    return out or {field: exc.message}
+
+
 @page(router, "/dpo")
 def desk(request: Request, who: MayAuditRead) -> Response:
     return render(request, "dpo_desk.html", {}, who=who)
@@ -48,7 +56,7 @@ def desk(request: Request, who: MayAuditRead) -> Response:
 
 @router.get("/dpo/audit")
 def audit_form(request: Request, who: MayAuditRead) -> Response:
-    extra = {"values": {}, "errors": {}}
+    extra: dict[str, Any] = {"values": {}, "errors": {}}
     return render(request, "dpo_audit_form.html", {}, who=who, extra=extra)
 
 
@@ -60,7 +68,7 @@ def audit_look_up(request: Request, form: Form, svc: Svc, who: MayLookUp) -> Res
         trail = svc.gate.audit_trail(who, ref)
     except (NotFound, ValidationFailed) as exc:
         status = 404 if isinstance(exc, NotFound) else 422
-        errors = forms.problems_by_field(exc) if exc.problems else {"person": exc.message}
+        errors = _by_field(exc, "person")
         extra = {"values": forms.as_values(form), "errors": errors}
         return render(request, "dpo_audit_form.html", {}, who=who, status=status, extra=extra)
     return render(request, "dpo_audit.html", {"trail": trail}, who=who)
@@ -135,10 +143,8 @@ def set_hold(request: Request, form: Form, svc: Svc, who: MayHold) -> Response:
         )
     except (NotFound, ValidationFailed) as exc:
         status = 404 if isinstance(exc, NotFound) else 422
-        errors = forms.problems_by_field(exc) if exc.problems else {"ref": exc.message}
-        return _holds(
-            request, svc, who, values=forms.as_values(form), errors=errors, status=status
-        )
+        errors = _by_field(exc, "ref")
+        return _holds(request, svc, who, values=forms.as_values(form), errors=errors, status=status)
     return render(request, "dpo_hold_done.html", {"changed": changed}, who=who)
 
 
