@@ -25,6 +25,16 @@ from tests.web.conftest import PASSWORD, page_client
 DPO = (Role.DATA_PROTECTION_OFFICER,)
 CANARY = "Zaynabcanary"
 PHONE = "+963 944 123 987"
+ENQUIRY = {
+    "enquirer": {
+        "name": "Amira Haddad",
+        "contact": "+49 151 2345 6789",
+        "relationship": "sibling",
+        "location": "Berlin",
+        "country": "DEU",
+    },
+    "sought": [{"given_name": "Omar", "family_name": "Haddad", "enquirer_is": "sibling"}],
+}
 DESK = [
     "/dpo",
     "/dpo/audit",
@@ -245,6 +255,20 @@ def test_a_legal_hold_placed_and_lifted_from_the_page_is_audited(database, clock
     assert [(e["action"], e["purpose"]) for e in events(database, before)] == [
         ("retention.hold", "legal hold lifted")
     ]
+    # A tracing enquiry: held, listed by id, lifted from the list's button.
+    tracer = page_client(database, clock, (Role.TRACING_OFFICER,), "tracer")
+    enquiry = tracer.post("/api/tracing/enquiries", json=ENQUIRY)
+    assert enquiry.status_code == 201, enquiry.text
+    enquiry_id = enquiry.json()["id"]
+    r = dpo.submit("/dpo/holds", {"kind": "enquiry", "ref": enquiry_id, "hold": "place"})
+    assert r.status_code == 200 and "tracing enquiry is now on legal hold" in r.text
+    holds = dpo.get("/dpo/holds.json").json()["holds"]
+    assert [e["enquiry_id"] for e in holds["enquiries"]] == [enquiry_id]
+    assert holds["persons"] == []  # lifted above
+    page = dpo.page("/dpo/holds")
+    assert "Amira" not in page  # the enquirer stays out of the desk
+    r = dpo.submit("/dpo/holds", {"kind": "enquiry", "ref": enquiry_id, "hold": "lift"})
+    assert r.status_code == 200 and dpo.get("/dpo/holds.json").json()["holds"]["enquiries"] == []
     # An unknown record changes nothing and says so.
     before = last_seq(database)
     r = dpo.submit("/dpo/holds", {"kind": "enquiry", "ref": "no-such-enquiry", "hold": "place"})
@@ -315,3 +339,24 @@ def test_the_evacuation_drill_needs_the_sites_name_typed(database, clock, camp, 
     )
     assert _phone_of(protection, north["id"]) is None  # unreadable for ever
     assert _phone_of(protection, south["id"]) is not None  # the other site untouched
+
+
+def test_a_drill_or_hold_whose_audit_fails_changes_nothing(database, clock, camp, svc):
+    """The destruction and the hold commit with their audit event or not at all."""
+    person = register(svc, camp["Camp North"])
+
+    def broken(conn, person_ids) -> None:
+        raise RuntimeError("the audit log is unavailable")
+
+    with pytest.raises(RuntimeError):
+        svc.keys.drill(camp["Camp North"], "Camp North", audit=broken)
+    with pytest.raises(RuntimeError):
+        svc.retention.hold("person", person["id"], True, audit=broken)
+    with database.read() as conn:
+        states = conn.execute(
+            select(site_keys.c.state).where(site_keys.c.site_id == camp["Camp North"])
+        ).scalars()
+        assert "destroyed" not in set(states)
+        held = conn.execute(select(persons.c.legal_hold).where(persons.c.id == person["id"]))
+        assert held.scalar() is False
+    assert svc.registration.get_person(person["id"])["phone"] is not None
