@@ -51,6 +51,7 @@ class Services:
         from corridor.services.protection.field_vault import FieldVault
         from corridor.services.protection.gate import Gate
         from corridor.services.protection.keys import KeyService
+        from corridor.services.protection.oversight import OversightService
         from corridor.services.protection.retention import RetentionService
         from corridor.services.protection.subject_access import SubjectAccessService
         from corridor.services.registration.persons import RegistrationService
@@ -81,6 +82,8 @@ class Services:
         self.reports = ReportService(db, clock)
         self.keys = KeyService(db, clock, self.vault)
         self.retention = RetentionService(db, clock, self.vault, retention_periods)
+        # The data protection officer's desk (reads naming persons go through the gate).
+        self.oversight = OversightService(db, clock)
         # The one way personal data leaves the services (scope, purpose, field groups,
         # audit; typed read models).
         self.gate = Gate(self, self.matrix)

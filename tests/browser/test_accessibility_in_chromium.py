@@ -19,6 +19,10 @@ PAGES = {
     "registrar": ["/", "/register", "/register/household", "/search"],
     "site_manager": ["/manifests", "/unaccounted", "/sites/{exit}"],
     "tracing_officer": ["/tracing", "/tracing/enquiries", "/tracing/enquiries/new"],
+    "data_protection_officer": [
+        "/", "/dpo", "/dpo/audit", "/dpo/alerts", "/dpo/disposals", "/dpo/exports",
+        "/dpo/holds", "/dpo/verify", "/dpo/drill", "/dpo/drill/{exit}",
+    ],  # fmt: skip
 }
 
 # For each visible element holding text: its colour against the first opaque background

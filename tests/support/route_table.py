@@ -157,6 +157,12 @@ FORMS: dict[str, dict[str, str]] = {
     "POST /admin/sites/{site_id}": {"capacity": "1234"},
     "POST /admin/sites/{site_id}/close": {},
     "POST /admin/tokens/{token_id}/revoke": {},
+    # The data protection officer's desk: a look-up by number; lifting a hold nobody
+    # placed (the world stays as it is); a drill confirmed with a wrong phrase (422,
+    # nothing destroyed).
+    "POST /dpo/audit": {"person": "{registration_number}"},
+    "POST /dpo/holds": {"kind": "person", "ref": "{registration_number}", "hold": "lift"},
+    "POST /dpo/drill/{site_id}": {"confirm": "not the site's name"},
 }
 # The order writes run in, after every read: the ones that change most come last.
 LAST = (

@@ -51,12 +51,14 @@ def acting_role(who: Caller, action: str) -> str:
 
 class AuditService(Service):
     def hook(
-        self, who: Caller, action: str, purpose: str | None = None
+        self, who: Caller, action: str, purpose: str | None = None, site_id: str | None = None
     ) -> Callable[[Connection, list[str]], None]:
-        """An audit hook for a service write: appends in the write's own transaction."""
+        """An audit hook for a service write: appends in the write's own transaction
+        (``site_id``: the site a write without persons concerns, e.g. a key destroyed)."""
 
         def append(conn: Connection, person_ids: list[str]) -> None:
-            audit.append_many(conn, self._events(who, action, person_ids, True, purpose))
+            events = self._events(who, action, person_ids, True, purpose, site_id)
+            audit.append_many(conn, events)
 
         return append
 
@@ -147,6 +149,7 @@ class AuditService(Service):
         person_ids: list[str | None] | list[str],
         allowed: bool,
         purpose: str | None,
+        site_id: str | None = None,
     ) -> list[AuditEvent]:
         now = self.clock()
         why = purpose or DEFAULT_PURPOSE.get(action, action)
@@ -161,6 +164,7 @@ class AuditService(Service):
                 purpose=why,
                 occurred_at=now,
                 person_id=person_id,
+                site_id=site_id,
             )
             for person_id in ids
         ]

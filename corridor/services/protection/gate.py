@@ -33,6 +33,7 @@ from corridor.security.errors import Throttled
 from corridor.security.roles import AuthorisationMatrix
 from corridor.services.base import AuditHook
 from corridor.services.protection.accounts import Caller
+from corridor.services.protection.oversight import AuditTrail, Holds
 from corridor.services.protection.read_models import (
     Candidate,
     ExportedFile,
@@ -57,6 +58,9 @@ if TYPE_CHECKING:
     from corridor.services.container import Services
 
 T = TypeVar("T")
+# Why the data protection officer's desk names persons (their audit events say so).
+OVERSIGHT_PURPOSE = "data protection oversight: who opened this record"
+HOLDS_PURPOSE = "data protection oversight: records on legal hold"
 M = TypeVar("M", bound=BaseModel)
 TracingView = TypeVar("TracingView", dict[str, Any], list[dict[str, Any]])
 
@@ -602,6 +606,33 @@ class Gate:
             ids = [r["id"] for r in rows]
         context = registry.WriteContext(partner.provenance(exported_by))
         return ExportedFile(writer.write(rows, context), ids)
+
+    # -- the data protection officer's desk ------------------------------------------
+
+    def audit_trail(self, who: Caller, ref: str) -> AuditTrail:
+        """Who opened this person's record (id or registration number): the audit log's
+        rows about them, no field of theirs. The look itself is audited (``audit.read``),
+        so that the officer who watches is watched too."""
+        ref = ref.strip()
+        return self._read(
+            who,
+            "audit.read",
+            lambda: self.s.oversight.trail(ref),
+            lambda t: [t.person_id],
+            refused=[ref if len(ref) == 36 else None],
+            purpose=OVERSIGHT_PURPOSE,
+        )
+
+    def legal_holds(self, who: Caller) -> Holds:
+        """The persons (by id and registration number) and enquiries on legal hold; each
+        person listed is audited."""
+        return self._read(
+            who,
+            "audit.read",
+            self.s.oversight.holds,
+            lambda h: [p.person_id for p in h.persons],
+            purpose=HOLDS_PURPOSE,
+        )
 
     def reported(self, who: Caller, person_ids: list[str]) -> None:
         """Persons named in an import's duplicate report: shown, so audited as a search."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
-from corridor.errors import NotFound
+from corridor.errors import NotFound, Problem, ValidationFailed
 from corridor.security import audit
 from corridor.security.audit import AuditEvent, Outcome
 from corridor.security.crypto import (
@@ -28,7 +28,7 @@ from corridor.security.crypto import (
     is_token,
 )
 from corridor.security.errors import KeyUnavailable
-from corridor.services.base import Service
+from corridor.services.base import AuditHook, Service
 from corridor.services.protection import detention
 from corridor.services.protection.field_vault import (
     DOCUMENT_FIELD,
@@ -127,9 +127,36 @@ class KeyService(Service):
         self.seal_plaintext(actor)
         with self.db.transaction() as conn:
             _require_site(conn, site_id)
-            count = cipher.destroy_site_keys(conn, site_id)
-            _erase_lookups(conn, site_id)
+            count = _destroy(conn, cipher, site_id)
             audit_admin(conn, self.clock(), actor, "keys.admin", "destroy site keys", site_id)
+        self.vault.forget(site_id)
+        return count
+
+    def drill(self, site_id: str, typed: str, *, audit: AuditHook) -> int:
+        """The evacuation drill from the data protection officer's desk: destroy every
+        data key of the site, as ``destroy_site``, once ``typed`` is the site's name as
+        every role sees it (surrounding spaces aside). A different phrase destroys
+        nothing and says why. The number of keys destroyed."""
+        cipher = self._cipher()
+        with self.db.transaction() as conn:
+            name = conn.execute(select(sites.c.name).where(sites.c.id == site_id)).scalar()
+            if name is None:
+                raise NotFound("site")
+            if typed.strip() != name:
+                raise ValidationFailed(
+                    [
+                        Problem(
+                            "confirm",
+                            N_(
+                                "this is not the site's name as shown: nothing was destroyed. "
+                                "Type {name} exactly",
+                                name=name,
+                            ),
+                        )
+                    ]
+                )
+            count = _destroy(conn, cipher, site_id)
+            audit(conn, [])
         self.vault.forget(site_id)
         return count
 
@@ -267,6 +294,12 @@ def _require_site(conn: Connection, site_id: str) -> None:
         return
     if conn.execute(select(sites.c.id).where(sites.c.id == site_id)).first() is None:
         raise NotFound("site")
+
+
+def _destroy(conn: Connection, cipher: FieldCipher, site_id: str) -> int:
+    count = cipher.destroy_site_keys(conn, site_id)
+    _erase_lookups(conn, site_id)
+    return count
 
 
 def _erase_lookups(conn: Connection, site_id: str) -> None:

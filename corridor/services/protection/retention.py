@@ -35,11 +35,12 @@ from typing import Any
 from sqlalchemy import Connection, Table, delete, func, or_, select, update
 
 from corridor.domain.ids import new_registration_number, uuid7
-from corridor.errors import Conflict, NotFound
+from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
 from corridor.security.tables import alerts, audit_events, disposal_log, rate_events, sessions
 from corridor.services.base import AuditHook, Service
 from corridor.services.protection.field_vault import FieldVault
 from corridor.services.protection.keys import audit_admin
+from corridor.services.protection.oversight import person_by_reference
 from corridor.services.search import match_index
 from corridor.services.tracing.retention import (
     TRACING,
@@ -101,6 +102,13 @@ def policy() -> dict[str, Category]:
     return load_policy()
 
 
+@dataclass(frozen=True)
+class HoldChange:
+    kind: str  # person or enquiry
+    record_id: str
+    hold: bool
+
+
 @dataclass
 class RetentionReport:
     dry_run: bool
@@ -126,25 +134,57 @@ class RetentionService(Service):
 
     def set_hold(self, person_id: str, hold: bool, actor: str) -> None:
         """Place (or lift) a legal hold: a person on hold is never disposed of."""
-        self._set_hold(persons, "person", person_id, hold, actor)
+        why = "legal hold placed" if hold else "legal hold lifted"
+        self._set_hold(persons, "person", person_id, hold, self._operator(actor, why))
 
     def set_enquiry_hold(self, enquiry_id: str, hold: bool, actor: str) -> None:
         """Place (or lift) a legal hold on a tracing enquiry: neither it nor its cases
         are disposed of while it holds."""
-        self._set_hold(tracing_enquiries, "enquiry", enquiry_id, hold, actor)
+        why = ("legal hold placed" if hold else "legal hold lifted") + " on an enquiry"
+        self._set_hold(tracing_enquiries, "enquiry", enquiry_id, hold, self._operator(actor, why))
 
-    def _set_hold(self, table: Table, what: str, record_id: str, hold: bool, actor: str) -> None:
+    def hold(self, kind: str, ref: str, hold: bool, *, audit: AuditHook) -> HoldChange:
+        """Place (or lift) a legal hold from the data protection officer's desk: ``kind``
+        ``person`` (``ref`` a person id or registration number) or ``enquiry`` (an
+        enquiry id). Audited through ``audit`` with the person, or without one for an
+        enquiry."""
+        if kind == "person":
+            with self.db.read() as conn:
+                record_id = person_by_reference(conn, ref, "ref")
+            if record_id is None:
+                raise NotFound("person", "ref")
+            self._set_hold(persons, "person", record_id, hold, audit)
+        elif kind == "enquiry":
+            record_id = ref.strip()
+            self._set_hold(tracing_enquiries, "enquiry", record_id, hold, audit, "ref")
+        else:
+            raise ValidationFailed([Problem("kind", N_("choose a person or an enquiry"))])
+        return HoldChange(kind, record_id, hold)
+
+    def _operator(self, actor: str, why: str) -> AuditHook:
+        """The command line's audit: the operator, as an administrator (``audit_admin``)."""
+
+        def append(conn: Connection, touched: list[str]) -> None:
+            audit_admin(conn, self.clock(), actor, "retention.run", why, None, touched)
+
+        return append
+
+    def _set_hold(
+        self,
+        table: Table,
+        what: str,
+        record_id: str,
+        hold: bool,
+        audit: AuditHook,
+        where: str | None = None,
+    ) -> None:
         with self.db.transaction() as conn:
             result = conn.execute(
                 update(table).where(table.c.id == record_id).values(legal_hold=hold)
             )
             if not result.rowcount:
-                raise NotFound(what)
-            why = "legal hold placed" if hold else "legal hold lifted"
-            if what != "person":
-                why += f" on an {what}"
-            touched = [record_id] if what == "person" else []
-            audit_admin(conn, self.clock(), actor, "retention.run", why, None, touched)
+                raise NotFound(what, where)
+            audit(conn, [record_id] if what == "person" else [])
 
     def erase(
         self,

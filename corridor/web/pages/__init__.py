@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from corridor.web.pages import (
     admin,
     dashboard,
+    dpo,
     families,
     manifests,
     persons,
@@ -30,6 +31,7 @@ for module in (
     families,
     tracing,
     admin,
+    dpo,
 ):
     router.include_router(module.router)
 
