@@ -138,29 +138,35 @@ class KeyService(Service):
         every role sees it (surrounding spaces aside). A different phrase destroys
         nothing and says why. The number of keys destroyed."""
         cipher = self._cipher()
+        with self.db.read() as conn:
+            self._confirmed(conn, site_id, typed)
+        self.seal_plaintext(audit=audit)  # nothing of the site may stay readable in the clear
         with self.db.transaction() as conn:
-            name = conn.execute(select(sites.c.name).where(sites.c.id == site_id)).scalar()
-            if name is None:
-                raise NotFound("site")
-            if typed.strip() != name:
-                raise ValidationFailed(
-                    [
-                        Problem(
-                            "confirm",
-                            N_(
-                                "this is not the site's name as shown: nothing was destroyed. "
-                                "Type {name} exactly",
-                                name=name,
-                            ),
-                        )
-                    ]
-                )
+            self._confirmed(conn, site_id, typed)
             count = _destroy(conn, cipher, site_id)
             audit(conn, [])
         self.vault.forget(site_id)
         return count
 
-    def seal_plaintext(self, actor: str) -> int:
+    def _confirmed(self, conn: Connection, site_id: str, typed: str) -> None:
+        name = conn.execute(select(sites.c.name).where(sites.c.id == site_id)).scalar()
+        if name is None:
+            raise NotFound("site")
+        if typed.strip() != name:
+            raise ValidationFailed(
+                [
+                    Problem(
+                        "confirm",
+                        N_(
+                            "this is not the site's name as shown: nothing was destroyed. "
+                            "Type {name} exactly",
+                            name=name,
+                        ),
+                    )
+                ]
+            )
+
+    def seal_plaintext(self, actor: str = "", *, audit: AuditHook | None = None) -> int:
         """Seal the sensitive values still stored in the clear (an upgrade left them so:
         migration 0004's phones and document numbers, 0009's medical details, 0012's
         detention sites, 0013's enquirers), computing the lookup hashes of the phones and
@@ -197,7 +203,9 @@ class KeyService(Service):
                 count += 1
             count += _seal_enquirers(self.vault, conn)
             count += _seal_explanations(self.vault, conn)
-            if count:
+            if count and audit is not None:
+                audit(conn, [])
+            elif count:
                 audit_admin(conn, self.clock(), actor, "keys.admin", "seal plain values", None)
         return count
 
