@@ -184,6 +184,7 @@ def test_protection_08_no_personal_data_in_logs_urls_or_caches(client, caplog):
             "export_id",
             "fmt",
             "user_id",
+            "token_id",
         }, route.path
         queries = {q.alias or q.name for q in route.dependant.query_params}
         # (an import's options: flags, a legal basis and a purpose from fixed vocabularies;
