@@ -42,6 +42,7 @@ class Services:
         from corridor.services.exchange.partner_exports import PartnerExportService
         from corridor.services.exchange.reports import ReportService
         from corridor.services.figures import FigureService
+        from corridor.services.idempotency import IdempotencyService
         from corridor.services.movements.events import MovementService
         from corridor.services.movements.manifests import ManifestService
         from corridor.services.protection.accounts import AccountService
@@ -72,6 +73,8 @@ class Services:
         self.person_search = PersonSearchService(db, clock, self.vault, matching_model)
         self.accounts = AccountService(db, clock, master, self.matrix)
         self.audit = AuditService(db, clock)
+        # Safe retries: the answers already given to writes sent with a key.
+        self.idempotency = IdempotencyService(db, clock)
         self.imports = ImportService(db, clock, self.registration, self.person_search)
         self.partner_exports = PartnerExportService(db, clock, self.vault)
         self.reports = ReportService(db, clock)

@@ -38,9 +38,12 @@ from corridor.services.protection.read_models import (
     ManifestHead,
     ManifestView,
     Movement,
+    MovementEvent,
     PersonPage,
     PersonSummary,
     PersonView,
+    RegisteredHousehold,
+    RegisteredMember,
     Relative,
     SeparatedFamily,
     TracingMention,
@@ -567,6 +570,42 @@ class Gate:
         if isinstance(view, list):
             return [model.model_validate(v) for v in view]
         return model.model_validate(view)
+
+    # -- the answers of writes sent again (safe retries) ---------------------------------
+
+    def movement(self, who: Caller, person_id: str, movement_id: str | None) -> MovementEvent:
+        """A movement a write recorded, read again (audited as a read of the person)."""
+        events = self._read(
+            who,
+            "person.read",
+            lambda: self.s.movements.history(person_id, scope=who.scope),
+            lambda _: [person_id],
+            refused=[person_id],
+        )
+        for event in events:
+            if event["id"] == movement_id:  # as recorded: "corrected" is the log's
+                return MovementEvent.model_validate(
+                    {k: v for k, v in event.items() if k != "corrected"}
+                )
+        raise NotFound("movement")
+
+    def registered_household(self, who: Caller, household_id: str) -> RegisteredHousehold:
+        """What registering a household answered, read again through the gate."""
+        household = self.household(who, household_id)
+        return RegisteredHousehold(
+            id=household.id,
+            site_id=household.site_id,
+            head_person_id=household.head_person_id,
+            members=[
+                RegisteredMember(
+                    id=m.id,
+                    registration_number=m.registration_number,
+                    name=m.name,
+                    relationship_to_head=m.relationship_to_head,
+                )
+                for m in household.members
+            ],
+        )
 
     def reported(self, who: Caller, person_ids: list[str]) -> None:
         """Persons named in an import's duplicate report: shown, so audited as a search."""

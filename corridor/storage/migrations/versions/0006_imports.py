@@ -29,7 +29,9 @@ def upgrade() -> None:
         sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("imported_by", sa.String(length=100), nullable=True),
         sa.ForeignKeyConstraint(
-            ["household_id"], ["households.id"], name=op.f("fk_imported_records_household_id_households")
+            ["household_id"],
+            ["households.id"],
+            name=op.f("fk_imported_records_household_id_households"),
         ),
         sa.ForeignKeyConstraint(
             ["person_id"], ["persons.id"], name=op.f("fk_imported_records_person_id_persons")
