@@ -11,6 +11,8 @@ or is sent to sign in.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -74,11 +76,19 @@ def html_error(
     if status == 401:
         if request.headers.get("hx-request") == "true":
             return Response(status_code=204, headers={"HX-Redirect": "/login"})
-        return RedirectResponse("/login", status_code=303)
+        return RedirectResponse(login_url(request), status_code=303)
     from corridor.web.pages.render import render
 
     data = {"status": status, "message": message, "problems": problems}
     return render(request, "error.html", data, status=status)
+
+
+def login_url(request: Request) -> str:
+    """Where a signed-out browser signs in: back to the page it asked for afterwards (a
+    GET; a form's script sends its own page, with the draft it kept)."""
+    if request.method != "GET" or request.url.path in ("/", "/login"):
+        return "/login"
+    return "/login?" + urlencode({"next": request.url.path})
 
 
 def install(app: FastAPI) -> None:
@@ -88,8 +98,12 @@ def install(app: FastAPI) -> None:
         headers = {}
         if isinstance(exc, Throttled):
             headers["Retry-After"] = str(int(exc.retry_after.total_seconds()) + 1)
+        # What went wrong, for a page's script (a stale form reloads and keeps its draft).
+        headers["X-Corridor-Error"] = exc.code
         if wants_html(request):
-            return html_error(request, status, exc.message, [p.as_dict() for p in exc.problems])
+            page = html_error(request, status, exc.message, [p.as_dict() for p in exc.problems])
+            page.headers["X-Corridor-Error"] = exc.code
+            return page
         return JSONResponse(
             error_body(status, exc.code, exc.message, [p.as_dict() for p in exc.problems]),
             status_code=status,
