@@ -11,7 +11,7 @@ or is sent to sign in.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -75,7 +75,10 @@ def html_error(
     in (htmx requests are told to go there with ``HX-Redirect``)."""
     if status == 401:
         if request.headers.get("hx-request") == "true":
-            return Response(status_code=204, headers={"HX-Redirect": "/login"})
+            # Back to the page the fragment was asked from (static/forms.js keeps what
+            # its forms held before htmx leaves it).
+            page = urlsplit(request.headers.get("hx-current-url", "")).path
+            return Response(status_code=204, headers={"HX-Redirect": _login_then(page)})
         return RedirectResponse(login_url(request), status_code=303)
     from corridor.web.pages.render import render
 
@@ -86,9 +89,13 @@ def html_error(
 def login_url(request: Request) -> str:
     """Where a signed-out browser signs in: back to the page it asked for afterwards (a
     GET; a form's script sends its own page, with the draft it kept)."""
-    if request.method != "GET" or request.url.path in ("/", "/login"):
+    return _login_then(request.url.path if request.method == "GET" else "")
+
+
+def _login_then(path: str) -> str:
+    if not path.startswith("/") or path.startswith(("//", "/login")) or path == "/":
         return "/login"
-    return "/login?" + urlencode({"next": request.url.path})
+    return "/login?" + urlencode({"next": path})
 
 
 def install(app: FastAPI) -> None:

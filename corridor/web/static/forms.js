@@ -195,6 +195,15 @@
   document.addEventListener("htmx:responseError", function (e) {
     if (e.detail && e.detail.xhr && e.detail.xhr.status >= 500) say("server");
   });
+  // A fragment (the similar persons, a check-in) found the session ended: htmx is about
+  // to leave for the sign-in page; the forms on this page are kept for the return.
+  document.addEventListener("htmx:beforeOnLoad", function (e) {
+    var xhr = e.detail && e.detail.xhr;
+    var to = xhr && xhr.getResponseHeader("HX-Redirect");
+    if (to && to.indexOf("/login") === 0) {
+      document.querySelectorAll("form[data-keep]").forEach(save);
+    }
+  });
   document.addEventListener("htmx:afterRequest", function (e) {
     if (e.detail && e.detail.successful) offline(false);
   });
