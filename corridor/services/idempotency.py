@@ -32,6 +32,7 @@ from corridor.services.base import AuditHook, Service
 from corridor.storage.database import Database
 from corridor.storage.idempotency_tables import KEY_LENGTH, idempotency_keys
 from corridor.storage.tables import manifest_items, manifests, movements, persons
+from corridor.storage.tracing_tables import tracing_enquiries, tracing_matches
 from corridor.text import N_
 
 DEFAULT_TTL = timedelta(hours=24)
@@ -224,5 +225,30 @@ def check_in_ref(manifest_id: str) -> RefOf:
         )
         status = "discrepancy_recorded" if moved else "already_recorded_as_discrepancy"
         return {"status": status, "movement_id": moved}
+
+    return ref
+
+
+def enquiry_ref(user_id: str) -> RefOf:
+    """The tracing enquiry a write recorded."""
+
+    def ref(conn: Connection, _person_ids: list[str]) -> Ref:
+        return {
+            "enquiry_id": _newest(
+                conn, tracing_enquiries.c.id, tracing_enquiries.c.created_by == user_id
+            )
+        }
+
+    return ref
+
+
+def match_case_ref(match_id: str) -> RefOf:
+    """The case of a match a decision was about."""
+
+    def ref(conn: Connection, _person_ids: list[str]) -> Ref:
+        found = conn.execute(
+            select(tracing_matches.c.case_id).where(tracing_matches.c.id == match_id)
+        ).scalar()
+        return {"case_id": found}
 
     return ref

@@ -24,7 +24,15 @@ from corridor.services.protection.accounts import Caller
 from corridor.web.csrf import FIELD as CSRF_FIELD
 from corridor.web.deps import services
 
-__all__ = ["KEY_FIELD", "KEY_HEADER", "REPLAYED_HEADER", "Guard", "Retry", "Retried"]
+__all__ = [
+    "KEY_FIELD",
+    "KEY_HEADER",
+    "REPLAYED_HEADER",
+    "Guard",
+    "Retried",
+    "Retry",
+    "shown_again",
+]
 
 KEY_HEADER = "idempotency-key"
 KEY_FIELD = "idempotency_key"
@@ -90,6 +98,11 @@ class Retry:
         self.replayed = True
         self.response.headers[REPLAYED_HEADER] = "true"
         return replay(done)
+
+
+def shown_again(_: Stored) -> None:
+    """The replay of a page's write: nothing to do; the page it leads to shows what the
+    first one did."""
 
 
 async def _payload(request: Request) -> tuple[Any, str | None]:
