@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, select, text, true
+from sqlalchemy import Connection, and_, delete, insert, select, text, true, update
 
 from corridor.errors import Conflict, Problem, ValidationFailed
 from corridor.services.base import AuditHook, Service
@@ -115,7 +115,24 @@ class IdempotencyService(Service):
         """``audit``, preceded inside the write's transaction by the key's row (``ref``
         names what the write created; by default the persons it touched)."""
 
+        # A write may call its hook more than once in its transaction (an import writes
+        # persons, then households, then updates): the row is inserted at the first call
+        # and its person ids extended at the next ones.
+        written: list[Any] = [None, []]  # the connection that inserted the row, its ids
+
         def keyed(conn: Connection, person_ids: list[str]) -> None:
+            if written[0] is conn:
+                written[1] = list(dict.fromkeys([*written[1], *person_ids]))
+                conn.execute(
+                    update(idempotency_keys)
+                    .where(
+                        idempotency_keys.c.user_id == attempt.user_id,
+                        idempotency_keys.c.key == attempt.key,
+                    )
+                    .values(ref=_with_persons(conn, attempt, written[1]))
+                )
+                audit(conn, person_ids)
+                return
             now = self.clock()
             # An expired row of this key makes way (the key is new again).
             conn.execute(
@@ -139,9 +156,31 @@ class IdempotencyService(Service):
                     created_at=now,
                 )
             )
+            written[0], written[1] = conn, list(person_ids)
             audit(conn, person_ids)
 
         return keyed
+
+    def remember(self, attempt: Attempt, summary: Ref) -> None:
+        """Add to a key's row what the write answered once it committed (counts, never
+        field values): an import's report. A crash before this leaves the ids alone."""
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                select(idempotency_keys.c.ref).where(
+                    idempotency_keys.c.user_id == attempt.user_id,
+                    idempotency_keys.c.key == attempt.key,
+                )
+            ).first()
+            if row is None:
+                return
+            conn.execute(
+                update(idempotency_keys)
+                .where(
+                    idempotency_keys.c.user_id == attempt.user_id,
+                    idempotency_keys.c.key == attempt.key,
+                )
+                .values(ref={**dict(row[0] or {}), **summary})
+            )
 
     def purge(self, conn: Connection | None = None) -> int:
         """Delete the rows past their time; how many went."""
@@ -151,6 +190,16 @@ class IdempotencyService(Service):
             return int(conn.execute(stmt).rowcount or 0)
         with self.db.transaction() as own:
             return int(own.execute(stmt).rowcount or 0)
+
+
+def _with_persons(conn: Connection, attempt: Attempt, person_ids: list[str]) -> Ref:
+    row = conn.execute(
+        select(idempotency_keys.c.ref).where(
+            idempotency_keys.c.user_id == attempt.user_id,
+            idempotency_keys.c.key == attempt.key,
+        )
+    ).first()
+    return {**dict(row[0] if row else {}), "person_ids": person_ids}
 
 
 # -- what a guarded write created, found inside its own transaction ----------------------

@@ -19,7 +19,14 @@ from starlette.datastructures import UploadFile
 
 from corridor.services import Services
 from corridor.services.base import AuditHook
-from corridor.services.idempotency import Attempt, RefOf, Stored, canonical_hash, check_key
+from corridor.services.idempotency import (
+    Attempt,
+    Ref,
+    RefOf,
+    Stored,
+    canonical_hash,
+    check_key,
+)
 from corridor.services.protection.accounts import Caller
 from corridor.web.csrf import FIELD as CSRF_FIELD
 from corridor.web.deps import services
@@ -72,10 +79,12 @@ class Retry:
         write: Callable[[Guard], T],
         replay: Callable[[Stored], T],
         ref: RefOf | None = None,
+        keep: Callable[[T], Ref] | None = None,
     ) -> T:
         """``write(guard)`` once for this key; ``guard`` must wrap the audit hook the
         write passes to its service. Sent again (or by a racer that lost), ``replay``
-        answers from the stored ids."""
+        answers from the stored ids; ``keep`` adds to them, after the commit, a summary
+        of the answer that the ids cannot give back (an import's counts)."""
         if self.key is None:
             return write(_unchanged)
         store = self.svc.idempotency
@@ -85,7 +94,7 @@ class Retry:
         if done is not None:
             return self._replay(replay, done)
         try:
-            return write(lambda hook: store.guard(attempt, hook, ref))
+            answer = write(lambda hook: store.guard(attempt, hook, ref))
         except Exception:
             # Lost a race with the same key (the key's insert, or the state the winner
             # left, refused this write): answer what the winner did.
@@ -93,6 +102,9 @@ class Retry:
             if done is None:
                 raise
             return self._replay(replay, done)
+        if keep is not None:
+            store.remember(attempt, keep(answer))
+        return answer
 
     def _replay(self, replay: Callable[[Stored], T], done: Stored) -> T:
         self.replayed = True
@@ -146,7 +158,9 @@ async def retry_of(
         ),
     ] = None,
 ) -> Retry:
-    payload, form_key = await _payload(request)
+    body, form_key = await _payload(request)
+    # The query is part of the request (an import's options travel in it).
+    payload = {"query": sorted(request.query_params.multi_items()), "body": body}
     sent = idempotency_key or form_key or None
     key = check_key(sent.strip()) if sent is not None and sent.strip() else None
     route = request.scope.get("route")

@@ -277,3 +277,67 @@ def test_a_replay_reads_through_the_gate(client, database):
     first = client.post("/api/persons", json=body, headers=keyed("gate"))
     again = client.post("/api/persons", json=body, headers=keyed("gate"))
     assert first.json() == again.json()
+
+
+def test_tracing_writes_are_done_once(client, database):
+    from corridor.storage.tracing_tables import tracing_case_events, tracing_enquiries
+    from tests.api.test_tracing import ENQUIRER, adult_sought, register_khalid
+
+    camp = site(client, "Camp")
+    person = register_khalid(client, camp)
+    body = {"enquirer": ENQUIRER, "sought": [adult_sought()]}
+    first = client.post("/api/tracing/enquiries", json=body, headers=keyed("enq"))
+    again = client.post("/api/tracing/enquiries", json=body, headers=keyed("enq"))
+    assert first.status_code == again.status_code == 201, first.text
+    assert first.json()["id"] == again.json()["id"]
+    assert count(database, tracing_enquiries) == 1
+
+    case = first.json()["cases"][0]
+    [match] = [m for m in case["matches"] if m["person"]["id"] == person["id"]]
+    url = f"/api/tracing/matches/{match['id']}/confirm"
+    c1 = client.post(url, json={"reason": "photo"}, headers=keyed("yes"))
+    c2 = client.post(url, json={"reason": "photo"}, headers=keyed("yes"))
+    assert c1.status_code == c2.status_code == 200, c2.text  # not a 409: already decided
+    assert c1.json()["state"] == c2.json()["state"] == "verified"
+    agreed = {"decision": "agreed", "reason": "Khalid wants his sister to know"}
+    d_url = f"/api/tracing/cases/{case['id']}/disclosure"
+    d1 = client.post(d_url, json=agreed, headers=keyed("agree"))
+    d2 = client.post(d_url, json=agreed, headers=keyed("agree"))
+    assert d1.status_code == d2.status_code == 200, d2.text
+    events = count(database, tracing_case_events)
+    step = {"to": "family_informed"}
+    t_url = f"/api/tracing/cases/{case['id']}/transitions"
+    t1 = client.post(t_url, json=step, headers=keyed("step"))
+    t2 = client.post(t_url, json=step, headers=keyed("step"))
+    assert t1.status_code == t2.status_code == 200, t2.text
+    assert t1.json()["state"] == t2.json()["state"]
+    assert count(database, tracing_case_events) == events + 1
+
+
+def test_an_import_sent_twice_writes_once_and_answers_its_counts(client, database):
+    camp = site(client, "Camp")
+    csv = b"given_name,family_name\nLayla,Haddad\nOmar,Haddad\n"
+
+    def upload() -> Any:
+        return client.post(
+            "/api/imports/csv",
+            params={"site_id": camp},
+            files={"file": ("people.csv", csv)},
+            headers=keyed("imp"),
+        )
+
+    first, again = upload(), upload()
+    assert first.status_code == again.status_code == 200, first.text
+    assert first.json()["created"] == again.json()["created"] == 2
+    assert again.json()["person_ids"] == first.json()["person_ids"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert count(database, persons) == 2
+    # The same key with other options is another request.
+    other = client.post(
+        "/api/imports/csv",
+        params={"site_id": camp, "consent_tracing": "true"},
+        files={"file": ("people.csv", csv)},
+        headers=keyed("imp"),
+    )
+    assert other.status_code == 409
+    assert count(database, persons) == 2
