@@ -17,7 +17,6 @@ from corridor.settings import Settings
 from corridor.storage import Database
 from corridor.web import auth, errors, headers, pages
 from corridor.web.export_routes import export_router
-from corridor.web.form_fetch import FormFetch
 from corridor.web.format_routes import format_router
 from corridor.web.routes import api_router
 from corridor.web.tracing_routes import tracing_router
@@ -64,7 +63,6 @@ def create_app(
     )
     app.state.services = services
     errors.install(app)
-    app.add_middleware(FormFetch)
     app.add_middleware(headers.SecurityHeaders)
     app.include_router(auth.router)
     app.include_router(api_router)

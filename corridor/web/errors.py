@@ -69,7 +69,11 @@ def wants_html(request: Request) -> bool:
 
 
 def html_error(
-    request: Request, status: int, message: str, problems: list[dict[str, str]]
+    request: Request,
+    status: int,
+    message: str,
+    problems: list[dict[str, str]],
+    code: str = "error",
 ) -> Response:
     """The error as a page; a missing login (or second factor) sends the browser to sign
     in (htmx requests are told to go there with ``HX-Redirect``)."""
@@ -83,7 +87,7 @@ def html_error(
     from corridor.web.pages.render import render
 
     data = {"status": status, "message": message, "problems": problems}
-    return render(request, "error.html", data, status=status)
+    return render(request, "error.html", data, status=status, extra={"code": code})
 
 
 def login_url(request: Request) -> str:
@@ -105,12 +109,10 @@ def install(app: FastAPI) -> None:
         headers = {}
         if isinstance(exc, Throttled):
             headers["Retry-After"] = str(int(exc.retry_after.total_seconds()) + 1)
-        # What went wrong, for a page's script (a stale form reloads and keeps its draft).
-        headers["X-Corridor-Error"] = exc.code
         if wants_html(request):
-            page = html_error(request, status, exc.message, [p.as_dict() for p in exc.problems])
-            page.headers["X-Corridor-Error"] = exc.code
-            return page
+            problems = [p.as_dict() for p in exc.problems]
+            # The page names the code for its script (a stale form goes back, refilled).
+            return html_error(request, status, exc.message, problems, exc.code)
         return JSONResponse(
             error_body(status, exc.code, exc.message, [p.as_dict() for p in exc.problems]),
             status_code=status,

@@ -1,13 +1,16 @@
-// Nothing typed is lost (docs/web.md): the write forms marked data-keep are sent by
-// fetch, once at a time (the button is disabled while one is in flight), with the
-// idempotency key the server put in the form, so that sending again is always safe.
+// Nothing typed is lost, nothing is sent twice (docs/web.md). The write forms marked
+// data-keep are sent by the browser as usual, with the idempotency key the server put in
+// them (sending one twice writes once); this script adds:
 //
-// When a form cannot be sent (no network, the session expired, a stale form, a server
-// error) what was typed stays: in the page, or, when the officer must sign in again or
-// the form must be reloaded, in sessionStorage (this tab only, gone when the tab
-// closes), restored into the form afterwards. A draft is kept only from a failed
-// submission until it succeeds, at most 12 hours, only for the officer who typed it,
-// and every draft is wiped on sign-out.
+// - one submission at a time: a second tap while the first is in flight does nothing
+//   and the buttons are disabled;
+// - offline: the form is not sent, a banner says so, and what was typed stays in place;
+// - a draft of what was typed, in sessionStorage (this tab only, gone when the tab
+//   closes), written when a submission starts and deleted once it succeeded, on sign-out
+//   and after 12 hours, restored only for the officer who typed it. When the submission
+//   could not finish (the session expired, a stale form, a server error, the network
+//   dropped) the officer is brought back to the form, filled again, and one press sends
+//   it (with the same key: safe even if the first had in fact been saved).
 (function () {
   "use strict";
   var PREFIX = "corridor:draft:";
@@ -15,40 +18,43 @@
   var SKIP = { csrf_token: true };
 
   function user() { return document.body.dataset.user || ""; }
-  function draftKey() { return PREFIX + location.pathname; }
+  function here() { return location.pathname + location.search; }
 
-  function banner(id, text) {
-    var el = document.getElementById(id);
-    if (!el) return;
-    if (text) { el.textContent = text; el.hidden = false; } else { el.hidden = true; }
-  }
   function say(kind) {
     var el = document.getElementById("form-status");
-    if (el) banner("form-status", kind ? el.dataset[kind] : "");
+    if (!el) return;
+    if (kind) { el.textContent = el.dataset[kind] || ""; el.hidden = false; }
+    else { el.hidden = true; }
   }
   function offline(on) {
     var el = document.getElementById("offline");
     if (el) el.hidden = !on;
-    document.body.classList.toggle("is-offline", on);
   }
 
-  function save(form) {
+  function drafts() {
+    var out = [];
+    for (var i = 0; i < sessionStorage.length; i++) {
+      var k = sessionStorage.key(i);
+      if (k && k.indexOf(PREFIX) === 0) {
+        try { out.push([k, JSON.parse(sessionStorage.getItem(k))]); }
+        catch (e) { sessionStorage.removeItem(k); }
+      }
+    }
+    return out;
+  }
+  function clearAll() { drafts().forEach(function (d) { sessionStorage.removeItem(d[0]); }); }
+
+  function save(form, pending) {
     var fields = [];
     new FormData(form).forEach(function (value, name) {
       if (!SKIP[name] && typeof value === "string") fields.push([name, value]);
     });
     try {
-      sessionStorage.setItem(draftKey(), JSON.stringify({
-        user: user(), action: form.getAttribute("action"), at: Date.now(), fields: fields
+      sessionStorage.setItem(PREFIX + location.pathname, JSON.stringify({
+        user: user(), page: here(), action: form.getAttribute("action"),
+        at: Date.now(), pending: pending, fields: fields
       }));
     } catch (e) { /* storage full or off: the page still holds the values */ }
-  }
-  function clear(form) { sessionStorage.removeItem(draftKey()); }
-  function clearAll() {
-    for (var i = sessionStorage.length - 1; i >= 0; i--) {
-      var k = sessionStorage.key(i);
-      if (k && k.indexOf(PREFIX) === 0) sessionStorage.removeItem(k);
-    }
   }
 
   function fill(form, fields) {
@@ -58,30 +64,21 @@
       var els = form.querySelectorAll('[name="' + CSS.escape(name) + '"]');
       els.forEach(function (el) {
         if (el.type === "checkbox" || el.type === "radio") {
-          if (!seen[name]) { els.forEach(function (o) { o.checked = false; }); }
+          if (!seen[name]) els.forEach(function (o) { o.checked = false; });
           if (el.value === value) el.checked = true;
-        } else if (el.tagName === "SELECT" && el.multiple) {
-          Array.prototype.forEach.call(el.options, function (o) {
-            if (o.value === value) o.selected = true;
-          });
         } else {
           el.value = value;
         }
       });
       seen[name] = true;
     });
+    // Unticked boxes are not in a form's data: untick those the draft did not hold.
+    form.querySelectorAll("input[type=checkbox]").forEach(function (el) {
+      if (!seen[el.name]) el.checked = false;
+    });
   }
 
-  function restore(form) {
-    var raw = sessionStorage.getItem(draftKey());
-    if (!raw) return;
-    var draft;
-    try { draft = JSON.parse(raw); } catch (e) { clear(form); return; }
-    if (draft.user !== user() || Date.now() - draft.at > MAX_AGE_MS ||
-        draft.action !== form.getAttribute("action")) {
-      if (draft.user !== user() || Date.now() - draft.at > MAX_AGE_MS) clear(form);
-      return;
-    }
+  function restore(form, draft) {
     // A household with more member rows than the form shows: ask for them first.
     var rows = form.dataset.rows ? parseInt(form.dataset.rows, 10) : null;
     if (rows !== null) {
@@ -98,85 +95,64 @@
       }
     }
     fill(form, draft.fields);
-    say("restored");
   }
 
   function busy(form, on) {
     form.dataset.busy = on ? "1" : "";
     form.setAttribute("aria-busy", on ? "true" : "false");
-    form.querySelectorAll("button, input[type=submit]").forEach(function (b) {
-      if (on) { b.dataset.wasDisabled = b.disabled ? "1" : ""; b.disabled = true; }
-      else if (!b.dataset.wasDisabled) { b.disabled = false; }
-    });
+    form.querySelectorAll("button, input[type=submit]").forEach(function (b) { b.disabled = on; });
   }
 
-  function showPage(html) {
-    // A form sent back with its problems marked (or an error page): show it in place.
-    var doc = new DOMParser().parseFromString(html, "text/html");
-    var fresh = doc.getElementById("main");
-    var main = document.getElementById("main");
-    if (!fresh || !main) { document.documentElement.innerHTML = html; return; }
-    main.replaceWith(fresh);
-    if (doc.title) document.title = doc.title;
-    if (window.htmx) window.htmx.process(fresh);
-    hook(fresh);
-    var alert = fresh.querySelector("[role=alert]");
-    if (alert) fresh.focus();
-  }
-
-  function send(form, submitter) {
-    if (form.dataset.busy === "1") return;  // a second tap while the first is in flight
-    save(form);
-    busy(form, true);
-    say("");
-    var body = new URLSearchParams();
-    new FormData(form, submitter || undefined).forEach(function (value, name) {
-      if (typeof value === "string") body.append(name, value);
-    });
-    fetch(form.getAttribute("action"), {
-      method: "POST",
-      body: body,
-      credentials: "same-origin",
-      headers: { "X-Corridor-Form": "1" }
-    }).then(function (response) {
-      offline(false);
-      var next = response.headers.get("X-Corridor-Location");
-      var error = response.headers.get("X-Corridor-Error");
-      if (next) {
-        if (next.indexOf("/login") === 0) {
-          // Signed out (the session expired): the draft waits for the officer's return.
-          location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
-          return;
+  // What the page that loaded says of the submission that led to it.
+  function settle() {
+    var errorStatus = parseInt(document.body.dataset.errorStatus || "0", 10);
+    var errorCode = document.body.dataset.errorCode || "";
+    var entry = (performance.getEntriesByType("navigation") || [])[0];
+    var nav = entry ? entry.type : "navigate";
+    drafts().forEach(function (item) {
+      var key = item[0], draft = item[1];
+      if (draft.user && user() && draft.user !== user()) { sessionStorage.removeItem(key); return; }
+      if (Date.now() - draft.at > MAX_AGE_MS) { sessionStorage.removeItem(key); return; }
+      if (location.pathname === "/login") {
+        // Signed out meanwhile: after signing in, back to the form and its draft.
+        if (draft.pending) {
+          draft.pending = false;
+          sessionStorage.setItem(key, JSON.stringify(draft));
         }
-        clear(form);
-        location.assign(next);
+        document.querySelectorAll(
+          'form[action="/login"] input[name="next"], form[action="/login/code"] input[name="next"]'
+        ).forEach(function (next) {
+          if (next.value === "/" || next.value === "") next.value = draft.page;
+        });
         return;
       }
-      if (error === "stale_form") {  // signed in again since: a fresh form, same draft
-        location.reload();
+      if (!draft.pending) return;
+      draft.pending = false;
+      if (nav === "back_forward" || nav === "reload") {
+        // Back from the browser's own error page: the submission never arrived here.
+        draft.retry = "network";
+        sessionStorage.setItem(key, JSON.stringify(draft));
         return;
       }
-      if (response.status >= 500) {
-        busy(form, false);
-        say("server");
+      if (errorStatus >= 500 || errorCode === "stale_form") {
+        // The form again, fresh (a new CSRF token), filled from the draft.
+        draft.retry = errorStatus >= 500 ? "server" : "restored";
+        sessionStorage.setItem(key, JSON.stringify(draft));
+        location.replace(draft.page);
         return;
       }
-      return response.text().then(function (html) {
-        busy(form, false);
-        showPage(html);
-      });
-    }).catch(function () {
-      busy(form, false);
-      offline(true);
-      say("network");
+      // Done (the page it led to is showing), or refused with its reasons shown on the
+      // server's page, which holds what was typed: the draft has served either way.
+      sessionStorage.removeItem(key);
     });
-  }
-
-  function hook(root) {
-    root.querySelectorAll("form[data-keep]").forEach(function (form) {
-      if (form.dataset.kept) return;
-      form.dataset.kept = "1";
-      restore(form);
+    document.querySelectorAll("form[data-keep]").forEach(function (form) {
+      var raw = sessionStorage.getItem(PREFIX + location.pathname);
+      if (!raw) return;
+      var draft = JSON.parse(raw);
+      if (draft.pending || draft.action !== form.getAttribute("action")) return;
+      if (draft.user !== user()) return;
+      restore(form, draft);
+      say(draft.retry || "restored");
     });
   }
 
@@ -185,24 +161,39 @@
     if (!(form instanceof HTMLFormElement)) return;
     if (form.getAttribute("action") === "/logout") { clearAll(); return; }
     if (!form.hasAttribute("data-keep")) return;
-    event.preventDefault();
-    send(form, event.submitter);
+    if (form.dataset.busy === "1") { event.preventDefault(); return; }  // a second tap
+    if (!navigator.onLine) {
+      event.preventDefault();
+      offline(true);
+      say("network");
+      return;
+    }
+    save(form, true);
+    // Disabled once the browser has taken the form's data (a disabled button sends none).
+    setTimeout(function () { busy(form, true); }, 0);
   });
 
-  // htmx forms (a check-in): the button is disabled by hx-disabled-elt; a lost
-  // connection shows the banner and leaves what was typed in place.
-  document.addEventListener("htmx:sendError", function () { offline(true); say("network"); });
-  document.addEventListener("htmx:responseError", function (e) {
-    if (e.detail && e.detail.xhr && e.detail.xhr.status >= 500) say("server");
+  // Back from the browser's own error page, from its cache of pages: the form is as it
+  // was, its buttons enabled again; say that it was not sent.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) return;
+    document.querySelectorAll("form[data-keep]").forEach(function (form) {
+      if (form.dataset.busy === "1") { busy(form, false); say("network"); }
+    });
   });
-  // A fragment (the similar persons, a check-in) found the session ended: htmx is about
-  // to leave for the sign-in page; the forms on this page are kept for the return.
+
+  // htmx fragments (the similar persons while typing, a check-in).
   document.addEventListener("htmx:beforeOnLoad", function (e) {
     var xhr = e.detail && e.detail.xhr;
     var to = xhr && xhr.getResponseHeader("HX-Redirect");
     if (to && to.indexOf("/login") === 0) {
-      document.querySelectorAll("form[data-keep]").forEach(save);
+      // The session ended: htmx leaves for the sign-in page; keep this page's form.
+      document.querySelectorAll("form[data-keep]").forEach(function (f) { save(f, false); });
     }
+  });
+  document.addEventListener("htmx:sendError", function () { offline(true); say("network"); });
+  document.addEventListener("htmx:responseError", function (e) {
+    if (e.detail && e.detail.xhr && e.detail.xhr.status >= 500) say("server");
   });
   document.addEventListener("htmx:afterRequest", function (e) {
     if (e.detail && e.detail.successful) offline(false);
@@ -213,7 +204,7 @@
 
   function start() {
     if (!navigator.onLine) offline(true);
-    hook(document);
+    settle();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
