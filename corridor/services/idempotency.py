@@ -31,7 +31,13 @@ from corridor.errors import Conflict, Problem, ValidationFailed
 from corridor.services.base import AuditHook, Service
 from corridor.storage.database import Database
 from corridor.storage.idempotency_tables import KEY_LENGTH, idempotency_keys
-from corridor.storage.tables import manifest_items, manifests, movements, persons
+from corridor.storage.tables import (
+    manifest_items,
+    manifests,
+    movements,
+    persons,
+    relationships,
+)
 from corridor.storage.tracing_tables import tracing_enquiries, tracing_matches
 from corridor.text import N_
 
@@ -299,5 +305,21 @@ def match_case_ref(match_id: str) -> RefOf:
             select(tracing_matches.c.case_id).where(tracing_matches.c.id == match_id)
         ).scalar()
         return {"case_id": found}
+
+    return ref
+
+
+def link_ref(person_id: str, other_person_id: str, kind: str) -> RefOf:
+    """The relationship a link recorded (its inverse is found from it)."""
+
+    def ref(conn: Connection, _person_ids: list[str]) -> Ref:
+        found = conn.execute(
+            select(relationships.c.id).where(
+                relationships.c.person_id == person_id,
+                relationships.c.other_person_id == other_person_id,
+                relationships.c.kind == kind,
+            )
+        ).scalar()
+        return {"link_id": found}
 
     return ref

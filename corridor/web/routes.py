@@ -258,9 +258,24 @@ def get_household(household_id: str, svc: Svc, who: MayPersonRead) -> Household:
 
 
 @api_router.post("/relationships", status_code=201, tags=["persons"])
-def link_persons(body: LinkIn, svc: Svc, who: MayPersonWrite) -> Link:
-    link = svc.registration.link(body, scope=who.scope, audit=svc.audit.hook(who, "person.write"))
-    return Link.model_validate(link)
+def link_persons(body: LinkIn, svc: Svc, who: MayPersonWrite, retry: Retried) -> Link:
+    return retry.run(
+        who,
+        lambda guard: Link.model_validate(
+            svc.registration.link(
+                body, scope=who.scope, audit=guard(svc.audit.hook(who, "person.write"))
+            )
+        ),
+        # The same body as the first: the link it recorded, under its id.
+        lambda done: Link(
+            id=done.ref["link_id"],
+            person_id=body.person_id,
+            other_person_id=body.other_person_id,
+            kind=body.kind,
+            note=body.note,
+        ),
+        made.link_ref(body.person_id, body.other_person_id, body.kind),
+    )
 
 
 @api_router.post("/manifests", status_code=201, tags=["manifests"])

@@ -341,3 +341,16 @@ def test_an_import_sent_twice_writes_once_and_answers_its_counts(client, databas
     )
     assert other.status_code == 409
     assert count(database, persons) == 2
+
+
+def test_a_link_sent_twice_is_recorded_once(client, database):
+    from corridor.storage.tables import relationships
+
+    camp = site(client, "Camp")
+    a, b = register(client, camp, given_name="Rana"), register(client, camp, given_name="Lina")
+    body = {"person_id": a["id"], "other_person_id": b["id"], "kind": "cousin"}
+    first = client.post("/api/relationships", json=body, headers=keyed("link"))
+    again = client.post("/api/relationships", json=body, headers=keyed("link"))
+    assert first.status_code == again.status_code == 201, again.text  # not 409 "recorded"
+    assert first.json() == again.json()
+    assert count(database, relationships) == 2  # the link and its inverse
