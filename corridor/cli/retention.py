@@ -26,6 +26,9 @@ def retention_run(db_url: str | None, master_key_file: str | None, dry_run: bool
         click.echo(f"{category}: {verb} {len(ids)}")
     if not report.disposed:
         click.echo(f"nothing to dispose of{' (dry run)' if dry_run else ''}")
+    if not dry_run:
+        # Answers kept for retried writes (ids only) live a day, then go.
+        click.echo(f"idempotency keys past their day: deleted {svc.idempotency.purge()}")
     click.echo(f"persons past their period kept on legal hold: {report.kept_on_hold}")
     click.echo(
         f"tracing enquiries past their period kept on legal hold: {report.enquiries_kept_on_hold}"

@@ -43,6 +43,7 @@ class Services:
         from corridor.services.exchange.reports import ReportService
         from corridor.services.figures import FigureService
         from corridor.services.health import HealthService
+        from corridor.services.idempotency import IdempotencyService
         from corridor.services.movements.events import MovementService
         from corridor.services.movements.manifests import ManifestService
         from corridor.services.protection.accounts import AccountService
@@ -77,6 +78,8 @@ class Services:
         self.accounts = AccountService(db, clock, master, self.matrix)
         self.audit = AuditService(db, clock)
         self.administration = AdministrationService(db, clock, master, self.matrix)
+        # Safe retries: the answers already given to writes sent with a key.
+        self.idempotency = IdempotencyService(db, clock)
         self.imports = ImportService(db, clock, self.registration, self.person_search)
         self.partner_exports = PartnerExportService(db, clock, self.vault)
         self.reports = ReportService(db, clock)

@@ -244,6 +244,7 @@ POPULATION_KEY = "#persons"
 # The other table modules declare their tables on the same metadata (they import only
 # corridor.storage.metadata), so that one migration history covers the whole schema;
 # importing this module gives all of it.
+import corridor.storage.idempotency_tables  # noqa: E402, F401
 import corridor.storage.import_tables  # noqa: E402, F401
 import corridor.storage.security_tables  # noqa: E402, F401
 import corridor.storage.tracing_tables  # noqa: E402, F401

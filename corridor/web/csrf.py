@@ -19,7 +19,15 @@ from corridor.errors import Forbidden
 from corridor.security.sessions import COOKIE_NAME
 from corridor.text import N_
 
-__all__ = ["CSRF_COOKIE", "FIELD", "HEADER", "checked_form", "new_secret", "token_for"]
+__all__ = [
+    "CSRF_COOKIE",
+    "FIELD",
+    "HEADER",
+    "StaleForm",
+    "checked_form",
+    "new_secret",
+    "token_for",
+]
 
 CSRF_COOKIE = "__Host-corridor_csrf"
 FIELD = "csrf_token"
@@ -36,16 +44,23 @@ def token_for(secret: str, session_id: str | None) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
+class StaleForm(Forbidden):
+    """A form whose token belongs to another session (signed in again since, elsewhere):
+    the page's script reloads the form and fills it again from its draft."""
+
+    code = "stale_form"
+
+
 async def checked_form(request: Request) -> FormData:
     """The posted form, once its token matches this browser and session (403 if not)."""
     form = await request.form()
     secret = request.cookies.get(CSRF_COOKIE)
     sent = request.headers.get(HEADER) or form.get(FIELD)
     if not secret or not isinstance(sent, str):
-        raise Forbidden(N_("This form did not come from this session: reload the page"))
+        raise StaleForm(N_("This form did not come from this session: reload the page"))
 
     expected = token_for(secret, request.cookies.get(COOKIE_NAME))
     if not hmac.compare_digest(expected, sent):
-        raise Forbidden(N_("This form did not come from this session: reload the page"))
+        raise StaleForm(N_("This form did not come from this session: reload the page"))
 
     return form

@@ -11,6 +11,8 @@ or is sent to sign in.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode, urlsplit
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -75,18 +77,37 @@ def wants_html(request: Request) -> bool:
 
 
 def html_error(
-    request: Request, status: int, message: str, problems: list[dict[str, str]]
+    request: Request,
+    status: int,
+    message: str,
+    problems: list[dict[str, str]],
+    code: str = "error",
 ) -> Response:
     """The error as a page; a missing login (or second factor) sends the browser to sign
     in (htmx requests are told to go there with ``HX-Redirect``)."""
     if status == 401:
         if request.headers.get("hx-request") == "true":
-            return Response(status_code=204, headers={"HX-Redirect": "/login"})
-        return RedirectResponse("/login", status_code=303)
+            # Back to the page the fragment was asked from (static/forms.js keeps what
+            # its forms held before htmx leaves it).
+            page = urlsplit(request.headers.get("hx-current-url", "")).path
+            return Response(status_code=204, headers={"HX-Redirect": _login_then(page)})
+        return RedirectResponse(login_url(request), status_code=303)
     from corridor.web.pages.render import render
 
     data = {"status": status, "message": message, "problems": problems}
-    return render(request, "error.html", data, status=status)
+    return render(request, "error.html", data, status=status, extra={"code": code})
+
+
+def login_url(request: Request) -> str:
+    """Where a signed-out browser signs in: back to the page it asked for afterwards (a
+    GET; a form's script sends its own page, with the draft it kept)."""
+    return _login_then(request.url.path if request.method == "GET" else "")
+
+
+def _login_then(path: str) -> str:
+    if not path.startswith("/") or path.startswith(("//", "/login")) or path == "/":
+        return "/login"
+    return "/login?" + urlencode({"next": path})
 
 
 def install(app: FastAPI) -> None:
@@ -97,7 +118,9 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, Throttled):
             headers["Retry-After"] = str(int(exc.retry_after.total_seconds()) + 1)
         if wants_html(request):
-            return html_error(request, status, exc.message, [p.as_dict() for p in exc.problems])
+            problems = [p.as_dict() for p in exc.problems]
+            # The page names the code for its script (a stale form goes back, refilled).
+            return html_error(request, status, exc.message, problems, exc.code)
         return JSONResponse(
             error_body(status, exc.code, exc.message, [p.as_dict() for p in exc.problems]),
             status_code=status,

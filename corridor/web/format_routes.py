@@ -26,6 +26,7 @@ from corridor.services.protection.accounts import Caller
 from corridor.text import N_
 from corridor.web.auth import requires
 from corridor.web.deps import services
+from corridor.web.retries import Guard, Retried
 from corridor.web.writes import audited
 
 format_router = APIRouter(prefix="/api", tags=["exchange"])
@@ -50,6 +51,26 @@ ImportFormat = Annotated[
     ),
 ]
 MAX_UPLOAD = 50 * 1024 * 1024
+# What the key's row keeps of an import's answer: counts, never a field value.
+IMPORT_SUMMARY = {
+    "source",
+    "dry_run",
+    "written",
+    "created",
+    "updated",
+    "unchanged",
+    "skipped",
+    "expired",
+    "notes",
+}
+IMPORT_SUMMARY_DEFAULTS = {
+    "source": "",
+    "dry_run": False,
+    "written": True,
+    **dict.fromkeys(("created", "updated", "unchanged", "skipped", "expired", "notes"), 0),
+    "suspected_duplicates": [],
+    "problems": [],
+}
 
 
 def site_scope(who: Caller, action: str) -> frozenset[str] | None:
@@ -65,6 +86,7 @@ def import_file(
     fmt: ImportFormat,
     svc: Svc,
     who: MayPersonWrite,
+    retry: Retried,
     dom: Domain,
     file: Annotated[UploadFile, File(description="The file to import")],
     mapping: Annotated[
@@ -114,9 +136,26 @@ def import_file(
         instance_domain=dom,
         allowed_sites=allowed,
     )
-    report = svc.imports.run(parsed, options, audit=svc.audit.hook(who, "person.write"))
-    svc.gate.reported(who, [d["person_id"] for d in report.duplicates])
-    return ImportReport.model_validate(report.as_dict())
+
+    def write(guard: Guard) -> ImportReport:
+        report = svc.imports.run(parsed, options, audit=guard(svc.audit.hook(who, "person.write")))
+        svc.gate.reported(who, [d["person_id"] for d in report.duplicates])
+        return ImportReport.model_validate(report.as_dict())
+
+    # Sent again with its key: the counts and ids of the first answer (its problems and
+    # suspected duplicates may quote field values: the key's row never holds them).
+    return retry.run(
+        who,
+        write,
+        lambda done: ImportReport.model_validate(
+            {
+                **IMPORT_SUMMARY_DEFAULTS,
+                **done.ref.get("report", {}),
+                "person_ids": done.ref.get("person_ids", []),
+            }
+        ),
+        keep=lambda answer: {"report": answer.model_dump(include=IMPORT_SUMMARY)},
+    )
 
 
 @format_router.get(

@@ -27,6 +27,7 @@ from corridor.schemas import (
     UserSitesIn,
 )
 from corridor.services import Services
+from corridor.services import idempotency as made
 from corridor.services.protection.accounts import Caller
 from corridor.services.protection.read_models import (
     Candidate,
@@ -46,6 +47,7 @@ from corridor.services.protection.read_models import (
 )
 from corridor.web.auth import requires
 from corridor.web.deps import services
+from corridor.web.retries import Retried
 from corridor.web.writes import audited
 
 api_router = APIRouter(prefix="/api")
@@ -105,14 +107,21 @@ def set_user_sites(user_id: str, body: UserSitesIn, svc: Svc, who: MayUsersAdmin
 
 
 @api_router.post("/persons", status_code=201, tags=["persons"])
-def register_person(body: PersonIn, svc: Svc, who: MayPersonWrite) -> PersonView:
-    person = svc.registration.register_person(
-        body,
-        recorded_by=who.principal.user_id,
-        audit=svc.audit.hook(who, "person.write"),
-        scope=who.scope,
+def register_person(body: PersonIn, svc: Svc, who: MayPersonWrite, retry: Retried) -> PersonView:
+    """Sent again with the same ``Idempotency-Key``: the same person, registered once."""
+    return retry.run(
+        who,
+        lambda guard: svc.gate.echo(
+            who,
+            svc.registration.register_person(
+                body,
+                recorded_by=who.principal.user_id,
+                audit=guard(svc.audit.hook(who, "person.write")),
+                scope=who.scope,
+            ),
+        ),
+        lambda done: svc.gate.person(who, done.ref["person_ids"][0]),
     )
-    return svc.gate.echo(who, person)
 
 
 @api_router.post("/persons/search", tags=["persons"])
@@ -158,15 +167,23 @@ def erase_person(person_id: str, body: ErasureIn, svc: Svc, who: MayPersonErase)
 
 
 @api_router.patch("/persons/{person_id}", tags=["persons"])
-def update_person(person_id: str, body: PersonPatch, svc: Svc, who: MayPersonWrite) -> PersonView:
-    person = svc.registration.update_person(
-        person_id,
-        body,
-        audit=svc.audit.hook(who, "person.write"),
-        scope=who.scope,
-        check=svc.gate.patch_check(who, body.model_dump(exclude_unset=True)),
+def update_person(
+    person_id: str, body: PersonPatch, svc: Svc, who: MayPersonWrite, retry: Retried
+) -> PersonView:
+    return retry.run(
+        who,
+        lambda guard: svc.gate.echo(
+            who,
+            svc.registration.update_person(
+                person_id,
+                body,
+                audit=guard(svc.audit.hook(who, "person.write")),
+                scope=who.scope,
+                check=svc.gate.patch_check(who, body.model_dump(exclude_unset=True)),
+            ),
+        ),
+        lambda _: svc.gate.person(who, person_id),
     )
-    return svc.gate.echo(who, person)
 
 
 @api_router.get("/persons/{person_id}/movements", tags=["movements"])
@@ -176,42 +193,62 @@ def person_movements(person_id: str, svc: Svc, who: MayPersonRead) -> list[Movem
 
 @api_router.post("/persons/{person_id}/events", status_code=201, tags=["movements"])
 def record_event(
-    person_id: str, body: StatusEventIn, svc: Svc, who: MayMovementWrite
+    person_id: str, body: StatusEventIn, svc: Svc, who: MayMovementWrite, retry: Retried
 ) -> MovementEvent:
     """Hospitalised, detained, released, transferred, discharged, departed, deceased."""
-    event = svc.movements.record(
-        person_id,
-        body,
-        recorded_by=who.principal.user_id,
-        scope=who.scope,
-        audit=svc.audit.hook(who, "movement.write"),
+    return retry.run(
+        who,
+        lambda guard: MovementEvent.model_validate(
+            svc.movements.record(
+                person_id,
+                body,
+                recorded_by=who.principal.user_id,
+                scope=who.scope,
+                audit=guard(svc.audit.hook(who, "movement.write")),
+            )
+        ),
+        lambda done: svc.gate.movement(who, person_id, done.ref["movement_id"]),
+        made.movement_ref(who.principal.user_id),
     )
-    return MovementEvent.model_validate(event)
 
 
 @api_router.post("/movements/{event_id}/corrections", status_code=201, tags=["movements"])
 def correct_event(
-    event_id: str, body: CorrectionIn, svc: Svc, who: MayMovementWrite
+    event_id: str, body: CorrectionIn, svc: Svc, who: MayMovementWrite, retry: Retried
 ) -> MovementEvent:
-    event = svc.movements.correct(
-        event_id,
-        body,
-        recorded_by=who.principal.user_id,
-        scope=who.scope,
-        audit=svc.audit.hook(who, "movement.write"),
+    return retry.run(
+        who,
+        lambda guard: MovementEvent.model_validate(
+            svc.movements.correct(
+                event_id,
+                body,
+                recorded_by=who.principal.user_id,
+                scope=who.scope,
+                audit=guard(svc.audit.hook(who, "movement.write")),
+            )
+        ),
+        lambda done: svc.gate.movement(who, done.ref["person_ids"][0], done.ref["movement_id"]),
+        made.movement_ref(who.principal.user_id),
     )
-    return MovementEvent.model_validate(event)
 
 
 @api_router.post("/households", status_code=201, tags=["persons"])
-def register_household(body: HouseholdIn, svc: Svc, who: MayPersonWrite) -> RegisteredHousehold:
-    return RegisteredHousehold.model_validate(
-        svc.registration.register_household(
-            body,
-            recorded_by=who.principal.user_id,
-            audit=svc.audit.hook(who, "person.write"),
-            scope=who.scope,
-        )
+def register_household(
+    body: HouseholdIn, svc: Svc, who: MayPersonWrite, retry: Retried
+) -> RegisteredHousehold:
+    """Sent again with the same ``Idempotency-Key``: the same household, registered once."""
+    return retry.run(
+        who,
+        lambda guard: RegisteredHousehold.model_validate(
+            svc.registration.register_household(
+                body,
+                recorded_by=who.principal.user_id,
+                audit=guard(svc.audit.hook(who, "person.write")),
+                scope=who.scope,
+            )
+        ),
+        lambda done: svc.gate.registered_household(who, done.ref["household_id"]),
+        made.household_ref,
     )
 
 
@@ -221,20 +258,42 @@ def get_household(household_id: str, svc: Svc, who: MayPersonRead) -> Household:
 
 
 @api_router.post("/relationships", status_code=201, tags=["persons"])
-def link_persons(body: LinkIn, svc: Svc, who: MayPersonWrite) -> Link:
-    link = svc.registration.link(body, scope=who.scope, audit=svc.audit.hook(who, "person.write"))
-    return Link.model_validate(link)
+def link_persons(body: LinkIn, svc: Svc, who: MayPersonWrite, retry: Retried) -> Link:
+    return retry.run(
+        who,
+        lambda guard: Link.model_validate(
+            svc.registration.link(
+                body, scope=who.scope, audit=guard(svc.audit.hook(who, "person.write"))
+            )
+        ),
+        # The same body as the first: the link it recorded, under its id.
+        lambda done: Link(
+            id=done.ref["link_id"],
+            person_id=body.person_id,
+            other_person_id=body.other_person_id,
+            kind=body.kind,
+            note=body.note,
+        ),
+        made.link_ref(body.person_id, body.other_person_id, body.kind),
+    )
 
 
 @api_router.post("/manifests", status_code=201, tags=["manifests"])
-def create_manifest(body: ManifestIn, svc: Svc, who: MayManifestWrite) -> ManifestView:
-    return ManifestView.model_validate(
-        svc.manifests.create(
-            body,
-            created_by=who.principal.user_id,
-            scope=who.scope,
-            audit=svc.audit.hook(who, "manifest.write"),
-        )
+def create_manifest(
+    body: ManifestIn, svc: Svc, who: MayManifestWrite, retry: Retried
+) -> ManifestView:
+    return retry.run(
+        who,
+        lambda guard: ManifestView.model_validate(
+            svc.manifests.create(
+                body,
+                created_by=who.principal.user_id,
+                scope=who.scope,
+                audit=guard(svc.audit.hook(who, "manifest.write")),
+            )
+        ),
+        lambda done: svc.gate.manifest(who, done.ref["manifest_id"]),
+        made.manifest_ref(who.principal.user_id),
     )
 
 
@@ -252,61 +311,106 @@ def get_manifest(manifest_id: str, svc: Svc, who: MayManifestRead) -> ManifestVi
 
 @api_router.post("/manifests/{manifest_id}/persons", tags=["manifests"])
 def add_to_manifest(
-    manifest_id: str, body: ManifestPersonsIn, svc: Svc, who: MayManifestWrite
+    manifest_id: str, body: ManifestPersonsIn, svc: Svc, who: MayManifestWrite, retry: Retried
 ) -> ManifestView:
     hook = svc.gate.manifest_hook(who)
-    return svc.gate.manifest_written(
-        who, svc.manifests.add_persons(manifest_id, body, scope=who.scope, audit=hook), hook
+    return retry.run(
+        who,
+        lambda guard: svc.gate.manifest_written(
+            who,
+            svc.manifests.add_persons(manifest_id, body, scope=who.scope, audit=guard(hook)),
+            hook,
+        ),
+        lambda _: svc.gate.manifest(who, manifest_id),
     )
 
 
 @api_router.delete("/manifests/{manifest_id}/persons/{person_id}", tags=["manifests"])
 def remove_from_manifest(
-    manifest_id: str, person_id: str, svc: Svc, who: MayManifestWrite
+    manifest_id: str, person_id: str, svc: Svc, who: MayManifestWrite, retry: Retried
 ) -> ManifestView:
     hook = svc.gate.manifest_hook(who)
-    return svc.gate.manifest_written(
-        who, svc.manifests.remove_person(manifest_id, person_id, scope=who.scope, audit=hook), hook
+    return retry.run(
+        who,
+        lambda guard: svc.gate.manifest_written(
+            who,
+            svc.manifests.remove_person(manifest_id, person_id, scope=who.scope, audit=guard(hook)),
+            hook,
+        ),
+        lambda _: svc.gate.manifest(who, manifest_id),
     )
 
 
 @api_router.post("/manifests/{manifest_id}/dispatch", tags=["manifests"])
 def dispatch_manifest(
-    manifest_id: str, svc: Svc, who: MayManifestWrite, body: DispatchIn | None = None
+    manifest_id: str,
+    svc: Svc,
+    who: MayManifestWrite,
+    retry: Retried,
+    body: DispatchIn | None = None,
 ) -> ManifestView:
+    """Sent again with the same ``Idempotency-Key``: the first answer, not a 409."""
     hook = svc.gate.manifest_hook(who)
-    manifest = svc.manifests.dispatch(
-        manifest_id,
-        body or DispatchIn(),
-        recorded_by=who.principal.user_id,
-        scope=who.scope,
-        audit=hook,
+    return retry.run(
+        who,
+        lambda guard: svc.gate.manifest_written(
+            who,
+            svc.manifests.dispatch(
+                manifest_id,
+                body or DispatchIn(),
+                recorded_by=who.principal.user_id,
+                scope=who.scope,
+                audit=guard(hook),
+            ),
+            hook,
+        ),
+        lambda _: svc.gate.manifest(who, manifest_id),
     )
-    return svc.gate.manifest_written(who, manifest, hook)
 
 
 @api_router.post("/manifests/{manifest_id}/check-ins", tags=["manifests"])
-def check_in(manifest_id: str, body: CheckInIn, svc: Svc, who: MayManifestWrite) -> CheckIn:
-    return CheckIn.model_validate(
-        svc.manifests.check_in(
-            manifest_id,
-            body,
-            recorded_by=who.principal.user_id,
-            scope=who.scope,
-            audit=svc.audit.hook(who, "manifest.write"),
-        )
+def check_in(
+    manifest_id: str, body: CheckInIn, svc: Svc, who: MayManifestWrite, retry: Retried
+) -> CheckIn:
+    return retry.run(
+        who,
+        lambda guard: CheckIn.model_validate(
+            svc.manifests.check_in(
+                manifest_id,
+                body,
+                recorded_by=who.principal.user_id,
+                scope=who.scope,
+                audit=guard(svc.audit.hook(who, "manifest.write")),
+            )
+        ),
+        lambda done: CheckIn(
+            person_id=done.ref["person_ids"][0],
+            status=done.ref["status"],
+            movement_id=done.ref["movement_id"],
+        ),
+        made.check_in_ref(manifest_id),
     )
 
 
 @api_router.post("/manifests/{manifest_id}/receive", tags=["manifests"])
 def receive_manifest(
-    manifest_id: str, svc: Svc, who: MayManifestWrite, body: ReceiveIn | None = None
+    manifest_id: str,
+    svc: Svc,
+    who: MayManifestWrite,
+    retry: Retried,
+    body: ReceiveIn | None = None,
 ) -> ManifestView:
     hook = svc.gate.manifest_hook(who)
-    return svc.gate.manifest_written(
+    return retry.run(
         who,
-        svc.manifests.receive(manifest_id, body or ReceiveIn(), scope=who.scope, audit=hook),
-        hook,
+        lambda guard: svc.gate.manifest_written(
+            who,
+            svc.manifests.receive(
+                manifest_id, body or ReceiveIn(), scope=who.scope, audit=guard(hook)
+            ),
+            hook,
+        ),
+        lambda _: svc.gate.manifest(who, manifest_id),
     )
 
 

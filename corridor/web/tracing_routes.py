@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from corridor.errors import Forbidden
 from corridor.services import Services
+from corridor.services import idempotency as made
 from corridor.services.protection.accounts import Caller
 from corridor.services.tracing.read_models import (
     Case,
@@ -20,6 +21,7 @@ from corridor.services.tracing.read_models import (
 from corridor.tracing_schemas import DisclosureIn, EnquiryIn, MatchDecisionIn, TransitionIn
 from corridor.web.auth import requires
 from corridor.web.deps import services
+from corridor.web.retries import Retried
 from corridor.web.writes import audited, refused_about
 
 tracing_router = APIRouter(prefix="/api/tracing", tags=["tracing"])
@@ -32,13 +34,27 @@ MayDecide = Annotated[Caller, Depends(audited("tracing.write", gate="tracing.rea
 
 
 @tracing_router.post("/enquiries", status_code=201)
-def create_enquiry(body: EnquiryIn, svc: Svc, who: MayTracingWrite) -> Enquiry:
+def create_enquiry(body: EnquiryIn, svc: Svc, who: MayTracingWrite, retry: Retried) -> Enquiry:
     """Record an enquiry (the enquirer and one or more sought persons); the registered
     persons who may be them are proposed at once, each with its explanation."""
-    enquiry = svc.tracing.create_enquiry(
-        body, recorded_by=who.principal.user_id, audit=svc.audit.hook(who, "tracing.write")
+    return retry.run(
+        who,
+        lambda guard: svc.gate.tracing_written(
+            who,
+            svc.tracing.create_enquiry(
+                body,
+                recorded_by=who.principal.user_id,
+                audit=guard(svc.audit.hook(who, "tracing.write")),
+            ),
+            Enquiry,
+        ),
+        lambda done: svc.gate.tracing(
+            who,
+            lambda: svc.tracing.views.enquiry(done.ref["enquiry_id"], scope=who.scope),
+            Enquiry,
+        ),
+        made.enquiry_ref(who.principal.user_id),
     )
-    return svc.gate.tracing_written(who, enquiry, Enquiry)
 
 
 @tracing_router.get("/enquiries")
@@ -88,26 +104,40 @@ def get_case(case_id: str, svc: Svc, who: MayTracingRead) -> Case:
 
 
 @tracing_router.post("/matches/{match_id}/confirm")
-def confirm_match(match_id: str, body: MatchDecisionIn, svc: Svc, who: MayTracingWrite) -> Case:
+def confirm_match(
+    match_id: str, body: MatchDecisionIn, svc: Svc, who: MayTracingWrite, retry: Retried
+) -> Case:
     """This candidate is the person sought: the case is verified."""
     audit = svc.audit.hook(who, "tracing.write")
-    return svc.gate.tracing_written(
-        who, svc.tracing.confirm_match(match_id, body, who, audit=audit), Case
+    return retry.run(
+        who,
+        lambda guard: svc.gate.tracing_written(
+            who, svc.tracing.confirm_match(match_id, body, who, audit=guard(audit)), Case
+        ),
+        lambda done: _case(svc, who, done.ref["case_id"]),
+        made.match_case_ref(match_id),
     )
 
 
 @tracing_router.post("/matches/{match_id}/reject")
-def reject_match(match_id: str, body: MatchDecisionIn, svc: Svc, who: MayTracingWrite) -> Case:
+def reject_match(
+    match_id: str, body: MatchDecisionIn, svc: Svc, who: MayTracingWrite, retry: Retried
+) -> Case:
     """Not the person sought (the reason is kept)."""
     audit = svc.audit.hook(who, "tracing.write")
-    return svc.gate.tracing_written(
-        who, svc.tracing.reject_match(match_id, body, who, audit=audit), Case
+    return retry.run(
+        who,
+        lambda guard: svc.gate.tracing_written(
+            who, svc.tracing.reject_match(match_id, body, who, audit=guard(audit)), Case
+        ),
+        lambda done: _case(svc, who, done.ref["case_id"]),
+        made.match_case_ref(match_id),
     )
 
 
 @tracing_router.post("/cases/{case_id}/disclosure")
 def decide_disclosure(
-    case_id: str, body: DisclosureIn, svc: Svc, who: MayDecide, request: Request
+    case_id: str, body: DisclosureIn, svc: Svc, who: MayDecide, request: Request, retry: Retried
 ) -> Case:
     """Whether the enquirer may learn where the found person is: an adult's own answer,
     recorded by a tracing officer; for a child, a protection officer's decision. (Gated
@@ -115,17 +145,33 @@ def decide_disclosure(
     found = svc.gate.case_subject(who, case_id)  # out of scope: 404
     audit = svc.audit.hook(who, "tracing.write")
     try:
-        case = svc.tracing.decide_disclosure(case_id, body, who, audit=audit)
+        return retry.run(
+            who,
+            lambda guard: svc.gate.tracing_written(
+                who, svc.tracing.decide_disclosure(case_id, body, who, audit=guard(audit)), Case
+            ),
+            lambda _: _case(svc, who, case_id),
+        )
     except Forbidden:  # not the role that decides for this person: audited as a denial
         refused_about(request, [found])
         raise
-    return svc.gate.tracing_written(who, case, Case)
 
 
 @tracing_router.post("/cases/{case_id}/transitions")
-def transition(case_id: str, body: TransitionIn, svc: Svc, who: MayTracingWrite) -> Case:
+def transition(
+    case_id: str, body: TransitionIn, svc: Svc, who: MayTracingWrite, retry: Retried
+) -> Case:
     """family_informed, reunited, or closed with a reason."""
     audit = svc.audit.hook(who, "tracing.write")
-    return svc.gate.tracing_written(
-        who, svc.tracing.transition(case_id, body, who, audit=audit), Case
+    return retry.run(
+        who,
+        lambda guard: svc.gate.tracing_written(
+            who, svc.tracing.transition(case_id, body, who, audit=guard(audit)), Case
+        ),
+        lambda _: _case(svc, who, case_id),
     )
+
+
+def _case(svc: Services, who: Caller, case_id: str) -> Case:
+    """A case read again (the answer of a decision sent twice)."""
+    return svc.gate.tracing(who, lambda: svc.tracing.views.case(case_id, scope=who.scope), Case)

@@ -16,7 +16,8 @@ def test_a_page_without_login_sends_the_browser_to_sign_in(database, clock):
     with page_client(database, clock) as c:
         c.cookies.clear()
         r = c.get("/search", follow_redirects=False)
-        assert r.status_code == 303 and r.headers["location"] == "/login"
+        # ... and back to the page after (issue 12: the officer finds their form again).
+        assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fsearch"
         # The .json twin answers like the API does.
         assert c.get("/manifests.json").status_code == 401
 
@@ -44,7 +45,7 @@ def test_a_password_only_session_reaches_no_person_page(database, clock):
     r = c.submit("/login", {"username": "reg", "password": PASSWORD})
     assert 'name="code"' in r.text
     r = c.get("/search", follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "/login"
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fsearch"
 
 
 def test_every_form_needs_the_csrf_token_of_this_session(pages: PageClient):

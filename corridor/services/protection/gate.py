@@ -41,9 +41,12 @@ from corridor.services.protection.read_models import (
     ManifestHead,
     ManifestView,
     Movement,
+    MovementEvent,
     PersonPage,
     PersonSummary,
     PersonView,
+    RegisteredHousehold,
+    RegisteredMember,
     Relative,
     SeparatedFamily,
     TracingMention,
@@ -632,6 +635,42 @@ class Gate:
             self.s.oversight.holds,
             lambda h: [p.person_id for p in h.persons],
             purpose=HOLDS_PURPOSE,
+        )
+
+    # -- the answers of writes sent again (safe retries) ---------------------------------
+
+    def movement(self, who: Caller, person_id: str, movement_id: str | None) -> MovementEvent:
+        """A movement a write recorded, read again (audited as a read of the person)."""
+        events = self._read(
+            who,
+            "person.read",
+            lambda: self.s.movements.history(person_id, scope=who.scope),
+            lambda _: [person_id],
+            refused=[person_id],
+        )
+        for event in events:
+            if event["id"] == movement_id:  # as recorded: "corrected" is the log's
+                return MovementEvent.model_validate(
+                    {k: v for k, v in event.items() if k != "corrected"}
+                )
+        raise NotFound("movement")
+
+    def registered_household(self, who: Caller, household_id: str) -> RegisteredHousehold:
+        """What registering a household answered, read again through the gate."""
+        household = self.household(who, household_id)
+        return RegisteredHousehold(
+            id=household.id,
+            site_id=household.site_id,
+            head_person_id=household.head_person_id,
+            members=[
+                RegisteredMember(
+                    id=m.id,
+                    registration_number=m.registration_number,
+                    name=m.name,
+                    relationship_to_head=m.relationship_to_head,
+                )
+                for m in household.members
+            ],
         )
 
     def reported(self, who: Caller, person_ids: list[str]) -> None:

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
 from corridor.schemas import CheckInIn, DispatchIn, ManifestIn, ManifestPersonsIn, ReceiveIn
 from corridor.services import Services
+from corridor.services import idempotency as made
 from corridor.services.protection.accounts import Caller
 from corridor.text import N_
 from corridor.web import forms
@@ -19,11 +20,13 @@ from corridor.web.auth import requires
 from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.persons import site_names
 from corridor.web.pages.render import render
+from corridor.web.retries import Retried, shown_again
 from corridor.web.writes import audited
 
 router = APIRouter(include_in_schema=False)
 MayManifestRead = Annotated[Caller, Depends(requires("manifest.read"))]
 MayManifestWrite = Annotated[Caller, Depends(audited("manifest.write"))]
+WRITE = "manifest.write"
 
 
 def _list(
@@ -42,18 +45,28 @@ def manifests(request: Request, svc: Svc, who: MayManifestRead) -> Response:
 
 
 @router.post("/manifests")
-def create(request: Request, form: Form, svc: Svc, who: MayManifestWrite) -> Response:
+def create(
+    request: Request, form: Form, svc: Svc, who: MayManifestWrite, retry: Retried
+) -> Response:
     body = {k: text(form, k) or "" for k in ("vehicle", "from_site_id", "to_site_id")}
     try:
-        manifest = svc.manifests.create(
-            forms.parse(ManifestIn, body),
-            created_by=who.principal.user_id,
-            scope=who.scope,
-            audit=svc.audit.hook(who, "manifest.write"),
+        data = forms.parse(ManifestIn, body)
+        manifest_id = retry.run(
+            who,
+            lambda guard: str(
+                svc.manifests.create(
+                    data,
+                    created_by=who.principal.user_id,
+                    scope=who.scope,
+                    audit=guard(svc.audit.hook(who, "manifest.write")),
+                )["id"]
+            ),
+            lambda done: str(done.ref["manifest_id"]),
+            made.manifest_ref(who.principal.user_id),
         )
     except ValidationFailed as exc:
         return _list(request, svc, who, forms.as_values(form), forms.problems_by_field(exc))
-    return see_other(f"/manifests/{manifest['id']}")
+    return see_other(f"/manifests/{manifest_id}")
 
 
 def _show(
@@ -74,7 +87,7 @@ def manifest(manifest_id: str, request: Request, svc: Svc, who: MayManifestRead)
 
 @router.post("/manifests/{manifest_id}/persons")
 def add_persons(
-    manifest_id: str, request: Request, form: Form, svc: Svc, who: MayManifestWrite
+    manifest_id: str, request: Request, form: Form, svc: Svc, who: MayManifestWrite, retry: Retried
 ) -> Response:
     """Registration numbers, one per line or separated by spaces or commas."""
     numbers = [n for n in re.split(r"[\s,;]+", text(form, "registration_numbers") or "") if n]
@@ -96,11 +109,13 @@ def add_persons(
         if problems:
             raise ValidationFailed(problems)
         body = {"person_ids": ids, "separation_reason": text(form, "separation_reason")}
-        svc.manifests.add_persons(
-            manifest_id,
-            forms.parse(ManifestPersonsIn, body),
-            scope=who.scope,
-            audit=svc.audit.hook(who, "manifest.write"),
+        data = forms.parse(ManifestPersonsIn, body)
+        retry.run(
+            who,
+            lambda guard: svc.manifests.add_persons(
+                manifest_id, data, scope=who.scope, audit=guard(svc.audit.hook(who, WRITE))
+            ),
+            shown_again,
         )
     except ValidationFailed as exc:
         errors = {"registration_numbers": forms.reasons(exc)}
@@ -110,26 +125,34 @@ def add_persons(
 
 @router.post("/manifests/{manifest_id}/remove")
 def remove_person(
-    manifest_id: str, request: Request, form: Form, svc: Svc, who: MayManifestWrite
+    manifest_id: str, request: Request, form: Form, svc: Svc, who: MayManifestWrite, retry: Retried
 ) -> Response:
     person_id = text(form, "person_id") or ""
-    svc.manifests.remove_person(
-        manifest_id, person_id, scope=who.scope, audit=svc.audit.hook(who, "manifest.write")
+    retry.run(
+        who,
+        lambda guard: svc.manifests.remove_person(
+            manifest_id, person_id, scope=who.scope, audit=guard(svc.audit.hook(who, WRITE))
+        ),
+        shown_again,
     )
     return see_other(f"/manifests/{manifest_id}")
 
 
 @router.post("/manifests/{manifest_id}/dispatch")
 def dispatch(
-    manifest_id: str, request: Request, form: Form, svc: Svc, who: MayManifestWrite
+    manifest_id: str, request: Request, form: Form, svc: Svc, who: MayManifestWrite, retry: Retried
 ) -> Response:
     try:
-        svc.manifests.dispatch(
-            manifest_id,
-            DispatchIn(),
-            recorded_by=who.principal.user_id,
-            scope=who.scope,
-            audit=svc.audit.hook(who, "manifest.write"),
+        retry.run(
+            who,
+            lambda guard: svc.manifests.dispatch(
+                manifest_id,
+                DispatchIn(),
+                recorded_by=who.principal.user_id,
+                scope=who.scope,
+                audit=guard(svc.audit.hook(who, WRITE)),
+            ),
+            shown_again,
         )
     except ValidationFailed as exc:
         errors = {"dispatch": forms.reasons(exc)}
@@ -139,7 +162,7 @@ def dispatch(
 
 @router.post("/manifests/{manifest_id}/check-in")
 def check_in(
-    manifest_id: str, request: Request, form: Form, svc: Svc, who: MayManifestWrite
+    manifest_id: str, request: Request, form: Form, svc: Svc, who: MayManifestWrite, retry: Retried
 ) -> Response:
     """Tick one person off (by the button's person id or a typed registration number);
     htmx gets the list back, a browser without script the page."""
@@ -149,12 +172,18 @@ def check_in(
     }
     errors: dict[str, str] = {}
     try:
-        svc.manifests.check_in(
-            manifest_id,
-            forms.parse(CheckInIn, body),
-            recorded_by=who.principal.user_id,
-            scope=who.scope,
-            audit=svc.audit.hook(who, "manifest.write"),
+        data = forms.parse(CheckInIn, body)
+        retry.run(
+            who,
+            lambda guard: svc.manifests.check_in(
+                manifest_id,
+                data,
+                recorded_by=who.principal.user_id,
+                scope=who.scope,
+                audit=guard(svc.audit.hook(who, WRITE)),
+            ),
+            shown_again,
+            made.check_in_ref(manifest_id),
         )
     except (ValidationFailed, NotFound, Conflict) as exc:
         reasons = forms.reasons(exc)
@@ -172,10 +201,14 @@ def check_in(
 
 @router.post("/manifests/{manifest_id}/receive")
 def receive(
-    manifest_id: str, request: Request, form: Form, svc: Svc, who: MayManifestWrite
+    manifest_id: str, request: Request, form: Form, svc: Svc, who: MayManifestWrite, retry: Retried
 ) -> Response:
-    svc.manifests.receive(
-        manifest_id, ReceiveIn(), scope=who.scope, audit=svc.audit.hook(who, "manifest.write")
+    retry.run(
+        who,
+        lambda guard: svc.manifests.receive(
+            manifest_id, ReceiveIn(), scope=who.scope, audit=guard(svc.audit.hook(who, WRITE))
+        ),
+        shown_again,
     )
     return see_other(f"/manifests/{manifest_id}")
 

@@ -18,6 +18,7 @@ from corridor.web import forms
 from corridor.web.auth import requires
 from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.render import render
+from corridor.web.retries import Retried, shown_again
 from corridor.web.writes import audited
 
 router = APIRouter(include_in_schema=False)
@@ -49,17 +50,22 @@ def person(person_id: str, request: Request, svc: Svc, who: MayPersonRead) -> Re
 
 @router.post("/persons/{person_id}/events")
 def record_event(
-    person_id: str, request: Request, form: Form, svc: Svc, who: MayMovementWrite
+    person_id: str, request: Request, form: Form, svc: Svc, who: MayMovementWrite, retry: Retried
 ) -> Response:
     """Hospitalised, detained, released, transferred... (the movement log)."""
     body = {k: text(form, k) for k in ("kind", "to_site_id", "note")}
     try:
-        svc.movements.record(
-            person_id,
-            forms.parse(StatusEventIn, body),
-            recorded_by=who.principal.user_id,
-            scope=who.scope,
-            audit=svc.audit.hook(who, "movement.write"),
+        data = forms.parse(StatusEventIn, body)
+        retry.run(
+            who,
+            lambda guard: svc.movements.record(
+                person_id,
+                data,
+                recorded_by=who.principal.user_id,
+                scope=who.scope,
+                audit=guard(svc.audit.hook(who, "movement.write")),
+            ),
+            shown_again,
         )
     except ValidationFailed as exc:
         return _person(request, svc, who, person_id, forms.problems_by_field(exc))
@@ -68,7 +74,7 @@ def record_event(
 
 @router.post("/persons/{person_id}/health")
 def record_health(
-    person_id: str, request: Request, form: Form, svc: Svc, who: MayPersonWrite
+    person_id: str, request: Request, form: Form, svc: Svc, who: MayPersonWrite, retry: Retried
 ) -> Response:
     """Health staff record MUAC, oedema, functioning, medical flags and a note (sealed at
     rest); the form shows them all, so what is cleared is cleared."""
@@ -79,12 +85,17 @@ def record_health(
             raise Forbidden(N_("Medical details are recorded by health staff"))
 
     try:
-        svc.registration.update_person(
-            person_id,
-            forms.parse(PersonPatch, forms.health_record(form)),
-            audit=svc.audit.hook(who, "person.write"),
-            scope=who.scope,
-            check=health_staff_only,
+        data = forms.parse(PersonPatch, forms.health_record(form))
+        retry.run(
+            who,
+            lambda guard: svc.registration.update_person(
+                person_id,
+                data,
+                audit=guard(svc.audit.hook(who, "person.write")),
+                scope=who.scope,
+                check=health_staff_only,
+            ),
+            shown_again,
         )
     except ValidationFailed as exc:
         errors = {
@@ -98,7 +109,7 @@ def record_health(
 
 @router.post("/persons/{person_id}/links")
 def link_relative(
-    person_id: str, request: Request, form: Form, svc: Svc, who: MayPersonWrite
+    person_id: str, request: Request, form: Form, svc: Svc, who: MayPersonWrite, retry: Retried
 ) -> Response:
     """Record a relative found elsewhere, by their registration number."""
     number = text(form, "registration_number") or ""
@@ -111,8 +122,13 @@ def link_relative(
             "other_person_id": found[0],
             "kind": text(form, "link_kind"),
         }
-        svc.registration.link(
-            forms.parse(LinkIn, body), scope=who.scope, audit=svc.audit.hook(who, "person.write")
+        data = forms.parse(LinkIn, body)
+        retry.run(
+            who,
+            lambda guard: svc.registration.link(
+                data, scope=who.scope, audit=guard(svc.audit.hook(who, "person.write"))
+            ),
+            shown_again,
         )
     except (ValidationFailed, Conflict) as exc:
         errors = {

@@ -12,12 +12,14 @@ from fastapi.responses import Response
 from corridor.errors import ValidationFailed
 from corridor.schemas import HouseholdIn, MatchQueryIn, PersonIn
 from corridor.services import Services
+from corridor.services import idempotency as made
 from corridor.services.protection.accounts import Caller
 from corridor.services.protection.read_models import Candidate
 from corridor.web import forms
 from corridor.web.auth import requires
 from corridor.web.pages.common import Form, Svc, see_other
 from corridor.web.pages.render import render
+from corridor.web.retries import Retried
 from corridor.web.writes import audited
 
 router = APIRouter(include_in_schema=False)
@@ -30,6 +32,7 @@ DEFAULTS = {
     "consent_tracing": "1",
 }
 MEMBER_ROWS = 2
+MAX_MEMBER_ROWS = 60
 MEMBER_FIELD = re.compile(r"members\[(\d{1,2})\]\.")
 SIMILAR_SHOWN = 5
 SIMILAR_FLOOR = 0.2  # below this a candidate is noise, not a likely duplicate
@@ -65,37 +68,48 @@ def person_form(request: Request, svc: Svc, who: MayPersonWrite) -> Response:
 
 
 @router.post("/register")
-def register_person(request: Request, form: Form, svc: Svc, who: WritesPerson) -> Response:
+def register_person(
+    request: Request, form: Form, svc: Svc, who: WritesPerson, retry: Retried
+) -> Response:
     try:
         data = forms.parse(PersonIn, forms.person_details(form) | forms.basis(form))
-        person = svc.registration.register_person(
-            data,
-            recorded_by=who.principal.user_id,
-            audit=svc.audit.hook(who, "person.write"),
-            scope=who.scope,
+        person_id = retry.run(
+            who,
+            lambda guard: svc.registration.register_person(
+                data,
+                recorded_by=who.principal.user_id,
+                audit=guard(svc.audit.hook(who, "person.write")),
+                scope=who.scope,
+            )["id"],
+            lambda done: str(done.ref["person_ids"][0]),
         )
     except ValidationFailed as exc:
         values, errors = forms.as_values(form), forms.problems_by_field(exc)
         return _form(request, svc, who, "register_person.html", values, errors)
-    return see_other(f"/persons/{person['id']}")
+    return see_other(f"/persons/{person_id}")
 
 
 @router.get("/register/household")
-def household_form(request: Request, svc: Svc, who: MayPersonWrite) -> Response:
-    return _form(
-        request, svc, who, "register_household.html", dict(DEFAULTS), {}, members=MEMBER_ROWS
-    )
+def household_form(
+    request: Request, svc: Svc, who: MayPersonWrite, members: int = MEMBER_ROWS
+) -> Response:
+    """The form, with ``members`` empty member rows (a kept draft asks for as many as it
+    filled)."""
+    rows = max(1, min(members, MAX_MEMBER_ROWS))
+    return _form(request, svc, who, "register_household.html", dict(DEFAULTS), {}, members=rows)
 
 
 @router.get("/register/member")
 def member_row(request: Request, who: MayPersonWrite, index: int = 0) -> Response:
     """One more empty member row (htmx), and the button for the next one."""
-    extra = {"index": max(0, min(index, 60)), "values": {}, "errors": {}}
+    extra = {"index": max(0, min(index, MAX_MEMBER_ROWS)), "values": {}, "errors": {}}
     return render(request, "_member.html", {}, who=who, extra=extra)
 
 
 @router.post("/register/household")
-def register_household(request: Request, form: Form, svc: Svc, who: WritesPerson) -> Response:
+def register_household(
+    request: Request, form: Form, svc: Svc, who: WritesPerson, retry: Retried
+) -> Response:
     rows = sorted({int(k[8 : k.index("]")]) for k in form if k.startswith("members[") and "]" in k})
     members = []
     for i in rows:
@@ -111,11 +125,17 @@ def register_household(request: Request, form: Form, svc: Svc, who: WritesPerson
     }
     try:
         data = forms.parse(HouseholdIn, body)
-        household = svc.registration.register_household(
-            data,
-            recorded_by=who.principal.user_id,
-            audit=svc.audit.hook(who, "person.write"),
-            scope=who.scope,
+        household_id = retry.run(
+            who,
+            lambda guard: svc.registration.register_household(
+                data,
+                recorded_by=who.principal.user_id,
+                audit=guard(svc.audit.hook(who, "person.write")),
+                scope=who.scope,
+            )["id"],
+            # Tapped twice, or sent again after a lost answer: the one household.
+            lambda done: str(done.ref["household_id"]),
+            made.household_ref,
         )
     except ValidationFailed as exc:
         # Problems name members by their place among those given: map back to the rows.
@@ -127,7 +147,7 @@ def register_household(request: Request, form: Form, svc: Svc, who: WritesPerson
         values = forms.as_values(form)
         count = max([*rows, MEMBER_ROWS - 1]) + 1
         return _form(request, svc, who, "register_household.html", values, errors, count)
-    return see_other(f"/households/{household['id']}")
+    return see_other(f"/households/{household_id}")
 
 
 @router.post("/register/similar")

@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from pydantic import BaseModel
 
 from corridor.domain.birth import BRACKETS
+from corridor.domain.ids import uuid7
 from corridor.security.roles import default_matrix
 from corridor.security.sessions import COOKIE_NAME
 from corridor.services.protection.accounts import Caller
@@ -69,6 +70,8 @@ def environment(code: str) -> Environment:
     env.filters["day"] = lambda v: _day(v, code)
     env.globals["bracket_pairs"] = [(b, b) for b in BRACKETS]
     env.globals["pyramid"] = charts.pyramid
+    # Each rendering of a write form carries a key of its own: sent twice, it writes once.
+    env.globals["form_key"] = uuid7
     env.globals["daily_bars"] = lambda days, title: charts.daily_bars(
         [(_day(d, code), n) for d, n in days], title
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -46,33 +47,51 @@ def home(request: Request, svc: Svc, who: MaybeCaller) -> Response:
     return render(request, "home.html", {"sites": sites}, who=who)
 
 
+def _back(target: str | None) -> str:
+    """Where to go after signing in: a path of Corridor's (the form whose draft was kept
+    when the session ended), else the start."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return "/" if target.startswith("/login") else target
+
+
+def _login_page(
+    request: Request, step: str, error: Any, status: int = 200, back: str = "/"
+) -> Response:
+    extra = {"step": step, "error": error, "next": back}
+    return render(request, "login.html", {}, status=status, extra=extra)
+
+
 @router.get("/login")
-def login_page(request: Request, who: MaybeCaller) -> Response:
+def login_page(request: Request, who: MaybeCaller, next: str | None = None) -> Response:  # noqa: A002
     step = "code" if who is not None and not who.second_factor else "password"
-    return render(request, "login.html", {}, who=None, extra={"step": step, "error": None})
+    return _login_page(request, step, None, back=_back(next))
 
 
 @router.post("/login")
 def login(request: Request, form: Form, svc: Svc) -> Response:
+    back = _back(text(form, "next"))
     try:
         result = svc.accounts.login(text(form, "username") or "", text(form, "password") or "")
     except CorridorError as exc:
         status = 429 if exc.code == "throttled" else 401
-        return render(
-            request, "login.html", {}, status=status, extra={"step": "password", "error": exc}
-        )
-    target = "/login" if result.second_factor_required else "/"
+        return _login_page(request, "password", exc, status, back)
+    if result.second_factor_required:
+        target = "/login" if back == "/" else "/login?" + urlencode({"next": back})
+    else:
+        target = back
     return _with_session(see_other(target), result.session_id, svc)
 
 
 @router.post("/login/code")
 def second_factor(request: Request, form: Form, svc: Svc) -> Response:
     session_id = request.cookies.get(COOKIE_NAME) or ""
+    back = _back(text(form, "next"))
     try:
         new_id = svc.accounts.second_factor(session_id, text(form, "code") or "")
     except CorridorError as exc:
-        return render(request, "login.html", {}, status=401, extra={"step": "code", "error": exc})
-    return _with_session(see_other("/"), new_id, svc)
+        return _login_page(request, "code", exc, 401, back)
+    return _with_session(see_other(back), new_id, svc)
 
 
 @router.post("/logout")

@@ -14,6 +14,7 @@ from starlette.datastructures import FormData
 
 from corridor.errors import Conflict, Forbidden, ValidationFailed
 from corridor.services import Services
+from corridor.services import idempotency as made
 from corridor.services.protection.accounts import Caller
 from corridor.services.tracing.read_models import Case, Enquiry, EnquiryList, QueueItem
 from corridor.tracing_schemas import DisclosureIn, EnquiryIn, MatchDecisionIn, TransitionIn
@@ -21,6 +22,7 @@ from corridor.web import forms
 from corridor.web.auth import requires
 from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.render import render
+from corridor.web.retries import Retried, Retry, shown_again
 from corridor.web.writes import audited, refused_about
 
 router = APIRouter(include_in_schema=False)
@@ -119,14 +121,24 @@ def sought_row(request: Request, who: MayTracingWrite, index: int = 0) -> Respon
 
 
 @router.post("/tracing/enquiries")
-def create_enquiry(request: Request, form: Form, svc: Svc, who: WritesTracing) -> Response:
+def create_enquiry(
+    request: Request, form: Form, svc: Svc, who: WritesTracing, retry: Retried
+) -> Response:
     """Record the enquiry; the likely persons are proposed at once."""
     body, rows = _enquiry_body(form)
     try:
-        enquiry = svc.tracing.create_enquiry(
-            forms.parse(EnquiryIn, body),
-            recorded_by=who.principal.user_id,
-            audit=svc.audit.hook(who, "tracing.write"),
+        data = forms.parse(EnquiryIn, body)
+        enquiry_id = retry.run(
+            who,
+            lambda guard: str(
+                svc.tracing.create_enquiry(
+                    data,
+                    recorded_by=who.principal.user_id,
+                    audit=guard(svc.audit.hook(who, "tracing.write")),
+                )["id"]
+            ),
+            lambda done: str(done.ref["enquiry_id"]),
+            made.enquiry_ref(who.principal.user_id),
         )
     except ValidationFailed as exc:
         errors = {}
@@ -136,7 +148,7 @@ def create_enquiry(request: Request, form: Form, svc: Svc, who: WritesTracing) -
             errors[field] = reason
         extra_rows = max(rows) + 1
         return _enquiry_form(request, who, forms.as_values(form), errors, extra_rows)
-    return see_other(f"/tracing/enquiries/{enquiry['id']}")
+    return see_other(f"/tracing/enquiries/{enquiry_id}")
 
 
 @page(router, "/tracing/enquiries/{enquiry_id}")
@@ -176,40 +188,62 @@ def case(case_id: str, request: Request, svc: Svc, who: MayTracingRead) -> Respo
 
 
 def _decide(
-    request: Request, form: Form, svc: Services, who: Caller, match_id: str, confirm: bool
+    request: Request,
+    form: Form,
+    svc: Services,
+    who: Caller,
+    retry: Retry,
+    match_id: str,
+    confirm: bool,
 ) -> Response:
     case_id = text(form, "case_id") or ""
     audit = svc.audit.hook(who, "tracing.write")
     decide = svc.tracing.confirm_match if confirm else svc.tracing.reject_match
     try:
         body = forms.parse(MatchDecisionIn, {"reason": text(form, "reason") or ""})
-        result = decide(match_id, body, who, audit=audit)
+        decided = retry.run(
+            who,
+            lambda guard: str(decide(match_id, body, who, audit=guard(audit))["id"]),
+            lambda done: str(done.ref["case_id"]),
+            made.match_case_ref(match_id),
+        )
     except (ValidationFailed, Conflict) as exc:
         reasons = forms.reasons(exc)
         return _case(request, svc, who, case_id, {f"reason-{match_id}": reasons})
-    return see_other(f"/tracing/cases/{result['id']}")
+    return see_other(f"/tracing/cases/{decided}")
 
 
 @router.post("/tracing/matches/{match_id}/confirm")
-def confirm(match_id: str, request: Request, form: Form, svc: Svc, who: WritesTracing) -> Response:
+def confirm(
+    match_id: str, request: Request, form: Form, svc: Svc, who: WritesTracing, retry: Retried
+) -> Response:
     """This candidate is the person sought: the case is verified."""
-    return _decide(request, form, svc, who, match_id, confirm=True)
+    return _decide(request, form, svc, who, retry, match_id, confirm=True)
 
 
 @router.post("/tracing/matches/{match_id}/reject")
-def reject(match_id: str, request: Request, form: Form, svc: Svc, who: WritesTracing) -> Response:
-    return _decide(request, form, svc, who, match_id, confirm=False)
+def reject(
+    match_id: str, request: Request, form: Form, svc: Svc, who: WritesTracing, retry: Retried
+) -> Response:
+    return _decide(request, form, svc, who, retry, match_id, confirm=False)
 
 
 @router.post("/tracing/cases/{case_id}/disclosure")
-def disclosure(case_id: str, request: Request, form: Form, svc: Svc, who: Decides) -> Response:
+def disclosure(
+    case_id: str, request: Request, form: Form, svc: Svc, who: Decides, retry: Retried
+) -> Response:
     """The found adult's own answer, or for a child the protection officer's decision
     (the service checks which role decides; a refusal of the role is audited)."""
     body = {"decision": text(form, "decision") or "", "reason": text(form, "reason") or ""}
     found = svc.gate.case_subject(who, case_id)  # out of scope: 404
     audit = svc.audit.hook(who, "tracing.write")
     try:
-        svc.tracing.decide_disclosure(case_id, forms.parse(DisclosureIn, body), who, audit=audit)
+        data = forms.parse(DisclosureIn, body)
+        retry.run(
+            who,
+            lambda guard: svc.tracing.decide_disclosure(case_id, data, who, audit=guard(audit)),
+            shown_again,
+        )
     except Forbidden:
         refused_about(request, [found])
         raise
@@ -221,15 +255,17 @@ def disclosure(case_id: str, request: Request, form: Form, svc: Svc, who: Decide
 
 @router.post("/tracing/cases/{case_id}/transitions")
 def transition(
-    case_id: str, request: Request, form: Form, svc: Svc, who: WritesTracing
+    case_id: str, request: Request, form: Form, svc: Svc, who: WritesTracing, retry: Retried
 ) -> Response:
     body = {k: text(form, k) for k in ("to", "close_reason", "reason")}
     try:
-        svc.tracing.transition(
-            case_id,
-            forms.parse(TransitionIn, body),
+        data = forms.parse(TransitionIn, body)
+        retry.run(
             who,
-            audit=svc.audit.hook(who, "tracing.write"),
+            lambda guard: svc.tracing.transition(
+                case_id, data, who, audit=guard(svc.audit.hook(who, "tracing.write"))
+            ),
+            shown_again,
         )
     except (ValidationFailed, Conflict) as exc:
         reasons = forms.reasons(exc)
