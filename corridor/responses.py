@@ -155,7 +155,10 @@ class IssuedToken(ReadModel):
     """An API token, shown once: only its hash is kept."""
 
     id: str
-    token: str
+    token: str | None = Field(
+        description="The token, shown once; null in the replay of a request sent again "
+        "with its Idempotency-Key (revoke the token and ask for another if it was lost)"
+    )
     scopes: list[str]
 
 

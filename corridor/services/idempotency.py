@@ -25,18 +25,30 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, select, text, true, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    delete,
+    insert,
+    literal_column,
+    select,
+    text,
+    true,
+    update,
+)
 
 from corridor.errors import Conflict, Problem, ValidationFailed
 from corridor.services.base import AuditHook, Service
 from corridor.storage.database import Database
 from corridor.storage.idempotency_tables import KEY_LENGTH, idempotency_keys
+from corridor.storage.security_tables import api_tokens, export_requests, users
 from corridor.storage.tables import (
     manifest_items,
     manifests,
     movements,
     persons,
     relationships,
+    sites,
 )
 from corridor.storage.tracing_tables import tracing_enquiries, tracing_matches
 from corridor.text import N_
@@ -321,5 +333,68 @@ def link_ref(person_id: str, other_person_id: str, kind: str) -> RefOf:
             )
         ).scalar()
         return {"link_id": found}
+
+    return ref
+
+
+# -- what an administrator's or an officer's write created (ids only) ------------------
+
+
+def user_ref(username: str) -> RefOf:
+    """The user a create made (user names are unique, kept folded)."""
+
+    def ref(conn: Connection, _person_ids: list[str]) -> Ref:
+        name = username.strip().casefold()
+        found = conn.execute(select(users.c.id).where(users.c.username == name)).scalar()
+        return {"user_id": found}
+
+    return ref
+
+
+def site_ref(conn: Connection, _person_ids: list[str]) -> Ref:
+    """The site a create made."""
+    return {"site_id": _newest(conn, sites.c.id)}
+
+
+def export_ref(user_id: str) -> RefOf:
+    """The export request a caller made."""
+
+    def ref(conn: Connection, _person_ids: list[str]) -> Ref:
+        return {
+            "export_id": _newest(
+                conn, export_requests.c.id, export_requests.c.requested_by == user_id
+            )
+        }
+
+    return ref
+
+
+def token_ref(user_id: str) -> RefOf:
+    """The API token a caller was issued: its id, never its secret. Token ids are random,
+    so on SQLite the last row written (``rowid``) is this transaction's."""
+
+    def ref(conn: Connection, _person_ids: list[str]) -> Ref:
+        order = (
+            literal_column("rowid") if conn.dialect.name == "sqlite" else api_tokens.c.created_at
+        )
+        found = conn.execute(
+            select(api_tokens.c.id)
+            .where(api_tokens.c.user_id == user_id, _made_here(conn))
+            .order_by(order.desc())
+            .limit(1)
+        ).scalar()
+        return {"token_id": found}
+
+    return ref
+
+
+def erasure_ref(person_id: str) -> RefOf:
+    """When an erasure anonymised its person (a time, not a field value)."""
+
+    def ref(conn: Connection, _person_ids: list[str]) -> Ref:
+        found = conn.execute(
+            select(persons.c.anonymised_at).where(persons.c.id == person_id)
+        ).scalar()
+        return {"erased_at": found.isoformat() if found is not None else None}
 
     return ref

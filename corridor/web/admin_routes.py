@@ -1,6 +1,11 @@
 """The administrator's API: users, sites and API tokens (``users.admin``,
 ``sites.admin``). Every write is audited (what was done, to which id); nothing here
-shows a person. A TOTP secret is in the answer once, when it is made."""
+shows a person. A TOTP secret is in the answer once, when it is made.
+
+Every write takes an ``Idempotency-Key`` (docs/api.md, "Safe retries"): sent again, it
+writes nothing and answers the record as it is now, re-read; a secret made by the first
+(a new user's or a reset's TOTP secret) is never in a replay: lost the answer, reset the
+second factor."""
 
 from __future__ import annotations
 
@@ -11,9 +16,11 @@ from fastapi import APIRouter, Depends
 from corridor.responses import ApiToken, Enrolment, SessionsEnded, Site, User
 from corridor.schemas import SitePatch, UserIn, UserPatch
 from corridor.services import Services
+from corridor.services import idempotency as made
 from corridor.services.protection.accounts import Caller
 from corridor.web.deps import services
-from corridor.web.enrolment import enrolment
+from corridor.web.enrolment import enrolment, without_secret
+from corridor.web.retries import Retried, admin_keyed
 from corridor.web.writes import audited
 
 admin_router = APIRouter(prefix="/api")
@@ -28,11 +35,21 @@ def list_users(svc: Svc, who: MayUsersAdmin) -> list[User]:
 
 
 @admin_router.post("/users", status_code=201, tags=["users"])
-def create_user(body: UserIn, svc: Svc, who: MayUsersAdmin) -> Enrolment:
+def create_user(body: UserIn, svc: Svc, who: MayUsersAdmin, retry: Retried) -> Enrolment:
     """A new user. Where a role needs TOTP the answer carries the secret and its
-    ``otpauth://`` URI, once: hand them to the user to enrol."""
+    ``otpauth://`` URI, once: hand them to the user to enrol. Sent again with the same
+    key: the user, without the secret (reset the second factor if the answer was lost)."""
     hook = svc.audit.admin_hook(who, "users.admin")
-    return enrolment(svc.administration.create_user(body, who.principal.user_id, audit=hook))
+    return retry.run(
+        who,
+        lambda guard: enrolment(
+            svc.administration.create_user(
+                body, who.principal.user_id, audit=admin_keyed(guard, hook)
+            )
+        ),
+        lambda done: without_secret(svc.administration.user(done.ref["user_id"])),
+        made.user_ref(body.username),
+    )
 
 
 @admin_router.get("/users/{user_id}", tags=["users"])
@@ -41,44 +58,82 @@ def get_user(user_id: str, svc: Svc, who: MayUsersAdmin) -> User:
 
 
 @admin_router.patch("/users/{user_id}", tags=["users"])
-def update_user(user_id: str, body: UserPatch, svc: Svc, who: MayUsersAdmin) -> Enrolment:
+def update_user(
+    user_id: str, body: UserPatch, svc: Svc, who: MayUsersAdmin, retry: Retried
+) -> Enrolment:
     """Name, roles, sites, language; from the user's next request. Gaining a role that
     needs TOTP, without a second factor yet, makes one (in the answer, once)."""
     hook = svc.audit.admin_hook(who, "users.admin")
-    return enrolment(
-        svc.administration.update_user(user_id, body, who.principal.user_id, audit=hook)
+    return retry.run(
+        who,
+        lambda guard: enrolment(
+            svc.administration.update_user(
+                user_id, body, who.principal.user_id, audit=admin_keyed(guard, hook)
+            )
+        ),
+        lambda _: without_secret(svc.administration.user(user_id)),
     )
 
 
 @admin_router.post("/users/{user_id}/deactivate", tags=["users"])
-def deactivate_user(user_id: str, svc: Svc, who: MayUsersAdmin) -> User:
+def deactivate_user(user_id: str, svc: Svc, who: MayUsersAdmin, retry: Retried) -> User:
     """The user's sessions and tokens stop working at once. Not yourself, and not the
     last active administrator (409)."""
     hook = svc.audit.admin_hook(who, "users.admin")
-    return User.model_validate(
-        svc.administration.deactivate(user_id, who.principal.user_id, audit=hook)
+    return retry.run(
+        who,
+        lambda guard: User.model_validate(
+            svc.administration.deactivate(
+                user_id, who.principal.user_id, audit=admin_keyed(guard, hook)
+            )
+        ),
+        lambda _: User.model_validate(svc.administration.user(user_id)),
     )
 
 
 @admin_router.post("/users/{user_id}/reactivate", tags=["users"])
-def reactivate_user(user_id: str, svc: Svc, who: MayUsersAdmin) -> User:
+def reactivate_user(user_id: str, svc: Svc, who: MayUsersAdmin, retry: Retried) -> User:
     hook = svc.audit.admin_hook(who, "users.admin")
-    return User.model_validate(svc.administration.reactivate(user_id, audit=hook))
+    return retry.run(
+        who,
+        lambda guard: User.model_validate(
+            svc.administration.reactivate(user_id, audit=admin_keyed(guard, hook))
+        ),
+        lambda _: User.model_validate(svc.administration.user(user_id)),
+    )
 
 
 @admin_router.post("/users/{user_id}/second-factor", tags=["users"])
-def reset_second_factor(user_id: str, svc: Svc, who: MayUsersAdmin) -> Enrolment:
+def reset_second_factor(user_id: str, svc: Svc, who: MayUsersAdmin, retry: Retried) -> Enrolment:
     """A new TOTP secret (in the answer, once): the old one stops working, every session
-    of the user ends, and they enrol again."""
+    of the user ends, and they enrol again. Sent again with the same key: the user,
+    without the secret (and no third secret): lost the answer, reset again with a new
+    key."""
     hook = svc.audit.admin_hook(who, "users.admin")
-    return enrolment(svc.administration.reset_second_factor(user_id, audit=hook))
+    return retry.run(
+        who,
+        lambda guard: enrolment(
+            svc.administration.reset_second_factor(user_id, audit=admin_keyed(guard, hook))
+        ),
+        lambda _: without_secret(svc.administration.user(user_id)),
+    )
 
 
 @admin_router.post("/users/{user_id}/sessions/end", tags=["users"])
-def end_sessions(user_id: str, svc: Svc, who: MayUsersAdmin) -> SessionsEnded:
+def end_sessions(user_id: str, svc: Svc, who: MayUsersAdmin, retry: Retried) -> SessionsEnded:
+    """Sent again with the same key: the first count (the sessions it ended)."""
     hook = svc.audit.admin_hook(who, "users.admin")
-    ended = svc.administration.end_sessions(user_id, audit=hook)
-    return SessionsEnded(user_id=user_id, sessions_ended=ended)
+    return retry.run(
+        who,
+        lambda guard: SessionsEnded(
+            user_id=user_id,
+            sessions_ended=svc.administration.end_sessions(user_id, audit=admin_keyed(guard, hook)),
+        ),
+        lambda done: SessionsEnded(
+            user_id=user_id, sessions_ended=int(done.ref.get("sessions_ended", 0))
+        ),
+        keep=lambda answer: {"sessions_ended": answer.sessions_ended},
+    )
 
 
 @admin_router.get("/tokens", tags=["users"])
@@ -88,22 +143,41 @@ def list_tokens(svc: Svc, who: MayUsersAdmin) -> list[ApiToken]:
 
 
 @admin_router.post("/tokens/{token_id}/revoke", tags=["users"])
-def revoke_token(token_id: str, svc: Svc, who: MayUsersAdmin) -> ApiToken:
+def revoke_token(token_id: str, svc: Svc, who: MayUsersAdmin, retry: Retried) -> ApiToken:
     hook = svc.audit.admin_hook(who, "users.admin")
-    return ApiToken.model_validate(svc.administration.revoke_token(token_id, audit=hook))
+    return retry.run(
+        who,
+        lambda guard: ApiToken.model_validate(
+            svc.administration.revoke_token(token_id, audit=admin_keyed(guard, hook))
+        ),
+        lambda _: ApiToken.model_validate(svc.administration.api_token(token_id)),
+    )
 
 
 @admin_router.patch("/sites/{site_id}", tags=["sites"])
-def update_site(site_id: str, body: SitePatch, svc: Svc, who: MaySitesAdmin) -> Site:
+def update_site(
+    site_id: str, body: SitePatch, svc: Svc, who: MaySitesAdmin, retry: Retried
+) -> Site:
     """Name, place, capacity (the kind stays). A detention facility's details are
     sealed again as they change, and its name stays a neutral label."""
     hook = svc.audit.admin_hook(who, "sites.admin")
-    return Site.model_validate(svc.sites.update(site_id, body, audit=hook))
+    return retry.run(
+        who,
+        lambda guard: Site.model_validate(
+            svc.sites.update(site_id, body, audit=admin_keyed(guard, hook))
+        ),
+        lambda _: Site.model_validate(svc.sites.get(site_id)),
+    )
 
 
 @admin_router.post("/sites/{site_id}/close", tags=["sites"])
-def close_site(site_id: str, svc: Svc, who: MaySitesAdmin) -> Site:
+def close_site(site_id: str, svc: Svc, who: MaySitesAdmin, retry: Retried) -> Site:
     """The site takes no new registration and no manifest to it; its persons, their
-    movements and its figures stay."""
+    movements and its figures stay. Sent again with the same key: the closed site, not
+    a 409."""
     hook = svc.audit.admin_hook(who, "sites.admin")
-    return Site.model_validate(svc.sites.close(site_id, audit=hook))
+    return retry.run(
+        who,
+        lambda guard: Site.model_validate(svc.sites.close(site_id, audit=admin_keyed(guard, hook))),
+        lambda _: Site.model_validate(svc.sites.get(site_id)),
+    )

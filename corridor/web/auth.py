@@ -21,10 +21,12 @@ from corridor.schemas import Strict
 from corridor.security.roles import default_matrix
 from corridor.security.sessions import COOKIE_ATTRIBUTES, COOKIE_NAME
 from corridor.services import Services
+from corridor.services import idempotency as made
 from corridor.services.protection.accounts import Caller
 from corridor.text import N_
 from corridor.web.deps import services
 from corridor.web.request_log import note_caller
+from corridor.web.retries import Guard, Retried, key_only
 
 router = APIRouter(prefix="/api/auth", tags=["authentication"])
 Svc = Annotated[Services, Depends(services)]
@@ -116,10 +118,26 @@ class TokenIn(Strict):
 
 
 @router.post("/tokens", status_code=201)
-def issue_token(body: TokenIn, svc: Svc, who: Annotated[Caller, Depends(caller)]) -> IssuedToken:
-    """An API token for a machine client (shown once; only its hash is kept)."""
-    token_id, secret = svc.accounts.issue_token(who, body.name, body.scopes, body.expires_at)
-    return IssuedToken(id=token_id, token=secret, scopes=sorted(set(body.scopes)))
+def issue_token(
+    body: TokenIn, svc: Svc, who: Annotated[Caller, Depends(caller)], retry: Retried
+) -> IssuedToken:
+    """An API token for a machine client (shown once; only its hash is kept). Sent again
+    with the same ``Idempotency-Key``: the token's id and scopes, with ``token`` null (the
+    secret is never shown twice: lost the answer, revoke the token and ask for another)."""
+    scopes = sorted(set(body.scopes))
+
+    def issue(guard: Guard) -> IssuedToken:
+        token_id, secret = svc.accounts.issue_token(
+            who, body.name, body.scopes, body.expires_at, audit=key_only(guard)
+        )
+        return IssuedToken(id=token_id, token=secret, scopes=scopes)
+
+    return retry.run(
+        who,
+        issue,
+        lambda done: IssuedToken(id=done.ref["token_id"], token=None, scopes=scopes),
+        made.token_ref(who.principal.user_id),
+    )
 
 
 @router.post("/logout")

@@ -10,7 +10,7 @@ from corridor.responses import Enrolment, User
 from corridor.security.totp import provisioning_uri
 from corridor.services.protection.administration import Enrolment as Enrolled
 
-__all__ = ["enrolment", "qr_svg"]
+__all__ = ["enrolment", "qr_svg", "without_secret"]
 
 
 def enrolment(enrolled: Enrolled) -> Enrolment:
@@ -19,6 +19,13 @@ def enrolment(enrolled: Enrolled) -> Enrolment:
     secret = enrolled.totp_secret
     uri = provisioning_uri(secret, user.username) if secret else None
     return Enrolment(user=user, totp_secret=secret, totp_uri=uri)
+
+
+def without_secret(user: dict[str, object]) -> Enrolment:
+    """A replayed answer (docs/api.md, "Safe retries"): the user as they are now, and no
+    secret. A secret is shown once; an administrator who lost the first answer resets
+    the second factor."""
+    return Enrolment(user=User.model_validate(user), totp_secret=None, totp_uri=None)
 
 
 def qr_svg(uri: str) -> str:

@@ -1,4 +1,9 @@
-"""Bulk exports under two keys: ask, have a second person approve, download encrypted."""
+"""Bulk exports under two keys: ask, have a second person approve, download encrypted.
+
+Asking and approving take an ``Idempotency-Key`` (sent again: the same export, asked or
+approved once). The download takes none: it is once-only by design, its file is kept
+nowhere to be answered again, and its body is a passphrase that must not be hashed into
+a stored row (docs/api.md, "Safe retries")."""
 
 from __future__ import annotations
 
@@ -10,9 +15,11 @@ from fastapi.responses import Response
 from corridor.responses import Export
 from corridor.schemas import ExportDownloadIn, ExportIn
 from corridor.services import Services
+from corridor.services import idempotency as made
 from corridor.services.protection.accounts import Caller
 from corridor.web.auth import requires
 from corridor.web.deps import services
+from corridor.web.retries import Retried
 from corridor.web.writes import audited
 
 export_router = APIRouter(prefix="/api/exports", tags=["exports"])
@@ -23,11 +30,18 @@ MayApproveWrite = Annotated[Caller, Depends(audited("export.approve"))]
 
 
 @export_router.post("", status_code=201)
-def request_export(body: ExportIn, svc: Svc, who: MayExport) -> Export:
-    """Ask to export the persons of your sites; a second person must approve."""
+def request_export(body: ExportIn, svc: Svc, who: MayExport, retry: Retried) -> Export:
+    """Ask to export the persons of your sites; a second person must approve. Sent again
+    with the same ``Idempotency-Key``: the same request, made once."""
     audit = svc.audit.hook(who, "export.bulk", purpose=f"export requested: {body.reason}")
-    return Export.model_validate(
-        svc.exports.request(who.principal.user_id, body.reason, who.scope, body.format, audit=audit)
+    user_id = who.principal.user_id
+    return retry.run(
+        who,
+        lambda guard: Export.model_validate(
+            svc.exports.request(user_id, body.reason, who.scope, body.format, audit=guard(audit))
+        ),
+        lambda done: Export.model_validate(svc.exports.get(done.ref["export_id"], who.scope)),
+        made.export_ref(user_id),
     )
 
 
@@ -37,11 +51,16 @@ def get_export(export_id: str, svc: Svc, who: MayApprove) -> Export:
 
 
 @export_router.post("/{export_id}/approve")
-def approve_export(export_id: str, svc: Svc, who: MayApproveWrite) -> Export:
-    """The second key: another officer of the same sites approves."""
+def approve_export(export_id: str, svc: Svc, who: MayApproveWrite, retry: Retried) -> Export:
+    """The second key: another officer of the same sites approves. Sent again with the
+    same ``Idempotency-Key``: the approved export, not a 409."""
     audit = svc.audit.hook(who, "export.approve", purpose=f"export {export_id} approved")
-    return Export.model_validate(
-        svc.exports.approve(who.principal.user_id, export_id, who.scope, audit=audit)
+    return retry.run(
+        who,
+        lambda guard: Export.model_validate(
+            svc.exports.approve(who.principal.user_id, export_id, who.scope, audit=guard(audit))
+        ),
+        lambda _: Export.model_validate(svc.gate.export_request(who, export_id)),
     )
 
 

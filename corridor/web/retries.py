@@ -18,7 +18,7 @@ from fastapi import Depends, Header, Request, Response
 from starlette.datastructures import UploadFile
 
 from corridor.services import Services
-from corridor.services.base import AuditHook
+from corridor.services.base import AdminAudit, AuditHook
 from corridor.services.idempotency import (
     Attempt,
     Ref,
@@ -38,6 +38,8 @@ __all__ = [
     "Guard",
     "Retried",
     "Retry",
+    "admin_keyed",
+    "key_only",
     "shown_again",
 ]
 
@@ -110,6 +112,28 @@ class Retry:
         self.replayed = True
         self.response.headers[REPLAYED_HEADER] = "true"
         return replay(done)
+
+
+def _nobody(_conn: Any, _person_ids: list[str]) -> None:
+    """No audit event of its own: the write is audited elsewhere, or is not a person's."""
+
+
+def key_only(guard: Guard) -> AuditHook:
+    """A hook that only writes the key's row, for a write audited otherwise (an API
+    token's issue)."""
+    return guard(_nobody)
+
+
+def admin_keyed(guard: Guard, hook: AdminAudit) -> AdminAudit:
+    """An administrator's audit hook (``admin_hook``), preceded inside the write's
+    transaction by the key's row, as ``guard`` does for a person's write."""
+    keyed = guard(_nobody)
+
+    def append(conn: Any, what: str, site_id: str | None = None) -> None:
+        keyed(conn, [])
+        hook(conn, what, site_id)
+
+    return append
 
 
 def shown_again(_: Stored) -> None:

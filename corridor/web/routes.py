@@ -69,8 +69,16 @@ MayTracingRead = Annotated[Caller, Depends(requires("tracing.read"))]
 
 
 @api_router.post("/sites", status_code=201, tags=["sites"])
-def create_site(body: SiteIn, svc: Svc, who: MaySitesAdmin) -> Site:
-    return Site.model_validate(svc.sites.create(body, audit=svc.audit.hook(who, "sites.admin")))
+def create_site(body: SiteIn, svc: Svc, who: MaySitesAdmin, retry: Retried) -> Site:
+    """Sent again with the same ``Idempotency-Key``: the same site, created once."""
+    return retry.run(
+        who,
+        lambda guard: Site.model_validate(
+            svc.sites.create(body, audit=guard(svc.audit.hook(who, "sites.admin")))
+        ),
+        lambda done: Site.model_validate(svc.sites.get(done.ref["site_id"])),
+        made.site_ref,
+    )
 
 
 @api_router.get("/sites", tags=["sites"])
@@ -98,11 +106,20 @@ def site_figures(
 
 
 @api_router.put("/users/{user_id}/sites", tags=["users"])
-def set_user_sites(user_id: str, body: UserSitesIn, svc: Svc, who: MayUsersAdmin) -> UserSites:
+def set_user_sites(
+    user_id: str, body: UserSitesIn, svc: Svc, who: MayUsersAdmin, retry: Retried
+) -> UserSites:
     """The sites a user works at: every person query of theirs is confined to them."""
     audit = svc.audit.hook(who, "users.admin")
-    return UserSites(
-        user_id=user_id, site_ids=svc.accounts.set_sites(user_id, body.site_ids, audit=audit)
+    return retry.run(
+        who,
+        lambda guard: UserSites(
+            user_id=user_id,
+            site_ids=svc.accounts.set_sites(user_id, body.site_ids, audit=guard(audit)),
+        ),
+        lambda _: UserSites(
+            user_id=user_id, site_ids=svc.administration.user(user_id)["site_ids"]
+        ),
     )
 
 
@@ -152,17 +169,23 @@ def subject_access(person_id: str, svc: Svc, who: MayPersonExport) -> SubjectAcc
 
 
 @api_router.post("/persons/{person_id}/erasure", tags=["persons"])
-def erase_person(person_id: str, body: ErasureIn, svc: Svc, who: MayPersonErase) -> Erasure:
+def erase_person(
+    person_id: str, body: ErasureIn, svc: Svc, who: MayPersonErase, retry: Retried
+) -> Erasure:
     """A data-subject erasure request, taken by a protection officer who checked the
     person's identity: the record is anonymised at once, as a retention run would, and
-    the disposal logged. Refused (409) for a record on legal hold."""
-    return Erasure.model_validate(
-        svc.retention.erase(
-            person_id,
-            body.ground,
-            audit=svc.audit.hook(who, "person.export", purpose="data-subject erasure request"),
-            scope=who.scope,
-        )
+    the disposal logged. Refused (409) for a record on legal hold. Sent again with the
+    same key: the first answer, not 409 "erased already"."""
+    audit = svc.audit.hook(who, "person.export", purpose="data-subject erasure request")
+    return retry.run(
+        who,
+        lambda guard: Erasure.model_validate(
+            svc.retention.erase(person_id, body.ground, audit=guard(audit), scope=who.scope)
+        ),
+        lambda done: Erasure(
+            person_id=person_id, erased_at=done.ref["erased_at"], ground=body.ground
+        ),
+        made.erasure_ref(person_id),
     )
 
 

@@ -186,7 +186,13 @@ class AccountService:
         return new_id
 
     def issue_token(
-        self, who: Caller, name: str, scopes: Iterable[str], expires_at: datetime | None
+        self,
+        who: Caller,
+        name: str,
+        scopes: Iterable[str],
+        expires_at: datetime | None,
+        *,
+        audit: AuditHook | None = None,
     ) -> tuple[str, str]:
         """An API token for a machine client of ``who`` (their session needs the second
         factor); scopes are actions one of their roles allows. Returns (id, secret)."""
@@ -204,6 +210,8 @@ class AccountService:
         require(problems)
         with self.db.transaction() as conn:
             issued = self.tokens.issue(conn, who.principal.user_id, name, wanted, expires_at)
+            if audit is not None:  # the idempotency key's row joins the issue
+                audit(conn, [])
         return issued.id, issued.secret
 
     def logout(self, session_id: str) -> None:

@@ -97,6 +97,13 @@ class AdministrationService(Service):
                 {**row, "scopes": sorted(row["scopes"])} for row in conn.execute(query).mappings()
             ]
 
+    def api_token(self, token_id: str) -> dict[str, Any]:
+        """One API token's metadata (404 if there is none)."""
+        found = next((t for t in self.api_tokens() if t["id"] == token_id), None)
+        if found is None:
+            raise NotFound("token", field="token_id")
+        return found
+
     # -- the first administrator ------------------------------------------------------
 
     def first_administrator(
@@ -217,7 +224,7 @@ class AdministrationService(Service):
                 raise NotFound("token", field="token_id")
             self.tokens.revoke(conn, token_id)
             audit(conn, f"API token {token_id} revoked", None)
-        return next(t for t in self.api_tokens() if t["id"] == token_id)
+        return self.api_token(token_id)
 
     # -- inside a transaction -----------------------------------------------------------
 

@@ -132,11 +132,20 @@ class KeyService(Service):
         self.vault.forget(site_id)
         return count
 
-    def drill(self, site_id: str, typed: str, *, audit: AuditHook) -> int:
+    def drill(
+        self,
+        site_id: str,
+        typed: str,
+        *,
+        audit: AuditHook,
+        destroying: AuditHook | None = None,
+    ) -> int:
         """The evacuation drill from the data protection officer's desk: destroy every
         data key of the site, as ``destroy_site``, once ``typed`` is the site's name as
         every role sees it (surrounding spaces aside). A different phrase destroys
-        nothing and says why. The number of keys destroyed."""
+        nothing and says why. The number of keys destroyed. ``destroying``: the hook of
+        the transaction that destroys (``audit`` by default; an idempotency key joins it
+        there, not the sealing before it)."""
         cipher = self._cipher()
         with self.db.read() as conn:
             self._confirmed(conn, site_id, typed)
@@ -144,7 +153,7 @@ class KeyService(Service):
         with self.db.transaction() as conn:
             self._confirmed(conn, site_id, typed)
             count = _destroy(conn, cipher, site_id)
-            audit(conn, [])
+            (destroying or audit)(conn, [])
         self.vault.forget(site_id)
         return count
 

@@ -1,7 +1,11 @@
 """The administrator's pages: users (create, roles, sites, language, deactivate, a new
 second factor with its QR code, ending sessions), sites (create, edit, close) and API
 tokens (list, revoke). The same services, gates and audit as the API
-(corridor/web/admin_routes.py); no page here shows a person."""
+(corridor/web/admin_routes.py); no page here shows a person.
+
+Every form carries an idempotency key (``form_key()``): sent twice, the write is done
+once. A replayed creation or second-factor reset shows the user without the secret,
+which is shown once (lost it: reset the second factor)."""
 
 from __future__ import annotations
 
@@ -15,14 +19,16 @@ from corridor.errors import Conflict, ValidationFailed
 from corridor.schemas import SiteIn, SitePatch, UserIn, UserPatch
 from corridor.security.roles import Role
 from corridor.services import Services
+from corridor.services import idempotency as made
 from corridor.services.protection.accounts import Caller
 from corridor.services.protection.administration import Enrolment
 from corridor.web import forms
 from corridor.web.auth import requires
-from corridor.web.enrolment import enrolment, qr_svg
+from corridor.web.enrolment import enrolment, qr_svg, without_secret
 from corridor.web.i18n import LANGUAGES
 from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.render import render
+from corridor.web.retries import Retried, admin_keyed, shown_again
 from corridor.web.writes import audited
 
 router = APIRouter(include_in_schema=False)
@@ -69,9 +75,17 @@ def _site_form(form: FormData) -> dict[str, Any]:
     return {k: v for k in SITE_FIELDS if (v := text(form, k)) is not None}
 
 
-def _enrolled(request: Request, who: Caller, enrolled: Enrolment, status: int = 200) -> Response:
-    """A user with the secret just made: shown once, with its QR code."""
-    shown = enrolment(enrolled)
+def _enrolled(
+    request: Request,
+    who: Caller,
+    enrolled: Enrolment | None,
+    user_id: str,
+    svc: Services,
+    status: int = 200,
+) -> Response:
+    """A user with the secret just made: shown once, with its QR code. ``None``: the
+    form was sent again; the user as now, with no secret."""
+    shown = enrolment(enrolled) if enrolled else without_secret(svc.administration.user(user_id))
     extra = {"qr": qr_svg(shown.totp_uri) if shown.totp_uri else None}
     return render(
         request, "admin_enrolment.html", {"enrolment": shown}, who=who, status=status, extra=extra
@@ -111,22 +125,35 @@ def users(request: Request, svc: Svc, who: MayUsersRead) -> Response:
 
 
 @router.post("/admin/users")
-def create_user(request: Request, form: Form, svc: Svc, who: MayUsersAdmin) -> Response:
+def create_user(
+    request: Request, form: Form, svc: Svc, who: MayUsersAdmin, retry: Retried
+) -> Response:
     body = {
         **_user_form(form),
         "username": text(form, "username") or "",
         "password": form.get("password") or "",
     }
+    hook = svc.audit.admin_hook(who, "users.admin")
     try:
-        enrolled = svc.administration.create_user(
-            forms.parse(UserIn, body),
-            who.principal.user_id,
-            audit=svc.audit.admin_hook(who, "users.admin"),
+        data = forms.parse(UserIn, body)
+        enrolled, user_id = retry.run(
+            who,
+            lambda guard: _with_id(
+                svc.administration.create_user(
+                    data, who.principal.user_id, audit=admin_keyed(guard, hook)
+                )
+            ),
+            lambda done: (None, str(done.ref["user_id"])),
+            made.user_ref(data.username),
         )
     except REFUSED as exc:
         values = {**body, "password": ""}
         return _users(request, svc, who, values, _problems(exc))
-    return _enrolled(request, who, enrolled, status=201)
+    return _enrolled(request, who, enrolled, user_id, svc, status=201)
+
+
+def _with_id(enrolled: Enrolment) -> tuple[Enrolment | None, str]:
+    return enrolled, str(enrolled.user["id"])
 
 
 def _user(
@@ -165,30 +192,38 @@ def user(user_id: str, request: Request, svc: Svc, who: MayUsersRead) -> Respons
 
 @router.post("/admin/users/{user_id}")
 def update_user(
-    user_id: str, request: Request, form: Form, svc: Svc, who: MayUsersAdmin
+    user_id: str, request: Request, form: Form, svc: Svc, who: MayUsersAdmin, retry: Retried
 ) -> Response:
     body = {k: v for k, v in _user_form(form).items() if v is not None}
+    hook = svc.audit.admin_hook(who, "users.admin")
     try:
-        enrolled = svc.administration.update_user(
-            user_id,
-            forms.parse(UserPatch, body),
-            who.principal.user_id,
-            audit=svc.audit.admin_hook(who, "users.admin"),
+        data = forms.parse(UserPatch, body)
+        enrolled: Enrolment | None = retry.run(
+            who,
+            lambda guard: svc.administration.update_user(
+                user_id, data, who.principal.user_id, audit=admin_keyed(guard, hook)
+            ),
+            lambda _: None,
         )
     except REFUSED as exc:
         return _user(request, svc, who, user_id, _problems(exc), body)
-    if enrolled.totp_secret:
-        return _enrolled(request, who, enrolled)
+    if enrolled is not None and enrolled.totp_secret:
+        return _enrolled(request, who, enrolled, user_id, svc)
     return see_other(f"/admin/users/{user_id}")
 
 
 @router.post("/admin/users/{user_id}/deactivate")
 def deactivate_user(
-    user_id: str, request: Request, form: Form, svc: Svc, who: MayUsersAdmin
+    user_id: str, request: Request, form: Form, svc: Svc, who: MayUsersAdmin, retry: Retried
 ) -> Response:
+    hook = svc.audit.admin_hook(who, "users.admin")
     try:
-        svc.administration.deactivate(
-            user_id, who.principal.user_id, audit=svc.audit.admin_hook(who, "users.admin")
+        retry.run(
+            who,
+            lambda guard: svc.administration.deactivate(
+                user_id, who.principal.user_id, audit=admin_keyed(guard, hook)
+            ),
+            shown_again,
         )
     except REFUSED as exc:
         return _user(request, svc, who, user_id, _problems(exc))
@@ -196,24 +231,43 @@ def deactivate_user(
 
 
 @router.post("/admin/users/{user_id}/reactivate")
-def reactivate_user(user_id: str, form: Form, svc: Svc, who: MayUsersAdmin) -> Response:
-    svc.administration.reactivate(user_id, audit=svc.audit.admin_hook(who, "users.admin"))
+def reactivate_user(
+    user_id: str, form: Form, svc: Svc, who: MayUsersAdmin, retry: Retried
+) -> Response:
+    hook = svc.audit.admin_hook(who, "users.admin")
+    retry.run(
+        who,
+        lambda guard: svc.administration.reactivate(user_id, audit=admin_keyed(guard, hook)),
+        shown_again,
+    )
     return see_other(f"/admin/users/{user_id}")
 
 
 @router.post("/admin/users/{user_id}/second-factor")
 def reset_second_factor(
-    user_id: str, request: Request, form: Form, svc: Svc, who: MayUsersAdmin
+    user_id: str, request: Request, form: Form, svc: Svc, who: MayUsersAdmin, retry: Retried
 ) -> Response:
-    enrolled = svc.administration.reset_second_factor(
-        user_id, audit=svc.audit.admin_hook(who, "users.admin")
+    hook = svc.audit.admin_hook(who, "users.admin")
+    enrolled: Enrolment | None = retry.run(
+        who,
+        lambda guard: svc.administration.reset_second_factor(
+            user_id, audit=admin_keyed(guard, hook)
+        ),
+        lambda _: None,  # sent again: no second secret, and the first is not shown again
     )
-    return _enrolled(request, who, enrolled)
+    return _enrolled(request, who, enrolled, user_id, svc)
 
 
 @router.post("/admin/users/{user_id}/sessions/end")
-def end_sessions(user_id: str, form: Form, svc: Svc, who: MayUsersAdmin) -> Response:
-    svc.administration.end_sessions(user_id, audit=svc.audit.admin_hook(who, "users.admin"))
+def end_sessions(
+    user_id: str, form: Form, svc: Svc, who: MayUsersAdmin, retry: Retried
+) -> Response:
+    hook = svc.audit.admin_hook(who, "users.admin")
+    retry.run(
+        who,
+        lambda guard: svc.administration.end_sessions(user_id, audit=admin_keyed(guard, hook)),
+        lambda _: 0,
+    )
     return see_other(f"/admin/users/{user_id}")
 
 
@@ -233,13 +287,22 @@ def sites(request: Request, svc: Svc, who: MaySitesRead) -> Response:
 
 
 @router.post("/admin/sites")
-def create_site(request: Request, form: Form, svc: Svc, who: MaySitesAdmin) -> Response:
+def create_site(
+    request: Request, form: Form, svc: Svc, who: MaySitesAdmin, retry: Retried
+) -> Response:
     body = {**_site_form(form), "kind": text(form, "kind") or ""}
+    hook = svc.audit.hook(who, "sites.admin")
     try:
-        site = svc.sites.create(forms.parse(SiteIn, body), audit=svc.audit.hook(who, "sites.admin"))
+        data = forms.parse(SiteIn, body)
+        site_id = retry.run(
+            who,
+            lambda guard: str(svc.sites.create(data, audit=guard(hook))["id"]),
+            lambda done: str(done.ref["site_id"]),
+            made.site_ref,
+        )
     except REFUSED as exc:
         return _site_list(request, svc, who, body, _problems(exc))
-    return see_other(f"/admin/sites/{site['id']}")
+    return see_other(f"/admin/sites/{site_id}")
 
 
 def _site(
@@ -263,12 +326,16 @@ def site(site_id: str, request: Request, svc: Svc, who: MaySitesRead) -> Respons
 
 @router.post("/admin/sites/{site_id}")
 def update_site(
-    site_id: str, request: Request, form: Form, svc: Svc, who: MaySitesAdmin
+    site_id: str, request: Request, form: Form, svc: Svc, who: MaySitesAdmin, retry: Retried
 ) -> Response:
     body = _site_form(form)
+    hook = svc.audit.admin_hook(who, "sites.admin")
     try:
-        svc.sites.update(
-            site_id, forms.parse(SitePatch, body), audit=svc.audit.admin_hook(who, "sites.admin")
+        data = forms.parse(SitePatch, body)
+        retry.run(
+            who,
+            lambda guard: svc.sites.update(site_id, data, audit=admin_keyed(guard, hook)),
+            shown_again,
         )
     except REFUSED as exc:
         return _site(request, svc, who, site_id, _problems(exc), body)
@@ -277,10 +344,15 @@ def update_site(
 
 @router.post("/admin/sites/{site_id}/close")
 def close_site(
-    site_id: str, request: Request, form: Form, svc: Svc, who: MaySitesAdmin
+    site_id: str, request: Request, form: Form, svc: Svc, who: MaySitesAdmin, retry: Retried
 ) -> Response:
+    hook = svc.audit.admin_hook(who, "sites.admin")
     try:
-        svc.sites.close(site_id, audit=svc.audit.admin_hook(who, "sites.admin"))
+        retry.run(
+            who,
+            lambda guard: svc.sites.close(site_id, audit=admin_keyed(guard, hook)),
+            shown_again,
+        )
     except REFUSED as exc:
         return _site(request, svc, who, site_id, _problems(exc))
     return see_other(f"/admin/sites/{site_id}")
@@ -294,6 +366,13 @@ def tokens(request: Request, svc: Svc, who: MayUsersRead) -> Response:
 
 
 @router.post("/admin/tokens/{token_id}/revoke")
-def revoke_token(token_id: str, form: Form, svc: Svc, who: MayUsersAdmin) -> Response:
-    svc.administration.revoke_token(token_id, audit=svc.audit.admin_hook(who, "users.admin"))
+def revoke_token(
+    token_id: str, form: Form, svc: Svc, who: MayUsersAdmin, retry: Retried
+) -> Response:
+    hook = svc.audit.admin_hook(who, "users.admin")
+    retry.run(
+        who,
+        lambda guard: svc.administration.revoke_token(token_id, audit=admin_keyed(guard, hook)),
+        shown_again,
+    )
     return see_other("/admin/tokens")

@@ -6,6 +6,9 @@ Reads take ``audit.read``; placing or lifting a legal hold ``retention.hold``; t
 ``keys.destroy`` (docs/security.md, "The data protection officer's desk"). A person is
 shown by id and registration number only, never by name; the pages that name persons
 read them through the gate, which audits each.
+
+The hold and drill forms carry an idempotency key: sent twice, the hold is placed or
+lifted once and the drill destroys once, and both answer what the first one did.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ from fastapi.responses import Response
 
 from corridor.errors import CorridorError, NotFound, ValidationFailed
 from corridor.services.protection.accounts import Caller
+from corridor.services.protection.retention import HoldChange
 from corridor.web import forms
 from corridor.web.auth import requires
 from corridor.web.pages.common import Form, Svc, page, text
 from corridor.web.pages.render import render
+from corridor.web.retries import Retried
 from corridor.web.writes import audited
 
 router = APIRouter(include_in_schema=False)
@@ -128,18 +133,20 @@ def holds(request: Request, svc: Svc, who: MayAuditRead) -> Response:
 
 
 @router.post("/dpo/holds")
-def set_hold(request: Request, form: Form, svc: Svc, who: MayHold) -> Response:
+def set_hold(request: Request, form: Form, svc: Svc, who: MayHold, retry: Retried) -> Response:
     """Place or lift a legal hold on a person (id or registration number) or a tracing
     enquiry (its id). The answer names the record changed, and nothing else."""
     kind = text(form, "kind") or ""
     hold = text(form, "hold") != "lift"
     purpose = HOLD_PURPOSES.get((kind, hold))
+    ref = text(form, "ref") or ""
+    audit = svc.audit.hook(who, "retention.hold", purpose=purpose)
     try:
-        changed = svc.retention.hold(
-            kind,
-            text(form, "ref") or "",
-            hold,
-            audit=svc.audit.hook(who, "retention.hold", purpose=purpose),
+        changed = retry.run(
+            who,
+            lambda guard: svc.retention.hold(kind, ref, hold, audit=guard(audit)),
+            lambda done: HoldChange(kind, str(done.ref["record_id"]), hold),
+            lambda _conn, ids: {"record_id": ids[0] if ids else ref.strip()},
         )
     except (NotFound, ValidationFailed) as exc:
         status = 404 if isinstance(exc, NotFound) else 422
@@ -179,13 +186,20 @@ def drill(site_id: str, request: Request, svc: Svc, who: MayDrill) -> Response:
 
 @router.post("/dpo/drill/{site_id}")
 def drill_destroy(
-    site_id: str, request: Request, form: Form, svc: Svc, who: MayDestroy
+    site_id: str, request: Request, form: Form, svc: Svc, who: MayDestroy, retry: Retried
 ) -> Response:
     """Destroy the site's keys once the site's name is typed exactly; a different
-    phrase destroys nothing and the page says why."""
+    phrase destroys nothing and the page says why. Sent again (the same key): the first
+    count of keys destroyed, nothing destroyed twice."""
     audit = svc.audit.hook(who, "keys.destroy", purpose="evacuation drill", site_id=site_id)
+    typed = text(form, "confirm") or ""
     try:
-        destroyed = svc.keys.drill(site_id, text(form, "confirm") or "", audit=audit)
+        destroyed = retry.run(
+            who,
+            lambda guard: svc.keys.drill(site_id, typed, audit=audit, destroying=guard(audit)),
+            lambda done: int(done.ref.get("destroyed", 0)),
+            keep=lambda count: {"destroyed": count},
+        )
     except ValidationFailed as exc:
         return _drill(request, svc, who, site_id, forms.problems_by_field(exc), status=422)
     site = svc.oversight.drill_preview(site_id)
