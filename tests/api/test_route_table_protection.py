@@ -33,6 +33,7 @@ change most last (erasure, dispatch, receive...): the world is built once per ba
 from __future__ import annotations
 
 import functools
+import html.parser
 import json
 import re
 import secrets
@@ -56,7 +57,8 @@ from corridor.storage import Database
 from corridor.web import create_app
 from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
 from tests.conftest import MASTER_KEY, Clock, _truncate_all
-from tests.support.route_table import RouteCase, all_routes, fill, route_cases
+from corridor.web.retries import KEY_FIELD, retry_of
+from tests.support.route_table import NO_KEY, RouteCase, all_routes, fill, route_cases
 from tests.support.route_world import (
     DETENTION_LOCALITY,
     DETENTION_NAME,
@@ -491,3 +493,95 @@ def test_one_audit_event_per_person(env: Env, case: RouteCase, role: Role, recor
     if exact:
         problems["audited, not shown"] = sorted(set(allowed) - set(shown))
     assert not any(problems.values()), ("one event per person shown", problems, _said(a))
+
+
+# -- safe retries: every write takes an idempotency key (issue 12) ------------------------
+
+
+def _takes_key(dependant: Any) -> bool:
+    return any(d.call is retry_of or _takes_key(d) for d in dependant.dependencies)
+
+
+def test_every_api_write_takes_an_idempotency_key() -> None:
+    """Generated from the route table: every POST/PUT/PATCH/DELETE under /api lists the
+    ``Idempotency-Key`` header in its OpenAPI operation, but for the few in ``NO_KEY``
+    (each with its reason). Fails for a new write route without ``retry: Retried``."""
+    paths = APP.openapi()["paths"]
+    writes = [c for c in CASES if c.kind == "api" and not c.reads]
+    assert len(writes) > 30
+    lacking = []
+    for case in writes:
+        if case.key in NO_KEY:
+            continue
+        operation = paths[case.path][case.method.lower()]
+        headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+        if "Idempotency-Key" not in headers:
+            lacking.append(case.key)
+    assert lacking == []
+
+
+def test_every_page_form_handler_takes_a_key() -> None:
+    routes = {f"{m} {r.path}": r for r in all_routes(APP) for m in (r.methods or ())}
+    forms = [c for c in CASES if c.kind == "form"]
+    lacking = [
+        c.key for c in forms if c.key not in NO_KEY and not _takes_key(routes[c.key].dependant)
+    ]
+    assert lacking == []
+
+
+def test_no_key_lists_only_routes_that_exist() -> None:
+    keys = {c.key for c in CASES}
+    assert sorted(set(NO_KEY) - keys) == []
+
+
+class _Forms(html.parser.HTMLParser):
+    """The POST forms of a page: (action, names of its hidden inputs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[tuple[str, set[str]]] = []
+        self._open: tuple[str, set[str]] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "form" and (a.get("method") or "").lower() == "post":
+            self._open = (a.get("action") or "", set())
+            self.forms.append(self._open)
+        elif tag == "input" and self._open is not None and a.get("type") == "hidden":
+            self._open[1].add(a.get("name") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._open = None
+
+
+def _form_route(action: str) -> str | None:
+    """The route key ("POST /path/{id}") a form's action reaches."""
+    path = action.split("?", 1)[0]
+    for case in CASES:
+        if case.kind == "form" and re.fullmatch(re.sub(r"{\w+}", "[^/]+", case.path), path):
+            return case.key
+    return None
+
+
+@pytest.mark.parametrize(
+    ("backend", "case", "role", "record"), _params(lambda c, _r, _rec: c.kind == "page")
+)
+def test_every_writing_form_carries_a_key(
+    env: Env, case: RouteCase, role: Role, record: str
+) -> None:
+    """Every POST form on every page, as every role sees it, carries a hidden
+    ``idempotency_key`` (made when the page is rendered), but the reads and the login
+    forms named in ``NO_KEY``: a new form without one fails here."""
+    a = answer(env, case, role, record)
+    if a.status != 200 or "<form" not in a.text:
+        return
+    parser = _Forms()
+    parser.feed(a.text)
+    lacking = []
+    for action, hidden in parser.forms:
+        route = _form_route(action)
+        assert route is not None, f"{a.url}: a form posts to {action!r}, which is no route"
+        if route not in NO_KEY and KEY_FIELD not in hidden:
+            lacking.append(action)
+    assert lacking == [], f"{a.url}: forms without a key"

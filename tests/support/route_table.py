@@ -164,6 +164,27 @@ FORMS: dict[str, dict[str, str]] = {
     "POST /dpo/holds": {"kind": "person", "ref": "{registration_number}", "hold": "lift"},
     "POST /dpo/drill/{site_id}": {"confirm": "not the site's name"},
 }
+# Writes that take no idempotency key, and why (docs/api.md, "Safe retries"). Every other
+# API write lists ``Idempotency-Key`` among its parameters, every other page form carries
+# a hidden ``idempotency_key`` and its handler takes ``Retried``: a new write without one
+# fails tests/api/test_route_table_protection.py.
+NO_KEY: dict[str, str] = {
+    "POST /api/auth/login": "no caller yet to own a key; its body is a password",
+    "POST /api/auth/second-factor": "part of the login; its body is a one-time code",
+    "POST /api/auth/logout": "ending a session twice is ending it once",
+    "POST /api/persons/search": "a read (a POST so that nothing personal is in the URL)",
+    "POST /api/persons/match": "a read (a POST so that nothing personal is in the URL)",
+    "POST /api/exports/{export_id}/download": "once-only by design: the file is kept "
+    "nowhere to answer again, and its body is a passphrase never hashed into a stored row",
+    "POST /login": "the login form",
+    "POST /login/code": "the login's second step",
+    "POST /logout": "ending a session twice is ending it once",
+    "POST /language": "a preference in a cookie",
+    "POST /search": "a read",
+    "POST /register/similar": "a read (the similar persons while typing)",
+    "POST /dpo/audit": "a read (who opened a record)",
+}
+
 # The order writes run in, after every read: the ones that change most come last.
 LAST = (
     "/erasure",
