@@ -360,3 +360,32 @@ def test_a_drill_or_hold_whose_audit_fails_changes_nothing(database, clock, camp
         held = conn.execute(select(persons.c.legal_hold).where(persons.c.id == person["id"]))
         assert held.scalar() is False
     assert svc.registration.get_person(person["id"])["phone"] is not None
+
+
+def test_a_drill_sent_twice_destroys_once_and_answers_the_first_count(database, clock, camp, svc):
+    """The drill form carries a key: sent again (a double tap), nothing more is
+    destroyed and the page shows the first count, not "0 keys destroyed". A hold sent
+    twice is placed once (one audit event)."""
+    register(svc, camp["Camp North"])
+    person = register(svc, camp["Camp North"], "Heldperson")
+    dpo = page_client(database, clock, DPO, "dpo")
+    page = dpo.page(f"/dpo/drill/{camp['Camp North']}")
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page)
+    assert key is not None
+    seq = last_seq(database)
+    form = {"confirm": "Camp North", "idempotency_key": key.group(1)}
+    first = dpo.submit(f"/dpo/drill/{camp['Camp North']}", form)
+    again = dpo.submit(f"/dpo/drill/{camp['Camp North']}", form)
+    assert first.status_code == again.status_code == 200, again.text[:300]
+    count = re.search(r'id="drill-result">(\d+)', first.text)
+    assert count is not None and int(count.group(1)) >= 1
+    assert re.search(r'id="drill-result">(\d+)', again.text).group(1) == count.group(1)  # type: ignore[union-attr]
+    assert len(events(database, seq, action="keys.destroy")) == 1
+
+    dpo.page("/dpo/holds")
+    seq = last_seq(database)
+    hold = {"kind": "person", "ref": person["registration_number"], "hold": "place"}
+    for _ in range(2):
+        r = dpo.submit("/dpo/holds", {**hold, "idempotency_key": "hold-1"})
+        assert r.status_code == 200 and "now on legal hold" in r.text
+    assert len(events(database, seq, action="retention.hold")) == 1
