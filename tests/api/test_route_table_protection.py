@@ -56,8 +56,8 @@ from corridor.settings import Settings
 from corridor.storage import Database
 from corridor.web import create_app
 from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
-from tests.conftest import MASTER_KEY, Clock, _truncate_all
 from corridor.web.retries import KEY_FIELD, retry_of
+from tests.conftest import MASTER_KEY, Clock, _truncate_all
 from tests.support.route_table import NO_KEY, RouteCase, all_routes, fill, route_cases
 from tests.support.route_world import (
     DETENTION_LOCALITY,
