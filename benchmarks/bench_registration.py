@@ -156,6 +156,7 @@ def run(
     auth = {"Authorization": f"Bearer {token}"}
     env = {**os.environ, "CORRIDOR_DATABASE_URL": url, "CORRIDOR_MASTER_KEY": master_key}
     pin = ["taskset", "-c", server_cpus] if server_cpus else []
+    server_log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     proc = subprocess.Popen(
         [
             *pin,
@@ -170,7 +171,9 @@ def run(
         ],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        # A file, not a pipe: the server logs a line per request, and a pipe nobody reads
+        # fills up and stops the server.
+        stderr=server_log,
     )
     try:
         wait_ready(base, proc)
@@ -227,6 +230,7 @@ def run(
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        server_log.close()
 
 
 def main() -> None:

@@ -65,14 +65,16 @@ def deployment(tmp_path: Path) -> Iterator[dict[str, Any]]:
     yield {"env": env, "dir": tmp_path}
 
 
-def _serve(env: dict[str, str], port: int) -> subprocess.Popen[str]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "corridor", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    # The server's output goes to a file: a pipe nobody reads fills up with its request
+    # log and stops it.
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "corridor", "serve", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -82,9 +84,7 @@ def _serve(env: dict[str, str], port: int) -> subprocess.Popen[str]:
             pass
         if server.poll() is not None or time.monotonic() > deadline:
             server.kill()
-            pytest.fail(
-                f"corridor serve did not start: {server.stdout.read() if server.stdout else ''}"
-            )
+            pytest.fail(f"corridor serve did not start: {log.read_text(errors='replace')}")
         time.sleep(0.2)
 
 
@@ -162,7 +162,7 @@ def test_from_an_empty_database_to_a_registration_and_a_search(deployment: dict[
     exit_point = done.stdout.split()[0]
 
     port = _free_port()
-    server = _serve(env, port)
+    server = _serve(env, port, deployment["dir"] / "server.log")
     base = f"http://127.0.0.1:{port}"
     try:
         admin = _sign_in(
@@ -259,8 +259,6 @@ def test_from_an_empty_database_to_a_registration_and_a_search(deployment: dict[
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
-        if server.stdout:
-            server.stdout.close()
 
     # 7. Everything above is in the audit log, and the chain holds.
     done = corridor("audit", "verify", env=env)
