@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -42,6 +43,13 @@ def _when(value: datetime | str | None, code: str) -> str:
     return str(format_datetime(value, "d MMM y, HH:mm", locale=code, tzinfo=value.tzinfo))
 
 
+def _number(value: int | float | None, code: str) -> str:
+    """A count as the reader's language writes it (12,345 in English)."""
+    if value is None:
+        return ""
+    return str(format_decimal(value, locale=code))
+
+
 def _day(value: date | str | None, code: str) -> str:
     if value is None:
         return ""
@@ -68,6 +76,7 @@ def environment(code: str) -> Environment:
     env.filters["tr"] = lambda v: translated(v, catalogue.gettext) if isinstance(v, str) else v
     env.filters["when"] = lambda v: _when(v, code)
     env.filters["day"] = lambda v: _day(v, code)
+    env.filters["num"] = lambda v: _number(v, code)
     env.globals["bracket_pairs"] = [(b, b) for b in BRACKETS]
     env.globals["pyramid"] = charts.pyramid
     # Each rendering of a write form carries a key of its own: sent twice, it writes once.
