@@ -76,6 +76,7 @@ class CaseEvent(ReadModel):
     disclosure: str | None
     reason: Sentence | None
     by: str | None
+    by_name: str | None = None  # the user's display name, where the user is known
     role: str | None
     at: Timestamp
 

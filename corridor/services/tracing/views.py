@@ -28,6 +28,7 @@ from corridor.services.tracing.matching import EXPLANATION_FIELD, stored_explana
 from corridor.storage import queries
 from corridor.storage.database import Database
 from corridor.storage.queries import Sites
+from corridor.storage.security_tables import users
 from corridor.storage.tables import person_locations, persons, sites
 from corridor.storage.tracing_tables import (
     tracing_case_events,
@@ -277,11 +278,16 @@ class TracingViews(Service):
         )
         if r is None:
             raise NotFound("case")
-        events = conn.execute(
-            select(tracing_case_events)
-            .where(tracing_case_events.c.case_id == case_id)
-            .order_by(tracing_case_events.c.seq)
-        ).mappings()
+        events = (
+            conn.execute(
+                select(tracing_case_events)
+                .where(tracing_case_events.c.case_id == case_id)
+                .order_by(tracing_case_events.c.seq)
+            )
+            .mappings()
+            .all()
+        )
+        names = _user_names(conn, {ev["recorded_by"] for ev in events if ev["recorded_by"]})
         found = _summaries(conn, [r["found_person_id"]] if r["found_person_id"] else [], today)
         return {
             "id": r["id"],
@@ -301,6 +307,7 @@ class TracingViews(Service):
                     "disclosure": ev["disclosure"],
                     "reason": log_reason(ev["kind"], ev["to_state"], ev["reason"]),
                     "by": ev["recorded_by"],
+                    "by_name": names.get(ev["recorded_by"]),
                     "role": ev["recorded_role"],
                     "at": ev["recorded_at"].isoformat(),
                 }
@@ -309,6 +316,14 @@ class TracingViews(Service):
             "opened_at": r["created_at"].isoformat(),
             "updated_at": r["updated_at"].isoformat(),
         }
+
+
+def _user_names(conn: Connection, ids: set[str]) -> dict[str, str]:
+    """User id -> the name the user is shown by (for the case log)."""
+    if not ids:
+        return {}
+    rows = conn.execute(select(users.c.id, users.c.display_name).where(users.c.id.in_(ids)))
+    return {str(r.id): r.display_name for r in rows}
 
 
 def person_ids_in(view: dict[str, Any] | list[dict[str, Any]]) -> list[str]:
