@@ -100,7 +100,7 @@ def test_a_site_named_with_its_locality_shows_the_locality_once(database, clock,
 
 def test_an_age_of_one_is_one_year_in_every_language(database, clock, svc):
     camp_id = _site(svc, "Camp Roj", "camp")
-    one = _person(svc, camp_id, given_name="Huda", estimated_age=1, uasc="separated")
+    one = _person(svc, camp_id, given_name="Huda", estimated_age=1)
     officer = page_client(database, clock)
     english = _text(officer.page(f"/persons/{one}"))
     assert "1 year" in english and "1 years" not in english
@@ -127,7 +127,7 @@ def test_counts_are_written_with_the_languages_separators(database, clock, svc):
 
 def test_the_muac_status_is_in_the_readers_language(database, clock, svc):
     camp_id = _site(svc, "Camp Roj", "camp")
-    child = _person(svc, camp_id, given_name="Huda", estimated_age=4, uasc="separated")
+    child = _person(svc, camp_id, given_name="Huda", estimated_age=4)
     officer: PageClient = page_client(database, clock)  # every role, health included
     url = f"/persons/{child}"
     officer.page(url)
