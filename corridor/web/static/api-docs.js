@@ -10,6 +10,8 @@
     deepLinking: true,
     showExtensions: true,
     showCommonExtensions: true,
+    // No badge from the online validator (it would send the document's address there).
+    validatorUrl: null,
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
   });
 })();
