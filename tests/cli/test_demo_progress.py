@@ -33,8 +33,9 @@ def test_demo_lines_reach_a_pipe_while_it_is_still_building(tmp_path: Path) -> N
     """Through a pipe (a log, `make demo | tee`), the first day's line arrives while the
     build goes on, not all at the end."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    command = [sys.executable, "-m", "corridor.cli", "demo", "--db",
-               f"sqlite:///{tmp_path / 'demo.db'}", "--households", "300", "--days", "8"]  # fmt: skip
+    db = f"sqlite:///{tmp_path / 'demo.db'}"
+    command = [sys.executable, "-m", "corridor.cli", "demo", "--db", db]
+    command += ["--households", "300", "--days", "8"]
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
     ) as proc:
