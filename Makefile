@@ -32,8 +32,11 @@ test: install system-deps lint audit
 demo: install
 	$(BIN)/corridor demo --db sqlite:///corridor-demo.db --serve
 
+# The registration benchmark (docs/performance.md); a quick run:
+#   make bench BENCH_ARGS="--households 60 --clients 2"
+BENCH_ARGS ?=
 bench: install
-	$(BIN)/python benchmarks/bench_registration.py
+	$(BIN)/python benchmarks/bench_registration.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) corridor-demo.db* .pytest_cache .mypy_cache .ruff_cache

@@ -61,14 +61,25 @@ def demo(
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
             database = Database(settings.database_url)
     master = settings.load_master_key()
+    if build:
+        # About a minute for 5,000 households: a line per stage and per day, each flushed
+        # at once (click.echo flushes), so a terminal, a pipe or a log sees it happen.
+        click.echo(f"Building the demo scenario: {households} households over {days} days")
+        click.echo("creating the database tables")
     upgrade(database, master=master)
     if build:
         summary = build_demo(
-            database, seed=seed, households=households, days=days, progress=True, master=master
+            database,
+            seed=seed,
+            households=households,
+            days=days,
+            progress=lambda line: click.echo(f"  {line}"),
+            master=master,
         )
+        click.echo("creating the demo users")
+        users = create_demo_users(Services(database, master=master))
         for key, value in summary.items():
             click.echo(f"{key}: {value}")
-        users = create_demo_users(Services(database, master=master))
         lines = ["DEMO ONLY - these accounts exist for the demo scenario, never for real data:"]
         for u in users:
             totp = f"TOTP secret {u['totp_secret']}" if u["totp_secret"] else "no TOTP"

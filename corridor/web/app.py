@@ -15,7 +15,16 @@ from corridor.services import Services
 from corridor.services.container import utc_now
 from corridor.settings import Settings
 from corridor.storage import Database
-from corridor.web import auth, errors, headers, limits, pages, read_only, request_log
+from corridor.web import (
+    api_docs,
+    auth,
+    errors,
+    headers,
+    limits,
+    pages,
+    read_only,
+    request_log,
+)
 from corridor.web.admin_routes import admin_router
 from corridor.web.export_routes import export_router
 from corridor.web.format_routes import format_router
@@ -53,6 +62,10 @@ def create_app(
         description="Registration, movements and family tracing for people leaving a "
         "conflict zone.",
         lifespan=lifespan,
+        # Served by api_docs from this server, not from a CDN (FastAPI's own pages load
+        # Swagger UI and ReDoc from the internet: blank pages without it).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     master = settings.load_master_key() if settings.master_key or settings.master_key_file else None
@@ -84,4 +97,5 @@ def create_app(
     app.include_router(health_router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    api_docs.install(app)
     return app
