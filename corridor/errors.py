@@ -38,13 +38,32 @@ class ValidationFailed(CorridorError):
     code = "invalid"
 
     def __init__(
-        self, problems: list[Problem], message: str | None = None, refused: Sequence[str] = ()
+        self,
+        problems: list[Problem],
+        message: str | None = None,
+        refused: Sequence[str] = (),
+        warnings: Sequence[Problem] = (),
     ) -> None:
         """``refused``: persons the input named that the caller cannot reach (answered
         "person not found", exactly as for a person who does not exist); the write's gate
-        audits a denial for each of them."""
+        audits a denial for each of them. ``warnings``: those of ``problems`` that are
+        only unlikely (see Implausible), listed with the errors so that all come at once."""
         super().__init__(message or N_("The input is not valid"), problems)
         self.refused = list(refused)
+        self.warnings = list(warnings)
+
+
+class Implausible(ValidationFailed):
+    """Nothing is wrong, but some details are unlikely (a child older than the head):
+    they are saved once the caller confirms them (``confirm_implausible``)."""
+
+    code = "implausible"
+
+    def __init__(self, warnings: list[Problem]) -> None:
+        message = N_(
+            "Some details are unlikely: check them, then confirm them to save them as they are"
+        )
+        super().__init__(warnings, message, warnings=warnings)
 
 
 class NotFound(CorridorError):

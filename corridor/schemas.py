@@ -235,12 +235,20 @@ class PersonDetails(NamesIn):
     )
 
 
+CONFIRM_IMPLAUSIBLE = (
+    "The registrar checked the details the server found unlikely (an age over 110, a "
+    "child not 12 years younger than the head...): without it, such a registration is "
+    "refused (422, code implausible) with each field and reason"
+)
+
+
 class PersonIn(PersonDetails):
     site_id: str
     consent: ConsentIn
     purpose: str = Field(min_length=1, max_length=200)
     legal_basis: LegalBasis
     registered_at: AwareDatetime | None = Field(default=None, description="Defaults to now")
+    confirm_implausible: bool = Field(default=False, description=CONFIRM_IMPLAUSIBLE)
 
 
 class PersonPatch(Strict):
@@ -289,6 +297,7 @@ class HouseholdIn(Strict):
     purpose: str = Field(min_length=1, max_length=200)
     legal_basis: LegalBasis
     registered_at: AwareDatetime | None = None
+    confirm_implausible: bool = Field(default=False, description=CONFIRM_IMPLAUSIBLE)
 
 
 class ErasureIn(Strict):

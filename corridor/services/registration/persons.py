@@ -17,7 +17,9 @@ from corridor.domain.ids import (
     uuid7,
 )
 from corridor.domain.movements import Event, current_location
-from corridor.errors import Conflict, Problem, ValidationFailed, require
+from corridor.domain.birth import age_on
+from corridor.domain.plausibility import member_warnings, person_warnings
+from corridor.errors import Conflict, Implausible, Problem, ValidationFailed, require
 from corridor.schemas import (
     ConsentIn,
     HouseholdIn,
@@ -77,11 +79,16 @@ INVERSE_LINK = {
 
 
 class _Draft:
-    """One person about to be written: row, documents, problems found."""
+    """One person about to be written: row, documents, age on the registration day, and
+    the unlikely details found (``plausibility``)."""
 
-    def __init__(self, person: dict[str, Any], docs: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, person: dict[str, Any], docs: list[dict[str, Any]], age: int | None = None
+    ) -> None:
         self.person = person
         self.docs = docs
+        self.age = age
+        self.warnings: list[Problem] = []
 
 
 BIOMETRICS_OFF = N_(
@@ -112,8 +119,11 @@ class RegistrationService(Service):
         audit: AuditHook,
         scope: Sites = None,
     ) -> dict[str, Any]:
-        """Register one person at a site; returns the stored person."""
-        [person_id] = self.register_many([data], recorded_by, audit=audit, scope=scope)
+        """Register one person at a site; returns the stored person. Unlikely details (an
+        age over 110...) are refused as Implausible unless ``data.confirm_implausible``."""
+        [person_id] = self.register_many(
+            [data], recorded_by, audit=audit, scope=scope, confirmed=data.confirm_implausible
+        )
         return self.get_person(person_id)
 
     def register_many(
@@ -124,12 +134,14 @@ class RegistrationService(Service):
         audit: AuditHook,
         scope: Sites = None,
         conn: Connection | None = None,
+        confirmed: bool = True,
     ) -> list[str]:
         """Register several unrelated persons in one transaction (imports, the demo); with
         ``conn``, inside that caller's transaction (an import is one transaction), and the
         caller tells the listeners once it committed.
 
-        A site outside ``scope`` is reported as unknown, like one that does not exist."""
+        A site outside ``scope`` is reported as unknown, like one that does not exist.
+        ``confirmed=False``: unlikely details are refused too (``plausibility``)."""
         now = self.clock()
         problems: list[Problem] = []
         drafts = []
@@ -151,11 +163,12 @@ class RegistrationService(Service):
                     problems,
                 )
             )
-        batch = self._batch(drafts, recorded_by, problems)
+        warnings = [] if confirmed else [w for d in drafts for w in d.warnings]
+        batch = self._batch(drafts, recorded_by, problems + warnings)
         own_transaction = conn is None
         with self._within(conn) as conn:
             problems.extend(unknown_site_problems(conn, checks, scope, open_only=True))
-            require(problems)
+            _require(problems, warnings)
             batch = _ready(batch)
             batch.write(conn)
             audit(conn, [d.person["id"] for d in drafts])
@@ -174,8 +187,12 @@ class RegistrationService(Service):
         """Register a head and members in one go, linked to the head by relationship.
 
         Returns the household with each member's id and wristband number (the full
-        records are at ``get_household``): at an exit point, speed matters."""
-        [household] = self.register_households([data], recorded_by, audit=audit, scope=scope)
+        records are at ``get_household``): at an exit point, speed matters. Unlikely
+        details (a child older than the head...) are refused as Implausible unless
+        ``data.confirm_implausible``."""
+        [household] = self.register_households(
+            [data], recorded_by, audit=audit, scope=scope, confirmed=data.confirm_implausible
+        )
         return household
 
     def register_households(
@@ -186,9 +203,11 @@ class RegistrationService(Service):
         audit: AuditHook,
         scope: Sites = None,
         conn: Connection | None = None,
+        confirmed: bool = True,
     ) -> list[dict[str, Any]]:
         """Register many households in one transaction (``conn``: the caller's); returns
-        each household with its members (head first), in order."""
+        each household with its members (head first), in order. ``confirmed=False``:
+        unlikely details are refused too."""
         now = self.clock()
         problems: list[Problem] = []
         multi = len(items) > 1
@@ -228,6 +247,11 @@ class RegistrationService(Service):
                 )
                 d.person["household_id"] = household_id
                 d.person["relationship_to_head"] = member.relationship
+                d.warnings.extend(
+                    member_warnings(
+                        f"{base}members[{m_index}].", member.relationship, d.age, head.age
+                    )
+                )
                 drafts.append(d)
                 link_rows.append(
                     _link_row(head.person["id"], d.person["id"], member.relationship, at)
@@ -247,11 +271,12 @@ class RegistrationService(Service):
             )
             site_checks.add((data.site_id, f"{base}site_id"))
             all_drafts.extend(drafts)
-        batch = self._batch(all_drafts, recorded_by, problems)
+        warnings = [] if confirmed else [w for d in all_drafts for w in d.warnings]
+        batch = self._batch(all_drafts, recorded_by, problems + warnings)
         own_transaction = conn is None
         with self._within(conn) as conn:
             problems.extend(unknown_site_problems(conn, site_checks, scope, open_only=True))
-            require(problems)
+            _require(problems, warnings)
             batch = _ready(batch)
             insert_rows(conn, households, hh_rows)
             batch.write(conn)
@@ -279,6 +304,33 @@ class RegistrationService(Service):
             }
             for h in hh_rows
         ]
+
+    def check(self, data: PersonIn | HouseholdIn, scope: Sites = None) -> ValidationFailed | None:
+        """What registering ``data`` would refuse (every error and unconfirmed warning),
+        without writing anything; None when it would be registered. The pages ask it
+        when part of a form could not even be read, so that every problem comes at once."""
+        at = data.registered_at or self.clock()
+        problems: list[Problem] = []
+        basis = (data.site_id, data.consent, data.purpose, data.legal_basis, at, None)
+        if isinstance(data, PersonIn):
+            drafts = [self._draft(data, *basis, "", problems)]
+        else:
+            head = self._draft(data.head, *basis, "head.", problems)
+            drafts = [head]
+            for i, member in enumerate(data.members):
+                prefix = f"members[{i}]."
+                d = self._draft(member, *basis, prefix, problems)
+                d.warnings.extend(member_warnings(prefix, member.relationship, d.age, head.age))
+                drafts.append(d)
+        with self.db.read() as conn:
+            checks = {(data.site_id, "site_id")}
+            problems.extend(unknown_site_problems(conn, checks, scope, open_only=True))
+        warnings = [] if data.confirm_implausible else [w for d in drafts for w in d.warnings]
+        try:
+            _require(problems, warnings)
+        except ValidationFailed as exc:
+            return exc
+        return None
 
     def update_person(
         self,
@@ -508,6 +560,11 @@ class RegistrationService(Service):
         row = detail_fields(details, registered_at.date(), prefix, problems)
         docs = document_rows(details.documents, person_id, prefix, problems)
         self._check_biometrics(details, prefix, problems)
+        age = age_on(row.get("birth_date"), row.get("birth_precision"), registered_at.date())
+        age_field = "estimated_age" if details.estimated_age is not None else "birth_date"
+        warnings = person_warnings(
+            prefix, age, age_field, details.sex, details.vulnerabilities.pregnant_lactating
+        )
         now = self.clock()
         row.update(
             id=person_id,
@@ -523,7 +580,9 @@ class RegistrationService(Service):
             updated_at=now,
             recorded_by=recorded_by,
         )
-        return _Draft(row, docs)
+        draft = _Draft(row, docs, age)
+        draft.warnings.extend(warnings)
+        return draft
 
     def _check_biometrics(
         self, details: PersonDetails, prefix: str, problems: list[Problem]
@@ -626,6 +685,14 @@ class _Batch:
                 again = match_index.postings_for([plain], self.doc_numbers, self.key_map)
                 self.postings.by_person.update(again.by_person)
             pending = clash
+
+
+def _require(problems: list[Problem], warnings: list[Problem]) -> None:
+    """Every error and every unconfirmed warning at once; warnings alone: Implausible."""
+    if problems:
+        raise ValidationFailed(problems + warnings, warnings=warnings)
+    if warnings:
+        raise Implausible(warnings)
 
 
 def _ready(batch: _Batch | KeyUnavailable | None) -> _Batch:
