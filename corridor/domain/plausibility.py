@@ -4,8 +4,8 @@ A typing slip (a "child" of 60 under a head of 20, an age of 111) is caught whil
 family is still at the desk. Each warning names a field and why; the registrar confirms
 that the details are right (the API: ``confirm_implausible``) or corrects them.
 
->>> [str(w.reason) for w in member_warnings("members[0].", "child", 60, 20)]
-['a child aged 60 is not at least 12 years younger than the head (aged 20): check the ages and the relationship']
+>>> [w.reason.params for w in member_warnings("members[0].", "child", 60, 20)]
+[{'age': 60, 'gap': 12, 'head': 20}]
 >>> person_warnings("", 111, "birth_date", None, False)[0].field
 'birth_date'
 >>> member_warnings("members[0].", "child", 5, 30)

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
+from corridor.domain.countries import country_code
 from corridor.domain.names import NAME_PARTS
 from corridor.domain.vulnerability import WG_DOMAINS
 from corridor.errors import CorridorError, Problem, ValidationFailed
@@ -49,12 +50,14 @@ def as_values(form: FormData) -> dict[str, str]:
 
 def is_blank(form: FormData, prefix: str) -> bool:
     """No name, sex or age given: an unused member row."""
-    keys = (*NAME_FIELDS, "sex", "birth_date", "estimated_age")
+    keys = (*NAME_FIELDS, "sex", "birth_date", "estimated_age", "muac_mm")
     return all(_text(form, prefix + k) is None for k in keys)
 
 
-def person_details(form: FormData, prefix: str = "") -> dict[str, Any]:
-    """The PersonDetails fields under ``prefix``, as the API takes them."""
+def person_details(form: FormData, prefix: str = "", language: str = "en") -> dict[str, Any]:
+    """The PersonDetails fields under ``prefix``, as the API takes them. A nationality
+    typed by its name (in ``language`` or English) becomes its ISO code; the screening
+    fields (MUAC, oedema, Washington Group) go to the vulnerabilities."""
     out: dict[str, Any] = {}
     for name in (*NAME_FIELDS, "sex", "birth_date", "phone"):
         value = _text(form, prefix + name)
@@ -65,7 +68,7 @@ def person_details(form: FormData, prefix: str = "") -> dict[str, Any]:
         out["estimated_age"] = age  # pydantic checks it is a number
     nationality = _text(form, prefix + "nationality")
     if nationality and nationality != "OTH":
-        out["nationality"] = nationality
+        out["nationality"] = country_code(nationality, language) or nationality
     number = _text(form, prefix + "document_number")
     if number:
         doc_type = _text(form, prefix + "document_type") or "other"
@@ -74,8 +77,25 @@ def person_details(form: FormData, prefix: str = "") -> dict[str, Any]:
     uasc = _text(form, prefix + "uasc")
     if uasc:
         vulnerabilities["uasc"] = uasc
+    vulnerabilities.update(_screening(form, prefix))
     if vulnerabilities:
         out["vulnerabilities"] = vulnerabilities
+    return out
+
+
+def _screening(form: FormData, prefix: str) -> dict[str, Any]:
+    """MUAC, oedema and the Washington Group answers given at registration (only those
+    given: an empty screening is no screening)."""
+    out: dict[str, Any] = {}
+    muac = _text(form, prefix + "muac_mm")
+    if muac is not None:
+        out["muac_mm"] = muac  # pydantic checks it is a number
+    if _text(form, prefix + "oedema"):
+        out["oedema"] = True
+    levels = {d: _text(form, f"{prefix}wg_{d}") for d in WG_DOMAINS}
+    wg = {d: int(x) if x.isdigit() else x for d, x in levels.items() if x is not None}
+    if wg:
+        out["washington_group"] = wg
     return out
 
 

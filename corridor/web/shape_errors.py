@@ -41,8 +41,9 @@ _REASONS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "greater_than_equal": lambda ctx: N_("must be at least {n}", n=ctx.get("ge")),
     "less_than": lambda ctx: N_("must be less than {n}", n=ctx.get("lt")),
     "less_than_equal": lambda ctx: N_("must be at most {n}", n=ctx.get("le")),
-    "literal_error": lambda ctx: N_("must be one of: {expected}", expected=ctx.get("expected")),
-    "enum": lambda ctx: N_("must be one of: {expected}", expected=ctx.get("expected")),
+    # The choices' internal values ('spouse', 'other_relative') mean nothing to a reader.
+    "literal_error": lambda ctx: N_("choose one of the options offered"),
+    "enum": lambda ctx: N_("choose one of the options offered"),
     "string_pattern_mismatch": lambda ctx: N_("is not in the expected form"),
     "extra_forbidden": lambda ctx: N_("is not expected here"),
     "uuid_parsing": lambda ctx: N_("is not a valid identifier"),

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from corridor.domain.birth import age_on
 from corridor.domain.ids import (
     InvalidRegistrationNumber,
     format_registration_number,
@@ -17,7 +18,6 @@ from corridor.domain.ids import (
     uuid7,
 )
 from corridor.domain.movements import Event, current_location
-from corridor.domain.birth import age_on
 from corridor.domain.plausibility import member_warnings, person_warnings
 from corridor.errors import Conflict, Implausible, Problem, ValidationFailed, require
 from corridor.schemas import (

@@ -17,6 +17,7 @@ from corridor.text import N_
 from corridor.web import forms
 from corridor.web.auth import requires
 from corridor.web.pages.common import Form, Svc, page, see_other, text
+from corridor.web.pages.registration import JUST_REGISTERED
 from corridor.web.pages.render import render
 from corridor.web.retries import Retried, shown_again
 from corridor.web.writes import audited
@@ -35,17 +36,27 @@ def site_names(svc: Services, who: Caller) -> dict[str, str]:
 
 
 def _person(
-    request: Request, svc: Services, who: Caller, person_id: str, errors: dict[str, str]
+    request: Request,
+    svc: Services,
+    who: Caller,
+    person_id: str,
+    errors: dict[str, str],
+    registered: bool = False,
 ) -> Response:
     data = svc.gate.person_page(who, person_id)
     extra = {"sites": site_names(svc, who), "sees_medical": who.sees("medical"), "errors": errors}
+    extra["registered"] = registered
     status = 422 if errors else 200
     return render(request, "person.html", dict(data), who=who, status=status, extra=extra)
 
 
 @page(router, "/persons/{person_id}")
 def person(person_id: str, request: Request, svc: Svc, who: MayPersonRead) -> Response:
-    return _person(request, svc, who, person_id, {})
+    just = request.cookies.get(JUST_REGISTERED) == person_id  # said once, after registering
+    response = _person(request, svc, who, person_id, {}, registered=just)
+    if just:
+        response.delete_cookie(JUST_REGISTERED, path="/", secure=True, httponly=True)
+    return response
 
 
 @router.post("/persons/{person_id}/events")
@@ -141,7 +152,12 @@ def link_relative(
 @page(router, "/households/{household_id}")
 def household(household_id: str, request: Request, svc: Svc, who: MayPersonRead) -> Response:
     data = {"household": svc.gate.household(who, household_id)}
-    return render(request, "household.html", data, who=who, extra={"sites": site_names(svc, who)})
+    just = request.cookies.get(JUST_REGISTERED) == household_id  # said once, after registering
+    extra = {"sites": site_names(svc, who), "registered": just}
+    response = render(request, "household.html", data, who=who, extra=extra)
+    if just:
+        response.delete_cookie(JUST_REGISTERED, path="/", secure=True, httponly=True)
+    return response
 
 
 @router.get("/search")

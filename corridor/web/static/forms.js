@@ -202,9 +202,89 @@
   window.addEventListener("offline", function () { offline(true); });
   window.addEventListener("online", function () { offline(false); say(""); });
 
+  // Keyboard entry on the forms marked data-keyboard (docs/web.md, "Registration by
+  // keyboard"): the first field (or the error summary, or "Register the next") has the
+  // focus when the page opens; Enter moves to the next field and submits only from the
+  // last one; Ctrl+Enter submits from anywhere; "Add a member" puts the focus in the new
+  // member's first field; a link of the error summary puts it in its field.
+  var CONTROLS = "input:not([type=hidden]):not([disabled]), select:not([disabled]), " +
+    "textarea:not([disabled]), button:not([disabled])";
+
+  function shown(el) { return el.getClientRects().length > 0; }  // not in a closed <details>
+  function controls(root) {
+    return Array.prototype.filter.call(root.querySelectorAll(CONTROLS), shown);
+  }
+  function firstField(root) {
+    return controls(root).filter(function (el) { return el.tagName !== "BUTTON"; })[0];
+  }
+  function focusOpening() {
+    var target = document.querySelector("[data-focus]");
+    if (!target) {
+      var form = document.querySelector("form[data-keyboard]");
+      target = form && firstField(form);
+    }
+    if (target) target.focus();
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || event.isComposing || event.altKey || event.shiftKey) return;
+    var el = event.target;
+    var form = el && el.closest ? el.closest("form[data-keyboard]") : null;
+    if (!form) return;
+    if (event.ctrlKey || event.metaKey) {
+      event.preventDefault();
+      form.requestSubmit();
+      return;
+    }
+    // Buttons, links, a <summary> and text areas keep what Enter does to them.
+    if (["INPUT", "SELECT"].indexOf(el.tagName) < 0) return;
+    if (el.type === "submit" || el.type === "button") return;
+    event.preventDefault();
+    var all = controls(form);
+    var next = all[all.indexOf(el) + 1];
+    if (!next || next.type === "submit") { form.requestSubmit(); return; }
+    next.focus();
+  });
+
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest("#error-summary a[data-field]") : null;
+    if (!link) return;
+    var field = document.getElementById(link.dataset.field);
+    if (!field) return;
+    event.preventDefault();
+    var details = field.closest("details");
+    if (details) details.open = true;
+    field.scrollIntoView({ block: "center" });
+    field.focus();
+  });
+
+  // A new member's row: the focus goes to its first field (the row is added where the
+  // focus goes: just above the button that added it).
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    if (!target || target.id !== "members") return;
+    var rows = target.querySelectorAll("fieldset");
+    var row = rows[rows.length - 1];
+    var field = row && firstField(row);
+    if (field) field.focus();
+  });
+
+  // MUAC's colour band, as it is typed.
+  document.addEventListener("input", function (event) {
+    var el = event.target;
+    if (!el.dataset || !el.dataset.muac) return;
+    var out = document.getElementById(el.dataset.muac);
+    if (!out) return;
+    var mm = parseInt(el.value, 10);
+    var band = isNaN(mm) || mm <= 0 ? "" : mm < 115 ? "red" : mm < 125 ? "yellow" : "green";
+    out.textContent = band ? out.dataset[band] : "";
+    out.className = "muac-band" + (band ? " band-" + band : "");
+  });
+
   function start() {
     if (!navigator.onLine) offline(true);
     settle();
+    focusOpening();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
