@@ -135,9 +135,7 @@ def test_an_unlikely_household_is_saved_once_the_officer_confirms(registrar, cam
     assert "Household registered" not in again.text
 
 
-def test_screening_at_registration_lands_in_the_medical_group(
-    registrar, camp, database, clock
-):
+def test_screening_at_registration_lands_in_the_medical_group(registrar, camp, database, clock):
     registrar.page("/register")
     r = registrar.submit(
         "/register",
@@ -181,12 +179,18 @@ def test_an_impossible_muac_is_named_on_its_field(registrar, camp):
     )
     assert r.status_code == 422
     assert re.findall(r'href="#(f-[^"]+)"', _summary(r.text)) == ["f-muac_mm"]
-    assert "<details class=\"screening\" open>" in r.text  # opened to show it
+    assert '<details class="screening" open>' in r.text  # opened to show it
 
 
 @pytest.mark.parametrize(
     ("lang", "typed"),
-    [("en", "Netherlands"), ("ar", "هولندا"), ("ku", "Holanda"), ("ar", "netherlands"), ("en", "nld")],
+    [
+        ("en", "Netherlands"),
+        ("ar", "هولندا"),
+        ("ku", "Holanda"),
+        ("ar", "netherlands"),
+        ("en", "nld"),
+    ],
 )
 def test_a_nationality_typed_by_name_is_stored_as_its_code(registrar, camp, lang, typed):
     registrar.cookies.set(LANG_COOKIE, lang)
@@ -221,7 +225,13 @@ def test_search_before_create_leaves_out_another_generation(registrar, camp):
     registrar.page("/register")
     r = registrar.submit(
         "/register",
-        {**BASIS, "site_id": camp, "given_name": "Yaman", "family_name": FAMILY, "estimated_age": "3"},
+        {
+            **BASIS,
+            "site_id": camp,
+            "given_name": "Yaman",
+            "family_name": FAMILY,
+            "estimated_age": "3",
+        },
     )
     assert r.status_code == 200
     typed = {"similar_prefix": "", "given_name": "Yaman", "family_name": FAMILY}
