@@ -205,7 +205,8 @@
   // Keyboard entry on the forms marked data-keyboard (docs/web.md, "Registration by
   // keyboard"): the first field (or the error summary, or "Register the next") has the
   // focus when the page opens; Enter moves to the next field and submits only from the
-  // last one; Ctrl+Enter submits from anywhere; "Add a member" puts the focus in the new
+  // last one; after a person's age it moves to the next person (the other details are
+  // reached by Tab); Ctrl+Enter submits from anywhere; "Add a member" puts the focus in the new
   // member's first field; a link of the error summary puts it in its field.
   var CONTROLS = "input:not([type=hidden]):not([disabled]), select:not([disabled]), " +
     "textarea:not([disabled]), button:not([disabled])";
@@ -242,6 +243,14 @@
     event.preventDefault();
     var all = controls(form);
     var next = all[all.indexOf(el) + 1];
+    if (el.dataset.enter === "next-person" && el.closest("fieldset")) {
+      // After the age: the next person's first field (the other details by Tab).
+      var person = el.closest("fieldset");
+      next = all.filter(function (c) {
+        return !person.contains(c) &&
+          (person.compareDocumentPosition(c) & Node.DOCUMENT_POSITION_FOLLOWING);
+      })[0];
+    }
     if (!next || next.type === "submit") { form.requestSubmit(); return; }
     next.focus();
   });
@@ -260,13 +269,17 @@
 
   // A new member's row: the focus goes to its first field (the row is added where the
   // focus goes: just above the button that added it).
-  document.addEventListener("htmx:afterSwap", function (event) {
-    var target = event.detail && event.detail.target;
-    if (!target || target.id !== "members") return;
-    var rows = target.querySelectorAll("fieldset");
-    var row = rows[rows.length - 1];
-    var field = row && firstField(row);
-    if (field) field.focus();
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var path = event.detail && event.detail.pathInfo && event.detail.pathInfo.requestPath;
+    var members = document.getElementById("members");
+    if (!members || !path || path.indexOf("/register/member") !== 0) return;
+    // After htmx has put the focus back on the (replaced) button.
+    setTimeout(function () {
+      var rows = members.querySelectorAll(":scope > fieldset");
+      var row = rows[rows.length - 1];
+      var field = row && firstField(row);
+      if (field) field.focus();
+    }, 0);
   });
 
   // MUAC's colour band, as it is typed.
