@@ -688,8 +688,11 @@ class _Batch:
 
 
 def _require(problems: list[Problem], warnings: list[Problem]) -> None:
-    """Every error and every unconfirmed warning at once; warnings alone: Implausible."""
+    """Every error and every unconfirmed warning at once; warnings alone: Implausible.
+    A field in error is not warned about too (an age over 120 is not also over 110)."""
     if problems:
+        wrong = {p.field for p in problems}
+        warnings = [w for w in warnings if w.field not in wrong]
         raise ValidationFailed(problems + warnings, warnings=warnings)
     if warnings:
         raise Implausible(warnings)
