@@ -154,7 +154,8 @@ def _problems(exc: ValidationFailed) -> tuple[dict[str, str], frozenset[str]]:
     warnings: set[str] = set()
     for p in exc.problems:
         field = _form_field(p.field)
-        suffix = str(PERSON_FIELD.match(field).group(3))  # type: ignore[union-attr]
+        m = PERSON_FIELD.match(field)
+        suffix = m.group(3) if m else field
         reason = p.reason
         if suffix in REASONS and (p.field, p.reason) not in warned:
             reason = REASONS[suffix]
@@ -198,10 +199,12 @@ def _checked(model: type[M], body: dict[str, Any], svc: Services, who: Caller) -
         return forms.parse(model, body)
     except ValidationFailed as shape:
         partial = _lenient(model, body)
-        more = svc.registration.check(partial, scope=who.scope) if partial else None  # type: ignore[arg-type]
+        if not isinstance(partial, PersonIn | HouseholdIn):
+            raise
+        more = svc.registration.check(partial, scope=who.scope)
         if more is None:
             raise
-        seen = {p.field for p in shape.problems}
+        seen = {_form_field(p.field) for p in shape.problems}
         extra = [p for p in more.problems if _form_field(p.field) not in seen]
         warnings = [w for w in more.warnings if w in extra]
         raise ValidationFailed(shape.problems + extra, warnings=warnings) from shape
