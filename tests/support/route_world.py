@@ -172,6 +172,8 @@ def _details(kind: str, n: int) -> dict[str, Any]:
     }
     if kind in AGES:
         details["estimated_age"] = AGES[kind]
+    elif kind == "hospitalised":  # the adult's mother: a generation older (plausibility)
+        details["birth_date"] = f"{1940 + n}"
     else:
         details["birth_date"] = f"{1970 + n}"
     return details
