@@ -363,6 +363,12 @@ class DispatchIn(Strict):
         "the policy's travel hours). Until then a person not checked in is 'in transit', "
         "after it 'unaccounted for'",
     )
+    travel_hours: float | None = Field(
+        default=None,
+        gt=0,
+        le=336,
+        description="Instead of expected_arrival: hours from the departure to the expected arrival",
+    )
 
 
 class CheckInIn(Strict):

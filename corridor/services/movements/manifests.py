@@ -226,7 +226,12 @@ class ManifestService(Service):
                 )
             if at > now:
                 raise ValidationFailed([Problem("departed_at", N_("is in the future"))])
-            expected = data.expected_arrival or at + timedelta(hours=self.travel_hours)
+            if data.expected_arrival and data.travel_hours:
+                raise ValidationFailed(
+                    [Problem("travel_hours", N_("give expected_arrival or travel_hours, not both"))]
+                )
+            hours = data.travel_hours or self.travel_hours
+            expected = data.expected_arrival or at + timedelta(hours=hours)
             if expected <= at:
                 raise ValidationFailed(
                     [Problem("expected_arrival", N_("must be after the departure"))]
