@@ -405,7 +405,9 @@ def _page_remove(s: Story) -> Call:
 def _page_dispatch(s: Story) -> Call:
     p, q = s.person(), s.person(given_name="Karim")
     m = s.manifest(p, q)
-    return Call("POST", f"/manifests/{m}/dispatch", "manifest.write", fixed(p, q), form={})
+    return Call(
+        "POST", f"/manifests/{m}/dispatch", "manifest.write", fixed(p, q), form={"confirmed": "yes"}
+    )
 
 
 def _page_check_in(s: Story) -> Call:
@@ -419,7 +421,9 @@ def _page_receive(s: Story) -> Call:
     p, q = s.person(), s.person(given_name="Karim")
     m = s.dispatched(p, q)
     s.post(f"/api/manifests/{m}/check-ins", json={"person_id": p})
-    return Call("POST", f"/manifests/{m}/receive", "manifest.write", fixed(q), form={})
+    return Call(
+        "POST", f"/manifests/{m}/receive", "manifest.write", fixed(q), form={"confirmed": "yes"}
+    )
 
 
 def _page_transition(s: Story) -> Call:
