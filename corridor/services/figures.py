@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from corridor.domain.birth import ADULT_AGE, BRACKETS, UNKNOWN_BRACKET, age_bracket, age_on
-from corridor.domain.movements import ARRIVAL_KINDS, AT_SITE_STATES, DEPARTURE_KINDS
+from corridor.domain.movements import (
+    AT_SITE_STATES,
+    Event,
+    counted_at,
+    current_location,
+    moves,
+)
 from corridor.errors import NotFound, Problem, ValidationFailed
 from corridor.services.base import Service
 from corridor.storage import queries
+from corridor.storage.locations import event_of
 from corridor.storage.queries import Sites
 from corridor.storage.tables import movements, person_locations, persons, relationships
 from corridor.text import N_
@@ -54,10 +61,19 @@ VULNERABILITY_KEYS = (
 )
 
 
-def effective_movements() -> Any:
-    """Movements that still count: not voided and not replaced by a correction."""
-    corrected = select(movements.c.corrects_id).where(movements.c.corrects_id.is_not(None))
-    return movements.c.kind != "voided", movements.c.id.not_in(corrected)
+PERSON_COLUMNS = (
+    "id",
+    "sex",
+    "birth_date",
+    "birth_precision",
+    "uasc",
+    "muac_status",
+    "disabled",
+    "pregnant_lactating",
+    "serious_medical_condition",
+    "injury",
+    "elderly_alone",
+)
 
 
 class FigureService(Service):
@@ -68,7 +84,15 @@ class FigureService(Service):
         end: date | None = None,
         scope: Sites = None,
     ) -> dict[str, Any]:
-        """Present now; arrivals and departures per day by sex and age bracket; vulnerabilities."""
+        """Present now; arrivals and departures per day by sex and age bracket, with the
+        number present at the start and the end of each day; vulnerabilities; children
+        apart from every adult relative.
+
+        Everything is folded from the movement log (``domain.movements.moves``): whatever
+        moved a person (a manifest, a transfer, a hospitalisation, a detention, a check-in
+        off the manifest, a death), it is a departure from where they were counted and an
+        arrival where they are counted now, so ``present_at_end`` of a day is always
+        ``present_at_start + arrivals - departures`` and the next day starts from it."""
         now = self.clock()
         end = end or now.date()
         start = start or end - timedelta(days=13)
@@ -83,63 +107,67 @@ class FigureService(Service):
             raise NotFound("site")
         with self.db.read() as conn:
             site = queries.get_site(conn, site_id)
-            present = empty_table()
-            vuln = dict.fromkeys(VULNERABILITY_KEYS, 0)
-            by_state: dict[str, int] = defaultdict(int)
-            rows = conn.execute(
-                select(persons, person_locations.c.state)
-                .join(person_locations, person_locations.c.person_id == persons.c.id)
-                .where(
-                    person_locations.c.site_id == site_id,
-                    person_locations.c.state.in_(AT_SITE_STATES),
-                )
-            ).mappings()
-            for r in rows:
-                age = age_on(r["birth_date"], r["birth_precision"], now.date())
-                count(present, r["sex"], age_bracket(age))
-                by_state[r["state"]] += 1
-                _count_vulnerabilities(vuln, r)
-            days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-            daily: dict[date, dict[str, Any]] = {
-                d: {"date": d.isoformat(), "arrivals": empty_table(), "departures": empty_table()}
-                for d in days
+            # Whoever was ever counted here came by an event leading here.
+            came = select(movements.c.person_id).where(movements.c.to_site_id == site_id)
+            events: dict[str, list[Event]] = defaultdict(list)
+            for r in conn.execute(
+                select(movements).where(movements.c.person_id.in_(came))
+            ).mappings():
+                events[r["person_id"]].append(event_of(r))
+            people = {
+                r["id"]: r
+                for r in conn.execute(
+                    select(*[persons.c[c] for c in PERSON_COLUMNS]).where(
+                        persons.c.id.in_(came)
+                    )
+                ).mappings()
             }
-            lo = datetime.combine(start, time.min, tzinfo=UTC)
-            hi = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
-            for direction, column, kinds in (
-                ("arrivals", movements.c.to_site_id, ARRIVAL_KINDS),
-                ("departures", movements.c.from_site_id, DEPARTURE_KINDS),
-            ):
-                q = (
-                    select(
-                        movements.c.occurred_at,
-                        movements.c.kind,
-                        persons.c.sex,
-                        persons.c.birth_date,
-                        persons.c.birth_precision,
-                    )
-                    .join(persons, persons.c.id == movements.c.person_id)
-                    .where(
-                        column == site_id,
-                        movements.c.kind.in_(kinds),
-                        movements.c.occurred_at >= lo,
-                        movements.c.occurred_at < hi,
-                        *effective_movements(),
-                    )
-                )
-                for r in conn.execute(q).mappings():
-                    day = r["occurred_at"].date()
+            alone = children_alone(conn, now.date())
+        present = empty_table()
+        vuln = dict.fromkeys(VULNERABILITY_KEYS, 0)
+        by_state: dict[str, int] = defaultdict(int)
+        days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+        daily: dict[date, dict[str, Any]] = {
+            d: {"date": d.isoformat(), "arrivals": empty_table(), "departures": empty_table()}
+            for d in days
+        }
+        before = 0  # counted here at the start of the first day
+        for person_id, person_events in events.items():
+            r = people.get(person_id)
+            if r is None:
+                continue
+            for move in moves(person_events):
+                day = move.at.date()
+                change = (move.reached == site_id) - (move.left == site_id)
+                if not change:
+                    continue
+                if day < start:
+                    before += change
+                elif day <= end:
+                    direction = "arrivals" if change > 0 else "departures"
                     age = age_on(r["birth_date"], r["birth_precision"], day)
                     count(daily[day][direction], r["sex"], age_bracket(age))
-            return {
-                "site": site,
-                "as_of": now,
-                "present": {**present, "by_state": dict(by_state)},
-                "vulnerabilities_present": vuln,
-                "from": start.isoformat(),
-                "to": end.isoformat(),
-                "daily": [daily[d] for d in days],
-            }
+            loc = current_location(person_events)
+            if counted_at(loc) == site_id:
+                age = age_on(r["birth_date"], r["birth_precision"], now.date())
+                count(present, r["sex"], age_bracket(age))
+                by_state[loc.state] += 1
+                _count_vulnerabilities(vuln, r)
+        for d in days:
+            figures = daily[d]
+            figures["present_at_start"] = before
+            before += figures["arrivals"]["total"] - figures["departures"]["total"]
+            figures["present_at_end"] = before
+        return {
+            "site": site,
+            "as_of": now,
+            "present": {**present, "by_state": dict(by_state)},
+            "vulnerabilities_present": vuln,
+            "children_alone": sum(1 for place in alone.values() if place == f"site:{site_id}"),
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "daily": [daily[d] for d in days],
+        }
 
     def separated_families(
         self, site_id: str | None = None, scope: Sites = None
@@ -151,23 +179,8 @@ class FigureService(Service):
         shown without name or place ("elsewhere")."""
         now = self.clock()
         with self.db.read() as conn:
-            rows = (
-                conn.execute(
-                    select(
-                        persons,
-                        person_locations.c.site_id.label("loc_site"),
-                        person_locations.c.state,
-                        person_locations.c.since,
-                        person_locations.c.manifest_id,
-                    )
-                    .join(person_locations, person_locations.c.person_id == persons.c.id)
-                    .where(persons.c.household_id.is_not(None))
-                )
-                .mappings()
-                .all()
-            )
+            rows = _household_members(conn)
             names = queries.site_names(conn)
-            links = _adult_links(conn, now.date())
             visible = (
                 None
                 if scope is None
@@ -179,6 +192,7 @@ class FigureService(Service):
                     ).scalars()
                 )
             )
+            alone = children_alone(conn, now.date(), rows)
         by_household: dict[str, list[Any]] = defaultdict(list)
         for r in rows:
             by_household[r["household_id"]].append(r)
@@ -187,24 +201,17 @@ class FigureService(Service):
         for household_id, members in by_household.items():
             living = [m for m in members if m["state"] != "deceased"]
             places = {_place(m) for m in living}
-            if len(places) < 2:
+            alone_minors = [m["id"] for m in members if m["id"] in alone]
+            # Split across places, or a child alone (every adult relative dead or gone).
+            if len(places) < 2 and not alone_minors:
                 continue
             if site_id and not any(m["loc_site"] == site_id for m in members):
                 continue
             if visible is not None and not any(m["id"] in visible for m in members):
                 continue
-            ages = {m["id"]: age_on(m["birth_date"], m["birth_precision"], today) for m in members}
-            adult_places = {_place(m) for m in living if (ages[m["id"]] or 0) >= ADULT_AGE}
             member_out = []
-            alone_minors = []
             for m in members:
-                age = ages[m["id"]]
-                minor = age is not None and age < ADULT_AGE
-                place = _place(m)
-                relatives = adult_places | links.get(m["id"], set())
-                apart = minor and m["state"] != "deceased" and place not in relatives
-                if apart:
-                    alone_minors.append(m["id"])
+                apart = m["id"] in alone
                 if visible is not None and m["id"] not in visible:
                     member_out.append(
                         {
@@ -238,6 +245,52 @@ class FigureService(Service):
             )
         out.sort(key=_most_urgent_first)
         return out
+
+
+def _household_members(conn: Connection) -> list[Any]:
+    return list(
+        conn.execute(
+            select(
+                persons,
+                person_locations.c.site_id.label("loc_site"),
+                person_locations.c.state,
+                person_locations.c.since,
+                person_locations.c.manifest_id,
+            )
+            .join(person_locations, person_locations.c.person_id == persons.c.id)
+            .where(persons.c.household_id.is_not(None))
+        ).mappings()
+    )
+
+
+def children_alone(
+    conn: Connection, today: date, members: list[Any] | None = None
+) -> dict[str, str]:
+    """Living children (under 18) apart from every adult relative: no living adult of
+    their household, and no adult linked to them as a relative, is where they are.
+    Returns child id -> where they are (``site:<id>``, ``transit:<manifest>``...).
+
+    The one count of children alone: the dashboard counts those at its site, the
+    separated-families page marks the same children ("alone"). ``members``: the household
+    members with their locations, when the caller has read them already."""
+    rows = _household_members(conn) if members is None else members
+    links = _adult_links(conn, today)
+    by_household: dict[str, list[Any]] = defaultdict(list)
+    for r in rows:
+        by_household[r["household_id"]].append(r)
+    out: dict[str, str] = {}
+    for household in by_household.values():
+        living = [m for m in household if m["state"] != "deceased"]
+        ages = {m["id"]: age_on(m["birth_date"], m["birth_precision"], today) for m in living}
+        adult_places = {_place(m) for m in living if (ages[m["id"]] or 0) >= ADULT_AGE}
+        for m in living:
+            age = ages[m["id"]]
+            if age is None or age >= ADULT_AGE:
+                continue
+            place = _place(m)
+            if place not in adult_places | links.get(m["id"], set()):
+                out[m["id"]] = place
+    return out
 
 
 def _most_urgent_first(household: dict[str, Any]) -> tuple[int, int, str]:
