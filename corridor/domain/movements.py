@@ -102,6 +102,7 @@ class Move:
     at: datetime
     left: str | None
     reached: str | None
+    towards: str | None = None  # the event's destination (a truck's, while on the road)
 
 
 def moves(events: Iterable[Event]) -> list[Move]:
@@ -122,7 +123,7 @@ def moves(events: Iterable[Event]) -> list[Move]:
         after = apply(loc, event)
         left, reached = counted_at(loc), counted_at(after)
         if left != reached:
-            out.append(Move(event.occurred_at, left, reached))
+            out.append(Move(event.occurred_at, left, reached, event.to_site_id))
         loc = after
     return out
 
