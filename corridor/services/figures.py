@@ -117,9 +117,7 @@ class FigureService(Service):
             people = {
                 r["id"]: r
                 for r in conn.execute(
-                    select(*[persons.c[c] for c in PERSON_COLUMNS]).where(
-                        persons.c.id.in_(came)
-                    )
+                    select(*[persons.c[c] for c in PERSON_COLUMNS]).where(persons.c.id.in_(came))
                 ).mappings()
             }
             alone = children_alone(conn, now.date())

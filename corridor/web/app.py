@@ -78,6 +78,7 @@ def create_app(
         matrix=settings.authorisation(),
         retention_periods=settings.retention(),
         matching_model=settings.matching_model(),
+        lookups_per_hour=settings.lookups_per_hour,
     )
     app.state.services = services
     errors.install(app)

@@ -73,7 +73,8 @@ def pyramid(
             f'<text x="{left - wm - 4:.1f}" y="{y + row / 2}" text-anchor="end" '
             f'fill="{AXIS}">{escape(fmt(men))}</text>',
             f'<rect x="{right}" y="{y}" width="{ww:.1f}" height="{row - 8}" fill="{FEMALE}"/>',
-            f'<text x="{right + ww + 4:.1f}" y="{y + row / 2}" fill="{AXIS}">{escape(fmt(women))}</text>',
+            f'<text x="{right + ww + 4:.1f}" y="{y + row / 2}" fill="{AXIS}">'
+            f"{escape(fmt(women))}</text>",
             f'<text x="{centre}" y="{y + row / 2}" text-anchor="middle" fill="{AXIS}">'
             f"{escape(label)}</text>",
         ]

@@ -5,8 +5,8 @@ separated-families page marks.
 
 The scenario is the shipped one (14 days, every kind of movement: trucks, screening,
 detention, the field hospital, lost and diverted persons) at a reduced size (400
-households), so that it builds in seconds; ``CORRIDOR_TEST_DEMO_HOUSEHOLDS=5000`` runs it at the size of
-``make demo``.
+households), so that it builds in seconds; ``CORRIDOR_TEST_DEMO_HOUSEHOLDS=5000`` runs
+it at the size of ``make demo``.
 """
 
 from __future__ import annotations
