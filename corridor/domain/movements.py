@@ -33,6 +33,10 @@ EVENT_KINDS: dict[str, tuple[bool, bool, str]] = {
 }
 # A person in one of these states is counted as at their site.
 AT_SITE_STATES = ("present", "hospitalised", "detained")
+# After an event of one of these kinds a person is counted at its ``to_site_id`` (after
+# any other kind, at no site): what ``moves`` folds, as a rule the database can apply
+# (services/figures.py folds it in SQL with a window over each person's events).
+COUNTED_KINDS = tuple(k for k, (_, _, state) in EVENT_KINDS.items() if state in AT_SITE_STATES)
 # The kinds that usually bring a person to a site or take them away. Figures do not count
 # by kind (``moves`` does): a check-in off the manifest ("arrived" from another site), a
 # hospitalisation or a detention also takes a person away from where they were.

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, case, func, or_, select
 
 from corridor.domain.birth import ADULT_AGE, BRACKETS, UNKNOWN_BRACKET, age_bracket, age_on
-from corridor.domain.movements import (
-    AT_SITE_STATES,
-    Event,
-    counted_at,
-    current_location,
-    moves,
-)
+from corridor.domain.movements import AT_SITE_STATES, COUNTED_KINDS, EVENT_KINDS
 from corridor.errors import NotFound, Problem, ValidationFailed
 from corridor.services.base import Service
 from corridor.storage import queries
-from corridor.storage.locations import event_of
 from corridor.storage.queries import Sites
 from corridor.storage.tables import movements, person_locations, persons, relationships
 from corridor.text import N_
@@ -76,6 +70,42 @@ PERSON_COLUMNS = (
 )
 
 
+def _moves_at(site_id: str) -> Any:
+    """``domain.movements.moves`` for the persons ever counted at a site, folded in the
+    database: each effective event (not voided, not corrected) with where the person is
+    counted after it (``here``) and before it (``before``, the previous event's ``here``),
+    and whether it is the person's latest (no ``next_seq``); only the events that touch
+    the site, with the person's sex, age and vulnerabilities."""
+    corrected = select(movements.c.corrects_id).where(movements.c.corrects_id.is_not(None))
+    came = select(movements.c.person_id).where(movements.c.to_site_id == site_id)
+    here = case((movements.c.kind.in_(COUNTED_KINDS), movements.c.to_site_id), else_=None)
+    order = (movements.c.occurred_at, movements.c.seq)
+    folded = (
+        select(
+            movements.c.person_id,
+            movements.c.kind,
+            movements.c.occurred_at,
+            here.label("here"),
+            func.lag(here).over(partition_by=movements.c.person_id, order_by=order).label("before"),
+            # The latest event has none after it (one window, one sort).
+            func.lead(movements.c.seq)
+            .over(partition_by=movements.c.person_id, order_by=order)
+            .label("next_seq"),
+        )
+        .where(
+            movements.c.kind != "voided",
+            movements.c.id.not_in(corrected),
+            movements.c.person_id.in_(came),
+        )
+        .subquery()
+    )
+    return (
+        select(folded, *[persons.c[c] for c in PERSON_COLUMNS if c != "id"])
+        .join(persons, persons.c.id == folded.c.person_id)
+        .where(or_(folded.c.here == site_id, folded.c.before == site_id))
+    )
+
+
 class FigureService(Service):
     def site_figures(
         self,
@@ -107,20 +137,8 @@ class FigureService(Service):
             raise NotFound("site")
         with self.db.read() as conn:
             site = queries.get_site(conn, site_id)
-            # Whoever was ever counted here came by an event leading here.
-            came = select(movements.c.person_id).where(movements.c.to_site_id == site_id)
-            events: dict[str, list[Event]] = defaultdict(list)
-            for r in conn.execute(
-                select(movements).where(movements.c.person_id.in_(came))
-            ).mappings():
-                events[r["person_id"]].append(event_of(r))
-            people = {
-                r["id"]: r
-                for r in conn.execute(
-                    select(*[persons.c[c] for c in PERSON_COLUMNS]).where(persons.c.id.in_(came))
-                ).mappings()
-            }
-            alone = children_alone(conn, now.date())
+            rows = conn.execute(_moves_at(site_id)).mappings().all()
+            alone = children_alone(conn, now.date(), at_site=site_id)
         present = empty_table()
         vuln = dict.fromkeys(VULNERABILITY_KEYS, 0)
         by_state: dict[str, int] = defaultdict(int)
@@ -130,27 +148,22 @@ class FigureService(Service):
             for d in days
         }
         before = 0  # counted here at the start of the first day
-        for person_id, person_events in events.items():
-            r = people.get(person_id)
-            if r is None:
-                continue
-            for move in moves(person_events):
-                day = move.at.date()
-                change = (move.reached == site_id) - (move.left == site_id)
-                if not change:
-                    continue
-                if day < start:
-                    before += change
-                elif day <= end:
-                    direction = "arrivals" if change > 0 else "departures"
-                    age = age_on(r["birth_date"], r["birth_precision"], day)
-                    count(daily[day][direction], r["sex"], age_bracket(age))
-            loc = current_location(person_events)
-            if counted_at(loc) == site_id:
+        for r in rows:
+            if r["next_seq"] is None and r["here"] == site_id:
                 age = age_on(r["birth_date"], r["birth_precision"], now.date())
                 count(present, r["sex"], age_bracket(age))
-                by_state[loc.state] += 1
+                by_state[EVENT_KINDS[r["kind"]][2]] += 1
                 _count_vulnerabilities(vuln, r)
+            change = (r["here"] == site_id) - (r["before"] == site_id)
+            if not change:
+                continue
+            day = r["occurred_at"].date()
+            if day < start:
+                before += change
+            elif day <= end:
+                direction = "arrivals" if change > 0 else "departures"
+                age = age_on(r["birth_date"], r["birth_precision"], day)
+                count(daily[day][direction], r["sex"], age_bracket(age))
         for d in days:
             figures = daily[d]
             figures["present_at_start"] = before
@@ -262,7 +275,11 @@ def _household_members(conn: Connection) -> list[Any]:
 
 
 def children_alone(
-    conn: Connection, today: date, members: list[Any] | None = None
+    conn: Connection,
+    today: date,
+    members: list[Any] | None = None,
+    *,
+    at_site: str | None = None,
 ) -> dict[str, str]:
     """Living children (under 18) apart from every adult relative: no living adult of
     their household, and no adult linked to them as a relative, is where they are.
@@ -270,25 +287,48 @@ def children_alone(
 
     The one count of children alone: the dashboard counts those at its site, the
     separated-families page marks the same children ("alone"). ``members``: the household
-    members with their locations, when the caller has read them already."""
-    rows = _household_members(conn) if members is None else members
-    links = _adult_links(conn, today)
+    members with their locations, when the caller has read them already; ``at_site``:
+    only the households with someone counted at that site (the same answer there)."""
+    if members is None:
+        q = select(
+            persons.c.id,
+            persons.c.household_id,
+            persons.c.birth_date,
+            persons.c.birth_precision,
+            person_locations.c.site_id.label("loc_site"),
+            person_locations.c.state,
+            person_locations.c.manifest_id,
+        ).join(person_locations, person_locations.c.person_id == persons.c.id)
+        if at_site is None:
+            q = q.where(persons.c.household_id.is_not(None))
+        else:
+            there = (
+                select(persons.c.household_id)
+                .join(person_locations, person_locations.c.person_id == persons.c.id)
+                .where(
+                    person_locations.c.site_id == at_site,
+                    person_locations.c.state.in_(AT_SITE_STATES),
+                    persons.c.household_id.is_not(None),
+                )
+            )
+            q = q.where(persons.c.household_id.in_(there))
+        rows = list(conn.execute(q).mappings())
+    else:
+        rows = members
     by_household: dict[str, list[Any]] = defaultdict(list)
     for r in rows:
         by_household[r["household_id"]].append(r)
-    out: dict[str, str] = {}
+    apart: dict[str, str] = {}  # from every adult of the household
     for household in by_household.values():
         living = [m for m in household if m["state"] != "deceased"]
         ages = {m["id"]: age_on(m["birth_date"], m["birth_precision"], today) for m in living}
         adult_places = {_place(m) for m in living if (ages[m["id"]] or 0) >= ADULT_AGE}
         for m in living:
             age = ages[m["id"]]
-            if age is None or age >= ADULT_AGE:
-                continue
-            place = _place(m)
-            if place not in adult_places | links.get(m["id"], set()):
-                out[m["id"]] = place
-    return out
+            if age is not None and age < ADULT_AGE and _place(m) not in adult_places:
+                apart[m["id"]] = _place(m)
+    links = _adult_links(conn, today, apart)
+    return {pid: place for pid, place in apart.items() if place not in links.get(pid, set())}
 
 
 def _most_urgent_first(household: dict[str, Any]) -> tuple[int, int, str]:
@@ -308,8 +348,9 @@ def _place(m: Any) -> str:
     return str(m["state"])
 
 
-def _adult_links(conn: Connection, today: date) -> dict[str, set[str]]:
-    """Person -> places of linked relatives who are adults (links outside the household)."""
+def _adult_links(conn: Connection, today: date, person_ids: Iterable[str]) -> dict[str, set[str]]:
+    """Person -> places of linked relatives who are adults (links outside the household),
+    for ``person_ids``."""
     other = persons.alias("other")
     other_loc = person_locations.alias("other_loc")
     q = (
@@ -324,11 +365,14 @@ def _adult_links(conn: Connection, today: date) -> dict[str, set[str]]:
         .join(other, other.c.id == relationships.c.other_person_id)
         .join(other_loc, other_loc.c.person_id == other.c.id)
     )
+    ids = sorted(set(person_ids))
     out: dict[str, set[str]] = defaultdict(set)
-    for r in conn.execute(q).mappings():
-        age = age_on(r["birth_date"], r["birth_precision"], today)
-        if age is not None and age >= ADULT_AGE and r["state"] != "deceased":
-            out[r["person_id"]].add(_place(r))
+    for start in range(0, len(ids), 500):
+        chunk = q.where(relationships.c.person_id.in_(ids[start : start + 500]))
+        for r in conn.execute(chunk).mappings():
+            age = age_on(r["birth_date"], r["birth_precision"], today)
+            if age is not None and age >= ADULT_AGE and r["state"] != "deceased":
+                out[r["person_id"]].add(_place(r))
     return out
 
 

@@ -111,3 +111,20 @@ def test_dashboard_and_families_page_count_the_same_children_alone(
     # The demo separates children from their families (the sick twin in hospital).
     assert total > 0
     assert date.fromisoformat(r.json()["figures"]["to"]) == END.date()
+
+
+def test_the_published_report_counts_as_the_dashboard(demo: Database) -> None:
+    """The HXL report folds each person's events in Python (``domain.movements.moves``),
+    the dashboard folds them in the database: the same figures for every site and day."""
+    svc = Services(demo, lambda: END)
+    first = END.date() - timedelta(days=DAYS - 1)
+    report: dict[tuple[str, str, str], int] = {}
+    for row in svc.reports.daily(first, END.date()):
+        if not row["destination_kind"]:
+            report[(row["date"], row["site_id"], row["figure"])] = sum(row["counts"].values())
+    for site_id in _sites(demo):
+        for day in svc.figures.site_figures(site_id, first, END.date())["daily"]:
+            key = (day["date"], site_id)
+            assert day["arrivals"]["total"] == report.get((*key, "arrivals"), 0), key
+            assert day["departures"]["total"] == report.get((*key, "departures"), 0), key
+            assert day["present_at_end"] == report.get((*key, "present"), 0), key
