@@ -129,16 +129,21 @@ def _lookups(value: Mapping[str, int] | str) -> dict[str, int]:
     if isinstance(value, str):
         out = dict(DEFAULT_LOOKUPS_PER_HOUR)
         for part in filter(None, (p.strip() for p in value.split(","))):
-            role, _, n = part.partition("=")
-            if not role.strip() or not n.strip().isdigit():
+            role, _, number = part.partition("=")
+            if not role.strip() or not number.strip().isdigit():
                 raise ValueError(
                     f"CORRIDOR_LOOKUPS_PER_HOUR must read role=number,role=number (not {part!r})"
                 )
-            out[role.strip()] = int(n)
+            out[role.strip()] = int(number)
         value = out
+    from corridor.security.roles import Role
+
     limits = dict(value)
+    unknown = sorted(set(limits) - {r.value for r in Role})
+    if unknown:
+        raise ValueError(f"lookups_per_hour names unknown roles: {', '.join(unknown)}")
     for role, n in limits.items():
-        if not isinstance(n, int) or n < 1:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"lookups_per_hour[{role!r}] must be a whole number above 0")
     return limits
 

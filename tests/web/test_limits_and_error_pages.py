@@ -91,6 +91,8 @@ def test_defaults_let_screening_teams_work_and_keep_tracing_tighter() -> None:
         Settings.from_env({"CORRIDOR_LOOKUPS_PER_HOUR": "health:900"})
     with pytest.raises(ValueError, match="above 0"):
         Settings(lookups_per_hour={"health": 0})
+    with pytest.raises(ValueError, match="unknown roles: nurse"):
+        Settings.from_env({"CORRIDOR_LOOKUPS_PER_HOUR": "nurse=900"})
 
 
 def test_the_limit_is_per_role_and_says_how_long_to_wait(database, clock, people) -> None:
