@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, case, func, or_, select
+from sqlalchemy import Connection, Date, and_, case, cast, func, or_, select
 
 from corridor.domain.birth import ADULT_AGE, BRACKETS, UNKNOWN_BRACKET, age_bracket, age_on
 from corridor.domain.movements import AT_SITE_STATES, COUNTED_KINDS, EVENT_KINDS
@@ -34,12 +34,12 @@ def empty_table() -> dict[str, Any]:
     return table
 
 
-def count(table: dict[str, Any], sex: str | None, bracket: str) -> None:
+def count(table: dict[str, Any], sex: str | None, bracket: str, n: int = 1) -> None:
     s = sex or "unknown"
-    table["total"] += 1
-    table["by_sex"][s] += 1
-    table["by_bracket"][bracket] += 1
-    table["by_sex_bracket"][s][bracket] += 1
+    table["total"] += n
+    table["by_sex"][s] += n
+    table["by_bracket"][bracket] += n
+    table["by_sex_bracket"][s][bracket] += n
 
 
 VULNERABILITY_KEYS = (
@@ -70,12 +70,23 @@ PERSON_COLUMNS = (
 )
 
 
-def _moves_at(site_id: str) -> Any:
+def _day_of(column: Any, dialect: str) -> Any:
+    """The UTC day of a time column, in the database (a date, or ``YYYY-MM-DD`` text)."""
+    if dialect == "postgresql":
+        return cast(func.timezone("UTC", column), Date)
+    return func.substr(column, 1, 10)  # SQLite keeps UTC times as ISO text
+
+
+def _moves_at(site_id: str, dialect: str) -> Any:
     """``domain.movements.moves`` for the persons ever counted at a site, folded in the
-    database: each effective event (not voided, not corrected) with where the person is
-    counted after it (``here``) and before it (``before``, the previous event's ``here``),
-    and whether it is the person's latest (no ``next_seq``); only the events that touch
-    the site, with the person's sex, age and vulnerabilities."""
+    database and counted there.
+
+    Each effective event (not voided, not corrected) gets where the person is counted
+    after it (``here``) and before it (``before``: the previous event's ``here``), and
+    whether it is the person's latest (no ``next_seq``). Of the events that touch the
+    site, the rows are grouped by day, ``change`` (+1 an arrival, -1 a departure, 0
+    neither), the latest event's kind where it leaves the person here (``now``: present
+    now), and what the counts are by (sex, birth date, vulnerabilities), with ``n``."""
     corrected = select(movements.c.corrects_id).where(movements.c.corrects_id.is_not(None))
     came = select(movements.c.person_id).where(movements.c.to_site_id == site_id)
     here = case((movements.c.kind.in_(COUNTED_KINDS), movements.c.to_site_id), else_=None)
@@ -99,10 +110,22 @@ def _moves_at(site_id: str) -> Any:
         )
         .subquery()
     )
+    arrived = case((folded.c.here == site_id, 1), else_=0)
+    left = case((folded.c.before == site_id, 1), else_=0)
+    now = case(
+        (and_(folded.c.next_seq.is_(None), folded.c.here == site_id), folded.c.kind), else_=None
+    )
+    keys = [
+        _day_of(folded.c.occurred_at, dialect).label("day"),
+        (arrived - left).label("change"),
+        now.label("now"),
+        *[persons.c[c] for c in PERSON_COLUMNS if c != "id"],
+    ]
     return (
-        select(folded, *[persons.c[c] for c in PERSON_COLUMNS if c != "id"])
-        .join(persons, persons.c.id == folded.c.person_id)
+        select(*keys, func.count().label("n"))
+        .select_from(folded.join(persons, persons.c.id == folded.c.person_id))
         .where(or_(folded.c.here == site_id, folded.c.before == site_id))
+        .group_by(*keys)
     )
 
 
@@ -137,7 +160,7 @@ class FigureService(Service):
             raise NotFound("site")
         with self.db.read() as conn:
             site = queries.get_site(conn, site_id)
-            rows = conn.execute(_moves_at(site_id)).mappings().all()
+            rows = conn.execute(_moves_at(site_id, conn.dialect.name)).mappings().all()
             alone = children_alone(conn, now.date(), at_site=site_id)
         present = empty_table()
         vuln = dict.fromkeys(VULNERABILITY_KEYS, 0)
@@ -148,22 +171,28 @@ class FigureService(Service):
             for d in days
         }
         before = 0  # counted here at the start of the first day
+        brackets: dict[tuple[Any, Any, date], str] = {}
+
+        def bracket(r: Any, on: date) -> str:
+            key = (r["birth_date"], r["birth_precision"], on)
+            if key not in brackets:
+                brackets[key] = age_bracket(age_on(r["birth_date"], r["birth_precision"], on))
+            return brackets[key]
+
         for r in rows:
-            if r["next_seq"] is None and r["here"] == site_id:
-                age = age_on(r["birth_date"], r["birth_precision"], now.date())
-                count(present, r["sex"], age_bracket(age))
-                by_state[EVENT_KINDS[r["kind"]][2]] += 1
-                _count_vulnerabilities(vuln, r)
-            change = (r["here"] == site_id) - (r["before"] == site_id)
-            if not change:
+            n = r["n"]
+            if r["now"] is not None:
+                count(present, r["sex"], bracket(r, now.date()), n)
+                by_state[EVENT_KINDS[r["now"]][2]] += n
+                _count_vulnerabilities(vuln, r, n)
+            if not r["change"]:
                 continue
-            day = r["occurred_at"].date()
+            day = r["day"] if isinstance(r["day"], date) else date.fromisoformat(r["day"])
             if day < start:
-                before += change
+                before += r["change"] * n
             elif day <= end:
-                direction = "arrivals" if change > 0 else "departures"
-                age = age_on(r["birth_date"], r["birth_precision"], day)
-                count(daily[day][direction], r["sex"], age_bracket(age))
+                direction = "arrivals" if r["change"] > 0 else "departures"
+                count(daily[day][direction], r["sex"], bracket(r, day), n)
         for d in days:
             figures = daily[d]
             figures["present_at_start"] = before
@@ -376,15 +405,15 @@ def _adult_links(conn: Connection, today: date, person_ids: Iterable[str]) -> di
     return out
 
 
-def _count_vulnerabilities(vuln: dict[str, int], r: Any) -> None:
+def _count_vulnerabilities(vuln: dict[str, int], r: Any, n: int = 1) -> None:
     if r["uasc"] == "unaccompanied":
-        vuln["unaccompanied"] += 1
+        vuln["unaccompanied"] += n
     elif r["uasc"] == "separated":
-        vuln["separated"] += 1
+        vuln["separated"] += n
     if r["muac_status"] == "SAM":
-        vuln["sam"] += 1
+        vuln["sam"] += n
     elif r["muac_status"] == "MAM":
-        vuln["mam"] += 1
+        vuln["mam"] += n
     for key in (
         "disabled",
         "pregnant_lactating",
@@ -393,4 +422,4 @@ def _count_vulnerabilities(vuln: dict[str, int], r: Any) -> None:
         "elderly_alone",
     ):
         if r[key]:
-            vuln[key] += 1
+            vuln[key] += n
