@@ -107,6 +107,7 @@ class Move:
     left: str | None
     reached: str | None
     towards: str | None = None  # the event's destination (a truck's, while on the road)
+    kind: str = ""  # the event's
 
 
 def moves(events: Iterable[Event]) -> list[Move]:
@@ -127,7 +128,7 @@ def moves(events: Iterable[Event]) -> list[Move]:
         after = apply(loc, event)
         left, reached = counted_at(loc), counted_at(after)
         if left != reached:
-            out.append(Move(event.occurred_at, left, reached, event.to_site_id))
+            out.append(Move(event.occurred_at, left, reached, event.to_site_id, event.kind))
         loc = after
     return out
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from corridor.domain.birth import age_bracket, age_on
 from corridor.domain.movements import (
     AT_SITE_STATES,
+    DEPARTURE_KINDS,
     UNKNOWN,
     Event,
     apply,
@@ -116,7 +117,9 @@ def _count_person(
             counts[(day, move.reached, "arrivals", "")][cell] += 1
         if move.left:
             counts[(day, move.left, "departures", "")][cell] += 1
-            if move.towards and move.towards != move.left:
+            # Transfers by destination kind stay what they were: the departure kinds
+            # only (no new count of who was detained from a site; PROTECTION.md).
+            if move.towards and move.towards != move.left and move.kind in DEPARTURE_KINDS:
                 kind = site_rows.get(move.towards, {}).get("kind", "other")
                 counts[(day, move.left, "transfers", kind)][cell] += 1
     loc = UNKNOWN
