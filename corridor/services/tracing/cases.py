@@ -527,7 +527,8 @@ class TracingService(Service):
         are proposed for the other persons the same enquiry still seeks, each scored and
         explained by the engine and marked with the household they were offered from.
         A member whose known sex or birth year rules them out is not offered
-        (``household_fits``). Returns the persons proposed. Nothing changes for the
+        (``household_fits``); one the engine proposed already is marked with the
+        household. Returns the persons proposed or marked. Nothing changes for the
         enquirer: those cases stay "searching" until an officer confirms and the found
         person is consulted."""
         household = conn.execute(
@@ -569,15 +570,28 @@ class TracingService(Service):
         sought = self._sought_records(conn, others)
         matcher = tm.matcher_for(conn, self.search, [*sought.values(), *records.values()])
         already = {
-            (str(c), str(p))
-            for c, p in conn.execute(
-                select(tracing_matches.c.case_id, tracing_matches.c.person_id).where(
-                    tracing_matches.c.case_id.in_([r["id"] for r in others])
-                )
+            (str(m.case_id), str(m.person_id)): m
+            for m in conn.execute(
+                select(
+                    tracing_matches.c.id,
+                    tracing_matches.c.case_id,
+                    tracing_matches.c.person_id,
+                    tracing_matches.c.status,
+                    tracing_matches.c.household_of,
+                ).where(tracing_matches.c.case_id.in_([r["id"] for r in others]))
             )
         }
-        seal = self.vault.sealer_in(conn, TRACING_KEY) if self.vault.cipher else None
         offered: list[str] = []
+        # A member the engine proposed already is marked with the household, not doubled.
+        for (_, pid), m in already.items():
+            if pid in records and m.status == "proposed" and m.household_of is None:
+                conn.execute(
+                    update(tracing_matches)
+                    .where(tracing_matches.c.id == m.id)
+                    .values(household_of=confirmed_id)
+                )
+                offered.append(pid)
+        seal = self.vault.sealer_in(conn, TRACING_KEY) if self.vault.cipher else None
         for row in others:
             s = sought[row["id"]]
             fitting = [
@@ -596,7 +610,7 @@ class TracingService(Service):
                 )
                 state = CaseState.POSSIBLE_MATCH
                 offered.append(match.record_id)
-        return offered
+        return list(dict.fromkeys(offered))
 
     def _proposed(self, conn: Connection, match_id: str) -> tuple[Any, Any]:
         m = (
