@@ -186,8 +186,10 @@ def _case(
     errors: dict[str, str],
     found: list[Candidate] | None = None,
     values: dict[str, str] | None = None,
+    case: Case | None = None,
 ) -> Response:
-    case = svc.gate.tracing(who, lambda: svc.tracing.views.case(case_id, scope=who.scope), Case)
+    if case is None:
+        case = _read_case(svc, who, case_id)
     status = 422 if errors else 200
     if values is None:  # the search form starts from what the enquirer said
         s = case.sought
@@ -212,6 +214,10 @@ def case(case_id: str, request: Request, svc: Svc, who: MayTracingRead) -> Respo
     return _case(request, svc, who, case_id, {})
 
 
+def _read_case(svc: Services, who: Caller, case_id: str) -> Case:
+    return svc.gate.tracing(who, lambda: svc.tracing.views.case(case_id, scope=who.scope), Case)
+
+
 @router.post("/tracing/cases/{case_id}/search")
 def search_for_case(
     case_id: str, request: Request, form: Form, svc: Svc, who: MayTracingWrite
@@ -232,10 +238,14 @@ def search_for_case(
         reason = N_("give a name (in any script)")
         return _case(request, svc, who, case_id, {"search": reason}, values=values)
     try:
-        found = svc.gate.match(who, forms.parse(MatchQueryIn, query))
+        parsed = forms.parse(MatchQueryIn, query)
     except ValidationFailed as exc:
         return _case(request, svc, who, case_id, {"search": forms.reasons(exc)}, values=values)
-    return _case(request, svc, who, case_id, {}, found=found, values=values)
+    case = _read_case(svc, who, case_id)
+    # The case's candidates are shown (and audited) above the results: not twice.
+    candidates = {m.person.id for m in case.matches}
+    found = svc.gate.match(who, parsed, leave_out=candidates)
+    return _case(request, svc, who, case_id, {}, found=found, values=values, case=case)
 
 
 @router.post("/tracing/cases/{case_id}/candidates")
