@@ -136,9 +136,7 @@ def test_a_name_is_needed_to_search(database, clock, camp):
     assert r.status_code == 422 and "give a name" in r.text
 
 
-def test_the_child_disclosure_form_is_shown_to_the_protection_officer_only(
-    database, clock, camp
-):
+def test_the_child_disclosure_form_is_shown_to_the_protection_officer_only(database, clock, camp):
     kids = register_household(database, clock, camp)
     officer = page_client(database, clock, roles=(Role.TRACING_OFFICER,), name="tracer")
     enquiry_id = open_enquiry(officer, "Umm Amina", "Amina Omar al-Khatib")
