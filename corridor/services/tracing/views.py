@@ -245,12 +245,13 @@ class TracingViews(Service):
         with self.db.read() as conn:
             e = _enquiry_row(conn, enquiry_id)
             self._require_enquiry_in_scope(conn, enquiry_id, scope)
-            rows = conn.execute(
-                select(tracing_cases)
-                .where(tracing_cases.c.enquiry_id == enquiry_id)
-                .order_by(tracing_cases.c.id)
-            ).mappings()
-            rows = list(rows)
+            rows = list(
+                conn.execute(
+                    select(tracing_cases)
+                    .where(tracing_cases.c.enquiry_id == enquiry_id)
+                    .order_by(tracing_cases.c.id)
+                ).mappings()
+            )
             by_child = _decided_by_child_rule(conn, [r["id"] for r in rows])
             out = []
             for r in rows:

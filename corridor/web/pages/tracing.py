@@ -13,12 +13,13 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from corridor.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from corridor.schemas import MatchQueryIn
 from corridor.services import Services
 from corridor.services import idempotency as made
 from corridor.services.protection.accounts import Caller
-from corridor.services.tracing.read_models import Case, Enquiry, EnquiryList, QueueItem
-from corridor.schemas import MatchQueryIn
 from corridor.services.protection.read_models import Candidate
+from corridor.services.tracing.read_models import Case, Enquiry, EnquiryList, QueueItem
+from corridor.text import N_
 from corridor.tracing_schemas import (
     CandidateIn,
     DisclosureIn,
@@ -26,7 +27,6 @@ from corridor.tracing_schemas import (
     MatchDecisionIn,
     TransitionIn,
 )
-from corridor.text import N_
 from corridor.web import forms
 from corridor.web.auth import requires
 from corridor.web.pages.common import Form, Svc, page, see_other, text
