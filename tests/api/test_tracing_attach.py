@@ -381,3 +381,38 @@ def test_attaching_and_offering_stay_inside_the_officers_tracing_scope(
     for twin_case in enquiry["cases"][1:]:
         offered = svc.tracing.views.case(twin_case["id"])["matches"]
         assert [x["person"]["id"] for x in offered] == [kids["Amina"]]
+
+
+def test_a_detained_household_member_is_offered_without_the_place_of_detention(
+    client, database, clock
+):
+    """Detention is a location, so that a family can learn where a relative is held: a
+    detained member is offered like any other, and the place stays blanked for the
+    roles outside the detention group (the tracing officer), shown to protection."""
+    camp, prison = site(client, "Camp A"), site(client, "Prison Canary", "detention")
+    kids = household(client, camp)
+    r = client.post(
+        f"/api/persons/{kids['Amina']}/events", json={"kind": "detained", "to_site_id": prison}
+    )
+    assert r.status_code == 201, r.text
+    tracer = tracer_of(database, clock, client)
+    enquiry = enquire(tracer, MOTHER, TWINS[0])
+    rania = search(tracer, "Rania Hussein al-Khatib")[0]["person"]["id"]
+    [m] = attach(tracer, enquiry["cases"][0]["id"], rania).json()["matches"]
+    r = tracer.post(f"/api/tracing/matches/{m['id']}/confirm", json={"reason": "in person"})
+    assert r.status_code == 200, r.text
+    twin_case = enquiry["cases"][1]["id"]
+    seen = tracer.get(f"/api/tracing/cases/{twin_case}").json()
+    [amina] = [x for x in seen["matches"] if x["person"]["id"] == kids["Amina"]]
+    assert amina["person"]["site"] == {
+        "id": None,
+        "name": None,
+        "kind": None,
+        "hidden": "detention site",
+    }
+    assert "Prison Canary" not in json.dumps(seen)
+    protection = make_client(database, clock, (Role.PROTECTION_OFFICER,))
+    work_at(protection, camp, prison, admin=client)
+    seen = protection.get(f"/api/tracing/cases/{twin_case}").json()
+    [amina] = [x for x in seen["matches"] if x["person"]["id"] == kids["Amina"]]
+    assert amina["person"]["site"]["name"] == "Prison Canary"

@@ -230,7 +230,10 @@ class EnquirerNews(Sparse):
 
     case_id: str
     sought_name: str
-    status: str
+    status: str = Field(
+        description="searching; checking (a candidate verified, the person not yet asked: "
+        "never 'found' before that); found (consulted); closed"
+    )
     message_can_be_passed: bool
     text: Sentence
     site: EnquirerSite | None = None
