@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, case, distinct, func, literal, select
 
 from corridor.domain.birth import ADULT_AGE, BRACKETS, UNKNOWN_BRACKET, age_bracket, age_on
 from corridor.domain.movements import ARRIVAL_KINDS, AT_SITE_STATES, DEPARTURE_KINDS
+from corridor.domain.paging import ALL, Page, Paging
 from corridor.errors import NotFound, Problem, ValidationFailed
 from corridor.services.base import Service
 from corridor.storage import queries
@@ -149,8 +151,66 @@ class FigureService(Service):
 
         With a ``scope``, only households with a member in scope, and members outside it
         shown without name or place ("elsewhere")."""
+        return self.separated_families_page(site_id, scope=scope).items
+
+    def separated_families_page(
+        self,
+        site_id: str | None = None,
+        *,
+        scope: Sites = None,
+        paging: Paging = ALL,
+        alone_only: bool = False,
+    ) -> Page[dict[str, Any]]:
+        """One page of ``separated_families`` (``alone_only``: only households with a
+        child apart from every adult relative). The database finds the split households
+        (one grouped query: living members in two places or more) within the site filter
+        and the scope; where each member is and their age then order them, and only the
+        page's households are read in full."""
         now = self.clock()
+        today = now.date()
         with self.db.read() as conn:
+            split = _split_households(site_id, scope)
+            light = (
+                conn.execute(
+                    select(
+                        persons.c.id,
+                        persons.c.household_id,
+                        persons.c.birth_date,
+                        persons.c.birth_precision,
+                        person_locations.c.site_id.label("loc_site"),
+                        person_locations.c.state,
+                        person_locations.c.manifest_id,
+                    )
+                    .join(person_locations, person_locations.c.person_id == persons.c.id)
+                    .where(persons.c.household_id.in_(split))
+                )
+                .mappings()
+                .all()
+            )
+            by_household: dict[str, list[Any]] = defaultdict(list)
+            for r in light:
+                by_household[r["household_id"]].append(r)
+            in_split = select(persons.c.id).where(persons.c.household_id.in_(split))
+            links = _adult_links(conn, today, in_split)
+            keys: list[dict[str, Any]] = []
+            for household_id, members in by_household.items():
+                living = [m for m in members if m["state"] != "deceased"]
+                places = len({_place(m) for m in living})
+                alone = len(_alone_minors(members, links, today))
+                if alone_only and not alone:
+                    continue
+                keys.append(
+                    {
+                        "household_id": household_id,
+                        "places": places,
+                        "minors_apart_from_every_adult": alone,
+                        "members_count": len(members),
+                    }
+                )
+            keys.sort(key=FAMILY_ORDERS[paging.sort or "urgent"], reverse=paging.descending)
+            end = None if paging.limit is None else paging.offset + paging.limit
+            shown = keys[paging.offset : end]
+            wanted = [k["household_id"] for k in shown]
             rows = (
                 conn.execute(
                     select(
@@ -161,83 +221,125 @@ class FigureService(Service):
                         person_locations.c.manifest_id,
                     )
                     .join(person_locations, person_locations.c.person_id == persons.c.id)
-                    .where(persons.c.household_id.is_not(None))
+                    .where(persons.c.household_id.in_(wanted))
                 )
                 .mappings()
                 .all()
             )
             names = queries.site_names(conn)
-            links = _adult_links(conn, now.date())
             visible = (
                 None
                 if scope is None
                 else set(
                     conn.execute(
                         select(persons.c.id).where(
-                            persons.c.household_id.is_not(None), queries.person_scope(scope)
+                            persons.c.household_id.in_(wanted), queries.person_scope(scope)
                         )
                     ).scalars()
                 )
             )
-        by_household: dict[str, list[Any]] = defaultdict(list)
+        full: dict[str, list[Any]] = defaultdict(list)
         for r in rows:
-            by_household[r["household_id"]].append(r)
-        today = now.date()
-        out = []
-        for household_id, members in by_household.items():
-            living = [m for m in members if m["state"] != "deceased"]
-            places = {_place(m) for m in living}
-            if len(places) < 2:
-                continue
-            if site_id and not any(m["loc_site"] == site_id for m in members):
-                continue
-            if visible is not None and not any(m["id"] in visible for m in members):
-                continue
-            ages = {m["id"]: age_on(m["birth_date"], m["birth_precision"], today) for m in members}
-            adult_places = {_place(m) for m in living if (ages[m["id"]] or 0) >= ADULT_AGE}
-            member_out = []
-            alone_minors = []
-            for m in members:
-                age = ages[m["id"]]
-                minor = age is not None and age < ADULT_AGE
-                place = _place(m)
-                relatives = adult_places | links.get(m["id"], set())
-                apart = minor and m["state"] != "deceased" and place not in relatives
-                if apart:
-                    alone_minors.append(m["id"])
-                if visible is not None and m["id"] not in visible:
-                    member_out.append(
-                        {
-                            "id": None,
-                            "relationship_to_head": m["relationship_to_head"],
-                            "state": "elsewhere",
-                            "minor_apart_from_adult_relatives": apart,
-                        }
-                    )
-                    continue
-                member_out.append(
-                    {
-                        **queries.person_summary(m, today),
-                        "relationship_to_head": m["relationship_to_head"],
-                        "site_id": m["loc_site"],
-                        "site_name": names.get(m["loc_site"]) if m["loc_site"] else None,
-                        "state": m["state"],
-                        "since": m["since"],
-                        "unaccounted": m["state"] == "in_transit",
-                        "minor_apart_from_adult_relatives": apart,
-                    }
-                )
-            member_out.sort(key=lambda p: (p["relationship_to_head"] != "head", p["id"] or ""))
-            out.append(
+            full[r["household_id"]].append(r)
+        out = [_family(k, full[k["household_id"]], links, visible, names, today) for k in shown]
+        return Page(out, len(keys), paging.limit, paging.offset)
+
+
+def _split_households(site_id: str | None, scope: Sites) -> Any:
+    """The ids of households whose living members are in two places or more, with a
+    member at ``site_id`` and one in ``scope`` (a subquery: the database does it)."""
+    place = case(
+        (
+            person_locations.c.state.in_(sorted(AT_SITE_STATES)),
+            literal("site:") + func.coalesce(person_locations.c.site_id, "None"),
+        ),
+        (
+            person_locations.c.state == "in_transit",
+            literal("transit:") + func.coalesce(person_locations.c.manifest_id, "None"),
+        ),
+        else_=person_locations.c.state,
+    )
+    q = (
+        select(persons.c.household_id)
+        .join(person_locations, person_locations.c.person_id == persons.c.id)
+        .where(persons.c.household_id.is_not(None), person_locations.c.state != "deceased")
+        .group_by(persons.c.household_id)
+        .having(func.count(distinct(place)) >= 2)
+    )
+    member = persons.alias("member")
+    if site_id:
+        at_site = (
+            select(member.c.household_id)
+            .join(person_locations, person_locations.c.person_id == member.c.id)
+            .where(person_locations.c.site_id == site_id)
+        )
+        q = q.where(persons.c.household_id.in_(at_site))
+    if scope is not None:
+        in_scope = select(persons.c.household_id).where(
+            persons.c.household_id.is_not(None), queries.person_scope(scope)
+        )
+        q = q.where(persons.c.household_id.in_(in_scope.scalar_subquery()))
+    return q.scalar_subquery()
+
+
+def _alone_minors(members: list[Any], links: dict[str, set[str]], today: date) -> list[str]:
+    """The living minors of a household away from every adult relative (the household's
+    adults and linked adults elsewhere)."""
+    ages = {m["id"]: age_on(m["birth_date"], m["birth_precision"], today) for m in members}
+    living = [m for m in members if m["state"] != "deceased"]
+    adult_places = {_place(m) for m in living if (ages[m["id"]] or 0) >= ADULT_AGE}
+    out = []
+    for m in living:
+        age = ages[m["id"]]
+        relatives = adult_places | links.get(m["id"], set())
+        if age is not None and age < ADULT_AGE and _place(m) not in relatives:
+            out.append(m["id"])
+    return out
+
+
+def _family(
+    key: dict[str, Any],
+    members: list[Any],
+    links: dict[str, set[str]],
+    visible: set[str] | None,
+    names: dict[str, str],
+    today: date,
+) -> dict[str, Any]:
+    """One separated household as the list shows it (members outside the scope
+    "elsewhere", without name or place)."""
+    alone = set(_alone_minors(members, links, today))
+    member_out = []
+    for m in members:
+        apart = m["id"] in alone
+        if visible is not None and m["id"] not in visible:
+            member_out.append(
                 {
-                    "household_id": household_id,
-                    "places": len(places),
-                    "minors_apart_from_every_adult": len(alone_minors),
-                    "members": member_out,
+                    "id": None,
+                    "relationship_to_head": m["relationship_to_head"],
+                    "state": "elsewhere",
+                    "minor_apart_from_adult_relatives": apart,
                 }
             )
-        out.sort(key=_most_urgent_first)
-        return out
+            continue
+        member_out.append(
+            {
+                **queries.person_summary(m, today),
+                "relationship_to_head": m["relationship_to_head"],
+                "site_id": m["loc_site"],
+                "site_name": names.get(m["loc_site"]) if m["loc_site"] else None,
+                "state": m["state"],
+                "since": m["since"],
+                "unaccounted": m["state"] == "in_transit",
+                "minor_apart_from_adult_relatives": apart,
+            }
+        )
+    member_out.sort(key=lambda p: (p["relationship_to_head"] != "head", p["id"] or ""))
+    return {
+        "household_id": key["household_id"],
+        "places": key["places"],
+        "minors_apart_from_every_adult": key["minors_apart_from_every_adult"],
+        "members": member_out,
+    }
 
 
 def _most_urgent_first(household: dict[str, Any]) -> tuple[int, int, str]:
@@ -246,6 +348,31 @@ def _most_urgent_first(household: dict[str, Any]) -> tuple[int, int, str]:
         -int(household["places"]),
         str(household["household_id"]),
     )
+
+
+def _by_places(household: dict[str, Any]) -> tuple[int, int, str]:
+    return (
+        -int(household["places"]),
+        -int(household["minors_apart_from_every_adult"]),
+        str(household["household_id"]),
+    )
+
+
+def _by_size(household: dict[str, Any]) -> tuple[int, int, str]:
+    return (
+        -int(household["members_count"]),
+        -int(household["minors_apart_from_every_adult"]),
+        str(household["household_id"]),
+    )
+
+
+# The orders the families list offers: a child alone first (the default), most places
+# first, largest household first.
+FAMILY_ORDERS: dict[str, Callable[[dict[str, Any]], tuple[int, int, str]]] = {
+    "urgent": _most_urgent_first,
+    "places": _by_places,
+    "size": _by_size,
+}
 
 
 def _place(m: Any) -> str:
@@ -257,7 +384,7 @@ def _place(m: Any) -> str:
     return str(m["state"])
 
 
-def _adult_links(conn: Connection, today: date) -> dict[str, set[str]]:
+def _adult_links(conn: Connection, today: date, of: Any = None) -> dict[str, set[str]]:
     """Person -> places of linked relatives who are adults (links outside the household)."""
     other = persons.alias("other")
     other_loc = person_locations.alias("other_loc")
@@ -273,6 +400,8 @@ def _adult_links(conn: Connection, today: date) -> dict[str, set[str]]:
         .join(other, other.c.id == relationships.c.other_person_id)
         .join(other_loc, other_loc.c.person_id == other.c.id)
     )
+    if of is not None:  # a subquery of person ids
+        q = q.where(relationships.c.person_id.in_(of))
     out: dict[str, set[str]] = defaultdict(set)
     for r in conn.execute(q).mappings():
         age = age_on(r["birth_date"], r["birth_precision"], today)
