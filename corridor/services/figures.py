@@ -169,29 +169,27 @@ class FigureService(Service):
         now = self.clock()
         today = now.date()
         with self.db.read() as conn:
-            split = _split_households(site_id, scope)
-            light = (
-                conn.execute(
-                    select(
-                        persons.c.id,
-                        persons.c.household_id,
-                        persons.c.birth_date,
-                        persons.c.birth_precision,
-                        person_locations.c.site_id.label("loc_site"),
-                        person_locations.c.state,
-                        person_locations.c.manifest_id,
-                    )
-                    .join(person_locations, person_locations.c.person_id == persons.c.id)
-                    .where(persons.c.household_id.in_(split))
-                )
-                .mappings()
-                .all()
-            )
+            split = list(conn.execute(_split_households(site_id)).scalars())
+            visible = None
+            if scope is not None:  # members in scope, of the split households only
+                mine = select(persons.c.id).where(queries.person_scope(scope))
+                visible = {r["id"] for r in _in_chunks(conn, mine, persons.c.household_id, split)}
+            where = select(
+                persons.c.id,
+                persons.c.household_id,
+                persons.c.birth_date,
+                persons.c.birth_precision,
+                person_locations.c.site_id.label("loc_site"),
+                person_locations.c.state,
+                person_locations.c.manifest_id,
+            ).join(person_locations, person_locations.c.person_id == persons.c.id)
+            light = _in_chunks(conn, where, persons.c.household_id, split)
             by_household: dict[str, list[Any]] = defaultdict(list)
+            in_scope = {r["household_id"] for r in light if visible is None or r["id"] in visible}
             for r in light:
-                by_household[r["household_id"]].append(r)
-            in_split = select(persons.c.id).where(persons.c.household_id.in_(split))
-            links = _adult_links(conn, today, in_split)
+                if r["household_id"] in in_scope:
+                    by_household[r["household_id"]].append(r)
+            links = _adult_links(conn, today, [r["id"] for r in light])
             keys: list[dict[str, Any]] = []
             for household_id, members in by_household.items():
                 living = [m for m in members if m["state"] != "deceased"]
@@ -227,17 +225,6 @@ class FigureService(Service):
                 .all()
             )
             names = queries.site_names(conn)
-            visible = (
-                None
-                if scope is None
-                else set(
-                    conn.execute(
-                        select(persons.c.id).where(
-                            persons.c.household_id.in_(wanted), queries.person_scope(scope)
-                        )
-                    ).scalars()
-                )
-            )
         full: dict[str, list[Any]] = defaultdict(list)
         for r in rows:
             full[r["household_id"]].append(r)
@@ -245,9 +232,9 @@ class FigureService(Service):
         return Page(out, len(keys), paging.limit, paging.offset)
 
 
-def _split_households(site_id: str | None, scope: Sites) -> Any:
-    """The ids of households whose living members are in two places or more, with a
-    member at ``site_id`` and one in ``scope`` (a subquery: the database does it)."""
+def _split_households(site_id: str | None) -> Any:
+    """The ids of households whose living members are in two places or more (with a
+    member at ``site_id``): one grouped query, the database does it."""
     place = case(
         (
             person_locations.c.state.in_(sorted(AT_SITE_STATES)),
@@ -265,21 +252,17 @@ def _split_households(site_id: str | None, scope: Sites) -> Any:
         .where(persons.c.household_id.is_not(None), person_locations.c.state != "deceased")
         .group_by(persons.c.household_id)
         .having(func.count(distinct(place)) >= 2)
+        .order_by(persons.c.household_id)
     )
-    member = persons.alias("member")
     if site_id:
+        member = persons.alias("member")
         at_site = (
             select(member.c.household_id)
             .join(person_locations, person_locations.c.person_id == member.c.id)
             .where(person_locations.c.site_id == site_id)
         )
         q = q.where(persons.c.household_id.in_(at_site))
-    if scope is not None:
-        in_scope = select(persons.c.household_id).where(
-            persons.c.household_id.is_not(None), queries.person_scope(scope)
-        )
-        q = q.where(persons.c.household_id.in_(in_scope.scalar_subquery()))
-    return q.scalar_subquery()
+    return q
 
 
 def _alone_minors(members: list[Any], links: dict[str, set[str]], today: date) -> list[str]:
@@ -350,6 +333,17 @@ def _most_urgent_first(household: dict[str, Any]) -> tuple[int, int, str]:
     )
 
 
+CHUNK = 10_000  # ids in one IN (...): well under SQLite's limit on parameters
+
+
+def _in_chunks(conn: Connection, query: Any, column: Any, ids: list[str]) -> list[Any]:
+    """The rows of ``query`` whose ``column`` is one of ``ids``, asked in chunks."""
+    rows: list[Any] = []
+    for i in range(0, len(ids), CHUNK):
+        rows += conn.execute(query.where(column.in_(ids[i : i + CHUNK]))).mappings().all()
+    return rows
+
+
 def _by_places(household: dict[str, Any]) -> tuple[int, int, str]:
     return (
         -int(household["places"]),
@@ -400,10 +394,13 @@ def _adult_links(conn: Connection, today: date, of: Any = None) -> dict[str, set
         .join(other, other.c.id == relationships.c.other_person_id)
         .join(other_loc, other_loc.c.person_id == other.c.id)
     )
-    if of is not None:  # a subquery of person ids
-        q = q.where(relationships.c.person_id.in_(of))
+    rows = (
+        conn.execute(q).mappings().all()
+        if of is None
+        else _in_chunks(conn, q, relationships.c.person_id, of)
+    )
     out: dict[str, set[str]] = defaultdict(set)
-    for r in conn.execute(q).mappings():
+    for r in rows:
         age = age_on(r["birth_date"], r["birth_precision"], today)
         if age is not None and age >= ADULT_AGE and r["state"] != "deceased":
             out[r["person_id"]].add(_place(r))
