@@ -16,10 +16,12 @@ from corridor.errors import Conflict, Forbidden, ValidationFailed
 from corridor.services import Services
 from corridor.services import idempotency as made
 from corridor.services.protection.accounts import Caller
+from corridor.services.protection.read_models import Listed
 from corridor.services.tracing.read_models import Case, Enquiry, EnquiryList, QueueItem
 from corridor.tracing_schemas import DisclosureIn, EnquiryIn, MatchDecisionIn, TransitionIn
 from corridor.web import forms
 from corridor.web.auth import requires
+from corridor.web.pages import listing
 from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.render import render
 from corridor.web.retries import Retried, Retry, shown_again
@@ -36,8 +38,21 @@ ENQUIRY_DEFAULTS = {"relationship": "sibling"}
 
 @page(router, "/tracing")
 def queue(request: Request, svc: Svc, who: MayTracingRead) -> Response:
-    items = svc.gate.tracing(who, lambda: svc.tracing.views.queue(scope=who.scope), QueueItem)
-    return render(request, "tracing_queue.html", {"queue": items}, who=who)
+    paging = listing.paging_of(request, ())
+    whole: list[int] = []
+
+    def fetch() -> list[dict[str, Any]]:
+        # The queue's order comes from its cases' candidates (the tracing service); only
+        # the page's cases reach the gate, so only their persons are audited.
+        queue = svc.tracing.views.queue(scope=who.scope)
+        whole.append(len(queue))
+        return queue[paging.offset : paging.offset + (paging.limit or len(queue))]
+
+    items = svc.gate.tracing(who, fetch, QueueItem)
+    listed = Listed(total=whole[0], limit=paging.limit, offset=paging.offset)
+    data = {"queue": items, "paging": listing.paging_data(listed)}
+    extra = {"pager": listing.pager(request, listed, len(items), {})}
+    return render(request, "tracing_queue.html", data, who=who, extra=extra)
 
 
 @page(router, "/tracing/enquiries")
