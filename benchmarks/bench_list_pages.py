@@ -138,8 +138,10 @@ def main() -> None:
         for p in servers.values():
             p.terminate()
             p.wait(timeout=30)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}, {platform.system()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, {platform.system()}"
+    )
     print(f"database: {db} (demo, SQLite); {args.rounds} rounds, old and new alternating")
     print(f"{'page':<22}{'code':<5}{'median ms':>11}{'p90 ms':>9}{'size KB':>10}")
     for path in args.pages:
