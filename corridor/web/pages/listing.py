@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -19,6 +19,8 @@ from corridor.services import Services
 from corridor.services.protection.accounts import Caller
 from corridor.services.protection.read_models import Listed
 from corridor.text import N_
+
+T = TypeVar("T")
 
 
 def paging_of(request: Request, sorts: Sequence[str]) -> Paging:
@@ -70,6 +72,14 @@ def pager(request: Request, listed: Listed, shown: int, kept: dict[str, str]) ->
         "last_url": url(pages) if pages not in nearby else None,
         "nearby": [(n, url(n)) for n in nearby],
     }
+
+
+def sliced(rows: list[T], paging: Paging, total: list[int]) -> list[T]:
+    """The page's rows of a list ordered outside the database (the tracing queue);
+    its length is appended to ``total``."""
+    total.append(len(rows))
+    end = None if paging.limit is None else paging.offset + paging.limit
+    return rows[paging.offset : end]
 
 
 def filter_sites(svc: Services, who: Caller) -> dict[str, str]:

@@ -40,15 +40,13 @@ ENQUIRY_DEFAULTS = {"relationship": "sibling"}
 def queue(request: Request, svc: Svc, who: MayTracingRead) -> Response:
     paging = listing.paging_of(request, ())
     whole: list[int] = []
-
-    def fetch() -> list[dict[str, Any]]:
-        # The queue's order comes from its cases' candidates (the tracing service); only
-        # the page's cases reach the gate, so only their persons are audited.
-        queue = svc.tracing.views.queue(scope=who.scope)
-        whole.append(len(queue))
-        return queue[paging.offset : paging.offset + (paging.limit or len(queue))]
-
-    items = svc.gate.tracing(who, fetch, QueueItem)
+    # The queue's order comes from its cases' candidates (the tracing service); only the
+    # page's cases reach the gate, so only their persons are audited.
+    items = svc.gate.tracing(
+        who,
+        lambda: listing.sliced(svc.tracing.views.queue(scope=who.scope), paging, whole),
+        QueueItem,
+    )
     listed = Listed(total=whole[0], limit=paging.limit, offset=paging.offset)
     data = {"queue": items, "paging": listing.paging_data(listed)}
     extra = {"pager": listing.pager(request, listed, len(items), {})}
