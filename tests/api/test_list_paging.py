@@ -5,6 +5,7 @@ silently at 500")."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -169,3 +170,33 @@ def test_the_pages_show_the_count_and_page_links(client, database, clock, world)
         for path in ("/families", "/unaccounted", "/manifests"):
             menu = c.page(path).split('id="l-site"')[1].split("</select>")[0]
             assert f'value="{world["camp"]}"' in menu and prison not in menu
+
+
+def test_search_results_page_past_the_first_twenty(client, database, clock):
+    """Issue 13: "search returns at most 20". 45 women of one name: three pages of
+    results (the engine ranks 50 at most), each reading and auditing only its own."""
+    camp = site(client, "Camp A")
+    for i in range(45):
+        r = client.post(
+            "/api/persons",
+            json={"site_id": camp, "consent": CONSENT, **BASIS, "given_name": "Samira",
+                  "family_name": "Haddad", "sex": "f", "estimated_age": 20 + i},
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+    with page_client(database, clock, roles=(Role.REGISTRAR,)) as c:
+        c.page("/search")
+        first = c.submit("/search", {"name": "Samira Haddad"})
+        assert first.status_code == 200, first.text
+        assert first.text.count('<a href="/persons/') == 20
+        assert 'name="page" value="2"' in first.text and "Results 1–20" in first.text
+        before = _seq(database)
+        second = c.submit("/search", {"name": "Samira Haddad", "page": "2"})
+        assert "Results 21–40" in second.text and 'name="page" value="1"' in second.text
+        ids = re.findall(r'<a href="/persons/([0-9a-f-]+)"', second.text)
+        earlier = set(re.findall(r'/persons/([0-9a-f-]+)"', first.text))
+        assert len(ids) == 20 and not set(ids) & earlier
+        assert sorted(_read_since(database, before, "person.search")) == sorted(ids)
+        third = c.submit("/search", {"name": "Samira Haddad", "page": "3"})
+        assert third.text.count('<a href="/persons/') == 5
+        assert 'name="page" value="4"' not in third.text
+        assert c.submit("/search", {"name": "Samira Haddad", "page": "9"}).status_code == 422

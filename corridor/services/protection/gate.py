@@ -401,7 +401,9 @@ class Gate:
             self.refused(who, action, [None])
             raise
 
-    def match(self, who: Caller, body: MatchQueryIn, floor: float = 0.0) -> list[Candidate]:
+    def match(
+        self, who: Caller, body: MatchQueryIn, floor: float = 0.0, skip: int = 0
+    ) -> list[Candidate]:
         """The matching engine's candidates among the persons the caller may search for
         the purpose (deduplication: the persons the caller may open; tracing: consenting
         persons within the caller's tracing scope; a purpose the roles lack: 403,
@@ -418,7 +420,8 @@ class Gate:
             except Forbidden:
                 self.refused(who, "person.search", [None], purpose=why)
                 raise
-            return [c for c in found if c["probability"] >= floor]
+            # ``skip``: the first candidates were on an earlier page (not read again)
+            return [c for c in found if c["probability"] >= floor][skip:]
 
         found = self._read(
             who,
