@@ -170,20 +170,24 @@ class FigureService(Service):
         today = now.date()
         with self.db.read() as conn:
             split = list(conn.execute(_split_households(site_id)).scalars())
-            visible = None
-            if scope is not None:  # members in scope, of the split households only
-                mine = select(persons.c.id).where(queries.person_scope(scope))
-                visible = {r["id"] for r in _in_chunks(conn, mine, persons.c.household_id, split)}
             where = select(
                 persons.c.id,
                 persons.c.household_id,
+                persons.c.site_id,
                 persons.c.birth_date,
                 persons.c.birth_precision,
                 person_locations.c.site_id.label("loc_site"),
+                person_locations.c.destination_site_id,
                 person_locations.c.state,
                 person_locations.c.manifest_id,
             ).join(person_locations, person_locations.c.person_id == persons.c.id)
             light = _in_chunks(conn, where, persons.c.household_id, split)
+            # The members in scope (queries.person_scope, on the rows just read).
+            visible = (
+                None
+                if scope is None
+                else {r["id"] for r in light if queries.in_person_scope(r, scope)}
+            )
             by_household: dict[str, list[Any]] = defaultdict(list)
             in_scope = {r["household_id"] for r in light if visible is None or r["id"] in visible}
             for r in light:
