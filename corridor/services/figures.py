@@ -193,7 +193,14 @@ class FigureService(Service):
             for r in light:
                 if r["household_id"] in in_scope:
                     by_household[r["household_id"]].append(r)
-            links = _adult_links(conn, today, [r["id"] for r in light])
+            # Linked adults elsewhere matter only to the minors (_alone_minors).
+            minors = [
+                r["id"]
+                for r in light
+                if (age := age_on(r["birth_date"], r["birth_precision"], today)) is not None
+                and age < ADULT_AGE
+            ]
+            links = _adult_links(conn, today, minors)
             keys: list[dict[str, Any]] = []
             for household_id, members in by_household.items():
                 living = [m for m in members if m["state"] != "deceased"]
@@ -382,7 +389,7 @@ def _place(m: Any) -> str:
     return str(m["state"])
 
 
-def _adult_links(conn: Connection, today: date, of: Any = None) -> dict[str, set[str]]:
+def _adult_links(conn: Connection, today: date, of: list[str] | None = None) -> dict[str, set[str]]:
     """Person -> places of linked relatives who are adults (links outside the household)."""
     other = persons.alias("other")
     other_loc = person_locations.alias("other_loc")
