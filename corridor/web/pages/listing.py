@@ -23,14 +23,14 @@ from corridor.text import N_
 T = TypeVar("T")
 
 
-def paging_of(request: Request, sorts: Sequence[str]) -> Paging:
-    """The page the query string asks for (``page``, 1-based; ``sort``)."""
+def paging_of(request: Request, sorts: Sequence[str], size: int = PAGE_SIZE) -> Paging:
+    """The page the query string asks for (``page``, 1-based, ``size`` rows; ``sort``)."""
     raw = request.query_params.get("page") or "1"
     if not raw.isdigit() or int(raw) < 1:
         raise ValidationFailed([Problem("page", N_("must be a whole number from 1"))])
     number = int(raw)
     sort = request.query_params.get("sort") or None
-    return Paging.of(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, sort=sort, sorts=sorts)
+    return Paging.of(limit=size, offset=(number - 1) * size, sort=sort, sorts=sorts)
 
 
 def day_of(request: Request, name: str) -> date | None:
