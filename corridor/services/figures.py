@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Date, and_, case, cast, func, or_, select
+from sqlalchemy import Connection, Date, and_, case, cast, distinct, func, literal, or_, select
 
 from corridor.domain.birth import ADULT_AGE, BRACKETS, UNKNOWN_BRACKET, age_bracket, age_on
 from corridor.domain.movements import AT_SITE_STATES, COUNTED_KINDS, EVENT_KINDS
+from corridor.domain.paging import ALL, Page, Paging
 from corridor.errors import NotFound, Problem, ValidationFailed
 from corridor.services.base import Service
 from corridor.storage import queries
@@ -217,90 +218,211 @@ class FigureService(Service):
 
         With a ``scope``, only households with a member in scope, and members outside it
         shown without name or place ("elsewhere")."""
+        return self.separated_families_page(site_id, scope=scope).items
+
+    def separated_families_page(
+        self,
+        site_id: str | None = None,
+        *,
+        scope: Sites = None,
+        paging: Paging = ALL,
+        alone_only: bool = False,
+    ) -> Page[dict[str, Any]]:
+        """One page of ``separated_families`` (``alone_only``: only households with a
+        child apart from every adult relative). The database finds the split households
+        (one grouped query: living members in two places or more) within the site filter
+        and the scope; where each member is and their age then order them, and only the
+        page's households are read in full."""
         now = self.clock()
+        today = now.date()
         with self.db.read() as conn:
-            rows = _household_members(conn)
-            names = queries.site_names(conn)
+            # Candidates: households split across places, and those with no living member
+            # surely adult (a child may be alone with every adult relative dead or gone).
+            split = set(conn.execute(_split_households(site_id)).scalars())
+            split |= set(conn.execute(_adultless_households(site_id, today)).scalars())
+            candidates = sorted(split)
+            where = select(
+                persons.c.id,
+                persons.c.household_id,
+                persons.c.site_id,
+                persons.c.birth_date,
+                persons.c.birth_precision,
+                person_locations.c.site_id.label("loc_site"),
+                person_locations.c.destination_site_id,
+                person_locations.c.state,
+                person_locations.c.manifest_id,
+            ).join(person_locations, person_locations.c.person_id == persons.c.id)
+            light = _in_chunks(conn, where, persons.c.household_id, candidates)
+            # The members in scope (queries.person_scope, on the rows just read).
             visible = (
                 None
                 if scope is None
-                else set(
-                    conn.execute(
-                        select(persons.c.id).where(
-                            persons.c.household_id.is_not(None), queries.person_scope(scope)
-                        )
-                    ).scalars()
-                )
+                else {r["id"] for r in light if queries.in_person_scope(r, scope)}
             )
-            alone = children_alone(conn, now.date(), rows)
-        by_household: dict[str, list[Any]] = defaultdict(list)
-        for r in rows:
-            by_household[r["household_id"]].append(r)
-        today = now.date()
-        out = []
-        for household_id, members in by_household.items():
-            living = [m for m in members if m["state"] != "deceased"]
-            places = {_place(m) for m in living}
-            alone_minors = [m["id"] for m in members if m["id"] in alone]
-            # Split across places, or a child alone (every adult relative dead or gone).
-            if len(places) < 2 and not alone_minors:
-                continue
-            if site_id and not any(m["loc_site"] == site_id for m in members):
-                continue
-            if visible is not None and not any(m["id"] in visible for m in members):
-                continue
-            member_out = []
-            for m in members:
-                apart = m["id"] in alone
-                if visible is not None and m["id"] not in visible:
-                    member_out.append(
-                        {
-                            "id": None,
-                            "relationship_to_head": m["relationship_to_head"],
-                            "state": "elsewhere",
-                            "minor_apart_from_adult_relatives": apart,
-                        }
-                    )
+            by_household: dict[str, list[Any]] = defaultdict(list)
+            in_scope = {r["household_id"] for r in light if visible is None or r["id"] in visible}
+            for r in light:
+                if r["household_id"] in in_scope:
+                    by_household[r["household_id"]].append(r)
+            # The one count of children alone (the dashboard's too), on the rows just read.
+            alone = children_alone(conn, today, light)
+            keys: list[dict[str, Any]] = []
+            for household_id, members in by_household.items():
+                living = [m for m in members if m["state"] != "deceased"]
+                places = len({_place(m) for m in living})
+                n_alone = sum(1 for m in members if m["id"] in alone)
+                if places < 2 and not n_alone:
                     continue
-                member_out.append(
+                if alone_only and not n_alone:
+                    continue
+                keys.append(
                     {
-                        **queries.person_summary(m, today),
-                        "relationship_to_head": m["relationship_to_head"],
-                        "site_id": m["loc_site"],
-                        "site_name": names.get(m["loc_site"]) if m["loc_site"] else None,
-                        "state": m["state"],
-                        "since": m["since"],
-                        "unaccounted": m["state"] == "in_transit",
-                        "minor_apart_from_adult_relatives": apart,
+                        "household_id": household_id,
+                        "places": places,
+                        "minors_apart_from_every_adult": n_alone,
+                        "members_count": len(members),
                     }
                 )
-            member_out.sort(key=lambda p: (p["relationship_to_head"] != "head", p["id"] or ""))
-            out.append(
+            keys.sort(key=FAMILY_ORDERS[paging.sort or "urgent"], reverse=paging.descending)
+            end = None if paging.limit is None else paging.offset + paging.limit
+            shown = keys[paging.offset : end]
+            wanted = [k["household_id"] for k in shown]
+            rows = (
+                conn.execute(
+                    select(
+                        persons,
+                        person_locations.c.site_id.label("loc_site"),
+                        person_locations.c.state,
+                        person_locations.c.since,
+                        person_locations.c.manifest_id,
+                    )
+                    .join(person_locations, person_locations.c.person_id == persons.c.id)
+                    .where(persons.c.household_id.in_(wanted))
+                )
+                .mappings()
+                .all()
+            )
+            names = queries.site_names(conn)
+        full: dict[str, list[Any]] = defaultdict(list)
+        for r in rows:
+            full[r["household_id"]].append(r)
+        out = [
+            _family(k, full[k["household_id"]], set(alone), visible, names, today) for k in shown
+        ]
+        return Page(out, len(keys), paging.limit, paging.offset)
+
+
+def _split_households(site_id: str | None) -> Any:
+    """The ids of households whose living members are in two places or more (with a
+    member at ``site_id``): one grouped query, the database does it."""
+    place = case(
+        (
+            person_locations.c.state.in_(sorted(AT_SITE_STATES)),
+            literal("site:") + func.coalesce(person_locations.c.site_id, "None"),
+        ),
+        (
+            person_locations.c.state == "in_transit",
+            literal("transit:") + func.coalesce(person_locations.c.manifest_id, "None"),
+        ),
+        else_=person_locations.c.state,
+    )
+    q = (
+        select(persons.c.household_id)
+        .join(person_locations, person_locations.c.person_id == persons.c.id)
+        .where(persons.c.household_id.is_not(None), person_locations.c.state != "deceased")
+        .group_by(persons.c.household_id)
+        .having(func.count(distinct(place)) >= 2)
+        .order_by(persons.c.household_id)
+    )
+    if site_id:
+        member = persons.alias("member")
+        at_site = (
+            select(member.c.household_id)
+            .join(person_locations, person_locations.c.person_id == member.c.id)
+            .where(person_locations.c.site_id == site_id)
+        )
+        q = q.where(persons.c.household_id.in_(at_site))
+    return q
+
+
+def _adultless_households(site_id: str | None, today: date) -> Any:
+    """The ids of households with no living member surely adult (born 19 years or more
+    before this year began: an adult whatever the birth date's precision), with a member
+    at ``site_id``: a superset of those where a child may be alone in one place, which
+    ``children_alone`` then decides exactly."""
+    cutoff = date(today.year - 19, 1, 1)
+    adult = case(
+        (
+            and_(
+                person_locations.c.state != "deceased",
+                persons.c.birth_date.is_not(None),
+                persons.c.birth_date <= cutoff,
+            ),
+            1,
+        ),
+        else_=0,
+    )
+    q = (
+        select(persons.c.household_id)
+        .join(person_locations, person_locations.c.person_id == persons.c.id)
+        .where(persons.c.household_id.is_not(None))
+        .group_by(persons.c.household_id)
+        .having(func.sum(adult) == 0)
+        .order_by(persons.c.household_id)
+    )
+    if site_id:
+        member = persons.alias("member")
+        at_site = (
+            select(member.c.household_id)
+            .join(person_locations, person_locations.c.person_id == member.c.id)
+            .where(person_locations.c.site_id == site_id)
+        )
+        q = q.where(persons.c.household_id.in_(at_site))
+    return q
+
+
+def _family(
+    key: dict[str, Any],
+    members: list[Any],
+    alone: set[str],
+    visible: set[str] | None,
+    names: dict[str, str],
+    today: date,
+) -> dict[str, Any]:
+    """One separated household as the list shows it (members outside the scope
+    "elsewhere", without name or place)."""
+    member_out = []
+    for m in members:
+        apart = m["id"] in alone
+        if visible is not None and m["id"] not in visible:
+            member_out.append(
                 {
-                    "household_id": household_id,
-                    "places": len(places),
-                    "minors_apart_from_every_adult": len(alone_minors),
-                    "members": member_out,
+                    "id": None,
+                    "relationship_to_head": m["relationship_to_head"],
+                    "state": "elsewhere",
+                    "minor_apart_from_adult_relatives": apart,
                 }
             )
-        out.sort(key=_most_urgent_first)
-        return out
-
-
-def _household_members(conn: Connection) -> list[Any]:
-    return list(
-        conn.execute(
-            select(
-                persons,
-                person_locations.c.site_id.label("loc_site"),
-                person_locations.c.state,
-                person_locations.c.since,
-                person_locations.c.manifest_id,
-            )
-            .join(person_locations, person_locations.c.person_id == persons.c.id)
-            .where(persons.c.household_id.is_not(None))
-        ).mappings()
-    )
+            continue
+        member_out.append(
+            {
+                **queries.person_summary(m, today),
+                "relationship_to_head": m["relationship_to_head"],
+                "site_id": m["loc_site"],
+                "site_name": names.get(m["loc_site"]) if m["loc_site"] else None,
+                "state": m["state"],
+                "since": m["since"],
+                "unaccounted": m["state"] == "in_transit",
+                "minor_apart_from_adult_relatives": apart,
+            }
+        )
+    member_out.sort(key=lambda p: (p["relationship_to_head"] != "head", p["id"] or ""))
+    return {
+        "household_id": key["household_id"],
+        "places": key["places"],
+        "minors_apart_from_every_adult": key["minors_apart_from_every_adult"],
+        "members": member_out,
+    }
 
 
 def children_alone(
@@ -366,6 +488,42 @@ def _most_urgent_first(household: dict[str, Any]) -> tuple[int, int, str]:
         -int(household["places"]),
         str(household["household_id"]),
     )
+
+
+CHUNK = 10_000  # ids in one IN (...): well under SQLite's limit on parameters
+
+
+def _in_chunks(conn: Connection, query: Any, column: Any, ids: list[str]) -> list[Any]:
+    """The rows of ``query`` whose ``column`` is one of ``ids``, asked in chunks."""
+    rows: list[Any] = []
+    for i in range(0, len(ids), CHUNK):
+        rows += conn.execute(query.where(column.in_(ids[i : i + CHUNK]))).mappings().all()
+    return rows
+
+
+def _by_places(household: dict[str, Any]) -> tuple[int, int, str]:
+    return (
+        -int(household["places"]),
+        -int(household["minors_apart_from_every_adult"]),
+        str(household["household_id"]),
+    )
+
+
+def _by_size(household: dict[str, Any]) -> tuple[int, int, str]:
+    return (
+        -int(household["members_count"]),
+        -int(household["minors_apart_from_every_adult"]),
+        str(household["household_id"]),
+    )
+
+
+# The orders the families list offers: a child alone first (the default), most places
+# first, largest household first.
+FAMILY_ORDERS: dict[str, Callable[[dict[str, Any]], tuple[int, int, str]]] = {
+    "urgent": _most_urgent_first,
+    "places": _by_places,
+    "size": _by_size,
+}
 
 
 def _place(m: Any) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, or_, select, update
@@ -15,6 +15,7 @@ from corridor.domain.ids import (
     uuid7,
 )
 from corridor.domain.movements import AT_SITE_STATES
+from corridor.domain.paging import ALL, Page, Paging
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed, require
 from corridor.schemas import (
     CheckInIn,
@@ -28,6 +29,7 @@ from corridor.services.base import AuditHook, Service
 from corridor.services.movements.events import insert_event, insert_events
 from corridor.services.registration.sites import unknown_site_problems
 from corridor.storage import locations, outbox, queries
+from corridor.storage import paging as paged
 from corridor.storage.database import Database
 from corridor.storage.queries import Sites
 from corridor.storage.tables import (
@@ -479,64 +481,94 @@ class ManifestService(Service):
     def find(
         self, site_id: str | None = None, status: str | None = None, scope: Sites = None
     ) -> list[dict[str, Any]]:
+        """The first 500 manifests, newest first (``find_page`` pages through all)."""
+        paging = Paging(limit=500)
+        return self.find_page(site_id, status, scope=scope, paging=paging).items
+
+    def find_page(
+        self,
+        site_id: str | None = None,
+        status: str | None = None,
+        *,
+        scope: Sites = None,
+        paging: Paging = ALL,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> Page[dict[str, Any]]:
+        """One page of the manifests in scope (filtered, ordered and counted in the
+        database); ``since``/``until``: created on or between those days (UTC)."""
+        q = select(manifests).where(_manifest_scope(scope))
+        if site_id:
+            q = q.where((manifests.c.from_site_id == site_id) | (manifests.c.to_site_id == site_id))
+        if status:
+            q = q.where(manifests.c.status == status)
+        if since:
+            q = q.where(manifests.c.created_at >= _day_start(since))
+        if until:
+            q = q.where(manifests.c.created_at < _day_start(until + timedelta(days=1)))
+        q = paged.ordered(q, paging, MANIFEST_ORDERS, "created", manifests.c.id, True)
         with self.db.read() as conn:
-            q = (
-                select(manifests)
-                .where(_manifest_scope(scope))
-                .order_by(manifests.c.created_at.desc())
-            )
-            if site_id:
-                q = q.where(
-                    (manifests.c.from_site_id == site_id) | (manifests.c.to_site_id == site_id)
-                )
-            if status:
-                q = q.where(manifests.c.status == status)
-            return [_manifest_head(r) for r in conn.execute(q.limit(500)).mappings()]
+            total = paged.count(conn, q)
+            rows = paged.page_rows(conn, q, paging)
+        return Page([_manifest_head(r) for r in rows], total, paging.limit, paging.offset)
 
     def unaccounted(self, site_id: str | None = None, scope: Sites = None) -> list[dict[str, Any]]:
         """Everyone dispatched and not yet checked in anywhere, longest missing first:
         ``in_transit`` until the manifest's expected arrival, ``unaccounted`` after it."""
+        return self.unaccounted_page(site_id, scope=scope).items
+
+    def unaccounted_page(
+        self,
+        site_id: str | None = None,
+        *,
+        scope: Sites = None,
+        paging: Paging = ALL,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> Page[dict[str, Any]]:
+        """One page of everyone dispatched and not yet checked in anywhere (longest
+        missing first unless ``paging`` orders otherwise); ``since``/``until``: departed
+        on or between those days (UTC). Only the page's persons are read."""
         now = self.clock()
-        with self.db.read() as conn:
-            q = (
-                select(
-                    persons,
-                    person_locations.c.since,
-                    person_locations.c.manifest_id,
-                    manifests.c.from_site_id,
-                    manifests.c.to_site_id,
-                    manifests.c.vehicle,
-                    manifests.c.expected_arrival,
-                )
-                .join(person_locations, person_locations.c.person_id == persons.c.id)
-                .join(manifests, manifests.c.id == person_locations.c.manifest_id)
-                .where(person_locations.c.state == "in_transit", _manifest_scope(scope))
-                .order_by(person_locations.c.since)
+        q = (
+            select(
+                persons,
+                person_locations.c.since,
+                person_locations.c.manifest_id,
+                manifests.c.from_site_id,
+                manifests.c.to_site_id,
+                manifests.c.vehicle,
+                manifests.c.expected_arrival,
             )
-            if site_id:
-                q = q.where(
-                    (manifests.c.from_site_id == site_id) | (manifests.c.to_site_id == site_id)
-                )
-            out = []
-            for r in conn.execute(q).mappings():
-                out.append(
-                    {
-                        "person": queries.person_summary(r, now.date()),
-                        "manifest_id": r["manifest_id"],
-                        "vehicle": r["vehicle"],
-                        "from_site_id": r["from_site_id"],
-                        "to_site_id": r["to_site_id"],
-                        "departed_at": r["since"],
-                        "hours_since_departure": round(
-                            (now - r["since"]).total_seconds() / 3600, 1
-                        ),
-                        "expected_arrival": r["expected_arrival"],
-                        "status": (
-                            "unaccounted" if due(r["expected_arrival"], now) else "in_transit"
-                        ),
-                    }
-                )
-            return out
+            .join(person_locations, person_locations.c.person_id == persons.c.id)
+            .join(manifests, manifests.c.id == person_locations.c.manifest_id)
+            .where(person_locations.c.state == "in_transit", _manifest_scope(scope))
+        )
+        if site_id:
+            q = q.where((manifests.c.from_site_id == site_id) | (manifests.c.to_site_id == site_id))
+        if since:
+            q = q.where(person_locations.c.since >= _day_start(since))
+        if until:
+            q = q.where(person_locations.c.since < _day_start(until + timedelta(days=1)))
+        q = paged.ordered(q, paging, UNACCOUNTED_ORDERS, "departed", persons.c.id)
+        with self.db.read() as conn:
+            total = paged.count(conn, q)
+            rows = paged.page_rows(conn, q, paging)
+        out = [
+            {
+                "person": queries.person_summary(r, now.date()),
+                "manifest_id": r["manifest_id"],
+                "vehicle": r["vehicle"],
+                "from_site_id": r["from_site_id"],
+                "to_site_id": r["to_site_id"],
+                "departed_at": r["since"],
+                "hours_since_departure": round((now - r["since"]).total_seconds() / 3600, 1),
+                "expected_arrival": r["expected_arrival"],
+                "status": "unaccounted" if due(r["expected_arrival"], now) else "in_transit",
+            }
+            for r in rows
+        ]
+        return Page(out, total, paging.limit, paging.offset)
 
     # -- internals ----------------------------------------------------------------------
 
@@ -831,6 +863,25 @@ def _in_scope(m: Any, scope: Sites, side: str = "") -> bool:
         return True
     ends = {"from": [m["from_site_id"]], "to": [m["to_site_id"]]}
     return any(site in scope for site in ends.get(side, [m["from_site_id"], m["to_site_id"]]))
+
+
+# The orders the manifest and unaccounted lists offer (``sort=key`` or ``sort=-key``).
+MANIFEST_ORDERS: dict[str, Any] = {
+    "created": [manifests.c.created_at],
+    "departed": [manifests.c.dispatched_at],
+    "vehicle": [manifests.c.vehicle],
+    "status": [manifests.c.status],
+}
+UNACCOUNTED_ORDERS: dict[str, Any] = {
+    "departed": [person_locations.c.since],
+    "vehicle": [manifests.c.vehicle, person_locations.c.since],
+    "name": [persons.c.family_name, persons.c.given_name],
+    "number": [persons.c.registration_number],
+}
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
 
 
 def _manifest_scope(scope: Sites) -> Any:

@@ -21,12 +21,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, select
 
 from corridor.domain.birth import ADULT_AGE
+from corridor.domain.paging import ALL, Paging
 from corridor.errors import Forbidden, NotFound, Problem
 from corridor.formats import registry
 from corridor.security.errors import Throttled
@@ -39,6 +41,7 @@ from corridor.services.protection.read_models import (
     ExportedFile,
     Household,
     ManifestHead,
+    ManifestList,
     ManifestView,
     Movement,
     MovementEvent,
@@ -49,8 +52,10 @@ from corridor.services.protection.read_models import (
     RegisteredMember,
     Relative,
     SeparatedFamily,
+    SeparatedFamilyList,
     TracingMention,
     Unaccounted,
+    UnaccountedList,
 )
 from corridor.services.tracing.read_models import EnquirerView
 from corridor.storage.tables import sites
@@ -406,6 +411,7 @@ class Gate:
         body: MatchQueryIn,
         floor: float = 0.0,
         leave_out: Collection[str] = (),
+        skip: int = 0,
     ) -> list[Candidate]:
         """The matching engine's candidates among the persons the caller may search for
         the purpose (deduplication: the persons the caller may open; tracing: consenting
@@ -423,11 +429,10 @@ class Gate:
             except Forbidden:
                 self.refused(who, "person.search", [None], purpose=why)
                 raise
+            # ``skip``: the first candidates were on an earlier page (not read again)
             return [
-                c
-                for c in found
-                if c["probability"] >= floor and c["person"]["id"] not in leave_out
-            ]
+                c for c in found if c["probability"] >= floor and c["person"]["id"] not in leave_out
+            ][skip:]
 
         found = self._read(
             who,
@@ -469,35 +474,74 @@ class Gate:
         found = self.s.manifests.find(site_id, status, scope=who.scope)
         return [ManifestHead.model_validate(m) for m in found]
 
+    def manifest_list(
+        self,
+        who: Caller,
+        paging: Paging,
+        site_id: str | None = None,
+        status: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> ManifestList:
+        """One page of the manifests in scope (no person named: no audit event)."""
+        site_id = self.site_filter(who, "manifest.read", site_id)
+        found = self.s.manifests.find_page(
+            site_id, status, scope=who.scope, paging=paging, since=since, until=until
+        )
+        return ManifestList.model_validate(vars(found))
+
     def unaccounted(self, who: Caller, site_id: str | None = None) -> list[Unaccounted]:
+        return self.unaccounted_list(who, ALL, site_id).items
+
+    def unaccounted_list(
+        self,
+        who: Caller,
+        paging: Paging,
+        site_id: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> UnaccountedList:
+        """One page of everyone unaccounted for: only the persons of the page are read
+        and audited."""
         site_id = self.site_filter(who, "manifest.read", site_id)
         found = self._read(
             who,
             "manifest.read",
-            lambda: self.s.manifests.unaccounted(site_id, scope=who.scope),
-            lambda rows: [m["person"]["id"] for m in rows],
+            lambda: self.s.manifests.unaccounted_page(
+                site_id, scope=who.scope, paging=paging, since=since, until=until
+            ),
+            lambda page: [m["person"]["id"] for m in page.items],
         )
-        return [Unaccounted.model_validate(m) for m in found]
+        return UnaccountedList.model_validate(vars(found))
 
     # -- families and tracing ---------------------------------------------------------
 
     def separated_families(self, who: Caller, site_id: str | None = None) -> list[SeparatedFamily]:
         """Households split across places; where a member is held in detention, the site
         is withheld from roles that may not see detention sites."""
+        return self.separated_family_list(who, ALL, site_id).items
+
+    def separated_family_list(
+        self, who: Caller, paging: Paging, site_id: str | None = None, alone_only: bool = False
+    ) -> SeparatedFamilyList:
+        """One page of the separated families: only the members the page shows are read
+        and audited."""
         site_id = self.site_filter(who, "tracing.read", site_id)
-        families = self._read(
+        found = self._read(
             who,
             "tracing.read",
-            lambda: self.s.figures.separated_families(site_id, scope=who.scope),
-            lambda fs: [m["id"] for f in fs for m in f["members"] if m["id"]],
+            lambda: self.s.figures.separated_families_page(
+                site_id, scope=who.scope, paging=paging, alone_only=alone_only
+            ),
+            lambda page: [m["id"] for f in page.items for m in f["members"] if m["id"]],
         )
         if not self.viewer(who).sees_detention:
             detention = self.detention_sites()
-            for family in families:
+            for family in found.items:
                 for member in family["members"]:
                     if member.get("site_id") in detention:
                         member.update(site_id=None, site_name=None, site_withheld=True)
-        return [SeparatedFamily.model_validate(f) for f in families]
+        return SeparatedFamilyList.model_validate(vars(found))
 
     @overload
     def tracing(

@@ -312,6 +312,27 @@ class SeparatedFamily(ReadModel):
     members: list[FamilyMember]
 
 
+class Listed(ReadModel):
+    """One page of a list: ``total`` rows match the filters; these are rows
+    ``offset + 1`` to ``offset + len(items)`` (``limit`` None: all)."""
+
+    total: int
+    limit: int | None
+    offset: int
+
+
+class ManifestList(Listed):
+    items: list[ManifestHead]
+
+
+class UnaccountedList(Listed):
+    items: list[Unaccounted]
+
+
+class SeparatedFamilyList(Listed):
+    items: list[SeparatedFamily]
+
+
 # -- what writes answer, and a person's own record ------------------------------------------
 
 

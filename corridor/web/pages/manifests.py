@@ -30,6 +30,7 @@ from corridor.services.protection.read_models import ManifestView
 from corridor.text import N_
 from corridor.web import forms
 from corridor.web.auth import requires
+from corridor.web.pages import listing
 from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.persons import site_names
 from corridor.web.pages.render import render
@@ -40,13 +41,31 @@ router = APIRouter(include_in_schema=False)
 MayManifestRead = Annotated[Caller, Depends(requires("manifest.read"))]
 MayManifestWrite = Annotated[Caller, Depends(audited("manifest.write"))]
 WRITE = "manifest.write"
+MANIFEST_SORTS = ("created", "departed", "vehicle", "status")
+UNACCOUNTED_SORTS = ("departed", "vehicle", "name", "number")
 
 
 def _list(
     request: Request, svc: Services, who: Caller, values: dict[str, str], errors: dict[str, str]
 ) -> Response:
-    data = {"manifests": svc.gate.manifests(who)}
-    extra = {"sites": site_names(svc, who), "values": values, "errors": errors}
+    kept = listing.filters_of(request, ("site", "status", "since", "until", "sort"))
+    listed = svc.gate.manifest_list(
+        who,
+        listing.paging_of(request, MANIFEST_SORTS),
+        site_id=kept.get("site"),
+        status=kept.get("status"),
+        since=listing.day_of(request, "since"),
+        until=listing.day_of(request, "until"),
+    )
+    data = {"manifests": listed.items, "paging": listing.paging_data(listed)}
+    extra = {
+        "sites": site_names(svc, who),
+        "filter_sites": listing.filter_sites(svc, who),
+        "values": values,
+        "errors": errors,
+        "kept": kept,
+        "pager": listing.pager(request, listed, len(listed.items), kept),
+    }
     return render(
         request, "manifests.html", data, who=who, status=422 if errors else 200, extra=extra
     )
@@ -278,6 +297,19 @@ def receive(
 
 @page(router, "/unaccounted")
 def unaccounted(request: Request, svc: Svc, who: MayManifestRead) -> Response:
-    missing = svc.gate.unaccounted(who)
-    extra = {"sites": site_names(svc, who)}
-    return render(request, "unaccounted.html", {"unaccounted": missing}, who=who, extra=extra)
+    kept = listing.filters_of(request, ("site", "since", "until", "sort"))
+    listed = svc.gate.unaccounted_list(
+        who,
+        listing.paging_of(request, UNACCOUNTED_SORTS),
+        site_id=kept.get("site"),
+        since=listing.day_of(request, "since"),
+        until=listing.day_of(request, "until"),
+    )
+    data = {"unaccounted": listed.items, "paging": listing.paging_data(listed)}
+    extra = {
+        "sites": site_names(svc, who),
+        "filter_sites": listing.filter_sites(svc, who),
+        "kept": kept,
+        "pager": listing.pager(request, listed, len(listed.items), kept),
+    }
+    return render(request, "unaccounted.html", data, who=who, extra=extra)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from starlette.datastructures import FormData
 
 from corridor.errors import Conflict, Forbidden, Problem, ValidationFailed
 from corridor.schemas import LinkIn, MatchQueryIn, PersonPatch, PersonSearchIn, StatusEventIn
@@ -157,14 +158,20 @@ def search(request: Request, form: Form, svc: Svc, who: MayPersonSearch) -> Resp
     errors: dict[str, str] = {}
     name = text(form, "name")
     exact = {k: text(form, k) for k in ("registration_number", "phone", "document_number")}
+    page_number = 1
     try:
+        page_number = _result_page(form)
         if name:
+            # The engine ranks at most MATCH_TOP; a page shows SEARCH_PAGE of them, and
+            # only the page's persons are read and audited.
+            top = min(MATCH_TOP, page_number * SEARCH_PAGE)
             query = forms.parse(
-                MatchQueryIn, {"full_name": name, "purpose": "deduplication", "top": 20}
+                MatchQueryIn, {"full_name": name, "purpose": "deduplication", "top": top}
             )
+            skip = (page_number - 1) * SEARCH_PAGE
             results = [
                 {**c.person.model_dump(), "probability": c.probability}
-                for c in svc.gate.match(who, query)
+                for c in svc.gate.match(who, query, skip=skip)
             ]
         elif any(exact.values()):
             results = svc.gate.search(who, forms.parse(PersonSearchIn, exact))
@@ -173,6 +180,26 @@ def search(request: Request, form: Form, svc: Svc, who: MayPersonSearch) -> Resp
 
     except ValidationFailed as exc:
         errors = forms.problems_by_field(exc)
-    extra = {"values": forms.as_values(form), "errors": errors, "searched": not errors}
+    first = (page_number - 1) * SEARCH_PAGE
+    more = bool(name) and len(results) == SEARCH_PAGE and first + SEARCH_PAGE < MATCH_TOP
+    extra = {
+        "values": forms.as_values(form),
+        "errors": errors,
+        "searched": not errors,
+        "result_page": {"number": page_number, "first": first + 1, "more": more},
+    }
     status = 422 if errors else 200
     return render(request, "search.html", {"results": results}, who=who, status=status, extra=extra)
+
+
+SEARCH_PAGE = 20  # results a page
+MATCH_TOP = 50  # the most the engine ranks for one search (MatchQueryIn.top)
+
+
+def _result_page(form: FormData) -> int:
+    """The page of results asked for (a button of the form: POST, the name stays out of
+    the URL)."""
+    raw = text(form, "page") or "1"
+    if not raw.isdigit() or not 1 <= int(raw) <= -(-MATCH_TOP // SEARCH_PAGE):
+        raise ValidationFailed([Problem("page", N_("is not a page of these results"))])
+    return int(raw)

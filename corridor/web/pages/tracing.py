@@ -17,7 +17,7 @@ from corridor.schemas import MatchQueryIn
 from corridor.services import Services
 from corridor.services import idempotency as made
 from corridor.services.protection.accounts import Caller
-from corridor.services.protection.read_models import Candidate
+from corridor.services.protection.read_models import Candidate, Listed
 from corridor.services.tracing.read_models import Case, Enquiry, EnquiryList, QueueItem
 from corridor.text import N_
 from corridor.tracing_schemas import (
@@ -29,6 +29,7 @@ from corridor.tracing_schemas import (
 )
 from corridor.web import forms
 from corridor.web.auth import requires
+from corridor.web.pages import listing
 from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.render import render
 from corridor.web.retries import Retried, Retry, shown_again
@@ -46,8 +47,19 @@ CASE_SEARCH_TOP = 20
 
 @page(router, "/tracing")
 def queue(request: Request, svc: Svc, who: MayTracingRead) -> Response:
-    items = svc.gate.tracing(who, lambda: svc.tracing.views.queue(scope=who.scope), QueueItem)
-    return render(request, "tracing_queue.html", {"queue": items}, who=who)
+    paging = listing.paging_of(request, ())
+    whole: list[int] = []
+    # The queue's order comes from its cases' candidates (the tracing service); only the
+    # page's cases reach the gate, so only their persons are audited.
+    items = svc.gate.tracing(
+        who,
+        lambda: listing.sliced(svc.tracing.views.queue(scope=who.scope), paging, whole),
+        QueueItem,
+    )
+    listed = Listed(total=whole[0], limit=paging.limit, offset=paging.offset)
+    data = {"queue": items, "paging": listing.paging_data(listed)}
+    extra = {"pager": listing.pager(request, listed, len(items), {})}
+    return render(request, "tracing_queue.html", data, who=who, extra=extra)
 
 
 @page(router, "/tracing/enquiries")
