@@ -30,10 +30,7 @@ def world(services: Services) -> dict[str, Any]:
     exit_id = svc.sites.create(SiteIn(name="Exit point", kind="exit_point"), audit=hook)["id"]
     camp_id = svc.sites.create(SiteIn(name="Camp A", kind="camp"), audit=hook)["id"]
     ids = svc.registration.register_many(
-        [
-            PersonIn.model_validate({**BASIS, "site_id": exit_id, "given_name": n})
-            for n in NAMES
-        ],
+        [PersonIn.model_validate({**BASIS, "site_id": exit_id, "given_name": n}) for n in NAMES],
         audit=svc.audit.operator_hook("test", "person.write"),
     )
     people = {n: svc.registration.get_person(pid) for n, pid in zip(NAMES, ids, strict=True)}
@@ -117,7 +114,7 @@ def test_check_in_takes_what_the_scanner_typed(world, database, clock):
             assert r.status_code == 200, (name, r.text[:500])
             assert 'role="alert"' not in r.text, (name, r.text[:500])
             # The swapped-in field takes the focus back for the next scan.
-            assert 'autofocus' in r.text.split('id="f-checkin-number"', 1)[1].split(">", 1)[0]
+            assert "autofocus" in r.text.split('id="f-checkin-number"', 1)[1].split(">", 1)[0]
         # Someone not on the manifest, scanned at the door: a discrepancy, not a refusal.
         r = _check_in(officer, manifest_id, scan_payload(people["Unlisted"]["registration_number"]))
         assert r.status_code == 200 and "Unlisted" in r.text
