@@ -17,6 +17,7 @@ from corridor.schemas import HouseholdIn, PersonIn, SiteIn
 from corridor.security.roles import Role, default_matrix
 from corridor.security.tables import audit_events
 from corridor.services import Services
+from corridor.web.i18n import LANG_COOKIE
 from tests.support.barcodes import decode, svg_pixels
 from tests.web.conftest import page_client
 
@@ -248,3 +249,15 @@ def test_the_printed_page_keeps_the_strict_content_security_policy(world, databa
     assert re.findall(r"<script\b[^>]*>", r.text.split("<main", 1)[1]) == [
         '<script src="/static/print.js" defer>'
     ]
+
+
+def test_the_wristband_page_speaks_arabic_and_kurmanji(world, database, clock):
+    child = world["child"]
+    with page_client(database, clock, (Role.REGISTRAR,), "registrar") as registrar:
+        registrar.cookies.set(LANG_COOKIE, "ar")
+        arabic = registrar.page(f"/persons/{child['id']}/wristband")
+        registrar.cookies.set(LANG_COOKIE, "ku")
+        kurmanji = registrar.page(f"/households/{world['household']['id']}/sheet")
+    assert 'dir="rtl"' in arabic and "سوار المعصم" in arabic and "Wristband" not in arabic
+    assert child["registration_number"] in arabic and _codes(arabic)
+    assert "Rûpela malbatê" in kurmanji and "2 endam" in kurmanji
