@@ -38,13 +38,19 @@ class ValidationFailed(CorridorError):
     code = "invalid"
 
     def __init__(
-        self, problems: list[Problem], message: str | None = None, refused: Sequence[str] = ()
+        self,
+        problems: list[Problem],
+        message: str | None = None,
+        refused: Sequence[str] = (),
+        shown: Sequence[str] = (),
     ) -> None:
         """``refused``: persons the input named that the caller cannot reach (answered
         "person not found", exactly as for a person who does not exist); the write's gate
-        audits a denial for each of them."""
+        audits a denial for each of them. ``shown``: persons the problems name by name
+        (in the caller's reach); the write's gate audits each as read."""
         super().__init__(message or N_("The input is not valid"), problems)
         self.refused = list(refused)
+        self.shown = list(shown)
 
 
 class NotFound(CorridorError):

@@ -39,6 +39,7 @@ class Settings:
     read_only: bool = False
     max_body_bytes: int = 1_000_000
     max_upload_bytes: int = 200_000_000
+    travel_hours: float = 12.0
 
     def __post_init__(self) -> None:
         if self.tracing_checks not in ("background", "inline"):
@@ -59,6 +60,14 @@ class Settings:
                 object.__setattr__(self, name, int(limit))
             if getattr(self, name) < 1024:
                 raise ValueError(f"{name} must be at least 1024")
+        hours = self.travel_hours
+        try:
+            hours = float(hours)
+        except ValueError:
+            raise ValueError("CORRIDOR_TRAVEL_HOURS must be a number of hours") from None
+        if not 0 < hours <= 24 * 14:
+            raise ValueError("travel_hours must be more than 0 and at most 336 (14 days)")
+        object.__setattr__(self, "travel_hours", hours)
 
     def load_master_key(self) -> MasterKey:
         """The master key from the file or the variable (exactly one must be set)."""
@@ -132,6 +141,9 @@ SETTINGS_HELP: dict[str, str] = {
     "1,000,000; a larger one answers 413); env CORRIDOR_MAX_BODY_BYTES",
     "max_upload_bytes": "The largest file upload accepted (imports), in bytes (default "
     "200,000,000; a larger one answers 413); env CORRIDOR_MAX_UPLOAD_BYTES",
+    "travel_hours": "Hours a manifest's vehicle is expected to take by default (12): until "
+    "its expected arrival a person not checked in is 'in transit', after it 'unaccounted "
+    "for'; the dispatching officer may set another time; env CORRIDOR_TRAVEL_HOURS",
     "matching_model_file": "A matching model (corridor-match-model/1 JSON, as `corridor "
     "bench` trains) replacing the shipped one; env CORRIDOR_MATCHING_MODEL_FILE",
 }

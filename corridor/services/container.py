@@ -33,6 +33,7 @@ class Services:
         matrix: AuthorisationMatrix | None = None,
         retention_periods: dict[str, Category] | None = None,
         matching_model: Model | None = None,
+        travel_hours: float = 12.0,
     ) -> None:
         """``tracing_in_background``: check new registrations and arrivals against open
         enquiries on a worker thread (the server) rather than before answering (tests,
@@ -71,7 +72,7 @@ class Services:
         self.sites = SiteService(db, clock, self.vault)
         self.registration = RegistrationService(db, clock, self.vault, biometrics_enabled)
         self.movements = MovementService(db, clock)
-        self.manifests = ManifestService(db, clock)
+        self.manifests = ManifestService(db, clock, travel_hours)
         self.figures = FigureService(db, clock)
         self.health = HealthService(db, clock)
         self.person_search = PersonSearchService(db, clock, self.vault, matching_model)

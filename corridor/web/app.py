@@ -78,6 +78,7 @@ def create_app(
         matrix=settings.authorisation(),
         retention_periods=settings.retention(),
         matching_model=settings.matching_model(),
+        travel_hours=settings.travel_hours,
     )
     app.state.services = services
     errors.install(app)

@@ -13,6 +13,7 @@ from corridor.schemas import (
     CorrectionIn,
     DispatchIn,
     ErasureIn,
+    HouseholdCheckInIn,
     HouseholdIn,
     LinkIn,
     ManifestIn,
@@ -34,6 +35,7 @@ from corridor.services.protection.read_models import (
     CheckIn,
     Erasure,
     Household,
+    HouseholdCheckIn,
     Link,
     ManifestHead,
     ManifestView,
@@ -117,9 +119,7 @@ def set_user_sites(
             user_id=user_id,
             site_ids=svc.accounts.set_sites(user_id, body.site_ids, audit=guard(audit)),
         ),
-        lambda _: UserSites(
-            user_id=user_id, site_ids=svc.administration.user(user_id)["site_ids"]
-        ),
+        lambda _: UserSites(user_id=user_id, site_ids=svc.administration.user(user_id)["site_ids"]),
     )
 
 
@@ -410,8 +410,32 @@ def check_in(
             person_id=done.ref["person_ids"][0],
             status=done.ref["status"],
             movement_id=done.ref["movement_id"],
+            late_arrival=done.ref.get("late_arrival", False),
         ),
         made.check_in_ref(manifest_id),
+    )
+
+
+@api_router.post("/manifests/{manifest_id}/household-check-ins", tags=["manifests"])
+def check_in_household(
+    manifest_id: str, body: HouseholdCheckInIn, svc: Svc, who: MayManifestWrite, retry: Retried
+) -> HouseholdCheckIn:
+    """Every member of the household who is on the manifest, checked in at once (all or
+    nothing; one movement and one audit event each). After the arrival was closed, they
+    are late arrivals."""
+    return retry.run(
+        who,
+        lambda guard: HouseholdCheckIn.model_validate(
+            svc.manifests.check_in_household(
+                manifest_id,
+                body,
+                recorded_by=who.principal.user_id,
+                scope=who.scope,
+                audit=guard(svc.audit.hook(who, "manifest.write")),
+            )
+        ),
+        lambda done: HouseholdCheckIn.model_validate(done.ref["answer"]),
+        keep=lambda answer: {"answer": answer.model_dump(mode="json")},
     )
 
 

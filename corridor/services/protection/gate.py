@@ -170,6 +170,10 @@ class Gate:
         """One denial event per person refused (or one naming nobody)."""
         self.s.audit.record(who, action, list(person_ids), allowed=False, purpose=purpose)
 
+    def named_in_refusal(self, who: Caller, action: str, person_ids: Iterable[str]) -> None:
+        """One event per person a refused write names by name (its answer shows them)."""
+        self.s.audit.record(who, action, list(person_ids), purpose="named in a refusal")
+
     def _read(
         self,
         who: Caller,

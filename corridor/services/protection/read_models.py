@@ -225,7 +225,13 @@ class ManifestPerson(PersonSummary):
     household_id: str | None
     separation_reason: str | None
     checked_in_at: datetime | None
-    unaccounted: bool
+    late_arrival: bool = Field(default=False, description="Checked in after the arrival was closed")
+    status: str = Field(
+        description="on_board (draft), checked_in, late_arrival, in_transit (not checked "
+        "in, the vehicle not yet due), unaccounted (due and not checked in), elsewhere "
+        "(arrived somewhere else meanwhile)"
+    )
+    unaccounted: bool = Field(description="status is unaccounted")
 
 
 class Discrepancy(ReadModel):
@@ -244,17 +250,25 @@ class ManifestHead(ReadModel):
     status: str
     dispatched_at: datetime | None
     received_at: datetime | None
+    expected_arrival: datetime | None = Field(
+        default=None,
+        description="When the vehicle is due (set at dispatch): persons not checked in are "
+        "in transit until then, unaccounted for after it",
+    )
     created_at: datetime
 
 
 class ManifestCounts(ReadModel):
     on_manifest: int
-    checked_in: int
-    unaccounted: int
+    checked_in: int = Field(description="Late arrivals included")
+    in_transit: int = Field(description="Not checked in, the vehicle not yet due")
+    unaccounted: int = Field(description="Not checked in, the vehicle due")
+    late_arrivals: int = Field(description="Checked in after the arrival was closed")
     discrepancies: int
 
 
 class ManifestView(ManifestHead):
+    overdue: bool = Field(description="Dispatched, and its expected arrival has passed")
     persons: list[ManifestPerson]
     discrepancies: list[Discrepancy]
     counts: ManifestCounts
@@ -268,6 +282,10 @@ class Unaccounted(ReadModel):
     to_site_id: str
     departed_at: datetime
     hours_since_departure: float
+    expected_arrival: datetime | None = None
+    status: str = Field(
+        description="in_transit until the manifest's expected arrival, unaccounted after it"
+    )
 
 
 class FamilyMember(ReadModel):
@@ -378,6 +396,16 @@ class CheckIn(ReadModel):
     person_id: str
     status: str
     movement_id: str | None
+    late_arrival: bool = Field(default=False, description="Checked in after the arrival was closed")
+
+
+class HouseholdCheckIn(ReadModel):
+    """Every member of a household on the manifest, checked in at once (one result per
+    member, in the manifest's order)."""
+
+    manifest_id: str
+    household_id: str
+    results: list[CheckIn]
 
 
 class Erasure(ReadModel):
@@ -456,6 +484,7 @@ __all__ = [
     "Evidence",
     "FamilyMember",
     "Household",
+    "HouseholdCheckIn",
     "HouseholdSheet",
     "Link",
     "Location",
