@@ -79,6 +79,7 @@ def create_app(
         retention_periods=settings.retention(),
         matching_model=settings.matching_model(),
         travel_hours=settings.travel_hours,
+        lookups_per_hour=settings.lookups_per_hour,
     )
     app.state.services = services
     errors.install(app)

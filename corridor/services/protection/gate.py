@@ -19,7 +19,7 @@ Handlers only render what it returns; they never call redaction or the audit log
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -450,12 +450,18 @@ class Gate:
             self.refused(who, action, [None])
             raise
 
-    def match(self, who: Caller, body: MatchQueryIn, floor: float = 0.0) -> list[Candidate]:
+    def match(
+        self,
+        who: Caller,
+        body: MatchQueryIn,
+        floor: float = 0.0,
+        leave_out: Collection[str] = (),
+    ) -> list[Candidate]:
         """The matching engine's candidates among the persons the caller may search for
         the purpose (deduplication: the persons the caller may open; tracing: consenting
         persons within the caller's tracing scope; a purpose the roles lack: 403,
-        audited); those at ``floor`` probability or above: only they are shown and
-        audited."""
+        audited); those at ``floor`` probability or above, but the persons in
+        ``leave_out`` (shown elsewhere on the page): only they are shown and audited."""
 
         from corridor.services.search.person_search import purpose_for
 
@@ -467,7 +473,11 @@ class Gate:
             except Forbidden:
                 self.refused(who, "person.search", [None], purpose=why)
                 raise
-            return [c for c in found if c["probability"] >= floor]
+            return [
+                c
+                for c in found
+                if c["probability"] >= floor and c["person"]["id"] not in leave_out
+            ]
 
         found = self._read(
             who,
