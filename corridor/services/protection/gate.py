@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, select
 
 from corridor.domain.birth import ADULT_AGE
+from corridor.domain.ids import scan_payload
 from corridor.domain.paging import ALL, Paging
 from corridor.errors import Forbidden, NotFound, Problem
 from corridor.formats import registry
@@ -38,8 +39,10 @@ from corridor.services.protection.accounts import Caller
 from corridor.services.protection.oversight import AuditTrail, Holds
 from corridor.services.protection.read_models import (
     Candidate,
+    Card,
     ExportedFile,
     Household,
+    HouseholdSheet,
     ManifestHead,
     ManifestList,
     ManifestView,
@@ -69,6 +72,8 @@ T = TypeVar("T")
 # Why the data protection officer's desk names persons (their audit events say so).
 OVERSIGHT_PURPOSE = "data protection oversight: who opened this record"
 HOLDS_PURPOSE = "data protection oversight: records on legal hold"
+# Why a wristband, card or household sheet names persons (``person.print``).
+PRINT_PURPOSE = "printing a wristband, card or household sheet"
 M = TypeVar("M", bound=BaseModel)
 TracingView = TypeVar("TracingView", dict[str, Any], list[dict[str, Any]])
 
@@ -356,6 +361,51 @@ class Gate:
             lambda h: [m["id"] for m in h["members"]],
         )
         return Household.model_validate({**found, "members": self._views(who, found["members"])})
+
+    # -- wristbands and cards ---------------------------------------------------------
+
+    def card(self, who: Caller, person_id: str) -> Card:
+        """What a person's wristband or card prints (``person.print``): the person, and
+        the head of the household, whose registration number is printed as the
+        household's; one event for each of them (once when the person is the head)."""
+        self._look_up(who, person_id)
+
+        def fetch() -> tuple[dict[str, Any], dict[str, Any] | None]:
+            reg = self.s.registration
+            person = reg.get_person(person_id, scope=who.scope)
+            hid = person["household_id"]
+            return person, (reg.household_head(hid, scope=who.scope) if hid else None)
+
+        person, head = self._read(
+            who,
+            "person.print",
+            fetch,
+            lambda found: list(dict.fromkeys(p["id"] for p in found if p)),
+            refused=[person_id],
+            purpose=PRINT_PURPOSE,
+        )
+        view = self.person_view(self.viewer(who), person)
+        return _card(view, head["registration_number"] if head else None)
+
+    def household_sheet(self, who: Caller, household_id: str) -> HouseholdSheet:
+        """A household's sheet (``person.print``): one card per member in scope, the
+        household's number that of its head; one event per member printed."""
+        found = self._read(
+            who,
+            "person.print",
+            lambda: self.s.registration.get_household(household_id, scope=who.scope),
+            lambda h: [m["id"] for m in h["members"]],
+            purpose=PRINT_PURPOSE,
+        )
+        views = self._views(who, found["members"])
+        head = found["head_person_id"]
+        number = next((v.registration_number for v in views if v.id == head), None)
+        return HouseholdSheet(
+            id=found["id"],
+            number=number,
+            scan_code=scan_payload(number) if number else None,
+            members=[_card(v, number) for v in views],
+        )
 
     def search(self, who: Caller, body: PersonSearchIn) -> list[PersonView]:
         """Exact search by registration number, phone or document number."""
@@ -747,6 +797,31 @@ class RecordingHook:
     def __call__(self, conn: Connection, person_ids: list[str]) -> None:
         self.hook(conn, person_ids)
         self.person_ids.update(person_ids)
+
+
+def _card(view: PersonView, household_number: str | None) -> Card:
+    """A card from a person as the caller may see them: only fields no group restricts."""
+    n = view.names
+    latin = [n.given_name, n.father_name, n.grandfather_name, n.family_name]
+    original = [
+        n.given_name_original,
+        n.father_name_original,
+        n.grandfather_name_original,
+        n.family_name_original,
+    ]
+    name_latin = " ".join(p for p in latin if p) or None
+    name_original = " ".join(p for p in original if p) or None
+    return Card(
+        id=view.id,
+        registration_number=view.registration_number,
+        scan_code=scan_payload(view.registration_number),
+        name_latin=name_latin if name_latin or name_original else view.name,
+        name_original=name_original,
+        sex=view.sex,
+        age=view.age,
+        household_id=view.household_id,
+        household_number=household_number,
+    )
 
 
 def _cases_of(person_id: str, queue: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -383,6 +383,33 @@ class RegisteredHousehold(ReadModel):
     members: list[RegisteredMember]
 
 
+class Card(ReadModel):
+    """What a wristband or card prints of a person (PROTECTION.md: as little as will do):
+    names, sex, age, the registration number and the household's number. No restricted
+    field, no nationality, place, detention, health or child-protection status: a
+    wristband is read by anyone who stands next to its wearer."""
+
+    id: str
+    registration_number: str
+    scan_code: str  # what the QR code and the barcode hold (domain/ids.py scan_payload)
+    name_latin: str | None
+    name_original: str | None
+    sex: str | None
+    age: int | None
+    household_id: str | None
+    household_number: str | None  # the head's registration number
+
+
+class HouseholdSheet(ReadModel):
+    """A household's sheet: its number (its head's registration number, where the head is
+    in the caller's scope) and one card per member in scope."""
+
+    id: str
+    number: str | None
+    scan_code: str | None
+    members: list[Card]
+
+
 class CheckIn(ReadModel):
     """A person ticked off at arrival: ``checked_in``, ``already_checked_in`` or
     ``already_recorded_as_discrepancy`` (not on the manifest: a discrepancy)."""
@@ -469,6 +496,7 @@ class SubjectAccess(ReadModel):
 
 __all__ = [
     "Candidate",
+    "Card",
     "CheckIn",
     "Consent",
     "Discrepancy",
@@ -478,6 +506,7 @@ __all__ = [
     "FamilyMember",
     "Household",
     "HouseholdCheckIn",
+    "HouseholdSheet",
     "Link",
     "Location",
     "ManifestCounts",
