@@ -43,13 +43,17 @@ class ValidationFailed(CorridorError):
         message: str | None = None,
         refused: Sequence[str] = (),
         warnings: Sequence[Problem] = (),
+        shown: Sequence[str] = (),
     ) -> None:
         """``refused``: persons the input named that the caller cannot reach (answered
         "person not found", exactly as for a person who does not exist); the write's gate
-        audits a denial for each of them. ``warnings``: those of ``problems`` that are
-        only unlikely (see Implausible), listed with the errors so that all come at once."""
+        audits a denial for each of them. ``shown``: persons the problems name by name
+        (in the caller's reach); the write's gate audits each as read. ``warnings``:
+        those of ``problems`` that are only unlikely (see Implausible), listed with the
+        errors so that all come at once."""
         super().__init__(message or N_("The input is not valid"), problems)
         self.refused = list(refused)
+        self.shown = list(shown)
         self.warnings = list(warnings)
 
 

@@ -121,9 +121,17 @@ class VulnerabilityCounts(ReadModel):
 
 
 class DayFigures(ReadModel):
+    """One day at the site: ``present_at_end`` is always ``present_at_start`` plus
+    arrivals minus departures, and the next day's ``present_at_start``. Whatever moved a
+    person (a manifest, a transfer, a hospitalisation, a detention, a check-in off the
+    manifest, a death) counts as a departure from where they were and an arrival where
+    they went."""
+
     date: date
+    present_at_start: int
     arrivals: Counts
     departures: Counts
+    present_at_end: int
 
 
 class SiteFigures(ReadModel):
@@ -133,6 +141,10 @@ class SiteFigures(ReadModel):
     as_of: datetime
     present: PresentCounts
     vulnerabilities_present: VulnerabilityCounts
+    children_alone: int = Field(
+        description="Children at the site now apart from every adult relative (the children "
+        "the separated-families page marks 'alone')"
+    )
     from_: date = Field(alias="from")
     to: date
     daily: list[DayFigures]

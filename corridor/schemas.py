@@ -366,11 +366,30 @@ class ManifestPersonsIn(Strict):
 
 class DispatchIn(Strict):
     departed_at: AwareDatetime | None = None
+    expected_arrival: AwareDatetime | None = Field(
+        default=None,
+        description="When the vehicle is due at its destination (default: departure plus "
+        "the policy's travel hours). Until then a person not checked in is 'in transit', "
+        "after it 'unaccounted for'",
+    )
+    travel_hours: float | None = Field(
+        default=None,
+        gt=0,
+        le=336,
+        description="Instead of expected_arrival: hours from the departure to the expected arrival",
+    )
 
 
 class CheckInIn(Strict):
     person_id: str | None = None
     registration_number: str | None = None
+    arrived_at: AwareDatetime | None = None
+
+
+class HouseholdCheckInIn(Strict):
+    """Check in every member of a household who is on the manifest, in one go."""
+
+    household_id: str
     arrived_at: AwareDatetime | None = None
 
 

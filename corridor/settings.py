@@ -15,6 +15,17 @@ if TYPE_CHECKING:
     from corridor.services.protection.retention import Category
 
 DEFAULT_DB_PATH = Path("corridor.db")
+# Distinct persons one user may look up in an hour, by role (PROTECTION.md line 14; the
+# reasons are in docs/security.md). A role not named here gets 200; a user with several
+# roles gets the largest of theirs.
+DEFAULT_LOOKUPS_PER_HOUR: dict[str, int] = {
+    "registrar": 600,
+    "health": 600,
+    "movement_officer": 400,
+    "protection_officer": 300,
+    "site_manager": 300,
+    "tracing_officer": 120,
+}
 _BOOL = {"1": True, "true": True, "yes": True, "on": True,
          "0": False, "false": False, "no": False, "off": False}  # fmt: skip
 
@@ -39,6 +50,12 @@ class Settings:
     read_only: bool = False
     max_body_bytes: int = 1_000_000
     max_upload_bytes: int = 200_000_000
+    travel_hours: float = 12.0
+    # role -> persons an hour; from the environment ``registrar=600,health=800``, which
+    # changes the roles it names and keeps the others' defaults.
+    lookups_per_hour: Mapping[str, int] = field(
+        default_factory=lambda: dict(DEFAULT_LOOKUPS_PER_HOUR)
+    )
 
     def __post_init__(self) -> None:
         if self.tracing_checks not in ("background", "inline"):
@@ -59,6 +76,15 @@ class Settings:
                 object.__setattr__(self, name, int(limit))
             if getattr(self, name) < 1024:
                 raise ValueError(f"{name} must be at least 1024")
+        hours = self.travel_hours
+        try:
+            hours = float(hours)
+        except ValueError:
+            raise ValueError("CORRIDOR_TRAVEL_HOURS must be a number of hours") from None
+        if not 0 < hours <= 24 * 14:
+            raise ValueError("travel_hours must be more than 0 and at most 336 (14 days)")
+        object.__setattr__(self, "travel_hours", hours)
+        object.__setattr__(self, "lookups_per_hour", _lookups(self.lookups_per_hour))
 
     def load_master_key(self) -> MasterKey:
         """The master key from the file or the variable (exactly one must be set)."""
@@ -107,6 +133,30 @@ class Settings:
         return cls(**values)
 
 
+def _lookups(value: Mapping[str, int] | str) -> dict[str, int]:
+    """The per-role lookup limits: a mapping, or ``role=n,role=n`` (over the defaults)."""
+    if isinstance(value, str):
+        out = dict(DEFAULT_LOOKUPS_PER_HOUR)
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            role, _, number = part.partition("=")
+            if not role.strip() or not number.strip().isdigit():
+                raise ValueError(
+                    f"CORRIDOR_LOOKUPS_PER_HOUR must read role=number,role=number (not {part!r})"
+                )
+            out[role.strip()] = int(number)
+        value = out
+    from corridor.security.roles import Role
+
+    limits = dict(value)
+    unknown = sorted(set(limits) - {r.value for r in Role})
+    if unknown:
+        raise ValueError(f"lookups_per_hour names unknown roles: {', '.join(unknown)}")
+    for role, n in limits.items():
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"lookups_per_hour[{role!r}] must be a whole number above 0")
+    return limits
+
+
 SETTINGS_HELP: dict[str, str] = {
     "database_url": "SQLAlchemy URL of the database (default: SQLite file corridor.db); "
     "env CORRIDOR_DATABASE_URL",
@@ -132,6 +182,14 @@ SETTINGS_HELP: dict[str, str] = {
     "1,000,000; a larger one answers 413); env CORRIDOR_MAX_BODY_BYTES",
     "max_upload_bytes": "The largest file upload accepted (imports), in bytes (default "
     "200,000,000; a larger one answers 413); env CORRIDOR_MAX_UPLOAD_BYTES",
+    "travel_hours": "Hours a manifest's vehicle is expected to take by default (12): until "
+    "its expected arrival a person not checked in is 'in transit', after it 'unaccounted "
+    "for'; the dispatching officer may set another time; env CORRIDOR_TRAVEL_HOURS",
+    "lookups_per_hour": "Distinct persons one user may look up in an hour, by role, as "
+    "role=number pairs over the defaults (registrar 600, health 600, movement_officer 400, "
+    "protection_officer 300, site_manager 300, tracing_officer 120, any other role 200); "
+    "the next look-up waits and alerts the data protection officer; env "
+    "CORRIDOR_LOOKUPS_PER_HOUR",
     "matching_model_file": "A matching model (corridor-match-model/1 JSON, as `corridor "
     "bench` trains) replacing the shipped one; env CORRIDOR_MATCHING_MODEL_FILE",
 }

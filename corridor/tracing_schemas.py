@@ -67,6 +67,16 @@ class MatchDecisionIn(Strict):
     reason: str = Field(min_length=1, max_length=2000, description="Why (kept on the case)")
 
 
+class CandidateIn(Strict):
+    """A registered person an officer found by a search, attached to a case as a
+    candidate (the engine scores and explains the pair)."""
+
+    person_id: str = Field(min_length=1, max_length=36, description="The person found")
+    reason: str | None = Field(
+        default=None, max_length=2000, description="Why the officer attaches them (kept)"
+    )
+
+
 class TransitionIn(Strict):
     to: Literal["family_informed", "reunited", "closed"]
     reason: str | None = Field(default=None, max_length=2000)

@@ -8,6 +8,8 @@ wristband or card.
 'D'
 >>> normalise_registration_number("abcd-2345-d")
 'ABCD2345D'
+>>> normalise_registration_number(" corridor:abcd2345d\\t")  # as a scanner types it
+'ABCD2345D'
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ CHECK_ALPHABET = ALPHABET + "*~$=U"
 # Letters people write for the ones Crockford leaves out.
 _READ_AS = {"O": "0", "I": "1", "L": "1"}
 BODY_LENGTH = 8
+# What a wristband's QR code holds before the number, so that a scan says whose code it
+# is; search and check-in accept a number with or without it (docs/web.md, "Printing").
+SCAN_PREFIX = "CORRIDOR:"
 
 
 _uuid_lock = threading.Lock()
@@ -96,16 +101,49 @@ def format_registration_number(number: str) -> str:
     return f"{number[:4]}-{number[4:8]}-{number[8:]}"
 
 
+def scan_payload(number: str) -> str:
+    """What a QR code holds for a registration number (as stored or as shown): the
+    prefix, then the bare number, in QR's alphanumeric mode (upper case, digits, colon).
+
+    >>> scan_payload("K7M4-Q2XA-9")
+    'CORRIDOR:K7M4Q2XA9'
+    """
+    return SCAN_PREFIX + number.replace("-", "")
+
+
+def scanned(text: str) -> bool:
+    """Whether ``text`` carries the QR code's prefix (any case, any space around it):
+    then it is a registration number, even with a wrong character."""
+    return "".join(text.split()).upper().startswith(SCAN_PREFIX)
+
+
+def registration_number_in(text: str) -> str | None:
+    """The registration number ``text`` holds, in a field that also takes names (search):
+    a scan with the QR code's prefix (InvalidRegistrationNumber if it fails its check), or
+    nine characters, dashes and spaces aside, that pass the check; else None.
+
+    >>> registration_number_in("corridor:abcd2345d"), registration_number_in("Hassan")
+    ('ABCD2345D', None)
+    """
+    if scanned(text):
+        return normalise_registration_number(text)
+    try:
+        return normalise_registration_number(text)
+    except InvalidRegistrationNumber:
+        return None
+
+
 class InvalidRegistrationNumber(ValueError):
     """A registration number that is malformed or fails its check character."""
 
 
 def normalise_registration_number(text: str) -> str:
-    """Upper-case, drop dashes and spaces, read O as 0 and I/L as 1, verify the check.
+    """Upper-case, drop dashes and white space (a scanner's tab or line end included)
+    and the QR code's prefix, read O as 0 and I/L as 1, verify the check.
 
     Raises InvalidRegistrationNumber with the reason.
     """
-    cleaned = "".join(ch for ch in text.upper() if ch not in "- ")
+    cleaned = "".join(text.split()).upper().removeprefix(SCAN_PREFIX).replace("-", "")
     cleaned = "".join(_READ_AS.get(ch, ch) for ch in cleaned)
     if len(cleaned) != BODY_LENGTH + 1:
         raise InvalidRegistrationNumber(

@@ -24,6 +24,7 @@ from corridor.text import N_, Text
 
 __all__ = [
     "CHILD_UNDER",
+    "HOUSEHOLD_YEARS",
     "NOT_FOUND_MONTHS",
     "CaseState",
     "CloseReason",
@@ -33,6 +34,7 @@ __all__ = [
     "SET_ASIDE",
     "allowed_targets",
     "found_on",
+    "household_fits",
     "log_reason",
     "close_reason_text",
     "state_text",
@@ -50,6 +52,9 @@ __all__ = [
 CHILD_UNDER = 18
 # A case may be closed as "not found" only after this many months of searching.
 NOT_FOUND_MONTHS = 6
+# A household member is offered for another person sought only if their birth years are
+# this close (beyond the enquirer's own tolerance): a grandmother is not a missing twin.
+HOUSEHOLD_YEARS = 5
 
 
 class CaseState(StrEnum):
@@ -98,6 +103,8 @@ _FOUND_ON: dict[str, Text] = {
     "enquiry": N_("found on enquiry"),
     "registration": N_("found on registration"),
     "arrival": N_("found on arrival"),
+    "search": N_("attached by an officer from a search"),
+    "household": N_("in the household of the person confirmed for this enquiry"),
 }
 _SYSTEM_REASONS: dict[str, Text] = {t: t for t in (SET_ASIDE, *_FOUND_ON.values())}
 _WITH_NOTE = N_("{reason}: {note}")
@@ -286,20 +293,29 @@ def site_disclosable(state: CaseState, disclosure: Disclosure | None) -> bool:
 
 @dataclass(frozen=True)
 class EnquirerStatus:
-    status: str  # searching, found, closed
+    status: str  # searching, checking, found, closed
     message_can_be_passed: bool
     text: str
 
 
 def enquirer_status(
-    state: CaseState, disclosure: Disclosure | None, close_reason: CloseReason | None
+    state: CaseState,
+    disclosure: Disclosure | None,
+    close_reason: CloseReason | None,
+    by_child_rule: bool = False,
 ) -> EnquirerStatus:
-    """What the enquirer may be told, in words, whatever the officers know.
+    """What the enquirer may be told, in words, whatever the officers know. Nothing says
+    "found" before the found person was consulted (for a child: before the protection
+    officer decided); a child's outcome says that the protection officer decided it
+    (``by_child_rule``), not that the child agreed.
 
     >>> enquirer_status(CaseState.POSSIBLE_MATCH, None, None).status
     'searching'
-    >>> enquirer_status(CaseState.VERIFIED, None, None).message_can_be_passed
-    True
+    >>> told = enquirer_status(CaseState.VERIFIED, None, None)
+    >>> told.status, told.message_can_be_passed, str(told.text)
+    ('checking', True, 'A possible match is being checked.')
+    >>> str(enquirer_status(CaseState.FOUND_PERSON_CONSULTED, Disclosure.AGREED, None, True).text)
+    'The person has been found. A protection officer decided that you may learn where they are.'
     """
     if state is CaseState.CLOSED:
         if close_reason is CloseReason.DECEASED:
@@ -311,16 +327,55 @@ def enquirer_status(
         return EnquirerStatus("closed", False, text)
     if state in (CaseState.OPEN, CaseState.POSSIBLE_MATCH):
         return EnquirerStatus("searching", False, N_("The search is going on."))
+    if state is CaseState.VERIFIED:
+        # An officer verified a candidate; the person has not been asked yet (a child:
+        # the protection officer has not decided yet): no "found" before that.
+        checking = N_("A possible match is being checked.")
+        return EnquirerStatus("checking", disclosure is not Disclosure.REFUSED, checking)
     if disclosure is Disclosure.REFUSED:
-        return EnquirerStatus(
-            "found", False, N_("The person has been found. No further information can be shared.")
-        )
+        if by_child_rule:
+            text = N_(
+                "The person has been found. A protection officer decided that no further "
+                "information can be shared."
+            )
+        else:
+            text = N_("The person has been found. No further information can be shared.")
+        return EnquirerStatus("found", False, text)
     if site_disclosable(state, disclosure):
-        text = N_("The person has been found and agreed that you learn where they are.")
+        if by_child_rule:
+            text = N_(
+                "The person has been found. A protection officer decided that you may "
+                "learn where they are."
+            )
+        else:
+            text = N_("The person has been found and agreed that you learn where they are.")
     else:
         text = N_("The person has been found. A message can be passed to them.")
-
     return EnquirerStatus("found", True, text)
+
+
+def household_fits(
+    sought_sex: str | None,
+    sought_birth_year: int | None,
+    tolerance: int,
+    person_sex: str | None,
+    person_birth_year: int | None,
+) -> bool:
+    """Whether a household member of a confirmed person may be the other person sought:
+    no known sex that differs, no known birth year further off than the enquirer's
+    tolerance plus ``HOUSEHOLD_YEARS``. Everything else is for the engine to score and
+    the officer to decide.
+
+    >>> household_fits("f", 2016, 2, "f", 2017), household_fits("f", 2016, 0, "m", 2016)
+    (True, False)
+    >>> household_fits(None, 2016, 0, "m", 1980), household_fits(None, None, 0, "m", 1980)
+    (False, True)
+    """
+    if sought_sex and person_sex and sought_sex != person_sex:
+        return False
+    if sought_birth_year is not None and person_birth_year is not None:
+        return abs(sought_birth_year - person_birth_year) <= tolerance + HOUSEHOLD_YEARS
+    return True
 
 
 def queue_priority(candidate_uasc: bool, sought_age: int | None) -> int:

@@ -22,8 +22,8 @@ class Throttled(CorridorError):
 
     code = "throttled"
 
-    def __init__(self, retry_after: timedelta) -> None:
-        super().__init__(N_("Too many attempts; try again later"))
+    def __init__(self, retry_after: timedelta, message: str | None = None) -> None:
+        super().__init__(message or N_("Too many attempts; try again later"))
         self.retry_after = retry_after
 
 

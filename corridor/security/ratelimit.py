@@ -13,7 +13,9 @@ Two uses are built on it:
   the account for 24 hours.
 * ``LookupGuard``: the anti-enumeration rule: a user who has looked up more than N
   distinct persons in the last hour is refused, and an alert is recorded (once per
-  window).
+  window). N is policy, per role (``Settings.lookups_per_hour``; docs/security.md):
+  a nutrition team screening a camp opens hundreds of records an hour, a tracing
+  officer searching every site far fewer.
 
 Guards return a ``Decision`` rather than raising, because what they write (the failure
 count, the alert) must commit even though the request is refused: the caller commits,
@@ -22,8 +24,8 @@ then raises ``Throttled``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, func, select, text, update
@@ -214,23 +216,39 @@ class LookupGuard:
 
     ALERT_KIND = "lookup.enumeration"
 
-    def __init__(self, clock: Callable[[], datetime], limit: Limit = PERSON_LOOKUPS) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], datetime],
+        limit: Limit = PERSON_LOOKUPS,
+        per_role: Mapping[str, int] | None = None,
+    ) -> None:
         self.limiter = RateLimiter(clock)
         self.limit = limit
+        # role -> distinct persons per window; a role not named gets ``limit``.
+        self.per_role: Mapping[str, int] = dict(per_role or {})
 
-    def check(self, conn: Connection, user_id: str, person_id: str) -> Decision:
-        bucket = RateLimiter._bucket(self.limit, user_id)
+    def limit_for(self, roles: Iterable[str] = ()) -> Limit:
+        """The limit of a user holding ``roles``: the largest of their roles' (a user is
+        given several roles for the work of each)."""
+        counts = [self.per_role.get(r, self.limit.max_events) for r in roles]
+        return replace(self.limit, max_events=max(counts, default=self.limit.max_events))
+
+    def check(
+        self, conn: Connection, user_id: str, person_id: str, roles: Iterable[str] = ()
+    ) -> Decision:
+        limit = self.limit_for(roles)
+        bucket = RateLimiter._bucket(limit, user_id)
         self.limiter._lock(conn, bucket)
-        seen = self.limiter.distinct_items(conn, self.limit, user_id)
+        seen = self.limiter.distinct_items(conn, limit, user_id)
         if person_id in seen:
             return Decision(True, len(seen))
-        if len(seen) >= self.limit.max_events:
-            self._alert_once(conn, user_id, len(seen))
-            return Decision(False, len(seen), self.limiter.retry_after(conn, self.limit, user_id))
-        self.limiter.record(conn, self.limit, user_id, person_id)
+        if len(seen) >= limit.max_events:
+            self._alert_once(conn, user_id, len(seen), limit)
+            return Decision(False, len(seen), self.limiter.retry_after(conn, limit, user_id))
+        self.limiter.record(conn, limit, user_id, person_id)
         return Decision(True, len(seen))
 
-    def _alert_once(self, conn: Connection, user_id: str, seen: int) -> None:
+    def _alert_once(self, conn: Connection, user_id: str, seen: int, limit: Limit) -> None:
         now = self.limiter.clock()
         already = conn.execute(
             select(func.count())
@@ -238,12 +256,11 @@ class LookupGuard:
             .where(
                 alerts.c.kind == self.ALERT_KIND,
                 alerts.c.user_id == user_id,
-                alerts.c.created_at > now - self.limit.window,
+                alerts.c.created_at > now - limit.window,
             )
         ).scalar_one()
         if not already:
             detail = (
-                f"{seen} distinct persons looked up in {self.limit.window}; "
-                f"limit {self.limit.max_events}"
+                f"{seen} distinct persons looked up in {limit.window}; limit {limit.max_events}"
             )
             record_alert(conn, self.ALERT_KIND, user_id, detail, now)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -33,6 +33,8 @@ class Services:
         matrix: AuthorisationMatrix | None = None,
         retention_periods: dict[str, Category] | None = None,
         matching_model: Model | None = None,
+        travel_hours: float = 12.0,
+        lookups_per_hour: Mapping[str, int] | None = None,
     ) -> None:
         """``tracing_in_background``: check new registrations and arrivals against open
         enquiries on a worker thread (the server) rather than before answering (tests,
@@ -71,11 +73,11 @@ class Services:
         self.sites = SiteService(db, clock, self.vault)
         self.registration = RegistrationService(db, clock, self.vault, biometrics_enabled)
         self.movements = MovementService(db, clock)
-        self.manifests = ManifestService(db, clock)
+        self.manifests = ManifestService(db, clock, travel_hours)
         self.figures = FigureService(db, clock)
         self.health = HealthService(db, clock)
         self.person_search = PersonSearchService(db, clock, self.vault, matching_model)
-        self.accounts = AccountService(db, clock, master, self.matrix)
+        self.accounts = AccountService(db, clock, master, self.matrix, lookups_per_hour)
         self.audit = AuditService(db, clock)
         self.administration = AdministrationService(db, clock, master, self.matrix)
         # Safe retries: the answers already given to writes sent with a key.

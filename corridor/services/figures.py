@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Callable, Iterable
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Date, and_, case, cast, distinct, func, literal, or_, select
 
 from corridor.domain.birth import ADULT_AGE, BRACKETS, UNKNOWN_BRACKET, age_bracket, age_on
-from corridor.domain.movements import ARRIVAL_KINDS, AT_SITE_STATES, DEPARTURE_KINDS
+from corridor.domain.movements import AT_SITE_STATES, COUNTED_KINDS, EVENT_KINDS
+from corridor.domain.paging import ALL, Page, Paging
 from corridor.errors import NotFound, Problem, ValidationFailed
 from corridor.services.base import Service
 from corridor.storage import queries
@@ -33,12 +35,12 @@ def empty_table() -> dict[str, Any]:
     return table
 
 
-def count(table: dict[str, Any], sex: str | None, bracket: str) -> None:
+def count(table: dict[str, Any], sex: str | None, bracket: str, n: int = 1) -> None:
     s = sex or "unknown"
-    table["total"] += 1
-    table["by_sex"][s] += 1
-    table["by_bracket"][bracket] += 1
-    table["by_sex_bracket"][s][bracket] += 1
+    table["total"] += n
+    table["by_sex"][s] += n
+    table["by_bracket"][bracket] += n
+    table["by_sex_bracket"][s][bracket] += n
 
 
 VULNERABILITY_KEYS = (
@@ -54,10 +56,78 @@ VULNERABILITY_KEYS = (
 )
 
 
-def effective_movements() -> Any:
-    """Movements that still count: not voided and not replaced by a correction."""
+PERSON_COLUMNS = (
+    "id",
+    "sex",
+    "birth_date",
+    "birth_precision",
+    "uasc",
+    "muac_status",
+    "disabled",
+    "pregnant_lactating",
+    "serious_medical_condition",
+    "injury",
+    "elderly_alone",
+)
+
+
+def _day_of(column: Any, dialect: str) -> Any:
+    """The UTC day of a time column, in the database (a date, or ``YYYY-MM-DD`` text)."""
+    if dialect == "postgresql":
+        return cast(func.timezone("UTC", column), Date)
+    return func.substr(column, 1, 10)  # SQLite keeps UTC times as ISO text
+
+
+def _moves_at(site_id: str, dialect: str) -> Any:
+    """``domain.movements.moves`` for the persons ever counted at a site, folded in the
+    database and counted there.
+
+    Each effective event (not voided, not corrected) gets where the person is counted
+    after it (``here``) and before it (``before``: the previous event's ``here``), and
+    whether it is the person's latest (no ``next_seq``). Of the events that touch the
+    site, the rows are grouped by day, ``change`` (+1 an arrival, -1 a departure, 0
+    neither), the latest event's kind where it leaves the person here (``now``: present
+    now), and what the counts are by (sex, birth date, vulnerabilities), with ``n``."""
     corrected = select(movements.c.corrects_id).where(movements.c.corrects_id.is_not(None))
-    return movements.c.kind != "voided", movements.c.id.not_in(corrected)
+    came = select(movements.c.person_id).where(movements.c.to_site_id == site_id)
+    here = case((movements.c.kind.in_(COUNTED_KINDS), movements.c.to_site_id), else_=None)
+    order = (movements.c.occurred_at, movements.c.seq)
+    folded = (
+        select(
+            movements.c.person_id,
+            movements.c.kind,
+            movements.c.occurred_at,
+            here.label("here"),
+            func.lag(here).over(partition_by=movements.c.person_id, order_by=order).label("before"),
+            # The latest event has none after it (one window, one sort).
+            func.lead(movements.c.seq)
+            .over(partition_by=movements.c.person_id, order_by=order)
+            .label("next_seq"),
+        )
+        .where(
+            movements.c.kind != "voided",
+            movements.c.id.not_in(corrected),
+            movements.c.person_id.in_(came),
+        )
+        .subquery()
+    )
+    arrived = case((folded.c.here == site_id, 1), else_=0)
+    left = case((folded.c.before == site_id, 1), else_=0)
+    now = case(
+        (and_(folded.c.next_seq.is_(None), folded.c.here == site_id), folded.c.kind), else_=None
+    )
+    keys = [
+        _day_of(folded.c.occurred_at, dialect).label("day"),
+        (arrived - left).label("change"),
+        now.label("now"),
+        *[persons.c[c] for c in PERSON_COLUMNS if c != "id"],
+    ]
+    return (
+        select(*keys, func.count().label("n"))
+        .select_from(folded.join(persons, persons.c.id == folded.c.person_id))
+        .where(or_(folded.c.here == site_id, folded.c.before == site_id))
+        .group_by(*keys)
+    )
 
 
 class FigureService(Service):
@@ -68,7 +138,15 @@ class FigureService(Service):
         end: date | None = None,
         scope: Sites = None,
     ) -> dict[str, Any]:
-        """Present now; arrivals and departures per day by sex and age bracket; vulnerabilities."""
+        """Present now; arrivals and departures per day by sex and age bracket, with the
+        number present at the start and the end of each day; vulnerabilities; children
+        apart from every adult relative.
+
+        Everything is folded from the movement log (``domain.movements.moves``): whatever
+        moved a person (a manifest, a transfer, a hospitalisation, a detention, a check-in
+        off the manifest, a death), it is a departure from where they were counted and an
+        arrival where they are counted now, so ``present_at_end`` of a day is always
+        ``present_at_start + arrivals - departures`` and the next day starts from it."""
         now = self.clock()
         end = end or now.date()
         start = start or end - timedelta(days=13)
@@ -83,63 +161,54 @@ class FigureService(Service):
             raise NotFound("site")
         with self.db.read() as conn:
             site = queries.get_site(conn, site_id)
-            present = empty_table()
-            vuln = dict.fromkeys(VULNERABILITY_KEYS, 0)
-            by_state: dict[str, int] = defaultdict(int)
-            rows = conn.execute(
-                select(persons, person_locations.c.state)
-                .join(person_locations, person_locations.c.person_id == persons.c.id)
-                .where(
-                    person_locations.c.site_id == site_id,
-                    person_locations.c.state.in_(AT_SITE_STATES),
-                )
-            ).mappings()
-            for r in rows:
-                age = age_on(r["birth_date"], r["birth_precision"], now.date())
-                count(present, r["sex"], age_bracket(age))
-                by_state[r["state"]] += 1
-                _count_vulnerabilities(vuln, r)
-            days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-            daily: dict[date, dict[str, Any]] = {
-                d: {"date": d.isoformat(), "arrivals": empty_table(), "departures": empty_table()}
-                for d in days
-            }
-            lo = datetime.combine(start, time.min, tzinfo=UTC)
-            hi = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
-            for direction, column, kinds in (
-                ("arrivals", movements.c.to_site_id, ARRIVAL_KINDS),
-                ("departures", movements.c.from_site_id, DEPARTURE_KINDS),
-            ):
-                q = (
-                    select(
-                        movements.c.occurred_at,
-                        movements.c.kind,
-                        persons.c.sex,
-                        persons.c.birth_date,
-                        persons.c.birth_precision,
-                    )
-                    .join(persons, persons.c.id == movements.c.person_id)
-                    .where(
-                        column == site_id,
-                        movements.c.kind.in_(kinds),
-                        movements.c.occurred_at >= lo,
-                        movements.c.occurred_at < hi,
-                        *effective_movements(),
-                    )
-                )
-                for r in conn.execute(q).mappings():
-                    day = r["occurred_at"].date()
-                    age = age_on(r["birth_date"], r["birth_precision"], day)
-                    count(daily[day][direction], r["sex"], age_bracket(age))
-            return {
-                "site": site,
-                "as_of": now,
-                "present": {**present, "by_state": dict(by_state)},
-                "vulnerabilities_present": vuln,
-                "from": start.isoformat(),
-                "to": end.isoformat(),
-                "daily": [daily[d] for d in days],
-            }
+            rows = conn.execute(_moves_at(site_id, conn.dialect.name)).mappings().all()
+            alone = children_alone(conn, now.date(), at_site=site_id)
+        present = empty_table()
+        vuln = dict.fromkeys(VULNERABILITY_KEYS, 0)
+        by_state: dict[str, int] = defaultdict(int)
+        days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+        daily: dict[date, dict[str, Any]] = {
+            d: {"date": d.isoformat(), "arrivals": empty_table(), "departures": empty_table()}
+            for d in days
+        }
+        before = 0  # counted here at the start of the first day
+        brackets: dict[tuple[Any, Any, date], str] = {}
+
+        def bracket(r: Any, on: date) -> str:
+            key = (r["birth_date"], r["birth_precision"], on)
+            if key not in brackets:
+                brackets[key] = age_bracket(age_on(r["birth_date"], r["birth_precision"], on))
+            return brackets[key]
+
+        for r in rows:
+            n = r["n"]
+            if r["now"] is not None:
+                count(present, r["sex"], bracket(r, now.date()), n)
+                by_state[EVENT_KINDS[r["now"]][2]] += n
+                _count_vulnerabilities(vuln, r, n)
+            if not r["change"]:
+                continue
+            day = r["day"] if isinstance(r["day"], date) else date.fromisoformat(r["day"])
+            if day < start:
+                before += r["change"] * n
+            elif day <= end:
+                direction = "arrivals" if r["change"] > 0 else "departures"
+                count(daily[day][direction], r["sex"], bracket(r, day), n)
+        for d in days:
+            figures = daily[d]
+            figures["present_at_start"] = before
+            before += figures["arrivals"]["total"] - figures["departures"]["total"]
+            figures["present_at_end"] = before
+        return {
+            "site": site,
+            "as_of": now,
+            "present": {**present, "by_state": dict(by_state)},
+            "vulnerabilities_present": vuln,
+            "children_alone": sum(1 for place in alone.values() if place == f"site:{site_id}"),
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "daily": [daily[d] for d in days],
+        }
 
     def separated_families(
         self, site_id: str | None = None, scope: Sites = None
@@ -149,8 +218,75 @@ class FigureService(Service):
 
         With a ``scope``, only households with a member in scope, and members outside it
         shown without name or place ("elsewhere")."""
+        return self.separated_families_page(site_id, scope=scope).items
+
+    def separated_families_page(
+        self,
+        site_id: str | None = None,
+        *,
+        scope: Sites = None,
+        paging: Paging = ALL,
+        alone_only: bool = False,
+    ) -> Page[dict[str, Any]]:
+        """One page of ``separated_families`` (``alone_only``: only households with a
+        child apart from every adult relative). The database finds the split households
+        (one grouped query: living members in two places or more) within the site filter
+        and the scope; where each member is and their age then order them, and only the
+        page's households are read in full."""
         now = self.clock()
+        today = now.date()
         with self.db.read() as conn:
+            # Candidates: households split across places, and those with no living member
+            # surely adult (a child may be alone with every adult relative dead or gone).
+            split = set(conn.execute(_split_households(site_id)).scalars())
+            split |= set(conn.execute(_adultless_households(site_id, today)).scalars())
+            candidates = sorted(split)
+            where = select(
+                persons.c.id,
+                persons.c.household_id,
+                persons.c.site_id,
+                persons.c.birth_date,
+                persons.c.birth_precision,
+                person_locations.c.site_id.label("loc_site"),
+                person_locations.c.destination_site_id,
+                person_locations.c.state,
+                person_locations.c.manifest_id,
+            ).join(person_locations, person_locations.c.person_id == persons.c.id)
+            light = _in_chunks(conn, where, persons.c.household_id, candidates)
+            # The members in scope (queries.person_scope, on the rows just read).
+            visible = (
+                None
+                if scope is None
+                else {r["id"] for r in light if queries.in_person_scope(r, scope)}
+            )
+            by_household: dict[str, list[Any]] = defaultdict(list)
+            in_scope = {r["household_id"] for r in light if visible is None or r["id"] in visible}
+            for r in light:
+                if r["household_id"] in in_scope:
+                    by_household[r["household_id"]].append(r)
+            # The one count of children alone (the dashboard's too), on the rows just read.
+            alone = children_alone(conn, today, light)
+            keys: list[dict[str, Any]] = []
+            for household_id, members in by_household.items():
+                living = [m for m in members if m["state"] != "deceased"]
+                places = len({_place(m) for m in living})
+                n_alone = sum(1 for m in members if m["id"] in alone)
+                if places < 2 and not n_alone:
+                    continue
+                if alone_only and not n_alone:
+                    continue
+                keys.append(
+                    {
+                        "household_id": household_id,
+                        "places": places,
+                        "minors_apart_from_every_adult": n_alone,
+                        "members_count": len(members),
+                    }
+                )
+            keys.sort(key=FAMILY_ORDERS[paging.sort or "urgent"], reverse=paging.descending)
+            end = None if paging.limit is None else paging.offset + paging.limit
+            shown = keys[paging.offset : end]
+            wanted = [k["household_id"] for k in shown]
             rows = (
                 conn.execute(
                     select(
@@ -161,83 +297,189 @@ class FigureService(Service):
                         person_locations.c.manifest_id,
                     )
                     .join(person_locations, person_locations.c.person_id == persons.c.id)
-                    .where(persons.c.household_id.is_not(None))
+                    .where(persons.c.household_id.in_(wanted))
                 )
                 .mappings()
                 .all()
             )
             names = queries.site_names(conn)
-            links = _adult_links(conn, now.date())
-            visible = (
-                None
-                if scope is None
-                else set(
-                    conn.execute(
-                        select(persons.c.id).where(
-                            persons.c.household_id.is_not(None), queries.person_scope(scope)
-                        )
-                    ).scalars()
-                )
-            )
-        by_household: dict[str, list[Any]] = defaultdict(list)
+        full: dict[str, list[Any]] = defaultdict(list)
         for r in rows:
-            by_household[r["household_id"]].append(r)
-        today = now.date()
-        out = []
-        for household_id, members in by_household.items():
-            living = [m for m in members if m["state"] != "deceased"]
-            places = {_place(m) for m in living}
-            if len(places) < 2:
-                continue
-            if site_id and not any(m["loc_site"] == site_id for m in members):
-                continue
-            if visible is not None and not any(m["id"] in visible for m in members):
-                continue
-            ages = {m["id"]: age_on(m["birth_date"], m["birth_precision"], today) for m in members}
-            adult_places = {_place(m) for m in living if (ages[m["id"]] or 0) >= ADULT_AGE}
-            member_out = []
-            alone_minors = []
-            for m in members:
-                age = ages[m["id"]]
-                minor = age is not None and age < ADULT_AGE
-                place = _place(m)
-                relatives = adult_places | links.get(m["id"], set())
-                apart = minor and m["state"] != "deceased" and place not in relatives
-                if apart:
-                    alone_minors.append(m["id"])
-                if visible is not None and m["id"] not in visible:
-                    member_out.append(
-                        {
-                            "id": None,
-                            "relationship_to_head": m["relationship_to_head"],
-                            "state": "elsewhere",
-                            "minor_apart_from_adult_relatives": apart,
-                        }
-                    )
-                    continue
-                member_out.append(
-                    {
-                        **queries.person_summary(m, today),
-                        "relationship_to_head": m["relationship_to_head"],
-                        "site_id": m["loc_site"],
-                        "site_name": names.get(m["loc_site"]) if m["loc_site"] else None,
-                        "state": m["state"],
-                        "since": m["since"],
-                        "unaccounted": m["state"] == "in_transit",
-                        "minor_apart_from_adult_relatives": apart,
-                    }
-                )
-            member_out.sort(key=lambda p: (p["relationship_to_head"] != "head", p["id"] or ""))
-            out.append(
+            full[r["household_id"]].append(r)
+        out = [
+            _family(k, full[k["household_id"]], set(alone), visible, names, today) for k in shown
+        ]
+        return Page(out, len(keys), paging.limit, paging.offset)
+
+
+def _split_households(site_id: str | None) -> Any:
+    """The ids of households whose living members are in two places or more (with a
+    member at ``site_id``): one grouped query, the database does it."""
+    place = case(
+        (
+            person_locations.c.state.in_(sorted(AT_SITE_STATES)),
+            literal("site:") + func.coalesce(person_locations.c.site_id, "None"),
+        ),
+        (
+            person_locations.c.state == "in_transit",
+            literal("transit:") + func.coalesce(person_locations.c.manifest_id, "None"),
+        ),
+        else_=person_locations.c.state,
+    )
+    q = (
+        select(persons.c.household_id)
+        .join(person_locations, person_locations.c.person_id == persons.c.id)
+        .where(persons.c.household_id.is_not(None), person_locations.c.state != "deceased")
+        .group_by(persons.c.household_id)
+        .having(func.count(distinct(place)) >= 2)
+        .order_by(persons.c.household_id)
+    )
+    if site_id:
+        member = persons.alias("member")
+        at_site = (
+            select(member.c.household_id)
+            .join(person_locations, person_locations.c.person_id == member.c.id)
+            .where(person_locations.c.site_id == site_id)
+        )
+        q = q.where(persons.c.household_id.in_(at_site))
+    return q
+
+
+def _adultless_households(site_id: str | None, today: date) -> Any:
+    """The ids of households with no living member surely adult (born 19 years or more
+    before this year began: an adult whatever the birth date's precision), with a member
+    at ``site_id``: a superset of those where a child may be alone in one place, which
+    ``children_alone`` then decides exactly."""
+    cutoff = date(today.year - 19, 1, 1)
+    adult = case(
+        (
+            and_(
+                person_locations.c.state != "deceased",
+                persons.c.birth_date.is_not(None),
+                persons.c.birth_date <= cutoff,
+            ),
+            1,
+        ),
+        else_=0,
+    )
+    q = (
+        select(persons.c.household_id)
+        .join(person_locations, person_locations.c.person_id == persons.c.id)
+        .where(persons.c.household_id.is_not(None))
+        .group_by(persons.c.household_id)
+        .having(func.sum(adult) == 0)
+        .order_by(persons.c.household_id)
+    )
+    if site_id:
+        member = persons.alias("member")
+        at_site = (
+            select(member.c.household_id)
+            .join(person_locations, person_locations.c.person_id == member.c.id)
+            .where(person_locations.c.site_id == site_id)
+        )
+        q = q.where(persons.c.household_id.in_(at_site))
+    return q
+
+
+def _family(
+    key: dict[str, Any],
+    members: list[Any],
+    alone: set[str],
+    visible: set[str] | None,
+    names: dict[str, str],
+    today: date,
+) -> dict[str, Any]:
+    """One separated household as the list shows it (members outside the scope
+    "elsewhere", without name or place)."""
+    member_out = []
+    for m in members:
+        apart = m["id"] in alone
+        if visible is not None and m["id"] not in visible:
+            member_out.append(
                 {
-                    "household_id": household_id,
-                    "places": len(places),
-                    "minors_apart_from_every_adult": len(alone_minors),
-                    "members": member_out,
+                    "id": None,
+                    "relationship_to_head": m["relationship_to_head"],
+                    "state": "elsewhere",
+                    "minor_apart_from_adult_relatives": apart,
                 }
             )
-        out.sort(key=_most_urgent_first)
-        return out
+            continue
+        member_out.append(
+            {
+                **queries.person_summary(m, today),
+                "relationship_to_head": m["relationship_to_head"],
+                "site_id": m["loc_site"],
+                "site_name": names.get(m["loc_site"]) if m["loc_site"] else None,
+                "state": m["state"],
+                "since": m["since"],
+                "unaccounted": m["state"] == "in_transit",
+                "minor_apart_from_adult_relatives": apart,
+            }
+        )
+    member_out.sort(key=lambda p: (p["relationship_to_head"] != "head", p["id"] or ""))
+    return {
+        "household_id": key["household_id"],
+        "places": key["places"],
+        "minors_apart_from_every_adult": key["minors_apart_from_every_adult"],
+        "members": member_out,
+    }
+
+
+def children_alone(
+    conn: Connection,
+    today: date,
+    members: list[Any] | None = None,
+    *,
+    at_site: str | None = None,
+) -> dict[str, str]:
+    """Living children (under 18) apart from every adult relative: no living adult of
+    their household, and no adult linked to them as a relative, is where they are.
+    Returns child id -> where they are (``site:<id>``, ``transit:<manifest>``...).
+
+    The one count of children alone: the dashboard counts those at its site, the
+    separated-families page marks the same children ("alone"). ``members``: the household
+    members with their locations, when the caller has read them already; ``at_site``:
+    only the households with someone counted at that site (the same answer there)."""
+    if members is None:
+        q = select(
+            persons.c.id,
+            persons.c.household_id,
+            persons.c.birth_date,
+            persons.c.birth_precision,
+            person_locations.c.site_id.label("loc_site"),
+            person_locations.c.state,
+            person_locations.c.manifest_id,
+        ).join(person_locations, person_locations.c.person_id == persons.c.id)
+        if at_site is None:
+            q = q.where(persons.c.household_id.is_not(None))
+        else:
+            there = (
+                select(persons.c.household_id)
+                .join(person_locations, person_locations.c.person_id == persons.c.id)
+                .where(
+                    person_locations.c.site_id == at_site,
+                    person_locations.c.state.in_(AT_SITE_STATES),
+                    persons.c.household_id.is_not(None),
+                )
+            )
+            q = q.where(persons.c.household_id.in_(there))
+        rows = list(conn.execute(q).mappings())
+    else:
+        rows = members
+    by_household: dict[str, list[Any]] = defaultdict(list)
+    for r in rows:
+        by_household[r["household_id"]].append(r)
+    apart: dict[str, str] = {}  # from every adult of the household
+    for household in by_household.values():
+        living = [m for m in household if m["state"] != "deceased"]
+        ages = {m["id"]: age_on(m["birth_date"], m["birth_precision"], today) for m in living}
+        adult_places = {_place(m) for m in living if (ages[m["id"]] or 0) >= ADULT_AGE}
+        for m in living:
+            age = ages[m["id"]]
+            if age is not None and age < ADULT_AGE and _place(m) not in adult_places:
+                apart[m["id"]] = _place(m)
+    links = _adult_links(conn, today, apart)
+    return {pid: place for pid, place in apart.items() if place not in links.get(pid, set())}
 
 
 def _most_urgent_first(household: dict[str, Any]) -> tuple[int, int, str]:
@@ -246,6 +488,42 @@ def _most_urgent_first(household: dict[str, Any]) -> tuple[int, int, str]:
         -int(household["places"]),
         str(household["household_id"]),
     )
+
+
+CHUNK = 10_000  # ids in one IN (...): well under SQLite's limit on parameters
+
+
+def _in_chunks(conn: Connection, query: Any, column: Any, ids: list[str]) -> list[Any]:
+    """The rows of ``query`` whose ``column`` is one of ``ids``, asked in chunks."""
+    rows: list[Any] = []
+    for i in range(0, len(ids), CHUNK):
+        rows += conn.execute(query.where(column.in_(ids[i : i + CHUNK]))).mappings().all()
+    return rows
+
+
+def _by_places(household: dict[str, Any]) -> tuple[int, int, str]:
+    return (
+        -int(household["places"]),
+        -int(household["minors_apart_from_every_adult"]),
+        str(household["household_id"]),
+    )
+
+
+def _by_size(household: dict[str, Any]) -> tuple[int, int, str]:
+    return (
+        -int(household["members_count"]),
+        -int(household["minors_apart_from_every_adult"]),
+        str(household["household_id"]),
+    )
+
+
+# The orders the families list offers: a child alone first (the default), most places
+# first, largest household first.
+FAMILY_ORDERS: dict[str, Callable[[dict[str, Any]], tuple[int, int, str]]] = {
+    "urgent": _most_urgent_first,
+    "places": _by_places,
+    "size": _by_size,
+}
 
 
 def _place(m: Any) -> str:
@@ -257,8 +535,9 @@ def _place(m: Any) -> str:
     return str(m["state"])
 
 
-def _adult_links(conn: Connection, today: date) -> dict[str, set[str]]:
-    """Person -> places of linked relatives who are adults (links outside the household)."""
+def _adult_links(conn: Connection, today: date, person_ids: Iterable[str]) -> dict[str, set[str]]:
+    """Person -> places of linked relatives who are adults (links outside the household),
+    for ``person_ids``."""
     other = persons.alias("other")
     other_loc = person_locations.alias("other_loc")
     q = (
@@ -273,23 +552,26 @@ def _adult_links(conn: Connection, today: date) -> dict[str, set[str]]:
         .join(other, other.c.id == relationships.c.other_person_id)
         .join(other_loc, other_loc.c.person_id == other.c.id)
     )
+    ids = sorted(set(person_ids))
     out: dict[str, set[str]] = defaultdict(set)
-    for r in conn.execute(q).mappings():
-        age = age_on(r["birth_date"], r["birth_precision"], today)
-        if age is not None and age >= ADULT_AGE and r["state"] != "deceased":
-            out[r["person_id"]].add(_place(r))
+    for start in range(0, len(ids), 500):
+        chunk = q.where(relationships.c.person_id.in_(ids[start : start + 500]))
+        for r in conn.execute(chunk).mappings():
+            age = age_on(r["birth_date"], r["birth_precision"], today)
+            if age is not None and age >= ADULT_AGE and r["state"] != "deceased":
+                out[r["person_id"]].add(_place(r))
     return out
 
 
-def _count_vulnerabilities(vuln: dict[str, int], r: Any) -> None:
+def _count_vulnerabilities(vuln: dict[str, int], r: Any, n: int = 1) -> None:
     if r["uasc"] == "unaccompanied":
-        vuln["unaccompanied"] += 1
+        vuln["unaccompanied"] += n
     elif r["uasc"] == "separated":
-        vuln["separated"] += 1
+        vuln["separated"] += n
     if r["muac_status"] == "SAM":
-        vuln["sam"] += 1
+        vuln["sam"] += n
     elif r["muac_status"] == "MAM":
-        vuln["mam"] += 1
+        vuln["mam"] += n
     for key in (
         "disabled",
         "pregnant_lactating",
@@ -298,4 +580,4 @@ def _count_vulnerabilities(vuln: dict[str, int], r: Any) -> None:
         "elderly_alone",
     ):
         if r[key]:
-            vuln[key] += 1
+            vuln[key] += n

@@ -277,13 +277,13 @@ def check_in_ref(manifest_id: str) -> RefOf:
 
     def ref(conn: Connection, person_ids: list[str]) -> Ref:
         item = conn.execute(
-            select(manifest_items.c.arrival_movement_id).where(
+            select(manifest_items.c.arrival_movement_id, manifest_items.c.late_arrival).where(
                 manifest_items.c.manifest_id == manifest_id,
                 manifest_items.c.person_id == person_ids[0],
             )
         ).first()
         if item is not None:
-            return {"status": "checked_in", "movement_id": item[0]}
+            return {"status": "checked_in", "movement_id": item[0], "late_arrival": bool(item[1])}
         moved = _newest(
             conn,
             movements.c.id,

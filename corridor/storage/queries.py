@@ -76,6 +76,14 @@ def person_scope(sites: Sites) -> ColumnElement[bool]:
     return or_(persons.c.site_id.in_(wanted), persons.c.id.in_(here))
 
 
+def in_person_scope(row: RowMapping | dict[str, Any], sites: Sites) -> bool:
+    """``person_scope`` for a row already read (its ``site_id``, and its location's
+    ``loc_site`` and ``destination_site_id``): for lists that have read these anyway."""
+    if sites is None:
+        return True
+    return bool({row["site_id"], row["loc_site"], row["destination_site_id"]} & set(sites))
+
+
 def site_scope(column: ColumnElement[Any], sites: Sites) -> ColumnElement[bool]:
     """Rows whose site ``column`` is in scope."""
     return true() if sites is None else column.in_(sorted(sites))

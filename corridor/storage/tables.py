@@ -148,6 +148,9 @@ manifests = Table(
     Column("status", String(12), nullable=False),  # draft, dispatched, received
     Column("dispatched_at", UTCDateTime),
     Column("received_at", UTCDateTime),
+    # When the vehicle is due (set at dispatch): until then "in transit", after it
+    # "unaccounted for" (NULL: dispatched before it was recorded, so already due).
+    Column("expected_arrival", UTCDateTime),
     Column("created_by", String(100)),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_manifests_status", "status"),
@@ -167,6 +170,8 @@ manifest_items = Table(
     Column("checked_in_at", UTCDateTime),
     Column("checked_in_by", String(100)),
     Column("arrival_movement_id", ID),
+    # 1: checked in after the arrival was closed (a late arrival), else NULL.
+    Column("late_arrival", SmallInteger),
     UniqueConstraint("person_id", "open_slot"),
     UniqueConstraint("manifest_id", "person_id"),
 )

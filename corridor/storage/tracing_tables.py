@@ -92,6 +92,10 @@ tracing_matches = Table(
     Column("decided_by", String(100)),
     Column("decided_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
+    # Added by 0017: the officer who attached the candidate from a search (NULL: the
+    # engine proposed it), and the confirmed person in whose household it was offered.
+    Column("proposed_by", String(100)),
+    Column("household_of", ID),
     UniqueConstraint("case_id", "person_id"),
 )
 

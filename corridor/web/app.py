@@ -78,6 +78,8 @@ def create_app(
         matrix=settings.authorisation(),
         retention_periods=settings.retention(),
         matching_model=settings.matching_model(),
+        travel_hours=settings.travel_hours,
+        lookups_per_hour=settings.lookups_per_hour,
     )
     app.state.services = services
     errors.install(app)

@@ -1,5 +1,7 @@
 """Charts drawn on the server as inline SVG: light on a cheap tablet, no script, no
-library. Pure functions from figures to markup; labels come in already translated.
+library. Pure functions from figures to markup; labels come in already translated, and
+numbers are written by ``fmt`` (the page's ``num`` filter: 1,234 in English, ١٬٢٣٤ in
+Arabic).
 
 Only presentation attributes are used (no ``style``), so the strict Content Security
 Policy applies unchanged.
@@ -7,7 +9,7 @@ Policy applies unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from markupsafe import Markup, escape
 
@@ -32,6 +34,7 @@ def pyramid(
     by_sex_bracket: Mapping[str, Mapping[str, int]],
     brackets: Sequence[tuple[str, str]],
     labels: Mapping[str, str],
+    fmt: Callable[[int], str] = str,
 ) -> Markup:
     """An age and sex pyramid: youngest at the bottom, men to the left, women to the right.
 
@@ -68,16 +71,19 @@ def pyramid(
             f'<rect x="{left - wm:.1f}" y="{y}" width="{wm:.1f}" height="{row - 8}" '
             f'fill="{MALE}"/>',
             f'<text x="{left - wm - 4:.1f}" y="{y + row / 2}" text-anchor="end" '
-            f'fill="{AXIS}">{men}</text>',
+            f'fill="{AXIS}">{escape(fmt(men))}</text>',
             f'<rect x="{right}" y="{y}" width="{ww:.1f}" height="{row - 8}" fill="{FEMALE}"/>',
-            f'<text x="{right + ww + 4:.1f}" y="{y + row / 2}" fill="{AXIS}">{women}</text>',
+            f'<text x="{right + ww + 4:.1f}" y="{y + row / 2}" fill="{AXIS}">'
+            f"{escape(fmt(women))}</text>",
             f'<text x="{centre}" y="{y + row / 2}" text-anchor="middle" fill="{AXIS}">'
             f"{escape(label)}</text>",
         ]
     return _svg(width, height, labels["title"], body)
 
 
-def daily_bars(days: Sequence[tuple[str, int]], title: str) -> Markup:
+def daily_bars(
+    days: Sequence[tuple[str, int]], title: str, fmt: Callable[[int], str] = str
+) -> Markup:
     """One bar per day (oldest on the left), its count above it.
 
     >>> svg = daily_bars([("1 Mar", 2), ("2 Mar", 7)], "Arrivals")
@@ -98,9 +104,9 @@ def daily_bars(days: Sequence[tuple[str, int]], title: str) -> Markup:
         y = height - bottom - h
         body += [
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" '
-            f'fill="{BAR}"><title>{escape(label)}: {count}</title></rect>',
+            f'fill="{BAR}"><title>{escape(label)}: {escape(fmt(count))}</title></rect>',
             f'<text x="{x + slot * 0.35:.1f}" y="{y - 4:.1f}" text-anchor="middle" '
-            f'fill="{AXIS}" font-size="11">{count}</text>',
+            f'fill="{AXIS}" font-size="11">{escape(fmt(count))}</text>',
         ]
         if n <= 16 or i % 2 == 0:
             body.append(

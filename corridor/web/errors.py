@@ -11,12 +11,14 @@ or is sent to sign in.
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DBAPIError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from corridor.errors import (
@@ -30,6 +32,7 @@ from corridor.errors import (
     ValidationFailed,
 )
 from corridor.security.errors import InvalidCredentials, KeyUnavailable, Throttled
+from corridor.services.protection.accounts import Caller
 from corridor.storage.database import storage_failure
 from corridor.text import N_, Text
 from corridor.web import shape_errors
@@ -76,15 +79,49 @@ def wants_html(request: Request) -> bool:
     return not (path.startswith(JSON_PATHS) or path.endswith(".json"))
 
 
+async def signed_in(request: Request) -> Caller | None:
+    """Who is signed in, for the menu of an error page: None when nobody is, or when the
+    second factor is still owed (a page behind it shows no menu)."""
+    from corridor.security.sessions import COOKIE_NAME
+    from corridor.web.auth import bearer_token
+
+    session, bearer = request.cookies.get(COOKIE_NAME), bearer_token(request)
+    if not session and not bearer:
+        return None
+    services = request.app.state.services
+    try:
+        who: Caller = await run_in_threadpool(services.accounts.resolve, session, bearer)
+    except (CorridorError, DBAPIError):
+        return None
+    if not who.second_factor and any(who.matrix.requires_totp(r) for r in who.principal.roles):
+        return None
+    return who
+
+
+def _way_back(request: Request) -> str | None:
+    """The page the reader came from on this site (the form they sent), if any."""
+    came_from = urlsplit(request.headers.get("referer", ""))
+    if came_from.netloc != request.url.netloc or not came_from.path.startswith("/"):
+        return None
+    if came_from.path == request.url.path and request.method == "GET":
+        return None
+    return came_from.path + (f"?{came_from.query}" if came_from.query else "")
+
+
 def html_error(
     request: Request,
     status: int,
     message: str,
     problems: list[dict[str, str]],
     code: str = "error",
+    *,
+    who: Caller | None = None,
+    headers: dict[str, str] | None = None,
+    wait_minutes: int | None = None,
 ) -> Response:
-    """The error as a page; a missing login (or second factor) sends the browser to sign
-    in (htmx requests are told to go there with ``HX-Redirect``)."""
+    """The error as a page, inside the normal layout with the menu of ``who`` and a way
+    back; a missing login (or second factor) sends the browser to sign in (htmx requests
+    are told to go there with ``HX-Redirect``)."""
     if status == 401:
         if request.headers.get("hx-request") == "true":
             # Back to the page the fragment was asked from (static/forms.js keeps what
@@ -95,7 +132,10 @@ def html_error(
     from corridor.web.pages.render import render
 
     data = {"status": status, "message": message, "problems": problems}
-    return render(request, "error.html", data, status=status, extra={"code": code})
+    extra = {"code": code, "back": _way_back(request), "wait_minutes": wait_minutes}
+    response = render(request, "error.html", data, who=who, status=status, extra=extra)
+    response.headers.update(headers or {})
+    return response
 
 
 def login_url(request: Request) -> str:
@@ -115,12 +155,25 @@ def install(app: FastAPI) -> None:
     async def corridor_error(request: Request, exc: CorridorError) -> Response:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
         headers = {}
+        wait = None
         if isinstance(exc, Throttled):
-            headers["Retry-After"] = str(int(exc.retry_after.total_seconds()) + 1)
+            seconds = int(exc.retry_after.total_seconds()) + 1
+            headers["Retry-After"] = str(seconds)
+            wait = max(1, math.ceil(exc.retry_after.total_seconds() / 60))
         if wants_html(request):
             problems = [p.as_dict() for p in exc.problems]
             # The page names the code for its script (a stale form goes back, refilled).
-            return html_error(request, status, exc.message, problems, exc.code)
+            who = None if status == 401 else await signed_in(request)
+            return html_error(
+                request,
+                status,
+                exc.message,
+                problems,
+                exc.code,
+                who=who,
+                headers=headers,
+                wait_minutes=wait,
+            )
         return JSONResponse(
             error_body(status, exc.code, exc.message, [p.as_dict() for p in exc.problems]),
             status_code=status,
@@ -152,7 +205,8 @@ def install(app: FastAPI) -> None:
                 {"field": _field_path(tuple(e.get("loc", ()))), "reason": shape_errors.reason(e)}
                 for e in exc.errors()
             ]
-            return html_error(request, 422, N_("The input is not valid"), shown)
+            who = await signed_in(request)
+            return html_error(request, 422, N_("The input is not valid"), shown, who=who)
         return JSONResponse(
             error_body(422, "invalid", "The input is not valid", errors), status_code=422
         )
@@ -163,7 +217,8 @@ def install(app: FastAPI) -> None:
         if wants_html(request) and exc.status_code in (404, 405):
             detail = str(exc.detail)
             message = Text("Not found", english=detail) if detail == "Not Found" else detail
-            return html_error(request, exc.status_code, message, [])
+            who = await signed_in(request)
+            return html_error(request, exc.status_code, message, [], who=who)
         return JSONResponse(
             error_body(exc.status_code, code, str(exc.detail), []),
             status_code=exc.status_code,

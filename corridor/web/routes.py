@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
+from corridor.domain.paging import MAX_LIMIT, Paging
 from corridor.responses import Site, SiteFigures, UserSites
 from corridor.schemas import (
     CheckInIn,
     CorrectionIn,
     DispatchIn,
     ErasureIn,
+    HouseholdCheckInIn,
     HouseholdIn,
     LinkIn,
     ManifestIn,
@@ -28,13 +30,17 @@ from corridor.schemas import (
 )
 from corridor.services import Services
 from corridor.services import idempotency as made
+from corridor.services.figures import FAMILY_ORDERS
+from corridor.services.movements.manifests import MANIFEST_ORDERS, UNACCOUNTED_ORDERS
 from corridor.services.protection.accounts import Caller
 from corridor.services.protection.read_models import (
     Candidate,
     CheckIn,
     Erasure,
     Household,
+    HouseholdCheckIn,
     Link,
+    Listed,
     ManifestHead,
     ManifestView,
     Movement,
@@ -66,6 +72,27 @@ MayPersonErase = Annotated[Caller, Depends(audited("person.export"))]
 MaySitesAdmin = Annotated[Caller, Depends(audited("sites.admin"))]
 MayUsersAdmin = Annotated[Caller, Depends(audited("users.admin"))]
 MayTracingRead = Annotated[Caller, Depends(requires("tracing.read"))]
+# Paging of the list routes: ``limit`` rows from ``offset`` on; the total in a header, so
+# that the answer stays the list existing clients read.
+Limit = Annotated[int | None, Query(ge=1, le=MAX_LIMIT, description="rows at most")]
+Offset = Annotated[int, Query(ge=0, description="rows skipped")]
+PAGED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            "X-Total-Count": {
+                "description": "How many rows match the filters (all pages)",
+                "schema": {"type": "integer"},
+            }
+        }
+    }
+}
+T = TypeVar("T")
+
+
+def counted(response: Response, listed: Listed, items: list[T]) -> list[T]:
+    """``items``, with the list's total in ``X-Total-Count``."""
+    response.headers["X-Total-Count"] = str(listed.total)
+    return items
 
 
 @api_router.post("/sites", status_code=201, tags=["sites"])
@@ -117,9 +144,7 @@ def set_user_sites(
             user_id=user_id,
             site_ids=svc.accounts.set_sites(user_id, body.site_ids, audit=guard(audit)),
         ),
-        lambda _: UserSites(
-            user_id=user_id, site_ids=svc.administration.user(user_id)["site_ids"]
-        ),
+        lambda _: UserSites(user_id=user_id, site_ids=svc.administration.user(user_id)["site_ids"]),
     )
 
 
@@ -320,11 +345,29 @@ def create_manifest(
     )
 
 
-@api_router.get("/manifests", tags=["manifests"])
+@api_router.get("/manifests", tags=["manifests"], responses=PAGED)
 def list_manifests(
-    svc: Svc, who: MayManifestRead, site_id: str | None = None, status: str | None = None
+    svc: Svc,
+    who: MayManifestRead,
+    response: Response,
+    site_id: str | None = None,
+    status: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    limit: Limit = 500,
+    offset: Offset = 0,
+    sort: Annotated[
+        str | None,
+        Query(
+            description="created (default: -created), departed, vehicle, status; - for descending"
+        ),
+    ] = None,
 ) -> list[ManifestHead]:
-    return svc.gate.manifests(who, site_id, status)
+    """Manifests in the caller's scope, newest first, ``limit`` at a time (the total in
+    ``X-Total-Count``); created on or between ``since`` and ``until``."""
+    paging = Paging.of(limit=limit, offset=offset, sort=sort, sorts=list(MANIFEST_ORDERS))
+    listed = svc.gate.manifest_list(who, paging, site_id, status, since, until)
+    return counted(response, listed, listed.items)
 
 
 @api_router.get("/manifests/{manifest_id}", tags=["manifests"])
@@ -410,8 +453,32 @@ def check_in(
             person_id=done.ref["person_ids"][0],
             status=done.ref["status"],
             movement_id=done.ref["movement_id"],
+            late_arrival=done.ref.get("late_arrival", False),
         ),
         made.check_in_ref(manifest_id),
+    )
+
+
+@api_router.post("/manifests/{manifest_id}/household-check-ins", tags=["manifests"])
+def check_in_household(
+    manifest_id: str, body: HouseholdCheckInIn, svc: Svc, who: MayManifestWrite, retry: Retried
+) -> HouseholdCheckIn:
+    """Every member of the household who is on the manifest, checked in at once (all or
+    nothing; one movement and one audit event each). After the arrival was closed, they
+    are late arrivals."""
+    return retry.run(
+        who,
+        lambda guard: HouseholdCheckIn.model_validate(
+            svc.manifests.check_in_household(
+                manifest_id,
+                body,
+                recorded_by=who.principal.user_id,
+                scope=who.scope,
+                audit=guard(svc.audit.hook(who, "manifest.write")),
+            )
+        ),
+        lambda done: HouseholdCheckIn.model_validate(done.ref["answer"]),
+        keep=lambda answer: {"answer": answer.model_dump(mode="json")},
     )
 
 
@@ -437,16 +504,46 @@ def receive_manifest(
     )
 
 
-@api_router.get("/unaccounted", tags=["manifests"])
-def unaccounted(svc: Svc, who: MayManifestRead, site_id: str | None = None) -> list[Unaccounted]:
-    """Everyone dispatched and not checked in, with hours since departure."""
-    return svc.gate.unaccounted(who, site_id)
+@api_router.get("/unaccounted", tags=["manifests"], responses=PAGED)
+def unaccounted(
+    svc: Svc,
+    who: MayManifestRead,
+    response: Response,
+    site_id: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    limit: Limit = None,
+    offset: Offset = 0,
+    sort: Annotated[
+        str | None, Query(description="departed (default), vehicle, name, number; - for descending")
+    ] = None,
+) -> list[Unaccounted]:
+    """Everyone dispatched and not checked in, with hours since departure, longest
+    missing first; departed on or between ``since`` and ``until``; ``limit`` at a time
+    (all by default; the total in ``X-Total-Count``). Only the persons answered are
+    audited."""
+    paging = Paging.of(limit=limit, offset=offset, sort=sort, sorts=list(UNACCOUNTED_ORDERS))
+    listed = svc.gate.unaccounted_list(who, paging, site_id, since, until)
+    return counted(response, listed, listed.items)
 
 
-@api_router.get("/separated-families", tags=["families"])
+@api_router.get("/separated-families", tags=["families"], responses=PAGED)
 def separated_families(
-    svc: Svc, who: MayTracingRead, site_id: str | None = None
+    svc: Svc,
+    who: MayTracingRead,
+    response: Response,
+    site_id: str | None = None,
+    alone_only: bool = False,
+    limit: Limit = None,
+    offset: Offset = 0,
+    sort: Annotated[
+        str | None, Query(description="urgent (default: a child alone first), places, size")
+    ] = None,
 ) -> list[SeparatedFamily]:
-    """Households split across places. A detention facility's ``site_id`` is not a
-    filter for roles that may not see detention sites (404)."""
-    return svc.gate.separated_families(who, site_id)
+    """Households split across places, ``limit`` at a time (all by default; the total in
+    ``X-Total-Count``); ``alone_only``: only those with a child away from every adult
+    relative. A detention facility's ``site_id`` is not a filter for roles that may not
+    see detention sites (404). Only the members answered are audited."""
+    paging = Paging.of(limit=limit, offset=offset, sort=sort, sorts=list(FAMILY_ORDERS))
+    listed = svc.gate.separated_family_list(who, paging, site_id, alone_only)
+    return counted(response, listed, listed.items)

@@ -18,7 +18,13 @@ from corridor.services.tracing.read_models import (
     EnquiryList,
     QueueItem,
 )
-from corridor.tracing_schemas import DisclosureIn, EnquiryIn, MatchDecisionIn, TransitionIn
+from corridor.tracing_schemas import (
+    CandidateIn,
+    DisclosureIn,
+    EnquiryIn,
+    MatchDecisionIn,
+    TransitionIn,
+)
 from corridor.web.auth import requires
 from corridor.web.deps import services
 from corridor.web.retries import Retried
@@ -132,6 +138,31 @@ def reject_match(
         ),
         lambda done: _case(svc, who, done.ref["case_id"]),
         made.match_case_ref(match_id),
+    )
+
+
+@tracing_router.post("/cases/{case_id}/candidates")
+def attach_candidate(
+    case_id: str,
+    body: CandidateIn,
+    svc: Svc,
+    who: MayTracingWrite,
+    request: Request,
+    retry: Retried,
+) -> Case:
+    """Attach a person found by a search (``POST /api/persons/match`` for tracing) as a
+    candidate: the engine scores and explains the pair, the case keeps who attached it.
+    Only a person a tracing search reaches (the caller's scope, consented to tracing):
+    anyone else is 404. Attaching the same person again changes nothing; one rejected
+    before is a conflict (409); a case no longer searching too."""
+    audit = svc.audit.hook(who, "tracing.write")
+    refused_about(request, [body.person_id])  # named in the denial if it is refused
+    return retry.run(
+        who,
+        lambda guard: svc.gate.tracing_written(
+            who, svc.tracing.attach_candidate(case_id, body, who, audit=guard(audit)), Case
+        ),
+        lambda _: _case(svc, who, case_id),
     )
 
 

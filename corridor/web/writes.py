@@ -62,6 +62,8 @@ def audited(action: str, gate: str | None = None) -> Callable[..., AsyncIterator
             # for nobody): one denial each. Other invalid input is no denial.
             if exc.refused:
                 await run_in_threadpool(svc.gate.refused, who, action, exc.refused)
+            if exc.shown:  # persons the refusal names: read, and audited as such
+                await run_in_threadpool(svc.gate.named_in_refusal, who, action, exc.shown)
             raise
 
     write.action = gate or action  # type: ignore[attr-defined]  # read by the matrix test

@@ -298,6 +298,7 @@ def test_protection_14_the_n_plus_first_lookup_is_refused_and_alerted(client, da
     people = [register(client, camp, given_name=f"Person{i}")["id"] for i in range(4)]
     guard = client.app.state.services.accounts.lookups
     guard.limit = Limit("person.lookup", 3, timedelta(hours=1))
+    guard.per_role = {}  # every role gets ``limit`` (the per-role policy: test_lookup_limits)
     for pid in people[:3]:
         assert client.get(f"/api/persons/{pid}").status_code == 200
     assert client.get(f"/api/persons/{people[0]}").status_code == 200  # seen: not counted

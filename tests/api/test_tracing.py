@@ -262,7 +262,10 @@ def test_the_enquirer_learns_found_but_not_the_site_until_the_adult_agrees(datab
     enquiry, case, person = verified_case(client, camp)
     view_url = f"/api/tracing/enquiries/{enquiry['id']}/enquirer-view"
     [seen] = client.get(view_url).json()["sought"]
-    assert seen["status"] == "found" and seen["message_can_be_passed"] is True
+    # Verified by an officer, not yet asked: a possible match is being checked, never
+    # "found" before the found person was consulted.
+    assert seen["status"] == "checking" and seen["message_can_be_passed"] is True
+    assert seen["text"] == "A possible match is being checked." and "found" not in seen["text"]
     assert "site" not in seen and "Camp Hol" not in str(client.get(view_url).json())
     assert person["id"] not in str(client.get(view_url).json())
     # A protection officer does not record an adult's answer: the tracing officer does.
@@ -284,7 +287,8 @@ def test_the_enquirer_learns_found_but_not_the_site_until_the_adult_agrees(datab
     assert last["kind"] == "disclosure" and last["disclosure"] == "agreed"
     assert last["role"] == "tracing_officer"
     [seen] = tracer.get(view_url).json()["sought"]
-    assert seen["site"]["name"] == "Camp Hol"
+    assert seen["site"]["name"] == "Camp Hol" and seen["status"] == "found"
+    assert seen["text"] == "The person has been found and agreed that you learn where they are."
 
 
 def test_a_refusal_keeps_the_site_hidden_for_good(client):

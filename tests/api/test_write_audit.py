@@ -237,6 +237,23 @@ def _check_in(s: Story) -> Call:
     )  # fmt: skip
 
 
+def _household_check_in(s: Story) -> Call:
+    body = {
+        "site_id": s.camp,
+        "head": {"given_name": "Omar", "family_name": "Saleh"},
+        "members": [{"given_name": "Huda", "family_name": "Saleh", "relationship": "child"}],
+        "consent": CONSENT,
+        **BASIS,
+    }
+    h = s.post("/api/households", json=body)
+    p, q = (m["id"] for m in h["members"])
+    m = s.dispatched(p, q)
+    return Call(
+        "POST", f"/api/manifests/{m}/household-check-ins", "manifest.write", fixed(p, q),
+        json={"household_id": h["id"]},
+    )  # fmt: skip
+
+
 def _receive(s: Story) -> Call:
     p, q = s.person(), s.person(given_name="Karim")
     m = s.dispatched(p, q)
@@ -341,6 +358,7 @@ WRITES: dict[str, Callable[[Story], Call]] = {
     "manifest remove": _manifest_remove,
     "dispatch": _dispatch,
     "check-in": _check_in,
+    "household check-in": _household_check_in,
     "receive": _receive,
     "enquiry": _enquiry,
     "match confirm": _confirm,
@@ -405,7 +423,9 @@ def _page_remove(s: Story) -> Call:
 def _page_dispatch(s: Story) -> Call:
     p, q = s.person(), s.person(given_name="Karim")
     m = s.manifest(p, q)
-    return Call("POST", f"/manifests/{m}/dispatch", "manifest.write", fixed(p, q), form={})
+    return Call(
+        "POST", f"/manifests/{m}/dispatch", "manifest.write", fixed(p, q), form={"confirmed": "yes"}
+    )
 
 
 def _page_check_in(s: Story) -> Call:
@@ -419,7 +439,9 @@ def _page_receive(s: Story) -> Call:
     p, q = s.person(), s.person(given_name="Karim")
     m = s.dispatched(p, q)
     s.post(f"/api/manifests/{m}/check-ins", json={"person_id": p})
-    return Call("POST", f"/manifests/{m}/receive", "manifest.write", fixed(q), form={})
+    return Call(
+        "POST", f"/manifests/{m}/receive", "manifest.write", fixed(q), form={"confirmed": "yes"}
+    )
 
 
 def _page_transition(s: Story) -> Call:

@@ -118,8 +118,9 @@ def test_dispatch_a_manifest_and_check_arrivals_in(page, live_server: LiveServer
     assert page.locator("#manifest-persons tbody tr").count() == 3
     assert _unlabelled_inputs(page) == []
     page.get_by_role("button", name="Dispatch: the vehicle leaves now").click()
+    page.get_by_role("button", name="Yes, dispatch now").click()
     assert page.locator("#manifest-status").inner_text() == "on the road"
-    assert "3 unaccounted for" in page.locator("#checkin-counts").inner_text()
+    assert "3 in transit" in page.locator("#checkin-counts").inner_text()
 
     buttons = page.locator("button.checkin")
     box = buttons.first.bounding_box()
@@ -128,7 +129,7 @@ def test_dispatch_a_manifest_and_check_arrivals_in(page, live_server: LiveServer
         buttons.nth(i).click()
         page.locator("button.checkin.done").nth(i).wait_for()
     counts = page.locator("#checkin-counts").inner_text()
-    assert "2 of 3 checked in" in counts and "1 unaccounted for" in counts
+    assert "2 of 3 checked in" in counts and "1 in transit" in counts
     screenshot(page, "manifest-check-in")
     page.reload()  # the ticks are stored, not only shown
     assert page.locator("button.checkin.done").count() == 2

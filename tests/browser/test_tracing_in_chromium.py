@@ -72,11 +72,13 @@ def test_an_enquiry_finds_the_person_and_the_site_waits_for_consent(page, live_s
     best.get_by_role("button", name="Confirm: this is the person").click()
     assert page.locator("#case-state").inner_text() == "verified"
 
-    # The enquirer may learn that she was found, not where she is.
+    # Not asked yet: the enquirer may learn that a possible match is being checked (never
+    # "found" before she is consulted), not where she is.
     page.get_by_role("link", name="The enquiry").click()
     page.get_by_role("link", name="What the enquirer may be told").click()
     view = page.locator("#enquirer-view").inner_text()
-    assert "has been found" in view and "message can be passed" in view
+    assert "A possible match is being checked." in view and "message can be passed" in view
+    assert "found" not in view
     assert CAMP_B not in view and "Roj" not in view
     assert page.locator("#enquirer-view .site").count() == 0
     screenshot(page, "tracing-enquirer-view")
@@ -90,6 +92,7 @@ def test_an_enquiry_finds_the_person_and_the_site_waits_for_consent(page, live_s
     page.get_by_role("link", name="The enquiry").click()
     page.get_by_role("link", name="What the enquirer may be told").click()
     assert CAMP_B in page.locator("#enquirer-view .site").inner_text()
+    assert "has been found and agreed" in page.locator("#enquirer-view").inner_text()
 
     page.goto("/tracing")
     page.locator("#queue").wait_for()

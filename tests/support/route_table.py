@@ -76,9 +76,11 @@ BODIES: dict[str, Any] = {
         "purpose": "deduplication",
     },
     "POST /api/tracing/enquiries": ENQUIRY,
+    "POST /api/manifests/{manifest_id}/household-check-ins": {"household_id": "{household_id}"},
     "POST /api/tracing/matches/{match_id}/confirm": {"reason": "seen in person"},
     "POST /api/tracing/matches/{match_id}/reject": {"reason": "not the same person"},
     "POST /api/tracing/cases/{case_id}/transitions": {"to": "family_informed", "reason": "told"},
+    "POST /api/tracing/cases/{case_id}/candidates": {"person_id": "{person_id}"},
     # A dry run of a file naming the record's person, into the record's site: the
     # duplicates found are persons shown.
     "POST /api/imports/{fmt}": {
@@ -127,9 +129,9 @@ FORMS: dict[str, dict[str, str]] = {
         "separation_reason": "medical referral",
     },
     "POST /manifests/{manifest_id}/remove": {"person_id": "{person_id}"},
-    "POST /manifests/{manifest_id}/dispatch": {},
+    "POST /manifests/{manifest_id}/dispatch": {"confirmed": "yes"},
     "POST /manifests/{manifest_id}/check-in": {"person_id": "{person_id}"},
-    "POST /manifests/{manifest_id}/receive": {},
+    "POST /manifests/{manifest_id}/receive": {"confirmed": "yes"},
     "POST /tracing/enquiries": {
         "enquirer.name": "Amira Haddad",
         "enquirer.contact": "+49 151 2345 6789",
@@ -142,6 +144,8 @@ FORMS: dict[str, dict[str, str]] = {
     "POST /tracing/matches/{match_id}/reject": {"case_id": "{case_id}", "reason": "not her"},
     "POST /tracing/cases/{case_id}/disclosure": {"decision": "agreed", "reason": "asked"},
     "POST /tracing/cases/{case_id}/transitions": {"to": "family_informed", "reason": "told"},
+    "POST /tracing/cases/{case_id}/search": {"name": "{given_name} {family_name}"},
+    "POST /tracing/cases/{case_id}/candidates": {"person_id": "{person_id}"},
     "POST /admin/users": {
         "username": "rt-page-created",
         "display_name": "Created on the page",
@@ -181,6 +185,7 @@ NO_KEY: dict[str, str] = {
     "POST /logout": "ending a session twice is ending it once",
     "POST /language": "a preference in a cookie",
     "POST /search": "a read",
+    "POST /tracing/cases/{case_id}/search": "a read (the search for a case's person sought)",
     "POST /register/similar": "a read (the similar persons while typing)",
     "POST /dpo/audit": "a read (who opened a record)",
 }

@@ -173,6 +173,7 @@ def test_alerts_show_enumeration_and_locked_accounts(database, clock, camp, svc)
     officer.app.state.services.accounts.lookups.limit = Limit(  # type: ignore[attr-defined]
         "person.lookup", 2, timedelta(hours=1)
     )
+    officer.app.state.services.accounts.lookups.per_role = {}  # type: ignore[attr-defined]
     for pid in people[:2]:
         officer.page(f"/persons/{pid}")
     assert officer.get(f"/persons/{people[2]}").status_code == 429

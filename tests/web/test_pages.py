@@ -193,8 +193,15 @@ def test_a_manifest_is_drafted_dispatched_and_checked_in(officer, sites):
     r = officer.submit(f"{manifest_url}/persons", {"registration_numbers": numbers})
     assert len(officer.get(f"{manifest_url}.json").json()["manifest"]["persons"]) == 2
     officer.page(manifest_url)
-    officer.submit(f"{manifest_url}/dispatch", {})
-    assert "2 unaccounted for" in officer.page("/manifests/" + manifest_url.split("/")[-1])
+    # The first submit asks to confirm, and dispatches nothing.
+    r = officer.submit(f"{manifest_url}/dispatch", {})
+    assert r.status_code == 200 and "Yes, dispatch now" in r.text
+    assert officer.get(f"{manifest_url}.json").json()["manifest"]["status"] == "draft"
+    officer.token = csrf(r.text)
+    officer.submit(f"{manifest_url}/dispatch", {"confirmed": "yes", "travel_hours": "6"})
+    page = officer.page("/manifests/" + manifest_url.split("/")[-1])
+    # Just left: in transit, not unaccounted (issue 13).
+    assert "2 in transit" in page and "unaccounted for" not in page
     assert members[0]["id"] in officer.page("/unaccounted")
     # htmx ticks one person off and gets the list back.
     r = officer.post(

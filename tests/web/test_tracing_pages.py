@@ -77,13 +77,17 @@ def test_enquiry_case_confirm_and_consent_before_the_site(database, clock, camp)
     assert re.search(r'id="case-state">verified<', r.text)
     view_url = f"/tracing/enquiries/{enquiry_id}/enquirer-view"
     before = officer.page(view_url)
-    assert "has been found" in before and "Camp Roj" not in before
+    # Not asked yet: nothing says "found" (issue 13).
+    told = before.split('id="enquirer-view"', 1)[1].split("</ul>", 1)[0]
+    assert "A possible match is being checked." in told and "found" not in told.lower()
+    assert "Camp Roj" not in before
     assert "site" not in officer.get(f"{view_url}.json").json()["view"]["sought"][0]
     officer.page(f"/tracing/cases/{case['id']}")
     officer.submit(
         f"/tracing/cases/{case['id']}/disclosure", {"decision": "agreed", "reason": "asked her"}
     )
-    assert "Camp Roj" in officer.page(view_url)
+    after = officer.page(view_url)
+    assert "Camp Roj" in after and "has been found and agreed" in after
 
 
 def test_tracing_pages_follow_the_role_matrix(database, clock, camp):

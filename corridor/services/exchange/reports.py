@@ -16,13 +16,13 @@ from sqlalchemy import select
 
 from corridor.domain.birth import age_bracket, age_on
 from corridor.domain.movements import (
-    ARRIVAL_KINDS,
     AT_SITE_STATES,
     DEPARTURE_KINDS,
     UNKNOWN,
     Event,
     apply,
     effective_events,
+    moves,
 )
 from corridor.errors import Problem, ValidationFailed
 from corridor.services.base import Service
@@ -104,6 +104,24 @@ def _count_person(
     site_rows: dict[str, dict[str, Any]],
     counts: dict[Key, dict[tuple[str, str], int]],
 ) -> None:
+    # Arrivals and departures as the dashboard counts them (``moves``): whatever moved
+    # the person, so that present(d) = present(d-1) + arrivals(d) - departures(d).
+    shown = set(days)
+    for move in moves(events):
+        day = move.at.date()
+        if day not in shown:
+            continue
+        age = age_on(person["birth_date"], person["birth_precision"], day)
+        cell = (person["sex"] or "unknown", age_bracket(age))
+        if move.reached:
+            counts[(day, move.reached, "arrivals", "")][cell] += 1
+        if move.left:
+            counts[(day, move.left, "departures", "")][cell] += 1
+            # Transfers by destination kind stay what they were: the departure kinds
+            # only (no new count of who was detained from a site; PROTECTION.md).
+            if move.towards and move.towards != move.left and move.kind in DEPARTURE_KINDS:
+                kind = site_rows.get(move.towards, {}).get("kind", "other")
+                counts[(day, move.left, "transfers", kind)][cell] += 1
     loc = UNKNOWN
     i = 0
     for day in days:
@@ -113,14 +131,6 @@ def _count_person(
         while i < len(events) and events[i].occurred_at < day_end:
             e = events[i]
             i += 1
-            if e.occurred_at.date() == day:
-                if e.kind in ARRIVAL_KINDS and e.to_site_id and e.kind != "dispatched":
-                    counts[(day, e.to_site_id, "arrivals", "")][cell] += 1
-                if e.kind in DEPARTURE_KINDS and e.from_site_id:
-                    counts[(day, e.from_site_id, "departures", "")][cell] += 1
-                    if e.to_site_id:
-                        kind = site_rows.get(e.to_site_id, {}).get("kind", "other")
-                        counts[(day, e.from_site_id, "transfers", kind)][cell] += 1
             loc = apply(loc, e)
         if loc.state in AT_SITE_STATES and loc.site_id:
             counts[(day, loc.site_id, "present", "")][cell] += 1

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, or_, select, update
@@ -15,12 +15,22 @@ from corridor.domain.ids import (
     uuid7,
 )
 from corridor.domain.movements import AT_SITE_STATES
+from corridor.domain.paging import ALL, Page, Paging
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed, require
-from corridor.schemas import CheckInIn, DispatchIn, ManifestIn, ManifestPersonsIn, ReceiveIn
+from corridor.schemas import (
+    CheckInIn,
+    DispatchIn,
+    HouseholdCheckInIn,
+    ManifestIn,
+    ManifestPersonsIn,
+    ReceiveIn,
+)
 from corridor.services.base import AuditHook, Service
 from corridor.services.movements.events import insert_event, insert_events
 from corridor.services.registration.sites import unknown_site_problems
 from corridor.storage import locations, outbox, queries
+from corridor.storage import paging as paged
+from corridor.storage.database import Database
 from corridor.storage.queries import Sites
 from corridor.storage.tables import (
     manifest_discrepancies,
@@ -29,10 +39,21 @@ from corridor.storage.tables import (
     person_locations,
     persons,
 )
-from corridor.text import N_, text_of
+from corridor.text import N_, Listing, text_of
+
+# The note of the movement of a person checked in after the arrival was closed.
+LATE_ARRIVAL_NOTE = "late arrival: checked in after the arrival was closed"
 
 
 class ManifestService(Service):
+    def __init__(
+        self, db: Database, clock: Callable[[], datetime], travel_hours: float = 12.0
+    ) -> None:
+        """``travel_hours``: the policy's default time from dispatch to the expected
+        arrival (settings.travel_hours)."""
+        super().__init__(db, clock)
+        self.travel_hours = travel_hours
+
     def create(
         self,
         data: ManifestIn,
@@ -207,6 +228,16 @@ class ManifestService(Service):
                 )
             if at > now:
                 raise ValidationFailed([Problem("departed_at", N_("is in the future"))])
+            if data.expected_arrival and data.travel_hours:
+                raise ValidationFailed(
+                    [Problem("travel_hours", N_("give expected_arrival or travel_hours, not both"))]
+                )
+            hours = data.travel_hours or self.travel_hours
+            expected = data.expected_arrival or at + timedelta(hours=hours)
+            if expected <= at:
+                raise ValidationFailed(
+                    [Problem("expected_arrival", N_("must be after the departure"))]
+                )
             items = (
                 conn.execute(
                     select(manifest_items)
@@ -220,8 +251,9 @@ class ManifestService(Service):
                 raise ValidationFailed(
                     [Problem("person_ids", N_("an empty manifest cannot be dispatched"))]
                 )
-            problems = self._dispatch_problems(conn, m, items)
-            require(problems)
+            problems, named = self._dispatch_problems(conn, m, items, scope)
+            if problems:
+                raise ValidationFailed(problems, shown=named)
             insert_events(
                 conn,
                 _trip_events(
@@ -229,7 +261,14 @@ class ManifestService(Service):
                 ),
             )
             locations.refresh(conn, [i["person_id"] for i in items])
-            _set_status(conn, manifest_id, "draft", status="dispatched", dispatched_at=at)
+            _set_status(
+                conn,
+                manifest_id,
+                "draft",
+                status="dispatched",
+                dispatched_at=at,
+                expected_arrival=expected,
+            )
             audit(conn, [i["person_id"] for i in items])
             return self._out(conn, manifest_id)
 
@@ -294,6 +333,47 @@ class ManifestService(Service):
         self.notify(_arrived(results))
         return results
 
+    def check_in_household(
+        self,
+        manifest_id: str,
+        data: HouseholdCheckInIn,
+        recorded_by: str | None = None,
+        scope: Sites = None,
+        *,
+        audit: AuditHook,
+    ) -> dict[str, Any]:
+        """Check in every member of a household who is on the manifest, at once: all or
+        nothing, one audit event per person, one movement each. Sent again, the members
+        already ticked off are ``already_checked_in`` (no second movement)."""
+        now = self.clock()
+        at = data.arrived_at or now
+        if at > now:
+            raise ValidationFailed([Problem("arrived_at", N_("is in the future"))])
+        with self.db.transaction() as conn:
+            m = _manifest(conn, manifest_id, scope, "to", lock=True)
+            if m["status"] == "draft":
+                raise Conflict(N_("the manifest has not been dispatched"), field="status")
+            members = list(
+                conn.execute(
+                    select(manifest_items.c.person_id)
+                    .join(persons, persons.c.id == manifest_items.c.person_id)
+                    .where(
+                        manifest_items.c.manifest_id == manifest_id,
+                        persons.c.household_id == data.household_id,
+                    )
+                    .order_by(manifest_items.c.id)
+                ).scalars()
+            )
+            if not members:
+                raise ValidationFailed(
+                    [Problem("household_id", N_("nobody of this household is on the manifest"))]
+                )
+            results = self._check_in(conn, m, members, at, now, recorded_by)
+            outbox.record(conn, _arrived(results), "arrival", now)
+            audit(conn, members)
+        self.notify(_arrived(results))
+        return {"manifest_id": manifest_id, "household_id": data.household_id, "results": results}
+
     def _check_in(
         self,
         conn: Connection,
@@ -328,9 +408,17 @@ class ManifestService(Service):
                     "person_id": pid,
                     "status": "already_checked_in",
                     "movement_id": items[pid]["arrival_movement_id"],
+                    "late_arrival": bool(items[pid]["late_arrival"]),
                 }
+        # Checked in after the arrival was closed: a late arrival, said so on the manifest
+        # and in the movement log (the movement is still the arrival, at its time).
+        late = m["status"] == "received"
         if to_tick:
-            new_ids = insert_events(conn, _trip_events(m, "arrived", to_tick, at, now, recorded_by))
+            events = _trip_events(m, "arrived", to_tick, at, now, recorded_by)
+            if late:
+                for event in events:
+                    event["note"] = LATE_ARRIVAL_NOTE
+            new_ids = insert_events(conn, events)
             event_ids = dict(zip(to_tick, new_ids, strict=True))
             conn.execute(
                 update(manifest_items)
@@ -340,6 +428,7 @@ class ManifestService(Service):
                     checked_in_by=recorded_by,
                     open_slot=None,
                     arrival_movement_id=bindparam("event_id"),
+                    late_arrival=1 if late else None,
                 ),
                 [{"item_id": items[pid]["id"], "event_id": event_ids[pid]} for pid in to_tick],
             )
@@ -349,6 +438,7 @@ class ManifestService(Service):
                     "person_id": pid,
                     "status": "checked_in",
                     "movement_id": event_ids[pid],
+                    "late_arrival": late,
                 }
         for pid in person_ids:
             if pid not in items:
@@ -391,63 +481,103 @@ class ManifestService(Service):
     def find(
         self, site_id: str | None = None, status: str | None = None, scope: Sites = None
     ) -> list[dict[str, Any]]:
+        """The first 500 manifests, newest first (``find_page`` pages through all)."""
+        paging = Paging(limit=500)
+        return self.find_page(site_id, status, scope=scope, paging=paging).items
+
+    def find_page(
+        self,
+        site_id: str | None = None,
+        status: str | None = None,
+        *,
+        scope: Sites = None,
+        paging: Paging = ALL,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> Page[dict[str, Any]]:
+        """One page of the manifests in scope (filtered, ordered and counted in the
+        database); ``since``/``until``: created on or between those days (UTC)."""
+        q = select(manifests).where(_manifest_scope(scope))
+        if site_id:
+            q = q.where((manifests.c.from_site_id == site_id) | (manifests.c.to_site_id == site_id))
+        if status:
+            q = q.where(manifests.c.status == status)
+        if since:
+            q = q.where(manifests.c.created_at >= _day_start(since))
+        if until:
+            q = q.where(manifests.c.created_at < _day_start(until + timedelta(days=1)))
+        q = paged.ordered(q, paging, MANIFEST_ORDERS, "created", manifests.c.id, True)
         with self.db.read() as conn:
-            q = (
-                select(manifests)
-                .where(_manifest_scope(scope))
-                .order_by(manifests.c.created_at.desc())
-            )
-            if site_id:
-                q = q.where(
-                    (manifests.c.from_site_id == site_id) | (manifests.c.to_site_id == site_id)
-                )
-            if status:
-                q = q.where(manifests.c.status == status)
-            return [_manifest_head(r) for r in conn.execute(q.limit(500)).mappings()]
+            total = paged.count(conn, q)
+            rows = paged.page_rows(conn, q, paging)
+        return Page([_manifest_head(r) for r in rows], total, paging.limit, paging.offset)
 
     def unaccounted(self, site_id: str | None = None, scope: Sites = None) -> list[dict[str, Any]]:
-        """Everyone dispatched and not yet checked in anywhere, longest missing first."""
+        """Everyone dispatched and not yet checked in anywhere, longest missing first:
+        ``in_transit`` until the manifest's expected arrival, ``unaccounted`` after it."""
+        return self.unaccounted_page(site_id, scope=scope).items
+
+    def unaccounted_page(
+        self,
+        site_id: str | None = None,
+        *,
+        scope: Sites = None,
+        paging: Paging = ALL,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> Page[dict[str, Any]]:
+        """One page of everyone dispatched and not yet checked in anywhere (longest
+        missing first unless ``paging`` orders otherwise); ``since``/``until``: departed
+        on or between those days (UTC). Only the page's persons are read."""
         now = self.clock()
-        with self.db.read() as conn:
-            q = (
-                select(
-                    persons,
-                    person_locations.c.since,
-                    person_locations.c.manifest_id,
-                    manifests.c.from_site_id,
-                    manifests.c.to_site_id,
-                    manifests.c.vehicle,
-                )
-                .join(person_locations, person_locations.c.person_id == persons.c.id)
-                .join(manifests, manifests.c.id == person_locations.c.manifest_id)
-                .where(person_locations.c.state == "in_transit", _manifest_scope(scope))
-                .order_by(person_locations.c.since)
+        q = (
+            select(
+                persons,
+                person_locations.c.since,
+                person_locations.c.manifest_id,
+                manifests.c.from_site_id,
+                manifests.c.to_site_id,
+                manifests.c.vehicle,
+                manifests.c.expected_arrival,
             )
-            if site_id:
-                q = q.where(
-                    (manifests.c.from_site_id == site_id) | (manifests.c.to_site_id == site_id)
-                )
-            out = []
-            for r in conn.execute(q).mappings():
-                out.append(
-                    {
-                        "person": queries.person_summary(r, now.date()),
-                        "manifest_id": r["manifest_id"],
-                        "vehicle": r["vehicle"],
-                        "from_site_id": r["from_site_id"],
-                        "to_site_id": r["to_site_id"],
-                        "departed_at": r["since"],
-                        "hours_since_departure": round(
-                            (now - r["since"]).total_seconds() / 3600, 1
-                        ),
-                    }
-                )
-            return out
+            .join(person_locations, person_locations.c.person_id == persons.c.id)
+            .join(manifests, manifests.c.id == person_locations.c.manifest_id)
+            .where(person_locations.c.state == "in_transit", _manifest_scope(scope))
+        )
+        if site_id:
+            q = q.where((manifests.c.from_site_id == site_id) | (manifests.c.to_site_id == site_id))
+        if since:
+            q = q.where(person_locations.c.since >= _day_start(since))
+        if until:
+            q = q.where(person_locations.c.since < _day_start(until + timedelta(days=1)))
+        q = paged.ordered(q, paging, UNACCOUNTED_ORDERS, "departed", persons.c.id)
+        with self.db.read() as conn:
+            total = paged.count(conn, q)
+            rows = paged.page_rows(conn, q, paging)
+        out = [
+            {
+                "person": queries.person_summary(r, now.date()),
+                "manifest_id": r["manifest_id"],
+                "vehicle": r["vehicle"],
+                "from_site_id": r["from_site_id"],
+                "to_site_id": r["to_site_id"],
+                "departed_at": r["since"],
+                "hours_since_departure": round((now - r["since"]).total_seconds() / 3600, 1),
+                "expected_arrival": r["expected_arrival"],
+                "status": "unaccounted" if due(r["expected_arrival"], now) else "in_transit",
+            }
+            for r in rows
+        ]
+        return Page(out, total, paging.limit, paging.offset)
 
     # -- internals ----------------------------------------------------------------------
 
-    def _dispatch_problems(self, conn: Connection, m: Any, items: Sequence[Any]) -> list[Problem]:
+    def _dispatch_problems(
+        self, conn: Connection, m: Any, items: Sequence[Any], scope: Sites = None
+    ) -> tuple[list[Problem], list[str]]:
+        """What stops the dispatch, and the persons it names (by name: audited as read)."""
         problems: list[Problem] = []
+        named: set[str] = set()
         on_board = {i["person_id"] for i in items}
         rows = {
             r["id"]: r
@@ -494,20 +624,22 @@ class ManifestService(Service):
                     and mem["state"] in AT_SITE_STATES
                 ):
                     left_behind.setdefault(mem["household_id"], []).append(mem["id"])
+            names = _names(conn, [p for ids in left_behind.values() for p in ids], scope)
             for n, item in enumerate(items):
                 hh = rows[item["person_id"]]["household_id"]
                 if hh in left_behind and not item["separation_reason"]:
+                    named.update(pid for pid in left_behind[hh] if pid in names)
                     problems.append(
                         Problem(
                             f"items[{n}].separation_reason",
                             N_(
                                 "the person travels without household members {members}: "
                                 "keep the household together or record why not",
-                                members=", ".join(sorted(left_behind[hh])),
+                                members=_listing(left_behind[hh], names),
                             ),
                         )
                     )
-        return problems
+        return problems, sorted(named)
 
     def _discrepancy(
         self,
@@ -564,6 +696,7 @@ class ManifestService(Service):
                     persons,
                     manifest_items.c.separation_reason,
                     manifest_items.c.checked_in_at,
+                    manifest_items.c.late_arrival,
                     person_locations.c.state,
                 )
                 .join(persons, persons.c.id == manifest_items.c.person_id)
@@ -590,18 +723,22 @@ class ManifestService(Service):
             .all()
         )
         out = _manifest_head(m)
-        out["persons"] = [
-            {
-                **queries.person_summary(r, today),
-                "household_id": r["household_id"],
-                "separation_reason": r["separation_reason"],
-                "checked_in_at": r["checked_in_at"],
-                "unaccounted": m["status"] != "draft"
-                and r["state"] == "in_transit"
-                and r["checked_in_at"] is None,
-            }
-            for r in items
-        ]
+        overdue = due(m["expected_arrival"], self.clock())
+        out["overdue"] = m["status"] != "draft" and overdue
+        out["persons"] = []
+        for r in items:
+            status = _person_status(m["status"], r, overdue)
+            out["persons"].append(
+                {
+                    **queries.person_summary(r, today),
+                    "household_id": r["household_id"],
+                    "separation_reason": r["separation_reason"],
+                    "checked_in_at": r["checked_in_at"],
+                    "late_arrival": bool(r["late_arrival"]),
+                    "status": status,
+                    "unaccounted": status == "unaccounted",
+                }
+            )
         out["discrepancies"] = [
             {
                 "person": queries.person_summary(r, today),
@@ -614,10 +751,57 @@ class ManifestService(Service):
         out["counts"] = {
             "on_manifest": len(items),
             "checked_in": sum(1 for r in items if r["checked_in_at"] is not None),
+            "in_transit": sum(1 for p in out["persons"] if p["status"] == "in_transit"),
             "unaccounted": sum(1 for p in out["persons"] if p["unaccounted"]),
+            "late_arrivals": sum(1 for p in out["persons"] if p["late_arrival"]),
             "discrepancies": len(disc),
         }
         return out
+
+
+def due(expected_arrival: datetime | None, now: datetime) -> bool:
+    """Whether a vehicle expected at ``expected_arrival`` is due by ``now`` (a manifest
+    dispatched before expected arrivals were recorded has none: due).
+
+    >>> from datetime import UTC
+    >>> t = datetime(2019, 3, 10, 8, 0, tzinfo=UTC)
+    >>> due(t, t - timedelta(minutes=1)), due(t, t), due(None, t)
+    (False, True, True)
+    """
+    return expected_arrival is None or now >= expected_arrival
+
+
+def _person_status(manifest_status: str, r: Any, overdue: bool) -> str:
+    """Where a person on a manifest stands: ``on_board`` (a draft), ``checked_in``,
+    ``late_arrival`` (checked in after the arrival was closed), ``in_transit`` (not yet
+    checked in, the vehicle not yet due), ``unaccounted`` (due and not checked in), or
+    ``elsewhere`` (arrived somewhere else meanwhile)."""
+    if manifest_status == "draft":
+        return "on_board"
+    if r["checked_in_at"] is not None:
+        return "late_arrival" if r["late_arrival"] else "checked_in"
+    if r["state"] != "in_transit":
+        return "elsewhere"
+    return "unaccounted" if overdue else "in_transit"
+
+
+def _names(conn: Connection, ids: list[str], scope: Sites) -> dict[str, str]:
+    """The display names of the persons among ``ids`` that ``scope`` may see."""
+    if not ids:
+        return {}
+    rows = conn.execute(
+        select(persons).where(persons.c.id.in_(ids), queries.person_scope(scope))
+    ).mappings()
+    return {r["id"]: queries.display_name(r) for r in rows}
+
+
+def _listing(ids: list[str], names: dict[str, str]) -> Listing:
+    """The persons ``ids`` by name, those the reader may not see as a count."""
+    shown: list[Any] = sorted(names[pid] for pid in ids if pid in names)
+    hidden = sum(1 for pid in ids if pid not in names)
+    if hidden:
+        shown.append(N_("{count} more you may not see", count=hidden))
+    return Listing(", ", shown)
 
 
 def _trip_events(
@@ -681,6 +865,25 @@ def _in_scope(m: Any, scope: Sites, side: str = "") -> bool:
     return any(site in scope for site in ends.get(side, [m["from_site_id"], m["to_site_id"]]))
 
 
+# The orders the manifest and unaccounted lists offer (``sort=key`` or ``sort=-key``).
+MANIFEST_ORDERS: dict[str, Any] = {
+    "created": [manifests.c.created_at],
+    "departed": [manifests.c.dispatched_at],
+    "vehicle": [manifests.c.vehicle],
+    "status": [manifests.c.status],
+}
+UNACCOUNTED_ORDERS: dict[str, Any] = {
+    "departed": [person_locations.c.since],
+    "vehicle": [manifests.c.vehicle, person_locations.c.since],
+    "name": [persons.c.family_name, persons.c.given_name],
+    "number": [persons.c.registration_number],
+}
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
 def _manifest_scope(scope: Sites) -> Any:
     return or_(
         queries.site_scope(manifests.c.from_site_id, scope),
@@ -700,6 +903,7 @@ def _manifest_head(m: Any) -> dict[str, Any]:
             "status",
             "dispatched_at",
             "received_at",
+            "expected_arrival",
             "created_at",
         )
     }

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -70,7 +71,10 @@ class AccountService:
         clock: Callable[[], datetime],
         master: MasterKey | None,
         matrix: AuthorisationMatrix | None = None,
+        lookups_per_hour: Mapping[str, int] | None = None,
     ) -> None:
+        """``lookups_per_hour``: role -> distinct persons a user may look up in an hour
+        (policy: ``Settings.lookups_per_hour``)."""
         self.db = db
         self.clock = clock
         self.master = master
@@ -78,7 +82,7 @@ class AccountService:
         self.sessions = Sessions(clock)
         self.tokens = ApiTokens(clock)
         self.guard = LoginGuard(clock)
-        self.lookups = LookupGuard(clock)
+        self.lookups = LookupGuard(clock, per_role=lookups_per_hour)
 
     def _master(self) -> MasterKey:
         if self.master is None:
@@ -113,10 +117,23 @@ class AccountService:
     def look_up(self, who: Caller, person_id: str) -> None:
         """Count one more distinct person looked up by ``who``; Throttled (and an alert
         for the data protection officer) past the hourly limit (PROTECTION.md line 14)."""
+        roles = sorted(who.principal.roles)
         with self.db.transaction() as conn:
-            decision = self.lookups.check(conn, who.principal.user_id, person_id)
+            decision = self.lookups.check(conn, who.principal.user_id, person_id, roles)
         if not decision.allowed:
-            raise Throttled(decision.retry_after or self.lookups.limit.window)
+            limit = self.lookups.limit_for(roles)
+            wait = decision.retry_after or limit.window
+            minutes = max(1, math.ceil(wait.total_seconds() / 60))
+            raise Throttled(
+                wait,
+                N_(
+                    "You have opened the records of {count} different persons in the last "
+                    "hour, the most your role allows. Records you opened in that hour stay "
+                    "open to you; you can open another person's record in {minutes} min.",
+                    count=limit.max_events,
+                    minutes=minutes,
+                ),
+            )
 
     def language(self, user_id: str) -> str | None:
         """The language the user chose for the pages, if any."""

@@ -19,14 +19,17 @@ Handlers only render what it returns; they never call redaction or the audit log
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, select
 
 from corridor.domain.birth import ADULT_AGE
+from corridor.domain.ids import scan_payload
+from corridor.domain.paging import ALL, Paging
 from corridor.errors import Forbidden, NotFound, Problem
 from corridor.formats import registry
 from corridor.security.errors import Throttled
@@ -36,9 +39,12 @@ from corridor.services.protection.accounts import Caller
 from corridor.services.protection.oversight import AuditTrail, Holds
 from corridor.services.protection.read_models import (
     Candidate,
+    Card,
     ExportedFile,
     Household,
+    HouseholdSheet,
     ManifestHead,
+    ManifestList,
     ManifestView,
     Movement,
     MovementEvent,
@@ -49,8 +55,10 @@ from corridor.services.protection.read_models import (
     RegisteredMember,
     Relative,
     SeparatedFamily,
+    SeparatedFamilyList,
     TracingMention,
     Unaccounted,
+    UnaccountedList,
 )
 from corridor.services.tracing.read_models import EnquirerView
 from corridor.storage.tables import sites
@@ -64,6 +72,8 @@ T = TypeVar("T")
 # Why the data protection officer's desk names persons (their audit events say so).
 OVERSIGHT_PURPOSE = "data protection oversight: who opened this record"
 HOLDS_PURPOSE = "data protection oversight: records on legal hold"
+# Why a wristband, card or household sheet names persons (``person.print``).
+PRINT_PURPOSE = "printing a wristband, card or household sheet"
 M = TypeVar("M", bound=BaseModel)
 TracingView = TypeVar("TracingView", dict[str, Any], list[dict[str, Any]])
 
@@ -164,6 +174,10 @@ class Gate:
     ) -> None:
         """One denial event per person refused (or one naming nobody)."""
         self.s.audit.record(who, action, list(person_ids), allowed=False, purpose=purpose)
+
+    def named_in_refusal(self, who: Caller, action: str, person_ids: Iterable[str]) -> None:
+        """One event per person a refused write names by name (its answer shows them)."""
+        self.s.audit.record(who, action, list(person_ids), purpose="named in a refusal")
 
     def _read(
         self,
@@ -348,6 +362,51 @@ class Gate:
         )
         return Household.model_validate({**found, "members": self._views(who, found["members"])})
 
+    # -- wristbands and cards ---------------------------------------------------------
+
+    def card(self, who: Caller, person_id: str) -> Card:
+        """What a person's wristband or card prints (``person.print``): the person, and
+        the head of the household, whose registration number is printed as the
+        household's; one event for each of them (once when the person is the head)."""
+        self._look_up(who, person_id)
+
+        def fetch() -> tuple[dict[str, Any], dict[str, Any] | None]:
+            reg = self.s.registration
+            person = reg.get_person(person_id, scope=who.scope)
+            hid = person["household_id"]
+            return person, (reg.household_head(hid, scope=who.scope) if hid else None)
+
+        person, head = self._read(
+            who,
+            "person.print",
+            fetch,
+            lambda found: list(dict.fromkeys(p["id"] for p in found if p)),
+            refused=[person_id],
+            purpose=PRINT_PURPOSE,
+        )
+        view = self.person_view(self.viewer(who), person)
+        return _card(view, head["registration_number"] if head else None)
+
+    def household_sheet(self, who: Caller, household_id: str) -> HouseholdSheet:
+        """A household's sheet (``person.print``): one card per member in scope, the
+        household's number that of its head; one event per member printed."""
+        found = self._read(
+            who,
+            "person.print",
+            lambda: self.s.registration.get_household(household_id, scope=who.scope),
+            lambda h: [m["id"] for m in h["members"]],
+            purpose=PRINT_PURPOSE,
+        )
+        views = self._views(who, found["members"])
+        head = found["head_person_id"]
+        number = next((v.registration_number for v in views if v.id == head), None)
+        return HouseholdSheet(
+            id=found["id"],
+            number=number,
+            scan_code=scan_payload(number) if number else None,
+            members=[_card(v, number) for v in views],
+        )
+
     def search(self, who: Caller, body: PersonSearchIn) -> list[PersonView]:
         """Exact search by registration number, phone or document number."""
         found = self._read(
@@ -396,12 +455,19 @@ class Gate:
             self.refused(who, action, [None])
             raise
 
-    def match(self, who: Caller, body: MatchQueryIn, floor: float = 0.0) -> list[Candidate]:
+    def match(
+        self,
+        who: Caller,
+        body: MatchQueryIn,
+        floor: float = 0.0,
+        leave_out: Collection[str] = (),
+        skip: int = 0,
+    ) -> list[Candidate]:
         """The matching engine's candidates among the persons the caller may search for
         the purpose (deduplication: the persons the caller may open; tracing: consenting
         persons within the caller's tracing scope; a purpose the roles lack: 403,
-        audited); those at ``floor`` probability or above: only they are shown and
-        audited."""
+        audited); those at ``floor`` probability or above, but the persons in
+        ``leave_out`` (shown elsewhere on the page): only they are shown and audited."""
 
         from corridor.services.search.person_search import purpose_for
 
@@ -413,7 +479,10 @@ class Gate:
             except Forbidden:
                 self.refused(who, "person.search", [None], purpose=why)
                 raise
-            return [c for c in found if c["probability"] >= floor]
+            # ``skip``: the first candidates were on an earlier page (not read again)
+            return [
+                c for c in found if c["probability"] >= floor and c["person"]["id"] not in leave_out
+            ][skip:]
 
         found = self._read(
             who,
@@ -455,35 +524,74 @@ class Gate:
         found = self.s.manifests.find(site_id, status, scope=who.scope)
         return [ManifestHead.model_validate(m) for m in found]
 
+    def manifest_list(
+        self,
+        who: Caller,
+        paging: Paging,
+        site_id: str | None = None,
+        status: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> ManifestList:
+        """One page of the manifests in scope (no person named: no audit event)."""
+        site_id = self.site_filter(who, "manifest.read", site_id)
+        found = self.s.manifests.find_page(
+            site_id, status, scope=who.scope, paging=paging, since=since, until=until
+        )
+        return ManifestList.model_validate(vars(found))
+
     def unaccounted(self, who: Caller, site_id: str | None = None) -> list[Unaccounted]:
+        return self.unaccounted_list(who, ALL, site_id).items
+
+    def unaccounted_list(
+        self,
+        who: Caller,
+        paging: Paging,
+        site_id: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> UnaccountedList:
+        """One page of everyone unaccounted for: only the persons of the page are read
+        and audited."""
         site_id = self.site_filter(who, "manifest.read", site_id)
         found = self._read(
             who,
             "manifest.read",
-            lambda: self.s.manifests.unaccounted(site_id, scope=who.scope),
-            lambda rows: [m["person"]["id"] for m in rows],
+            lambda: self.s.manifests.unaccounted_page(
+                site_id, scope=who.scope, paging=paging, since=since, until=until
+            ),
+            lambda page: [m["person"]["id"] for m in page.items],
         )
-        return [Unaccounted.model_validate(m) for m in found]
+        return UnaccountedList.model_validate(vars(found))
 
     # -- families and tracing ---------------------------------------------------------
 
     def separated_families(self, who: Caller, site_id: str | None = None) -> list[SeparatedFamily]:
         """Households split across places; where a member is held in detention, the site
         is withheld from roles that may not see detention sites."""
+        return self.separated_family_list(who, ALL, site_id).items
+
+    def separated_family_list(
+        self, who: Caller, paging: Paging, site_id: str | None = None, alone_only: bool = False
+    ) -> SeparatedFamilyList:
+        """One page of the separated families: only the members the page shows are read
+        and audited."""
         site_id = self.site_filter(who, "tracing.read", site_id)
-        families = self._read(
+        found = self._read(
             who,
             "tracing.read",
-            lambda: self.s.figures.separated_families(site_id, scope=who.scope),
-            lambda fs: [m["id"] for f in fs for m in f["members"] if m["id"]],
+            lambda: self.s.figures.separated_families_page(
+                site_id, scope=who.scope, paging=paging, alone_only=alone_only
+            ),
+            lambda page: [m["id"] for f in page.items for m in f["members"] if m["id"]],
         )
         if not self.viewer(who).sees_detention:
             detention = self.detention_sites()
-            for family in families:
+            for family in found.items:
                 for member in family["members"]:
                     if member.get("site_id") in detention:
                         member.update(site_id=None, site_name=None, site_withheld=True)
-        return [SeparatedFamily.model_validate(f) for f in families]
+        return SeparatedFamilyList.model_validate(vars(found))
 
     @overload
     def tracing(
@@ -689,6 +797,31 @@ class RecordingHook:
     def __call__(self, conn: Connection, person_ids: list[str]) -> None:
         self.hook(conn, person_ids)
         self.person_ids.update(person_ids)
+
+
+def _card(view: PersonView, household_number: str | None) -> Card:
+    """A card from a person as the caller may see them: only fields no group restricts."""
+    n = view.names
+    latin = [n.given_name, n.father_name, n.grandfather_name, n.family_name]
+    original = [
+        n.given_name_original,
+        n.father_name_original,
+        n.grandfather_name_original,
+        n.family_name_original,
+    ]
+    name_latin = " ".join(p for p in latin if p) or None
+    name_original = " ".join(p for p in original if p) or None
+    return Card(
+        id=view.id,
+        registration_number=view.registration_number,
+        scan_code=scan_payload(view.registration_number),
+        name_latin=name_latin if name_latin or name_original else view.name,
+        name_original=name_original,
+        sex=view.sex,
+        age=view.age,
+        household_id=view.household_id,
+        household_number=household_number,
+    )
 
 
 def _cases_of(person_id: str, queue: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -225,7 +225,13 @@ class ManifestPerson(PersonSummary):
     household_id: str | None
     separation_reason: str | None
     checked_in_at: datetime | None
-    unaccounted: bool
+    late_arrival: bool = Field(default=False, description="Checked in after the arrival was closed")
+    status: str = Field(
+        description="on_board (draft), checked_in, late_arrival, in_transit (not checked "
+        "in, the vehicle not yet due), unaccounted (due and not checked in), elsewhere "
+        "(arrived somewhere else meanwhile)"
+    )
+    unaccounted: bool = Field(description="status is unaccounted")
 
 
 class Discrepancy(ReadModel):
@@ -244,17 +250,25 @@ class ManifestHead(ReadModel):
     status: str
     dispatched_at: datetime | None
     received_at: datetime | None
+    expected_arrival: datetime | None = Field(
+        default=None,
+        description="When the vehicle is due (set at dispatch): persons not checked in are "
+        "in transit until then, unaccounted for after it",
+    )
     created_at: datetime
 
 
 class ManifestCounts(ReadModel):
     on_manifest: int
-    checked_in: int
-    unaccounted: int
+    checked_in: int = Field(description="Late arrivals included")
+    in_transit: int = Field(description="Not checked in, the vehicle not yet due")
+    unaccounted: int = Field(description="Not checked in, the vehicle due")
+    late_arrivals: int = Field(description="Checked in after the arrival was closed")
     discrepancies: int
 
 
 class ManifestView(ManifestHead):
+    overdue: bool = Field(description="Dispatched, and its expected arrival has passed")
     persons: list[ManifestPerson]
     discrepancies: list[Discrepancy]
     counts: ManifestCounts
@@ -268,6 +282,10 @@ class Unaccounted(ReadModel):
     to_site_id: str
     departed_at: datetime
     hours_since_departure: float
+    expected_arrival: datetime | None = None
+    status: str = Field(
+        description="in_transit until the manifest's expected arrival, unaccounted after it"
+    )
 
 
 class FamilyMember(ReadModel):
@@ -292,6 +310,27 @@ class SeparatedFamily(ReadModel):
     places: int
     minors_apart_from_every_adult: int
     members: list[FamilyMember]
+
+
+class Listed(ReadModel):
+    """One page of a list: ``total`` rows match the filters; these are rows
+    ``offset + 1`` to ``offset + len(items)`` (``limit`` None: all)."""
+
+    total: int
+    limit: int | None
+    offset: int
+
+
+class ManifestList(Listed):
+    items: list[ManifestHead]
+
+
+class UnaccountedList(Listed):
+    items: list[Unaccounted]
+
+
+class SeparatedFamilyList(Listed):
+    items: list[SeparatedFamily]
 
 
 # -- what writes answer, and a person's own record ------------------------------------------
@@ -344,6 +383,33 @@ class RegisteredHousehold(ReadModel):
     members: list[RegisteredMember]
 
 
+class Card(ReadModel):
+    """What a wristband or card prints of a person (PROTECTION.md: as little as will do):
+    names, sex, age, the registration number and the household's number. No restricted
+    field, no nationality, place, detention, health or child-protection status: a
+    wristband is read by anyone who stands next to its wearer."""
+
+    id: str
+    registration_number: str
+    scan_code: str  # what the QR code and the barcode hold (domain/ids.py scan_payload)
+    name_latin: str | None
+    name_original: str | None
+    sex: str | None
+    age: int | None
+    household_id: str | None
+    household_number: str | None  # the head's registration number
+
+
+class HouseholdSheet(ReadModel):
+    """A household's sheet: its number (its head's registration number, where the head is
+    in the caller's scope) and one card per member in scope."""
+
+    id: str
+    number: str | None
+    scan_code: str | None
+    members: list[Card]
+
+
 class CheckIn(ReadModel):
     """A person ticked off at arrival: ``checked_in``, ``already_checked_in`` or
     ``already_recorded_as_discrepancy`` (not on the manifest: a discrepancy)."""
@@ -351,6 +417,16 @@ class CheckIn(ReadModel):
     person_id: str
     status: str
     movement_id: str | None
+    late_arrival: bool = Field(default=False, description="Checked in after the arrival was closed")
+
+
+class HouseholdCheckIn(ReadModel):
+    """Every member of a household on the manifest, checked in at once (one result per
+    member, in the manifest's order)."""
+
+    manifest_id: str
+    household_id: str
+    results: list[CheckIn]
 
 
 class Erasure(ReadModel):
@@ -420,6 +496,7 @@ class SubjectAccess(ReadModel):
 
 __all__ = [
     "Candidate",
+    "Card",
     "CheckIn",
     "Consent",
     "Discrepancy",
@@ -428,6 +505,8 @@ __all__ = [
     "Evidence",
     "FamilyMember",
     "Household",
+    "HouseholdCheckIn",
+    "HouseholdSheet",
     "Link",
     "Location",
     "ManifestCounts",

@@ -477,6 +477,21 @@ class RegistrationService(Service):
             self.vault.reveal_all(household["members"], conn)
         return household
 
+    def household_head(self, household_id: str, scope: Sites = None) -> dict[str, Any] | None:
+        """The head of a household as a summary (its registration number is the household's
+        number on wristbands), or None: no head recorded, or the head outside ``scope``."""
+        with self.db.read() as conn:
+            row = (
+                conn.execute(
+                    select(persons)
+                    .join(households, households.c.head_person_id == persons.c.id)
+                    .where(households.c.id == household_id, queries.person_scope(scope))
+                )
+                .mappings()
+                .first()
+            )
+        return None if row is None else queries.person_summary(row, self.clock().date())
+
     def _person(self, conn: Connection, person_id: str, scope: Sites = None) -> dict[str, Any]:
         """The stored person with its sealed fields opened (unreadable ones: None)."""
         person = queries.get_person(conn, person_id, self.clock().date(), scope)

@@ -27,20 +27,21 @@ from corridor.domain.tracing import (
     check_transition,
     disclosure_decider,
     found_on,
+    household_fits,
     is_child,
     state_text,
 )
 from corridor.errors import Conflict, Forbidden, NotFound, Problem, require
-from corridor.matching import Match
+from corridor.matching import Match, PersonRecord
 from corridor.services.base import AuditHook, Service
 from corridor.services.protection.accounts import Caller
 from corridor.services.protection.audit_log import acting_role
 from corridor.services.protection.field_vault import TRACING_KEY, FieldVault
-from corridor.services.search.person_search import PersonSearchService
+from corridor.services.search.person_search import PersonSearchService, purpose_scope
 from corridor.services.tracing import enquirer as enquirer
 from corridor.services.tracing import matching as tm
 from corridor.services.tracing.views import TracingViews
-from corridor.storage import outbox
+from corridor.storage import outbox, queries
 from corridor.storage.database import Database
 from corridor.storage.tables import persons
 from corridor.storage.tracing_tables import (
@@ -52,6 +53,7 @@ from corridor.storage.tracing_tables import (
 )
 from corridor.text import N_
 from corridor.tracing_schemas import (
+    CandidateIn,
     DisclosureIn,
     EnquiryIn,
     MatchDecisionIn,
@@ -188,18 +190,7 @@ class TracingService(Service):
                     select(tracing_cases).where(tracing_cases.c.id.in_(case_ids))
                 ).mappings()
             )
-            asking = conn.execute(
-                select(
-                    tracing_enquiries.c.id,
-                    tracing_enquiries.c.sealed,
-                    tracing_enquiries.c.anonymised_at,
-                ).where(tracing_enquiries.c.id.in_({r["enquiry_id"] for r in rows}))
-            ).mappings()
-            names = {
-                eid: e["name"] or None
-                for eid, e in enquirer.open_rows(self.vault, conn, asking).items()
-            }
-            sought = {r["id"]: tm.sought_record(r, names.get(r["enquiry_id"])) for r in rows}
+            sought = self._sought_records(conn, rows)
             search = self.search
             matcher = tm.matcher_for(conn, search, [*sought.values(), *people.values()])
         found: list[tuple[str, str, Match]] = []
@@ -307,8 +298,69 @@ class TracingService(Service):
                 match_id=match_id,
                 role=role,
             )
-            audit(conn, [m["person_id"]])
+            offered = self._offer_household(conn, case, m["person_id"], who)
+            audit(conn, list(dict.fromkeys([m["person_id"], *offered])))
         return self.views.case(case["id"])
+
+    def attach_candidate(
+        self, case_id: str, data: CandidateIn, who: Caller, *, audit: AuditHook
+    ) -> dict[str, Any]:
+        """An officer attaches a person found by a search as a candidate for the case: the
+        engine scores the pair and explains it as for the candidates it proposes itself;
+        the match records who attached it. Only persons a tracing search reaches (the
+        caller's scope for tracing, consented to tracing, not anonymised): anyone else
+        is not found (404). Attaching a candidate already there changes nothing."""
+        scope = purpose_scope(who, "tracing")  # a caller who may not search: 403
+        person_id = data.person_id
+        with self.db.transaction() as conn:
+            case = _case_for_update(conn, case_id)
+            reachable = conn.execute(
+                select(persons.c.id).where(
+                    persons.c.id == person_id,
+                    persons.c.consent_tracing.is_(True),
+                    persons.c.anonymised_at.is_(None),
+                    queries.person_scope(scope),
+                )
+            ).first()
+            if reachable is None:
+                raise NotFound("person", field="person_id")
+            there = conn.execute(
+                select(tracing_matches.c.status).where(
+                    tracing_matches.c.case_id == case_id,
+                    tracing_matches.c.person_id == person_id,
+                )
+            ).scalar()
+            if there == "rejected":
+                raise Conflict(N_("This person was already rejected for this case"), "person_id")
+            if there is None:
+                state = CaseState(case["state"])
+                if state.value not in tm.SEARCHING:
+                    raise Conflict(
+                        N_(
+                            "A candidate is attached only while the case is searching "
+                            "(the case is {state})",
+                            state=state_text(state),
+                        ),
+                        "case_id",
+                    )
+                sought = self._sought_records(conn, [case])[case_id]
+                records = tm.candidate_records(conn, [person_id], self.vault)
+                matcher = tm.matcher_for(conn, self.search, [sought, *records.values()])
+                match = matcher.score(sought, records[person_id])
+                seal = self.vault.sealer_in(conn, TRACING_KEY) if self.vault.cipher else None
+                self._propose(
+                    conn,
+                    case_id,
+                    state,
+                    match,
+                    "search",
+                    seal,
+                    by=who.principal.user_id,
+                    role=acting_role(who, "tracing.write"),
+                    note=data.reason,
+                )
+            audit(conn, [person_id])
+        return self.views.case(case_id)
 
     def reject_match(
         self, match_id: str, data: MatchDecisionIn, who: Caller, *, audit: AuditHook
@@ -451,6 +503,115 @@ class TracingService(Service):
 
     # -- helpers ----------------------------------------------------------------------
 
+    def _sought_records(self, conn: Connection, rows: Sequence[Any]) -> dict[str, PersonRecord]:
+        """Cases' sought persons as the engine sees them, each with the enquirer's name
+        (opened from its seal where it can be)."""
+        asking = conn.execute(
+            select(
+                tracing_enquiries.c.id,
+                tracing_enquiries.c.sealed,
+                tracing_enquiries.c.anonymised_at,
+            ).where(tracing_enquiries.c.id.in_({r["enquiry_id"] for r in rows}))
+        ).mappings()
+        names = {
+            eid: e["name"] or None
+            for eid, e in enquirer.open_rows(self.vault, conn, asking).items()
+        }
+        return {r["id"]: tm.sought_record(r, names.get(r["enquiry_id"])) for r in rows}
+
+    def _offer_household(
+        self, conn: Connection, case: Any, confirmed_id: str, who: Caller
+    ) -> list[str]:
+        """Once ``confirmed_id`` is confirmed for ``case``, the members of their household
+        a tracing search reaches (the caller's scope for tracing, consented to tracing)
+        are proposed for the other persons the same enquiry still seeks, each scored and
+        explained by the engine and marked with the household they were offered from.
+        A member whose known sex or birth year rules them out is not offered
+        (``household_fits``); one the engine proposed already is marked with the
+        household. Returns the persons proposed or marked. Nothing changes for the
+        enquirer: those cases stay "searching" until an officer confirms and the found
+        person is consulted."""
+        household = conn.execute(
+            select(persons.c.household_id).where(persons.c.id == confirmed_id)
+        ).scalar()
+        if household is None:
+            return []
+        others = list(
+            conn.execute(
+                select(tracing_cases)
+                .where(
+                    tracing_cases.c.enquiry_id == case["enquiry_id"],
+                    tracing_cases.c.id != case["id"],
+                    tracing_cases.c.state.in_(tm.SEARCHING),
+                )
+                .order_by(tracing_cases.c.id)
+                .with_for_update()
+            ).mappings()
+        )
+        if not others:
+            return []
+        try:
+            scope = purpose_scope(who, "tracing")
+        except Forbidden:  # a caller (token) that may not search offers nobody
+            return []
+        members = conn.execute(
+            select(persons.c.id)
+            .where(
+                persons.c.household_id == household,
+                persons.c.id != confirmed_id,
+                persons.c.anonymised_at.is_(None),
+                queries.person_scope(scope),
+            )
+            .order_by(persons.c.id)
+        ).scalars()
+        records = tm.candidate_records(conn, list(members), self.vault)  # consented only
+        if not records:
+            return []
+        sought = self._sought_records(conn, others)
+        matcher = tm.matcher_for(conn, self.search, [*sought.values(), *records.values()])
+        already = {
+            (str(m.case_id), str(m.person_id)): m
+            for m in conn.execute(
+                select(
+                    tracing_matches.c.id,
+                    tracing_matches.c.case_id,
+                    tracing_matches.c.person_id,
+                    tracing_matches.c.status,
+                    tracing_matches.c.household_of,
+                ).where(tracing_matches.c.case_id.in_([r["id"] for r in others]))
+            )
+        }
+        offered: list[str] = []
+        # A member the engine proposed already is marked with the household, not doubled.
+        for (_, pid), m in already.items():
+            if pid in records and m.status == "proposed" and m.household_of is None:
+                conn.execute(
+                    update(tracing_matches)
+                    .where(tracing_matches.c.id == m.id)
+                    .values(household_of=confirmed_id)
+                )
+                offered.append(pid)
+        seal = self.vault.sealer_in(conn, TRACING_KEY) if self.vault.cipher else None
+        for row in others:
+            s = sought[row["id"]]
+            fitting = [
+                r
+                for r in records.values()
+                if (row["id"], r.record_id) not in already
+                and household_fits(s.sex, s.birth_year, s.birth_year_tolerance, r.sex, r.birth_year)
+            ]
+            scored = sorted(
+                (matcher.score(s, r) for r in fitting), key=lambda m: (-m.weight, m.record_id)
+            )
+            state = CaseState(row["state"])
+            for match in scored[: tm.MAX_PROPOSED]:
+                self._propose(
+                    conn, row["id"], state, match, "household", seal, household_of=confirmed_id
+                )
+                state = CaseState.POSSIBLE_MATCH
+                offered.append(match.record_id)
+        return list(dict.fromkeys(offered))
+
     def _proposed(self, conn: Connection, match_id: str) -> tuple[Any, Any]:
         m = (
             conn.execute(select(tracing_matches).where(tracing_matches.c.id == match_id))
@@ -485,7 +646,15 @@ class TracingService(Service):
         match: Match,
         found_by: str,
         seal: Callable[[str, str], str] | None,
-    ) -> None:
+        *,
+        by: str = SYSTEM,
+        role: str | None = None,
+        note: str | None = None,
+        household_of: str | None = None,
+    ) -> str:
+        """Store ``match`` as a proposed candidate of the case (an open case now has a
+        possible match) and log it: by the engine (``SYSTEM``), or by the officer ``by``
+        who attached the person, with their ``note``."""
         now = self.clock()
         match_id = uuid7()
         conn.execute(
@@ -499,6 +668,8 @@ class TracingService(Service):
                 found_by=found_by,
                 status="proposed",
                 created_at=now,
+                proposed_by=None if by == SYSTEM else by,
+                household_of=household_of,
             )
         )
         target = state
@@ -515,10 +686,12 @@ class TracingService(Service):
             "match_proposed",
             state,
             target,
-            SYSTEM,
-            found_on(found_by),
+            by,
+            note or found_on(found_by),
             match_id=match_id,
+            role=role,
         )
+        return match_id
 
     def _event(
         self,

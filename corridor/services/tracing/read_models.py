@@ -49,6 +49,14 @@ class Explanation(ReadModel):
     text: Sentence
 
 
+class HouseholdLink(ReadModel):
+    """The confirmed person in whose household a candidate was offered."""
+
+    id: str
+    name: str
+    registration_number: str
+
+
 class ProposedMatch(ReadModel):
     """A candidate for a person sought, with the engine's field-by-field explanation
     and the decision on it."""
@@ -58,7 +66,19 @@ class ProposedMatch(ReadModel):
     probability: float
     weight: float
     explanation: list[Explanation]
-    found_by: str
+    found_by: str = Field(
+        description="enquiry, registration, arrival (the engine), search (an officer "
+        "attached the person from a search) or household (offered from the household of "
+        "the person confirmed for another person of the enquiry)"
+    )
+    proposed_by: str | None = Field(
+        default=None, description="The officer who attached the candidate (null: the engine)"
+    )
+    proposed_by_name: str | None = None
+    household_of: HouseholdLink | None = Field(
+        default=None,
+        description="The confirmed person in whose household the candidate was offered",
+    )
     status: str
     reason: Sentence | None
     decided_by: str | None
@@ -113,6 +133,11 @@ class Case(ReadModel):
     sought: Sought
     found_person: TracedPerson | None
     disclosure: str | None
+    disclosure_decider: str | None = Field(
+        default=None,
+        description="The role that records the disclosure decision once a person is found: "
+        "tracing_officer (an adult's own answer) or protection_officer (a child)",
+    )
     close_reason: str | None
     matches: list[ProposedMatch]
     history: list[CaseEvent]
@@ -205,7 +230,10 @@ class EnquirerNews(Sparse):
 
     case_id: str
     sought_name: str
-    status: str
+    status: str = Field(
+        description="searching; checking (a candidate verified, the person not yet asked: "
+        "never 'found' before that); found (consulted); closed"
+    )
     message_can_be_passed: bool
     text: Sentence
     site: EnquirerSite | None = None
@@ -232,6 +260,7 @@ __all__ = [
     "EnquiryList",
     "EnquirySummary",
     "Explanation",
+    "HouseholdLink",
     "ProposedMatch",
     "QueueItem",
     "SiteRef",

@@ -13,7 +13,9 @@ from corridor.domain.tracing import (
     CaseState,
     CloseReason,
     Disclosure,
+    disclosure_decider,
     enquirer_status,
+    is_child,
     log_reason,
     queue_priority,
     site_disclosable,
@@ -243,17 +245,20 @@ class TracingViews(Service):
         with self.db.read() as conn:
             e = _enquiry_row(conn, enquiry_id)
             self._require_enquiry_in_scope(conn, enquiry_id, scope)
-            rows = conn.execute(
-                select(tracing_cases)
-                .where(tracing_cases.c.enquiry_id == enquiry_id)
-                .order_by(tracing_cases.c.id)
-            ).mappings()
+            rows = list(
+                conn.execute(
+                    select(tracing_cases)
+                    .where(tracing_cases.c.enquiry_id == enquiry_id)
+                    .order_by(tracing_cases.c.id)
+                ).mappings()
+            )
+            by_child = _decided_by_child_rule(conn, [r["id"] for r in rows])
             out = []
             for r in rows:
                 state = CaseState(r["state"])
                 disclosure = Disclosure(r["disclosure"]) if r["disclosure"] else None
                 reason = CloseReason(r["close_reason"]) if r["close_reason"] else None
-                told = enquirer_status(state, disclosure, reason)
+                told = enquirer_status(state, disclosure, reason, r["id"] in by_child)
                 item: dict[str, Any] = {
                     "case_id": r["id"],
                     "sought_name": sought_name(r),
@@ -289,6 +294,10 @@ class TracingViews(Service):
         )
         names = _user_names(conn, {ev["recorded_by"] for ev in events if ev["recorded_by"]})
         found = _summaries(conn, [r["found_person_id"]] if r["found_person_id"] else [], today)
+        decider = None
+        if r["found_person_id"] in found:
+            person = found[r["found_person_id"]]
+            decider = disclosure_decider(is_child(person["age"], person["uasc"]))
         return {
             "id": r["id"],
             "enquiry_id": r["enquiry_id"],
@@ -296,6 +305,8 @@ class TracingViews(Service):
             "sought": _sought(r, today),
             "found_person": found.get(r["found_person_id"]),
             "disclosure": r["disclosure"],
+            # The role whose holder records the disclosure (a child: protection officer).
+            "disclosure_decider": decider,
             "close_reason": r["close_reason"],
             "matches": _matches(conn, [case_id], today, vault=self.vault).get(case_id, []),
             "history": [
@@ -332,9 +343,10 @@ def person_ids_in(view: dict[str, Any] | list[dict[str, Any]]) -> list[str]:
 
     def walk(value: Any) -> None:
         if isinstance(value, dict):
-            person = value.get("person") or value.get("found_person")
-            if isinstance(person, dict) and "id" in person:
-                found.append(person["id"])
+            for key in ("person", "found_person", "household_of"):
+                person = value.get(key)
+                if isinstance(person, dict) and "id" in person:
+                    found.append(person["id"])
             if "found_person_id" in value and value["found_person_id"]:
                 found.append(value["found_person_id"])
             for v in value.values():
@@ -406,6 +418,8 @@ def _matches(
         q = q.where(tracing_matches.c.status == "proposed")
     rows = list(conn.execute(q.order_by(tracing_matches.c.probability.desc())).mappings())
     people = _summaries(conn, [m["person_id"] for m in rows], today)
+    households = _names(conn, {m["household_of"] for m in rows if m["household_of"]}, today)
+    officers = _user_names(conn, {m["proposed_by"] for m in rows if m["proposed_by"]})
     opener = None
     if vault is not None:
         v = vault
@@ -423,6 +437,9 @@ def _matches(
                 "weight": m["weight"],
                 "explanation": stored_explanation(m["explanation"], opener),
                 "found_by": m["found_by"],
+                "proposed_by": m["proposed_by"],
+                "proposed_by_name": officers.get(m["proposed_by"]),
+                "household_of": households.get(m["household_of"]),
                 "status": m["status"],
                 "reason": log_reason("match", None, m["reason"]),
                 "decided_by": m["decided_by"],
@@ -431,6 +448,38 @@ def _matches(
             }
         )
     return out
+
+
+def _names(conn: Connection, ids: set[str], today: date) -> dict[str, dict[str, Any]]:
+    """Registered persons named beside a candidate (the confirmed person whose household
+    the candidate is in): id, name and registration number only."""
+    if not ids:
+        return {}
+    rows = conn.execute(select(persons).where(persons.c.id.in_(sorted(ids)))).mappings()
+    out = {}
+    for row in rows:
+        summary = queries.person_summary(row, today)
+        out[row["id"]] = {k: summary[k] for k in ("id", "name", "registration_number")}
+    return out
+
+
+def _decided_by_child_rule(conn: Connection, case_ids: list[str]) -> set[str]:
+    """The cases whose disclosure a protection officer decided for a child (the case
+    log's last disclosure entry says so)."""
+    if not case_ids:
+        return set()
+    rows = conn.execute(
+        select(tracing_case_events.c.case_id, tracing_case_events.c.by_child_rule)
+        .where(
+            tracing_case_events.c.case_id.in_(case_ids),
+            tracing_case_events.c.kind == "disclosure",
+        )
+        .order_by(tracing_case_events.c.seq)
+    )
+    last: dict[str, bool] = {}
+    for case_id, child in rows:
+        last[str(case_id)] = bool(child)
+    return {c for c, child in last.items() if child}
 
 
 def _site_of(conn: Connection, person_id: str) -> dict[str, Any] | None:

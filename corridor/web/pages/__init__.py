@@ -11,6 +11,7 @@ from fastapi import APIRouter
 
 from corridor.web.pages import (
     admin,
+    cards,
     dashboard,
     dpo,
     families,
@@ -27,6 +28,7 @@ for module in (
     dashboard,
     registration,
     persons,
+    cards,
     manifests,
     families,
     tracing,

@@ -1,5 +1,10 @@
 """Manifests: draft one, add persons by registration number, dispatch, tick arrivals off
-one large button per person (htmx), receive; and everyone still unaccounted for."""
+one large button per person or per household (htmx), receive; and everyone still in
+transit or unaccounted for.
+
+Dispatching and closing the arrival are confirmed on a page of their own (a second
+submit, so it works without script under the strict CSP): the first POST, without
+``confirmed``, only shows what will happen."""
 
 from __future__ import annotations
 
@@ -10,13 +15,22 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
-from corridor.schemas import CheckInIn, DispatchIn, ManifestIn, ManifestPersonsIn, ReceiveIn
+from corridor.schemas import (
+    CheckInIn,
+    DispatchIn,
+    HouseholdCheckInIn,
+    ManifestIn,
+    ManifestPersonsIn,
+    ReceiveIn,
+)
 from corridor.services import Services
 from corridor.services import idempotency as made
 from corridor.services.protection.accounts import Caller
+from corridor.services.protection.read_models import ManifestView
 from corridor.text import N_
 from corridor.web import forms
 from corridor.web.auth import requires
+from corridor.web.pages import listing
 from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.persons import site_names
 from corridor.web.pages.render import render
@@ -27,13 +41,31 @@ router = APIRouter(include_in_schema=False)
 MayManifestRead = Annotated[Caller, Depends(requires("manifest.read"))]
 MayManifestWrite = Annotated[Caller, Depends(audited("manifest.write"))]
 WRITE = "manifest.write"
+MANIFEST_SORTS = ("created", "departed", "vehicle", "status")
+UNACCOUNTED_SORTS = ("departed", "vehicle", "name", "number")
 
 
 def _list(
     request: Request, svc: Services, who: Caller, values: dict[str, str], errors: dict[str, str]
 ) -> Response:
-    data = {"manifests": svc.gate.manifests(who)}
-    extra = {"sites": site_names(svc, who), "values": values, "errors": errors}
+    kept = listing.filters_of(request, ("site", "status", "since", "until", "sort"))
+    listed = svc.gate.manifest_list(
+        who,
+        listing.paging_of(request, MANIFEST_SORTS),
+        site_id=kept.get("site"),
+        status=kept.get("status"),
+        since=listing.day_of(request, "since"),
+        until=listing.day_of(request, "until"),
+    )
+    data = {"manifests": listed.items, "paging": listing.paging_data(listed)}
+    extra = {
+        "sites": site_names(svc, who),
+        "filter_sites": listing.filter_sites(svc, who),
+        "values": values,
+        "errors": errors,
+        "kept": kept,
+        "pager": listing.pager(request, listed, len(listed.items), kept),
+    }
     return render(
         request, "manifests.html", data, who=who, status=422 if errors else 200, extra=extra
     )
@@ -69,15 +101,44 @@ def create(
     return see_other(f"/manifests/{manifest_id}")
 
 
+def households_waiting(manifest: ManifestView) -> list[tuple[str, str, int]]:
+    """The households with two or more members on the manifest not yet checked in, to
+    check in at once: (household id, the first member's name, how many)."""
+    waiting: dict[str, list[str]] = {}
+    for p in manifest.persons:
+        if p.household_id and p.status in ("in_transit", "unaccounted"):
+            waiting.setdefault(p.household_id, []).append(p.name or "")
+    return [(hh, names[0], len(names)) for hh, names in waiting.items() if len(names) > 1]
+
+
+def _checkin_extra(svc: Services, who: Caller, manifest: ManifestView) -> dict[str, Any]:
+    return {"sites": site_names(svc, who), "households": households_waiting(manifest)}
+
+
 def _show(
     request: Request, svc: Services, who: Caller, manifest_id: str, errors: dict[str, str]
 ) -> Response:
     manifest = svc.gate.manifest(who, manifest_id)
-    extra = {"sites": site_names(svc, who), "errors": errors}
+    extra = {**_checkin_extra(svc, who, manifest), "errors": errors}
     status = 422 if errors else 200
     return render(
         request, "manifest.html", {"manifest": manifest}, who=who, status=status, extra=extra
     )
+
+
+def _confirm(request: Request, svc: Services, who: Caller, manifest_id: str, step: str) -> Response:
+    """What dispatching (``step="dispatch"``) or closing the arrival (``"receive"``) will
+    do, and the button that does it."""
+    manifest = svc.gate.manifest(who, manifest_id)
+    if manifest.status != {"dispatch": "draft", "receive": "dispatched"}[step]:
+        return see_other(f"/manifests/{manifest_id}")  # done already: nothing to confirm
+    extra = {
+        "sites": site_names(svc, who),
+        "step": step,
+        "travel_hours": svc.manifests.travel_hours,
+        "errors": {},
+    }
+    return render(request, "manifest_confirm.html", {"manifest": manifest}, who=who, extra=extra)
 
 
 @page(router, "/manifests/{manifest_id}")
@@ -142,12 +203,15 @@ def remove_person(
 def dispatch(
     manifest_id: str, request: Request, form: Form, svc: Svc, who: MayManifestWrite, retry: Retried
 ) -> Response:
+    if text(form, "confirmed") != "yes":
+        return _confirm(request, svc, who, manifest_id, "dispatch")
     try:
+        data = forms.parse(DispatchIn, {"travel_hours": text(form, "travel_hours")})
         retry.run(
             who,
             lambda guard: svc.manifests.dispatch(
                 manifest_id,
-                DispatchIn(),
+                data,
                 recorded_by=who.principal.user_id,
                 scope=who.scope,
                 audit=guard(svc.audit.hook(who, WRITE)),
@@ -164,27 +228,43 @@ def dispatch(
 def check_in(
     manifest_id: str, request: Request, form: Form, svc: Svc, who: MayManifestWrite, retry: Retried
 ) -> Response:
-    """Tick one person off (by the button's person id or a typed registration number);
-    htmx gets the list back, a browser without script the page."""
+    """Tick one person off (by the button's person id or a typed registration number),
+    or a whole household (``household_id``); htmx gets the list back, a browser without
+    script the page. After the arrival was closed, they are late arrivals."""
     body: dict[str, Any] = {
         "person_id": text(form, "person_id"),
         "registration_number": text(form, "registration_number"),
     }
+    household_id = text(form, "household_id")
     errors: dict[str, str] = {}
     try:
-        data = forms.parse(CheckInIn, body)
-        retry.run(
-            who,
-            lambda guard: svc.manifests.check_in(
-                manifest_id,
-                data,
-                recorded_by=who.principal.user_id,
-                scope=who.scope,
-                audit=guard(svc.audit.hook(who, WRITE)),
-            ),
-            shown_again,
-            made.check_in_ref(manifest_id),
-        )
+        if household_id:
+            whole = forms.parse(HouseholdCheckInIn, {"household_id": household_id})
+            retry.run(
+                who,
+                lambda guard: svc.manifests.check_in_household(
+                    manifest_id,
+                    whole,
+                    recorded_by=who.principal.user_id,
+                    scope=who.scope,
+                    audit=guard(svc.audit.hook(who, WRITE)),
+                ),
+                shown_again,
+            )
+        else:
+            data = forms.parse(CheckInIn, body)
+            retry.run(
+                who,
+                lambda guard: svc.manifests.check_in(
+                    manifest_id,
+                    data,
+                    recorded_by=who.principal.user_id,
+                    scope=who.scope,
+                    audit=guard(svc.audit.hook(who, WRITE)),
+                ),
+                shown_again,
+                made.check_in_ref(manifest_id),
+            )
     except (ValidationFailed, NotFound, Conflict) as exc:
         reasons = forms.reasons(exc)
         errors = {"registration_number": reasons}
@@ -195,7 +275,7 @@ def check_in(
             else see_other(f"/manifests/{manifest_id}")
         )
     manifest = svc.gate.manifest(who, manifest_id)
-    extra = {"sites": site_names(svc, who), "errors": errors}
+    extra = {**_checkin_extra(svc, who, manifest), "errors": errors}
     return render(request, "_checkin.html", {"manifest": manifest}, who=who, extra=extra)
 
 
@@ -203,6 +283,8 @@ def check_in(
 def receive(
     manifest_id: str, request: Request, form: Form, svc: Svc, who: MayManifestWrite, retry: Retried
 ) -> Response:
+    if text(form, "confirmed") != "yes":
+        return _confirm(request, svc, who, manifest_id, "receive")
     retry.run(
         who,
         lambda guard: svc.manifests.receive(
@@ -215,6 +297,19 @@ def receive(
 
 @page(router, "/unaccounted")
 def unaccounted(request: Request, svc: Svc, who: MayManifestRead) -> Response:
-    missing = svc.gate.unaccounted(who)
-    extra = {"sites": site_names(svc, who)}
-    return render(request, "unaccounted.html", {"unaccounted": missing}, who=who, extra=extra)
+    kept = listing.filters_of(request, ("site", "since", "until", "sort"))
+    listed = svc.gate.unaccounted_list(
+        who,
+        listing.paging_of(request, UNACCOUNTED_SORTS),
+        site_id=kept.get("site"),
+        since=listing.day_of(request, "since"),
+        until=listing.day_of(request, "until"),
+    )
+    data = {"unaccounted": listed.items, "paging": listing.paging_data(listed)}
+    extra = {
+        "sites": site_names(svc, who),
+        "filter_sites": listing.filter_sites(svc, who),
+        "kept": kept,
+        "pager": listing.pager(request, listed, len(listed.items), kept),
+    }
+    return render(request, "unaccounted.html", data, who=who, extra=extra)

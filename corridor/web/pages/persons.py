@@ -8,12 +8,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from starlette.datastructures import FormData
 
+from corridor.domain.ids import InvalidRegistrationNumber, registration_number_in, scanned
 from corridor.errors import Conflict, Forbidden, Problem, ValidationFailed
 from corridor.schemas import LinkIn, MatchQueryIn, PersonPatch, PersonSearchIn, StatusEventIn
 from corridor.services import Services
 from corridor.services.protection.accounts import Caller
-from corridor.text import N_
+from corridor.text import N_, text_of
 from corridor.web import forms
 from corridor.web.auth import requires
 from corridor.web.pages.common import Form, Svc, page, see_other, text
@@ -160,6 +162,19 @@ def household(household_id: str, request: Request, svc: Svc, who: MayPersonRead)
     return response
 
 
+def _number_in(typed: str) -> str | None:
+    """A registration number typed or scanned into the name field, or None (a name)."""
+    try:
+        return registration_number_in(typed)
+    except InvalidRegistrationNumber as exc:  # the QR code's prefix, then a wrong number
+        raise ValidationFailed([Problem("name", text_of(exc))]) from exc
+
+
+def _could_be_a_name(typed: str) -> bool:
+    """Nine letters that pass the check may be a name: no digit, no QR code's prefix."""
+    return not scanned(typed) and not any(c.isdigit() for c in typed)
+
+
 @router.get("/search")
 def search_form(request: Request, who: MayPersonSearch) -> Response:
     extra = {"values": {}, "errors": {}, "searched": False}
@@ -173,22 +188,59 @@ def search(request: Request, form: Form, svc: Svc, who: MayPersonSearch) -> Resp
     errors: dict[str, str] = {}
     name = text(form, "name")
     exact = {k: text(form, k) for k in ("registration_number", "phone", "document_number")}
+    page_number = 1
     try:
-        if name:
+        page_number = _result_page(form)
+        # A scanner types a wristband's code, then Enter, into whichever field has focus.
+        number = _number_in(name) if name else None
+        if number:
+            results = svc.gate.search(who, PersonSearchIn(registration_number=number))
+            if not results and name and _could_be_a_name(name):
+                number = None
+        if number:
+            pass  # found by number (below), or nobody has it
+        elif name:
+            # The engine ranks at most MATCH_TOP; a page shows SEARCH_PAGE of them, and
+            # only the page's persons are read and audited.
+            top = min(MATCH_TOP, page_number * SEARCH_PAGE)
             query = forms.parse(
-                MatchQueryIn, {"full_name": name, "purpose": "deduplication", "top": 20}
+                MatchQueryIn, {"full_name": name, "purpose": "deduplication", "top": top}
             )
+            skip = (page_number - 1) * SEARCH_PAGE
             results = [
                 {**c.person.model_dump(), "probability": c.probability}
-                for c in svc.gate.match(who, query)
+                for c in svc.gate.match(who, query, skip=skip)
             ]
         elif any(exact.values()):
             results = svc.gate.search(who, forms.parse(PersonSearchIn, exact))
+            if not (exact["phone"] or exact["document_number"]):
+                number = exact["registration_number"]
         else:
             errors["name"] = N_("give a name, registration number, phone or document number")
-
+        if number and len(results) == 1:  # one person by number: straight to them
+            return see_other(f"/persons/{results[0].id}")
     except ValidationFailed as exc:
         errors = forms.problems_by_field(exc)
-    extra = {"values": forms.as_values(form), "errors": errors, "searched": not errors}
+    first = (page_number - 1) * SEARCH_PAGE
+    more = bool(name) and len(results) == SEARCH_PAGE and first + SEARCH_PAGE < MATCH_TOP
+    extra = {
+        "values": forms.as_values(form),
+        "errors": errors,
+        "searched": not errors,
+        "result_page": {"number": page_number, "first": first + 1, "more": more},
+    }
     status = 422 if errors else 200
     return render(request, "search.html", {"results": results}, who=who, status=status, extra=extra)
+
+
+SEARCH_PAGE = 20  # results a page
+MATCH_TOP = 50  # the most the engine ranks for one search (MatchQueryIn.top)
+
+
+def _result_page(form: FormData) -> int:
+    """The page of results asked for (a button of the form: POST, the name stays out of
+    the URL)."""
+    raw = text(form, "page") or "1"
+    if not raw.isdigit() or not 1 <= int(raw) <= -(-MATCH_TOP // SEARCH_PAGE):
+        raise ValidationFailed([Problem("page", N_("is not a page of these results"))])
+    return int(raw)

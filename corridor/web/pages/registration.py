@@ -38,8 +38,7 @@ MayPersonSearch = Annotated[Caller, Depends(requires("person.search"))]
 DEFAULTS = {
     "purpose": "registration and assistance",
     "legal_basis": "vital_interest",
-    "consent_tracing": "1",
-}
+}  # consent to tracing: never ticked in advance, the person's own choice
 MEMBER_ROWS = 2
 MAX_MEMBER_ROWS = 60
 MEMBER_FIELD = re.compile(r"members\[(\d{1,2})\]\.")

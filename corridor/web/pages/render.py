@@ -78,11 +78,13 @@ def environment(code: str) -> Environment:
     env.filters["day"] = lambda v: _day(v, code)
     env.filters["num"] = lambda v: _number(v, code)
     env.globals["bracket_pairs"] = [(b, b) for b in BRACKETS]
-    env.globals["pyramid"] = charts.pyramid
+    env.globals["pyramid"] = lambda counts, brackets, labels: charts.pyramid(
+        counts, brackets, labels, lambda n: _number(n, code)
+    )
     # Each rendering of a write form carries a key of its own: sent twice, it writes once.
     env.globals["form_key"] = uuid7
     env.globals["daily_bars"] = lambda days, title: charts.daily_bars(
-        [(_day(d, code), n) for d, n in days], title
+        [(_day(d, code), n) for d, n in days], title, lambda n: _number(n, code)
     )
     return env
 

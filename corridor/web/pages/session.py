@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from corridor.errors import CorridorError
+from corridor.security.errors import Throttled
 from corridor.security.sessions import COOKIE_ATTRIBUTES, COOKIE_NAME
 from corridor.services import Services
 from corridor.web.i18n import LANG_COOKIE, LANGUAGES
@@ -75,7 +76,10 @@ def login(request: Request, form: Form, svc: Svc) -> Response:
         result = svc.accounts.login(text(form, "username") or "", text(form, "password") or "")
     except CorridorError as exc:
         status = 429 if exc.code == "throttled" else 401
-        return _login_page(request, "password", exc, status, back)
+        response = _login_page(request, "password", exc, status, back)
+        if isinstance(exc, Throttled):  # how long to wait, for the reader and the browser
+            response.headers["Retry-After"] = str(int(exc.retry_after.total_seconds()) + 1)
+        return response
     if result.second_factor_required:
         target = "/login" if back == "/" else "/login?" + urlencode({"next": back})
     else:

@@ -12,14 +12,24 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from corridor.errors import Conflict, Forbidden, ValidationFailed
+from corridor.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from corridor.schemas import MatchQueryIn
 from corridor.services import Services
 from corridor.services import idempotency as made
 from corridor.services.protection.accounts import Caller
+from corridor.services.protection.read_models import Candidate, Listed
 from corridor.services.tracing.read_models import Case, Enquiry, EnquiryList, QueueItem
-from corridor.tracing_schemas import DisclosureIn, EnquiryIn, MatchDecisionIn, TransitionIn
+from corridor.text import N_
+from corridor.tracing_schemas import (
+    CandidateIn,
+    DisclosureIn,
+    EnquiryIn,
+    MatchDecisionIn,
+    TransitionIn,
+)
 from corridor.web import forms
 from corridor.web.auth import requires
+from corridor.web.pages import listing
 from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.render import render
 from corridor.web.retries import Retried, Retry, shown_again
@@ -31,13 +41,25 @@ MayTracingWrite = Annotated[Caller, Depends(requires("tracing.write"))]
 WritesTracing = Annotated[Caller, Depends(audited("tracing.write"))]
 # Both roles that decide a disclosure hold tracing.read; the service checks which decides.
 Decides = Annotated[Caller, Depends(audited("tracing.write", gate="tracing.read"))]
-ENQUIRY_DEFAULTS = {"relationship": "sibling"}
+# How many persons a search from a case shows.
+CASE_SEARCH_TOP = 20
 
 
 @page(router, "/tracing")
 def queue(request: Request, svc: Svc, who: MayTracingRead) -> Response:
-    items = svc.gate.tracing(who, lambda: svc.tracing.views.queue(scope=who.scope), QueueItem)
-    return render(request, "tracing_queue.html", {"queue": items}, who=who)
+    paging = listing.paging_of(request, ())
+    whole: list[int] = []
+    # The queue's order comes from its cases' candidates (the tracing service); only the
+    # page's cases reach the gate, so only their persons are audited.
+    items = svc.gate.tracing(
+        who,
+        lambda: listing.sliced(svc.tracing.views.queue(scope=who.scope), paging, whole),
+        QueueItem,
+    )
+    listed = Listed(total=whole[0], limit=paging.limit, offset=paging.offset)
+    data = {"queue": items, "paging": listing.paging_data(listed)}
+    extra = {"pager": listing.pager(request, listed, len(items), {})}
+    return render(request, "tracing_queue.html", data, who=who, extra=extra)
 
 
 @page(router, "/tracing/enquiries")
@@ -67,7 +89,7 @@ def _enquiry_form(
 
 @router.get("/tracing/enquiries/new")
 def enquiry_form(request: Request, who: MayTracingWrite) -> Response:
-    return _enquiry_form(request, who, dict(ENQUIRY_DEFAULTS), {})
+    return _enquiry_form(request, who, {}, {})
 
 
 SOUGHT_FIELD = re.compile(r"sought\[(\d{1,2})\]\.")
@@ -103,6 +125,8 @@ def _enquiry_body(form: FormData) -> tuple[dict[str, Any], list[int]]:
         k: text(form, f"enquirer.{k}") or ""
         for k in ("name", "contact", "relationship", "location")
     }
+    if not enquirer["relationship"]:  # not chosen: "is required", not a list of codes
+        del enquirer["relationship"]
     country = text(form, "enquirer.country")
     if country:
         enquirer["country"] = country.upper()
@@ -167,15 +191,30 @@ def enquirer_view(enquiry_id: str, request: Request, svc: Svc, who: MayTracingRe
 
 
 def _case(
-    request: Request, svc: Services, who: Caller, case_id: str, errors: dict[str, str]
+    request: Request,
+    svc: Services,
+    who: Caller,
+    case_id: str,
+    errors: dict[str, str],
+    found: list[Candidate] | None = None,
+    values: dict[str, str] | None = None,
+    case: Case | None = None,
 ) -> Response:
-    case = svc.gate.tracing(who, lambda: svc.tracing.views.case(case_id, scope=who.scope), Case)
+    if case is None:
+        case = _read_case(svc, who, case_id)
     status = 422 if errors else 200
-    extra = {"errors": errors}
+    if values is None:  # the search form starts from what the enquirer said
+        s = case.sought
+        values = {
+            "name": s.full_name or s.name,
+            "sex": s.sex or "",
+            "age": "" if s.age is None else str(s.age),
+        }
+    extra = {"errors": errors, "values": values, "searched": found is not None}
     return render(
         request,
         "tracing_case.html",
-        {"case": case},
+        {"case": case, "found": found or []},
         who=who,
         status=status,
         extra=extra,
@@ -185,6 +224,62 @@ def _case(
 @page(router, "/tracing/cases/{case_id}")
 def case(case_id: str, request: Request, svc: Svc, who: MayTracingRead) -> Response:
     return _case(request, svc, who, case_id, {})
+
+
+def _read_case(svc: Services, who: Caller, case_id: str) -> Case:
+    return svc.gate.tracing(who, lambda: svc.tracing.views.case(case_id, scope=who.scope), Case)
+
+
+@router.post("/tracing/cases/{case_id}/search")
+def search_for_case(
+    case_id: str, request: Request, form: Form, svc: Svc, who: MayTracingWrite
+) -> Response:
+    """A search of the registry for the person sought (a read: a POST so that no name
+    is in the URL), through the gate for tracing: the caller's scope, only persons who
+    consented to tracing. Each person found can be attached to the case."""
+    values = forms.as_values(form)
+    query: dict[str, Any] = {"purpose": "tracing", "top": CASE_SEARCH_TOP}
+    name = text(form, "name")
+    if name:
+        query["full_name"] = name
+    for field in ("sex", "age"):
+        value = text(form, field)
+        if value:
+            query[field] = value
+    if not name:
+        reason = N_("give a name (in any script)")
+        return _case(request, svc, who, case_id, {"search": reason}, values=values)
+    try:
+        parsed = forms.parse(MatchQueryIn, query)
+    except ValidationFailed as exc:
+        return _case(request, svc, who, case_id, {"search": forms.reasons(exc)}, values=values)
+    case = _read_case(svc, who, case_id)
+    # The case's candidates are shown (and audited) above the results: not twice.
+    candidates = {m.person.id for m in case.matches}
+    found = svc.gate.match(who, parsed, leave_out=candidates)
+    return _case(request, svc, who, case_id, {}, found=found, values=values, case=case)
+
+
+@router.post("/tracing/cases/{case_id}/candidates")
+def attach_candidate(
+    case_id: str, request: Request, form: Form, svc: Svc, who: WritesTracing, retry: Retried
+) -> Response:
+    """Attach a person found by the search as a candidate for the case."""
+    audit = svc.audit.hook(who, "tracing.write")
+    body = {"person_id": text(form, "person_id") or "", "reason": text(form, "reason")}
+    try:
+        data = forms.parse(CandidateIn, body)
+        retry.run(
+            who,
+            lambda guard: svc.tracing.attach_candidate(case_id, data, who, audit=guard(audit)),
+            shown_again,
+        )
+    except NotFound:  # not a person a tracing search reaches: the denial names them
+        refused_about(request, [body["person_id"] or None])
+        raise
+    except (ValidationFailed, Conflict) as exc:
+        return _case(request, svc, who, case_id, {"search": forms.reasons(exc)})
+    return see_other(f"/tracing/cases/{case_id}")
 
 
 def _decide(

@@ -1,0 +1,88 @@
+"""The manifest pages of issue 13 without script: the split-household refusal names the
+member left behind in the reader's language, the confirmations write nothing until
+confirmed, and a household is checked in with one form."""
+
+from __future__ import annotations
+
+import re
+
+from corridor.web.i18n import LANG_COOKIE, translations
+from tests.web.conftest import PageClient, csrf
+from tests.web.test_pages import officer, register_household, sites  # noqa: F401 (fixtures)
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+MSGID = (
+    "the person travels without household members {members}: keep the household together "
+    "or record why not"
+)
+
+
+def _refusal(lang: str) -> str:
+    """The refusal's words before the names, as the catalogue of ``lang`` has them."""
+    return str(translations(lang).gettext(MSGID)).split("{members}")[0].strip()
+
+
+def _manifest(c: PageClient, site_ids: dict[str, str], numbers: list[str]) -> str:
+    c.page("/manifests")
+    r = c.submit(
+        "/manifests",
+        {"vehicle": "Truck 9", "from_site_id": site_ids["exit"], "to_site_id": site_ids["camp"]},
+    )
+    url = str(r.url).replace("https://testserver", "")
+    c.page(url)
+    c.submit(f"{url}/persons", {"registration_numbers": "\n".join(numbers)})
+    return url
+
+
+def _members(c: PageClient, household_id: str) -> list[dict[str, str]]:
+    return c.get(f"/households/{household_id}.json").json()["household"]["members"]
+
+
+def test_the_refusal_names_who_stays_behind_in_the_readers_language(officer, sites):  # noqa: F811
+    assert len({_refusal(lang) for lang in ("en", "ar", "ku")}) == 3  # translated
+    members = _members(officer, register_household(officer, sites["exit"]))
+    head, child = members
+    url = _manifest(officer, sites, [head["registration_number"]])
+    for lang in ("en", "ar", "ku"):
+        officer.cookies.set(LANG_COOKIE, lang)
+        officer.page(url)
+        r = officer.submit(f"{url}/dispatch", {"confirmed": "yes"})
+        assert r.status_code == 422
+        [alert] = re.findall(r'<p class="error" role="alert">(.*?)</p>', r.text, re.S)
+        assert _refusal(lang) in alert, (lang, alert)
+        assert child["name"] in alert and not UUID.search(alert), (lang, alert)
+    assert officer.get(f"{url}.json").json()["manifest"]["status"] == "draft"
+
+
+def test_confirmations_write_nothing_until_confirmed(officer, sites):  # noqa: F811
+    members = _members(officer, register_household(officer, sites["exit"]))
+    url = _manifest(officer, sites, [m["registration_number"] for m in members])
+    officer.page(url)
+    r = officer.submit(f"{url}/dispatch", {})
+    assert r.status_code == 200 and "Yes, dispatch now" in r.text
+    assert 'name="idempotency_key"' in r.text and 'name="confirmed" value="yes"' in r.text
+    assert officer.get(f"{url}.json").json()["manifest"]["status"] == "draft"
+    officer.token = csrf(r.text)
+    officer.submit(f"{url}/dispatch", {"confirmed": "yes", "travel_hours": "2"})
+    manifest = officer.get(f"{url}.json").json()["manifest"]
+    assert manifest["status"] == "dispatched"
+    assert manifest["counts"]["in_transit"] == 2 and manifest["counts"]["unaccounted"] == 0
+    # Already dispatched: a second first-post leads back, nothing to confirm.
+    r = officer.submit(f"{url}/dispatch", {}, follow_redirects=False)
+    assert r.status_code == 303
+
+    # A household in one form, without script: the page comes back with both ticked.
+    page = officer.page(url)
+    assert "Check in the household of" in page
+    r = officer.submit(f"{url}/check-in", {"household_id": members[0]["household_id"]})
+    assert r.status_code == 200
+    counts = officer.get(f"{url}.json").json()["manifest"]["counts"]
+    assert counts["checked_in"] == 2 and counts["in_transit"] == 0
+
+    officer.page(url)
+    r = officer.submit(f"{url}/receive", {})
+    assert r.status_code == 200 and "Yes, close the arrival" in r.text
+    assert officer.get(f"{url}.json").json()["manifest"]["status"] == "dispatched"
+    officer.token = csrf(r.text)
+    officer.submit(f"{url}/receive", {"confirmed": "yes"})
+    assert officer.get(f"{url}.json").json()["manifest"]["status"] == "received"
