@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from corridor.schemas import PersonIn
 from corridor.storage.tables import persons
 from tests.browser.conftest import LiveServer, sign_in
 
@@ -238,3 +239,39 @@ def test_muac_shows_its_colour_band_and_is_not_read_back(page, live_server: Live
     assert "MUAC" not in page.locator("main").inner_text()  # the registrar does not see it
     [stored] = _stored(live_server, "Mudhabiri")
     assert stored["muac_status"] == "SAM"
+
+
+def test_already_registered_is_offered_on_screen_at_768_px(page, live_server: LiveServer):
+    """Issue 13: at 768 px the "already registered?" box appeared 1,229 px down, below
+    the screen, while the names were typed. It sits under the name fields now, in view
+    without scrolling, and shows the age of each person it offers."""
+    site = next(iter(live_server.sites.values()))
+    live_server.services.registration.register_person(
+        PersonIn.model_validate(
+            {
+                "site_id": site,
+                "given_name": "Wafa",
+                "father_name": "Suleiman",
+                "family_name": "Qaddour",
+                "sex": "f",
+                "estimated_age": 29,
+                "consent": {"tracing": True},
+                "purpose": "registration and assistance",
+                "legal_basis": "vital_interest",
+            }
+        ),
+        audit=live_server.services.audit.operator_hook("test", "person.write"),
+    )
+    page.set_viewport_size({"width": 768, "height": 1024})
+    sign_in(page, live_server, "registrar")
+    page.goto("/register")
+    page.get_by_label("Given name (Latin letters)", exact=True).fill("Wafa")
+    page.get_by_label("Father's name (Latin letters)", exact=True).fill("Suleiman")
+    page.get_by_label("Family name (Latin letters)", exact=True).fill("Qaddour")
+    offer = page.locator(".similar li", has_text="Qaddour")
+    offer.wait_for(timeout=10_000)
+    assert "age 29" in offer.inner_text()
+    box = offer.bounding_box()
+    assert box is not None
+    assert page.evaluate("window.scrollY") == 0
+    assert box["y"] + box["height"] <= page.evaluate("window.innerHeight"), box

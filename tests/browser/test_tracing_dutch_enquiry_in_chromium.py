@@ -78,7 +78,7 @@ def test_a_dutch_enquiry_ends_with_the_mother_and_her_twins_attached(page, live_
     assert relationship.input_value() == ""  # nothing chosen in advance
     relationship.select_option("sibling")
     page.get_by_label("Where they are").fill("Utrecht")
-    page.get_by_label("Country (ISO code, e.g. DEU)").fill("NLD")
+    page.get_by_label("Country", exact=True).fill("Netherlands")
     for i, (name, age) in enumerate(zip(SOUGHT, ("34", "7", "7"), strict=True)):
         if i:
             page.locator("#add-sought").click()

@@ -48,7 +48,7 @@ def test_an_enquiry_finds_the_person_and_the_site_waits_for_consent(page, live_s
     page.get_by_label("Phone, e-mail or how to reach them").fill("+49 30 1234567")
     page.get_by_label("They are the sought person's").select_option("mother")
     page.get_by_label("Where they are").fill("Berlin")
-    page.get_by_label("Country (ISO code, e.g. DEU)").fill("DEU")
+    page.get_by_label("Country", exact=True).fill("Germany")
     page.get_by_label("Full name (Latin letters)").fill("Rahaf Mahmoud al-Obaidi")
     page.get_by_label("Full name (Arabic script)").fill("رهف محمود العبيدي")
     page.get_by_label("Sex").select_option("f")

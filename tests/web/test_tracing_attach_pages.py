@@ -12,6 +12,7 @@ import pytest
 from corridor.schemas import HouseholdIn, PersonIn, SiteIn
 from corridor.security.roles import Role
 from corridor.services import Services
+from corridor.web.i18n import LANG_COOKIE
 from tests.web.conftest import PageClient, page_client
 
 KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
@@ -222,3 +223,48 @@ def test_a_person_who_refused_tracing_cannot_be_attached_from_the_page(database,
     )
     assert r.status_code == 404
     assert officer.get(f"/tracing/cases/{case_id}.json").json()["case"]["matches"] == []
+
+
+@pytest.mark.parametrize(
+    ("lang", "typed"), [("en", "Netherlands"), ("ar", "هولندا"), ("en", "nld")]
+)
+def test_the_enquirers_country_is_chosen_by_name(database, clock, camp, lang, typed):
+    officer = page_client(database, clock, roles=(Role.TRACING_OFFICER,), name="tracer")
+    officer.cookies.set(LANG_COOKIE, lang)
+    form = officer.page("/tracing/enquiries/new")
+    assert '<datalist id="countries">' in form and 'list="countries"' in form
+    r = officer.submit(
+        "/tracing/enquiries",
+        {
+            "enquirer.name": "Fatima",
+            "enquirer.contact": "+31 6 1234 5678",
+            "enquirer.relationship": "sibling",
+            "enquirer.location": "Utrecht",
+            "enquirer.country": typed,
+            "sought[0].full_name": "Rania",
+        },
+    )
+    assert r.status_code == 200, re.findall(r'id="e-[^"]*">[^<]*', r.text)
+    enquiry = officer.get(str(r.url) + ".json").json()["enquiry"]
+    assert enquiry["enquirer"]["country"] == "NLD"
+
+
+def test_an_unknown_country_is_reported_with_every_other_problem(database, clock, camp):
+    officer = page_client(database, clock, roles=(Role.TRACING_OFFICER,), name="tracer")
+    officer.page("/tracing/enquiries/new")
+    r = officer.submit(
+        "/tracing/enquiries",
+        {
+            "enquirer.name": "Fatima",
+            "enquirer.contact": "+31 6 1234 5678",
+            "enquirer.relationship": "",
+            "enquirer.country": "Atlantis",
+            "sought[0].full_name": "Rania",
+        },
+    )
+    assert r.status_code == 422
+    country = re.search(r'id="e-enquirer.country">([^<]*)<', r.text)
+    relationship = re.search(r'id="e-enquirer.relationship">([^<]*)<', r.text)
+    assert country and country.group(1) == "choose a country from the list"
+    assert relationship and relationship.group(1) == "is required"
+    assert 'value="Atlantis"' in r.text  # what was typed stays

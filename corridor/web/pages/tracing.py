@@ -12,7 +12,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from corridor.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from corridor.domain.countries import country_code, country_names
+from corridor.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
 from corridor.schemas import MatchQueryIn
 from corridor.services import Services
 from corridor.services import idempotency as made
@@ -31,7 +32,7 @@ from corridor.web import forms
 from corridor.web.auth import requires
 from corridor.web.pages import listing
 from corridor.web.pages.common import Form, Svc, page, see_other, text
-from corridor.web.pages.render import render
+from corridor.web.pages.render import language_of, render
 from corridor.web.retries import Retried, Retry, shown_again
 from corridor.web.writes import audited, refused_about
 
@@ -82,7 +83,12 @@ def enquiries(
 def _enquiry_form(
     request: Request, who: Caller, values: dict[str, str], errors: dict[str, str], rows: int = 1
 ) -> Response:
-    extra = {"values": values, "errors": errors, "rows": rows}
+    extra = {
+        "values": values,
+        "errors": errors,
+        "rows": rows,
+        "countries": country_names(language_of(request).code),
+    }
     status = 422 if errors else 200
     return render(request, "tracing_enquiry_form.html", {}, who=who, status=status, extra=extra)
 
@@ -118,10 +124,11 @@ def _sought(form: FormData, prefix: str) -> dict[str, Any]:
     return sought
 
 
-def _enquiry_body(form: FormData) -> tuple[dict[str, Any], list[int]]:
+def _enquiry_body(form: FormData, language: str) -> tuple[dict[str, Any], list[int]]:
     """The EnquiryIn body, and the form row of each sought person sent (blank rows
-    after the first are left out)."""
-    enquirer = {
+    after the first are left out). The enquirer's country is typed or picked by name in
+    the reader's language (or as an ISO code) and sent as its ISO code."""
+    enquirer: dict[str, str | None] = {
         k: text(form, f"enquirer.{k}") or ""
         for k in ("name", "contact", "relationship", "location")
     }
@@ -129,7 +136,8 @@ def _enquiry_body(form: FormData) -> tuple[dict[str, Any], list[int]]:
         del enquirer["relationship"]
     country = text(form, "enquirer.country")
     if country:
-        enquirer["country"] = country.upper()
+        # A name no list knows is left out here and reported beside the other problems.
+        enquirer["country"] = country_code(country, language)
     rows = sorted({int(m.group(1)) for k in form if (m := SOUGHT_FIELD.match(k))}) or [0]
     sought = [(i, _sought(form, f"sought[{i}].")) for i in rows]
     kept = [(i, s) for n, (i, s) in enumerate(sought) if s or n == 0]
@@ -149,9 +157,21 @@ def create_enquiry(
     request: Request, form: Form, svc: Svc, who: WritesTracing, retry: Retried
 ) -> Response:
     """Record the enquiry; the likely persons are proposed at once."""
-    body, rows = _enquiry_body(form)
+    body, rows = _enquiry_body(form, language_of(request).code)
     try:
-        data = forms.parse(EnquiryIn, body)
+        unknown_country = (
+            [Problem("enquirer.country", N_("choose a country from the list"))]
+            if body["enquirer"].get("country", "") is None
+            else []
+        )
+        if unknown_country:
+            del body["enquirer"]["country"]
+        try:
+            data = forms.parse(EnquiryIn, body)
+        except ValidationFailed as exc:
+            raise ValidationFailed([*unknown_country, *exc.problems]) from None
+        if unknown_country:
+            raise ValidationFailed(unknown_country)
         enquiry_id = retry.run(
             who,
             lambda guard: str(
