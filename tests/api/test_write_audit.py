@@ -699,6 +699,7 @@ def test_a_denial_names_roles_that_fit_the_audit_column(story, database):
 # and the session's own forms (no person's data).
 READS_BY_POST = {
     "/api/persons/search", "/api/persons/match", "/search", "/register/similar",
+    "/tracing/cases/{case_id}/search",
     "/api/auth/login", "/api/auth/second-factor", "/api/auth/logout", "/api/auth/tokens",
     "/login", "/login/code", "/logout", "/language",
 }  # fmt: skip

@@ -191,7 +191,7 @@ def test_consent_to_tracing_is_not_ticked_in_advance(database, clock, camp):
     registrar = page_client(database, clock, roles=(Role.REGISTRAR,), name="registrar")
     for url in ("/register", "/register/household"):
         page = registrar.page(url)
-        box = re.search(r'<input type="checkbox" name="consent_tracing"[^>]*>', page)
+        box = re.search(r'<input type="checkbox"[^>]*name="consent_tracing"[^>]*>', page)
         assert box and "checked" not in box.group(0), url
 
 

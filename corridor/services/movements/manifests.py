@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from corridor.domain.ids import (
     InvalidRegistrationNumber,
+    format_registration_number,
     normalise_registration_number,
     uuid7,
 )
@@ -786,13 +787,18 @@ def _person_status(manifest_status: str, r: Any, overdue: bool) -> str:
 
 
 def _names(conn: Connection, ids: list[str], scope: Sites) -> dict[str, str]:
-    """The display names of the persons among ``ids`` that ``scope`` may see."""
+    """The display names of the persons among ``ids`` that ``scope`` may see, each with
+    the registration number (two persons may share a name; the number finds the one)."""
     if not ids:
         return {}
     rows = conn.execute(
         select(persons).where(persons.c.id.in_(ids), queries.person_scope(scope))
     ).mappings()
-    return {r["id"]: queries.display_name(r) for r in rows}
+    return {
+        r["id"]: f"{queries.display_name(r)} "
+        f"({format_registration_number(r['registration_number'])})"
+        for r in rows
+    }
 
 
 def _listing(ids: list[str], names: dict[str, str]) -> Listing:
