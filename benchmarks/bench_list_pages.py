@@ -1,12 +1,13 @@
 """Time to first byte of each list page at demo size (about 19,000 persons), old code
 against new, alternating in one run.
 
-Builds (once, then reuses) the demo database with ``corridor demo`` (5,000 households over
-14 days), starts one server per code tree (``corridor serve`` with ``PYTHONPATH`` set to
-that tree, the same database), and requests each list page in turn from each server with
-a logged-in client (a protection officer and site manager on every site, by API token),
-alternating old and new, so that both see the same machine load. Prints the median and
-90th percentile time to the first byte and the page size.
+Builds (once, then reuses) the demo database with the old code's ``corridor demo`` (5,000
+households over 14 days), starts one server per code tree (``corridor serve`` with
+``PYTHONPATH`` set to that tree, each on its own copy of the database, so that the new
+code's migrations never reach the old server's), and requests each list page in turn
+from each server with a logged-in client (a protection officer and site manager on every
+site, by API token), alternating old and new, so that both see the same machine load.
+Prints the median and 90th percentile time to the first byte and the page size.
 
     git worktree add --detach /tmp/corridor-main main
     python benchmarks/bench_list_pages.py --db /tmp/bench-demo.db --old /tmp/corridor-main
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -34,14 +36,28 @@ from bench_registration import free_port, wait_ready  # noqa: E402
 PAGES = ["/families", "/manifests", "/unaccounted", "/tracing", "/tracing/enquiries"]
 
 
-def build(db: Path) -> None:
+def build(db: Path, tree: Path) -> None:
+    """The demo database, built by the OLD code (its schema is then the older one: the new
+    server upgrades its own copy when it starts, as an upgraded site would)."""
     if db.exists():
         return
     subprocess.run(
         [sys.executable, "-m", "corridor.cli", "demo", "--db", f"sqlite:///{db}", "--no-serve"],
         check=True,
         stdout=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        cwd=tree,
     )
+
+
+def copy_of(db: Path, label: str) -> Path:
+    """A copy of the demo database for one server (SQLite's backup: the WAL included), so
+    that the new code's migrations never touch the old server's database."""
+    target = db.with_name(f"{db.stem}-{label}{db.suffix}")
+    if not target.exists():
+        with sqlite3.connect(db) as source, sqlite3.connect(target) as copy:
+            source.backup(copy)
+    return target
 
 
 def token(url: str, master_key_file: str) -> str:
@@ -106,16 +122,17 @@ def main() -> None:
     parser.add_argument("--pages", nargs="*", default=PAGES)
     args = parser.parse_args()
     db = args.db.resolve()
-    build(db)
-    url, key_file = f"sqlite:///{db}", f"{db}.key"
-    auth = {"Authorization": f"Bearer {token(url, key_file)}"}
     trees = {"old": args.old.resolve(), "new": args.new.resolve()}
+    build(db, trees["old"])
+    key_file = f"{db}.key"
     servers, clients = {}, {}
     try:
         for label, tree in trees.items():
             port = free_port()
+            url = f"sqlite:///{copy_of(db, label)}"
             servers[label] = serve(tree, url, key_file, port)
             wait_ready(f"http://127.0.0.1:{port}", servers[label])
+            auth = {"Authorization": f"Bearer {token(url, key_file)}"}
             clients[label] = httpx.Client(
                 base_url=f"http://127.0.0.1:{port}", headers=auth, timeout=120
             )
