@@ -334,15 +334,20 @@ def _split_households(site_id: str | None) -> Any:
         .having(func.count(distinct(place)) >= 2)
         .order_by(persons.c.household_id)
     )
-    if site_id:
-        member = persons.alias("member")
-        at_site = (
-            select(member.c.household_id)
-            .join(person_locations, person_locations.c.person_id == member.c.id)
-            .where(person_locations.c.site_id == site_id)
-        )
-        q = q.where(persons.c.household_id.in_(at_site))
-    return q
+    return _with_a_member_at(q, site_id)
+
+
+def _with_a_member_at(q: Any, site_id: str | None) -> Any:
+    """``q`` (household ids) kept to households with a member at ``site_id``, if given."""
+    if not site_id:
+        return q
+    member = persons.alias("member")
+    at_site = (
+        select(member.c.household_id)
+        .join(person_locations, person_locations.c.person_id == member.c.id)
+        .where(person_locations.c.site_id == site_id)
+    )
+    return q.where(persons.c.household_id.in_(at_site))
 
 
 def _adultless_households(site_id: str | None, today: date) -> Any:
@@ -370,15 +375,7 @@ def _adultless_households(site_id: str | None, today: date) -> Any:
         .having(func.sum(adult) == 0)
         .order_by(persons.c.household_id)
     )
-    if site_id:
-        member = persons.alias("member")
-        at_site = (
-            select(member.c.household_id)
-            .join(person_locations, person_locations.c.person_id == member.c.id)
-            .where(person_locations.c.site_id == site_id)
-        )
-        q = q.where(persons.c.household_id.in_(at_site))
-    return q
+    return _with_a_member_at(q, site_id)
 
 
 def _family(
