@@ -9,6 +9,7 @@ submit, so it works without script under the strict CSP): the first POST, withou
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -238,33 +239,26 @@ def check_in(
     household_id = text(form, "household_id")
     errors: dict[str, str] = {}
     try:
+        # One person, or a whole household; the same write otherwise.
+        write: Callable[..., Any]
         if household_id:
-            whole = forms.parse(HouseholdCheckInIn, {"household_id": household_id})
-            retry.run(
-                who,
-                lambda guard: svc.manifests.check_in_household(
-                    manifest_id,
-                    whole,
-                    recorded_by=who.principal.user_id,
-                    scope=who.scope,
-                    audit=guard(svc.audit.hook(who, WRITE)),
-                ),
-                shown_again,
-            )
+            data: Any = forms.parse(HouseholdCheckInIn, {"household_id": household_id})
+            write, ref = svc.manifests.check_in_household, None
         else:
             data = forms.parse(CheckInIn, body)
-            retry.run(
-                who,
-                lambda guard: svc.manifests.check_in(
-                    manifest_id,
-                    data,
-                    recorded_by=who.principal.user_id,
-                    scope=who.scope,
-                    audit=guard(svc.audit.hook(who, WRITE)),
-                ),
-                shown_again,
-                made.check_in_ref(manifest_id),
-            )
+            write, ref = svc.manifests.check_in, made.check_in_ref(manifest_id)
+        retry.run(
+            who,
+            lambda guard: write(
+                manifest_id,
+                data,
+                recorded_by=who.principal.user_id,
+                scope=who.scope,
+                audit=guard(svc.audit.hook(who, WRITE)),
+            ),
+            shown_again,
+            ref,
+        )
     except (ValidationFailed, NotFound, Conflict) as exc:
         reasons = forms.reasons(exc)
         errors = {"registration_number": reasons}
