@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from corridor.schemas import PersonIn
 from tests.browser.conftest import LiveServer, screenshot, sign_in
@@ -115,7 +116,8 @@ def test_dispatch_a_manifest_and_check_arrivals_in(page, live_server: LiveServer
     page.wait_for_url(re.compile(r"/manifests/[0-9a-f-]+$"))
     page.get_by_label("Registration numbers (one per line)", exact=True).fill("\n".join(numbers))
     page.get_by_role("button", name="Add", exact=True).click()
-    assert page.locator("#manifest-persons tbody tr").count() == 3
+    # The form reloads the page: wait for the rows rather than count the old page's.
+    expect(page.locator("#manifest-persons tbody tr")).to_have_count(3)
     assert _unlabelled_inputs(page) == []
     page.get_by_role("button", name="Dispatch: the vehicle leaves now").click()
     page.get_by_role("button", name="Yes, dispatch now").click()
