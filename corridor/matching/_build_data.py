@@ -18,7 +18,7 @@ from rapidfuzz.distance import Levenshtein
 from corridor.matching.blocking import coarse_skeleton
 from corridor.matching.compare import rules_connect
 from corridor.matching.keys import latin_key, skeleton, unit_keys
-from corridor.matching.normalise import normalise_arabic, parse_name
+from corridor.matching.normalise import fold_doubles, normalise_arabic, normalise_latin, parse_name
 
 DATA = Path(__file__).parent / "data"
 
@@ -65,6 +65,22 @@ def main(argv: list[str]) -> None:
         f.write("# arabic<TAB>latin keys; built by corridor.matching._build_data\n")
         for ar in sorted(table):
             f.write(f"{ar}\t{','.join(sorted(table[ar]))}\n")
+
+    # Names that may follow the article, to tell Alhasan (al + Hasan) from Alaa or
+    # Elias when the article is glued: every name of the common-names list, its
+    # own article dropped, doubled letters folded.
+    names: set[str] = set()
+    with common.open(encoding="utf-8") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            words = [w for w in normalise_latin(row["latin"]).replace("-", " ").split() if w]
+            if words and words[0] in ("al", "el"):
+                words = words[1:]
+            if len(words) == 1:
+                names.add(fold_doubles(words[0]))
+    with (DATA / "article-names.txt").open("w", encoding="utf-8") as f:
+        f.write("# names that follow the article; built by corridor.matching._build_data\n")
+        for name in sorted(names):
+            f.write(f"{name}\n")
 
     # Default frequencies: Zipf shares by rank in the common-names list.
     freq: dict[str, float] = {}
