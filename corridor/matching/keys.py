@@ -63,9 +63,9 @@ _LATIN_SINGLE = {
     "x": "KS", "w": "", "y": "",
 }
 _VOWEL_OF = {"a": "a", "e": "e", "i": "i", "o": "o", "u": "u", "y": "I", "w": "U", "v": "U"}
-# Long vowels; Dutch writes u as oe (Hoessein) and i as ie (Aziez, Dien), as does German.
+# Long vowels; Dutch and German write a long i as ie (Aziez, Dien).
 _LONG_VOWELS = [
-    ("oe", "U"), ("ie", "I"), ("ou", "U"), ("oo", "U"), ("uu", "U"), ("ow", "U"), ("aw", "U"), ("au", "U"),
+    ("ie", "I"), ("ou", "U"), ("oo", "U"), ("uu", "U"), ("ow", "U"), ("aw", "U"), ("au", "U"),
     ("ee", "I"), ("ii", "I"), ("ai", "I"), ("ay", "I"), ("ei", "I"), ("ey", "I"), ("aa", "A"),
 ]
 
@@ -115,6 +115,10 @@ def _latin_segments(word: str, first: bool) -> list[tuple[str, str]]:
                 out.append(("W", ""))
                 i += 1
                 continue
+        if word.startswith("oe", i):
+            out.append(("", "u"))  # Dutch oe is u, long or short: Hoessein, Mahmoed
+            i += 2
+            continue
         if word.startswith("ij", i) and (i + 2 == n or word[i + 2] not in "aeiou"):
             out.append(("", "I"))  # Dutch ij: Zijnab
             i += 2
@@ -187,6 +191,7 @@ _LATIN_KEY_SUBS = [
     (r"th", "t"), (r"ck", "k"), (r"q", "k"), (r"c(?=[eiy])", "s"), (r"ch", "sh"), (r"c", "k"), (r"x", "ks"),
     (r"dj", "j"), (r"ou|oo|o|uw", "u"), (r"ee|ie", "i"), (r"ei|ey|ay|ai", "ai"),
     (r"y(?![aeiou])", "i"),
+    (r"(?<=[bcdfgjklmnpqrstvxz])e$", ""),  # French silent final e: Hassane, Yacine
     (r"e", "a"), (r"w", "u"), (r"v", "u"), (r"(?<=[aiu])h$", ""), (r"(.)\1+", r"\1"),
 ]
 _LATIN_KEY_RES = [(re.compile(p), r) for p, r in _LATIN_KEY_SUBS]
