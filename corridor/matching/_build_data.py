@@ -42,6 +42,9 @@ def main(argv: list[str]) -> None:
     wikidata, common = Path(argv[0]), Path(argv[1])
     table: dict[str, set[str]] = {}
     counts: dict[tuple[str, str], int] = {}
+    # Every plausibly aligned (Latin key, Arabic) pair, rule-connected or not: which
+    # Arabic name a Latin spelling stands for (Fatma and Fatima both for فاطمة).
+    spelled: dict[str, dict[str, int]] = {}
     for latin, arabic, count in _pairs(wikidata, common):
         la_units = parse_name(latin)
         ar_units = parse_name(normalise_arabic(arabic))
@@ -51,11 +54,13 @@ def main(argv: list[str]) -> None:
             if au.script != "ar" or lu.script != "la":
                 continue
             ka, kl = unit_keys(au), unit_keys(lu)
-            if rules_connect(ka, kl):
-                continue
             ca, cl = coarse_skeleton(ka.skeleton), coarse_skeleton(kl.skeleton)
             if Levenshtein.distance(ca, cl) > max(1, len(ca) // 3):
                 continue  # a misaligned label pair, not a spelling
+            per = spelled.setdefault(kl.latin, {})
+            per[au.text] = per.get(au.text, 0) + count
+            if rules_connect(ka, kl):
+                continue
             pair = (au.text, latin_key(lu))
             counts[pair] = counts.get(pair, 0) + count
     for (ar, la), n in counts.items():
@@ -65,6 +70,16 @@ def main(argv: list[str]) -> None:
         f.write("# arabic<TAB>latin keys; built by corridor.matching._build_data\n")
         for ar in sorted(table):
             f.write(f"{ar}\t{','.join(sorted(table[ar]))}\n")
+
+    # Latin spelling -> the Arabic name it stands for, where the data say so clearly
+    # (seen at least 3 times, 60 % of them for one Arabic name).
+    with (DATA / "latin-names.tsv").open("w", encoding="utf-8") as f:
+        f.write("# latin key<TAB>arabic name it spells; built by corridor.matching._build_data\n")
+        for key in sorted(spelled):
+            per = spelled[key]
+            arabic, n = max(sorted(per.items()), key=lambda kv: kv[1])
+            if n >= 3 and n >= 0.6 * sum(per.values()):
+                f.write(f"{key}\t{arabic}\n")
 
     # Names that may follow the article, to tell Alhasan (al + Hasan) from Alaa or
     # Elias when the article is glued: every name of the common-names list, its

@@ -104,6 +104,7 @@ SWEDISH_ENGLISH = [
 TURKISH = [
     ("Mehmet", "Mohammed"),
     ("Mehmet", "محمد"),
+    ("Fatma", "Fatima"),  # no rule: both spell فاطمة in the data (Amna/Amina do not)
     ("Hüseyin", "Hussein"),
     ("Hüseyin", "حسين"),
     ("Ahmet", "Ahmed"),
@@ -158,6 +159,10 @@ NEAR_MISSES = [
     ("Ali", "Alaa"),
     ("Rana", "Rania"),
     ("Ahmed", "Hamed"),
+    ("Amna", "Amina"),
+    ("Samar", "Samira"),
+    ("Nada", "Nadia"),
+    ("Hasan", "Hassani"),
     ("Omar", "Amer"),
 ]
 
