@@ -54,7 +54,7 @@ _AR_ALT = str.maketrans({"ض": "ز", "ظ": "ز", "ذ": "ز", "ث": "س"})
 _LATIN_DIGRAPHS = [
     ("dsch", "J"), ("tsch", "X"), ("sch", "X"), ("tch", "X"), ("tsj", "X"), ("dsj", "J"),
     ("sj", "X"), ("kh", "K"), ("gh", "K"), ("sh", "X"), ("ch", "X"), ("th", "T"),
-    ("dh", "D"), ("ph", "F"), ("zh", "J"), ("dj", "J"), ("dz", "J"), ("ck", "K"), ("ts", "S"),
+    ("dh", "D"), ("ph", "F"), ("zh", "J"), ("dj", "J"), ("dzh", "J"), ("dz", "D"), ("ck", "K"), ("ts", "S"),
     ("tz", "S"), ("ks", "KS"),
 ]
 _LATIN_SINGLE = {
