@@ -146,6 +146,8 @@ COMPOUNDS = [
     ("Seif el-Dien", "Saif al-Din"),
     ("Ala el-Dien", "Alaa al-Din"),
     ("Nasroellah", "Nasrallah"),
+    ("عبدالرحمن", "عبد الرحمن"),
+    ("عبدالرحمن", "Abderrahmane"),
 ]
 
 # Pairs that must NOT compare as the same name (brothers and sisters are named so).
@@ -255,3 +257,6 @@ def test_family_spellings_find_the_person_first(query: PersonRecord, expected: s
     matches = index.search(query, top=3)
     assert matches and matches[0].record_id == expected
     assert all(m.probability < matches[0].probability for m in matches[1:])
+    # Every name agrees as the same name: no name left "different" or merely "similar".
+    levels = {str(e.level) for e in matches[0].explanation}
+    assert not levels & {"different", "similar name", "found elsewhere in the name"}, levels
