@@ -54,7 +54,8 @@ _AR_ALT = str.maketrans({"ض": "ز", "ظ": "ز", "ذ": "ز", "ث": "س"})
 _LATIN_DIGRAPHS = [
     ("dsch", "J"), ("tsch", "X"), ("sch", "X"), ("tch", "X"), ("tsj", "X"), ("dsj", "J"),
     ("sj", "X"), ("kh", "K"), ("gh", "K"), ("sh", "X"), ("ch", "X"), ("th", "T"),
-    ("dh", "D"), ("ph", "F"), ("zh", "J"), ("dj", "J"), ("dzh", "J"), ("dz", "D"), ("ck", "K"), ("ts", "S"),
+    ("dh", "D"), ("ph", "F"), ("zh", "J"), ("dj", "J"), ("dzh", "J"), ("dz", "D"), ("ck", "K"),
+    ("ts", "S"),
     ("tz", "S"), ("ks", "KS"),
 ]
 _LATIN_SINGLE = {
@@ -187,8 +188,9 @@ def slots(unit: NameUnit) -> tuple[tuple[str, frozenset[str]], ...]:
 
 _LATIN_KEY_SUBS = [
     (r"dsch|dsj", "j"), (r"tsch|tsj", "ch"), (r"sch", "sh"), (r"tch", "ch"), (r"sj", "sh"),
-    (r"oe", "u"), (r"ij(?![aeiou])", "ei"), (r"ph", "f"), (r"kh", "k"), (r"gh", "g"), (r"dh", "d"),
-    (r"th", "t"), (r"ck", "k"), (r"q", "k"), (r"c(?=[eiy])", "s"), (r"ch", "sh"), (r"c", "k"), (r"x", "ks"),
+    (r"oe", "u"), (r"ij(?![aeiou])", "ei"), (r"ph", "f"), (r"kh", "k"), (r"gh", "g"),
+    (r"dh", "d"), (r"th", "t"), (r"ck", "k"), (r"q", "k"), (r"c(?=[eiy])", "s"), (r"ch", "sh"),
+    (r"c", "k"), (r"x", "ks"),
     (r"dj", "j"), (r"ou|oo|o|uw", "u"), (r"ee|ie", "i"), (r"ei|ey|ay|ai", "ai"),
     (r"y(?![aeiou])", "i"),
     (r"(?<=[bcdfgjklmnpqrstvxz])e$", ""),  # French silent final e: Hassane, Yacine

@@ -132,8 +132,8 @@ _LATIN_SUFFIX_RE = re.compile(
     r"|(?P<din>(?:oe|[aeiou])[dl]-?d(?:ee|ie|i)ne?)"
     r"|(?P<rah>[aeiou]r-?r[ae]hmane?))$"
 )
-_LATIN_ABD_RE = re.compile(r"^abd(?:(?:oe|[aeiou])l|[aeiou](?=(sh|[rstdnz])\1)(?:sh|[rstdnz])|[aeiou]?)"
-                           r"(?P<rest>[a-z]{2,})$")
+_LATIN_ABD_RE = re.compile(r"^abd(?:(?:oe|[aeiou])l|[aeiou](?=(sh|[rstdnz])\1)(?:sh|[rstdnz])"
+                           r"|[aeiou]?)(?P<rest>[a-z]{2,})$")
 # "Abd" written with its article or linking vowel as a word of its own, in any
 # language's vowels: Abdul, Abdel, Abdoel (Dutch), Abdur, Abdou.
 _ABD_WORD_RE = re.compile(r"^abd(?:[aeiou]{1,2}[lrstdnz]|oe|ou)$")
