@@ -26,6 +26,7 @@ from importlib import resources
 
 __all__ = [
     "NameUnit",
+    "join_split_compounds",
     "is_arabic",
     "normalise_arabic",
     "normalise_latin",
@@ -398,6 +399,33 @@ def _split_arabic_word(w: str) -> list[str]:
     if w.endswith("الدين") and len(w) > 6:
         return [w[:-5], "دين"]
     return [_strip_article(w)]
+
+
+def join_split_compounds(fields: list[str | None]) -> list[str | None]:
+    """Name fields with a compound split over two fields made one again.
+
+    ``["Faisal", "Abdel", "Réda"]`` -> ``["Faisal", None, "Abdel Réda"]``: a field that
+    is only the first half of a compound (Abd, Abdel, Abu, عبد, ابو) belongs to the name
+    in the next field.
+    """
+    out = list(fields)
+    for i, head in enumerate(out):
+        if not head or not _is_compound_head(head):
+            continue
+        nxt = next((j for j in range(i + 1, len(out)) if out[j]), None)
+        if nxt is not None:
+            out[i], out[nxt] = None, f"{head} {out[nxt]}"
+    return out
+
+
+def _is_compound_head(text: str) -> bool:
+    words = text.split()
+    if len(words) != 1:
+        return False
+    if is_arabic(text):
+        return normalise_arabic(words[0]) in ("عبد", "ابو", "ابي", "ابا")
+    w = normalise_latin(words[0]).strip("- ")
+    return w in _ABU or w in _ABD or _ABD_WORD_RE.match(w) is not None
 
 
 @lru_cache(maxsize=200_000)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from corridor.matching.keys import UnitKeys, unit_keys
-from corridor.matching.normalise import NameUnit, parse_name
+from corridor.matching.normalise import NameUnit, join_split_compounds, parse_name
 
 __all__ = ["PersonRecord", "NameChain", "GIVEN", "GIVEN2", "CHAIN", "FAMILY"]
 
@@ -92,10 +92,10 @@ class PersonRecord:
                 seen.add(units)
                 out.append(NameChain(units, roles, source))
 
-        given = parse_name(self.given_name)
-        father = parse_name(self.father_name)
-        grand = parse_name(self.grandfather_name)
-        family = parse_name(self.family_name)
+        given, father, grand, family = (
+            parse_name(f) for f in join_split_compounds(
+                [self.given_name, self.father_name, self.grandfather_name, self.family_name])
+        )
         if given or father or grand or family:
             parts = given + father + grand + family
             if len({u.script for u in parts}) == 1:

@@ -260,3 +260,15 @@ def test_family_spellings_find_the_person_first(query: PersonRecord, expected: s
     # Every name agrees as the same name: no name left "different" or merely "similar".
     levels = {str(e.level) for e in matches[0].explanation}
     assert not levels & {"different", "similar name", "found elsewhere in the name"}, levels
+
+
+def test_compound_split_over_two_fields_is_one_name() -> None:
+    """Fails on the old code: "Abdel" in one field and "Réda" in the next were two
+    names, so "Reda" alone agreed with another person's Reza."""
+    rec = PersonRecord("q", given_name="Faisal", father_name="Mohammadi",
+                       grandfather_name="Abdel", family_name="Réda")
+    chain = rec.name_chains()[0]
+    assert [u.parts for u in chain.units] == [("faisal",), ("mohammadi",), ("abd", "reda")]
+    assert chain.roles == ("given", "chain", "family")
+    arabic = PersonRecord("q", given_name="فيصل", father_name="عبد", family_name="رضا")
+    assert [u.parts for u in arabic.name_chains()[0].units] == [("فيصل",), ("عبد", "رضا")]
