@@ -118,7 +118,7 @@ _SUFFIX_CANON = {
     "din": "din", "deen": "din", "dine": "din", "eddine": "din", "eddin": "din", "uddin": "din",
     "addin": "din", "aldin": "din", "eldin": "din", "udin": "din", "edin": "din", "uddeen": "din",
     "eddeen": "din", "ud-din": "din", "ad-din": "din", "dien": "din", "eddien": "din",
-    "oeddin": "din", "oellah": "allah",
+    "oeddin": "din", "oellah": "allah", "ettin": "din", "attin": "din",
 }
 # Words that join the previous word when a link/article stands between them.
 _LINKED_SECOND = frozenset(["rahman", "rehman", "rahim", "haq", "huq", "hak", "islam", "zaman",
@@ -130,7 +130,7 @@ _ARABIC_SUFFIXES = frozenset(["الله", "الدين", "الرحمن", "الر�
 
 _LATIN_SUFFIX_RE = re.compile(
     r"^(?P<head>[a-z]{2,}?)(?:(?:(?:oe|[aeiou])ll?ah|(?:oe|[aeiou])lla)"
-    r"|(?P<din>(?:oe|[aeiou])[dl]-?d(?:ee|ie|i)ne?)"
+    r"|(?P<din>(?:oe|[aeiou])[dl]-?d(?:ee|ie|i)ne?|[aeiou]ttin)"
     r"|(?P<rah>[aeiou]r-?r[ae]hmane?))$"
 )
 _LATIN_ABD_RE = re.compile(r"^abd(?:(?:oe|[aeiou])l|[aeiou](?=(sh|[rstdnz])\1)(?:sh|[rstdnz])"

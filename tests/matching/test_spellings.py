@@ -87,6 +87,9 @@ GERMAN = [
     ("Chalid", "Khalid"),
     ("Chalid", "خالد"),
     ("Raschid", "Rashid"),
+    ("Chadidscha", "Khadija"),
+    ("Aischa", "Aisha"),
+    ("Abdel Rachman", "Abdulrahman"),
 ]
 
 # Swedish and English: j = y (Swedish), ee/oo/ou long vowels (English).
@@ -115,6 +118,11 @@ TURKISH = [
     ("Mahmut", "Mahmoud"),
     ("Şükrü", "Shukri"),
     ("Çelebi", "Chalabi"),
+    ("Zeynep", "Zainab"),
+    ("Ömer", "Omar"),
+    ("Nurettin", "Nour al-Din"),
+    ("Selahattin", "Salah al-Din"),
+    ("Abdülkadir", "Abdulqader"),
 ]
 
 # Articles glued or dropped, in Latin and Arabic script.
