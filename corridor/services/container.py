@@ -40,6 +40,7 @@ class Services:
         enquiries on a worker thread (the server) rather than before answering (tests,
         the CLI, the demo build)."""
         from corridor.services.exchange.exports import ExportService
+        from corridor.services.exchange.selections import ListSelections
         from corridor.services.exchange.imports import ImportService
         from corridor.services.exchange.partner_exports import PartnerExportService
         from corridor.services.exchange.reports import ReportService
@@ -92,7 +93,12 @@ class Services:
         # The one way personal data leaves the services (scope, purpose, field groups,
         # audit; typed read models).
         self.gate = Gate(self, self.matrix)
-        self.exports = ExportService(db, clock, write_file=self.gate.export_file)
+        self.exports = ExportService(
+            db,
+            clock,
+            write_file=self.gate.export_file,
+            select=ListSelections(self.manifests, self.figures),
+        )
         self.subject_access = SubjectAccessService(db, clock, self.vault)
         self.tracing = TracingService(db, clock, self.vault, self.person_search)
         # A registration or an arrival is checked against open enquiries as soon as it

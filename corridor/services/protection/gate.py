@@ -695,8 +695,11 @@ class Gate:
         domain: str,
         audit: AuditHook,
         conn: Connection | None = None,
+        person_ids: list[str] | None = None,
     ) -> ExportedFile:
-        """Persons of these sites (None: every site, for the operator on the server) in a
+        """``person_ids``: only these of them (a list's selection; None: all).
+
+        Persons of these sites (None: every site, for the operator on the server) in a
         format of the registry, as holders of ``roles`` may see them: the site scope is the
         query's, PFIF holds only persons who consented to tracing, the partner table has
         no column for a restricted field group, and Corridor's own records are the read
@@ -706,13 +709,13 @@ class Gate:
         partner = self.s.partner_exports
         rows: list[dict[str, Any]]
         if writer.takes == "pfif":
-            rows = partner.pfif_persons(site_ids, domain, audit=audit, conn=conn)
+            rows = partner.pfif_persons(site_ids, domain, audit=audit, conn=conn, only=person_ids)
             ids = [r["corridor_id"] for r in rows]
         elif writer.takes == "table":
-            rows = partner.table(site_ids, audit=audit, conn=conn)
+            rows = partner.table(site_ids, audit=audit, conn=conn, only=person_ids)
             ids = [r["record_id"] for r in rows]
         else:
-            people = partner.records(site_ids, audit=audit, conn=conn)
+            people = partner.records(site_ids, audit=audit, conn=conn, only=person_ids)
             rows = [v.model_dump(mode="json") for v in self.present(roles, people)]
             ids = [r["id"] for r in rows]
         context = registry.WriteContext(partner.provenance(exported_by))
