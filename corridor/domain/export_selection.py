@@ -161,7 +161,11 @@ def describe(selection: Selection | None, site_name: str | None = None) -> Text:
             until=selection.until.isoformat(),
         )
     if selection.since:
-        return N_("{list}, departed on or after {since}", list=text, since=selection.since.isoformat())
+        return N_(
+            "{list}, departed on or after {since}", list=text, since=selection.since.isoformat()
+        )
     if selection.until:
-        return N_("{list}, departed on or before {until}", list=text, until=selection.until.isoformat())
+        return N_(
+            "{list}, departed on or before {until}", list=text, until=selection.until.isoformat()
+        )
     return text

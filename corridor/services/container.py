@@ -40,10 +40,10 @@ class Services:
         enquiries on a worker thread (the server) rather than before answering (tests,
         the CLI, the demo build)."""
         from corridor.services.exchange.exports import ExportService
-        from corridor.services.exchange.selections import ListSelections
         from corridor.services.exchange.imports import ImportService
         from corridor.services.exchange.partner_exports import PartnerExportService
         from corridor.services.exchange.reports import ReportService
+        from corridor.services.exchange.selections import ListSelections
         from corridor.services.figures import FigureService
         from corridor.services.health import HealthService
         from corridor.services.idempotency import IdempotencyService

@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from corridor.responses import Export
 from corridor.domain.export_selection import Selection
+from corridor.responses import Export
 from corridor.schemas import ExportDownloadIn, ExportIn, ExportSelectionIn
 from corridor.services import Services
 from corridor.services import idempotency as made

@@ -30,8 +30,8 @@ from corridor.security import export_file
 from corridor.security.tables import export_requests
 from corridor.services.base import AuditHook, Service
 from corridor.services.protection.read_models import ExportedFile
-from corridor.storage.database import Database
 from corridor.storage import queries
+from corridor.storage.database import Database
 from corridor.storage.queries import Sites
 from corridor.text import N_
 
