@@ -63,6 +63,10 @@ def _truck(client: Any, vehicle: str, src: str, dst: str, people: list[str]) -> 
 
 @pytest.fixture
 def world(client: Any, clock: Any) -> dict[str, Any]:
+    return build_world(client, clock)
+
+
+def build_world(client: Any, clock: Any) -> dict[str, Any]:
     """Twelve households of four at an exit point, moved over three days: four trucks
     (received, two on the road, a draft) to two camps; households split with and
     without a child alone, and one that travels whole."""

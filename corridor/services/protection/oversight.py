@@ -15,10 +15,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, func, select
 
+from corridor.domain.export_selection import Selection, describe
 from corridor.domain.ids import (
     InvalidRegistrationNumber,
     format_registration_number,
@@ -35,6 +37,7 @@ from corridor.security.tables import (
     users,
 )
 from corridor.services.base import Service
+from corridor.services.protection.read_models import Sentence
 from corridor.storage import queries
 from corridor.storage.tables import persons
 from corridor.storage.tracing_tables import tracing_enquiries
@@ -126,6 +129,7 @@ class PendingExport(BaseModel):
     sites: list[str]
     created_at: datetime
     persons: int
+    selection_text: Sentence = "every person of the sites"
 
 
 class HeldPerson(BaseModel):
@@ -349,6 +353,7 @@ class OversightService(Service):
                         sites=[site_names.get(s, s) for s in r.site_ids],
                         created_at=r.created_at,
                         persons=int(count),
+                        selection_text=_selection_text(r.selection, site_names),
                     )
                 )
         return out
@@ -420,3 +425,13 @@ class OversightService(Service):
             live_keys=sum(n for state, n in states.items() if state != "destroyed"),
             destroyed_keys=states.get("destroyed", 0),
         )
+
+
+def _selection_text(stored: dict[str, Any] | None, site_names: dict[str, str]) -> str:
+    """What a waiting export holds, in words: every person of its sites, or a list's
+    persons by its filter (the count above is then of the sites: the list's persons are
+    found when the file is written)."""
+    if not stored:
+        return describe(None)
+    selection = Selection.of(stored)
+    return describe(selection, site_names.get(selection.site_id or "", selection.site_id))

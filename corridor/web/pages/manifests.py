@@ -326,6 +326,7 @@ def unaccounted(request: Request, svc: Svc, who: MayManifestRead) -> Response:
         "sites": site_names(svc, who),
         "filter_sites": listing.filter_sites(svc, who),
         "kept": kept,
+        "export_query": listing.export_query("unaccounted", kept),
         "pager": listing.pager(request, listed, len(listed.items), kept),
     }
     return render(request, "unaccounted.html", data, who=who, extra=extra)
