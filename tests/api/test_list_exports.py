@@ -70,7 +70,8 @@ def build_world(client: Any, clock: Any) -> dict[str, Any]:
     """Twelve households of four at an exit point, moved over three days: four trucks
     (received, two on the road, a draft) to two camps; households split with and
     without a child alone, and one that travels whole."""
-    exit_point, camp_a, camp_b = site(client, "Exit"), site(client, "Camp A"), site(client, "Camp B")
+    exit_point = site(client, "Exit")
+    camp_a, camp_b = site(client, "Camp A"), site(client, "Camp B")
     hh = [_household(client, exit_point, i) for i in range(12)]
     # day 1: heads and their older child to Camp A (the younger stays with the spouse)
     t0 = _truck(client, "Truck 0", exit_point, camp_a, [p for h in hh[0:4] for p in (h[0], h[2])])
@@ -118,9 +119,11 @@ def _manifest_filters(world: dict[str, Any]) -> list[dict[str, str]]:
     sites = [None, world["sites"]["exit"], world["sites"]["a"], world["sites"]["b"]]
     statuses = [None, "draft", "dispatched", "received"]
     sorts = [None, "vehicle", "-departed", "status", "-created"]
-    days = [(None, None), (world["days"][1].isoformat(), None), (None, world["days"][1].isoformat())]
+    day2 = world["days"][1].isoformat()
+    days = [(None, None), (day2, None), (None, day2)]
     out = []
-    for n, (s, st, so, (since, until)) in enumerate(itertools.product(sites, statuses, sorts, days)):
+    combinations = itertools.product(sites, statuses, sorts, days)
+    for n, (s, st, so, (since, until)) in enumerate(combinations):
         if n % 4:  # a quarter of the 240 combinations, spread over every value
             continue
         given = {"site_id": s, "status": st, "sort": so, "since": since, "until": until}
@@ -341,6 +344,6 @@ def test_a_bad_selection_names_the_field_and_asks_nothing(client, database, worl
 def test_a_site_outside_ones_sites_is_not_found(client, database, clock, world):
     other = client.post("/api/sites", json={"name": "Far away", "kind": "camp", "pcode": "SY09"})
     far = other.json()["id"]  # the officer does not work there
-    r = client.post("/api/exports", json={"reason": "the list",
-                                          "selection": {"list": "families", "site_id": far}})  # fmt: skip
+    selection = {"list": "families", "site_id": far}
+    r = client.post("/api/exports", json={"reason": "the list", "selection": selection})
     assert r.status_code == 404, r.text

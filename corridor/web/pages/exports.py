@@ -87,7 +87,7 @@ def _form(
 
 def _hidden(selection: Selection) -> list[tuple[str, str]]:
     """The selection as the hidden fields of the request form."""
-    out = [("list", selection.list)]
+    out: list[tuple[str, str]] = [("list", selection.list)]
     stored = selection.as_json()
     for name, key in PAGE_FILTERS.items():
         if key in stored:
