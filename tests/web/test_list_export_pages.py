@@ -191,3 +191,18 @@ def test_a_bad_filter_names_the_field(requester, world, query, field):
     r = requester.get(f"/exports/new?{query}")
     assert r.status_code == 422, r.text[:300]
     assert field in r.text
+
+
+def test_asking_twice_with_one_key_asks_once(requester, database, world):
+    from sqlalchemy import func, select
+
+    from corridor.security.tables import export_requests
+
+    page = requester.page("/exports/new?list=families&alone=1")
+    form = {**_hidden(page), "reason": "for the committee", "idempotency_key": _key(page)}
+    first = requester.submit("/exports", form, follow_redirects=False)
+    again = requester.submit("/exports", form, follow_redirects=False)
+    assert first.status_code == again.status_code == 303
+    assert first.headers["location"] == again.headers["location"]
+    with database.read() as conn:
+        assert conn.execute(select(func.count()).select_from(export_requests)).scalar() == 1
