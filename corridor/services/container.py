@@ -89,7 +89,9 @@ class Services:
         self.keys = KeyService(db, clock, self.vault)
         self.retention = RetentionService(db, clock, self.vault, retention_periods)
         # The data protection officer's desk (reads naming persons go through the gate).
-        self.oversight = OversightService(db, clock)
+        self.oversight = OversightService(
+            db, clock, select_persons=ListSelections(self.manifests, self.figures)
+        )
         # The one way personal data leaves the services (scope, purpose, field groups,
         # audit; typed read models).
         self.gate = Gate(self, self.matrix)

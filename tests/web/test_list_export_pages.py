@@ -206,3 +206,20 @@ def test_asking_twice_with_one_key_asks_once(requester, database, world):
     assert first.headers["location"] == again.headers["location"]
     with database.read() as conn:
         assert conn.execute(select(func.count()).select_from(export_requests)).scalar() == 1
+
+
+def test_the_desk_shows_a_waiting_lists_selection_and_its_persons(
+    requester, database, clock, world
+):
+    listed = requester.get("/families.json?alone=1").json()["families"]
+    members = {m["id"] for f in listed for m in f["members"] if m["id"]}
+    page = requester.page("/exports/new?list=families&alone=1")
+    requester.submit("/exports", {**_hidden(page), "reason": "for the committee",
+                                  "idempotency_key": _key(page)})  # fmt: skip
+    with page_client(database, clock, roles=(Role.DATA_PROTECTION_OFFICER,), name="dpo") as dpo:
+        waiting = dpo.get("/dpo/exports.json").json()["exports"]
+        assert [e["selection_text"] for e in waiting] == [
+            "members of families split across places, with a child alone"
+        ]
+        assert waiting[0]["persons"] == len(members)  # the list's persons, not the sites'
+        assert "members of families split across places" in dpo.page("/dpo/exports")

@@ -13,7 +13,7 @@ nobody and are not audited.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +39,7 @@ from corridor.security.tables import (
 from corridor.services.base import Service
 from corridor.services.protection.read_models import Sentence
 from corridor.storage import queries
+from corridor.storage.database import Database
 from corridor.storage.tables import persons
 from corridor.storage.tracing_tables import tracing_enquiries
 from corridor.text import N_, text_of
@@ -118,7 +119,8 @@ class Disposal(BaseModel):
 
 class PendingExport(BaseModel):
     """An export that waits for its second key: who asked, why, which sites, and how many
-    persons those sites hold now (the file is written only when downloaded)."""
+    persons those sites hold now, or a list's selection holds now (the file is written
+    only when downloaded)."""
 
     id: str
     requested_by: str
@@ -213,6 +215,17 @@ def _usernames(conn: Connection, user_ids: Sequence[str | None]) -> dict[str, st
 
 class OversightService(Service):
     """The desk's reads. ``trail`` and ``holds`` name persons: call them through the gate."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], datetime],
+        select_persons: Callable[[Selection, list[str]], list[str]] | None = None,
+    ) -> None:
+        """``select_persons``: the persons of a list's selection, to count those of a
+        waiting export (services/exchange/selections.py)."""
+        super().__init__(db, clock)
+        self.select_persons = select_persons
 
     def trail(self, ref: str) -> AuditTrail:
         """Every audit event about the person ``ref`` names (id or registration number),
@@ -342,6 +355,10 @@ class OversightService(Service):
                     .select_from(persons)
                     .where(queries.person_scope(list(r.site_ids)))
                 ).scalar_one()
+                if r.selection and self.select_persons is not None:
+                    # a list's persons now (ids only: counted, nobody shown or read)
+                    chosen = self.select_persons(Selection.of(r.selection), list(r.site_ids))
+                    count = len(chosen)
                 out.append(
                     PendingExport(
                         id=r.id,
@@ -429,8 +446,7 @@ class OversightService(Service):
 
 def _selection_text(stored: dict[str, Any] | None, site_names: dict[str, str]) -> str:
     """What a waiting export holds, in words: every person of its sites, or a list's
-    persons by its filter (the count above is then of the sites: the list's persons are
-    found when the file is written)."""
+    persons by its filter (they are found again when the file is written)."""
     if not stored:
         return describe(None)
     selection = Selection.of(stored)
