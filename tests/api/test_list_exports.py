@@ -11,6 +11,7 @@ import itertools
 import json
 from datetime import timedelta
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from openpyxl import load_workbook
@@ -158,8 +159,11 @@ def test_manifests_export_as_a_workbook_holds_the_same_rows(client, world):
     rows = [["" if v is None else v for v in row]  # an empty cell reads back as None
             for row in book.worksheets[0].iter_rows(values_only=True)]  # fmt: skip
     header, body = rows[0], rows[1:]
-    csv_rows = list(csv.reader(io.StringIO(
-        client.get("/api/manifests/export/csv", params=given).content.decode())))
+    csv_rows = list(
+        csv.reader(
+            io.StringIO(client.get("/api/manifests/export/csv", params=given).content.decode())
+        )
+    )
     assert [header, *body] == csv_rows  # fmt: skip
     assert [row[header.index("vehicle")] for row in body] == ["Bus 2", "Truck 0", "Truck 1",
                                                              "Truck 3"]  # fmt: skip
@@ -347,3 +351,43 @@ def test_a_site_outside_ones_sites_is_not_found(client, database, clock, world):
     selection = {"list": "families", "site_id": far}
     r = client.post("/api/exports", json={"reason": "the list", "selection": selection})
     assert r.status_code == 404, r.text
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "pfif"])
+def test_a_camps_unaccounted_export_holds_those_on_the_road_to_it_in_every_format(
+    database, clock, client, world, fmt
+):
+    """An officer of Camp B alone: the persons on the road to Camp B were registered at
+    the exit point, yet they are on Camp B's unaccounted list, and so in its export,
+    whatever the file's format (PFIF: those who consented to tracing)."""
+    camp_b = world["sites"]["b"]
+    with (
+        make_client(database, clock, roles=(Role.PROTECTION_OFFICER,)) as officer,
+        make_client(database, clock, roles=(Role.SITE_MANAGER,)) as manager,
+    ):
+        work_at(officer, camp_b, admin=client)
+        work_at(manager, camp_b, admin=client)
+        listed = manager.get("/api/unaccounted", params={"site_id": camp_b})
+        assert listed.status_code == 200, listed.text
+        expected = sorted(u["person"]["id"] for u in listed.json())
+        assert expected  # the parents of day 2, on the road to Camp B
+        header, content = _export(officer, manager, {"list": "unaccounted", "site_id": camp_b}, fmt)
+        if fmt == "jsonl":
+            got = _jsonl_ids(content)
+        elif fmt == "csv":
+            got = [r["record_id"] for r in csv.DictReader(io.StringIO(content.decode()))]
+        else:
+            got = _pfif_corridor_ids(content)
+        assert sorted(got) == expected, fmt
+        assert header["persons"] == len(expected)
+
+
+def _pfif_corridor_ids(content: bytes) -> list[str]:
+    """The persons of a PFIF file, by the Corridor id in its record ids' local part
+    (``<domain>/person.<id>``)."""
+    root = ElementTree.fromstring(content)
+    ids = []
+    for el in root.iter():
+        if el.tag.endswith("}person_record_id"):
+            ids.append((el.text or "").rsplit("/person.", 1)[-1])
+    return ids

@@ -142,8 +142,13 @@ class PartnerExportService(Service):
         only: Collection[str] | None = None,
     ) -> list[dict[str, Any]]:
         query = select(persons).order_by(persons.c.id)
-        if site_ids is not None:
+        if site_ids is not None and only is None:  # the persons registered at the sites
             query = query.where(persons.c.site_id.in_(list(site_ids)))
+        elif site_ids is not None:
+            # A list's persons (``only``): those the list may show, registered at the
+            # sites or now at, or on the road to or from, one of them (as the list's own
+            # query and the JSON lines file have it).
+            query = query.where(queries.person_scope(list(site_ids)))
         if traceable_only:
             query = query.where(persons.c.consent_tracing.is_(True))
         out = []
