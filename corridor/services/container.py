@@ -57,6 +57,7 @@ class Services:
         from corridor.services.protection.oversight import OversightService
         from corridor.services.protection.retention import RetentionService
         from corridor.services.protection.subject_access import SubjectAccessService
+        from corridor.services.registration.merges import MergeService
         from corridor.services.registration.persons import RegistrationService
         from corridor.services.registration.sites import SiteService
         from corridor.services.search.person_search import PersonSearchService
@@ -95,6 +96,8 @@ class Services:
         self.exports = ExportService(db, clock, write_file=self.gate.export_file)
         self.subject_access = SubjectAccessService(db, clock, self.vault)
         self.tracing = TracingService(db, clock, self.vault, self.person_search)
+        # Review and merge of duplicates: merges as recorded facts, undone exactly.
+        self.merges = MergeService(db, clock, self.vault, self.person_search)
         # A registration or an arrival is checked against open enquiries as soon as it
         # commits, so that a match is in the tracing queue within seconds.
         self.tracing_worker: TracingWorker | None = None
@@ -102,9 +105,11 @@ class Services:
             self.tracing_worker = TracingWorker(self.tracing.drain_outbox)
             self.registration.listeners.append(self.tracing_worker.listener("registration"))
             self.manifests.listeners.append(self.tracing_worker.listener("arrival"))
+            self.merges.listeners.append(self.tracing_worker.listener("registration"))
         else:
             self.registration.listeners.append(self.tracing.after_commit("registration"))
             self.manifests.listeners.append(self.tracing.after_commit("arrival"))
+            self.merges.listeners.append(self.tracing.after_commit("registration"))
 
     def start(self) -> None:
         """Start background work: the tracing worker first checks what the outbox kept

@@ -40,6 +40,7 @@ from corridor.services.protection.oversight import AuditTrail, Holds
 from corridor.services.protection.read_models import (
     Candidate,
     Card,
+    DuplicatePair,
     ExportedFile,
     Household,
     HouseholdSheet,
@@ -297,6 +298,7 @@ class Gate:
     # -- persons ----------------------------------------------------------------------
 
     def person(self, who: Caller, person_id: str) -> PersonView:
+        person_id = self.s.merges.resolve(person_id)  # a merged id leads to its survivor
         self._look_up(who, person_id)
         raw = self._read(
             who,
@@ -308,6 +310,7 @@ class Gate:
         return self.echo(who, raw)
 
     def movements(self, who: Caller, person_id: str) -> list[Movement]:
+        person_id = self.s.merges.resolve(person_id)
         self._look_up(who, person_id)
         events = self._read(
             who,
@@ -320,7 +323,9 @@ class Gate:
 
     def person_page(self, who: Caller, person_id: str) -> PersonPage:
         """A person's page: the person, their relatives in scope, movements and (for
-        tracing roles) the open cases naming them; one event per person shown."""
+        tracing roles) the open cases naming them; one event per person shown. A merged
+        person's id shows the survivor's page."""
+        person_id = self.s.merges.resolve(person_id)
         self._look_up(who, person_id)
 
         def fetch() -> dict[str, Any]:
@@ -362,12 +367,34 @@ class Gate:
         )
         return Household.model_validate({**found, "members": self._views(who, found["members"])})
 
+    # -- review and merge of duplicates ----------------------------------------------
+
+    def duplicates(self, who: Caller) -> list[DuplicatePair]:
+        """The probable duplicates to review (``person.merge``): pairs whose two persons
+        are both in the caller's scope, side by side as the caller may see them, with the
+        engine's explanation; one event per person shown (once, whatever their pairs)."""
+        pairs = self._read(
+            who,
+            "person.merge",
+            lambda: self.s.merges.queue(scope=who.scope),
+            lambda found: list(dict.fromkeys(p["id"] for d in found for p in d["persons"])),
+        )
+        viewer = self.viewer(who)
+        detention = None if viewer.sees_detention else self.detention_sites()
+        return [
+            DuplicatePair.model_validate(
+                {**d, "persons": [self.person_view(viewer, p, detention) for p in d["persons"]]}
+            )
+            for d in pairs
+        ]
+
     # -- wristbands and cards ---------------------------------------------------------
 
     def card(self, who: Caller, person_id: str) -> Card:
         """What a person's wristband or card prints (``person.print``): the person, and
         the head of the household, whose registration number is printed as the
         household's; one event for each of them (once when the person is the head)."""
+        person_id = self.s.merges.resolve(person_id)
         self._look_up(who, person_id)
 
         def fetch() -> tuple[dict[str, Any], dict[str, Any] | None]:
