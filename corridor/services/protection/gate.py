@@ -47,6 +47,7 @@ from corridor.services.protection.read_models import (
     ManifestHead,
     ManifestList,
     ManifestView,
+    MergedFrom,
     Movement,
     MovementEvent,
     PersonPage,
@@ -337,13 +338,22 @@ class Gate:
             }
             if self.viewer(who).may("tracing.read"):
                 page["cases"] = _cases_of(person_id, s.tracing.views.queue(scope=who.scope))
+            page["merged_from"] = s.merges.merges_of(person_id)
             return page
 
         page = self._read(
             who,
             "person.read",
             fetch,
-            lambda p: [person_id, *(r["id"] for r in p["relatives"])],
+            lambda p: list(
+                dict.fromkeys(
+                    [
+                        person_id,
+                        *(r["id"] for r in p["relatives"]),
+                        *(m["person_id"] for m in p["merged_from"]),
+                    ]
+                )
+            ),
             refused=[person_id],
         )
         viewer = self.viewer(who)
@@ -356,6 +366,7 @@ class Gate:
                 if "cases" not in page
                 else [TracingMention.model_validate(c) for c in page["cases"]]
             ),
+            merged_from=[MergedFrom.model_validate(m) for m in page["merged_from"]],
         )
 
     def household(self, who: Caller, household_id: str) -> Household:

@@ -194,6 +194,15 @@ class TracingMention(ReadModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class MergedFrom(ReadModel):
+    """A record merged into this person: its id and number lead here (issue 15)."""
+
+    merge_id: str
+    person_id: str
+    registration_number: str
+    merged_at: datetime
+
+
 class PersonPage(ReadModel):
     """Everything a person's page shows, each person in it passed through the gate."""
 
@@ -201,6 +210,9 @@ class PersonPage(ReadModel):
     relatives: list[Relative]
     movements: list[Movement]
     cases: list[TracingMention] | None = None
+    merged_from: list[MergedFrom] = Field(
+        default_factory=list, description="Records merged into this one (merges in force)"
+    )
 
 
 class Evidence(ReadModel):
@@ -563,6 +575,7 @@ __all__ = [
     "ManifestView",
     "Merge",
     "MergeFollowed",
+    "MergedFrom",
     "Movement",
     "MovementEvent",
     "Names",

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
-from corridor.domain.ids import uuid7
+from corridor.domain.ids import format_registration_number, uuid7
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
 from corridor.services.base import AuditHook, Service
 from corridor.services.protection.field_vault import DOCUMENT_FIELD, FieldVault
@@ -105,7 +105,15 @@ class MergeService(Service):
                 .where(person_merges.c.survivor_id == person_id)
                 .order_by(person_merges.c.merged_at)
             ).mappings()
-            return [_merge_out(r) for r in rows]
+            return [
+                {
+                    "merge_id": r["id"],
+                    "person_id": r["merged_id"],
+                    "registration_number": format_registration_number(r["registration_number"]),
+                    "merged_at": r["merged_at"],
+                }
+                for r in rows
+            ]
 
     def get(self, merge_id: str) -> dict[str, Any]:
         with self.db.read() as conn:
