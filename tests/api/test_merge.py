@@ -142,9 +142,7 @@ def _count(database, table, *where: Any) -> int:
         return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar())
 
 
-def test_a_merge_moves_everything_to_the_survivor_and_an_unmerge_gives_it_back(
-    database, world
-):
+def test_a_merge_moves_everything_to_the_survivor_and_an_unmerge_gives_it_back(database, world):
     admin, s, m = world["admin"], world["survivor"], world["merged"]
     before = {s: _state(admin, s), m: _state(admin, m)}
     merged_number = before[m]["person"]["registration_number"]

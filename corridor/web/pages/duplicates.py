@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from starlette.datastructures import FormData
 
 from corridor.errors import Conflict, ValidationFailed
 from corridor.schemas import MergeIn, NotDuplicateIn, UnmergeIn
@@ -34,6 +35,10 @@ def _queue(
     return render(request, "duplicates.html", data, who=who, status=status, extra=extra)
 
 
+def _pair_form(form: FormData) -> dict[str, str | None]:
+    return {"other_person_id": text(form, "other_person_id") or "", "reason": text(form, "reason")}
+
+
 @page(router, "/duplicates")
 def duplicates(request: Request, svc: Svc, who: MayReview) -> Response:
     """Probable duplicates in the caller's sites, most probable first."""
@@ -46,10 +51,7 @@ def merge(
 ) -> Response:
     """Keep this person; the other record is merged into it. Then its page."""
     try:
-        body = forms.parse(
-            MergeIn,
-            {"other_person_id": text(form, "other_person_id") or "", "reason": text(form, "reason")},
-        )
+        body = forms.parse(MergeIn, _pair_form(form))
         retry.run(
             who,
             lambda guard: svc.merges.merge(
@@ -73,10 +75,7 @@ def not_duplicate(
 ) -> Response:
     """Two persons, not one: the pair leaves the queue for good. Then the queue."""
     try:
-        body = forms.parse(
-            NotDuplicateIn,
-            {"other_person_id": text(form, "other_person_id") or "", "reason": text(form, "reason")},
-        )
+        body = forms.parse(NotDuplicateIn, _pair_form(form))
         retry.run(
             who,
             lambda guard: svc.merges.reject(
