@@ -205,9 +205,9 @@ class MergeService(Service):
         each with the engine's probability. Returns the groups split where a decision
         separated them (connected components of the pairs left, singletons dropped), and
         how many pairs were queued."""
-        groups = [list(g) for g in groups if len(g) > 1]
+        clusters = [list(g) for g in groups if len(g) > 1]
         wanted: list[tuple[str, str]] = []
-        for g in groups:
+        for g in clusters:
             if len(g) <= PAIRWISE_UP_TO:
                 wanted += [ordered(a, b) for i, a in enumerate(g) for b in g[i + 1 :]]
             else:
@@ -247,9 +247,9 @@ class MergeService(Service):
             ]
             if rows:
                 conn.execute(insert(duplicate_pairs), rows)
-            named = (p for r in rows for p in (r["person_a"], r["person_b"]))
+            named = [str(r[k]) for r in rows for k in ("person_a", "person_b")]
             audit(conn, list(dict.fromkeys(named)))
-        return _components(groups, set(left)), len(rows)
+        return _components(clusters, set(left)), len(rows)
 
     def reject(
         self,
@@ -416,8 +416,9 @@ class MergeService(Service):
             ).scalars()
             if set(reach) != {merged_id, survivor_id or merged_id}:
                 raise NotFound("person")
-            if found is None:
+            if found is None or survivor_id is None:
                 raise Conflict(N_("this person is not merged into another"))
+            survivor_id = str(survivor_id)
             if conn.execute(
                 select(merged_persons.c.person_id).where(merged_persons.c.person_id == survivor_id)
             ).first():
