@@ -118,6 +118,21 @@ def survivors(conn: Connection, person_ids: Iterable[str], max_chain: int = 50) 
     return list(out)
 
 
+def merged_into(conn: Connection, person_id: str) -> list[str]:
+    """Every id that leads to ``person_id`` through the merges in force (not itself)."""
+    out: list[str] = []
+    frontier = [person_id]
+    while frontier and len(out) < 10_000:
+        found = list(
+            conn.execute(
+                select(merged_persons.c.person_id).where(merged_persons.c.survivor_id.in_(frontier))
+            ).scalars()
+        )
+        out.extend(found)
+        frontier = found
+    return out
+
+
 def site_scope(column: ColumnElement[Any], sites: Sites) -> ColumnElement[bool]:
     """Rows whose site ``column`` is in scope."""
     return true() if sites is None else column.in_(sorted(sites))

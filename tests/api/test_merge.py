@@ -190,10 +190,15 @@ def test_a_merge_moves_everything_to_the_survivor_and_an_unmerge_gives_it_back(d
     assert _found(admin, phone=PHONE) == [s]
     assert _matched(admin) == [s]
 
-    # Audited once per person, and the chain holds.
+    # Audited once per person, and the chain holds; the survivor's audit trail (the data
+    # protection officer's "who opened this record") holds the other's history too.
     events = _count(database, audit_events, audit_events.c.action == "person.merge")
     assert events == 2
     assert _chain_holds(database)
+    trail = admin.app.state.services.oversight.trail(s)
+    assert len(trail.entries) == _count(
+        database, audit_events, audit_events.c.person_id.in_([s, m])
+    )
 
     r = admin.post(f"/api/persons/{m}/unmerge", json={"reason": "two men"}, headers=_key("un-1"))
     assert r.status_code == 200, r.text

@@ -76,24 +76,10 @@ class MergeService(Service):
                 return self.resolve(person_id, read)
         return queries.survivors(conn, [person_id])[0]
 
-    def merged_into(self, person_id: str, conn: Connection | None = None) -> list[str]:
+    def merged_into(self, person_id: str) -> list[str]:
         """Every id that leads to ``person_id`` through the merges in force (not itself)."""
-        if conn is None:
-            with self.db.read() as read:
-                return self.merged_into(person_id, read)
-        out: list[str] = []
-        frontier = [person_id]
-        while frontier and len(out) < 10_000:
-            found = list(
-                conn.execute(
-                    select(merged_persons.c.person_id).where(
-                        merged_persons.c.survivor_id.in_(frontier)
-                    )
-                ).scalars()
-            )
-            out.extend(found)
-            frontier = found
-        return out
+        with self.db.read() as conn:
+            return queries.merged_into(conn, person_id)
 
     def merges_of(self, person_id: str) -> list[dict[str, Any]]:
         """The merges in force into ``person_id`` (for its page: the ids that lead here)."""
