@@ -11,6 +11,7 @@ comes back from ``corridor duplicates``.
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -19,11 +20,16 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from corridor.cli import main
+from corridor.errors import Conflict
 from corridor.security import audit
 from corridor.security.roles import Role
 from corridor.security.tables import audit_events
+from corridor.services import Services
+from corridor.settings import Settings
+from corridor.storage import Database
 from corridor.storage.merge_tables import duplicate_pairs, merged_persons, person_merges
 from tests.api.helpers import BASIS, CONSENT, register, site, work_at
+from tests.api.test_figures_add_up import assert_adds_up
 from tests.conftest import MASTER_KEY, make_client
 
 NAME = {"given_name": "Hassan", "father_name": "Ali", "family_name": "Jabbouri", "sex": "m"}
@@ -132,6 +138,16 @@ def _matched(client) -> list[str]:
     return [c["person"]["id"] for c in r.json() if c["probability"] > 0.5]
 
 
+def _present(client, *site_ids: str) -> list[int]:
+    """Present now at each site, once the daily figures are checked to add up."""
+    out = []
+    for site_id in site_ids:
+        figures = client.get(f"/api/sites/{site_id}/figures").json()
+        assert_adds_up(figures)
+        out.append(figures["present"]["total"])
+    return out
+
+
 def _chain_holds(database) -> bool:
     with database.read() as conn:
         return audit.verify(conn).ok
@@ -146,6 +162,8 @@ def test_a_merge_moves_everything_to_the_survivor_and_an_unmerge_gives_it_back(d
     admin, s, m = world["admin"], world["survivor"], world["merged"]
     before = {s: _state(admin, s), m: _state(admin, m)}
     merged_number = before[m]["person"]["registration_number"]
+    sites = (world["camp"], world["hospital"])
+    assert _present(admin, *sites) == [3, 1]  # the head, his child, his brother; him again
     assert sorted(_matched(admin)) == sorted([s, m])
 
     r = admin.post(
@@ -178,6 +196,7 @@ def test_a_merge_moves_everything_to_the_survivor_and_an_unmerge_gives_it_back(d
         e["id"] for e in before[s]["movements"] + before[m]["movements"]
     }
     assert after["person"]["location"]["site_id"] == world["hospital"]
+    assert _present(admin, *sites) == [2, 1]  # counted once, where his latest event puts him
     assert (world["brother"], "sibling") in after["relatives"]
     assert (world["child"], "child") in after["relatives"]
     assert world["case"] in after["cases"]
@@ -206,6 +225,7 @@ def test_a_merge_moves_everything_to_the_survivor_and_an_unmerge_gives_it_back(d
     restored = {s: _state(admin, s), m: _state(admin, m)}
     for pid in (s, m):
         assert restored[pid] == before[pid], pid
+    assert _present(admin, *sites) == [3, 1]
     assert _found(admin, document_number=PASSPORT) == [m]
     assert _found(admin, registration_number=merged_number) == [m]
     assert sorted(_matched(admin)) == sorted([s, m])
@@ -334,4 +354,40 @@ def test_the_queue_comes_from_corridor_duplicates_and_a_rejected_pair_stays_out(
     assert "0 new pairs queued for review" in run.output
     assert _count(database, duplicate_pairs) == 1
     assert _count(database, duplicate_pairs, duplicate_pairs.c.status == "rejected") == 1
+    assert _chain_holds(database)
+
+
+def test_two_officers_merging_the_pair_at_once_merge_it_once(database, clock, world):
+    """Two officers (each with their own connection pool, as two server processes) merge
+    the same two records at the same instant, crosswise: one merge, the other a 409."""
+    s, m = world["survivor"], world["merged"]
+    url = database.url.render_as_string(hide_password=False)
+    master = Settings(database_url=url, master_key=MASTER_KEY).load_master_key()
+    officers = [Services(Database(url), clock, master=master) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def merge(officer: Services, keep: str, other: str) -> None:
+        barrier.wait(timeout=30)
+        try:
+            officer.merges.merge(
+                keep, other, None, "test", audit=officer.audit.operator_hook("t", "person.merge")
+            )
+            outcomes.append("merged")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [
+        threading.Thread(target=merge, args=(officers[0], s, m)),
+        threading.Thread(target=merge, args=(officers[1], m, s)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    for officer in officers:
+        officer.db.dispose()
+    assert sorted(outcomes) == ["conflict", "merged"]
+    assert _count(database, person_merges) == 1
+    assert _count(database, merged_persons) == 1
     assert _chain_holds(database)
