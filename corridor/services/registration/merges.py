@@ -76,11 +76,6 @@ class MergeService(Service):
                 return self.resolve(person_id, read)
         return queries.survivors(conn, [person_id])[0]
 
-    def merged_into(self, person_id: str) -> list[str]:
-        """Every id that leads to ``person_id`` through the merges in force (not itself)."""
-        with self.db.read() as conn:
-            return queries.merged_into(conn, person_id)
-
     def merges_of(self, person_id: str) -> list[dict[str, Any]]:
         """The merges in force into ``person_id`` (for its page: the ids that lead here)."""
         with self.db.read() as conn:
@@ -100,17 +95,6 @@ class MergeService(Service):
                 }
                 for r in rows
             ]
-
-    def get(self, merge_id: str) -> dict[str, Any]:
-        with self.db.read() as conn:
-            row = (
-                conn.execute(select(person_merges).where(person_merges.c.id == merge_id))
-                .mappings()
-                .first()
-            )
-        if row is None:
-            raise NotFound("merge")
-        return _merge_out(row)
 
     def queue(self, scope: Sites = None, limit: int = QUEUE_SIZE) -> list[dict[str, Any]]:
         """The pairs proposed and not yet decided whose two persons are both in
