@@ -346,6 +346,24 @@ class LinkIn(Strict):
     note: str | None = Field(default=None, max_length=NOTE_MAX)
 
 
+class MergeIn(Strict):
+    """Merge ``other_person_id`` into the person of the path (the survivor)."""
+
+    other_person_id: str = Field(description="The person merged away: its id leads here after")
+    reason: str | None = Field(default=None, max_length=NOTE_MAX)
+
+
+class UnmergeIn(Strict):
+    reason: str | None = Field(default=None, max_length=NOTE_MAX)
+
+
+class NotDuplicateIn(Strict):
+    """The person of the path and ``other_person_id`` are two persons."""
+
+    other_person_id: str
+    reason: str | None = Field(default=None, max_length=NOTE_MAX)
+
+
 class StatusEventIn(Strict):
     kind: Literal[
         "transferred", "hospitalised", "discharged", "detained", "released", "departed", "deceased"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from corridor.cli.options import db_option, key_option, services_for
+from corridor.cli.options import actor, db_option, key_option, services_for
 
 
 @click.command()
@@ -30,10 +30,20 @@ def duplicates(
 ) -> None:
     """Find registered persons who are probably registered twice (same comparisons as search;
     phones and document numbers count only with the master key)."""
-    clusters = services_for(db_url, master_key_file, required=False).person_search.duplicates(
-        threshold
-    )
+    svc = services_for(db_url, master_key_file, required=False)
+    try:
+        clusters = svc.person_search.duplicates(threshold)
+        # Queued for review (pages and API); pairs an officer kept apart are left out.
+        groups, queued = svc.merges.propose(
+            [[p["id"] for p in g] for g in clusters],
+            audit=svc.audit.operator_hook(actor().removeprefix("cli:"), "person.merge"),
+        )
+    finally:
+        svc.db.dispose()
+    by_id = {p["id"]: p for group in clusters for p in group}
+    clusters = sorted(([by_id[i] for i in g] for g in groups), key=lambda g: (-len(g), g[0]["id"]))
     click.echo(f"{len(clusters)} groups of probable duplicates (threshold {threshold})")
+    click.echo(f"{queued} new pairs queued for review")
     for group in clusters[:50]:
         click.echo(" = ".join(f"{p['registration_number']} {p['name']}" for p in group))
     if out is not None:

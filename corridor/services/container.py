@@ -58,6 +58,7 @@ class Services:
         from corridor.services.protection.oversight import OversightService
         from corridor.services.protection.retention import RetentionService
         from corridor.services.protection.subject_access import SubjectAccessService
+        from corridor.services.registration.merges import MergeService
         from corridor.services.registration.persons import RegistrationService
         from corridor.services.registration.sites import SiteService
         from corridor.services.search.person_search import PersonSearchService
@@ -103,6 +104,8 @@ class Services:
         )
         self.subject_access = SubjectAccessService(db, clock, self.vault)
         self.tracing = TracingService(db, clock, self.vault, self.person_search)
+        # Review and merge of duplicates: merges as recorded facts, undone exactly.
+        self.merges = MergeService(db, clock, self.vault, self.person_search)
         # A registration or an arrival is checked against open enquiries as soon as it
         # commits, so that a match is in the tracing queue within seconds.
         self.tracing_worker: TracingWorker | None = None
@@ -110,9 +113,11 @@ class Services:
             self.tracing_worker = TracingWorker(self.tracing.drain_outbox)
             self.registration.listeners.append(self.tracing_worker.listener("registration"))
             self.manifests.listeners.append(self.tracing_worker.listener("arrival"))
+            self.merges.listeners.append(self.tracing_worker.listener("registration"))
         else:
             self.registration.listeners.append(self.tracing.after_commit("registration"))
             self.manifests.listeners.append(self.tracing.after_commit("arrival"))
+            self.merges.listeners.append(self.tracing.after_commit("registration"))
 
     def start(self) -> None:
         """Start background work: the tracing worker first checks what the outbox kept

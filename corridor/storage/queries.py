@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, or_, select, true
+from sqlalchemy import ColumnElement, Connection, RowMapping, and_, or_, select, true
 
 from corridor.domain.birth import age_bracket, age_on, format_birth_date
 from corridor.domain.ids import format_registration_number
 from corridor.domain.names import NAME_PARTS
 from corridor.errors import NotFound
+from corridor.storage.merge_tables import merged_persons
 from corridor.storage.tables import (
     households,
     person_documents,
@@ -63,7 +64,16 @@ Sites = Collection[str] | None
 def person_scope(sites: Sites) -> ColumnElement[bool]:
     """Persons a holder of ``sites`` may see: registered at one of them, or now at one of
     them, or travelling to or from one. The condition goes into the query itself, so an
-    out-of-scope person is simply not there (404, never 403: no existence oracle)."""
+    out-of-scope person is simply not there (404, never 403: no existence oracle). A
+    person merged into another is not there either: its id leads to the survivor
+    (services/registration/merges.py ``resolve``)."""
+    live = persons.c.id.not_in(select(merged_persons.c.person_id))
+    return and_(live, reachable(sites))
+
+
+def reachable(sites: Sites) -> ColumnElement[bool]:
+    """``person_scope`` less the merges: the persons of ``sites``, merged or not (a merge
+    and an unmerge check both persons' scope with it)."""
     if sites is None:
         return true()
     wanted = sorted(sites)
@@ -82,6 +92,45 @@ def in_person_scope(row: RowMapping | dict[str, Any], sites: Sites) -> bool:
     if sites is None:
         return True
     return bool({row["site_id"], row["loc_site"], row["destination_site_id"]} & set(sites))
+
+
+def survivors(conn: Connection, person_ids: Iterable[str], max_chain: int = 50) -> list[str]:
+    """The ids these lead to through the merges in force (a merged person's id leads to
+    its survivor, through merges of merges), each once, in order."""
+    out: dict[str, None] = {}
+    pending = list(dict.fromkeys(person_ids))
+    for _ in range(max_chain):
+        if not pending:
+            break
+        found = dict(
+            conn.execute(
+                select(merged_persons.c.person_id, merged_persons.c.survivor_id).where(
+                    merged_persons.c.person_id.in_(pending)
+                )
+            ).all()
+        )
+        for pid in pending:
+            if pid not in found:
+                out[pid] = None
+        pending = list(dict.fromkeys(found.values()))
+    if pending:
+        raise RuntimeError("a chain of merges too long to follow")
+    return list(out)
+
+
+def merged_into(conn: Connection, person_id: str) -> list[str]:
+    """Every id that leads to ``person_id`` through the merges in force (not itself)."""
+    out: list[str] = []
+    frontier = [person_id]
+    while frontier and len(out) < 10_000:
+        found = list(
+            conn.execute(
+                select(merged_persons.c.person_id).where(merged_persons.c.survivor_id.in_(frontier))
+            ).scalars()
+        )
+        out.extend(found)
+        frontier = found
+    return out
 
 
 def site_scope(column: ColumnElement[Any], sites: Sites) -> ColumnElement[bool]:

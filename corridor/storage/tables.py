@@ -251,5 +251,6 @@ POPULATION_KEY = "#persons"
 # importing this module gives all of it.
 import corridor.storage.idempotency_tables  # noqa: E402, F401
 import corridor.storage.import_tables  # noqa: E402, F401
+import corridor.storage.merge_tables  # noqa: E402, F401
 import corridor.storage.security_tables  # noqa: E402, F401
 import corridor.storage.tracing_tables  # noqa: E402, F401

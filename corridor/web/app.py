@@ -29,6 +29,7 @@ from corridor.web.admin_routes import admin_router
 from corridor.web.export_routes import export_router
 from corridor.web.format_routes import format_router
 from corridor.web.health_routes import health_router
+from corridor.web.merge_routes import merge_router
 from corridor.web.routes import api_router
 from corridor.web.tracing_routes import tracing_router
 
@@ -94,6 +95,7 @@ def create_app(
     app.include_router(api_router)
     app.include_router(admin_router)
     app.include_router(tracing_router)
+    app.include_router(merge_router)
     app.include_router(export_router)
     app.include_router(format_router)
     app.include_router(health_router)

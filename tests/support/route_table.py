@@ -81,6 +81,9 @@ BODIES: dict[str, Any] = {
     "POST /api/tracing/matches/{match_id}/reject": {"reason": "not the same person"},
     "POST /api/tracing/cases/{case_id}/transitions": {"to": "family_informed", "reason": "told"},
     "POST /api/tracing/cases/{case_id}/candidates": {"person_id": "{person_id}"},
+    # A person merged with themselves: refused (422), the world unchanged.
+    "POST /api/persons/{person_id}/merge": {"other_person_id": "{person_id}"},
+    "POST /api/persons/{person_id}/not-duplicate": {"other_person_id": "{person_id}"},
     # A dry run of a file naming the record's person, into the record's site: the
     # duplicates found are persons shown.
     "POST /api/imports/{fmt}": {
@@ -115,6 +118,11 @@ FORMS: dict[str, dict[str, str]] = {
     "POST /register/similar": {"given_name": "{given_name}", "family_name": "{family_name}"},
     "POST /persons/{person_id}/events": {"kind": "hospitalised", "to_site_id": "{own_site_id}"},
     "POST /persons/{person_id}/health": {"muac_mm": "", "medical_note": "seen again"},
+    # Merged with themselves: refused (422), the world unchanged; an unmerge of a
+    # person not merged: a conflict.
+    "POST /persons/{person_id}/merge": {"other_person_id": "{person_id}"},
+    "POST /persons/{person_id}/not-duplicate": {"other_person_id": "{person_id}"},
+    "POST /persons/{person_id}/unmerge": {"reason": "merged by mistake"},
     "POST /persons/{person_id}/links": {
         "registration_number": "{registration_number}",
         "link_kind": "cousin",

@@ -27,6 +27,7 @@ DEFAULT_PURPOSE = {
     "tracing.read": "family tracing",
     "tracing.write": "family tracing case work",
     "export.bulk": "data exchange with a partner",
+    "person.merge": "review and merge of duplicate records",
 }
 
 

@@ -40,12 +40,14 @@ from corridor.services.protection.oversight import AuditTrail, Holds
 from corridor.services.protection.read_models import (
     Candidate,
     Card,
+    DuplicatePair,
     ExportedFile,
     Household,
     HouseholdSheet,
     ManifestHead,
     ManifestList,
     ManifestView,
+    MergedFrom,
     Movement,
     MovementEvent,
     PersonPage,
@@ -311,6 +313,7 @@ class Gate:
     # -- persons ----------------------------------------------------------------------
 
     def person(self, who: Caller, person_id: str) -> PersonView:
+        person_id = self.s.merges.resolve(person_id)  # a merged id leads to its survivor
         self._look_up(who, person_id)
         raw = self._read(
             who,
@@ -322,6 +325,7 @@ class Gate:
         return self.echo(who, raw)
 
     def movements(self, who: Caller, person_id: str) -> list[Movement]:
+        person_id = self.s.merges.resolve(person_id)
         self._look_up(who, person_id)
         events = self._read(
             who,
@@ -334,7 +338,9 @@ class Gate:
 
     def person_page(self, who: Caller, person_id: str) -> PersonPage:
         """A person's page: the person, their relatives in scope, movements and (for
-        tracing roles) the open cases naming them; one event per person shown."""
+        tracing roles) the open cases naming them; one event per person shown. A merged
+        person's id shows the survivor's page."""
+        person_id = self.s.merges.resolve(person_id)
         self._look_up(who, person_id)
 
         def fetch() -> dict[str, Any]:
@@ -346,13 +352,22 @@ class Gate:
             }
             if self.viewer(who).may("tracing.read"):
                 page["cases"] = _cases_of(person_id, s.tracing.views.queue(scope=who.scope))
+            page["merged_from"] = s.merges.merges_of(person_id)
             return page
 
         page = self._read(
             who,
             "person.read",
             fetch,
-            lambda p: [person_id, *(r["id"] for r in p["relatives"])],
+            lambda p: list(
+                dict.fromkeys(
+                    [
+                        person_id,
+                        *(r["id"] for r in p["relatives"]),
+                        *(m["person_id"] for m in p["merged_from"]),
+                    ]
+                )
+            ),
             refused=[person_id],
         )
         viewer = self.viewer(who)
@@ -365,6 +380,7 @@ class Gate:
                 if "cases" not in page
                 else [TracingMention.model_validate(c) for c in page["cases"]]
             ),
+            merged_from=[MergedFrom.model_validate(m) for m in page["merged_from"]],
         )
 
     def household(self, who: Caller, household_id: str) -> Household:
@@ -376,12 +392,34 @@ class Gate:
         )
         return Household.model_validate({**found, "members": self._views(who, found["members"])})
 
+    # -- review and merge of duplicates ----------------------------------------------
+
+    def duplicates(self, who: Caller) -> list[DuplicatePair]:
+        """The probable duplicates to review (``person.merge``): pairs whose two persons
+        are both in the caller's scope, side by side as the caller may see them, with the
+        engine's explanation; one event per person shown (once, whatever their pairs)."""
+        pairs = self._read(
+            who,
+            "person.merge",
+            lambda: self.s.merges.queue(scope=who.scope),
+            lambda found: list(dict.fromkeys(p["id"] for d in found for p in d["persons"])),
+        )
+        viewer = self.viewer(who)
+        detention = None if viewer.sees_detention else self.detention_sites()
+        return [
+            DuplicatePair.model_validate(
+                {**d, "persons": [self.person_view(viewer, p, detention) for p in d["persons"]]}
+            )
+            for d in pairs
+        ]
+
     # -- wristbands and cards ---------------------------------------------------------
 
     def card(self, who: Caller, person_id: str) -> Card:
         """What a person's wristband or card prints (``person.print``): the person, and
         the head of the household, whose registration number is printed as the
         household's; one event for each of them (once when the person is the head)."""
+        person_id = self.s.merges.resolve(person_id)
         self._look_up(who, person_id)
 
         def fetch() -> tuple[dict[str, Any], dict[str, Any] | None]:

@@ -255,9 +255,11 @@ class OversightService(Service):
                     .mappings()
                     .one()
                 )
+            # A survivor's trail holds the events about the records merged into it.
+            ids = [person_id, *queries.merged_into(conn, person_id)]
             rows = conn.execute(
                 select(audit_events)
-                .where(audit_events.c.person_id == person_id)
+                .where(audit_events.c.person_id.in_(ids))
                 .order_by(audit_events.c.seq)
             ).all()
             names = _usernames(conn, [r.user_id for r in rows])

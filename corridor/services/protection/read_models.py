@@ -194,6 +194,15 @@ class TracingMention(ReadModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class MergedFrom(ReadModel):
+    """A record merged into this person: its id and number lead here (issue 15)."""
+
+    merge_id: str
+    person_id: str
+    registration_number: str
+    merged_at: datetime
+
+
 class PersonPage(ReadModel):
     """Everything a person's page shows, each person in it passed through the gate."""
 
@@ -201,6 +210,9 @@ class PersonPage(ReadModel):
     relatives: list[Relative]
     movements: list[Movement]
     cases: list[TracingMention] | None = None
+    merged_from: list[MergedFrom] = Field(
+        default_factory=list, description="Records merged into this one (merges in force)"
+    )
 
 
 class Evidence(ReadModel):
@@ -367,6 +379,53 @@ class Link(ReadModel):
     note: str | None
 
 
+class DuplicatePair(ReadModel):
+    """Two registered persons the matching engine takes for one, side by side, with why
+    (the explanation is the engine's of today: its sentences are never stored)."""
+
+    id: str
+    probability: float
+    weight: float
+    explanation: list[Evidence]
+    found_by: str = Field(description="duplicates (a run of corridor duplicates), officer")
+    created_at: datetime
+    persons: list[PersonView] = Field(description="The two persons, as the caller may see them")
+
+
+class MergeFollowed(ReadModel):
+    """How many rows of each kind followed the survivor (and whether it joined the
+    household of the person merged into it)."""
+
+    movements: int
+    links: int
+    documents: int
+    matches: int
+    cases: int
+    household: bool
+
+
+class Merge(ReadModel):
+    """One merge: ids only. ``unmerged_at`` is set once it was undone."""
+
+    id: str
+    survivor_id: str
+    merged_id: str
+    pair_id: str | None
+    merged_at: datetime
+    merged_by: str | None
+    unmerged_at: datetime | None
+    unmerged_by: str | None
+    followed: MergeFollowed
+
+
+class PairDecision(ReadModel):
+    """An officer's decision that two persons are two: never proposed again."""
+
+    person_id: str
+    other_person_id: str
+    status: str
+
+
 class RegisteredMember(ReadModel):
     id: str
     registration_number: str
@@ -501,6 +560,7 @@ __all__ = [
     "Consent",
     "Discrepancy",
     "Document",
+    "DuplicatePair",
     "Erasure",
     "Evidence",
     "FamilyMember",
@@ -513,11 +573,15 @@ __all__ = [
     "ManifestHead",
     "ManifestPerson",
     "ManifestView",
+    "Merge",
+    "MergeFollowed",
+    "MergedFrom",
     "Movement",
     "MovementEvent",
     "Names",
     "Origin",
     "OwnRecord",
+    "PairDecision",
     "PersonPage",
     "PersonSummary",
     "PersonView",

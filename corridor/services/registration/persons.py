@@ -525,10 +525,12 @@ class RegistrationService(Service):
             )
             query = query.where(persons.c.id.in_(sub))
         with self.db.read() as conn:
+            # A merged person's number, phone or document leads to the survivor, once.
+            ids = queries.survivors(conn, conn.execute(query.limit(50)).scalars())
             rows = (
                 conn.execute(
                     select(persons)
-                    .where(persons.c.id.in_(query.limit(50)), queries.person_scope(scope))
+                    .where(persons.c.id.in_(ids), queries.person_scope(scope))
                     .order_by(persons.c.id)
                 )
                 .mappings()

@@ -16,7 +16,7 @@ lack the governing action is refused (403) for that purpose.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -26,6 +26,7 @@ from sqlalchemy import Connection, case, func, select
 from corridor.errors import Forbidden
 from corridor.matching import (
     CandidatePolicy,
+    Match,
     Matcher,
     Model,
     PersonRecord,
@@ -42,6 +43,7 @@ from corridor.services.protection.field_vault import FieldVault
 from corridor.services.search.match_index import documents_of, stored_records
 from corridor.storage import queries
 from corridor.storage.database import Database
+from corridor.storage.merge_tables import merged_persons
 from corridor.storage.queries import Sites
 from corridor.storage.tables import POPULATION_KEY, match_key_counts, person_match_keys, persons
 from corridor.text import N_
@@ -197,7 +199,10 @@ class PersonSearchService(Service):
             rows = {
                 r["id"]: r
                 for r in conn.execute(
-                    select(persons).where(persons.c.anonymised_at.is_(None))
+                    select(persons).where(
+                        persons.c.anonymised_at.is_(None),
+                        persons.c.id.not_in(select(merged_persons.c.person_id)),
+                    )
                 ).mappings()
             }
             docs = documents_of(conn, list(rows)) if rows else {}
@@ -205,6 +210,31 @@ class PersonSearchService(Service):
         groups = [g for g in find_duplicates(records, threshold) if len(g) > 1]
         groups.sort(key=lambda g: (-len(g), g[0]))
         return [[queries.person_summary(rows[pid], today) for pid in g] for g in groups]
+
+    def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Match]:
+        """The engine's score of each pair of registered persons, with its explanation
+        (the engine reads a sought and a registered person: both ways are scored and the
+        better kept, as ``find_duplicates`` does). A pair naming a person that is not
+        there is left out."""
+        ids = sorted({pid for pair in pairs for pid in pair})
+        if not ids:
+            return {}
+        with self.db.read() as conn:
+            rows = list(conn.execute(select(persons).where(persons.c.id.in_(ids))).mappings())
+            docs = documents_of(conn, [r["id"] for r in rows])
+            records = {r.record_id: r for r in stored_records(rows, docs, self.vault)}
+            population = conn.execute(
+                select(match_key_counts.c.n).where(match_key_counts.c.key == POPULATION_KEY)
+            ).scalar()
+            frequencies = self._frequencies(conn, list(records.values()))
+        matcher = Matcher(self.model, frequencies, int(population or 0), self.variants)
+        out: dict[tuple[str, str], Match] = {}
+        for a, b in pairs:
+            if a in records and b in records:
+                one = matcher.score(records[a], records[b])
+                two = matcher.score(records[b], records[a])
+                out[(a, b)] = one if one.weight >= two.weight else two
+        return out
 
     def candidates(
         self, conn: Connection, query: PersonRecord, tracing: bool = True

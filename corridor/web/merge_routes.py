@@ -1,0 +1,101 @@
+"""Review and merge of duplicate persons (issue 15): the queue of probable duplicates,
+merge, unmerge and "not the same person". Handlers parse, call the merge service (or the
+gate for the queue) and return what it gives; every write takes an idempotency key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from corridor.schemas import MergeIn, NotDuplicateIn, UnmergeIn
+from corridor.services import Services
+from corridor.services.protection.accounts import Caller
+from corridor.services.protection.read_models import DuplicatePair, Merge, PairDecision
+from corridor.web.auth import requires
+from corridor.web.deps import services
+from corridor.web.retries import Retried
+from corridor.web.writes import audited
+
+merge_router = APIRouter(prefix="/api", tags=["duplicates"])
+Svc = Annotated[Services, Depends(services)]
+MayReview = Annotated[Caller, Depends(requires("person.merge"))]
+MayMerge = Annotated[Caller, Depends(audited("person.merge"))]
+
+
+@merge_router.get("/duplicates")
+def duplicates(svc: Svc, who: MayReview) -> list[DuplicatePair]:
+    """Probable duplicates to review, most probable first: both persons side by side (as
+    the caller may see them) with the engine's explanation. Only pairs whose two persons
+    are in the caller's sites; filled by ``corridor duplicates``."""
+    return svc.gate.duplicates(who)
+
+
+@merge_router.post("/persons/{person_id}/merge", status_code=201)
+def merge(person_id: str, body: MergeIn, svc: Svc, who: MayMerge, retry: Retried) -> Merge:
+    """Merge ``other_person_id`` into this person (the survivor): its movements, family
+    links, documents and tracing matches and cases follow; its id leads here from now
+    on; nothing is deleted and ``/unmerge`` undoes it. Both persons must be in the
+    caller's sites (else 404, or 422 naming ``other_person_id``). Sent again with the
+    same ``Idempotency-Key``: the same merge, made once."""
+    return retry.run(
+        who,
+        lambda guard: Merge.model_validate(
+            svc.merges.merge(
+                person_id,
+                body.other_person_id,
+                body.reason,
+                who.principal.user_id,
+                audit=guard(svc.audit.hook(who, "person.merge")),
+                scope=who.scope,
+            )
+        ),
+        lambda done: Merge.model_validate(done.ref["answer"]),
+        keep=lambda answer: {"answer": answer.model_dump(mode="json")},
+    )
+
+
+@merge_router.post("/persons/{person_id}/unmerge")
+def unmerge(person_id: str, body: UnmergeIn, svc: Svc, who: MayMerge, retry: Retried) -> Merge:
+    """Undo the merge of this person (the one merged away) into another: both are again
+    exactly as they were, each with its own movements, links, documents and cases
+    (what was recorded about the survivor since stays with it). 409 when this person is
+    not merged."""
+    return retry.run(
+        who,
+        lambda guard: Merge.model_validate(
+            svc.merges.unmerge(
+                person_id,
+                body.reason,
+                who.principal.user_id,
+                audit=guard(svc.audit.hook(who, "person.merge")),
+                scope=who.scope,
+            )
+        ),
+        lambda done: Merge.model_validate(done.ref["answer"]),
+        keep=lambda answer: {"answer": answer.model_dump(mode="json")},
+    )
+
+
+@merge_router.post("/persons/{person_id}/not-duplicate")
+def not_duplicate(
+    person_id: str, body: NotDuplicateIn, svc: Svc, who: MayMerge, retry: Retried
+) -> PairDecision:
+    """This person and ``other_person_id`` are two persons: the pair leaves the queue and
+    is never proposed again."""
+    return retry.run(
+        who,
+        lambda guard: PairDecision.model_validate(
+            svc.merges.reject(
+                person_id,
+                body.other_person_id,
+                body.reason,
+                who.principal.user_id,
+                audit=guard(svc.audit.hook(who, "person.merge")),
+                scope=who.scope,
+            )
+        ),
+        lambda _: PairDecision(
+            person_id=person_id, other_person_id=body.other_person_id, status="rejected"
+        ),
+    )

@@ -1,0 +1,117 @@
+"""Review and merge of duplicates (issue 15): the queue of probable duplicates side by
+side with the engine's explanation, and the forms that merge two records, keep them
+apart, or undo a merge (from the survivor's page)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+
+from corridor.errors import Conflict, ValidationFailed
+from corridor.schemas import MergeIn, NotDuplicateIn, UnmergeIn
+from corridor.services import Services
+from corridor.services.protection.accounts import Caller
+from corridor.web import forms
+from corridor.web.auth import requires
+from corridor.web.pages.common import Form, Svc, page, see_other, text
+from corridor.web.pages.render import render
+from corridor.web.retries import Retried, shown_again
+from corridor.web.writes import audited
+
+router = APIRouter(include_in_schema=False)
+MayReview = Annotated[Caller, Depends(requires("person.merge"))]
+MayMerge = Annotated[Caller, Depends(audited("person.merge"))]
+
+
+def _queue(
+    request: Request, svc: Services, who: Caller, errors: dict[str, str] | None = None
+) -> Response:
+    data = {"pairs": svc.gate.duplicates(who)}
+    status = 422 if errors else 200
+    extra = {"errors": errors or {}}
+    return render(request, "duplicates.html", data, who=who, status=status, extra=extra)
+
+
+def _pair_form(form: FormData) -> dict[str, str | None]:
+    return {"other_person_id": text(form, "other_person_id") or "", "reason": text(form, "reason")}
+
+
+@page(router, "/duplicates")
+def duplicates(request: Request, svc: Svc, who: MayReview) -> Response:
+    """Probable duplicates in the caller's sites, most probable first."""
+    return _queue(request, svc, who)
+
+
+@router.post("/persons/{person_id}/merge")
+def merge(
+    person_id: str, request: Request, form: Form, svc: Svc, who: MayMerge, retry: Retried
+) -> Response:
+    """Keep this person; the other record is merged into it. Then its page."""
+    try:
+        body = forms.parse(MergeIn, _pair_form(form))
+        retry.run(
+            who,
+            lambda guard: svc.merges.merge(
+                person_id,
+                body.other_person_id,
+                body.reason,
+                who.principal.user_id,
+                audit=guard(svc.audit.hook(who, "person.merge")),
+                scope=who.scope,
+            ),
+            shown_again,
+        )
+    except (ValidationFailed, Conflict) as exc:
+        return _queue(request, svc, who, {f"pair-{person_id}": forms.reasons(exc)})
+    return see_other(f"/persons/{person_id}")
+
+
+@router.post("/persons/{person_id}/not-duplicate")
+def not_duplicate(
+    person_id: str, request: Request, form: Form, svc: Svc, who: MayMerge, retry: Retried
+) -> Response:
+    """Two persons, not one: the pair leaves the queue for good. Then the queue."""
+    try:
+        body = forms.parse(NotDuplicateIn, _pair_form(form))
+        retry.run(
+            who,
+            lambda guard: svc.merges.reject(
+                person_id,
+                body.other_person_id,
+                body.reason,
+                who.principal.user_id,
+                audit=guard(svc.audit.hook(who, "person.merge")),
+                scope=who.scope,
+            ),
+            shown_again,
+        )
+    except (ValidationFailed, Conflict) as exc:
+        return _queue(request, svc, who, {f"pair-{person_id}": forms.reasons(exc)})
+    return see_other("/duplicates")
+
+
+@router.post("/persons/{person_id}/unmerge")
+def unmerge(
+    person_id: str, request: Request, form: Form, svc: Svc, who: MayMerge, retry: Retried
+) -> Response:
+    """Undo the merge of this record (the one merged away): both records again, each
+    with its own movements, links, documents and cases. Then its own page."""
+    try:
+        body = forms.parse(UnmergeIn, {"reason": text(form, "reason")})
+        retry.run(
+            who,
+            lambda guard: svc.merges.unmerge(
+                person_id,
+                body.reason,
+                who.principal.user_id,
+                audit=guard(svc.audit.hook(who, "person.merge")),
+                scope=who.scope,
+            ),
+            shown_again,
+        )
+    except (ValidationFailed, Conflict) as exc:
+        return _queue(request, svc, who, {f"unmerge-{person_id}": forms.reasons(exc)})
+    return see_other(f"/persons/{person_id}")

@@ -1,0 +1,99 @@
+"""Issue 15 on the pages: the queue of probable duplicates side by side, a merge from
+it (the old record's page then shows the survivor, which lists the old number with an
+undo button), an unmerge, and "two different persons" emptying the queue for good."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from corridor.schemas import PersonIn, SiteIn
+from corridor.services import Services
+from corridor.web.i18n import LANG_COOKIE
+from tests.web.conftest import PageClient, page_client
+
+KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
+NAME = {"given_name": "Hassan", "father_name": "Ali", "family_name": "Jabbouri", "sex": "m"}
+
+
+@pytest.fixture
+def twice(database, clock) -> tuple[str, str]:
+    """A camp and one man registered twice there."""
+    svc = Services(database, clock)
+    camp = str(
+        svc.sites.create(
+            SiteIn(name="Camp Roj", kind="camp"),
+            audit=svc.audit.operator_hook("test", "sites.admin"),
+        )["id"]
+    )
+    base = {"site_id": camp, "consent": {"tracing": True}, "purpose": "registration",
+            "legal_basis": "vital_interest", "birth_date": "1980-03-02", **NAME}  # fmt: skip
+    a, b = svc.registration.register_many(
+        [PersonIn.model_validate(base), PersonIn.model_validate(base)],
+        audit=svc.audit.operator_hook("test", "person.write"),
+    )
+    return a, b
+
+
+def _queued(c: PageClient, a: str, b: str) -> str:
+    svc = c.app.state.services  # type: ignore[attr-defined]
+    _, queued = svc.merges.propose([[a, b]], audit=svc.audit.operator_hook("test", "person.merge"))
+    assert queued == 1
+    return c.page("/duplicates")
+
+
+def _number(c: PageClient, person_id: str) -> str:
+    return str(c.get(f"/persons/{person_id}.json").json()["person"]["registration_number"])
+
+
+def test_merge_from_the_queue_then_undo_it(database, clock, twice) -> None:
+    a, b = twice
+    with page_client(database, clock) as c:
+        number_a, number_b = _number(c, a), _number(c, b)
+        html = _queued(c, a, b)
+        assert number_a in html and number_b in html
+        assert "Why the engine proposes them" in html
+        twin = c.get("/duplicates.json").json()
+        assert [{p["id"] for p in pair["persons"]} for pair in twin["pairs"]] == [{a, b}]
+        r = c.submit(
+            f"/persons/{a}/merge",
+            {"other_person_id": b, "reason": "same man", "idempotency_key": KEY.findall(html)[0]},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, r.text[:500]
+        assert r.headers["location"] == f"/persons/{a}"
+        # The old record's page is the survivor's, which names the old number.
+        old = c.page(f"/persons/{b}")
+        assert 'id="merged-from"' in old and number_b in old
+        assert c.get(f"/persons/{b}.json").json()["person"]["id"] == a
+        assert "No probable duplicates to review." in c.page("/duplicates")
+        key = KEY.findall(old)
+        r = c.submit(
+            f"/persons/{b}/unmerge",
+            {"reason": "two men", "idempotency_key": key[0]},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, r.text[:500]
+        assert c.get(f"/persons/{b}.json").json()["person"]["id"] == b
+        assert 'id="merged-from"' not in c.page(f"/persons/{a}")
+
+
+def test_two_different_persons_leave_the_queue_for_good(database, clock, twice) -> None:
+    a, b = twice
+    with page_client(database, clock) as c:
+        html = _queued(c, a, b)
+        c.cookies.set(LANG_COOKIE, "ar")
+        assert "Two different persons" not in c.page("/duplicates")  # translated
+        c.cookies.delete(LANG_COOKIE)
+        html = c.page("/duplicates")
+        r = c.submit(
+            f"/persons/{a}/not-duplicate",
+            {"other_person_id": b, "reason": "", "idempotency_key": KEY.findall(html)[-1]},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, r.text[:500]
+        assert "No probable duplicates to review." in c.page("/duplicates")
+        svc = c.app.state.services  # type: ignore[attr-defined]
+        again = svc.merges.propose([[a, b]], audit=svc.audit.operator_hook("test", "person.merge"))
+        assert again == ([], 0)
