@@ -3,18 +3,19 @@
 The total weight is a Fellegi-Sunter sum of evidence in bits. Names count by
 position (given, father+grandfather as one piece, family) and by rarity;
 birth year, sex, nationality, origin, mother's and relatives' names and exact
-identifiers add their own evidence. The probability is
-``sigmoid(slope * (weight - log2(population)) + intercept)``: a registry of
-``population`` persons holds the sought person at most once, so the prior odds
-for any one candidate are about ``1 / population``.
+identifiers add their own evidence. The probabilities of a search's candidates
+are computed together (``Calibration.probabilities``): each candidate's odds
+against "none of them" (not registered, or not offered), whose odds grow with the
+registry's size, and against every other candidate, so that two persons who fit
+equally well share the probability.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from rapidfuzz import fuzz
 
@@ -175,13 +176,13 @@ class Matcher:
         return self._prior_bits
 
     def probability(self, weight: float) -> float:
-        cal = self.model.calibration
-        x = cal.slope * (weight - self._prior_bits) + cal.intercept
-        if x > 40:
-            return 1.0
-        if x < -40:
-            return 0.0
-        return 1.0 / (1.0 + math.exp(-x))
+        """Probability that a candidate of this weight, scored alone (a pair, as
+        duplicate detection sees it), is the sought person."""
+        return self.model.calibration.probabilities([weight], self.population)[0]
+
+    def probabilities(self, weights: Sequence[float]) -> list[float]:
+        """The probabilities of all the candidates of one search, which compete."""
+        return self.model.calibration.probabilities(weights, self.population)
 
     # -- names -----------------------------------------------------------------------
 
@@ -691,7 +692,14 @@ class Matcher:
     def rank(
         self, query: PersonRecord, candidates: Iterable[PersonRecord], top: int = 10
     ) -> list[Match]:
-        """Score every candidate, best first, at most ``top``."""
+        """Score every candidate, best first, at most ``top``; each probability counts
+        every candidate scored, not only the ``top`` returned (they compete)."""
+        return self.rank_weighed(query, candidates, top)[0]
+
+    def rank_weighed(
+        self, query: PersonRecord, candidates: Iterable[PersonRecord], top: int = 10
+    ) -> tuple[list[Match], list[tuple[str, float]]]:
+        """``rank``, and ``(record_id, weight)`` of every candidate scored, best first."""
         cands = {c.record_id: c for c in candidates}
         quick = [self.score(query, c, explain=False) for c in cands.values()]
         q_text = [_spelling(ch) for ch in query.name_chains()]
@@ -702,7 +710,13 @@ class Matcher:
             return max((fuzz.token_sort_ratio(a, b) for a in q_text for b in c_text), default=0)
 
         quick.sort(key=lambda m: (-round(m.weight, 6), -closeness(m), m.record_id))
-        return [self.score(query, cands[m.record_id]) for m in quick[:top]]
+        weights = [m.weight for m in quick]
+        probabilities = self.probabilities(weights)
+        out = [
+            replace(self.score(query, cands[m.record_id]), probability=p)
+            for m, p in zip(quick[:top], probabilities, strict=False)
+        ]
+        return out, [(m.record_id, m.weight) for m in quick]
 
 
 def _spelling(chain: NameChain) -> str:
