@@ -87,6 +87,7 @@ class _NameResult:
     family_matched: bool = False
     agreed: bool = False  # at least one name unit agrees
     best_unit: float = 0.0  # weight (bits) of the rarest agreeing name unit
+    capped: bool = False  # the brothers' cap applied (given name differs, the rest agrees)
 
 
 def _display(unit: NameUnit) -> str:
@@ -147,7 +148,7 @@ class Matcher:
         # changes ``frequencies`` in place must call ``set_population`` (or ``forget``).
         self._share_memo: dict[str, float] = {}
         self._pair_memo: dict[tuple[UnitKeys, UnitKeys], tuple[str, float]] = {}
-        self._prior_bits = math.log2(self.population)
+        self._prior_bits = self._even_odds()
 
     @classmethod
     def default(
@@ -161,7 +162,7 @@ class Matcher:
     def set_population(self, population: int) -> None:
         """Registry size for the prior (a store calls this as it grows)."""
         self.population = max(int(population), 2)
-        self._prior_bits = math.log2(self.population)
+        self._prior_bits = self._even_odds()
         self._share_memo.clear()
         self._pair_memo.clear()
 
@@ -170,9 +171,14 @@ class Matcher:
         self._share_memo.clear()
         self._pair_memo.clear()
 
+    def _even_odds(self) -> float:
+        cal = self.model.calibration
+        return cal.none_utility(self.population) / max(cal.slope, 1e-9)
+
     @property
     def prior_bits(self) -> float:
-        """``log2(population)``: the evidence needed for even odds."""
+        """The evidence (bits) a candidate scored alone needs for even odds in this
+        registry (it grows with the registry: ``Calibration.none_utility``)."""
         return self._prior_bits
 
     def probability(self, weight: float) -> float:
@@ -372,7 +378,7 @@ class Matcher:
                         N_("The given name differs while other names agree: this fits brothers, "
                            "cousins or father and son, so the shared names count for little.")))
                 res = _NameResult(cap, res.evidence, True, res.given_elsewhere,
-                                  res.family_matched, res.agreed, res.best_unit)
+                                  res.family_matched, res.agreed, res.best_unit, capped=True)
         return res
 
     def _chain_result(
@@ -537,7 +543,8 @@ class Matcher:
                                                    N_("No name to compare."))])
         rules = self.model.names
         floor = rules.no_name_agrees_floor + (rules.some_name_agrees_margin if agreed else 0.0)
-        if best.weight < floor:
+        if best.weight < floor and not best.capped:
+            # (Not for brothers: the cap above says "same family, another person".)
             # Another name the person is known by (a kunya, a nickname) is as likely
             # as a misspelt one: names that disagree say "some other name", not
             # "another person" many times over. Agreeing on some name is never worse
