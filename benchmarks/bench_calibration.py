@@ -265,6 +265,9 @@ def main() -> None:
         cals["fitted on all"] = fitted(every, model.calibration)
         print(f"fitted on all: {cals['fitted on all']} "
               f"(registered share {registered_share(every):.3f})")
+        share = round(registered_share(every), 3)
+        cals["fitted, at the benchmarks' registered share"] = replace(
+            cals["fitted on all"], registered_share=share)
         for name in args.bench:
             other = [(r, t) for k, (r, t, _) in runs.items() if not k.startswith(name + "/")]
             if other:
