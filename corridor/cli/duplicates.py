@@ -14,10 +14,10 @@ from corridor.cli.options import db_option, key_option, services_for
 @key_option
 @click.option(
     "--threshold",
-    default=0.9,
-    show_default=True,
+    default=None,
     type=float,
-    help="Pair probability from which two records are called one person",
+    help="Pair probability from which two records are called one person "
+    "[default: the matching model's duplicate_at]",
 )
 @click.option(
     "--out",
@@ -26,13 +26,14 @@ from corridor.cli.options import db_option, key_option, services_for
     help="Write person_id,cluster_id,registration_number,name (CSV)",
 )
 def duplicates(
-    db_url: str | None, master_key_file: str | None, threshold: float, out: Path | None
+    db_url: str | None, master_key_file: str | None, threshold: float | None, out: Path | None
 ) -> None:
     """Find registered persons who are probably registered twice (same comparisons as search;
     phones and document numbers count only with the master key)."""
-    clusters = services_for(db_url, master_key_file, required=False).person_search.duplicates(
-        threshold
-    )
+    search = services_for(db_url, master_key_file, required=False).person_search
+    if threshold is None:
+        threshold = search.model.calibration.duplicate_at
+    clusters = search.duplicates(threshold)
     click.echo(f"{len(clusters)} groups of probable duplicates (threshold {threshold})")
     for group in clusters[:50]:
         click.echo(" = ".join(f"{p['registration_number']} {p['name']}" for p in group))

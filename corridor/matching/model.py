@@ -110,8 +110,9 @@ class Calibration:
     0.5, the benchmarks' own share (about 0.79) being taken out, so that the share of
     enquiries whose sought person is registered is a stated setting, not a number
     learnt from the benchmark. ``propose_at``: the probability from which the engine
-    proposes a candidate for an enquiry (tracing), chosen from measured precision
-    (docs/matching.md, "Issue 14: calibration").
+    proposes a candidate for an enquiry (tracing), and ``duplicate_at`` the pair
+    probability from which ``corridor duplicates`` calls two records one person, both
+    chosen from measured precision (docs/matching.md, "Issue 14: calibration").
     """
 
     slope: float = 0.63
@@ -119,6 +120,7 @@ class Calibration:
     offset: float = -0.6
     registered_share: float = 0.5
     propose_at: float = 0.3
+    duplicate_at: float = 0.9
 
     def none_utility(self, population: int) -> float:
         """``log(L_none)`` in a registry of ``population`` persons."""
