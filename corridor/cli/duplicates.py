@@ -14,10 +14,10 @@ from corridor.cli.options import actor, db_option, key_option, services_for
 @key_option
 @click.option(
     "--threshold",
-    default=0.9,
-    show_default=True,
+    default=None,
     type=float,
-    help="Pair probability from which two records are called one person",
+    help="Pair probability from which two records are called one person "
+    "[default: the matching model's duplicate_at]",
 )
 @click.option(
     "--out",
@@ -26,12 +26,14 @@ from corridor.cli.options import actor, db_option, key_option, services_for
     help="Write person_id,cluster_id,registration_number,name (CSV)",
 )
 def duplicates(
-    db_url: str | None, master_key_file: str | None, threshold: float, out: Path | None
+    db_url: str | None, master_key_file: str | None, threshold: float | None, out: Path | None
 ) -> None:
     """Find registered persons who are probably registered twice (same comparisons as search;
     phones and document numbers count only with the master key)."""
     svc = services_for(db_url, master_key_file, required=False)
     try:
+        if threshold is None:
+            threshold = svc.person_search.model.calibration.duplicate_at
         clusters = svc.person_search.duplicates(threshold)
         # Queued for review (pages and API); pairs an officer kept apart are left out.
         groups, queued = svc.merges.propose(

@@ -8,6 +8,8 @@ probability used to derive one. ``Model.default()`` loads
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from importlib import resources
 from typing import Any
@@ -93,13 +95,55 @@ class FieldRules:
 
 @dataclass(frozen=True)
 class Calibration:
-    """``probability = sigmoid(slope * (weight - log2(population)) + intercept)``.
+    """From weights (bits) to probabilities, for all candidates of a search at once.
 
-    Fitted by logistic regression on labelled pairs (see ``training.fit_calibration``).
+    Candidate ``i`` of a search is the sought person with probability
+    ``L_i / (L_none + sum_j L_j)``, the sum over every candidate scored, where
+    ``L_i = exp(slope * w_i)`` and ``L_none = exp(prior_slope * log2(population) +
+    offset - logit(registered_share))`` stands for "none of them": the sought person is
+    not registered, or is someone the search did not offer. Candidates compete:
+    twins, brothers or namesakes who fit equally well share the probability. A pair
+    scored alone (duplicate detection, a new registration checked against one case)
+    is a search of one candidate. ``slope``, ``prior_slope`` and ``offset`` are fitted
+    (``training.fit_competition``) on searches of the dev benchmarks in registries of
+    200, 2,000 and 30,000 persons; ``offset`` is stored for a ``registered_share`` of
+    0.5, the benchmarks' own share (about 0.79) being taken out, so that the share of
+    enquiries whose sought person is registered is a stated setting, not a number
+    learnt from the benchmark. ``propose_at``: the probability from which the engine
+    proposes a candidate for an enquiry (tracing), and ``duplicate_at`` the pair
+    probability from which ``corridor duplicates`` calls two records one person, both
+    chosen from measured precision (docs/matching.md, "Issue 14: calibration").
     """
 
-    slope: float = 0.69
-    intercept: float = 0.0
+    slope: float = 0.63
+    prior_slope: float = 0.53
+    offset: float = -0.6
+    registered_share: float = 0.5
+    propose_at: float = 0.3
+    duplicate_at: float = 0.9
+
+    def none_utility(self, population: int) -> float:
+        """``log(L_none)`` in a registry of ``population`` persons."""
+        share = min(max(self.registered_share, 1e-6), 1 - 1e-6)
+        logit = math.log(share / (1 - share))
+        return self.prior_slope * math.log2(max(population, 2)) + self.offset - logit
+
+    def probabilities(self, weights: Sequence[float], population: int) -> list[float]:
+        """Each candidate's probability of being the sought person (see the class).
+
+        >>> cal = Calibration(slope=0.6, prior_slope=0.5, offset=0.0)
+        >>> [round(p, 2) for p in cal.probabilities([30.0, 30.0], 1000)]
+        [0.5, 0.5]
+        >>> round(cal.probabilities([30.0], 1000)[0], 2)
+        1.0
+        """
+        if not weights:
+            return []
+        none = self.none_utility(population)
+        utils = [self.slope * w for w in weights]
+        top = max(none, max(utils))
+        total = math.exp(none - top) + sum(math.exp(u - top) for u in utils)
+        return [math.exp(u - top) / total for u in utils]
 
 
 def _build(cls: type[Any], data: dict[str, Any]) -> Any:
@@ -144,5 +188,6 @@ class Model:
         path = resources.files("corridor.matching").joinpath("data/model.json")
         return cls.from_json(path.read_text(encoding="utf-8"))
 
-    def with_calibration(self, slope: float, intercept: float, version: str) -> Model:
-        return replace(self, calibration=Calibration(slope, intercept), version=version)
+    def with_calibration(self, version: str, **values: float) -> Model:
+        """This model with some calibration values changed, under a new version."""
+        return replace(self, calibration=replace(self.calibration, **values), version=version)

@@ -3,18 +3,19 @@
 The total weight is a Fellegi-Sunter sum of evidence in bits. Names count by
 position (given, father+grandfather as one piece, family) and by rarity;
 birth year, sex, nationality, origin, mother's and relatives' names and exact
-identifiers add their own evidence. The probability is
-``sigmoid(slope * (weight - log2(population)) + intercept)``: a registry of
-``population`` persons holds the sought person at most once, so the prior odds
-for any one candidate are about ``1 / population``.
+identifiers add their own evidence. The probabilities of a search's candidates
+are computed together (``Calibration.probabilities``): each candidate's odds
+against "none of them" (not registered, or not offered), whose odds grow with the
+registry's size, and against every other candidate, so that two persons who fit
+equally well share the probability.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from rapidfuzz import fuzz
 
@@ -86,6 +87,7 @@ class _NameResult:
     family_matched: bool = False
     agreed: bool = False  # at least one name unit agrees
     best_unit: float = 0.0  # weight (bits) of the rarest agreeing name unit
+    capped: bool = False  # the brothers' cap applied (given name differs, the rest agrees)
 
 
 def _display(unit: NameUnit) -> str:
@@ -146,7 +148,7 @@ class Matcher:
         # changes ``frequencies`` in place must call ``set_population`` (or ``forget``).
         self._share_memo: dict[str, float] = {}
         self._pair_memo: dict[tuple[UnitKeys, UnitKeys], tuple[str, float]] = {}
-        self._prior_bits = math.log2(self.population)
+        self._prior_bits = self._even_odds()
 
     @classmethod
     def default(
@@ -160,7 +162,7 @@ class Matcher:
     def set_population(self, population: int) -> None:
         """Registry size for the prior (a store calls this as it grows)."""
         self.population = max(int(population), 2)
-        self._prior_bits = math.log2(self.population)
+        self._prior_bits = self._even_odds()
         self._share_memo.clear()
         self._pair_memo.clear()
 
@@ -169,19 +171,24 @@ class Matcher:
         self._share_memo.clear()
         self._pair_memo.clear()
 
+    def _even_odds(self) -> float:
+        cal = self.model.calibration
+        return cal.none_utility(self.population) / max(cal.slope, 1e-9)
+
     @property
     def prior_bits(self) -> float:
-        """``log2(population)``: the evidence needed for even odds."""
+        """The evidence (bits) a candidate scored alone needs for even odds in this
+        registry (it grows with the registry: ``Calibration.none_utility``)."""
         return self._prior_bits
 
     def probability(self, weight: float) -> float:
-        cal = self.model.calibration
-        x = cal.slope * (weight - self._prior_bits) + cal.intercept
-        if x > 40:
-            return 1.0
-        if x < -40:
-            return 0.0
-        return 1.0 / (1.0 + math.exp(-x))
+        """Probability that a candidate of this weight, scored alone (a pair, as
+        duplicate detection sees it), is the sought person."""
+        return self.model.calibration.probabilities([weight], self.population)[0]
+
+    def probabilities(self, weights: Sequence[float]) -> list[float]:
+        """The probabilities of all the candidates of one search, which compete."""
+        return self.model.calibration.probabilities(weights, self.population)
 
     # -- names -----------------------------------------------------------------------
 
@@ -371,7 +378,7 @@ class Matcher:
                         N_("The given name differs while other names agree: this fits brothers, "
                            "cousins or father and son, so the shared names count for little.")))
                 res = _NameResult(cap, res.evidence, True, res.given_elsewhere,
-                                  res.family_matched, res.agreed, res.best_unit)
+                                  res.family_matched, res.agreed, res.best_unit, capped=True)
         return res
 
     def _chain_result(
@@ -536,7 +543,8 @@ class Matcher:
                                                    N_("No name to compare."))])
         rules = self.model.names
         floor = rules.no_name_agrees_floor + (rules.some_name_agrees_margin if agreed else 0.0)
-        if best.weight < floor:
+        if best.weight < floor and not best.capped:
+            # (Not for brothers: the cap above says "same family, another person".)
             # Another name the person is known by (a kunya, a nickname) is as likely
             # as a misspelt one: names that disagree say "some other name", not
             # "another person" many times over. Agreeing on some name is never worse
@@ -691,7 +699,14 @@ class Matcher:
     def rank(
         self, query: PersonRecord, candidates: Iterable[PersonRecord], top: int = 10
     ) -> list[Match]:
-        """Score every candidate, best first, at most ``top``."""
+        """Score every candidate, best first, at most ``top``; each probability counts
+        every candidate scored, not only the ``top`` returned (they compete)."""
+        return self.rank_weighed(query, candidates, top)[0]
+
+    def rank_weighed(
+        self, query: PersonRecord, candidates: Iterable[PersonRecord], top: int = 10
+    ) -> tuple[list[Match], list[tuple[str, float]]]:
+        """``rank``, and ``(record_id, weight)`` of every candidate scored, best first."""
         cands = {c.record_id: c for c in candidates}
         quick = [self.score(query, c, explain=False) for c in cands.values()]
         q_text = [_spelling(ch) for ch in query.name_chains()]
@@ -702,7 +717,13 @@ class Matcher:
             return max((fuzz.token_sort_ratio(a, b) for a in q_text for b in c_text), default=0)
 
         quick.sort(key=lambda m: (-round(m.weight, 6), -closeness(m), m.record_id))
-        return [self.score(query, cands[m.record_id]) for m in quick[:top]]
+        weights = [m.weight for m in quick]
+        probabilities = self.probabilities(weights)
+        out = [
+            replace(self.score(query, cands[m.record_id]), probability=p)
+            for m, p in zip(quick[:top], probabilities, strict=False)
+        ]
+        return out, [(m.record_id, m.weight) for m in quick]
 
 
 def _spelling(chain: NameChain) -> str:

@@ -36,6 +36,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
         "corridor.matching.dedupe",
         "corridor.matching.training",
         "corridor.matching.candidates",
+        "corridor.matching.model",
     ],
 )
 def test_docstring_examples(module: str) -> None:

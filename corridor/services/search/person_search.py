@@ -192,8 +192,11 @@ class PersonSearchService(Service):
                 )
             return out
 
-    def duplicates(self, threshold: float = 0.9) -> list[list[dict[str, Any]]]:
-        """Groups of registered persons who are probably one person, largest first."""
+    def duplicates(self, threshold: float | None = None) -> list[list[dict[str, Any]]]:
+        """Groups of registered persons who are probably one person, largest first
+        (pair probability from ``threshold``, by default the model's ``duplicate_at``)."""
+        if threshold is None:
+            threshold = self.model.calibration.duplicate_at
         today = self.clock().date()
         with self.db.read() as conn:
             rows = {
@@ -207,7 +210,7 @@ class PersonSearchService(Service):
             }
             docs = documents_of(conn, list(rows)) if rows else {}
         records = stored_records(list(rows.values()), docs, self.vault)
-        groups = [g for g in find_duplicates(records, threshold) if len(g) > 1]
+        groups = [g for g in find_duplicates(records, threshold, self.model) if len(g) > 1]
         groups.sort(key=lambda g: (-len(g), g[0]))
         return [[queries.person_summary(rows[pid], today) for pid in g] for g in groups]
 

@@ -194,15 +194,16 @@ class TracingService(Service):
             search = self.search
             matcher = tm.matcher_for(conn, search, [*sought.values(), *people.values()])
         found: list[tuple[str, str, Match]] = []
+        at = matcher.model.calibration.propose_at
         for pid, cids in waiting.items():
             for cid in sorted(cids):
                 if cid not in sought:
                     continue
                 quick = matcher.score(sought[cid], people[pid], explain=False)
-                if quick.probability < tm.PROPOSE_AT:
+                if quick.probability < at:
                     continue
                 match = matcher.score(sought[cid], people[pid])
-                if match.probability >= tm.PROPOSE_AT:
+                if match.probability >= at:
                     found.append((cid, pid, match))
         return found
 

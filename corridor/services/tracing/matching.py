@@ -30,9 +30,9 @@ from corridor.storage.tables import POPULATION_KEY, match_key_counts, persons, r
 from corridor.storage.tracing_tables import tracing_case_keys, tracing_cases
 from corridor.text import Text
 
-# A candidate is proposed to the officer from this probability up, at most this many per
-# case and per run. Officers decide; a missed relative costs more than a rejected match.
-PROPOSE_AT = 0.3
+# A candidate is proposed to the officer from the model's ``calibration.propose_at`` up
+# (chosen from measured precision, docs/matching.md), at most this many per case and per
+# run. Officers decide; a missed relative costs more than a rejected match.
 MAX_PROPOSED = 5
 # Cases still looking for someone: a new registration is checked against these only.
 SEARCHING = (CaseState.OPEN.value, CaseState.POSSIBLE_MATCH.value)
@@ -167,7 +167,8 @@ def best_for_sought(
         return []
     matcher = matcher_for(conn, search, [sought, *records.values()])
     ranked = matcher.rank(sought, records.values(), MAX_PROPOSED)
-    return [(m, records[m.record_id]) for m in ranked if m.probability >= PROPOSE_AT]
+    at = search.model.calibration.propose_at
+    return [(m, records[m.record_id]) for m in ranked if m.probability >= at]
 
 
 def any_searching(conn: Connection) -> bool:
