@@ -135,7 +135,9 @@ def _matched(client) -> list[str]:
         "/api/persons/match", json={**NAME, "birth_year": 1980, "purpose": "deduplication"}
     )
     assert r.status_code == 200, r.text
-    return [c["person"]["id"] for c in r.json() if c["probability"] > 0.5]
+    # Two registrations of one person compete for it (each near 0.5, issue 14's
+    # calibration); once merged, the survivor has it alone.
+    return [c["person"]["id"] for c in r.json() if c["probability"] > 0.3]
 
 
 def _present(client, *site_ids: str) -> list[int]:
