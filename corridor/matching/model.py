@@ -85,7 +85,12 @@ class FieldRules:
     mother_same: float = 4.0
     mother_similar: float = 1.5
     mother_different: float = -2.0
+    # A relative the enquiry names found among the candidate's registered relatives:
+    # log2(m/u) of the name less log2(number of relatives), between these two.
     relative_same: float = 2.0
+    relative_weight_cap: float = 8.0
+    # The candidate's own given name is among the enquiry's relatives (a brother, sister).
+    relative_is_candidate: float = -6.0
     registration_same: float = 20.0
     document_same: float = 15.0
     phone_same: float = 5.0

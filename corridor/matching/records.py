@@ -21,6 +21,10 @@ class NameChain:
     units: tuple[NameUnit, ...]
     roles: tuple[str, ...]
     source: str  # which field it came from, for explanations
+    # False where the record gives a one-word given name and a father's name of its own:
+    # its second name is then the father's, never the rest of a given name in two words
+    # (Mohammed Zakaria is Mohammed, son of Zakaria, not "Mohammed" Zakaria).
+    prefix_given: bool = True
 
     @cached_property
     def role_set(self) -> frozenset[str]:
@@ -86,14 +90,15 @@ class PersonRecord:
     def _chains(self) -> tuple[NameChain, ...]:
         out: list[NameChain] = []
         seen: set[tuple[NameUnit, ...]] = set()
+        given = parse_name(self.given_name)
+        father = parse_name(self.father_name)
+        prefix_given = not (len(given) == 1 and father)
 
         def add(units: tuple[NameUnit, ...], roles: tuple[str, ...], source: str) -> None:
             if units and units not in seen:
                 seen.add(units)
-                out.append(NameChain(units, roles, source))
+                out.append(NameChain(units, roles, source, prefix_given))
 
-        given = parse_name(self.given_name)
-        father = parse_name(self.father_name)
         grand = parse_name(self.grandfather_name)
         family = parse_name(self.family_name)
         if given or father or grand or family:
@@ -129,3 +134,12 @@ class PersonRecord:
     @cached_property
     def relative_units(self) -> tuple[tuple[NameUnit, ...], ...]:
         return tuple(u for u in (parse_name(n) for n in self.relatives_names) if u)
+
+    @cached_property
+    def given_units(self) -> tuple[NameUnit, ...]:
+        """The person's given name in each spelling and script they are recorded with."""
+        out: dict[NameUnit, None] = {}
+        for chain in self.name_chains():
+            if len(chain.units) > 1 and chain.roles[0] == GIVEN:
+                out[chain.units[0]] = None
+        return tuple(out)

@@ -26,6 +26,7 @@ from corridor.matching.compare import (
     SIMILAR,
     SPELLING,
     UnitComparator,
+    vowels_agree,
 )
 from corridor.matching.keys import UnitKeys, unit_keys
 from corridor.matching.model import Model
@@ -86,6 +87,15 @@ class _NameResult:
     family_matched: bool = False
     agreed: bool = False  # at least one name unit agrees
     best_unit: float = 0.0  # weight (bits) of the rarest agreeing name unit
+    # The given name only looks like the candidate's (Yasser/Nasser, Rana/Rania): another
+    # name, as brothers' and sisters' names often are, not another spelling of it.
+    given_lookalike: bool = False
+
+    @property
+    def kin_only(self) -> bool:
+        """The given name disagrees (or only looks alike): what else agrees fits a
+        brother, sister or parent as well as the person."""
+        return self.given_missed or self.given_lookalike
 
 
 def _display(unit: NameUnit) -> str:
@@ -355,10 +365,12 @@ class Matcher:
             )
             if alt.weight > res.weight and alt.family_matched:
                 res = alt
-        if res.given_missed:
+        if res.kin_only:
             # Brothers and cousins share father, grandfather and family names: when the
-            # given name disagrees, the rest of the chain says "same family", not "same
-            # person", so its weight is capped below the prior.
+            # given name disagrees, or only looks like the other (Yasser and Nasser,
+            # Rana and Rania are brothers' and sisters' names, not spellings of one
+            # name), the rest of the chain says "same family", not "same person", so its
+            # weight is capped below the prior.
             rules = self.model.names
             cap = self._prior_bits + (
                 rules.given_elsewhere_cap if res.given_elsewhere else rules.given_different_cap
@@ -369,9 +381,14 @@ class Matcher:
                         N_("given name"), N_("family names agree, given name does not"),
                         cap - res.weight,
                         N_("The given name differs while other names agree: this fits brothers, "
-                           "cousins or father and son, so the shared names count for little.")))
-                res = _NameResult(cap, res.evidence, True, res.given_elsewhere,
-                                  res.family_matched, res.agreed, res.best_unit)
+                           "cousins or father and son, so the shared names count for little.")
+                        if res.given_missed else
+                        N_("The given names only look alike while other names agree: this "
+                           "fits brothers or sisters with similar names, so the shared names "
+                           "count for little.")))
+                res = _NameResult(cap, res.evidence, res.given_missed, res.given_elsewhere,
+                                  res.family_matched, res.agreed, res.best_unit,
+                                  res.given_lookalike)
         return res
 
     def _chain_result(
@@ -392,17 +409,21 @@ class Matcher:
         matched_role: dict[int, str] = {}
         chain_ws: list[float] = []
         chain_words: list[Text] = []
+        lookalike = False
         for i, j, lvl, w in pairs:
             qr, cr = q_roles[i], c_roles[j]
             if (
                 qr == GIVEN
                 and j == 1
                 and c_roles[0] == GIVEN
+                and c.prefix_given
                 and c.keys[0].skeleton in _PREFIX_NAMES
             ):
                 # "Naim" for "Mohammad Naim": a leading Mohammad is often left out.
                 cr = GIVEN2
             matched_role[i] = cr
+            if qr == GIVEN and cr == GIVEN and lvl == SIMILAR:
+                lookalike = _lookalike(q_keys[i], c.keys[j])
             words = _NO_WORDS
             if explain:
                 words = N_(
@@ -518,7 +539,7 @@ class Matcher:
         family_matched = q_roles[last] == FAMILY and matched_role.get(last) == FAMILY
         best_unit = max((w for _, _, _, w in pairs), default=0.0)
         return _NameResult(total, ev, given_missed, given_elsewhere, family_matched, bool(pairs),
-                           best_unit)
+                           best_unit, lookalike)
 
     def compare_names(
         self, query: PersonRecord, candidate: PersonRecord, explain: bool = True
@@ -549,7 +570,8 @@ class Matcher:
                     N_("The names differ; this may be another name the person is known by "
                        "(a kunya, a nickname), so the difference counts only so much."))]
             return _NameResult(floor, ev, best.given_missed, best.given_elsewhere,
-                               best.family_matched, agreed, best.best_unit)
+                               best.family_matched, agreed, best.best_unit,
+                               best.given_lookalike)
         return best
 
     # -- other fields ------------------------------------------------------------------
@@ -646,18 +668,7 @@ class Matcher:
                                         f.mother_different,
                                         N_("Mother's name differs ({a} / {b}).",
                                            a=q.mother_name, b=c.mother_name)))
-        if q.relative_units and c.relative_units:
-            for qr in q.relative_units:
-                hit = any(
-                    self.units.level(qr[0], cr[0]) in (SAME, SPELLING, SCRIPT)
-                    for cr in c.relative_units
-                )
-                if hit:
-                    ev.append(FieldEvidence(N_("relatives"), N_("a relative's name agrees"),
-                                            f.relative_same,
-                                            N_("A relative's name agrees ({name}).",
-                                               name=_display(qr[0]))))
-                    break
+        ev.extend(self._relatives(q, c))
         if q.registration_number and q.registration_number == c.registration_number:
             ev.append(FieldEvidence(N_("registration number"), N_("same"), f.registration_same,
                                     N_("Same registration number.")))
@@ -668,6 +679,53 @@ class Matcher:
             ev.append(FieldEvidence(N_("phone"), N_("same"), f.phone_same,
                                     N_("Same phone number (households may share one).")))
         return ev
+
+    def _relatives(self, q: PersonRecord, c: PersonRecord) -> list[FieldEvidence]:
+        """The relatives the enquiry names against the candidate's registered ones.
+
+        A named relative found among the candidate's relatives counts by how rare the
+        name is among that many relatives (agreeing on a brother Mohammed says little);
+        the candidate's own given name among the enquiry's relatives says the candidate
+        is a brother or sister of the person sought, not that person.
+        """
+        f = self.model.fields
+        out: list[FieldEvidence] = []
+        good = (SAME, SPELLING, SCRIPT)
+        q_given = q.given_units
+        own = [
+            qr[0]
+            for qr in q.relative_units
+            if any(self.units.level(qr[0], g) in good for g in c.given_units)
+            and not any(self.units.level(qr[0], g) in good for g in q_given)
+        ]
+        if own and not any(
+            self.units.level(g, h) in good for g in q_given for h in c.given_units
+        ):
+            out.append(FieldEvidence(
+                N_("relatives"), N_("this person is a named relative"), f.relative_is_candidate,
+                N_("The enquiry names {name} as a relative of the person sought: this "
+                   "person may be that relative.", name=_display(own[0]))))
+        if not (q.relative_units and c.relative_units):
+            return out
+        n = len(c.relative_units)
+        best: tuple[float, NameUnit] | None = None
+        for qr in q.relative_units:
+            qk = unit_keys(qr[0])
+            for cr in c.relative_units:
+                ck = unit_keys(cr[0])
+                lvl = self.units.level_keys(qk, ck)
+                if lvl not in good:
+                    continue
+                # The chance that one of n relatives bears this name by chance.
+                w = self._unit_weight(lvl, qk, ck) - math.log2(n)
+                w = min(f.relative_weight_cap, max(f.relative_same, w))
+                if best is None or w > best[0]:
+                    best = (w, qr[0])
+        if best is not None:
+            out.append(FieldEvidence(N_("relatives"), N_("a relative's name agrees"), best[0],
+                                     N_("A relative's name agrees ({name}).",
+                                        name=_display(best[1]))))
+        return out
 
     # -- public --------------------------------------------------------------------------
 
@@ -684,6 +742,8 @@ class Matcher:
         """
         names = self.compare_names(query, candidate, explain)
         others = self._other_fields(query, candidate, names.best_unit)
+        if names.kin_only:
+            others = [_shared_by_kin(e) for e in others]
         ev = names.evidence + others
         weight = names.weight + sum(e.weight for e in others)
         return Match(candidate.record_id, self.probability(weight), weight, ev)
@@ -703,6 +763,32 @@ class Matcher:
 
         quick.sort(key=lambda m: (-round(m.weight, 6), -closeness(m), m.record_id))
         return [self.score(query, cands[m.record_id]) for m in quick[:top]]
+
+
+# Fields brothers and sisters share: when the given name disagrees they say "same
+# family", which the capped names already said.
+_KIN_FIELDS = frozenset(["mother's name", "relatives"])
+
+
+def _shared_by_kin(e: FieldEvidence) -> FieldEvidence:
+    if e.weight <= 0 or str(e.field) not in _KIN_FIELDS:
+        return e
+    return FieldEvidence(
+        e.field, N_("{level}, shared by brothers and sisters", level=e.level), 0.0,
+        N_("{text} Brothers and sisters share it, and the given name differs: it counts "
+           "nothing here.", text=e.text))
+
+
+def _lookalike(a: UnitKeys, b: UnitKeys) -> bool:
+    """Two one-word names found "similar" that differ in a consonant (Yasser/Nasser) or
+    a long vowel (Rana/Rania, Mahmud/Mohammed): in Arabic these are two names, as
+    brothers' and sisters' names often are. Names whose letters agree and that differ
+    only in how the vowels are written (Hoessein/Hussein) are taken as spellings."""
+    if len(a.unit.parts) != 1 or len(b.unit.parts) != 1:
+        return False  # a part of a compound (Kader in Abd el-Kader) is a short form
+    if a.skeleton != b.skeleton:
+        return True
+    return not vowels_agree(a, b)
 
 
 def _spelling(chain: NameChain) -> str:
