@@ -708,23 +708,31 @@ class Matcher:
         if not (q.relative_units and c.relative_units):
             return out
         n = len(c.relative_units)
-        best: tuple[float, NameUnit] | None = None
+        best: tuple[float, NameUnit, NameUnit, str] | None = None
         for qr in q.relative_units:
             qk = unit_keys(qr[0])
             for cr in c.relative_units:
                 ck = unit_keys(cr[0])
                 lvl = self.units.level_keys(qk, ck)
-                if lvl not in good:
+                if lvl == DIFFERENT:
                     continue
-                # The chance that one of n relatives bears this name by chance.
+                # The chance that one of n relatives bears this name by chance; a name
+                # only similar (Razane/Razan) counts its weaker weight, never against.
                 w = self._unit_weight(lvl, qk, ck) - math.log2(n)
-                w = min(f.relative_weight_cap, max(f.relative_same, w))
+                floor = f.relative_same if lvl in good else 0.0
+                w = min(f.relative_weight_cap, max(floor, w))
                 if best is None or w > best[0]:
-                    best = (w, qr[0])
-        if best is not None:
-            out.append(FieldEvidence(N_("relatives"), N_("a relative's name agrees"), best[0],
-                                     N_("A relative's name agrees ({name}).",
-                                        name=_display(best[1]))))
+                    best = (w, qr[0], cr[0], lvl)
+        if best is not None and best[0] > 0:
+            w, q_name, c_name, lvl = best
+            if lvl in good:
+                out.append(FieldEvidence(N_("relatives"), N_("a relative's name agrees"), w,
+                                         N_("A relative's name agrees ({name}).",
+                                            name=_display(q_name))))
+            else:
+                out.append(FieldEvidence(N_("relatives"), N_("a relative's name is similar"), w,
+                                         N_("A relative's name is similar ({a} / {b}).",
+                                            a=_display(q_name), b=_display(c_name))))
         return out
 
     # -- public --------------------------------------------------------------------------
