@@ -50,6 +50,9 @@ class NameRules:
     # When the given name disagrees, names may add at most log2(population) + cap bits.
     given_different_cap: float = -8.0
     given_elsewhere_cap: float = -4.0
+    # The father's name differs while the grandfather's agrees (cousins), or the query's
+    # father is the candidate's grandfather (an aunt and her niece).
+    father_different: float = -5.0
     # Names that disagree (a kunya or nickname instead of the name) count at most this
     # much against; agreeing on some name keeps the margin above that floor.
     no_name_agrees_floor: float = -4.0

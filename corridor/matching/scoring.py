@@ -519,6 +519,17 @@ class Matcher:
                 ev.append(FieldEvidence(N_("father and grandfather"), N_("different"),
                                         rules.chain_different,
                                         N_("Father's/grandfather's names differ.")))
+        elif chain_hit and (shift := _father_shift(q_roles, c_roles, pairs)) is not None:
+            # The father's name differs while the grandfather's agrees, or the query's
+            # father is this person's grandfather: cousins, or an aunt and her niece.
+            if shift:
+                unmatched -= 1
+            total += rules.father_different
+            if explain:
+                ev.append(FieldEvidence(
+                    N_("father's name"), N_("different"), rules.father_different,
+                    N_("The father's name differs (other names of the chain agree): this fits "
+                       "cousins, or an uncle or aunt and a nephew or niece.")))
         # A name of the query not found counts against only where the candidate has a
         # different name left over (a shorter record is silent, not contradicting).
         unmatched = min(unmatched, len(c.units) - len(pairs))
@@ -654,9 +665,13 @@ class Matcher:
                                         N_("Different place of origin ({a} / {b}).",
                                            a=q.place_of_origin, b=c.place_of_origin)))
         if q.mother_units and c.mother_units:
-            lvl, _, _ = self._best_unit_level(q.mother_units[:1], c.mother_units[:1])
-            if lvl in (SAME, SPELLING, SCRIPT):
-                ev.append(FieldEvidence(N_("mother's name"), LEVEL_WORDS[lvl], f.mother_same,
+            lvl, qm, cm = self._best_unit_level(q.mother_units[:1], c.mother_units[:1])
+            if lvl in (SAME, SPELLING, SCRIPT) and qm is not None and cm is not None:
+                # A common mother's name (Fatima) says less than a rare one; mothers are
+                # women, half the persons whose names were counted.
+                w = self._unit_weight(lvl, unit_keys(qm), unit_keys(cm)) - 1.0
+                w = min(f.mother_same, max(f.mother_similar, w))
+                ev.append(FieldEvidence(N_("mother's name"), LEVEL_WORDS[lvl], w,
                                         N_("Mother's name agrees ({a} / {b}).",
                                            a=q.mother_name, b=c.mother_name)))
             elif lvl == SIMILAR:
@@ -785,6 +800,24 @@ def _shared_by_kin(e: FieldEvidence) -> FieldEvidence:
         e.field, N_("{level}, shared by brothers and sisters", level=e.level), 0.0,
         N_("{text} Brothers and sisters share it, and the given name differs: it counts "
            "nothing here.", text=e.text))
+
+
+def _father_shift(
+    q_roles: tuple[str, ...], c_roles: tuple[str, ...], pairs: list[tuple[int, int, str, float]]
+) -> bool | None:
+    """Whether the father's names disagree while both records give one: ``True`` when
+    the query's father's name is found nowhere, ``False`` when it is found as the
+    candidate's grandfather's; ``None`` when the fathers agree or one is not given."""
+    qf = next((i for i, r in enumerate(q_roles) if r == CHAIN), None)
+    cf = next((j for j, r in enumerate(c_roles) if r == CHAIN), None)
+    if qf is None or cf is None or any(j == cf for _, j, _, _ in pairs):
+        return None
+    got = next((j for i, j, _, _ in pairs if i == qf), None)
+    if got is None:
+        return True
+    if got > cf and c_roles[got] == CHAIN:
+        return False
+    return None
 
 
 def _lookalike(a: UnitKeys, b: UnitKeys) -> bool:
