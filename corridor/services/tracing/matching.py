@@ -16,17 +16,20 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, select
+from sqlalchemy import Connection, func, select
 
 from corridor.domain.tracing import CaseState
 from corridor.matching import Match, Matcher, PersonRecord, blocking_keys
 from corridor.services.protection.field_vault import FieldVault
-from corridor.services.search.match_index import documents_of, stored_records
+from corridor.services.search.match_index import (
+    documents_of,
+    stored_records,
+    with_relatives,
+)
 from corridor.services.search.person_search import PersonSearchService
-from corridor.storage.tables import POPULATION_KEY, match_key_counts, persons, relationships
+from corridor.storage.tables import POPULATION_KEY, match_key_counts, persons
 from corridor.storage.tracing_tables import tracing_case_keys, tracing_cases
 from corridor.text import Text
 
@@ -110,40 +113,8 @@ def candidate_records(
     if not rows:
         return {}
     docs = documents_of(conn, list(rows))
-    relatives: dict[str, list[str]] = {pid: [] for pid in rows}
-    mothers: dict[str, str] = {}
-    other = persons.alias("other")
-    for relative in conn.execute(
-        select(relationships.c.person_id.label("relative_of"), relationships.c.kind, *other.c)
-        .join(other, other.c.id == relationships.c.other_person_id)
-        .where(relationships.c.person_id.in_(list(rows)))
-    ).mappings():
-        pid, name = relative["relative_of"], plain_name(relative)
-        if relative["kind"] == "parent" and relative["sex"] == "f" and pid not in mothers:
-            # The household says who the mother is, where her name was not recorded.
-            mothers[pid] = name
-        else:
-            relatives[pid].append(name)
-    out = {}
-    records = {r.record_id: r for r in stored_records(list(rows.values()), docs, vault)}
-    for pid in ids:
-        if pid not in rows:
-            continue
-        record = records[pid]
-        mother = record.mother_name or mothers.get(pid)
-        extra = [mothers[pid]] if record.mother_name and pid in mothers else []
-        out[pid] = replace(
-            record, mother_name=mother, relatives_names=tuple(relatives[pid] + extra)
-        )
-    return out
-
-
-def plain_name(row: RowMapping | Mapping[str, Any]) -> str:
-    """A registered person's name chain in one script (Latin if any)."""
-    latin = [row[f] for f in ("given_name", "father_name", "grandfather_name", "family_name")]
-    if any(latin):
-        return " ".join(p for p in latin if p)
-    return " ".join(row[f"{f}_original"] or "" for f in ("given_name", "father_name")).strip()
+    records = stored_records([rows[pid] for pid in ids if pid in rows], docs, vault)
+    return {r.record_id: r for r in with_relatives(conn, records)}
 
 
 def matcher_for(
