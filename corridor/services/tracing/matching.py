@@ -40,18 +40,27 @@ MAX_PROPOSED = 5
 # Cases still looking for someone: a new registration is checked against these only.
 SEARCHING = (CaseState.OPEN.value, CaseState.POSSIBLE_MATCH.value)
 _NOT_RELATIVES = {"friend", "other"}
+# Once a sought person is confirmed, a member of their household is offered for each other
+# person the enquiry seeks whom they fit within this many bits of the best (twins with
+# names of their own go each to their own case; two unnamed children to both).
+HOUSEHOLD_MARGIN = 2.0
 # A registration is scored against a case only if they share this many keys (two names).
 MIN_SHARED_KEYS = 2
 # The field name bound into the sealed texts of a stored explanation (tracing key).
 EXPLANATION_FIELD = "match_explanation"
 
 
-def sought_record(case: Mapping[str, Any] | Any, enquirer_name: str | None) -> PersonRecord:
+def sought_record(
+    case: Mapping[str, Any] | Any, enquirer_name: str | None, fellows: Iterable[str] = ()
+) -> PersonRecord:
     """A case's sought person as the engine sees them, the enquirer's name included
-    (where it can be read: ``None`` once the tracing key is destroyed)."""
+    (where it can be read: ``None`` once the tracing key is destroyed). ``fellows``: the
+    names of the other persons the same enquiry seeks (``fellow_names``), their relatives
+    too: a candidate whose household holds them is the more likely, and a candidate who
+    bears one of their names is more likely that other person."""
     relation = case["enquirer_is"]
     mother = case["mother_name"]
-    relatives = list(case["relatives_names"] or ())
+    relatives = [*(case["relatives_names"] or ()), *fellows]
     if relation == "mother":
         mother = mother or enquirer_name
     elif relation not in _NOT_RELATIVES and enquirer_name:
@@ -73,6 +82,20 @@ def sought_record(case: Mapping[str, Any] | Any, enquirer_name: str | None) -> P
         mother_name=mother,
         relatives_names=tuple(relatives),
     )
+
+
+def fellow_names(cases: Iterable[Mapping[str, Any] | Any]) -> dict[str, list[str]]:
+    """case id -> the names of the other persons sought by the same enquiry (given
+    name where one was written, else the full name or the name in Arabic script)."""
+    by_enquiry: dict[str, list[tuple[str, str]]] = {}
+    for c in cases:
+        name = c["given_name"] or c["full_name"] or c["name_original_script"]
+        by_enquiry.setdefault(c["enquiry_id"], []).append((c["id"], name or ""))
+    return {
+        cid: [n for other, n in sought if other != cid and n]
+        for sought in by_enquiry.values()
+        for cid, _ in sought
+    }
 
 
 def _name_keys(record: PersonRecord) -> set[str]:
