@@ -53,6 +53,7 @@ class NameRules:
     # The father's name differs while the grandfather's agrees (cousins), or the query's
     # father is the candidate's grandfather (an aunt and her niece).
     father_different: float = -5.0
+    father_different_cap: float = -3.0
     # Names that disagree (a kunya or nickname instead of the name) count at most this
     # much against; agreeing on some name keeps the margin above that floor.
     no_name_agrees_floor: float = -4.0

@@ -90,6 +90,8 @@ class _NameResult:
     # The given name only looks like the candidate's (Yasser/Nasser, Rana/Rania): another
     # name, as brothers' and sisters' names often are, not another spelling of it.
     given_lookalike: bool = False
+    # The father's names differ under an agreeing grandfather (``_father_shift``).
+    father_differs: bool = False
 
     @property
     def kin_only(self) -> bool:
@@ -365,7 +367,7 @@ class Matcher:
             )
             if alt.weight > res.weight and alt.family_matched:
                 res = alt
-        if res.kin_only:
+        if res.kin_only or res.father_differs:
             # Brothers and cousins share father, grandfather and family names: when the
             # given name disagrees, or only looks like the other (Yasser and Nasser,
             # Rana and Rania are brothers' and sisters' names, not spellings of one
@@ -373,7 +375,9 @@ class Matcher:
             # weight is capped below the prior.
             rules = self.model.names
             cap = self._prior_bits + (
-                rules.given_elsewhere_cap if res.given_elsewhere else rules.given_different_cap
+                rules.given_elsewhere_cap if res.given_elsewhere
+                else rules.given_different_cap if res.kin_only
+                else rules.father_different_cap
             )
             if res.weight > cap:
                 if explain:
@@ -385,10 +389,14 @@ class Matcher:
                         if res.given_missed else
                         N_("The given names only look alike while other names agree: this "
                            "fits brothers or sisters with similar names, so the shared names "
-                           "count for little.")))
+                           "count for little.")
+                        if res.given_lookalike else
+                        N_("The father's names differ while other names agree: this fits "
+                           "cousins named after one grandparent, so the shared names count "
+                           "for little.")))
                 res = _NameResult(cap, res.evidence, res.given_missed, res.given_elsewhere,
                                   res.family_matched, res.agreed, res.best_unit,
-                                  res.given_lookalike)
+                                  res.given_lookalike, res.father_differs)
         return res
 
     def _chain_result(
@@ -519,7 +527,8 @@ class Matcher:
                 ev.append(FieldEvidence(N_("father and grandfather"), N_("different"),
                                         rules.chain_different,
                                         N_("Father's/grandfather's names differ.")))
-        elif chain_hit and (shift := _father_shift(q_roles, c_roles, pairs)) is not None:
+        shift = _father_shift(q_roles, c_roles, pairs) if chain_hit else None
+        if shift is not None:
             # The father's name differs while the grandfather's agrees, or the query's
             # father is this person's grandfather: cousins, or an aunt and her niece.
             if shift:
@@ -550,7 +559,7 @@ class Matcher:
         family_matched = q_roles[last] == FAMILY and matched_role.get(last) == FAMILY
         best_unit = max((w for _, _, _, w in pairs), default=0.0)
         return _NameResult(total, ev, given_missed, given_elsewhere, family_matched, bool(pairs),
-                           best_unit, lookalike)
+                           best_unit, lookalike, shift is not None)
 
     def compare_names(
         self, query: PersonRecord, candidate: PersonRecord, explain: bool = True
@@ -582,7 +591,7 @@ class Matcher:
                        "(a kunya, a nickname), so the difference counts only so much."))]
             return _NameResult(floor, ev, best.given_missed, best.given_elsewhere,
                                best.family_matched, agreed, best.best_unit,
-                               best.given_lookalike)
+                               best.given_lookalike, best.father_differs)
         return best
 
     # -- other fields ------------------------------------------------------------------
@@ -720,7 +729,7 @@ class Matcher:
                 N_("relatives"), N_("this person is a named relative"), f.relative_is_candidate,
                 N_("The enquiry names {name} as a relative of the person sought: this "
                    "person may be that relative.", name=_display(own[0]))))
-        if not (q.relative_units and c.relative_units):
+        if out or not (q.relative_units and c.relative_units):
             return out
         n = len(c.relative_units)
         best: tuple[float, NameUnit, NameUnit, str] | None = None
@@ -829,7 +838,20 @@ def _lookalike(a: UnitKeys, b: UnitKeys) -> bool:
         return False  # a part of a compound (Kader in Abd el-Kader) is a short form
     if a.skeleton != b.skeleton:
         return True
+    if a.script == b.script == "la" and (
+        _ya_added(a.latin, b.latin) or _ya_added(b.latin, a.latin)
+    ):
+        return True
     return not vowels_agree(a, b)
+
+
+def _ya_added(longer: str, shorter: str) -> bool:
+    """An ``i``/``y`` before the final ``a`` of a name ending in consonant + ``a``: the
+    letter ya (Rania رانيا, Rana رنا; Dania, Dana), not a way of writing a vowel."""
+    if len(shorter) < 3 or not shorter.endswith("a") or shorter[-2] in "aeiouy":
+        return False
+    stem = shorter[:-1]
+    return any(longer == stem + ending for ending in ("ia", "ya", "iya", "iyya"))
 
 
 def _spelling(chain: NameChain) -> str:
