@@ -84,47 +84,50 @@ def _name_key(text: str | None) -> str | None:
 
 def derive_relatives(records: list[PersonRecord]) -> list[PersonRecord]:
     """The records with the given names of their registered relatives, derived as a
-    registry without household links would: brothers and sisters share father's,
-    grandfather's and family name (and mother's, where both give one); a person's
-    children carry the person's given name as father's name, the person's father's name
-    as grandfather's name, and the family name. Records already carrying relatives keep
-    theirs; a record without father's, grandfather's or family name gets none.
+    registry without household links would: brothers and sisters share father's and
+    family name, and grandfather's and mother's where both records give one; a person's
+    children carry the person's given name as father's name and the family name (and
+    the person's father's name as grandfather's, where given). Records already carrying
+    relatives keep theirs; a record without father's or family name gets none.
 
     >>> a = PersonRecord("a", given_name="Nasser", father_name="Ismail",
     ...                  grandfather_name="Ali", family_name="Fadil")
-    >>> b = PersonRecord("b", given_name="Rana", father_name="Ismail",
-    ...                  grandfather_name="Ali", family_name="Fadil")
+    >>> b = PersonRecord("b", given_name="Rana", father_name="Ismail", family_name="Fadil")
     >>> [r.relatives_names for r in derive_relatives([a, b])]
     [('Rana',), ('Nasser',)]
     """
-    chain_of: dict[str, tuple[str, str, str] | None] = {}
-    by_parents: dict[tuple[str, str, str], list[PersonRecord]] = {}
+    keys: dict[str, tuple[str | None, ...]] = {}
+    by_parent: dict[tuple[str, str], list[PersonRecord]] = {}
     for r in records:
-        keys = (_name_key(r.father_name), _name_key(r.grandfather_name),
-                _name_key(r.family_name))
-        if None in keys or not r.given_name:
-            chain_of[r.record_id] = None
-            continue
-        key = (keys[0] or "", keys[1] or "", keys[2] or "")
-        chain_of[r.record_id] = key
-        by_parents.setdefault(key, []).append(r)
-    mothers = {r.record_id: _name_key(" ".join(r.mother_name.split()[:1]))
-               for r in records if r.mother_name}
+        mother = r.mother_name.split()[0] if r.mother_name else None
+        k = keys[r.record_id] = (
+            _name_key(r.given_name), _name_key(r.father_name), _name_key(r.grandfather_name),
+            _name_key(r.family_name), _name_key(mother),
+        )
+        if k[0] and k[1] and k[3]:
+            by_parent.setdefault((k[1], k[3]), []).append(r)
+
+    def agree(x: str | None, y: str | None) -> bool:
+        return x is None or y is None or x == y
+
     out: list[PersonRecord] = []
     for r in records:
-        key = chain_of[r.record_id]
-        if r.relatives_names or key is None:
+        given, father, grand, family, mother = keys[r.record_id]
+        if r.relatives_names or not (given and father and family):
             out.append(r)
             continue
-        mine = mothers.get(r.record_id)
         names = [
             s.given_name or ""
-            for s in by_parents.get(key, ())
+            for s in by_parent.get((father, family), ())
             if s.record_id != r.record_id
-            and (mine is None or mothers.get(s.record_id) in (None, mine))
+            and agree(grand, keys[s.record_id][2])
+            and agree(mother, keys[s.record_id][4])
         ]
-        given = _name_key(r.given_name) or ""
-        names += [c.given_name or "" for c in by_parents.get((given, key[0], key[2]), ())]
+        names += [
+            c.given_name or ""
+            for c in by_parent.get((given, family), ())
+            if agree(father, keys[c.record_id][2])
+        ]
         out.append(replace(r, relatives_names=tuple(dict.fromkeys(n for n in names if n)))
                    if names else r)
     return out
