@@ -21,10 +21,10 @@ class NameChain:
     units: tuple[NameUnit, ...]
     roles: tuple[str, ...]
     source: str  # which field it came from, for explanations
-    # False where the record gives a one-word given name and a father's name of its own:
+    # True where the record gives a one-word given name and a father's name of its own:
     # its second name is then the father's, never the rest of a given name in two words
     # (Mohammed Zakaria is Mohammed, son of Zakaria, not "Mohammed" Zakaria).
-    prefix_given: bool = True
+    father_known: bool = False
 
     @cached_property
     def role_set(self) -> frozenset[str]:
@@ -92,12 +92,12 @@ class PersonRecord:
         seen: set[tuple[NameUnit, ...]] = set()
         given = parse_name(self.given_name)
         father = parse_name(self.father_name)
-        prefix_given = not (len(given) == 1 and father)
+        father_known = len(given) == 1 and bool(father)
 
         def add(units: tuple[NameUnit, ...], roles: tuple[str, ...], source: str) -> None:
             if units and units not in seen:
                 seen.add(units)
-                out.append(NameChain(units, roles, source, prefix_given))
+                out.append(NameChain(units, roles, source, father_known))
 
         grand = parse_name(self.grandfather_name)
         family = parse_name(self.family_name)

@@ -424,7 +424,7 @@ class Matcher:
                 qr == GIVEN
                 and j == 1
                 and c_roles[0] == GIVEN
-                and c.prefix_given
+                and not c.father_known
                 and c.keys[0].skeleton in _PREFIX_NAMES
             ):
                 # "Naim" for "Mohammad Naim": a leading Mohammad is often left out.
@@ -527,7 +527,9 @@ class Matcher:
                 ev.append(FieldEvidence(N_("father and grandfather"), N_("different"),
                                         rules.chain_different,
                                         N_("Father's/grandfather's names differ.")))
-        shift = _father_shift(q_roles, c_roles, pairs) if chain_hit else None
+        # Only where the candidate's record says which name is the father's (a chain
+        # guessed from a full name may hold a laqab or "bin" where a father would be).
+        shift = _father_shift(q_roles, c_roles, pairs) if chain_hit and c.father_known else None
         if shift is not None:
             # The father's name differs while the grandfather's agrees, or the query's
             # father is this person's grandfather: cousins, or an aunt and her niece.
