@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
+from corridor.matching.blocking import coarse_skeleton
 from corridor.matching.compare import (
     DIFFERENT,
     LEVEL_WORDS,
@@ -833,18 +834,19 @@ def _father_shift(
 
 def _lookalike(a: UnitKeys, b: UnitKeys) -> bool:
     """Two one-word names found "similar" that differ in a consonant (Yasser/Nasser) or
-    a long vowel (Rana/Rania, Mahmud/Mohammed): in Arabic these are two names, as
-    brothers' and sisters' names often are. Names whose letters agree and that differ
-    only in how the vowels are written (Hoessein/Hussein) are taken as spellings."""
+    a long vowel (Rana/Rania): in Arabic these are two names, as brothers' and sisters'
+    names often are. Names that differ only in how a sound is written in European
+    languages (ch/kh, dj/j: Chadidja/Khadija; oe/u: Hoessein/Hussein) are taken as
+    spellings: the consonants compared are the coarse classes of the blocking keys."""
     if len(a.unit.parts) != 1 or len(b.unit.parts) != 1:
         return False  # a part of a compound (Kader in Abd el-Kader) is a short form
-    if a.skeleton != b.skeleton:
-        return True
+    if coarse_skeleton(a.skeleton) != coarse_skeleton(b.skeleton):
+        return True  # another consonant: Yasser/Nasser
     if a.script == b.script == "la" and (
         _ya_added(a.latin, b.latin) or _ya_added(b.latin, a.latin)
     ):
         return True
-    return not vowels_agree(a, b)
+    return a.skeleton == b.skeleton and not vowels_agree(a, b)
 
 
 def _ya_added(longer: str, shorter: str) -> bool:
