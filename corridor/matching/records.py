@@ -21,9 +21,10 @@ class NameChain:
     units: tuple[NameUnit, ...]
     roles: tuple[str, ...]
     source: str  # which field it came from, for explanations
-    # True where the record gives a one-word given name and a father's name of its own:
-    # its second name is then the father's, never the rest of a given name in two words
-    # (Mohammed Zakaria is Mohammed, son of Zakaria, not "Mohammed" Zakaria).
+    # True where the record gives a one-word given name and a father's name of its own
+    # and this chain has the roles its name parts give: its second name is then the
+    # father's, never the rest of a given name in two words (Mohammed Zakaria is
+    # Mohammed, son of Zakaria, not "Mohammed" Zakaria).
     father_known: bool = False
 
     @cached_property
@@ -92,12 +93,18 @@ class PersonRecord:
         seen: set[tuple[NameUnit, ...]] = set()
         given = parse_name(self.given_name)
         father = parse_name(self.father_name)
+        # The record says which of its names is the father's.
         father_known = len(given) == 1 and bool(father)
+        known: tuple[str, ...] = ()  # the roles the name parts give, where they do
 
         def add(units: tuple[NameUnit, ...], roles: tuple[str, ...], source: str) -> None:
             if units and units not in seen:
                 seen.add(units)
-                out.append(NameChain(units, roles, source, father_known))
+                # Another spelling of the same chain (the name in Arabic script) has the
+                # roles the name parts say, where it has as many names.
+                same = bool(known) and len(units) == len(known)
+                out.append(NameChain(units, known if same else roles, source,
+                                     father_known and same))
 
         grand = parse_name(self.grandfather_name)
         family = parse_name(self.family_name)
@@ -111,6 +118,8 @@ class PersonRecord:
                 )
                 if not given:
                     roles = _roles(len(parts))
+                else:
+                    known = roles
                 add(parts, roles, "name parts")
         full = parse_name(self.full_name)
         if full:

@@ -530,7 +530,9 @@ class Matcher:
                                         N_("Father's/grandfather's names differ.")))
         # Only where the candidate's record says which name is the father's (a chain
         # guessed from a full name may hold a laqab or "bin" where a father would be).
-        shift = _father_shift(q_roles, c_roles, pairs) if chain_hit and c.father_known else None
+        shift = None
+        if chain_hit and c.father_known:
+            shift = self._father_shift(q_keys, q_roles, c, pairs)
         if shift is not None:
             # The father's name differs while the grandfather's agrees, or the query's
             # father is this person's grandfather: cousins, or an aunt and her niece.
@@ -563,6 +565,34 @@ class Matcher:
         best_unit = max((w for _, _, _, w in pairs), default=0.0)
         return _NameResult(total, ev, given_missed, given_elsewhere, family_matched, bool(pairs),
                            best_unit, lookalike, shift is not None)
+
+    def _father_shift(
+        self,
+        q_keys: tuple[UnitKeys, ...],
+        q_roles: tuple[str, ...],
+        c: NameChain,
+        pairs: list[tuple[int, int, str, float]],
+    ) -> bool | None:
+        """Whether the father's names disagree while both records give one: ``True``
+        when the query's father's name is found nowhere, ``False`` when it is found as
+        the candidate's grandfather's; ``None`` when the fathers agree, may be one name
+        spelt apart (same coarse consonants: Chaled/Khaled), or one is not given."""
+        qf = next((i for i, r in enumerate(q_roles) if r == CHAIN), None)
+        cf = next((j for j, r in enumerate(c.roles) if r == CHAIN), None)
+        if qf is None or cf is None or any(j == cf for _, j, _, _ in pairs):
+            return None
+        qk, ck = q_keys[qf], c.keys[cf]
+        if (
+            self.units.level_keys(qk, ck) != DIFFERENT
+            or coarse_skeleton(qk.skeleton) == coarse_skeleton(ck.skeleton)
+        ):
+            return None
+        got = next((j for i, j, _, _ in pairs if i == qf), None)
+        if got is None:
+            return True
+        if got > cf and c.roles[got] == CHAIN:
+            return False
+        return None
 
     def compare_names(
         self, query: PersonRecord, candidate: PersonRecord, explain: bool = True
@@ -812,24 +842,6 @@ def _shared_by_kin(e: FieldEvidence) -> FieldEvidence:
         e.field, N_("{level}, shared by brothers and sisters", level=e.level), 0.0,
         N_("{text} Brothers and sisters share it, and the given name differs: it counts "
            "nothing here.", text=e.text))
-
-
-def _father_shift(
-    q_roles: tuple[str, ...], c_roles: tuple[str, ...], pairs: list[tuple[int, int, str, float]]
-) -> bool | None:
-    """Whether the father's names disagree while both records give one: ``True`` when
-    the query's father's name is found nowhere, ``False`` when it is found as the
-    candidate's grandfather's; ``None`` when the fathers agree or one is not given."""
-    qf = next((i for i, r in enumerate(q_roles) if r == CHAIN), None)
-    cf = next((j for j, r in enumerate(c_roles) if r == CHAIN), None)
-    if qf is None or cf is None or any(j == cf for _, j, _, _ in pairs):
-        return None
-    got = next((j for i, j, _, _ in pairs if i == qf), None)
-    if got is None:
-        return True
-    if got > cf and c_roles[got] == CHAIN:
-        return False
-    return None
 
 
 def _lookalike(a: UnitKeys, b: UnitKeys) -> bool:
