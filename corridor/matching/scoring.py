@@ -713,6 +713,12 @@ class Matcher:
                 # women, half the persons whose names were counted.
                 w = self._unit_weight(lvl, unit_keys(qm), unit_keys(cm)) - 1.0
                 w = min(f.mother_same, max(f.mother_similar, w))
+                if len(q.mother_units) > 1 and len(c.mother_units) > 1:
+                    # Her family name agreeing too (al-Barazi) counts by its rarity.
+                    qf, cf = unit_keys(q.mother_units[-1]), unit_keys(c.mother_units[-1])
+                    lf = self.units.level_keys(qf, cf)
+                    if lf in (SAME, SPELLING, SCRIPT):
+                        w += min(f.mother_same, self._unit_weight(lf, qf, cf))
                 ev.append(FieldEvidence(N_("mother's name"), LEVEL_WORDS[lvl], w,
                                         N_("Mother's name agrees ({a} / {b}).",
                                            a=q.mother_name, b=c.mother_name)))

@@ -211,3 +211,13 @@ def test_relatives_given_are_kept():
     b = person("b", "Rana")
     got = {r.record_id: r.relatives_names for r in derive_relatives([a, b])}
     assert got == {"a": ("Yasser",), "b": ("Nasser",)}
+
+
+def test_the_mothers_family_name_agreeing_counts_beside_her_given_name(matcher):
+    q = PersonRecord("q", given_name="Ghada", family_name="al-Hassan", sex="f")
+    c = person("c", "Ghada", father="Salah", family="al-Hasan", sex="f",
+               mother_name="Fatima al-Barazi")
+    given_only = fields(matcher.score(replace(q, mother_name="Fatima"), c))["mother's name"]
+    both = fields(matcher.score(replace(q, mother_name="Fatima El Barazi"), c))["mother's name"]
+    other = fields(matcher.score(replace(q, mother_name="Fatima al-Homsi"), c))["mother's name"]
+    assert both > given_only == other > 0
