@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, RowMapping, delete, select
 
 from corridor.domain.birth import age_on
 from corridor.matching import PersonRecord, blocking_keys
@@ -203,7 +203,7 @@ def rebuild(conn: Connection, vault: FieldVault | None = None, batch: int = 2000
     return len(ids)
 
 
-def plain_name(row: Mapping[str, Any]) -> str:
+def plain_name(row: RowMapping | Mapping[str, Any]) -> str:
     """A registered person's name chain in one script (Latin if any)."""
     latin = [row[f] for f in ("given_name", "father_name", "grandfather_name", "family_name")]
     if any(latin):
