@@ -787,15 +787,17 @@ class Matcher:
                 if best is None or w > best[0]:
                     best = (w, qr[0], cr[0], lvl)
         if best is not None and best[0] > 0:
-            w, q_name, c_name, lvl = best
+            w, q_name, _, lvl = best
             if lvl in good:
                 out.append(FieldEvidence(N_("relatives"), N_("a relative's name agrees"), w,
                                          N_("A relative's name agrees ({name}).",
                                             name=_display(q_name))))
             else:
+                # Only the enquiry's side is quoted: the registered relative may be
+                # someone the reader may not see.
                 out.append(FieldEvidence(N_("relatives"), N_("a relative's name is similar"), w,
-                                         N_("A relative's name is similar ({a} / {b}).",
-                                            a=_display(q_name), b=_display(c_name))))
+                                         N_("A relative's name is similar ({name}).",
+                                            name=_display(q_name))))
         return out
 
     # -- public --------------------------------------------------------------------------
