@@ -202,6 +202,12 @@ class Export(ReadModel):
     approved_at: datetime | None
     downloaded_at: datetime | None
     persons: int | None
+    selection: dict[str, object] | None = Field(
+        default=None, description="Only the persons of this list, by its filter (null: all)"
+    )
+    selection_text: Sentence = Field(
+        default="every person of the sites", description="The selection in words"
+    )
 
 
 class ImportProblem(ReadModel):

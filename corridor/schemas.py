@@ -7,6 +7,7 @@ way in applies them.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -84,11 +85,36 @@ ExportFormat = Annotated[
 ]
 
 
+PersonIds = list[str]  # (the selection's field ``list`` hides the builtin in its class)
+
+
+class ExportSelectionIn(Strict):
+    """Only the persons of one list, by that list's filter (as ``GET /api/unaccounted``
+    and ``GET /api/separated-families`` take it); a search: the ids of the persons it
+    showed, and how they were found (never the name searched for)."""
+
+    list: Literal["unaccounted", "families", "search"] = Field(
+        description="unaccounted: dispatched and not checked in (site_id, since, until); "
+        "families: split across places (site_id, alone_only); search: person_ids, searched_by"
+    )
+    site_id: str | None = Field(default=None, max_length=36)
+    since: date | None = Field(default=None, description="unaccounted: departed on or after")
+    until: date | None = Field(default=None, description="unaccounted: departed on or before")
+    alone_only: bool = Field(default=False, description="families: only with a child alone")
+    person_ids: PersonIds = Field(default_factory=lambda: [], max_length=500)
+    searched_by: Literal["name", "registration_number", "phone", "document_number"] | None = None
+
+
 class ExportIn(Strict):
     reason: str = Field(min_length=3, max_length=2000, description="Why the export is needed")
     format: ExportFormat = Field(
         default="jsonl",
         description="; ".join(f"{f.name}: {f.write.content}" for f in writable() if f.write),
+    )
+    selection: ExportSelectionIn | None = Field(
+        default=None,
+        description="Only the persons of one list (by its filter); none: every person of "
+        "your sites",
     )
 
 

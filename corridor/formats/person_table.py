@@ -13,9 +13,10 @@ import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from corridor.formats import sheets
 from corridor.formats.cells import neutralise, restore
 from corridor.formats.records import Issue, Parsed, Record, UnreadableFile, decode_text, split_chain
-from corridor.formats.registry import Format, ReadContext, WriteContext, Writer
+from corridor.formats.registry import Format, ReadContext, SheetWriter, WriteContext, Writer
 
 CORRIDOR_COLUMNS = ("record_id", "registration_number", "site_id", "household_id")
 PERSON_COLUMNS = (
@@ -214,6 +215,7 @@ def _write_xlsx(rows: Sequence[Mapping[str, Any]], context: WriteContext) -> byt
     return write_xlsx(rows, context.provenance)
 
 
+XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMATS = (
     Format(
         "csv",
@@ -222,6 +224,7 @@ FORMATS = (
         (".csv",),
         Writer("table", _write_csv, "the partner person table (docs/formats.md), CSV", "text/csv"),
         id_space="table",
+        sheet=SheetWriter(sheets.csv_bytes, "text/csv; charset=utf-8", ".csv"),
     ),
     Format(
         "xlsx",
@@ -232,8 +235,9 @@ FORMATS = (
             "table",
             _write_xlsx,
             "the partner person table (docs/formats.md), XLSX",
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            XLSX_MEDIA,
         ),
         id_space="table",
+        sheet=SheetWriter(sheets.xlsx_bytes, XLSX_MEDIA, ".xlsx"),
     ),
 )

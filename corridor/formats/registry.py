@@ -54,6 +54,15 @@ class Writer:
 
 
 @dataclass(frozen=True)
+class SheetWriter:
+    """Writes any table, a header and rows (a list that names nobody: the manifests)."""
+
+    write: Callable[[Sequence[str], Sequence[Sequence[Any]], str | None], bytes]
+    media_type: str
+    extension: str
+
+
+@dataclass(frozen=True)
 class Format:
     name: str
     help: str
@@ -65,6 +74,8 @@ class Format:
     id_space: str = ""
     # The ``Parsed.source`` values the reader gives, where they differ from the name.
     sources: tuple[str, ...] = field(default_factory=tuple)
+    # Writes any table (the list exports of pages that name nobody), besides persons.
+    sheet: SheetWriter | None = None
 
     def __post_init__(self) -> None:
         # A name goes into URLs, command names and a stored export's ``format`` (10 long).
@@ -115,6 +126,20 @@ def writer(name: str) -> Writer:
     if fmt.write is None:
         raise KeyError(name)
     return fmt.write
+
+
+def sheets() -> tuple[Format, ...]:
+    """The formats any table can be written in (a list that names nobody, such as the
+    manifests), in registration order."""
+    return tuple(fmt for fmt in formats().values() if fmt.sheet is not None)
+
+
+def sheet_writer(name: str) -> SheetWriter:
+    """The table writer of a format; KeyError for a format that writes no tables."""
+    fmt = formats()[name]
+    if fmt.sheet is None:
+        raise KeyError(name)
+    return fmt.sheet
 
 
 def id_space(source: str) -> str:

@@ -18,7 +18,7 @@ from rapidfuzz.distance import Levenshtein
 from corridor.matching.blocking import coarse_skeleton
 from corridor.matching.compare import rules_connect
 from corridor.matching.keys import latin_key, skeleton, unit_keys
-from corridor.matching.normalise import normalise_arabic, parse_name
+from corridor.matching.normalise import fold_doubles, normalise_arabic, normalise_latin, parse_name
 
 DATA = Path(__file__).parent / "data"
 
@@ -42,6 +42,9 @@ def main(argv: list[str]) -> None:
     wikidata, common = Path(argv[0]), Path(argv[1])
     table: dict[str, set[str]] = {}
     counts: dict[tuple[str, str], int] = {}
+    # Every plausibly aligned (Latin key, Arabic) pair, rule-connected or not: which
+    # Arabic name a Latin spelling stands for (Fatma and Fatima both for فاطمة).
+    spelled: dict[str, dict[str, int]] = {}
     for latin, arabic, count in _pairs(wikidata, common):
         la_units = parse_name(latin)
         ar_units = parse_name(normalise_arabic(arabic))
@@ -51,11 +54,13 @@ def main(argv: list[str]) -> None:
             if au.script != "ar" or lu.script != "la":
                 continue
             ka, kl = unit_keys(au), unit_keys(lu)
-            if rules_connect(ka, kl):
-                continue
             ca, cl = coarse_skeleton(ka.skeleton), coarse_skeleton(kl.skeleton)
             if Levenshtein.distance(ca, cl) > max(1, len(ca) // 3):
                 continue  # a misaligned label pair, not a spelling
+            per = spelled.setdefault(kl.latin, {})
+            per[au.text] = per.get(au.text, 0) + count
+            if rules_connect(ka, kl):
+                continue
             pair = (au.text, latin_key(lu))
             counts[pair] = counts.get(pair, 0) + count
     for (ar, la), n in counts.items():
@@ -65,6 +70,32 @@ def main(argv: list[str]) -> None:
         f.write("# arabic<TAB>latin keys; built by corridor.matching._build_data\n")
         for ar in sorted(table):
             f.write(f"{ar}\t{','.join(sorted(table[ar]))}\n")
+
+    # Latin spelling -> the Arabic name it stands for, where the data say so clearly
+    # (seen at least 3 times, 60 % of them for one Arabic name).
+    with (DATA / "latin-names.tsv").open("w", encoding="utf-8") as f:
+        f.write("# latin key<TAB>arabic name it spells; built by corridor.matching._build_data\n")
+        for key in sorted(spelled):
+            per = spelled[key]
+            arabic, n = max(sorted(per.items()), key=lambda kv: kv[1])
+            if n >= 3 and n >= 0.6 * sum(per.values()):
+                f.write(f"{key}\t{arabic}\n")
+
+    # Names that may follow the article, to tell Alhasan (al + Hasan) from Alaa or
+    # Elias when the article is glued: every name of the common-names list, its
+    # own article dropped, doubled letters folded.
+    names: set[str] = set()
+    with common.open(encoding="utf-8") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            words = [w for w in normalise_latin(row["latin"]).replace("-", " ").split() if w]
+            if words and words[0] in ("al", "el"):
+                words = words[1:]
+            if len(words) == 1:
+                names.add(fold_doubles(words[0]))
+    with (DATA / "article-names.txt").open("w", encoding="utf-8") as f:
+        f.write("# names that follow the article; built by corridor.matching._build_data\n")
+        for name in sorted(names):
+            f.write(f"{name}\n")
 
     # Default frequencies: Zipf shares by rank in the common-names list.
     freq: dict[str, float] = {}

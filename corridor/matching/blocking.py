@@ -104,6 +104,12 @@ def blocking_key_groups(rec: PersonRecord, query: bool = False) -> list[set[str]
             if k.skeleton:
                 group.add(f"s:{k.skeleton}")
             group.add(f"t:{k.latin}")
+            for r in k.readings:
+                # Another reading of the spelling (Dutch Joessef = Youssef, Chalil =
+                # Khalil): its coarse skeleton only, so name counts stay exact.
+                rc = coarse_skeleton(r.skeleton)
+                if len(rc) >= 2:
+                    group.add(f"n:{rc}")
             parts = k.unit.parts
             if len(parts) > 1:
                 # The core of a compound alone: Naim in Naimullah, Kader in Abd el-Kader.

@@ -76,6 +76,16 @@ def rules_connect(a: UnitKeys, b: UnitKeys) -> bool:
     return a.skeleton == b.skeleton and len(a.skeleton) >= 2 and vowels_agree(a, b)
 
 
+def _close_keys(la: str, lb: str, skeleton_len: int) -> bool:
+    if Levenshtein.distance(la, lb, score_cutoff=2) > 1:
+        return False
+    if skeleton_len >= 4:
+        return True
+    if skeleton_len <= 2:
+        return la == lb
+    return len(la) == len(lb) and la[:1] == lb[:1]
+
+
 @dataclass
 class UnitComparator:
     """Compares name units; caches results because names repeat across records."""
@@ -126,22 +136,36 @@ class UnitComparator:
             and vowels_agree(a, b, alt=True)
         ):
             return SCRIPT
+        if a.readings or b.readings:
+            lvl = self._reading_level(a, b) or self._reading_level(b, a)
+            if lvl:
+                return lvl
         if self._similar(a, b) or self._compound_part(a, b) or self._compound_part(b, a):
             return SIMILAR
         return DIFFERENT
 
     @staticmethod
+    def _reading_level(a: UnitKeys, b: UnitKeys) -> str | None:
+        """The level when another reading of ``a`` (Dutch ch = kh, j = y; Turkish c = j,
+        final t = d) is ``b``'s name: Chalil/Khalil, Joessef/يوسف, Mehmet/Mohammed."""
+        for r in a.readings:
+            if r.skeleton != b.skeleton or len(r.skeleton) < 2:
+                continue
+            if not all(_gap_ok(va, vb) and _gap_ok(vb, va)
+                       for (_, va), (_, vb) in zip(r.slots, b.slots, strict=True)):
+                continue
+            if a.script != b.script:
+                return SCRIPT
+            if _close_keys(r.latin, b.latin, len(r.skeleton)):
+                return SPELLING
+            return SIMILAR
+        return None
+
+    @staticmethod
     def _close_latin(a: UnitKeys, b: UnitKeys) -> bool:
         """Latin keys one edit apart; for short names also same length and first letter
         (Omar/Amer and Ali/Allah are different names)."""
-        la, lb = a.latin, b.latin
-        if Levenshtein.distance(la, lb, score_cutoff=2) > 1:
-            return False
-        if len(a.skeleton) >= 4:
-            return True
-        if len(a.skeleton) <= 2:
-            return la == lb
-        return len(la) == len(lb) and la[:1] == lb[:1]
+        return _close_keys(a.latin, b.latin, len(a.skeleton))
 
     def _compound_part(self, whole: UnitKeys, part: UnitKeys) -> bool:
         """``Kader`` within ``Abd el-Kader``, ``Naim`` within ``Naimullah``."""

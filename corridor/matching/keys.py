@@ -26,7 +26,8 @@ from functools import lru_cache
 
 from corridor.matching.normalise import NameUnit, parse_name
 
-__all__ = ["latin_key", "romanise", "skeleton", "slots", "unit_keys", "UnitKeys"]
+__all__ = ["Reading", "UnitKeys", "latin_key", "latin_readings", "romanise", "skeleton", "slots",
+           "unit_keys"]
 
 # Arabic letter -> (consonant class or "" , vowel heard or "").
 _AR_CLASS: dict[str, tuple[str, str]] = {
@@ -47,9 +48,14 @@ _AR_LATIN: dict[str, str] = {
 
 _AR_ALT = str.maketrans({"ض": "ز", "ظ": "ز", "ذ": "ز", "ث": "س"})
 
+# Digraphs of the languages relatives write in: English/French (sh, ch, kh, dj),
+# Dutch (sj = sh, dj = j), German (sch = sh, tsch = ch, dsch = j), Turkish (ş/ç are
+# made sh/ch by normalise_latin). Longest first.
 _LATIN_DIGRAPHS = [
-    ("sch", "X"), ("tch", "X"), ("kh", "K"), ("gh", "K"), ("sh", "X"), ("ch", "X"), ("th", "T"),
-    ("dh", "D"), ("ph", "F"), ("zh", "J"), ("dj", "J"), ("dz", "J"), ("ck", "K"), ("ts", "S"),
+    ("dsch", "J"), ("tsch", "X"), ("sch", "X"), ("tch", "X"), ("tsj", "X"), ("dsj", "J"),
+    ("sj", "X"), ("kh", "K"), ("gh", "K"), ("sh", "X"), ("ch", "X"), ("th", "T"),
+    ("dh", "D"), ("ph", "F"), ("zh", "J"), ("dj", "J"), ("dzh", "J"), ("dz", "D"), ("ck", "K"),
+    ("ts", "S"),
     ("tz", "S"), ("ks", "KS"),
 ]
 _LATIN_SINGLE = {
@@ -58,8 +64,9 @@ _LATIN_SINGLE = {
     "x": "KS", "w": "", "y": "",
 }
 _VOWEL_OF = {"a": "a", "e": "e", "i": "i", "o": "o", "u": "u", "y": "I", "w": "U", "v": "U"}
+# Long vowels; Dutch and German write a long i as ie (Aziez, Dien).
 _LONG_VOWELS = [
-    ("ou", "U"), ("oo", "U"), ("uu", "U"), ("ow", "U"), ("aw", "U"), ("au", "U"),
+    ("ie", "I"), ("ou", "U"), ("oo", "U"), ("uu", "U"), ("ow", "U"), ("aw", "U"), ("au", "U"),
     ("ee", "I"), ("ii", "I"), ("ai", "I"), ("ay", "I"), ("ei", "I"), ("ey", "I"), ("aa", "A"),
 ]
 
@@ -109,6 +116,14 @@ def _latin_segments(word: str, first: bool) -> list[tuple[str, str]]:
                 out.append(("W", ""))
                 i += 1
                 continue
+        if word.startswith("oe", i):
+            out.append(("", "u"))  # Dutch oe is u, long or short: Hoessein, Mahmoed
+            i += 2
+            continue
+        if word.startswith("ij", i) and (i + 2 == n or word[i + 2] not in "aeiou"):
+            out.append(("", "I"))  # Dutch ij: Zijnab
+            i += 2
+            continue
         for dg, vow in _LONG_VOWELS:
             if word.startswith(dg, i):
                 out.append(("", vow))
@@ -172,10 +187,13 @@ def slots(unit: NameUnit) -> tuple[tuple[str, frozenset[str]], ...]:
 
 
 _LATIN_KEY_SUBS = [
-    (r"sch", "sh"), (r"tch", "ch"), (r"ph", "f"), (r"kh", "k"), (r"gh", "g"), (r"dh", "d"),
-    (r"th", "t"), (r"ck", "k"), (r"q", "k"), (r"c(?=[eiy])", "s"), (r"c", "k"), (r"x", "ks"),
+    (r"dsch|dsj", "j"), (r"tsch|tsj", "ch"), (r"sch", "sh"), (r"tch", "ch"), (r"sj", "sh"),
+    (r"oe", "u"), (r"ij(?![aeiou])", "ei"), (r"ph", "f"), (r"kh", "k"), (r"gh", "g"),
+    (r"dh", "d"), (r"th", "t"), (r"ck", "k"), (r"q", "k"), (r"c(?=[eiy])", "s"), (r"ch", "sh"),
+    (r"c", "k"), (r"x", "ks"),
     (r"dj", "j"), (r"ou|oo|o|uw", "u"), (r"ee|ie", "i"), (r"ei|ey|ay|ai", "ai"),
     (r"y(?![aeiou])", "i"),
+    (r"(?<=[bcdfgjklmnpqrstvxz])e$", ""),  # French silent final e: Hassane, Yacine
     (r"e", "a"), (r"w", "u"), (r"v", "u"), (r"(?<=[aiu])h$", ""), (r"(.)\1+", r"\1"),
 ]
 _LATIN_KEY_RES = [(re.compile(p), r) for p, r in _LATIN_KEY_SUBS]
@@ -213,11 +231,69 @@ def latin_key(unit: NameUnit) -> str:
     return s
 
 
+# Letters whose sound depends on the language of the writer. Each entry is one
+# alternative reading; a unit gets every combination of the readings its spelling
+# allows (most units have none).
+#   ch: French/English sh (Chadi, Aicha: the primary reading), Dutch/German/Swedish kh
+#       (Chalil, Chadidja) or h (Achmed);
+#   j:  English/French j (Jamil: primary), Dutch/German/Swedish y (Joessef, Ejad, Jasmien);
+#   Turkish: c is j (Cemal, Cafer), a final t or p is a devoiced d or b
+#       (Mehmet, Ahmet, Murat, Recep).
+_READING_GROUPS: list[list[list[tuple[re.Pattern[str], str]]]] = [
+    [[(re.compile(r"(?<![st])ch"), "kh")], [(re.compile(r"(?<![st])ch"), "h")]],
+    [[(re.compile(r"(?<![dst])j"), "y")]],
+    [[(re.compile(r"^c(?=[aeiouy])"), "j"), (re.compile(r"(?<=[aeiouy])t$"), "d"),
+      (re.compile(r"(?<=[aeiouy])p$"), "b")]],
+]
+
+
+def _apply(parts: tuple[str, ...], rules: list[tuple[re.Pattern[str], str]]) -> tuple[str, ...]:
+    out = parts
+    for rx, rep in rules:
+        out = tuple(rx.sub(rep, p) for p in out)
+    return out
+
+
+def latin_readings(unit: NameUnit) -> list[NameUnit]:
+    """Other readings of a Latin unit, one per way its writer's language may sound it.
+
+    >>> [u.text for u in latin_readings(parse_name("Chalil")[0])]
+    ['khalil', 'halil']
+    >>> [u.text for u in latin_readings(parse_name("Joessef")[0])]
+    ['yoessef']
+    >>> latin_readings(parse_name("Hassan")[0])
+    []
+    """
+    if unit.script != "la":
+        return []
+    variants = [unit.parts]
+    for group in _READING_GROUPS:
+        more = []
+        for parts in variants:
+            for rules in group:
+                alt = _apply(parts, rules)
+                if alt != parts:
+                    more.append(alt)
+        variants.extend(more)
+    return [NameUnit(p, "la") for p in variants[1:]]
+
+
+class Reading:
+    """Skeleton, slots and Latin key of one other reading of a unit."""
+
+    __slots__ = ("skeleton", "slots", "latin")
+
+    def __init__(self, unit: NameUnit) -> None:
+        self.slots = slots(unit)
+        self.skeleton = "".join(c for c, _ in self.slots)
+        self.latin = latin_key(unit)
+
+
 class UnitKeys:
     """All keys of one unit, computed once (units repeat a lot: cache by unit)."""
 
     __slots__ = ("unit", "skeleton", "slots", "alt_skeleton", "alt_slots", "latin", "text",
-                 "script")
+                 "script", "readings")
 
     def __init__(self, unit: NameUnit) -> None:
         self.unit = unit
@@ -227,6 +303,10 @@ class UnitKeys:
         self.slots = sl
         self.skeleton = "".join(c for c, _ in sl)
         self.latin = latin_key(unit)
+        # Other readings by the writer's language (Dutch ch = kh, j = y; Turkish c = j).
+        self.readings = tuple(
+            r for r in (Reading(u) for u in latin_readings(unit)) if r.skeleton != self.skeleton
+        )
         # Persian/Urdu say z for ض ظ ذ and s for ث: Zia for ضیا, Saqib for ثاقب.
         if unit.script == "ar" and any(ch in unit.text for ch in "ضظذث"):
             alt = NameUnit(tuple(p.translate(_AR_ALT) for p in unit.parts), "ar")

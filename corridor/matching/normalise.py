@@ -22,9 +22,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 
 __all__ = [
     "NameUnit",
+    "join_split_compounds",
     "is_arabic",
     "normalise_arabic",
     "normalise_latin",
@@ -115,7 +117,8 @@ _SUFFIX_CANON = {
     "alla": "allah", "ellah": "allah", "illah": "allah", "lah": "allah", "llah": "allah",
     "din": "din", "deen": "din", "dine": "din", "eddine": "din", "eddin": "din", "uddin": "din",
     "addin": "din", "aldin": "din", "eldin": "din", "udin": "din", "edin": "din", "uddeen": "din",
-    "eddeen": "din", "ud-din": "din", "ad-din": "din",
+    "eddeen": "din", "ud-din": "din", "ad-din": "din", "dien": "din", "eddien": "din",
+    "oeddin": "din", "oellah": "allah", "ettin": "din", "attin": "din",
 }
 # Words that join the previous word when a link/article stands between them.
 _LINKED_SECOND = frozenset(["rahman", "rehman", "rahim", "haq", "huq", "hak", "islam", "zaman",
@@ -126,11 +129,15 @@ _ARABIC_SUFFIXES = frozenset(["الله", "الدين", "الرحمن", "الر�
                               "الرحيم"])
 
 _LATIN_SUFFIX_RE = re.compile(
-    r"^(?P<head>[a-z]{2,}?)(?:(?:[aeiou]ll?ah|[aeiou]lla)|(?P<din>[aeiou][dl]-?d(?:ee|i)ne?)"
+    r"^(?P<head>[a-z]{2,}?)(?:(?:(?:oe|[aeiou])ll?ah|(?:oe|[aeiou])lla)"
+    r"|(?P<din>(?:oe|[aeiou])[dl]-?d(?:ee|ie|i)ne?|[aeiou]ttin)"
     r"|(?P<rah>[aeiou]r-?r[ae]hmane?))$"
 )
-_LATIN_ABD_RE = re.compile(r"^abd(?:[aeiou]l|[aeiou](?=(sh|[rstdnz])\1)(?:sh|[rstdnz])|[aeiou]?)"
-                           r"(?P<rest>[a-z]{2,})$")
+_LATIN_ABD_RE = re.compile(r"^abd(?:(?:oe|[aeiou])l|[aeiou](?=(sh|[rstdnz])\1)(?:sh|[rstdnz])"
+                           r"|[aeiou]?)(?P<rest>[a-z]{2,})$")
+# "Abd" written with its article or linking vowel as a word of its own, in any
+# language's vowels: Abdul, Abdel, Abdoel (Dutch), Abdur, Abdou.
+_ABD_WORD_RE = re.compile(r"^abd(?:[aeiou]{1,2}[lrstdnz]|oe|ou)$")
 _ARABIC_ABD_RE = re.compile("^عبد(?:ال)?(?P<rest>..+)$")
 
 
@@ -159,17 +166,22 @@ def normalise_arabic(text: str) -> str:
     return text.translate(_ARABIC_LETTER_MAP)
 
 
+_LATIN_LETTERS = str.maketrans({"ß": "ss", "ı": "i", "ø": "o", "æ": "ae", "đ": "d", "ł": "l"})
+
+
 def normalise_latin(text: str) -> str:
     """Lower-case ASCII letters, spaces and hyphens; accents and apostrophes dropped.
 
     >>> normalise_latin("Saâd Al-Sa’adi")
     'saad al-saadi'
     """
-    text = unicodedata.normalize("NFKD", text.casefold())
+    # Turkish letters carry a sound of their own (ş = sh, ç = ch); the others
+    # (ü ö ı ğ, é è ä å) lose their accent.
+    text = unicodedata.normalize("NFC", text.casefold()).replace("ş", "sh").replace("ç", "ch")
+    text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))
     text = re.sub(r"['’‘`ʿʾʻ´]", "", text)
-    text = text.replace("ß", "ss").replace("ı", "i").replace("ø", "o").replace("æ", "ae")
-    text = text.replace("đ", "d").replace("ł", "l")
+    text = text.translate(_LATIN_LETTERS)
     return re.sub(r"[^a-z\-\s]+", " ", text)
 
 
@@ -188,6 +200,49 @@ class NameUnit:
         return "".join(self.parts)
 
 
+_GLUED_ARTICLE_RE = re.compile(r"^(?:al|el)(?P<rest>[a-z]{3,})$")
+# The article assimilated to a sun letter and glued: Ashshammari, Assaadi, Arrawi.
+_GLUED_SUN_RE = re.compile(r"^[ae](sh|th|dh|[tdrzsn])(?P<rest>\1[a-z]{3,})$")
+_LATIN_CONSONANTS_RE = re.compile(r"sh|kh|th|dh|gh|ch|[bcdfghjklmnpqrstvxz]")
+
+
+@lru_cache(maxsize=1)
+def _article_names() -> frozenset[str]:
+    """Names that follow the article (shipped list, doubled letters folded)."""
+    text = resources.files("corridor.matching").joinpath("data/article-names.txt")
+    return frozenset(
+        line.strip() for line in text.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+
+
+def fold_doubles(word: str) -> str:
+    """``issa`` -> ``isa``: doubled letters once (for the article-names list)."""
+    return re.sub(r"(.)\1+", r"\1", word)
+
+
+def _strip_glued_article(w: str) -> str | None:
+    """The name in ``w`` when ``w`` is the article glued to a name, else None.
+
+    ``Alhasan``, ``Elhassan``, ``Alchammari``, ``Assaadi`` carry the article; ``Alaa``,
+    ``Ali``, ``Elias``, ``Elham``, ``Alan``, ``Alwan`` do not. The remainder must be a
+    name of its own: a known name that follows the article (al-Ali, al-Tai), or at
+    least four letters with two consonants (Hasan, Omar; not ``oush`` of Aloush).
+    """
+    m = _GLUED_SUN_RE.match(w)
+    if m and len(m.group("rest")) >= 5:
+        return m.group("rest")
+    m = _GLUED_ARTICLE_RE.match(w)
+    if not m:
+        return None
+    rest = m.group("rest")
+    if fold_doubles(rest) in _article_names():
+        return rest
+    if len(rest) >= 4 and len(_LATIN_CONSONANTS_RE.findall(rest)) >= 2:
+        return rest
+    return None
+
+
 def _strip_brackets(text: str) -> str:
     return re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", text)
 
@@ -203,6 +258,30 @@ def _invert_comma(text: str) -> str:
     return text
 
 
+def _upper_family_last(text: str) -> str:
+    """``AL-MOUSSA Ali`` -> ``Ali AL-MOUSSA``: a family name in capitals written first.
+
+    Only when the leading words are in capitals and every later word is not (a name
+    written all in capitals keeps its order).
+    """
+    words = text.split()
+    k = 0
+    while k < len(words) and _is_upper_word(words[k]):
+        k += 1
+    if k == 0 or k == len(words) or any(_is_upper_word(w) for w in words[k:]):
+        return text
+    if all(normalise_latin(w).strip("- ") in _ARTICLES for w in words[:k]):
+        return text
+    if not all(any(c.islower() for c in w) for w in words[k:]):
+        return text
+    return " ".join(words[k:] + words[:k])
+
+
+def _is_upper_word(word: str) -> bool:
+    letters = [c for c in word if c.isalpha()]
+    return len(letters) >= 2 and all(c.isupper() for c in letters)
+
+
 def _latin_units(text: str) -> list[NameUnit]:
     words = [w for w in re.split(r"[\s\-]+", normalise_latin(text)) if w]
     while words and words[0] in _TITLES:
@@ -216,7 +295,7 @@ def _latin_units(text: str) -> list[NameUnit]:
         if w in _CONNECTORS and units:
             pending_link = False
             continue
-        if w in _ABU or w in _ABD:
+        if w in _ABU or w in _ABD or _ABD_WORD_RE.match(w):
             head = "abu" if w in _ABU else "abd"
             # Skip an article between "abd" and the next word: "abd al-rahman".
             while i < len(words) and (words[i] in _ARTICLES or words[i] in _LINKS):
@@ -246,6 +325,20 @@ def _latin_units(text: str) -> list[NameUnit]:
 
 
 def _split_latin_word(w: str) -> list[str]:
+    rest = _strip_glued_article(w)
+    if rest is not None and _LATIN_ABD_RE.match(rest):
+        return _split_compound(rest)  # Alabdullah
+    parts = _split_compound(w)
+    if len(parts) == 2 and parts[0] not in ("abd", "abu"):
+        # Nasrallah glued to its article (Alnasrallah): strip it from the head.
+        head = _strip_glued_article(parts[0])
+        return [head, parts[1]] if head else parts
+    if rest is not None:
+        return _split_compound(rest)
+    return parts
+
+
+def _split_compound(w: str) -> list[str]:
     m = _LATIN_ABD_RE.match(w)
     if m and w not in ("abdi", "abdo", "abdu", "abdou"):
         rest = m.group("rest")
@@ -308,6 +401,33 @@ def _split_arabic_word(w: str) -> list[str]:
     return [_strip_article(w)]
 
 
+def join_split_compounds(fields: list[str | None]) -> list[str | None]:
+    """Name fields with a compound split over two fields made one again.
+
+    ``["Faisal", "Abdel", "Réda"]`` -> ``["Faisal", None, "Abdel Réda"]``: a field that
+    is only the first half of a compound (Abd, Abdel, Abu, عبد, ابو) belongs to the name
+    in the next field.
+    """
+    out = list(fields)
+    for i, head in enumerate(out):
+        if not head or not _is_compound_head(head):
+            continue
+        nxt = next((j for j in range(i + 1, len(out)) if out[j]), None)
+        if nxt is not None:
+            out[i], out[nxt] = None, f"{head} {out[nxt]}"
+    return out
+
+
+def _is_compound_head(text: str) -> bool:
+    words = text.split()
+    if len(words) != 1:
+        return False
+    if is_arabic(text):
+        return normalise_arabic(words[0]) in ("عبد", "ابو", "ابي", "ابا")
+    w = normalise_latin(words[0]).strip("- ")
+    return w in _ABU or w in _ABD or _ABD_WORD_RE.match(w) is not None
+
+
 @lru_cache(maxsize=200_000)
 def parse_name(text: str | None) -> tuple[NameUnit, ...]:
     """Split a full name into units, in chain order (own, father, grandfather, ..., family).
@@ -324,4 +444,4 @@ def parse_name(text: str | None) -> tuple[NameUnit, ...]:
     text = _invert_comma(_strip_brackets(text))
     if is_arabic(text):
         return tuple(_arabic_units(text))
-    return tuple(_latin_units(text))
+    return tuple(_latin_units(_upper_family_last(text)))

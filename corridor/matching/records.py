@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from corridor.matching.keys import UnitKeys, unit_keys
-from corridor.matching.normalise import NameUnit, parse_name
+from corridor.matching.normalise import NameUnit, join_split_compounds, parse_name
 
 __all__ = ["PersonRecord", "NameChain", "GIVEN", "GIVEN2", "CHAIN", "FAMILY"]
 
@@ -91,8 +91,10 @@ class PersonRecord:
     def _chains(self) -> tuple[NameChain, ...]:
         out: list[NameChain] = []
         seen: set[tuple[NameUnit, ...]] = set()
-        given = parse_name(self.given_name)
-        father = parse_name(self.father_name)
+        given, father, grand, family = (
+            parse_name(f) for f in join_split_compounds(
+                [self.given_name, self.father_name, self.grandfather_name, self.family_name])
+        )
         # The record says which of its names is the father's.
         father_known = len(given) == 1 and bool(father)
         known: tuple[str, ...] = ()  # the roles the name parts give, where they do
@@ -106,8 +108,6 @@ class PersonRecord:
                 out.append(NameChain(units, known if same else roles, source,
                                      father_known and same))
 
-        grand = parse_name(self.grandfather_name)
-        family = parse_name(self.family_name)
         if given or father or grand or family:
             parts = given + father + grand + family
             if len({u.script for u in parts}) == 1:

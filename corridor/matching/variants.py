@@ -7,6 +7,10 @@ Both tables are built from the project's shared name lists by
     ``arabic<TAB>latin key,latin key,...``: Latin spellings attested for an
     Arabic name (Wikidata labels and the Syria/Iraq common-names list) that the
     spelling rules alone do not connect.
+``latin-names.tsv``
+    ``latin key<TAB>arabic``: the Arabic name a Latin spelling stands for, where the
+    data say so clearly (Fatma and Fatima both spell فاطمة): two Latin spellings of
+    one such name are the same name even where the rules alone would not say so.
 ``name-frequencies.tsv``
     ``skeleton<TAB>persons per million``: how common a name is, used when the
     caller has no counts of its own.
@@ -39,6 +43,8 @@ class VariantTable:
 
     arabic_to_latin: Mapping[str, frozenset[str]] = field(default_factory=dict)
     latin_to_arabic: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # Latin key -> the one Arabic name it spells in the data (Fatma and Fatima: فاطمه).
+    latin_names: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_pairs(cls, pairs: list[tuple[str, str]]) -> VariantTable:
@@ -62,7 +68,14 @@ class VariantTable:
                 continue
             ar, _, latins = line.partition("\t")
             pairs.extend((ar, la) for la in latins.split(",") if la)
-        return cls.from_pairs(pairs)
+        table = cls.from_pairs(pairs)
+        names: dict[str, str] = {}
+        text = resources.files("corridor.matching").joinpath("data/latin-names.tsv")
+        for line in text.read_text(encoding="utf-8").splitlines():
+            if line and not line.startswith("#"):
+                key, _, arabic = line.partition("\t")
+                names[key] = arabic
+        return cls(table.arabic_to_latin, table.latin_to_arabic, names)
 
     def cross(self, arabic_text: str, latin_key: str) -> bool:
         """True when ``latin_key`` is an attested spelling of ``arabic_text``."""
@@ -70,6 +83,9 @@ class VariantTable:
 
     def latin_pair(self, key_a: str, key_b: str) -> bool:
         """True when two Latin keys are attested spellings of one Arabic name."""
+        name = self.latin_names.get(key_a)
+        if name is not None and name == self.latin_names.get(key_b):
+            return True
         a = self.latin_to_arabic.get(key_a)
         if not a:
             return False

@@ -43,6 +43,7 @@ class Services:
         from corridor.services.exchange.imports import ImportService
         from corridor.services.exchange.partner_exports import PartnerExportService
         from corridor.services.exchange.reports import ReportService
+        from corridor.services.exchange.selections import ListSelections
         from corridor.services.figures import FigureService
         from corridor.services.health import HealthService
         from corridor.services.idempotency import IdempotencyService
@@ -88,11 +89,18 @@ class Services:
         self.keys = KeyService(db, clock, self.vault)
         self.retention = RetentionService(db, clock, self.vault, retention_periods)
         # The data protection officer's desk (reads naming persons go through the gate).
-        self.oversight = OversightService(db, clock)
+        self.oversight = OversightService(
+            db, clock, select_persons=ListSelections(self.manifests, self.figures)
+        )
         # The one way personal data leaves the services (scope, purpose, field groups,
         # audit; typed read models).
         self.gate = Gate(self, self.matrix)
-        self.exports = ExportService(db, clock, write_file=self.gate.export_file)
+        self.exports = ExportService(
+            db,
+            clock,
+            write_file=self.gate.export_file,
+            select=ListSelections(self.manifests, self.figures),
+        )
         self.subject_access = SubjectAccessService(db, clock, self.vault)
         self.tracing = TracingService(db, clock, self.vault, self.person_search)
         # A registration or an arrival is checked against open enquiries as soon as it

@@ -196,4 +196,7 @@ export_requests = Table(
     Column("approved_at", UTCDateTime, nullable=True),
     Column("downloaded_at", UTCDateTime, nullable=True),
     Column("persons", Integer, nullable=True),
+    # Only the persons of one list, by its filter (corridor/domain/export_selection.py);
+    # NULL: every person of the sites.
+    Column("selection", JSON, nullable=True),
 )

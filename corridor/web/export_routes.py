@@ -12,8 +12,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from corridor.domain.export_selection import Selection
 from corridor.responses import Export
-from corridor.schemas import ExportDownloadIn, ExportIn
+from corridor.schemas import ExportDownloadIn, ExportIn, ExportSelectionIn
 from corridor.services import Services
 from corridor.services import idempotency as made
 from corridor.services.protection.accounts import Caller
@@ -29,16 +30,30 @@ MayApprove = Annotated[Caller, Depends(requires("export.approve"))]
 MayApproveWrite = Annotated[Caller, Depends(audited("export.approve"))]
 
 
+def selection_of(svc: Services, who: Caller, given: ExportSelectionIn | None) -> Selection | None:
+    """The list's filter, checked (every problem at once, each naming its field); a
+    detention facility is no filter (404, as for the lists themselves)."""
+    if given is None:
+        return None
+    selection = Selection.of(given.model_dump())
+    svc.gate.site_filter(who, "export.bulk", selection.site_id)
+    return selection
+
+
 @export_router.post("", status_code=201)
 def request_export(body: ExportIn, svc: Svc, who: MayExport, retry: Retried) -> Export:
-    """Ask to export the persons of your sites; a second person must approve. Sent again
+    """Ask to export the persons of your sites, or with ``selection`` only those of one
+    list (its filter, as the list takes it); a second person must approve. Sent again
     with the same ``Idempotency-Key``: the same request, made once."""
     audit = svc.audit.hook(who, "export.bulk", purpose=f"export requested: {body.reason}")
     user_id = who.principal.user_id
+    selection = selection_of(svc, who, body.selection)
     return retry.run(
         who,
         lambda guard: Export.model_validate(
-            svc.exports.request(user_id, body.reason, who.scope, body.format, audit=guard(audit))
+            svc.exports.request(
+                user_id, body.reason, who.scope, body.format, selection, audit=guard(audit)
+            )
         ),
         lambda done: Export.model_validate(svc.exports.get(done.ref["export_id"], who.scope)),
         made.export_ref(user_id),

@@ -101,6 +101,7 @@ def site_b_world(database, clock):
         "case_id": case["id"],
         "match_id": match["id"],
         "export_id": export["id"],
+        "fmt": "csv",  # a list exported as a file (the manifests)
     }
     return admin, ids, {head, child}
 
@@ -195,6 +196,8 @@ def _page_routes(app):
     return [
         r for r in found
         if not r.path.startswith("/api/") and "{" in r.path and "GET" in r.methods
+        # a file format names no record (the manifests list's export, GET /manifests/...)
+        and r.path.replace("{fmt}", "").count("{")
     ]
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from corridor.domain.export_selection import Selection
 from corridor.security.crypto import MasterKey
 from corridor.security.roles import Role, default_matrix
 from corridor.settings import Settings
@@ -60,6 +61,15 @@ def _fillers(server: LiveServer) -> dict[str, str]:
         ).scalar_one()
         case = conn.execute(select(tracing_cases.c.id, tracing_cases.c.enquiry_id).limit(1)).one()
         user_id = conn.execute(select(users.c.id).limit(1)).scalar_one()
+    # A list export waiting for its second key (the export's page).
+    export = svc.exports.request(
+        user_id,
+        "for the camp committee",
+        list(server.sites.values()),
+        "jsonl",
+        Selection.of({"list": "unaccounted"}),
+        audit=svc.audit.operator_hook("test", "export.bulk"),
+    )
     return {
         "person_id": person["id"],
         "household_id": family["household_id"],
@@ -68,6 +78,7 @@ def _fillers(server: LiveServer) -> dict[str, str]:
         "enquiry_id": case.enquiry_id,
         "site_id": next(iter(server.sites.values())),
         "user_id": user_id,
+        "export_id": export["id"],
     }
 
 
@@ -78,7 +89,7 @@ def _pages(server: LiveServer) -> dict[Role | None, list[str]]:
     key = MasterKey.generate().encoded()  # an app only to read its route table
     cases = route_cases(create_app(Settings(database_url="sqlite://", master_key=key)))
     for case in cases:
-        if case.kind != "page":
+        if case.kind != "page" or "{fmt}" in case.path:  # a file (a list exported): no page
             continue
         path = case.path
         for name, value in fill.items():

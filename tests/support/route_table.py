@@ -167,6 +167,11 @@ FORMS: dict[str, dict[str, str]] = {
     "POST /dpo/audit": {"person": "{registration_number}"},
     "POST /dpo/holds": {"kind": "person", "ref": "{registration_number}", "hold": "lift"},
     "POST /dpo/drill/{site_id}": {"confirm": "not the site's name"},
+    # A list's export asked for (the families at the record's site: out of scope for
+    # site B's), approved, downloaded (two-key bulk export, pages/exports.py).
+    "POST /exports": {"list": "families", "site": "{site_id}", "reason": "for the committee"},
+    "POST /exports/{export_id}/approve": {},
+    "POST /exports/{export_id}/download": {"passphrase": "a long enough passphrase"},
 }
 # Writes that take no idempotency key, and why (docs/api.md, "Safe retries"). Every other
 # API write lists ``Idempotency-Key`` among its parameters, every other page form carries
@@ -188,6 +193,7 @@ NO_KEY: dict[str, str] = {
     "POST /tracing/cases/{case_id}/search": "a read (the search for a case's person sought)",
     "POST /register/similar": "a read (the similar persons while typing)",
     "POST /dpo/audit": "a read (who opened a record)",
+    "POST /exports/{export_id}/download": "once-only by design, as its API twin",
 }
 
 # The order writes run in, after every read: the ones that change most come last.

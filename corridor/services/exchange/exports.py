@@ -6,6 +6,12 @@ giving a reason; a second person holding ``export.approve`` for those sites appr
 encrypted under a passphrase they choose, naming who exported and who approved. The
 persons are shown as the requester's roles may see them (field rules apply), and every
 person exported is audited.
+
+An export may hold the persons of one list (``Selection``: the unaccounted, the
+separated families, a search's results) instead of every person of the sites: the
+list's filter is stored with the request, shown to the approver in words, and the
+persons are found by the list's own query when the file is written, never outside the
+request's sites (``corridor/domain/export_selection.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, insert, select, update
 
+from corridor.domain.export_selection import Selection, describe
 from corridor.domain.ids import uuid7
 from corridor.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
 from corridor.formats import registry
@@ -23,19 +30,38 @@ from corridor.security import export_file
 from corridor.security.tables import export_requests
 from corridor.services.base import AuditHook, Service
 from corridor.services.protection.read_models import ExportedFile
+from corridor.storage import queries
 from corridor.storage.database import Database
 from corridor.storage.queries import Sites
 from corridor.text import N_
 
 
-def _out(row: Any) -> dict[str, Any]:
+def _out(row: Any, conn: Connection) -> dict[str, Any]:
+    """The request as answered, its selection also in words (the approver reads them)."""
+    return {**_fields(row), "selection_text": selection_text(conn, row.get("selection"))}
+
+
+def selection_text(conn: Connection, stored: dict[str, Any] | None) -> str:
+    """A stored selection in words, naming its site (a translatable ``Text``)."""
+    if not stored:
+        return describe(None)
+    selection = Selection.of(stored)
+    site = queries.site_names(conn).get(selection.site_id or "") if selection.site_id else None
+    return describe(selection, site or selection.site_id)
+
+
+def _fields(row: Any) -> dict[str, Any]:
     return {
         k: row.get(k)
         for k in (
             "id", "requested_by", "reason", "format", "site_ids", "state", "created_at",
-            "approved_by", "approved_at", "downloaded_at", "persons",
+            "approved_by", "approved_at", "downloaded_at", "persons", "selection",
         )
     }  # fmt: skip
+
+
+# The persons of a selection among the persons of these sites (the list's own query).
+Select = Callable[[Selection, list[str]], list[str]]
 
 
 class WriteFile(Protocol):
@@ -52,6 +78,7 @@ class WriteFile(Protocol):
         domain: str,
         audit: AuditHook,
         conn: Connection | None = None,
+        person_ids: list[str] | None = None,
     ) -> ExportedFile: ...
 
 
@@ -61,18 +88,31 @@ class ExportService(Service):
         db: Database,
         clock: Callable[[], datetime],
         write_file: WriteFile,
+        select: Select | None = None,
     ) -> None:
         """``write_file``: the gate's (the file holds persons as the exporter may see
-        them)."""
+        them); ``select``: the persons of a list's selection."""
         super().__init__(db, clock)
         self.write_file = write_file
+        self.select = select
 
     def request(
-        self, user_id: str, reason: str, scope: Sites, fmt: str = "jsonl", *, audit: AuditHook
+        self,
+        user_id: str,
+        reason: str,
+        scope: Sites,
+        fmt: str = "jsonl",
+        selection: Selection | None = None,
+        *,
+        audit: AuditHook,
     ) -> dict[str, Any]:
-        """Ask for an export (audited without a person: nobody is exported yet)."""
+        """Ask for an export (audited without a person: nobody is exported yet);
+        ``selection``: only the persons of that list (None: every person of the sites).
+        A list filtered on a site outside ``scope`` is refused (404 semantics)."""
         if scope is None:
             raise ValidationFailed([Problem("site_ids", N_("an export covers named sites only"))])
+        if selection and selection.site_id and selection.site_id not in scope:
+            raise NotFound("site", field="selection.site_id")
         known = [f.name for f in registry.writable()]
         if fmt not in known:
             raise ValidationFailed(
@@ -86,11 +126,12 @@ class ExportService(Service):
             "site_ids": sorted(scope),
             "state": "pending",
             "created_at": self.clock(),
+            "selection": selection.as_json() if selection else None,
         }
         with self.db.transaction() as conn:
             conn.execute(insert(export_requests).values(**row))
             audit(conn, [])
-        return _out(row)
+            return _out(row, conn)
 
     def _get(self, conn: Any, export_id: str, scope: Sites, *, lock: bool = False) -> Any:
         """``lock``: its row lock, so that two approvals or downloads at once go in turn
@@ -105,7 +146,7 @@ class ExportService(Service):
 
     def get(self, export_id: str, scope: Sites) -> dict[str, Any]:
         with self.db.read() as conn:
-            return _out(self._get(conn, export_id, scope))
+            return _out(self._get(conn, export_id, scope), conn)
 
     def approve(
         self, user_id: str, export_id: str, scope: Sites, *, audit: AuditHook
@@ -126,7 +167,8 @@ class ExportService(Service):
                 .values(state="approved", approved_by=user_id, approved_at=now)
             )
             audit(conn, [])
-            return _out({**row, "state": "approved", "approved_by": user_id, "approved_at": now})
+            approved = {**row, "state": "approved", "approved_by": user_id, "approved_at": now}
+            return _out(approved, conn)
 
     def download(
         self,
@@ -151,6 +193,15 @@ class ExportService(Service):
                 ]
             )
         now = self.clock()
+        # The persons of the list, found by its own query before the write begins (a
+        # read; the request's selection never changes once stored).
+        person_ids: list[str] | None = None
+        stored = self.get(export_id, scope)
+        if stored["selection"] and stored["requested_by"] == user_id:
+            if self.select is None:
+                raise RuntimeError("an export with a selection needs the list's query")
+            selection = Selection.of(stored["selection"])
+            person_ids = self.select(selection, list(stored["site_ids"]))
         with self.db.transaction() as conn:
             row = self._get(conn, export_id, scope, lock=True)
             if row["requested_by"] != user_id:
@@ -168,6 +219,7 @@ class ExportService(Service):
                 domain=domain,
                 audit=audit,
                 conn=conn,
+                person_ids=person_ids,
             )
             conn.execute(
                 update(export_requests)
@@ -183,6 +235,7 @@ class ExportService(Service):
             "created_at": now.isoformat(),
             "persons": len(exported.person_ids),
             "format": row["format"],
+            "selection": row.get("selection"),
             "content": registry.writer(row["format"]).content,
         }
         return export_file.seal(exported.content, passphrase, header), exported.person_ids

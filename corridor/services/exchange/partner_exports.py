@@ -11,12 +11,12 @@ tracing are in it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, RowMapping, Select, select
 
 from corridor.domain.birth import age_on, format_birth_date
 from corridor.domain.ids import format_registration_number
@@ -41,12 +41,13 @@ class PartnerExportService(Service):
         *,
         audit: AuditHook,
         conn: Connection | None = None,
+        only: Collection[str] | None = None,
     ) -> list[dict[str, Any]]:
         """Rows of the person table (``formats.person_table``) of these sites (None: all),
         read and audited (one event per person) in one transaction (``conn``: the
-        caller's)."""
+        caller's); ``only``: just these persons of them."""
         with self._within(conn) as conn:
-            rows = self._persons(conn, site_ids, traceable_only=False)
+            rows = self._persons(conn, site_ids, traceable_only=False, only=only)
             audit(conn, [r["id"] for r in rows])
         return [export_row(r) for r in rows]
 
@@ -75,12 +76,14 @@ class PartnerExportService(Service):
         *,
         audit: AuditHook,
         conn: Connection | None = None,
+        only: Collection[str] | None = None,
     ) -> list[dict[str, Any]]:
         """The persons of these sites who consented to tracing, shaped as PFIF fields with
-        their notes; read and audited (one event per person) in one transaction."""
+        their notes; read and audited (one event per person) in one transaction;
+        ``only``: just these persons of them."""
         today = self.clock().date()
         with self._within(conn) as conn:
-            rows = self._persons(conn, site_ids, traceable_only=True)
+            rows = self._persons(conn, site_ids, traceable_only=True, only=only)
             ids = [r["id"] for r in rows]
             origin: dict[str, str] = {}
             notes: dict[str, list[dict[str, Any]]] = {pid: [] for pid in ids}
@@ -111,22 +114,32 @@ class PartnerExportService(Service):
         return shaped
 
     def records(
-        self, site_ids: Iterable[str] | None, *, audit: AuditHook, conn: Connection | None = None
+        self,
+        site_ids: Iterable[str] | None,
+        *,
+        audit: AuditHook,
+        conn: Connection | None = None,
+        only: Collection[str] | None = None,
     ) -> list[dict[str, Any]]:
         """The persons of these sites as stored records (sealed fields opened), for the
-        gate to show as the exporter's roles may see them; audited in one transaction."""
+        gate to show as the exporter's roles may see them; audited in one transaction;
+        ``only``: just these persons of them."""
         with self._within(conn) as conn:
             query = select(persons).order_by(persons.c.id)
             if site_ids is not None:
                 query = query.where(queries.person_scope(list(site_ids)))
-            rows = conn.execute(query).mappings().all()
+            rows = _only(conn, query, only)
             people = queries.persons_out(conn, rows, self.clock().date()) if rows else []
             people = self.vault.reveal_all(people, conn)
             audit(conn, [p["id"] for p in people])
         return people
 
     def _persons(
-        self, conn: Connection, site_ids: Iterable[str] | None, traceable_only: bool
+        self,
+        conn: Connection,
+        site_ids: Iterable[str] | None,
+        traceable_only: bool,
+        only: Collection[str] | None = None,
     ) -> list[dict[str, Any]]:
         query = select(persons).order_by(persons.c.id)
         if site_ids is not None:
@@ -134,7 +147,7 @@ class PartnerExportService(Service):
         if traceable_only:
             query = query.where(persons.c.consent_tracing.is_(True))
         out = []
-        for row in conn.execute(query).mappings():
+        for row in _only(conn, query, only):
             person = dict(row)
             person["registration_number"] = format_registration_number(row["registration_number"])
             for field in SEALED_PERSON_FIELDS:  # sealed at rest; opened for the file
@@ -147,6 +160,19 @@ class PartnerExportService(Service):
         """The caller's transaction, or one of our own (the read and its audit commit
         together)."""
         return nullcontext(conn) if conn is not None else self.db.transaction()
+
+
+def _only(conn: Connection, query: Select[Any], only: Collection[str] | None) -> list[RowMapping]:
+    """The rows of ``query`` (ordered by person id), or of those of them in ``only``
+    (asked 500 ids at a time: a list's selection may be long)."""
+    if only is None:
+        return list(conn.execute(query).mappings())
+    wanted = sorted(set(only))
+    rows: list[RowMapping] = []
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows += conn.execute(query.where(persons.c.id.in_(chunk))).mappings().all()
+    return sorted(rows, key=lambda r: str(r["id"]))
 
 
 def _pfif_person(

@@ -30,7 +30,7 @@ from sqlalchemy import Connection, select
 from corridor.domain.birth import ADULT_AGE
 from corridor.domain.ids import scan_payload
 from corridor.domain.paging import ALL, Paging
-from corridor.errors import Forbidden, NotFound, Problem
+from corridor.errors import Forbidden, NotFound, Problem, ValidationFailed
 from corridor.formats import registry
 from corridor.security.errors import Throttled
 from corridor.security.roles import AuthorisationMatrix
@@ -67,6 +67,20 @@ from corridor.text import N_
 if TYPE_CHECKING:
     from corridor.schemas import MatchQueryIn, PersonSearchIn
     from corridor.services.container import Services
+
+MANIFEST_STATUSES = ("draft", "dispatched", "received")
+
+
+@dataclass(frozen=True)
+class ListFile:
+    """A list that names nobody, as a file: its bytes, media type, file extension and
+    how many rows it holds."""
+
+    content: bytes
+    media_type: str
+    extension: str
+    rows: int
+
 
 T = TypeVar("T")
 # Why the data protection officer's desk names persons (their audit events say so).
@@ -540,6 +554,38 @@ class Gate:
         )
         return ManifestList.model_validate(vars(found))
 
+    def manifest_list_file(
+        self,
+        who: Caller,
+        fmt: str,
+        paging: Paging,
+        site_id: str | None = None,
+        status: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> ListFile:
+        """The whole manifests list for these filters, in this order (``paging``'s sort;
+        every row), as a table file of the format registry (no person named; the export
+        is audited as one event naming nobody)."""
+        from corridor.formats import manifest_list
+
+        if status and status not in MANIFEST_STATUSES:
+            raise ValidationFailed(
+                [Problem("status", N_("is not a manifest status (draft, dispatched, received)"))]
+            )
+        writer = registry.sheet_writer(fmt)
+        listed = self.manifest_list(who, paging, site_id, status, since, until)
+        reveal = self.viewer(who).sees_detention
+        names = {s["id"]: s["name"] for s in self.s.sites.all(reveal=reveal)}
+        content = writer.write(
+            manifest_list.COLUMNS,
+            manifest_list.rows(listed.items, names),
+            self.s.partner_exports.provenance(who.principal.user_id),
+        )
+        purpose = f"manifest list exported ({fmt}, {listed.total} manifests)"
+        self.s.audit.record(who, "manifest.read", [None], purpose=purpose)
+        return ListFile(content, writer.media_type, writer.extension, listed.total)
+
     def unaccounted(self, who: Caller, site_id: str | None = None) -> list[Unaccounted]:
         return self.unaccounted_list(who, ALL, site_id).items
 
@@ -695,8 +741,11 @@ class Gate:
         domain: str,
         audit: AuditHook,
         conn: Connection | None = None,
+        person_ids: list[str] | None = None,
     ) -> ExportedFile:
-        """Persons of these sites (None: every site, for the operator on the server) in a
+        """``person_ids``: only these of them (a list's selection; None: all).
+
+        Persons of these sites (None: every site, for the operator on the server) in a
         format of the registry, as holders of ``roles`` may see them: the site scope is the
         query's, PFIF holds only persons who consented to tracing, the partner table has
         no column for a restricted field group, and Corridor's own records are the read
@@ -706,13 +755,13 @@ class Gate:
         partner = self.s.partner_exports
         rows: list[dict[str, Any]]
         if writer.takes == "pfif":
-            rows = partner.pfif_persons(site_ids, domain, audit=audit, conn=conn)
+            rows = partner.pfif_persons(site_ids, domain, audit=audit, conn=conn, only=person_ids)
             ids = [r["corridor_id"] for r in rows]
         elif writer.takes == "table":
-            rows = partner.table(site_ids, audit=audit, conn=conn)
+            rows = partner.table(site_ids, audit=audit, conn=conn, only=person_ids)
             ids = [r["record_id"] for r in rows]
         else:
-            people = partner.records(site_ids, audit=audit, conn=conn)
+            people = partner.records(site_ids, audit=audit, conn=conn, only=person_ids)
             rows = [v.model_dump(mode="json") for v in self.present(roles, people)]
             ids = [r["id"] for r in rows]
         context = registry.WriteContext(partner.provenance(exported_by))

@@ -13,12 +13,14 @@ nobody and are not audited.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, func, select
 
+from corridor.domain.export_selection import Selection, describe
 from corridor.domain.ids import (
     InvalidRegistrationNumber,
     format_registration_number,
@@ -35,7 +37,9 @@ from corridor.security.tables import (
     users,
 )
 from corridor.services.base import Service
+from corridor.services.protection.read_models import Sentence
 from corridor.storage import queries
+from corridor.storage.database import Database
 from corridor.storage.tables import persons
 from corridor.storage.tracing_tables import tracing_enquiries
 from corridor.text import N_, text_of
@@ -115,7 +119,8 @@ class Disposal(BaseModel):
 
 class PendingExport(BaseModel):
     """An export that waits for its second key: who asked, why, which sites, and how many
-    persons those sites hold now (the file is written only when downloaded)."""
+    persons those sites hold now, or a list's selection holds now (the file is written
+    only when downloaded)."""
 
     id: str
     requested_by: str
@@ -126,6 +131,7 @@ class PendingExport(BaseModel):
     sites: list[str]
     created_at: datetime
     persons: int
+    selection_text: Sentence = "every person of the sites"
 
 
 class HeldPerson(BaseModel):
@@ -209,6 +215,17 @@ def _usernames(conn: Connection, user_ids: Sequence[str | None]) -> dict[str, st
 
 class OversightService(Service):
     """The desk's reads. ``trail`` and ``holds`` name persons: call them through the gate."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], datetime],
+        select_persons: Callable[[Selection, list[str]], list[str]] | None = None,
+    ) -> None:
+        """``select_persons``: the persons of a list's selection, to count those of a
+        waiting export (services/exchange/selections.py)."""
+        super().__init__(db, clock)
+        self.select_persons = select_persons
 
     def trail(self, ref: str) -> AuditTrail:
         """Every audit event about the person ``ref`` names (id or registration number),
@@ -338,6 +355,10 @@ class OversightService(Service):
                     .select_from(persons)
                     .where(queries.person_scope(list(r.site_ids)))
                 ).scalar_one()
+                if r.selection and self.select_persons is not None:
+                    # a list's persons now (ids only: counted, nobody shown or read)
+                    chosen = self.select_persons(Selection.of(r.selection), list(r.site_ids))
+                    count = len(chosen)
                 out.append(
                     PendingExport(
                         id=r.id,
@@ -349,6 +370,7 @@ class OversightService(Service):
                         sites=[site_names.get(s, s) for s in r.site_ids],
                         created_at=r.created_at,
                         persons=int(count),
+                        selection_text=_selection_text(r.selection, site_names),
                     )
                 )
         return out
@@ -420,3 +442,12 @@ class OversightService(Service):
             live_keys=sum(n for state, n in states.items() if state != "destroyed"),
             destroyed_keys=states.get("destroyed", 0),
         )
+
+
+def _selection_text(stored: dict[str, Any] | None, site_names: dict[str, str]) -> str:
+    """What a waiting export holds, in words: every person of its sites, or a list's
+    persons by its filter (they are found again when the file is written)."""
+    if not stored:
+        return describe(None)
+    selection = Selection.of(stored)
+    return describe(selection, site_names.get(selection.site_id or "", selection.site_id))

@@ -14,6 +14,7 @@ from corridor.web.pages import (
     cards,
     dashboard,
     dpo,
+    exports,
     families,
     manifests,
     persons,
@@ -34,6 +35,7 @@ for module in (
     tracing,
     admin,
     dpo,
+    exports,
 ):
     router.include_router(module.router)
 

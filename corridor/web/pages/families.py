@@ -35,6 +35,7 @@ def separated_families(request: Request, svc: Svc, who: MayTracingRead) -> Respo
     extra = {
         "filter_sites": listing.filter_sites(svc, who),
         "kept": kept,
+        "export_query": listing.export_query("families", kept),
         "pager": listing.pager(request, listed, len(listed.items), kept),
     }
     return render(request, "families.html", data, who=who, extra=extra)

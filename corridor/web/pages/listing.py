@@ -88,6 +88,13 @@ def filter_sites(svc: Services, who: Caller) -> dict[str, str]:
     return {s["id"]: s["name"] for s in svc.sites.all() if s.get("kind") != "detention"}
 
 
+def export_query(list_name: str, kept: dict[str, str]) -> str:
+    """The query string of ``/exports/new`` for this list's filter (its order and page
+    are no part of a selection: the export holds every person of the list)."""
+    chosen = {k: v for k, v in kept.items() if k in ("site", "since", "until", "alone")}
+    return urlencode({"list": list_name, **chosen})
+
+
 def paging_data(listed: Listed) -> dict[str, Any]:
     """The ``.json`` twin's account of the page."""
     return {"total": listed.total, "limit": listed.limit, "offset": listed.offset}

@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from corridor.domain.paging import Paging
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
 from corridor.schemas import (
     CheckInIn,
@@ -31,6 +33,7 @@ from corridor.services.protection.read_models import ManifestView
 from corridor.text import N_
 from corridor.web import forms
 from corridor.web.auth import requires
+from corridor.web.list_files import SHEETS, SheetFormat, list_file
 from corridor.web.pages import listing
 from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.persons import site_names
@@ -66,6 +69,7 @@ def _list(
         "errors": errors,
         "kept": kept,
         "pager": listing.pager(request, listed, len(listed.items), kept),
+        "exports": [(f, f"/manifests/export/{f}?{urlencode(kept)}") for f in SHEETS],
     }
     return render(
         request, "manifests.html", data, who=who, status=422 if errors else 200, extra=extra
@@ -289,6 +293,24 @@ def receive(
     return see_other(f"/manifests/{manifest_id}")
 
 
+@router.get("/manifests/export/{fmt}")
+def export_list(fmt: SheetFormat, request: Request, svc: Svc, who: MayManifestRead) -> Response:
+    """The manifests list as the page shows it (its filters and order, every page) as a
+    file: the page's "Export" links."""
+    kept = listing.filters_of(request, ("site", "status", "since", "until", "sort"))
+    paging = Paging.of(limit=None, sort=kept.get("sort"), sorts=MANIFEST_SORTS)
+    table = svc.gate.manifest_list_file(
+        who,
+        fmt,
+        paging,
+        site_id=kept.get("site"),
+        status=kept.get("status"),
+        since=listing.day_of(request, "since"),
+        until=listing.day_of(request, "until"),
+    )
+    return list_file(table, "manifests")
+
+
 @page(router, "/unaccounted")
 def unaccounted(request: Request, svc: Svc, who: MayManifestRead) -> Response:
     kept = listing.filters_of(request, ("site", "since", "until", "sort"))
@@ -304,6 +326,7 @@ def unaccounted(request: Request, svc: Svc, who: MayManifestRead) -> Response:
         "sites": site_names(svc, who),
         "filter_sites": listing.filter_sites(svc, who),
         "kept": kept,
+        "export_query": listing.export_query("unaccounted", kept),
         "pager": listing.pager(request, listed, len(listed.items), kept),
     }
     return render(request, "unaccounted.html", data, who=who, extra=extra)

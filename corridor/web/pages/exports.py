@@ -1,0 +1,208 @@
+"""Export of a list of persons (unaccounted, separated families, search results): never
+a file straight from the list, but a two-key bulk export whose selection is the list's
+filter (PROTECTION.md line 9; corridor/services/exchange/exports.py).
+
+The list's "Export" link opens ``/exports/new`` with its filter; the officer gives a
+reason and a format and asks (``export.bulk``); a second officer of the same sites reads
+the selection in words on ``/exports/{id}`` and approves (``export.approve``); only then
+the requester downloads the file, encrypted under a passphrase (a POST: it never sits
+in a URL)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+
+from corridor.domain.export_selection import Selection, describe
+from corridor.errors import Problem, ValidationFailed
+from corridor.formats.registry import writable
+from corridor.services import Services
+from corridor.services import idempotency as made
+from corridor.services.protection.accounts import Caller
+from corridor.text import N_
+from corridor.web import forms
+from corridor.web.auth import requires
+from corridor.web.pages.common import Form, Svc, page, see_other, text
+from corridor.web.pages.persons import site_names
+from corridor.web.pages.render import render
+from corridor.web.retries import Retried, shown_again
+from corridor.web.writes import audited
+
+router = APIRouter(include_in_schema=False)
+MayExport = Annotated[Caller, Depends(requires("export.bulk"))]
+MayExportWrite = Annotated[Caller, Depends(audited("export.bulk"))]
+MayApprove = Annotated[Caller, Depends(requires("export.approve"))]
+MayApproveWrite = Annotated[Caller, Depends(audited("export.approve"))]
+# The filter of each list as its page names it (the selection's names on the right).
+PAGE_FILTERS = {"site": "site_id", "since": "since", "until": "until", "alone": "alone_only"}
+
+
+def selection_from(values: dict[str, Any]) -> dict[str, Any]:
+    """A list's page filter (``list``, ``site``, ``since``, ``until``, ``alone``; a search:
+    ``person_id`` repeated and ``searched_by``) as a selection to check."""
+    raw: dict[str, Any] = {"list": values.get("list") or ""}
+    for name, key in PAGE_FILTERS.items():
+        value = values.get(name)
+        if value:
+            raw[key] = value == "1" if key == "alone_only" else value
+    if values.get("person_ids"):
+        raw["person_ids"] = values["person_ids"]
+    if values.get("searched_by"):
+        raw["searched_by"] = values["searched_by"]
+    return raw
+
+
+def _checked(svc: Services, who: Caller, raw: dict[str, Any]) -> Selection:
+    selection = Selection.of(raw)
+    svc.gate.site_filter(who, "export.bulk", selection.site_id)  # no list by detention
+    return selection
+
+
+def _form(
+    request: Request,
+    svc: Svc,
+    who: Caller,
+    raw: dict[str, Any],
+    values: dict[str, str],
+    errors: dict[str, str],
+) -> Response:
+    selection = Selection.of(raw)
+    names = site_names(svc, who)
+    data = {
+        "selection": selection.as_json(),
+        "selection_text": describe(selection, names.get(selection.site_id or "")),
+    }
+    extra = {
+        "formats": [(f.name, f.write.content) for f in writable() if f.write],
+        "hidden": _hidden(selection),
+        "values": values,
+        "errors": errors,
+    }
+    status = 422 if errors else 200
+    return render(request, "export_new.html", data, who=who, status=status, extra=extra)
+
+
+def _hidden(selection: Selection) -> list[tuple[str, str]]:
+    """The selection as the hidden fields of the request form."""
+    out: list[tuple[str, str]] = [("list", selection.list)]
+    stored = selection.as_json()
+    for name, key in PAGE_FILTERS.items():
+        if key in stored:
+            out.append((name, "1" if stored[key] is True else str(stored[key])))
+    out += [("person_id", pid) for pid in selection.person_ids]
+    if selection.searched_by:
+        out.append(("searched_by", selection.searched_by))
+    return out
+
+
+@page(router, "/exports/new")
+def new_export(request: Request, svc: Svc, who: MayExport) -> Response:
+    """What will be exported, in words, and the form that asks for it."""
+    values = {k: v for k, v in request.query_params.items() if k in {"list", *PAGE_FILTERS}}
+    raw = selection_from(values)
+    _checked(svc, who, raw)  # a bad filter: 422 naming it; a detention site: 404
+    return _form(request, svc, who, raw, {}, {})
+
+
+def _posted(form: FormData) -> dict[str, Any]:
+    values: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
+    values["person_ids"] = [v for v in form.getlist("person_id") if isinstance(v, str)]
+    return values
+
+
+@router.post("/exports")
+def request_export(
+    request: Request, form: Form, svc: Svc, who: MayExportWrite, retry: Retried
+) -> Response:
+    """Ask for the export of a list's persons; a second person must approve."""
+    raw = selection_from(_posted(form))
+    selection = _checked(svc, who, raw)
+    reason = text(form, "reason") or ""
+    fmt = text(form, "format") or "jsonl"
+    user_id = who.principal.user_id
+    try:
+        if len(reason) < 3:
+            raise ValidationFailed(
+                [Problem("reason", N_("say why the export is needed (3 characters or more)"))]
+            )
+        audit = svc.audit.hook(who, "export.bulk", purpose=f"export requested: {reason}")
+        export_id = retry.run(
+            who,
+            lambda guard: str(
+                svc.exports.request(user_id, reason, who.scope, fmt, selection, audit=guard(audit))[
+                    "id"
+                ]
+            ),
+            lambda done: str(done.ref["export_id"]),
+            made.export_ref(user_id),
+        )
+    except ValidationFailed as exc:
+        return _form(request, svc, who, raw, forms.as_values(form), forms.problems_by_field(exc))
+    return see_other(f"/exports/{export_id}")
+
+
+def _show(
+    request: Request, svc: Services, who: Caller, export_id: str, errors: dict[str, str]
+) -> Response:
+    export = svc.gate.export_request(who, export_id)
+    names = site_names(svc, who)
+    data = {"export": {**export, "selection_text": export["selection_text"]}}
+    extra = {
+        "mine": export["requested_by"] == who.principal.user_id,
+        "sites": [names.get(s, s) for s in export["site_ids"]],
+        "errors": errors,
+    }
+    status = 422 if errors else 200
+    return render(request, "export.html", data, who=who, status=status, extra=extra)
+
+
+@page(router, "/exports/{export_id}")
+def export_page(export_id: str, request: Request, svc: Svc, who: MayApprove) -> Response:
+    """Where an export stands; the second key for an approver; the download for the
+    requester once approved."""
+    return _show(request, svc, who, export_id, {})
+
+
+@router.post("/exports/{export_id}/approve")
+def approve_export(
+    export_id: str, form: Form, svc: Svc, who: MayApproveWrite, retry: Retried
+) -> Response:
+    audit = svc.audit.hook(who, "export.approve", purpose=f"export {export_id} approved")
+    retry.run(
+        who,
+        lambda guard: svc.exports.approve(
+            who.principal.user_id, export_id, who.scope, audit=guard(audit)
+        ),
+        shown_again,
+    )
+    return see_other(f"/exports/{export_id}")
+
+
+@router.post("/exports/{export_id}/download")
+def download_export(
+    export_id: str, request: Request, form: Form, svc: Svc, who: MayExportWrite
+) -> Response:
+    """The approved export, once, encrypted under the passphrase given."""
+    try:
+        data, _ = svc.exports.download(
+            who.principal.user_id,
+            who.principal.roles,
+            export_id,
+            text(form, "passphrase") or "",
+            who.scope,
+            domain=request.app.state.settings.instance_domain,
+            audit=svc.audit.hook(who, "export.bulk", purpose=f"export {export_id} downloaded"),
+        )
+    except ValidationFailed as exc:
+        return _show(request, svc, who, export_id, forms.problems_by_field(exc))
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="corridor-export-{export_id}.json"',
+            "Cache-Control": "no-store",
+        },
+    )
