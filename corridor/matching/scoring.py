@@ -93,6 +93,8 @@ class _NameResult:
     given_lookalike: bool = False
     # The father's names differ under an agreeing grandfather (``_father_shift``).
     father_differs: bool = False
+    # The look-alike is seen in the Arabic script (``_ending_differs``).
+    script_says_other: bool = False
 
     @property
     def kin_only(self) -> bool:
@@ -397,7 +399,8 @@ class Matcher:
                            "for little.")))
                 res = _NameResult(cap, res.evidence, res.given_missed, res.given_elsewhere,
                                   res.family_matched, res.agreed, res.best_unit,
-                                  res.given_lookalike, res.father_differs)
+                                  res.given_lookalike, res.father_differs,
+                                  res.script_says_other)
         return res
 
     def _chain_result(
@@ -418,7 +421,7 @@ class Matcher:
         matched_role: dict[int, str] = {}
         chain_ws: list[float] = []
         chain_words: list[Text] = []
-        lookalike = False
+        lookalike = script_says = False
         for i, j, lvl, w in pairs:
             qr, cr = q_roles[i], c_roles[j]
             if (
@@ -433,6 +436,8 @@ class Matcher:
             matched_role[i] = cr
             if qr == GIVEN and cr == GIVEN and lvl == SIMILAR:
                 lookalike = _lookalike(q_keys[i], c.keys[j])
+            elif qr == GIVEN and cr == GIVEN and lvl == SCRIPT:
+                lookalike = script_says = _ending_differs(q_keys[i], c.keys[j])
             words = _NO_WORDS
             if explain:
                 words = N_(
@@ -564,7 +569,7 @@ class Matcher:
         family_matched = q_roles[last] == FAMILY and matched_role.get(last) == FAMILY
         best_unit = max((w for _, _, _, w in pairs), default=0.0)
         return _NameResult(total, ev, given_missed, given_elsewhere, family_matched, bool(pairs),
-                           best_unit, lookalike, shift is not None)
+                           best_unit, lookalike, shift is not None, script_says)
 
     def _father_shift(
         self,
@@ -598,6 +603,7 @@ class Matcher:
         self, query: PersonRecord, candidate: PersonRecord, explain: bool = True
     ) -> _NameResult:
         best: _NameResult | None = None
+        lookalike: _NameResult | None = None
         agreed = False
         for qc in query.name_chains():
             for cc in candidate.name_chains():
@@ -605,6 +611,13 @@ class Matcher:
                 agreed = agreed or r.agreed
                 if best is None or r.weight > best.weight:
                     best = r
+                if r.script_says_other and (lookalike is None or r.weight > lookalike.weight):
+                    lookalike = r
+        if lookalike is not None and best is not None and not best.kin_only:
+            # One spelling shows the given names are two names (the Arabic script writes
+            # the final vowel of Samira, سميرة, which Samar, سمر, lacks): it outweighs a
+            # Latin spelling that cannot tell them apart.
+            best = lookalike
         if best is None:
             return _NameResult(0.0, [FieldEvidence(N_("name"), N_("missing"), 0.0,
                                                    N_("No name to compare."))])
@@ -624,7 +637,8 @@ class Matcher:
                        "(a kunya, a nickname), so the difference counts only so much."))]
             return _NameResult(floor, ev, best.given_missed, best.given_elsewhere,
                                best.family_matched, agreed, best.best_unit,
-                               best.given_lookalike, best.father_differs)
+                               best.given_lookalike, best.father_differs,
+                               best.script_says_other)
         return best
 
     # -- other fields ------------------------------------------------------------------
@@ -867,6 +881,23 @@ def _lookalike(a: UnitKeys, b: UnitKeys) -> bool:
     ):
         return True
     return a.skeleton == b.skeleton and not vowels_agree(a, b)
+
+
+# Arabic letters that may stand for a final vowel (or are ambiguous, as ه for ة).
+_AR_VOWEL_END = frozenset("اىيوةهءئؤآأإ")
+
+
+def _ending_differs(a: UnitKeys, b: UnitKeys) -> bool:
+    """A Latin name ending in a vowel a/e against an Arabic one ending in a consonant:
+    Samira (سميرة) is not Samar (سمر), Jamila not Jamil. The Arabic script writes the
+    final vowel of a name (ة, ى, ا); it cannot be left out of it."""
+    if a.script == b.script or len(a.unit.parts) != 1 or len(b.unit.parts) != 1:
+        return False
+    ar, la = (a, b) if a.script == "ar" else (b, a)
+    word = la.unit.parts[0]
+    if not ar.text or len(word) < 3 or word[-1] not in "ae" or word[-2] in "aeiouy":
+        return False
+    return ar.text[-1] not in _AR_VOWEL_END
 
 
 def _ya_added(longer: str, shorter: str) -> bool:

@@ -221,3 +221,16 @@ def test_the_mothers_family_name_agreeing_counts_beside_her_given_name(matcher):
     both = fields(matcher.score(replace(q, mother_name="Fatima El Barazi"), c))["mother's name"]
     other = fields(matcher.score(replace(q, mother_name="Fatima al-Homsi"), c))["mother's name"]
     assert both > given_only == other > 0
+
+
+def test_the_arabic_script_tells_samira_from_her_sister_samar(matcher):
+    """The Arabic script writes a name's final vowel: Samira (سميرة) is not Samar (سمر),
+    though "Samira" and "Samar" look alike in Latin letters."""
+    q = PersonRecord("q", full_name="Samira Ibrahim al-Moesa", sex="f", mother_name="Sara")
+    samar = PersonRecord("c", given_name="Samar", father_name="Ibrahim",
+                         grandfather_name="Ahmed", family_name="al-Moussa",
+                         name_original_script="سمر إبراهيم أحمد الموسى", sex="f",
+                         birth_year=2013, mother_name="Sara")
+    samira = replace(samar, given_name="Samira",
+                     name_original_script="سميرة إبراهيم أحمد الموسى")
+    assert matcher.score(q, samar).probability < 0.5 <= matcher.score(q, samira).probability
