@@ -888,14 +888,15 @@ _AR_VOWEL_END = frozenset("اىيوةهءئؤآأإ")
 
 
 def _ending_differs(a: UnitKeys, b: UnitKeys) -> bool:
-    """A Latin name ending in a vowel a/e against an Arabic one ending in a consonant:
+    """A Latin name ending in the vowel a against an Arabic one ending in a consonant:
     Samira (سميرة) is not Samar (سمر), Jamila not Jamil. The Arabic script writes the
     final vowel of a name (ة, ى, ا); it cannot be left out of it."""
     if a.script == b.script or len(a.unit.parts) != 1 or len(b.unit.parts) != 1:
         return False
     ar, la = (a, b) if a.script == "ar" else (b, a)
     word = la.unit.parts[0]
-    if not ar.text or len(word) < 3 or word[-1] not in "ae" or word[-2] in "aeiouy":
+    # Only a final a: a French final e is silent (Hanane, Imane, Hassine are حنان, ...).
+    if not ar.text or len(word) < 3 or word[-1] != "a" or word[-2] in "aeiouy":
         return False
     return ar.text[-1] not in _AR_VOWEL_END
 
