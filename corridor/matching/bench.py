@@ -13,17 +13,21 @@ import argparse
 import csv
 import multiprocessing as mp
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from corridor.matching.dedupe import find_duplicates
 from corridor.matching.index import MemoryIndex
+from corridor.matching.keys import unit_keys
+from corridor.matching.normalise import parse_name
 from corridor.matching.records import PersonRecord
 
-__all__ = ["read_person_csv", "run_dedupe", "run_match"]
+__all__ = ["derive_relatives", "read_person_csv", "run_dedupe", "run_match"]
 
 
 def _opt(row: dict[str, str], key: str) -> str | None:
@@ -40,8 +44,16 @@ def _year(value: str | None) -> int | None:
         return None
 
 
+def _names(value: str | None) -> tuple[str, ...]:
+    """A ``relatives_names`` cell: names separated by ``;`` or ``|``."""
+    if not value:
+        return ()
+    return tuple(n.strip() for n in re.split(r"[;|]", value) if n.strip())
+
+
 def read_person_csv(path: Path, id_column: str = "record_id") -> Iterator[PersonRecord]:
-    """Person CSV rows (bench README columns) as :class:`PersonRecord` values."""
+    """Person CSV rows (bench README columns, and family-dev's ``relatives_names``) as
+    :class:`PersonRecord` values."""
     with path.open(newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             sex = (_opt(row, "sex") or "").lower()[:1] or None
@@ -58,7 +70,67 @@ def read_person_csv(path: Path, id_column: str = "record_id") -> Iterator[Person
                 nationality=_opt(row, "nationality"),
                 place_of_origin=_opt(row, "place_of_birth") or _opt(row, "place_of_origin"),
                 mother_name=_opt(row, "mother_name"),
+                relatives_names=_names(_opt(row, "relatives_names")),
             )
+
+
+def _name_key(text: str | None) -> str | None:
+    """One name field as a spelling-free key (Mohammed and Muhammad alike)."""
+    units = parse_name(text)
+    if not units:
+        return None
+    return " ".join(unit_keys(u).latin for u in units)
+
+
+def derive_relatives(records: list[PersonRecord]) -> list[PersonRecord]:
+    """The records with the given names of their registered relatives, derived as a
+    registry without household links would: brothers and sisters share father's and
+    family name, and grandfather's and mother's where both records give one; a person's
+    children carry the person's given name as father's name and the family name (and
+    the person's father's name as grandfather's, where given). Records already carrying
+    relatives keep theirs; a record without father's or family name gets none.
+
+    >>> a = PersonRecord("a", given_name="Nasser", father_name="Ismail",
+    ...                  grandfather_name="Ali", family_name="Fadil")
+    >>> b = PersonRecord("b", given_name="Rana", father_name="Ismail", family_name="Fadil")
+    >>> [r.relatives_names for r in derive_relatives([a, b])]
+    [('Rana',), ('Nasser',)]
+    """
+    keys: dict[str, tuple[str | None, ...]] = {}
+    by_parent: dict[tuple[str, str], list[PersonRecord]] = {}
+    for r in records:
+        mother = r.mother_name.split()[0] if r.mother_name else None
+        k = keys[r.record_id] = (
+            _name_key(r.given_name), _name_key(r.father_name), _name_key(r.grandfather_name),
+            _name_key(r.family_name), _name_key(mother),
+        )
+        if k[0] and k[1] and k[3]:
+            by_parent.setdefault((k[1], k[3]), []).append(r)
+
+    def agree(x: str | None, y: str | None) -> bool:
+        return x is None or y is None or x == y
+
+    out: list[PersonRecord] = []
+    for r in records:
+        given, father, grand, family, mother = keys[r.record_id]
+        if r.relatives_names or not (given and father and family):
+            out.append(r)
+            continue
+        names = [
+            s.given_name or ""
+            for s in by_parent.get((father, family), ())
+            if s.record_id != r.record_id
+            and agree(grand, keys[s.record_id][2])
+            and agree(mother, keys[s.record_id][4])
+        ]
+        names += [
+            c.given_name or ""
+            for c in by_parent.get((given, family), ())
+            if agree(father, keys[c.record_id][2])
+        ]
+        out.append(replace(r, relatives_names=tuple(dict.fromkeys(n for n in names if n)))
+                   if names else r)
+    return out
 
 
 _INDEX: MemoryIndex | None = None  # shared with forked workers (copy on write)
@@ -89,7 +161,7 @@ def _answers(
 def run_match(registry_csv: Path, queries_csv: Path, top: int, out_csv: Path) -> dict[str, Any]:
     """Index the registry, answer every query, write ``query_id,record_id,rank,probability``."""
     t0 = time.perf_counter()
-    index = MemoryIndex(read_person_csv(registry_csv))
+    index = MemoryIndex(derive_relatives(list(read_person_csv(registry_csv))))
     t1 = time.perf_counter()
     queries = list(read_person_csv(queries_csv, "query_id"))
     rows = 0

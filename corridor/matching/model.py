@@ -52,6 +52,10 @@ class NameRules:
     # When the given name disagrees, names may add at most log2(population) + cap bits.
     given_different_cap: float = -8.0
     given_elsewhere_cap: float = -4.0
+    # The father's name differs while the grandfather's agrees (cousins), or the query's
+    # father is the candidate's grandfather (an aunt and her niece).
+    father_different: float = -5.0
+    father_different_cap: float = -3.0
     # Names that disagree (a kunya or nickname instead of the name) count at most this
     # much against; agreeing on some name keeps the margin above that floor.
     no_name_agrees_floor: float = -4.0
@@ -87,7 +91,12 @@ class FieldRules:
     mother_same: float = 4.0
     mother_similar: float = 1.5
     mother_different: float = -2.0
+    # A relative the enquiry names found among the candidate's registered relatives:
+    # log2(m/u) of the name less log2(number of relatives), between these two.
     relative_same: float = 2.0
+    relative_weight_cap: float = 8.0
+    # The candidate's own given name is among the enquiry's relatives (a brother, sister).
+    relative_is_candidate: float = -6.0
     registration_same: float = 20.0
     document_same: float = 15.0
     phone_same: float = 5.0

@@ -21,6 +21,11 @@ class NameChain:
     units: tuple[NameUnit, ...]
     roles: tuple[str, ...]
     source: str  # which field it came from, for explanations
+    # True where the record gives a one-word given name and a father's name of its own
+    # and this chain has the roles its name parts give: its second name is then the
+    # father's, never the rest of a given name in two words (Mohammed Zakaria is
+    # Mohammed, son of Zakaria, not "Mohammed" Zakaria).
+    father_known: bool = False
 
     @cached_property
     def role_set(self) -> frozenset[str]:
@@ -86,16 +91,23 @@ class PersonRecord:
     def _chains(self) -> tuple[NameChain, ...]:
         out: list[NameChain] = []
         seen: set[tuple[NameUnit, ...]] = set()
-
-        def add(units: tuple[NameUnit, ...], roles: tuple[str, ...], source: str) -> None:
-            if units and units not in seen:
-                seen.add(units)
-                out.append(NameChain(units, roles, source))
-
         given, father, grand, family = (
             parse_name(f) for f in join_split_compounds(
                 [self.given_name, self.father_name, self.grandfather_name, self.family_name])
         )
+        # The record says which of its names is the father's.
+        father_known = len(given) == 1 and bool(father)
+        known: tuple[str, ...] = ()  # the roles the name parts give, where they do
+
+        def add(units: tuple[NameUnit, ...], roles: tuple[str, ...], source: str) -> None:
+            if units and units not in seen:
+                seen.add(units)
+                # Another spelling of the same chain (the name in Arabic script) has the
+                # roles the name parts say, where it has as many names.
+                same = bool(known) and len(units) == len(known)
+                out.append(NameChain(units, known if same else roles, source,
+                                     father_known and same))
+
         if given or father or grand or family:
             parts = given + father + grand + family
             if len({u.script for u in parts}) == 1:
@@ -106,6 +118,8 @@ class PersonRecord:
                 )
                 if not given:
                     roles = _roles(len(parts))
+                else:
+                    known = roles
                 add(parts, roles, "name parts")
         full = parse_name(self.full_name)
         if full:
@@ -129,3 +143,12 @@ class PersonRecord:
     @cached_property
     def relative_units(self) -> tuple[tuple[NameUnit, ...], ...]:
         return tuple(u for u in (parse_name(n) for n in self.relatives_names) if u)
+
+    @cached_property
+    def given_units(self) -> tuple[NameUnit, ...]:
+        """The person's given name in each spelling and script they are recorded with."""
+        out: dict[NameUnit, None] = {}
+        for chain in self.name_chains():
+            if len(chain.units) > 1 and chain.roles[0] == GIVEN:
+                out[chain.units[0]] = None
+        return tuple(out)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 
 from rapidfuzz import fuzz
 
+from corridor.matching.blocking import coarse_skeleton
 from corridor.matching.compare import (
     DIFFERENT,
     LEVEL_WORDS,
@@ -27,6 +28,7 @@ from corridor.matching.compare import (
     SIMILAR,
     SPELLING,
     UnitComparator,
+    vowels_agree,
 )
 from corridor.matching.keys import UnitKeys, unit_keys
 from corridor.matching.model import Model
@@ -87,7 +89,20 @@ class _NameResult:
     family_matched: bool = False
     agreed: bool = False  # at least one name unit agrees
     best_unit: float = 0.0  # weight (bits) of the rarest agreeing name unit
+    # The given name only looks like the candidate's (Yasser/Nasser, Rana/Rania): another
+    # name, as brothers' and sisters' names often are, not another spelling of it.
+    given_lookalike: bool = False
+    # The father's names differ under an agreeing grandfather (``_father_shift``).
+    father_differs: bool = False
+    # The look-alike is seen in the Arabic script (``_ending_differs``).
+    script_says_other: bool = False
     capped: bool = False  # the brothers' cap applied (given name differs, the rest agrees)
+
+    @property
+    def kin_only(self) -> bool:
+        """The given name disagrees (or only looks alike): what else agrees fits a
+        brother, sister or parent as well as the person."""
+        return self.given_missed or self.given_lookalike
 
 
 def _display(unit: NameUnit) -> str:
@@ -362,13 +377,17 @@ class Matcher:
             )
             if alt.weight > res.weight and alt.family_matched:
                 res = alt
-        if res.given_missed:
+        if res.kin_only or res.father_differs:
             # Brothers and cousins share father, grandfather and family names: when the
-            # given name disagrees, the rest of the chain says "same family", not "same
-            # person", so its weight is capped below the prior.
+            # given name disagrees, or only looks like the other (Yasser and Nasser,
+            # Rana and Rania are brothers' and sisters' names, not spellings of one
+            # name), the rest of the chain says "same family", not "same person", so its
+            # weight is capped below the prior.
             rules = self.model.names
             cap = self._prior_bits + (
-                rules.given_elsewhere_cap if res.given_elsewhere else rules.given_different_cap
+                rules.given_elsewhere_cap if res.given_elsewhere
+                else rules.given_different_cap if res.kin_only
+                else rules.father_different_cap
             )
             if res.weight > cap:
                 if explain:
@@ -376,9 +395,19 @@ class Matcher:
                         N_("given name"), N_("family names agree, given name does not"),
                         cap - res.weight,
                         N_("The given name differs while other names agree: this fits brothers, "
-                           "cousins or father and son, so the shared names count for little.")))
-                res = _NameResult(cap, res.evidence, True, res.given_elsewhere,
-                                  res.family_matched, res.agreed, res.best_unit, capped=True)
+                           "cousins or father and son, so the shared names count for little.")
+                        if res.given_missed else
+                        N_("The given names only look alike while other names agree: this "
+                           "fits brothers or sisters with similar names, so the shared names "
+                           "count for little.")
+                        if res.given_lookalike else
+                        N_("The father's names differ while other names agree: this fits "
+                           "cousins named after one grandparent, so the shared names count "
+                           "for little.")))
+                res = _NameResult(cap, res.evidence, res.given_missed, res.given_elsewhere,
+                                  res.family_matched, res.agreed, res.best_unit,
+                                  res.given_lookalike, res.father_differs,
+                                  res.script_says_other, capped=True)
         return res
 
     def _chain_result(
@@ -399,17 +428,23 @@ class Matcher:
         matched_role: dict[int, str] = {}
         chain_ws: list[float] = []
         chain_words: list[Text] = []
+        lookalike = script_says = False
         for i, j, lvl, w in pairs:
             qr, cr = q_roles[i], c_roles[j]
             if (
                 qr == GIVEN
                 and j == 1
                 and c_roles[0] == GIVEN
+                and not c.father_known
                 and c.keys[0].skeleton in _PREFIX_NAMES
             ):
                 # "Naim" for "Mohammad Naim": a leading Mohammad is often left out.
                 cr = GIVEN2
             matched_role[i] = cr
+            if qr == GIVEN and cr == GIVEN and lvl == SIMILAR:
+                lookalike = _lookalike(q_keys[i], c.keys[j])
+            elif qr == GIVEN and cr == GIVEN and lvl == SCRIPT:
+                lookalike = script_says = _ending_differs(q_keys[i], c.keys[j])
             words = _NO_WORDS
             if explain:
                 words = N_(
@@ -505,6 +540,22 @@ class Matcher:
                 ev.append(FieldEvidence(N_("father and grandfather"), N_("different"),
                                         rules.chain_different,
                                         N_("Father's/grandfather's names differ.")))
+        # Only where the candidate's record says which name is the father's (a chain
+        # guessed from a full name may hold a laqab or "bin" where a father would be).
+        shift = None
+        if chain_hit and c.father_known:
+            shift = self._father_shift(q_keys, q_roles, c, pairs)
+        if shift is not None:
+            # The father's name differs while the grandfather's agrees, or the query's
+            # father is this person's grandfather: cousins, or an aunt and her niece.
+            if shift:
+                unmatched -= 1
+            total += rules.father_different
+            if explain:
+                ev.append(FieldEvidence(
+                    N_("father's name"), N_("different"), rules.father_different,
+                    N_("The father's name differs (other names of the chain agree): this fits "
+                       "cousins, or an uncle or aunt and a nephew or niece.")))
         # A name of the query not found counts against only where the candidate has a
         # different name left over (a shorter record is silent, not contradicting).
         unmatched = min(unmatched, len(c.units) - len(pairs))
@@ -525,12 +576,41 @@ class Matcher:
         family_matched = q_roles[last] == FAMILY and matched_role.get(last) == FAMILY
         best_unit = max((w for _, _, _, w in pairs), default=0.0)
         return _NameResult(total, ev, given_missed, given_elsewhere, family_matched, bool(pairs),
-                           best_unit)
+                           best_unit, lookalike, shift is not None, script_says)
+
+    def _father_shift(
+        self,
+        q_keys: tuple[UnitKeys, ...],
+        q_roles: tuple[str, ...],
+        c: NameChain,
+        pairs: list[tuple[int, int, str, float]],
+    ) -> bool | None:
+        """Whether the father's names disagree while both records give one: ``True``
+        when the query's father's name is found nowhere, ``False`` when it is found as
+        the candidate's grandfather's; ``None`` when the fathers agree, may be one name
+        spelt apart (same coarse consonants: Chaled/Khaled), or one is not given."""
+        qf = next((i for i, r in enumerate(q_roles) if r == CHAIN), None)
+        cf = next((j for j, r in enumerate(c.roles) if r == CHAIN), None)
+        if qf is None or cf is None or any(j == cf for _, j, _, _ in pairs):
+            return None
+        qk, ck = q_keys[qf], c.keys[cf]
+        if (
+            self.units.level_keys(qk, ck) != DIFFERENT
+            or coarse_skeleton(qk.skeleton) == coarse_skeleton(ck.skeleton)
+        ):
+            return None
+        got = next((j for i, j, _, _ in pairs if i == qf), None)
+        if got is None:
+            return True
+        if got > cf and c.roles[got] == CHAIN:
+            return False
+        return None
 
     def compare_names(
         self, query: PersonRecord, candidate: PersonRecord, explain: bool = True
     ) -> _NameResult:
         best: _NameResult | None = None
+        lookalike: _NameResult | None = None
         agreed = False
         for qc in query.name_chains():
             for cc in candidate.name_chains():
@@ -538,6 +618,13 @@ class Matcher:
                 agreed = agreed or r.agreed
                 if best is None or r.weight > best.weight:
                     best = r
+                if r.script_says_other and (lookalike is None or r.weight > lookalike.weight):
+                    lookalike = r
+        if lookalike is not None and best is not None and not best.kin_only:
+            # One spelling shows the given names are two names (the Arabic script writes
+            # the final vowel of Samira, سميرة, which Samar, سمر, lacks): it outweighs a
+            # Latin spelling that cannot tell them apart.
+            best = lookalike
         if best is None:
             return _NameResult(0.0, [FieldEvidence(N_("name"), N_("missing"), 0.0,
                                                    N_("No name to compare."))])
@@ -557,7 +644,9 @@ class Matcher:
                     N_("The names differ; this may be another name the person is known by "
                        "(a kunya, a nickname), so the difference counts only so much."))]
             return _NameResult(floor, ev, best.given_missed, best.given_elsewhere,
-                               best.family_matched, agreed, best.best_unit)
+                               best.family_matched, agreed, best.best_unit,
+                               best.given_lookalike, best.father_differs,
+                               best.script_says_other)
         return best
 
     # -- other fields ------------------------------------------------------------------
@@ -640,9 +729,19 @@ class Matcher:
                                         N_("Different place of origin ({a} / {b}).",
                                            a=q.place_of_origin, b=c.place_of_origin)))
         if q.mother_units and c.mother_units:
-            lvl, _, _ = self._best_unit_level(q.mother_units[:1], c.mother_units[:1])
-            if lvl in (SAME, SPELLING, SCRIPT):
-                ev.append(FieldEvidence(N_("mother's name"), LEVEL_WORDS[lvl], f.mother_same,
+            lvl, qm, cm = self._best_unit_level(q.mother_units[:1], c.mother_units[:1])
+            if lvl in (SAME, SPELLING, SCRIPT) and qm is not None and cm is not None:
+                # A common mother's name (Fatima) says less than a rare one; mothers are
+                # women, half the persons whose names were counted.
+                w = self._unit_weight(lvl, unit_keys(qm), unit_keys(cm)) - 1.0
+                w = min(f.mother_same, max(f.mother_similar, w))
+                if len(q.mother_units) > 1 and len(c.mother_units) > 1:
+                    # Her family name agreeing too (al-Barazi) counts by its rarity.
+                    qf, cf = unit_keys(q.mother_units[-1]), unit_keys(c.mother_units[-1])
+                    lf = self.units.level_keys(qf, cf)
+                    if lf in (SAME, SPELLING, SCRIPT):
+                        w += min(f.mother_same, self._unit_weight(lf, qf, cf))
+                ev.append(FieldEvidence(N_("mother's name"), LEVEL_WORDS[lvl], w,
                                         N_("Mother's name agrees ({a} / {b}).",
                                            a=q.mother_name, b=c.mother_name)))
             elif lvl == SIMILAR:
@@ -654,18 +753,7 @@ class Matcher:
                                         f.mother_different,
                                         N_("Mother's name differs ({a} / {b}).",
                                            a=q.mother_name, b=c.mother_name)))
-        if q.relative_units and c.relative_units:
-            for qr in q.relative_units:
-                hit = any(
-                    self.units.level(qr[0], cr[0]) in (SAME, SPELLING, SCRIPT)
-                    for cr in c.relative_units
-                )
-                if hit:
-                    ev.append(FieldEvidence(N_("relatives"), N_("a relative's name agrees"),
-                                            f.relative_same,
-                                            N_("A relative's name agrees ({name}).",
-                                               name=_display(qr[0]))))
-                    break
+        ev.extend(self._relatives(q, c))
         if q.registration_number and q.registration_number == c.registration_number:
             ev.append(FieldEvidence(N_("registration number"), N_("same"), f.registration_same,
                                     N_("Same registration number.")))
@@ -676,6 +764,63 @@ class Matcher:
             ev.append(FieldEvidence(N_("phone"), N_("same"), f.phone_same,
                                     N_("Same phone number (households may share one).")))
         return ev
+
+    def _relatives(self, q: PersonRecord, c: PersonRecord) -> list[FieldEvidence]:
+        """The relatives the enquiry names against the candidate's registered ones.
+
+        A named relative found among the candidate's relatives counts by how rare the
+        name is among that many relatives (agreeing on a brother Mohammed says little);
+        the candidate's own given name among the enquiry's relatives says the candidate
+        is a brother or sister of the person sought, not that person.
+        """
+        f = self.model.fields
+        out: list[FieldEvidence] = []
+        good = (SAME, SPELLING, SCRIPT)
+        q_given = q.given_units
+        own = [
+            qr[0]
+            for qr in q.relative_units
+            if any(self.units.level(qr[0], g) in good for g in c.given_units)
+            and not any(self.units.level(qr[0], g) in good for g in q_given)
+        ]
+        if own and not any(
+            self.units.level(g, h) in good for g in q_given for h in c.given_units
+        ):
+            out.append(FieldEvidence(
+                N_("relatives"), N_("this person is a named relative"), f.relative_is_candidate,
+                N_("The enquiry names {name} as a relative of the person sought: this "
+                   "person may be that relative.", name=_display(own[0]))))
+        if out or not (q.relative_units and c.relative_units):
+            return out
+        n = len(c.relative_units)
+        best: tuple[float, NameUnit, NameUnit, str] | None = None
+        for qr in q.relative_units:
+            qk = unit_keys(qr[0])
+            for cr in c.relative_units:
+                ck = unit_keys(cr[0])
+                lvl = self.units.level_keys(qk, ck)
+                if lvl == DIFFERENT:
+                    continue
+                # The chance that one of n relatives bears this name by chance; a name
+                # only similar (Razane/Razan) counts its weaker weight, never against.
+                w = self._unit_weight(lvl, qk, ck) - math.log2(n)
+                floor = f.relative_same if lvl in good else 0.0
+                w = min(f.relative_weight_cap, max(floor, w))
+                if best is None or w > best[0]:
+                    best = (w, qr[0], cr[0], lvl)
+        if best is not None and best[0] > 0:
+            w, q_name, _, lvl = best
+            if lvl in good:
+                out.append(FieldEvidence(N_("relatives"), N_("a relative's name agrees"), w,
+                                         N_("A relative's name agrees ({name}).",
+                                            name=_display(q_name))))
+            else:
+                # Only the enquiry's side is quoted: the registered relative may be
+                # someone the reader may not see.
+                out.append(FieldEvidence(N_("relatives"), N_("a relative's name is similar"), w,
+                                         N_("A relative's name is similar ({name}).",
+                                            name=_display(q_name))))
+        return out
 
     # -- public --------------------------------------------------------------------------
 
@@ -692,6 +837,8 @@ class Matcher:
         """
         names = self.compare_names(query, candidate, explain)
         others = self._other_fields(query, candidate, names.best_unit)
+        if names.kin_only:
+            others = [_shared_by_kin(e) for e in others]
         ev = names.evidence + others
         weight = names.weight + sum(e.weight for e in others)
         return Match(candidate.record_id, self.probability(weight), weight, ev)
@@ -724,6 +871,64 @@ class Matcher:
             for m, p in zip(quick[:top], probabilities, strict=False)
         ]
         return out, [(m.record_id, m.weight) for m in quick]
+
+
+# Fields brothers and sisters share: when the given name disagrees they say "same
+# family", which the capped names already said.
+_KIN_FIELDS = frozenset(["mother's name", "relatives"])
+
+
+def _shared_by_kin(e: FieldEvidence) -> FieldEvidence:
+    if e.weight <= 0 or str(e.field) not in _KIN_FIELDS:
+        return e
+    return FieldEvidence(
+        e.field, N_("{level}, shared by brothers and sisters", level=e.level), 0.0,
+        N_("{text} Brothers and sisters share it, and the given name differs: it counts "
+           "nothing here.", text=e.text))
+
+
+def _lookalike(a: UnitKeys, b: UnitKeys) -> bool:
+    """Two one-word names found "similar" that differ in a consonant (Yasser/Nasser) or
+    a long vowel (Rana/Rania): in Arabic these are two names, as brothers' and sisters'
+    names often are. Names that differ only in how a sound is written in European
+    languages (ch/kh, dj/j: Chadidja/Khadija; oe/u: Hoessein/Hussein) are taken as
+    spellings: the consonants compared are the coarse classes of the blocking keys."""
+    if len(a.unit.parts) != 1 or len(b.unit.parts) != 1:
+        return False  # a part of a compound (Kader in Abd el-Kader) is a short form
+    if coarse_skeleton(a.skeleton) != coarse_skeleton(b.skeleton):
+        return True  # another consonant: Yasser/Nasser
+    if a.script == b.script == "la" and (
+        _ya_added(a.latin, b.latin) or _ya_added(b.latin, a.latin)
+    ):
+        return True
+    return a.skeleton == b.skeleton and not vowels_agree(a, b)
+
+
+# Arabic letters that may stand for a final vowel (or are ambiguous, as ه for ة).
+_AR_VOWEL_END = frozenset("اىيوةهءئؤآأإ")
+
+
+def _ending_differs(a: UnitKeys, b: UnitKeys) -> bool:
+    """A Latin name ending in the vowel a against an Arabic one ending in a consonant:
+    Samira (سميرة) is not Samar (سمر), Jamila not Jamil. The Arabic script writes the
+    final vowel of a name (ة, ى, ا); it cannot be left out of it."""
+    if a.script == b.script or len(a.unit.parts) != 1 or len(b.unit.parts) != 1:
+        return False
+    ar, la = (a, b) if a.script == "ar" else (b, a)
+    word = la.unit.parts[0]
+    # Only a final a: a French final e is silent (Hanane, Imane, Hassine are حنان, ...).
+    if not ar.text or len(word) < 3 or word[-1] != "a" or word[-2] in "aeiouy":
+        return False
+    return ar.text[-1] not in _AR_VOWEL_END
+
+
+def _ya_added(longer: str, shorter: str) -> bool:
+    """An ``i``/``y`` before the final ``a`` of a name ending in consonant + ``a``: the
+    letter ya (Rania رانيا, Rana رنا; Dania, Dana), not a way of writing a vowel."""
+    if len(shorter) < 3 or not shorter.endswith("a") or shorter[-2] in "aeiouy":
+        return False
+    stem = shorter[:-1]
+    return any(longer == stem + ending for ending in ("ia", "ya", "iya", "iyya"))
 
 
 def _spelling(chain: NameChain) -> str:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, RowMapping, delete, select
 
 from corridor.domain.birth import age_on
 from corridor.matching import PersonRecord, blocking_keys
@@ -21,6 +22,7 @@ from corridor.storage.tables import (
     person_documents,
     person_match_keys,
     persons,
+    relationships,
 )
 
 if TYPE_CHECKING:
@@ -199,3 +201,67 @@ def rebuild(conn: Connection, vault: FieldVault | None = None, batch: int = 2000
         rows = conn.execute(select(persons).where(persons.c.id.in_(chunk))).mappings().all()
         index_rows(conn, rows, documents_of(conn, chunk), vault)
     return len(ids)
+
+
+def plain_name(row: RowMapping | Mapping[str, Any]) -> str:
+    """A registered person's name chain in one script (Latin if any)."""
+    latin = [row[f] for f in ("given_name", "father_name", "grandfather_name", "family_name")]
+    if any(latin):
+        return " ".join(p for p in latin if p)
+    return " ".join(row[f"{f}_original"] or "" for f in ("given_name", "father_name")).strip()
+
+
+def with_relatives(conn: Connection, records: Sequence[PersonRecord]) -> list[PersonRecord]:
+    """``records`` (registered persons) with what their links and household say about
+    their family, for the engine's "mother's name" and "relatives" comparisons: the
+    mother's name where none was recorded (a linked parent who is a woman, or, for a
+    child of the household's head, the head or the head's wife), and the names of the
+    persons linked to them and of the other members of their household (brothers and
+    sisters registered as the head's children are linked to the head only).
+    Names are plain (not sealed) columns; no scope applies to them: they are never
+    shown, only compared."""
+    ids = [r.record_id for r in records]
+    if not ids:
+        return []
+    relatives: dict[str, list[str]] = {pid: [] for pid in ids}
+    mothers: dict[str, str] = {}
+    other = persons.alias("other")
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for rel in conn.execute(
+            select(relationships.c.person_id.label("relative_of"), relationships.c.kind, *other.c)
+            .join(other, other.c.id == relationships.c.other_person_id)
+            .where(relationships.c.person_id.in_(chunk))
+            .order_by(relationships.c.person_id, other.c.id)
+        ).mappings():
+            pid, name = rel["relative_of"], plain_name(rel)
+            if rel["kind"] == "parent" and rel["sex"] == "f" and pid not in mothers:
+                mothers[pid] = name
+            else:
+                relatives[pid].append(name)
+        me = persons.alias("me")
+        for rel in conn.execute(
+            select(
+                me.c.id.label("relative_of"),
+                me.c.relationship_to_head.label("my_relationship"),
+                *other.c,
+            )
+            .join(other, other.c.household_id == me.c.household_id)
+            .where(me.c.id.in_(chunk), other.c.id != me.c.id, other.c.anonymised_at.is_(None))
+            .order_by(me.c.id, other.c.id)
+        ).mappings():
+            pid, name = rel["relative_of"], plain_name(rel)
+            child = rel["my_relationship"] == "child"
+            theirs = rel["relationship_to_head"]
+            if child and rel["sex"] == "f" and theirs in ("head", "spouse") and pid not in mothers:
+                mothers[pid] = name  # the head, or the head's wife
+            elif name not in relatives[pid] and name != mothers.get(pid):
+                relatives[pid].append(name)
+    out = []
+    for r in records:
+        pid = r.record_id
+        mother = r.mother_name or mothers.get(pid)
+        extra = [mothers[pid]] if r.mother_name and pid in mothers else []
+        names = tuple(dict.fromkeys([*r.relatives_names, *relatives[pid], *extra]))
+        out.append(replace(r, mother_name=mother, relatives_names=names))
+    return out

@@ -40,7 +40,7 @@ from corridor.schemas import MatchPurpose, MatchQueryIn
 from corridor.services.base import Service
 from corridor.services.protection.accounts import Caller
 from corridor.services.protection.field_vault import FieldVault
-from corridor.services.search.match_index import documents_of, stored_records
+from corridor.services.search.match_index import documents_of, stored_records, with_relatives
 from corridor.storage import queries
 from corridor.storage.database import Database
 from corridor.storage.merge_tables import merged_persons
@@ -166,7 +166,9 @@ class PersonSearchService(Service):
                 rows_q = rows_q.where(persons.c.consent_tracing.is_(True))
             rows = {r["id"]: r for r in conn.execute(rows_q).mappings()}
             docs = documents_of(conn, list(rows))
-            records = stored_records([rows[c] for c in cands if c in rows], docs, self.vault)
+            records = with_relatives(
+                conn, stored_records([rows[c] for c in cands if c in rows], docs, self.vault)
+            )
             model, variants = self.model, self.variants
             matcher = Matcher(
                 model, self._frequencies(conn, [query, *records]), population, variants

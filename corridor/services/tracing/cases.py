@@ -113,10 +113,11 @@ class TracingService(Service):
                 )
             )
             search = self.search
-            for sought in data.sought:
-                row = _case_row(enquiry_id, sought, data.enquirer.relationship, now)
+            rows = [_case_row(enquiry_id, s, data.enquirer.relationship, now) for s in data.sought]
+            fellows = tm.fellow_names(rows)
+            for row in rows:
                 conn.execute(insert(tracing_cases).values(**row))
-                record = tm.sought_record(row, data.enquirer.name)
+                record = tm.sought_record(row, data.enquirer.name, fellows[row["id"]])
                 keys = tm.case_keys(record)
                 if keys:
                     conn.execute(
@@ -518,7 +519,21 @@ class TracingService(Service):
             eid: e["name"] or None
             for eid, e in enquirer.open_rows(self.vault, conn, asking).items()
         }
-        return {r["id"]: tm.sought_record(r, names.get(r["enquiry_id"])) for r in rows}
+        fellows = tm.fellow_names(
+            conn.execute(
+                select(
+                    tracing_cases.c.id,
+                    tracing_cases.c.enquiry_id,
+                    tracing_cases.c.given_name,
+                    tracing_cases.c.full_name,
+                    tracing_cases.c.name_original_script,
+                ).where(tracing_cases.c.enquiry_id.in_({r["enquiry_id"] for r in rows}))
+            ).mappings()
+        )
+        return {
+            r["id"]: tm.sought_record(r, names.get(r["enquiry_id"]), fellows.get(r["id"], ()))
+            for r in rows
+        }
 
     def _offer_household(
         self, conn: Connection, case: Any, confirmed_id: str, who: Caller
@@ -593,16 +608,29 @@ class TracingService(Service):
                 )
                 offered.append(pid)
         seal = self.vault.sealer_in(conn, TRACING_KEY) if self.vault.cipher else None
+        # Each member is scored for every sought person they may be, and offered for the
+        # ones they fit best (twins with their own names are not offered crossed).
+        scores: dict[str, dict[str, Match]] = {}
         for row in others:
             s = sought[row["id"]]
-            fitting = [
-                r
+            scores[row["id"]] = {
+                r.record_id: matcher.score(s, r)
                 for r in records.values()
-                if (row["id"], r.record_id) not in already
-                and household_fits(s.sex, s.birth_year, s.birth_year_tolerance, r.sex, r.birth_year)
-            ]
+                if household_fits(s.sex, s.birth_year, s.birth_year_tolerance, r.sex, r.birth_year)
+            }
+        best = {
+            pid: max(ms[pid].weight for ms in scores.values() if pid in ms)
+            for pid in {p for ms in scores.values() for p in ms}
+        }
+        for row in others:
             scored = sorted(
-                (matcher.score(s, r) for r in fitting), key=lambda m: (-m.weight, m.record_id)
+                (
+                    m
+                    for pid, m in scores[row["id"]].items()
+                    if (row["id"], pid) not in already
+                    and m.weight >= best[pid] - tm.HOUSEHOLD_MARGIN
+                ),
+                key=lambda m: (-m.weight, m.record_id),
             )
             state = CaseState(row["state"])
             for match in scored[: tm.MAX_PROPOSED]:

@@ -16,17 +16,20 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, select
+from sqlalchemy import Connection, func, select
 
 from corridor.domain.tracing import CaseState
 from corridor.matching import Match, Matcher, PersonRecord, blocking_keys
 from corridor.services.protection.field_vault import FieldVault
-from corridor.services.search.match_index import documents_of, stored_records
+from corridor.services.search.match_index import (
+    documents_of,
+    stored_records,
+    with_relatives,
+)
 from corridor.services.search.person_search import PersonSearchService
-from corridor.storage.tables import POPULATION_KEY, match_key_counts, persons, relationships
+from corridor.storage.tables import POPULATION_KEY, match_key_counts, persons
 from corridor.storage.tracing_tables import tracing_case_keys, tracing_cases
 from corridor.text import Text
 
@@ -37,18 +40,27 @@ MAX_PROPOSED = 5
 # Cases still looking for someone: a new registration is checked against these only.
 SEARCHING = (CaseState.OPEN.value, CaseState.POSSIBLE_MATCH.value)
 _NOT_RELATIVES = {"friend", "other"}
+# Once a sought person is confirmed, a member of their household is offered for each other
+# person the enquiry seeks whom they fit within this many bits of the best (twins with
+# names of their own go each to their own case; two unnamed children to both).
+HOUSEHOLD_MARGIN = 2.0
 # A registration is scored against a case only if they share this many keys (two names).
 MIN_SHARED_KEYS = 2
 # The field name bound into the sealed texts of a stored explanation (tracing key).
 EXPLANATION_FIELD = "match_explanation"
 
 
-def sought_record(case: Mapping[str, Any] | Any, enquirer_name: str | None) -> PersonRecord:
+def sought_record(
+    case: Mapping[str, Any] | Any, enquirer_name: str | None, fellows: Iterable[str] = ()
+) -> PersonRecord:
     """A case's sought person as the engine sees them, the enquirer's name included
-    (where it can be read: ``None`` once the tracing key is destroyed)."""
+    (where it can be read: ``None`` once the tracing key is destroyed). ``fellows``: the
+    names of the other persons the same enquiry seeks (``fellow_names``), their relatives
+    too: a candidate whose household holds them is the more likely, and a candidate who
+    bears one of their names is more likely that other person."""
     relation = case["enquirer_is"]
     mother = case["mother_name"]
-    relatives = list(case["relatives_names"] or ())
+    relatives = [*(case["relatives_names"] or ()), *fellows]
     if relation == "mother":
         mother = mother or enquirer_name
     elif relation not in _NOT_RELATIVES and enquirer_name:
@@ -70,6 +82,20 @@ def sought_record(case: Mapping[str, Any] | Any, enquirer_name: str | None) -> P
         mother_name=mother,
         relatives_names=tuple(relatives),
     )
+
+
+def fellow_names(cases: Iterable[Mapping[str, Any] | Any]) -> dict[str, list[str]]:
+    """case id -> the names of the other persons sought by the same enquiry (given
+    name where one was written, else the full name or the name in Arabic script)."""
+    by_enquiry: dict[str, list[tuple[str, str]]] = {}
+    for c in cases:
+        name = c["given_name"] or c["full_name"] or c["name_original_script"]
+        by_enquiry.setdefault(c["enquiry_id"], []).append((c["id"], name or ""))
+    return {
+        cid: [n for other, n in sought if other != cid and n]
+        for sought in by_enquiry.values()
+        for cid, _ in sought
+    }
 
 
 def _name_keys(record: PersonRecord) -> set[str]:
@@ -110,40 +136,8 @@ def candidate_records(
     if not rows:
         return {}
     docs = documents_of(conn, list(rows))
-    relatives: dict[str, list[str]] = {pid: [] for pid in rows}
-    mothers: dict[str, str] = {}
-    other = persons.alias("other")
-    for relative in conn.execute(
-        select(relationships.c.person_id.label("relative_of"), relationships.c.kind, *other.c)
-        .join(other, other.c.id == relationships.c.other_person_id)
-        .where(relationships.c.person_id.in_(list(rows)))
-    ).mappings():
-        pid, name = relative["relative_of"], plain_name(relative)
-        if relative["kind"] == "parent" and relative["sex"] == "f" and pid not in mothers:
-            # The household says who the mother is, where her name was not recorded.
-            mothers[pid] = name
-        else:
-            relatives[pid].append(name)
-    out = {}
-    records = {r.record_id: r for r in stored_records(list(rows.values()), docs, vault)}
-    for pid in ids:
-        if pid not in rows:
-            continue
-        record = records[pid]
-        mother = record.mother_name or mothers.get(pid)
-        extra = [mothers[pid]] if record.mother_name and pid in mothers else []
-        out[pid] = replace(
-            record, mother_name=mother, relatives_names=tuple(relatives[pid] + extra)
-        )
-    return out
-
-
-def plain_name(row: RowMapping | Mapping[str, Any]) -> str:
-    """A registered person's name chain in one script (Latin if any)."""
-    latin = [row[f] for f in ("given_name", "father_name", "grandfather_name", "family_name")]
-    if any(latin):
-        return " ".join(p for p in latin if p)
-    return " ".join(row[f"{f}_original"] or "" for f in ("given_name", "father_name")).strip()
+    records = stored_records([rows[pid] for pid in ids if pid in rows], docs, vault)
+    return {r.record_id: r for r in with_relatives(conn, records)}
 
 
 def matcher_for(
