@@ -145,7 +145,12 @@ def test_a_person_whose_household_holds_the_other_sought_persons_is_the_more_lik
     matches = enquiry["cases"][0]["matches"]
     by_id = {m["person"]["id"]: m for m in matches}
     assert matches[0]["person"]["id"] == kids["Amina"]
-    assert by_id[kids["Amina"]]["probability"] > by_id[stranger]["probability"]
+    # The stranger is offered below her, or not at all (the two compete for one sought
+    # person; below the proposal threshold she is not proposed).
+    if stranger in by_id:
+        assert by_id[kids["Amina"]]["probability"] > by_id[stranger]["probability"]
+    assert by_id[kids["Amina"]]["probability"] >= 0.5
     fields = {e["field"]: e for e in by_id[kids["Amina"]]["explanation"]}
     assert fields["relatives"]["weight"] > 0
-    assert "relatives" not in {e["field"] for e in by_id[stranger]["explanation"]}
+    if stranger in by_id:
+        assert "relatives" not in {e["field"] for e in by_id[stranger]["explanation"]}
