@@ -20,19 +20,49 @@ from corridor.cli.options import db_option, key_option, services_for
     help="Pair probability from which two records are called one person",
 )
 @click.option(
+    "--engine",
+    type=click.Choice(["corridor", "duckdb", "spark"]),
+    default="corridor",
+    show_default=True,
+    help="corridor: the matching engine in memory; duckdb/spark: Splink, streaming the "
+    "registry in chunks (docs/matching.md, 'Batch deduplication on Splink')",
+)
+@click.option(
+    "--chunk-size", default=20_000, show_default=True, type=click.IntRange(min=1),
+    help="Persons read from the database at a time (duckdb/spark)",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Write person_id,cluster_id,registration_number,name (CSV)",
 )
 def duplicates(
-    db_url: str | None, master_key_file: str | None, threshold: float, out: Path | None
+    db_url: str | None,
+    master_key_file: str | None,
+    threshold: float,
+    engine: str,
+    chunk_size: int,
+    out: Path | None,
 ) -> None:
     """Find registered persons who are probably registered twice (same comparisons as search;
     phones and document numbers count only with the master key)."""
-    clusters = services_for(db_url, master_key_file, required=False).person_search.duplicates(
-        threshold
-    )
+    services = services_for(db_url, master_key_file, required=False)
+    if engine == "corridor":
+        clusters = services.person_search.duplicates(threshold)
+    else:
+        from rich.progress import Progress
+
+        from corridor.services.search.batch_dedupe import registry_size
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task("Reading persons", total=registry_size(services.db))
+            clusters = services.person_search.duplicates(
+                threshold,
+                engine=engine,
+                chunk_size=chunk_size,
+                progress=lambda n: bar.advance(task, n),
+            )
     click.echo(f"{len(clusters)} groups of probable duplicates (threshold {threshold})")
     for group in clusters[:50]:
         click.echo(" = ".join(f"{p['registration_number']} {p['name']}" for p in group))

@@ -190,9 +190,25 @@ class PersonSearchService(Service):
                 )
             return out
 
-    def duplicates(self, threshold: float = 0.9) -> list[list[dict[str, Any]]]:
-        """Groups of registered persons who are probably one person, largest first."""
+    def duplicates(
+        self,
+        threshold: float = 0.9,
+        engine: str = "corridor",
+        progress: Callable[[int], None] | None = None,
+        chunk_size: int = 20_000,
+    ) -> list[list[dict[str, Any]]]:
+        """Groups of registered persons who are probably one person, largest first.
+
+        ``engine``: ``corridor`` (the matching engine in memory) or ``duckdb``/``spark``
+        (Splink, streaming persons in chunks: ``batch_dedupe``)."""
         today = self.clock().date()
+        if engine != "corridor":
+            from corridor.services.search.batch_dedupe import splink_duplicates
+
+            return splink_duplicates(
+                self.db, self.vault, today, threshold=threshold, engine=engine,
+                chunk_size=chunk_size, progress=progress,
+            )
         with self.db.read() as conn:
             rows = {
                 r["id"]: r
