@@ -45,22 +45,29 @@ COLUMNS: dict[str, str] = {
     "unique_id": "str",
     "given_sk": "str",
     "given_c": "str",
+    "given_lat": "str",
     "given_ids": "list",
+    "given_xs": "list",
     "given_cs": "list",
     "given_ks": "list",
     "father_sk": "str",
     "father_c": "str",
     "father_ids": "list",
+    "father_xs": "list",
     "chain_ids": "list",
+    "chain_xs": "list",
     "chain_cs": "list",
     "chain_ks": "list",
     "grand_c": "str",
     "family_sk": "str",
     "family_c": "str",
+    "family_lat": "str",
     "family_ids": "list",
+    "family_xs": "list",
     "family_cs": "list",
     "family_ks": "list",
     "all_ids": "list",
+    "all_xs": "list",
     "birth_year": "int",
     "sex": "str",
     "nationality": "str",
@@ -100,27 +107,35 @@ def _vkeys(slots: tuple[tuple[str, frozenset[str]], ...]) -> set[str]:
 
 
 @cache
-def _tokens(keys: UnitKeys) -> tuple[str, ...]:
+def _tokens(keys: UnitKeys) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(what the unit is, what it could be in Arabic script): ``n:`` patterns of an Arabic
+    unit are what it is; those of a Latin unit what it may be written as, so that two
+    Latin spellings never meet through them (Mahmud and Mohammed: the engine calls them
+    only similar), only through their Latin key or the variant table."""
     toks = {f"t:{keys.latin}"} if keys.latin else set()
-    if len(keys.skeleton) >= 2:
-        toks.update(f"n:{v}" for v in _vkeys(keys.slots))
-    if len(keys.alt_skeleton) >= 2 and keys.alt_skeleton != keys.skeleton:
-        toks.update(f"n:{v}" for v in _vkeys(keys.alt_slots))
     table = _variants()
+    patterns: set[str] = set()
+    if len(keys.skeleton) >= 2:
+        patterns.update(f"n:{v}" for v in _vkeys(keys.slots))
+    if len(keys.alt_skeleton) >= 2 and keys.alt_skeleton != keys.skeleton:
+        patterns.update(f"n:{v}" for v in _vkeys(keys.alt_slots))
     if keys.script == "ar":
+        toks |= patterns
         if keys.text in table.arabic_to_latin:
             toks.add(f"v:{keys.text}")
-    else:
-        toks.update(f"v:{ar}" for ar in table.latin_to_arabic.get(keys.latin, ()))
-    return tuple(sorted(toks))
+        return tuple(sorted(toks)), ()
+    toks.update(f"v:{ar}" for ar in table.latin_to_arabic.get(keys.latin, ()))
+    return tuple(sorted(toks)), tuple(sorted(patterns))
 
 
-def unit_tokens(unit: NameUnit) -> tuple[str, ...]:
-    """The tokens of one name unit (two units are the same name when they share one).
+def unit_tokens(unit: NameUnit) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The tokens of one name unit: what it is, and (Latin) what it may be in Arabic.
+    Two units are the same name when one's first set meets the other's first or second.
 
     >>> from corridor.matching import parse_name
-    >>> set(unit_tokens(parse_name("محمد")[0])) & set(unit_tokens(parse_name("Mohammed")[0]))
-    {'n:MHMD'}
+    >>> ar, la = unit_tokens(parse_name("محمد")[0]), unit_tokens(parse_name("Mohammed")[0])
+    >>> sorted(set(ar[0]) & set(la[0] + la[1]))
+    ['n:MHMD', 'v:محمد']
     """
     return _tokens(unit_keys(unit))
 
@@ -157,7 +172,10 @@ def feature_row(rec: PersonRecord) -> dict[str, Any]:
             first.setdefault(place, k)
 
     def toks(ks: list[UnitKeys]) -> list[str]:
-        return sorted({t for k in ks for t in _tokens(k)})
+        return sorted({t for k in ks for t in _tokens(k)[0]})
+
+    def xs(ks: list[UnitKeys]) -> list[str]:
+        return sorted({t for k in ks for t in _tokens(k)[1]})
 
     def coarse(ks: list[UnitKeys]) -> list[str]:
         return sorted({_coarse(k) for k in ks})
@@ -168,6 +186,10 @@ def feature_row(rec: PersonRecord) -> dict[str, Any]:
     def sk(place: str) -> str | None:
         k = first.get(place)
         return (k.skeleton or k.latin or None) if k is not None else None
+
+    def lat(place: str) -> str | None:
+        k = first.get(place)
+        return (k.latin or None) if k is not None else None
 
     def c(place: str) -> str | None:
         k = first.get(place)
@@ -186,22 +208,29 @@ def feature_row(rec: PersonRecord) -> dict[str, Any]:
         "unique_id": rec.record_id,
         "given_sk": sk("given"),
         "given_c": c("given"),
+        "given_lat": lat("given"),
         "given_ids": toks(places["given"]),
+        "given_xs": xs(places["given"]),
         "given_cs": coarse(places["given"]),
         "given_ks": ks(places["given"]),
         "father_sk": sk("father"),
         "father_c": c("father"),
         "father_ids": toks(places["father"]),
+        "father_xs": xs(places["father"]),
         "chain_ids": toks(chain_keys),
+        "chain_xs": xs(chain_keys),
         "chain_cs": coarse(chain_keys),
         "chain_ks": ks(chain_keys),
         "grand_c": c("grand"),
         "family_sk": sk("family"),
         "family_c": c("family"),
+        "family_lat": lat("family"),
         "family_ids": toks(places["family"]),
+        "family_xs": xs(places["family"]),
         "family_cs": coarse(places["family"]),
         "family_ks": ks(places["family"]),
         "all_ids": toks(every),
+        "all_xs": xs(every),
         "birth_year": rec.birth_year,
         "sex": sex if sex in ("m", "f") else None,
         "nationality": (rec.nationality or "").strip().upper() or None,

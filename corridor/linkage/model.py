@@ -58,12 +58,34 @@ def _either_empty(col: str, dialect: str) -> str:
     return f"({_empty(col + '_l', dialect)} OR {_empty(col + '_r', dialect)})"
 
 
+def _same(a: str, b: str, dialect: str) -> str:
+    """Names of ``a`` (one record's places) and ``b`` (the other's) meet: what one is
+    equals what the other is, or what a Latin spelling may be in Arabic script."""
+    o = lambda x, y: _overlap(x, y, dialect)  # noqa: E731
+    return (
+        f"({o(a + '_ids_l', b + '_ids_r')} OR {o(a + '_ids_l', b + '_xs_r')}"
+        f" OR {o(a + '_xs_l', b + '_ids_r')})"
+    )
+
+
+def _similar(place: str, dialect: str) -> str:
+    """Coarse skeletons agree, skeletons do not (equal skeletons whose vowels disagree
+    are different names: محمود/Mohammed) and the Latin keys look alike (Jaro-Winkler at
+    least 0.85, as the engine's "similar"): Barech/Barich, not Mahmud/Mohammed."""
+    jw = "jaro_winkler_similarity" if dialect == "duckdb" else "jaro_winkler"
+    return (
+        f"({_overlap(place + '_cs_l', place + '_cs_r', dialect)}"
+        f" AND {place}_sk_l <> {place}_sk_r"
+        f" AND {jw}({place}_lat_l, {place}_lat_r) >= 0.85)"
+    )
+
+
 def _given_differs(dialect: str) -> str:
     """Both records give a given name and it agrees nowhere (same or similar name)."""
     return (
         f"(NOT {_either_empty('given_ids', dialect)}"
-        f" AND NOT {_overlap('given_ids_l', 'given_ids_r', dialect)}"
-        f" AND NOT {_overlap('given_cs_l', 'given_cs_r', dialect)})"
+        f" AND NOT {_same('given', 'given', dialect)}"
+        f" AND NOT coalesce({_similar('given', dialect)}, false))"
     )
 
 
@@ -72,26 +94,27 @@ def _condition(name: str, dialect: str) -> str:
     o = lambda a, b: _overlap(a, b, dialect)  # noqa: E731
     conditions = {
         "given_null": _either_empty("given_ids", dialect),
-        "given_same": o("given_ids_l", "given_ids_r"),
-        "given_skeleton": o("given_ks_l", "given_ks_r"),
-        "given_similar": o("given_cs_l", "given_cs_r"),
-        "given_elsewhere": f"({o('given_ids_l', 'all_ids_r')} OR {o('all_ids_l', 'given_ids_r')})",
+        "given_same": _same("given", "given", dialect),
+        "given_similar": _similar("given", dialect),
+        "given_elsewhere": f"({_same('given', 'all', dialect)} OR {_same('all', 'given', dialect)})",
         "chain_null": _either_empty("chain_ids", dialect),
         "chain_family_resemblance": f"({_given_differs(dialect)}"
-        f" AND {o('chain_ids_l', 'chain_ids_r')})",
-        "chain_both": f"({o('father_ids_l', 'father_ids_r')} AND "
-        f"{_overlap_at_least('chain_ids_l', 'chain_ids_r', 2, dialect)})",
-        "chain_father": o("father_ids_l", "father_ids_r"),
-        "chain_one": f"({o('chain_ids_l', 'chain_ids_r')} OR {o('chain_ks_l', 'chain_ks_r')})",
+        f" AND {_same('chain', 'chain', dialect)})",
+        # Both names of the chain: the father agrees and two tokens of the chain do.
+        "chain_both": f"({_same('father', 'father', dialect)} AND "
+        f"({_overlap_at_least('chain_ids_l', 'chain_ids_r', 2, dialect)}"
+        f" OR {_overlap_at_least('chain_ids_l', 'chain_xs_r', 2, dialect)}"
+        f" OR {_overlap_at_least('chain_xs_l', 'chain_ids_r', 2, dialect)}))",
+        "chain_father": _same("father", "father", dialect),
+        "chain_one": _same("chain", "chain", dialect),
         "chain_similar": o("chain_cs_l", "chain_cs_r"),
         "family_null": _either_empty("family_ids", dialect),
         "family_family_resemblance": f"({_given_differs(dialect)}"
-        f" AND {o('family_ids_l', 'family_ids_r')})",
-        "family_same": o("family_ids_l", "family_ids_r"),
-        "family_skeleton": o("family_ks_l", "family_ks_r"),
-        "family_elsewhere": f"({o('family_ids_l', 'all_ids_r')}"
-        f" OR {o('all_ids_l', 'family_ids_r')})",
-        "family_similar": o("family_cs_l", "family_cs_r"),
+        f" AND {_same('family', 'family', dialect)})",
+        "family_same": _same("family", "family", dialect),
+        "family_elsewhere": f"({_same('family', 'all', dialect)}"
+        f" OR {_same('all', 'family', dialect)})",
+        "family_similar": _similar("family", dialect),
         "birth_null": "birth_year_l IS NULL OR birth_year_r IS NULL",
         "birth_same": "birth_year_l = birth_year_r",
         "birth_close": "abs(birth_year_l - birth_year_r) <= {close}",
@@ -177,10 +200,6 @@ def build_model(model: Model | None = None) -> SplinkModel:
         "given": [
             _level("given_null", "no given name", None),
             _level("given_same", "same given name", m=n.m_same, tf="given_sk"),
-            # Skeletons equal, long vowels not shown to agree (Mohammed and Mahmoud
-            # share MHMD): counted as the same name, less sure (m of a spelling variant
-            # halved).
-            _level("given_skeleton", "same name skeleton", m=n.m_spelling / 2, tf="given_sk"),
             _level("given_similar", "similar given name", similar),
             _level("given_elsewhere", "given name found in another place",
                    n.given_elsewhere + n.out_of_place_factor * typical),
@@ -203,8 +222,6 @@ def build_model(model: Model | None = None) -> SplinkModel:
             _level("family_family_resemblance",
                    "family names agree, given name does not (brothers, cousins)", 0.0),
             _level("family_same", "same family name", m=n.m_same, tf="family_sk"),
-            _level("family_skeleton", "same family name skeleton", m=n.m_spelling / 2,
-                   tf="family_sk"),
             _level("family_elsewhere", "family name found in another place",
                    n.chain_family_factor * typical * 0.5),
             _level("family_similar", "similar family name", similar),
