@@ -274,7 +274,13 @@ def build_model(model: Model | None = None) -> SplinkModel:
         # own), a pair of names (``p:``) held by at most ``pair_cap`` records or one name
         # (``n:``) held by at most ``name_cap``: Corridor's frequency cap, so that a
         # block of common names never makes millions of comparisons.
-        "blocking": {"pair_cap": 300, "name_cap": 30},
+        # And pairs agreeing on the coarse skeletons of the given, father's and family
+        # names, or of the given and family names and the birth year.
+        "blocking": {
+            "pair_cap": 20,
+            "name_cap": 5,
+            "rules": [["given_c", "father_c", "family_c"], ["given_c", "family_c", "birth_year"]],
+        },
         "comparisons": comparisons,
     })
 
@@ -386,6 +392,8 @@ def splink_settings(model: SplinkModel, dialect: str, population: int) -> dict[s
         "unique_id_column_name": "unique_id",
         "probability_two_random_records_match": 1.0 / max(population, 2),
         "blocking_rules_to_generate_predictions": [
+            " AND ".join(f"l.{c} = r.{c}" for c in rule) for rule in data["blocking"]["rules"]
+        ] + [
             {"blocking_rule": "l.block_keys = r.block_keys", "arrays_to_explode": ["block_keys"]}
         ],
         "comparisons": comparisons,
