@@ -245,7 +245,8 @@ def main() -> int:
         if status != 0:
             print(f"{engine}: failed (status {status})\n{out}")
             continue
-        stats = json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
+        result = next(line for line in out.splitlines() if line.startswith("RESULT "))
+        stats = json.loads(result[len("RESULT "):])
         score = pairwise(truth, args.workdir / f"clusters-{engine}.csv")
         print(json.dumps({
             "engine": engine, "records": args.records, **score,

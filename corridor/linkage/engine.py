@@ -23,8 +23,8 @@ import pyarrow.parquet as pq
 
 from corridor.linkage.features import COLUMNS, feature_row
 from corridor.linkage.model import SplinkModel, block_keys_sql, splink_settings, tf_tables_sql
-from corridor.matching.variants import load_default_frequencies
 from corridor.matching.records import PersonRecord
+from corridor.matching.variants import load_default_frequencies
 
 debug_rows: list[dict[str, Any]] = []  # filled with keep_pairs (development only)
 
@@ -61,7 +61,8 @@ def write_features(
         rows = [feature_row(r) for r in chunk]
         if not rows:
             continue
-        pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), directory / f"part-{i:06d}.parquet")
+        table = pa.Table.from_pylist(rows, schema=SCHEMA)
+        pq.write_table(table, directory / f"part-{i:06d}.parquet")
         n += len(rows)
         if progress is not None:
             progress(len(rows))
@@ -95,7 +96,8 @@ def spark_session(cores: int = 2, checkpoint_dir: str | None = None) -> Any:
     )
     spark = SparkSession.builder.config(conf=conf).getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
-    spark.sparkContext.setCheckpointDir(checkpoint_dir or tempfile.mkdtemp(prefix="corridor-spark-"))
+    checkpoints = checkpoint_dir or tempfile.mkdtemp(prefix="corridor-spark-")
+    spark.sparkContext.setCheckpointDir(checkpoints)
     return spark
 
 
@@ -190,7 +192,7 @@ def dedupe(
             from splink import SparkAPI
 
             spark = spark or spark_session()
-            db_api = SparkAPI(spark_session=spark)
+            db_api = SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]
             spark.read.parquet(str(parts)).createOrReplaceTempView("raw_persons")
             persons = spark.sql(block_keys_sql(model, "spark", "raw_persons"))
             persons.createOrReplaceTempView(TABLE)
@@ -214,7 +216,7 @@ def dedupe(
         )
         kept: list[tuple[str, str, float]] = []
         if keep_pairs:
-            t = predictions.as_pyarrow_table()
+            t = predictions.as_pyarrow_table()  # type: ignore[no-untyped-call]
             kept = list(zip(t.column("unique_id_l").to_pylist(),
                             t.column("unique_id_r").to_pylist(),
                             t.column("match_weight").to_pylist(), strict=True))
@@ -234,7 +236,8 @@ def dedupe(
             "SELECT cluster_id, unique_id FROM {this} WHERE cluster_id IN "
             "(SELECT cluster_id FROM {this} GROUP BY cluster_id HAVING count(*) > 1)"
         )
-        clusters = _clusters_from_arrow(multi.as_pyarrow_table())
+        arrow = multi.as_pyarrow_table()  # type: ignore[no-untyped-call]
+        clusters = _clusters_from_arrow(arrow)
         timings["cluster_s"] = time.perf_counter() - t2
         if backend == "duckdb":
             con.close()

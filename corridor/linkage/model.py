@@ -61,7 +61,9 @@ def _either_empty(col: str, dialect: str) -> str:
 def _same(a: str, b: str, dialect: str) -> str:
     """Names of ``a`` (one record's places) and ``b`` (the other's) meet: what one is
     equals what the other is, or what a Latin spelling may be in Arabic script."""
-    o = lambda x, y: _overlap(x, y, dialect)  # noqa: E731
+    def o(x: str, y: str) -> str:
+        return _overlap(x, y, dialect)
+
     return (
         f"({o(a + '_ids_l', b + '_ids_r')} OR {o(a + '_ids_l', b + '_xs_r')}"
         f" OR {o(a + '_xs_l', b + '_ids_r')})"
@@ -91,12 +93,15 @@ def _given_differs(dialect: str) -> str:
 
 # Level conditions by name; {d} is filled per dialect by ``_condition``.
 def _condition(name: str, dialect: str) -> str:
-    o = lambda a, b: _overlap(a, b, dialect)  # noqa: E731
+    def o(a: str, b: str) -> str:
+        return _overlap(a, b, dialect)
+
     conditions = {
         "given_null": _either_empty("given_ids", dialect),
         "given_same": _same("given", "given", dialect),
         "given_similar": _similar("given", dialect),
-        "given_elsewhere": f"({_same('given', 'all', dialect)} OR {_same('all', 'given', dialect)})",
+        "given_elsewhere": f"({_same('given', 'all', dialect)}"
+        f" OR {_same('all', 'given', dialect)})",
         "chain_null": _either_empty("chain_ids", dialect),
         "chain_family_resemblance": f"({_given_differs(dialect)}"
         f" AND {_same('chain', 'chain', dialect)})",
@@ -306,7 +311,9 @@ def block_keys_sql(model: SplinkModel, dialect: str, source: str) -> str:
         f"OR (k.key LIKE 'n:%' AND c.n <= {model.name_cap})"
     )
     if dialect == "duckdb":
-        explode = f"SELECT unique_id, unnest(list_concat(pair_keys, name_keys)) AS key FROM {source}"
+        explode = (
+            f"SELECT unique_id, unnest(list_concat(pair_keys, name_keys)) AS key FROM {source}"
+        )
         gather, empty = "list(k.key)", "[]::VARCHAR[]"
     else:
         explode = f"SELECT unique_id, explode(concat(pair_keys, name_keys)) AS key FROM {source}"

@@ -31,7 +31,8 @@ _LIVE = persons.c.anonymised_at.is_(None)
 def registry_size(db: Database) -> int:
     """Persons a deduplication reads (not anonymised)."""
     with db.read() as conn:
-        return int(conn.execute(select(func.count()).select_from(persons).where(_LIVE)).scalar_one())
+        query = select(func.count()).select_from(persons).where(_LIVE)
+        return int(conn.execute(query).scalar_one())
 
 
 def _chunks(conn: Connection, vault: FieldVault, chunk_size: int) -> Iterator[list[PersonRecord]]:
