@@ -54,8 +54,10 @@ def test_rebuild_locations(tmp_path):
     assert r.exit_code == 0 and "rebuilt the location of" in r.output
 
 
-@pytest.mark.parametrize("engine", ["corridor", "duckdb"])
-def test_duplicates_finds_a_person_registered_twice(tmp_path, engine):
+@pytest.mark.parametrize(
+    ("engine", "chunk"), [("corridor", "20000"), ("duckdb", "20000"), ("duckdb", "1")]
+)
+def test_duplicates_finds_a_person_registered_twice(tmp_path, engine, chunk):
     from corridor.schemas import PersonIn, SiteIn
     from corridor.storage.migrate import upgrade
 
@@ -90,7 +92,8 @@ def test_duplicates_finds_a_person_registered_twice(tmp_path, engine):
     db.dispose()
     out = tmp_path / "dups.csv"
     r = CliRunner().invoke(
-        main, ["duplicates", "--db", url, "--out", str(out), "--engine", engine]
+        main,
+        ["duplicates", "--db", url, "--out", str(out), "--engine", engine, "--chunk-size", chunk],
     )
     assert r.exit_code == 0, r.output
     assert "1 groups of probable duplicates" in r.output
