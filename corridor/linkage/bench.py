@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from itertools import islice
@@ -26,11 +27,15 @@ def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
 
 def run_dedupe_splink(
     records_csv: Path, out_csv: Path, engine: str = "duckdb", threshold: float = 0.5,
-    chunk_size: int = 50_000,
+    chunk_size: int = 20_000,
+    workers: int | None = None,
 ) -> dict[str, Any]:
     """Cluster the CSV's records on Splink; write ``record_id,cluster_id`` for every record."""
     result = dedupe(
-        chunked(read_person_csv(records_csv), chunk_size), backend=engine, threshold=threshold
+        chunked(read_person_csv(records_csv), chunk_size),
+        backend=engine,
+        threshold=threshold,
+        workers=workers or min(os.cpu_count() or 1, 4),
     )
     cluster_of = {rid: c[0] for c in result.clusters for rid in c}
     with records_csv.open(newline="", encoding="utf-8") as f, out_csv.open(

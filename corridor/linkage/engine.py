@@ -11,8 +11,10 @@ threshold).
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,22 +52,44 @@ class DedupeResult:
     pair_weights: list[tuple[str, str, float]] = field(default_factory=list)
 
 
+def _write_chunk(records: list[PersonRecord], path: str) -> int:
+    rows = [feature_row(r) for r in records]
+    if rows:
+        pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), path)
+    return len(rows)
+
+
 def write_features(
     chunks: Iterable[Iterable[PersonRecord]],
     directory: Path,
     progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> int:
-    """Write every chunk's feature rows as one Parquet file; returns the record count."""
+    """Write every chunk's feature rows as one Parquet file; returns the record count.
+
+    With ``workers > 1`` the rows are computed by forked worker processes, at most two
+    chunks per worker in flight (so the chunks are still read as they are needed)."""
     n = 0
-    for i, chunk in enumerate(chunks):
-        rows = [feature_row(r) for r in chunk]
-        if not rows:
-            continue
-        table = pa.Table.from_pylist(rows, schema=SCHEMA)
-        pq.write_table(table, directory / f"part-{i:06d}.parquet")
-        n += len(rows)
-        if progress is not None:
-            progress(len(rows))
+
+    def done(count: int) -> None:
+        nonlocal n
+        n += count
+        if progress is not None and count:
+            progress(count)
+
+    if workers <= 1 or "fork" not in mp.get_all_start_methods():
+        for i, chunk in enumerate(chunks):
+            done(_write_chunk(list(chunk), str(directory / f"part-{i:06d}.parquet")))
+    else:
+        with mp.get_context("fork").Pool(workers) as pool:
+            pending: deque[Any] = deque()
+            for i, chunk in enumerate(chunks):
+                path = str(directory / f"part-{i:06d}.parquet")
+                pending.append(pool.apply_async(_write_chunk, (list(chunk), path)))
+                while len(pending) >= 2 * workers:
+                    done(pending.popleft().get())
+            while pending:
+                done(pending.popleft().get())
     if n == 0:
         pq.write_table(SCHEMA.empty_table(), directory / "part-empty.parquet")
     return n
@@ -132,11 +156,13 @@ def dedupe(
     duckdb_threads: int | None = None,
     keep_pairs: bool = False,
     min_weight: float | None = None,
+    workers: int = 1,
 ) -> DedupeResult:
     """Find the clusters of records that are one person (pair probability >= ``threshold``,
     Corridor's calibration).
 
-    ``chunks`` is read once, chunk by chunk; ``progress`` is called with each chunk's size.
+    ``chunks`` is read once, chunk by chunk; ``progress`` is called with each chunk's size;
+    ``workers`` processes compute the key columns.
     ``backend`` is ``duckdb`` (in memory, one machine) or ``spark`` (``spark`` a session;
     a local one is started when none is given).
     """
@@ -151,7 +177,7 @@ def dedupe(
     with tempfile.TemporaryDirectory(prefix="corridor-dedupe-", dir=workdir) as tmp:
         parts = Path(tmp) / "persons"
         parts.mkdir()
-        n = write_features(chunks, parts, progress)
+        n = write_features(chunks, parts, progress, workers)
         timings["features_s"] = time.perf_counter() - t0
         settings = splink_settings(model, backend, n)
         if keep_pairs:

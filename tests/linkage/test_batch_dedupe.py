@@ -24,11 +24,13 @@ def test_known_duplicates_are_clustered_and_brothers_kept_apart() -> None:
     assert not any({"c1", "d1"} <= c or {"c1", "d2"} <= c for c in together)
 
 
-@pytest.mark.parametrize("size", [1, 3, 7])
-def test_streaming_in_chunks_gives_the_same_clusters_as_one_chunk(size: int) -> None:
+@pytest.mark.parametrize(("size", "workers"), [(1, 1), (3, 1), (7, 1), (3, 2)])
+def test_streaming_in_chunks_gives_the_same_clusters_as_one_chunk(
+    size: int, workers: int
+) -> None:
     seen: list[int] = []
     one = dedupe([REGISTRY]).clusters
-    chunks = dedupe(chunked(REGISTRY, size), progress=seen.append).clusters
+    chunks = dedupe(chunked(REGISTRY, size), progress=seen.append, workers=workers).clusters
     assert chunks == one
     assert sum(seen) == len(REGISTRY) and max(seen) <= size
 

@@ -9,6 +9,7 @@ again, for their summaries.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
@@ -64,6 +65,7 @@ def splink_duplicates(
             threshold=threshold,
             progress=progress,
             spark=spark,
+            workers=min(os.cpu_count() or 1, 4),
         )
     groups = sorted(result.clusters, key=lambda g: (-len(g), g[0]))
     wanted = [pid for g in groups for pid in g]
