@@ -28,8 +28,6 @@ from corridor.linkage.model import SplinkModel, block_keys_sql, splink_settings,
 from corridor.matching.records import PersonRecord
 from corridor.matching.variants import load_default_frequencies
 
-debug_rows: list[dict[str, Any]] = []  # filled with keep_pairs (development only)
-
 __all__ = ["BACKENDS", "DedupeResult", "SCHEMA", "dedupe", "spark_session"]
 
 BACKENDS = ("duckdb", "spark")
@@ -48,8 +46,10 @@ class DedupeResult:
     backend: str
     model_version: str
     timings: dict[str, float] = field(default_factory=dict)
-    # (id_l, id_r, match weight) of the accepted pairs, when asked for (keep_pairs=True)
+    # With keep_pairs=True: (id_l, id_r, match weight) of the pairs scored at or above
+    # min(threshold, min_weight), and each pair's comparison levels (gamma_*, bf_*).
     pair_weights: list[tuple[str, str, float]] = field(default_factory=list)
+    pair_details: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _write_chunk(records: list[PersonRecord], path: str) -> int:
@@ -241,13 +241,14 @@ def dedupe(
             threshold_match_weight=weight if min_weight is None else min(weight, min_weight)
         )
         kept: list[tuple[str, str, float]] = []
+        details: list[dict[str, Any]] = []
         if keep_pairs:
             t = predictions.as_pyarrow_table()  # type: ignore[no-untyped-call]
             kept = list(zip(t.column("unique_id_l").to_pylist(),
                             t.column("unique_id_r").to_pylist(),
                             t.column("match_weight").to_pylist(), strict=True))
-            self_debug = [c for c in t.column_names if c.startswith(("gamma_", "bf_"))]
-            debug_rows.extend(t.select(["unique_id_l", "unique_id_r", *self_debug]).to_pylist())
+            levels = [c for c in t.column_names if c.startswith(("gamma_", "bf_"))]
+            details = t.select(["unique_id_l", "unique_id_r", *levels]).to_pylist()
         pairs = int(
             predictions.query_sql(
                 f"SELECT count(*) AS n FROM {{this}} WHERE match_weight >= {weight}"
@@ -268,4 +269,4 @@ def dedupe(
         if backend == "duckdb":
             con.close()
     timings["total_s"] = time.perf_counter() - t0
-    return DedupeResult(clusters, n, pairs, backend, model.version, timings, kept)
+    return DedupeResult(clusters, n, pairs, backend, model.version, timings, kept, details)
