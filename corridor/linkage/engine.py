@@ -47,7 +47,7 @@ class DedupeResult:
     model_version: str
     timings: dict[str, float] = field(default_factory=dict)
     # With keep_pairs=True: (id_l, id_r, match weight) of the pairs scored at or above
-    # min(threshold, min_weight), and each pair's comparison levels (gamma_*, bf_*).
+    # min(threshold, min_weight), and each pair's weight per comparison (mw_*, in bits).
     pair_weights: list[tuple[str, str, float]] = field(default_factory=list)
     pair_details: list[dict[str, Any]] = field(default_factory=list)
 
@@ -247,7 +247,7 @@ def dedupe(
             kept = list(zip(t.column("unique_id_l").to_pylist(),
                             t.column("unique_id_r").to_pylist(),
                             t.column("match_weight").to_pylist(), strict=True))
-            levels = [c for c in t.column_names if c.startswith(("gamma_", "bf_"))]
+            levels = [c for c in t.column_names if c.startswith(("gamma_", "mw_"))]
             details = t.select(["unique_id_l", "unique_id_r", *levels]).to_pylist()
         pairs = int(
             predictions.query_sql(

@@ -73,11 +73,12 @@ def test_the_shipped_model_is_set_from_corridors_and_builds_for_both_dialects() 
     assert shipped.threshold_weight(0.5) == pytest.approx(0.0)
 
 
-def test_kept_pairs_carry_each_comparisons_level() -> None:
+def test_kept_pairs_carry_each_comparisons_weight() -> None:
     result = dedupe([REGISTRY], keep_pairs=True)
     pairs = {frozenset((a, b)) for a, b, _ in result.pair_weights}
     assert frozenset(("a1", "a2")) in pairs
     row = next(
         d for d in result.pair_details if {d["unique_id_l"], d["unique_id_r"]} == {"a1", "a2"}
     )
-    assert {"gamma_given", "gamma_chain", "gamma_family", "gamma_birth_year"} <= set(row)
+    assert {"mw_given", "mw_chain", "mw_family", "mw_birth_year"} <= set(row)
+    assert row["mw_given"] > 0 and row["mw_family"] > 0  # the same names, in two scripts
