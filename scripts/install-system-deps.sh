@@ -20,6 +20,7 @@ PACKAGES=(
   chromium          # /usr/bin/chromium, driven by Playwright
   fonts-liberation  # Latin fonts for screenshots
   fonts-dejavu-core # DejaVu Sans covers Arabic script
+  default-jre-headless # Java for pyspark (Splink on Spark, tests/linkage/test_spark.py)
 )
 
 check_only=0

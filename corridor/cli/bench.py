@@ -33,8 +33,21 @@ def bench_match(registry: Path, queries: Path, top: int, out: Path) -> None:
     "--records", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def bench_dedupe(records: Path, out: Path) -> None:
+@click.option(
+    "--engine",
+    type=click.Choice(["corridor", "duckdb", "spark"]),
+    default="corridor",
+    show_default=True,
+    help="corridor: the matching engine in memory; duckdb/spark: Splink with Corridor's keys",
+)
+@click.option("--threshold", default=0.5, show_default=True, type=float)
+def bench_dedupe(records: Path, out: Path, engine: str, threshold: float) -> None:
     """Cluster duplicate records: record_id,cluster_id for every record."""
-    from corridor.matching.bench import run_dedupe
+    if engine == "corridor":
+        from corridor.matching.bench import run_dedupe
 
-    run_dedupe(records, out)
+        run_dedupe(records, out, threshold)
+    else:
+        from corridor.linkage.bench import run_dedupe_splink
+
+        run_dedupe_splink(records, out, engine, threshold)

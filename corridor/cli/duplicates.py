@@ -17,7 +17,20 @@ from corridor.cli.options import actor, db_option, key_option, services_for
     default=None,
     type=float,
     help="Pair probability from which two records are called one person "
-    "[default: the matching model's duplicate_at]",
+    "[default: the matching model's duplicate_at; 0.9 with Splink, whose model carries its "
+    "own calibration]",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["corridor", "duckdb", "spark"]),
+    default="corridor",
+    show_default=True,
+    help="corridor: the matching engine in memory; duckdb/spark: Splink, streaming the "
+    "registry in chunks (docs/matching.md, 'Batch deduplication on Splink')",
+)
+@click.option(
+    "--chunk-size", default=20_000, show_default=True, type=click.IntRange(min=1),
+    help="Persons read from the database at a time (duckdb/spark)",
 )
 @click.option(
     "--out",
@@ -26,15 +39,36 @@ from corridor.cli.options import actor, db_option, key_option, services_for
     help="Write person_id,cluster_id,registration_number,name (CSV)",
 )
 def duplicates(
-    db_url: str | None, master_key_file: str | None, threshold: float | None, out: Path | None
+    db_url: str | None,
+    master_key_file: str | None,
+    threshold: float | None,
+    engine: str,
+    chunk_size: int,
+    out: Path | None,
 ) -> None:
     """Find registered persons who are probably registered twice (same comparisons as search;
-    phones and document numbers count only with the master key)."""
+    phones and document numbers count only with the master key), and queue each pair for
+    an officer's review (pairs kept apart are never queued again)."""
     svc = services_for(db_url, master_key_file, required=False)
     try:
         if threshold is None:
-            threshold = svc.person_search.model.calibration.duplicate_at
-        clusters = svc.person_search.duplicates(threshold)
+            corridor = engine == "corridor"
+            threshold = svc.person_search.model.calibration.duplicate_at if corridor else 0.9
+        if engine == "corridor":
+            clusters = svc.person_search.duplicates(threshold)
+        else:
+            from rich.progress import Progress
+
+            from corridor.services.search.batch_dedupe import registry_size
+
+            with Progress(transient=True) as bar:
+                task = bar.add_task("Reading persons", total=registry_size(svc.db))
+                clusters = svc.person_search.duplicates(
+                    threshold,
+                    engine=engine,
+                    chunk_size=chunk_size,
+                    progress=lambda n: bar.advance(task, n),
+                )
         # Queued for review (pages and API); pairs an officer kept apart are left out.
         groups, queued = svc.merges.propose(
             [[p["id"] for p in g] for g in clusters],

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from corridor.cli import main
@@ -53,7 +54,10 @@ def test_rebuild_locations(tmp_path):
     assert r.exit_code == 0 and "rebuilt the location of" in r.output
 
 
-def test_duplicates_finds_a_person_registered_twice(tmp_path):
+@pytest.mark.parametrize(
+    ("engine", "chunk"), [("corridor", "20000"), ("duckdb", "20000"), ("duckdb", "1")]
+)
+def test_duplicates_finds_a_person_registered_twice(tmp_path, engine, chunk):
     from corridor.schemas import PersonIn, SiteIn
     from corridor.storage.migrate import upgrade
 
@@ -87,7 +91,10 @@ def test_duplicates_finds_a_person_registered_twice(tmp_path):
     )
     db.dispose()
     out = tmp_path / "dups.csv"
-    r = CliRunner().invoke(main, ["duplicates", "--db", url, "--out", str(out)])
+    r = CliRunner().invoke(
+        main,
+        ["duplicates", "--db", url, "--out", str(out), "--engine", engine, "--chunk-size", chunk],
+    )
     assert r.exit_code == 0, r.output
     assert "1 groups of probable duplicates" in r.output
     lines = out.read_text(encoding="utf-8").splitlines()

@@ -194,12 +194,30 @@ class PersonSearchService(Service):
                 )
             return out
 
-    def duplicates(self, threshold: float | None = None) -> list[list[dict[str, Any]]]:
-        """Groups of registered persons who are probably one person, largest first
-        (pair probability from ``threshold``, by default the model's ``duplicate_at``)."""
+    def duplicates(
+        self,
+        threshold: float | None = None,
+        engine: str = "corridor",
+        progress: Callable[[int], None] | None = None,
+        chunk_size: int = 20_000,
+    ) -> list[list[dict[str, Any]]]:
+        """Groups of registered persons who are probably one person, largest first.
+
+        ``engine``: ``corridor`` (the matching engine in memory) or ``duckdb``/``spark``
+        (Splink, streaming persons in chunks: ``batch_dedupe``). ``threshold``: the pair
+        probability from which two records are one person; by default the model's
+        ``duplicate_at`` for the engine, and 0.9 for Splink, whose model file carries
+        its own calibration (docs/matching.md, "Batch deduplication on Splink")."""
         if threshold is None:
-            threshold = self.model.calibration.duplicate_at
+            threshold = self.model.calibration.duplicate_at if engine == "corridor" else 0.9
         today = self.clock().date()
+        if engine != "corridor":
+            from corridor.services.search.batch_dedupe import splink_duplicates
+
+            return splink_duplicates(
+                self.db, self.vault, today, threshold=threshold, engine=engine,
+                chunk_size=chunk_size, progress=progress,
+            )
         with self.db.read() as conn:
             rows = {
                 r["id"]: r

@@ -1,0 +1,247 @@
+"""Corridor's matching keys as columns: one row per person, for Splink to compare.
+
+Every name unit of every spelling of a person's name (``PersonRecord.name_chains``) is
+turned into tokens with the engine's own public functions (``corridor.matching``):
+
+``n:<skeleton with long vowels>``
+    the same name across scripts and spellings (محمد / Mohammed / Muhammad -> ``n:MHMD``,
+    محمود / Mahmoud -> ``n:MHMUD``), as the engine's "skeletons equal and long vowels
+    agree" rule; Arabic units with ض ظ ذ ث also get their Persian reading.
+``k:<skeleton>`` (columns ``*_ks``)
+    the skeleton alone (a weaker "same name": the engine's long-vowel rule is
+    asymmetric, a long vowel agreeing with a short one, which tokens cannot say).
+``t:<latin key>``
+    the Latin spelling key (identical spellings up to the usual variants).
+``v:<arabic name>``
+    the shipped variant table's symbol: a Latin spelling attested for an Arabic name
+    carries that name (Gamal -> ``v:جمال``), as does the Arabic unit itself.
+
+Tokens are grouped by the unit's place in the chain: the given name, the father, the
+grandfather and further ancestors (``chain``: father and grandfather are one piece of
+evidence) and the family name, plus ``all_ids`` (every unit) for a name found in another
+position. ``pair_keys`` and ``name_keys`` are the engine's own blocking keys
+(``blocking_keys``: ``p:`` pairs of names and ``n:`` single names). Scalar columns
+carry the skeleton of the first spelling's unit in each place
+(term frequencies: how common the name is) and the coarse skeletons used for blocking
+(``corridor.matching.coarse_skeleton``: d/dh/z/s/t/th and k/kh/q/g/j/sh/ch merged).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from functools import cache
+from typing import Any
+
+from corridor.matching.blocking import blocking_keys, coarse_skeleton
+from corridor.matching.keys import UnitKeys, unit_keys
+from corridor.matching.normalise import NameUnit
+from corridor.matching.records import CHAIN, FAMILY, GIVEN, GIVEN2, PersonRecord
+from corridor.matching.variants import VariantTable
+
+__all__ = ["COLUMNS", "LIST_COLUMNS", "feature_row", "feature_rows", "unit_tokens"]
+
+# Column name -> kind ("str", "int", "list").
+COLUMNS: dict[str, str] = {
+    "unique_id": "str",
+    "given_sk": "str",
+    "given_c": "str",
+    "given_lat": "str",
+    "given_ids": "list",
+    "given_xs": "list",
+    "given_cs": "list",
+    "given_ks": "list",
+    "father_sk": "str",
+    "father_c": "str",
+    "father_ids": "list",
+    "father_xs": "list",
+    "chain_ids": "list",
+    "chain_xs": "list",
+    "chain_cs": "list",
+    "chain_ks": "list",
+    "grand_c": "str",
+    "family_sk": "str",
+    "family_c": "str",
+    "family_lat": "str",
+    "family_ids": "list",
+    "family_xs": "list",
+    "family_cs": "list",
+    "family_ks": "list",
+    "all_ids": "list",
+    "all_xs": "list",
+    "birth_year": "int",
+    "sex": "str",
+    "nationality": "str",
+    "identifiers": "list",
+    "pair_keys": "list",
+    "name_keys": "list",
+}
+LIST_COLUMNS = frozenset(k for k, v in COLUMNS.items() if v == "list")
+
+
+@cache
+def _variants() -> VariantTable:
+    return VariantTable.default()
+
+
+_QUALITY = {"U": "U", "u": "U", "o": "U", "I": "I", "i": "I", "e": "I", "A": "A", "a": "A"}
+_MAX_OPEN_SLOTS = 5
+
+
+def _vkeys(slots: tuple[tuple[str, frozenset[str]], ...]) -> set[str]:
+    """Tokens of the skeleton with vowel qualities, so that two units share one exactly
+    when the engine's long-vowel rule holds (``compare.vowels_agree``): a long vowel
+    (capital in ``slots``) must be met by a vowel of its quality on the other side, a
+    short one demands nothing. Each slot's long vowels are always written; its short
+    vowels may be (every combination is a token: at most 2**5 per unit)."""
+    patterns = [""]
+    open_slots = 0
+    for cons, vowels in slots:
+        long_q = "".join(sorted({_QUALITY[v] for v in vowels if v.isupper()}))
+        short_q = {_QUALITY[v] for v in vowels if v.islower() and v in _QUALITY} - set(long_q)
+        options = [long_q]
+        if short_q and open_slots < _MAX_OPEN_SLOTS:
+            open_slots += 1
+            options.append("".join(sorted(set(long_q) | short_q)))
+        patterns = [p + cons + o for p in patterns for o in options]
+    return set(patterns)
+
+
+@cache
+def _tokens(keys: UnitKeys) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(what the unit is, what it could be in Arabic script): ``n:`` patterns of an Arabic
+    unit are what it is; those of a Latin unit what it may be written as, so that two
+    Latin spellings never meet through them (Mahmud and Mohammed: the engine calls them
+    only similar), only through their Latin key or the variant table."""
+    toks = {f"t:{keys.latin}"} if keys.latin else set()
+    table = _variants()
+    patterns: set[str] = set()
+    if len(keys.skeleton) >= 2:
+        patterns.update(f"n:{v}" for v in _vkeys(keys.slots))
+    if len(keys.alt_skeleton) >= 2 and keys.alt_skeleton != keys.skeleton:
+        patterns.update(f"n:{v}" for v in _vkeys(keys.alt_slots))
+    if keys.script == "ar":
+        toks |= patterns
+        if keys.text in table.arabic_to_latin:
+            toks.add(f"v:{keys.text}")
+        return tuple(sorted(toks)), ()
+    toks.update(f"v:{ar}" for ar in table.latin_to_arabic.get(keys.latin, ()))
+    return tuple(sorted(toks)), tuple(sorted(patterns))
+
+
+def unit_tokens(unit: NameUnit) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The tokens of one name unit: what it is, and (Latin) what it may be in Arabic.
+    Two units are the same name when one's first set meets the other's first or second.
+
+    >>> from corridor.matching import parse_name
+    >>> ar, la = unit_tokens(parse_name("محمد")[0]), unit_tokens(parse_name("Mohammed")[0])
+    >>> sorted(set(ar[0]) & set(la[0] + la[1]))
+    ['n:MHMD', 'v:محمد']
+    """
+    return _tokens(unit_keys(unit))
+
+
+def _coarse(keys: UnitKeys) -> str:
+    return coarse_skeleton(keys.skeleton) or keys.latin
+
+
+def _ids(values: Iterable[str]) -> list[str]:
+    return sorted({re.sub(r"[^0-9A-Za-z]", "", v).upper() for v in values if v} - {""})
+
+
+def feature_row(rec: PersonRecord) -> dict[str, Any]:
+    """One person's columns (see ``COLUMNS``); lists are sorted, empty when unknown."""
+    places: dict[str, list[UnitKeys]] = {"given": [], "father": [], "grand": [], "family": []}
+    first: dict[str, UnitKeys] = {}
+    for chain in rec.name_chains():
+        seen_chain = 0
+        for unit, role in zip(chain.units, chain.roles, strict=True):
+            if role in (GIVEN, GIVEN2):
+                place = "given" if role == GIVEN else "given2"
+            elif role == CHAIN:
+                place = "father" if seen_chain == 0 else "grand"
+                seen_chain += 1
+            elif role == FAMILY:
+                place = "family"
+            else:  # pragma: no cover - roles are the four above
+                continue
+            k = unit_keys(unit)
+            if place == "given2":
+                places["given"].append(k)
+                continue
+            places[place].append(k)
+            first.setdefault(place, k)
+
+    def toks(ks: list[UnitKeys]) -> list[str]:
+        return sorted({t for k in ks for t in _tokens(k)[0]})
+
+    def xs(ks: list[UnitKeys]) -> list[str]:
+        return sorted({t for k in ks for t in _tokens(k)[1]})
+
+    def coarse(ks: list[UnitKeys]) -> list[str]:
+        return sorted({_coarse(k) for k in ks})
+
+    def ks(ks_: list[UnitKeys]) -> list[str]:
+        return sorted({f"k:{k.skeleton}" for k in ks_ if len(k.skeleton) >= 2})
+
+    def sk(place: str) -> str | None:
+        k = first.get(place)
+        return (k.skeleton or k.latin or None) if k is not None else None
+
+    def lat(place: str) -> str | None:
+        k = first.get(place)
+        return (k.latin or None) if k is not None else None
+
+    def c(place: str) -> str | None:
+        k = first.get(place)
+        return _coarse(k) or None if k is not None else None
+
+    chain_keys = places["father"] + places["grand"]
+    every = places["given"] + chain_keys + places["family"]
+    identifiers = [f"id:{d}" for d in _ids(rec.document_numbers) if len(d) >= 4]
+    if rec.phone:
+        digits = re.sub(r"\D", "", rec.phone)
+        if len(digits) >= 7:
+            identifiers.append(f"ph:{digits[-9:]}")
+    sex = (rec.sex or "").lower()[:1] or None
+    keys = blocking_keys(rec, query=True)
+    return {
+        "unique_id": rec.record_id,
+        "given_sk": sk("given"),
+        "given_c": c("given"),
+        "given_lat": lat("given"),
+        "given_ids": toks(places["given"]),
+        "given_xs": xs(places["given"]),
+        "given_cs": coarse(places["given"]),
+        "given_ks": ks(places["given"]),
+        "father_sk": sk("father"),
+        "father_c": c("father"),
+        "father_ids": toks(places["father"]),
+        "father_xs": xs(places["father"]),
+        "chain_ids": toks(chain_keys),
+        "chain_xs": xs(chain_keys),
+        "chain_cs": coarse(chain_keys),
+        "chain_ks": ks(chain_keys),
+        "grand_c": c("grand"),
+        "family_sk": sk("family"),
+        "family_c": c("family"),
+        "family_lat": lat("family"),
+        "family_ids": toks(places["family"]),
+        "family_xs": xs(places["family"]),
+        "family_cs": coarse(places["family"]),
+        "family_ks": ks(places["family"]),
+        "all_ids": toks(every),
+        "all_xs": xs(every),
+        "birth_year": rec.birth_year,
+        "sex": sex if sex in ("m", "f") else None,
+        "nationality": (rec.nationality or "").strip().upper() or None,
+        "identifiers": sorted(identifiers),
+        "pair_keys": sorted(k for k in keys if k.startswith("p:")),
+        "name_keys": sorted(k for k in keys if k.startswith("n:")),
+    }
+
+
+def feature_rows(records: Iterable[PersonRecord]) -> Iterator[dict[str, Any]]:
+    """``feature_row`` of every record, in order."""
+    for rec in records:
+        yield feature_row(rec)
