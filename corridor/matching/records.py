@@ -95,8 +95,12 @@ class PersonRecord:
             parse_name(f) for f in join_split_compounds(
                 [self.given_name, self.father_name, self.grandfather_name, self.family_name])
         )
-        # The record says which of its names is the father's.
-        father_known = len(given) == 1 and bool(father)
+        # The record says which of its names is the father's (the first of the chain:
+        # a compound split over the father's and grandfather's fields, Abdel / Attieh,
+        # is joined into the later one).
+        father_known = (
+            len(given) == 1 and bool((self.father_name or "").strip()) and bool(father or grand)
+        )
         known: tuple[str, ...] = ()  # the roles the name parts give, where they do
 
         def add(units: tuple[NameUnit, ...], roles: tuple[str, ...], source: str) -> None:
