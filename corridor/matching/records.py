@@ -109,8 +109,14 @@ class PersonRecord:
                 # Another spelling of the same chain (the name in Arabic script) has the
                 # roles the name parts say, where it has as many names.
                 same = bool(known) and len(units) == len(known)
-                out.append(NameChain(units, known if same else roles, source,
-                                     father_known and same))
+                use = known if same else roles
+                # A longer spelling (a title kept in the full name: Yasin Haj Ali) still
+                # begins with the given name and the father's, as the name parts say.
+                longer = (
+                    bool(known) and len(units) > len(known) and len(known) >= 3
+                    and use[:2] == (GIVEN, CHAIN)
+                )
+                out.append(NameChain(units, use, source, father_known and (same or longer)))
 
         if given or father or grand or family:
             parts = given + father + grand + family

@@ -721,7 +721,8 @@ class Matcher:
                                         N_("Birth years {years} years apart ({a} and {b}).",
                                            years=d, a=q.birth_year, b=c.birth_year)))
             else:
-                ev.append(FieldEvidence(N_("birth year"), N_("different"), f.birth_far,
+                far = f.birth_generation if d > tol + f.birth_generation_years else f.birth_far
+                ev.append(FieldEvidence(N_("birth year"), N_("different"), far,
                                         N_("Birth years far apart ({a} and {b}).",
                                            a=q.birth_year, b=c.birth_year)))
         if q.sex and c.sex:
