@@ -69,6 +69,65 @@ def vowels_agree(a: UnitKeys, b: UnitKeys, alt: bool = False) -> bool:
     return all(_gap_ok(va, vb) and _gap_ok(vb, va) for (_, va), (_, vb) in zip(sa, sb, strict=True))
 
 
+_LATIN_VOWELS = frozenset("aeiouy")
+_AR_FINAL_I = frozenset("يى")
+
+
+def _nisba(word: str) -> bool:
+    """A Latin name ending in consonant + i/y: the nisba ending (al-Obeidi, Husseini)."""
+    return len(word) >= 4 and word[-1] in "iy" and word[-2] not in _LATIN_VOWELS
+
+
+def two_names(a: UnitKeys, b: UnitKeys) -> bool:
+    """Names that rules would take for spellings of one but that are two names.
+
+    - The nisba ending ``-i`` (ي) added to a name: al-Obeid and al-Obeidi, Hussein and
+      Husseini (حسين, حسيني) are two families. The Arabic script writes the final ي,
+      a Latin spelling the final i (or y).
+    - ``Abd al-Ilah`` (عبد الإله) and ``Abd Allah`` (عبد الله): the second halves share
+      their consonants but are two words.
+
+    >>> from corridor.matching.normalise import parse_name
+    >>> from corridor.matching.keys import unit_keys
+    >>> k = lambda s: unit_keys(parse_name(s)[0])
+    >>> two_names(k("Obeidi"), k("al-Obeid")), two_names(k("حسين"), k("Husseini"))
+    (True, True)
+    >>> two_names(k("Abdel Ilah"), k("Abdullah")), two_names(k("Hashemi"), k("الهاشمي"))
+    (True, False)
+    """
+    pa, pb = a.unit.parts, b.unit.parts
+    if len(pa) == 2 and len(pb) == 2:
+        ca, cb = _theophoric(pa[1]), _theophoric(pb[1])
+        return bool(ca and cb and ca != cb)
+    if len(pa) != 1 or len(pb) != 1:
+        return False
+    x, y = pa[0], pb[0]
+    if a.script == b.script == "la":
+        short, long_ = (x, y) if len(x) < len(y) else (y, x)
+        return (
+            len(short) >= 3 and short[-1] not in _LATIN_VOWELS
+            and long_ in (short + "i", short + "y")
+        )
+    if a.script == b.script:
+        return False
+    ar, la = (x, y) if a.script == "ar" else (y, x)
+    if len(ar) < 3 or len(la) < 3:
+        return False
+    ar_i = ar[-1] in _AR_FINAL_I and ar[-2] not in "اوي"
+    if _nisba(la):
+        return ar[-1] not in _AR_FINAL_I
+    return ar_i and la[-1] not in _LATIN_VOWELS
+
+
+def _theophoric(part: str) -> str:
+    """``allah`` or ``ilah`` for the second half of a compound, else ``""``."""
+    if part in ("الله", "لله") or part.endswith("llah") or part in ("alla", "ulla"):
+        return "allah"
+    if part in ("اله", "إله", "ilah", "illah", "ilahi"):
+        return "ilah"
+    return ""
+
+
 def rules_connect(a: UnitKeys, b: UnitKeys) -> bool:
     """True when spelling rules alone make ``a`` and ``b`` the same name."""
     if a.script == b.script == "la" and a.latin == b.latin:
@@ -110,9 +169,11 @@ class UnitComparator:
         return hit
 
     def _level(self, a: UnitKeys, b: UnitKeys) -> str:
+        if a.script == b.script and a.text == b.text:
+            return SAME
+        if two_names(a, b):
+            return DIFFERENT
         if a.script == b.script:
-            if a.text == b.text:
-                return SAME
             if a.script == "la" and (
                 a.latin == b.latin or self.variants.latin_pair(a.latin, b.latin)
             ):

@@ -72,6 +72,10 @@ class FieldRules:
     birth_far: float = -5.0
     birth_close_years: int = 2
     birth_near_years: int = 5
+    # More than this many years apart (beyond both tolerances): a generation apart, as
+    # a parent and a child whose chains agree are.
+    birth_generation_years: int = 10
+    birth_generation: float = -7.0
     sex_same: float = 0.7
     sex_different: float = -6.0
     # Nationality agreement is worth log2(nationality_m / share) bits, the share being

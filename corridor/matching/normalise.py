@@ -168,16 +168,32 @@ def normalise_arabic(text: str) -> str:
 
 _LATIN_LETTERS = str.maketrans({"ß": "ss", "ı": "i", "ø": "o", "æ": "ae", "đ": "d", "ł": "l"})
 
+# Cyrillic read the way Russian names are romanised (BGN/PCGN, as the UN and most
+# sanctions lists write them: Бютукаев = Byutukaev, Вахитов = Vakhitov); the Ukrainian,
+# Belarusian and Central Asian letters as their nearest Latin.
+_CYRILLIC = str.maketrans({
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "yo", "ж": "zh",
+    "з": "z", "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
+    "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts",
+    "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu",
+    "я": "ya", "і": "i", "ї": "yi", "є": "ye", "ґ": "g", "ў": "u", "ә": "a", "ғ": "gh",
+    "қ": "q", "ң": "ng", "ө": "o", "ұ": "u", "ү": "u", "һ": "h", "ҳ": "h", "ҷ": "j",
+    "ӣ": "i", "ӯ": "u",
+})
+
 
 def normalise_latin(text: str) -> str:
     """Lower-case ASCII letters, spaces and hyphens; accents and apostrophes dropped.
 
     >>> normalise_latin("Saâd Al-Sa’adi")
     'saad al-saadi'
+    >>> normalise_latin("Айрат Насимович Вахитов")
+    'ayrat nasimovich vakhitov'
     """
     # Turkish letters carry a sound of their own (ş = sh, ç = ch); the others
-    # (ü ö ı ğ, é è ä å) lose their accent.
+    # (ü ö ı ğ, é è ä å) lose their accent. Cyrillic is romanised first.
     text = unicodedata.normalize("NFC", text.casefold()).replace("ş", "sh").replace("ç", "ch")
+    text = text.translate(_CYRILLIC)
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))
     text = re.sub(r"['’‘`ʿʾʻ´]", "", text)

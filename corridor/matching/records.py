@@ -95,8 +95,12 @@ class PersonRecord:
             parse_name(f) for f in join_split_compounds(
                 [self.given_name, self.father_name, self.grandfather_name, self.family_name])
         )
-        # The record says which of its names is the father's.
-        father_known = len(given) == 1 and bool(father)
+        # The record says which of its names is the father's (the first of the chain:
+        # a compound split over the father's and grandfather's fields, Abdel / Attieh,
+        # is joined into the later one).
+        father_known = (
+            len(given) == 1 and bool((self.father_name or "").strip()) and bool(father or grand)
+        )
         known: tuple[str, ...] = ()  # the roles the name parts give, where they do
 
         def add(units: tuple[NameUnit, ...], roles: tuple[str, ...], source: str) -> None:
@@ -105,8 +109,14 @@ class PersonRecord:
                 # Another spelling of the same chain (the name in Arabic script) has the
                 # roles the name parts say, where it has as many names.
                 same = bool(known) and len(units) == len(known)
-                out.append(NameChain(units, known if same else roles, source,
-                                     father_known and same))
+                use = known if same else roles
+                # A longer spelling (a title kept in the full name: Yasin Haj Ali) still
+                # begins with the given name and the father's, as the name parts say.
+                longer = (
+                    bool(known) and len(units) > len(known) and len(known) >= 3
+                    and use[:2] == (GIVEN, CHAIN)
+                )
+                out.append(NameChain(units, use, source, father_known and (same or longer)))
 
         if given or father or grand or family:
             parts = given + father + grand + family

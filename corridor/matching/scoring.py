@@ -530,32 +530,40 @@ class Matcher:
                     unmatched_names.append(repr(_display(q_units[i])))
             elif qr == CHAIN:
                 chain_seen = chain_hit = True
+        # Only where the candidate's record says which name is the father's (a chain
+        # guessed from a full name may hold a laqab or "bin" where a father would be).
+        shift = None
         if chain_seen and not chain_hit:
             # All of the father's/grandfather's names differ: one piece of evidence.
             unmatched -= sum(
                 1 for i, r in enumerate(q_roles) if r == CHAIN and i not in matched_role
             )
-            total += rules.chain_different
-            if explain:
-                ev.append(FieldEvidence(N_("father and grandfather"), N_("different"),
-                                        rules.chain_different,
-                                        N_("Father's/grandfather's names differ.")))
-        # Only where the candidate's record says which name is the father's (a chain
-        # guessed from a full name may hold a laqab or "bin" where a father would be).
-        shift = None
-        if chain_hit and c.father_known:
+            if c.father_known and self._fathers_differ(q_keys, q_roles, c):
+                # Both records give the father's name and the names are two names, not
+                # two spellings: families know the father's name, so this is another
+                # person (the penalty and the cap of ``father_different`` below).
+                shift = True
+            else:
+                total += rules.chain_different
+                if explain:
+                    ev.append(FieldEvidence(N_("father and grandfather"), N_("different"),
+                                            rules.chain_different,
+                                            N_("Father's/grandfather's names differ.")))
+        elif chain_hit and c.father_known:
             shift = self._father_shift(q_keys, q_roles, c, pairs)
         if shift is not None:
             # The father's name differs while the grandfather's agrees, or the query's
             # father is this person's grandfather: cousins, or an aunt and her niece.
-            if shift:
+            # (Or no name of the chain agrees: another person, brothers' sons among them.)
+            if shift and chain_hit:
                 unmatched -= 1
             total += rules.father_different
             if explain:
                 ev.append(FieldEvidence(
                     N_("father's name"), N_("different"), rules.father_different,
                     N_("The father's name differs (other names of the chain agree): this fits "
-                       "cousins, or an uncle or aunt and a nephew or niece.")))
+                       "cousins, or an uncle or aunt and a nephew or niece.") if chain_hit
+                    else N_("Father's/grandfather's names differ.")))
         # A name of the query not found counts against only where the candidate has a
         # different name left over (a shorter record is silent, not contradicting).
         unmatched = min(unmatched, len(c.units) - len(pairs))
@@ -574,9 +582,37 @@ class Matcher:
                                         N_("Matches only if the family name was written first.")))
         last = len(q_roles) - 1
         family_matched = q_roles[last] == FAMILY and matched_role.get(last) == FAMILY
+        if q_roles[last] == FAMILY and matched_role.get(last) == CHAIN and not reordered:
+            # The query's family name is a name of this person's chain (his father's or
+            # grandfather's) while his own family name is another: the two records give
+            # two family names. (The chain name still counts, in another position.)
+            c_family = [j for j, r in enumerate(c_roles) if r == FAMILY]
+            if c_family and not any(j in c_family for _, j, _, _ in pairs):
+                total += rules.family_different
+                if explain:
+                    ev.append(FieldEvidence(
+                        N_("family name"), N_("different"), rules.family_different,
+                        N_("Family name differs: {name} not found.",
+                           name=repr(_display(c.units[c_family[-1]])))))
         best_unit = max((w for _, _, _, w in pairs), default=0.0)
         return _NameResult(total, ev, given_missed, given_elsewhere, family_matched, bool(pairs),
                            best_unit, lookalike, shift is not None, script_says)
+
+    def _fathers_differ(
+        self, q_keys: tuple[UnitKeys, ...], q_roles: tuple[str, ...], c: NameChain
+    ) -> bool:
+        """Both chains give a father's name (the first name of the chain) and they are
+        two names: not a spelling, not similar, not the same coarse consonants
+        (Chaled/Khaled)."""
+        qf = next((i for i, r in enumerate(q_roles) if r == CHAIN), None)
+        cf = next((j for j, r in enumerate(c.roles) if r == CHAIN), None)
+        if qf is None or cf is None:
+            return False
+        qk, ck = q_keys[qf], c.keys[cf]
+        return (
+            self.units.level_keys(qk, ck) == DIFFERENT
+            and coarse_skeleton(qk.skeleton) != coarse_skeleton(ck.skeleton)
+        )
 
     def _father_shift(
         self,
@@ -685,7 +721,8 @@ class Matcher:
                                         N_("Birth years {years} years apart ({a} and {b}).",
                                            years=d, a=q.birth_year, b=c.birth_year)))
             else:
-                ev.append(FieldEvidence(N_("birth year"), N_("different"), f.birth_far,
+                far = f.birth_generation if d > tol + f.birth_generation_years else f.birth_far
+                ev.append(FieldEvidence(N_("birth year"), N_("different"), far,
                                         N_("Birth years far apart ({a} and {b}).",
                                            a=q.birth_year, b=c.birth_year)))
         if q.sex and c.sex:
