@@ -4,6 +4,7 @@ apart, or undo a merge (from the survivor's page)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -45,16 +46,23 @@ def duplicates(request: Request, svc: Svc, who: MayReview) -> Response:
     return _queue(request, svc, who)
 
 
-@router.post("/persons/{person_id}/merge")
-def merge(
-    person_id: str, request: Request, form: Form, svc: Svc, who: MayMerge, retry: Retried
-) -> Response:
-    """Keep this person; the other record is merged into it. Then its page."""
+def _decide_pair(
+    decide: Callable[..., object],
+    person_id: str,
+    request: Request,
+    form: FormData,
+    svc: Services,
+    who: Caller,
+    retry: Retried,
+    schema: type[MergeIn] | type[NotDuplicateIn],
+) -> Response | None:
+    """One decision on a pair (merge, or two persons), made once whatever the retries;
+    the queue again with the reasons where it is refused, else None."""
     try:
-        body = forms.parse(MergeIn, _pair_form(form))
+        body = forms.parse(schema, _pair_form(form))
         retry.run(
             who,
-            lambda guard: svc.merges.merge(
+            lambda guard: decide(
                 person_id,
                 body.other_person_id,
                 body.reason,
@@ -66,7 +74,16 @@ def merge(
         )
     except (ValidationFailed, Conflict) as exc:
         return _queue(request, svc, who, {f"pair-{person_id}": forms.reasons(exc)})
-    return see_other(f"/persons/{person_id}")
+    return None
+
+
+@router.post("/persons/{person_id}/merge")
+def merge(
+    person_id: str, request: Request, form: Form, svc: Svc, who: MayMerge, retry: Retried
+) -> Response:
+    """Keep this person; the other record is merged into it. Then its page."""
+    refused = _decide_pair(svc.merges.merge, person_id, request, form, svc, who, retry, MergeIn)
+    return refused or see_other(f"/persons/{person_id}")
 
 
 @router.post("/persons/{person_id}/not-duplicate")
@@ -74,23 +91,10 @@ def not_duplicate(
     person_id: str, request: Request, form: Form, svc: Svc, who: MayMerge, retry: Retried
 ) -> Response:
     """Two persons, not one: the pair leaves the queue for good. Then the queue."""
-    try:
-        body = forms.parse(NotDuplicateIn, _pair_form(form))
-        retry.run(
-            who,
-            lambda guard: svc.merges.reject(
-                person_id,
-                body.other_person_id,
-                body.reason,
-                who.principal.user_id,
-                audit=guard(svc.audit.hook(who, "person.merge")),
-                scope=who.scope,
-            ),
-            shown_again,
-        )
-    except (ValidationFailed, Conflict) as exc:
-        return _queue(request, svc, who, {f"pair-{person_id}": forms.reasons(exc)})
-    return see_other("/duplicates")
+    refused = _decide_pair(
+        svc.merges.reject, person_id, request, form, svc, who, retry, NotDuplicateIn
+    )
+    return refused or see_other("/duplicates")
 
 
 @router.post("/persons/{person_id}/unmerge")
