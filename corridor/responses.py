@@ -244,6 +244,11 @@ class ImportReport(ReadModel):
     suspected_duplicates: list[SuspectedDuplicate]
     problems: list[ImportProblem]
     person_ids: list[str]
+    queued_pairs: int = Field(
+        default=0,
+        description="Suspected duplicates newly queued for review (GET /api/duplicates); "
+        "pairs queued before or kept apart by an officer are not queued again",
+    )
 
 
 __all__ = [

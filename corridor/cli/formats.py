@@ -173,7 +173,8 @@ def _print_report(report: Any, as_json: bool) -> None:
     click.echo(
         f"{report.source}: created {report.created}, updated {report.updated}, "
         f"unchanged {report.unchanged}, skipped {report.skipped}, expired {report.expired}, "
-        f"notes {report.notes}, suspected duplicates {len(report.duplicates)} ({state})"
+        f"notes {report.notes}, suspected duplicates {len(report.duplicates)}, "
+        f"queued for review {report.queued_pairs} ({state})"
     )
 
 

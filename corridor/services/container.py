@@ -84,7 +84,10 @@ class Services:
         self.administration = AdministrationService(db, clock, master, self.matrix)
         # Safe retries: the answers already given to writes sent with a key.
         self.idempotency = IdempotencyService(db, clock)
-        self.imports = ImportService(db, clock, self.registration, self.person_search)
+        # Review and merge of duplicates: merges as recorded facts, undone exactly.
+        self.merges = MergeService(db, clock, self.vault, self.person_search)
+        # An import queues its suspected duplicates for review (``merges.propose``).
+        self.imports = ImportService(db, clock, self.registration, self.person_search, self.merges)
         self.partner_exports = PartnerExportService(db, clock, self.vault)
         self.reports = ReportService(db, clock)
         self.keys = KeyService(db, clock, self.vault)
@@ -104,8 +107,6 @@ class Services:
         )
         self.subject_access = SubjectAccessService(db, clock, self.vault)
         self.tracing = TracingService(db, clock, self.vault, self.person_search)
-        # Review and merge of duplicates: merges as recorded facts, undone exactly.
-        self.merges = MergeService(db, clock, self.vault, self.person_search)
         # A registration or an arrival is checked against open enquiries as soon as it
         # commits, so that a match is in the tracing queue within seconds.
         self.tracing_worker: TracingWorker | None = None

@@ -62,12 +62,15 @@ IMPORT_SUMMARY = {
     "skipped",
     "expired",
     "notes",
+    "queued_pairs",
 }
 IMPORT_SUMMARY_DEFAULTS = {
     "source": "",
     "dry_run": False,
     "written": True,
-    **dict.fromkeys(("created", "updated", "unchanged", "skipped", "expired", "notes"), 0),
+    **dict.fromkeys(
+        ("created", "updated", "unchanged", "skipped", "expired", "notes", "queued_pairs"), 0
+    ),
     "suspected_duplicates": [],
     "problems": [],
 }
@@ -138,7 +141,14 @@ def import_file(
     )
 
     def write(guard: Guard) -> ImportReport:
-        report = svc.imports.run(parsed, options, audit=guard(svc.audit.hook(who, "person.write")))
+        # The queue of suspected duplicates is written after the import's transaction:
+        # its audit hook is not the key's guard (which joins that transaction only).
+        report = svc.imports.run(
+            parsed,
+            options,
+            audit=guard(svc.audit.hook(who, "person.write")),
+            queue_audit=svc.audit.hook(who, "person.write"),
+        )
         svc.gate.reported(who, [d["person_id"] for d in report.duplicates])
         return ImportReport.model_validate(report.as_dict())
 

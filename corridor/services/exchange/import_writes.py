@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -29,6 +29,9 @@ class Plan:
     action: Literal["create", "update", "unchanged", "expire", "skip"]
     data: PersonIn | HouseholdIn | PersonPatch | None = None
     person_id: str | None = None
+    # The persons a "create" wrote, in the record's order: a single person, or a
+    # household's head then its members (set by ``write``).
+    written: list[str] = field(default_factory=list)
 
 
 def write(
@@ -51,6 +54,7 @@ def write(
         )
         for plan, pid in zip(singles, new, strict=True):
             plan.person_id = pid
+            plan.written = [pid]
         ids += new
     families = [p for p in plans if p.action == "create" and isinstance(p.data, HouseholdIn)]
     households: list[str | None] = []
@@ -63,6 +67,7 @@ def write(
         )
         for plan, household in zip(families, written, strict=True):
             plan.person_id = household["head_person_id"]
+            plan.written = [m["id"] for m in household["members"]]  # head first
             households.append(household["id"])
             ids += [m["id"] for m in household["members"]]
     household_of = {id(p): h for p, h in zip(families, households, strict=True)}

@@ -6,10 +6,16 @@ updates an earlier import and what is already here (by the record's id in the sy
 came from, kept in ``imported_records``), runs the matching engine against the registry
 for each new person (suspected duplicates), and writes everything in one transaction,
 or nothing when any record is bad (unless bad records are skipped) or on a dry run.
+
+Once the import has committed, each suspected duplicate (the new person written, the
+registered person) is queued for review as ``corridor duplicates`` queues its pairs
+(``MergeService.propose``, found by "import"), in a transaction of its own: the import
+never waits on, nor is undone by, the queue (see ``ImportService._queue``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from corridor.errors import Conflict, Problem
 from corridor.formats import registry
@@ -25,6 +31,7 @@ from corridor.formats.records import Issue, Parsed, Record
 from corridor.schemas import HouseholdIn, MatchQueryIn, PersonDetails, PersonIn, PersonPatch
 from corridor.services.base import AuditHook, Service
 from corridor.services.exchange.import_writes import Plan, chunks, write
+from corridor.services.registration.merges import MergeService
 from corridor.services.registration.person_rows import detail_fields
 from corridor.services.registration.persons import RegistrationService
 from corridor.services.registration.sites import unknown_site_problems
@@ -34,6 +41,7 @@ from corridor.storage.queries import NAME_COLUMNS
 from corridor.storage.tables import persons
 
 DUPLICATE_PROBABILITY = 0.5
+log = logging.getLogger(__name__)
 # Called as (stage, done, total) while checking records and looking for duplicates.
 Progress = Callable[[str, int, int], None]
 
@@ -71,6 +79,8 @@ class ImportReport:
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Issue] = field(default_factory=list)
     person_ids: list[str] = field(default_factory=list)
+    # Suspected duplicates newly queued for review (pairs queued or decided before are not).
+    queued_pairs: int = 0
 
     @property
     def fatal(self) -> list[Issue]:
@@ -90,6 +100,7 @@ class ImportReport:
             "suspected_duplicates": self.duplicates,
             "problems": [p.as_dict() for p in self.problems],
             "person_ids": self.person_ids,
+            "queued_pairs": self.queued_pairs,
         }
 
 
@@ -100,13 +111,26 @@ class ImportService(Service):
         clock: Callable[[], datetime],
         registration: RegistrationService,
         search: PersonSearchService,
+        merges: MergeService,
     ) -> None:
         super().__init__(db, clock)
         self.registration = registration
         self.search = search
+        self.merges = merges
 
-    def run(self, parsed: Parsed, options: ImportOptions, *, audit: AuditHook) -> ImportReport:
-        """Check, then (unless a dry run or a bad record stops it) write in one transaction."""
+    def run(
+        self,
+        parsed: Parsed,
+        options: ImportOptions,
+        *,
+        audit: AuditHook,
+        queue_audit: AuditHook | None = None,
+    ) -> ImportReport:
+        """Check, then (unless a dry run or a bad record stops it) write in one transaction;
+        then queue the suspected duplicates for review in a transaction of their own,
+        audited by ``queue_audit`` (by default ``audit``: a caller whose ``audit`` joins
+        the import's transaction only, as an idempotency key's guard does, passes its
+        own)."""
         report = ImportReport(parsed.source, options.dry_run, problems=list(parsed.issues))
         space = registry.id_space(parsed.source)
         bad_lines = {i.line for i in parsed.issues if i.fatal}
@@ -126,8 +150,10 @@ class ImportService(Service):
         if any(i.line is None for i in report.fatal):
             return report  # the file as a whole is unreadable
         report.skipped = len({i.line for i in report.fatal})
+        # Each suspected duplicate's new person: its plan and its place in the plan.
+        found_for: list[tuple[Plan, int]] = []
         if options.check_duplicates:
-            report.duplicates = self._duplicates(
+            report.duplicates, found_for = self._duplicates(
                 [p for p in plans if p.action == "create"], options.progress
             )
         # What would be (or is) written: a report says so even when errors stop it.
@@ -176,7 +202,41 @@ class ImportService(Service):
         report.written = True
         # Committed: imported persons are checked against open tracing enquiries too.
         self.registration.notify(ids)
+        pairs = [
+            [plan.written[at], dup["person_id"]]
+            for dup, (plan, at) in zip(report.duplicates, found_for, strict=True)
+            if plan.action == "create" and at < len(plan.written)
+        ]
+        report.queued_pairs = self._queue(pairs, report, queue_audit or audit)
         return report
+
+    def _queue(self, pairs: list[list[str]], report: ImportReport, audit: AuditHook) -> int:
+        """Queue (new person, registered person) pairs for review; how many were new.
+
+        Its own transaction, after the import's: the import's records are committed
+        whatever happens here, and a pair is written once (``propose`` leaves out the
+        pairs queued before and those decided apart, and its rows and their audit events
+        commit together or not at all). A database failure is reported as a warning, not
+        raised: the import stands, and ``corridor duplicates`` finds the pairs again."""
+        if not pairs:
+            return 0
+        try:
+            _, queued = self.merges.propose(pairs, "import", audit=audit)
+        except SQLAlchemyError as exc:
+            log.warning(
+                "import: suspected duplicates not queued for review (%s)", type(exc).__name__
+            )
+            report.problems.append(
+                Issue(
+                    None,
+                    "suspected_duplicates",
+                    "the suspected duplicates could not be queued for review; "
+                    "`corridor duplicates` will find them",
+                    fatal=False,
+                )
+            )
+            return 0
+        return queued
 
     # -- planning -------------------------------------------------------------------------
 
@@ -332,9 +392,14 @@ class ImportService(Service):
         for site in sorted(unknown):
             issues.extend(Issue(line, "site_id", f"unknown site {site!r}") for line in lines[site])
 
-    def _duplicates(self, plans: list[Plan], progress: Progress | None) -> list[dict[str, Any]]:
-        """Each new person the registry probably holds already (the matching engine)."""
+    def _duplicates(
+        self, plans: list[Plan], progress: Progress | None
+    ) -> tuple[list[dict[str, Any]], list[tuple[Plan, int]]]:
+        """Each new person the registry probably holds already (the matching engine);
+        beside each, its plan and its place in it (0: the person or the head; i + 1: the
+        household's member i), where ``write`` puts the id it gives it."""
         found = []
+        where_from: list[tuple[Plan, int]] = []
         for n, plan in enumerate(plans, start=1):
             if progress:
                 progress("matching", n, len(plans))
@@ -345,7 +410,7 @@ class ImportService(Service):
                 people += [(f"members[{i}]", m) for i, m in enumerate(data.members)]
             elif isinstance(data, PersonIn):
                 people = [("", data)]
-            for where, person in people:
+            for at, (where, person) in enumerate(people):
                 for match in self.search.search(_match_query(person)):
                     if match["probability"] >= DUPLICATE_PROBABILITY:
                         found.append(
@@ -357,7 +422,8 @@ class ImportService(Service):
                                 "probability": match["probability"],
                             }
                         )
-        return found
+                        where_from.append((plan, at))
+        return found, where_from
 
 
 _COUNTER = {"create": "created", "update": "updated", "unchanged": "unchanged", "expire": "expired"}
