@@ -119,7 +119,9 @@ class World:
 
     def person(self, person_id: str) -> dict[str, Any]:
         with self.db.read() as conn:
-            return dict(conn.execute(select(persons).where(persons.c.id == person_id)).mappings().one())
+            return dict(
+                conn.execute(select(persons).where(persons.c.id == person_id)).mappings().one()
+            )
 
     def shows(self, person_id: str, text: str) -> bool:
         """Whether the person's record (as the API answers it) holds ``text``."""
@@ -134,8 +136,10 @@ class World:
             self.count(movements, movements.c.person_id == person_id)
             + self.count(
                 relationships,
-                or_(relationships.c.person_id == person_id,
-                    relationships.c.other_person_id == person_id),
+                or_(
+                    relationships.c.person_id == person_id,
+                    relationships.c.other_person_id == person_id,
+                ),
             )  # fmt: skip
             + self.count(manifest_items, manifest_items.c.person_id == person_id)
             + self.count(tracing_matches, tracing_matches.c.person_id == person_id)
