@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
+from corridor.storage import queries
 from corridor.storage.database import Database
+from corridor.storage.merge_tables import merged_persons
 
 # Appends audit events for the persons a write touched, inside the write's transaction.
 AuditHook = Callable[[Connection, list[str]], None]
@@ -29,3 +31,29 @@ class Service:
         if person_ids:
             for listener in self.listeners:
                 listener(person_ids)
+
+
+def live_ids(conn: Connection, person_ids: Sequence[str]) -> list[str]:
+    """The persons a write names, each led to the survivor of the merges in force (issue
+    15): a write sent to a merged person's old id (an offline tablet, a second desk, a
+    site node) lands on the survivor, and nothing is ever stored under the old id. Every
+    person write calls this inside its transaction, before its scope check, its locks and
+    its audit event (so the event names the survivor). Same length and order as given.
+    Unmerge is the one write that acts on the old id itself, and does not call it."""
+    if not person_ids:
+        return []
+    merged = set(
+        conn.execute(
+            select(merged_persons.c.person_id).where(
+                merged_persons.c.person_id.in_(sorted(set(person_ids)))
+            )
+        ).scalars()
+    )
+    if not merged:
+        return list(person_ids)
+    return [queries.survivors(conn, [p])[0] if p in merged else p for p in person_ids]
+
+
+def live_id(conn: Connection, person_id: str) -> str:
+    """``live_ids`` for one person."""
+    return live_ids(conn, [person_id])[0]

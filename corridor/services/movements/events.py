@@ -10,7 +10,7 @@ from corridor.domain.ids import uuid7
 from corridor.domain.movements import EVENT_KINDS
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed, require
 from corridor.schemas import CorrectionIn, StatusEventIn
-from corridor.services.base import AuditHook, Service
+from corridor.services.base import AuditHook, Service, live_id
 from corridor.storage import locations, queries
 from corridor.storage.queries import Sites
 from corridor.storage.tables import movements, person_locations, persons, sites
@@ -112,6 +112,7 @@ class MovementService(Service):
         if at > now:
             raise ValidationFailed([Problem("occurred_at", N_("is in the future"))])
         with self.db.transaction() as conn:
+            person_id = live_id(conn, person_id)  # a merged id: its survivor (issue 15)
             queries.person_row(conn, person_id, scope)
             # The person's row lock: two events recorded at once are checked in turn,
             # each against the state the other left.

@@ -26,7 +26,7 @@ from corridor.schemas import (
     ManifestPersonsIn,
     ReceiveIn,
 )
-from corridor.services.base import AuditHook, Service
+from corridor.services.base import AuditHook, Service, live_id, live_ids
 from corridor.services.movements.events import insert_event, insert_events
 from corridor.services.registration.sites import unknown_site_problems
 from corridor.storage import locations, outbox, queries
@@ -118,6 +118,10 @@ class ManifestService(Service):
                 )
             problems: list[Problem] = []
             refused: list[str] = []
+            # A merged id names its survivor (issue 15): the survivor goes on the truck.
+            groups = [
+                g.model_copy(update={"person_ids": live_ids(conn, g.person_ids)}) for g in groups
+            ]
             ids = list(dict.fromkeys(pid for g in groups for pid in g.person_ids))
             # Only persons the caller may see: one of another site is "not found", as one
             # who does not exist (no existence oracle), and audited as a denial.
@@ -195,6 +199,7 @@ class ManifestService(Service):
                 raise Conflict(
                     N_("persons can be removed from a draft manifest only"), field="person_id"
                 )
+            person_id = live_id(conn, person_id)  # a merged id: its survivor (issue 15)
             result = conn.execute(
                 manifest_items.delete().where(
                     manifest_items.c.manifest_id == manifest_id,
@@ -293,7 +298,7 @@ class ManifestService(Service):
             m = _manifest(conn, manifest_id, scope, "to")
             if m["status"] == "draft":
                 raise Conflict(N_("the manifest has not been dispatched"), field="status")
-            person_id = _resolve_person(conn, data)
+            person_id = live_id(conn, _resolve_person(conn, data))  # a merged id: its survivor
             [result] = self._check_in(conn, m, [person_id], at, now, recorded_by)
             outbox.record(conn, _arrived([result]), "arrival", now)
             audit(conn, [person_id])
@@ -318,6 +323,7 @@ class ManifestService(Service):
             m = _manifest(conn, manifest_id)
             if m["status"] == "draft":
                 raise Conflict(N_("the manifest has not been dispatched"), field="status")
+            person_ids = live_ids(conn, person_ids)  # a merged id: its survivor (issue 15)
             found = set(
                 conn.execute(select(persons.c.id).where(persons.c.id.in_(person_ids))).scalars()
             )

@@ -37,7 +37,7 @@ from sqlalchemy import Connection, Table, delete, func, or_, select, update
 from corridor.domain.ids import new_registration_number, uuid7
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
 from corridor.security.tables import alerts, audit_events, disposal_log, rate_events, sessions
-from corridor.services.base import AuditHook, Service
+from corridor.services.base import AuditHook, Service, live_id
 from corridor.services.protection.field_vault import FieldVault
 from corridor.services.protection.keys import audit_admin
 from corridor.services.protection.oversight import person_by_reference
@@ -199,6 +199,7 @@ class RetentionService(Service):
         legal hold or already anonymised."""
         now = self.clock()
         with self.db.transaction() as conn:
+            person_id = live_id(conn, person_id)  # a merged id: its survivor (issue 15)
             row = queries.person_row(conn, person_id, scope)  # NotFound: unknown or out of scope
             if row["legal_hold"]:
                 raise Conflict(

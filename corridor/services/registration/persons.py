@@ -30,7 +30,7 @@ from corridor.schemas import (
     PersonSearchIn,
 )
 from corridor.security.errors import KeyUnavailable
-from corridor.services.base import AuditHook, Service
+from corridor.services.base import AuditHook, Service, live_id, live_ids
 from corridor.services.protection.field_vault import (
     DOCUMENT_FIELD,
     SEALED_PERSON_FIELDS,
@@ -348,6 +348,7 @@ class RegistrationService(Service):
         ``check`` sees the current record first and may refuse (field-level rules)."""
         given = patch.model_dump(exclude_unset=True)
         with self.db.read() as read:
+            person_id = live_id(read, person_id)  # a merged id: its survivor (issue 15)
             site_id = read.execute(
                 select(persons.c.site_id).where(persons.c.id == person_id)
             ).scalar()
@@ -356,6 +357,7 @@ class RegistrationService(Service):
             self.vault.prepare(site_id)
         own_transaction = conn is None
         with self._within(conn) as conn:
+            person_id = live_id(conn, person_id)  # merged since the read above: followed
             # The person's row lock before reading it: two corrections at once apply in
             # turn, the second to what the first wrote (no lost update).
             locations.lock_persons(conn, [person_id])
@@ -393,12 +395,15 @@ class RegistrationService(Service):
     def link(self, data: LinkIn, scope: Sites = None, *, audit: AuditHook) -> dict[str, Any]:
         """Record that other_person is person's <kind> (and the inverse); audited for both
         persons."""
-        if data.person_id == data.other_person_id:
-            raise ValidationFailed(
-                [Problem("other_person_id", N_("a person cannot be their own relative"))]
-            )
         now = self.clock()
         with self.db.transaction() as conn:
+            # A merged id names its survivor (issue 15): the link is the survivor's.
+            person_id, other_id = live_ids(conn, [data.person_id, data.other_person_id])
+            data = data.model_copy(update={"person_id": person_id, "other_person_id": other_id})
+            if data.person_id == data.other_person_id:
+                raise ValidationFailed(
+                    [Problem("other_person_id", N_("a person cannot be their own relative"))]
+                )
             # Both persons' row locks: the same link recorded twice at once is one link.
             locations.lock_persons(conn, [data.person_id, data.other_person_id])
             found = set(

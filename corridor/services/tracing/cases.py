@@ -33,7 +33,7 @@ from corridor.domain.tracing import (
 )
 from corridor.errors import Conflict, Forbidden, NotFound, Problem, require
 from corridor.matching import Match, PersonRecord
-from corridor.services.base import AuditHook, Service
+from corridor.services.base import AuditHook, Service, live_id
 from corridor.services.protection.accounts import Caller
 from corridor.services.protection.audit_log import acting_role
 from corridor.services.protection.field_vault import TRACING_KEY, FieldVault
@@ -313,8 +313,8 @@ class TracingService(Service):
         caller's scope for tracing, consented to tracing, not anonymised): anyone else
         is not found (404). Attaching a candidate already there changes nothing."""
         scope = purpose_scope(who, "tracing")  # a caller who may not search: 403
-        person_id = data.person_id
         with self.db.transaction() as conn:
+            person_id = live_id(conn, data.person_id)  # a merged id: its survivor (issue 15)
             case = _case_for_update(conn, case_id)
             reachable = conn.execute(
                 select(persons.c.id).where(
