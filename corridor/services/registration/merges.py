@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import Column, Connection, and_, delete, insert, or_, select, update
 
 from corridor.domain.ids import format_registration_number, uuid7
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
@@ -458,44 +458,21 @@ class MergeService(Service):
         """Re-point the merged person's rows to the survivor; returns what moved (ids)
         and what changed in place (with the values before)."""
         moved: dict[str, Any] = {}
-        ids = list(
-            conn.execute(select(movements.c.id).where(movements.c.person_id == merged_id)).scalars()
-        )
-        conn.execute(update(movements).where(movements.c.id.in_(ids)).values(person_id=survivor_id))
-        moved["movements"] = ids
+        moved["movements"] = _repoint(conn, movements.c.person_id, merged_id, survivor_id)
         moved["links"] = self._move_links(conn, survivor_id, merged_id)
         moved["documents"] = self._move_documents(conn, survivor_id, merged_id)
         # Tracing: a match of both persons to one case stays where it is (the survivor's).
         own_cases = select(tracing_matches.c.case_id).where(
             tracing_matches.c.person_id == survivor_id
         )
-        match_ids = list(
-            conn.execute(
-                select(tracing_matches.c.id).where(
-                    tracing_matches.c.person_id == merged_id,
-                    tracing_matches.c.case_id.not_in(own_cases),
-                )
-            ).scalars()
+        moved["matches"] = _repoint(
+            conn,
+            tracing_matches.c.person_id,
+            merged_id,
+            survivor_id,
+            tracing_matches.c.case_id.not_in(own_cases),
         )
-        if match_ids:
-            conn.execute(
-                update(tracing_matches)
-                .where(tracing_matches.c.id.in_(match_ids))
-                .values(person_id=survivor_id)
-            )
-        moved["matches"] = match_ids
-        case_ids = list(
-            conn.execute(
-                select(tracing_cases.c.id).where(tracing_cases.c.found_person_id == merged_id)
-            ).scalars()
-        )
-        if case_ids:
-            conn.execute(
-                update(tracing_cases)
-                .where(tracing_cases.c.id.in_(case_ids))
-                .values(found_person_id=survivor_id)
-            )
-        moved["cases"] = case_ids
+        moved["cases"] = _repoint(conn, tracing_cases.c.found_person_id, merged_id, survivor_id)
         moved["household"] = self._move_household(conn, survivor_id, merged_id)
         return moved
 
@@ -590,17 +567,7 @@ class MergeService(Service):
                 relationship_to_head=merged["relationship_to_head"],
             )
         )
-        heads = list(
-            conn.execute(
-                select(households.c.id).where(households.c.head_person_id == merged_id)
-            ).scalars()
-        )
-        if heads:
-            conn.execute(
-                update(households)
-                .where(households.c.id.in_(heads))
-                .values(head_person_id=survivor_id)
-            )
+        heads = _repoint(conn, households.c.head_person_id, merged_id, survivor_id)
         return {"household_id": None, "relationship_to_head": survivor["relationship_to_head"],
                 "heads": heads}  # fmt: skip
 
@@ -710,3 +677,15 @@ def _root(parent: dict[str, str], x: str) -> str:
 
 
 __all__ = ["MergeService", "ordered"]
+
+
+def _repoint(
+    conn: Connection, column: Column[Any], merged_id: str, survivor_id: str, *where: Any
+) -> list[str]:
+    """Point the rows of ``column``'s table that name ``merged_id`` there (and meet
+    ``where``) at ``survivor_id``; their ids, which the merge keeps to undo it."""
+    table = column.table
+    ids = list(conn.execute(select(table.c.id).where(column == merged_id, *where)).scalars())
+    if ids:
+        conn.execute(update(table).where(table.c.id.in_(ids)).values({column.name: survivor_id}))
+    return ids
