@@ -4,12 +4,14 @@ gate for the queue) and return what it gives; every write takes an idempotency k
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
 from corridor.schemas import MergeIn, NotDuplicateIn, UnmergeIn
 from corridor.services import Services
+from corridor.services.base import AuditHook
 from corridor.services.protection.accounts import Caller
 from corridor.services.protection.read_models import DuplicatePair, Merge, PairDecision
 from corridor.web.auth import requires
@@ -38,20 +40,18 @@ def merge(person_id: str, body: MergeIn, svc: Svc, who: MayMerge, retry: Retried
     on; nothing is deleted and ``/unmerge`` undoes it. Both persons must be in the
     caller's sites (else 404, or 422 naming ``other_person_id``). Sent again with the
     same ``Idempotency-Key``: the same merge, made once."""
-    return retry.run(
+    return _merge_once(
+        svc,
         who,
-        lambda guard: Merge.model_validate(
-            svc.merges.merge(
-                person_id,
-                body.other_person_id,
-                body.reason,
-                who.principal.user_id,
-                audit=guard(svc.audit.hook(who, "person.merge")),
-                scope=who.scope,
-            )
+        retry,
+        lambda audit: svc.merges.merge(
+            person_id,
+            body.other_person_id,
+            body.reason,
+            who.principal.user_id,
+            audit=audit,
+            scope=who.scope,
         ),
-        lambda done: Merge.model_validate(done.ref["answer"]),
-        keep=lambda answer: {"answer": answer.model_dump(mode="json")},
     )
 
 
@@ -61,19 +61,13 @@ def unmerge(person_id: str, body: UnmergeIn, svc: Svc, who: MayMerge, retry: Ret
     exactly as they were, each with its own movements, links, documents and cases
     (what was recorded about the survivor since stays with it). 409 when this person is
     not merged."""
-    return retry.run(
+    return _merge_once(
+        svc,
         who,
-        lambda guard: Merge.model_validate(
-            svc.merges.unmerge(
-                person_id,
-                body.reason,
-                who.principal.user_id,
-                audit=guard(svc.audit.hook(who, "person.merge")),
-                scope=who.scope,
-            )
+        retry,
+        lambda audit: svc.merges.unmerge(
+            person_id, body.reason, who.principal.user_id, audit=audit, scope=who.scope
         ),
-        lambda done: Merge.model_validate(done.ref["answer"]),
-        keep=lambda answer: {"answer": answer.model_dump(mode="json")},
     )
 
 
@@ -98,4 +92,17 @@ def not_duplicate(
         lambda _: PairDecision(
             person_id=person_id, other_person_id=body.other_person_id, status="rejected"
         ),
+    )
+
+
+def _merge_once(
+    svc: Services, who: Caller, retry: Retried, act: Callable[[AuditHook], dict[str, Any]]
+) -> Merge:
+    """A merge or an unmerge made once whatever the retries: ``act`` writes it, audited
+    as ``person.merge``; the same key again answers the first answer."""
+    return retry.run(
+        who,
+        lambda guard: Merge.model_validate(act(guard(svc.audit.hook(who, "person.merge")))),
+        lambda done: Merge.model_validate(done.ref["answer"]),
+        keep=lambda answer: {"answer": answer.model_dump(mode="json")},
     )
