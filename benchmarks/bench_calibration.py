@@ -33,7 +33,7 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-from corridor.matching.bench import read_person_csv
+from corridor.matching.bench import derive_relatives, read_person_csv
 from corridor.matching.index import MemoryIndex
 from corridor.matching.model import Calibration, Model
 from corridor.matching.records import PersonRecord
@@ -69,9 +69,14 @@ def batches(
     size: int,
     seed: int = 14,
 ) -> list[tuple[list[PersonRecord], list[PersonRecord]]]:
-    """(registry, queries) pairs: every sought person kept, the rest sampled to ``size``."""
+    """(registry, queries) pairs: every sought person kept, the rest sampled to ``size``.
+
+    Each registry's records carry their relatives as ``corridor bench match`` derives
+    them (``derive_relatives``: from the patronymic chains of that registry), so that
+    both score the same searches.
+    """
     if size <= 0 or size >= len(registry):
-        return [(registry, queries)]
+        return [(derive_relatives(registry), queries)]
     rng = random.Random(seed)
     order = list(queries)
     rng.shuffle(order)
@@ -84,7 +89,7 @@ def batches(
         kept = [by_id[r] for r in sorted(wanted) if r in by_id]
         rest = [r for r in registry if r.record_id not in wanted]
         kept += rng.sample(rest, max(0, size - len(kept)))
-        out.append((kept, batch))
+        out.append((derive_relatives(kept), batch))
     return out
 
 

@@ -9,9 +9,20 @@ likelihood (Newton's method, two parameters: hard to overfit).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-__all__ = ["Search", "fit_calibration", "fit_competition", "registered_offset"]
+__all__ = [
+    "Choice",
+    "Constraint",
+    "LevelFit",
+    "Search",
+    "fit_calibration",
+    "fit_competition",
+    "fit_levels",
+    "level_constraints",
+    "registered_offset",
+]
 
 
 def fit_calibration(
@@ -144,3 +155,219 @@ def registered_offset(offset: float, registered_share: float) -> float:
     registered person, as stored in the model (for a share of 0.5): the prior odds
     that the sought person is not registered, ``(1 - share) / share``, taken out."""
     return offset + math.log(registered_share / (1 - registered_share))
+
+
+# -- level weights -----------------------------------------------------------------------
+#
+# The weights of a model's levels (a given name that differs, birth years close, a name
+# agreeing as a spelling...) fitted on labelled searches. Each candidate's weight is
+# ``fixed + sum(count[k] * level[k])``: ``count[k]`` is how many times level ``k`` counts
+# in this pair (``benchmarks/fit_weights.py`` measures it by scoring the pair again with
+# that level moved a little), ``fixed`` the rest (what name rarity says). The candidates
+# of a search compete with "none of them" as in ``fit_competition``.
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One labelled search: its candidates as ``(fixed bits, {level: count})``, the
+    registry size, and the index of the sought person among them (None: not offered,
+    or not registered)."""
+
+    candidates: Sequence[tuple[float, Mapping[int, float]]]
+    population: int
+    chosen: int | None
+
+
+@dataclass(frozen=True)
+class LevelFit:
+    """Fitted level weights (bits), the calibration's ``prior_slope`` and ``offset`` for
+    "none of them", and the mean log-likelihood per search."""
+
+    levels: list[float]
+    prior_slope: float
+    offset: float
+    loglik: float
+
+
+# A linear constraint ``sum(c * v[k]) <= bound`` over the parameters (the levels, then
+# prior_slope and offset).
+Constraint = tuple[Mapping[int, float], float]
+
+
+def level_constraints(
+    lower: Sequence[float | None],
+    upper: Sequence[float | None],
+    order: Sequence[tuple[int, int]] = (),
+) -> list[Constraint]:
+    """Bounds per level and ``(a, b)`` pairs meaning level ``a`` counts at least as much
+    as level ``b`` (birth year "same" at least "close")."""
+    out: list[Constraint] = []
+    for k, lo in enumerate(lower):
+        if lo is not None:
+            out.append(({k: -1.0}, -lo))
+    for k, hi in enumerate(upper):
+        if hi is not None:
+            out.append(({k: 1.0}, hi))
+    for a, b in order:
+        out.append(({b: 1.0, a: -1.0}, 0.0))
+    return out
+
+
+def fit_levels(
+    choices: Sequence[Choice],
+    start: Sequence[float],
+    slope: float,
+    constraints: Sequence[Constraint] = (),
+    scale: Sequence[float] | None = None,
+    l2: float = 1.0,
+    iterations: int = 40,
+) -> LevelFit:
+    """Maximum likelihood of the level weights, shrunk towards ``start`` (the hand-set
+    values): penalty ``l2 / 2 * sum(((v - start) / scale) ** 2)``.
+
+    Each search chooses one of its candidates, utility ``slope * weight``, or "none",
+    utility ``prior_slope * log2(population) + offset``; a search of one candidate is a
+    plain logistic regression on that pair. The objective is convex; each Newton step
+    solves its quadratic model under ``constraints`` (``_qp``), and a backtracking line
+    search keeps every iterate feasible. ``start`` must satisfy the constraints.
+
+    >>> # Two levels: "agrees" (+) and "differs" (-); the truth is 4 and -3 bits.
+    >>> import random
+    >>> rng = random.Random(1)
+    >>> choices = []
+    >>> for _ in range(400):
+    ...     cands = [(0.0, {0: rng.randint(0, 2), 1: rng.randint(0, 2)}) for _ in range(3)]
+    ...     u = [math.exp(0.7 * (4 * c[1][0] - 3 * c[1][1])) for c in cands] + [math.exp(1.0)]
+    ...     r, pick = rng.random() * sum(u), 0
+    ...     while r > u[pick]:
+    ...         r -= u[pick]
+    ...         pick += 1
+    ...     choices.append(Choice(cands, 1000, pick if pick < 3 else None))
+    >>> fit = fit_levels(choices, [1.0, -1.0], 0.7, l2=0.01)
+    >>> [round(v) for v in fit.levels]
+    [4, -3]
+    """
+    k_levels = len(start)
+    n = k_levels + 2
+    scale = list(scale) if scale is not None else [1.0] * k_levels
+    prior = [*start, 0.0, 0.0]
+    ridge = [l2 / (s * s) for s in scale] + [1e-6, 1e-6]
+    cons = list(constraints)
+    v = [*start, 0.5, 0.0]
+    if any(_lhs(c, v) > b + 1e-9 for c, b in cons):
+        raise ValueError("the starting weights break a constraint")
+
+    def objective(x: list[float]) -> float:
+        total = 0.5 * sum(r * (xi - p) ** 2 for r, xi, p in zip(ridge, x, prior, strict=True))
+        for ch in choices:
+            utils = _utilities(ch, x, slope, k_levels)
+            top = max(utils)
+            total += top + math.log(sum(math.exp(u - top) for u in utils))
+            total -= utils[len(ch.candidates) if ch.chosen is None else ch.chosen]
+        return total
+
+    current = objective(v)
+    for _ in range(iterations):
+        grad = [r * (xi - p) for r, xi, p in zip(ridge, v, prior, strict=True)]
+        hess = [[ridge[i] if i == j else 0.0 for j in range(n)] for i in range(n)]
+        for ch in choices:
+            feats = [{k: slope * c for k, c in counts.items()} for _, counts in ch.candidates]
+            feats.append({k_levels: math.log2(max(ch.population, 2)), k_levels + 1: 1.0})
+            utils = _utilities(ch, v, slope, k_levels)
+            top = max(utils)
+            ex = [math.exp(u - top) for u in utils]
+            total = sum(ex)
+            mean: dict[int, float] = {}
+            for e, f in zip(ex, feats, strict=True):
+                p = e / total
+                for k, x in f.items():
+                    mean[k] = mean.get(k, 0.0) + p * x
+                    row = hess[k]
+                    for m, y in f.items():
+                        row[m] += p * x * y
+            for k, x in mean.items():
+                grad[k] += x
+                row = hess[k]
+                for m, y in mean.items():
+                    row[m] -= x * y
+            for k, x in feats[len(ch.candidates) if ch.chosen is None else ch.chosen].items():
+                grad[k] -= x
+        shifted = [(c, b - _lhs(c, v)) for c, b in cons]
+        step = _qp(hess, grad, shifted)
+        t = 1.0
+        while t > 1e-6:
+            trial = [x + t * d for x, d in zip(v, step, strict=True)]
+            value = objective(trial)
+            if value <= current:
+                break
+            t /= 2
+        else:
+            break
+        done = current - value < 1e-7 * max(1.0, abs(current))
+        v, current = trial, value
+        if done:
+            break
+    return LevelFit(v[:k_levels], v[k_levels], v[k_levels + 1], -current / max(len(choices), 1))
+
+
+def _lhs(c: Mapping[int, float], v: Sequence[float]) -> float:
+    return sum(a * v[k] for k, a in c.items())
+
+
+def _utilities(ch: Choice, v: Sequence[float], slope: float, k_levels: int) -> list[float]:
+    utils = [
+        slope * (fixed + sum(c * v[k] for k, c in counts.items()))
+        for fixed, counts in ch.candidates
+    ]
+    utils.append(v[k_levels] * math.log2(max(ch.population, 2)) + v[k_levels + 1])
+    return utils
+
+
+def _qp(
+    hess: list[list[float]], grad: list[float], cons: Sequence[Constraint], sweeps: int = 2000
+) -> list[float]:
+    """``argmin grad.d + d.H.d / 2`` subject to ``sum(c * d) <= bound`` for each
+    constraint: Hildreth's dual coordinate ascent (``hess`` positive definite)."""
+    n = len(grad)
+    hinv = _inverse(hess)
+    base = [-sum(hinv[i][j] * grad[j] for j in range(n)) for i in range(n)]
+    if not cons:
+        return base
+    # Columns of H^-1 A^T, one per constraint.
+    cols = [[sum(hinv[i][k] * a for k, a in c.items()) for i in range(n)] for c, _ in cons]
+    m = len(cons)
+    gram = [[sum(a * cols[j][k] for k, a in cons[i][0].items()) for j in range(m)]
+            for i in range(m)]
+    slack = [b - _lhs(c, base) for c, b in cons]  # constraint i holds when A_i d <= b_i
+    lam = [0.0] * m
+    for _ in range(sweeps):
+        moved = 0.0
+        for i in range(m):
+            if gram[i][i] <= 1e-15:
+                continue
+            # A_i d(lam) - b_i, with d(lam) = base - sum_j lam_j cols_j
+            excess = -slack[i] - sum(gram[i][j] * lam[j] for j in range(m) if lam[j])
+            new = max(0.0, lam[i] + excess / gram[i][i])
+            moved = max(moved, abs(new - lam[i]))
+            lam[i] = new
+        if moved < 1e-12:
+            break
+    return [base[i] - sum(lam[j] * cols[j][i] for j in range(m) if lam[j]) for i in range(n)]
+
+
+def _inverse(a: list[list[float]]) -> list[list[float]]:
+    """Inverse of a square matrix (Gauss-Jordan, partial pivoting)."""
+    n = len(a)
+    m = [row[:] + [1.0 if i == j else 0.0 for j in range(n)] for i, row in enumerate(a)]
+    for col in range(n):
+        piv = max(range(col, n), key=lambda r: abs(m[r][col]))
+        if abs(m[piv][col]) < 1e-15:
+            raise ValueError("singular matrix")
+        m[col], m[piv] = m[piv], m[col]
+        d = m[col][col]
+        m[col] = [x / d for x in m[col]]
+        for r in range(n):
+            if r != col and m[r][col]:
+                f = m[r][col]
+                m[r] = [x - f * y for x, y in zip(m[r], m[col], strict=True)]
+    return [row[n:] for row in m]
