@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
+
+from corridor.matching.model import Model
 
 __all__ = [
+    "LEVELS",
+    "LEVEL_NAMES",
+    "ORDER",
+    "STEP",
     "Choice",
     "Constraint",
     "LevelFit",
@@ -21,6 +28,9 @@ __all__ = [
     "fit_competition",
     "fit_levels",
     "level_constraints",
+    "level_values",
+    "nudged",
+    "with_levels",
     "registered_offset",
 ]
 
@@ -155,6 +165,93 @@ def registered_offset(offset: float, registered_share: float) -> float:
     registered person, as stored in the model (for a share of 0.5): the prior odds
     that the sought person is not registered, ``(1 - share) / share``, taken out."""
     return offset + math.log(registered_share / (1 - registered_share))
+
+
+# -- the levels of a model that are fitted ---------------------------------------------------
+
+STEP = 1e-3  # how far a level is moved to measure how many times it counts in a pair
+
+# (section, setting, how it enters the weight, lower, upper, field of the explanation
+# it appears under or None for names). "log2": a probability m whose log2 is the level
+# weight (a name agreeing at that level counts log2(m / u) bits).
+LEVELS: list[tuple[str, str, str, float | None, float | None, str | None]] = [
+    ("names", "m_same", "log2", -3.0, 0.0, None),
+    ("names", "m_spelling", "log2", -3.0, 0.0, None),
+    ("names", "m_script", "log2", -3.0, 0.0, None),
+    ("names", "m_similar", "log2", -6.0, 0.0, None),
+    ("names", "given_different", "bits", -12.0, 0.0, None),
+    ("names", "given_elsewhere", "bits", -12.0, 0.0, None),
+    ("names", "family_different", "bits", -12.0, 0.0, None),
+    ("names", "chain_different", "bits", -12.0, 0.0, None),
+    ("names", "unmatched_unit", "bits", -6.0, 0.0, None),
+    ("names", "reordered_penalty", "bits", -6.0, 0.0, None),
+    ("names", "father_different", "bits", -12.0, 0.0, None),
+    ("names", "given_different_cap", "bits", -16.0, 0.0, None),
+    ("names", "given_elsewhere_cap", "bits", -16.0, 0.0, None),
+    ("names", "father_different_cap", "bits", -16.0, 0.0, None),
+    ("names", "no_name_agrees_floor", "bits", -12.0, 0.0, None),
+    ("fields", "birth_same", "bits", 0.0, 8.0, "birth year"),
+    ("fields", "birth_close", "bits", 0.0, 8.0, "birth year"),
+    ("fields", "birth_near", "bits", -8.0, 8.0, "birth year"),
+    ("fields", "birth_far", "bits", -12.0, 0.0, "birth year"),
+    ("fields", "birth_generation", "bits", -16.0, 0.0, "birth year"),
+    ("fields", "sex_same", "bits", 0.0, 4.0, "sex"),
+    ("fields", "sex_different", "bits", -12.0, 0.0, "sex"),
+    ("fields", "nationality_same", "bits", 0.0, 4.0, "nationality"),
+    ("fields", "nationality_different", "bits", -8.0, 0.0, "nationality"),
+    ("fields", "origin_same", "bits", 0.0, 8.0, "place of origin"),
+    ("fields", "origin_similar", "bits", 0.0, 8.0, "place of origin"),
+    ("fields", "origin_different", "bits", -8.0, 0.0, "place of origin"),
+    ("fields", "mother_same", "bits", 0.0, 10.0, "mother's name"),
+    ("fields", "mother_similar", "bits", 0.0, 10.0, "mother's name"),
+    ("fields", "mother_different", "bits", -12.0, 0.0, "mother's name"),
+    ("fields", "relative_same", "bits", 0.0, 8.0, "relatives"),
+    ("fields", "relative_weight_cap", "bits", 0.0, 12.0, "relatives"),
+    ("fields", "relative_is_candidate", "bits", -12.0, 0.0, "relatives"),
+]
+# (a, b): level a counts at least as much as level b.
+ORDER = [
+    ("m_same", "m_spelling"), ("m_same", "m_script"), ("m_spelling", "m_similar"),
+    ("m_script", "m_similar"),
+    ("given_elsewhere", "given_different"), ("given_elsewhere_cap", "given_different_cap"),
+    ("birth_same", "birth_close"), ("birth_close", "birth_near"), ("birth_near", "birth_far"),
+    ("birth_far", "birth_generation"),
+    ("origin_same", "origin_similar"), ("mother_same", "mother_similar"),
+    ("relative_weight_cap", "relative_same"),
+]
+LEVEL_NAMES = [name for _, name, *_ in LEVELS]
+
+
+def level_values(model: Model) -> list[float]:
+    """The model's values of ``LEVELS``, as the fit sees them (log2 for the m's)."""
+    out = []
+    for section, name, how, *_ in LEVELS:
+        value = float(getattr(getattr(model, section), name))
+        out.append(math.log2(value) if how == "log2" else value)
+    return out
+
+
+def with_levels(model: Model, values: list[float], version: str | None = None) -> Model:
+    """``model`` with ``LEVELS`` set to ``values`` (rounded as a hand would write them)."""
+    names: dict[str, Any] = {}
+    fields: dict[str, Any] = {}
+    for (section, name, how, *_), v in zip(LEVELS, values, strict=True):
+        value = round(2.0 ** v, 4) if how == "log2" else round(v, 2)
+        (names if section == "names" else fields)[name] = value
+    return replace(model, names=replace(model.names, **names),
+                   fields=replace(model.fields, **fields),
+                   version=version or model.version)
+
+
+def nudged(model: Model, k: int) -> Model:
+    """``model`` with level ``k`` moved by ``STEP`` (in log2 for the m's): scoring a
+    pair with it says how many times that level counts in the pair."""
+    values = level_values(model)
+    values[k] += STEP
+    section, name, how, *_ = LEVELS[k]
+    v = 2.0 ** values[k] if how == "log2" else values[k]
+    part = getattr(model, section)
+    return replace(model, **{section: replace(part, **{name: v})})
 
 
 # -- level weights -----------------------------------------------------------------------
