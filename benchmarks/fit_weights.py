@@ -1,7 +1,7 @@
 """Fit the model's level weights on labelled searches of the dev benchmarks (issue 14).
 
     python benchmarks/fit_weights.py [--bench family-dev names-dev] [--top 10]
-        [--features FEATURES.json] [--l2 1.0] [--cv] [--write VERSION]
+        [--features FEATURES.json] [--l2 1.0] [--pairs] [--cv] [--write VERSION]
 
 1. For every query of each benchmark, the engine's candidates (the whole pool the
    candidate index gives; the same whichever weights score them) are scored with the
@@ -151,18 +151,25 @@ def half(group: str) -> int:
 
 
 def choices(data: dict[str, Any], truth: dict[str, str], keep: set[str] | None) -> list[Choice]:
-    out = []
+    out: list[Choice] = []
     for row in data["queries"]:
         if keep is not None and row["query"] not in keep:
             continue
         cands = [(w0, {int(k): c for k, c in counts.items()}) for _, w0, counts in row["pairs"]]
         ids = [rid for rid, _, _ in row["pairs"]]
         want = truth.get(row["query"]) or None
-        out.append(Choice(
-            [(w0 - sum(c * START[k] for k, c in counts.items()), counts)
-             for w0, counts in cands],
-            data["population"], ids.index(want) if want in ids else None))
+        shifted = [(w0 - sum(c * START[k] for k, c in counts.items()), counts)
+                   for w0, counts in cands]
+        if PAIRS:  # each pair on its own: a plain logistic regression, right or wrong
+            out.extend(Choice([c], data["population"], 0 if rid == want else None)
+                       for c, rid in zip(shifted, ids, strict=True))
+        else:
+            out.append(Choice(shifted, data["population"],
+                              ids.index(want) if want in ids else None))
     return out
+
+
+PAIRS = False
 
 
 START: list[float] = []
@@ -266,8 +273,13 @@ def main() -> None:
     ap.add_argument("--l2", type=float, default=1.0)
     ap.add_argument("--limit", type=int, default=0, help="only the first N queries (a trial)")
     ap.add_argument("--cv", action="store_true", help="cross-validate (see the docstring)")
+    ap.add_argument("--pairs", action="store_true",
+                    help="fit each pair on its own (logistic regression) instead of each "
+                         "search's candidates competing")
     ap.add_argument("--write", metavar="VERSION", help="write the fit on all into model.json")
     args = ap.parse_args()
+    global PAIRS
+    PAIRS = args.pairs
     model = Model.default()
     START[:] = level_values(model)
     feats: dict[str, Any] = {}
