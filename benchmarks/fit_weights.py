@@ -7,10 +7,13 @@
    candidate index gives; the same whichever weights score them) are scored with the
    model shipped in ``corridor/matching/data/model.json``, and the ``--top`` best are kept
    as pairs labelled right or wrong from ``truth.csv``.
-2. For each pair, each level weight of ``LEVELS`` is moved a little and the pair scored
-   again: the change says how many times that level counts in the pair (the engine is
-   piecewise linear in these values: caps and floors included). The rest of the weight
-   (name rarity) is held fixed. ``--features`` caches this (the slow part) as JSON.
+2. For each pair, the level weights of ``training.LEVELS`` are moved a little and the
+   pair scored again: the change says how many times each level counts in the pair (the
+   engine is piecewise linear in these values: caps and floors included; levels counted
+   in whole numbers are moved four at a time and read off as digits, ``probe_groups``).
+   The rest of the weight (name rarity) is held fixed. ``--features`` caches this (the
+   slow part) as JSON, with each query's 50 best candidates by the hand-set weights,
+   which step 4 ranks again with other weights.
 3. ``training.fit_levels`` fits the levels by maximum likelihood of each search choosing
    its sought person among its candidates or "none of them" (the engine's calibration,
    its slope held), shrunk towards the hand-set values (``--l2``), under the sign and
@@ -57,9 +60,12 @@ from corridor.matching.training import (
     STEP,
     Choice,
     fit_levels,
+    group_moves,
     level_constraints,
     level_values,
     nudged,
+    probe_groups,
+    read_counts,
     registered_offset,
     with_levels,
 )
@@ -82,24 +88,53 @@ def bench_index(name: str) -> MemoryIndex:
     return _INDEXES[name]
 
 
+EVAL_POOL = 50  # candidates kept per query to score other weights with (best by hand)
+
+
+def _present(q: PersonRecord, c: PersonRecord) -> set[str]:
+    """The fields the two records both give (a field's levels count only there)."""
+    out = set()
+    if q.birth_year is not None and c.birth_year is not None:
+        out.add("birth year")
+    if q.sex and c.sex:
+        out.add("sex")
+    if q.nationality and c.nationality:
+        out.add("nationality")
+    if q.place_of_origin and c.place_of_origin:
+        out.add("place of origin")
+    if q.mother_units and c.mother_units:
+        out.add("mother's name")
+    if q.relative_units:
+        out.add("relatives")
+    return out
+
+
 def _features(query: PersonRecord) -> dict[str, Any]:
     index: MemoryIndex = _STATE["index"]
-    matchers: list[Matcher] = _STATE["matchers"]
+    probes: list[tuple[list[int], str | None, Matcher]] = _STATE["probes"]
+    singles: list[Matcher] = _STATE["singles"]
     pool = [index.records[r] for r in index.candidates(query)]
     _, ranked = index.matcher.rank_weighed(query, pool, 1)
     pairs = []
     for rid, w0 in ranked[: _STATE["top"]]:
         cand = index.records[rid]
-        present = {str(e.field) for e in index.matcher.score(query, cand).explanation}
+        present = _present(query, cand)
         counts: dict[int, float] = {}
-        for k, (_, _, _, _, _, fld) in enumerate(LEVELS):
+        for ks, fld, matcher in probes:
             if fld is not None and fld not in present:
                 continue
-            d = (matchers[k].score(query, cand, explain=False).weight - w0) / STEP
-            if abs(d) > 1e-6:
-                counts[k] = round(d, 3)
+            change = matcher.score(query, cand, explain=False).weight - w0
+            got = read_counts(ks, change)
+            if got is None:  # not whole numbers: each level alone
+                got = {}
+                for k in ks:
+                    d = (singles[k].score(query, cand, explain=False).weight - w0) / STEP
+                    if abs(d) > 1e-6:
+                        got[k] = round(d, 3)
+            counts.update(got)
         pairs.append([rid, w0, counts])
-    return {"query": query.record_id, "pool": [c.record_id for c in pool], "pairs": pairs}
+    return {"query": query.record_id, "pool": [rid for rid, _ in ranked[:EVAL_POOL]],
+            "pairs": pairs}
 
 
 def _workers() -> int:
@@ -111,9 +146,12 @@ def extract(name: str, model: Model, top: int, limit: int = 0) -> dict[str, Any]
     if limit:
         queries = queries[:limit]
     index = bench_index(name)
-    matchers = [Matcher(nudged(model, k), index.frequencies, len(index))
-                for k in range(len(LEVELS))]
-    _STATE.update(index=index, matchers=matchers, top=top)
+    def matcher(moves: dict[int, float]) -> Matcher:
+        return Matcher(nudged(model, moves), index.frequencies, len(index))
+
+    probes = [(ks, fld, matcher(group_moves(ks))) for ks, fld in probe_groups()]
+    singles = [matcher({k: STEP}) for k in range(len(LEVELS))]
+    _STATE.update(index=index, probes=probes, singles=singles, top=top)
     with mp.get_context("fork").Pool(_workers()) as pool:
         rows = pool.map(_features, queries, chunksize=10)
     return {"population": len(index), "queries": rows}
@@ -215,7 +253,8 @@ def _rank(job: tuple[PersonRecord, list[str]]) -> list[tuple[str, float]]:
 
 def evaluate(name: str, data: dict[str, Any], models: dict[str, Model],
              keep: set[str] | None) -> dict[str, dict[str, dict[str, float]]]:
-    """End to end on ``keep`` (None: every query): each model ranks each query's pool."""
+    """On ``keep`` (None: every query): each model ranks the 50 candidates of each query
+    that the hand-set weights put first, and its calibration gives the probabilities."""
     truth, kinds, _ = load_truth(name)
     queries = {q.record_id: q for q in read_person_csv(BENCH / name / "queries.csv", "query_id")}
     index = bench_index(name)

@@ -29,7 +29,10 @@ __all__ = [
     "fit_levels",
     "level_constraints",
     "level_values",
+    "group_moves",
     "nudged",
+    "probe_groups",
+    "read_counts",
     "with_levels",
     "registered_offset",
 ]
@@ -243,15 +246,67 @@ def with_levels(model: Model, values: list[float], version: str | None = None) -
                    version=version or model.version)
 
 
-def nudged(model: Model, k: int) -> Model:
-    """``model`` with level ``k`` moved by ``STEP`` (in log2 for the m's): scoring a
-    pair with it says how many times that level counts in the pair."""
+def nudged(model: Model, moves: Mapping[int, float]) -> Model:
+    """``model`` with level ``k`` moved by ``moves[k]`` (in log2 for the m's): scoring
+    a pair with it says how many times those levels count in the pair (``probe``)."""
     values = level_values(model)
-    values[k] += STEP
-    section, name, how, *_ = LEVELS[k]
-    v = 2.0 ** values[k] if how == "log2" else values[k]
-    part = getattr(model, section)
-    return replace(model, **{section: replace(part, **{name: v})})
+    parts: dict[str, dict[str, Any]] = {"names": {}, "fields": {}}
+    for k, delta in moves.items():
+        section, name, how, *_ = LEVELS[k]
+        v = values[k] + delta
+        parts[section][name] = 2.0 ** v if how == "log2" else v
+    return replace(model, names=replace(model.names, **parts["names"]),
+                   fields=replace(model.fields, **parts["fields"]))
+
+
+# Levels measured together: each ``bits`` level counts a whole number of times in a pair
+# (a penalty once, a name not found twice...), so the levels of one group are moved by
+# GROUP_STEP * 16 ** j and the counts read off the change as digits in base 16.
+GROUP_STEP = 1e-8
+GROUP_SIZE = 4
+
+
+def probe_groups() -> list[tuple[list[int], str | None]]:
+    """The levels scored together, with the field of the explanation they belong to
+    (None: names): each m alone, the ``bits`` levels of one field four at a time."""
+    out: list[tuple[list[int], str | None]] = []
+    by_field: dict[str | None, list[int]] = {}
+    for k, (_, _, how, _, _, fld) in enumerate(LEVELS):
+        if how == "log2":
+            out.append(([k], fld))
+        else:
+            by_field.setdefault(fld, []).append(k)
+    for fld, ks in by_field.items():
+        out.extend((ks[i : i + GROUP_SIZE], fld) for i in range(0, len(ks), GROUP_SIZE))
+    return out
+
+
+def group_moves(ks: Sequence[int]) -> dict[int, float]:
+    """How far each level of a group is moved (``probe_groups``)."""
+    if len(ks) == 1 and LEVELS[ks[0]][2] == "log2":
+        return {ks[0]: STEP}
+    return {k: GROUP_STEP * 16.0**j for j, k in enumerate(ks)}
+
+
+def read_counts(ks: Sequence[int], change: float) -> dict[int, float] | None:
+    """The counts of a group's levels from the change of a pair's weight when the group
+    is moved (``group_moves``); None when they are not whole numbers below 16 (then
+    each level is to be moved alone)."""
+    if len(ks) == 1 and LEVELS[ks[0]][2] == "log2":
+        d = round(change / STEP, 3)
+        return {ks[0]: d} if abs(d) > 1e-6 else {}
+    digits = change / GROUP_STEP
+    whole = round(digits)
+    if abs(digits - whole) > 1e-3 or whole < 0:
+        return None
+    out: dict[int, float] = {}
+    for j, k in enumerate(ks):
+        c = (whole // 16**j) % 16
+        if c:
+            out[k] = float(c)
+    if whole >= 16 ** len(ks):
+        return None
+    return out
 
 
 # -- level weights -----------------------------------------------------------------------

@@ -19,9 +19,12 @@ from corridor.matching.training import (
     STEP,
     Choice,
     fit_levels,
+    group_moves,
     level_constraints,
     level_values,
     nudged,
+    probe_groups,
+    read_counts,
     with_levels,
 )
 
@@ -123,20 +126,55 @@ def test_fitted_levels_make_a_model_file_that_reads_back_strictly() -> None:
         Model.from_json(json.dumps(data))
 
 
+PAIRS = [
+    (PersonRecord("q", full_name="Ahmad Khalil Hassan", birth_year=1980, sex="m"),
+     PersonRecord("c", full_name="Ahmad Khalil Hassan", birth_year=1980, sex="f")),
+    (PersonRecord("q", given_name="Yasser", father_name="Ismail", family_name="Fadil",
+                  birth_year=1990, mother_name="Amina"),
+     PersonRecord("c", given_name="Nasser", father_name="Ismail", family_name="Fadil",
+                  birth_year=1993, mother_name="Amina", nationality="SYR")),
+    (PersonRecord("q", full_name="Hoessein Omar El Chatib", birth_year=1975, sex="m",
+                  nationality="SYR", place_of_origin="Alep", relatives_names=("Rana",)),
+     PersonRecord("c", full_name="Hussein Omar al-Khatib", birth_year=1971, sex="m",
+                  nationality="SYR", place_of_origin="Aleppo", relatives_names=("Rania",))),
+    (PersonRecord("q", full_name="Alkhatib, Samira"),
+     PersonRecord("c", full_name="Samir Mahmoud Ali al-Khatib", birth_year=1950)),
+]
+
+
 def test_a_nudged_level_counts_as_often_as_the_explanation_says() -> None:
     # The fit measures how many times a level counts by scoring the pair again with the
     # level moved; here birth years agree, sex differs.
     model = Model.default()
-    q = PersonRecord("q", full_name="Ahmad Khalil Hassan", birth_year=1980, sex="m")
-    c = PersonRecord("c", full_name="Ahmad Khalil Hassan", birth_year=1980, sex="f")
+    q, c = PAIRS[0]
     base = Matcher(model).score(q, c, explain=False).weight
     idx = {n: i for i, n in enumerate(LEVEL_NAMES)}
 
     def count(name: str) -> float:
-        w = Matcher(nudged(model, idx[name])).score(q, c, explain=False).weight
+        w = Matcher(nudged(model, {idx[name]: STEP})).score(q, c, explain=False).weight
         return round((w - base) / STEP, 3)
 
     assert count("birth_same") == 1.0
     assert count("sex_different") == 1.0
     assert count("sex_same") == 0.0
     assert count("birth_close") == 0.0
+
+
+@pytest.mark.parametrize("pair", range(len(PAIRS)))
+def test_levels_moved_together_read_the_same_counts_as_moved_alone(pair: int) -> None:
+    model = Model.default()
+    q, c = PAIRS[pair]
+    base = Matcher(model).score(q, c, explain=False).weight
+    alone = {}
+    for k in range(len(LEVELS)):
+        w = Matcher(nudged(model, {k: STEP})).score(q, c, explain=False).weight
+        if abs(w - base) > 1e-9:
+            alone[k] = round((w - base) / STEP, 3)
+    together: dict[int, float] = {}
+    for ks, _ in probe_groups():
+        w = Matcher(nudged(model, group_moves(ks))).score(q, c, explain=False).weight
+        got = read_counts(ks, w - base)
+        assert got is not None
+        together.update(got)
+    assert together == pytest.approx(alone)
+    assert alone  # the pair uses some level
