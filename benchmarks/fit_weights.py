@@ -226,7 +226,10 @@ def fit(data: list[tuple[dict[str, Any], dict[str, str], set[str] | None]], mode
     idx = {n: i for i, n in enumerate(LEVEL_NAMES)}
     cons = level_constraints(lower, upper, [(idx[a], idx[b]) for a, b in ORDER])
     scale = [1.0 if how == "bits" else 0.5 for _, _, how, *_ in LEVELS]
-    res = fit_levels(chs, START, model.calibration.slope, cons, scale, l2)
+    # The searches are all in registries of about 30,000 persons: the calibration's
+    # prior_slope (how "none of them" grows with the registry) is held, the offset fitted.
+    res = fit_levels(chs, START, model.calibration.slope, cons, scale, l2,
+                     prior_slope=model.calibration.prior_slope)
     kept = [q for d, _, keep in data for q in (r["query"] for r in d["queries"])
             if keep is None or q in keep]
     registered = {q for _, truth, _ in data for q, r in truth.items() if r}

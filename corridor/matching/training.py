@@ -373,6 +373,7 @@ def fit_levels(
     scale: Sequence[float] | None = None,
     l2: float = 1.0,
     iterations: int = 40,
+    prior_slope: float | None = None,
 ) -> LevelFit:
     """Maximum likelihood of the level weights, shrunk towards ``start`` (the hand-set
     values): penalty ``l2 / 2 * sum(((v - start) / scale) ** 2)``.
@@ -381,7 +382,9 @@ def fit_levels(
     utility ``prior_slope * log2(population) + offset``; a search of one candidate is a
     plain logistic regression on that pair. The objective is convex; each Newton step
     solves its quadratic model under ``constraints`` (``_qp``), and a backtracking line
-    search keeps every iterate feasible. ``start`` must satisfy the constraints.
+    search keeps every iterate feasible. ``start`` must satisfy the constraints. With
+    ``prior_slope`` given, it is held and only the offset of "none" is fitted (searches
+    in registries of one size cannot tell the two apart).
 
     >>> # Two levels: "agrees" (+) and "differs" (-); the truth is 4 and -3 bits.
     >>> import random
@@ -405,7 +408,9 @@ def fit_levels(
     prior = [*start, 0.0, 0.0]
     ridge = [l2 / (s * s) for s in scale] + [1e-6, 1e-6]
     cons = list(constraints)
-    v = [*start, 0.5, 0.0]
+    v = [*start, 0.5 if prior_slope is None else prior_slope, 0.0]
+    if prior_slope is not None:
+        cons += [({k_levels: 1.0}, prior_slope), ({k_levels: -1.0}, -prior_slope)]
     if any(_lhs(c, v) > b + 1e-9 for c, b in cons):
         raise ValueError("the starting weights break a constraint")
 

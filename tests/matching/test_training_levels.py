@@ -68,6 +68,10 @@ def test_the_fit_recovers_known_weights(per_search: int) -> None:
     for got, want in zip(fit.levels, truth, strict=True):
         assert got == pytest.approx(want, abs=0.5)
     assert fit.prior_slope == pytest.approx(0.5, abs=0.2)
+    # Held prior_slope (searches of one registry size): only the offset moves.
+    held_slope = fit_levels(choices, [1.0, -1.0, 1.0, -1.0], SLOPE, l2=1e-3, prior_slope=0.5)
+    assert held_slope.prior_slope == pytest.approx(0.5, abs=1e-9)
+    assert held_slope.levels == pytest.approx(truth, abs=0.5)
     # Shrinkage pulls towards the start: a strong penalty keeps the hand-set values.
     held = fit_levels(choices, [1.0, -1.0, 1.0, -1.0], SLOPE, l2=1e6)
     assert held.levels == pytest.approx([1.0, -1.0, 1.0, -1.0], abs=0.01)
