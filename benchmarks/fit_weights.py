@@ -22,9 +22,10 @@
    as much as "close", a name agreeing exactly at least as much as a spelling.
 4. The fitted weights are scored end to end on queries the fit did not see (``--cv``):
    fitted on one benchmark and scored on the other, and fitted on half of a benchmark's
-   queries (split by family name on family-dev, so a household and its siblings'
-   enquiries fall in one half; by person on names-dev) and scored on the other half,
-   each beside the hand-set weights with their calibration fitted on the same half.
+   queries of every benchmark (split by family name on family-dev, so a household and
+   its siblings' enquiries fall in one half; by person on names-dev) and scored on the
+   other half of each, beside the hand-set weights with their calibration's offset
+   fitted on the same queries.
 5. ``--write VERSION`` writes the fit on every benchmark into data/model.json (only
    where the cross-validation says it beats the hand-set weights: see docs/matching.md,
    "Learned weights"); refit the calibration after it
@@ -359,15 +360,17 @@ def main() -> None:
                           "fitted on other": fit(data(others), model, args.l2)}
                 show(f"{name}: fitted on {', '.join(others)}",
                      evaluate(name, feats[name], models, None))
-            _, _, groups = truths[name]
-            for part in (0, 1):
-                models = {"hand, cal. on half": fit(data([name], 1 - part), model, args.l2,
-                                                    free=False),
-                          "fitted on half": fit(data([name], 1 - part), model, args.l2),
-                          "fitted on all (in-sample)": learnt}
+        for part in (0, 1):
+            # Fitted on the other half of every benchmark, scored on this half of each.
+            train = data(args.bench, 1 - part)
+            models = {"hand, cal. on other half": fit(train, model, args.l2, free=False),
+                      "fitted on other half": fit(train, model, args.l2)}
+            for name in args.bench:
+                _, _, groups = truths[name]
                 keep = {q for q, g in groups.items() if half(g) == part}
                 show(f"{name}: held-out half {part} ({len(keep)} queries), fitted on half "
-                     f"{1 - part} of {name}", evaluate(name, feats[name], models, keep))
+                     f"{1 - part} of {' and '.join(args.bench)}",
+                     evaluate(name, feats[name], models, keep))
     if args.write:
         path = ROOT / "corridor/matching/data/model.json"
         path.write_text(replace(learnt, version=args.write).to_json(), encoding="utf-8")
