@@ -73,6 +73,8 @@ from corridor.matching.training import (
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT.parent / "shared/bench"
+START: list[float] = []  # the model's hand-set level values (``level_values``)
+PAIRS = False  # --pairs: each pair on its own instead of each search's candidates
 LIKELY = 0.5
 
 # -- features -----------------------------------------------------------------------------
@@ -207,11 +209,6 @@ def choices(data: dict[str, Any], truth: dict[str, str], keep: set[str] | None) 
                               ids.index(want) if want in ids else None))
     return out
 
-
-PAIRS = False
-
-
-START: list[float] = []
 
 
 def fit(data: list[tuple[dict[str, Any], dict[str, str], set[str] | None]], model: Model,
