@@ -68,6 +68,9 @@ sync_nodes = Table(
     Column("central_url", String(300)),
     Column("signing_public", Text),  # Ed25519, base64
     Column("box_public", Text),  # X25519, base64 (site keys are sent to it)
+    # This installation only: its private keys, encrypted under the master key.
+    Column("secret", Text),
+    Column("site_name", String(200)),  # the site asked for at ``node init``
     Column("last_seq", BigInteger, nullable=False, server_default="0"),
     Column("requested_at", UTCDateTime),
     Column("approved_at", UTCDateTime),

@@ -40,6 +40,20 @@ def self_node(conn: Connection) -> str:
     return str(node)
 
 
+def ensure_self(conn: Connection) -> None:
+    """This installation's identity row, made once if a database was emptied by hand
+    (migration 0021 makes it): inside the caller's write transaction."""
+    if conn.execute(select(sync_nodes.c.id).where(sync_nodes.c.is_self)).first() is not None:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("LOCK TABLE sync_nodes IN EXCLUSIVE MODE")
+        if conn.execute(select(sync_nodes.c.id).where(sync_nodes.c.is_self)).first():
+            return
+    conn.execute(
+        insert(sync_nodes).values(id=str(uuid.uuid4()), is_self=True, status="self", last_seq=0)
+    )
+
+
 def next_seqs(conn: Connection, n: int) -> tuple[str, list[int]]:
     """Take ``n`` numbers of this node's sequence, in the caller's transaction (the row
     lock orders concurrent writers on PostgreSQL; SQLite has one writer)."""
@@ -50,17 +64,9 @@ def next_seqs(conn: Connection, n: int) -> tuple[str, list[int]]:
         .returning(sync_nodes.c.id, sync_nodes.c.last_seq)
     )
     row = conn.execute(take).first()
-    if row is None:  # a database emptied by hand: a new identity, made once
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("LOCK TABLE sync_nodes IN EXCLUSIVE MODE")
+    if row is None:
+        ensure_self(conn)
         row = conn.execute(take).first()
-        if row is None:
-            conn.execute(
-                insert(sync_nodes).values(
-                    id=str(uuid.uuid4()), is_self=True, status="self", last_seq=0
-                )
-            )
-            row = conn.execute(take).first()
     assert row is not None
     last = int(row[1])
     return str(row[0]), list(range(last - n + 1, last + 1))

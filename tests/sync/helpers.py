@@ -6,6 +6,7 @@ from typing import Any
 
 from corridor.schemas import PersonIn, SiteIn
 from corridor.services import Services
+from corridor.sync.service import SyncService
 
 
 def hook(services: Services, action: str) -> Any:
@@ -44,3 +45,7 @@ def register(services: Services, site_id: str, name: str, phone: str = "+9639331
             person_body(site_id, name, phone), audit=hook(services, "person.write")
         )["id"]
     )
+
+
+def sync(services: Services) -> SyncService:
+    return SyncService.of(services)

@@ -61,6 +61,8 @@ def upgrade() -> None:
         sa.Column("central_url", sa.String(300)),
         sa.Column("signing_public", sa.Text()),
         sa.Column("box_public", sa.Text()),
+        sa.Column("secret", sa.Text()),
+        sa.Column("site_name", sa.String(200)),
         sa.Column("last_seq", sa.BigInteger(), nullable=False, server_default="0"),
         sa.Column("requested_at", WHEN),
         sa.Column("approved_at", WHEN),
