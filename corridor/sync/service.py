@@ -265,11 +265,19 @@ class SyncService(Service):
                     }
                 )
             audit(conn, f"node {node_id} enrolled for site {site['id']}", site["id"])
+            # Reference data: every site's row (no person, no key; a detention site's
+            # whereabouts stay sealed under its own key), so that a movement to
+            # another site can be recorded at the node.
+            reference = [
+                encode_row(sites, r)
+                for r in conn.execute(select(sites).order_by(sites.c.id)).mappings()
+            ]
         grant = {
             "central_id": me["id"],
             "central_signing_public": me["signing_public"],
             "node_id": node_id,
             "site": encode_row(sites, site),
+            "sites": reference,
             "site_keys": sealed_keys,
             "approved_at": now.isoformat(),
         }
@@ -297,8 +305,11 @@ class SyncService(Service):
                 raise EnrolmentRefused("the grant is for another node")
             private = self._private(me)
             site = decode_row(sites, body["site"])
-            if conn.execute(select(sites.c.id).where(sites.c.id == site["id"])).first() is None:
-                conn.execute(insert(sites).values(**site))
+            known = set(conn.execute(select(sites.c.id)).scalars())
+            for row in [body["site"], *body.get("sites", [])]:
+                if row["id"] not in known:
+                    conn.execute(insert(sites).values(**decode_row(sites, row)))
+                    known.add(row["id"])
             assert self.vault.cipher is not None
             have = set(conn.execute(select(site_keys.c.id)).scalars())
             for k in body["site_keys"]:
