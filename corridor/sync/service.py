@@ -222,6 +222,9 @@ class SyncService(Service):
             )
             if site is None:
                 raise NotFound(f"site {site_name!r}", "site")
+            # The audit chain's lock first, then the node rows: the order every write
+            # takes them in (its audit event, then its change at commit).
+            audit(conn, f"node {node_id} enrolled for site {site['id']}", site["id"])
             ensure_self(conn)
             me = self._self(conn)
             if me["id"] == node_id:
@@ -264,7 +267,6 @@ class SyncService(Service):
                         "key": keys.box_seal(body["box_public"], raw, f"site-key|{node_id}"),
                     }
                 )
-            audit(conn, f"node {node_id} enrolled for site {site['id']}", site["id"])
             # Reference data: every site's row (no person, no key; a detention site's
             # whereabouts stay sealed under its own key), so that a movement to
             # another site can be recorded at the node.
@@ -305,6 +307,7 @@ class SyncService(Service):
                 raise EnrolmentRefused("the grant is for another node")
             private = self._private(me)
             site = decode_row(sites, body["site"])
+            audit(conn, f"joined central {body['central_id']} for site {site['id']}", site["id"])
             known = set(conn.execute(select(sites.c.id)).scalars())
             for row in [body["site"], *body.get("sites", [])]:
                 if row["id"] not in known:
@@ -341,7 +344,6 @@ class SyncService(Service):
                 .where(sync_nodes.c.id == me["id"])
                 .values(status="approved", site_id=site["id"], approved_at=now)
             )
-            audit(conn, f"joined central {body['central_id']} for site {site['id']}", site["id"])
         self.vault.forget()
         return {"site_id": site["id"], "central_id": body["central_id"]}
 
