@@ -248,3 +248,27 @@ def test_the_same_field_changed_on_both_sides_is_a_conflict_and_other_fields_mer
     theirs = json.loads(central.vault.open(exit_point, "sync.change", row["payload"]) or "{}")
     assert central.vault.open(exit_point, "phone", theirs["person"]["phone"]) == "+963933300003"
     assert sync(central).status()["conflicts"] == 1
+
+
+def test_the_central_relays_one_desks_registration_to_the_other_desk_of_the_site(
+    pair, tmp_path, sqlite_template, clock
+):
+    """Two nodes of one exit point (two desks): what one registers reaches the other
+    through the central, once, and is not sent back to where it came from."""
+    central, desk_a, exit_point, _ = pair
+    desk_b = _node_services(tmp_path, sqlite_template, clock, "desk-b")
+    _enrol(central, desk_b, "Exit")
+    pid = register(desk_a, exit_point, "Samira")
+    sync(central).import_bundle(sync(desk_a).export(), audit=_apply(central))
+
+    b_id = sync(desk_b).identity()["id"]
+    to_b = sync(central).export(b_id)
+    assert json.loads(to_b.split(b"\n")[1])["count"] == 1
+    assert sync(desk_b).import_bundle(to_b, audit=_apply(desk_b)).applied == 1
+    assert desk_b.registration.get_person(pid)["phone"] == "+963933100001"
+    # Desk B sends only what it made itself: nothing of desk A's goes back.
+    assert json.loads(sync(desk_b).export().split(b"\n")[1])["count"] == 0
+    # Desk A is not sent its own change back.
+    a_id = sync(desk_a).identity()["id"]
+    assert json.loads(sync(central).export(a_id).split(b"\n")[1])["count"] == 0
+    desk_b.db.dispose()
