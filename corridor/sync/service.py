@@ -45,8 +45,9 @@ from corridor.services.protection.field_vault import (
 from corridor.services.registration.person_rows import document_key
 from corridor.services.search import match_index
 from corridor.storage import locations, outbox
+from corridor.storage.changes import Note
 from corridor.storage.database import Database
-from corridor.storage.sync_tables import sync_acks, sync_changes, sync_nodes
+from corridor.storage.sync_tables import sync_acks, sync_changes, sync_heads, sync_nodes
 from corridor.storage.tables import (
     households,
     manifests,
@@ -57,7 +58,14 @@ from corridor.storage.tables import (
     sites,
 )
 from corridor.sync import keys
-from corridor.sync.journal import CHANGE_FIELD, dumps, ensure_self, heads_of, set_heads
+from corridor.sync.journal import (
+    CHANGE_FIELD,
+    Journal,
+    dumps,
+    ensure_self,
+    heads_of,
+    set_heads,
+)
 from corridor.sync.state import decode_row, encode_row
 
 if TYPE_CHECKING:
@@ -267,6 +275,7 @@ class SyncService(Service):
                         "key": keys.box_seal(body["box_public"], raw, f"site-key|{node_id}"),
                     }
                 )
+            self._baseline(conn, site["id"], approved_by)
             # Reference data: every site's row (no person, no key; a detention site's
             # whereabouts stay sealed under its own key), so that a movement to
             # another site can be recorded at the node.
@@ -284,6 +293,23 @@ class SyncService(Service):
             "approved_at": now.isoformat(),
         }
         return {"grant": grant, "signature": keys.sign(private, dumps(grant).encode())}
+
+    def _baseline(self, conn: Connection, site_id: str, by: str) -> int:
+        """A change for each person of the site that has none yet (registered before
+        this installation kept a change log), so that a node enrolled now receives them
+        with its first bundle. How many."""
+        missing = list(
+            conn.execute(
+                select(persons.c.id)
+                .where(persons.c.site_id == site_id)
+                .where(~persons.c.id.in_(select(sync_heads.c.person_id)))
+                .order_by(persons.c.registered_at, persons.c.id)
+            ).scalars()
+        )
+        journal = Journal(self.vault, self.clock)
+        for start in range(0, len(missing), 500):
+            journal(conn, [Note("sync.baseline", by, p) for p in missing[start : start + 500]])
+        return len(missing)
 
     def join(
         self, grant: dict[str, Any], central_fingerprint: str | None, *, audit: AdminAudit

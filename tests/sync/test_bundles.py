@@ -272,3 +272,23 @@ def test_the_central_relays_one_desks_registration_to_the_other_desk_of_the_site
     a_id = sync(desk_a).identity()["id"]
     assert json.loads(sync(central).export(a_id).split(b"\n")[1])["count"] == 0
     desk_b.db.dispose()
+
+
+def test_a_node_enrolled_after_persons_were_registered_receives_them(
+    services, tmp_path, sqlite_template, clock
+):
+    """Persons registered at the central before it kept a change log (no journal then)
+    get a baseline change when a node of their site is approved, and reach the node."""
+    central = services
+    exit_point = make_site(central, "Exit")
+    journal, central.db.journal = central.db.journal, None  # as before migration 0021
+    old = register(central, exit_point, "Samira")
+    central.db.journal = journal
+    node = _node_services(tmp_path, sqlite_template, clock, "late-node")
+    _enrol(central, node, "Exit")
+    report = sync(node).import_bundle(
+        sync(central).export(sync(node).identity()["id"]), audit=_apply(node)
+    )
+    assert report.applied == 1
+    assert node.registration.get_person(old)["names"]["given_name"] == "Samira"
+    node.db.dispose()
