@@ -31,19 +31,9 @@ def main() -> None:
 
 
 for _command in (
-    init,
-    db,
-    serve,
-    demo,
-    keys,
-    audit,
-    backup,
-    restore,
-    retention,
-    bench,
-    duplicates,
-    node,
+    init, db, serve, demo, keys, audit, backup, restore, retention, bench, duplicates
 ):
     main.add_command(_command)
 for _command in (*ADMIN_COMMANDS, *FORMAT_COMMANDS):
     main.add_command(_command)
+main.add_command(node)  # site nodes (issue 16)
