@@ -2,7 +2,7 @@
 
 One module per group of commands (``db``, ``admin`` (users, sites, tokens), ``serve``,
 ``demo``, ``keys``, ``audit``, ``backup``/``restore``, ``retention``, ``bench``,
-``duplicates``, ``formats``), each importing only ``corridor.cli.options``; this module
+``duplicates``, ``formats``, ``node``), each importing only ``corridor.cli.options``; this module
 builds the root group from them.
 """
 
@@ -19,6 +19,7 @@ from corridor.cli.demo import demo
 from corridor.cli.duplicates import duplicates
 from corridor.cli.formats import COMMANDS as FORMAT_COMMANDS
 from corridor.cli.keys import keys
+from corridor.cli.node import node
 from corridor.cli.retention import retention
 from corridor.cli.serve import serve
 
@@ -35,3 +36,4 @@ for _command in (
     main.add_command(_command)
 for _command in (*ADMIN_COMMANDS, *FORMAT_COMMANDS):
     main.add_command(_command)
+main.add_command(node)  # site nodes (issue 16)

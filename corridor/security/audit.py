@@ -25,6 +25,7 @@ from enum import StrEnum
 from sqlalchemy import Connection, insert, select, text
 
 from corridor.security.tables import audit_events
+from corridor.storage import changes
 from corridor.storage.bulk import insert_rows
 
 __all__ = [
@@ -146,6 +147,8 @@ def append(conn: Connection, event: AuditEvent) -> ChainHead:
             hash=digest,
         )
     )
+    if outcome == Outcome.ALLOWED:
+        changes.note(conn, event.action, event.user_id, event.person_id)
     return ChainHead(seq, digest)
 
 
@@ -181,6 +184,9 @@ def append_many(conn: Connection, events: list[AuditEvent]) -> ChainHead | None:
         )
         prev = digest
     insert_rows(conn, audit_events, rows)
+    for event in events:  # what the site-node change log must carry (issue 16)
+        if Outcome(event.outcome) == Outcome.ALLOWED:
+            changes.note(conn, event.action, event.user_id, event.person_id)
     return ChainHead(seq, prev)
 
 

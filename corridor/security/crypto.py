@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -225,6 +226,23 @@ class FieldCipher:
             )
         )
         return key_id
+
+    def adopt_site_key(
+        self, conn: Connection, site_id: str, key: dict[str, Any], data_key: bytes
+    ) -> None:
+        """Store a site's data key received from the central (a site node, issue 16):
+        same id, version and state, wrapped under this installation's master key."""
+        conn.execute(
+            site_keys.insert().values(
+                id=key["id"],
+                site_id=site_id,
+                version=key["version"],
+                state=key["state"],
+                wrapped_key=self.master.wrap(data_key, _wrap_context(site_id, key["id"])),
+                master_key_id=self.master.key_id,
+                created_at=datetime.fromisoformat(key["created_at"]),
+            )
+        )
 
     def rotate_site_key(self, conn: Connection, site_id: str) -> str:
         """A new key version for new writes; old tokens stay readable until re-encrypted."""

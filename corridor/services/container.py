@@ -72,6 +72,12 @@ class Services:
         # Sensitive person fields are sealed under per-site keys wrapped by ``master``;
         # without a master key they cannot be written (field_vault.py).
         self.vault = FieldVault(db, clock, master)
+        # Every write also appends its sealed changes for the site nodes (issue 16); with
+        # no master key nothing can be sealed, and nothing is journaled.
+        if master is not None:
+            from corridor.sync.journal import Journal
+
+            db.journal = Journal(self.vault, clock)
         self.sites = SiteService(db, clock, self.vault)
         self.registration = RegistrationService(db, clock, self.vault, biometrics_enabled)
         self.movements = MovementService(db, clock)

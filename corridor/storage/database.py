@@ -14,7 +14,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from corridor.errors import StorageFull
+from corridor.storage import changes
 
 # The WAL is folded into the database by the checkpointer thread every second; SQLite's
 # own automatic checkpoint stays as a backstop should that thread ever stop.
@@ -104,6 +105,10 @@ class Database:
         self._lock_file: int | None = None
         self._checkpointer: _Checkpointer | None = None
         self._checkpointer_guard = threading.Lock()
+        # Called just before a write commits, inside it, with the persons its audit events
+        # named (``storage/changes.py``): the site-node change log (issue 16). Set by the
+        # services; None appends nothing.
+        self.journal: Callable[[Connection, list[changes.Note]], None] | None = None
         if self.is_sqlite:
             db_path = self.url.database
             in_memory = db_path in (None, "", ":memory:")
@@ -153,17 +158,29 @@ class Database:
                     try:
                         with self.engine.begin() as conn:
                             self._local.immediate = False
-                            yield conn
+                            with self._journaled(conn):
+                                yield conn
                     finally:
                         self._local.immediate = False
             else:
-                with self.engine.begin() as conn:
+                with self.engine.begin() as conn, self._journaled(conn):
                     yield conn
         except DBAPIError as exc:
             # A full disk is the operator's to fix, not a fault: rolled back, said clearly.
             if storage_failure(exc) == "full":
                 raise StorageFull from exc
             raise
+
+    @contextmanager
+    def _journaled(self, conn: Connection) -> Iterator[None]:
+        """The write's changes appended to the change log as its last statements."""
+        try:
+            yield
+            notes = changes.take(conn)
+            if notes and self.journal is not None:
+                self.journal(conn, notes)
+        finally:
+            changes.discard(conn)
 
     def _ensure_checkpointer(self) -> None:
         if self._checkpointer is None and self._lock_file is not None:

@@ -1,0 +1,156 @@
+"""The outbox of facts (issue 16): one sealed change per person a write touched, appended
+in the write's own transaction.
+
+``Database.transaction`` calls ``Journal`` just before it commits, with the persons the
+write's audit events named (``storage/changes.py``). For each, the person's state after
+the write (``state.snapshot``) is sealed under the person's site key and appended to
+``sync_changes`` under this installation's node id, with the next number of that node
+(gapless: the counter is a row of ``sync_nodes`` updated in the same transaction, so a
+rolled-back write takes its number back), the caller, the action, and the change it was
+made on (``sync_heads``: its base version).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from corridor.domain.ids import uuid7
+from corridor.storage.changes import Note
+from corridor.storage.sync_tables import sync_changes, sync_heads, sync_nodes
+from corridor.sync.state import snapshots
+
+if TYPE_CHECKING:  # the services install the journal; it imports none of them
+    from corridor.services.protection.field_vault import FieldVault
+
+# The field name a change is sealed under (part of the token's associated data).
+CHANGE_FIELD = "sync.change"
+
+
+def self_node(conn: Connection) -> str:
+    """This installation's node id (created by migration 0021)."""
+    node = conn.execute(select(sync_nodes.c.id).where(sync_nodes.c.is_self)).scalar()
+    if node is None:
+        raise RuntimeError("this database has no node identity: run `corridor db upgrade`")
+    return str(node)
+
+
+def ensure_self(conn: Connection) -> None:
+    """This installation's identity row, made once if a database was emptied by hand
+    (migration 0021 makes it): inside the caller's write transaction."""
+    if conn.execute(select(sync_nodes.c.id).where(sync_nodes.c.is_self)).first() is not None:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("LOCK TABLE sync_nodes IN EXCLUSIVE MODE")
+        if conn.execute(select(sync_nodes.c.id).where(sync_nodes.c.is_self)).first():
+            return
+    conn.execute(
+        insert(sync_nodes).values(id=str(uuid.uuid4()), is_self=True, status="self", last_seq=0)
+    )
+
+
+def next_seqs(conn: Connection, n: int) -> tuple[str, list[int]]:
+    """Take ``n`` numbers of this node's sequence, in the caller's transaction (the row
+    lock orders concurrent writers on PostgreSQL; SQLite has one writer)."""
+    take = (
+        update(sync_nodes)
+        .where(sync_nodes.c.is_self)
+        .values(last_seq=sync_nodes.c.last_seq + n)
+        .returning(sync_nodes.c.id, sync_nodes.c.last_seq)
+    )
+    row = conn.execute(take).first()
+    if row is None:
+        ensure_self(conn)
+        row = conn.execute(take).first()
+    assert row is not None
+    last = int(row[1])
+    return str(row[0]), list(range(last - n + 1, last + 1))
+
+
+def heads_of(conn: Connection, person_ids: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for start in range(0, len(person_ids), 500):
+        chunk = person_ids[start : start + 500]
+        out.update(
+            (str(p), str(c))
+            for p, c in conn.execute(
+                select(sync_heads.c.person_id, sync_heads.c.change_id).where(
+                    sync_heads.c.person_id.in_(chunk)
+                )
+            )
+        )
+    return out
+
+
+def set_heads(conn: Connection, new: dict[str, str], old: dict[str, str]) -> None:
+    """Point each person's head at their new change (``old``: the heads read before)."""
+    for person_id, change_id in new.items():
+        if person_id in old:
+            conn.execute(
+                update(sync_heads)
+                .where(sync_heads.c.person_id == person_id)
+                .values(change_id=change_id)
+            )
+    added = [{"person_id": p, "change_id": c} for p, c in new.items() if p not in old]
+    if added:
+        conn.execute(insert(sync_heads), added)
+
+
+def head_of(conn: Connection, person_id: str) -> str | None:
+    head = conn.execute(
+        select(sync_heads.c.change_id).where(sync_heads.c.person_id == person_id)
+    ).scalar()
+    return None if head is None else str(head)
+
+
+def dumps(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+class Journal:
+    """Installed on the ``Database`` by the services (``Database.journal``)."""
+
+    def __init__(self, vault: FieldVault, clock: Callable[[], datetime]) -> None:
+        self.vault = vault
+        self.clock = clock
+
+    def __call__(self, conn: Connection, notes: list[Note]) -> None:
+        found = snapshots(conn, [n.person_id for n in notes])
+        states = [(n, found[n.person_id]) for n in notes if found[n.person_id]["person"]]
+        if not states:
+            return
+        origin, seqs = next_seqs(conn, len(states))
+        heads = heads_of(conn, [n.person_id for n, _ in states])
+        now = self.clock()
+        rows = []
+        sealers: dict[str, Callable[[str, str], str]] = {}
+        for (n, state), seq in zip(states, seqs, strict=True):
+            site_id = state["person"]["site_id"]
+            if site_id not in sealers:
+                sealers[site_id] = self.vault.sealer_in(conn, site_id)
+            seal = sealers[site_id]
+            change_id = uuid7()
+            rows.append(
+                {
+                    "id": change_id,
+                    "origin_node": origin,
+                    "seq": seq,
+                    "user_id": n.user_id[:64],
+                    "kind": n.action,
+                    "person_id": n.person_id,
+                    "site_id": site_id,
+                    "depends_on": heads.get(n.person_id),
+                    "payload": seal(CHANGE_FIELD, dumps(state)),
+                    "recorded_at": now,
+                    "received_at": None,
+                    "state": "applied",
+                    "conflict_fields": None,
+                }
+            )
+        conn.execute(insert(sync_changes), rows)
+        set_heads(conn, {r["person_id"]: r["id"] for r in rows}, heads)

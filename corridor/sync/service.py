@@ -1,0 +1,914 @@
+"""Site nodes and the central (issue 16): enrolment, bundles, applying changes.
+
+Topology: a star. A node sends the central the changes it made (its own origin); the
+central sends a node every change of the node's site it holds from other origins. What
+each side sends is what the other has not acknowledged (``sync_acks``, from the ``have``
+marks of the other's last bundle), so a bundle can be made again and again until one
+gets through, and one imported twice changes nothing.
+
+Enrolment: ``init_node`` (at the node) gives a request signed with the node's new key;
+``approve`` (the central's administrator) records the node for its site and answers
+with a grant carrying the site's row and its data keys sealed to the node's box key,
+signed by the central; ``join`` (at the node) checks and installs it.
+
+A change is applied by ``_apply`` inside the import's one transaction: a person's row is
+written when the change was made on the state held here (its ``depends_on`` is this
+person's head) or merged field by field with it (a three-way merge against the state the
+change was made on); a field changed on both sides to different values is a conflict:
+ours is kept, theirs stays in the change (state ``conflict``) for review, never
+overwritten silently. Movement events, documents and family links are facts and add up.
+A change whose base, site, manifest or household has not arrived waits (``waiting``)
+and is tried again at every import; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from corridor.domain.ids import uuid7
+from corridor.errors import Conflict, CorridorError, NotFound
+from corridor.security.crypto import MasterKey
+from corridor.security.tables import site_keys
+from corridor.services.base import AdminAudit, AuditHook, Service
+from corridor.services.protection.field_vault import (
+    DOCUMENT_FIELD,
+    SEALED_PERSON_FIELDS,
+    FieldVault,
+)
+from corridor.services.registration.person_rows import document_key
+from corridor.services.search import match_index
+from corridor.storage import locations, outbox
+from corridor.storage.changes import Note
+from corridor.storage.database import Database
+from corridor.storage.sync_tables import sync_acks, sync_changes, sync_heads, sync_nodes
+from corridor.storage.tables import (
+    households,
+    manifests,
+    movements,
+    person_documents,
+    persons,
+    relationships,
+    sites,
+)
+from corridor.sync import keys
+from corridor.sync.journal import (
+    CHANGE_FIELD,
+    Journal,
+    dumps,
+    ensure_self,
+    heads_of,
+    set_heads,
+)
+from corridor.sync.state import decode_row, encode_row
+
+if TYPE_CHECKING:
+    from corridor.services import Services
+
+MAGIC = b"CORRIDOR-BUNDLE/1"
+BUNDLE_FIELD = "sync.bundle"
+SECRET_PURPOSE = "sync.node-keys"
+# Person columns that never decide a conflict (bookkeeping, or computed here).
+NOT_COMPARED = {"id", "created_at", "updated_at", "phone_hash", "recorded_by"}
+
+
+class BundleRefused(CorridorError):
+    """A bundle that is not applied at all: nothing was written."""
+
+
+class EnrolmentRefused(CorridorError):
+    """An enrolment request or grant that does not check out."""
+
+
+@dataclass
+class ImportReport:
+    """What an import did. ``already_applied``: the bundle held no change new here (a
+    replay); it may still have moved the acknowledgements it carries."""
+
+    applied: int = 0
+    waiting: int = 0
+    conflicts: int = 0
+    already_had: int = 0
+    fresh: int = 0
+    from_node: str = ""
+
+    @property
+    def already_applied(self) -> bool:
+        return self.fresh == 0
+
+
+class SyncService(Service):
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], datetime],
+        vault: FieldVault,
+    ) -> None:
+        super().__init__(db, clock)
+        self.vault = vault
+        self.master: MasterKey | None = vault.master
+
+    @classmethod
+    def of(cls, services: Services) -> SyncService:
+        """Built beside the services (not inside them: the services import nothing of
+        ``corridor.sync`` but its journal)."""
+        return cls(services.db, services.clock, services.vault)
+
+    # -- identity ------------------------------------------------------------------------
+
+    def _self(self, conn: Connection) -> dict[str, Any]:
+        row = conn.execute(select(sync_nodes).where(sync_nodes.c.is_self)).mappings().first()
+        if row is None:
+            raise NotFound("this installation's node identity (run `corridor db upgrade`)")
+        return dict(row)
+
+    def _private(self, me: dict[str, Any]) -> dict[str, str]:
+        if self.master is None:
+            raise EnrolmentRefused("a node's keys need the master key (--master-key-file)")
+        if me["secret"] is None:
+            raise EnrolmentRefused(
+                "this installation has no signing key yet: `corridor node init` (a node) "
+                "or `corridor node approve` (the central) creates it"
+            )
+        return dict(json.loads(self.master.decrypt_secret(SECRET_PURPOSE, me["secret"])))
+
+    def _ensure_keys(self, conn: Connection, me: dict[str, Any]) -> dict[str, str]:
+        if me["secret"] is not None:
+            return self._private(me)
+        if self.master is None:
+            raise EnrolmentRefused("a node's keys need the master key (--master-key-file)")
+        private = keys.new_private_keys()
+        public = keys.public_keys(private)
+        conn.execute(
+            update(sync_nodes)
+            .where(sync_nodes.c.id == me["id"])
+            .values(
+                secret=self.master.encrypt_secret(SECRET_PURPOSE, json.dumps(private)),
+                signing_public=public["signing"],
+                box_public=public["box"],
+            )
+        )
+        me.update(signing_public=public["signing"], box_public=public["box"])
+        return private
+
+    def identity(self) -> dict[str, Any]:
+        with self.db.read() as conn:
+            me = self._self(conn)
+        return {k: v for k, v in me.items() if k != "secret"}
+
+    def init_node(self, central_url: str, site_name: str) -> dict[str, Any]:
+        """Make this installation a node of ``site_name``: its key pairs and a signed
+        enrolment request for the central's administrator (a small JSON document)."""
+        now = self.clock()
+        with self.db.transaction() as conn:
+            ensure_self(conn)
+            me = self._self(conn)
+            if me["status"] == "approved":
+                raise Conflict("this node is enrolled already")
+            if int(me["last_seq"]) == 0 and me["secret"] is None:
+                # A fresh identity: an installation copied from another (a template, a
+                # restored backup) must not share its node id. Once changes are
+                # numbered under an id, it stays.
+                fresh = uuid7()
+                conn.execute(update(sync_nodes).where(sync_nodes.c.id == me["id"]).values(id=fresh))
+                me["id"] = fresh
+            private = self._ensure_keys(conn, me)
+            conn.execute(
+                update(sync_nodes)
+                .where(sync_nodes.c.id == me["id"])
+                .values(
+                    role="node",
+                    status="requested",
+                    central_url=central_url,
+                    site_name=site_name,
+                    requested_at=now,
+                )
+            )
+        body = {
+            "node_id": me["id"],
+            "site": site_name,
+            "central_url": central_url,
+            "signing_public": me["signing_public"],
+            "box_public": me["box_public"],
+            "requested_at": now.isoformat(),
+        }
+        message = dumps(body).encode()
+        return {"request": body, "signature": keys.sign(private, message)}
+
+    def approve(
+        self, request: dict[str, Any], approved_by: str, *, audit: AdminAudit
+    ) -> dict[str, Any]:
+        """At the central: enrol the node of ``request`` for its site and answer with the
+        grant the node installs (``join``). The request must be signed by the key it
+        names; the site must exist here."""
+        try:
+            body = request["request"]
+            keys.verify(body["signing_public"], dumps(body).encode(), request["signature"])
+            node_id, site_name = str(body["node_id"]), str(body["site"])
+        except (KeyError, TypeError, ValueError, keys.BadSignature) as exc:
+            raise EnrolmentRefused(f"the enrolment request does not check out: {exc}") from exc
+        now = self.clock()
+        with self.db.read() as conn:
+            site_row = conn.execute(
+                select(sites.c.id).where((sites.c.name == site_name) | (sites.c.id == site_name))
+            ).scalar()
+        if site_row is not None:  # the site's data key exists before it is sent
+            self.vault.prepare(str(site_row))
+        with self.db.transaction() as conn:
+            site = (
+                conn.execute(
+                    select(sites).where((sites.c.name == site_name) | (sites.c.id == site_name))
+                )
+                .mappings()
+                .first()
+            )
+            if site is None:
+                raise NotFound(f"site {site_name!r}", "site")
+            # The audit chain's lock first, then the node rows: the order every write
+            # takes them in (its audit event, then its change at commit).
+            audit(conn, f"node {node_id} enrolled for site {site['id']}", site["id"])
+            ensure_self(conn)
+            me = self._self(conn)
+            if me["id"] == node_id:
+                raise EnrolmentRefused("a central cannot enrol itself")
+            private = self._ensure_keys(conn, me)
+            conn.execute(
+                update(sync_nodes).where(sync_nodes.c.id == me["id"]).values(role="central")
+            )
+            known = conn.execute(select(sync_nodes.c.id).where(sync_nodes.c.id == node_id)).first()
+            values = {
+                "status": "approved",
+                "role": "node",
+                "site_id": site["id"],
+                "site_name": site["name"],
+                "signing_public": body["signing_public"],
+                "box_public": body["box_public"],
+                "requested_at": datetime.fromisoformat(body["requested_at"]),
+                "approved_at": now,
+                "approved_by": approved_by[:64],
+            }
+            if known:
+                conn.execute(update(sync_nodes).where(sync_nodes.c.id == node_id).values(**values))
+            else:
+                conn.execute(insert(sync_nodes).values(id=node_id, is_self=False, **values))
+            key_rows = conn.execute(
+                select(site_keys).where(
+                    site_keys.c.site_id == site["id"], site_keys.c.wrapped_key.is_not(None)
+                )
+            ).mappings()
+            sealed_keys = []
+            for k in key_rows:
+                assert self.vault.cipher is not None
+                _, raw = self.vault.cipher.data_key(conn, site["id"], k["id"])
+                sealed_keys.append(
+                    {
+                        "id": k["id"],
+                        "version": k["version"],
+                        "state": k["state"],
+                        "created_at": k["created_at"].isoformat(),
+                        "key": keys.box_seal(body["box_public"], raw, f"site-key|{node_id}"),
+                    }
+                )
+            self._baseline(conn, site["id"], approved_by)
+            # Reference data: every site's row (no person, no key; a detention site's
+            # whereabouts stay sealed under its own key), so that a movement to
+            # another site can be recorded at the node.
+            reference = [
+                encode_row(sites, r)
+                for r in conn.execute(select(sites).order_by(sites.c.id)).mappings()
+            ]
+        grant = {
+            "central_id": me["id"],
+            "central_signing_public": me["signing_public"],
+            "node_id": node_id,
+            "site": encode_row(sites, site),
+            "sites": reference,
+            "site_keys": sealed_keys,
+            "approved_at": now.isoformat(),
+        }
+        return {"grant": grant, "signature": keys.sign(private, dumps(grant).encode())}
+
+    def _baseline(self, conn: Connection, site_id: str, by: str) -> int:
+        """A change for each person of the site that has none yet (registered before
+        this installation kept a change log), so that a node enrolled now receives them
+        with its first bundle. How many."""
+        missing = list(
+            conn.execute(
+                select(persons.c.id)
+                .where(persons.c.site_id == site_id)
+                .where(~persons.c.id.in_(select(sync_heads.c.person_id)))
+                .order_by(persons.c.registered_at, persons.c.id)
+            ).scalars()
+        )
+        journal = Journal(self.vault, self.clock)
+        for start in range(0, len(missing), 500):
+            journal(conn, [Note("sync.baseline", by, p) for p in missing[start : start + 500]])
+        return len(missing)
+
+    def join(
+        self, grant: dict[str, Any], central_fingerprint: str | None, *, audit: AdminAudit
+    ) -> dict[str, Any]:
+        """At the node: install the central's grant (its site row and keys, the central's
+        identity). ``central_fingerprint`` (as ``approve`` printed it) pins the central's
+        key; without it the first key seen is trusted."""
+        try:
+            body = grant["grant"]
+            keys.verify(body["central_signing_public"], dumps(body).encode(), grant["signature"])
+        except (KeyError, TypeError, ValueError, keys.BadSignature) as exc:
+            raise EnrolmentRefused(f"the grant does not check out: {exc}") from exc
+        if central_fingerprint and keys.fingerprint(body["central_signing_public"]) != (
+            central_fingerprint.strip()
+        ):
+            raise EnrolmentRefused("the grant is signed by another central than the one named")
+        now = self.clock()
+        with self.db.transaction() as conn:
+            me = self._self(conn)
+            if body["node_id"] != me["id"]:
+                raise EnrolmentRefused("the grant is for another node")
+            private = self._private(me)
+            site = decode_row(sites, body["site"])
+            audit(conn, f"joined central {body['central_id']} for site {site['id']}", site["id"])
+            known = set(conn.execute(select(sites.c.id)).scalars())
+            for row in [body["site"], *body.get("sites", [])]:
+                if row["id"] not in known:
+                    conn.execute(insert(sites).values(**decode_row(sites, row)))
+                    known.add(row["id"])
+            assert self.vault.cipher is not None
+            have = set(conn.execute(select(site_keys.c.id)).scalars())
+            for k in body["site_keys"]:
+                if k["id"] in have:
+                    continue
+                raw = keys.box_open(private, k["key"], f"site-key|{me['id']}")
+                self.vault.cipher.adopt_site_key(conn, site["id"], k, raw)
+            central = {
+                "status": "approved",
+                "role": "central",
+                "signing_public": body["central_signing_public"],
+                "central_url": me["central_url"],
+                "approved_at": datetime.fromisoformat(body["approved_at"]),
+            }
+            if conn.execute(
+                select(sync_nodes.c.id).where(sync_nodes.c.id == body["central_id"])
+            ).first():
+                conn.execute(
+                    update(sync_nodes)
+                    .where(sync_nodes.c.id == body["central_id"])
+                    .values(**central)
+                )
+            else:
+                conn.execute(
+                    insert(sync_nodes).values(id=body["central_id"], is_self=False, **central)
+                )
+            conn.execute(
+                update(sync_nodes)
+                .where(sync_nodes.c.id == me["id"])
+                .values(status="approved", site_id=site["id"], approved_at=now)
+            )
+        self.vault.forget()
+        return {"site_id": site["id"], "central_id": body["central_id"]}
+
+    # -- bundles -------------------------------------------------------------------------
+
+    def _peer(self, conn: Connection, peer_id: str) -> dict[str, Any]:
+        row = (
+            conn.execute(
+                select(sync_nodes).where(
+                    sync_nodes.c.id == peer_id,
+                    sync_nodes.c.status == "approved",
+                    sync_nodes.c.is_self.is_(False),
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise NotFound(f"enrolled node {peer_id!r}", "node")
+        return dict(row)
+
+    def peers(self) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(sync_nodes).where(sync_nodes.c.is_self.is_(False)).order_by(sync_nodes.c.id)
+            ).mappings()
+            return [{k: v for k, v in r.items() if k != "secret"} for r in rows]
+
+    def _marks(self, conn: Connection, me: dict[str, Any]) -> dict[str, int]:
+        """What this installation holds, per origin (contiguous, as far as it knows)."""
+        marks = {
+            str(o): int(s)
+            for o, s in conn.execute(
+                select(sync_acks.c.origin_node, sync_acks.c.seq).where(
+                    sync_acks.c.peer_node == me["id"]
+                )
+            )
+        }
+        marks[me["id"]] = int(me["last_seq"])
+        return marks
+
+    def _acks(self, conn: Connection, peer_id: str) -> dict[str, int]:
+        return {
+            str(o): int(s)
+            for o, s in conn.execute(
+                select(sync_acks.c.origin_node, sync_acks.c.seq).where(
+                    sync_acks.c.peer_node == peer_id
+                )
+            )
+        }
+
+    def export(self, peer_id: str | None = None, after: dict[str, int] | None = None) -> bytes:
+        """A bundle for ``peer_id`` (a node's: its central) of what it has not
+        acknowledged: encrypted under the site's key, signed with this node's key.
+        ``after``: leave out, per origin, what an earlier bundle still on its way holds."""
+        with self.db.read() as conn:
+            me = self._self(conn)
+            private = self._private(me)
+            if peer_id is None:
+                if me["role"] != "node":
+                    raise NotFound("the node to export for (--to-node)", "node")
+                peer_id = str(
+                    conn.execute(
+                        select(sync_nodes.c.id).where(
+                            sync_nodes.c.role == "central", sync_nodes.c.is_self.is_(False)
+                        )
+                    ).scalar_one()
+                )
+            peer = self._peer(conn, peer_id)
+            site_id = me["site_id"] if me["role"] == "node" else peer["site_id"]
+            acks = self._acks(conn, peer_id)
+            for origin, seq in (after or {}).items():
+                acks[origin] = max(acks.get(origin, 0), seq)
+            marks = self._marks(conn, me)
+            query = select(sync_changes).where(
+                sync_changes.c.site_id == site_id, sync_changes.c.origin_node != peer_id
+            )
+            if me["role"] == "node":  # a node sends what it made; the central relays
+                query = query.where(sync_changes.c.origin_node == me["id"])
+            rows = conn.execute(
+                query.order_by(sync_changes.c.origin_node, sync_changes.c.seq)
+            ).mappings()
+            changes = [_change_out(r) for r in rows if r["seq"] > acks.get(r["origin_node"], 0)]
+        ranges: dict[str, list[int]] = {}
+        for origin in {c["origin_node"] for c in changes} | (
+            {me["id"]} if me["role"] == "node" else set(marks) - {peer_id}
+        ):
+            ranges[origin] = [acks.get(origin, 0), marks.get(origin, 0)]
+        body = self.vault.seal(site_id, BUNDLE_FIELD, dumps({"changes": changes}))
+        assert body is not None
+        header = {
+            "from_node": me["id"],
+            "to_node": peer_id,
+            "site_id": site_id,
+            "created_at": self.clock().isoformat(),
+            "ranges": ranges,
+            "have": marks,
+            "count": len(changes),
+            "body_sha256": hashlib.sha256(body.encode()).hexdigest(),
+            "body_bytes": len(body),
+        }
+        header_line = dumps(header).encode()
+        signature = keys.sign(private, MAGIC + b"\n" + header_line + b"\n" + body.encode())
+        return b"\n".join([MAGIC, header_line, body.encode(), signature.encode(), b""])
+
+    def read_bundle(self, data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Check a bundle (whole, for this node and site, signed by a node we enrolled
+        with, unaltered) and open it; raises ``BundleRefused`` saying why."""
+        lines = data.split(b"\n")
+        if len(lines) != 5 or lines[0] != MAGIC or lines[4] != b"":
+            raise BundleRefused(
+                "this file is not a whole Corridor bundle (truncated or not a bundle): "
+                "nothing was imported"
+            )
+        try:
+            header = json.loads(lines[1])
+            body = lines[2].decode("ascii")
+            signature = lines[3].decode("ascii")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BundleRefused("the bundle's header cannot be read: nothing was imported") from exc
+        with self.db.read() as conn:
+            me = self._self(conn)
+            if header.get("to_node") != me["id"]:
+                raise BundleRefused(
+                    "this bundle is meant for another node, not this one: nothing was imported"
+                )
+            try:
+                sender = self._peer(conn, str(header.get("from_node")))
+            except NotFound:
+                raise BundleRefused(
+                    "this bundle comes from a node not enrolled here: nothing was imported"
+                ) from None
+        my_site = me["site_id"] if me["role"] == "node" else sender["site_id"]
+        if header.get("site_id") != my_site:
+            raise BundleRefused(
+                "this bundle is for another site than this node's: nothing was imported"
+            )
+        try:
+            keys.verify(
+                sender["signing_public"],
+                MAGIC + b"\n" + lines[1] + b"\n" + lines[2],
+                signature,
+            )
+        except keys.BadSignature:
+            raise BundleRefused(
+                "the bundle's signature does not verify (altered, or not from the node it "
+                "names): nothing was imported"
+            ) from None
+        if hashlib.sha256(lines[2]).hexdigest() != header.get("body_sha256") or len(
+            lines[2]
+        ) != header.get("body_bytes"):
+            raise BundleRefused("the bundle's content does not match its header: nothing imported")
+        opened = self.vault.open(my_site, BUNDLE_FIELD, body)
+        if opened is None:
+            raise BundleRefused(
+                "the bundle cannot be opened with this site's key (destroyed or never "
+                "received): nothing was imported"
+            )
+        changes = json.loads(opened)["changes"]
+        if any(c["site_id"] != my_site for c in changes):
+            raise BundleRefused("the bundle holds another site's changes: nothing was imported")
+        return header, changes
+
+    def import_bundle(self, data: bytes, *, audit: AuditHook) -> ImportReport:
+        """Apply a bundle once, in one transaction: new changes are applied or wait; the
+        ones held already are skipped; the sender's marks become its acknowledgements."""
+        header, changes = self.read_bundle(data)
+        sender = str(header["from_node"])
+        report = ImportReport(from_node=sender)
+        with self.db.transaction() as conn:
+            me = self._self(conn)
+            ids = [c["id"] for c in changes]
+            held: set[str] = set()
+            for start in range(0, len(ids), 500):
+                held.update(
+                    conn.execute(
+                        select(sync_changes.c.id).where(
+                            sync_changes.c.id.in_(ids[start : start + 500])
+                        )
+                    ).scalars()
+                )
+            fresh = [c for c in changes if c["id"] not in held]
+            report.already_had = len(changes) - len(fresh)
+            now = self.clock()
+            for c in fresh:
+                conn.execute(
+                    insert(sync_changes).values(
+                        **_change_in(c), received_at=now, state="waiting", conflict_fields=None
+                    )
+                )
+            touched = self._drain(conn, report, audit)
+            advanced = self._advance(conn, me, sender, header)
+            report.fresh = len(fresh)
+            if fresh or advanced:
+                conn.execute(
+                    update(sync_nodes).where(sync_nodes.c.id == sender).values(last_contact_at=now)
+                )
+            if touched:
+                match_index.reindex_persons(conn, sorted(touched), self.vault)
+                outbox.record(conn, sorted(touched), "registration", now)
+        if touched:
+            self.notify(sorted(touched))
+        return report
+
+    def _advance(
+        self, conn: Connection, me: dict[str, Any], sender: str, header: dict[str, Any]
+    ) -> bool:
+        """The sender's marks as its acknowledgements, and this side's own marks moved
+        past each range it now holds whole. True when anything moved."""
+        moved = False
+        for peer, origin, seq in [
+            *((sender, o, int(s)) for o, s in dict(header.get("have", {})).items()),
+            *(
+                (me["id"], o, int(hi))
+                for o, (lo, hi) in dict(header.get("ranges", {})).items()
+                if o != me["id"]
+            ),
+        ]:
+            current = conn.execute(
+                select(sync_acks.c.seq).where(
+                    sync_acks.c.peer_node == peer, sync_acks.c.origin_node == origin
+                )
+            ).scalar()
+            if peer == me["id"]:
+                lo = int(header["ranges"][origin][0])
+                if lo > (current or 0):  # an earlier range is missing: not whole yet
+                    continue
+            if current is None:
+                conn.execute(insert(sync_acks).values(peer_node=peer, origin_node=origin, seq=seq))
+                moved = True
+            elif seq > current:
+                conn.execute(
+                    update(sync_acks)
+                    .where(sync_acks.c.peer_node == peer, sync_acks.c.origin_node == origin)
+                    .values(seq=seq)
+                )
+                moved = True
+        return moved
+
+    def _drain(self, conn: Connection, report: ImportReport, audit: AuditHook) -> set[str]:
+        """Apply every waiting change whose dependencies are here, until none moves."""
+        touched: set[str] = set()
+        applied_now: list[dict[str, Any]] = []
+        while True:
+            waiting = conn.execute(
+                select(sync_changes)
+                .where(sync_changes.c.state == "waiting")
+                .order_by(
+                    sync_changes.c.recorded_at, sync_changes.c.origin_node, sync_changes.c.seq
+                )
+            ).mappings()
+            progress = False
+            for change in list(waiting):
+                state = self._open_change(change)
+                if self._missing(conn, change, state):
+                    continue
+                conflicts = self._apply(conn, change, state)
+                conn.execute(
+                    update(sync_changes)
+                    .where(sync_changes.c.id == change["id"])
+                    .values(
+                        state="conflict" if conflicts else "applied",
+                        conflict_fields=",".join(conflicts) or None,
+                    )
+                )
+                applied_now.append(state)
+                touched.add(str(change["person_id"]))
+                progress = True
+            if not progress:
+                break
+        # Family links are written once both persons are here (a household's members
+        # arrive in the same bundle, in any order).
+        for state in applied_now:
+            self._links(conn, state)
+        report.waiting = conn.execute(
+            select(func.count()).select_from(sync_changes).where(sync_changes.c.state == "waiting")
+        ).scalar_one()
+        report.conflicts = sum(1 for s in applied_now if s.get("_conflict"))
+        report.applied = len(applied_now) - report.conflicts
+        if touched:
+            audit(conn, sorted(touched))
+        return touched
+
+    def _open_change(self, change: Any) -> dict[str, Any]:
+        opened = self.vault.open(change["site_id"], CHANGE_FIELD, change["payload"])
+        if opened is None:
+            raise BundleRefused(
+                "a change cannot be opened with its site's key (destroyed or never "
+                "received): nothing was imported"
+            )
+        return dict(json.loads(opened))
+
+    def _missing(self, conn: Connection, change: Any, state: dict[str, Any]) -> list[str]:
+        """What the change needs that is not here yet (its base, a site, a manifest)."""
+        missing = []
+        if change["depends_on"] is not None:
+            base = conn.execute(
+                select(sync_changes.c.state).where(sync_changes.c.id == change["depends_on"])
+            ).scalar()
+            if base not in ("applied", "conflict"):
+                missing.append(f"change {change['depends_on']}")
+        person = state["person"]
+        wanted_sites = {person["site_id"]}
+        wanted_manifests = set()
+        for m in state["movements"]:
+            wanted_sites.update(s for s in (m["from_site_id"], m["to_site_id"]) if s)
+            if m["manifest_id"]:
+                wanted_manifests.add(m["manifest_id"])
+        have_sites = set(
+            conn.execute(select(sites.c.id).where(sites.c.id.in_(wanted_sites))).scalars()
+        )
+        missing += [f"site {s}" for s in wanted_sites - have_sites]
+        if wanted_manifests:
+            have = set(
+                conn.execute(
+                    select(manifests.c.id).where(manifests.c.id.in_(wanted_manifests))
+                ).scalars()
+            )
+            missing += [f"manifest {m}" for m in wanted_manifests - have]
+        return missing
+
+    def _apply(self, conn: Connection, change: Any, state: dict[str, Any]) -> list[str]:
+        """Write the change's state here; the conflicting fields (kept ours)."""
+        incoming = decode_row(persons, state["person"])
+        site_id = incoming["site_id"]
+        pid = incoming["id"]
+        current = conn.execute(select(persons).where(persons.c.id == pid)).mappings().first()
+        head = heads_of(conn, [pid]).get(pid)
+        conflicts: list[str] = []
+        if state["household"] is not None:
+            hh = decode_row(households, state["household"])
+            if (
+                conn.execute(select(households.c.id).where(households.c.id == hh["id"])).first()
+                is None
+            ):
+                conn.execute(insert(households).values(**hh))
+        docs_in = [decode_row(person_documents, d) for d in state["documents"]]
+        if current is None:
+            conn.execute(insert(persons).values(**self._hashed(site_id, incoming)))
+            self._replace_documents(conn, pid, site_id, docs_in)
+        elif head == change["depends_on"]:  # made on what is here: it follows on
+            conn.execute(
+                update(persons).where(persons.c.id == pid).values(**self._hashed(site_id, incoming))
+            )
+            self._replace_documents(conn, pid, site_id, docs_in)
+        else:  # both sides changed the person apart: merged field by field
+            base_state = self._base_state(conn, change["depends_on"])
+            base = base_state["person"] if base_state else {}
+            ours = encode_row(persons, current)
+            theirs = state["person"]
+            take: dict[str, Any] = {}
+            for column in persons.columns:
+                name = column.name
+                if name in NOT_COMPARED:
+                    continue
+                b, o, t = (self._plain(site_id, name, x.get(name)) for x in (base, ours, theirs))
+                if t in (b, o):
+                    continue
+                if o == b:
+                    take[name] = theirs.get(name)
+                else:
+                    conflicts.append(name)
+            if base_state is not None:
+                b_docs = self._doc_set(site_id, base_state["documents"])
+                o_docs = self._doc_set(
+                    site_id,
+                    [encode_row(person_documents, d) for d in conn.execute(
+                        select(person_documents).where(person_documents.c.person_id == pid)
+                    ).mappings()],
+                )  # fmt: skip
+                t_docs = self._doc_set(site_id, state["documents"])
+                if t_docs not in (b_docs, o_docs):
+                    if o_docs == b_docs:
+                        self._replace_documents(conn, pid, site_id, docs_in)
+                    else:
+                        conflicts.append("documents")
+            if take:
+                values = decode_row(persons, {**encode_row(persons, current), **take})
+                values["updated_at"] = max(current["updated_at"], incoming["updated_at"])
+                conn.execute(
+                    update(persons)
+                    .where(persons.c.id == pid)
+                    .values(**self._hashed(site_id, values))
+                )
+        # Facts add up: movement events by id, in the order they happened.
+        have = set(
+            conn.execute(select(movements.c.id).where(movements.c.person_id == pid)).scalars()
+        )
+        new_events = [decode_row(movements, m) for m in state["movements"] if m["id"] not in have]
+        if new_events:
+            conn.execute(insert(movements), new_events)
+        locations.refresh(conn, [pid])
+        if not conflicts:
+            set_heads(conn, {pid: change["id"]}, {pid: head} if head else {})
+        else:
+            state["_conflict"] = True
+        return conflicts
+
+    def _links(self, conn: Connection, state: dict[str, Any]) -> None:
+        for link in state["relationships"]:
+            row = decode_row(relationships, link)
+            present = (
+                conn.execute(
+                    select(persons.c.id).where(
+                        persons.c.id.in_([row["person_id"], row["other_person_id"]])
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if len(set(present)) < 2:
+                continue
+            exists = conn.execute(
+                select(relationships.c.id).where(
+                    relationships.c.person_id == row["person_id"],
+                    relationships.c.other_person_id == row["other_person_id"],
+                    relationships.c.kind == row["kind"],
+                )
+            ).first()
+            if exists is None:
+                conn.execute(insert(relationships).values(**row))
+
+    def _base_state(self, conn: Connection, change_id: str | None) -> dict[str, Any] | None:
+        if change_id is None:
+            return None
+        row = (
+            conn.execute(select(sync_changes).where(sync_changes.c.id == change_id))
+            .mappings()
+            .first()
+        )
+        return None if row is None else self._open_change(row)
+
+    def _plain(self, site_id: str, name: str, value: Any) -> Any:
+        """A sealed field compared by what it says (each sealing differs)."""
+        if name in SEALED_PERSON_FIELDS and isinstance(value, str):
+            return self.vault.open(site_id, name, value)
+        return value
+
+    def _doc_set(self, site_id: str, docs: list[dict[str, Any]]) -> set[tuple[Any, ...]]:
+        return {
+            (
+                d["doc_type"],
+                d["issuing_country"],
+                self.vault.open(site_id, DOCUMENT_FIELD, d["number"]),
+            )
+            for d in docs
+        }
+
+    def _hashed(self, site_id: str, row: dict[str, Any]) -> dict[str, Any]:
+        """The lookup hash computed here (it is keyed by this installation's master key)."""
+        phone = self.vault.open(site_id, "phone", row.get("phone"))
+        return {**row, "phone_hash": self.vault.lookup_hash("phone", phone) if phone else None}
+
+    def _replace_documents(
+        self, conn: Connection, pid: str, site_id: str, docs: list[dict[str, Any]]
+    ) -> None:
+        conn.execute(delete(person_documents).where(person_documents.c.person_id == pid))
+        rows = []
+        for d in docs:
+            number = self.vault.open(site_id, DOCUMENT_FIELD, d["number"]) or ""
+            rows.append(
+                {**d, "number_key": self.vault.lookup_hash("document", document_key(number))}
+            )
+        if rows:
+            conn.execute(insert(person_documents), rows)
+
+    # -- status --------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """This installation and each peer: last contact, changes not yet acknowledged
+        (to send), changes waiting and in conflict here."""
+        with self.db.read() as conn:
+            me = self._self(conn)
+            out_peers = []
+            for peer in conn.execute(
+                select(sync_nodes).where(sync_nodes.c.is_self.is_(False))
+            ).mappings():
+                acks = self._acks(conn, peer["id"])
+                site_id = me["site_id"] if me["role"] == "node" else peer["site_id"]
+                query = select(sync_changes.c.origin_node, sync_changes.c.seq).where(
+                    sync_changes.c.site_id == site_id, sync_changes.c.origin_node != peer["id"]
+                )
+                if me["role"] == "node":
+                    query = query.where(sync_changes.c.origin_node == me["id"])
+                unsent = sum(1 for o, s in conn.execute(query) if s > acks.get(o, 0))
+                out_peers.append(
+                    {
+                        "id": peer["id"],
+                        "role": peer["role"],
+                        "status": peer["status"],
+                        "site_id": peer["site_id"],
+                        "last_contact_at": peer["last_contact_at"],
+                        "unsent": unsent,
+                    }
+                )
+            counts = {
+                s: len(
+                    conn.execute(select(sync_changes.c.id).where(sync_changes.c.state == s)).all()
+                )
+                for s in ("waiting", "conflict")
+            }
+        return {
+            "node_id": me["id"],
+            "role": me["role"] or "standalone",
+            "status": me["status"],
+            "site_id": me["site_id"],
+            "last_seq": me["last_seq"],
+            "fingerprint": keys.fingerprint(me["signing_public"]) if me["signing_public"] else None,
+            "waiting": counts["waiting"],
+            "conflicts": counts["conflict"],
+            "peers": out_peers,
+        }
+
+
+def _change_out(r: Any) -> dict[str, Any]:
+    return {
+        "id": r["id"],
+        "origin_node": r["origin_node"],
+        "seq": int(r["seq"]),
+        "user_id": r["user_id"],
+        "kind": r["kind"],
+        "person_id": r["person_id"],
+        "site_id": r["site_id"],
+        "depends_on": r["depends_on"],
+        "payload": r["payload"],
+        "recorded_at": r["recorded_at"].isoformat(),
+    }
+
+
+def _change_in(c: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(c["id"]),
+        "origin_node": str(c["origin_node"]),
+        "seq": int(c["seq"]),
+        "user_id": c["user_id"],
+        "kind": str(c["kind"]),
+        "person_id": c["person_id"],
+        "site_id": c["site_id"],
+        "depends_on": c["depends_on"],
+        "payload": str(c["payload"]),
+        "recorded_at": datetime.fromisoformat(c["recorded_at"]),
+    }

@@ -1,0 +1,124 @@
+"""Issue 16: `corridor node init|approve|join|export|import|status` end to end, on two
+SQLite files with their own master keys: a household and a transfer registered at the
+node reach the central by a bundle file; a replay says "already applied"; a tampered
+file is refused with a clear error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from corridor.cli import main
+from corridor.schemas import HouseholdIn, StatusEventIn
+from corridor.security.crypto import MasterKey
+from corridor.services import Services
+from corridor.storage import Database
+from corridor.storage.migrate import upgrade
+from corridor.storage.tables import person_locations, persons, relationships
+from tests.sync.helpers import hook, make_site
+
+
+def _install(tmp_path: Path, name: str) -> tuple[str, dict[str, str]]:
+    url = f"sqlite:///{tmp_path / f'{name}.db'}"
+    key_file = tmp_path / f"{name}.key"
+    key_file.write_text(MasterKey.generate().encoded())
+    db = Database(url)
+    upgrade(db)
+    db.dispose()
+    return url, {"CORRIDOR_DATABASE_URL": url, "CORRIDOR_MASTER_KEY_FILE": str(key_file)}
+
+
+def _services(env: dict[str, str]) -> Services:
+    return Services(
+        Database(env["CORRIDOR_DATABASE_URL"]),
+        master=MasterKey.from_file(Path(env["CORRIDOR_MASTER_KEY_FILE"])),
+    )
+
+
+def _ok(runner: CliRunner, args: list[str], env: dict[str, str]) -> str:
+    r = runner.invoke(main, args, env=env)
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+def test_a_node_joins_and_a_bundle_file_carries_a_household_and_a_transfer(tmp_path):
+    runner = CliRunner()
+    _, central_env = _install(tmp_path, "central")
+    _, node_env = _install(tmp_path, "node")
+    central = _services(central_env)
+    exit_point = make_site(central, "Exit")
+    camp = make_site(central, "Camp", "camp")
+    central.db.dispose()
+
+    request, grant = tmp_path / "request.json", tmp_path / "grant.json"
+    out = _ok(runner, ["node", "init", "--central", "https://c.example", "--site", "Exit",
+                       "--request-out", str(request)], node_env)  # fmt: skip
+    assert "asks to join" in out
+    out = _ok(runner, ["node", "approve", str(request), "--out", str(grant)], central_env)
+    fingerprint = out.strip().rsplit(" ", 1)[-1]
+    wrong = runner.invoke(
+        main, ["node", "join", str(grant), "--central-fingerprint", "0000-0000-0000-0000"],
+        env=node_env,
+    )  # fmt: skip
+    assert wrong.exit_code != 0 and "another central" in wrong.output
+    _ok(runner, ["node", "join", str(grant), "--central-fingerprint", fingerprint], node_env)
+
+    node = _services(node_env)
+    household = node.registration.register_household(
+        HouseholdIn.model_validate(
+            {"site_id": exit_point, "consent": {"tracing": True}, "purpose": "registration",
+             "legal_basis": "vital_interest",
+             "head": {"given_name": "Ahmad", "family_name": "Saleh", "sex": "m",
+                      "birth_date": "1980-01-01"},
+             "members": [{"given_name": "Lina", "family_name": "Saleh", "sex": "f",
+                          "birth_date": "2012-05-01", "relationship": "child"}]}
+        ),
+        audit=hook(node, "person.write"),
+    )  # fmt: skip
+    head = household["head_person_id"]
+    node.movements.record(
+        head, StatusEventIn(kind="transferred", to_site_id=camp), audit=hook(node, "movement.write")
+    )
+    with node.db.read() as conn:
+        at_node = conn.execute(
+            select(person_locations.c.site_id, person_locations.c.state).where(
+                person_locations.c.person_id == head
+            )
+        ).one()
+    node.db.dispose()
+    assert at_node[0] == camp
+
+    bundle = tmp_path / "truck.bundle"
+    out = _ok(runner, ["node", "export", "--to", str(bundle)], node_env)
+    assert out.startswith("3 changes")  # two persons, then the transfer
+    out = _ok(runner, ["node", "import", str(bundle)], central_env)
+    assert out.startswith("3 changes applied, 0 waiting")
+    out = _ok(runner, ["node", "import", str(bundle)], central_env)
+    assert out.startswith("already applied")
+
+    central = _services(central_env)
+    with central.db.read() as conn:
+        names = set(conn.execute(select(persons.c.given_name)).scalars())
+        links = conn.execute(select(relationships.c.kind)).scalars().all()
+        at_central = conn.execute(
+            select(person_locations.c.site_id, person_locations.c.state).where(
+                person_locations.c.person_id == head
+            )
+        ).one()
+    central.db.dispose()
+    assert names == {"Ahmad", "Lina"}
+    assert sorted(links) == ["child", "parent"]  # both ways, whichever arrived first
+    assert at_central == at_node  # the transfer travelled as a fact
+
+    data = bundle.read_bytes()
+    spoilt = tmp_path / "spoilt.bundle"
+    spoilt.write_bytes(data[: len(data) - 40] + b"x" * 39 + b"\n")
+    r = runner.invoke(main, ["node", "import", str(spoilt)], env=central_env)
+    assert r.exit_code != 0 and "signature does not verify" in r.output
+
+    out = _ok(runner, ["node", "status"], central_env)
+    assert "(central, self)" in out and "last contact 20" in out
+    out = _ok(runner, ["node", "status"], node_env)
+    assert "(node, approved)" in out and "3 to send" in out  # the central has not answered
