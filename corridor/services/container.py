@@ -86,6 +86,11 @@ class Services:
         self.idempotency = IdempotencyService(db, clock)
         # Review and merge of duplicates: merges as recorded facts, undone exactly.
         self.merges = MergeService(db, clock, self.vault, self.person_search)
+        # Incremental linkage: a person registered or renamed at a desk is searched for
+        # once the write committed, and its suspected duplicates queued for review.
+        self.registration.linkage = lambda written, audit: self.merges.queue_new(
+            written, "registration", audit=audit
+        )
         # An import queues its suspected duplicates for review (``merges.propose``).
         self.imports = ImportService(db, clock, self.registration, self.person_search, self.merges)
         self.partner_exports = PartnerExportService(db, clock, self.vault)

@@ -161,6 +161,8 @@ def register_person(body: PersonIn, svc: Svc, who: MayPersonWrite, retry: Retrie
                 recorded_by=who.principal.user_id,
                 audit=guard(svc.audit.hook(who, "person.write")),
                 scope=who.scope,
+                # The review queue's own transaction, after the write's (not the key's).
+                queue_audit=svc.audit.hook(who, "person.write"),
             ),
         ),
         lambda done: svc.gate.person(who, done.ref["person_ids"][0]),
@@ -228,6 +230,8 @@ def update_person(
                 body,
                 audit=guard(svc.audit.hook(who, "person.write")),
                 scope=who.scope,
+                # The review queue's own transaction, after the write's (not the key's).
+                queue_audit=svc.audit.hook(who, "person.write"),
                 check=svc.gate.patch_check(who, body.model_dump(exclude_unset=True)),
             ),
         ),
@@ -294,6 +298,8 @@ def register_household(
                 recorded_by=who.principal.user_id,
                 audit=guard(svc.audit.hook(who, "person.write")),
                 scope=who.scope,
+                # The review queue's own transaction, after the write's (not the key's).
+                queue_audit=svc.audit.hook(who, "person.write"),
             )
         ),
         lambda done: svc.gate.registered_household(who, done.ref["household_id"]),

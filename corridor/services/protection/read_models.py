@@ -387,7 +387,10 @@ class DuplicatePair(ReadModel):
     probability: float
     weight: float
     explanation: list[Evidence]
-    found_by: str = Field(description="duplicates (a run of corridor duplicates), officer")
+    found_by: str = Field(
+        description="duplicates (a run of corridor duplicates), import, registration "
+        "(a desk's registration or correction), officer"
+    )
     created_at: datetime
     persons: list[PersonView] = Field(description="The two persons, as the caller may see them")
 

@@ -13,6 +13,7 @@ persons locked first and both in the caller's scope (else 404, as for nobody).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy import Column, Connection, and_, delete, insert, or_, select, up
 
 from corridor.domain.ids import format_registration_number, uuid7
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
+from corridor.schemas import PersonDetails
 from corridor.services.base import AuditHook, Service
 from corridor.services.protection.field_vault import DOCUMENT_FIELD, FieldVault
 from corridor.services.search import match_index
@@ -40,6 +42,8 @@ from corridor.storage.tables import (
 )
 from corridor.storage.tracing_tables import tracing_cases, tracing_matches
 from corridor.text import N_
+
+log = logging.getLogger(__name__)
 
 # The most pairs the queue shows at once, most probable first.
 QUEUE_SIZE = 100
@@ -220,6 +224,40 @@ class MergeService(Service):
             named = [str(r[k]) for r in rows for k in ("person_a", "person_b")]
             audit(conn, list(dict.fromkeys(named)))
         return _components(clusters, set(left)), len(rows)
+
+    def queue_new(
+        self,
+        written: Sequence[tuple[str, PersonDetails]],
+        found_by: str = "registration",
+        *,
+        audit: AuditHook,
+    ) -> int:
+        """Incremental linkage: each person just written (id, details), once its write
+        has committed, is searched for in the match index (``suspected_duplicates``, the
+        check imports make) and the pairs from the model's ``duplicate_at`` are queued
+        for review (``propose``: never a pair decided apart, never one queued before, so
+        a write told twice queues nothing more). Returns how many pairs were queued.
+
+        Its own transaction, after the write's: a failure here never undoes the write,
+        which is committed; it is logged (no field values) and ``corridor duplicates``
+        finds the pairs again."""
+        try:
+            pairs = [
+                [person_id, m["person"]["id"]]
+                for person_id, details in written
+                for m in self.person_search.suspected_duplicates(details, exclude={person_id})
+            ]
+            if not pairs:
+                return 0
+            _, queued = self.propose(pairs, found_by, audit=audit)
+        except Exception as exc:  # the write stands whatever fails here
+            log.warning(
+                "%s: suspected duplicates not queued for review (%s)",
+                found_by,
+                type(exc).__name__,
+            )
+            return 0
+        return queued
 
     def reject(
         self,
