@@ -211,7 +211,10 @@ def erase_person(
             svc.retention.erase(person_id, body.ground, audit=guard(audit), scope=who.scope)
         ),
         lambda done: Erasure(
-            person_id=person_id, erased_at=done.ref["erased_at"], ground=body.ground
+            person_id=person_id,
+            erased_at=done.ref["erased_at"],
+            ground=body.ground,
+            merged_person_ids=done.ref.get("merged_person_ids", []),
         ),
         made.erasure_ref(person_id),
     )

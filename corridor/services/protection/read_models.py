@@ -497,6 +497,10 @@ class Erasure(ReadModel):
     person_id: str
     erased_at: datetime
     ground: str
+    merged_person_ids: list[str] = Field(
+        default_factory=list,
+        description="the records merged into this person (issue 15), erased with it",
+    )
 
 
 class RecordLocation(Sparse):
