@@ -395,6 +395,10 @@ class DuplicatePair(ReadModel):
     persons: list[PersonView] = Field(description="The two persons, as the caller may see them")
 
 
+class DuplicateList(Listed):
+    items: list[DuplicatePair]
+
+
 class MergeFollowed(ReadModel):
     """How many rows of each kind followed the survivor (and whether it joined the
     household of the person merged into it)."""
