@@ -185,3 +185,27 @@ def test_the_registration_page_queues_the_pair(database, clock, desk):
     # Tapped twice (the same key): one person, one pair.
     registrar.submit("/register", form)
     assert len(_pairs(desk["client"])) == 1
+
+
+def test_on_the_server_the_search_is_made_off_the_request_path(database, clock):
+    """With background checks (the server's default), the registration answers without
+    waiting for the search; the pair is queued on the linkage thread, which the app's
+    shutdown waits for."""
+    from corridor.schemas import PersonIn, SiteIn
+    from corridor.security.crypto import MasterKey
+    from tests.conftest import MASTER_KEY
+
+    svc = Services(database, clock, MasterKey.from_text(MASTER_KEY), tracing_in_background=True)
+    op = svc.audit.operator_hook("test", "person.write")
+    camp = svc.sites.create(
+        SiteIn(name="Camp A", kind="camp"), audit=svc.audit.operator_hook("test", "sites.admin")
+    )["id"]
+    body = {**HASSAN, "site_id": camp, "consent": CONSENT, **BASIS}
+    first = svc.registration.register_person(PersonIn.model_validate(body), audit=op)["id"]
+    again = svc.registration.register_person(PersonIn.model_validate(body), audit=op)["id"]
+    svc.close()
+    with database.read() as conn:
+        rows = [dict(r) for r in conn.execute(select(duplicate_pairs)).mappings()]
+    assert [({r["person_a"], r["person_b"]}, r["found_by"]) for r in rows] == [
+        ({first, again}, "registration")
+    ]
