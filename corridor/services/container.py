@@ -144,6 +144,19 @@ class Services:
                 pass
         return self.merges.queue_new(written, "registration", audit=audit)
 
+    def linkage_idle(self, timeout: float = 30) -> bool:
+        """Wait until the searches for duplicates asked for so far are made (the linkage
+        thread takes them in turn); False on timeout. At once when there is no thread."""
+        if self._linker is None:
+            return True
+        try:
+            self._linker.submit(lambda: None).result(timeout)
+        except RuntimeError:  # shut down: every search asked for was made
+            return True
+        except TimeoutError:
+            return False
+        return True
+
     def start(self) -> None:
         """Start background work: the tracing worker first checks what the outbox kept
         from before (a crash, however long ago)."""

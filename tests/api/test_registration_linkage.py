@@ -179,11 +179,14 @@ def test_the_registration_page_queues_the_pair(database, clock, desk):
     }
     r = registrar.submit("/register", form)
     assert r.status_code == 200, r.text[:500]
+    # The pages' app checks in the background (the server's setting): its thread done.
+    assert registrar.app.state.services.linkage_idle()
     [pair] = _pairs(desk["client"])
     assert desk["first"] in (pair["person_a"], pair["person_b"])
     assert pair["found_by"] == "registration"
     # Tapped twice (the same key): one person, one pair.
     registrar.submit("/register", form)
+    assert registrar.app.state.services.linkage_idle()
     assert len(_pairs(desk["client"])) == 1
 
 
@@ -209,3 +212,34 @@ def test_on_the_server_the_search_is_made_off_the_request_path(database, clock):
     assert [({r["person_a"], r["person_b"]}, r["found_by"]) for r in rows] == [
         ({first, again}, "registration")
     ]
+
+
+def test_the_household_page_queues_the_member_who_is_registered_already(database, clock, desk):
+    registrar = page_client(database, clock, roles=(Role.REGISTRAR,), name="registrar")
+    me = registrar.get("/api/auth/me").json()
+    r = desk["client"].put(f"/api/users/{me['user_id']}/sites", json={"site_ids": [desk["camp"]]})
+    assert r.status_code == 200, r.text
+    html = registrar.page("/register/household")
+    form = {
+        "site_id": desk["camp"],
+        "purpose": BASIS["purpose"],
+        "legal_basis": BASIS["legal_basis"],
+        "consent_tracing": "1",
+        "idempotency_key": KEY.findall(html)[0],
+        "head.given_name": "Mariam",
+        "head.father_name": "Yusuf",
+        "head.family_name": "Haddad",
+        "head.sex": "f",
+        "head.birth_date": "1984",
+        "members[0].relationship": "spouse",
+        **{f"members[0].{k}": v for k, v in HASSAN.items()},
+    }
+    r = registrar.submit("/register/household", form)
+    assert r.status_code == 200, r.text[:500]
+    assert registrar.app.state.services.linkage_idle()  # the background search made
+    [pair] = _pairs(desk["client"])
+    assert desk["first"] in (pair["person_a"], pair["person_b"])
+    assert pair["found_by"] == "registration"
+    registrar.submit("/register/household", form)  # tapped twice: nothing more
+    assert registrar.app.state.services.linkage_idle()
+    assert len(_pairs(desk["client"])) == 1
