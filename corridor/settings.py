@@ -167,8 +167,9 @@ SETTINGS_HELP: dict[str, str] = {
     "master_key": "The master key itself, instead of a file; env CORRIDOR_MASTER_KEY "
     "(never printed)",
     "tracing_checks": "'background' (default: new registrations and arrivals are checked "
-    "against open enquiries on a worker thread, within about a second) or 'inline' (before "
-    "the request answers); env CORRIDOR_TRACING_CHECKS",
+    "against open enquiries, and a desk's registrations against the registry for "
+    "duplicates, on worker threads, within about a second) or 'inline' (before the request "
+    "answers); env CORRIDOR_TRACING_CHECKS",
     "biometrics_enabled": "Accept a biometric reference (an id from a biometric system, "
     "never an image) on persons; off by default; env CORRIDOR_BIOMETRICS_ENABLED",
     "authorisation_file": "A JSON file replacing the shipped authorisation matrix (roles, "

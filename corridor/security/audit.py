@@ -2,9 +2,13 @@
 
 Every read, write, export and denial of personal data is one row: who (user id and
 role), which person (id only, never a field value), what (action), why (purpose),
-the outcome (allowed or denied) and when. Each row stores the previous row's hash and
-its own: ``hash = SHA-256(prev_hash + "\\n" + canonical JSON of the row)``. Editing,
-deleting or reordering any row breaks the chain at that row, which ``verify`` names.
+the outcome (allowed or denied) and when; and for a write sent to a merged person's old
+id, that old id (``via_person_id``: the event names the survivor it led to). Each row
+stores the previous row's hash and its own: ``hash = SHA-256(prev_hash + "\\n" +
+canonical JSON of the row)``; the JSON holds ``via_person_id`` only when it is set, so
+the rows written before it existed keep their hashes and the column is covered for every
+row that has one. Editing, deleting or reordering any row breaks the chain at that row,
+which ``verify`` names.
 
 Appends are serialised: on PostgreSQL by a transaction-scoped advisory lock taken before
 reading the chain head, so concurrent writers queue instead of forking the chain; on
@@ -17,8 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -37,6 +42,7 @@ __all__ = [
     "accesses_to",
     "append",
     "head",
+    "note_routed",
     "row_hash",
     "verify",
 ]
@@ -63,6 +69,8 @@ class AuditEvent:
     occurred_at: datetime
     person_id: str | None = None
     site_id: str | None = None
+    # The id the caller named when it led to ``person_id`` (a merged person's old id).
+    via_person_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,8 +113,29 @@ def row_hash(
         "person_id": event.person_id,
         "site_id": event.site_id,
     }
+    if event.via_person_id is not None:
+        body["via_person_id"] = event.via_person_id
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
+
+
+# Per write transaction (its Connection object, gone with it): survivor id -> the old id
+# the write named (``note_routed``), so that its audit events say which id it was sent to.
+_routed: weakref.WeakKeyDictionary[Connection, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def note_routed(conn: Connection, named: str, person_id: str) -> None:
+    """A write in ``conn``'s transaction named ``named`` and acts on ``person_id`` (the
+    survivor of a merge): the events this transaction appends for ``person_id`` carry
+    ``named`` as their ``via_person_id``. Called by ``services.base.live_ids``."""
+    _routed.setdefault(conn, {})[person_id] = named
+
+
+def _with_via(conn: Connection, event: AuditEvent) -> AuditEvent:
+    routed = _routed.get(conn)
+    if not routed or event.via_person_id is not None or event.person_id not in routed:
+        return event
+    return replace(event, via_person_id=routed[event.person_id])
 
 
 def _lock_chain(conn: Connection) -> None:
@@ -127,6 +156,7 @@ def append(conn: Connection, event: AuditEvent) -> ChainHead:
     if not event.purpose.strip():
         raise ValueError("an audit event needs a purpose")
     outcome = Outcome(event.outcome)
+    event = _with_via(conn, event)
     _lock_chain(conn)
     last = head(conn)
     seq = 1 if last is None else last.seq + 1
@@ -143,6 +173,7 @@ def append(conn: Connection, event: AuditEvent) -> ChainHead:
             purpose=event.purpose,
             person_id=event.person_id,
             site_id=event.site_id,
+            via_person_id=event.via_person_id,
             prev_hash=prev,
             hash=digest,
         )
@@ -156,6 +187,7 @@ def append_many(conn: Connection, events: list[AuditEvent]) -> ChainHead | None:
     """Add several events in order with one lock, one head read and one insert."""
     if not events:
         return head(conn)
+    events = [_with_via(conn, e) for e in events]
     for event in events:
         if not event.purpose.strip():
             raise ValueError("an audit event needs a purpose")
@@ -178,6 +210,7 @@ def append_many(conn: Connection, events: list[AuditEvent]) -> ChainHead | None:
                 "purpose": event.purpose,
                 "person_id": event.person_id,
                 "site_id": event.site_id,
+                "via_person_id": event.via_person_id,
                 "prev_hash": prev,
                 "hash": digest,
             }
@@ -212,6 +245,7 @@ def _rows(conn: Connection, batch: int = 5000) -> Iterator[tuple[int, AuditEvent
                 occurred_at=r.occurred_at,
                 person_id=r.person_id,
                 site_id=r.site_id,
+                via_person_id=r.via_person_id,
             )
             yield r.seq, event, r.prev_hash, r.hash
         after = rows[-1].seq
@@ -257,6 +291,7 @@ def accesses_to(conn: Connection, person_id: str) -> list[AuditEvent]:
             occurred_at=r.occurred_at,
             person_id=r.person_id,
             site_id=r.site_id,
+            via_person_id=r.via_person_id,
         )
         for r in rows
     ]

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
+from corridor.security import audit
 from corridor.storage import queries
 from corridor.storage.database import Database
 from corridor.storage.merge_tables import merged_persons
@@ -38,7 +39,8 @@ def live_ids(conn: Connection, person_ids: Sequence[str]) -> list[str]:
     15): a write sent to a merged person's old id (an offline tablet, a second desk, a
     site node) lands on the survivor, and nothing is ever stored under the old id. Every
     person write calls this inside its transaction, before its scope check, its locks and
-    its audit event (so the event names the survivor). Same length and order as given.
+    its audit event (so the event names the survivor, and carries the id the write named
+    as its ``via_person_id``: ``audit.note_routed``). Same length and order as given.
     Unmerge is the one write that acts on the old id itself, and does not call it."""
     if not person_ids:
         return []
@@ -51,7 +53,14 @@ def live_ids(conn: Connection, person_ids: Sequence[str]) -> list[str]:
     )
     if not merged:
         return list(person_ids)
-    return [queries.survivors(conn, [p])[0] if p in merged else p for p in person_ids]
+    out = []
+    for p in person_ids:
+        if p in merged:
+            survivor = queries.survivors(conn, [p])[0]
+            audit.note_routed(conn, p, survivor)
+            p = survivor
+        out.append(p)
+    return out
 
 
 def live_id(conn: Connection, person_id: str) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -11,7 +12,9 @@ from corridor.storage.database import Database
 
 if TYPE_CHECKING:
     from corridor.matching import Model
+    from corridor.schemas import PersonDetails
     from corridor.security.crypto import MasterKey
+    from corridor.services.base import AuditHook
     from corridor.services.protection.retention import Category
 
 
@@ -37,8 +40,9 @@ class Services:
         lookups_per_hour: Mapping[str, int] | None = None,
     ) -> None:
         """``tracing_in_background``: check new registrations and arrivals against open
-        enquiries on a worker thread (the server) rather than before answering (tests,
-        the CLI, the demo build)."""
+        enquiries, and a desk's registrations against the registry for duplicates, on
+        worker threads (the server) rather than before answering (tests, the CLI, the
+        demo build)."""
         from corridor.services.exchange.exports import ExportService
         from corridor.services.exchange.imports import ImportService
         from corridor.services.exchange.partner_exports import PartnerExportService
@@ -92,6 +96,14 @@ class Services:
         self.idempotency = IdempotencyService(db, clock)
         # Review and merge of duplicates: merges as recorded facts, undone exactly.
         self.merges = MergeService(db, clock, self.vault, self.person_search)
+        # Incremental linkage: a person registered or renamed at a desk is searched for
+        # once the write committed, and its suspected duplicates queued for review; on
+        # the server off the request path (a search costs more than the registration's
+        # write), on one thread, so that the desk never waits for it.
+        self._linker: ThreadPoolExecutor | None = None
+        if tracing_in_background:
+            self._linker = ThreadPoolExecutor(1, thread_name_prefix="duplicate-links")
+        self.registration.linkage = self._link
         # An import queues its suspected duplicates for review (``merges.propose``).
         self.imports = ImportService(db, clock, self.registration, self.person_search, self.merges)
         self.partner_exports = PartnerExportService(db, clock, self.vault)
@@ -126,6 +138,31 @@ class Services:
             self.manifests.listeners.append(self.tracing.after_commit("arrival"))
             self.merges.listeners.append(self.tracing.after_commit("registration"))
 
+    def _link(self, written: Sequence[tuple[str, PersonDetails]], audit: AuditHook) -> int:
+        """``registration.linkage``: the pairs queued (0 when left to the thread)."""
+        if self._linker is not None:
+            try:
+                self._linker.submit(
+                    self.merges.queue_new, list(written), "registration", audit=audit
+                )
+                return 0
+            except RuntimeError:  # shut down (the app is stopping): searched here instead
+                pass
+        return self.merges.queue_new(written, "registration", audit=audit)
+
+    def linkage_idle(self, timeout: float = 30) -> bool:
+        """Wait until the searches for duplicates asked for so far are made (the linkage
+        thread takes them in turn); False on timeout. At once when there is no thread."""
+        if self._linker is None:
+            return True
+        try:
+            self._linker.submit(lambda: None).result(timeout)
+        except RuntimeError:  # shut down: every search asked for was made
+            return True
+        except TimeoutError:
+            return False
+        return True
+
     def start(self) -> None:
         """Start background work: the tracing worker first checks what the outbox kept
         from before (a crash, however long ago)."""
@@ -136,3 +173,5 @@ class Services:
         """Finish background work (queued tracing checks)."""
         if self.tracing_worker is not None:
             self.tracing_worker.stop()
+        if self._linker is not None:
+            self._linker.shutdown(wait=True)  # the searches asked for are made

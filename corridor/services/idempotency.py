@@ -391,10 +391,14 @@ def token_ref(user_id: str) -> RefOf:
 def erasure_ref(person_id: str) -> RefOf:
     """When an erasure anonymised its person (a time, not a field value)."""
 
-    def ref(conn: Connection, _person_ids: list[str]) -> Ref:
+    def ref(conn: Connection, person_ids: list[str]) -> Ref:
         found = conn.execute(
             select(persons.c.anonymised_at).where(persons.c.id == person_id)
         ).scalar()
-        return {"erased_at": found.isoformat() if found is not None else None}
+        # The erasure audits the person first, then the records merged into it (ids).
+        return {
+            "erased_at": found.isoformat() if found is not None else None,
+            "merged_person_ids": person_ids[1:],
+        }
 
     return ref

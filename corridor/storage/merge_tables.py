@@ -30,7 +30,7 @@ duplicate_pairs = Table(
     Column("weight", Float, nullable=False),
     # Per field: the level and weight (no text: the texts quote names).
     Column("levels", JSON, nullable=False),
-    Column("found_by", String(20), nullable=False),  # duplicates, import
+    Column("found_by", String(20), nullable=False),  # duplicates, import, registration, officer
     Column("status", String(10), nullable=False),  # proposed, merged, rejected, unmerged
     Column("reason", Text),
     Column("decided_by", String(100)),

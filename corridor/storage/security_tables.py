@@ -111,6 +111,9 @@ audit_events = Table(
     Column("site_id", ID),
     Column("prev_hash", HASH, nullable=False),
     Column("hash", HASH, nullable=False, unique=True),
+    # The id a write was sent to when it led to ``person_id`` (a merged person's old id,
+    # issue 15); in the row's hash when set (migration 0021).
+    Column("via_person_id", ID),
 )
 
 site_keys = Table(

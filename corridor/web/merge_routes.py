@@ -7,16 +7,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
+from corridor.domain.paging import Paging
 from corridor.schemas import MergeIn, NotDuplicateIn, UnmergeIn
 from corridor.services import Services
 from corridor.services.base import AuditHook
 from corridor.services.protection.accounts import Caller
 from corridor.services.protection.read_models import DuplicatePair, Merge, PairDecision
+from corridor.services.registration.merges import QUEUE_SIZE
 from corridor.web.auth import requires
 from corridor.web.deps import services
 from corridor.web.retries import Retried
+from corridor.web.routes import PAGED, Limit, Offset, counted
 from corridor.web.writes import audited
 
 merge_router = APIRouter(prefix="/api", tags=["duplicates"])
@@ -25,12 +28,16 @@ MayReview = Annotated[Caller, Depends(requires("person.merge"))]
 MayMerge = Annotated[Caller, Depends(audited("person.merge"))]
 
 
-@merge_router.get("/duplicates")
-def duplicates(svc: Svc, who: MayReview) -> list[DuplicatePair]:
-    """Probable duplicates to review, most probable first: both persons side by side (as
-    the caller may see them) with the engine's explanation. Only pairs whose two persons
-    are in the caller's sites; filled by ``corridor duplicates``."""
-    return svc.gate.duplicates(who)
+@merge_router.get("/duplicates", responses=PAGED)
+def duplicates(
+    svc: Svc, who: MayReview, response: Response, limit: Limit = QUEUE_SIZE, offset: Offset = 0
+) -> list[DuplicatePair]:
+    """Probable duplicates to review, most probable first, ``limit`` at a time (the total
+    in ``X-Total-Count``): both persons side by side (as the caller may see them) with
+    the engine's explanation. Only pairs whose two persons are in the caller's sites;
+    filled by ``corridor duplicates``, imports and registrations at a desk."""
+    listed = svc.gate.duplicates(who, Paging.of(limit=limit, offset=offset))
+    return counted(response, listed, listed.items)
 
 
 @merge_router.post("/persons/{person_id}/merge", status_code=201)

@@ -161,6 +161,8 @@ def register_person(body: PersonIn, svc: Svc, who: MayPersonWrite, retry: Retrie
                 recorded_by=who.principal.user_id,
                 audit=guard(svc.audit.hook(who, "person.write")),
                 scope=who.scope,
+                # The review queue's own transaction, after the write's (not the key's).
+                queue_audit=svc.audit.hook(who, "person.write"),
             ),
         ),
         lambda done: svc.gate.person(who, done.ref["person_ids"][0]),
@@ -209,7 +211,10 @@ def erase_person(
             svc.retention.erase(person_id, body.ground, audit=guard(audit), scope=who.scope)
         ),
         lambda done: Erasure(
-            person_id=person_id, erased_at=done.ref["erased_at"], ground=body.ground
+            person_id=person_id,
+            erased_at=done.ref["erased_at"],
+            ground=body.ground,
+            merged_person_ids=done.ref.get("merged_person_ids", []),
         ),
         made.erasure_ref(person_id),
     )
@@ -228,6 +233,8 @@ def update_person(
                 body,
                 audit=guard(svc.audit.hook(who, "person.write")),
                 scope=who.scope,
+                # The review queue's own transaction, after the write's (not the key's).
+                queue_audit=svc.audit.hook(who, "person.write"),
                 check=svc.gate.patch_check(who, body.model_dump(exclude_unset=True)),
             ),
         ),
@@ -294,6 +301,8 @@ def register_household(
                 recorded_by=who.principal.user_id,
                 audit=guard(svc.audit.hook(who, "person.write")),
                 scope=who.scope,
+                # The review queue's own transaction, after the write's (not the key's).
+                queue_audit=svc.audit.hook(who, "person.write"),
             )
         ),
         lambda done: svc.gate.registered_household(who, done.ref["household_id"]),

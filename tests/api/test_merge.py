@@ -284,6 +284,8 @@ def test_a_merge_across_sites_is_refused_and_changes_nothing(database, clock, wo
     officer = make_client(database, clock, roles=(Role.PROTECTION_OFFICER,))
     work_at(officer, world["camp"], admin=admin)
     s = world["survivor"]
+    # The registrations queued their pairs (incremental linkage); the refusals add none.
+    queued = _count(database, duplicate_pairs)
     # The survivor in scope, the other not: "person not found", naming the field.
     r = officer.post(
         f"/api/persons/{s}/merge", json={"other_person_id": elsewhere}, headers=_key("x1")
@@ -301,7 +303,8 @@ def test_a_merge_across_sites_is_refused_and_changes_nothing(database, clock, wo
     )  # fmt: skip
     assert r.status_code == 404, r.text
     assert _count(database, person_merges) == 0
-    assert _count(database, duplicate_pairs) == 0
+    assert _count(database, duplicate_pairs) == queued
+    assert _count(database, duplicate_pairs, duplicate_pairs.c.status != "proposed") == 0
     denials = _count(
         database,
         audit_events,
@@ -323,6 +326,12 @@ def test_the_queue_comes_from_corridor_duplicates_and_a_rejected_pair_stays_out(
     database, clock, world, tmp_path
 ):
     admin, s, m = world["admin"], world["survivor"], world["merged"]
+    # The second registration queued the pair at once (incremental linkage); a registry
+    # registered before that existed has no such pair: ``corridor duplicates`` finds it.
+    with database.transaction() as conn:
+        [found_by] = conn.execute(select(duplicate_pairs.c.found_by)).scalars()
+        assert found_by == "registration"
+        conn.execute(duplicate_pairs.delete())
     key_file = tmp_path / "master.key"
     key_file.write_text(MASTER_KEY)
     url = database.url.render_as_string(hide_password=False)

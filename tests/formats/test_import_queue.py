@@ -165,3 +165,28 @@ def test_an_import_over_http_with_a_key_queues_its_pairs_once(database, clock):
         queue = client.get("/api/duplicates")
         assert queue.status_code == 200, queue.text
         assert [{p["id"] for p in q["persons"]} for q in queue.json()] == [{new, hassan}]
+
+
+TWICE = (
+    "record_id,full_name,name_original_script,sex,birth_year,nationality,mother_name\n"
+    "NGO-101,Hassan Hamid Sarir,حسن حميد سرير,m,1980,SYR,Fatima\n"
+    "NGO-102,Amina Khalil Darwish,أمينة خليل درويش,f,1992,IRQ,Zainab\n"
+    "NGO-103,Hasan Hamid Sarir,حسن حميد سرير,m,1980,SYR,Fatima\n"
+).encode()
+
+
+def test_two_persons_of_one_file_who_duplicate_each_other_are_queued(services):
+    """Nobody registered before: the search finds nothing, but lines 2 and 4 are one man
+    written twice by the file; they are queued, once, and Amina with neither."""
+    camp = make_site(services)
+    report = run(services, "csv", TWICE, site_id=camp)
+    assert report.written and report.created == 3 and report.duplicates == []
+    one, two = _imported_as(services, "NGO-101"), _imported_as(services, "NGO-103")
+    [pair] = _pairs(services)
+    assert {pair["person_a"], pair["person_b"]} == {one, two}
+    assert (pair["found_by"], pair["status"]) == ("import", "proposed")
+    assert pair["probability"] >= services.person_search.model.calibration.duplicate_at
+    assert report.queued_pairs == 1
+    # The same file again writes nobody new and queues nothing more.
+    again = run(services, "csv", TWICE, site_id=camp)
+    assert again.created == 0 and again.queued_pairs == 0 and len(_pairs(services)) == 1

@@ -146,7 +146,7 @@ def test_an_empty_log_verifies(secdb):
 def test_rows_hold_ids_never_field_values():
     assert {c.name for c in audit_events.c} == {
         "seq", "occurred_at", "user_id", "role", "action", "outcome", "purpose",
-        "person_id", "site_id", "prev_hash", "hash",
+        "person_id", "site_id", "prev_hash", "hash", "via_person_id",  # an id (issue 15)
     }  # fmt: skip
 
 
@@ -205,3 +205,28 @@ def test_appending_many_at_once_makes_the_same_chain_as_one_by_one(secdb):
     with secdb.read() as conn:
         result = verify(conn)
     assert result.ok and result.checked == 5 and result.head == last
+
+
+def test_a_row_without_an_old_id_hashes_as_before_the_column_existed():
+    """``via_person_id`` (migration 0021) is in the hash only when set: the rows written
+    before it keep their hashes, and a row with one hashes differently."""
+    import hashlib
+    import json
+
+    e = event(1)
+    body = {
+        "seq": 1,
+        "occurred_at": "2019-03-10T08:00:01.000123Z",
+        "user_id": e.user_id,
+        "role": e.role,
+        "action": e.action,
+        "outcome": "allowed",
+        "purpose": e.purpose,
+        "person_id": e.person_id,
+        "site_id": e.site_id,
+    }
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    before = hashlib.sha256(f"{audit.GENESIS_HASH}\n{canonical}".encode()).hexdigest()
+    assert audit.row_hash(audit.GENESIS_HASH, 1, e) == before
+    routed = event(1, via_person_id="old-id")
+    assert audit.row_hash(audit.GENESIS_HASH, 1, routed) != before

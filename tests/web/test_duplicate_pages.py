@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from corridor.domain.paging import Paging
 from corridor.schemas import PersonIn, SiteIn
 from corridor.services import Services
 from corridor.web.i18n import LANG_COOKIE
@@ -97,3 +98,61 @@ def test_two_different_persons_leave_the_queue_for_good(database, clock, twice) 
         svc = c.app.state.services  # type: ignore[attr-defined]
         again = svc.merges.propose([[a, b]], audit=svc.audit.operator_hook("test", "person.merge"))
         assert again == ([], 0)
+
+
+GIVEN = ["Adnan", "Bashar", "Chadi", "Daoud", "Ehab", "Fadi", "Ghassan", "Hadi", "Imad",
+         "Jamal", "Karim", "Louai", "Majed", "Nabil", "Omar", "Rami", "Samir", "Tarek",
+         "Wael", "Yaser", "Ziad"]  # fmt: skip
+
+
+def test_the_queue_is_paged_on_the_page_and_the_api(database, clock) -> None:
+    """21 pairs: the page shows 20 and a link to the second page, which shows the last;
+    the API gives ``limit`` from ``offset`` with the total in ``X-Total-Count``; the
+    pages hold every pair once, most probable first."""
+    svc = Services(database, clock)
+    camp = str(
+        svc.sites.create(
+            SiteIn(name="Camp Roj", kind="camp"),
+            audit=svc.audit.operator_hook("test", "sites.admin"),
+        )["id"]
+    )
+    people = [
+        PersonIn.model_validate(
+            {"site_id": camp, "consent": {"tracing": True}, "purpose": "registration",
+             "legal_basis": "vital_interest", "birth_date": f"19{60 + i}-03-02", "sex": "m",
+             "given_name": name, "father_name": "Ali", "family_name": "Jabbouri"}
+        )  # fmt: skip
+        for i, name in enumerate(GIVEN)
+        for _ in range(2)
+    ]
+    ids = svc.registration.register_many(
+        people, audit=svc.audit.operator_hook("test", "person.write")
+    )
+    pairs = [ids[i : i + 2] for i in range(0, len(ids), 2)]
+    _, queued = svc.merges.propose(pairs, audit=svc.audit.operator_hook("test", "person.merge"))
+    assert queued == len(GIVEN) == 21
+    with page_client(database, clock) as c:
+        first = c.page("/duplicates")
+        assert first.count('class="pair"') == 20
+        assert "Showing 1–20 of 21" in first
+        assert 'href="/duplicates?page=2"' in first
+        second = c.page("/duplicates?page=2")
+        assert second.count('class="pair"') == 1 and "Showing 21–21 of 21" in second
+        twin = c.get("/duplicates.json?page=2").json()
+        assert twin["paging"] == {"total": 21, "limit": 20, "offset": 20}
+        assert c.get("/duplicates?page=0").status_code == 422
+        seen: list[frozenset[str]] = []
+        probabilities: list[float] = []
+        for offset in range(0, 21, 8):
+            r = c.get("/api/duplicates", params={"limit": 8, "offset": offset})
+            assert r.status_code == 200, r.text
+            assert r.headers["X-Total-Count"] == "21"
+            assert len(r.json()) == min(8, 21 - offset)
+            seen += [frozenset(p["id"] for p in pair["persons"]) for pair in r.json()]
+            probabilities += [pair["probability"] for pair in r.json()]
+        assert sorted(seen, key=sorted) == sorted((frozenset(p) for p in pairs), key=sorted)
+        assert probabilities == sorted(probabilities, reverse=True)
+        _, total = svc.merges.queue_page(paging=Paging(limit=5, offset=20))
+        assert total == 21
+        assert c.get("/api/duplicates", params={"limit": 501}).status_code == 422
+        assert len(c.get("/api/duplicates").json()) == 21  # the default: the first 100

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from corridor.errors import Conflict, Problem
 from corridor.formats import registry
 from corridor.formats.records import Issue, Parsed, Record
-from corridor.schemas import HouseholdIn, MatchQueryIn, PersonDetails, PersonIn, PersonPatch
+from corridor.schemas import HouseholdIn, PersonDetails, PersonIn, PersonPatch
 from corridor.services.base import AuditHook, Service
 from corridor.services.exchange.import_writes import Plan, chunks, write
 from corridor.services.registration.merges import MergeService
@@ -37,7 +37,6 @@ from corridor.services.registration.persons import RegistrationService
 from corridor.services.registration.sites import unknown_site_problems
 from corridor.services.search.person_search import PersonSearchService
 from corridor.storage.import_tables import imported_records
-from corridor.storage.queries import NAME_COLUMNS
 from corridor.storage.tables import persons
 
 DUPLICATE_PROBABILITY = 0.5
@@ -207,20 +206,32 @@ class ImportService(Service):
             for dup, (plan, at) in zip(report.duplicates, found_for, strict=True)
             if plan.action == "create" and at < len(plan.written)
         ]
-        report.queued_pairs = self._queue(pairs, report, queue_audit or audit)
+        # And persons of the file who duplicate each other (the search above found
+        # only persons registered before the file).
+        created = [pid for plan in plans if plan.action == "create" for pid in plan.written]
+        report.queued_pairs = self._queue(pairs, report, queue_audit or audit, created)
         return report
 
-    def _queue(self, pairs: list[list[str]], report: ImportReport, audit: AuditHook) -> int:
-        """Queue (new person, registered person) pairs for review; how many were new.
+    def _queue(
+        self,
+        pairs: list[list[str]],
+        report: ImportReport,
+        audit: AuditHook,
+        created: Sequence[str] = (),
+    ) -> int:
+        """Queue (new person, registered person) pairs for review, and the pairs of the
+        persons ``created`` who duplicate each other (``duplicates_among``); how many
+        were new.
 
         Its own transaction, after the import's: the import's records are committed
         whatever happens here, and a pair is written once (``propose`` leaves out the
         pairs queued before and those decided apart, and its rows and their audit events
         commit together or not at all). A database failure is reported as a warning, not
         raised: the import stands, and ``corridor duplicates`` finds the pairs again."""
-        if not pairs:
-            return 0
         try:
+            pairs = pairs + [list(p) for p in self.search.duplicates_among(created)]
+            if not pairs:
+                return 0
             _, queued = self.merges.propose(pairs, "import", audit=audit)
         except SQLAlchemyError as exc:
             log.warning(
@@ -411,48 +422,21 @@ class ImportService(Service):
             elif isinstance(data, PersonIn):
                 people = [("", data)]
             for at, (where, person) in enumerate(people):
-                for match in self.search.search(_match_query(person)):
-                    if match["probability"] >= DUPLICATE_PROBABILITY:
-                        found.append(
-                            {
-                                "line": plan.record.line,
-                                "member": where or None,
-                                "person_id": match["person"]["id"],
-                                "registration_number": match["person"]["registration_number"],
-                                "probability": match["probability"],
-                            }
-                        )
-                        where_from.append((plan, at))
+                for match in self.search.suspected_duplicates(person, DUPLICATE_PROBABILITY):
+                    found.append(
+                        {
+                            "line": plan.record.line,
+                            "member": where or None,
+                            "person_id": match["person"]["id"],
+                            "registration_number": match["person"]["registration_number"],
+                            "probability": match["probability"],
+                        }
+                    )
+                    where_from.append((plan, at))
         return found, where_from
 
 
 _COUNTER = {"create": "created", "update": "updated", "unchanged": "unchanged", "expire": "expired"}
-
-
-def _match_query(person: PersonDetails) -> MatchQueryIn:
-    original = " ".join(
-        getattr(person, f) for f in NAME_COLUMNS if f.endswith("_original") and getattr(person, f)
-    )
-    birth_year = int(person.birth_date[:4]) if person.birth_date else None
-    return MatchQueryIn(
-        given_name=person.given_name,
-        father_name=person.father_name,
-        grandfather_name=person.grandfather_name,
-        family_name=person.family_name,
-        name_original_script=original or None,
-        alternate_names=list(person.alternate_names[:20]),
-        sex=person.sex,
-        birth_year=birth_year if birth_year and 1880 <= birth_year <= 2100 else None,
-        age=person.estimated_age
-        if person.estimated_age is not None and person.estimated_age <= 120
-        else None,
-        nationality=person.nationality
-        if person.nationality and len(person.nationality) == 3
-        else None,
-        mother_name=person.mother_name,
-        purpose="deduplication",
-        top=3,
-    )
 
 
 def _sites_of(plans: Sequence[Plan]) -> set[str]:

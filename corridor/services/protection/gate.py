@@ -40,6 +40,7 @@ from corridor.services.protection.oversight import AuditTrail, Holds
 from corridor.services.protection.read_models import (
     Candidate,
     Card,
+    DuplicateList,
     DuplicatePair,
     ExportedFile,
     Household,
@@ -62,6 +63,7 @@ from corridor.services.protection.read_models import (
     Unaccounted,
     UnaccountedList,
 )
+from corridor.services.registration.merges import FIRST_PAGE
 from corridor.services.tracing.read_models import EnquirerView
 from corridor.storage.tables import sites
 from corridor.text import N_
@@ -394,24 +396,28 @@ class Gate:
 
     # -- review and merge of duplicates ----------------------------------------------
 
-    def duplicates(self, who: Caller) -> list[DuplicatePair]:
+    def duplicates(self, who: Caller, paging: Paging | None = None) -> DuplicateList:
         """The probable duplicates to review (``person.merge``): pairs whose two persons
         are both in the caller's scope, side by side as the caller may see them, with the
-        engine's explanation; one event per person shown (once, whatever their pairs)."""
-        pairs = self._read(
+        engine's explanation, one page of them (most probable first) and how many in all;
+        one event per person shown (once, whatever their pairs). No ``paging``: the
+        queue's first page (the 100 most probable)."""
+        paging = paging or FIRST_PAGE
+        pairs, total = self._read(
             who,
             "person.merge",
-            lambda: self.s.merges.queue(scope=who.scope),
-            lambda found: list(dict.fromkeys(p["id"] for d in found for p in d["persons"])),
+            lambda: self.s.merges.queue_page(who.scope, paging),
+            lambda found: list(dict.fromkeys(p["id"] for d in found[0] for p in d["persons"])),
         )
         viewer = self.viewer(who)
         detention = None if viewer.sees_detention else self.detention_sites()
-        return [
+        items = [
             DuplicatePair.model_validate(
                 {**d, "persons": [self.person_view(viewer, p, detention) for p in d["persons"]]}
             )
             for d in pairs
         ]
+        return DuplicateList(items=items, total=total, limit=paging.limit, offset=paging.offset)
 
     # -- wristbands and cards ---------------------------------------------------------
 

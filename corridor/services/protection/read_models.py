@@ -387,9 +387,16 @@ class DuplicatePair(ReadModel):
     probability: float
     weight: float
     explanation: list[Evidence]
-    found_by: str = Field(description="duplicates (a run of corridor duplicates), officer")
+    found_by: str = Field(
+        description="duplicates (a run of corridor duplicates), import, registration "
+        "(a desk's registration or correction), officer"
+    )
     created_at: datetime
     persons: list[PersonView] = Field(description="The two persons, as the caller may see them")
+
+
+class DuplicateList(Listed):
+    items: list[DuplicatePair]
 
 
 class MergeFollowed(ReadModel):
@@ -494,6 +501,10 @@ class Erasure(ReadModel):
     person_id: str
     erased_at: datetime
     ground: str
+    merged_person_ids: list[str] = Field(
+        default_factory=list,
+        description="the records merged into this person (issue 15), erased with it",
+    )
 
 
 class RecordLocation(Sparse):

@@ -153,7 +153,9 @@ class RetentionService(Service):
                 record_id = person_by_reference(conn, ref, "ref")
             if record_id is None:
                 raise NotFound("person", "ref")
-            self._set_hold(persons, "person", record_id, hold, audit)
+            # A merged person's number holds the survivor it leads to (issue 15), in
+            # the hold's own transaction (``follow``), as every write to an old id.
+            record_id = self._set_hold(persons, "person", record_id, hold, audit, follow=True)
         elif kind == "enquiry":
             record_id = ref.strip()
             self._set_hold(tracing_enquiries, "enquiry", record_id, hold, audit, "ref")
@@ -177,14 +179,20 @@ class RetentionService(Service):
         hold: bool,
         audit: AuditHook,
         where: str | None = None,
-    ) -> None:
+        follow: bool = False,
+    ) -> str:
+        """The hold placed or lifted; the record's id (``follow``: a merged person's
+        survivor)."""
         with self.db.transaction() as conn:
+            if follow:
+                record_id = live_id(conn, record_id)
             result = conn.execute(
                 update(table).where(table.c.id == record_id).values(legal_hold=hold)
             )
             if not result.rowcount:
                 raise NotFound(what, where)
             audit(conn, [record_id] if what == "person" else [])
+        return record_id
 
     def erase(
         self,
@@ -196,34 +204,68 @@ class RetentionService(Service):
     ) -> dict[str, Any]:
         """Erase a person's data at their request (PROTECTION.md line 11), now: the same
         anonymisation as a retention run, logged as a disposal. Refused for a record on
-        legal hold or already anonymised."""
+        legal hold or already anonymised.
+
+        The records merged into the person (issue 15: the same person registered more
+        than once) are erased with it, each logged as a disposal and named in the answer
+        (``merged_person_ids``); one of them on legal hold refuses the whole erasure."""
         now = self.clock()
         with self.db.transaction() as conn:
             person_id = live_id(conn, person_id)  # a merged id: its survivor (issue 15)
             row = queries.person_row(conn, person_id, scope)  # NotFound: unknown or out of scope
-            if row["legal_hold"]:
+            merged = queries.merged_into(conn, person_id)
+            held = [person_id] if row["legal_hold"] else []
+            if merged:
+                held += conn.execute(
+                    select(persons.c.id).where(
+                        persons.c.id.in_(merged), persons.c.legal_hold.is_(True)
+                    )
+                ).scalars()
+            if held:
                 raise Conflict(
-                    N_("this record is on legal hold and cannot be erased"), "legal_hold"
+                    N_("this record is on legal hold and cannot be erased")
+                    if held[0] == person_id
+                    else N_(
+                        "a record merged into this person is on legal hold: "
+                        "nothing was erased"
+                    ),
+                    "legal_hold",
                 )
             if row["anonymised_at"] is not None:
                 raise Conflict(N_("this record was erased already"), "person_id")
-            self._anonymise(conn, [person_id], now)
+            erased = [person_id] + list(
+                conn.execute(
+                    select(persons.c.id).where(
+                        persons.c.id.in_(merged), persons.c.anonymised_at.is_(None)
+                    )
+                ).scalars()
+            ) if merged else [person_id]  # fmt: skip
+            self._anonymise(conn, erased, now)
+            run_id = uuid7()
             insert_rows(
                 conn,
                 disposal_log,
                 [
                     {
-                        "run_id": uuid7(),
+                        "run_id": run_id,
                         "category": "erasure_request",
-                        "record_id": person_id,
+                        "record_id": record_id,
                         "action": "anonymised",
-                        "reason": f"erased at the person's request ({ground})",
+                        "reason": f"erased at the person's request ({ground})"
+                        if record_id == person_id
+                        else f"merged into an erased person, erased with it ({ground})",
                         "disposed_at": now,
                     }
+                    for record_id in erased
                 ],
             )
-            audit(conn, [person_id])
-        return {"person_id": person_id, "erased_at": now, "ground": ground}
+            audit(conn, erased)
+        return {
+            "person_id": person_id,
+            "erased_at": now,
+            "ground": ground,
+            "merged_person_ids": erased[1:],
+        }
 
     def run(self, actor: str, dry_run: bool = False) -> RetentionReport:
         now = self.clock()

@@ -13,6 +13,7 @@ persons locked first and both in the caller's scope (else 404, as for nobody).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,9 @@ from typing import Any
 from sqlalchemy import Column, Connection, and_, delete, insert, or_, select, update
 
 from corridor.domain.ids import format_registration_number, uuid7
+from corridor.domain.paging import Paging
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
+from corridor.schemas import PersonDetails
 from corridor.services.base import AuditHook, Service
 from corridor.services.protection.field_vault import DOCUMENT_FIELD, FieldVault
 from corridor.services.search import match_index
@@ -41,8 +44,11 @@ from corridor.storage.tables import (
 from corridor.storage.tracing_tables import tracing_cases, tracing_matches
 from corridor.text import N_
 
-# The most pairs the queue shows at once, most probable first.
+log = logging.getLogger(__name__)
+
+# The most pairs the queue shows at once, most probable first (the API's default page).
 QUEUE_SIZE = 100
+FIRST_PAGE = Paging(limit=QUEUE_SIZE)
 # Groups up to this size are queued pair by pair; larger ones as a star from the first.
 PAIRWISE_UP_TO = 10
 # A pair's decisions that keep it out of every later run of ``corridor duplicates``.
@@ -97,10 +103,17 @@ class MergeService(Service):
             ]
 
     def queue(self, scope: Sites = None, limit: int = QUEUE_SIZE) -> list[dict[str, Any]]:
+        """The first ``limit`` pairs of ``queue_page``."""
+        return self.queue_page(scope, Paging(limit=limit))[0]
+
+    def queue_page(
+        self, scope: Sites = None, paging: Paging = FIRST_PAGE
+    ) -> tuple[list[dict[str, Any]], int]:
         """The pairs proposed and not yet decided whose two persons are both in
-        ``scope`` (and neither merged since), most probable first; each with both persons
-        (sealed fields opened) and the engine's explanation, computed again now (its
-        sentences quote names, so they are never stored)."""
+        ``scope`` (and neither merged since), most probable first (``paging``: the
+        slice; its order is the queue's own), and how many there are in all; each with
+        both persons (sealed fields opened) and the engine's explanation, computed again
+        now (its sentences quote names, so they are never stored)."""
         today = self.clock().date()
         with self.db.read() as conn:
             pairs = list(
@@ -123,7 +136,9 @@ class MergeService(Service):
                 )
             visible = {r["id"] for r in rows}
             pairs = [r for r in pairs if r["person_a"] in visible and r["person_b"] in visible]
-            pairs = pairs[:limit]
+            total = len(pairs)
+            end = None if paging.limit is None else paging.offset + paging.limit
+            pairs = pairs[paging.offset : end]
             wanted = {p for r in pairs for p in (r["person_a"], r["person_b"])}
             shown = queries.persons_out(conn, [r for r in rows if r["id"] in wanted], today)
             self.vault.reveal_all(shown, conn)
@@ -151,7 +166,7 @@ class MergeService(Service):
                     "persons": [by_id[r["person_a"]], by_id[r["person_b"]]],
                 }
             )
-        return out
+        return out, total
 
     def decided_apart(self) -> set[tuple[str, str]]:
         """The pairs an officer said are two persons (rejected, or merged and unmerged)."""
@@ -220,6 +235,40 @@ class MergeService(Service):
             named = [str(r[k]) for r in rows for k in ("person_a", "person_b")]
             audit(conn, list(dict.fromkeys(named)))
         return _components(clusters, set(left)), len(rows)
+
+    def queue_new(
+        self,
+        written: Sequence[tuple[str, PersonDetails]],
+        found_by: str = "registration",
+        *,
+        audit: AuditHook,
+    ) -> int:
+        """Incremental linkage: each person just written (id, details), once its write
+        has committed, is searched for in the match index (``suspected_duplicates``, the
+        check imports make) and the pairs from the model's ``duplicate_at`` are queued
+        for review (``propose``: never a pair decided apart, never one queued before, so
+        a write told twice queues nothing more). Returns how many pairs were queued.
+
+        Its own transaction, after the write's: a failure here never undoes the write,
+        which is committed; it is logged (no field values) and ``corridor duplicates``
+        finds the pairs again."""
+        try:
+            pairs = [
+                [person_id, m["person"]["id"]]
+                for person_id, details in written
+                for m in self.person_search.suspected_duplicates(details, exclude={person_id})
+            ]
+            if not pairs:
+                return 0
+            _, queued = self.propose(pairs, found_by, audit=audit)
+        except Exception as exc:  # the write stands whatever fails here
+            log.warning(
+                "%s: suspected duplicates not queued for review (%s)",
+                found_by,
+                type(exc).__name__,
+            )
+            return 0
+        return queued
 
     def reject(
         self,

@@ -78,6 +78,18 @@ INVERSE_LINK = {
 # write and its audit entry commit together or not at all.
 
 
+# (persons written with their details, the audit hook of the queue's own transaction) ->
+# pairs queued.
+Linkage = Callable[[Sequence[tuple[str, PersonDetails]], AuditHook], int]
+
+# The details a search for duplicates reads (``match_query``): correcting one of them
+# checks the person against the registry again.
+MATCHED_DETAILS = frozenset(
+    {*NAME_FIELDS, "alternate_names", "mother_name", "birth_date", "estimated_age", "sex",
+     "nationality"}
+)  # fmt: skip
+
+
 class _Draft:
     """One person about to be written: row, documents, age on the registration day, and
     the unlikely details found (``plausibility``)."""
@@ -108,6 +120,11 @@ class RegistrationService(Service):
         super().__init__(db, clock)
         self.vault = vault
         self.biometrics_enabled = biometrics_enabled
+        # Incremental linkage (issue 15): told, once a desk's write committed, each
+        # person written with its details, it queues their suspected duplicates for
+        # review in its own transaction (``MergeService.queue_new``; the container
+        # wires it). Imports queue theirs themselves.
+        self.linkage: Linkage | None = None
 
     # -- writes -------------------------------------------------------------------------
 
@@ -118,12 +135,23 @@ class RegistrationService(Service):
         *,
         audit: AuditHook,
         scope: Sites = None,
+        queue_audit: AuditHook | None = None,
     ) -> dict[str, Any]:
         """Register one person at a site; returns the stored person. Unlikely details (an
-        age over 110...) are refused as Implausible unless ``data.confirm_implausible``."""
+        age over 110...) are refused as Implausible unless ``data.confirm_implausible``.
+        ``queue_audit``: audits the review queue's own transaction, after the
+        registration's (``queue_duplicates``; by default ``audit``: a caller whose ``audit`` joins
+        the registration's transaction only, as an idempotency key's guard does, passes
+        its own)."""
         [person_id] = self.register_many(
-            [data], recorded_by, audit=audit, scope=scope, confirmed=data.confirm_implausible
+            [data],
+            recorded_by,
+            audit=audit,
+            scope=scope,
+            confirmed=data.confirm_implausible,
         )
+        # Committed: checked against the registry (batches, imports, the demo are not).
+        self.queue_duplicates([(person_id, data)], queue_audit or audit)
         return self.get_person(person_id)
 
     def register_many(
@@ -183,6 +211,7 @@ class RegistrationService(Service):
         *,
         audit: AuditHook,
         scope: Sites = None,
+        queue_audit: AuditHook | None = None,
     ) -> dict[str, Any]:
         """Register a head and members in one go, linked to the head by relationship.
 
@@ -191,7 +220,16 @@ class RegistrationService(Service):
         details (a child older than the head...) are refused as Implausible unless
         ``data.confirm_implausible``."""
         [household] = self.register_households(
-            [data], recorded_by, audit=audit, scope=scope, confirmed=data.confirm_implausible
+            [data],
+            recorded_by,
+            audit=audit,
+            scope=scope,
+            confirmed=data.confirm_implausible,
+        )
+        # Committed: head and members checked against the registry (and each other).
+        members = [m["id"] for m in household["members"]]  # head first, as given
+        self.queue_duplicates(
+            list(zip(members, [data.head, *data.members], strict=True)), queue_audit or audit
         )
         return household
 
@@ -341,14 +379,18 @@ class RegistrationService(Service):
         scope: Sites = None,
         check: Callable[[dict[str, Any]], None] | None = None,
         conn: Connection | None = None,
+        queue_audit: AuditHook | None = None,
     ) -> dict[str, Any]:
         """Add or correct details; only the fields given change. Location is not a detail.
-        With ``conn``, inside that caller's transaction.
+        With ``conn``, inside that caller's transaction. A correction of the details a
+        search for duplicates reads checks the person against the registry again, once
+        committed (``queue_duplicates``; ``queue_audit`` as for ``register_person``).
 
         ``check`` sees the current record first and may refuse (field-level rules)."""
         given = patch.model_dump(exclude_unset=True)
+        named = person_id  # the id the write was sent to (its audit event names it)
         with self.db.read() as read:
-            person_id = live_id(read, person_id)  # a merged id: its survivor (issue 15)
+            person_id = live_id(read, named)  # a merged id: its survivor (issue 15)
             site_id = read.execute(
                 select(persons.c.site_id).where(persons.c.id == person_id)
             ).scalar()
@@ -357,7 +399,7 @@ class RegistrationService(Service):
             self.vault.prepare(site_id)
         own_transaction = conn is None
         with self._within(conn) as conn:
-            person_id = live_id(conn, person_id)  # merged since the read above: followed
+            person_id = live_id(conn, named)  # merged since the read above: followed
             # The person's row lock before reading it: two corrections at once apply in
             # turn, the second to what the first wrote (no lost update).
             locations.lock_persons(conn, [person_id])
@@ -390,7 +432,19 @@ class RegistrationService(Service):
             person = self._person(conn, person_id)
         if own_transaction:  # details or consent given later may make a match
             self.notify([person_id])
+            if MATCHED_DETAILS & given.keys():
+                self.queue_duplicates([(person_id, merged)], queue_audit or audit)
         return person
+
+    def queue_duplicates(
+        self, written: Sequence[tuple[str, PersonDetails]], audit: AuditHook
+    ) -> int:
+        """Queue the suspected duplicates of the persons a committed write registered or
+        corrected (``linkage``); how many pairs were queued. Never raises for the
+        queue: the write is committed."""
+        if self.linkage is None or not written:
+            return 0
+        return self.linkage(written, audit)
 
     def link(self, data: LinkIn, scope: Sites = None, *, audit: AuditHook) -> dict[str, Any]:
         """Record that other_person is person's <kind> (and the inverse); audited for both

@@ -16,7 +16,7 @@ lack the governing action is refused (403) for that purpose.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -36,7 +36,7 @@ from corridor.matching import (
 )
 from corridor.matching.blocking import nationality_key
 from corridor.matching.variants import VariantTable
-from corridor.schemas import MatchPurpose, MatchQueryIn
+from corridor.schemas import MatchPurpose, MatchQueryIn, PersonDetails
 from corridor.services.base import Service
 from corridor.services.protection.accounts import Caller
 from corridor.services.protection.field_vault import FieldVault
@@ -44,7 +44,7 @@ from corridor.services.search.match_index import documents_of, stored_records, w
 from corridor.storage import queries
 from corridor.storage.database import Database
 from corridor.storage.merge_tables import merged_persons
-from corridor.storage.queries import Sites
+from corridor.storage.queries import NAME_COLUMNS, Sites
 from corridor.storage.tables import POPULATION_KEY, match_key_counts, person_match_keys, persons
 from corridor.text import N_
 
@@ -149,16 +149,22 @@ class PersonSearchService(Service):
         scope = purpose_scope(who, purpose)
         return self.search(data.model_copy(update={"purpose": purpose}), scope)
 
-    def search(self, data: MatchQueryIn, scope: Sites = None) -> list[dict[str, Any]]:
+    def search(
+        self, data: MatchQueryIn, scope: Sites = None, exclude: Collection[str] = ()
+    ) -> list[dict[str, Any]]:
         """The registered persons most likely to be the sought one, best first (among
         the persons in ``scope``, a condition of the candidate query itself). Only a
         search for deduplication reaches persons who did not consent to tracing. Callers
-        acting for a user go through ``search_as``, which sets purpose and scope."""
+        acting for a user go through ``search_as``, which sets purpose and scope.
+        ``exclude``: persons left out before scoring (a new registration searched for
+        after it committed: not its own candidate, so it does not share the probability)."""
         today = self.clock().date()
         query = query_record(data, today.year)
         tracing = data.purpose != "deduplication"
         with self.db.read() as conn:
             cands, population = self._candidates(conn, query, tracing, scope)
+            if exclude:
+                cands = [c for c in cands if c not in exclude]
             if not cands:
                 return []
             rows_q = select(persons).where(persons.c.id.in_(cands), queries.person_scope(scope))
@@ -193,6 +199,26 @@ class PersonSearchService(Service):
                     }
                 )
             return out
+
+    def suspected_duplicates(
+        self,
+        details: PersonDetails,
+        at_least: float | None = None,
+        exclude: Collection[str] = (),
+    ) -> list[dict[str, Any]]:
+        """The registered persons ``details`` probably duplicates (a search for
+        deduplication in the whole registry, from the match index), each with a
+        probability of at least ``at_least`` (by default the model's ``duplicate_at``),
+        best first; ``exclude``: the persons not to offer (the new person itself). The
+        one check of a new person against the registry: imports (before writing, for
+        their report and the review queue) and registrations at a desk (after they
+        committed, for the queue: ``MergeService.queue_new``)."""
+        threshold = self.model.calibration.duplicate_at if at_least is None else at_least
+        return [
+            m
+            for m in self.search(match_query(details), exclude=exclude)
+            if m["probability"] >= threshold
+        ]
 
     def duplicates(
         self,
@@ -233,6 +259,32 @@ class PersonSearchService(Service):
         groups = [g for g in find_duplicates(records, threshold, self.model) if len(g) > 1]
         groups.sort(key=lambda g: (-len(g), g[0]))
         return [[queries.person_summary(rows[pid], today) for pid in g] for g in groups]
+
+    def duplicates_among(
+        self, person_ids: Sequence[str], threshold: float | None = None
+    ) -> list[tuple[str, str]]:
+        """The pairs of ``person_ids`` (persons written together: one import's new
+        persons) that are probably one person: pairs the engine's blocking finds among
+        them, each scored as a pair of the whole registry (``score_pairs``: the
+        registry's name frequencies and size) and kept from ``threshold`` (by default
+        the model's ``duplicate_at``). A search of the match index finds only persons
+        already registered; this finds those written beside each other."""
+        if len(person_ids) < 2:
+            return []
+        threshold = self.model.calibration.duplicate_at if threshold is None else threshold
+        with self.db.read() as conn:
+            rows = list(
+                conn.execute(select(persons).where(persons.c.id.in_(list(person_ids)))).mappings()
+            )
+            docs = documents_of(conn, [r["id"] for r in rows])
+        records = stored_records(rows, docs, self.vault)
+        # Among a few records each name is rare and "nobody else" unlikely, so the groups
+        # found here are generous; the registry's scores below decide.
+        groups = [g for g in find_duplicates(records, threshold, self.model) if len(g) > 1]
+        pairs = [(a, b) if a < b else (b, a) for g in groups for i, a in enumerate(g)
+                 for b in g[i + 1 :]]  # fmt: skip
+        scores = self.score_pairs(pairs)
+        return [pair for pair in pairs if pair in scores and scores[pair].probability >= threshold]
 
     def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Match]:
         """The engine's score of each pair of registered persons, with its explanation
@@ -342,3 +394,31 @@ class PersonSearchService(Service):
             )
             counts.update({k if k.startswith("nat:") else k[2:]: int(n) for k, n in rows})
         return counts
+
+
+def match_query(person: PersonDetails) -> MatchQueryIn:
+    """A deduplication search for a person's details (``suspected_duplicates``); values
+    a search refuses (a nationality that is no ISO code, an age over 120) are left out."""
+    original = " ".join(
+        getattr(person, f) for f in NAME_COLUMNS if f.endswith("_original") and getattr(person, f)
+    )
+    birth_year = int(person.birth_date[:4]) if person.birth_date else None
+    return MatchQueryIn(
+        given_name=person.given_name,
+        father_name=person.father_name,
+        grandfather_name=person.grandfather_name,
+        family_name=person.family_name,
+        name_original_script=original or None,
+        alternate_names=list(person.alternate_names[:20]),
+        sex=person.sex,
+        birth_year=birth_year if birth_year and 1880 <= birth_year <= 2100 else None,
+        age=person.estimated_age
+        if person.estimated_age is not None and person.estimated_age <= 120
+        else None,
+        nationality=person.nationality
+        if person.nationality and len(person.nationality) == 3
+        else None,
+        mother_name=person.mother_name,
+        purpose="deduplication",
+        top=3,
+    )

@@ -17,6 +17,7 @@ from corridor.services import Services
 from corridor.services.protection.accounts import Caller
 from corridor.web import forms
 from corridor.web.auth import requires
+from corridor.web.pages import listing
 from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.render import render
 from corridor.web.retries import Retried, shown_again
@@ -27,12 +28,21 @@ MayReview = Annotated[Caller, Depends(requires("person.merge"))]
 MayMerge = Annotated[Caller, Depends(audited("person.merge"))]
 
 
+# Pairs a page: each is two persons side by side, so 20 of them are 40 persons read and
+# audited, about as many as other lists show.
+PAIRS_A_PAGE = 20
+
+
 def _queue(
     request: Request, svc: Services, who: Caller, errors: dict[str, str] | None = None
 ) -> Response:
-    data = {"pairs": svc.gate.duplicates(who)}
+    listed = svc.gate.duplicates(who, listing.paging_of(request, (), PAIRS_A_PAGE))
+    data = {"pairs": listed.items, "paging": listing.paging_data(listed)}
     status = 422 if errors else 200
-    extra = {"errors": errors or {}}
+    extra = {
+        "errors": errors or {},
+        "pager": listing.pager(request, listed, len(listed.items), {}),
+    }
     return render(request, "duplicates.html", data, who=who, status=status, extra=extra)
 
 

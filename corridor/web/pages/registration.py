@@ -260,6 +260,8 @@ def register_person(
                 recorded_by=who.principal.user_id,
                 audit=guard(svc.audit.hook(who, "person.write")),
                 scope=who.scope,
+                # The review queue's own transaction, after the write's (not the key's).
+                queue_audit=svc.audit.hook(who, "person.write"),
             )["id"],
             lambda done: str(done.ref["person_ids"][0]),
         )
@@ -338,6 +340,8 @@ def register_household(
                 recorded_by=who.principal.user_id,
                 audit=guard(svc.audit.hook(who, "person.write")),
                 scope=who.scope,
+                # The review queue's own transaction, after the write's (not the key's).
+                queue_audit=svc.audit.hook(who, "person.write"),
             )["id"],
             # Tapped twice, or sent again after a lost answer: the one household.
             lambda done: str(done.ref["household_id"]),
