@@ -1,7 +1,7 @@
 """the id a write was sent to, in its audit event (issue 15)
 
-Revision ID: 0021_auditvia
-Revises: 0020_merge
+Revision ID: 0022_auditvia
+Revises: 0021_changes
 Create Date: 2027-02-03
 
 ``audit_events.via_person_id``: for a write sent to a merged person's old id, that old id
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0021_auditvia"
-down_revision = "0020_merge"
+revision = "0022_auditvia"
+down_revision = "0021_changes"
 branch_labels = None
 depends_on = None
 
