@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 NOTES = "corridor.sync.notes"
+UNCHANGED = "corridor.sync.unchanged"
 
 # The matrix actions whose writes reach other nodes. ``sync.apply`` (a change received
 # from another node) is not among them: it is recorded under its own origin instead.
@@ -35,9 +36,17 @@ def note(conn: Connection, action: str, user_id: str, person_id: str | None) -> 
         conn.info.setdefault(NOTES, []).append(Note(action, user_id, person_id))
 
 
+def person_state_unchanged(conn: Connection) -> None:
+    """Say that this transaction, though audited as a write about persons, changes no
+    person's state (a duplicate pair queued or decided apart): it appends no change."""
+    conn.info[UNCHANGED] = True
+
+
 def take(conn: Connection) -> list[Note]:
     """The notes of this transaction, once each (in order, repeats removed)."""
     notes: list[Note] = conn.info.pop(NOTES, None) or []
+    if conn.info.pop(UNCHANGED, False):
+        return []
     seen: dict[str, Note] = {}
     for n in notes:
         seen.setdefault(n.person_id, n)
@@ -47,3 +56,4 @@ def take(conn: Connection) -> list[Note]:
 def discard(conn: Connection) -> None:
     """Forget the notes of a transaction that did not commit (the connection is pooled)."""
     conn.info.pop(NOTES, None)
+    conn.info.pop(UNCHANGED, None)

@@ -28,7 +28,7 @@ from corridor.services.base import AuditHook, Service
 from corridor.services.protection.field_vault import DOCUMENT_FIELD, FieldVault
 from corridor.services.search import match_index
 from corridor.services.search.person_search import PersonSearchService
-from corridor.storage import locations, outbox, queries
+from corridor.storage import changes, locations, outbox, queries
 from corridor.storage.database import Database
 from corridor.storage.merge_tables import duplicate_pairs, merged_persons, person_merges
 from corridor.storage.queries import Sites
@@ -233,6 +233,7 @@ class MergeService(Service):
             if rows:
                 conn.execute(insert(duplicate_pairs), rows)
             named = [str(r[k]) for r in rows for k in ("person_a", "person_b")]
+            changes.person_state_unchanged(conn)  # a pair queued: no person changed
             audit(conn, list(dict.fromkeys(named)))
         return _components(clusters, set(left)), len(rows)
 
@@ -285,6 +286,7 @@ class MergeService(Service):
         with self.db.transaction() as conn:
             locations.lock_persons(conn, [person_id, other_person_id])
             self._require_reachable(conn, person_id, other_person_id, scope)
+            changes.person_state_unchanged(conn)  # a decision about a pair, not a person
             a, b = ordered(person_id, other_person_id)
             row = (
                 conn.execute(
