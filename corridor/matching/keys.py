@@ -238,12 +238,18 @@ def latin_key(unit: NameUnit) -> str:
 #       (Chalil, Chadidja) or h (Achmed);
 #   j:  English/French j (Jamil: primary), Dutch/German/Swedish y (Joessef, Ejad, Jasmien);
 #   Turkish: c is j (Cemal, Cafer), a final t or p is a devoiced d or b
-#       (Mehmet, Ahmet, Murat, Recep).
+#       (Mehmet, Ahmet, Murat, Recep);
+#   Somali (official Latin orthography): x is the Arabic h (ح: Xasan, Maxamed, Xirsi)
+#       and c the ain (ع) before a vowel (Cabdi, Cali, Cumar, Macalin);
+#   Indonesian/Malay: sy is sh (Rasyid, Hisyam, Basyir, Syarif) and, in the spelling
+#       before 1972, tj is ch (Tjahjo).
 _READING_GROUPS: list[list[list[tuple[re.Pattern[str], str]]]] = [
     [[(re.compile(r"(?<![st])ch"), "kh")], [(re.compile(r"(?<![st])ch"), "h")]],
     [[(re.compile(r"(?<![dst])j"), "y")]],
     [[(re.compile(r"^c(?=[aeiouy])"), "j"), (re.compile(r"(?<=[aeiouy])t$"), "d"),
       (re.compile(r"(?<=[aeiouy])p$"), "b")]],
+    [[(re.compile(r"(?<![kcs])x"), "h"), (re.compile(r"(?:^|(?<=[aeiou]))c(?=[aeiou])"), "")]],
+    [[(re.compile(r"sy(?=[aeiou])"), "sh"), (re.compile(r"tj(?=[aeiou])"), "ch")]],
 ]
 
 
