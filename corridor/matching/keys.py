@@ -26,8 +26,8 @@ from functools import lru_cache
 
 from corridor.matching.normalise import NameUnit, parse_name
 
-__all__ = ["Reading", "UnitKeys", "latin_key", "latin_readings", "romanise", "skeleton", "slots",
-           "unit_keys"]
+__all__ = ["Reading", "UnitKeys", "is_syllable", "latin_key", "latin_readings", "romanise",
+           "skeleton", "slots", "unit_keys"]
 
 # Arabic letter -> (consonant class or "" , vowel heard or "").
 _AR_CLASS: dict[str, tuple[str, str]] = {
@@ -251,6 +251,27 @@ _READING_GROUPS: list[list[list[tuple[re.Pattern[str], str]]]] = [
     [[(re.compile(r"(?<![kcs])x"), "h"), (re.compile(r"(?:^|(?<=[aeiou]))c(?=[aeiou])"), "")]],
     [[(re.compile(r"sy(?=[aeiou])"), "sh"), (re.compile(r"tj(?=[aeiou])"), "ch")]],
 ]
+# Korean: McCune-Reischauer (and the North's own spelling) writes the plain ㅈ as ch,
+# the South's Revised Romanisation as j (Cho/Jo, Chae/Jae, Chang/Jang, Chung/Jung);
+# read so only in a one-syllable unit, where no Arabic name is written with ch.
+_SYLLABLE_READINGS: list[tuple[re.Pattern[str], str]] = [(re.compile(r"^ch"), "j")]
+
+# One syllable of a Korean or Chinese name as romanised: an initial consonant, a vowel
+# (with y/w glide) and at most n, ng, l, k, p or m (Kim, Sok, Chol, Myong, Jang, Wen).
+SYLLABLE_RE = re.compile(
+    r"^(?:ch|ts|kk|tt|pp|ss|jj|[bdghjklmnprstwyz])(?:[yw])?"
+    r"(?:ae|eo|oe|ui|eu|[aeiou])(?:ng|[nlkpm])?$"
+)
+
+
+def is_syllable(unit: NameUnit) -> bool:
+    """True for a one-word Latin unit shaped like one syllable of a Korean or Chinese
+    name (Kim, Chol, Myong; not Ali, Omar, Naim).
+
+    >>> [is_syllable(parse_name(n)[0]) for n in ["Kim", "Myong", "Ali", "Naim", "Hassan"]]
+    [True, True, False, False, False]
+    """
+    return unit.script == "la" and len(unit.parts) == 1 and bool(SYLLABLE_RE.match(unit.text))
 
 
 def _apply(parts: tuple[str, ...], rules: list[tuple[re.Pattern[str], str]]) -> tuple[str, ...]:
@@ -273,7 +294,11 @@ def latin_readings(unit: NameUnit) -> list[NameUnit]:
     if unit.script != "la":
         return []
     variants = [unit.parts]
-    for group in _READING_GROUPS:
+    groups = _READING_GROUPS
+    if is_syllable(unit):
+        # A Korean syllable's ch is never the Dutch kh or h (Cho is not Kho).
+        groups = [*groups[1:], [_SYLLABLE_READINGS]]
+    for group in groups:
         more = []
         for parts in variants:
             for rules in group:

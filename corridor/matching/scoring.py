@@ -30,7 +30,7 @@ from corridor.matching.compare import (
     UnitComparator,
     vowels_agree,
 )
-from corridor.matching.keys import UnitKeys, unit_keys
+from corridor.matching.keys import UnitKeys, is_syllable, unit_keys
 from corridor.matching.model import Model
 from corridor.matching.normalise import NameUnit, parse_name
 from corridor.matching.records import CHAIN, FAMILY, GIVEN, GIVEN2, NameChain, PersonRecord
@@ -58,6 +58,9 @@ ANY = "any"
 
 # Given names often carried as a silent first part (Mohammad Naim, called Naim).
 _PREFIX_NAMES = frozenset(["MHMD"])
+# The least share of persons a one-syllable Korean or Chinese name unit is counted for
+# (``Matcher._unit_share``): about 1 in 100, a common name (log2(m / u) about 6.6 bits).
+SYLLABLE_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -218,6 +221,11 @@ class Matcher:
 
     def _unit_share(self, k: UnitKeys) -> float:
         parts = k.unit.parts
+        if is_syllable(k.unit):
+            # One syllable of a Korean or Chinese name (Kim, Sok, Chol): such names are
+            # built from a small stock of syllables, so among the persons who bear them
+            # each is common, however rare it is in the registry as a whole.
+            return max(self._share(k.skeleton), SYLLABLE_SHARE)
         if len(parts) != 2 or parts[0] not in ("abu", "ابو"):
             return self._share(k.skeleton)
         # A kunya (Abu Mohammed) is as common as the son's name it is made of.
