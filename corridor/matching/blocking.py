@@ -121,7 +121,7 @@ def blocking_key_groups(rec: PersonRecord, query: bool = False) -> list[set[str]
             if len(parts) > 1:
                 # The core of a compound alone: Naim in Naimullah, Kader in Abd el-Kader,
                 # in each reading (Rosyid = Rashid in Abdul Rosyid).
-                core = parts[-1] if parts[0] in ("abd", "abu", "عبد", "ابو") else parts[0]
+                core = parts[-1] if parts[0] in ("abd", "abu", "allah", "عبد", "ابو") else parts[0]
                 core_keys = unit_keys(NameUnit((core,), k.script))
                 for sk in (core_keys.skeleton, *(r.skeleton for r in core_keys.readings)):
                     if len(sk) >= 2:

@@ -130,3 +130,101 @@ def test_readings_add_only_name_keys() -> None:
     )
     for key in blocking_keys(rec, query=True):
         assert key.startswith(("n:", "s:", "t:", "p:")), key
+
+
+# Korean: the North's spelling and McCune-Reischauer write the plain ㅈ as ch, the
+# South's Revised Romanisation as j; a name is one or two syllables.
+KOREAN = [
+    ("Cho", "Jo"),
+    ("Chae", "Jae"),
+    ("Chang", "Jang"),
+    ("Chung", "Jung"),
+    ("Chong", "Jong"),
+    ("Chin", "Jin"),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), KOREAN)
+def test_korean_ch_and_j_are_one_syllable(comparator: UnitComparator, a: str, b: str) -> None:
+    assert level(comparator, a, b) in SAME_NAME
+    assert level(comparator, b, a) in SAME_NAME
+
+
+@pytest.mark.parametrize("name", ["Chadi", "Rachid", "Chalil", "Chaker"])
+def test_names_of_more_than_one_syllable_keep_their_readings(name: str) -> None:
+    """The Korean reading is for one syllable only; Arabic names written with ch keep
+    the French/Dutch readings (sh, kh, h) and get no j."""
+    from corridor.matching.keys import is_syllable, latin_readings
+
+    unit = parse_name(name)[0]
+    assert not is_syllable(unit)
+    assert not any(r.text.startswith("j") for r in latin_readings(unit))
+
+
+@pytest.mark.parametrize(
+    ("query", "registered"),
+    [
+        ("Jo Chun Ryong", "Cho Chun Ryong"),
+        ("Jang Myong-Jin", "Chang Myong-chin"),
+        ("Cho Yong Chol", "Jo Yong Chol"),
+    ],
+)
+def test_korean_names_in_the_other_romanisation_are_found_first(
+    query: str, registered: str
+) -> None:
+    """Among other Korean names built from the same syllables, the person whose every
+    syllable agrees in the other romanisation comes first."""
+    idx = MemoryIndex()
+    idx.add(PersonRecord("target", full_name=registered))
+    family = registered.split()[0]
+    syllables = ["Yong", "Chol", "Song", "Il", "Myong", "Su", "Chun", "Ryong", "Hak"]
+    n = 0
+    for a in syllables:
+        for b in syllables:
+            name = f"{family} {a} {b}"
+            if a != b and name != registered:
+                n += 1
+                idx.add(PersonRecord(f"o{n}", full_name=name))
+    found = idx.search(PersonRecord("q", full_name=query), top=3)
+    assert found and found[0].record_id == "target"
+
+
+def test_one_syllable_in_common_is_not_a_likely_match() -> None:
+    """Kim is borne by one Korean in five and a given-name syllable by many: sharing
+    the family name and one syllable of the given name, in a registry where both are
+    rare, is not enough to tell a family it is their relative."""
+    idx = MemoryIndex()
+    for n in range(3000):
+        idx.add(PersonRecord(f"d{n}", full_name=f"Ahmad Hasan Name{n:04d}x"))
+    idx.add(PersonRecord("other", full_name="Kim Sok Chol", birth_year=1955))
+    idx.add(PersonRecord("other2", full_name="Kim Mun Il", birth_year=1960))
+    found = idx.search(PersonRecord("q", full_name="Kim Jin-Sok"), top=3)
+    assert found and found[0].record_id == "other"
+    assert found[0].probability < 0.5
+
+
+@pytest.mark.parametrize(
+    ("written", "units"),
+    [
+        ("Allahdad", [("allah", "dad")]),
+        ("Allah Dad Matin", [("allah", "dad"), ("matin",)]),
+        ("Allahyar Khan", [("allah", "yar"), ("khan",)]),
+        ("Allah Nazar", [("allah", "nazar")]),
+        ("Abdullah Allahdad", [("abd", "allah"), ("allah", "dad")]),
+        ("Alhasan", [("hasan",)]),
+    ],
+)
+def test_names_that_begin_with_allah_are_one_compound(
+    written: str, units: list[tuple[str, ...]]
+) -> None:
+    """Allah Dad, Allahyar: a Persian/Urdu compound, glued or not; never the article
+    glued to "lahdad"."""
+    assert [u.parts for u in parse_name(written)] == units
+
+
+def test_a_glued_allah_compound_finds_the_person_written_apart() -> None:
+    idx = MemoryIndex()
+    idx.add(PersonRecord("target", full_name="Allah Dad Matin", birth_year=1953))
+    idx.add(PersonRecord("other", full_name="Ali Dad Karimi", birth_year=1953))
+    found = idx.search(PersonRecord("q", full_name="Allahdad", birth_year=1953), top=3)
+    assert found and found[0].record_id == "target"
