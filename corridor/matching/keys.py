@@ -240,7 +240,8 @@ def latin_key(unit: NameUnit) -> str:
 #   Turkish: c is j (Cemal, Cafer), a final t or p is a devoiced d or b
 #       (Mehmet, Ahmet, Murat, Recep);
 #   Somali (official Latin orthography): x is the Arabic h (ح: Xasan, Maxamed, Xirsi)
-#       and c the ain (ع) before a vowel (Cabdi, Cali, Cumar, Macalin);
+#       and c the ain (ع) before a, o or u (Cabdi, Cali, Cumar, Macalin; before e or i
+#       c stays the French s: Yacine, Eljacem);
 #   Indonesian/Malay: sy is sh (Rasyid, Hisyam, Basyir, Syarif) and, in the spelling
 #       before 1972, tj is ch (Tjahjo).
 _READING_GROUPS: list[list[list[tuple[re.Pattern[str], str]]]] = [
@@ -248,7 +249,7 @@ _READING_GROUPS: list[list[list[tuple[re.Pattern[str], str]]]] = [
     [[(re.compile(r"(?<![dst])j"), "y")]],
     [[(re.compile(r"^c(?=[aeiouy])"), "j"), (re.compile(r"(?<=[aeiouy])t$"), "d"),
       (re.compile(r"(?<=[aeiouy])p$"), "b")]],
-    [[(re.compile(r"(?<![kcs])x"), "h"), (re.compile(r"(?:^|(?<=[aeiou]))c(?=[aeiou])"), "")]],
+    [[(re.compile(r"(?<![kcs])x"), "h"), (re.compile(r"(?:^|(?<=[aeiou]))c(?=[aou])"), "")]],
     [[(re.compile(r"sy(?=[aeiou])"), "sh"), (re.compile(r"tj(?=[aeiou])"), "ch")]],
 ]
 # Korean: McCune-Reischauer (and the North's own spelling) writes the plain ㅈ as ch,
