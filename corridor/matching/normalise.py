@@ -398,6 +398,10 @@ def _arabic_units(text: str) -> list[NameUnit]:
             continue
         if w == "ال" and i < len(words):  # article written apart
             continue
+        if w == "الله" and not units and i < len(words) and words[i] not in _ARABIC_CONNECTORS:
+            units.append([w, words[i]])  # الله داد, as Allah Dad in Latin
+            i += 1
+            continue
         units.append(_split_arabic_word(w))
     return [NameUnit(tuple(u), "ar") for u in units if "".join(u)]
 
