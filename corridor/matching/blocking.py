@@ -97,6 +97,8 @@ def blocking_key_groups(rec: PersonRecord, query: bool = False) -> list[set[str]
     for chain in rec.name_chains():
         uk = [unit_keys(u) for u in chain.units]
         coarse = [coarse_skeleton(k.skeleton) for k in uk]
+        # Each unit's coarse skeletons: its own, then those of its other readings.
+        alts: list[list[str]] = []
         for k, c in zip(uk, coarse, strict=True):
             group = groups.setdefault(c or k.latin, set())
             if c:
@@ -104,25 +106,34 @@ def blocking_key_groups(rec: PersonRecord, query: bool = False) -> list[set[str]
             if k.skeleton:
                 group.add(f"s:{k.skeleton}")
             group.add(f"t:{k.latin}")
+            mine = [c] if c else []
             for r in k.readings:
                 # Another reading of the spelling (Dutch Joessef = Youssef, Chalil =
-                # Khalil): its coarse skeleton only, so name counts stay exact.
+                # Khalil, Somali Xasan = Hasan): its coarse skeleton only, so name
+                # counts stay exact.
                 rc = coarse_skeleton(r.skeleton)
                 if len(rc) >= 2:
                     group.add(f"n:{rc}")
+                    if rc not in mine:
+                        mine.append(rc)
+            alts.append(mine)
             parts = k.unit.parts
             if len(parts) > 1:
-                # The core of a compound alone: Naim in Naimullah, Kader in Abd el-Kader.
-                core = parts[-1] if parts[0] in ("abd", "abu", "عبد", "ابو") else parts[0]
-                core_sk = unit_keys(NameUnit((core,), k.script)).skeleton
-                if len(core_sk) >= 2:
-                    group.add(f"n:{coarse_skeleton(core_sk)}")
-        usable = [c for c in coarse if c]
-        for i, a in enumerate(usable):
-            for b in usable[i + 1 :]:
-                if a != b:
-                    x, y = sorted((a, b))
-                    pairs.add(f"p:{x}|{y}")
+                # The core of a compound alone: Naim in Naimullah, Kader in Abd el-Kader,
+                # in each reading (Rosyid = Rashid in Abdul Rosyid).
+                core = parts[-1] if parts[0] in ("abd", "abu", "allah", "عبد", "ابو") else parts[0]
+                core_keys = unit_keys(NameUnit((core,), k.script))
+                for sk in (core_keys.skeleton, *(r.skeleton for r in core_keys.readings)):
+                    if len(sk) >= 2:
+                        group.add(f"n:{coarse_skeleton(sk)}")
+        # Pair keys over every reading of both units (most units have one).
+        for i, first in enumerate(alts):
+            for second in alts[i + 1 :]:
+                for a in first:
+                    for b in second:
+                        if a != b:
+                            x, y = sorted((a, b))
+                            pairs.add(f"p:{x}|{y}")
     out = list(groups.values())
     if pairs:
         out.append(pairs)

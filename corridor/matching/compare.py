@@ -210,8 +210,8 @@ class UnitComparator:
         """The level when another reading of ``a`` (Dutch ch = kh, j = y; Turkish c = j,
         final t = d) is ``b``'s name: Chalil/Khalil, Joessef/يوسف, Mehmet/Mohammed."""
         for r in a.readings:
-            if r.skeleton != b.skeleton or len(r.skeleton) < 2:
-                continue
+            if r.skeleton != b.skeleton or (len(r.skeleton) < 2 and r.latin != b.latin):
+                continue  # a one-consonant name only where the reading spells it (Cho/Jo)
             if not all(_gap_ok(va, vb) and _gap_ok(vb, va)
                        for (_, va), (_, vb) in zip(r.slots, b.slots, strict=True)):
                 continue

@@ -26,8 +26,8 @@ from functools import lru_cache
 
 from corridor.matching.normalise import NameUnit, parse_name
 
-__all__ = ["Reading", "UnitKeys", "latin_key", "latin_readings", "romanise", "skeleton", "slots",
-           "unit_keys"]
+__all__ = ["Reading", "UnitKeys", "is_syllable", "latin_key", "latin_readings", "romanise",
+           "skeleton", "slots", "unit_keys"]
 
 # Arabic letter -> (consonant class or "" , vowel heard or "").
 _AR_CLASS: dict[str, tuple[str, str]] = {
@@ -238,13 +238,41 @@ def latin_key(unit: NameUnit) -> str:
 #       (Chalil, Chadidja) or h (Achmed);
 #   j:  English/French j (Jamil: primary), Dutch/German/Swedish y (Joessef, Ejad, Jasmien);
 #   Turkish: c is j (Cemal, Cafer), a final t or p is a devoiced d or b
-#       (Mehmet, Ahmet, Murat, Recep).
+#       (Mehmet, Ahmet, Murat, Recep);
+#   Somali (official Latin orthography): x is the Arabic h (ح: Xasan, Maxamed, Xirsi)
+#       and c the ain (ع) before a, o or u (Cabdi, Cali, Cumar, Macalin; before e or i
+#       c stays the French s: Yacine, Eljacem);
+#   Indonesian/Malay: sy is sh (Rasyid, Hisyam, Basyir, Syarif) and, in the spelling
+#       before 1972, tj is ch (Tjahjo).
 _READING_GROUPS: list[list[list[tuple[re.Pattern[str], str]]]] = [
     [[(re.compile(r"(?<![st])ch"), "kh")], [(re.compile(r"(?<![st])ch"), "h")]],
     [[(re.compile(r"(?<![dst])j"), "y")]],
     [[(re.compile(r"^c(?=[aeiouy])"), "j"), (re.compile(r"(?<=[aeiouy])t$"), "d"),
       (re.compile(r"(?<=[aeiouy])p$"), "b")]],
+    [[(re.compile(r"(?<![kcs])x"), "h"), (re.compile(r"(?:^|(?<=[aeiou]))c(?=[aou])"), "")]],
+    [[(re.compile(r"sy(?=[aeiou])"), "sh"), (re.compile(r"tj(?=[aeiou])"), "ch")]],
 ]
+# Korean: McCune-Reischauer (and the North's own spelling) writes the plain ㅈ as ch,
+# the South's Revised Romanisation as j (Cho/Jo, Chae/Jae, Chang/Jang, Chung/Jung);
+# read so only in a one-syllable unit, where no Arabic name is written with ch.
+_SYLLABLE_READINGS: list[tuple[re.Pattern[str], str]] = [(re.compile(r"^ch"), "j")]
+
+# One syllable of a Korean or Chinese name as romanised: an initial consonant, a vowel
+# (with y/w glide) and at most n, ng, l, k, p or m (Kim, Sok, Chol, Myong, Jang, Wen).
+SYLLABLE_RE = re.compile(
+    r"^(?:ch|ts|kk|tt|pp|ss|jj|[bdghjklmnprstwyz])(?:[yw])?"
+    r"(?:ae|eo|oe|ui|eu|[aeiou])(?:ng|[nlkpm])?$"
+)
+
+
+def is_syllable(unit: NameUnit) -> bool:
+    """True for a one-word Latin unit shaped like one syllable of a Korean or Chinese
+    name (Kim, Chol, Myong; not Ali, Omar, Naim).
+
+    >>> [is_syllable(parse_name(n)[0]) for n in ["Kim", "Myong", "Ali", "Naim", "Hassan"]]
+    [True, True, False, False, False]
+    """
+    return unit.script == "la" and len(unit.parts) == 1 and bool(SYLLABLE_RE.match(unit.text))
 
 
 def _apply(parts: tuple[str, ...], rules: list[tuple[re.Pattern[str], str]]) -> tuple[str, ...]:
@@ -267,7 +295,11 @@ def latin_readings(unit: NameUnit) -> list[NameUnit]:
     if unit.script != "la":
         return []
     variants = [unit.parts]
-    for group in _READING_GROUPS:
+    groups = _READING_GROUPS
+    if is_syllable(unit):
+        # A Korean syllable's ch is never the Dutch kh or h (Cho is not Kho).
+        groups = [*groups[1:], [_SYLLABLE_READINGS]]
+    for group in groups:
         more = []
         for parts in variants:
             for rules in group:

@@ -328,6 +328,11 @@ def _latin_units(text: str) -> list[NameUnit]:
             units[-1].append(_SUFFIX_CANON[w])
             pending_link = False
             continue
+        if w == "allah" and not units and i < len(words) and words[i] not in _CONNECTORS:
+            # Persian/Urdu compounds that begin with Allah: Allah Dad, Allah Nazar, Allah Yar.
+            units.append(["allah", words[i]])
+            i += 1
+            continue
         if w in _LINKS or w in _ARTICLES:
             pending_link = bool(units)
             continue
@@ -341,6 +346,8 @@ def _latin_units(text: str) -> list[NameUnit]:
 
 
 def _split_latin_word(w: str) -> list[str]:
+    if w.startswith("allah") and len(w) >= 8:
+        return ["allah", w[5:]]  # Allahdad, Allahyar, Allahnazar: not al + lahdad
     rest = _strip_glued_article(w)
     if rest is not None and _LATIN_ABD_RE.match(rest):
         return _split_compound(rest)  # Alabdullah
@@ -390,6 +397,10 @@ def _arabic_units(text: str) -> list[NameUnit]:
             units[-1].append(_strip_article(w))
             continue
         if w == "ال" and i < len(words):  # article written apart
+            continue
+        if w == "الله" and not units and i < len(words) and words[i] not in _ARABIC_CONNECTORS:
+            units.append([w, words[i]])  # الله داد, as Allah Dad in Latin
+            i += 1
             continue
         units.append(_split_arabic_word(w))
     return [NameUnit(tuple(u), "ar") for u in units if "".join(u)]

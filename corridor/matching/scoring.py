@@ -30,7 +30,7 @@ from corridor.matching.compare import (
     UnitComparator,
     vowels_agree,
 )
-from corridor.matching.keys import UnitKeys, unit_keys
+from corridor.matching.keys import UnitKeys, is_syllable, unit_keys
 from corridor.matching.model import Model
 from corridor.matching.normalise import NameUnit, parse_name
 from corridor.matching.records import CHAIN, FAMILY, GIVEN, GIVEN2, NameChain, PersonRecord
@@ -58,6 +58,10 @@ ANY = "any"
 
 # Given names often carried as a silent first part (Mohammad Naim, called Naim).
 _PREFIX_NAMES = frozenset(["MHMD"])
+# The least share of persons a syllable of a Korean or Chinese name is counted for,
+# where both names are made only of such syllables (``Matcher._align``): about 1 in
+# 100, a common name (log2(m / u) about 6.6 bits).
+SYLLABLE_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -289,10 +293,13 @@ class Matcher:
         return self._unit_weight(level, unit_keys(q), unit_keys(c))
 
     def _unit_weight(self, level: str, q: UnitKeys, c: UnitKeys) -> float:
-        rules = self.model.names
         if level == DIFFERENT:
             return 0.0
-        u = max(self._unit_share(q), self._unit_share(c))
+        return self._weight_at_share(level, max(self._unit_share(q), self._unit_share(c)))
+
+    def _weight_at_share(self, level: str, u: float) -> float:
+        """Bits of agreeing at ``level`` on a name borne by a share ``u`` of persons."""
+        rules = self.model.names
         m = {SAME: rules.m_same, SPELLING: rules.m_spelling, SCRIPT: rules.m_script}.get(
             level, rules.m_similar
         )
@@ -324,6 +331,15 @@ class Matcher:
             memo.clear()
         pair: list[list[tuple[str, float, float] | None]] = []
         any_hit = False
+        # Two names made only of Korean or Chinese syllables (Kim Sok Chol): such names
+        # are built from a small stock of syllables, so among the persons who bear them
+        # each syllable is common (Kim alone: one Korean in five), however rare it is in
+        # the registry as a whole. Each agreeing syllable counts at most as a name borne
+        # by SYLLABLE_SHARE of persons. Names with any other unit (Din Mohammad, Gul
+        # Agha) are weighed as usual.
+        syllabic = all(is_syllable(k.unit) for k in q_keys) and all(
+            is_syllable(k.unit) for k in c_keys
+        )
         for i in range(n):
             row: list[tuple[str, float, float] | None] = []
             qk, qr = q_keys[i], q_roles[i]
@@ -337,6 +353,8 @@ class Matcher:
                 if lvl == DIFFERENT:
                     row.append(None)
                     continue
+                if syllabic:
+                    w = min(w, self._weight_at_share(lvl, SYLLABLE_SHARE))
                 any_hit = True
                 cr = c_roles[j]
                 row.append((lvl, w, w if qr == cr else w * self._role_factor(qr, cr)))
