@@ -58,7 +58,8 @@ class DedupeResult:
 def _write_chunk(records: list[PersonRecord], path: str) -> int:
     rows = [feature_row(r) for r in records]
     if rows:
-        pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), path)
+        columns = {name: [row[name] for row in rows] for name in SCHEMA.names}
+        pq.write_table(pa.Table.from_pydict(columns, schema=SCHEMA), path)
     return len(rows)
 
 

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from functools import cache
-from typing import Any
+from functools import cache, lru_cache
+from typing import Any, NamedTuple
 
 from corridor.matching.blocking import blocking_keys, coarse_skeleton
 from corridor.matching.keys import UnitKeys, unit_keys
@@ -200,6 +200,26 @@ def _pair_keys(coarse: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
+class _Place(NamedTuple):
+    """The sorted tokens of the units in one place of a name (given, father, ...)."""
+
+    ids: tuple[str, ...]
+    xs: tuple[str, ...]
+    cs: tuple[str, ...]
+    ks: tuple[str, ...]
+
+
+@lru_cache(maxsize=100_000)
+def _place(units: tuple[_Unit, ...]) -> _Place:
+    # Keyed by the units' identity (``_unit`` returns one object per distinct unit).
+    return _Place(
+        tuple(sorted({t for u in units for t in u.ids})),
+        tuple(sorted({t for u in units for t in u.xs})),
+        tuple(sorted({u.coarse for u in units})),
+        tuple(sorted({t for u in units for t in u.ks})),
+    )
+
+
 _PLACES = ("given", "father", "grand", "family")
 
 
@@ -233,17 +253,9 @@ def feature_row(rec: PersonRecord) -> dict[str, Any]:
             first.setdefault(place, u)
         pair_keys.update(_pair_keys(tuple(u.pair_c for u in units)))
 
-    def toks(us: list[_Unit]) -> list[str]:
-        return sorted({t for u in us for t in u.ids})
-
-    def xs(us: list[_Unit]) -> list[str]:
-        return sorted({t for u in us for t in u.xs})
-
-    def coarse(us: list[_Unit]) -> list[str]:
-        return sorted({u.coarse for u in us})
-
-    def ks(us: list[_Unit]) -> list[str]:
-        return sorted({t for u in us for t in u.ks})
+    given, family = _place(tuple(places["given"])), _place(tuple(places["family"]))
+    father = _place(tuple(places["father"]))
+    chain_place = _place(tuple(places["father"] + places["grand"]))
 
     def attr(place: str, name: str) -> str | None:
         u = first.get(place)
@@ -253,9 +265,6 @@ def feature_row(rec: PersonRecord) -> dict[str, Any]:
         u = first.get(place)
         return (u.coarse or None) if u is not None else None
 
-    given, family = places["given"], places["family"]
-    chain_units = places["father"] + places["grand"]
-    every = given + chain_units + family
     docs = rec.document_numbers
     identifiers = [f"id:{d}" for d in _ids(docs) if len(d) >= 4] if docs else []
     if rec.phone:
@@ -268,28 +277,28 @@ def feature_row(rec: PersonRecord) -> dict[str, Any]:
         "given_sk": attr("given", "sk"),
         "given_c": c("given"),
         "given_lat": attr("given", "lat"),
-        "given_ids": toks(given),
-        "given_xs": xs(given),
-        "given_cs": coarse(given),
-        "given_ks": ks(given),
+        "given_ids": list(given.ids),
+        "given_xs": list(given.xs),
+        "given_cs": list(given.cs),
+        "given_ks": list(given.ks),
         "father_sk": attr("father", "sk"),
         "father_c": c("father"),
-        "father_ids": toks(places["father"]),
-        "father_xs": xs(places["father"]),
-        "chain_ids": toks(chain_units),
-        "chain_xs": xs(chain_units),
-        "chain_cs": coarse(chain_units),
-        "chain_ks": ks(chain_units),
+        "father_ids": list(father.ids),
+        "father_xs": list(father.xs),
+        "chain_ids": list(chain_place.ids),
+        "chain_xs": list(chain_place.xs),
+        "chain_cs": list(chain_place.cs),
+        "chain_ks": list(chain_place.ks),
         "grand_c": c("grand"),
         "family_sk": attr("family", "sk"),
         "family_c": c("family"),
         "family_lat": attr("family", "lat"),
-        "family_ids": toks(family),
-        "family_xs": xs(family),
-        "family_cs": coarse(family),
-        "family_ks": ks(family),
-        "all_ids": toks(every),
-        "all_xs": xs(every),
+        "family_ids": list(family.ids),
+        "family_xs": list(family.xs),
+        "family_cs": list(family.cs),
+        "family_ks": list(family.ks),
+        "all_ids": sorted({*given.ids, *chain_place.ids, *family.ids}),
+        "all_xs": sorted({*given.xs, *chain_place.xs, *family.xs}),
         "birth_year": rec.birth_year,
         "sex": sex if sex in ("m", "f") else None,
         "nationality": (rec.nationality or "").strip().upper() or None,
