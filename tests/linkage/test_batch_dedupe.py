@@ -122,8 +122,8 @@ def test_blocking_rules_of_the_model_file_reach_splink() -> None:
     # Whole name chains (four coarse skeletons), or three and the birth year: blocks that
     # a single name's or a nationality's could never be (PROTECTION.md).
     assert rules[0] == (
-        "l.given_c = r.given_c AND l.father_c = r.father_c AND l.grand_c = r.grand_c"
-        " AND l.family_c = r.family_c"
+        "l.given_c = r.given_c AND l.father_c = r.father_c"
+        " AND coalesce(l.grand_c, '') = coalesce(r.grand_c, '') AND l.family_c = r.family_c"
     )
     assert "birth_year" in rules[1] and "father_c" in rules[1]
     assert not any("nationality" in str(r) for r in rules)
@@ -138,3 +138,18 @@ def test_the_shipped_model_file_blocks_as_built() -> None:
     shipped = SplinkModel.default()
     assert shipped.version.startswith("2+")
     assert shipped.data["blocking"] == build_model().data["blocking"]
+
+
+def test_chains_without_a_grandfather_meet_on_the_rules_alone() -> None:
+    # Blocking on the rules only (no keys): two registrations of a three-name chain, in
+    # two scripts and without a birth year, meet on given, father and family name.
+    model = SplinkModel.default()
+    rules_only = SplinkModel({**model.data, "blocking": {**model.data["blocking"], "keys": False}})
+    records = [
+        PersonRecord("x1", given_name="Abdul Rahman", father_name="Hamid",
+                     family_name="al-Jabouri", sex="m", nationality="SYR"),
+        PersonRecord("x2", name_original_script="عبد الرحمن حميد الجبوري", sex="m",
+                     nationality="SYR"),
+        PersonRecord("y1", given_name="Fatima", father_name="Ali", family_name="Haddad"),
+    ]
+    assert dedupe([records], model=rules_only, threshold=0.5).clusters == [["x1", "x2"]]
