@@ -187,7 +187,7 @@ def _unit(unit: NameUnit) -> _Unit:
     return _Unit(unit)
 
 
-@cache
+@lru_cache(maxsize=100_000)  # one entry per distinct chain: bounded
 def _pair_keys(coarse: tuple[str, ...]) -> tuple[str, ...]:
     """The engine's ``p:`` keys of one chain's coarse skeletons (``blocking_key_groups``)."""
     usable = [c for c in coarse if c]
