@@ -32,7 +32,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# --baseline runs an engine from another checkout (its code and its .venv).
+CODE_ROOT = Path(os.environ.get("CORRIDOR_BENCH_CODE_ROOT") or ROOT)
+sys.path.insert(0, str(CODE_ROOT))
 
 COLUMNS = [
     "record_id", "full_name", "given_name", "father_name", "grandfather_name", "family_name",
@@ -112,9 +114,16 @@ def pairwise(truth_path: Path, clusters_path: Path) -> dict[str, float]:
     }
 
 
-def run_corridor_splink(records: Path, out: Path, threshold: float) -> dict[str, Any]:
+def run_corridor_splink(
+    records: Path, out: Path, threshold: float, memory_limit: str | None
+) -> dict[str, Any]:
+    import inspect
+
     from corridor.linkage.bench import run_dedupe_splink
 
+    # (--code-root may name an older checkout, whose function has no memory limit.)
+    if "memory_limit" in inspect.signature(run_dedupe_splink).parameters:
+        return run_dedupe_splink(records, out, "duckdb", threshold, memory_limit=memory_limit)
     return run_dedupe_splink(records, out, "duckdb", threshold)
 
 
@@ -202,10 +211,12 @@ def run_usual_splink(records: Path, out: Path, threshold: float) -> dict[str, An
     return {"train_s": round(train_s, 2)}
 
 
-def child(engine: str, records: Path, out: Path, threshold: float) -> None:
+def child(
+    engine: str, records: Path, out: Path, threshold: float, memory_limit: str | None
+) -> None:
     t0 = time.perf_counter()
-    if engine == "corridor-splink":
-        stats = run_corridor_splink(records, out, threshold)
+    if engine.startswith("corridor-splink"):
+        stats = run_corridor_splink(records, out, threshold, memory_limit)
     else:
         stats = run_usual_splink(records, out, threshold)
     stats["wall_s"] = round(time.perf_counter() - t0, 2)
@@ -220,25 +231,38 @@ def main() -> int:
     p.add_argument("--threshold", type=float, default=0.9)
     p.add_argument("--engines", default="corridor-splink,usual-splink")
     p.add_argument("--workdir", type=Path, default=Path("/tmp/corridor-bench-dedupe"))
+    p.add_argument("--memory-limit", default="3GB",
+                   help="DuckDB's memory limit for Corridor's path (it spills beyond it)")
+    p.add_argument("--baseline", type=Path, default=None,
+                   help="another checkout (with its .venv): its Corridor path runs first as "
+                   "corridor-splink-baseline, in the same run")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     records = args.workdir / f"records-{args.records}-{args.seed}.csv"
     truth = args.workdir / f"truth-{args.records}-{args.seed}.csv"
     if args.child:
-        child(args.child, records, args.workdir / f"clusters-{args.child}.csv", args.threshold)
+        child(args.child, records, args.workdir / f"clusters-{args.child}.csv", args.threshold,
+              args.memory_limit)
         return 0
     if not records.exists():
         t0 = time.perf_counter()
         generate(records, truth, args.records, args.duplicates, args.seed)
         print(f"generated {args.records} records in {time.perf_counter() - t0:.1f} s: {records}")
     print(f"machine: {os.cpu_count()} cores; threshold {args.threshold}")
-    for engine in args.engines.split(","):
-        cmd = [sys.executable, __file__, "--records", str(args.records), "--seed",
+    engines = args.engines.split(",")
+    if args.baseline:
+        engines.insert(0, "corridor-splink-baseline")
+    for engine in engines:
+        python, env = sys.executable, dict(os.environ)
+        if engine == "corridor-splink-baseline":
+            python = str(args.baseline / ".venv" / "bin" / "python")
+            env["CORRIDOR_BENCH_CODE_ROOT"] = str(args.baseline.resolve())
+        cmd = [python, __file__, "--records", str(args.records), "--seed",
                str(args.seed), "--threshold", str(args.threshold), "--workdir",
-               str(args.workdir), "--child", engine]
+               str(args.workdir), "--memory-limit", args.memory_limit, "--child", engine]
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         out = proc.stdout.read() if proc.stdout else ""
         wall = time.perf_counter() - t0

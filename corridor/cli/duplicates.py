@@ -33,6 +33,12 @@ from corridor.cli.options import actor, db_option, key_option, services_for
     help="Persons read from the database at a time (duckdb/spark)",
 )
 @click.option(
+    "--memory-limit",
+    default=None,
+    help="duckdb: DuckDB's memory limit (e.g. 3GB); beyond it DuckDB spills to a temporary "
+    "directory [default: DuckDB's, 80 %% of the machine's memory]",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -44,6 +50,7 @@ def duplicates(
     threshold: float | None,
     engine: str,
     chunk_size: int,
+    memory_limit: str | None,
     out: Path | None,
 ) -> None:
     """Find registered persons who are probably registered twice (same comparisons as search;
@@ -68,6 +75,7 @@ def duplicates(
                     engine=engine,
                     chunk_size=chunk_size,
                     progress=lambda n: bar.advance(task, n),
+                    memory_limit=memory_limit,
                 )
         # Queued for review (pages and API); pairs an officer kept apart are left out.
         groups, queued = svc.merges.propose(

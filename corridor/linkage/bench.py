@@ -29,6 +29,7 @@ def run_dedupe_splink(
     records_csv: Path, out_csv: Path, engine: str = "duckdb", threshold: float = 0.5,
     chunk_size: int = 20_000,
     workers: int | None = None,
+    memory_limit: str | None = None,
 ) -> dict[str, Any]:
     """Cluster the CSV's records on Splink; write ``record_id,cluster_id`` for every record."""
     result = dedupe(
@@ -36,6 +37,7 @@ def run_dedupe_splink(
         backend=engine,
         threshold=threshold,
         workers=workers or min(os.cpu_count() or 1, 4),
+        memory_limit=memory_limit,
     )
     cluster_of = {rid: c[0] for c in result.clusters for rid in c}
     with records_csv.open(newline="", encoding="utf-8") as f, out_csv.open(

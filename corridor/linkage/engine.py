@@ -28,7 +28,10 @@ from corridor.linkage.model import SplinkModel, block_keys_sql, splink_settings,
 from corridor.matching.records import PersonRecord
 from corridor.matching.variants import load_default_frequencies
 
-__all__ = ["BACKENDS", "DedupeResult", "SCHEMA", "dedupe", "spark_session"]
+__all__ = [
+    "BACKENDS", "DedupeResult", "SCHEMA", "dedupe", "dedupe_features", "spark_session",
+    "write_features",
+]
 
 BACKENDS = ("duckdb", "spark")
 _TYPES = {"str": pa.string(), "int": pa.int32(), "list": pa.list_(pa.string())}
@@ -55,7 +58,8 @@ class DedupeResult:
 def _write_chunk(records: list[PersonRecord], path: str) -> int:
     rows = [feature_row(r) for r in records]
     if rows:
-        pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), path)
+        columns = {name: [row[name] for row in rows] for name in SCHEMA.names}
+        pq.write_table(pa.Table.from_pydict(columns, schema=SCHEMA), path)
     return len(rows)
 
 
@@ -157,116 +161,150 @@ def dedupe(
     keep_pairs: bool = False,
     min_weight: float | None = None,
     workers: int = 1,
+    memory_limit: str | None = None,
 ) -> DedupeResult:
     """Find the clusters of records that are one person (pair probability >= ``threshold``,
     Corridor's calibration).
 
     ``chunks`` is read once, chunk by chunk; ``progress`` is called with each chunk's size;
     ``workers`` processes compute the key columns.
-    ``backend`` is ``duckdb`` (in memory, one machine) or ``spark`` (``spark`` a session;
-    a local one is started when none is given).
+    ``backend`` is ``duckdb`` (one machine) or ``spark`` (``spark`` a session;
+    a local one is started when none is given). ``memory_limit`` (DuckDB's own syntax,
+    ``"3GB"``) caps DuckDB's memory: beyond it DuckDB spills to the working directory.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r} (one of {', '.join(BACKENDS)})")
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="corridor-dedupe-", dir=workdir) as tmp:
+        parts = Path(tmp) / "persons"
+        parts.mkdir()
+        n = write_features(chunks, parts, progress, workers)
+        features_s = time.perf_counter() - t0
+        result = dedupe_features(
+            parts, n, backend=backend, threshold=threshold, model=model, spark=spark,
+            workdir=Path(tmp), duckdb_threads=duckdb_threads, keep_pairs=keep_pairs,
+            min_weight=min_weight, memory_limit=memory_limit,
+        )
+    result.timings = {"features_s": features_s, **result.timings,
+                      "total_s": time.perf_counter() - t0}
+    return result
+
+
+def dedupe_features(
+    parts: Path,
+    n: int,
+    *,
+    backend: str = "duckdb",
+    threshold: float = 0.5,
+    model: SplinkModel | None = None,
+    spark: Any = None,
+    workdir: Path,
+    duckdb_threads: int | None = None,
+    keep_pairs: bool = False,
+    min_weight: float | None = None,
+    memory_limit: str | None = None,
+) -> DedupeResult:
+    """``dedupe`` on key columns already written (``write_features``: ``n`` records as
+    Parquet files in ``parts``); DuckDB's spill files go to ``workdir``."""
     from splink import Linker
 
     model = model or SplinkModel.default()
     logging.getLogger("splink").setLevel(logging.WARNING)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="corridor-dedupe-", dir=workdir) as tmp:
-        parts = Path(tmp) / "persons"
-        parts.mkdir()
-        n = write_features(chunks, parts, progress, workers)
-        timings["features_s"] = time.perf_counter() - t0
-        settings = splink_settings(model, backend, n)
-        if keep_pairs:
-            settings["retain_intermediate_calculation_columns"] = True
-        weight = model.threshold_weight(threshold)
-        t1 = time.perf_counter()
-        if backend == "duckdb":
-            import duckdb
-            from splink import DuckDBAPI
+    tmp = str(workdir)
+    settings = splink_settings(model, backend, n)
+    if keep_pairs:
+        settings["retain_intermediate_calculation_columns"] = True
+    weight = model.threshold_weight(threshold)
+    t1 = time.perf_counter()
+    if backend == "duckdb":
+        import duckdb
+        from splink import DuckDBAPI
 
-            con = duckdb.connect()
-            if duckdb_threads:
-                con.execute(f"SET threads = {int(duckdb_threads)}")
-            con.execute(f"SET temp_directory = '{tmp}/duckdb-tmp'")
-            con.execute(
-                f"CREATE TABLE raw_persons AS SELECT * FROM read_parquet('{parts}/*.parquet')"
-            ).fetchall()
-            con.execute(
-                f"CREATE TABLE {TABLE} AS {block_keys_sql(model, 'duckdb', 'raw_persons')}"
-            ).fetchall()
-            con.execute("DROP TABLE raw_persons").fetchall()
-            freq = _frequency_table()
-            con.register("corridor_name_frequencies_arrow", freq)
-            con.execute(
-                "CREATE TABLE corridor_name_frequencies AS "
-                "SELECT * FROM corridor_name_frequencies_arrow"
-            ).fetchall()
-            tf_names = []
+        con = duckdb.connect()
+        if duckdb_threads:
+            con.execute(f"SET threads = {int(duckdb_threads)}")
+        con.execute(f"SET temp_directory = '{tmp}/duckdb-tmp'")
+        if memory_limit:
+            con.execute("SET memory_limit = ?", [memory_limit])
+            # Keeping the input order costs memory; clusters do not depend on it.
+            con.execute("SET preserve_insertion_order = false")
+        con.execute(
+            f"CREATE TABLE raw_persons AS SELECT * FROM read_parquet('{parts}/*.parquet')"
+        ).fetchall()
+        con.execute(
+            f"CREATE TABLE {TABLE} AS {block_keys_sql(model, 'duckdb', 'raw_persons')}"
+        ).fetchall()
+        con.execute("DROP TABLE raw_persons").fetchall()
+        freq = _frequency_table()
+        con.register("corridor_name_frequencies_arrow", freq)
+        con.execute(
+            "CREATE TABLE corridor_name_frequencies AS "
+            "SELECT * FROM corridor_name_frequencies_arrow"
+        ).fetchall()
+        tf_names = []
+        for col, sql in tf_tables_sql(
+            model, "duckdb", TABLE, "corridor_name_frequencies", n
+        ).items():
+            con.execute(f"CREATE TABLE corridor_tf_{col} AS {sql}").fetchall()
+            tf_names.append((col, f"corridor_tf_{col}"))
+        db_api: Any = DuckDBAPI(con)
+        table = db_api.register(TABLE)
+        tf_frames = [(col, db_api.register(name)) for col, name in tf_names]
+    else:
+        from splink import SparkAPI
+
+        spark = spark or spark_session()
+        db_api = SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]
+        spark.read.parquet(str(parts)).createOrReplaceTempView("raw_persons")
+        persons = spark.sql(block_keys_sql(model, "spark", "raw_persons"))
+        persons.createOrReplaceTempView(TABLE)
+        spark.createDataFrame(
+            _frequency_table().to_pylist(), "sk string, per_million double"
+        ).createOrReplaceTempView("corridor_name_frequencies")
+        table = db_api.register(persons)
+        tf_frames = [
+            (col, db_api.register(spark.sql(sql).cache()))
             for col, sql in tf_tables_sql(
-                model, "duckdb", TABLE, "corridor_name_frequencies", n
-            ).items():
-                con.execute(f"CREATE TABLE corridor_tf_{col} AS {sql}").fetchall()
-                tf_names.append((col, f"corridor_tf_{col}"))
-            db_api: Any = DuckDBAPI(con)
-            table = db_api.register(TABLE)
-            tf_frames = [(col, db_api.register(name)) for col, name in tf_names]
-        else:
-            from splink import SparkAPI
-
-            spark = spark or spark_session()
-            db_api = SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]
-            spark.read.parquet(str(parts)).createOrReplaceTempView("raw_persons")
-            persons = spark.sql(block_keys_sql(model, "spark", "raw_persons"))
-            persons.createOrReplaceTempView(TABLE)
-            spark.createDataFrame(
-                _frequency_table().to_pylist(), "sk string, per_million double"
-            ).createOrReplaceTempView("corridor_name_frequencies")
-            table = db_api.register(persons)
-            tf_frames = [
-                (col, db_api.register(spark.sql(sql).cache()))
-                for col, sql in tf_tables_sql(
-                    model, "spark", TABLE, "corridor_name_frequencies", n
-                ).items()
-            ]
-        linker = Linker(table, settings, log_level=logging.WARNING)
-        for col, frame in tf_frames:
-            linker.table_management.register_term_frequency_lookup(frame, col)
-        if n < 2:
-            return DedupeResult([], n, 0, backend, model.version, timings)
-        predictions = linker.inference.predict(
-            threshold_match_weight=weight if min_weight is None else min(weight, min_weight)
-        )
-        kept: list[tuple[str, str, float]] = []
-        details: list[dict[str, Any]] = []
-        if keep_pairs:
-            t = predictions.as_pyarrow_table()  # type: ignore[no-untyped-call]
-            kept = list(zip(t.column("unique_id_l").to_pylist(),
-                            t.column("unique_id_r").to_pylist(),
-                            t.column("match_weight").to_pylist(), strict=True))
-            levels = [c for c in t.column_names if c.startswith(("gamma_", "mw_"))]
-            details = t.select(["unique_id_l", "unique_id_r", *levels]).to_pylist()
-        pairs = int(
-            predictions.query_sql(
-                f"SELECT count(*) AS n FROM {{this}} WHERE match_weight >= {weight}"
-            ).as_record_list()[0]["n"]
-        )
-        timings["predict_s"] = time.perf_counter() - t1
-        t2 = time.perf_counter()
-        clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(
-            predictions, threshold_match_weight=weight
-        )
-        multi = clustered.query_sql(
-            "SELECT cluster_id, unique_id FROM {this} WHERE cluster_id IN "
-            "(SELECT cluster_id FROM {this} GROUP BY cluster_id HAVING count(*) > 1)"
-        )
-        arrow = multi.as_pyarrow_table()  # type: ignore[no-untyped-call]
-        clusters = _clusters_from_arrow(arrow)
-        timings["cluster_s"] = time.perf_counter() - t2
-        if backend == "duckdb":
-            con.close()
+                model, "spark", TABLE, "corridor_name_frequencies", n
+            ).items()
+        ]
+    linker = Linker(table, settings, log_level=logging.WARNING)
+    for col, frame in tf_frames:
+        linker.table_management.register_term_frequency_lookup(frame, col)
+    if n < 2:
+        return DedupeResult([], n, 0, backend, model.version, timings)
+    predictions = linker.inference.predict(
+        threshold_match_weight=weight if min_weight is None else min(weight, min_weight)
+    )
+    kept: list[tuple[str, str, float]] = []
+    details: list[dict[str, Any]] = []
+    if keep_pairs:
+        t = predictions.as_pyarrow_table()  # type: ignore[no-untyped-call]
+        kept = list(zip(t.column("unique_id_l").to_pylist(),
+                        t.column("unique_id_r").to_pylist(),
+                        t.column("match_weight").to_pylist(), strict=True))
+        levels = [c for c in t.column_names if c.startswith(("gamma_", "mw_"))]
+        details = t.select(["unique_id_l", "unique_id_r", *levels]).to_pylist()
+    pairs = int(
+        predictions.query_sql(
+            f"SELECT count(*) AS n FROM {{this}} WHERE match_weight >= {weight}"
+        ).as_record_list()[0]["n"]
+    )
+    timings["predict_s"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(
+        predictions, threshold_match_weight=weight
+    )
+    multi = clustered.query_sql(
+        "SELECT cluster_id, unique_id FROM {this} WHERE cluster_id IN "
+        "(SELECT cluster_id FROM {this} GROUP BY cluster_id HAVING count(*) > 1)"
+    )
+    arrow = multi.as_pyarrow_table()  # type: ignore[no-untyped-call]
+    clusters = _clusters_from_arrow(arrow)
+    timings["cluster_s"] = time.perf_counter() - t2
+    if backend == "duckdb":
+        con.close()
     timings["total_s"] = time.perf_counter() - t0
     return DedupeResult(clusters, n, pairs, backend, model.version, timings, kept, details)

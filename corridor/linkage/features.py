@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from functools import cache
-from typing import Any
+from functools import cache, lru_cache
+from typing import Any, NamedTuple
 
 from corridor.matching.blocking import blocking_keys, coarse_skeleton
 from corridor.matching.keys import UnitKeys, unit_keys
@@ -39,7 +39,10 @@ from corridor.matching.normalise import NameUnit
 from corridor.matching.records import CHAIN, FAMILY, GIVEN, GIVEN2, PersonRecord
 from corridor.matching.variants import VariantTable
 
-__all__ = ["COLUMNS", "LIST_COLUMNS", "feature_row", "feature_rows", "unit_tokens"]
+__all__ = [
+    "COLUMNS", "LIST_COLUMNS", "feature_row", "feature_row_reference", "feature_rows",
+    "unit_tokens",
+]
 
 # Column name -> kind ("str", "int", "list").
 COLUMNS: dict[str, str] = {
@@ -149,7 +152,163 @@ def _ids(values: Iterable[str]) -> list[str]:
     return sorted({re.sub(r"[^0-9A-Za-z]", "", v).upper() for v in values if v} - {""})
 
 
+class _Unit:
+    """Everything ``feature_row`` needs of one name unit, computed once per distinct unit
+    (a registry of a million persons has a few thousand distinct name units)."""
+
+    __slots__ = ("ids", "xs", "coarse", "ks", "sk", "lat", "pair_c", "name_keys")
+
+    def __init__(self, unit: NameUnit) -> None:
+        k = unit_keys(unit)
+        self.ids, self.xs = _tokens(k)
+        self.coarse = _coarse(k)
+        self.ks = (f"k:{k.skeleton}",) if len(k.skeleton) >= 2 else ()
+        self.sk = k.skeleton or k.latin or None
+        self.lat = k.latin or None
+        # The engine's blocking keys of the unit (``blocking_key_groups``): the coarse
+        # skeleton, its other readings' and a compound's core's; pairs use ``pair_c``.
+        self.pair_c = coarse_skeleton(k.skeleton)
+        names = {f"n:{self.pair_c}"} if self.pair_c else set()
+        for r in k.readings:
+            rc = coarse_skeleton(r.skeleton)
+            if len(rc) >= 2:
+                names.add(f"n:{rc}")
+        parts = unit.parts
+        if len(parts) > 1:
+            core = parts[-1] if parts[0] in ("abd", "abu", "عبد", "ابو") else parts[0]
+            core_sk = unit_keys(NameUnit((core,), k.script)).skeleton
+            if len(core_sk) >= 2:
+                names.add(f"n:{coarse_skeleton(core_sk)}")
+        self.name_keys = tuple(names)
+
+
+@cache
+def _unit(unit: NameUnit) -> _Unit:
+    return _Unit(unit)
+
+
+@lru_cache(maxsize=100_000)  # one entry per distinct chain: bounded
+def _pair_keys(coarse: tuple[str, ...]) -> tuple[str, ...]:
+    """The engine's ``p:`` keys of one chain's coarse skeletons (``blocking_key_groups``)."""
+    usable = [c for c in coarse if c]
+    out = set()
+    for i, a in enumerate(usable):
+        for b in usable[i + 1 :]:
+            if a != b:
+                x, y = sorted((a, b))
+                out.add(f"p:{x}|{y}")
+    return tuple(out)
+
+
+class _Place(NamedTuple):
+    """The sorted tokens of the units in one place of a name (given, father, ...)."""
+
+    ids: tuple[str, ...]
+    xs: tuple[str, ...]
+    cs: tuple[str, ...]
+    ks: tuple[str, ...]
+
+
+@lru_cache(maxsize=100_000)
+def _place(units: tuple[_Unit, ...]) -> _Place:
+    # Keyed by the units' identity (``_unit`` returns one object per distinct unit).
+    return _Place(
+        tuple(sorted({t for u in units for t in u.ids})),
+        tuple(sorted({t for u in units for t in u.xs})),
+        tuple(sorted({u.coarse for u in units})),
+        tuple(sorted({t for u in units for t in u.ks})),
+    )
+
+
+_PLACES = ("given", "father", "grand", "family")
+
+
 def feature_row(rec: PersonRecord) -> dict[str, Any]:
+    """One person's columns (see ``COLUMNS``); lists are sorted, empty when unknown.
+
+    Equal to ``feature_row_reference`` (tested); each distinct name unit's keys and tokens
+    are computed once (``_Unit``), so a record costs its parse and a few set unions."""
+    places: dict[str, list[_Unit]] = {p: [] for p in _PLACES}
+    first: dict[str, _Unit] = {}
+    pair_keys: set[str] = set()
+    name_keys: set[str] = set()
+    for chain in rec.name_chains():
+        seen_chain = 0
+        units = [_unit(u) for u in chain.units]
+        for u, role in zip(units, chain.roles, strict=True):
+            name_keys.update(u.name_keys)
+            if role in (GIVEN, GIVEN2):
+                places["given"].append(u)
+                if role == GIVEN:
+                    first.setdefault("given", u)
+                continue
+            if role == CHAIN:
+                place = "father" if seen_chain == 0 else "grand"
+                seen_chain += 1
+            elif role == FAMILY:
+                place = "family"
+            else:  # pragma: no cover - roles are the four above
+                continue
+            places[place].append(u)
+            first.setdefault(place, u)
+        pair_keys.update(_pair_keys(tuple(u.pair_c for u in units)))
+
+    given, family = _place(tuple(places["given"])), _place(tuple(places["family"]))
+    father = _place(tuple(places["father"]))
+    chain_place = _place(tuple(places["father"] + places["grand"]))
+
+    def attr(place: str, name: str) -> str | None:
+        u = first.get(place)
+        return getattr(u, name) if u is not None else None
+
+    def c(place: str) -> str | None:
+        u = first.get(place)
+        return (u.coarse or None) if u is not None else None
+
+    docs = rec.document_numbers
+    identifiers = [f"id:{d}" for d in _ids(docs) if len(d) >= 4] if docs else []
+    if rec.phone:
+        digits = re.sub(r"\D", "", rec.phone)
+        if len(digits) >= 7:
+            identifiers.append(f"ph:{digits[-9:]}")
+    sex = (rec.sex or "").lower()[:1] or None
+    return {
+        "unique_id": rec.record_id,
+        "given_sk": attr("given", "sk"),
+        "given_c": c("given"),
+        "given_lat": attr("given", "lat"),
+        "given_ids": list(given.ids),
+        "given_xs": list(given.xs),
+        "given_cs": list(given.cs),
+        "given_ks": list(given.ks),
+        "father_sk": attr("father", "sk"),
+        "father_c": c("father"),
+        "father_ids": list(father.ids),
+        "father_xs": list(father.xs),
+        "chain_ids": list(chain_place.ids),
+        "chain_xs": list(chain_place.xs),
+        "chain_cs": list(chain_place.cs),
+        "chain_ks": list(chain_place.ks),
+        "grand_c": c("grand"),
+        "family_sk": attr("family", "sk"),
+        "family_c": c("family"),
+        "family_lat": attr("family", "lat"),
+        "family_ids": list(family.ids),
+        "family_xs": list(family.xs),
+        "family_cs": list(family.cs),
+        "family_ks": list(family.ks),
+        "all_ids": sorted({*given.ids, *chain_place.ids, *family.ids}),
+        "all_xs": sorted({*given.xs, *chain_place.xs, *family.xs}),
+        "birth_year": rec.birth_year,
+        "sex": sex if sex in ("m", "f") else None,
+        "nationality": (rec.nationality or "").strip().upper() or None,
+        "identifiers": sorted(identifiers),
+        "pair_keys": sorted(pair_keys),
+        "name_keys": sorted(name_keys),
+    }
+
+
+def feature_row_reference(rec: PersonRecord) -> dict[str, Any]:
     """One person's columns (see ``COLUMNS``); lists are sorted, empty when unknown."""
     places: dict[str, list[UnitKeys]] = {"given": [], "father": [], "grand": [], "family": []}
     first: dict[str, UnitKeys] = {}

@@ -260,7 +260,7 @@ def build_model(model: Model | None = None) -> SplinkModel:
     }
     return SplinkModel({
         "format": SPLINK_MODEL_FORMAT,
-        "version": f"1+{mo.version}",
+        "version": f"2+{mo.version}",
         "built_from": f"corridor.matching model {mo.version}",
         "calibration_slope": mo.calibration.slope,
         "birth_close_years": f.birth_close_years,
@@ -279,12 +279,20 @@ def build_model(model: Model | None = None) -> SplinkModel:
         # own), a pair of names (``p:``) held by at most ``pair_cap`` records or one name
         # (``n:``) held by at most ``name_cap``: Corridor's frequency cap, so that a
         # block of common names never makes millions of comparisons.
-        # And pairs agreeing on the coarse skeletons of the given, father's and family
-        # names, or of the given and family names and the birth year.
+        # And pairs agreeing on the coarse skeletons of the given, father's, grandfather's
+        # (or both without one: "?") and family names, or of the given, father's and
+        # family names and the birth year.
+        # (Version 2: version 1 blocked on given+father+family and given+family+birth
+        # year, with pair_cap 20. Those blocks grow with the square of the registry: at
+        # 100,000 demo records they made 830,000 pairs for 1 % more recall at 0.9;
+        # benchmarks/bench_dedupe.py, docs/performance.md.)
         "blocking": {
-            "pair_cap": 20,
+            "pair_cap": 10,
             "name_cap": 5,
-            "rules": [["given_c", "father_c", "family_c"], ["given_c", "family_c", "birth_year"]],
+            "rules": [
+                ["given_c", "father_c", "grand_c?", "family_c"],
+                ["given_c", "father_c", "family_c", "birth_year"],
+            ],
         },
         "comparisons": comparisons,
     })
@@ -364,6 +372,15 @@ def tf_tables_sql(
     return out
 
 
+def _block_on(column: str) -> str:
+    """``l.c = r.c``; ``c?`` also pairs two records that both lack it (a chain of three
+    names has no grandfather: two such records still meet on the other three)."""
+    if column.endswith("?"):
+        c = column[:-1]
+        return f"coalesce(l.{c}, '') = coalesce(r.{c}, '')"
+    return f"l.{column} = r.{column}"
+
+
 def splink_settings(model: SplinkModel, dialect: str, population: int) -> dict[str, Any]:
     """A Splink settings dictionary for ``dialect`` (``duckdb`` or ``spark``)."""
     if dialect not in _DIALECTS:
@@ -399,10 +416,10 @@ def splink_settings(model: SplinkModel, dialect: str, population: int) -> dict[s
         "unique_id_column_name": "unique_id",
         "probability_two_random_records_match": 1.0 / max(population, 2),
         "blocking_rules_to_generate_predictions": [
-            " AND ".join(f"l.{c} = r.{c}" for c in rule) for rule in data["blocking"]["rules"]
-        ] + [
+            " AND ".join(_block_on(c) for c in rule) for rule in data["blocking"]["rules"]
+        ] + ([
             {"blocking_rule": "l.block_keys = r.block_keys", "arrays_to_explode": ["block_keys"]}
-        ],
+        ] if data["blocking"].get("keys", True) else []),  # "keys": false: rules only
         "comparisons": comparisons,
         "retain_matching_columns": False,
         "retain_intermediate_calculation_columns": False,
@@ -411,6 +428,8 @@ def splink_settings(model: SplinkModel, dialect: str, population: int) -> dict[s
 
 
 def main() -> int:
+    # Rebuilding sets every weight from the Corridor model shipped now: evaluate the
+    # result (benchmarks/bench_dedupe.py, corridor bench dedupe) before committing it.
     target = Path(__file__).with_name("data") / "splink-model.json"
     target.parent.mkdir(exist_ok=True)
     target.write_text(build_model().to_json(), encoding="utf-8")

@@ -445,7 +445,9 @@ def join_split_compounds(fields: list[str | None]) -> list[str | None]:
     return out
 
 
+@lru_cache(maxsize=100_000)
 def _is_compound_head(text: str) -> bool:
+    # Cached: the same name fields recur across a registry (a million records' keys).
     words = text.split()
     if len(words) != 1:
         return False

@@ -3,11 +3,13 @@ the same clusters whatever the chunk size, and the CLI path through a real datab
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from corridor.linkage.bench import chunked
 from corridor.linkage.engine import dedupe
-from corridor.linkage.features import feature_row
+from corridor.linkage.features import feature_row, feature_row_reference
 from corridor.linkage.model import SplinkModel, build_model, splink_settings
 from corridor.matching import PersonRecord
 from tests.linkage.registry import EXPECTED, REGISTRY
@@ -82,3 +84,72 @@ def test_kept_pairs_carry_each_comparisons_weight() -> None:
     )
     assert {"mw_given", "mw_chain", "mw_family", "mw_birth_year"} <= set(row)
     assert row["mw_given"] > 0 and row["mw_family"] > 0  # the same names, in two scripts
+
+
+# Records that exercise every path of the key columns: compounds split over two fields,
+# both scripts, a full name without structure, other names, documents and a phone.
+_VARIED = [
+    *REGISTRY,
+    PersonRecord("v1", given_name="Faisal", father_name="Abdel", grandfather_name="Réda",
+                 family_name="al-Hamad", name_original_script="فيصل عبد الرضا الحمد",
+                 document_numbers=("N-123 456",), phone="+963 944 123 456"),
+    PersonRecord("v2", full_name="Zia-ur-rahman Madani", alternate_names=("Abu Hamza",)),
+    PersonRecord("v3", given_name="Joessef", family_name="Chalil", birth_year=1990),
+    PersonRecord("v4", name_original_script="نور الدين محمد", sex="f"),
+    PersonRecord("v5", full_name="Mohammed", given_name="Mohammed", document_numbers=("12",)),
+    PersonRecord("v6"),
+]
+
+
+@pytest.mark.parametrize("rec", _VARIED, ids=lambda r: r.record_id)
+def test_cached_key_columns_equal_the_reference_computation(rec: PersonRecord) -> None:
+    # feature_row computes each distinct name unit's keys once; it must give exactly
+    # what the per-record computation (and the engine's blocking_keys) gives.
+    assert feature_row(rec) == feature_row_reference(rec)
+
+
+def test_a_memory_limit_gives_the_same_clusters(tmp_path: Path) -> None:
+    # DuckDB spills to the working directory beyond its limit; the clusters are the same.
+    free = dedupe([REGISTRY])
+    capped = dedupe([REGISTRY], memory_limit="64MB", workdir=tmp_path)
+    assert capped.clusters == free.clusters == EXPECTED
+    assert capped.pairs == free.pairs
+
+
+def test_blocking_rules_of_the_model_file_reach_splink() -> None:
+    model = SplinkModel.default()
+    rules = splink_settings(model, "duckdb", 1000)["blocking_rules_to_generate_predictions"]
+    # Whole name chains (four coarse skeletons), or three and the birth year: blocks that
+    # a single name's or a nationality's could never be (PROTECTION.md).
+    assert rules[0] == (
+        "l.given_c = r.given_c AND l.father_c = r.father_c"
+        " AND coalesce(l.grand_c, '') = coalesce(r.grand_c, '') AND l.family_c = r.family_c"
+    )
+    assert "birth_year" in rules[1] and "father_c" in rules[1]
+    assert not any("nationality" in str(r) for r in rules)
+    assert rules[-1]["arrays_to_explode"] == ["block_keys"]
+    rules_only = SplinkModel({**model.data, "blocking": {**model.data["blocking"], "keys": False}})
+    assert len(splink_settings(rules_only, "duckdb", 10)[
+        "blocking_rules_to_generate_predictions"]) == len(rules) - 1
+
+
+def test_the_shipped_model_file_blocks_as_built() -> None:
+    # The versioned file (version 2: tighter blocking) and ``build_model`` block alike.
+    shipped = SplinkModel.default()
+    assert shipped.version.startswith("2+")
+    assert shipped.data["blocking"] == build_model().data["blocking"]
+
+
+def test_chains_without_a_grandfather_meet_on_the_rules_alone() -> None:
+    # Blocking on the rules only (no keys): two registrations of a three-name chain, in
+    # two scripts and without a birth year, meet on given, father and family name.
+    model = SplinkModel.default()
+    rules_only = SplinkModel({**model.data, "blocking": {**model.data["blocking"], "keys": False}})
+    records = [
+        PersonRecord("x1", given_name="Abdul Rahman", father_name="Hamid",
+                     family_name="al-Jabouri", sex="m", nationality="SYR"),
+        PersonRecord("x2", name_original_script="عبد الرحمن حميد الجبوري", sex="m",
+                     nationality="SYR"),
+        PersonRecord("y1", given_name="Fatima", father_name="Ali", family_name="Haddad"),
+    ]
+    assert dedupe([records], model=rules_only, threshold=0.5).clusters == [["x1", "x2"]]

@@ -55,6 +55,7 @@ def splink_duplicates(
     chunk_size: int = 20_000,
     progress: Callable[[int], None] | None = None,
     spark: Any = None,
+    memory_limit: str | None = None,
 ) -> list[list[dict[str, Any]]]:
     """Groups of persons who are probably one person (largest first), found on Splink
     (``engine``: ``duckdb`` or ``spark``), each person as ``queries.person_summary``."""
@@ -66,6 +67,7 @@ def splink_duplicates(
             progress=progress,
             spark=spark,
             workers=min(os.cpu_count() or 1, 4),
+            memory_limit=memory_limit,
         )
     groups = sorted(result.clusters, key=lambda g: (-len(g), g[0]))
     wanted = [pid for g in groups for pid in g]

@@ -226,6 +226,7 @@ class PersonSearchService(Service):
         engine: str = "corridor",
         progress: Callable[[int], None] | None = None,
         chunk_size: int = 20_000,
+        memory_limit: str | None = None,
     ) -> list[list[dict[str, Any]]]:
         """Groups of registered persons who are probably one person, largest first.
 
@@ -233,7 +234,8 @@ class PersonSearchService(Service):
         (Splink, streaming persons in chunks: ``batch_dedupe``). ``threshold``: the pair
         probability from which two records are one person; by default the model's
         ``duplicate_at`` for the engine, and 0.9 for Splink, whose model file carries
-        its own calibration (docs/matching.md, "Batch deduplication on Splink")."""
+        its own calibration (docs/matching.md, "Batch deduplication on Splink").
+        ``memory_limit``: DuckDB's (``"3GB"``), beyond which it spills to disk."""
         if threshold is None:
             threshold = self.model.calibration.duplicate_at if engine == "corridor" else 0.9
         today = self.clock().date()
@@ -242,7 +244,7 @@ class PersonSearchService(Service):
 
             return splink_duplicates(
                 self.db, self.vault, today, threshold=threshold, engine=engine,
-                chunk_size=chunk_size, progress=progress,
+                chunk_size=chunk_size, progress=progress, memory_limit=memory_limit,
             )
         with self.db.read() as conn:
             rows = {
