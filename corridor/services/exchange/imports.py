@@ -190,6 +190,7 @@ class ImportService(Service):
                     options.recorded_by,
                     self.clock(),
                     audit,
+                    _stage(options.progress, "writing"),
                 )
         except IntegrityError as exc:
             # Another import of the same records committed between our check and our write
@@ -453,6 +454,14 @@ def _match_query(person: PersonDetails) -> MatchQueryIn:
         purpose="deduplication",
         top=3,
     )
+
+
+def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:
+    """``progress`` for one stage (None: none)."""
+    if progress is None:
+        return None
+    report = progress
+    return lambda done, total: report(stage, done, total)
 
 
 def _sites_of(plans: Sequence[Plan]) -> set[str]:
