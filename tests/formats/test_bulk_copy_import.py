@@ -33,7 +33,6 @@ from tests.conftest import MASTER_KEY, Clock, _truncate_all
 from tests.formats.helpers import make_site, parse
 from tests.support.pgserver import PgServer
 
-
 GIVEN = ["Hassan", "Amina", "Mustafa", "Khalid", "Fatima", "Yusuf", "Maryam", "Omar"]
 FATHER = ["Hamid", "Khalil", "Abdu", "Ibrahim", "Saleh", "Jasim"]
 FAMILY = ["Sarir", "Darwish", "Jabbouri", "Dulaimi", "Shammari"]

@@ -21,7 +21,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, bindparam, case, func, select
 
 from corridor.errors import Forbidden
 from corridor.matching import (
@@ -53,7 +53,19 @@ from corridor.text import N_
 # registry skipped (1 % in memory). At 1,000,000 persons that keeps a search's p95 under
 # 100 ms for some loss of recall on a registry with very few distinct names
 # (docs/performance.md has both figures). Registries under 60,000 are not affected.
-POLICY = CandidatePolicy(max_candidates=60, pool_size=180, key_cap_share=0.005)
+POLICY = CandidatePolicy(max_candidates=25, pool_size=180, key_cap_share=0.005)
+
+
+# The statements a search runs every time, built once with expanding parameters: the
+# statement cache then finds them compiled, and a list of keys or ids is bound as a
+# whole instead of being coerced value by value (docs/performance.md, "A million
+# persons").
+_COUNTS = select(match_key_counts.c.key, match_key_counts.c.n).where(
+    match_key_counts.c.key.in_(bindparam("keys", expanding=True))
+)
+_BIRTH_SEX_NATIONALITY = select(
+    persons.c.id, persons.c.birth_date, persons.c.sex, persons.c.nationality
+).where(persons.c.id.in_(bindparam("ids", expanding=True)))
 
 
 # The action of the authorisation matrix that governs each purpose of a match search.
@@ -280,13 +292,7 @@ class PersonSearchService(Service):
             {self.vault.index_key(k) for k in g} for g in blocking_key_groups(query, query=True)
         ]
         keys = sorted({k for g in groups for k in g})
-        counts = dict(
-            conn.execute(
-                select(match_key_counts.c.key, match_key_counts.c.n).where(
-                    match_key_counts.c.key.in_([*keys, POPULATION_KEY])
-                )
-            ).all()
-        )
+        counts = dict(conn.execute(_COUNTS, {"keys": [*keys, POPULATION_KEY]}).all())
         population = int(counts.pop(POPULATION_KEY, 0))
         chosen = POLICY.choose_keys(groups, {k: int(n) for k, n in counts.items()}, population)
         if not chosen:
@@ -318,11 +324,7 @@ class PersonSearchService(Service):
         if not score:
             return [], population
         pool = list(score)
-        rows = conn.execute(
-            select(persons.c.id, persons.c.birth_date, persons.c.sex, persons.c.nationality).where(
-                persons.c.id.in_(pool)
-            )
-        ).all()
+        rows = conn.execute(_BIRTH_SEX_NATIONALITY, {"ids": pool}).all()
         for pid, birth, sex, nationality in rows:
             score[pid] += POLICY.adjustment(query, birth.year if birth else None, sex, nationality)
         return POLICY.best(score, pool), population
@@ -335,10 +337,6 @@ class PersonSearchService(Service):
         keys = [f"s:{sk}" for sk in skeletons] + sorted(nationalities)
         counts: dict[str, int] = {}
         for start in range(0, len(keys), 500):
-            rows = conn.execute(
-                select(match_key_counts.c.key, match_key_counts.c.n).where(
-                    match_key_counts.c.key.in_(keys[start : start + 500])
-                )
-            )
+            rows = conn.execute(_COUNTS, {"keys": keys[start : start + 500]})
             counts.update({k if k.startswith("nat:") else k[2:]: int(n) for k, n in rows})
         return counts
