@@ -48,11 +48,12 @@ from corridor.storage.queries import Sites
 from corridor.storage.tables import POPULATION_KEY, match_key_counts, person_match_keys, persons
 from corridor.text import N_
 
-# The engine's candidate policy with two limits tighter than the in-memory index's: 60
+# The engine's candidate policy with two limits tighter than the in-memory index's: 25
 # candidates scored in full instead of 120, and name keys held by more than 0.5 % of the
-# registry skipped (1 % in memory). At 1,000,000 persons that keeps a search's p95 under
-# 100 ms for some loss of recall on a registry with very few distinct names
-# (docs/performance.md has both figures). Registries under 60,000 are not affected.
+# registry skipped (1 % in memory). Scoring is what a search spends most of its time on
+# (model 5: about two thirds of it at 1,000,000 persons); 25 instead of 60 halves it and
+# found the sought person first and in the top 10 as often but for one search in 200
+# (docs/performance.md, "A million persons"). Registries under 60,000 keep every key.
 POLICY = CandidatePolicy(max_candidates=25, pool_size=180, key_cap_share=0.005)
 
 
