@@ -6,6 +6,12 @@ seventy rows across eight tables that machinery cost more than SQLite itself. He
 statement is compiled once per (dialect, table, columns), each column's bind processor
 (the same one SQLAlchemy would apply: UTC datetimes, JSON, booleans) is looked up once,
 and the rows go to the driver's ``executemany`` as plain tuples or dicts.
+
+On PostgreSQL a large batch (``COPY_ROWS`` rows or more, an engine execution option
+``Database(copy_rows=...)`` sets) goes through ``COPY ... FROM STDIN`` instead: the same
+rows, after the same bind processors, in the same transaction, an order of magnitude
+faster than an ``executemany`` of INSERTs (docs/performance.md, "A million persons").
+Counter upserts (``add_on_conflict``) stay INSERTs: COPY has no ON CONFLICT.
 """
 
 from __future__ import annotations
@@ -18,6 +24,11 @@ from sqlalchemy import Connection, Table, bindparam, insert
 from sqlalchemy.dialects import postgresql, sqlite
 
 Processor = Callable[[Any], Any] | None
+
+# The execution option (set on the engine by ``Database``) holding the smallest batch
+# written by COPY on PostgreSQL; None or absent: never.
+COPY_OPTION = "corridor_copy_rows"
+COPY_ROWS = 1000
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,9 @@ def insert_rows(
     if unknown:
         raise ValueError(f"{table.name} has no column {', '.join(unknown)}")
     plan = _plan(conn, table, columns, add_on_conflict)
+    if add_on_conflict is None and _copies(conn, len(rows)):
+        _copy(conn, table, columns, plan, rows)
+        return
     converted: list[dict[str, Any]] = []
     for row in rows:
         out = {}
@@ -88,3 +102,37 @@ def insert_rows(
         conn.exec_driver_sql(plan.sql, [tuple(r[n] for n in plan.order) for r in converted])
     else:
         conn.exec_driver_sql(plan.sql, converted)
+
+
+def _copies(conn: Connection, count: int) -> bool:
+    """Whether ``count`` rows go through COPY on this connection."""
+    if conn.dialect.name != "postgresql":
+        return False
+    at = conn.get_execution_options().get(COPY_OPTION)
+    return at is not None and count >= int(at)
+
+
+def _copy(
+    conn: Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    plan: _Plan,
+    rows: Sequence[Mapping[str, Any]],
+) -> None:
+    """``rows`` into ``table`` by ``COPY ... FROM STDIN`` on the connection's own psycopg
+    connection (so inside its transaction), each value through the column's bind
+    processor as an INSERT would pass it."""
+    quote = conn.dialect.identifier_preparer
+    names = ", ".join(quote.quote(c) for c in columns)
+    sql = f"COPY {quote.format_table(table)} ({names}) FROM STDIN"
+    processors = [process for _, process in plan.processors]
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur, cur.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    row.get(name) if process is None else process(row.get(name))
+                    for name, process in zip(columns, processors, strict=True)
+                ]
+            )

@@ -25,6 +25,7 @@ from sqlalchemy.pool import NullPool
 
 from corridor.errors import StorageFull
 from corridor.storage import changes
+from corridor.storage.bulk import COPY_OPTION, COPY_ROWS
 
 # The WAL is folded into the database by the checkpointer thread every second; SQLite's
 # own automatic checkpoint stays as a backstop should that thread ever stop.
@@ -97,7 +98,11 @@ def storage_failure(exc: BaseException) -> str | None:
 class Database:
     """``Database(url)``; use ``transaction()`` to write and ``read()`` to read."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, copy_rows: int | None = COPY_ROWS
+    ) -> None:
+        """``copy_rows``: on PostgreSQL, batches of at least this many rows are written
+        by COPY (``storage/bulk.py``); None: never."""
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self._write_lock = threading.RLock()
@@ -126,6 +131,7 @@ class Database:
             event.listen(self.engine, "begin", self._sqlite_begin)
         else:
             self.engine = create_engine(self.url, echo=echo, pool_size=10, max_overflow=20)
+            self.engine.update_execution_options(**{COPY_OPTION: copy_rows})
 
     def _sqlite_begin(self, conn: Connection) -> None:
         mode = "IMMEDIATE" if getattr(self._local, "immediate", False) else "DEFERRED"

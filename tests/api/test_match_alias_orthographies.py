@@ -1,5 +1,5 @@
 """Searches spelt in other Latin orthographies find the registered person through the API,
-and an index built before those keys existed is rebuilt on upgrade (migration 0021_keys).
+and an index built before those keys existed is rebuilt on upgrade (migration 0023_keys).
 
 Somali writes Hassan as Xasan and Abdi as Cabdi; Indonesian writes Rashid as Rasyid.
 The registration index (services/search/match_index.py) stores the same keys as the
@@ -58,7 +58,7 @@ def test_an_index_without_the_new_keys_is_rebuilt_on_upgrade(client, database):
     cfg = alembic_config(database)
     with database.transaction() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0020_merge")
+        command.downgrade(cfg, "0022_auditvia")
     database.engine.dispose()
     result = upgrade(database)
     assert current_revision(database) == head_revision(database)

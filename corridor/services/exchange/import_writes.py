@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -19,6 +19,11 @@ from corridor.services.search import match_index
 from corridor.storage.import_tables import imported_records, pfif_notes
 from corridor.storage.queries import NAME_COLUMNS
 from corridor.storage.tables import person_documents, persons
+
+# New persons written per step of a large import: each step is one ``register_many``
+# (on PostgreSQL its rows go by COPY, storage/bulk.py) inside the import's one
+# transaction, and the progress is told after each.
+WRITE_STEP = 10_000
 
 
 @dataclass
@@ -43,15 +48,22 @@ def write(
     by: str | None,
     now: datetime,
     audit: AuditHook,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[str]:
     """Write the planned records inside the import's transaction; the person ids written.
-    Each person written, updated or emptied is audited in that transaction."""
+    Each person written, updated or emptied is audited in that transaction. New single
+    persons are written ``WRITE_STEP`` at a time, ``progress(done, total)`` after each."""
     ids: list[str] = []
     singles = [p for p in plans if p.action == "create" and isinstance(p.data, PersonIn)]
-    if singles:
-        new = registration.register_many(
-            [p.data for p in singles if isinstance(p.data, PersonIn)], by, audit=audit, conn=conn
+    items = [p.data for p in singles if isinstance(p.data, PersonIn)]
+    new = []
+    for start in range(0, len(items), WRITE_STEP):
+        new += registration.register_many(
+            items[start : start + WRITE_STEP], by, audit=audit, conn=conn
         )
+        if progress:
+            progress(len(new), len(items))
+    if singles:
         for plan, pid in zip(singles, new, strict=True):
             plan.person_id = pid
             plan.written = [pid]

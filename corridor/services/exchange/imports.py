@@ -189,6 +189,7 @@ class ImportService(Service):
                     options.recorded_by,
                     self.clock(),
                     audit,
+                    _stage(options.progress, "writing"),
                 )
         except IntegrityError as exc:
             # Another import of the same records committed between our check and our write
@@ -437,6 +438,14 @@ class ImportService(Service):
 
 
 _COUNTER = {"create": "created", "update": "updated", "unchanged": "unchanged", "expire": "expired"}
+
+
+def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:
+    """``progress`` for one stage (None: none)."""
+    if progress is None:
+        return None
+    report = progress
+    return lambda done, total: report(stage, done, total)
 
 
 def _sites_of(plans: Sequence[Plan]) -> set[str]:

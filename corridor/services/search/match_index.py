@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, RowMapping, delete, select
+from sqlalchemy import Connection, RowMapping, bindparam, delete, select
 
 from corridor.domain.birth import age_on
 from corridor.matching import PersonRecord, blocking_keys
@@ -154,14 +154,15 @@ def unindex(conn: Connection, person_ids: Sequence[str]) -> None:
     bump_counts(conn, deltas)
 
 
+_DOCUMENTS = select(person_documents.c.person_id, person_documents.c.number).where(
+    person_documents.c.person_id.in_(bindparam("ids", expanding=True))
+)
+
+
 def documents_of(conn: Connection, person_ids: Sequence[str]) -> dict[str, list[str | None]]:
     """The stored (sealed) document numbers of persons."""
     out: dict[str, list[str | None]] = {pid: [] for pid in person_ids}
-    rows = conn.execute(
-        select(person_documents.c.person_id, person_documents.c.number).where(
-            person_documents.c.person_id.in_(person_ids)
-        )
-    )
+    rows = conn.execute(_DOCUMENTS, {"ids": list(person_ids)})
     for pid, number in rows:
         out[pid].append(number)
     return out
@@ -211,6 +212,27 @@ def plain_name(row: RowMapping | Mapping[str, Any]) -> str:
     return " ".join(row[f"{f}_original"] or "" for f in ("given_name", "father_name")).strip()
 
 
+# The persons a search's candidates are related to, and only the columns read of them
+# (``plain_name``, sex, place in the household): built once, as a search runs
+# ``with_relatives`` each time (building ``persons.alias`` with every column cost more
+# than the queries themselves).
+_OTHER = persons.alias("other")
+_ME = persons.alias("me")
+_RELATIVE_COLUMNS = (
+    _OTHER.c.given_name,
+    _OTHER.c.father_name,
+    _OTHER.c.grandfather_name,
+    _OTHER.c.family_name,
+    _OTHER.c.given_name_original,
+    _OTHER.c.father_name_original,
+    _OTHER.c.sex,
+    _OTHER.c.relationship_to_head,
+)
+_RELATIVE_OF_LINK = relationships.c.person_id.label("relative_of")
+_RELATIVE_OF_HOUSEHOLD = _ME.c.id.label("relative_of")
+_MY_RELATIONSHIP = _ME.c.relationship_to_head.label("my_relationship")
+
+
 def with_relatives(conn: Connection, records: Sequence[PersonRecord]) -> list[PersonRecord]:
     """``records`` (registered persons) with what their links and household say about
     their family, for the engine's "mother's name" and "relatives" comparisons: the
@@ -225,30 +247,24 @@ def with_relatives(conn: Connection, records: Sequence[PersonRecord]) -> list[Pe
         return []
     relatives: dict[str, list[str]] = {pid: [] for pid in ids}
     mothers: dict[str, str] = {}
-    other = persons.alias("other")
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         for rel in conn.execute(
-            select(relationships.c.person_id.label("relative_of"), relationships.c.kind, *other.c)
-            .join(other, other.c.id == relationships.c.other_person_id)
+            select(_RELATIVE_OF_LINK, relationships.c.kind, *_RELATIVE_COLUMNS)
+            .join(_OTHER, _OTHER.c.id == relationships.c.other_person_id)
             .where(relationships.c.person_id.in_(chunk))
-            .order_by(relationships.c.person_id, other.c.id)
+            .order_by(relationships.c.person_id, _OTHER.c.id)
         ).mappings():
             pid, name = rel["relative_of"], plain_name(rel)
             if rel["kind"] == "parent" and rel["sex"] == "f" and pid not in mothers:
                 mothers[pid] = name
             else:
                 relatives[pid].append(name)
-        me = persons.alias("me")
         for rel in conn.execute(
-            select(
-                me.c.id.label("relative_of"),
-                me.c.relationship_to_head.label("my_relationship"),
-                *other.c,
-            )
-            .join(other, other.c.household_id == me.c.household_id)
-            .where(me.c.id.in_(chunk), other.c.id != me.c.id, other.c.anonymised_at.is_(None))
-            .order_by(me.c.id, other.c.id)
+            select(_RELATIVE_OF_HOUSEHOLD, _MY_RELATIONSHIP, *_RELATIVE_COLUMNS)
+            .join(_OTHER, _OTHER.c.household_id == _ME.c.household_id)
+            .where(_ME.c.id.in_(chunk), _OTHER.c.id != _ME.c.id, _OTHER.c.anonymised_at.is_(None))
+            .order_by(_ME.c.id, _OTHER.c.id)
         ).mappings():
             pid, name = rel["relative_of"], plain_name(rel)
             child = rel["my_relationship"] == "child"

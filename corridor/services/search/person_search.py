@@ -21,7 +21,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, bindparam, case, func, select
 
 from corridor.errors import Forbidden
 from corridor.matching import (
@@ -48,12 +48,25 @@ from corridor.storage.queries import NAME_COLUMNS, Sites
 from corridor.storage.tables import POPULATION_KEY, match_key_counts, person_match_keys, persons
 from corridor.text import N_
 
-# The engine's candidate policy with two limits tighter than the in-memory index's: 60
+# The engine's candidate policy with two limits tighter than the in-memory index's: 25
 # candidates scored in full instead of 120, and name keys held by more than 0.5 % of the
-# registry skipped (1 % in memory). At 1,000,000 persons that keeps a search's p95 under
-# 100 ms for some loss of recall on a registry with very few distinct names
-# (docs/performance.md has both figures). Registries under 60,000 are not affected.
-POLICY = CandidatePolicy(max_candidates=60, pool_size=180, key_cap_share=0.005)
+# registry skipped (1 % in memory). Scoring is what a search spends most of its time on
+# (model 5: about two thirds of it at 1,000,000 persons); 25 instead of 60 halves it and
+# found the sought person first and in the top 10 as often but for one search in 200
+# (docs/performance.md, "A million persons"). Registries under 60,000 keep every key.
+POLICY = CandidatePolicy(max_candidates=25, pool_size=180, key_cap_share=0.005)
+
+
+# The statements a search runs every time, built once with expanding parameters: the
+# statement cache then finds them compiled, and a list of keys or ids is bound as a
+# whole instead of being coerced value by value (docs/performance.md, "A million
+# persons").
+_COUNTS = select(match_key_counts.c.key, match_key_counts.c.n).where(
+    match_key_counts.c.key.in_(bindparam("keys", expanding=True))
+)
+_BIRTH_SEX_NATIONALITY = select(
+    persons.c.id, persons.c.birth_date, persons.c.sex, persons.c.nationality
+).where(persons.c.id.in_(bindparam("ids", expanding=True)))
 
 
 # The action of the authorisation matrix that governs each purpose of a match search.
@@ -334,13 +347,7 @@ class PersonSearchService(Service):
             {self.vault.index_key(k) for k in g} for g in blocking_key_groups(query, query=True)
         ]
         keys = sorted({k for g in groups for k in g})
-        counts = dict(
-            conn.execute(
-                select(match_key_counts.c.key, match_key_counts.c.n).where(
-                    match_key_counts.c.key.in_([*keys, POPULATION_KEY])
-                )
-            ).all()
-        )
+        counts = dict(conn.execute(_COUNTS, {"keys": [*keys, POPULATION_KEY]}).all())
         population = int(counts.pop(POPULATION_KEY, 0))
         chosen = POLICY.choose_keys(groups, {k: int(n) for k, n in counts.items()}, population)
         if not chosen:
@@ -372,11 +379,7 @@ class PersonSearchService(Service):
         if not score:
             return [], population
         pool = list(score)
-        rows = conn.execute(
-            select(persons.c.id, persons.c.birth_date, persons.c.sex, persons.c.nationality).where(
-                persons.c.id.in_(pool)
-            )
-        ).all()
+        rows = conn.execute(_BIRTH_SEX_NATIONALITY, {"ids": pool}).all()
         for pid, birth, sex, nationality in rows:
             score[pid] += POLICY.adjustment(query, birth.year if birth else None, sex, nationality)
         return POLICY.best(score, pool), population
@@ -389,11 +392,7 @@ class PersonSearchService(Service):
         keys = [f"s:{sk}" for sk in skeletons] + sorted(nationalities)
         counts: dict[str, int] = {}
         for start in range(0, len(keys), 500):
-            rows = conn.execute(
-                select(match_key_counts.c.key, match_key_counts.c.n).where(
-                    match_key_counts.c.key.in_(keys[start : start + 500])
-                )
-            )
+            rows = conn.execute(_COUNTS, {"keys": keys[start : start + 500]})
             counts.update({k if k.startswith("nat:") else k[2:]: int(n) for k, n in rows})
         return counts
 

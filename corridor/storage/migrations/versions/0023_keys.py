@@ -1,7 +1,7 @@
 """matching keys of other Latin orthographies (issue 14)
 
-Revision ID: 0021_keys
-Revises: 0020_merge
+Revision ID: 0023_keys
+Revises: 0022_auditvia
 Create Date: 2026-12-05
 
 No schema change. The blocking keys of a person now also hold the keys of the Somali
@@ -19,8 +19,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0021_keys"
-down_revision = "0020_merge"
+revision = "0023_keys"
+down_revision = "0022_auditvia"
 branch_labels = None
 depends_on = None
 
