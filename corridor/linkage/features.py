@@ -33,14 +33,19 @@ from collections.abc import Iterable, Iterator
 from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
-from corridor.matching.blocking import blocking_keys, coarse_skeleton
+from corridor.matching.blocking import blocking_keys, coarse_skeleton, unit_name_keys
+from corridor.matching.blocking import pair_keys as chain_pair_keys
 from corridor.matching.keys import UnitKeys, unit_keys
 from corridor.matching.normalise import NameUnit
 from corridor.matching.records import CHAIN, FAMILY, GIVEN, GIVEN2, PersonRecord
 from corridor.matching.variants import VariantTable
 
 __all__ = [
-    "COLUMNS", "LIST_COLUMNS", "feature_row", "feature_row_reference", "feature_rows",
+    "COLUMNS",
+    "LIST_COLUMNS",
+    "feature_row",
+    "feature_row_reference",
+    "feature_rows",
     "unit_tokens",
 ]
 
@@ -156,7 +161,7 @@ class _Unit:
     """Everything ``feature_row`` needs of one name unit, computed once per distinct unit
     (a registry of a million persons has a few thousand distinct name units)."""
 
-    __slots__ = ("ids", "xs", "coarse", "ks", "sk", "lat", "pair_c", "name_keys")
+    __slots__ = ("ids", "xs", "coarse", "ks", "sk", "lat", "pair_cs", "name_keys")
 
     def __init__(self, unit: NameUnit) -> None:
         k = unit_keys(unit)
@@ -165,20 +170,8 @@ class _Unit:
         self.ks = (f"k:{k.skeleton}",) if len(k.skeleton) >= 2 else ()
         self.sk = k.skeleton or k.latin or None
         self.lat = k.latin or None
-        # The engine's blocking keys of the unit (``blocking_key_groups``): the coarse
-        # skeleton, its other readings' and a compound's core's; pairs use ``pair_c``.
-        self.pair_c = coarse_skeleton(k.skeleton)
-        names = {f"n:{self.pair_c}"} if self.pair_c else set()
-        for r in k.readings:
-            rc = coarse_skeleton(r.skeleton)
-            if len(rc) >= 2:
-                names.add(f"n:{rc}")
-        parts = unit.parts
-        if len(parts) > 1:
-            core = parts[-1] if parts[0] in ("abd", "abu", "عبد", "ابو") else parts[0]
-            core_sk = unit_keys(NameUnit((core,), k.script)).skeleton
-            if len(core_sk) >= 2:
-                names.add(f"n:{coarse_skeleton(core_sk)}")
+        # The engine's blocking keys of the unit (``blocking_key_groups``, one definition).
+        names, self.pair_cs = unit_name_keys(k)
         self.name_keys = tuple(names)
 
 
@@ -188,16 +181,9 @@ def _unit(unit: NameUnit) -> _Unit:
 
 
 @lru_cache(maxsize=100_000)  # one entry per distinct chain: bounded
-def _pair_keys(coarse: tuple[str, ...]) -> tuple[str, ...]:
-    """The engine's ``p:`` keys of one chain's coarse skeletons (``blocking_key_groups``)."""
-    usable = [c for c in coarse if c]
-    out = set()
-    for i, a in enumerate(usable):
-        for b in usable[i + 1 :]:
-            if a != b:
-                x, y = sorted((a, b))
-                out.add(f"p:{x}|{y}")
-    return tuple(out)
+def _pair_keys(alts: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    """The engine's ``p:`` keys of one chain (``blocking.pair_keys``)."""
+    return tuple(chain_pair_keys(alts))
 
 
 class _Place(NamedTuple):
@@ -251,7 +237,7 @@ def feature_row(rec: PersonRecord) -> dict[str, Any]:
                 continue
             places[place].append(u)
             first.setdefault(place, u)
-        pair_keys.update(_pair_keys(tuple(u.pair_c for u in units)))
+        pair_keys.update(_pair_keys(tuple(u.pair_cs for u in units)))
 
     given, family = _place(tuple(places["given"])), _place(tuple(places["family"]))
     father = _place(tuple(places["father"]))

@@ -45,8 +45,9 @@ pair keys, which stay selective. See ``CandidatePolicy`` for the reference polic
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-from corridor.matching.keys import unit_keys
+from corridor.matching.keys import UnitKeys, unit_keys
 from corridor.matching.normalise import NameUnit
 from corridor.matching.records import PersonRecord
 
@@ -56,6 +57,8 @@ __all__ = [
     "coarse_skeleton",
     "frequency_keys",
     "nationality_key",
+    "pair_keys",
+    "unit_name_keys",
 ]
 
 _COARSE = str.maketrans({"T": "D", "S": "D", "Z": "D", "X": "K", "J": "K", "W": "", "Y": ""})
@@ -75,6 +78,46 @@ def nationality_key(nationality: str | None) -> str | None:
     """The count key of a nationality (``nat:SYR``), or None."""
     code = (nationality or "").strip().upper()
     return f"nat:{code}" if code else None
+
+
+def unit_name_keys(k: UnitKeys) -> tuple[set[str], tuple[str, ...]]:
+    """One name unit's ``n:`` keys (its coarse skeleton, those of its other readings:
+    Dutch Joessef = Youssef, Chalil = Khalil, Somali Xasan = Hasan; and a compound's
+    core alone in each reading: Naim in Naimullah, Kader in Abd el-Kader, Rashid in Abdul
+    Rosyid), and the coarse skeletons its pair keys are built from (its own first).
+    Coarse skeletons only, so name counts stay exact. The one definition that search,
+    bench and the Splink columns (``linkage.features``) share."""
+    c = coarse_skeleton(k.skeleton)
+    names = {f"n:{c}"} if c else set()
+    mine = [c] if c else []
+    for r in k.readings:
+        rc = coarse_skeleton(r.skeleton)
+        if len(rc) >= 2:
+            names.add(f"n:{rc}")
+            if rc not in mine:
+                mine.append(rc)
+    parts = k.unit.parts
+    if len(parts) > 1:
+        core = parts[-1] if parts[0] in ("abd", "abu", "allah", "عبد", "ابو") else parts[0]
+        core_keys = unit_keys(NameUnit((core,), k.script))
+        for sk in (core_keys.skeleton, *(r.skeleton for r in core_keys.readings)):
+            if len(sk) >= 2:
+                names.add(f"n:{coarse_skeleton(sk)}")
+    return names, tuple(mine)
+
+
+def pair_keys(alts: Sequence[Sequence[str]]) -> set[str]:
+    """The ``p:`` keys of one name chain: each pair of its units, over every reading of
+    both (``alts``: each unit's coarse skeletons, from ``unit_name_keys``)."""
+    out: set[str] = set()
+    for i, first in enumerate(alts):
+        for second in alts[i + 1 :]:
+            for a in first:
+                for b in second:
+                    if a != b:
+                        x, y = sorted((a, b))
+                        out.add(f"p:{x}|{y}")
+    return out
 
 
 def blocking_key_groups(rec: PersonRecord, query: bool = False) -> list[set[str]]:
@@ -97,43 +140,16 @@ def blocking_key_groups(rec: PersonRecord, query: bool = False) -> list[set[str]
     for chain in rec.name_chains():
         uk = [unit_keys(u) for u in chain.units]
         coarse = [coarse_skeleton(k.skeleton) for k in uk]
-        # Each unit's coarse skeletons: its own, then those of its other readings.
-        alts: list[list[str]] = []
+        alts: list[tuple[str, ...]] = []
         for k, c in zip(uk, coarse, strict=True):
             group = groups.setdefault(c or k.latin, set())
-            if c:
-                group.add(f"n:{c}")
             if k.skeleton:
                 group.add(f"s:{k.skeleton}")
             group.add(f"t:{k.latin}")
-            mine = [c] if c else []
-            for r in k.readings:
-                # Another reading of the spelling (Dutch Joessef = Youssef, Chalil =
-                # Khalil, Somali Xasan = Hasan): its coarse skeleton only, so name
-                # counts stay exact.
-                rc = coarse_skeleton(r.skeleton)
-                if len(rc) >= 2:
-                    group.add(f"n:{rc}")
-                    if rc not in mine:
-                        mine.append(rc)
+            names, mine = unit_name_keys(k)
+            group.update(names)
             alts.append(mine)
-            parts = k.unit.parts
-            if len(parts) > 1:
-                # The core of a compound alone: Naim in Naimullah, Kader in Abd el-Kader,
-                # in each reading (Rosyid = Rashid in Abdul Rosyid).
-                core = parts[-1] if parts[0] in ("abd", "abu", "allah", "عبد", "ابو") else parts[0]
-                core_keys = unit_keys(NameUnit((core,), k.script))
-                for sk in (core_keys.skeleton, *(r.skeleton for r in core_keys.readings)):
-                    if len(sk) >= 2:
-                        group.add(f"n:{coarse_skeleton(sk)}")
-        # Pair keys over every reading of both units (most units have one).
-        for i, first in enumerate(alts):
-            for second in alts[i + 1 :]:
-                for a in first:
-                    for b in second:
-                        if a != b:
-                            x, y = sorted((a, b))
-                            pairs.add(f"p:{x}|{y}")
+        pairs.update(pair_keys(alts))
     out = list(groups.values())
     if pairs:
         out.append(pairs)

@@ -150,7 +150,10 @@ def _stored(services: Services, report: ImportReport) -> dict[str, list[str]]:
                     value = f"rn:{names[value[3:]]}"
                 elif col in ("id", "hash", "prev_hash", "seq", "salt", "wrapped_key"):
                     value = "<random>" if value is not None else None
-                elif col in SEALED_PERSON_FIELDS or (table, col) == ("person_documents", "number"):
+                elif col in SEALED_PERSON_FIELDS or (table, col) in (
+                    ("person_documents", "number"),
+                    ("sync_changes", "payload"),  # the change log's sealed state (issue 16)
+                ):
                     value = "<sealed>" if value is not None else None
                 elif isinstance(value, str) and len(value) == 36 and value.count("-") == 4:
                     value = "<id>"
