@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pyotp
 import pytest
+from argon2 import PasswordHasher, Type
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from corridor.security import passwords
 from corridor.security.crypto import MasterKey
 from corridor.security.roles import Role, default_matrix
 from corridor.services import Services
@@ -30,6 +32,23 @@ from corridor.web import create_app
 from tests.support.pgserver import PgServer, postgres_unavailable_reason, start_postgres
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """Argon2id at the production cost (64 MiB, 3 passes: about 0.1 s a hash here) is a
+    fifth of an API test's time, as nearly every test makes users and signs them in. The
+    suite hashes with argon2id at its lowest cost instead; what a password is checked
+    against is unchanged (a hash carries its own parameters), and the tests of the
+    production parameters (tests/security/test_passwords.py) put that hasher back. Server
+    processes that tests start hash at the production cost."""
+    passwords._HASHER = PasswordHasher(
+        time_cost=1, memory_cost=1024, parallelism=1, hash_len=32, salt_len=16, type=Type.ID
+    )
+    passwords._dummy_hash.cache_clear()
+    yield
+    passwords._HASHER = passwords.PRODUCTION_HASHER
+    passwords._dummy_hash.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from argon2 import PasswordHasher, Type
 
 from corridor.security import passwords
@@ -12,6 +15,16 @@ from corridor.security.passwords import (
     needs_rehash,
     verify_password,
 )
+
+
+@pytest.fixture(autouse=True)
+def _production_hasher(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """These tests are of the production parameters, which the suite otherwise lowers
+    (tests/conftest.py)."""
+    monkeypatch.setattr(passwords, "_HASHER", passwords.PRODUCTION_HASHER)
+    passwords._dummy_hash.cache_clear()
+    yield
+    passwords._dummy_hash.cache_clear()
 
 
 def _params(encoded: str) -> dict[str, int]:
