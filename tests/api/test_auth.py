@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import pyotp
 import pytest
+from argon2 import PasswordHasher, Type
 from fastapi.routing import APIRoute
+from sqlalchemy import select, update
 
+from corridor.security.passwords import needs_rehash, verify_password
 from corridor.security.roles import Role
 from corridor.security.sessions import COOKIE_NAME
+from corridor.security.tables import users
 from tests.conftest import make_client
 
 # Logging in, and the health check: no personal data, for load balancers
@@ -115,6 +119,34 @@ def test_protection_12_unknown_user_and_wrong_password_get_the_same_answer(offic
     wrong = c.post("/api/auth/login", json={"username": "amina", "password": "wrong"})
     assert unknown.status_code == wrong.status_code == 401
     assert unknown.json() == wrong.json()
+
+
+def test_protection_12_a_hash_made_with_weaker_settings_is_upgraded_at_login(officer, database):
+    """A password hashed with older, weaker settings (here argon2i at a lower cost) is
+    hashed again with the current ones when its owner signs in, in the login's own
+    transaction; a wrong password changes nothing."""
+    c, _ = officer
+    weak = PasswordHasher(time_cost=1, memory_cost=512, parallelism=1, type=Type.I)
+    with database.transaction() as conn:
+        amina = update(users).where(users.c.username == "amina")
+        conn.execute(amina.values(password_hash=weak.hash(PASSWORD)))
+
+    def stored() -> str:
+        query = select(users.c.password_hash).where(users.c.username == "amina")
+        with database.read() as conn:
+            return str(conn.execute(query).scalar_one())
+
+    def login(password: str) -> int:
+        r = c.post("/api/auth/login", json={"username": "amina", "password": password})
+        return r.status_code
+
+    before = stored()
+    assert login("wrong") == 401
+    assert stored() == before
+    assert login(PASSWORD) == 200
+    upgraded = stored()
+    assert upgraded != before and not needs_rehash(upgraded)
+    assert verify_password(upgraded, PASSWORD)
 
 
 def test_protection_12_the_tenth_bad_password_is_throttled(officer):

@@ -13,7 +13,7 @@ from corridor.errors import Forbidden, NotFound, Problem, Unauthenticated, requi
 from corridor.security import roles as role_rules
 from corridor.security.crypto import MasterKey
 from corridor.security.errors import InvalidCredentials, Throttled
-from corridor.security.passwords import check_password
+from corridor.security.passwords import check_password, hash_password, needs_rehash
 from corridor.security.ratelimit import LoginGuard, LookupGuard
 from corridor.security.roles import AuthorisationMatrix, Role
 from corridor.security.sessions import Session, Sessions
@@ -178,6 +178,12 @@ class AccountService:
                 ).first()
                 if check_password(row.password_hash if row else None, password) and row:
                     self.guard.succeeded(conn, username, row.id)
+                    if needs_rehash(row.password_hash):  # made with older, weaker settings
+                        conn.execute(
+                            update(users)
+                            .where(users.c.id == row.id)
+                            .values(password_hash=hash_password(password))
+                        )
                     session_id = self.sessions.start(conn, row.id)
                     session = self.sessions.resume(conn, session_id)
                     if session is None:  # disabled or locked: same answer as a bad password
