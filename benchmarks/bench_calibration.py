@@ -29,11 +29,10 @@ import json
 import multiprocessing as mp
 import os
 import random
-from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-from corridor.matching.bench import derive_relatives, read_person_csv
+from corridor.matching.bench import derive_relatives, figures_by_kind, read_person_csv
 from corridor.matching.index import MemoryIndex
 from corridor.matching.model import Calibration, Model
 from corridor.matching.records import PersonRecord
@@ -145,31 +144,7 @@ def figures(
     cal: Calibration, results: list[Result], truth: dict[str, str], kinds: dict[str, str]
 ) -> dict[str, dict[str, float]]:
     """Per kind and ``all``: queries, recall@1, likely@1, false_match_rate."""
-    acc: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
-    for result in results:
-        qid = result[0]
-        answer = offered(cal, result)
-        want = truth.get(qid) or None
-        top = answer[0] if answer else None
-        for key in (kinds[qid], "all"):
-            a = acc[key]
-            a[0] += 1
-            if want:
-                a[1] += 1
-                if top and top[0] == want:
-                    a[2] += 1
-                    a[3] += top[1] >= LIKELY
-            if top and top[0] != want and top[1] >= LIKELY:
-                a[4] += 1
-    return {
-        k: {
-            "queries": a[0],
-            "recall@1": a[2] / a[1] if a[1] else float("nan"),
-            "likely@1": a[3] / a[1] if a[1] else float("nan"),
-            "false_match_rate": a[4] / a[0],
-        }
-        for k, a in sorted(acc.items())
-    }
+    return figures_by_kind(((r[0], offered(cal, r)) for r in results), truth, kinds, LIKELY)
 
 
 def reliability(

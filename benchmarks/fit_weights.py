@@ -42,12 +42,11 @@ import multiprocessing as mp
 import os
 import sys
 import time
-from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from corridor.matching.bench import derive_relatives, read_person_csv
+from corridor.matching.bench import derive_relatives, figures_by_kind, read_person_csv
 from corridor.matching.index import MemoryIndex
 from corridor.matching.keys import unit_keys
 from corridor.matching.model import Model
@@ -272,23 +271,7 @@ def evaluate(name: str, data: dict[str, Any], models: dict[str, Model],
 
 def figures(qids: list[str], answers: list[list[tuple[str, float]]], truth: dict[str, str],
             kinds: dict[str, str]) -> dict[str, dict[str, float]]:
-    acc: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
-    for qid, answer in zip(qids, answers, strict=True):
-        want = truth.get(qid) or None
-        top = answer[0] if answer else None
-        for key in (kinds[qid], "all"):
-            a = acc[key]
-            a[0] += 1
-            if want:
-                a[1] += 1
-                if top and top[0] == want:
-                    a[2] += 1
-                    a[3] += top[1] >= LIKELY
-            if top and top[0] != want and top[1] >= LIKELY:
-                a[4] += 1
-    return {k: {"n": a[0], "r@1": a[2] / a[1] if a[1] else float("nan"),
-                "likely@1": a[3] / a[1] if a[1] else float("nan"), "FMR": a[4] / a[0]}
-            for k, a in sorted(acc.items())}
+    return figures_by_kind(zip(qids, answers, strict=True), truth, kinds, LIKELY)
 
 
 def show(title: str, table: dict[str, dict[str, dict[str, float]]]) -> None:
@@ -300,7 +283,7 @@ def show(title: str, table: dict[str, dict[str, dict[str, float]]]) -> None:
         cells = []
         for lbl in labels:
             f = table[lbl][kind]
-            cells.append(f"{f['r@1']:8.3f} {f['likely@1']:9.3f} {f['FMR']:6.3f}")
+            cells.append(f"{f['recall@1']:8.3f} {f['likely@1']:9.3f} {f['false_match_rate']:6.3f}")
         print(f"{kind:26s}" + "".join(f"{c:>30s}" for c in cells))
     sys.stdout.flush()
 

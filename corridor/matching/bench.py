@@ -16,7 +16,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from corridor.matching.keys import unit_keys
 from corridor.matching.normalise import parse_name
 from corridor.matching.records import PersonRecord
 
-__all__ = ["derive_relatives", "read_person_csv", "run_dedupe", "run_match"]
+__all__ = ["derive_relatives", "figures_by_kind", "read_person_csv", "run_dedupe", "run_match"]
 
 
 def _opt(row: dict[str, str], key: str) -> str | None:
@@ -72,6 +72,41 @@ def read_person_csv(path: Path, id_column: str = "record_id") -> Iterator[Person
                 mother_name=_opt(row, "mother_name"),
                 relatives_names=_names(_opt(row, "relatives_names")),
             )
+
+
+def figures_by_kind(
+    answers: Iterable[tuple[str, Sequence[tuple[str, float]]]],
+    truth: Mapping[str, str],
+    kinds: Mapping[str, str],
+    likely: float = 0.5,
+) -> dict[str, dict[str, float]]:
+    """Per kind of query and ``all``, as the benchmarks' ``score.py`` counts them:
+    queries, recall@1, likely@1 (the right person first at ``likely`` or more: what a
+    family is told) and false_match_rate (someone else first at ``likely`` or more).
+    ``answers``: each query's id and its ranked (record id, probability)."""
+    acc: dict[str, list[int]] = {}
+    for qid, answer in answers:
+        want = truth.get(qid) or None
+        top = answer[0] if answer else None
+        for key in (kinds[qid], "all"):
+            a = acc.setdefault(key, [0, 0, 0, 0, 0])
+            a[0] += 1
+            if want:
+                a[1] += 1
+                if top and top[0] == want:
+                    a[2] += 1
+                    a[3] += top[1] >= likely
+            if top and top[0] != want and top[1] >= likely:
+                a[4] += 1
+    return {
+        k: {
+            "queries": a[0],
+            "recall@1": a[2] / a[1] if a[1] else float("nan"),
+            "likely@1": a[3] / a[1] if a[1] else float("nan"),
+            "false_match_rate": a[4] / a[0],
+        }
+        for k, a in sorted(acc.items())
+    }
 
 
 def _name_key(text: str | None) -> str | None:
