@@ -142,6 +142,7 @@ class CandidatePolicy:
             bonus += 1.0 if nationality.upper() == query.nationality.upper() else -1.0
         return bonus
 
-    def best(self, score: Mapping[str, float], pool: Iterable[str]) -> list[str]:
-        """The ``max_candidates`` best of ``pool`` (after adjustment), best first."""
-        return heapq.nlargest(self.max_candidates, pool, key=score.__getitem__)
+    def best(self, score: Mapping[str, float], pool: Iterable[str], at_least: int = 0) -> list[str]:
+        """The ``max_candidates`` best of ``pool`` (after adjustment), best first; more
+        where the caller asks for more results than that (``at_least``)."""
+        return heapq.nlargest(max(self.max_candidates, at_least), pool, key=score.__getitem__)

@@ -175,7 +175,9 @@ class PersonSearchService(Service):
         query = query_record(data, today.year)
         tracing = data.purpose != "deduplication"
         with self.db.read() as conn:
-            cands, population = self._candidates(conn, query, tracing, scope)
+            # At least as many scored as the caller asked for (a search's later pages).
+            wanted = data.top + len(exclude)
+            cands, population = self._candidates(conn, query, tracing, scope, wanted)
             if exclude:
                 cands = [c for c in cands if c not in exclude]
             if not cands:
@@ -338,7 +340,12 @@ class PersonSearchService(Service):
         return self._frequencies(conn, records)
 
     def _candidates(
-        self, conn: Connection, query: PersonRecord, tracing: bool, scope: Sites = None
+        self,
+        conn: Connection,
+        query: PersonRecord,
+        tracing: bool,
+        scope: Sites = None,
+        wanted: int = 0,
     ) -> tuple[list[str], int]:
         """The engine's candidate policy (CandidatePolicy: which keys, the frequency cap,
         the birth year/sex/nationality adjustment), run by the database."""
@@ -382,7 +389,7 @@ class PersonSearchService(Service):
         rows = conn.execute(_BIRTH_SEX_NATIONALITY, {"ids": pool}).all()
         for pid, birth, sex, nationality in rows:
             score[pid] += POLICY.adjustment(query, birth.year if birth else None, sex, nationality)
-        return POLICY.best(score, pool), population
+        return POLICY.best(score, pool, wanted), population
 
     def _frequencies(self, conn: Connection, records: list[PersonRecord]) -> dict[str, int]:
         """How many registered persons bear each name the comparison will weigh (keyed by
