@@ -20,9 +20,9 @@ Tokens are grouped by the unit's place in the chain: the given name, the father,
 grandfather and further ancestors (``chain``: father and grandfather are one piece of
 evidence) and the family name, plus ``all_ids`` (every unit) for a name found in another
 position, and ``all_cs`` (the coarse skeletons of every unit of two letters or more: how
-many units two names share, whatever their places). ``pair_keys`` and ``name_keys`` are the engine's own blocking keys
-(``blocking_keys``: ``p:`` pairs of names and ``n:`` single names). Scalar columns
-carry the skeleton of the first spelling's unit in each place
+many units two names share, whatever their places). ``pair_keys`` and ``name_keys`` are
+the engine's own blocking keys (``blocking_keys``: ``p:`` pairs of names and ``n:``
+single names). Scalar columns carry the skeleton of the first spelling's unit in each place
 (term frequencies: how common the name is) and the coarse skeletons used for blocking
 (``corridor.matching.coarse_skeleton``: d/dh/z/s/t/th and k/kh/q/g/j/sh/ch merged).
 """

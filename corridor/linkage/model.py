@@ -144,6 +144,11 @@ def _condition(name: str, dialect: str) -> str:
         "nationality_null": "nationality_l IS NULL OR nationality_r IS NULL",
         "nationality_same": "nationality_l = nationality_r",
         "cover_null": _either_empty("all_cs", dialect),
+        # Given and family names agree in place and both records have a father's name:
+        # the levels by place have counted the whole name (namesakes of the same chain
+        # stay weighed by birth year and rarity alone).
+        "cover_placed": f"({_same('given', 'given', dialect)}"
+        f" AND {_same('family', 'family', dialect)} AND NOT {_either_empty('chain_ids', dialect)})",
         "cover_subset": _cover(dialect, subset=True),
         "cover_three": _cover(dialect, at_least=3),
         "identifiers_null": _either_empty("identifiers", dialect),
@@ -277,6 +282,7 @@ def build_model(model: Model | None = None) -> SplinkModel:
         # place (chain_family_factor) per unit beyond the first.
         "cover": [
             _level("cover_null", "no name of two letters or more", None),
+            _level("cover_placed", "names agree place by place (counted above)", 0.0),
             _level("cover_subset", "every name of the shorter name found in the other",
                    2 * n.chain_family_factor * typical * 0.5),
             _level("cover_three", "three names agree, wherever they stand",
