@@ -139,6 +139,8 @@ def test_the_shipped_model_file_blocks_as_built() -> None:
     shipped = SplinkModel.default()
     assert shipped.version.startswith("3+")
     assert shipped.data["blocking"] == build_model().data["blocking"]
+    # The whole-name levels (version 3) are set from Corridor's model as built.
+    assert shipped.data["comparisons"]["cover"] == build_model().data["comparisons"]["cover"]
 
 
 def test_chains_without_a_grandfather_meet_on_the_rules_alone() -> None:
