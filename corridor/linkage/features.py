@@ -19,9 +19,10 @@ turned into tokens with the engine's own public functions (``corridor.matching``
 Tokens are grouped by the unit's place in the chain: the given name, the father, the
 grandfather and further ancestors (``chain``: father and grandfather are one piece of
 evidence) and the family name, plus ``all_ids`` (every unit) for a name found in another
-position. ``pair_keys`` and ``name_keys`` are the engine's own blocking keys
-(``blocking_keys``: ``p:`` pairs of names and ``n:`` single names). Scalar columns
-carry the skeleton of the first spelling's unit in each place
+position, and ``all_cs`` (the coarse skeletons of every unit of two letters or more: how
+many units two names share, whatever their places). ``pair_keys`` and ``name_keys`` are
+the engine's own blocking keys (``blocking_keys``: ``p:`` pairs of names and ``n:``
+single names). Scalar columns carry the skeleton of the first spelling's unit in each place
 (term frequencies: how common the name is) and the coarse skeletons used for blocking
 (``corridor.matching.coarse_skeleton``: d/dh/z/s/t/th and k/kh/q/g/j/sh/ch merged).
 """
@@ -77,6 +78,7 @@ COLUMNS: dict[str, str] = {
     "family_ks": "list",
     "all_ids": "list",
     "all_xs": "list",
+    "all_cs": "list",
     "birth_year": "int",
     "sex": "str",
     "nationality": "str",
@@ -285,6 +287,7 @@ def feature_row(rec: PersonRecord) -> dict[str, Any]:
         "family_ks": list(family.ks),
         "all_ids": sorted({*given.ids, *chain_place.ids, *family.ids}),
         "all_xs": sorted({*given.xs, *chain_place.xs, *family.xs}),
+        "all_cs": sorted(c for c in {*given.cs, *chain_place.cs, *family.cs} if len(c) >= 2),
         "birth_year": rec.birth_year,
         "sex": sex if sex in ("m", "f") else None,
         "nationality": (rec.nationality or "").strip().upper() or None,
@@ -377,6 +380,7 @@ def feature_row_reference(rec: PersonRecord) -> dict[str, Any]:
         "family_ks": ks(places["family"]),
         "all_ids": toks(every),
         "all_xs": xs(every),
+        "all_cs": [c for c in coarse(every) if len(c) >= 2],
         "birth_year": rec.birth_year,
         "sex": sex if sex in ("m", "f") else None,
         "nationality": (rec.nationality or "").strip().upper() or None,

@@ -91,6 +91,21 @@ def _given_differs(dialect: str) -> str:
     )
 
 
+def _cover(dialect: str, *, subset: bool = False, at_least: int = 2) -> str:
+    """Whole names agree unit by unit, whatever the places: at least ``at_least`` distinct
+    name units (coarse skeletons) are shared and, with ``subset``, every unit of the
+    record with fewer units is found in the other (an alias of two names inside a chain
+    of five)."""
+    a, b = "all_cs_l", "all_cs_r"
+    size = "len" if dialect == "duckdb" else "size"
+    inter = (f"len(list_intersect({a}, {b}))" if dialect == "duckdb"
+             else f"size(array_intersect({a}, {b}))")
+    cond = f"{inter} >= {at_least}"
+    if subset:
+        cond += f" AND {inter} = least({size}({a}), {size}({b}))"
+    return f"({cond})"
+
+
 # Level conditions by name; {d} is filled per dialect by ``_condition``.
 def _condition(name: str, dialect: str) -> str:
     def o(a: str, b: str) -> str:
@@ -128,6 +143,14 @@ def _condition(name: str, dialect: str) -> str:
         "sex_same": "sex_l = sex_r",
         "nationality_null": "nationality_l IS NULL OR nationality_r IS NULL",
         "nationality_same": "nationality_l = nationality_r",
+        "cover_null": _either_empty("all_cs", dialect),
+        # Given and family names agree in place and both records have a father's name:
+        # the levels by place have counted the whole name (namesakes of the same chain
+        # stay weighed by birth year and rarity alone).
+        "cover_placed": f"({_same('given', 'given', dialect)}"
+        f" AND {_same('family', 'family', dialect)} AND NOT {_either_empty('chain_ids', dialect)})",
+        "cover_subset": _cover(dialect, subset=True),
+        "cover_three": _cover(dialect, at_least=3),
         "identifiers_null": _either_empty("identifiers", dialect),
         "identifiers_same": o("identifiers_l", "identifiers_r"),
         "else": "ELSE",
@@ -252,6 +275,20 @@ def build_model(model: Model | None = None) -> SplinkModel:
                    tf="nationality", tf_weight=0.5),
             _level("else", "different nationality", f.nationality_different),
         ],
+        # Whole names, whatever the places (the engine aligns chains by position; the
+        # levels above are per place and independent, so an alias with fewer names
+        # loses at every place it lacks): every unit of the name with fewer units is
+        # found in the other, or three units agree. Worth one name agreeing in another
+        # place (chain_family_factor) per unit beyond the first.
+        "cover": [
+            _level("cover_null", "no name of two letters or more", None),
+            _level("cover_placed", "names agree place by place (counted above)", 0.0),
+            _level("cover_subset", "every name of the shorter name found in the other",
+                   2 * n.chain_family_factor * typical * 0.5),
+            _level("cover_three", "three names agree, wherever they stand",
+                   n.chain_family_factor * typical * 0.5),
+            _level("else", "fewer names agree", 0.0),
+        ],
         "identifiers": [
             _level("identifiers_null", "no document number or phone on one side", None),
             _level("identifiers_same", "same document number or phone", f.document_same),
@@ -260,7 +297,7 @@ def build_model(model: Model | None = None) -> SplinkModel:
     }
     return SplinkModel({
         "format": SPLINK_MODEL_FORMAT,
-        "version": f"2+{mo.version}",
+        "version": f"3+{mo.version}",
         "built_from": f"corridor.matching model {mo.version}",
         "calibration_slope": mo.calibration.slope,
         "birth_close_years": f.birth_close_years,

@@ -134,10 +134,13 @@ def test_blocking_rules_of_the_model_file_reach_splink() -> None:
 
 
 def test_the_shipped_model_file_blocks_as_built() -> None:
-    # The versioned file (version 2: tighter blocking) and ``build_model`` block alike.
+    # The versioned file (version 2: tighter blocking; 3: whole names) and ``build_model``
+    # block alike.
     shipped = SplinkModel.default()
-    assert shipped.version.startswith("2+")
+    assert shipped.version.startswith("3+")
     assert shipped.data["blocking"] == build_model().data["blocking"]
+    # The whole-name levels (version 3) are set from Corridor's model as built.
+    assert shipped.data["comparisons"]["cover"] == build_model().data["comparisons"]["cover"]
 
 
 def test_chains_without_a_grandfather_meet_on_the_rules_alone() -> None:
@@ -153,3 +156,77 @@ def test_chains_without_a_grandfather_meet_on_the_rules_alone() -> None:
         PersonRecord("y1", given_name="Fatima", father_name="Ali", family_name="Haddad"),
     ]
     assert dedupe([records], model=rules_only, threshold=0.5).clusters == [["x1", "x2"]]
+
+
+def test_a_whole_name_spelled_otherwise_is_linked_without_a_birth_year() -> None:
+    # Four names spelled otherwise (Abdelrahman / Abd Al-Rahman, Jahani / Juhani), no
+    # birth year on one side: the per-place levels alone left it at 2.8 bits, below 0.9
+    # (6.2); every name of one found in the other lifts it (version 3). The brother (same
+    # father, grandfather and family name, another given name) stays apart.
+    records = [
+        PersonRecord("p1", full_name="Abdelrahman Mouhamad Zafir Al Jahani", birth_year=1971),
+        PersonRecord("p2", full_name="Abd Al-Rahman Muhammad Zafir Al-Juhani"),
+        PersonRecord("q1", full_name="Omar Mouhamad Zafir Al Jahani", birth_year=1975),
+    ]
+    result = dedupe([records], threshold=0.9, keep_pairs=True, min_weight=-100.0)
+    assert result.clusters == [["p1", "p2"]]
+    row = next(
+        d for d in result.pair_details if {d["unique_id_l"], d["unique_id_r"]} == {"p1", "p2"}
+    )
+    assert row["mw_cover"] > 0
+    brother = [w for a, b, w in result.pair_weights if "q1" in (a, b)]
+    assert brother and max(brother) < SplinkModel.default().threshold_weight(0.5)
+
+
+def test_whole_name_columns_keep_every_unit_of_two_letters_or_more() -> None:
+    long = feature_row(PersonRecord("l", full_name="Abdelrahman Mouhamad Zafir Al Jahani"))
+    short = feature_row(PersonRecord("s", name_original_script="ظافر الجهني"))
+    assert len(long["all_cs"]) == 4
+    assert set(short["all_cs"]) < set(long["all_cs"])  # across scripts
+    korean = feature_row(PersonRecord("k", full_name="Ri Je Son"))
+    assert all(len(c) >= 2 for c in korean["all_cs"])
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "level"),
+    [
+        # Given and family names agree in place, both have a father: counted by place.
+        (["n:A", "MR", "DFR", "KHN"], ["n:A", "MR", "DFR", "KHN"], "cover_placed"),
+        (["DBDRHMN", "DFR", "KHN"], ["DFR", "KHN"], "cover_subset"),  # alias inside
+        (["DFR", "KHN"], ["DFR", "KHN"], "cover_subset"),
+        (["DBDRHMN", "MHMD", "DFR", "KHN"], ["MR", "MHMD", "DFR", "KHN"], "cover_three"),
+        (["MR", "DFR", "KHN"], ["DBDRHMN", "DFR", "KHN"], "else"),  # brothers: 2 of 3
+        (["DFR"], ["DFR", "KHN"], "else"),  # one name is not a whole name
+        ([], ["DFR"], "cover_null"),
+    ],
+)
+def test_whole_name_levels_in_duckdb(left: list[str], right: list[str], level: str) -> None:
+    import duckdb
+
+    model = SplinkModel.default()
+    settings = splink_settings(model, "duckdb", 1000)
+    cover = next(c for c in settings["comparisons"] if c["output_column_name"] == "cover")
+    names = [lv["level"] for lv in model.data["comparisons"]["cover"]]
+    con = duckdb.connect()
+    # The places (given, family, chain) agree when both lists start with a name token.
+    placed = left[:1] == right[:1] == ["n:A"]
+    cols = ", ".join(
+        f"?::VARCHAR[] AS {c}_{side}"
+        for c in ("given_ids", "given_xs", "family_ids", "family_xs", "chain_ids")
+        for side in "lr"
+    )
+    con.execute(f"CREATE TABLE p AS SELECT ?::VARCHAR[] AS all_cs_l, ?::VARCHAR[] AS all_cs_r, "
+                f"{cols}", [left, right, *[left[:1] if placed else []] * 10])
+    hit = None
+    for name, lv in zip(names, cover["comparison_levels"], strict=True):
+        if name == "else":
+            hit = name
+            break
+        row = con.execute(f"SELECT {lv['sql_condition']} FROM p").fetchone()
+        if row is not None and row[0]:
+            hit = name
+            break
+    assert hit == level
+    # Names only: never nationality or birth year (PROTECTION.md).
+    assert not any("nationality" in lv["sql_condition"] or "birth" in lv["sql_condition"]
+                   for lv in cover["comparison_levels"])
