@@ -977,11 +977,11 @@ class SyncService(Service):
                 )
             counts = {}
             for state in ("waiting", "conflict"):
-                query = select(func.count()).select_from(sync_changes)
-                query = query.where(sync_changes.c.state == state)
+                count = select(func.count()).select_from(sync_changes)
+                count = count.where(sync_changes.c.state == state)
                 if scope is not None:
-                    query = query.where(sync_changes.c.site_id.in_(sorted(scope)))
-                counts[state] = int(conn.execute(query).scalar_one())
+                    count = count.where(sync_changes.c.site_id.in_(sorted(scope)))
+                counts[state] = int(conn.execute(count).scalar_one())
         return {
             "node_id": me["id"],
             "role": me["role"] or "standalone",

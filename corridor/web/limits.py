@@ -2,7 +2,8 @@
 app reads it (its ``Content-Length``), or as soon as a streamed body passes the limit.
 
 Forms and JSON get ``max_body_bytes``; file uploads (``multipart/form-data``: imports)
-and site nodes' bundles (``/api/sync/``) get ``max_upload_bytes``. A plain ASGI middleware, like ``headers.py``.
+and site nodes' bundles (``/api/sync/``) get ``max_upload_bytes``. A plain ASGI
+middleware, like ``headers.py``.
 """
 
 from __future__ import annotations
