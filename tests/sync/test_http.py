@@ -219,9 +219,12 @@ def test_the_sync_state_for_the_site_manager(link, clock) -> None:
 
     page = coordinator.get("/sync")
     assert page.status_code == 200 and node_id in page.text
-    coordinator.cookies.set("corridor_lang", "ar")
+    assert "Conflicts to review" in page.text and "Last contact" in page.text
     arabic = coordinator.get("/sync", headers={"Accept-Language": "ar"})
-    assert arabic.status_code == 200
+    assert arabic.status_code == 200 and 'dir="rtl"' in arabic.text
+    assert "تعارضات بانتظار المراجعة" in arabic.text and "Conflicts to review" not in arabic.text
+    kurmanji = coordinator.get("/sync", headers={"Accept-Language": "ku"})
+    assert "Nakokiyên ji bo venêrînê" in kurmanji.text
 
 
 def test_the_node_shows_its_central_and_what_it_has_to_send(link) -> None:
