@@ -284,3 +284,53 @@ class Health(ReadModel):
     database_reachable: bool
     schema_current: bool
     read_only: bool
+
+
+# -- site nodes (issue 16, docs/sync.md) -------------------------------------------------
+
+
+class SyncPushed(ReadModel):
+    """What a push did at the central (``POST /api/sync/push``): counts of the bundle's
+    changes, and what the central now holds of each origin the bundle covers (its
+    high-water mark: every number up to it is here). No person is named."""
+
+    from_node: str
+    applied: int = Field(description="Changes applied now")
+    waiting: int = Field(description="Changes here that wait for what they depend on")
+    conflicts: int = Field(description="Changes applied with a conflict kept for review")
+    already_had: int = Field(description="Changes of the bundle held already (a replay)")
+    already_applied: bool = Field(description="The bundle held no change new here")
+    acknowledged: dict[str, int] = Field(
+        description="Per origin node: the highest change number held here, all before it too"
+    )
+
+
+class SyncPeer(ReadModel):
+    """A node's central, or a central's node, as this installation knows it."""
+
+    id: str
+    role: str | None
+    status: str
+    site_id: str | None
+    last_contact_at: datetime | None
+    unsent: int = Field(description="Changes the peer has not acknowledged (to send)")
+    to_receive: int | None = Field(
+        description="Changes the peer said it made that have not arrived here (known at "
+        "the central for each node; null at a node)"
+    )
+
+
+class SyncStatus(ReadModel):
+    """This installation's sync state (no person named): its identity, changes made
+    here, changes waiting for what they depend on, conflicts to review, and its peers
+    (the sites the caller may see)."""
+
+    node_id: str
+    role: str
+    status: str
+    site_id: str | None
+    last_seq: int = Field(description="Changes made here (this installation's own numbers)")
+    fingerprint: str | None = Field(description="This installation's signing key, as checked")
+    waiting: int
+    conflicts: int
+    peers: list[SyncPeer]

@@ -126,6 +126,32 @@ def node_import(db_url: str | None, master_key_file: str | None, bundle: Path) -
     )
 
 
+@node.command("sync")
+@db_option
+@key_option
+@click.option("--central", "central_url", default=None, help="Another URL for the central")
+def node_sync(db_url: str | None, master_key_file: str | None, central_url: str | None) -> None:
+    """At a node: push what the central has not acknowledged, then pull what this node
+    has not, over HTTP. Each step applies whole or not at all; run it again after a
+    failure and it continues."""
+    from corridor.sync.client import sync_round
+
+    svc = services_for(db_url, master_key_file)
+    with reported():
+        done = sync_round(
+            _sync(svc),
+            audit=svc.audit.operator_hook(actor().removeprefix("cli:"), "sync.apply"),
+            central_url=central_url,
+        )
+    push, pulled = done.push, done.pulled
+    click.echo(
+        f"pushed {done.pushed} changes: {push.get('applied', 0)} applied at the central, "
+        f"{push.get('already_had', 0)} held there already, {push.get('waiting', 0)} waiting "
+        f"there; pulled {pulled.applied} applied here, {pulled.waiting} waiting, "
+        f"{pulled.conflicts} conflicts to review"
+    )
+
+
 @node.command("status")
 @db_option
 @key_option
@@ -143,4 +169,5 @@ def node_status(db_url: str | None, master_key_file: str | None) -> None:
         click.echo(
             f"  {p['role'] or '?'} {p['id']} ({p['status']}), site {p['site_id'] or '-'}: "
             f"last contact {p['last_contact_at'] or 'never'}, {p['unsent']} to send"
+            + ("" if p["to_receive"] is None else f", {p['to_receive']} to receive")
         )

@@ -34,6 +34,8 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from corridor.domain.ids import uuid7
 from corridor.errors import Conflict, CorridorError, NotFound
+from corridor.security import audit as security_audit
+from corridor.security.audit import AuditEvent, Outcome
 from corridor.security.crypto import MasterKey
 from corridor.security.tables import site_keys
 from corridor.services.base import AdminAudit, AuditHook, Service
@@ -81,9 +83,13 @@ NOT_COMPARED = {"id", "created_at", "updated_at", "phone_hash", "recorded_by"}
 class BundleRefused(CorridorError):
     """A bundle that is not applied at all: nothing was written."""
 
+    code = "bundle_refused"
+
 
 class EnrolmentRefused(CorridorError):
     """An enrolment request or grant that does not check out."""
+
+    code = "enrolment_refused"
 
 
 @dataclass
@@ -421,10 +427,18 @@ class SyncService(Service):
             )
         }
 
-    def export(self, peer_id: str | None = None, after: dict[str, int] | None = None) -> bytes:
+    def export(
+        self,
+        peer_id: str | None = None,
+        after: dict[str, int] | None = None,
+        *,
+        changes: bool = True,
+    ) -> bytes:
         """A bundle for ``peer_id`` (a node's: its central) of what it has not
         acknowledged: encrypted under the site's key, signed with this node's key.
-        ``after``: leave out, per origin, what an earlier bundle still on its way holds."""
+        ``after``: leave out, per origin, what an earlier bundle still on its way holds.
+        ``changes=False``: a bundle with no change and no range, only this side's marks
+        (what it holds): the signed request of a pull (``POST /api/sync/pull``)."""
         with self.db.read() as conn:
             me = self._self(conn)
             private = self._private(me)
@@ -449,16 +463,19 @@ class SyncService(Service):
             )
             if me["role"] == "node":  # a node sends what it made; the central relays
                 query = query.where(sync_changes.c.origin_node == me["id"])
+            if not changes:  # a pull's request: it carries nothing, claims no range
+                query = query.where(sync_changes.c.id.is_(None))
             rows = conn.execute(
                 query.order_by(sync_changes.c.origin_node, sync_changes.c.seq)
             ).mappings()
-            changes = [_change_out(r) for r in rows if r["seq"] > acks.get(r["origin_node"], 0)]
+            sent = [_change_out(r) for r in rows if r["seq"] > acks.get(r["origin_node"], 0)]
         ranges: dict[str, list[int]] = {}
-        for origin in {c["origin_node"] for c in changes} | (
-            {me["id"]} if me["role"] == "node" else set(marks) - {peer_id}
-        ):
-            ranges[origin] = [acks.get(origin, 0), marks.get(origin, 0)]
-        body = self.vault.seal(site_id, BUNDLE_FIELD, dumps({"changes": changes}))
+        if changes:
+            for origin in {c["origin_node"] for c in sent} | (
+                {me["id"]} if me["role"] == "node" else set(marks) - {peer_id}
+            ):
+                ranges[origin] = [acks.get(origin, 0), marks.get(origin, 0)]
+        body = self.vault.seal(site_id, BUNDLE_FIELD, dumps({"changes": sent}))
         assert body is not None
         header = {
             "from_node": me["id"],
@@ -467,7 +484,7 @@ class SyncService(Service):
             "created_at": self.clock().isoformat(),
             "ranges": ranges,
             "have": marks,
-            "count": len(changes),
+            "count": len(sent),
             "body_sha256": hashlib.sha256(body.encode()).hexdigest(),
             "body_bytes": len(body),
         }
@@ -488,6 +505,8 @@ class SyncService(Service):
             header = json.loads(lines[1])
             body = lines[2].decode("ascii")
             signature = lines[3].decode("ascii")
+            if not isinstance(header, dict):
+                raise ValueError("the header is not an object")
         except (ValueError, UnicodeDecodeError) as exc:
             raise BundleRefused("the bundle's header cannot be read: nothing was imported") from exc
         with self.db.read() as conn:
@@ -533,11 +552,15 @@ class SyncService(Service):
             raise BundleRefused("the bundle holds another site's changes: nothing was imported")
         return header, changes
 
-    def import_bundle(self, data: bytes, *, audit: AuditHook) -> ImportReport:
+    def import_bundle(self, data: bytes, *, audit: AuditHook | None = None) -> ImportReport:
         """Apply a bundle once, in one transaction: new changes are applied or wait; the
-        ones held already are skipped; the sender's marks become its acknowledgements."""
+        ones held already are skipped; the sender's marks become its acknowledgements.
+        ``audit``: the hook for the persons applied; None (a bundle received over the
+        network, with nobody at the keyboard): audited as the sending node."""
         header, changes = self.read_bundle(data)
         sender = str(header["from_node"])
+        if audit is None:
+            audit = self.node_hook(sender)
         report = ImportReport(from_node=sender)
         with self.db.transaction() as conn:
             me = self._self(conn)
@@ -573,6 +596,81 @@ class SyncService(Service):
         if touched:
             self.notify(sorted(touched))
         return report
+
+    def node_hook(self, node_id: str, action: str = "sync.apply") -> AuditHook:
+        """The audit hook of changes a node sent over the network: the node's id (enrolled,
+        its signature verified) stands where a user's would, role ``node``."""
+
+        def append(conn: Connection, person_ids: list[str]) -> None:
+            now = self.clock()
+            ids: list[str | None] = list(dict.fromkeys(person_ids)) or [None]
+            security_audit.append_many(
+                conn,
+                [
+                    AuditEvent(
+                        user_id=node_id[:36],
+                        role="node",
+                        action=action,
+                        outcome=Outcome.ALLOWED,
+                        purpose="changes received from a site node",
+                        occurred_at=now,
+                        person_id=pid,
+                    )
+                    for pid in ids
+                ],
+            )
+
+        return append
+
+    # -- over the network (corridor/web/sync_routes.py, corridor/sync/client.py) -------
+
+    def receive_push(self, data: bytes) -> tuple[ImportReport, dict[str, int]]:
+        """``POST /api/sync/push`` at the central: the bundle checked and applied exactly as
+        ``corridor node import`` does; with what this side now holds of each origin the
+        bundle covers (the sender's own at least)."""
+        report = self.import_bundle(data)
+        header = json.loads(data.split(b"\n")[1])
+        origins = {report.from_node, *dict(header.get("ranges", {}))}
+        with self.db.read() as conn:
+            marks = self._marks(conn, self._self(conn))
+        return report, {o: marks.get(o, 0) for o in sorted(origins)}
+
+    def answer_pull(self, data: bytes) -> bytes:
+        """``POST /api/sync/pull`` at the central: ``data`` is the node's signed request
+        (a bundle, usually of no change, carrying what the node holds); it is imported
+        like any bundle (its marks become the node's acknowledgements), then the answer
+        is the bundle of what the node has not acknowledged, addressed to it."""
+        report = self.import_bundle(data)
+        self.touch(report.from_node)
+        return self.export(report.from_node)
+
+    def touch(self, peer_id: str) -> None:
+        """Note a contact with ``peer_id`` that checked out (a sync round, a pull)."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                update(sync_nodes)
+                .where(sync_nodes.c.id == peer_id)
+                .values(last_contact_at=self.clock())
+            )
+
+    def central(self) -> dict[str, Any]:
+        """At a node: its central (id, URL). NotFound before ``corridor node join``."""
+        with self.db.read() as conn:
+            me = self._self(conn)
+            row = (
+                conn.execute(
+                    select(sync_nodes).where(
+                        sync_nodes.c.role == "central",
+                        sync_nodes.c.is_self.is_(False),
+                        sync_nodes.c.status == "approved",
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if me["role"] != "node" or row is None:
+            raise NotFound("this node's central (run `corridor node join` first)", "node")
+        return {"id": row["id"], "url": row["central_url"] or me["central_url"]}
 
     def _advance(
         self, conn: Connection, me: dict[str, Any], sender: str, header: dict[str, Any]
@@ -838,23 +936,34 @@ class SyncService(Service):
 
     # -- status --------------------------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
+    def status(self, scope: frozenset[str] | None = None) -> dict[str, Any]:
         """This installation and each peer: last contact, changes not yet acknowledged
-        (to send), changes waiting and in conflict here."""
+        (to send), changes the peer said it made that have not arrived (to receive:
+        known for a node's own changes, so at the central; None at a node, whose
+        central relays other sites' numbers too), changes waiting and in conflict here.
+        ``scope``: the sites the caller may see (None: all): peers of other sites and
+        their changes are left out."""
         with self.db.read() as conn:
             me = self._self(conn)
+            marks = self._marks(conn, me)
             out_peers = []
             for peer in conn.execute(
-                select(sync_nodes).where(sync_nodes.c.is_self.is_(False))
+                select(sync_nodes).where(sync_nodes.c.is_self.is_(False)).order_by(sync_nodes.c.id)
             ).mappings():
-                acks = self._acks(conn, peer["id"])
                 site_id = me["site_id"] if me["role"] == "node" else peer["site_id"]
+                if scope is not None and site_id not in scope:
+                    continue
+                acks = self._acks(conn, peer["id"])
                 query = select(sync_changes.c.origin_node, sync_changes.c.seq).where(
                     sync_changes.c.site_id == site_id, sync_changes.c.origin_node != peer["id"]
                 )
                 if me["role"] == "node":
                     query = query.where(sync_changes.c.origin_node == me["id"])
                 unsent = sum(1 for o, s in conn.execute(query) if s > acks.get(o, 0))
+                to_receive = None
+                if peer["role"] == "node":
+                    said = acks.get(peer["id"], 0)
+                    to_receive = max(0, said - marks.get(peer["id"], 0))
                 out_peers.append(
                     {
                         "id": peer["id"],
@@ -863,14 +972,16 @@ class SyncService(Service):
                         "site_id": peer["site_id"],
                         "last_contact_at": peer["last_contact_at"],
                         "unsent": unsent,
+                        "to_receive": to_receive,
                     }
                 )
-            counts = {
-                s: len(
-                    conn.execute(select(sync_changes.c.id).where(sync_changes.c.state == s)).all()
-                )
-                for s in ("waiting", "conflict")
-            }
+            counts = {}
+            for state in ("waiting", "conflict"):
+                count = select(func.count()).select_from(sync_changes)
+                count = count.where(sync_changes.c.state == state)
+                if scope is not None:
+                    count = count.where(sync_changes.c.site_id.in_(sorted(scope)))
+                counts[state] = int(conn.execute(count).scalar_one())
         return {
             "node_id": me["id"],
             "role": me["role"] or "standalone",

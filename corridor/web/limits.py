@@ -2,7 +2,8 @@
 app reads it (its ``Content-Length``), or as soon as a streamed body passes the limit.
 
 Forms and JSON get ``max_body_bytes``; file uploads (``multipart/form-data``: imports)
-get ``max_upload_bytes``. A plain ASGI middleware, like ``headers.py``.
+and site nodes' bundles (``/api/sync/``) get ``max_upload_bytes``. A plain ASGI
+middleware, like ``headers.py``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ class BodyLimit:
     def _limit(self, scope: Scope) -> int:
         headers = dict(scope.get("headers", []))
         kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        return self.max_upload_bytes if kind == b"multipart/form-data" else self.max_body_bytes
+        # A site node's bundle (issue 16) is a file, as an upload is.
+        bundle = str(scope.get("path", "")).startswith("/api/sync/")
+        upload = kind == b"multipart/form-data" or bundle
+        return self.max_upload_bytes if upload else self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -23,7 +23,16 @@ from corridor.web import create_app
 from tests.conftest import ALL_ROLES, MASTER_KEY
 
 # Logging in, and the health check (no personal data: docs/deploy.md "Health checks").
-OPEN = {"/api/auth/login", "/api/auth/second-factor", "/api/auth/logout", "/api/health"}
+# A site node's push and pull: the bundle's signature, by a node the central enrolled,
+# is the credential (corridor/web/sync_routes.py); anything else is refused, 400.
+OPEN = {
+    "/api/auth/login",
+    "/api/auth/second-factor",
+    "/api/auth/logout",
+    "/api/health",
+    "/api/sync/push",
+    "/api/sync/pull",
+}
 
 
 def _app_and_tokens():  # built at collection time: schemathesis needs the schema

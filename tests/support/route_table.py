@@ -202,6 +202,13 @@ NO_KEY: dict[str, str] = {
     "POST /register/similar": "a read (the similar persons while typing)",
     "POST /dpo/audit": "a read (who opened a record)",
     "POST /exports/{export_id}/download": "once-only by design, as its API twin",
+    # A site node's bundle (issue 16): its changes carry their own ids and per-origin
+    # numbers, so a bundle sent again is "already applied" and changes nothing; the
+    # node's signature, not an account, says who sends (corridor/web/sync_routes.py).
+    "POST /api/sync/push": "a bundle's change ids and per-origin numbers make a replay "
+    "change nothing (docs/sync.md)",
+    "POST /api/sync/pull": "the request carries only the node's marks, which only move "
+    "forward; the answer is made again from them",
 }
 
 # The order writes run in, after every read: the ones that change most come last.

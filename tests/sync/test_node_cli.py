@@ -11,13 +11,13 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from corridor.cli import main
-from corridor.schemas import HouseholdIn, StatusEventIn
+from corridor.schemas import HouseholdIn, PersonPatch, StatusEventIn
 from corridor.security.crypto import MasterKey
 from corridor.services import Services
 from corridor.storage import Database
 from corridor.storage.migrate import upgrade
 from corridor.storage.tables import person_locations, persons, relationships
-from tests.sync.helpers import hook, make_site
+from tests.sync.helpers import hook, make_site, register
 
 
 def _install(tmp_path: Path, name: str) -> tuple[str, dict[str, str]]:
@@ -122,3 +122,48 @@ def test_a_node_joins_and_a_bundle_file_carries_a_household_and_a_transfer(tmp_p
     assert "(central, self)" in out and "last contact 20" in out
     out = _ok(runner, ["node", "status"], node_env)
     assert "(node, approved)" in out and "3 to send" in out  # the central has not answered
+
+
+def test_corridor_node_sync_against_a_real_central_server(tmp_path):
+    """`corridor node sync` at a node against the central's `corridor serve` process:
+    the node's registration reaches the central once, a correction made at the central
+    comes back; with the central gone the sync says so and changes nothing; run again
+    once it is back, it continues."""
+    from tests.api.test_retries_real_server import Server
+    from tests.conftest import MASTER_KEY
+
+    runner = CliRunner()
+    central_url, central_env = _install(tmp_path, "central")
+    Path(central_env["CORRIDOR_MASTER_KEY_FILE"]).write_text(MASTER_KEY)  # the server's
+    _, node_env = _install(tmp_path, "node")
+    central = _services(central_env)
+    exit_point = make_site(central, "Exit")
+    server = Server(central_url)
+    request, grant = tmp_path / "request.json", tmp_path / "grant.json"
+    _ok(runner, ["node", "init", "--central", server.base, "--site", "Exit",
+                 "--request-out", str(request)], node_env)  # fmt: skip
+    out = _ok(runner, ["node", "approve", str(request), "--out", str(grant)], central_env)
+    fingerprint = out.strip().rsplit(" ", 1)[-1]
+    _ok(runner, ["node", "join", str(grant), "--central-fingerprint", fingerprint], node_env)
+    node = _services(node_env)
+    pid = register(node, exit_point, "Samira")
+
+    down = runner.invoke(main, ["node", "sync"], env=node_env)  # no server yet
+    assert down.exit_code != 0 and "cannot be reached" in down.output
+    server.start()
+    try:
+        out = _ok(runner, ["node", "sync"], node_env)
+        assert "pushed 1 changes: 1 applied at the central" in out, out
+        assert central.registration.get_person(pid)["names"]["given_name"] == "Samira"
+        central.registration.update_person(
+            pid, PersonPatch(given_name="Sameera"), audit=hook(central, "person.write")
+        )
+        out = _ok(runner, ["node", "sync"], node_env)
+        assert "pushed 0 changes" in out and "pulled 1 applied here" in out, out
+        assert node.registration.get_person(pid)["names"]["given_name"] == "Sameera"
+        status = _ok(runner, ["node", "status"], node_env)
+        assert "0 to send" in status and "last contact never" not in status
+    finally:
+        server.kill()
+        node.db.dispose()
+        central.db.dispose()

@@ -21,6 +21,7 @@ from corridor.web.pages import (
     persons,
     registration,
     session,
+    sync,
     tracing,
 )
 
@@ -38,6 +39,7 @@ for module in (
     admin,
     dpo,
     exports,
+    sync,
 ):
     router.include_router(module.router)
 

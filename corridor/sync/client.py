@@ -1,0 +1,103 @@
+"""``corridor node sync``: a node's round with its central over HTTP (issue 16).
+
+A round is two requests, each doing exactly what a bundle carried by hand does:
+
+1. **push**: the node's bundle of what the central has not acknowledged, ``POST
+   /api/sync/push``; the central checks and applies it in one transaction (the code of
+   ``corridor node import``) and answers what it now holds of the node's changes;
+2. **pull**: a signed bundle of no change carrying what the node holds, ``POST
+   /api/sync/pull``; the central records it as the node's acknowledgements and answers
+   the bundle of what the node has not acknowledged; the node imports it in one
+   transaction. The node's own acknowledgements (what it will not send again) move
+   only here, on the central's *signed* bundle, never on the push's unsigned answer.
+
+Each step is one transaction on one side: a round broken anywhere leaves each side as it
+was before that step or after it, never half-applied, and the next round continues
+(what was applied is "already applied", what was not is sent again).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2 as httpx
+
+from corridor.services.base import AuditHook
+from corridor.sync.service import BundleRefused, ImportReport, SyncService
+
+BUNDLE_TYPE = "application/octet-stream"
+TIMEOUT_S = 120.0
+
+
+class SyncFailed(BundleRefused):
+    """The central refused a request, or could not be reached: nothing was applied by
+    the step that failed; run the sync again."""
+
+    code = "sync_failed"
+
+
+@dataclass
+class RoundReport:
+    """What one round did: the push's answer and the pull's import."""
+
+    pushed: int = 0
+    push: dict[str, Any] = field(default_factory=dict)
+    pulled: ImportReport = field(default_factory=ImportReport)
+
+
+def _said(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+        return str(data.get("message") or data)
+    except ValueError:
+        return response.text[:200]
+
+
+def _post(client: httpx.Client, path: str, data: bytes) -> httpx.Response:
+    try:
+        response = client.post(path, content=data, headers={"Content-Type": BUNDLE_TYPE})
+    except httpx.HTTPError as exc:
+        raise SyncFailed(
+            f"the central cannot be reached ({type(exc).__name__}): nothing was applied by "
+            "this step; run the sync again"
+        ) from exc
+    if response.status_code >= 400:
+        raise SyncFailed(
+            f"the central refused the {path.rsplit('/', 1)[-1]} ({response.status_code}): "
+            f"{_said(response)}"
+        )
+    return response
+
+
+def sync_round(
+    sync: SyncService,
+    *,
+    audit: AuditHook,
+    client: httpx.Client | None = None,
+    central_url: str | None = None,
+) -> RoundReport:
+    """Push, then pull, against the node's central (``client``: one already pointed at
+    it, e.g. a test's; otherwise one is made for ``central_url`` or the URL the node was
+    enrolled with)."""
+    central = sync.central()
+    own = client is None
+    if client is None:
+        client = httpx.Client(base_url=central_url or central["url"], timeout=TIMEOUT_S)
+    report = RoundReport()
+    try:
+        bundle = sync.export()
+        report.pushed = int(_header(bundle)["count"])
+        report.push = dict(_post(client, "/api/sync/push", bundle).json())
+        answer = _post(client, "/api/sync/pull", sync.export(changes=False)).content
+        report.pulled = sync.import_bundle(answer, audit=audit)
+        sync.touch(central["id"])
+    finally:
+        if own:
+            client.close()
+    return report
+
+
+def _header(bundle: bytes) -> dict[str, Any]:
+    return dict(json.loads(bundle.split(b"\n")[1]))

@@ -1,0 +1,28 @@
+"""The sync state of this installation for the site manager (issue 16, docs/sync.md):
+last contact with each peer, changes to send and to receive, changes waiting for what
+they depend on, conflicts to review. Counts only, no person (``figures.read``); the
+peers of the caller's sites. Its JSON twin is ``/sync.json`` (and ``GET
+/api/sync/status``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from corridor.responses import SyncStatus
+from corridor.services.protection.accounts import Caller
+from corridor.sync.service import SyncService
+from corridor.web.auth import requires
+from corridor.web.pages.common import Svc, page
+from corridor.web.pages.render import render
+
+router = APIRouter(include_in_schema=False)
+MayFiguresRead = Annotated[Caller, Depends(requires("figures.read"))]
+
+
+@page(router, "/sync")
+def sync_state(request: Request, svc: Svc, who: MayFiguresRead) -> Response:
+    state = SyncStatus.model_validate(SyncService.of(svc).status(who.scope))
+    return render(request, "sync.html", {"sync": state.model_dump()}, who=who)

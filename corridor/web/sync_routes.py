@@ -1,0 +1,94 @@
+"""Sync over HTTP (issue 16, docs/sync.md): a site node pushes its bundle and pulls the
+central's, and the sync state for the site manager.
+
+``POST /api/sync/push`` and ``POST /api/sync/pull`` take a bundle's bytes
+(``application/octet-stream``) and do exactly what ``corridor node import`` does with a
+bundle file, through the same ``SyncService`` code: the same checks before anything is
+written (whole, addressed here, from an enrolled node, for its site, signed by its key,
+unaltered), the same one transaction, the same refusals (400 ``bundle_refused``, nothing
+written).
+
+They take no account and no API token: the node's Ed25519 signature over the whole
+bundle, under the key the central's administrator approved (its fingerprint checked with
+the node's operator), is the proof of who sends, and only an enrolled node's bundle is
+read past its header. A token would add a second secret on the same laptop, owned by a
+user whose roles have nothing to do with a node's changes (written by many users of the
+site). They take no idempotency key either: a bundle's changes carry their own ids and
+per-origin numbers, so a bundle sent again is "already applied" and changes nothing
+(tests/support/route_table.py, ``NO_KEY``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from corridor.responses import SyncPushed, SyncStatus
+from corridor.services import Services
+from corridor.services.protection.accounts import Caller
+from corridor.sync.service import SyncService
+from corridor.web.auth import requires
+from corridor.web.deps import services
+
+sync_router = APIRouter(prefix="/api/sync", tags=["sync"])
+Svc = Annotated[Services, Depends(services)]
+MayFiguresRead = Annotated[Caller, Depends(requires("figures.read"))]
+BUNDLE = "application/octet-stream"
+BINARY: dict[str, Any] = {"schema": {"type": "string", "format": "binary"}}
+BUNDLE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A bundle (docs/sync.md), signed by the node that sends it",
+        "content": {BUNDLE: BINARY},
+    }
+}
+
+
+@sync_router.post("/push", openapi_extra=BUNDLE_BODY)
+async def push(request: Request, svc: Svc) -> SyncPushed:
+    """A node's changes: checked and applied once, exactly as `corridor node import`
+    applies a bundle file. Sent again: "already applied", nothing changes. Refused (400,
+    nothing written): a bundle that is truncated or altered, not addressed to this
+    central, from a node not enrolled here, or for another site than the node's."""
+    data = await request.body()
+    report, marks = await run_in_threadpool(SyncService.of(svc).receive_push, data)
+    return SyncPushed(
+        from_node=report.from_node,
+        applied=report.applied,
+        waiting=report.waiting,
+        conflicts=report.conflicts,
+        already_had=report.already_had,
+        already_applied=report.already_applied,
+        acknowledged=marks,
+    )
+
+
+@sync_router.post(
+    "/pull",
+    openapi_extra=BUNDLE_BODY,
+    response_class=Response,
+    responses={
+        200: {
+            "description": "A bundle addressed to the node: what it has not acknowledged",
+            "content": {BUNDLE: BINARY},
+        }
+    },
+)
+async def pull(request: Request, svc: Svc) -> Response:
+    """The node sends a signed bundle (usually of no change) carrying what it holds; the
+    answer is the bundle of what it has not acknowledged, sealed under its site's key and
+    signed by this central. Refused as a push is."""
+    data = await request.body()
+    answer = await run_in_threadpool(SyncService.of(svc).answer_pull, data)
+    return Response(answer, media_type=BUNDLE)
+
+
+@sync_router.get("/status")
+def sync_status(svc: Svc, who: MayFiguresRead) -> SyncStatus:
+    """This installation's sync state: last contact with each peer, changes to send and
+    to receive, changes waiting for what they depend on, conflicts to review (counts
+    only; the peers of the caller's sites)."""
+    return SyncStatus.model_validate(SyncService.of(svc).status(who.scope))
