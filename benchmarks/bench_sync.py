@@ -272,7 +272,9 @@ def main() -> None:
     python = platform.python_version()
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {python}")
     print(f"load average: {os.getloadavg()}")
-    print(f"code: {sys.path[0]}")
+    import corridor
+
+    print(f"code: {Path(corridor.__file__).parent}")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         results: dict[str, dict[str, Any]] = {}

@@ -43,8 +43,13 @@ CHANGE_FIELD = "sync.change"
 # The payload format written now, and the first byte of a compressed (version 2) one.
 PAYLOAD_VERSION = 2
 COMPRESSED = b"Z"
-# zlib's level: 6 (its default) made payloads 2 % smaller than 1 for twice the time.
-ZLIB_LEVEL = 1
+# zlib's level for payloads and bundle bodies, and (payloads) a window and memory
+# sized for a few kilobytes: zlib's defaults (a 32 KB window, memLevel 8) spend most of
+# a 2 KB payload's time setting up their tables (about 90 us against 28 us here, the same
+# output). Decompression needs no setting: a stream names its window.
+ZLIB_LEVEL = 6
+_PAYLOAD_WBITS = 13
+_PAYLOAD_MEMLEVEL = 6
 
 
 def self_node(conn: Connection) -> str:
@@ -131,7 +136,8 @@ def encode_payload(state: dict[str, Any], version: int = PAYLOAD_VERSION) -> str
     if version == 1:
         return dumps(state)
     text = json.dumps({**state, "v": 2}, separators=(",", ":"), ensure_ascii=False)
-    return COMPRESSED + zlib.compress(text.encode(), ZLIB_LEVEL)
+    packer = zlib.compressobj(ZLIB_LEVEL, zlib.DEFLATED, _PAYLOAD_WBITS, _PAYLOAD_MEMLEVEL)
+    return COMPRESSED + packer.compress(text.encode()) + packer.flush()
 
 
 def decode_payload(plain: bytes) -> dict[str, Any]:
