@@ -107,15 +107,22 @@ def heads_of(conn: Connection, person_ids: list[str]) -> dict[str, str]:
     return out
 
 
+def _upsert_heads(dialect: str) -> Any:
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(sync_heads)
+    return stmt.on_conflict_do_update(
+        index_elements=[sync_heads.c.person_id], set_={"change_id": stmt.excluded.change_id}
+    )
+
+
+# Built once per dialect (building the statement cost more than running it).
+_UPSERT_HEADS = {d: _upsert_heads(d) for d in ("sqlite", "postgresql")}
+
+
 def set_heads(conn: Connection, new: dict[str, str]) -> None:
     """Point each person's head at their new change, in one upsert for all of them."""
     if not new:
         return
-    dialect = conn.dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(sync_heads)
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[sync_heads.c.person_id], set_={"change_id": stmt.excluded.change_id}
-    )
+    upsert = _UPSERT_HEADS[conn.dialect.name]
     conn.execute(upsert, [{"person_id": p, "change_id": c} for p, c in new.items()])
 
 

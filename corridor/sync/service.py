@@ -46,6 +46,7 @@ from corridor.services.protection.field_vault import (
 from corridor.services.registration.person_rows import document_key
 from corridor.services.search import match_index
 from corridor.storage import locations, outbox
+from corridor.storage.bulk import insert_rows
 from corridor.storage.changes import Note
 from corridor.storage.database import Database
 from corridor.storage.sync_tables import sync_acks, sync_changes, sync_heads, sync_nodes
@@ -580,12 +581,19 @@ class SyncService(Service):
             fresh = [c for c in changes if c["id"] not in held]
             report.already_had = len(changes) - len(fresh)
             now = self.clock()
-            for c in fresh:
-                conn.execute(
-                    insert(sync_changes).values(
-                        **_change_in(c), received_at=now, state="waiting", conflict_fields=None
-                    )
-                )
+            insert_rows(
+                conn,
+                sync_changes,
+                [
+                    {
+                        **_change_in(c),
+                        "received_at": now,
+                        "state": "waiting",
+                        "conflict_fields": None,
+                    }
+                    for c in fresh
+                ],
+            )
             touched = self._drain(conn, report, audit)
             advanced = self._advance(conn, me, sender, header)
             report.fresh = len(fresh)
@@ -737,7 +745,7 @@ class SyncService(Service):
                 conn.execute(insert(households).values(**hh))
         docs_in = [decode_row(person_documents, d) for d in state["documents"]]
         if current is None:
-            conn.execute(insert(persons).values(**self._hashed(site_id, incoming)))
+            conn.execute(insert(persons), [self._hashed(site_id, incoming)])
             self._replace_documents(conn, pid, site_id, docs_in)
         elif head == change["depends_on"]:  # made on what is here: it follows on
             conn.execute(
