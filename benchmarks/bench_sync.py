@@ -1,7 +1,7 @@
 """Site-node sync figures (issue 16): the change log's cost at registration, bundle size
 per 1,000 persons, and a node catching up from nothing.
 
-Three parts, each on fresh SQLite files (a node is SQLite; ``--central-url`` puts the
+Four parts, each on fresh SQLite files (a node is SQLite; ``--central-url`` puts the
 central on PostgreSQL instead for part 3):
 
 1. **registration**: the same registrations with the change log off and on
@@ -9,13 +9,17 @@ central on PostgreSQL instead for part 3):
    ``register_many`` of ``--persons`` persons in batches of 500, and ``--households``
    households of five one by one. Prints persons per second each way, the overhead, and
    changes appended per second (the journal's own time, measured around it).
+   **journal**: the journal alone on the same persons (2,000 in writes of 500, and
+   households of five), in transactions rolled back, the least of five repetitions:
+   steadier than whole registrations when other jobs share the machine.
 2. **bundle**: a node registers 1,000 persons (200 households of five) and exports them
    for its central: bytes of the bundle (compressed, format 2) and of the same changes in
    the first format (body not compressed), and of the sealed payloads stored.
 3. **catch-up**: a central holding ``--catch-up`` persons of a site; a node enrolled for
    the site from nothing; the central's export for it and the node's import, timed.
 
-    python benchmarks/bench_sync.py                      # all three, the defaults
+    python benchmarks/bench_sync.py                      # registration, bundle, catch-up
+    python benchmarks/bench_sync.py --parts journal --src /work/main   # another checkout
     python benchmarks/bench_sync.py --parts registration --persons 2000 --rounds 3
     python benchmarks/bench_sync.py --parts catch-up --catch-up 20000
     python benchmarks/bench_sync.py --src /path/to/other/checkout --parts registration
@@ -176,6 +180,55 @@ def registration(tmp: Path, persons: int, households: int, rounds: int) -> dict[
     }
 
 
+def journal_alone(tmp: Path, reps: int = 5) -> dict[str, Any]:
+    """The journal's own time on the same persons, in transactions rolled back: 2,000
+    persons registered (in writes of 500) and 20 households of five, the journal off;
+    then ``Database.journal`` alone on them, the least of ``reps`` repetitions."""
+    from corridor.security.crypto import MasterKey
+    from corridor.storage.changes import Note
+
+    svc = services_at(f"sqlite:///{tmp}/journal.db", MasterKey.generate())
+    site = make_site(svc, "Exit")
+    journal = svc.db.journal
+    assert journal is not None, "the change log needs a master key"
+    svc.db.journal = None
+    ids: list[str] = []
+    for start in range(0, 2000, 500):
+        batch = [person(site, i) for i in range(start, start + 500)]
+        ids += svc.registration.register_many(batch, audit=write_hook(svc))
+    families = [
+        [m["id"] for m in svc.registration.register_household(
+            household(site, i), audit=write_hook(svc)
+        )["members"]]
+        for i in range(20)
+    ]  # fmt: skip
+
+    class RolledBack(Exception):
+        pass
+
+    def timed(person_ids: list[str]) -> float:
+        notes = [Note("person.write", "bench", p) for p in person_ids]
+        spent = 0.0
+        try:
+            with svc.db.transaction() as conn:
+                t0 = time.perf_counter()
+                journal(conn, notes)
+                spent = time.perf_counter() - t0
+                raise RolledBack
+        except RolledBack:
+            return spent
+
+    bulk = min(sum(timed(ids[s : s + 500]) for s in range(0, 2000, 500)) for _ in range(reps))
+    one = min(timed(f) for _ in range(reps) for f in families)
+    svc.db.dispose()
+    return {
+        "journal of 2,000 persons in writes of 500, least of reps (ms)": bulk * 1000,
+        "changes appended/s (journal alone, writes of 500)": 2000 / bulk,
+        "journal of one household of 5, least (ms)": one * 1000,
+        "persons per household": len(families[0]),
+    }
+
+
 # -- 2 and 3: a central and a node -----------------------------------------------------
 
 
@@ -278,6 +331,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         results: dict[str, dict[str, Any]] = {}
+        if "journal" in parts:
+            results["journal"] = journal_alone(tmp)
         if "registration" in parts:
             results["registration"] = registration(tmp, args.persons, args.households, args.rounds)
         if "bundle" in parts:
