@@ -166,20 +166,27 @@ def _field_aad(site_id: str, field: str, key_id: str) -> bytes:
     return f"field|v1|{site_id}|{field}|{key_id}".encode()
 
 
-def seal_field(site_id: str, field: str, key_id: str, key: bytes, plaintext: str) -> str:
-    """A field token under an already unwrapped data key (no database access)."""
-    sealed = _seal(key, plaintext.encode(), _field_aad(site_id, field, key_id))
+def seal_field(site_id: str, field: str, key_id: str, key: bytes, plaintext: str | bytes) -> str:
+    """A field token under an already unwrapped data key (no database access); bytes
+    are sealed as they are (a compressed sync payload), text as UTF-8."""
+    data = plaintext.encode() if isinstance(plaintext, str) else plaintext
+    sealed = _seal(key, data, _field_aad(site_id, field, key_id))
     return f"{TOKEN_PREFIX}{key_id}:{_b64(sealed)}"
 
 
 def open_field(site_id: str, field: str, key_id: str, key: bytes, token: str) -> str:
     """The plaintext of a token sealed by ``seal_field`` with this key, site and field."""
+    return open_field_bytes(site_id, field, key_id, key, token).decode()
+
+
+def open_field_bytes(site_id: str, field: str, key_id: str, key: bytes, token: str) -> bytes:
+    """``open_field`` without decoding: the bytes that were sealed."""
     body = token[len(TOKEN_PREFIX) + len(key_id) + 1 :]
     try:
         sealed = _unb64(body)
     except (binascii.Error, ValueError):
         raise DecryptionFailed() from None
-    return _open(key, sealed, _field_aad(site_id, field, key_id)).decode()
+    return _open(key, sealed, _field_aad(site_id, field, key_id))
 
 
 @dataclass(frozen=True)

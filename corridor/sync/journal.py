@@ -8,19 +8,29 @@ the write (``state.snapshot``) is sealed under the person's site key and appende
 (gapless: the counter is a row of ``sync_nodes`` updated in the same transaction, so a
 rolled-back write takes its number back), the caller, the action, and the change it was
 made on (``sync_heads``: its base version).
+
+The payload (version 2) is the state as compact JSON carrying ``"v": 2``, compressed
+with zlib and sealed as bytes (the sealed plaintext starts with ``Z``); version 1 (the
+first format, still read: ``open_payload``) was the JSON text sealed as it was. A
+write's journal reads each table once for all persons of the write, seals with one key
+look-up per site, appends the changes in one ``executemany`` and moves every head in one
+upsert.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+import zlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from corridor.domain.ids import uuid7
+from corridor.storage.bulk import insert_rows
 from corridor.storage.changes import Note
 from corridor.storage.sync_tables import sync_changes, sync_heads, sync_nodes
 from corridor.sync.state import snapshots
@@ -30,6 +40,16 @@ if TYPE_CHECKING:  # the services install the journal; it imports none of them
 
 # The field name a change is sealed under (part of the token's associated data).
 CHANGE_FIELD = "sync.change"
+# The payload format written now, and the first byte of a compressed (version 2) one.
+PAYLOAD_VERSION = 2
+COMPRESSED = b"Z"
+# zlib's level for payloads and bundle bodies, and (payloads) a window and memory
+# sized for a few kilobytes: zlib's defaults (a 32 KB window, memLevel 8) spend most of
+# a 2 KB payload's time setting up their tables (about 90 us against 28 us here, the same
+# output). Decompression needs no setting: a stream names its window.
+ZLIB_LEVEL = 6
+_PAYLOAD_WBITS = 13
+_PAYLOAD_MEMLEVEL = 6
 
 
 def self_node(conn: Connection) -> str:
@@ -87,18 +107,23 @@ def heads_of(conn: Connection, person_ids: list[str]) -> dict[str, str]:
     return out
 
 
-def set_heads(conn: Connection, new: dict[str, str], old: dict[str, str]) -> None:
-    """Point each person's head at their new change (``old``: the heads read before)."""
-    for person_id, change_id in new.items():
-        if person_id in old:
-            conn.execute(
-                update(sync_heads)
-                .where(sync_heads.c.person_id == person_id)
-                .values(change_id=change_id)
-            )
-    added = [{"person_id": p, "change_id": c} for p, c in new.items() if p not in old]
-    if added:
-        conn.execute(insert(sync_heads), added)
+def _upsert_heads(dialect: str) -> Any:
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(sync_heads)
+    return stmt.on_conflict_do_update(
+        index_elements=[sync_heads.c.person_id], set_={"change_id": stmt.excluded.change_id}
+    )
+
+
+# Built once per dialect (building the statement cost more than running it).
+_UPSERT_HEADS = {d: _upsert_heads(d) for d in ("sqlite", "postgresql")}
+
+
+def set_heads(conn: Connection, new: dict[str, str]) -> None:
+    """Point each person's head at their new change, in one upsert for all of them."""
+    if not new:
+        return
+    upsert = _UPSERT_HEADS[conn.dialect.name]
+    conn.execute(upsert, [{"person_id": p, "change_id": c} for p, c in new.items()])
 
 
 def head_of(conn: Connection, person_id: str) -> str | None:
@@ -112,12 +137,48 @@ def dumps(payload: dict[str, Any]) -> str:
     return json.dumps(payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
+def encode_payload(state: dict[str, Any], version: int = PAYLOAD_VERSION) -> str | bytes:
+    """What is sealed for a person's state: version 2 compressed bytes, version 1 (the
+    first format, kept so that tests can write it) the JSON text."""
+    if version == 1:
+        return dumps(state)
+    text = json.dumps({**state, "v": 2}, separators=(",", ":"), ensure_ascii=False)
+    packer = zlib.compressobj(ZLIB_LEVEL, zlib.DEFLATED, _PAYLOAD_WBITS, _PAYLOAD_MEMLEVEL)
+    return COMPRESSED + packer.compress(text.encode()) + packer.flush()
+
+
+def decode_payload(plain: bytes) -> dict[str, Any]:
+    """A payload's state, whichever version wrote it; ValueError for one this code
+    cannot read (a newer version)."""
+    try:
+        text = zlib.decompress(plain[1:]) if plain[:1] == COMPRESSED else plain
+        state = dict(json.loads(text))
+    except zlib.error as exc:
+        raise ValueError(f"a change's payload does not decompress: {exc}") from exc
+    version = int(state.pop("v", 1))
+    if version > PAYLOAD_VERSION:
+        raise ValueError(f"a change's payload of version {version}: upgrade this installation")
+    return state
+
+
+def open_payload(vault: FieldVault, site_id: str, token: str) -> dict[str, Any] | None:
+    """A sealed change payload opened (None: the site's key is gone)."""
+    plain = vault.open_bytes(site_id, CHANGE_FIELD, token)
+    return None if plain is None else decode_payload(plain)
+
+
 class Journal:
     """Installed on the ``Database`` by the services (``Database.journal``)."""
 
-    def __init__(self, vault: FieldVault, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        vault: FieldVault,
+        clock: Callable[[], datetime],
+        payload_version: int = PAYLOAD_VERSION,
+    ) -> None:
         self.vault = vault
         self.clock = clock
+        self.payload_version = payload_version
 
     def __call__(self, conn: Connection, notes: list[Note]) -> None:
         found = snapshots(conn, [n.person_id for n in notes])
@@ -128,7 +189,7 @@ class Journal:
         heads = heads_of(conn, [n.person_id for n, _ in states])
         now = self.clock()
         rows = []
-        sealers: dict[str, Callable[[str, str], str]] = {}
+        sealers: dict[str, Callable[[str, str | bytes], str]] = {}
         for (n, state), seq in zip(states, seqs, strict=True):
             site_id = state["person"]["site_id"]
             if site_id not in sealers:
@@ -145,12 +206,12 @@ class Journal:
                     "person_id": n.person_id,
                     "site_id": site_id,
                     "depends_on": heads.get(n.person_id),
-                    "payload": seal(CHANGE_FIELD, dumps(state)),
+                    "payload": seal(CHANGE_FIELD, encode_payload(state, self.payload_version)),
                     "recorded_at": now,
                     "received_at": None,
                     "state": "applied",
                     "conflict_fields": None,
                 }
             )
-        conn.execute(insert(sync_changes), rows)
-        set_heads(conn, {r["person_id"]: r["id"] for r in rows}, heads)
+        insert_rows(conn, sync_changes, rows)
+        set_heads(conn, {r["person_id"]: r["id"] for r in rows})

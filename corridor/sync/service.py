@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +48,7 @@ from corridor.services.protection.field_vault import (
 from corridor.services.registration.person_rows import document_key
 from corridor.services.search import match_index
 from corridor.storage import locations, outbox
+from corridor.storage.bulk import insert_rows
 from corridor.storage.changes import Note
 from corridor.storage.database import Database
 from corridor.storage.sync_tables import sync_acks, sync_changes, sync_heads, sync_nodes
@@ -61,11 +63,13 @@ from corridor.storage.tables import (
 )
 from corridor.sync import keys
 from corridor.sync.journal import (
-    CHANGE_FIELD,
+    COMPRESSED,
+    ZLIB_LEVEL,
     Journal,
     dumps,
     ensure_self,
     heads_of,
+    open_payload,
     set_heads,
 )
 from corridor.sync.state import decode_row, encode_row
@@ -73,7 +77,11 @@ from corridor.sync.state import decode_row, encode_row
 if TYPE_CHECKING:
     from corridor.services import Services
 
-MAGIC = b"CORRIDOR-BUNDLE/1"
+# A bundle's first line: its format. Version 2 (written now) seals the body compressed
+# (zlib, then sealed as bytes); version 1 sealed the JSON text. Both are read.
+MAGIC_V1 = b"CORRIDOR-BUNDLE/1"
+MAGIC = b"CORRIDOR-BUNDLE/2"
+BUNDLE_VERSIONS = {MAGIC_V1: 1, MAGIC: 2}
 BUNDLE_FIELD = "sync.bundle"
 SECRET_PURPOSE = "sync.node-keys"
 # Person columns that never decide a conflict (bookkeeping, or computed here).
@@ -433,12 +441,14 @@ class SyncService(Service):
         after: dict[str, int] | None = None,
         *,
         changes: bool = True,
+        version: int = 2,
     ) -> bytes:
         """A bundle for ``peer_id`` (a node's: its central) of what it has not
-        acknowledged: encrypted under the site's key, signed with this node's key.
-        ``after``: leave out, per origin, what an earlier bundle still on its way holds.
-        ``changes=False``: a bundle with no change and no range, only this side's marks
-        (what it holds): the signed request of a pull (``POST /api/sync/pull``)."""
+        acknowledged: compressed, encrypted under the site's key, signed with this node's
+        key. ``after``: leave out, per origin, what an earlier bundle still on its way
+        holds. ``changes=False``: a bundle with no change and no range, only this side's
+        marks (what it holds): the signed request of a pull (``POST /api/sync/pull``).
+        ``version=1``: the first format (not compressed), which every version reads."""
         with self.db.read() as conn:
             me = self._self(conn)
             private = self._private(me)
@@ -475,7 +485,13 @@ class SyncService(Service):
                 {me["id"]} if me["role"] == "node" else set(marks) - {peer_id}
             ):
                 ranges[origin] = [acks.get(origin, 0), marks.get(origin, 0)]
-        body = self.vault.seal(site_id, BUNDLE_FIELD, dumps({"changes": sent}))
+        text = dumps({"changes": sent})
+        magic = MAGIC_V1 if version == 1 else MAGIC
+        body = self.vault.seal(
+            site_id,
+            BUNDLE_FIELD,
+            text if version == 1 else COMPRESSED + zlib.compress(text.encode(), ZLIB_LEVEL),
+        )
         assert body is not None
         header = {
             "from_node": me["id"],
@@ -489,14 +505,14 @@ class SyncService(Service):
             "body_bytes": len(body),
         }
         header_line = dumps(header).encode()
-        signature = keys.sign(private, MAGIC + b"\n" + header_line + b"\n" + body.encode())
-        return b"\n".join([MAGIC, header_line, body.encode(), signature.encode(), b""])
+        signature = keys.sign(private, magic + b"\n" + header_line + b"\n" + body.encode())
+        return b"\n".join([magic, header_line, body.encode(), signature.encode(), b""])
 
     def read_bundle(self, data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Check a bundle (whole, for this node and site, signed by a node we enrolled
         with, unaltered) and open it; raises ``BundleRefused`` saying why."""
         lines = data.split(b"\n")
-        if len(lines) != 5 or lines[0] != MAGIC or lines[4] != b"":
+        if len(lines) != 5 or lines[0] not in BUNDLE_VERSIONS or lines[4] != b"":
             raise BundleRefused(
                 "this file is not a whole Corridor bundle (truncated or not a bundle): "
                 "nothing was imported"
@@ -529,7 +545,7 @@ class SyncService(Service):
         try:
             keys.verify(
                 sender["signing_public"],
-                MAGIC + b"\n" + lines[1] + b"\n" + lines[2],
+                lines[0] + b"\n" + lines[1] + b"\n" + lines[2],
                 signature,
             )
         except keys.BadSignature:
@@ -541,13 +557,18 @@ class SyncService(Service):
             lines[2]
         ) != header.get("body_bytes"):
             raise BundleRefused("the bundle's content does not match its header: nothing imported")
-        opened = self.vault.open(my_site, BUNDLE_FIELD, body)
+        opened = self.vault.open_bytes(my_site, BUNDLE_FIELD, body)
         if opened is None:
             raise BundleRefused(
                 "the bundle cannot be opened with this site's key (destroyed or never "
                 "received): nothing was imported"
             )
-        changes = json.loads(opened)["changes"]
+        try:
+            if BUNDLE_VERSIONS[lines[0]] == 2:
+                opened = zlib.decompress(opened.removeprefix(COMPRESSED))
+            changes = json.loads(opened)["changes"]
+        except (zlib.error, ValueError, KeyError) as exc:
+            raise BundleRefused("the bundle's body cannot be read: nothing was imported") from exc
         if any(c["site_id"] != my_site for c in changes):
             raise BundleRefused("the bundle holds another site's changes: nothing was imported")
         return header, changes
@@ -577,12 +598,19 @@ class SyncService(Service):
             fresh = [c for c in changes if c["id"] not in held]
             report.already_had = len(changes) - len(fresh)
             now = self.clock()
-            for c in fresh:
-                conn.execute(
-                    insert(sync_changes).values(
-                        **_change_in(c), received_at=now, state="waiting", conflict_fields=None
-                    )
-                )
+            insert_rows(
+                conn,
+                sync_changes,
+                [
+                    {
+                        **_change_in(c),
+                        "received_at": now,
+                        "state": "waiting",
+                        "conflict_fields": None,
+                    }
+                    for c in fresh
+                ],
+            )
             touched = self._drain(conn, report, audit)
             advanced = self._advance(conn, me, sender, header)
             report.fresh = len(fresh)
@@ -752,13 +780,16 @@ class SyncService(Service):
         return touched
 
     def _open_change(self, change: Any) -> dict[str, Any]:
-        opened = self.vault.open(change["site_id"], CHANGE_FIELD, change["payload"])
+        try:
+            opened = open_payload(self.vault, change["site_id"], change["payload"])
+        except ValueError as exc:
+            raise BundleRefused(f"{exc}: nothing was imported") from exc
         if opened is None:
             raise BundleRefused(
                 "a change cannot be opened with its site's key (destroyed or never "
                 "received): nothing was imported"
             )
-        return dict(json.loads(opened))
+        return opened
 
     def _missing(self, conn: Connection, change: Any, state: dict[str, Any]) -> list[str]:
         """What the change needs that is not here yet (its base, a site, a manifest)."""
@@ -806,7 +837,7 @@ class SyncService(Service):
                 conn.execute(insert(households).values(**hh))
         docs_in = [decode_row(person_documents, d) for d in state["documents"]]
         if current is None:
-            conn.execute(insert(persons).values(**self._hashed(site_id, incoming)))
+            conn.execute(insert(persons), [self._hashed(site_id, incoming)])
             self._replace_documents(conn, pid, site_id, docs_in)
         elif head == change["depends_on"]:  # made on what is here: it follows on
             conn.execute(
@@ -861,7 +892,7 @@ class SyncService(Service):
             conn.execute(insert(movements), new_events)
         locations.refresh(conn, [pid])
         if not conflicts:
-            set_heads(conn, {pid: change["id"]}, {pid: head} if head else {})
+            set_heads(conn, {pid: change["id"]})
         else:
             state["_conflict"] = True
         return conflicts

@@ -3,23 +3,30 @@
 A change carries the rows a person is made of at one installation after a write: the
 person row (sensitive fields still sealed under the site's key, as stored), documents,
 family links, movement events and the household. Lookup hashes (``phone_hash``,
-``number_key``) are keyed by each installation's own master key, so they travel but are
-computed again where the change is applied. Row values are turned into JSON by column
-type and read back the same way.
+``number_key``) are keyed by each installation's own master key: they do not travel
+(payload version 2; version 1 carried them) and are computed again where the change is
+applied. Row values are turned into JSON by column type and read back the same way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Date, Table, select
+from sqlalchemy import Connection, Date, Table, bindparam, select
 
 from corridor.storage.tables import households, movements, person_documents, persons, relationships
 from corridor.storage.types import UTCDateTime
 
-# Row columns that are local to an installation and never travel.
-LOCAL = {"movements": {"seq"}, "person_documents": {"id"}}
+# Row columns that are local to an installation and never travel: numbering, and the
+# lookup hashes (keyed by each installation's own master key; computed again where a
+# change is applied, ``SyncService._hashed`` and ``_replace_documents``).
+LOCAL = {
+    "movements": {"seq"},
+    "person_documents": {"id", "number_key"},
+    "persons": {"phone_hash"},
+}
 
 
 def _out(value: Any) -> Any:
@@ -51,9 +58,48 @@ def decode_row(table: Table, data: dict[str, Any]) -> dict[str, Any]:
 CHUNK = 500
 
 
+class _Shape:
+    """How one table's rows travel: the columns read (in order, the local ones left out),
+    which of them hold dates, and the query for the rows of a list of persons (built
+    once: a write's journal runs the same few statements every time)."""
+
+    def __init__(self, table: Table, key: str, order: tuple[Any, ...]) -> None:
+        skip = LOCAL.get(table.name, set())
+        self.columns = [c for c in table.columns if c.name not in skip]
+        self.names = [c.name for c in self.columns]
+        self.temporal = [
+            i for i, c in enumerate(self.columns) if isinstance(c.type, UTCDateTime | Date)
+        ]
+        self.key = self.names.index(key)
+        self.query = (
+            select(*self.columns)
+            .where(table.c[key].in_(bindparam("ids", expanding=True)))
+            .order_by(*order)
+        )
+
+    def rows(
+        self, conn: Connection, ids: list[str] | set[str]
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(key, the row as JSON values) for each row whose key is in ``ids``."""
+        names, temporal, key = self.names, self.temporal, self.key
+        for row in conn.execute(self.query, {"ids": list(ids)}):
+            values = list(row)
+            for i in temporal:
+                if values[i] is not None:
+                    values[i] = values[i].isoformat()
+            yield values[key], dict(zip(names, values, strict=True))
+
+
+_PERSONS = _Shape(persons, "id", (persons.c.id,))
+_DOCUMENTS = _Shape(person_documents, "person_id", (person_documents.c.id,))
+_LINKS = _Shape(relationships, "person_id", (relationships.c.created_at, relationships.c.id))
+_MOVEMENTS = _Shape(movements, "person_id", (movements.c.seq,))
+_HOUSEHOLDS = _Shape(households, "id", (households.c.id,))
+
+
 def snapshots(conn: Connection, person_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Each person's rows as they stand in this transaction (``person`` None: no row), a
-    few queries per 500 persons."""
+    """Each person's rows as they stand in this transaction (``person`` None: no row),
+    five queries per 500 persons (one per table, for all of them)."""
     out: dict[str, dict[str, Any]] = {}
     for start in range(0, len(person_ids), CHUNK):
         out.update(_chunk(conn, person_ids[start : start + CHUNK]))
@@ -65,43 +111,31 @@ def snapshot(conn: Connection, person_id: str) -> dict[str, Any]:
 
 
 def _chunk(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
-    rows = {
-        r["id"]: r for r in conn.execute(select(persons).where(persons.c.id.in_(ids))).mappings()
-    }
+    rows = dict(_PERSONS.rows(conn, ids))
     out: dict[str, dict[str, Any]] = {}
     for pid in ids:
         if pid not in rows:
             out[pid] = {"person": None}
         else:
             out[pid] = {
-                "person": encode_row(persons, rows[pid]),
+                "person": rows[pid],
                 "documents": [],
                 "relationships": [],
                 "movements": [],
                 "household": None,
             }
-    for d in conn.execute(
-        select(person_documents)
-        .where(person_documents.c.person_id.in_(ids))
-        .order_by(person_documents.c.id)
-    ).mappings():
-        out[d["person_id"]]["documents"].append(encode_row(person_documents, d))
-    for r in conn.execute(
-        select(relationships)
-        .where(relationships.c.person_id.in_(ids))
-        .order_by(relationships.c.created_at, relationships.c.id)
-    ).mappings():
-        out[r["person_id"]]["relationships"].append(encode_row(relationships, r))
-    for m in conn.execute(
-        select(movements).where(movements.c.person_id.in_(ids)).order_by(movements.c.seq)
-    ).mappings():
-        out[m["person_id"]]["movements"].append(encode_row(movements, m))
+    if not rows:
+        return out
+    held = list(rows)
+    for pid, d in _DOCUMENTS.rows(conn, held):
+        out[pid]["documents"].append(d)
+    for pid, r in _LINKS.rows(conn, held):
+        out[pid]["relationships"].append(r)
+    for pid, m in _MOVEMENTS.rows(conn, held):
+        out[pid]["movements"].append(m)
     hh_ids = {r["household_id"] for r in rows.values() if r["household_id"] is not None}
     if hh_ids:
-        hhs = {
-            h["id"]: encode_row(households, h)
-            for h in conn.execute(select(households).where(households.c.id.in_(hh_ids))).mappings()
-        }
+        hhs = dict(_HOUSEHOLDS.rows(conn, hh_ids))
         for pid, r in rows.items():
             if r["household_id"] is not None:
                 out[pid]["household"] = hhs.get(r["household_id"])

@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from corridor.security.crypto import FieldCipher, MasterKey, is_token, load_master_key
+from corridor.security.crypto import (
+    FieldCipher,
+    MasterKey,
+    is_token,
+    load_master_key,
+    open_field,
+    open_field_bytes,
+    seal_field,
+)
 from corridor.security.errors import DecryptionFailed, KeyUnavailable
 from corridor.security.tables import SECURITY_TABLES, site_keys, users
 from tests.security.conftest import add_site, add_user
@@ -175,3 +183,18 @@ def test_a_site_without_a_key_cannot_encrypt(secdb, cipher):
         add_site(conn, "camp-c")
         with pytest.raises(KeyUnavailable):
             cipher.encrypt(conn, "camp-c", "phone", PHONE)
+
+
+def test_bytes_seal_as_they_are_and_open_only_for_their_site_and_field() -> None:
+    """A compressed sync payload is sealed as bytes (not text): it opens to the same
+    bytes, and only under its site, field and key."""
+    key = bytes(range(32))
+    data = b"Z\x78\x9c\x00\xff binary"
+    token = seal_field("site-a", "sync.change", "k1", key, data)
+    assert is_token(token) and b"binary" not in token.encode()
+    assert open_field_bytes("site-a", "sync.change", "k1", key, token) == data
+    for site, field in (("site-b", "sync.change"), ("site-a", "phone")):
+        with pytest.raises(DecryptionFailed):
+            open_field_bytes(site, field, "k1", key, token)
+    text = seal_field("site-a", "phone", "k1", key, "+963")
+    assert open_field("site-a", "phone", "k1", key, text) == "+963"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import json
 import pkgutil
 from collections.abc import Callable
 from typing import Any
@@ -24,7 +23,7 @@ from corridor.errors import ValidationFailed
 from corridor.schemas import CorrectionIn, HouseholdIn, LinkIn, PersonPatch, StatusEventIn
 from corridor.services import Services
 from corridor.storage.sync_tables import sync_changes, sync_heads, sync_nodes
-from corridor.sync.journal import CHANGE_FIELD
+from corridor.sync.journal import open_payload
 from tests.sync.helpers import hook, make_site, person_body, register
 
 
@@ -209,7 +208,8 @@ def test_a_write_appends_one_sealed_change_per_person_in_its_transaction(
         assert last["user_id"] == "cli:test" and last["site_id"] == site
         # Sealed under the site's key: no name in the stored payload; opens to the state.
         assert "Khalil" not in last["payload"] and "Saleh" not in last["payload"]
-        state = json.loads(services.vault.open(site, CHANGE_FIELD, last["payload"]) or "{}")
+        state = open_payload(services.vault, site, last["payload"])
+        assert state is not None
         assert state["person"]["id"] == pid
 
 

@@ -38,7 +38,14 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
 from corridor.domain.vulnerability import unpack_medical
-from corridor.security.crypto import FieldCipher, MasterKey, is_token, open_field, seal_field
+from corridor.security.crypto import (
+    FieldCipher,
+    MasterKey,
+    is_token,
+    open_field,
+    open_field_bytes,
+    seal_field,
+)
 from corridor.security.errors import DecryptionFailed, KeyUnavailable
 from corridor.security.tables import site_keys
 from corridor.storage.database import Database
@@ -108,7 +115,7 @@ class FieldVault:
             key_id, key = cipher.data_key(conn, site_id, None)
         return seal_field(site_id, field, key_id, key, value)
 
-    def sealer_in(self, conn: Connection, site_id: str) -> Callable[[str, str], str]:
+    def sealer_in(self, conn: Connection, site_id: str) -> Callable[[str, str | bytes], str]:
         """``seal_in`` for several values: the site's active key is looked up (or created)
         once, inside the caller's write transaction; returns ``seal(field, value)``."""
         cipher = self._require_cipher()
@@ -118,7 +125,7 @@ class FieldVault:
             cipher.create_site_key(conn, site_id)
             key_id, key = cipher.data_key(conn, site_id, None)
 
-        def seal(field: str, value: str) -> str:
+        def seal(field: str, value: str | bytes) -> str:
             return seal_field(site_id, field, key_id, key, value)
 
         return seal
@@ -143,7 +150,7 @@ class FieldVault:
                 )
             )
 
-    def seal(self, site_id: str, field: str, value: str | None) -> str | None:
+    def seal(self, site_id: str, field: str, value: str | bytes | None) -> str | None:
         if value is None:
             return None
         key_id, key = self._active_key(site_id)
@@ -157,6 +164,21 @@ class FieldVault:
             return stored
         self._check_keys(max_age=BULK_CHECK_SECONDS)
         return self._open(site_id, field, stored)
+
+    def open_bytes(self, site_id: str, field: str, stored: str) -> bytes | None:
+        """``open`` of a token sealed from bytes (a compressed sync payload): the bytes,
+        or None when the key is gone or the token does not open."""
+        if not is_token(stored):
+            return None
+        self._check_keys(max_age=BULK_CHECK_SECONDS)
+        try:
+            key_id = FieldCipher.key_id_of(stored)
+            key = self._key(site_id, key_id)
+            if key is None:
+                return None
+            return open_field_bytes(site_id, field, key_id, key, stored)
+        except DecryptionFailed:
+            return None
 
     def _open(self, site_id: str, field: str, stored: str | None) -> str | None:
         if stored is None or not is_token(stored):
