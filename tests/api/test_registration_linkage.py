@@ -162,11 +162,17 @@ def test_a_failure_to_queue_keeps_the_registration(desk, monkeypatch, caplog):
     assert "Hassan" not in caplog.text  # no personal data in logs
 
 
-def test_the_registration_page_queues_the_pair(database, clock, desk):
+def _registrar_at_the_camp(database: Any, clock: Any, desk: dict[str, Any]) -> Any:
+    """A registrar's signed-in browser, posted to the desk's camp."""
     registrar = page_client(database, clock, roles=(Role.REGISTRAR,), name="registrar")
     me = registrar.get("/api/auth/me").json()
     r = desk["client"].put(f"/api/users/{me['user_id']}/sites", json={"site_ids": [desk["camp"]]})
     assert r.status_code == 200, r.text
+    return registrar
+
+
+def test_the_registration_page_queues_the_pair(database, clock, desk):
+    registrar = _registrar_at_the_camp(database, clock, desk)
     html = registrar.page("/register")
     form = {
         "site_id": desk["camp"],
@@ -215,10 +221,7 @@ def test_on_the_server_the_search_is_made_off_the_request_path(database, clock):
 
 
 def test_the_household_page_queues_the_member_who_is_registered_already(database, clock, desk):
-    registrar = page_client(database, clock, roles=(Role.REGISTRAR,), name="registrar")
-    me = registrar.get("/api/auth/me").json()
-    r = desk["client"].put(f"/api/users/{me['user_id']}/sites", json={"site_ids": [desk["camp"]]})
-    assert r.status_code == 200, r.text
+    registrar = _registrar_at_the_camp(database, clock, desk)
     html = registrar.page("/register/household")
     form = {
         "site_id": desk["camp"],

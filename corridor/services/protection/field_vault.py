@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
@@ -50,6 +50,8 @@ from corridor.security.errors import DecryptionFailed, KeyUnavailable
 from corridor.security.tables import site_keys
 from corridor.storage.database import Database
 from corridor.text import N_
+
+T = TypeVar("T")  # what a token opens to: text or bytes
 
 # How stale the key-table fingerprint may be inside a bulk loop of ``open`` calls.
 BULK_CHECK_SECONDS = 1.0
@@ -171,24 +173,28 @@ class FieldVault:
         if not is_token(stored):
             return None
         self._check_keys(max_age=BULK_CHECK_SECONDS)
-        try:
-            key_id = FieldCipher.key_id_of(stored)
-            key = self._key(site_id, key_id)
-            if key is None:
-                return None
-            return open_field_bytes(site_id, field, key_id, key, stored)
-        except DecryptionFailed:
-            return None
+        return self._opened(site_id, field, stored, open_field_bytes)
 
     def _open(self, site_id: str, field: str, stored: str | None) -> str | None:
         if stored is None or not is_token(stored):
             return stored
+        return self._opened(site_id, field, stored, open_field)
+
+    def _opened(
+        self,
+        site_id: str,
+        field: str,
+        stored: str,
+        opener: Callable[[str, str, str, bytes, str], T],
+    ) -> T | None:
+        """A token opened by ``opener`` with its site's key; None when the key is gone or
+        the token does not open."""
         try:
             key_id = FieldCipher.key_id_of(stored)
             key = self._key(site_id, key_id)
             if key is None:
                 return None
-            return open_field(site_id, field, key_id, key, stored)
+            return opener(site_id, field, key_id, key, stored)
         except DecryptionFailed:
             return None
 
