@@ -28,6 +28,7 @@ from corridor.services import Services
 from corridor.settings import Settings
 from corridor.storage import Database
 from corridor.storage.migrate import upgrade
+from corridor.web.i18n import LANGUAGES
 
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 
@@ -168,6 +169,17 @@ def sign_in(page: Any, server: LiveServer, role: str) -> None:
     )
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name="Sign out").wait_for()
+
+
+def choose_language(page: Any, button: str) -> None:
+    """Press a language button and wait for the page it loads.
+
+    The button posts a form and the server redirects: reading the document straight after
+    the click can meet the old page, or none while the new one loads.
+    """
+    (language,) = [lang for lang in LANGUAGES.values() if lang.name == button]
+    page.get_by_role("button", name=button).click()
+    page.locator(f"html[lang={language.code}][dir={language.direction}]").wait_for(state="attached")
 
 
 def screenshot(page: Any, name: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from corridor.schemas import HouseholdIn, PersonIn
 from tests.browser.conftest import LiveServer, screenshot, sign_in
@@ -71,7 +72,7 @@ def test_confirm_dispatch_check_in_a_household_and_a_late_arrival(page, live_ser
     manifest_url = page.url
     page.get_by_label("Registration numbers (one per line)", exact=True).fill("\n".join(numbers))
     page.get_by_role("button", name="Add", exact=True).click()
-    assert page.locator("#manifest-persons tbody tr").count() == 4
+    expect(page.locator("#manifest-persons tbody tr")).to_have_count(4)
 
     # Dispatch asks first; cancelling leaves the draft as it was.
     page.get_by_role("button", name="Dispatch: the vehicle leaves now").click()

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from corridor.schemas import PersonIn
-from tests.browser.conftest import LiveServer, screenshot, sign_in
+from tests.browser.conftest import LiveServer, choose_language, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 EXIT = "Baghouz exit point"
@@ -146,7 +146,8 @@ def test_dashboard_search_and_separated_families(page, live_server: LiveServer):
     sign_in(page, live_server, "protection_officer")
     page.goto("/")
     page.get_by_role("link", name=CAMP).click()
-    assert page.locator("svg").count() == 2
+    page.wait_for_url(re.compile(r"/sites/[0-9a-f-]+$"))
+    expect(page.locator("svg")).to_have_count(2)
     assert int(page.locator('[data-figure="present"]').inner_text()) > 0
     screenshot(page, "dashboard")
     page.goto("/search")
@@ -163,8 +164,7 @@ def test_dashboard_search_and_separated_families(page, live_server: LiveServer):
 def test_arabic_is_laid_out_right_to_left(page, live_server: LiveServer):
     sign_in(page, live_server, "protection_officer")
     page.goto(f"/sites/{live_server.sites[CAMP]}")
-    page.get_by_role("button", name="العربية").click()
-    page.wait_for_load_state()
+    choose_language(page, "العربية")
     html = page.locator("html")
     assert html.get_attribute("lang") == "ar" and html.get_attribute("dir") == "rtl"
     assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
@@ -182,5 +182,5 @@ def test_arabic_is_laid_out_right_to_left(page, live_server: LiveServer):
     assert page.locator("html").get_attribute("dir") == "rtl"
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.className") == "skip"
-    page.get_by_role("button", name="English").click()
+    choose_language(page, "English")
     assert page.locator("html").get_attribute("dir") == "ltr"

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from corridor.schemas import PersonIn
-from tests.browser.conftest import LiveServer, screenshot, sign_in
+from tests.browser.conftest import LiveServer, choose_language, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 CAMP_B = "Camp B (Roj)"
@@ -100,12 +100,11 @@ def test_an_enquiry_finds_the_person_and_the_site_waits_for_consent(page, live_s
 
     # The same case in Arabic: right to left, the explanation kept readable.
     page.goto(case_url)
-    page.get_by_role("button", name="العربية").click()
-    page.wait_for_load_state()
+    choose_language(page, "العربية")
     assert page.locator("html").get_attribute("dir") == "rtl"
     assert "لماذا يقترح النظام هذا الشخص" in page.locator("main").inner_text()
     screenshot(page, "tracing-case-arabic")
-    page.get_by_role("button", name="English").click()
+    choose_language(page, "English")
 
 
 def test_the_list_of_enquiries_children_first_and_filtered(page, live_server: LiveServer):
@@ -126,10 +125,8 @@ def test_the_list_of_enquiries_children_first_and_filtered(page, live_server: Li
     page.wait_for_url(re.compile(r"state=closed"))
     assert page.locator('#enquiries tbody tr[data-state="open"]').count() == 0
 
-    page.get_by_role("button", name="Kurmancî").click()
-    page.wait_for_load_state()
+    choose_language(page, "Kurmancî")
     assert page.locator("html").get_attribute("lang") == "ku"
     assert page.locator("h1").inner_text() == "Daxwazên şopandinê"
-    page.get_by_role("button", name="English").click()
-    page.wait_for_load_state()
+    choose_language(page, "English")
     assert page.locator("h1").inner_text() == "Enquiries"
