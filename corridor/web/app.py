@@ -26,6 +26,7 @@ from corridor.web import (
     request_log,
 )
 from corridor.web.admin_routes import admin_router
+from corridor.web.conflict_routes import conflict_router
 from corridor.web.export_routes import export_router
 from corridor.web.format_routes import format_router
 from corridor.web.health_routes import health_router
@@ -101,6 +102,7 @@ def create_app(
     app.include_router(format_router)
     app.include_router(health_router)
     app.include_router(sync_router)
+    app.include_router(conflict_router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     api_docs.install(app)
