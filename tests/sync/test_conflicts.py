@@ -310,8 +310,8 @@ def test_the_unsent_count_on_the_registration_pages(pair, clock) -> None:
     assert ConflictReview.of(node).unsent() == 0
 
     node_officer = _client(node, clock, "reg-node", Role.REGISTRAR, exit_point, NODE_KEY)
-    register(node, exit_point, "Mona", "+963933100003")
-    for url in ("/register", "/register/household"):
+    mona = register(node, exit_point, "Mona", "+963933100003")
+    for url in ("/register", "/register/household", f"/persons/{mona}"):
         page = node_officer.get(url)
         assert page.status_code == 200
         assert 'data-figure="unsent">1<' in page.text, url
