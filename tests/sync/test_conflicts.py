@@ -12,6 +12,7 @@ stays withheld (and is not theirs to decide).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,10 +27,12 @@ from corridor.security.tables import audit_events
 from corridor.services import Services
 from corridor.storage.sync_tables import sync_changes
 from corridor.sync.conflicts import ConflictReview
+from corridor.web.i18n import LANG_COOKIE
 from tests.conftest import MASTER_KEY, Clock
 from tests.support.route_world import token_client
 from tests.sync.helpers import hook, make_site, person_body, register, sync
 from tests.sync.test_bundles import NODE_KEY, _apply, _enrol, _node_services
+from tests.web.conftest import page_client
 
 CENTRAL_PHONE = "+963933200002"
 NODE_PHONE = "+963933300003"
@@ -138,6 +141,12 @@ def test_the_queue_lists_a_conflict_with_both_values_who_when_where(pair, clock)
     page = officer.get("/sync/conflicts")
     assert page.status_code == 200 and NODE_PHONE in page.text and CENTRAL_PHONE in page.text
     assert officer.get("/sync/conflicts.json").json()["conflicts"][0]["id"] == item["id"]
+    officer.cookies.set(LANG_COOKIE, "ar")
+    arabic = officer.get("/sync/conflicts").text
+    assert 'dir="rtl"' in arabic and "قيمتهم" in arabic and "Theirs" not in arabic
+    officer.cookies.set(LANG_COOKIE, "ku")
+    assert "Ya wan" in officer.get("/sync/conflicts").text
+    officer.cookies.delete(LANG_COOKIE)
     manager = _client(central, clock, "manager-exit", Role.SITE_MANAGER, exit_point)
     state = manager.get("/sync.json").json()
     assert state["sync"]["conflicts"] == 1 and state["duplicates"] == 0
@@ -317,3 +326,37 @@ def test_the_unsent_count_on_the_registration_pages(pair, clock) -> None:
         assert 'data-figure="unsent">1<' in page.text, url
     central_officer = _client(central, clock, "reg-central", Role.REGISTRAR, exit_point)
     assert 'data-figure="unsent"' not in central_officer.get("/register").text
+
+
+def test_the_page_form_decides_once(pair, clock) -> None:
+    """The queue's form (a browser: session, CSRF, the form's own idempotency key): the
+    choice written, the queue empty; the same form sent again decides nothing more."""
+    central, node, exit_point, _ = pair
+    pid = _conflict(central, node, exit_point)
+    [conflict] = ConflictReview.of(central).queue()
+    officer = page_client(central.db, clock, roles=(Role.REGISTRAR,), name="desk")
+    page = officer.page("/sync/conflicts")
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page)
+    assert key is not None and f'value="{conflict["id"]}"' in page
+    form = {"conflict_id": conflict["id"], "choice.phone": "theirs", "idempotency_key": key[1]}
+    r = officer.submit(f"/persons/{pid}/resolve-conflict", form, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/sync/conflicts"
+    assert central.registration.get_person(pid)["phone"] == NODE_PHONE
+    assert "no-conflicts" in officer.page("/sync/conflicts")
+    with central.db.read() as conn:
+        made = conn.execute(
+            select(func.count())
+            .select_from(sync_changes)
+            .where(sync_changes.c.received_at.is_(None))
+        ).scalar_one()
+    again = officer.submit(f"/persons/{pid}/resolve-conflict", form, follow_redirects=False)
+    assert again.status_code == 303
+    with central.db.read() as conn:
+        assert (
+            conn.execute(
+                select(func.count())
+                .select_from(sync_changes)
+                .where(sync_changes.c.received_at.is_(None))
+            ).scalar_one()
+            == made
+        )
