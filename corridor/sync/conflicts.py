@@ -297,6 +297,8 @@ class ConflictReview:
                 if pid not in ours_people:
                     continue  # merged away or erased since: nothing to decide here
                 theirs = self._theirs(conn, row, today)
+                if theirs is None:
+                    continue  # its site's key is destroyed: nothing can be shown or decided
                 ours = ours_people[pid]
                 head = head_rows.get(heads.get(pid, ""))
                 fields = [f for f in (row["conflict_fields"] or "").split(",") if f]
@@ -331,10 +333,13 @@ class ConflictReview:
                 )
         return out
 
-    def _theirs(self, conn: Connection, row: Any, today: Any) -> dict[str, Any]:
-        state = open_payload(self.vault, row["site_id"], row["payload"])
+    def _theirs(self, conn: Connection, row: Any, today: Any) -> dict[str, Any] | None:
+        try:
+            state = open_payload(self.vault, row["site_id"], row["payload"])
+        except ValueError:  # a payload format newer than this installation
+            return None
         if state is None:
-            raise NotFound("conflict", field="conflict_id")  # its site key is destroyed
+            return None
         person = decode_row(persons, state["person"])
         docs = [
             {"type": d["doc_type"], "number": d["number"], "issuing_country": d["issuing_country"]}
