@@ -184,17 +184,6 @@ class ConflictReview:
 
     # -- counts (no person) --------------------------------------------------------------
 
-    def open_count(self, scope: Sites = None) -> int:
-        query = (
-            select(func.count())
-            .select_from(sync_changes)
-            .where(sync_changes.c.state == "conflict", sync_changes.c.resolved_at.is_(None))
-        )
-        if scope is not None:
-            query = query.where(sync_changes.c.site_id.in_(sorted(scope)))
-        with self.db.read() as conn:
-            return int(conn.execute(query).scalar_one())
-
     def duplicates_to_merge(self, scope: Sites = None) -> int:
         """The open duplicate pairs (issue 15's queue) whose two persons are both in
         ``scope``: a count, no person, for the ``/sync`` page."""
@@ -275,7 +264,9 @@ class ConflictReview:
             pids = sorted({str(r["person_id"]) for r in rows})
             present = {
                 r["id"]: r
-                for r in conn.execute(select(persons).where(persons.c.id.in_(pids))).mappings()
+                for r in conn.execute(
+                    select(persons).where(persons.c.id.in_(pids), queries.person_scope(scope))
+                ).mappings()
             }
             ours_people = {
                 p["id"]: p
@@ -295,7 +286,7 @@ class ConflictReview:
             for row in rows:
                 pid = str(row["person_id"])
                 if pid not in ours_people:
-                    continue  # merged away or erased since: nothing to decide here
+                    continue  # merged away since, or out of scope: not shown here
                 theirs = self._theirs(conn, row, today)
                 if theirs is None:
                     continue  # its site's key is destroyed: nothing can be shown or decided
