@@ -360,3 +360,24 @@ def test_the_page_form_decides_once(pair, clock) -> None:
             ).scalar_one()
             == made
         )
+
+
+def test_a_decision_at_the_node_reaches_the_central_and_settles_its_copy(pair) -> None:
+    """Either side may decide: the node takes the central's phone; the central applies
+    the decision on its own change and its queue empties too."""
+    central, node, exit_point, _ = pair
+    pid = _conflict(central, node, exit_point)
+    assert _to_node(central, node).conflicts == 1  # the node's copy of the conflict
+    [at_node] = ConflictReview.of(node).queue()
+    assert [(v["ours"], v["theirs"]) for v in at_node["values"]] == [(NODE_PHONE, CENTRAL_PHONE)]
+    ConflictReview.of(node).resolve(
+        pid, at_node["id"], ["phone"], by="cli:test", audit=hook(node, "person.write")
+    )
+    assert node.registration.get_person(pid)["phone"] == CENTRAL_PHONE
+    assert ConflictReview.of(node).queue() == []
+    report = _to_central(central, node)
+    assert report.conflicts == 0 and report.applied == 1
+    person = central.registration.get_person(pid)
+    assert person["phone"] == CENTRAL_PHONE and person["names"]["father_name"] == "Ahmad"
+    assert ConflictReview.of(central).queue() == []
+    assert sync(central).status()["conflicts"] == 0
