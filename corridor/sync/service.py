@@ -1007,7 +1007,13 @@ class SyncService(Service):
             )
         with self.db.transaction() as conn:
             acks = self._acks(conn, node_id)
-            moves = any(int(v) > acks.get(str(o), 0) for o, v in dict(header["have"]).items())
+            try:
+                have = {str(o): int(v) for o, v in dict(header.get("have") or {}).items()}
+            except (TypeError, ValueError):
+                raise BundleRefused(
+                    "the pull request's marks cannot be read: nothing was sent"
+                ) from None
+            moves = any(v > acks.get(o, 0) for o, v in have.items())
             newer = conn.execute(
                 update(sync_nodes)
                 .where(

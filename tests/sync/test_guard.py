@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -342,3 +343,51 @@ def test_a_strangers_bundle_is_refused_on_its_header(link) -> None:
             lines[0] + b"\n" + json.dumps({**header, "to_node": "x"}).encode() + b"\n"
         )
     sync(central).check_header(lines[0] + b"\n" + lines[1] + b"\n")  # addressed here
+
+
+def test_the_commands_audit_the_export_order_the_wipe_and_revoke(tmp_path) -> None:
+    """`corridor node export` audits each person under the operator; `corridor node
+    wipe` and `revoke` at the central; the node's `import` and `status` say what the
+    wipe did and how many of its changes never left."""
+    from corridor.cli import main
+    from tests.sync.helpers import make_site
+    from tests.sync.test_node_cli import _install, _ok, _services
+
+    runner = CliRunner()
+    _, central_env = _install(tmp_path, "central")
+    _, node_env = _install(tmp_path, "node")
+    central = _services(central_env)
+    exit_point = make_site(central, "Exit")
+    request, grant = tmp_path / "request.json", tmp_path / "grant.json"
+    _ok(runner, ["node", "init", "--central", "https://c.example", "--site", "Exit",
+                 "--request-out", str(request)], node_env)  # fmt: skip
+    _ok(runner, ["node", "approve", str(request), "--out", str(grant)], central_env)
+    _ok(runner, ["node", "join", str(grant)], node_env)
+    node = _services(node_env)
+    node_id = sync(node).identity()["id"]
+    a = register(central, exit_point, "Samira")
+    register(node, exit_point, "Nour", "+963933100002")  # never sent
+
+    out_file = tmp_path / "back.bundle"
+    _ok(runner, ["node", "export", "--to-node", node_id, "--to", str(out_file)], central_env)
+    [(user, role, outcome, person)] = _sends(central)
+    assert user.startswith("cli:") and role == "operator" and person == a
+    _ok(runner, ["node", "import", str(out_file)], node_env)
+
+    out = _ok(runner, ["node", "wipe", node_id, "--yes"], central_env)
+    assert "ordered" in out
+    _ok(runner, ["node", "export", "--to-node", node_id, "--to", str(out_file)], central_env)
+    out = _ok(runner, ["node", "import", str(out_file)], node_env)
+    assert "wipe" in out and "no longer syncs" in out
+    out = _ok(runner, ["node", "status"], node_env)
+    assert "wiped" in out and "1 changes made here had not reached the central" in out
+    again = runner.invoke(main, ["node", "export", "--to", str(out_file)], env=node_env)
+    assert again.exit_code != 0 and "no longer syncs" in again.output
+
+    out = _ok(runner, ["node", "revoke", node_id], central_env)
+    assert "revoked" in out
+    out = _ok(runner, ["node", "status"], central_env)
+    assert "(revoked)" in out and "wipe delivered" in out
+    assert _chain_holds(central) and _chain_holds(node)
+    central.db.dispose()
+    node.db.dispose()
