@@ -524,16 +524,16 @@ class SyncService(Service):
             peer = self._peer(conn, peer_id, HELD_BACK - {"revoked"})
             site_id = me["site_id"] if me["role"] == "node" else peer["site_id"]
             wipe = peer["status"] in ("wipe", "wiped")
-            destroyed: list[str] = []
-            if me["role"] != "node":
-                destroyed = sorted(
-                    conn.execute(
-                        select(site_keys.c.id).where(
-                            site_keys.c.site_id == site_id, site_keys.c.state == "destroyed"
-                        )
-                    ).scalars()
-                )
-            sealable = (
+            destroyed = sorted(
+                conn.execute(
+                    select(site_keys.c.id).where(
+                        site_keys.c.site_id == site_id, site_keys.c.state == "destroyed"
+                    )
+                ).scalars()
+            )
+            # Nothing can be sealed for a site whose keys were destroyed and that has no
+            # new one (a site with no key yet gets its first when the body is sealed).
+            sealable = not destroyed or (
                 conn.execute(
                     select(site_keys.c.id).where(
                         site_keys.c.site_id == site_id,
@@ -543,6 +543,8 @@ class SyncService(Service):
                 ).first()
                 is not None
             )
+            if me["role"] == "node":  # the central names destroyed keys, a node does not
+                destroyed = []
             if wipe or not sealable:  # an order, or nothing can be sealed: no change
                 changes = False
             created_at = self.clock()
