@@ -391,3 +391,55 @@ def test_the_commands_audit_the_export_order_the_wipe_and_revoke(tmp_path) -> No
     assert _chain_holds(central) and _chain_holds(node)
     central.db.dispose()
     node.db.dispose()
+
+
+def test_a_strangers_push_is_refused_before_its_body_is_read_whole(link) -> None:
+    """Over the ASGI interface (the test client would send the body whole first): the
+    header of a bundle from no node enrolled here arrives, the answer is 400 and the
+    rest of a large body is never asked for."""
+    import asyncio
+
+    central, node, http, exit_point, _ = link
+    register(node, exit_point, "Samira")
+    lines = sync(node).export().split(b"\n")
+    header = json.loads(lines[1])
+    head = lines[0] + b"\n" + json.dumps({**header, "from_node": "x"}).encode() + b"\n"
+    chunk = b"A" * 1_000_000
+    asked = 0
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal asked
+        asked += 1
+        if asked == 1:
+            return {"type": "http.request", "body": head, "more_body": True}
+        return {"type": "http.request", "body": chunk, "more_body": asked < 100}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "https",
+        "path": "/api/sync/push",
+        "raw_path": b"/api/sync/push",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"central.example"),
+            (b"content-type", b"application/octet-stream"),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("central.example", 443),
+    }
+    before = _counts(central)
+    asyncio.run(http.app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 400
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert b"not enrolled here" in body
+    assert asked <= 2  # the header's chunk (and at most one more), not 100 MB
+    assert _counts(central) == before
