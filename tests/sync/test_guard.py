@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from corridor.errors import NotFound
 from corridor.security import audit as security_audit
+from corridor.security.roles import Role
 from corridor.security.tables import audit_events, site_keys
 from corridor.services import Services
 from corridor.settings import Settings
@@ -25,7 +26,7 @@ from corridor.storage.tables import persons
 from corridor.sync.client import SyncFailed
 from corridor.sync.service import BundleRefused, NodeRevoked, NodeWiped
 from corridor.web import create_app
-from tests.conftest import MASTER_KEY
+from tests.conftest import MASTER_KEY, make_client
 from tests.sync import test_bundles, test_http
 from tests.sync.helpers import register, sync
 from tests.sync.test_bundles import _admin, _apply, _counts, _persons_named
@@ -180,7 +181,7 @@ def test_a_revoked_nodes_push_pull_and_bundle_file_are_refused(link) -> None:
         sync(central).revoke("0190aaaa-0000-7000-8000-000000000000", "x", audit=_admin(central))
 
 
-def test_a_wipe_is_delivered_at_the_next_pull_and_the_node_keeps_nothing(link) -> None:
+def test_a_wipe_is_delivered_at_the_next_pull_and_the_node_keeps_nothing(link, clock) -> None:
     central, node, http, exit_point, _ = link
     sent = register(node, exit_point, "Samira", "+963933100001")
     _round(node, http)
@@ -223,6 +224,12 @@ def test_a_wipe_is_delivered_at_the_next_pull_and_the_node_keeps_nothing(link) -
     assert [e[:2] for e in _events(central, "sync.wipe")] == [(node_id, "node")]
     peer = sync(central).status()["peers"][0]
     assert peer["wiped_at"] is not None
+    # The sync page says so at both ends (in the reader's language).
+    coordinator = make_client(central.db, clock, (Role.COORDINATOR,))
+    assert 'data-node-state="wiped"' in coordinator.get("/sync").text
+    at_node = make_client(node.db, clock, (Role.COORDINATOR,))
+    page = at_node.get("/sync", headers={"Accept-Language": "ar"})
+    assert 'id="sync-wiped"' in page.text and "مُسح" in page.text
     assert _chain_holds(central) and _chain_holds(node)
     assert unsent not in _persons_named(central, "Nour")
 
