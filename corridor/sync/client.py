@@ -29,9 +29,10 @@ from corridor.sync.service import BundleRefused, ImportReport, SyncService
 
 BUNDLE_TYPE = "application/octet-stream"
 TIMEOUT_S = 120.0
-# A push refused because the central ordered this node's wipe: the pull still goes, and
-# brings the order.
-WIPE_ORDERED = frozenset({"node_wipe_ordered"})
+# A push refused by the central (the node's wipe ordered, or its bundle refused, e.g.
+# sealed under a key the central destroyed): the pull still goes, since its answer may
+# carry the central's order; the round then fails with the push's refusal.
+PULL_ANYWAY = frozenset({"node_wipe_ordered", "bundle_refused"})
 # Pulls in one round at most (each answer is bounded by the central's
 # ``sync_pull_max_changes``): a round that ends with more left says so; run it again.
 MAX_PULLS = 1000
@@ -109,10 +110,15 @@ def sync_round(
     report = RoundReport()
     try:
         bundle = sync.export(audit=send_audit)
-        pushed = _post(client, "/api/sync/push", bundle, passes=WIPE_ORDERED)
+        pushed = _post(client, "/api/sync/push", bundle, passes=PULL_ANYWAY)
+        refused = None
         if pushed.status_code < 400:
             report.pushed = int(_header(bundle)["count"])
             report.push = dict(pushed.json())
+        else:
+            refused = SyncFailed(
+                f"the central refused the push ({pushed.status_code}): {_said(pushed)}"
+            )
         # Pull until the central's answer says nothing is left (each answer is bounded).
         while report.pulls < MAX_PULLS:
             answer = _post(client, "/api/sync/pull", sync.export(changes=False)).content
@@ -124,6 +130,8 @@ def sync_round(
                 return report
             if not _header(answer).get("more"):
                 break
+        if refused is not None:  # the pull went (it may carry an order); the push did not
+            raise refused
         sync.touch(central["id"])
     finally:
         if own:

@@ -708,7 +708,10 @@ class SyncService(Service):
         if ordered and self._carry_out(me, sender, header):
             header[WIPED] = True
             return header, []
-        if body == "" and header.get("count") == 0:  # an order, or a site with no key left
+        if header.get("count") == 0 and not header.get("ranges"):
+            # No change and no range (a pull's request, an order, an answer with nothing
+            # new): the signed header is all there is; the body need not open (the
+            # site's key may be destroyed here while the node still holds its copy).
             return header, []
         opened = self.vault.open_bytes(my_site, BUNDLE_FIELD, body)
         if opened is None:

@@ -257,9 +257,16 @@ def test_keys_destroyed_at_the_central_are_destroyed_at_the_node_when_it_syncs(l
     _round(node, http)
     assert node.registration.get_person(pid)["phone"] == "+963933100001"
     central.keys.destroy_site(exit_point, "cli:admin")
+    # The server learns of the destruction (another process ran the drill): its cached
+    # keys go. The node, not knowing yet, registers someone and pushes under its copy.
+    http.app.state.services.vault.forget()
+    register(node, exit_point, "Nour", "+963933100002")
+    before = _counts(central)
 
     done = _round(node, http)
     assert done.wiped
+    assert _persons_named(central, "Nour") == []
+    assert _counts(central)["persons"] == before["persons"]
     assert all(state == "destroyed" and gone for state, gone in _keys(node, exit_point))
     assert node.registration.get_person(pid)["phone"] != "+963933100001"
     assert len(_events(node, "sync.keys")) == 1
