@@ -224,6 +224,11 @@ class SyncService(Service):
             me = self._self(conn)
             if me["status"] == "approved":
                 raise Conflict("this node is enrolled already")
+            if me["status"] == "wiped":
+                raise Conflict(
+                    "this installation was wiped by order of its central: enrol a fresh "
+                    "installation (a new database) instead"
+                )
             if int(me["last_seq"]) == 0 and me["secret"] is None:
                 # A fresh identity: an installation copied from another (a template, a
                 # restored backup) must not share its node id. Once changes are
@@ -305,6 +310,11 @@ class SyncService(Service):
                 "requested_at": datetime.fromisoformat(body["requested_at"]),
                 "approved_at": now,
                 "approved_by": approved_by[:64],
+                # Enrolled again: a revocation or wipe of before no longer stands.
+                "revoked_at": None,
+                "wipe_ordered_at": None,
+                "wiped_at": None,
+                "last_request_at": None,
             }
             if known:
                 conn.execute(update(sync_nodes).where(sync_nodes.c.id == node_id).values(**values))

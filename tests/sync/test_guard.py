@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from corridor.errors import NotFound
+from corridor.errors import Conflict, NotFound
 from corridor.security import audit as security_audit
 from corridor.security.roles import Role
 from corridor.security.tables import audit_events, site_keys
@@ -216,6 +216,8 @@ def test_a_wipe_is_delivered_at_the_next_pull_and_the_node_keeps_nothing(link, c
         sync(node).export()
     with pytest.raises(NodeWiped):
         _round(node, http)
+    with pytest.raises(Conflict, match="fresh installation"):
+        sync(node).init_node("https://central.example", "Exit")
     # The central: the unsent registration was not taken, the delivery recorded and
     # audited; Samira, sent before, is still there.
     assert _persons_named(central, "Nour") == [] and _persons_named(central, "Samira") == [sent]
