@@ -334,7 +334,14 @@ def test_the_page_form_decides_once(pair, clock) -> None:
     central, node, exit_point, _ = pair
     pid = _conflict(central, node, exit_point)
     [conflict] = ConflictReview.of(central).queue()
-    officer = page_client(central.db, clock, roles=(Role.REGISTRAR,), name="desk")
+    # As a context: the app's tracing worker (woken by the decision) stops with it.
+    with page_client(central.db, clock, roles=(Role.REGISTRAR,), name="desk") as officer:
+        _decide_on_the_page(central, pid, conflict, officer)
+
+
+def _decide_on_the_page(
+    central: Services, pid: str, conflict: dict[str, Any], officer: Any
+) -> None:
     page = officer.page("/sync/conflicts")
     key = re.search(r'name="idempotency_key" value="([^"]+)"', page)
     assert key is not None and f'value="{conflict["id"]}"' in page
