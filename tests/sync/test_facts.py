@@ -206,7 +206,9 @@ def test_a_merge_at_the_central_reaches_the_node_and_what_it_recorded_under_the_
         other, StatusEventIn(kind="transferred", to_site_id=camp),
         audit=hook(node, "movement.write"),
     )  # fmt: skip
-    central.merges.merge(survivor, other, "one woman", "cli:test", audit=hook(central, "person.merge"))
+    central.merges.merge(
+        survivor, other, "one woman", "cli:test", audit=hook(central, "person.merge")
+    )
     clock.advance(hours=1)
     if order == "pull-first":
         _pull(central, node)
