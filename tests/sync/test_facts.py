@@ -28,6 +28,7 @@ from corridor.schemas import (
     PersonPatch,
     StatusEventIn,
 )
+from corridor.security.errors import KeyUnavailable
 from corridor.security.tables import site_keys
 from corridor.services import Services
 from corridor.storage.merge_tables import merged_persons
@@ -237,3 +238,27 @@ def test_a_merge_at_the_central_reaches_the_node_and_what_it_recorded_under_the_
         [back] = _rows(s, movements, movements.c.id == event["id"])
         assert back["person_id"] == other
     assert _rows(node, merged_persons) == []
+
+
+def test_the_camps_node_cannot_seal_a_field_of_a_person_registered_at_the_exit(three) -> None:
+    """It holds no key of the exit and makes none: a phone typed there for a person who
+    came on the truck is refused, nothing is written (correct it where the key is)."""
+    central, node_a, node_b, exit_point, camp = three
+    samira = register(node_a, exit_point, "Samira")
+    _dispatched(node_a, exit_point, camp, [samira])
+    _push(node_a, central)
+    _pull(central, node_b)
+    before = (_rows(node_b, persons, persons.c.id == samira), _rows(node_b, sync_changes))
+    with pytest.raises(KeyUnavailable):
+        node_b.registration.update_person(
+            samira, PersonPatch(phone="+963933555555"), audit=hook(node_b, "person.write")
+        )
+    assert _rows(node_b, site_keys, site_keys.c.site_id == exit_point) == []
+    assert (_rows(node_b, persons, persons.c.id == samira), _rows(node_b, sync_changes)) == before
+    # A detail that is not sealed is corrected there, and reaches the central.
+    node_b.registration.update_person(
+        samira, PersonPatch(given_name="Sameera"), audit=hook(node_b, "person.write")
+    )
+    _push(node_b, central)
+    assert central.registration.get_person(samira)["names"]["given_name"] == "Sameera"
+    assert central.registration.get_person(samira)["phone"] == "+963933100001"
