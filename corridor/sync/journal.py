@@ -33,7 +33,7 @@ from corridor.domain.ids import uuid7
 from corridor.storage.bulk import insert_rows
 from corridor.storage.changes import Note
 from corridor.storage.sync_tables import sync_changes, sync_heads, sync_nodes
-from corridor.storage.tables import person_locations
+from corridor.storage.tables import person_locations, persons
 from corridor.sync.state import snapshots
 
 if TYPE_CHECKING:  # the services install the journal; it imports none of them
@@ -243,6 +243,7 @@ class Journal:
                 now,
                 [(n, site) for n, site, _ in planned],
                 self.payload_version,
+                {n.person_id: state for n, _, state in planned},
             )
 
 
@@ -290,6 +291,7 @@ def relay(
     now: datetime,
     done: list[tuple[Note, str | None]],
     payload_version: int = PAYLOAD_VERSION,
+    states: dict[str, dict[str, Any]] | None = None,
 ) -> int:
     """At the central, after changes of persons were made or applied here: a change of
     the central's own for each site with an enrolled node that should hold the person
@@ -297,7 +299,8 @@ def relay(
     site its change was sealed for, None for none). The sites: the person's registering
     site (the whole state, sealed under its key) and the site they are at or travelling
     to (the state without the fields sealed under the registering site's key: a node
-    holds no other site's key). How many changes were appended."""
+    holds no other site's key). ``states``: the persons' states when the caller has
+    them (read here otherwise). How many changes were appended."""
     node_sites = set(
         conn.execute(
             select(sync_nodes.c.site_id).where(
@@ -310,29 +313,38 @@ def relay(
     if not node_sites or not done:
         return 0
     ids = list(dict.fromkeys(n.person_id for n, _ in done))
-    found = snapshots(conn, ids)
     where: dict[str, set[str]] = {}
     for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for pid, home in conn.execute(
+            select(persons.c.id, persons.c.site_id).where(persons.c.id.in_(chunk))
+        ):
+            where.setdefault(str(pid), set()).add(str(home))
         for pid, at, to in conn.execute(
             select(
                 person_locations.c.person_id,
                 person_locations.c.site_id,
                 person_locations.c.destination_site_id,
-            ).where(person_locations.c.person_id.in_(ids[start : start + 500]))
+            ).where(person_locations.c.person_id.in_(chunk))
         ):
-            where[str(pid)] = {s for s in (at, to) if s}
+            where.setdefault(str(pid), set()).update(s for s in (at, to) if s)
     skip: dict[str, set[str]] = {}
     notes: dict[str, Note] = {}
     for n, site in done:
         notes.setdefault(n.person_id, n)
         skip.setdefault(n.person_id, set()).update({site} if site else set())
+    wanted = {p: sorted(where.get(p, set()) & node_sites - skip[p]) for p in ids}
+    wanted = {p: sites for p, sites in wanted.items() if sites}
+    if not wanted:
+        return 0
+    found = states if states is not None else snapshots(conn, list(wanted))
     planned: list[tuple[Note, str, dict[str, Any]]] = []
-    for pid in ids:
+    for pid, sites in wanted.items():
         state = found[pid]
         if not state["person"]:
             continue
         home = state["person"]["site_id"]
-        for site in sorted(({home} | where.get(pid, set())) & node_sites - skip[pid]):
+        for site in sites:
             planned.append((notes[pid], site, state if site == home else withheld(state)))
     if not planned:
         return 0
