@@ -262,3 +262,32 @@ def test_the_camps_node_cannot_seal_a_field_of_a_person_registered_at_the_exit(t
     _push(node_b, central)
     assert central.registration.get_person(samira)["names"]["given_name"] == "Sameera"
     assert central.registration.get_person(samira)["phone"] == "+963933100001"
+
+
+def test_relayed_changes_that_arrive_in_the_wrong_order_wait_and_apply(three, clock) -> None:
+    """The truck carries the camp's second bundle before its first: the correction waits
+    for the dispatch it was made on (its base in the camp's series), then both apply."""
+    central, node_a, node_b, exit_point, camp = three
+    samira = register(node_a, exit_point, "Samira")
+    manifest = _dispatched(node_a, exit_point, camp, [samira])
+    _push(node_a, central)
+    camp_node = _node_id(node_b)
+    first = sync(central).export(camp_node)
+    clock.advance(hours=1)
+    central.registration.update_person(
+        samira, PersonPatch(given_name="Sameera"), audit=hook(central, "person.write")
+    )
+    central_id = sync(central).identity()["id"]
+    sent = json.loads(first.split(b"\n")[1])["ranges"][central_id][1]
+    second = sync(central).export(camp_node, after={central_id: sent})
+    assert json.loads(second.split(b"\n")[1])["count"] == 1
+
+    early = sync(node_b).import_bundle(second, audit=_apply(node_b))
+    assert (early.applied, early.waiting) == (0, 1)
+    assert _rows(node_b, persons, persons.c.id == samira) == []  # kept, not dropped
+    late = sync(node_b).import_bundle(first, audit=_apply(node_b))
+    assert (late.applied, late.waiting) == (2, 0)
+    assert node_b.registration.get_person(samira)["names"]["given_name"] == "Sameera"
+    assert [m["status"] for m in _rows(node_b, manifests, manifests.c.id == manifest)] == [
+        "dispatched"
+    ]
