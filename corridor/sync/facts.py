@@ -37,7 +37,7 @@ from corridor.storage.tables import (
     persons,
     relationships,
 )
-from corridor.sync.journal import WITHHELD
+from corridor.sync.journal import WITHHELD, custody
 from corridor.sync.state import decode_row
 
 # A manifest's status only moves forward.
@@ -168,7 +168,23 @@ def apply_merges(conn: Connection, mover: MergeRows, state: dict[str, Any]) -> s
                 select(merged_persons.c.person_id).where(merged_persons.c.person_id == survivor)
             ).first():
                 continue  # the survivor is merged away here: the later change settles it
-            moved = mover.move(conn, survivor, merged)
+            role, own_site = custody(conn)
+            sites = dict(
+                conn.execute(
+                    select(persons.c.id, persons.c.site_id).where(
+                        persons.c.id.in_([survivor, merged])
+                    )
+                ).all()
+            )
+            # A node holds only its own site's key: documents of its person merged into
+            # a person of another site stay with the old id there (the central, which
+            # holds both keys, moved them).
+            foreign = (
+                role == "node"
+                and sites[survivor] != sites[merged]
+                and (own_site != sites[survivor])
+            )
+            moved = mover.move(conn, survivor, merged, documents=not foreign)
             conn.execute(insert(person_merges).values(**row, moved=moved))
             conn.execute(
                 insert(merged_persons).values(

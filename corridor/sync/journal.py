@@ -32,6 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from corridor.domain.ids import uuid7
 from corridor.storage.bulk import insert_rows
 from corridor.storage.changes import Note
+from corridor.storage.merge_tables import merged_persons
 from corridor.storage.sync_tables import sync_changes, sync_heads, sync_nodes
 from corridor.storage.tables import person_locations, persons
 from corridor.sync.state import snapshots
@@ -297,10 +298,11 @@ def relay(
     the central's own for each site with an enrolled node that should hold the person
     and has not got this state under its key yet (``done``: each person's note and the
     site its change was sealed for, None for none). The sites: the person's registering
-    site (the whole state, sealed under its key) and the site they are at or travelling
-    to (the state without the fields sealed under the registering site's key: a node
-    holds no other site's key). ``states``: the persons' states when the caller has
-    them (read here otherwise). How many changes were appended."""
+    site (the whole state, sealed under its key), the site they are at or travelling to,
+    and the registering sites of the persons merged into them (the state without the
+    fields sealed under the registering site's key: a node holds no other site's key).
+    ``states``: the persons' states when the caller has them (read here otherwise).
+    How many changes were appended."""
     node_sites = set(
         conn.execute(
             select(sync_nodes.c.site_id).where(
@@ -328,6 +330,14 @@ def relay(
             ).where(person_locations.c.person_id.in_(chunk))
         ):
             where.setdefault(str(pid), set()).update(s for s in (at, to) if s)
+        # A survivor goes where the persons merged into it were registered, so that a
+        # node holding an old id can lead it to the survivor.
+        for pid, home in conn.execute(
+            select(merged_persons.c.survivor_id, persons.c.site_id)
+            .join(persons, persons.c.id == merged_persons.c.person_id)
+            .where(merged_persons.c.survivor_id.in_(chunk))
+        ):
+            where.setdefault(str(pid), set()).add(str(home))
     skip: dict[str, set[str]] = {}
     notes: dict[str, Note] = {}
     for n, site in done:

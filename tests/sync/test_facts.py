@@ -38,6 +38,7 @@ from corridor.storage.tables import (
     manifest_items,
     manifests,
     movements,
+    person_documents,
     person_locations,
     persons,
 )
@@ -291,3 +292,51 @@ def test_relayed_changes_that_arrive_in_the_wrong_order_wait_and_apply(three, cl
     assert [m["status"] for m in _rows(node_b, manifests, manifests.c.id == manifest)] == [
         "dispatched"
     ]
+
+
+def test_one_woman_registered_at_two_sites_nodes_merged_at_the_central_is_one_at_both(
+    three, clock: Clock
+) -> None:
+    """Registered at the exit's node and at the camp's node while apart; merged at the
+    central. The camp's node, which held only the old id, receives the survivor (without
+    the exit's sealed fields) and leads the old id to her; a transfer it recorded under
+    the old id while apart is hers at the camp, at the central and at the exit."""
+    central, node_a, node_b, exit_point, camp = three
+    survivor = register(node_a, exit_point, "Samira", "+963933100001")
+    other = register(node_b, camp, "Samira", "+963933100005")
+    _push(node_a, central)
+    _push(node_b, central)
+    event = node_b.movements.record(
+        other, StatusEventIn(kind="transferred", to_site_id=exit_point),
+        audit=hook(node_b, "movement.write"),
+    )  # fmt: skip
+    clock.advance(hours=1)
+    central.merges.merge(
+        survivor, other, "one woman", "cli:test", audit=hook(central, "person.merge")
+    )
+    report = _pull(central, node_b)
+    assert report.waiting == 0
+    assert node_b.merges.resolve(other) == survivor
+    held = node_b.registration.get_person(survivor)
+    assert held["phone"] is None and held["names"]["given_name"] == "Samira"
+    assert _rows(node_b, site_keys, site_keys.c.site_id == exit_point) == []
+    [moved] = _rows(node_b, movements, movements.c.id == event["id"])
+    assert moved["person_id"] == survivor
+    # The camp's document followed her to the survivor at the central (sealed again
+    # there under the exit's key): the camp holds it no longer, as it holds none of the
+    # exit's sealed fields. Nothing is lost: the central and the exit hold both.
+    assert _rows(node_b, person_documents) == []
+
+    _push(node_b, central)
+    _pull(central, node_a)
+    for s in (central, node_a):
+        [moved] = _rows(s, movements, movements.c.id == event["id"])
+        assert moved["person_id"] == survivor
+    assert central.merges.resolve(other) == survivor
+    assert central.registration.get_person(survivor)["phone"] == "+963933100001"
+    assert node_a.registration.get_person(survivor)["phone"] == "+963933100001"
+    for s in (central, node_a):
+        numbers = {d["number"] for d in s.registration.get_person(survivor)["documents"]}
+        assert numbers == {"ID-100001", "ID-100005"}
+    # The exit's node never holds the camp's registration.
+    assert _rows(node_a, persons, persons.c.id == other) == []

@@ -516,13 +516,17 @@ class MergeRows:
     def __init__(self, vault: FieldVault) -> None:
         self.vault = vault
 
-    def move(self, conn: Connection, survivor_id: str, merged_id: str) -> dict[str, Any]:
+    def move(
+        self, conn: Connection, survivor_id: str, merged_id: str, *, documents: bool = True
+    ) -> dict[str, Any]:
         """Re-point the merged person's rows to the survivor; returns what moved (ids)
-        and what changed in place (with the values before)."""
+        and what changed in place (with the values before). ``documents=False``: the
+        documents stay (a site node holding no key of the survivor's site cannot seal
+        them again for it)."""
         moved: dict[str, Any] = {}
         moved["movements"] = _repoint(conn, movements.c.person_id, merged_id, survivor_id)
         moved["links"] = self._move_links(conn, survivor_id, merged_id)
-        moved["documents"] = self._move_documents(conn, survivor_id, merged_id)
+        moved["documents"] = self._move_documents(conn, survivor_id, merged_id) if documents else []
         # Tracing: a match of both persons to one case stays where it is (the survivor's).
         own_cases = select(tracing_matches.c.case_id).where(
             tracing_matches.c.person_id == survivor_id
