@@ -28,13 +28,13 @@ import json
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from corridor.domain.ids import uuid7
-from corridor.errors import Conflict, CorridorError, NotFound
+from corridor.errors import Conflict, CorridorError, Forbidden, NotFound
 from corridor.security import audit as security_audit
 from corridor.security.audit import AuditEvent, Outcome
 from corridor.security.crypto import MasterKey
@@ -88,6 +88,17 @@ BUNDLE_FIELD = "sync.bundle"
 SECRET_PURPOSE = "sync.node-keys"
 # Person columns that never decide a conflict (bookkeeping, or computed here).
 NOT_COMPARED = {"id", "created_at", "updated_at", "phone_hash", "recorded_by"}
+# Why a node's audit events happen (``node_hook``).
+NODE_PURPOSE = {
+    "sync.apply": "changes received from a site node",
+    "sync.send": "changes sent to another node (sync)",
+    "sync.wipe": "the central's order to wipe this node (sent, or carried out)",
+    "sync.keys": "site keys destroyed at the central, destroyed here too",
+}
+# A node's status at the central that still names it but takes no change from it.
+HELD_BACK = frozenset({"revoked", "wipe", "wiped"})
+# Marks a header whose order this node carried out (``read_bundle``; never from the wire).
+WIPED = "_wiped"
 
 
 class BundleRefused(CorridorError):
@@ -102,6 +113,26 @@ class EnrolmentRefused(CorridorError):
     code = "enrolment_refused"
 
 
+class NodeRevoked(Forbidden):
+    """A bundle from a node the central's administrator revoked (403): nothing written."""
+
+    code = "node_revoked"
+
+
+class NodeToBeWiped(Forbidden):
+    """Changes from a node whose wipe the central's administrator ordered (403): not
+    taken; its pull is answered with the order."""
+
+    code = "node_wipe_ordered"
+
+
+class NodeWiped(BundleRefused):
+    """This node carried out its central's wipe order (or lost its site's keys to the
+    central's evacuation drill): it no longer syncs."""
+
+    code = "node_wiped"
+
+
 @dataclass
 class ImportReport:
     """What an import did. ``already_applied``: the bundle held no change new here (a
@@ -113,6 +144,9 @@ class ImportReport:
     already_had: int = 0
     fresh: int = 0
     from_node: str = ""
+    # The bundle carried the central's order and this node carried it out: its site's
+    # keys are destroyed, its persons anonymised, and it no longer syncs.
+    wiped: bool = False
 
     @property
     def already_applied(self) -> bool:
@@ -120,6 +154,11 @@ class ImportReport:
 
 
 class SyncService(Service):
+    # A pull's freshness window and the most changes one answer carries (the settings
+    # ``sync_pull_window_hours`` and ``sync_pull_max_changes``; sync_routes.py).
+    pull_window = timedelta(hours=48)
+    pull_limit = 2000
+
     def __init__(
         self,
         db: Database,
@@ -188,6 +227,11 @@ class SyncService(Service):
             me = self._self(conn)
             if me["status"] == "approved":
                 raise Conflict("this node is enrolled already")
+            if me["status"] == "wiped":
+                raise Conflict(
+                    "this installation was wiped by order of its central: enrol a fresh "
+                    "installation (a new database) instead"
+                )
             if int(me["last_seq"]) == 0 and me["secret"] is None:
                 # A fresh identity: an installation copied from another (a template, a
                 # restored backup) must not share its node id. Once changes are
@@ -269,6 +313,11 @@ class SyncService(Service):
                 "requested_at": datetime.fromisoformat(body["requested_at"]),
                 "approved_at": now,
                 "approved_by": approved_by[:64],
+                # Enrolled again: a revocation or wipe of before no longer stands.
+                "revoked_at": None,
+                "wipe_ordered_at": None,
+                "wiped_at": None,
+                "last_request_at": None,
             }
             if known:
                 conn.execute(update(sync_nodes).where(sync_nodes.c.id == node_id).values(**values))
@@ -392,12 +441,14 @@ class SyncService(Service):
 
     # -- bundles -------------------------------------------------------------------------
 
-    def _peer(self, conn: Connection, peer_id: str) -> dict[str, Any]:
+    def _peer(
+        self, conn: Connection, peer_id: str, also: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
         row = (
             conn.execute(
                 select(sync_nodes).where(
                     sync_nodes.c.id == peer_id,
-                    sync_nodes.c.status == "approved",
+                    sync_nodes.c.status.in_(also | {"approved"}),
                     sync_nodes.c.is_self.is_(False),
                 )
             )
@@ -445,15 +496,33 @@ class SyncService(Service):
         *,
         changes: bool = True,
         version: int = 2,
+        audit: AuditHook | None = None,
+        limit: int | None = None,
     ) -> bytes:
         """A bundle for ``peer_id`` (a node's: its central) of what it has not
         acknowledged: compressed, encrypted under the site's key, signed with this node's
         key. ``after``: leave out, per origin, what an earlier bundle still on its way
         holds. ``changes=False``: a bundle with no change and no range, only this side's
         marks (what it holds): the signed request of a pull (``POST /api/sync/pull``).
-        ``version=1``: the first format (not compressed), which every version reads."""
-        with self.db.read() as conn:
+        ``version=1``: the first format (not compressed), which every version reads.
+
+        Each person whose change is sent is audited (``sync.send``, PROTECTION.md line 6:
+        a bundle carries personal data out of this installation), in the transaction
+        that reads what is sent: ``audit`` (the operator who writes a bundle file), or
+        by default under the receiving node's id, role ``node`` (the answer to a pull).
+        A bundle that sends no change audits nothing.
+
+        ``limit``: at most this many changes (a pull's answer): the header says ``more``
+        and its ranges claim only what it carries, so the node pulls again.
+
+        Orders (docs/sync.md "Protection across nodes"): to a node whose wipe was
+        ordered, a bundle of no change carrying ``wipe`` (its delivery recorded and
+        audited); to every node, the ids of the site's keys destroyed here
+        (``destroy_keys``); a site with no key left here sends no change (empty body)."""
+        with self.db.transaction() as conn:
             me = self._self(conn)
+            if me["status"] == "wiped":
+                raise NodeWiped(self._wiped_message(me))
             private = self._private(me)
             if peer_id is None:
                 if me["role"] != "node":
@@ -465,8 +534,35 @@ class SyncService(Service):
                         )
                     ).scalar_one()
                 )
-            peer = self._peer(conn, peer_id)
+            peer = self._peer(conn, peer_id, HELD_BACK - {"revoked"})
             site_id = me["site_id"] if me["role"] == "node" else peer["site_id"]
+            wipe = peer["status"] in ("wipe", "wiped")
+            destroyed = sorted(
+                conn.execute(
+                    select(site_keys.c.id).where(
+                        site_keys.c.site_id == site_id, site_keys.c.state == "destroyed"
+                    )
+                ).scalars()
+            )
+            # Nothing can be sealed for a site whose keys were destroyed and that has no
+            # new one (a site with no key yet gets its first when the body is sealed).
+            sealable = not destroyed or (
+                conn.execute(
+                    select(site_keys.c.id).where(
+                        site_keys.c.site_id == site_id,
+                        site_keys.c.state == "active",
+                        site_keys.c.wrapped_key.is_not(None),
+                    )
+                ).first()
+                is not None
+            )
+            if me["role"] == "node":  # the central names destroyed keys, a node does not
+                destroyed = []
+            if wipe or not sealable:  # an order, or nothing can be sealed: no change
+                changes = False
+            created_at = self.clock()
+            if not changes and me["role"] == "node":
+                created_at = self._request_time(conn, peer, created_at)
             acks = self._acks(conn, peer_id)
             for origin, seq in (after or {}).items():
                 acks[origin] = max(acks.get(origin, 0), seq)
@@ -482,34 +578,96 @@ class SyncService(Service):
                 query.order_by(sync_changes.c.origin_node, sync_changes.c.seq)
             ).mappings()
             sent = [_change_out(r) for r in rows if r["seq"] > acks.get(r["origin_node"], 0)]
+            # Origins the bound cuts: their range claims only what this bundle carries.
+            cut: dict[str, int | None] = {}
+            if limit is not None and len(sent) > limit:
+                carried: dict[str, int] = {}
+                for c in sent[:limit]:
+                    carried[c["origin_node"]] = int(c["seq"])
+                for c in sent[limit:]:
+                    cut[c["origin_node"]] = carried.get(c["origin_node"])
+                sent = sent[:limit]
+            sent_persons = [str(c["person_id"]) for c in sent if c["person_id"] is not None]
+            if sent_persons:
+                (audit or self.node_hook(peer_id, "sync.send"))(
+                    conn, list(dict.fromkeys(sent_persons))
+                )
+            if wipe:
+                # The order goes out: recorded (its first delivery) and audited each time.
+                self.node_hook(peer_id, "sync.wipe")(conn, [])
+                conn.execute(
+                    update(sync_nodes)
+                    .where(sync_nodes.c.id == peer_id, sync_nodes.c.status == "wipe")
+                    .values(status="wiped", wiped_at=created_at)
+                )
         ranges: dict[str, list[int]] = {}
         if changes:
             for origin in {c["origin_node"] for c in sent} | (
                 {me["id"]} if me["role"] == "node" else set(marks) - {peer_id}
             ):
+                if origin in cut:
+                    hi = cut[origin]
+                    if hi is not None:
+                        ranges[origin] = [acks.get(origin, 0), hi]
+                    continue
                 ranges[origin] = [acks.get(origin, 0), marks.get(origin, 0)]
         text = dumps({"changes": sent})
         magic = MAGIC_V1 if version == 1 else MAGIC
-        body = self.vault.seal(
-            site_id,
-            BUNDLE_FIELD,
-            text if version == 1 else COMPRESSED + zlib.compress(text.encode(), ZLIB_LEVEL),
-        )
-        assert body is not None
-        header = {
+        if sealable:
+            sealed = self.vault.seal(
+                site_id,
+                BUNDLE_FIELD,
+                text if version == 1 else COMPRESSED + zlib.compress(text.encode(), ZLIB_LEVEL),
+            )
+            assert sealed is not None
+            body = sealed
+        else:
+            body = ""
+        header: dict[str, Any] = {
             "from_node": me["id"],
             "to_node": peer_id,
             "site_id": site_id,
-            "created_at": self.clock().isoformat(),
+            "created_at": created_at.isoformat(),
             "ranges": ranges,
             "have": marks,
             "count": len(sent),
             "body_sha256": hashlib.sha256(body.encode()).hexdigest(),
             "body_bytes": len(body),
         }
+        if cut:
+            header["more"] = True
+        if wipe:
+            header["wipe"] = True
+        if destroyed:
+            header["destroy_keys"] = destroyed
         header_line = dumps(header).encode()
         signature = keys.sign(private, magic + b"\n" + header_line + b"\n" + body.encode())
         return b"\n".join([magic, header_line, body.encode(), signature.encode(), b""])
+
+    def check_header(self, prefix: bytes) -> None:
+        """The first lines of a bundle still arriving (``POST /api/sync/push``, ``/pull``):
+        refused now (``BundleRefused``, 403 for a revoked node) unless it is a bundle
+        addressed here from a node enrolled here. ``read_bundle`` checks the whole."""
+        lines = prefix.split(b"\n", 2)
+        if len(lines) < 3 or lines[0] not in BUNDLE_VERSIONS:
+            raise BundleRefused(
+                "this is not a Corridor bundle (its first lines): nothing was imported"
+            )
+        try:
+            header = json.loads(lines[1])
+            if not isinstance(header, dict):
+                raise ValueError("the header is not an object")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BundleRefused("the bundle's header cannot be read: nothing was imported") from exc
+        with self.db.read() as conn:
+            me = self._self(conn)
+            if header.get("to_node") != me["id"]:
+                raise BundleRefused(
+                    "this bundle is meant for another node, not this one: nothing was imported"
+                )
+            sender = self._sender(conn, str(header.get("from_node")))
+        if sender["status"] == "revoked":
+            self._refuse_held_back(sender, header)
 
     def read_bundle(self, data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Check a bundle (whole, for this node and site, signed by a node we enrolled
@@ -528,18 +686,16 @@ class SyncService(Service):
                 raise ValueError("the header is not an object")
         except (ValueError, UnicodeDecodeError) as exc:
             raise BundleRefused("the bundle's header cannot be read: nothing was imported") from exc
+        header.pop(WIPED, None)  # set below, never taken from the wire
         with self.db.read() as conn:
             me = self._self(conn)
+            if me["status"] == "wiped":
+                raise NodeWiped(self._wiped_message(me))
             if header.get("to_node") != me["id"]:
                 raise BundleRefused(
                     "this bundle is meant for another node, not this one: nothing was imported"
                 )
-            try:
-                sender = self._peer(conn, str(header.get("from_node")))
-            except NotFound:
-                raise BundleRefused(
-                    "this bundle comes from a node not enrolled here: nothing was imported"
-                ) from None
+            sender = self._sender(conn, str(header.get("from_node")))
         my_site = me["site_id"] if me["role"] == "node" else sender["site_id"]
         if header.get("site_id") != my_site:
             raise BundleRefused(
@@ -560,6 +716,16 @@ class SyncService(Service):
             lines[2]
         ) != header.get("body_bytes"):
             raise BundleRefused("the bundle's content does not match its header: nothing imported")
+        self._refuse_held_back(sender, header)
+        ordered = me["role"] == "node" and (header.get("wipe") or header.get("destroy_keys"))
+        if ordered and self._carry_out(me, sender, header):
+            header[WIPED] = True
+            return header, []
+        if header.get("count") == 0 and not header.get("ranges"):
+            # No change and no range (a pull's request, an order, an answer with nothing
+            # new): the signed header is all there is; the body need not open (the
+            # site's key may be destroyed here while the node still holds its copy).
+            return header, []
         opened = self.vault.open_bytes(my_site, BUNDLE_FIELD, body)
         if opened is None:
             raise BundleRefused(
@@ -583,6 +749,8 @@ class SyncService(Service):
         network, with nobody at the keyboard): audited as the sending node."""
         header, changes = self.read_bundle(data)
         sender = str(header["from_node"])
+        if header.get(WIPED):
+            return ImportReport(from_node=sender, wiped=True)
         if audit is None:
             audit = self.node_hook(sender)
         report = ImportReport(from_node=sender)
@@ -636,8 +804,10 @@ class SyncService(Service):
         return report
 
     def node_hook(self, node_id: str, action: str = "sync.apply") -> AuditHook:
-        """The audit hook of changes a node sent over the network: the node's id (enrolled,
-        its signature verified) stands where a user's would, role ``node``."""
+        """The audit hook of changes a node sent over the network (``sync.apply``) or
+        that are sent to it (``sync.send``): the node's id (enrolled, its signature
+        verified) stands where a user's would, role ``node``."""
+        purpose = NODE_PURPOSE.get(action, action)
 
         def append(conn: Connection, person_ids: list[str]) -> None:
             now = self.clock()
@@ -650,7 +820,7 @@ class SyncService(Service):
                         role="node",
                         action=action,
                         outcome=Outcome.ALLOWED,
-                        purpose="changes received from a site node",
+                        purpose=purpose,
                         occurred_at=now,
                         person_id=pid,
                     )
@@ -659,6 +829,155 @@ class SyncService(Service):
             )
 
         return append
+
+    # -- protection across nodes: revocation, wipe, key destruction --------------------
+
+    def _sender(self, conn: Connection, node_id: str) -> dict[str, Any]:
+        """The enrolled node a bundle names as its sender, whatever its status now (a
+        revoked node's or a node to be wiped is refused after its signature checks)."""
+        row = (
+            conn.execute(
+                select(sync_nodes).where(
+                    sync_nodes.c.id == node_id,
+                    sync_nodes.c.is_self.is_(False),
+                    sync_nodes.c.status.in_(HELD_BACK | {"approved"}),
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise BundleRefused(
+                "this bundle comes from a node not enrolled here: nothing was imported"
+            )
+        return dict(row)
+
+    def _refuse_held_back(self, sender: dict[str, Any], header: dict[str, Any]) -> None:
+        """A revoked node's bundle is refused; a node to be wiped may only pull (a bundle
+        of no change and no range), and its pull is answered with the order."""
+        if sender["status"] == "revoked":
+            when = sender["revoked_at"].date().isoformat() if sender["revoked_at"] else "-"
+            raise NodeRevoked(
+                f"node {sender['id']} was revoked at this central ({when}): its bundles "
+                "are refused and nothing was imported; enrol it again to work with it"
+            )
+        if sender["status"] in ("wipe", "wiped") and (header.get("count") or header.get("ranges")):
+            raise NodeToBeWiped(
+                f"node {sender['id']} is to be wiped by order of this central's "
+                "administrator: its changes are not taken (nothing was imported); its next "
+                "pull brings the order"
+            )
+
+    def revoke(self, node_id: str, revoked_by: str, *, audit: AdminAudit) -> dict[str, Any]:
+        """At the central: revoke an enrolled node; from now on its bundles (push, pull,
+        a file) are refused (403). A wipe ordered and not yet delivered is then never
+        delivered: order the wipe and let it be delivered first."""
+        now = self.clock()
+        with self.db.transaction() as conn:
+            node = self._enrolled_node(conn, node_id)
+            audit(conn, f"node {node_id} revoked by {revoked_by}"[:200], node["site_id"])
+            conn.execute(
+                update(sync_nodes)
+                .where(sync_nodes.c.id == node_id)
+                .values(status="revoked", revoked_at=now)
+            )
+        return {"node_id": node_id, "site_id": node["site_id"], "revoked_at": now}
+
+    def order_wipe(self, node_id: str, ordered_by: str, *, audit: AdminAudit) -> dict[str, Any]:
+        """At the central: order an enrolled node's wipe. Its next contact (a pull, or a
+        bundle written for it) carries the signed order; from now on its changes are
+        not taken. The node destroys its copy of the site's keys, anonymises its
+        persons and stops syncing; the central records when the order went out."""
+        now = self.clock()
+        with self.db.transaction() as conn:
+            node = self._enrolled_node(conn, node_id)
+            if node["status"] == "revoked":
+                raise Conflict(
+                    f"node {node_id} is revoked: it cannot be reached to deliver a wipe order"
+                )
+            audit(conn, f"wipe of node {node_id} ordered by {ordered_by}"[:200], node["site_id"])
+            if node["status"] == "approved":
+                conn.execute(
+                    update(sync_nodes)
+                    .where(sync_nodes.c.id == node_id)
+                    .values(status="wipe", wipe_ordered_at=now)
+                )
+        return {"node_id": node_id, "site_id": node["site_id"], "wipe_ordered_at": now}
+
+    def _enrolled_node(self, conn: Connection, node_id: str) -> dict[str, Any]:
+        row = (
+            conn.execute(
+                select(sync_nodes).where(
+                    sync_nodes.c.id == node_id,
+                    sync_nodes.c.is_self.is_(False),
+                    sync_nodes.c.role == "node",
+                    sync_nodes.c.status.in_(HELD_BACK | {"approved"}),
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise NotFound(f"enrolled node {node_id!r}", "node")
+        return dict(row)
+
+    def _carry_out(
+        self, me: dict[str, Any], central: dict[str, Any], header: dict[str, Any]
+    ) -> bool:
+        """At a node: carry out the orders of its central's signed bundle (its signature
+        checked): a wipe (every key of the site destroyed, its persons anonymised, no more
+        syncing) or keys destroyed at the central (the evacuation drill: destroyed here
+        too; a site with no key left is wiped). In one transaction, audited under the
+        central's id. True when this node is now wiped."""
+        from corridor.services.protection.keys import destroy_in
+        from corridor.services.protection.retention import anonymise
+
+        site_id = str(me["site_id"])
+        wipe = bool(header.get("wipe"))
+        ids = [str(k) for k in header.get("destroy_keys") or []]
+        cipher = self.vault.cipher
+        if cipher is None:
+            raise EnrolmentRefused("a node's keys need the master key (--master-key-file)")
+        now = self.clock()
+        with self.db.transaction() as conn:
+            live = select(site_keys.c.id).where(
+                site_keys.c.site_id == site_id, site_keys.c.wrapped_key.is_not(None)
+            )
+            doomed = set(conn.execute(live).scalars())
+            if not wipe:
+                doomed &= set(ids)
+            if not doomed and not wipe:
+                return False
+            left = set(conn.execute(live).scalars()) - doomed
+            wiped = wipe or not left
+            if wiped:
+                destroy_in(conn, cipher, site_id)
+                if wipe:
+                    of_site = select(persons.c.id).where(persons.c.site_id == site_id)
+                    anonymise(conn, list(conn.execute(of_site).scalars()), now)
+                conn.execute(
+                    update(sync_nodes)
+                    .where(sync_nodes.c.id == me["id"])
+                    .values(status="wiped", wiped_at=now)
+                )
+            else:
+                conn.execute(
+                    update(site_keys)
+                    .where(site_keys.c.id.in_(sorted(doomed)))
+                    .values(
+                        state="destroyed", wrapped_key=None, master_key_id=None, destroyed_at=now
+                    )
+                )
+            self.node_hook(str(central["id"]), "sync.wipe" if wipe else "sync.keys")(conn, [])
+        self.vault.forget(site_id)
+        return wiped
+
+    def _wiped_message(self, me: dict[str, Any]) -> str:
+        when = me["wiped_at"].isoformat(timespec="minutes") if me["wiped_at"] else "-"
+        return (
+            f"this node was wiped ({when}): its site's keys are destroyed by order of its "
+            "central and it no longer syncs; enrol a fresh installation to work again"
+        )
 
     # -- over the network (corridor/web/sync_routes.py, corridor/sync/client.py) -------
 
@@ -677,10 +996,75 @@ class SyncService(Service):
         """``POST /api/sync/pull`` at the central: ``data`` is the node's signed request
         (a bundle, usually of no change, carrying what the node holds); it is imported
         like any bundle (its marks become the node's acknowledgements), then the answer
-        is the bundle of what the node has not acknowledged, addressed to it."""
+        is the bundle of what the node has not acknowledged, addressed to it, at most
+        ``pull_limit`` changes (``more`` in its header: the node pulls again).
+
+        Freshness: a request made more than ``pull_window`` from this central's clock
+        (either way) is refused; so is one not newer than the last answered for the
+        node unless its marks move (a replay: it would move nothing and have its
+        answer audited as sent). Nothing is written by a refusal."""
+        header, _ = self.read_bundle(data)
+        self._fresh(header)
         report = self.import_bundle(data)
         self.touch(report.from_node)
-        return self.export(report.from_node)
+        return self.export(report.from_node, limit=self.pull_limit)
+
+    def _fresh(self, header: dict[str, Any]) -> None:
+        """Refuse a stale or replayed pull request (its signature already checked), and
+        note its time as the last answered for the node."""
+        node_id = str(header["from_node"])
+        try:
+            made = datetime.fromisoformat(str(header.get("created_at")))
+            if made.tzinfo is None:
+                raise ValueError("no time zone")
+        except ValueError:
+            raise BundleRefused(
+                "the pull request carries no readable time: nothing was sent"
+            ) from None
+        now = self.clock()
+        if abs(now - made) > self.pull_window:
+            hours = self.pull_window.total_seconds() / 3600
+            raise BundleRefused(
+                f"the pull request was made at {made.isoformat(timespec='minutes')}, more "
+                f"than {hours:g} hours from this central's clock "
+                f"({now.isoformat(timespec='minutes')}): refused as stale or replayed, "
+                "nothing was sent; check the node's clock and sync again"
+            )
+        with self.db.transaction() as conn:
+            acks = self._acks(conn, node_id)
+            try:
+                have = {str(o): int(v) for o, v in dict(header.get("have") or {}).items()}
+            except (TypeError, ValueError):
+                raise BundleRefused(
+                    "the pull request's marks cannot be read: nothing was sent"
+                ) from None
+            moves = any(v > acks.get(o, 0) for o, v in have.items())
+            newer = conn.execute(
+                update(sync_nodes)
+                .where(
+                    sync_nodes.c.id == node_id,
+                    (sync_nodes.c.last_request_at.is_(None))
+                    | (sync_nodes.c.last_request_at < made),
+                )
+                .values(last_request_at=made)
+            ).rowcount
+            if not newer and not moves:
+                raise BundleRefused(
+                    "this pull request is not newer than the last one answered for this "
+                    "node and moves nothing (a replay): nothing was sent"
+                )
+
+    def _request_time(self, conn: Connection, central: dict[str, Any], now: datetime) -> datetime:
+        """At a node: the time of a pull request, after the last one sent (a clock set
+        back must not make the central take it for a replay), noted on the central's
+        row."""
+        last = central["last_request_at"]
+        if last is not None and now <= last:
+            now = last + timedelta(milliseconds=1)
+        conn.execute(
+            update(sync_nodes).where(sync_nodes.c.id == central["id"]).values(last_request_at=now)
+        )
+        return now
 
     def touch(self, peer_id: str) -> None:
         """Note a contact with ``peer_id`` that checked out (a sync round, a pull)."""
@@ -1021,6 +1405,7 @@ class SyncService(Service):
                         "status": peer["status"],
                         "site_id": peer["site_id"],
                         "last_contact_at": peer["last_contact_at"],
+                        "wiped_at": peer["wiped_at"],
                         "unsent": unsent,
                         "to_receive": to_receive,
                     }
@@ -1038,6 +1423,7 @@ class SyncService(Service):
             "status": me["status"],
             "site_id": me["site_id"],
             "last_seq": me["last_seq"],
+            "wiped_at": me["wiped_at"],
             "fingerprint": keys.fingerprint(me["signing_public"]) if me["signing_public"] else None,
             "waiting": counts["waiting"],
             "conflicts": counts["conflict"],
