@@ -953,8 +953,10 @@ class SyncService(Service):
             if wiped:
                 destroy_in(conn, cipher, site_id)
                 if wipe:
-                    of_site = select(persons.c.id).where(persons.c.site_id == site_id)
-                    anonymise(conn, list(conn.execute(of_site).scalars()), now)
+                    # Every person held here: the site's own and those of other sites
+                    # who came to it on a manifest (a node holds no one else).
+                    held = select(persons.c.id)
+                    anonymise(conn, list(conn.execute(held).scalars()), now)
                 conn.execute(
                     update(sync_nodes)
                     .where(sync_nodes.c.id == me["id"])

@@ -45,7 +45,7 @@ from corridor.storage.tables import (
 from corridor.sync.journal import SEALED_FIELDS, WITHHELD, open_payload
 from tests.conftest import Clock
 from tests.sync.helpers import hook, make_site, register, sync
-from tests.sync.test_bundles import _apply, _enrol, _node_services
+from tests.sync.test_bundles import _admin, _apply, _enrol, _node_services
 
 
 @pytest.fixture
@@ -340,3 +340,23 @@ def test_one_woman_registered_at_two_sites_nodes_merged_at_the_central_is_one_at
         assert numbers == {"ID-100001", "ID-100005"}
     # The exit's node never holds the camp's registration.
     assert _rows(node_a, persons, persons.c.id == other) == []
+
+
+def test_a_wipe_of_the_camps_node_anonymises_the_persons_who_came_on_the_truck(three) -> None:
+    """The central orders the camp's node wiped (a node lost or taken): at its next
+    contact it anonymises everyone it holds, those of the exit who came to it included."""
+    central, node_a, node_b, exit_point, camp = three
+    samira = register(node_a, exit_point, "Samira")
+    reem = register(node_b, camp, "Reem", "+963933100009")
+    _dispatched(node_a, exit_point, camp, [samira])
+    _push(node_a, central)
+    _push(node_b, central)
+    _pull(central, node_b)
+    assert {p["id"] for p in _rows(node_b, persons)} == {samira, reem}
+    sync(central).order_wipe(_node_id(node_b), "cli:admin", audit=_admin(central))
+    assert _pull(central, node_b).wiped
+    names = {p["id"]: p["given_name"] for p in _rows(node_b, persons)}
+    assert names == {samira: None, reem: None}
+    # The exit's node and the central keep her.
+    for s in (central, node_a):
+        assert s.registration.get_person(samira)["names"]["given_name"] == "Samira"
