@@ -44,7 +44,7 @@ LOCAL = {
     "person_merges": {"moved"},
 }
 # The parts of a state that travel as facts beside the person (payload keys added after
-# format 2 first shipped: a payload without them reads as having none).
+# format 2 first shipped, and left out when empty: a payload without them has none).
 FACTS = ("manifests", "manifest_items", "manifest_discrepancies", "merges")
 
 
@@ -147,10 +147,6 @@ def _chunk(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
                 "relationships": [],
                 "movements": [],
                 "household": None,
-                "manifests": [],
-                "manifest_items": [],
-                "manifest_discrepancies": [],
-                "merges": [],
             }
     if not rows:
         return out
@@ -173,21 +169,23 @@ def _chunk(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
 
 def _facts(conn: Connection, held: list[str], out: dict[str, dict[str, Any]]) -> None:
     """The manifests the persons are on (their rows, the persons' items and
-    discrepancies) and the merges naming them (either end), into their states."""
+    discrepancies) and the merges naming them (either end), into their states: each
+    key only where there is something (most persons are on no manifest and in no
+    merge, and every byte of a payload travels)."""
     wanted: dict[str, set[str]] = {}
     for pid, item in _ITEMS.rows(conn, held):
-        out[pid]["manifest_items"].append(item)
+        out[pid].setdefault("manifest_items", []).append(item)
         wanted.setdefault(item["manifest_id"], set()).add(pid)
     for pid, d in _DISCREPANCIES.rows(conn, held):
-        out[pid]["manifest_discrepancies"].append(d)
+        out[pid].setdefault("manifest_discrepancies", []).append(d)
         wanted.setdefault(d["manifest_id"], set()).add(pid)
     if wanted:
         for mid, m in _MANIFESTS.rows(conn, set(wanted)):
             for pid in sorted(wanted[mid]):
-                out[pid]["manifests"].append(m)
+                out[pid].setdefault("manifests", []).append(m)
     seen: dict[str, set[str]] = {}
     for shape in (_MERGED_AWAY, _MERGED_IN):
         for pid, merge in shape.rows(conn, held):
             if merge["id"] not in seen.setdefault(pid, set()):
                 seen[pid].add(merge["id"])
-                out[pid]["merges"].append(merge)
+                out[pid].setdefault("merges", []).append(merge)
