@@ -139,6 +139,30 @@ def apply_manifests(conn: Connection, state: dict[str, Any]) -> None:
             conn.execute(insert(manifest_discrepancies).values(**row))
 
 
+def take_off(
+    conn: Connection, pid: str, base: dict[str, Any] | None, state: dict[str, Any]
+) -> None:
+    """A person taken off a draft manifest where the change was made (on the manifest in
+    its base, not in the change): taken off here too, while the manifest is a draft here
+    and the person not checked in (a truck dispatched here meanwhile keeps them)."""
+    if base is None:
+        return
+    before = {i["manifest_id"] for i in base.get("manifest_items", ())}
+    now = {i["manifest_id"] for i in state.get("manifest_items", ())}
+    for manifest_id in sorted(before - now):
+        draft = select(manifests.c.id).where(
+            manifests.c.id == manifest_id, manifests.c.status == "draft"
+        )
+        conn.execute(
+            delete(manifest_items).where(
+                manifest_items.c.manifest_id == manifest_id,
+                manifest_items.c.person_id == pid,
+                manifest_items.c.checked_in_at.is_(None),
+                manifest_items.c.manifest_id.in_(draft),
+            )
+        )
+
+
 def apply_merges(conn: Connection, mover: MergeRows, state: dict[str, Any]) -> set[str]:
     """The merges and unmerges the state carries, made here once both persons are here;
     the persons whose rows moved."""

@@ -1286,6 +1286,8 @@ class SyncService(Service):
         # Facts add up: manifests (before the events naming them), then movement events
         # by id, in the order they happened, on the survivor of a person merged here.
         facts.apply_manifests(conn, state)
+        if change["depends_on"] is not None:  # taken off a draft since its base
+            facts.take_off(conn, pid, self._base_state(conn, change["depends_on"]), state)
         target = facts.land_movements(conn, pid, state)
         state["_moved"] |= facts.apply_merges(conn, self.merge_rows, state)
         if target != pid:

@@ -158,6 +158,13 @@ def _add_groups(s: Services, site: str, other: str) -> list[str]:
     return [pid]
 
 
+def _remove_person(s: Services, site: str, other: str) -> list[str]:
+    pid = register(s, site, "Samira")
+    m = _manifest(s, site, other, pid)
+    s.manifests.remove_person(m, pid, audit=hook(s, "manifest.write"))
+    return [pid]
+
+
 def _dispatch(s: Services, site: str, other: str) -> list[str]:
     pid = register(s, site, "Samira")
     _manifest(s, site, other, pid, go=True)
@@ -209,6 +216,7 @@ def _unmerge(s: Services, site: str, other: str) -> list[str]:
 CASES: dict[str, Case] = {
     "ManifestService.add_persons": _add_persons,
     "ManifestService.add_groups": _add_groups,
+    "ManifestService.remove_person": _remove_person,
     "ManifestService.dispatch": _dispatch,
     "ManifestService.check_in": _check_in,
     "ManifestService.check_in_many": _check_in_many,
@@ -230,8 +238,6 @@ CASES: dict[str, Case] = {
 # ``person.write``/``movement.write``/``manifest.write``/``person.merge`` audit event) but
 # whose own rows do not travel yet: the next steps of docs/sync.md.
 LATER = {
-    "ManifestService.remove_person": "a removal from a draft manifest does not travel yet "
-    "(the person's change is appended; the item stays where it was received)",
     "MergeService.propose": "the review queue stays per installation for now",
     "MergeService.reject": "the review queue stays per installation for now",
     "MergeService.queue_new": "the review queue stays per installation for now",
@@ -299,7 +305,9 @@ def test_a_write_appends_one_sealed_change_per_person_in_its_transaction(
         assert state is not None
         assert state["person"]["id"] == pid
         # Manifests and merges travel as facts with the person (tests/sync/test_facts.py).
-        if write.startswith("ManifestService."):
+        if write == "ManifestService.remove_person":  # off the draft: no item travels
+            assert "manifest_items" not in state
+        elif write.startswith("ManifestService."):
             [item] = state["manifest_items"]
             assert [m["id"] for m in state["manifests"]] == [item["manifest_id"]]
         if write.startswith("MergeService."):

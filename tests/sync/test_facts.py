@@ -360,3 +360,26 @@ def test_a_wipe_of_the_camps_node_anonymises_the_persons_who_came_on_the_truck(t
     # The exit's node and the central keep her.
     for s in (central, node_a):
         assert s.registration.get_person(samira)["names"]["given_name"] == "Samira"
+
+
+def test_a_person_taken_off_a_draft_at_the_node_is_taken_off_at_the_central(three) -> None:
+    central, node_a, _, exit_point, camp = three
+    samira = register(node_a, exit_point, "Samira")
+    nour = register(node_a, exit_point, "Nour", "+963933100002")
+    write = hook(node_a, "manifest.write")
+    m = node_a.manifests.create(
+        ManifestIn(vehicle="Truck 7", from_site_id=exit_point, to_site_id=camp), audit=write
+    )
+    node_a.manifests.add_persons(m["id"], ManifestPersonsIn(person_ids=[samira, nour]),
+                                 audit=write)  # fmt: skip
+    _push(node_a, central)
+    _pull(central, node_a)
+    assert {i["person_id"] for i in _rows(central, manifest_items)} == {samira, nour}
+    node_a.manifests.remove_person(m["id"], nour, audit=write)
+    _push(node_a, central)
+    assert {i["person_id"] for i in _rows(central, manifest_items)} == {samira}
+    # Dispatched without her at the exit; the camp's node receives Samira only.
+    node_a.manifests.dispatch(m["id"], DispatchIn(), audit=write)
+    _push(node_a, central)
+    assert {i["person_id"] for i in _rows(central, manifest_items)} == {samira}
+    assert _rows(central, manifests)[0]["status"] == "dispatched"
