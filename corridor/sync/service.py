@@ -45,31 +45,33 @@ from corridor.services.protection.field_vault import (
     SEALED_PERSON_FIELDS,
     FieldVault,
 )
+from corridor.services.registration.merges import MergeRows
 from corridor.services.registration.person_rows import document_key
 from corridor.services.search import match_index
 from corridor.storage import locations, outbox
 from corridor.storage.bulk import insert_rows
 from corridor.storage.changes import Note
 from corridor.storage.database import Database
+from corridor.storage.merge_tables import merged_persons
 from corridor.storage.sync_tables import sync_acks, sync_changes, sync_heads, sync_nodes
 from corridor.storage.tables import (
     households,
     manifests,
-    movements,
     person_documents,
     persons,
-    relationships,
     sites,
 )
-from corridor.sync import keys
+from corridor.sync import facts, keys
 from corridor.sync.journal import (
     COMPRESSED,
     ZLIB_LEVEL,
     Journal,
+    custody,
     dumps,
     ensure_self,
     heads_of,
     open_payload,
+    relay,
     set_heads,
 )
 from corridor.sync.state import decode_row, encode_row
@@ -166,6 +168,7 @@ class SyncService(Service):
         super().__init__(db, clock)
         self.vault = vault
         self.master: MasterKey | None = vault.master
+        self.merge_rows = MergeRows(vault)
 
     @classmethod
     def of(cls, services: Services) -> SyncService:
@@ -788,6 +791,13 @@ class SyncService(Service):
                 )
             if touched:
                 match_index.reindex_persons(conn, sorted(touched), self.vault)
+                # A person merged away here is out of the index (the survivor holds it).
+                away = conn.execute(
+                    select(merged_persons.c.person_id).where(
+                        merged_persons.c.person_id.in_(sorted(touched))
+                    )
+                ).scalars()
+                match_index.unindex(conn, list(away))
                 outbox.record(conn, sorted(touched), "registration", now)
         if touched:
             self.notify(sorted(touched))
@@ -943,8 +953,10 @@ class SyncService(Service):
             if wiped:
                 destroy_in(conn, cipher, site_id)
                 if wipe:
-                    of_site = select(persons.c.id).where(persons.c.site_id == site_id)
-                    anonymise(conn, list(conn.execute(of_site).scalars()), now)
+                    # Every person held here: the site's own and those of other sites
+                    # who came to it on a manifest (a node holds no one else).
+                    held = select(persons.c.id)
+                    anonymise(conn, list(conn.execute(held).scalars()), now)
                 conn.execute(
                     update(sync_nodes)
                     .where(sync_nodes.c.id == me["id"])
@@ -1145,8 +1157,10 @@ class SyncService(Service):
                         conflict_fields=",".join(conflicts) or None,
                     )
                 )
+                state["_via"] = (change["kind"], change["user_id"], change["site_id"])
                 applied_now.append(state)
                 touched.add(str(change["person_id"]))
+                touched |= state["_moved"]
                 progress = True
             if not progress:
                 break
@@ -1154,6 +1168,7 @@ class SyncService(Service):
         # arrive in the same bundle, in any order).
         for state in applied_now:
             self._links(conn, state)
+        touched |= self._relay_applied(conn, applied_now)
         report.waiting = conn.execute(
             select(func.count()).select_from(sync_changes).where(sync_changes.c.state == "waiting")
         ).scalar_one()
@@ -1185,12 +1200,10 @@ class SyncService(Service):
             if base not in ("applied", "conflict"):
                 missing.append(f"change {change['depends_on']}")
         person = state["person"]
-        wanted_sites = {person["site_id"]}
-        wanted_manifests = set()
+        wanted_sites, wanted_manifests = facts.needs(state)
+        wanted_sites.add(person["site_id"])
         for m in state["movements"]:
             wanted_sites.update(s for s in (m["from_site_id"], m["to_site_id"]) if s)
-            if m["manifest_id"]:
-                wanted_manifests.add(m["manifest_id"])
         have_sites = set(
             conn.execute(select(sites.c.id).where(sites.c.id.in_(wanted_sites))).scalars()
         )
@@ -1206,9 +1219,10 @@ class SyncService(Service):
 
     def _apply(self, conn: Connection, change: Any, state: dict[str, Any]) -> list[str]:
         """Write the change's state here; the conflicting fields (kept ours)."""
-        incoming = decode_row(persons, state["person"])
+        incoming = facts.kept_here(state, decode_row(persons, state["person"]))
         site_id = incoming["site_id"]
         pid = incoming["id"]
+        state["_moved"] = facts.apply_merges(conn, self.merge_rows, state)
         current = conn.execute(select(persons).where(persons.c.id == pid)).mappings().first()
         head = heads_of(conn, [pid]).get(pid)
         conflicts: list[str] = []
@@ -1220,6 +1234,7 @@ class SyncService(Service):
             ):
                 conn.execute(insert(households).values(**hh))
         docs_in = [decode_row(person_documents, d) for d in state["documents"]]
+        keep_docs = facts.documents_withheld(state)
         if current is None:
             conn.execute(insert(persons), [self._hashed(site_id, incoming)])
             self._replace_documents(conn, pid, site_id, docs_in)
@@ -1227,7 +1242,8 @@ class SyncService(Service):
             conn.execute(
                 update(persons).where(persons.c.id == pid).values(**self._hashed(site_id, incoming))
             )
-            self._replace_documents(conn, pid, site_id, docs_in)
+            if not keep_docs:
+                self._replace_documents(conn, pid, site_id, docs_in)
         else:  # both sides changed the person apart: merged field by field
             base_state = self._base_state(conn, change["depends_on"])
             base = base_state["person"] if base_state else {}
@@ -1236,7 +1252,7 @@ class SyncService(Service):
             take: dict[str, Any] = {}
             for column in persons.columns:
                 name = column.name
-                if name in NOT_COMPARED:
+                if name in NOT_COMPARED or name not in incoming:  # or withheld
                     continue
                 b, o, t = (self._plain(site_id, name, x.get(name)) for x in (base, ours, theirs))
                 if t in (b, o):
@@ -1245,7 +1261,7 @@ class SyncService(Service):
                     take[name] = theirs.get(name)
                 else:
                     conflicts.append(name)
-            if base_state is not None:
+            if base_state is not None and not keep_docs:
                 b_docs = self._doc_set(site_id, base_state["documents"])
                 o_docs = self._doc_set(
                     site_id,
@@ -1267,14 +1283,22 @@ class SyncService(Service):
                     .where(persons.c.id == pid)
                     .values(**self._hashed(site_id, values))
                 )
-        # Facts add up: movement events by id, in the order they happened.
-        have = set(
-            conn.execute(select(movements.c.id).where(movements.c.person_id == pid)).scalars()
+        # Facts add up: manifests (before the events naming them), then movement events
+        # by id, in the order they happened, on the survivor of a person merged here.
+        facts.apply_manifests(conn, state)
+        if change["depends_on"] is not None:  # taken off a draft since its base
+            facts.take_off(conn, pid, self._base_state(conn, change["depends_on"]), state)
+        target = facts.land_movements(conn, pid, state)
+        state["_moved"] |= facts.apply_merges(conn, self.merge_rows, state)
+        if target != pid:
+            state["_moved"].add(target)
+        named = sorted({pid, target, *state["_moved"]})
+        merged_here = set(
+            conn.execute(
+                select(merged_persons.c.person_id).where(merged_persons.c.person_id.in_(named))
+            ).scalars()
         )
-        new_events = [decode_row(movements, m) for m in state["movements"] if m["id"] not in have]
-        if new_events:
-            conn.execute(insert(movements), new_events)
-        locations.refresh(conn, [pid])
+        locations.refresh(conn, [p for p in named if p not in merged_here])
         if not conflicts:
             set_heads(conn, {pid: change["id"]})
         else:
@@ -1283,27 +1307,23 @@ class SyncService(Service):
 
     def _links(self, conn: Connection, state: dict[str, Any]) -> None:
         for link in state["relationships"]:
-            row = decode_row(relationships, link)
-            present = (
-                conn.execute(
-                    select(persons.c.id).where(
-                        persons.c.id.in_([row["person_id"], row["other_person_id"]])
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            if len(set(present)) < 2:
-                continue
-            exists = conn.execute(
-                select(relationships.c.id).where(
-                    relationships.c.person_id == row["person_id"],
-                    relationships.c.other_person_id == row["other_person_id"],
-                    relationships.c.kind == row["kind"],
-                )
-            ).first()
-            if exists is None:
-                conn.execute(insert(relationships).values(**row))
+            facts.land_link(conn, link)
+
+    def _relay_applied(self, conn: Connection, applied: list[dict[str, Any]]) -> set[str]:
+        """At the central: the persons just applied, sealed again for the other sites'
+        nodes that should hold them (``journal.relay``); a person whose rows moved here
+        (a survivor that received facts recorded under an old id) for every such site.
+        The persons relayed."""
+        if not applied or custody(conn)[0] != "central":
+            return set()
+        done: list[tuple[Note, str | None]] = []
+        for state in applied:
+            kind, user, site = state["_via"]
+            pid = str(state["person"]["id"])
+            done.append((Note(kind, user, pid), site))
+            done += [(Note(kind, user, p), None) for p in sorted(state["_moved"] - {pid})]
+        relay(conn, self.vault, self.clock(), done)
+        return {n.person_id for n, _ in done}
 
     def _base_state(self, conn: Connection, change_id: str | None) -> dict[str, Any] | None:
         if change_id is None:
@@ -1332,7 +1352,10 @@ class SyncService(Service):
         }
 
     def _hashed(self, site_id: str, row: dict[str, Any]) -> dict[str, Any]:
-        """The lookup hash computed here (it is keyed by this installation's master key)."""
+        """The lookup hash computed here (it is keyed by this installation's master key);
+        none for a row whose phone was withheld (the one held here stays)."""
+        if "phone" not in row:
+            return row
         phone = self.vault.open(site_id, "phone", row.get("phone"))
         return {**row, "phone_hash": self.vault.lookup_hash("phone", phone) if phone else None}
 
