@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from corridor.linkage.columns import build_feature_table, raw_table
 from corridor.linkage.features import COLUMNS, feature_row
 from corridor.linkage.model import SplinkModel, block_keys_sql, splink_settings, tf_tables_sql
 from corridor.matching.records import PersonRecord
@@ -63,16 +64,32 @@ def _write_chunk(records: list[PersonRecord], path: str) -> int:
     return len(rows)
 
 
+def _write_raw(records: list[PersonRecord], path: str) -> int:
+    if records:
+        pq.write_table(raw_table(records), path)
+    return len(records)
+
+
 def write_features(
     chunks: Iterable[Iterable[PersonRecord]],
     directory: Path,
     progress: Callable[[int], None] | None = None,
     workers: int = 1,
+    *,
+    method: str = "sql",
+    memory_limit: str | None = None,
 ) -> int:
-    """Write every chunk's feature rows as one Parquet file; returns the record count.
+    """Write the chunks' key columns as Parquet files in ``directory``; returns the
+    record count.
 
-    With ``workers > 1`` the rows are computed by forked worker processes, at most two
-    chunks per worker in flight (so the chunks are still read as they are needed)."""
+    ``method="sql"`` (the default) writes each chunk's name fields as they are and
+    computes the columns in DuckDB, each distinct name value parsed once
+    (``columns.build_feature_table``); ``method="python"`` computes ``feature_row`` per
+    record, in ``workers`` forked processes when ``workers > 1`` (at most two chunks per
+    worker in flight, so the chunks are still read as they are needed). Both give the
+    same rows (``tests/linkage/test_columns.py``)."""
+    if method not in ("sql", "python"):
+        raise ValueError(f"unknown method {method!r} (sql or python)")
     n = 0
 
     def done(count: int) -> None:
@@ -81,7 +98,14 @@ def write_features(
         if progress is not None and count:
             progress(count)
 
-    if workers <= 1 or "fork" not in mp.get_all_start_methods():
+    if method == "sql":
+        with tempfile.TemporaryDirectory(prefix="raw-", dir=directory.parent) as raw_dir:
+            for i, chunk in enumerate(chunks):
+                done(_write_raw(list(chunk), f"{raw_dir}/raw-{i:06d}.parquet"))
+            if n:
+                _features_from_raw(Path(raw_dir), directory / "part-000000.parquet",
+                                   memory_limit)
+    elif workers <= 1 or "fork" not in mp.get_all_start_methods():
         for i, chunk in enumerate(chunks):
             done(_write_chunk(list(chunk), str(directory / f"part-{i:06d}.parquet")))
     else:
@@ -97,6 +121,24 @@ def write_features(
     if n == 0:
         pq.write_table(SCHEMA.empty_table(), directory / "part-empty.parquet")
     return n
+
+
+def _features_from_raw(raw_dir: Path, out: Path, memory_limit: str | None) -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET temp_directory = '{raw_dir}/duckdb-tmp'")
+        if memory_limit:
+            con.execute("SET memory_limit = ?", [memory_limit])
+            con.execute("SET preserve_insertion_order = false")
+        con.execute(
+            f"CREATE TABLE corridor_raw AS SELECT * FROM read_parquet('{raw_dir}/*.parquet')"
+        )
+        build_feature_table(con, "corridor_raw", "corridor_features")
+        con.execute(f"COPY corridor_features TO '{out}' (FORMAT parquet)")
+    finally:
+        con.close()
 
 
 def spark_session(cores: int = 2, checkpoint_dir: str | None = None) -> Any:
@@ -162,12 +204,14 @@ def dedupe(
     min_weight: float | None = None,
     workers: int = 1,
     memory_limit: str | None = None,
+    features: str = "sql",
 ) -> DedupeResult:
     """Find the clusters of records that are one person (pair probability >= ``threshold``,
     Corridor's calibration).
 
-    ``chunks`` is read once, chunk by chunk; ``progress`` is called with each chunk's size;
-    ``workers`` processes compute the key columns.
+    ``chunks`` is read once, chunk by chunk; ``progress`` is called with each chunk's size.
+    ``features`` says how the key columns are computed (``write_features``: ``sql``, or
+    ``python`` in ``workers`` processes).
     ``backend`` is ``duckdb`` (one machine) or ``spark`` (``spark`` a session;
     a local one is started when none is given). ``memory_limit`` (DuckDB's own syntax,
     ``"3GB"``) caps DuckDB's memory: beyond it DuckDB spills to the working directory.
@@ -178,7 +222,8 @@ def dedupe(
     with tempfile.TemporaryDirectory(prefix="corridor-dedupe-", dir=workdir) as tmp:
         parts = Path(tmp) / "persons"
         parts.mkdir()
-        n = write_features(chunks, parts, progress, workers)
+        n = write_features(chunks, parts, progress, workers, method=features,
+                           memory_limit=memory_limit)
         features_s = time.perf_counter() - t0
         result = dedupe_features(
             parts, n, backend=backend, threshold=threshold, model=model, spark=spark,
