@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from corridor.linkage.columns import build_feature_table, raw_table
+from corridor.linkage.columns import RAW_SCHEMA, build_feature_table, raw_table
 from corridor.linkage.features import COLUMNS, feature_row
 from corridor.linkage.model import SplinkModel, block_keys_sql, splink_settings, tf_tables_sql
 from corridor.matching.records import PersonRecord
@@ -31,7 +31,7 @@ from corridor.matching.variants import load_default_frequencies
 
 __all__ = [
     "BACKENDS", "DedupeResult", "SCHEMA", "dedupe", "dedupe_features", "spark_session",
-    "write_features",
+    "write_features", "write_raw",
 ]
 
 BACKENDS = ("duckdb", "spark")
@@ -70,6 +70,26 @@ def _write_raw(records: list[PersonRecord], path: str) -> int:
     return len(records)
 
 
+def write_raw(
+    chunks: Iterable[Iterable[PersonRecord]],
+    directory: Path,
+    progress: Callable[[int], None] | None = None,
+    *,
+    empty: bool = True,
+) -> int:
+    """Write every chunk's name fields as they are and its scalar columns
+    (``columns.raw_table``) as one Parquet file; returns the record count."""
+    n = 0
+    for i, chunk in enumerate(chunks):
+        count = _write_raw(list(chunk), str(directory / f"raw-{i:06d}.parquet"))
+        n += count
+        if progress is not None and count:
+            progress(count)
+    if n == 0 and empty:
+        pq.write_table(RAW_SCHEMA.empty_table(), directory / "raw-empty.parquet")
+    return n
+
+
 def write_features(
     chunks: Iterable[Iterable[PersonRecord]],
     directory: Path,
@@ -100,8 +120,7 @@ def write_features(
 
     if method == "sql":
         with tempfile.TemporaryDirectory(prefix="raw-", dir=directory.parent) as raw_dir:
-            for i, chunk in enumerate(chunks):
-                done(_write_raw(list(chunk), f"{raw_dir}/raw-{i:06d}.parquet"))
+            n = write_raw(chunks, Path(raw_dir), progress, empty=False)
             if n:
                 _features_from_raw(Path(raw_dir), directory / "part-000000.parquet",
                                    memory_limit)
@@ -222,16 +241,22 @@ def dedupe(
     with tempfile.TemporaryDirectory(prefix="corridor-dedupe-", dir=workdir) as tmp:
         parts = Path(tmp) / "persons"
         parts.mkdir()
-        n = write_features(chunks, parts, progress, workers, method=features,
-                           memory_limit=memory_limit)
+        # On DuckDB the name fields go as they are; the columns are built in the
+        # connection that deduplicates (no second pass over Parquet files).
+        raw = features == "sql" and backend == "duckdb"
+        if raw:
+            n = write_raw(chunks, parts, progress)
+        else:
+            n = write_features(chunks, parts, progress, workers, method=features,
+                               memory_limit=memory_limit)
         features_s = time.perf_counter() - t0
         result = dedupe_features(
             parts, n, backend=backend, threshold=threshold, model=model, spark=spark,
             workdir=Path(tmp), duckdb_threads=duckdb_threads, keep_pairs=keep_pairs,
-            min_weight=min_weight, memory_limit=memory_limit,
+            min_weight=min_weight, memory_limit=memory_limit, raw=raw,
         )
-    result.timings = {"features_s": features_s, **result.timings,
-                      "total_s": time.perf_counter() - t0}
+    result.timings = {"features_s": features_s + result.timings.pop("columns_s", 0.0),
+                      **result.timings, "total_s": time.perf_counter() - t0}
     return result
 
 
@@ -248,9 +273,12 @@ def dedupe_features(
     keep_pairs: bool = False,
     min_weight: float | None = None,
     memory_limit: str | None = None,
+    raw: bool = False,
 ) -> DedupeResult:
     """``dedupe`` on key columns already written (``write_features``: ``n`` records as
-    Parquet files in ``parts``); DuckDB's spill files go to ``workdir``."""
+    Parquet files in ``parts``), or with ``raw`` on the records' name fields as they are
+    (``write_raw``; DuckDB only), the columns then built in DuckDB; DuckDB's spill files
+    go to ``workdir``."""
     from splink import Linker
 
     model = model or SplinkModel.default()
@@ -275,9 +303,18 @@ def dedupe_features(
             con.execute("SET memory_limit = ?", [memory_limit])
             # Keeping the input order costs memory; clusters do not depend on it.
             con.execute("SET preserve_insertion_order = false")
-        con.execute(
-            f"CREATE TABLE raw_persons AS SELECT * FROM read_parquet('{parts}/*.parquet')"
-        ).fetchall()
+        if raw:
+            t_columns = time.perf_counter()
+            con.execute(
+                f"CREATE TABLE corridor_raw AS SELECT * FROM read_parquet('{parts}/*.parquet')"
+            )
+            build_feature_table(con, "corridor_raw", "raw_persons")
+            con.execute("DROP TABLE corridor_raw")
+            timings["columns_s"] = time.perf_counter() - t_columns
+        else:
+            con.execute(
+                f"CREATE TABLE raw_persons AS SELECT * FROM read_parquet('{parts}/*.parquet')"
+            ).fetchall()
         con.execute(
             f"CREATE TABLE {TABLE} AS {block_keys_sql(model, 'duckdb', 'raw_persons')}"
         ).fetchall()
