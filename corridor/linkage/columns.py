@@ -162,26 +162,37 @@ class UnitRegistry:
     def parse(self, text: str | None) -> list[int]:
         return [self.id(u) for u in parse_name(text)]
 
-    def unit_rows(self) -> pa.Table:
+    def unit_rows(self, tokens: dict[str, int] | None = None) -> pa.Table:
+        """One row per unit id. With ``tokens`` the comparison tokens (``ids``, ``xs``
+        and the coarse skeleton ``cx``) are integers, numbered in ``tokens`` (one
+        number per distinct token: overlaps and counts are those of the strings)."""
         cols: dict[str, list[Any]] = {k: [] for k in (
-            "uid", "script", "ids", "xs", "c", "ks", "sk", "lat", "nk", "pcs")}
+            "uid", "script", "ids", "xs", "c", "cx", "ks", "sk", "lat", "nk", "pcs")}
+
+        def enc(values: Iterable[str]) -> list[Any]:
+            if tokens is None:
+                return list(values)
+            return [tokens.setdefault(v, len(tokens)) for v in values]
+
         for uid, unit in enumerate(self.units):
             u = _unit(unit)
             cols["uid"].append(uid)
             cols["script"].append(1 if unit.script == "ar" else 2)
-            cols["ids"].append(list(u.ids))
-            cols["xs"].append(list(u.xs))
+            cols["ids"].append(enc(u.ids))
+            cols["xs"].append(enc(u.xs))
             cols["c"].append(u.coarse)
+            cols["cx"].append(enc([u.coarse])[0])
             cols["ks"].append(list(u.ks))
             cols["sk"].append(u.sk)
             cols["lat"].append(u.lat)
             cols["nk"].append(list(u.name_keys))
             cols["pcs"].append(list(u.pair_cs))
         lst = pa.list_(pa.string())
+        tok = pa.string() if tokens is None else pa.int32()
         return pa.Table.from_pydict(cols, schema=pa.schema([
-            ("uid", pa.int32()), ("script", pa.int8()), ("ids", lst), ("xs", lst),
-            ("c", pa.string()), ("ks", lst), ("sk", pa.string()), ("lat", pa.string()),
-            ("nk", lst), ("pcs", lst),
+            ("uid", pa.int32()), ("script", pa.int8()), ("ids", pa.list_(tok)),
+            ("xs", pa.list_(tok)), ("c", pa.string()), ("cx", tok), ("ks", lst),
+            ("sk", pa.string()), ("lat", pa.string()), ("nk", lst), ("pcs", lst),
         ]))
 
 
@@ -206,12 +217,19 @@ def _fallback_rows(rec: PersonRecord, reg: UnitRegistry, out: dict[str, list[Any
 
 
 def _list_sql(expr: str) -> str:
-    return f"coalesce({expr}, []::VARCHAR[])"
+    return f"coalesce({expr}, [])"
 
 
-def build_feature_table(con: Any, raw: str, out: str) -> None:
+def build_feature_table(
+    con: Any, raw: str, out: str, *, encode: bool = False
+) -> list[str] | None:
     """Create table ``out`` (``features.COLUMNS``, in order) from table ``raw``
-    (``RAW_SCHEMA``) on DuckDB connection ``con``."""
+    (``RAW_SCHEMA``) on DuckDB connection ``con``.
+
+    With ``encode`` the token lists Splink's comparisons overlap and count (``*_ids``,
+    ``*_xs``, ``*_cs``) hold integers, one per distinct token, and the tokens are
+    returned (token ``i`` is ``tokens[i]``): comparing integers is cheaper than strings
+    and gives the same levels. The blocking keys and ``*_ks`` stay strings."""
     reg = UnitRegistry()
     # 1. Name parts: each distinct value parsed once; compound heads sent to the fallback.
     parts = con.execute(
@@ -288,7 +306,8 @@ def build_feature_table(con: Any, raw: str, out: str) -> None:
         ("uid", pa.int32()), ("place", pa.string())])))
     con.register("corridor_fb_arrow", pa.table({"unique_id": pa.array(fallback_ids,
                                                                       pa.string())}))
-    con.register("corridor_units_arrow", reg.unit_rows())
+    tokens: dict[str, int] | None = {} if encode else None
+    con.register("corridor_units_arrow", reg.unit_rows(tokens))
     con.execute("CREATE TEMP TABLE corridor_units AS SELECT * FROM corridor_units_arrow")
     con.unregister("corridor_units_arrow")
     for sql in _chain_sql(raw):
@@ -304,6 +323,7 @@ def build_feature_table(con: Any, raw: str, out: str) -> None:
               "corridor_ru", "corridor_rp", "corridor_pk", "corridor_rs", "corridor_sets",
               "corridor_p", "corridor_rf"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
+    return None if tokens is None else list(tokens)
 
 
 def _scripts(reg: UnitRegistry, units: list[int]) -> int:
@@ -408,10 +428,9 @@ def _aggregate_sql(raw: str, out: str) -> list[str]:
         elif name == "name_keys":
             cols.append(f"{union('g.nk', 'c.nk', 'y.nk')} AS name_keys")
         elif place == "all":
-            expr = union(f"g.{attr}", f"c.{attr}", f"y.{attr}")
-            if attr == "cs":
-                expr = f"list_filter({expr}, lambda x: length(x) >= 2)"
-            cols.append(f"{expr} AS {name}")
+            # all_cs: the coarse skeletons of two letters or more.
+            a = "cs2" if attr == "cs" else attr
+            cols.append(f"{union(f'g.{a}', f'c.{a}', f'y.{a}')} AS {name}")
         else:
             alias = {"given": "g", "father": "f", "chain": "c", "family": "y"}[place]
             cols.append(f"{_list_sql(f'{alias}.{attr}')} AS {name}")
@@ -429,7 +448,8 @@ def _aggregate_sql(raw: str, out: str) -> list[str]:
         e AS (SELECT s, unnest(s) AS uid FROM d)
         SELECT e.s, list_sort(list_distinct(flatten(list(t.ids)))) AS ids,
           list_sort(list_distinct(flatten(list(t.xs)))) AS xs,
-          list_sort(list_distinct(list(t.c))) AS cs,
+          list_sort(list_distinct(list(t.cx))) AS cs,
+          list_sort(list_distinct(list(t.cx) FILTER (WHERE length(t.c) >= 2))) AS cs2,
           list_sort(list_distinct(flatten(list(t.ks)))) AS ks,
           list_sort(list_distinct(flatten(list(t.nk)))) AS nk
         FROM e JOIN corridor_units t ON t.uid = e.uid GROUP BY e.s""",

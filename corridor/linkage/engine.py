@@ -308,7 +308,7 @@ def dedupe_features(
             con.execute(
                 f"CREATE TABLE corridor_raw AS SELECT * FROM read_parquet('{parts}/*.parquet')"
             )
-            build_feature_table(con, "corridor_raw", "raw_persons")
+            build_feature_table(con, "corridor_raw", "raw_persons", encode=True)
             con.execute("DROP TABLE corridor_raw")
             timings["columns_s"] = time.perf_counter() - t_columns
         else:

@@ -98,21 +98,31 @@ EDGES = [
 ]
 
 
-def sql_rows(records: list[PersonRecord]) -> dict[str, dict[str, Any]]:
+ENCODED = [c for c in COLUMNS if c.endswith(("_ids", "_xs", "_cs"))]
+
+
+def sql_rows(records: list[PersonRecord], encode: bool = False) -> dict[str, dict[str, Any]]:
     con = duckdb.connect()
     con.register("raw_arrow", raw_table(records))
     con.execute("CREATE TABLE raw AS SELECT * FROM raw_arrow")
-    build_feature_table(con, "raw", "features")
+    tokens = build_feature_table(con, "raw", "features", encode=encode)
     table = con.sql("SELECT * FROM features").to_arrow_table()
     assert table.column_names == list(COLUMNS)
-    return {r["unique_id"]: r for r in table.to_pylist()}
+    rows = {r["unique_id"]: r for r in table.to_pylist()}
+    if encode:
+        assert tokens is not None
+        for row in rows.values():
+            assert all(isinstance(t, int) for c in ENCODED for t in row[c])
+            row.update({c: sorted(tokens[t] for t in row[c]) for c in ENCODED})
+    return rows
 
 
-def test_sql_columns_equal_the_engines_per_record_columns() -> None:
+@pytest.mark.parametrize("encode", [False, True])
+def test_sql_columns_equal_the_engines_per_record_columns(encode: bool) -> None:
     records = generated(400) + EDGES
     assert any(r.name_original_script for r in records)
     assert any(not r.given_name and r.name_original_script for r in records)
-    rows = sql_rows(records)
+    rows = sql_rows(records, encode)
     assert len(rows) == len(records)
     for rec in records:
         assert rows[rec.record_id] == feature_row_reference(rec), rec.record_id
