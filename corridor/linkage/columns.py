@@ -41,7 +41,9 @@ from corridor.matching import normalise as _norm
 from corridor.matching.normalise import NameUnit, is_arabic, normalise_arabic, parse_name
 from corridor.matching.records import CHAIN, FAMILY, GIVEN, GIVEN2, PersonRecord
 
-__all__ = ["RAW_SCHEMA", "UnitRegistry", "build_feature_table", "raw_table"]
+__all__ = [
+    "RAW_SCHEMA", "UnitRegistry", "build_feature_table", "raw_from_person_csv", "raw_table",
+]
 
 _NAME_FIELDS = ("given", "father", "grand", "family", "fullname", "orig")
 RAW_SCHEMA = pa.schema([
@@ -73,6 +75,64 @@ def raw_table(records: Iterable[PersonRecord]) -> pa.Table:
         cols["nationality"].append(nationality)
         cols["identifiers"].append(identifiers)
     return pa.Table.from_pydict(cols, schema=RAW_SCHEMA)
+
+
+# The characters Python's ``str.strip`` removes (``str.isspace``), for DuckDB's regexes.
+_PY_SPACE = (r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}"
+             r"\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]")
+_PERSON_NAMES = {"given": "given_name", "father": "father_name", "grand": "grandfather_name",
+                 "family": "family_name", "fullname": "full_name",
+                 "orig": "name_original_script"}
+
+
+def _opt_sql(col: str) -> str:
+    """``matching.bench._opt`` in SQL: the value stripped as Python strips, None if empty."""
+    return f"nullif(regexp_replace({col}, '^{_PY_SPACE}+|{_PY_SPACE}+$', '', 'g'), '')"
+
+
+def raw_from_person_csv(con: Any, path: Any, out: str) -> None:
+    """Create table ``out`` (``RAW_SCHEMA``) from a person CSV, with DuckDB reading the file:
+    the values ``raw_table(read_person_csv(path))`` gives (names stripped, the birth year,
+    sex and nationality read by ``read_person_csv``'s own functions once per distinct
+    value). The file is read as RFC 4180 CSV (comma, double quotes), as Python's ``csv``
+    reads it."""
+    from corridor.matching.bench import _opt, _year
+
+    src = (f"read_csv('{path}', header = true, all_varchar = true, delim = ',', "
+           f"quote = '\"', escape = '\"')")
+    present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+
+    def col(name: str) -> str:
+        return f's."{name}"' if name in present else "NULL::VARCHAR"
+
+    con.execute(f"CREATE TEMP TABLE corridor_csv AS SELECT * FROM {src}")
+    maps: dict[str, Any] = {
+        "birth_year": (pa.int32(), lambda v: _year(_opt({"x": v}, "x"))),
+        "sex": (pa.string(), lambda v: scalar_columns(PersonRecord(
+            "", sex=((_opt({"x": v}, "x") or "").lower()[:1] or None)))[0]),
+        "nationality": (pa.string(), lambda v: scalar_columns(PersonRecord(
+            "", nationality=_opt({"x": v}, "x")))[1]),
+    }
+    for name, (typ, fn) in maps.items():
+        values = [r[0] for r in con.execute(
+            f"SELECT DISTINCT {col(name)} FROM corridor_csv s WHERE {col(name)} IS NOT NULL"
+        ).fetchall()]
+        con.register(f"corridor_map_{name}", pa.table({
+            "v": pa.array(values, pa.string()),
+            "m": pa.array([fn(v) for v in values], typ),
+        }))
+    names = ", ".join(f"{_opt_sql(col(c))} AS {f}" for f, c in _PERSON_NAMES.items())
+    con.execute(f"""CREATE TABLE {out} AS
+        SELECT s.record_id AS unique_id, {names}, []::VARCHAR[] AS alts,
+          mb.m AS birth_year, ms.m AS sex, mn.m AS nationality,
+          []::VARCHAR[] AS identifiers
+        FROM corridor_csv s
+        LEFT JOIN corridor_map_birth_year mb ON mb.v = {col("birth_year")}
+        LEFT JOIN corridor_map_sex ms ON ms.v = {col("sex")}
+        LEFT JOIN corridor_map_nationality mn ON mn.v = {col("nationality")}""")
+    for name in maps:
+        con.unregister(f"corridor_map_{name}")
+    con.execute("DROP TABLE corridor_csv")
 
 
 # Words ``normalise._arabic_units`` reads by their neighbours; every other word of an

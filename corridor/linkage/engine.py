@@ -23,14 +23,20 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from corridor.linkage.columns import RAW_SCHEMA, build_feature_table, raw_table
+from corridor.linkage.columns import (
+    RAW_SCHEMA,
+    build_feature_table,
+    raw_from_person_csv,
+    raw_table,
+)
 from corridor.linkage.features import COLUMNS, feature_row
 from corridor.linkage.model import SplinkModel, block_keys_sql, splink_settings, tf_tables_sql
 from corridor.matching.records import PersonRecord
 from corridor.matching.variants import load_default_frequencies
 
 __all__ = [
-    "BACKENDS", "DedupeResult", "SCHEMA", "dedupe", "dedupe_features", "spark_session",
+    "BACKENDS", "DedupeResult", "SCHEMA", "dedupe", "dedupe_features", "dedupe_person_csv",
+    "spark_session",
     "write_features", "write_raw",
 ]
 
@@ -260,6 +266,32 @@ def dedupe(
     return result
 
 
+def dedupe_person_csv(
+    path: Path,
+    *,
+    threshold: float = 0.5,
+    model: SplinkModel | None = None,
+    workdir: Path | None = None,
+    duckdb_threads: int | None = None,
+    keep_pairs: bool = False,
+    min_weight: float | None = None,
+    memory_limit: str | None = None,
+) -> DedupeResult:
+    """``dedupe`` of a person CSV (``matching.bench.read_person_csv``'s columns) on
+    DuckDB, the file read by DuckDB itself (``columns.raw_from_person_csv``: the same
+    values as ``read_person_csv``), so no record becomes a Python object."""
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="corridor-dedupe-", dir=workdir) as tmp:
+        result = dedupe_features(
+            Path(tmp), 0, backend="duckdb", threshold=threshold, model=model,
+            workdir=Path(tmp), duckdb_threads=duckdb_threads, keep_pairs=keep_pairs,
+            min_weight=min_weight, memory_limit=memory_limit, person_csv=path,
+        )
+    result.timings = {"features_s": result.timings.pop("columns_s", 0.0),
+                      **result.timings, "total_s": time.perf_counter() - t0}
+    return result
+
+
 def dedupe_features(
     parts: Path,
     n: int,
@@ -274,11 +306,15 @@ def dedupe_features(
     min_weight: float | None = None,
     memory_limit: str | None = None,
     raw: bool = False,
+    person_csv: Path | None = None,
 ) -> DedupeResult:
     """``dedupe`` on key columns already written (``write_features``: ``n`` records as
     Parquet files in ``parts``), or with ``raw`` on the records' name fields as they are
-    (``write_raw``; DuckDB only), the columns then built in DuckDB; DuckDB's spill files
-    go to ``workdir``."""
+    (``write_raw``; DuckDB only), or on a person CSV read by DuckDB (``person_csv``,
+    ``n`` then ignored; DuckDB only): the columns then built in DuckDB. DuckDB's spill
+    files go to ``workdir``."""
+    if person_csv is not None and backend != "duckdb":
+        raise ValueError("person_csv is read on the duckdb backend only")
     from splink import Linker
 
     model = model or SplinkModel.default()
@@ -286,9 +322,6 @@ def dedupe_features(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     tmp = str(workdir)
-    settings = splink_settings(model, backend, n)
-    if keep_pairs:
-        settings["retain_intermediate_calculation_columns"] = True
     weight = model.threshold_weight(threshold)
     t1 = time.perf_counter()
     if backend == "duckdb":
@@ -303,11 +336,16 @@ def dedupe_features(
             con.execute("SET memory_limit = ?", [memory_limit])
             # Keeping the input order costs memory; clusters do not depend on it.
             con.execute("SET preserve_insertion_order = false")
-        if raw:
+        if raw or person_csv is not None:
             t_columns = time.perf_counter()
-            con.execute(
-                f"CREATE TABLE corridor_raw AS SELECT * FROM read_parquet('{parts}/*.parquet')"
-            )
+            if person_csv is not None:
+                raw_from_person_csv(con, person_csv, "corridor_raw")
+                n = con.execute("SELECT count(*) FROM corridor_raw").fetchall()[0][0]
+            else:
+                con.execute(
+                    f"CREATE TABLE corridor_raw AS "
+                    f"SELECT * FROM read_parquet('{parts}/*.parquet')"
+                )
             build_feature_table(con, "corridor_raw", "raw_persons", encode=True)
             con.execute("DROP TABLE corridor_raw")
             timings["columns_s"] = time.perf_counter() - t_columns
@@ -331,12 +369,14 @@ def dedupe_features(
         ).items():
             con.execute(f"CREATE TABLE corridor_tf_{col} AS {sql}").fetchall()
             tf_names.append((col, f"corridor_tf_{col}"))
+        settings = splink_settings(model, backend, n)
         db_api: Any = DuckDBAPI(con)
         table = db_api.register(TABLE)
         tf_frames = [(col, db_api.register(name)) for col, name in tf_names]
     else:
         from splink import SparkAPI
 
+        settings = splink_settings(model, backend, n)
         spark = spark or spark_session()
         db_api = SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]
         spark.read.parquet(str(parts)).createOrReplaceTempView("raw_persons")
@@ -352,6 +392,8 @@ def dedupe_features(
                 model, "spark", TABLE, "corridor_name_frequencies", n
             ).items()
         ]
+    if keep_pairs:
+        settings["retain_intermediate_calculation_columns"] = True
     linker = Linker(table, settings, log_level=logging.WARNING)
     for col, frame in tf_frames:
         linker.table_management.register_term_frequency_lookup(frame, col)

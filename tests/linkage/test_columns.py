@@ -150,3 +150,45 @@ def test_an_unknown_method_is_refused(tmp_path: Any) -> None:
 
     with pytest.raises(ValueError, match="unknown method"):
         write_features([[PersonRecord("x")]], tmp_path, method="other")
+
+
+CSV = (
+    "record_id,full_name,given_name,father_name,grandfather_name,family_name,"
+    "name_original_script,sex,birth_year,nationality,place_of_origin\n"
+    'a1,,Ali,Hassan,Omar,Khan,علي حسن عمر خان,M,1980,syr,Homs\n'
+    'a2,"Khan, Ali Hassan",,,,,,female,1980-05-01, SYR ,\n'
+    'a3,,\u00a0Abdel ,Rahman,,"Al ""Hamad""",,x,abc,,\n'
+    'a4,, , ,,,"  محمد  حسن ",m, 1975 ,IRQ,\n'
+    "a5,,,,,,,,,,\n"
+)
+
+
+def test_duckdb_reads_a_person_csv_as_read_person_csv_does(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    from corridor.linkage.columns import raw_from_person_csv
+    from corridor.linkage.engine import dedupe_person_csv
+    from corridor.matching.bench import read_person_csv
+
+    path = Path(tmp_path) / "persons.csv"
+    path.write_text(CSV, encoding="utf-8")
+    con = duckdb.connect()
+    raw_from_person_csv(con, path, "raw")
+    got = {r["unique_id"]: r for r in con.sql("SELECT * FROM raw").to_arrow_table().to_pylist()}
+    want = {r["unique_id"]: r for r in raw_table(read_person_csv(path)).to_pylist()}
+    assert got == want
+    assert want["a3"]["given"] == "Abdel" and want["a2"]["birth_year"] == 1980
+
+    records = generated(600, seed=5)
+    lines = ["record_id,full_name,given_name,father_name,grandfather_name,family_name,"
+             "name_original_script,sex,birth_year,nationality"]
+    for r in records:
+        cells = [r.record_id, r.full_name, r.given_name, r.father_name, r.grandfather_name,
+                 r.family_name, r.name_original_script, r.sex, r.birth_year, r.nationality]
+        lines.append(",".join("" if c is None else str(c) for c in cells))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    on_csv = dedupe_person_csv(path, keep_pairs=True)
+    on_records = dedupe([list(read_person_csv(path))], keep_pairs=True)
+    assert on_csv.pairs == on_records.pairs > 10
+    assert sorted(on_csv.pair_weights) == sorted(on_records.pair_weights)
+    assert on_csv.clusters == on_records.clusters
