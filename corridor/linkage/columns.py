@@ -337,9 +337,9 @@ def build_feature_table(
     hv: dict[str, list[Any]] = {"v": [], "units": []}
     words_of: dict[str, _Word] = {}
     for (v,) in hard:
-        units = _segmented(v, reg, words_of)
+        segmented = _segmented(v, reg, words_of)
         hv["v"].append(v)
-        hv["units"].append(reg.parse(v) if units is None else units)
+        hv["units"].append(reg.parse(v) if segmented is None else segmented)
     con.register("corridor_hv_arrow", pa.table(hv, schema=pa.schema([
         ("v", pa.string()), ("units", pa.list_(pa.int32()))])))
     con.execute(
