@@ -192,3 +192,24 @@ def test_duckdb_reads_a_person_csv_as_read_person_csv_does(tmp_path: Any) -> Non
     assert on_csv.pairs == on_records.pairs > 10
     assert sorted(on_csv.pair_weights) == sorted(on_records.pair_weights)
     assert on_csv.clusters == on_records.clusters
+
+
+def test_the_columns_written_for_spark_equal_the_per_record_ones(tmp_path: Any) -> None:
+    # write_features(method="sql") is what Spark reads: the same rows as method="python".
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    from corridor.linkage.bench import chunked
+    from corridor.linkage.engine import write_features
+
+    records = generated(120, seed=2) + EDGES
+    rows = {}
+    for method in ("sql", "python"):
+        out = Path(tmp_path) / method
+        out.mkdir()
+        assert write_features(chunked(records, 50), out, method=method) == len(records)
+        table = pq.read_table(out)
+        assert table.column_names == list(COLUMNS)
+        rows[method] = sorted(table.to_pylist(), key=lambda r: r["unique_id"])
+    assert rows["sql"] == rows["python"]
