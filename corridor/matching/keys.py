@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from corridor.matching.normalise import NameUnit, parse_name
+from corridor.matching.normalise import SYLLABLE_RE, NameUnit, parse_name
 
 __all__ = ["Reading", "UnitKeys", "is_syllable", "latin_key", "latin_readings", "romanise",
            "skeleton", "slots", "unit_keys"]
@@ -244,6 +244,9 @@ def latin_key(unit: NameUnit) -> str:
 #       c stays the French s: Yacine, Eljacem);
 #   Indonesian/Malay: sy is sh (Rasyid, Hisyam, Basyir, Syarif) and, in the spelling
 #       before 1972, tj is ch (Tjahjo).
+#   French and West African spellings drop the h of hy between vowels (Yaya and Yahaya
+#       for Yahya, يحيى): a y between vowels may be read hy. Not at the start of a name
+#       (Ayad, Ayoub keep their y).
 _READING_GROUPS: list[list[list[tuple[re.Pattern[str], str]]]] = [
     [[(re.compile(r"(?<![st])ch"), "kh")], [(re.compile(r"(?<![st])ch"), "h")]],
     [[(re.compile(r"(?<![dst])j"), "y")]],
@@ -251,6 +254,7 @@ _READING_GROUPS: list[list[list[tuple[re.Pattern[str], str]]]] = [
       (re.compile(r"(?<=[aeiouy])p$"), "b")]],
     [[(re.compile(r"(?<![kcs])x"), "h"), (re.compile(r"(?:^|(?<=[aeiou]))c(?=[aou])"), "")]],
     [[(re.compile(r"sy(?=[aeiou])"), "sh"), (re.compile(r"tj(?=[aeiou])"), "ch")]],
+    [[(re.compile(r"(?<=[^aeiou][aeiou])y(?=[aeiou])"), "hy")]],
 ]
 # Korean: McCune-Reischauer (and the North's own spelling) writes the plain ㅈ as ch,
 # the South's Revised Romanisation as j (Cho/Jo, Chae/Jae, Chang/Jang, Chung/Jung);
@@ -259,18 +263,17 @@ _SYLLABLE_READINGS: list[tuple[re.Pattern[str], str]] = [(re.compile(r"^ch"), "j
 
 # One syllable of a Korean or Chinese name as romanised: an initial consonant, a vowel
 # (with y/w glide) and at most n, ng, l, k, p or m (Kim, Sok, Chol, Myong, Jang, Wen).
-SYLLABLE_RE = re.compile(
-    r"^(?:ch|ts|kk|tt|pp|ss|jj|[bdghjklmnprstwyz])(?:[yw])?"
-    r"(?:ae|eo|oe|ui|eu|[aeiou])(?:ng|[nlkpm])?$"
-)
+# A syllable may also begin with its vowel where a final consonant closes it (Il, Ok,
+# Un, Eun: Kim Il Sung, Pak Ok Sun); a bare vowel (O, U) is not taken for one.
+# (Defined in ``normalise``, which reads such names word by word.)
 
 
 def is_syllable(unit: NameUnit) -> bool:
     """True for a one-word Latin unit shaped like one syllable of a Korean or Chinese
-    name (Kim, Chol, Myong; not Ali, Omar, Naim).
+    name (Kim, Chol, Myong, Ok; not Ali, Omar, Naim).
 
-    >>> [is_syllable(parse_name(n)[0]) for n in ["Kim", "Myong", "Ali", "Naim", "Hassan"]]
-    [True, True, False, False, False]
+    >>> [is_syllable(parse_name(n)[0]) for n in ["Kim", "Myong", "Ok", "Ali", "Naim", "Omar"]]
+    [True, True, True, False, False, False]
     """
     return unit.script == "la" and len(unit.parts) == 1 and bool(SYLLABLE_RE.match(unit.text))
 
