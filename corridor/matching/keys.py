@@ -328,10 +328,11 @@ class UnitKeys:
     """All keys of one unit, computed once (units repeat a lot: cache by unit)."""
 
     __slots__ = ("unit", "skeleton", "slots", "alt_skeleton", "alt_slots", "latin", "text",
-                 "script", "readings")
+                 "script", "readings", "syllable")
 
     def __init__(self, unit: NameUnit) -> None:
         self.unit = unit
+        self.syllable = is_syllable(unit)  # one syllable of a Korean or Chinese name
         self.text = unit.text
         self.script = unit.script
         sl = slots(unit)

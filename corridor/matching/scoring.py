@@ -30,7 +30,7 @@ from corridor.matching.compare import (
     UnitComparator,
     vowels_agree,
 )
-from corridor.matching.keys import UnitKeys, is_syllable, unit_keys
+from corridor.matching.keys import UnitKeys, unit_keys
 from corridor.matching.model import Model
 from corridor.matching.normalise import NameUnit, parse_name
 from corridor.matching.records import CHAIN, FAMILY, GIVEN, GIVEN2, NameChain, PersonRecord
@@ -107,7 +107,7 @@ class _NameResult:
 
 def _syllabic(q_keys: Sequence[UnitKeys], c_keys: Sequence[UnitKeys]) -> bool:
     """Both names are made only of syllables of Korean or Chinese names (Kim Sok Chol)."""
-    return all(is_syllable(k.unit) for k in q_keys) and all(is_syllable(k.unit) for k in c_keys)
+    return all(k.syllable for k in q_keys) and all(k.syllable for k in c_keys)
 
 
 def _display(unit: NameUnit) -> str:
