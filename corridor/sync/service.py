@@ -127,12 +127,18 @@ class SyncService(Service):
         super().__init__(db, clock)
         self.vault = vault
         self.master: MasterKey | None = vault.master
+        # At the central: queue the suspected duplicates of the persons a bundle applied
+        # (``RegistrationService.queue_duplicates_of``, set by ``of``; issue 16: the same
+        # person registered at two sites apart is proposed once both are here).
+        self.find_duplicates: Callable[[list[str], AuditHook], int] | None = None
 
     @classmethod
     def of(cls, services: Services) -> SyncService:
         """Built beside the services (not inside them: the services import nothing of
         ``corridor.sync`` but its journal)."""
-        return cls(services.db, services.clock, services.vault)
+        sync = cls(services.db, services.clock, services.vault)
+        sync.find_duplicates = services.registration.queue_duplicates_of
+        return sync
 
     # -- identity ------------------------------------------------------------------------
 
@@ -623,6 +629,8 @@ class SyncService(Service):
                 outbox.record(conn, sorted(touched), "registration", now)
         if touched:
             self.notify(sorted(touched))
+            if self.find_duplicates is not None and me["role"] == "central":
+                self.find_duplicates(sorted(touched), audit)
         return report
 
     def node_hook(self, node_id: str, action: str = "sync.apply") -> AuditHook:

@@ -446,6 +446,19 @@ class RegistrationService(Service):
             return 0
         return self.linkage(written, audit)
 
+    def queue_duplicates_of(self, person_ids: Sequence[str], audit: AuditHook) -> int:
+        """``queue_duplicates`` for persons written by another installation (a sync
+        applied their changes here, corridor/sync): their stored details searched for,
+        as a desk's registration is."""
+        if self.linkage is None or not person_ids:
+            return 0
+        with self.db.read() as conn:
+            written = [
+                (pid, PersonDetails.model_validate(_details_of(self._person(conn, pid))))
+                for pid in person_ids
+            ]
+        return self.queue_duplicates(written, audit)
+
     def link(self, data: LinkIn, scope: Sites = None, *, audit: AuditHook) -> dict[str, Any]:
         """Record that other_person is person's <kind> (and the inverse); audited for both
         persons."""
