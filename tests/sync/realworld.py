@@ -92,12 +92,17 @@ class Install:
         svc = app.state.services
         name = f"officer-{self.name}"
         _, secret = svc.accounts.create(
-            name, "Officer", "a long test password", roles, sites,
+            name,
+            "Officer",
+            "a long test password",
+            roles,
+            sites,
             audit=svc.audit.operator_hook("test", "users.admin"),
-        )  # fmt: skip
+        )
         with TestClient(app, base_url="https://testserver") as client:
-            r = client.post("/api/auth/login", json={"username": name,
-                                                     "password": "a long test password"})  # fmt: skip
+            r = client.post(
+                "/api/auth/login", json={"username": name, "password": "a long test password"}
+            )
             assert r.status_code == 200, r.text
             if secret:
                 r = client.post("/api/auth/second-factor", json={"code": pyotp.TOTP(secret).now()})
@@ -180,8 +185,9 @@ def enrol(central: Install, node: Install, site: str, central_url: str, tmp_path
     """`corridor node init` at the node, `approve` at the central, `join` at the node with
     the central's fingerprint as `approve` printed it; the node's id."""
     request, grant = tmp_path / f"{node.name}-request.json", tmp_path / f"{node.name}-grant.json"
-    out = node.cli("node", "init", "--central", central_url, "--site", site,
-                   "--request-out", str(request))  # fmt: skip
+    out = node.cli(
+        "node", "init", "--central", central_url, "--site", site, "--request-out", str(request)
+    )
     node_id = out.split()[1]
     out = central.cli("node", "approve", str(request), "--out", str(grant))
     fingerprint = out.strip().rsplit(" ", 1)[-1]
@@ -195,17 +201,37 @@ BASIS = {"purpose": "registration", "legal_basis": "vital_interest"}
 
 def household(site_id: str, head: str, child: str, phone: str) -> dict[str, Any]:
     return {
-        "site_id": site_id, "consent": CONSENT, **BASIS,
-        "head": {"given_name": head, "family_name": "Saleh", "sex": "f",
-                 "birth_date": "1985-02-03", "phone": phone},
-        "members": [{"relationship": "child", "given_name": child, "family_name": "Saleh",
-                     "sex": "m", "birth_date": "2015-06-07"}],
-    }  # fmt: skip
+        "site_id": site_id,
+        "consent": CONSENT,
+        **BASIS,
+        "head": {
+            "given_name": head,
+            "family_name": "Saleh",
+            "sex": "f",
+            "birth_date": "1985-02-03",
+            "phone": phone,
+        },
+        "members": [
+            {
+                "relationship": "child",
+                "given_name": child,
+                "family_name": "Saleh",
+                "sex": "m",
+                "birth_date": "2015-06-07",
+            }
+        ],
+    }
 
 
 def person(site_id: str, given: str, family: str, phone: str, birth: str) -> dict[str, Any]:
     return {
-        "site_id": site_id, "consent": CONSENT, **BASIS, "given_name": given,
-        "family_name": family, "sex": "m", "birth_date": birth, "phone": phone,
+        "site_id": site_id,
+        "consent": CONSENT,
+        **BASIS,
+        "given_name": given,
+        "family_name": family,
+        "sex": "m",
+        "birth_date": birth,
+        "phone": phone,
         "nationality": "SYR",
-    }  # fmt: skip
+    }

@@ -84,8 +84,9 @@ def test_two_sites_apart_then_together(tmp_path: Path, central_url: str, servers
     servers.append(central_server.start())
 
     # Linked: Samira, registered at the exit, reaches the central and comes back acknowledged.
-    samira = apis["exit"].post("/api/persons", person(exit_point, "Samira", "Haddad",
-                                                      "+963933100001", "1990-04-12"))["id"]  # fmt: skip
+    samira = apis["exit"].post(
+        "/api/persons", person(exit_point, "Samira", "Haddad", "+963933100001", "1990-04-12")
+    )["id"]
     nodes["exit"].cli("node", "sync")
     assert central_api.get(f"/api/persons/{samira}")["phone"] == "+963933100001"
 
@@ -98,16 +99,23 @@ def test_two_sites_apart_then_together(tmp_path: Path, central_url: str, servers
     acknowledged: dict[str, list[str]] = {"exit": [samira], "camp": []}
     for name, api in apis.items():
         for i in range(3):
-            h = api.post("/api/households", household(
-                site_of[name], f"{name.title()}Mother{i}", f"{name.title()}Son{i}",
-                f"+9639332{len(name)}{i:04d}"))  # fmt: skip
+            h = api.post(
+                "/api/households",
+                household(
+                    site_of[name],
+                    f"{name.title()}Mother{i}",
+                    f"{name.title()}Son{i}",
+                    f"+9639332{len(name)}{i:04d}",
+                ),
+            )
             acknowledged[name] += [m["id"] for m in h["members"]]
     # The same man at both sites' desks while apart.
     twins = {
-        name: api.post("/api/persons", person(site_of[name], "Yusuf", "Haddad",
-                                              "+963944555666", "1979-11-02"))["id"]
+        name: api.post(
+            "/api/persons", person(site_of[name], "Yusuf", "Haddad", "+963944555666", "1979-11-02")
+        )["id"]
         for name, api in apis.items()
-    }  # fmt: skip
+    }
     for name in apis:
         acknowledged[name].append(twins[name])
     # Samira's phone changed at the exit and at the central, each not knowing the other.
@@ -148,8 +156,7 @@ def test_two_sites_apart_then_together(tmp_path: Path, central_url: str, servers
     assert total == len(acknowledged["exit"]) + len(acknowledged["camp"]) == 15
 
     # The central's figures are the nodes' figures, site by site (and so their sum).
-    at_central = {name: central_api.get(f"/api/sites/{site_of[name]}/figures")
-                  for name in nodes}  # fmt: skip
+    at_central = {name: central_api.get(f"/api/sites/{site_of[name]}/figures") for name in nodes}
     at_nodes = {name: apis[name].get(f"/api/sites/{site_of[name]}/figures") for name in nodes}
     for name in nodes:
         assert at_central[name]["present"] == at_nodes[name]["present"], name
@@ -158,9 +165,11 @@ def test_two_sites_apart_then_together(tmp_path: Path, central_url: str, servers
 
     # The phone changed on both sides is a conflict that keeps both values.
     with svc.db.read() as conn:
-        conflict = conn.execute(
-            select(sync_changes).where(sync_changes.c.state == "conflict")
-        ).mappings().all()  # fmt: skip
+        conflict = (
+            conn.execute(select(sync_changes).where(sync_changes.c.state == "conflict"))
+            .mappings()
+            .all()
+        )
     assert [(c["person_id"], c["conflict_fields"]) for c in conflict] == [(samira, "phone")]
     theirs = open_payload(svc.vault, exit_point, conflict[0]["payload"])
     assert theirs is not None
