@@ -590,6 +590,12 @@ class SyncService(Service):
             audit = self.node_hook(sender)
         report = ImportReport(from_node=sender)
         with self.db.transaction() as conn:
+            # One import from a sender at a time: the same bundle twice at once (a sync
+            # killed and run again while its push is still applied) waits here and then
+            # finds the changes held (PostgreSQL; SQLite has one writer anyway).
+            conn.execute(
+                select(sync_nodes.c.id).where(sync_nodes.c.id == sender).with_for_update()
+            )
             me = self._self(conn)
             ids = [c["id"] for c in changes]
             held: set[str] = set()

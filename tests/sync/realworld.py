@@ -130,12 +130,14 @@ class Serve:
     def start(self) -> Serve:
         env = {**os.environ, **self.install.env}
         env.pop("CORRIDOR_MASTER_KEY", None)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "corridor", "serve", "--port", str(self.port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        self.log = self.install.key_file.with_suffix(".log")
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "corridor", "serve", "--port", str(self.port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
