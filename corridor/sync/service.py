@@ -128,7 +128,7 @@ class SyncService(Service):
         self.vault = vault
         self.master: MasterKey | None = vault.master
         # At the central: queue the suspected duplicates of the persons a bundle applied
-        # (``RegistrationService.queue_duplicates_of``, set by ``of``; issue 16: the same
+        # (``Services.link_synced``, set by ``of``; issue 16: the same
         # person registered at two sites apart is proposed once both are here).
         self.find_duplicates: Callable[[list[str], AuditHook], int] | None = None
 
@@ -137,7 +137,7 @@ class SyncService(Service):
         """Built beside the services (not inside them: the services import nothing of
         ``corridor.sync`` but its journal)."""
         sync = cls(services.db, services.clock, services.vault)
-        sync.find_duplicates = services.registration.queue_duplicates_of
+        sync.find_duplicates = services.link_synced
         return sync
 
     # -- identity ------------------------------------------------------------------------
@@ -593,9 +593,7 @@ class SyncService(Service):
             # One import from a sender at a time: the same bundle twice at once (a sync
             # killed and run again while its push is still applied) waits here and then
             # finds the changes held (PostgreSQL; SQLite has one writer anyway).
-            conn.execute(
-                select(sync_nodes.c.id).where(sync_nodes.c.id == sender).with_for_update()
-            )
+            conn.execute(select(sync_nodes.c.id).where(sync_nodes.c.id == sender).with_for_update())
             me = self._self(conn)
             ids = [c["id"] for c in changes]
             held: set[str] = set()

@@ -205,3 +205,21 @@ def test_a_node_clock_six_hours_wrong(pair, tmp_path, sqlite_template, clock, ho
         )
     assert _origin_rows(central) == sorted(set(_origin_rows(central)))
     node.db.dispose()
+
+
+def test_a_person_registered_apart_at_a_node_and_the_central_is_proposed_as_a_duplicate(
+    pair,
+) -> None:
+    """Registered at the central's desk and at the node while apart: when the node's
+    change is applied at the central, the engine proposes the pair for review (before:
+    a sync applied persons without searching for them, and no pair was queued)."""
+    central, node, exit_point, _ = pair
+    here = register(central, exit_point, "Yusuf", "+963944555666")
+    there = register(node, exit_point, "Yusuf", "+963944555666")
+    assert central.merges.queue() == []
+    sync(central).import_bundle(sync(node).export(), audit=_apply(central))
+    queued = central.merges.queue()
+    assert [sorted(p["id"] for p in pair["persons"]) for pair in queued] == [sorted([here, there])]
+    # At a node nothing is searched: the central proposes, once.
+    sync(node).import_bundle(sync(central).export(sync(node).identity()["id"]), audit=_apply(node))
+    assert node.merges.queue() == []
