@@ -125,6 +125,15 @@ def test_two_sites_apart_then_together(tmp_path: Path, central_url: str, servers
     # A truck carries the camp's changes to the central and the answer back.
     truck, back = tmp_path / "camp.bundle", tmp_path / "back.bundle"
     nodes["camp"].cli("node", "export", "--to", str(truck))
+    # Spoilt on the way, or handed to the wrong site: refused, clearly, nothing imported.
+    data = truck.read_bytes()
+    spoilt = tmp_path / "spoilt.bundle"
+    spoilt.write_bytes(data[: len(data) // 2] + bytes([data[len(data) // 2] ^ 1]) +
+                       data[len(data) // 2 + 1 :])  # fmt: skip
+    out = central.cli("node", "import", str(spoilt), ok=False)
+    assert "signature does not verify" in out and "nothing was imported" in out, out
+    out = nodes["exit"].cli("node", "import", str(truck), ok=False)
+    assert "another node" in out and "nothing was imported" in out, out
     out = central.cli("node", "import", str(truck))
     assert out.startswith("7 changes applied, 0 waiting"), out
     assert central.cli("node", "import", str(truck)).startswith("already applied")
