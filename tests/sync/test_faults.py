@@ -14,13 +14,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from corridor.schemas import PersonPatch, StatusEventIn
 from corridor.services import Services
+from corridor.settings import Settings
 from corridor.storage.sync_tables import sync_acks, sync_changes
 from corridor.storage.tables import movements, person_locations, persons
-from tests.conftest import Clock
+from corridor.sync.client import sync_round
+from corridor.web import create_app
+from tests.conftest import MASTER_KEY, Clock
 from tests.sync import test_bundles
 from tests.sync.helpers import hook, make_site, register, sync
 from tests.sync.test_bundles import _apply, _counts, _enrol, _node_services
@@ -154,8 +158,8 @@ def _where(s: Services, pid: str) -> tuple[str, str]:
 
 @pytest.mark.parametrize("hours", [-6, 6], ids=["six-hours-behind", "six-hours-ahead"])
 def test_a_node_clock_six_hours_wrong(pair, tmp_path, sqlite_template, clock, hours) -> None:
-    """A node whose clock is six hours wrong: its bundles are accepted (their time is not
-    checked against the central's), nothing is lost or doubled, and both sides order
+    """A node whose clock is six hours wrong: its bundles and its pull over HTTP are
+    accepted, nothing is lost or doubled, and both sides order
     the person's movements by when they happened as recorded (``occurred_at``), never by
     when they arrived: the same events, the same order and the same location at both."""
     central, _, exit_point, camp = pair
@@ -179,10 +183,13 @@ def test_a_node_clock_six_hours_wrong(pair, tmp_path, sqlite_template, clock, ho
     node.movements.record(
         pid, StatusEventIn(kind="transferred", to_site_id=camp), audit=hook(node, "movement.write")
     )
-    # The node's bundle arrives last at the central; the central's arrives last at the node.
-    for _ in range(2):
-        sync(central).import_bundle(sync(node).export(), audit=_apply(central))
-        sync(node).import_bundle(sync(central).export(node_id), audit=_apply(node))
+    # Over HTTP (`corridor node sync`'s round: the node's pull request carries its wrong
+    # time): the node's change arrives last at the central, the central's last at the node.
+    settings = Settings(database_url=str(central.db.url), master_key=MASTER_KEY)
+    app = create_app(settings, database=central.db, clock=clock)
+    with TestClient(app, base_url="https://central.example") as http:
+        for _ in range(2):
+            sync_round(sync(node), audit=_apply(node), client=http)
 
     at_central, at_node = _events(central, pid), _events(node, pid)
     assert at_central == at_node
