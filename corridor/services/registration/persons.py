@@ -453,9 +453,11 @@ class RegistrationService(Service):
         if self.linkage is None or not person_ids:
             return 0
         with self.db.read() as conn:
+            # A person merged away here is searched for as its survivor, once.
+            live = list(dict.fromkeys(live_ids(conn, person_ids)))
             written = [
                 (pid, PersonDetails.model_validate(_details_of(self._person(conn, pid))))
-                for pid in person_ids
+                for pid in live
             ]
         return self.queue_duplicates(written, audit)
 
