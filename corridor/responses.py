@@ -313,6 +313,9 @@ class SyncPeer(ReadModel):
     status: str
     site_id: str | None
     last_contact_at: datetime | None
+    wiped_at: datetime | None = Field(
+        None, description="At the central: when the node's wipe order was delivered"
+    )
     unsent: int = Field(description="Changes the peer has not acknowledged (to send)")
     to_receive: int | None = Field(
         description="Changes the peer said it made that have not arrived here (known at "
@@ -330,6 +333,9 @@ class SyncStatus(ReadModel):
     status: str
     site_id: str | None
     last_seq: int = Field(description="Changes made here (this installation's own numbers)")
+    wiped_at: datetime | None = Field(
+        None, description="At a node: when it carried out its central's wipe order"
+    )
     fingerprint: str | None = Field(description="This installation's signing key, as checked")
     waiting: int
     conflicts: int

@@ -51,6 +51,10 @@ class Settings:
     max_body_bytes: int = 1_000_000
     max_upload_bytes: int = 200_000_000
     travel_hours: float = 12.0
+    # Site-node sync (issue 16): a pull request made further than this from the central's
+    # clock is refused; a pull's answer carries at most this many changes.
+    sync_pull_window_hours: float = 48.0
+    sync_pull_max_changes: int = 2000
     # role -> persons an hour; from the environment ``registrar=600,health=800``, which
     # changes the roles it names and keeps the others' defaults.
     lookups_per_hour: Mapping[str, int] = field(
@@ -85,6 +89,20 @@ class Settings:
             raise ValueError("travel_hours must be more than 0 and at most 336 (14 days)")
         object.__setattr__(self, "travel_hours", hours)
         object.__setattr__(self, "lookups_per_hour", _lookups(self.lookups_per_hour))
+        try:
+            window = float(self.sync_pull_window_hours)
+            most = int(self.sync_pull_max_changes)
+        except ValueError:
+            raise ValueError(
+                "CORRIDOR_SYNC_PULL_WINDOW_HOURS must be a number of hours and "
+                "CORRIDOR_SYNC_PULL_MAX_CHANGES a whole number"
+            ) from None
+        if not 1 <= window <= 24 * 30 or most < 1:
+            raise ValueError(
+                "sync_pull_window_hours must be 1 to 720 and sync_pull_max_changes at least 1"
+            )
+        object.__setattr__(self, "sync_pull_window_hours", window)
+        object.__setattr__(self, "sync_pull_max_changes", most)
 
     def load_master_key(self) -> MasterKey:
         """The master key from the file or the variable (exactly one must be set)."""
@@ -186,6 +204,12 @@ SETTINGS_HELP: dict[str, str] = {
     "travel_hours": "Hours a manifest's vehicle is expected to take by default (12): until "
     "its expected arrival a person not checked in is 'in transit', after it 'unaccounted "
     "for'; the dispatching officer may set another time; env CORRIDOR_TRAVEL_HOURS",
+    "sync_pull_window_hours": "A site node's pull request made more than this many hours "
+    "from the central's clock, either way, is refused as stale or replayed (default 48: "
+    "a node's clock may be hours off); env CORRIDOR_SYNC_PULL_WINDOW_HOURS",
+    "sync_pull_max_changes": "The most changes one answer to a site node's pull carries "
+    "(default 2000); the node pulls again until nothing is left; env "
+    "CORRIDOR_SYNC_PULL_MAX_CHANGES",
     "lookups_per_hour": "Distinct persons one user may look up in an hour, by role, as "
     "role=number pairs over the defaults (registrar 600, health 600, movement_officer 400, "
     "protection_officer 300, site_manager 300, tracing_officer 120, any other role 200); "

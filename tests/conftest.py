@@ -24,6 +24,7 @@ from corridor.security import passwords
 from corridor.security.crypto import MasterKey
 from corridor.security.roles import Role, default_matrix
 from corridor.services import Services
+from corridor.services.tracing.worker import TracingWorker
 from corridor.settings import Settings
 from corridor.storage import Database
 from corridor.storage.migrate import upgrade
@@ -32,6 +33,27 @@ from corridor.web import create_app
 from tests.support.pgserver import PgServer, postgres_unavailable_reason, start_postgres
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(autouse=True)
+def _stop_tracing_workers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A test that registers through an app it never started (no lifespan) wakes the
+    tracing worker, whose thread then outlives the test: it polls the test's database
+    every minute, after a PostgreSQL test has stopped its server too, and keeps that
+    database's connections alive. Every worker woken during a test is stopped when the
+    test ends, as the app's shutdown stops it in production (a later wake starts it
+    again)."""
+    woken: list[TracingWorker] = []
+    original = TracingWorker.wake
+
+    def wake(self: TracingWorker) -> None:
+        woken.append(self)
+        original(self)
+
+    monkeypatch.setattr(TracingWorker, "wake", wake)
+    yield
+    for worker in dict.fromkeys(woken):
+        worker.stop()
 
 
 @pytest.fixture(scope="session", autouse=True)

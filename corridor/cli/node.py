@@ -20,6 +20,14 @@ def _sync(svc: Any) -> Any:
     return SyncService.of(svc)
 
 
+def _send_audit(svc: Any) -> Any:
+    """Each person whose change a bundle carries out of this installation, audited under
+    the operator who sends it (``sync.send``)."""
+    return svc.audit.operator_hook(
+        actor().removeprefix("cli:"), "sync.send", "changes sent to another node (bundle)"
+    )
+
+
 @click.group()
 def node() -> None:
     """Site nodes: enrolment, bundles (a USB stick in a truck), status."""
@@ -99,7 +107,7 @@ def node_export(
     """Write what the other side has not acknowledged as an encrypted, signed bundle."""
     svc = services_for(db_url, master_key_file)
     with reported():
-        data = _sync(svc).export(to_node)
+        data = _sync(svc).export(to_node, audit=_send_audit(svc))
     out.write_bytes(data)
     header = json.loads(data.split(b"\n")[1])
     click.echo(f"{header['count']} changes for node {header['to_node']} written to {out}")
@@ -117,6 +125,12 @@ def node_import(db_url: str | None, master_key_file: str | None, bundle: Path) -
             bundle.read_bytes(),
             audit=svc.audit.operator_hook(actor().removeprefix("cli:"), "sync.apply"),
         )
+    if report.wiped:
+        click.echo(
+            f"{bundle} carried the central's order to wipe this node: its copy of the site's "
+            "keys is destroyed, its persons anonymised, and it no longer syncs"
+        )
+        return
     if report.already_applied:
         click.echo(f"already applied: {bundle} changes nothing here")
         return
@@ -141,14 +155,59 @@ def node_sync(db_url: str | None, master_key_file: str | None, central_url: str 
         done = sync_round(
             _sync(svc),
             audit=svc.audit.operator_hook(actor().removeprefix("cli:"), "sync.apply"),
+            send_audit=_send_audit(svc),
             central_url=central_url,
         )
+    if done.wiped:
+        click.echo(
+            "the central ordered this node's wipe: its copy of the site's keys is destroyed, "
+            "its persons anonymised, and it no longer syncs"
+        )
+        return
     push, pulled = done.push, done.pulled
     click.echo(
         f"pushed {done.pushed} changes: {push.get('applied', 0)} applied at the central, "
         f"{push.get('already_had', 0)} held there already, {push.get('waiting', 0)} waiting "
         f"there; pulled {pulled.applied} applied here, {pulled.waiting} waiting, "
         f"{pulled.conflicts} conflicts to review"
+    )
+
+
+@node.command("revoke")
+@db_option
+@key_option
+@click.argument("node_id")
+def node_revoke(db_url: str | None, master_key_file: str | None, node_id: str) -> None:
+    """At the central: revoke node NODE_ID; its bundles (push, pull, file) are refused
+    from now on. To destroy what it holds, order its wipe first (`corridor node wipe`)
+    and revoke it once the wipe was delivered."""
+    svc = services_for(db_url, master_key_file)
+    with reported():
+        done = _sync(svc).revoke(node_id, actor(), audit=admin_audit(svc, "sites.admin"))
+    click.echo(f"node {node_id} (site {done['site_id']}) revoked: its bundles are refused")
+
+
+@node.command("wipe")
+@db_option
+@key_option
+@click.argument("node_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation")
+def node_wipe(db_url: str | None, master_key_file: str | None, node_id: str, yes: bool) -> None:
+    """At the central: order node NODE_ID's wipe. At its next contact (a pull, or a
+    bundle written for it) it destroys its copy of the site's keys, anonymises its
+    persons and stops syncing; its changes not yet sent are lost."""
+    if not yes:
+        click.confirm(
+            f"Order node {node_id} to destroy its copy of the site's data? Changes it has "
+            "not sent yet are lost",
+            abort=True,
+        )
+    svc = services_for(db_url, master_key_file)
+    with reported():
+        done = _sync(svc).order_wipe(node_id, actor(), audit=admin_audit(svc, "sites.admin"))
+    click.echo(
+        f"wipe of node {node_id} (site {done['site_id']}) ordered: it is carried out at "
+        "the node's next contact (`corridor node status` shows when it was delivered)"
     )
 
 
@@ -165,9 +224,17 @@ def node_status(db_url: str | None, master_key_file: str | None) -> None:
         f"{st['last_seq']} changes made here, {st['waiting']} waiting, "
         f"{st['conflicts']} conflicts; fingerprint {st['fingerprint'] or '-'}"
     )
+    if st.get("wiped_at"):
+        lost = sum(p["unsent"] for p in st["peers"] if p["role"] == "central")
+        click.echo(
+            f"  wiped {st['wiped_at']} by order of the central: the site's keys are "
+            f"destroyed; {lost} changes made here had not reached the central and can no "
+            "longer be read"
+        )
     for p in st["peers"]:
         click.echo(
             f"  {p['role'] or '?'} {p['id']} ({p['status']}), site {p['site_id'] or '-'}: "
             f"last contact {p['last_contact_at'] or 'never'}, {p['unsent']} to send"
             + ("" if p["to_receive"] is None else f", {p['to_receive']} to receive")
+            + (f"; wipe delivered {p['wiped_at']}" if p.get("wiped_at") else "")
         )

@@ -61,7 +61,9 @@ sync_nodes = Table(
     metadata,
     Column("id", ID, primary_key=True),
     Column("is_self", Boolean, nullable=False, server_default=false()),
-    # "self" (this installation, not enrolled), "requested", "approved", "revoked".
+    # "self" (this installation, not enrolled), "requested", "approved", "revoked",
+    # "wipe" (ordered, at the central), "wiped" (delivered at the central; carried out at
+    # a node, its own row).
     Column("status", String(10), nullable=False),
     Column("role", String(10)),  # "node" or "central"
     Column("site_id", ID),
@@ -76,6 +78,14 @@ sync_nodes = Table(
     Column("approved_at", UTCDateTime),
     Column("approved_by", String(64)),
     Column("last_contact_at", UTCDateTime),
+    # Protection across nodes (migration 0027_guard): a node revoked by the central's
+    # administrator; a wipe ordered, and delivered (at the central) or carried out (a
+    # node's own row); the ``created_at`` of the last pull request answered (at the
+    # central) or sent (at a node, on its central's row).
+    Column("revoked_at", UTCDateTime),
+    Column("wipe_ordered_at", UTCDateTime),
+    Column("wiped_at", UTCDateTime),
+    Column("last_request_at", UTCDateTime),
 )
 
 # The change each person's stored state reflects here (the base of the next change).

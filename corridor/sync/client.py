@@ -29,6 +29,13 @@ from corridor.sync.service import BundleRefused, ImportReport, SyncService
 
 BUNDLE_TYPE = "application/octet-stream"
 TIMEOUT_S = 120.0
+# A push refused by the central (the node's wipe ordered, or its bundle refused, e.g.
+# sealed under a key the central destroyed): the pull still goes, since its answer may
+# carry the central's order; the round then fails with the push's refusal.
+PULL_ANYWAY = frozenset({"node_wipe_ordered", "bundle_refused"})
+# Pulls in one round at most (each answer is bounded by the central's
+# ``sync_pull_max_changes``): a round that ends with more left says so; run it again.
+MAX_PULLS = 1000
 
 
 class SyncFailed(BundleRefused):
@@ -45,6 +52,9 @@ class RoundReport:
     pushed: int = 0
     push: dict[str, Any] = field(default_factory=dict)
     pulled: ImportReport = field(default_factory=ImportReport)
+    pulls: int = 0  # answers imported (a bounded answer says there is more: pulled again)
+    # The central ordered this node's wipe: the push was refused, the pull carried it out.
+    wiped: bool = False
 
 
 def _said(response: httpx.Response) -> str:
@@ -55,7 +65,16 @@ def _said(response: httpx.Response) -> str:
         return response.text[:200]
 
 
-def _post(client: httpx.Client, path: str, data: bytes) -> httpx.Response:
+def _code(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("code") or "")
+    except ValueError:
+        return ""
+
+
+def _post(
+    client: httpx.Client, path: str, data: bytes, *, passes: frozenset[str] = frozenset()
+) -> httpx.Response:
     try:
         response = client.post(path, content=data, headers={"Content-Type": BUNDLE_TYPE})
     except httpx.HTTPError as exc:
@@ -63,7 +82,7 @@ def _post(client: httpx.Client, path: str, data: bytes) -> httpx.Response:
             f"the central cannot be reached ({type(exc).__name__}): nothing was applied by "
             "this step; run the sync again"
         ) from exc
-    if response.status_code >= 400:
+    if response.status_code >= 400 and _code(response) not in passes:
         raise SyncFailed(
             f"the central refused the {path.rsplit('/', 1)[-1]} ({response.status_code}): "
             f"{_said(response)}"
@@ -75,28 +94,60 @@ def sync_round(
     sync: SyncService,
     *,
     audit: AuditHook,
+    send_audit: AuditHook | None = None,
     client: httpx.Client | None = None,
     central_url: str | None = None,
 ) -> RoundReport:
     """Push, then pull, against the node's central (``client``: one already pointed at
     it, e.g. a test's; otherwise one is made for ``central_url`` or the URL the node was
-    enrolled with)."""
+    enrolled with). ``audit``: the persons the pull applies here (``sync.apply``);
+    ``send_audit``: the persons the push sends (``sync.send``; by default under the
+    central's id)."""
     central = sync.central()
     own = client is None
     if client is None:
         client = httpx.Client(base_url=central_url or central["url"], timeout=TIMEOUT_S)
     report = RoundReport()
     try:
-        bundle = sync.export()
-        report.pushed = int(_header(bundle)["count"])
-        report.push = dict(_post(client, "/api/sync/push", bundle).json())
-        answer = _post(client, "/api/sync/pull", sync.export(changes=False)).content
-        report.pulled = sync.import_bundle(answer, audit=audit)
+        bundle = sync.export(audit=send_audit)
+        pushed = _post(client, "/api/sync/push", bundle, passes=PULL_ANYWAY)
+        refused = None
+        if pushed.status_code < 400:
+            report.pushed = int(_header(bundle)["count"])
+            report.push = dict(pushed.json())
+        else:
+            refused = SyncFailed(
+                f"the central refused the push ({pushed.status_code}): {_said(pushed)}"
+            )
+        # Pull until the central's answer says nothing is left (each answer is bounded).
+        while report.pulls < MAX_PULLS:
+            answer = _post(client, "/api/sync/pull", sync.export(changes=False)).content
+            pulled = sync.import_bundle(answer, audit=audit)
+            report.pulls += 1
+            report.pulled = _sum(report.pulled, pulled) if report.pulls > 1 else pulled
+            if pulled.wiped:
+                report.wiped = True
+                return report
+            if not _header(answer).get("more"):
+                break
+        if refused is not None:  # the pull went (it may carry an order); the push did not
+            raise refused
         sync.touch(central["id"])
     finally:
         if own:
             client.close()
     return report
+
+
+def _sum(a: ImportReport, b: ImportReport) -> ImportReport:
+    return ImportReport(
+        applied=a.applied + b.applied,
+        waiting=b.waiting,
+        conflicts=a.conflicts + b.conflicts,
+        already_had=a.already_had + b.already_had,
+        fresh=a.fresh + b.fresh,
+        from_node=b.from_node,
+    )
 
 
 def _header(bundle: bytes) -> dict[str, Any]:

@@ -28,13 +28,13 @@ import json
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from corridor.domain.ids import uuid7
-from corridor.errors import Conflict, CorridorError, NotFound
+from corridor.errors import Conflict, CorridorError, Forbidden, NotFound
 from corridor.security import audit as security_audit
 from corridor.security.audit import AuditEvent, Outcome
 from corridor.security.crypto import MasterKey
@@ -45,31 +45,33 @@ from corridor.services.protection.field_vault import (
     SEALED_PERSON_FIELDS,
     FieldVault,
 )
+from corridor.services.registration.merges import MergeRows
 from corridor.services.registration.person_rows import document_key
 from corridor.services.search import match_index
 from corridor.storage import locations, outbox
 from corridor.storage.bulk import insert_rows
 from corridor.storage.changes import Note
 from corridor.storage.database import Database
+from corridor.storage.merge_tables import merged_persons
 from corridor.storage.sync_tables import sync_acks, sync_changes, sync_heads, sync_nodes
 from corridor.storage.tables import (
     households,
     manifests,
-    movements,
     person_documents,
     persons,
-    relationships,
     sites,
 )
-from corridor.sync import keys
+from corridor.sync import facts, keys
 from corridor.sync.journal import (
     COMPRESSED,
     ZLIB_LEVEL,
     Journal,
+    custody,
     dumps,
     ensure_self,
     heads_of,
     open_payload,
+    relay,
     set_heads,
 )
 from corridor.sync.state import decode_row, encode_row
@@ -86,6 +88,17 @@ BUNDLE_FIELD = "sync.bundle"
 SECRET_PURPOSE = "sync.node-keys"
 # Person columns that never decide a conflict (bookkeeping, or computed here).
 NOT_COMPARED = {"id", "created_at", "updated_at", "phone_hash", "recorded_by"}
+# Why a node's audit events happen (``node_hook``).
+NODE_PURPOSE = {
+    "sync.apply": "changes received from a site node",
+    "sync.send": "changes sent to another node (sync)",
+    "sync.wipe": "the central's order to wipe this node (sent, or carried out)",
+    "sync.keys": "site keys destroyed at the central, destroyed here too",
+}
+# A node's status at the central that still names it but takes no change from it.
+HELD_BACK = frozenset({"revoked", "wipe", "wiped"})
+# Marks a header whose order this node carried out (``read_bundle``; never from the wire).
+WIPED = "_wiped"
 
 
 class BundleRefused(CorridorError):
@@ -100,6 +113,26 @@ class EnrolmentRefused(CorridorError):
     code = "enrolment_refused"
 
 
+class NodeRevoked(Forbidden):
+    """A bundle from a node the central's administrator revoked (403): nothing written."""
+
+    code = "node_revoked"
+
+
+class NodeToBeWiped(Forbidden):
+    """Changes from a node whose wipe the central's administrator ordered (403): not
+    taken; its pull is answered with the order."""
+
+    code = "node_wipe_ordered"
+
+
+class NodeWiped(BundleRefused):
+    """This node carried out its central's wipe order (or lost its site's keys to the
+    central's evacuation drill): it no longer syncs."""
+
+    code = "node_wiped"
+
+
 @dataclass
 class ImportReport:
     """What an import did. ``already_applied``: the bundle held no change new here (a
@@ -111,6 +144,9 @@ class ImportReport:
     already_had: int = 0
     fresh: int = 0
     from_node: str = ""
+    # The bundle carried the central's order and this node carried it out: its site's
+    # keys are destroyed, its persons anonymised, and it no longer syncs.
+    wiped: bool = False
 
     @property
     def already_applied(self) -> bool:
@@ -118,6 +154,11 @@ class ImportReport:
 
 
 class SyncService(Service):
+    # A pull's freshness window and the most changes one answer carries (the settings
+    # ``sync_pull_window_hours`` and ``sync_pull_max_changes``; sync_routes.py).
+    pull_window = timedelta(hours=48)
+    pull_limit = 2000
+
     def __init__(
         self,
         db: Database,
@@ -131,6 +172,7 @@ class SyncService(Service):
         # (``Services.link_synced``, set by ``of``; issue 16: the same
         # person registered at two sites apart is proposed once both are here).
         self.find_duplicates: Callable[[list[str], AuditHook], int] | None = None
+        self.merge_rows = MergeRows(vault)
 
     @classmethod
     def of(cls, services: Services) -> SyncService:
@@ -191,6 +233,11 @@ class SyncService(Service):
             me = self._self(conn)
             if me["status"] == "approved":
                 raise Conflict("this node is enrolled already")
+            if me["status"] == "wiped":
+                raise Conflict(
+                    "this installation was wiped by order of its central: enrol a fresh "
+                    "installation (a new database) instead"
+                )
             if int(me["last_seq"]) == 0 and me["secret"] is None:
                 # A fresh identity: an installation copied from another (a template, a
                 # restored backup) must not share its node id. Once changes are
@@ -272,6 +319,11 @@ class SyncService(Service):
                 "requested_at": datetime.fromisoformat(body["requested_at"]),
                 "approved_at": now,
                 "approved_by": approved_by[:64],
+                # Enrolled again: a revocation or wipe of before no longer stands.
+                "revoked_at": None,
+                "wipe_ordered_at": None,
+                "wiped_at": None,
+                "last_request_at": None,
             }
             if known:
                 conn.execute(update(sync_nodes).where(sync_nodes.c.id == node_id).values(**values))
@@ -395,12 +447,14 @@ class SyncService(Service):
 
     # -- bundles -------------------------------------------------------------------------
 
-    def _peer(self, conn: Connection, peer_id: str) -> dict[str, Any]:
+    def _peer(
+        self, conn: Connection, peer_id: str, also: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
         row = (
             conn.execute(
                 select(sync_nodes).where(
                     sync_nodes.c.id == peer_id,
-                    sync_nodes.c.status == "approved",
+                    sync_nodes.c.status.in_(also | {"approved"}),
                     sync_nodes.c.is_self.is_(False),
                 )
             )
@@ -448,15 +502,33 @@ class SyncService(Service):
         *,
         changes: bool = True,
         version: int = 2,
+        audit: AuditHook | None = None,
+        limit: int | None = None,
     ) -> bytes:
         """A bundle for ``peer_id`` (a node's: its central) of what it has not
         acknowledged: compressed, encrypted under the site's key, signed with this node's
         key. ``after``: leave out, per origin, what an earlier bundle still on its way
         holds. ``changes=False``: a bundle with no change and no range, only this side's
         marks (what it holds): the signed request of a pull (``POST /api/sync/pull``).
-        ``version=1``: the first format (not compressed), which every version reads."""
-        with self.db.read() as conn:
+        ``version=1``: the first format (not compressed), which every version reads.
+
+        Each person whose change is sent is audited (``sync.send``, PROTECTION.md line 6:
+        a bundle carries personal data out of this installation), in the transaction
+        that reads what is sent: ``audit`` (the operator who writes a bundle file), or
+        by default under the receiving node's id, role ``node`` (the answer to a pull).
+        A bundle that sends no change audits nothing.
+
+        ``limit``: at most this many changes (a pull's answer): the header says ``more``
+        and its ranges claim only what it carries, so the node pulls again.
+
+        Orders (docs/sync.md "Protection across nodes"): to a node whose wipe was
+        ordered, a bundle of no change carrying ``wipe`` (its delivery recorded and
+        audited); to every node, the ids of the site's keys destroyed here
+        (``destroy_keys``); a site with no key left here sends no change (empty body)."""
+        with self.db.transaction() as conn:
             me = self._self(conn)
+            if me["status"] == "wiped":
+                raise NodeWiped(self._wiped_message(me))
             private = self._private(me)
             if peer_id is None:
                 if me["role"] != "node":
@@ -468,8 +540,35 @@ class SyncService(Service):
                         )
                     ).scalar_one()
                 )
-            peer = self._peer(conn, peer_id)
+            peer = self._peer(conn, peer_id, HELD_BACK - {"revoked"})
             site_id = me["site_id"] if me["role"] == "node" else peer["site_id"]
+            wipe = peer["status"] in ("wipe", "wiped")
+            destroyed = sorted(
+                conn.execute(
+                    select(site_keys.c.id).where(
+                        site_keys.c.site_id == site_id, site_keys.c.state == "destroyed"
+                    )
+                ).scalars()
+            )
+            # Nothing can be sealed for a site whose keys were destroyed and that has no
+            # new one (a site with no key yet gets its first when the body is sealed).
+            sealable = not destroyed or (
+                conn.execute(
+                    select(site_keys.c.id).where(
+                        site_keys.c.site_id == site_id,
+                        site_keys.c.state == "active",
+                        site_keys.c.wrapped_key.is_not(None),
+                    )
+                ).first()
+                is not None
+            )
+            if me["role"] == "node":  # the central names destroyed keys, a node does not
+                destroyed = []
+            if wipe or not sealable:  # an order, or nothing can be sealed: no change
+                changes = False
+            created_at = self.clock()
+            if not changes and me["role"] == "node":
+                created_at = self._request_time(conn, peer, created_at)
             acks = self._acks(conn, peer_id)
             for origin, seq in (after or {}).items():
                 acks[origin] = max(acks.get(origin, 0), seq)
@@ -485,34 +584,96 @@ class SyncService(Service):
                 query.order_by(sync_changes.c.origin_node, sync_changes.c.seq)
             ).mappings()
             sent = [_change_out(r) for r in rows if r["seq"] > acks.get(r["origin_node"], 0)]
+            # Origins the bound cuts: their range claims only what this bundle carries.
+            cut: dict[str, int | None] = {}
+            if limit is not None and len(sent) > limit:
+                carried: dict[str, int] = {}
+                for c in sent[:limit]:
+                    carried[c["origin_node"]] = int(c["seq"])
+                for c in sent[limit:]:
+                    cut[c["origin_node"]] = carried.get(c["origin_node"])
+                sent = sent[:limit]
+            sent_persons = [str(c["person_id"]) for c in sent if c["person_id"] is not None]
+            if sent_persons:
+                (audit or self.node_hook(peer_id, "sync.send"))(
+                    conn, list(dict.fromkeys(sent_persons))
+                )
+            if wipe:
+                # The order goes out: recorded (its first delivery) and audited each time.
+                self.node_hook(peer_id, "sync.wipe")(conn, [])
+                conn.execute(
+                    update(sync_nodes)
+                    .where(sync_nodes.c.id == peer_id, sync_nodes.c.status == "wipe")
+                    .values(status="wiped", wiped_at=created_at)
+                )
         ranges: dict[str, list[int]] = {}
         if changes:
             for origin in {c["origin_node"] for c in sent} | (
                 {me["id"]} if me["role"] == "node" else set(marks) - {peer_id}
             ):
+                if origin in cut:
+                    hi = cut[origin]
+                    if hi is not None:
+                        ranges[origin] = [acks.get(origin, 0), hi]
+                    continue
                 ranges[origin] = [acks.get(origin, 0), marks.get(origin, 0)]
         text = dumps({"changes": sent})
         magic = MAGIC_V1 if version == 1 else MAGIC
-        body = self.vault.seal(
-            site_id,
-            BUNDLE_FIELD,
-            text if version == 1 else COMPRESSED + zlib.compress(text.encode(), ZLIB_LEVEL),
-        )
-        assert body is not None
-        header = {
+        if sealable:
+            sealed = self.vault.seal(
+                site_id,
+                BUNDLE_FIELD,
+                text if version == 1 else COMPRESSED + zlib.compress(text.encode(), ZLIB_LEVEL),
+            )
+            assert sealed is not None
+            body = sealed
+        else:
+            body = ""
+        header: dict[str, Any] = {
             "from_node": me["id"],
             "to_node": peer_id,
             "site_id": site_id,
-            "created_at": self.clock().isoformat(),
+            "created_at": created_at.isoformat(),
             "ranges": ranges,
             "have": marks,
             "count": len(sent),
             "body_sha256": hashlib.sha256(body.encode()).hexdigest(),
             "body_bytes": len(body),
         }
+        if cut:
+            header["more"] = True
+        if wipe:
+            header["wipe"] = True
+        if destroyed:
+            header["destroy_keys"] = destroyed
         header_line = dumps(header).encode()
         signature = keys.sign(private, magic + b"\n" + header_line + b"\n" + body.encode())
         return b"\n".join([magic, header_line, body.encode(), signature.encode(), b""])
+
+    def check_header(self, prefix: bytes) -> None:
+        """The first lines of a bundle still arriving (``POST /api/sync/push``, ``/pull``):
+        refused now (``BundleRefused``, 403 for a revoked node) unless it is a bundle
+        addressed here from a node enrolled here. ``read_bundle`` checks the whole."""
+        lines = prefix.split(b"\n", 2)
+        if len(lines) < 3 or lines[0] not in BUNDLE_VERSIONS:
+            raise BundleRefused(
+                "this is not a Corridor bundle (its first lines): nothing was imported"
+            )
+        try:
+            header = json.loads(lines[1])
+            if not isinstance(header, dict):
+                raise ValueError("the header is not an object")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BundleRefused("the bundle's header cannot be read: nothing was imported") from exc
+        with self.db.read() as conn:
+            me = self._self(conn)
+            if header.get("to_node") != me["id"]:
+                raise BundleRefused(
+                    "this bundle is meant for another node, not this one: nothing was imported"
+                )
+            sender = self._sender(conn, str(header.get("from_node")))
+        if sender["status"] == "revoked":
+            self._refuse_held_back(sender, header)
 
     def read_bundle(self, data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Check a bundle (whole, for this node and site, signed by a node we enrolled
@@ -531,18 +692,16 @@ class SyncService(Service):
                 raise ValueError("the header is not an object")
         except (ValueError, UnicodeDecodeError) as exc:
             raise BundleRefused("the bundle's header cannot be read: nothing was imported") from exc
+        header.pop(WIPED, None)  # set below, never taken from the wire
         with self.db.read() as conn:
             me = self._self(conn)
+            if me["status"] == "wiped":
+                raise NodeWiped(self._wiped_message(me))
             if header.get("to_node") != me["id"]:
                 raise BundleRefused(
                     "this bundle is meant for another node, not this one: nothing was imported"
                 )
-            try:
-                sender = self._peer(conn, str(header.get("from_node")))
-            except NotFound:
-                raise BundleRefused(
-                    "this bundle comes from a node not enrolled here: nothing was imported"
-                ) from None
+            sender = self._sender(conn, str(header.get("from_node")))
         my_site = me["site_id"] if me["role"] == "node" else sender["site_id"]
         if header.get("site_id") != my_site:
             raise BundleRefused(
@@ -563,6 +722,16 @@ class SyncService(Service):
             lines[2]
         ) != header.get("body_bytes"):
             raise BundleRefused("the bundle's content does not match its header: nothing imported")
+        self._refuse_held_back(sender, header)
+        ordered = me["role"] == "node" and (header.get("wipe") or header.get("destroy_keys"))
+        if ordered and self._carry_out(me, sender, header):
+            header[WIPED] = True
+            return header, []
+        if header.get("count") == 0 and not header.get("ranges"):
+            # No change and no range (a pull's request, an order, an answer with nothing
+            # new): the signed header is all there is; the body need not open (the
+            # site's key may be destroyed here while the node still holds its copy).
+            return header, []
         opened = self.vault.open_bytes(my_site, BUNDLE_FIELD, body)
         if opened is None:
             raise BundleRefused(
@@ -586,6 +755,8 @@ class SyncService(Service):
         network, with nobody at the keyboard): audited as the sending node."""
         header, changes = self.read_bundle(data)
         sender = str(header["from_node"])
+        if header.get(WIPED):
+            return ImportReport(from_node=sender, wiped=True)
         if audit is None:
             audit = self.node_hook(sender)
         report = ImportReport(from_node=sender)
@@ -630,6 +801,13 @@ class SyncService(Service):
                 )
             if touched:
                 match_index.reindex_persons(conn, sorted(touched), self.vault)
+                # A person merged away here is out of the index (the survivor holds it).
+                away = conn.execute(
+                    select(merged_persons.c.person_id).where(
+                        merged_persons.c.person_id.in_(sorted(touched))
+                    )
+                ).scalars()
+                match_index.unindex(conn, list(away))
                 outbox.record(conn, sorted(touched), "registration", now)
         if touched:
             self.notify(sorted(touched))
@@ -638,8 +816,10 @@ class SyncService(Service):
         return report
 
     def node_hook(self, node_id: str, action: str = "sync.apply") -> AuditHook:
-        """The audit hook of changes a node sent over the network: the node's id (enrolled,
-        its signature verified) stands where a user's would, role ``node``."""
+        """The audit hook of changes a node sent over the network (``sync.apply``) or
+        that are sent to it (``sync.send``): the node's id (enrolled, its signature
+        verified) stands where a user's would, role ``node``."""
+        purpose = NODE_PURPOSE.get(action, action)
 
         def append(conn: Connection, person_ids: list[str]) -> None:
             now = self.clock()
@@ -652,7 +832,7 @@ class SyncService(Service):
                         role="node",
                         action=action,
                         outcome=Outcome.ALLOWED,
-                        purpose="changes received from a site node",
+                        purpose=purpose,
                         occurred_at=now,
                         person_id=pid,
                     )
@@ -661,6 +841,157 @@ class SyncService(Service):
             )
 
         return append
+
+    # -- protection across nodes: revocation, wipe, key destruction --------------------
+
+    def _sender(self, conn: Connection, node_id: str) -> dict[str, Any]:
+        """The enrolled node a bundle names as its sender, whatever its status now (a
+        revoked node's or a node to be wiped is refused after its signature checks)."""
+        row = (
+            conn.execute(
+                select(sync_nodes).where(
+                    sync_nodes.c.id == node_id,
+                    sync_nodes.c.is_self.is_(False),
+                    sync_nodes.c.status.in_(HELD_BACK | {"approved"}),
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise BundleRefused(
+                "this bundle comes from a node not enrolled here: nothing was imported"
+            )
+        return dict(row)
+
+    def _refuse_held_back(self, sender: dict[str, Any], header: dict[str, Any]) -> None:
+        """A revoked node's bundle is refused; a node to be wiped may only pull (a bundle
+        of no change and no range), and its pull is answered with the order."""
+        if sender["status"] == "revoked":
+            when = sender["revoked_at"].date().isoformat() if sender["revoked_at"] else "-"
+            raise NodeRevoked(
+                f"node {sender['id']} was revoked at this central ({when}): its bundles "
+                "are refused and nothing was imported; enrol it again to work with it"
+            )
+        if sender["status"] in ("wipe", "wiped") and (header.get("count") or header.get("ranges")):
+            raise NodeToBeWiped(
+                f"node {sender['id']} is to be wiped by order of this central's "
+                "administrator: its changes are not taken (nothing was imported); its next "
+                "pull brings the order"
+            )
+
+    def revoke(self, node_id: str, revoked_by: str, *, audit: AdminAudit) -> dict[str, Any]:
+        """At the central: revoke an enrolled node; from now on its bundles (push, pull,
+        a file) are refused (403). A wipe ordered and not yet delivered is then never
+        delivered: order the wipe and let it be delivered first."""
+        now = self.clock()
+        with self.db.transaction() as conn:
+            node = self._enrolled_node(conn, node_id)
+            audit(conn, f"node {node_id} revoked by {revoked_by}"[:200], node["site_id"])
+            conn.execute(
+                update(sync_nodes)
+                .where(sync_nodes.c.id == node_id)
+                .values(status="revoked", revoked_at=now)
+            )
+        return {"node_id": node_id, "site_id": node["site_id"], "revoked_at": now}
+
+    def order_wipe(self, node_id: str, ordered_by: str, *, audit: AdminAudit) -> dict[str, Any]:
+        """At the central: order an enrolled node's wipe. Its next contact (a pull, or a
+        bundle written for it) carries the signed order; from now on its changes are
+        not taken. The node destroys its copy of the site's keys, anonymises its
+        persons and stops syncing; the central records when the order went out."""
+        now = self.clock()
+        with self.db.transaction() as conn:
+            node = self._enrolled_node(conn, node_id)
+            if node["status"] == "revoked":
+                raise Conflict(
+                    f"node {node_id} is revoked: it cannot be reached to deliver a wipe order"
+                )
+            audit(conn, f"wipe of node {node_id} ordered by {ordered_by}"[:200], node["site_id"])
+            if node["status"] == "approved":
+                conn.execute(
+                    update(sync_nodes)
+                    .where(sync_nodes.c.id == node_id)
+                    .values(status="wipe", wipe_ordered_at=now)
+                )
+        return {"node_id": node_id, "site_id": node["site_id"], "wipe_ordered_at": now}
+
+    def _enrolled_node(self, conn: Connection, node_id: str) -> dict[str, Any]:
+        row = (
+            conn.execute(
+                select(sync_nodes).where(
+                    sync_nodes.c.id == node_id,
+                    sync_nodes.c.is_self.is_(False),
+                    sync_nodes.c.role == "node",
+                    sync_nodes.c.status.in_(HELD_BACK | {"approved"}),
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise NotFound(f"enrolled node {node_id!r}", "node")
+        return dict(row)
+
+    def _carry_out(
+        self, me: dict[str, Any], central: dict[str, Any], header: dict[str, Any]
+    ) -> bool:
+        """At a node: carry out the orders of its central's signed bundle (its signature
+        checked): a wipe (every key of the site destroyed, its persons anonymised, no more
+        syncing) or keys destroyed at the central (the evacuation drill: destroyed here
+        too; a site with no key left is wiped). In one transaction, audited under the
+        central's id. True when this node is now wiped."""
+        from corridor.services.protection.keys import destroy_in
+        from corridor.services.protection.retention import anonymise
+
+        site_id = str(me["site_id"])
+        wipe = bool(header.get("wipe"))
+        ids = [str(k) for k in header.get("destroy_keys") or []]
+        cipher = self.vault.cipher
+        if cipher is None:
+            raise EnrolmentRefused("a node's keys need the master key (--master-key-file)")
+        now = self.clock()
+        with self.db.transaction() as conn:
+            live = select(site_keys.c.id).where(
+                site_keys.c.site_id == site_id, site_keys.c.wrapped_key.is_not(None)
+            )
+            doomed = set(conn.execute(live).scalars())
+            if not wipe:
+                doomed &= set(ids)
+            if not doomed and not wipe:
+                return False
+            left = set(conn.execute(live).scalars()) - doomed
+            wiped = wipe or not left
+            if wiped:
+                destroy_in(conn, cipher, site_id)
+                if wipe:
+                    # Every person held here: the site's own and those of other sites
+                    # who came to it on a manifest (a node holds no one else).
+                    held = select(persons.c.id)
+                    anonymise(conn, list(conn.execute(held).scalars()), now)
+                conn.execute(
+                    update(sync_nodes)
+                    .where(sync_nodes.c.id == me["id"])
+                    .values(status="wiped", wiped_at=now)
+                )
+            else:
+                conn.execute(
+                    update(site_keys)
+                    .where(site_keys.c.id.in_(sorted(doomed)))
+                    .values(
+                        state="destroyed", wrapped_key=None, master_key_id=None, destroyed_at=now
+                    )
+                )
+            self.node_hook(str(central["id"]), "sync.wipe" if wipe else "sync.keys")(conn, [])
+        self.vault.forget(site_id)
+        return wiped
+
+    def _wiped_message(self, me: dict[str, Any]) -> str:
+        when = me["wiped_at"].isoformat(timespec="minutes") if me["wiped_at"] else "-"
+        return (
+            f"this node was wiped ({when}): its site's keys are destroyed by order of its "
+            "central and it no longer syncs; enrol a fresh installation to work again"
+        )
 
     # -- over the network (corridor/web/sync_routes.py, corridor/sync/client.py) -------
 
@@ -679,10 +1010,75 @@ class SyncService(Service):
         """``POST /api/sync/pull`` at the central: ``data`` is the node's signed request
         (a bundle, usually of no change, carrying what the node holds); it is imported
         like any bundle (its marks become the node's acknowledgements), then the answer
-        is the bundle of what the node has not acknowledged, addressed to it."""
+        is the bundle of what the node has not acknowledged, addressed to it, at most
+        ``pull_limit`` changes (``more`` in its header: the node pulls again).
+
+        Freshness: a request made more than ``pull_window`` from this central's clock
+        (either way) is refused; so is one not newer than the last answered for the
+        node unless its marks move (a replay: it would move nothing and have its
+        answer audited as sent). Nothing is written by a refusal."""
+        header, _ = self.read_bundle(data)
+        self._fresh(header)
         report = self.import_bundle(data)
         self.touch(report.from_node)
-        return self.export(report.from_node)
+        return self.export(report.from_node, limit=self.pull_limit)
+
+    def _fresh(self, header: dict[str, Any]) -> None:
+        """Refuse a stale or replayed pull request (its signature already checked), and
+        note its time as the last answered for the node."""
+        node_id = str(header["from_node"])
+        try:
+            made = datetime.fromisoformat(str(header.get("created_at")))
+            if made.tzinfo is None:
+                raise ValueError("no time zone")
+        except ValueError:
+            raise BundleRefused(
+                "the pull request carries no readable time: nothing was sent"
+            ) from None
+        now = self.clock()
+        if abs(now - made) > self.pull_window:
+            hours = self.pull_window.total_seconds() / 3600
+            raise BundleRefused(
+                f"the pull request was made at {made.isoformat(timespec='minutes')}, more "
+                f"than {hours:g} hours from this central's clock "
+                f"({now.isoformat(timespec='minutes')}): refused as stale or replayed, "
+                "nothing was sent; check the node's clock and sync again"
+            )
+        with self.db.transaction() as conn:
+            acks = self._acks(conn, node_id)
+            try:
+                have = {str(o): int(v) for o, v in dict(header.get("have") or {}).items()}
+            except (TypeError, ValueError):
+                raise BundleRefused(
+                    "the pull request's marks cannot be read: nothing was sent"
+                ) from None
+            moves = any(v > acks.get(o, 0) for o, v in have.items())
+            newer = conn.execute(
+                update(sync_nodes)
+                .where(
+                    sync_nodes.c.id == node_id,
+                    (sync_nodes.c.last_request_at.is_(None))
+                    | (sync_nodes.c.last_request_at < made),
+                )
+                .values(last_request_at=made)
+            ).rowcount
+            if not newer and not moves:
+                raise BundleRefused(
+                    "this pull request is not newer than the last one answered for this "
+                    "node and moves nothing (a replay): nothing was sent"
+                )
+
+    def _request_time(self, conn: Connection, central: dict[str, Any], now: datetime) -> datetime:
+        """At a node: the time of a pull request, after the last one sent (a clock set
+        back must not make the central take it for a replay), noted on the central's
+        row."""
+        last = central["last_request_at"]
+        if last is not None and now <= last:
+            now = last + timedelta(milliseconds=1)
+        conn.execute(
+            update(sync_nodes).where(sync_nodes.c.id == central["id"]).values(last_request_at=now)
+        )
+        return now
 
     def touch(self, peer_id: str) -> None:
         """Note a contact with ``peer_id`` that checked out (a sync round, a pull)."""
@@ -773,8 +1169,10 @@ class SyncService(Service):
                         conflict_fields=",".join(conflicts) or None,
                     )
                 )
+                state["_via"] = (change["kind"], change["user_id"], change["site_id"])
                 applied_now.append(state)
                 touched.add(str(change["person_id"]))
+                touched |= state["_moved"]
                 progress = True
             if not progress:
                 break
@@ -782,6 +1180,7 @@ class SyncService(Service):
         # arrive in the same bundle, in any order).
         for state in applied_now:
             self._links(conn, state)
+        touched |= self._relay_applied(conn, applied_now)
         report.waiting = conn.execute(
             select(func.count()).select_from(sync_changes).where(sync_changes.c.state == "waiting")
         ).scalar_one()
@@ -813,12 +1212,10 @@ class SyncService(Service):
             if base not in ("applied", "conflict"):
                 missing.append(f"change {change['depends_on']}")
         person = state["person"]
-        wanted_sites = {person["site_id"]}
-        wanted_manifests = set()
+        wanted_sites, wanted_manifests = facts.needs(state)
+        wanted_sites.add(person["site_id"])
         for m in state["movements"]:
             wanted_sites.update(s for s in (m["from_site_id"], m["to_site_id"]) if s)
-            if m["manifest_id"]:
-                wanted_manifests.add(m["manifest_id"])
         have_sites = set(
             conn.execute(select(sites.c.id).where(sites.c.id.in_(wanted_sites))).scalars()
         )
@@ -834,9 +1231,10 @@ class SyncService(Service):
 
     def _apply(self, conn: Connection, change: Any, state: dict[str, Any]) -> list[str]:
         """Write the change's state here; the conflicting fields (kept ours)."""
-        incoming = decode_row(persons, state["person"])
+        incoming = facts.kept_here(state, decode_row(persons, state["person"]))
         site_id = incoming["site_id"]
         pid = incoming["id"]
+        state["_moved"] = facts.apply_merges(conn, self.merge_rows, state)
         current = conn.execute(select(persons).where(persons.c.id == pid)).mappings().first()
         head = heads_of(conn, [pid]).get(pid)
         conflicts: list[str] = []
@@ -848,6 +1246,7 @@ class SyncService(Service):
             ):
                 conn.execute(insert(households).values(**hh))
         docs_in = [decode_row(person_documents, d) for d in state["documents"]]
+        keep_docs = facts.documents_withheld(state)
         if current is None:
             conn.execute(insert(persons), [self._hashed(site_id, incoming)])
             self._replace_documents(conn, pid, site_id, docs_in)
@@ -855,7 +1254,8 @@ class SyncService(Service):
             conn.execute(
                 update(persons).where(persons.c.id == pid).values(**self._hashed(site_id, incoming))
             )
-            self._replace_documents(conn, pid, site_id, docs_in)
+            if not keep_docs:
+                self._replace_documents(conn, pid, site_id, docs_in)
         else:  # both sides changed the person apart: merged field by field
             base_state = self._base_state(conn, change["depends_on"])
             base = base_state["person"] if base_state else {}
@@ -864,7 +1264,7 @@ class SyncService(Service):
             take: dict[str, Any] = {}
             for column in persons.columns:
                 name = column.name
-                if name in NOT_COMPARED:
+                if name in NOT_COMPARED or name not in incoming:  # or withheld
                     continue
                 b, o, t = (self._plain(site_id, name, x.get(name)) for x in (base, ours, theirs))
                 if t in (b, o):
@@ -873,7 +1273,7 @@ class SyncService(Service):
                     take[name] = theirs.get(name)
                 else:
                     conflicts.append(name)
-            if base_state is not None:
+            if base_state is not None and not keep_docs:
                 b_docs = self._doc_set(site_id, base_state["documents"])
                 o_docs = self._doc_set(
                     site_id,
@@ -895,14 +1295,22 @@ class SyncService(Service):
                     .where(persons.c.id == pid)
                     .values(**self._hashed(site_id, values))
                 )
-        # Facts add up: movement events by id, in the order they happened.
-        have = set(
-            conn.execute(select(movements.c.id).where(movements.c.person_id == pid)).scalars()
+        # Facts add up: manifests (before the events naming them), then movement events
+        # by id, in the order they happened, on the survivor of a person merged here.
+        facts.apply_manifests(conn, state)
+        if change["depends_on"] is not None:  # taken off a draft since its base
+            facts.take_off(conn, pid, self._base_state(conn, change["depends_on"]), state)
+        target = facts.land_movements(conn, pid, state)
+        state["_moved"] |= facts.apply_merges(conn, self.merge_rows, state)
+        if target != pid:
+            state["_moved"].add(target)
+        named = sorted({pid, target, *state["_moved"]})
+        merged_here = set(
+            conn.execute(
+                select(merged_persons.c.person_id).where(merged_persons.c.person_id.in_(named))
+            ).scalars()
         )
-        new_events = [decode_row(movements, m) for m in state["movements"] if m["id"] not in have]
-        if new_events:
-            conn.execute(insert(movements), new_events)
-        locations.refresh(conn, [pid])
+        locations.refresh(conn, [p for p in named if p not in merged_here])
         if not conflicts:
             set_heads(conn, {pid: change["id"]})
         else:
@@ -911,27 +1319,23 @@ class SyncService(Service):
 
     def _links(self, conn: Connection, state: dict[str, Any]) -> None:
         for link in state["relationships"]:
-            row = decode_row(relationships, link)
-            present = (
-                conn.execute(
-                    select(persons.c.id).where(
-                        persons.c.id.in_([row["person_id"], row["other_person_id"]])
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            if len(set(present)) < 2:
-                continue
-            exists = conn.execute(
-                select(relationships.c.id).where(
-                    relationships.c.person_id == row["person_id"],
-                    relationships.c.other_person_id == row["other_person_id"],
-                    relationships.c.kind == row["kind"],
-                )
-            ).first()
-            if exists is None:
-                conn.execute(insert(relationships).values(**row))
+            facts.land_link(conn, link)
+
+    def _relay_applied(self, conn: Connection, applied: list[dict[str, Any]]) -> set[str]:
+        """At the central: the persons just applied, sealed again for the other sites'
+        nodes that should hold them (``journal.relay``); a person whose rows moved here
+        (a survivor that received facts recorded under an old id) for every such site.
+        The persons relayed."""
+        if not applied or custody(conn)[0] != "central":
+            return set()
+        done: list[tuple[Note, str | None]] = []
+        for state in applied:
+            kind, user, site = state["_via"]
+            pid = str(state["person"]["id"])
+            done.append((Note(kind, user, pid), site))
+            done += [(Note(kind, user, p), None) for p in sorted(state["_moved"] - {pid})]
+        relay(conn, self.vault, self.clock(), done)
+        return {n.person_id for n, _ in done}
 
     def _base_state(self, conn: Connection, change_id: str | None) -> dict[str, Any] | None:
         if change_id is None:
@@ -960,7 +1364,10 @@ class SyncService(Service):
         }
 
     def _hashed(self, site_id: str, row: dict[str, Any]) -> dict[str, Any]:
-        """The lookup hash computed here (it is keyed by this installation's master key)."""
+        """The lookup hash computed here (it is keyed by this installation's master key);
+        none for a row whose phone was withheld (the one held here stays)."""
+        if "phone" not in row:
+            return row
         phone = self.vault.open(site_id, "phone", row.get("phone"))
         return {**row, "phone_hash": self.vault.lookup_hash("phone", phone) if phone else None}
 
@@ -1014,6 +1421,7 @@ class SyncService(Service):
                         "status": peer["status"],
                         "site_id": peer["site_id"],
                         "last_contact_at": peer["last_contact_at"],
+                        "wiped_at": peer["wiped_at"],
                         "unsent": unsent,
                         "to_receive": to_receive,
                     }
@@ -1031,6 +1439,7 @@ class SyncService(Service):
             "status": me["status"],
             "site_id": me["site_id"],
             "last_seq": me["last_seq"],
+            "wiped_at": me["wiped_at"],
             "fingerprint": keys.fingerprint(me["signing_public"]) if me["signing_public"] else None,
             "waiting": counts["waiting"],
             "conflicts": counts["conflict"],

@@ -20,6 +20,7 @@ per-origin numbers, so a bundle sent again is "already applied" and changes noth
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -47,14 +48,48 @@ BUNDLE_BODY: dict[str, Any] = {
 }
 
 
+# How far into a bundle its header must have ended (two lines: the format, the header).
+HEADER_BYTES = 1_000_000
+
+
+def _sync(request: Request, svc: Services) -> SyncService:
+    sync = SyncService.of(svc)
+    settings = request.app.state.settings
+    sync.pull_window = timedelta(hours=settings.sync_pull_window_hours)
+    sync.pull_limit = settings.sync_pull_max_changes
+    return sync
+
+
+async def _bundle(request: Request, sync: SyncService) -> bytes:
+    """The bundle's bytes, its header checked as soon as it has arrived (addressed to
+    this central, from a node enrolled here and not revoked): a stranger's body is
+    refused after its first lines, not read whole (up to ``max_upload_bytes``) before
+    the signature check. The whole bundle is checked again before anything is written."""
+    chunks: list[bytes] = []
+    seen = 0
+    checked = False
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        seen += len(chunk)
+        if not checked:
+            head = b"".join(chunks)
+            if head.count(b"\n") >= 2:
+                await run_in_threadpool(sync.check_header, head)
+                checked = True
+            elif seen > HEADER_BYTES:
+                await run_in_threadpool(sync.check_header, head[:HEADER_BYTES])
+    return b"".join(chunks)
+
+
 @sync_router.post("/push", openapi_extra=BUNDLE_BODY)
 async def push(request: Request, svc: Svc) -> SyncPushed:
     """A node's changes: checked and applied once, exactly as `corridor node import`
     applies a bundle file. Sent again: "already applied", nothing changes. Refused (400,
     nothing written): a bundle that is truncated or altered, not addressed to this
     central, from a node not enrolled here, or for another site than the node's."""
-    data = await request.body()
-    report, marks = await run_in_threadpool(SyncService.of(svc).receive_push, data)
+    sync = _sync(request, svc)
+    data = await _bundle(request, sync)
+    report, marks = await run_in_threadpool(sync.receive_push, data)
     return SyncPushed(
         from_node=report.from_node,
         applied=report.applied,
@@ -81,8 +116,9 @@ async def pull(request: Request, svc: Svc) -> Response:
     """The node sends a signed bundle (usually of no change) carrying what it holds; the
     answer is the bundle of what it has not acknowledged, sealed under its site's key and
     signed by this central. Refused as a push is."""
-    data = await request.body()
-    answer = await run_in_threadpool(SyncService.of(svc).answer_pull, data)
+    sync = _sync(request, svc)
+    data = await _bundle(request, sync)
+    answer = await run_in_threadpool(sync.answer_pull, data)
     return Response(answer, media_type=BUNDLE)
 
 

@@ -313,6 +313,12 @@ def _require_site(conn: Connection, site_id: str) -> None:
         raise NotFound("site")
 
 
+def destroy_in(conn: Connection, cipher: FieldCipher, site_id: str) -> int:
+    """The drill's destruction of a site's keys and lookup hashes, in the caller's
+    transaction (a site node carrying out its central's order, issue 16)."""
+    return _destroy(conn, cipher, site_id)
+
+
 def _destroy(conn: Connection, cipher: FieldCipher, site_id: str) -> int:
     count = cipher.destroy_site_keys(conn, site_id)
     _erase_lookups(conn, site_id)

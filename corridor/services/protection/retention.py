@@ -355,65 +355,72 @@ class RetentionService(Service):
         return len(list(conn.execute(self._candidates(cutoff, hold=True)).scalars()))
 
     def _anonymise(self, conn: Connection, ids: list[str], now: datetime) -> None:
-        if not ids:
-            return
-        match_index.unindex(conn, ids)
-        forget_explanations(conn, tracing_matches.c.person_id.in_(ids))
-        conn.execute(delete(person_documents).where(person_documents.c.person_id.in_(ids)))
-        # Free text written about them elsewhere: movement and manifest notes, PFIF notes
-        # (their author, last known location and text). The events, their sites and
-        # times stay; imported_records stays so that a re-import cannot bring them back.
-        conn.execute(update(movements).where(movements.c.person_id.in_(ids)).values(note=None))
-        conn.execute(
-            update(manifest_items)
-            .where(manifest_items.c.person_id.in_(ids))
-            .values(separation_reason=None)
+        anonymise(conn, ids, now)
+
+
+def anonymise(conn: Connection, ids: list[str], now: datetime) -> None:
+    """Anonymise the persons ``ids`` in the caller's transaction (a retention run, a site
+    node carrying out its central's wipe order): names, contact, notes, documents and
+    family links go; the events, their sites and times stay."""
+    if not ids:
+        return
+    match_index.unindex(conn, ids)
+    forget_explanations(conn, tracing_matches.c.person_id.in_(ids))
+    conn.execute(delete(person_documents).where(person_documents.c.person_id.in_(ids)))
+    # Free text written about them elsewhere: movement and manifest notes, PFIF notes
+    # (their author, last known location and text). The events, their sites and
+    # times stay; imported_records stays so that a re-import cannot bring them back.
+    conn.execute(update(movements).where(movements.c.person_id.in_(ids)).values(note=None))
+    conn.execute(
+        update(manifest_items)
+        .where(manifest_items.c.person_id.in_(ids))
+        .values(separation_reason=None)
+    )
+    conn.execute(
+        update(manifest_discrepancies)
+        .where(manifest_discrepancies.c.person_id.in_(ids))
+        .values(note=None)
+    )
+    conn.execute(
+        update(pfif_notes)
+        .where(pfif_notes.c.person_id.in_(ids))
+        .values(author_name=None, last_known_location=None, text=None)
+    )
+    conn.execute(
+        delete(relationships).where(
+            or_(relationships.c.person_id.in_(ids), relationships.c.other_person_id.in_(ids))
         )
-        conn.execute(
-            update(manifest_discrepancies)
-            .where(manifest_discrepancies.c.person_id.in_(ids))
-            .values(note=None)
+    )
+    births = {
+        pid: born
+        for pid, born in conn.execute(
+            select(persons.c.id, persons.c.birth_date).where(persons.c.id.in_(ids))
         )
+    }
+    for pid in ids:
+        born = births[pid]
         conn.execute(
-            update(pfif_notes)
-            .where(pfif_notes.c.person_id.in_(ids))
-            .values(author_name=None, last_known_location=None, text=None)
-        )
-        conn.execute(
-            delete(relationships).where(
-                or_(relationships.c.person_id.in_(ids), relationships.c.other_person_id.in_(ids))
+            update(persons)
+            .where(persons.c.id == pid)
+            .values(
+                **dict.fromkeys(NAME_COLUMNS),
+                alternate_names=[],
+                kunya=None,
+                mother_name=None,
+                origin_locality=None,
+                phone=None,
+                phone_hash=None,
+                note=None,
+                medical=None,
+                biometric_reference=None,
+                recorded_by=None,
+                birth_date=date(born.year, 1, 1) if born else None,
+                birth_precision="year" if born else None,
+                registration_number=new_registration_number(),
+                anonymised_at=now,
+                updated_at=now,
             )
         )
-        births = {
-            pid: born
-            for pid, born in conn.execute(
-                select(persons.c.id, persons.c.birth_date).where(persons.c.id.in_(ids))
-            )
-        }
-        for pid in ids:
-            born = births[pid]
-            conn.execute(
-                update(persons)
-                .where(persons.c.id == pid)
-                .values(
-                    **dict.fromkeys(NAME_COLUMNS),
-                    alternate_names=[],
-                    kunya=None,
-                    mother_name=None,
-                    origin_locality=None,
-                    phone=None,
-                    phone_hash=None,
-                    note=None,
-                    medical=None,
-                    biometric_reference=None,
-                    recorded_by=None,
-                    birth_date=date(born.year, 1, 1) if born else None,
-                    birth_precision="year" if born else None,
-                    registration_number=new_registration_number(),
-                    anonymised_at=now,
-                    updated_at=now,
-                )
-            )
 
 
 def _periods(rules: dict[str, Category]) -> dict[str, timedelta]:
