@@ -168,13 +168,19 @@ class SyncService(Service):
         super().__init__(db, clock)
         self.vault = vault
         self.master: MasterKey | None = vault.master
+        # At the central: queue the suspected duplicates of the persons a bundle applied
+        # (``Services.link_synced``, set by ``of``; issue 16: the same
+        # person registered at two sites apart is proposed once both are here).
+        self.find_duplicates: Callable[[list[str], AuditHook], int] | None = None
         self.merge_rows = MergeRows(vault)
 
     @classmethod
     def of(cls, services: Services) -> SyncService:
         """Built beside the services (not inside them: the services import nothing of
         ``corridor.sync`` but its journal)."""
-        return cls(services.db, services.clock, services.vault)
+        sync = cls(services.db, services.clock, services.vault)
+        sync.find_duplicates = services.link_synced
+        return sync
 
     # -- identity ------------------------------------------------------------------------
 
@@ -755,6 +761,10 @@ class SyncService(Service):
             audit = self.node_hook(sender)
         report = ImportReport(from_node=sender)
         with self.db.transaction() as conn:
+            # One import from a sender at a time: the same bundle twice at once (a sync
+            # killed and run again while its push is still applied) waits here and then
+            # finds the changes held (PostgreSQL; SQLite has one writer anyway).
+            conn.execute(select(sync_nodes.c.id).where(sync_nodes.c.id == sender).with_for_update())
             me = self._self(conn)
             ids = [c["id"] for c in changes]
             held: set[str] = set()
@@ -801,6 +811,8 @@ class SyncService(Service):
                 outbox.record(conn, sorted(touched), "registration", now)
         if touched:
             self.notify(sorted(touched))
+            if self.find_duplicates is not None and me["role"] == "central":
+                self.find_duplicates(sorted(touched), audit)
         return report
 
     def node_hook(self, node_id: str, action: str = "sync.apply") -> AuditHook:

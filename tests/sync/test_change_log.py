@@ -242,6 +242,8 @@ LATER = {
     "MergeService.reject": "the review queue stays per installation for now",
     "MergeService.queue_new": "the review queue stays per installation for now",
     "RegistrationService.queue_duplicates": "the review queue stays per installation for now",
+    "RegistrationService.queue_duplicates_of": "the review queue stays per installation for now",
+    "Services.link_synced": "the review queue stays per installation for now",
     "RetentionService.erase": "erasure across nodes: a later step",
     "RetentionService.hold": "legal holds: a later step",
     "ImportService.run": "registers through register_many/register_households (cases above)",
