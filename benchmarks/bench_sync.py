@@ -1,8 +1,8 @@
 """Site-node sync figures (issue 16): the change log's cost at registration, bundle size
 per 1,000 persons, and a node catching up from nothing.
 
-Four parts, each on fresh SQLite files (a node is SQLite; ``--central-url`` puts the
-central on PostgreSQL instead for part 3):
+Five parts, each on fresh SQLite files (a node is SQLite; ``--central-url`` puts the
+central on PostgreSQL instead for parts 3 and 4):
 
 1. **registration**: the same registrations with the change log off and on
    (``Database.journal = None`` turns it off), interleaved round by round in one process:
@@ -15,13 +15,16 @@ central on PostgreSQL instead for part 3):
 2. **bundle**: a node registers 1,000 persons (200 households of five) and exports them
    for its central: bytes of the bundle (compressed, format 2) and of the same changes in
    the first format (body not compressed), and of the sealed payloads stored.
-3. **catch-up**: a central holding ``--catch-up`` persons of a site; a node enrolled for
+3. **push**: a node's push of ``--push`` persons applied at its central, with and without
+   the search for duplicates of the persons applied (changes synced per second).
+4. **catch-up**: a central holding ``--catch-up`` persons of a site; a node enrolled for
    the site from nothing; the central's export for it and the node's import, timed.
 
     python benchmarks/bench_sync.py                      # registration, bundle, catch-up
     python benchmarks/bench_sync.py --parts journal --src /work/main   # another checkout
     python benchmarks/bench_sync.py --parts registration --persons 2000 --rounds 3
     python benchmarks/bench_sync.py --parts catch-up --catch-up 20000
+    python benchmarks/bench_sync.py --parts push --push 2000
     python benchmarks/bench_sync.py --src /path/to/other/checkout --parts registration
 """
 
@@ -308,14 +311,59 @@ def catch_up(tmp: Path, persons: int, central_url: str | None) -> dict[str, Any]
     }
 
 
+def push(tmp: Path, persons: int, central_url: str | None) -> dict[str, Any]:
+    """A node's push of ``persons`` registrations applied at its central (the code of
+    ``POST /api/sync/push``), with the search for duplicates of the persons applied
+    (``SyncService.find_duplicates``) and without it: two node/central pairs, the same
+    persons. Here the search runs inline; ``corridor serve`` runs it on its linkage
+    thread after the push's transaction (only the details are read in the request)."""
+    from corridor.security.crypto import MasterKey
+    from corridor.sync.service import SyncService
+
+    out: dict[str, Any] = {"persons pushed": persons}
+    for label, search in (("without", False), ("with", True)):
+        url = central_url or f"sqlite:///{tmp}/central-p-{label}.db"
+        central = services_at(url, MasterKey.generate())
+        name = f"Exit {label} {os.getpid()}-{time.time_ns()}"
+        site = make_site(central, name)
+        node = services_at(f"sqlite:///{tmp}/node-p-{label}.db", MasterKey.generate())
+        enrol(central, node, name)
+        for start in range(0, persons, 500):
+            batch = [person(site, i) for i in range(start, min(persons, start + 500))]
+            node.registration.register_many(batch, audit=write_hook(node))
+        bundle = SyncService.of(node).export()
+        at_central = SyncService.of(central)
+        if not search:
+            at_central.find_duplicates = None
+        t0 = time.perf_counter()
+        report = at_central.receive_push(bundle)[0]
+        took = time.perf_counter() - t0
+        assert report.applied == persons, report
+        if not search:  # what a served push's answer waits for: the details read
+            with central.db.read() as conn:
+                ids = [r[0] for r in conn.exec_driver_sql("SELECT id FROM persons")]
+            central.registration.linkage = lambda written, audit: len(written)
+            t0 = time.perf_counter()
+            central.registration.queue_duplicates_of(ids, write_hook(central))
+            out["reading the applied persons' details for the search (s)"] = (
+                time.perf_counter() - t0
+            )
+        central.db.dispose()
+        node.db.dispose()
+        out[f"push applied at the central, {label} the duplicate search (s)"] = took
+        out[f"changes synced per second, {label} the duplicate search"] = persons / took
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--parts", default="registration,bundle,catch-up", help="comma-separated parts"
+        "--parts", default="registration,bundle,push,catch-up", help="comma-separated parts"
     )
     parser.add_argument("--persons", type=int, default=2000, help="register_many per round")
     parser.add_argument("--households", type=int, default=100, help="households per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--push", type=int, default=2000, help="persons a node pushes")
     parser.add_argument("--catch-up", type=int, default=20000, help="persons at the central")
     parser.add_argument("--central-url", help="the central's database (default: SQLite)")
     parser.add_argument("--src", help="the checkout to measure (default: this one)")
@@ -337,6 +385,8 @@ def main() -> None:
             results["registration"] = registration(tmp, args.persons, args.households, args.rounds)
         if "bundle" in parts:
             results["bundle"] = bundle_size(tmp, 200)
+        if "push" in parts:
+            results["push"] = push(tmp, args.push, args.central_url)
         if "catch-up" in parts:
             results["catch-up"] = catch_up(tmp, args.catch_up, args.central_url)
     for part, figures in results.items():

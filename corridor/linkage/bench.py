@@ -10,7 +10,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
-from corridor.linkage.engine import dedupe
+from corridor.linkage.engine import dedupe, dedupe_person_csv
 from corridor.matching.bench import read_person_csv
 
 __all__ = ["chunked", "run_dedupe_splink"]
@@ -32,13 +32,17 @@ def run_dedupe_splink(
     memory_limit: str | None = None,
 ) -> dict[str, Any]:
     """Cluster the CSV's records on Splink; write ``record_id,cluster_id`` for every record."""
-    result = dedupe(
-        chunked(read_person_csv(records_csv), chunk_size),
-        backend=engine,
-        threshold=threshold,
-        workers=workers or min(os.cpu_count() or 1, 4),
-        memory_limit=memory_limit,
-    )
+    if engine == "duckdb":
+        # DuckDB reads the file itself (the same values as read_person_csv).
+        result = dedupe_person_csv(records_csv, threshold=threshold, memory_limit=memory_limit)
+    else:
+        result = dedupe(
+            chunked(read_person_csv(records_csv), chunk_size),
+            backend=engine,
+            threshold=threshold,
+            workers=workers or min(os.cpu_count() or 1, 4),
+            memory_limit=memory_limit,
+        )
     cluster_of = {rid: c[0] for c in result.clusters for rid in c}
     with records_csv.open(newline="", encoding="utf-8") as f, out_csv.open(
         "w", newline="", encoding="utf-8"

@@ -23,14 +23,21 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from corridor.linkage.columns import (
+    RAW_SCHEMA,
+    build_feature_table,
+    raw_from_person_csv,
+    raw_table,
+)
 from corridor.linkage.features import COLUMNS, feature_row
 from corridor.linkage.model import SplinkModel, block_keys_sql, splink_settings, tf_tables_sql
 from corridor.matching.records import PersonRecord
 from corridor.matching.variants import load_default_frequencies
 
 __all__ = [
-    "BACKENDS", "DedupeResult", "SCHEMA", "dedupe", "dedupe_features", "spark_session",
-    "write_features",
+    "BACKENDS", "DedupeResult", "SCHEMA", "dedupe", "dedupe_features", "dedupe_person_csv",
+    "spark_session",
+    "write_features", "write_raw",
 ]
 
 BACKENDS = ("duckdb", "spark")
@@ -63,16 +70,52 @@ def _write_chunk(records: list[PersonRecord], path: str) -> int:
     return len(rows)
 
 
+def _write_raw(records: list[PersonRecord], path: str) -> int:
+    if records:
+        pq.write_table(raw_table(records), path)
+    return len(records)
+
+
+def write_raw(
+    chunks: Iterable[Iterable[PersonRecord]],
+    directory: Path,
+    progress: Callable[[int], None] | None = None,
+    *,
+    empty: bool = True,
+) -> int:
+    """Write every chunk's name fields as they are and its scalar columns
+    (``columns.raw_table``) as one Parquet file; returns the record count."""
+    n = 0
+    for i, chunk in enumerate(chunks):
+        count = _write_raw(list(chunk), str(directory / f"raw-{i:06d}.parquet"))
+        n += count
+        if progress is not None and count:
+            progress(count)
+    if n == 0 and empty:
+        pq.write_table(RAW_SCHEMA.empty_table(), directory / "raw-empty.parquet")
+    return n
+
+
 def write_features(
     chunks: Iterable[Iterable[PersonRecord]],
     directory: Path,
     progress: Callable[[int], None] | None = None,
     workers: int = 1,
+    *,
+    method: str = "sql",
+    memory_limit: str | None = None,
 ) -> int:
-    """Write every chunk's feature rows as one Parquet file; returns the record count.
+    """Write the chunks' key columns as Parquet files in ``directory``; returns the
+    record count.
 
-    With ``workers > 1`` the rows are computed by forked worker processes, at most two
-    chunks per worker in flight (so the chunks are still read as they are needed)."""
+    ``method="sql"`` (the default) writes each chunk's name fields as they are and
+    computes the columns in DuckDB, each distinct name value parsed once
+    (``columns.build_feature_table``); ``method="python"`` computes ``feature_row`` per
+    record, in ``workers`` forked processes when ``workers > 1`` (at most two chunks per
+    worker in flight, so the chunks are still read as they are needed). Both give the
+    same rows (``tests/linkage/test_columns.py``)."""
+    if method not in ("sql", "python"):
+        raise ValueError(f"unknown method {method!r} (sql or python)")
     n = 0
 
     def done(count: int) -> None:
@@ -81,7 +124,13 @@ def write_features(
         if progress is not None and count:
             progress(count)
 
-    if workers <= 1 or "fork" not in mp.get_all_start_methods():
+    if method == "sql":
+        with tempfile.TemporaryDirectory(prefix="raw-", dir=directory.parent) as raw_dir:
+            n = write_raw(chunks, Path(raw_dir), progress, empty=False)
+            if n:
+                _features_from_raw(Path(raw_dir), directory / "part-000000.parquet",
+                                   memory_limit)
+    elif workers <= 1 or "fork" not in mp.get_all_start_methods():
         for i, chunk in enumerate(chunks):
             done(_write_chunk(list(chunk), str(directory / f"part-{i:06d}.parquet")))
     else:
@@ -97,6 +146,24 @@ def write_features(
     if n == 0:
         pq.write_table(SCHEMA.empty_table(), directory / "part-empty.parquet")
     return n
+
+
+def _features_from_raw(raw_dir: Path, out: Path, memory_limit: str | None) -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET temp_directory = '{raw_dir}/duckdb-tmp'")
+        if memory_limit:
+            con.execute("SET memory_limit = ?", [memory_limit])
+            con.execute("SET preserve_insertion_order = false")
+        con.execute(
+            f"CREATE TABLE corridor_raw AS SELECT * FROM read_parquet('{raw_dir}/*.parquet')"
+        )
+        build_feature_table(con, "corridor_raw", "corridor_features")
+        con.execute(f"COPY corridor_features TO '{out}' (FORMAT parquet)")
+    finally:
+        con.close()
 
 
 def spark_session(cores: int = 2, checkpoint_dir: str | None = None) -> Any:
@@ -162,12 +229,14 @@ def dedupe(
     min_weight: float | None = None,
     workers: int = 1,
     memory_limit: str | None = None,
+    features: str = "sql",
 ) -> DedupeResult:
     """Find the clusters of records that are one person (pair probability >= ``threshold``,
     Corridor's calibration).
 
-    ``chunks`` is read once, chunk by chunk; ``progress`` is called with each chunk's size;
-    ``workers`` processes compute the key columns.
+    ``chunks`` is read once, chunk by chunk; ``progress`` is called with each chunk's size.
+    ``features`` says how the key columns are computed (``write_features``: ``sql``, or
+    ``python`` in ``workers`` processes).
     ``backend`` is ``duckdb`` (one machine) or ``spark`` (``spark`` a session;
     a local one is started when none is given). ``memory_limit`` (DuckDB's own syntax,
     ``"3GB"``) caps DuckDB's memory: beyond it DuckDB spills to the working directory.
@@ -178,15 +247,48 @@ def dedupe(
     with tempfile.TemporaryDirectory(prefix="corridor-dedupe-", dir=workdir) as tmp:
         parts = Path(tmp) / "persons"
         parts.mkdir()
-        n = write_features(chunks, parts, progress, workers)
+        # On DuckDB the name fields go as they are; the columns are built in the
+        # connection that deduplicates (no second pass over Parquet files).
+        raw = features == "sql" and backend == "duckdb"
+        if raw:
+            n = write_raw(chunks, parts, progress)
+        else:
+            n = write_features(chunks, parts, progress, workers, method=features,
+                               memory_limit=memory_limit)
         features_s = time.perf_counter() - t0
         result = dedupe_features(
             parts, n, backend=backend, threshold=threshold, model=model, spark=spark,
             workdir=Path(tmp), duckdb_threads=duckdb_threads, keep_pairs=keep_pairs,
-            min_weight=min_weight, memory_limit=memory_limit,
+            min_weight=min_weight, memory_limit=memory_limit, raw=raw,
         )
-    result.timings = {"features_s": features_s, **result.timings,
-                      "total_s": time.perf_counter() - t0}
+    result.timings = {"features_s": features_s + result.timings.pop("columns_s", 0.0),
+                      **result.timings, "total_s": time.perf_counter() - t0}
+    return result
+
+
+def dedupe_person_csv(
+    path: Path,
+    *,
+    threshold: float = 0.5,
+    model: SplinkModel | None = None,
+    workdir: Path | None = None,
+    duckdb_threads: int | None = None,
+    keep_pairs: bool = False,
+    min_weight: float | None = None,
+    memory_limit: str | None = None,
+) -> DedupeResult:
+    """``dedupe`` of a person CSV (``matching.bench.read_person_csv``'s columns) on
+    DuckDB, the file read by DuckDB itself (``columns.raw_from_person_csv``: the same
+    values as ``read_person_csv``), so no record becomes a Python object."""
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="corridor-dedupe-", dir=workdir) as tmp:
+        result = dedupe_features(
+            Path(tmp), 0, backend="duckdb", threshold=threshold, model=model,
+            workdir=Path(tmp), duckdb_threads=duckdb_threads, keep_pairs=keep_pairs,
+            min_weight=min_weight, memory_limit=memory_limit, person_csv=path,
+        )
+    result.timings = {"features_s": result.timings.pop("columns_s", 0.0),
+                      **result.timings, "total_s": time.perf_counter() - t0}
     return result
 
 
@@ -203,9 +305,16 @@ def dedupe_features(
     keep_pairs: bool = False,
     min_weight: float | None = None,
     memory_limit: str | None = None,
+    raw: bool = False,
+    person_csv: Path | None = None,
 ) -> DedupeResult:
     """``dedupe`` on key columns already written (``write_features``: ``n`` records as
-    Parquet files in ``parts``); DuckDB's spill files go to ``workdir``."""
+    Parquet files in ``parts``), or with ``raw`` on the records' name fields as they are
+    (``write_raw``; DuckDB only), or on a person CSV read by DuckDB (``person_csv``,
+    ``n`` then ignored; DuckDB only): the columns then built in DuckDB. DuckDB's spill
+    files go to ``workdir``."""
+    if person_csv is not None and backend != "duckdb":
+        raise ValueError("person_csv is read on the duckdb backend only")
     from splink import Linker
 
     model = model or SplinkModel.default()
@@ -213,9 +322,6 @@ def dedupe_features(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     tmp = str(workdir)
-    settings = splink_settings(model, backend, n)
-    if keep_pairs:
-        settings["retain_intermediate_calculation_columns"] = True
     weight = model.threshold_weight(threshold)
     t1 = time.perf_counter()
     if backend == "duckdb":
@@ -230,9 +336,23 @@ def dedupe_features(
             con.execute("SET memory_limit = ?", [memory_limit])
             # Keeping the input order costs memory; clusters do not depend on it.
             con.execute("SET preserve_insertion_order = false")
-        con.execute(
-            f"CREATE TABLE raw_persons AS SELECT * FROM read_parquet('{parts}/*.parquet')"
-        ).fetchall()
+        if raw or person_csv is not None:
+            t_columns = time.perf_counter()
+            if person_csv is not None:
+                raw_from_person_csv(con, person_csv, "corridor_raw")
+                n = con.execute("SELECT count(*) FROM corridor_raw").fetchall()[0][0]
+            else:
+                con.execute(
+                    f"CREATE TABLE corridor_raw AS "
+                    f"SELECT * FROM read_parquet('{parts}/*.parquet')"
+                )
+            build_feature_table(con, "corridor_raw", "raw_persons", encode=True)
+            con.execute("DROP TABLE corridor_raw")
+            timings["columns_s"] = time.perf_counter() - t_columns
+        else:
+            con.execute(
+                f"CREATE TABLE raw_persons AS SELECT * FROM read_parquet('{parts}/*.parquet')"
+            ).fetchall()
         con.execute(
             f"CREATE TABLE {TABLE} AS {block_keys_sql(model, 'duckdb', 'raw_persons')}"
         ).fetchall()
@@ -249,12 +369,14 @@ def dedupe_features(
         ).items():
             con.execute(f"CREATE TABLE corridor_tf_{col} AS {sql}").fetchall()
             tf_names.append((col, f"corridor_tf_{col}"))
+        settings = splink_settings(model, backend, n)
         db_api: Any = DuckDBAPI(con)
         table = db_api.register(TABLE)
         tf_frames = [(col, db_api.register(name)) for col, name in tf_names]
     else:
         from splink import SparkAPI
 
+        settings = splink_settings(model, backend, n)
         spark = spark or spark_session()
         db_api = SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]
         spark.read.parquet(str(parts)).createOrReplaceTempView("raw_persons")
@@ -270,6 +392,8 @@ def dedupe_features(
                 model, "spark", TABLE, "corridor_name_frequencies", n
             ).items()
         ]
+    if keep_pairs:
+        settings["retain_intermediate_calculation_columns"] = True
     linker = Linker(table, settings, log_level=logging.WARNING)
     for col, frame in tf_frames:
         linker.table_management.register_term_frequency_lookup(frame, col)
@@ -292,7 +416,8 @@ def dedupe_features(
             f"SELECT count(*) AS n FROM {{this}} WHERE match_weight >= {weight}"
         ).as_record_list()[0]["n"]
     )
-    timings["predict_s"] = time.perf_counter() - t1
+    # (The key columns built in this connection are counted as features, not predict.)
+    timings["predict_s"] = time.perf_counter() - t1 - timings.get("columns_s", 0.0)
     t2 = time.perf_counter()
     clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(
         predictions, threshold_match_weight=weight

@@ -47,6 +47,7 @@ __all__ = [
     "feature_row",
     "feature_row_reference",
     "feature_rows",
+    "scalar_columns",
     "unit_tokens",
 ]
 
@@ -211,6 +212,19 @@ def _place(units: tuple[_Unit, ...]) -> _Place:
 _PLACES = ("given", "father", "grand", "family")
 
 
+def scalar_columns(rec: PersonRecord) -> tuple[str | None, str | None, list[str]]:
+    """The record's ``sex``, ``nationality`` and ``identifiers`` columns."""
+    docs = rec.document_numbers
+    identifiers = [f"id:{d}" for d in _ids(docs) if len(d) >= 4] if docs else []
+    if rec.phone:
+        digits = re.sub(r"\D", "", rec.phone)
+        if len(digits) >= 7:
+            identifiers.append(f"ph:{digits[-9:]}")
+    sex = (rec.sex or "").lower()[:1] or None
+    nationality = (rec.nationality or "").strip().upper() or None
+    return (sex if sex in ("m", "f") else None), nationality, sorted(identifiers)
+
+
 def feature_row(rec: PersonRecord) -> dict[str, Any]:
     """One person's columns (see ``COLUMNS``); lists are sorted, empty when unknown.
 
@@ -253,13 +267,7 @@ def feature_row(rec: PersonRecord) -> dict[str, Any]:
         u = first.get(place)
         return (u.coarse or None) if u is not None else None
 
-    docs = rec.document_numbers
-    identifiers = [f"id:{d}" for d in _ids(docs) if len(d) >= 4] if docs else []
-    if rec.phone:
-        digits = re.sub(r"\D", "", rec.phone)
-        if len(digits) >= 7:
-            identifiers.append(f"ph:{digits[-9:]}")
-    sex = (rec.sex or "").lower()[:1] or None
+    sex, nationality, identifiers = scalar_columns(rec)
     return {
         "unique_id": rec.record_id,
         "given_sk": attr("given", "sk"),
@@ -289,9 +297,9 @@ def feature_row(rec: PersonRecord) -> dict[str, Any]:
         "all_xs": sorted({*given.xs, *chain_place.xs, *family.xs}),
         "all_cs": sorted(c for c in {*given.cs, *chain_place.cs, *family.cs} if len(c) >= 2),
         "birth_year": rec.birth_year,
-        "sex": sex if sex in ("m", "f") else None,
-        "nationality": (rec.nationality or "").strip().upper() or None,
-        "identifiers": sorted(identifiers),
+        "sex": sex,
+        "nationality": nationality,
+        "identifiers": identifiers,
         "pair_keys": sorted(pair_keys),
         "name_keys": sorted(name_keys),
     }

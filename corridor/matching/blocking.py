@@ -92,7 +92,9 @@ def unit_name_keys(k: UnitKeys) -> tuple[set[str], tuple[str, ...]]:
     mine = [c] if c else []
     for r in k.readings:
         rc = coarse_skeleton(r.skeleton)
-        if len(rc) >= 2:
+        if r.exact and len(c) >= 2:
+            continue  # a name with consonants of its own is found by them (Sayed)
+        if len(rc) >= 2 or (rc and not c):  # Yaya (no consonant but y) read as Yahya: H
             names.add(f"n:{rc}")
             if rc not in mine:
                 mine.append(rc)

@@ -136,7 +136,8 @@ class CandidatePolicy:
         if query.birth_year is not None and birth_year is not None:
             d = abs(birth_year - query.birth_year)
             bonus += 2.0 if d <= 2 else -2.0 if d > 5 else 0.0
-        if query.sex and sex and sex != query.sex:
+        query_sex = query.sex or query.named_sex  # a title or kunya: Abu, Umm, Mullah
+        if query_sex and sex and sex != query_sex:
             bonus -= 3.0
         if query.nationality and nationality:
             bonus += 1.0 if nationality.upper() == query.nationality.upper() else -1.0

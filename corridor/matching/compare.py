@@ -212,6 +212,8 @@ class UnitComparator:
         for r in a.readings:
             if r.skeleton != b.skeleton or (len(r.skeleton) < 2 and r.latin != b.latin):
                 continue  # a one-consonant name only where the reading spells it (Cho/Jo)
+            if r.exact and a.script == b.script and r.latin != b.latin:
+                continue  # Yaya read Yahya is Yahya; Zayed read Zahyed is not Zahid
             if not all(_gap_ok(va, vb) and _gap_ok(vb, va)
                        for (_, va), (_, vb) in zip(r.slots, b.slots, strict=True)):
                 continue

@@ -78,7 +78,7 @@ class MemoryIndex:
         if exclude is not None:
             score.pop(exclude, None)
         pool = policy.pool(score)
-        if query.birth_year is not None or query.sex or query.nationality:
+        if query.birth_year is not None or query.sex or query.named_sex or query.nationality:
             for rid in pool:
                 rec = self.records[rid]
                 score[rid] += policy.adjustment(query, rec.birth_year, rec.sex, rec.nationality)

@@ -24,10 +24,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from corridor.matching.normalise import NameUnit, parse_name
+from corridor.matching.normalise import SYLLABLE_RE, NameUnit, parse_name
 
-__all__ = ["Reading", "UnitKeys", "is_syllable", "latin_key", "latin_readings", "romanise",
-           "skeleton", "slots", "unit_keys"]
+__all__ = ["Reading", "UnitKeys", "exact_readings", "is_syllable", "latin_key",
+           "latin_readings", "romanise", "skeleton", "slots", "unit_keys"]
 
 # Arabic letter -> (consonant class or "" , vowel heard or "").
 _AR_CLASS: dict[str, tuple[str, str]] = {
@@ -244,6 +244,9 @@ def latin_key(unit: NameUnit) -> str:
 #       c stays the French s: Yacine, Eljacem);
 #   Indonesian/Malay: sy is sh (Rasyid, Hisyam, Basyir, Syarif) and, in the spelling
 #       before 1972, tj is ch (Tjahjo).
+#   (and ``_EXACT_READINGS``) French and West African spellings drop the h of hy
+#       between vowels (Yaya for Yahya, يحيى): a y between vowels after a consonant may
+#       be read hy. Not at the start of a name (Ayad, Ayoub keep their y).
 _READING_GROUPS: list[list[list[tuple[re.Pattern[str], str]]]] = [
     [[(re.compile(r"(?<![st])ch"), "kh")], [(re.compile(r"(?<![st])ch"), "h")]],
     [[(re.compile(r"(?<![dst])j"), "y")]],
@@ -252,6 +255,12 @@ _READING_GROUPS: list[list[list[tuple[re.Pattern[str], str]]]] = [
     [[(re.compile(r"(?<![kcs])x"), "h"), (re.compile(r"(?:^|(?<=[aeiou]))c(?=[aou])"), "")]],
     [[(re.compile(r"sy(?=[aeiou])"), "sh"), (re.compile(r"tj(?=[aeiou])"), "ch")]],
 ]
+# Readings that count only where they spell the other name exactly (or are it in
+# another script), never as a merely similar name: Yaya read Yahya is Yahya, but Zayed
+# read Zahyed is not "similar" to Zahid.
+_EXACT_READINGS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"(?<=[^aeiou][aeiou])y(?=[aeiou])"), "hy"),
+]
 # Korean: McCune-Reischauer (and the North's own spelling) writes the plain ㅈ as ch,
 # the South's Revised Romanisation as j (Cho/Jo, Chae/Jae, Chang/Jang, Chung/Jung);
 # read so only in a one-syllable unit, where no Arabic name is written with ch.
@@ -259,18 +268,17 @@ _SYLLABLE_READINGS: list[tuple[re.Pattern[str], str]] = [(re.compile(r"^ch"), "j
 
 # One syllable of a Korean or Chinese name as romanised: an initial consonant, a vowel
 # (with y/w glide) and at most n, ng, l, k, p or m (Kim, Sok, Chol, Myong, Jang, Wen).
-SYLLABLE_RE = re.compile(
-    r"^(?:ch|ts|kk|tt|pp|ss|jj|[bdghjklmnprstwyz])(?:[yw])?"
-    r"(?:ae|eo|oe|ui|eu|[aeiou])(?:ng|[nlkpm])?$"
-)
+# A syllable may also begin with its vowel where a final consonant closes it (Il, Ok,
+# Un, Eun: Kim Il Sung, Pak Ok Sun); a bare vowel (O, U) is not taken for one.
+# (Defined in ``normalise``, which reads such names word by word.)
 
 
 def is_syllable(unit: NameUnit) -> bool:
     """True for a one-word Latin unit shaped like one syllable of a Korean or Chinese
-    name (Kim, Chol, Myong; not Ali, Omar, Naim).
+    name (Kim, Chol, Myong, Ok; not Ali, Omar, Naim).
 
-    >>> [is_syllable(parse_name(n)[0]) for n in ["Kim", "Myong", "Ali", "Naim", "Hassan"]]
-    [True, True, False, False, False]
+    >>> [is_syllable(parse_name(n)[0]) for n in ["Kim", "Myong", "Ok", "Ali", "Naim", "Omar"]]
+    [True, True, True, False, False, False]
     """
     return unit.script == "la" and len(unit.parts) == 1 and bool(SYLLABLE_RE.match(unit.text))
 
@@ -310,25 +318,43 @@ def latin_readings(unit: NameUnit) -> list[NameUnit]:
     return [NameUnit(p, "la") for p in variants[1:]]
 
 
+def exact_readings(unit: NameUnit) -> list[NameUnit]:
+    """Readings of a Latin unit that count only where they spell the other name exactly
+    (``_EXACT_READINGS``: Yaya read Yahya).
+
+    >>> [u.text for u in exact_readings(parse_name("Yaya")[0])]
+    ['yahya']
+    >>> exact_readings(parse_name("Ayad")[0])
+    []
+    """
+    if unit.script != "la":
+        return []
+    alt = _apply(unit.parts, _EXACT_READINGS)
+    return [NameUnit(alt, "la")] if alt != unit.parts else []
+
+
 class Reading:
-    """Skeleton, slots and Latin key of one other reading of a unit."""
+    """Skeleton, slots and Latin key of one other reading of a unit; ``exact``: the
+    reading counts only where it spells the other name exactly (``exact_readings``)."""
 
-    __slots__ = ("skeleton", "slots", "latin")
+    __slots__ = ("skeleton", "slots", "latin", "exact")
 
-    def __init__(self, unit: NameUnit) -> None:
+    def __init__(self, unit: NameUnit, exact: bool = False) -> None:
         self.slots = slots(unit)
         self.skeleton = "".join(c for c, _ in self.slots)
         self.latin = latin_key(unit)
+        self.exact = exact
 
 
 class UnitKeys:
     """All keys of one unit, computed once (units repeat a lot: cache by unit)."""
 
     __slots__ = ("unit", "skeleton", "slots", "alt_skeleton", "alt_slots", "latin", "text",
-                 "script", "readings")
+                 "script", "readings", "syllable")
 
     def __init__(self, unit: NameUnit) -> None:
         self.unit = unit
+        self.syllable = is_syllable(unit)  # one syllable of a Korean or Chinese name
         self.text = unit.text
         self.script = unit.script
         sl = slots(unit)
@@ -337,7 +363,10 @@ class UnitKeys:
         self.latin = latin_key(unit)
         # Other readings by the writer's language (Dutch ch = kh, j = y; Turkish c = j).
         self.readings = tuple(
-            r for r in (Reading(u) for u in latin_readings(unit)) if r.skeleton != self.skeleton
+            r for r in (
+                *(Reading(u) for u in latin_readings(unit)),
+                *(Reading(u, exact=True) for u in exact_readings(unit)),
+            ) if r.skeleton != self.skeleton
         )
         # Persian/Urdu say z for ض ظ ذ and s for ث: Zia for ضیا, Saqib for ثاقب.
         if unit.script == "ar" and any(ch in unit.text for ch in "ضظذث"):

@@ -60,6 +60,11 @@ class NameRules:
     # much against; agreeing on some name keeps the margin above that floor.
     no_name_agrees_floor: float = -4.0
     some_name_agrees_margin: float = 0.5
+    # Names made only of Korean or Chinese syllables (Kim Sok Chol) are built from a
+    # small stock of syllables: each agreeing syllable counts at most as a name borne
+    # by this share of persons (1 in 100, a common name), however rare it is in the
+    # registry as a whole (version 6; a constant of scoring.py before).
+    syllable_share: float = 0.01
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ __all__ = [
     "join_split_compounds",
     "is_arabic",
     "normalise_arabic",
+    "name_sex",
     "normalise_latin",
     "parse_name",
 ]
@@ -298,8 +299,23 @@ def _is_upper_word(word: str) -> bool:
     return len(letters) >= 2 and all(c.isupper() for c in letters)
 
 
+# One syllable of a Korean or Chinese name as romanised: an initial consonant, a vowel
+# (with y/w glide) and at most n, ng, l, k, p or m (Kim, Sok, Chol, Myong, Jang, Wen);
+# or a vowel closed by such a consonant (Il, Ok, Un, Eun: Kim Il Sung, Pak Ok Sun).
+SYLLABLE_RE = re.compile(
+    r"^(?:(?:ch|ts|kk|tt|pp|ss|jj|[bdghjklmnprstwyz])(?:[yw])?"
+    r"(?:ae|eo|oe|ui|eu|[aeiou])(?:ng|[nlkpm])?"
+    r"|(?:ae|eo|oe|ui|eu|[aeiou])(?:ng|[nlkpm]))$"
+)
+
+
 def _latin_units(text: str) -> list[NameUnit]:
     words = [w for w in re.split(r"[\s\-]+", normalise_latin(text)) if w]
+    if (len(words) >= 2 and all(SYLLABLE_RE.match(w) for w in words)
+            and not any(w in ("al", "el") for w in words)):
+        # A Korean or Chinese name, syllable by syllable: Il, Un, Ul are syllables here
+        # (Kim Il Sung, Song-Il Pak), not the Arabic article or idafa link.
+        return [NameUnit((w,), "la") for w in words]
     while words and words[0] in _TITLES:
         words.pop(0)
     units: list[list[str]] = []
@@ -455,6 +471,60 @@ def _is_compound_head(text: str) -> bool:
         return normalise_arabic(words[0]) in ("عبد", "ابو", "ابي", "ابا")
     w = normalise_latin(words[0]).strip("- ")
     return w in _ABU or w in _ABD or _ABD_WORD_RE.match(w) is not None
+
+
+# Words that, at the start of a name, say whose it is: a man's titles (Shaykh, Haji,
+# Mullah, Mawlawi, Qari, Imam, Mufti, Ustad, Mr) and kunya (Abu, "father of"), a
+# woman's (Shaykha, Hajja, Umm "mother of", Bibi, Mrs). Doctor, General and the like
+# say nothing. Not "Ben"/"Bin" (Ben Ali, Bin Laden are family names women bear too),
+# and not "Abu" after the first word (Rania Abu Ghazaleh).
+_MALE_WORDS = frozenset([
+    "shaykh", "sheikh", "shaikh", "sheik", "shaik", "shekh", "cheikh", "cheik", "sheykh", "haji",
+    "hajji", "hadji", "hadj", "haj", "hajj", "alhaj", "alhaji", "alhajj", "mullah", "mulla",
+    "molla", "mullo", "molah", "maulana", "mawlana", "moulana", "mawlawi", "maulawi", "maulvi",
+    "mawlavi", "moulavi", "molvi", "mawlvi", "qari", "qary", "imam", "mufti", "ustad", "ustadh",
+    "ustaz", "mr", "mister", "sir",
+])
+_MALE_KUNYA = frozenset(["abu", "abou", "aboo", "abul"])
+_FEMALE_WORDS = frozenset([
+    "shaykha", "sheikha", "shaikha", "cheikha", "hajja", "hajjah", "hadja", "hajah", "ustadha",
+    "ustaza", "bibi", "mrs", "ms", "miss", "madam", "madame", "mme",
+])
+_FEMALE_KUNYA = frozenset(["umm", "oum", "omm"])
+_ARABIC_MALE_WORDS = frozenset(["الشيخ", "شيخ", "الحاج", "حاجي", "ملا", "مولوي", "مولانا", "قاري"])
+_ARABIC_FEMALE_WORDS = frozenset(["الشيخه", "الحاجه", "حاجه"])
+
+
+@lru_cache(maxsize=100_000)
+def name_sex(text: str | None) -> str | None:
+    """``"m"`` or ``"f"`` where a name begins with a man's or a woman's title or kunya
+    (after a comma too: "AWES, Shaykh Hassan"); None where it says nothing, or both.
+
+    >>> [name_sex(n) for n in ["Abu Hamza", "Mullah Mohammed Oman", "Umm Ahmad", "ابو محمد"]]
+    ['m', 'm', 'f', 'm']
+    >>> [name_sex(n) for n in ["Rania Abu Ghazaleh", "Dr. Alim", "Abu", "Ben Ali", None]]
+    [None, None, None, None, None]
+    """
+    if not text:
+        return None
+    found: set[str] = set()
+    for segment in _strip_brackets(text).split(","):
+        if is_arabic(segment):
+            words = [w for w in re.split(r"[\s\-_.]+", normalise_arabic(segment)) if w]
+            male, female, kunya_m, kunya_f = (
+                _ARABIC_MALE_WORDS, _ARABIC_FEMALE_WORDS, frozenset(["ابو"]), frozenset(["ام"]))
+        else:
+            words = [w for w in re.split(r"[\s\-]+", normalise_latin(segment)) if w]
+            male, female, kunya_m, kunya_f = (
+                _MALE_WORDS, _FEMALE_WORDS, _MALE_KUNYA, _FEMALE_KUNYA)
+        if not words:
+            continue
+        first = words[0]
+        if first in male or (first in kunya_m and len(words) > 1):
+            found.add("m")
+        elif first in female or (first in kunya_f and len(words) > 1):
+            found.add("f")
+    return found.pop() if len(found) == 1 else None
 
 
 @lru_cache(maxsize=200_000)

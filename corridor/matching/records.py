@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from corridor.matching.keys import UnitKeys, unit_keys
-from corridor.matching.normalise import NameUnit, join_split_compounds, parse_name
+from corridor.matching.normalise import NameUnit, join_split_compounds, name_sex, parse_name
 
 __all__ = ["PersonRecord", "NameChain", "GIVEN", "GIVEN2", "CHAIN", "FAMILY"]
 
@@ -82,6 +82,25 @@ class PersonRecord:
     registration_number: str | None = None
     phone: str | None = None
     document_numbers: tuple[str, ...] = ()
+
+    @cached_property
+    def named_sex(self) -> str | None:
+        """The sex the person's name says where the record gives none: a man's or a
+        woman's title or kunya at the start of a name (Abu Hamza, Mullah Omar, Umm
+        Ahmad; ``normalise.name_sex``). None where the record gives its sex, or the
+        names say nothing or disagree.
+
+        >>> PersonRecord("q", full_name="Shaykh Aminullah").named_sex
+        'm'
+        >>> PersonRecord("q", full_name="Shaykh Aminullah", sex="f").named_sex is None
+        True
+        """
+        if self.sex:
+            return None
+        said = {name_sex(n) for n in (self.full_name, self.given_name,
+                                      self.name_original_script, *self.alternate_names)}
+        said.discard(None)
+        return said.pop() if len(said) == 1 else None
 
     def name_chains(self) -> tuple[NameChain, ...]:
         """All spellings of the person's name as chains (deduplicated)."""

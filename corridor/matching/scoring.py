@@ -30,7 +30,7 @@ from corridor.matching.compare import (
     UnitComparator,
     vowels_agree,
 )
-from corridor.matching.keys import UnitKeys, is_syllable, unit_keys
+from corridor.matching.keys import UnitKeys, unit_keys
 from corridor.matching.model import Model
 from corridor.matching.normalise import NameUnit, parse_name
 from corridor.matching.records import CHAIN, FAMILY, GIVEN, GIVEN2, NameChain, PersonRecord
@@ -58,10 +58,6 @@ ANY = "any"
 
 # Given names often carried as a silent first part (Mohammad Naim, called Naim).
 _PREFIX_NAMES = frozenset(["MHMD"])
-# The least share of persons a syllable of a Korean or Chinese name is counted for,
-# where both names are made only of such syllables (``Matcher._align``): about 1 in
-# 100, a common name (log2(m / u) about 6.6 bits).
-SYLLABLE_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -107,6 +103,11 @@ class _NameResult:
         """The given name disagrees (or only looks alike): what else agrees fits a
         brother, sister or parent as well as the person."""
         return self.given_missed or self.given_lookalike
+
+
+def _syllabic(q_keys: Sequence[UnitKeys], c_keys: Sequence[UnitKeys]) -> bool:
+    """Both names are made only of syllables of Korean or Chinese names (Kim Sok Chol)."""
+    return all(k.syllable for k in q_keys) and all(k.syllable for k in c_keys)
 
 
 def _display(unit: NameUnit) -> str:
@@ -335,11 +336,9 @@ class Matcher:
         # are built from a small stock of syllables, so among the persons who bear them
         # each syllable is common (Kim alone: one Korean in five), however rare it is in
         # the registry as a whole. Each agreeing syllable counts at most as a name borne
-        # by SYLLABLE_SHARE of persons. Names with any other unit (Din Mohammad, Gul
+        # by ``NameRules.syllable_share`` of persons. Names with any other unit (Din Mohammad, Gul
         # Agha) are weighed as usual.
-        syllabic = all(is_syllable(k.unit) for k in q_keys) and all(
-            is_syllable(k.unit) for k in c_keys
-        )
+        syllabic = _syllabic(q_keys, c_keys)
         for i in range(n):
             row: list[tuple[str, float, float] | None] = []
             qk, qr = q_keys[i], q_roles[i]
@@ -354,7 +353,7 @@ class Matcher:
                     row.append(None)
                     continue
                 if syllabic:
-                    w = min(w, self._weight_at_share(lvl, SYLLABLE_SHARE))
+                    w = min(w, self._weight_at_share(lvl, self.model.names.syllable_share))
                 any_hit = True
                 cr = c_roles[j]
                 row.append((lvl, w, w if qr == cr else w * self._role_factor(qr, cr)))
@@ -394,6 +393,15 @@ class Matcher:
                 q, c, q.units[1:] + q.units[:1], q.keys[1:] + q.keys[:1], q.roles, True, explain
             )
             if alt.weight > res.weight and alt.family_matched:
+                res = alt
+        if len(q.units) >= 2 and len(c.units) >= 2 and _syllabic(q.keys, c.keys):
+            # A Korean or Chinese name in Latin letters is written family name first (Han
+            # Jang Su) or, in the Western order, last (Chang-Su Han): try it first.
+            alt = self._chain_result(
+                q, c, q.units[-1:] + q.units[:-1], q.keys[-1:] + q.keys[:-1], q.roles, True,
+                explain, written_last=True,
+            )
+            if alt.weight > res.weight:
                 res = alt
         if res.kin_only or res.father_differs:
             # Brothers and cousins share father, grandfather and family names: when the
@@ -437,6 +445,7 @@ class Matcher:
         q_roles: tuple[str, ...],
         reordered: bool,
         explain: bool,
+        written_last: bool = False,
     ) -> _NameResult:
         rules = self.model.names
         _, pairs = self._align(q, c, q_keys, q_roles)
@@ -585,6 +594,18 @@ class Matcher:
         # A name of the query not found counts against only where the candidate has a
         # different name left over (a shorter record is silent, not contradicting).
         unmatched = min(unmatched, len(c.units) - len(pairs))
+        if unmatched > 0 and pairs and not given_missed and _syllabic(q_keys, c.keys):
+            # Korean and Chinese given names are two syllables, and brothers, sisters and
+            # cousins share one of them (the generation name): Kim Jin-Sok and Kim Sok
+            # Chol agree on the family name and one syllable, and differ on the other.
+            # That is another given name, as brothers' are (the cap below applies).
+            given_missed = True
+            total += rules.given_different
+            if explain:
+                ev.append(FieldEvidence(
+                    N_("given name"), N_("different"), rules.given_different,
+                    N_("Given name differs: {name} not found.", name=", ".join(unmatched_names))))
+            unmatched = 0
         if unmatched > 0:
             w = rules.unmatched_unit * unmatched
             total += w
@@ -592,7 +613,14 @@ class Matcher:
                 ev.append(FieldEvidence(N_("name"), N_("extra names"), w,
                                         N_("Names not found in this person's name: {names}.",
                                            names=", ".join(unmatched_names))))
-        if reordered:
+        if reordered and written_last:
+            total += rules.reordered_penalty
+            if explain:
+                ev.append(FieldEvidence(
+                    N_("name order"), N_("family name written last"), rules.reordered_penalty,
+                    N_("Matches only if the family name was written last, as Korean and "
+                       "Chinese names often are in Latin letters.")))
+        elif reordered:
             total += rules.reordered_penalty
             if explain:
                 ev.append(FieldEvidence(N_("name order"), N_("family name written first"),
@@ -743,12 +771,21 @@ class Matcher:
                 ev.append(FieldEvidence(N_("birth year"), N_("different"), far,
                                         N_("Birth years far apart ({a} and {b}).",
                                            a=q.birth_year, b=c.birth_year)))
-        if q.sex and c.sex:
-            if q.sex == c.sex:
-                ev.append(FieldEvidence(N_("sex"), N_("same"), f.sex_same, N_("Same sex.")))
+        qs, cs = q.sex or q.named_sex, c.sex or c.named_sex
+        if qs and cs:
+            # A sex read from a title or kunya (Abu, Umm, Shaykh, Mullah) counts against
+            # like a stated one ("Abu" is "father of", a Mullah is a man), but not for:
+            # the persons a man's name finds are mostly men anyway.
+            named = not (q.sex and c.sex)
+            if qs == cs:
+                if not named:
+                    ev.append(FieldEvidence(N_("sex"), N_("same"), f.sex_same,
+                                            N_("Same sex.")))
             else:
-                ev.append(FieldEvidence(N_("sex"), N_("different"), f.sex_different,
-                                        N_("Different sex.")))
+                ev.append(FieldEvidence(
+                    N_("sex"), N_("different"), f.sex_different,
+                    N_("Different sex (read from a title or kunya in the name: Abu, Umm, "
+                       "Shaykh, Mullah).") if named else N_("Different sex.")))
         if q.nationality and c.nationality:
             if q.nationality.upper() == c.nationality.upper():
                 w = self.nationality_weight(c.nationality, name_bits)

@@ -150,6 +150,18 @@ class Services:
                 pass
         return self.merges.queue_new(written, "registration", audit=audit)
 
+    def link_synced(self, person_ids: Sequence[str], audit: AuditHook) -> int:
+        """``SyncService.find_duplicates``: the persons a sync applied, searched for
+        duplicates as a desk's registration is, on the linkage thread (their details read
+        there too, not in the push's request); at once when there is no thread."""
+        if self._linker is not None:
+            try:
+                self._linker.submit(self.registration.queue_duplicates_of, list(person_ids), audit)
+                return 0
+            except RuntimeError:  # shut down: searched here instead
+                pass
+        return self.registration.queue_duplicates_of(person_ids, audit)
+
     def linkage_idle(self, timeout: float = 30) -> bool:
         """Wait until the searches for duplicates asked for so far are made (the linkage
         thread takes them in turn); False on timeout. At once when there is no thread."""

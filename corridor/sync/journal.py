@@ -26,13 +26,15 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from corridor.domain.ids import uuid7
 from corridor.storage.bulk import insert_rows
 from corridor.storage.changes import Note
+from corridor.storage.merge_tables import merged_persons
 from corridor.storage.sync_tables import sync_changes, sync_heads, sync_nodes
+from corridor.storage.tables import person_locations, persons
 from corridor.sync.state import snapshots
 
 if TYPE_CHECKING:  # the services install the journal; it imports none of them
@@ -50,6 +52,12 @@ COMPRESSED = b"Z"
 ZLIB_LEVEL = 6
 _PAYLOAD_WBITS = 13
 _PAYLOAD_MEMLEVEL = 6
+# The person fields sealed under the registering site's key (the vault's
+# ``SEALED_PERSON_FIELDS``; the journal imports no service) and the key of a state that
+# names what it leaves out: a person of another site, as a node of the site they travel
+# to holds them (docs/sync.md, "Manifests and merges across nodes").
+SEALED_FIELDS = ("phone", "note", "biometric_reference", "medical")
+WITHHELD = "withheld"
 
 
 def self_node(conn: Connection) -> str:
@@ -186,12 +194,26 @@ class Journal:
         if not states:
             return
         origin, seqs = next_seqs(conn, len(states))
-        heads = heads_of(conn, [n.person_id for n, _ in states])
+        role, own_site = custody(conn)
         now = self.clock()
+        planned = []
+        for n, state in states:
+            site_id = state["person"]["site_id"]
+            if role == "node" and own_site and site_id != own_site:
+                # A person of another site (who came on a manifest): this node holds
+                # their site's key no more than their sealed fields, so the change is
+                # sealed under the node's own site and says what it leaves out.
+                site_id, state = own_site, withheld(state)
+            planned.append((n, site_id, state))
+        if role == "central":  # one series a site: the base its node holds
+            bases = series_heads(conn, {(n.person_id, site) for n, site, _ in planned})
+            depends = [bases.get((n.person_id, site)) for n, site, _ in planned]
+        else:
+            heads = heads_of(conn, [n.person_id for n, _, _ in planned])
+            depends = [heads.get(n.person_id) for n, _, _ in planned]
         rows = []
         sealers: dict[str, Callable[[str, str | bytes], str]] = {}
-        for (n, state), seq in zip(states, seqs, strict=True):
-            site_id = state["person"]["site_id"]
+        for (n, site_id, state), seq, base in zip(planned, seqs, depends, strict=True):
             if site_id not in sealers:
                 sealers[site_id] = self.vault.sealer_in(conn, site_id)
             seal = sealers[site_id]
@@ -205,7 +227,7 @@ class Journal:
                     "kind": n.action,
                     "person_id": n.person_id,
                     "site_id": site_id,
-                    "depends_on": heads.get(n.person_id),
+                    "depends_on": base,
                     "payload": seal(CHANGE_FIELD, encode_payload(state, self.payload_version)),
                     "recorded_at": now,
                     "received_at": None,
@@ -215,3 +237,150 @@ class Journal:
             )
         insert_rows(conn, sync_changes, rows)
         set_heads(conn, {r["person_id"]: r["id"] for r in rows})
+        if role == "central":
+            relay(
+                conn,
+                self.vault,
+                now,
+                [(n, site) for n, site, _ in planned],
+                self.payload_version,
+                {n.person_id: state for n, _, state in planned},
+            )
+
+
+def custody(conn: Connection) -> tuple[str | None, str | None]:
+    """This installation's role (``node``, ``central`` or None: standalone) and site."""
+    row = conn.execute(
+        select(sync_nodes.c.role, sync_nodes.c.site_id).where(sync_nodes.c.is_self)
+    ).first()
+    return (None, None) if row is None else (row[0], row[1])
+
+
+def withheld(state: dict[str, Any]) -> dict[str, Any]:
+    """A person's state as another site's node may hold it: the fields sealed under the
+    registering site's key left out (and said so), the rest as it is."""
+    person = {**state["person"], **dict.fromkeys(SEALED_FIELDS)}
+    return {**state, "person": person, "documents": [], WITHHELD: [*SEALED_FIELDS, "documents"]}
+
+
+def series_heads(conn: Connection, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """At the central, a person's changes form one series per site key they are sealed
+    under (the registering site's, and each site whose node received them on a
+    manifest): the latest change of each (person, site) pair held here, in the order
+    they reached this installation. A change sealed for a site's node names it as its
+    base, a change that node holds."""
+    if not pairs:
+        return {}
+    pids = sorted({p for p, _ in pairs})
+    best: dict[tuple[str, str], tuple[Any, str]] = {}
+    reached = func.coalesce(sync_changes.c.received_at, sync_changes.c.recorded_at)
+    for start in range(0, len(pids), 500):
+        for pid, site, cid, at in conn.execute(
+            select(sync_changes.c.person_id, sync_changes.c.site_id, sync_changes.c.id, reached)
+            .where(sync_changes.c.person_id.in_(pids[start : start + 500]))
+            .where(sync_changes.c.state.in_(("applied", "conflict")))
+        ):
+            key = (str(pid), str(site))
+            if key in pairs and (key not in best or (at, str(cid)) > best[key]):
+                best[key] = (at, str(cid))
+    return {k: v[1] for k, v in best.items()}
+
+
+def relay(
+    conn: Connection,
+    vault: FieldVault,
+    now: datetime,
+    done: list[tuple[Note, str | None]],
+    payload_version: int = PAYLOAD_VERSION,
+    states: dict[str, dict[str, Any]] | None = None,
+) -> int:
+    """At the central, after changes of persons were made or applied here: a change of
+    the central's own for each site with an enrolled node that should hold the person
+    and has not got this state under its key yet (``done``: each person's note and the
+    site its change was sealed for, None for none). The sites: the person's registering
+    site (the whole state, sealed under its key), the site they are at or travelling to,
+    and the registering sites of the persons merged into them (the state without the
+    fields sealed under the registering site's key: a node holds no other site's key).
+    ``states``: the persons' states when the caller has them (read here otherwise).
+    How many changes were appended."""
+    node_sites = set(
+        conn.execute(
+            select(sync_nodes.c.site_id).where(
+                sync_nodes.c.role == "node",
+                sync_nodes.c.status == "approved",
+                sync_nodes.c.is_self.is_(False),
+            )
+        ).scalars()
+    )
+    if not node_sites or not done:
+        return 0
+    ids = list(dict.fromkeys(n.person_id for n, _ in done))
+    where: dict[str, set[str]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for pid, home in conn.execute(
+            select(persons.c.id, persons.c.site_id).where(persons.c.id.in_(chunk))
+        ):
+            where.setdefault(str(pid), set()).add(str(home))
+        for pid, at, to in conn.execute(
+            select(
+                person_locations.c.person_id,
+                person_locations.c.site_id,
+                person_locations.c.destination_site_id,
+            ).where(person_locations.c.person_id.in_(chunk))
+        ):
+            where.setdefault(str(pid), set()).update(s for s in (at, to) if s)
+        # A survivor goes where the persons merged into it were registered, so that a
+        # node holding an old id can lead it to the survivor.
+        for pid, home in conn.execute(
+            select(merged_persons.c.survivor_id, persons.c.site_id)
+            .join(persons, persons.c.id == merged_persons.c.person_id)
+            .where(merged_persons.c.survivor_id.in_(chunk))
+        ):
+            where.setdefault(str(pid), set()).add(str(home))
+    skip: dict[str, set[str]] = {}
+    notes: dict[str, Note] = {}
+    for n, site in done:
+        notes.setdefault(n.person_id, n)
+        skip.setdefault(n.person_id, set()).update({site} if site else set())
+    wanted = {p: sorted(where.get(p, set()) & node_sites - skip[p]) for p in ids}
+    wanted = {p: sites for p, sites in wanted.items() if sites}
+    if not wanted:
+        return 0
+    found = states if states is not None else snapshots(conn, list(wanted))
+    planned: list[tuple[Note, str, dict[str, Any]]] = []
+    for pid, sites in wanted.items():
+        state = found[pid]
+        if not state["person"]:
+            continue
+        home = state["person"]["site_id"]
+        for site in sites:
+            planned.append((notes[pid], site, state if site == home else withheld(state)))
+    if not planned:
+        return 0
+    bases = series_heads(conn, {(n.person_id, site) for n, site, _ in planned})
+    origin, seqs = next_seqs(conn, len(planned))
+    rows = []
+    sealers: dict[str, Callable[[str, str | bytes], str]] = {}
+    for (n, site, state), seq in zip(planned, seqs, strict=True):
+        if site not in sealers:
+            sealers[site] = vault.sealer_in(conn, site)
+        rows.append(
+            {
+                "id": uuid7(),
+                "origin_node": origin,
+                "seq": seq,
+                "user_id": n.user_id[:64],
+                "kind": n.action,
+                "person_id": n.person_id,
+                "site_id": site,
+                "depends_on": bases.get((n.person_id, site)),
+                "payload": sealers[site](CHANGE_FIELD, encode_payload(state, payload_version)),
+                "recorded_at": now,
+                "received_at": None,
+                "state": "applied",
+                "conflict_fields": None,
+            }
+        )
+    insert_rows(conn, sync_changes, rows)
+    return len(rows)

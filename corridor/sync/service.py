@@ -45,32 +45,34 @@ from corridor.services.protection.field_vault import (
     SEALED_PERSON_FIELDS,
     FieldVault,
 )
+from corridor.services.registration.merges import MergeRows
 from corridor.services.registration.person_rows import document_key
 from corridor.services.search import match_index
 from corridor.storage import locations, outbox
 from corridor.storage.bulk import insert_rows
 from corridor.storage.changes import Note
 from corridor.storage.database import Database
+from corridor.storage.merge_tables import merged_persons
 from corridor.storage.sync_tables import sync_acks, sync_changes, sync_heads, sync_nodes
 from corridor.storage.tables import (
     households,
     manifests,
-    movements,
     person_documents,
     persons,
-    relationships,
     sites,
 )
 from corridor.sync import conflicts as conflict_review
-from corridor.sync import keys
+from corridor.sync import facts, keys
 from corridor.sync.journal import (
     COMPRESSED,
     ZLIB_LEVEL,
     Journal,
+    custody,
     dumps,
     ensure_self,
     heads_of,
     open_payload,
+    relay,
     set_heads,
 )
 from corridor.sync.state import decode_row, encode_row
@@ -167,12 +169,19 @@ class SyncService(Service):
         super().__init__(db, clock)
         self.vault = vault
         self.master: MasterKey | None = vault.master
+        # At the central: queue the suspected duplicates of the persons a bundle applied
+        # (``Services.link_synced``, set by ``of``; issue 16: the same
+        # person registered at two sites apart is proposed once both are here).
+        self.find_duplicates: Callable[[list[str], AuditHook], int] | None = None
+        self.merge_rows = MergeRows(vault)
 
     @classmethod
     def of(cls, services: Services) -> SyncService:
         """Built beside the services (not inside them: the services import nothing of
         ``corridor.sync`` but its journal)."""
-        return cls(services.db, services.clock, services.vault)
+        sync = cls(services.db, services.clock, services.vault)
+        sync.find_duplicates = services.link_synced
+        return sync
 
     # -- identity ------------------------------------------------------------------------
 
@@ -753,6 +762,10 @@ class SyncService(Service):
             audit = self.node_hook(sender)
         report = ImportReport(from_node=sender)
         with self.db.transaction() as conn:
+            # One import from a sender at a time: the same bundle twice at once (a sync
+            # killed and run again while its push is still applied) waits here and then
+            # finds the changes held (PostgreSQL; SQLite has one writer anyway).
+            conn.execute(select(sync_nodes.c.id).where(sync_nodes.c.id == sender).with_for_update())
             me = self._self(conn)
             ids = [c["id"] for c in changes]
             held: set[str] = set()
@@ -789,9 +802,18 @@ class SyncService(Service):
                 )
             if touched:
                 match_index.reindex_persons(conn, sorted(touched), self.vault)
+                # A person merged away here is out of the index (the survivor holds it).
+                away = conn.execute(
+                    select(merged_persons.c.person_id).where(
+                        merged_persons.c.person_id.in_(sorted(touched))
+                    )
+                ).scalars()
+                match_index.unindex(conn, list(away))
                 outbox.record(conn, sorted(touched), "registration", now)
         if touched:
             self.notify(sorted(touched))
+            if self.find_duplicates is not None and me["role"] == "central":
+                self.find_duplicates(sorted(touched), audit)
         return report
 
     def node_hook(self, node_id: str, action: str = "sync.apply") -> AuditHook:
@@ -944,8 +966,10 @@ class SyncService(Service):
             if wiped:
                 destroy_in(conn, cipher, site_id)
                 if wipe:
-                    of_site = select(persons.c.id).where(persons.c.site_id == site_id)
-                    anonymise(conn, list(conn.execute(of_site).scalars()), now)
+                    # Every person held here: the site's own and those of other sites
+                    # who came to it on a manifest (a node holds no one else).
+                    held = select(persons.c.id)
+                    anonymise(conn, list(conn.execute(held).scalars()), now)
                 conn.execute(
                     update(sync_nodes)
                     .where(sync_nodes.c.id == me["id"])
@@ -1146,8 +1170,10 @@ class SyncService(Service):
                         conflict_fields=",".join(conflicts) or None,
                     )
                 )
+                state["_via"] = (change["kind"], change["user_id"], change["site_id"])
                 applied_now.append(state)
                 touched.add(str(change["person_id"]))
+                touched |= state["_moved"]
                 progress = True
             if not progress:
                 break
@@ -1155,6 +1181,7 @@ class SyncService(Service):
         # arrive in the same bundle, in any order).
         for state in applied_now:
             self._links(conn, state)
+        touched |= self._relay_applied(conn, applied_now)
         report.waiting = conn.execute(
             select(func.count()).select_from(sync_changes).where(sync_changes.c.state == "waiting")
         ).scalar_one()
@@ -1186,12 +1213,10 @@ class SyncService(Service):
             if base not in ("applied", "conflict"):
                 missing.append(f"change {change['depends_on']}")
         person = state["person"]
-        wanted_sites = {person["site_id"]}
-        wanted_manifests = set()
+        wanted_sites, wanted_manifests = facts.needs(state)
+        wanted_sites.add(person["site_id"])
         for m in state["movements"]:
             wanted_sites.update(s for s in (m["from_site_id"], m["to_site_id"]) if s)
-            if m["manifest_id"]:
-                wanted_manifests.add(m["manifest_id"])
         have_sites = set(
             conn.execute(select(sites.c.id).where(sites.c.id.in_(wanted_sites))).scalars()
         )
@@ -1207,9 +1232,10 @@ class SyncService(Service):
 
     def _apply(self, conn: Connection, change: Any, state: dict[str, Any]) -> list[str]:
         """Write the change's state here; the conflicting fields (kept ours)."""
-        incoming = decode_row(persons, state["person"])
+        incoming = facts.kept_here(state, decode_row(persons, state["person"]))
         site_id = incoming["site_id"]
         pid = incoming["id"]
+        state["_moved"] = facts.apply_merges(conn, self.merge_rows, state)
         current = conn.execute(select(persons).where(persons.c.id == pid)).mappings().first()
         head = heads_of(conn, [pid]).get(pid)
         conflicts: list[str] = []
@@ -1221,6 +1247,7 @@ class SyncService(Service):
             ):
                 conn.execute(insert(households).values(**hh))
         docs_in = [decode_row(person_documents, d) for d in state["documents"]]
+        keep_docs = facts.documents_withheld(state)
         if current is None:
             conn.execute(insert(persons), [self._hashed(site_id, incoming)])
             self._replace_documents(conn, pid, site_id, docs_in)
@@ -1229,7 +1256,8 @@ class SyncService(Service):
             conn.execute(
                 update(persons).where(persons.c.id == pid).values(**self._hashed(site_id, incoming))
             )
-            self._replace_documents(conn, pid, site_id, docs_in)
+            if not keep_docs:
+                self._replace_documents(conn, pid, site_id, docs_in)
         else:  # both sides changed the person apart: merged field by field
             base_state = self._base_state(conn, change["depends_on"])
             base = base_state["person"] if base_state else {}
@@ -1238,7 +1266,7 @@ class SyncService(Service):
             take: dict[str, Any] = {}
             for column in persons.columns:
                 name = column.name
-                if name in NOT_COMPARED:
+                if name in NOT_COMPARED or name not in incoming:  # or withheld
                     continue
                 b, o, t = (self._plain(site_id, name, x.get(name)) for x in (base, ours, theirs))
                 if t in (b, o):
@@ -1247,7 +1275,7 @@ class SyncService(Service):
                     take[name] = theirs.get(name)
                 else:
                     conflicts.append(name)
-            if base_state is not None:
+            if base_state is not None and not keep_docs:
                 b_docs = self._doc_set(site_id, base_state["documents"])
                 o_docs = self._doc_set(
                     site_id,
@@ -1269,14 +1297,22 @@ class SyncService(Service):
                     .where(persons.c.id == pid)
                     .values(**self._hashed(site_id, values))
                 )
-        # Facts add up: movement events by id, in the order they happened.
-        have = set(
-            conn.execute(select(movements.c.id).where(movements.c.person_id == pid)).scalars()
+        # Facts add up: manifests (before the events naming them), then movement events
+        # by id, in the order they happened, on the survivor of a person merged here.
+        facts.apply_manifests(conn, state)
+        if change["depends_on"] is not None:  # taken off a draft since its base
+            facts.take_off(conn, pid, self._base_state(conn, change["depends_on"]), state)
+        target = facts.land_movements(conn, pid, state)
+        state["_moved"] |= facts.apply_merges(conn, self.merge_rows, state)
+        if target != pid:
+            state["_moved"].add(target)
+        named = sorted({pid, target, *state["_moved"]})
+        merged_here = set(
+            conn.execute(
+                select(merged_persons.c.person_id).where(merged_persons.c.person_id.in_(named))
+            ).scalars()
         )
-        new_events = [decode_row(movements, m) for m in state["movements"] if m["id"] not in have]
-        if new_events:
-            conn.execute(insert(movements), new_events)
-        locations.refresh(conn, [pid])
+        locations.refresh(conn, [p for p in named if p not in merged_here])
         if not conflicts:
             set_heads(conn, {pid: change["id"]})
         else:
@@ -1285,27 +1321,23 @@ class SyncService(Service):
 
     def _links(self, conn: Connection, state: dict[str, Any]) -> None:
         for link in state["relationships"]:
-            row = decode_row(relationships, link)
-            present = (
-                conn.execute(
-                    select(persons.c.id).where(
-                        persons.c.id.in_([row["person_id"], row["other_person_id"]])
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            if len(set(present)) < 2:
-                continue
-            exists = conn.execute(
-                select(relationships.c.id).where(
-                    relationships.c.person_id == row["person_id"],
-                    relationships.c.other_person_id == row["other_person_id"],
-                    relationships.c.kind == row["kind"],
-                )
-            ).first()
-            if exists is None:
-                conn.execute(insert(relationships).values(**row))
+            facts.land_link(conn, link)
+
+    def _relay_applied(self, conn: Connection, applied: list[dict[str, Any]]) -> set[str]:
+        """At the central: the persons just applied, sealed again for the other sites'
+        nodes that should hold them (``journal.relay``); a person whose rows moved here
+        (a survivor that received facts recorded under an old id) for every such site.
+        The persons relayed."""
+        if not applied or custody(conn)[0] != "central":
+            return set()
+        done: list[tuple[Note, str | None]] = []
+        for state in applied:
+            kind, user, site = state["_via"]
+            pid = str(state["person"]["id"])
+            done.append((Note(kind, user, pid), site))
+            done += [(Note(kind, user, p), None) for p in sorted(state["_moved"] - {pid})]
+        relay(conn, self.vault, self.clock(), done)
+        return {n.person_id for n, _ in done}
 
     def _base_state(self, conn: Connection, change_id: str | None) -> dict[str, Any] | None:
         if change_id is None:
@@ -1334,7 +1366,10 @@ class SyncService(Service):
         }
 
     def _hashed(self, site_id: str, row: dict[str, Any]) -> dict[str, Any]:
-        """The lookup hash computed here (it is keyed by this installation's master key)."""
+        """The lookup hash computed here (it is keyed by this installation's master key);
+        none for a row whose phone was withheld (the one held here stays)."""
+        if "phone" not in row:
+            return row
         phone = self.vault.open(site_id, "phone", row.get("phone"))
         return {**row, "phone_hash": self.vault.lookup_hash("phone", phone) if phone else None}
 

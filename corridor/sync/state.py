@@ -16,7 +16,17 @@ from typing import Any
 
 from sqlalchemy import Connection, Date, Table, bindparam, select
 
-from corridor.storage.tables import households, movements, person_documents, persons, relationships
+from corridor.storage.merge_tables import person_merges
+from corridor.storage.tables import (
+    households,
+    manifest_discrepancies,
+    manifest_items,
+    manifests,
+    movements,
+    person_documents,
+    persons,
+    relationships,
+)
 from corridor.storage.types import UTCDateTime
 
 # Row columns that are local to an installation and never travel: numbering, and the
@@ -26,7 +36,16 @@ LOCAL = {
     "movements": {"seq"},
     "person_documents": {"id", "number_key"},
     "persons": {"phone_hash"},
+    # Manifest rows and merges travel as facts (docs/sync.md, "Manifests and merges
+    # across nodes"); item and discrepancy numbers are local, and what a merge moved is
+    # named by local row ids, so each installation keeps its own.
+    "manifest_items": {"id"},
+    "manifest_discrepancies": {"id"},
+    "person_merges": {"moved"},
 }
+# The parts of a state that travel as facts beside the person (payload keys added after
+# format 2 first shipped, and left out when empty: a payload without them has none).
+FACTS = ("manifests", "manifest_items", "manifest_discrepancies", "merges")
 
 
 def _out(value: Any) -> Any:
@@ -95,6 +114,11 @@ _DOCUMENTS = _Shape(person_documents, "person_id", (person_documents.c.id,))
 _LINKS = _Shape(relationships, "person_id", (relationships.c.created_at, relationships.c.id))
 _MOVEMENTS = _Shape(movements, "person_id", (movements.c.seq,))
 _HOUSEHOLDS = _Shape(households, "id", (households.c.id,))
+_ITEMS = _Shape(manifest_items, "person_id", (manifest_items.c.id,))
+_DISCREPANCIES = _Shape(manifest_discrepancies, "person_id", (manifest_discrepancies.c.id,))
+_MANIFESTS = _Shape(manifests, "id", (manifests.c.id,))
+_MERGED_AWAY = _Shape(person_merges, "merged_id", (person_merges.c.merged_at, person_merges.c.id))
+_MERGED_IN = _Shape(person_merges, "survivor_id", (person_merges.c.merged_at, person_merges.c.id))
 
 
 def snapshots(conn: Connection, person_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -133,6 +157,7 @@ def _chunk(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
         out[pid]["relationships"].append(r)
     for pid, m in _MOVEMENTS.rows(conn, held):
         out[pid]["movements"].append(m)
+    _facts(conn, held, out)
     hh_ids = {r["household_id"] for r in rows.values() if r["household_id"] is not None}
     if hh_ids:
         hhs = dict(_HOUSEHOLDS.rows(conn, hh_ids))
@@ -140,3 +165,27 @@ def _chunk(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
             if r["household_id"] is not None:
                 out[pid]["household"] = hhs.get(r["household_id"])
     return out
+
+
+def _facts(conn: Connection, held: list[str], out: dict[str, dict[str, Any]]) -> None:
+    """The manifests the persons are on (their rows, the persons' items and
+    discrepancies) and the merges naming them (either end), into their states: each
+    key only where there is something (most persons are on no manifest and in no
+    merge, and every byte of a payload travels)."""
+    wanted: dict[str, set[str]] = {}
+    for pid, item in _ITEMS.rows(conn, held):
+        out[pid].setdefault("manifest_items", []).append(item)
+        wanted.setdefault(item["manifest_id"], set()).add(pid)
+    for pid, d in _DISCREPANCIES.rows(conn, held):
+        out[pid].setdefault("manifest_discrepancies", []).append(d)
+        wanted.setdefault(d["manifest_id"], set()).add(pid)
+    if wanted:
+        for mid, m in _MANIFESTS.rows(conn, set(wanted)):
+            for pid in sorted(wanted[mid]):
+                out[pid].setdefault("manifests", []).append(m)
+    seen: dict[str, set[str]] = {}
+    for shape in (_MERGED_AWAY, _MERGED_IN):
+        for pid, merge in shape.rows(conn, held):
+            if merge["id"] not in seen.setdefault(pid, set()):
+                seen[pid].add(merge["id"])
+                out[pid].setdefault("merges", []).append(merge)

@@ -20,7 +20,19 @@ from sqlalchemy import func, select
 
 import corridor.services as services_pkg
 from corridor.errors import ValidationFailed
-from corridor.schemas import CorrectionIn, HouseholdIn, LinkIn, PersonPatch, StatusEventIn
+from corridor.schemas import (
+    CheckInIn,
+    CorrectionIn,
+    DispatchIn,
+    HouseholdCheckInIn,
+    HouseholdIn,
+    LinkIn,
+    ManifestIn,
+    ManifestPersonsIn,
+    PersonPatch,
+    ReceiveIn,
+    StatusEventIn,
+)
 from corridor.services import Services
 from corridor.storage.sync_tables import sync_changes, sync_heads, sync_nodes
 from corridor.sync.journal import open_payload
@@ -121,7 +133,97 @@ def _correct(s: Services, site: str, other: str) -> list[str]:
     return [pid]
 
 
+def _manifest(s: Services, site: str, other: str, *people: str, go: bool = False) -> str:
+    write = hook(s, "manifest.write")
+    m = s.manifests.create(ManifestIn(vehicle="Truck", from_site_id=site, to_site_id=other),
+                           audit=write)  # fmt: skip
+    if people:
+        s.manifests.add_persons(m["id"], ManifestPersonsIn(person_ids=list(people)), audit=write)
+    if go:
+        s.manifests.dispatch(m["id"], DispatchIn(), audit=write)
+    return str(m["id"])
+
+
+def _add_persons(s: Services, site: str, other: str) -> list[str]:
+    pid = register(s, site, "Samira")
+    _manifest(s, site, other, pid)
+    return [pid]
+
+
+def _add_groups(s: Services, site: str, other: str) -> list[str]:
+    pid = register(s, site, "Samira")
+    m = _manifest(s, site, other)
+    s.manifests.add_groups(m, [ManifestPersonsIn(person_ids=[pid])],
+                           audit=hook(s, "manifest.write"))  # fmt: skip
+    return [pid]
+
+
+def _remove_person(s: Services, site: str, other: str) -> list[str]:
+    pid = register(s, site, "Samira")
+    m = _manifest(s, site, other, pid)
+    s.manifests.remove_person(m, pid, audit=hook(s, "manifest.write"))
+    return [pid]
+
+
+def _dispatch(s: Services, site: str, other: str) -> list[str]:
+    pid = register(s, site, "Samira")
+    _manifest(s, site, other, pid, go=True)
+    return [pid]
+
+
+def _check_in(s: Services, site: str, other: str) -> list[str]:
+    pid = register(s, site, "Samira")
+    m = _manifest(s, site, other, pid, go=True)
+    s.manifests.check_in(m, CheckInIn(person_id=pid), audit=hook(s, "manifest.write"))
+    return [pid]
+
+
+def _check_in_many(s: Services, site: str, other: str) -> list[str]:
+    pid = register(s, site, "Samira")
+    m = _manifest(s, site, other, pid, go=True)
+    s.manifests.check_in_many(m, [pid], audit=hook(s, "manifest.write"))
+    return [pid]
+
+
+def _check_in_household(s: Services, site: str, other: str) -> list[str]:
+    hh = s.registration.register_household(_household(site), audit=hook(s, "person.write"))
+    ids = [p["id"] for p in hh["members"]]
+    m = _manifest(s, site, other, *ids, go=True)
+    s.manifests.check_in_household(m, HouseholdCheckInIn(household_id=hh["id"]),
+                                   audit=hook(s, "manifest.write"))  # fmt: skip
+    return ids
+
+
+def _receive(s: Services, site: str, other: str) -> list[str]:
+    pid = register(s, site, "Samira")
+    m = _manifest(s, site, other, pid, go=True)
+    s.manifests.receive(m, ReceiveIn(), audit=hook(s, "manifest.write"))
+    return [pid]  # not checked in: unaccounted for
+
+
+def _merge(s: Services, site: str, other: str) -> list[str]:
+    a, b = register(s, site, "Samira"), register(s, site, "Samira", "+963933100002")
+    s.merges.merge(a, b, "one woman", "cli:test", audit=hook(s, "person.merge"))
+    return [a, b]
+
+
+def _unmerge(s: Services, site: str, other: str) -> list[str]:
+    a, b = _merge(s, site, other)
+    s.merges.unmerge(b, "two women", "cli:test", audit=hook(s, "person.merge"))
+    return [a, b]
+
+
 CASES: dict[str, Case] = {
+    "ManifestService.add_persons": _add_persons,
+    "ManifestService.add_groups": _add_groups,
+    "ManifestService.remove_person": _remove_person,
+    "ManifestService.dispatch": _dispatch,
+    "ManifestService.check_in": _check_in,
+    "ManifestService.check_in_many": _check_in_many,
+    "ManifestService.check_in_household": _check_in_household,
+    "ManifestService.receive": _receive,
+    "MergeService.merge": _merge,
+    "MergeService.unmerge": _unmerge,
     "RegistrationService.register_person": _register_person,
     "RegistrationService.register_many": _register_many,
     "RegistrationService.register_household": _register_household,
@@ -136,21 +238,12 @@ CASES: dict[str, Case] = {
 # ``person.write``/``movement.write``/``manifest.write``/``person.merge`` audit event) but
 # whose own rows do not travel yet: the next steps of docs/sync.md.
 LATER = {
-    "ManifestService.create": "manifests travel in a later step (docs/sync.md)",
-    "ManifestService.add_persons": "manifest rows travel in a later step",
-    "ManifestService.add_groups": "manifest rows travel in a later step",
-    "ManifestService.remove_person": "manifest rows travel in a later step",
-    "ManifestService.dispatch": "movement facts travel; manifest rows later",
-    "ManifestService.check_in": "movement facts travel; manifest rows later",
-    "ManifestService.check_in_many": "movement facts travel; manifest rows later",
-    "ManifestService.check_in_household": "movement facts travel; manifest rows later",
-    "ManifestService.receive": "movement facts travel; manifest rows later",
-    "MergeService.merge": "merges as facts across nodes: a later step",
-    "MergeService.unmerge": "merges as facts across nodes: a later step",
     "MergeService.propose": "the review queue stays per installation for now",
     "MergeService.reject": "the review queue stays per installation for now",
     "MergeService.queue_new": "the review queue stays per installation for now",
     "RegistrationService.queue_duplicates": "the review queue stays per installation for now",
+    "RegistrationService.queue_duplicates_of": "the review queue stays per installation for now",
+    "Services.link_synced": "the review queue stays per installation for now",
     "RetentionService.erase": "erasure across nodes: a later step",
     "RetentionService.hold": "legal holds: a later step",
     "ImportService.run": "registers through register_many/register_households (cases above)",
@@ -163,6 +256,8 @@ LATER = {
 }
 # Writes that change no person's state (users, sites, keys, exports, retries).
 NOT_PERSON_STATE = {
+    # A draft with nobody on it: its row travels with the first person put on it.
+    "ManifestService.create",
     "ExportService.request", "ExportService.approve", "ExportService.download",
     "PartnerExportService.table", "PartnerExportService.pfif",
     "PartnerExportService.pfif_persons", "PartnerExportService.records",
@@ -211,6 +306,16 @@ def test_a_write_appends_one_sealed_change_per_person_in_its_transaction(
         state = open_payload(services.vault, site, last["payload"])
         assert state is not None
         assert state["person"]["id"] == pid
+        # Manifests and merges travel as facts with the person (tests/sync/test_facts.py).
+        if write == "ManifestService.remove_person":  # off the draft: no item travels
+            assert "manifest_items" not in state
+        elif write.startswith("ManifestService."):
+            [item] = state["manifest_items"]
+            assert [m["id"] for m in state["manifests"]] == [item["manifest_id"]]
+        if write.startswith("MergeService."):
+            [merge] = state["merges"]
+            assert {merge["survivor_id"], merge["merged_id"]} == set(persons)
+            assert (merge["unmerged_at"] is None) == (write == "MergeService.merge")
 
 
 def test_a_refused_write_appends_no_change_and_takes_no_number(services: Services) -> None:

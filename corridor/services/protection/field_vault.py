@@ -27,6 +27,7 @@ Without a master key nothing can be sealed: a write carrying a sensitive value i
 from __future__ import annotations
 
 import base64
+import contextlib
 import hmac
 import threading
 import time
@@ -49,6 +50,7 @@ from corridor.security.crypto import (
 from corridor.security.errors import DecryptionFailed, KeyUnavailable
 from corridor.security.tables import site_keys
 from corridor.storage.database import Database
+from corridor.storage.sync_tables import sync_nodes
 from corridor.text import N_
 
 T = TypeVar("T")  # what a token opens to: text or bytes
@@ -101,10 +103,13 @@ class FieldVault:
     # -- sealing -------------------------------------------------------------------------
 
     def prepare(self, site_id: str) -> None:
-        """Find (or create) the site's active key now, outside any write transaction."""
+        """Find (or create) the site's active key now, outside any write transaction. A
+        key this installation may not make (a node's for another site) is left to the
+        seal that needs it, which refuses; a write that seals nothing goes ahead."""
         if self.cipher is not None:
             self._check_keys()
-            self._active_key(site_id)
+            with contextlib.suppress(KeyUnavailable):
+                self._active_key(site_id)
 
     def seal_in(self, conn: Connection, site_id: str, field: str, value: str) -> str:
         """Seal inside the caller's write transaction, creating the site's first key in it
@@ -113,7 +118,7 @@ class FieldVault:
         try:
             key_id, key = cipher.data_key(conn, site_id, None)
         except KeyUnavailable:
-            cipher.create_site_key(conn, site_id)
+            _create_site_key(cipher, conn, site_id)
             key_id, key = cipher.data_key(conn, site_id, None)
         return seal_field(site_id, field, key_id, key, value)
 
@@ -124,7 +129,7 @@ class FieldVault:
         try:
             key_id, key = cipher.data_key(conn, site_id, None)
         except KeyUnavailable:
-            cipher.create_site_key(conn, site_id)
+            _create_site_key(cipher, conn, site_id)
             key_id, key = cipher.data_key(conn, site_id, None)
 
         def seal(field: str, value: str | bytes) -> str:
@@ -277,8 +282,13 @@ class FieldVault:
         cipher = self._require_cipher()
         try:
             with self.db.read() as conn:
-                key_id, key = cipher.data_key(conn, site_id, None)
-        except KeyUnavailable:
+                try:
+                    key_id, key = cipher.data_key(conn, site_id, None)
+                except KeyUnavailable:
+                    if _not_ours(conn, site_id):  # refused before any writer's lock
+                        raise
+                    raise _Missing() from None
+        except _Missing:
             key_id, key = self._create_key(cipher, site_id)
         with self._lock:
             self._active[site_id] = (key_id, key)
@@ -290,7 +300,7 @@ class FieldVault:
         transaction; a concurrent creator wins and its key is used."""
         try:
             with self.db.transaction() as conn:
-                cipher.create_site_key(conn, site_id)
+                _create_site_key(cipher, conn, site_id)
         except IntegrityError:
             pass
         with self.db.read() as conn:
@@ -314,6 +324,30 @@ class FieldVault:
 
 
 _FINGERPRINT = "SELECT count(*), count(wrapped_key) FROM site_keys"  # NULL once destroyed
+
+
+def _create_site_key(cipher: FieldCipher, conn: Connection, site_id: str) -> str:
+    """A site's first key, made here; refused on a site node for any other site than its
+    own (issue 16: a node holds its own site's keys only, adopted when it joined; a key
+    it made for another site would seal what neither that site nor the central can open,
+    such as a phone typed at a camp's node for a person registered at the exit)."""
+    if _not_ours(conn, site_id):
+        raise KeyUnavailable()
+    return cipher.create_site_key(conn, site_id)
+
+
+class _Missing(Exception):
+    """A site with no live key here, which this installation may make."""
+
+
+def _not_ours(conn: Connection, site_id: str) -> bool:
+    """Whether this installation is a site node of another site than ``site_id``."""
+    me = conn.execute(
+        select(sync_nodes.c.role, sync_nodes.c.site_id).where(sync_nodes.c.is_self)
+    ).first()
+    return (
+        me is not None and me[0] == "node" and bool(me[1]) and site_id not in (me[1], TRACING_KEY)
+    )
 
 
 def _fingerprint(conn: Connection) -> tuple[int, int]:

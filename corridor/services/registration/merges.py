@@ -71,6 +71,7 @@ class MergeService(Service):
         super().__init__(db, clock)
         self.vault = vault
         self.person_search = person_search
+        self.rows = MergeRows(vault)
 
     # -- reads --------------------------------------------------------------------------
 
@@ -365,7 +366,7 @@ class MergeService(Service):
                     N_("the person to merge is on an open manifest: check them in or take "
                        "them off it first")
                 )  # fmt: skip
-            moved = self._move(conn, survivor_id, merged_id)
+            moved = self.rows.move(conn, survivor_id, merged_id)
             merge_id = uuid7()
             a, b = ordered(survivor_id, merged_id)
             pair_id = conn.execute(
@@ -451,7 +452,7 @@ class MergeService(Service):
                 .mappings()
                 .one()
             )
-            self._move_back(conn, survivor_id, merged_id, merge["moved"])
+            self.rows.move_back(conn, survivor_id, merged_id, merge["moved"])
             conn.execute(delete(merged_persons).where(merged_persons.c.person_id == merged_id))
             conn.execute(
                 update(person_merges)
@@ -505,13 +506,27 @@ class MergeService(Service):
         if taken is not None:
             raise Conflict(N_("one of these persons is merged into another already"))
 
-    def _move(self, conn: Connection, survivor_id: str, merged_id: str) -> dict[str, Any]:
+
+class MergeRows:
+    """The rows a merge moves to the survivor and an unmerge puts back: used by
+    ``MergeService`` and by a site node applying a merge made at the central (issue 16,
+    ``corridor/sync/facts.py``), which moves its own rows, the ones it recorded under
+    the old id while apart included."""
+
+    def __init__(self, vault: FieldVault) -> None:
+        self.vault = vault
+
+    def move(
+        self, conn: Connection, survivor_id: str, merged_id: str, *, documents: bool = True
+    ) -> dict[str, Any]:
         """Re-point the merged person's rows to the survivor; returns what moved (ids)
-        and what changed in place (with the values before)."""
+        and what changed in place (with the values before). ``documents=False``: the
+        documents stay (a site node holding no key of the survivor's site cannot seal
+        them again for it)."""
         moved: dict[str, Any] = {}
         moved["movements"] = _repoint(conn, movements.c.person_id, merged_id, survivor_id)
         moved["links"] = self._move_links(conn, survivor_id, merged_id)
-        moved["documents"] = self._move_documents(conn, survivor_id, merged_id)
+        moved["documents"] = self._move_documents(conn, survivor_id, merged_id) if documents else []
         # Tracing: a match of both persons to one case stays where it is (the survivor's).
         own_cases = select(tracing_matches.c.case_id).where(
             tracing_matches.c.person_id == survivor_id
@@ -622,10 +637,10 @@ class MergeService(Service):
         return {"household_id": None, "relationship_to_head": survivor["relationship_to_head"],
                 "heads": heads}  # fmt: skip
 
-    def _move_back(
+    def move_back(
         self, conn: Connection, survivor_id: str, merged_id: str, moved: dict[str, Any]
     ) -> None:
-        """Put back what ``_move`` moved (only rows still with the survivor)."""
+        """Put back what ``move`` moved (only rows still with the survivor)."""
         if moved.get("movements"):
             conn.execute(
                 update(movements)
@@ -727,7 +742,7 @@ def _root(parent: dict[str, str], x: str) -> str:
     return x
 
 
-__all__ = ["MergeService", "ordered"]
+__all__ = ["MergeRows", "MergeService", "ordered"]
 
 
 def _repoint(

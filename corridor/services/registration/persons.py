@@ -446,6 +446,21 @@ class RegistrationService(Service):
             return 0
         return self.linkage(written, audit)
 
+    def queue_duplicates_of(self, person_ids: Sequence[str], audit: AuditHook) -> int:
+        """``queue_duplicates`` for persons written by another installation (a sync
+        applied their changes here, corridor/sync): their stored details searched for,
+        as a desk's registration is."""
+        if self.linkage is None or not person_ids:
+            return 0
+        with self.db.read() as conn:
+            # A person merged away here is searched for as its survivor, once.
+            live = list(dict.fromkeys(live_ids(conn, person_ids)))
+            written = [
+                (pid, PersonDetails.model_validate(_details_of(self._person(conn, pid))))
+                for pid in live
+            ]
+        return self.queue_duplicates(written, audit)
+
     def link(self, data: LinkIn, scope: Sites = None, *, audit: AuditHook) -> dict[str, Any]:
         """Record that other_person is person's <kind> (and the inverse); audited for both
         persons."""

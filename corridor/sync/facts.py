@@ -1,0 +1,304 @@
+"""Manifests and merges as facts across nodes (issue 16), applied with a person's change.
+
+A change's state carries, beside the person, the manifests they are on (the manifest's
+row, their item, their discrepancies) and the merges naming them (``state.FACTS``).
+Applying a change writes these facts here (``SyncService._apply`` calls the functions
+below in its transaction):
+
+- a manifest is inserted once, and moves only forward (draft, dispatched, received);
+  an item is inserted once and ticked once (a check-in made anywhere stays ticked); a
+  discrepancy is inserted once;
+- a merge in force is made here with this installation's own rows (``MergeRows``: the
+  movements, family links and documents recorded here under the old id while apart
+  follow the survivor too) once both persons are here; an unmerge puts back what this
+  installation moved;
+- movement events and family links received for a person merged away here land on the
+  survivor, and the merge notes them, so that an unmerge takes them back.
+
+A state of a person of another site (``journal.WITHHELD``) leaves out the fields sealed
+under the registering site's key: they are never written from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from corridor.services.registration.merges import MergeRows
+from corridor.storage import queries
+from corridor.storage.merge_tables import merged_persons, person_merges
+from corridor.storage.tables import (
+    manifest_discrepancies,
+    manifest_items,
+    manifests,
+    movements,
+    person_locations,
+    persons,
+    relationships,
+)
+from corridor.sync.journal import WITHHELD, custody
+from corridor.sync.state import decode_row
+
+# A manifest's status only moves forward.
+_RANK = {"draft": 0, "dispatched": 1, "received": 2}
+
+
+def kept_here(state: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    """The person row to write, less what the sender withheld (kept as held here)."""
+    left_out = set(state.get(WITHHELD, ()))
+    if not left_out:
+        return row
+    return {k: v for k, v in row.items() if k not in left_out}
+
+
+def documents_withheld(state: dict[str, Any]) -> bool:
+    return "documents" in state.get(WITHHELD, ())
+
+
+def needs(state: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """The sites and manifests a change names that it does not carry itself."""
+    carried = {m["id"] for m in state.get("manifests", ())}
+    wanted_sites: set[str] = set()
+    for m in state.get("manifests", ()):
+        wanted_sites.update((m["from_site_id"], m["to_site_id"]))
+    wanted_manifests = {
+        m["manifest_id"] for m in state["movements"] if m["manifest_id"] and (
+            m["manifest_id"] not in carried
+        )
+    }  # fmt: skip
+    return wanted_sites, wanted_manifests
+
+
+def apply_manifests(conn: Connection, state: dict[str, Any]) -> None:
+    """The manifests, items and discrepancies the state carries (after its person row)."""
+    for data in state.get("manifests", ()):
+        row = decode_row(manifests, data)
+        here = conn.execute(select(manifests).where(manifests.c.id == row["id"])).mappings().first()
+        if here is None:
+            conn.execute(insert(manifests).values(**row))
+        elif _RANK.get(row["status"], 0) > _RANK.get(here["status"], 0):
+            conn.execute(
+                update(manifests)
+                .where(manifests.c.id == row["id"])
+                .values(
+                    status=row["status"],
+                    dispatched_at=row["dispatched_at"] or here["dispatched_at"],
+                    expected_arrival=row["expected_arrival"] or here["expected_arrival"],
+                    received_at=row["received_at"] or here["received_at"],
+                )
+            )
+    for data in state.get("manifest_items", ()):
+        row = decode_row(manifest_items, data)
+        here = (
+            conn.execute(
+                select(manifest_items).where(
+                    manifest_items.c.manifest_id == row["manifest_id"],
+                    manifest_items.c.person_id == row["person_id"],
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if here is None:
+            if (
+                row["open_slot"] is not None
+                and conn.execute(
+                    select(manifest_items.c.id).where(
+                        manifest_items.c.person_id == row["person_id"],
+                        manifest_items.c.open_slot.is_not(None),
+                    )
+                ).first()
+            ):
+                row["open_slot"] = None  # put on another open manifest here meanwhile
+            conn.execute(insert(manifest_items).values(**row))
+        elif row["checked_in_at"] is not None and here["checked_in_at"] is None:
+            conn.execute(
+                update(manifest_items)
+                .where(manifest_items.c.id == here["id"])
+                .values(
+                    checked_in_at=row["checked_in_at"],
+                    checked_in_by=row["checked_in_by"],
+                    arrival_movement_id=row["arrival_movement_id"],
+                    late_arrival=row["late_arrival"],
+                    open_slot=None,
+                )
+            )
+    for data in state.get("manifest_discrepancies", ()):
+        row = decode_row(manifest_discrepancies, data)
+        if (
+            conn.execute(
+                select(manifest_discrepancies.c.id).where(
+                    manifest_discrepancies.c.manifest_id == row["manifest_id"],
+                    manifest_discrepancies.c.person_id == row["person_id"],
+                    manifest_discrepancies.c.kind == row["kind"],
+                )
+            ).first()
+            is None
+        ):
+            conn.execute(insert(manifest_discrepancies).values(**row))
+
+
+def take_off(
+    conn: Connection, pid: str, base: dict[str, Any] | None, state: dict[str, Any]
+) -> None:
+    """A person taken off a draft manifest where the change was made (on the manifest in
+    its base, not in the change): taken off here too, while the manifest is a draft here
+    and the person not checked in (a truck dispatched here meanwhile keeps them)."""
+    if base is None:
+        return
+    before = {i["manifest_id"] for i in base.get("manifest_items", ())}
+    now = {i["manifest_id"] for i in state.get("manifest_items", ())}
+    for manifest_id in sorted(before - now):
+        draft = select(manifests.c.id).where(
+            manifests.c.id == manifest_id, manifests.c.status == "draft"
+        )
+        conn.execute(
+            delete(manifest_items).where(
+                manifest_items.c.manifest_id == manifest_id,
+                manifest_items.c.person_id == pid,
+                manifest_items.c.checked_in_at.is_(None),
+                manifest_items.c.manifest_id.in_(draft),
+            )
+        )
+
+
+def apply_merges(conn: Connection, mover: MergeRows, state: dict[str, Any]) -> set[str]:
+    """The merges and unmerges the state carries, made here once both persons are here;
+    the persons whose rows moved."""
+    touched: set[str] = set()
+    for data in state.get("merges", ()):
+        row = decode_row(person_merges, data)
+        survivor, merged = str(row["survivor_id"]), str(row["merged_id"])
+        present = set(
+            conn.execute(select(persons.c.id).where(persons.c.id.in_([survivor, merged]))).scalars()
+        )
+        if present != {survivor, merged}:
+            continue  # made here when the other arrives (its change carries it too)
+        here = (
+            conn.execute(select(person_merges).where(person_merges.c.id == row["id"]))
+            .mappings()
+            .first()
+        )
+        in_force = (
+            conn.execute(select(merged_persons).where(merged_persons.c.person_id == merged))
+            .mappings()
+            .first()
+        )
+        if row["unmerged_at"] is None:
+            if here is not None or in_force is not None:
+                continue
+            if conn.execute(
+                select(merged_persons.c.person_id).where(merged_persons.c.person_id == survivor)
+            ).first():
+                continue  # the survivor is merged away here: the later change settles it
+            role, own_site = custody(conn)
+            sites = dict(
+                conn.execute(
+                    select(persons.c.id, persons.c.site_id).where(
+                        persons.c.id.in_([survivor, merged])
+                    )
+                ).all()
+            )
+            # A node holds only its own site's key: documents of its person merged into
+            # a person of another site stay with the old id there (the central, which
+            # holds both keys, moved them).
+            foreign = (
+                role == "node"
+                and sites[survivor] != sites[merged]
+                and (own_site != sites[survivor])
+            )
+            moved = mover.move(conn, survivor, merged, documents=not foreign)
+            conn.execute(insert(person_merges).values(**row, moved=moved))
+            conn.execute(
+                insert(merged_persons).values(
+                    person_id=merged, survivor_id=survivor, merge_id=row["id"]
+                )
+            )
+            conn.execute(delete(person_locations).where(person_locations.c.person_id == merged))
+            touched |= {survivor, merged}
+        elif here is None:  # merged and unmerged before it reached here: the record only
+            conn.execute(insert(person_merges).values(**row, moved={}))
+        elif here["unmerged_at"] is None:
+            if in_force is not None and in_force["merge_id"] == row["id"]:
+                mover.move_back(conn, survivor, merged, here["moved"] or {})
+                conn.execute(delete(merged_persons).where(merged_persons.c.person_id == merged))
+                touched |= {survivor, merged}
+            conn.execute(
+                update(person_merges)
+                .where(person_merges.c.id == row["id"])
+                .values(
+                    unmerged_by=row["unmerged_by"],
+                    unmerged_at=row["unmerged_at"],
+                    unmerge_reason=row["unmerge_reason"],
+                )
+            )
+    return touched
+
+
+def land_movements(conn: Connection, pid: str, state: dict[str, Any]) -> str:
+    """Insert the movement events of the state not held here (by id), on the person or,
+    when the person is merged away here, on the survivor (noted in the merge, which an
+    unmerge then takes back). The person they landed on."""
+    target = queries.survivors(conn, [pid])[0]
+    ids = [m["id"] for m in state["movements"]]
+    have: set[str] = set()
+    for start in range(0, len(ids), 500):
+        have.update(
+            conn.execute(
+                select(movements.c.id).where(movements.c.id.in_(ids[start : start + 500]))
+            ).scalars()
+        )
+    new = [
+        {**decode_row(movements, m), "person_id": target}
+        for m in state["movements"]
+        if m["id"] not in have
+    ]
+    if new:
+        conn.execute(insert(movements), new)
+        if target != pid:
+            _note_moved(conn, pid, "movements", [e["id"] for e in new])
+    return target
+
+
+def land_link(conn: Connection, data: dict[str, Any]) -> None:
+    """A family link, once both persons are here, between the persons its ends lead to
+    (a link recorded under a merged id lands on the survivor, noted in the merge)."""
+    row = decode_row(relationships, data)
+    ends = [str(row["person_id"]), str(row["other_person_id"])]
+    present = set(conn.execute(select(persons.c.id).where(persons.c.id.in_(ends))).scalars())
+    if len(present) < 2:
+        return
+    if conn.execute(select(relationships.c.id).where(relationships.c.id == row["id"])).first():
+        return
+    a, b = (queries.survivors(conn, [e])[0] for e in ends)
+    if a == b:
+        return  # a link between two ids of one person
+    exists = conn.execute(
+        select(relationships.c.id).where(
+            relationships.c.person_id == a,
+            relationships.c.other_person_id == b,
+            relationships.c.kind == row["kind"],
+        )
+    ).first()
+    if exists is not None:
+        return
+    conn.execute(insert(relationships).values(**{**row, "person_id": a, "other_person_id": b}))
+    for end, old, new in (("person_id", ends[0], a), ("other_person_id", ends[1], b)):
+        if old != new:
+            _note_moved(conn, old, "links", [[row["id"], end]])
+
+
+def _note_moved(conn: Connection, merged_id: str, kind: str, items: list[Any]) -> None:
+    """Add rows that landed on the survivor to the merge in force of ``merged_id``."""
+    merge_id = conn.execute(
+        select(merged_persons.c.merge_id).where(merged_persons.c.person_id == merged_id)
+    ).scalar()
+    if merge_id is None:  # merged through a chain: the first merge takes it back
+        return
+    moved = conn.execute(
+        select(person_merges.c.moved).where(person_merges.c.id == merge_id)
+    ).scalar()
+    moved = dict(moved or {})
+    moved[kind] = [*moved.get(kind, []), *items]
+    conn.execute(update(person_merges).where(person_merges.c.id == merge_id).values(moved=moved))

@@ -1,0 +1,385 @@
+"""Issue 16: manifests and merges across nodes.
+
+A central (SQLite and PostgreSQL, the ``backend`` fixture) and two site nodes on SQLite,
+the exit's and the camp's, enrolled and exchanging bundles through the services. A
+manifest dispatched at the exit's node reaches the camp's node through the central,
+which seals it again under the camp's key without the exit's sealed fields; the camp
+checks the truck in, with a discrepancy, and the arrivals travel back. A merge made at
+the central reaches a node, where both ids lead to the survivor; a movement the node
+recorded under the old id while apart lands on the survivor at both ends, and an
+unmerge takes it back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from corridor.schemas import (
+    CheckInIn,
+    DispatchIn,
+    ManifestIn,
+    ManifestPersonsIn,
+    PersonPatch,
+    StatusEventIn,
+)
+from corridor.security.errors import KeyUnavailable
+from corridor.security.tables import site_keys
+from corridor.services import Services
+from corridor.storage.merge_tables import merged_persons
+from corridor.storage.sync_tables import sync_changes
+from corridor.storage.tables import (
+    manifest_discrepancies,
+    manifest_items,
+    manifests,
+    movements,
+    person_documents,
+    person_locations,
+    persons,
+)
+from corridor.sync.journal import SEALED_FIELDS, WITHHELD, open_payload
+from tests.conftest import Clock
+from tests.sync.helpers import hook, make_site, register, sync
+from tests.sync.test_bundles import _admin, _apply, _enrol, _node_services
+
+
+@pytest.fixture
+def three(
+    services: Services, tmp_path: Path, sqlite_template: Path, clock: Clock
+) -> Iterator[tuple[Services, Services, Services, str, str]]:
+    """The central, the exit's node and the camp's node; the exit's and the camp's ids."""
+    central = services
+    exit_point = make_site(central, "Exit")
+    camp = make_site(central, "Camp", "camp")
+    node_a = _node_services(tmp_path, sqlite_template, clock, "node-exit")
+    node_b = _node_services(tmp_path, sqlite_template, clock, "node-camp")
+    _enrol(central, node_a, "Exit")
+    _enrol(central, node_b, "Camp")
+    yield central, node_a, node_b, exit_point, camp
+    node_a.db.dispose()
+    node_b.db.dispose()
+
+
+def _node_id(node: Services) -> str:
+    return str(sync(node).identity()["id"])
+
+
+def _push(node: Services, central: Services) -> None:
+    sync(central).import_bundle(sync(node).export(), audit=_apply(central))
+
+
+def _pull(central: Services, node: Services) -> Any:
+    return sync(node).import_bundle(sync(central).export(_node_id(node)), audit=_apply(node))
+
+
+def _rows(s: Services, table: Any, *where: Any) -> list[dict[str, Any]]:
+    with s.db.read() as conn:
+        return [dict(r) for r in conn.execute(select(table).where(*where)).mappings()]
+
+
+def _dispatched(node: Services, exit_point: str, camp: str, people: list[str]) -> str:
+    m = node.manifests.create(
+        ManifestIn(vehicle="Truck 7", from_site_id=exit_point, to_site_id=camp),
+        audit=hook(node, "manifest.write"),
+    )
+    node.manifests.add_persons(
+        m["id"], ManifestPersonsIn(person_ids=people), audit=hook(node, "manifest.write")
+    )
+    node.manifests.dispatch(m["id"], DispatchIn(), audit=hook(node, "manifest.write"))
+    return str(m["id"])
+
+
+def test_a_manifest_dispatched_at_the_exit_is_checked_in_at_the_camps_node(
+    three, clock: Clock
+) -> None:
+    central, node_a, node_b, exit_point, camp = three
+    samira = register(node_a, exit_point, "Samira", "+963933100001")
+    nour = register(node_a, exit_point, "Nour", "+963933100002")
+    stays = register(node_a, exit_point, "Zaid", "+963933100003")  # not on the truck
+    manifest = _dispatched(node_a, exit_point, camp, [samira, nour])
+    _push(node_a, central)
+    clock.advance(hours=3)
+
+    report = _pull(central, node_b)
+    assert report.waiting == 0
+    # The camp's node holds the truck and who is on it, in transit to it.
+    [m] = _rows(node_b, manifests, manifests.c.id == manifest)
+    assert m["status"] == "dispatched" and m["to_site_id"] == camp
+    on_board = _rows(node_b, manifest_items, manifest_items.c.manifest_id == manifest)
+    assert {i["person_id"] for i in on_board} == {samira, nour}
+    [loc] = _rows(node_b, person_locations, person_locations.c.person_id == samira)
+    assert (loc["state"], loc["destination_site_id"]) == ("in_transit", camp)
+
+    # And nothing else of the exit: no key of it, none of its other persons, none of the
+    # fields sealed under its key (not even as ciphertext).
+    assert _rows(node_b, site_keys, site_keys.c.site_id == exit_point) == []
+    held = {p["id"]: p for p in _rows(node_b, persons, persons.c.site_id == exit_point)}
+    assert set(held) == {samira, nour}
+    assert stays not in held
+    for p in held.values():
+        assert all(p[f] is None for f in SEALED_FIELDS)
+    assert node_b.registration.get_person(samira)["documents"] == []
+    for change in _rows(node_b, sync_changes):
+        assert change["site_id"] == camp  # all sealed under the camp's key
+        state = open_payload(node_b.vault, camp, change["payload"])
+        assert state is not None and state[WITHHELD]
+        assert state["person"]["phone"] is None and state["documents"] == []
+
+    # Check-in at the camp: the two on the manifest, and one who is not (a discrepancy).
+    clock.advance(hours=1)
+    reem = register(node_b, camp, "Reem", "+963933100009")
+    write = hook(node_b, "manifest.write")
+    for pid in (samira, nour, reem):
+        node_b.manifests.check_in(manifest, CheckInIn(person_id=pid), audit=write)
+    [gap] = _rows(node_b, manifest_discrepancies)
+    assert (gap["person_id"], gap["kind"]) == (reem, "not_on_manifest")
+
+    # The arrivals reach the central and the exit's node; the exit's sealed fields at
+    # the central are untouched by a state that left them out.
+    _push(node_b, central)
+    got = {i["person_id"]: i for i in _rows(central, manifest_items)}
+    assert got[samira]["checked_in_at"] is not None and got[nour]["checked_in_at"] is not None
+    [gap] = _rows(central, manifest_discrepancies)
+    assert (gap["person_id"], gap["kind"]) == (reem, "not_on_manifest")
+    assert central.registration.get_person(samira)["phone"] == "+963933100001"
+    assert len(central.registration.get_person(samira)["documents"]) == 1
+    [loc] = _rows(central, person_locations, person_locations.c.person_id == samira)
+    assert (loc["state"], loc["site_id"]) == ("present", camp)
+
+    _pull(central, node_a)
+    [loc] = _rows(node_a, person_locations, person_locations.c.person_id == samira)
+    assert (loc["state"], loc["site_id"]) == ("present", camp)
+    items = _rows(node_a, manifest_items, manifest_items.c.manifest_id == manifest)
+    assert all(i["checked_in_at"] is not None for i in items)
+    assert node_a.registration.get_person(samira)["phone"] == "+963933100001"  # intact
+    # Reem is the camp's: the exit's node never holds her.
+    assert _rows(node_a, persons, persons.c.id == reem) == []
+    # Everyone acknowledged: nothing more to send either way.
+    for node in (node_a, node_b):
+        _pull(central, node)
+        assert json.loads(sync(node).export().split(b"\n")[1])["count"] == 0
+
+
+def test_a_correction_at_the_central_reaches_the_camp_without_the_exits_sealed_fields(
+    three, clock: Clock
+) -> None:
+    central, node_a, node_b, exit_point, camp = three
+    samira = register(node_a, exit_point, "Samira")
+    _dispatched(node_a, exit_point, camp, [samira])
+    _push(node_a, central)
+    _pull(central, node_b)
+    clock.advance(hours=1)
+    central.registration.update_person(
+        samira, PersonPatch(given_name="Sameera", phone="+963933777777"),
+        audit=hook(central, "person.write"),
+    )  # fmt: skip
+    _pull(central, node_b)
+    _pull(central, node_a)
+    assert node_b.registration.get_person(samira)["names"]["given_name"] == "Sameera"
+    assert node_b.registration.get_person(samira)["phone"] is None
+    assert node_a.registration.get_person(samira)["names"]["given_name"] == "Sameera"
+    assert node_a.registration.get_person(samira)["phone"] == "+963933777777"
+
+
+@pytest.fixture
+def merged_pair(three, clock: Clock) -> Iterator[tuple[Services, Services, str, str, str]]:
+    """Two registrations of one woman at the exit's node, known to the central."""
+    central, node_a, _, exit_point, camp = three
+    survivor = register(node_a, exit_point, "Samira", "+963933100001")
+    other = register(node_a, exit_point, "Samira", "+963933100005")
+    _push(node_a, central)
+    _pull(central, node_a)
+    clock.advance(hours=1)
+    yield central, node_a, survivor, other, camp
+
+
+@pytest.mark.parametrize("order", ["pull-first", "push-first"])
+def test_a_merge_at_the_central_reaches_the_node_and_what_it_recorded_under_the_old_id_follows(
+    merged_pair, clock: Clock, order: str
+) -> None:
+    central, node, survivor, other, camp = merged_pair
+    # Apart: the node records a transfer under the id about to be merged away.
+    event = node.movements.record(
+        other, StatusEventIn(kind="transferred", to_site_id=camp),
+        audit=hook(node, "movement.write"),
+    )  # fmt: skip
+    central.merges.merge(
+        survivor, other, "one woman", "cli:test", audit=hook(central, "person.merge")
+    )
+    clock.advance(hours=1)
+    if order == "pull-first":
+        _pull(central, node)
+        _push(node, central)
+    else:
+        _push(node, central)
+    _pull(central, node)
+
+    for s in (central, node):
+        # Both ids lead to the survivor; the movement recorded under the old id is hers.
+        assert s.merges.resolve(other) == survivor
+        assert s.registration.get_person(s.merges.resolve(other))["id"] == survivor
+        [moved] = _rows(s, movements, movements.c.id == event["id"])
+        assert moved["person_id"] == survivor
+        [loc] = _rows(s, person_locations, person_locations.c.person_id == survivor)
+        assert loc["site_id"] == camp
+        assert _rows(s, person_locations, person_locations.c.person_id == other) == []
+    [row] = _rows(node, merged_persons)
+    assert (row["person_id"], row["survivor_id"]) == (other, survivor)
+
+    # Unmerged at the central: both ends put the transfer back on the old id.
+    central.merges.unmerge(other, "two women", "cli:test", audit=hook(central, "person.merge"))
+    _pull(central, node)
+    for s in (central, node):
+        assert s.merges.resolve(other) == other
+        [back] = _rows(s, movements, movements.c.id == event["id"])
+        assert back["person_id"] == other
+    assert _rows(node, merged_persons) == []
+
+
+def test_the_camps_node_cannot_seal_a_field_of_a_person_registered_at_the_exit(three) -> None:
+    """It holds no key of the exit and makes none: a phone typed there for a person who
+    came on the truck is refused, nothing is written (correct it where the key is)."""
+    central, node_a, node_b, exit_point, camp = three
+    samira = register(node_a, exit_point, "Samira")
+    _dispatched(node_a, exit_point, camp, [samira])
+    _push(node_a, central)
+    _pull(central, node_b)
+    before = (_rows(node_b, persons, persons.c.id == samira), _rows(node_b, sync_changes))
+    with pytest.raises(KeyUnavailable):
+        node_b.registration.update_person(
+            samira, PersonPatch(phone="+963933555555"), audit=hook(node_b, "person.write")
+        )
+    assert _rows(node_b, site_keys, site_keys.c.site_id == exit_point) == []
+    assert (_rows(node_b, persons, persons.c.id == samira), _rows(node_b, sync_changes)) == before
+    # A detail that is not sealed is corrected there, and reaches the central.
+    node_b.registration.update_person(
+        samira, PersonPatch(given_name="Sameera"), audit=hook(node_b, "person.write")
+    )
+    _push(node_b, central)
+    assert central.registration.get_person(samira)["names"]["given_name"] == "Sameera"
+    assert central.registration.get_person(samira)["phone"] == "+963933100001"
+
+
+def test_relayed_changes_that_arrive_in_the_wrong_order_wait_and_apply(three, clock) -> None:
+    """The truck carries the camp's second bundle before its first: the correction waits
+    for the dispatch it was made on (its base in the camp's series), then both apply."""
+    central, node_a, node_b, exit_point, camp = three
+    samira = register(node_a, exit_point, "Samira")
+    manifest = _dispatched(node_a, exit_point, camp, [samira])
+    _push(node_a, central)
+    camp_node = _node_id(node_b)
+    first = sync(central).export(camp_node)
+    clock.advance(hours=1)
+    central.registration.update_person(
+        samira, PersonPatch(given_name="Sameera"), audit=hook(central, "person.write")
+    )
+    central_id = sync(central).identity()["id"]
+    sent = json.loads(first.split(b"\n")[1])["ranges"][central_id][1]
+    second = sync(central).export(camp_node, after={central_id: sent})
+    assert json.loads(second.split(b"\n")[1])["count"] == 1
+
+    early = sync(node_b).import_bundle(second, audit=_apply(node_b))
+    assert (early.applied, early.waiting) == (0, 1)
+    assert _rows(node_b, persons, persons.c.id == samira) == []  # kept, not dropped
+    late = sync(node_b).import_bundle(first, audit=_apply(node_b))
+    assert (late.applied, late.waiting) == (2, 0)
+    assert node_b.registration.get_person(samira)["names"]["given_name"] == "Sameera"
+    assert [m["status"] for m in _rows(node_b, manifests, manifests.c.id == manifest)] == [
+        "dispatched"
+    ]
+
+
+def test_one_woman_registered_at_two_sites_nodes_merged_at_the_central_is_one_at_both(
+    three, clock: Clock
+) -> None:
+    """Registered at the exit's node and at the camp's node while apart; merged at the
+    central. The camp's node, which held only the old id, receives the survivor (without
+    the exit's sealed fields) and leads the old id to her; a transfer it recorded under
+    the old id while apart is hers at the camp, at the central and at the exit."""
+    central, node_a, node_b, exit_point, camp = three
+    survivor = register(node_a, exit_point, "Samira", "+963933100001")
+    other = register(node_b, camp, "Samira", "+963933100005")
+    _push(node_a, central)
+    _push(node_b, central)
+    event = node_b.movements.record(
+        other, StatusEventIn(kind="transferred", to_site_id=exit_point),
+        audit=hook(node_b, "movement.write"),
+    )  # fmt: skip
+    clock.advance(hours=1)
+    central.merges.merge(
+        survivor, other, "one woman", "cli:test", audit=hook(central, "person.merge")
+    )
+    report = _pull(central, node_b)
+    assert report.waiting == 0
+    assert node_b.merges.resolve(other) == survivor
+    held = node_b.registration.get_person(survivor)
+    assert held["phone"] is None and held["names"]["given_name"] == "Samira"
+    assert _rows(node_b, site_keys, site_keys.c.site_id == exit_point) == []
+    [moved] = _rows(node_b, movements, movements.c.id == event["id"])
+    assert moved["person_id"] == survivor
+    # The camp's document followed her to the survivor at the central (sealed again
+    # there under the exit's key): the camp holds it no longer, as it holds none of the
+    # exit's sealed fields. Nothing is lost: the central and the exit hold both.
+    assert _rows(node_b, person_documents) == []
+
+    _push(node_b, central)
+    _pull(central, node_a)
+    for s in (central, node_a):
+        [moved] = _rows(s, movements, movements.c.id == event["id"])
+        assert moved["person_id"] == survivor
+    assert central.merges.resolve(other) == survivor
+    assert central.registration.get_person(survivor)["phone"] == "+963933100001"
+    assert node_a.registration.get_person(survivor)["phone"] == "+963933100001"
+    for s in (central, node_a):
+        numbers = {d["number"] for d in s.registration.get_person(survivor)["documents"]}
+        assert numbers == {"ID-100001", "ID-100005"}
+    # The exit's node never holds the camp's registration.
+    assert _rows(node_a, persons, persons.c.id == other) == []
+
+
+def test_a_wipe_of_the_camps_node_anonymises_the_persons_who_came_on_the_truck(three) -> None:
+    """The central orders the camp's node wiped (a node lost or taken): at its next
+    contact it anonymises everyone it holds, those of the exit who came to it included."""
+    central, node_a, node_b, exit_point, camp = three
+    samira = register(node_a, exit_point, "Samira")
+    reem = register(node_b, camp, "Reem", "+963933100009")
+    _dispatched(node_a, exit_point, camp, [samira])
+    _push(node_a, central)
+    _push(node_b, central)
+    _pull(central, node_b)
+    assert {p["id"] for p in _rows(node_b, persons)} == {samira, reem}
+    sync(central).order_wipe(_node_id(node_b), "cli:admin", audit=_admin(central))
+    assert _pull(central, node_b).wiped
+    names = {p["id"]: p["given_name"] for p in _rows(node_b, persons)}
+    assert names == {samira: None, reem: None}
+    # The exit's node and the central keep her.
+    for s in (central, node_a):
+        assert s.registration.get_person(samira)["names"]["given_name"] == "Samira"
+
+
+def test_a_person_taken_off_a_draft_at_the_node_is_taken_off_at_the_central(three) -> None:
+    central, node_a, _, exit_point, camp = three
+    samira = register(node_a, exit_point, "Samira")
+    nour = register(node_a, exit_point, "Nour", "+963933100002")
+    write = hook(node_a, "manifest.write")
+    m = node_a.manifests.create(
+        ManifestIn(vehicle="Truck 7", from_site_id=exit_point, to_site_id=camp), audit=write
+    )
+    node_a.manifests.add_persons(m["id"], ManifestPersonsIn(person_ids=[samira, nour]),
+                                 audit=write)  # fmt: skip
+    _push(node_a, central)
+    _pull(central, node_a)
+    assert {i["person_id"] for i in _rows(central, manifest_items)} == {samira, nour}
+    node_a.manifests.remove_person(m["id"], nour, audit=write)
+    _push(node_a, central)
+    assert {i["person_id"] for i in _rows(central, manifest_items)} == {samira}
+    # Dispatched without her at the exit; the camp's node receives Samira only.
+    node_a.manifests.dispatch(m["id"], DispatchIn(), audit=write)
+    _push(node_a, central)
+    assert {i["person_id"] for i in _rows(central, manifest_items)} == {samira}
+    assert _rows(central, manifests)[0]["status"] == "dispatched"
