@@ -52,6 +52,10 @@ sync_changes = Table(
     Column("received_at", UTCDateTime),  # None: made here
     Column("state", String(10), nullable=False),
     Column("conflict_fields", Text),  # comma-separated column names, for review
+    # A conflict's review (0025): who decided, when, and what was kept (JSON).
+    Column("resolved_by", String(64)),
+    Column("resolved_at", UTCDateTime),
+    Column("resolution", Text),
     UniqueConstraint("origin_node", "seq"),
 )
 Index("ix_sync_changes_state", sync_changes.c.state)
