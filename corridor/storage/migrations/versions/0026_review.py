@@ -1,7 +1,7 @@
 """a conflict's review: who resolved it, when, and what was kept (issue 16)
 
-Revision ID: 0025_review
-Revises: 0027_guard
+Revision ID: 0026_review
+Revises: 0025_guard
 Create Date: 2027-02-12
 
 A change applied in state ``conflict`` (both sides changed the same field apart) goes to
@@ -19,8 +19,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0025_review"
-down_revision = "0027_guard"
+revision = "0026_review"
+down_revision = "0025_guard"
 branch_labels = None
 depends_on = None
 
