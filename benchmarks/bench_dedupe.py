@@ -216,6 +216,8 @@ def run_usual_splink(
     for rule in em_rules:
         linker.training.estimate_parameters_using_expectation_maximisation(rule)
     train_s = time.perf_counter() - t0
+    # The trained model (m and u of every level, the prior), kept beside the clusters.
+    model = linker.misc.save_model_to_json(str(out.with_suffix(".model.json")), overwrite=True)
     predictions = linker.inference.predict(threshold_match_probability=threshold)
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
         predictions, threshold_match_probability=threshold
@@ -226,6 +228,7 @@ def run_usual_splink(
         f"read_csv('{out.with_suffix('.raw.csv')}')) TO '{out}' (HEADER)"
     ).fetchall()
     return {"train_s": round(train_s, 2), "blocking": blocking,
+            "prior": model.get("probability_two_random_records_match"),
             "predict_and_cluster_s": round(time.perf_counter() - t0 - train_s, 2)}
 
 
