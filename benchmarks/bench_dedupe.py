@@ -14,6 +14,7 @@ pairwise precision and recall against the truth (pairs within clusters), wall ti
 
     python benchmarks/bench_dedupe.py --records 100000
     python benchmarks/bench_dedupe.py --records 1000000 --engines corridor-splink
+    python benchmarks/bench_dedupe.py --records 1000000 --usual-blocking narrow
 """
 
 from __future__ import annotations

@@ -15,9 +15,10 @@ to every other candidate among the best ``top`` whose probability is at least
 ``share`` of the best's (another record of the same person, most often); clusters are
 the connected components of the links.
 
-Rule for the threshold (docs/performance.md, "names-dev deduplication by search"):
-the lowest of 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995 whose pairwise precision is
-at least 0.97 on one half of names-dev's persons; the other half is reported.
+Rule for the threshold (docs/performance.md, "names-dev deduplication by the engine's
+search"): the lowest of 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995 whose pairwise
+precision is at least 0.97 on one half of names-dev's persons; the other half is
+reported.
 """
 
 from __future__ import annotations
