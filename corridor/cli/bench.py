@@ -35,14 +35,28 @@ def bench_match(registry: Path, queries: Path, top: int, out: Path) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option(
     "--engine",
-    type=click.Choice(["corridor", "duckdb", "spark"]),
+    type=click.Choice(["corridor", "search", "duckdb", "spark"]),
     default="corridor",
     show_default=True,
-    help="corridor: the matching engine in memory; duckdb/spark: Splink with Corridor's keys",
+    help="corridor: the matching engine's pair probabilities in memory; search: every "
+    "record searched for among the others as an enquiry is (the engine's search and "
+    "calibrated probability); duckdb/spark: Splink with Corridor's keys",
 )
-@click.option("--threshold", default=0.5, show_default=True, type=float)
-def bench_dedupe(records: Path, out: Path, engine: str, threshold: float) -> None:
+@click.option(
+    "--threshold",
+    default=None,
+    type=float,
+    help="pair probability from which two records are one person [default: 0.5; search: "
+    "0.98, the probability that the record is registered]",
+)
+def bench_dedupe(records: Path, out: Path, engine: str, threshold: float | None) -> None:
     """Cluster duplicate records: record_id,cluster_id for every record."""
+    if engine == "search":
+        from corridor.linkage.search import SEARCH_DUPLICATE_AT, run_dedupe_search
+
+        run_dedupe_search(records, out, SEARCH_DUPLICATE_AT if threshold is None else threshold)
+        return
+    threshold = 0.5 if threshold is None else threshold
     if engine == "corridor":
         from corridor.matching.bench import run_dedupe
 

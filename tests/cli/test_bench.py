@@ -57,3 +57,17 @@ def test_bench_dedupe_clusters_every_record(tmp_path):
     assert clusters["a1"] == clusters["a2"]
     assert clusters["c1"] != clusters["c2"]  # Ahmed Mohammed Ali is not Ali Mohammed Ahmed
     assert clusters["b1"] not in (clusters["a1"], clusters["c1"])
+
+
+def test_bench_dedupe_by_search(tmp_path):
+    out = tmp_path / "clusters.csv"
+    r = CliRunner().invoke(
+        main,
+        ["bench", "dedupe", "--engine", "search", "--records",
+         str(FIXTURES / "bench_records.csv"), "--out", str(out)],
+    )
+    assert r.exit_code == 0, r.output
+    clusters = {row["record_id"]: row["cluster_id"] for row in read(out)}
+    assert set(clusters) == {"a1", "a2", "b1", "c1", "c2"}
+    assert clusters["a1"] == clusters["a2"] == "a1"
+    assert len({clusters["b1"], clusters["c1"], clusters["c2"], clusters["a1"]}) == 4

@@ -1,0 +1,158 @@
+"""Batch deduplication by the matching engine's own search (``corridor bench dedupe
+--engine search``).
+
+Every record is searched for among all the others exactly as a tracing enquiry or a new
+registration is (``MemoryIndex.candidates``: the engine's blocking keys, never a
+candidate by nationality or birth year alone; ``Matcher.rank``: the candidates compete
+and each gets the engine's calibrated probability). Two records of one person found
+this way are a link when the search says the record *is registered* (the sum of its
+best candidates' probabilities, ``1 - P(none of them)``, at least ``threshold``). Why
+not each candidate's own probability: the other records of the same person are
+candidates too, and they share the probability between them (a person registered five
+times leaves each of the four others about a quarter); what the search is sure of is
+that the record is someone among them. The record is linked to its best candidate and
+to every other candidate among the best ``top`` whose probability is at least
+``share`` of the best's (another record of the same person, most often); clusters are
+the connected components of the links.
+
+Rule for the threshold (docs/performance.md, "names-dev deduplication by the engine's
+search"): the lowest of 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995 whose pairwise
+precision is at least 0.97 on one half of names-dev's persons; the other half is
+reported.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from corridor.matching.index import MemoryIndex
+from corridor.matching.model import Model
+from corridor.matching.records import PersonRecord
+
+__all__ = ["SEARCH_DUPLICATE_AT", "SearchLink", "run_dedupe_search", "search_clusters",
+           "search_links"]
+
+# The threshold chosen by the rule above (names-dev, half 0: precision 0.985).
+SEARCH_DUPLICATE_AT = 0.98
+
+
+@dataclass(frozen=True)
+class SearchLink:
+    """One record's search found ``other`` among its best: ``registered`` is the sum of
+    the probabilities of its best candidates, ``probability`` this candidate's own."""
+
+    record_id: str
+    other: str
+    rank: int
+    probability: float
+    registered: float
+
+
+def search_links(
+    records: Iterable[PersonRecord],
+    model: Model | None = None,
+    top: int = 5,
+    share: float = 0.1,
+) -> Iterator[SearchLink]:
+    """For every record, the candidates of its search among all the other records that
+    it would be linked to (see the module's docstring), with their probabilities."""
+    index = MemoryIndex(records, model)
+    matcher = index.matcher
+    for rid, rec in index.records.items():
+        cands = [index.records[c] for c in index.candidates(rec, exclude=rid)]
+        ranked = matcher.rank(rec, cands, top)
+        if not ranked:
+            continue
+        registered = min(1.0, sum(m.probability for m in ranked))
+        best = ranked[0].probability
+        for k, m in enumerate(ranked, start=1):
+            if k == 1 or m.probability >= share * best:
+                yield SearchLink(rid, m.record_id, k, m.probability, registered)
+
+
+@dataclass
+class SearchDedupeResult:
+    clusters: list[list[str]]
+    links: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def search_clusters(
+    records: Iterable[PersonRecord],
+    threshold: float = SEARCH_DUPLICATE_AT,
+    model: Model | None = None,
+    top: int = 5,
+    share: float = 0.1,
+) -> SearchDedupeResult:
+    """Every record in exactly one cluster (members sorted by id, clusters by their
+    first member): the connected components of the links whose ``registered`` is at
+    least ``threshold``.
+
+    >>> recs = [PersonRecord("a", full_name="Abdul Rahman Zahed", birth_year=1963),
+    ...         PersonRecord("b", name_original_script="عبدالرحمان زاهد", birth_year=1963),
+    ...         PersonRecord("c", full_name="Hassan Dahir Awes", birth_year=1935)]
+    >>> search_clusters(recs, 0.5).clusters
+    [['a', 'b'], ['c']]
+    """
+    t0 = time.perf_counter()
+    recs = list(records)
+    parent = {r.record_id: r.record_id for r in recs}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    links = 0
+    for link in search_links(recs, model, top, share):
+        if link.registered >= threshold:
+            links += 1
+            ra, rb = find(link.record_id), find(link.other)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[str, list[str]] = {}
+    for r in recs:
+        groups.setdefault(find(r.record_id), []).append(r.record_id)
+    clusters = sorted((sorted(g) for g in groups.values()), key=lambda c: c[0])
+    return SearchDedupeResult(clusters, links, {"search_s": time.perf_counter() - t0})
+
+
+def run_dedupe_search(
+    records_csv: Path, out_csv: Path, threshold: float = SEARCH_DUPLICATE_AT
+) -> dict[str, Any]:
+    """Cluster the CSV's records by search; write ``record_id,cluster_id`` for every
+    record (the cluster's first member's id)."""
+    from corridor.matching.bench import read_person_csv
+
+    t0 = time.perf_counter()
+    records = list(read_person_csv(records_csv))
+    read_s = time.perf_counter() - t0
+    result = search_clusters(records, threshold)
+    with out_csv.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["record_id", "cluster_id"])
+        for cluster in result.clusters:
+            for rid in cluster:
+                w.writerow([rid, cluster[0]])
+    stats: dict[str, Any] = {
+        "records": len(records),
+        "links": result.links,
+        "multi_record_clusters": sum(1 for c in result.clusters if len(c) > 1),
+        "read_s": round(read_s, 2),
+        "search_s": round(result.timings["search_s"], 2),
+        "total_s": round(time.perf_counter() - t0, 2),
+    }
+    print(
+        f"bench dedupe (search, threshold {threshold}): {stats['records']} records, "
+        f"{stats['links']} links -> {stats['multi_record_clusters']} clusters with "
+        f"duplicates in {stats['total_s']} s",
+        file=sys.stderr,
+    )
+    return stats
