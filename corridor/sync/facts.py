@@ -302,3 +302,57 @@ def _note_moved(conn: Connection, merged_id: str, kind: str, items: list[Any]) -
     moved = dict(moved or {})
     moved[kind] = [*moved.get(kind, []), *items]
     conn.execute(update(person_merges).where(person_merges.c.id == merge_id).values(moved=moved))
+
+
+# -- erasure and legal holds (docs/sync.md, "Erasure and legal holds across nodes") ----
+
+
+def erasure(conn: Connection, current: Any, incoming: dict[str, Any]) -> str | None:
+    """How a received state meets an erasure: ``erased`` (the person is erased here, or
+    the state erases them and they are not on legal hold here: their anonymisation and
+    registration number taken, the rest of the person row not written, ``keep_erased``
+    anonymises the rest), ``held`` (the state erases a person on legal hold here: a
+    conflict, nothing written) or None (no erasure either side)."""
+    if current is None:
+        return None
+    if current["anonymised_at"] is not None:
+        return "erased"  # nothing received brings an erased person's details back
+    if incoming.get("anonymised_at") is None:
+        return None
+    if current["legal_hold"]:
+        return "held"
+    conn.execute(
+        update(persons)
+        .where(persons.c.id == current["id"])
+        .values(
+            anonymised_at=incoming["anonymised_at"],
+            registration_number=incoming["registration_number"],
+        )
+    )
+    return "erased"
+
+
+def keep_erased(conn: Connection, person_ids: set[str]) -> list[str]:
+    """The persons of ``person_ids`` erased here, anonymised as a retention run does
+    (documents, family links, free text, matching keys; the anonymisation's time and
+    the registration number it gave them kept as they travelled), after a change was
+    applied to them. The persons erased."""
+    from corridor.services.protection.retention import anonymise
+
+    if not person_ids:
+        return []
+    rows = conn.execute(
+        select(persons.c.id, persons.c.registration_number, persons.c.anonymised_at).where(
+            persons.c.id.in_(sorted(person_ids)), persons.c.anonymised_at.is_not(None)
+        )
+    ).all()
+    if not rows:
+        return []
+    anonymise(conn, [str(r[0]) for r in rows], rows[0][2])
+    for pid, number, at in rows:
+        conn.execute(
+            update(persons)
+            .where(persons.c.id == pid)
+            .values(registration_number=number, anonymised_at=at, updated_at=at)
+        )
+    return [str(r[0]) for r in rows]

@@ -237,6 +237,9 @@ class Journal:
             )
         insert_rows(conn, sync_changes, rows)
         set_heads(conn, {r["person_id"]: r["id"] for r in rows})
+        erased = [n.person_id for n, _, state in planned if state["person"].get("anonymised_at")]
+        if erased:  # an erasure or retention run: no earlier change keeps them readable
+            scrub(conn, self.vault, erased, {r["id"] for r in rows})
         if role == "central":
             relay(
                 conn,
@@ -384,3 +387,60 @@ def relay(
         )
     insert_rows(conn, sync_changes, rows)
     return len(rows)
+
+
+def erased_state(old: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    """A change's state with nothing left that names an erased person: their person row
+    as it stands now (anonymised; the sealed fields left out as before where the state
+    withheld them), no documents and no family links, the free text of their movement
+    events, manifest items and discrepancies blanked. The facts (events, manifests,
+    merges, the household) stay, so that a change still waiting applies what it
+    carried."""
+    out = {**old, "person": {**now["person"]}, "documents": [], "relationships": []}
+    if old.get(WITHHELD):
+        out["person"].update(dict.fromkeys(SEALED_FIELDS))
+    for key, text in (
+        ("movements", "note"),
+        ("manifest_items", "separation_reason"),
+        ("manifest_discrepancies", "note"),
+    ):
+        if old.get(key):
+            out[key] = [{**r, text: None} for r in old[key]]
+    return out
+
+
+def scrub(
+    conn: Connection, vault: FieldVault, person_ids: list[str], keep: set[str] | None = None
+) -> int:
+    """The payloads of every change of the erased persons ``person_ids`` held here (made
+    here, received, relayed; in any state) sealed again with ``erased_state``, under the
+    same site key: the rows, their numbers and bases stay (acknowledgements and waiting
+    changes are untouched), the old state is no longer readable in them. A payload whose
+    key is gone here stays as it is (unreadable already). ``keep``: change ids not to
+    touch (written just now). How many were sealed again."""
+    keep = keep or set()
+    found = snapshots(conn, sorted(set(person_ids)))
+    sealers: dict[str, Callable[[str, str | bytes], str]] = {}
+    done = 0
+    rows = conn.execute(
+        select(
+            sync_changes.c.id, sync_changes.c.person_id, sync_changes.c.site_id,
+            sync_changes.c.payload,
+        ).where(sync_changes.c.person_id.in_(sorted(found)))
+    ).all()  # fmt: skip
+    for cid, pid, site_id, token in rows:
+        now = found[str(pid)]
+        if str(cid) in keep or not now["person"]:
+            continue
+        try:
+            old = open_payload(vault, str(site_id), token)
+        except ValueError:
+            old = None
+        if old is None:
+            continue
+        if str(site_id) not in sealers:
+            sealers[str(site_id)] = vault.sealer_in(conn, str(site_id))
+        payload = sealers[str(site_id)](CHANGE_FIELD, encode_payload(erased_state(old, now)))
+        conn.execute(update(sync_changes).where(sync_changes.c.id == cid).values(payload=payload))
+        done += 1
+    return done

@@ -72,6 +72,7 @@ from corridor.sync.journal import (
     heads_of,
     open_payload,
     relay,
+    scrub,
     set_heads,
 )
 from corridor.sync.state import decode_row, encode_row
@@ -808,6 +809,13 @@ class SyncService(Service):
                     )
                 ).scalars()
                 match_index.unindex(conn, list(away))
+                # An erased person is out of it too (as a retention run leaves them).
+                gone = conn.execute(
+                    select(persons.c.id).where(
+                        persons.c.id.in_(sorted(touched)), persons.c.anonymised_at.is_not(None)
+                    )
+                ).scalars()
+                match_index.unindex(conn, list(gone))
                 outbox.record(conn, sorted(touched), "registration", now)
         if touched:
             self.notify(sorted(touched))
@@ -1180,6 +1188,11 @@ class SyncService(Service):
         # arrive in the same bundle, in any order).
         for state in applied_now:
             self._links(conn, state)
+        # Persons erased here (or by a change just applied): anonymised whatever the
+        # changes carried, and no change held here keeps their old state readable.
+        erased = facts.keep_erased(conn, touched)
+        if erased:
+            scrub(conn, self.vault, erased)
         touched |= self._relay_applied(conn, applied_now)
         report.waiting = conn.execute(
             select(func.count()).select_from(sync_changes).where(sync_changes.c.state == "waiting")
@@ -1238,6 +1251,10 @@ class SyncService(Service):
         current = conn.execute(select(persons).where(persons.c.id == pid)).mappings().first()
         head = heads_of(conn, [pid]).get(pid)
         conflicts: list[str] = []
+        erased = facts.erasure(conn, current, incoming)
+        if erased == "held":  # an erasure of a person on legal hold here: not carried out
+            state["_conflict"] = True
+            return ["legal_hold"]
         if state["household"] is not None:
             hh = decode_row(households, state["household"])
             if (
@@ -1250,6 +1267,8 @@ class SyncService(Service):
         if current is None:
             conn.execute(insert(persons), [self._hashed(site_id, incoming)])
             self._replace_documents(conn, pid, site_id, docs_in)
+        elif erased:  # erased here or by this change: nothing of the old details written
+            pass
         elif head == change["depends_on"]:  # made on what is here: it follows on
             conn.execute(
                 update(persons).where(persons.c.id == pid).values(**self._hashed(site_id, incoming))
