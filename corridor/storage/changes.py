@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 NOTES = "corridor.sync.notes"
 UNCHANGED = "corridor.sync.unchanged"
 AS = "corridor.sync.as"
+CARRY = "corridor.sync.carry"
 
 # The matrix actions whose writes reach other nodes. ``sync.apply`` (a change received
 # from another node) is not among them: it is recorded under its own origin instead.
@@ -38,11 +39,19 @@ class Note:
 
 def note(conn: Connection, action: str, user_id: str, person_id: str | None) -> None:
     """Remember, on the write's connection, that ``person_id`` was written."""
-    if person_id is None:
-        return
     action = conn.info.get(AS, action)
-    if action in JOURNALED_ACTIONS:
-        conn.info.setdefault(NOTES, []).append(Note(action, user_id, person_id))
+    if action not in JOURNALED_ACTIONS:
+        return
+    carried = conn.info.pop(CARRY, None) or []
+    for pid in [*([person_id] if person_id is not None else []), *carried]:
+        conn.info.setdefault(NOTES, []).append(Note(action, user_id, pid))
+
+
+def carry(conn: Connection, person_ids: list[str]) -> None:
+    """Say that this write changes the state of ``person_ids`` though its audit event
+    names none of them (a manifest received with everyone checked in: its status is a
+    fact in each person's state): the next journaled audit event notes them too."""
+    conn.info[CARRY] = list(person_ids)
 
 
 def journal_as(conn: Connection, action: str) -> None:
@@ -63,6 +72,7 @@ def take(conn: Connection) -> list[Note]:
     """The notes of this transaction, once each (in order, repeats removed)."""
     notes: list[Note] = conn.info.pop(NOTES, None) or []
     conn.info.pop(AS, None)
+    conn.info.pop(CARRY, None)
     if conn.info.pop(UNCHANGED, False):
         return []
     seen: dict[str, Note] = {}
@@ -76,3 +86,4 @@ def discard(conn: Connection) -> None:
     conn.info.pop(NOTES, None)
     conn.info.pop(UNCHANGED, None)
     conn.info.pop(AS, None)
+    conn.info.pop(CARRY, None)

@@ -64,6 +64,7 @@ from corridor.storage.tables import (
 from corridor.sync import facts, keys
 from corridor.sync.journal import (
     COMPRESSED,
+    FORGET,
     ZLIB_LEVEL,
     Journal,
     custody,
@@ -1190,7 +1191,11 @@ class SyncService(Service):
             self._links(conn, state)
         # Persons erased here (or by a change just applied): anonymised whatever the
         # changes carried, and no change held here keeps their old state readable.
-        erased = facts.keep_erased(conn, touched)
+        leaving = sorted({str(s["person"]["id"]) for s in applied_now if s.get(FORGET)})
+        if leaving:  # the central's forget: they left this node's site
+            facts.forget(conn, leaving, self.clock())
+            scrub(conn, self.vault, leaving, forget=True)
+        erased = facts.keep_erased(conn, touched - set(leaving))
         if erased:
             scrub(conn, self.vault, erased)
         touched |= self._relay_applied(conn, applied_now)
@@ -1251,7 +1256,7 @@ class SyncService(Service):
         current = conn.execute(select(persons).where(persons.c.id == pid)).mappings().first()
         head = heads_of(conn, [pid]).get(pid)
         conflicts: list[str] = []
-        erased = facts.erasure(conn, current, incoming)
+        erased = facts.erasure(conn, change["kind"], current, incoming)
         if erased == "held":  # an erasure of a person on legal hold here: not carried out
             state["_conflict"] = True
             return ["legal_hold"]

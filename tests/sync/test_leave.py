@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 
 from corridor.errors import Conflict
-from corridor.schemas import PersonPatch
+from corridor.schemas import CheckInIn, PersonPatch, ReceiveIn, StatusEventIn
+from corridor.security.tables import disposal_log
 from corridor.services import Services
 from corridor.storage.sync_tables import sync_changes
-from corridor.storage.tables import movements, person_documents, persons
+from corridor.storage.tables import manifests, movements, person_documents, persons
 from corridor.sync.journal import open_payload
 from tests.conftest import Clock
 from tests.sync.helpers import hook, make_site, register
@@ -37,6 +38,7 @@ def three(
     (as in ``test_facts.py``)."""
     exit_point = make_site(services, "Exit")
     camp = make_site(services, "Camp", "camp")
+    make_site(services, "Hospital", "hospital")  # known to the nodes from enrolment
     node_a = _node_services(tmp_path, sqlite_template, clock, "node-exit")
     node_b = _node_services(tmp_path, sqlite_template, clock, "node-camp")
     _enrol(services, node_a, "Exit")
@@ -194,3 +196,106 @@ def test_an_erasure_received_for_a_person_on_hold_here_is_a_conflict_and_erases_
     assert row["anonymised_at"] is None and row["legal_hold"] is True
     states = {c["state"] for c in _rows(central, sync_changes, sync_changes.c.person_id == samira)}
     assert "conflict" in states
+
+
+def _forgets(central: Services, pid: str) -> int:
+    changes = _rows(central, sync_changes, sync_changes.c.person_id == pid)
+    return sum(1 for c in changes if c["kind"] == "person.forget")
+
+
+def _counts(s: Services, site: str) -> tuple[int, list[tuple[str, int, int]]]:
+    """A site's figures as counts: present now, and each day's arrivals and departures."""
+    f = s.figures.site_figures(site)
+    days = [(d["date"], _total(d["arrivals"]), _total(d["departures"])) for d in f["daily"]]
+    return _total(f["present"]), days
+
+
+def _total(table: Any) -> int:
+    if isinstance(table, dict):
+        return sum(_total(v) for v in table.values())
+    return int(table) if isinstance(table, int) else 0
+
+
+def test_a_person_who_left_the_camp_is_forgotten_by_the_camps_node(three, clock: Clock) -> None:
+    central, node_a, node_b, exit_point, camp = three
+    [hospital] = [s["id"] for s in central.sites.all() if s["name"] == "Hospital"]
+    samira = register(node_a, exit_point, "Samira", "+963933100001")
+    manifest = _dispatched(node_a, exit_point, camp, [samira])
+    _push(node_a, central)
+    _pull(central, node_b)
+    clock.advance(hours=2)
+    node_b.manifests.check_in(
+        manifest, CheckInIn(person_id=samira), audit=hook(node_b, "manifest.write")
+    )
+    _push(node_b, central)
+    _pull(central, node_a)
+    clock.advance(days=1)
+    before = _counts(central, camp)
+
+    # She moves on from the camp to the hospital (recorded at the central): the camp's
+    # node has no reason left to hold her.
+    central.movements.record(
+        samira, StatusEventIn(kind="transferred", to_site_id=hospital),
+        audit=hook(central, "movement.write"),
+    )  # fmt: skip
+    _pull(central, node_b)
+    [row] = _rows(node_b, persons, persons.c.id == samira)
+    assert row["anonymised_at"] is not None and row["given_name"] is None
+    assert not any("Samira" in t for t in _readable(node_b, samira))
+    [gone] = _rows(node_b, disposal_log, disposal_log.c.record_id == samira)
+    assert gone["category"] == "sync_forget"
+    # The camp's figures still count her stay and departure, as the central's do.
+    assert _counts(node_b, camp) == _counts(central, camp) != before
+    # Whole at the central and at the exit's node (her registering site).
+    _pull(central, node_a)
+    assert central.registration.get_person(samira)["names"]["given_name"] == "Samira"
+    assert node_a.registration.get_person(samira)["phone"] == "+963933100001"
+    # One forget, not one per round.
+    _pull(central, node_b)
+    _pull(central, node_a)
+    assert _forgets(central, samira) == 1
+
+    # She comes back to the camp: the camp's node holds her again, by name.
+    clock.advance(days=1)
+    central.movements.record(
+        samira, StatusEventIn(kind="transferred", to_site_id=camp),
+        audit=hook(central, "movement.write"),
+    )  # fmt: skip
+    _pull(central, node_b)
+    [row] = _rows(node_b, persons, persons.c.id == samira)
+    assert row["anonymised_at"] is None and row["given_name"] == "Samira"
+    assert _counts(node_b, camp) == _counts(central, camp)
+
+
+def test_a_person_of_the_nodes_own_site_is_never_forgotten(three, clock: Clock) -> None:
+    central, node_a, _, exit_point, camp = three
+    samira = register(node_a, exit_point, "Samira", "+963933100001")
+    _push(node_a, central)
+    central.movements.record(
+        samira, StatusEventIn(kind="transferred", to_site_id=camp),
+        audit=hook(central, "movement.write"),
+    )  # fmt: skip
+    _pull(central, node_a)
+    assert _forgets(central, samira) == 0
+    assert node_a.registration.get_person(samira)["names"]["given_name"] == "Samira"
+
+
+def test_a_manifest_received_with_everyone_checked_in_is_received_everywhere(
+    three, clock: Clock
+) -> None:
+    central, node_a, node_b, exit_point, camp = three
+    samira = register(node_a, exit_point, "Samira", "+963933100001")
+    nour = register(node_a, exit_point, "Nour", "+963933100002")
+    manifest = _dispatched(node_a, exit_point, camp, [samira, nour])
+    _push(node_a, central)
+    _pull(central, node_b)
+    clock.advance(hours=2)
+    write = hook(node_b, "manifest.write")
+    for pid in (samira, nour):
+        node_b.manifests.check_in(manifest, CheckInIn(person_id=pid), audit=write)
+    node_b.manifests.receive(manifest, ReceiveIn(), audit=write)
+    _push(node_b, central)
+    _pull(central, node_a)
+    for s in (central, node_a, node_b):
+        [m] = _rows(s, manifests, manifests.c.id == manifest)
+        assert m["status"] == "received" and m["received_at"] is not None
