@@ -61,7 +61,7 @@ from corridor.storage.tables import (
     persons,
     sites,
 )
-from corridor.sync import facts, keys
+from corridor.sync import facts, keygrant, keys
 from corridor.sync.journal import (
     COMPRESSED,
     FORGET,
@@ -545,6 +545,14 @@ class SyncService(Service):
             peer = self._peer(conn, peer_id, HELD_BACK - {"revoked"})
             site_id = me["site_id"] if me["role"] == "node" else peer["site_id"]
             wipe = peer["status"] in ("wipe", "wiped")
+            granted = (
+                keygrant.sealed_for(conn, self.vault.cipher, site_id, peer_id, peer["box_public"])
+                if me["role"] == "central"
+                and not wipe
+                and peer["box_public"]
+                and self.vault.cipher is not None
+                else []
+            )
             destroyed = sorted(
                 conn.execute(
                     select(site_keys.c.id).where(
@@ -648,6 +656,8 @@ class SyncService(Service):
             header["wipe"] = True
         if destroyed:
             header["destroy_keys"] = destroyed
+        if granted:
+            header["site_keys"] = granted
         header_line = dumps(header).encode()
         signature = keys.sign(private, magic + b"\n" + header_line + b"\n" + body.encode())
         return b"\n".join([magic, header_line, body.encode(), signature.encode(), b""])
@@ -725,6 +735,8 @@ class SyncService(Service):
         ) != header.get("body_bytes"):
             raise BundleRefused("the bundle's content does not match its header: nothing imported")
         self._refuse_held_back(sender, header)
+        if me["role"] == "node" and header.get("site_keys") and not header.get("wipe"):
+            self._adopt_keys(me, sender, header["site_keys"])
         ordered = me["role"] == "node" and (header.get("wipe") or header.get("destroy_keys"))
         if ordered and self._carry_out(me, sender, header):
             header[WIPED] = True
@@ -994,6 +1006,24 @@ class SyncService(Service):
             self.node_hook(str(central["id"]), "sync.wipe" if wipe else "sync.keys")(conn, [])
         self.vault.forget(site_id)
         return wiped
+
+    def _adopt_keys(
+        self, me: dict[str, Any], central: dict[str, Any], granted: list[dict[str, Any]]
+    ) -> None:
+        """The site's keys the central's signed header carries, installed here
+        (``keygrant.adopt``) in one transaction, audited ``sync.keys`` under the central."""
+        cipher = self.vault.cipher
+        if cipher is None:
+            raise EnrolmentRefused("a node's keys need the master key (--master-key-file)")
+        site_id = str(me["site_id"])
+        try:
+            with self.db.transaction() as conn:
+                private = self._private(self._self(conn))
+                if keygrant.adopt(conn, cipher, site_id, private, str(me["id"]), granted):
+                    self.node_hook(str(central["id"]), "sync.keys")(conn, [])
+        except (KeyError, ValueError) as exc:
+            raise BundleRefused(f"the site's keys in the bundle cannot be read: {exc}") from exc
+        self.vault.forget(site_id)
 
     def _wiped_message(self, me: dict[str, Any]) -> str:
         when = me["wiped_at"].isoformat(timespec="minutes") if me["wiped_at"] else "-"

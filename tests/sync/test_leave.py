@@ -19,7 +19,7 @@ import pytest
 
 from corridor.errors import Conflict
 from corridor.schemas import CheckInIn, PersonPatch, ReceiveIn, StatusEventIn
-from corridor.security.tables import disposal_log
+from corridor.security.tables import disposal_log, site_keys
 from corridor.services import Services
 from corridor.storage.sync_tables import sync_changes
 from corridor.storage.tables import manifests, movements, person_documents, persons
@@ -299,3 +299,40 @@ def test_a_manifest_received_with_everyone_checked_in_is_received_everywhere(
     for s in (central, node_a, node_b):
         [m] = _rows(s, manifests, manifests.c.id == manifest)
         assert m["status"] == "received" and m["received_at"] is not None
+
+
+def test_a_site_key_created_at_the_central_after_enrolment_reaches_the_node(
+    three, clock: Clock
+) -> None:
+    central, node_a, _, exit_point, _camp = three
+    clock.advance(days=1)
+    central.keys.rotate_site(exit_point, "test")  # a new active key, after enrolment
+    samira = register(central, exit_point, "Samira", "+963933100001")
+    report = _pull(central, node_a)  # sealed under the new key: opened at the node
+    assert report.applied == 1
+    assert node_a.registration.get_person(samira)["phone"] == "+963933100001"
+    at_central = _rows(central, site_keys, site_keys.c.site_id == exit_point)
+    at_node = _rows(node_a, site_keys, site_keys.c.site_id == exit_point)
+    assert {(k["id"], k["state"]) for k in at_node} == {(k["id"], k["state"]) for k in at_central}
+    # The node seals its own writes under the new key, which the central opens.
+    nour = register(node_a, exit_point, "Nour", "+963933100002")
+    _push(node_a, central)
+    assert central.registration.get_person(nour)["phone"] == "+963933100002"
+
+
+def test_after_a_drill_and_a_new_key_at_the_central_the_node_keeps_working(
+    three, clock: Clock
+) -> None:
+    central, node_a, _, exit_point, _camp = three
+    samira = register(node_a, exit_point, "Samira", "+963933100001")
+    _push(node_a, central)
+    _pull(central, node_a)
+    central.keys.destroy_site(exit_point, "cli:admin")  # the evacuation drill
+    central.keys.rotate_site(exit_point, "cli:admin")  # and a fresh key
+    nour = register(central, exit_point, "Nour", "+963933100002")
+    report = _pull(central, node_a)
+    assert not report.wiped and report.applied == 1
+    assert node_a.registration.get_person(nour)["phone"] == "+963933100002"
+    assert node_a.registration.get_person(samira)["phone"] is None  # old key gone
+    live = _rows(node_a, site_keys, site_keys.c.wrapped_key.is_not(None))
+    assert [k["state"] for k in live] == ["active"]
