@@ -353,6 +353,18 @@ class MergeIn(Strict):
     reason: str | None = Field(default=None, max_length=NOTE_MAX)
 
 
+class ConflictResolveIn(Strict):
+    """A decision on a sync conflict of the person of the path (issue 16)."""
+
+    conflict_id: str = Field(max_length=64, description="The conflict (its change's id)")
+    theirs: list[Annotated[str, StringConstraints(max_length=60)]] = Field(
+        default_factory=list,
+        max_length=LIST_MAX,
+        description="The conflicting fields that take the other side's value; the others "
+        "keep ours (none: keep ours for all)",
+    )
+
+
 class UnmergeIn(Strict):
     reason: str | None = Field(default=None, max_length=NOTE_MAX)
 

@@ -55,6 +55,8 @@ class Settings:
     # clock is refused; a pull's answer carries at most this many changes.
     sync_pull_window_hours: float = 48.0
     sync_pull_max_changes: int = 2000
+    # A site node syncing by itself every so many seconds (0: off; issue 16).
+    sync_interval_s: float = 0.0
     # role -> persons an hour; from the environment ``registrar=600,health=800``, which
     # changes the roles it names and keeps the others' defaults.
     lookups_per_hour: Mapping[str, int] = field(
@@ -88,6 +90,13 @@ class Settings:
         if not 0 < hours <= 24 * 14:
             raise ValueError("travel_hours must be more than 0 and at most 336 (14 days)")
         object.__setattr__(self, "travel_hours", hours)
+        try:
+            interval = float(self.sync_interval_s)
+        except ValueError:
+            raise ValueError("CORRIDOR_SYNC_INTERVAL_S must be a number of seconds") from None
+        if interval != 0 and not 10 <= interval <= 86400:
+            raise ValueError("sync_interval_s must be 0 (off) or between 10 and 86400 seconds")
+        object.__setattr__(self, "sync_interval_s", interval)
         object.__setattr__(self, "lookups_per_hour", _lookups(self.lookups_per_hour))
         try:
             window = float(self.sync_pull_window_hours)
@@ -215,6 +224,9 @@ SETTINGS_HELP: dict[str, str] = {
     "protection_officer 300, site_manager 300, tracing_officer 120, any other role 200); "
     "the next look-up waits and alerts the data protection officer; env "
     "CORRIDOR_LOOKUPS_PER_HOUR",
+    "sync_interval_s": "A site node syncs with its central by itself every so many seconds "
+    "(a round of `corridor node sync`; a failure is logged and tried again at the next "
+    "interval); 0, the default, is off; env CORRIDOR_SYNC_INTERVAL_S",
     "matching_model_file": "A matching model (corridor-match-model/1 JSON, as `corridor "
     "bench` trains) replacing the shipped one; env CORRIDOR_MATCHING_MODEL_FILE",
 }

@@ -40,6 +40,7 @@ PERSON_READS = {
     ("person_search", "search_as"),
     ("subject_access", "export"),
     ("views", "queue"),
+    ("review", "queue"),  # the sync conflicts (corridor/sync/conflicts.py), passed to the gate
     ("views", "case"),
     ("views", "enquiry"),
     ("views", "enquiries"),

@@ -226,8 +226,19 @@ def persons_out(conn: Connection, rows: Sequence[RowMapping], today: date) -> li
     return [_person_dict(row, docs[row["id"]], locs.get(row["id"]), today) for row in rows]
 
 
+def person_from(
+    row: RowMapping | dict[str, Any], docs: list[dict[str, Any]], today: date
+) -> dict[str, Any]:
+    """A person row held elsewhere than the table (a sync change's state), shaped as
+    ``person_out`` shapes a stored one (no location)."""
+    return _person_dict(row, docs, None, today)
+
+
 def _person_dict(
-    row: RowMapping, docs: list[dict[str, Any]], loc: RowMapping | None, today: date
+    row: RowMapping | dict[str, Any],
+    docs: list[dict[str, Any]],
+    loc: RowMapping | None,
+    today: date,
 ) -> dict[str, Any]:
     names = {f: row[f] for f in NAME_COLUMNS}
     names.update(

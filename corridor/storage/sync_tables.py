@@ -52,6 +52,10 @@ sync_changes = Table(
     Column("received_at", UTCDateTime),  # None: made here
     Column("state", String(10), nullable=False),
     Column("conflict_fields", Text),  # comma-separated column names, for review
+    # A conflict's review (0025): who decided, when, and what was kept (JSON).
+    Column("resolved_by", String(64)),
+    Column("resolved_at", UTCDateTime),
+    Column("resolution", Text),
     UniqueConstraint("origin_node", "seq"),
 )
 Index("ix_sync_changes_state", sync_changes.c.state)
@@ -78,7 +82,7 @@ sync_nodes = Table(
     Column("approved_at", UTCDateTime),
     Column("approved_by", String(64)),
     Column("last_contact_at", UTCDateTime),
-    # Protection across nodes (migration 0027_guard): a node revoked by the central's
+    # Protection across nodes (migration 0025_guard): a node revoked by the central's
     # administrator; a wipe ordered, and delivered (at the central) or carried out (a
     # node's own row); the ``created_at`` of the last pull request answered (at the
     # central) or sent (at a node, on its central's row).

@@ -61,6 +61,7 @@ from corridor.storage.tables import (
     persons,
     sites,
 )
+from corridor.sync import conflicts as conflict_review
 from corridor.sync import facts, keygrant, keys
 from corridor.sync.journal import (
     COMPRESSED,
@@ -1305,6 +1306,7 @@ class SyncService(Service):
         elif erased:  # erased here or by this change: nothing of the old details written
             pass
         elif head == change["depends_on"]:  # made on what is here: it follows on
+            conflict_review.settle(conn, pid, change)
             conn.execute(
                 update(persons).where(persons.c.id == pid).values(**self._hashed(site_id, incoming))
             )
@@ -1484,6 +1486,8 @@ class SyncService(Service):
             for state in ("waiting", "conflict"):
                 count = select(func.count()).select_from(sync_changes)
                 count = count.where(sync_changes.c.state == state)
+                if state == "conflict":  # decided ones left the review queue
+                    count = count.where(sync_changes.c.resolved_at.is_(None))
                 if scope is not None:
                     count = count.where(sync_changes.c.site_id.in_(sorted(scope)))
                 counts[state] = int(conn.execute(count).scalar_one())

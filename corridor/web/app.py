@@ -15,6 +15,7 @@ from corridor.services import Services
 from corridor.services.container import utc_now
 from corridor.settings import Settings
 from corridor.storage import Database
+from corridor.sync.auto import for_services
 from corridor.web import (
     api_docs,
     auth,
@@ -26,6 +27,7 @@ from corridor.web import (
     request_log,
 )
 from corridor.web.admin_routes import admin_router
+from corridor.web.conflict_routes import conflict_router
 from corridor.web.export_routes import export_router
 from corridor.web.format_routes import format_router
 from corridor.web.health_routes import health_router
@@ -52,7 +54,11 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if not settings.read_only:
             services.start()
+            if auto_sync is not None:  # a node syncing by itself (issue 16)
+                auto_sync.start()
         yield
+        if auto_sync is not None:
+            auto_sync.stop()
         services.close()
         if owns_db:
             db.dispose()
@@ -84,6 +90,8 @@ def create_app(
         lookups_per_hour=settings.lookups_per_hour,
     )
     app.state.services = services
+    auto_sync = for_services(services, settings.sync_interval_s)
+    app.state.auto_sync = auto_sync
     errors.install(app)
     app.add_middleware(
         limits.BodyLimit,
@@ -101,6 +109,7 @@ def create_app(
     app.include_router(format_router)
     app.include_router(health_router)
     app.include_router(sync_router)
+    app.include_router(conflict_router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     api_docs.install(app)

@@ -38,6 +38,10 @@ NOT_LED: dict[str, str] = {
     "POST /persons/{person_id}/merge": "a merge of an old id is refused (409)",
     "POST /api/persons/{person_id}/not-duplicate": "a decision about the pair itself",
     "POST /persons/{person_id}/not-duplicate": "a decision about the pair itself",
+    "POST /api/persons/{person_id}/resolve-conflict": "a decision about a sync conflict of "
+    "the id's own record: a merged-away person's conflicts leave the queue (404)",
+    "POST /persons/{person_id}/resolve-conflict": "a decision about a sync conflict of the "
+    "id's own record: a merged-away person's conflicts leave the queue (404)",
     "POST /api/persons/search": "a read",
     "POST /dpo/audit": "a read (who opened a record)",
     "POST /dpo/holds": "by registration number, the officer's own look-up",

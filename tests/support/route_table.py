@@ -123,6 +123,11 @@ FORMS: dict[str, dict[str, str]] = {
     "POST /persons/{person_id}/merge": {"other_person_id": "{person_id}"},
     "POST /persons/{person_id}/not-duplicate": {"other_person_id": "{person_id}"},
     "POST /persons/{person_id}/unmerge": {"reason": "merged by mistake"},
+    # A decision on a sync conflict nobody has (the world holds none): 404, nothing written.
+    "POST /persons/{person_id}/resolve-conflict": {
+        "conflict_id": "0190aaaa-0000-7000-8000-000000000000",
+        "choice.phone": "theirs",
+    },
     "POST /persons/{person_id}/links": {
         "registration_number": "{registration_number}",
         "link_kind": "cousin",

@@ -40,6 +40,8 @@ from corridor.services.protection.oversight import AuditTrail, Holds
 from corridor.services.protection.read_models import (
     Candidate,
     Card,
+    ConflictField,
+    ConflictResolved,
     DuplicateList,
     DuplicatePair,
     ExportedFile,
@@ -59,6 +61,7 @@ from corridor.services.protection.read_models import (
     Relative,
     SeparatedFamily,
     SeparatedFamilyList,
+    SyncConflict,
     TracingMention,
     Unaccounted,
     UnaccountedList,
@@ -418,6 +421,80 @@ class Gate:
             for d in pairs
         ]
         return DuplicateList(items=items, total=total, limit=paging.limit, offset=paging.offset)
+
+    # -- the review queue of sync conflicts (issue 16) --------------------------------
+
+    def sync_conflicts(
+        self, who: Caller, fetch: Callable[[], list[dict[str, Any]]]
+    ) -> list[SyncConflict]:
+        """The open conflicts of the caller's sites (``fetch``: corridor/sync/conflicts.py
+        ``ConflictReview.queue``, scope in its query): both values of each field both
+        sides changed, where the caller's roles may see that field (else both withheld,
+        on the stricter record kind of the two sides); who made each change, when,
+        where. One event per person shown, once whatever their conflicts."""
+        found = self._read(
+            who,
+            "person.read",
+            fetch,
+            lambda items: list(dict.fromkeys(c["person_id"] for c in items)),
+            purpose="reviewing a conflict between two sites' changes",
+        )
+        viewer = self.viewer(who)
+        out = []
+        for c in found:
+            kind = "minor" if any(record_kind(a) == "minor" for a in c["ages"]) else "person"
+            hidden = viewer.hidden(kind)
+            fields = [
+                ConflictField(
+                    field=v["field"],
+                    ours=None if v["restricted"] & hidden else v["ours"],
+                    theirs=None if v["restricted"] & hidden else v["theirs"],
+                    withheld=bool(v["restricted"] & hidden),
+                )
+                for v in c["values"]
+            ]
+            out.append(
+                SyncConflict(
+                    id=c["id"],
+                    person_id=c["person_id"],
+                    registration_number=c["registration_number"],
+                    name=c["name"],
+                    site_id=c["site_id"],
+                    site_name=c["site_name"],
+                    fields=fields,
+                    ours=c["ours"]["change"],
+                    theirs=c["theirs"]["change"],
+                )
+            )
+        return out
+
+    def fields_check(
+        self, who: Caller
+    ) -> Callable[[frozenset[str]], Callable[[dict[str, Any]], None]]:
+        """For a decision on a conflict: a check (given the restricted fields it holds)
+        that refuses (403) when the caller's roles may not see one of them on this
+        record: a value nobody showed them is not theirs to choose."""
+        viewer = self.viewer(who)
+
+        def of(names: frozenset[str]) -> Callable[[dict[str, Any]], None]:
+            def check(current: dict[str, Any]) -> None:
+                refused = sorted(names & viewer.hidden(record_kind(current["age"])))
+                if refused:
+                    raise Forbidden(
+                        N_("Your roles may not change these fields"),
+                        problems=[Problem(f, N_("restricted to other roles")) for f in refused],
+                    )
+
+            return check
+
+        return of
+
+    def conflict_resolved(self, who: Caller, decided: dict[str, Any]) -> ConflictResolved:
+        """A decision just written (audited by its write), the person as the caller may
+        see them."""
+        return ConflictResolved.model_validate(
+            {**decided, "person": self.echo(who, decided["person"])}
+        )
 
     # -- wristbands and cards ---------------------------------------------------------
 

@@ -433,6 +433,54 @@ class PairDecision(ReadModel):
     status: str
 
 
+class ConflictChange(ReadModel):
+    """Who made one side's change of a conflict, when, at which node and site."""
+
+    change_id: str
+    user_id: str | None
+    username: str | None
+    node_id: str
+    site_id: str | None
+    site_name: str | None
+    recorded_at: datetime
+    received_at: datetime | None = Field(description="None: made at this installation")
+
+
+class ConflictField(ReadModel):
+    """One field both sides changed apart: our value (kept so far) and theirs. Where the
+    caller's roles may not see the field, both values are None and ``withheld`` is set."""
+
+    field: str
+    ours: Any
+    theirs: Any
+    withheld: bool
+
+
+class SyncConflict(ReadModel):
+    """A change from another node that conflicts with ours (issue 16, the review queue)."""
+
+    id: str
+    person_id: str
+    registration_number: str
+    name: str
+    site_id: str | None
+    site_name: str | None
+    fields: list[ConflictField]
+    ours: ConflictChange | None = Field(description="The change our value came from")
+    theirs: ConflictChange
+
+
+class ConflictResolved(ReadModel):
+    """A decision on a conflict: which side each field took; the person as written."""
+
+    id: str
+    person_id: str
+    resolved_by: str
+    resolved_at: datetime
+    fields: dict[str, str] = Field(description='Each conflicting field: "ours" or "theirs"')
+    person: PersonView
+
+
 class RegisteredMember(ReadModel):
     id: str
     registration_number: str

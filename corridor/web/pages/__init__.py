@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from corridor.web.pages import (
     admin,
     cards,
+    conflicts,
     dashboard,
     dpo,
     duplicates,
@@ -40,6 +41,7 @@ for module in (
     dpo,
     exports,
     sync,
+    conflicts,
 ):
     router.include_router(module.router)
 

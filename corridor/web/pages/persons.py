@@ -15,6 +15,7 @@ from corridor.errors import Conflict, Forbidden, Problem, ValidationFailed
 from corridor.schemas import LinkIn, MatchQueryIn, PersonPatch, PersonSearchIn, StatusEventIn
 from corridor.services import Services
 from corridor.services.protection.accounts import Caller
+from corridor.sync.conflicts import ConflictReview
 from corridor.text import N_, text_of
 from corridor.web import forms
 from corridor.web.auth import requires
@@ -48,6 +49,8 @@ def _person(
     data = svc.gate.person_page(who, person_id)
     extra = {"sites": site_names(svc, who), "sees_medical": who.sees("medical"), "errors": errors}
     extra["registered"] = registered
+    # At a node: the changes made here the central has not acknowledged (issue 16).
+    extra["unsent"] = ConflictReview.of(svc).unsent()
     status = 422 if errors else 200
     return render(request, "person.html", dict(data), who=who, status=status, extra=extra)
 

@@ -23,6 +23,7 @@ from corridor.services import Services
 from corridor.services import idempotency as made
 from corridor.services.protection.accounts import Caller
 from corridor.services.protection.read_models import Candidate
+from corridor.sync.conflicts import ConflictReview
 from corridor.text import N_
 from corridor.web import forms
 from corridor.web.auth import requires
@@ -131,6 +132,8 @@ def _form(
         "errors_count": sum(1 for item in summary if not item["warning"]),
         "warnings_count": sum(1 for item in summary if item["warning"]),
         "countries": country_names(language_of(request).code),
+        # At a node: the changes made here the central has not acknowledged (issue 16).
+        "unsent": ConflictReview.of(svc).unsent(),
     }
     status = 422 if errors else 200
     return render(request, template, {}, who=who, status=status, extra=extra)

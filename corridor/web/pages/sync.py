@@ -1,6 +1,7 @@
 """The sync state of this installation for the site manager (issue 16, docs/sync.md):
 last contact with each peer, changes to send and to receive, changes waiting for what
-they depend on, conflicts to review. Counts only, no person (``figures.read``); the
+they depend on, conflicts to review (linking to their queue), duplicates to merge (linking
+to issue 15's queue). Counts only, no person (``figures.read``); the
 peers of the caller's sites. Its JSON twin is ``/sync.json`` (and ``GET
 /api/sync/status``)."""
 
@@ -13,6 +14,7 @@ from fastapi.responses import Response
 
 from corridor.responses import SyncStatus
 from corridor.services.protection.accounts import Caller
+from corridor.sync.conflicts import ConflictReview
 from corridor.sync.service import SyncService
 from corridor.web.auth import requires
 from corridor.web.pages.common import Svc, page
@@ -25,4 +27,7 @@ MayFiguresRead = Annotated[Caller, Depends(requires("figures.read"))]
 @page(router, "/sync")
 def sync_state(request: Request, svc: Svc, who: MayFiguresRead) -> Response:
     state = SyncStatus.model_validate(SyncService.of(svc).status(who.scope))
-    return render(request, "sync.html", {"sync": state.model_dump()}, who=who)
+    # The duplicates to merge (issue 15's queue) of the caller's sites: a count.
+    duplicates = ConflictReview.of(svc).duplicates_to_merge(who.scope)
+    data = {"sync": state.model_dump(), "duplicates": duplicates}
+    return render(request, "sync.html", data, who=who)

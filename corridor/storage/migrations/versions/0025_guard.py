@@ -1,6 +1,6 @@
 """protection across nodes: revocation, remote wipe, a pull's freshness (issue 16)
 
-Revision ID: 0027_guard
+Revision ID: 0025_guard
 Revises: 0024_pgcover
 Create Date: 2027-02-12
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0027_guard"
+revision = "0025_guard"
 down_revision = "0024_pgcover"
 branch_labels = None
 depends_on = None

@@ -1,0 +1,457 @@
+"""The conflict review queue (issue 16, "Conflicts are never silent"; docs/sync.md).
+
+A change applied by ``SyncService._apply`` in state ``conflict`` kept our value of each
+field both sides changed apart and holds the other side's in its payload. Here:
+
+- ``queue`` / ``find``: the open conflicts of the caller's sites, each with the person as
+  stored here (ours) and as the other side's change left them (theirs), their sealed
+  fields opened, and who made each side's change, when, at which node. Raw: only the
+  gate (``Gate.sync_conflicts``) shows them, with the field groups applied and one audit
+  event per person.
+- ``resolve``: an officer's decision. It is a correction through the registration
+  service (``update_person``, inside this transaction), so it is audited and journaled
+  like any correction. Its change is made on the conflicting change (the person's head
+  is set to it first), so at the other side it follows on from, or merges with, their
+  own change and carries the value chosen; the conflict is marked resolved (who, when,
+  which side per field) and leaves the queue.
+- ``unsent``: the changes made here that the central has not acknowledged (a node only),
+  one cheap query, for every registration page.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, and_, func, select, update
+
+from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
+from corridor.schemas import PersonPatch
+from corridor.services.base import AuditHook
+from corridor.storage import queries
+from corridor.storage.merge_tables import duplicate_pairs
+from corridor.storage.security_tables import users
+from corridor.storage.sync_tables import sync_acks, sync_changes, sync_nodes
+from corridor.storage.tables import persons, sites
+from corridor.sync.journal import heads_of, open_payload, set_heads
+from corridor.sync.state import decode_row
+from corridor.text import N_
+
+if TYPE_CHECKING:
+    from corridor.services import Services
+
+Sites = frozenset[str] | None
+
+NAME_COLUMNS = (
+    "given_name",
+    "father_name",
+    "grandfather_name",
+    "family_name",
+    "given_name_original",
+    "father_name_original",
+    "grandfather_name_original",
+    "family_name_original",
+    "alternate_names",
+    "kunya",
+    "mother_name",
+)
+VULNERABILITY_COLUMNS = (
+    "uasc",
+    "muac_status",
+    "disabled",
+    "pregnant_lactating",
+    "serious_medical_condition",
+    "injury",
+    "elderly_alone",
+)
+# The sealed ``medical`` column: these, as the API shows them.
+MEDICAL_KEYS = ("muac_mm", "oedema", "washington_group", "medical_note")
+WG_FIELDS = tuple(
+    f"wg_{d}" for d in ("seeing", "hearing", "walking", "remembering", "self_care", "communicating")
+)
+# The matrix's restricted fields (the gate's field groups) each column holds.
+RESTRICTED: dict[str, frozenset[str]] = {
+    "phone": frozenset({"phone"}),
+    "note": frozenset({"note"}),
+    "documents": frozenset({"documents"}),
+    "origin_locality": frozenset({"origin_locality"}),
+    "biometric_reference": frozenset({"biometric_reference"}),
+    "uasc": frozenset({"uasc"}),
+    "muac_status": frozenset({"muac_status"}),
+    "disabled": frozenset({"disabled"}),
+    "pregnant_lactating": frozenset({"pregnant_lactating"}),
+    "serious_medical_condition": frozenset({"serious_medical_condition"}),
+    "injury": frozenset({"injury"}),
+    "medical": frozenset({"muac_mm", "oedema", "medical_note", *WG_FIELDS}),
+}
+# A vulnerability column as the details a correction gives (``VulnerabilitiesIn``).
+VULNERABILITY_PATCH: dict[str, tuple[str, ...]] = {
+    "uasc": ("uasc",),
+    "muac_status": ("muac_mm", "oedema"),
+    "disabled": ("washington_group",),
+    "pregnant_lactating": ("pregnant_lactating",),
+    "serious_medical_condition": ("serious_medical_condition",),
+    "injury": ("injury",),
+    "elderly_alone": ("elderly_alone",),
+    "medical": MEDICAL_KEYS,
+}
+PLAIN_PATCH = (
+    *NAME_COLUMNS,
+    "sex",
+    "nationality",
+    "languages",
+    "phone",
+    "note",
+    "biometric_reference",
+    "origin_pcode",
+    "origin_locality",
+)
+SIDES = ("ours", "theirs")
+
+
+def restricted_fields(column: str) -> frozenset[str]:
+    """The field-group fields a conflicting column shows (for the gate)."""
+    return RESTRICTED.get(column, frozenset())
+
+
+def value_of(person: dict[str, Any], column: str) -> Any:
+    """A person column's value as the API shows the person (``queries.person_out``, its
+    sealed fields opened)."""
+    if column in NAME_COLUMNS:
+        return person["names"].get(column)
+    if column in ("origin_pcode", "origin_locality"):
+        return person["origin"].get(column.removeprefix("origin_"))
+    if column == "medical":
+        return {k: person["vulnerabilities"].get(k) for k in MEDICAL_KEYS}
+    if column in VULNERABILITY_COLUMNS:
+        return person["vulnerabilities"].get(column)
+    if column in ("consent_tracing", "consent_share_with"):
+        return person["consent"].get(column.removeprefix("consent_"))
+    if column == "birth_date":
+        return person.get("birth_date")
+    return person.get(column)
+
+
+def patch_of(person: dict[str, Any], columns: list[str]) -> dict[str, Any]:
+    """The correction that gives ``columns`` the values they have in ``person`` (a
+    ``PersonPatch`` body). A column no correction can set is refused (keep ours)."""
+    patch: dict[str, Any] = {}
+    refused = []
+    for column in columns:
+        if column in PLAIN_PATCH:
+            patch[column] = value_of(person, column)
+        elif column in ("birth_date", "birth_precision"):
+            if person.get("birth_precision") == "estimated":
+                patch["estimated_age"] = person.get("estimated_age_at_registration")
+                patch["birth_date"] = None
+            else:
+                patch["birth_date"] = person.get("birth_date")
+        elif column == "documents":
+            patch["documents"] = [
+                {"type": d["type"], "number": d["number"], "issuing_country": d["issuing_country"]}
+                for d in person.get("documents", [])
+                if d["number"] is not None
+            ]
+        elif column in VULNERABILITY_PATCH:
+            given = patch.setdefault("vulnerabilities", {})
+            for key in VULNERABILITY_PATCH[column]:
+                given[key] = person["vulnerabilities"].get(key)
+        elif column in ("consent_tracing", "consent_share_with"):
+            patch["consent"] = dict(person["consent"])
+        else:
+            refused.append(column)
+    if refused:
+        raise ValidationFailed(
+            [Problem("theirs", N_("this field is not corrected here: keep ours")) for _ in refused]
+        )
+    return patch
+
+
+class ConflictReview:
+    """The review queue of a site's conflicts, and the decisions on them."""
+
+    def __init__(self, services: Services) -> None:
+        self.s = services
+        self.db = services.db
+        self.vault = services.vault
+        self.clock = services.clock
+
+    @classmethod
+    def of(cls, services: Services) -> ConflictReview:
+        return cls(services)
+
+    # -- counts (no person) --------------------------------------------------------------
+
+    def duplicates_to_merge(self, scope: Sites = None) -> int:
+        """The open duplicate pairs (issue 15's queue) whose two persons are both in
+        ``scope``: a count, no person, for the ``/sync`` page."""
+        visible = select(persons.c.id).where(queries.person_scope(scope))
+        query = (
+            select(func.count())
+            .select_from(duplicate_pairs)
+            .where(
+                duplicate_pairs.c.status == "proposed",
+                duplicate_pairs.c.person_a.in_(visible),
+                duplicate_pairs.c.person_b.in_(visible),
+            )
+        )
+        with self.db.read() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def unsent(self) -> int | None:
+        """At a node: the changes made here its central has not acknowledged (what the
+        ``/sync`` page counts as "to send"); None on a central or a standalone
+        installation. One query on the changes' (origin, number) index."""
+        me = sync_nodes.alias("me")
+        acked = (
+            select(func.coalesce(func.max(sync_acks.c.seq), 0))
+            .select_from(sync_acks.join(sync_nodes, sync_nodes.c.id == sync_acks.c.peer_node))
+            .where(
+                sync_nodes.c.role == "central",
+                sync_nodes.c.is_self.is_(False),
+                sync_acks.c.origin_node == me.c.id,
+            )
+            .scalar_subquery()
+        )
+        count = (
+            select(func.count())
+            .select_from(sync_changes)
+            .where(sync_changes.c.origin_node == me.c.id, sync_changes.c.seq > acked)
+            .scalar_subquery()
+        )
+        query = select(me.c.role, count).where(me.c.is_self.is_(True))
+        with self.db.read() as conn:
+            row = conn.execute(query).first()
+        if row is None or row[0] != "node":
+            return None
+        return int(row[1])
+
+    # -- the queue (raw: shown only through the gate) -----------------------------------
+
+    def queue(self, scope: Sites = None) -> list[dict[str, Any]]:
+        """The open conflicts of ``scope``'s sites, oldest first."""
+        return self._load(scope)
+
+    def find(self, conflict_id: str, person_id: str, scope: Sites = None) -> dict[str, Any]:
+        """One open conflict of this person (NotFound otherwise, or out of scope)."""
+        found = self._load(scope, conflict_id=conflict_id, person_id=person_id)
+        if not found:
+            raise NotFound("conflict", field="conflict_id")
+        return found[0]
+
+    def _load(
+        self, scope: Sites, conflict_id: str | None = None, person_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        query = (
+            select(sync_changes)
+            .where(sync_changes.c.state == "conflict", sync_changes.c.resolved_at.is_(None))
+            .order_by(sync_changes.c.received_at, sync_changes.c.id)
+        )
+        if scope is not None:
+            query = query.where(sync_changes.c.site_id.in_(sorted(scope)))
+        if conflict_id is not None:
+            query = query.where(
+                sync_changes.c.id == conflict_id, sync_changes.c.person_id == person_id
+            )
+        today = self.clock().date()
+        out = []
+        with self.db.read() as conn:
+            rows = list(conn.execute(query).mappings())
+            if not rows:
+                return []
+            pids = sorted({str(r["person_id"]) for r in rows})
+            present = {
+                r["id"]: r
+                for r in conn.execute(
+                    select(persons).where(persons.c.id.in_(pids), queries.person_scope(scope))
+                ).mappings()
+            }
+            ours_people = {
+                p["id"]: p
+                for p in self.vault.reveal_all(
+                    queries.persons_out(conn, list(present.values()), today), conn
+                )
+            }
+            heads = heads_of(conn, pids)
+            head_rows = {
+                r["id"]: r
+                for r in conn.execute(
+                    select(sync_changes).where(sync_changes.c.id.in_(sorted(set(heads.values()))))
+                ).mappings()
+            }
+            site_names = dict(conn.execute(select(sites.c.id, sites.c.name)).all())
+            names = self._usernames(conn, rows, head_rows.values())
+            for row in rows:
+                pid = str(row["person_id"])
+                if pid not in ours_people:
+                    continue  # merged away since, or out of scope: not shown here
+                theirs = self._theirs(conn, row, today)
+                if theirs is None:
+                    continue  # its site's key is destroyed: nothing can be shown or decided
+                ours = ours_people[pid]
+                head = head_rows.get(heads.get(pid, ""))
+                fields = [f for f in (row["conflict_fields"] or "").split(",") if f]
+                out.append(
+                    {
+                        "id": row["id"],
+                        "person_id": pid,
+                        "registration_number": ours["registration_number"],
+                        "name": ours["name"],
+                        "ages": [ours.get("age"), theirs.get("age")],
+                        "values": [
+                            {
+                                "field": f,
+                                "restricted": restricted_fields(f),
+                                "ours": _plain(value_of(ours, f)),
+                                "theirs": _plain(value_of(theirs, f)),
+                            }
+                            for f in fields
+                        ],
+                        "site_id": row["site_id"],
+                        "site_name": site_names.get(row["site_id"]),
+                        "fields": fields,
+                        "ours": {
+                            "person": ours,
+                            "change": _change_of(head, names, site_names),
+                        },
+                        "theirs": {
+                            "person": theirs,
+                            "change": _change_of(row, names, site_names),
+                        },
+                    }
+                )
+        return out
+
+    def _theirs(self, conn: Connection, row: Any, today: Any) -> dict[str, Any] | None:
+        try:
+            state = open_payload(self.vault, row["site_id"], row["payload"])
+        except ValueError:  # a payload format newer than this installation
+            return None
+        if state is None:
+            return None
+        person = decode_row(persons, state["person"])
+        docs = [
+            {"type": d["doc_type"], "number": d["number"], "issuing_country": d["issuing_country"]}
+            for d in state["documents"]
+        ]
+        shaped = queries.person_from(person, docs, today)
+        return self.vault.reveal(shaped, conn)
+
+    def _usernames(self, conn: Connection, *groups: Any) -> dict[str, str]:
+        ids = sorted({str(r["user_id"]) for g in groups for r in g if r["user_id"]})
+        if not ids:
+            return {}
+        return dict(
+            conn.execute(select(users.c.id, users.c.username).where(users.c.id.in_(ids))).all()
+        )
+
+    # -- the decision ----------------------------------------------------------------------
+
+    def resolve(
+        self,
+        person_id: str,
+        conflict_id: str,
+        theirs: list[str],
+        *,
+        by: str,
+        audit: AuditHook,
+        scope: Sites = None,
+        check_fields: Callable[[frozenset[str]], Callable[[dict[str, Any]], None]] | None = None,
+    ) -> dict[str, Any]:
+        """Decide a conflict: the fields in ``theirs`` take the other side's value, the
+        others keep ours. One correction of the person (audited by ``audit``, journaled,
+        made on the conflicting change), and the conflict marked resolved, in one
+        transaction. ``check_fields(names)``: the gate's check that the caller may see
+        (and so decide) the restricted fields the conflict holds. NotFound: no open
+        conflict of this person in scope; Conflict: decided meanwhile."""
+        found = self.find(conflict_id, person_id, scope)
+        fields = found["fields"]
+        unknown = sorted(set(theirs) - set(fields))
+        if unknown:
+            raise ValidationFailed(
+                [Problem("theirs", N_("not a field of this conflict")) for _ in unknown]
+            )
+        patch = PersonPatch.model_validate(patch_of(found["theirs"]["person"], list(theirs)))
+        needed = frozenset().union(*(restricted_fields(f) for f in fields))
+        check = check_fields(needed) if check_fields is not None else None
+        self.vault.prepare(found["site_id"])
+        now = self.clock()
+        resolution = {
+            "fields": {f: ("theirs" if f in theirs else "ours") for f in fields},
+        }
+        with self.db.transaction() as conn:
+            marked = conn.execute(
+                update(sync_changes)
+                .where(
+                    and_(
+                        sync_changes.c.id == conflict_id,
+                        sync_changes.c.state == "conflict",
+                        sync_changes.c.resolved_at.is_(None),
+                    )
+                )
+                .values(resolved_by=by[:64], resolved_at=now, resolution=json.dumps(resolution))
+            )
+            if marked.rowcount != 1:
+                raise Conflict("this conflict was decided meanwhile")
+            person = self.s.registration.update_person(
+                person_id, patch, audit=audit, scope=scope, check=check, conn=conn
+            )
+            # The decision is made on the other side's change: at the other side it
+            # follows on from (or merges with) their own and carries the value kept.
+            set_heads(conn, {person_id: conflict_id})
+        self.s.registration.notify([person_id])
+        return {
+            "id": conflict_id,
+            "person_id": person_id,
+            "resolved_by": by,
+            "resolved_at": now,
+            "fields": resolution["fields"],
+            "person": person,
+        }
+
+
+def settle(conn: Connection, person_id: str, change: Any) -> None:
+    """A change that follows on from our head (made on it) settles this person's open
+    conflicts from the same origin numbered before it: that origin held them and our
+    head when it made this change, so its state is the decision (a resolution there, or
+    a merge) and is applied here whole. Called by ``SyncService._apply``."""
+    conn.execute(
+        update(sync_changes)
+        .where(
+            sync_changes.c.person_id == person_id,
+            sync_changes.c.origin_node == change["origin_node"],
+            sync_changes.c.seq < change["seq"],
+            sync_changes.c.state == "conflict",
+            sync_changes.c.resolved_at.is_(None),
+        )
+        .values(
+            resolved_by=(change["user_id"] or change["origin_node"])[:64],
+            resolved_at=change["recorded_at"],
+            resolution=json.dumps({"settled_by": change["id"]}),
+        )
+    )
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON shows it (dates as text)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _change_of(
+    row: Any, names: dict[str, str], site_names: dict[str, str]
+) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    recorded: datetime = row["recorded_at"]
+    return {
+        "change_id": row["id"],
+        "user_id": row["user_id"],
+        "username": names.get(str(row["user_id"])) if row["user_id"] else None,
+        "node_id": row["origin_node"],
+        "site_id": row["site_id"],
+        "site_name": site_names.get(row["site_id"]),
+        "recorded_at": recorded,
+        "received_at": row["received_at"],
+    }

@@ -1,0 +1,68 @@
+"""The review queue of sync conflicts (issue 16, docs/sync.md "Conflicts"): the open
+conflicts of the caller's sites, and an officer's decision on one. Handlers parse, call
+the gate or ``ConflictReview`` (corridor/sync/conflicts.py) and return what they give;
+the decision takes an idempotency key like every write."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from corridor.schemas import ConflictResolveIn
+from corridor.services import Services
+from corridor.services.protection.accounts import Caller
+from corridor.services.protection.read_models import ConflictResolved, SyncConflict
+from corridor.sync.conflicts import ConflictReview
+from corridor.web.auth import requires
+from corridor.web.deps import services
+from corridor.web.retries import Retried
+from corridor.web.writes import audited
+
+conflict_router = APIRouter(prefix="/api", tags=["sync"])
+Svc = Annotated[Services, Depends(services)]
+MayReview = Annotated[Caller, Depends(requires("person.read"))]
+MayDecide = Annotated[Caller, Depends(audited("person.write"))]
+
+
+@conflict_router.get("/sync/conflicts")
+def conflicts(svc: Svc, who: MayReview) -> list[SyncConflict]:
+    """The conflicts to review in the caller's sites, oldest first: a change from another
+    node (or the central) and ours both changed the same field(s) of a person apart.
+    Each field with both values (withheld where the caller's roles may not see it), and
+    who made each change, when, at which node and site."""
+    review = ConflictReview.of(svc)
+    return svc.gate.sync_conflicts(who, lambda: review.queue(who.scope))
+
+
+@conflict_router.post("/persons/{person_id}/resolve-conflict")
+def resolve_conflict(
+    person_id: str, body: ConflictResolveIn, svc: Svc, who: MayDecide, retry: Retried
+) -> ConflictResolved:
+    """Decide a conflict of this person: the fields in ``theirs`` take the other side's
+    value, the others keep ours. The decision is a correction (audited, journaled: it
+    reaches the other side with the next sync) and the conflict leaves the queue. 404:
+    no open conflict of this person in the caller's sites; 409: decided meanwhile; 403:
+    a field the caller's roles may not see. Sent again with the same
+    ``Idempotency-Key``: decided once, the first answer again."""
+    review = ConflictReview.of(svc)
+    return retry.run(
+        who,
+        lambda guard: svc.gate.conflict_resolved(
+            who,
+            review.resolve(
+                person_id,
+                body.conflict_id,
+                body.theirs,
+                by=who.principal.user_id,
+                audit=guard(svc.audit.hook(who, "person.write")),
+                scope=who.scope,
+                check_fields=svc.gate.fields_check(who),
+            ),
+        ),
+        # The stored answer holds ids and choices only; the person is read again.
+        lambda done: ConflictResolved.model_validate(
+            {**done.ref["answer"], "person": svc.gate.person(who, person_id)}
+        ),
+        keep=lambda answer: {"answer": answer.model_dump(mode="json", exclude={"person"})},
+    )

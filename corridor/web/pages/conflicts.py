@@ -1,0 +1,83 @@
+"""The review queue of sync conflicts (issue 16): each conflict with both values of the
+fields both sides changed apart (withheld where the caller's roles may not see them),
+who made each change, when, at which node and site; and the form that decides one (a
+correction, journaled like any other). The gate reads and audits the queue; the
+decision goes through ``ConflictReview.resolve`` (corridor/sync/conflicts.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from corridor.errors import Conflict, ValidationFailed
+from corridor.schemas import ConflictResolveIn
+from corridor.services import Services
+from corridor.services.protection.accounts import Caller
+from corridor.sync.conflicts import ConflictReview
+from corridor.web import forms
+from corridor.web.auth import requires
+from corridor.web.pages.common import Form, Svc, page, see_other, text
+from corridor.web.pages.render import render
+from corridor.web.retries import Retried, shown_again
+from corridor.web.writes import audited
+
+router = APIRouter(include_in_schema=False)
+MayReview = Annotated[Caller, Depends(requires("person.read"))]
+MayDecide = Annotated[Caller, Depends(audited("person.write"))]
+CHOICE = "choice."
+
+
+def _queue(
+    request: Request, svc: Services, who: Caller, errors: dict[str, str] | None = None
+) -> Response:
+    review = ConflictReview.of(svc)
+    listed = svc.gate.sync_conflicts(who, lambda: review.queue(who.scope))
+    status = 422 if errors else 200
+    return render(
+        request,
+        "sync_conflicts.html",
+        {"conflicts": listed},
+        who=who,
+        status=status,
+        extra={"errors": errors or {}},
+    )
+
+
+@page(router, "/sync/conflicts")
+def conflicts(request: Request, svc: Svc, who: MayReview) -> Response:
+    """The conflicts to review in the caller's sites, oldest first."""
+    return _queue(request, svc, who)
+
+
+@router.post("/persons/{person_id}/resolve-conflict")
+def resolve_conflict(
+    person_id: str, request: Request, form: Form, svc: Svc, who: MayDecide, retry: Retried
+) -> Response:
+    """Decide one conflict of this person (each field: ours or theirs). Then the queue."""
+    conflict_id = text(form, "conflict_id") or ""
+    theirs = [
+        name.removeprefix(CHOICE)
+        for name, value in form.multi_items()
+        if name.startswith(CHOICE) and value == "theirs"
+    ]
+    try:
+        body = forms.parse(ConflictResolveIn, {"conflict_id": conflict_id, "theirs": theirs})
+        review = ConflictReview.of(svc)
+        retry.run(
+            who,
+            lambda guard: review.resolve(
+                person_id,
+                body.conflict_id,
+                body.theirs,
+                by=who.principal.user_id,
+                audit=guard(svc.audit.hook(who, "person.write")),
+                scope=who.scope,
+                check_fields=svc.gate.fields_check(who),
+            ),
+            shown_again,
+        )
+    except (ValidationFailed, Conflict) as exc:
+        return _queue(request, svc, who, {conflict_id: forms.reasons(exc)})
+    return see_other("/sync/conflicts")
