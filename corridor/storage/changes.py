@@ -17,10 +17,17 @@ from sqlalchemy import Connection
 
 NOTES = "corridor.sync.notes"
 UNCHANGED = "corridor.sync.unchanged"
+AS = "corridor.sync.as"
+CARRY = "corridor.sync.carry"
 
 # The matrix actions whose writes reach other nodes. ``sync.apply`` (a change received
 # from another node) is not among them: it is recorded under its own origin instead.
-JOURNALED_ACTIONS = frozenset({"person.write", "movement.write", "manifest.write", "person.merge"})
+# ``person.erase`` and ``person.hold`` are no matrix actions: an erasure or a legal hold
+# names them with ``journal_as`` (docs/sync.md, "Erasure and legal holds across nodes").
+JOURNALED_ACTIONS = frozenset(
+    {"person.write", "movement.write", "manifest.write", "person.merge", "person.erase",
+     "person.hold"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -32,8 +39,27 @@ class Note:
 
 def note(conn: Connection, action: str, user_id: str, person_id: str | None) -> None:
     """Remember, on the write's connection, that ``person_id`` was written."""
-    if action in JOURNALED_ACTIONS and person_id is not None:
-        conn.info.setdefault(NOTES, []).append(Note(action, user_id, person_id))
+    action = conn.info.get(AS, action)
+    if action not in JOURNALED_ACTIONS:
+        return
+    carried = conn.info.pop(CARRY, None) or []
+    for pid in [*([person_id] if person_id is not None else []), *carried]:
+        conn.info.setdefault(NOTES, []).append(Note(action, user_id, pid))
+
+
+def carry(conn: Connection, person_ids: list[str]) -> None:
+    """Say that this write changes the state of ``person_ids`` though its audit event
+    names none of them (a manifest received with everyone checked in: its status is a
+    fact in each person's state): the next journaled audit event notes them too."""
+    conn.info[CARRY] = list(person_ids)
+
+
+def journal_as(conn: Connection, action: str) -> None:
+    """Say that the persons this transaction's audit events name were written as
+    ``action`` (one of ``JOURNALED_ACTIONS``), whatever action the caller audits it
+    under: an erasure (audited as the export of a data-subject request, or a retention
+    run) and a legal hold travel to the other nodes as person changes."""
+    conn.info[AS] = action
 
 
 def person_state_unchanged(conn: Connection) -> None:
@@ -45,6 +71,8 @@ def person_state_unchanged(conn: Connection) -> None:
 def take(conn: Connection) -> list[Note]:
     """The notes of this transaction, once each (in order, repeats removed)."""
     notes: list[Note] = conn.info.pop(NOTES, None) or []
+    conn.info.pop(AS, None)
+    conn.info.pop(CARRY, None)
     if conn.info.pop(UNCHANGED, False):
         return []
     seen: dict[str, Note] = {}
@@ -57,3 +85,5 @@ def discard(conn: Connection) -> None:
     """Forget the notes of a transaction that did not commit (the connection is pooled)."""
     conn.info.pop(NOTES, None)
     conn.info.pop(UNCHANGED, None)
+    conn.info.pop(AS, None)
+    conn.info.pop(CARRY, None)

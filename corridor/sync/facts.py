@@ -21,12 +21,16 @@ under the registering site's key: they are never written from it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from corridor.domain.ids import uuid7
+from corridor.security.tables import disposal_log
 from corridor.services.registration.merges import MergeRows
 from corridor.storage import queries
+from corridor.storage.bulk import insert_rows
 from corridor.storage.merge_tables import merged_persons, person_merges
 from corridor.storage.tables import (
     manifest_discrepancies,
@@ -40,6 +44,9 @@ from corridor.storage.tables import (
 from corridor.sync.journal import WITHHELD, custody
 from corridor.sync.state import decode_row
 
+# The kind of an erasure's change, and how a node logs a person it forgot.
+ERASE_KIND = "person.erase"
+FORGET_CATEGORY = "sync_forget"
 # A manifest's status only moves forward.
 _RANK = {"draft": 0, "dispatched": 1, "received": 2}
 
@@ -302,3 +309,105 @@ def _note_moved(conn: Connection, merged_id: str, kind: str, items: list[Any]) -
     moved = dict(moved or {})
     moved[kind] = [*moved.get(kind, []), *items]
     conn.execute(update(person_merges).where(person_merges.c.id == merge_id).values(moved=moved))
+
+
+# -- erasure and legal holds (docs/sync.md, "Erasure and legal holds across nodes") ----
+
+
+def erasure(conn: Connection, kind: str, current: Any, incoming: dict[str, Any]) -> str | None:
+    """How a received change meets an erasure: ``erased`` (the person is erased here, or
+    the change is an erasure, ``person.erase``, of a person not on legal hold here: their
+    anonymisation and registration number taken and the disposal logged, the rest of the
+    person row not written; ``keep_erased`` anonymises the rest), ``held`` (an erasure of
+    a person on legal hold here: a conflict, nothing written) or None (neither; a person
+    this node forgot is written again as received: they came back)."""
+    if current is None:
+        return None
+    erases = kind == ERASE_KIND and incoming.get("anonymised_at") is not None
+    if current["anonymised_at"] is not None and not (
+        forgotten(conn, [str(current["id"])]) and not erases
+    ):
+        return "erased"  # nothing received brings an erased person's details back
+    if not erases:
+        return None
+    if current["legal_hold"]:
+        return "held"
+    conn.execute(
+        update(persons)
+        .where(persons.c.id == current["id"])
+        .values(
+            anonymised_at=incoming["anonymised_at"],
+            registration_number=incoming["registration_number"],
+        )
+    )
+    _disposed(conn, [str(current["id"])], "erasure_request", "erased at another installation",
+              incoming["anonymised_at"])  # fmt: skip
+    return "erased"
+
+
+def forgotten(conn: Connection, person_ids: list[str]) -> set[str]:
+    """The persons of ``person_ids`` this node forgot (their last disposal here a
+    ``sync_forget``)."""
+    if not person_ids:
+        return set()
+    last: dict[str, str] = {}
+    for rid, category in conn.execute(
+        select(disposal_log.c.record_id, disposal_log.c.category)
+        .where(disposal_log.c.record_id.in_(sorted(person_ids)))
+        .order_by(disposal_log.c.id)
+    ):
+        last[str(rid)] = str(category)
+    return {p for p, c in last.items() if c == FORGET_CATEGORY}
+
+
+def forget(conn: Connection, person_ids: list[str], now: datetime) -> None:
+    """At a node, the persons the central said it no longer has a reason to hold (they
+    left its site): anonymised as a retention run does, the disposal logged. Their
+    movement events, sites and times stay, so that the site's figures (counts by site
+    and day) still count them; nothing names them."""
+    from corridor.services.protection.retention import anonymise
+
+    anonymise(conn, person_ids, now)
+    _disposed(conn, person_ids, FORGET_CATEGORY, "left this node's site (the central's forget)",
+              now)  # fmt: skip
+
+
+def _disposed(conn: Connection, ids: list[str], category: str, why: str, at: Any) -> None:
+    run_id = uuid7()
+    insert_rows(
+        conn,
+        disposal_log,
+        [
+            {"run_id": run_id, "category": category, "record_id": pid, "action": "anonymised",
+             "reason": why, "disposed_at": at}
+            for pid in ids
+        ],
+    )  # fmt: skip
+
+
+def keep_erased(conn: Connection, person_ids: set[str]) -> list[str]:
+    """The persons of ``person_ids`` erased here, anonymised as a retention run does
+    (documents, family links, free text, matching keys; the anonymisation's time and
+    the registration number it gave them kept as they travelled), after a change was
+    applied to them. The persons erased."""
+    from corridor.services.protection.retention import anonymise
+
+    if not person_ids:
+        return []
+    rows = conn.execute(
+        select(persons.c.id, persons.c.registration_number, persons.c.anonymised_at).where(
+            persons.c.id.in_(sorted(person_ids)), persons.c.anonymised_at.is_not(None)
+        )
+    ).all()
+    away = forgotten(conn, [str(r[0]) for r in rows])
+    rows = [r for r in rows if str(r[0]) not in away]  # forgotten, not erased
+    if not rows:
+        return []
+    anonymise(conn, [str(r[0]) for r in rows], rows[0][2])
+    for pid, number, at in rows:
+        conn.execute(
+            update(persons)
+            .where(persons.c.id == pid)
+            .values(registration_number=number, anonymised_at=at, updated_at=at)
+        )
+    return [str(r[0]) for r in rows]

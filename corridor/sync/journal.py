@@ -58,6 +58,10 @@ _PAYLOAD_MEMLEVEL = 6
 # to holds them (docs/sync.md, "Manifests and merges across nodes").
 SEALED_FIELDS = ("phone", "note", "biometric_reference", "medical")
 WITHHELD = "withheld"
+# The key of a state the central sends a node that no longer has a reason to hold the
+# person (not registered at its site, not there, not travelling there), and its kind.
+FORGET = "forget"
+FORGET_KIND = "person.forget"
 
 
 def self_node(conn: Connection) -> str:
@@ -237,6 +241,9 @@ class Journal:
             )
         insert_rows(conn, sync_changes, rows)
         set_heads(conn, {r["person_id"]: r["id"] for r in rows})
+        erased = [n.person_id for n, _, state in planned if state["person"].get("anonymised_at")]
+        if erased:  # an erasure or retention run: no earlier change keeps them readable
+            scrub(conn, self.vault, erased, {r["id"] for r in rows})
         if role == "central":
             relay(
                 conn,
@@ -284,6 +291,43 @@ def series_heads(conn: Connection, pairs: set[tuple[str, str]]) -> dict[tuple[st
             if key in pairs and (key not in best or (at, str(cid)) > best[key]):
                 best[key] = (at, str(cid))
     return {k: v[1] for k, v in best.items()}
+
+
+def left(
+    conn: Connection, ids: list[str], where: dict[str, set[str]], node_sites: set[str]
+) -> list[tuple[str, str]]:
+    """At the central: the (person, site) pairs whose site's node holds the person (a
+    change of them was sealed for it) but no longer has a reason to (not registered
+    there, not there, not travelling there), and was not sent a forget since. A node
+    holds no other site's persons (PROTECTION.md; docs/sync.md, "A person who left a
+    node's site")."""
+    held: set[tuple[str, str]] = set()
+    for start in range(0, len(ids), 500):
+        held.update(
+            (str(p), str(s))
+            for p, s in conn.execute(
+                select(sync_changes.c.person_id, sync_changes.c.site_id)
+                .where(
+                    sync_changes.c.person_id.in_(ids[start : start + 500]),
+                    sync_changes.c.site_id.in_(sorted(node_sites)),
+                    sync_changes.c.state.in_(("applied", "conflict")),
+                )
+                .distinct()
+            )
+        )
+    gone = {(p, s) for p, s in held if s not in where.get(p, set())}
+    if not gone:
+        return []
+    heads = series_heads(conn, gone)
+    forgotten = set(
+        conn.execute(
+            select(sync_changes.c.id).where(
+                sync_changes.c.id.in_(sorted(heads.values())),
+                sync_changes.c.kind == FORGET_KIND,
+            )
+        ).scalars()
+    )
+    return sorted(pair for pair in gone if heads.get(pair) not in forgotten)
 
 
 def relay(
@@ -345,9 +389,11 @@ def relay(
         skip.setdefault(n.person_id, set()).update({site} if site else set())
     wanted = {p: sorted(where.get(p, set()) & node_sites - skip[p]) for p in ids}
     wanted = {p: sites for p, sites in wanted.items() if sites}
-    if not wanted:
+    leavers = left(conn, ids, where, node_sites)
+    if not wanted and not leavers:
         return 0
-    found = states if states is not None else snapshots(conn, list(wanted))
+    needed = sorted(set(wanted) | {p for p, _ in leavers})
+    found = states if states is not None else snapshots(conn, needed)
     planned: list[tuple[Note, str, dict[str, Any]]] = []
     for pid, sites in wanted.items():
         state = found[pid]
@@ -356,6 +402,11 @@ def relay(
         home = state["person"]["site_id"]
         for site in sites:
             planned.append((notes[pid], site, state if site == home else withheld(state)))
+    for pid, site in leavers:
+        state = found[pid]
+        if state["person"]:
+            note = Note(FORGET_KIND, notes[pid].user_id, pid)
+            planned.append((note, site, {**withheld(state), FORGET: True}))
     if not planned:
         return 0
     bases = series_heads(conn, {(n.person_id, site) for n, site, _ in planned})
@@ -384,3 +435,74 @@ def relay(
         )
     insert_rows(conn, sync_changes, rows)
     return len(rows)
+
+
+def erased_state(
+    old: dict[str, Any], now: dict[str, Any], forget: bool = False, notes: bool = False
+) -> dict[str, Any]:
+    """A change's state with nothing left that names an erased person: their person row
+    as it stands now (anonymised; the sealed fields left out as before where the state
+    withheld them), no documents and no family links, the free text of their movement
+    events, manifest items and discrepancies blanked (``notes``: kept). The facts
+    (events, manifests, merges, the household) stay, so that a change still waiting
+    applies what it carried. ``forget``: a person a node forgot (not erased: they are
+    whole elsewhere), whose every person field is said withheld, so that a change of the
+    node's own still to be sent writes none of them at the central."""
+    out = {**old, "person": {**now["person"]}, "documents": [], "relationships": []}
+    if forget:
+        out[WITHHELD] = [k for k in now["person"] if k not in ("id", "site_id")] + ["documents"]
+    elif old.get(WITHHELD):
+        out["person"].update(dict.fromkeys(SEALED_FIELDS))
+    for key, text in (
+        ("movements", "note"),
+        ("manifest_items", "separation_reason"),
+        ("manifest_discrepancies", "note"),
+    ):
+        if old.get(key) and not notes:
+            out[key] = [{**r, text: None} for r in old[key]]
+    return out
+
+
+def scrub(
+    conn: Connection,
+    vault: FieldVault,
+    person_ids: list[str],
+    keep: set[str] | None = None,
+    forget: bool = False,
+) -> int:
+    """The payloads of every change of the erased persons ``person_ids`` held here (made
+    here, received, relayed; in any state) sealed again with ``erased_state``, under the
+    same site key: the rows, their numbers and bases stay (acknowledgements and waiting
+    changes are untouched), the old state is no longer readable in them. A payload whose
+    key is gone here stays as it is (unreadable already). ``keep``: change ids not to
+    touch (written just now). ``forget``: persons a node forgot (``erased_state``); the
+    notes of the node's own changes are kept (its officers' records, on their way to the
+    central). How many were sealed again."""
+    keep = keep or set()
+    found = snapshots(conn, sorted(set(person_ids)))
+    me = self_node(conn) if forget else None
+    sealers: dict[str, Callable[[str, str | bytes], str]] = {}
+    done = 0
+    rows = conn.execute(
+        select(
+            sync_changes.c.id, sync_changes.c.person_id, sync_changes.c.site_id,
+            sync_changes.c.payload, sync_changes.c.origin_node,
+        ).where(sync_changes.c.person_id.in_(sorted(found)))
+    ).all()  # fmt: skip
+    for cid, pid, site_id, token, origin in rows:
+        now = found[str(pid)]
+        if str(cid) in keep or not now["person"]:
+            continue
+        try:
+            old = open_payload(vault, str(site_id), token)
+        except ValueError:
+            old = None
+        if old is None:
+            continue
+        if str(site_id) not in sealers:
+            sealers[str(site_id)] = vault.sealer_in(conn, str(site_id))
+        state = erased_state(old, now, forget, notes=forget and origin == me)
+        payload = sealers[str(site_id)](CHANGE_FIELD, encode_payload(state))
+        conn.execute(update(sync_changes).where(sync_changes.c.id == cid).values(payload=payload))
+        done += 1
+    return done

@@ -62,9 +62,10 @@ from corridor.storage.tables import (
     sites,
 )
 from corridor.sync import conflicts as conflict_review
-from corridor.sync import facts, keys
+from corridor.sync import facts, keygrant, keys
 from corridor.sync.journal import (
     COMPRESSED,
+    FORGET,
     ZLIB_LEVEL,
     Journal,
     custody,
@@ -73,6 +74,7 @@ from corridor.sync.journal import (
     heads_of,
     open_payload,
     relay,
+    scrub,
     set_heads,
 )
 from corridor.sync.state import decode_row, encode_row
@@ -544,6 +546,14 @@ class SyncService(Service):
             peer = self._peer(conn, peer_id, HELD_BACK - {"revoked"})
             site_id = me["site_id"] if me["role"] == "node" else peer["site_id"]
             wipe = peer["status"] in ("wipe", "wiped")
+            granted = (
+                keygrant.sealed_for(conn, self.vault.cipher, site_id, peer_id, peer["box_public"])
+                if me["role"] == "central"
+                and not wipe
+                and peer["box_public"]
+                and self.vault.cipher is not None
+                else []
+            )
             destroyed = sorted(
                 conn.execute(
                     select(site_keys.c.id).where(
@@ -647,6 +657,8 @@ class SyncService(Service):
             header["wipe"] = True
         if destroyed:
             header["destroy_keys"] = destroyed
+        if granted:
+            header["site_keys"] = granted
         header_line = dumps(header).encode()
         signature = keys.sign(private, magic + b"\n" + header_line + b"\n" + body.encode())
         return b"\n".join([magic, header_line, body.encode(), signature.encode(), b""])
@@ -724,6 +736,8 @@ class SyncService(Service):
         ) != header.get("body_bytes"):
             raise BundleRefused("the bundle's content does not match its header: nothing imported")
         self._refuse_held_back(sender, header)
+        if me["role"] == "node" and header.get("site_keys") and not header.get("wipe"):
+            self._adopt_keys(me, sender, header["site_keys"])
         ordered = me["role"] == "node" and (header.get("wipe") or header.get("destroy_keys"))
         if ordered and self._carry_out(me, sender, header):
             header[WIPED] = True
@@ -809,6 +823,13 @@ class SyncService(Service):
                     )
                 ).scalars()
                 match_index.unindex(conn, list(away))
+                # An erased person is out of it too (as a retention run leaves them).
+                gone = conn.execute(
+                    select(persons.c.id).where(
+                        persons.c.id.in_(sorted(touched)), persons.c.anonymised_at.is_not(None)
+                    )
+                ).scalars()
+                match_index.unindex(conn, list(gone))
                 outbox.record(conn, sorted(touched), "registration", now)
         if touched:
             self.notify(sorted(touched))
@@ -986,6 +1007,24 @@ class SyncService(Service):
             self.node_hook(str(central["id"]), "sync.wipe" if wipe else "sync.keys")(conn, [])
         self.vault.forget(site_id)
         return wiped
+
+    def _adopt_keys(
+        self, me: dict[str, Any], central: dict[str, Any], granted: list[dict[str, Any]]
+    ) -> None:
+        """The site's keys the central's signed header carries, installed here
+        (``keygrant.adopt``) in one transaction, audited ``sync.keys`` under the central."""
+        cipher = self.vault.cipher
+        if cipher is None:
+            raise EnrolmentRefused("a node's keys need the master key (--master-key-file)")
+        site_id = str(me["site_id"])
+        try:
+            with self.db.transaction() as conn:
+                private = self._private(self._self(conn))
+                if keygrant.adopt(conn, cipher, site_id, private, str(me["id"]), granted):
+                    self.node_hook(str(central["id"]), "sync.keys")(conn, [])
+        except (KeyError, ValueError) as exc:
+            raise BundleRefused(f"the site's keys in the bundle cannot be read: {exc}") from exc
+        self.vault.forget(site_id)
 
     def _wiped_message(self, me: dict[str, Any]) -> str:
         when = me["wiped_at"].isoformat(timespec="minutes") if me["wiped_at"] else "-"
@@ -1181,6 +1220,15 @@ class SyncService(Service):
         # arrive in the same bundle, in any order).
         for state in applied_now:
             self._links(conn, state)
+        # Persons erased here (or by a change just applied): anonymised whatever the
+        # changes carried, and no change held here keeps their old state readable.
+        leaving = sorted({str(s["person"]["id"]) for s in applied_now if s.get(FORGET)})
+        if leaving:  # the central's forget: they left this node's site
+            facts.forget(conn, leaving, self.clock())
+            scrub(conn, self.vault, leaving, forget=True)
+        erased = facts.keep_erased(conn, touched - set(leaving))
+        if erased:
+            scrub(conn, self.vault, erased)
         touched |= self._relay_applied(conn, applied_now)
         report.waiting = conn.execute(
             select(func.count()).select_from(sync_changes).where(sync_changes.c.state == "waiting")
@@ -1239,6 +1287,10 @@ class SyncService(Service):
         current = conn.execute(select(persons).where(persons.c.id == pid)).mappings().first()
         head = heads_of(conn, [pid]).get(pid)
         conflicts: list[str] = []
+        erased = facts.erasure(conn, change["kind"], current, incoming)
+        if erased == "held":  # an erasure of a person on legal hold here: not carried out
+            state["_conflict"] = True
+            return ["legal_hold"]
         if state["household"] is not None:
             hh = decode_row(households, state["household"])
             if (
@@ -1251,6 +1303,8 @@ class SyncService(Service):
         if current is None:
             conn.execute(insert(persons), [self._hashed(site_id, incoming)])
             self._replace_documents(conn, pid, site_id, docs_in)
+        elif erased:  # erased here or by this change: nothing of the old details written
+            pass
         elif head == change["depends_on"]:  # made on what is here: it follows on
             conflict_review.settle(conn, pid, change)
             conn.execute(

@@ -213,6 +213,18 @@ def _unmerge(s: Services, site: str, other: str) -> list[str]:
     return [a, b]
 
 
+def _erase(s: Services, site: str, other: str) -> list[str]:
+    pid = register(s, site, "Samira")
+    s.retention.erase(pid, "the person's request", audit=hook(s, "person.export"))
+    return [pid]
+
+
+def _hold(s: Services, site: str, other: str) -> list[str]:
+    pid = register(s, site, "Samira")
+    s.retention.hold("person", pid, True, audit=hook(s, "retention.hold"))
+    return [pid]
+
+
 CASES: dict[str, Case] = {
     "ManifestService.add_persons": _add_persons,
     "ManifestService.add_groups": _add_groups,
@@ -232,6 +244,9 @@ CASES: dict[str, Case] = {
     "RegistrationService.link": _link,
     "MovementService.record": _record,
     "MovementService.correct": _correct,
+    # Erasure and legal holds travel (tests/sync/test_leave.py).
+    "RetentionService.erase": _erase,
+    "RetentionService.hold": _hold,
 }
 
 # Writes of a person whose changes are appended (the journal takes every allowed
@@ -244,8 +259,6 @@ LATER = {
     "RegistrationService.queue_duplicates": "the review queue stays per installation for now",
     "RegistrationService.queue_duplicates_of": "the review queue stays per installation for now",
     "Services.link_synced": "the review queue stays per installation for now",
-    "RetentionService.erase": "erasure across nodes: a later step",
-    "RetentionService.hold": "legal holds: a later step",
     "ImportService.run": "registers through register_many/register_households (cases above)",
     "TracingService.create_enquiry": "tracing stays at the central (enquirers' key)",
     "TracingService.confirm_match": "tracing stays at the central",
@@ -312,6 +325,10 @@ def test_a_write_appends_one_sealed_change_per_person_in_its_transaction(
         elif write.startswith("ManifestService."):
             [item] = state["manifest_items"]
             assert [m["id"] for m in state["manifests"]] == [item["manifest_id"]]
+        if write == "RetentionService.erase":  # the erasure itself travels
+            assert last["kind"] == "person.erase" and state["person"]["anonymised_at"]
+        if write == "RetentionService.hold":
+            assert last["kind"] == "person.hold" and state["person"]["legal_hold"] is True
         if write.startswith("MergeService."):
             [merge] = state["merges"]
             assert {merge["survivor_id"], merge["merged_id"]} == set(persons)

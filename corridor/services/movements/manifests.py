@@ -29,7 +29,7 @@ from corridor.schemas import (
 from corridor.services.base import AuditHook, Service, live_id, live_ids
 from corridor.services.movements.events import insert_event, insert_events
 from corridor.services.registration.sites import unknown_site_problems
-from corridor.storage import locations, outbox, queries
+from corridor.storage import changes, locations, outbox, queries
 from corridor.storage import paging as paged
 from corridor.storage.database import Database
 from corridor.storage.queries import Sites
@@ -471,13 +471,18 @@ class ManifestService(Service):
                 status="received",
                 received_at=data.received_at or now,
             )
-            missing = conn.execute(
-                select(manifest_items.c.person_id).where(
-                    manifest_items.c.manifest_id == manifest_id,
-                    manifest_items.c.checked_in_at.is_(None),
-                )
-            ).scalars()
-            audit(conn, [str(pid) for pid in missing])
+            missing = [
+                str(pid)
+                for pid in conn.execute(
+                    select(manifest_items.c.person_id).where(
+                        manifest_items.c.manifest_id == manifest_id,
+                        manifest_items.c.checked_in_at.is_(None),
+                    )
+                ).scalars()
+            ]
+            if not missing:  # the status travels with the persons on it (issue 16)
+                changes.carry(conn, _on_board(conn, manifest_id))
+            audit(conn, missing)
             return self._out(conn, manifest_id)
 
     def get(self, manifest_id: str, scope: Sites = None) -> dict[str, Any]:
@@ -945,3 +950,14 @@ def _resolve_person(conn: Connection, data: CheckInIn) -> str:
             raise NotFound("person", field="registration_number")
         return str(pid)
     raise ValidationFailed([Problem("person_id", N_("give person_id or registration_number"))])
+
+
+def _on_board(conn: Connection, manifest_id: str) -> list[str]:
+    return [
+        str(pid)
+        for pid in conn.execute(
+            select(manifest_items.c.person_id)
+            .where(manifest_items.c.manifest_id == manifest_id)
+            .order_by(manifest_items.c.id)
+        ).scalars()
+    ]

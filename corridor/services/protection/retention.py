@@ -48,7 +48,7 @@ from corridor.services.tracing.retention import (
     ended_enquiries,
     forget_explanations,
 )
-from corridor.storage import queries
+from corridor.storage import changes, queries
 from corridor.storage.bulk import insert_rows
 from corridor.storage.database import Database
 from corridor.storage.import_tables import pfif_notes
@@ -191,6 +191,8 @@ class RetentionService(Service):
             )
             if not result.rowcount:
                 raise NotFound(what, where)
+            if what == "person":  # the hold travels to the other nodes (issue 16)
+                changes.journal_as(conn, "person.hold")
             audit(conn, [record_id] if what == "person" else [])
         return record_id
 
@@ -241,6 +243,7 @@ class RetentionService(Service):
                 ).scalars()
             ) if merged else [person_id]  # fmt: skip
             self._anonymise(conn, erased, now)
+            changes.journal_as(conn, "person.erase")  # travels to the other nodes
             run_id = uuid7()
             insert_rows(
                 conn,
@@ -322,6 +325,7 @@ class RetentionService(Service):
             insert_rows(conn, disposal_log, log)
             total = sum(len(v) for v in expired.values())
             why = f"retention run: {total} disposed"
+            changes.journal_as(conn, "person.erase")  # travels to the other nodes
             audit_admin(conn, now, actor, "retention.run", why, None, expired["person"])
         return report
 
