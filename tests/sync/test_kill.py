@@ -12,40 +12,20 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from corridor.services import Services
-from corridor.storage import Database
 from corridor.storage.sync_tables import sync_changes
 from corridor.storage.tables import persons
-from tests.conftest import _truncate_all
-from tests.support.pgserver import PgServer
 from tests.sync.helpers import hook, make_site, person_body
 from tests.sync.realworld import Install, Serve, cpu_seconds, enrol
 
 pytestmark = pytest.mark.postgresql
 
 N = 1200  # a push the central takes seconds to apply on a loaded two-core machine
-
-
-@pytest.fixture
-def central_url(postgres_server: PgServer) -> str:
-    db = Database(postgres_server.url)
-    _truncate_all(db)
-    db.dispose()
-    return postgres_server.url
-
-
-@pytest.fixture
-def servers() -> Iterator[list[Serve]]:
-    started: list[Serve] = []
-    yield started
-    for s in started:
-        s.kill()
 
 
 def _register(svc: Services, site: str, start: int, n: int) -> list[str]:

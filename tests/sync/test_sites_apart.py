@@ -19,19 +19,15 @@ survivor), and the figures still agree site by site.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from corridor.security.roles import Role
-from corridor.storage import Database
 from corridor.storage.sync_tables import sync_changes
 from corridor.storage.tables import persons
 from corridor.sync.journal import open_payload
-from tests.conftest import _truncate_all
-from tests.support.pgserver import PgServer
 from tests.sync.helpers import make_site
 from tests.sync.realworld import Api, Install, Serve, enrol, free_port, household, person
 
@@ -39,22 +35,6 @@ pytestmark = pytest.mark.postgresql
 
 OFFICER = (Role.REGISTRAR, Role.SITE_MANAGER, Role.MOVEMENT_OFFICER)
 CENTRAL_OFFICER = (Role.REGISTRAR, Role.SITE_MANAGER, Role.PROTECTION_OFFICER)
-
-
-@pytest.fixture
-def central_url(postgres_server: PgServer) -> str:
-    db = Database(postgres_server.url)
-    _truncate_all(db)
-    db.dispose()
-    return postgres_server.url
-
-
-@pytest.fixture
-def servers() -> Iterator[list[Serve]]:
-    started: list[Serve] = []
-    yield started
-    for s in started:
-        s.kill()
 
 
 def _ids(conn: object, node_id: str) -> list[str]:
