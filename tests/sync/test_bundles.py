@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,19 +55,6 @@ def _enrol(central: Services, node: Services, site: str) -> None:
     grant = sync(central).approve(request, "cli:admin", audit=_admin(central))
     fp = keys.fingerprint(grant["grant"]["central_signing_public"])
     sync(node).join(grant, fp, audit=_admin(node))
-
-
-@pytest.fixture
-def pair(
-    services: Services, tmp_path: Path, sqlite_template: Path, clock: Clock
-) -> Iterator[tuple[Services, Services, str, str]]:
-    central = services
-    exit_point = make_site(central, "Exit")
-    camp = make_site(central, "Camp", "camp")
-    node = _node_services(tmp_path, sqlite_template, clock, "node-exit")
-    _enrol(central, node, "Exit")
-    yield central, node, exit_point, camp
-    node.db.dispose()
 
 
 def _counts(s: Services) -> dict[str, int]:

@@ -13,11 +13,8 @@ stays withheld (and is not theirs to decide).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -30,25 +27,12 @@ from corridor.sync.conflicts import ConflictReview
 from corridor.web.i18n import LANG_COOKIE
 from tests.conftest import MASTER_KEY, Clock
 from tests.support.route_world import token_client
-from tests.sync.helpers import hook, make_site, person_body, register, sync
-from tests.sync.test_bundles import NODE_KEY, _apply, _enrol, _node_services
+from tests.sync.helpers import hook, person_body, register, sync
+from tests.sync.test_bundles import NODE_KEY, _apply
 from tests.web.conftest import page_client
 
 CENTRAL_PHONE = "+963933200002"
 NODE_PHONE = "+963933300003"
-
-
-@pytest.fixture
-def pair(
-    services: Services, tmp_path: Path, sqlite_template: Path, clock: Clock
-) -> Iterator[tuple[Services, Services, str, str]]:
-    central = services
-    exit_point = make_site(central, "Exit")
-    camp = make_site(central, "Camp", "camp")
-    node = _node_services(tmp_path, sqlite_template, clock, "node-exit")
-    _enrol(central, node, "Exit")
-    yield central, node, exit_point, camp
-    node.db.dispose()
 
 
 def _to_node(central: Services, node: Services) -> Any:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,25 +43,8 @@ from corridor.storage.tables import (
 )
 from corridor.sync.journal import SEALED_FIELDS, WITHHELD, open_payload
 from tests.conftest import Clock
-from tests.sync.helpers import hook, make_site, register, sync
-from tests.sync.test_bundles import _admin, _apply, _enrol, _node_services
-
-
-@pytest.fixture
-def three(
-    services: Services, tmp_path: Path, sqlite_template: Path, clock: Clock
-) -> Iterator[tuple[Services, Services, Services, str, str]]:
-    """The central, the exit's node and the camp's node; the exit's and the camp's ids."""
-    central = services
-    exit_point = make_site(central, "Exit")
-    camp = make_site(central, "Camp", "camp")
-    node_a = _node_services(tmp_path, sqlite_template, clock, "node-exit")
-    node_b = _node_services(tmp_path, sqlite_template, clock, "node-camp")
-    _enrol(central, node_a, "Exit")
-    _enrol(central, node_b, "Camp")
-    yield central, node_a, node_b, exit_point, camp
-    node_a.db.dispose()
-    node_b.db.dispose()
+from tests.sync.helpers import hook, register, sync
+from tests.sync.test_bundles import _admin, _apply
 
 
 def _node_id(node: Services) -> str:

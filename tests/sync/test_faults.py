@@ -25,11 +25,8 @@ from corridor.storage.tables import movements, person_locations, persons
 from corridor.sync.client import sync_round
 from corridor.web import create_app
 from tests.conftest import MASTER_KEY, Clock
-from tests.sync import test_bundles
 from tests.sync.helpers import hook, make_site, register, sync
 from tests.sync.test_bundles import _apply, _counts, _enrol, _node_services
-
-pair = test_bundles.pair  # the central and an enrolled exit node (fixture)
 
 
 def _origin_rows(s: Services) -> list[tuple[str, int]]:

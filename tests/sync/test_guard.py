@@ -27,13 +27,12 @@ from corridor.sync.client import SyncFailed
 from corridor.sync.service import BundleRefused, NodeRevoked, NodeWiped
 from corridor.web import create_app
 from tests.conftest import MASTER_KEY, make_client
-from tests.sync import test_bundles, test_http
+from tests.sync import test_http
 from tests.sync.helpers import register, sync
 from tests.sync.test_bundles import _admin, _apply, _counts, _persons_named
 from tests.sync.test_http import _round
 
 # The fixtures of the bundle and HTTP tests: a central and its node enrolled.
-pair = test_bundles.pair
 link = test_http.link
 
 

@@ -11,8 +11,6 @@ A legal hold travels too, and blocks an erasure on the other side.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,27 +23,14 @@ from corridor.storage.sync_tables import sync_changes
 from corridor.storage.tables import manifests, movements, person_documents, persons
 from corridor.sync.journal import open_payload
 from tests.conftest import Clock
-from tests.sync.helpers import hook, make_site, register
-from tests.sync.test_bundles import _enrol, _node_services
+from tests.sync.helpers import hook, register
 from tests.sync.test_facts import _dispatched, _pull, _push, _rows
 
 
 @pytest.fixture
-def three(
-    services: Services, tmp_path: Path, sqlite_template: Path, clock: Clock
-) -> Iterator[tuple[Services, Services, Services, str, str]]:
-    """The central, the exit's node and the camp's node; the exit's and the camp's ids
-    (as in ``test_facts.py``)."""
-    exit_point = make_site(services, "Exit")
-    camp = make_site(services, "Camp", "camp")
-    make_site(services, "Hospital", "hospital")  # known to the nodes from enrolment
-    node_a = _node_services(tmp_path, sqlite_template, clock, "node-exit")
-    node_b = _node_services(tmp_path, sqlite_template, clock, "node-camp")
-    _enrol(services, node_a, "Exit")
-    _enrol(services, node_b, "Camp")
-    yield services, node_a, node_b, exit_point, camp
-    node_a.db.dispose()
-    node_b.db.dispose()
+def more_sites() -> list[tuple[str, str]]:
+    """A hospital, known to the nodes from enrolment: where persons move on to."""
+    return [("Hospital", "hospital")]
 
 
 NAMES = ("Samira", "Khalil", "+963933100001", "ID-100001", "left at the gate")
