@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, func, select, update
 
+from corridor.domain.names import NAME_PARTS
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
 from corridor.schemas import PersonPatch
 from corridor.services.base import AuditHook
@@ -45,14 +46,7 @@ if TYPE_CHECKING:
 Sites = frozenset[str] | None
 
 NAME_COLUMNS = (
-    "given_name",
-    "father_name",
-    "grandfather_name",
-    "family_name",
-    "given_name_original",
-    "father_name_original",
-    "grandfather_name_original",
-    "family_name_original",
+    *NAME_PARTS,
     "alternate_names",
     "kunya",
     "mother_name",
