@@ -31,12 +31,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from corridor.matching.dedupe import connected_clusters
 from corridor.matching.index import MemoryIndex
 from corridor.matching.model import Model
 from corridor.matching.records import PersonRecord
 
-__all__ = ["SEARCH_DUPLICATE_AT", "SearchLink", "run_dedupe_search", "search_clusters",
-           "search_links"]
+__all__ = [
+    "SEARCH_DUPLICATE_AT",
+    "SearchLink",
+    "run_dedupe_search",
+    "search_clusters",
+    "search_links",
+]
 
 # The threshold chosen by the rule above (names-dev, half 0: precision 0.985).
 SEARCH_DUPLICATE_AT = 0.98
@@ -102,26 +108,13 @@ def search_clusters(
     """
     t0 = time.perf_counter()
     recs = list(records)
-    parent = {r.record_id: r.record_id for r in recs}
-
-    def find(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    links = 0
-    for link in search_links(recs, model, top, share):
-        if link.registered >= threshold:
-            links += 1
-            ra, rb = find(link.record_id), find(link.other)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-    groups: dict[str, list[str]] = {}
-    for r in recs:
-        groups.setdefault(find(r.record_id), []).append(r.record_id)
-    clusters = sorted((sorted(g) for g in groups.values()), key=lambda c: c[0])
-    return SearchDedupeResult(clusters, links, {"search_s": time.perf_counter() - t0})
+    linked = [
+        (link.record_id, link.other)
+        for link in search_links(recs, model, top, share)
+        if link.registered >= threshold
+    ]
+    clusters = connected_clusters([r.record_id for r in recs], linked)
+    return SearchDedupeResult(clusters, len(linked), {"search_s": time.perf_counter() - t0})
 
 
 def run_dedupe_search(

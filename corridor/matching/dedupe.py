@@ -9,7 +9,7 @@ from corridor.matching.index import MemoryIndex
 from corridor.matching.model import Model
 from corridor.matching.records import PersonRecord
 
-__all__ = ["find_duplicates", "scored_pairs"]
+__all__ = ["connected_clusters", "find_duplicates", "scored_pairs"]
 
 
 def scored_pairs(
@@ -50,7 +50,18 @@ def find_duplicates(
     [['a', 'b'], ['c']]
     """
     recs = list(records)
-    parent = {r.record_id: r.record_id for r in recs}
+    linked = ((a, b) for a, b, _w, p in scored_pairs(recs, model) if p >= threshold)
+    return connected_clusters([r.record_id for r in recs], linked)
+
+
+def connected_clusters(ids: Iterable[str], pairs: Iterable[tuple[str, str]]) -> list[list[str]]:
+    """The connected pieces of ``pairs`` over ``ids`` (every id in one piece, alone if
+    linked to none), each sorted, ordered by their first id.
+
+    >>> connected_clusters(["c", "b", "a", "d"], [("a", "c"), ("c", "b")])
+    [['a', 'b', 'c'], ['d']]
+    """
+    parent = {i: i for i in ids}
 
     def find(x: str) -> str:
         while parent[x] != x:
@@ -58,14 +69,11 @@ def find_duplicates(
             x = parent[x]
         return x
 
-    for a, b, _w, p in scored_pairs(recs, model):
-        if p >= threshold:
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
     groups: dict[str, list[str]] = {}
-    for r in recs:
-        groups.setdefault(find(r.record_id), []).append(r.record_id)
-    clusters = [sorted(g) for g in groups.values()]
-    clusters.sort(key=lambda c: c[0])
-    return clusters
+    for i in list(parent):
+        groups.setdefault(find(i), []).append(i)
+    return sorted((sorted(g) for g in groups.values()), key=lambda c: c[0])
