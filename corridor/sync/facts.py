@@ -41,8 +41,9 @@ from corridor.storage.tables import (
     persons,
     relationships,
 )
+from corridor.sync import oldids
 from corridor.sync.journal import WITHHELD, custody
-from corridor.sync.state import decode_row
+from corridor.sync.state import MERGED_NUMBER, decode_row
 
 # The kind of an erasure's change, and how a node logs a person it forgot.
 ERASE_KIND = "person.erase"
@@ -181,7 +182,10 @@ def apply_merges(conn: Connection, mover: MergeRows, state: dict[str, Any]) -> s
             conn.execute(select(persons.c.id).where(persons.c.id.in_([survivor, merged]))).scalars()
         )
         if present != {survivor, merged}:
+            if present == {survivor}:  # the old id alone leads to the survivor here
+                oldids.survivor_only(conn, row, data.get(MERGED_NUMBER))
             continue  # made here when the other arrives (its change carries it too)
+        oldids.now_held(conn, merged)
         here = (
             conn.execute(select(person_merges).where(person_merges.c.id == row["id"]))
             .mappings()
