@@ -20,8 +20,16 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from corridor.errors import CorridorError
 from corridor.storage.tables import sites
 from corridor.sync.state import decode_row, encode_row
+
+
+class SiteNameTaken(CorridorError):
+    """A site of the central's carries the name of a site made at this node alone."""
+
+    code = "bundle_refused"
+
 
 # The key of a bundle's body that carries the sites (the central's bundles for a node).
 SITES = "sites"
@@ -42,6 +50,15 @@ def install(conn: Connection, received: list[dict[str, Any]]) -> int:
         return 0
     held = {str(r["id"]): dict(r) for r in conn.execute(select(sites)).mappings()}
     wanted = [decode_row(sites, r) for r in received]
+    ours = {str(r["id"]) for r in wanted}
+    local = {h["name"] for i, h in held.items() if i not in ours}  # made here alone
+    for r in wanted:
+        if r["name"] in local:
+            raise SiteNameTaken(
+                f"the central's site {r['id']} is named {r['name']!r}, the name of a site "
+                "made at this node alone: rename that site here, then import again; "
+                "nothing was imported"
+            )
     new = [r for r in wanted if str(r["id"]) not in held]
     changed = [
         r for r in wanted

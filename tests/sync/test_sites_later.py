@@ -119,3 +119,19 @@ def test_a_detention_site_created_later_reaches_the_node_without_its_key(pair) -
     assert row["name"] == there["name"] != "Facility 3"  # a neutral label
     assert row["sealed"] == there["sealed"] and "Hasakah" not in str(row)
     assert _rows(node, site_keys, site_keys.c.site_id == made["id"]) == []
+
+
+def test_a_central_site_named_as_a_site_made_at_the_node_alone_is_refused_clearly(pair) -> None:
+    central, node, exit_point, _ = pair
+    samira = register(node, exit_point, "Samira")
+    _push(node, central)
+    make_site(node, "Clinic", "hospital")  # the node's own administrator, alone
+    clinic = make_site(central, "Clinic", "hospital")
+    central.movements.record(
+        samira, StatusEventIn(kind="hospitalised", to_site_id=clinic),
+        audit=hook(central, "movement.write"),
+    )  # fmt: skip
+    before = (_rows(node, sites), _rows(node, sync_changes))
+    with pytest.raises(reference.SiteNameTaken, match="Clinic.*nothing was imported"):
+        _pull(central, node)
+    assert (_rows(node, sites), _rows(node, sync_changes)) == before
