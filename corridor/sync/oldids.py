@@ -11,6 +11,10 @@ wherever an old id is led to its survivor (``queries.survivors``, ``queries.by_n
 person's API and page, a search by registration number, a movement, a correction or a
 manifest line written under B (docs/sync.md, "An old id a node never held").
 
+A node that held B's record, merged it into A here and then forgets it (the central's
+forget: B's record is the camp's) keeps such a row too (``keep_numbers``), since the
+forget replaces B's number on its anonymised row.
+
 The row goes when the merge is undone (an unmerge received), when B's own record arrives
 here (the merge is then made with both rows, ``facts.apply_merges``), and when the
 survivor is anonymised here (an erasure, a retention run, the central's forget:
@@ -24,7 +28,8 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from corridor.storage.merge_tables import merged_ids
+from corridor.storage.merge_tables import merged_ids, merged_persons
+from corridor.storage.tables import persons
 
 
 def survivor_only(conn: Connection, merge: dict[str, Any], number: str | None) -> None:
@@ -52,3 +57,26 @@ def survivor_only(conn: Connection, merge: dict[str, Any], number: str | None) -
 def now_held(conn: Connection, person_id: str) -> None:
     """The merged person's own record is here now: the merge is made with both rows."""
     conn.execute(delete(merged_ids).where(merged_ids.c.person_id == person_id))
+
+
+def keep_numbers(conn: Connection, person_ids: list[str]) -> None:
+    """Before the node forgets ``person_ids`` (the central's forget: anonymised, their
+    registration number replaced), those merged away here into a survivor it keeps leave
+    their number on a row for the old id alone, so that it still leads to the survivor
+    (B's record came on a truck, was merged into A here, and is forgotten here since)."""
+    for pid, survivor, merge_id, number in conn.execute(
+        select(
+            merged_persons.c.person_id,
+            merged_persons.c.survivor_id,
+            merged_persons.c.merge_id,
+            persons.c.registration_number,
+        )
+        .join(persons, persons.c.id == merged_persons.c.person_id)
+        .where(
+            merged_persons.c.person_id.in_(sorted(person_ids)),
+            merged_persons.c.survivor_id.not_in(sorted(person_ids)),
+            persons.c.anonymised_at.is_(None),
+        )
+    ).all():
+        merge = {"merged_id": pid, "survivor_id": survivor, "id": merge_id, "unmerged_at": None}
+        survivor_only(conn, merge, str(number))

@@ -227,3 +227,40 @@ def test_a_person_of_the_exit_merged_into_the_camps_registration_is_one_at_the_e
     [row] = _rows(node, merged_persons)
     assert (row["person_id"], row["survivor_id"]) == (w.a, w.b)
     assert _rows(node, merged_ids) == []
+
+
+def test_the_old_ids_record_arriving_with_the_merge_makes_it_with_both_rows(
+    apart: Apart,
+) -> None:
+    """B transferred to the exit at the central and merged into A at once: the exit's
+    node receives B's record and the merge in one bundle and makes the merge with both
+    rows (``merged_persons``; B's movements follow A and are noted in the merge). B's
+    record is the camp's, so the central then has the node forget it (anonymised, its
+    number replaced): B's number is kept on a row for the old id alone, and still leads
+    to A. Unmerged at the central: B's movements go back to B, the row goes."""
+    w = apart
+    w.central.movements.record(
+        w.b, StatusEventIn(kind="transferred", to_site_id=w.exit_site),
+        audit=hook(w.central, "movement.write"),
+    )  # fmt: skip
+    w.merge(w.a, w.b)
+    w.pull_all()
+    node = w.exit
+    assert node.merges.resolve(w.b) == w.a
+    [row] = _rows(node, merged_persons)
+    assert (row["person_id"], row["survivor_id"]) == (w.b, w.a)
+    assert _rows(node, movements, movements.c.person_id == w.b) == []
+    [b] = _rows(node, persons, persons.c.id == w.b)
+    assert b["anonymised_at"] is not None and b["given_name"] is None  # forgotten here
+    [alone] = _rows(node, merged_ids)
+    assert (alone["person_id"], alone["survivor_id"], alone["registration_number"]) == (
+        w.b, w.a, w.b_number
+    )  # fmt: skip
+    found = node.registration.search(PersonSearchIn(registration_number=w.b_number))
+    assert [p["id"] for p in found] == [w.a]
+
+    w.central.merges.unmerge(w.b, "two women", "cli:test", audit=hook(w.central, "person.merge"))
+    w.pull_all()
+    assert node.merges.resolve(w.b) == w.b
+    assert _rows(node, merged_ids) == [] and _rows(node, merged_persons) == []
+    assert _rows(node, movements, movements.c.person_id == w.b) != []  # taken back
