@@ -80,4 +80,5 @@ merged_ids = Table(
     Column("survivor_id", ID, ForeignKey("persons.id"), nullable=False, index=True),
     Column("merge_id", ID, nullable=False),  # the central's merge (not held here)
     Column("registration_number", String(12), index=True),
+    Column("merged_at", UTCDateTime),  # when the central merged it
 )

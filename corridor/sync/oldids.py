@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from corridor.storage.merge_tables import merged_ids, merged_persons
+from corridor.storage.merge_tables import merged_ids, merged_persons, person_merges
 from corridor.storage.tables import persons
 
 
@@ -47,6 +47,7 @@ def survivor_only(conn: Connection, merge: dict[str, Any], number: str | None) -
         "survivor_id": str(merge["survivor_id"]),
         "merge_id": str(merge["id"]),
         "registration_number": number,
+        "merged_at": merge.get("merged_at"),
     }
     if conn.execute(select(merged_ids.c.person_id).where(merged_ids.c.person_id == merged)).first():
         conn.execute(update(merged_ids).where(merged_ids.c.person_id == merged).values(**values))
@@ -64,19 +65,22 @@ def keep_numbers(conn: Connection, person_ids: list[str]) -> None:
     registration number replaced), those merged away here into a survivor it keeps leave
     their number on a row for the old id alone, so that it still leads to the survivor
     (B's record came on a truck, was merged into A here, and is forgotten here since)."""
-    for pid, survivor, merge_id, number in conn.execute(
+    for pid, survivor, merge_id, number, at in conn.execute(
         select(
             merged_persons.c.person_id,
             merged_persons.c.survivor_id,
             merged_persons.c.merge_id,
             persons.c.registration_number,
+            person_merges.c.merged_at,
         )
         .join(persons, persons.c.id == merged_persons.c.person_id)
+        .join(person_merges, person_merges.c.id == merged_persons.c.merge_id)
         .where(
             merged_persons.c.person_id.in_(sorted(person_ids)),
             merged_persons.c.survivor_id.not_in(sorted(person_ids)),
             persons.c.anonymised_at.is_(None),
         )
     ).all():
-        merge = {"merged_id": pid, "survivor_id": survivor, "id": merge_id, "unmerged_at": None}
+        merge = {"merged_id": pid, "survivor_id": survivor, "id": merge_id,
+                 "unmerged_at": None, "merged_at": at}  # fmt: skip
         survivor_only(conn, merge, str(number))

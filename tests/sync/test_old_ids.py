@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import select
 
 import tests.web.conftest
+from corridor.domain.ids import format_registration_number
 from corridor.schemas import (
     CheckInIn,
     DispatchIn,
@@ -122,7 +123,9 @@ def test_the_old_id_of_a_person_the_exit_never_held_leads_to_the_survivor_there(
     assert [p["id"] for p in r.json()] == [w.a]
     page = api.get(f"/persons/{w.b}")
     assert page.status_code == 200
-    assert w.a_number[:4] in page.text.replace("-", "")
+    # A's page, listing B's number among the ids that lead here.
+    assert format_registration_number(w.a_number) in page.text
+    assert format_registration_number(w.b_number) in page.text
 
     # Writes under B land on A: a correction, a manifest line, a check-in by B's
     # registration number, a movement. (Merged, she is where her latest registration
@@ -258,6 +261,8 @@ def test_the_old_ids_record_arriving_with_the_merge_makes_it_with_both_rows(
     )  # fmt: skip
     found = node.registration.search(PersonSearchIn(registration_number=w.b_number))
     assert [p["id"] for p in found] == [w.a]
+    [shown] = node.merges.merges_of(w.a)  # B's own number, not the forget's
+    assert shown["registration_number"] == format_registration_number(w.b_number)
 
     w.central.merges.unmerge(w.b, "two women", "cli:test", audit=hook(w.central, "person.merge"))
     w.pull_all()

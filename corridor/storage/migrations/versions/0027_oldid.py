@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("survivor_id", ID, sa.ForeignKey("persons.id"), nullable=False),
         sa.Column("merge_id", ID, nullable=False),
         sa.Column("registration_number", sa.String(12)),
+        sa.Column("merged_at", sa.DateTime(timezone=True)),
     )
     op.create_index("ix_merged_ids_survivor_id", "merged_ids", ["survivor_id"])
     op.create_index("ix_merged_ids_registration_number", "merged_ids", ["registration_number"])
