@@ -35,7 +35,7 @@ from corridor.storage.changes import Note
 from corridor.storage.merge_tables import merged_persons
 from corridor.storage.sync_tables import sync_changes, sync_heads, sync_nodes
 from corridor.storage.tables import person_locations, persons
-from corridor.sync.state import snapshots
+from corridor.sync.state import MERGED_NUMBER, snapshots
 
 if TYPE_CHECKING:  # the services install the journal; it imports none of them
     from corridor.services.protection.field_vault import FieldVault
@@ -449,6 +449,8 @@ def erased_state(
     whole elsewhere), whose every person field is said withheld, so that a change of the
     node's own still to be sent writes none of them at the central."""
     out = {**old, "person": {**now["person"]}, "documents": [], "relationships": []}
+    if old.get("merges"):  # the merged-away person's number names them too
+        out["merges"] = [{**m, MERGED_NUMBER: None} for m in old["merges"]]
     if forget:
         out[WITHHELD] = [k for k in now["person"] if k not in ("id", "site_id")] + ["documents"]
     elif old.get(WITHHELD):

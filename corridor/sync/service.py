@@ -62,7 +62,7 @@ from corridor.storage.tables import (
     sites,
 )
 from corridor.sync import conflicts as conflict_review
-from corridor.sync import facts, keygrant, keys
+from corridor.sync import facts, keygrant, keys, reference
 from corridor.sync.journal import (
     COMPRESSED,
     FORGET,
@@ -604,6 +604,7 @@ class SyncService(Service):
                 for c in sent[limit:]:
                     cut[c["origin_node"]] = carried.get(c["origin_node"])
                 sent = sent[:limit]
+            sites_now = reference.rows(conn) if me["role"] == "central" else None
             sent_persons = [str(c["person_id"]) for c in sent if c["person_id"] is not None]
             if sent_persons:
                 (audit or self.node_hook(peer_id, "sync.send"))(
@@ -628,7 +629,7 @@ class SyncService(Service):
                         ranges[origin] = [acks.get(origin, 0), hi]
                     continue
                 ranges[origin] = [acks.get(origin, 0), marks.get(origin, 0)]
-        text = dumps({"changes": sent})
+        text = dumps({"changes": sent, **({reference.SITES: sites_now} if sites_now else {})})
         magic = MAGIC_V1 if version == 1 else MAGIC
         if sealable:
             sealed = self.vault.seal(
@@ -706,6 +707,7 @@ class SyncService(Service):
         except (ValueError, UnicodeDecodeError) as exc:
             raise BundleRefused("the bundle's header cannot be read: nothing was imported") from exc
         header.pop(WIPED, None)  # set below, never taken from the wire
+        header.pop(reference.RECEIVED, None)  # likewise, from the sealed body
         with self.db.read() as conn:
             me = self._self(conn)
             if me["status"] == "wiped":
@@ -756,8 +758,11 @@ class SyncService(Service):
         try:
             if BUNDLE_VERSIONS[lines[0]] == 2:
                 opened = zlib.decompress(opened.removeprefix(COMPRESSED))
-            changes = json.loads(opened)["changes"]
-        except (zlib.error, ValueError, KeyError) as exc:
+            content = json.loads(opened)
+            changes = content["changes"]
+            if me["role"] == "node" and sender["role"] == "central":
+                header[reference.RECEIVED] = list(content.get(reference.SITES, []))
+        except (zlib.error, ValueError, KeyError, TypeError) as exc:
             raise BundleRefused("the bundle's body cannot be read: nothing was imported") from exc
         if any(c["site_id"] != my_site for c in changes):
             raise BundleRefused("the bundle holds another site's changes: nothing was imported")
@@ -807,6 +812,7 @@ class SyncService(Service):
                     for c in fresh
                 ],
             )
+            reference.install(conn, header.get(reference.RECEIVED, []))  # sites first
             touched = self._drain(conn, report, audit)
             advanced = self._advance(conn, me, sender, header)
             report.fresh = len(fresh)

@@ -52,6 +52,7 @@ from corridor.storage import changes, queries
 from corridor.storage.bulk import insert_rows
 from corridor.storage.database import Database
 from corridor.storage.import_tables import pfif_notes
+from corridor.storage.merge_tables import merged_ids
 from corridor.storage.queries import NAME_COLUMNS, Sites
 from corridor.storage.tables import (
     manifest_discrepancies,
@@ -370,6 +371,8 @@ def anonymise(conn: Connection, ids: list[str], now: datetime) -> None:
         return
     match_index.unindex(conn, ids)
     forget_explanations(conn, tracing_matches.c.person_id.in_(ids))
+    # Old ids merged elsewhere that only led here (a node): their numbers go too.
+    conn.execute(delete(merged_ids).where(merged_ids.c.survivor_id.in_(ids)))
     conn.execute(delete(person_documents).where(person_documents.c.person_id.in_(ids)))
     # Free text written about them elsewhere: movement and manifest notes, PFIF notes
     # (their author, last known location and text). The events, their sites and
