@@ -269,3 +269,21 @@ def test_the_old_ids_record_arriving_with_the_merge_makes_it_with_both_rows(
     assert node.merges.resolve(w.b) == w.b
     assert _rows(node, merged_ids) == [] and _rows(node, merged_persons) == []
     assert _rows(node, movements, movements.c.person_id == w.b) != []  # taken back
+
+
+def test_the_data_protection_officers_look_ups_take_an_old_id_held_alone(apart: Apart) -> None:
+    """The audit trail and a legal hold by B's id or number at the exit's node reach A,
+    the person B leads to there (at the central, B's own record answers)."""
+    w = apart
+    w.merge(w.a, w.b)
+    w.pull_all()
+    node = w.exit
+    for ref in (w.b, w.b_number, format_registration_number(w.b_number)):
+        trail = node.oversight.trail(ref)
+        assert trail.person_id == w.a
+        assert trail.registration_number == format_registration_number(w.a_number)
+        assert "sync.send" in {e.action for e in trail.entries}  # A sent from the exit
+    change = node.retention.hold("person", w.b_number, True, audit=hook(node, "retention.hold"))
+    assert change.record_id == w.a
+    [row] = _rows(node, persons, persons.c.id == w.a)
+    assert row["legal_hold"]
