@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 REPORT = "wiped"
 ACTION = "sync.wiped"
 PURPOSE = "a node's signed confirmation that it carried out a wipe"
+CHECKPOINT_TRIES = 50
 
 
 def note(
@@ -167,4 +169,9 @@ def scrub_file(db: Database) -> None:
         raw = conn.connection.driver_connection
         assert raw is not None
         raw.execute("VACUUM")
-        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        # Busy while another connection (a server's reader) holds a snapshot: tried
+        # again for a while, then left to the next checkpoint (the WAL is reused).
+        for _ in range(CHECKPOINT_TRIES):
+            if raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0:
+                break
+            time.sleep(0.1)
