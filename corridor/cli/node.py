@@ -116,11 +116,11 @@ def node_export(
     db_url: str | None, master_key_file: str | None, out: Path, to_node: str | None
 ) -> None:
     """Write what the other side has not acknowledged as an encrypted, signed bundle."""
-    from corridor.sync import wipe
+    from corridor.sync.confirm import confirmation
 
     svc = services_for(db_url, master_key_file)
     with reported():
-        done = wipe.confirmation(_sync(svc)) if to_node is None else None
+        done = confirmation(_sync(svc)) if to_node is None else None
         if done is not None:  # a wiped node: its confirmation is all it may still send
             out.write_bytes(done[0])
             click.echo(f"{done[1]}. {out} holds only its signed confirmation of the wipe")

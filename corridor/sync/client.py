@@ -25,7 +25,7 @@ from typing import Any
 import httpx2 as httpx
 
 from corridor.services.base import AuditHook
-from corridor.sync import wipe as wipes
+from corridor.sync.confirm import confirmation
 from corridor.sync.service import BundleRefused, ImportReport, NodeWiped, SyncService
 
 BUNDLE_TYPE = "application/octet-stream"
@@ -112,7 +112,7 @@ def sync_round(
         client = httpx.Client(base_url=central_url or central["url"], timeout=TIMEOUT_S)
     report = RoundReport()
     try:
-        done = wipes.confirmation(sync)
+        done = confirmation(sync)
         if done is not None:  # wiped: the one message it may still send, then refuse
             _post(client, "/api/sync/push", done[0])
             raise NodeWiped(f"{done[1]} (its confirmation of the wipe reached the central)")
@@ -150,7 +150,7 @@ def sync_round(
 def _confirm(sync: SyncService, client: httpx.Client) -> bool:
     """The wipe just carried out, confirmed to the central at once; if the link drops
     now, the next round (or an exported file) sends it again."""
-    done = wipes.confirmation(sync)
+    done = confirmation(sync)
     if done is None:
         return False
     try:

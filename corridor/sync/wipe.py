@@ -24,7 +24,6 @@ the clear) are not left in free pages or in the WAL.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from datetime import datetime
@@ -34,11 +33,13 @@ from sqlalchemy import Connection, func, select, update
 
 from corridor.storage.database import Database
 from corridor.storage.sync_tables import sync_acks, sync_changes, sync_nodes
-from corridor.sync import keys
 from corridor.sync.journal import dumps
 
 if TYPE_CHECKING:
     from corridor.sync.service import SyncService
+
+# Where the wiped node's confirmation is made: corridor/sync/confirm.py (it imports the
+# service; the service imports this module).
 
 # The signed header's key that carries the report.
 REPORT = "wiped"
@@ -83,40 +84,6 @@ def note(
         update(sync_nodes).where(sync_nodes.c.id == me["id"]).values(wipe_report=dumps(report))
     )
     return report
-
-
-def confirmation(sync: SyncService) -> tuple[bytes, str] | None:
-    """At a wiped node: the signed bundle that confirms the wipe to its central, and the
-    message saying the node no longer syncs; None when this node was not wiped."""
-    from corridor.sync.service import MAGIC
-
-    with sync.db.read() as conn:
-        me = dict(conn.execute(select(sync_nodes).where(sync_nodes.c.is_self)).mappings().one())
-        central = conn.execute(
-            select(sync_nodes.c.id).where(
-                sync_nodes.c.role == "central", sync_nodes.c.is_self.is_(False)
-            )
-        ).scalar()
-    if me["status"] != "wiped" or not me["wipe_report"] or central is None:
-        return None
-    private = sync._private(me)
-    body = b""
-    header = {
-        "from_node": me["id"],
-        "to_node": central,
-        "site_id": me["site_id"],
-        "created_at": sync.clock().isoformat(),
-        "ranges": {},
-        "have": {},
-        "count": 0,
-        "body_sha256": hashlib.sha256(body).hexdigest(),
-        "body_bytes": 0,
-        REPORT: json.loads(me["wipe_report"]),
-    }
-    line = dumps(header).encode()
-    signature = keys.sign(private, MAGIC + b"\n" + line + b"\n" + body)
-    bundle = b"\n".join([MAGIC, line, body, signature.encode(), b""])
-    return bundle, sync._wiped_message(me)
 
 
 def record(sync: SyncService, header: dict[str, Any]) -> bool:

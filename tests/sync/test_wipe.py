@@ -17,7 +17,7 @@ from corridor.errors import Conflict, ValidationFailed
 from corridor.security.roles import Role
 from corridor.services import Services
 from corridor.storage.tables import person_documents, persons
-from corridor.sync import wipe as wipes
+from corridor.sync.confirm import confirmation
 from corridor.sync.service import BundleRefused, NodeWiped
 from tests.conftest import make_client
 from tests.sync import test_http
@@ -120,9 +120,9 @@ def test_the_confirmation_travels_in_a_file_and_a_forged_one_is_refused(pair) ->
     register(node, exit_point, "Samira")
     node_id = sync(node).identity()["id"]
     sync(central).order_wipe(node_id, "cli:admin", audit=_admin(central))
-    assert wipes.confirmation(sync(node)) is None  # not wiped yet: nothing to confirm
+    assert confirmation(sync(node)) is None  # not wiped yet: nothing to confirm
     sync(node).import_bundle(sync(central).export(node_id), audit=_apply(node))
-    made = wipes.confirmation(sync(node))
+    made = confirmation(sync(node))
     assert made is not None
     bundle, said = made
     assert "no longer syncs" in said
