@@ -81,7 +81,7 @@ def test_a_wiped_node_confirms_it_and_the_central_records_it_once(link, clock) -
     assert unsent  # Rawia's registration: counted, not taken
     assert [e[:2] for e in _events(central, "sync.wiped")] == [(node_id, "node")]
     peer = sync(central).status()["peers"][0]
-    assert peer["name"] == "Exit node"
+    assert peer["name"] == "node-exit"
     assert peer["wipe_carried_out_at"] is not None and peer["wipe_persons_anonymised"] == 3
     assert peer["wipe_confirmed_at"] is not None and peer["wipe_unsent"] == 1
     # The node's report is the one the central holds.
@@ -97,7 +97,7 @@ def test_a_wiped_node_confirms_it_and_the_central_records_it_once(link, clock) -
     # The site manager's page at the central shows the three steps.
     coordinator = make_client(central.db, clock, (Role.COORDINATOR,))
     page = coordinator.get("/sync").text
-    assert 'data-node-state="wipe-carried-out"' in page and "Exit node" in page
+    assert 'data-node-state="wipe-carried-out"' in page and "node-exit" in page
     api = coordinator.get("/api/sync/status")
     assert api.json()["peers"][0]["wipe_persons_anonymised"] == 3
 
@@ -163,8 +163,8 @@ def test_a_node_has_a_name_checked_at_init_and_unique_in_its_site(
 ) -> None:
     central, node, exit_point, _ = pair
     node_id = sync(node).identity()["id"]
-    assert sync(central).status()["peers"][0]["name"] == "Exit node"
-    assert sync(node).status()["name"] == "Exit node"
+    assert sync(central).status()["peers"][0]["name"] == "node-exit"
+    assert sync(node).status()["name"] == "node-exit"
     second = _node_services(tmp_path, sqlite_template, clock, "node-exit-2")
     try:
         for bad, why in (
@@ -175,13 +175,13 @@ def test_a_node_has_a_name_checked_at_init_and_unique_in_its_site(
             with pytest.raises(ValidationFailed, match=why):
                 sync(second).init_node("https://central.example", "Exit", bad)
         # Two desks of one site under one name cannot be told apart: refused.
-        request = sync(second).init_node("https://central.example", "Exit", " exit NODE ")
-        assert request["request"]["name"] == "exit NODE"
-        with pytest.raises(Conflict, match="named 'exit NODE' already"):
+        request = sync(second).init_node("https://central.example", "Exit", " NODE-Exit ")
+        assert request["request"]["name"] == "NODE-Exit"
+        with pytest.raises(Conflict, match="named 'NODE-Exit' already"):
             sync(central).approve(request, "cli:admin", audit=_admin(central))
         assert [p["id"] for p in sync(central).status()["peers"]] == [node_id]
         _enrol(central, second, "Exit", "Exit desk 2")
         names = sorted(p["name"] for p in sync(central).status()["peers"])
-        assert names == ["Exit desk 2", "Exit node"]
+        assert names == ["Exit desk 2", "node-exit"]
     finally:
         second.db.dispose()
