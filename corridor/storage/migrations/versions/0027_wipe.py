@@ -1,7 +1,7 @@
 """a node's name, and its confirmation that it carried out a wipe (issue 16)
 
 Revision ID: 0027_wipe
-Revises: 0026_review
+Revises: 0027_oldid
 Create Date: 2027-02-20
 
 ``sync_nodes.name``: the human name a node is given at ``corridor node init`` (two desks
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0027_wipe"
-down_revision = "0026_review"
+down_revision = "0027_oldid"
 branch_labels = None
 depends_on = None
 
