@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, and_, func, select, update
 
 from corridor.domain.names import NAME_PARTS
+from corridor.domain.paging import Paging
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
 from corridor.schemas import PersonPatch
 from corridor.services.base import AuditHook
@@ -224,9 +225,26 @@ class ConflictReview:
 
     # -- the queue (raw: shown only through the gate) -----------------------------------
 
-    def queue(self, scope: Sites = None) -> list[dict[str, Any]]:
-        """The open conflicts of ``scope``'s sites, oldest first."""
-        return self._load(scope)
+    def queue(self, scope: Sites = None, paging: Paging | None = None) -> list[dict[str, Any]]:
+        """The open conflicts of ``scope``'s sites, oldest first; ``paging``: one page of
+        them (``total`` counts them all)."""
+        return self._load(scope, paging=paging)
+
+    def total(self, scope: Sites = None) -> int:
+        """How many open conflicts ``scope``'s sites hold (the queue's pages together)."""
+        with self.db.read() as conn:
+            query = self._open(scope).with_only_columns(func.count()).order_by(None)
+            return int(conn.execute(query).scalar_one())
+
+    def _open(self, scope: Sites) -> Any:
+        query = (
+            select(sync_changes)
+            .where(sync_changes.c.state == "conflict", sync_changes.c.resolved_at.is_(None))
+            .order_by(sync_changes.c.received_at, sync_changes.c.id)
+        )
+        if scope is not None:
+            query = query.where(sync_changes.c.site_id.in_(sorted(scope)))
+        return query
 
     def find(self, conflict_id: str, person_id: str, scope: Sites = None) -> dict[str, Any]:
         """One open conflict of this person (NotFound otherwise, or out of scope)."""
@@ -236,15 +254,15 @@ class ConflictReview:
         return found[0]
 
     def _load(
-        self, scope: Sites, conflict_id: str | None = None, person_id: str | None = None
+        self,
+        scope: Sites,
+        conflict_id: str | None = None,
+        person_id: str | None = None,
+        paging: Paging | None = None,
     ) -> list[dict[str, Any]]:
-        query = (
-            select(sync_changes)
-            .where(sync_changes.c.state == "conflict", sync_changes.c.resolved_at.is_(None))
-            .order_by(sync_changes.c.received_at, sync_changes.c.id)
-        )
-        if scope is not None:
-            query = query.where(sync_changes.c.site_id.in_(sorted(scope)))
+        query = self._open(scope)
+        if paging is not None:
+            query = query.limit(paging.limit).offset(paging.offset)
         if conflict_id is not None:
             query = query.where(
                 sync_changes.c.id == conflict_id, sync_changes.c.person_id == person_id

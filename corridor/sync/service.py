@@ -62,7 +62,8 @@ from corridor.storage.tables import (
     sites,
 )
 from corridor.sync import conflicts as conflict_review
-from corridor.sync import facts, keygrant, keys, reference
+from corridor.sync import facts, keygrant, keys, names, reference
+from corridor.sync import wipe as wipes
 from corridor.sync.journal import (
     COMPRESSED,
     FORGET,
@@ -97,6 +98,7 @@ NODE_PURPOSE = {
     "sync.send": "changes sent to another node (sync)",
     "sync.wipe": "the central's order to wipe this node (sent, or carried out)",
     "sync.keys": "site keys destroyed at the central, destroyed here too",
+    wipes.ACTION: wipes.PURPOSE,
 }
 # A node's status at the central that still names it but takes no change from it.
 HELD_BACK = frozenset({"revoked", "wipe", "wiped"})
@@ -150,6 +152,8 @@ class ImportReport:
     # The bundle carried the central's order and this node carried it out: its site's
     # keys are destroyed, its persons anonymised, and it no longer syncs.
     wiped: bool = False
+    # At the central: the bundle was a node's signed confirmation of its wipe, recorded now.
+    wipe_confirmed: bool = False
 
     @property
     def already_applied(self) -> bool:
@@ -227,9 +231,13 @@ class SyncService(Service):
             me = self._self(conn)
         return {k: v for k, v in me.items() if k != "secret"}
 
-    def init_node(self, central_url: str, site_name: str) -> dict[str, Any]:
+    def init_node(
+        self, central_url: str, site_name: str, name: str | None = None
+    ) -> dict[str, Any]:
         """Make this installation a node of ``site_name``: its key pairs and a signed
-        enrolment request for the central's administrator (a small JSON document)."""
+        enrolment request for the central's administrator (a small JSON document).
+        ``name``: the node's human name (``names.valid``; None: a request without one)."""
+        name = None if name is None else names.valid(name)
         now = self.clock()
         with self.db.transaction() as conn:
             ensure_self(conn)
@@ -258,6 +266,7 @@ class SyncService(Service):
                     central_url=central_url,
                     site_name=site_name,
                     requested_at=now,
+                    name=name,
                 )
             )
         body = {
@@ -267,6 +276,7 @@ class SyncService(Service):
             "signing_public": me["signing_public"],
             "box_public": me["box_public"],
             "requested_at": now.isoformat(),
+            **({"name": name} if name is not None else {}),
         }
         message = dumps(body).encode()
         return {"request": body, "signature": keys.sign(private, message)}
@@ -281,6 +291,7 @@ class SyncService(Service):
             body = request["request"]
             keys.verify(body["signing_public"], dumps(body).encode(), request["signature"])
             node_id, site_name = str(body["node_id"]), str(body["site"])
+            name = None if body.get("name") is None else names.valid(str(body["name"]))
         except (KeyError, TypeError, ValueError, keys.BadSignature) as exc:
             raise EnrolmentRefused(f"the enrolment request does not check out: {exc}") from exc
         now = self.clock()
@@ -327,7 +338,11 @@ class SyncService(Service):
                 "wipe_ordered_at": None,
                 "wiped_at": None,
                 "last_request_at": None,
+                "name": name,
+                "wipe_report": None,
+                "wipe_confirmed_at": None,
             }
+            names.unique(conn, site["id"], node_id, name)
             if known:
                 conn.execute(update(sync_nodes).where(sync_nodes.c.id == node_id).values(**values))
             else:
@@ -775,6 +790,8 @@ class SyncService(Service):
         network, with nobody at the keyboard): audited as the sending node."""
         header, changes = self.read_bundle(data)
         sender = str(header["from_node"])
+        if header.get(wipes.REPORT):  # a wiped node's one message: its confirmation
+            return ImportReport(from_node=sender, wipe_confirmed=wipes.record(self, header))
         if header.get(WIPED):
             return ImportReport(from_node=sender, wiped=True)
         if audit is None:
@@ -992,11 +1009,14 @@ class SyncService(Service):
             wiped = wipe or not left
             if wiped:
                 destroy_in(conn, cipher, site_id)
+                held: list[str] = []
                 if wipe:
                     # Every person held here: the site's own and those of other sites
                     # who came to it on a manifest (a node holds no one else).
-                    held = select(persons.c.id)
-                    anonymise(conn, list(conn.execute(held).scalars()), now)
+                    held = list(conn.execute(select(persons.c.id)).scalars())
+                    anonymise(conn, held, now)
+                gone = sorted(left | doomed)
+                wipes.note(conn, me, str(central["id"]), wipe, gone, len(held), now)
                 conn.execute(
                     update(sync_nodes)
                     .where(sync_nodes.c.id == me["id"])
@@ -1012,6 +1032,8 @@ class SyncService(Service):
                 )
             self.node_hook(str(central["id"]), "sync.wipe" if wipe else "sync.keys")(conn, [])
         self.vault.forget(site_id)
+        if wiped:  # nothing the wipe overwrote left readable in the file (wipe.py)
+            wipes.scrub_file(self.db)
         return wiped
 
     def _adopt_keys(
@@ -1484,6 +1506,7 @@ class SyncService(Service):
                         "site_id": peer["site_id"],
                         "last_contact_at": peer["last_contact_at"],
                         "wiped_at": peer["wiped_at"],
+                        **wipes.peer_fields(peer),
                         "unsent": unsent,
                         "to_receive": to_receive,
                     }
@@ -1504,6 +1527,7 @@ class SyncService(Service):
             "site_id": me["site_id"],
             "last_seq": me["last_seq"],
             "wiped_at": me["wiped_at"],
+            "name": me["name"],
             "fingerprint": keys.fingerprint(me["signing_public"]) if me["signing_public"] else None,
             "waiting": counts["waiting"],
             "conflicts": counts["conflict"],

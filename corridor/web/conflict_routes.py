@@ -7,32 +7,42 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
+from corridor.domain.paging import Paging
 from corridor.schemas import ConflictResolveIn
 from corridor.services import Services
 from corridor.services.protection.accounts import Caller
-from corridor.services.protection.read_models import ConflictResolved, SyncConflict
+from corridor.services.protection.read_models import ConflictResolved, Listed, SyncConflict
 from corridor.sync.conflicts import ConflictReview
 from corridor.web.auth import requires
 from corridor.web.deps import services
 from corridor.web.retries import Retried
+from corridor.web.routes import PAGED, Limit, Offset, counted
 from corridor.web.writes import audited
 
 conflict_router = APIRouter(prefix="/api", tags=["sync"])
 Svc = Annotated[Services, Depends(services)]
 MayReview = Annotated[Caller, Depends(requires("person.read"))]
 MayDecide = Annotated[Caller, Depends(audited("person.write"))]
+# Conflicts an answer holds when no ``limit`` is given (each names one person).
+QUEUE_SIZE = 100
 
 
-@conflict_router.get("/sync/conflicts")
-def conflicts(svc: Svc, who: MayReview) -> list[SyncConflict]:
-    """The conflicts to review in the caller's sites, oldest first: a change from another
-    node (or the central) and ours both changed the same field(s) of a person apart.
-    Each field with both values (withheld where the caller's roles may not see it), and
-    who made each change, when, at which node and site."""
+@conflict_router.get("/sync/conflicts", responses=PAGED)
+def conflicts(
+    svc: Svc, who: MayReview, response: Response, limit: Limit = QUEUE_SIZE, offset: Offset = 0
+) -> list[SyncConflict]:
+    """The conflicts to review in the caller's sites, oldest first, ``limit`` at a time
+    (the total in ``X-Total-Count``): a change from another node (or the central) and
+    ours both changed the same field(s) of a person apart. Each field with both values
+    (withheld where the caller's roles may not see it), and who made each change, when,
+    at which node and site."""
     review = ConflictReview.of(svc)
-    return svc.gate.sync_conflicts(who, lambda: review.queue(who.scope))
+    paging = Paging.of(limit=limit, offset=offset)
+    items = svc.gate.sync_conflicts(who, lambda: review.queue(who.scope, paging))
+    listed = Listed(total=review.total(who.scope), limit=paging.limit, offset=paging.offset)
+    return counted(response, listed, items)
 
 
 @conflict_router.post("/persons/{person_id}/resolve-conflict")

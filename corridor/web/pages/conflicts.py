@@ -15,9 +15,11 @@ from corridor.errors import Conflict, ValidationFailed
 from corridor.schemas import ConflictResolveIn
 from corridor.services import Services
 from corridor.services.protection.accounts import Caller
+from corridor.services.protection.read_models import Listed
 from corridor.sync.conflicts import ConflictReview
 from corridor.web import forms
 from corridor.web.auth import requires
+from corridor.web.pages import listing
 from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.render import render
 from corridor.web.retries import Retried, shown_again
@@ -27,25 +29,33 @@ router = APIRouter(include_in_schema=False)
 MayReview = Annotated[Caller, Depends(requires("person.read"))]
 MayDecide = Annotated[Caller, Depends(audited("person.write"))]
 CHOICE = "choice."
+# Conflicts a page: each names one person with both values of their fields.
+CONFLICTS_A_PAGE = 20
+QUEUE = "/sync/conflicts"
 
 
 def _queue(
     request: Request, svc: Services, who: Caller, errors: dict[str, str] | None = None
 ) -> Response:
     review = ConflictReview.of(svc)
-    listed = svc.gate.sync_conflicts(who, lambda: review.queue(who.scope))
+    paging = listing.paging_of(request, (), CONFLICTS_A_PAGE)
+    shown = svc.gate.sync_conflicts(who, lambda: review.queue(who.scope, paging))
+    listed = Listed(total=review.total(who.scope), limit=paging.limit, offset=paging.offset)
     status = 422 if errors else 200
     return render(
         request,
         "sync_conflicts.html",
-        {"conflicts": listed},
+        {"conflicts": shown, "paging": listing.paging_data(listed)},
         who=who,
         status=status,
-        extra={"errors": errors or {}},
+        extra={
+            "errors": errors or {},
+            "pager": listing.pager(request, listed, len(shown), {}, QUEUE),
+        },
     )
 
 
-@page(router, "/sync/conflicts")
+@page(router, QUEUE)
 def conflicts(request: Request, svc: Svc, who: MayReview) -> Response:
     """The conflicts to review in the caller's sites, oldest first."""
     return _queue(request, svc, who)
@@ -80,4 +90,4 @@ def resolve_conflict(
         )
     except (ValidationFailed, Conflict) as exc:
         return _queue(request, svc, who, {conflict_id: forms.reasons(exc)})
-    return see_other("/sync/conflicts")
+    return see_other(QUEUE)
