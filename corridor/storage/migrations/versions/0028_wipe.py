@@ -1,6 +1,6 @@
 """a node's name, and its confirmation that it carried out a wipe (issue 16)
 
-Revision ID: 0027_wipe
+Revision ID: 0028_wipe
 Revises: 0027_oldid
 Create Date: 2027-02-20
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0027_wipe"
+revision = "0028_wipe"
 down_revision = "0027_oldid"
 branch_labels = None
 depends_on = None
