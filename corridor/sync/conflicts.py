@@ -36,6 +36,7 @@ from corridor.storage.merge_tables import duplicate_pairs
 from corridor.storage.security_tables import users
 from corridor.storage.sync_tables import sync_acks, sync_changes, sync_nodes
 from corridor.storage.tables import persons, sites
+from corridor.sync.holds import HOLD_FIELD
 from corridor.sync.journal import heads_of, open_payload, set_heads
 from corridor.sync.state import decode_row
 from corridor.text import N_
@@ -241,6 +242,8 @@ class ConflictReview:
         query = (
             select(sync_changes)
             .where(sync_changes.c.state == "conflict", sync_changes.c.resolved_at.is_(None))
+            # An erasure against a legal hold is the data protection officer's (holds.py).
+            .where(func.coalesce(sync_changes.c.conflict_fields, "") != HOLD_FIELD)
             .order_by(sync_changes.c.received_at, sync_changes.c.id)
         )
         if scope is not None:

@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from corridor.domain.ids import uuid7
 from corridor.storage.bulk import insert_rows
-from corridor.storage.changes import Note
+from corridor.storage.changes import Note, extras
 from corridor.storage.merge_tables import merged_persons
 from corridor.storage.sync_tables import sync_changes, sync_heads, sync_nodes
 from corridor.storage.tables import person_locations, persons
@@ -194,7 +194,12 @@ class Journal:
 
     def __call__(self, conn: Connection, notes: list[Note]) -> None:
         found = snapshots(conn, [n.person_id for n in notes])
-        states = [(n, found[n.person_id]) for n in notes if found[n.person_id]["person"]]
+        extra = extras(conn)  # a decision's marks beside the state
+        states = [
+            (n, {**found[n.person_id], **extra.get(n.person_id, {})})
+            for n in notes
+            if found[n.person_id]["person"]
+        ]
         if not states:
             return
         origin, seqs = next_seqs(conn, len(states))

@@ -62,7 +62,7 @@ from corridor.storage.tables import (
     sites,
 )
 from corridor.sync import conflicts as conflict_review
-from corridor.sync import facts, keygrant, keys
+from corridor.sync import facts, holds, keygrant, keys
 from corridor.sync.journal import (
     COMPRESSED,
     FORGET,
@@ -1288,6 +1288,7 @@ class SyncService(Service):
         head = heads_of(conn, [pid]).get(pid)
         conflicts: list[str] = []
         erased = facts.erasure(conn, change["kind"], current, incoming)
+        holds.received(conn, change, state)  # a kept hold: our erasure refused there
         if erased == "held":  # an erasure of a person on legal hold here: not carried out
             state["_conflict"] = True
             return ["legal_hold"]
