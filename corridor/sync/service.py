@@ -62,7 +62,7 @@ from corridor.storage.tables import (
     sites,
 )
 from corridor.sync import conflicts as conflict_review
-from corridor.sync import decisions, facts, holds, keygrant, keys
+from corridor.sync import decisions, facts, holds, keygrant, keys, numbers
 from corridor.sync.journal import (
     COMPRESSED,
     FORGET,
@@ -1289,6 +1289,9 @@ class SyncService(Service):
         head = heads_of(conn, [pid]).get(pid)
         conflicts: list[str] = []
         decided = decisions.taken(conn, pid, state)  # a decision of a conflict held here
+        twice = numbers.collision(conn, change, incoming, current)
+        if twice:  # two persons, one number: refused whole, nothing written
+            raise BundleRefused(twice)
         erased = facts.erasure(conn, change["kind"], current, incoming)
         holds.received(conn, change, state)  # a kept hold: our erasure refused there
         if erased == "held":  # an erasure of a person on legal hold here: not carried out

@@ -139,3 +139,46 @@ def test_a_correction_at_the_central_does_not_decide_an_open_conflict_at_a_desk(
     for s in (central, desk_a, desk_b):
         assert ConflictReview.of(s).queue() == []
         assert s.registration.get_person(pid)["names"]["grandfather_name"] == "Hassan"
+
+
+def test_a_registration_number_given_twice_is_refused_with_a_clear_error(
+    desks, monkeypatch
+) -> None:
+    """docs/sync.md "Registration numbers": desk B gives a new person the number desk A
+    gave another (forced here: numbers are random). The central refuses desk B's bundle
+    with a message naming the number, both persons' sites and nodes and what to do, and
+    writes nothing."""
+    from sqlalchemy import func, select
+
+    from corridor.services.registration import persons as registration
+    from corridor.storage.sync_tables import sync_acks, sync_changes
+    from corridor.storage.tables import persons
+    from corridor.sync.service import BundleRefused
+
+    central, desk_a, desk_b, exit_point = desks
+    samira = register(desk_a, exit_point, "Samira", "+963933100001")
+    _push(desk_a, central)
+    [number] = [central.registration.get_person(samira)["registration_number"]]
+    raw = number.replace("-", "")
+    monkeypatch.setattr(registration, "new_registration_number", lambda: raw)
+    huda = register(desk_b, exit_point, "Huda", "+963933100002")
+    monkeypatch.undo()
+
+    def counts() -> list[int]:
+        with central.db.read() as conn:
+            return [
+                conn.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in (persons, sync_changes, sync_acks)
+            ]
+
+    before = counts()
+    with pytest.raises(BundleRefused) as refused:
+        _push(desk_b, central)
+    message = str(refused.value)
+    assert number in message and "given twice" in message
+    assert huda in message and samira in message
+    assert sync(desk_b).identity()["id"] in message and sync(desk_a).identity()["id"] in message
+    assert "Exit" in message and "Nothing was imported" in message
+    assert "new number" in message
+    assert counts() == before
+    assert "Huda" not in message and "Samira" not in message  # no name in an error
