@@ -119,6 +119,11 @@ class HeldErasures:
             for r in rows
         ]
 
+    def refused(self, scope: Sites = None) -> list[dict[str, Any]]:
+        """The erasures made here that another installation refused (``refused_here``)."""
+        with self.db.read() as conn:
+            return refused_here(conn, scope)
+
     # -- the decision ----------------------------------------------------------------------
 
     def decide(

@@ -27,6 +27,7 @@ from corridor.sync.holds import HeldErasures, refused_here
 from corridor.web.i18n import LANG_COOKIE
 from tests.conftest import Clock
 from tests.sync.helpers import hook, register, sync
+from tests.sync.test_bundles import NODE_KEY
 from tests.sync.test_conflicts import _client
 from tests.sync.test_facts import _pull, _push, _rows
 from tests.sync.test_leave import _erase, _hold, _number
@@ -149,6 +150,14 @@ def test_keeping_the_hold_refuses_the_erasure_and_the_refusal_reaches_the_node(
     with node_a.db.read() as conn:
         [listed] = refused_here(conn)
     assert listed["person_id"] == samira and listed["refused_at"] is not None
+    # The node's officer reads it on the same page, in words, audited.
+    node_dpo = _client(
+        node_a, clock, "dpo-node", Role.DATA_PROTECTION_OFFICER, exit_point, NODE_KEY
+    )
+    page = node_dpo.get("/sync/holds")
+    assert page.status_code == 200 and "Erasures made here and refused elsewhere" in page.text
+    assert listed["registration_number"] in page.text
+    assert ("audit.read", "allowed") in [e[:2] for e in _events(node_a, samira)]
     # And back: nothing in conflict at either side.
     _push(node_a, central)
     assert sync(central).status()["conflicts"] == 0 and sync(node_a).status()["conflicts"] == 0

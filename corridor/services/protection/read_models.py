@@ -497,6 +497,18 @@ class HeldErasure(ReadModel):
     )
 
 
+class RefusedErasure(ReadModel):
+    """An erasure made here that another installation refused (a legal hold kept there):
+    the person stays erased here; the refusal is recorded on the erasure's change."""
+
+    id: str = Field(description="The erasure's change id")
+    person_id: str
+    registration_number: str
+    erased_at: datetime
+    refused_by: str | None
+    refused_at: datetime
+
+
 class HoldDecided(ReadModel):
     """A decision on an erasure received for a person on legal hold."""
 

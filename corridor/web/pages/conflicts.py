@@ -92,10 +92,11 @@ def _holds(
 ) -> Response:
     review = HeldErasures.of(svc)
     listed = svc.gate.held_erasures(who, lambda: review.queue(who.scope))
+    refused = svc.gate.refused_erasures(who, lambda: review.refused(who.scope))
     return render(
         request,
         "sync_holds.html",
-        {"holds": listed},
+        {"holds": listed, "refused": refused},
         who=who,
         status=422 if errors else 200,
         extra={"errors": errors or {}},
