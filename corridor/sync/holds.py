@@ -88,7 +88,6 @@ class HeldErasures:
                 sync_changes.c.state == "conflict",
                 sync_changes.c.resolved_at.is_(None),
                 sync_changes.c.conflict_fields == HOLD_FIELD,
-                persons.c.legal_hold.is_(True),
             )
             .order_by(sync_changes.c.received_at, sync_changes.c.id)
         )
@@ -182,7 +181,10 @@ class HeldErasures:
                     .where(persons.c.id == person_id)
                     .values(**self._as_received(conn, conflict_id))
                 )
-            else:
+            else:  # held (again, if it was lifted meanwhile at the desk)
+                conn.execute(
+                    update(persons).where(persons.c.id == person_id).values(legal_hold=True)
+                )
                 changes.journal_as(conn, HOLD_KIND)
                 changes.annotate(conn, person_id, {REFUSED: conflict_id})
                 audit(conn, [person_id])
