@@ -56,21 +56,27 @@ def mark(conflict_id: str, ours: str | None, fields: dict[str, str]) -> dict[str
 
 
 def _open_copies(conn: Connection, person_id: str, state: dict[str, Any]) -> list[str]:
+    """The open conflicts of the person here that are copies of the one decided: the
+    row is one of its two changes, or (a copy of another site's node, whose row is the
+    central's change sealed again for it, under another id) ours is one of them and the
+    fields in conflict are among those decided."""
     decides = state.get(DECIDES) or {}
-    pair = [str(c) for c in decides.get("changes", [])]
+    pair = {str(c) for c in decides.get("changes", [])}
     if not pair:
         return []
-    return [
-        str(r)
-        for r in conn.execute(
-            select(sync_changes.c.id).where(
-                sync_changes.c.person_id == person_id,
-                sync_changes.c.id.in_(pair),
-                sync_changes.c.state == "conflict",
-                sync_changes.c.resolved_at.is_(None),
-            )
-        ).scalars()
-    ]
+    fields = set(decides.get("fields", {}))
+    copies = []
+    for cid, conflicting, resolution in conn.execute(
+        select(sync_changes.c.id, sync_changes.c.conflict_fields, sync_changes.c.resolution).where(
+            sync_changes.c.person_id == person_id,
+            sync_changes.c.state == "conflict",
+            sync_changes.c.resolved_at.is_(None),
+        )
+    ):
+        named = set((conflicting or "").split(",")) - {""}
+        if str(cid) in pair or (ours_of(resolution) in pair and named <= fields):
+            copies.append(str(cid))
+    return copies
 
 
 def taken(conn: Connection, person_id: str, state: dict[str, Any]) -> set[str]:

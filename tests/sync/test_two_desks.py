@@ -182,3 +182,43 @@ def test_a_registration_number_given_twice_is_refused_with_a_clear_error(
     assert "new number" in message
     assert counts() == before
     assert "Huda" not in message and "Samira" not in message  # no name in an error
+
+
+def test_a_decision_settles_the_copies_at_two_sites_nodes(three) -> None:
+    """The ``three`` fixture: a woman registered at the exit's node is on a truck to the
+    camp, whose node holds her (without the exit's sealed fields). Both nodes correct
+    her father's name apart. The central keeps the exit's (it came first) and relays its
+    state to the camp sealed again under the camp's key (another change id): the camp's
+    copy of the conflict holds the central's change, with the camp's own as ours, and
+    is recognised by ours; the exit's node received the central's state, its own name:
+    no copy there. A decision at the central settles every copy, one name everywhere."""
+    central, node_a, node_b, exit_point, camp = three
+    from tests.sync.test_facts import _dispatched
+
+    pid = register(node_a, exit_point, "Samira", "+963933100001")
+    _dispatched(node_a, exit_point, camp, [pid])
+    _round(central, node_a, node_b)
+    _round(central, node_a, node_b)
+    assert node_b.registration.get_person(pid)["names"]["given_name"] == "Samira"
+    node_a.registration.update_person(
+        pid, PersonPatch(father_name="Ahmad"), audit=hook(node_a, "person.write")
+    )
+    node_b.registration.update_person(
+        pid, PersonPatch(father_name="Omar"), audit=hook(node_b, "person.write")
+    )
+    _round(central, node_a, node_b)
+    _round(central, node_a, node_b)
+    # The exit's node received the central's state (its own name kept there): no copy.
+    assert [len(ConflictReview.of(s).queue()) for s in (central, node_a, node_b)] == [1, 0, 1]
+    [c] = ConflictReview.of(central).queue()
+    ConflictReview.of(central).resolve(
+        pid, c["id"], ["father_name"], by="cli:test", audit=hook(central, "person.write")
+    )
+    _round(central, node_a, node_b)
+    names = [
+        s.registration.get_person(pid)["names"]["father_name"] for s in (central, node_a, node_b)
+    ]
+    chosen = names[0]
+    assert chosen in ("Ahmad", "Omar") and names == [chosen] * 3
+    for s in (central, node_a, node_b):
+        assert ConflictReview.of(s).queue() == [], s
