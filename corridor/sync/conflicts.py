@@ -32,11 +32,13 @@ from corridor.domain.paging import Paging
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
 from corridor.schemas import PersonPatch
 from corridor.services.base import AuditHook
-from corridor.storage import queries
+from corridor.storage import changes, queries
 from corridor.storage.merge_tables import duplicate_pairs
 from corridor.storage.security_tables import users
 from corridor.storage.sync_tables import sync_acks, sync_changes, sync_nodes
 from corridor.storage.tables import persons, sites
+from corridor.sync import decisions
+from corridor.sync.holds import HOLD_FIELD
 from corridor.sync.journal import heads_of, open_payload, set_heads
 from corridor.sync.state import decode_row
 from corridor.text import N_
@@ -240,6 +242,8 @@ class ConflictReview:
         query = (
             select(sync_changes)
             .where(sync_changes.c.state == "conflict", sync_changes.c.resolved_at.is_(None))
+            # An erasure against a legal hold is the data protection officer's (holds.py).
+            .where(func.coalesce(sync_changes.c.conflict_fields, "") != HOLD_FIELD)
             .order_by(sync_changes.c.received_at, sync_changes.c.id)
         )
         if scope is not None:
@@ -287,10 +291,17 @@ class ConflictReview:
                 )
             }
             heads = heads_of(conn, pids)
+            # Ours: the head the conflict was applied against (noted then), else today's.
+            ours_ids = {
+                r["id"]: decisions.ours_of(r["resolution"]) or heads.get(str(r["person_id"]), "")
+                for r in rows
+            }
             head_rows = {
                 r["id"]: r
                 for r in conn.execute(
-                    select(sync_changes).where(sync_changes.c.id.in_(sorted(set(heads.values()))))
+                    select(sync_changes).where(
+                        sync_changes.c.id.in_(sorted(set(ours_ids.values())))
+                    )
                 ).mappings()
             }
             site_names = dict(conn.execute(select(sites.c.id, sites.c.name)).all())
@@ -303,7 +314,7 @@ class ConflictReview:
                 if theirs is None:
                     continue  # its site's key is destroyed: nothing can be shown or decided
                 ours = ours_people[pid]
-                head = head_rows.get(heads.get(pid, ""))
+                head = head_rows.get(ours_ids[row["id"]])
                 fields = [f for f in (row["conflict_fields"] or "").split(",") if f]
                 out.append(
                     {
@@ -324,6 +335,7 @@ class ConflictReview:
                         "site_id": row["site_id"],
                         "site_name": site_names.get(row["site_id"]),
                         "fields": fields,
+                        "ours_change": ours_ids[row["id"]] or None,
                         "ours": {
                             "person": ours,
                             "change": _change_of(head, names, site_names),
@@ -413,6 +425,12 @@ class ConflictReview:
             # The decision is made on the other side's change: at the other side it
             # follows on from (or merges with) their own and carries the value kept.
             set_heads(conn, {person_id: conflict_id})
+            # Every copy of this conflict (at a third origin too) is settled by it.
+            changes.annotate(
+                conn,
+                person_id,
+                decisions.mark(conflict_id, found["ours_change"], resolution["fields"]),
+            )
         self.s.registration.notify([person_id])
         return {
             "id": conflict_id,

@@ -62,7 +62,7 @@ from corridor.storage.tables import (
     sites,
 )
 from corridor.sync import conflicts as conflict_review
-from corridor.sync import facts, keygrant, keys, names, reference
+from corridor.sync import decisions, facts, holds, keygrant, keys, names, numbers, reference
 from corridor.sync import wipe as wipes
 from corridor.sync.journal import (
     COMPRESSED,
@@ -1235,6 +1235,7 @@ class SyncService(Service):
                     .values(
                         state="conflict" if conflicts else "applied",
                         conflict_fields=",".join(conflicts) or None,
+                        resolution=decisions.opened(conn, change["person_id"], conflicts),
                     )
                 )
                 state["_via"] = (change["kind"], change["user_id"], change["site_id"])
@@ -1315,7 +1316,12 @@ class SyncService(Service):
         current = conn.execute(select(persons).where(persons.c.id == pid)).mappings().first()
         head = heads_of(conn, [pid]).get(pid)
         conflicts: list[str] = []
+        decided = decisions.taken(conn, pid, state)  # a decision of a conflict held here
+        twice = numbers.collision(conn, change, incoming, current)
+        if twice:  # two persons, one number: refused whole, nothing written
+            raise BundleRefused(twice)
         erased = facts.erasure(conn, change["kind"], current, incoming)
+        holds.received(conn, change, state)  # a kept hold: our erasure refused there
         if erased == "held":  # an erasure of a person on legal hold here: not carried out
             state["_conflict"] = True
             return ["legal_hold"]
@@ -1351,9 +1357,9 @@ class SyncService(Service):
                 if name in NOT_COMPARED or name not in incoming:  # or withheld
                     continue
                 b, o, t = (self._plain(site_id, name, x.get(name)) for x in (base, ours, theirs))
-                if t in (b, o):
+                if t in (b, o) and name not in decided:
                     continue
-                if o == b:
+                if o == b or name in decided:
                     take[name] = theirs.get(name)
                 else:
                     conflicts.append(name)
@@ -1366,8 +1372,8 @@ class SyncService(Service):
                     ).mappings()],
                 )  # fmt: skip
                 t_docs = self._doc_set(site_id, state["documents"])
-                if t_docs not in (b_docs, o_docs):
-                    if o_docs == b_docs:
+                if t_docs not in (b_docs, o_docs) or "documents" in decided:
+                    if o_docs == b_docs or "documents" in decided:
                         self._replace_documents(conn, pid, site_id, docs_in)
                     else:
                         conflicts.append("documents")
@@ -1379,6 +1385,7 @@ class SyncService(Service):
                     .where(persons.c.id == pid)
                     .values(**self._hashed(site_id, values))
                 )
+        decisions.settle_copies(conn, pid, change, state)
         # Facts add up: manifests (before the events naming them), then movement events
         # by id, in the order they happened, on the survivor of a person merged here.
         facts.apply_manifests(conn, state)
@@ -1396,7 +1403,9 @@ class SyncService(Service):
         )
         locations.refresh(conn, [p for p in named if p not in merged_here])
         if not conflicts:
-            set_heads(conn, {pid: change["id"]})
+            merged = current is not None and not erased and head != change["depends_on"]
+            if not (merged and decisions.holds_head(conn, pid)):
+                set_heads(conn, {pid: change["id"]})
         else:
             state["_conflict"] = True
         return conflicts

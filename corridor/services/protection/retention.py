@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -204,16 +205,19 @@ class RetentionService(Service):
         *,
         audit: AuditHook,
         scope: Sites = None,
+        conn: Connection | None = None,
     ) -> dict[str, Any]:
         """Erase a person's data at their request (PROTECTION.md line 11), now: the same
         anonymisation as a retention run, logged as a disposal. Refused for a record on
-        legal hold or already anonymised.
+        legal hold or already anonymised. With ``conn``, inside that caller's
+        transaction (a hold lifted to carry out an erasure received from another node).
 
         The records merged into the person (issue 15: the same person registered more
         than once) are erased with it, each logged as a disposal and named in the answer
         (``merged_person_ids``); one of them on legal hold refuses the whole erasure."""
         now = self.clock()
-        with self.db.transaction() as conn:
+        within = nullcontext(conn) if conn is not None else self.db.transaction()
+        with within as conn:
             person_id = live_id(conn, person_id)  # a merged id: its survivor (issue 15)
             row = queries.person_row(conn, person_id, scope)  # NotFound: unknown or out of scope
             merged = queries.merged_into(conn, person_id)
