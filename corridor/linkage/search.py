@@ -26,19 +26,23 @@ from __future__ import annotations
 import csv
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from corridor.matching.dedupe import connected_clusters
+from corridor.matching.dedupe import average_linkage_clusters, connected_clusters
 from corridor.matching.index import MemoryIndex
 from corridor.matching.model import Model
 from corridor.matching.records import PersonRecord
 
 __all__ = [
+    "SEARCH_CLUSTERING",
     "SEARCH_DUPLICATE_AT",
+    "SEARCH_JOIN_AT",
     "SearchLink",
+    "cluster_links",
+    "pair_probability",
     "run_dedupe_search",
     "search_clusters",
     "search_links",
@@ -46,6 +50,10 @@ __all__ = [
 
 # The threshold chosen by the rule above (names-dev, half 0: precision 0.985).
 SEARCH_DUPLICATE_AT = 0.98
+# How the links become clusters, and from what average pair probability two clusters
+# join (docs/performance.md, "A stricter clustering for deduplication by search").
+SEARCH_CLUSTERING = "average"
+SEARCH_JOIN_AT = 0.3
 
 
 @dataclass(frozen=True)
@@ -61,14 +69,15 @@ class SearchLink:
 
 
 def search_links(
-    records: Iterable[PersonRecord],
+    records: Iterable[PersonRecord] | MemoryIndex,
     model: Model | None = None,
     top: int = 5,
     share: float = 0.1,
 ) -> Iterator[SearchLink]:
     """For every record, the candidates of its search among all the other records that
-    it would be linked to (see the module's docstring), with their probabilities."""
-    index = MemoryIndex(records, model)
+    it would be linked to (see the module's docstring), with their probabilities.
+    ``records`` may be an index already built (then ``model`` is its own)."""
+    index = records if isinstance(records, MemoryIndex) else MemoryIndex(records, model)
     matcher = index.matcher
     for rid, rec in index.records.items():
         cands = [index.records[c] for c in index.candidates(rec, exclude=rid)]
@@ -80,6 +89,47 @@ def search_links(
         for k, m in enumerate(ranked, start=1):
             if k == 1 or m.probability >= share * best:
                 yield SearchLink(rid, m.record_id, k, m.probability, registered)
+
+
+def pair_probability(index: MemoryIndex) -> Callable[[str, str], float]:
+    """The engine's probability that two indexed records are one person, the pair scored
+    alone (both ways, the better kept, as ``find_duplicates`` does), remembered."""
+    matcher = index.matcher
+    seen: dict[tuple[str, str], float] = {}
+
+    def probability(a: str, b: str) -> float:
+        key = (a, b) if a < b else (b, a)
+        p = seen.get(key)
+        if p is None:
+            ra, rb = index.records[a], index.records[b]
+            w = max(matcher.score(ra, rb, explain=False).weight,
+                    matcher.score(rb, ra, explain=False).weight)  # fmt: skip
+            p = seen[key] = matcher.probability(w)
+        return p
+
+    return probability
+
+
+def cluster_links(
+    ids: Iterable[str],
+    links: Iterable[SearchLink],
+    threshold: float,
+    clustering: str = SEARCH_CLUSTERING,
+    join_at: float = SEARCH_JOIN_AT,
+    probability: Callable[[str, str], float] | None = None,
+) -> tuple[list[list[str]], int]:
+    """The clusters of the links whose ``registered`` is at least ``threshold``, and how
+    many links that is. ``clustering``: ``connected`` (connected components) or
+    ``average`` (``average_linkage_clusters``: stronger links first, two clusters join
+    only when the average of ``probability`` over all their cross pairs is at least
+    ``join_at``)."""
+    kept = [link for link in links if link.registered >= threshold]
+    if clustering == "connected":
+        return connected_clusters(ids, ((k.record_id, k.other) for k in kept)), len(kept)
+    if clustering != "average" or probability is None:
+        raise ValueError(f"unknown clustering {clustering!r} (or no pair probability)")
+    strong = ((k.record_id, k.other, k.registered + k.probability * 1e-6) for k in kept)
+    return average_linkage_clusters(ids, strong, probability, join_at), len(kept)
 
 
 @dataclass
@@ -95,10 +145,12 @@ def search_clusters(
     model: Model | None = None,
     top: int = 5,
     share: float = 0.1,
+    clustering: str = SEARCH_CLUSTERING,
+    join_at: float = SEARCH_JOIN_AT,
 ) -> SearchDedupeResult:
     """Every record in exactly one cluster (members sorted by id, clusters by their
-    first member): the connected components of the links whose ``registered`` is at
-    least ``threshold``.
+    first member), from the links whose ``registered`` is at least ``threshold``
+    (``cluster_links``).
 
     >>> recs = [PersonRecord("a", full_name="Abdul Rahman Zahed", birth_year=1963),
     ...         PersonRecord("b", name_original_script="عبدالرحمان زاهد", birth_year=1963),
@@ -107,14 +159,12 @@ def search_clusters(
     [['a', 'b'], ['c']]
     """
     t0 = time.perf_counter()
-    recs = list(records)
-    linked = [
-        (link.record_id, link.other)
-        for link in search_links(recs, model, top, share)
-        if link.registered >= threshold
-    ]
-    clusters = connected_clusters([r.record_id for r in recs], linked)
-    return SearchDedupeResult(clusters, len(linked), {"search_s": time.perf_counter() - t0})
+    index = MemoryIndex(records, model)
+    links = list(search_links(index, top=top, share=share))
+    clusters, kept = cluster_links(
+        list(index.records), links, threshold, clustering, join_at, pair_probability(index)
+    )
+    return SearchDedupeResult(clusters, kept, {"search_s": time.perf_counter() - t0})
 
 
 def run_dedupe_search(
