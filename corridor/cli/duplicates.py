@@ -76,13 +76,16 @@ def duplicates(
             from corridor.services.search.batch_dedupe import registry_size
 
             with Progress(transient=True) as bar:
-                task = bar.add_task("Reading persons", total=registry_size(svc.db))
+                size = registry_size(svc.db)
+                task = bar.add_task("Reading persons", total=size)
+                search = bar.add_task("Searching", total=size, visible=engine == "search")
                 clusters = svc.person_search.duplicates(
                     threshold,
                     engine=engine,
                     chunk_size=chunk_size,
                     progress=lambda n: bar.advance(task, n),
                     memory_limit=memory_limit,
+                    searched=lambda n: bar.advance(search, n),
                 )
         # Queued for review (pages and API); pairs an officer kept apart are left out.
         groups, queued = svc.merges.propose(

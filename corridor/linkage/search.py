@@ -73,13 +73,17 @@ def search_links(
     model: Model | None = None,
     top: int = 5,
     share: float = 0.1,
+    progress: Callable[[int], None] | None = None,
 ) -> Iterator[SearchLink]:
     """For every record, the candidates of its search among all the other records that
     it would be linked to (see the module's docstring), with their probabilities.
-    ``records`` may be an index already built (then ``model`` is its own)."""
+    ``records`` may be an index already built (then ``model`` is its own);
+    ``progress(n)`` is told every 100 records searched, and the rest at the end."""
     index = records if isinstance(records, MemoryIndex) else MemoryIndex(records, model)
     matcher = index.matcher
-    for rid, rec in index.records.items():
+    for n, (rid, rec) in enumerate(index.records.items(), start=1):
+        if progress is not None and (n % 100 == 0 or n == len(index.records)):
+            progress(100 if n % 100 == 0 else n % 100)
         cands = [index.records[c] for c in index.candidates(rec, exclude=rid)]
         ranked = matcher.rank(rec, cands, top)
         if not ranked:

@@ -128,3 +128,17 @@ def test_a_merged_person_is_neither_searched_nor_proposed(database, services, tm
     output = _run(database, tmp_path)
     assert "2 groups of probable duplicates" in output
     assert not any(p & {"a1", "a2"} for p in _queued(database, name))
+
+
+def test_the_service_reads_in_chunks_and_reports_every_person(database, services):
+    name = _registry(database, services)
+    read: list[int] = []
+    searched: list[int] = []
+    groups = services.person_search.duplicates(
+        engine="search", chunk_size=3, progress=read.append, searched=searched.append
+    )
+    back = {v: k for k, v in name.items()}
+    assert [sorted(back[p["id"]] for p in g) for g in groups] == [
+        ["c1", "c2", "c3"], ["a1", "a2"], ["b1", "b2"]
+    ]
+    assert max(read) == 3 and sum(read) == sum(searched) == len(PEOPLE)

@@ -91,11 +91,13 @@ def search_duplicates(
     threshold: float,
     chunk_size: int = 20_000,
     progress: Callable[[int], None] | None = None,
+    searched: Callable[[int], None] | None = None,
 ) -> list[list[dict[str, Any]]]:
     """Groups of persons who are probably one person (largest first), found by searching
     every person among all the others (``corridor.linkage.search.search_clusters``: the
     search's probability that the person is registered, from ``threshold``; clusters
-    by average linkage), each person as ``queries.person_summary``."""
+    by average linkage), each person as ``queries.person_summary``. ``progress(n)``:
+    persons read; ``searched(n)``: persons searched for."""
 
     def records(conn: Connection) -> Iterator[PersonRecord]:
         # A person merged into another is that person: not searched, not a candidate.
@@ -106,7 +108,7 @@ def search_duplicates(
 
     with db.read() as conn:
         index = MemoryIndex(records(conn), model)
-    links = search_links(index)
+    links = search_links(index, progress=searched)
     clusters, _kept = cluster_links(list(index.records), links, threshold,
                                     probability=pair_probability(index))  # fmt: skip
     return _summaries(db, today, [c for c in clusters if len(c) > 1])

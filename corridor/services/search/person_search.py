@@ -242,6 +242,7 @@ class PersonSearchService(Service):
         progress: Callable[[int], None] | None = None,
         chunk_size: int = 20_000,
         memory_limit: str | None = None,
+        searched: Callable[[int], None] | None = None,
     ) -> list[list[dict[str, Any]]]:
         """Groups of registered persons who are probably one person, largest first.
 
@@ -253,6 +254,8 @@ class PersonSearchService(Service):
         file carries its own calibration (docs/matching.md, "Batch deduplication on
         Splink"), and for search the probability that the person is registered,
         ``SEARCH_DUPLICATE_AT`` (0.98; docs/matching.md, "Deduplication by search").
+        ``progress(n)``: persons read (the streaming engines); ``searched(n)``: persons
+        searched for (``search``).
         ``memory_limit``: DuckDB's (``"3GB"``), beyond which it spills to disk."""
         if threshold is None:
             threshold = self.model.calibration.duplicate_at if engine == "corridor" else 0.9
@@ -266,7 +269,7 @@ class PersonSearchService(Service):
 
             return search_duplicates(
                 self.db, self.vault, today, self.model, threshold=threshold,
-                chunk_size=chunk_size, progress=progress,
+                chunk_size=chunk_size, progress=progress, searched=searched,
             )  # fmt: skip
         if engine != "corridor":
             from corridor.services.search.batch_dedupe import splink_duplicates
