@@ -8,13 +8,15 @@ whose precision on half 0 is at least 0.97; half 1 is the held-out figure.
 
 The searches (about 4 minutes under load) do not depend on the clustering: ``--cache
 FILE`` keeps their links in a JSON file, written on the first run and read on the next,
-so that clusterings (``--clustering``, ``--join-at``, several at once) are compared on
-the same links.
+so that clusterings (``--clustering``, several at once) and shares (``--share``: the
+cache keeps every link among each record's best ``--top``) are compared on the same
+searches.
 
     python benchmarks/bench_dedupe_search.py \
         --records ../shared/bench/names-dev/records.csv \
         --truth ../shared/bench/names-dev/clusters.csv \
-        --cache /tmp/names-dev-links.json --clustering connected average:0.3
+        --cache /tmp/names-dev-links.json --clustering connected average:0.3 \
+        --share 0.1 0.01
 """
 
 from __future__ import annotations
@@ -28,7 +30,13 @@ import zlib
 from collections import defaultdict
 from pathlib import Path
 
-from corridor.linkage.search import SearchLink, cluster_links, pair_probability, search_links
+from corridor.linkage.search import (
+    SEARCH_SHARE,
+    SearchLink,
+    cluster_links,
+    pair_probability,
+    search_links,
+)
 from corridor.matching.bench import read_person_csv
 from corridor.matching.index import MemoryIndex
 
@@ -40,7 +48,9 @@ def main() -> int:
     p.add_argument("--records", type=Path, required=True)
     p.add_argument("--truth", type=Path, required=True)
     p.add_argument("--top", type=int, default=5)
-    p.add_argument("--share", type=float, default=0.1)
+    p.add_argument("--share", type=float, nargs="+", default=[SEARCH_SHARE],
+                   help="the least share of the best candidate's probability that links "
+                   "(several are compared; the searches keep every link of the best --top)")
     p.add_argument("--precision", type=float, default=0.97)
     p.add_argument("--cache", type=Path, default=None, help="JSON file of the search's links")
     p.add_argument("--clustering", nargs="+", default=["connected", "average:0.3"],
@@ -61,7 +71,7 @@ def main() -> int:
         links = [SearchLink(*row) for row in json.loads(args.cache.read_text())]
         how = f"read from {args.cache}"
     else:
-        links = list(search_links(index, top=args.top, share=args.share))
+        links = list(search_links(index, top=args.top, share=0.0))
         how = "searched"
         if args.cache is not None:
             args.cache.write_text(json.dumps([list(vars(k).values()) for k in links]))
@@ -70,14 +80,16 @@ def main() -> int:
     probability = pair_probability(index)
     ids = list(index.records)
 
-    for spec in args.clustering:
+    best = {k.record_id: k.probability for k in links if k.rank == 1}
+    for share, spec in itertools.product(args.share, args.clustering):
         clustering, _, join = spec.partition(":")
         join_at = float(join or 0.3)
+        kept = [k for k in links if k.rank == 1 or k.probability >= share * best[k.record_id]]
         chosen = None
         for th in THRESHOLDS:
-            clusters, _kept = cluster_links(ids, links, th, clustering, join_at, probability)
+            clusters, _kept = cluster_links(ids, kept, th, clustering, join_at, probability)
             found = {pr for g in clusters for pr in itertools.combinations(g, 2)}
-            row: dict[str, object] = {"clustering": spec, "threshold": th}
+            row: dict[str, object] = {"share": share, "clustering": spec, "threshold": th}
             for name, h in (("all", None), ("half0", 0), ("half1", 1)):
                 f_ = {pr for pr in found if h is None or h in (half[pr[0]], half[pr[1]])}
                 t_ = {pr for pr in true_pairs if h is None or half[pr[0]] == h}
@@ -87,7 +99,7 @@ def main() -> int:
             print(json.dumps(row), flush=True)
             if chosen is None and row["half0"]["precision"] >= args.precision:  # type: ignore[index]
                 chosen = (th, row["half0"]["recall"])  # type: ignore[index]
-        print(f"{spec}: lowest threshold with half-0 precision >= {args.precision} "
+        print(f"share {share}, {spec}: lowest threshold with half-0 precision >= {args.precision} "
               f"(and half 0's recall there): {chosen}")
     return 0
 
