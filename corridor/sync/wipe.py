@@ -96,6 +96,7 @@ def record(sync: SyncService, header: dict[str, Any]) -> bool:
     node_id = str(header["from_node"])
     if report.get("node_id") != node_id:
         return False
+    now = sync.clock()
     with sync.db.transaction() as conn:
         done = conn.execute(
             update(sync_nodes)
@@ -104,9 +105,16 @@ def record(sync: SyncService, header: dict[str, Any]) -> bool:
                 sync_nodes.c.is_self.is_(False),
                 sync_nodes.c.wipe_confirmed_at.is_(None),
             )
-            .values(wipe_report=dumps(report), wipe_confirmed_at=sync.clock())
+            .values(wipe_report=dumps(report), wipe_confirmed_at=now)
         ).rowcount
         if done:
+            # A node that wiped itself with no order (the drill left its site no key)
+            # will never sync again: marked wiped as an ordered wipe delivered is.
+            conn.execute(
+                update(sync_nodes)
+                .where(sync_nodes.c.id == node_id, sync_nodes.c.status == "approved")
+                .values(status="wiped", wiped_at=func.coalesce(sync_nodes.c.wiped_at, now))
+            )
             sync.node_hook(node_id, ACTION)(conn, [])
     return bool(done)
 

@@ -115,6 +115,26 @@ def test_a_wipe_delivered_but_not_confirmed_says_so(link, clock) -> None:
     assert 'data-node-state="wipe-unconfirmed"' in page
 
 
+def test_a_node_wiped_by_the_drill_alone_is_marked_wiped_at_the_central(link) -> None:
+    """No wipe order: the evacuation drill destroyed the site's keys at the central, the
+    node wiped itself at its next contact and confirmed it; the central marks it wiped
+    (it will never sync again), not approved."""
+    central, node, http, exit_point, _ = link
+    register(node, exit_point, "Samira", "+963933100001")
+    _round(node, http)
+    node_id = sync(node).identity()["id"]
+    central.keys.destroy_site(exit_point, "cli:admin")
+    http.app.state.services.vault.forget()
+    done = _round(node, http)
+    assert done.wiped and done.confirmed
+    row = _node_row(central, node_id)
+    assert row["wipe_ordered_at"] is None and row["wipe_confirmed_at"] is not None
+    assert json.loads(row["wipe_report"])["ordered"] is False
+    assert row["status"] == "wiped" and row["wiped_at"] is not None
+    peer = sync(central).status()["peers"][0]
+    assert peer["status"] == "wiped" and peer["wipe_carried_out_at"] is not None
+
+
 def test_the_confirmation_travels_in_a_file_and_a_forged_one_is_refused(pair) -> None:
     central, node, exit_point, _ = pair
     register(node, exit_point, "Samira")
