@@ -62,7 +62,7 @@ from corridor.storage.tables import (
     sites,
 )
 from corridor.sync import conflicts as conflict_review
-from corridor.sync import facts, keygrant, keys
+from corridor.sync import batch, facts, keygrant, keys
 from corridor.sync.journal import (
     COMPRESSED,
     FORGET,
@@ -1196,8 +1196,22 @@ class SyncService(Service):
                 )
             ).mappings()
             progress = False
-            for change in list(waiting):
-                state = self._open_change(change)
+            pending = [(c, self._open_change(c)) for c in waiting]
+            # New persons with nothing to wait for: applied together (corridor/sync/batch.py).
+            together = batch.apply_new(
+                conn,
+                pending,
+                missing=lambda c, s: self._missing(conn, c, s),
+                hashed=self._hashed,
+                documents=self._document_rows,
+            )
+            for change, state in pending:
+                if change["id"] in together:
+                    state["_via"] = (change["kind"], change["user_id"], change["site_id"])
+                    applied_now.append(state)
+                    touched.add(str(change["person_id"]))
+                    progress = True
+                    continue
                 if self._missing(conn, change, state):
                     continue
                 conflicts = self._apply(conn, change, state)
@@ -1431,14 +1445,19 @@ class SyncService(Service):
         self, conn: Connection, pid: str, site_id: str, docs: list[dict[str, Any]]
     ) -> None:
         conn.execute(delete(person_documents).where(person_documents.c.person_id == pid))
+        rows = self._document_rows(site_id, docs)
+        if rows:
+            conn.execute(insert(person_documents), rows)
+
+    def _document_rows(self, site_id: str, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Documents with their lookup key computed here (keyed by this master key)."""
         rows = []
         for d in docs:
             number = self.vault.open(site_id, DOCUMENT_FIELD, d["number"]) or ""
             rows.append(
                 {**d, "number_key": self.vault.lookup_hash("document", document_key(number))}
             )
-        if rows:
-            conn.execute(insert(person_documents), rows)
+        return rows
 
     # -- status --------------------------------------------------------------------------
 

@@ -1,0 +1,155 @@
+"""Received changes of new persons applied together (issue 16, catch-up in batches).
+
+A node catching up from nothing receives thousands of changes, nearly all of them a
+person it does not hold yet, with nothing to compare and nothing to wait for. Applied
+one by one (``SyncService._apply``: a dozen statements a change) they cost about 2 ms
+each; here the persons, documents, households, movement events, locations, heads and
+change states of all of them are read and written with one statement per table (in
+chunks), in the import's transaction. The result is the one ``_apply`` gives: the same
+rows, written by the same functions (``kept_here``, ``_hashed``, document keys).
+
+A change is taken here only when it is independent of every other change waiting
+(otherwise ``_apply`` takes it, in the order recorded, as before):
+
+- its person is held here under no id (no ``persons`` row, not named by a merge here)
+  and this is the first change of that person waiting (so nothing recorded before it
+  about them is overtaken);
+- it is made on nothing (``depends_on`` None): no base to wait for, nothing to merge
+  field by field, no conflict possible, no draft to be taken off;
+- it carries no manifest, item, discrepancy or merge, is no erasure and no forget, and
+  no other waiting change names its person in a merge;
+- what it names is here (its sites, the manifests its movements name: ``missing``).
+
+Its family links, the relay at the central, the match index and the audit are done by
+``_drain`` for all changes applied, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from corridor.storage import locations
+from corridor.storage.merge_tables import merged_persons
+from corridor.storage.sync_tables import sync_changes
+from corridor.storage.tables import households, movements, person_documents, persons
+from corridor.sync import facts
+from corridor.sync.journal import FORGET, set_heads
+from corridor.sync.state import decode_row
+
+CHUNK = 500
+_FACTS = ("manifests", "manifest_items", "manifest_discrepancies", "merges")
+
+_MARK_APPLIED = (
+    update(sync_changes)
+    .where(sync_changes.c.id == bindparam("change_id"))
+    .values(state="applied", conflict_fields=None)
+)
+
+
+def _chunks(items: list[Any]) -> Iterable[list[Any]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def _present(conn: Connection, column: Any, ids: Iterable[str]) -> set[str]:
+    wanted = sorted(set(ids))
+    found: set[str] = set()
+    for chunk in _chunks(wanted):
+        found.update(str(x) for x in conn.execute(select(column).where(column.in_(chunk))).scalars())
+    return found
+
+
+def candidates(pending: list[tuple[Any, dict[str, Any]]]) -> list[tuple[Any, dict[str, Any]]]:
+    """The changes of ``pending`` (in the order recorded) that may be applied together,
+    judged on the changes alone (the database is asked in ``apply_new``)."""
+    first: dict[str, Any] = {}
+    named_by_merge: set[str] = set()
+    for change, state in pending:
+        first.setdefault(str(change["person_id"]), change["id"])
+        for m in state.get("merges", ()):
+            named_by_merge.update((str(m["survivor_id"]), str(m["merged_id"])))
+    out = []
+    for change, state in pending:
+        pid = str(change["person_id"])
+        if (
+            first[pid] == change["id"]
+            and pid not in named_by_merge
+            and change["depends_on"] is None
+            and change["kind"] != facts.ERASE_KIND
+            and not state.get(FORGET)
+            and not any(state.get(name) for name in _FACTS)
+            and str(state["person"]["id"]) == pid
+        ):
+            out.append((change, state))
+    return out
+
+
+Row = dict[str, Any]
+
+
+def apply_new(
+    conn: Connection,
+    pending: list[tuple[Any, dict[str, Any]]],
+    *,
+    missing: Callable[[Any, dict[str, Any]], list[str]],
+    hashed: Callable[[str, Row], Row],
+    documents: Callable[[str, list[Row]], list[Row]],
+) -> set[str]:
+    """Apply together the changes of new persons among ``pending`` (``candidates``
+    whose person is not here and whose sites and manifests are); the ids of the changes
+    applied. The ``SyncService``'s own steps: ``missing`` (what a change still waits
+    for), ``hashed`` (a person row with the lookup hashes of this installation),
+    ``documents`` (document rows with theirs)."""
+    chosen = candidates(pending)
+    if not chosen:
+        return set()
+    pids = [str(c["person_id"]) for c, _ in chosen]
+    held = _present(conn, persons.c.id, pids) | _present(conn, merged_persons.c.person_id, pids)
+    chosen = [(c, s) for c, s in chosen if str(c["person_id"]) not in held]
+    chosen = [(c, s) for c, s in chosen if not missing(c, s)]
+    if not chosen:
+        return set()
+
+    person_rows: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    document_rows: list[dict[str, Any]] = []
+    household_rows: dict[str, dict[str, Any]] = {}
+    movement_rows: dict[str, dict[str, Any]] = {}
+    for change, state in chosen:
+        incoming = facts.kept_here(state, decode_row(persons, state["person"]))
+        site_id = incoming["site_id"]
+        row = hashed(site_id, incoming)
+        person_rows.setdefault(tuple(sorted(row)), []).append(row)
+        document_rows += documents(
+            site_id, [decode_row(person_documents, d) for d in state["documents"]]
+        )
+        if state["household"] is not None:
+            hh = decode_row(households, state["household"])
+            household_rows.setdefault(str(hh["id"]), hh)
+        for m in state["movements"]:
+            movement_rows.setdefault(
+                str(m["id"]), {**decode_row(movements, m), "person_id": incoming["id"]}
+            )
+        state["_moved"] = set()
+
+    have_households = _present(conn, households.c.id, household_rows)
+    new_households = [h for k, h in household_rows.items() if k not in have_households]
+    if new_households:
+        conn.execute(insert(households), new_households)
+    for rows in person_rows.values():
+        for chunk in _chunks(rows):
+            conn.execute(insert(persons), chunk)
+    if document_rows:
+        conn.execute(insert(person_documents), document_rows)
+    have_movements = _present(conn, movements.c.id, movement_rows)
+    new_movements = [m for k, m in movement_rows.items() if k not in have_movements]
+    if new_movements:
+        conn.execute(insert(movements), new_movements)
+    applied = {str(c["person_id"]): str(c["id"]) for c, _ in chosen}
+    for chunk in _chunks(sorted(applied)):
+        locations.refresh(conn, chunk)
+    set_heads(conn, applied)
+    conn.execute(_MARK_APPLIED, [{"change_id": cid} for cid in applied.values()])
+    return set(applied.values())
