@@ -58,7 +58,8 @@ def _present(conn: Connection, column: Any, ids: Iterable[str]) -> set[str]:
     wanted = sorted(set(ids))
     found: set[str] = set()
     for chunk in _chunks(wanted):
-        found.update(str(x) for x in conn.execute(select(column).where(column.in_(chunk))).scalars())
+        rows = conn.execute(select(column).where(column.in_(chunk))).scalars()
+        found.update(str(x) for x in rows)
     return found
 
 
@@ -117,7 +118,7 @@ def apply_new(
     document_rows: list[dict[str, Any]] = []
     household_rows: dict[str, dict[str, Any]] = {}
     movement_rows: dict[str, dict[str, Any]] = {}
-    for change, state in chosen:
+    for _change, state in chosen:
         incoming = facts.kept_here(state, decode_row(persons, state["person"]))
         site_id = incoming["site_id"]
         row = hashed(site_id, incoming)

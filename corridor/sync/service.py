@@ -61,8 +61,8 @@ from corridor.storage.tables import (
     persons,
     sites,
 )
+from corridor.sync import batch, facts, keygrant, keys, parts
 from corridor.sync import conflicts as conflict_review
-from corridor.sync import batch, facts, keygrant, keys
 from corridor.sync.journal import (
     COMPRESSED,
     FORGET,
@@ -161,6 +161,7 @@ class SyncService(Service):
     # ``sync_pull_window_hours`` and ``sync_pull_max_changes``; sync_routes.py).
     pull_window = timedelta(hours=48)
     pull_limit = 2000
+    pull_bytes: int | None = 32_000_000  # ``sync_pull_max_bytes``
 
     def __init__(
         self,
@@ -507,6 +508,7 @@ class SyncService(Service):
         version: int = 2,
         audit: AuditHook | None = None,
         limit: int | None = None,
+        max_bytes: int | None = None,
     ) -> bytes:
         """A bundle for ``peer_id`` (a node's: its central) of what it has not
         acknowledged: compressed, encrypted under the site's key, signed with this node's
@@ -523,6 +525,8 @@ class SyncService(Service):
 
         ``limit``: at most this many changes (a pull's answer): the header says ``more``
         and its ranges claim only what it carries, so the node pulls again.
+        ``max_bytes``: likewise, at most as many as keep the bundle within this size
+        (``parts.fit``; ``parts.export_parts`` writes the rest as further parts).
 
         Orders (docs/sync.md "Protection across nodes"): to a node whose wipe was
         ordered, a bundle of no change carrying ``wipe`` (its delivery recorded and
@@ -595,6 +599,9 @@ class SyncService(Service):
                 query.order_by(sync_changes.c.origin_node, sync_changes.c.seq)
             ).mappings()
             sent = [_change_out(r) for r in rows if r["seq"] > acks.get(r["origin_node"], 0)]
+            if max_bytes is not None:  # a part of bounded size (corridor/sync/parts.py)
+                spent = parts.overhead(marks, granted, destroyed)
+                limit = parts.fit(sent, max_bytes, spent, limit)
             # Origins the bound cuts: their range claims only what this bundle carries.
             cut: dict[str, int | None] = {}
             if limit is not None and len(sent) > limit:
@@ -1061,7 +1068,7 @@ class SyncService(Service):
         self._fresh(header)
         report = self.import_bundle(data)
         self.touch(report.from_node)
-        return self.export(report.from_node, limit=self.pull_limit)
+        return self.export(report.from_node, limit=self.pull_limit, max_bytes=self.pull_bytes)
 
     def _fresh(self, header: dict[str, Any]) -> None:
         """Refuse a stale or replayed pull request (its signature already checked), and
