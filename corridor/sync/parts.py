@@ -58,7 +58,7 @@ def body_bound(text_bytes: int) -> int:
 def overhead(marks: dict[str, int], granted: Any, destroyed: list[str]) -> int:
     """The most a bundle takes beside its body: the magic line, the header (its ranges
     and marks, the keys granted, the keys destroyed) and the signature."""
-    return 1024 + 2 * len(dumps(marks)) + len(dumps(granted)) + len(dumps(destroyed))
+    return 1024 + 2 * len(dumps(marks)) + len(json.dumps(granted)) + len(json.dumps(destroyed))
 
 
 def fit(changes: list[dict[str, Any]], max_bytes: int, spent: int, limit: int | None) -> int:

@@ -1208,7 +1208,6 @@ class SyncService(Service):
             together = batch.apply_new(
                 conn,
                 pending,
-                missing=lambda c, s: self._missing(conn, c, s),
                 hashed=self._hashed,
                 documents=self._document_rows,
             )
