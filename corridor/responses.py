@@ -316,6 +316,25 @@ class SyncPeer(ReadModel):
     wiped_at: datetime | None = Field(
         None, description="At the central: when the node's wipe order was delivered"
     )
+    name: str | None = Field(None, description="The node's human name (given at its init)")
+    wipe_ordered_at: datetime | None = Field(
+        None, description="At the central: when the node's wipe was ordered"
+    )
+    wipe_confirmed_at: datetime | None = Field(
+        None, description="At the central: when the node's signed confirmation arrived"
+    )
+    wipe_carried_out_at: datetime | None = Field(
+        None, description="When the node says it carried the wipe out (its signed report)"
+    )
+    wipe_keys_destroyed: int | None = Field(
+        None, description="Site keys the node says it destroyed in the wipe"
+    )
+    wipe_persons_anonymised: int | None = Field(
+        None, description="Persons the node says it anonymised in the wipe"
+    )
+    wipe_unsent: int | None = Field(
+        None, description="Changes made at the node that never reached the central"
+    )
     unsent: int = Field(description="Changes the peer has not acknowledged (to send)")
     to_receive: int | None = Field(
         description="Changes the peer said it made that have not arrived here (known at "
@@ -336,6 +355,7 @@ class SyncStatus(ReadModel):
     wiped_at: datetime | None = Field(
         None, description="At a node: when it carried out its central's wipe order"
     )
+    name: str | None = Field(None, description="This node's human name (given at its init)")
     fingerprint: str | None = Field(description="This installation's signing key, as checked")
     waiting: int
     conflicts: int

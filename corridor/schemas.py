@@ -365,6 +365,17 @@ class ConflictResolveIn(Strict):
     )
 
 
+class HoldDecisionIn(Strict):
+    """The data protection officer's decision on an erasure received for a person on
+    legal hold here (issue 16)."""
+
+    conflict_id: str = Field(max_length=64, description="The erasure's change id")
+    lift: bool = Field(
+        description="True: lift the hold and carry the erasure out; False: keep the hold "
+        "(the erasure refused)"
+    )
+
+
 class UnmergeIn(Strict):
     reason: str | None = Field(default=None, max_length=NOTE_MAX)
 

@@ -18,19 +18,22 @@ from corridor.cli.options import actor, db_option, key_option, services_for
     type=float,
     help="Pair probability from which two records are called one person "
     "[default: the matching model's duplicate_at; 0.9 with Splink, whose model carries its "
-    "own calibration]",
+    "own calibration; with search, 0.98 of the search's probability that the person is "
+    "registered]",
 )
 @click.option(
     "--engine",
-    type=click.Choice(["corridor", "duckdb", "spark"]),
+    type=click.Choice(["corridor", "duckdb", "spark", "search"]),
     default="corridor",
     show_default=True,
     help="corridor: the matching engine in memory; duckdb/spark: Splink, streaming the "
-    "registry in chunks (docs/matching.md, 'Batch deduplication on Splink')",
+    "registry in chunks (docs/matching.md, 'Batch deduplication on Splink'); search: every "
+    "person searched for among the others, read in chunks (docs/matching.md, "
+    "'Deduplication by search')",
 )
 @click.option(
     "--chunk-size", default=20_000, show_default=True, type=click.IntRange(min=1),
-    help="Persons read from the database at a time (duckdb/spark)",
+    help="Persons read from the database at a time (duckdb/spark/search)",
 )
 @click.option(
     "--memory-limit",
@@ -61,6 +64,10 @@ def duplicates(
         if threshold is None:
             corridor = engine == "corridor"
             threshold = svc.person_search.model.calibration.duplicate_at if corridor else 0.9
+            if engine == "search":
+                from corridor.linkage.search import SEARCH_DUPLICATE_AT
+
+                threshold = SEARCH_DUPLICATE_AT
         if engine == "corridor":
             clusters = svc.person_search.duplicates(threshold)
         else:
@@ -69,13 +76,16 @@ def duplicates(
             from corridor.services.search.batch_dedupe import registry_size
 
             with Progress(transient=True) as bar:
-                task = bar.add_task("Reading persons", total=registry_size(svc.db))
+                size = registry_size(svc.db)
+                task = bar.add_task("Reading persons", total=size)
+                search = bar.add_task("Searching", total=size, visible=engine == "search")
                 clusters = svc.person_search.duplicates(
                     threshold,
                     engine=engine,
                     chunk_size=chunk_size,
                     progress=lambda n: bar.advance(task, n),
                     memory_limit=memory_limit,
+                    searched=lambda n: bar.advance(search, n),
                 )
         # Queued for review (pages and API); pairs an officer kept apart are left out.
         groups, queued = svc.merges.propose(

@@ -38,20 +38,29 @@ def node() -> None:
 @key_option
 @click.option("--central", "central_url", required=True, help="The central registry's URL")
 @click.option("--site", "site", required=True, help="The site this node serves (name or id)")
+@click.option(
+    "--name", "name", required=True, help="This node's name, to tell it apart (e.g. 'Exit desk 2')"
+)
 @click.option("--request-out", type=FILE, required=True, help="Where to write the request")
 def node_init(
-    db_url: str | None, master_key_file: str | None, central_url: str, site: str, request_out: Path
+    db_url: str | None,
+    master_key_file: str | None,
+    central_url: str,
+    site: str,
+    name: str,
+    request_out: Path,
 ) -> None:
     """Make this installation a node of SITE: its keys and an enrolment request for the
     central's administrator (`corridor node approve` there)."""
     svc = services_for(db_url, master_key_file)
     with reported():
-        request = _sync(svc).init_node(central_url, site)
+        request = _sync(svc).init_node(central_url, site, name)
     request_out.write_text(json.dumps(request, indent=1), encoding="utf-8")
     from corridor.sync.keys import fingerprint
 
     click.echo(
-        f"node {request['request']['node_id']} asks to join {central_url} for site {site}; "
+        f"node {request['request']['node_id']} ({request['request']['name']!r}) asks to "
+        f"join {central_url} for site {site}; "
         f"its key fingerprint is {fingerprint(request['request']['signing_public'])}. "
         f"Take {request_out} to the central's administrator."
     )
@@ -74,8 +83,10 @@ def node_approve(
     grant_out.write_text(json.dumps(grant, indent=1), encoding="utf-8")
     from corridor.sync.keys import fingerprint
 
+    name = request.get("request", {}).get("name")
     click.echo(
-        f"node {grant['grant']['node_id']} enrolled for site {grant['grant']['site']['id']}; "
+        f"node {grant['grant']['node_id']} ({name or 'no name'}) enrolled for site "
+        f"{grant['grant']['site']['id']}; "
         f"this central's fingerprint: {fingerprint(grant['grant']['central_signing_public'])}"
     )
 
@@ -117,11 +128,17 @@ def node_export(
 ) -> None:
     """Write what the other side has not acknowledged as an encrypted, signed bundle
     (with --max-bytes: as several, each at most that size)."""
+    from corridor.sync.confirm import confirmation
     from corridor.sync.parts import export_parts
 
     svc = services_for(db_url, master_key_file)
     try:
         with reported():
+            done = confirmation(_sync(svc)) if to_node is None else None
+            if done is not None:  # a wiped node: its confirmation is all it may still send
+                out.write_bytes(done[0])
+                click.echo(f"{done[1]}. {out} holds only its signed confirmation of the wipe")
+                return
             if max_bytes is None:
                 written = [_sync(svc).export(to_node, audit=_send_audit(svc))]
             else:
@@ -147,6 +164,12 @@ def node_import(db_url: str | None, master_key_file: str | None, bundle: Path) -
             bundle.read_bytes(),
             audit=svc.audit.operator_hook(actor().removeprefix("cli:"), "sync.apply"),
         )
+    if report.wipe_confirmed or report.from_node and _confirmation(bundle):
+        click.echo(
+            f"{bundle} is node {report.from_node}'s signed confirmation that it carried out "
+            + ("its wipe: recorded" if report.wipe_confirmed else "its wipe (recorded before)")
+        )
+        return
     if report.wiped:
         click.echo(
             f"{bundle} carried the central's order to wipe this node: its copy of the site's "
@@ -183,7 +206,12 @@ def node_sync(db_url: str | None, master_key_file: str | None, central_url: str 
     if done.wiped:
         click.echo(
             "the central ordered this node's wipe: its copy of the site's keys is destroyed, "
-            "its persons anonymised, and it no longer syncs"
+            "its persons anonymised, and it no longer syncs; "
+            + (
+                "its confirmation reached the central"
+                if done.confirmed
+                else "its confirmation did not reach the central: run `corridor node sync` again"
+            )
         )
         return
     push, pulled = done.push, done.pulled
@@ -242,7 +270,8 @@ def node_status(db_url: str | None, master_key_file: str | None) -> None:
     with reported():
         st = _sync(svc).status()
     click.echo(
-        f"node {st['node_id']} ({st['role']}, {st['status']}), site {st['site_id'] or '-'}, "
+        f"node {st['name'] or '-'} {st['node_id']} ({st['role']}, {st['status']}), "
+        f"site {st['site_id'] or '-'}, "
         f"{st['last_seq']} changes made here, {st['waiting']} waiting, "
         f"{st['conflicts']} conflicts; fingerprint {st['fingerprint'] or '-'}"
     )
@@ -254,9 +283,50 @@ def node_status(db_url: str | None, master_key_file: str | None) -> None:
             "longer be read"
         )
     for p in st["peers"]:
-        click.echo(
-            f"  {p['role'] or '?'} {p['id']} ({p['status']}), site {p['site_id'] or '-'}: "
-            f"last contact {p['last_contact_at'] or 'never'}, {p['unsent']} to send"
-            + ("" if p["to_receive"] is None else f", {p['to_receive']} to receive")
-            + (f"; wipe delivered {p['wiped_at']}" if p.get("wiped_at") else "")
+        click.echo(_peer_line(p))
+
+
+@node.command("list")
+@db_option
+@key_option
+def node_list(db_url: str | None, master_key_file: str | None) -> None:
+    """At the central: its nodes, by name, with their state (a wipe ordered, delivered,
+    carried out); at a node: its central."""
+    svc = services_for(db_url, master_key_file)
+    with reported():
+        st = _sync(svc).status()
+    if not st["peers"]:
+        click.echo("no node enrolled here")
+    for p in st["peers"]:
+        click.echo(_peer_line(p))
+
+
+def _peer_line(p: dict[str, Any]) -> str:
+    line = (
+        f"  {p['role'] or '?'} {p['name'] or '-'} {p['id']} ({p['status']}), site "
+        f"{p['site_id'] or '-'}: last contact {p['last_contact_at'] or 'never'}, "
+        f"{p['unsent']} to send"
+        + ("" if p["to_receive"] is None else f", {p['to_receive']} to receive")
+    )
+    if p.get("wipe_ordered_at"):
+        line += f"; wipe ordered {p['wipe_ordered_at']}"
+    if p.get("wiped_at"):
+        line += f"; wipe delivered {p['wiped_at']}"
+    if p.get("wipe_carried_out_at"):
+        line += (
+            f"; carried out {p['wipe_carried_out_at']} (confirmed {p['wipe_confirmed_at']}: "
+            f"{p['wipe_keys_destroyed']} site keys destroyed, {p['wipe_persons_anonymised']} "
+            f"persons anonymised, {p['wipe_unsent']} changes never sent)"
         )
+    elif p.get("wiped_at"):
+        line += ", not confirmed yet"
+    return line
+
+
+def _confirmation(bundle: Path) -> bool:
+    from corridor.sync.wipe import REPORT
+
+    try:
+        return bool(json.loads(bundle.read_bytes().split(b"\n")[1]).get(REPORT))
+    except (ValueError, IndexError):
+        return False

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from corridor.matching.candidates import CandidatePolicy
 from corridor.matching.index import MemoryIndex
 from corridor.matching.model import Model
 from corridor.matching.records import PersonRecord
 
-__all__ = ["connected_clusters", "find_duplicates", "scored_pairs"]
+__all__ = ["average_linkage_clusters", "connected_clusters", "find_duplicates", "scored_pairs"]
 
 
 def scored_pairs(
@@ -77,3 +77,47 @@ def connected_clusters(ids: Iterable[str], pairs: Iterable[tuple[str, str]]) -> 
     for i in list(parent):
         groups.setdefault(find(i), []).append(i)
     return sorted((sorted(g) for g in groups.values()), key=lambda c: c[0])
+
+
+def average_linkage_clusters(
+    ids: Iterable[str],
+    links: Iterable[tuple[str, str, float]],
+    pair_probability: Callable[[str, str], float],
+    join_at: float,
+) -> list[list[str]]:
+    """Clusters grown from the strongest link down, where two clusters join only if the
+    average, over *every* pair across them, of the engine's probability that the pair is
+    one person (``pair_probability``, each pair scored alone, also the pairs no link
+    names) is at least ``join_at``. Connected components join on one link whatever the
+    sizes: one false link between a person registered 14 times and another registered 13
+    times makes 182 false pairs; here it must outweigh the 181 other cross pairs.
+
+    ``links``: ``(a, b, strength)``; stronger links are tried first (ties by ids).
+    Returns every id in one cluster, each sorted, ordered by their first id.
+
+    >>> p = {frozenset("ab"): 0.9, frozenset("cd"): 0.9, frozenset("bc"): 0.6}
+    >>> prob = lambda x, y: p.get(frozenset((x, y)), 0.0)
+    >>> average_linkage_clusters("abcd", [("a", "b", 1), ("c", "d", 1), ("b", "c", .9)],
+    ...                          prob, 0.3)
+    [['a', 'b'], ['c', 'd']]
+    >>> average_linkage_clusters("abc", [("a", "b", 1), ("b", "c", .9)], prob, 0.3)
+    [['a', 'b', 'c']]
+    """
+    members: dict[str, list[str]] = {i: [i] for i in ids}
+    where = {i: i for i in members}
+    ordered = sorted(links, key=lambda link: (-link[2], link[0], link[1]))
+    for a, b, _strength in ordered:
+        ra, rb = where[a], where[b]
+        if ra == rb:
+            continue
+        left, right = members[ra], members[rb]
+        total = sum(pair_probability(x, y) for x in left for y in right)
+        if total < join_at * len(left) * len(right):
+            continue
+        if len(left) < len(right):
+            ra, rb, left, right = rb, ra, right, left
+        left.extend(right)
+        for x in right:
+            where[x] = ra
+        del members[rb]
+    return sorted((sorted(g) for g in members.values()), key=lambda c: c[0])

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from corridor.security import audit
 from corridor.storage import queries
 from corridor.storage.database import Database
-from corridor.storage.merge_tables import merged_persons
 
 # Appends audit events for the persons a write touched, inside the write's transaction.
 AuditHook = Callable[[Connection, list[str]], None]
@@ -44,13 +43,7 @@ def live_ids(conn: Connection, person_ids: Sequence[str]) -> list[str]:
     Unmerge is the one write that acts on the old id itself, and does not call it."""
     if not person_ids:
         return []
-    merged = set(
-        conn.execute(
-            select(merged_persons.c.person_id).where(
-                merged_persons.c.person_id.in_(sorted(set(person_ids)))
-            )
-        ).scalars()
-    )
+    merged = queries.merged_away(conn, person_ids)
     if not merged:
         return list(person_ids)
     out = []

@@ -19,6 +19,7 @@ NOTES = "corridor.sync.notes"
 UNCHANGED = "corridor.sync.unchanged"
 AS = "corridor.sync.as"
 CARRY = "corridor.sync.carry"
+EXTRA = "corridor.sync.extra"
 
 # The matrix actions whose writes reach other nodes. ``sync.apply`` (a change received
 # from another node) is not among them: it is recorded under its own origin instead.
@@ -62,6 +63,18 @@ def journal_as(conn: Connection, action: str) -> None:
     conn.info[AS] = action
 
 
+def annotate(conn: Connection, person_id: str, extra: dict[str, object]) -> None:
+    """Say that this write's change of ``person_id`` carries ``extra`` beside the
+    person's state (a decision on a sync conflict names what it decides)."""
+    conn.info.setdefault(EXTRA, {}).setdefault(person_id, {}).update(extra)
+
+
+def extras(conn: Connection) -> dict[str, dict[str, object]]:
+    """What ``annotate`` said for this transaction, per person."""
+    found: dict[str, dict[str, object]] = conn.info.get(EXTRA) or {}
+    return found
+
+
 def person_state_unchanged(conn: Connection) -> None:
     """Say that this transaction, though audited as a write about persons, changes no
     person's state (a duplicate pair queued or decided apart): it appends no change."""
@@ -87,3 +100,4 @@ def discard(conn: Connection) -> None:
     conn.info.pop(UNCHANGED, None)
     conn.info.pop(AS, None)
     conn.info.pop(CARRY, None)
+    conn.info.pop(EXTRA, None)

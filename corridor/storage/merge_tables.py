@@ -66,3 +66,19 @@ merged_persons = Table(
     Column("survivor_id", ID, ForeignKey("persons.id"), nullable=False, index=True),
     Column("merge_id", ID, ForeignKey("person_merges.id"), nullable=False),
 )
+
+# An old id merged elsewhere into a survivor held here, whose own record this
+# installation never held (a site node: the camp's registration merged at the central
+# into the exit's person; migration 0027). ``merged_persons`` names two ``persons``
+# rows; this names the survivor only, and keeps the old id's registration number for
+# look-ups by number. Read with ``merged_persons`` wherever an old id is led to its
+# survivor (``queries.survivors``, ``services.base.live_ids``).
+merged_ids = Table(
+    "merged_ids",
+    metadata,
+    Column("person_id", ID, primary_key=True),
+    Column("survivor_id", ID, ForeignKey("persons.id"), nullable=False, index=True),
+    Column("merge_id", ID, nullable=False),  # the central's merge (not held here)
+    Column("registration_number", String(12), index=True),
+    Column("merged_at", UTCDateTime),  # when the central merged it
+)

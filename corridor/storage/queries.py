@@ -12,7 +12,7 @@ from corridor.domain.birth import age_bracket, age_on, format_birth_date
 from corridor.domain.ids import format_registration_number
 from corridor.domain.names import NAME_PARTS
 from corridor.errors import NotFound
-from corridor.storage.merge_tables import merged_persons
+from corridor.storage.merge_tables import merged_ids, merged_persons
 from corridor.storage.tables import (
     households,
     person_documents,
@@ -104,8 +104,12 @@ def survivors(conn: Connection, person_ids: Iterable[str], max_chain: int = 50) 
             break
         found = dict(
             conn.execute(
-                select(merged_persons.c.person_id, merged_persons.c.survivor_id).where(
-                    merged_persons.c.person_id.in_(pending)
+                select(merged_persons.c.person_id, merged_persons.c.survivor_id)
+                .where(merged_persons.c.person_id.in_(pending))
+                .union_all(  # an old id whose own record is not held here (a node)
+                    select(merged_ids.c.person_id, merged_ids.c.survivor_id).where(
+                        merged_ids.c.person_id.in_(pending)
+                    )
                 )
             ).all()
         )
@@ -116,6 +120,33 @@ def survivors(conn: Connection, person_ids: Iterable[str], max_chain: int = 50) 
     if pending:
         raise RuntimeError("a chain of merges too long to follow")
     return list(out)
+
+
+def merged_away(conn: Connection, person_ids: Iterable[str]) -> set[str]:
+    """The ids of ``person_ids`` merged into another person (``merged_persons``, or at a
+    site node ``merged_ids``: an old id whose own record it never held)."""
+    ids = sorted(set(person_ids))
+    if not ids:
+        return set()
+    return set(
+        conn.execute(
+            select(merged_persons.c.person_id)
+            .where(merged_persons.c.person_id.in_(ids))
+            .union_all(select(merged_ids.c.person_id).where(merged_ids.c.person_id.in_(ids)))
+        ).scalars()
+    )
+
+
+def by_number(conn: Connection, number: str) -> str | None:
+    """The person a (normalised) registration number names here: a person held, or an
+    old id merged elsewhere whose own record is not held here (``merged_ids``: it then
+    leads to its survivor through ``survivors``)."""
+    pid = conn.execute(select(persons.c.id).where(persons.c.registration_number == number)).scalar()
+    if pid is None:
+        pid = conn.execute(
+            select(merged_ids.c.person_id).where(merged_ids.c.registration_number == number)
+        ).scalar()
+    return None if pid is None else str(pid)
 
 
 def merged_into(conn: Connection, person_id: str) -> list[str]:

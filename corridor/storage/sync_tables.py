@@ -90,6 +90,12 @@ sync_nodes = Table(
     Column("wipe_ordered_at", UTCDateTime),
     Column("wiped_at", UTCDateTime),
     Column("last_request_at", UTCDateTime),
+    # Migration 0028_wipe: the node's human name (given at ``corridor node init``); its
+    # signed account of a wipe it carried out (JSON, no personal data: a node's own row,
+    # and at the central the node's row once verified, with when it arrived).
+    Column("name", String(64)),
+    Column("wipe_report", Text),
+    Column("wipe_confirmed_at", UTCDateTime),
 )
 
 # The change each person's stored state reflects here (the base of the next change).

@@ -16,8 +16,11 @@ A change is taken here only when it is independent of every other change waiting
   about them is overtaken);
 - it is made on nothing (``depends_on`` None): no base to wait for, nothing to merge
   field by field, no conflict possible, no draft to be taken off;
-- it carries no manifest, item, discrepancy or merge, is no erasure and no forget, and
-  no other waiting change names its person in a merge;
+- it carries no manifest, item, discrepancy or merge, no conflict's decision and no
+  hold's refusal of an erasure, is no erasure and no forget, and no other waiting change
+  names its person in a merge; its person is no old id held here (``merged_ids``);
+- its registration number is held by nobody here and given by no other change of the
+  batch (a number given twice goes to ``_apply``, which refuses the bundle saying so);
 - what it names is here (its sites, the manifests its movements name), as
   ``SyncService._missing`` asks, for all of them in one query per table.
 
@@ -27,13 +30,14 @@ Its family links, the relay at the central, the match index and the audit are do
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from corridor.storage import locations
-from corridor.storage.merge_tables import merged_persons
+from corridor.storage.merge_tables import merged_ids, merged_persons
 from corridor.storage.sync_tables import sync_changes
 from corridor.storage.tables import (
     households,
@@ -48,7 +52,16 @@ from corridor.sync.journal import FORGET, set_heads
 from corridor.sync.state import decode_row
 
 CHUNK = 500
-_FACTS = ("manifests", "manifest_items", "manifest_discrepancies", "merges")
+# What a state may carry that only ``_apply`` handles: facts, a conflict's decision
+# (``decisions.DECIDES``), a hold that refused an erasure (``holds.REFUSED``).
+_FACTS = (
+    "manifests",
+    "manifest_items",
+    "manifest_discrepancies",
+    "merges",
+    "decides",
+    "erasure_refused",
+)
 
 _MARK_APPLIED = (
     update(sync_changes)
@@ -123,6 +136,23 @@ def _not_waiting(
     ]
 
 
+def _numbers_free(
+    conn: Connection, chosen: list[tuple[Any, dict[str, Any]]]
+) -> list[tuple[Any, dict[str, Any]]]:
+    """The changes of ``chosen`` whose registration number no person here holds and no
+    other change of the batch gives: a number given twice is left to ``_apply``, which
+    refuses the bundle saying so (``numbers.collision``)."""
+    numbers = [s["person"].get("registration_number") for _, s in chosen]
+    given = [n for n in numbers if n]
+    taken = _present(conn, persons.c.registration_number, given)
+    twice = {n for n, count in Counter(given).items() if count > 1}
+    return [
+        pair
+        for pair, n in zip(chosen, numbers, strict=True)
+        if not n or (n not in taken and n not in twice)
+    ]
+
+
 def apply_new(
     conn: Connection,
     pending: list[tuple[Any, dict[str, Any]]],
@@ -138,9 +168,14 @@ def apply_new(
     if not chosen:
         return set()
     pids = [str(c["person_id"]) for c, _ in chosen]
-    held = _present(conn, persons.c.id, pids) | _present(conn, merged_persons.c.person_id, pids)
+    held = (
+        _present(conn, persons.c.id, pids)
+        | _present(conn, merged_persons.c.person_id, pids)
+        | _present(conn, merged_ids.c.person_id, pids)
+    )
     chosen = [(c, s) for c, s in chosen if str(c["person_id"]) not in held]
     chosen = _not_waiting(conn, chosen)
+    chosen = _numbers_free(conn, chosen)
     if not chosen:
         return set()
 

@@ -25,7 +25,8 @@ from typing import Any
 import httpx2 as httpx
 
 from corridor.services.base import AuditHook
-from corridor.sync.service import BundleRefused, ImportReport, SyncService
+from corridor.sync.confirm import confirmation
+from corridor.sync.service import BundleRefused, ImportReport, NodeWiped, SyncService
 
 BUNDLE_TYPE = "application/octet-stream"
 TIMEOUT_S = 120.0
@@ -55,6 +56,8 @@ class RoundReport:
     pulls: int = 0  # answers imported (a bounded answer says there is more: pulled again)
     # The central ordered this node's wipe: the push was refused, the pull carried it out.
     wiped: bool = False
+    # The node's signed confirmation of the wipe reached the central (``sync/wipe.py``).
+    confirmed: bool = False
 
 
 def _said(response: httpx.Response) -> str:
@@ -109,6 +112,10 @@ def sync_round(
         client = httpx.Client(base_url=central_url or central["url"], timeout=TIMEOUT_S)
     report = RoundReport()
     try:
+        done = confirmation(sync)
+        if done is not None:  # wiped: the one message it may still send, then refuse
+            _post(client, "/api/sync/push", done[0])
+            raise NodeWiped(f"{done[1]} (its confirmation of the wipe reached the central)")
         bundle = sync.export(audit=send_audit)
         pushed = _post(client, "/api/sync/push", bundle, passes=PULL_ANYWAY)
         refused = None
@@ -127,6 +134,7 @@ def sync_round(
             report.pulled = _sum(report.pulled, pulled) if report.pulls > 1 else pulled
             if pulled.wiped:
                 report.wiped = True
+                report.confirmed = _confirm(sync, client)
                 return report
             if not _header(answer).get("more"):
                 break
@@ -137,6 +145,19 @@ def sync_round(
         if own:
             client.close()
     return report
+
+
+def _confirm(sync: SyncService, client: httpx.Client) -> bool:
+    """The wipe just carried out, confirmed to the central at once; if the link drops
+    now, the next round (or an exported file) sends it again."""
+    done = confirmation(sync)
+    if done is None:
+        return False
+    try:
+        _post(client, "/api/sync/push", done[0])
+    except SyncFailed:
+        return False
+    return True
 
 
 def _sum(a: ImportReport, b: ImportReport) -> ImportReport:

@@ -28,14 +28,17 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, and_, func, select, update
 
 from corridor.domain.names import NAME_PARTS
+from corridor.domain.paging import Paging
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
 from corridor.schemas import PersonPatch
 from corridor.services.base import AuditHook
-from corridor.storage import queries
+from corridor.storage import changes, queries
 from corridor.storage.merge_tables import duplicate_pairs
 from corridor.storage.security_tables import users
 from corridor.storage.sync_tables import sync_acks, sync_changes, sync_nodes
 from corridor.storage.tables import persons, sites
+from corridor.sync import decisions
+from corridor.sync.holds import HOLD_FIELD
 from corridor.sync.journal import heads_of, open_payload, set_heads
 from corridor.sync.state import decode_row
 from corridor.text import N_
@@ -224,9 +227,28 @@ class ConflictReview:
 
     # -- the queue (raw: shown only through the gate) -----------------------------------
 
-    def queue(self, scope: Sites = None) -> list[dict[str, Any]]:
-        """The open conflicts of ``scope``'s sites, oldest first."""
-        return self._load(scope)
+    def queue(self, scope: Sites = None, paging: Paging | None = None) -> list[dict[str, Any]]:
+        """The open conflicts of ``scope``'s sites, oldest first; ``paging``: one page of
+        them (``total`` counts them all)."""
+        return self._load(scope, paging=paging)
+
+    def total(self, scope: Sites = None) -> int:
+        """How many open conflicts ``scope``'s sites hold (the queue's pages together)."""
+        with self.db.read() as conn:
+            query = self._open(scope).with_only_columns(func.count()).order_by(None)
+            return int(conn.execute(query).scalar_one())
+
+    def _open(self, scope: Sites) -> Any:
+        query = (
+            select(sync_changes)
+            .where(sync_changes.c.state == "conflict", sync_changes.c.resolved_at.is_(None))
+            # An erasure against a legal hold is the data protection officer's (holds.py).
+            .where(func.coalesce(sync_changes.c.conflict_fields, "") != HOLD_FIELD)
+            .order_by(sync_changes.c.received_at, sync_changes.c.id)
+        )
+        if scope is not None:
+            query = query.where(sync_changes.c.site_id.in_(sorted(scope)))
+        return query
 
     def find(self, conflict_id: str, person_id: str, scope: Sites = None) -> dict[str, Any]:
         """One open conflict of this person (NotFound otherwise, or out of scope)."""
@@ -236,15 +258,15 @@ class ConflictReview:
         return found[0]
 
     def _load(
-        self, scope: Sites, conflict_id: str | None = None, person_id: str | None = None
+        self,
+        scope: Sites,
+        conflict_id: str | None = None,
+        person_id: str | None = None,
+        paging: Paging | None = None,
     ) -> list[dict[str, Any]]:
-        query = (
-            select(sync_changes)
-            .where(sync_changes.c.state == "conflict", sync_changes.c.resolved_at.is_(None))
-            .order_by(sync_changes.c.received_at, sync_changes.c.id)
-        )
-        if scope is not None:
-            query = query.where(sync_changes.c.site_id.in_(sorted(scope)))
+        query = self._open(scope)
+        if paging is not None:
+            query = query.limit(paging.limit).offset(paging.offset)
         if conflict_id is not None:
             query = query.where(
                 sync_changes.c.id == conflict_id, sync_changes.c.person_id == person_id
@@ -269,10 +291,17 @@ class ConflictReview:
                 )
             }
             heads = heads_of(conn, pids)
+            # Ours: the head the conflict was applied against (noted then), else today's.
+            ours_ids = {
+                r["id"]: decisions.ours_of(r["resolution"]) or heads.get(str(r["person_id"]), "")
+                for r in rows
+            }
             head_rows = {
                 r["id"]: r
                 for r in conn.execute(
-                    select(sync_changes).where(sync_changes.c.id.in_(sorted(set(heads.values()))))
+                    select(sync_changes).where(
+                        sync_changes.c.id.in_(sorted(set(ours_ids.values())))
+                    )
                 ).mappings()
             }
             site_names = dict(conn.execute(select(sites.c.id, sites.c.name)).all())
@@ -285,7 +314,7 @@ class ConflictReview:
                 if theirs is None:
                     continue  # its site's key is destroyed: nothing can be shown or decided
                 ours = ours_people[pid]
-                head = head_rows.get(heads.get(pid, ""))
+                head = head_rows.get(ours_ids[row["id"]])
                 fields = [f for f in (row["conflict_fields"] or "").split(",") if f]
                 out.append(
                     {
@@ -306,6 +335,7 @@ class ConflictReview:
                         "site_id": row["site_id"],
                         "site_name": site_names.get(row["site_id"]),
                         "fields": fields,
+                        "ours_change": ours_ids[row["id"]] or None,
                         "ours": {
                             "person": ours,
                             "change": _change_of(head, names, site_names),
@@ -395,6 +425,12 @@ class ConflictReview:
             # The decision is made on the other side's change: at the other side it
             # follows on from (or merges with) their own and carries the value kept.
             set_heads(conn, {person_id: conflict_id})
+            # Every copy of this conflict (at a third origin too) is settled by it.
+            changes.annotate(
+                conn,
+                person_id,
+                decisions.mark(conflict_id, found["ours_change"], resolution["fields"]),
+            )
         self.s.registration.notify([person_id])
         return {
             "id": conflict_id,

@@ -41,8 +41,9 @@ from corridor.storage.tables import (
     persons,
     relationships,
 )
+from corridor.sync import oldids
 from corridor.sync.journal import WITHHELD, custody
-from corridor.sync.state import decode_row
+from corridor.sync.state import MERGED_NUMBER, decode_row
 
 # The kind of an erasure's change, and how a node logs a person it forgot.
 ERASE_KIND = "person.erase"
@@ -181,6 +182,10 @@ def apply_merges(conn: Connection, mover: MergeRows, state: dict[str, Any]) -> s
             conn.execute(select(persons.c.id).where(persons.c.id.in_([survivor, merged]))).scalars()
         )
         if present != {survivor, merged}:
+            if merged == str(state["person"]["id"]):  # its own record is written now
+                oldids.now_held(conn, merged)
+            elif present == {survivor}:  # the old id alone leads to the survivor here
+                oldids.survivor_only(conn, row, data.get(MERGED_NUMBER))
             continue  # made here when the other arrives (its change carries it too)
         here = (
             conn.execute(select(person_merges).where(person_merges.c.id == row["id"]))
@@ -199,6 +204,7 @@ def apply_merges(conn: Connection, mover: MergeRows, state: dict[str, Any]) -> s
                 select(merged_persons.c.person_id).where(merged_persons.c.person_id == survivor)
             ).first():
                 continue  # the survivor is merged away here: the later change settles it
+            oldids.now_held(conn, merged)  # made here with both rows now
             role, own_site = custody(conn)
             sites = dict(
                 conn.execute(
@@ -229,6 +235,7 @@ def apply_merges(conn: Connection, mover: MergeRows, state: dict[str, Any]) -> s
         elif here["unmerged_at"] is None:
             if in_force is not None and in_force["merge_id"] == row["id"]:
                 mover.move_back(conn, survivor, merged, here["moved"] or {})
+                oldids.now_held(conn, merged)
                 conn.execute(delete(merged_persons).where(merged_persons.c.person_id == merged))
                 touched |= {survivor, merged}
             conn.execute(
@@ -367,6 +374,7 @@ def forget(conn: Connection, person_ids: list[str], now: datetime) -> None:
     and day) still count them; nothing names them."""
     from corridor.services.protection.retention import anonymise
 
+    oldids.keep_numbers(conn, person_ids)  # a merged-away id's number still leads on
     anonymise(conn, person_ids, now)
     _disposed(conn, person_ids, FORGET_CATEGORY, "left this node's site (the central's forget)",
               now)  # fmt: skip

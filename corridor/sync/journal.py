@@ -31,11 +31,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from corridor.domain.ids import uuid7
 from corridor.storage.bulk import insert_rows
-from corridor.storage.changes import Note
+from corridor.storage.changes import Note, extras
 from corridor.storage.merge_tables import merged_persons
 from corridor.storage.sync_tables import sync_changes, sync_heads, sync_nodes
 from corridor.storage.tables import person_locations, persons
-from corridor.sync.state import snapshots
+from corridor.sync.state import MERGED_NUMBER, snapshots
 
 if TYPE_CHECKING:  # the services install the journal; it imports none of them
     from corridor.services.protection.field_vault import FieldVault
@@ -194,7 +194,12 @@ class Journal:
 
     def __call__(self, conn: Connection, notes: list[Note]) -> None:
         found = snapshots(conn, [n.person_id for n in notes])
-        states = [(n, found[n.person_id]) for n in notes if found[n.person_id]["person"]]
+        extra = extras(conn)  # a decision's marks beside the state
+        states = [
+            (n, {**found[n.person_id], **extra.get(n.person_id, {})})
+            for n in notes
+            if found[n.person_id]["person"]
+        ]
         if not states:
             return
         origin, seqs = next_seqs(conn, len(states))
@@ -282,12 +287,32 @@ def series_heads(conn: Connection, pairs: set[tuple[str, str]]) -> dict[tuple[st
     best: dict[tuple[str, str], tuple[Any, str]] = {}
     reached = func.coalesce(sync_changes.c.received_at, sync_changes.c.recorded_at)
     for start in range(0, len(pids), 500):
-        for pid, site, cid, at in conn.execute(
-            select(sync_changes.c.person_id, sync_changes.c.site_id, sync_changes.c.id, reached)
+        rows = conn.execute(
+            select(
+                sync_changes.c.person_id,
+                sync_changes.c.site_id,
+                sync_changes.c.id,
+                reached,
+                sync_changes.c.received_at,
+                sync_changes.c.state == "conflict",
+                sync_changes.c.resolved_at,
+            )
             .where(sync_changes.c.person_id.in_(pids[start : start + 500]))
             .where(sync_changes.c.state.in_(("applied", "conflict")))
-        ):
+        ).all()
+        # While a conflict is open here, the state keeps our value of its fields: a
+        # change received since (merged into it) is no base (sync/decisions.py).
+        open_at: dict[tuple[str, str], tuple[Any, str]] = {}
+        for pid, site, cid, at, _received, conflict, resolved in rows:
             key = (str(pid), str(site))
+            if conflict and resolved is None and (key not in open_at or (at, cid) < open_at[key]):
+                open_at[key] = (at, str(cid))
+        for pid, site, cid, at, received, conflict, resolved in rows:
+            key = (str(pid), str(site))
+            if conflict and resolved is None:
+                continue
+            if received is not None and key in open_at and (at, str(cid)) > open_at[key]:
+                continue
             if key in pairs and (key not in best or (at, str(cid)) > best[key]):
                 best[key] = (at, str(cid))
     return {k: v[1] for k, v in best.items()}
@@ -449,6 +474,8 @@ def erased_state(
     whole elsewhere), whose every person field is said withheld, so that a change of the
     node's own still to be sent writes none of them at the central."""
     out = {**old, "person": {**now["person"]}, "documents": [], "relationships": []}
+    if old.get("merges"):  # the merged-away person's number names them too
+        out["merges"] = [{**m, MERGED_NUMBER: None} for m in old["merges"]]
     if forget:
         out[WITHHELD] = [k for k in now["person"] if k not in ("id", "site_id")] + ["documents"]
     elif old.get(WITHHELD):

@@ -61,8 +61,20 @@ from corridor.storage.tables import (
     persons,
     sites,
 )
-from corridor.sync import batch, facts, keygrant, keys, parts
+from corridor.sync import (
+    batch,
+    decisions,
+    facts,
+    holds,
+    keygrant,
+    keys,
+    names,
+    numbers,
+    parts,
+    reference,
+)
 from corridor.sync import conflicts as conflict_review
+from corridor.sync import wipe as wipes
 from corridor.sync.journal import (
     COMPRESSED,
     FORGET,
@@ -97,6 +109,7 @@ NODE_PURPOSE = {
     "sync.send": "changes sent to another node (sync)",
     "sync.wipe": "the central's order to wipe this node (sent, or carried out)",
     "sync.keys": "site keys destroyed at the central, destroyed here too",
+    wipes.ACTION: wipes.PURPOSE,
 }
 # A node's status at the central that still names it but takes no change from it.
 HELD_BACK = frozenset({"revoked", "wipe", "wiped"})
@@ -150,6 +163,8 @@ class ImportReport:
     # The bundle carried the central's order and this node carried it out: its site's
     # keys are destroyed, its persons anonymised, and it no longer syncs.
     wiped: bool = False
+    # At the central: the bundle was a node's signed confirmation of its wipe, recorded now.
+    wipe_confirmed: bool = False
 
     @property
     def already_applied(self) -> bool:
@@ -228,9 +243,13 @@ class SyncService(Service):
             me = self._self(conn)
         return {k: v for k, v in me.items() if k != "secret"}
 
-    def init_node(self, central_url: str, site_name: str) -> dict[str, Any]:
+    def init_node(
+        self, central_url: str, site_name: str, name: str | None = None
+    ) -> dict[str, Any]:
         """Make this installation a node of ``site_name``: its key pairs and a signed
-        enrolment request for the central's administrator (a small JSON document)."""
+        enrolment request for the central's administrator (a small JSON document).
+        ``name``: the node's human name (``names.valid``; None: a request without one)."""
+        name = None if name is None else names.valid(name)
         now = self.clock()
         with self.db.transaction() as conn:
             ensure_self(conn)
@@ -259,6 +278,7 @@ class SyncService(Service):
                     central_url=central_url,
                     site_name=site_name,
                     requested_at=now,
+                    name=name,
                 )
             )
         body = {
@@ -268,6 +288,7 @@ class SyncService(Service):
             "signing_public": me["signing_public"],
             "box_public": me["box_public"],
             "requested_at": now.isoformat(),
+            **({"name": name} if name is not None else {}),
         }
         message = dumps(body).encode()
         return {"request": body, "signature": keys.sign(private, message)}
@@ -282,6 +303,7 @@ class SyncService(Service):
             body = request["request"]
             keys.verify(body["signing_public"], dumps(body).encode(), request["signature"])
             node_id, site_name = str(body["node_id"]), str(body["site"])
+            name = None if body.get("name") is None else names.valid(str(body["name"]))
         except (KeyError, TypeError, ValueError, keys.BadSignature) as exc:
             raise EnrolmentRefused(f"the enrolment request does not check out: {exc}") from exc
         now = self.clock()
@@ -328,7 +350,11 @@ class SyncService(Service):
                 "wipe_ordered_at": None,
                 "wiped_at": None,
                 "last_request_at": None,
+                "name": name,
+                "wipe_report": None,
+                "wipe_confirmed_at": None,
             }
+            names.unique(conn, site["id"], node_id, name)
             if known:
                 conn.execute(update(sync_nodes).where(sync_nodes.c.id == node_id).values(**values))
             else:
@@ -611,6 +637,7 @@ class SyncService(Service):
                 for c in sent[limit:]:
                     cut[c["origin_node"]] = carried.get(c["origin_node"])
                 sent = sent[:limit]
+            sites_now = reference.rows(conn) if me["role"] == "central" else None
             sent_persons = [str(c["person_id"]) for c in sent if c["person_id"] is not None]
             if sent_persons:
                 (audit or self.node_hook(peer_id, "sync.send"))(
@@ -635,7 +662,7 @@ class SyncService(Service):
                         ranges[origin] = [acks.get(origin, 0), hi]
                     continue
                 ranges[origin] = [acks.get(origin, 0), marks.get(origin, 0)]
-        text = dumps({"changes": sent})
+        text = dumps({"changes": sent, **({reference.SITES: sites_now} if sites_now else {})})
         magic = MAGIC_V1 if version == 1 else MAGIC
         if sealable:
             sealed = self.vault.seal(
@@ -713,6 +740,7 @@ class SyncService(Service):
         except (ValueError, UnicodeDecodeError) as exc:
             raise BundleRefused("the bundle's header cannot be read: nothing was imported") from exc
         header.pop(WIPED, None)  # set below, never taken from the wire
+        header.pop(reference.RECEIVED, None)  # likewise, from the sealed body
         with self.db.read() as conn:
             me = self._self(conn)
             if me["status"] == "wiped":
@@ -763,8 +791,11 @@ class SyncService(Service):
         try:
             if BUNDLE_VERSIONS[lines[0]] == 2:
                 opened = zlib.decompress(opened.removeprefix(COMPRESSED))
-            changes = json.loads(opened)["changes"]
-        except (zlib.error, ValueError, KeyError) as exc:
+            content = json.loads(opened)
+            changes = content["changes"]
+            if me["role"] == "node" and sender["role"] == "central":
+                header[reference.RECEIVED] = list(content.get(reference.SITES, []))
+        except (zlib.error, ValueError, KeyError, TypeError) as exc:
             raise BundleRefused("the bundle's body cannot be read: nothing was imported") from exc
         if any(c["site_id"] != my_site for c in changes):
             raise BundleRefused("the bundle holds another site's changes: nothing was imported")
@@ -777,6 +808,8 @@ class SyncService(Service):
         network, with nobody at the keyboard): audited as the sending node."""
         header, changes = self.read_bundle(data)
         sender = str(header["from_node"])
+        if header.get(wipes.REPORT):  # a wiped node's one message: its confirmation
+            return ImportReport(from_node=sender, wipe_confirmed=wipes.record(self, header))
         if header.get(WIPED):
             return ImportReport(from_node=sender, wiped=True)
         if audit is None:
@@ -814,6 +847,7 @@ class SyncService(Service):
                     for c in fresh
                 ],
             )
+            reference.install(conn, header.get(reference.RECEIVED, []))  # sites first
             touched = self._drain(conn, report, audit)
             advanced = self._advance(conn, me, sender, header)
             report.fresh = len(fresh)
@@ -993,11 +1027,14 @@ class SyncService(Service):
             wiped = wipe or not left
             if wiped:
                 destroy_in(conn, cipher, site_id)
+                held: list[str] = []
                 if wipe:
                     # Every person held here: the site's own and those of other sites
                     # who came to it on a manifest (a node holds no one else).
-                    held = select(persons.c.id)
-                    anonymise(conn, list(conn.execute(held).scalars()), now)
+                    held = list(conn.execute(select(persons.c.id)).scalars())
+                    anonymise(conn, held, now)
+                gone = sorted(left | doomed)
+                wipes.note(conn, me, str(central["id"]), wipe, gone, len(held), now)
                 conn.execute(
                     update(sync_nodes)
                     .where(sync_nodes.c.id == me["id"])
@@ -1013,6 +1050,8 @@ class SyncService(Service):
                 )
             self.node_hook(str(central["id"]), "sync.wipe" if wipe else "sync.keys")(conn, [])
         self.vault.forget(site_id)
+        if wiped:  # nothing the wipe overwrote left readable in the file (wipe.py)
+            wipes.scrub_file(self.db)
         return wiped
 
     def _adopt_keys(
@@ -1227,6 +1266,7 @@ class SyncService(Service):
                     .values(
                         state="conflict" if conflicts else "applied",
                         conflict_fields=",".join(conflicts) or None,
+                        resolution=decisions.opened(conn, change["person_id"], conflicts),
                     )
                 )
                 state["_via"] = (change["kind"], change["user_id"], change["site_id"])
@@ -1307,7 +1347,12 @@ class SyncService(Service):
         current = conn.execute(select(persons).where(persons.c.id == pid)).mappings().first()
         head = heads_of(conn, [pid]).get(pid)
         conflicts: list[str] = []
+        decided = decisions.taken(conn, pid, state)  # a decision of a conflict held here
+        twice = numbers.collision(conn, change, incoming, current)
+        if twice:  # two persons, one number: refused whole, nothing written
+            raise BundleRefused(twice)
         erased = facts.erasure(conn, change["kind"], current, incoming)
+        holds.received(conn, change, state)  # a kept hold: our erasure refused there
         if erased == "held":  # an erasure of a person on legal hold here: not carried out
             state["_conflict"] = True
             return ["legal_hold"]
@@ -1343,9 +1388,9 @@ class SyncService(Service):
                 if name in NOT_COMPARED or name not in incoming:  # or withheld
                     continue
                 b, o, t = (self._plain(site_id, name, x.get(name)) for x in (base, ours, theirs))
-                if t in (b, o):
+                if t in (b, o) and name not in decided:
                     continue
-                if o == b:
+                if o == b or name in decided:
                     take[name] = theirs.get(name)
                 else:
                     conflicts.append(name)
@@ -1358,8 +1403,8 @@ class SyncService(Service):
                     ).mappings()],
                 )  # fmt: skip
                 t_docs = self._doc_set(site_id, state["documents"])
-                if t_docs not in (b_docs, o_docs):
-                    if o_docs == b_docs:
+                if t_docs not in (b_docs, o_docs) or "documents" in decided:
+                    if o_docs == b_docs or "documents" in decided:
                         self._replace_documents(conn, pid, site_id, docs_in)
                     else:
                         conflicts.append("documents")
@@ -1371,6 +1416,7 @@ class SyncService(Service):
                     .where(persons.c.id == pid)
                     .values(**self._hashed(site_id, values))
                 )
+        decisions.settle_copies(conn, pid, change, state)
         # Facts add up: manifests (before the events naming them), then movement events
         # by id, in the order they happened, on the survivor of a person merged here.
         facts.apply_manifests(conn, state)
@@ -1388,7 +1434,9 @@ class SyncService(Service):
         )
         locations.refresh(conn, [p for p in named if p not in merged_here])
         if not conflicts:
-            set_heads(conn, {pid: change["id"]})
+            merged = current is not None and not erased and head != change["depends_on"]
+            if not (merged and decisions.holds_head(conn, pid)):
+                set_heads(conn, {pid: change["id"]})
         else:
             state["_conflict"] = True
         return conflicts
@@ -1503,6 +1551,7 @@ class SyncService(Service):
                         "site_id": peer["site_id"],
                         "last_contact_at": peer["last_contact_at"],
                         "wiped_at": peer["wiped_at"],
+                        **wipes.peer_fields(peer),
                         "unsent": unsent,
                         "to_receive": to_receive,
                     }
@@ -1523,6 +1572,7 @@ class SyncService(Service):
             "site_id": me["site_id"],
             "last_seq": me["last_seq"],
             "wiped_at": me["wiped_at"],
+            "name": me["name"],
             "fingerprint": keys.fingerprint(me["signing_public"]) if me["signing_public"] else None,
             "waiting": counts["waiting"],
             "conflicts": counts["conflict"],

@@ -46,6 +46,9 @@ LOCAL = {
 # The parts of a state that travel as facts beside the person (payload keys added after
 # format 2 first shipped, and left out when empty: a payload without them has none).
 FACTS = ("manifests", "manifest_items", "manifest_discrepancies", "merges")
+# A merge's key beside its row: the merged-away person's registration number (a node
+# holding the survivor but not that person's record keeps it, ``facts.apply_merges``).
+MERGED_NUMBER = "merged_number"
 
 
 def _out(value: Any) -> Any:
@@ -191,8 +194,19 @@ def _facts(conn: Connection, held: list[str], out: dict[str, dict[str, Any]]) ->
             for pid in sorted(wanted[mid]):
                 out[pid].setdefault("manifests", []).append(m)
     seen: dict[str, set[str]] = {}
+    merges: list[dict[str, Any]] = []
     for shape in (_MERGED_AWAY, _MERGED_IN):
         for pid, merge in shape.rows(conn, held):
             if merge["id"] not in seen.setdefault(pid, set()):
                 seen[pid].add(merge["id"])
                 out[pid].setdefault("merges", []).append(merge)
+                merges.append(merge)
+    if merges:  # the old id's number, for a node that never held its record
+        away = sorted({m["merged_id"] for m in merges})
+        numbers = dict(
+            conn.execute(
+                select(persons.c.id, persons.c.registration_number).where(persons.c.id.in_(away))
+            ).all()
+        )
+        for m in merges:
+            m[MERGED_NUMBER] = numbers.get(m["merged_id"])

@@ -42,6 +42,10 @@ NOT_LED: dict[str, str] = {
     "the id's own record: a merged-away person's conflicts leave the queue (404)",
     "POST /persons/{person_id}/resolve-conflict": "a decision about a sync conflict of the "
     "id's own record: a merged-away person's conflicts leave the queue (404)",
+    "POST /api/persons/{person_id}/resolve-hold": "a decision about an erasure received "
+    "for the id's own record: a merged-away person's leave the queue (404)",
+    "POST /persons/{person_id}/resolve-hold": "a decision about an erasure received for the "
+    "id's own record: a merged-away person's leave the queue (404)",
     "POST /api/persons/search": "a read",
     "POST /dpo/audit": "a read (who opened a record)",
     "POST /dpo/holds": "by registration number, the officer's own look-up",

@@ -128,6 +128,11 @@ FORMS: dict[str, dict[str, str]] = {
         "conflict_id": "0190aaaa-0000-7000-8000-000000000000",
         "choice.phone": "theirs",
     },
+    # A decision on an erasure received for a person on hold, nobody has: 404.
+    "POST /persons/{person_id}/resolve-hold": {
+        "conflict_id": "0190aaaa-0000-7000-8000-000000000000",
+        "decision": "keep",
+    },
     "POST /persons/{person_id}/links": {
         "registration_number": "{registration_number}",
         "link_kind": "cousin",

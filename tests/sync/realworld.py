@@ -188,8 +188,9 @@ def enrol(central: Install, node: Install, site: str, central_url: str, tmp_path
     the central's fingerprint as `approve` printed it; the node's id."""
     request, grant = tmp_path / f"{node.name}-request.json", tmp_path / f"{node.name}-grant.json"
     out = node.cli(
-        "node", "init", "--central", central_url, "--site", site, "--request-out", str(request)
-    )
+        "node", "init", "--central", central_url, "--site", site, "--name", f"{node.name} desk",
+        "--request-out", str(request),
+    )  # fmt: skip
     node_id = out.split()[1]
     out = central.cli("node", "approve", str(request), "--out", str(grant))
     fingerprint = out.strip().rsplit(" ", 1)[-1]

@@ -50,8 +50,10 @@ def _node_services(tmp_path: Path, template: Path, clock: Clock, name: str) -> S
     return Services(Database(f"sqlite:///{path}"), clock, MasterKey.from_text(NODE_KEY))
 
 
-def _enrol(central: Services, node: Services, site: str) -> None:
-    request = sync(node).init_node("https://central.example", site)
+def _enrol(central: Services, node: Services, site: str, name: str | None = None) -> None:
+    """Enrolled under ``name``, by default its database file's (unique in a test)."""
+    name = name or Path(str(node.db.url.database)).stem
+    request = sync(node).init_node("https://central.example", site, name)
     grant = sync(central).approve(request, "cli:admin", audit=_admin(central))
     fp = keys.fingerprint(grant["grant"]["central_signing_public"])
     sync(node).join(grant, fp, audit=_admin(node))

@@ -375,7 +375,7 @@ def test_the_commands_audit_the_export_order_the_wipe_and_revoke(tmp_path) -> No
     exit_point = make_site(central, "Exit")
     request, grant = tmp_path / "request.json", tmp_path / "grant.json"
     _ok(runner, ["node", "init", "--central", "https://c.example", "--site", "Exit",
-                 "--request-out", str(request)], node_env)  # fmt: skip
+                 "--name", "Exit desk 1", "--request-out", str(request)], node_env)  # fmt: skip
     _ok(runner, ["node", "approve", str(request), "--out", str(grant)], central_env)
     _ok(runner, ["node", "join", str(grant)], node_env)
     node = _services(node_env)
@@ -396,8 +396,18 @@ def test_the_commands_audit_the_export_order_the_wipe_and_revoke(tmp_path) -> No
     assert "wipe" in out and "no longer syncs" in out
     out = _ok(runner, ["node", "status"], node_env)
     assert "wiped" in out and "1 changes made here had not reached the central" in out
-    again = runner.invoke(main, ["node", "export", "--to", str(out_file)], env=node_env)
-    assert again.exit_code != 0 and "no longer syncs" in again.output
+    # The one thing a wiped node still writes: its signed confirmation of the wipe.
+    confirm = tmp_path / "confirm.bundle"
+    again = runner.invoke(main, ["node", "export", "--to", str(confirm)], env=node_env)
+    assert again.exit_code == 0 and "no longer syncs" in again.output
+    assert "only its signed confirmation" in again.output
+    out = _ok(runner, ["node", "list"], central_env)
+    assert "Exit desk 1" in out and "not confirmed yet" in out
+    out = _ok(runner, ["node", "import", str(confirm)], central_env)
+    assert "signed confirmation" in out and "recorded" in out
+    out = _ok(runner, ["node", "list"], central_env)
+    assert "carried out" in out and "2 persons anonymised" in out  # Samira, Nour
+    assert "1 changes never sent" in out
 
     out = _ok(runner, ["node", "revoke", node_id], central_env)
     assert "revoked" in out

@@ -54,6 +54,7 @@ def test_a_node_joins_and_a_bundle_file_carries_a_household_and_a_transfer(tmp_p
 
     request, grant = tmp_path / "request.json", tmp_path / "grant.json"
     out = _ok(runner, ["node", "init", "--central", "https://c.example", "--site", "Exit",
+                       "--name", "Exit desk 1",
                        "--request-out", str(request)], node_env)  # fmt: skip
     assert "asks to join" in out
     out = _ok(runner, ["node", "approve", str(request), "--out", str(grant)], central_env)
@@ -141,7 +142,7 @@ def test_corridor_node_sync_against_a_real_central_server(tmp_path):
     server = Server(central_url)
     request, grant = tmp_path / "request.json", tmp_path / "grant.json"
     _ok(runner, ["node", "init", "--central", server.base, "--site", "Exit",
-                 "--request-out", str(request)], node_env)  # fmt: skip
+                 "--name", "Exit desk 1", "--request-out", str(request)], node_env)  # fmt: skip
     out = _ok(runner, ["node", "approve", str(request), "--out", str(grant)], central_env)
     fingerprint = out.strip().rsplit(" ", 1)[-1]
     _ok(runner, ["node", "join", str(grant), "--central-fingerprint", fingerprint], node_env)

@@ -935,7 +935,8 @@ def _locations(conn: Connection, ids: list[str]) -> dict[str, Any]:
 
 def _resolve_person(conn: Connection, data: CheckInIn) -> str:
     if data.person_id:
-        if conn.execute(select(persons.c.id).where(persons.c.id == data.person_id)).first() is None:
+        held = conn.execute(select(persons.c.id).where(persons.c.id == data.person_id)).first()
+        if held is None and not queries.merged_away(conn, [data.person_id]):
             raise NotFound("person", field="person_id")
         return data.person_id
     if data.registration_number:
@@ -943,12 +944,10 @@ def _resolve_person(conn: Connection, data: CheckInIn) -> str:
             number = normalise_registration_number(data.registration_number)
         except InvalidRegistrationNumber as exc:
             raise ValidationFailed([Problem("registration_number", text_of(exc))]) from exc
-        pid = conn.execute(
-            select(persons.c.id).where(persons.c.registration_number == number)
-        ).scalar()
+        pid = queries.by_number(conn, number)  # an old id's number too (issue 16)
         if pid is None:
             raise NotFound("person", field="registration_number")
-        return str(pid)
+        return pid
     raise ValidationFailed([Problem("person_id", N_("give person_id or registration_number"))])
 
 

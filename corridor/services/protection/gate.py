@@ -45,6 +45,7 @@ from corridor.services.protection.read_models import (
     DuplicateList,
     DuplicatePair,
     ExportedFile,
+    HeldErasure,
     Household,
     HouseholdSheet,
     ManifestHead,
@@ -56,6 +57,7 @@ from corridor.services.protection.read_models import (
     PersonPage,
     PersonSummary,
     PersonView,
+    RefusedErasure,
     RegisteredHousehold,
     RegisteredMember,
     Relative,
@@ -467,6 +469,35 @@ class Gate:
                 )
             )
         return out
+
+    def held_erasures(
+        self, who: Caller, fetch: Callable[[], list[dict[str, Any]]]
+    ) -> list[HeldErasure]:
+        """The erasures received for persons on legal hold here (``fetch``:
+        corridor/sync/holds.py ``HeldErasures.queue``): ids, registration numbers and
+        staff only, as the officer's desk shows; one event per person shown."""
+        found = self._read(
+            who,
+            "audit.read",
+            fetch,
+            lambda items: list(dict.fromkeys(c["person_id"] for c in items)),
+            purpose="reviewing an erasure received for a person on legal hold",
+        )
+        return [HeldErasure.model_validate(c) for c in found]
+
+    def refused_erasures(
+        self, who: Caller, fetch: Callable[[], list[dict[str, Any]]]
+    ) -> list[RefusedErasure]:
+        """The erasures made here that another installation refused (``fetch``:
+        ``HeldErasures.refused``): ids and registration numbers; one event per person."""
+        found = self._read(
+            who,
+            "audit.read",
+            fetch,
+            lambda items: list(dict.fromkeys(c["person_id"] for c in items)),
+            purpose="reviewing an erasure refused at another installation",
+        )
+        return [RefusedErasure.model_validate(c) for c in found]
 
     def fields_check(
         self, who: Caller

@@ -40,6 +40,7 @@ from corridor.services.base import Service
 from corridor.services.protection.read_models import Sentence
 from corridor.storage import queries
 from corridor.storage.database import Database
+from corridor.storage.merge_tables import merged_ids
 from corridor.storage.tables import persons
 from corridor.storage.tracing_tables import tracing_enquiries
 from corridor.text import N_, text_of
@@ -190,6 +191,10 @@ def person_by_reference(conn: Connection, ref: str, field: str = "person") -> st
     ref = ref.strip()
     if _is_uuid(ref):
         found = conn.execute(select(persons.c.id).where(persons.c.id == ref)).scalar()
+        if found is None:  # an old id whose own record is not held here (a node)
+            found = conn.execute(
+                select(merged_ids.c.survivor_id).where(merged_ids.c.person_id == ref)
+            ).scalar()
         return None if found is None else str(found)
     if not ref:
         raise ValidationFailed([Problem(field, N_("give a person id or a registration number"))])
@@ -197,12 +202,13 @@ def person_by_reference(conn: Connection, ref: str, field: str = "person") -> st
         number = normalise_registration_number(ref)
     except InvalidRegistrationNumber as exc:
         raise ValidationFailed([Problem(field, text_of(exc))]) from exc
-    found = conn.execute(
-        select(persons.c.id).where(persons.c.registration_number == number)
-    ).scalar()
+    found = queries.by_number(conn, number)
     if found is None:
         raise NotFound("person", field)
-    return str(found)
+    if not conn.execute(select(persons.c.id).where(persons.c.id == found)).scalar():
+        # An old id held alone (``merged_ids``): the person it leads to here.
+        found = queries.survivors(conn, [found])[0]
+    return found
 
 
 def _usernames(conn: Connection, user_ids: Sequence[str | None]) -> dict[str, str]:

@@ -481,6 +481,46 @@ class ConflictResolved(ReadModel):
     person: PersonView
 
 
+class HeldErasure(ReadModel):
+    """An erasure received from another installation for a person on legal hold here
+    (issue 16): the data protection officer's to decide. Ids, the registration number
+    and staff names only."""
+
+    id: str = Field(description="The erasure's change id")
+    person_id: str
+    registration_number: str
+    site_id: str | None
+    site_name: str | None
+    asked: ConflictChange = Field(description="The erasure: who made it, when, where")
+    hold: ConflictChange | None = Field(
+        description="The hold's latest change held here: who placed it, when, where"
+    )
+
+
+class RefusedErasure(ReadModel):
+    """An erasure made here that another installation refused (a legal hold kept there):
+    the person stays erased here; the refusal is recorded on the erasure's change."""
+
+    id: str = Field(description="The erasure's change id")
+    person_id: str
+    registration_number: str
+    erased_at: datetime
+    refused_by: str | None
+    refused_at: datetime
+
+
+class HoldDecided(ReadModel):
+    """A decision on an erasure received for a person on legal hold."""
+
+    id: str
+    person_id: str
+    registration_number: str
+    decided_by: str
+    decided_at: datetime
+    legal_hold: str = Field(description='"kept" or "lifted"')
+    erasure: str = Field(description='"refused" or "carried out"')
+
+
 class RegisteredMember(ReadModel):
     id: str
     registration_number: str

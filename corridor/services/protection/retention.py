@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -52,6 +53,7 @@ from corridor.storage import changes, queries
 from corridor.storage.bulk import insert_rows
 from corridor.storage.database import Database
 from corridor.storage.import_tables import pfif_notes
+from corridor.storage.merge_tables import merged_ids
 from corridor.storage.queries import NAME_COLUMNS, Sites
 from corridor.storage.tables import (
     manifest_discrepancies,
@@ -203,16 +205,19 @@ class RetentionService(Service):
         *,
         audit: AuditHook,
         scope: Sites = None,
+        conn: Connection | None = None,
     ) -> dict[str, Any]:
         """Erase a person's data at their request (PROTECTION.md line 11), now: the same
         anonymisation as a retention run, logged as a disposal. Refused for a record on
-        legal hold or already anonymised.
+        legal hold or already anonymised. With ``conn``, inside that caller's
+        transaction (a hold lifted to carry out an erasure received from another node).
 
         The records merged into the person (issue 15: the same person registered more
         than once) are erased with it, each logged as a disposal and named in the answer
         (``merged_person_ids``); one of them on legal hold refuses the whole erasure."""
         now = self.clock()
-        with self.db.transaction() as conn:
+        within = nullcontext(conn) if conn is not None else self.db.transaction()
+        with within as conn:
             person_id = live_id(conn, person_id)  # a merged id: its survivor (issue 15)
             row = queries.person_row(conn, person_id, scope)  # NotFound: unknown or out of scope
             merged = queries.merged_into(conn, person_id)
@@ -370,6 +375,8 @@ def anonymise(conn: Connection, ids: list[str], now: datetime) -> None:
         return
     match_index.unindex(conn, ids)
     forget_explanations(conn, tracing_matches.c.person_id.in_(ids))
+    # Old ids merged elsewhere that only led here (a node): their numbers go too.
+    conn.execute(delete(merged_ids).where(merged_ids.c.survivor_id.in_(ids)))
     conn.execute(delete(person_documents).where(person_documents.c.person_id.in_(ids)))
     # Free text written about them elsewhere: movement and manifest notes, PFIF notes
     # (their author, last known location and text). The events, their sites and

@@ -30,7 +30,12 @@ from corridor.services.search import match_index
 from corridor.services.search.person_search import PersonSearchService
 from corridor.storage import changes, locations, outbox, queries
 from corridor.storage.database import Database
-from corridor.storage.merge_tables import duplicate_pairs, merged_persons, person_merges
+from corridor.storage.merge_tables import (
+    duplicate_pairs,
+    merged_ids,
+    merged_persons,
+    person_merges,
+)
 from corridor.storage.queries import Sites
 from corridor.storage.tables import (
     households,
@@ -93,7 +98,7 @@ class MergeService(Service):
                 .where(person_merges.c.survivor_id == person_id)
                 .order_by(person_merges.c.merged_at)
             ).mappings()
-            return [
+            out = [
                 {
                     "merge_id": r["id"],
                     "person_id": r["merged_id"],
@@ -102,6 +107,27 @@ class MergeService(Service):
                 }
                 for r in rows
             ]
+            # At a site node: old ids merged at the central whose records it does not hold
+            # by name (never held, or forgotten: their own number is kept there).
+            alone = {
+                r["person_id"]: {
+                    "merge_id": r["merge_id"],
+                    "person_id": r["person_id"],
+                    "registration_number": format_registration_number(r["registration_number"]),
+                    "merged_at": r["merged_at"],
+                }
+                for r in conn.execute(
+                    select(merged_ids).where(
+                        merged_ids.c.survivor_id == person_id,
+                        merged_ids.c.registration_number.is_not(None),
+                        merged_ids.c.merged_at.is_not(None),
+                    )
+                ).mappings()
+            }
+            if not alone:
+                return out
+            out = [o for o in out if o["person_id"] not in alone] + list(alone.values())
+            return sorted(out, key=lambda o: o["merged_at"])
 
     def queue(self, scope: Sites = None, limit: int = QUEUE_SIZE) -> list[dict[str, Any]]:
         """The first ``limit`` pairs of ``queue_page``."""

@@ -600,7 +600,12 @@ class RegistrationService(Service):
             query = query.where(persons.c.id.in_(sub))
         with self.db.read() as conn:
             # A merged person's number, phone or document leads to the survivor, once.
-            ids = queries.survivors(conn, conn.execute(query.limit(50)).scalars())
+            found_ids = list(conn.execute(query.limit(50)).scalars())
+            if data.registration_number and not (data.phone or data.document_number):
+                # An old id merged elsewhere whose record is not held here (a node).
+                old = queries.by_number(conn, number)
+                found_ids += [old] if old and old not in found_ids else []
+            ids = queries.survivors(conn, found_ids)
             rows = (
                 conn.execute(
                     select(persons)

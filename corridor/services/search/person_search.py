@@ -242,18 +242,35 @@ class PersonSearchService(Service):
         progress: Callable[[int], None] | None = None,
         chunk_size: int = 20_000,
         memory_limit: str | None = None,
+        searched: Callable[[int], None] | None = None,
     ) -> list[list[dict[str, Any]]]:
         """Groups of registered persons who are probably one person, largest first.
 
-        ``engine``: ``corridor`` (the matching engine in memory) or ``duckdb``/``spark``
-        (Splink, streaming persons in chunks: ``batch_dedupe``). ``threshold``: the pair
-        probability from which two records are one person; by default the model's
-        ``duplicate_at`` for the engine, and 0.9 for Splink, whose model file carries
-        its own calibration (docs/matching.md, "Batch deduplication on Splink").
+        ``engine``: ``corridor`` (the matching engine in memory), ``duckdb``/``spark``
+        (Splink, streaming persons in chunks: ``batch_dedupe``) or ``search`` (every
+        person searched for among the others, read in chunks: ``batch_dedupe``).
+        ``threshold``: the pair probability from which two records are one person; by
+        default the model's ``duplicate_at`` for the engine, 0.9 for Splink, whose model
+        file carries its own calibration (docs/matching.md, "Batch deduplication on
+        Splink"), and for search the probability that the person is registered,
+        ``SEARCH_DUPLICATE_AT`` (0.98; docs/matching.md, "Deduplication by search").
+        ``progress(n)``: persons read (the streaming engines); ``searched(n)``: persons
+        searched for (``search``).
         ``memory_limit``: DuckDB's (``"3GB"``), beyond which it spills to disk."""
         if threshold is None:
             threshold = self.model.calibration.duplicate_at if engine == "corridor" else 0.9
+            if engine == "search":
+                from corridor.linkage.search import SEARCH_DUPLICATE_AT
+
+                threshold = SEARCH_DUPLICATE_AT
         today = self.clock().date()
+        if engine == "search":
+            from corridor.services.search.batch_dedupe import search_duplicates
+
+            return search_duplicates(
+                self.db, self.vault, today, self.model, threshold=threshold,
+                chunk_size=chunk_size, progress=progress, searched=searched,
+            )  # fmt: skip
         if engine != "corridor":
             from corridor.services.search.batch_dedupe import splink_duplicates
 

@@ -12,12 +12,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from corridor.errors import Conflict, ValidationFailed
-from corridor.schemas import ConflictResolveIn
+from corridor.schemas import ConflictResolveIn, HoldDecisionIn
 from corridor.services import Services
 from corridor.services.protection.accounts import Caller
+from corridor.services.protection.read_models import Listed
 from corridor.sync.conflicts import ConflictReview
+from corridor.sync.holds import HeldErasures
 from corridor.web import forms
 from corridor.web.auth import requires
+from corridor.web.conflict_routes import HOLD_PURPOSE
+from corridor.web.pages import listing
 from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.render import render
 from corridor.web.retries import Retried, shown_again
@@ -26,26 +30,36 @@ from corridor.web.writes import audited
 router = APIRouter(include_in_schema=False)
 MayReview = Annotated[Caller, Depends(requires("person.read"))]
 MayDecide = Annotated[Caller, Depends(audited("person.write"))]
+MayHold = Annotated[Caller, Depends(requires("retention.hold"))]
+MayLift = Annotated[Caller, Depends(audited("retention.hold"))]
 CHOICE = "choice."
+# Conflicts a page: each names one person with both values of their fields.
+CONFLICTS_A_PAGE = 20
+QUEUE = "/sync/conflicts"
 
 
 def _queue(
     request: Request, svc: Services, who: Caller, errors: dict[str, str] | None = None
 ) -> Response:
     review = ConflictReview.of(svc)
-    listed = svc.gate.sync_conflicts(who, lambda: review.queue(who.scope))
+    paging = listing.paging_of(request, (), CONFLICTS_A_PAGE)
+    shown = svc.gate.sync_conflicts(who, lambda: review.queue(who.scope, paging))
+    listed = Listed(total=review.total(who.scope), limit=paging.limit, offset=paging.offset)
     status = 422 if errors else 200
     return render(
         request,
         "sync_conflicts.html",
-        {"conflicts": listed},
+        {"conflicts": shown, "paging": listing.paging_data(listed)},
         who=who,
         status=status,
-        extra={"errors": errors or {}},
+        extra={
+            "errors": errors or {},
+            "pager": listing.pager(request, listed, len(shown), {}, QUEUE),
+        },
     )
 
 
-@page(router, "/sync/conflicts")
+@page(router, QUEUE)
 def conflicts(request: Request, svc: Svc, who: MayReview) -> Response:
     """The conflicts to review in the caller's sites, oldest first."""
     return _queue(request, svc, who)
@@ -80,4 +94,59 @@ def resolve_conflict(
         )
     except (ValidationFailed, Conflict) as exc:
         return _queue(request, svc, who, {conflict_id: forms.reasons(exc)})
-    return see_other("/sync/conflicts")
+    return see_other(QUEUE)
+
+
+def _holds(
+    request: Request, svc: Services, who: Caller, errors: dict[str, str] | None = None
+) -> Response:
+    review = HeldErasures.of(svc)
+    listed = svc.gate.held_erasures(who, lambda: review.queue(who.scope))
+    refused = svc.gate.refused_erasures(who, lambda: review.refused(who.scope))
+    return render(
+        request,
+        "sync_holds.html",
+        {"holds": listed, "refused": refused},
+        who=who,
+        status=422 if errors else 200,
+        extra={"errors": errors or {}},
+    )
+
+
+@page(router, "/sync/holds")
+def held_erasures(request: Request, svc: Svc, who: MayHold) -> Response:
+    """The erasures received for persons on legal hold here, oldest first."""
+    return _holds(request, svc, who)
+
+
+@router.post("/persons/{person_id}/resolve-hold")
+def resolve_hold(
+    person_id: str, request: Request, form: Form, svc: Svc, who: MayLift, retry: Retried
+) -> Response:
+    """Keep the hold (the erasure refused) or lift it (the erasure carried out). Then
+    the queue."""
+    conflict_id = text(form, "conflict_id") or ""
+    decision = text(form, "decision") or ""
+    try:
+        body = forms.parse(
+            HoldDecisionIn,
+            {"conflict_id": conflict_id, "lift": decision == "lift"}
+            if decision in ("keep", "lift")
+            else {"conflict_id": conflict_id},
+        )
+        review = HeldErasures.of(svc)
+        retry.run(
+            who,
+            lambda guard: review.decide(
+                person_id,
+                body.conflict_id,
+                body.lift,
+                by=who.principal.user_id,
+                audit=guard(svc.audit.hook(who, "retention.hold", purpose=HOLD_PURPOSE[body.lift])),
+                scope=who.scope,
+            ),
+            shown_again,
+        )
+    except (ValidationFailed, Conflict) as exc:
+        return _holds(request, svc, who, {conflict_id: forms.reasons(exc)})
+    return see_other("/sync/holds")

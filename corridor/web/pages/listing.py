@@ -49,15 +49,18 @@ def filters_of(request: Request, names: Sequence[str]) -> dict[str, str]:
     return {n: v for n in names if (v := request.query_params.get(n) or "")}
 
 
-def pager(request: Request, listed: Listed, shown: int, kept: dict[str, str]) -> dict[str, Any]:
+def pager(
+    request: Request, listed: Listed, shown: int, kept: dict[str, str], path: str | None = None
+) -> dict[str, Any]:
     """What the pager shows: "Showing 51–100 of 19,000" and links to the first, previous,
-    nearby, next and last pages, each keeping the filters and order (``kept``)."""
+    nearby, next and last pages, each keeping the filters and order (``kept``); ``path``:
+    the list's own (a form's answer shows the list under another URL)."""
     size = listed.limit or max(shown, 1)
     current = listed.offset // size + 1
     pages = max(1, -(-listed.total // size))
 
     def url(n: int) -> str:
-        return f"{request.url.path}?{urlencode({**kept, 'page': n})}"
+        return f"{path or request.url.path}?{urlencode({**kept, 'page': n})}"
 
     nearby = [n for n in range(current - 2, current + 3) if 1 <= n <= pages]
     return {

@@ -1,0 +1,53 @@
+"""A registration number given by two installations to two different persons (issue
+16; docs/sync.md, "Registration numbers").
+
+Numbers are random (``domain/ids.py``) and a collision between two installations is
+unlikely, but the ``persons`` table holds each number once: a change bringing a person
+whose number another person holds here would fail the import on the database's
+constraint, an error that names nothing. ``collision`` finds it first and says what
+happened, so that ``SyncService`` refuses the bundle with that message (the import is
+one transaction: nothing is written).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from corridor.domain.ids import format_registration_number
+from corridor.storage.sync_tables import sync_changes
+from corridor.storage.tables import persons, sites
+
+
+def collision(conn: Connection, change: Any, incoming: dict[str, Any], current: Any) -> str | None:
+    """The refusal's reason when the change gives its person a registration number that
+    another person holds here; None otherwise."""
+    number = incoming.get("registration_number")
+    if not number or (current is not None and current["registration_number"] == number):
+        return None
+    other = conn.execute(
+        select(persons.c.id, persons.c.site_id).where(
+            persons.c.registration_number == number, persons.c.id != incoming["id"]
+        )
+    ).first()
+    if other is None:
+        return None
+    names = dict(conn.execute(select(sites.c.id, sites.c.name)).all())
+    reached = func.coalesce(sync_changes.c.received_at, sync_changes.c.recorded_at)
+    first = conn.execute(
+        select(sync_changes.c.origin_node)
+        .where(sync_changes.c.person_id == other.id)
+        .order_by(reached, sync_changes.c.id)
+        .limit(1)
+    ).scalar()
+    held_from = f"node {first}" if first else "this installation"
+    return (
+        f"registration number {format_registration_number(str(number))} was given twice: "
+        f"to person {incoming['id']} of site {names.get(incoming.get('site_id'), '?')} "
+        f"by node {change['origin_node']}, and to person {other.id} of site "
+        f"{names.get(other.site_id, '?')} held here (registered by {held_from}). Nothing "
+        "was imported. They are two different persons: ask the central's administrator "
+        "to give one of them a new number at the installation that registered them, "
+        "then sync again"
+    )

@@ -1,0 +1,187 @@
+"""Issue 16: a node confirms that it carried out its central's wipe order, a wiped node's
+file keeps nothing readable, and nodes have names (docs/sync.md "Protection across
+nodes", corridor/sync/wipe.py, corridor/sync/names.py).
+
+The central runs on SQLite and PostgreSQL (the ``backend`` fixture), the node on SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from corridor.errors import Conflict, ValidationFailed
+from corridor.security.roles import Role
+from corridor.services import Services
+from corridor.storage.tables import person_documents, persons
+from corridor.sync.confirm import confirmation
+from corridor.sync.service import BundleRefused, NodeWiped
+from tests.conftest import make_client
+from tests.sync import test_http
+from tests.sync.helpers import register, sync
+from tests.sync.test_bundles import _admin, _apply, _enrol, _node_services
+from tests.sync.test_guard import _events, _node_row
+from tests.sync.test_http import _round
+
+link = test_http.link
+
+NAMES = ("Samira", "Nourhane")
+PHONES = ("+963933100001", "+963933100002")
+PLAIN_NOTE = "Left the Qaim road at dawn with her aunt Fadwa"
+PLAIN_PHONE = "+963944777888"
+PLAIN_DOCUMENT = "NX-5544-PLAIN"
+
+
+def _file_bytes(node: Services) -> bytes:
+    """The node's SQLite file and its WAL, as a thief of the disk reads them."""
+    path = Path(str(node.db.url.database))
+    data = path.read_bytes()
+    wal = Path(f"{path}-wal")
+    return data + (wal.read_bytes() if wal.exists() else b"")
+
+
+def _left_in_the_clear(node: Services, pid: str) -> None:
+    """What an upgrade from before sealing left at the node: a phone, a note, a medical
+    detail and a document number stored in the clear (``KeyService.seal_plaintext``
+    seals them at the central before a drill; a node's wipe does not run it)."""
+    with node.db.transaction() as conn:
+        conn.execute(
+            update(persons)
+            .where(persons.c.id == pid)
+            .values(phone=PLAIN_PHONE, note=PLAIN_NOTE, medical="Insulin twice a day")
+        )
+        conn.execute(
+            update(person_documents)
+            .where(person_documents.c.person_id == pid)
+            .values(number=PLAIN_DOCUMENT)
+        )
+
+
+def test_a_wiped_node_confirms_it_and_the_central_records_it_once(link, clock) -> None:
+    central, node, http, exit_point, _ = link
+    for name, phone in zip(NAMES, PHONES, strict=True):
+        register(node, exit_point, name, phone)
+    _round(node, http)
+    unsent = register(node, exit_point, "Rawia", "+963933100003")
+    node_id = sync(node).identity()["id"]
+    sync(central).order_wipe(node_id, "cli:admin", audit=_admin(central))
+
+    done = _round(node, http)
+    assert done.wiped and done.confirmed
+    # The central: ordered, delivered, carried out (the node's signed report).
+    row = _node_row(central, node_id)
+    assert row["wipe_ordered_at"] and row["wiped_at"] and row["wipe_confirmed_at"]
+    report = json.loads(row["wipe_report"])
+    assert report["node_id"] == node_id and report["ordered"] is True
+    assert report["persons_anonymised"] == 3  # the two sent and Rawia, never sent
+    assert report["unsent"] == 1 and len(report["keys_destroyed"]) >= 1
+    assert unsent  # Rawia's registration: counted, not taken
+    assert [e[:2] for e in _events(central, "sync.wiped")] == [(node_id, "node")]
+    peer = sync(central).status()["peers"][0]
+    assert peer["name"] == "node-exit"
+    assert peer["wipe_carried_out_at"] is not None and peer["wipe_persons_anonymised"] == 3
+    assert peer["wipe_confirmed_at"] is not None and peer["wipe_unsent"] == 1
+    # The node's report is the one the central holds.
+    assert json.loads(_node_row(node, node_id)["wipe_report"]) == report
+
+    # Its next contact sends the confirmation again (the one message a wiped node may
+    # send) and is refused as before; the central records nothing new.
+    with pytest.raises(NodeWiped, match="confirmation of the wipe reached the central"):
+        _round(node, http)
+    assert len(_events(central, "sync.wiped")) == 1
+    assert _node_row(central, node_id)["wipe_confirmed_at"] == row["wipe_confirmed_at"]
+
+    # The site manager's page at the central shows the three steps.
+    coordinator = make_client(central.db, clock, (Role.COORDINATOR,))
+    page = coordinator.get("/sync").text
+    assert 'data-node-state="wipe-carried-out"' in page and "node-exit" in page
+    api = coordinator.get("/api/sync/status")
+    assert api.json()["peers"][0]["wipe_persons_anonymised"] == 3
+
+
+def test_a_wipe_delivered_but_not_confirmed_says_so(link, clock) -> None:
+    central, node, http, exit_point, _ = link
+    register(node, exit_point, "Samira")
+    node_id = sync(node).identity()["id"]
+    sync(central).order_wipe(node_id, "cli:admin", audit=_admin(central))
+    # The order travels in a file; the node wipes, but nothing comes back yet.
+    sync(node).import_bundle(sync(central).export(node_id), audit=_apply(node))
+    peer = sync(central).status()["peers"][0]
+    assert peer["wiped_at"] is not None and peer["wipe_confirmed_at"] is None
+    page = make_client(central.db, clock, (Role.COORDINATOR,)).get("/sync").text
+    assert 'data-node-state="wipe-unconfirmed"' in page
+
+
+def test_the_confirmation_travels_in_a_file_and_a_forged_one_is_refused(pair) -> None:
+    central, node, exit_point, _ = pair
+    register(node, exit_point, "Samira")
+    node_id = sync(node).identity()["id"]
+    sync(central).order_wipe(node_id, "cli:admin", audit=_admin(central))
+    assert confirmation(sync(node)) is None  # not wiped yet: nothing to confirm
+    sync(node).import_bundle(sync(central).export(node_id), audit=_apply(node))
+    made = confirmation(sync(node))
+    assert made is not None
+    bundle, said = made
+    assert "no longer syncs" in said
+    # Altered on the way (the count of persons raised): the signature does not verify.
+    forged = bundle.replace(b'"persons_anonymised":1', b'"persons_anonymised":9')
+    assert forged != bundle
+    with pytest.raises(BundleRefused, match="signature does not verify"):
+        sync(central).import_bundle(forged)
+    assert _node_row(central, node_id)["wipe_confirmed_at"] is None
+    first = sync(central).import_bundle(bundle)
+    assert first.wipe_confirmed and first.from_node == node_id
+    again = sync(central).import_bundle(bundle)
+    assert not again.wipe_confirmed  # recorded once
+    assert json.loads(_node_row(central, node_id)["wipe_report"])["persons_anonymised"] == 1
+    # Only a confirmation of no change is taken as one: the node still refuses all else.
+    with pytest.raises(NodeWiped):
+        sync(node).export()
+
+
+def test_a_wiped_nodes_file_holds_no_name_phone_or_note_in_the_clear(pair) -> None:
+    central, node, exit_point, _ = pair
+    ids = [register(node, exit_point, n, p) for n, p in zip(NAMES, PHONES, strict=True)]
+    _left_in_the_clear(node, ids[0])
+    before = _file_bytes(node)
+    for secret in (*NAMES, PLAIN_PHONE, PLAIN_NOTE, PLAIN_DOCUMENT):
+        assert secret.encode() in before, secret  # there before the wipe
+    node_id = sync(node).identity()["id"]
+    sync(central).order_wipe(node_id, "cli:admin", audit=_admin(central))
+    assert sync(node).import_bundle(sync(central).export(node_id), audit=_apply(node)).wiped
+    after = _file_bytes(node)
+    for secret in (*NAMES, "Khalil", PLAIN_PHONE, PLAIN_NOTE, PLAIN_DOCUMENT, *PHONES):
+        assert secret.encode() not in after, secret
+    assert b"Insulin" not in after
+
+
+def test_a_node_has_a_name_checked_at_init_and_unique_in_its_site(
+    pair, tmp_path, sqlite_template, clock
+) -> None:
+    central, node, exit_point, _ = pair
+    node_id = sync(node).identity()["id"]
+    assert sync(central).status()["peers"][0]["name"] == "node-exit"
+    assert sync(node).status()["name"] == "node-exit"
+    second = _node_services(tmp_path, sqlite_template, clock, "node-exit-2")
+    try:
+        for bad, why in (
+            ("   ", "needs a name"),
+            ("x" * 65, "at most 64 characters"),
+            ("Desk\n2", "control characters"),
+        ):
+            with pytest.raises(ValidationFailed, match=why):
+                sync(second).init_node("https://central.example", "Exit", bad)
+        # Two desks of one site under one name cannot be told apart: refused.
+        request = sync(second).init_node("https://central.example", "Exit", " NODE-Exit ")
+        assert request["request"]["name"] == "NODE-Exit"
+        with pytest.raises(Conflict, match="named 'NODE-Exit' already"):
+            sync(central).approve(request, "cli:admin", audit=_admin(central))
+        assert [p["id"] for p in sync(central).status()["peers"]] == [node_id]
+        _enrol(central, second, "Exit", "Exit desk 2")
+        names = sorted(p["name"] for p in sync(central).status()["peers"])
+        assert names == ["Exit desk 2", "node-exit"]
+    finally:
+        second.db.dispose()
