@@ -55,6 +55,8 @@ class Settings:
     # clock is refused; a pull's answer carries at most this many changes.
     sync_pull_window_hours: float = 48.0
     sync_pull_max_changes: int = 2000
+    # ... and at most this many bytes (a bundle in parts of bounded size; issue 16).
+    sync_pull_max_bytes: int = 32_000_000
     # A site node syncing by itself every so many seconds (0: off; issue 16).
     sync_interval_s: float = 0.0
     # role -> persons an hour; from the environment ``registrar=600,health=800``, which
@@ -112,6 +114,12 @@ class Settings:
             )
         object.__setattr__(self, "sync_pull_window_hours", window)
         object.__setattr__(self, "sync_pull_max_changes", most)
+        most_bytes = str(self.sync_pull_max_bytes).strip()
+        if not most_bytes.isdigit() or int(most_bytes) < 65536:
+            raise ValueError(
+                "CORRIDOR_SYNC_PULL_MAX_BYTES must be a number of bytes, at least 65536"
+            )
+        object.__setattr__(self, "sync_pull_max_bytes", int(most_bytes))
 
     def load_master_key(self) -> MasterKey:
         """The master key from the file or the variable (exactly one must be set)."""
@@ -219,6 +227,9 @@ SETTINGS_HELP: dict[str, str] = {
     "sync_pull_max_changes": "The most changes one answer to a site node's pull carries "
     "(default 2000); the node pulls again until nothing is left; env "
     "CORRIDOR_SYNC_PULL_MAX_CHANGES",
+    "sync_pull_max_bytes": "The most bytes one answer to a site node's pull takes (default "
+    "32,000,000, at least 65,536); fewer changes are sent and the node pulls again; env "
+    "CORRIDOR_SYNC_PULL_MAX_BYTES",
     "lookups_per_hour": "Distinct persons one user may look up in an hour, by role, as "
     "role=number pairs over the defaults (registrar 600, health 600, movement_officer 400, "
     "protection_officer 300, site_manager 300, tracing_officer 120, any other role 200); "

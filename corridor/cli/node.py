@@ -112,23 +112,44 @@ def node_join(
 @key_option
 @click.option("--to", "out", type=FILE, required=True, help="The bundle file to write")
 @click.option("--to-node", default=None, help="At the central: the node it is for")
+@click.option(
+    "--max-bytes",
+    type=int,
+    default=None,
+    help="Write parts of at most this many bytes (FILE.part1-of-N, ...), each a whole "
+    "bundle that imports alone, in any order",
+)
 def node_export(
-    db_url: str | None, master_key_file: str | None, out: Path, to_node: str | None
+    db_url: str | None,
+    master_key_file: str | None,
+    out: Path,
+    to_node: str | None,
+    max_bytes: int | None,
 ) -> None:
-    """Write what the other side has not acknowledged as an encrypted, signed bundle."""
+    """Write what the other side has not acknowledged as an encrypted, signed bundle
+    (with --max-bytes: as several, each at most that size)."""
     from corridor.sync.confirm import confirmation
+    from corridor.sync.parts import export_parts
 
     svc = services_for(db_url, master_key_file)
-    with reported():
-        done = confirmation(_sync(svc)) if to_node is None else None
-        if done is not None:  # a wiped node: its confirmation is all it may still send
-            out.write_bytes(done[0])
-            click.echo(f"{done[1]}. {out} holds only its signed confirmation of the wipe")
-            return
-        data = _sync(svc).export(to_node, audit=_send_audit(svc))
-    out.write_bytes(data)
-    header = json.loads(data.split(b"\n")[1])
-    click.echo(f"{header['count']} changes for node {header['to_node']} written to {out}")
+    try:
+        with reported():
+            done = confirmation(_sync(svc)) if to_node is None else None
+            if done is not None:  # a wiped node: its confirmation is all it may still send
+                out.write_bytes(done[0])
+                click.echo(f"{done[1]}. {out} holds only its signed confirmation of the wipe")
+                return
+            if max_bytes is None:
+                written = [_sync(svc).export(to_node, audit=_send_audit(svc))]
+            else:
+                written = export_parts(_sync(svc), to_node, max_bytes, audit=_send_audit(svc))
+    finally:
+        svc.db.dispose()
+    for i, data in enumerate(written, 1):
+        path = out if len(written) == 1 else out.with_name(f"{out.name}.part{i}-of-{len(written)}")
+        path.write_bytes(data)
+        header = json.loads(data.split(b"\n")[1])
+        click.echo(f"{header['count']} changes for node {header['to_node']} written to {path}")
 
 
 @node.command("import")

@@ -61,8 +61,19 @@ from corridor.storage.tables import (
     persons,
     sites,
 )
+from corridor.sync import (
+    batch,
+    decisions,
+    facts,
+    holds,
+    keygrant,
+    keys,
+    names,
+    numbers,
+    parts,
+    reference,
+)
 from corridor.sync import conflicts as conflict_review
-from corridor.sync import decisions, facts, holds, keygrant, keys, names, numbers, reference
 from corridor.sync import wipe as wipes
 from corridor.sync.journal import (
     COMPRESSED,
@@ -165,6 +176,7 @@ class SyncService(Service):
     # ``sync_pull_window_hours`` and ``sync_pull_max_changes``; sync_routes.py).
     pull_window = timedelta(hours=48)
     pull_limit = 2000
+    pull_bytes: int | None = 32_000_000  # ``sync_pull_max_bytes``
 
     def __init__(
         self,
@@ -522,6 +534,7 @@ class SyncService(Service):
         version: int = 2,
         audit: AuditHook | None = None,
         limit: int | None = None,
+        max_bytes: int | None = None,
     ) -> bytes:
         """A bundle for ``peer_id`` (a node's: its central) of what it has not
         acknowledged: compressed, encrypted under the site's key, signed with this node's
@@ -538,6 +551,8 @@ class SyncService(Service):
 
         ``limit``: at most this many changes (a pull's answer): the header says ``more``
         and its ranges claim only what it carries, so the node pulls again.
+        ``max_bytes``: likewise, at most as many as keep the bundle within this size
+        (``parts.fit``; ``parts.export_parts`` writes the rest as further parts).
 
         Orders (docs/sync.md "Protection across nodes"): to a node whose wipe was
         ordered, a bundle of no change carrying ``wipe`` (its delivery recorded and
@@ -610,6 +625,9 @@ class SyncService(Service):
                 query.order_by(sync_changes.c.origin_node, sync_changes.c.seq)
             ).mappings()
             sent = [_change_out(r) for r in rows if r["seq"] > acks.get(r["origin_node"], 0)]
+            if max_bytes is not None:  # a part of bounded size (corridor/sync/parts.py)
+                spent = parts.overhead(marks, granted, destroyed)
+                limit = parts.fit(sent, max_bytes, spent, limit)
             # Origins the bound cuts: their range claims only what this bundle carries.
             cut: dict[str, int | None] = {}
             if limit is not None and len(sent) > limit:
@@ -1089,7 +1107,7 @@ class SyncService(Service):
         self._fresh(header)
         report = self.import_bundle(data)
         self.touch(report.from_node)
-        return self.export(report.from_node, limit=self.pull_limit)
+        return self.export(report.from_node, limit=self.pull_limit, max_bytes=self.pull_bytes)
 
     def _fresh(self, header: dict[str, Any]) -> None:
         """Refuse a stale or replayed pull request (its signature already checked), and
@@ -1224,8 +1242,21 @@ class SyncService(Service):
                 )
             ).mappings()
             progress = False
-            for change in list(waiting):
-                state = self._open_change(change)
+            pending = [(c, self._open_change(c)) for c in waiting]
+            # New persons with nothing to wait for: applied together (corridor/sync/batch.py).
+            together = batch.apply_new(
+                conn,
+                pending,
+                hashed=self._hashed,
+                documents=self._document_rows,
+            )
+            for change, state in pending:
+                if change["id"] in together:
+                    state["_via"] = (change["kind"], change["user_id"], change["site_id"])
+                    applied_now.append(state)
+                    touched.add(str(change["person_id"]))
+                    progress = True
+                    continue
                 if self._missing(conn, change, state):
                     continue
                 conflicts = self._apply(conn, change, state)
@@ -1468,14 +1499,19 @@ class SyncService(Service):
         self, conn: Connection, pid: str, site_id: str, docs: list[dict[str, Any]]
     ) -> None:
         conn.execute(delete(person_documents).where(person_documents.c.person_id == pid))
+        rows = self._document_rows(site_id, docs)
+        if rows:
+            conn.execute(insert(person_documents), rows)
+
+    def _document_rows(self, site_id: str, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Documents with their lookup key computed here (keyed by this master key)."""
         rows = []
         for d in docs:
             number = self.vault.open(site_id, DOCUMENT_FIELD, d["number"]) or ""
             rows.append(
                 {**d, "number_key": self.vault.lookup_hash("document", document_key(number))}
             )
-        if rows:
-            conn.execute(insert(person_documents), rows)
+        return rows
 
     # -- status --------------------------------------------------------------------------
 

@@ -182,6 +182,13 @@ def _facts(conn: Connection, held: list[str], out: dict[str, dict[str, Any]]) ->
     for pid, d in _DISCREPANCIES.rows(conn, held):
         out[pid].setdefault("manifest_discrepancies", []).append(d)
         wanted.setdefault(d["manifest_id"], set()).add(pid)
+    # And the manifests their movement events name: an event recorded under an id merged
+    # into this person since (the item stays with the old id) would otherwise wait, at
+    # an installation that does not hold the manifest, for one no change carries.
+    for pid in held:
+        for event in out[pid]["movements"]:
+            if event["manifest_id"]:
+                wanted.setdefault(event["manifest_id"], set()).add(pid)
     if wanted:
         for mid, m in _MANIFESTS.rows(conn, set(wanted)):
             for pid in sorted(wanted[mid]):

@@ -57,6 +57,7 @@ def _sync(request: Request, svc: Services) -> SyncService:
     settings = request.app.state.settings
     sync.pull_window = timedelta(hours=settings.sync_pull_window_hours)
     sync.pull_limit = settings.sync_pull_max_changes
+    sync.pull_bytes = settings.sync_pull_max_bytes
     return sync
 
 

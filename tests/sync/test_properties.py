@@ -16,23 +16,38 @@ site, and nothing acknowledged (a write that returned) is missing or doubled any
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from corridor.errors import CorridorError
-from corridor.schemas import PersonPatch, StatusEventIn
+from corridor.schemas import (
+    CheckInIn,
+    DispatchIn,
+    ManifestIn,
+    ManifestPersonsIn,
+    PersonPatch,
+    StatusEventIn,
+)
 from corridor.security.crypto import MasterKey
 from corridor.services import Services
 from corridor.storage import Database
 from corridor.storage.sync_tables import sync_changes
-from corridor.storage.tables import movements, person_locations, persons
+from corridor.storage.tables import (
+    manifest_discrepancies,
+    manifest_items,
+    manifests,
+    movements,
+    person_locations,
+    persons,
+)
 from tests.conftest import MASTER_KEY, Clock
 from tests.sync.helpers import hook, make_site, register, sync
 from tests.sync.test_bundles import _apply, _enrol
@@ -59,6 +74,8 @@ step = st.one_of(
     st.tuples(st.just("truck"), st.integers(0, len(NODES) - 1), st.booleans()),
     st.tuples(st.just("deliver"), st.integers(0, 20)),
     st.tuples(st.just("merge"), st.just(ACTORS - 1), st.integers(0, 20), st.integers(0, 20)),
+    st.tuples(st.just("dispatch"), st.integers(0, ACTORS - 1), st.integers(0, 20)),
+    st.tuples(st.just("checkin"), st.integers(0, ACTORS - 1), st.integers(0, 20), st.booleans()),
 )
 
 
@@ -86,6 +103,7 @@ class World:
         self.trucks: list[tuple[int, bool, bytes]] = []  # (node, to the central?, bundle)
         self.n = 0
         self.merged: set[str] = set()  # merged away at the central
+        self.manifests: list[str] = []  # dispatched (acknowledged)
 
     def held(self, s: Services, site: str | None = None) -> list[str]:
         with s.db.read() as conn:
@@ -143,6 +161,58 @@ class World:
                     self.merged.add(b)
                 except CorridorError:
                     pass
+        elif kind == "dispatch":  # a truck of up to two persons present at the actor's site
+            assert s is not None
+            here = self.sites["Camp"] if who == 2 else self.sites["Exit"]
+            there = self.sites["Exit"] if who == 2 else self.sites["Camp"]
+            present = [
+                p for p, (site, state) in sorted(self.where(s).items())
+                if site == here and state == "present"
+            ]  # fmt: skip
+            if not present:
+                return
+            aboard = list(dict.fromkeys(present[(op[2] + k) % len(present)] for k in (0, 1)))
+            write = hook(s, "manifest.write")
+            try:
+                m = s.manifests.create(
+                    ManifestIn(vehicle="Truck", from_site_id=here, to_site_id=there), audit=write
+                )
+                s.manifests.add_persons(m["id"], ManifestPersonsIn(person_ids=aboard), audit=write)
+                s.manifests.dispatch(m["id"], DispatchIn(), audit=write)
+                self.manifests.append(str(m["id"]))
+            except CorridorError:
+                pass  # on another open manifest, merged away meanwhile: not acknowledged
+        elif kind == "checkin":  # the truck arrives where the actor is (maybe one extra)
+            assert s is not None
+            with s.db.read() as conn:
+                trucks = conn.execute(
+                    select(manifests.c.id, manifests.c.to_site_id)
+                    .where(manifests.c.status == "dispatched")
+                    .order_by(manifests.c.id)
+                ).all()  # fmt: skip
+            if who < len(NODES):  # a node receives the trucks to its own site
+                trucks = [t for t in trucks if t[1] == self.site_of[who]]
+            if not trucks:
+                return
+            manifest_id, to_site = trucks[op[2] % len(trucks)]
+            with s.db.read() as conn:
+                aboard = list(
+                    conn.execute(
+                        select(manifest_items.c.person_id).where(
+                            manifest_items.c.manifest_id == manifest_id,
+                            manifest_items.c.checked_in_at.is_(None),
+                        )
+                    ).scalars()
+                )
+            if op[3]:  # someone standing there who is not on it: a discrepancy
+                extra = [
+                    p for p in self.held(s, to_site) if p not in aboard and p not in self.merged
+                ]
+                aboard += extra[:1]
+            write = hook(s, "manifest.write")
+            for pid in aboard:
+                with contextlib.suppress(CorridorError):
+                    s.manifests.check_in(manifest_id, CheckInIn(person_id=pid), audit=write)
         elif kind == "round":
             self.push(who)
             self.pull(who)
@@ -221,6 +291,55 @@ class World:
                 )
             assert theirs == set(node_events) and on_theirs <= theirs, NODES[i]
 
+    def manifest_state(self, s: Services) -> dict[str, Any]:
+        """The manifests held at ``s``: their status, who is on them (checked in or not)
+        and their discrepancies."""
+        with s.db.read() as conn:
+            status = dict(conn.execute(select(manifests.c.id, manifests.c.status)).all())
+            items = {
+                (r[0], r[1]): r[2] is not None
+                for r in conn.execute(
+                    select(
+                        manifest_items.c.manifest_id,
+                        manifest_items.c.person_id,
+                        manifest_items.c.checked_in_at,
+                    )
+                )
+            }
+            gaps = set(
+                conn.execute(
+                    select(
+                        manifest_discrepancies.c.manifest_id,
+                        manifest_discrepancies.c.person_id,
+                        manifest_discrepancies.c.kind,
+                    )
+                ).all()
+            )
+        return {"status": status, "items": items, "gaps": gaps}
+
+    def check_manifests(self) -> None:
+        """Every node and the central agree on the manifests' state: every dispatched
+        manifest is at the central, and at the node of the site it goes to (its persons
+        travel to it); where a node holds a manifest, its status, who is on it and who is
+        checked in are the central's; its discrepancies are at the central too."""
+        at_central = self.manifest_state(self.central)
+        assert set(self.manifests) <= set(at_central["status"])
+        for i, node in enumerate(self.installs[:-1]):
+            here = self.manifest_state(node)
+            for m, status in here["status"].items():
+                assert at_central["status"][m] == status, (NODES[i], m)
+            for key, checked in here["items"].items():
+                assert at_central["items"].get(key) == checked, (NODES[i], key)
+            assert here["gaps"] <= at_central["gaps"], NODES[i]
+            with self.central.db.read() as conn:
+                coming = conn.execute(
+                    select(manifests.c.id).where(
+                        manifests.c.to_site_id == self.site_of[i], manifests.c.status != "draft"
+                    )
+                ).scalars()  # fmt: skip
+                for m in coming:
+                    assert m in here["status"], (NODES[i], m)
+
     def close(self) -> None:
         for s in self.installs:
             s.db.dispose()
@@ -233,6 +352,10 @@ class World:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(steps=st.lists(step, min_size=3, max_size=14))
+# Found by this test: the camp's node dispatches its person, merged at the central into
+# an exit person meanwhile; the event lands on the survivor, whose changes did not carry
+# the manifest (its item stays with the old id), so it waited at the exit's nodes.
+@example(steps=[("merge", 3, 9, 10), ("dispatch", 2, 10)])
 def test_random_partitions_and_heals_end_in_agreement(sqlite_template: Path, steps) -> None:
     with tempfile.TemporaryDirectory() as root:
         world = World(Path(root), sqlite_template)
@@ -244,5 +367,6 @@ def test_random_partitions_and_heals_end_in_agreement(sqlite_template: Path, ste
                 world.do(op)
             world.heal()
             world.check()
+            world.check_manifests()
         finally:
             world.close()
