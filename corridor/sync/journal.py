@@ -399,14 +399,24 @@ def relay(
             ).where(person_locations.c.person_id.in_(chunk))
         ):
             where.setdefault(str(pid), set()).update(s for s in (at, to) if s)
-        # A survivor goes where the persons merged into it were registered, so that a
-        # node holding an old id can lead it to the survivor.
-        for pid, home in conn.execute(
-            select(merged_persons.c.survivor_id, persons.c.site_id)
-            .join(persons, persons.c.id == merged_persons.c.person_id)
-            .where(merged_persons.c.survivor_id.in_(chunk))
-        ):
-            where.setdefault(str(pid), set()).add(str(home))
+        # A survivor goes where the persons merged into it were registered, through
+        # merges of merges (A into B, then B into C: C goes where A was registered too),
+        # so that a node holding an old id can lead it to the survivor.
+        root = {pid: pid for pid in chunk}
+        for _ in range(50):
+            if not root:
+                break
+            found = conn.execute(
+                select(merged_persons.c.person_id, merged_persons.c.survivor_id, persons.c.site_id)
+                .join(persons, persons.c.id == merged_persons.c.person_id)
+                .where(merged_persons.c.survivor_id.in_(sorted(root)))
+            ).all()
+            following: dict[str, str] = {}
+            for merged, survivor, home in found:
+                top = root[str(survivor)]
+                where.setdefault(top, set()).add(str(home))
+                following[str(merged)] = top
+            root = following
     skip: dict[str, set[str]] = {}
     notes: dict[str, Note] = {}
     for n, site in done:

@@ -356,6 +356,18 @@ class World:
 # an exit person meanwhile; the event lands on the survivor, whose changes did not carry
 # the manifest (its item stays with the old id), so it waited at the exit's nodes.
 @example(steps=[("merge", 3, 9, 10), ("dispatch", 2, 10)])
+# Found by this test: a merge of a merge at the central (A into B, then B into C) with the
+# camp's node holding A and B but not C: C was sent only where B was registered, so the
+# camp's node kept B's events while the central had moved them to C (journal.relay now
+# follows merges of merges).
+@example(
+    steps=[
+        ("register", 3), ("move", 3, 10, "hospitalised"), ("deliver", 0), ("merge", 3, 11, 6),
+        ("truck", 2, False), ("push", 1), ("round", 2), ("push", 0), ("pull", 0),
+        ("merge", 3, 16, 17), ("merge", 3, 7, 17), ("deliver", 11), ("register", 0),
+        ("pull", 0),
+    ]
+)  # fmt: skip
 def test_random_partitions_and_heals_end_in_agreement(sqlite_template: Path, steps) -> None:
     with tempfile.TemporaryDirectory() as root:
         world = World(Path(root), sqlite_template)
