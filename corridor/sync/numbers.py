@@ -13,11 +13,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, insert, select
 
-from corridor.domain.ids import format_registration_number
+from corridor.domain.ids import format_registration_number, uuid7
+from corridor.storage.number_tables import renumbered
 from corridor.storage.sync_tables import sync_changes
 from corridor.storage.tables import persons, sites
+from corridor.sync.journal import custody
+
+# What the refusal asks for: the person held here given a new number (the person of
+# the bundle may still be unsent elsewhere, under their number, in other changes).
+COMMAND = 'corridor person renumber {person} --reason "number given twice"'
 
 
 def collision(conn: Connection, change: Any, incoming: dict[str, Any], current: Any) -> str | None:
@@ -42,12 +48,46 @@ def collision(conn: Connection, change: Any, incoming: dict[str, Any], current: 
         .limit(1)
     ).scalar()
     held_from = f"node {first}" if first else "this installation"
+    here_central = custody(conn)[0] != "node"
+    # At a node, the incoming person is the one the central holds (it sent them).
+    central_person = incoming["id"]
     return (
         f"registration number {format_registration_number(str(number))} was given twice: "
         f"to person {incoming['id']} of site {names.get(incoming.get('site_id'), '?')} "
         f"by node {change['origin_node']}, and to person {other.id} of site "
         f"{names.get(other.site_id, '?')} held here (registered by {held_from}). Nothing "
-        "was imported. They are two different persons: ask the central's administrator "
-        "to give one of them a new number at the installation that registered them, "
-        "then sync again"
+        "was imported. They are two different persons: "
+        + (
+            f"give the one held here a new number ({COMMAND.format(person=other.id)}, "
+            "the administrator), then import again"
+            if here_central
+            else "ask the central's administrator to give the one held at the central a "
+            f"new number ({COMMAND.format(person=central_person)} at the central), then "
+            "sync again"
+        )
     )
+
+
+def received(conn: Connection, current: Any, at: Any) -> None:
+    """After a change was applied to a person held here: a new registration number it
+    brought (given anew at the central; an erasure's new number is no renumbering) is
+    recorded, so that the person's page here shows it too."""
+    if current is None or current["anonymised_at"] is not None:
+        return
+    now = conn.execute(
+        select(persons.c.registration_number, persons.c.anonymised_at).where(
+            persons.c.id == current["id"]
+        )
+    ).first()
+    if now is None or now.anonymised_at is not None:
+        return
+    if now.registration_number != current["registration_number"]:
+        conn.execute(
+            insert(renumbered).values(
+                id=uuid7(),
+                person_id=current["id"],
+                previous_number=current["registration_number"],
+                registration_number=now.registration_number,
+                renumbered_at=at,
+            )
+        )

@@ -1385,6 +1385,7 @@ class SyncService(Service):
                     .where(persons.c.id == pid)
                     .values(**self._hashed(site_id, values))
                 )
+        numbers.received(conn, current, incoming["updated_at"])  # a number given anew
         decisions.settle_copies(conn, pid, change, state)
         # Facts add up: manifests (before the events naming them), then movement events
         # by id, in the order they happened, on the survivor of a person merged here.
