@@ -11,9 +11,10 @@ one transaction: nothing is written).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, update
 
 from corridor.domain.ids import format_registration_number, uuid7
 from corridor.storage.number_tables import renumbered
@@ -26,9 +27,20 @@ from corridor.sync.journal import custody
 COMMAND = 'corridor person renumber {person} --reason "number given twice"'
 
 
-def collision(conn: Connection, change: Any, incoming: dict[str, Any], current: Any) -> str | None:
+def collision(
+    conn: Connection,
+    change: Any,
+    incoming: dict[str, Any],
+    current: Any,
+    open_change: Callable[[Any], dict[str, Any]] | None = None,
+) -> str | None:
     """The refusal's reason when the change gives its person a registration number that
-    another person holds here; None otherwise."""
+    another person holds here; None otherwise.
+
+    Where a later change of the person waiting here (the same import) gives them a new
+    number that is free here (given anew at the central after the collision), that
+    number is written instead (``incoming`` changed): the number given twice never
+    lands here (``open_change``: how to read a change's state)."""
     number = incoming.get("registration_number")
     if not number or (current is not None and current["registration_number"] == number):
         return None
@@ -39,6 +51,19 @@ def collision(conn: Connection, change: Any, incoming: dict[str, Any], current: 
     ).first()
     if other is None:
         return None
+    if open_change is not None:
+        anew = later_number(conn, change["person_id"], open_change, change)
+        if anew and anew != number and _free(conn, anew, incoming["id"]):
+            incoming["registration_number"] = anew
+            return None
+        # The other person's new number arrives in this import too: taken first.
+        theirs = later_number(conn, other.id, open_change)
+        if theirs and theirs != number and _free(conn, theirs, other.id):
+            conn.execute(
+                update(persons).where(persons.c.id == other.id).values(registration_number=theirs)
+            )
+            _record(conn, other.id, str(number), theirs, change["recorded_at"])
+            return None
     names = dict(conn.execute(select(sites.c.id, sites.c.name)).all())
     reached = func.coalesce(sync_changes.c.received_at, sync_changes.c.recorded_at)
     first = conn.execute(
@@ -82,12 +107,54 @@ def received(conn: Connection, current: Any, at: Any) -> None:
     if now is None or now.anonymised_at is not None:
         return
     if now.registration_number != current["registration_number"]:
-        conn.execute(
-            insert(renumbered).values(
-                id=uuid7(),
-                person_id=current["id"],
-                previous_number=current["registration_number"],
-                registration_number=now.registration_number,
-                renumbered_at=at,
-            )
+        _record(conn, current["id"], current["registration_number"], now.registration_number, at)
+
+
+def _record(conn: Connection, person_id: str, old: str, new: str, at: Any) -> None:
+    conn.execute(
+        insert(renumbered).values(
+            id=uuid7(), person_id=person_id, previous_number=old, registration_number=new,
+            renumbered_at=at,
         )
+    )  # fmt: skip
+
+
+def later_number(
+    conn: Connection,
+    person_id: str,
+    open_change: Callable[[Any], dict[str, Any]],
+    after: Any = None,
+) -> str | None:
+    """The registration number the person's latest change waiting here gives them (one
+    recorded after the change ``after``, if given)."""
+    where = [sync_changes.c.person_id == person_id, sync_changes.c.state == "waiting"]
+    if after is not None:
+        where += [
+            sync_changes.c.id != after["id"],
+            sync_changes.c.recorded_at >= after["recorded_at"],
+        ]
+    latest = (
+        conn.execute(
+            select(sync_changes)
+            .where(*where)
+            .order_by(sync_changes.c.recorded_at.desc(), sync_changes.c.seq.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    if latest is None:
+        return None
+    number = open_change(latest)["person"].get("registration_number")
+    return str(number) if number else None
+
+
+def _free(conn: Connection, number: str, person_id: str) -> bool:
+    return (
+        conn.execute(
+            select(persons.c.id).where(
+                persons.c.registration_number == number, persons.c.id != person_id
+            )
+        ).first()
+        is None
+    )

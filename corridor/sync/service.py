@@ -1317,7 +1317,7 @@ class SyncService(Service):
         head = heads_of(conn, [pid]).get(pid)
         conflicts: list[str] = []
         decided = decisions.taken(conn, pid, state)  # a decision of a conflict held here
-        twice = numbers.collision(conn, change, incoming, current)
+        twice = numbers.collision(conn, change, incoming, current, self._open_change)
         if twice:  # two persons, one number: refused whole, nothing written
             raise BundleRefused(twice)
         erased = facts.erasure(conn, change["kind"], current, incoming)

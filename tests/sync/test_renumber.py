@@ -162,3 +162,44 @@ def _found(s: Services, number: str) -> list[dict[str, Any]]:
 def _history(s: Services, pid: str) -> list[dict[str, Any]]:
     with s.db.read() as conn:
         return renumbering.history(conn, pid)
+
+
+@pytest.fixture
+def desks(pair, tmp_path, sqlite_template, clock):
+    from tests.sync.test_bundles import _enrol, _node_services
+
+    central, desk_a, exit_point, _ = pair
+    desk_b = _node_services(tmp_path, sqlite_template, clock, "desk-b")
+    _enrol(central, desk_b, "Exit")
+    yield central, desk_a, desk_b, exit_point
+    desk_b.db.dispose()
+
+
+def test_a_number_given_twice_found_at_a_desk_pulling_first(desks, monkeypatch) -> None:
+    """Two desks of one site: desk B pulls the central's person before it pushes its own
+    with the same number. Its import is refused, naming the command to run at the
+    central; once the central's person has a new number, desk B's round (push, pull)
+    applies both."""
+    central, desk_a, desk_b, exit_point = desks
+    samira, huda, number = _given_twice(
+        central, desk_a, desk_b, exit_point, exit_point, monkeypatch
+    )
+    with pytest.raises(BundleRefused) as refused:
+        _pull(central, desk_b)
+    message = str(refused.value)
+    assert f"corridor person renumber {samira}" in message and "at the central" in message
+    central.registration.renumber(
+        samira, "number given twice", audit=hook(central, "person.renumber")
+    )
+    _push(desk_b, central)
+    _pull(central, desk_b)
+    _pull(central, desk_a)
+    new = _number(central, samira)
+    for s in (central, desk_a, desk_b):
+        assert _number(s, samira) == new != number
+        assert _number(s, huda) == number
+        assert _count(s, persons, persons.c.id.in_([samira, huda])) == 2
+    # Desk A held Samira under the old number: its page shows the number changed; desk
+    # B never held her under it.
+    assert [h["previous_number"] for h in _history(desk_a, samira)] == [number]
+    assert _history(desk_b, samira) == []

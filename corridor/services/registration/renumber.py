@@ -16,7 +16,13 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from corridor.domain.ids import format_registration_number, new_registration_number, uuid7
+from corridor.domain.ids import (
+    InvalidRegistrationNumber,
+    format_registration_number,
+    new_registration_number,
+    normalise_registration_number,
+    uuid7,
+)
 from corridor.errors import Problem, require
 from corridor.services.base import AuditHook, live_id
 from corridor.services.search import match_index
@@ -58,11 +64,14 @@ def renumber(
     audit: AuditHook,
     scope: Sites = None,
 ) -> dict[str, Any]:
-    """Give the person (a merged-away id: its survivor) a new number, in ``conn``'s
+    """Give the person (an id or their registration number; a merged-away id: its
+    survivor) a new number, in ``conn``'s
     transaction. 404 for a person outside ``scope``; 422 without a reason."""
     reason = (reason or "").strip()
     require([Problem("reason", NO_REASON)] if not reason or len(reason) > REASON_MAX else [])
     person_id = live_id(conn, person_id)
+    if conn.execute(select(persons.c.id).where(persons.c.id == person_id)).first() is None:
+        person_id = live_id(conn, by_reference(conn, person_id))
     locations.lock_persons(conn, [person_id])
     queries.person_row(conn, person_id, scope)  # NotFound outside the caller's sites
     old = conn.execute(
@@ -84,6 +93,16 @@ def renumber(
         "previous_number": format_registration_number(old),
         "renumbered_at": at,
     }
+
+
+def by_reference(conn: Connection, ref: str) -> str:
+    """A person id, or the id a registration number names here (``ref`` unchanged when
+    it names none: the caller's 404)."""
+    try:
+        number = normalise_registration_number(ref)
+    except InvalidRegistrationNumber:
+        return ref
+    return queries.by_number(conn, number) or ref
 
 
 def record(conn: Connection, person_id: str, old: str, new: str, at: datetime) -> None:
