@@ -61,6 +61,7 @@ from corridor.services.protection.read_models import (
     RegisteredHousehold,
     RegisteredMember,
     Relative,
+    Renumbered,
     SeparatedFamily,
     SeparatedFamilyList,
     SyncConflict,
@@ -526,6 +527,12 @@ class Gate:
         return ConflictResolved.model_validate(
             {**decided, "person": self.echo(who, decided["person"])}
         )
+
+    def renumbered(self, who: Caller, done: dict[str, Any]) -> Renumbered:
+        """A person just given a new registration number (audited by its write, under
+        ``person.renumber``): ids and numbers only, nothing the caller's roles may not
+        see (the administrator sees no person's details)."""
+        return Renumbered.model_validate(done)
 
     # -- wristbands and cards ---------------------------------------------------------
 

@@ -481,6 +481,16 @@ class ConflictResolved(ReadModel):
     person: PersonView
 
 
+class Renumbered(ReadModel):
+    """A person given a new registration number (issue 16): ids and numbers, no name.
+    The previous number is no search key any more (another person holds it)."""
+
+    person_id: str = Field(description="The person (a merged-away id's survivor)")
+    registration_number: str = Field(description="The new number: print the wristband again")
+    previous_number: str
+    renumbered_at: datetime
+
+
 class HeldErasure(ReadModel):
     """An erasure received from another installation for a person on legal hold here
     (issue 16): the data protection officer's to decide. Ids, the registration number
