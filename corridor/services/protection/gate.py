@@ -62,6 +62,7 @@ from corridor.services.protection.read_models import (
     RegisteredMember,
     Relative,
     Renumbered,
+    RenumberedFrom,
     SeparatedFamily,
     SeparatedFamilyList,
     SyncConflict,
@@ -361,6 +362,7 @@ class Gate:
             if self.viewer(who).may("tracing.read"):
                 page["cases"] = _cases_of(person_id, s.tracing.views.queue(scope=who.scope))
             page["merged_from"] = s.merges.merges_of(person_id)
+            page["renumbered"] = s.registration.renumbered(page["person"]["id"])
             return page
 
         page = self._read(
@@ -389,6 +391,7 @@ class Gate:
                 else [TracingMention.model_validate(c) for c in page["cases"]]
             ),
             merged_from=[MergedFrom.model_validate(m) for m in page["merged_from"]],
+            renumbered=[RenumberedFrom.model_validate(r) for r in page["renumbered"]],
         )
 
     def household(self, who: Caller, household_id: str) -> Household:

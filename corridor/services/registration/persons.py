@@ -451,6 +451,11 @@ class RegistrationService(Service):
             )
         return done
 
+    def renumbered(self, person_id: str) -> list[dict[str, Any]]:
+        """The numbers the person was given anew, oldest first (shown on their page)."""
+        with self.db.read() as conn:
+            return renumbering.history(conn, person_id)
+
     def queue_duplicates(
         self, written: Sequence[tuple[str, PersonDetails]], audit: AuditHook
     ) -> int:
