@@ -365,6 +365,15 @@ class ConflictResolveIn(Strict):
     )
 
 
+class RenumberIn(Strict):
+    """The administrator's order to give a person a new registration number (issue 16):
+    another installation gave their number to someone else."""
+
+    reason: str = Field(
+        min_length=1, max_length=200, description="Why (kept in the audit log as the purpose)"
+    )
+
+
 class HoldDecisionIn(Strict):
     """The data protection officer's decision on an erasure received for a person on
     legal hold here (issue 16)."""

@@ -2,8 +2,8 @@
 
 One module per group of commands (``db``, ``admin`` (users, sites, tokens), ``serve``,
 ``demo``, ``keys``, ``audit``, ``backup``/``restore``, ``retention``, ``bench``,
-``duplicates``, ``formats``, ``node``), each importing only ``corridor.cli.options``; this module
-builds the root group from them.
+``duplicates``, ``formats``, ``node``, ``person``), each importing only
+``corridor.cli.options``; this module builds the root group from them.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from corridor.cli.duplicates import duplicates
 from corridor.cli.formats import COMMANDS as FORMAT_COMMANDS
 from corridor.cli.keys import keys
 from corridor.cli.node import node
+from corridor.cli.person import person
 from corridor.cli.retention import retention
 from corridor.cli.serve import serve
 
@@ -37,3 +38,4 @@ for _command in (
 for _command in (*ADMIN_COMMANDS, *FORMAT_COMMANDS):
     main.add_command(_command)
 main.add_command(node)  # site nodes (issue 16)
+main.add_command(person)  # a number given anew (issue 16)

@@ -252,6 +252,7 @@ POPULATION_KEY = "#persons"
 import corridor.storage.idempotency_tables  # noqa: E402, F401
 import corridor.storage.import_tables  # noqa: E402, F401
 import corridor.storage.merge_tables  # noqa: E402, F401
+import corridor.storage.number_tables  # noqa: E402, F401
 import corridor.storage.security_tables  # noqa: E402, F401
 import corridor.storage.sync_tables  # noqa: E402, F401
 import corridor.storage.tracing_tables  # noqa: E402, F401

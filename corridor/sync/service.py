@@ -1348,7 +1348,7 @@ class SyncService(Service):
         head = heads_of(conn, [pid]).get(pid)
         conflicts: list[str] = []
         decided = decisions.taken(conn, pid, state)  # a decision of a conflict held here
-        twice = numbers.collision(conn, change, incoming, current)
+        twice = numbers.collision(conn, change, incoming, current, self._open_change)
         if twice:  # two persons, one number: refused whole, nothing written
             raise BundleRefused(twice)
         erased = facts.erasure(conn, change["kind"], current, incoming)
@@ -1416,6 +1416,7 @@ class SyncService(Service):
                     .where(persons.c.id == pid)
                     .values(**self._hashed(site_id, values))
                 )
+        numbers.received(conn, current, incoming["updated_at"])  # a number given anew
         decisions.settle_copies(conn, pid, change, state)
         # Facts add up: manifests (before the events naming them), then movement events
         # by id, in the order they happened, on the survivor of a person merged here.

@@ -32,6 +32,7 @@ from corridor.web.export_routes import export_router
 from corridor.web.format_routes import format_router
 from corridor.web.health_routes import health_router
 from corridor.web.merge_routes import merge_router
+from corridor.web.number_routes import number_router
 from corridor.web.routes import api_router
 from corridor.web.sync_routes import sync_router
 from corridor.web.tracing_routes import tracing_router
@@ -110,6 +111,7 @@ def create_app(
     app.include_router(health_router)
     app.include_router(sync_router)
     app.include_router(conflict_router)
+    app.include_router(number_router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     api_docs.install(app)

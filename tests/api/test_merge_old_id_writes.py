@@ -241,6 +241,11 @@ CASES: dict[str, tuple[Setup, Write, Holds]] = {
         ),
         lambda w: w.person(w.survivor_id)["anonymised_at"] is not None,
     ),
+    "POST /api/persons/{person_id}/renumber": (
+        lambda w: setattr(w, "number_before", w.person(w.survivor_id)["registration_number"]),
+        lambda w: w.api.post(f"/api/persons/{w.old}/renumber", json={"reason": "given twice"}),
+        lambda w: w.person(w.survivor_id)["registration_number"] != w.number_before,
+    ),
     "POST /persons/{person_id}/events": (
         lambda w: None,
         lambda w: w.form(

@@ -84,6 +84,8 @@ BODIES: dict[str, Any] = {
     # A person merged with themselves: refused (422), the world unchanged.
     "POST /api/persons/{person_id}/merge": {"other_person_id": "{person_id}"},
     "POST /api/persons/{person_id}/not-duplicate": {"other_person_id": "{person_id}"},
+    # The administrator's: the person given a new registration number (issue 16).
+    "POST /api/persons/{person_id}/renumber": {"reason": "number given twice"},
     # A dry run of a file naming the record's person, into the record's site: the
     # duplicates found are persons shown.
     "POST /api/imports/{fmt}": {
@@ -231,6 +233,7 @@ LAST = (
     "DELETE ",
     "/corrections",
     "/close",  # closing a site: after every write that registers or sends people there
+    "/renumber",  # a new number: after every write that names the person by their number
 )
 
 

@@ -61,6 +61,8 @@ from corridor.services.protection.read_models import (
     RegisteredHousehold,
     RegisteredMember,
     Relative,
+    Renumbered,
+    RenumberedFrom,
     SeparatedFamily,
     SeparatedFamilyList,
     SyncConflict,
@@ -360,6 +362,7 @@ class Gate:
             if self.viewer(who).may("tracing.read"):
                 page["cases"] = _cases_of(person_id, s.tracing.views.queue(scope=who.scope))
             page["merged_from"] = s.merges.merges_of(person_id)
+            page["renumbered"] = s.registration.renumbered(page["person"]["id"])
             return page
 
         page = self._read(
@@ -388,6 +391,7 @@ class Gate:
                 else [TracingMention.model_validate(c) for c in page["cases"]]
             ),
             merged_from=[MergedFrom.model_validate(m) for m in page["merged_from"]],
+            renumbered=[RenumberedFrom.model_validate(r) for r in page["renumbered"]],
         )
 
     def household(self, who: Caller, household_id: str) -> Household:
@@ -526,6 +530,12 @@ class Gate:
         return ConflictResolved.model_validate(
             {**decided, "person": self.echo(who, decided["person"])}
         )
+
+    def renumbered(self, who: Caller, done: dict[str, Any]) -> Renumbered:
+        """A person just given a new registration number (audited by its write, under
+        ``person.renumber``): ids and numbers only, nothing the caller's roles may not
+        see (the administrator sees no person's details)."""
+        return Renumbered.model_validate(done)
 
     # -- wristbands and cards ---------------------------------------------------------
 

@@ -203,6 +203,15 @@ class MergedFrom(ReadModel):
     merged_at: datetime
 
 
+class RenumberedFrom(ReadModel):
+    """A registration number this person held before they were given a new one (issue
+    16: another installation gave it to someone else). No search key any more."""
+
+    previous_number: str
+    registration_number: str
+    renumbered_at: datetime
+
+
 class PersonPage(ReadModel):
     """Everything a person's page shows, each person in it passed through the gate."""
 
@@ -212,6 +221,10 @@ class PersonPage(ReadModel):
     cases: list[TracingMention] | None = None
     merged_from: list[MergedFrom] = Field(
         default_factory=list, description="Records merged into this one (merges in force)"
+    )
+    renumbered: list[RenumberedFrom] = Field(
+        default_factory=list,
+        description="The numbers this person held before being given a new one, oldest first",
     )
 
 
@@ -479,6 +492,16 @@ class ConflictResolved(ReadModel):
     resolved_at: datetime
     fields: dict[str, str] = Field(description='Each conflicting field: "ours" or "theirs"')
     person: PersonView
+
+
+class Renumbered(ReadModel):
+    """A person given a new registration number (issue 16): ids and numbers, no name.
+    The previous number is no search key any more (another person holds it)."""
+
+    person_id: str = Field(description="The person (a merged-away id's survivor)")
+    registration_number: str = Field(description="The new number: print the wristband again")
+    previous_number: str
+    renumbered_at: datetime
 
 
 class HeldErasure(ReadModel):

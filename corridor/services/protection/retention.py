@@ -233,8 +233,7 @@ class RetentionService(Service):
                     N_("this record is on legal hold and cannot be erased")
                     if held[0] == person_id
                     else N_(
-                        "a record merged into this person is on legal hold: "
-                        "nothing was erased"
+                        "a record merged into this person is on legal hold: nothing was erased"
                     ),
                     "legal_hold",
                 )

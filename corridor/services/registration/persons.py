@@ -36,6 +36,7 @@ from corridor.services.protection.field_vault import (
     SEALED_PERSON_FIELDS,
     FieldVault,
 )
+from corridor.services.registration import renumber as renumbering
 from corridor.services.registration.person_rows import (
     detail_fields,
     document_key,
@@ -435,6 +436,25 @@ class RegistrationService(Service):
             if MATCHED_DETAILS & given.keys():
                 self.queue_duplicates([(person_id, merged)], queue_audit or audit)
         return person
+
+    def renumber(
+        self, person_id: str, reason: str, *, audit: AuditHook, scope: Sites = None
+    ) -> dict[str, Any]:
+        """Give the person a new random registration number, unique here (a number given
+        twice by two installations; docs/sync.md "Registration numbers"): audited,
+        journaled (it reaches the nodes holding them), shown on their page. A merged-away
+        id: its survivor. ``{person_id, registration_number, previous_number,
+        renumbered_at}``."""
+        with self.db.transaction() as conn:
+            done = renumbering.renumber(
+                conn, self.vault, person_id, reason, self.clock(), audit=audit, scope=scope
+            )
+        return done
+
+    def renumbered(self, person_id: str) -> list[dict[str, Any]]:
+        """The numbers the person was given anew, oldest first (shown on their page)."""
+        with self.db.read() as conn:
+            return renumbering.history(conn, person_id)
 
     def queue_duplicates(
         self, written: Sequence[tuple[str, PersonDetails]], audit: AuditHook

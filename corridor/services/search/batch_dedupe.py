@@ -114,9 +114,7 @@ def search_duplicates(
     return _summaries(db, today, [c for c in clusters if len(c) > 1])
 
 
-def _summaries(
-    db: Database, today: date, clusters: list[list[str]]
-) -> list[list[dict[str, Any]]]:
+def _summaries(db: Database, today: date, clusters: list[list[str]]) -> list[list[dict[str, Any]]]:
     groups = sorted(clusters, key=lambda g: (-len(g), g[0]))
     wanted = [pid for g in groups for pid in g]
     rows: dict[str, Any] = {}

@@ -275,8 +275,14 @@ class PersonSearchService(Service):
             from corridor.services.search.batch_dedupe import splink_duplicates
 
             return splink_duplicates(
-                self.db, self.vault, today, threshold=threshold, engine=engine,
-                chunk_size=chunk_size, progress=progress, memory_limit=memory_limit,
+                self.db,
+                self.vault,
+                today,
+                threshold=threshold,
+                engine=engine,
+                chunk_size=chunk_size,
+                progress=progress,
+                memory_limit=memory_limit,
             )
         with self.db.read() as conn:
             rows = {
