@@ -406,13 +406,13 @@ def relay(
         for _ in range(50):
             if not root:
                 break
-            found = conn.execute(
+            merges = conn.execute(
                 select(merged_persons.c.person_id, merged_persons.c.survivor_id, persons.c.site_id)
                 .join(persons, persons.c.id == merged_persons.c.person_id)
                 .where(merged_persons.c.survivor_id.in_(sorted(root)))
             ).all()
             following: dict[str, str] = {}
-            for merged, survivor, home in found:
+            for merged, survivor, home in merges:
                 top = root[str(survivor)]
                 where.setdefault(top, set()).add(str(home))
                 following[str(merged)] = top
