@@ -358,5 +358,12 @@ class SyncStatus(ReadModel):
     name: str | None = Field(None, description="This node's human name (given at its init)")
     fingerprint: str | None = Field(description="This installation's signing key, as checked")
     waiting: int
-    conflicts: int
+    conflicts: int = Field(
+        description="Open conflicts of corrections (the registrars' review queue, /sync/conflicts)"
+    )
+    held_erasures: int = Field(
+        0,
+        description="Erasures received for persons on legal hold here, the data "
+        "protection officer's to decide (/sync/holds); not among the conflicts",
+    )
     peers: list[SyncPeer]

@@ -72,6 +72,11 @@ class HeldErasures:
         """The open ones of ``scope``'s sites (None: every site), oldest first."""
         return self._load(scope)
 
+    def total(self, scope: Sites = None) -> int:
+        """How many open ones ``scope``'s sites hold (a count: no person)."""
+        with self.db.read() as conn:
+            return open_count(conn, scope)
+
     def find(self, conflict_id: str, person_id: str, scope: Sites = None) -> dict[str, Any]:
         found = self._load(scope, conflict_id=conflict_id, person_id=person_id)
         if not found:
@@ -81,18 +86,10 @@ class HeldErasures:
     def _load(
         self, scope: Sites, conflict_id: str | None = None, person_id: str | None = None
     ) -> list[dict[str, Any]]:
-        query = (
-            select(sync_changes, persons.c.registration_number, persons.c.site_id.label("home"))
-            .join(persons, persons.c.id == sync_changes.c.person_id)
-            .where(
-                sync_changes.c.state == "conflict",
-                sync_changes.c.resolved_at.is_(None),
-                sync_changes.c.conflict_fields == HOLD_FIELD,
-            )
-            .order_by(sync_changes.c.received_at, sync_changes.c.id)
-        )
-        if scope is not None:
-            query = query.where(persons.c.site_id.in_(sorted(scope)))
+        query = _open(
+            select(sync_changes, persons.c.registration_number, persons.c.site_id.label("home")),
+            scope,
+        ).order_by(sync_changes.c.received_at, sync_changes.c.id)
         if conflict_id is not None:
             query = query.where(
                 sync_changes.c.id == conflict_id, sync_changes.c.person_id == person_id
@@ -210,6 +207,24 @@ class HeldErasures:
             "anonymised_at": person["anonymised_at"],
             "updated_at": person["anonymised_at"],
         }
+
+
+def _open(query: Any, scope: Sites) -> Any:
+    """``query`` narrowed to the open erasures held against a legal hold here, of the
+    persons registered at ``scope``'s sites (None: every site)."""
+    query = query.join(persons, persons.c.id == sync_changes.c.person_id).where(
+        sync_changes.c.state == "conflict",
+        sync_changes.c.resolved_at.is_(None),
+        sync_changes.c.conflict_fields == HOLD_FIELD,
+    )
+    return query if scope is None else query.where(persons.c.site_id.in_(sorted(scope)))
+
+
+def open_count(conn: Connection, scope: Sites = None) -> int:
+    """How many erasures wait for the data protection officer in ``scope``'s sites (the
+    registrars' conflict queue leaves them out; the sync page counts them apart)."""
+    query = _open(select(func.count()).select_from(sync_changes), scope)
+    return int(conn.execute(query).scalar_one())
 
 
 def received(conn: Connection, change: Any, state: dict[str, Any]) -> None:

@@ -1563,9 +1563,14 @@ class SyncService(Service):
                 count = count.where(sync_changes.c.state == state)
                 if state == "conflict":  # decided ones left the review queue
                     count = count.where(sync_changes.c.resolved_at.is_(None))
+                    # An erasure against a legal hold is the officer's: counted apart.
+                    count = count.where(
+                        func.coalesce(sync_changes.c.conflict_fields, "") != holds.HOLD_FIELD
+                    )
                 if scope is not None:
                     count = count.where(sync_changes.c.site_id.in_(sorted(scope)))
                 counts[state] = int(conn.execute(count).scalar_one())
+            held = holds.open_count(conn, scope)
         return {
             "node_id": me["id"],
             "role": me["role"] or "standalone",
@@ -1577,6 +1582,7 @@ class SyncService(Service):
             "fingerprint": keys.fingerprint(me["signing_public"]) if me["signing_public"] else None,
             "waiting": counts["waiting"],
             "conflicts": counts["conflict"],
+            "held_erasures": held,
             "peers": out_peers,
         }
 

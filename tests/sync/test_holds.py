@@ -63,7 +63,9 @@ def test_the_officer_sees_what_was_asked_by_whom_where_and_the_hold(three, clock
     node_id = sync(node_a).identity()["id"]
     # Not a correction's to decide: the registrars' queue does not offer it.
     assert ConflictReview.of(central).queue() == []
-    assert sync(central).status()["conflicts"] == 1
+    # Counted apart, so that each figure of /sync is what its queue lists.
+    status = sync(central).status()
+    assert (status["conflicts"], status["held_erasures"]) == (0, 1)
 
     dpo = _client(central, clock, "dpo", Role.DATA_PROTECTION_OFFICER, exit_point)
     before = _events(central, samira)
@@ -91,8 +93,19 @@ def test_the_officer_sees_what_was_asked_by_whom_where_and_the_hold(three, clock
     assert 'dir="rtl"' in dpo.get("/sync/holds").text
     dpo.cookies.delete(LANG_COOKIE)
 
-    # A registrar may not see or decide it: the hold is not theirs to lift.
+    # The site manager's /sync page counts it apart from the registrars' conflicts.
+    manager = _client(central, clock, "mgr-exit", Role.SITE_MANAGER, exit_point)
+    figures = manager.get("/sync").text
+    assert re.search(r'data-figure="held-erasures">1<', figures), figures
+    assert re.search(r'data-figure="conflicts">0<', figures)
+
+    # A registrar may not see or decide it: the hold is not theirs to lift. Their queue
+    # says it is there and whose it is (a count, no link, no person).
     registrar = _client(central, clock, "reg-exit", Role.REGISTRAR, exit_point)
+    queue = registrar.get("/sync/conflicts").text
+    assert 'id="held-erasures"' in queue and "1 erasure received" in queue
+    assert 'href="/sync/holds"' not in queue and "Samira" not in queue
+    assert registrar.get("/api/sync/status").json()["held_erasures"] == 1
     assert registrar.get("/api/sync/holds").status_code == 403
     refused = registrar.post(
         f"/api/persons/{samira}/resolve-hold", json={"conflict_id": item["id"], "lift": True}

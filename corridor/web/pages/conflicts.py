@@ -55,6 +55,8 @@ def _queue(
         extra={
             "errors": errors or {},
             "pager": listing.pager(request, listed, len(shown), {}, QUEUE),
+            # Not listed here (the officer's): a count, so the /sync figure adds up.
+            "held": HeldErasures.of(svc).total(who.scope),
         },
     )
 
