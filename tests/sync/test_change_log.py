@@ -225,6 +225,12 @@ def _hold(s: Services, site: str, other: str) -> list[str]:
     return [pid]
 
 
+def _renumber(s: Services, site: str, other: str) -> list[str]:
+    pid = register(s, site, "Samira")
+    s.registration.renumber(pid, "number given twice", audit=hook(s, "person.renumber"))
+    return [pid]
+
+
 CASES: dict[str, Case] = {
     "ManifestService.add_persons": _add_persons,
     "ManifestService.add_groups": _add_groups,
@@ -242,6 +248,8 @@ CASES: dict[str, Case] = {
     "RegistrationService.register_households": _register_households,
     "RegistrationService.update_person": _update_person,
     "RegistrationService.link": _link,
+    # A number given anew travels as a change of the person (tests/sync/test_renumber.py).
+    "RegistrationService.renumber": _renumber,
     "MovementService.record": _record,
     "MovementService.correct": _correct,
     # Erasure and legal holds travel (tests/sync/test_leave.py).
