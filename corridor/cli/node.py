@@ -9,7 +9,14 @@ from typing import Any
 
 import click
 
-from corridor.cli.options import actor, admin_audit, db_option, key_option, reported, services_for
+from corridor.cli.options import (
+    actor,
+    admin_audit,
+    db_option,
+    key_option,
+    opened_services,
+    reported,
+)
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -52,8 +59,7 @@ def node_init(
 ) -> None:
     """Make this installation a node of SITE: its keys and an enrolment request for the
     central's administrator (`corridor node approve` there)."""
-    svc = services_for(db_url, master_key_file)
-    with reported():
+    with opened_services(db_url, master_key_file) as svc, reported():
         request = _sync(svc).init_node(central_url, site, name)
     request_out.write_text(json.dumps(request, indent=1), encoding="utf-8")
     from corridor.sync.keys import fingerprint
@@ -76,9 +82,8 @@ def node_approve(
 ) -> None:
     """At the central: enrol the node of REQUEST_FILE for its site; writes the grant
     (the site's keys sealed to that node) for `corridor node join`."""
-    svc = services_for(db_url, master_key_file)
     request = json.loads(request_file.read_text(encoding="utf-8"))
-    with reported():
+    with opened_services(db_url, master_key_file) as svc, reported():
         grant = _sync(svc).approve(request, actor(), audit=admin_audit(svc, "sites.admin"))
     grant_out.write_text(json.dumps(grant, indent=1), encoding="utf-8")
     from corridor.sync.keys import fingerprint
@@ -100,9 +105,8 @@ def node_join(
     db_url: str | None, master_key_file: str | None, grant_file: Path, central_fingerprint: str
 ) -> None:
     """At the node: install the central's grant (its site and keys)."""
-    svc = services_for(db_url, master_key_file)
     grant = json.loads(grant_file.read_text(encoding="utf-8"))
-    with reported():
+    with opened_services(db_url, master_key_file) as svc, reported():
         joined = _sync(svc).join(grant, central_fingerprint, audit=admin_audit(svc, "sites.admin"))
     click.echo(f"joined central {joined['central_id']} for site {joined['site_id']}")
 
@@ -131,20 +135,16 @@ def node_export(
     from corridor.sync.confirm import confirmation
     from corridor.sync.parts import export_parts
 
-    svc = services_for(db_url, master_key_file)
-    try:
-        with reported():
-            done = confirmation(_sync(svc)) if to_node is None else None
-            if done is not None:  # a wiped node: its confirmation is all it may still send
-                out.write_bytes(done[0])
-                click.echo(f"{done[1]}. {out} holds only its signed confirmation of the wipe")
-                return
-            if max_bytes is None:
-                written = [_sync(svc).export(to_node, audit=_send_audit(svc))]
-            else:
-                written = export_parts(_sync(svc), to_node, max_bytes, audit=_send_audit(svc))
-    finally:
-        svc.db.dispose()
+    with opened_services(db_url, master_key_file) as svc, reported():
+        done = confirmation(_sync(svc)) if to_node is None else None
+        if done is not None:  # a wiped node: its confirmation is all it may still send
+            out.write_bytes(done[0])
+            click.echo(f"{done[1]}. {out} holds only its signed confirmation of the wipe")
+            return
+        if max_bytes is None:
+            written = [_sync(svc).export(to_node, audit=_send_audit(svc))]
+        else:
+            written = export_parts(_sync(svc), to_node, max_bytes, audit=_send_audit(svc))
     for i, data in enumerate(written, 1):
         path = out if len(written) == 1 else out.with_name(f"{out.name}.part{i}-of-{len(written)}")
         path.write_bytes(data)
@@ -158,8 +158,7 @@ def node_export(
 @click.argument("bundle", type=FILE)
 def node_import(db_url: str | None, master_key_file: str | None, bundle: Path) -> None:
     """Check and apply a bundle, once; a replay changes nothing."""
-    svc = services_for(db_url, master_key_file)
-    with reported():
+    with opened_services(db_url, master_key_file) as svc, reported():
         report = _sync(svc).import_bundle(
             bundle.read_bytes(),
             audit=svc.audit.operator_hook(actor().removeprefix("cli:"), "sync.apply"),
@@ -195,8 +194,7 @@ def node_sync(db_url: str | None, master_key_file: str | None, central_url: str 
     failure and it continues."""
     from corridor.sync.client import sync_round
 
-    svc = services_for(db_url, master_key_file)
-    with reported():
+    with opened_services(db_url, master_key_file) as svc, reported():
         done = sync_round(
             _sync(svc),
             audit=svc.audit.operator_hook(actor().removeprefix("cli:"), "sync.apply"),
@@ -231,8 +229,7 @@ def node_revoke(db_url: str | None, master_key_file: str | None, node_id: str) -
     """At the central: revoke node NODE_ID; its bundles (push, pull, file) are refused
     from now on. To destroy what it holds, order its wipe first (`corridor node wipe`)
     and revoke it once the wipe was delivered."""
-    svc = services_for(db_url, master_key_file)
-    with reported():
+    with opened_services(db_url, master_key_file) as svc, reported():
         done = _sync(svc).revoke(node_id, actor(), audit=admin_audit(svc, "sites.admin"))
     click.echo(f"node {node_id} (site {done['site_id']}) revoked: its bundles are refused")
 
@@ -252,8 +249,7 @@ def node_wipe(db_url: str | None, master_key_file: str | None, node_id: str, yes
             "not sent yet are lost",
             abort=True,
         )
-    svc = services_for(db_url, master_key_file)
-    with reported():
+    with opened_services(db_url, master_key_file) as svc, reported():
         done = _sync(svc).order_wipe(node_id, actor(), audit=admin_audit(svc, "sites.admin"))
     click.echo(
         f"wipe of node {node_id} (site {done['site_id']}) ordered: it is carried out at "
@@ -266,8 +262,7 @@ def node_wipe(db_url: str | None, master_key_file: str | None, node_id: str, yes
 @key_option
 def node_status(db_url: str | None, master_key_file: str | None) -> None:
     """This node and its peers: last contact, changes to send, waiting, conflicts."""
-    svc = services_for(db_url, master_key_file)
-    with reported():
+    with opened_services(db_url, master_key_file) as svc, reported():
         st = _sync(svc).status()
     click.echo(
         f"node {st['name'] or '-'} {st['node_id']} ({st['role']}, {st['status']}), "
@@ -292,8 +287,7 @@ def node_status(db_url: str | None, master_key_file: str | None) -> None:
 def node_list(db_url: str | None, master_key_file: str | None) -> None:
     """At the central: its nodes, by name, with their state (a wipe ordered, delivered,
     carried out); at a node: its central."""
-    svc = services_for(db_url, master_key_file)
-    with reported():
+    with opened_services(db_url, master_key_file) as svc, reported():
         st = _sync(svc).status()
     if not st["peers"]:
         click.echo("no node enrolled here")

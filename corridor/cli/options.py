@@ -61,6 +61,26 @@ def services_for(
 
 
 @contextmanager
+def opened_services(
+    db_url: str | None, master_key_file: str | None, required: bool = True
+) -> Iterator[Services]:
+    """``services_for`` for the length of one command: their database is disposed when
+    the block ends, however it ends (its pool's connections closed: PostgreSQL sessions
+    ended; on SQLite the checkpointer stopped and the writer's lock file closed), not
+    when the process does.
+
+    >>> with opened_services("sqlite://", None, required=False) as svc:
+    ...     svc.db.engine.dialect.name
+    'sqlite'
+    """
+    svc = services_for(db_url, master_key_file, required)
+    try:
+        yield svc
+    finally:
+        svc.db.dispose()
+
+
+@contextmanager
 def reported() -> Iterator[None]:
     """A refused command (unknown site or person, no key) ends with its message."""
     from corridor.errors import CorridorError

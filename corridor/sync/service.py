@@ -1051,7 +1051,7 @@ class SyncService(Service):
             self.node_hook(str(central["id"]), "sync.wipe" if wipe else "sync.keys")(conn, [])
         self.vault.forget(site_id)
         if wiped:  # nothing the wipe overwrote left readable in the file (wipe.py)
-            wipes.scrub_file(self.db)
+            wipes.scrub_storage(self.db)
         return wiped
 
     def _adopt_keys(

@@ -17,22 +17,28 @@ site key: it survives the wipe (sealed under the node's master key). The central
 signature verified, records the report once (``wipe_confirmed_at``), audited
 ``sync.wiped`` under the node's id; the same confirmation again records nothing.
 
-The node's SQLite file is then rewritten (``VACUUM``, the WAL truncated), so that the
-values the anonymisation overwrote (names, phones, notes, and those an upgrade left in
-the clear) are not left in free pages or in the WAL.
+The node's storage is then rewritten, so that the values the anonymisation overwrote
+(names, phones, notes, and those an upgrade left in the clear) are not left behind: on
+SQLite the file (``VACUUM``, the WAL truncated: nothing in free pages or in the WAL); on
+PostgreSQL every table (``VACUUM FULL``: new files without the old tuples), the planner's
+statistics made again, ``pg_statistic`` rewritten, then a ``CHECKPOINT``. PostgreSQL's WAL
+keeps what was written until the server recycles its segments (docs/sync.md).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from corridor.storage.database import Database
 from corridor.storage.sync_tables import sync_acks, sync_changes, sync_nodes
+from corridor.storage.tables import metadata
 from corridor.sync.journal import dumps
 
 if TYPE_CHECKING:
@@ -46,6 +52,10 @@ REPORT = "wiped"
 ACTION = "sync.wiped"
 PURPOSE = "a node's signed confirmation that it carried out a wipe"
 CHECKPOINT_TRIES = 50
+# PostgreSQL's SQLSTATE for a right the role lacks (CHECKPOINT: superuser or pg_checkpoint).
+_PG_NO_RIGHT = "42501"
+
+log = logging.getLogger(__name__)
 
 
 def note(
@@ -134,12 +144,18 @@ def peer_fields(row: Any) -> dict[str, Any]:
     }
 
 
-def scrub_file(db: Database) -> None:
-    """At a SQLite node after a wipe: rewrite the file so that nothing the wipe
-    overwrote stays readable in free pages or in the WAL."""
+def scrub_storage(db: Database) -> None:
+    """At a node after a wipe has committed: its storage rewritten so that nothing the
+    wipe overwrote stays readable (SQLite: the file and its WAL; PostgreSQL: the tables'
+    files and the statistics)."""
+    if db.is_sqlite:
+        _scrub_sqlite(db)
+    else:
+        _scrub_postgresql(db)
+
+
+def _scrub_sqlite(db: Database) -> None:
     engine = db.engine
-    if engine.dialect.name != "sqlite":
-        return
     with db._sqlite_writer(), engine.connect() as conn:
         raw = conn.connection.driver_connection
         assert raw is not None
@@ -150,3 +166,67 @@ def scrub_file(db: Database) -> None:
             if raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0:
                 break
             time.sleep(0.1)
+
+
+def _scrub_postgresql(db: Database) -> None:
+    """An update or delete leaves the old tuple in the table's file until a vacuum, and
+    a plain vacuum only marks its space free. ``VACUUM FULL`` writes every table (its
+    indexes and TOAST too) into new files; the old ones are emptied when it commits and
+    removed at the next checkpoint. Every table of the schema, not a list that could
+    drift from what the anonymisation touches: a node's database is one site's.
+
+    The planner's statistics (``pg_statistic``) hold values sampled by the last
+    ``ANALYZE`` (most common values, histogram bounds: names). ``ANALYZE`` replaces them,
+    except for a table left empty (the documents, the family links), whose old
+    statistics only a superuser may delete; ``pg_statistic`` is then rewritten too where
+    the role may (the database's owner may on PostgreSQL 15; otherwise the server warns,
+    skips it, and the warning is logged)."""
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        quote = conn.dialect.identifier_preparer.format_table
+        names = [quote(t) for t in metadata.sorted_tables]
+        raw = conn.connection.driver_connection
+        assert raw is not None
+
+        def warned(diag: Any) -> None:  # what the server skipped: no personal data
+            if diag.severity_nonlocalized == "WARNING":
+                log.warning("rewriting the wiped node's storage: %s", diag.message_primary)
+
+        raw.add_notice_handler(warned)
+        try:
+            conn.exec_driver_sql(f"VACUUM FULL {', '.join(names)}")
+            _forget_statistics(conn, names)
+            conn.exec_driver_sql(f"ANALYZE {', '.join(names)}")
+            conn.exec_driver_sql("VACUUM FULL pg_catalog.pg_statistic")
+            _checkpoint(conn)
+        finally:
+            raw.remove_notice_handler(warned)
+
+
+def _forget_statistics(conn: Connection, names: list[str]) -> None:
+    if conn.exec_driver_sql("SHOW is_superuser").scalar_one() != "on":
+        log.warning(
+            "the node's database role is not a superuser: the statistics of the tables "
+            "the wipe emptied keep what ANALYZE last sampled of them; drop the node's "
+            "database once its confirmation reached the central (docs/sync.md)"
+        )
+        return
+    conn.execute(
+        text(
+            "DELETE FROM pg_catalog.pg_statistic WHERE starelid IN "
+            "(SELECT to_regclass(n) FROM unnest(CAST(:names AS text[])) AS n)"
+        ),
+        {"names": names},
+    )
+
+
+def _checkpoint(conn: Connection) -> None:
+    try:
+        conn.exec_driver_sql("CHECKPOINT")
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != _PG_NO_RIGHT:
+            raise
+        log.warning(
+            "the node's database role may not run CHECKPOINT (it needs the role "
+            "pg_checkpoint): the emptied files of the wiped node's tables are removed "
+            "at the server's next checkpoint (checkpoint_timeout)"
+        )

@@ -2,27 +2,37 @@
 file keeps nothing readable, and nodes have names (docs/sync.md "Protection across
 nodes", corridor/sync/wipe.py, corridor/sync/names.py).
 
-The central runs on SQLite and PostgreSQL (the ``backend`` fixture), the node on SQLite.
+The central runs on SQLite and PostgreSQL (the ``backend`` fixture), the node on SQLite;
+a node on PostgreSQL is wiped too, and its database's files are read from the server's
+data directory (the node's storage rewritten: ``VACUUM FULL``, ``CHECKPOINT``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import secrets
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from corridor.errors import Conflict, ValidationFailed
+from corridor.security.crypto import MasterKey
 from corridor.security.roles import Role
 from corridor.services import Services
+from corridor.storage import Database
+from corridor.storage.migrate import upgrade
 from corridor.storage.tables import person_documents, persons
 from corridor.sync.confirm import confirmation
 from corridor.sync.service import BundleRefused, NodeWiped
-from tests.conftest import make_client
+from tests.conftest import MASTER_KEY, Clock, make_client
+from tests.support.pgserver import PgServer
 from tests.sync import test_http
-from tests.sync.helpers import register, sync
-from tests.sync.test_bundles import _admin, _apply, _enrol, _node_services
+from tests.sync.helpers import make_site, register, sync
+from tests.sync.test_bundles import NODE_KEY, _admin, _apply, _enrol, _node_services
 from tests.sync.test_guard import _events, _node_row
 from tests.sync.test_http import _round
 
@@ -205,3 +215,129 @@ def test_a_node_has_a_name_checked_at_init_and_unique_in_its_site(
         assert names == ["Exit desk 2", "node-exit"]
     finally:
         second.db.dispose()
+
+
+# --- A node on PostgreSQL: its database's files, read in the server's data directory.
+
+PG_NAMES = ("Zubaydah", "Thurayya")
+
+
+@pytest.fixture(params=["superuser", "owner"])
+def pg_pair(
+    request: pytest.FixtureRequest,
+    postgres_server: PgServer,
+    tmp_path: Path,
+    sqlite_template: Path,
+    clock: Clock,
+) -> Iterator[tuple[Services, Services, str, PgServer, str]]:
+    """The central (SQLite) and the exit's node on a PostgreSQL database of its own,
+    connected as the server's superuser or as a role that only owns the database (no
+    right to ``CHECKPOINT``)."""
+    path = tmp_path / "central.db"
+    shutil.copy(sqlite_template, path)
+    central = Services(Database(f"sqlite:///{path}"), clock, MasterKey.from_text(MASTER_KEY))
+    exit_point = make_site(central, "Exit")
+    name = f"node_{secrets.token_hex(4)}"
+    if request.param == "owner":
+        postgres_server.psql(f'CREATE ROLE "{name}" LOGIN')
+        postgres_server.psql(f'CREATE DATABASE "{name}" OWNER "{name}"')
+        url = postgres_server.url_for(name).replace("//postgres@", f"//{name}@")
+    else:
+        url = postgres_server.create_database(name)
+    db = Database(url)
+    try:
+        upgrade(db)
+        node = Services(db, clock, MasterKey.from_text(NODE_KEY))
+        _enrol(central, node, "Exit", "node-exit")
+        yield central, node, exit_point, postgres_server, str(request.param)
+    finally:
+        db.dispose()
+        central.db.dispose()
+        postgres_server.psql(f'DROP DATABASE "{name}"')
+        if request.param == "owner":
+            postgres_server.psql(f'DROP ROLE "{name}"')
+
+
+def _pg_path(node: Services, server: PgServer, relation: str) -> Path:
+    with node.db.read() as conn:
+        where = conn.execute(text("SELECT pg_relation_filepath(:r)"), {"r": relation})
+        return server.datadir / str(where.scalar_one())
+
+
+def _pg_files(node: Services, server: PgServer, leave_out: str | None = None) -> bytes:
+    """Every file of the node's database (tables, indexes, TOAST, the statistics), as a
+    thief of the server's disk reads them: the folder ``pg_relation_filepath`` names;
+    without the files of the relation ``leave_out``."""
+    folder = _pg_path(node, server, "persons").parent
+    left = _pg_path(node, server, leave_out).name if leave_out else None
+    data = []
+    for file in sorted(folder.iterdir()):
+        if left and file.name.split("_")[0].split(".")[0] == left:
+            continue
+        try:
+            data.append(file.read_bytes())
+        except (FileNotFoundError, IsADirectoryError):
+            continue  # unlinked by a checkpoint while we read
+    return b"".join(data)
+
+
+def _pg_checkpoint(server: PgServer) -> None:
+    """What the server does by itself within ``checkpoint_timeout``: its dirty pages
+    written to the files."""
+    server.psql("CHECKPOINT")
+
+
+def test_a_wiped_nodes_postgresql_files_hold_no_name_in_the_clear(pg_pair, caplog) -> None:
+    """A node on PostgreSQL: the wipe's anonymisation leaves the old tuples in the table
+    files until they are vacuumed, and names in the planner's statistics; after the wipe
+    the node's storage is rewritten (``VACUUM FULL``, the statistics deleted and made
+    again, ``CHECKPOINT``) and no file of its database holds a name, the family name or
+    a value an upgrade left in the clear. A role that is not a superuser keeps the old
+    statistics of the tables the wipe emptied, and is told so."""
+    central, node, exit_point, server, role = pg_pair
+    ids = [register(node, exit_point, n, p) for n, p in zip(PG_NAMES, PHONES, strict=True)]
+    _left_in_the_clear(node, ids[0])
+    server.psql("ANALYZE", str(node.db.url.database))  # as autovacuum does on a real node
+    _pg_checkpoint(server)
+    table = _pg_path(node, server, "persons")
+    assert PG_NAMES[0].encode() in table.read_bytes()  # names are stored unsealed
+    statistics = _pg_path(node, server, "pg_statistic").read_bytes()
+    assert PG_NAMES[0].encode() in statistics  # and ANALYZE copied them there
+    # In the clear before the wipe: the names, and what an upgrade left unsealed.
+    values = (*PG_NAMES, "Khalil", PLAIN_PHONE, PLAIN_NOTE, PLAIN_DOCUMENT)
+    before = _pg_files(node, server)
+    assert [s for s in values if s.encode() not in before] == []
+
+    node_id = sync(node).identity()["id"]
+    sync(central).order_wipe(node_id, "cli:admin", audit=_admin(central))
+    with caplog.at_level(logging.WARNING, logger="corridor.sync.wipe"):
+        done = sync(node).import_bundle(sync(central).export(node_id), audit=_apply(node))
+    assert done.wiped
+    # The table's storage was replaced: its old file was emptied when the rewrite
+    # committed, and removed by the node's own CHECKPOINT (a role without the right to
+    # run one leaves it to the server's next).
+    assert _pg_path(node, server, "persons") != table
+    if role == "superuser":
+        assert not table.exists()
+    else:
+        assert not table.exists() or table.stat().st_size == 0
+
+    # A role that is not a superuser cannot delete the statistics of a table the wipe
+    # emptied: the document number an upgrade left in the clear stays there (said).
+    stays = [] if role == "superuser" else [PLAIN_DOCUMENT]
+    for moment in ("at once", "after the server's next checkpoint"):
+        if moment != "at once":
+            _pg_checkpoint(server)
+        after = _pg_files(node, server)
+        found = [s for s in (*values, *PHONES, "Insulin") if s.encode() in after]
+        assert found == stays, moment
+        tables = _pg_files(node, server, leave_out="pg_statistic")
+        assert [s for s in (*values, *PHONES, "Insulin") if s.encode() in tables] == []
+    said = "\n".join(r.getMessage() for r in caplog.records if r.name == "corridor.sync.wipe")
+    if role == "superuser":
+        assert said == ""
+    else:
+        assert "CHECKPOINT" in said and "pg_checkpoint" in said
+        assert "not a superuser" in said and "drop the node's database" in said
+    with node.db.read() as conn:  # the node still reads its (anonymised) rows
+        assert conn.execute(text("SELECT count(*) FROM persons")).scalar_one() == 2
