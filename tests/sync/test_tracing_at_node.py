@@ -74,7 +74,7 @@ from tests.conftest import MASTER_KEY, Clock
 from tests.support.route_table import RouteCase, fill, route_cases
 from tests.support.route_world import RECORDS, World, build_world, token_client
 from tests.sync.helpers import hook, make_site, register, sync
-from tests.sync.test_bundles import NODE_KEY, _enrol, _node_services
+from tests.sync.test_bundles import NODE_KEY, _apply, _enrol, _node_services
 from tests.sync.test_change_log import _write_methods
 
 MATRIX = default_matrix()
@@ -258,6 +258,31 @@ def test_the_engine_proposes_nobody_at_a_node(
         assert s.tracing.views.case(built.ids["case_id"])["state"] == "open"
     finally:
         s.db.dispose()
+
+
+def test_a_person_registered_at_a_node_is_found_by_the_centrals_enquiry(
+    pair: tuple[Services, Services, str, str],
+) -> None:
+    """The path left open: the enquiry recorded at the central, the person registered at
+    the exit's node; once her change reaches the central, the central proposes her (the
+    import leaves her in the central's tracing outbox, which its tracing worker checks at
+    its next look, at most ``POLL_S`` later: drained here as the worker does)."""
+    central, node, exit_point, _ = pair
+    enquiry = central.tracing.create_enquiry(
+        _enquiry(), "cli:test", audit=hook(central, "tracing.write")
+    )
+    [case] = enquiry["cases"]
+    assert case["matches"] == []
+    pid = register(node, exit_point, "Samira")
+    report = sync(central).import_bundle(sync(node).export(), audit=_apply(central))
+    assert report.applied == 1
+    assert central.tracing.drain_outbox() == 1
+    found = central.tracing.views.case(case["id"])
+    assert [m["person"]["id"] for m in found["matches"]] == [pid]
+    assert found["state"] == "possible_match"
+    with node.db.read() as conn:  # the node proposed nothing, and holds no tracing row
+        for table in (tracing_enquiries, tracing_cases, tracing_matches):
+            assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 0
 
 
 def test_an_enquiry_sent_to_an_enrolled_nodes_api_is_refused_in_words(
