@@ -106,6 +106,24 @@ class Conflict(CorridorError):
         super().__init__(message, [Problem(field, message)] if field else [])
 
 
+class TracingAtCentral(CorridorError):
+    """A tracing write at a site node (issue 16): tracing is done at the central registry,
+    which holds every site's persons (a match can be found across sites) and the
+    enquirers' key. Refused before anything is read or written."""
+
+    code = "tracing_at_central"
+
+    def __init__(self) -> None:
+        super().__init__(
+            N_(
+                "Tracing is done at the central registry, not at a site node: the central "
+                "holds every site's persons, so a match can be found across sites, and the "
+                "enquirers' key. Nothing was written here; record the enquiry or the "
+                "decision at the central registry"
+            )
+        )
+
+
 class StorageFull(CorridorError):
     """The database's disk (or its size limit) is full: nothing was written. An
     operator's fix; the server keeps answering reads."""

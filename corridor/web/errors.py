@@ -28,6 +28,7 @@ from corridor.errors import (
     NotFound,
     ReadOnlyCopy,
     StorageFull,
+    TracingAtCentral,
     Unauthenticated,
     ValidationFailed,
 )
@@ -51,6 +52,8 @@ STATUS: dict[type[CorridorError], int] = {
     StorageFull: 507,
     # ``corridor serve --read-only``: nothing here may change.
     ReadOnlyCopy: 503,
+    # A tracing write at a site node: tracing is done at the central (issue 16).
+    TracingAtCentral: 409,
 }
 
 

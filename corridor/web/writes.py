@@ -67,6 +67,8 @@ def audited(action: str, gate: str | None = None) -> Callable[..., AsyncIterator
             raise
 
     write.action = gate or action  # type: ignore[attr-defined]  # read by the matrix test
+    # What the write is audited as (tests/support/route_table.py: the tracing writes).
+    write.audits = action  # type: ignore[attr-defined]
     return write
 
 

@@ -248,6 +248,7 @@ class RouteCase:
     body: Any  # a JSON body, a form, {"files":..., "params":...}, or None
     missing: str | None  # why the test cannot call it (then the case fails)
     fmt: str | None = None
+    audits: str | None = None  # the action a write handler's audit events record
 
     @property
     def reads(self) -> bool:
@@ -287,6 +288,16 @@ def gate_of(route: APIRoute) -> str | None:
     """The action the route's role gate checks (``requires(action)``), if any."""
     for dep in route.dependant.dependencies:
         action = getattr(dep.call, "action", None)
+        if action:
+            return str(action)
+    return None
+
+
+def audited_as(route: APIRoute) -> str | None:
+    """The action a write handler is audited as (``audited(action)``), if any: a route
+    audited as ``tracing.write`` reaches a tracing write (tests/sync/test_tracing_at_node.py)."""
+    for dep in route.dependant.dependencies:
+        action = getattr(dep.call, "audits", None)
         if action:
             return str(action)
     return None
@@ -342,6 +353,7 @@ def route_cases(app: FastAPI) -> list[RouteCase]:
                     body,
                     missing,
                     _fmt(route),
+                    audited_as(route),
                 )
             )
 

@@ -5,14 +5,23 @@ and audit entry in it.
 
 The rules (which state may follow which, who decides disclosure, what the enquirer may
 learn) are in ``corridor.domain.tracing``; what is read back is in ``tracing_views``.
+
+Tracing is done at the central registry, never at a site node (issue 16, docs/sync.md):
+the central holds every site's persons, so a match can be found across sites, and the
+enquirers' key; tracing data does not travel between installations. Every officer's
+write here is ``central_only``: at a node it is refused (``TracingAtCentral``) before
+anything is read or written, whichever page, API route or command reached it; and at a
+node the engine proposes nothing (``check_persons``): the central checks the same persons
+when their changes arrive.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -31,7 +40,7 @@ from corridor.domain.tracing import (
     is_child,
     state_text,
 )
-from corridor.errors import Conflict, Forbidden, NotFound, Problem, require
+from corridor.errors import Conflict, Forbidden, NotFound, Problem, TracingAtCentral, require
 from corridor.matching import Match, PersonRecord
 from corridor.services.base import AuditHook, Service, live_id
 from corridor.services.protection.accounts import Caller
@@ -51,6 +60,7 @@ from corridor.storage.tracing_tables import (
     tracing_enquiries,
     tracing_matches,
 )
+from corridor.sync.journal import custody
 from corridor.text import N_
 from corridor.tracing_schemas import (
     CandidateIn,
@@ -63,6 +73,24 @@ from corridor.tracing_schemas import (
 
 log = logging.getLogger(__name__)
 SYSTEM = "system"  # who proposed a match found by the engine on its own
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def central_only(
+    write: Callable[Concatenate[TracingService, P], R],
+) -> Callable[Concatenate[TracingService, P], R]:
+    """An officer's tracing write: refused at a site node (``TracingAtCentral``)
+    before its input is checked, anything read or a transaction opened, so nothing is
+    written there (no row, no audit event, no idempotency key)."""
+
+    @functools.wraps(write)
+    def at_central(self: TracingService, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if not self.done_here():
+            raise TracingAtCentral()
+        return write(self, *args, **kwargs)
+
+    return at_central
 
 
 class TracingService(Service):
@@ -83,8 +111,15 @@ class TracingService(Service):
     def views(self) -> TracingViews:
         return TracingViews(self.db, self.clock, self.vault)
 
+    def done_here(self) -> bool:
+        """Whether tracing is done at this installation: at the central or a standalone
+        one, not at a site node (from the moment it asked to enrol)."""
+        with self.db.read() as conn:
+            return custody(conn)[0] != "node"
+
     # -- enquiries -------------------------------------------------------------------
 
+    @central_only
     def create_enquiry(
         self, data: EnquiryIn, recorded_by: str | None = None, *, audit: AuditHook
     ) -> dict[str, Any]:
@@ -164,7 +199,9 @@ class TracingService(Service):
         """Score newly registered or arrived persons against the searching cases that
         share a key with them; store each good candidate as a proposed match. Returns the
         number of matches proposed. ``done``: outbox rows these persons came from, removed
-        in the transaction that stores the matches (or on their own when there are none)."""
+        in the transaction that stores the matches (or on their own when there are none).
+        At a site node nothing is proposed and the rows are only removed (tracing is done
+        at the central, which checks the same persons when their changes arrive)."""
         found = self._score(person_ids)
         if not found:
             if done:
@@ -179,7 +216,9 @@ class TracingService(Service):
         # Scoring reads only; the writer's lock is taken just to store what was found,
         # so a registration that matches nothing (nearly all) never waits for it.
         with self.db.read() as conn:
-            if not tm.any_searching(conn):
+            # At a node nobody is proposed (not even for a case held here from before it
+            # enrolled): the central checks these persons when their changes arrive.
+            if custody(conn)[0] == "node" or not tm.any_searching(conn):
                 return []
             people = tm.candidate_records(conn, person_ids, self.vault)
             waiting = tm.searching_cases_for(conn, people.values())
@@ -255,6 +294,7 @@ class TracingService(Service):
 
     # -- officers' decisions ----------------------------------------------------------
 
+    @central_only
     def confirm_match(
         self, match_id: str, data: MatchDecisionIn, who: Caller, *, audit: AuditHook
     ) -> dict[str, Any]:
@@ -304,6 +344,7 @@ class TracingService(Service):
             audit(conn, list(dict.fromkeys([m["person_id"], *offered])))
         return self.views.case(case["id"])
 
+    @central_only
     def attach_candidate(
         self, case_id: str, data: CandidateIn, who: Caller, *, audit: AuditHook
     ) -> dict[str, Any]:
@@ -364,6 +405,7 @@ class TracingService(Service):
             audit(conn, [person_id])
         return self.views.case(case_id)
 
+    @central_only
     def reject_match(
         self, match_id: str, data: MatchDecisionIn, who: Caller, *, audit: AuditHook
     ) -> dict[str, Any]:
@@ -406,6 +448,7 @@ class TracingService(Service):
             audit(conn, [m["person_id"]])
         return self.views.case(case["id"])
 
+    @central_only
     def decide_disclosure(
         self, case_id: str, data: DisclosureIn, who: Caller, *, audit: AuditHook
     ) -> dict[str, Any]:
@@ -463,6 +506,7 @@ class TracingService(Service):
             audit(conn, [case["found_person_id"]])
         return self.views.case(case_id)
 
+    @central_only
     def transition(
         self, case_id: str, data: TransitionIn, who: Caller, *, audit: AuditHook
     ) -> dict[str, Any]:

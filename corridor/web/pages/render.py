@@ -101,6 +101,14 @@ def may(who: Caller | None) -> dict[str, bool]:
     return {a: any(matrix.allowed(r, a, same_site=True) for r in roles) for a in matrix.actions}
 
 
+def _tracing_here(request: Request, allowed: dict[str, bool]) -> bool:
+    """Whether tracing is done at this installation (not at a site node, issue 16), asked
+    of the services only for a caller who may read or write tracing."""
+    if not (allowed.get("tracing.read") or allowed.get("tracing.write")):
+        return True
+    return bool(request.app.state.services.tracing.done_here())
+
+
 def _plain(value: Any) -> Any:
     """The gate's read models as the templates and the JSON twin take them."""
     if isinstance(value, BaseModel):
@@ -129,6 +137,12 @@ def render(
     if wants_json(request):
         return JSONResponse(jsonable_encoder(data), status_code=status)
     lang = language_of(request)
+    allowed = may(who)
+    # At a site node no tracing write is offered (the service refuses them all): the
+    # navigation and the pages leave out what can only fail, and say where tracing is.
+    tracing_here = _tracing_here(request, allowed)
+    if not tracing_here:
+        allowed["tracing.write"] = False
     secret = request.cookies.get(CSRF_COOKIE)
     fresh = secret is None
     secret = secret or new_secret()
@@ -138,7 +152,8 @@ def render(
         "languages": LANGUAGES,
         "csrf_token": token_for(secret, request.cookies.get(COOKIE_NAME)),
         "who": who,
-        "may": may(who),
+        "may": allowed,
+        "tracing_here": tracing_here,
         "path": request.url.path,
         "htmx": request.headers.get("hx-request") == "true",
         **data,
