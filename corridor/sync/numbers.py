@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, select, update
 
-from corridor.domain.ids import format_registration_number, uuid7
-from corridor.storage.number_tables import renumbered
+from corridor.domain.ids import format_registration_number
+from corridor.services.registration import renumber as renumbering
 from corridor.storage.sync_tables import sync_changes
 from corridor.storage.tables import persons, sites
 from corridor.sync.journal import custody
@@ -111,12 +111,7 @@ def received(conn: Connection, current: Any, at: Any) -> None:
 
 
 def _record(conn: Connection, person_id: str, old: str, new: str, at: Any) -> None:
-    conn.execute(
-        insert(renumbered).values(
-            id=uuid7(), person_id=person_id, previous_number=old, registration_number=new,
-            renumbered_at=at,
-        )
-    )  # fmt: skip
+    renumbering.record(conn, person_id, old, new, at)
 
 
 def later_number(

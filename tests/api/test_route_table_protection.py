@@ -55,6 +55,7 @@ from corridor.security.tables import audit_events
 from corridor.security.tokens import ApiTokens
 from corridor.settings import Settings
 from corridor.storage import Database
+from corridor.storage.number_tables import renumbered
 from corridor.storage.tables import persons
 from corridor.web import create_app
 from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
@@ -153,6 +154,8 @@ class Env:
     users: dict[Role, str]
     spare_token: str  # an API token nobody uses, for the revoke routes
     answers: dict[tuple[str, Role, str], Answer] = field(default_factory=dict)
+    # person id -> the numbers the world knew them by before a renumbering case
+    renumbered: dict[str, set[str]] = field(default_factory=dict)
 
 
 ENVS: dict[str, Env] = {}
@@ -246,6 +249,11 @@ def answer(env: Env, case: RouteCase, role: Role, record: str) -> Answer:
             )
         ).mappings()
         events = [dict(row) for row in rows]
+    if case.key.endswith("/renumber") and status == 200 and isinstance(data, dict):
+        # The person holds a new number from now on: the later cases name them by it
+        # (the number before is someone else's to take; ``_persons_in`` still knows it).
+        env.renumbered.setdefault(rec.person_id, set()).add(rec.ids["registration_number"])
+        rec.ids["registration_number"] = str(data["registration_number"])
     env.answers[key] = Answer(url, status, text, data, events)
     return env.answers[key]
 
@@ -449,10 +457,13 @@ def _persons_in(env: Env, a: Answer) -> set[str]:
     page's own address, which a page repeats (its language switch), does not count."""
     text = a.text.replace(a.url.split("?")[0], "")
     allowed = {e["person_id"] for e in a.events if e["person_id"]}
+    before = _numbers_before(env)
     shown = {
         r.person_id
         for r in env.world.records.values()
-        if r.person_id in text or r.ids["registration_number"] in text
+        if r.person_id in text
+        or r.ids["registration_number"] in text
+        or any(n in text for n in before.get(r.person_id, ()))
     } | {pid for pid in allowed if pid in text}
     unseen = sorted(allowed - shown)
     if unseen:  # an audited person may be shown by name and number only
@@ -462,6 +473,18 @@ def _persons_in(env: Env, a: Answer) -> set[str]:
             ).all()
             shown |= {pid for pid, n in numbers if format_registration_number(n) in text}
     return shown
+
+
+def _numbers_before(env: Env) -> dict[str, set[str]]:
+    """The numbers the world's persons held before a renumbering case gave them new ones
+    (an answer asked before it shows the number before): the world's, and those the
+    database recorded (an erasure case gives a number too)."""
+    with env.db.read() as conn:
+        rows = conn.execute(select(renumbered.c.person_id, renumbered.c.previous_number)).all()
+    found: dict[str, set[str]] = {pid: set(numbers) for pid, numbers in env.renumbered.items()}
+    for pid, number in rows:
+        found.setdefault(str(pid), set()).add(format_registration_number(number))
+    return found
 
 
 def _anonymised(env: Env, ids: set[str]) -> set[str]:
