@@ -150,6 +150,14 @@ class Services:
                 pass
         return self.merges.queue_new(written, "registration", audit=audit)
 
+    def tracing_listener(self, found_by: str) -> Callable[[list[str]], None]:
+        """What checks persons just written against open enquiries, for a service's
+        listeners: the tracing worker woken (in the background), or the check made at
+        once after the commit."""
+        if self.tracing_worker is not None:
+            return self.tracing_worker.listener(found_by)
+        return self.tracing.after_commit(found_by)
+
     def link_synced(self, person_ids: Sequence[str], audit: AuditHook) -> int:
         """``SyncService.find_duplicates``: the persons a sync applied, searched for
         duplicates as a desk's registration is, on the linkage thread (their details read

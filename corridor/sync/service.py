@@ -199,6 +199,10 @@ class SyncService(Service):
         ``corridor.sync`` but its journal)."""
         sync = cls(services.db, services.clock, services.vault)
         sync.find_duplicates = services.link_synced
+        # The persons an import applied (in the tracing outbox with them) are checked
+        # against open enquiries as a desk's registration is: at once, not at the
+        # tracing worker's next look.
+        sync.listeners.append(services.tracing_listener("registration"))
         return sync
 
     # -- identity ------------------------------------------------------------------------
