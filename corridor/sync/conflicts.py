@@ -25,11 +25,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, func, select, update
 
 from corridor.domain.names import NAME_PARTS
 from corridor.domain.paging import Paging
-from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
+from corridor.errors import NotFound, Problem, ValidationFailed
 from corridor.schemas import PersonPatch
 from corridor.services.base import AuditHook
 from corridor.storage import changes, queries
@@ -406,19 +406,7 @@ class ConflictReview:
             "fields": {f: ("theirs" if f in theirs else "ours") for f in fields},
         }
         with self.db.transaction() as conn:
-            marked = conn.execute(
-                update(sync_changes)
-                .where(
-                    and_(
-                        sync_changes.c.id == conflict_id,
-                        sync_changes.c.state == "conflict",
-                        sync_changes.c.resolved_at.is_(None),
-                    )
-                )
-                .values(resolved_by=by[:64], resolved_at=now, resolution=json.dumps(resolution))
-            )
-            if marked.rowcount != 1:
-                raise Conflict("this conflict was decided meanwhile")
+            decisions.mark_decided(conn, conflict_id, by, now, resolution)
             person = self.s.registration.update_person(
                 person_id, patch, audit=audit, scope=scope, check=check, conn=conn
             )

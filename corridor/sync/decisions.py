@@ -23,14 +23,34 @@ the central.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from corridor.errors import Conflict
 from corridor.storage.sync_tables import sync_changes
 from corridor.sync.journal import heads_of
 
 DECIDES = "decides"
+
+
+def mark_decided(
+    conn: Connection, conflict_id: str, by: str, at: datetime, resolution: dict[str, Any]
+) -> None:
+    """The open conflict ``conflict_id`` marked decided (by whom, when, how), in the
+    decision's transaction; 409 when it was decided meanwhile."""
+    marked = conn.execute(
+        update(sync_changes)
+        .where(
+            sync_changes.c.id == conflict_id,
+            sync_changes.c.state == "conflict",
+            sync_changes.c.resolved_at.is_(None),
+        )
+        .values(resolved_by=by[:64], resolved_at=at, resolution=json.dumps(resolution))
+    )
+    if marked.rowcount != 1:
+        raise Conflict("this conflict was decided meanwhile")
 
 
 def opened(conn: Connection, person_id: str, conflicts: list[str]) -> str | None:

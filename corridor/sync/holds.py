@@ -25,7 +25,7 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, func, select, update
 
 from corridor.domain.ids import format_registration_number
 from corridor.errors import Conflict, NotFound
@@ -34,6 +34,7 @@ from corridor.storage import changes
 from corridor.storage.security_tables import users
 from corridor.storage.sync_tables import sync_changes
 from corridor.storage.tables import persons, sites
+from corridor.sync import decisions
 from corridor.sync.journal import open_payload, set_heads
 from corridor.sync.state import decode_row
 
@@ -146,19 +147,7 @@ class HeldErasures:
             else {"legal_hold": "kept", "erasure": "refused"}
         )
         with self.db.transaction() as conn:
-            marked = conn.execute(
-                update(sync_changes)
-                .where(
-                    and_(
-                        sync_changes.c.id == conflict_id,
-                        sync_changes.c.state == "conflict",
-                        sync_changes.c.resolved_at.is_(None),
-                    )
-                )
-                .values(resolved_by=by[:64], resolved_at=now, resolution=json.dumps(resolution))
-            )
-            if marked.rowcount != 1:
-                raise Conflict("this conflict was decided meanwhile")
+            decisions.mark_decided(conn, conflict_id, by, now, resolution)
             # The decision is made on their erasure: at the other side it follows on.
             set_heads(conn, {person_id: conflict_id})
             if lift:
