@@ -105,6 +105,27 @@ def test_a_number_given_twice_is_given_anew_and_the_node_push_then_applies(
     assert _number(node_a, samira) == _number(central, samira) == new
 
 
+def test_the_nodes_own_person_renumbered_there_before_its_push(three, monkeypatch) -> None:
+    """The other way out: the camp's node gives its own person (not yet at the central) a
+    new number; its next push carries her registration and the renumbering together, and
+    the central takes the free number at once (the number given twice never lands)."""
+    central, node_a, node_b, exit_point, camp = three
+    samira, huda, number = _given_twice(central, node_a, node_b, exit_point, camp, monkeypatch)
+    with pytest.raises(BundleRefused):
+        sync(central).import_bundle(sync(node_b).export(), audit=hook(central, "sync.apply"))
+    done = node_b.registration.renumber(
+        huda, "number given twice", audit=hook(node_b, "person.renumber")
+    )
+    new = done["registration_number"]
+    _push(node_b, central)
+    assert _number(central, huda) == new != number
+    assert _number(central, samira) == number
+    assert [p["id"] for p in _found(central, new)] == [huda]
+    _pull(central, node_b)
+    assert _number(node_b, huda) == new
+    assert _count(central, persons, persons.c.id.in_([samira, huda])) == 2
+
+
 def test_a_correction_at_the_node_and_the_renumbering_merge(three, monkeypatch) -> None:
     """The exit's node corrects Samira's details while the central renumbers her: the two
     changes merge field by field (different fields), no conflict."""
