@@ -84,7 +84,9 @@ def collision(
         "was imported. They are two different persons: "
         + (
             f"give the one held here a new number ({COMMAND.format(person=other.id)}, "
-            "the administrator), then import again"
+            "the administrator), then import again; or give the other one a new number "
+            f"at node {change['origin_node']} before it sends again "
+            f"({COMMAND.format(person=incoming['id'])} there)"
             if here_central
             else "ask the central's administrator to give the one held at the central a "
             f"new number ({COMMAND.format(person=central_person)} at the central), then "

@@ -111,8 +111,14 @@ def test_the_nodes_own_person_renumbered_there_before_its_push(three, monkeypatc
     the central takes the free number at once (the number given twice never lands)."""
     central, node_a, node_b, exit_point, camp = three
     samira, huda, number = _given_twice(central, node_a, node_b, exit_point, camp, monkeypatch)
-    with pytest.raises(BundleRefused):
+    with pytest.raises(BundleRefused) as refused:
         sync(central).import_bundle(sync(node_b).export(), audit=hook(central, "sync.apply"))
+    node_id = sync(node_b).identity()["id"]
+    # The message names this way out too: the command, the person and the node.
+    assert (
+        f'at node {node_id} before it sends again (corridor person renumber {huda} --reason "'
+        in str(refused.value)
+    )
     done = node_b.registration.renumber(
         huda, "number given twice", audit=hook(node_b, "person.renumber")
     )
