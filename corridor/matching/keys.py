@@ -50,10 +50,13 @@ _AR_ALT = str.maketrans({"ض": "ز", "ظ": "ز", "ذ": "ز", "ث": "س"})
 
 # Digraphs of the languages relatives write in: English/French (sh, ch, kh, dj),
 # Dutch (sj = sh, dj = j), German (sch = sh, tsch = ch, dsch = j), Turkish (ş/ç are
-# made sh/ch by normalise_latin). Longest first.
+# made sh/ch by normalise_latin), Polish (sz = sh, cz = ch; dż made dzh), Albanian
+# (xh = j), Hungarian (dzs = j); the háček letters of Czech and Bosnian are made sh,
+# ch, zh by normalise_latin (dž = dzh). Longest first where one begins another.
 _LATIN_DIGRAPHS = [
     ("dsch", "J"), ("tsch", "X"), ("sch", "X"), ("tch", "X"), ("tsj", "X"), ("dsj", "J"),
-    ("sj", "X"), ("kh", "K"), ("gh", "K"), ("sh", "X"), ("ch", "X"), ("th", "T"),
+    ("dzs", "J"), ("sj", "X"), ("sz", "X"), ("cz", "X"), ("xh", "J"), ("kh", "K"), ("gh", "K"),
+    ("sh", "X"), ("ch", "X"), ("th", "T"),
     ("dh", "D"), ("ph", "F"), ("zh", "J"), ("dj", "J"), ("dzh", "J"), ("dz", "D"), ("ck", "K"),
     ("ts", "S"),
     ("tz", "S"), ("ks", "KS"),
@@ -187,7 +190,8 @@ def slots(unit: NameUnit) -> tuple[tuple[str, frozenset[str]], ...]:
 
 
 _LATIN_KEY_SUBS = [
-    (r"dsch|dsj", "j"), (r"tsch|tsj", "ch"), (r"sch", "sh"), (r"tch", "ch"), (r"sj", "sh"),
+    (r"dsch|dsj|dzh|dzs|xh", "j"), (r"tsch|tsj", "ch"), (r"sch|sz", "sh"), (r"tch|cz", "ch"),
+    (r"sj", "sh"),
     (r"oe", "u"), (r"ij(?![aeiou])", "ei"), (r"ph", "f"), (r"kh", "k"), (r"gh", "g"),
     (r"dh", "d"), (r"th", "t"), (r"ck", "k"), (r"q", "k"), (r"c(?=[eiy])", "s"), (r"ch", "sh"),
     (r"c", "k"), (r"x", "ks"),
@@ -244,22 +248,39 @@ def latin_key(unit: NameUnit) -> str:
 #       c stays the French s: Yacine, Eljacem);
 #   Indonesian/Malay: sy is sh (Rasyid, Hisyam, Basyir, Syarif) and, in the spelling
 #       before 1972, tj is ch (Tjahjo).
+#   Kurdish (Kurmanji) and Azerbaijani: x is kh (خ: Xalid, Xelîl, Xedîce); their c, as
+#       the Turkish c anywhere in a name (Hatice, Hecî, Necmi), is j; a final c stays
+#       (Abdelhac).
+#   Italian: sci before a vowel and sc before e or i are sh (Sciarif, Hisciam), gi
+#       before a vowel and g before e or i are j (Giamal, Gihan; Egyptian spellings
+#       write ج as g too: Magid).
+#   Hungarian: sz is s (Juszuf), where Polish reads it sh (Szarif: the first reading).
 #   (and ``_EXACT_READINGS``) French and West African spellings drop the h of hy
 #       between vowels (Yaya for Yahya, يحيى): a y between vowels after a consonant may
 #       be read hy. Not at the start of a name (Ayad, Ayoub keep their y).
 _READING_GROUPS: list[list[list[tuple[re.Pattern[str], str]]]] = [
     [[(re.compile(r"(?<![st])ch"), "kh")], [(re.compile(r"(?<![st])ch"), "h")]],
     [[(re.compile(r"(?<![dst])j"), "y")]],
-    [[(re.compile(r"^c(?=[aeiouy])"), "j"), (re.compile(r"(?<=[aeiouy])t$"), "d"),
+    [[(re.compile(r"(?<![sdtc])c(?:c|(?![hkz]|$))"), "j"), (re.compile(r"(?<=[aeiouy])t$"), "d"),
       (re.compile(r"(?<=[aeiouy])p$"), "b")]],
-    [[(re.compile(r"(?<![kcs])x"), "h"), (re.compile(r"(?:^|(?<=[aeiou]))c(?=[aou])"), "")]],
+    [[(re.compile(r"(?<![kcs])x(?!h)"), "h"), (re.compile(r"(?:^|(?<=[aeiou]))c(?=[aou])"), "")],
+     [(re.compile(r"(?<![kcs])x(?!h)"), "kh")]],
     [[(re.compile(r"sy(?=[aeiou])"), "sh"), (re.compile(r"tj(?=[aeiou])"), "ch")]],
+    [[(re.compile(r"sci(?=[aou])"), "sh"), (re.compile(r"sc(?=[ei])"), "sh"),
+      (re.compile(r"gi(?=[aou])"), "j"), (re.compile(r"(?<![gn])g(?=[ei])"), "j")]],
+    [[(re.compile(r"(?<![dc])sz"), "s")]],
 ]
 # Readings that count only where they spell the other name exactly (or are it in
 # another script), never as a merely similar name: Yaya read Yahya is Yahya, but Zayed
-# read Zahyed is not "similar" to Zahid.
-_EXACT_READINGS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"(?<=[^aeiou][aeiou])y(?=[aeiou])"), "hy"),
+# read Zahyed is not "similar" to Zahid. One list of rules per reading:
+#   a y between vowels after a consonant may be hy (above);
+#   an initial h may be kh: Turkish, Bosnian and Albanian write خ as h (Halil, Hatice,
+#       Hadidža, Halit for Khalil, Khadija, Khalid). Only where the other name begins
+#       with that letter (``Reading.begins``: kh in Latin, خ in Arabic): the keys class
+#       خ with غ ق ك, and Hasan read Khasan must not be Ghassan (غسان), nor Hadi Qadi.
+_EXACT_READINGS: list[tuple[list[tuple[re.Pattern[str], str]], tuple[str, str] | None]] = [
+    ([(re.compile(r"(?<=[^aeiou][aeiou])y(?=[aeiou])"), "hy")], None),
+    ([(re.compile(r"^h(?=[aeiou])"), "kh")], ("kh", "خ")),
 ]
 # Korean: McCune-Reischauer (and the North's own spelling) writes the plain ㅈ as ch,
 # the South's Revised Romanisation as j (Cho/Jo, Chae/Jae, Chang/Jang, Chung/Jung);
@@ -320,30 +341,51 @@ def latin_readings(unit: NameUnit) -> list[NameUnit]:
 
 def exact_readings(unit: NameUnit) -> list[NameUnit]:
     """Readings of a Latin unit that count only where they spell the other name exactly
-    (``_EXACT_READINGS``: Yaya read Yahya).
+    (``_EXACT_READINGS``: Yaya read Yahya, Halil read Khalil).
 
     >>> [u.text for u in exact_readings(parse_name("Yaya")[0])]
     ['yahya']
+    >>> [u.text for u in exact_readings(parse_name("Halil")[0])]
+    ['khalil']
     >>> exact_readings(parse_name("Ayad")[0])
     []
     """
+    return [u for u, _ in _exact_readings(unit)]
+
+
+def _exact_readings(unit: NameUnit) -> list[tuple[NameUnit, tuple[str, str] | None]]:
+    """``exact_readings`` with the letter the other name must begin with (Latin,
+    Arabic), where the reading says so."""
     if unit.script != "la":
         return []
-    alt = _apply(unit.parts, _EXACT_READINGS)
-    return [NameUnit(alt, "la")] if alt != unit.parts else []
+    # Over the unit's other readings too: Hadica is Turkish for Khadija by h = kh and
+    # c = j together.
+    spellings = [unit.parts, *(u.parts for u in latin_readings(unit))]
+    out: dict[tuple[str, ...], tuple[str, str] | None] = {}
+    for rules, begins in _EXACT_READINGS:
+        for parts in spellings:
+            alt = _apply(parts, rules)
+            if alt != parts and alt not in spellings and alt not in out:
+                out[alt] = begins
+    return [(NameUnit(alt, "la"), begins) for alt, begins in out.items()]
 
 
 class Reading:
     """Skeleton, slots and Latin key of one other reading of a unit; ``exact``: the
-    reading counts only where it spells the other name exactly (``exact_readings``)."""
+    reading counts only where it spells the other name exactly (``exact_readings``);
+    ``begins``: where not None, the other name must begin with this (Latin, Arabic)
+    letter (Halil read Khalil is خليل, not غسان's kind of K)."""
 
-    __slots__ = ("skeleton", "slots", "latin", "exact")
+    __slots__ = ("skeleton", "slots", "latin", "exact", "begins")
 
-    def __init__(self, unit: NameUnit, exact: bool = False) -> None:
+    def __init__(
+        self, unit: NameUnit, exact: bool = False, begins: tuple[str, str] | None = None
+    ) -> None:
         self.slots = slots(unit)
         self.skeleton = "".join(c for c, _ in self.slots)
         self.latin = latin_key(unit)
         self.exact = exact
+        self.begins = begins
 
 
 class UnitKeys:
@@ -365,7 +407,7 @@ class UnitKeys:
         self.readings = tuple(
             r for r in (
                 *(Reading(u) for u in latin_readings(unit)),
-                *(Reading(u, exact=True) for u in exact_readings(unit)),
+                *(Reading(u, exact=True, begins=b) for u, b in _exact_readings(unit)),
             ) if r.skeleton != self.skeleton
         )
         # Persian/Urdu say z for ض ظ ذ and s for ث: Zia for ضیا, Saqib for ثاقب.

@@ -168,6 +168,16 @@ def normalise_arabic(text: str) -> str:
 
 
 _LATIN_LETTERS = str.maketrans({"ß": "ss", "ı": "i", "ø": "o", "æ": "ae", "đ": "d", "ł": "l"})
+# Accented letters that stand for a sound of their own, as the languages relatives write
+# in use them: Turkish and Kurdish (Kurmanji) ş = sh, ç = ch; Czech, Slovak, Bosnian,
+# Croatian, Serbian and Slovene š = sh, č = ć = ch, ž = zh (so dž, their j, is the dzh
+# of the keys); Polish ś = sh, ć = ch, ż = ź = zh (dż = j); Romanian ș = sh, ț = ts.
+# Stripped of their accent they would be other letters (Šerif read Serif, Džemal
+# Dzemal).
+_SOUND_LETTERS = str.maketrans({
+    "ş": "sh", "ç": "ch", "š": "sh", "ś": "sh", "ș": "sh", "č": "ch", "ć": "ch",
+    "ž": "zh", "ż": "zh", "ź": "zh", "ț": "ts", "ţ": "ts",
+})
 
 # Cyrillic read the way Russian names are romanised (BGN/PCGN, as the UN and most
 # sanctions lists write them: Бютукаев = Byutukaev, Вахитов = Vakhitov); the Ukrainian,
@@ -191,9 +201,10 @@ def normalise_latin(text: str) -> str:
     >>> normalise_latin("Айрат Насимович Вахитов")
     'ayrat nasimovich vakhitov'
     """
-    # Turkish letters carry a sound of their own (ş = sh, ç = ch); the others
-    # (ü ö ı ğ, é è ä å) lose their accent. Cyrillic is romanised first.
-    text = unicodedata.normalize("NFC", text.casefold()).replace("ş", "sh").replace("ç", "ch")
+    # Letters that carry a sound of their own keep it (``_SOUND_LETTERS``: Turkish and
+    # Kurdish ş ç, the háček and Polish letters š č ž ż ...); the others (ü ö ı ğ, é è
+    # ä å, Kurdish ê î û) lose their accent. Cyrillic is romanised first.
+    text = unicodedata.normalize("NFC", text.casefold()).translate(_SOUND_LETTERS)
     text = text.translate(_CYRILLIC)
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))

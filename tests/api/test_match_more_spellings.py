@@ -1,0 +1,80 @@
+"""Searches spelt the Kurdish, Polish, Bosnian or Italian way find the registered person
+through the API, and an index built before their keys existed is rebuilt on upgrade
+(migration 0030_keys).
+
+A Kurdish (Kurmanji) clerk writes Khalil as Xelîl and Jamila as Cemîle; a Bosnian
+relative writes Jamal as Džemal, a Polish one Sharif as Szarif. The registration index
+(services/search/match_index.py) stores the keys of the engine's in-memory index, so a
+search by the API finds what the benchmarks find.
+"""
+
+from __future__ import annotations
+
+from alembic import command
+from sqlalchemy import delete, select
+
+from corridor.storage.migrate import alembic_config, current_revision, head_revision
+from corridor.storage.tables import person_match_keys
+from corridor.upgrade import upgrade
+from tests.api.helpers import register, site
+
+
+def ids(results):
+    return [r["person"]["id"] for r in results]
+
+
+def _population(client):
+    camp = site(client, "Camp A")
+    # Registered at a desk whose clerk wrote the Kurdish way.
+    kurdish = register(
+        client, camp, given_name="Xelîl", father_name="Hesen", family_name="Şêxo", sex="m"
+    )
+    english = register(
+        client, camp, given_name="Jamal", father_name="Sharif", family_name="Haddad", sex="m"
+    )
+    for given, father, family in [("Kamal", "Hassan", "Shekho"), ("Hassan", "Khalil", "Haddad"),
+                                  ("Ghassan", "Sharif", "Hamdan"), ("Khalid", "Hassan", "Sheikh")]:
+        register(client, camp, given_name=given, father_name=father, family_name=family, sex="m")
+    return kurdish, english
+
+
+def _first(client, name):
+    r = client.post("/api/persons/match", json={"full_name": name})
+    assert r.status_code == 200, r.text
+    return ids(r.json())
+
+
+def test_spellings_of_other_languages_find_the_registered_person_first(client):
+    kurdish, english = _population(client)
+    assert _first(client, "Khalil Hassan Shekho")[0] == kurdish["id"]
+    assert _first(client, "Džemal Šerif Hadad")[0] == english["id"]
+    assert _first(client, "Dżamal Szarif Haddad")[0] == english["id"]
+    assert _first(client, "Giamal Sciarif Haddad")[0] == english["id"]
+
+
+def test_an_index_without_the_new_keys_is_rebuilt_on_upgrade(client, database):
+    kurdish, _ = _population(client)
+    # The index as an older version built it: no key of the Kurdish reading of Xelîl
+    # (x = kh: n:KLL, Khalil's coarse skeleton; the old keys read x as ks).
+    with database.transaction() as conn:
+        conn.execute(delete(person_match_keys).where(person_match_keys.c.key.like("p:%")))
+        conn.execute(delete(person_match_keys).where(person_match_keys.c.key == "n:KLL"))
+    assert kurdish["id"] not in _first(client, "Khalil")
+    cfg = alembic_config(database)
+    with database.transaction() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0029_renumber")
+    database.engine.dispose()
+    result = upgrade(database)
+    assert current_revision(database) == head_revision(database)
+    assert result.done == ["!rebuild-match-index"]
+    with database.read() as conn:
+        keys = set(
+            conn.execute(
+                select(person_match_keys.c.key).where(
+                    person_match_keys.c.person_id == kurdish["id"]
+                )
+            ).scalars()
+        )
+    assert "n:KLL" in keys
+    assert _first(client, "Khalil")[0] == kurdish["id"]
