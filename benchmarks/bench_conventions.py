@@ -4,7 +4,8 @@ this half does not").
 
 The dev benchmarks hold the Dutch, French and English ways of writing Arabic names;
 relatives also write them the German, Swedish, Polish, Czech or Bosnian, Albanian,
-Italian, Turkish and Kurdish (Kurmanji) ways. This benchmark makes its own enquiries
+Italian, Turkish and Kurdish (Kurmanji) ways, or type them on a phone in the Arabic chat
+alphabet (Arabizi: 7 for h, 5 for kh). This benchmark makes its own enquiries
 from a registry's English-style spellings by each convention's letter rules
 (``CONVENTIONS``: sh, kh, j, y, long vowels ...), so it measures a convention, not a
 list of names: no rule of the engine was written from these strings, and these rules
@@ -68,6 +69,8 @@ CONVENTIONS: dict[str, list[tuple[re.Pattern[str], str]]] = {
                      (r"(?<=[aeiou])d$", "t"), ("w", "v")]),
     "kurmanji": _sub([*_LONG, ("ch", "ç"), ("sh", "ş"), ("kh", "x"), ("j", "c"),
                       (r"(?<=[^aeiou])a(?=[^aeiou])", "e")]),
+    # The Arabic chat alphabet typed on a phone: 5 for kh, 3' for gh, 7 for h.
+    "arabizi": _sub([("kh", "5"), ("gh", "3'"), (r"(?<![sctdz])h", "7")]),
 }
 
 

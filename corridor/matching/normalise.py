@@ -179,6 +179,29 @@ _SOUND_LETTERS = str.maketrans({
     "ž": "zh", "ż": "zh", "ź": "zh", "ț": "ts", "ţ": "ts",
 })
 
+# The Arabic chat alphabet ("Arabizi"), as relatives type names on a phone: digits for
+# the letters Latin lacks, read only inside a word that has letters too (Mo7ammad,
+# 5aled, 3ali, Sa3eed, Fa6ma, 9aleh, 3'assan). 2 is the hamza (Ra2ed) and 3 the ain,
+# both dropped as Latin spellings drop them (Raed, Ali); 7 is ح, 5 and 7' خ, 6 ط and
+# 6' ظ, 9 ص and 9' ض, 3' غ, 8 ق (Iraqi and Gulf usage).
+_ARABIZI_WORD_RE = re.compile(r"[^\W\d_]*\d[\w'’]*|[^\W\d_]+['’]?\d[\w'’]*", re.UNICODE)
+# A digit that touches a letter (Ahmad1985 is a name and a year, not Arabizi).
+_ARABIZI_RE = re.compile(
+    r"(?:(?<=[^\W\d_])|(?=.['’]?[^\W\d_]))[2356789](?:['’](?=[^\W\d_]|$))?"
+)
+_ARABIZI = {
+    "2": "", "3": "", "5": "kh", "6": "t", "7": "h", "8": "q", "9": "s",
+    "3'": "gh", "7'": "kh", "6'": "z", "9'": "d",
+}
+
+
+def _arabizi(m: re.Match[str]) -> str:
+    word = m.group(0)
+    if not any(c.isalpha() for c in word):
+        return word  # a number, not a name
+    return _ARABIZI_RE.sub(lambda d: _ARABIZI[d.group(0).replace("’", "'")], word)
+
+
 # Cyrillic read the way Russian names are romanised (BGN/PCGN, as the UN and most
 # sanctions lists write them: Бютукаев = Byutukaev, Вахитов = Vakhitov); the Ukrainian,
 # Belarusian and Central Asian letters as their nearest Latin.
@@ -205,6 +228,7 @@ def normalise_latin(text: str) -> str:
     # Kurdish ş ç, the háček and Polish letters š č ž ż ...); the others (ü ö ı ğ, é è
     # ä å, Kurdish ê î û) lose their accent. Cyrillic is romanised first.
     text = unicodedata.normalize("NFC", text.casefold()).translate(_SOUND_LETTERS)
+    text = _ARABIZI_WORD_RE.sub(_arabizi, text)
     text = text.translate(_CYRILLIC)
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))

@@ -1,6 +1,6 @@
-"""Searches spelt the Kurdish, Polish, Bosnian or Italian way find the registered person
-through the API, and an index built before their keys existed is rebuilt on upgrade
-(migration 0030_keys).
+"""Searches spelt the Kurdish, Polish, Bosnian or Italian way, or typed in the Arabic chat
+alphabet, find the registered person through the API, and an index built before their
+keys existed is rebuilt on upgrade (migration 0030_keys).
 
 A Kurdish (Kurmanji) clerk writes Khalil as Xelîl and Jamila as Cemîle; a Bosnian
 relative writes Jamal as Džemal, a Polish one Sharif as Szarif. The registration index
@@ -50,6 +50,8 @@ def test_spellings_of_other_languages_find_the_registered_person_first(client):
     assert _first(client, "Džemal Šerif Hadad")[0] == english["id"]
     assert _first(client, "Dżamal Szarif Haddad")[0] == english["id"]
     assert _first(client, "Giamal Sciarif Haddad")[0] == english["id"]
+    # Typed on a phone in the Arabic chat alphabet (7 for h, 5 for kh).
+    assert _first(client, "5alil 7assan Shekho")[0] == kurdish["id"]
 
 
 def test_an_index_without_the_new_keys_is_rebuilt_on_upgrade(client, database):

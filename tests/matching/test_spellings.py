@@ -209,6 +209,25 @@ HUNGARIAN = [
     ("Dzsamal", "جمال"),
 ]
 
+# The Arabic chat alphabet (Arabizi), typed on phones: 2 hamza, 3 ain, 3' ghain, 5 and
+# 7' kh, 6 ط, 7 ح, 8 ق, 9 ص, 9' ض.
+ARABIZI = [
+    ("Mo7ammad", "Mohammad"),
+    ("Mo7ammad", "محمد"),
+    ("5aled", "Khaled"),
+    ("5aled", "خالد"),
+    ("7'aled", "خالد"),
+    ("3ali", "Ali"),
+    ("3ali", "علي"),
+    ("Sa3eed", "سعيد"),
+    ("Ra2ed", "رائد"),
+    ("Fa6ma", "فاطمة"),
+    ("9aleh", "صالح"),
+    ("3'assan", "غسان"),
+    ("3abd al-Ra7man", "عبد الرحمن"),
+    ("Mu6laq", "مطلق"),
+]
+
 # Articles glued or dropped, in Latin and Arabic script.
 GLUED_ARTICLES = [
     ("Alhasan", "al-Hassan"),
@@ -302,6 +321,7 @@ NOT_ARTICLES = [
         *[pytest.param(a, b, id=f"albanian-{a}-{b}") for a, b in ALBANIAN],
         *[pytest.param(a, b, id=f"italian-{a}-{b}") for a, b in ITALIAN],
         *[pytest.param(a, b, id=f"hungarian-{a}-{b}") for a, b in HUNGARIAN],
+        *[pytest.param(a, b, id=f"arabizi-{a}-{b}") for a, b in ARABIZI],
         *[pytest.param(a, b, id=f"article-{a}-{b}") for a, b in GLUED_ARTICLES],
         *[pytest.param(a, b, id=f"compound-{a}-{b}") for a, b in COMPOUNDS],
     ],
@@ -315,6 +335,20 @@ def test_same_name(comparator: UnitComparator, a: str, b: str) -> None:
 def test_near_misses_are_not_the_same_name(comparator: UnitComparator, a: str, b: str) -> None:
     assert level(comparator, a, b) in (SIMILAR, DIFFERENT)
     assert level(comparator, b, a) in (SIMILAR, DIFFERENT)
+
+
+@pytest.mark.parametrize(
+    ("written", "texts"),
+    [
+        ("Mo7ammad 5aled 3ali", ["mohammad", "khaled", "ali"]),
+        ("Ahmad 1985", ["ahmad"]),  # a number beside a name is not Arabizi
+        ("Ahmad1985", ["ahmad"]),  # digits that touch no letter's sound are dropped
+        ("Mohammed 3", ["mohammed"]),
+        ("Sa'eed", ["saeed"]),
+    ],
+)
+def test_arabizi_digits_are_letters_only_inside_a_name(written: str, texts: list[str]) -> None:
+    assert [u.text for u in parse_name(written)] == texts
 
 
 @pytest.mark.parametrize(("word", "texts"), NOT_ARTICLES)
@@ -362,6 +396,8 @@ REGISTRY = [
         # Kurdish (Kurmanji) and Polish spellings of Youssef Khalil al-Shammari.
         (PersonRecord("q", full_name="Yûsif Xelîl Elşemmerî", sex="m"), "khalil"),
         (PersonRecord("q", full_name="Jusuf Chalil Al-Szammari", sex="m"), "khalil"),
+        # Typed on a phone (Arabizi): Rania Hussein al-Khatib.
+        (PersonRecord("q", full_name="Rania 7ussein al-5atib", sex="f"), "rania"),
         # Bosnian: Mehmed Husein al-Musa.
         (PersonRecord("q", full_name="Mehmed Husein Al-Musa", birth_year=1960), "mehmet"),
     ],

@@ -7,7 +7,8 @@ Create Date: 2026-12-06
 No schema change. A person's blocking keys now read the letters of Czech, Bosnian,
 Croatian, Polish and Romanian (š = sh, ž = zh, dž = j ...), Polish and Albanian digraphs
 (sz, cz, xh) and hold the keys of the Kurdish (x = kh, c = j), Italian (sci, gi) and
-Hungarian (sz = s) readings of their names. Keys are computed by the matching engine
+Hungarian (sz = s) readings of their names, and read the digits of the Arabic chat
+alphabet inside a name (Mo7ammad, 5aled). Keys are computed by the matching engine
 (application code, which a migration never imports), so this revision only leaves the
 rebuild marker of 0002 when persons are registered; ``corridor.upgrade`` (``corridor
 init``, ``db upgrade``, ``serve``, ``demo``) then rebuilds the index with today's keys
