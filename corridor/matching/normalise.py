@@ -344,8 +344,14 @@ SYLLABLE_RE = re.compile(
 )
 
 
+# Abbreviations of Muhammad written in documents: Mhd (Syrian papers: MHD ALI), Mohd and
+# Muhd (Malaysian, Gulf), Md (South Asian).
+_ABBREVIATIONS = {"mhd": "mohammad", "mhmd": "mohammad", "mohd": "mohammad",
+                  "muhd": "muhammad", "md": "mohammad"}
+
+
 def _latin_units(text: str) -> list[NameUnit]:
-    words = [w for w in re.split(r"[\s\-]+", normalise_latin(text)) if w]
+    words = [_ABBREVIATIONS.get(w, w) for w in re.split(r"[\s\-]+", normalise_latin(text)) if w]
     if (len(words) >= 2 and all(SYLLABLE_RE.match(w) for w in words)
             and not any(w in ("al", "el") for w in words)):
         # A Korean or Chinese name, syllable by syllable: Il, Un, Ul are syllables here

@@ -228,6 +228,15 @@ ARABIZI = [
     ("Mu6laq", "مطلق"),
 ]
 
+# Abbreviations of Muhammad in documents: Mhd (Syrian papers), Mohd, Muhd, Md.
+ABBREVIATIONS = [
+    ("Mhd", "محمد"),
+    ("Mhd", "Mohammed"),
+    ("MHD", "Muhammad"),
+    ("Md", "محمد"),
+    ("Muhd", "Mohamed"),
+]
+
 # Articles glued or dropped, in Latin and Arabic script.
 GLUED_ARTICLES = [
     ("Alhasan", "al-Hassan"),
@@ -322,6 +331,7 @@ NOT_ARTICLES = [
         *[pytest.param(a, b, id=f"italian-{a}-{b}") for a, b in ITALIAN],
         *[pytest.param(a, b, id=f"hungarian-{a}-{b}") for a, b in HUNGARIAN],
         *[pytest.param(a, b, id=f"arabizi-{a}-{b}") for a, b in ARABIZI],
+        *[pytest.param(a, b, id=f"abbreviation-{a}-{b}") for a, b in ABBREVIATIONS],
         *[pytest.param(a, b, id=f"article-{a}-{b}") for a, b in GLUED_ARTICLES],
         *[pytest.param(a, b, id=f"compound-{a}-{b}") for a, b in COMPOUNDS],
     ],
@@ -345,9 +355,10 @@ def test_near_misses_are_not_the_same_name(comparator: UnitComparator, a: str, b
         ("Ahmad1985", ["ahmad"]),  # digits that touch no letter's sound are dropped
         ("Mohammed 3", ["mohammed"]),
         ("Sa'eed", ["saeed"]),
+        ("MHD ALI AL-HASSAN", ["mohammad", "ali", "hassan"]),
     ],
 )
-def test_arabizi_digits_are_letters_only_inside_a_name(written: str, texts: list[str]) -> None:
+def test_arabizi_digits_and_abbreviations_are_read_as_names(written: str, texts: list[str]) -> None:
     assert [u.text for u in parse_name(written)] == texts
 
 
