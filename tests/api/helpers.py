@@ -45,3 +45,43 @@ def register(client: TestClient, site_id: str, **fields: Any) -> dict[str, Any]:
 def errors(response: Any) -> dict[str, str]:
     """field -> reason of an error response."""
     return {e["field"]: e["reason"] for e in response.json()["errors"]}
+
+
+def index_rebuilt_on_upgrade(
+    client: TestClient, database: Any, person_id: str, key: str, revision: str, name: str
+) -> None:
+    """The match index as an older version built it (no pair keys, no ``key``) is rebuilt
+    by ``corridor.upgrade`` after a downgrade to ``revision``: the person holds ``key``
+    again and a search for ``name`` finds them first, which it did not before."""
+    from alembic import command
+    from sqlalchemy import delete, select
+
+    from corridor.storage.migrate import alembic_config, current_revision, head_revision
+    from corridor.storage.tables import person_match_keys
+    from corridor.upgrade import upgrade
+
+    def first() -> list[str]:
+        r = client.post("/api/persons/match", json={"full_name": name})
+        assert r.status_code == 200, r.text
+        return [m["person"]["id"] for m in r.json()]
+
+    with database.transaction() as conn:
+        conn.execute(delete(person_match_keys).where(person_match_keys.c.key.like("p:%")))
+        conn.execute(delete(person_match_keys).where(person_match_keys.c.key == key))
+    assert person_id not in first()
+    cfg = alembic_config(database)
+    with database.transaction() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+    database.engine.dispose()
+    result = upgrade(database)
+    assert current_revision(database) == head_revision(database)
+    assert result.done == ["!rebuild-match-index"]
+    with database.read() as conn:
+        keys = set(
+            conn.execute(
+                select(person_match_keys.c.key).where(person_match_keys.c.person_id == person_id)
+            ).scalars()
+        )
+    assert key in keys
+    assert first()[0] == person_id

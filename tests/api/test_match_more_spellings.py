@@ -10,13 +10,7 @@ search by the API finds what the benchmarks find.
 
 from __future__ import annotations
 
-from alembic import command
-from sqlalchemy import delete, select
-
-from corridor.storage.migrate import alembic_config, current_revision, head_revision
-from corridor.storage.tables import person_match_keys
-from corridor.upgrade import upgrade
-from tests.api.helpers import register, site
+from tests.api.helpers import index_rebuilt_on_upgrade, register, site
 
 
 def ids(results):
@@ -58,25 +52,4 @@ def test_an_index_without_the_new_keys_is_rebuilt_on_upgrade(client, database):
     kurdish, _ = _population(client)
     # The index as an older version built it: no key of the Kurdish reading of Xelîl
     # (x = kh: n:KLL, Khalil's coarse skeleton; the old keys read x as ks).
-    with database.transaction() as conn:
-        conn.execute(delete(person_match_keys).where(person_match_keys.c.key.like("p:%")))
-        conn.execute(delete(person_match_keys).where(person_match_keys.c.key == "n:KLL"))
-    assert kurdish["id"] not in _first(client, "Khalil")
-    cfg = alembic_config(database)
-    with database.transaction() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0029_renumber")
-    database.engine.dispose()
-    result = upgrade(database)
-    assert current_revision(database) == head_revision(database)
-    assert result.done == ["!rebuild-match-index"]
-    with database.read() as conn:
-        keys = set(
-            conn.execute(
-                select(person_match_keys.c.key).where(
-                    person_match_keys.c.person_id == kurdish["id"]
-                )
-            ).scalars()
-        )
-    assert "n:KLL" in keys
-    assert _first(client, "Khalil")[0] == kurdish["id"]
+    index_rebuilt_on_upgrade(client, database, kurdish["id"], "n:KLL", "0029_renumber", "Khalil")
