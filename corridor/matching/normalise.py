@@ -184,7 +184,7 @@ _SOUND_LETTERS = str.maketrans({
 # 5aled, 3ali, Sa3eed, Fa6ma, 9aleh, 3'assan). 2 is the hamza (Ra2ed) and 3 the ain,
 # both dropped as Latin spellings drop them (Raed, Ali); 7 is ح, 5 and 7' خ, 6 ط and
 # 6' ظ, 9 ص and 9' ض, 3' غ, 8 ق (Iraqi and Gulf usage).
-_ARABIZI_WORD_RE = re.compile(r"[^\W\d_]*\d[\w'’]*|[^\W\d_]+['’]?\d[\w'’]*", re.UNICODE)
+_ARABIZI_WORD_RE = re.compile(r"[\w'’]*\d[\w'’]*")
 # A digit that touches a letter (Ahmad1985 is a name and a year, not Arabizi).
 _ARABIZI_RE = re.compile(
     r"(?:(?<=[^\W\d_])|(?=.['’]?[^\W\d_]))[2356789](?:['’](?=[^\W\d_]|$))?"
@@ -223,6 +223,8 @@ def normalise_latin(text: str) -> str:
     'saad al-saadi'
     >>> normalise_latin("Айрат Насимович Вахитов")
     'ayrat nasimovich vakhitov'
+    >>> normalise_latin("Šerif Mo7ammad 5aled")
+    'sherif mohammad khaled'
     """
     # Letters that carry a sound of their own keep it (``_SOUND_LETTERS``: Turkish and
     # Kurdish ş ç, the háček and Polish letters š č ž ż ...); the others (ü ö ı ğ, é è
