@@ -140,7 +140,7 @@ def raw_from_person_csv(con: Any, path: Any, out: str) -> None:
 # around it. Kept next to the parser's own sets: a word added to them is special here too.
 _AR_SPECIAL = (
     _norm._ARABIC_TITLES | _norm._ARABIC_CONNECTORS | _norm._ARABIC_SUFFIXES
-    | frozenset(["عبد", "ابو", "ابي", "ابا", "ال", "الله"])
+    | frozenset(["عبد", "ابو", "ابي", "ابى", "ابا", "ال", "الله"])
 )
 _AR_SPLIT = re.compile(r"[\s\-_.]+")
 _NOT_PLAIN = re.compile(r"[()\[\],،]")
@@ -159,7 +159,7 @@ def _plain_word(token: str) -> bool:
     )
 
 
-_AR_HEADS = frozenset(["عبد", "ابو", "ابي", "ابا"])
+_AR_HEADS = frozenset(["عبد", "ابو", "ابي", "ابى", "ابا"])
 
 
 class _Word:

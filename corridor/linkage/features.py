@@ -108,12 +108,14 @@ def _vkeys(slots: tuple[tuple[str, frozenset[str]], ...]) -> set[str]:
     patterns = [""]
     open_slots = 0
     for cons, vowels in slots:
-        long_q = "".join(sorted({_QUALITY[v] for v in vowels if v.isupper()}))
-        short_q = {_QUALITY[v] for v in vowels if v.islower() and v in _QUALITY} - set(long_q)
-        options = [long_q]
-        if short_q and open_slots < _MAX_OPEN_SLOTS:
+        long = {_QUALITY[v] for v in vowels if v.isupper() and v != "Y"}
+        # An alef maqsura (Y) is a long a or a long i: the unit is written both ways.
+        longs = [long | {"A"}, long | {"I"}] if "Y" in vowels else [long]
+        short = {_QUALITY[v] for v in vowels if v.islower() and v in _QUALITY}
+        options = ["".join(sorted(q)) for q in longs]
+        if any(short - q for q in longs) and open_slots < _MAX_OPEN_SLOTS:
             open_slots += 1
-            options.append("".join(sorted(set(long_q) | short_q)))
+            options += ["".join(sorted(q | short)) for q in longs if short - q]
         patterns = [p + cons + o for p in patterns for o in options]
     return set(patterns)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from corridor.matching.keys import UnitKeys, unit_keys
-from corridor.matching.normalise import NameUnit
+from corridor.matching.normalise import NameUnit, fold_maqsura
 from corridor.matching.variants import VariantTable
 from corridor.text import N_
 
@@ -46,12 +46,14 @@ LEVEL_WORDS = {
 }
 
 
+# Y: an alef maqsura ending an Arabic name (مصطفى, ليلى, على), heard as a long a or i.
 _COMPAT = {
     "U": frozenset("Uuo"),
-    "I": frozenset("Iie"),
-    "A": frozenset("Aa"),
+    "I": frozenset("IieY"),
+    "A": frozenset("AaY"),
+    "Y": frozenset("AaIieY"),
 }
-_LONG = frozenset("UIA")
+_LONG = frozenset("UIAY")
 
 
 def _gap_ok(mine: frozenset[str], other: frozenset[str]) -> bool:
@@ -180,7 +182,7 @@ class UnitComparator:
                 return SPELLING
         else:
             ar, la = (a, b) if a.script == "ar" else (b, a)
-            if self.variants.cross(ar.text, la.latin):
+            if self.variants.cross(fold_maqsura(ar.text), la.latin):
                 return SCRIPT
         if a.skeleton == b.skeleton:
             if len(a.skeleton) >= 2 and vowels_agree(a, b):

@@ -48,7 +48,6 @@ _ARABIC_LETTER_MAP = str.maketrans(
         "ٳ": "ا",
         "ؤ": "و",
         "ئ": "ي",
-        "ى": "ي",
         "ی": "ي",  # Persian yeh
         "ې": "ي",
         "ۍ": "ي",
@@ -83,6 +82,11 @@ _ARABIC_LETTER_MAP = str.maketrans(
     }
 )
 
+def _with_maqsura(words: list[str]) -> frozenset[str]:
+    """The words, and those that end in ي also written with ى (حاجي, حاجى)."""
+    return frozenset([*words, *(w[:-1] + "ى" for w in words if w.endswith("ي"))])
+
+
 _TITLES = frozenset([
     "shaykh", "sheikh", "shaikh", "sheik", "shaik", "shekh", "cheikh", "cheik", "sheykh", "haji",
     "hajji", "hadji", "hadj", "haj", "hajj", "alhaj", "alhaji", "alhajj", "mullah", "mulla",
@@ -92,7 +96,7 @@ _TITLES = frozenset([
     "colonel", "col", "brigadier", "major", "captain", "capt", "lieutenant", "lt", "imam",
     "mufti",
 ])
-_ARABIC_TITLES = frozenset(
+_ARABIC_TITLES = _with_maqsura(
     ["الشيخ", "شيخ", "الحاج", "حاجي", "ملا", "مولوي", "مولانا", "قاري", "الدكتور", "دكتور",
      "المهندس", "د"]
 )
@@ -164,7 +168,24 @@ def normalise_arabic(text: str) -> str:
     """
     text = unicodedata.normalize("NFKC", text)
     text = _ARABIC_MARKS_RE.sub("", text)
-    return text.translate(_ARABIC_LETTER_MAP)
+    return _INNER_MAQSURA_RE.sub("ي", text.translate(_ARABIC_LETTER_MAP))
+
+
+# Alef maqsura (ى) ends a word as a long a (مصطفى Mustafa, ليلى Layla, موسى Musa), or as
+# a long i where a writer uses it for ي (على for علي, in Egyptian usage). It is kept at
+# the end of a word, where the keys read it as either (``keys``: vowel Y), and made ي
+# inside one. ``fold_maqsura`` gives the plain ي form, for the word lists and the tables.
+_INNER_MAQSURA_RE = re.compile("ى(?=[\u0620-\u064a])")
+
+
+def fold_maqsura(text: str) -> str:
+    """``text`` with a final alef maqsura written ي: the form the shipped word lists and
+    tables use.
+
+    >>> fold_maqsura(normalise_arabic("مصطفى")) == normalise_arabic("مصطفي")
+    True
+    """
+    return text.replace("ى", "ي")
 
 
 _LATIN_LETTERS = str.maketrans({"ß": "ss", "ı": "i", "ø": "o", "æ": "ae", "đ": "d", "ł": "l"})
@@ -447,7 +468,7 @@ def _arabic_units(text: str) -> list[NameUnit]:
         i += 1
         if w in _ARABIC_CONNECTORS and units:
             continue
-        if w in ("عبد", "ابو", "ابي", "ابا") and i < len(words):
+        if w in ("عبد", "ابو", "ابي", "ابى", "ابا") and i < len(words):
             nxt = words[i]
             i += 1
             units.append([w if w == "عبد" else "ابو", _strip_article(nxt)])
@@ -511,7 +532,7 @@ def _is_compound_head(text: str) -> bool:
     if len(words) != 1:
         return False
     if is_arabic(text):
-        return normalise_arabic(words[0]) in ("عبد", "ابو", "ابي", "ابا")
+        return normalise_arabic(words[0]) in ("عبد", "ابو", "ابي", "ابى", "ابا")
     w = normalise_latin(words[0]).strip("- ")
     return w in _ABU or w in _ABD or _ABD_WORD_RE.match(w) is not None
 
@@ -534,7 +555,8 @@ _FEMALE_WORDS = frozenset([
     "ustaza", "bibi", "mrs", "ms", "miss", "madam", "madame", "mme",
 ])
 _FEMALE_KUNYA = frozenset(["umm", "oum", "omm"])
-_ARABIC_MALE_WORDS = frozenset(["الشيخ", "شيخ", "الحاج", "حاجي", "ملا", "مولوي", "مولانا", "قاري"])
+_ARABIC_MALE_WORDS = _with_maqsura(["الشيخ", "شيخ", "الحاج", "حاجي", "ملا", "مولوي", "مولانا",
+                                     "قاري"])
 _ARABIC_FEMALE_WORDS = frozenset(["الشيخه", "الحاجه", "حاجه"])
 
 

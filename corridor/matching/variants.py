@@ -24,6 +24,8 @@ from functools import cache
 from importlib import resources
 from types import MappingProxyType
 
+from corridor.matching.normalise import fold_maqsura
+
 __all__ = [
     "DEFAULT_POPULATION",
     "FREQUENCY_TABLE_TOTAL",
@@ -51,6 +53,7 @@ class VariantTable:
         a2l: dict[str, set[str]] = {}
         l2a: dict[str, set[str]] = {}
         for ar, la in pairs:
+            ar = fold_maqsura(ar)  # the form ``cross`` looks up (a final ى written ي)
             a2l.setdefault(ar, set()).add(la)
             l2a.setdefault(la, set()).add(ar)
         return cls(
@@ -74,7 +77,7 @@ class VariantTable:
         for line in text.read_text(encoding="utf-8").splitlines():
             if line and not line.startswith("#"):
                 key, _, arabic = line.partition("\t")
-                names[key] = arabic
+                names[key] = fold_maqsura(arabic)
         return cls(table.arabic_to_latin, table.latin_to_arabic, names)
 
     def cross(self, arabic_text: str, latin_key: str) -> bool:
