@@ -354,14 +354,19 @@ def exact_readings(unit: NameUnit) -> list[NameUnit]:
     return [u for u, _ in _exact_readings(unit)]
 
 
-def _exact_readings(unit: NameUnit) -> list[tuple[NameUnit, tuple[str, str] | None]]:
+def _exact_readings(
+    unit: NameUnit, others: list[NameUnit] | None = None
+) -> list[tuple[NameUnit, tuple[str, str] | None]]:
     """``exact_readings`` with the letter the other name must begin with (Latin,
-    Arabic), where the reading says so."""
+    Arabic), where the reading says so; ``others``: the unit's ``latin_readings`` where
+    the caller has them already."""
     if unit.script != "la":
         return []
     # Over the unit's other readings too: Hadica is Turkish for Khadija by h = kh and
     # c = j together.
-    spellings = [unit.parts, *(u.parts for u in latin_readings(unit))]
+    if others is None:
+        others = latin_readings(unit)
+    spellings = [unit.parts, *(u.parts for u in others)]
     out: dict[tuple[str, ...], tuple[str, str] | None] = {}
     for rules, begins in _EXACT_READINGS:
         for parts in spellings:
@@ -405,10 +410,11 @@ class UnitKeys:
         self.skeleton = "".join(c for c, _ in sl)
         self.latin = latin_key(unit)
         # Other readings by the writer's language (Dutch ch = kh, j = y; Turkish c = j).
+        others = latin_readings(unit)
         self.readings = tuple(
             r for r in (
-                *(Reading(u) for u in latin_readings(unit)),
-                *(Reading(u, exact=True, begins=b) for u, b in _exact_readings(unit)),
+                *(Reading(u) for u in others),
+                *(Reading(u, exact=True, begins=b) for u, b in _exact_readings(unit, others)),
             ) if r.skeleton != self.skeleton
         )
         # Persian/Urdu say z for ض ظ ذ and s for ث: Zia for ضیا, Saqib for ثاقب.
