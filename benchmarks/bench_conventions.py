@@ -4,10 +4,10 @@ this half does not").
 
 The dev benchmarks hold the Dutch, French and English ways of writing Arabic names;
 relatives also write them the German, Swedish, Polish, Czech or Bosnian, Albanian,
-Italian, Turkish and Kurdish (Kurmanji) ways, or type them on a phone in the Arabic chat
-alphabet (Arabizi: 7 for h, 5 for kh). This benchmark makes its own enquiries
-from a registry's English-style spellings by each convention's letter rules
-(``CONVENTIONS``: sh, kh, j, y, long vowels ...), so it measures a convention, not a
+Italian, Turkish, Kurdish (Kurmanji), Spanish, Portuguese or Russian ways, or type them
+on a phone in the Arabic chat alphabet (Arabizi: 7 for h, 5 for kh). This benchmark
+makes its own enquiries from a registry's English-style spellings by each convention's
+letter rules (``CONVENTIONS``: sh, kh, j, y, long vowels ...), so it measures a convention, not a
 list of names: no rule of the engine was written from these strings, and these rules
 were written from the orthographies, not from the engine.
 
@@ -69,6 +69,14 @@ CONVENTIONS: dict[str, list[tuple[re.Pattern[str], str]]] = {
                      (r"(?<=[aeiou])d$", "t"), ("w", "v")]),
     "kurmanji": _sub([*_LONG, ("ch", "ç"), ("sh", "ş"), ("kh", "x"), ("j", "c"),
                       (r"(?<=[^aeiou])a(?=[^aeiou])", "e")]),
+    # Spanish: j is kh (Jalid, Jadiya), y is j (Yamal, Yamila), gh is g.
+    "spanish": _sub([*_LONG, ("j", "y"), ("kh", "j"), ("gh", "g"), ("w", "u")]),
+    # Portuguese (and Catalan): x is sh (Xerife, Aixa), y before a vowel is i (Iussef).
+    "portuguese": _sub([*_LONG, ("sh", "x"), (r"y(?=[aeiou])", "i"), ("w", "u")]),
+    # Russian, as its Cyrillic is romanised (BGN/PCGN): h is kh (Mukhammad, Khasan,
+    # Akhmed), j is dzh (Dzhamal), q is k, gh is g, th is s, dh is z, w is v.
+    "russian": _sub([*_LONG, (r"(?<![sktdgc])h", "kh"), ("j", "dzh"), ("q", "k"), ("gh", "g"),
+                     ("th", "s"), ("dh", "z"), ("w", "v")]),
     # The Arabic chat alphabet typed on a phone: 5 for kh, 3' for gh, 7 for h.
     "arabizi": _sub([("kh", "5"), ("gh", "3'"), (r"(?<![sctdz])h", "7")]),
 }

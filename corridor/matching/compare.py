@@ -200,7 +200,8 @@ class UnitComparator:
         ):
             return SCRIPT
         if a.readings or b.readings:
-            lvl = self._reading_level(a, b) or self._reading_level(b, a)
+            lvl = (self._reading_level(a, b) or self._reading_level(b, a)
+                   or self._reading_variant(a, b) or self._reading_variant(b, a))
             if lvl:
                 return lvl
         if self._similar(a, b) or self._compound_part(a, b) or self._compound_part(b, a):
@@ -226,6 +227,19 @@ class UnitComparator:
             if _close_keys(r.latin, b.latin, len(r.skeleton)):
                 return SPELLING
             return SIMILAR
+        return None
+
+    def _reading_variant(self, la: UnitKeys, ar: UnitKeys) -> str | None:
+        """SCRIPT where another reading of the Latin ``la`` is a spelling the variant
+        table gives for the Arabic ``ar`` (Aixa read Aisha is عائشة)."""
+        if la.script != "la" or ar.script != "ar":
+            return None
+        folded = fold_maqsura(ar.text)
+        for r in la.readings:
+            if r.begins is not None and not ar.text.startswith(r.begins[1]):
+                continue
+            if self.variants.cross(folded, r.latin):
+                return SCRIPT
         return None
 
     @staticmethod

@@ -148,6 +148,11 @@ def _latin_segments(word: str, first: bool) -> list[tuple[str, str]]:
             elif ch == "h" and i == n - 1 and i > 0 and word[i - 1] in "aeiou":
                 # A silent h after a vowel: Shah, Abdullah, Fateh.
                 pass
+            elif ch == "y" and 0 < i < n - 1 and word[i - 1] not in "aeiouy" \
+                    and word[i + 1] not in "aeiouy":
+                # A y between consonants is a short i: Kazakh and Tatar names as their
+                # Cyrillic ы is romanised (Kasym, Rakhym, Salykh).
+                out.append(("", "i"))
             elif ch in "ywv":
                 out.append(("", _VOWEL_OF[ch]))
             else:
@@ -256,32 +261,50 @@ def latin_key(unit: NameUnit) -> str:
 #       before a vowel and g before e or i are j (Giamal, Gihan; Egyptian spellings
 #       write ج as g too: Magid).
 #   Hungarian: sz is s (Juszuf), where Polish reads it sh (Szarif: the first reading).
+#   Spanish: y before a vowel is j (Yamal, Yamila, Jadiya for Khadija; its j = kh is
+#       an exact reading below).
+#   Portuguese and Catalan: x is sh (Xerife, Aixa), beside the Somali h and Kurdish kh;
+#       Portuguese, Romanian and Italian write the glides as vowels: i for y at the start
+#       of a name or between vowels (Iussef, Iasmin, Al-Baiati), u for w there (Uahab,
+#       Sauaf) and in a final -ui (Al-Raui, Hamui).
+#   Russian, as its Cyrillic is romanised: kh is also h (ح, ه: Mukhammad, Khasan,
+#       Akhmed, Ibrakhim), as the Cyrillic х writes all three of ح ه خ.
 #   (and ``_EXACT_READINGS``) French and West African spellings drop the h of hy
 #       between vowels (Yaya for Yahya, يحيى): a y between vowels after a consonant may
 #       be read hy. Not at the start of a name (Ayad, Ayoub keep their y).
 _READING_GROUPS: list[list[list[tuple[re.Pattern[str], str]]]] = [
     [[(re.compile(r"(?<![st])ch"), "kh")], [(re.compile(r"(?<![st])ch"), "h")]],
     [[(re.compile(r"(?<![dst])j"), "y")]],
+    [[(re.compile(r"y(?=[aeiou])"), "j")]],
     [[(re.compile(r"(?<![sdtc])c(?:c|(?![hkz]|$))"), "j"), (re.compile(r"(?<=[aeiouy])t$"), "d"),
       (re.compile(r"(?<=[aeiouy])p$"), "b")]],
     [[(re.compile(r"(?<![kcs])x(?!h)"), "h"), (re.compile(r"(?:^|(?<=[aeiou]))c(?=[aou])"), "")],
-     [(re.compile(r"(?<![kcs])x(?!h)"), "kh")]],
+     [(re.compile(r"(?<![kcs])x(?!h)"), "kh")], [(re.compile(r"(?<![kcs])x(?!h)"), "sh")]],
+    [[(re.compile(r"(?<![sc])kh"), "h")]],
     [[(re.compile(r"sy(?=[aeiou])"), "sh"), (re.compile(r"tj(?=[aeiou])"), "ch")]],
     [[(re.compile(r"sci(?=[aou])"), "sh"), (re.compile(r"sc(?=[ei])"), "sh"),
       (re.compile(r"gi(?=[aou])"), "j"), (re.compile(r"(?<![gn])g(?=[ei])"), "j")]],
     [[(re.compile(r"(?<![dc])sz"), "s")]],
+    [[(re.compile(r"(?:^|(?<=[aeou]))i(?=[aeou])"), "y"),
+      (re.compile(r"(?:^|(?<=[aeio]))u(?=[aei])"), "w"), (re.compile(r"(?<=[^aeiou])ui$"), "wi")]],
 ]
 # Readings that count only where they spell the other name exactly (or are it in
 # another script), never as a merely similar name: Yaya read Yahya is Yahya, but Zayed
 # read Zahyed is not "similar" to Zahid. One list of rules per reading:
 #   a y between vowels after a consonant may be hy (above);
 #   an initial h may be kh: Turkish, Bosnian and Albanian write خ as h (Halil, Hatice,
-#       Hadidža, Halit for Khalil, Khadija, Khalid). Only where the other name begins
+#       Hadidža, Halit for Khalil, Khadija, Khalid), and so is a Spanish initial j
+#       (Jalid, Jadiya, Jalil for Khalid, Khadija, Khalil). Only where the other name begins
 #       with that letter (``Reading.begins``: kh in Latin, خ in Arabic): the keys class
 #       خ with غ ق ك, and Hasan read Khasan must not be Ghassan (غسان), nor Hadi Qadi.
-_EXACT_READINGS: list[tuple[list[tuple[re.Pattern[str], str]], tuple[str, str] | None]] = [
-    ([(re.compile(r"(?<=[^aeiou][aeiou])y(?=[aeiou])"), "hy")], None),
-    ([(re.compile(r"^h(?=[aeiou])"), "kh")], ("kh", "خ")),
+#   The Spanish j is read kh only where the name is written with it (Jadiya, also with
+#   its y read j), not where another reading made a j of a y (Yaya is not Khaja).
+_EXACT_READINGS: list[
+    tuple[list[tuple[re.Pattern[str], str]], tuple[str, str] | None, bool]
+] = [
+    ([(re.compile(r"(?<=[^aeiou][aeiou])y(?=[aeiou])"), "hy")], None, False),
+    ([(re.compile(r"^h(?=[aeiou])"), "kh")], ("kh", "خ"), False),
+    ([(re.compile(r"^j(?=[aeiou])"), "kh")], ("kh", "خ"), True),
 ]
 # Korean: McCune-Reischauer (and the North's own spelling) writes the plain ㅈ as ch,
 # the South's Revised Romanisation as j (Cho/Jo, Chae/Jae, Chang/Jang, Chung/Jung);
@@ -329,12 +352,14 @@ def latin_readings(unit: NameUnit) -> list[NameUnit]:
     if is_syllable(unit):
         # A Korean syllable's ch is never the Dutch kh or h (Cho is not Kho).
         groups = [*groups[1:], [_SYLLABLE_READINGS]]
+    seen = {unit.parts}
     for group in groups:
         more = []
         for parts in variants:
             for rules in group:
                 alt = _apply(parts, rules)
-                if alt != parts:
+                if alt not in seen:  # Joessef read Yoessef is not read back as Joessef
+                    seen.add(alt)
                     more.append(alt)
         variants.extend(more)
     return [NameUnit(p, "la") for p in variants[1:]]
@@ -368,7 +393,9 @@ def _exact_readings(
         others = latin_readings(unit)
     spellings = [unit.parts, *(u.parts for u in others)]
     out: dict[tuple[str, ...], tuple[str, str] | None] = {}
-    for rules, begins in _EXACT_READINGS:
+    for rules, begins, own_only in _EXACT_READINGS:
+        if own_only and _apply(unit.parts, rules) == unit.parts:
+            continue  # the letter is not the writer's (a y read j)
         for parts in spellings:
             alt = _apply(parts, rules)
             if alt != parts and alt not in spellings and alt not in out:

@@ -188,16 +188,23 @@ def fold_maqsura(text: str) -> str:
     return text.replace("ى", "ي")
 
 
-_LATIN_LETTERS = str.maketrans({"ß": "ss", "ı": "i", "ø": "o", "æ": "ae", "đ": "d", "ł": "l"})
+# Letters with no accent to strip: as their nearest plain letters. Azerbaijani ə is the
+# short a of Arabic names (Məhəmməd, Əli, Həsən) and Maltese ħ the Arabic h (Muħammad);
+# neither may split a word.
+_LATIN_LETTERS = str.maketrans({"ß": "ss", "ı": "i", "ø": "o", "æ": "ae", "đ": "d", "ł": "l",
+                                "ə": "a", "ħ": "h", "œ": "oe", "ð": "dh", "þ": "th"})
 # Accented letters that stand for a sound of their own, as the languages relatives write
 # in use them: Turkish and Kurdish (Kurmanji) ş = sh, ç = ch; Czech, Slovak, Bosnian,
 # Croatian, Serbian and Slovene š = sh, č = ć = ch, ž = zh (so dž, their j, is the dzh
 # of the keys); Polish ś = sh, ć = ch, ż = ź = zh (dż = j); Romanian ș = sh, ț = ts.
 # Stripped of their accent they would be other letters (Šerif read Serif, Džemal
-# Dzemal).
+# Dzemal). The scholarly transliterations of Arabic (DIN 31635, ISO 233, used by German
+# and other authorities and in the literature) write خ ḫ or ẖ, ج ǧ, ث ṯ, ذ ḏ, غ ġ: they
+# are kh, j, th, dh, gh, not h, g, t, d, g (Ḫālid, Ǧamāl, ʿUṯmān).
 _SOUND_LETTERS = str.maketrans({
     "ş": "sh", "ç": "ch", "š": "sh", "ś": "sh", "ș": "sh", "č": "ch", "ć": "ch",
     "ž": "zh", "ż": "zh", "ź": "zh", "ț": "ts", "ţ": "ts",
+    "ḫ": "kh", "ẖ": "kh", "ǧ": "j", "ṯ": "th", "ḏ": "dh", "ġ": "gh",
 })
 
 # The Arabic chat alphabet ("Arabizi"), as relatives type names on a phone: digits for
@@ -416,7 +423,8 @@ def _latin_units(text: str) -> list[NameUnit]:
         if w in _LINKS or w in _ARTICLES:
             pending_link = bool(units)
             continue
-        if pending_link and w in _LINKED_SECOND and units and len(units[-1]) == 1:
+        if (pending_link and w in _LINKED_SECOND and units and len(units[-1]) == 1
+                and not (i == len(words) and w in _article_names())):
             units[-1].append(w)
             pending_link = False
             continue

@@ -48,9 +48,11 @@ def errors(response: Any) -> dict[str, str]:
 
 
 def index_rebuilt_on_upgrade(
-    client: TestClient, database: Any, person_id: str, key: str, revision: str, name: str
+    client: TestClient, database: Any, person_id: str, key: str, revision: str, name: str,
+    also: tuple[str, ...] = (),
 ) -> None:
-    """The match index as an older version built it (no pair keys, no ``key``) is rebuilt
+    """The match index as an older version built it (no pair keys, no ``key`` and no
+    key of ``also``: keys of later versions that would find the person too) is rebuilt
     by ``corridor.upgrade`` after a downgrade to ``revision``: the person holds ``key``
     again and a search for ``name`` finds them first, which it did not before."""
     from alembic import command
@@ -67,7 +69,7 @@ def index_rebuilt_on_upgrade(
 
     with database.transaction() as conn:
         conn.execute(delete(person_match_keys).where(person_match_keys.c.key.like("p:%")))
-        conn.execute(delete(person_match_keys).where(person_match_keys.c.key == key))
+        conn.execute(delete(person_match_keys).where(person_match_keys.c.key.in_((key, *also))))
     assert person_id not in first()
     cfg = alembic_config(database)
     with database.transaction() as conn:

@@ -209,6 +209,72 @@ HUNGARIAN = [
     ("Dzsamal", "جمال"),
 ]
 
+# Spanish: j is kh (خ) at the start of a name, y before a vowel is j (ج).
+SPANISH = [
+    ("Jalid", "Khalid"),
+    ("Jalid", "خالد"),
+    ("Jaled", "Khaled"),
+    ("Jadiya", "خديجة"),
+    ("Jadiya", "Khadija"),
+    ("Jalil", "خليل"),
+    ("Yamal", "جمال"),
+    ("Yamila", "جميلة"),
+    ("Hayar", "هاجر"),
+]
+
+# Portuguese and Catalan: x is sh; the glides y and w written i and u.
+PORTUGUESE = [
+    ("Xerife", "Sharif"),
+    ("Xerife", "شريف"),
+    ("Aixa", "عائشة"),
+    ("Hixam", "هشام"),
+    ("Iussef", "يوسف"),
+    ("Iasmin", "Yasmin"),
+    ("Iunes", "يونس"),
+    ("Baiati", "البياتي"),
+    ("Uahab", "وهاب"),
+    ("Sauaf", "صواف"),
+    ("Raui", "الراوي"),
+]
+
+# Russian as its Cyrillic is romanised (kh for ح and ه as well as خ, dzh for ج), and the
+# Cyrillic itself, with the letters of Kazakh, Tajik and Uzbek.
+RUSSIAN = [
+    ("Mukhammad", "Muhammad"),
+    ("Mukhammed", "محمد"),
+    ("Akhmed", "أحمد"),
+    ("Khasan", "حسن"),
+    ("Khusein", "حسين"),
+    ("Khamid", "حامد"),
+    ("Ibrakhim", "إبراهيم"),
+    ("Abdurakhman", "عبد الرحمن"),
+    ("Dzhamal", "جمال"),
+    ("Khadidzha", "خديجة"),
+    ("Мухаммад", "محمد"),
+    ("Хасан", "حسن"),
+    ("Ахмед", "Ahmed"),
+    ("Джамал", "جمال"),
+    ("Мұхаммед", "محمد"),
+    ("Қасым", "قاسم"),
+    ("Kasym", "قاسم"),
+    ("Ғафур", "غفور"),
+]
+
+# Letters with no accent to strip, and the scholarly transliterations (DIN 31635,
+# ISO 233: ḫ ǧ ṯ ḏ ġ): Azerbaijani ə, Maltese ħ.
+OTHER_LETTERS = [
+    ("Məhəmməd", "محمد"),
+    ("Əli", "علي"),
+    ("Həsən", "Hasan"),
+    ("Muħammad", "Muhammad"),
+    ("Ḫālid", "خالد"),
+    ("Ḫālid", "Khalid"),
+    ("Ǧamāl", "جمال"),
+    ("ʿUṯmān", "عثمان"),
+    ("Ḏākir", "ذاكر"),
+    ("Ġassān", "غسان"),
+]
+
 # The Arabic chat alphabet (Arabizi), typed on phones: 2 hamza, 3 ain, 3' ghain, 5 and
 # 7' kh, 6 ط, 7 ح, 8 ق, 9 ص, 9' ض.
 ARABIZI = [
@@ -311,6 +377,13 @@ NEAR_MISSES = [
     ("Yacine", "Jasim"),
     ("Xasan", "Khalid"),
     ("Giamal", "Kamal"),
+    # A Spanish initial j is kh only against kh or خ: Jassim is not Qassem.
+    ("Jassim", "قاسم"),
+    ("Jasem", "Qassem"),
+    ("Jalal", "Khalil"),
+    # Portuguese x = sh, Russian kh = h keep other names apart.
+    ("Xerife", "Khalifa"),
+    ("Khassan", "Ghassan"),
     # A final ي is not an ا: Ali is not Ola, Safi not Safa, Sami not Sama.
     ("علي", "علا"),
     ("صفي", "صفا"),
@@ -350,6 +423,10 @@ NOT_ARTICLES = [
         *[pytest.param(a, b, id=f"albanian-{a}-{b}") for a, b in ALBANIAN],
         *[pytest.param(a, b, id=f"italian-{a}-{b}") for a, b in ITALIAN],
         *[pytest.param(a, b, id=f"hungarian-{a}-{b}") for a, b in HUNGARIAN],
+        *[pytest.param(a, b, id=f"spanish-{a}-{b}") for a, b in SPANISH],
+        *[pytest.param(a, b, id=f"portuguese-{a}-{b}") for a, b in PORTUGUESE],
+        *[pytest.param(a, b, id=f"russian-{a}-{b}") for a, b in RUSSIAN],
+        *[pytest.param(a, b, id=f"letters-{a}-{b}") for a, b in OTHER_LETTERS],
         *[pytest.param(a, b, id=f"arabizi-{a}-{b}") for a, b in ARABIZI],
         *[pytest.param(a, b, id=f"abbreviation-{a}-{b}") for a, b in ABBREVIATIONS],
         *[pytest.param(a, b, id=f"maqsura-{a}-{b}") for a, b in ALEF_MAQSURA],
@@ -432,6 +509,12 @@ REGISTRY = [
         (PersonRecord("q", full_name="Rania 7ussein al-5atib", sex="f"), "rania"),
         # Bosnian: Mehmed Husein al-Musa.
         (PersonRecord("q", full_name="Mehmed Husein Al-Musa", birth_year=1960), "mehmet"),
+        # Spanish, Portuguese, Russian (Latin and Cyrillic) and Azerbaijani spellings.
+        (PersonRecord("q", full_name="Yusef Jalil Al-Shammari", sex="m"), "khalil"),
+        (PersonRecord("q", full_name="Iussef Khalil Al-Xammari", sex="m"), "khalil"),
+        (PersonRecord("q", full_name="Mukhammed Khusein Al-Musa", birth_year=1960), "mehmet"),
+        (PersonRecord("q", full_name="Мухаммед Хусейн аль-Муса", birth_year=1960), "mehmet"),
+        (PersonRecord("q", full_name="Məhəmməd Hüseyn Əl-Musa", birth_year=1960), "mehmet"),
     ],
 )
 def test_family_spellings_find_the_person_first(query: PersonRecord, expected: str) -> None:
@@ -442,6 +525,31 @@ def test_family_spellings_find_the_person_first(query: PersonRecord, expected: s
     # Every name agrees as the same name: no name left "different" or merely "similar".
     levels = {str(e.level) for e in matches[0].explanation}
     assert not levels & {"different", "similar name", "found elsewhere in the name"}, levels
+
+
+@pytest.mark.parametrize(
+    ("written", "parts"),
+    [
+        # A name that also follows the article as a family name (al-Karim, al-Rashid,
+        # al-Hakim) ends the name as the family name, not as the second half of a
+        # compound with the name before it.
+        ("Hamza Khalid Al-Karim", [("hamza",), ("khalid",), ("karim",)]),
+        ("Fatima al-Rashid", [("fatima",), ("rashid",)]),
+        ("Ahmad Hasan al-Hakim", [("ahmad",), ("hasan",), ("hakim",)]),
+        # Compounds stay compounds: their second half is no family name, or does not
+        # end the name.
+        ("Fazl al-Rahman", [("fazl", "rahman")]),
+        ("Muhammad Zia ul Haq", [("muhammad",), ("zia", "haq")]),
+        ("Nur al-Hadi Ahmad", [("nur", "hadi"), ("ahmad",)]),
+    ],
+)
+def test_article_name_at_the_end_is_the_family_name(
+    written: str, parts: list[tuple[str, ...]]
+) -> None:
+    """Fails on the old code: "Hamza Khalid Al-Karim" was read as Hamza and a compound
+    Khalid al-Karim, so the family name al-Karim was not found (probability 0.0003 for
+    the registered Hamza Khalid Hamza al-Karim)."""
+    assert [u.parts for u in parse_name(written)] == parts
 
 
 def test_compound_split_over_two_fields_is_one_name() -> None:
