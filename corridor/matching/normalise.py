@@ -465,8 +465,26 @@ def _split_compound(w: str) -> list[str]:
     return [w]
 
 
+# Names that begin with alef and lam but not with the article: the article's alef is never
+# written with a hamza, these names' is (إلياس Elias, إلهام Ilham, ألطاف Altaf), and a word
+# so written keeps its first letters (``_HAMZA_AL_RE``). Typed without the hamza, as
+# often, only these names of the region are known to be whole: their rest is no name
+# (هام, ياس, طاف).
+_AL_NAMES = frozenset(["الياس", "الهام", "الهامي", "الطاف", "الفت", "الفه", "الماس", "اليسار",
+                       "اليسا", "الهان"])
+_HAMZA_AL_RE = re.compile("^[أإ]ل")
+_WHOLE = "\x00"  # marks a word that begins with alef and lam but not with the article
+
+
 def _arabic_units(text: str) -> list[NameUnit]:
-    words = [w for w in re.split(r"[\s\-_.]+", normalise_arabic(text)) if w]
+    raw = [w for w in re.split(r"[\s\-_.]+", unicodedata.normalize("NFKC", text)) if w]
+    words: list[str] = []
+    for w in raw:
+        folded = normalise_arabic(w)
+        if folded and (_HAMZA_AL_RE.match(_ARABIC_MARKS_RE.sub("", w)) or folded in _AL_NAMES):
+            folded = _WHOLE + folded  # not the article: kept whole
+        if folded:
+            words.append(folded)
     while words and words[0] in _ARABIC_TITLES:
         words.pop(0)
     units: list[list[str]] = []
@@ -487,7 +505,7 @@ def _arabic_units(text: str) -> list[NameUnit]:
         if w == "ال" and i < len(words):  # article written apart
             continue
         if w == "الله" and not units and i < len(words) and words[i] not in _ARABIC_CONNECTORS:
-            units.append([w, words[i]])  # الله داد, as Allah Dad in Latin
+            units.append([w, _strip_article(words[i])])  # الله داد, as Allah Dad in Latin
             i += 1
             continue
         units.append(_split_arabic_word(w))
@@ -495,6 +513,8 @@ def _arabic_units(text: str) -> list[NameUnit]:
 
 
 def _strip_article(w: str) -> str:
+    if w.startswith(_WHOLE):
+        return w[1:]  # إلياس, إلهام: no article
     if w == "الله":
         return w
     if w.startswith("ال") and len(w) > 3:

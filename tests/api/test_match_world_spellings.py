@@ -1,7 +1,8 @@
 """Searches spelt the Spanish, Portuguese or Russian way (in Latin letters or Cyrillic), or
 with Azerbaijani letters, find the registered person through the API; a name ending in
-al-Karim is searched with its family name; and an index built before these keys
-existed is rebuilt on upgrade (migration 0031_keys).
+al-Karim is searched with its family name, and one registered as إلهام (Ilham) or الياس
+(Elias) is found by that name; and an index built before these keys existed is rebuilt
+on upgrade (migration 0031_keys).
 
 In the Baghouz story families write from Spain, Brazil and Russia as well as from the
 Netherlands and Germany: a Spanish relative writes Khalid as Jalid and Jamal as Yamal, a
@@ -44,6 +45,23 @@ def test_spanish_portuguese_and_russian_spellings_find_the_registered_person_fir
     assert _first(client, "Хасан Мухаммад аль-Карим")[0] == hasan["id"]
     assert _first(client, "Khasan Mukhammad Al-Karim")[0] == hasan["id"]
     assert _first(client, "Həsən Məhəmməd Əl-Kərim")[0] == hasan["id"]
+
+
+def test_a_name_beginning_with_alef_and_lam_is_not_the_article(client):
+    camp = site(client, "Camp A")
+    # Written by the clerk in Arabic script: Ilham (إلهام) and Elias (الياس, no hamza).
+    ilham = register(client, camp, given_name="إلهام", father_name="حسن",
+                     family_name="الخطيب", sex="f")
+    elias = register(client, camp, given_name="الياس", father_name="جرجس",
+                     family_name="الخوري", sex="m")
+    register(client, camp, given_name="هيام", father_name="حسن", family_name="الخطيب", sex="f")
+    for name, person in [("Elham Hasan Al-Khatib", ilham), ("Ilyas Jirjis Khoury", elias)]:
+        r = client.post("/api/persons/match", json={"full_name": name})
+        assert r.status_code == 200, r.text
+        best = r.json()[0]
+        assert best["person"]["id"] == person["id"]
+        levels = {e["field"]: e["level"] for e in best["explanation"]}
+        assert levels["given name"] == "same name in another script", levels
 
 
 def test_an_index_without_the_new_keys_is_rebuilt_on_upgrade(client, database):

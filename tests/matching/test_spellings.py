@@ -275,6 +275,19 @@ OTHER_LETTERS = [
     ("Ġassān", "غسان"),
 ]
 
+# Names that begin with alef and lam but not with the article (إلياس, إلهام, ألطاف: the
+# article's alef never carries a hamza), with or without their hamza.
+ALEF_LAM_NAMES = [
+    ("Elham", "إلهام"),
+    ("Ilham", "الهام"),
+    ("Elias", "إلياس"),
+    ("Ilyas", "الياس"),
+    ("Altaf", "ألطاف"),
+    ("Almas", "ألماس"),
+    ("Olfat", "ألفت"),
+    ("إلهام", "الهام"),
+]
+
 # The Arabic chat alphabet (Arabizi), typed on phones: 2 hamza, 3 ain, 3' ghain, 5 and
 # 7' kh, 6 ط, 7 ح, 8 ق, 9 ص, 9' ض.
 ARABIZI = [
@@ -427,6 +440,7 @@ NOT_ARTICLES = [
         *[pytest.param(a, b, id=f"portuguese-{a}-{b}") for a, b in PORTUGUESE],
         *[pytest.param(a, b, id=f"russian-{a}-{b}") for a, b in RUSSIAN],
         *[pytest.param(a, b, id=f"letters-{a}-{b}") for a, b in OTHER_LETTERS],
+        *[pytest.param(a, b, id=f"alef-lam-{a}-{b}") for a, b in ALEF_LAM_NAMES],
         *[pytest.param(a, b, id=f"arabizi-{a}-{b}") for a, b in ARABIZI],
         *[pytest.param(a, b, id=f"abbreviation-{a}-{b}") for a, b in ABBREVIATIONS],
         *[pytest.param(a, b, id=f"maqsura-{a}-{b}") for a, b in ALEF_MAQSURA],
@@ -492,6 +506,8 @@ REGISTRY = [
     PersonRecord("other2", full_name="Fatima Hamid al-Hassani", sex="f", birth_year=1985),
     PersonRecord("other3", full_name="Yasser Khalil al-Shammari", sex="m", birth_year=1972),
     PersonRecord("other4", full_name="Mahmoud Hussein al-Moussa", sex="m", birth_year=1962),
+    PersonRecord("ilham", name_original_script="إلهام حسن الخطيب", sex="f", birth_year=1980),
+    PersonRecord("other5", name_original_script="هيام حسن الخطيب", sex="f", birth_year=1982),
 ]
 
 
@@ -515,6 +531,8 @@ REGISTRY = [
         (PersonRecord("q", full_name="Mukhammed Khusein Al-Musa", birth_year=1960), "mehmet"),
         (PersonRecord("q", full_name="Мухаммед Хусейн аль-Муса", birth_year=1960), "mehmet"),
         (PersonRecord("q", full_name="Məhəmməd Hüseyn Əl-Musa", birth_year=1960), "mehmet"),
+        # Registered in Arabic only: إلهام حسن الخطيب.
+        (PersonRecord("q", full_name="Elham Hasan Al-Khatib", sex="f"), "ilham"),
     ],
 )
 def test_family_spellings_find_the_person_first(query: PersonRecord, expected: str) -> None:
@@ -549,6 +567,25 @@ def test_article_name_at_the_end_is_the_family_name(
     """Fails on the old code: "Hamza Khalid Al-Karim" was read as Hamza and a compound
     Khalid al-Karim, so the family name al-Karim was not found (probability 0.0003 for
     the registered Hamza Khalid Hamza al-Karim)."""
+    assert [u.parts for u in parse_name(written)] == parts
+
+
+@pytest.mark.parametrize(
+    ("written", "parts"),
+    [
+        ("إلهام أحمد الحسن", [("الهام",), ("احمد",), ("حسن",)]),
+        ("إِلْيَاس", [("الياس",)]),
+        ("الياس الخوري", [("الياس",), ("خوري",)]),
+        ("ألكسندر", [("الكسندر",)]),
+        ("أبو إلياس", [("ابو", "الياس")]),
+        # The article itself is still the article.
+        ("الحسن", [("حسن",)]),
+        ("عبد الرحمن الأحمد", [("عبد", "رحمن"), ("احمد",)]),
+    ],
+)
+def test_alef_lam_that_is_no_article_is_kept(written: str, parts: list[tuple[str, ...]]) -> None:
+    """Fails on the old code: إلهام was read as the article and هام, so Elham and Ilham
+    were not her name."""
     assert [u.parts for u in parse_name(written)] == parts
 
 
