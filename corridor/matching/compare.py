@@ -115,6 +115,8 @@ def two_names(a: UnitKeys, b: UnitKeys) -> bool:
     ar, la = (x, y) if a.script == "ar" else (y, x)
     if len(ar) < 3 or len(la) < 3:
         return False
+    if la[-1] == "h" and la[-2] in _LATIN_VOWELS and ar[-1] != "ه":
+        la = la[:-1]  # a silent final h: Lubnah, Moussah end in their vowel
     ar_i = ar[-1] in _AR_FINAL_I and ar[-2] not in "اوي"
     if _nisba(la):
         return ar[-1] not in _AR_FINAL_I

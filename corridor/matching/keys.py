@@ -107,8 +107,12 @@ def _latin_segments(word: str, first: bool) -> list[tuple[str, str]]:
         ch = word[i]
         if i == 0 and first:
             if ch in "aeiou":
+                # The initial vowel is the glottal or ain (A) and the vowel heard after
+                # it, as a short vowel (it never demands a long one of the other name,
+                # and satisfies the ا of عا: Alia for عالية, Atif for عاطف). An initial
+                # vowel digraph counts once: "ou" in Oussama.
                 out.append(("A", ""))
-                # An initial vowel digraph counts once: "ou" in Oussama.
+                out.append(("", ch))
                 while i < n and word[i] in "aeiou":
                     i += 1
                 continue

@@ -134,7 +134,7 @@ _ARABIC_SUFFIXES = frozenset(["الله", "الدين", "الرحمن", "الر�
                               "الرحيم"])
 
 _LATIN_SUFFIX_RE = re.compile(
-    r"^(?P<head>[a-z]{2,}?)(?:(?:(?:oe|[aeiou])ll?ah|(?:oe|[aeiou])lla)"
+    r"^(?P<head>[a-z]{2,}?)(?:(?:(?:oe|[aeiou])llah|(?:oe|[uo])lah|(?:oe|[aeiou])lla)"
     r"|(?P<din>(?:oe|[aeiou])[dl]-?d(?:ee|ie|i)ne?|[aeiou]ttin)"
     r"|(?P<rah>[aeiou]r-?r[ae]hmane?))$"
 )

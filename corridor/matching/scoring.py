@@ -1003,13 +1003,22 @@ _AR_VOWEL_END = frozenset("اىيوةهءئؤآأإ")
 def _ending_differs(a: UnitKeys, b: UnitKeys) -> bool:
     """A Latin name ending in the vowel a against an Arabic one ending in a consonant:
     Samira (سميرة) is not Samar (سمر), Jamila not Jamil. The Arabic script writes the
-    final vowel of a name (ة, ى, ا); it cannot be left out of it."""
+    final vowel of a name (ة, ى, ا); it cannot be left out of it. And the other way, a
+    woman's name made with ة from a man's against a Latin name that does not end in its
+    vowel (nor writes it t or h: Hikmat, Samirah): Samir is not سميرة, Nabil not نبيلة,
+    and a Latin i is not the -iya of عالية or فوزية (Ali, Fawzi)."""
     if a.script == b.script or len(a.unit.parts) != 1 or len(b.unit.parts) != 1:
         return False
     ar, la = (a, b) if a.script == "ar" else (b, a)
     word = la.unit.parts[0]
+    if not ar.text or len(word) < 3 or len(ar.text) < 3:
+        return False
+    if ar.text[-1] == "ه" and ar.text[-2] not in "اوي":  # ة (ه once folded) after a consonant
+        return word[-1] not in "aeiouyth"
+    if ar.text.endswith("يه"):  # -iya, -iyya
+        return word[-1] in "iy"
     # Only a final a: a French final e is silent (Hanane, Imane, Hassine are حنان, ...).
-    if not ar.text or len(word) < 3 or word[-1] != "a" or word[-2] in "aeiouy":
+    if word[-1] != "a" or word[-2] in "aeiouy":
         return False
     return ar.text[-1] not in _AR_VOWEL_END
 

@@ -10,7 +10,8 @@ readings of their names, read Azerbaijani ə and Maltese ħ as letters (they spl
 before) and the scholarly ḫ ǧ ṯ ḏ ġ as kh j th dh gh, and a name that follows the article
 at the end of a name (al-Karim, al-Rashid, al-Hakim) is the family name, no longer the
 second half of a compound; an Arabic name that begins with alef and lam but not with the
-article (إلياس, إلهام) keeps them. Keys are computed by the matching engine
+article (إلياس, إلهام) keeps them, and a name in -ilah (Jamilah, Nabilah) is no longer
+read as a compound with Allah. Keys are computed by the matching engine
 (application code, which a migration never imports), so this revision only leaves the
 rebuild marker of 0002 when persons are registered; ``corridor.upgrade`` (``corridor
 init``, ``db upgrade``, ``serve``, ``demo``) then rebuilds the index with today's keys
