@@ -107,13 +107,14 @@ def _latin_segments(word: str, first: bool) -> list[tuple[str, str]]:
         ch = word[i]
         if i == 0 and first:
             if ch in "aeiou":
-                # The initial vowel is the glottal or ain (A) and the vowel heard after
-                # it, as a short vowel (it never demands a long one of the other name,
-                # and satisfies the ا of عا: Alia for عالية, Atif for عاطف). An initial
-                # vowel digraph counts once: "ou" in Oussama.
+                # The initial vowel is the glottal or ain (A) and the vowels heard after
+                # it, as short vowels: they never demand a long one of the other name,
+                # and they meet the long vowels of عا, إيا, أيو (Alia for عالية, Atif for
+                # عاطف; Portuguese Eiad, Aiub for إياد, أيوب). An initial vowel digraph
+                # counts once as the glottal: "ou" in Oussama.
                 out.append(("A", ""))
-                out.append(("", ch))
                 while i < n and word[i] in "aeiou":
+                    out.append(("", word[i]))
                     i += 1
                 continue
             if ch == "y":

@@ -97,7 +97,7 @@ _TITLES = frozenset([
     "mufti",
 ])
 _ARABIC_TITLES = _with_maqsura(
-    ["الشيخ", "شيخ", "الحاج", "حاجي", "ملا", "مولوي", "مولانا", "قاري", "الدكتور", "دكتور",
+    ["الشيخ", "شيخ", "الحاج", "حاج", "حاجي", "ملا", "مولوي", "مولانا", "قاري", "الدكتور", "دكتور",
      "المهندس", "د"]
 )
 
@@ -387,8 +387,8 @@ def _latin_units(text: str) -> list[NameUnit]:
         # A Korean or Chinese name, syllable by syllable: Il, Un, Ul are syllables here
         # (Kim Il Sung, Song-Il Pak), not the Arabic article or idafa link.
         return [NameUnit((w,), "la") for w in words]
-    while words and words[0] in _TITLES:
-        words.pop(0)
+    while len(words) > 1 and words[0] in _TITLES:
+        words.pop(0)  # a title before a name; a word alone is the name (Sheikh, Haji)
     units: list[list[str]] = []
     pending_link = False
     i = 0
@@ -485,8 +485,8 @@ def _arabic_units(text: str) -> list[NameUnit]:
             folded = _WHOLE + folded  # not the article: kept whole
         if folded:
             words.append(folded)
-    while words and words[0] in _ARABIC_TITLES:
-        words.pop(0)
+    while len(words) > 1 and words[0] in _ARABIC_TITLES:
+        words.pop(0)  # a title before a name; a word alone is the name (الشيخ, the family)
     units: list[list[str]] = []
     i = 0
     while i < len(words):

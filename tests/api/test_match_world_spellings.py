@@ -1,7 +1,7 @@
 """Searches spelt the Spanish, Portuguese or Russian way (in Latin letters or Cyrillic), or
 with Azerbaijani letters, find the registered person through the API; a name ending in
 al-Karim is searched with its family name, and one registered as إلهام (Ilham) or الياس
-(Elias) is found by that name; and an index built before these keys existed is rebuilt
+(Elias) is found by that name, as is the family name الشيخ; and an index built before these keys existed is rebuilt
 on upgrade (migration 0031_keys).
 
 In the Baghouz story families write from Spain, Brazil and Russia as well as from the
@@ -62,6 +62,20 @@ def test_a_name_beginning_with_alef_and_lam_is_not_the_article(client):
         assert best["person"]["id"] == person["id"]
         levels = {e["field"]: e["level"] for e in best["explanation"]}
         assert levels["given name"] == "same name in another script", levels
+
+
+def test_a_family_name_that_is_also_a_title_is_kept(client):
+    camp = site(client, "Camp A")
+    # الشيخ (al-Sheikh) is a family name; alone in its field it is no title.
+    sheikh = register(client, camp, given_name="أحمد", father_name="محمد",
+                      family_name="الشيخ", sex="m")
+    register(client, camp, given_name="أحمد", father_name="محمد", family_name="الحسن", sex="m")
+    r = client.post("/api/persons/match", json={"full_name": "Ahmad Mohammad al-Sheikh"})
+    assert r.status_code == 200, r.text
+    best = r.json()[0]
+    assert best["person"]["id"] == sheikh["id"]
+    levels = {e["field"]: e["level"] for e in best["explanation"]}
+    assert levels["family name"] == "same name in another script", levels
 
 
 def test_an_index_without_the_new_keys_is_rebuilt_on_upgrade(client, database):

@@ -235,6 +235,8 @@ PORTUGUESE = [
     ("Uahab", "وهاب"),
     ("Sauaf", "صواف"),
     ("Raui", "الراوي"),
+    ("Eiad", "إياد"),
+    ("Aiub", "أيوب"),
 ]
 
 # Russian as its Cyrillic is romanised (kh for ح and ه as well as خ, dzh for ج), and the
@@ -662,6 +664,28 @@ def test_a_brother_is_not_his_sister_registered_in_arabic(
     scores = {m.record_id: m.probability for m in index.matcher.rank(
         q, list(index.records.values()), 2)}
     assert scores["sister"] < 0.5 <= scores["himself"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "parts"),
+    [
+        # A family name that is also a title, alone in its field, is the family name.
+        (dict(given_name="أحمد", father_name="محمد", family_name="الشيخ"),
+         [("احمد",), ("محمد",), ("شيخ",)]),
+        (dict(given_name="Ahmad", family_name="Sheikh"), [("ahmad",), ("sheikh",)]),
+        (dict(given_name="فاطمة", family_name="الحاج"), [("فاطمه",), ("حاج",)]),
+        # Before a name it is a title, in either script.
+        (dict(full_name="Haj Ali"), [("ali",)]),
+        (dict(full_name="حاج علي"), [("علي",)]),
+        (dict(full_name="الشيخ أحمد"), [("احمد",)]),
+    ],
+)
+def test_a_title_alone_is_the_name(fields: dict[str, str], parts: list[tuple[str, ...]]) -> None:
+    """Fails on the old code: a person registered in Arabic with the family name الشيخ
+    (or in Latin as Sheikh) had no family name at all; حاج before a name was kept though
+    Haj was dropped."""
+    chains = PersonRecord("x", **fields).name_chains()
+    assert [[u.parts for u in c.units] for c in chains][0] == parts
 
 
 def test_compound_split_over_two_fields_is_one_name() -> None:
