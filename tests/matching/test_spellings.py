@@ -678,6 +678,9 @@ def test_a_brother_is_not_his_sister_registered_in_arabic(
         (dict(full_name="Haj Ali"), [("ali",)]),
         (dict(full_name="حاج علي"), [("علي",)]),
         (dict(full_name="الشيخ أحمد"), [("احمد",)]),
+        (dict(full_name="Hadsch Ali"), [("ali",)]),
+        (dict(full_name="Hacı Ali"), [("ali",)]),
+        (dict(full_name="Хаджи Али"), [("ali",)]),
     ],
 )
 def test_a_title_alone_is_the_name(fields: dict[str, str], parts: list[tuple[str, ...]]) -> None:
