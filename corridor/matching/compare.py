@@ -193,6 +193,12 @@ class UnitComparator:
                 if a.script == "ar" or self._close_latin(a, b):
                     return SPELLING
                 return SIMILAR
+            # Another reading may hear the vowels the other name has (Portuguese Eiad
+            # read Eyad is إياد); none makes a merely similar name here.
+            if a.readings or b.readings:
+                lvl = self._reading_level(a, b) or self._reading_level(b, a)
+                if lvl in (SCRIPT, SPELLING):
+                    return lvl
             return DIFFERENT
         if (
             a.script != b.script

@@ -107,14 +107,13 @@ def _latin_segments(word: str, first: bool) -> list[tuple[str, str]]:
         ch = word[i]
         if i == 0 and first:
             if ch in "aeiou":
-                # The initial vowel is the glottal or ain (A) and the vowels heard after
-                # it, as short vowels: they never demand a long one of the other name,
-                # and they meet the long vowels of عا, إيا, أيو (Alia for عالية, Atif for
-                # عاطف; Portuguese Eiad, Aiub for إياد, أيوب). An initial vowel digraph
-                # counts once as the glottal: "ou" in Oussama.
+                # The initial vowel is the glottal or ain (A) and the vowel heard after
+                # it, as a short vowel (it never demands a long one of the other name,
+                # and meets the ا of عا: Alia for عالية, Atif for عاطف). An initial
+                # vowel digraph counts once: "ou" in Oussama.
                 out.append(("A", ""))
+                out.append(("", ch))
                 while i < n and word[i] in "aeiou":
-                    out.append(("", word[i]))
                     i += 1
                 continue
             if ch == "y":
@@ -443,11 +442,13 @@ class UnitKeys:
         self.latin = latin_key(unit)
         # Other readings by the writer's language (Dutch ch = kh, j = y; Turkish c = j).
         others = latin_readings(unit)
+        # A reading with this unit's skeleton is kept where it hears other vowels
+        # (Portuguese Eiad read Eyad has the long i and a of إياد).
         self.readings = tuple(
             r for r in (
                 *(Reading(u) for u in others),
                 *(Reading(u, exact=True, begins=b) for u, b in _exact_readings(unit, others)),
-            ) if r.skeleton != self.skeleton
+            ) if r.skeleton != self.skeleton or r.slots != sl
         )
         # Persian/Urdu say z for ض ظ ذ and s for ث: Zia for ضیا, Saqib for ثاقب.
         if unit.script == "ar" and any(ch in unit.text for ch in "ضظذث"):
