@@ -1,8 +1,8 @@
 """Searches spelt the Spanish, Portuguese or Russian way (in Latin letters or Cyrillic), or
 with Azerbaijani letters, find the registered person through the API; a name ending in
 al-Karim is searched with its family name, and one registered as إلهام (Ilham) or الياس
-(Elias) is found by that name, as is the family name الشيخ; and an index built before these keys existed is rebuilt
-on upgrade (migration 0031_keys).
+(Elias) is found by that name, as is the family name الشيخ; and an index built before
+these keys existed is rebuilt on upgrade (migration 0031_keys).
 
 In the Baghouz story families write from Spain, Brazil and Russia as well as from the
 Netherlands and Germany: a Spanish relative writes Khalid as Jalid and Jamal as Yamal, a
@@ -15,10 +15,18 @@ from __future__ import annotations
 from tests.api.helpers import index_rebuilt_on_upgrade, register, site
 
 
-def _first(client, name):
+def _results(client, name):
     r = client.post("/api/persons/match", json={"full_name": name})
     assert r.status_code == 200, r.text
-    return [m["person"]["id"] for m in r.json()]
+    return r.json()
+
+
+def _first(client, name):
+    return [m["person"]["id"] for m in _results(client, name)]
+
+
+def _levels(result):
+    return {e["field"]: e["level"] for e in result["explanation"]}
 
 
 def _population(client):
@@ -56,12 +64,9 @@ def test_a_name_beginning_with_alef_and_lam_is_not_the_article(client):
                      family_name="الخوري", sex="m")
     register(client, camp, given_name="هيام", father_name="حسن", family_name="الخطيب", sex="f")
     for name, person in [("Elham Hasan Al-Khatib", ilham), ("Ilyas Jirjis Khoury", elias)]:
-        r = client.post("/api/persons/match", json={"full_name": name})
-        assert r.status_code == 200, r.text
-        best = r.json()[0]
+        best = _results(client, name)[0]
         assert best["person"]["id"] == person["id"]
-        levels = {e["field"]: e["level"] for e in best["explanation"]}
-        assert levels["given name"] == "same name in another script", levels
+        assert _levels(best)["given name"] == "same name in another script", _levels(best)
 
 
 def test_a_family_name_that_is_also_a_title_is_kept(client):
@@ -70,12 +75,9 @@ def test_a_family_name_that_is_also_a_title_is_kept(client):
     sheikh = register(client, camp, given_name="أحمد", father_name="محمد",
                       family_name="الشيخ", sex="m")
     register(client, camp, given_name="أحمد", father_name="محمد", family_name="الحسن", sex="m")
-    r = client.post("/api/persons/match", json={"full_name": "Ahmad Mohammad al-Sheikh"})
-    assert r.status_code == 200, r.text
-    best = r.json()[0]
+    best = _results(client, "Ahmad Mohammad al-Sheikh")[0]
     assert best["person"]["id"] == sheikh["id"]
-    levels = {e["field"]: e["level"] for e in best["explanation"]}
-    assert levels["family name"] == "same name in another script", levels
+    assert _levels(best)["family name"] == "same name in another script", _levels(best)
 
 
 def test_an_index_without_the_new_keys_is_rebuilt_on_upgrade(client, database):
