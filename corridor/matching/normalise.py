@@ -87,13 +87,14 @@ def _with_maqsura(words: list[str]) -> frozenset[str]:
     return frozenset([*words, *(w[:-1] + "ى" for w in words if w.endswith("ي"))])
 
 
+# Hajji as German, Polish and Czech, Turkish, Albanian, Italian and Russian write it (as
+# normalise_latin leaves them): a man's title, as Haji is.
+_HAJJI = ("hadsch", "hadschi", "hadzh", "hadzhi", "haci", "hac", "haxhi", "hagi", "haggi",
+          "khadzhi", "gadzhi")
 _TITLES = frozenset([
     "shaykh", "sheikh", "shaikh", "sheik", "shaik", "shekh", "cheikh", "cheik", "sheykh", "haji",
-    "hajji", "hadji", "hadj", "haj", "hajj", "alhaj", "alhaji", "alhajj",
-    # Hajji as the languages of the conventions write it (German, Polish and Czech,
-    # Turkish, Albanian, Italian, Russian, as normalise_latin leaves them).
-    "hadsch", "hadschi", "hadzh", "hadzhi", "haci", "hac", "haxhi", "hagi", "haggi", "khadzhi",
-    "gadzhi", "mullah", "mulla",
+    "hajji", "hadji", "hadj", "haj", "hajj", "alhaj", "alhaji", "alhajj", *_HAJJI, "mullah",
+    "mulla",
     "molla", "mullo", "mola", "molah", "maulana", "mawlana", "moulana", "mawlawi", "maulawi",
     "maulvi", "mawlavi", "moulavi", "molvi", "mawlvi", "qari", "qary", "dr", "doctor", "prof",
     "professor", "mr", "mrs", "ms", "miss", "mister", "sir", "engineer", "eng", "general", "gen",
@@ -576,11 +577,8 @@ def _is_compound_head(text: str) -> bool:
 # and not "Abu" after the first word (Rania Abu Ghazaleh).
 _MALE_WORDS = frozenset([
     "shaykh", "sheikh", "shaikh", "sheik", "shaik", "shekh", "cheikh", "cheik", "sheykh", "haji",
-    "hajji", "hadji", "hadj", "haj", "hajj", "alhaj", "alhaji", "alhajj",
-    # Hajji as the languages of the conventions write it (German, Polish and Czech,
-    # Turkish, Albanian, Italian, Russian, as normalise_latin leaves them).
-    "hadsch", "hadschi", "hadzh", "hadzhi", "haci", "hac", "haxhi", "hagi", "haggi", "khadzhi",
-    "gadzhi", "mullah", "mulla",
+    "hajji", "hadji", "hadj", "haj", "hajj", "alhaj", "alhaji", "alhajj", *_HAJJI, "mullah",
+    "mulla",
     "molla", "mullo", "molah", "maulana", "mawlana", "moulana", "mawlawi", "maulawi", "maulvi",
     "mawlavi", "moulavi", "molvi", "mawlvi", "qari", "qary", "imam", "mufti", "ustad", "ustadh",
     "ustaz", "mr", "mister", "sir",
