@@ -89,8 +89,8 @@ def _with_maqsura(words: list[str]) -> frozenset[str]:
 
 # Hajji as German, Polish and Czech, Turkish, Albanian, Italian and Russian write it (as
 # normalise_latin leaves them): a man's title, as Haji is.
-_HAJJI = ("hadsch", "hadschi", "hadzh", "hadzhi", "haci", "hac", "haxhi", "hagi", "haggi",
-          "khadzhi", "gadzhi")
+_HAJJI = ("hadsch", "hadschi", "hadzh", "hadzhi", "haci", "hac", "haxh", "haxhi", "hagi",
+          "haggi", "khadzh", "khadzhi", "gadzhi")
 _TITLES = frozenset([
     "shaykh", "sheikh", "shaikh", "sheik", "shaik", "shekh", "cheikh", "cheik", "sheykh", "haji",
     "hajji", "hadji", "hadj", "haj", "hajj", "alhaj", "alhaji", "alhajj", *_HAJJI, "mullah",

@@ -681,6 +681,7 @@ def test_a_brother_is_not_his_sister_registered_in_arabic(
         (dict(full_name="Hadsch Ali"), [("ali",)]),
         (dict(full_name="Hacı Ali"), [("ali",)]),
         (dict(full_name="Хаджи Али"), [("ali",)]),
+        (dict(full_name="Haxh Ali"), [("ali",)]),
     ],
 )
 def test_a_title_alone_is_the_name(fields: dict[str, str], parts: list[tuple[str, ...]]) -> None:
