@@ -5,6 +5,8 @@ all read it, so a format added there is offered everywhere and nowhere else is o
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from click.testing import CliRunner
 
@@ -110,8 +112,13 @@ def test_the_cli_exports_through_the_gate_and_audits_each_person(tmp_path, datab
     assert result.exit_code == 0, result.output
     text = out.read_text(encoding="utf-8")
     assert "Canaryone" in text
-    for canary in ("+963955000111", "112", "unaccompanied"):
+    for canary in ("+963955000111", "unaccompanied"):
         assert canary not in text
+    # The MUAC is a number any registration number may hold ("SX5X-E112-C"): read it from
+    # the record, not the text.
+    (record,) = [json.loads(line) for line in text.splitlines() if "Canaryone" in line]
+    assert record["vulnerabilities"]["muac_mm"] is None
+    assert "vulnerabilities.muac_mm" in record["withheld"]
     with database.read() as conn:
         events = (
             conn.execute(select(audit_events).where(audit_events.c.action == "export.bulk"))
