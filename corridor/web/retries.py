@@ -173,12 +173,16 @@ async def retry_of(
     request: Request,
     response: Response,
     svc: Annotated[Services, Depends(services)],
+    # The header Idempotency-Key, by FastAPI's own reading of the name (idempotency-key;
+    # header names are case-insensitive). No alias: FastAPI builds the parameter lazily,
+    # on the first request, inside a warnings.catch_warnings() that hides pydantic's
+    # warning about an alias; on several threads at once that block is not thread-safe,
+    # and the warning escaped (tests/api/test_concurrent_writes.py).
     idempotency_key: Annotated[
         str | None,
         Header(
-            alias="Idempotency-Key",
-            description="Any unique string (a UUIDv7): sent again, the write is not repeated "
-            "and the first answer comes back; with another body, 409.",
+            description="Idempotency-Key: any unique string (a UUIDv7): sent again, the write "
+            "is not repeated and the first answer comes back; with another body, 409.",
         ),
     ] = None,
 ) -> Retry:

@@ -567,8 +567,11 @@ def test_every_api_write_takes_an_idempotency_key() -> None:
         if case.key in NO_KEY:
             continue
         operation = paths[case.path][case.method.lower()]
-        headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
-        if "Idempotency-Key" not in headers:
+        # Header names are case-insensitive (RFC 9110): FastAPI names it idempotency-key.
+        headers = {
+            p["name"].lower() for p in operation.get("parameters", []) if p["in"] == "header"
+        }
+        if "idempotency-key" not in headers:
             lacking.append(case.key)
     assert lacking == []
 
