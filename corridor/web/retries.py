@@ -174,10 +174,10 @@ async def retry_of(
     response: Response,
     svc: Annotated[Services, Depends(services)],
     # The header Idempotency-Key, by FastAPI's own reading of the name (idempotency-key;
-    # header names are case-insensitive). No alias: FastAPI builds the parameter lazily,
-    # on the first request, inside a warnings.catch_warnings() that hides pydantic's
-    # warning about an alias; on several threads at once that block is not thread-safe,
-    # and the warning escaped (tests/api/test_concurrent_writes.py).
+    # header names are case-insensitive). No alias: FastAPI hides pydantic's warning about
+    # an alias inside warnings.catch_warnings(), which is not thread-safe, and with eight
+    # requests at once the warning escaped from a request thread
+    # (tests/api/test_concurrent_writes.py, once).
     idempotency_key: Annotated[
         str | None,
         Header(
