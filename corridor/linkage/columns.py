@@ -40,6 +40,7 @@ from corridor.linkage.features import COLUMNS, _unit, scalar_columns
 from corridor.matching import normalise as _norm
 from corridor.matching.normalise import NameUnit, is_arabic, normalise_arabic, parse_name
 from corridor.matching.records import CHAIN, FAMILY, GIVEN, GIVEN2, PersonRecord
+from corridor.matching.vocalised import is_vocalised
 
 __all__ = [
     "RAW_SCHEMA", "UnitRegistry", "build_feature_table", "raw_from_person_csv", "raw_table",
@@ -152,8 +153,8 @@ def _plain_word(token: str) -> bool:
     the whole name), and none of its words special (``_AR_SPECIAL``)."""
     if not token:
         return True
-    if not is_arabic(token) or _NOT_PLAIN.search(token):
-        return False
+    if not is_arabic(token) or _NOT_PLAIN.search(token) or is_vocalised(token):
+        return False  # a vocalised word: the whole name is romanised (``parse_name``)
     return not any(
         w in _AR_SPECIAL for w in _AR_SPLIT.split(normalise_arabic(token)) if w
     )
@@ -180,6 +181,8 @@ def _segmented(text: str, reg: UnitRegistry, cache: dict[str, _Word]) -> list[in
     ``ابو X`` (the parser joins a head to whatever word follows it, and a plain word reads
     the same by any neighbour); None where another word stands (a title, connector,
     suffix, a head without a next word), which the caller parses whole."""
+    if is_vocalised(text):
+        return None  # romanised whole by ``parse_name``: no word reads as it does alone
     tokens = text.split(" ")
     out: list[int] = []
     i = 0
@@ -302,7 +305,9 @@ def build_feature_table(
         pv["v"].append(v)
         pv["units"].append(units)
         pv["scr"].append(_scripts(reg, units))
-        pv["head"].append(bool(v) and _norm._is_compound_head(v))
+        # A compound head, or a part in a vocalised alphabet (``vocalised_parts`` reads
+        # the record's other parts by it): the record's chains come from the fallback.
+        pv["head"].append(bool(v) and (_norm._is_compound_head(v) or is_vocalised(v)))
     con.register("corridor_pv_arrow", pa.table(pv, schema=pa.schema([
         ("v", pa.string()), ("units", pa.list_(pa.int32())), ("scr", pa.int8()),
         ("head", pa.bool_())])))
@@ -347,7 +352,7 @@ def build_feature_table(
         "WHERE corridor_tv.v = h.v"
     )
     con.unregister("corridor_hv_arrow")
-    # 3. Fallback records: a name part that is a compound head, or other names.
+    # 3. Fallback records: a name part that is a compound head or vocalised, or other names.
     fb = con.execute(
         f"SELECT r.unique_id, r.given, r.father, r.grand, r.family, r.fullname, r.orig, r.alts "
         f"FROM {raw} r WHERE len(r.alts) > 0 OR EXISTS (SELECT 1 FROM corridor_pv p "

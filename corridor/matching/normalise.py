@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+from corridor.matching.vocalised import is_vocalised, romanise_vocalised
+
 __all__ = [
     "NameUnit",
     "join_split_compounds",
@@ -90,11 +92,14 @@ def _with_maqsura(words: list[str]) -> frozenset[str]:
 # Hajji as German, Polish and Czech, Turkish, Albanian, Italian and Russian write it (as
 # normalise_latin leaves them): a man's title, as Haji is.
 _HAJJI = ("hadsch", "hadschi", "hadzh", "hadzhi", "haci", "hac", "haxh", "haxhi", "hagi",
-          "haggi", "khadzh", "khadzhi", "gadzhi")
+          "haggi", "khadzh", "khadzhi", "gadzhi", "heci")
+# Kurdish titles, as Kurmanji writes them and as Sorani is romanised (``vocalised``):
+# Mela and Mala (Mullah), Şêx (Shaykh), Kak (Mr).
+_KURDISH_TITLES = ("mela", "mala", "shex", "kak")
 _TITLES = frozenset([
     "shaykh", "sheikh", "shaikh", "sheik", "shaik", "shekh", "cheikh", "cheik", "sheykh", "haji",
     "hajji", "hadji", "hadj", "haj", "hajj", "alhaj", "alhaji", "alhajj", *_HAJJI, "mullah",
-    "mulla",
+    "mulla", *_KURDISH_TITLES,
     "molla", "mullo", "mola", "molah", "maulana", "mawlana", "moulana", "mawlawi", "maulawi",
     "maulvi", "mawlavi", "moulavi", "molvi", "mawlvi", "qari", "qary", "dr", "doctor", "prof",
     "professor", "mr", "mrs", "ms", "miss", "mister", "sir", "engineer", "eng", "general", "gen",
@@ -143,11 +148,12 @@ _LATIN_SUFFIX_RE = re.compile(
     r"|(?P<din>(?:oe|[aeiou])[dl]-?d(?:ee|ie|i)ne?|[aeiou]ttin)"
     r"|(?P<rah>[aeiou]r-?r[ae]hmane?))$"
 )
-_LATIN_ABD_RE = re.compile(r"^abd(?:(?:oe|[aeiou])l|[aeiou](?=(sh|[rstdnz])\1)(?:sh|[rstdnz])"
+# Kurdish writes the a of Abd as e (Ebdulla, Ebdurrehman, Ebdulkerîm).
+_LATIN_ABD_RE = re.compile(r"^[ae]bd(?:(?:oe|[aeiou])l|[aeiou](?=(sh|[rstdnz])\1)(?:sh|[rstdnz])"
                            r"|[aeiou]?)(?P<rest>[a-z]{2,})$")
 # "Abd" written with its article or linking vowel as a word of its own, in any
 # language's vowels: Abdul, Abdel, Abdoel (Dutch), Abdur, Abdou.
-_ABD_WORD_RE = re.compile(r"^abd(?:[aeiou]{1,2}[lrstdnz]|oe|ou)$")
+_ABD_WORD_RE = re.compile(r"^[ae]bd(?:[aeiou]{1,2}[lrstdnz]|oe|ou)$")
 _ARABIC_ABD_RE = re.compile("^عبد(?:ال)?(?P<rest>..+)$")
 
 
@@ -564,7 +570,9 @@ def _is_compound_head(text: str) -> bool:
     words = text.split()
     if len(words) != 1:
         return False
-    if is_arabic(text):
+    if is_vocalised(text):
+        words = [romanise_vocalised(words[0])]
+    elif is_arabic(text):
         return normalise_arabic(words[0]) in ("عبد", "ابو", "ابي", "ابى", "ابا")
     w = normalise_latin(words[0]).strip("- ")
     return w in _ABU or w in _ABD or _ABD_WORD_RE.match(w) is not None
@@ -578,7 +586,7 @@ def _is_compound_head(text: str) -> bool:
 _MALE_WORDS = frozenset([
     "shaykh", "sheikh", "shaikh", "sheik", "shaik", "shekh", "cheikh", "cheik", "sheykh", "haji",
     "hajji", "hadji", "hadj", "haj", "hajj", "alhaj", "alhaji", "alhajj", *_HAJJI, "mullah",
-    "mulla",
+    "mulla", *_KURDISH_TITLES,
     "molla", "mullo", "molah", "maulana", "mawlana", "moulana", "mawlawi", "maulawi", "maulvi",
     "mawlavi", "moulavi", "molvi", "mawlvi", "qari", "qary", "imam", "mufti", "ustad", "ustadh",
     "ustaz", "mr", "mister", "sir",
@@ -607,6 +615,8 @@ def name_sex(text: str | None) -> str | None:
     if not text:
         return None
     found: set[str] = set()
+    if is_vocalised(text):
+        text = romanise_vocalised(text)
     for segment in _strip_brackets(text).split(","):
         if is_arabic(segment):
             words = [w for w in re.split(r"[\s\-_.]+", normalise_arabic(segment)) if w]
@@ -639,6 +649,8 @@ def parse_name(text: str | None) -> tuple[NameUnit, ...]:
     """
     if not text or not text.strip():
         return ()
+    if is_vocalised(text):
+        text = romanise_vocalised(text)  # Kurdish (Sorani), Uyghur: read as Latin
     text = _invert_comma(_strip_brackets(text))
     if is_arabic(text):
         return tuple(_arabic_units(text))

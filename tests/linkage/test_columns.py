@@ -92,6 +92,13 @@ EDGES = [
                                                                           "مصطفى كامل")),
     PersonRecord("e-latin-links", full_name="Zia-ur-rahman Madani bin Abdul Aziz"),
     PersonRecord("e-persian", name_original_script="ضیا الرحمان مدنی"),
+    # Sorani Kurdish (``matching.vocalised``): a vocalised word makes the whole name, and
+    # every name part of the record, read as romanised; an unmarked word (خالید) too.
+    PersonRecord("e-sorani", name_original_script="خالید حەسەن عەبدوڵڵا"),
+    PersonRecord("e-sorani-parts", given_name="خالید", father_name="حەسەن",
+                 family_name="عبد", full_name="Xalid Hesen"),
+    PersonRecord("e-sorani-head", name_original_script="عبد ڕەحمان محمد"),
+    PersonRecord("e-sorani-title", name_original_script="مەلا ئەحمەد", given_name="ئەحمەد"),
     PersonRecord("e-scalars", given_name="Ali", family_name="Khan", sex="Male",
                  nationality=" syr ", phone="+963 912 345 678",
                  document_numbers=("ab-1234", "x1"), birth_year=1980),
