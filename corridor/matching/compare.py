@@ -190,7 +190,7 @@ class UnitComparator:
             if len(a.skeleton) >= 2 and vowels_agree(a, b):
                 if a.script != b.script:
                     return SCRIPT
-                if a.script == "ar" or self._close_latin(a, b):
+                if a.script == "ar" or self._close_latin(a, b) or self._exact_spelling(a, b):
                     return SPELLING
                 return SIMILAR
             # Another reading may hear the vowels the other name has (Portuguese Eiad
@@ -249,6 +249,13 @@ class UnitComparator:
             if self.variants.cross(folded, r.latin):
                 return SCRIPT
         return None
+
+    @staticmethod
+    def _exact_spelling(a: UnitKeys, b: UnitKeys) -> bool:
+        """One Latin unit's exact reading is the other, letter for letter (Cyrillic
+        Гусейнов, read Khuseynov, and the passport's Guseynov; Khassan is not Ghassan)."""
+        return any(r.exact and r.text == y.text for x, y in ((a, b), (b, a))
+                   for r in x.readings)
 
     @staticmethod
     def _close_latin(a: UnitKeys, b: UnitKeys) -> bool:

@@ -303,12 +303,17 @@ _READING_GROUPS: list[list[list[tuple[re.Pattern[str], str]]]] = [
 #       خ with غ ق ك, and Hasan read Khasan must not be Ghassan (غسان), nor Hadi Qadi.
 #   The Spanish j is read kh only where the name is written with it (Jadiya, also with
 #   its y read j), not where another reading made a j of a y (Yaya is not Khaja).
+#   kh may be g: the Cyrillic г of Caucasian and Azerbaijani names is h, gh or g
+#       (Гасан Hasan, Гафур Ghafur, Гульнара), read kh (``normalise._CYRILLIC``), and a
+#       Russian passport writes it g (Guseynov, Magomed, Gasan for Гусейнов, Магомед,
+#       Гасан): the passport's spelling exactly, never a merely similar name.
 _EXACT_READINGS: list[
     tuple[list[tuple[re.Pattern[str], str]], tuple[str, str] | None, bool]
 ] = [
     ([(re.compile(r"(?<=[^aeiou][aeiou])y(?=[aeiou])"), "hy")], None, False),
     ([(re.compile(r"^h(?=[aeiou])"), "kh")], ("kh", "خ"), False),
     ([(re.compile(r"^j(?=[aeiou])"), "kh")], ("kh", "خ"), True),
+    ([(re.compile(r"(?<![sc])kh"), "g")], None, False),
 ]
 # Korean: McCune-Reischauer (and the North's own spelling) writes the plain ㅈ as ch,
 # the South's Revised Romanisation as j (Cho/Jo, Chae/Jae, Chang/Jang, Chung/Jung);
@@ -413,11 +418,12 @@ class Reading:
     ``begins``: where not None, the other name must begin with this (Latin, Arabic)
     letter (Halil read Khalil is خليل, not غسان's kind of K)."""
 
-    __slots__ = ("skeleton", "slots", "latin", "exact", "begins")
+    __slots__ = ("skeleton", "slots", "latin", "text", "exact", "begins")
 
     def __init__(
         self, unit: NameUnit, exact: bool = False, begins: tuple[str, str] | None = None
     ) -> None:
+        self.text = unit.text
         self.slots = slots(unit)
         self.skeleton = "".join(c for c, _ in self.slots)
         self.latin = latin_key(unit)
@@ -443,12 +449,15 @@ class UnitKeys:
         # Other readings by the writer's language (Dutch ch = kh, j = y; Turkish c = j).
         others = latin_readings(unit)
         # A reading with this unit's skeleton is kept where it hears other vowels
-        # (Portuguese Eiad read Eyad has the long i and a of إياد).
+        # (Portuguese Eiad read Eyad has the long i and a of إياد), or where it counts
+        # only as the other name's exact spelling and spells another (Khuseynov read
+        # Guseynov, as a Russian passport writes Гусейнов).
         self.readings = tuple(
             r for r in (
                 *(Reading(u) for u in others),
                 *(Reading(u, exact=True, begins=b) for u, b in _exact_readings(unit, others)),
             ) if r.skeleton != self.skeleton or r.slots != sl
+            or (r.exact and r.text != self.text)
         )
         # Persian/Urdu say z for ض ظ ذ and s for ث: Zia for ضیا, Saqib for ثاقب.
         if unit.script == "ar" and any(ch in unit.text for ch in "ضظذث"):

@@ -112,7 +112,10 @@ _ARABIC_TITLES = _with_maqsura(
 )
 
 # Words that link a name to the next one in the chain: dropped.
-_CONNECTORS = frozenset(["bin", "ben", "ibn", "bint", "ould", "ag", "walad", "binti"])
+# Azerbaijani, Turkmen and Kazakh write "son of" and "daughter of" after the father's
+# name (Hasan Ali oglu, Leyla Ali qizi, Nursultan Abish uly).
+_CONNECTORS = frozenset(["bin", "ben", "ibn", "bint", "ould", "ag", "walad", "binti", "oglu",
+                         "ogly", "ogli", "oghlu", "qizi", "kyzy", "gizi", "kizi", "uly", "qyzy"])
 _ARABIC_CONNECTORS = frozenset(["بن", "ابن", "بنت", "ولد"])
 
 # Definite articles written as a separate word (or before a hyphen).
@@ -243,9 +246,13 @@ def _arabizi(m: re.Match[str]) -> str:
 
 # Cyrillic read the way Russian names are romanised (BGN/PCGN, as the UN and most
 # sanctions lists write them: Бютукаев = Byutukaev, Вахитов = Vakhitov); the Ukrainian,
-# Belarusian and Central Asian letters as their nearest Latin.
+# Belarusian and Central Asian letters as their nearest Latin. But г is kh: Russian has
+# no h, and writes the h of Caucasian, Azerbaijani and Tatar names with it (Гасан, Гусейн,
+# Магомед, Ибрагим, Гаджи: Hasan, Husayn, Muhammad, Ibrahim, Hajji) as well as their gh
+# and g (Гафур, Гульнара); kh is read h (``keys``, the Russian reading of х) and is of
+# the keys' class of g and gh, and a passport's g (Guseynov) is an exact reading of it.
 _CYRILLIC = str.maketrans({
-    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "yo", "ж": "zh",
+    "а": "a", "б": "b", "в": "v", "г": "kh", "д": "d", "е": "e", "ё": "yo", "ж": "zh",
     "з": "z", "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
     "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts",
     "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu",
@@ -391,8 +398,32 @@ _ABBREVIATIONS = {"mhd": "mohammad", "mhmd": "mohammad", "mohd": "mohammad",
                   "muhd": "muhammad", "md": "mohammad"}
 
 
+# Russian and Central Asian names: a patronymic (-ovich, -evich, -ovna, -evna; Ukrainian
+# -ovych, -ivna) is the father's name, and a surname in -ov, -ova, -ev, -eva (-yev,
+# -yeva), -zoda, -zade, -zadeh is a forebear's name: both are read as that name
+# (Akhmedovna is Akhmed, Khasanova is Khasan, Aliyev is Ali, Rahmonzoda is Rahmon), so
+# that a chain written the Russian way meets the Arabic one. A Bosnian surname in -ović
+# (Hasanović) is the same kind of name. The official order, surname first (Khasanova
+# Fatima Akhmedovna), is read given name, father's name, surname.
+_PATRONYMIC_RE = re.compile(r"^(?P<stem>[a-z]{3,}?)(?:ovich|evich|ovych|ovna|evna|ivna)$")
+_SURNAME_RE = re.compile(r"^(?P<stem>[a-z]{3,}?)(?:y?ev|y?eva|ov|ova|zoda|zade|zadeh)$")
+_NOT_SURNAMES = frozenset(["yakov", "yaakov", "yaacov", "iakov", "jakov"])  # Jacob
+
+
+def _russian_forms(words: list[str]) -> list[str]:
+    pat = [i for i, w in enumerate(words) if _PATRONYMIC_RE.match(w)]
+    if len(pat) == 1 and pat[0] == len(words) - 1 and len(words) >= 3:
+        words = [*words[1:], words[0]]  # Khasanova Fatima Akhmedovna
+    out = []
+    for w in words:
+        m = _PATRONYMIC_RE.match(w) or (w not in _NOT_SURNAMES and _SURNAME_RE.match(w))
+        out.append(m.group("stem") if m else w)
+    return out
+
+
 def _latin_units(text: str) -> list[NameUnit]:
     words = [_ABBREVIATIONS.get(w, w) for w in re.split(r"[\s\-]+", normalise_latin(text)) if w]
+    words = _russian_forms(words)
     if (len(words) >= 2 and all(SYLLABLE_RE.match(w) for w in words)
             and not any(w in ("al", "el") for w in words)):
         # A Korean or Chinese name, syllable by syllable: Il, Un, Ul are syllables here

@@ -1,4 +1,4 @@
-"""matching keys of names written in Kurdish (Sorani) and Uyghur letters (issue 14)
+"""matching keys of Kurdish (Sorani) and Uyghur letters, and of Russian name forms (issue 14)
 
 Revision ID: 0032_keys
 Revises: 0031_keys
@@ -8,11 +8,13 @@ No schema change. A name written in an Arabic-script alphabet that writes its vo
 (Sorani Kurdish: حەسەن, عەلی, ئەحمەد; Uyghur) is read as romanised (Hasan, Ali, Ahmad),
 not as Arabic with ە read as a consonant; the other name parts of such a record are read
 the same way. Kurdish forms of Abd (Ebdulla, Ebdurrehman) are compounds with Abd, and
-the Kurdish titles Mela, Mala, Şêx and Kak are titles. Keys are computed by the matching
-engine (application code, which a migration never imports), so this revision only
-leaves the rebuild marker of 0002 when persons are registered; ``corridor.upgrade``
-(``corridor init``, ``db upgrade``, ``serve``, ``demo``) then rebuilds the index with
-today's keys and removes the marker.
+the Kurdish titles Mela, Mala, Şêx and Kak are titles. Cyrillic г is read kh (the h of
+Гасан, Ибрагим, Магомед), a patronymic (-ovich, -ovna) and a surname in -ov, -ova, -ev,
+-eva, -zoda, -zade as the name they are made from, and Azerbaijani oglu and qizi as
+connectors. Keys are computed by the matching engine (application code, which a
+migration never imports), so this revision only leaves the rebuild marker of 0002 when
+persons are registered; ``corridor.upgrade`` (``corridor init``, ``db upgrade``,
+``serve``, ``demo``) then rebuilds the index with today's keys and removes the marker.
 
 Imports no application code.
 """
