@@ -16,7 +16,7 @@ demand on the other name, which is what the Kurdish spelling of an Arabic name n
 (its ی and و are as often the Arabic short i and u as the long ones).
 
 Only a name with a letter that Arabic and Persian do not use (``ە ێ ۆ ڕ ڵ`` and the
-Uyghur ``ې ۇ ۈ ۋ ڭ``), or a word that begins with the vowel carrier ``ئ`` (Arabic never
+Uyghur ``ۇ ۈ ۋ ڭ``), or a word that begins with the vowel carrier ``ئ`` (Arabic never
 begins a word with it), is read so; Persian and Arabic names are not touched. Kurdish
 typed with ``ه`` for ``ە`` (an old keyboard habit) cannot be told from Arabic and is not
 recognised.
@@ -36,7 +36,9 @@ import unicodedata
 
 __all__ = ["is_vocalised", "romanise_vocalised", "vocalised_parts"]
 
-_UYGHUR_LETTERS = "ېۇۈۋڭ"
+# Uyghur letters no other alphabet of the region uses (Uyghur's ې is Pashto's too, and
+# Pashto does not write every vowel: it is read as Uyghur only beside these).
+_UYGHUR_LETTERS = "ۇۈۋڭ"
 _MARKERS_RE = re.compile(f"[ەێۆڕڵ{_UYGHUR_LETTERS}]|(?:^|[\\s\\-_.,،(])ئ")
 # Harakat, Quranic marks, superscript alef, tatweel, zero-width (non-)joiners.
 _MARKS_RE = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640\u200c\u200d]")
@@ -71,7 +73,17 @@ def romanise_vocalised(text: str) -> str:
     return re.sub(r"[^\s\-_.,،()]+", lambda m: _word(m.group(0), uyghur), text)
 
 
+# Letters of an Arabic keyboard that a Kurdish one types otherwise (ی ک ە): a word with
+# them and no Kurdish vowel letter was written the Arabic way (pasted from a document,
+# typed by an Arabic-speaking clerk), and its ي and و are the long vowels Arabic writes.
+_ARABIC_ONLY = frozenset("يكةىأإآ")
+_KURDISH_VOWELS = frozenset("ەێۆ")
+
+
 def _word(word: str, uyghur: bool) -> str:
+    arabic = not uyghur and any(c in _ARABIC_ONLY for c in word) and not any(
+        c in _KURDISH_VOWELS for c in word)
+    long_i, long_u = ("ii", "uu") if arabic else ("i", "u")
     out: list[str] = []
     n = len(word)
     i = 0
@@ -100,7 +112,7 @@ def _word(word: str, uyghur: bool) -> str:
             if not carried and (not out or prev_vowel):
                 out.append("y")  # Yûsif; Zeyneb, Huseyn
             else:  # Xalid, Kerîm; Ziad, Mariam (the keys read ia as iya); Îbrahîm
-                out.append("i")
+                out.append(long_i)
         elif ch == "و":
             if nxt == "و":
                 out.append("uu")  # the long u: Mehmûd is not Mihemed
@@ -108,7 +120,7 @@ def _word(word: str, uyghur: bool) -> str:
             elif not carried and (not out or prev_vowel or (nxt in _VOWELS and nxt != "ة")):
                 out.append("w")  # Welîd; Newzad; Rizwan before a vowel
             else:
-                out.append("u")  # Umer, Huseyn; Umêd after the carrier
+                out.append(long_u)  # Umer, Huseyn; Umêd after the carrier
         elif ch in _VOWELS:
             out.append(_VOWELS[ch])  # a final ە is the feminine ending: Fatima, Hamza
         elif ch == "ه" and i == n - 1 and out and not prev_vowel:

@@ -93,6 +93,7 @@ def test_near_misses_are_not_the_same_name(comparator: UnitComparator, a: str, b
         ("محمد حسن", False), ("کریم", False),  # Persian letters alone say nothing
         ("ضیا الرحمان مدنی", False), ("مصطفى", False), ("فاطمة", False), ("Hassan", False),
         ("سائد", False),  # a hamza seat inside a word is Arabic
+        ("شېر خان", False),  # Pashto's ې: Pashto does not write every vowel
     ],
 )
 def test_only_alphabets_that_write_their_vowels_are_romanised(text: str, vocalised: bool) -> None:
@@ -109,6 +110,8 @@ def test_only_alphabets_that_write_their_vowels_are_romanised(text: str, vocalis
         ("سەعید ئیبراهیم", "said ibrahim"),  # a vowel after the ain and the carrier
         ("فاتیمه", "fatima"),  # a final h typed for ە
         ("مەمەتئىمىن", "mamatimin"),  # Uyghur i
+        # A word written the Arabic way (ي ك ة) keeps the long vowels Arabic writes.
+        ("فاطمە حسين احمد", "fatma hsiin ahmd"),
     ],
 )
 def test_romanised_as_kurdish_is_written_in_latin(text: str, latin: str) -> None:
@@ -144,6 +147,8 @@ def test_kurdish_titles(written: str, units: list[str], sex: str) -> None:
 REGISTRY = [
     PersonRecord("fatima", name_original_script="فاطمة حسين أحمد", sex="f", birth_year=1988),
     PersonRecord("zaynab", name_original_script="زينب حسين أحمد", sex="f", birth_year=1990),
+    PersonRecord("fatima_hasan", name_original_script="فاطمة حسن أحمد", sex="f",
+                 birth_year=1988),
     PersonRecord("husayn", name_original_script="حسين أحمد علي", sex="m", birth_year=1960),
     PersonRecord("kurdish", given_name="خالید", father_name="حەسەن", family_name="ڕەشید",
                  sex="m", birth_year=1985),
@@ -159,6 +164,9 @@ REGISTRY = [
         # A Kurdish relative writes in Sorani the names registered in Arabic.
         (PersonRecord("q", full_name="فاتیمە حوسەین ئەحمەد", sex="f"), "fatima"),
         (PersonRecord("q", full_name="حوسەین ئەحمەد عەلی", sex="m"), "husayn"),
+        # Kurdish and Arabic spellings in one name: حسين is Husayn, not Hasan.
+        (PersonRecord("q", full_name="فاتیمە حسين أحمد", sex="f"), "fatima"),
+        (PersonRecord("q", full_name="فاتیمە حسن أحمد", sex="f"), "fatima_hasan"),
         (PersonRecord("q", full_name="مەحموود عومەر سەلیم"), "mahmud"),
         (PersonRecord("q", full_name="محەمەد عومەر سەلیم"), "mohammed"),
         # Registered by a Kurdish clerk in Sorani: found in Latin and in Arabic.
