@@ -4,7 +4,8 @@ this half does not").
 
 The dev benchmarks hold the Dutch, French and English ways of writing Arabic names;
 relatives also write them the German, Swedish, Polish, Czech or Bosnian, Albanian,
-Italian, Turkish, Kurdish (Kurmanji), Spanish, Portuguese or Russian ways, or type them
+Italian, Turkish, Kurdish (Kurmanji), Spanish, Portuguese or Russian ways (in Latin
+letters, or in Cyrillic as the Caucasus writes them, г for h), or type them
 on a phone in the Arabic chat alphabet (Arabizi: 7 for h, 5 for kh). This benchmark
 makes its own enquiries from a registry's English-style spellings by each convention's
 letter rules (``CONVENTIONS``: sh, kh, j, y, long vowels ...), so it measures a convention, not a
@@ -77,6 +78,16 @@ CONVENTIONS: dict[str, list[tuple[re.Pattern[str], str]]] = {
     # Akhmed), j is dzh (Dzhamal), q is k, gh is g, th is s, dh is z, w is v.
     "russian": _sub([*_LONG, (r"(?<![sktdgc])h", "kh"), ("j", "dzh"), ("q", "k"), ("gh", "g"),
                      ("th", "s"), ("dh", "z"), ("w", "v")]),
+    # Russian in Cyrillic letters, the way the Caucasus and Azerbaijan write names: h is г
+    # (Гасан, Магомед, Ибрагим), kh х, gh г, j дж, y й at the start or after a vowel.
+    "cyrillic_caucasian": _sub([
+        *_LONG, ("sh", "ш"), ("kh", "х"), ("gh", "г"), ("ch", "ч"), ("th", "с"), ("dh", "з"),
+        ("zh", "ж"), ("j", "дж"), ("ya", "я"), ("yu", "ю"), ("yo", "ё"), (r"^y", "й"),
+        (r"(?<=[aeiou])y", "й"), ("y", "ы"), ("h", "г"), ("a", "а"), ("b", "б"), ("d", "д"),
+        ("e", "е"), ("f", "ф"), ("g", "г"), ("i", "и"), ("k", "к"), ("l", "л"), ("m", "м"),
+        ("n", "н"), ("o", "о"), ("p", "п"), ("q", "к"), ("r", "р"), ("s", "с"), ("t", "т"),
+        ("u", "у"), ("v", "в"), ("w", "в"), ("z", "з"), ("'", ""),
+    ]),
     # The Arabic chat alphabet typed on a phone: 5 for kh, 3' for gh, 7 for h.
     "arabizi": _sub([("kh", "5"), ("gh", "3'"), (r"(?<![sctdz])h", "7")]),
 }

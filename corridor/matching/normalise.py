@@ -410,9 +410,22 @@ _SURNAME_RE = re.compile(r"^(?P<stem>[a-z]{3,}?)(?:y?ev|y?eva|ov|ova|zoda|zade|z
 _NOT_SURNAMES = frozenset(["yakov", "yaakov", "yaacov", "iakov", "jakov"])  # Jacob
 
 
+# A surname that may begin the official order (Gaynullin and Ivanova as well as Aliyev):
+# with a patronymic at the end, the name is surname first. (A Bosnian name ending in
+# -ović, Amra Selim Hasanović, does not begin with one.)
+_SURNAME_FIRST_RE = re.compile(r"^[a-z]{3,}(?:y?ev|y?eva|ov|ova|in|ina|yn|yna|sky|skaya|skiy"
+                               r"|zoda|zade|zadeh)$")
+
+
+def _surname_first(words: list[str]) -> bool:
+    """Khasanova Fatima Akhmedovna: a surname, a given name, then the patronymic."""
+    return (len(words) >= 3 and _PATRONYMIC_RE.match(words[-1]) is not None
+            and sum(1 for w in words if _PATRONYMIC_RE.match(w)) == 1
+            and words[0] not in _NOT_SURNAMES and _SURNAME_FIRST_RE.match(words[0]) is not None)
+
+
 def _russian_forms(words: list[str]) -> list[str]:
-    pat = [i for i, w in enumerate(words) if _PATRONYMIC_RE.match(w)]
-    if len(pat) == 1 and pat[0] == len(words) - 1 and len(words) >= 3:
+    if _surname_first(words):
         words = [*words[1:], words[0]]  # Khasanova Fatima Akhmedovna
     out = []
     for w in words:
@@ -664,6 +677,13 @@ def name_sex(text: str | None) -> str | None:
             found.add("m")
         elif first in female or (first in kunya_f and len(words) > 1):
             found.add("f")
+        # A patronymic says it too (Fatima Akhmedovna, Khasanova Fatima Akhmedovna); not
+        # a last word alone, which may be a Bosnian surname (Amra Hasanović).
+        pat = [w for w in words[1:-1] if _PATRONYMIC_RE.match(w)]
+        if _surname_first(words):
+            pat = [words[-1]]
+        if len(pat) == 1:
+            found.add("f" if pat[0].endswith("a") else "m")
     return found.pop() if len(found) == 1 else None
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from corridor.matching import MemoryIndex, PersonRecord
 from corridor.matching.compare import DIFFERENT, SAME, SCRIPT, SIMILAR, SPELLING, UnitComparator
-from corridor.matching.normalise import parse_name
+from corridor.matching.normalise import name_sex, parse_name
 from corridor.matching.variants import VariantTable
 
 SAME_NAME = {SAME, SPELLING, SCRIPT}
@@ -82,6 +82,8 @@ def test_near_misses_are_not_the_same_name(comparator: UnitComparator, a: str, b
         ("Emomali Rahmonzoda", ["emomali", "rahmon"]),
         ("Yusuf Hasanzadeh", ["yusuf", "hasan"]),
         ("Mehmed Hasanović", ["mehmed", "hasan"]),  # Bosnian
+        ("Amra Selim Hasanović", ["amra", "selim", "hasan"]),  # not surname first
+        ("Гайнуллин Рамиль Ильдарович", ["ramil", "ildar", "khaynullin"]),  # Tatar
         ("Ruslan Akhmedovich Kadyrov", ["ruslan", "akhmed", "kadyr"]),
         # "son of" and "daughter of" after the father's name.
         ("Hasan Ali oglu", ["hasan", "ali"]),
@@ -95,6 +97,22 @@ def test_patronymics_and_surnames_are_read_as_names(written: str, texts: list[st
     """Fails on the old code for all but the last two rows: Akhmedovna and Khasanova were
     names of their own."""
     assert [u.text for u in parse_name(written)] == texts
+
+
+@pytest.mark.parametrize(
+    ("written", "sex"),
+    [
+        ("Фатима Ахмедовна Хасанова", "f"),
+        ("Хасанова Фатима Ахмедовна", "f"),
+        ("Ruslan Akhmedovich Kadyrov", "m"),
+        ("Гайнуллин Рамиль Ильдарович", "m"),
+        # A last word in -ović is a Bosnian surname, borne by women too.
+        ("Amra Selim Hasanović", None),
+        ("Mehmed Hasanović", None),
+    ],
+)
+def test_a_patronymic_says_the_sex(written: str, sex: str | None) -> None:
+    assert name_sex(written) == sex
 
 
 REGISTRY = [
