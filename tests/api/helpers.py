@@ -42,6 +42,13 @@ def register(client: TestClient, site_id: str, **fields: Any) -> dict[str, Any]:
     return dict(r.json())
 
 
+def match_results(client: TestClient, name: str) -> list[dict[str, Any]]:
+    """The candidates ``POST /api/persons/match`` offers for a full name, best first."""
+    r = client.post("/api/persons/match", json={"full_name": name})
+    assert r.status_code == 200, r.text
+    return list(r.json())
+
+
 def errors(response: Any) -> dict[str, str]:
     """field -> reason of an error response."""
     return {e["field"]: e["reason"] for e in response.json()["errors"]}

@@ -9,13 +9,7 @@ registers حەسەن (Hasan), a relative in Erbil enquires for فاتیمە (Fat
 
 from __future__ import annotations
 
-from tests.api.helpers import index_rebuilt_on_upgrade, register, site
-
-
-def _results(client, name):
-    r = client.post("/api/persons/match", json={"full_name": name})
-    assert r.status_code == 200, r.text
-    return r.json()
+from tests.api.helpers import index_rebuilt_on_upgrade, match_results, register, site
 
 
 def _levels(result):
@@ -39,7 +33,7 @@ def _population(client):
 
 def test_a_sorani_enquiry_finds_the_person_registered_in_arabic(client):
     fatima, _ = _population(client)
-    best = _results(client, "فاتیمە حوسەین ئەحمەد")[0]
+    best = match_results(client, "فاتیمە حوسەین ئەحمەد")[0]
     assert best["person"]["id"] == fatima["id"]
     assert best["probability"] >= 0.5
     assert _levels(best)["given name"] == "same name in another script", _levels(best)
@@ -48,7 +42,7 @@ def test_a_sorani_enquiry_finds_the_person_registered_in_arabic(client):
 def test_a_person_registered_in_sorani_is_found_in_latin_and_arabic(client):
     _, kurdish = _population(client)
     for name in ["Khalid Hasan al-Rashid", "خالد حسن الرشيد", "Xalid Hesen Reşîd"]:
-        best = _results(client, name)[0]
+        best = match_results(client, name)[0]
         assert best["person"]["id"] == kurdish["id"], name
         assert best["probability"] >= 0.5, name
 

@@ -9,13 +9,7 @@ Baghouz; their families write in Cyrillic, as their documents do.
 
 from __future__ import annotations
 
-from tests.api.helpers import index_rebuilt_on_upgrade, register, site
-
-
-def _first(client, name):
-    r = client.post("/api/persons/match", json={"full_name": name})
-    assert r.status_code == 200, r.text
-    return r.json()[0]
+from tests.api.helpers import index_rebuilt_on_upgrade, match_results, register, site
 
 
 def _population(client):
@@ -40,7 +34,7 @@ def test_russian_forms_find_the_registered_person_first(client):
                          ("Магомедов Ибрагим Гусейнович", ibrahim),
                          ("Magomedov Ibrakhim Khuseynovich", ibrahim),
                          ("Магомед Гусейнов", passport)]:
-        best = _first(client, name)
+        best = match_results(client, name)[0]
         assert best["person"]["id"] == person["id"], name
         assert best["probability"] >= 0.5, name
 

@@ -15,22 +15,9 @@ import pytest
 from corridor.matching import MemoryIndex, PersonRecord
 from corridor.matching.blocking import blocking_keys
 from corridor.matching.candidates import FETCHED_PREFIXES
-from corridor.matching.compare import DIFFERENT, SAME, SCRIPT, SIMILAR, SPELLING, UnitComparator
+from corridor.matching.compare import DIFFERENT, SIMILAR, UnitComparator
 from corridor.matching.normalise import parse_name
-from corridor.matching.variants import VariantTable
-
-SAME_NAME = {SAME, SPELLING, SCRIPT}
-
-
-@pytest.fixture(scope="module")
-def comparator() -> UnitComparator:
-    return UnitComparator(VariantTable.default())
-
-
-def level(comparator: UnitComparator, a: str, b: str) -> str:
-    ua, ub = parse_name(a), parse_name(b)
-    assert len(ua) == 1 and len(ub) == 1, (a, [u.parts for u in ua], b, [u.parts for u in ub])
-    return comparator.level(ua[0], ub[0])
+from tests.matching.levels import SAME_NAME, level
 
 
 def name_keys(name: str, query: bool) -> set[str]:
@@ -231,7 +218,6 @@ def test_a_glued_allah_compound_finds_the_person_written_apart() -> None:
     idx.add(PersonRecord("other", full_name="Ali Dad Karimi", birth_year=1953))
     found = idx.search(PersonRecord("q", full_name="Allahdad", birth_year=1953), top=3)
     assert found and found[0].record_id == "target"
-
 
 
 @pytest.mark.parametrize(("name", "somali"), [("Jacem", "jaem"), ("Yacine", "yaine"),

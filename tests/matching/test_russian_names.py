@@ -13,24 +13,10 @@ from __future__ import annotations
 
 import pytest
 
-from corridor.matching import MemoryIndex, PersonRecord
-from corridor.matching.compare import DIFFERENT, SAME, SCRIPT, SIMILAR, SPELLING, UnitComparator
+from corridor.matching import PersonRecord
+from corridor.matching.compare import DIFFERENT, SIMILAR, UnitComparator
 from corridor.matching.normalise import name_sex, parse_name
-from corridor.matching.variants import VariantTable
-
-SAME_NAME = {SAME, SPELLING, SCRIPT}
-
-
-@pytest.fixture(scope="module")
-def comparator() -> UnitComparator:
-    return UnitComparator(VariantTable.default())
-
-
-def level(comparator: UnitComparator, a: str, b: str) -> str:
-    ua, ub = parse_name(a), parse_name(b)
-    assert len(ua) == 1 and len(ub) == 1, (a, [u.parts for u in ua], b, [u.parts for u in ub])
-    return comparator.level(ua[0], ub[0])
-
+from tests.matching.levels import SAME_NAME, found_first, level
 
 # Cyrillic г for h (and for gh and g), against Latin and Arabic spellings.
 CYRILLIC_G = [
@@ -137,8 +123,4 @@ REGISTRY = [
 def test_russian_forms_find_the_person_first(query: PersonRecord, expected: str) -> None:
     """The first three fail on the old code (Гасанова, Ахмедовна and Ибрагим were not the
     names); the last, the passport's own spelling, passed there and must still."""
-    index = MemoryIndex(REGISTRY)
-    matches = index.search(query, top=3)
-    assert matches and matches[0].record_id == expected
-    assert matches[0].probability >= 0.5
-    assert all(m.probability < matches[0].probability for m in matches[1:])
+    found_first(REGISTRY, query, expected)

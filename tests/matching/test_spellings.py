@@ -12,23 +12,9 @@ from __future__ import annotations
 import pytest
 
 from corridor.matching import MemoryIndex, PersonRecord
-from corridor.matching.compare import DIFFERENT, SAME, SCRIPT, SIMILAR, SPELLING, UnitComparator
+from corridor.matching.compare import DIFFERENT, SIMILAR, UnitComparator
 from corridor.matching.normalise import parse_name
-from corridor.matching.variants import VariantTable
-
-SAME_NAME = {SAME, SPELLING, SCRIPT}
-
-
-@pytest.fixture(scope="module")
-def comparator() -> UnitComparator:
-    return UnitComparator(VariantTable.default())
-
-
-def level(comparator: UnitComparator, a: str, b: str) -> str:
-    ua, ub = parse_name(a), parse_name(b)
-    assert len(ua) == 1 and len(ub) == 1, (a, [u.parts for u in ua], b, [u.parts for u in ub])
-    return comparator.level(ua[0], ub[0])
-
+from tests.matching.levels import SAME_NAME, level
 
 # Dutch: oe = u, ie = i, j = y, dj = j, sj = sh, ch = kh (or h), ij = ei.
 DUTCH = [

@@ -11,25 +11,11 @@ from __future__ import annotations
 
 import pytest
 
-from corridor.matching import MemoryIndex, PersonRecord
-from corridor.matching.compare import DIFFERENT, SAME, SCRIPT, SIMILAR, SPELLING, UnitComparator
+from corridor.matching import PersonRecord
+from corridor.matching.compare import DIFFERENT, SIMILAR, UnitComparator
 from corridor.matching.normalise import name_sex, parse_name
-from corridor.matching.variants import VariantTable
 from corridor.matching.vocalised import is_vocalised, romanise_vocalised, vocalised_parts
-
-SAME_NAME = {SAME, SPELLING, SCRIPT}
-
-
-@pytest.fixture(scope="module")
-def comparator() -> UnitComparator:
-    return UnitComparator(VariantTable.default())
-
-
-def level(comparator: UnitComparator, a: str, b: str) -> str:
-    ua, ub = parse_name(a), parse_name(b)
-    assert len(ua) == 1 and len(ub) == 1, (a, [u.parts for u in ua], b, [u.parts for u in ub])
-    return comparator.level(ua[0], ub[0])
-
+from tests.matching.levels import SAME_NAME, found_first, level
 
 # Sorani spelling, against the Arabic and a Latin spelling of the name.
 SORANI = [
@@ -177,10 +163,5 @@ REGISTRY = [
 )
 def test_sorani_names_find_the_person_first(query: PersonRecord, expected: str) -> None:
     """Fails on the old code: the Sorani names were other names (ە read as an h)."""
-    index = MemoryIndex(REGISTRY)
-    matches = index.search(query, top=3)
-    assert matches and matches[0].record_id == expected
-    assert matches[0].probability >= 0.5
-    assert all(m.probability < matches[0].probability for m in matches[1:])
-    levels = {str(e.level) for e in matches[0].explanation}
+    levels = found_first(REGISTRY, query, expected)
     assert not levels & {"different", "similar name", "found elsewhere in the name"}, levels
