@@ -424,9 +424,19 @@ def _surname_first(words: list[str]) -> bool:
             and words[0] not in _NOT_SURNAMES and _SURNAME_FIRST_RE.match(words[0]) is not None)
 
 
+# A Russian passport and most lists romanise г as g (Magomedov Ibragim Guseynovich): in a
+# name that a patronymic or a Russian surname shows was written in Cyrillic, g is read as
+# the Cyrillic letter is (kh, ``_CYRILLIC``), so that it meets Ibrahim and Husayn too.
+_RUSSIAN_SURNAME_RE = re.compile(r"^[a-z]{3,}(?:y?ev|y?eva|ov|ova)$")
+_CYRILLIC_G_RE = re.compile(r"(?<![nk])g(?!h)")
+
+
 def _russian_forms(words: list[str]) -> list[str]:
     if _surname_first(words):
         words = [*words[1:], words[0]]  # Khasanova Fatima Akhmedovna
+    if any(_PATRONYMIC_RE.match(w) or (w not in _NOT_SURNAMES and _RUSSIAN_SURNAME_RE.match(w))
+           for w in words):
+        words = [_CYRILLIC_G_RE.sub("kh", w) for w in words]
     out = []
     for w in words:
         m = _PATRONYMIC_RE.match(w) or (w not in _NOT_SURNAMES and _SURNAME_RE.match(w))

@@ -10,8 +10,8 @@ not as Arabic with ە read as a consonant; the other name parts of such a record
 the same way. Kurdish forms of Abd (Ebdulla, Ebdurrehman) are compounds with Abd, and
 the Kurdish titles Mela, Mala, Şêx and Kak are titles. Cyrillic г is read kh (the h of
 Гасан, Ибрагим, Магомед), a patronymic (-ovich, -ovna) and a surname in -ov, -ova, -ev,
--eva, -zoda, -zade as the name they are made from, and Azerbaijani oglu and qizi as
-connectors. Keys are computed by the matching engine (application code, which a
+-eva, -zoda, -zade as the name they are made from (and the g of a Latin name with such
+forms as the г it romanises), and Azerbaijani oglu and qizi as connectors. Keys are computed by the matching engine (application code, which a
 migration never imports), so this revision only leaves the rebuild marker of 0002 when
 persons are registered; ``corridor.upgrade`` (``corridor init``, ``db upgrade``,
 ``serve``, ``demo``) then rebuilds the index with today's keys and removes the marker.
