@@ -35,7 +35,7 @@ import argparse
 import random
 import re
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from corridor.matching.bench import derive_relatives, read_person_csv
@@ -107,19 +107,108 @@ def respell(name: str, convention: str) -> str:
     return " ".join(words)
 
 
+# Sorani Kurdish in its own letters (the Arabic script that writes every vowel): made
+# from the registry's Arabic spelling of each name, with the short vowels its
+# English-style spelling hears written as Sorani writes them (a/e ە, i ی, o/u و), ة and a
+# final ه as ە, the Kurdish letters ی ک, and ئ before an initial vowel (حسن, Hasan:
+# حەسەن; فاطمة, Fatima: فاطیمە). Where the Latin and Arabic consonants do not pair one to
+# one, no vowel is added (the Kurdish keyboard's letters only).
+SORANI = "sorani"
+_AR_VOWEL = "اىآ"
+_AR_SILENT = "عءأإئؤ"  # written in Arabic, usually not in Latin (Ali, Saad, Raed)
+_LATIN_TOKEN_RE = re.compile(r"(sh|kh|th|dh|gh|ch|[bcdfgjklmnpqrstvxz]|h|y(?=[aeiou])"
+                             r"|w(?=[aeiou]))|([aeiouyw]+)")
+_SHORT = {"a": "ە", "e": "ە", "i": "ی", "o": "و", "u": "و"}
+
+
+def _latin_vowels_after(latin: str) -> list[str]:
+    """The vowels heard after each consonant of an English-style spelling ("" if none),
+    doubled consonants counted once (Hassan: h a, s a, n)."""
+    out: list[str] = []
+    prev = ""
+    for m in _LATIN_TOKEN_RE.finditer(re.sub(r"[^a-z]", "", latin.lower())):
+        cons, vow = m.group(1), m.group(2)
+        if cons:
+            if cons != prev:
+                out.append("")
+            prev = cons
+        elif out:
+            out[-1] += vow
+            prev = ""
+    return out
+
+
+def sorani(arabic: str, latin: str) -> str:
+    """``arabic`` as Sorani Kurdish writes it, its short vowels from ``latin``."""
+    letters = [c for c in arabic if not c.isspace()]
+    starts, pos = set(), 0  # where each word begins among the letters
+    for word in arabic.split():
+        starts.add(pos)
+        pos += len(word)
+    cons = [i for i, c in enumerate(letters)
+            if c not in _AR_VOWEL + _AR_SILENT and not (c in "وي" and i > 0
+                                                         and letters[i - 1] not in _AR_VOWEL)
+            and not (c in "ةه" and i == len(letters) - 1)]
+    vowels = _latin_vowels_after(latin)
+    lead = re.match(r"[aeiou]?", re.sub(r"[^a-z]", "", latin.lower())).group(0) or "a"
+    insert: dict[int, str] = {}
+    if letters and letters[0] == "ع" and len(letters) > 1 and letters[1] not in _AR_VOWEL + "وي":
+        insert[0] = _SHORT[lead]  # عومەر, عەبد: the vowel after an initial ain
+    if len(cons) == len(vowels):
+        for k, i in enumerate(cons):
+            nxt = letters[i + 1] if i + 1 < len(letters) else ""
+            v = vowels[k][:1]
+            article = letters[i] == "ل" and i - 1 in starts and letters[i - 1] == "ا"
+            if (v in _SHORT and nxt and nxt not in _AR_VOWEL + "ويةه" and k + 1 < len(cons)
+                    and not article):  # al-Ali: the vowel heard is the name's, not the ل's
+                insert[i] = _SHORT[v]
+    out: list[str] = []
+    pos = 0
+    for word in arabic.split():
+        w = ""
+        for j, c in enumerate(word):
+            i = pos + j
+            if j == 0 and c in "أإآا" and word != "ال" and not word.startswith("ال"):
+                first = lead if i == 0 else "a"
+                long_i = c == "إ" and word[1:2] == "ي"  # إيمان: ئیمان
+                c = "ئا" if c == "آ" else "ئ" if long_i else "ئ" + (
+                    "ی" if c == "إ" or first == "i" else "و" if first in "ou" else "ە")
+            elif c in "ةه" and j == len(word) - 1 and j > 0:
+                c = "ە"
+            c = {"ي": "ی", "ك": "ک", "ى": "ا"}.get(c, c)
+            w += c + insert.get(i, "")
+        out.append(w)
+        pos += len(word)
+    return " ".join(out)
+
+
+def _arabic_parts(rec: PersonRecord) -> list[str] | None:
+    """The record's Arabic name as its given, father's, grandfather's and family name,
+    where its words (Abd and Abu joined to the next) are four."""
+    parts: list[str] = []
+    for w in (rec.name_original_script or "").split():
+        if parts and parts[-1] in ("عبد", "أبو", "ابو"):
+            parts[-1] += " " + w
+        else:
+            parts.append(w)
+    return parts if len(parts) == 4 else None
+
+
 def _skeleton(name: str) -> str:
     return " ".join(unit_keys(u).skeleton for u in parse_name(name))
 
 
-def _query(rec: PersonRecord, given: str, convention: str, rng: random.Random) -> PersonRecord:
+def _query(rec: PersonRecord, given: str, convention: str, rng: random.Random,
+           arabic: dict[str, str]) -> PersonRecord:
     year = None
     if rec.birth_year is not None and rng.random() >= 0.25:
         year = rec.birth_year + rng.randint(-2, 2)
     names = [given, rec.father_name or "", rec.family_name or ""]
-    return PersonRecord(
-        "q", full_name=respell(" ".join(n for n in names if n), convention),
-        sex=rec.sex, birth_year=year,
-    )
+    if convention == SORANI:
+        full = " ".join(sorani(arabic[n], n) for n in names)
+    else:
+        full = respell(" ".join(n for n in names if n), convention)
+    return PersonRecord("q", full_name=full, sex=rec.sex, birth_year=year)
 
 
 def main() -> int:
@@ -127,7 +216,7 @@ def main() -> int:
     p.add_argument("--registry", type=Path, required=True)
     p.add_argument("--n", type=int, default=300, help="registered persons sampled")
     p.add_argument("--seed", type=int, default=14)
-    p.add_argument("--convention", nargs="+", default=list(CONVENTIONS))
+    p.add_argument("--convention", nargs="+", default=[*CONVENTIONS, SORANI])
     args = p.parse_args()
 
     t0 = time.perf_counter()
@@ -143,6 +232,16 @@ def main() -> int:
             families[(_skeleton(r.father_name), _skeleton(r.family_name))].add(
                 _skeleton(r.given_name))
             given_by_sex[r.sex].add(r.given_name)
+    # Each Latin name's Arabic spelling (the commonest, where a record's words align).
+    seen: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in records:
+        parts = _arabic_parts(r)
+        fields = (r.given_name, r.father_name, r.grandfather_name, r.family_name)
+        if parts and all(fields):
+            for latin, ar in zip(fields, parts, strict=True):
+                if latin:
+                    seen[latin][ar] += 1
+    arabic = {latin: c.most_common(1)[0][0] for latin, c in seen.items()}
     eligible = [r for r in records
                 if r.given_name and r.father_name and r.family_name and r.sex in ("m", "f")]
     rng = random.Random(args.seed)
@@ -153,24 +252,31 @@ def main() -> int:
         crng = random.Random(f"{args.seed}-{convention}")
         first = likely = traps = trapped = 0
         t1 = time.perf_counter()
-        for rec in sample:
+        persons = sample
+        if convention == SORANI:  # those whose three names have an Arabic spelling
+            persons = [r for r in sample if all(
+                n in arabic for n in (r.given_name, r.father_name, r.family_name))]
+        for rec in persons:
             assert rec.given_name is not None and rec.father_name and rec.family_name
-            q = _query(rec, rec.given_name, convention, crng)
+            q = _query(rec, rec.given_name, convention, crng, arabic)
             found = index.search(q, top=1)
             if found and found[0].record_id == rec.record_id:
                 first += 1
                 likely += found[0].probability >= 0.5
             taken = families[(_skeleton(rec.father_name), _skeleton(rec.family_name))]
-            others = sorted(g for g in given_by_sex[rec.sex] if _skeleton(g) not in taken)
-            sibling = _query(rec, crng.choice(others), convention, crng)
+            others = sorted(g for g in given_by_sex[rec.sex] if _skeleton(g) not in taken
+                            and (convention != SORANI or g in arabic))
+            sibling = _query(rec, crng.choice(others), convention, crng, arabic)
             traps += 1
             offered = index.search(sibling, top=1)
             trapped += bool(offered and offered[0].probability >= 0.5)
-        n = len(sample)
+        n = len(persons)
+        example = (" ".join(sorani(a, la) for a, la in [("خديجة", "Khadija"), ("جمال", "Jamal"),
+                                                         ("الشمري", "al-Shammari")])
+                   if convention == SORANI else respell("Khadija Jamal al-Shammari", convention))
         print(f"{convention:14} recall@1={first / n:.3f} likely@1={likely / n:.3f} "
-              f"sibling_false_matches={trapped / traps:.3f}  "
-              f"e.g. {respell('Khadija Jamal al-Shammari', convention)!r}  "
-              f"({time.perf_counter() - t1:.1f} s)")
+              f"sibling_false_matches={trapped / traps:.3f}  e.g. {example!r}  "
+              f"({n} persons, {time.perf_counter() - t1:.1f} s)")
     return 0
 
 

@@ -471,7 +471,10 @@ def _latin_units(text: str) -> list[NameUnit]:
             if i < len(words):
                 nxt = words[i]
                 i += 1
-                units.append([head, _SUFFIX_CANON.get(nxt, nxt)])
+                # The article glued to the next word (Abd Alwahab, Abu Alabbas), as it is
+                # written apart in Arabic script (عبد الوهاب) and so romanised.
+                second = _SUFFIX_CANON.get(nxt) or _strip_glued_article(nxt) or nxt
+                units.append([head, second])
             else:
                 units.append([w])
             pending_link = False

@@ -56,6 +56,9 @@ _VOWELS = {
     "ا": "a", "أ": "a", "آ": "a", "ٱ": "a", "إ": "i", "ە": "a", "ة": "a", "ێ": "e", "ې": "e",
     "ۆ": "o", "ۇ": "u", "ۈ": "u",
 }
+# Letters that h would join into another letter (zh, sh, kh, th, dh, gh, ch): where
+# Kurdish leaves the short vowel between them unwritten, it is written.
+_BEFORE_H = frozenset("zsktdgc")
 _CARRIERS = frozenset("ئءؤ")  # a glottal stop before a vowel: not written in Latin
 _VOWEL_LETTERS = frozenset(_VOWELS) | frozenset("وی")
 
@@ -126,7 +129,10 @@ def _word(word: str, uyghur: bool) -> str:
         elif ch == "ه" and i == n - 1 and out and not prev_vowel:
             out.append("a")  # typed for the final ە: فاتیمه
         elif ch in _CONSONANTS:
-            out.append(_CONSONANTS[ch])
+            latin = _CONSONANTS[ch]
+            if latin == "h" and out and out[-1] in _BEFORE_H:
+                out.append("i")  # the unwritten vowel: زهرا Zihra, not zhra (ژ), ادهم Adiham
+            out.append(latin)
         else:
             out.append(ch)
         carried = False

@@ -379,6 +379,10 @@ COMPOUNDS = [
     ("Nasroellah", "Nasrallah"),
     ("عبدالرحمن", "عبد الرحمن"),
     ("عبدالرحمن", "Abderrahmane"),
+    # The article glued to the second half (as عبد الوهاب is often romanised).
+    ("Abd Alwahab", "Abdel Wahab"),
+    ("Abd Alrahman", "عبد الرحمن"),
+    ("Abu Alabbas", "Abu al-Abbas"),
 ]
 
 # Pairs that must NOT compare as the same name (brothers and sisters are named so).
