@@ -137,16 +137,22 @@ def _two_taps(page: Any) -> None:
     assert disabled
 
 
-def test_an_expired_session_keeps_the_household_typed(page, live_server: LiveServer):
+def _typed_then_session_ended(page: Any, live_server: LiveServer, given: str) -> dict[str, Any]:
+    """A household typed by a new officer, whose session then ends on the server (as the
+    idle timeout would) while the form is still open; the officer."""
     user = _officer(live_server)
     page.goto("/login")
     _sign_in(page, user)
     page.get_by_role("button", name="Sign out").wait_for()
     page.goto("/register/household")
-    _type_household(page, "Nizar")
-    # The session ends on the server (as the idle timeout would) while the officer types.
+    _type_household(page, given)
     [session] = [c["value"] for c in page.context.cookies() if c["name"] == COOKIE_NAME]
     live_server.services.accounts.logout(session)
+    return user
+
+
+def test_an_expired_session_keeps_the_household_typed(page, live_server: LiveServer):
+    user = _typed_then_session_ended(page, live_server, "Nizar")
     # The page notices at its next request: this press, or the similar-persons check that
     # htmx sends 600 ms after the last keystroke, whichever comes first (on a loaded
     # machine the check may be first, and the button gone before it is pressed). Both
@@ -159,14 +165,7 @@ def test_an_expired_session_keeps_the_household_typed(page, live_server: LiveSer
 def test_a_keystroke_after_the_session_ended_keeps_the_household_typed(
     page, live_server: LiveServer
 ):
-    user = _officer(live_server)
-    page.goto("/login")
-    _sign_in(page, user)
-    page.get_by_role("button", name="Sign out").wait_for()
-    page.goto("/register/household")
-    _type_household(page, "Nadim")
-    [session] = [c["value"] for c in page.context.cookies() if c["name"] == COOKIE_NAME]
-    live_server.services.accounts.logout(session)
+    user = _typed_then_session_ended(page, live_server, "Nadim")
     # One more keystroke: the similar-persons check it sends is the first request to find
     # the session ended (the server answers it with a redirect to the sign-in page).
     page.locator("#head").get_by_label("Or estimated age in years", exact=True).fill("45")
