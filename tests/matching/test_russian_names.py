@@ -12,6 +12,8 @@ Guseyn, Magomed, Ibragim. Fatima daughter of Ahmad of the Hasan family is Хас
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from corridor.matching import PersonRecord
 from corridor.matching.compare import DIFFERENT, SIMILAR, UnitComparator
@@ -130,3 +132,12 @@ def test_russian_forms_find_the_person_first(query: PersonRecord, expected: str)
     were not the names); the last, the passport's own spelling, passed there and must
     still."""
     found_first(REGISTRY, query, expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="абвгдежзийклмнопрстуфхцчшщъыьэюяёғқҳ ГАО-.,'" "ovichnaeyzd", max_size=40))
+def test_any_cyrillic_text_is_parsed(text: str) -> None:
+    """Whatever is typed, the parser answers, in Latin units of plain letters."""
+    units = parse_name(text)
+    assert all(u.script == "la" and all(p.isascii() for p in u.parts) for u in units), units
+    name_sex(text)

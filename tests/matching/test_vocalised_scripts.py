@@ -10,8 +10,10 @@ tables below must compare as the same name, both ways; the near misses must not.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from corridor.matching import PersonRecord
+from corridor.matching import MemoryIndex, PersonRecord
 from corridor.matching.compare import DIFFERENT, SIMILAR, UnitComparator
 from corridor.matching.normalise import name_sex, parse_name
 from corridor.matching.vocalised import is_vocalised, romanise_vocalised, vocalised_parts
@@ -172,3 +174,24 @@ def test_sorani_names_find_the_person_first(query: PersonRecord, expected: str) 
     """Fails on the old code: the Sorani names were other names (ە read as an h)."""
     levels = found_first(REGISTRY, query, expected)
     assert not levels & {"different", "similar name", "found elsewhere in the name"}, levels
+
+
+_LETTERS = ("ابتثجحخدذرزسشصضطظعغفقكلمنهوية" "ەێۆڕڵکیگپچژڤھئءأإآى" "ۇۈۋڭې"
+            "\u064e\u0651\u0640\u200c" " -.,،()'" "abcxyz019")
+
+
+_ONE = MemoryIndex([PersonRecord("k", given_name="خالید", father_name="حەسەن",
+                                 family_name="ڕەشید", name_original_script="خالد حسن الرشيد")])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=_LETTERS, max_size=40))
+def test_any_text_in_these_alphabets_is_parsed(text: str) -> None:
+    """Whatever a clerk types in them, the parser answers (no error), and a name read as
+    vocalised comes out as Latin units of plain letters."""
+    units = parse_name(text)
+    found = _ONE.search(PersonRecord("q", full_name=text, given_name=text[:8] or None), top=1)
+    assert all(0.0 <= m.probability <= 1.0 for m in found)
+    if is_vocalised(text):
+        assert all(u.script == "la" for u in units), units
+        assert all(p.isascii() and p.isalpha() for u in units for p in u.parts), units
