@@ -38,6 +38,7 @@ import pyarrow as pa
 
 from corridor.linkage.features import COLUMNS, _unit, scalar_columns
 from corridor.matching import normalise as _norm
+from corridor.matching.central_asian import is_central_asian
 from corridor.matching.normalise import NameUnit, is_arabic, normalise_arabic, parse_name
 from corridor.matching.records import CHAIN, FAMILY, GIVEN, GIVEN2, PersonRecord
 from corridor.matching.vocalised import is_vocalised
@@ -305,9 +306,11 @@ def build_feature_table(
         pv["v"].append(v)
         pv["units"].append(units)
         pv["scr"].append(_scripts(reg, units))
-        # A compound head, or a part in a vocalised alphabet (``vocalised_parts`` reads
-        # the record's other parts by it): the record's chains come from the fallback.
-        pv["head"].append(bool(v) and (_norm._is_compound_head(v) or is_vocalised(v)))
+        # A compound head, or a part in a vocalised alphabet or written the Tajik or
+        # Uzbek way (``vocalised_parts`` and ``central_asian_parts`` read the record's
+        # other parts by it): the record's chains come from the fallback.
+        pv["head"].append(bool(v) and (
+            _norm._is_compound_head(v) or is_vocalised(v) or is_central_asian(v)))
     con.register("corridor_pv_arrow", pa.table(pv, schema=pa.schema([
         ("v", pa.string()), ("units", pa.list_(pa.int32())), ("scr", pa.int8()),
         ("head", pa.bool_())])))

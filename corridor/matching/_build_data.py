@@ -2,7 +2,8 @@
 
     python -m corridor.matching._build_data WIKIDATA.tsv COMMON-NAMES.tsv
 
-writes ``corridor/matching/data/name-variants.tsv`` and ``name-frequencies.tsv``.
+writes ``corridor/matching/data/name-variants.tsv``, ``latin-names.tsv``,
+``latin-keys.tsv``, ``article-names.txt`` and ``name-frequencies.tsv``.
 Only pairs the spelling rules do not already connect are kept, so the table
 stays small and holds the real exceptions (Gamal/جمال, Mehmet/محمد ...).
 """
@@ -80,6 +81,16 @@ def main(argv: list[str]) -> None:
             arabic, n = max(sorted(per.items()), key=lambda kv: kv[1])
             if n >= 3 and n >= 0.6 * sum(per.values()):
                 f.write(f"{key}\t{arabic}\n")
+
+    # Every Latin spelling seen at least 3 times for an Arabic name, clear or not (Hamid
+    # spells حامد and حميد): the names the data know, which the comparator never reads
+    # another way (``VariantTable.knows``).
+    with (DATA / "latin-keys.tsv").open("w", encoding="utf-8") as f:
+        f.write("# latin key<TAB>times seen; built by corridor.matching._build_data\n")
+        for key in sorted(spelled):
+            seen = sum(spelled[key].values())
+            if key and seen >= 3:
+                f.write(f"{key}\t{seen}\n")
 
     # Names that may follow the article, to tell Alhasan (al + Hasan) from Alaa or
     # Elias when the article is glued: every name of the common-names list, its

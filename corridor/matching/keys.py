@@ -27,7 +27,7 @@ from functools import lru_cache
 from corridor.matching.normalise import SYLLABLE_RE, NameUnit, parse_name
 
 __all__ = ["Reading", "UnitKeys", "exact_readings", "is_syllable", "latin_key",
-           "latin_readings", "romanise", "skeleton", "slots", "unit_keys"]
+           "latin_readings", "o_reading", "romanise", "skeleton", "slots", "unit_keys"]
 
 # Arabic letter -> (consonant class or "" , vowel heard or "").
 _AR_CLASS: dict[str, tuple[str, str]] = {
@@ -96,6 +96,10 @@ def _arabic_segments(word: str, first: bool) -> list[tuple[str, str]]:
         if ch == "ا" and i == 0:  # alef after a prefix: no long vowel to demand
             continue
         out.append((cls, vow))
+        if i == 0 and word.startswith("مم"):
+            # The prefix mu- or ma- before a root in m: two consonants with a short
+            # vowel between, which Latin writes (Mamdouh, Mumtaz: ممدوح, ممتاز).
+            out.append(("", "a"))
     return out
 
 
@@ -147,10 +151,17 @@ def _latin_segments(word: str, first: bool) -> list[tuple[str, str]]:
                 i += len(dg)
                 break
         else:
-            if ch in "aeiou":
+            if ch == "o" and i == n - 1 and i > 0 and word[i - 1] not in "aeiou":
+                # A final o after a consonant: the o of و (Hammo, Habbo: حمو) or, as Uzbek
+                # and Tajik write it, the long a of a final alif (Asmo, Zahro, Vafo: أسماء,
+                # زهراء, وفاء). The a, short, asks nothing of the other name.
+                out.append(("", "o"))
+                out.append(("", "a"))
+            elif ch in "aeiou":
                 out.append(("", _VOWEL_OF[ch]))
             elif ch == "h" and i == n - 1 and i > 0 and word[i - 1] in "aeiou":
-                # A silent h after a vowel: Shah, Abdullah, Fateh.
+                # A silent h after a vowel: Shah, Abdullah, Fatimah (a reading keeps it:
+                # Fateh, ``_READING_GROUPS``).
                 pass
             elif ch == "y" and 0 < i < n - 1 and word[i - 1] not in "aeiouy" \
                     and word[i + 1] not in "aeiouy":
@@ -273,6 +284,10 @@ def latin_key(unit: NameUnit) -> str:
 #       Sauaf) and in a final -ui (Al-Raui, Hamui).
 #   Russian, as its Cyrillic is romanised: kh is also h (ح, ه: Mukhammad, Khasan,
 #       Akhmed, Ibrakhim), as the Cyrillic х writes all three of ح ه خ.
+#   A final h after a vowel is silent (the ta marbuta of Fatimah and Aishah, the ه of
+#       Shah and Abdullah, as the Arabic script's final ه is read) or the consonant ح
+#       (Salih, Fateh, Mamdouh, Rabah, Masih for صالح, فاتح, ممدوح, رباح, مسيح): the
+#       reading keeps it (written hh, a consonant for the segments).
 #   (and ``_EXACT_READINGS``) French and West African spellings drop the h of hy
 #       between vowels (Yaya for Yahya, يحيى): a y between vowels after a consonant may
 #       be read hy. Not at the start of a name (Ayad, Ayoub keep their y).
@@ -289,6 +304,7 @@ _READING_GROUPS: list[list[list[tuple[re.Pattern[str], str]]]] = [
     [[(re.compile(r"sci(?=[aou])"), "sh"), (re.compile(r"sc(?=[ei])"), "sh"),
       (re.compile(r"gi(?=[aou])"), "j"), (re.compile(r"(?<![gn])g(?=[ei])"), "j")]],
     [[(re.compile(r"(?<![dc])sz"), "s")]],
+    [[(re.compile(r"(?<=[aeiou])h$"), "hh")]],
     [[(re.compile(r"(?:^|(?<=[aeou]))i(?=[aeou])"), "y"),
       (re.compile(r"(?:^|(?<=[aeio]))u(?=[aei])"), "w"), (re.compile(r"(?<=[^aeiou])ui$"), "wi")]],
 ]
@@ -410,6 +426,29 @@ def _exact_readings(
             if alt != parts and alt not in spellings and alt not in out:
                 out[alt] = begins
     return [(NameUnit(alt, "la"), begins) for alt, begins in out.items()]
+
+
+# An o within a word that is not part of the Dutch oe, the French ou or an oo (u, all
+# three). Not a final o: Syrian and Kurdish names end in the o of و (Habbo, Hammo, Hasso:
+# حبو, حمو, حسو), and the Uzbek final o of ى meets its Arabic in ``compare._COMPAT``.
+_O_AS_A_RE = re.compile(r"(?<!o)o(?![eou])(?=[a-z])")
+
+
+def o_reading(unit: NameUnit) -> NameUnit | None:
+    """The Latin ``unit`` with its o read as the long a (written aa), as Uzbek and Tajik
+    write it (Fotima, Ibrohim: ``central_asian``), and Javanese (Ridho, Sholeh); None
+    where it has no such o (the Dutch oe, the French ou are u). The comparator reads a
+    name so only where the reading is a spelling the name data know far better. Long,
+    so that it asks the other name for its alif: Rokaya is not Raqiya (راقية).
+
+    >>> o_reading(parse_name("Fotima")[0])
+    NameUnit(parts=('faatima',), script='la')
+    >>> [o_reading(parse_name(n)[0]) for n in ("Hasan", "Choeli", "Habbo")]
+    [None, None, None]
+    """
+    if unit.script != "la" or _O_AS_A_RE.search(unit.text) is None:
+        return None
+    return NameUnit(tuple(_O_AS_A_RE.sub("aa", p) for p in unit.parts), "la")
 
 
 class Reading:

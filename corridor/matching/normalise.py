@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+from corridor.matching.central_asian import is_central_asian, read_central_asian
 from corridor.matching.vocalised import is_vocalised, romanise_vocalised
 
 __all__ = [
@@ -406,7 +407,7 @@ _ABBREVIATIONS = {"mhd": "mohammad", "mhmd": "mohammad", "mohd": "mohammad",
 # (Hasanović) is the same kind of name. The official order, surname first (Khasanova
 # Fatima Akhmedovna), is read given name, father's name, surname.
 _PATRONYMIC_RE = re.compile(r"^(?P<stem>[a-z]{3,}?)(?:ovich|evich|ovych|ovna|evna|ivna)$")
-_SURNAME_RE = re.compile(r"^(?P<stem>[a-z]{3,}?)(?:y?ev|y?eva|ov|ova|zoda|zade|zadeh)$")
+_SURNAME_RE = re.compile(r"^(?P<stem>[a-z]{3,}?)(?:y?ev|y?eva|ov|ova|zoda|zada|zade|zadeh)$")
 _NOT_SURNAMES = frozenset(["yakov", "yaakov", "yaacov", "iakov", "jakov"])  # Jacob
 
 
@@ -414,7 +415,7 @@ _NOT_SURNAMES = frozenset(["yakov", "yaakov", "yaacov", "iakov", "jakov"])  # Ja
 # with a patronymic at the end, the name is surname first. (A Bosnian name ending in
 # -ović, Amra Selim Hasanović, does not begin with one.)
 _SURNAME_FIRST_RE = re.compile(r"^[a-z]{3,}(?:y?ev|y?eva|ov|ova|in|ina|yn|yna|sky|skaya|skiy"
-                               r"|zoda|zade|zadeh)$")
+                               r"|zoda|zada|zade|zadeh)$")
 
 
 def _surname_first(words: list[str]) -> bool:
@@ -715,6 +716,8 @@ def parse_name(text: str | None) -> tuple[NameUnit, ...]:
         return ()
     if is_vocalised(text):
         text = romanise_vocalised(text)  # Kurdish (Sorani), Uyghur: read as Latin
+    elif is_central_asian(text):
+        text = read_central_asian(text)  # Uzbek and Tajik: o is the long a
     text = _invert_comma(_strip_brackets(text))
     if is_arabic(text):
         return tuple(_arabic_units(text))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from corridor.matching.central_asian import central_asian_parts
 from corridor.matching.keys import UnitKeys, unit_keys
 from corridor.matching.normalise import NameUnit, join_split_compounds, name_sex, parse_name
 from corridor.matching.vocalised import vocalised_parts
@@ -112,8 +113,8 @@ class PersonRecord:
         out: list[NameChain] = []
         seen: set[tuple[NameUnit, ...]] = set()
         given, father, grand, family = (
-            parse_name(f) for f in join_split_compounds(vocalised_parts(
-                [self.given_name, self.father_name, self.grandfather_name, self.family_name]))
+            parse_name(f) for f in join_split_compounds(central_asian_parts(vocalised_parts(
+                [self.given_name, self.father_name, self.grandfather_name, self.family_name])))
         )
         # The record says which of its names is the father's (the first of the chain:
         # a compound split over the father's and grandfather's fields, Abdel / Attieh,

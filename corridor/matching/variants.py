@@ -11,6 +11,9 @@ Both tables are built from the project's shared name lists by
     ``latin key<TAB>arabic``: the Arabic name a Latin spelling stands for, where the
     data say so clearly (Fatma and Fatima both spell فاطمة): two Latin spellings of
     one such name are the same name even where the rules alone would not say so.
+``latin-keys.tsv``
+    ``latin key<TAB>times seen``: every Latin spelling the data give for some Arabic
+    name (seen at least 3 times), clear or not, and how often (``VariantTable.seen``).
 ``name-frequencies.tsv``
     ``skeleton<TAB>persons per million``: how common a name is, used when the
     caller has no counts of its own.
@@ -47,6 +50,8 @@ class VariantTable:
     latin_to_arabic: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # Latin key -> the one Arabic name it spells in the data (Fatma and Fatima: فاطمه).
     latin_names: Mapping[str, str] = field(default_factory=dict)
+    # Latin key -> how often the data spell some Arabic name so (3 or more times).
+    latin_seen: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_pairs(cls, pairs: list[tuple[str, str]]) -> VariantTable:
@@ -78,7 +83,18 @@ class VariantTable:
             if line and not line.startswith("#"):
                 key, _, arabic = line.partition("\t")
                 names[key] = fold_maqsura(arabic)
-        return cls(table.arabic_to_latin, table.latin_to_arabic, names)
+        seen: dict[str, int] = {}
+        text = resources.files("corridor.matching").joinpath("data/latin-keys.tsv")
+        for line in text.read_text(encoding="utf-8").splitlines():
+            if line and not line.startswith("#"):
+                key, _, count = line.partition("\t")
+                seen[key] = int(count)
+        return cls(table.arabic_to_latin, table.latin_to_arabic, names, seen)
+
+    def seen(self, latin_key: str) -> int:
+        """How often the data spell some Arabic name with ``latin_key`` (0 where fewer
+        than 3 times): Omar's key 2,215 times, Fatima's 1,032, Fotima's never."""
+        return self.latin_seen.get(latin_key, 0)
 
     def cross(self, arabic_text: str, latin_key: str) -> bool:
         """True when ``latin_key`` is an attested spelling of ``arabic_text``."""

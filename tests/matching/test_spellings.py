@@ -305,6 +305,19 @@ FINAL_H = [
     ("Wajih", "وجيه"),
 ]
 
+# A final h after a vowel that is the consonant ح, not a silent ending: Salih, Fateh,
+# Mamdouh. On the old code each of these was a different name (the h dropped, and
+# Salih read as a nisba Sali); the common ones (Saleh, Salah, Farah) passed through the
+# variant table only. Beside them the prefix mu-/ma- before a root in m (ممدوح, ممتاز),
+# two m's that Latin writes with a vowel between.
+FINAL_HA = [
+    ("Salih", "صالح"), ("Fatih", "فاتح"), ("Fateh", "فاتح"), ("Wadih", "واضح"),
+    ("Rabih", "ربيح"), ("Masih", "مسيح"), ("Rabah", "رباح"), ("Wadah", "وضاح"),
+    ("Misbah", "مصباح"), ("Noah", "نوح"), ("Rouh", "روح"), ("Abdulfattah", "عبد الفتاح"),
+    ("Mamdouh", "ممدوح"), ("Mamduh", "ممدوح"), ("Mumtaz", "ممتاز"), ("Mamdouha", "ممدوحة"),
+    ("Falih", "فالح"), ("Rajih", "راجح"), ("Nasih", "ناصح"),
+]
+
 # The Arabic chat alphabet (Arabizi), typed on phones: 2 hamza, 3 ain, 3' ghain, 5 and
 # 7' kh, 6 ط, 7 ح, 8 ق, 9 ص, 9' ض.
 ARABIZI = [
@@ -423,6 +436,11 @@ NEAR_MISSES = [
     ("صفي", "صفا"),
     ("Ali", "علا"),
     ("Sami", "سما"),
+    # A final h read ح keeps its vowels: Salih is not Salah (صلاح), Fateh not Fathi.
+    ("Salih", "صلاح"),
+    ("Fateh", "فتحي"),
+    ("Mamdouh", "محمود"),
+    ("Fatimah", "فاتح"),
 ]
 
 # Words that begin like an article but are names of their own.
@@ -464,6 +482,7 @@ NOT_ARTICLES = [
         *[pytest.param(a, b, id=f"alef-lam-{a}-{b}") for a, b in ALEF_LAM_NAMES],
         *[pytest.param(a, b, id=f"initial-vowel-{a}-{b}") for a, b in INITIAL_VOWEL],
         *[pytest.param(a, b, id=f"final-h-{a}-{b}") for a, b in FINAL_H],
+        *[pytest.param(a, b, id=f"final-ha-{a}-{b}") for a, b in FINAL_HA],
         *[pytest.param(a, b, id=f"arabizi-{a}-{b}") for a, b in ARABIZI],
         *[pytest.param(a, b, id=f"abbreviation-{a}-{b}") for a, b in ABBREVIATIONS],
         *[pytest.param(a, b, id=f"maqsura-{a}-{b}") for a, b in ALEF_MAQSURA],
