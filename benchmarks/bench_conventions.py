@@ -5,7 +5,8 @@ this half does not").
 The dev benchmarks hold the Dutch, French and English ways of writing Arabic names;
 relatives also write them the German, Swedish, Polish, Czech or Bosnian, Albanian,
 Italian, Turkish, Kurdish (Kurmanji), Spanish, Portuguese or Russian ways (in Latin
-letters, or in Cyrillic as the Caucasus writes them, г for h), or type them
+letters, or in Cyrillic as the Caucasus writes them, г for h), in Sorani Kurdish
+letters, the Uzbek (Latin) and Tajik (Cyrillic) ways (o for the long a), or type them
 on a phone in the Arabic chat alphabet (Arabizi: 7 for h, 5 for kh). This benchmark
 makes its own enquiries from a registry's English-style spellings by each convention's
 letter rules (``CONVENTIONS``: sh, kh, j, y, long vowels ...), so it measures a convention, not a
@@ -138,8 +139,10 @@ def _latin_vowels_after(latin: str) -> list[str]:
     return out
 
 
-def sorani(arabic: str, latin: str) -> str:
-    """``arabic`` as Sorani Kurdish writes it, its short vowels from ``latin``."""
+def sorani(arabic: str, latin: str, before_h: bool = False) -> str:
+    """``arabic`` as Sorani Kurdish writes it, its short vowels from ``latin``; with
+    ``before_h``, also a short vowel before ه (which Sorani leaves out: زهرا)."""
+    no_vowel_before = "اىآوية" if before_h else "اىآويةه"
     letters = [c for c in arabic if not c.isspace()]
     starts, pos = set(), 0  # where each word begins among the letters
     for word in arabic.split():
@@ -159,7 +162,7 @@ def sorani(arabic: str, latin: str) -> str:
             nxt = letters[i + 1] if i + 1 < len(letters) else ""
             v = vowels[k][:1]
             article = letters[i] == "ل" and i - 1 in starts and letters[i - 1] == "ا"
-            if (v in _SHORT and nxt and nxt not in _AR_VOWEL + "ويةه" and k + 1 < len(cons)
+            if (v in _SHORT and nxt and nxt not in no_vowel_before and k + 1 < len(cons)
                     and not article):  # al-Ali: the vowel heard is the name's, not the ل's
                 insert[i] = _SHORT[v]
     out: list[str] = []
@@ -180,6 +183,60 @@ def sorani(arabic: str, latin: str) -> str:
         out.append(w)
         pos += len(word)
     return " ".join(out)
+
+
+# Uzbek (Latin) and Tajik (Cyrillic), made from the Sorani spelling above (the Arabic
+# with the short vowels its English-style spelling hears): the long a (ا, ى) is o, the
+# short a a, i and u as heard (y and v at the start of a word and after a vowel), خ x
+# (Tajik х), ح and ه h (ҳ), غ gʻ (ғ), ق q (қ), ج j (ҷ), ع and the hamza not written, ة a;
+# the article is written al- (Uzbek and Tajik keep it, as their lists of Arabic names
+# do). Khadija Jamal al-Shammari: Xadija Jamol Al-Shammariy is what they write (-iy for
+# the nisba); this keeps a plain -i.
+UZBEK, TAJIK = "uzbek", "tajik"
+_CA_LETTERS = {
+    UZBEK: {"ب": "b", "ت": "t", "ث": "s", "ج": "j", "ح": "h", "خ": "x", "د": "d", "ذ": "z",
+            "ر": "r", "ز": "z", "س": "s", "ش": "sh", "ص": "s", "ض": "z", "ط": "t", "ظ": "z",
+            "غ": "gʻ", "ف": "f", "ق": "q", "ک": "k", "ك": "k", "ل": "l", "م": "m", "ن": "n",
+            "ه": "h", "ا": "o", "ە": "a", "ی": "i", "و": "u", "y": "y", "w": "v"},
+    TAJIK: {"ب": "б", "ت": "т", "ث": "с", "ج": "ҷ", "ح": "ҳ", "خ": "х", "د": "д", "ذ": "з",
+            "ر": "р", "ز": "з", "س": "с", "ش": "ш", "ص": "с", "ض": "з", "ط": "т", "ظ": "з",
+            "غ": "ғ", "ف": "ф", "ق": "қ", "ک": "к", "ك": "к", "ل": "л", "م": "м", "ن": "н",
+            "ه": "ҳ", "ا": "о", "ە": "а", "ی": "и", "و": "у", "y": "й", "w": "в"},
+}
+
+
+def central_asian(arabic: str, latin: str, convention: str) -> str:
+    """``arabic`` as Uzbek (Latin) or Tajik (Cyrillic) writes it, its short vowels heard
+    from ``latin`` (by way of ``sorani``)."""
+    letters = _CA_LETTERS[convention]
+    article = arabic.startswith("ال") and len(arabic) > 3 and " " not in arabic
+    if article:  # the name after the article, as a name of its own (al-Ali: Ali)
+        arabic, latin = arabic[2:], re.sub(r"^[ae]l[- ]?", "", latin, flags=re.IGNORECASE)
+    words = []
+    for word in sorani(arabic, latin, before_h=True).split():
+        out, start = "", 0
+        if word.startswith("ال") and len(word) > 3:  # Abd al-Hadi: the article is al
+            out, start = letters["ە"] + letters["ل"], 2
+        for j, c in enumerate(word):
+            if j < start:
+                continue
+            if c == "ئ":
+                if j > 0:  # the hamza on ya within a word: Oisha (عائشة)
+                    out += letters["ی"]
+                continue  # the carrier of an initial vowel
+            nxt = word[j + 1] if j + 1 < len(word) else ""
+            if c in "یو" and (j == 0 or word[j - 1] in "اە" or (nxt and nxt in "اە")):
+                if j > 0 and word[j - 1] not in "اەیو":
+                    out += letters["ە"]  # the short a before a glide: Navol, Hayot
+                out += letters["y" if c == "ی" else "w"]  # Yusuf, Vafo
+                continue
+            if c in "ةە" and j == len(word) - 1:
+                out += letters["ت" if word[j - 1:j] == "ا" else "ە"]  # Hayot; Fotima
+                continue
+            out += letters.get(c, "")
+        out = out[:1].upper() + out[1:]
+        words.append(("Al-" if convention == UZBEK else "Ал-") + out if article else out)
+    return " ".join(words)
 
 
 def _arabic_parts(rec: PersonRecord) -> list[str] | None:
@@ -206,6 +263,8 @@ def _query(rec: PersonRecord, given: str, convention: str, rng: random.Random,
     names = [given, rec.father_name or "", rec.family_name or ""]
     if convention == SORANI:
         full = " ".join(sorani(arabic[n], n) for n in names)
+    elif convention in (UZBEK, TAJIK):
+        full = " ".join(central_asian(arabic[n], n, convention) for n in names)
     else:
         full = respell(" ".join(n for n in names if n), convention)
     return PersonRecord("q", full_name=full, sex=rec.sex, birth_year=year)
@@ -216,7 +275,7 @@ def main() -> int:
     p.add_argument("--registry", type=Path, required=True)
     p.add_argument("--n", type=int, default=300, help="registered persons sampled")
     p.add_argument("--seed", type=int, default=14)
-    p.add_argument("--convention", nargs="+", default=[*CONVENTIONS, SORANI])
+    p.add_argument("--convention", nargs="+", default=[*CONVENTIONS, SORANI, UZBEK, TAJIK])
     args = p.parse_args()
 
     t0 = time.perf_counter()
@@ -253,7 +312,8 @@ def main() -> int:
         first = likely = traps = trapped = 0
         t1 = time.perf_counter()
         persons = sample
-        if convention == SORANI:  # those whose three names have an Arabic spelling
+        spelt_from_arabic = convention in (SORANI, UZBEK, TAJIK)
+        if spelt_from_arabic:  # those whose three names have an Arabic spelling
             persons = [r for r in sample if all(
                 n in arabic for n in (r.given_name, r.father_name, r.family_name))]
         for rec in persons:
@@ -265,15 +325,19 @@ def main() -> int:
                 likely += found[0].probability >= 0.5
             taken = families[(_skeleton(rec.father_name), _skeleton(rec.family_name))]
             others = sorted(g for g in given_by_sex[rec.sex] if _skeleton(g) not in taken
-                            and (convention != SORANI or g in arabic))
+                            and (not spelt_from_arabic or g in arabic))
             sibling = _query(rec, crng.choice(others), convention, crng, arabic)
             traps += 1
             offered = index.search(sibling, top=1)
             trapped += bool(offered and offered[0].probability >= 0.5)
         n = len(persons)
-        example = (" ".join(sorani(a, la) for a, la in [("خديجة", "Khadija"), ("جمال", "Jamal"),
-                                                         ("الشمري", "al-Shammari")])
-                   if convention == SORANI else respell("Khadija Jamal al-Shammari", convention))
+        sample_names = [("خديجة", "Khadija"), ("جمال", "Jamal"), ("الشمري", "al-Shammari")]
+        if convention == SORANI:
+            example = " ".join(sorani(a, la) for a, la in sample_names)
+        elif convention in (UZBEK, TAJIK):
+            example = " ".join(central_asian(a, la, convention) for a, la in sample_names)
+        else:
+            example = respell("Khadija Jamal al-Shammari", convention)
         print(f"{convention:14} recall@1={first / n:.3f} likely@1={likely / n:.3f} "
               f"sibling_false_matches={trapped / traps:.3f}  e.g. {example!r}  "
               f"({n} persons, {time.perf_counter() - t1:.1f} s)")
