@@ -25,6 +25,7 @@ from functools import lru_cache
 from importlib import resources
 
 from corridor.matching.central_asian import is_central_asian, read_central_asian
+from corridor.matching.other_scripts import romanise_other
 from corridor.matching.vocalised import is_vocalised, romanise_vocalised
 
 __all__ = [
@@ -275,7 +276,9 @@ def normalise_latin(text: str) -> str:
     """
     # Letters that carry a sound of their own keep it (``_SOUND_LETTERS``: Turkish and
     # Kurdish ş ç, the háček and Polish letters š č ž ż ...); the others (ü ö ı ğ, é è
-    # ä å, Kurdish ê î û) lose their accent. Cyrillic is romanised first.
+    # ä å, Kurdish ê î û) lose their accent. Cyrillic is romanised first, and the letters
+    # of any other alphabet (Greek, Georgian, Thaana ...) before that (``other_scripts``).
+    text = romanise_other(text)
     text = unicodedata.normalize("NFC", text.casefold()).translate(_SOUND_LETTERS)
     text = _ARABIZI_WORD_RE.sub(_arabizi, text)
     text = text.translate(_CYRILLIC)
