@@ -51,3 +51,14 @@ def test_an_index_without_the_new_keys_is_rebuilt_on_upgrade(client, database):
                       family_name="Mamdouh", sex="m")
     index_rebuilt_on_upgrade(client, database, person["id"], "n:DLH", "0032_keys",
                              "صالح ممدوح", also=("n:MMDH",))
+
+
+def test_a_person_registered_in_greek_letters_is_found_once_the_index_is_rebuilt(client, database):
+    """Registered as the Greek asylum service writes names: the index of a905b4b held no
+    name key for it (the name parsed to nothing); after the upgrade it is found."""
+    _population(client)
+    person = register(client, site(client, "Camp B"), given_name="Μουσταφά",
+                      family_name="Χαλίλ", sex="m")
+    index_rebuilt_on_upgrade(client, database, person["id"], "n:MDDF", "0032_keys",
+                             "مصطفى خليل", also=("n:KLL", "n:HLL", "s:MSTF", "s:KLL",
+                                                "s:HLL", "t:mustafa", "t:kalil"))

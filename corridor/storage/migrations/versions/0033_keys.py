@@ -1,4 +1,5 @@
-"""matching keys of names written the Uzbek and Tajik way, and of a final h that is ح (issue 14)
+"""matching keys of names written the Uzbek and Tajik way, of a final h that is ح, and of
+names in other alphabets (issue 14)
 
 Revision ID: 0033_keys
 Revises: 0032_keys
@@ -9,11 +10,12 @@ word only they form: -jon, -ulloh, -zoda) is read with its o as the long a (Foti
 Ibrohim, Фотима are Fatima and Ibrahim), its x as kh and its gʻ as gh; the other name
 parts of such a record are read the same way. A Latin name ending in a vowel and h has a
 second reading with the h as the consonant ح (Salih, Fateh, Mamdouh), and an Arabic name
-beginning with مم keeps both m (ممدوح). Keys are computed by the matching engine
-(application code, which a migration never imports), so this revision only leaves the
-rebuild marker of 0002 when persons are registered; ``corridor.upgrade`` (``corridor
-init``, ``db upgrade``, ``serve``, ``demo``) then rebuilds the index with today's keys
-and removes the marker.
+beginning with مم keeps both m (ممدوح). A name in another alphabet (Greek, Georgian,
+Thaana ...) is read in Latin letters; before, it had no key at all. Keys are computed by
+the matching engine (application code, which a migration never imports), so this
+revision only leaves the rebuild marker of 0002 when persons are registered;
+``corridor.upgrade`` (``corridor init``, ``db upgrade``, ``serve``, ``demo``) then
+rebuilds the index with today's keys and removes the marker.
 
 Imports no application code.
 """
