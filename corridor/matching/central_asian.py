@@ -67,15 +67,16 @@ def is_central_asian(text: str) -> bool:
 
 
 # The Uzbek oʻ and gʻ (with whatever apostrophe was typed) first; then, word by word, o
-# (Latin and Cyrillic) as a and the Uzbek x as kh. A Russian ending is kept as it is
-# written (Ibrohimov, Раҳмонова, Karimovna), so that ``normalise`` reads it as the
-# father's or forebear's name. Case is kept: the parser reads an upper-case word as the
-# family name.
+# (Latin and Cyrillic) as a and the Uzbek x as kh. A Russian ending, and the Tajik
+# -zoda, is kept as it is written (Ibrohimov, Раҳмонова, Karimovna, Rahmonzoda), so that
+# ``normalise`` reads it as the father's or forebear's name. Case is kept: the parser
+# reads an upper-case word as the family name.
 _OU_RE = re.compile(f"([oO])[{_APOSTROPHE}]")
 _GH_RE = re.compile(f"([gG])[{_APOSTROPHE}](?=[aeiouAEIOU])")
 _LETTERS_RE = re.compile(r"[^\W\d_]+")
 _RUSSIAN_ENDING_RE = re.compile(
-    r"(?P<stem>.{3,}?)(?P<ending>ovich|ovych|ovna|ova|ov|ович|овна|ова|ов)", re.IGNORECASE
+    r"(?P<stem>.{3,}?)(?P<ending>ovich|ovych|ovna|ova|ov|zoda|ович|овна|ова|ов|зода)",
+    re.IGNORECASE,
 )
 _O_AS_A = str.maketrans({"o": "a", "O": "A", "о": "а", "О": "А", "x": "kh", "X": "Kh"})
 # -jon (Tajik -ҷон, Uzbek Cyrillic -жон, romanised -zhon), the endearment added to a
@@ -108,7 +109,7 @@ def central_asian_parts(fields: list[str | None]) -> list[str | None]:
     written so: Fotima beside Rahmonzoda is Fatima.
 
     >>> central_asian_parts(["Fotima", None, "Rahmonzoda"])
-    ['Fatima', None, 'Rahmanzada']
+    ['Fatima', None, 'Rahmanzoda']
     >>> central_asian_parts(["Omar", "Osman"])
     ['Omar', 'Osman']
     """

@@ -410,7 +410,7 @@ _ABBREVIATIONS = {"mhd": "mohammad", "mhmd": "mohammad", "mohd": "mohammad",
 # (Hasanović) is the same kind of name. The official order, surname first (Khasanova
 # Fatima Akhmedovna), is read given name, father's name, surname.
 _PATRONYMIC_RE = re.compile(r"^(?P<stem>[a-z]{3,}?)(?:ovich|evich|ovych|ovna|evna|ivna)$")
-_SURNAME_RE = re.compile(r"^(?P<stem>[a-z]{3,}?)(?:y?ev|y?eva|ov|ova|zoda|zada|zade|zadeh)$")
+_SURNAME_RE = re.compile(r"^(?P<stem>[a-z]{3,}?)(?:y?ev|y?eva|ov|ova|zoda|zade|zadeh)$")
 _NOT_SURNAMES = frozenset(["yakov", "yaakov", "yaacov", "iakov", "jakov"])  # Jacob
 
 
@@ -418,7 +418,7 @@ _NOT_SURNAMES = frozenset(["yakov", "yaakov", "yaacov", "iakov", "jakov"])  # Ja
 # with a patronymic at the end, the name is surname first. (A Bosnian name ending in
 # -ović, Amra Selim Hasanović, does not begin with one.)
 _SURNAME_FIRST_RE = re.compile(r"^[a-z]{3,}(?:y?ev|y?eva|ov|ova|in|ina|yn|yna|sky|skaya|skiy"
-                               r"|zoda|zada|zade|zadeh)$")
+                               r"|zoda|zade|zadeh)$")
 
 
 def _surname_first(words: list[str]) -> bool:
