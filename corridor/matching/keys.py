@@ -430,13 +430,14 @@ def _exact_readings(
 
 # An o within a word that is not part of the Dutch oe, the French ou or an oo (u, all
 # three). Not a final o: Syrian and Kurdish names end in the o of و (Habbo, Hammo, Hasso:
-# حبو, حمو, حسو), and the Uzbek final o of ى meets its Arabic in ``compare._COMPAT``.
+# حبو, حمو, حسو); the Uzbek final o meets a final alif by ``_latin_segments`` and a ى by
+# ``compare._COMPAT``.
 _O_AS_A_RE = re.compile(r"(?<!o)o(?![eou])(?=[a-z])")
 
 
 def o_reading(unit: NameUnit) -> NameUnit | None:
     """The Latin ``unit`` with its o read as the long a (written aa), as Uzbek and Tajik
-    write it (Fotima, Ibrohim: ``central_asian``), and Javanese (Ridho, Sholeh); None
+    write it (Fotima, Ibrohim: ``central_asian``), and Javanese (Rochman, Sholeh); None
     where it has no such o (the Dutch oe, the French ou are u). The comparator reads a
     name so only where the reading is a spelling the name data know far better. Long,
     so that it asks the other name for its alif: Rokaya is not Raqiya (راقية).
