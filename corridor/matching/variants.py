@@ -21,7 +21,7 @@ Both tables are built from the project's shared name lists by
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -69,26 +69,12 @@ class VariantTable:
     @classmethod
     def default(cls) -> VariantTable:
         """The table shipped with the package."""
-        text = resources.files("corridor.matching").joinpath("data/name-variants.tsv")
-        pairs: list[tuple[str, str]] = []
-        for line in text.read_text(encoding="utf-8").splitlines():
-            if not line or line.startswith("#"):
-                continue
-            ar, _, latins = line.partition("\t")
-            pairs.extend((ar, la) for la in latins.split(",") if la)
-        table = cls.from_pairs(pairs)
-        names: dict[str, str] = {}
-        text = resources.files("corridor.matching").joinpath("data/latin-names.tsv")
-        for line in text.read_text(encoding="utf-8").splitlines():
-            if line and not line.startswith("#"):
-                key, _, arabic = line.partition("\t")
-                names[key] = fold_maqsura(arabic)
-        seen: dict[str, int] = {}
-        text = resources.files("corridor.matching").joinpath("data/latin-keys.tsv")
-        for line in text.read_text(encoding="utf-8").splitlines():
-            if line and not line.startswith("#"):
-                key, _, count = line.partition("\t")
-                seen[key] = int(count)
+        table = cls.from_pairs([
+            (ar, la) for ar, latins in _rows("name-variants.tsv")
+            for la in latins.split(",") if la
+        ])
+        names = {key: fold_maqsura(arabic) for key, arabic in _rows("latin-names.tsv")}
+        seen = {key: int(count) for key, count in _rows("latin-keys.tsv")}
         return cls(table.arabic_to_latin, table.latin_to_arabic, names, seen)
 
     def seen(self, latin_key: str) -> int:
@@ -112,14 +98,17 @@ class VariantTable:
         return b is not None and not a.isdisjoint(b)
 
 
+def _rows(name: str) -> Iterator[tuple[str, str]]:
+    """The first column and the rest of each line of a shipped table (``data/name``),
+    comments and blank lines skipped."""
+    text = resources.files("corridor.matching").joinpath(f"data/{name}")
+    for line in text.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            key, _, rest = line.partition("\t")
+            yield key, rest
+
+
 @cache
 def load_default_frequencies() -> Mapping[str, int]:
     """Default skeleton -> persons-per-million table shipped with the package (read once)."""
-    text = resources.files("corridor.matching").joinpath("data/name-frequencies.tsv")
-    out: dict[str, int] = {}
-    for line in text.read_text(encoding="utf-8").splitlines():
-        if not line or line.startswith("#"):
-            continue
-        key, _, count = line.partition("\t")
-        out[key] = int(count)
-    return MappingProxyType(out)
+    return MappingProxyType({key: int(count) for key, count in _rows("name-frequencies.tsv")})
