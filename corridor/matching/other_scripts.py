@@ -47,10 +47,11 @@ _OWN = re.compile(
     "\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff"  # Arabic
     "\u2000-\u206f\u200c\u200d]"  # punctuation, zero-width (non-)joiners
 )
+# A character of none of them (a C-level scan: most names have none).
+_NOT_OWN_RE = re.compile("[^" + _OWN.pattern[1:])
 
 _GREEK_DIGRAPHS = [
     (re.compile(r"γι(?=[αεηιουω])"), "y"),
-    (re.compile(r"^μπ|(?<=\s)μπ"), "b"),
     (re.compile(r"μπ"), "b"),
     (re.compile(r"ντ"), "d"),
     (re.compile(r"γκ"), "g"),
@@ -99,7 +100,7 @@ _ARMENIAN_U_RE = re.compile("ու|ՈՒ|Ու")
 
 def has_other_script(text: str) -> bool:
     """True when ``text`` holds a letter of an alphabet the parser does not read."""
-    return any(not _OWN.match(c) and (c.isalpha() or unicodedata.category(c) == "Mn") for c in text)
+    return any(c.isalpha() or unicodedata.category(c) == "Mn" for c in _NOT_OWN_RE.findall(text))
 
 
 def _greek(m: re.Match[str]) -> str:
