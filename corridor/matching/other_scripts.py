@@ -51,19 +51,13 @@ _OWN = re.compile(
 _NOT_OWN_RE = re.compile("[^" + _OWN.pattern[1:])
 
 _GREEK_DIGRAPHS = [
-    (re.compile(r"γι(?=[αεηιουω])"), "y"),
-    (re.compile(r"μπ"), "b"),
-    (re.compile(r"ντ"), "d"),
-    (re.compile(r"γκ"), "g"),
-    (re.compile(r"γγ"), "ng"),
-    (re.compile(r"τζ"), "j"),
-    (re.compile(r"τσ"), "ts"),
-    (re.compile(r"ου"), "u"),
-    (re.compile(r"αι"), "e"),
-    (re.compile(r"[εου]ι"), "i"),
-    (re.compile(r"αυ"), "av"),
-    (re.compile(r"ευ"), "ev"),
-]
+    (re.compile(pattern), latin)
+    for pattern, latin in [
+        ("γι(?=[αεηιουω])", "y"), ("μπ", "b"), ("ντ", "d"), ("γκ", "g"), ("γγ", "ng"),
+        ("τζ", "j"), ("τσ", "ts"), ("ου", "u"), ("αι", "e"), ("[εου]ι", "i"), ("αυ", "av"),
+        ("ευ", "ev"),
+    ]
+]  # fmt: skip
 _GREEK = str.maketrans(
     {
         "α": "a",
