@@ -46,10 +46,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
-from corridor.matching.keys import UnitKeys, unit_keys
+from corridor.matching.keys import UnitKeys, unit_keys, vouched_keys
 from corridor.matching.normalise import NameUnit
 from corridor.matching.records import PersonRecord
+from corridor.matching.variants import load_latin_seen
 
 __all__ = [
     "blocking_key_groups",
@@ -98,6 +100,10 @@ def unit_name_keys(k: UnitKeys) -> tuple[set[str], tuple[str, ...]]:
             names.add(f"n:{rc}")
             if rc not in mine:
                 mine.append(rc)
+    for rc in _vouched_skeletons(k.unit):
+        names.add(f"n:{rc}")
+        if rc not in mine:
+            mine.append(rc)
     parts = k.unit.parts
     if len(parts) > 1:
         core = parts[-1] if parts[0] in ("abd", "abu", "allah", "عبد", "ابو") else parts[0]
@@ -106,6 +112,26 @@ def unit_name_keys(k: UnitKeys) -> tuple[set[str], tuple[str, ...]]:
             if len(sk) >= 2:
                 names.add(f"n:{coarse_skeleton(sk)}")
     return names, tuple(mine)
+
+
+@lru_cache(maxsize=100_000)
+def _vouched_skeletons(unit: NameUnit) -> tuple[str, ...]:
+    """The coarse skeletons of a Latin unit's readings that the name data vouch for
+    (``keys.vouched``, as ``compare.UnitComparator`` accepts them), where they differ from
+    its own: Sholeh is found as Saleh, Yusup as Yusuf, Lhoussine as Houssine."""
+    if unit.script != "la":
+        return ()
+    seen = load_latin_seen()
+    own = coarse_skeleton(unit_keys(unit).skeleton)
+    out: list[str] = []
+    for r in vouched_keys(unit, lambda key: seen.get(key, 0)):
+        # The reading's own readings too: Sholeh read Saleh is also Saleh with its h the
+        # consonant ح (صالح's key).
+        for sk in (r.skeleton, *(x.skeleton for x in r.readings if not x.exact)):
+            rc = coarse_skeleton(sk)
+            if len(rc) >= 2 and rc != own and rc not in out:
+                out.append(rc)
+    return tuple(out)
 
 
 def pair_keys(alts: Sequence[Sequence[str]]) -> set[str]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
-from corridor.matching.keys import UnitKeys, o_reading, unit_keys
+from corridor.matching.keys import UnitKeys, unit_keys, vouched_keys
 from corridor.matching.normalise import NameUnit, fold_maqsura
 from corridor.matching.variants import VariantTable
 from corridor.text import N_
@@ -159,6 +159,7 @@ class UnitComparator:
     def __post_init__(self) -> None:
         # UnitKeys hash by identity (they are interned by ``unit_keys``): fast keys.
         self._kcache: dict[tuple[UnitKeys, UnitKeys], str] = {}
+        self._vcache: dict[UnitKeys, tuple[UnitKeys, ...]] = {}
 
     def level(self, a: NameUnit, b: NameUnit) -> str:
         return self.level_keys(unit_keys(a), unit_keys(b))
@@ -176,26 +177,37 @@ class UnitComparator:
     def _level(self, a: UnitKeys, b: UnitKeys) -> str:
         lvl = self._rules_level(a, b)
         if lvl in (SIMILAR, DIFFERENT) and (a.script == "la" or b.script == "la"):
-            return self._o_level(a, b) or self._o_level(b, a) or lvl
+            return self._vouched_level(a, b) or self._vouched_level(b, a) or lvl
         return lvl
 
-    def _o_level(self, a: UnitKeys, b: UnitKeys) -> str | None:
-        """SPELLING or SCRIPT where the Latin ``a``, with its o read as the long a
-        (``keys.o_reading``), is ``b``'s name and a spelling the name data know far
-        better than ``a`` as written: Fotima (never seen) for Fatima (1,032 times) and
-        فاطمة, Ibrokhim for Ibrahim, Muso for Musa, as Uzbek and Tajik write them.
-        Omar (2,215) is not read Amar (2,079: عامر), nor Soad Saad."""
-        reading = o_reading(a.unit)
-        if reading is None or two_names(a, b):
+    def _vouched_level(self, a: UnitKeys, b: UnitKeys) -> str | None:
+        """SPELLING or SCRIPT where the Latin ``a``, read by ``keys.vouched_readings``, is
+        ``b``'s name and the name data vouch for the reading (``keys.vouched``):
+
+        - its o read as the long a (Fotima for Fatima and فاطمة, Ibrokhim for Ibrahim,
+          Muso for Musa, as Uzbek and Tajik write them): where the data know the
+          reading more than twice as often as ``a`` as written. Omar (2,215) is not read
+          Amar (2,079: عامر), nor Soad Saad.
+        - a letter read as Indonesian, Malay, Sundanese or a Turkic language writes it
+          (Sholeh for صالح, Hafizh for حافظ, Utsman for Uthman, Yusup for يوسف): only
+          where the data never saw ``a`` as written. Hisham and Shadi, known spellings,
+          are never read Hisam and Sadi.
+        - the Moroccan and Algerian article taken off (Lhoussine, Lahcen for الحسين,
+          الحسن).
+        """
+        if a.script != "la" or two_names(a, b):
             return None
-        r = unit_keys(reading)  # its Latin key folds the aa: Faatima's is fatima
-        seen = max([self.variants.seen(r.latin),
-                    *(self.variants.seen(x.latin) for x in r.readings if not x.exact)])
-        if seen < 3 or seen <= 2 * self.variants.seen(a.latin):
-            return None
-        if self._rules_level(r, b) not in (SAME, SPELLING, SCRIPT):
-            return None
-        return SCRIPT if a.script != b.script else SPELLING
+        for r in self._vouched_readings(a):
+            if self._rules_level(r, b) in (SAME, SPELLING, SCRIPT):
+                return SCRIPT if a.script != b.script else SPELLING
+        return None
+
+    def _vouched_readings(self, a: UnitKeys) -> tuple[UnitKeys, ...]:
+        """``keys.vouched_keys`` of ``a`` by this comparator's name data (computed once)."""
+        hit = self._vcache.get(a)
+        if hit is None:
+            hit = self._vcache[a] = tuple(vouched_keys(a.unit, self.variants.seen))
+        return hit
 
     def _rules_level(self, a: UnitKeys, b: UnitKeys) -> str:
         if a.script == b.script and a.text == b.text:

@@ -22,12 +22,15 @@ Three keys are computed for every :class:`~corridor.matching.normalise.NameUnit`
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Callable
 from functools import lru_cache
 
 from corridor.matching.normalise import SYLLABLE_RE, NameUnit, parse_name
 
-__all__ = ["Reading", "UnitKeys", "exact_readings", "is_syllable", "latin_key",
-           "latin_readings", "o_reading", "romanise", "skeleton", "slots", "unit_keys"]
+__all__ = ["VOUCH_KNOWN", "VOUCH_MORE", "VOUCH_UNSEEN", "Reading", "UnitKeys",
+           "letter_reading", "o_reading", "romanise", "skeleton", "slots", "unit_keys",
+           "vouched", "vouched_keys", "vouched_readings"]
 
 # Arabic letter -> (consonant class or "" , vowel heard or "").
 _AR_CLASS: dict[str, tuple[str, str]] = {
@@ -269,6 +272,9 @@ def latin_key(unit: NameUnit) -> str:
 #       c stays the French s: Yacine, Eljacem);
 #   Indonesian/Malay: sy is sh (Rasyid, Hisyam, Basyir, Syarif) and, in the spelling
 #       before 1972, tj is ch (Tjahjo).
+#   English, French and Urdu spellings write ز or ظ and then ه as zh between vowels
+#       (Azhar, Mazhar, Lazhar, Izhar: أزهر, مظهر, الأزهر, إظهار), where the zh of Russian
+#       names is ж: the reading keeps the z and the h apart (z'h).
 #   Kurdish (Kurmanji) and Azerbaijani: x is kh (خ: Xalid, Xelîl, Xedîce); their c, as
 #       the Turkish c anywhere in a name (Hatice, Hecî, Necmi), is j; a final c stays
 #       (Abdelhac).
@@ -305,6 +311,7 @@ _READING_GROUPS: list[list[list[tuple[re.Pattern[str], str]]]] = [
       (re.compile(r"gi(?=[aou])"), "j"), (re.compile(r"(?<![gn])g(?=[ei])"), "j")]],
     [[(re.compile(r"(?<![dc])sz"), "s")]],
     [[(re.compile(r"(?<=[aeiou])h$"), "hh")]],
+    [[(re.compile(r"(?<=[aeiou])zh(?=[aeiou])"), "z'h")]],
     [[(re.compile(r"(?:^|(?<=[aeou]))i(?=[aeou])"), "y"),
       (re.compile(r"(?:^|(?<=[aeio]))u(?=[aei])"), "w"), (re.compile(r"(?<=[^aeiou])ui$"), "wi")]],
 ]
@@ -435,12 +442,14 @@ def _exact_readings(
 _O_AS_A_RE = re.compile(r"(?<!o)o(?![eou])(?=[a-z])")
 
 
-def o_reading(unit: NameUnit) -> NameUnit | None:
+def o_reading(unit: NameUnit, long: bool = True) -> NameUnit | None:
     """The Latin ``unit`` with its o read as the long a (written aa), as Uzbek and Tajik
     write it (Fotima, Ibrohim: ``central_asian``), and Javanese (Rochman, Sholeh); None
     where it has no such o (the Dutch oe, the French ou are u). The comparator reads a
     name so only where the reading is a spelling the name data know far better. Long,
-    so that it asks the other name for its alif: Rokaya is not Raqiya (راقية).
+    so that it asks the other name for its alif: Rokaya is not Raqiya (راقية);
+    ``long=False`` gives the short a, which ``vouched_readings`` tries only beside a
+    letter of Indonesian spelling (Shofiyah: صفية).
 
     >>> o_reading(parse_name("Fotima")[0])
     NameUnit(parts=('faatima',), script='la')
@@ -449,7 +458,143 @@ def o_reading(unit: NameUnit) -> NameUnit | None:
     """
     if unit.script != "la" or _O_AS_A_RE.search(unit.text) is None:
         return None
-    return NameUnit(tuple(_O_AS_A_RE.sub("aa", p) for p in unit.parts), "la")
+    a = "aa" if long else "a"
+    return NameUnit(tuple(_O_AS_A_RE.sub(a, p) for p in unit.parts), "la")
+
+
+# Letters that Indonesian and Malay (and Sundanese, Tagalog and the Turkic languages for
+# the f) give to Arabic sounds which other Latin spellings give to another sound:
+#   sh is ص (Sholeh, Shofiyah, Nashir, Hafshah: صالح, صفية, ناصر, حفصة), not ش, which
+#       they write sy (``_READING_GROUPS``);
+#   a final zh is ظ (Hafizh, Mahfuzh: حافظ, محفوظ), not the ж of Russian names (within
+#       a word it is mostly z and h: Azhar, Mazhar, Lazhar: أزهر, مظهر, الأزهر);
+#   ts is ث (Utsman, Harits, Haitsam: عثمان, حارث, هيثم), which English writes th;
+#   p is ف, as Sundanese, Tagalog and the Turkic languages say it (Yusup, Arip, Sopyan,
+#       Lutpi; Kazakh and Tatar Yusupov): not a ph.
+# The comparator reads a name so only where the data vouch for it (``vouched_readings``).
+_LETTER_RULES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"(?<![cst])sh"), "s"), (re.compile(r"(?<![dst])zh$"), "z"),
+    (re.compile(r"ts(?!ch)"), "th"), (re.compile(r"p(?!h)"), "f"),
+]
+
+
+# How much the name data must vouch for a reading (``vouched``): the reading is a spelling
+# they know (3 times or more) and
+VOUCH_MORE = "more"  # they know it more than twice as often as the name as written;
+VOUCH_UNSEEN = "unseen"  # they never saw the name as written;
+VOUCH_KNOWN = "known"  # nothing more: the spelling says what it is.
+
+# The article that Moroccan and Algerian names fuse to the name, as their French spellings
+# write it: l before a consonant (Lhoussine, Lhoucine, Lbachir, Lmahdi, Lhaj: الحسين,
+# البشير, المهدي, الحاج) and lah before one (Lahcen, Lahbib: الحسن, الحبيب), which no
+# other name begins with; la before a consonant (Lahoucine: الحسين) and l before a (Laid:
+# العيد) only where the data never saw the name as written: Lamis, Latifa and Layla are
+# names of their own.
+_ARTICLE_RULES: list[tuple[re.Pattern[str], str, str]] = [
+    (re.compile(r"^l(?=[^aeiouy'])"), "", VOUCH_KNOWN),
+    (re.compile(r"^lah(?=[^aeiouy])"), "ha", VOUCH_KNOWN),
+    (re.compile(r"^la(?=[^aeiouy])"), "", VOUCH_UNSEEN),
+    (re.compile(r"^l(?=a)"), "", VOUCH_UNSEEN),
+]
+
+
+def vouched(kind: str, written: int, reading: int) -> bool:
+    """True where the name data vouch for a reading of ``kind`` (``VOUCH_*``), given how
+    often they spell some Arabic name as written and as read (``VariantTable.seen``)."""
+    if reading < 3:
+        return False
+    if kind == VOUCH_MORE:
+        return reading > 2 * written
+    return kind == VOUCH_KNOWN or not written
+
+
+def article_readings(unit: NameUnit) -> list[tuple[NameUnit, str]]:
+    """The Latin ``unit`` without the article fused to its first word the Moroccan and
+    Algerian way (``_ARTICLE_RULES``), each with how much the data must vouch for it.
+
+    >>> [(u.text, kind) for u, kind in article_readings(parse_name("Lahcen")[0])]
+    [('hacen', 'known'), ('hcen', 'unseen'), ('ahcen', 'unseen')]
+    >>> [u.text for u, _ in article_readings(parse_name("Lhoussine")[0])]
+    ['houssine']
+    """
+    if unit.script != "la" or is_syllable(unit) or not unit.parts[0].startswith("l"):
+        return []
+    out: dict[NameUnit, str] = {}
+    first, rest = unit.parts[0], unit.parts[1:]
+    for rx, rep, kind in _ARTICLE_RULES:
+        word = rx.sub(rep, first, count=1)
+        if word != first and len(word) >= 2:
+            out.setdefault(NameUnit((word, *rest), "la"), kind)
+    return list(out.items())
+
+
+def letter_reading(unit: NameUnit) -> NameUnit | None:
+    """The Latin ``unit`` with the letters Indonesian, Malay, Sundanese and the Turkic
+    languages give to other Arabic sounds read as those sounds (``_LETTER_RULES``); None
+    where it has none of them.
+
+    >>> [letter_reading(parse_name(n)[0]).text for n in ("Sholeh", "Hafizh", "Utsman", "Yusup")]
+    ['soleh', 'hafiz', 'uthman', 'yusuf']
+    >>> letter_reading(parse_name("Hasan")[0]) is None
+    True
+    """
+    if unit.script != "la" or is_syllable(unit):  # Korean Pong, Pae are not Fong, Fae
+        return None
+    parts = _apply(unit.parts, _LETTER_RULES)
+    return None if parts == unit.parts else NameUnit(parts, "la")
+
+
+def vouched_readings(unit: NameUnit) -> list[tuple[NameUnit, str]]:
+    """Readings of a Latin ``unit`` that count only where the name data vouch for them
+    (``vouched``), each with how much they must:
+
+    - the o read as the long a (``o_reading``: Fotima read Faatima): ``VOUCH_MORE``;
+    - the letters of Indonesian, Malay, Sundanese and Turkic spellings read as the sounds
+      they stand for there, alone or with the o read a, long or short (``letter_reading``:
+      Sholeh read Saleh, Yusup read Yusuf): ``VOUCH_UNSEEN``;
+    - the Moroccan and Algerian article taken off (``article_readings``: Lhoussine read
+      Houssine).
+
+    ``compare.UnitComparator`` accepts a reading that the data vouch for and that is the
+    other name; ``blocking`` gives such a reading a key of its own.
+
+    >>> [(u.text, kind) for u, kind in vouched_readings(parse_name("Sholeh")[0])]
+    [('shaaleh', 'more'), ('soleh', 'unseen'), ('saaleh', 'unseen'), ('saleh', 'unseen')]
+    """
+    if unit.script != "la":
+        return []
+    out: list[tuple[NameUnit, str]] = []
+    o_read = o_reading(unit)
+    if o_read is not None:
+        out.append((o_read, VOUCH_MORE))
+    out.extend(article_readings(unit))
+    letters = letter_reading(unit)
+    if letters is not None:
+        out.append((letters, VOUCH_UNSEEN))
+        both = o_reading(letters)
+        if both is not None:
+            # Javanese writes o for the a after these letters, long or short (Sholeh,
+            # Shofiyah: صالح, صفية).
+            out.append((both, VOUCH_UNSEEN))
+            out.append((o_reading(letters, long=False) or both, VOUCH_UNSEEN))
+    return out
+
+
+def vouched_keys(unit: NameUnit, seen: Callable[[str], int]) -> list[UnitKeys]:
+    """The keys of ``unit``'s readings (``vouched_readings``) that the name data vouch for
+    (``vouched``), given ``seen``: how often the data spell some Arabic name with a Latin
+    key (``VariantTable.seen``). A reading is known by its own key or by a key of its
+    other readings (Sholeh read Saleh: the h of Saleh read as ح)."""
+    written = seen(latin_key(unit)) if unit.script == "la" else 0
+    out = []
+    for reading, kind in vouched_readings(unit):
+        if not vouched(kind, written, sys.maxsize):
+            continue  # no count of the reading could vouch for it: skip its keys
+        r = unit_keys(reading)  # its Latin key folds the aa: Faatima's is fatima
+        known = max([seen(r.latin), *(seen(x.latin) for x in r.readings if not x.exact)])
+        if vouched(kind, written, known):
+            out.append(r)
+    return out
 
 
 class Reading:

@@ -34,6 +34,7 @@ __all__ = [
     "FREQUENCY_TABLE_TOTAL",
     "VariantTable",
     "load_default_frequencies",
+    "load_latin_seen",
 ]
 
 # The shipped frequency table counts persons per million.
@@ -74,8 +75,7 @@ class VariantTable:
             for la in latins.split(",") if la
         ])
         names = {key: fold_maqsura(arabic) for key, arabic in _rows("latin-names.tsv")}
-        seen = {key: int(count) for key, count in _rows("latin-keys.tsv")}
-        return cls(table.arabic_to_latin, table.latin_to_arabic, names, seen)
+        return cls(table.arabic_to_latin, table.latin_to_arabic, names, load_latin_seen())
 
     def seen(self, latin_key: str) -> int:
         """How often the data spell some Arabic name with ``latin_key`` (0 where fewer
@@ -106,6 +106,13 @@ def _rows(name: str) -> Iterator[tuple[str, str]]:
         if line and not line.startswith("#"):
             key, _, rest = line.partition("\t")
             yield key, rest
+
+
+@cache
+def load_latin_seen() -> Mapping[str, int]:
+    """Latin key -> how often the shipped name data spell some Arabic name so (3 or more
+    times; ``VariantTable.seen``), read once."""
+    return MappingProxyType({key: int(count) for key, count in _rows("latin-keys.tsv")})
 
 
 @cache
