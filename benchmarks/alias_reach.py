@@ -57,6 +57,8 @@ def main() -> int:
     p.add_argument("--ranked", type=Path, required=True)
     p.add_argument("--kind", nargs="+", default=["alias_good", "alias_low"])
     p.add_argument("--common", type=int, default=1000)
+    p.add_argument("--show", action="store_true",
+                   help="print each miss within reach: query, registered record, rank-1 record")
     args = p.parse_args()
 
     def rows(path: Path) -> list[dict[str, str]]:
@@ -98,6 +100,11 @@ def main() -> int:
                 counts["the same record twice"] += 1
             else:
                 counts["within reach"] += 1
+                if args.show:
+                    top = registry.get(first.get(q["query_id"], ""), {})
+                    print(f"  within reach: {q['full_name'] or q['name_original_script']!r}"
+                          f" ({q['birth_year'] or '-'}) -> {rec['full_name']!r}"
+                          f" ({rec['birth_year'] or '-'}); first: {top.get('full_name', '-')!r}")
         print(f"{kind}: {n} registered queries")
         for what, k in counts.most_common():
             print(f"  {what:38} {k:5}  {k / n:.3f}")

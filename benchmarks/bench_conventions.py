@@ -6,8 +6,10 @@ The dev benchmarks hold the Dutch, French and English ways of writing Arabic nam
 relatives also write them the German, Swedish, Polish, Czech or Bosnian, Albanian,
 Italian, Turkish, Kurdish (Kurmanji), Spanish, Portuguese or Russian ways (in Latin
 letters, or in Cyrillic as the Caucasus writes them, г for h), in Sorani Kurdish
-letters, the Uzbek (Latin) and Tajik (Cyrillic) ways (o for the long a), or type them
-on a phone in the Arabic chat alphabet (Arabizi: 7 for h, 5 for kh). This benchmark
+letters, the Uzbek (Latin) and Tajik (Cyrillic) ways (o for the long a), the Indonesian
+and Malay way (sy for ش, sh for ص, ts for ث) and as Javanese and Sundanese say it (o
+after the emphatic letters, p for f), or type them on a phone in the Arabic chat
+alphabet (Arabizi: 7 for h, 5 for kh). This benchmark
 makes its own enquiries from a registry's English-style spellings by each convention's
 letter rules (``CONVENTIONS``: sh, kh, j, y, long vowels ...), so it measures a convention, not a
 list of names: no rule of the engine was written from these strings, and these rules
@@ -139,9 +141,11 @@ def _latin_vowels_after(latin: str) -> list[str]:
     return out
 
 
-def sorani(arabic: str, latin: str, before_h: bool = False) -> str:
+def sorani(arabic: str, latin: str, before_h: bool = False, short_e: str = "ە") -> str:
     """``arabic`` as Sorani Kurdish writes it, its short vowels from ``latin``; with
-    ``before_h``, also a short vowel before ه (which Sorani leaves out: زهرا)."""
+    ``before_h``, also a short vowel before ه (which Sorani leaves out: زهرا); ``short_e``:
+    the letter for a short e (Sorani's is its a, ە)."""
+    short = {**_SHORT, "e": short_e}
     no_vowel_before = "اىآوية" if before_h else "اىآويةه"
     letters = [c for c in arabic if not c.isspace()]
     starts, pos = set(), 0  # where each word begins among the letters
@@ -156,15 +160,15 @@ def sorani(arabic: str, latin: str, before_h: bool = False) -> str:
     lead = re.match(r"[aeiou]?", re.sub(r"[^a-z]", "", latin.lower())).group(0) or "a"
     insert: dict[int, str] = {}
     if letters and letters[0] == "ع" and len(letters) > 1 and letters[1] not in _AR_VOWEL + "وي":
-        insert[0] = _SHORT[lead]  # عومەر, عەبد: the vowel after an initial ain
+        insert[0] = short[lead]  # عومەر, عەبد: the vowel after an initial ain
     if len(cons) == len(vowels):
         for k, i in enumerate(cons):
             nxt = letters[i + 1] if i + 1 < len(letters) else ""
             v = vowels[k][:1]
             article = letters[i] == "ل" and i - 1 in starts and letters[i - 1] == "ا"
-            if (v in _SHORT and nxt and nxt not in no_vowel_before and k + 1 < len(cons)
+            if (v in short and nxt and nxt not in no_vowel_before and k + 1 < len(cons)
                     and not article):  # al-Ali: the vowel heard is the name's, not the ل's
-                insert[i] = _SHORT[v]
+                insert[i] = short[v]
     out: list[str] = []
     pos = 0
     for word in arabic.split():
@@ -193,7 +197,7 @@ def sorani(arabic: str, latin: str, before_h: bool = False) -> str:
 # do). Khadija Jamal al-Shammari: Xadija Jamol Al-Shammariy is what they write (-iy for
 # the nisba); this keeps a plain -i.
 UZBEK, TAJIK = "uzbek", "tajik"
-_CA_LETTERS = {
+_FROM_ARABIC = {
     UZBEK: {"ب": "b", "ت": "t", "ث": "s", "ج": "j", "ح": "h", "خ": "x", "د": "d", "ذ": "z",
             "ر": "r", "ز": "z", "س": "s", "ش": "sh", "ص": "s", "ض": "z", "ط": "t", "ظ": "z",
             "غ": "gʻ", "ف": "f", "ق": "q", "ک": "k", "ك": "k", "ل": "l", "م": "m", "ن": "n",
@@ -205,15 +209,35 @@ _CA_LETTERS = {
 }
 
 
-def central_asian(arabic: str, latin: str, convention: str) -> str:
-    """``arabic`` as Uzbek (Latin) or Tajik (Cyrillic) writes it, its short vowels heard
-    from ``latin`` (by way of ``sorani``)."""
-    letters = _CA_LETTERS[convention]
+# Indonesian and Malay, the way their lists of Arabic names write them (the Ministry of
+# Religious Affairs' transliteration): ش sy, ص sh, ض dh, ط th, ظ zh, ث ts, ذ dz, خ kh,
+# غ gh, ق q, ة ah, ع not written; the vowels a, i, u. ``javanese``: as Javanese and
+# Sundanese say and write them, the a after ص ض ط ظ ق خ غ ر is o (Sholeh, Ridho, Thoriq,
+# Rosyid, Ibrohim) and ف is p (Yusup, Arip, Sopyan).
+INDONESIAN, JAVANESE = "indonesian", "javanese"
+_FROM_ARABIC[INDONESIAN] = {
+    "ب": "b", "ت": "t", "ث": "ts", "ج": "j", "ح": "h", "خ": "kh", "د": "d", "ذ": "dz", "ر": "r",
+    "ز": "z", "س": "s", "ش": "sy", "ص": "sh", "ض": "dh", "ط": "th", "ظ": "zh", "غ": "gh",
+    "ف": "f", "ق": "q", "ک": "k", "ك": "k", "ل": "l", "م": "m", "ن": "n", "ه": "h", "ا": "a",
+    "ە": "a", "ې": "e", "ی": "i", "و": "u", "y": "y", "w": "w",
+}
+_FROM_ARABIC[JAVANESE] = {**_FROM_ARABIC[INDONESIAN], "ف": "p"}
+_O_AFTER = {JAVANESE: "صضطظقخغر"}
+
+
+def from_arabic(arabic: str, latin: str, convention: str) -> str:
+    """``arabic`` as Uzbek (Latin), Tajik (Cyrillic), Indonesian or Javanese writes it,
+    its short vowels heard from ``latin`` (by way of ``sorani``)."""
+    letters = _FROM_ARABIC[convention]
+    o_after = _O_AFTER.get(convention, "")
     article = arabic.startswith("ال") and len(arabic) > 3 and " " not in arabic
     if article:  # the name after the article, as a name of its own (al-Ali: Ali)
         arabic, latin = arabic[2:], re.sub(r"^[ae]l[- ]?", "", latin, flags=re.IGNORECASE)
     words = []
-    for word in sorani(arabic, latin, before_h=True).split():
+    # Indonesian writes the short e it hears (Saleh, Sholeh), as the registry's spelling
+    # does; Uzbek and Tajik write a.
+    short_e = "ې" if "ې" in letters else "ە"
+    for word in sorani(arabic, latin, before_h=True, short_e=short_e).split():
         out, start = "", 0
         if word.startswith("ال") and len(word) > 3:  # Abd al-Hadi: the article is al
             out, start = letters["ە"] + letters["ل"], 2
@@ -232,10 +256,15 @@ def central_asian(arabic: str, latin: str, convention: str) -> str:
                 continue
             if c in "ةە" and j == len(word) - 1:
                 out += letters["ت" if word[j - 1:j] == "ا" else "ە"]  # Hayot; Fotima
+                if convention in (INDONESIAN, JAVANESE) and word[j - 1:j] != "ا":
+                    out += "h"  # Fatimah, Aisyah
+                continue
+            if c in "اە" and j > 0 and word[j - 1] in o_after:
+                out += "o"  # Sholeh, Rosyid
                 continue
             out += letters.get(c, "")
         out = out[:1].upper() + out[1:]
-        words.append(("Al-" if convention == UZBEK else "Ал-") + out if article else out)
+        words.append(("Ал-" if convention == TAJIK else "Al-") + out if article else out)
     return " ".join(words)
 
 
@@ -263,8 +292,8 @@ def _query(rec: PersonRecord, given: str, convention: str, rng: random.Random,
     names = [given, rec.father_name or "", rec.family_name or ""]
     if convention == SORANI:
         full = " ".join(sorani(arabic[n], n) for n in names)
-    elif convention in (UZBEK, TAJIK):
-        full = " ".join(central_asian(arabic[n], n, convention) for n in names)
+    elif convention in _FROM_ARABIC:
+        full = " ".join(from_arabic(arabic[n], n, convention) for n in names)
     else:
         full = respell(" ".join(n for n in names if n), convention)
     return PersonRecord("q", full_name=full, sex=rec.sex, birth_year=year)
@@ -275,7 +304,9 @@ def main() -> int:
     p.add_argument("--registry", type=Path, required=True)
     p.add_argument("--n", type=int, default=300, help="registered persons sampled")
     p.add_argument("--seed", type=int, default=14)
-    p.add_argument("--convention", nargs="+", default=[*CONVENTIONS, SORANI, UZBEK, TAJIK])
+    p.add_argument("--convention", nargs="+", default=[*CONVENTIONS, SORANI, *_FROM_ARABIC])
+    p.add_argument("--show", action="store_true",
+                   help="print each enquiry missed and each brother or sister given a match")
     args = p.parse_args()
 
     t0 = time.perf_counter()
@@ -312,7 +343,7 @@ def main() -> int:
         first = likely = traps = trapped = 0
         t1 = time.perf_counter()
         persons = sample
-        spelt_from_arabic = convention in (SORANI, UZBEK, TAJIK)
+        spelt_from_arabic = convention == SORANI or convention in _FROM_ARABIC
         if spelt_from_arabic:  # those whose three names have an Arabic spelling
             persons = [r for r in sample if all(
                 n in arabic for n in (r.given_name, r.father_name, r.family_name))]
@@ -323,6 +354,10 @@ def main() -> int:
             if found and found[0].record_id == rec.record_id:
                 first += 1
                 likely += found[0].probability >= 0.5
+            if args.show and not (found and found[0].record_id == rec.record_id
+                                  and found[0].probability >= 0.5):
+                print(f"  missed: {q.full_name!r} for {rec.full_name!r}: "
+                      f"{[(m.record_id == rec.record_id, round(m.probability, 3)) for m in found]}")
             taken = families[(_skeleton(rec.father_name), _skeleton(rec.family_name))]
             others = sorted(g for g in given_by_sex[rec.sex] if _skeleton(g) not in taken
                             and (not spelt_from_arabic or g in arabic))
@@ -330,12 +365,15 @@ def main() -> int:
             traps += 1
             offered = index.search(sibling, top=1)
             trapped += bool(offered and offered[0].probability >= 0.5)
+            if args.show and offered and offered[0].probability >= 0.5:
+                print(f"  sibling matched: {sibling.full_name!r} to {offered[0].record_id} "
+                      f"at {offered[0].probability:.3f} ({rec.full_name!r})")
         n = len(persons)
         sample_names = [("خديجة", "Khadija"), ("جمال", "Jamal"), ("الشمري", "al-Shammari")]
         if convention == SORANI:
             example = " ".join(sorani(a, la) for a, la in sample_names)
-        elif convention in (UZBEK, TAJIK):
-            example = " ".join(central_asian(a, la, convention) for a, la in sample_names)
+        elif convention in _FROM_ARABIC:
+            example = " ".join(from_arabic(a, la, convention) for a, la in sample_names)
         else:
             example = respell("Khadija Jamal al-Shammari", convention)
         print(f"{convention:14} recall@1={first / n:.3f} likely@1={likely / n:.3f} "
