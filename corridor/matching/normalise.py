@@ -501,8 +501,62 @@ def _latin_units(text: str) -> list[NameUnit]:
             pending_link = False
             continue
         pending_link = False
+        glued = _glued_link(w, words[i]) if i < len(words) else None
+        if glued is not None:
+            stem, joined = glued
+            units.append([stem, _SUFFIX_CANON.get(words[i], words[i])] if joined else [stem])
+            i += joined
+            continue
         units.append(_split_latin_word(w))
     return [NameUnit(tuple(u), "la") for u in units if "".join(u)]
+
+
+# The idafa link glued to the first half of a compound, as Bengali, Pakistani, Indonesian
+# and Malaysian names write it: Ziaur Rahman, Habibur Rahman, Inamul Haq, Nurul Islam,
+# Akhtaruz Zaman (Zia-ur-Rahman, ضياء الرحمن), and Nurul Huda, Saiful Anwar (نور الهدى).
+# -ul before any name; the article's l made the next name's first letter before it
+# (-ur Rahman, -uz Zaman, -ush Shams).
+_GLUED_LINK_RE = re.compile(r"^(?P<stem>[a-z]{2,}?)u(?P<l>l|sh|[rsdnzt])$")
+# Second halves that make one name with the first, in Arabic script too (``_ARABIC_SUFFIXES``).
+_JOINED_SECOND = frozenset(["rahman", "rehman", "rahim", "haq", "huq", "hak", "haque", "islam",
+                            "zaman", "din", "deen"])
+
+
+def _glued_link(word: str, nxt: str) -> tuple[str, bool] | None:
+    """(first half, whether ``nxt`` joins it) where ``word`` is the first half of a
+    compound with the link glued to it and ``nxt`` the next word; else None.
+
+    Only a word the name data never saw as written (Mansur, Rasul, Batul, Ghafur end so
+    and are names) is read so: before a second half that makes one name with it
+    (Ziaur Rahman: Zia-ur-Rahman), or, with -ul, before any name where the data know the
+    first half (Nurul Huda: Nur, Huda).
+    """
+    m = _GLUED_LINK_RE.match(word)
+    if m is None or nxt in _CONNECTORS or nxt in _ARTICLES or nxt in _LINKS:
+        return None
+    link = m.group("l")
+    if link != "l" and not nxt.startswith(link):
+        return None  # the article's l is the next name's first letter, or it is no link
+    from corridor.matching import keys  # which imports this module
+    from corridor.matching.variants import load_latin_seen
+
+    seen = load_latin_seen()
+    if seen.get(keys.latin_key(NameUnit((word,), "la"))):
+        return None
+    stem = m.group("stem")
+    if nxt in _JOINED_SECOND:
+        return stem, True
+    if link == "l":
+        # The first half as written, or as its writer's letters read it (Syamsul: Shams,
+        # Khoirul: Khair).
+        unit = NameUnit((stem,), "la")
+        readings = [r.latin for r in keys.unit_keys(unit).readings if not r.exact]
+        o_read = keys.o_reading(unit)
+        if o_read is not None:
+            readings.append(keys.latin_key(o_read))
+        if max(seen.get(k, 0) for k in (keys.latin_key(unit), *readings)) >= 3:
+            return stem, False
+    return None
 
 
 def _split_latin_word(w: str) -> list[str]:

@@ -1,5 +1,6 @@
-"""matching keys of names written the Indonesian and Malay way, with p for f, and with
-the Moroccan and Algerian article fused to them (issue 14)
+"""matching keys of names written the Indonesian and Malay way, with p for f, with the
+Moroccan and Algerian article fused to them, and with a compound's link glued to its
+first half (issue 14)
 
 Revision ID: 0034_keys
 Revises: 0033_keys
@@ -11,10 +12,12 @@ final zh ظ, ts ث, and the o of Javanese after them: Sholeh, Hafizh, Utsman), w
 f (Sundanese and Turkic: Yusup, Sopyan), or without the article that Moroccan and
 Algerian names fuse to them (Lhoussine, Lahcen, Lbachir), gets the name key of that
 reading; a zh between vowels has a reading with z and h apart (Azhar, Mazhar: أزهر,
-مظهر). Keys are computed by the matching engine (application code, which a migration
-never imports), so this revision only leaves the rebuild marker of 0002 when persons are
-registered; ``corridor.upgrade`` (``corridor init``, ``db upgrade``, ``serve``,
-``demo``) then rebuilds the index with today's keys and removes the marker.
+مظهر). A compound written with its link glued to the first half (Ziaur Rahman, Inamul
+Haq, Nurul Islam) is one name, as Zia-ur-Rahman is; Nurul Huda is Nur and Huda. Keys
+are computed by the matching engine (application code, which a migration never imports),
+so this revision only leaves the rebuild marker of 0002 when persons are registered;
+``corridor.upgrade`` (``corridor init``, ``db upgrade``, ``serve``, ``demo``) then
+rebuilds the index with today's keys and removes the marker.
 
 Imports no application code.
 """
