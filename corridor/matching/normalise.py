@@ -30,6 +30,7 @@ from corridor.matching.vocalised import is_vocalised, romanise_vocalised
 
 __all__ = [
     "NameUnit",
+    "ends_with_article_name",
     "join_split_compounds",
     "is_arabic",
     "normalise_arabic",
@@ -345,6 +346,25 @@ def _strip_glued_article(w: str) -> str | None:
     if len(rest) >= 4 and len(_LATIN_CONSONANTS_RE.findall(rest)) >= 2:
         return rest
     return None
+
+
+def ends_with_article_name(text: str) -> bool:
+    """True where the last name of ``text`` is written with the article, apart, hyphened
+    or glued (al-Kassem, El Kassem, Alali, Elhassan, الكاسم): a family name, never a
+    father's name.
+
+    >>> [ends_with_article_name(t) for t in ("Khadija El Kassem", "Reem Alali", "Ahmad Hassan")]
+    [True, True, False]
+    """
+    words = re.split(r"\s+", unicodedata.normalize("NFC", text).strip())
+    last = words[-1].casefold() if words and words[-1] else ""
+    if not last:
+        return False
+    if len(words) >= 2 and words[-2].casefold() in ("al", "el", "ال"):
+        return True
+    if re.match(r"^(?:al|el)[-\u2010'’]", last) or last.startswith("ال"):
+        return True
+    return _strip_glued_article(re.sub(r"[^a-z]", "", normalise_latin(last))) is not None
 
 
 def _strip_brackets(text: str) -> str:

@@ -7,7 +7,13 @@ from functools import cached_property
 
 from corridor.matching.central_asian import central_asian_parts
 from corridor.matching.keys import UnitKeys, unit_keys
-from corridor.matching.normalise import NameUnit, join_split_compounds, name_sex, parse_name
+from corridor.matching.normalise import (
+    NameUnit,
+    ends_with_article_name,
+    join_split_compounds,
+    name_sex,
+    parse_name,
+)
 from corridor.matching.vocalised import vocalised_parts
 
 __all__ = ["PersonRecord", "NameChain", "GIVEN", "GIVEN2", "CHAIN", "FAMILY"]
@@ -28,6 +34,11 @@ class NameChain:
     # father's, never the rest of a given name in two words (Mohammed Zakaria is
     # Mohammed, son of Zakaria, not "Mohammed" Zakaria).
     father_known: bool = False
+    # True where the chain's roles are the last word's place alone (a full name, a name
+    # in another script), and that word is no family name by its article (al-Kassem,
+    # Alali, الكاسم): its second of two names may be the father's or the second of a
+    # double given name as well as the family name (``Matcher._chain_result``).
+    open_second: bool = False
 
     @cached_property
     def role_set(self) -> frozenset[str]:
@@ -124,7 +135,8 @@ class PersonRecord:
         )
         known: tuple[str, ...] = ()  # the roles the name parts give, where they do
 
-        def add(units: tuple[NameUnit, ...], roles: tuple[str, ...], source: str) -> None:
+        def add(units: tuple[NameUnit, ...], roles: tuple[str, ...], source: str,
+                text: str | None = None) -> None:
             if units and units not in seen:
                 seen.add(units)
                 # Another spelling of the same chain (the name in Arabic script) has the
@@ -137,7 +149,9 @@ class PersonRecord:
                     bool(known) and len(units) > len(known) and len(known) >= 3
                     and use[:2] == (GIVEN, CHAIN)
                 )
-                out.append(NameChain(units, use, source, father_known and (same or longer)))
+                out.append(NameChain(units, use, source, father_known and (same or longer),
+                                     not same and text is not None and len(units) == 2
+                                     and not ends_with_article_name(text)))
 
         if given or father or grand or family:
             parts = given + father + grand + family
@@ -154,10 +168,11 @@ class PersonRecord:
                 add(parts, roles, "name parts")
         full = parse_name(self.full_name)
         if full:
-            add(full, _roles(len(full), len(given) or 1, len(family) or 1), "full name")
+            add(full, _roles(len(full), len(given) or 1, len(family) or 1), "full name",
+                None if family else self.full_name)
         orig = parse_name(self.name_original_script)
         if orig:
-            add(orig, _roles(len(orig)), "original script")
+            add(orig, _roles(len(orig)), "original script", self.name_original_script)
         for alt in self.alternate_names:
             units = parse_name(alt)
             add(units, _roles(len(units)), "other name")

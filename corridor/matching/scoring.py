@@ -456,6 +456,7 @@ class Matcher:
         chain_ws: list[float] = []
         chain_words: list[Text] = []
         lookalike = script_says = False
+        two = q.open_second and q_roles == (GIVEN, FAMILY)
         for i, j, lvl, w in pairs:
             qr, cr = q_roles[i], c_roles[j]
             if (
@@ -467,6 +468,11 @@ class Matcher:
             ):
                 # "Naim" for "Mohammad Naim": a leading Mohammad is often left out.
                 cr = GIVEN2
+            if two and i == 1 and j == 1 and cr in (CHAIN, GIVEN2):
+                # The second of two names is the father's (Ahmad Hassan: Ahmad, son of
+                # Hassan) or the second of a double given name (Mohammad Naim) as often
+                # as the family name: found right after the given name, it is that.
+                qr = cr
             matched_role[i] = cr
             if qr == GIVEN and cr == GIVEN and lvl == SIMILAR:
                 lookalike = _lookalike(q_keys[i], c.keys[j])
