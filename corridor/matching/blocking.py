@@ -49,9 +49,9 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from corridor.matching.keys import UnitKeys, unit_keys, vouched_keys
+from corridor.matching.latin_keys import load_latin_seen
 from corridor.matching.normalise import NameUnit
 from corridor.matching.records import PersonRecord
-from corridor.matching.variants import load_latin_seen
 
 __all__ = [
     "blocking_key_groups",

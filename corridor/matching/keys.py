@@ -26,6 +26,7 @@ import sys
 from collections.abc import Callable
 from functools import lru_cache
 
+from corridor.matching.latin_keys import fold_latin
 from corridor.matching.normalise import SYLLABLE_RE, NameUnit, parse_name
 
 __all__ = ["VOUCH_KNOWN", "VOUCH_MORE", "VOUCH_UNSEEN", "Reading", "UnitKeys",
@@ -213,18 +214,6 @@ def slots(unit: NameUnit) -> tuple[tuple[str, frozenset[str]], ...]:
     return tuple(_collapse(_segments(unit)))
 
 
-_LATIN_KEY_SUBS = [
-    (r"dsch|dsj|dzh|dzs|xh", "j"), (r"tsch|tsj", "ch"), (r"sch|sz", "sh"), (r"tch|cz", "ch"),
-    (r"sj", "sh"),
-    (r"oe", "u"), (r"ij(?![aeiou])", "ei"), (r"ph", "f"), (r"kh", "k"), (r"gh", "g"),
-    (r"dh", "d"), (r"th", "t"), (r"ck", "k"), (r"q", "k"), (r"c(?=[eiy])", "s"), (r"ch", "sh"),
-    (r"c", "k"), (r"x", "ks"),
-    (r"dj", "j"), (r"ou|oo|o|uw", "u"), (r"ee|ie", "i"), (r"ei|ey|ay|ai", "ai"),
-    (r"y(?![aeiou])", "i"),
-    (r"(?<=[bcdfgjklmnpqrstvxz])e$", ""),  # French silent final e: Hassane, Yacine
-    (r"e", "a"), (r"w", "u"), (r"v", "u"), (r"(?<=[aiu])h$", ""), (r"(.)\1+", r"\1"),
-]
-_LATIN_KEY_RES = [(re.compile(p), r) for p, r in _LATIN_KEY_SUBS]
 
 
 def romanise(unit: NameUnit) -> str:
@@ -253,10 +242,7 @@ def latin_key(unit: NameUnit) -> str:
     >>> latin_key(parse_name("Mohammed")[0]) == latin_key(parse_name("Muhammad")[0])
     True
     """
-    s = romanise(unit)
-    for rx, rep in _LATIN_KEY_RES:
-        s = rx.sub(rep, s)
-    return s
+    return fold_latin(romanise(unit))
 
 
 # Letters whose sound depends on the language of the writer. Each entry is one

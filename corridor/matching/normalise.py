@@ -25,6 +25,7 @@ from functools import lru_cache
 from importlib import resources
 
 from corridor.matching.central_asian import is_central_asian, read_central_asian
+from corridor.matching.latin_keys import fold_latin, load_latin_seen
 from corridor.matching.other_scripts import romanise_other
 from corridor.matching.vocalised import is_vocalised, romanise_vocalised
 
@@ -549,7 +550,8 @@ def _glued_link(word: str, nxt: str) -> tuple[str, bool] | None:
     Only a word the name data never saw as written (Mansur, Rasul, Batul, Ghafur end so
     and are names) is read so: before a second half that makes one name with it
     (Ziaur Rahman: Zia-ur-Rahman), or, with -ul, before any name where the data know the
-    first half (Nurul Huda: Nur, Huda).
+    first half as written (Nurul Huda: Nur, Huda; not Khoirul Anam, whose Khoir they
+    know only as Khair).
     """
     m = _GLUED_LINK_RE.match(word)
     if m is None or nxt in _CONNECTORS or nxt in _ARTICLES or nxt in _LINKS:
@@ -557,25 +559,14 @@ def _glued_link(word: str, nxt: str) -> tuple[str, bool] | None:
     link = m.group("l")
     if link != "l" and not nxt.startswith(link):
         return None  # the article's l is the next name's first letter, or it is no link
-    from corridor.matching import keys  # which imports this module
-    from corridor.matching.variants import load_latin_seen
-
     seen = load_latin_seen()
-    if seen.get(keys.latin_key(NameUnit((word,), "la"))):
+    if seen.get(fold_latin(word)):
         return None
     stem = m.group("stem")
     if nxt in _JOINED_SECOND:
         return stem, True
-    if link == "l":
-        # The first half as written, or as its writer's letters read it (Syamsul: Shams,
-        # Khoirul: Khair).
-        unit = NameUnit((stem,), "la")
-        readings = [r.latin for r in keys.unit_keys(unit).readings if not r.exact]
-        o_read = keys.o_reading(unit)
-        if o_read is not None:
-            readings.append(keys.latin_key(o_read))
-        if max(seen.get(k, 0) for k in (keys.latin_key(unit), *readings)) >= 3:
-            return stem, False
+    if link == "l" and seen.get(fold_latin(stem), 0) >= 3:
+        return stem, False
     return None
 
 

@@ -27,6 +27,7 @@ from functools import cache
 from importlib import resources
 from types import MappingProxyType
 
+from corridor.matching.latin_keys import load_latin_seen
 from corridor.matching.normalise import fold_maqsura
 
 __all__ = [
@@ -106,13 +107,6 @@ def _rows(name: str) -> Iterator[tuple[str, str]]:
         if line and not line.startswith("#"):
             key, _, rest = line.partition("\t")
             yield key, rest
-
-
-@cache
-def load_latin_seen() -> Mapping[str, int]:
-    """Latin key -> how often the shipped name data spell some Arabic name so (3 or more
-    times; ``VariantTable.seen``), read once."""
-    return MappingProxyType({key: int(count) for key, count in _rows("latin-keys.tsv")})
 
 
 @cache

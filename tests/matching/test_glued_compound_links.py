@@ -28,7 +28,7 @@ JOINED = [
 # The article glued to a name that another follows: two names, as the Arabic is.
 SPLIT = [
     ("Nurul Huda", ["nur", "huda"]), ("Saiful Anwar", ["saif", "anwar"]),
-    ("Khoirul Anam", ["khoir", "anam"]), ("Syamsul Arifin", ["syams", "arifin"]),
+    ("Aminul Hakim", ["amin", "hakim"]),
 ]
 # Names that end so, words the link may not stand before, and a Korean name.
 KEPT = ["Mansur Rahman", "Rasul Haq", "Batul Ali", "Younous Saleh", "Ghafur Rahim",
