@@ -206,6 +206,8 @@ class UnitComparator:
         """``keys.vouched_keys`` of ``a`` by this comparator's name data (computed once)."""
         hit = self._vcache.get(a)
         if hit is None:
+            if len(self._vcache) > 200_000:  # as many as ``unit_keys`` keeps
+                self._vcache.clear()
             hit = self._vcache[a] = tuple(vouched_keys(a.unit, self.variants.seen))
         return hit
 
