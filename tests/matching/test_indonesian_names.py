@@ -1,7 +1,7 @@
 """Names written the Indonesian and Malay way, with the f of Sundanese and the Turkic
 languages, and the zh of ز or ظ before ه (issue 14).
 
-Hundreds of Indonesian and Malaysian women and children were held in north-east Syria
+Indonesian and Malaysian women and children were among those held in north-east Syria
 after Baghouz; their families write an Arabic name as their languages do. Most of their
 letters the engine read already (sy ش, dh ض, th ط, ts ث, dz ذ: Rasyid, Ridho, Thoriq,
 Utsman). Three it read as another sound: sh, which is ص for them (Sholeh, Shofiyah,
