@@ -30,6 +30,7 @@ from corridor.matching.latin_keys import fold_latin
 from corridor.matching.normalise import SYLLABLE_RE, NameUnit, parse_name
 
 __all__ = ["VOUCH_KNOWN", "VOUCH_MORE", "VOUCH_UNSEEN", "Reading", "UnitKeys",
+           "article_readings", "exact_readings", "is_syllable", "latin_key", "latin_readings",
            "letter_reading", "o_reading", "romanise", "skeleton", "slots", "unit_keys",
            "vouched", "vouched_keys", "vouched_readings"]
 
@@ -212,8 +213,6 @@ def skeleton(unit: NameUnit) -> str:
 def slots(unit: NameUnit) -> tuple[tuple[str, frozenset[str]], ...]:
     """Skeleton consonants each with the vowels heard after them (index 0: before any)."""
     return tuple(_collapse(_segments(unit)))
-
-
 
 
 def romanise(unit: NameUnit) -> str:

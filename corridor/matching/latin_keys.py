@@ -1,5 +1,5 @@
-"""The Latin spelling key of a word, and how often the shipped name data spell some
-Arabic name with each key.
+"""The Latin spelling key of a word, how often the shipped name data spell some Arabic
+name with each key, and the reader of the shipped tables.
 
 The key folds the usual variants of Latin spellings (ou/u/oo, ee/i, e/a, doubled letters,
 kh/k, dh/d, ph/f, q/k, and the digraphs of the languages relatives write in);
@@ -14,12 +14,12 @@ True
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
 
-__all__ = ["fold_latin", "load_latin_seen"]
+__all__ = ["fold_latin", "load_latin_seen", "shipped_rows"]
 
 _LATIN_KEY_SUBS = [
     (r"dsch|dsj|dzh|dzs|xh", "j"), (r"tsch|tsj", "ch"), (r"sch|sz", "sh"), (r"tch|cz", "ch"),
@@ -42,11 +42,18 @@ def fold_latin(text: str) -> str:
     return text
 
 
+def shipped_rows(name: str) -> Iterator[tuple[str, str]]:
+    """The first column and the rest of each line of a shipped table (``data/name``),
+    comments and blank lines skipped."""
+    text = resources.files("corridor.matching").joinpath(f"data/{name}")
+    for line in text.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            key, _, rest = line.partition("\t")
+            yield key, rest
+
+
 @cache
 def load_latin_seen() -> Mapping[str, int]:
     """Latin key -> how often the shipped name data (``data/latin-keys.tsv``) spell some
     Arabic name so (3 or more times; ``VariantTable.seen``), read once."""
-    text = resources.files("corridor.matching").joinpath("data/latin-keys.tsv")
-    rows = (line.partition("\t") for line in text.read_text(encoding="utf-8").splitlines()
-            if line and not line.startswith("#"))
-    return MappingProxyType({key: int(count) for key, _, count in rows})
+    return MappingProxyType({key: int(count) for key, count in shipped_rows("latin-keys.tsv")})

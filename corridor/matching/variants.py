@@ -21,13 +21,12 @@ Both tables are built from the project's shared name lists by
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from types import MappingProxyType
 
-from corridor.matching.latin_keys import load_latin_seen
+from corridor.matching.latin_keys import load_latin_seen, shipped_rows
 from corridor.matching.normalise import fold_maqsura
 
 __all__ = [
@@ -35,7 +34,6 @@ __all__ = [
     "FREQUENCY_TABLE_TOTAL",
     "VariantTable",
     "load_default_frequencies",
-    "load_latin_seen",
 ]
 
 # The shipped frequency table counts persons per million.
@@ -72,10 +70,10 @@ class VariantTable:
     def default(cls) -> VariantTable:
         """The table shipped with the package."""
         table = cls.from_pairs([
-            (ar, la) for ar, latins in _rows("name-variants.tsv")
+            (ar, la) for ar, latins in shipped_rows("name-variants.tsv")
             for la in latins.split(",") if la
         ])
-        names = {key: fold_maqsura(arabic) for key, arabic in _rows("latin-names.tsv")}
+        names = {key: fold_maqsura(arabic) for key, arabic in shipped_rows("latin-names.tsv")}
         return cls(table.arabic_to_latin, table.latin_to_arabic, names, load_latin_seen())
 
     def seen(self, latin_key: str) -> int:
@@ -99,17 +97,8 @@ class VariantTable:
         return b is not None and not a.isdisjoint(b)
 
 
-def _rows(name: str) -> Iterator[tuple[str, str]]:
-    """The first column and the rest of each line of a shipped table (``data/name``),
-    comments and blank lines skipped."""
-    text = resources.files("corridor.matching").joinpath(f"data/{name}")
-    for line in text.read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#"):
-            key, _, rest = line.partition("\t")
-            yield key, rest
-
-
 @cache
 def load_default_frequencies() -> Mapping[str, int]:
     """Default skeleton -> persons-per-million table shipped with the package (read once)."""
-    return MappingProxyType({key: int(count) for key, count in _rows("name-frequencies.tsv")})
+    rows = shipped_rows("name-frequencies.tsv")
+    return MappingProxyType({key: int(count) for key, count in rows})
