@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from corridor.responses import ApiToken, Enrolment, SessionsEnded, Site, User
 from corridor.schemas import SitePatch, UserIn, UserPatch
@@ -21,9 +21,10 @@ from corridor.services.protection.accounts import Caller
 from corridor.web.deps import services
 from corridor.web.enrolment import enrolment, without_secret
 from corridor.web.retries import Retried, admin_keyed
+from corridor.web.routers import guarded_router
 from corridor.web.writes import audited
 
-admin_router = APIRouter(prefix="/api")
+admin_router = guarded_router(prefix="/api")
 Svc = Annotated[Services, Depends(services)]
 MayUsersAdmin = Annotated[Caller, Depends(audited("users.admin"))]
 MaySitesAdmin = Annotated[Caller, Depends(audited("sites.admin"))]

@@ -33,6 +33,7 @@ from corridor.web.format_routes import format_router
 from corridor.web.health_routes import health_router
 from corridor.web.merge_routes import merge_router
 from corridor.web.number_routes import number_router
+from corridor.web.routers import add_routes
 from corridor.web.routes import api_router
 from corridor.web.sync_routes import sync_router
 from corridor.web.tracing_routes import tracing_router
@@ -101,18 +102,22 @@ def create_app(
     )
     app.add_middleware(headers.SecurityHeaders)
     app.add_middleware(request_log.RequestLog)  # outermost: it times the whole answer
-    app.include_router(auth.router)
-    app.include_router(api_router)
-    app.include_router(admin_router)
-    app.include_router(tracing_router)
-    app.include_router(merge_router)
-    app.include_router(export_router)
-    app.include_router(format_router)
-    app.include_router(health_router)
-    app.include_router(sync_router)
-    app.include_router(conflict_router)
-    app.include_router(number_router)
-    app.include_router(pages.router)
+    # The routes as declared, not behind include_router (corridor/web/routers.py).
+    add_routes(
+        app,
+        auth.router,
+        api_router,
+        admin_router,
+        tracing_router,
+        merge_router,
+        export_router,
+        format_router,
+        health_router,
+        sync_router,
+        conflict_router,
+        number_router,
+        *pages.ROUTERS,
+    )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     api_docs.install(app)
     return app

@@ -11,7 +11,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import AwareDatetime, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -27,8 +27,9 @@ from corridor.text import N_
 from corridor.web.deps import services
 from corridor.web.request_log import note_caller
 from corridor.web.retries import Guard, Retried, key_only
+from corridor.web.routers import guarded_router
 
-router = APIRouter(prefix="/api/auth", tags=["authentication"])
+router = guarded_router(prefix="/api/auth", tags=["authentication"])
 Svc = Annotated[Services, Depends(services)]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 
 from corridor.domain.paging import Paging
 from corridor.schemas import ConflictResolveIn, HoldDecisionIn
@@ -25,10 +25,11 @@ from corridor.sync.holds import HeldErasures
 from corridor.web.auth import requires
 from corridor.web.deps import services
 from corridor.web.retries import Retried
+from corridor.web.routers import guarded_router
 from corridor.web.routes import PAGED, Limit, Offset, counted
 from corridor.web.writes import audited
 
-conflict_router = APIRouter(prefix="/api", tags=["sync"])
+conflict_router = guarded_router(prefix="/api", tags=["sync"])
 Svc = Annotated[Services, Depends(services)]
 MayReview = Annotated[Caller, Depends(requires("person.read"))]
 MayDecide = Annotated[Caller, Depends(audited("person.write"))]

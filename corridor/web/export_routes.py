@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from corridor.domain.export_selection import Selection
@@ -21,9 +21,10 @@ from corridor.services.protection.accounts import Caller
 from corridor.web.auth import requires
 from corridor.web.deps import services
 from corridor.web.retries import Retried
+from corridor.web.routers import guarded_router
 from corridor.web.writes import audited
 
-export_router = APIRouter(prefix="/api/exports", tags=["exports"])
+export_router = guarded_router(prefix="/api/exports", tags=["exports"])
 Svc = Annotated[Services, Depends(services)]
 MayExport = Annotated[Caller, Depends(audited("export.bulk"))]
 MayApprove = Annotated[Caller, Depends(requires("export.approve"))]

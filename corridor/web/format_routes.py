@@ -13,7 +13,7 @@ import re
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
+from fastapi import Depends, File, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from corridor.errors import NotFound, Problem, ValidationFailed
@@ -27,9 +27,10 @@ from corridor.text import N_
 from corridor.web.auth import requires
 from corridor.web.deps import services
 from corridor.web.retries import Guard, Retried
+from corridor.web.routers import guarded_router
 from corridor.web.writes import audited
 
-format_router = APIRouter(prefix="/api", tags=["exchange"])
+format_router = guarded_router(prefix="/api", tags=["exchange"])
 Svc = Annotated[Services, Depends(services)]
 MayPersonWrite = Annotated[Caller, Depends(audited("person.write"))]
 MayFiguresRead = Annotated[Caller, Depends(requires("figures.read"))]

@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 
 from corridor.responses import Health
 from corridor.services import Services
 from corridor.services.health import HealthReport
 from corridor.web.deps import services
+from corridor.web.routers import guarded_router
 
-health_router = APIRouter(prefix="/api")
+health_router = guarded_router(prefix="/api")
 # A database that does not answer within this time counts as unreachable (a PostgreSQL
 # server gone from the network can otherwise hold a connection attempt for minutes).
 TIMEOUT_S = 5.0

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 
 from corridor.domain.paging import Paging
 from corridor.schemas import MergeIn, NotDuplicateIn, UnmergeIn
@@ -19,10 +19,11 @@ from corridor.services.registration.merges import QUEUE_SIZE
 from corridor.web.auth import requires
 from corridor.web.deps import services
 from corridor.web.retries import Retried
+from corridor.web.routers import guarded_router
 from corridor.web.routes import PAGED, Limit, Offset, counted
 from corridor.web.writes import audited
 
-merge_router = APIRouter(prefix="/api", tags=["duplicates"])
+merge_router = guarded_router(prefix="/api", tags=["duplicates"])
 Svc = Annotated[Services, Depends(services)]
 MayReview = Annotated[Caller, Depends(requires("person.merge"))]
 MayMerge = Annotated[Caller, Depends(audited("person.merge"))]

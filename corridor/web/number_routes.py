@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from corridor.schemas import RenumberIn
 from corridor.services import Services
@@ -16,9 +16,10 @@ from corridor.services.protection.accounts import Caller
 from corridor.services.protection.read_models import Renumbered
 from corridor.web.deps import services
 from corridor.web.retries import Retried
+from corridor.web.routers import guarded_router
 from corridor.web.writes import audited
 
-number_router = APIRouter(prefix="/api", tags=["persons"])
+number_router = guarded_router(prefix="/api", tags=["persons"])
 Svc = Annotated[Services, Depends(services)]
 MayRenumber = Annotated[Caller, Depends(audited("person.renumber"))]
 

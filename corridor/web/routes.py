@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 
 from corridor.domain.paging import MAX_LIMIT, Paging
 from corridor.responses import Site, SiteFigures, UserSites
@@ -55,9 +55,10 @@ from corridor.web.auth import requires
 from corridor.web.deps import services
 from corridor.web.list_files import SHEET_MEDIA, SheetFormat, list_file
 from corridor.web.retries import Retried
+from corridor.web.routers import guarded_router
 from corridor.web.writes import audited
 
-api_router = APIRouter(prefix="/api")
+api_router = guarded_router(prefix="/api")
 Svc = Annotated[Services, Depends(services)]
 Json = dict[str, Any]
 # Who is calling, once one of their roles allows the action (corridor/security/data).

@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -33,8 +33,9 @@ from corridor.services.protection.accounts import Caller
 from corridor.sync.service import SyncService
 from corridor.web.auth import requires
 from corridor.web.deps import services
+from corridor.web.routers import guarded_router
 
-sync_router = APIRouter(prefix="/api/sync", tags=["sync"])
+sync_router = guarded_router(prefix="/api/sync", tags=["sync"])
 Svc = Annotated[Services, Depends(services)]
 MayFiguresRead = Annotated[Caller, Depends(requires("figures.read"))]
 BUNDLE = "application/octet-stream"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 
 from corridor.errors import Forbidden
 from corridor.services import Services
@@ -28,9 +28,10 @@ from corridor.tracing_schemas import (
 from corridor.web.auth import requires
 from corridor.web.deps import services
 from corridor.web.retries import Retried
+from corridor.web.routers import guarded_router
 from corridor.web.writes import audited, refused_about
 
-tracing_router = APIRouter(prefix="/api/tracing", tags=["tracing"])
+tracing_router = guarded_router(prefix="/api/tracing", tags=["tracing"])
 Svc = Annotated[Services, Depends(services)]
 Json = dict[str, Any]
 MayTracingRead = Annotated[Caller, Depends(requires("tracing.read"))]

@@ -7,8 +7,6 @@ GET page has a ``.json`` twin with the same data.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from corridor.web.pages import (
     admin,
     cards,
@@ -26,23 +24,22 @@ from corridor.web.pages import (
     tracing,
 )
 
-router = APIRouter(include_in_schema=False)
-for module in (
-    session,
-    dashboard,
-    registration,
-    persons,
-    duplicates,
-    cards,
-    manifests,
-    families,
-    tracing,
-    admin,
-    dpo,
-    exports,
-    sync,
-    conflicts,
-):
-    router.include_router(module.router)
+# The pages' routers, in the order their routes are tried (``routers.add_routes``).
+ROUTERS = (
+    session.router,
+    dashboard.router,
+    registration.router,
+    persons.router,
+    duplicates.router,
+    cards.router,
+    manifests.router,
+    families.router,
+    tracing.router,
+    admin.router,
+    dpo.router,
+    exports.router,
+    sync.router,
+    conflicts.router,
+)
 
-__all__ = ["router"]
+__all__ = ["ROUTERS"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from corridor.services.protection.accounts import Caller
@@ -18,8 +18,9 @@ from corridor.web.auth import requires
 from corridor.web.barcodes import code128_svg, qr_svg
 from corridor.web.pages.common import Svc, page
 from corridor.web.pages.render import render
+from corridor.web.routers import guarded_router
 
-router = APIRouter(include_in_schema=False)
+router = guarded_router(include_in_schema=False)
 MayPrint = Annotated[Caller, Depends(requires("person.print"))]
 # A wristband printer's band (25.4 mm high), or an ID-1 card (85.6 x 54 mm) on A4.
 LAYOUTS = ("band", "card")

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from corridor.services.protection.accounts import Caller
 from corridor.web.auth import requires
 from corridor.web.pages.common import Svc, page
 from corridor.web.pages.render import render
+from corridor.web.routers import guarded_router
 
-router = APIRouter(include_in_schema=False)
+router = guarded_router(include_in_schema=False)
 MayFiguresRead = Annotated[Caller, Depends(requires("figures.read"))]
 
 

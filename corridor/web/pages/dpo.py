@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from corridor.errors import CorridorError, NotFound, ValidationFailed
@@ -26,9 +26,10 @@ from corridor.web.auth import requires
 from corridor.web.pages.common import Form, Svc, page, text
 from corridor.web.pages.render import render
 from corridor.web.retries import Retried
+from corridor.web.routers import guarded_router
 from corridor.web.writes import audited
 
-router = APIRouter(include_in_schema=False)
+router = guarded_router(include_in_schema=False)
 MayAuditRead = Annotated[Caller, Depends(requires("audit.read"))]
 MayLookUp = Annotated[Caller, Depends(audited("audit.read"))]
 MayHold = Annotated[Caller, Depends(audited("retention.hold"))]

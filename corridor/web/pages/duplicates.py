@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
@@ -21,9 +21,10 @@ from corridor.web.pages import listing
 from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.render import render
 from corridor.web.retries import Retried, shown_again
+from corridor.web.routers import guarded_router
 from corridor.web.writes import audited
 
-router = APIRouter(include_in_schema=False)
+router = guarded_router(include_in_schema=False)
 MayReview = Annotated[Caller, Depends(requires("person.merge"))]
 MayMerge = Annotated[Caller, Depends(audited("person.merge"))]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
@@ -29,9 +29,10 @@ from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.persons import site_names
 from corridor.web.pages.render import render
 from corridor.web.retries import Retried, shown_again
+from corridor.web.routers import guarded_router
 from corridor.web.writes import audited
 
-router = APIRouter(include_in_schema=False)
+router = guarded_router(include_in_schema=False)
 MayExport = Annotated[Caller, Depends(requires("export.bulk"))]
 MayExportWrite = Annotated[Caller, Depends(audited("export.bulk"))]
 MayApprove = Annotated[Caller, Depends(requires("export.approve"))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from corridor.services.protection.accounts import Caller
@@ -13,8 +13,9 @@ from corridor.web.auth import requires
 from corridor.web.pages import listing
 from corridor.web.pages.common import Svc, page
 from corridor.web.pages.render import render
+from corridor.web.routers import guarded_router
 
-router = APIRouter(include_in_schema=False)
+router = guarded_router(include_in_schema=False)
 MayTracingRead = Annotated[Caller, Depends(requires("tracing.read"))]
 FAMILY_SORTS = ("urgent", "places", "size")
 # Households a page: each is a card of its members (about 4.5 persons on the demo), so

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from corridor.domain.paging import Paging
@@ -39,9 +39,10 @@ from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.persons import site_names
 from corridor.web.pages.render import render
 from corridor.web.retries import Retried, shown_again
+from corridor.web.routers import guarded_router
 from corridor.web.writes import audited
 
-router = APIRouter(include_in_schema=False)
+router = guarded_router(include_in_schema=False)
 MayManifestRead = Annotated[Caller, Depends(requires("manifest.read"))]
 MayManifestWrite = Annotated[Caller, Depends(audited("manifest.write"))]
 WRITE = "manifest.write"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
@@ -23,9 +23,10 @@ from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.registration import JUST_REGISTERED
 from corridor.web.pages.render import render
 from corridor.web.retries import Retried, shown_again
+from corridor.web.routers import guarded_router
 from corridor.web.writes import audited
 
-router = APIRouter(include_in_schema=False)
+router = guarded_router(include_in_schema=False)
 MayPersonRead = Annotated[Caller, Depends(requires("person.read"))]
 MayPersonSearch = Annotated[Caller, Depends(requires("person.search"))]
 MayPersonWrite = Annotated[Caller, Depends(audited("person.write"))]

@@ -12,7 +12,7 @@ import copy
 import re
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
@@ -30,9 +30,10 @@ from corridor.web.auth import requires
 from corridor.web.pages.common import Form, Svc, see_other
 from corridor.web.pages.render import language_of, render
 from corridor.web.retries import Retried
+from corridor.web.routers import guarded_router
 from corridor.web.writes import audited
 
-router = APIRouter(include_in_schema=False)
+router = guarded_router(include_in_schema=False)
 MayPersonWrite = Annotated[Caller, Depends(requires("person.write"))]
 WritesPerson = Annotated[Caller, Depends(audited("person.write"))]
 MayPersonSearch = Annotated[Caller, Depends(requires("person.search"))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from corridor.errors import CorridorError
@@ -15,8 +15,9 @@ from corridor.services import Services
 from corridor.web.i18n import LANG_COOKIE, LANGUAGES
 from corridor.web.pages.common import Form, MaybeCaller, Svc, see_other, text
 from corridor.web.pages.render import render
+from corridor.web.routers import guarded_router
 
-router = APIRouter(include_in_schema=False)
+router = guarded_router(include_in_schema=False)
 ONE_YEAR = 365 * 24 * 3600
 
 

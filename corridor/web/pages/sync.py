@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from corridor.responses import SyncStatus
@@ -19,8 +19,9 @@ from corridor.sync.service import SyncService
 from corridor.web.auth import requires
 from corridor.web.pages.common import Svc, page
 from corridor.web.pages.render import render
+from corridor.web.routers import guarded_router
 
-router = APIRouter(include_in_schema=False)
+router = guarded_router(include_in_schema=False)
 MayFiguresRead = Annotated[Caller, Depends(requires("figures.read"))]
 
 

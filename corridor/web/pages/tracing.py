@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
@@ -34,9 +34,10 @@ from corridor.web.pages import listing
 from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.render import language_of, render
 from corridor.web.retries import Retried, Retry, shown_again
+from corridor.web.routers import guarded_router
 from corridor.web.writes import audited, refused_about
 
-router = APIRouter(include_in_schema=False)
+router = guarded_router(include_in_schema=False)
 MayTracingRead = Annotated[Caller, Depends(requires("tracing.read"))]
 MayTracingWrite = Annotated[Caller, Depends(requires("tracing.write"))]
 WritesTracing = Annotated[Caller, Depends(audited("tracing.write"))]
