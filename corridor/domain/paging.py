@@ -18,6 +18,9 @@ from corridor.text import N_
 T = TypeVar("T")
 
 MAX_LIMIT = 500  # one page of any list, at most
+# The rows a page may skip, at most: far beyond any registry, and within the databases'
+# 64-bit integers (a larger offset reached SQLite and failed with a server error).
+MAX_OFFSET = 1_000_000_000
 PAGE_SIZE = 50  # the web pages' page
 
 
@@ -46,6 +49,8 @@ class Paging:
             problems.append(Problem("limit", N_("must be between 1 and 500")))
         if offset < 0:
             problems.append(Problem("offset", N_("must be 0 or more")))
+        elif offset > MAX_OFFSET:
+            problems.append(Problem("offset", N_("must be at most {n}", n=MAX_OFFSET)))
         key = (sort or "").removeprefix("-") or None
         if key is not None and key not in sorts:
             problems.append(Problem("sort", N_("is not one of the orders this list offers")))

@@ -7,7 +7,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Response
 
-from corridor.domain.paging import MAX_LIMIT, Paging
+from corridor.domain.paging import MAX_LIMIT, MAX_OFFSET, Paging
 from corridor.responses import Site, SiteFigures, UserSites
 from corridor.schemas import (
     CheckInIn,
@@ -77,7 +77,7 @@ MayTracingRead = Annotated[Caller, Depends(requires("tracing.read"))]
 # Paging of the list routes: ``limit`` rows from ``offset`` on; the total in a header, so
 # that the answer stays the list existing clients read.
 Limit = Annotated[int | None, Query(ge=1, le=MAX_LIMIT, description="rows at most")]
-Offset = Annotated[int, Query(ge=0, description="rows skipped")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows skipped")]
 PAGED: dict[int | str, dict[str, Any]] = {
     200: {
         "headers": {
