@@ -5,7 +5,6 @@ from __future__ import annotations
 import pyotp
 import pytest
 from argon2 import PasswordHasher, Type
-from fastapi.routing import APIRoute
 from sqlalchemy import select, update
 
 from corridor.security.passwords import needs_rehash, verify_password
@@ -13,6 +12,7 @@ from corridor.security.roles import Role
 from corridor.security.sessions import COOKIE_NAME
 from corridor.security.tables import users
 from tests.conftest import make_client
+from tests.support.route_table import all_routes
 
 # Logging in, and the health check: no personal data, for load balancers
 # (tests/api/test_health.py checks what it answers).
@@ -30,22 +30,8 @@ PASSWORD = "correct horse battery staple"
 
 
 def api_routes(app):
-    """Every API route, also inside routers included with ``include_router`` (FastAPI
-    keeps those behind a wrapper rather than in ``app.routes``)."""
-    found: list[APIRoute] = []
-
-    def walk(routes):
-        for r in routes:
-            if isinstance(r, APIRoute):
-                found.append(r)
-            elif hasattr(r, "include_context"):
-                assert r.include_context.prefix == "", "paths below assume no include prefix"
-                walk(r.include_context.included_router.routes)
-
-    walk(app.routes)
-    routes = [r for r in found if r.path.startswith("/api/")]
-    assert len(routes) > 20, "the route walk found too few routes"
-    return routes
+    """Every API route (``route_table.all_routes``)."""
+    return [r for r in all_routes(app) if r.path.startswith("/api/")]
 
 
 def gate_of(route) -> str | None:

@@ -20,6 +20,7 @@ from corridor.security.roles import Role, default_matrix
 from tests.api.helpers import BASIS, CONSENT, register, site, work_at
 from tests.api.test_auth import api_routes, gate_of
 from tests.conftest import make_client
+from tests.support.route_table import all_routes
 
 MATRIX_FILE = Path(__file__).parent / "data" / "site_isolation.json"
 ROUTES: dict[str, dict[str, Any]] = json.loads(MATRIX_FILE.read_text())["routes"]
@@ -181,20 +182,8 @@ def test_an_officer_reaches_their_own_sites_persons(database, clock, site_b_worl
 
 def _page_routes(app):
     """The web pages (and their .json twins) that name a record in their path."""
-    from fastapi.routing import APIRoute
-
-    found = []
-
-    def walk(routes):
-        for r in routes:
-            if isinstance(r, APIRoute):
-                found.append(r)
-            elif hasattr(r, "include_context"):
-                walk(r.include_context.included_router.routes)
-
-    walk(app.routes)
     return [
-        r for r in found
+        r for r in all_routes(app)
         if not r.path.startswith("/api/") and "{" in r.path and "GET" in r.methods
         # a file format names no record (the manifests list's export, GET /manifests/...)
         and r.path.replace("{fmt}", "").count("{")

@@ -23,6 +23,7 @@ from corridor.security.tables import audit_events
 from corridor.storage.tables import metadata, persons
 from tests.api.helpers import BASIS, CONSENT, person_body, register, site, work_at
 from tests.conftest import make_client
+from tests.support.route_table import all_routes
 from tests.web.conftest import PageClient, page_client
 
 # Not compared: what the login machinery writes on its own (tokens, sessions, throttles),
@@ -715,14 +716,7 @@ def test_every_write_route_is_gated_by_audited(client):
     fails here: its refusals would go unaudited (and, with the services' required hook,
     it could not write at all)."""
 
-    def walk(routes):
-        for r in routes:
-            if hasattr(r, "include_context"):
-                yield from walk(r.include_context.included_router.routes)
-            elif hasattr(r, "methods"):
-                yield r
-
-    routes = [r for r in walk(client.app.routes) if r.methods - {"GET", "HEAD"}]
+    routes = [r for r in all_routes(client.app) if r.methods - {"GET", "HEAD"}]
     assert len(routes) > 40 and any(r.path.startswith("/api/") for r in routes)
     ungated = [
         f"{sorted(r.methods)} {r.path}"
