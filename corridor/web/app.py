@@ -66,6 +66,8 @@ def create_app(
             db.dispose()
 
     app = FastAPI(
+        # For a route the app itself declares; the routers' routes carry it already
+        # (corridor/web/routers.py).
         dependencies=[Depends(read_only.refuse_writes)],
         title="Corridor",
         version=__version__,

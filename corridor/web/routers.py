@@ -27,7 +27,7 @@ from fastapi.routing import APIRoute
 
 from corridor.web.read_only import refuse_writes
 
-__all__ = ["add_routes", "guarded_router"]
+__all__ = ["add_routes", "guarded", "guarded_router"]
 
 
 def guarded_router(**options: Any) -> APIRouter:
