@@ -35,7 +35,7 @@ def upgrade(db: Database, revision: str = "head", master: MasterKey | None = Non
     """Migrate the schema to ``revision``; at head, run the pending data steps."""
     migrate.upgrade(db, revision)
     current = migrate.current_revision(db)
-    if current != migrate.head_revision(db):
+    if current != migrate.head_revision():
         return Upgrade(current)  # data steps need the newest schema
     with db.read() as conn:
         steps = migrate.pending_data_steps(conn)

@@ -37,7 +37,7 @@ def _services(db_url: str | None) -> tuple[Any, Settings]:
 
     settings = Settings.from_env(database_url=db_url or "")
     db = Database(settings.database_url)
-    if current_revision(db) != head_revision(db):
+    if current_revision(db) != head_revision():
         db.dispose()
         raise click.ClickException(
             f"the database at {settings.database_url} is not set up or not up to date: "

@@ -42,7 +42,7 @@ class HealthReport:
 class HealthService(Service):
     def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
         super().__init__(db, clock)
-        self._head = head_revision(db)  # the code's head: read once, from the package
+        self._head = head_revision()  # the code's head, read once a process
 
     def check(self, *, serving_read_only: bool = False) -> HealthReport:
         """Ask the database; ``serving_read_only``: the server was started read-only."""

@@ -27,9 +27,12 @@ REBUILD_MATCH_INDEX = "!rebuild-match-index"
 DATA_STEPS = (REBUILD_MATCH_INDEX,)
 
 
+SCRIPTS = "corridor.storage:migrations"  # the migrations shipped in the package
+
+
 def alembic_config(db: Database) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", "corridor.storage:migrations")
+    cfg.set_main_option("script_location", SCRIPTS)
     cfg.set_main_option("sqlalchemy.url", db.url.render_as_string(hide_password=False))
     cfg.attributes["target_metadata"] = metadata
     return cfg
@@ -49,19 +52,14 @@ def current_revision(db: Database) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def head_revision(db: Database | None = None) -> str | None:
-    """The head of the migrations shipped in the package (``db`` is not read: the head
-    is the code's, whatever the database)."""
-    return _shipped_head()
-
-
 @functools.cache
-def _shipped_head() -> str | None:
-    """Read once a process: Alembic loads every migration file to find the head (0.1 s
-    for 34 of them), and every app's health check asks for it (``services.health``). The
-    files are the package's own and do not change while it runs."""
+def head_revision() -> str | None:
+    """The head of the migrations shipped in the package, whatever the database. Read
+    once a process: Alembic loads every migration file to find it (0.1 s for 34 of
+    them), and every app's health service asks for it. The files are the package's own
+    and do not change while it runs."""
     cfg = Config()
-    cfg.set_main_option("script_location", "corridor.storage:migrations")
+    cfg.set_main_option("script_location", SCRIPTS)
     return ScriptDirectory.from_config(cfg).get_current_head()
 
 

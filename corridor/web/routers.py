@@ -51,7 +51,7 @@ def add_routes(app: FastAPI, *routers: APIRouter) -> None:
             if not isinstance(route, APIRoute):
                 raise TypeError(
                     f"{type(route).__name__} in a router: declare path operations on the "
-                    "router, or add a nested router's routes with routes.extend"
+                    "router; pass a nested router to add_routes itself (pages.ROUTERS)"
                 )
             if not guarded(route):
                 raise TypeError(

@@ -84,7 +84,7 @@ def index_rebuilt_on_upgrade(
         command.downgrade(cfg, revision)
     database.engine.dispose()
     result = upgrade(database)
-    assert current_revision(database) == head_revision(database)
+    assert current_revision(database) == head_revision()
     assert result.done == ["!rebuild-match-index"]
     with database.read() as conn:
         keys = set(

@@ -17,6 +17,6 @@ def test_0006_downgrades_and_upgrades(database):
     tables = set(inspect(database.engine).get_table_names())
     assert not {"imported_records", "pfif_notes"} & tables
     upgrade(database)
-    assert current_revision(database) == head_revision(database)
+    assert current_revision(database) == head_revision()
     tables = set(inspect(database.engine).get_table_names())
     assert {"imported_records", "pfif_notes"} <= tables

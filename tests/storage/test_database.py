@@ -13,7 +13,7 @@ from corridor.storage.tables import metadata, sites
 
 
 def test_migrations_build_exactly_the_declared_schema(database):
-    assert current_revision(database) == head_revision(database)
+    assert current_revision(database) == head_revision()
     with database.read() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
@@ -21,7 +21,7 @@ def test_migrations_build_exactly_the_declared_schema(database):
 
 def test_upgrade_is_idempotent(database):
     upgrade(database)
-    assert current_revision(database) == head_revision(database)
+    assert current_revision(database) == head_revision()
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):

@@ -41,7 +41,7 @@ def test_0004_keeps_plain_phones_for_keys_seal(tmp_path: Path) -> None:
     upgrade(db, "0003")
     _with_a_plain_phone(db)
     upgrade(db)
-    assert current_revision(db) == head_revision(db)
+    assert current_revision(db) == head_revision()
     with db.read() as conn:
         row = conn.execute(text("SELECT phone, phone_hash FROM persons WHERE id = 'p1'")).one()
     assert tuple(row) == ("+963944000000", None)

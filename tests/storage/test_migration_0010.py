@@ -26,7 +26,7 @@ def test_0010_adds_the_hold_to_existing_enquiries_and_downgrades(database):
     columns = {c["name"] for c in inspect(database.engine).get_columns("tracing_enquiries")}
     assert not {"legal_hold", "anonymised_at"} & columns
     upgrade(database)
-    assert current_revision(database) == head_revision(database)
+    assert current_revision(database) == head_revision()
     with database.read() as conn:
         row = conn.execute(
             text("SELECT legal_hold, anonymised_at FROM tracing_enquiries WHERE id = 'e1'")

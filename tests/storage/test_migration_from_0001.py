@@ -60,7 +60,7 @@ def at_0001(database: Database) -> Iterator[Database]:
     database.engine.dispose()
     assert current_revision(database) == "0001"
     yield database
-    if current_revision(database) != head_revision(database):
+    if current_revision(database) != head_revision():
         with database.transaction() as conn:
             for name in ("person_documents", "relationships", "person_locations", "movements"):
                 conn.execute(Table(name, MetaData(), autoload_with=conn).delete())
@@ -227,7 +227,7 @@ def test_a_registry_at_0001_upgrades_to_head_with_its_data(at_0001: Database) ->
 
     result = upgrade(db, master=master)
 
-    assert current_revision(db) == head_revision(db)
+    assert current_revision(db) == head_revision()
     assert result.done == [REBUILD_MATCH_INDEX] and not result.waiting
     with db.read() as conn:
         assert pending_data_steps(conn) == []
@@ -279,7 +279,7 @@ def test_the_schema_upgrade_leaves_the_index_step_for_the_application(
     # Short of head, the step waits for the newest schema.
     assert upgrade(db, "0003").done == [] and current_revision(db) == "0003"
     upgrade_schema(db)
-    assert current_revision(db) == head_revision(db)
+    assert current_revision(db) == head_revision()
     with db.read() as conn:
         assert pending_data_steps(conn) == [REBUILD_MATCH_INDEX]
         assert conn.execute(select(func.count()).select_from(person_match_keys)).scalar() == 0
@@ -339,7 +339,7 @@ def test_phones_and_documents_at_0001_come_through_and_keys_seal_seals_them(
 
     result = upgrade(db, master=master)
 
-    assert current_revision(db) == head_revision(db)
+    assert current_revision(db) == head_revision()
     assert result.done == [REBUILD_MATCH_INDEX] and not result.waiting
     phones, docs = _raw(db)
     assert phones[ids["father"]] == (PHONE, None)  # moved as it was: no key to hash it
@@ -460,7 +460,7 @@ def test_downgrading_0004_puts_plain_values_back_and_drops_sealed_ones(
     }
     assert phones[ids["father"]] == PHONE and phones[ids["daughter"]] is None
     upgrade_schema(db)  # and up again
-    assert current_revision(db) == head_revision(db)
+    assert current_revision(db) == head_revision()
 
 
 def test_an_empty_registry_leaves_no_data_step(at_0001: Database) -> None:

@@ -3,9 +3,8 @@ none answers a stranger; no page takes personal data in its URL."""
 
 from __future__ import annotations
 
-from fastapi.routing import APIRoute
-
 from tests.api.test_auth import gate_of
+from tests.support.route_table import all_routes
 from tests.web.conftest import PageClient, page_client
 
 # Signing in and out, the language, and the start page are for everyone.
@@ -25,11 +24,11 @@ ROW_NUMBERS = {
 
 
 def page_routes(app):
-    """Every page route and its .json twin. Walked in ``app.routes``: a route behind
-    FastAPI's ``include_router`` wrapper is not there, and until create_app took the
-    routes as declared (corridor/web/routers.py) this list was empty and the tests
+    """Every page route and its .json twin (``route_table.all_routes``). Until create_app
+    took the routes as declared (corridor/web/routers.py) they stood behind FastAPI's
+    ``include_router`` wrapper, out of ``app.routes``: this list was empty and the tests
     below passed on no page at all."""
-    found = [r for r in app.routes if isinstance(r, APIRoute) and not r.path.startswith("/api/")]
+    found = [r for r in all_routes(app) if not r.path.startswith("/api/")]
     assert len(found) > 60, f"the walk found {len(found)} page routes"
     return found
 
