@@ -69,7 +69,7 @@ class TextFormatter(logging.Formatter):
 def dict_config(fmt: LogFormat, level: str = "INFO") -> dict[str, Any]:
     """A ``logging.config.dictConfig`` for the server (uvicorn applies it in each worker
     process): everything to standard error in ``fmt``; uvicorn's access log, which
-    writes raw paths and query strings, off."""
+    writes raw paths and query strings, off; libraries' chatter at import, off."""
     if fmt not in FORMATS:
         raise ValueError(f"log format must be one of {', '.join(FORMATS)}")
     formatter = JsonFormatter if fmt == "json" else TextFormatter
@@ -89,5 +89,9 @@ def dict_config(fmt: LogFormat, level: str = "INFO") -> dict[str, Any]:
             "uvicorn": {"level": "WARNING", "handlers": [], "propagate": True},
             "uvicorn.error": {"level": "WARNING", "handlers": [], "propagate": True},
             "uvicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+            # Chatter at import in each worker process: alembic lists its plugins,
+            # python-barcode says it draws no images (Corridor draws SVG).
+            "alembic.runtime.plugins": {"level": "WARNING"},
+            "pyBarcode": {"level": "WARNING"},
         },
     }
