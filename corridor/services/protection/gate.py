@@ -124,6 +124,12 @@ PATHS: dict[str, tuple[str, ...]] = {
         for d in ("seeing", "hearing", "walking", "remembering", "self_care", "communicating")
     },
 }
+# The matching engine's evidence whose sentence quotes a registered person's value of a
+# restricted field (corridor/matching/scoring.py): the evidence's field -> that field.
+# Where the caller may not see the field on the record, the sentence is withheld
+# (``WITHHELD_EVIDENCE``); its field, level and weight stay, as they make the score.
+EVIDENCE_QUOTES: dict[str, str] = {"place of origin": "origin_locality"}
+WITHHELD_EVIDENCE = N_("Compared with a detail of this record that your roles may not see.")
 # Detention is a place: these fields are the site references of locations and movements.
 DETENTION_FIELDS = frozenset({"detention_site_id", "detention_site"})
 # Stored but never part of a person as shown, to anyone.
@@ -135,6 +141,25 @@ VULNERABILITY_FIELDS = frozenset(
      "medical_note"}
 )  # fmt: skip
 SITE_KEYS = ("site_id", "from_site_id", "to_site_id", "destination_site_id")
+
+
+def withhold_evidence(
+    explanation: list[dict[str, Any]], hidden: frozenset[str]
+) -> list[dict[str, Any]]:
+    """``explanation`` (the engine's evidence, as the services give it) with the sentence
+    of each evidence that quotes a field in ``hidden`` replaced by ``WITHHELD_EVIDENCE``.
+
+    >>> e = [{"field": "place of origin", "level": "different", "weight": -1.0,
+    ...       "text": "Different place of origin (Aleppo / Darayya)."}]
+    >>> withhold_evidence(e, frozenset({"origin_locality"}))[0]["text"]
+    'Compared with a detail of this record that your roles may not see.'
+    >>> withhold_evidence(e, frozenset())[0]["text"]
+    'Different place of origin (Aleppo / Darayya).'
+    """
+    return [
+        {**e, "text": WITHHELD_EVIDENCE} if EVIDENCE_QUOTES.get(e["field"]) in hidden else e
+        for e in explanation
+    ]
 
 
 def record_kind(age: int | None) -> str:
@@ -422,7 +447,17 @@ class Gate:
         detention = None if viewer.sees_detention else self.detention_sites()
         items = [
             DuplicatePair.model_validate(
-                {**d, "persons": [self.person_view(viewer, p, detention) for p in d["persons"]]}
+                {
+                    **d,
+                    "persons": [self.person_view(viewer, p, detention) for p in d["persons"]],
+                    # Its sentences quote both persons: what either withholds, neither says.
+                    "explanation": withhold_evidence(
+                        d["explanation"],
+                        frozenset[str]().union(
+                            *(viewer.hidden(record_kind(p.get("age"))) for p in d["persons"])
+                        ),
+                    ),
+                }
             )
             for d in pairs
         ]
@@ -667,7 +702,20 @@ class Gate:
             lambda cands: [c["person"]["id"] for c in cands],
             purpose=why,
         )
-        return [Candidate.model_validate(c) for c in found]
+        viewer = self.viewer(who)
+        # The engine's sentences quote the candidate's values: those of a field the
+        # caller may not see on this record (a child's place of origin) are withheld.
+        return [
+            Candidate.model_validate(
+                {
+                    **c,
+                    "explanation": withhold_evidence(
+                        c["explanation"], viewer.hidden(record_kind(c["person"]["age"]))
+                    ),
+                }
+            )
+            for c in found
+        ]
 
     def subject_access(self, who: Caller, person_id: str) -> dict[str, Any]:
         """A data-subject access request: the person's own data, relatives redacted."""
