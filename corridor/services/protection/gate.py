@@ -248,13 +248,29 @@ class Gate:
         self.s.audit.record(who, action, shown(result), purpose=purpose)
         return result
 
-    def _look_up(self, who: Caller, person_id: str) -> None:
-        """Anti-enumeration (line 14): a throttled look-up is audited as a denial."""
+    def _look_up(self, who: Caller, *person_ids: str, action: str = "person.read") -> None:
+        """Anti-enumeration (line 14): the persons about to be shown count (all of them,
+        whether one person's record, a household or search results); a throttled
+        look-up is audited as a denial per person refused."""
         try:
-            self.s.accounts.look_up(who, person_id)
+            self.s.accounts.look_up(who, *person_ids)
         except Throttled:
-            self.refused(who, "person.read", [person_id])
+            self.refused(who, action, list(dict.fromkeys(person_ids)))
             raise
+
+    def _counted(
+        self, who: Caller, action: str, fetch: Callable[[], T], shown: Callable[[T], list[str]]
+    ) -> Callable[[], T]:
+        """``fetch``, then the persons it would show counted as looked up (``_look_up``)
+        before anything is shown or audited as shown: for reads that learn whom they
+        show only once they have read (a household, a search)."""
+
+        def counted() -> T:
+            found = fetch()
+            self._look_up(who, *shown(found), action=action)
+            return found
+
+        return counted
 
     def detention_sites(self) -> frozenset[str]:
         with self.s.db.read() as conn:
@@ -420,11 +436,19 @@ class Gate:
         )
 
     def household(self, who: Caller, household_id: str) -> Household:
+        """A household with its members in scope, each shown in full: every member
+        counts as a person looked up (line 14)."""
+        return self._household(who, household_id, count=True)
+
+    def _household(self, who: Caller, household_id: str, count: bool) -> Household:
+        def fetch() -> dict[str, Any]:
+            return self.s.registration.get_household(household_id, scope=who.scope)
+
         found = self._read(
             who,
             "person.read",
-            lambda: self.s.registration.get_household(household_id, scope=who.scope),
-            lambda h: [m["id"] for m in h["members"]],
+            self._counted(who, "person.read", fetch, _member_ids) if count else fetch,
+            _member_ids,
         )
         return Household.model_validate({**found, "members": self._views(who, found["members"])})
 
@@ -604,8 +628,13 @@ class Gate:
         found = self._read(
             who,
             "person.print",
-            lambda: self.s.registration.get_household(household_id, scope=who.scope),
-            lambda h: [m["id"] for m in h["members"]],
+            self._counted(
+                who,
+                "person.print",
+                lambda: self.s.registration.get_household(household_id, scope=who.scope),
+                _member_ids,
+            ),
+            _member_ids,
             purpose=PRINT_PURPOSE,
         )
         views = self._views(who, found["members"])
@@ -623,8 +652,15 @@ class Gate:
         found = self._read(
             who,
             "person.search",
-            lambda: self.s.registration.search(body, scope=who.scope),
-            lambda people: [p["id"] for p in people],
+            # Each person found is shown in full: a search by number, phone or document
+            # is a look-up of whom it finds (line 14: no sweep of phone numbers).
+            self._counted(
+                who,
+                "person.search",
+                lambda: self.s.registration.search(body, scope=who.scope),
+                _ids,
+            ),
+            _ids,
         )
         return self._views(who, found)
 
@@ -720,6 +756,7 @@ class Gate:
     def subject_access(self, who: Caller, person_id: str) -> dict[str, Any]:
         """A data-subject access request: the person's own data, relatives redacted."""
         purpose = "data-subject access request"
+        self._look_up(who, self.s.merges.resolve(person_id), action="person.export")
         return self._read(
             who,
             "person.export",
@@ -1023,8 +1060,9 @@ class Gate:
         raise NotFound("movement")
 
     def registered_household(self, who: Caller, household_id: str) -> RegisteredHousehold:
-        """What registering a household answered, read again through the gate."""
-        household = self.household(who, household_id)
+        """What registering a household answered, read again through the gate (the
+        answer to a write sent again: not a look-up, as the write's first answer)."""
+        household = self._household(who, household_id, count=False)
         return RegisteredHousehold(
             id=household.id,
             site_id=household.site_id,
@@ -1056,6 +1094,14 @@ class RecordingHook:
     def __call__(self, conn: Connection, person_ids: list[str]) -> None:
         self.hook(conn, person_ids)
         self.person_ids.update(person_ids)
+
+
+def _member_ids(household: dict[str, Any]) -> list[str]:
+    return [m["id"] for m in household["members"]]
+
+
+def _ids(people: list[dict[str, Any]]) -> list[str]:
+    return [p["id"] for p in people]
 
 
 def _card(view: PersonView, household_number: str | None) -> Card:
