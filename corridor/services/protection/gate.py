@@ -754,14 +754,16 @@ class Gate:
         ]
 
     def subject_access(self, who: Caller, person_id: str) -> dict[str, Any]:
-        """A data-subject access request: the person's own data, relatives redacted."""
+        """A data-subject access request: the person's own data, relatives redacted, and
+        the records merged into theirs; through a merged id, the survivor's."""
         purpose = "data-subject access request"
-        self._look_up(who, self.s.merges.resolve(person_id), action="person.export")
+        person_id = self.s.merges.resolve(person_id)  # a merged id leads to its survivor
+        self._look_up(who, person_id, action="person.export")
         return self._read(
             who,
             "person.export",
             lambda: self.s.subject_access.export(person_id, scope=who.scope),
-            lambda _: [person_id],
+            lambda found: [person_id, *(m["id"] for m in found["merged_records"])],
             refused=[person_id],
             purpose=purpose,
         )
