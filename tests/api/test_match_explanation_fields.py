@@ -134,3 +134,37 @@ def test_the_duplicates_queue_withholds_a_sentence_quoting_a_hidden_field(
     page = officer.get("/duplicates")
     assert page.status_code == 200
     assert VILLAGE not in page.text and "Darayya" not in page.text
+
+
+def test_a_mother_of_another_site_is_compared_but_never_named(database, clock):
+    """The engine reads a child's mother's name from a linked parent when the child's
+    record holds none; that parent is another person, here registered at camp B: her
+    name was quoted to a registrar of camp A ("Mother's name differs (Amina / <her full
+    name>)") while her record is a 404 to them and the child's page leaves her out."""
+    admin = make_client(database, clock)
+    camp_a, camp_b = site(admin, "Camp A"), site(admin, "Camp B")
+    child = register(admin, camp_a, given_name="Rima", family_name="Barakzawi", sex="f",
+                     estimated_age=9)  # fmt: skip
+    mother = register(admin, camp_b, given_name="Zubaida", father_name="Qassim",
+                      family_name="Qassabiyya", sex="f", birth_date="1985")  # fmt: skip
+    link = {"person_id": child["id"], "other_person_id": mother["id"], "kind": "parent"}
+    assert admin.post("/api/relationships", json=link).status_code == 201
+    registrar = make_client(database, clock, roles=(Role.REGISTRAR,))
+    work_at(registrar, camp_a, admin=admin)
+    assert registrar.get(f"/api/persons/{mother['id']}").status_code == 404
+    for asked, level in (("Amina", "different"), ("Zubaida", "same name")):
+        query = {"given_name": "Rima", "family_name": "Barakzawi", "mother_name": asked}
+        r = registrar.post("/api/persons/match", json=query)
+        assert r.status_code == 200, r.text
+        assert "Qassabiyya" not in r.text and "Qassim" not in r.text
+        [candidate] = r.json()
+        [evidence] = [e for e in candidate["explanation"] if e["field"] == "mother's name"]
+        # Still compared (the score counts it), quoted on the asker's side only.
+        assert evidence["level"] == level
+        assert evidence["text"].endswith(f"({asked} / the mother linked to them).")
+    # A mother's name recorded on the child's own record is the child's: quoted.
+    register(admin, camp_a, given_name="Huda", family_name="Barakzawi", sex="f",
+             estimated_age=7, mother_name="Zubaida Qassabiyya")  # fmt: skip
+    query = {"given_name": "Huda", "family_name": "Barakzawi", "mother_name": "Zubaida"}
+    r = registrar.post("/api/persons/match", json=query)
+    assert "(Zubaida / Zubaida Qassabiyya)" in r.text
