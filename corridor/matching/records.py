@@ -95,6 +95,9 @@ class PersonRecord:
     registration_number: str | None = None
     phone: str | None = None
     document_numbers: tuple[str, ...] = ()
+    # The mother's name was read from the person's family links or household (another
+    # registered person's name), not recorded on the person: compared, never quoted.
+    mother_from_family: bool = False
 
     @cached_property
     def named_sex(self) -> str | None:

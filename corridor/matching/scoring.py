@@ -827,6 +827,10 @@ class Matcher:
                                         N_("Different place of origin ({a} / {b}).",
                                            a=q.place_of_origin, b=c.place_of_origin)))
         if q.mother_units and c.mother_units:
+            # A mother's name the record does not hold itself (read from a linked
+            # parent: a person the reader may not see) is compared, never quoted.
+            cb: str | None = (N_("the mother linked to them") if c.mother_from_family
+                              else c.mother_name)
             lvl, qm, cm = self._best_unit_level(q.mother_units[:1], c.mother_units[:1])
             if lvl in (SAME, SPELLING, SCRIPT) and qm is not None and cm is not None:
                 # A common mother's name (Fatima) says less than a rare one; mothers are
@@ -841,16 +845,16 @@ class Matcher:
                         w += min(f.mother_same, self._unit_weight(lf, qf, cf))
                 ev.append(FieldEvidence(N_("mother's name"), LEVEL_WORDS[lvl], w,
                                         N_("Mother's name agrees ({a} / {b}).",
-                                           a=q.mother_name, b=c.mother_name)))
+                                           a=q.mother_name, b=cb)))
             elif lvl == SIMILAR:
                 ev.append(FieldEvidence(N_("mother's name"), LEVEL_WORDS[lvl], f.mother_similar,
                                         N_("Mother's name similar ({a} / {b}).",
-                                           a=q.mother_name, b=c.mother_name)))
+                                           a=q.mother_name, b=cb)))
             else:
                 ev.append(FieldEvidence(N_("mother's name"), N_("different"),
                                         f.mother_different,
                                         N_("Mother's name differs ({a} / {b}).",
-                                           a=q.mother_name, b=c.mother_name)))
+                                           a=q.mother_name, b=cb)))
         ev.extend(self._relatives(q, c))
         if q.registration_number and q.registration_number == c.registration_number:
             ev.append(FieldEvidence(N_("registration number"), N_("same"), f.registration_same,

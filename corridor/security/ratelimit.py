@@ -236,16 +236,26 @@ class LookupGuard:
     def check(
         self, conn: Connection, user_id: str, person_id: str, roles: Iterable[str] = ()
     ) -> Decision:
+        return self.check_all(conn, user_id, [person_id], roles)
+
+    def check_all(
+        self, conn: Connection, user_id: str, person_ids: Iterable[str], roles: Iterable[str] = ()
+    ) -> Decision:
+        """Several persons shown at once (a household, search results): all of them
+        count, or none is shown; refused when those not yet seen in the window would
+        take the user past the limit (nothing is recorded then)."""
         limit = self.limit_for(roles)
         bucket = RateLimiter._bucket(limit, user_id)
         self.limiter._lock(conn, bucket)
         seen = self.limiter.distinct_items(conn, limit, user_id)
-        if person_id in seen:
+        new = [p for p in dict.fromkeys(person_ids) if p not in seen]
+        if not new:
             return Decision(True, len(seen))
-        if len(seen) >= limit.max_events:
+        if len(seen) + len(new) > limit.max_events:
             self._alert_once(conn, user_id, len(seen), limit)
             return Decision(False, len(seen), self.limiter.retry_after(conn, limit, user_id))
-        self.limiter.record(conn, limit, user_id, person_id)
+        for person_id in new:
+            self.limiter.record(conn, limit, user_id, person_id)
         return Decision(True, len(seen))
 
     def _alert_once(self, conn: Connection, user_id: str, seen: int, limit: Limit) -> None:

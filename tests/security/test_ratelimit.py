@@ -137,6 +137,21 @@ def test_more_than_n_distinct_lookups_an_hour_is_refused_and_alerted(secdb, cloc
         assert guard.check(conn, "u1", "p7").allowed
 
 
+def test_persons_shown_at_once_count_all_or_none(secdb, clock):
+    """A household or a search's results: every person not seen yet counts; past the
+    limit none of them is recorded, so a smaller read still fits afterwards."""
+    guard = LookupGuard(clock, Limit("person.lookup", 5, timedelta(hours=1)))
+    with secdb.transaction() as conn:
+        assert guard.check_all(conn, "u1", ["p0", "p1", "p1"]).allowed  # p1 once
+        assert guard.check_all(conn, "u1", ["p0", "p1"]).count == 2  # both seen: free
+        refused = guard.check_all(conn, "u1", ["p0", "p2", "p3", "p4", "p5"])
+        assert not refused.allowed and refused.count == 2
+        assert guard.check_all(conn, "u1", ["p2", "p3", "p4"]).allowed  # nothing was recorded
+        assert not guard.check_all(conn, "u1", ["p5"]).allowed
+        assert guard.check_all(conn, "u1", []).allowed
+        assert len(open_alerts(conn, LookupGuard.ALERT_KIND)) == 1
+
+
 def test_concurrent_lookups_cannot_overshoot_the_limit(secdb, clock):
     guard = LookupGuard(clock, Limit("person.lookup", 5, timedelta(hours=1)))
     results: list[bool] = []

@@ -36,6 +36,7 @@ from corridor.services.registration.person_rows import detail_fields
 from corridor.services.registration.persons import RegistrationService
 from corridor.services.registration.sites import unknown_site_problems
 from corridor.services.search.person_search import PersonSearchService
+from corridor.storage import queries
 from corridor.storage.import_tables import imported_records
 from corridor.storage.tables import persons
 
@@ -151,10 +152,14 @@ class ImportService(Service):
         report.skipped = len({i.line for i in report.fatal})
         # Each suspected duplicate's new person: its plan and its place in the plan.
         found_for: list[tuple[Plan, int]] = []
+        # The engine searches the whole registry (the review queue needs every pair);
+        # the report names only the persons the importer may open.
+        found: list[dict[str, Any]] = []
         if options.check_duplicates:
-            report.duplicates, found_for = self._duplicates(
+            found, found_for = self._duplicates(
                 [p for p in plans if p.action == "create"], options.progress
             )
+            report.duplicates = self._reportable(found, options.allowed_sites)
         # What would be (or is) written: a report says so even when errors stop it.
         for plan in plans:
             if plan.action in _COUNTER:
@@ -204,7 +209,7 @@ class ImportService(Service):
         self.registration.notify(ids)
         pairs = [
             [plan.written[at], dup["person_id"]]
-            for dup, (plan, at) in zip(report.duplicates, found_for, strict=True)
+            for dup, (plan, at) in zip(found, found_for, strict=True)
             if plan.action == "create" and at < len(plan.written)
         ]
         # And persons of the file who duplicate each other (the search above found
@@ -212,6 +217,30 @@ class ImportService(Service):
         created = [pid for plan in plans if plan.action == "create" for pid in plan.written]
         report.queued_pairs = self._queue(pairs, report, queue_audit or audit, created)
         return report
+
+    def _reportable(
+        self, found: list[dict[str, Any]], allowed: frozenset[str] | None
+    ) -> list[dict[str, Any]]:
+        """The suspected duplicates a report may name: registered persons within the
+        importer's sites (``queries.person_scope``). One of another site is left out, as
+        a search by the importer leaves them out: naming them (id, registration number)
+        would answer "is this name registered elsewhere?" for any name in a file, a dry
+        run included (PROTECTION.md line 3). The review queue still receives every pair
+        (``MergeService.propose``); only ``person.merge`` at both persons' sites sees it."""
+        if allowed is None or not found:
+            return found
+        ids = sorted({d["person_id"] for d in found})
+        with self.db.read() as conn:
+            visible = {
+                pid
+                for part in chunks(ids)
+                for pid in conn.execute(
+                    select(persons.c.id).where(
+                        persons.c.id.in_(part), queries.person_scope(allowed)
+                    )
+                ).scalars()
+            }
+        return [d for d in found if d["person_id"] in visible]
 
     def _queue(
         self,

@@ -126,8 +126,7 @@ class PartnerExportService(Service):
         ``only``: just these persons of them."""
         with self._within(conn) as conn:
             query = select(persons).order_by(persons.c.id)
-            if site_ids is not None:
-                query = query.where(queries.person_scope(list(site_ids)))
+            query = query.where(queries.person_scope(None if site_ids is None else list(site_ids)))
             rows = _only(conn, query, only)
             people = queries.persons_out(conn, rows, self.clock().date()) if rows else []
             people = self.vault.reveal_all(people, conn)
@@ -141,7 +140,9 @@ class PartnerExportService(Service):
         traceable_only: bool,
         only: Collection[str] | None = None,
     ) -> list[dict[str, Any]]:
-        query = select(persons).order_by(persons.c.id)
+        # A person merged into another is not exported: their id leads to the survivor,
+        # who is (the JSON lines file, through ``records``, leaves them out the same way).
+        query = select(persons).where(queries.person_scope(None)).order_by(persons.c.id)
         if site_ids is not None and only is None:  # the persons registered at the sites
             query = query.where(persons.c.site_id.in_(list(site_ids)))
         elif site_ids is not None:

@@ -114,12 +114,13 @@ class AccountService:
             audit(conn, [])
         return user_id, secret
 
-    def look_up(self, who: Caller, person_id: str) -> None:
-        """Count one more distinct person looked up by ``who``; Throttled (and an alert
-        for the data protection officer) past the hourly limit (PROTECTION.md line 14)."""
+    def look_up(self, who: Caller, *person_ids: str) -> None:
+        """Count the distinct persons ``who`` is about to be shown (one, or several shown
+        at once: a household, search results; all or none); Throttled (and an alert for
+        the data protection officer) past the hourly limit (PROTECTION.md line 14)."""
         roles = sorted(who.principal.roles)
         with self.db.transaction() as conn:
-            decision = self.lookups.check(conn, who.principal.user_id, person_id, roles)
+            decision = self.lookups.check_all(conn, who.principal.user_id, person_ids, roles)
         if not decision.allowed:
             limit = self.lookups.limit_for(roles)
             wait = decision.retry_after or limit.window

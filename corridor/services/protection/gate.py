@@ -124,6 +124,12 @@ PATHS: dict[str, tuple[str, ...]] = {
         for d in ("seeing", "hearing", "walking", "remembering", "self_care", "communicating")
     },
 }
+# The matching engine's evidence whose sentence quotes a registered person's value of a
+# restricted field (corridor/matching/scoring.py): the evidence's field -> that field.
+# Where the caller may not see the field on the record, the sentence is withheld
+# (``WITHHELD_EVIDENCE``); its field, level and weight stay, as they make the score.
+EVIDENCE_QUOTES: dict[str, str] = {"place of origin": "origin_locality"}
+WITHHELD_EVIDENCE = N_("Compared with a detail of this record that your roles may not see.")
 # Detention is a place: these fields are the site references of locations and movements.
 DETENTION_FIELDS = frozenset({"detention_site_id", "detention_site"})
 # Stored but never part of a person as shown, to anyone.
@@ -135,6 +141,25 @@ VULNERABILITY_FIELDS = frozenset(
      "medical_note"}
 )  # fmt: skip
 SITE_KEYS = ("site_id", "from_site_id", "to_site_id", "destination_site_id")
+
+
+def withhold_evidence(
+    explanation: list[dict[str, Any]], hidden: frozenset[str]
+) -> list[dict[str, Any]]:
+    """``explanation`` (the engine's evidence, as the services give it) with the sentence
+    of each evidence that quotes a field in ``hidden`` replaced by ``WITHHELD_EVIDENCE``.
+
+    >>> e = [{"field": "place of origin", "level": "different", "weight": -1.0,
+    ...       "text": "Different place of origin (Aleppo / Darayya)."}]
+    >>> withhold_evidence(e, frozenset({"origin_locality"}))[0]["text"]
+    'Compared with a detail of this record that your roles may not see.'
+    >>> withhold_evidence(e, frozenset())[0]["text"]
+    'Different place of origin (Aleppo / Darayya).'
+    """
+    return [
+        {**e, "text": WITHHELD_EVIDENCE} if EVIDENCE_QUOTES.get(e["field"]) in hidden else e
+        for e in explanation
+    ]
 
 
 def record_kind(age: int | None) -> str:
@@ -223,13 +248,29 @@ class Gate:
         self.s.audit.record(who, action, shown(result), purpose=purpose)
         return result
 
-    def _look_up(self, who: Caller, person_id: str) -> None:
-        """Anti-enumeration (line 14): a throttled look-up is audited as a denial."""
+    def _look_up(self, who: Caller, *person_ids: str, action: str = "person.read") -> None:
+        """Anti-enumeration (line 14): the persons about to be shown count (all of them,
+        whether one person's record, a household or search results); a throttled
+        look-up is audited as a denial per person refused."""
         try:
-            self.s.accounts.look_up(who, person_id)
+            self.s.accounts.look_up(who, *person_ids)
         except Throttled:
-            self.refused(who, "person.read", [person_id])
+            self.refused(who, action, list(dict.fromkeys(person_ids)))
             raise
+
+    def _counted(
+        self, who: Caller, action: str, fetch: Callable[[], T], shown: Callable[[T], list[str]]
+    ) -> Callable[[], T]:
+        """``fetch``, then the persons it would show counted as looked up (``_look_up``)
+        before anything is shown or audited as shown: for reads that learn whom they
+        show only once they have read (a household, a search)."""
+
+        def counted() -> T:
+            found = fetch()
+            self._look_up(who, *shown(found), action=action)
+            return found
+
+        return counted
 
     def detention_sites(self) -> frozenset[str]:
         with self.s.db.read() as conn:
@@ -395,11 +436,19 @@ class Gate:
         )
 
     def household(self, who: Caller, household_id: str) -> Household:
+        """A household with its members in scope, each shown in full: every member
+        counts as a person looked up (line 14)."""
+        return self._household(who, household_id, count=True)
+
+    def _household(self, who: Caller, household_id: str, count: bool) -> Household:
+        def fetch() -> dict[str, Any]:
+            return self.s.registration.get_household(household_id, scope=who.scope)
+
         found = self._read(
             who,
             "person.read",
-            lambda: self.s.registration.get_household(household_id, scope=who.scope),
-            lambda h: [m["id"] for m in h["members"]],
+            self._counted(who, "person.read", fetch, _member_ids) if count else fetch,
+            _member_ids,
         )
         return Household.model_validate({**found, "members": self._views(who, found["members"])})
 
@@ -422,7 +471,17 @@ class Gate:
         detention = None if viewer.sees_detention else self.detention_sites()
         items = [
             DuplicatePair.model_validate(
-                {**d, "persons": [self.person_view(viewer, p, detention) for p in d["persons"]]}
+                {
+                    **d,
+                    "persons": [self.person_view(viewer, p, detention) for p in d["persons"]],
+                    # Its sentences quote both persons: what either withholds, neither says.
+                    "explanation": withhold_evidence(
+                        d["explanation"],
+                        frozenset[str]().union(
+                            *(viewer.hidden(record_kind(p.get("age"))) for p in d["persons"])
+                        ),
+                    ),
+                }
             )
             for d in pairs
         ]
@@ -569,8 +628,13 @@ class Gate:
         found = self._read(
             who,
             "person.print",
-            lambda: self.s.registration.get_household(household_id, scope=who.scope),
-            lambda h: [m["id"] for m in h["members"]],
+            self._counted(
+                who,
+                "person.print",
+                lambda: self.s.registration.get_household(household_id, scope=who.scope),
+                _member_ids,
+            ),
+            _member_ids,
             purpose=PRINT_PURPOSE,
         )
         views = self._views(who, found["members"])
@@ -588,8 +652,15 @@ class Gate:
         found = self._read(
             who,
             "person.search",
-            lambda: self.s.registration.search(body, scope=who.scope),
-            lambda people: [p["id"] for p in people],
+            # Each person found is shown in full: a search by number, phone or document
+            # is a look-up of whom it finds (line 14: no sweep of phone numbers).
+            self._counted(
+                who,
+                "person.search",
+                lambda: self.s.registration.search(body, scope=who.scope),
+                _ids,
+            ),
+            _ids,
         )
         return self._views(who, found)
 
@@ -667,16 +738,32 @@ class Gate:
             lambda cands: [c["person"]["id"] for c in cands],
             purpose=why,
         )
-        return [Candidate.model_validate(c) for c in found]
+        viewer = self.viewer(who)
+        # The engine's sentences quote the candidate's values: those of a field the
+        # caller may not see on this record (a child's place of origin) are withheld.
+        return [
+            Candidate.model_validate(
+                {
+                    **c,
+                    "explanation": withhold_evidence(
+                        c["explanation"], viewer.hidden(record_kind(c["person"]["age"]))
+                    ),
+                }
+            )
+            for c in found
+        ]
 
     def subject_access(self, who: Caller, person_id: str) -> dict[str, Any]:
-        """A data-subject access request: the person's own data, relatives redacted."""
+        """A data-subject access request: the person's own data, relatives redacted, and
+        the records merged into theirs; through a merged id, the survivor's."""
         purpose = "data-subject access request"
+        person_id = self.s.merges.resolve(person_id)  # a merged id leads to its survivor
+        self._look_up(who, person_id, action="person.export")
         return self._read(
             who,
             "person.export",
             lambda: self.s.subject_access.export(person_id, scope=who.scope),
-            lambda _: [person_id],
+            lambda found: [person_id, *(m["id"] for m in found["merged_records"])],
             refused=[person_id],
             purpose=purpose,
         )
@@ -975,8 +1062,9 @@ class Gate:
         raise NotFound("movement")
 
     def registered_household(self, who: Caller, household_id: str) -> RegisteredHousehold:
-        """What registering a household answered, read again through the gate."""
-        household = self.household(who, household_id)
+        """What registering a household answered, read again through the gate (the
+        answer to a write sent again: not a look-up, as the write's first answer)."""
+        household = self._household(who, household_id, count=False)
         return RegisteredHousehold(
             id=household.id,
             site_id=household.site_id,
@@ -1008,6 +1096,14 @@ class RecordingHook:
     def __call__(self, conn: Connection, person_ids: list[str]) -> None:
         self.hook(conn, person_ids)
         self.person_ids.update(person_ids)
+
+
+def _member_ids(household: dict[str, Any]) -> list[str]:
+    return [m["id"] for m in household["members"]]
+
+
+def _ids(people: list[dict[str, Any]]) -> list[str]:
+    return [p["id"] for p in people]
 
 
 def _card(view: PersonView, household_number: str | None) -> Card:

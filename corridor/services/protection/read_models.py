@@ -671,6 +671,11 @@ class SubjectAccess(ReadModel):
     notice: Sentence
     generated_at: datetime
     person: OwnRecord
+    merged_records: list[OwnRecord] = Field(
+        default_factory=list,
+        description="Records of the person merged into this one (issue 15), each with its "
+        "own details as registered",
+    )
     movements: list[MovementEvent]
     relatives: list[RedactedRelative]
 

@@ -15,7 +15,7 @@ from corridor.services.protection.field_vault import FieldVault
 from corridor.storage import queries
 from corridor.storage.database import Database
 from corridor.storage.queries import Sites
-from corridor.storage.tables import relationships
+from corridor.storage.tables import persons, relationships
 
 NOTICE = (
     "Your record as Corridor holds it. Your relatives appear only as the kind of link "
@@ -30,11 +30,23 @@ class SubjectAccessService(Service):
         self.vault = vault
 
     def export(self, person_id: str, scope: Sites = None) -> dict[str, Any]:
-        """The person's record, movements and links, relatives redacted."""
+        """The person's record, movements and links, relatives redacted; and the records
+        merged into theirs (issue 15): each kept its own details (names, phone, number),
+        which are this person's data too, as an erasure of theirs erases them."""
+        today = self.clock().date()
         with self.db.read() as conn:
-            person = self.vault.reveal(
-                queries.get_person(conn, person_id, self.clock().date(), scope), conn
+            person = self.vault.reveal(queries.get_person(conn, person_id, today, scope), conn)
+            merged_ids = queries.merged_into(conn, person_id)
+            rows = (
+                conn.execute(
+                    select(persons).where(persons.c.id.in_(merged_ids)).order_by(persons.c.id)
+                )
+                .mappings()
+                .all()
+                if merged_ids
+                else []
             )
+            merged = self.vault.reveal_all(queries.persons_out(conn, rows, today), conn)
             links = conn.execute(
                 select(relationships.c.kind, relationships.c.created_at)
                 .where(relationships.c.person_id == person_id)
@@ -44,10 +56,15 @@ class SubjectAccessService(Service):
         return {
             "notice": NOTICE,
             "generated_at": self.clock(),
-            "person": {k: v for k, v in person.items() if k != "household_id"},
+            "person": _own(person),
+            "merged_records": [_own(m) for m in merged],
             "movements": movements,
             "relatives": [
                 {"relationship": kind, "recorded_at": at, "details": "redacted"}
                 for kind, at in links
             ],
         }
+
+
+def _own(person: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in person.items() if k != "household_id"}

@@ -241,7 +241,8 @@ def with_relatives(conn: Connection, records: Sequence[PersonRecord]) -> list[Pe
     persons linked to them and of the other members of their household (brothers and
     sisters registered as the head's children are linked to the head only).
     Names are plain (not sealed) columns; no scope applies to them: they are never
-    shown, only compared."""
+    shown, only compared (a mother's name read here is marked ``mother_from_family``,
+    which the engine's sentences do not quote)."""
     ids = [r.record_id for r in records]
     if not ids:
         return []
@@ -279,5 +280,12 @@ def with_relatives(conn: Connection, records: Sequence[PersonRecord]) -> list[Pe
         mother = r.mother_name or mothers.get(pid)
         extra = [mothers[pid]] if r.mother_name and pid in mothers else []
         names = tuple(dict.fromkeys([*r.relatives_names, *relatives[pid], *extra]))
-        out.append(replace(r, mother_name=mother, relatives_names=names))
+        out.append(
+            replace(
+                r,
+                mother_name=mother,
+                mother_from_family=not r.mother_name and mother is not None,
+                relatives_names=names,
+            )
+        )
     return out
