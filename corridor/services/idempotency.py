@@ -87,12 +87,25 @@ class Attempt:
     status: int = 200
 
 
+class NotKept(Exception):
+    """A write done under a key whose answer is not kept yet: ``remember`` stores it in a
+    transaction of its own just after the write's commit, so a resend (or a racer) can
+    find the key's row before it (or never, if the server stopped in between)."""
+
+
 @dataclass
 class Stored:
     """A write already done under a key: its status and what it created (ids)."""
 
     status: int
     ref: Ref = field(default_factory=dict)
+
+    def kept(self, name: str = "answer") -> Any:
+        """What ``remember`` added under ``name`` once the write committed; ``NotKept``
+        while it is not there."""
+        if name not in self.ref:
+            raise NotKept(name)
+        return self.ref[name]
 
 
 class IdempotencyService(Service):
