@@ -246,3 +246,48 @@ def test_search_before_create_leaves_out_another_generation(registrar, camp):
         "/register/similar", data={**typed, "estimated_age": "4"}, headers=headers
     ).text
     assert "Yaman" in child and "age 3" in child
+
+
+ROW = re.compile(r'name="(members\[\d+\])\.given_name"')
+NEXT_ROW = re.compile(r'hx-get="(/register/member\?index=\d+)"')
+
+
+def test_a_large_household_typed_row_by_row_keeps_every_member(registrar, camp, database):
+    """The button "Add a member" pressed until it goes: each row it adds has names of its own, up to
+    the 100 members a household may have. It used to stop counting at row 60: the 62nd
+    row repeated the 61st's names, whose member the form then lost (61 of 62 saved)."""
+    page = registrar.page("/register/household")
+    rows = ROW.findall(page)
+    button = NEXT_ROW.search(page)
+    while button is not None and len(rows) <= 120:
+        added = registrar.get(button.group(1))
+        assert added.status_code == 200, added.text[:300]
+        rows += ROW.findall(added.text)
+        button = NEXT_ROW.search(added.text)
+    assert len(rows) == len(set(rows)) == 100  # then no button
+    body = {**BASIS, "site_id": camp, "head.given_name": "Walid", "head.family_name": FAMILY,
+            "head.sex": "m", "head.estimated_age": "70"}  # fmt: skip
+    for n, row in enumerate(rows[:62]):
+        body |= {f"{row}.relationship": "other_relative", f"{row}.given_name": f"Member{n}",
+                 f"{row}.family_name": FAMILY, f"{row}.estimated_age": "30"}  # fmt: skip
+    r = registrar.submit("/register/household", body)
+    assert r.status_code == 200 and "/households/" in str(r.url), r.text[:500]
+    assert _count(database) == 63  # the head and 62 members, none lost
+    with database.read() as conn:
+        names = set(conn.execute(select(persons.c.given_name)).scalars())
+    assert {f"Member{n}" for n in range(62)} <= names
+
+
+def test_the_persons_sought_rows_stop_at_the_most_an_enquiry_may_name(database, clock, camp):
+    """The button "Add another person sought" adds rows with names of their own up to the 20 an
+    enquiry may name, then goes (it used to repeat the 20th row's names)."""
+    with page_client(database, clock, roles=(Role.TRACING_OFFICER,), name="tracer") as c:
+        page = c.page("/tracing/enquiries/new")
+        rows = re.findall(r'name="(sought\[\d+\])\.full_name"', page)
+        button = re.search(r'hx-get="(/tracing/enquiries/sought\?index=\d+)"', page)
+        while button is not None and len(rows) <= 40:
+            added = c.get(button.group(1))
+            assert added.status_code == 200, added.text[:300]
+            rows += re.findall(r'name="(sought\[\d+\])\.full_name"', added.text)
+            button = re.search(r'hx-get="(/tracing/enquiries/sought\?index=\d+)"', added.text)
+        assert len(rows) == len(set(rows)) == 20
