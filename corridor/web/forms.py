@@ -49,9 +49,10 @@ def as_values(form: FormData) -> dict[str, str]:
 
 
 def is_blank(form: FormData, prefix: str) -> bool:
-    """No name, sex or age given: an unused member row."""
-    keys = (*NAME_FIELDS, "sex", "birth_date", "estimated_age", "muac_mm")
-    return all(_text(form, prefix + k) is None for k in keys)
+    """Nothing typed, chosen or ticked under ``prefix``: an unused member row. (Every
+    field counts: a row with only a phone, a document or a flag is a member whose name
+    is still to come, and is checked as one, never dropped with what was typed.)"""
+    return all(_text(form, k) is None for k in form if k.startswith(prefix))
 
 
 def person_details(form: FormData, prefix: str = "", language: str = "en") -> dict[str, Any]:

@@ -16,9 +16,9 @@ from corridor.schemas import SiteIn
 from corridor.security.roles import Role
 from corridor.security.tables import audit_events
 from corridor.services import Services
-from corridor.storage.tables import persons
+from corridor.storage.tables import person_documents, persons
 from corridor.web.i18n import LANG_COOKIE
-from tests.web.conftest import PageClient, page_client
+from tests.web.conftest import PageClient, csrf, page_client
 
 FAMILY = "Qarbenthi"  # nobody else bears it
 BASIS = {
@@ -294,3 +294,41 @@ def test_the_persons_sought_rows_stop_at_the_most_an_enquiry_may_name(database, 
             rows += re.findall(r'name="(sought\[\d+\])\.full_name"', added.text)
             button = re.search(r'hx-get="(/tracing/enquiries/sought\?index=\d+)"', added.text)
         assert len(rows) == len(set(rows)) == 20
+
+
+def test_a_member_row_without_a_name_yet_is_asked_for_not_dropped(registrar, camp, database):
+    """A member's row with a relationship, a phone, a document and a nationality typed
+    but no name, sex or age yet: the form says the name is missing and gives back what
+    was typed (the row used to count as unused: the household was registered without
+    that member, and the phone and document were lost without a word)."""
+    body = {
+        **BASIS,
+        "site_id": camp,
+        "head.given_name": "Walid",
+        "head.family_name": FAMILY,
+        "head.sex": "m",
+        "head.estimated_age": "40",
+        "members[0].relationship": "child",
+        "members[0].phone": "+963 944 123 456",
+        "members[0].document_type": "passport",
+        "members[0].document_number": "N7723419",
+        "members[0].nationality": "SYR",
+        "members[1].relationship": "",  # an unused row stays unused
+    }
+    registrar.page("/register/household")
+    r = registrar.submit("/register/household", body)
+    assert r.status_code == 422, r.text[:500]
+    assert re.findall(r'href="#(f-[^"]+)"', _summary(r.text)) == ["f-members[0].given_name"]
+    assert 'value="N7723419"' in r.text and 'value="+963 944 123 456"' in r.text
+    assert _count(database) == 0
+    registrar.token = csrf(r.text)
+    r = registrar.submit("/register/household", {**body, "members[0].given_name": "Huda"})
+    assert r.status_code == 200 and "/households/" in str(r.url), r.text[:500]
+    assert _count(database) == 1  # the head; the child has no family name
+    with database.read() as conn:
+        child = conn.execute(select(persons).where(persons.c.given_name == "Huda")).mappings().one()
+        documents = conn.execute(
+            select(func.count()).where(person_documents.c.person_id == child["id"])
+        ).scalar()
+    assert child["household_id"] is not None and child["phone"] is not None
+    assert documents == 1
