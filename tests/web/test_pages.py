@@ -362,3 +362,38 @@ def test_a_health_record_saved_from_an_older_page_keeps_what_was_recorded_since(
     assert r.status_code == 200, r.text[:300]
     v = officer.get(f"{url}.json").json()["person"]["vulnerabilities"]
     assert (v["muac_mm"], v["oedema"], v["medical_note"]) == (110, True, None)
+
+
+def test_a_refused_health_record_comes_back_as_typed(database, clock, sites):
+    """A health record refused for one bad reading comes back with everything typed,
+    on its field (the page showed the stored record instead: the note, the flags and
+    the answers typed were gone, and the page's script, trusting the server to show
+    what was typed, had dropped its draft). The event and link forms the same."""
+    officer = page_client(database, clock)
+    household_id = register_household(officer, sites["exit"])
+    _, child = officer.get(f"/households/{household_id}.json").json()["household"]["members"]
+    url = f"/persons/{child['id']}"
+    form = health_form_as_sent(officer.page(url))
+    typed = {"muac_mm": "20", "injury": "1", "wg_hearing": "4", "medical_note": "burns, arm"}
+    r = officer.submit(f"{url}/health", {**form, **typed})
+    assert r.status_code == 422 and "between 50 and 300" in r.text
+    again = health_form_as_sent(r.text)
+    assert {k: again[k] for k in typed} == typed
+    assert again["was.muac_mm"] == "" and "oedema" not in again  # shown then; not ticked
+    # Corrected, it is saved as typed.
+    officer.token = csrf(r.text)
+    r = officer.submit(f"{url}/health", {**again, "muac_mm": "120"})
+    assert r.status_code == 200, r.text[:300]
+    v = officer.get(f"{url}.json").json()["person"]["vulnerabilities"]
+    assert (v["muac_mm"], v["injury"], v["medical_note"]) == (120, True, "burns, arm")
+    assert v["washington_group"]["hearing"] == 4
+    officer.page(url)
+    r = officer.submit(f"{url}/events", {"kind": "transferred", "note": "by the red truck"})
+    assert r.status_code == 422
+    assert 'value="by the red truck"' in r.text
+    assert '<option value="transferred" selected>' in r.text
+    officer.page(url)
+    link = {"registration_number": "ZZZZ-ZZZZ-Z", "link_kind": "cousin"}
+    r = officer.submit(f"{url}/links", link)
+    assert r.status_code == 422
+    assert 'value="ZZZZ-ZZZZ-Z"' in r.text and '<option value="cousin" selected>' in r.text
