@@ -99,13 +99,18 @@ class Stored:
 
     status: int
     ref: Ref = field(default_factory=dict)
+    # Set once a replay has waited for the answer long enough: it will not come.
+    waited: bool = False
 
-    def kept(self, name: str = "answer") -> Any:
+    def kept(self, name: str = "answer", lost: Any = None) -> Any:
         """What ``remember`` added under ``name`` once the write committed; ``NotKept``
-        while it is not there."""
-        if name not in self.ref:
-            raise NotKept(name)
-        return self.ref[name]
+        while it is not there. Once waited for in vain, ``lost`` if given (an import's
+        replay then answers its ids alone), else ``NotKept`` still."""
+        if name in self.ref:
+            return self.ref[name]
+        if self.waited and lost is not None:
+            return lost
+        raise NotKept(name)
 
 
 class IdempotencyService(Service):

@@ -129,13 +129,16 @@ class Retry:
             except NotKept:
                 # The first write committed; its answer is kept in a moment (a racer's
                 # winner), or never (the server stopped between the two).
-                if time.monotonic() >= deadline:
+                if done.waited:
                     lost = N_(
                         "This request was carried out already, but its answer was lost "
                         "when the server stopped: it was not done again; read the record "
                         "to see the result"
                     )
                     raise Conflict(lost, field="Idempotency-Key") from None
+                if time.monotonic() >= deadline:
+                    done.waited = True  # a last try: with what the replay has without it
+                    continue
                 time.sleep(KEPT_POLL_S)
                 done = self.svc.idempotency.find(attempt) or done
         self.replayed = True

@@ -359,6 +359,50 @@ def test_a_link_sent_twice_is_recorded_once(client, database):
     assert count(database, relationships) == 2  # the link and its inverse
 
 
+def answer_kept_late(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """``remember`` (the answer kept after the commit) holds back until a request has
+    found the key's row without it: the window a second tap racing the first falls in."""
+    unkept = threading.Event()
+    find, remember = IdempotencyService.find, IdempotencyService.remember
+
+    def finding(self: IdempotencyService, attempt: Any) -> Any:
+        done = find(self, attempt)
+        if done is not None and name not in done.ref:
+            unkept.set()  # the other request saw the row before its answer
+        return done
+
+    def late(self: IdempotencyService, attempt: Any, summary: Any) -> None:
+        assert unkept.wait(30)
+        remember(self, attempt, summary)
+
+    monkeypatch.setattr(IdempotencyService, "find", finding)
+    monkeypatch.setattr(IdempotencyService, "remember", late)
+
+
+def test_an_import_sent_at_once_twice_answers_its_counts_twice(client, twin, database, monkeypatch):
+    """An upload tapped twice at once: the second waits for the counts the first keeps
+    just after its commit (it answered "created: 0" before, as if nothing had been
+    written); one import."""
+    camp = site(client, "Camp")
+    csv = b"given_name,family_name\nLayla,Haddad\nOmar,Haddad\n"
+    answer_kept_late(monkeypatch, "report")
+
+    def upload(c: TestClient) -> Any:
+        return c.post(
+            "/api/imports/csv",
+            params={"site_id": camp},
+            files={"file": ("people.csv", csv)},
+            headers=keyed("imp-tap"),
+        )
+
+    a, b = together(lambda: upload(client), lambda: upload(twin))
+    assert a is not None and b is not None
+    assert (a.status_code, b.status_code) == (200, 200), (a.text, b.text)
+    assert a.json()["created"] == b.json()["created"] == 2
+    assert a.json()["person_ids"] == b.json()["person_ids"]
+    assert count(database, persons) == 2
+
+
 def merge_pair(client: TestClient) -> tuple[str, str, dict[str, Any]]:
     """Two registrations of one man, and the body that merges the second into the first."""
     camp = site(client, "Camp")
@@ -378,21 +422,7 @@ def test_a_merge_sent_at_once_twice_waits_for_the_first_answer(client, twin, dat
     transaction of its own). It waits for that answer, then gives it (it was a 500,
     KeyError "answer"); one merge."""
     survivor, other, body = merge_pair(client)
-    unkept = threading.Event()
-    find, remember = IdempotencyService.find, IdempotencyService.remember
-
-    def finding(self: IdempotencyService, attempt: Any) -> Any:
-        done = find(self, attempt)
-        if done is not None and "answer" not in done.ref:
-            unkept.set()  # the other request saw the row before its answer
-        return done
-
-    def late(self: IdempotencyService, attempt: Any, summary: Any) -> None:
-        assert unkept.wait(30)
-        remember(self, attempt, summary)
-
-    monkeypatch.setattr(IdempotencyService, "find", finding)
-    monkeypatch.setattr(IdempotencyService, "remember", late)
+    answer_kept_late(monkeypatch, "answer")
     url, headers = f"/api/persons/{survivor}/merge", keyed("merge-tap")
     a, b = together(
         lambda: client.post(url, json=body, headers=headers),
