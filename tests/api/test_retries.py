@@ -454,3 +454,21 @@ def test_a_merge_whose_answer_was_lost_is_not_merged_again_and_says_so(
     assert "was not done again" in again.json()["errors"][0]["reason"]
     assert count(database, person_merges) == 1
     assert merge_audits(database) == audits
+
+
+def test_sessions_ended_at_once_twice_answer_the_first_count_twice(
+    client, twin, database, clock, monkeypatch
+):
+    """Ending a user's sessions, sent twice at once with one key: both answers give the
+    count the first ended (the second said 0 when it found the key before the count was
+    kept, just after the commit)."""
+    with make_client(database, clock, roles=(Role.REGISTRAR,)) as registrar:
+        user_id = registrar.get("/api/auth/me").json()["user_id"]
+    answer_kept_late(monkeypatch, "sessions_ended")
+    url, headers = f"/api/users/{user_id}/sessions/end", keyed("end-tap")
+    a, b = together(
+        lambda: client.post(url, headers=headers), lambda: twin.post(url, headers=headers)
+    )
+    assert a is not None and b is not None
+    assert (a.status_code, b.status_code) == (200, 200), (a.text, b.text)
+    assert a.json()["sessions_ended"] == b.json()["sessions_ended"] == 1
