@@ -14,6 +14,8 @@ from pydantic import Field
 from corridor.domain.tracing import CloseReason, Disclosure
 from corridor.schemas import SoughtDescription, Strict
 
+SOUGHT_MAX = 20  # persons sought by one enquiry
+
 # What the enquirer is to the sought person ("mother": the enquirer is the sought
 # person's mother). It feeds matching: a mother's name is compared with the mother's
 # name recorded at registration, any relative's with the household's names.
@@ -59,7 +61,7 @@ class SoughtPersonIn(SoughtDescription):
 
 class EnquiryIn(Strict):
     enquirer: EnquirerIn
-    sought: list[SoughtPersonIn] = Field(min_length=1, max_length=20)
+    sought: list[SoughtPersonIn] = Field(min_length=1, max_length=SOUGHT_MAX)
     note: str | None = Field(default=None, max_length=2000)
 
 

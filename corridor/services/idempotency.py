@@ -87,12 +87,30 @@ class Attempt:
     status: int = 200
 
 
+class NotKept(Exception):
+    """A write done under a key whose answer is not kept yet: ``remember`` stores it in a
+    transaction of its own just after the write's commit, so a resend (or a racer) can
+    find the key's row before it (or never, if the server stopped in between)."""
+
+
 @dataclass
 class Stored:
     """A write already done under a key: its status and what it created (ids)."""
 
     status: int
     ref: Ref = field(default_factory=dict)
+    # Set once a replay has waited for the answer long enough: it will not come.
+    waited: bool = False
+
+    def kept(self, name: str = "answer", lost: Any = None) -> Any:
+        """What ``remember`` added under ``name`` once the write committed; ``NotKept``
+        while it is not there. Once waited for in vain, ``lost`` if given (an import's
+        replay then answers its ids alone), else ``NotKept`` still."""
+        if name in self.ref:
+            return self.ref[name]
+        if self.waited and lost is not None:
+            return lost
+        raise NotKept(name)
 
 
 class IdempotencyService(Service):

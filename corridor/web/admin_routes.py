@@ -131,7 +131,7 @@ def end_sessions(user_id: str, svc: Svc, who: MayUsersAdmin, retry: Retried) -> 
             sessions_ended=svc.administration.end_sessions(user_id, audit=admin_keyed(guard, hook)),
         ),
         lambda done: SessionsEnded(
-            user_id=user_id, sessions_ended=int(done.ref.get("sessions_ended", 0))
+            user_id=user_id, sessions_ended=int(done.kept("sessions_ended", lost=0))
         ),
         keep=lambda answer: {"sessions_ended": answer.sessions_ended},
     )

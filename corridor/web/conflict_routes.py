@@ -87,7 +87,7 @@ def resolve_conflict(
         ),
         # The stored answer holds ids and choices only; the person is read again.
         lambda done: ConflictResolved.model_validate(
-            {**done.ref["answer"], "person": svc.gate.person(who, person_id)}
+            {**done.kept(), "person": svc.gate.person(who, person_id)}
         ),
         keep=lambda answer: {"answer": answer.model_dump(mode="json", exclude={"person"})},
     )
@@ -124,6 +124,6 @@ def resolve_hold(
                 scope=who.scope,
             )
         ),
-        lambda done: HoldDecided.model_validate(done.ref["answer"]),
+        lambda done: HoldDecided.model_validate(done.kept()),
         keep=lambda answer: {"answer": answer.model_dump(mode="json")},
     )

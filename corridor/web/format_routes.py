@@ -161,7 +161,8 @@ def import_file(
         lambda done: ImportReport.model_validate(
             {
                 **IMPORT_SUMMARY_DEFAULTS,
-                **done.ref.get("report", {}),
+                # Racing the first upload: its counts, once kept (else none).
+                **done.kept("report", lost={}),
                 "person_ids": done.ref.get("person_ids", []),
             }
         ),

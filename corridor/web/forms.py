@@ -7,6 +7,7 @@ the inputs to mark.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -49,9 +50,10 @@ def as_values(form: FormData) -> dict[str, str]:
 
 
 def is_blank(form: FormData, prefix: str) -> bool:
-    """No name, sex or age given: an unused member row."""
-    keys = (*NAME_FIELDS, "sex", "birth_date", "estimated_age", "muac_mm")
-    return all(_text(form, prefix + k) is None for k in keys)
+    """Nothing typed, chosen or ticked under ``prefix``: an unused member row. (Every
+    field counts: a row with only a phone, a document or a flag is a member whose name
+    is still to come, and is checked as one, never dropped with what was typed.)"""
+    return all(_text(form, k) is None for k in form if k.startswith(prefix))
 
 
 def person_details(form: FormData, prefix: str = "", language: str = "en") -> dict[str, Any]:
@@ -102,21 +104,38 @@ def _screening(form: FormData, prefix: str) -> dict[str, Any]:
 MEDICAL_FLAGS = ("pregnant_lactating", "serious_medical_condition", "injury")
 
 
+# The health form's copy of what it showed, field by field (``was.muac_mm``...).
+SHOWN = "was."
+
+
 def health_record(form: FormData) -> dict[str, Any]:
     """The health form of the person page as a PATCH body: it shows every medical field
-    filled in, so each is sent (a cleared box or field clears the value)."""
-    levels = {d: _text(form, f"wg_{d}") for d in WG_DOMAINS}
+    filled in (a cleared box or field clears the value). The form also carries what it
+    showed (``was.`` fields): then only the fields the officer changed are sent, so a
+    value recorded by someone else since the page was opened is kept, not overwritten
+    with what the older page showed. A form without them sends every field."""
+    changed = _changed_on(form)
+    levels = {d: _text(form, f"wg_{d}") for d in WG_DOMAINS if changed(f"wg_{d}")}
     # A level is a number (pydantic refuses anything but 1-4); keep any other text so
     # that the refusal names it.
     wg = {d: int(x) if x and x.isdigit() else x for d, x in levels.items()}
-    vulnerabilities: dict[str, Any] = {f: bool(_text(form, f)) for f in MEDICAL_FLAGS}
+    vulnerabilities: dict[str, Any] = {
+        f: bool(_text(form, f)) for f in (*MEDICAL_FLAGS, "oedema") if changed(f)
+    }
     vulnerabilities.update(
-        muac_mm=_text(form, "muac_mm"),  # pydantic checks it is a number
-        oedema=bool(_text(form, "oedema")),
-        washington_group=wg,
-        medical_note=_text(form, "medical_note"),
-    )
+        {f: _text(form, f) for f in ("muac_mm", "medical_note") if changed(f)}
+    )  # pydantic checks that the MUAC is a number
+    if wg:
+        vulnerabilities["washington_group"] = wg
     return {"vulnerabilities": vulnerabilities}
+
+
+def _changed_on(form: FormData) -> Callable[[str], bool]:
+    """Whether a field of ``form`` differs from what the form showed (every field, for a
+    form that does not say what it showed)."""
+    if not any(k.startswith(SHOWN) for k in form):
+        return lambda _name: True
+    return lambda name: _text(form, name) != _text(form, SHOWN + name)
 
 
 def basis(form: FormData) -> dict[str, Any]:

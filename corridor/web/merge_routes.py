@@ -111,6 +111,6 @@ def _merge_once(
     return retry.run(
         who,
         lambda guard: Merge.model_validate(act(guard(svc.audit.hook(who, "person.merge")))),
-        lambda done: Merge.model_validate(done.ref["answer"]),
+        lambda done: Merge.model_validate(done.kept()),
         keep=lambda answer: {"answer": answer.model_dump(mode="json")},
     )

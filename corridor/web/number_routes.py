@@ -42,6 +42,6 @@ def renumber_person(
             who,
             svc.registration.renumber(person_id, body.reason, audit=guard(audit), scope=who.scope),
         ),
-        lambda done: Renumbered.model_validate(done.ref["answer"]),
+        lambda done: Renumbered.model_validate(done.kept()),
         keep=lambda answer: {"answer": answer.model_dump(mode="json")},
     )

@@ -11,16 +11,19 @@ with another body or another route is a 409 (docs/api.md, "Safe retries").
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request, Response
 from starlette.datastructures import UploadFile
 
+from corridor.errors import Conflict
 from corridor.services import Services
 from corridor.services.base import AdminAudit, AuditHook
 from corridor.services.idempotency import (
     Attempt,
+    NotKept,
     Ref,
     RefOf,
     Stored,
@@ -28,6 +31,7 @@ from corridor.services.idempotency import (
     check_key,
 )
 from corridor.services.protection.accounts import Caller
+from corridor.text import N_
 from corridor.web.csrf import FIELD as CSRF_FIELD
 from corridor.web.deps import services
 
@@ -46,6 +50,10 @@ __all__ = [
 KEY_HEADER = "idempotency-key"
 KEY_FIELD = "idempotency_key"
 REPLAYED_HEADER = "Idempotent-Replayed"
+# How long a replay waits for the first write's answer (``keep``'s summary, stored just
+# after that write's commit in a transaction of its own), polling every ``KEPT_POLL_S``.
+KEPT_WAIT_S = 10.0
+KEPT_POLL_S = 0.05
 T = TypeVar("T")
 # Wraps a write's audit hook so that the key joins the write's transaction.
 Guard = Callable[[AuditHook], AuditHook]
@@ -86,7 +94,11 @@ class Retry:
         """``write(guard)`` once for this key; ``guard`` must wrap the audit hook the
         write passes to its service. Sent again (or by a racer that lost), ``replay``
         answers from the stored ids; ``keep`` adds to them, after the commit, a summary
-        of the answer that the ids cannot give back (an import's counts)."""
+        of the answer that the ids cannot give back (an import's counts, a merge's
+        answer). A replay that needs that summary (``Stored.kept``) while the first
+        write is between its commit and keeping it waits for it; if it never comes (the
+        server stopped in between), a 409 says the write was done, and nothing is done
+        again."""
         if self.key is None:
             return write(_unchanged)
         store = self.svc.idempotency
@@ -94,7 +106,7 @@ class Retry:
         attempt = Attempt(user, self.key, self.request, self.body_hash, self.status)
         done = store.find(attempt)
         if done is not None:
-            return self._replay(replay, done)
+            return self._replay(replay, done, attempt)
         try:
             answer = write(lambda hook: store.guard(attempt, hook, ref))
         except Exception:
@@ -103,15 +115,35 @@ class Retry:
             done = store.find(attempt)
             if done is None:
                 raise
-            return self._replay(replay, done)
+            return self._replay(replay, done, attempt)
         if keep is not None:
             store.remember(attempt, keep(answer))
         return answer
 
-    def _replay(self, replay: Callable[[Stored], T], done: Stored) -> T:
+    def _replay(self, replay: Callable[[Stored], T], done: Stored, attempt: Attempt) -> T:
+        deadline = time.monotonic() + KEPT_WAIT_S
+        while True:
+            try:
+                answer = replay(done)
+                break
+            except NotKept:
+                # The first write committed; its answer is kept in a moment (a racer's
+                # winner), or never (the server stopped between the two).
+                if done.waited:
+                    lost = N_(
+                        "This request was carried out already, but its answer was lost "
+                        "when the server stopped: it was not done again; read the record "
+                        "to see the result"
+                    )
+                    raise Conflict(lost, field="Idempotency-Key") from None
+                if time.monotonic() >= deadline:
+                    done.waited = True  # a last try: with what the replay has without it
+                    continue
+                time.sleep(KEPT_POLL_S)
+                done = self.svc.idempotency.find(attempt) or done
         self.replayed = True
         self.response.headers[REPLAYED_HEADER] = "true"
-        return replay(done)
+        return answer
 
 
 def _nobody(_conn: Any, _person_ids: list[str]) -> None:

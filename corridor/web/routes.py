@@ -522,7 +522,7 @@ def check_in_household(
                 audit=guard(svc.audit.hook(who, "manifest.write")),
             )
         ),
-        lambda done: HouseholdCheckIn.model_validate(done.ref["answer"]),
+        lambda done: HouseholdCheckIn.model_validate(done.kept()),
         keep=lambda answer: {"answer": answer.model_dump(mode="json")},
     )
 

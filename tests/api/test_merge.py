@@ -402,3 +402,41 @@ def test_two_officers_merging_the_pair_at_once_merge_it_once(database, clock, wo
     assert _count(database, person_merges) == 1
     assert _count(database, merged_persons) == 1
     assert _chain_holds(database)
+
+
+def test_a_correction_made_while_merged_goes_back_with_the_movement_it_corrects(database, world):
+    """While merged, an officer corrects the hospital stay that followed the survivor
+    (the other hospital), then corrects the correction. The unmerge gives the stay back
+    with both corrections: the man merged away is in the hospital the last correction
+    named, the survivor is where his own log says (the corrections used to stay with
+    the survivor, who was then shown in that hospital, and the other man's stay was
+    uncorrected again)."""
+    admin, s, m, camp = world["admin"], world["survivor"], world["merged"], world["camp"]
+    second = site(admin, "Hospital 2", "hospital")
+    third = site(admin, "Hospital 3", "hospital")
+    own = {e["id"] for e in admin.get(f"/api/persons/{s}/movements").json()}
+    r = admin.post(f"/api/persons/{s}/merge", json={"other_person_id": m}, headers=_key("m"))
+    assert r.status_code == 201, r.text
+    [stay] = [e for e in admin.get(f"/api/persons/{s}/movements").json() if e["id"] not in own
+              and e["kind"] == "hospitalised"]  # fmt: skip
+    r = admin.post(
+        f"/api/movements/{stay['id']}/corrections",
+        json={"kind": "hospitalised", "to_site_id": second, "note": "the other hospital"},
+    )
+    assert r.status_code == 201, r.text
+    r = admin.post(
+        f"/api/movements/{r.json()['id']}/corrections",
+        json={"kind": "hospitalised", "to_site_id": third, "note": "the third, in fact"},
+    )
+    assert r.status_code == 201, r.text
+    assert admin.get(f"/api/persons/{s}").json()["location"]["site_id"] == third
+    r = admin.post(f"/api/persons/{m}/unmerge", json={"reason": "two men"}, headers=_key("u"))
+    assert r.status_code == 200, r.text
+    survivor = admin.get(f"/api/persons/{s}").json()["location"]
+    assert (survivor["site_id"], survivor["state"]) == (camp, "present")
+    assert {e["id"] for e in admin.get(f"/api/persons/{s}/movements").json()} == own
+    merged = admin.get(f"/api/persons/{m}").json()["location"]
+    assert (merged["site_id"], merged["state"]) == (third, "hospitalised")
+    assert len(admin.get(f"/api/persons/{m}/movements").json()) == 4  # with both corrections
+    assert _present(admin, camp, second, third) == [3, 0, 1]  # the head, child, brother
+    assert _chain_holds(database)

@@ -14,11 +14,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from corridor.security.roles import Role
+from corridor.security.tables import audit_events
+from corridor.services.idempotency import IdempotencyService
 from corridor.settings import Settings
 from corridor.storage import Database
 from corridor.storage.idempotency_tables import idempotency_keys
+from corridor.storage.merge_tables import person_merges
 from corridor.storage.tables import households, manifests, movements, persons
-from corridor.web import create_app
+from corridor.web import create_app, retries
 from tests.api.helpers import BASIS, CONSENT, register, site
 from tests.conftest import MASTER_KEY, make_client
 
@@ -354,3 +357,118 @@ def test_a_link_sent_twice_is_recorded_once(client, database):
     assert first.status_code == again.status_code == 201, again.text  # not 409 "recorded"
     assert first.json() == again.json()
     assert count(database, relationships) == 2  # the link and its inverse
+
+
+def answer_kept_late(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """``remember`` (the answer kept after the commit) holds back until a request has
+    found the key's row without it: the window a second tap racing the first falls in."""
+    unkept = threading.Event()
+    find, remember = IdempotencyService.find, IdempotencyService.remember
+
+    def finding(self: IdempotencyService, attempt: Any) -> Any:
+        done = find(self, attempt)
+        if done is not None and name not in done.ref:
+            unkept.set()  # the other request saw the row before its answer
+        return done
+
+    def late(self: IdempotencyService, attempt: Any, summary: Any) -> None:
+        assert unkept.wait(30)
+        remember(self, attempt, summary)
+
+    monkeypatch.setattr(IdempotencyService, "find", finding)
+    monkeypatch.setattr(IdempotencyService, "remember", late)
+
+
+def test_an_import_sent_at_once_twice_answers_its_counts_twice(client, twin, database, monkeypatch):
+    """An upload tapped twice at once: the second waits for the counts the first keeps
+    just after its commit (it answered "created: 0" before, as if nothing had been
+    written); one import."""
+    camp = site(client, "Camp")
+    csv = b"given_name,family_name\nLayla,Haddad\nOmar,Haddad\n"
+    answer_kept_late(monkeypatch, "report")
+
+    def upload(c: TestClient) -> Any:
+        return c.post(
+            "/api/imports/csv",
+            params={"site_id": camp},
+            files={"file": ("people.csv", csv)},
+            headers=keyed("imp-tap"),
+        )
+
+    a, b = together(lambda: upload(client), lambda: upload(twin))
+    assert a is not None and b is not None
+    assert (a.status_code, b.status_code) == (200, 200), (a.text, b.text)
+    assert a.json()["created"] == b.json()["created"] == 2
+    assert a.json()["person_ids"] == b.json()["person_ids"]
+    assert count(database, persons) == 2
+
+
+def merge_pair(client: TestClient) -> tuple[str, str, dict[str, Any]]:
+    """Two registrations of one man, and the body that merges the second into the first."""
+    camp = site(client, "Camp")
+    name = {"given_name": "Hassan", "father_name": "Ali", "family_name": "Jabbouri", "sex": "m"}
+    first = register(client, camp, **name, birth_date="1980-03-02")["id"]
+    second = register(client, camp, **name, birth_date="1980-03-02")["id"]
+    return first, second, {"other_person_id": second, "reason": "the same man"}
+
+
+def merge_audits(database: Database) -> int:
+    return count(database, audit_events, audit_events.c.action == "person.merge")
+
+
+def test_a_merge_sent_at_once_twice_waits_for_the_first_answer(client, twin, database, monkeypatch):
+    """A double tap at once: the second request finds the key's row of the first, which
+    has committed but not yet kept its answer (kept just after the commit, in a
+    transaction of its own). It waits for that answer, then gives it (it was a 500,
+    KeyError "answer"); one merge."""
+    survivor, other, body = merge_pair(client)
+    answer_kept_late(monkeypatch, "answer")
+    url, headers = f"/api/persons/{survivor}/merge", keyed("merge-tap")
+    a, b = together(
+        lambda: client.post(url, json=body, headers=headers),
+        lambda: twin.post(url, json=body, headers=headers),
+    )
+    assert a is not None and b is not None
+    assert (a.status_code, b.status_code) == (201, 201), (a.text, b.text)
+    assert a.json() == b.json()
+    assert a.json()["merged_id"] == other
+    assert count(database, person_merges) == 1
+    assert merge_audits(database) == 2  # one event per person, once
+
+
+def test_a_merge_whose_answer_was_lost_is_not_merged_again_and_says_so(
+    client, database, monkeypatch
+):
+    """The server stopped between the merge's commit and keeping its answer: the resend
+    with the same key is a 409 naming the key (it was a 500, KeyError "answer", for
+    the key's 24 hours), and nothing is written again."""
+    survivor, _other, body = merge_pair(client)
+    monkeypatch.setattr(IdempotencyService, "remember", lambda self, attempt, summary: None)
+    monkeypatch.setattr(retries, "KEPT_WAIT_S", 0.2, raising=False)
+    url, headers = f"/api/persons/{survivor}/merge", keyed("merge-lost")
+    assert client.post(url, json=body, headers=headers).status_code == 201
+    audits = merge_audits(database)
+    again = client.post(url, json=body, headers=headers)
+    assert again.status_code == 409, again.text
+    assert again.json()["errors"][0]["field"] == "Idempotency-Key"
+    assert "was not done again" in again.json()["errors"][0]["reason"]
+    assert count(database, person_merges) == 1
+    assert merge_audits(database) == audits
+
+
+def test_sessions_ended_at_once_twice_answer_the_first_count_twice(
+    client, twin, database, clock, monkeypatch
+):
+    """Ending a user's sessions, sent twice at once with one key: both answers give the
+    count the first ended (the second said 0 when it found the key before the count was
+    kept, just after the commit)."""
+    with make_client(database, clock, roles=(Role.REGISTRAR,)) as registrar:
+        user_id = registrar.get("/api/auth/me").json()["user_id"]
+    answer_kept_late(monkeypatch, "sessions_ended")
+    url, headers = f"/api/users/{user_id}/sessions/end", keyed("end-tap")
+    a, b = together(
+        lambda: client.post(url, headers=headers), lambda: twin.post(url, headers=headers)
+    )
+    assert a is not None and b is not None
+    assert (a.status_code, b.status_code) == (200, 200), (a.text, b.text)
+    assert a.json()["sessions_ended"] == b.json()["sessions_ended"] == 1

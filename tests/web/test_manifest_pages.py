@@ -86,3 +86,25 @@ def test_confirmations_write_nothing_until_confirmed(officer, sites):  # noqa: F
     officer.token = csrf(r.text)
     officer.submit(f"{url}/receive", {"confirmed": "yes"})
     assert officer.get(f"{url}.json").json()["manifest"]["status"] == "received"
+
+
+def test_numbers_refused_for_one_typo_come_back_as_typed(officer, sites):  # noqa: F811
+    """Numbers scanned into "Add persons", one of them mistyped: the page names the bad
+    one and gives back every number typed, and the reason (the box came back empty: the
+    page's script, trusting the server to show what was typed, had dropped its draft,
+    and every number had to be scanned again). Corrected, all are added."""
+    members = _members(officer, register_household(officer, sites["exit"]))
+    url = _manifest(officer, sites, [])
+    numbers = [m["registration_number"] for m in members]
+    typed = "\n".join([numbers[0], "ZZZZ-ZZZZ-Z", numbers[1]])
+    officer.page(url)
+    r = officer.submit(
+        f"{url}/persons", {"registration_numbers": typed, "separation_reason": "fever"}
+    )
+    assert r.status_code == 422 and "ZZZZ-ZZZZ-Z: nobody has this number" in r.text
+    assert f">{typed}</textarea>" in r.text and 'value="fever"' in r.text
+    assert officer.get(f"{url}.json").json()["manifest"]["persons"] == []
+    officer.token = csrf(r.text)
+    r = officer.submit(f"{url}/persons", {"registration_numbers": "\n".join(numbers)})
+    assert r.status_code == 200, r.text[:300]
+    assert len(officer.get(f"{url}.json").json()["manifest"]["persons"]) == 2

@@ -3,6 +3,7 @@ by the same role matrix, audited the same way, with a .json twin."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -311,3 +312,88 @@ def test_health_staff_record_medical_details_from_the_person_page(database, cloc
     assert 'id="health-form"' not in registrar_page
     r = registrar.submit(f"/persons/{head['id']}/health", form)
     assert r.status_code == 403
+
+
+def health_form_as_sent(page: str) -> dict[str, str]:
+    """The health form's fields as a browser sends them untouched: every input's value
+    (a checkbox only when ticked) and each select's chosen option."""
+    found = re.search(r'<form[^>]*id="health-form".*?</form>', page, re.S)
+    assert found, "no health form"
+    form, sent = found.group(0), {}
+    for attrs in re.findall(r"<input ([^>]*)>", form):
+        name = re.search(r'name="([^"]*)"', attrs)
+        value = re.search(r'value="([^"]*)"', attrs)
+        if name is None or name.group(1) == "csrf_token":
+            continue
+        if 'type="checkbox"' in attrs and " checked" not in attrs:
+            continue
+        sent[name.group(1)] = html.unescape(value.group(1)) if value else ""
+    for name, options in re.findall(r'<select[^>]*name="([^"]*)"[^>]*>(.*?)</select>', form, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected>', options)
+        sent[name] = chosen.group(1) if chosen else ""
+    return sent
+
+
+def test_a_health_record_saved_from_an_older_page_keeps_what_was_recorded_since(
+    database, clock, sites
+):
+    """Two nurses open the child's page. The first records a MUAC of 110 mm (severe
+    acute malnutrition) and oedema; the second, from the page she opened before, adds a
+    health note. Her form sends only what she changed: the reading and the oedema stay
+    (the form sent every field as it had shown them, empty, and cleared both)."""
+    officer = page_client(database, clock)
+    household_id = register_household(officer, sites["exit"])
+    _, child = officer.get(f"/households/{household_id}.json").json()["household"]["members"]
+    url = f"/persons/{child['id']}"
+    first = page_client(database, clock, roles=(Role.HEALTH,), name="nurse-a")
+    second = page_client(database, clock, roles=(Role.HEALTH,), name="nurse-b")
+    older = second.page(url)
+    form = health_form_as_sent(first.page(url))
+    r = first.submit(f"{url}/health", {**form, "muac_mm": "110", "oedema": "1"})
+    assert r.status_code == 200, r.text[:300]
+    form = health_form_as_sent(older)
+    r = second.submit(f"{url}/health", {**form, "medical_note": "referred to the clinic"})
+    assert r.status_code == 200, r.text[:300]
+    v = officer.get(f"{url}.json").json()["person"]["vulnerabilities"]
+    assert (v["muac_mm"], v["oedema"], v["medical_note"]) == (110, True, "referred to the clinic")
+    # What she did change is changed: a value cleared on her form is cleared.
+    form = health_form_as_sent(second.page(url))
+    r = second.submit(f"{url}/health", {**form, "medical_note": ""})
+    assert r.status_code == 200, r.text[:300]
+    v = officer.get(f"{url}.json").json()["person"]["vulnerabilities"]
+    assert (v["muac_mm"], v["oedema"], v["medical_note"]) == (110, True, None)
+
+
+def test_a_refused_health_record_comes_back_as_typed(database, clock, sites):
+    """A health record refused for one bad reading comes back with everything typed,
+    on its field (the page showed the stored record instead: the note, the flags and
+    the answers typed were gone, and the page's script, trusting the server to show
+    what was typed, had dropped its draft). The event and link forms the same."""
+    officer = page_client(database, clock)
+    household_id = register_household(officer, sites["exit"])
+    _, child = officer.get(f"/households/{household_id}.json").json()["household"]["members"]
+    url = f"/persons/{child['id']}"
+    form = health_form_as_sent(officer.page(url))
+    typed = {"muac_mm": "20", "injury": "1", "wg_hearing": "4", "medical_note": "burns, arm"}
+    r = officer.submit(f"{url}/health", {**form, **typed})
+    assert r.status_code == 422 and "between 50 and 300" in r.text
+    again = health_form_as_sent(r.text)
+    assert {k: again[k] for k in typed} == typed
+    assert again["was.muac_mm"] == "" and "oedema" not in again  # shown then; not ticked
+    # Corrected, it is saved as typed.
+    officer.token = csrf(r.text)
+    r = officer.submit(f"{url}/health", {**again, "muac_mm": "120"})
+    assert r.status_code == 200, r.text[:300]
+    v = officer.get(f"{url}.json").json()["person"]["vulnerabilities"]
+    assert (v["muac_mm"], v["injury"], v["medical_note"]) == (120, True, "burns, arm")
+    assert v["washington_group"]["hearing"] == 4
+    officer.page(url)
+    r = officer.submit(f"{url}/events", {"kind": "transferred", "note": "by the red truck"})
+    assert r.status_code == 422
+    assert 'value="by the red truck"' in r.text
+    assert '<option value="transferred" selected>' in r.text
+    officer.page(url)
+    link = {"registration_number": "ZZZZ-ZZZZ-Z", "link_kind": "cousin"}
+    r = officer.submit(f"{url}/links", link)
+    assert r.status_code == 422
+    assert 'value="ZZZZ-ZZZZ-Z"' in r.text and '<option value="cousin" selected>' in r.text

@@ -16,9 +16,9 @@ from corridor.schemas import SiteIn
 from corridor.security.roles import Role
 from corridor.security.tables import audit_events
 from corridor.services import Services
-from corridor.storage.tables import persons
+from corridor.storage.tables import person_documents, persons
 from corridor.web.i18n import LANG_COOKIE
-from tests.web.conftest import PageClient, page_client
+from tests.web.conftest import PageClient, csrf, page_client
 
 FAMILY = "Qarbenthi"  # nobody else bears it
 BASIS = {
@@ -246,3 +246,89 @@ def test_search_before_create_leaves_out_another_generation(registrar, camp):
         "/register/similar", data={**typed, "estimated_age": "4"}, headers=headers
     ).text
     assert "Yaman" in child and "age 3" in child
+
+
+ROW = re.compile(r'name="(members\[\d+\])\.given_name"')
+NEXT_ROW = re.compile(r'hx-get="(/register/member\?index=\d+)"')
+
+
+def test_a_large_household_typed_row_by_row_keeps_every_member(registrar, camp, database):
+    """The button "Add a member" pressed until it goes: each row it adds has names of its own, up to
+    the 100 members a household may have. It used to stop counting at row 60: the 62nd
+    row repeated the 61st's names, whose member the form then lost (61 of 62 saved)."""
+    page = registrar.page("/register/household")
+    rows = ROW.findall(page)
+    button = NEXT_ROW.search(page)
+    while button is not None and len(rows) <= 120:
+        added = registrar.get(button.group(1))
+        assert added.status_code == 200, added.text[:300]
+        rows += ROW.findall(added.text)
+        button = NEXT_ROW.search(added.text)
+    assert len(rows) == len(set(rows)) == 100  # then no button
+    body = {**BASIS, "site_id": camp, "head.given_name": "Walid", "head.family_name": FAMILY,
+            "head.sex": "m", "head.estimated_age": "70"}  # fmt: skip
+    for n, row in enumerate(rows[:62]):
+        body |= {f"{row}.relationship": "other_relative", f"{row}.given_name": f"Member{n}",
+                 f"{row}.family_name": FAMILY, f"{row}.estimated_age": "30"}  # fmt: skip
+    r = registrar.submit("/register/household", body)
+    assert r.status_code == 200 and "/households/" in str(r.url), r.text[:500]
+    assert _count(database) == 63  # the head and 62 members, none lost
+    with database.read() as conn:
+        names = set(conn.execute(select(persons.c.given_name)).scalars())
+    assert {f"Member{n}" for n in range(62)} <= names
+    # The search for duplicates of the 63 runs on the linkage thread: done before the
+    # test's database goes.
+    assert registrar.app.state.services.linkage_idle(timeout=120)
+
+
+def test_the_persons_sought_rows_stop_at_the_most_an_enquiry_may_name(database, clock, camp):
+    """The button "Add another person sought" adds rows with names of their own up to the 20 an
+    enquiry may name, then goes (it used to repeat the 20th row's names)."""
+    with page_client(database, clock, roles=(Role.TRACING_OFFICER,), name="tracer") as c:
+        page = c.page("/tracing/enquiries/new")
+        rows = re.findall(r'name="(sought\[\d+\])\.full_name"', page)
+        button = re.search(r'hx-get="(/tracing/enquiries/sought\?index=\d+)"', page)
+        while button is not None and len(rows) <= 40:
+            added = c.get(button.group(1))
+            assert added.status_code == 200, added.text[:300]
+            rows += re.findall(r'name="(sought\[\d+\])\.full_name"', added.text)
+            button = re.search(r'hx-get="(/tracing/enquiries/sought\?index=\d+)"', added.text)
+        assert len(rows) == len(set(rows)) == 20
+
+
+def test_a_member_row_without_a_name_yet_is_asked_for_not_dropped(registrar, camp, database):
+    """A member's row with a relationship, a phone, a document and a nationality typed
+    but no name, sex or age yet: the form says the name is missing and gives back what
+    was typed (the row used to count as unused: the household was registered without
+    that member, and the phone and document were lost without a word)."""
+    body = {
+        **BASIS,
+        "site_id": camp,
+        "head.given_name": "Walid",
+        "head.family_name": FAMILY,
+        "head.sex": "m",
+        "head.estimated_age": "40",
+        "members[0].relationship": "child",
+        "members[0].phone": "+963 944 123 456",
+        "members[0].document_type": "passport",
+        "members[0].document_number": "N7723419",
+        "members[0].nationality": "SYR",
+        "members[1].relationship": "",  # an unused row stays unused
+    }
+    registrar.page("/register/household")
+    r = registrar.submit("/register/household", body)
+    assert r.status_code == 422, r.text[:500]
+    assert re.findall(r'href="#(f-[^"]+)"', _summary(r.text)) == ["f-members[0].given_name"]
+    assert 'value="N7723419"' in r.text and 'value="+963 944 123 456"' in r.text
+    assert _count(database) == 0
+    registrar.token = csrf(r.text)
+    r = registrar.submit("/register/household", {**body, "members[0].given_name": "Huda"})
+    assert r.status_code == 200 and "/households/" in str(r.url), r.text[:500]
+    assert _count(database) == 1  # the head; the child has no family name
+    with database.read() as conn:
+        child = conn.execute(select(persons).where(persons.c.given_name == "Huda")).mappings().one()
+        documents = conn.execute(
+            select(func.count()).where(person_documents.c.person_id == child["id"])
+        ).scalar()
+    assert child["household_id"] is not None and child["phone"] is not None
+    assert documents == 1

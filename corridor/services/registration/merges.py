@@ -666,11 +666,13 @@ class MergeRows:
     def move_back(
         self, conn: Connection, survivor_id: str, merged_id: str, moved: dict[str, Any]
     ) -> None:
-        """Put back what ``move`` moved (only rows still with the survivor)."""
+        """Put back what ``move`` moved (only rows still with the survivor), with the
+        corrections made since of the movements that go back."""
         if moved.get("movements"):
+            events = _with_corrections(conn, survivor_id, list(moved["movements"]))
             conn.execute(
                 update(movements)
-                .where(movements.c.id.in_(moved["movements"]))
+                .where(movements.c.id.in_(events))
                 .where(movements.c.person_id == survivor_id)
                 .values(person_id=merged_id)
             )
@@ -719,6 +721,29 @@ class MergeRows:
                     .where(households.c.head_person_id == survivor_id)
                     .values(head_person_id=merged_id)
                 )
+
+
+def _with_corrections(conn: Connection, survivor_id: str, event_ids: list[str]) -> list[str]:
+    """``event_ids`` and the survivor's corrections of them recorded since (a correction
+    of a correction too): a correction belongs to the log of the event it corrects. Left
+    with the survivor, it would place the survivor where the other person was (a
+    correction whose event is not in the log stands as an event of its own), and the
+    other's event would be back uncorrected."""
+    out = list(dict.fromkeys(event_ids))
+    seen, frontier = set(out), out
+    while frontier:
+        found: list[str] = []
+        for start in range(0, len(frontier), 500):
+            found += conn.execute(
+                select(movements.c.id).where(
+                    movements.c.corrects_id.in_(frontier[start : start + 500]),
+                    movements.c.person_id == survivor_id,
+                )
+            ).scalars()
+        frontier = [f for f in found if f not in seen]
+        seen.update(frontier)
+        out += frontier
+    return out
 
 
 def _merge_out(row: Any) -> dict[str, Any]:

@@ -198,7 +198,7 @@ def drill_destroy(
         destroyed = retry.run(
             who,
             lambda guard: svc.keys.drill(site_id, typed, audit=audit, destroying=guard(audit)),
-            lambda done: int(done.ref.get("destroyed", 0)),
+            lambda done: int(done.kept("destroyed", lost=0)),
             keep=lambda count: {"destroyed": count},
         )
     except ValidationFailed as exc:

@@ -122,10 +122,17 @@ def _checkin_extra(svc: Services, who: Caller, manifest: ManifestView) -> dict[s
 
 
 def _show(
-    request: Request, svc: Services, who: Caller, manifest_id: str, errors: dict[str, str]
+    request: Request,
+    svc: Services,
+    who: Caller,
+    manifest_id: str,
+    errors: dict[str, str],
+    typed: dict[str, str] | None = None,
 ) -> Response:
+    """The manifest's page; ``typed``: after a refused "Add persons", what was typed (the
+    numbers scanned), shown again as typed."""
     manifest = svc.gate.manifest(who, manifest_id)
-    extra = {**_checkin_extra(svc, who, manifest), "errors": errors}
+    extra = {**_checkin_extra(svc, who, manifest), "errors": errors, "typed": typed or {}}
     status = 422 if errors else 200
     return render(
         request, "manifest.html", {"manifest": manifest}, who=who, status=status, extra=extra
@@ -186,7 +193,7 @@ def add_persons(
         )
     except ValidationFailed as exc:
         errors = {"registration_numbers": forms.reasons(exc)}
-        return _show(request, svc, who, manifest_id, errors)
+        return _show(request, svc, who, manifest_id, errors, forms.as_values(form))
     return see_other(f"/manifests/{manifest_id}")
 
 

@@ -46,9 +46,20 @@ def _person(
     person_id: str,
     errors: dict[str, str],
     registered: bool = False,
+    typed: dict[str, dict[str, str]] | None = None,
 ) -> Response:
+    """The person's page; ``typed``: after a refusal, what was typed in the form that was
+    sent (``event_typed``, ``health_typed`` or ``link_typed``), shown again as typed."""
     data = svc.gate.person_page(who, person_id)
-    extra = {"sites": site_names(svc, who), "sees_medical": who.sees("medical"), "errors": errors}
+    extra: dict[str, Any] = {
+        "sites": site_names(svc, who),
+        "sees_medical": who.sees("medical"),
+        "errors": errors,
+        "event_typed": {},
+        "health_typed": {},
+        "link_typed": {},
+    }
+    extra.update(typed or {})
     extra["registered"] = registered
     # At a node: the changes made here the central has not acknowledged (issue 16).
     extra["unsent"] = ConflictReview.of(svc).unsent()
@@ -85,7 +96,8 @@ def record_event(
             shown_again,
         )
     except ValidationFailed as exc:
-        return _person(request, svc, who, person_id, forms.problems_by_field(exc))
+        typed = {"event_typed": forms.as_values(form)}
+        return _person(request, svc, who, person_id, forms.problems_by_field(exc), typed=typed)
     return see_other(f"/persons/{person_id}")
 
 
@@ -120,7 +132,9 @@ def record_health(
             for p in exc.problems
             if p.field
         }
-        return _person(request, svc, who, person_id, errors or {"medical_note": exc.message})
+        typed = {"health_typed": forms.as_values(form)}
+        errors = errors or {"medical_note": exc.message}
+        return _person(request, svc, who, person_id, errors, typed=typed)
     return see_other(f"/persons/{person_id}")
 
 
@@ -151,7 +165,8 @@ def link_relative(
         errors = {
             ("link_kind" if p.field == "kind" else p.field): p.reason for p in exc.problems
         } or {"link_kind": exc.message}
-        return _person(request, svc, who, person_id, errors)
+        typed = {"link_typed": forms.as_values(form)}
+        return _person(request, svc, who, person_id, errors, typed=typed)
     return see_other(f"/persons/{person_id}")
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from corridor.domain.countries import country_names
 from corridor.errors import ValidationFailed
-from corridor.schemas import HouseholdIn, MatchQueryIn, PersonIn
+from corridor.schemas import MEMBERS_MAX, HouseholdIn, MatchQueryIn, PersonIn
 from corridor.services import Services
 from corridor.services import idempotency as made
 from corridor.services.protection.accounts import Caller
@@ -42,7 +42,10 @@ DEFAULTS = {
     "legal_basis": "vital_interest",
 }  # consent to tracing: never ticked in advance, the person's own choice
 MEMBER_ROWS = 2
-MAX_MEMBER_ROWS = 60
+# Member rows 0 to 99: as many as a household may have (the API's MEMBERS_MAX). No "Add a
+# member" past the last: a row asked for past it would repeat the last row's field names,
+# and the member typed there would overwrite the one typed before.
+MAX_MEMBER_ROWS = MEMBERS_MAX
 MEMBER_FIELD = re.compile(r"members\[(\d{1,2})\]\.")
 SIMILAR_SHOWN = 5
 SIMILAR_FLOOR = 0.2  # below this a candidate is noise, not a likely duplicate
@@ -129,6 +132,7 @@ def _form(
         "values": values,
         "errors": errors,
         "members": members,
+        "member_limit": MAX_MEMBER_ROWS,
         "summary": summary,
         "errors_count": sum(1 for item in summary if not item["warning"]),
         "warnings_count": sum(1 for item in summary if item["warning"]),
@@ -311,8 +315,9 @@ def household_form(
 
 @router.get("/register/member")
 def member_row(request: Request, who: MayPersonWrite, index: int = 0) -> Response:
-    """One more empty member row (htmx), and the button for the next one."""
-    extra = {"index": max(0, min(index, MAX_MEMBER_ROWS)), "values": {}, "errors": {}}
+    """One more empty member row (htmx), and the button for the next one (none after the
+    last row a household may have; past it, no row: the button goes)."""
+    extra = {"index": max(0, index), "values": {}, "errors": {}, "member_limit": MAX_MEMBER_ROWS}
     return render(request, "_member.html", {}, who=who, extra=extra)
 
 
@@ -365,7 +370,7 @@ def register_household(
             if field in warned:
                 warnings.add(row_field)
         values = _refill(form)
-        count = max([*rows, MEMBER_ROWS - 1]) + 1
+        count = min(max([*rows, MEMBER_ROWS - 1]) + 1, MAX_MEMBER_ROWS)
         return _form(
             request, svc, who, "register_household.html", values, errors, count, frozenset(warnings)
         )

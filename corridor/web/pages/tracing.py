@@ -22,6 +22,7 @@ from corridor.services.protection.read_models import Candidate, Listed
 from corridor.services.tracing.read_models import Case, Enquiry, EnquiryList, QueueItem
 from corridor.text import N_
 from corridor.tracing_schemas import (
+    SOUGHT_MAX,
     CandidateIn,
     DisclosureIn,
     EnquiryIn,
@@ -87,7 +88,8 @@ def _enquiry_form(
     extra = {
         "values": values,
         "errors": errors,
-        "rows": rows,
+        "rows": min(rows, SOUGHT_MAX),
+        "sought_limit": SOUGHT_MAX,
         "countries": country_names(language_of(request).code),
     }
     status = 422 if errors else 200
@@ -148,8 +150,10 @@ def _enquiry_body(form: FormData, language: str) -> tuple[dict[str, Any], list[i
 
 @router.get("/tracing/enquiries/sought")
 def sought_row(request: Request, who: MayTracingWrite, index: int = 0) -> Response:
-    """One more person sought (htmx), and the button for the next one."""
-    extra = {"index": max(0, min(index, 19)), "values": {}, "errors": {}}
+    """One more person sought (htmx), and the button for the next one (none after the
+    last an enquiry may name; past it, no row: a row past it would repeat the last
+    row's field names, and the person typed there would overwrite the one before)."""
+    extra = {"index": max(0, index), "values": {}, "errors": {}, "sought_limit": SOUGHT_MAX}
     return render(request, "_sought.html", {}, who=who, extra=extra)
 
 
