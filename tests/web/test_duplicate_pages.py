@@ -118,9 +118,17 @@ def test_the_queue_is_paged_on_the_page_and_the_api(database, clock) -> None:
     )
     people = [
         PersonIn.model_validate(
-            {"site_id": camp, "consent": {"tracing": True}, "purpose": "registration",
-             "legal_basis": "vital_interest", "birth_date": f"19{60 + i}-03-02", "sex": "m",
-             "given_name": name, "father_name": "Ali", "family_name": "Jabbouri"}
+            {
+                "site_id": camp,
+                "consent": {"tracing": True},
+                "purpose": "registration",
+                "legal_basis": "vital_interest",
+                "birth_date": f"19{60 + i}-03-02",
+                "sex": "m",
+                "given_name": name,
+                "father_name": "Ali",
+                "family_name": "Jabbouri",
+            }
         )  # fmt: skip
         for i, name in enumerate(GIVEN)
         for _ in range(2)
@@ -156,3 +164,27 @@ def test_the_queue_is_paged_on_the_page_and_the_api(database, clock) -> None:
         assert total == 21
         assert c.get("/api/duplicates", params={"limit": 501}).status_code == 422
         assert len(c.get("/api/duplicates").json()) == 21  # the default: the first 100
+
+
+def test_a_refused_unmerge_says_why_on_the_persons_page(database, clock, twice) -> None:
+    """The undo button sent again from a page opened before another officer undid the
+    merge: refused (409 in the API), and the page says why, on the person's page the
+    form was on (not the queue, which said nothing of it)."""
+    a, b = twice
+    with page_client(database, clock) as c:
+        html = _queued(c, a, b)
+        c.submit(
+            f"/persons/{a}/merge",
+            {"other_person_id": b, "reason": "same man", "idempotency_key": KEY.findall(html)[0]},
+        )
+        old = c.page(f"/persons/{b}")
+        first, stale = KEY.findall(old)[0], KEY.findall(c.page(f"/persons/{b}"))[0]
+        r = c.submit(f"/persons/{b}/unmerge", {"reason": "two men", "idempotency_key": first})
+        assert r.status_code == 200
+        r = c.submit(
+            f"/persons/{b}/unmerge", {"reason": "not the same man", "idempotency_key": stale}
+        )
+        assert r.status_code == 422
+        assert 'id="movements"' in r.text  # the person's page
+        assert f'id="unmerge-{b}"' in r.text
+        assert "this person is not merged into another" in r.text

@@ -3,6 +3,7 @@ decisions, and the enquirer view that keeps the place until the found person agr
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 
 import pytest
@@ -175,3 +176,44 @@ def test_an_enquiry_anonymised_by_retention_says_so(database, clock, camp):
     listed = later.page("/tracing/enquiries?state=closed")
     assert enquiry_id in listed and "Samira" not in listed
     assert later.get(f"/tracing/enquiries/{enquiry_id}.json").json()["enquiry"]["anonymised_at"]
+
+
+def test_a_refused_decision_comes_back_as_it_was_typed(database, clock, camp):
+    """A case's forms refused (closing without a reason for closing; a decision with its
+    note but no answer picked) come back with what the officer typed and chose: the
+    page's script drops its draft on a refusal, so the page itself must hold it."""
+    officer = page_client(database, clock, roles=(Role.TRACING_OFFICER,), name="tracer")
+    enquiry_id = open_enquiry(officer)
+    case = officer.get(f"/tracing/enquiries/{enquiry_id}.json").json()["enquiry"]["cases"][0]
+    officer.page(f"/tracing/cases/{case['id']}")
+    note = "Spoke with her uncle in Erbil on 3 March"
+    r = officer.submit(
+        f"/tracing/cases/{case['id']}/transitions",
+        {"to": "closed", "close_reason": "", "reason": note},
+    )
+    assert r.status_code == 422
+    assert _typed(r.text, "f-transition-reason") == note
+    assert '<option value="closed" selected>' in r.text
+    match_id = case["matches"][0]["id"]
+    officer.token = csrf(r.text)
+    r = officer.submit(
+        f"/tracing/matches/{match_id}/confirm", {"case_id": case["id"], "reason": "x" * 2001}
+    )
+    assert r.status_code == 422 and _typed(r.text, f"confirm-{match_id}") == "x" * 2001
+    officer.token = csrf(r.text)
+    r = officer.submit(
+        f"/tracing/matches/{match_id}/confirm", {"case_id": case["id"], "reason": "names agree"}
+    )
+    assert re.search(r'id="case-state">verified<', r.text)
+    officer.token = csrf(r.text)
+    asked = "Asked her in person at the camp's office"
+    r = officer.submit(f"/tracing/cases/{case['id']}/disclosure", {"reason": asked})
+    assert r.status_code == 422 and _typed(r.text, "f-disclosure-reason") == asked
+
+
+def _typed(html: str, input_id: str) -> str | None:
+    """The value the page gives the input ``input_id`` (None: no value)."""
+    tag = re.search(rf'<input id="{re.escape(input_id)}"[^>]*>', html)
+    assert tag, input_id
+    value = re.search(r'value="([^"]*)"', tag.group(0))
+    return html_lib.unescape(value.group(1)) if value else None

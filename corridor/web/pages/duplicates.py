@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from corridor.errors import Conflict, ValidationFailed
-from corridor.schemas import MergeIn, NotDuplicateIn, UnmergeIn
+from corridor.schemas import MergeIn, NotDuplicateIn
 from corridor.services import Services
 from corridor.services.protection.accounts import Caller
 from corridor.web import forms
@@ -106,27 +106,3 @@ def not_duplicate(
         svc.merges.reject, person_id, request, form, svc, who, retry, NotDuplicateIn
     )
     return refused or see_other("/duplicates")
-
-
-@router.post("/persons/{person_id}/unmerge")
-def unmerge(
-    person_id: str, request: Request, form: Form, svc: Svc, who: MayMerge, retry: Retried
-) -> Response:
-    """Undo the merge of this record (the one merged away): both records again, each
-    with its own movements, links, documents and cases. Then its own page."""
-    try:
-        body = forms.parse(UnmergeIn, {"reason": text(form, "reason")})
-        retry.run(
-            who,
-            lambda guard: svc.merges.unmerge(
-                person_id,
-                body.reason,
-                who.principal.user_id,
-                audit=guard(svc.audit.hook(who, "person.merge")),
-                scope=who.scope,
-            ),
-            shown_again,
-        )
-    except (ValidationFailed, Conflict) as exc:
-        return _queue(request, svc, who, {f"unmerge-{person_id}": forms.reasons(exc)})
-    return see_other(f"/persons/{person_id}")

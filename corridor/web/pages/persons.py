@@ -12,7 +12,14 @@ from starlette.datastructures import FormData
 
 from corridor.domain.ids import InvalidRegistrationNumber, registration_number_in, scanned
 from corridor.errors import Conflict, Forbidden, Problem, ValidationFailed
-from corridor.schemas import LinkIn, MatchQueryIn, PersonPatch, PersonSearchIn, StatusEventIn
+from corridor.schemas import (
+    LinkIn,
+    MatchQueryIn,
+    PersonPatch,
+    PersonSearchIn,
+    StatusEventIn,
+    UnmergeIn,
+)
 from corridor.services import Services
 from corridor.services.protection.accounts import Caller
 from corridor.sync.conflicts import ConflictReview
@@ -20,6 +27,7 @@ from corridor.text import N_, text_of
 from corridor.web import forms
 from corridor.web.auth import requires
 from corridor.web.pages.common import Form, Svc, page, see_other, text
+from corridor.web.pages.duplicates import MayMerge
 from corridor.web.pages.registration import JUST_REGISTERED
 from corridor.web.pages.render import render
 from corridor.web.retries import Retried, shown_again
@@ -49,7 +57,8 @@ def _person(
     typed: dict[str, dict[str, str]] | None = None,
 ) -> Response:
     """The person's page; ``typed``: after a refusal, what was typed in the form that was
-    sent (``event_typed``, ``health_typed`` or ``link_typed``), shown again as typed."""
+    sent (``event_typed``, ``health_typed``, ``link_typed``; ``unmerge_typed`` by the id
+    merged away), shown again as typed."""
     data = svc.gate.person_page(who, person_id)
     extra: dict[str, Any] = {
         "sites": site_names(svc, who),
@@ -58,6 +67,7 @@ def _person(
         "event_typed": {},
         "health_typed": {},
         "link_typed": {},
+        "unmerge_typed": {},
     }
     extra.update(typed or {})
     extra["registered"] = registered
@@ -263,3 +273,31 @@ def _result_page(form: FormData) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= -(-MATCH_TOP // SEARCH_PAGE):
         raise ValidationFailed([Problem("page", N_("is not a page of these results"))])
     return int(raw)
+
+
+@router.post("/persons/{person_id}/unmerge")
+def unmerge(
+    person_id: str, request: Request, form: Form, svc: Svc, who: MayMerge, retry: Retried
+) -> Response:
+    """Undo the merge of this record (the one merged away): both records again, each
+    with its own movements, links, documents and cases. Then its own page."""
+    try:
+        body = forms.parse(UnmergeIn, {"reason": text(form, "reason")})
+        retry.run(
+            who,
+            lambda guard: svc.merges.unmerge(
+                person_id,
+                body.reason,
+                who.principal.user_id,
+                audit=guard(svc.audit.hook(who, "person.merge")),
+                scope=who.scope,
+            ),
+            shown_again,
+        )
+    except (ValidationFailed, Conflict) as exc:
+        # The page the form was on (the survivor's, which an old id shows), with why and
+        # the reason as typed; not the queue, which says nothing of this person.
+        errors = {f"unmerge-{person_id}": forms.reasons(exc)}
+        typed = {"unmerge_typed": {person_id: text(form, "reason") or ""}}
+        return _person(request, svc, who, person_id, errors, typed=typed)
+    return see_other(f"/persons/{person_id}")

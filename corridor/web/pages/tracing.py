@@ -224,7 +224,11 @@ def _case(
     found: list[Candidate] | None = None,
     values: dict[str, str] | None = None,
     case: Case | None = None,
+    typed: dict[str, dict[str, str]] | None = None,
 ) -> Response:
+    """The case page; ``typed``: after a refusal, what was typed in the form that was
+    sent (keyed ``confirm-{match id}``, ``reject-{match id}``, ``disclosure`` or
+    ``transition``), shown again as typed."""
     if case is None:
         case = _read_case(svc, who, case_id)
     status = 422 if errors else 200
@@ -235,7 +239,12 @@ def _case(
             "sex": s.sex or "",
             "age": "" if s.age is None else str(s.age),
         }
-    extra = {"errors": errors, "values": values, "searched": found is not None}
+    extra = {
+        "errors": errors,
+        "values": values,
+        "searched": found is not None,
+        "typed": typed or {},
+    }
     return render(
         request,
         "tracing_case.html",
@@ -329,7 +338,8 @@ def _decide(
         )
     except (ValidationFailed, Conflict) as exc:
         reasons = forms.reasons(exc)
-        return _case(request, svc, who, case_id, {f"reason-{match_id}": reasons})
+        typed = {f"{'confirm' if confirm else 'reject'}-{match_id}": forms.as_values(form)}
+        return _case(request, svc, who, case_id, {f"reason-{match_id}": reasons}, typed=typed)
     return see_other(f"/tracing/cases/{decided}")
 
 
@@ -369,7 +379,8 @@ def disclosure(
         raise
     except (ValidationFailed, Conflict) as exc:
         reasons = forms.reasons(exc)
-        return _case(request, svc, who, case_id, {"disclosure": reasons})
+        typed = {"disclosure": forms.as_values(form)}
+        return _case(request, svc, who, case_id, {"disclosure": reasons}, typed=typed)
     return see_other(f"/tracing/cases/{case_id}")
 
 
@@ -389,5 +400,6 @@ def transition(
         )
     except (ValidationFailed, Conflict) as exc:
         reasons = forms.reasons(exc)
-        return _case(request, svc, who, case_id, {"transition": reasons})
+        typed = {"transition": forms.as_values(form)}
+        return _case(request, svc, who, case_id, {"transition": reasons}, typed=typed)
     return see_other(f"/tracing/cases/{case_id}")
