@@ -351,6 +351,11 @@ class MergeIn(Strict):
 
     other_person_id: str = Field(description="The person merged away: its id leads here after")
     reason: str | None = Field(default=None, max_length=NOTE_MAX)
+    consent_tracing: bool | None = Field(
+        default=None,
+        description="Whether the person agrees to be found by family tracing, asked anew: "
+        "required where the two records differ on it (one refused, one agreed), else unread",
+    )
 
 
 class ConflictResolveIn(Strict):

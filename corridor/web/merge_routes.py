@@ -59,6 +59,7 @@ def merge(person_id: str, body: MergeIn, svc: Svc, who: MayMerge, retry: Retried
             who.principal.user_id,
             audit=audit,
             scope=who.scope,
+            consent_tracing=body.consent_tracing,
         ),
     )
 

@@ -188,3 +188,41 @@ def test_a_refused_unmerge_says_why_on_the_persons_page(database, clock, twice) 
         assert 'id="movements"' in r.text  # the person's page
         assert f'id="unmerge-{b}"' in r.text
         assert "this person is not merged into another" in r.text
+
+
+def test_a_pair_that_differs_on_tracing_asks_the_persons_decision(database, clock) -> None:
+    """One record refused family tracing, the other agreed: each merge form asks what
+    the person decides now; without it the merge is refused on that field; with it,
+    the survivor holds that decision (docs/security.md, line 2)."""
+    svc = Services(database, clock)
+    camp = str(
+        svc.sites.create(
+            SiteIn(name="Camp Roj", kind="camp"),
+            audit=svc.audit.operator_hook("test", "sites.admin"),
+        )["id"]
+    )
+    base = {"site_id": camp, "purpose": "registration", "legal_basis": "vital_interest",
+            "birth_date": "1980-03-02", **NAME}  # fmt: skip
+    a, b = svc.registration.register_many(
+        [
+            PersonIn.model_validate({**base, "consent": {"tracing": True}}),
+            PersonIn.model_validate({**base, "consent": {"tracing": False}}),
+        ],
+        audit=svc.audit.operator_hook("test", "person.write"),
+    )
+    with page_client(database, clock) as c:
+        html = _queued(c, a, b)
+        assert html.count('name="consent_tracing" value="false"') == 2  # both merge forms
+        r = c.submit(
+            f"/persons/{a}/merge",
+            {"other_person_id": b, "reason": "same man", "idempotency_key": KEY.findall(html)[0]},
+        )
+        assert r.status_code == 422 and "differ on consent to tracing" in r.text
+        r = c.submit(
+            f"/persons/{a}/merge",
+            {"other_person_id": b, "reason": "same man", "consent_tracing": "false",
+             "idempotency_key": KEY.findall(r.text)[0]},
+            follow_redirects=False,
+        )  # fmt: skip
+        assert r.status_code == 303, r.text[:500]
+        assert c.get(f"/persons/{a}.json").json()["person"]["consent"]["tracing"] is False

@@ -362,12 +362,19 @@ class MergeService(Service):
         *,
         audit: AuditHook,
         scope: Sites = None,
+        consent_tracing: bool | None = None,
     ) -> dict[str, Any]:
         """Merge ``merged_id`` into ``survivor_id``: the survivor keeps its details; the
         other's movements, family links, documents, tracing matches and cases follow it;
         the other's id leads to it from now on. Both must be in ``scope`` (404 as for
         nobody), live (not merged already: 409) and the one merged away not on an open
-        manifest (409: check it in or take it off first)."""
+        manifest (409: check it in or take it off first).
+
+        Consent to tracing is the person's own decision, never the record's: where the
+        two records differ on it (one refused to be found, the other agreed), the merge
+        needs ``consent_tracing``, the decision that stands (ask the person), else 422
+        naming that field; a merge never makes a refusal findable by itself. The
+        survivor's value before is kept with the merge, and an unmerge puts it back."""
         with self.db.read() as conn:
             sites = dict(
                 conn.execute(
@@ -392,7 +399,10 @@ class MergeService(Service):
                     N_("the person to merge is on an open manifest: check them in or take "
                        "them off it first")
                 )  # fmt: skip
+            consent = _consent_decided(conn, survivor_id, merged_id, consent_tracing)
             moved = self.rows.move(conn, survivor_id, merged_id)
+            if consent is not None:
+                moved["consent_tracing"] = consent
             merge_id = uuid7()
             a, b = ordered(survivor_id, merged_id)
             pair_id = conn.execute(
@@ -479,6 +489,7 @@ class MergeService(Service):
                 .one()
             )
             self.rows.move_back(conn, survivor_id, merged_id, merge["moved"])
+            _consent_back(conn, survivor_id, merge["moved"].get("consent_tracing"))
             conn.execute(delete(merged_persons).where(merged_persons.c.person_id == merged_id))
             conn.execute(
                 update(person_merges)
@@ -744,6 +755,43 @@ def _with_corrections(conn: Connection, survivor_id: str, event_ids: list[str]) 
         seen.update(frontier)
         out += frontier
     return out
+
+
+def _consent_decided(
+    conn: Connection, survivor_id: str, merged_id: str, decided: bool | None
+) -> dict[str, bool] | None:
+    """Where the two records differ on consent to tracing, the survivor takes the
+    decision given (422 without one); returns ``{"before", "after"}`` where it changed."""
+    consents = dict(
+        conn.execute(
+            select(persons.c.id, persons.c.consent_tracing).where(
+                persons.c.id.in_([survivor_id, merged_id])
+            )
+        ).all()
+    )
+    before = bool(consents[survivor_id])
+    if before == bool(consents[merged_id]):
+        return None  # one decision on both records: it stands
+    if decided is None:
+        raise ValidationFailed(
+            [Problem("consent_tracing", N_("the two records differ on consent to tracing: "
+                                           "ask the person, and say which decision stands"))]
+        )  # fmt: skip
+    if decided == before:
+        return None
+    conn.execute(update(persons).where(persons.c.id == survivor_id).values(consent_tracing=decided))
+    return {"before": before, "after": decided}
+
+
+def _consent_back(conn: Connection, survivor_id: str, changed: dict[str, bool] | None) -> None:
+    """An unmerge puts back the survivor's consent to tracing the merge changed, unless
+    it was decided again since (what was recorded about the survivor since stays)."""
+    if changed:
+        conn.execute(
+            update(persons)
+            .where(persons.c.id == survivor_id, persons.c.consent_tracing == changed["after"])
+            .values(consent_tracing=changed["before"])
+        )
 
 
 def _merge_out(row: Any) -> dict[str, Any]:

@@ -48,7 +48,9 @@ def _queue(
 
 
 def _pair_form(form: FormData) -> dict[str, str | None]:
-    return {"other_person_id": text(form, "other_person_id") or "", "reason": text(form, "reason")}
+    body = {"other_person_id": text(form, "other_person_id") or "", "reason": text(form, "reason")}
+    consent = text(form, "consent_tracing")  # a merge of records that differ on it
+    return body if consent is None else {**body, "consent_tracing": consent}
 
 
 @page(router, "/duplicates")
@@ -71,6 +73,7 @@ def _decide_pair(
     the queue again with the reasons where it is refused, else None."""
     try:
         body = forms.parse(schema, _pair_form(form))
+        consent = {"consent_tracing": body.consent_tracing} if isinstance(body, MergeIn) else {}
         retry.run(
             who,
             lambda guard: decide(
@@ -80,6 +83,7 @@ def _decide_pair(
                 who.principal.user_id,
                 audit=guard(svc.audit.hook(who, "person.merge")),
                 scope=who.scope,
+                **consent,
             ),
             shown_again,
         )
