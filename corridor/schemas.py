@@ -8,7 +8,7 @@ way in applies them.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -18,8 +18,11 @@ from pydantic import (
     Field,
     StringConstraints,
     WithJsonSchema,
+    field_validator,
 )
+from pydantic_core import PydanticCustomError
 
+from corridor.domain.control_characters import REASON, control_character
 from corridor.formats.registry import writable
 from corridor.security.roles import Role
 
@@ -48,7 +51,9 @@ LinkKind = Literal[
     "other_relative",
 ]
 WgLevel = Literal[1, 2, 3, 4]
-Name = str
+# One part of a name: every shape that takes one (a registration, a correction) holds
+# it to the same length.
+Name = Annotated[str, StringConstraints(max_length=100)]
 # An identifier from a biometric system (a template or enrolment reference): short text,
 # so that a raw image (kilobytes of base64) can never be stored in its place.
 BiometricReference = Annotated[
@@ -68,6 +73,18 @@ class Strict(BaseModel):
     """Unknown fields are refused: a typo must not silently drop data."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        """Every text field (and every text of a list), in every body, form and imported
+        record: a NUL or another control character is refused with the field."""
+        texts = value if isinstance(value, list | tuple) else [value]
+        for text in texts:
+            char = control_character(text) if isinstance(text, str) else None
+            if char:
+                raise PydanticCustomError("control_character", REASON, {"char": char})
+        return value
 
 
 def _writable(name: str) -> str:

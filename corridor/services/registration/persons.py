@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Connection, insert, select, update
 
 from corridor.domain.birth import age_on
@@ -407,7 +408,13 @@ class RegistrationService(Service):
             current = self._person(conn, person_id, scope)
             if check:
                 check(current)
-            merged = PersonDetails.model_validate(_merged(_details_of(current), given))
+            try:
+                merged = PersonDetails.model_validate(_merged(_details_of(current), given))
+            except ValidationError as exc:
+                # The correction is checked as a registration is: by field, never a fault.
+                raise ValidationFailed(
+                    [Problem(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
+                ) from exc
             problems: list[Problem] = []
             registered_on = current["registered_at"].date()
             row = detail_fields(merged, registered_on, "", problems)

@@ -1,0 +1,118 @@
+"""Text no database column can keep faithfully: a NUL (PostgreSQL refuses it: the write
+failed with a 500) or another control character XML 1.0 cannot hold (a PFIF or XLSX
+export of the person would break). Every body, form and imported record is refused
+with the field and the reason, and nothing is written; a correction longer than the
+field's limit is a 422 too (it was a 500). Run on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from corridor.security.roles import Role
+from corridor.web.i18n import LANG_COOKIE
+from tests.api.helpers import errors, person_body, register, site
+from tests.api.test_bad_input import row_counts
+from tests.api.test_tracing import ENQUIRER, adult_sought
+from tests.web.conftest import page_client
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x1b"])
+def test_a_control_character_in_a_name_is_refused_naming_the_field(client, database, char):
+    camp = site(client, "Camp A")
+    before = row_counts(database)
+    r = client.post("/api/persons", json=person_body(camp, given_name=f"Om{char}ar"))
+    assert r.status_code == 422, r.text
+    assert errors(r)["given_name"] == f"holds a control character (U+{ord(char):04X})"
+    assert row_counts(database) == before
+
+
+def test_tabs_and_line_breaks_in_a_note_are_kept(client):
+    camp = site(client, "Camp A")
+    person = register(client, camp, given_name="Omar", note="first\tline\r\nsecond line")
+    assert person["note"] == "first\tline\r\nsecond line"
+
+
+def test_a_household_member_and_a_list_item_are_named(client, database):
+    camp = site(client, "Camp A")
+    before = row_counts(database)
+    body = {
+        **person_body(camp),
+        "head": {"given_name": "Omar", "alternate_names": ["Abu\x00Ali"]},
+        "members": [{"given_name": "Sa\x00ra", "relationship": "child"}],
+    }
+    r = client.post("/api/households", json=body)
+    assert r.status_code == 422, r.text
+    assert set(errors(r)) == {"head.alternate_names", "members[0].given_name"}
+    assert row_counts(database) == before
+
+
+def test_a_correction_is_checked_as_a_registration_is(client, database):
+    camp = site(client, "Camp A")
+    person = register(client, camp, given_name="Omar")
+    before = row_counts(database)
+    r = client.patch(f"/api/persons/{person['id']}", json={"given_name": "O" * 101})
+    assert r.status_code == 422, r.text
+    assert errors(r) == {"given_name": "String should have at most 100 characters"}
+    r = client.patch(f"/api/persons/{person['id']}", json={"family_name": "A\x00li"})
+    assert r.status_code == 422, r.text
+    assert errors(r) == {"family_name": "holds a control character (U+0000)"}
+    assert row_counts(database) == before
+    assert client.get(f"/api/persons/{person['id']}").json()["names"]["given_name"] == "Omar"
+
+
+def test_manifests_enquiries_and_sites_refuse_them_too(client, database):
+    camp = site(client, "Camp A")
+    other = site(client, "Camp B")
+    before = row_counts(database)
+    r = client.post(
+        "/api/manifests", json={"vehicle": "Truck\x00 7", "from_site_id": camp, "to_site_id": other}
+    )
+    assert r.status_code == 422 and set(errors(r)) == {"vehicle"}, r.text
+    r = client.post(
+        "/api/tracing/enquiries",
+        json={"enquirer": {**ENQUIRER, "name": "Amira\x00"}, "sought": [adult_sought()]},
+    )
+    assert r.status_code == 422 and set(errors(r)) == {"enquirer.name"}, r.text
+    r = client.post("/api/sites", json={"name": "Camp\x00C", "kind": "camp", "pcode": "SY08"})
+    assert r.status_code == 422 and set(errors(r)) == {"name"}, r.text
+    assert row_counts(database) == before
+
+
+@pytest.mark.parametrize(
+    ("lang", "reason"),
+    [
+        ("en", "holds a control character (U+0000)"),
+        ("ar", "يحوي محرف تحكم (U+0000)"),
+        ("ku", "tîpeke kontrolê (U+0000) tê de heye"),
+    ],
+)
+def test_the_registration_page_names_the_field_in_the_readers_language(
+    database, clock, lang, reason
+):
+    from corridor.schemas import SiteIn
+    from corridor.services import Services
+
+    svc = Services(database, clock)
+    camp = str(
+        svc.sites.create(
+            SiteIn(name="Camp A", kind="camp"), audit=svc.audit.operator_hook("t", "sites.admin")
+        )["id"]
+    )
+    registrar = page_client(database, clock, roles=(Role.REGISTRAR,), name="registrar")
+    registrar.cookies.set(LANG_COOKIE, lang)
+    registrar.page("/register")
+    before = row_counts(database)
+    r = registrar.submit(
+        "/register",
+        {
+            "site_id": camp,
+            "given_name": "Om\x00ar",
+            "purpose": "registration and assistance",
+            "legal_basis": "vital_interest",
+            "consent_tracing": "1",
+        },
+    )
+    assert r.status_code == 422, r.text[:500]
+    assert 'href="#f-given_name"' in r.text
+    assert reason in r.text
+    assert row_counts(database) == before
