@@ -19,7 +19,6 @@ nothing.
 
 from __future__ import annotations
 
-import csv
 import io
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -27,12 +26,16 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
+from corridor.formats import _csv
 from corridor.formats.kobo_mapping import KoboMapping, Submission, path, records
 from corridor.formats.records import Parsed, UnreadableFile, decode_text
 from corridor.formats.registry import Format, ReadContext
 
 __all__ = ["FORMATS", "KoboMapping", "path", "read_kobo_csv", "read_kobo_xlsx", "read_odk_zip"]
 
+# The most the CSV files of an ODK zip may unpack to: four times an upload's limit.
+MAX_UNPACKED = 200 * 2**20
+_TOO_LARGE = f"the zip unpacks to more than {MAX_UNPACKED // 2**20} MB: split it"
 UUID_COLUMNS = ("_uuid", "meta/instanceid", "instanceid", "key", "_submission__uuid")
 
 
@@ -114,8 +117,7 @@ def read_kobo_csv(data: bytes) -> list[Submission]:
     text = decode_text(data)
     header = text.split("\n", 1)[0]
     delimiter = ";" if header.count(";") >= header.count(",") else ","
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    return _submissions(rows)
+    return _submissions([cells for _, cells in _csv.rows(text, delimiter)])
 
 
 def read_odk_zip(data: bytes, repeat: str | None) -> list[Submission]:
@@ -126,14 +128,18 @@ def read_odk_zip(data: bytes, repeat: str | None) -> list[Submission]:
     names = sorted(n for n in archive.namelist() if n.lower().endswith(".csv"))
     if not names:
         raise UnreadableFile("no CSV file in the zip")
+    # What the zip says its files unpack to, before unpacking any (a few kilobytes can
+    # unpack to gigabytes); a file that says less than it holds is stopped while read.
+    if sum(archive.getinfo(n).file_size for n in names) > MAX_UNPACKED:
+        raise UnreadableFile(_TOO_LARGE)
     stems = {PurePosixPath(n).stem: n for n in names}
     main_name = min(stems, key=len)
-    subs = _submissions(_csv_rows(archive.read(stems[main_name])))
+    subs = _submissions(_csv_rows(_unpack(archive, stems[main_name])))
     if repeat:
         repeat_file = stems.get(f"{main_name}-{repeat}")
         if repeat_file:
             by_key = {s.fields.get("key"): s for s in subs}
-            _, body = _table(_csv_rows(archive.read(repeat_file)))
+            _, body = _table(_csv_rows(_unpack(archive, repeat_file)))
             for line, row in body:
                 parent = by_key.get(row.get("parent_key"))
                 if parent is not None:
@@ -141,8 +147,19 @@ def read_odk_zip(data: bytes, repeat: str | None) -> list[Submission]:
     return subs
 
 
+def _unpack(archive: zipfile.ZipFile, name: str) -> bytes:
+    try:
+        with archive.open(name) as member:
+            data = member.read(MAX_UNPACKED + 1)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:  # corrupt, or not its stated size
+        raise UnreadableFile(f"{name} in the zip cannot be unpacked ({exc})") from exc
+    if len(data) > MAX_UNPACKED:
+        raise UnreadableFile(_TOO_LARGE)
+    return data
+
+
 def _csv_rows(data: bytes) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(decode_text(data), newline="")))
+    return [cells for _, cells in _csv.rows(decode_text(data))]
 
 
 # -- the registry entry -----------------------------------------------------------------------

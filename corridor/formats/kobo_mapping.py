@@ -171,6 +171,7 @@ def _record(sub: Submission, mapping: KoboMapping, issues: list[Issue]) -> Recor
         line=sub.line,
         person=person,
         key=sub.uuid,
+        key_field="_uuid",
         members=members,
         site_id=extra.get("site_id"),
         consent_tracing=extra.get("consent.tracing"),

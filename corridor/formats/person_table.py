@@ -13,7 +13,7 @@ import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from corridor.formats import sheets
+from corridor.formats import _csv, sheets
 from corridor.formats.cells import neutralise, restore
 from corridor.formats.records import Issue, Parsed, Record, UnreadableFile, decode_text, split_chain
 from corridor.formats.registry import Format, ReadContext, SheetWriter, WriteContext, Writer
@@ -42,8 +42,7 @@ def read_csv(data: bytes) -> Parsed:
     text = decode_text(data)
     header = text.split("\n", 1)[0]
     delimiter = max(",;\t", key=header.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    return _read_rows("csv", _numbered(reader))
+    return _read_rows("csv", _csv.rows(text, delimiter))
 
 
 def read_xlsx(data: bytes) -> Parsed:
@@ -76,6 +75,11 @@ def _read_rows(source: str, rows: Iterator[tuple[int, list[str]]]) -> Parsed:
         parsed.issues.append(Issue(None, None, "the file is empty"))
         return parsed
     names = [h.strip().lower() for h in header]
+    twice = _given_twice(names)
+    if twice:
+        # Which of the two cells is meant cannot be known: the file is not read.
+        parsed.issues.extend(Issue(1, name, reason) for name, reason in twice)
+        return parsed
     unknown = [h for h in names if h and h not in COLUMNS and h != "query_id"]
     for h in unknown:
         parsed.issues.append(Issue(1, h, "unknown column, ignored", fatal=False))
@@ -100,6 +104,19 @@ def _read_rows(source: str, rows: Iterator[tuple[int, list[str]]]) -> Parsed:
             seen[record.key] = line
         parsed.records.append(record)
     return parsed
+
+
+def _given_twice(names: Sequence[str]) -> list[tuple[str, str]]:
+    """Each column named more than once, with where (columns counted from 1)."""
+    places: dict[str, list[int]] = {}
+    for n, name in enumerate(names, start=1):
+        if name:
+            places.setdefault(name, []).append(n)
+    return [
+        (name, f"the column is given twice (columns {' and '.join(map(str, at))})")
+        for name, at in places.items()
+        if len(at) > 1
+    ]
 
 
 def row_record(line: int, row: Mapping[str, str], issues: list[Issue]) -> Record:
