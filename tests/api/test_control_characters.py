@@ -6,6 +6,8 @@ field's limit is a 422 too (it was a 500). Run on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from corridor.security.roles import Role
@@ -116,3 +118,41 @@ def test_the_registration_page_names_the_field_in_the_readers_language(
     assert 'href="#f-given_name"' in r.text
     assert reason in r.text
     assert row_counts(database) == before
+
+
+def _routes_with_ids(app) -> list[tuple[str, str]]:
+    found = []
+    for route in app.routes:
+        path = getattr(route, "path", "")
+        if "_id}" in path:
+            found += [(m, path) for m in sorted(route.methods or ()) if m != "HEAD"]
+    return found
+
+
+@pytest.mark.parametrize("impossible", ["a%00b", "x" * 37])
+def test_no_route_fails_on_an_id_no_record_can_have(client, impossible):
+    """Every route with an id in its path (walked from the app, so a route added later
+    is walked too): an id with a NUL, or longer than any id, names nothing. PostgreSQL
+    failed such a read or write with a 500 on 48 routes (NUL) and 10 (length)."""
+    site(client, "Camp A")
+    routes = _routes_with_ids(client.app)
+    assert len(routes) > 60
+    failed = []
+    for method, path in routes:
+        url = re.sub(r"\{[^}]+_id\}", impossible, path).replace("{fmt}", "csv")
+        r = client.request(method, url, json={} if method != "GET" else None)
+        if r.status_code >= 500 or (r.status_code == 200 and method == "GET"):
+            failed.append((method, path, r.status_code))
+    assert failed == []
+    r = client.get(f"/api/persons/{impossible}")
+    assert r.status_code == 404 and r.json()["message"] == "person not found"
+
+
+def test_a_filter_that_no_record_can_match_is_named(client):
+    site(client, "Camp A")
+    r = client.get("/api/manifests", params={"site_id": "a\x00b"})
+    assert r.status_code == 422, r.text
+    assert errors(r) == {"site_id": "holds a control character (U+0000)"}
+    r = client.get("/api/unaccounted", params={"site_id": "x" * 37})
+    assert r.status_code == 422, r.text
+    assert errors(r) == {"site_id": "is not an id (over 36 characters)"}
