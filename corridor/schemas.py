@@ -7,7 +7,7 @@ way in applies them.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -59,6 +59,22 @@ Name = Annotated[str, StringConstraints(max_length=100)]
 BiometricReference = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9:._/-]{0,199}$")
 ]
+
+
+def _in_utc_range(value: datetime) -> datetime:
+    """A moment with its offset must be a moment in UTC too: 0001-01-01T00:00+01:00 is
+    before the first UTC year (it was a 500 wherever it was stored or compared)."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "datetime_range", "is outside the years 1 to 9999 once in UTC"
+        ) from None
+    return value
+
+
+# A date and time with its offset (every time a body or form gives).
+Moment = Annotated[AwareDatetime, AfterValidator(_in_utc_range)]
 
 
 # Limits on what one request may carry (besides the body size, web/limits.py): beyond
@@ -290,7 +306,7 @@ class PersonIn(PersonDetails):
     consent: ConsentIn
     purpose: str = Field(min_length=1, max_length=200)
     legal_basis: LegalBasis
-    registered_at: AwareDatetime | None = Field(default=None, description="Defaults to now")
+    registered_at: Moment | None = Field(default=None, description="Defaults to now")
     confirm_implausible: bool = Field(default=False, description=CONFIRM_IMPLAUSIBLE)
 
 
@@ -339,7 +355,7 @@ class HouseholdIn(Strict):
     consent: ConsentIn
     purpose: str = Field(min_length=1, max_length=200)
     legal_basis: LegalBasis
-    registered_at: AwareDatetime | None = None
+    registered_at: Moment | None = None
     confirm_implausible: bool = Field(default=False, description=CONFIRM_IMPLAUSIBLE)
 
 
@@ -418,7 +434,7 @@ class StatusEventIn(Strict):
         "transferred", "hospitalised", "discharged", "detained", "released", "departed", "deceased"
     ]
     to_site_id: str | None = None
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Moment | None = None
     note: str | None = Field(default=None, max_length=NOTE_MAX)
 
 
@@ -439,7 +455,7 @@ class CorrectionIn(Strict):
     ]
     from_site_id: str | None = None
     to_site_id: str | None = None
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Moment | None = None
     note: str = Field(min_length=1, max_length=NOTE_MAX, description="Why the correction is made")
 
 
@@ -447,7 +463,7 @@ class ManifestIn(Strict):
     vehicle: str = Field(min_length=1, max_length=100)
     from_site_id: str
     to_site_id: str
-    planned_departure: AwareDatetime | None = None
+    planned_departure: Moment | None = None
 
 
 class ManifestPersonsIn(Strict):
@@ -458,8 +474,8 @@ class ManifestPersonsIn(Strict):
 
 
 class DispatchIn(Strict):
-    departed_at: AwareDatetime | None = None
-    expected_arrival: AwareDatetime | None = Field(
+    departed_at: Moment | None = None
+    expected_arrival: Moment | None = Field(
         default=None,
         description="When the vehicle is due at its destination (default: departure plus "
         "the policy's travel hours). Until then a person not checked in is 'in transit', "
@@ -476,18 +492,18 @@ class DispatchIn(Strict):
 class CheckInIn(Strict):
     person_id: str | None = None
     registration_number: str | None = None
-    arrived_at: AwareDatetime | None = None
+    arrived_at: Moment | None = None
 
 
 class HouseholdCheckInIn(Strict):
     """Check in every member of a household who is on the manifest, in one go."""
 
     household_id: str
-    arrived_at: AwareDatetime | None = None
+    arrived_at: Moment | None = None
 
 
 class ReceiveIn(Strict):
-    received_at: AwareDatetime | None = None
+    received_at: Moment | None = None
 
 
 class PersonSearchIn(Strict):

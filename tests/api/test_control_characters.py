@@ -156,3 +156,25 @@ def test_a_filter_that_no_record_can_match_is_named(client):
     r = client.get("/api/unaccounted", params={"site_id": "x" * 37})
     assert r.status_code == 422, r.text
     assert errors(r) == {"site_id": "is not an id (over 36 characters)"}
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_outside_the_utc_calendar_is_named(client, database, moment):
+    """A time whose offset puts it before year 1 or after 9999 in UTC was a 500 (an
+    OverflowError converting it) on registration, events and manifests."""
+    camp = site(client, "Camp A")
+    other = site(client, "Camp B")
+    person = register(client, camp, given_name="Omar")
+    before = row_counts(database)
+    reason = "is outside the years 1 to 9999 once in UTC"
+    r = client.post("/api/persons", json=person_body(camp, given_name="Sara", registered_at=moment))
+    assert r.status_code == 422 and errors(r) == {"registered_at": reason}, r.text
+    r = client.post(
+        f"/api/persons/{person['id']}/events",
+        json={"kind": "transferred", "to_site_id": other, "occurred_at": moment},
+    )
+    assert r.status_code == 422 and errors(r) == {"occurred_at": reason}, r.text
+    body = {"vehicle": "T1", "from_site_id": camp, "to_site_id": other}
+    r = client.post("/api/manifests", json={**body, "planned_departure": moment})
+    assert r.status_code == 422 and errors(r) == {"planned_departure": reason}, r.text
+    assert row_counts(database) == before
