@@ -27,15 +27,14 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from corridor.formats import _csv
+from corridor.formats._zip import MAX_UNPACKED, TOO_LARGE, check_unpacked
 from corridor.formats.kobo_mapping import KoboMapping, Submission, path, records
+from corridor.formats.person_table import open_workbook
 from corridor.formats.records import Parsed, UnreadableFile, decode_text
 from corridor.formats.registry import Format, ReadContext
 
 __all__ = ["FORMATS", "KoboMapping", "path", "read_kobo_csv", "read_kobo_xlsx", "read_odk_zip"]
 
-# The most the CSV files of an ODK zip may unpack to: four times an upload's limit.
-MAX_UNPACKED = 200 * 2**20
-_TOO_LARGE = f"the zip unpacks to more than {MAX_UNPACKED // 2**20} MB: split it"
 UUID_COLUMNS = ("_uuid", "meta/instanceid", "instanceid", "key", "_submission__uuid")
 
 
@@ -43,12 +42,8 @@ UUID_COLUMNS = ("_uuid", "meta/instanceid", "instanceid", "key", "_submission__u
 
 
 def read_kobo_xlsx(data: bytes, repeat: str | None) -> list[Submission]:
-    from openpyxl import load_workbook
 
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a file that is no workbook
-        raise UnreadableFile(f"not an XLSX workbook ({type(exc).__name__})") from exc
+    book = open_workbook(data)
     sheets = [(ws.title, list(_sheet_rows(ws))) for ws in book.worksheets]
     book.close()
     if not sheets:
@@ -128,10 +123,7 @@ def read_odk_zip(data: bytes, repeat: str | None) -> list[Submission]:
     names = sorted(n for n in archive.namelist() if n.lower().endswith(".csv"))
     if not names:
         raise UnreadableFile("no CSV file in the zip")
-    # What the zip says its files unpack to, before unpacking any (a few kilobytes can
-    # unpack to gigabytes); a file that says less than it holds is stopped while read.
-    if sum(archive.getinfo(n).file_size for n in names) > MAX_UNPACKED:
-        raise UnreadableFile(_TOO_LARGE)
+    check_unpacked(archive, names)
     stems = {PurePosixPath(n).stem: n for n in names}
     main_name = min(stems, key=len)
     subs = _submissions(_csv_rows(_unpack(archive, stems[main_name])))
@@ -154,7 +146,7 @@ def _unpack(archive: zipfile.ZipFile, name: str) -> bytes:
     except (zipfile.BadZipFile, OSError, EOFError) as exc:  # corrupt, or not its stated size
         raise UnreadableFile(f"{name} in the zip cannot be unpacked ({exc})") from exc
     if len(data) > MAX_UNPACKED:
-        raise UnreadableFile(_TOO_LARGE)
+        raise UnreadableFile(TOO_LARGE)
     return data
 
 

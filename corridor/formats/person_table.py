@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from corridor.formats import _csv, sheets
+from corridor.formats._zip import check_unpacked
 from corridor.formats.cells import neutralise, restore
 from corridor.formats.records import Issue, Parsed, Record, UnreadableFile, decode_text, split_chain
 from corridor.formats.registry import Format, ReadContext, SheetWriter, WriteContext, Writer
@@ -50,13 +52,22 @@ def read_xlsx(data: bytes) -> Parsed:
     return _read_rows("xlsx", _numbered(_xlsx_rows(data)))
 
 
-def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
+def open_workbook(data: bytes) -> Any:
+    """A workbook to read (read-only, values), refused as a whole when it is not one or
+    would unpack to more than ``_zip.MAX_UNPACKED``."""
     from openpyxl import load_workbook
 
     try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        check_unpacked(zipfile.ZipFile(io.BytesIO(data)))
+        return load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except UnreadableFile:
+        raise
     except Exception as exc:  # openpyxl raises many kinds for a file that is no workbook
         raise UnreadableFile(f"not an XLSX workbook ({type(exc).__name__})") from exc
+
+
+def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
+    book = open_workbook(data)
     sheet = book.worksheets[0]
     for row in sheet.iter_rows(values_only=True):
         yield ["" if v is None else str(v) for v in row]

@@ -139,7 +139,7 @@ def test_pfif_ids_and_authors_longer_than_kept_are_named(client, database, camp,
 
 
 def test_an_odk_zip_that_unpacks_past_the_limit_is_refused_unread(client, database, camp):
-    from corridor.formats.kobo import MAX_UNPACKED
+    from corridor.formats._zip import MAX_UNPACKED
 
     buffer = io.BytesIO()
     with (
@@ -154,5 +154,32 @@ def test_an_odk_zip_that_unpacks_past_the_limit_is_refused_unread(client, databa
     assert len(data) < MAX_UNPACKED // 100  # a small upload
     before = row_counts(database)
     reason = refused(upload(client, "kobo", data, "odk.zip", site_id=camp))
+    assert reason == f"the zip unpacks to more than {MAX_UNPACKED // 2**20} MB: split it"
+    assert row_counts(database) == before
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "kobo"])
+def test_a_workbook_that_unpacks_past_the_limit_is_refused_unread(client, database, camp, fmt):
+    """A workbook is a zip too: openpyxl reads its shared strings whole."""
+    from openpyxl import Workbook
+
+    from corridor.formats._zip import MAX_UNPACKED
+
+    book = Workbook()
+    book.active.append(["given_name"])
+    book.active.append(["Omar"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    with (
+        zipfile.ZipFile(buffer, "a", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("xl/media/padding.bin", "w") as out,
+    ):
+        block = b"\0" * 2**20
+        for _ in range(MAX_UNPACKED // len(block) + 1):
+            out.write(block)
+    data = buffer.getvalue()
+    assert len(data) < MAX_UNPACKED // 100
+    before = row_counts(database)
+    reason = refused(upload(client, fmt, data, "people.xlsx", site_id=camp))
     assert reason == f"the zip unpacks to more than {MAX_UNPACKED // 2**20} MB: split it"
     assert row_counts(database) == before
