@@ -183,3 +183,29 @@ def test_a_workbook_that_unpacks_past_the_limit_is_refused_unread(client, databa
     reason = refused(upload(client, fmt, data, "people.xlsx", site_id=camp))
     assert reason == f"the zip unpacks to more than {MAX_UNPACKED // 2**20} MB: split it"
     assert row_counts(database) == before
+
+
+@pytest.mark.parametrize(
+    ("mapping", "reason"),
+    [
+        (b"[]", "a mapping file is a JSON object (submission, member, repeat, values)"),
+        (b'{"submission": 5}', "submission: an object of form field -> Corridor field (text)"),
+        (b'{"member": {"m/name": 7}}', "member: an object of form field -> Corridor field (text)"),
+        (b'{"repeat": 5}', "repeat: the name of the members' repeat (text)"),
+        (b'{"values": []}', "values: an object of form field -> {choice: Corridor value}"),
+    ],
+)
+def test_a_mapping_file_of_another_shape_is_named(client, database, camp, mapping, reason):
+    """It was a 500 (an AttributeError reading it), and a traceback in the CLI."""
+    before = row_counts(database)
+    r = client.post(
+        "/api/imports/kobo",
+        params={"site_id": camp},
+        files={
+            "file": ("k.csv", b"head/given_name,_uuid\nOmar,u1\n"),
+            "mapping": ("m.json", mapping),
+        },
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"field": "mapping", "reason": reason}]
+    assert row_counts(database) == before
