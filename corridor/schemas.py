@@ -7,8 +7,8 @@ way in applies them.
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -18,8 +18,11 @@ from pydantic import (
     Field,
     StringConstraints,
     WithJsonSchema,
+    field_validator,
 )
+from pydantic_core import PydanticCustomError
 
+from corridor.domain.control_characters import REASON, control_character
 from corridor.formats.registry import writable
 from corridor.security.roles import Role
 
@@ -48,12 +51,30 @@ LinkKind = Literal[
     "other_relative",
 ]
 WgLevel = Literal[1, 2, 3, 4]
-Name = str
+# One part of a name: every shape that takes one (a registration, a correction) holds
+# it to the same length.
+Name = Annotated[str, StringConstraints(max_length=100)]
 # An identifier from a biometric system (a template or enrolment reference): short text,
 # so that a raw image (kilobytes of base64) can never be stored in its place.
 BiometricReference = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9:._/-]{0,199}$")
 ]
+
+
+def _in_utc_range(value: datetime) -> datetime:
+    """A moment with its offset must be a moment in UTC too: 0001-01-01T00:00+01:00 is
+    before the first UTC year (it was a 500 wherever it was stored or compared)."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "datetime_range", "is outside the years 1 to 9999 once in UTC"
+        ) from None
+    return value
+
+
+# A date and time with its offset (every time a body or form gives).
+Moment = Annotated[AwareDatetime, AfterValidator(_in_utc_range)]
 
 
 # Limits on what one request may carry (besides the body size, web/limits.py): beyond
@@ -68,6 +89,18 @@ class Strict(BaseModel):
     """Unknown fields are refused: a typo must not silently drop data."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        """Every text field (and every text of a list), in every body, form and imported
+        record: a NUL or another control character is refused with the field."""
+        texts = value if isinstance(value, list | tuple) else [value]
+        for text in texts:
+            char = control_character(text) if isinstance(text, str) else None
+            if char:
+                raise PydanticCustomError("control_character", REASON, {"char": char})
+        return value
 
 
 def _writable(name: str) -> str:
@@ -273,7 +306,7 @@ class PersonIn(PersonDetails):
     consent: ConsentIn
     purpose: str = Field(min_length=1, max_length=200)
     legal_basis: LegalBasis
-    registered_at: AwareDatetime | None = Field(default=None, description="Defaults to now")
+    registered_at: Moment | None = Field(default=None, description="Defaults to now")
     confirm_implausible: bool = Field(default=False, description=CONFIRM_IMPLAUSIBLE)
 
 
@@ -322,7 +355,7 @@ class HouseholdIn(Strict):
     consent: ConsentIn
     purpose: str = Field(min_length=1, max_length=200)
     legal_basis: LegalBasis
-    registered_at: AwareDatetime | None = None
+    registered_at: Moment | None = None
     confirm_implausible: bool = Field(default=False, description=CONFIRM_IMPLAUSIBLE)
 
 
@@ -406,7 +439,7 @@ class StatusEventIn(Strict):
         "transferred", "hospitalised", "discharged", "detained", "released", "departed", "deceased"
     ]
     to_site_id: str | None = None
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Moment | None = None
     note: str | None = Field(default=None, max_length=NOTE_MAX)
 
 
@@ -427,7 +460,7 @@ class CorrectionIn(Strict):
     ]
     from_site_id: str | None = None
     to_site_id: str | None = None
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Moment | None = None
     note: str = Field(min_length=1, max_length=NOTE_MAX, description="Why the correction is made")
 
 
@@ -435,7 +468,7 @@ class ManifestIn(Strict):
     vehicle: str = Field(min_length=1, max_length=100)
     from_site_id: str
     to_site_id: str
-    planned_departure: AwareDatetime | None = None
+    planned_departure: Moment | None = None
 
 
 class ManifestPersonsIn(Strict):
@@ -446,8 +479,8 @@ class ManifestPersonsIn(Strict):
 
 
 class DispatchIn(Strict):
-    departed_at: AwareDatetime | None = None
-    expected_arrival: AwareDatetime | None = Field(
+    departed_at: Moment | None = None
+    expected_arrival: Moment | None = Field(
         default=None,
         description="When the vehicle is due at its destination (default: departure plus "
         "the policy's travel hours). Until then a person not checked in is 'in transit', "
@@ -464,18 +497,18 @@ class DispatchIn(Strict):
 class CheckInIn(Strict):
     person_id: str | None = None
     registration_number: str | None = None
-    arrived_at: AwareDatetime | None = None
+    arrived_at: Moment | None = None
 
 
 class HouseholdCheckInIn(Strict):
     """Check in every member of a household who is on the manifest, in one go."""
 
     household_id: str
-    arrived_at: AwareDatetime | None = None
+    arrived_at: Moment | None = None
 
 
 class ReceiveIn(Strict):
-    received_at: AwareDatetime | None = None
+    received_at: Moment | None = None
 
 
 class PersonSearchIn(Strict):

@@ -19,7 +19,6 @@ nothing.
 
 from __future__ import annotations
 
-import csv
 import io
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -27,7 +26,10 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
+from corridor.formats import _csv
+from corridor.formats._zip import MAX_UNPACKED, TOO_LARGE, check_unpacked
 from corridor.formats.kobo_mapping import KoboMapping, Submission, path, records
+from corridor.formats.person_table import open_workbook
 from corridor.formats.records import Parsed, UnreadableFile, decode_text
 from corridor.formats.registry import Format, ReadContext
 
@@ -40,12 +42,8 @@ UUID_COLUMNS = ("_uuid", "meta/instanceid", "instanceid", "key", "_submission__u
 
 
 def read_kobo_xlsx(data: bytes, repeat: str | None) -> list[Submission]:
-    from openpyxl import load_workbook
 
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a file that is no workbook
-        raise UnreadableFile(f"not an XLSX workbook ({type(exc).__name__})") from exc
+    book = open_workbook(data)
     sheets = [(ws.title, list(_sheet_rows(ws))) for ws in book.worksheets]
     book.close()
     if not sheets:
@@ -114,8 +112,7 @@ def read_kobo_csv(data: bytes) -> list[Submission]:
     text = decode_text(data)
     header = text.split("\n", 1)[0]
     delimiter = ";" if header.count(";") >= header.count(",") else ","
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    return _submissions(rows)
+    return _submissions([cells for _, cells in _csv.rows(text, delimiter)])
 
 
 def read_odk_zip(data: bytes, repeat: str | None) -> list[Submission]:
@@ -126,14 +123,15 @@ def read_odk_zip(data: bytes, repeat: str | None) -> list[Submission]:
     names = sorted(n for n in archive.namelist() if n.lower().endswith(".csv"))
     if not names:
         raise UnreadableFile("no CSV file in the zip")
+    check_unpacked(archive, names)
     stems = {PurePosixPath(n).stem: n for n in names}
     main_name = min(stems, key=len)
-    subs = _submissions(_csv_rows(archive.read(stems[main_name])))
+    subs = _submissions(_csv_rows(_unpack(archive, stems[main_name])))
     if repeat:
         repeat_file = stems.get(f"{main_name}-{repeat}")
         if repeat_file:
             by_key = {s.fields.get("key"): s for s in subs}
-            _, body = _table(_csv_rows(archive.read(repeat_file)))
+            _, body = _table(_csv_rows(_unpack(archive, repeat_file)))
             for line, row in body:
                 parent = by_key.get(row.get("parent_key"))
                 if parent is not None:
@@ -141,8 +139,19 @@ def read_odk_zip(data: bytes, repeat: str | None) -> list[Submission]:
     return subs
 
 
+def _unpack(archive: zipfile.ZipFile, name: str) -> bytes:
+    try:
+        with archive.open(name) as member:
+            data = member.read(MAX_UNPACKED + 1)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:  # corrupt, or not its stated size
+        raise UnreadableFile(f"{name} in the zip cannot be unpacked ({exc})") from exc
+    if len(data) > MAX_UNPACKED:
+        raise UnreadableFile(TOO_LARGE)
+    return data
+
+
 def _csv_rows(data: bytes) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(decode_text(data), newline="")))
+    return [cells for _, cells in _csv.rows(decode_text(data))]
 
 
 # -- the registry entry -----------------------------------------------------------------------

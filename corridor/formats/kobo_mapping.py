@@ -81,7 +81,9 @@ class KoboMapping:
     @classmethod
     def load(cls, text: str) -> KoboMapping:
         raw = json.loads(text)
-        problems = []
+        problems = _shape_problems(raw)
+        if problems:  # the sections below cannot be read
+            raise ValueError("; ".join(problems))
         for section, extra in (("submission", SUBMISSION_TARGETS), ("member", {"relationship"})):
             for form_field, target in raw.get(section, {}).items():
                 if not _known_target(target, extra):
@@ -103,6 +105,27 @@ class KoboMapping:
         """The mapping of Corridor's own registration form (``corridor form xlsform``)."""
         text = resources.files("corridor.formats").joinpath("data/registration_mapping.json")
         return cls.load(text.read_text(encoding="utf-8"))
+
+
+def _shape_problems(raw: Any) -> list[str]:
+    """What is not of the mapping file's shape: an object whose ``submission`` and
+    ``member`` map form fields to Corridor fields (text to text), ``repeat`` names the
+    repeat (text or null) and ``values`` maps form fields to objects (choice to value)."""
+    if not isinstance(raw, dict):
+        return ["a mapping file is a JSON object (submission, member, repeat, values)"]
+    problems = []
+    for section in ("submission", "member"):
+        given = raw.get(section, {})
+        if not isinstance(given, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in given.items()
+        ):
+            problems.append(f"{section}: an object of form field -> Corridor field (text)")
+    if raw.get("repeat") is not None and not isinstance(raw["repeat"], str):
+        problems.append("repeat: the name of the members' repeat (text)")
+    values = raw.get("values", {})
+    if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
+        problems.append("values: an object of form field -> {choice: Corridor value}")
+    return problems
 
 
 def _known_target(target: str, extra: set[str]) -> bool:
@@ -171,6 +194,7 @@ def _record(sub: Submission, mapping: KoboMapping, issues: list[Issue]) -> Recor
         line=sub.line,
         person=person,
         key=sub.uuid,
+        key_field="_uuid",
         members=members,
         site_id=extra.get("site_id"),
         consent_tracing=extra.get("consent.tracing"),

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from corridor.formats import sheets
+from corridor.formats import _csv, sheets
+from corridor.formats._zip import check_unpacked
 from corridor.formats.cells import neutralise, restore
 from corridor.formats.records import Issue, Parsed, Record, UnreadableFile, decode_text, split_chain
 from corridor.formats.registry import Format, ReadContext, SheetWriter, WriteContext, Writer
@@ -42,8 +44,7 @@ def read_csv(data: bytes) -> Parsed:
     text = decode_text(data)
     header = text.split("\n", 1)[0]
     delimiter = max(",;\t", key=header.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    return _read_rows("csv", _numbered(reader))
+    return _read_rows("csv", _csv.rows(text, delimiter))
 
 
 def read_xlsx(data: bytes) -> Parsed:
@@ -51,13 +52,22 @@ def read_xlsx(data: bytes) -> Parsed:
     return _read_rows("xlsx", _numbered(_xlsx_rows(data)))
 
 
-def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
+def open_workbook(data: bytes) -> Any:
+    """A workbook to read (read-only, values), refused as a whole when it is not one or
+    would unpack to more than ``_zip.MAX_UNPACKED``."""
     from openpyxl import load_workbook
 
     try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        check_unpacked(zipfile.ZipFile(io.BytesIO(data)))
+        return load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except UnreadableFile:
+        raise
     except Exception as exc:  # openpyxl raises many kinds for a file that is no workbook
         raise UnreadableFile(f"not an XLSX workbook ({type(exc).__name__})") from exc
+
+
+def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
+    book = open_workbook(data)
     sheet = book.worksheets[0]
     for row in sheet.iter_rows(values_only=True):
         yield ["" if v is None else str(v) for v in row]
@@ -76,6 +86,11 @@ def _read_rows(source: str, rows: Iterator[tuple[int, list[str]]]) -> Parsed:
         parsed.issues.append(Issue(None, None, "the file is empty"))
         return parsed
     names = [h.strip().lower() for h in header]
+    twice = _given_twice(names)
+    if twice:
+        # Which of the two cells is meant cannot be known: the file is not read.
+        parsed.issues.extend(Issue(1, name, reason) for name, reason in twice)
+        return parsed
     unknown = [h for h in names if h and h not in COLUMNS and h != "query_id"]
     for h in unknown:
         parsed.issues.append(Issue(1, h, "unknown column, ignored", fatal=False))
@@ -100,6 +115,19 @@ def _read_rows(source: str, rows: Iterator[tuple[int, list[str]]]) -> Parsed:
             seen[record.key] = line
         parsed.records.append(record)
     return parsed
+
+
+def _given_twice(names: Sequence[str]) -> list[tuple[str, str]]:
+    """Each column named more than once, with where (columns counted from 1)."""
+    places: dict[str, list[int]] = {}
+    for n, name in enumerate(names, start=1):
+        if name:
+            places.setdefault(name, []).append(n)
+    return [
+        (name, f"the column is given twice (columns {' and '.join(map(str, at))})")
+        for name, at in places.items()
+        if len(at) > 1
+    ]
 
 
 def row_record(line: int, row: Mapping[str, str], issues: list[Issue]) -> Record:

@@ -171,6 +171,7 @@ def _person(
         line=line,
         person=person,
         key=record_id,
+        key_field="person_record_id",
         source_date=source_date,
         expired=expired,
         notes=notes,

@@ -39,8 +39,8 @@ class Record:
     """One person (or a household: ``person`` is the head, ``members`` the others).
 
     ``key`` is the record's id in the system it came from (a submission uuid, a PFIF
-    ``person_record_id``, a partner's row id); ``corridor_id`` names a Corridor person
-    that this record updates."""
+    ``person_record_id``, a partner's row id), ``key_field`` the file's name for it;
+    ``corridor_id`` names a Corridor person that this record updates."""
 
     line: int
     person: dict[str, Any]
@@ -53,6 +53,7 @@ class Record:
     source_date: datetime | None = None
     expired: bool = False
     notes: list[dict[str, Any]] = field(default_factory=list)
+    key_field: str = "record_id"
 
     def content_hash(self) -> str:
         """Fingerprint of what the record says (re-importing it unchanged does nothing)."""

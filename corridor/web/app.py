@@ -31,6 +31,7 @@ from corridor.web.conflict_routes import conflict_router
 from corridor.web.export_routes import export_router
 from corridor.web.format_routes import format_router
 from corridor.web.health_routes import health_router
+from corridor.web.impossible_ids import refuse_impossible_ids
 from corridor.web.merge_routes import merge_router
 from corridor.web.number_routes import number_router
 from corridor.web.routers import add_routes
@@ -68,7 +69,7 @@ def create_app(
     app = FastAPI(
         # For a route the app itself declares; the routers' routes carry it already
         # (corridor/web/routers.py).
-        dependencies=[Depends(read_only.refuse_writes)],
+        dependencies=[Depends(read_only.refuse_writes), Depends(refuse_impossible_ids)],
         title="Corridor",
         version=__version__,
         description="Registration, movements and family tracing for people leaving a "

@@ -12,12 +12,12 @@ from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from corridor.errors import Forbidden, Unauthenticated
 from corridor.responses import IssuedToken, LoggedOut, LoginResult, Me
-from corridor.schemas import Strict
+from corridor.schemas import Moment, Strict
 from corridor.security.roles import default_matrix
 from corridor.security.sessions import COOKIE_ATTRIBUTES, COOKIE_NAME
 from corridor.services import Services
@@ -115,7 +115,7 @@ def second_factor(
 class TokenIn(Strict):
     name: str = Field(min_length=1, max_length=100)
     scopes: list[str] = Field(min_length=1, description="Actions the token may do")
-    expires_at: AwareDatetime | None = None
+    expires_at: Moment | None = None
 
 
 @router.post("/tokens", status_code=201)

@@ -25,6 +25,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 
+from corridor.web.impossible_ids import refuse_impossible_ids
 from corridor.web.read_only import refuse_writes
 
 __all__ = ["add_routes", "guarded", "guarded_router"]
@@ -32,8 +33,13 @@ __all__ = ["add_routes", "guarded", "guarded_router"]
 
 def guarded_router(**options: Any) -> APIRouter:
     """An ``APIRouter`` with ``options`` (prefix, tags, include_in_schema), whose every
-    route depends on the read-only guard first."""
-    dependencies = [Depends(refuse_writes), *options.pop("dependencies", [])]
+    route depends on the read-only guard first, then on ids a record can have
+    (``impossible_ids``)."""
+    dependencies = [
+        Depends(refuse_writes),
+        Depends(refuse_impossible_ids),
+        *options.pop("dependencies", []),
+    ]
     return APIRouter(dependencies=dependencies, **options)
 
 

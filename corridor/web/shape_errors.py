@@ -48,6 +48,8 @@ _REASONS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "extra_forbidden": lambda ctx: N_("is not expected here"),
     "uuid_parsing": lambda ctx: N_("is not a valid identifier"),
     "string_type": lambda ctx: N_("must be text"),
+    "datetime_range": lambda ctx: N_("is outside the years 1 to 9999 once in UTC"),
+    "control_character": lambda ctx: N_("holds a control character ({char})", char=ctx.get("char")),
 }
 
 

@@ -167,3 +167,25 @@ def test_the_command_line_and_the_api_import_the_formats_the_registry_reads():
     accepted = re.compile(param["schema"]["pattern"])
     assert all(accepted.match(name) for name in names)
     assert not any(accepted.match(other) for other in ("docx", "csvx", "xcsv", ""))
+
+
+def test_a_csv_the_api_refuses_is_refused_by_the_cli_the_same_way(db, tmp_path):
+    """A quote left open or a cell too long to read was a traceback (csv.Error) or, in a
+    small file, every later row swallowed into one name; a NUL in a name was written."""
+    url, site, database = db
+    cases = [
+        (
+            b'given_name\nOmar\n"Khalid\n' + b"Sara\n" * 30000,
+            "line 3: a quoted cell is never closed",
+        ),
+        (b"given_name\nOmar\n" + b"x" * 200_000 + b"\n", "line 3: a cell longer than 131072"),
+        (b"given_name,given_name\nOmar,Ali\n", "line 1 given_name: the column is given twice"),
+        (b"given_name\nOm\x00ar\n", "line 2 given_name: holds a control character (U+0000)"),
+    ]
+    for n, (data, said) in enumerate(cases):
+        path = tmp_path / f"bad{n}.csv"
+        path.write_bytes(data)
+        r = CliRunner().invoke(main, ["import", "csv", str(path), "--site", site, "--db", url])
+        assert r.exit_code == 1 and said in r.output, r.output
+        assert r.exception is None or isinstance(r.exception, SystemExit)
+    assert _count(database) == 0

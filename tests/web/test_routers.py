@@ -101,4 +101,8 @@ def test_a_guarded_router_keeps_its_own_dependencies_after_the_guard():
 
     (route,) = r.routes
     assert isinstance(route, APIRoute) and guarded(route)
-    assert [d.dependency.__name__ for d in route.dependencies] == ["refuse_writes", "extra"]
+    assert [d.dependency.__name__ for d in route.dependencies] == [
+        "refuse_writes",
+        "refuse_impossible_ids",
+        "extra",
+    ]

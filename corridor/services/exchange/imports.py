@@ -22,9 +22,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, select
+from sqlalchemy import Column, Connection, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from corridor.domain.control_characters import REASON, control_character
 from corridor.errors import Conflict, Problem
 from corridor.formats import registry
 from corridor.formats.records import Issue, Parsed, Record
@@ -37,7 +38,7 @@ from corridor.services.registration.persons import RegistrationService
 from corridor.services.registration.sites import unknown_site_problems
 from corridor.services.search.person_search import PersonSearchService
 from corridor.storage import queries
-from corridor.storage.import_tables import imported_records
+from corridor.storage.import_tables import imported_records, pfif_notes
 from corridor.storage.tables import persons
 
 DUPLICATE_PROBABILITY = 0.5
@@ -132,6 +133,7 @@ class ImportService(Service):
         the import's transaction only, as an idempotency key's guard does, passes its
         own)."""
         report = ImportReport(parsed.source, options.dry_run, problems=list(parsed.issues))
+        report.problems += _unkeepable(parsed)
         space = registry.id_space(parsed.source)
         bad_lines = {i.line for i in parsed.issues if i.fatal}
         with self.db.read() as conn:
@@ -285,7 +287,8 @@ class ImportService(Service):
         self, conn: Connection, space: str, records: Sequence[Record], domain: str
     ) -> dict[str, Any]:
         """Earlier imports of these keys, and Corridor persons named in the file."""
-        keys = [r.key for r in records if r.key]
+        # An id no column can keep was refused (``_unkeepable``): never looked up.
+        keys = [r.key for r in records if r.key and not _unkeepable_text(r.key, _KEY)]
         earlier: dict[str, dict[str, Any]] = {}
         for start in range(0, len(keys), 500):
             rows = conn.execute(
@@ -298,6 +301,8 @@ class ImportService(Service):
         wanted = {r.corridor_id for r in records if r.corridor_id}
         own = f"{domain}/person."
         wanted |= {r.key[len(own) :] for r in records if r.key and r.key.startswith(own)}
+        # What cannot be a Corridor id (too long, a control character) names nobody.
+        wanted = {w for w in wanted if not _unkeepable_text(w, persons.c.id)}
         wanted |= {r["person_id"] for r in earlier.values() if r["person_id"]}
         existing: dict[str, str] = {}
         for chunk in chunks(sorted(wanted)):
@@ -464,6 +469,55 @@ class ImportService(Service):
                     )
                     where_from.append((plan, at))
         return found, where_from
+
+
+_KEY = imported_records.c.external_id
+
+
+def _unkeepable_text(value: Any, column: Column[Any]) -> str | None:
+    """Why ``value`` cannot be kept in ``column`` (a control character, or longer than
+    the column), None when it can. SQLite keeps any length; PostgreSQL refuses both."""
+    if not isinstance(value, str):
+        return None
+    char = control_character(value)
+    if char:
+        return REASON.format(char=char)
+    length = getattr(column.type, "length", None)
+    if length is not None and len(value) > length:
+        return f"longer than {length} characters"
+    return None
+
+
+def _unkeepable(parsed: Parsed) -> list[Issue]:
+    """The records' ids and the PFIF notes' fields that their columns cannot keep, by
+    line and field (the formats know no columns; the schemas check everything else).
+    A bad note is left out of what is written (so skipping bad records skips it)."""
+    issues = []
+    for record in parsed.records:
+        reason = _unkeepable_text(record.key, _KEY)
+        if reason:
+            issues.append(Issue(record.line, record.key_field, reason))
+        record.notes[:] = _keepable_notes(record.notes, issues, record.key)
+    parsed.notes[:] = _keepable_notes(parsed.notes, issues, None)
+    return issues
+
+
+def _keepable_notes(
+    notes: list[dict[str, Any]], issues: list[Issue], reported: str | None
+) -> list[dict[str, Any]]:
+    kept = []
+    for note in notes:
+        bad = [
+            Issue(note.get("line"), name, reason)
+            for name, value in note.items()
+            if name in pfif_notes.c
+            and not (name == "person_record_id" and value == reported)  # said above
+            and (reason := _unkeepable_text(value, pfif_notes.c[name]))
+        ]
+        issues.extend(bad)
+        if not bad:
+            kept.append(note)
+    return kept
 
 
 _COUNTER = {"create": "created", "update": "updated", "unchanged": "unchanged", "expire": "expired"}

@@ -7,9 +7,11 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Connection, insert, select, update
 
 from corridor.domain.birth import age_on
+from corridor.domain.generations import GENERATIONS, generations_apart
 from corridor.domain.ids import (
     InvalidRegistrationNumber,
     format_registration_number,
@@ -407,7 +409,13 @@ class RegistrationService(Service):
             current = self._person(conn, person_id, scope)
             if check:
                 check(current)
-            merged = PersonDetails.model_validate(_merged(_details_of(current), given))
+            try:
+                merged = PersonDetails.model_validate(_merged(_details_of(current), given))
+            except ValidationError as exc:
+                # The correction is checked as a registration is: by field, never a fault.
+                raise ValidationFailed(
+                    [Problem(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
+                ) from exc
             problems: list[Problem] = []
             registered_on = current["registered_at"].date()
             row = detail_fields(merged, registered_on, "", problems)
@@ -524,6 +532,7 @@ class RegistrationService(Service):
             ).first()
             if exists:
                 raise Conflict(N_("this link is recorded already"), field="kind")
+            self._check_generations(conn, data)
             row = _link_row(data.person_id, data.other_person_id, data.kind, now, data.note)
             inverse = _link_row(
                 data.other_person_id, data.person_id, INVERSE_LINK[data.kind], now, data.note
@@ -537,6 +546,30 @@ class RegistrationService(Service):
             "kind": data.kind,
             "note": data.note,
         }
+
+    @staticmethod
+    def _check_generations(conn: Connection, data: LinkIn) -> None:
+        """Refuse a link the recorded links contradict (B is A's parent, then A is B's
+        parent; a loop of parents; a parent recorded as a sibling too)."""
+        step = GENERATIONS.get(data.kind)
+        if step is None:
+            return
+
+        def links(ids: set[str]) -> list[tuple[str, str, str]]:
+            query = select(
+                relationships.c.person_id, relationships.c.other_person_id, relationships.c.kind
+            ).where(
+                relationships.c.person_id.in_(sorted(ids)),
+                relationships.c.kind.in_(GENERATIONS),
+            )
+            return [(str(a), str(b), str(k)) for a, b, k in conn.execute(query)]
+
+        known = generations_apart(data.person_id, data.other_person_id, links)
+        if known is not None and known != step:
+            raise Conflict(
+                N_("contradicts the family links recorded already between these persons"),
+                field="kind",
+            )
 
     # -- reads --------------------------------------------------------------------------
 
