@@ -18,16 +18,16 @@ KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
 NAME = {"given_name": "Hassan", "father_name": "Ali", "family_name": "Jabbouri", "sex": "m"}
 
 
+def _camp(svc: Services) -> str:
+    site = SiteIn(name="Camp Roj", kind="camp")
+    return str(svc.sites.create(site, audit=svc.audit.operator_hook("test", "sites.admin"))["id"])
+
+
 @pytest.fixture
 def twice(database, clock) -> tuple[str, str]:
     """A camp and one man registered twice there."""
     svc = Services(database, clock)
-    camp = str(
-        svc.sites.create(
-            SiteIn(name="Camp Roj", kind="camp"),
-            audit=svc.audit.operator_hook("test", "sites.admin"),
-        )["id"]
-    )
+    camp = _camp(svc)
     base = {"site_id": camp, "consent": {"tracing": True}, "purpose": "registration",
             "legal_basis": "vital_interest", "birth_date": "1980-03-02", **NAME}  # fmt: skip
     a, b = svc.registration.register_many(
@@ -110,12 +110,7 @@ def test_the_queue_is_paged_on_the_page_and_the_api(database, clock) -> None:
     the API gives ``limit`` from ``offset`` with the total in ``X-Total-Count``; the
     pages hold every pair once, most probable first."""
     svc = Services(database, clock)
-    camp = str(
-        svc.sites.create(
-            SiteIn(name="Camp Roj", kind="camp"),
-            audit=svc.audit.operator_hook("test", "sites.admin"),
-        )["id"]
-    )
+    camp = _camp(svc)
     people = [
         PersonIn.model_validate(
             {
@@ -195,12 +190,7 @@ def test_a_pair_that_differs_on_tracing_asks_the_persons_decision(database, cloc
     the person decides now; without it the merge is refused on that field; with it,
     the survivor holds that decision (docs/security.md, line 2)."""
     svc = Services(database, clock)
-    camp = str(
-        svc.sites.create(
-            SiteIn(name="Camp Roj", kind="camp"),
-            audit=svc.audit.operator_hook("test", "sites.admin"),
-        )["id"]
-    )
+    camp = _camp(svc)
     base = {"site_id": camp, "purpose": "registration", "legal_basis": "vital_interest",
             "birth_date": "1980-03-02", **NAME}  # fmt: skip
     a, b = svc.registration.register_many(
