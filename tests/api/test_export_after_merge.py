@@ -28,7 +28,8 @@ PASSPHRASE = "sand storm over the river"
 @pytest.fixture
 def merged(database, clock) -> dict[str, Any]:
     """At camp A: Karim registered twice, first agreeing to tracing, then (the record
-    kept) refusing it; the first merged into the second. And Layla, registered once."""
+    kept) refusing it; the first merged into the second, Karim asked again and still
+    refusing. And Layla, registered once."""
     admin = make_client(database, clock)
     camp = site(admin, "Camp A")
     man = {"family_name": "Haddouri", "birth_date": "1980", "sex": "m"}
@@ -46,7 +47,11 @@ def merged(database, clock) -> dict[str, Any]:
     work_at(manager, camp, admin=admin)
     r = officer.post(
         f"/api/persons/{survivor['id']}/merge",
-        json={"other_person_id": old["id"], "reason": "the same man, registered twice"},
+        json={
+            "other_person_id": old["id"],
+            "reason": "the same man, registered twice",
+            "consent_tracing": False,
+        },
     )
     assert r.status_code == 201, r.text
     return {
