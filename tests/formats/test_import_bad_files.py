@@ -209,3 +209,18 @@ def test_a_mapping_file_of_another_shape_is_named(client, database, camp, mappin
     assert r.status_code == 422, r.text
     assert r.json()["errors"] == [{"field": "mapping", "reason": reason}]
     assert row_counts(database) == before
+
+
+@pytest.mark.parametrize("fmt", ["csv", "kobo"])
+def test_a_file_with_a_header_and_no_record_writes_nothing_and_says_so(client, database, camp, fmt):
+    """A header and no row (an export taken before any registration): it was answered
+    ``written: true`` and left a site key made for nothing."""
+    before = row_counts(database)
+    r = upload(client, fmt, b"given_name,family_name\r\n", "people.csv", site_id=camp)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert not body["written"] and body["created"] == 0
+    assert [(p["line"], p["reason"], p["fatal"]) for p in body["problems"]] == [
+        (None, "the file holds no record: nothing to write", False)
+    ]
+    assert row_counts(database) == before

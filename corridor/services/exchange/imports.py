@@ -42,6 +42,7 @@ from corridor.storage.import_tables import imported_records, pfif_notes
 from corridor.storage.tables import persons
 
 DUPLICATE_PROBABILITY = 0.5
+NOTHING_TO_WRITE = "the file holds no record: nothing to write"
 log = logging.getLogger(__name__)
 # Called as (stage, done, total) while checking records and looking for duplicates.
 Progress = Callable[[str, int, int], None]
@@ -170,6 +171,11 @@ class ImportService(Service):
             len(p.record.notes) for p in plans if p.action != "skip"
         )
         if report.fatal and not options.skip_bad_rows:
+            return report
+        if not plans and not parsed.notes:
+            # A header and no record (an export taken before anyone was registered):
+            # nothing to write, not even a site's key; said, not an error.
+            report.problems.append(Issue(None, None, NOTHING_TO_WRITE, fatal=False))
             return report
         if options.dry_run:
             return report
