@@ -216,3 +216,58 @@ def test_a_pair_that_differs_on_tracing_asks_the_persons_decision(database, cloc
         )  # fmt: skip
         assert r.status_code == 303, r.text[:500]
         assert c.get(f"/persons/{a}.json").json()["person"]["consent"]["tracing"] is False
+
+
+def _form_of(html: str, action: str, other: str) -> str:
+    """The form posting to ``action`` for the pair with ``other``."""
+    forms = re.findall(r'<form method="post" action="([^"]+)".*?</form>', html, re.S)
+    bodies = re.findall(r'(<form method="post" action="[^"]+".*?</form>)', html, re.S)
+    pairs = zip(forms, bodies, strict=True)
+    found = [b for a, b in pairs if a == action and f'value="{other}"' in b]
+    assert len(found) == 1, action
+    return found[0]
+
+
+def test_a_refused_decision_shows_the_queue_with_what_was_typed(database, clock) -> None:
+    """A merge refused (no decision on tracing; then a reason the schema refuses) comes
+    back with its reason and decision still in that form, and only in that one: the
+    officer corrects what was wrong instead of typing it all again."""
+    svc = Services(database, clock)
+    camp = _camp(svc)
+    base = {"site_id": camp, "purpose": "registration", "legal_basis": "vital_interest",
+            "birth_date": "1980-03-02", **NAME}  # fmt: skip
+    a, b = svc.registration.register_many(
+        [
+            PersonIn.model_validate({**base, "consent": {"tracing": True}}),
+            PersonIn.model_validate({**base, "consent": {"tracing": False}}),
+        ],
+        audit=svc.audit.operator_hook("test", "person.write"),
+    )
+    reason = "Same ID card number, photo checked"
+    with page_client(database, clock) as c:
+        html = _queued(c, a, b)
+        r = c.submit(
+            f"/persons/{a}/merge",
+            {"other_person_id": b, "reason": reason, "idempotency_key": KEY.findall(html)[0]},
+        )
+        assert r.status_code == 422
+        assert f'value="{reason}"' in _form_of(r.text, f"/persons/{a}/merge", b)
+        assert reason not in _form_of(r.text, f"/persons/{b}/merge", a)
+        assert reason not in _form_of(r.text, f"/persons/{a}/not-duplicate", b)
+        r = c.submit(
+            f"/persons/{a}/merge",
+            {"other_person_id": b, "reason": reason + "\x07", "consent_tracing": "false",
+             "idempotency_key": KEY.findall(r.text)[0]},
+        )  # fmt: skip
+        assert r.status_code == 422
+        kept = _form_of(r.text, f"/persons/{a}/merge", b)
+        assert 'value="false" checked' in kept and 'value="true" required>' in kept
+        assert "checked" not in _form_of(r.text, f"/persons/{b}/merge", a)
+        r = c.submit(
+            f"/persons/{a}/not-duplicate",
+            {"other_person_id": b, "reason": "x" * 4001,
+             "idempotency_key": KEY.findall(r.text)[-1]},
+        )  # fmt: skip
+        assert r.status_code == 422
+        assert 'value="' + "x" * 4001 in _form_of(r.text, f"/persons/{a}/not-duplicate", b)
+        assert len(c.get("/duplicates.json").json()["pairs"]) == 1  # nothing decided

@@ -35,13 +35,19 @@ PAIRS_A_PAGE = 20
 
 
 def _queue(
-    request: Request, svc: Services, who: Caller, errors: dict[str, str] | None = None
+    request: Request,
+    svc: Services,
+    who: Caller,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, str | None] | None = None,
 ) -> Response:
     listed = svc.gate.duplicates(who, listing.paging_of(request, (), PAIRS_A_PAGE))
     data = {"pairs": listed.items, "paging": listing.paging_data(listed)}
     status = 422 if errors else 200
     extra = {
         "errors": errors or {},
+        # What the refused form held, shown again in that form (and only in it).
+        "typed": typed or {},
         "pager": listing.pager(request, listed, len(listed.items), {}),
     }
     return render(request, "duplicates.html", data, who=who, status=status, extra=extra)
@@ -68,6 +74,7 @@ def _decide_pair(
     who: Caller,
     retry: Retried,
     schema: type[MergeIn] | type[NotDuplicateIn],
+    action: str,
 ) -> Response | None:
     """One decision on a pair (merge, or two persons), made once whatever the retries;
     the queue again with the reasons where it is refused, else None."""
@@ -88,7 +95,8 @@ def _decide_pair(
             shown_again,
         )
     except (ValidationFailed, Conflict) as exc:
-        return _queue(request, svc, who, {f"pair-{person_id}": forms.reasons(exc)})
+        typed = {**_pair_form(form), "form": f"{action}-{person_id}"}
+        return _queue(request, svc, who, {f"pair-{person_id}": forms.reasons(exc)}, typed)
     return None
 
 
@@ -97,7 +105,9 @@ def merge(
     person_id: str, request: Request, form: Form, svc: Svc, who: MayMerge, retry: Retried
 ) -> Response:
     """Keep this person; the other record is merged into it. Then its page."""
-    refused = _decide_pair(svc.merges.merge, person_id, request, form, svc, who, retry, MergeIn)
+    refused = _decide_pair(
+        svc.merges.merge, person_id, request, form, svc, who, retry, MergeIn, "merge"
+    )
     return refused or see_other(f"/persons/{person_id}")
 
 
@@ -107,6 +117,6 @@ def not_duplicate(
 ) -> Response:
     """Two persons, not one: the pair leaves the queue for good. Then the queue."""
     refused = _decide_pair(
-        svc.merges.reject, person_id, request, form, svc, who, retry, NotDuplicateIn
+        svc.merges.reject, person_id, request, form, svc, who, retry, NotDuplicateIn, "apart"
     )
     return refused or see_other("/duplicates")
