@@ -95,7 +95,9 @@ def _arabic_segments(word: str, first: bool) -> list[tuple[str, str]]:
             if ch == "و":
                 out.append(("W", ""))
                 continue
-        if ch == "ه" and i == len(word) - 1 and i > 0:  # taa marbuta / final heh
+        if ch == "ه" and i == len(word) - 1 and i > 1:  # taa marbuta / final heh
+            # After one letter it is the consonant: no stem of one letter takes the taa
+            # marbuta, and طه is Taha (its h written in every spelling).
             out.append(("", "a"))
             continue
         if ch == "ا" and i == 0:  # alef after a prefix: no long vowel to demand
@@ -315,6 +317,8 @@ _READING_GROUPS: list[list[list[tuple[re.Pattern[str], str]]]] = [
 #       (Гасан Hasan, Гафур Ghafur, Гульнара), read kh (``normalise._CYRILLIC``), and a
 #       Russian passport writes it g (Guseynov, Magomed, Gasan for Гусейнов, Магомед,
 #       Гасан): the passport's spelling exactly, never a merely similar name.
+#   A final u after a syllable in u may be the long i of a nisba: Turkish vowel harmony
+#       writes شكري, حسني, لطفي as Şükrü, Hüsnü, Lütfü (Shukri, Husni, Lutfi).
 _EXACT_READINGS: list[
     tuple[list[tuple[re.Pattern[str], str]], tuple[str, str] | None, bool]
 ] = [
@@ -322,6 +326,7 @@ _EXACT_READINGS: list[
     ([(re.compile(r"^h(?=[aeiou])"), "kh")], ("kh", "خ"), False),
     ([(re.compile(r"^j(?=[aeiou])"), "kh")], ("kh", "خ"), True),
     ([(re.compile(r"(?<![sc])kh"), "g")], None, False),
+    ([(re.compile(r"(?:(?<=u[^aeiou])|(?<=u[^aeiou]{2}))u$"), "i")], None, False),
 ]
 # Korean: McCune-Reischauer (and the North's own spelling) writes the plain ㅈ as ch,
 # the South's Revised Romanisation as j (Cho/Jo, Chae/Jae, Chang/Jang, Chung/Jung);

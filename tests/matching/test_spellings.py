@@ -103,6 +103,10 @@ TURKISH = [
     ("Murat", "Murad"),
     ("Mahmut", "Mahmoud"),
     ("Şükrü", "Shukri"),
+    # Vowel harmony: the long i of a nisba written u after a syllable in u.
+    ("Şükrü", "شكري"),
+    ("Hüsnü", "حسني"),
+    ("Lütfü", "لطفي"),
     ("Çelebi", "Chalabi"),
     ("Zeynep", "Zainab"),
     ("Ömer", "Omar"),
@@ -711,3 +715,22 @@ def test_compound_split_over_two_fields_is_one_name() -> None:
     assert chain.roles == ("given", "chain", "family")
     arabic = PersonRecord("q", given_name="فيصل", father_name="عبد", family_name="رضا")
     assert [u.parts for u in arabic.name_chains()[0].units] == [("فيصل",), ("عبد", "رضا")]
+
+
+@pytest.mark.parametrize(
+    ("written", "registered"),
+    [("Taha", "طه"), ("Taha", "طه ياسين"), ("Şükrü", "شكري"), ("Hüsnü", "حسني مبارك")],
+)
+def test_a_name_alone_finds_its_other_script(written: str, registered: str) -> None:
+    """An enquiry giving one name reaches the person registered in Arabic by that name
+    alone (a blocking key both spellings share), and puts them first: طه is Taha, its ه
+    the consonant (no one-letter stem takes the taa marbuta); Şükrü is شكري."""
+    index = MemoryIndex(
+        [
+            PersonRecord("him", name_original_script=registered),
+            PersonRecord("other", name_original_script="محمد علي"),
+        ]
+    )
+    query = PersonRecord("q", full_name=written)
+    found = [index.records[c] for c in index.candidates(query)]
+    assert [m.record_id for m in index.matcher.rank(query, found, 2)][:1] == ["him"]
