@@ -187,6 +187,11 @@ def _segments(unit: NameUnit) -> list[tuple[str, str]]:
     segs: list[tuple[str, str]] = []
     for k, part in enumerate(unit.parts):
         if unit.script == "ar":
+            if part.endswith("ه") and len(part) > 2 and unit.parts[k + 1 : k + 2] == ("الله",):
+                # A taa marbuta before Allah is the t of the construct state, which every
+                # spelling writes: Hibatullah, Rahmatullah, Nematallah (هبة الله, رحمة الله).
+                segs.extend([*_arabic_segments(part[:-1], k == 0), ("T", "a")])
+                continue
             segs.extend(_arabic_segments(part, k == 0))
         else:
             segs.extend(_latin_segments(part, k == 0))
