@@ -53,7 +53,10 @@ def audited(action: str, gate: str | None = None) -> Callable[..., AsyncIterator
         except DENIALS as exc:
             if getattr(exc, "audited", False):  # the gate already recorded this refusal
                 raise
-            named = getattr(request.state, "refused_person_ids", None)
+            # (a refusal may name the persons out of reach itself: a family link's)
+            named = getattr(request.state, "refused_person_ids", None) or getattr(
+                exc, "refused", None
+            )
             person_ids = named or [request.path_params.get("person_id")]
             await run_in_threadpool(svc.gate.refused, who, action, person_ids)
             raise
