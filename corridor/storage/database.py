@@ -98,7 +98,9 @@ def storage_failure(exc: BaseException) -> str | None:
 class Database:
     """``Database(url)``; use ``transaction()`` to write and ``read()`` to read."""
 
-    def __init__(self, url: str, *, echo: bool = False, copy_rows: int | None = COPY_ROWS) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, copy_rows: int | None = COPY_ROWS
+    ) -> None:
         """``copy_rows``: on PostgreSQL, batches of at least this many rows are written
         by COPY (``storage/bulk.py``); None: never."""
         self.url = make_url(url)
