@@ -156,3 +156,60 @@ def test_a_link_to_a_person_of_another_site_is_not_found(client, database, clock
     # A role that may not write persons: 403 from the role gate, before any look-up.
     reader = make_client(database, clock, roles=(Role.DATA_PROTECTION_OFFICER,))
     assert remove(reader, across).status_code == 403
+
+
+def test_the_person_page_removes_a_wrong_link_and_records_the_right_one(
+    client, database, clock, family
+):
+    from tests.web.conftest import page_client
+
+    a, b = family
+    wrong = link(client, a, b, "parent").json()["id"]
+    officer = page_client(database, clock, name="page-officer")
+    html = officer.page(f"/persons/{a}")
+    assert f'action="/persons/{a}/links/{wrong}/remove"' in html
+    r = officer.submit(f"/persons/{a}/links/{wrong}/remove", {"reason": " "})
+    assert r.status_code == 422 and f'id="unlink-{wrong}"' in r.text
+    assert all(x["removed_at"] is None for x in link_rows(database, a, b))
+    officer.page(f"/persons/{a}")
+    r = officer.submit(f"/persons/{a}/links/{wrong}/remove", {"reason": "his sister"})
+    assert r.status_code == 200 and "No family link recorded." in r.text  # followed
+    assert all(x["removed_reason"] == "his sister" for x in link_rows(database, a, b))
+    number = client.get(f"/api/persons/{b}").json()["registration_number"]
+    officer.page(f"/persons/{a}")
+    r = officer.submit(
+        f"/persons/{a}/links", {"registration_number": number, "link_kind": "sibling"}
+    )
+    assert r.status_code == 200, r.text[:300]
+    assert [x["kind"] for x in client.get(f"/persons/{a}.json").json()["relatives"]] == [
+        "sibling"
+    ]
+    # A link of another person, sent from this person's page: not found.
+    c = register(client, site(client, "Camp C"), given_name="Dalia")["id"]
+    other = link(client, b, c, "sibling").json()["id"]
+    officer.page(f"/persons/{a}")
+    r = officer.submit(f"/persons/{a}/links/{other}/remove", {"reason": "not hers"})
+    assert r.status_code == 404
+
+
+def test_readers_leave_a_removed_link_out(client, database, family):
+    """The matching engine's family evidence and the subject access answer."""
+    from corridor.services.search.match_index import person_record, with_relatives
+    from corridor.storage.tables import persons
+
+    a, b = family
+    link_id = link(client, a, b, "parent").json()["id"]
+
+    def family_evidence():
+        with database.read() as conn:
+            row = conn.execute(select(persons).where(persons.c.id == a)).mappings().one()
+            [rec] = with_relatives(conn, [person_record(row)])
+        return f"{rec.mother_name} {' '.join(rec.relatives_names)}"
+
+    assert "Basma" in family_evidence()
+    assert remove(client, link_id).status_code == 200
+    assert "Basma" not in family_evidence()
+    access = client.get(f"/api/persons/{a}/access-request").json()
+    assert [(r["relationship"], r["removed_at"] is not None) for r in access["relatives"]] == [
+        ("parent", True)
+    ]
