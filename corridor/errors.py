@@ -86,6 +86,7 @@ _NOT_FOUND: dict[str, Text] = {
     "enquiry": N_("enquiry not found"),
     "export": N_("export not found"),
     "household": N_("household not found"),
+    "link": N_("family link not found"),
     "manifest": N_("manifest not found"),
     "match": N_("match not found"),
     "movement": N_("movement not found"),

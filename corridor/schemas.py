@@ -379,6 +379,12 @@ class LinkIn(Strict):
     note: str | None = Field(default=None, max_length=NOTE_MAX)
 
 
+class LinkRemovalIn(Strict):
+    """Why a family link is removed (recorded wrongly: an aunt recorded as the mother)."""
+
+    reason: str = Field(min_length=1, max_length=NOTE_MAX)
+
+
 class MergeIn(Strict):
     """Merge ``other_person_id`` into the person of the path (the survivor)."""
 

@@ -548,6 +548,7 @@ def _adult_links(conn: Connection, today: date, person_ids: Iterable[str]) -> di
         )
         .join(other, other.c.id == relationships.c.other_person_id)
         .join(other_loc, other_loc.c.person_id == other.c.id)
+        .where(relationships.c.removed_at.is_(None))  # a removed link (0035) says nothing
     )
     ids = sorted(set(person_ids))
     out: dict[str, set[str]] = defaultdict(set)

@@ -348,6 +348,7 @@ def link_ref(person_id: str, other_person_id: str, kind: str) -> RefOf:
                 relationships.c.person_id == person_id,
                 relationships.c.other_person_id == other_person_id,
                 relationships.c.kind == kind,
+                relationships.c.removed_at.is_(None),
             )
         ).scalar()
         return {"link_id": found}

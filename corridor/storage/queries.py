@@ -18,6 +18,7 @@ from corridor.storage.tables import (
     person_documents,
     person_locations,
     persons,
+    relationships,
     sites,
 )
 
@@ -59,6 +60,10 @@ def site_names(conn: Connection) -> dict[str, str]:
 # A site scope: the ids of the sites whose records a caller may touch, or None for every
 # site (internal callers, and roles the matrix grants an action on any site).
 Sites = Collection[str] | None
+
+# The family links in force: a link removed (migration 0035) keeps its row, marked, and
+# every reader of links leaves it out.
+LIVE_LINK: ColumnElement[bool] = relationships.c.removed_at.is_(None)
 
 
 def person_scope(sites: Sites) -> ColumnElement[bool]:

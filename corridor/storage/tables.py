@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 from corridor.storage.metadata import ID as ID  # re-exported: the table modules' names
@@ -134,7 +135,21 @@ relationships = Table(
     Column("kind", String(20), nullable=False),
     Column("note", Text),
     Column("created_at", UTCDateTime, nullable=False),
-    UniqueConstraint("person_id", "other_person_id", "kind"),
+    # Added by 0035: a link removed (recorded wrongly) keeps its row, marked with who
+    # removed it, when and why; every reader of links reads live ones only (removed_at
+    # NULL), and one live link per (person, other, kind).
+    Column("removed_at", UTCDateTime),
+    Column("removed_by", String(100)),
+    Column("removed_reason", Text),
+    Index(
+        "uq_relationships_live",
+        "person_id",
+        "other_person_id",
+        "kind",
+        unique=True,
+        sqlite_where=text("removed_at IS NULL"),
+        postgresql_where=text("removed_at IS NULL"),
+    ),
 )
 
 manifests = Table(

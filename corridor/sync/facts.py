@@ -277,13 +277,30 @@ def land_movements(conn: Connection, pid: str, state: dict[str, Any]) -> str:
 
 def land_link(conn: Connection, data: dict[str, Any]) -> None:
     """A family link, once both persons are here, between the persons its ends lead to
-    (a link recorded under a merged id lands on the survivor, noted in the merge)."""
+    (a link recorded under a merged id lands on the survivor, noted in the merge). A
+    link held here that the state says removed is marked removed here too (0035); a
+    removed link not held here lands as removed (nothing registered is lost)."""
     row = decode_row(relationships, data)
     ends = [str(row["person_id"]), str(row["other_person_id"])]
     present = set(conn.execute(select(persons.c.id).where(persons.c.id.in_(ends))).scalars())
     if len(present) < 2:
         return
-    if conn.execute(select(relationships.c.id).where(relationships.c.id == row["id"])).first():
+    held = conn.execute(
+        select(relationships.c.removed_at).where(relationships.c.id == row["id"])
+    ).first()
+    if held is not None:
+        if held.removed_at is None and row.get("removed_at") is not None:
+            # Removed where it was recorded wrongly (0035): removed here too, with who,
+            # when and why; a removal is never undone by a state that still had it.
+            conn.execute(
+                update(relationships)
+                .where(relationships.c.id == row["id"])
+                .values(
+                    removed_at=row["removed_at"],
+                    removed_by=row.get("removed_by"),
+                    removed_reason=row.get("removed_reason"),
+                )
+            )
         return
     a, b = (queries.survivors(conn, [e])[0] for e in ends)
     if a == b:
@@ -293,9 +310,10 @@ def land_link(conn: Connection, data: dict[str, Any]) -> None:
             relationships.c.person_id == a,
             relationships.c.other_person_id == b,
             relationships.c.kind == row["kind"],
+            relationships.c.removed_at.is_(None),
         )
     ).first()
-    if exists is not None:
+    if exists is not None and row.get("removed_at") is None:
         return
     conn.execute(insert(relationships).values(**{**row, "person_id": a, "other_person_id": b}))
     for end, old, new in (("person_id", ends[0], a), ("other_person_id", ends[1], b)):

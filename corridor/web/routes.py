@@ -17,6 +17,7 @@ from corridor.schemas import (
     HouseholdCheckInIn,
     HouseholdIn,
     LinkIn,
+    LinkRemovalIn,
     ManifestIn,
     ManifestPersonsIn,
     MatchQueryIn,
@@ -47,6 +48,7 @@ from corridor.services.protection.read_models import (
     MovementEvent,
     PersonView,
     RegisteredHousehold,
+    RemovedLink,
     SeparatedFamily,
     SubjectAccess,
     Unaccounted,
@@ -334,6 +336,32 @@ def link_persons(body: LinkIn, svc: Svc, who: MayPersonWrite, retry: Retried) ->
             note=body.note,
         ),
         made.link_ref(body.person_id, body.other_person_id, body.kind),
+    )
+
+
+@api_router.post("/relationships/{link_id}/remove", tags=["persons"])
+def unlink_persons(
+    link_id: str, body: LinkRemovalIn, svc: Svc, who: MayPersonWrite, retry: Retried
+) -> RemovedLink:
+    """Remove a family link recorded wrongly, with its inverse, for a reason (required).
+    The rows are kept, marked removed (who, when, why), and no reader counts them; the
+    correct link can then be recorded. A POST, not a DELETE: the reason is free text,
+    which goes in a body, never in the URL. Removed already: 409; either person outside
+    the caller's sites, or no such link: 404. Sent again with the same
+    ``Idempotency-Key``: the same answer, removed once."""
+    return retry.run(
+        who,
+        lambda guard: RemovedLink.model_validate(
+            svc.registration.unlink(
+                link_id,
+                body.reason,
+                who.principal.user_id,
+                scope=who.scope,
+                audit=guard(svc.audit.hook(who, "person.write")),
+            )
+        ),
+        lambda done: RemovedLink.model_validate(done.kept()),
+        keep=lambda answer: {"answer": answer.model_dump(mode="json")},
     )
 
 

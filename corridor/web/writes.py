@@ -54,7 +54,15 @@ def audited(action: str, gate: str | None = None) -> Callable[..., AsyncIterator
             if getattr(exc, "audited", False):  # the gate already recorded this refusal
                 raise
             named = getattr(request.state, "refused_person_ids", None)
-            person_ids = named or [request.path_params.get("person_id")]
+            path_person = request.path_params.get("person_id")
+            # Where the path names no person, the refusal may name those out of reach
+            # itself (a family link's persons: ``LinkNotFound.refused``).
+            person_ids = (
+                named
+                or ([path_person] if path_person else None)
+                or getattr(exc, "refused", None)
+                or [None]
+            )
             await run_in_threadpool(svc.gate.refused, who, action, person_ids)
             raise
         except ValidationFailed as exc:

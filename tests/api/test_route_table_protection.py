@@ -365,6 +365,7 @@ def test_out_of_scope(env: Env, case: RouteCase, role: Role, record: str) -> Non
             "household_id",
             "manifest_id",
             "event_id",
+            "link_id",
             "enquiry_id",
             "case_id",
             "match_id",

@@ -53,8 +53,13 @@ def site_b_world(database, clock):
             **BASIS,
             "head": {"given_name": "Zubaida", "family_name": "Qassab", "sex": "f"},
             "members": [
-                {"relationship": "child", "given_name": "Zubaida", "family_name": "Qassab",
-                 "sex": "f", "estimated_age": 6}
+                {
+                    "relationship": "child",
+                    "given_name": "Zubaida",
+                    "family_name": "Qassab",
+                    "sex": "f",
+                    "estimated_age": 6,
+                }
             ],
         },
     )
@@ -72,14 +77,26 @@ def site_b_world(database, clock):
     assert r.status_code == 200, r.text
     assert admin.post(f"/api/manifests/{manifest}/dispatch").status_code == 200
     event = admin.get(f"/api/persons/{head}/movements").json()[0]["id"]
+    link = admin.get(f"/persons/{head}.json").json()["relatives"][0]["link_id"]
     own = register(admin, a, given_name="Hamid", family_name="Saleh")
     r = admin.post(
         "/api/tracing/enquiries",
         json={
-            "enquirer": {"name": "Amira Haddad", "contact": "+49 151 2345 6789",
-                         "relationship": "sibling", "location": "Berlin", "country": "DEU"},
-            "sought": [{"given_name": "Zubaida", "family_name": "Qassab", "sex": "f",
-                        "enquirer_is": "sibling"}],
+            "enquirer": {
+                "name": "Amira Haddad",
+                "contact": "+49 151 2345 6789",
+                "relationship": "sibling",
+                "location": "Berlin",
+                "country": "DEU",
+            },
+            "sought": [
+                {
+                    "given_name": "Zubaida",
+                    "family_name": "Qassab",
+                    "sex": "f",
+                    "enquirer_is": "sibling",
+                }
+            ],
         },
     )
     assert r.status_code == 201, r.text
@@ -96,6 +113,7 @@ def site_b_world(database, clock):
         "household_id": household["id"],
         "manifest_id": manifest,
         "event_id": event,
+        "link_id": link,
         "own_person_id": own["id"],
         "registration_number": household["members"][0]["registration_number"],
         "enquiry_id": enquiry["id"],
@@ -152,8 +170,18 @@ def test_protection_03_an_officer_of_site_a_reaches_nothing_of_site_b(
             continue
         assert r.status_code in (404, 422), (key, role, r.status_code, r.text[:200])
         # The same answer as for records that do not exist at all.
-        names = ("site_id", "person_id", "household_id", "manifest_id", "event_id",
-                 "enquiry_id", "case_id", "match_id", "export_id")
+        names = (
+            "site_id",
+            "person_id",
+            "household_id",
+            "manifest_id",
+            "event_id",
+            "link_id",
+            "enquiry_id",
+            "case_id",
+            "match_id",
+            "export_id",
+        )
         unknown = {**ids, **{k: str(uuid.uuid4()) for k in names}}
         nowhere = officer.request(
             method, _fill(path, unknown), json=_fill(spec.get("body"), unknown)
@@ -164,8 +192,7 @@ def test_protection_03_an_officer_of_site_a_reaches_nothing_of_site_b(
         ), (key, role)
         if spec["expect"] == "not_found":
             assert r.status_code == 404, (key, role)
-    if any(matrix.allowed(role, a, same_site=True) and matrix.actions[a]
-           for a in matrix.actions):
+    if any(matrix.allowed(role, a, same_site=True) and matrix.actions[a] for a in matrix.actions):
         assert checked or role == Role.TRACING_OFFICER or not matrix.sees_personal_data(role)
 
 
@@ -183,8 +210,11 @@ def test_an_officer_reaches_their_own_sites_persons(database, clock, site_b_worl
 def _page_routes(app):
     """The web pages (and their .json twins) that name a record in their path."""
     return [
-        r for r in all_routes(app)
-        if not r.path.startswith("/api/") and "{" in r.path and "GET" in r.methods
+        r
+        for r in all_routes(app)
+        if not r.path.startswith("/api/")
+        and "{" in r.path
+        and "GET" in r.methods
         # a file format names no record (the manifests list's export, GET /manifests/...)
         and r.path.replace("{fmt}", "").count("{")
     ]

@@ -30,6 +30,7 @@ RECORD_PARAMS = {
     "household_id",
     "manifest_id",
     "event_id",
+    "link_id",
     "enquiry_id",
     "case_id",
     "match_id",
@@ -139,6 +140,7 @@ FORMS: dict[str, dict[str, str]] = {
         "registration_number": "{registration_number}",
         "link_kind": "cousin",
     },
+    "POST /persons/{person_id}/links/{link_id}/remove": {"reason": "a sister, not the mother"},
     "POST /manifests": {
         "vehicle": "truck 9",
         "from_site_id": "{site_id}",

@@ -26,10 +26,12 @@ from typing import Any
 
 import pyotp
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from corridor.security.roles import Role, default_matrix
 from corridor.settings import Settings
 from corridor.storage import Database
+from corridor.storage.tables import relationships
 from corridor.web import create_app
 from tests.conftest import ALL_ROLES, MASTER_KEY, Clock
 
@@ -230,6 +232,15 @@ def build_world(database: Database, clock: Clock) -> World:
         for kind, shown in zip((head, *(k for k, _ in members)), household["members"], strict=True):
             persons[kind] = shown
             households[kind] = str(household["id"])
+    # A relative of site B's head, at B, linked to her: a family link of site B's.
+    sibling = _ok(
+        b_admin.post(
+            "/api/persons",
+            json={"site_id": sites["B"], "consent": consent, **basis, "given_name": "Rt"},
+        )
+    )
+    body = {"person_id": persons["other_site"]["id"], "other_person_id": sibling["id"]}
+    _ok(b_admin.post("/api/relationships", json={**body, "kind": "sibling"}))
     for kind in ("unaccompanied_child", "refused_tracing"):
         body = {
             "site_id": sites["A"],
@@ -306,6 +317,16 @@ def build_world(database: Database, clock: Clock) -> World:
         exports[key] = str(_ok(asker.post("/api/exports", json={"reason": "monthly list"}))["id"])
         asker.close()
 
+    links: dict[str, str] = {}
+    with database.read() as conn:
+        for kind in RECORDS:
+            found = conn.execute(
+                select(relationships.c.id)
+                .where(relationships.c.person_id == str(persons[kind]["id"]))
+                .order_by(relationships.c.created_at, relationships.c.id)
+            ).scalar()
+            if found is not None:
+                links[kind] = str(found)
     records: dict[str, Record] = {}
     for kind in RECORDS:
         person = persons[kind]
@@ -325,6 +346,8 @@ def build_world(database: Database, clock: Clock) -> World:
             "household_id": households[kind] or households["adult"],
             "manifest_id": manifests["H" if kind == "hospitalised" else site_key],
             "event_id": str(movements[0]["id"]),
+            # A family link of the person (of the adult's, for a person without one).
+            "link_id": links.get(kind) or links["adult"],
             "enquiry_id": str(enquiries[kind]["id"]),
             "case_id": str(case["id"]),
             "match_id": str(match["id"]),

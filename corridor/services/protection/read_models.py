@@ -183,6 +183,9 @@ class Household(ReadModel):
 
 class Relative(PersonSummary):
     kind: str
+    link_id: str = Field(
+        description="The link's id (to remove it: POST /api/relationships/{link_id}/removal)"
+    )
 
 
 class TracingMention(ReadModel):
@@ -390,6 +393,17 @@ class Link(ReadModel):
     other_person_id: str
     kind: str
     note: str | None
+
+
+class RemovedLink(ReadModel):
+    """A family link removed as recorded wrongly (its inverse is removed with it); its
+    row is kept, marked removed."""
+
+    id: str
+    person_id: str
+    other_person_id: str
+    kind: str
+    removed_at: datetime
 
 
 class DuplicatePair(ReadModel):
@@ -663,6 +677,9 @@ class RedactedRelative(ReadModel):
     relationship: str
     recorded_at: datetime
     details: str
+    removed_at: datetime | None = Field(
+        default=None, description="When the link was removed as recorded wrongly; null: in force"
+    )
 
 
 class SubjectAccess(ReadModel):

@@ -48,7 +48,7 @@ class SubjectAccessService(Service):
             )
             merged = self.vault.reveal_all(queries.persons_out(conn, rows, today), conn)
             links = conn.execute(
-                select(relationships.c.kind, relationships.c.created_at)
+                select(relationships.c.kind, relationships.c.created_at, relationships.c.removed_at)
                 .where(relationships.c.person_id == person_id)
                 .order_by(relationships.c.created_at, relationships.c.id)
             ).all()
@@ -60,8 +60,9 @@ class SubjectAccessService(Service):
             "merged_records": [_own(m) for m in merged],
             "movements": movements,
             "relatives": [
-                {"relationship": kind, "recorded_at": at, "details": "redacted"}
-                for kind, at in links
+                # A link removed as wrong (0035) is still held: shown, said removed.
+                {"relationship": kind, "recorded_at": at, "details": "redacted", "removed_at": gone}
+                for kind, at, gone in links
             ],
         }
 

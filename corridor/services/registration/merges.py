@@ -36,7 +36,7 @@ from corridor.storage.merge_tables import (
     merged_persons,
     person_merges,
 )
-from corridor.storage.queries import Sites
+from corridor.storage.queries import LIVE_LINK, Sites
 from corridor.storage.tables import (
     households,
     manifest_items,
@@ -593,14 +593,16 @@ class MergeRows:
             for r in rows:
                 if r[other] in (survivor_id, merged_id):
                     continue
+                # A removed link (0035) clashes with nothing: it moves, still removed.
                 clash = conn.execute(
                     select(relationships.c.id).where(
                         relationships.c[end] == survivor_id,
                         relationships.c[other] == r[other],
                         relationships.c.kind == r["kind"],
+                        LIVE_LINK,
                     )
                 ).first()
-                if clash is not None:
+                if clash is not None and r["removed_at"] is None:
                     continue
                 conn.execute(
                     update(relationships)

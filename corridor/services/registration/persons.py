@@ -39,6 +39,7 @@ from corridor.services.protection.field_vault import (
     FieldVault,
 )
 from corridor.services.registration import renumber as renumbering
+from corridor.services.registration.links import INVERSE_LINK, remove_link
 from corridor.services.registration.person_rows import (
     detail_fields,
     document_key,
@@ -50,8 +51,8 @@ from corridor.services.search import match_index
 from corridor.storage import locations, outbox, queries
 from corridor.storage.bulk import insert_rows
 from corridor.storage.database import Database
+from corridor.storage.queries import LIVE_LINK, Sites
 from corridor.storage.queries import NAME_COLUMNS as NAME_FIELDS
-from corridor.storage.queries import Sites
 from corridor.storage.tables import (
     households,
     movements,
@@ -61,21 +62,6 @@ from corridor.storage.tables import (
     relationships,
 )
 from corridor.text import N_, text_of
-
-INVERSE_LINK = {
-    "spouse": "spouse",
-    "child": "parent",
-    "parent": "child",
-    "sibling": "sibling",
-    "twin": "twin",
-    "grandchild": "grandparent",
-    "grandparent": "grandchild",
-    "cousin": "cousin",
-    "uncle_aunt": "nephew_niece",
-    "nephew_niece": "uncle_aunt",
-    "other_relative": "other_relative",
-}
-
 
 # Called inside a write's own transaction with the ids of the persons written, so that a
 # write and its audit entry commit together or not at all.
@@ -528,6 +514,7 @@ class RegistrationService(Service):
                     relationships.c.person_id == data.person_id,
                     relationships.c.other_person_id == data.other_person_id,
                     relationships.c.kind == data.kind,
+                    LIVE_LINK,
                 )
             ).first()
             if exists:
@@ -547,6 +534,31 @@ class RegistrationService(Service):
             "note": data.note,
         }
 
+    def unlink(
+        self,
+        link_id: str,
+        reason: str,
+        removed_by: str,
+        scope: Sites = None,
+        *,
+        audit: AuditHook,
+        person_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Remove a family link recorded wrongly, and its inverse (links.py): marked
+        removed with who, when and why; audited for both persons."""
+        now = self.clock()
+        with self.db.transaction() as conn:
+            return remove_link(
+                conn,
+                link_id,
+                reason=reason,
+                removed_by=removed_by,
+                now=now,
+                scope=scope,
+                audit=audit,
+                person_id=person_id,
+            )
+
     @staticmethod
     def _check_generations(conn: Connection, data: LinkIn) -> None:
         """Refuse a link the recorded links contradict (B is A's parent, then A is B's
@@ -561,6 +573,7 @@ class RegistrationService(Service):
             ).where(
                 relationships.c.person_id.in_(sorted(ids)),
                 relationships.c.kind.in_(GENERATIONS),
+                LIVE_LINK,
             )
             return [(str(a), str(b), str(k)) for a, b, k in conn.execute(query)]
 
@@ -585,16 +598,27 @@ class RegistrationService(Service):
             queries.person_row(conn, person_id, scope)  # NotFound: unknown or out of scope
             rows = (
                 conn.execute(
-                    select(persons, relationships.c.kind.label("link_kind"))
+                    select(
+                        persons,
+                        relationships.c.kind.label("link_kind"),
+                        relationships.c.id.label("link_id"),
+                    )
                     .join(relationships, relationships.c.other_person_id == persons.c.id)
-                    .where(relationships.c.person_id == person_id, queries.person_scope(scope))
+                    .where(
+                        relationships.c.person_id == person_id,
+                        LIVE_LINK,
+                        queries.person_scope(scope),
+                    )
                     .order_by(relationships.c.created_at, persons.c.id)
                 )
                 .mappings()
                 .all()
             )
         order = list(INVERSE_LINK)
-        out = [{**queries.person_summary(r, today), "kind": r["link_kind"]} for r in rows]
+        out = [
+            {**queries.person_summary(r, today), "kind": r["link_kind"], "link_id": r["link_id"]}
+            for r in rows
+        ]
         out.sort(key=lambda r: order.index(r["kind"]) if r["kind"] in order else len(order))
         return out
 

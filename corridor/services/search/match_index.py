@@ -253,7 +253,7 @@ def with_relatives(conn: Connection, records: Sequence[PersonRecord]) -> list[Pe
         for rel in conn.execute(
             select(_RELATIVE_OF_LINK, relationships.c.kind, *_RELATIVE_COLUMNS)
             .join(_OTHER, _OTHER.c.id == relationships.c.other_person_id)
-            .where(relationships.c.person_id.in_(chunk))
+            .where(relationships.c.person_id.in_(chunk), relationships.c.removed_at.is_(None))
             .order_by(relationships.c.person_id, _OTHER.c.id)
         ).mappings():
             pid, name = rel["relative_of"], plain_name(rel)

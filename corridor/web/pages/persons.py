@@ -14,6 +14,7 @@ from corridor.domain.ids import InvalidRegistrationNumber, registration_number_i
 from corridor.errors import Conflict, Forbidden, Problem, ValidationFailed
 from corridor.schemas import (
     LinkIn,
+    LinkRemovalIn,
     MatchQueryIn,
     PersonPatch,
     PersonSearchIn,
@@ -68,6 +69,7 @@ def _person(
         "health_typed": {},
         "link_typed": {},
         "unmerge_typed": {},
+        "unlink_typed": {},
     }
     extra.update(typed or {})
     extra["registered"] = registered
@@ -176,6 +178,39 @@ def link_relative(
             ("link_kind" if p.field == "kind" else p.field): p.reason for p in exc.problems
         } or {"link_kind": exc.message}
         typed = {"link_typed": forms.as_values(form)}
+        return _person(request, svc, who, person_id, errors, typed=typed)
+    return see_other(f"/persons/{person_id}")
+
+
+@router.post("/persons/{person_id}/links/{link_id}/remove")
+def unlink_relative(
+    person_id: str,
+    link_id: str,
+    request: Request,
+    form: Form,
+    svc: Svc,
+    who: MayPersonWrite,
+    retry: Retried,
+) -> Response:
+    """Remove a family link of this person recorded wrongly (and its inverse), for a
+    reason; the correct link can then be added."""
+    try:
+        body = forms.parse(LinkRemovalIn, {"reason": text(form, "reason")})
+        retry.run(
+            who,
+            lambda guard: svc.registration.unlink(
+                link_id,
+                body.reason,
+                who.principal.user_id,
+                scope=who.scope,
+                audit=guard(svc.audit.hook(who, "person.write")),
+                person_id=person_id,
+            ),
+            shown_again,
+        )
+    except (ValidationFailed, Conflict) as exc:
+        errors = {f"unlink-{link_id}": forms.reasons(exc)}
+        typed = {"unlink_typed": {link_id: text(form, "reason") or ""}}
         return _person(request, svc, who, person_id, errors, typed=typed)
     return see_other(f"/persons/{person_id}")
 
