@@ -259,15 +259,21 @@ class UnitComparator:
     def _reading_level(a: UnitKeys, b: UnitKeys) -> str | None:
         """The level when another reading of ``a`` (Dutch ch = kh, j = y; Turkish c = j,
         final t = d) is ``b``'s name: Chalil/Khalil, Joessef/يوسف, Mehmet/Mohammed."""
+        # An Arabic name as Persian, Urdu and Turkish speakers sound ذ ض ظ (z) and ث (s)
+        # too: Zabih read with its final h the consonant is ذبيح.
+        targets = [(b.skeleton, b.slots)]
+        if a.script == "la" and b.script == "ar" and b.alt_skeleton != b.skeleton:
+            targets.append((b.alt_skeleton, b.alt_slots))
         for r in a.readings:
-            if r.skeleton != b.skeleton or (len(r.skeleton) < 2 and r.latin != b.latin):
+            slots = next((sl for sk, sl in targets if sk == r.skeleton), None)
+            if slots is None or (len(r.skeleton) < 2 and r.latin != b.latin):
                 continue  # a one-consonant name only where the reading spells it (Cho/Jo)
             if r.exact and a.script == b.script and r.latin != b.latin:
                 continue  # Yaya read Yahya is Yahya; Zayed read Zahyed is not Zahid
             if r.begins is not None and not b.text.startswith(r.begins[b.script == "ar"]):
                 continue  # Halil read Khalil is خليل, not غسان (the keys class خ with غ)
             if not all(_gap_ok(va, vb) and _gap_ok(vb, va)
-                       for (_, va), (_, vb) in zip(r.slots, b.slots, strict=True)):
+                       for (_, va), (_, vb) in zip(r.slots, slots, strict=True)):
                 continue
             if a.script != b.script:
                 return SCRIPT

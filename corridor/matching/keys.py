@@ -102,6 +102,11 @@ def _arabic_segments(word: str, first: bool) -> list[tuple[str, str]]:
             continue
         if ch == "ا" and i == 0:  # alef after a prefix: no long vowel to demand
             continue
+        if ch == "ع":
+            # The ain within a name, heard as a lengthened a: Latin writes it aa (Mosaab,
+            # Mishaal, Naama for مصعب, مشعل, نعمة), so a long a there is no other name.
+            out.append(("", "a"))
+            continue
         out.append((cls, vow))
         if i == 0 and word.startswith("مم"):
             # The prefix mu- or ma- before a root in m: two consonants with a short
@@ -285,7 +290,8 @@ def latin_key(unit: NameUnit) -> str:
 #   A final h after a vowel is silent (the ta marbuta of Fatimah and Aishah, the ه of
 #       Shah and Abdullah, as the Arabic script's final ه is read) or the consonant ح
 #       (Salih, Fateh, Mamdouh, Rabah, Masih for صالح, فاتح, ممدوح, رباح, مسيح): the
-#       reading keeps it (written hh, a consonant for the segments).
+#       reading keeps it (written hh, a consonant for the segments); never the h of
+#       Allah in a compound (Zabihullah: the h of Zabih is ح, Allah's is silent).
 #   (and ``_EXACT_READINGS``) French and West African spellings drop the h of hy
 #       between vowels (Yaya for Yahya, يحيى): a y between vowels after a consonant may
 #       be read hy. Not at the start of a name (Ayad, Ayoub keep their y).
@@ -302,7 +308,7 @@ _READING_GROUPS: list[list[list[tuple[re.Pattern[str], str]]]] = [
     [[(re.compile(r"sci(?=[aou])"), "sh"), (re.compile(r"sc(?=[ei])"), "sh"),
       (re.compile(r"gi(?=[aou])"), "j"), (re.compile(r"(?<![gn])g(?=[ei])"), "j")]],
     [[(re.compile(r"(?<![dc])sz"), "s")]],
-    [[(re.compile(r"(?<=[aeiou])h$"), "hh")]],
+    [[(re.compile(r"(?<=[aeiou])(?<!^alla)h$"), "hh")]],
     [[(re.compile(r"(?<=[aeiou])zh(?=[aeiou])"), "z'h")]],
     [[(re.compile(r"(?:^|(?<=[aeou]))i(?=[aeou])"), "y"),
       (re.compile(r"(?:^|(?<=[aeio]))u(?=[aei])"), "w"), (re.compile(r"(?<=[^aeiou])ui$"), "wi")]],
