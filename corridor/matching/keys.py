@@ -285,6 +285,8 @@ def latin_key(unit: NameUnit) -> str:
 #       Portuguese, Romanian and Italian write the glides as vowels: i for y at the start
 #       of a name or between vowels (Iussef, Iasmin, Al-Baiati), u for w there (Uahab,
 #       Sauaf) and in a final -ui (Al-Raui, Hamui).
+#   French, as Algeria and Morocco write names: an initial ou before a vowel is w
+#       (Ouahiba, Oualid, Ouassim for وهيبة, وليد, وسيم).
 #   Russian, as its Cyrillic is romanised: kh is also h (ح, ه: Mukhammad, Khasan,
 #       Akhmed, Ibrakhim), as the Cyrillic х writes all three of ح ه خ.
 #   A final h after a vowel is silent (the ta marbuta of Fatimah and Aishah, the ه of
@@ -312,6 +314,7 @@ _READING_GROUPS: list[list[list[tuple[re.Pattern[str], str]]]] = [
     [[(re.compile(r"(?<=[aeiou])zh(?=[aeiou])"), "z'h")]],
     [[(re.compile(r"(?:^|(?<=[aeou]))i(?=[aeou])"), "y"),
       (re.compile(r"(?:^|(?<=[aeio]))u(?=[aei])"), "w"), (re.compile(r"(?<=[^aeiou])ui$"), "wi")]],
+    [[(re.compile(r"^ou(?=[aei])"), "w")]],
 ]
 # Readings that count only where they spell the other name exactly (or are it in
 # another script), never as a merely similar name: Yaya read Yahya is Yahya, but Zayed

@@ -104,6 +104,8 @@ _TITLES = frozenset([
     "shaykh", "sheikh", "shaikh", "sheik", "shaik", "shekh", "cheikh", "cheik", "sheykh", "haji",
     "hajji", "hadji", "hadj", "haj", "hajj", "alhaj", "alhaji", "alhajj", *_HAJJI, "mullah",
     "mulla", *_KURDISH_TITLES,
+    # A woman's Hajja (not Sheikha, a given name in the Gulf).
+    "hajja", "hajjah", "hadja", "hajah", "hadjia",
     "molla", "mullo", "mola", "molah", "maulana", "mawlana", "moulana", "mawlawi", "maulawi",
     "maulvi", "mawlavi", "moulavi", "molvi", "mawlvi", "qari", "qary", "dr", "doctor", "prof",
     "professor", "mr", "mrs", "ms", "miss", "mister", "sir", "engineer", "eng", "general", "gen",
@@ -112,7 +114,7 @@ _TITLES = frozenset([
 ])
 _ARABIC_TITLES = _with_maqsura(
     ["الشيخ", "شيخ", "الحاج", "حاج", "حاجي", "ملا", "مولوي", "مولانا", "قاري", "الدكتور", "دكتور",
-     "المهندس", "د"]
+     "المهندس", "د", "الحاجه", "حاجه"]
 )
 
 # Words that link a name to the next one in the chain: dropped.
@@ -477,8 +479,13 @@ def _latin_units(text: str) -> list[NameUnit]:
         # A Korean or Chinese name, syllable by syllable: Il, Un, Ul are syllables here
         # (Kim Il Sung, Song-Il Pak), not the Arabic article or idafa link.
         return [NameUnit((w,), "la") for w in words]
-    while len(words) > 1 and words[0] in _TITLES:
-        words.pop(0)  # a title before a name; a word alone is the name (Sheikh, Haji)
+    while len(words) > 1:  # a title before a name; a word alone is the name (Sheikh, Haji)
+        if words[0] in _TITLES or (words[0][:2] in ("al", "el") and words[0][2:] in _TITLES):
+            words.pop(0)  # Sheikh Hassan, Elhadj Omar
+        elif len(words) > 2 and words[0] in _ARTICLES and words[1] in _TITLES:
+            del words[:2]  # with its article apart: El Hadj Omar, Al-Hajj Ahmad
+        else:
+            break
     units: list[list[str]] = []
     pending_link = False
     i = 0

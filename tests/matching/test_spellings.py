@@ -402,6 +402,16 @@ Z_AND_FINAL_H = [
     ("Fatehullah", "فتح الله"),
 ]
 
+# French, as Algeria and Morocco write names: an initial ou before a vowel is w.
+FRENCH_OU_AS_W = [
+    ("Ouahiba", "وهيبة"),
+    ("Oualid", "وليد"),
+    ("Ouassim", "وسيم"),
+    ("Ouafa", "وفاء"),
+    ("Ouardia", "وردية"),
+    ("Oualid", "Walid"),
+]
+
 # A taa marbuta before Allah is the t of the construct state, written in every spelling.
 CONSTRUCT_STATE = [
     ("Hibatullah", "هبة الله"),
@@ -527,6 +537,7 @@ NOT_ARTICLES = [
         *[pytest.param(a, b, id=f"compound-{a}-{b}") for a, b in COMPOUNDS],
         *[pytest.param(a, b, id=f"construct-{a}-{b}") for a, b in CONSTRUCT_STATE],
         *[pytest.param(a, b, id=f"ain-aa-{a}-{b}") for a, b in AIN_AS_AA],
+        *[pytest.param(a, b, id=f"french-ou-{a}-{b}") for a, b in FRENCH_OU_AS_W],
         *[pytest.param(a, b, id=f"z-final-h-{a}-{b}") for a, b in Z_AND_FINAL_H],
     ],
 )
@@ -764,6 +775,12 @@ def test_compound_split_over_two_fields_is_one_name() -> None:
         ("Nematallah Youssef", "نعمة الله يوسف"),
         ("Zabihullah Mujahid", "ذبيح الله مجاهد"),
         ("Mosaab Khalil", "مصعب خليل"),
+        ("Ouahiba", "وهيبة"),
+        # A title before the name, with its article, and a woman's Hajja.
+        ("El Hadj Messaoud", "مسعود الطاهري"),
+        ("Al-Hajj Ahmad Salem", "أحمد سالم"),
+        ("Hajja Fatima Khalil", "فاطمة خليل"),
+        ("Fatima Khalil", "الحاجة فاطمة خليل"),
     ],
 )
 def test_an_enquiry_finds_the_name_in_its_other_script(written: str, registered: str) -> None:
