@@ -343,6 +343,7 @@ def row_record(line: int, row: Mapping[str, str], issues: list[Issue]) -> Record
         key=record_id,
         corridor_id=record_id,
         site_id=row.get("site_id") or None,
+        household=row.get("household_id") or None,
     )
 
 

@@ -259,3 +259,65 @@ def test_a_zero_padded_number_keeps_its_zeros_and_a_whole_number_its_digits(clie
     csv = b"record_id,given_name,family_name,sex,birth_year\n000123,Hamid,Sarir,m,1965\n"
     again = answer(client, csv, camp, "csv")
     assert (again["created"], again["unchanged"]) == (0, 1)
+
+
+# -- households --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_rows_sharing_a_household_are_refused_not_registered_apart(client, database, camp, fmt):
+    header = ["record_id", "household_id", *HEADER]
+    rows = [[f"P-{n}", "H-1", *person] for n, person in enumerate(FAMILY)]
+    rows.append(["P-9", "", "Zahra", "Mousa", "f", 1990])
+    if fmt == "csv":
+        data = "\n".join(",".join(map(str, r)) for r in [header, *rows]).encode()
+    else:
+        data = workbook(rows, header=header)
+    reason = (
+        "3 rows of the file share household H-1, and an import of the person table cannot "
+        "register a household (it has no column for how members are related): register "
+        "the household on its page or through the Kobo form, or empty household_id to "
+        "register each person alone"
+    )
+    assert refused_unwritten(client, database, data, camp, fmt) == [
+        (line, "household_id", reason) for line in (2, 3, 4)
+    ]
+
+
+def test_a_household_id_no_other_row_shares_is_named_and_a_reimport_doubles_nothing(
+    client, database, camp
+):
+    data = b"record_id,household_id,given_name,family_name\nP-1,H-7,Zahra,Mousa\n"
+    first = answer(client, data, camp, "csv")
+    assert first["written"] and first["created"] == 1
+    assert found(first, fatal=False) == [
+        (
+            2,
+            "household_id",
+            "registered alone: household_id H-7 is not kept (no other row shares it)",
+        )
+    ]
+    before = row_counts(database)
+    again = answer(client, data, camp, "csv")
+    assert (again["created"], again["unchanged"]) == (0, 1)
+    after = row_counts(database)
+    assert (after["persons"], after["households"]) == (before["persons"], before["households"])
+
+
+def test_a_corridor_persons_row_naming_another_household_says_it_is_not_applied(client, camp):
+    first = answer(client, b"given_name,family_name\nZahra,Mousa\n", camp, "csv")
+    [pid] = first["person_ids"]
+    household = client.get(f"/api/persons/{pid}").json().get("household_id") or ""
+    row = f"record_id,household_id,given_name,family_name\n{pid},{household},Zahra,Mousa\n"
+    same = answer(client, row.encode(), camp, "csv")
+    assert same["written"] and not same["problems"]
+    moved = row.replace(f"{pid},{household},", f"{pid},H-other,")
+    body = answer(client, moved.encode(), camp, "csv")
+    assert found(body, fatal=False) == [
+        (
+            2,
+            "household_id",
+            "an import does not move a person to another household: household_id H-other "
+            "is not applied",
+        )
+    ]
