@@ -118,6 +118,9 @@ def text(value: Any, number_format: str = "General") -> str:
 
     >>> text(1980.0), text(123, "000000"), text(datetime(1980, 5, 1)), text(None)
     ('1980', '000123', '1980-05-01', '')
+    >>> text(12345678901234567.0)
+    '1.23456789012346E+16'
+
     """
     if value is None:
         return ""
@@ -127,14 +130,10 @@ def text(value: Any, number_format: str = "General") -> str:
         return value.date().isoformat() if value.time() == time() else value.isoformat()
     if isinstance(value, date | time):
         return value.isoformat()
-    if isinstance(value, float) and value.is_integer() and abs(value) < 10**EXACT_DIGITS:
+    if isinstance(value, float) and abs(value) >= 10**EXACT_DIGITS:
+        return f"{value:.{EXACT_DIGITS}G}"  # as a spreadsheet shows it: rounded
+    if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, int) and number_format and set(number_format) == {"0"}:
         return str(value).zfill(len(number_format))
     return str(value)
-
-
-def rounded(value: Any) -> bool:
-    """Whether a number was kept with fewer digits than it has (a spreadsheet keeps 15,
-    and shows more as ``1.23457E+16``): an id or a phone number typed as a number."""
-    return isinstance(value, float) and abs(value) >= 10**EXACT_DIGITS

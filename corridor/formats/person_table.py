@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -38,6 +39,8 @@ PERSON_COLUMNS = (
 COLUMNS = CORRIDOR_COLUMNS + PERSON_COLUMNS
 NAME_PARTS = ("given_name", "father_name", "grandfather_name", "family_name")
 SEXES = {"m": "m", "male": "m", "f": "f", "female": "f"}
+# An id a spreadsheet turned into a number and saved as it shows it (1.23457E+16).
+_SHOWN_ROUNDED = re.compile(r"^[0-9](?:[.,][0-9]+)?E\+[0-9]+$", re.IGNORECASE)
 
 
 def read_csv(data: bytes) -> Parsed:
@@ -108,7 +111,8 @@ class _SheetRows:
       column the value is meant for cannot be known);
     - hidden or filtered-out rows are imported like the others, and named in a warning,
       as are hidden columns;
-    - a number of more than 15 digits, which a spreadsheet has rounded, is an error;
+    - a number of more than 15 digits, which a spreadsheet has rounded, reads as it
+      shows (``1.23456789012346E+16``: an error in an id column, ``_read_rows``);
       whole numbers lose their ``.0``, and a format of zeros keeps leading zeros.
 
     Problems in a column the import ignores (no header, an unknown one) are left out.
@@ -152,8 +156,6 @@ class _SheetRows:
             cells = []
             for column, cell in enumerate(row, start=1):
                 value = getattr(cell, "value", None)
-                if isinstance(value, float) and _xlsx.rounded(value):
-                    self.found.append((line, column, _rounded(column, line, value), True))
                 text = _xlsx.text(value, getattr(cell, "number_format", "General") or "")
                 merged = self.down.get((line, column))
                 if merged and merged[0] == line:
@@ -219,15 +221,6 @@ class _SheetRows:
             parsed.records.clear()  # the header itself cannot be read as it shows
 
 
-def _rounded(column: int, line: int, value: float) -> str:
-    return N_(
-        "cell {cell} holds a number of more than 15 digits, which a spreadsheet keeps "
-        "rounded ({shown}): format the column as text and type it again",
-        cell=_xlsx.cell_name(column, line),
-        shown=f"{value:.15G}",
-    )
-
-
 def _runs(numbers: Sequence[int]) -> list[tuple[int, int]]:
     """Consecutive numbers as (first, last) runs.
 
@@ -279,7 +272,24 @@ def _read_rows(
             unnamed.discard(n)
             reason = N_("column {column} has no header: its cells are ignored", column=label(n + 1))
             parsed.issues.append(Issue(line, None, reason, fatal=False))
+        if len(cells) < len(names) and any(names[len(cells) :]):
+            # A comma left out shifts every later cell: said, since it cannot be told
+            # from a writer that leaves trailing empty cells out.
+            reason = N_(
+                "{cells} cells for {columns} columns: the last columns are read as empty",
+                cells=len(cells),
+                columns=len(names),
+            )
+            parsed.issues.append(Issue(line, None, reason, fatal=False))
         row = {n: restore(c.strip()) for n, c in zip(names, cells, strict=False) if n}
+        for name in CORRIDOR_COLUMNS:
+            if _SHOWN_ROUNDED.match(row.get(name, "")):
+                row_reason = N_(
+                    "{value} is a number as a spreadsheet shows it, rounded: format the "
+                    "column as text and type it again",
+                    value=row[name],
+                )
+                parsed.issues.append(Issue(line, name, row_reason))
         record = row_record(line, row, parsed.issues)
         if record.key:
             if record.key in seen:

@@ -234,19 +234,6 @@ def test_cells_under_no_header_are_named(client, camp, fmt):
 # -- numbers -----------------------------------------------------------------------------
 
 
-def test_a_number_a_spreadsheet_rounded_is_an_error(client, database, camp):
-    rows = [["Hamid", "Sarir", "m", 1965, 12345678901234567.0]]
-    data = workbook(rows, header=[*HEADER, "record_id"])
-    assert refused_unwritten(client, database, data, camp) == [
-        (
-            2,
-            "record_id",
-            "cell E2 holds a number of more than 15 digits, which a spreadsheet keeps "
-            "rounded (1.23456789012346E+16): format the column as text and type it again",
-        )
-    ]
-
-
 def test_a_zero_padded_number_keeps_its_zeros_and_a_whole_number_its_digits(client, camp):
     def pad(_, sheet):
         sheet["E2"].number_format = "000000"
@@ -320,4 +307,35 @@ def test_a_corridor_persons_row_naming_another_household_says_it_is_not_applied(
             "an import does not move a person to another household: household_id H-other "
             "is not applied",
         )
+    ]
+
+
+# -- CSV cells a spreadsheet or a hand changed -------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_an_id_saved_as_a_rounded_number_is_an_error(client, database, camp, fmt):
+    header = ["record_id", "given_name", "family_name"]
+    rows = [["NGO-1", "Hamid", "Sarir"], ["1.23457E+16", "Mustafa", "Sarir"]]
+    if fmt == "csv":
+        data = "\n".join(",".join(r) for r in [header, *rows]).encode()
+    else:  # the number itself, as a spreadsheet keeps it (shown as 1.23457E+16)
+        rows[1][0] = 12345678901234567.0
+        data = workbook(rows, header=header)
+    shown = "1.23457E+16" if fmt == "csv" else "1.23456789012346E+16"
+    assert refused_unwritten(client, database, data, camp, fmt) == [
+        (
+            3,
+            "record_id",
+            f"{shown} is a number as a spreadsheet shows it, rounded: format the column "
+            "as text and type it again",
+        )
+    ]
+
+
+def test_a_csv_row_with_fewer_cells_than_columns_is_named(client, camp):
+    data = b"given_name,family_name,sex\nHamid,Sarir,m\nMustafa Sarir,m\n"
+    body = answer(client, data, camp, "csv", dry_run=True)
+    assert found(body, fatal=False) == [
+        (3, None, "2 cells for 3 columns: the last columns are read as empty")
     ]
