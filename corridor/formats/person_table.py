@@ -354,6 +354,7 @@ def row_record(line: int, row: Mapping[str, str], issues: list[Issue]) -> Record
         corridor_id=record_id,
         site_id=row.get("site_id") or None,
         household=row.get("household_id") or None,
+        registration_number=row.get("registration_number") or None,
     )
 
 

@@ -339,3 +339,64 @@ def test_a_csv_row_with_fewer_cells_than_columns_is_named(client, camp):
     assert found(body, fatal=False) == [
         (3, None, "2 cells for 3 columns: the last columns are read as empty")
     ]
+
+
+# -- registration numbers ------------------------------------------------------------------
+
+
+def _registered(client, camp: str) -> dict[str, Any]:
+    body = answer(client, b"given_name,family_name\nZahra,Mousa\n", camp, "csv")
+    [pid] = body["person_ids"]
+    return dict(client.get(f"/api/persons/{pid}").json())
+
+
+def test_a_row_naming_a_registration_number_updates_that_person_not_a_new_one(
+    client, database, camp
+):
+    zahra = _registered(client, camp)
+    number = zahra["registration_number"].replace("-", "").lower()  # as typed by hand
+    data = f"registration_number,given_name,family_name,sex\n{number},Zahra,Mousa,f\n"
+    before = row_counts(database)["persons"]
+    for _ in range(2):  # and again: nothing doubled
+        body = answer(client, data.encode(), camp, "csv")
+        assert body["written"] and body["created"] == 0 and body["person_ids"] == [zahra["id"]]
+    assert row_counts(database)["persons"] == before
+    assert client.get(f"/api/persons/{zahra['id']}").json()["sex"] == "f"
+
+
+def test_a_registration_number_nobody_here_holds_is_an_error(client, database, camp):
+    from corridor.domain.ids import new_registration_number
+
+    data = f"registration_number,given_name\n{new_registration_number()},Omar\n".encode()
+    assert refused_unwritten(client, database, data, camp, "csv") == [
+        (
+            2,
+            "registration_number",
+            "no person registered here has this number: empty the cell to register the row "
+            "as a new person",
+        )
+    ]
+
+
+def test_a_registration_number_of_another_person_than_the_rows_id_is_an_error(
+    client, database, camp
+):
+    zahra, omar = _registered(client, camp), _registered(client, camp)
+    row = f"{zahra['id']},{omar['registration_number']},Zahra"
+    data = f"record_id,registration_number,given_name\n{row}\n"
+    assert refused_unwritten(client, database, data.encode(), camp, "csv") == [
+        (
+            2,
+            "registration_number",
+            "the row's record_id and registration_number name two different persons",
+        )
+    ]
+
+
+def test_a_malformed_registration_number_is_named_and_ignored(client, camp):
+    data = b"registration_number,given_name\nNGO-77,Omar\n"
+    body = answer(client, data, camp, "csv", dry_run=True)
+    assert body["created"] == 1
+    [(line, field, reason)] = found(body, fatal=False)
+    assert (line, field) == (2, "registration_number")
+    assert reason.startswith("not a registration number (") and reason.endswith("): ignored")
