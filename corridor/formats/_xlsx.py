@@ -39,17 +39,25 @@ class Layout:
 def layout(sheet: Any) -> Layout:
     """The layout of a read-only openpyxl worksheet, from its XML in one streaming pass."""
     out = Layout()
+    if not _marked(sheet):
+        return out
     try:
         with sheet._get_source() as source:
             row_number = 0
-            for _, element in iterparse(source, events=("end",), forbid_dtd=True):
+            rows: Any = None  # sheetData: each row is dropped from it once read
+            for event, element in iterparse(source, events=("start", "end"), forbid_dtd=True):
                 tag = element.tag
-                if tag == f"{_NS}row":
+                if event == "start":
+                    if tag == f"{_NS}sheetData":
+                        rows = element
+                elif tag == f"{_NS}row":
                     row_number = int(element.get("r") or row_number + 1)
                     if _true(element.get("hidden")):
                         out.hidden_rows.add(row_number)
                     _formulas(element, row_number, out.unvalued)
                     element.clear()
+                    if rows is not None:
+                        rows.remove(element)
                 elif tag == f"{_NS}col" and _true(element.get("hidden")):
                     low, high = int(element.get("min", 0)), int(element.get("max", 0))
                     out.hidden_columns.update(range(low, min(high, 16384) + 1))
@@ -58,6 +66,24 @@ def layout(sheet: Any) -> Layout:
     except (DefusedXmlException, SyntaxError, ValueError) as exc:
         raise UnreadableFile(f"not an XLSX workbook ({type(exc).__name__})") from exc
     return out
+
+
+# What a sheet's XML holds only when it has a formula, a hidden row or column, or a
+# merged range (an element's name may carry a prefix: ``<x:f>``).
+_MARKS = re.compile(rb"<(?:[A-Za-z0-9_]+:)?f[\s>/]|hidden|mergeCell")
+_CHUNK = 1 << 20
+
+
+def _marked(sheet: Any) -> bool:
+    """Whether the sheet's XML may hold anything ``layout`` looks for: a scan of its
+    bytes, much faster than parsing them, for the sheets (most) that hold none."""
+    tail = b""
+    with sheet._get_source() as source:
+        while chunk := source.read(_CHUNK):
+            if _MARKS.search(tail + chunk):
+                return True
+            tail = chunk[-32:]
+    return False
 
 
 def _formulas(row: Any, number: int, into: list[tuple[int, int]]) -> None:

@@ -152,16 +152,23 @@ class _SheetRows:
 
     def __iter__(self) -> Iterator[tuple[int, list[str]]]:
         tops: dict[tuple[int, int], str] = {}
+        down = self.down
         for line, row in enumerate(self.sheet.iter_rows(), start=1):
             cells = []
             for column, cell in enumerate(row, start=1):
-                value = getattr(cell, "value", None)
-                text = _xlsx.text(value, getattr(cell, "number_format", "General") or "")
-                merged = self.down.get((line, column))
-                if merged and merged[0] == line:
-                    tops[(line, column)] = text
-                elif merged:
-                    text = tops.get((merged[0], column), "")
+                value = cell.value
+                if isinstance(value, str):
+                    text = value
+                elif isinstance(value, int):  # its format may show leading zeros
+                    text = _xlsx.text(value, getattr(cell, "number_format", "") or "")
+                else:
+                    text = _xlsx.text(value)
+                if down:
+                    merged = down.get((line, column))
+                    if merged and merged[0] == line:
+                        tops[(line, column)] = text
+                    elif merged:
+                        text = tops.get((merged[0], column), "")
                 cells.append(text)
             if line == 1:
                 self.header = [h.strip().lower() for h in cells]
