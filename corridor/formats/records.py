@@ -40,7 +40,10 @@ class Record:
 
     ``key`` is the record's id in the system it came from (a submission uuid, a PFIF
     ``person_record_id``, a partner's row id), ``key_field`` the file's name for it;
-    ``corridor_id`` names a Corridor person that this record updates."""
+    ``corridor_id`` names a Corridor person that this record updates; ``household``
+    is the household the file puts the person in (the person table's ``household_id``:
+    persons sharing one are one household) and ``registration_number`` a Corridor
+    person's number that the record updates; neither is part of ``content_hash``."""
 
     line: int
     person: dict[str, Any]
@@ -54,6 +57,8 @@ class Record:
     expired: bool = False
     notes: list[dict[str, Any]] = field(default_factory=list)
     key_field: str = "record_id"
+    household: str | None = None
+    registration_number: str | None = None
 
     def content_hash(self) -> str:
         """Fingerprint of what the record says (re-importing it unchanged does nothing)."""

@@ -16,6 +16,7 @@ never waits on, nor is undone by, the queue (see ``ImportService._queue``).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,7 @@ from sqlalchemy import Column, Connection, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from corridor.domain.control_characters import REASON, control_character
+from corridor.domain.ids import InvalidRegistrationNumber, normalise_registration_number
 from corridor.errors import Conflict, Problem
 from corridor.formats import registry
 from corridor.formats.records import Issue, Parsed, Record
@@ -40,6 +42,7 @@ from corridor.services.search.person_search import PersonSearchService
 from corridor.storage import queries
 from corridor.storage.import_tables import imported_records, pfif_notes
 from corridor.storage.tables import persons
+from corridor.text import N_, text_of
 
 DUPLICATE_PROBABILITY = 0.5
 NOTHING_TO_WRITE = "the file holds no record: nothing to write"
@@ -310,13 +313,36 @@ class ImportService(Service):
         # What cannot be a Corridor id (too long, a control character) names nobody.
         wanted = {w for w in wanted if not _unkeepable_text(w, persons.c.id)}
         wanted |= {r["person_id"] for r in earlier.values() if r["person_id"]}
+        numbers: dict[str, str] = {}
+        given = sorted({n for r in records if (n := _number(r.registration_number))})
+        for chunk in chunks(given):
+            found_numbers = conn.execute(
+                select(persons.c.registration_number, persons.c.id).where(
+                    persons.c.registration_number.in_(chunk)
+                )
+            ).all()
+            numbers.update({str(number): str(pid) for number, pid in found_numbers})
+        wanted |= set(numbers.values())
         existing: dict[str, str] = {}
+        households: dict[str, str | None] = {}
         for chunk in chunks(sorted(wanted)):
             found = conn.execute(
-                select(persons.c.id, persons.c.site_id).where(persons.c.id.in_(chunk))
+                select(persons.c.id, persons.c.site_id, persons.c.household_id).where(
+                    persons.c.id.in_(chunk)
+                )
             ).all()
             existing.update({str(row[0]): str(row[1]) for row in found})
-        return {"earlier": earlier, "persons": existing, "own": own}
+            households.update({str(row[0]): row[2] for row in found})
+        # How many rows of the file name each household (the person table's column).
+        shared = Counter(r.household for r in records if r.household)
+        return {
+            "earlier": earlier,
+            "persons": existing,
+            "own": own,
+            "households": households,
+            "shared": shared,
+            "numbers": numbers,
+        }
 
     def _plan(
         self, record: Record, known: dict[str, Any], options: ImportOptions, issues: list[Issue]
@@ -329,9 +355,35 @@ class ImportService(Service):
             local = record.key[len(known["own"]) :]
             person_id = local if local in known["persons"] else person_id
         allowed = options.allowed_sites
+        if record.registration_number:
+            refused, person_id = _named_by_number(record, person_id, known, allowed, issues)
+            if refused:
+                return Plan(record, "skip")
         if person_id and allowed is not None and known["persons"].get(person_id) not in allowed:
             issues.append(Issue(record.line, "record_id", "person not found"))
             return Plan(record, "skip")
+        if record.household and person_id is None and not record.expired:
+            plan = _new_in_household(record, known["shared"][record.household], issues)
+            if plan is not None:
+                return plan
+        elif (
+            record.household
+            and person_id is not None
+            and person_id == record.corridor_id  # a Corridor person's row: Corridor's household
+            and record.household != known["households"].get(person_id)
+        ):
+            issues.append(
+                Issue(
+                    record.line,
+                    "household_id",
+                    N_(
+                        "an import does not move a person to another household: "
+                        "household_id {household} is not applied",
+                        household=record.household,
+                    ),
+                    fatal=False,
+                )
+            )
         if record.expired:
             return Plan(record, "expire" if person_id else "skip", person_id=person_id)
         if person_id is None and earlier is not None:
@@ -478,6 +530,73 @@ class ImportService(Service):
 
 
 _KEY = imported_records.c.external_id
+
+
+def _number(text: str | None) -> str | None:
+    """A registration number as stored, None when ``text`` is none."""
+    try:
+        return normalise_registration_number(text) if text else None
+    except InvalidRegistrationNumber:
+        return None
+
+
+def _named_by_number(
+    record: Record,
+    person_id: str | None,
+    known: dict[str, Any],
+    allowed: frozenset[str] | None,
+    issues: list[Issue],
+) -> tuple[bool, str | None]:
+    """The person a row's registration number names (the person table's column): the
+    row updates them, as a row naming their id does, and is never registered again as
+    someone new. (refused, the person the row updates.) A number nobody here holds, or
+    one of a site outside ``allowed``, is the same error (no existence oracle); one
+    naming another person than the row's id is an error; a malformed one a warning."""
+    text = record.registration_number or ""
+    try:
+        number = normalise_registration_number(text)
+    except InvalidRegistrationNumber as exc:
+        reason = N_("not a registration number ({reason}): ignored", reason=text_of(exc))
+        issues.append(Issue(record.line, "registration_number", reason, fatal=False))
+        return False, person_id
+    named = known["numbers"].get(number)
+    if named is None or (allowed is not None and known["persons"].get(named) not in allowed):
+        reason = N_(
+            "no person registered here has this number: empty the cell to register the "
+            "row as a new person"
+        )
+        issues.append(Issue(record.line, "registration_number", reason))
+        return True, None
+    if person_id is not None and person_id != named:
+        reason = N_("the row's record_id and registration_number name two different persons")
+        issues.append(Issue(record.line, "registration_number", reason))
+        return True, None
+    return False, named
+
+
+def _new_in_household(record: Record, rows: int, issues: list[Issue]) -> Plan | None:
+    """A new person that the file puts in a household (``Record.household``). Rows
+    sharing it are refused: registered one by one, the household the file states would
+    be lost, and the person table has no column saying how its members are related.
+    A household id no other row shares is dropped with a warning (the person was alone
+    in the file too). None: plan the record as any other."""
+    if rows > 1:
+        reason = N_(
+            "{rows} rows of the file share household {household}, and an import of the "
+            "person table cannot register a household (it has no column for how members "
+            "are related): register the household on its page or through the Kobo form, "
+            "or empty household_id to register each person alone",
+            rows=rows,
+            household=record.household,
+        )
+        issues.append(Issue(record.line, "household_id", reason))
+        return Plan(record, "skip")
+    reason = N_(
+        "registered alone: household_id {household} is not kept (no other row shares it)",
+        household=record.household,
+    )
+    issues.append(Issue(record.line, "household_id", reason, fatal=False))
+    return None
 
 
 def _unkeepable_text(value: Any, column: Column[Any]) -> str | None:
