@@ -458,14 +458,23 @@ class Gate:
         """The probable duplicates to review (``person.merge``): pairs whose two persons
         are both in the caller's scope, side by side as the caller may see them, with the
         engine's explanation, one page of them (most probable first) and how many in all;
-        one event per person shown (once, whatever their pairs). No ``paging``: the
+        one event per person shown (once, whatever their pairs), each counted as looked
+        up (line 14: the page is refused whole past the limit). No ``paging``: the
         queue's first page (the 100 most probable)."""
         paging = paging or FIRST_PAGE
+
+        def shown(found: tuple[list[dict[str, Any]], int]) -> list[str]:
+            return list(dict.fromkeys(p["id"] for d in found[0] for p in d["persons"]))
+
+        # Every person of the page counts as looked up (line 14), all or none: the queue
+        # shows each side by side in full, as a person's own record does.
         pairs, total = self._read(
             who,
             "person.merge",
-            lambda: self.s.merges.queue_page(who.scope, paging),
-            lambda found: list(dict.fromkeys(p["id"] for d in found[0] for p in d["persons"])),
+            self._counted(
+                who, "person.merge", lambda: self.s.merges.queue_page(who.scope, paging), shown
+            ),
+            shown,
         )
         viewer = self.viewer(who)
         detention = None if viewer.sees_detention else self.detention_sites()
