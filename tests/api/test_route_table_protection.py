@@ -53,6 +53,7 @@ from corridor.domain.ids import format_registration_number
 from corridor.security.roles import Role, default_matrix
 from corridor.security.tables import audit_events
 from corridor.security.tokens import ApiTokens
+from corridor.services.protection.gate import SEARCHED_FIELDS
 from corridor.settings import Settings
 from corridor.storage import Database
 from corridor.storage.number_tables import renumbered
@@ -61,7 +62,15 @@ from corridor.web import create_app
 from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
 from corridor.web.retries import KEY_FIELD, retry_of
 from tests.conftest import MASTER_KEY, Clock, _truncate_all
-from tests.support.route_table import NO_KEY, RouteCase, all_routes, fill, route_cases
+from tests.support.route_table import (
+    NO_KEY,
+    SEARCH_FORMS,
+    RouteCase,
+    all_routes,
+    criteria,
+    fill,
+    route_cases,
+)
 from tests.support.route_world import (
     DETENTION_LOCALITY,
     DETENTION_NAME,
@@ -322,6 +331,121 @@ def test_no_list_by_detention_facility(env: Env, path: str, action: str | None, 
         assert status == 403, (status, text[:300])
     else:
         assert status == 404, (status, text[:300])
+
+
+# -- a search matches on no field the caller may not see (PROTECTION.md line 4) ---------
+
+# Searches by a restricted field, from the route table: (route, criterion) pairs.
+SEARCHES = [
+    (c, criterion)
+    for c in CASES
+    if not c.missing
+    for criterion in criteria(APP, c)
+    if criterion in SEARCHED_FIELDS
+]
+
+
+def test_every_read_form_says_what_it_searches_by() -> None:
+    forms = [c.key for c in CASES if c.kind == "form"]
+    reads = {k for k in forms if NO_KEY.get(k, "").startswith("a read")}
+    assert sorted(reads - set(SEARCH_FORMS)) == []
+    assert {c.key for c, _ in SEARCHES} >= {"POST /api/persons/search", "POST /search"}
+
+
+def _search_params(hidden: bool) -> list[Any]:
+    """(backend, case, criterion, role, record): every search by a restricted field, by
+    every role that may search, on every record whose kind hides the field from the role
+    (``hidden``), or shows it (not ``hidden``: the criterion must find the record)."""
+    out = []
+    for backend in BACKENDS:
+        marks = [pytest.mark.postgresql] if backend == "postgresql" else []
+        for case, criterion in SEARCHES:
+            for role in ROLES:
+                if _gate_refuses(role, case):
+                    continue
+                for record in RECORDS:
+                    if backend == "postgresql" and record not in POSTGRES_RECORDS:
+                        continue
+                    kind = "minor" if record in ("child", "unaccompanied_child") else "person"
+                    rules = MATRIX.records[kind]
+                    restricted = set().union(*(MATRIX.group_fields[g] for g in rules.groups))
+                    withheld = restricted - MATRIX.visible_fields(role, kind)
+                    if (SEARCHED_FIELDS[criterion] in withheld) != hidden:
+                        continue
+                    if not hidden and (record == "other_site" or record == "refused_tracing"):
+                        continue  # out of the caller's scope or purpose: found or not
+                    out.append(
+                        pytest.param(
+                            backend,
+                            case,
+                            criterion,
+                            role,
+                            record,
+                            marks=marks,
+                            id=f"{backend}|{case.key}|{criterion}|{role.value}|{record}",
+                        )
+                    )
+    return out
+
+
+CANARY_OF = {"phone": "phone", "document_number": "documents", "place_of_origin": "origin_locality"}
+
+
+def _search(env: Env, case: RouteCase, role: Role, record: str, criteria: dict[str, str]) -> Any:
+    """Whether the answer of ``case`` searched by ``criteria`` shows the record: None, or
+    its probability (True where the answer gives none)."""
+    rec = env.world.record(record)
+    url = fill(case.path, {**rec.ids})
+    client = env.clients[role]
+    sent = {"data": criteria} if case.kind == "form" else {"json": criteria}
+    r = client.post(url, **sent)
+    assert r.status_code < 500, (r.status_code, r.text[:300])
+    if r.status_code >= 300:
+        return None
+    if r.text[:1] == "[":
+        for item in r.json():
+            person = item.get("person", item)
+            if person.get("id") == rec.person_id:
+                return item.get("probability", True)
+        return None
+    text = r.text
+    found = rec.person_id in text or rec.ids["registration_number"] in text
+    return True if found else None
+
+
+def _value(env: Env, record: str, criterion: str) -> str:
+    return env.world.record(record).text_canaries[CANARY_OF[criterion]]
+
+
+@pytest.mark.parametrize(
+    ("backend", "case", "criterion", "role", "record"), _search_params(hidden=True)
+)
+def test_no_search_matches_on_a_withheld_field(
+    env: Env, case: RouteCase, criterion: str, role: Role, record: str
+) -> None:
+    """A search by a field the role may not see on the record (a child's phone, for a
+    registrar) answers about that record exactly as the search without it: on the code
+    before, the exact search found the child by their phone, which it then withheld."""
+    value = _value(env, record, criterion)
+    given = _search(env, case, role, record, {criterion: value})
+    without = _search(env, case, role, record, {})
+    assert given == without, (case.key, criterion, given, without)
+
+
+@pytest.mark.parametrize(
+    ("backend", "case", "criterion", "role", "record"), _search_params(hidden=False)
+)
+def test_a_search_finds_by_a_field_the_role_sees(
+    env: Env, case: RouteCase, criterion: str, role: Role, record: str
+) -> None:
+    """The other side: the same search by a role that sees the field finds the record
+    (so that the check above is not passed by a search that finds nobody)."""
+    if criterion == "place_of_origin":
+        pytest.skip("a place of origin alone is no search: it ranks, never finds")
+    assert _search(env, case, role, record, {criterion: _value(env, record, criterion)}), (
+        case.key,
+        criterion,
+    )
 
 
 @pytest.mark.parametrize(("backend", "case", "role", "record"), _params())
