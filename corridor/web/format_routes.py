@@ -186,10 +186,12 @@ def report_hxl(
     from_: Annotated[date, Query(alias="from")],
     to: date,
 ) -> Response:
-    """Daily figures per site (the caller's sites), HXL-tagged CSV, counts under 5
-    suppressed: the same as ``corridor report hxl``."""
+    """Daily figures per site (the caller's sites), HXL-tagged CSV, small counts
+    suppressed (under ``Settings.small_counts_below``, 5 by default), for every caller:
+    the same as ``corridor report hxl``."""
     from corridor.formats import hxl
 
     allowed = site_scope(who, "figures.read")
     rows = [r for r in svc.reports.daily(from_, to) if allowed is None or r["site_id"] in allowed]
-    return Response(hxl.render(rows), media_type="text/csv; charset=utf-8")
+    below = svc.figures.small_counts_below  # policy: Settings.small_counts_below
+    return Response(hxl.render(rows, below), media_type="text/csv; charset=utf-8")

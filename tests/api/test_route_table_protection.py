@@ -32,8 +32,10 @@ change most last (erasure, dispatch, receive...): the world is built once per ba
 
 from __future__ import annotations
 
+import csv
 import functools
 import html.parser
+import io
 import json
 import re
 import secrets
@@ -85,6 +87,7 @@ MATRIX = default_matrix()
 APP = create_app(Settings(database_url="sqlite://", master_key=MASTER_KEY))
 CASES = route_cases(APP)
 ROLES = list(Role)
+WORLD_TIME = datetime(2019, 3, 10, 8, 0, tzinfo=UTC)  # the world's clock when built
 NO_RECORD = "-"  # a route naming no record: one request per role, against the whole world
 BACKENDS = ("sqlite", "postgresql")
 POSTGRES_RECORDS = (NO_RECORD, "child", "detained", "other_site")
@@ -181,7 +184,7 @@ def _env(request: pytest.FixtureRequest, backend: str) -> Env:
     else:
         db = Database(request.getfixturevalue("postgres_server").url)
         _truncate_all(db)
-    clock = Clock(datetime(2019, 3, 10, 8, 0, tzinfo=UTC))
+    clock = Clock(WORLD_TIME)
     world = build_world(db, clock)
     clients, users = {}, {}
     for role in ROLES:
@@ -331,6 +334,116 @@ def test_no_list_by_detention_facility(env: Env, path: str, action: str | None, 
         assert status == 403, (status, text[:300])
     else:
         assert status == 404, (status, text[:300])
+
+
+# -- small counts: figures read as aggregates only withhold them -----------------------
+
+# Routes of ``figures.read`` that count no persons (every other one is checked below).
+NOT_PERSON_COUNTS = {
+    "GET /api/sites": "the sites' details: a capacity, no count of persons",
+    "GET /api/sites/{site_id}": "a site's details: a capacity, no count of persons",
+    "GET /api/sync/status": "changes waiting to be sent, not persons",
+    "GET /sync": "changes waiting to be sent, not persons",
+    "GET /sync.json": "changes waiting to be sent, not persons",
+}
+FIGURE_ROUTES = [
+    c for c in CASES if c.action == "figures.read" and c.reads and c.key not in NOT_PERSON_COUNTS
+]
+SMALL_BELOW = Settings().small_counts_below  # the app's policy (default settings)
+# What an answer of figures calls a count: numbers of its JSON (but a site's details and
+# the dates), of a page's figures, table cells and chart labels, and a CSV's count columns.
+NOT_COUNTS = {"site", "suppressed_below", "as_of", "from", "to", "date"}
+PAGE_COUNTS = (
+    re.compile(r"<td>([\d,]+)</td>"),
+    re.compile(r'<strong data-figure="[^"]*">([\d,]+)</strong>'),
+    re.compile(r"<text[^>]*>([\d,]+)</text>"),
+    re.compile(r"<title>[^<]*: ([\d,]+)</title>"),
+)
+HXL_FIRST_COUNT = 7  # the "Total" column (corridor/formats/hxl.py HEADER)
+
+
+def test_no_figures_route_goes_unchecked() -> None:
+    assert sorted(set(NOT_PERSON_COUNTS) - {c.key for c in CASES}) == []
+    assert {c.kind for c in FIGURE_ROUTES} >= {"api", "page", "twin"}
+
+
+def _counts(text: str, data: Any) -> list[int]:
+    if data is not None:
+        out: list[int] = []
+
+        def walk(value: Any) -> None:
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    if k not in NOT_COUNTS:
+                        walk(v)
+            elif isinstance(value, list):
+                for v in value:
+                    walk(v)
+            elif isinstance(value, int) and not isinstance(value, bool):
+                out.append(value)
+
+        walk(data)
+        return out
+    if text.lstrip().startswith("<"):
+        return [int(n.replace(",", "")) for rx in PAGE_COUNTS for n in rx.findall(text)]
+    rows = list(csv.reader(io.StringIO(text)))[2:]  # a header row, a row of hashtags
+    return [int(v) for row in rows for v in row[HXL_FIRST_COUNT:] if v.isdigit()]
+
+
+def _aggregate_only(role: Role, site: str) -> bool:
+    """Whether ``role`` (working at site A) reads figures as aggregates only: a route that
+    names no site is a published report (for everyone); a site's figures, unless the role
+    may read the site's persons, and, at the detention facility, see detention sites."""
+    if site == NO_RECORD:
+        return True
+    reads = MATRIX.allowed(role, "person.read", same_site=site == "A")
+    return not reads or (
+        site == "D" and "detention_site_id" not in MATRIX.visible_fields(role, "person")
+    )
+
+
+def _figures_params() -> list[Any]:
+    out = []
+    for backend in BACKENDS:
+        marks = [pytest.mark.postgresql] if backend == "postgresql" else []
+        for case in FIGURE_ROUTES:
+            for role in ROLES:
+                if _gate_refuses(role, case):
+                    continue
+                for site in ("A", "D") if "site_id" in case.params else (NO_RECORD,):
+                    out.append(
+                        pytest.param(
+                            backend, case, role, site, marks=marks,
+                            id=f"{backend}|{case.key}|{role.value}|{site}",
+                        )
+                    )  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize(("backend", "case", "role", "site"), _figures_params())
+def test_figures_withhold_small_counts(env: Env, case: RouteCase, role: Role, site: str) -> None:
+    """Every figures route (JSON, page, its twin, the HXL file), generated from the route
+    table: read as aggregates only (``_aggregate_only``), no count from 1 to
+    ``small_counts_below - 1`` is in the answer; read exactly (a registrar's own site), the
+    small counts are there. The detention facility holds one person (the detained
+    husband): on the code before, a coordinator's JSON figures of it said 1."""
+    url = case.path
+    if site != NO_RECORD:
+        url = url.replace("{site_id}", env.world.sites[site])
+    day = WORLD_TIME.date()
+    r = env.clients[role].get(url, params={"from": f"{day.replace(day=1)}", "to": f"{day}"})
+    if r.status_code == 404:  # the site is outside the role's sites (own_site)
+        assert site != NO_RECORD and _own_site_only(role, "figures.read") and site != "A"
+        return
+    assert r.status_code == 200, (r.status_code, r.text[:300])
+    data = r.json() if r.text[:1] in "[{" else None
+    counts = _counts(r.text, data)
+    assert counts, ("no counts found in the answer: is the parse broken?", r.text[:300])
+    small = sorted({n for n in counts if 0 < n < SMALL_BELOW})
+    if _aggregate_only(role, site):
+        assert small == [], (case.key, role.value, site, small)
+    else:
+        assert small, "read exactly, a site of a few persons has small counts"
 
 
 # -- a search matches on no field the caller may not see (PROTECTION.md line 4) ---------

@@ -304,6 +304,32 @@ class Gate:
             raise NotFound("site", field="site_id")
         return site_id
 
+    # -- figures ----------------------------------------------------------------------
+
+    def exact_figures(self, who: Caller, site_id: str) -> bool:
+        """Whether ``who`` reads a site's figures exactly, or as aggregates only (small
+        counts withheld, ``FigureService.aggregate_only``): exactly only where one of
+        their roles may read the site's persons, and a detention facility's only where
+        it may also see detention sites. A coordinator's figures, a registrar's of a
+        detention facility at their site, and every other reader's are aggregates only:
+        a count of 1 or 2 held at a facility names a person."""
+        on_site = site_id in who.principal.site_ids
+        reads = any(
+            self.matrix.allowed(r, "person.read", same_site=on_site) for r in who.principal.roles
+        )
+        if not reads:
+            return False
+        return self.viewer(who).sees_detention or site_id not in self.detention_sites()
+
+    def site_figures(
+        self, who: Caller, site_id: str, start: date | None = None, end: date | None = None
+    ) -> dict[str, Any]:
+        """A site's figures (``figures.read``, in the caller's scope) as the caller may
+        read them (``exact_figures``): every route and page of figures asks here."""
+        return self.s.figures.site_figures(
+            site_id, start, end, scope=who.scope, exact=self.exact_figures(who, site_id)
+        )
+
     # -- field groups -----------------------------------------------------------------
 
     def _withhold_sites(
