@@ -22,6 +22,12 @@ list of what to fix:
 
 And: no list route with a ``site_id`` filter answers a detention facility's id to a role
 outside the matrix's ``detention`` field group (404; 403 from the role gate).
+Nor does any JSON list (API or page twin) filter by one under any name (``site_id``,
+``site``): 404, or the filter is ignored. Every figures route withholds small counts
+where it is read as aggregates only. A search by a restricted field (a phone, a
+document number, a place of origin) answers about a record whose kind hides that field
+from the role exactly as the search without it. A body naming a second record (a person
+to link, merge, put on a manifest) is answered for site B's as for an id nobody has.
 
 A route that names no record is asked once per role (its answer is checked against every
 record of the world). A role the gate refuses is tried on a child of its own site and on
@@ -51,7 +57,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from corridor.domain.ids import format_registration_number
+from corridor.domain.ids import format_registration_number, new_registration_number, uuid7
 from corridor.security.roles import Role, default_matrix
 from corridor.security.tables import audit_events
 from corridor.security.tokens import ApiTokens
@@ -446,6 +452,78 @@ def test_figures_withhold_small_counts(env: Env, case: RouteCase, role: Role, si
         assert small, "read exactly, a site of a few persons has small counts"
 
 
+# -- a second record named in a body: site B's is nobody (no existence oracle) ----------
+
+# Placeholders of a body that name a record (the path names the first, these a second).
+BODY_RECORDS = ("person_id", "household_id", "registration_number", "case_id", "match_id")
+
+
+def _names_a_second_record(case: RouteCase) -> bool:
+    text = json.dumps(case.body, default=str)
+    return case.method == "POST" and any("{" + p + "}" in text for p in BODY_RECORDS)
+
+
+def _second_record_params() -> list[Any]:
+    out = []
+    for backend in BACKENDS:
+        marks = [pytest.mark.postgresql] if backend == "postgresql" else []
+        for case in CASES:
+            if case.missing or case.action is None or not _names_a_second_record(case):
+                continue
+            for role in ROLES:
+                if _own_site_only(role, case.action):
+                    out.append(
+                        pytest.param(
+                            backend, case, role, marks=marks,
+                            id=f"{backend}|{case.key}|{role.value}",
+                        )
+                    )  # fmt: skip
+    return out
+
+
+def _fake_ids() -> dict[str, str]:
+    """Ids of the right shape that no record has."""
+    return {
+        "person_id": uuid7(),
+        "household_id": uuid7(),
+        "case_id": uuid7(),
+        "match_id": uuid7(),
+        "registration_number": format_registration_number(new_registration_number()),
+    }
+
+
+def _send(env: Env, case: RouteCase, role: Role, body_ids: dict[str, str]) -> tuple[int, str]:
+    own = env.world.record("adult")
+    url = fill(case.path, {**own.ids, "user_id": env.users[role]})
+    body = fill(case.body, {**own.ids, **body_ids})
+    client = env.clients[role]
+    r = client.post(url, data=body) if case.kind == "form" else client.post(url, json=body)
+    text = r.text
+    for value in body_ids.values():
+        text = text.replace(value, "<the record named>")
+    # A page re-rendered with the form's values carries a fresh key each time.
+    text = re.sub(r'name="idempotency_key" value="[^"]+"', "", text)
+    return r.status_code, text
+
+
+@pytest.mark.parametrize(("backend", "case", "role"), _second_record_params())
+def test_a_second_record_of_site_b_is_nobody(env: Env, case: RouteCase, role: Role) -> None:
+    """Every route whose body names a second record (a person to link, merge, put on a
+    manifest or attach to a case; a household to check in), asked by a role holding the
+    action for its own sites, with the path naming its own record: site B's record in the
+    body is answered exactly as an id nobody has (status and text), so that the answer
+    tells nothing of whether it exists (PROTECTION.md line 3). Asked before any other
+    write of the module; nothing is written either way."""
+    other = env.world.record("other_site")
+    named = {p: other.ids[p] for p in BODY_RECORDS if p in other.ids}
+    b_status, b_text = _send(env, case, role, named)
+    fake = {p: v for p, v in _fake_ids().items() if p in named}
+    n_status, n_text = _send(env, case, role, fake)
+    assert b_status == n_status, (b_status, n_status, b_text[:300], n_text[:300])
+    assert b_status >= 400 or case.key in NO_KEY, (b_status, b_text[:300])
+    assert b_text == n_text
+
+
 # -- a search matches on no field the caller may not see (PROTECTION.md line 4) ---------
 
 # Searches by a restricted field, from the route table: (route, criterion) pairs.
@@ -559,6 +637,46 @@ def test_a_search_finds_by_a_field_the_role_sees(
         case.key,
         criterion,
     )
+
+
+def _lists_of_json() -> list[Any]:
+    """Every JSON list of the route table (API, page twins) naming no record, for every
+    role outside the detention field group that passes its role gate."""
+    out = []
+    for case in CASES:
+        if not case.reads or case.params or case.kind not in ("api", "twin") or case.missing:
+            continue
+        for role in ROLES:
+            if "detention_site_id" in MATRIX.visible_fields(role, "person"):
+                continue
+            if _gate_refuses(role, case):
+                continue
+            for backend in BACKENDS:
+                marks = [pytest.mark.postgresql] if backend == "postgresql" else []
+                out.append(
+                    pytest.param(
+                        backend, case, role, marks=marks, id=f"{backend}|{case.key}|{role.value}"
+                    )
+                )
+    return out
+
+
+@pytest.mark.parametrize(("backend", "case", "role"), _lists_of_json())
+def test_no_filter_by_detention_facility(env: Env, case: RouteCase, role: Role) -> None:
+    """Whatever a list calls its site filter (``site_id`` in the API, ``site`` on the
+    pages, read from the query string where no schema declares it), a detention
+    facility's id is a 404, or the filter is no filter (the answer is the list's own):
+    generated from the route table, where ``test_no_list_by_detention_facility`` sees the
+    declared ``site_id`` only."""
+    client = env.clients[role]
+    d = env.world.sites["D"]
+    plain = client.get(case.path)
+    for name in ("site_id", "site"):
+        r = client.get(case.path, params={name: d})
+        if r.status_code == 404:
+            continue
+        assert r.status_code == plain.status_code, (name, r.status_code, r.text[:300])
+        assert r.text == plain.text, (name, "a detention facility filtered the list")
 
 
 @pytest.mark.parametrize(("backend", "case", "role", "record"), _params())
