@@ -94,30 +94,30 @@ class Counts(ReadModel):
     """Persons counted by sex (``f``, ``m``, ``unknown``), by age bracket (``0-4`` ...
     ``60+``, ``unknown``) and by both."""
 
-    total: int
-    by_sex: dict[str, int]
-    by_bracket: dict[str, int]
-    by_sex_bracket: dict[str, dict[str, int]]
+    total: int | None
+    by_sex: dict[str, int | None]
+    by_bracket: dict[str, int | None]
+    by_sex_bracket: dict[str, dict[str, int | None]]
 
 
 class PresentCounts(Counts):
     """Persons at the site now, also by location state."""
 
-    by_state: dict[str, int]
+    by_state: dict[str, int | None]
 
 
 class VulnerabilityCounts(ReadModel):
     """Persons at the site now with each vulnerability."""
 
-    unaccompanied: int
-    separated: int
-    sam: int
-    mam: int
-    disabled: int
-    pregnant_lactating: int
-    serious_medical_condition: int
-    injury: int
-    elderly_alone: int
+    unaccompanied: int | None
+    separated: int | None
+    sam: int | None
+    mam: int | None
+    disabled: int | None
+    pregnant_lactating: int | None
+    serious_medical_condition: int | None
+    injury: int | None
+    elderly_alone: int | None
 
 
 class DayFigures(ReadModel):
@@ -128,10 +128,10 @@ class DayFigures(ReadModel):
     they went."""
 
     date: date
-    present_at_start: int
+    present_at_start: int | None
     arrivals: Counts
     departures: Counts
-    present_at_end: int
+    present_at_end: int | None
 
 
 class SiteFigures(ReadModel):
@@ -141,13 +141,19 @@ class SiteFigures(ReadModel):
     as_of: datetime
     present: PresentCounts
     vulnerabilities_present: VulnerabilityCounts
-    children_alone: int = Field(
+    children_alone: int | None = Field(
         description="Children at the site now apart from every adult relative (the children "
         "the separated-families page marks 'alone')"
     )
     from_: date = Field(alias="from")
     to: date
     daily: list[DayFigures]
+    suppressed_below: int | None = Field(
+        description="Set where the caller reads these figures as aggregates only (a role that "
+        "may not read the site's persons; a detention facility's, for a role that may not see "
+        "detention sites): every count from 1 to this number minus one is null, and one more "
+        "where a sum would give it away. Null: the counts are exact."
+    )
 
 
 # -- authentication ---------------------------------------------------------------------

@@ -64,6 +64,9 @@ class Settings:
     lookups_per_hour: Mapping[str, int] = field(
         default_factory=lambda: dict(DEFAULT_LOOKUPS_PER_HOUR)
     )
+    # Figures read as aggregates only (outside roles, a detention facility's, the HXL
+    # report): counts from 1 to this minus one are withheld (corridor/domain/disclosure.py).
+    small_counts_below: int = 5
 
     def __post_init__(self) -> None:
         if self.tracing_checks not in ("background", "inline"):
@@ -100,6 +103,10 @@ class Settings:
             raise ValueError("sync_interval_s must be 0 (off) or between 10 and 86400 seconds")
         object.__setattr__(self, "sync_interval_s", interval)
         object.__setattr__(self, "lookups_per_hour", _lookups(self.lookups_per_hour))
+        below = str(self.small_counts_below).strip()
+        if not below.isdigit() or not 2 <= int(below) <= 100:
+            raise ValueError("CORRIDOR_SMALL_COUNTS_BELOW must be a whole number from 2 to 100")
+        object.__setattr__(self, "small_counts_below", int(below))
         try:
             window = float(self.sync_pull_window_hours)
             most = int(self.sync_pull_max_changes)
@@ -238,6 +245,11 @@ SETTINGS_HELP: dict[str, str] = {
     "sync_interval_s": "A site node syncs with its central by itself every so many seconds "
     "(a round of `corridor node sync`; a failure is logged and tried again at the next "
     "interval); 0, the default, is off; env CORRIDOR_SYNC_INTERVAL_S",
+    "small_counts_below": "Figures read as aggregates only (a role that may not read the "
+    "site's persons, such as a coordinator; a detention facility's figures for a role "
+    "without the detention field group; the HXL report) withhold every count from 1 to "
+    "this number minus one (default 5: counts under 5), and one more cell where a sum "
+    "would give a withheld one away; env CORRIDOR_SMALL_COUNTS_BELOW",
     "matching_model_file": "A matching model (corridor-match-model/1 JSON, as `corridor "
     "bench` trains) replacing the shipped one; env CORRIDOR_MATCHING_MODEL_FILE",
 }

@@ -45,7 +45,8 @@ def _services(db_url: str | None) -> tuple[Any, Settings]:
         )
     configured = settings.master_key or settings.master_key_file
     master = settings.load_master_key() if configured else None
-    return Services(db, master=master), settings
+    services = Services(db, master=master, small_counts_below=settings.small_counts_below)
+    return services, settings
 
 
 def _operator() -> str:
@@ -255,12 +256,13 @@ def report() -> None:
 @click.option("--out", type=OutFile, default=None, help="File (default: standard output)")
 def report_hxl(db_url: str | None, start: datetime, end: datetime, out: Path | None) -> None:
     """Daily arrivals, departures and present per site by sex and age bracket, transfers by
-    destination kind and UASC, HXL-tagged; counts under 5 suppressed."""
+    destination kind and UASC, HXL-tagged; counts under 5 suppressed
+    (CORRIDOR_SMALL_COUNTS_BELOW)."""
     from corridor.formats import hxl
 
-    svc, _ = _services(db_url)
+    svc, settings = _services(db_url)
     rows = svc.reports.daily(date.fromisoformat(start.date().isoformat()), end.date())
-    text = hxl.render(rows)
+    text = hxl.render(rows, settings.small_counts_below)
     if out is None:
         click.echo(text, nl=False)
     else:

@@ -1,7 +1,8 @@
 """Published daily figures as an HXL-tagged CSV: a header row, a row of hashtags, then
 one row per day, site and figure. Aggregates only; small counts are suppressed.
 
-Suppression: a count from 1 to 4 is written ``<5``; when a row would then hide only one
+Suppression (``domain.disclosure``, policy ``Settings.small_counts_below``, 5 by
+default): a count from 1 to 4 is written ``<5``; when a row would then hide only one
 cell, the next smallest count is hidden too, so that no hidden cell can be worked out
 from the total; a total under 5 is hidden as well.
 """
@@ -14,9 +15,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from corridor.domain.birth import BRACKETS, UNKNOWN_BRACKET
+from corridor.domain.disclosure import DEFAULT_BELOW, hidden_cells, small
 
-THRESHOLD = 5
-HIDDEN = "<5"
 COUNTRY = "SYR"
 _BRACKETS = (*BRACKETS, UNKNOWN_BRACKET)
 
@@ -51,27 +51,24 @@ TAGS = (
 )
 
 
-def suppress(values: list[int], total: int) -> tuple[list[str], str]:
-    """Hide counts of 1-4 (and one more cell when only one would be hidden).
+def suppress(values: list[int], total: int, below: int = DEFAULT_BELOW) -> tuple[list[str], str]:
+    """Hide counts of 1 to ``below - 1`` (and one more cell when only one would be hidden).
 
     >>> suppress([10, 2, 0, 7], 19)
     (['10', '<5', '0', '<5'], '19')
     >>> suppress([3], 3)
     (['<5'], '<5')
+    >>> suppress([10, 2, 0, 7], 19, below=11)
+    (['<11', '<11', '0', '<11'], '19')
     """
-    shown = [str(v) for v in values]
-    hidden = {i for i, v in enumerate(values) if 0 < v < THRESHOLD}
-    if len(hidden) == 1:
-        others = [(v, i) for i, v in enumerate(values) if v > 0 and i not in hidden]
-        if others:
-            hidden.add(min(others)[1])
-    for i in hidden:
-        shown[i] = HIDDEN
-    return shown, (HIDDEN if 0 < total < THRESHOLD else str(total))
+    hidden_text = f"<{below}"
+    hidden = hidden_cells(values, below, sum_shown=True)
+    shown = [hidden_text if i in hidden else str(v) for i, v in enumerate(values)]
+    return shown, (hidden_text if small(total, below) else str(total))
 
 
-def render(rows: Iterable[Mapping[str, Any]]) -> str:
-    """The HXL CSV of ``services.reports`` rows."""
+def render(rows: Iterable[Mapping[str, Any]], below: int = DEFAULT_BELOW) -> str:
+    """The HXL CSV of ``services.reports`` rows, counts under ``below`` withheld."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
@@ -83,7 +80,7 @@ def render(rows: Iterable[Mapping[str, Any]]) -> str:
         total = sum(counts.values())
         if total == 0:
             continue
-        cells, shown_total = suppress(values, total)
+        cells, shown_total = suppress(values, total, below)
         writer.writerow(
             [
                 row["date"],

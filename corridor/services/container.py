@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from corridor.domain.disclosure import DEFAULT_BELOW
 from corridor.security.roles import AuthorisationMatrix, default_matrix
 from corridor.storage.database import Database
 
@@ -38,6 +39,7 @@ class Services:
         matching_model: Model | None = None,
         travel_hours: float = 12.0,
         lookups_per_hour: Mapping[str, int] | None = None,
+        small_counts_below: int = DEFAULT_BELOW,
     ) -> None:
         """``tracing_in_background``: check new registrations and arrivals against open
         enquiries, and a desk's registrations against the registry for duplicates, on
@@ -86,7 +88,8 @@ class Services:
         self.registration = RegistrationService(db, clock, self.vault, biometrics_enabled)
         self.movements = MovementService(db, clock)
         self.manifests = ManifestService(db, clock, travel_hours)
-        self.figures = FigureService(db, clock)
+        # Small counts withheld from figures read as aggregates only (policy: settings).
+        self.figures = FigureService(db, clock, small_counts_below)
         self.health = HealthService(db, clock)
         self.person_search = PersonSearchService(db, clock, self.vault, matching_model)
         self.accounts = AccountService(db, clock, master, self.matrix, lookups_per_hour)

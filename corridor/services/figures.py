@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Date, and_, case, cast, distinct, func, literal, or_, select
 
+from corridor.domain import disclosure
 from corridor.domain.birth import ADULT_AGE, BRACKETS, UNKNOWN_BRACKET, age_bracket, age_on
 from corridor.domain.movements import AT_SITE_STATES, COUNTED_KINDS, EVENT_KINDS
 from corridor.domain.paging import ALL, Page, Paging
 from corridor.errors import NotFound, Problem, ValidationFailed
 from corridor.services.base import Service
 from corridor.storage import queries
+from corridor.storage.database import Database
 from corridor.storage.queries import Sites
 from corridor.storage.tables import movements, person_locations, persons, relationships
 from corridor.text import N_
@@ -130,13 +132,43 @@ def _moves_at(site_id: str, dialect: str) -> Any:
     )
 
 
+def aggregate_only(figures: dict[str, Any], below: int) -> dict[str, Any]:
+    """A site's figures as a reader of aggregates only sees them: every count from 1 to
+    ``below - 1`` withheld (``None``), with one more where a sum would give it away
+    (``domain.disclosure``); ``suppressed_below`` says so."""
+    return {
+        **figures,
+        "present": disclosure.withhold_table(figures["present"], below),
+        "vulnerabilities_present": {
+            k: disclosure.withhold_one(v, below)
+            for k, v in figures["vulnerabilities_present"].items()
+        },
+        "children_alone": disclosure.withhold_one(figures["children_alone"], below),
+        "daily": [disclosure.withhold_day(d, below) for d in figures["daily"]],
+        "suppressed_below": below,
+    }
+
+
 class FigureService(Service):
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], datetime],
+        small_counts_below: int = disclosure.DEFAULT_BELOW,
+    ) -> None:
+        """``small_counts_below``: policy (``Settings.small_counts_below``), the counts
+        withheld from figures read as aggregates only."""
+        super().__init__(db, clock)
+        self.small_counts_below = small_counts_below
+
     def site_figures(
         self,
         site_id: str,
         start: date | None = None,
         end: date | None = None,
         scope: Sites = None,
+        *,
+        exact: bool = True,
     ) -> dict[str, Any]:
         """Present now; arrivals and departures per day by sex and age bracket, with the
         number present at the start and the end of each day; vulnerabilities; children
@@ -146,7 +178,10 @@ class FigureService(Service):
         moved a person (a manifest, a transfer, a hospitalisation, a detention, a check-in
         off the manifest, a death), it is a departure from where they were counted and an
         arrival where they are counted now, so ``present_at_end`` of a day is always
-        ``present_at_start + arrivals - departures`` and the next day starts from it."""
+        ``present_at_start + arrivals - departures`` and the next day starts from it.
+
+        Not ``exact`` (a reader of aggregates only: ``Gate.site_figures`` decides), the
+        small counts are withheld (``aggregate_only``)."""
         now = self.clock()
         end = end or now.date()
         start = start or end - timedelta(days=13)
@@ -199,7 +234,7 @@ class FigureService(Service):
             figures["present_at_start"] = before
             before += figures["arrivals"]["total"] - figures["departures"]["total"]
             figures["present_at_end"] = before
-        return {
+        figures = {
             "site": site,
             "as_of": now,
             "present": {**present, "by_state": dict(by_state)},
@@ -208,7 +243,9 @@ class FigureService(Service):
             "from": start.isoformat(),
             "to": end.isoformat(),
             "daily": [daily[d] for d in days],
+            "suppressed_below": None,
         }
+        return figures if exact else aggregate_only(figures, self.small_counts_below)
 
     def separated_families(
         self, site_id: str | None = None, scope: Sites = None

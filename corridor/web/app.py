@@ -93,6 +93,7 @@ def create_app(
         matching_model=settings.matching_model(),
         travel_hours=settings.travel_hours,
         lookups_per_hour=settings.lookups_per_hour,
+        small_counts_below=settings.small_counts_below,
     )
     app.state.services = services
     auto_sync = for_services(services, settings.sync_interval_s)

@@ -31,15 +31,16 @@ def _svg(width: int, height: int, title: str, body: list[str]) -> Markup:
 
 
 def pyramid(
-    by_sex_bracket: Mapping[str, Mapping[str, int]],
+    by_sex_bracket: Mapping[str, Mapping[str, int | None]],
     brackets: Sequence[tuple[str, str]],
     labels: Mapping[str, str],
-    fmt: Callable[[int], str] = str,
+    fmt: Callable[[int | None], str] = str,
 ) -> Markup:
     """An age and sex pyramid: youngest at the bottom, men to the left, women to the right.
 
     ``brackets`` are (key, label) pairs from youngest to oldest; ``labels`` holds
-    ``title``, ``male`` and ``female``.
+    ``title``, ``male`` and ``female``. A withheld count (``None``: a small count of
+    figures read as aggregates only) draws no bar and is labelled by ``fmt``.
 
     >>> svg = pyramid({"m": {"0-4": 3}, "f": {"0-4": 5}}, [("0-4", "0-4")],
     ...               {"title": "Present", "male": "Men", "female": "Women"})
@@ -50,7 +51,7 @@ def pyramid(
     height = top + row * len(brackets) + 10
     half = (width - mid_gap) / 2 - 40
     biggest = max(
-        [by_sex_bracket.get(s, {}).get(k, 0) for s in ("m", "f") for k, _ in brackets] + [1]
+        [by_sex_bracket.get(s, {}).get(k) or 0 for s in ("m", "f") for k, _ in brackets] + [1]
     )
     centre = width / 2
     body = [
@@ -63,8 +64,8 @@ def pyramid(
         y = top + i * row
         men = by_sex_bracket.get("m", {}).get(key, 0)
         women = by_sex_bracket.get("f", {}).get(key, 0)
-        wm = half * men / biggest
-        ww = half * women / biggest
+        wm = half * (men or 0) / biggest
+        ww = half * (women or 0) / biggest
         left = centre - mid_gap / 2
         right = centre + mid_gap / 2
         body += [
@@ -82,9 +83,10 @@ def pyramid(
 
 
 def daily_bars(
-    days: Sequence[tuple[str, int]], title: str, fmt: Callable[[int], str] = str
+    days: Sequence[tuple[str, int | None]], title: str, fmt: Callable[[int | None], str] = str
 ) -> Markup:
-    """One bar per day (oldest on the left), its count above it.
+    """One bar per day (oldest on the left), its count above it (a withheld count,
+    ``None``: no bar, ``fmt``'s label).
 
     >>> svg = daily_bars([("1 Mar", 2), ("2 Mar", 7)], "Arrivals")
     >>> svg.count("<rect")
@@ -93,13 +95,13 @@ def daily_bars(
     width, height, bottom, top = 480, 220, 40, 20
     n = max(len(days), 1)
     slot = width / n
-    biggest = max([c for _, c in days] + [1])
+    biggest = max([c or 0 for _, c in days] + [1])
     plot = height - bottom - top
     body = [
         f'<line x1="0" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" stroke="{AXIS}"/>'
     ]
     for i, (label, count) in enumerate(days):
-        h = plot * count / biggest
+        h = plot * (count or 0) / biggest
         x = i * slot + slot * 0.15
         y = height - bottom - h
         body += [

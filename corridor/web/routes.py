@@ -132,8 +132,11 @@ def site_figures(
     from_: Annotated[date | None, Query(alias="from")] = None,
     to: date | None = None,
 ) -> SiteFigures:
-    """Present now, arrivals and departures per day by sex and age bracket, vulnerabilities."""
-    return SiteFigures.model_validate(svc.figures.site_figures(site_id, from_, to, scope=who.scope))
+    """Present now, arrivals and departures per day by sex and age bracket, vulnerabilities.
+    Read as aggregates only (a role that may not read the site's persons; a detention
+    facility's, for a role outside the detention field group), a count under
+    ``suppressed_below`` is ``null`` (``Settings.small_counts_below``)."""
+    return SiteFigures.model_validate(svc.gate.site_figures(who, site_id, from_, to))
 
 
 @api_router.put("/users/{user_id}/sites", tags=["users"])

@@ -127,3 +127,50 @@ def test_a_data_subject_access_request_counts(officer, database):
     assert r.status_code == 429, r.text
     assert "Subject" not in r.text
     assert _outcomes(database, people[LIMIT]) == [("person.export", "denied")]
+
+
+def _queue_pairs(client: TestClient, camp: str, pairs: int) -> list[str]:
+    """``pairs`` men each registered twice at ``camp``, each pair queued for review (by
+    the desk's own check of a registration, or here)."""
+    svc = client.app.state.services  # type: ignore[attr-defined]
+    ids = []
+    for i in range(pairs):
+        name = {"given_name": f"Twin{i}", "father_name": "Ali", "family_name": "Jabbouri",
+                "sex": "m", "birth_date": f"19{60 + i}-03-02"}  # fmt: skip
+        ids += [register(client, camp, **name)["id"], register(client, camp, **name)["id"]]
+    queue = [ids[i : i + 2] for i in range(0, len(ids), 2)]
+    svc.merges.propose(queue, audit=svc.audit.operator_hook("test", "person.merge"))
+    queued, total = svc.merges.queue_page()
+    assert total == pairs and {p["id"] for d in queued for p in d["persons"]} == set(ids)
+    return ids
+
+
+@pytest.mark.parametrize("path", ["/api/duplicates", "/duplicates", "/duplicates.json"])
+def test_the_duplicates_queue_beyond_the_limit_is_refused_whole(officer, database, path):
+    """Two persons side by side per pair: the queue's page counts every one of them.
+    On the code before, the queue showed any number of persons, uncounted."""
+    camp = site(officer, "Camp A")
+    ids = _queue_pairs(officer, camp, 2)  # four persons: one more than the limit
+    r = officer.get(path)
+    assert r.status_code == 429, r.text
+    assert "Twin" not in r.text
+    # One denial each; the only other events are the queue's own (``propose``).
+    for p in ids:
+        assert [o for o in _outcomes(database, p) if o[1] == "denied"] == [
+            ("person.merge", "denied")
+        ]
+    assert _alerts(database) == ["lookup.enumeration"]
+
+
+def test_the_duplicates_queue_counts_each_person_shown(officer, database):
+    camp = site(officer, "Camp A")
+    ids = _queue_pairs(officer, camp, 1)  # two persons: one look-up left after them
+    other = register(officer, camp, given_name="Other")
+    last = register(officer, camp, given_name="Last")
+    r = officer.get("/api/duplicates")
+    assert r.status_code == 200 and len(r.json()) == 1, r.text
+    assert officer.get(f"/api/persons/{other['id']}").status_code == 200
+    assert officer.get(f"/api/persons/{last['id']}").status_code == 429
+    # The persons of the queue stay open, and the queue itself.
+    assert all(officer.get(f"/api/persons/{p}").status_code == 200 for p in ids)
+    assert officer.get("/api/duplicates").status_code == 200

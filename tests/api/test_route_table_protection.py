@@ -22,6 +22,12 @@ list of what to fix:
 
 And: no list route with a ``site_id`` filter answers a detention facility's id to a role
 outside the matrix's ``detention`` field group (404; 403 from the role gate).
+Nor does any JSON list (API or page twin) filter by one under any name (``site_id``,
+``site``): 404, or the filter is ignored. Every figures route withholds small counts
+where it is read as aggregates only. A search by a restricted field (a phone, a
+document number, a place of origin) answers about a record whose kind hides that field
+from the role exactly as the search without it. A body naming a second record (a person
+to link, merge, put on a manifest) is answered for site B's as for an id nobody has.
 
 A route that names no record is asked once per role (its answer is checked against every
 record of the world). A role the gate refuses is tried on a child of its own site and on
@@ -32,8 +38,10 @@ change most last (erasure, dispatch, receive...): the world is built once per ba
 
 from __future__ import annotations
 
+import csv
 import functools
 import html.parser
+import io
 import json
 import re
 import secrets
@@ -49,10 +57,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from corridor.domain.ids import format_registration_number
+from corridor.domain.ids import format_registration_number, new_registration_number, uuid7
 from corridor.security.roles import Role, default_matrix
 from corridor.security.tables import audit_events
 from corridor.security.tokens import ApiTokens
+from corridor.services.protection.gate import SEARCHED_FIELDS
 from corridor.settings import Settings
 from corridor.storage import Database
 from corridor.storage.number_tables import renumbered
@@ -61,7 +70,15 @@ from corridor.web import create_app
 from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
 from corridor.web.retries import KEY_FIELD, retry_of
 from tests.conftest import MASTER_KEY, Clock, _truncate_all
-from tests.support.route_table import NO_KEY, RouteCase, all_routes, fill, route_cases
+from tests.support.route_table import (
+    NO_KEY,
+    SEARCH_FORMS,
+    RouteCase,
+    all_routes,
+    criteria,
+    fill,
+    route_cases,
+)
 from tests.support.route_world import (
     DETENTION_LOCALITY,
     DETENTION_NAME,
@@ -76,6 +93,7 @@ MATRIX = default_matrix()
 APP = create_app(Settings(database_url="sqlite://", master_key=MASTER_KEY))
 CASES = route_cases(APP)
 ROLES = list(Role)
+WORLD_TIME = datetime(2019, 3, 10, 8, 0, tzinfo=UTC)  # the world's clock when built
 NO_RECORD = "-"  # a route naming no record: one request per role, against the whole world
 BACKENDS = ("sqlite", "postgresql")
 POSTGRES_RECORDS = (NO_RECORD, "child", "detained", "other_site")
@@ -172,7 +190,7 @@ def _env(request: pytest.FixtureRequest, backend: str) -> Env:
     else:
         db = Database(request.getfixturevalue("postgres_server").url)
         _truncate_all(db)
-    clock = Clock(datetime(2019, 3, 10, 8, 0, tzinfo=UTC))
+    clock = Clock(WORLD_TIME)
     world = build_world(db, clock)
     clients, users = {}, {}
     for role in ROLES:
@@ -322,6 +340,343 @@ def test_no_list_by_detention_facility(env: Env, path: str, action: str | None, 
         assert status == 403, (status, text[:300])
     else:
         assert status == 404, (status, text[:300])
+
+
+# -- small counts: figures read as aggregates only withhold them -----------------------
+
+# Routes of ``figures.read`` that count no persons (every other one is checked below).
+NOT_PERSON_COUNTS = {
+    "GET /api/sites": "the sites' details: a capacity, no count of persons",
+    "GET /api/sites/{site_id}": "a site's details: a capacity, no count of persons",
+    "GET /api/sync/status": "changes waiting to be sent, not persons",
+    "GET /sync": "changes waiting to be sent, not persons",
+    "GET /sync.json": "changes waiting to be sent, not persons",
+}
+FIGURE_ROUTES = [
+    c for c in CASES if c.action == "figures.read" and c.reads and c.key not in NOT_PERSON_COUNTS
+]
+SMALL_BELOW = Settings().small_counts_below  # the app's policy (default settings)
+# What an answer of figures calls a count: numbers of its JSON (but a site's details and
+# the dates), of a page's figures, table cells and chart labels, and a CSV's count columns.
+NOT_COUNTS = {"site", "suppressed_below", "as_of", "from", "to", "date"}
+PAGE_COUNTS = (
+    re.compile(r"<td>([\d,]+)</td>"),
+    re.compile(r'<strong data-figure="[^"]*">([\d,]+)</strong>'),
+    re.compile(r"<text[^>]*>([\d,]+)</text>"),
+    re.compile(r"<title>[^<]*: ([\d,]+)</title>"),
+)
+HXL_FIRST_COUNT = 7  # the "Total" column (corridor/formats/hxl.py HEADER)
+
+
+def test_no_figures_route_goes_unchecked() -> None:
+    assert sorted(set(NOT_PERSON_COUNTS) - {c.key for c in CASES}) == []
+    assert {c.kind for c in FIGURE_ROUTES} >= {"api", "page", "twin"}
+
+
+def _counts(text: str, data: Any) -> list[int]:
+    if data is not None:
+        out: list[int] = []
+
+        def walk(value: Any) -> None:
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    if k not in NOT_COUNTS:
+                        walk(v)
+            elif isinstance(value, list):
+                for v in value:
+                    walk(v)
+            elif isinstance(value, int) and not isinstance(value, bool):
+                out.append(value)
+
+        walk(data)
+        return out
+    if text.lstrip().startswith("<"):
+        return [int(n.replace(",", "")) for rx in PAGE_COUNTS for n in rx.findall(text)]
+    rows = list(csv.reader(io.StringIO(text)))[2:]  # a header row, a row of hashtags
+    return [int(v) for row in rows for v in row[HXL_FIRST_COUNT:] if v.isdigit()]
+
+
+def _aggregate_only(role: Role, site: str) -> bool:
+    """Whether ``role`` (working at site A) reads figures as aggregates only: a route that
+    names no site is a published report (for everyone); a site's figures, unless the role
+    may read the site's persons, and, at the detention facility, see detention sites."""
+    if site == NO_RECORD:
+        return True
+    reads = MATRIX.allowed(role, "person.read", same_site=site == "A")
+    return not reads or (
+        site == "D" and "detention_site_id" not in MATRIX.visible_fields(role, "person")
+    )
+
+
+def _figures_params() -> list[Any]:
+    out = []
+    for backend in BACKENDS:
+        marks = [pytest.mark.postgresql] if backend == "postgresql" else []
+        for case in FIGURE_ROUTES:
+            for role in ROLES:
+                if _gate_refuses(role, case):
+                    continue
+                for site in ("A", "D") if "site_id" in case.params else (NO_RECORD,):
+                    out.append(
+                        pytest.param(
+                            backend, case, role, site, marks=marks,
+                            id=f"{backend}|{case.key}|{role.value}|{site}",
+                        )
+                    )  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize(("backend", "case", "role", "site"), _figures_params())
+def test_figures_withhold_small_counts(env: Env, case: RouteCase, role: Role, site: str) -> None:
+    """Every figures route (JSON, page, its twin, the HXL file), generated from the route
+    table: read as aggregates only (``_aggregate_only``), no count from 1 to
+    ``small_counts_below - 1`` is in the answer; read exactly (a registrar's own site), the
+    small counts are there. The detention facility holds one person (the detained
+    husband): on the code before, a coordinator's JSON figures of it said 1."""
+    url = case.path
+    if site != NO_RECORD:
+        url = url.replace("{site_id}", env.world.sites[site])
+    day = WORLD_TIME.date()
+    r = env.clients[role].get(url, params={"from": f"{day.replace(day=1)}", "to": f"{day}"})
+    if r.status_code == 404:  # the site is outside the role's sites (own_site)
+        assert site != NO_RECORD and _own_site_only(role, "figures.read") and site != "A"
+        return
+    assert r.status_code == 200, (r.status_code, r.text[:300])
+    data = r.json() if r.text[:1] in "[{" else None
+    counts = _counts(r.text, data)
+    assert counts, ("no counts found in the answer: is the parse broken?", r.text[:300])
+    small = sorted({n for n in counts if 0 < n < SMALL_BELOW})
+    if _aggregate_only(role, site):
+        assert small == [], (case.key, role.value, site, small)
+    else:
+        assert small, "read exactly, a site of a few persons has small counts"
+
+
+# -- a second record named in a body: site B's is nobody (no existence oracle) ----------
+
+# Placeholders of a body that name a record (the path names the first, these a second).
+BODY_RECORDS = ("person_id", "household_id", "registration_number", "case_id", "match_id")
+
+
+def _names_a_second_record(case: RouteCase) -> bool:
+    text = json.dumps(case.body, default=str)
+    return case.method == "POST" and any("{" + p + "}" in text for p in BODY_RECORDS)
+
+
+def _second_record_params() -> list[Any]:
+    out = []
+    for backend in BACKENDS:
+        marks = [pytest.mark.postgresql] if backend == "postgresql" else []
+        for case in CASES:
+            if case.missing or case.action is None or not _names_a_second_record(case):
+                continue
+            for role in ROLES:
+                if _own_site_only(role, case.action):
+                    out.append(
+                        pytest.param(
+                            backend, case, role, marks=marks,
+                            id=f"{backend}|{case.key}|{role.value}",
+                        )
+                    )  # fmt: skip
+    return out
+
+
+def _fake_ids() -> dict[str, str]:
+    """Ids of the right shape that no record has."""
+    return {
+        "person_id": uuid7(),
+        "household_id": uuid7(),
+        "case_id": uuid7(),
+        "match_id": uuid7(),
+        "registration_number": format_registration_number(new_registration_number()),
+    }
+
+
+def _send(env: Env, case: RouteCase, role: Role, body_ids: dict[str, str]) -> tuple[int, str]:
+    own = env.world.record("adult")
+    url = fill(case.path, {**own.ids, "user_id": env.users[role]})
+    body = fill(case.body, {**own.ids, **body_ids})
+    client = env.clients[role]
+    r = client.post(url, data=body) if case.kind == "form" else client.post(url, json=body)
+    text = r.text
+    for value in body_ids.values():
+        text = text.replace(value, "<the record named>")
+    # A page re-rendered with the form's values carries a fresh key each time.
+    text = re.sub(r'name="idempotency_key" value="[^"]+"', "", text)
+    return r.status_code, text
+
+
+@pytest.mark.parametrize(("backend", "case", "role"), _second_record_params())
+def test_a_second_record_of_site_b_is_nobody(env: Env, case: RouteCase, role: Role) -> None:
+    """Every route whose body names a second record (a person to link, merge, put on a
+    manifest or attach to a case; a household to check in), asked by a role holding the
+    action for its own sites, with the path naming its own record: site B's record in the
+    body is answered exactly as an id nobody has (status and text), so that the answer
+    tells nothing of whether it exists (PROTECTION.md line 3). Asked before any other
+    write of the module; nothing is written either way."""
+    other = env.world.record("other_site")
+    named = {p: other.ids[p] for p in BODY_RECORDS if p in other.ids}
+    b_status, b_text = _send(env, case, role, named)
+    fake = {p: v for p, v in _fake_ids().items() if p in named}
+    n_status, n_text = _send(env, case, role, fake)
+    assert b_status == n_status, (b_status, n_status, b_text[:300], n_text[:300])
+    assert b_status >= 400 or case.key in NO_KEY, (b_status, b_text[:300])
+    assert b_text == n_text
+
+
+# -- a search matches on no field the caller may not see (PROTECTION.md line 4) ---------
+
+# Searches by a restricted field, from the route table: (route, criterion) pairs.
+SEARCHES = [
+    (c, criterion)
+    for c in CASES
+    if not c.missing
+    for criterion in criteria(APP, c)
+    if criterion in SEARCHED_FIELDS
+]
+
+
+def test_every_read_form_says_what_it_searches_by() -> None:
+    forms = [c.key for c in CASES if c.kind == "form"]
+    reads = {k for k in forms if NO_KEY.get(k, "").startswith("a read")}
+    assert sorted(reads - set(SEARCH_FORMS)) == []
+    assert {c.key for c, _ in SEARCHES} >= {"POST /api/persons/search", "POST /search"}
+
+
+def _search_params(hidden: bool) -> list[Any]:
+    """(backend, case, criterion, role, record): every search by a restricted field, by
+    every role that may search, on every record whose kind hides the field from the role
+    (``hidden``), or shows it (not ``hidden``: the criterion must find the record)."""
+    out = []
+    for backend in BACKENDS:
+        marks = [pytest.mark.postgresql] if backend == "postgresql" else []
+        for case, criterion in SEARCHES:
+            for role in ROLES:
+                if _gate_refuses(role, case):
+                    continue
+                for record in RECORDS:
+                    if backend == "postgresql" and record not in POSTGRES_RECORDS:
+                        continue
+                    kind = "minor" if record in ("child", "unaccompanied_child") else "person"
+                    rules = MATRIX.records[kind]
+                    restricted = set().union(*(MATRIX.group_fields[g] for g in rules.groups))
+                    withheld = restricted - MATRIX.visible_fields(role, kind)
+                    if (SEARCHED_FIELDS[criterion] in withheld) != hidden:
+                        continue
+                    if not hidden and (record == "other_site" or record == "refused_tracing"):
+                        continue  # out of the caller's scope or purpose: found or not
+                    out.append(
+                        pytest.param(
+                            backend,
+                            case,
+                            criterion,
+                            role,
+                            record,
+                            marks=marks,
+                            id=f"{backend}|{case.key}|{criterion}|{role.value}|{record}",
+                        )
+                    )
+    return out
+
+
+CANARY_OF = {"phone": "phone", "document_number": "documents", "place_of_origin": "origin_locality"}
+
+
+def _search(env: Env, case: RouteCase, role: Role, record: str, criteria: dict[str, str]) -> Any:
+    """Whether the answer of ``case`` searched by ``criteria`` shows the record: None, or
+    its probability (True where the answer gives none)."""
+    rec = env.world.record(record)
+    url = fill(case.path, {**rec.ids})
+    client = env.clients[role]
+    sent = {"data": criteria} if case.kind == "form" else {"json": criteria}
+    r = client.post(url, **sent)
+    assert r.status_code < 500, (r.status_code, r.text[:300])
+    if r.status_code >= 300:
+        return None
+    if r.text[:1] == "[":
+        for item in r.json():
+            person = item.get("person", item)
+            if person.get("id") == rec.person_id:
+                return item.get("probability", True)
+        return None
+    text = r.text
+    found = rec.person_id in text or rec.ids["registration_number"] in text
+    return True if found else None
+
+
+def _value(env: Env, record: str, criterion: str) -> str:
+    return env.world.record(record).text_canaries[CANARY_OF[criterion]]
+
+
+@pytest.mark.parametrize(
+    ("backend", "case", "criterion", "role", "record"), _search_params(hidden=True)
+)
+def test_no_search_matches_on_a_withheld_field(
+    env: Env, case: RouteCase, criterion: str, role: Role, record: str
+) -> None:
+    """A search by a field the role may not see on the record (a child's phone, for a
+    registrar) answers about that record exactly as the search without it: on the code
+    before, the exact search found the child by their phone, which it then withheld."""
+    value = _value(env, record, criterion)
+    given = _search(env, case, role, record, {criterion: value})
+    without = _search(env, case, role, record, {})
+    assert given == without, (case.key, criterion, given, without)
+
+
+@pytest.mark.parametrize(
+    ("backend", "case", "criterion", "role", "record"), _search_params(hidden=False)
+)
+def test_a_search_finds_by_a_field_the_role_sees(
+    env: Env, case: RouteCase, criterion: str, role: Role, record: str
+) -> None:
+    """The other side: the same search by a role that sees the field finds the record
+    (so that the check above is not passed by a search that finds nobody)."""
+    if criterion == "place_of_origin":
+        pytest.skip("a place of origin alone is no search: it ranks, never finds")
+    assert _search(env, case, role, record, {criterion: _value(env, record, criterion)}), (
+        case.key,
+        criterion,
+    )
+
+
+def _lists_of_json() -> list[Any]:
+    """Every JSON list of the route table (API, page twins) naming no record, for every
+    role outside the detention field group that passes its role gate."""
+    out = []
+    for case in CASES:
+        if not case.reads or case.params or case.kind not in ("api", "twin") or case.missing:
+            continue
+        for role in ROLES:
+            if "detention_site_id" in MATRIX.visible_fields(role, "person"):
+                continue
+            if _gate_refuses(role, case):
+                continue
+            for backend in BACKENDS:
+                marks = [pytest.mark.postgresql] if backend == "postgresql" else []
+                out.append(
+                    pytest.param(
+                        backend, case, role, marks=marks, id=f"{backend}|{case.key}|{role.value}"
+                    )
+                )
+    return out
+
+
+@pytest.mark.parametrize(("backend", "case", "role"), _lists_of_json())
+def test_no_filter_by_detention_facility(env: Env, case: RouteCase, role: Role) -> None:
+    """Whatever a list calls its site filter (``site_id`` in the API, ``site`` on the
+    pages, read from the query string where no schema declares it), a detention
+    facility's id is a 404, or the filter is no filter (the answer is the list's own):
+    generated from the route table, where ``test_no_list_by_detention_facility`` sees the
+    declared ``site_id`` only."""
+    client = env.clients[role]
+    d = env.world.sites["D"]
+    plain = client.get(case.path)
+    for name in ("site_id", "site"):
+        r = client.get(case.path, params={name: d})
+        if r.status_code == 404:
+            continue
+        assert r.status_code == plain.status_code, (name, r.status_code, r.text[:300])
+        assert r.text == plain.text, (name, "a detention facility filtered the list")
 
 
 @pytest.mark.parametrize(("backend", "case", "role", "record"), _params())

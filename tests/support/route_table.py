@@ -225,6 +225,32 @@ NO_KEY: dict[str, str] = {
     "forward; the answer is made again from them",
 }
 
+# Page forms that search by a criterion (the form field's name, as the API's): those of
+# ``SEARCHED_FIELDS`` (corridor/services/protection/gate.py) are checked against the
+# field groups. API searches are found from their body's schema (``criteria``). Every
+# page form that is "a read" (``NO_KEY``) is named here, with the criteria it takes.
+SEARCH_FORMS: dict[str, tuple[str, ...]] = {
+    "POST /search": ("registration_number", "phone", "document_number"),
+    "POST /register/similar": (),  # names, sex, age: no restricted field
+    "POST /tracing/cases/{case_id}/search": (),  # a name, sex, age
+    "POST /dpo/audit": (),  # a registration number, for the audit trail
+}
+
+
+def criteria(app: FastAPI, case: RouteCase) -> tuple[str, ...]:
+    """The search criteria a route takes: a page form's from ``SEARCH_FORMS``, an API
+    read's from its body's schema (a POST that is a read: ``NO_KEY``)."""
+    if case.kind == "form":
+        return SEARCH_FORMS.get(case.key, ())
+    if case.kind != "api" or case.key not in NO_KEY:
+        return ()
+    for route in all_routes(app):
+        if route.path == case.path and case.method in (route.methods or ()):
+            body = route.body_field.field_info.annotation if route.body_field else None
+            return tuple(getattr(body, "model_fields", {}))
+    return ()
+
+
 # The order writes run in, after every read: the ones that change most come last.
 LAST = (
     "/erasure",

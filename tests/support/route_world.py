@@ -114,12 +114,14 @@ def token_client(
     roles: tuple[Role, ...],
     site_ids: list[str],
     master_key: str = MASTER_KEY,
+    **policy: Any,
 ) -> tuple[TestClient, str]:
     """A client of a fresh app on ``database``: a user ``name`` holding ``roles`` at
     ``site_ids``, logged in with password and TOTP, then acting with an API token scoped
-    to every action its roles allow (as tests/conftest.py ``make_client`` does)."""
+    to every action its roles allow (as tests/conftest.py ``make_client`` does). ``policy``:
+    settings of the app (``small_counts_below=3``)."""
     settings = Settings(
-        database_url=str(database.url), master_key=master_key, tracing_checks="inline"
+        database_url=str(database.url), master_key=master_key, tracing_checks="inline", **policy
     )
     app = create_app(settings, database=database, clock=clock)
     client = TestClient(app, base_url="https://testserver", follow_redirects=False)

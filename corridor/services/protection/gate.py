@@ -130,6 +130,15 @@ PATHS: dict[str, tuple[str, ...]] = {
 # (``WITHHELD_EVIDENCE``); its field, level and weight stay, as they make the score.
 EVIDENCE_QUOTES: dict[str, str] = {"place of origin": "origin_locality"}
 WITHHELD_EVIDENCE = N_("Compared with a detail of this record that your roles may not see.")
+# A search's criteria that are a restricted field of the matrix: criterion -> that field.
+# A search matches a record on such a criterion only where the caller may see the field
+# on that record (``searchable``): else a hit would tell a registrar that this phone is a
+# child's whose phone is withheld from them (PROTECTION.md line 4).
+SEARCHED_FIELDS: dict[str, str] = {
+    "phone": "phone",
+    "document_number": "documents",
+    "place_of_origin": "origin_locality",
+}
 # Detention is a place: these fields are the site references of locations and movements.
 DETENTION_FIELDS = frozenset({"detention_site_id", "detention_site"})
 # Stored but never part of a person as shown, to anyone.
@@ -160,6 +169,11 @@ def withhold_evidence(
         {**e, "text": WITHHELD_EVIDENCE} if EVIDENCE_QUOTES.get(e["field"]) in hidden else e
         for e in explanation
     ]
+
+
+def asked_fields(body: BaseModel) -> frozenset[str]:
+    """The restricted fields a search's ``body`` compares (``SEARCHED_FIELDS``)."""
+    return frozenset(f for c, f in SEARCHED_FIELDS.items() if getattr(body, c, None))
 
 
 def record_kind(age: int | None) -> str:
@@ -197,6 +211,11 @@ class Viewer:
                 visible |= self.matrix.visible_fields(role, kind)
             self._hidden[kind] = frozenset(restricted - visible)
         return self._hidden[kind]
+
+    def searchable(self, person: dict[str, Any], asked: frozenset[str]) -> bool:
+        """Whether a search comparing the ``asked`` fields may match ``person``: the
+        viewer sees each of them on this kind of record."""
+        return not asked & self.hidden(record_kind(person.get("age")))
 
     @property
     def sees_detention(self) -> bool:
@@ -284,6 +303,32 @@ class Gate:
             self.refused(who, action, [None], purpose="list filtered on a detention site")
             raise NotFound("site", field="site_id")
         return site_id
+
+    # -- figures ----------------------------------------------------------------------
+
+    def exact_figures(self, who: Caller, site_id: str) -> bool:
+        """Whether ``who`` reads a site's figures exactly, or as aggregates only (small
+        counts withheld, ``FigureService.aggregate_only``): exactly only where one of
+        their roles may read the site's persons, and a detention facility's only where
+        it may also see detention sites. A coordinator's figures, a registrar's of a
+        detention facility at their site, and every other reader's are aggregates only:
+        a count of 1 or 2 held at a facility names a person."""
+        on_site = site_id in who.principal.site_ids
+        reads = any(
+            self.matrix.allowed(r, "person.read", same_site=on_site) for r in who.principal.roles
+        )
+        if not reads:
+            return False
+        return self.viewer(who).sees_detention or site_id not in self.detention_sites()
+
+    def site_figures(
+        self, who: Caller, site_id: str, start: date | None = None, end: date | None = None
+    ) -> dict[str, Any]:
+        """A site's figures (``figures.read``, in the caller's scope) as the caller may
+        read them (``exact_figures``): every route and page of figures asks here."""
+        return self.s.figures.site_figures(
+            site_id, start, end, scope=who.scope, exact=self.exact_figures(who, site_id)
+        )
 
     # -- field groups -----------------------------------------------------------------
 
@@ -458,14 +503,23 @@ class Gate:
         """The probable duplicates to review (``person.merge``): pairs whose two persons
         are both in the caller's scope, side by side as the caller may see them, with the
         engine's explanation, one page of them (most probable first) and how many in all;
-        one event per person shown (once, whatever their pairs). No ``paging``: the
+        one event per person shown (once, whatever their pairs), each counted as looked
+        up (line 14: the page is refused whole past the limit). No ``paging``: the
         queue's first page (the 100 most probable)."""
         paging = paging or FIRST_PAGE
+
+        def shown(found: tuple[list[dict[str, Any]], int]) -> list[str]:
+            return list(dict.fromkeys(p["id"] for d in found[0] for p in d["persons"]))
+
+        # Every person of the page counts as looked up (line 14), all or none: the queue
+        # shows each side by side in full, as a person's own record does.
         pairs, total = self._read(
             who,
             "person.merge",
-            lambda: self.s.merges.queue_page(who.scope, paging),
-            lambda found: list(dict.fromkeys(p["id"] for d in found[0] for p in d["persons"])),
+            self._counted(
+                who, "person.merge", lambda: self.s.merges.queue_page(who.scope, paging), shown
+            ),
+            shown,
         )
         viewer = self.viewer(who)
         detention = None if viewer.sees_detention else self.detention_sites()
@@ -657,12 +711,20 @@ class Gate:
             self._counted(
                 who,
                 "person.search",
-                lambda: self.s.registration.search(body, scope=who.scope),
+                lambda: self._exact(who, body),
                 _ids,
             ),
             _ids,
         )
         return self._views(who, found)
+
+    def _exact(self, who: Caller, body: PersonSearchIn) -> list[dict[str, Any]]:
+        """The persons an exact search finds in the caller's scope, but those it found on
+        a field the caller may not see on their record (a child's phone or document, for
+        a registrar): for them the search found nobody, is counted and audited so."""
+        viewer, asked = self.viewer(who), asked_fields(body)
+        found = self.s.registration.search(body, scope=who.scope)
+        return [p for p in found if viewer.searchable(p, asked)]
 
     def manifest_hook(self, who: Caller) -> RecordingHook:
         """The audit hook of a manifest write, remembering whom the write recorded, so
@@ -685,7 +747,7 @@ class Gate:
         """The ids of the persons in the caller's scope an exact search finds, for a write
         that names them by number (a manifest, a family link). Nothing of them is shown,
         so nothing is audited here: the write records them, or its refusal."""
-        return [p["id"] for p in self.s.registration.search(body, scope=who.scope)]
+        return [p["id"] for p in self._exact(who, body)]
 
     def export_request(self, who: Caller, export_id: str) -> dict[str, Any]:
         """A bulk export's request (who asked, why, its state): no person in it, so only
@@ -722,7 +784,7 @@ class Gate:
 
         def fetch() -> list[dict[str, Any]]:
             try:  # the purpose's scope comes from the caller's roles (person_search)
-                found = self.s.person_search.search_as(who, body)
+                found = self._scored(who, body)
             except Forbidden:
                 self.refused(who, "person.search", [None], purpose=why)
                 raise
@@ -752,6 +814,29 @@ class Gate:
             )
             for c in found
         ]
+
+    def _scored(self, who: Caller, body: MatchQueryIn) -> list[dict[str, Any]]:
+        """The engine's candidates, each scored only on what the caller may see of it: a
+        child's record is compared without the phone, document or place of origin asked
+        for where the caller's roles may not see those on a child (else its probability
+        would say whose they are); best first, ``body.top`` of them."""
+        viewer, asked = self.viewer(who), asked_fields(body)
+        found = self.s.person_search.search_as(who, body)
+        if all(viewer.searchable(c["person"], asked) for c in found):
+            return found
+        kept = [c for c in found if viewer.searchable(c["person"], asked)]
+        for kind in ("person", "minor"):
+            unseen = asked & viewer.hidden(kind)
+            if not unseen:
+                continue
+            strip = {c: None for c, f in SEARCHED_FIELDS.items() if f in unseen}
+            rest = body.model_copy(update=strip)
+            if not rest.model_dump(exclude={"purpose", "top"}, exclude_defaults=True):
+                continue  # nothing the caller may compare on such a record
+            again = self.s.person_search.search_as(who, rest)
+            kept += [c for c in again if record_kind(c["person"].get("age")) == kind]
+        kept.sort(key=lambda c: -float(c["probability"]))
+        return kept[: body.top]
 
     def subject_access(self, who: Caller, person_id: str) -> dict[str, Any]:
         """A data-subject access request: the person's own data, relatives redacted, and

@@ -43,10 +43,11 @@ def _when(value: datetime | str | None, code: str) -> str:
     return str(format_datetime(value, "d MMM y, HH:mm", locale=code, tzinfo=value.tzinfo))
 
 
-def _number(value: int | float | None, code: str) -> str:
-    """A count as the reader's language writes it (12,345 in English)."""
+def _number(value: int | float | None, code: str, below: int | None = None) -> str:
+    """A count as the reader's language writes it (12,345 in English); a count withheld
+    from figures read as aggregates only (``None``, with ``below``) as ``<5``."""
     if value is None:
-        return ""
+        return "<" + str(format_decimal(below, locale=code)) if below else ""
     return str(format_decimal(value, locale=code))
 
 
@@ -76,15 +77,15 @@ def environment(code: str) -> Environment:
     env.filters["tr"] = lambda v: translated(v, catalogue.gettext) if isinstance(v, str) else v
     env.filters["when"] = lambda v: _when(v, code)
     env.filters["day"] = lambda v: _day(v, code)
-    env.filters["num"] = lambda v: _number(v, code)
+    env.filters["num"] = lambda v, below=None: _number(v, code, below)
     env.globals["bracket_pairs"] = [(b, b) for b in BRACKETS]
-    env.globals["pyramid"] = lambda counts, brackets, labels: charts.pyramid(
-        counts, brackets, labels, lambda n: _number(n, code)
+    env.globals["pyramid"] = lambda counts, brackets, labels, below=None: charts.pyramid(
+        counts, brackets, labels, lambda n: _number(n, code, below)
     )
     # Each rendering of a write form carries a key of its own: sent twice, it writes once.
     env.globals["form_key"] = uuid7
-    env.globals["daily_bars"] = lambda days, title: charts.daily_bars(
-        [(_day(d, code), n) for d, n in days], title, lambda n: _number(n, code)
+    env.globals["daily_bars"] = lambda days, title, below=None: charts.daily_bars(
+        [(_day(d, code), n) for d, n in days], title, lambda n: _number(n, code, below)
     )
     return env
 

@@ -1,0 +1,105 @@
+"""Small counts withheld from aggregate figures (statistical disclosure control).
+
+A count from 1 to ``below - 1`` of a place can point at a person: two people held at a
+detention facility, one unaccompanied child at a small site. Where figures are all a
+reader may see of a place, such a count is withheld (``None``, shown as ``<5``); when a
+group whose sum is shown would then hide a single cell, the next smallest cell of the
+group is hidden too, so that no hidden cell can be worked out from the sum. Pure
+functions over plain numbers: the HXL report and the figures of a site share them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+DEFAULT_BELOW = 5  # counts under 5 are withheld (the HXL report's published rule)
+
+
+def small(value: int | None, below: int) -> bool:
+    """Whether a count is withheld on its own: from 1 to ``below - 1``."""
+    return value is not None and 0 < value < below
+
+
+def hidden_cells(values: Sequence[int], below: int, sum_shown: bool = True) -> set[int]:
+    """The positions of ``values`` to withhold, where the values add up to a sum that
+    is shown (``sum_shown``): the small ones, and one more when only one would be hidden.
+
+    >>> sorted(hidden_cells([10, 2, 0, 7], 5))
+    [1, 3]
+    >>> sorted(hidden_cells([10, 2, 0, 7], 5, sum_shown=False))
+    [1]
+    >>> sorted(hidden_cells([10, 20], 5))
+    []
+    """
+    hidden = {i for i, v in enumerate(values) if small(v, below)}
+    if sum_shown and len(hidden) == 1:
+        others = [(v, i) for i, v in enumerate(values) if i not in hidden]
+        nonzero = [o for o in others if o[0] > 0]
+        if nonzero or others:
+            hidden.add(min(nonzero or others)[1])
+    return hidden
+
+
+def withhold(group: Mapping[str, int], below: int, sum_shown: bool) -> dict[str, int | None]:
+    """``group`` (cells that add up to a sum) with its hidden cells set to ``None``."""
+    keys = list(group)
+    hidden = hidden_cells([group[k] for k in keys], below, sum_shown)
+    return {k: None if i in hidden else group[k] for i, k in enumerate(keys)}
+
+
+def withhold_one(value: int, below: int) -> int | None:
+    return None if small(value, below) else value
+
+
+def withhold_table(table: Mapping[str, Any], below: int) -> dict[str, Any]:
+    """A table of counts (``total``, ``by_sex``, ``by_bracket``, ``by_sex_bracket`` and
+    any other ``by_*`` group adding up to the total) as an aggregate-only reader sees it."""
+    total = withhold_one(int(table["total"]), below)
+    out: dict[str, Any] = {"total": total}
+    for name, group in table.items():
+        if name in ("total", "by_sex_bracket"):
+            continue
+        out[name] = withhold(group, below, sum_shown=total is not None)
+    if "by_sex_bracket" in table:
+        out["by_sex_bracket"] = {
+            sex: withhold(row, below, sum_shown=out["by_sex"][sex] is not None)
+            for sex, row in table["by_sex_bracket"].items()
+        }
+    return out
+
+
+def withhold_day(day: Mapping[str, Any], below: int) -> dict[str, Any]:
+    """One day of a site's figures: its arrivals and departures tables, and the numbers
+    present at its start and end, which add up (end = start + arrivals - departures): when
+    one of the four alone is withheld, the smaller of arrivals and departures is withheld
+    whole (its total and every cell: they add up to it)."""
+    out = {
+        **day,
+        "arrivals": withhold_table(day["arrivals"], below),
+        "departures": withhold_table(day["departures"], below),
+        "present_at_start": withhold_one(int(day["present_at_start"]), below),
+        "present_at_end": withhold_one(int(day["present_at_end"]), below),
+    }
+    four = [
+        out["present_at_start"],
+        out["arrivals"]["total"],
+        out["departures"]["total"],
+        out["present_at_end"],
+    ]
+    if sum(v is None for v in four) == 1:
+        moves = sorted(
+            (d for d in ("arrivals", "departures") if out[d]["total"] is not None),
+            key=lambda d: int(day[d]["total"]),
+        )
+        if moves:
+            out[moves[0]] = _all_hidden(out[moves[0]])
+    return out
+
+
+def _all_hidden(table: Mapping[str, Any]) -> dict[str, Any]:
+    """A table with every count withheld (its cells would add up to its total)."""
+    return {
+        name: None if not isinstance(value, Mapping) else _all_hidden(value)
+        for name, value in table.items()
+    }
