@@ -137,13 +137,7 @@ def sync_round(
         refused = _push(sync, client, report, send_audit, push_max_bytes)
         # Pull until the central's answer says nothing is left (each answer is bounded).
         while report.pulls < MAX_PULLS:
-            before = sync.central()["last_request_at"]
-            request = sync.export(changes=False)
-            try:
-                answer = _post(client, "/api/sync/pull", request).content
-            except Refused:
-                sync.not_taken(request, before)
-                raise
+            answer = _pull(sync, client)
             pulled = sync.import_bundle(answer, audit=audit)
             report.pulls += 1
             report.pulled = _sum(report.pulled, pulled) if report.pulls > 1 else pulled
@@ -160,6 +154,23 @@ def sync_round(
         if own:
             client.close()
     return report
+
+
+def _pull(sync: SyncService, client: httpx.Client) -> bytes:
+    """The central's answer to a pull request. A request it refused is taken back
+    (``not_taken``) and made once more: two rounds at once (a double tap, the timer's
+    and the operator's) make two requests that may arrive in the other order, and the
+    older is then refused as a replay although nothing was replayed."""
+    for attempt in (1, 2):
+        before = sync.central()["last_request_at"]
+        request = sync.export(changes=False)
+        try:
+            return _post(client, "/api/sync/pull", request).content
+        except Refused:
+            sync.not_taken(request, before)
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _push(

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -177,3 +178,55 @@ def test_one_field_corrected_apart_is_a_conflict_on_both_sides(two) -> None:
     _round(node_a, http)
     assert ConflictReview.of(central).total() == 1
     assert ConflictReview.of(node_a).total() == 1
+
+
+def test_a_push_broken_after_its_first_part_continues_when_run_again(small) -> None:
+    """The link drops after the central applied the first part of a push: nothing of it
+    is lost or doubled; the next round applies the rest and the first is 'already had'."""
+    central, node, http, exit_point, _ = small
+    ids = [register(node, exit_point, f"Cut{i}", f"+9639333{i:05d}") for i in range(120)]
+
+    class Drops:
+        pushes = 0
+
+        def post(self, path: str, **kw: Any) -> Any:
+            if path.endswith("/push"):
+                self.pushes += 1
+                if self.pushes == 2:
+                    raise httpx.ConnectError("the link dropped")
+            return http.post(path, **kw)
+
+    with pytest.raises(SyncFailed, match="cannot be reached"):
+        _round(node, Drops(), push_max_bytes=65_536)
+    first = [p for i in range(120) for p in _persons_named(central, f"Cut{i}")]
+    assert 0 < len(first) < 120 and len(set(first)) == len(first)
+    done = _round(node, http, push_max_bytes=65_536)
+    assert done.push["applied"] == 120 - len(first) and done.push["already_had"] == len(first)
+    assert sorted(p for i in range(120) for p in _persons_named(central, f"Cut{i}")) == sorted(ids)
+    assert sync(node).status()["peers"][0]["unsent"] == 0
+
+
+def test_two_rounds_at_once_at_the_node(small) -> None:
+    """A double tap (or the timer's round and the operator's at once): the first
+    round's pull request is overtaken by the second round's. Before, the older request
+    was refused as a replay and that round failed ("a replay: nothing was sent") though
+    nothing was replayed; now it is taken back and made again: both rounds end, the
+    central's person once at the node, the node's once at the central."""
+    central, node, http, exit_point, _ = small
+    pid = register(node, exit_point, "Samira")
+    cpid = register(central, exit_point, "Nour", "+963933100002")
+
+    class Overtaken:
+        overtaken = False
+
+        def post(self, path: str, **kw: Any) -> Any:
+            if path.endswith("/pull") and not self.overtaken:
+                self.overtaken = True
+                _round(node, http)  # the other tap's round, whole, while this one waits
+            return http.post(path, **kw)
+
+    done = _round(node, Overtaken())
+    assert done.pulled.already_applied or done.pulled.applied == 0
+    assert _persons_named(central, "Samira") == [pid]
+    assert _persons_named(node, "Nour") == [cpid]
+    assert sync(node).status()["peers"][0]["unsent"] == 0
