@@ -26,6 +26,7 @@ import httpx2 as httpx
 
 from corridor.services.base import AuditHook
 from corridor.sync.confirm import confirmation
+from corridor.sync.parts import MIN_BYTES, check_bound
 from corridor.sync.service import BundleRefused, ImportReport, NodeWiped, SyncService
 
 BUNDLE_TYPE = "application/octet-stream"
@@ -34,6 +35,11 @@ TIMEOUT_S = 120.0
 # sealed under a key the central destroyed): the pull still goes, since its answer may
 # carry the central's order; the round then fails with the push's refusal.
 PULL_ANYWAY = frozenset({"node_wipe_ordered", "bundle_refused"})
+# A push goes in parts of at most this many bytes (``parts.py``): a node back after a long
+# time holds more than one request should carry (the central's ``max_upload_bytes``, a
+# proxy's limit, the time one transaction at the central takes). A part refused as too
+# large (413) is made again at half the size, down to ``parts.MIN_BYTES``.
+PUSH_MAX_BYTES = 16_000_000
 # Pulls in one round at most (each answer is bounded by the central's
 # ``sync_pull_max_changes``): a round that ends with more left says so; run it again.
 MAX_PULLS = 1000
@@ -44,6 +50,10 @@ class SyncFailed(BundleRefused):
     the step that failed; run the sync again."""
 
     code = "sync_failed"
+
+
+class Refused(SyncFailed):
+    """The central answered, refusing the request (nothing written there)."""
 
 
 @dataclass
@@ -76,7 +86,12 @@ def _code(response: httpx.Response) -> str:
 
 
 def _post(
-    client: httpx.Client, path: str, data: bytes, *, passes: frozenset[str] = frozenset()
+    client: httpx.Client,
+    path: str,
+    data: bytes,
+    *,
+    passes: frozenset[str] = frozenset(),
+    too_large: bool = False,
 ) -> httpx.Response:
     try:
         response = client.post(path, content=data, headers={"Content-Type": BUNDLE_TYPE})
@@ -85,8 +100,9 @@ def _post(
             f"the central cannot be reached ({type(exc).__name__}): nothing was applied by "
             "this step; run the sync again"
         ) from exc
-    if response.status_code >= 400 and _code(response) not in passes:
-        raise SyncFailed(
+    passed = _code(response) in passes or (too_large and response.status_code == 413)
+    if response.status_code >= 400 and not passed:
+        raise Refused(
             f"the central refused the {path.rsplit('/', 1)[-1]} ({response.status_code}): "
             f"{_said(response)}"
         )
@@ -100,12 +116,14 @@ def sync_round(
     send_audit: AuditHook | None = None,
     client: httpx.Client | None = None,
     central_url: str | None = None,
+    push_max_bytes: int = PUSH_MAX_BYTES,
 ) -> RoundReport:
     """Push, then pull, against the node's central (``client``: one already pointed at
     it, e.g. a test's; otherwise one is made for ``central_url`` or the URL the node was
-    enrolled with). ``audit``: the persons the pull applies here (``sync.apply``);
-    ``send_audit``: the persons the push sends (``sync.send``; by default under the
-    central's id)."""
+    enrolled with). ``push_max_bytes``: the most one push request carries (the rest
+    goes in further pushes of the same round). ``audit``: the persons the pull applies
+    here (``sync.apply``); ``send_audit``: the persons the push sends (``sync.send``;
+    by default under the central's id)."""
     central = sync.central()
     own = client is None
     if client is None:
@@ -116,19 +134,10 @@ def sync_round(
         if done is not None:  # wiped: the one message it may still send, then refuse
             _post(client, "/api/sync/push", done[0])
             raise NodeWiped(f"{done[1]} (its confirmation of the wipe reached the central)")
-        bundle = sync.export(audit=send_audit)
-        pushed = _post(client, "/api/sync/push", bundle, passes=PULL_ANYWAY)
-        refused = None
-        if pushed.status_code < 400:
-            report.pushed = int(_header(bundle)["count"])
-            report.push = dict(pushed.json())
-        else:
-            refused = SyncFailed(
-                f"the central refused the push ({pushed.status_code}): {_said(pushed)}"
-            )
+        refused = _push(sync, client, report, send_audit, push_max_bytes)
         # Pull until the central's answer says nothing is left (each answer is bounded).
         while report.pulls < MAX_PULLS:
-            answer = _post(client, "/api/sync/pull", sync.export(changes=False)).content
+            answer = _pull(sync, client)
             pulled = sync.import_bundle(answer, audit=audit)
             report.pulls += 1
             report.pulled = _sum(report.pulled, pulled) if report.pulls > 1 else pulled
@@ -145,6 +154,67 @@ def sync_round(
         if own:
             client.close()
     return report
+
+
+def _pull(sync: SyncService, client: httpx.Client) -> bytes:
+    """The central's answer to a pull request. A request it refused is taken back
+    (``not_taken``) and made once more: two rounds at once (a double tap, the timer's
+    and the operator's) make two requests that may arrive in the other order, and the
+    older is then refused as a replay although nothing was replayed."""
+    for attempt in (1, 2):
+        before = sync.central()["last_request_at"]
+        request = sync.export(changes=False)
+        try:
+            return _post(client, "/api/sync/pull", request).content
+        except Refused:
+            sync.not_taken(request, before)
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _push(
+    sync: SyncService,
+    client: httpx.Client,
+    report: RoundReport,
+    send_audit: AuditHook | None,
+    max_bytes: int,
+) -> SyncFailed | None:
+    """What the central has not acknowledged, in parts of at most ``max_bytes`` (each a
+    whole bundle applied in its own transaction there, the later ones leaving out what
+    the earlier carried), until the last. The push's refusal, if the central refused a
+    part (the pull still goes); parts it applied stay applied."""
+    check_bound(max_bytes)
+    after: dict[str, int] = {}
+    while True:
+        bundle = sync.export(audit=send_audit, after=dict(after), max_bytes=max_bytes)
+        pushed = _post(client, "/api/sync/push", bundle, passes=PULL_ANYWAY, too_large=True)
+        if pushed.status_code == 413 and max_bytes > MIN_BYTES:
+            max_bytes = max(MIN_BYTES, max_bytes // 2)  # the central takes less at a time
+            continue
+        if pushed.status_code >= 400:
+            return SyncFailed(
+                f"the central refused the push ({pushed.status_code}): {_said(pushed)}"
+            )
+        header = _header(bundle)
+        report.pushed += int(header["count"])
+        report.push = _merged(report.push, dict(pushed.json()))
+        if not header.get("more"):
+            return None
+        for origin, (_, hi) in dict(header["ranges"]).items():
+            after[origin] = max(after.get(origin, 0), int(hi))
+
+
+def _merged(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """The answers of a round's pushes as one: counts added, the last marks."""
+    if not a:
+        return b
+    out = dict(b)
+    for k in ("applied", "waiting", "conflicts", "already_had"):
+        out[k] = int(a.get(k, 0)) + int(b.get(k, 0))
+    out["already_applied"] = bool(a.get("already_applied")) and bool(b.get("already_applied"))
+    out["acknowledged"] = {**dict(a.get("acknowledged") or {}), **dict(b.get("acknowledged") or {})}
+    return out
 
 
 def _confirm(sync: SyncService, client: httpx.Client) -> bool:

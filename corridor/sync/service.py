@@ -1161,7 +1161,7 @@ class SyncService(Service):
     def _request_time(self, conn: Connection, central: dict[str, Any], now: datetime) -> datetime:
         """At a node: the time of a pull request, after the last one sent (a clock set
         back must not make the central take it for a replay), noted on the central's
-        row."""
+        row (``not_taken`` takes it back when the central refused the request)."""
         last = central["last_request_at"]
         if last is not None and now <= last:
             now = last + timedelta(milliseconds=1)
@@ -1169,6 +1169,23 @@ class SyncService(Service):
             update(sync_nodes).where(sync_nodes.c.id == central["id"]).values(last_request_at=now)
         )
         return now
+
+    def not_taken(self, request: bytes, before: datetime | None) -> None:
+        """At a node: the central refused the pull ``request`` (e.g. as stale: this
+        clock was days ahead), so it cannot make a later one look like a replay; the
+        last request noted goes back to ``before``. Otherwise a clock set right after
+        running ahead kept every later request refused until real time caught up."""
+        made = datetime.fromisoformat(str(json.loads(request.split(b"\n")[1])["created_at"]))
+        with self.db.transaction() as conn:
+            conn.execute(
+                update(sync_nodes)
+                .where(
+                    sync_nodes.c.role == "central",
+                    sync_nodes.c.is_self.is_(False),
+                    sync_nodes.c.last_request_at == made,
+                )
+                .values(last_request_at=before)
+            )
 
     def touch(self, peer_id: str) -> None:
         """Note a contact with ``peer_id`` that checked out (a sync round, a pull)."""
@@ -1196,7 +1213,11 @@ class SyncService(Service):
             )
         if me["role"] != "node" or row is None:
             raise NotFound("this node's central (run `corridor node join` first)", "node")
-        return {"id": row["id"], "url": row["central_url"] or me["central_url"]}
+        return {
+            "id": row["id"],
+            "url": row["central_url"] or me["central_url"],
+            "last_request_at": row["last_request_at"],
+        }
 
     def _advance(
         self, conn: Connection, me: dict[str, Any], sender: str, header: dict[str, Any]
