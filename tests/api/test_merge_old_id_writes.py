@@ -95,6 +95,7 @@ class World:
         self.pages = page_client(database, clock)
         self.pages.page(f"/persons/{self.survivor_id}")
         self.manifest = ""
+        self.link_id = ""
 
     def draft(self, with_survivor: bool = False) -> str:
         r = self.api.post(
@@ -169,7 +170,25 @@ def _cousin(w: World) -> int:
         relationships.c.person_id == w.survivor_id,
         relationships.c.other_person_id == w.relative,
         relationships.c.kind == "cousin",
+        relationships.c.removed_at.is_(None),
     )
+
+
+def _cousin_link(w: World) -> None:
+    r = w.api.post(
+        "/api/relationships",
+        json={"person_id": w.survivor_id, "other_person_id": w.relative, "kind": "cousin"},
+    )
+    assert r.status_code == 201, r.text
+    w.link_id = r.json()["id"]
+
+
+def _cousin_removed(w: World) -> bool:
+    return _cousin(w) == 0 and w.count(
+        relationships,
+        relationships.c.id == w.link_id,
+        relationships.c.removed_at.is_not(None),
+    ) == 1
 
 
 def _on_board(w: World) -> int:
@@ -267,6 +286,13 @@ CASES: dict[str, tuple[Setup, Write, Holds]] = {
             {"registration_number": w.relative_number, "link_kind": "cousin"},
         ),
         lambda w: _cousin(w) == 1,
+    ),
+    "POST /persons/{person_id}/links/{link_id}/remove": (
+        _cousin_link,
+        lambda w: w.form(
+            f"/persons/{w.old}/links/{w.link_id}/remove", {"reason": "not his cousin"}
+        ),
+        _cousin_removed,
     ),
     "POST /manifests/{manifest_id}/persons": (
         lambda w: w.draft() and None,

@@ -243,6 +243,7 @@ def test_protection_11_an_access_request_returns_the_persons_data_with_relatives
             "relationship": "child",
             "recorded_at": export["relatives"][0]["recorded_at"],
             "details": "redacted",
+            "removed_at": None,  # in force (a link removed as wrong says when)
         }
     ]
     assert "Secretchild" not in r.text

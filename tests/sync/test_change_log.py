@@ -114,6 +114,16 @@ def _link(s: Services, site: str, other: str) -> list[str]:
     return [a, b]
 
 
+def _unlink(s: Services, site: str, other: str) -> list[str]:
+    a, b = register(s, site, "Samira"), register(s, site, "Nour", "+963933100002")
+    link = s.registration.link(
+        LinkIn(person_id=a, other_person_id=b, kind="parent"), audit=hook(s, "person.write")
+    )
+    s.registration.unlink(link["id"], "she is her sister", "cli:test",
+                          audit=hook(s, "person.write"))  # fmt: skip
+    return [a, b]
+
+
 def _record(s: Services, site: str, other: str) -> list[str]:
     pid = register(s, site, "Samira")
     s.movements.record(
@@ -249,6 +259,8 @@ CASES: dict[str, Case] = {
     "RegistrationService.register_households": _register_households,
     "RegistrationService.update_person": _update_person,
     "RegistrationService.link": _link,
+    # A link removed travels marked removed (tests/sync/test_link_removal_sync.py).
+    "RegistrationService.unlink": _unlink,
     # A number given anew travels as a change of the person (tests/sync/test_renumber.py).
     "RegistrationService.renumber": _renumber,
     "MovementService.record": _record,
@@ -338,6 +350,8 @@ def test_a_write_appends_one_sealed_change_per_person_in_its_transaction(
         elif write.startswith("ManifestService."):
             [item] = state["manifest_items"]
             assert [m["id"] for m in state["manifests"]] == [item["manifest_id"]]
+        if write == "RegistrationService.unlink":  # the link travels marked removed
+            assert [r["removed_at"] is not None for r in state["relationships"]] == [True]
         if write == "RetentionService.erase":  # the erasure itself travels
             assert last["kind"] == "person.erase" and state["person"]["anonymised_at"]
         if write == "RetentionService.hold":
