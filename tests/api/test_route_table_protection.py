@@ -72,6 +72,7 @@ from corridor.web.retries import KEY_FIELD, retry_of
 from tests.conftest import MASTER_KEY, Clock, _truncate_all
 from tests.support.route_table import (
     NO_KEY,
+    RECORD_PARAMS,
     SEARCH_FORMS,
     RouteCase,
     all_routes,
@@ -713,21 +714,7 @@ def test_out_of_scope(env: Env, case: RouteCase, role: Role, record: str) -> Non
         assert a.status == 403, ("the role gate must refuse", _said(a))
         return
     personal = MATRIX.actions[case.action]
-    names_record = bool(
-        set(case.params)
-        & {
-            "person_id",
-            "household_id",
-            "manifest_id",
-            "event_id",
-            "link_id",
-            "enquiry_id",
-            "case_id",
-            "match_id",
-            "export_id",
-            "site_id",
-        }
-    )
+    names_record = bool(set(case.params) & RECORD_PARAMS)
     if record == "other_site" and names_record and personal:
         assert a.status == 404, ("a site-B record must be a 404", _said(a))
         return

@@ -20,7 +20,7 @@ from corridor.security.roles import Role, default_matrix
 from tests.api.helpers import BASIS, CONSENT, register, site, work_at
 from tests.api.test_auth import api_routes, gate_of
 from tests.conftest import make_client
-from tests.support.route_table import all_routes
+from tests.support.route_table import RECORD_PARAMS, all_routes
 
 MATRIX_FILE = Path(__file__).parent / "data" / "site_isolation.json"
 ROUTES: dict[str, dict[str, Any]] = json.loads(MATRIX_FILE.read_text())["routes"]
@@ -170,19 +170,7 @@ def test_protection_03_an_officer_of_site_a_reaches_nothing_of_site_b(
             continue
         assert r.status_code in (404, 422), (key, role, r.status_code, r.text[:200])
         # The same answer as for records that do not exist at all.
-        names = (
-            "site_id",
-            "person_id",
-            "household_id",
-            "manifest_id",
-            "event_id",
-            "link_id",
-            "enquiry_id",
-            "case_id",
-            "match_id",
-            "export_id",
-        )
-        unknown = {**ids, **{k: str(uuid.uuid4()) for k in names}}
+        unknown = {**ids, **{k: str(uuid.uuid4()) for k in RECORD_PARAMS}}
         nowhere = officer.request(
             method, _fill(path, unknown), json=_fill(spec.get("body"), unknown)
         )
