@@ -185,10 +185,9 @@ def test_a_refused_unmerge_says_why_on_the_persons_page(database, clock, twice) 
         assert "this person is not merged into another" in r.text
 
 
-def test_a_pair_that_differs_on_tracing_asks_the_persons_decision(database, clock) -> None:
-    """One record refused family tracing, the other agreed: each merge form asks what
-    the person decides now; without it the merge is refused on that field; with it,
-    the survivor holds that decision (docs/security.md, line 2)."""
+def _differing_on_tracing(database, clock) -> tuple[str, str]:
+    """One man registered twice at a camp: the first record agreed to family tracing,
+    the second refused it."""
     svc = Services(database, clock)
     camp = _camp(svc)
     base = {"site_id": camp, "purpose": "registration", "legal_basis": "vital_interest",
@@ -200,6 +199,14 @@ def test_a_pair_that_differs_on_tracing_asks_the_persons_decision(database, cloc
         ],
         audit=svc.audit.operator_hook("test", "person.write"),
     )
+    return a, b
+
+
+def test_a_pair_that_differs_on_tracing_asks_the_persons_decision(database, clock) -> None:
+    """One record refused family tracing, the other agreed: each merge form asks what
+    the person decides now; without it the merge is refused on that field; with it,
+    the survivor holds that decision (docs/security.md, line 2)."""
+    a, b = _differing_on_tracing(database, clock)
     with page_client(database, clock) as c:
         html = _queued(c, a, b)
         assert html.count('name="consent_tracing" value="false"') == 2  # both merge forms
@@ -232,17 +239,7 @@ def test_a_refused_decision_shows_the_queue_with_what_was_typed(database, clock)
     """A merge refused (no decision on tracing; then a reason the schema refuses) comes
     back with its reason and decision still in that form, and only in that one: the
     officer corrects what was wrong instead of typing it all again."""
-    svc = Services(database, clock)
-    camp = _camp(svc)
-    base = {"site_id": camp, "purpose": "registration", "legal_basis": "vital_interest",
-            "birth_date": "1980-03-02", **NAME}  # fmt: skip
-    a, b = svc.registration.register_many(
-        [
-            PersonIn.model_validate({**base, "consent": {"tracing": True}}),
-            PersonIn.model_validate({**base, "consent": {"tracing": False}}),
-        ],
-        audit=svc.audit.operator_hook("test", "person.write"),
-    )
+    a, b = _differing_on_tracing(database, clock)
     reason = "Same ID card number, photo checked"
     with page_client(database, clock) as c:
         html = _queued(c, a, b)
