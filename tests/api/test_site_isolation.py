@@ -20,7 +20,7 @@ from corridor.security.roles import Role, default_matrix
 from tests.api.helpers import BASIS, CONSENT, register, site, work_at
 from tests.api.test_auth import api_routes, gate_of
 from tests.conftest import make_client
-from tests.support.route_table import RECORD_PARAMS, all_routes
+from tests.support.route_table import ENQUIRER, RECORD_PARAMS, all_routes
 
 MATRIX_FILE = Path(__file__).parent / "data" / "site_isolation.json"
 ROUTES: dict[str, dict[str, Any]] = json.loads(MATRIX_FILE.read_text())["routes"]
@@ -82,13 +82,7 @@ def site_b_world(database, clock):
     r = admin.post(
         "/api/tracing/enquiries",
         json={
-            "enquirer": {
-                "name": "Amira Haddad",
-                "contact": "+49 151 2345 6789",
-                "relationship": "sibling",
-                "location": "Berlin",
-                "country": "DEU",
-            },
+            "enquirer": ENQUIRER,
             "sought": [
                 {
                     "given_name": "Zubaida",

@@ -5,26 +5,17 @@ so that the tracing key can live there. Downgrading puts plain values back."""
 
 from __future__ import annotations
 
-from alembic import command
 from sqlalchemy import inspect, text
 
 from corridor.security.crypto import MasterKey
 from corridor.services import Services
-from corridor.storage.migrate import alembic_config, current_revision, head_revision, upgrade
+from corridor.storage.migrate import current_revision, head_revision, upgrade
+from tests.storage.steps import downgrade_to
 
 # The tracing key's name, as `corridor keys destroy --site tracing` takes it.
 TRACING_KEY = "tracing"
 NOW = "2019-03-10 08:00:00+00:00"
 
-
-def _at(database, revision: str, *statements: str) -> None:
-    cfg = alembic_config(database)
-    with database.transaction() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
-        for sql in statements:
-            conn.execute(text(sql), {"now": NOW})
-    database.engine.dispose()
 
 
 ENQUIRIES_AT_0012 = (
@@ -43,7 +34,7 @@ CASE_AT_0012 = (
 
 
 def test_0013_moves_enquirers_then_keys_seal_seals_them_and_it_downgrades(database):
-    _at(database, "0012", ENQUIRIES_AT_0012, CASE_AT_0012)
+    downgrade_to(database, "0012", ENQUIRIES_AT_0012, CASE_AT_0012, now=NOW)
     columns = {c["name"] for c in inspect(database.engine).get_columns("tracing_enquiries")}
     assert {"enquirer_name", "note"} <= columns and "sealed" not in columns
     upgrade(database)
@@ -94,7 +85,7 @@ def test_0013_moves_enquirers_then_keys_seal_seals_them_and_it_downgrades(databa
                 "plain": '{"name":"Omar","contact":"+90 5","location":"Gaziantep","note":null}',
             },
         )
-    _at(database, "0012")
+    downgrade_to(database, "0012", now=NOW)
     with database.read() as conn:
         back = {
             r.id: (r.enquirer_name, r.enquirer_contact, r.enquirer_location, r.note)

@@ -6,23 +6,13 @@ rows (the older schema would read them as recorded) and brings the unique key ba
 from __future__ import annotations
 
 import pytest
-from alembic import command
 from sqlalchemy import exc, inspect, text
 
-from corridor.storage.migrate import alembic_config, current_revision, head_revision, upgrade
+from corridor.storage.migrate import current_revision, head_revision, upgrade
 from tests.api.helpers import register, site
+from tests.storage.steps import downgrade_to
 
 NOW = "2026-12-01 08:00:00+00:00"
-
-
-def _at(database, revision: str, *statements: str) -> None:
-    cfg = alembic_config(database)
-    with database.transaction() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
-        for sql in statements:
-            conn.execute(text(sql), {"now": NOW})
-    database.engine.dispose()
 
 
 def _columns(database) -> set[str]:
@@ -34,7 +24,7 @@ def test_0035_keeps_links_live_marks_removed_and_downgrades(client, database):
     pa, pb = (register(client, camp, given_name=n)["id"] for n in ("Amal", "Bushra"))
     body = {"person_id": pa, "other_person_id": pb, "kind": "parent", "note": "as told"}
     assert client.post("/api/relationships", json=body).status_code == 201
-    _at(database, "0034_keys")
+    downgrade_to(database, "0034_keys")
     assert "removed_at" not in _columns(database)
     upgrade(database)
     assert current_revision(database) == head_revision()
@@ -67,7 +57,7 @@ def test_0035_keeps_links_live_marks_removed_and_downgrades(client, database):
             {"now": NOW, "a": pa, "b": pb},
         )
 
-    _at(database, "0034_keys")
+    downgrade_to(database, "0034_keys")
     assert "removed_at" not in _columns(database)
     with database.read() as conn:
         ids = sorted(conn.execute(text("SELECT id FROM relationships")).scalars())

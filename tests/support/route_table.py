@@ -42,14 +42,16 @@ RECORD_PARAMS = {
 # The token to revoke is a spare one of the world's (never a caller's own).
 OTHER_PARAMS = {"user_id", "fmt", "token_id"}
 
+# The relative abroad who asks, in every enquiry the route tests make.
+ENQUIRER = {
+    "name": "Amira Haddad",
+    "contact": "+49 151 2345 6789",
+    "relationship": "sibling",
+    "location": "Berlin",
+    "country": "DEU",
+}
 ENQUIRY = {
-    "enquirer": {
-        "name": "Amira Haddad",
-        "contact": "+49 151 2345 6789",
-        "relationship": "sibling",
-        "location": "Berlin",
-        "country": "DEU",
-    },
+    "enquirer": ENQUIRER,
     "sought": [
         {"given_name": "{given_name}", "family_name": "{family_name}", "enquirer_is": "sibling"}
     ],

@@ -34,6 +34,7 @@ from corridor.storage import Database
 from corridor.storage.tables import relationships
 from corridor.web import create_app
 from tests.conftest import ALL_ROLES, MASTER_KEY, Clock
+from tests.support.route_table import ENQUIRER
 
 PASSWORD = "a long test password"
 RECORDS = (
@@ -293,13 +294,7 @@ def build_world(database: Database, clock: Clock) -> World:
     enquiries: dict[str, dict[str, Any]] = {}
     for kind in RECORDS:
         body = {
-            "enquirer": {
-                "name": "Amira Haddad",
-                "contact": "+49 151 2345 6789",
-                "relationship": "sibling",
-                "location": "Berlin",
-                "country": "DEU",
-            },
+            "enquirer": ENQUIRER,
             "sought": [
                 {
                     "given_name": GIVEN_NAMES[kind],

@@ -25,9 +25,10 @@ from corridor.sync.client import SyncFailed, sync_round
 from corridor.sync.conflicts import ConflictReview
 from corridor.web import create_app
 from tests.conftest import MASTER_KEY, Clock
-from tests.sync.helpers import hook, make_site, register, sync
+from tests.sync.helpers import hook, register, sync
 from tests.sync.test_bundles import _apply, _enrol, _node_services, _persons_named
 from tests.sync.test_faults import Skewed
+from tests.sync.test_http import over_http
 
 
 @pytest.fixture
@@ -35,18 +36,8 @@ def small(
     services: Services, tmp_path: Path, sqlite_template: Path, clock: Clock
 ) -> Iterator[tuple[Services, Services, TestClient, str, str]]:
     """The central, taking requests of at most 100 kB, and the exit's node."""
-    central = services
-    exit_point = make_site(central, "Exit")
-    camp = make_site(central, "Camp", "camp")
-    node = _node_services(tmp_path, sqlite_template, clock, "node-exit")
-    _enrol(central, node, "Exit")
-    settings = Settings(
-        database_url=str(central.db.url), master_key=MASTER_KEY, max_upload_bytes=100_000
-    )
-    app = create_app(settings, database=central.db, clock=clock)
-    with TestClient(app, base_url="https://central.example") as http:
-        yield central, node, http, exit_point, camp
-    node.db.dispose()
+    with over_http(services, tmp_path, sqlite_template, clock, max_upload_bytes=100_000) as w:
+        yield w
 
 
 def _round(node: Services, http: Any, **kw: Any) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,21 +41,30 @@ from tests.sync.test_bundles import (
 )
 
 
+@contextmanager
+def over_http(
+    central: Services, tmp_path: Path, sqlite_template: Path, clock: Clock, **settings: Any
+) -> Iterator[tuple[Services, Services, TestClient, str, str]]:
+    """The central (its app, with ``settings``, and HTTP client), a node of its exit point
+    enrolled, the exit's and the camp's ids."""
+    exit_point = make_site(central, "Exit")
+    camp = make_site(central, "Camp", "camp")
+    node = _node_services(tmp_path, sqlite_template, clock, "node-exit")
+    _enrol(central, node, "Exit")
+    config = Settings(database_url=str(central.db.url), master_key=MASTER_KEY, **settings)
+    app = create_app(config, database=central.db, clock=clock)
+    with TestClient(app, base_url="https://central.example") as http:
+        yield central, node, http, exit_point, camp
+    node.db.dispose()
+
+
 @pytest.fixture
 def link(
     services: Services, tmp_path: Path, sqlite_template: Path, clock: Clock
 ) -> Iterator[tuple[Services, Services, TestClient, str, str]]:
     """The central (its app and HTTP client), a node of its exit point enrolled."""
-    central = services
-    exit_point = make_site(central, "Exit")
-    camp = make_site(central, "Camp", "camp")
-    node = _node_services(tmp_path, sqlite_template, clock, "node-exit")
-    _enrol(central, node, "Exit")
-    settings = Settings(database_url=str(central.db.url), master_key=MASTER_KEY)
-    app = create_app(settings, database=central.db, clock=clock)
-    with TestClient(app, base_url="https://central.example") as http:
-        yield central, node, http, exit_point, camp
-    node.db.dispose()
+    with over_http(services, tmp_path, sqlite_template, clock) as world:
+        yield world
 
 
 def _round(node: Services, http: httpx.Client) -> Any:
