@@ -6,7 +6,11 @@ import os
 
 import pytest
 
-from tests.support.pgserver import postgres_unavailable_reason, start_postgres
+from corridor.storage import Database
+from corridor.storage.tables import metadata
+from tests.api.helpers import register, site
+from tests.conftest import Clock, empty_database, make_client
+from tests.support.pgserver import PgServer, postgres_unavailable_reason, start_postgres
 
 _REASON = postgres_unavailable_reason()
 
@@ -57,3 +61,38 @@ def test_reason_reports_missing_binaries(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("CORRIDOR_PG_BINDIR", os.devnull)
     reason = postgres_unavailable_reason()
     assert reason is not None and "CORRIDOR_PG_BINDIR" in reason
+
+
+@needs_postgres
+@pytest.mark.postgresql
+def test_empty_database_leaves_it_as_freshly_migrated(
+    postgres_server: PgServer, clock: Clock
+) -> None:
+    """What a test wrote is gone before the next: every table empty, the append-only
+    audit and case logs included, and every sequence back at its start (as TRUNCATE ...
+    RESTART IDENTITY left them)."""
+    db = Database(postgres_server.url)
+    try:
+        empty_database(db)
+        with make_client(db, clock) as client:
+            at = site(client, "Camp")
+            hospital = site(client, "Hospital", kind="hospital")
+            amina = register(client, at, given_name="Amina")["id"]
+            r = client.post(f"/api/persons/{amina}/events",
+                            json={"kind": "hospitalised", "to_site_id": hospital})
+            assert r.status_code == 201, r.text
+        with db.engine.connect() as conn:
+            filled = [t.name for t in metadata.sorted_tables
+                      if conn.execute(t.select().limit(1)).first() is not None]
+            used = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_sequences WHERE last_value IS NOT NULL").scalar()
+        assert {"audit_events", "persons", "users"} <= set(filled)
+        assert used
+        empty_database(db)
+        with db.engine.connect() as conn:
+            assert [t.name for t in metadata.sorted_tables
+                    if conn.execute(t.select().limit(1)).first() is not None] == []
+            assert conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_sequences WHERE last_value IS NOT NULL").scalar() == 0
+    finally:
+        db.dispose()

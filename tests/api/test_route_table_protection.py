@@ -69,7 +69,7 @@ from corridor.storage.tables import persons
 from corridor.web import create_app
 from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
 from corridor.web.retries import KEY_FIELD, retry_of
-from tests.conftest import MASTER_KEY, Clock, _truncate_all
+from tests.conftest import MASTER_KEY, Clock, empty_database
 from tests.support.route_table import (
     NO_KEY,
     RECORD_PARAMS,
@@ -190,7 +190,7 @@ def _env(request: pytest.FixtureRequest, backend: str) -> Env:
         db = Database(f"sqlite:///{path}")
     else:
         db = Database(request.getfixturevalue("postgres_server").url)
-        _truncate_all(db)
+        empty_database(db)
     clock = Clock(WORLD_TIME)
     world = build_world(db, clock)
     clients, users = {}, {}

@@ -27,7 +27,7 @@ from corridor.storage.tables import movements
 from corridor.storage.tracing_tables import tracing_matches, tracing_outbox
 from tests.api.helpers import site
 from tests.api.test_tracing import adult_sought, enquire, register_khalid
-from tests.conftest import MASTER_KEY, Clock, _truncate_all, make_client
+from tests.conftest import MASTER_KEY, Clock, empty_database, make_client
 from tests.support.pgserver import PgServer
 from tests.support.races import a_disclosure_race, a_dispatched_manifest_race, one_change
 
@@ -78,7 +78,7 @@ class Server:
 @pytest.fixture
 def pg(postgres_server: PgServer) -> Iterator[Database]:
     db = Database(postgres_server.url)
-    _truncate_all(db)
+    empty_database(db)
     yield db
     db.dispose()
 

@@ -29,7 +29,7 @@ from corridor.storage import bulk
 from corridor.storage.database import Database
 from corridor.storage.metadata import metadata
 from corridor.storage.tables import persons
-from tests.conftest import MASTER_KEY, Clock, _truncate_all
+from tests.conftest import MASTER_KEY, Clock, empty_database
 from tests.formats.helpers import make_site, parse
 from tests.support.pgserver import PgServer
 
@@ -77,7 +77,7 @@ class Fresh:
             for old in self.dbs:
                 old.dispose()
             db = Database(server.url, copy_rows=copy_rows)
-            _truncate_all(db)
+            empty_database(db)
         self.dbs.append(db)
         return Services(db, clock, MasterKey.from_text(MASTER_KEY))
 

@@ -11,7 +11,7 @@ import pytest
 
 from corridor.services import Services
 from corridor.storage import Database
-from tests.conftest import Clock, _truncate_all
+from tests.conftest import Clock, empty_database
 from tests.support.pgserver import PgServer
 from tests.sync.helpers import make_site
 from tests.sync.realworld import Serve
@@ -22,7 +22,7 @@ from tests.sync.test_bundles import _enrol, _node_services
 def central_url(postgres_server: PgServer) -> str:
     """The URL of the test session's PostgreSQL server, emptied: the central's database."""
     db = Database(postgres_server.url)
-    _truncate_all(db)
+    empty_database(db)
     db.dispose()
     return postgres_server.url
 
