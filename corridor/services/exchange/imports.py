@@ -447,15 +447,11 @@ class ImportService(Service):
                 where = ".".join(str(p) for p in e["loc"])
                 issues.append(Issue(record.line, where, str(e["msg"])))
             return None
-        problems: list[Problem] = []
-        today = self.clock().date()
-        if isinstance(data, HouseholdIn):
-            detail_fields(data.head, today, "head.", problems)
-            for i, member in enumerate(data.members):
-                detail_fields(member, today, f"members[{i}].", problems)
-        else:
-            assert isinstance(data, PersonIn)
-            detail_fields(data, today, "", problems)
+        assert isinstance(data, PersonIn | HouseholdIn)
+        # What the registration would refuse inside the import's transaction (a birth
+        # date after the registration's, a document number with no digit...), named by
+        # line here and never met there.
+        problems = self.registration.problems(data)
         issues.extend(Issue(record.line, p.field, p.reason) for p in problems)
         return data if not problems else None
 
