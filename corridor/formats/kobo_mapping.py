@@ -199,6 +199,7 @@ def _record(sub: Submission, mapping: KoboMapping, issues: list[Issue]) -> Recor
         site_id=extra.get("site_id"),
         consent_tracing=extra.get("consent.tracing"),
         registered_at=registered_at,
+        resent_conflicts=True,
     )
 
 
