@@ -2,15 +2,17 @@
 
 A mapping file is JSON: ``submission`` and ``member`` (form field -> Corridor field),
 ``repeat`` (the repeat that holds household members) and ``values`` (a form's choice ->
-Corridor's value, per Corridor field). Form fields are paths whatever the export's
-separator (``/``, ``.``, ``-``, ``:``).
+Corridor's value, per Corridor field; each choice of a select_multiple answer mapped to
+``languages``). Form fields are paths whatever the export's separator (``/``, ``.``,
+``-``, ``:``). An answer such as ``n/a`` (``NO_ANSWER``) is read as no answer, with a
+warning.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -18,6 +20,7 @@ from typing import Any
 
 from corridor.domain.names import NAME_PARTS
 from corridor.formats.records import Issue, Parsed, Record
+from corridor.text import N_
 
 _SEPARATORS = re.compile(r"[/.:-]")
 PERSON_TARGETS = {
@@ -56,6 +59,26 @@ DOCUMENT_TYPES = {
     "other",
 }
 TRUE = {"1", "yes", "true", "y", "oui", "نعم"}
+# What enumerators type for "no answer" in a text field: read as an empty answer (with a
+# warning), never as a name or a document number. A form's own choice of that name is
+# a choice (``values`` maps it).
+NO_ANSWER = {
+    "n/a",
+    "n.a.",
+    "n.a",
+    "none",
+    "null",
+    "unknown",
+    "not applicable",
+    "-",
+    "--",
+    "\u2014",
+    ".",
+    "?",
+    "لا يوجد",
+    "غير معروف",
+    "غير متوفر",
+}
 FALSE = {"0", "no", "false", "n", "non", "لا"}
 
 
@@ -148,8 +171,72 @@ class Submission:
     members: list[tuple[int, dict[str, str]]] = field(default_factory=list)
 
 
-def records(subs: list[Submission], mapping: KoboMapping, source: str) -> Parsed:
-    parsed = Parsed(source)
+def column(header: Sequence[str], form_path: str) -> str | None:
+    """The column (a path of ``header``) that a mapped form field reads: its whole
+    path, else the only column whose last part is the field's (an export without group
+    names in its headers); None when no column, or several, end so (``unread``).
+
+    >>> column(["head/given_name", "site_id"], "given_name")
+    'head/given_name'
+    >>> column(["head/name", "spouse/name"], "grp/name") is None
+    True
+    """
+    if form_path in header:
+        return form_path
+    hits = _ending(header, form_path)
+    return hits[0] if len(hits) == 1 else None
+
+
+def _ending(header: Sequence[str], form_path: str) -> list[str]:
+    last = form_path.rsplit("/", 1)[-1]
+    return [h for h in header if h and h.rsplit("/", 1)[-1] == last]
+
+
+def unread(header: Sequence[str], section: Mapping[str, str], table: str) -> list[Issue]:
+    """The mapped form fields of ``section`` that no column of ``header`` (paths) holds,
+    or that several columns may hold: the file as a whole is refused (a field left out
+    would leave a value of every person out, unsaid)."""
+    issues = []
+    for form_path in section:
+        found = column(header, form_path)
+        places = [n for n, h in enumerate(header, start=1) if found and h == found]
+        if len(places) > 1:
+            reason = N_(
+                "{table} has the column {column} twice (columns {columns}): which one the "
+                "mapping reads cannot be known",
+                table=table,
+                column=found,
+                columns=" and ".join(map(str, places)),
+            )
+            issues.append(Issue(None, form_path, reason))
+        if found is not None:
+            continue
+        hits = _ending(header, form_path)
+        reason = (
+            N_(
+                "{table} has {count} columns that may be the mapping's {column} ({columns}): "
+                "give the mapping its whole path",
+                table=table,
+                count=len(hits),
+                column=form_path,
+                columns=", ".join(hits),
+            )
+            if hits
+            else N_(
+                "{table} has no column {column}, which the mapping reads: check the mapping "
+                "(or export with the form's field names, not its labels)",
+                table=table,
+                column=form_path,
+            )
+        )
+        issues.append(Issue(None, form_path, reason))
+    return issues
+
+
+def records(
+    subs: list[Submission], mapping: KoboMapping, source: str, issues: list[Issue] | None = None
+) -> Parsed:
+    parsed = Parsed(source, issues=list(issues or []))
     seen: dict[str, int] = {}
     for sub in subs:
         if not sub.uuid:
@@ -168,9 +255,8 @@ def records(subs: list[Submission], mapping: KoboMapping, source: str) -> Parsed
 def _lookup(row: Mapping[str, str], form_path: str) -> str | None:
     if form_path in row:
         return row[form_path]
-    last = form_path.rsplit("/", 1)[-1]
-    hits = [k for k in row if k.rsplit("/", 1)[-1] == last]
-    return row[hits[0]] if len(hits) == 1 else None
+    found = column(list(row), form_path)
+    return None if found is None else row[found]
 
 
 def _record(sub: Submission, mapping: KoboMapping, issues: list[Issue]) -> Record:
@@ -199,6 +285,7 @@ def _record(sub: Submission, mapping: KoboMapping, issues: list[Issue]) -> Recor
         site_id=extra.get("site_id"),
         consent_tracing=extra.get("consent.tracing"),
         registered_at=registered_at,
+        resent_conflicts=True,
     )
 
 
@@ -217,7 +304,18 @@ def _apply(
         if raw is None or raw == "":
             continue
         table = mapping.values.get(target, {})
+        if raw.lower() not in table and raw.strip().lower() in NO_ANSWER:
+            reason = N_(
+                "{value} is read as no answer (form field {field})",
+                value=repr(raw),
+                field=form_path,
+            )
+            issues.append(Issue(line, f"{prefix}{target}", reason, fatal=False))
+            continue
         value: Any = table.get(raw.lower(), raw)
+        if target == "languages" and raw.lower() not in table:
+            # A select_multiple answer: its choices, space-separated, each mapped.
+            value = [v for v in (table.get(c.lower(), c) for c in raw.split()) if v]
         try:
             value = _convert(target, value)
         except ValueError as exc:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from corridor.formats import _csv, _xlsx, sheets
 from corridor.formats._zip import check_unpacked
-from corridor.formats.cells import neutralise, restore
+from corridor.formats.cells import neutralise, restore, rounded
 from corridor.formats.records import Issue, Parsed, Record, UnreadableFile, decode_text, split_chain
 from corridor.formats.registry import Format, ReadContext, SheetWriter, WriteContext, Writer
 from corridor.text import N_
@@ -39,8 +38,6 @@ PERSON_COLUMNS = (
 COLUMNS = CORRIDOR_COLUMNS + PERSON_COLUMNS
 NAME_PARTS = ("given_name", "father_name", "grandfather_name", "family_name")
 SEXES = {"m": "m", "male": "m", "f": "f", "female": "f"}
-# An id a spreadsheet turned into a number and saved as it shows it (1.23457E+16).
-_SHOWN_ROUNDED = re.compile(r"^[0-9](?:[.,][0-9]+)?E\+[0-9]+$", re.IGNORECASE)
 
 
 def read_csv(data: bytes) -> Parsed:
@@ -53,15 +50,15 @@ def read_csv(data: bytes) -> Parsed:
 
 def read_xlsx(data: bytes) -> Parsed:
     """Persons from the first sheet of a workbook, header in row 1, read as the sheet
-    shows them (``_SheetRows``); other sheets holding data are named in a warning."""
+    shows them (``_xlsx.ShownRows``); other sheets holding data are named in a warning."""
     book = open_workbook(data)
     try:
         if not book.worksheets:
             raise UnreadableFile("the workbook has no sheet")
         sheet = book.worksheets[0]
-        rows = _SheetRows(sheet, _xlsx.layout(sheet))
+        rows = _xlsx.ShownRows(sheet)
         parsed = _read_rows("xlsx", iter(rows), _xlsx.letters)
-        rows.report(parsed)
+        _report(rows, parsed)
         others = [ws.title for ws in book.worksheets[1:] if _holds_data(ws)]
     finally:
         book.close()
@@ -100,147 +97,18 @@ def _holds_data(sheet: Any) -> bool:
     return any(v not in (None, "") for row in sheet.iter_rows(values_only=True) for v in row)
 
 
-class _SheetRows:
-    """A sheet's rows as a person sees them on screen, and what the values alone hide:
-
-    - a formula with no computed value (a file written by a program, never opened in
-      a spreadsheet) is an error on its row and column, not an empty cell;
-    - a range merged down one column (a family name or household id over the rows of a
-      household) gives its value to each of its rows, as it shows, with a warning; one
-      merged across columns, or with the header, is an error on each of its rows (which
-      column the value is meant for cannot be known);
-    - hidden or filtered-out rows are imported like the others, and named in a warning,
-      as are hidden columns;
-    - a number of more than 15 digits, which a spreadsheet has rounded, reads as it
-      shows (``1.23456789012346E+16``: an error in an id column, ``_read_rows``);
-      whole numbers lose their ``.0``, and a format of zeros keeps leading zeros.
-
-    Problems in a column the import ignores (no header, an unknown one) are left out.
-    """
-
-    def __init__(self, sheet: Any, shape: _xlsx.Layout) -> None:
-        self.sheet = sheet
-        self.shape = shape
-        self.header: list[str] = []
-        # (row, column, reason, fatal), named once the header is known.
-        self.found: list[tuple[int, int, str, bool]] = []
-        self.hidden: list[int] = []
-        self.down: dict[tuple[int, int], tuple[int, int]] = {}
-        for bounds in shape.merged:
-            c1, r1, c2, r2 = bounds
-            cells = _xlsx.range_name(bounds)
-            if c1 != c2 or r1 == 1 < r2:
-                reason = (
-                    N_("cells {cells} are merged across columns: unmerge them", cells=cells)
-                    if c1 != c2
-                    else N_(
-                        "cells {cells} merge the header with rows below: unmerge them", cells=cells
-                    )
-                )
-                # The header's problem stops the file: said once, on line 1.
-                last = r1 if r1 == 1 else r2
-                self.found += [(r, c1, reason, True) for r in range(r1, last + 1)]
-            elif r2 > r1:
-                self.down.update({(r, c1): (r1, r2) for r in range(r1, r2 + 1)})
-        for row, column in shape.unvalued:
-            reason = N_(
-                "cell {cell} holds a formula with no computed value: open and save the "
-                "file in a spreadsheet program, or paste values",
-                cell=_xlsx.cell_name(column, row),
-            )
-            self.found.append((row, column, reason, True))
-
-    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
-        tops: dict[tuple[int, int], str] = {}
-        down = self.down
-        for line, row in enumerate(self.sheet.iter_rows(), start=1):
-            cells = []
-            for column, cell in enumerate(row, start=1):
-                value = cell.value
-                if isinstance(value, str):
-                    text = value
-                elif isinstance(value, int):  # its format may show leading zeros
-                    text = _xlsx.text(value, getattr(cell, "number_format", "") or "")
-                else:
-                    text = _xlsx.text(value)
-                if down:
-                    merged = down.get((line, column))
-                    if merged and merged[0] == line:
-                        tops[(line, column)] = text
-                    elif merged:
-                        text = tops.get((merged[0], column), "")
-                cells.append(text)
-            if line == 1:
-                self.header = [h.strip().lower() for h in cells]
-            elif line in self.shape.hidden_rows and any(c.strip() for c in cells):
-                self.hidden.append(line)
-            yield line, cells
-
-    def report(self, parsed: Parsed) -> None:
-        """Add what was found to ``parsed``; an error in the header leaves no record."""
-        names = self.header
-        known = {n: name for n, name in enumerate(names, start=1) if name in COLUMNS}
-        issues = []
-        for row, column, reason, fatal in sorted(self.found, key=lambda f: f[:2]):
-            if row == 1 or column in known:
-                issues.append(Issue(row, known.get(column), reason, fatal))
-        for c1, r1, c2, r2 in self.shape.merged:
-            if c1 == c2 and r2 > r1 > 1 and c1 in known:
-                top = _xlsx.cell_name(c1, r1)
-                issues.append(
-                    Issue(
-                        r1,
-                        known[c1],
-                        N_(
-                            "cells {cells} are merged: the value of {cell} is taken for "
-                            "each of rows {first} to {last}",
-                            cells=_xlsx.range_name((c1, r1, c2, r2)),
-                            cell=top,
-                            first=r1,
-                            last=r2,
-                        ),
-                        fatal=False,
-                    )
-                )
-        for first, last in _runs(self.hidden):
-            hidden = (
-                N_("row {row} is hidden in the spreadsheet (or filtered out)", row=first)
-                if first == last
-                else N_(
-                    "rows {first} to {last} are hidden in the spreadsheet (or filtered out)",
-                    first=first,
-                    last=last,
-                )
-            )
-            reason = N_("{hidden}: imported like the others", hidden=hidden)
-            issues.append(Issue(first, None, reason, fatal=False))
-        for column in sorted(self.shape.hidden_columns & set(known)):
-            issues.append(
-                Issue(
-                    1,
-                    known[column],
-                    N_("the column is hidden in the spreadsheet: it is imported like the others"),
-                    fatal=False,
-                )
-            )
-        parsed.issues.extend(issues)
-        if any(i.fatal and i.line == 1 for i in issues):
-            parsed.records.clear()  # the header itself cannot be read as it shows
-
-
-def _runs(numbers: Sequence[int]) -> list[tuple[int, int]]:
-    """Consecutive numbers as (first, last) runs.
-
-    >>> _runs([3, 4, 5, 9])
-    [(3, 5), (9, 9)]
-    """
-    runs: list[tuple[int, int]] = []
-    for n in numbers:
-        if runs and runs[-1][1] == n - 1:
-            runs[-1] = (runs[-1][0], n)
-        else:
-            runs.append((n, n))
-    return runs
+def _report(rows: _xlsx.ShownRows, parsed: Parsed) -> None:
+    """Add what the sheet hides (``_xlsx.ShownRows``) in the table's columns to
+    ``parsed``; an error in the header leaves no record."""
+    names = [h.strip().lower() for h in rows.header]
+    known = {n: name for n, name in enumerate(names, start=1) if name in COLUMNS}
+    issues = [
+        Issue(f.row, known.get(f.column) if f.column else None, f.reason, f.fatal)
+        for f in rows.findings(known)
+    ]
+    parsed.issues.extend(issues)
+    if any(i.fatal and i.line == 1 for i in issues):
+        parsed.records.clear()  # the header itself cannot be read as it shows
 
 
 def _read_rows(
@@ -290,13 +158,8 @@ def _read_rows(
             parsed.issues.append(Issue(line, None, reason, fatal=False))
         row = {n: restore(c.strip()) for n, c in zip(names, cells, strict=False) if n}
         for name in CORRIDOR_COLUMNS:
-            if _SHOWN_ROUNDED.match(row.get(name, "")):
-                row_reason = N_(
-                    "{value} is a number as a spreadsheet shows it, rounded: format the "
-                    "column as text and type it again",
-                    value=row[name],
-                )
-                parsed.issues.append(Issue(line, name, row_reason))
+            if shown := rounded(row.get(name, "")):
+                parsed.issues.append(Issue(line, name, shown))
         record = row_record(line, row, parsed.issues)
         if record.key:
             if record.key in seen:

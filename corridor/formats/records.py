@@ -43,7 +43,11 @@ class Record:
     ``corridor_id`` names a Corridor person that this record updates; ``household``
     is the household the file puts the person in (the person table's ``household_id``:
     persons sharing one are one household) and ``registration_number`` a Corridor
-    person's number that the record updates; neither is part of ``content_hash``."""
+    person's number that the record updates; neither is part of ``content_hash``.
+    ``resent_conflicts``: the record, sent again with other content, is left as it was
+    and named in a warning instead of updating the person (a form submission edited
+    after it was imported: what was registered from it may have been corrected since).
+    """
 
     line: int
     person: dict[str, Any]
@@ -59,6 +63,7 @@ class Record:
     key_field: str = "record_id"
     household: str | None = None
     registration_number: str | None = None
+    resent_conflicts: bool = False
 
     def content_hash(self) -> str:
         """Fingerprint of what the record says (re-importing it unchanged does nothing)."""

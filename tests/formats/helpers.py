@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,28 @@ def odk_zip(site_id: str) -> bytes:
     return buffer.getvalue()
 
 
+# The mapped questions the rows below leave unanswered (a Kobo export has a column for
+# every question of the form, answered or not).
+KOBO_UNANSWERED = [
+    "head/grandfather_name",
+    "head/given_name_ar",
+    "head/father_name_ar",
+    "head/grandfather_name_ar",
+    "head/family_name_ar",
+    "head/estimated_age",
+    "head/phone",
+    "head/national_id",
+]
+KOBO_MEMBERS_UNANSWERED = [
+    "members/m_grandfather_name",
+    "members/m_family_name",
+    "members/m_given_name_ar",
+    "members/m_father_name_ar",
+    "members/m_grandfather_name_ar",
+    "members/m_family_name_ar",
+    "members/m_birth_date",
+    "members/m_nationality",
+]
 KOBO_MAIN = [
     [
         "start",
@@ -132,7 +155,7 @@ KOBO_MEMBERS = [
         "child",
         "none",
         1,
-        "main",
+        "Corridor household registration",
         1,
         11,
         "aa11aa11-0000-4000-8000-000000000001",
@@ -145,7 +168,7 @@ KOBO_MEMBERS = [
         "child",
         "none",
         2,
-        "main",
+        "Corridor household registration",
         1,
         11,
         "aa11aa11-0000-4000-8000-000000000001",
@@ -158,7 +181,7 @@ KOBO_MEMBERS = [
         "other_relative",
         "separated",
         3,
-        "main",
+        "Corridor household registration",
         2,
         12,
         "aa11aa11-0000-4000-8000-000000000002",
@@ -166,18 +189,29 @@ KOBO_MEMBERS = [
 ]
 
 
-def kobo_xlsx(site_id: str, main: list[list[Any]] | None = None) -> bytes:
-    """A Kobo XLSX export: submissions on the first sheet, the repeat on its own sheet."""
+def kobo_xlsx(
+    site_id: str,
+    main: list[list[Any]] | None = None,
+    members: list[list[Any]] | None = None,
+    edit: Callable[[Any], None] | None = None,
+) -> bytes:
+    """A Kobo XLSX export: submissions on the first sheet, the repeat on its own sheet
+    (the columns of ``KOBO_UNANSWERED`` and ``KOBO_MEMBERS_UNANSWERED`` added, empty);
+    ``edit`` changes the workbook before it is saved."""
     from openpyxl import Workbook
 
     book = Workbook()
     sheet = book.active
     sheet.title = "Corridor household registration"
-    for row in main or KOBO_MAIN:
-        sheet.append([site_id if v == "SITE" else v for v in row])
+    for n, row in enumerate(main or KOBO_MAIN):
+        extra = KOBO_UNANSWERED if n == 0 else [None] * len(KOBO_UNANSWERED)
+        sheet.append([site_id if v == "SITE" else v for v in row] + extra)
     repeat = book.create_sheet("members")
-    for row in KOBO_MEMBERS:
-        repeat.append(row)
+    for n, row in enumerate(members or KOBO_MEMBERS):
+        extra = KOBO_MEMBERS_UNANSWERED if n == 0 else [None] * len(KOBO_MEMBERS_UNANSWERED)
+        repeat.append(row + extra)
+    if edit:
+        edit(book)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -13,6 +13,7 @@ from corridor.formats.kobo import KoboMapping, path
 from corridor.storage.tables import households, persons, relationships
 from tests.formats.helpers import (
     KOBO_MAIN,
+    KOBO_MEMBERS,
     count_persons,
     fixture,
     kobo_xlsx,
@@ -60,7 +61,10 @@ def test_reimporting_a_submission_changes_nothing(services):
 
 def test_kobo_csv_semicolons_quotes_and_group_paths(services):
     site = make_site(services)
-    report = run(services, "kobo", fixture("kobo-registration.csv", site), "export.csv")
+    singles = KoboMapping.default()  # a CSV holds no repeat: each submission one person
+    singles.repeat, singles.member = None, {}
+    data = fixture("kobo-registration.csv", site)
+    report = run(services, "kobo", data, "export.csv", mapping=singles)
     assert report.created == 2 and not report.fatal
     people = _people(services)
     # Stored sealed under the site's key (PROTECTION.md 7); the service opens it.
@@ -99,7 +103,10 @@ def test_a_submission_without_uuid_or_twice_is_a_problem(services):
     main = [row[:] for row in KOBO_MAIN]
     main.append(main[2][:])
     main[1][10] = ""
-    parsed = parse(services, "kobo", kobo_xlsx(site, main), "x.xlsx")
+    members = [row[:] for row in KOBO_MEMBERS]  # and its members' link by uuid
+    for row in members[1:3]:
+        row[10] = ""
+    parsed = parse(services, "kobo", kobo_xlsx(site, main, members), "x.xlsx")
     assert [(i.line, i.field) for i in parsed.issues] == [(2, "_uuid"), (4, "_uuid")]
 
 

@@ -391,16 +391,16 @@ class ImportService(Service):
         if person_id is not None:
             if earlier and earlier["content_hash"] == record.content_hash():
                 return Plan(record, "unchanged", person_id=person_id)
-            if record.members:
-                issues.append(
-                    Issue(
-                        record.line,
-                        "key",
-                        "this submission was imported before with "
-                        "other content; it is left as it was (conflict)",
-                        fatal=False,
-                    )
+            if record.members or record.resent_conflicts:
+                # A form submission edited since it was imported: what was registered
+                # from it may have been corrected in Corridor since, and is kept.
+                reason = N_(
+                    "submission {key} was imported before with other content (it was "
+                    "edited since): what was registered from it is left as it was; correct "
+                    "the persons in Corridor where needed (conflict)",
+                    key=record.key,
                 )
+                issues.append(Issue(record.line, record.key_field, reason, fatal=False))
                 return Plan(record, "unchanged", person_id=person_id)
             older = (
                 earlier is not None
@@ -447,15 +447,11 @@ class ImportService(Service):
                 where = ".".join(str(p) for p in e["loc"])
                 issues.append(Issue(record.line, where, str(e["msg"])))
             return None
-        problems: list[Problem] = []
-        today = self.clock().date()
-        if isinstance(data, HouseholdIn):
-            detail_fields(data.head, today, "head.", problems)
-            for i, member in enumerate(data.members):
-                detail_fields(member, today, f"members[{i}].", problems)
-        else:
-            assert isinstance(data, PersonIn)
-            detail_fields(data, today, "", problems)
+        assert isinstance(data, PersonIn | HouseholdIn)
+        # What the registration would refuse inside the import's transaction (a birth
+        # date after the registration's, a document number with no digit...), named by
+        # line here and never met there.
+        problems = self.registration.problems(data)
         issues.extend(Issue(record.line, p.field, p.reason) for p in problems)
         return data if not problems else None
 

@@ -336,19 +336,8 @@ class RegistrationService(Service):
         """What registering ``data`` would refuse (every error and unconfirmed warning),
         without writing anything; None when it would be registered. The pages ask it
         when part of a form could not even be read, so that every problem comes at once."""
-        at = data.registered_at or self.clock()
         problems: list[Problem] = []
-        basis = (data.site_id, data.consent, data.purpose, data.legal_basis, at, None)
-        if isinstance(data, PersonIn):
-            drafts = [self._draft(data, *basis, "", problems)]
-        else:
-            head = self._draft(data.head, *basis, "head.", problems)
-            drafts = [head]
-            for i, member in enumerate(data.members):
-                prefix = f"members[{i}]."
-                d = self._draft(member, *basis, prefix, problems)
-                d.warnings.extend(member_warnings(prefix, member.relationship, d.age, head.age))
-                drafts.append(d)
+        drafts = self._drafts(data, problems)
         with self.db.read() as conn:
             checks = {(data.site_id, "site_id")}
             problems.extend(unknown_site_problems(conn, checks, scope, open_only=True))
@@ -358,6 +347,28 @@ class RegistrationService(Service):
         except ValidationFailed as exc:
             return exc
         return None
+
+    def problems(self, data: PersonIn | HouseholdIn) -> list[Problem]:
+        """The errors that registering ``data`` meets in its details, named as for one
+        item (not its site, checked apart, nor its unconfirmed warnings): what an import
+        checks before it writes, so that none is first met inside its transaction."""
+        problems: list[Problem] = []
+        self._drafts(data, problems)
+        return problems
+
+    def _drafts(self, data: PersonIn | HouseholdIn, problems: list[Problem]) -> list[_Draft]:
+        at = data.registered_at or self.clock()
+        basis = (data.site_id, data.consent, data.purpose, data.legal_basis, at, None)
+        if isinstance(data, PersonIn):
+            return [self._draft(data, *basis, "", problems)]
+        head = self._draft(data.head, *basis, "head.", problems)
+        drafts = [head]
+        for i, member in enumerate(data.members):
+            prefix = f"members[{i}]."
+            d = self._draft(member, *basis, prefix, problems)
+            d.warnings.extend(member_warnings(prefix, member.relationship, d.age, head.age))
+            drafts.append(d)
+        return drafts
 
     def update_person(
         self,
