@@ -361,6 +361,11 @@ class SyncStatus(ReadModel):
     wiped_at: datetime | None = Field(
         None, description="At a node: when it carried out its central's wipe order"
     )
+    revoked_at: datetime | None = Field(
+        None,
+        description="At a node: when its central last refused it as revoked (its changes "
+        "not sent are kept here; the central's administrator can reinstate it)",
+    )
     name: str | None = Field(None, description="This node's human name (given at its init)")
     fingerprint: str | None = Field(description="This installation's signing key, as checked")
     waiting: int
