@@ -53,7 +53,13 @@ from corridor.storage.bulk import insert_rows
 from corridor.storage.changes import Note
 from corridor.storage.database import Database
 from corridor.storage.merge_tables import merged_persons
-from corridor.storage.sync_tables import sync_acks, sync_changes, sync_heads, sync_nodes
+from corridor.storage.sync_tables import (
+    NODE_SECRET_PURPOSE,
+    sync_acks,
+    sync_changes,
+    sync_heads,
+    sync_nodes,
+)
 from corridor.storage.tables import (
     households,
     manifests,
@@ -101,7 +107,7 @@ MAGIC_V1 = b"CORRIDOR-BUNDLE/1"
 MAGIC = b"CORRIDOR-BUNDLE/2"
 BUNDLE_VERSIONS = {MAGIC_V1: 1, MAGIC: 2}
 BUNDLE_FIELD = "sync.bundle"
-SECRET_PURPOSE = "sync.node-keys"
+SECRET_PURPOSE = NODE_SECRET_PURPOSE
 # Person columns that never decide a conflict (bookkeeping, or computed here).
 NOT_COMPARED = {"id", "created_at", "updated_at", "phone_hash", "recorded_by"}
 # Why a node's audit events happen (``node_hook``).
