@@ -32,11 +32,11 @@ def test_a_node_syncs_after_its_master_key_is_rotated(link) -> None:
     nour = register(node, exit_point, "Nour", "+963933100002")
     new = MasterKey.generate()
     done = node.keys.rotate_master(new, "cli:op")
-    assert done.node_keys == 1  # its own row (the central's row holds no secret)
     rotated = Services(node.db, node.clock, new)
     pushed = _round(rotated, http)
     assert pushed.pushed == 1 and _persons_named(central, "Nour") == [nour]
     assert central.registration.get_person(nour)["phone"] == "+963933100002"
+    assert done.node_keys == 1  # its own row (the central's row holds no secret)
 
 
 def test_the_central_answers_pulls_after_its_master_key_is_rotated(link, clock) -> None:
