@@ -1559,6 +1559,11 @@ class SyncService(Service):
 
     # -- status --------------------------------------------------------------------------
 
+    def site_ids(self) -> list[str]:
+        """Every site this installation knows (a node: its own and the reference rows)."""
+        with self.db.read() as conn:
+            return list(conn.execute(select(sites.c.id).order_by(sites.c.id)).scalars())
+
     def status(self, scope: frozenset[str] | None = None) -> dict[str, Any]:
         """This installation and each peer: last contact, changes not yet acknowledged
         (to send), changes the peer said it made that have not arrived (to receive:

@@ -91,6 +91,7 @@ def test_a_revoked_node_keeps_its_changes_and_they_come_in_once_reinstated(
     assert api["revoked_at"] is not None
     page = manager.get("/sync").text
     assert 'id="sync-revoked"' in page and f"corridor node reinstate {node_id}" in page
+    assert "Changes made here not yet sent: 2." in page
     # The bundle file is refused at the central too, saying it can be reinstated.
     with pytest.raises(NodeRevoked, match="corridor node reinstate"):
         sync(central).import_bundle(carried, audit=_apply(central))
