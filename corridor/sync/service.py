@@ -79,6 +79,7 @@ from corridor.sync import (
     parts,
     reference,
     revocation,
+    strays,
 )
 from corridor.sync import conflicts as conflict_review
 from corridor.sync import wipe as wipes
@@ -446,6 +447,7 @@ class SyncService(Service):
                 raise EnrolmentRefused("the grant is for another node")
             private = self._private(me)
             site = decode_row(sites, body["site"])
+            strays.refuse(conn, me, site)
             audit(conn, f"joined central {body['central_id']} for site {site['id']}", site["id"])
             known = set(conn.execute(select(sites.c.id)).scalars())
             for row in [body["site"], *body.get("sites", [])]:

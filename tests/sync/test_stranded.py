@@ -6,19 +6,24 @@ The central runs on SQLite and PostgreSQL (the ``backend`` fixture), the node on
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from corridor.errors import Conflict
 from corridor.security.crypto import MasterKey
 from corridor.security.tables import site_keys
 from corridor.services import Services
 from corridor.settings import Settings
+from corridor.storage.sync_tables import sync_nodes
+from corridor.storage.tables import sites
+from corridor.sync import keys
 from corridor.web import create_app
 from tests.sync import test_http
-from tests.sync.helpers import register
-from tests.sync.test_bundles import _persons_named
+from tests.sync.helpers import make_site, register, sync
+from tests.sync.test_bundles import _admin, _counts, _node_services, _persons_named
 from tests.sync.test_http import _round
 
 link = test_http.link
@@ -78,3 +83,35 @@ def test_a_site_key_is_not_rotated_at_a_node(link) -> None:
     reem = register(node, exit_point, "Reem", "+963933100003")
     _round(node, http)
     assert central.registration.get_person(reem)["phone"] == "+963933100003"
+
+
+def test_a_node_holding_changes_of_a_site_of_its_own_is_not_joined(
+    services: Services, tmp_path, sqlite_template, clock
+) -> None:
+    """An installation used alone first (its own site, its registrations), then enrolled
+    as a node: its bundles claim every number it made but carry only its site's changes,
+    so the central acknowledged the earlier ones without receiving them, and the node
+    counted them sent. Now the join is refused, saying what it holds; nothing written."""
+    central = services
+    make_site(central, "Exit")
+    node = _node_services(tmp_path, sqlite_template, clock, "node-alone")
+    with node.db.transaction() as conn:  # its own identity (the central's file is a copy
+        conn.execute(  # of the same template: installed apart, each has its own)
+            update(sync_nodes).where(sync_nodes.c.is_self).values(id=str(uuid.uuid4()))
+        )
+    own = make_site(node, "Exit (our laptop)")
+    register(node, own, "Samira", "+963933100001")
+    request = sync(node).init_node("https://central.example", "Exit", "Exit desk 1")
+    grant = sync(central).approve(request, "cli:admin", audit=_admin(central))
+    fingerprint = keys.fingerprint(grant["grant"]["central_signing_public"])
+    before = _counts(node), sync(node).status(), _site_rows(node)
+    with pytest.raises(Conflict, match=rf"1 of site Exit \(our laptop\) {own}.*Nothing was"):
+        sync(node).join(grant, fingerprint, audit=_admin(node))
+    assert (_counts(node), sync(node).status(), _site_rows(node)) == before
+    assert sync(node).status()["status"] == "requested"
+    node.db.dispose()
+
+
+def _site_rows(s: Services) -> list[tuple[str, str]]:
+    with s.db.read() as conn:
+        return [(r.id, r.name) for r in conn.execute(select(sites.c.id, sites.c.name))]
