@@ -203,11 +203,15 @@ def test_a_wipe_ordered_before_the_revocation_still_stands(link) -> None:
 def test_a_reinstated_nodes_name_taken_meanwhile_needs_another(
     link, tmp_path, sqlite_template, clock
 ) -> None:
-    """A revoked node's name is free again: a replacement tablet may have taken it. The
-    reinstatement then says so and takes another name; nothing is changed before."""
+    """A revoked node's name is free again: a replacement tablet (a new installation, a
+    new node id) may have taken it. The reinstatement then says so and takes another
+    name; nothing is changed before. The old tablet's backlog stays under its own id
+    (nothing moves it to the new one): reinstated, it comes in and reaches the
+    replacement through the central."""
     central, node, http, exit_point, _ = link
     node_id = sync(node).identity()["id"]
     name = _row(central, node_id)["name"]
+    nour = register(node, exit_point, "Nour", "+963933100002")
     sync(central).revoke(node_id, "cli:admin", audit=_admin(central))
     spare = _node_services(tmp_path, sqlite_template, clock, "node-spare")
     _enrol(central, spare, "Exit", name=name)
@@ -217,6 +221,9 @@ def test_a_reinstated_nodes_name_taken_meanwhile_needs_another(
     assert (_counts(central), _row(central, node_id)) == revoked
     done = sync(central).reinstate(node_id, "found", audit=_admin(central), name="Exit desk old")
     assert done["name"] == "Exit desk old" and _row(central, node_id)["name"] == "Exit desk old"
+    assert _round(node, http).pushed == 1 and _persons_named(central, "Nour") == [nour]
+    _round(spare, http)
+    assert _persons_named(spare, "Nour") == [nour]
     spare.db.dispose()
 
 
