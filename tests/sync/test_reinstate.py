@@ -92,6 +92,11 @@ def test_a_revoked_node_keeps_its_changes_and_they_come_in_once_reinstated(
     page = manager.get("/sync").text
     assert 'id="sync-revoked"' in page and f"corridor node reinstate {node_id}" in page
     assert "Changes made here not yet sent: 2." in page
+    # And the registration pages, where the officers work.
+    registrar = _client(node, clock, "registrar-exit", Role.REGISTRAR, exit_point, NODE_KEY)
+    form = registrar.get("/register").text
+    assert 'id="unsent-revoked"' in form and 'data-figure="unsent">2<' in form
+    assert 'id="unsent-revoked"' in registrar.get(f"/persons/{nour}").text
     # The bundle file is refused at the central too, saying it can be reinstated.
     with pytest.raises(NodeRevoked, match="corridor node reinstate"):
         sync(central).import_bundle(carried, audit=_apply(central))
@@ -114,6 +119,7 @@ def test_a_revoked_node_keeps_its_changes_and_they_come_in_once_reinstated(
     assert central.registration.get_person(reem)["phone"] == "+963933100003"
     assert _unsent(node) == 0 and sync(node).status()["revoked_at"] is None
     assert 'id="sync-revoked"' not in manager.get("/sync").text
+    assert 'id="unsent-revoked"' not in registrar.get("/register").text
     # Nothing twice: the file carried before, and another round, change nothing.
     before = _counts(central)
     again = sync(central).import_bundle(carried, audit=_apply(central))

@@ -73,8 +73,10 @@ def _person(
     }
     extra.update(typed or {})
     extra["registered"] = registered
-    # At a node: the changes made here the central has not acknowledged (issue 16).
-    extra["unsent"] = ConflictReview.of(svc).unsent()
+    # At a node: the changes made here the central has not acknowledged (issue 16), and
+    # whether the central refused the node as revoked (they are kept).
+    outbox = ConflictReview.of(svc).outbox()
+    extra["unsent"], extra["unsent_revoked"] = outbox["unsent"], outbox["revoked_at"]
     status = 422 if errors else 200
     return render(request, "person.html", dict(data), who=who, status=status, extra=extra)
 
