@@ -201,12 +201,12 @@ class ConflictReview:
         """At a node: the changes made here its central has not acknowledged (what the
         ``/sync`` page counts as "to send"); None on a central or a standalone
         installation. One query on the changes' (origin, number) index."""
-        return self.outbox()["unsent"]
+        return self.outbox()[0]
 
-    def outbox(self) -> dict[str, Any]:
-        """``unsent`` (as ``unsent``) and ``revoked_at``: at a node its central refused
-        as revoked, when it last did (the changes are kept; ``corridor/sync/revocation.py``),
-        else None. The same one query."""
+    def outbox(self) -> tuple[int | None, datetime | None]:
+        """What ``unsent`` counts, and at a node its central refused as revoked, when it
+        last did (the changes are kept; ``corridor/sync/revocation.py``), else None. The
+        same one query."""
         me = sync_nodes.alias("me")
         acked = (
             select(func.coalesce(func.max(sync_acks.c.seq), 0))
@@ -228,8 +228,8 @@ class ConflictReview:
         with self.db.read() as conn:
             row = conn.execute(query).first()
         if row is None or row[0] != "node":
-            return {"unsent": None, "revoked_at": None}
-        return {"unsent": int(row[1]), "revoked_at": row[2]}
+            return None, None
+        return int(row[1]), row[2]
 
     # -- the queue (raw: shown only through the gate) -----------------------------------
 

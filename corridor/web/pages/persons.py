@@ -75,8 +75,7 @@ def _person(
     extra["registered"] = registered
     # At a node: the changes made here the central has not acknowledged (issue 16), and
     # whether the central refused the node as revoked (they are kept).
-    outbox = ConflictReview.of(svc).outbox()
-    extra["unsent"], extra["unsent_revoked"] = outbox["unsent"], outbox["revoked_at"]
+    extra["unsent"], extra["unsent_revoked"] = ConflictReview.of(svc).outbox()
     status = 422 if errors else 200
     return render(request, "person.html", dict(data), who=who, status=status, extra=extra)
 
