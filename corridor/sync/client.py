@@ -123,7 +123,8 @@ def _post(
     if response.status_code >= 400 and not passed:
         if _code(response) == RevokedThere.code:
             step = path.rsplit("/", 1)[-1]
-            raise RevokedThere(f"the central refused the {step}", _said(response))
+            said = f"the central refused the {step} ({response.status_code}): {_said(response)}"
+            raise RevokedThere(said, said)
         raise Refused(
             f"the central refused the {path.rsplit('/', 1)[-1]} ({response.status_code}): "
             f"{_said(response)}"
@@ -157,8 +158,7 @@ def sync_round(
         wiped = confirmation(sync)
         if wiped is not None:  # nothing kept to speak of: its confirmation was refused
             raise NodeWiped(
-                f"{wiped[1]}; the central refused its confirmation of the wipe: "
-                f"{exc.said}"
+                f"{wiped[1]}; its confirmation of the wipe was refused: {exc.said}"
             ) from exc
         noted = revocation.refused_here(sync)
         raise NodeRevokedAtCentral(

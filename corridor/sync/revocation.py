@@ -167,12 +167,15 @@ def message(node_id: str, unsent_count: int, said: str) -> str:
         f"the central refused this node as revoked: {unsent_count} changes made here have "
         "not reached the central; they are kept here, not lost. The central's "
         "administrator can reinstate this node (at the central: `corridor node reinstate "
-        f"{node_id} --reason TEXT`), then run `corridor node sync` again. The central "
-        f"said: {said}"
+        f"{node_id} --reason TEXT`), then run `corridor node sync` again. {said}"
     )
 
 
 def answered(sync: SyncService) -> None:
-    """At a node: its central answered a pull (so it takes this node again)."""
+    """At a node: its central answered a pull (so it takes this node again). A write
+    only where a refusal was noted."""
+    with sync.db.read() as conn:
+        if sync._self(conn)["revoked_at"] is None:
+            return
     with sync.db.transaction() as conn:
         answered_again(conn, sync._self(conn))

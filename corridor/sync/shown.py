@@ -41,9 +41,12 @@ def as_read(
     known: dict[str, bool] = {}
 
     def reads(sites: Iterable[str | None]) -> bool:
-        for site in sites:
-            if site is None:
-                continue
+        """Exactly, every one of ``sites`` (no site: not exactly; a reader of no site
+        still reads the changes made here, a count of every site)."""
+        named = [s for s in sites if s is not None]
+        if not named:
+            return False
+        for site in named:
             if site not in known:
                 known[site] = exact(site)
             if not known[site]:

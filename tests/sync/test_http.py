@@ -231,7 +231,8 @@ def test_the_sync_state_for_the_site_manager(link, clock) -> None:
     # A site manager of no site sees no node; a registrar is refused by the role gate
     # (figures.read is theirs for their own sites: they see none either).
     manager = make_client(central.db, clock, (Role.SITE_MANAGER,))
-    assert manager.get("/api/sync/status").json()["peers"] == []
+    nowhere = manager.get("/api/sync/status").json()
+    assert nowhere["peers"] == [] and nowhere["suppressed_below"] == 5  # reads no site
     dpo = make_client(central.db, clock, (Role.DATA_PROTECTION_OFFICER,))
     assert dpo.get("/api/sync/status").status_code == 403
 
