@@ -341,7 +341,10 @@ class SyncPeer(ReadModel):
     wipe_unsent: int | None = Field(
         None, description="Changes made at the node that never reached the central"
     )
-    unsent: int = Field(description="Changes the peer has not acknowledged (to send)")
+    unsent: int | None = Field(
+        description="Changes the peer has not acknowledged (to send); null: a small count "
+        "withheld (``suppressed_below``)"
+    )
     to_receive: int | None = Field(
         description="Changes the peer said it made that have not arrived here (known at "
         "the central for each node; null at a node)"
@@ -357,19 +360,32 @@ class SyncStatus(ReadModel):
     role: str
     status: str
     site_id: str | None
-    last_seq: int = Field(description="Changes made here (this installation's own numbers)")
+    last_seq: int | None = Field(
+        description="Changes made here (this installation's own numbers)"
+    )
     wiped_at: datetime | None = Field(
         None, description="At a node: when it carried out its central's wipe order"
     )
+    revoked_at: datetime | None = Field(
+        None,
+        description="At a node: when its central last refused it as revoked (its changes "
+        "not sent are kept here; the central's administrator can reinstate it)",
+    )
     name: str | None = Field(None, description="This node's human name (given at its init)")
     fingerprint: str | None = Field(description="This installation's signing key, as checked")
-    waiting: int
-    conflicts: int = Field(
+    waiting: int | None
+    conflicts: int | None = Field(
         description="Open conflicts of corrections (the registrars' review queue, /sync/conflicts)"
     )
-    held_erasures: int = Field(
+    held_erasures: int | None = Field(
         0,
         description="Erasures received for persons on legal hold here, the data "
         "protection officer's to decide (/sync/holds); not among the conflicts",
     )
     peers: list[SyncPeer]
+    suppressed_below: int | None = Field(
+        None,
+        description="Read as aggregates only (as a site's figures: a coordinator; a site "
+        "whose persons the caller may not read), the counts from 1 to this number less one "
+        "are null (each counts persons or their changes); null: every count exact",
+    )

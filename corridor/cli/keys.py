@@ -68,7 +68,8 @@ def keys_seal(db_url: str | None, master_key_file: str | None) -> None:
     help="File holding the new master key (created with a fresh key if it does not exist)",
 )
 def keys_rotate_master(db_url: str | None, master_key_file: str | None, new_key_file: Path) -> None:
-    """Re-wrap every site key and TOTP secret under a new master key."""
+    """Re-wrap every site key, TOTP secret and this installation's sync keys (a site
+    node's or the central's) under a new master key."""
     from corridor.security.crypto import MasterKey
 
     svc = services_for(db_url, master_key_file)
@@ -79,8 +80,9 @@ def keys_rotate_master(db_url: str | None, master_key_file: str | None, new_key_
     new = MasterKey.from_file(new_key_file)
     with reported():
         result = svc.keys.rotate_master(new, actor())
+    nodes = " and this installation's sync keys" if result.node_keys else ""
     click.echo(
-        f"{result.site_keys} site keys and {result.totp_secrets} TOTP secrets re-wrapped; "
+        f"{result.site_keys} site keys, {result.totp_secrets} TOTP secrets{nodes} re-wrapped; "
         f"point CORRIDOR_MASTER_KEY_FILE at {new_key_file}, restart the servers, and keep "
         "the old key offline until backups made with it have expired"
     )

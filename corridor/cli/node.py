@@ -234,6 +234,34 @@ def node_revoke(db_url: str | None, master_key_file: str | None, node_id: str) -
     click.echo(f"node {node_id} (site {done['site_id']}) revoked: its bundles are refused")
 
 
+@node.command("reinstate")
+@db_option
+@key_option
+@click.argument("node_id")
+@click.option("--reason", required=True, help="Why (audited): e.g. 'tablet found in our custody'")
+@click.option("--name", default=None, help="A new name, where another node took its name since")
+def node_reinstate(
+    db_url: str | None, master_key_file: str | None, node_id: str, reason: str, name: str | None
+) -> None:
+    """At the central: undo node NODE_ID's revocation. Its next sync or bundle file is
+    taken again, and the changes it made and had not sent come in (once each). Only
+    for a node whose key you trust again (a tablet back in your custody, a revocation
+    made by mistake)."""
+    with opened_services(db_url, master_key_file) as svc, reported():
+        done = _sync(svc).reinstate(
+            node_id, reason, audit=admin_audit(svc, "sites.admin"), name=name
+        )
+    click.echo(
+        f"node {node_id} ({done['name'] or 'no name'}, site {done['site_id']}) reinstated: "
+        + (
+            "its wipe order stands, so its changes are still not taken; its next contact "
+            "carries the order"
+            if done["status"] in ("wipe", "wiped")
+            else "its next sync or bundle file is taken, with the changes it has not sent yet"
+        )
+    )
+
+
 @node.command("wipe")
 @db_option
 @key_option
@@ -276,6 +304,14 @@ def node_status(db_url: str | None, master_key_file: str | None) -> None:
             f"  wiped {st['wiped_at']} by order of the central: the site's keys are "
             f"destroyed; {lost} changes made here had not reached the central and can no "
             "longer be read"
+        )
+    if st.get("revoked_at"):
+        unsent = sum(p["unsent"] for p in st["peers"] if p["role"] == "central")
+        click.echo(
+            f"  the central refused this node as revoked (last {st['revoked_at']}): {unsent} "
+            "changes made here have not reached it; they are kept here, not lost. The "
+            "central's administrator can reinstate this node (`corridor node reinstate "
+            f"{st['node_id']} --reason TEXT` at the central)"
         )
     for p in st["peers"]:
         click.echo(_peer_line(p))

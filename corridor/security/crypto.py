@@ -193,6 +193,9 @@ def open_field_bytes(site_id: str, field: str, key_id: str, key: bytes, token: s
 class MasterKeyRotation:
     site_keys: int
     totp_secrets: int
+    # This installation's own sync keys (a site node's or the central's), re-wrapped by
+    # ``KeyService.rotate_master`` (0 where it has none).
+    node_keys: int = 0
 
 
 class FieldCipher:

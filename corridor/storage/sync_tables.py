@@ -60,6 +60,10 @@ sync_changes = Table(
 )
 Index("ix_sync_changes_state", sync_changes.c.state)
 
+# What a node's private keys (``sync_nodes.secret``) are sealed for under the master key:
+# ``corridor keys rotate-master`` re-wraps them with the site keys.
+NODE_SECRET_PURPOSE = "sync.node-keys"
+
 sync_nodes = Table(
     "sync_nodes",
     metadata,

@@ -25,6 +25,7 @@ from typing import Any
 import httpx2 as httpx
 
 from corridor.services.base import AuditHook
+from corridor.sync import revocation
 from corridor.sync.confirm import confirmation
 from corridor.sync.parts import MIN_BYTES, check_bound
 from corridor.sync.service import BundleRefused, ImportReport, NodeWiped, SyncService
@@ -54,6 +55,24 @@ class SyncFailed(BundleRefused):
 
 class Refused(SyncFailed):
     """The central answered, refusing the request (nothing written there)."""
+
+
+class RevokedThere(Refused):
+    """The central refused this node as revoked (403 ``node_revoked``)."""
+
+    code = "node_revoked"
+
+    def __init__(self, message: str, said: str) -> None:
+        super().__init__(message)
+        self.said = said
+
+
+class NodeRevokedAtCentral(SyncFailed):
+    """This node's round was refused because the central revoked it: its changes are
+    kept here (``corridor/sync/revocation.py``), the message says how many and that the
+    central's administrator can reinstate it."""
+
+    code = "node_revoked"
 
 
 @dataclass
@@ -102,6 +121,10 @@ def _post(
         ) from exc
     passed = _code(response) in passes or (too_large and response.status_code == 413)
     if response.status_code >= 400 and not passed:
+        if _code(response) == RevokedThere.code:
+            step = path.rsplit("/", 1)[-1]
+            said = f"the central refused the {step} ({response.status_code}): {_said(response)}"
+            raise RevokedThere(said, said)
         raise Refused(
             f"the central refused the {path.rsplit('/', 1)[-1]} ({response.status_code}): "
             f"{_said(response)}"
@@ -130,30 +153,53 @@ def sync_round(
         client = httpx.Client(base_url=central_url or central["url"], timeout=TIMEOUT_S)
     report = RoundReport()
     try:
-        done = confirmation(sync)
-        if done is not None:  # wiped: the one message it may still send, then refuse
-            _post(client, "/api/sync/push", done[0])
-            raise NodeWiped(f"{done[1]} (its confirmation of the wipe reached the central)")
-        refused = _push(sync, client, report, send_audit, push_max_bytes)
-        # Pull until the central's answer says nothing is left (each answer is bounded).
-        while report.pulls < MAX_PULLS:
-            answer = _pull(sync, client)
-            pulled = sync.import_bundle(answer, audit=audit)
-            report.pulls += 1
-            report.pulled = _sum(report.pulled, pulled) if report.pulls > 1 else pulled
-            if pulled.wiped:
-                report.wiped = True
-                report.confirmed = _confirm(sync, client)
-                return report
-            if not _header(answer).get("more"):
-                break
-        if refused is not None:  # the pull went (it may carry an order); the push did not
-            raise refused
-        sync.touch(central["id"])
+        _round(sync, client, report, audit, send_audit, push_max_bytes)
+    except RevokedThere as exc:  # kept here, and said so (not dropped)
+        wiped = confirmation(sync)
+        if wiped is not None:  # nothing kept to speak of: its confirmation was refused
+            raise NodeWiped(
+                f"{wiped[1]}; its confirmation of the wipe was refused: {exc.said}"
+            ) from exc
+        noted = revocation.refused_here(sync)
+        raise NodeRevokedAtCentral(
+            revocation.message(noted["node_id"], noted["unsent"], exc.said)
+        ) from exc
     finally:
         if own:
             client.close()
     return report
+
+
+def _round(
+    sync: SyncService,
+    client: httpx.Client,
+    report: RoundReport,
+    audit: AuditHook,
+    send_audit: AuditHook | None,
+    push_max_bytes: int,
+) -> None:
+    central = sync.central()
+    done = confirmation(sync)
+    if done is not None:  # wiped: the one message it may still send, then refuse
+        _post(client, "/api/sync/push", done[0])
+        raise NodeWiped(f"{done[1]} (its confirmation of the wipe reached the central)")
+    refused = _push(sync, client, report, send_audit, push_max_bytes)
+    # Pull until the central's answer says nothing is left (each answer is bounded).
+    while report.pulls < MAX_PULLS:
+        answer = _pull(sync, client)
+        revocation.answered(sync)  # the central takes this node (again)
+        pulled = sync.import_bundle(answer, audit=audit)
+        report.pulls += 1
+        report.pulled = _sum(report.pulled, pulled) if report.pulls > 1 else pulled
+        if pulled.wiped:
+            report.wiped = True
+            report.confirmed = _confirm(sync, client)
+            return
+        if not _header(answer).get("more"):
+            break
+    if refused is not None:  # the pull went (it may carry an order); the push did not
+        raise refused
+    sync.touch(central["id"])
 
 
 def _pull(sync: SyncService, client: httpx.Client) -> bytes:

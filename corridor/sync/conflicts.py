@@ -201,6 +201,12 @@ class ConflictReview:
         """At a node: the changes made here its central has not acknowledged (what the
         ``/sync`` page counts as "to send"); None on a central or a standalone
         installation. One query on the changes' (origin, number) index."""
+        return self.outbox()[0]
+
+    def outbox(self) -> tuple[int | None, datetime | None]:
+        """What ``unsent`` counts, and at a node its central refused as revoked, when it
+        last did (the changes are kept; ``corridor/sync/revocation.py``), else None. The
+        same one query."""
         me = sync_nodes.alias("me")
         acked = (
             select(func.coalesce(func.max(sync_acks.c.seq), 0))
@@ -218,12 +224,12 @@ class ConflictReview:
             .where(sync_changes.c.origin_node == me.c.id, sync_changes.c.seq > acked)
             .scalar_subquery()
         )
-        query = select(me.c.role, count).where(me.c.is_self.is_(True))
+        query = select(me.c.role, count, me.c.revoked_at).where(me.c.is_self.is_(True))
         with self.db.read() as conn:
             row = conn.execute(query).first()
         if row is None or row[0] != "node":
-            return None
-        return int(row[1])
+            return None, None
+        return int(row[1]), row[2]
 
     # -- the queue (raw: shown only through the gate) -----------------------------------
 

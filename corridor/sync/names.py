@@ -35,9 +35,12 @@ def valid(name: str | None) -> str:
     raise ValidationFailed([Problem("name", reason)], f"the node's name: {reason}")
 
 
-def unique(conn: Connection, site_id: str, node_id: str, name: str | None) -> None:
-    """At the central's approval: no two enrolled nodes of one site share a name (the
-    point of a name is to tell them apart); the same node enrolled again keeps its own."""
+def unique(
+    conn: Connection, site_id: str, node_id: str, name: str | None, *, reinstating: bool = False
+) -> None:
+    """At the central's approval (and a revoked node's reinstatement): no two enrolled
+    nodes of one site share a name (the point of a name is to tell them apart); the same
+    node enrolled again keeps its own."""
     if name is None:
         return
     taken = conn.execute(
@@ -49,9 +52,20 @@ def unique(conn: Connection, site_id: str, node_id: str, name: str | None) -> No
             func.lower(sync_nodes.c.name) == name.lower(),
         )
     ).first()
-    if taken is not None:
+    if taken is None:
+        return
+    if reinstating:  # its name was free while it was revoked, and was taken since
         raise Conflict(
-            f"another node of this site is named {name!r} already (node {taken[0]}): "
-            "enrol this one under another name (`corridor node init --name`); nothing "
-            "was enrolled"
+            N_(
+                "another node of this site is named {name} now (node {other}): reinstate "
+                "this one under another name (`corridor node reinstate --name`); nothing "
+                "was changed",
+                name=repr(name),
+                other=taken[0],
+            )
         )
+    raise Conflict(
+        f"another node of this site is named {name!r} already (node {taken[0]}): "
+        "enrol this one under another name (`corridor node init --name`); nothing "
+        "was enrolled"
+    )

@@ -53,7 +53,13 @@ from corridor.storage.bulk import insert_rows
 from corridor.storage.changes import Note
 from corridor.storage.database import Database
 from corridor.storage.merge_tables import merged_persons
-from corridor.storage.sync_tables import sync_acks, sync_changes, sync_heads, sync_nodes
+from corridor.storage.sync_tables import (
+    NODE_SECRET_PURPOSE,
+    sync_acks,
+    sync_changes,
+    sync_heads,
+    sync_nodes,
+)
 from corridor.storage.tables import (
     households,
     manifests,
@@ -72,6 +78,8 @@ from corridor.sync import (
     numbers,
     parts,
     reference,
+    revocation,
+    strays,
 )
 from corridor.sync import conflicts as conflict_review
 from corridor.sync import wipe as wipes
@@ -100,7 +108,7 @@ MAGIC_V1 = b"CORRIDOR-BUNDLE/1"
 MAGIC = b"CORRIDOR-BUNDLE/2"
 BUNDLE_VERSIONS = {MAGIC_V1: 1, MAGIC: 2}
 BUNDLE_FIELD = "sync.bundle"
-SECRET_PURPOSE = "sync.node-keys"
+SECRET_PURPOSE = NODE_SECRET_PURPOSE
 # Person columns that never decide a conflict (bookkeeping, or computed here).
 NOT_COMPARED = {"id", "created_at", "updated_at", "phone_hash", "recorded_by"}
 # Why a node's audit events happen (``node_hook``).
@@ -439,6 +447,7 @@ class SyncService(Service):
                 raise EnrolmentRefused("the grant is for another node")
             private = self._private(me)
             site = decode_row(sites, body["site"])
+            strays.refuse(conn, me, site)
             audit(conn, f"joined central {body['central_id']} for site {site['id']}", site["id"])
             known = set(conn.execute(select(sites.c.id)).scalars())
             for row in [body["site"], *body.get("sites", [])]:
@@ -854,6 +863,8 @@ class SyncService(Service):
             reference.install(conn, header.get(reference.RECEIVED, []))  # sites first
             touched = self._drain(conn, report, audit)
             advanced = self._advance(conn, me, sender, header)
+            if me["role"] == "node":  # the central answers this node again
+                revocation.answered_again(conn, me, _made(header))
             report.fresh = len(fresh)
             if fresh or advanced:
                 conn.execute(
@@ -938,7 +949,9 @@ class SyncService(Service):
             when = sender["revoked_at"].date().isoformat() if sender["revoked_at"] else "-"
             raise NodeRevoked(
                 f"node {sender['id']} was revoked at this central ({when}): its bundles "
-                "are refused and nothing was imported; enrol it again to work with it"
+                "are refused and nothing was imported; if the node is in safe hands, the "
+                "central's administrator can reinstate it (`corridor node reinstate "
+                f"{sender['id']} --reason TEXT`) and its changes not yet sent come in"
             )
         if sender["status"] in ("wipe", "wiped") and (header.get("count") or header.get("ranges")):
             raise NodeToBeWiped(
@@ -961,6 +974,13 @@ class SyncService(Service):
                 .values(status="revoked", revoked_at=now)
             )
         return {"node_id": node_id, "site_id": node["site_id"], "revoked_at": now}
+
+    def reinstate(
+        self, node_id: str, reason: str, *, audit: AdminAudit, name: str | None = None
+    ) -> dict[str, Any]:
+        """At the central: undo a revocation (``corridor/sync/revocation.py``), so that the
+        node's changes not yet sent come in at its next sync or bundle file."""
+        return revocation.reinstate(self, node_id, reason, audit=audit, name=name)
 
     def order_wipe(self, node_id: str, ordered_by: str, *, audit: AdminAudit) -> dict[str, Any]:
         """At the central: order an enrolled node's wipe. Its next contact (a pull, or a
@@ -1541,6 +1561,11 @@ class SyncService(Service):
 
     # -- status --------------------------------------------------------------------------
 
+    def site_ids(self) -> list[str]:
+        """Every site this installation knows (a node: its own and the reference rows)."""
+        with self.db.read() as conn:
+            return list(conn.execute(select(sites.c.id).order_by(sites.c.id)).scalars())
+
     def status(self, scope: frozenset[str] | None = None) -> dict[str, Any]:
         """This installation and each peer: last contact, changes not yet acknowledged
         (to send), changes the peer said it made that have not arrived (to receive:
@@ -1603,6 +1628,8 @@ class SyncService(Service):
             "site_id": me["site_id"],
             "last_seq": me["last_seq"],
             "wiped_at": me["wiped_at"],
+            # At a node: when its central last refused it as revoked (its changes kept).
+            "revoked_at": me["revoked_at"] if me["role"] == "node" else None,
             "name": me["name"],
             "fingerprint": keys.fingerprint(me["signing_public"]) if me["signing_public"] else None,
             "waiting": counts["waiting"],
@@ -1610,6 +1637,14 @@ class SyncService(Service):
             "held_erasures": held,
             "peers": out_peers,
         }
+
+
+def _made(header: dict[str, Any]) -> datetime | None:
+    """When a bundle says it was made (None: unreadable)."""
+    try:
+        return datetime.fromisoformat(str(header.get("created_at")))
+    except ValueError:
+        return None
 
 
 def _change_out(r: Any) -> dict[str, Any]:

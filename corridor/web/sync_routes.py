@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from corridor.responses import SyncPushed, SyncStatus
 from corridor.services import Services
 from corridor.services.protection.accounts import Caller
+from corridor.sync import shown
 from corridor.sync.service import SyncService
 from corridor.web.auth import requires
 from corridor.web.deps import services
@@ -124,9 +125,29 @@ async def pull(request: Request, svc: Svc) -> Response:
     return Response(answer, media_type=BUNDLE)
 
 
+def read_status(
+    svc: Services, who: Caller, duplicates: int | None = None
+) -> tuple[SyncStatus, int | None]:
+    """The sync state of the caller's sites (and ``duplicates``, a count of the caller's
+    sites) as the caller may read them: small counts withheld where ``Gate.exact_figures``
+    says the caller reads aggregates only (``corridor/sync/shown.py``)."""
+    sync = SyncService.of(svc)
+    every = sync.site_ids() if who.scope is None else []
+    state, pairs = shown.as_read(
+        sync.status(who.scope),
+        lambda site: svc.gate.exact_figures(who, site),
+        every if who.scope is None else sorted(who.scope),
+        svc.figures.small_counts_below,
+        duplicates,
+    )
+    return SyncStatus.model_validate(state), pairs
+
+
 @sync_router.get("/status")
 def sync_status(svc: Svc, who: MayFiguresRead) -> SyncStatus:
     """This installation's sync state: last contact with each peer, changes to send and
     to receive, changes waiting for what they depend on, conflicts to review (counts
-    only; the peers of the caller's sites)."""
-    return SyncStatus.model_validate(SyncService.of(svc).status(who.scope))
+    only; the peers of the caller's sites). Read as aggregates only (a coordinator; a
+    site whose persons the caller may not read), a count under ``suppressed_below`` is
+    ``null``, as in a site's figures."""
+    return read_status(svc, who)[0]

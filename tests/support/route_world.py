@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pyotp
@@ -408,3 +409,36 @@ def walk_json_pairs(value: Any) -> Iterator[tuple[str, str]]:
     """``walk_json`` with each value as its ``repr`` (hashable)."""
     for k, v in walk_json(value):
         yield k, repr(v)
+
+
+def enrol_node_behind(database: Database, clock: Clock, site_id: str, node_file: Path) -> str:
+    """A site node of ``site_id`` (its own SQLite file, ``node_file``, copied from the
+    template) enrolled at the world's installation, which becomes its central: it
+    registered two persons and pulled without pushing them, so the central knows from
+    its marks that two of its changes have not arrived (a small count of persons on the
+    sync state, for the figures test). The node's id."""
+    from corridor.security.crypto import MasterKey
+    from corridor.services import Services
+    from corridor.sync import keys
+    from corridor.sync.service import SyncService
+    from tests.sync.helpers import person_body
+
+    central = Services(database, clock, MasterKey.from_text(MASTER_KEY))
+    node = Services(Database(f"sqlite:///{node_file}"), clock, MasterKey.generate())
+    try:
+        at_node, at_central = SyncService.of(node), SyncService.of(central)
+        request = at_node.init_node("https://central.example", site_id, "World desk")
+        hook = central.audit.operator_admin_hook("world", "sites.admin")
+        grant = at_central.approve(request, "cli:world", audit=hook)
+        fingerprint = keys.fingerprint(grant["grant"]["central_signing_public"])
+        joined = node.audit.operator_admin_hook("world", "sites.admin")
+        at_node.join(grant, fingerprint, audit=joined)
+        write = node.audit.operator_hook("world", "person.write")
+        for i in range(2):
+            node.registration.register_person(
+                person_body(site_id, f"Behind{i}", f"+96393310770{i}"), audit=write
+            )
+        at_central.answer_pull(at_node.export(changes=False))
+        return str(request["request"]["node_id"])
+    finally:
+        node.db.dispose()

@@ -29,6 +29,7 @@ from corridor.settings import Settings
 from corridor.sync.client import SyncFailed, sync_round
 from corridor.web import create_app
 from tests.conftest import MASTER_KEY, Clock, make_client
+from tests.support.route_world import token_client
 from tests.sync.helpers import hook, make_site, register, sync
 from tests.sync.test_bundles import (
     _apply,
@@ -213,9 +214,16 @@ def test_the_sync_state_for_the_site_manager(link, clock) -> None:
     assert state["role"] == "central"
     [peer] = state["peers"]
     assert peer["id"] == node_id and peer["last_contact_at"] is not None
-    assert peer["to_receive"] == 2 and peer["unsent"] == 0
+    # Two persons registered at the node: a small count, withheld from the coordinator
+    # (who reads figures as aggregates only), shown to the exit's site manager.
+    assert peer["to_receive"] is None and peer["unsent"] == 0
+    assert state["suppressed_below"] == 5
     twin = coordinator.get("/sync.json").json()["sync"]
     assert SyncStatus.model_validate(twin) == SyncStatus.model_validate(state)
+    exit_manager, _ = token_client(central.db, clock, "manager-exit", (Role.SITE_MANAGER,),
+                                   [exit_point])  # fmt: skip
+    own = exit_manager.get("/api/sync/status").json()
+    assert own["peers"][0]["to_receive"] == 2 and own["suppressed_below"] is None
 
     _round(node, http)
     state = coordinator.get("/api/sync/status").json()
@@ -223,7 +231,8 @@ def test_the_sync_state_for_the_site_manager(link, clock) -> None:
     # A site manager of no site sees no node; a registrar is refused by the role gate
     # (figures.read is theirs for their own sites: they see none either).
     manager = make_client(central.db, clock, (Role.SITE_MANAGER,))
-    assert manager.get("/api/sync/status").json()["peers"] == []
+    nowhere = manager.get("/api/sync/status").json()
+    assert nowhere["peers"] == [] and nowhere["suppressed_below"] == 5  # reads no site
     dpo = make_client(central.db, clock, (Role.DATA_PROTECTION_OFFICER,))
     assert dpo.get("/api/sync/status").status_code == 403
 

@@ -215,6 +215,8 @@ def test_every_node_command_disposes_its_database(tmp_path, monkeypatch) -> None
         ("wipe", central_env, ["NODE", "--yes"], True),
         ("revoke", central_env, ["NODE"], True),
         ("revoke", central_env, ["no-such-node"], False),  # refused
+        ("reinstate", central_env, ["NODE", "--reason", "found"], True),
+        ("reinstate", central_env, ["NODE", "--reason", "found"], False),  # not revoked
     ]  # fmt: skip
     assert {name for name, *_ in steps} == set(node_commands.commands), "a step per command"
 

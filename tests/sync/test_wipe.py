@@ -30,6 +30,7 @@ from corridor.sync.confirm import confirmation
 from corridor.sync.service import BundleRefused, NodeWiped
 from tests.conftest import MASTER_KEY, Clock, make_client
 from tests.support.pgserver import PgServer
+from tests.support.route_world import token_client
 from tests.sync import test_http
 from tests.sync.helpers import make_site, register, sync
 from tests.sync.test_bundles import NODE_KEY, _admin, _apply, _enrol, _node_services
@@ -108,8 +109,17 @@ def test_a_wiped_node_confirms_it_and_the_central_records_it_once(link, clock) -
     coordinator = make_client(central.db, clock, (Role.COORDINATOR,))
     page = coordinator.get("/sync").text
     assert 'data-node-state="wipe-carried-out"' in page and "node-exit" in page
-    api = coordinator.get("/api/sync/status")
-    assert api.json()["peers"][0]["wipe_persons_anonymised"] == 3
+    api = coordinator.get("/api/sync/status").json()
+    # Counts of persons of one node: small ones withheld from a reader of aggregates
+    # only (the coordinator), shown to the site's own manager.
+    assert api["peers"][0]["wipe_persons_anonymised"] is None
+    assert api["peers"][0]["wipe_unsent"] is None and api["suppressed_below"] == 5
+    manager, _ = token_client(central.db, clock, "manager-exit", (Role.SITE_MANAGER,),
+                              [exit_point])  # fmt: skip
+    own = manager.get("/api/sync/status").json()["peers"][0]
+    assert own["wipe_persons_anonymised"] == 3 and own["wipe_unsent"] == 1
+    assert "3 persons anonymised" in manager.get("/sync").text
+    assert "3 persons anonymised" not in page and "&lt;5 persons anonymised" in page
 
 
 def test_a_wipe_delivered_but_not_confirmed_says_so(link, clock) -> None:

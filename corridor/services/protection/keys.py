@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
-from corridor.errors import NotFound, Problem, ValidationFailed
+from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
 from corridor.security import audit
 from corridor.security.audit import AuditEvent, Outcome
 from corridor.security.crypto import (
@@ -42,6 +42,7 @@ from corridor.services.search.match_index import bump_counts
 from corridor.services.tracing import enquirer as enquirer
 from corridor.services.tracing.matching import EXPLANATION_FIELD
 from corridor.storage.database import Database
+from corridor.storage.sync_tables import NODE_SECRET_PURPOSE, sync_nodes
 from corridor.storage.tables import person_documents, person_match_keys, persons, sites
 from corridor.storage.tracing_tables import tracing_enquiries, tracing_matches
 from corridor.text import N_
@@ -111,6 +112,7 @@ class KeyService(Service):
         cipher = self._cipher()
         with self.db.transaction() as conn:
             _require_site(conn, site_id)
+            _not_at_a_node(conn, site_id)
             key_id = cipher.rotate_site_key(conn, site_id)
             count = _reencrypt_site(conn, cipher, site_id)
             audit_admin(conn, self.clock(), actor, "keys.admin", "rotate site key", site_id)
@@ -240,8 +242,46 @@ class KeyService(Service):
         cipher = self._cipher()
         with self.db.transaction() as conn:
             result = cipher.rotate_master_key(conn, new_master)
+            nodes = _rewrap_node_keys(conn, cipher.master, new_master)
             audit_admin(conn, self.clock(), actor, "keys.admin", "rotate master key", None)
-        return result
+        return replace(result, node_keys=nodes)
+
+
+def _not_at_a_node(conn: Connection, site_id: str) -> None:
+    """A site node's site keys are its central's (a key created there reaches the node
+    with its next pull, docs/sync.md). A key made at the node would seal its changes and
+    bundles under a key the central never held: each later push refused, its
+    registrations stranded there. Refused, nothing changed (the tracing key aside: it
+    seals nothing a node sends)."""
+    role = conn.execute(select(sync_nodes.c.role).where(sync_nodes.c.is_self)).scalar()
+    if role == "node" and site_id != TRACING_KEY:
+        raise Conflict(
+            N_(
+                "this installation is a site node: its site's keys are the central's, and a "
+                "key made here would seal changes the central cannot open. Rotate it at the "
+                "central: `corridor keys rotate --site {site}` there; the new key reaches "
+                "this node at its next sync. Nothing was changed",
+                site=site_id,
+            )
+        )
+
+
+def _rewrap_node_keys(conn: Connection, old: MasterKey, new: MasterKey) -> int:
+    """This installation's sync keys (a site node's or the central's signing and
+    receiving keys, ``sync_nodes.secret``) under the new master key. Before, they stayed
+    sealed under the old one: the node could sign no bundle and its changes not yet sent
+    were stranded (the central could answer no pull). How many rows."""
+    rows = conn.execute(
+        select(sync_nodes.c.id, sync_nodes.c.secret).where(sync_nodes.c.secret.is_not(None))
+    ).all()
+    for node_id, secret in rows:
+        plain = old.decrypt_secret(NODE_SECRET_PURPOSE, secret)
+        conn.execute(
+            update(sync_nodes)
+            .where(sync_nodes.c.id == node_id)
+            .values(secret=new.encrypt_secret(NODE_SECRET_PURPOSE, plain))
+        )
+    return len(rows)
 
 
 def _person_row_in_clear() -> Any:

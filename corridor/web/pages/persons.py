@@ -73,8 +73,9 @@ def _person(
     }
     extra.update(typed or {})
     extra["registered"] = registered
-    # At a node: the changes made here the central has not acknowledged (issue 16).
-    extra["unsent"] = ConflictReview.of(svc).unsent()
+    # At a node: the changes made here the central has not acknowledged (issue 16), and
+    # whether the central refused the node as revoked (they are kept).
+    extra["unsent"], extra["unsent_revoked"] = ConflictReview.of(svc).outbox()
     status = 422 if errors else 200
     return render(request, "person.html", dict(data), who=who, status=status, extra=extra)
 

@@ -137,9 +137,10 @@ def _form(
         "errors_count": sum(1 for item in summary if not item["warning"]),
         "warnings_count": sum(1 for item in summary if item["warning"]),
         "countries": country_names(language_of(request).code),
-        # At a node: the changes made here the central has not acknowledged (issue 16).
-        "unsent": ConflictReview.of(svc).unsent(),
     }
+    # At a node: the changes made here the central has not acknowledged (issue 16), and
+    # whether the central refused the node as revoked (they are kept).
+    extra["unsent"], extra["unsent_revoked"] = ConflictReview.of(svc).outbox()
     status = 422 if errors else 200
     return render(request, template, {}, who=who, status=status, extra=extra)
 

@@ -12,14 +12,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
-from corridor.responses import SyncStatus
 from corridor.services.protection.accounts import Caller
 from corridor.sync.conflicts import ConflictReview
-from corridor.sync.service import SyncService
 from corridor.web.auth import requires
 from corridor.web.pages.common import Svc, page
 from corridor.web.pages.render import render
 from corridor.web.routers import guarded_router
+from corridor.web.sync_routes import read_status
 
 router = guarded_router(include_in_schema=False)
 MayFiguresRead = Annotated[Caller, Depends(requires("figures.read"))]
@@ -27,8 +26,9 @@ MayFiguresRead = Annotated[Caller, Depends(requires("figures.read"))]
 
 @page(router, "/sync")
 def sync_state(request: Request, svc: Svc, who: MayFiguresRead) -> Response:
-    state = SyncStatus.model_validate(SyncService.of(svc).status(who.scope))
-    # The duplicates to merge (issue 15's queue) of the caller's sites: a count.
+    # The duplicates to merge (issue 15's queue) of the caller's sites: a count; it and
+    # the state's counts withheld when small for a reader of aggregates only.
     duplicates = ConflictReview.of(svc).duplicates_to_merge(who.scope)
-    data = {"sync": state.model_dump(), "duplicates": duplicates}
+    state, pairs = read_status(svc, who, duplicates)
+    data = {"sync": state.model_dump(), "duplicates": pairs}
     return render(request, "sync.html", data, who=who)
