@@ -38,10 +38,8 @@ change most last (erasure, dispatch, receive...): the world is built once per ba
 
 from __future__ import annotations
 
-import csv
 import functools
 import html.parser
-import io
 import json
 import re
 import secrets
@@ -70,6 +68,8 @@ from corridor.web import create_app
 from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
 from corridor.web.retries import KEY_FIELD, retry_of
 from tests.conftest import MASTER_KEY, Clock, empty_database
+from tests.support.figure_routes import NOT_PERSON_COUNTS, figure_routes
+from tests.support.figure_routes import counts as figure_counts
 from tests.support.route_table import (
     NO_KEY,
     RECORD_PARAMS,
@@ -351,58 +351,17 @@ def test_no_list_by_detention_facility(env: Env, path: str, action: str | None, 
 
 # -- small counts: figures read as aggregates only withhold them -----------------------
 
-# Routes of ``figures.read`` that count no persons (every other one is checked below).
-NOT_PERSON_COUNTS = {
-    "GET /api/sites": "the sites' details: a capacity, no count of persons",
-    "GET /api/sites/{site_id}": "a site's details: a capacity, no count of persons",
-}
 # The sync state (``/sync``, its twin, ``GET /api/sync/status``) counts persons and their
 # changes per node and site (corridor/sync/shown.py): checked as a route naming no site.
 # Its small counts are those of the world's node of site B (``enrol_node_behind``),
 # which only the coordinator sees, as aggregates.
-FIGURE_ROUTES = [
-    c for c in CASES if c.action == "figures.read" and c.reads and c.key not in NOT_PERSON_COUNTS
-]
+FIGURE_ROUTES = figure_routes(CASES)
 SMALL_BELOW = Settings().small_counts_below  # the app's policy (default settings)
-# What an answer of figures calls a count: numbers of its JSON (but a site's details and
-# the dates), of a page's figures, table cells and chart labels, and a CSV's count columns.
-NOT_COUNTS = {"site", "suppressed_below", "as_of", "from", "to", "date"}
-PAGE_COUNTS = (
-    re.compile(r"<td>([\d,]+)</td>"),
-    re.compile(r'<td data-figure="[^"]*">([\d,]+)</td>'),
-    re.compile(r'<strong data-figure="[^"]*">([\d,]+)</strong>'),
-    re.compile(r"<text[^>]*>([\d,]+)</text>"),
-    re.compile(r"<title>[^<]*: ([\d,]+)</title>"),
-)
-HXL_FIRST_COUNT = 7  # the "Total" column (corridor/formats/hxl.py HEADER)
 
 
 def test_no_figures_route_goes_unchecked() -> None:
     assert sorted(set(NOT_PERSON_COUNTS) - {c.key for c in CASES}) == []
     assert {c.kind for c in FIGURE_ROUTES} >= {"api", "page", "twin"}
-
-
-def _counts(text: str, data: Any) -> list[int]:
-    if data is not None:
-        out: list[int] = []
-
-        def walk(value: Any) -> None:
-            if isinstance(value, dict):
-                for k, v in value.items():
-                    if k not in NOT_COUNTS:
-                        walk(v)
-            elif isinstance(value, list):
-                for v in value:
-                    walk(v)
-            elif isinstance(value, int) and not isinstance(value, bool):
-                out.append(value)
-
-        walk(data)
-        return out
-    if text.lstrip().startswith("<"):
-        return [int(n.replace(",", "")) for rx in PAGE_COUNTS for n in rx.findall(text)]
-    rows = list(csv.reader(io.StringIO(text)))[2:]  # a header row, a row of hashtags
-    return [int(v) for row in rows for v in row[HXL_FIRST_COUNT:] if v.isdigit()]
 
 
 def _aggregate_only(role: Role, site: str) -> bool:
@@ -452,7 +411,7 @@ def test_figures_withhold_small_counts(env: Env, case: RouteCase, role: Role, si
         return
     assert r.status_code == 200, (r.status_code, r.text[:300])
     data = r.json() if r.text[:1] in "[{" else None
-    counts = _counts(r.text, data)
+    counts = figure_counts(r.text, data)
     assert counts, ("no counts found in the answer: is the parse broken?", r.text[:300])
     small = sorted({n for n in counts if 0 < n < SMALL_BELOW})
     if _aggregate_only(role, site):
