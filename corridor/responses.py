@@ -152,7 +152,9 @@ class SiteFigures(ReadModel):
         description="Set where the caller reads these figures as aggregates only (a role that "
         "may not read the site's persons; a detention facility's, for a role that may not see "
         "detention sites): every count from 1 to this number minus one is null, and one more "
-        "where a sum would give it away. Null: the counts are exact."
+        "where a sum would give it away (a null count's breakdown is null whole); every other "
+        "count is rounded to the nearest multiple of this number, so that no comparison of "
+        "two answers gives a null count away. Null: the counts are exact."
     )
 
 

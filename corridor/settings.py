@@ -65,7 +65,8 @@ class Settings:
         default_factory=lambda: dict(DEFAULT_LOOKUPS_PER_HOUR)
     )
     # Figures read as aggregates only (outside roles, a detention facility's, the HXL
-    # report): counts from 1 to this minus one are withheld (corridor/domain/disclosure.py).
+    # report): counts from 1 to this minus one are withheld, the others rounded to the
+    # nearest multiple of it (corridor/domain/disclosure.py).
     small_counts_below: int = 5
 
     def __post_init__(self) -> None:
@@ -249,7 +250,9 @@ SETTINGS_HELP: dict[str, str] = {
     "site's persons, such as a coordinator; a detention facility's figures for a role "
     "without the detention field group; the HXL report) withhold every count from 1 to "
     "this number minus one (default 5: counts under 5), and one more cell where a sum "
-    "would give a withheld one away; env CORRIDOR_SMALL_COUNTS_BELOW",
+    "would give a withheld one away, and round every other count to the nearest multiple "
+    "of it (no difference of two figures is a withheld count); env "
+    "CORRIDOR_SMALL_COUNTS_BELOW",
     "matching_model_file": "A matching model (corridor-match-model/1 JSON, as `corridor "
     "bench` trains) replacing the shipped one; env CORRIDOR_MATCHING_MODEL_FILE",
 }

@@ -256,8 +256,8 @@ def report() -> None:
 @click.option("--out", type=OutFile, default=None, help="File (default: standard output)")
 def report_hxl(db_url: str | None, start: datetime, end: datetime, out: Path | None) -> None:
     """Daily arrivals, departures and present per site by sex and age bracket, transfers by
-    destination kind and UASC, HXL-tagged; counts under 5 suppressed
-    (CORRIDOR_SMALL_COUNTS_BELOW)."""
+    destination kind and UASC, HXL-tagged; counts under 5 suppressed and the others
+    rounded to the nearest 5 (CORRIDOR_SMALL_COUNTS_BELOW)."""
     from corridor.formats import hxl
 
     svc, settings = _services(db_url)

@@ -4,8 +4,16 @@ A count from 1 to ``below - 1`` of a place can point at a person: two people hel
 detention facility, one unaccompanied child at a small site. Where figures are all a
 reader may see of a place, such a count is withheld (``None``, shown as ``<5``); when a
 group whose sum is shown would then hide a single cell, the next smallest cell of the
-group is hidden too, so that no hidden cell can be worked out from the sum. Pure
-functions over plain numbers: the HXL report and the figures of a site share them.
+group is hidden too, so that no hidden cell can be worked out from the sum; and a count
+withheld withholds its breakdown whole (its cells, zeros included, would add up to it).
+
+Withholding alone is per answer: two answers, or two tables of one, can be subtracted
+(the women over 60 present one day and the next, when one arrived). So every count that
+is shown is also rounded to the nearest multiple of ``below`` (``rounded``): any sum or
+difference of shown counts is then a multiple of ``below`` too, and never a withheld
+count, whichever answers, days, windows, sites or routes are compared. Exact zeros stay
+(a multiple of every ``below``). Pure functions over plain numbers: the HXL report and
+the figures of a site share them.
 """
 
 from __future__ import annotations
@@ -19,6 +27,18 @@ DEFAULT_BELOW = 5  # counts under 5 are withheld (the HXL report's published rul
 def small(value: int | None, below: int) -> bool:
     """Whether a count is withheld on its own: from 1 to ``below - 1``."""
     return value is not None and 0 < value < below
+
+
+def rounded(value: int, base: int) -> int:
+    """``value`` to the nearest multiple of ``base`` (halves up); a count shown to a
+    reader of aggregates only (``base``: the threshold ``below``).
+
+    >>> [rounded(v, 5) for v in (0, 5, 7, 8, 12, 13, 31, 32, 33)]
+    [0, 5, 5, 10, 10, 15, 30, 30, 35]
+    >>> [rounded(v, 4) for v in (4, 5, 6)]
+    [4, 4, 8]
+    """
+    return (value + base // 2) // base * base
 
 
 def hidden_cells(values: Sequence[int], below: int, sum_shown: bool = True) -> set[int]:
@@ -42,19 +62,33 @@ def hidden_cells(values: Sequence[int], below: int, sum_shown: bool = True) -> s
 
 
 def withhold(group: Mapping[str, int], below: int, sum_shown: bool) -> dict[str, int | None]:
-    """``group`` (cells that add up to a sum) with its hidden cells set to ``None``."""
+    """``group`` (cells that add up to a sum) as a reader of aggregates only sees it: its
+    hidden cells ``None``, the others rounded; every cell ``None`` when the sum is
+    withheld (its breakdown would say how the few it counts are made up).
+
+    >>> withhold({"f": 12, "m": 2, "unknown": 0}, 5, sum_shown=True)
+    {'f': None, 'm': None, 'unknown': 0}
+    >>> withhold({"f": 23, "m": 8, "unknown": 0}, 5, sum_shown=True)
+    {'f': 25, 'm': 10, 'unknown': 0}
+    >>> withhold({"f": 1, "m": 0, "unknown": 0}, 5, sum_shown=False)
+    {'f': None, 'm': None, 'unknown': None}
+    """
+    if not sum_shown:
+        return dict.fromkeys(group)
     keys = list(group)
     hidden = hidden_cells([group[k] for k in keys], below, sum_shown)
-    return {k: None if i in hidden else group[k] for i, k in enumerate(keys)}
+    return {k: None if i in hidden else rounded(group[k], below) for i, k in enumerate(keys)}
 
 
 def withhold_one(value: int, below: int) -> int | None:
-    return None if small(value, below) else value
+    """A count on its own as a reader of aggregates only sees it: withheld, or rounded."""
+    return None if small(value, below) else rounded(value, below)
 
 
 def withhold_table(table: Mapping[str, Any], below: int) -> dict[str, Any]:
     """A table of counts (``total``, ``by_sex``, ``by_bracket``, ``by_sex_bracket`` and
-    any other ``by_*`` group adding up to the total) as an aggregate-only reader sees it."""
+    any other ``by_*`` group adding up to the total) as an aggregate-only reader sees it:
+    a sex whose count is withheld (small, or hidden with a small one) shows no bracket."""
     total = withhold_one(int(table["total"]), below)
     out: dict[str, Any] = {"total": total}
     for name, group in table.items():

@@ -4,7 +4,9 @@ one row per day, site and figure. Aggregates only; small counts are suppressed.
 Suppression (``domain.disclosure``, policy ``Settings.small_counts_below``, 5 by
 default): a count from 1 to 4 is written ``<5``; when a row would then hide only one
 cell, the next smallest count is hidden too, so that no hidden cell can be worked out
-from the total; a total under 5 is hidden as well.
+from the total; a total under 5 is hidden as well, and then every cell of its row. Every
+count written is rounded to the nearest 5, so that no row can be subtracted from another
+(the present of one day from the next's) to give a hidden count.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from corridor.domain.birth import BRACKETS, UNKNOWN_BRACKET
-from corridor.domain.disclosure import DEFAULT_BELOW, hidden_cells, small
+from corridor.domain.disclosure import DEFAULT_BELOW, withhold, withhold_one
 
 COUNTRY = "SYR"
 _BRACKETS = (*BRACKETS, UNKNOWN_BRACKET)
@@ -52,19 +54,22 @@ TAGS = (
 
 
 def suppress(values: list[int], total: int, below: int = DEFAULT_BELOW) -> tuple[list[str], str]:
-    """Hide counts of 1 to ``below - 1`` (and one more cell when only one would be hidden).
+    """Hide counts of 1 to ``below - 1`` (and one more cell when only one would be hidden;
+    every cell when the total is hidden); round the others to the nearest ``below``.
 
     >>> suppress([10, 2, 0, 7], 19)
-    (['10', '<5', '0', '<5'], '19')
-    >>> suppress([3], 3)
-    (['<5'], '<5')
-    >>> suppress([10, 2, 0, 7], 19, below=11)
-    (['<11', '<11', '0', '<11'], '19')
+    (['10', '<5', '0', '<5'], '20')
+    >>> suppress([3, 0], 3)
+    (['<5', '<5'], '<5')
+    >>> suppress([13, 17, 0], 30, below=11)
+    (['11', '22', '0'], '33')
     """
     hidden_text = f"<{below}"
-    hidden = hidden_cells(values, below, sum_shown=True)
-    shown = [hidden_text if i in hidden else str(v) for i, v in enumerate(values)]
-    return shown, (hidden_text if small(total, below) else str(total))
+    shown_total = withhold_one(total, below)
+    row = {str(i): v for i, v in enumerate(values)}
+    cells = withhold(row, below, sum_shown=shown_total is not None)
+    shown = [hidden_text if v is None else str(v) for v in cells.values()]
+    return shown, (hidden_text if shown_total is None else str(shown_total))
 
 
 def render(rows: Iterable[Mapping[str, Any]], below: int = DEFAULT_BELOW) -> str:

@@ -134,7 +134,9 @@ def _moves_at(site_id: str, dialect: str) -> Any:
 
 def aggregate_only(figures: dict[str, Any], below: int) -> dict[str, Any]:
     """A site's figures as a reader of aggregates only sees them: every count from 1 to
-    ``below - 1`` withheld (``None``), with one more where a sum would give it away
+    ``below - 1`` withheld (``None``), with one more where a sum would give it away, and
+    every other count rounded to the nearest multiple of ``below``, so that no two
+    answers (windows, days, routes) can be subtracted to give a withheld count
     (``domain.disclosure``); ``suppressed_below`` says so."""
     return {
         **figures,

@@ -135,7 +135,8 @@ def site_figures(
     """Present now, arrivals and departures per day by sex and age bracket, vulnerabilities.
     Read as aggregates only (a role that may not read the site's persons; a detention
     facility's, for a role outside the detention field group), a count under
-    ``suppressed_below`` is ``null`` (``Settings.small_counts_below``)."""
+    ``suppressed_below`` is ``null`` and every other count is rounded to the nearest
+    multiple of it (``Settings.small_counts_below``)."""
     return SiteFigures.model_validate(svc.gate.site_figures(who, site_id, from_, to))
 
 
