@@ -7,16 +7,22 @@ fill data only changes the schema and leaves a marker (``corridor.storage.migrat
 Here, once the schema is at head, each pending step runs with today's code and schema,
 in its own transaction that also clears its marker. ``corridor init``, ``corridor db
 upgrade``, ``corridor serve`` and ``corridor demo`` call this.
+
+A migration rewrites tables of persons around the gate by design (an operator's tool:
+docs/security.md, "The command line"): an upgrade that changed the schema or ran a data
+step appends one event through ``audit`` (the commands pass the operator's hook),
+naming the revisions and steps, never a person.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select
+from sqlalchemy import inspect, or_, select
 
 from corridor.security.crypto import MasterKey
 from corridor.services import Services
+from corridor.services.base import AdminAudit
 from corridor.services.search.match_index import rebuild
 from corridor.storage import migrate
 from corridor.storage.database import Database
@@ -31,23 +37,42 @@ class Upgrade:
     waiting: dict[str, str] = field(default_factory=dict)
 
 
-def upgrade(db: Database, revision: str = "head", master: MasterKey | None = None) -> Upgrade:
-    """Migrate the schema to ``revision``; at head, run the pending data steps."""
+def upgrade(
+    db: Database,
+    revision: str = "head",
+    master: MasterKey | None = None,
+    *,
+    audit: AdminAudit | None = None,
+) -> Upgrade:
+    """Migrate the schema to ``revision``; at head, run the pending data steps; audit
+    what changed through ``audit``, if anything did."""
+    before = migrate.current_revision(db)
     migrate.upgrade(db, revision)
     current = migrate.current_revision(db)
-    if current != migrate.head_revision():
-        return Upgrade(current)  # data steps need the newest schema
-    with db.read() as conn:
-        steps = migrate.pending_data_steps(conn)
     result = Upgrade(current)
-    for step in steps:
-        if step == migrate.REBUILD_MATCH_INDEX:
-            why = _rebuild_match_index(db, master)
-            if why is None:
-                result.done.append(step)
-            else:
-                result.waiting[step] = why
+    if current == migrate.head_revision():  # data steps need the newest schema
+        with db.read() as conn:
+            steps = migrate.pending_data_steps(conn)
+        for step in steps:
+            if step == migrate.REBUILD_MATCH_INDEX:
+                why = _rebuild_match_index(db, master)
+                if why is None:
+                    result.done.append(step)
+                else:
+                    result.waiting[step] = why
+    if audit is not None and (current != before or result.done):
+        _audited(db, audit, before, result)
     return result
+
+
+def _audited(db: Database, audit: AdminAudit, before: str | None, result: Upgrade) -> None:
+    """One event for an upgrade that changed something (where the schema has an audit
+    log: a downgrade below it leaves none to write to)."""
+    with db.transaction() as conn:
+        if "audit_events" not in inspect(conn).get_table_names():
+            return
+        steps = f"; data steps done: {', '.join(result.done)}" if result.done else ""
+        audit(conn, f"database schema {before or 'empty'} -> {result.revision}{steps}", None)
 
 
 def _rebuild_match_index(db: Database, master: MasterKey | None) -> str | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from corridor.cli.options import database_for, db_option, reported
+from corridor.cli.options import database_for, db_option, operator_tool_audit, reported
 
 PASSPHRASE_ENV = "CORRIDOR_BACKUP_PASSPHRASE"
 
@@ -40,7 +40,9 @@ def _passphrase(path: Path | None) -> str | None:
 def backup(db_url: str | None, out: Path, passphrase_file: Path | None) -> None:
     """Back up the database while the server runs: SQLite's online backup API, or
     pg_dump on PostgreSQL, with a manifest (version, schema revision, rows per table,
-    audit chain head). The master key is not in it: keep that apart, offline."""
+    audit chain head). The master key is not in it: keep that apart, offline. An
+    operator's tool around the gate (every person is in the file): audited as one
+    ``backup`` event under the operator's login."""
     from corridor.services.backup import backup as take_backup
     from corridor.services.backup import describe
 
@@ -48,7 +50,12 @@ def backup(db_url: str | None, out: Path, passphrase_file: Path | None) -> None:
     try:
         with reported():
             try:
-                manifest = take_backup(database, out, passphrase=_passphrase(passphrase_file))
+                manifest = take_backup(
+                    database,
+                    out,
+                    passphrase=_passphrase(passphrase_file),
+                    audit=operator_tool_audit(database, "backup"),
+                )
             except ValueError as exc:  # a passphrase too short
                 raise click.UsageError(str(exc)) from exc
     finally:
@@ -78,7 +85,7 @@ def backup(db_url: str | None, out: Path, passphrase_file: Path | None) -> None:
 def restore(db_url: str | None, source: Path, force: bool, passphrase_file: Path | None) -> None:
     """Restore a backup into an empty database (stop the server first), then check the
     rows per table and the audit chain against the backup's manifest (exit 1 if they
-    differ)."""
+    differ). Audited as one ``restore`` event, appended to the chain restored."""
     from corridor.services.backup import describe
     from corridor.services.backup import restore as run_restore
 
@@ -86,7 +93,11 @@ def restore(db_url: str | None, source: Path, force: bool, passphrase_file: Path
     try:
         with reported():
             report = run_restore(
-                source, database, force=force, passphrase=_passphrase(passphrase_file)
+                source,
+                database,
+                force=force,
+                passphrase=_passphrase(passphrase_file),
+                audit=operator_tool_audit(database, "restore"),
             )
     finally:
         database.dispose()
@@ -96,7 +107,8 @@ def restore(db_url: str | None, source: Path, force: bool, passphrase_file: Path
         head = report.audit.head.hash if report.audit.head else "empty"
         click.echo(
             f"OK: {len(report.counts)} tables and {rows} rows as in the manifest; audit "
-            f"chain of {report.audit.checked} events valid, head {head}"
+            f"chain of {report.audit.checked} events valid, head {head}; the restore is "
+            "audited as the next event"
         )
         return
     click.echo("RESTORED, BUT THE CHECK FAILED: do not use this database", err=True)

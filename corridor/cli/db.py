@@ -14,6 +14,7 @@ from corridor.cli.options import (
     database_for,
     db_option,
     key_option,
+    operator_tool_audit,
     read_password,
     reported,
     services_for,
@@ -41,7 +42,8 @@ def upgrade_database(
     settings = settings_for(db_url, master_key_file)
     has_key = bool(settings.master_key or settings.master_key_file)
     database = Database(settings.database_url)
-    result = upgrade(database, revision, settings.load_master_key() if has_key else None)
+    master = settings.load_master_key() if has_key else None
+    result = upgrade(database, revision, master, audit=operator_tool_audit(database, "db.upgrade"))
     for step in result.done:
         click.echo(done_in_words.get(step, f"data step {step} done"))
     for step, why in result.waiting.items():

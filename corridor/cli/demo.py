@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from sqlalchemy import make_url
 
-from corridor.cli.options import db_option, settings_for
+from corridor.cli.options import db_option, operator_tool_audit, settings_for
 from corridor.settings import Settings
 
 
@@ -66,7 +66,7 @@ def demo(
         # at once (click.echo flushes), so a terminal, a pipe or a log sees it happen.
         click.echo(f"Building the demo scenario: {households} households over {days} days")
         click.echo("creating the database tables")
-    upgrade(database, master=master)
+    upgrade(database, master=master, audit=operator_tool_audit(database, "db.upgrade"))
     if build:
         summary = build_demo(
             database,

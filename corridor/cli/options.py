@@ -107,6 +107,15 @@ def admin_audit(svc: Services, action: str) -> Any:
     return svc.audit.operator_admin_hook(actor().removeprefix("cli:"), action)
 
 
+def operator_tool_audit(database: Database, action: str) -> Any:
+    """The audit hook of an operator's tool that handles the whole database around the
+    gate by design (``backup``, ``restore``, ``db.upgrade``: docs/security.md, "The
+    command line"): one event under the operator's system login, naming no person."""
+    from corridor.services import Services
+
+    return Services(database).audit.operator_admin_hook(actor().removeprefix("cli:"), action)
+
+
 def read_password(password_file: Path | None, prompt: str = "Password") -> str:
     """A password from a file (its first line; for automation: it never appears in a
     command line or the shell's history) or typed twice at a hidden prompt."""

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from corridor.cli.options import db_option, key_option, settings_for
+from corridor.cli.options import db_option, key_option, operator_tool_audit, settings_for
 from corridor.logs import LogFormat
 from corridor.settings import SETTINGS_HELP, Settings
 
@@ -69,7 +69,11 @@ def serve(
 
     database = Database(settings.database_url)
     has_key = bool(settings.master_key or settings.master_key_file)
-    upgrade(database, master=settings.load_master_key() if has_key else None)
+    upgrade(
+        database,
+        master=settings.load_master_key() if has_key else None,
+        audit=operator_tool_audit(database, "db.upgrade"),
+    )
     click.echo(f"Corridor on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     if workers > 1:
         # Each process builds its own app from the environment (no state is shared but
@@ -117,7 +121,11 @@ def _serve_read_only(settings: Settings, host: str, port: int, log_format: LogFo
         raise click.ClickException(f"cannot open the database read-only: {exc}") from exc
     try:
         if copy.database.is_sqlite:  # the working copy, brought to this version's schema
-            upgrade(copy.database, master=settings.load_master_key() if has_key else None)
+            upgrade(
+                copy.database,
+                master=settings.load_master_key() if has_key else None,
+                audit=operator_tool_audit(copy.database, "db.upgrade"),
+            )
         click.echo(f"Corridor (read-only copy) on http://{host}:{port}")
         app = create_app(settings, database=copy.database)
         uvicorn.run(

@@ -18,6 +18,12 @@ ciphertext, and the master key that opens the site keys is never in it.
 whose hash differs from the manifest's, a backup of the other backend or of a schema
 newer than this Corridor; then it restores, and checks the rows per table and the audit
 chain (``corridor.security.audit.verify``) against the manifest.
+
+Both are the operator's tools around the gate by design (docs/security.md, "The command
+line"): they copy the whole database, persons included, and are audited as such, one
+event each through ``audit`` (never a person): a backup in the database backed up, once
+its file is in place; a restore in the database restored, after its check, so that the
+chain restored is the backup's and the restore follows it.
 """
 
 from __future__ import annotations
@@ -47,6 +53,8 @@ from sqlalchemy.pool import NullPool
 from corridor import __version__
 from corridor.errors import CorridorError
 from corridor.security import audit, backup_file
+from corridor.security.audit import VerifyResult
+from corridor.services.base import AdminAudit
 from corridor.storage import Database
 from corridor.storage.migrate import alembic_config
 
@@ -200,17 +208,19 @@ def backup(
     *,
     passphrase: str | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    audit: AdminAudit,
 ) -> Manifest:
     """Write a backup of ``db`` to ``out`` (while the server runs) and return its manifest.
 
-    The file appears whole or not at all (written beside ``out``, then renamed)."""
+    The file appears whole or not at all (written beside ``out``, then renamed); then one
+    event through ``audit`` says that the whole database was copied (not in the copy)."""
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     backend = "sqlite" if db.is_sqlite else "postgresql"
     with tempfile.TemporaryDirectory(prefix=".corridor-backup-", dir=out.parent) as work:
         payload = Path(work) / PAYLOADS[backend]
         facts = _backup_sqlite(db, payload) if db.is_sqlite else _backup_postgres(db, payload)
-        chain: audit.VerifyResult = facts["chain"]
+        chain: VerifyResult = facts["chain"]
         manifest = Manifest(
             format=FORMAT,
             corridor_version=__version__,
@@ -242,7 +252,17 @@ def backup(
             archive.rename(partial)
         partial.chmod(0o600)
         os.replace(partial, out)
+    with db.transaction() as conn:
+        audit(conn, f"database backup taken: {_briefly(manifest)}", None)
     return manifest
+
+
+def _briefly(manifest: Manifest) -> str:
+    """A backup in a few words for its audit event (the column holds 200 characters)."""
+    rows = sum(manifest.counts.values())
+    head = manifest.audit_head_seq if manifest.audit_head_seq is not None else "-"
+    sealed = ", encrypted" if manifest.encrypted else ""
+    return f"{manifest.created_at}, {rows} rows, audit head seq {head}{sealed}"[:160]
 
 
 def _backup_sqlite(db: Database, payload: Path) -> dict[str, Any]:
@@ -371,9 +391,16 @@ def _check_revision(db: Database, manifest: Manifest) -> None:
 
 
 def restore(
-    source: Path, db: Database, *, force: bool = False, passphrase: str | None = None
+    source: Path,
+    db: Database,
+    *,
+    force: bool = False,
+    passphrase: str | None = None,
+    audit: AdminAudit,
 ) -> RestoreReport:
-    """Restore the backup ``source`` into ``db``, then check it against the manifest.
+    """Restore the backup ``source`` into ``db``, then check it against the manifest, then
+    append one event through ``audit`` to the chain restored (after the check: the report
+    is about the backup's chain; the event says who restored it and whether it checked).
 
     Refused (``BackupError``, nothing written) when ``db`` already holds tables and
     ``force`` is not given, when the payload differs from the manifest's hash, or when the
@@ -403,7 +430,11 @@ def restore(
                 _restore_postgres(payload, db, clean=bool(existing))
     with db.read() as conn:
         facts = _snapshot_facts(conn)
-    return _compare(manifest, facts)
+    report = _compare(manifest, facts)
+    checked = "checked" if report.ok else "CHECK FAILED"
+    with db.transaction() as conn:
+        audit(conn, f"database restored from the backup of {_briefly(manifest)}; {checked}", None)
+    return report
 
 
 def _compare(manifest: Manifest, facts: dict[str, Any]) -> RestoreReport:
