@@ -6,7 +6,9 @@ the CLI (an operator on the server) writes them directly, audited as ``cli:<logi
 No filter but the site: there is deliberately no export by nationality, ethnicity or
 detention (PROTECTION.md). Medical, detention and vulnerability fields are never in these
 formats. PFIF goes to public missing-person registries, so only persons who consented to
-tracing are in it.
+tracing are in it. A field these formats do carry but a field group restricts (a child's
+place of origin, ``place_of_birth`` and PFIF's ``home_city``) is left empty where the
+gate's ``withhold`` says the exporter may not see it on that record.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from corridor.storage.database import Database
 from corridor.storage.import_tables import imported_records, pfif_notes
 from corridor.storage.tables import persons
 
+# The stored fields of a person an exporter may not see (the gate decides, per record).
+Withhold = Callable[[dict[str, Any]], Collection[str]]
+
 
 class PartnerExportService(Service):
     def __init__(self, db: Database, clock: Callable[[], datetime], vault: FieldVault) -> None:
@@ -42,12 +47,14 @@ class PartnerExportService(Service):
         audit: AuditHook,
         conn: Connection | None = None,
         only: Collection[str] | None = None,
+        withhold: Withhold | None = None,
     ) -> list[dict[str, Any]]:
         """Rows of the person table (``formats.person_table``) of these sites (None: all),
         read and audited (one event per person) in one transaction (``conn``: the
-        caller's); ``only``: just these persons of them."""
+        caller's); ``only``: just these persons of them; ``withhold``: the stored fields
+        of a person to leave empty (the gate's: what the exporter may not see)."""
         with self._within(conn) as conn:
-            rows = self._persons(conn, site_ids, traceable_only=False, only=only)
+            rows = self._persons(conn, site_ids, traceable_only=False, only=only, withhold=withhold)
             audit(conn, [r["id"] for r in rows])
         return [export_row(r) for r in rows]
 
@@ -77,13 +84,14 @@ class PartnerExportService(Service):
         audit: AuditHook,
         conn: Connection | None = None,
         only: Collection[str] | None = None,
+        withhold: Withhold | None = None,
     ) -> list[dict[str, Any]]:
         """The persons of these sites who consented to tracing, shaped as PFIF fields with
         their notes; read and audited (one event per person) in one transaction;
-        ``only``: just these persons of them."""
+        ``only``: just these persons of them; ``withhold`` as for ``table``."""
         today = self.clock().date()
         with self._within(conn) as conn:
-            rows = self._persons(conn, site_ids, traceable_only=True, only=only)
+            rows = self._persons(conn, site_ids, traceable_only=True, only=only, withhold=withhold)
             ids = [r["id"] for r in rows]
             origin: dict[str, str] = {}
             notes: dict[str, list[dict[str, Any]]] = {pid: [] for pid in ids}
@@ -139,6 +147,7 @@ class PartnerExportService(Service):
         site_ids: Iterable[str] | None,
         traceable_only: bool,
         only: Collection[str] | None = None,
+        withhold: Withhold | None = None,
     ) -> list[dict[str, Any]]:
         # A person merged into another is not exported: their id leads to the survivor,
         # who is (the JSON lines file, through ``records``, leaves them out the same way).
@@ -159,6 +168,9 @@ class PartnerExportService(Service):
             for field in SEALED_PERSON_FIELDS:  # sealed at rest; opened for the file
                 if field in person:
                     person[field] = self.vault.open(row["site_id"], field, person[field])
+            for field in withhold(person) if withhold else ():
+                if field in person:
+                    person[field] = None
             out.append(person)
         return out
 

@@ -64,10 +64,11 @@ class AuditService(Service):
         return append
 
     def operator_hook(
-        self, operator: str, action: str, purpose: str | None = None
+        self, operator: str, action: str, purpose: str | None = None, *, allowed: bool = True
     ) -> Callable[[Connection, list[str]], None]:
         """An audit hook for someone working on the server itself (the ``corridor``
-        command): no account, so the operator's system login names them."""
+        command): no account, so the operator's system login names them (``allowed``
+        False: the hook records a refusal)."""
 
         def append(conn: Connection, person_ids: list[str]) -> None:
             now = self.clock()
@@ -80,7 +81,7 @@ class AuditService(Service):
                         user_id=f"cli:{operator}"[:36],
                         role="operator",
                         action=action,
-                        outcome=Outcome.ALLOWED,
+                        outcome=Outcome.ALLOWED if allowed else Outcome.DENIED,
                         purpose=why,
                         occurred_at=now,
                         person_id=pid,

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from pydantic import BaseModel
 from sqlalchemy import Connection, select
 
-from corridor.domain.birth import ADULT_AGE
+from corridor.domain.birth import ADULT_AGE, age_on
 from corridor.domain.ids import scan_payload
 from corridor.domain.paging import ALL, Paging
 from corridor.errors import Forbidden, NotFound, Problem, ValidationFailed
@@ -150,6 +150,10 @@ VULNERABILITY_FIELDS = frozenset(
      "medical_note"}
 )  # fmt: skip
 SITE_KEYS = ("site_id", "from_site_id", "to_site_id", "destination_site_id")
+# The operator on the server (the ``corridor`` command, audited as ``cli:<login>``): no
+# role of the matrix, so every restricted field group is withheld from what a command
+# prints or writes; every site is in reach (docs/security.md, "The command line").
+OPERATOR_ROLES: frozenset[str] = frozenset()
 
 
 def withhold_evidence(
@@ -1081,18 +1085,32 @@ class Gate:
 
         Persons of these sites (None: every site, for the operator on the server) in a
         format of the registry, as holders of ``roles`` may see them: the site scope is the
-        query's, PFIF holds only persons who consented to tracing, the partner table has
-        no column for a restricted field group, and Corridor's own records are the read
-        models with withheld fields withheld. One audit event per person in the file,
-        through ``audit``, in the read's transaction (``conn``: the caller's)."""
+        query's, PFIF holds only persons who consented to tracing, the partner table and
+        PFIF leave empty a field they carry that the roles may not see on that record (a
+        child's place of origin), and Corridor's own records are the read models with
+        withheld fields withheld. One audit event per person in the file, through
+        ``audit``, in the read's transaction (``conn``: the caller's). On the code before,
+        the table's ``place_of_birth`` and PFIF's ``home_city`` held a child's place of
+        origin for every exporter (the operator's ``corridor export``, holding no role)."""
         writer = registry.writer(fmt)
         partner = self.s.partner_exports
+        viewer = Viewer(frozenset(roles), self.matrix)
+        today = self.s.clock().date()
+
+        def withhold(stored: dict[str, Any]) -> frozenset[str]:
+            age = age_on(stored.get("birth_date"), stored.get("birth_precision"), today)
+            return viewer.hidden(record_kind(age))
+
         rows: list[dict[str, Any]]
         if writer.takes == "pfif":
-            rows = partner.pfif_persons(site_ids, domain, audit=audit, conn=conn, only=person_ids)
+            rows = partner.pfif_persons(
+                site_ids, domain, audit=audit, conn=conn, only=person_ids, withhold=withhold
+            )
             ids = [r["corridor_id"] for r in rows]
         elif writer.takes == "table":
-            rows = partner.table(site_ids, audit=audit, conn=conn, only=person_ids)
+            rows = partner.table(
+                site_ids, audit=audit, conn=conn, only=person_ids, withhold=withhold
+            )
             ids = [r["record_id"] for r in rows]
         else:
             people = partner.records(site_ids, audit=audit, conn=conn, only=person_ids)
@@ -1100,6 +1118,43 @@ class Gate:
             ids = [r["id"] for r in rows]
         context = registry.WriteContext(partner.provenance(exported_by))
         return ExportedFile(writer.write(rows, context), ids)
+
+    # -- the operator on the server (the ``corridor`` command) ------------------------
+
+    def operator_export(
+        self,
+        fmt: str,
+        site_ids: Collection[str],
+        *,
+        operator: str,
+        purpose: str | None,
+        domain: str,
+    ) -> ExportedFile:
+        """``corridor export``: the persons of every site, or of ``site_ids``, as an
+        exporter holding no role (``OPERATOR_ROLES``: every restricted field group
+        withheld; ``export_file``), one ``export.bulk`` event per person under the
+        operator's login. A site the operator may not name (one that does not exist, or a
+        detention facility: they see no detention site) is refused as not found, and
+        audited as a denial: there is no export by detention."""
+        wanted = set(site_ids)
+        if wanted:
+            known = {str(s["id"]) for s in self.s.sites.all()}
+            viewer = Viewer(OPERATOR_ROLES, self.matrix)
+            hidden = frozenset() if viewer.sees_detention else self.detention_sites()
+            if wanted - known or wanted & hidden:
+                why = "export filtered on a site not found or a detention site"
+                refused = self.s.audit.operator_hook(operator, "export.bulk", why, allowed=False)
+                with self.s.db.transaction() as conn:
+                    refused(conn, [])
+                raise NotFound("site", field="site")
+        return self.export_file(
+            fmt,
+            OPERATOR_ROLES,
+            sorted(wanted) or None,
+            exported_by=f"cli:{operator}",
+            domain=domain,
+            audit=self.s.audit.operator_hook(operator, "export.bulk", purpose),
+        )
 
     # -- the data protection officer's desk ------------------------------------------
 
