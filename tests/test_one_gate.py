@@ -38,6 +38,7 @@ PERSON_READS = {
     ("figures", "separated_families_page"),
     ("person_search", "search"),
     ("person_search", "search_as"),
+    ("person_search", "duplicates"),  # names and numbers: ``Gate.duplicates_found``
     ("subject_access", "export"),
     ("views", "queue"),
     ("review", "queue"),  # the sync conflicts (corridor/sync/conflicts.py), passed to the gate

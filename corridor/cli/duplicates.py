@@ -8,6 +8,8 @@ import click
 
 from corridor.cli.options import actor, db_option, key_option, services_for
 
+ON_SCREEN = 50  # groups printed; --out writes them all
+
 
 @click.command()
 @db_option
@@ -58,8 +60,10 @@ def duplicates(
 ) -> None:
     """Find registered persons who are probably registered twice (same comparisons as search;
     phones and document numbers count only with the master key), and queue each pair for
-    an officer's review (pairs kept apart are never queued again)."""
+    an officer's review (pairs kept apart are never queued again). Each person printed or
+    written to --out is audited once (person.merge) under the operator's login."""
     svc = services_for(db_url, master_key_file, required=False)
+    audit = svc.audit.operator_hook(actor().removeprefix("cli:"), "person.merge")
     try:
         if threshold is None:
             corridor = engine == "corridor"
@@ -68,8 +72,13 @@ def duplicates(
                 from corridor.linkage.search import SEARCH_DUPLICATE_AT
 
                 threshold = SEARCH_DUPLICATE_AT
+        # Through the gate: the pairs queued for review, and every person this run shows
+        # (the screen's first groups; all of them with --out) audited once.
+        shown = None if out is not None else ON_SCREEN
         if engine == "corridor":
-            clusters = svc.person_search.duplicates(threshold)
+            found = svc.gate.duplicates_found(
+                lambda: svc.person_search.duplicates(threshold), shown=shown, audit=audit
+            )
         else:
             from rich.progress import Progress
 
@@ -79,34 +88,31 @@ def duplicates(
                 size = registry_size(svc.db)
                 task = bar.add_task("Reading persons", total=size)
                 search = bar.add_task("Searching", total=size, visible=engine == "search")
-                clusters = svc.person_search.duplicates(
-                    threshold,
-                    engine=engine,
-                    chunk_size=chunk_size,
-                    progress=lambda n: bar.advance(task, n),
-                    memory_limit=memory_limit,
-                    searched=lambda n: bar.advance(search, n),
+                found = svc.gate.duplicates_found(
+                    lambda: svc.person_search.duplicates(
+                        threshold,
+                        engine=engine,
+                        chunk_size=chunk_size,
+                        progress=lambda n: bar.advance(task, n),
+                        memory_limit=memory_limit,
+                        searched=lambda n: bar.advance(search, n),
+                    ),
+                    shown=shown,
+                    audit=audit,
                 )
-        # Queued for review (pages and API); pairs an officer kept apart are left out.
-        groups, queued = svc.merges.propose(
-            [[p["id"] for p in g] for g in clusters],
-            audit=svc.audit.operator_hook(actor().removeprefix("cli:"), "person.merge"),
-        )
     finally:
         svc.db.dispose()
-    by_id = {p["id"]: p for group in clusters for p in group}
-    clusters = sorted(([by_id[i] for i in g] for g in groups), key=lambda g: (-len(g), g[0]["id"]))
-    click.echo(f"{len(clusters)} groups of probable duplicates (threshold {threshold})")
-    click.echo(f"{queued} new pairs queued for review")
-    for group in clusters[:50]:
-        click.echo(" = ".join(f"{p['registration_number']} {p['name']}" for p in group))
+    click.echo(f"{found.total} groups of probable duplicates (threshold {threshold})")
+    click.echo(f"{found.queued} new pairs queued for review")
+    for group in found.groups[:ON_SCREEN]:
+        click.echo(" = ".join(f"{p.registration_number} {p.name}" for p in group))
     if out is not None:
         import csv
 
         with out.open("w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow(["person_id", "cluster_id", "registration_number", "name"])
-            for group in clusters:
+            for group in found.groups:
                 for p in group:
-                    w.writerow([p["id"], group[0]["id"], p["registration_number"], p["name"]])
+                    w.writerow([p.id, group[0].id, p.registration_number, p.name])
         click.echo(f"written to {out}")

@@ -145,6 +145,11 @@ def _import_command(name: str, help_text: str, mapping: bool = False) -> Callabl
             report = svc.imports.run(
                 parsed, options, audit=svc.audit.operator_hook(_operator(), "person.write", purpose)
             )
+        # The registered persons the report names (its suspected duplicates) are shown.
+        svc.gate.reported_to_operator(
+            svc.audit.operator_hook(_operator(), "person.search"),
+            [d["person_id"] for d in report.duplicates],
+        )
         _print_report(report, as_json)
         if report.fatal and not report.written:
             sys.exit(1)

@@ -44,7 +44,9 @@ from corridor.services.protection.read_models import (
     ConflictResolved,
     DuplicateList,
     DuplicatePair,
+    DuplicatesFound,
     ExportedFile,
+    FoundTwice,
     HeldErasure,
     Household,
     HouseholdSheet,
@@ -1155,6 +1157,51 @@ class Gate:
             domain=domain,
             audit=self.s.audit.operator_hook(operator, "export.bulk", purpose),
         )
+
+    def duplicates_found(
+        self,
+        find: Callable[[], list[list[dict[str, Any]]]],
+        *,
+        shown: int | None,
+        audit: AuditHook,
+    ) -> DuplicatesFound:
+        """``corridor duplicates``: the groups ``find`` gives (``PersonSearchService.
+        duplicates``), their pairs queued for review (``MergeService.propose``, a write
+        audited through ``audit``), then the groups as shown: most persons first, the
+        first ``shown`` of them (None: all, for a file), each person by id, number and
+        name only. Every person shown whom the queueing did not record (their pairs were
+        queued before) is audited once through ``audit``: the run's screen and file name
+        them. On the code before, a second run printed and wrote them unaudited."""
+        clusters = find()
+        hook = RecordingHook(audit)
+        groups, queued = self.s.merges.propose([[p["id"] for p in g] for g in clusters], audit=hook)
+        by_id = {p["id"]: p for g in clusters for p in g}
+        ordered = sorted(
+            ([by_id[i] for i in g] for g in groups), key=lambda g: (-len(g), g[0]["id"])
+        )
+        out = ordered if shown is None else ordered[:shown]
+        unrecorded = [p["id"] for g in out for p in g if p["id"] not in hook.person_ids]
+        if unrecorded:
+            with self.s.db.transaction() as conn:
+                audit(conn, list(dict.fromkeys(unrecorded)))
+        return DuplicatesFound(
+            groups=[
+                [FoundTwice(id=p["id"], registration_number=p["registration_number"],
+                            name=p["name"]) for p in g]
+                for g in out
+            ],
+            total=len(ordered),
+            queued=queued,
+        )  # fmt: skip
+
+    def reported_to_operator(self, audit: AuditHook, person_ids: Iterable[str]) -> None:
+        """Persons an import's report names on the command line (its suspected
+        duplicates, by id and number): shown, so audited once each through the operator's
+        hook (``person.search``), as ``reported`` does for a user over HTTP."""
+        ids = list(dict.fromkeys(person_ids))
+        if ids:
+            with self.s.db.transaction() as conn:
+                audit(conn, ids)
 
     # -- the data protection officer's desk ------------------------------------------
 

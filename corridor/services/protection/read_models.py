@@ -426,6 +426,24 @@ class DuplicateList(Listed):
     items: list[DuplicatePair]
 
 
+class FoundTwice(ReadModel):
+    """A person of a group the operator's duplicates run found (``corridor duplicates``):
+    who, by number and name; nothing of a field group (the operator holds no role)."""
+
+    id: str
+    registration_number: str
+    name: str
+
+
+class DuplicatesFound(ReadModel):
+    """The groups a duplicates run found, as shown (most persons first), how many groups
+    in all and how many pairs the run queued for review."""
+
+    groups: list[list[FoundTwice]]
+    total: int
+    queued: int
+
+
 class MergeFollowed(ReadModel):
     """How many rows of each kind followed the survivor (and whether it joined the
     household of the person merged into it)."""
