@@ -404,6 +404,7 @@ def test_a_command_that_names_nobody_shows_nobody(env: Env, name: str) -> None:
         c for rec in env.world.records.values() for c in rec.text_canaries.values() if c in r.text
     ]
     assert canaries == []
+    assert DETENTION_NAME not in r.text and DETENTION_LOCALITY not in r.text
     assert [e for e in r.events if e["person_id"]] == []
 
 
