@@ -281,6 +281,8 @@ LATER = {
     "RegistrationService.queue_duplicates_of": "the review queue stays per installation for now",
     "Services.link_synced": "the review queue stays per installation for now",
     "ImportService.run": "registers through register_many/register_households (cases above)",
+    # corridor duplicates: queues through MergeService.propose (above).
+    "Gate.duplicates_found": "the review queue stays per installation for now",
 }
 # Tracing writes: done at the central registry, which holds every site's persons (a match
 # is found across sites) and the enquirers' key; refused at a site node before anything
@@ -305,6 +307,7 @@ NOT_PERSON_STATE = {
     "AdministrationService.deactivate", "AdministrationService.reactivate",
     "AdministrationService.reset_second_factor", "AdministrationService.end_sessions",
     "AdministrationService.revoke_token", "Gate.export_file", "KeyService.drill",
+    "Gate.reported_to_operator",  # audits the persons an import's report names: a read
     "KeyService.seal_plaintext", "SiteService.create", "SiteService.update",
     "SiteService.close",
 }  # fmt: skip
