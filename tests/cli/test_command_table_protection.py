@@ -132,7 +132,9 @@ def _import_files(folder: Path, site: str, given: str, family: str, year: str) -
         "head/sex": "f", "head/birth_date": year, "head/nationality": "SYR",
         "consent_tracing": "yes", "site_id": "SITE",
     }  # fmt: skip
-    main_rows = [head, [values.get(h, v) for h, v in zip(head, KOBO_MAIN[1], strict=True)]]
+    # The first submission names her; the second stays (the repeat sheet's members name it).
+    first = [values.get(h, v) for h, v in zip(head, KOBO_MAIN[1], strict=True)]
+    main_rows = [head, first, *KOBO_MAIN[2:]]
     files["kobo"].write_bytes(kobo_xlsx(site, main_rows))
     return files
 

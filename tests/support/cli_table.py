@@ -138,6 +138,7 @@ COMMANDS: dict[str, Command] = {
     "node init": Command("none", NOT_RUN_NODE),
     "node join": Command("none", NOT_RUN_NODE),
     "node list": Command("none", "the nodes and their state", ("node", "list", *DB)),
+    "node reinstate": Command("none", NOT_RUN_NODE),
     "node revoke": Command("none", NOT_RUN_NODE),
     "node status": Command("none", "this node's state, counts", ("node", "status", *DB)),
     "node sync": Command(
