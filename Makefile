@@ -27,19 +27,11 @@ audit: install
 	$(BIN)/pip-audit --skip-editable --progress-spinner off
 
 # The suite in worker processes, one test file to a worker (a file's tests share their
-# world: the route table's, a live server); the schema fuzzing in a process of its own,
-# as under workers its operations collapse into one test. It runs beside the suite, on
-# the share of the cores the workers leave idle (they wait on PostgreSQL, servers and
-# browsers), and its output follows the suite's (docs/performance.md, "The test suite").
+# world: the route table's, a live server); the schema fuzzing apart, as under workers its
+# operations collapse into one test.
 test: install system-deps lint audit
-	@fuzz_log=$$(mktemp); \
-	$(BIN)/python -m pytest tests/api/test_fuzz.py >$$fuzz_log 2>&1 & fuzz=$$!; \
-	trap 'kill $$fuzz 2>/dev/null; rm -f $$fuzz_log' INT TERM; \
-	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile --ignore tests/api/test_fuzz.py; \
-	suite=$$?; wait $$fuzz; fuzzed=$$?; \
-	echo "--- the schema fuzzing (tests/api/test_fuzz.py), run beside the suite:"; \
-	cat $$fuzz_log; rm -f $$fuzz_log; \
-	test $$suite -eq 0 && test $$fuzzed -eq 0
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile --ignore tests/api/test_fuzz.py
+	$(BIN)/python -m pytest tests/api/test_fuzz.py
 
 demo: install
 	$(BIN)/corridor demo --db sqlite:///corridor-demo.db --serve
