@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pyotp
 import pytest
 from argon2 import PasswordHasher, Type
 from fastapi.testclient import TestClient
@@ -178,8 +177,15 @@ ALL_ROLES = (
 def make_client(
     database: Database, clock: Clock, roles: tuple[Role, ...] = ALL_ROLES, login: bool = True
 ) -> TestClient:
-    """A client of the real app over https (the session cookie is Secure), logged in with
-    password and TOTP as a user holding ``roles``."""
+    """A client of the real app over https (the session cookie is Secure) acting as a
+    user holding ``roles``, with an API token scoped to every action those roles allow.
+
+    Stories move the clock by hours, past the 15-minute idle timeout of a browser
+    session, so the tests act as a machine client. The token is issued by the accounts
+    service itself, as ``POST /api/auth/tokens`` issues it to a session signed in with
+    password and TOTP: signing in over HTTP first cost three requests of every client
+    (docs/performance.md, "The test suite"); the sign-in is tested where it is the
+    subject (tests/api/test_auth.py, the route table's clients)."""
     # Tracing checks inline: a test sees a proposed match as soon as the request answers.
     settings = Settings(
         database_url=str(database.url), master_key=MASTER_KEY, tracing_checks="inline"
@@ -189,7 +195,7 @@ def make_client(
     if login:
         name = "officer-" + "-".join(sorted(r.value[:4] for r in roles))
         services = app.state.services
-        _, secret = services.accounts.create(
+        user_id, _ = services.accounts.create(
             name,
             "Test officer",
             "a long test password",
@@ -197,25 +203,13 @@ def make_client(
             [],
             audit=services.audit.operator_hook("test", "users.admin"),
         )
-        r = client.post(
-            "/api/auth/login", json={"username": name, "password": "a long test password"}
-        )
-        assert r.status_code == 200, r.text
-        if secret:
-            code = pyotp.TOTP(secret).at(clock())
-            r = client.post("/api/auth/second-factor", json={"code": code})
-            assert r.status_code == 200, r.text
-        # Stories move the clock by hours, past the 15-minute idle timeout of a browser
-        # session: the tests then act as a machine client, with an API token.
+        matrix = default_matrix()
         scopes = [
-            a
-            for a in default_matrix().actions
-            if any(default_matrix().allowed(r, a, same_site=True) for r in roles)
+            a for a in matrix.actions if any(matrix.allowed(r, a, same_site=True) for r in roles)
         ]
-        r = client.post("/api/auth/tokens", json={"name": "tests", "scopes": scopes})
-        assert r.status_code == 201, r.text
-        client.cookies.clear()
-        client.headers["Authorization"] = f"Bearer {r.json()['token']}"
+        with database.transaction() as conn:
+            issued = services.accounts.tokens.issue(conn, user_id, "tests", scopes)
+        client.headers["Authorization"] = f"Bearer {issued.secret}"
     return client
 
 
