@@ -22,6 +22,7 @@ from corridor.security.roles import Role
 from corridor.security.tables import audit_events
 from tests.api.helpers import BASIS, CONSENT, errors, site, work_at
 from tests.conftest import make_client
+from tests.support.worlds import Worlds
 
 PASSPHRASE = "sand storm over the river"
 DAY = timedelta(days=1)
@@ -62,11 +63,6 @@ def _truck(client: Any, vehicle: str, src: str, dst: str, people: list[str]) -> 
     return str(manifest)
 
 
-@pytest.fixture
-def world(client: Any, clock: Any) -> dict[str, Any]:
-    return build_world(client, clock)
-
-
 def build_world(client: Any, clock: Any) -> dict[str, Any]:
     """Twelve households of four at an exit point, moved over three days: four trucks
     (received, two on the road, a draft) to two camps; households split with and
@@ -97,6 +93,10 @@ def build_world(client: Any, clock: Any) -> dict[str, Any]:
     day3 = clock().date()
     clock.advance(hours=2)
     return {"sites": {"exit": exit_point, "a": camp_a, "b": camp_b}, "days": (day1, day2, day3)}
+
+
+WORLDS = Worlds(build_world)  # built once a backend (tests/support/worlds.py)
+opened, client, world = WORLDS.fixtures()
 
 
 @pytest.fixture

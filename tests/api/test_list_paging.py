@@ -8,12 +8,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from corridor.security.roles import Role
 from corridor.security.tables import audit_events
 from tests.api.helpers import BASIS, CONSENT, site
+from tests.support.worlds import Worlds
 from tests.web.conftest import page_client
 
 HOUSEHOLDS = 60  # of three: 180 persons; two of each household on the road: 120
@@ -35,8 +35,7 @@ def _read_since(database: Any, seq: int, action: str) -> list[str]:
         )
 
 
-@pytest.fixture
-def world(client: Any) -> dict[str, Any]:
+def build_world(client: Any, clock: Any) -> dict[str, Any]:
     """60 households of three at an exit point; head and first child of each on one of
     two trucks to the camp (the second child stays, with a reason): 120 persons
     unaccounted for, 60 households split across places."""
@@ -75,6 +74,10 @@ def world(client: Any) -> dict[str, Any]:
     for m in trucks:
         assert client.post(f"/api/manifests/{m}/dispatch").status_code == 200
     return {"exit": exit_point, "camp": camp, "trucks": trucks, "households": households}
+
+
+WORLDS = Worlds(build_world)  # built once a backend (tests/support/worlds.py)
+opened, client, world = WORLDS.fixtures()
 
 
 def test_unaccounted_page_two_count_order_and_audit(client, database, world):
@@ -176,7 +179,7 @@ def test_the_pages_show_the_count_and_page_links(client, database, clock, world)
 def test_search_results_page_past_the_first_twenty(client, database, clock):
     """Issue 13: "search returns at most 20". 45 women of one name: three pages of
     results (the engine ranks 50 at most), each reading and auditing only its own."""
-    camp = site(client, "Camp A")
+    camp = site(client, "Camp S")  # beside the world of the other tests
     for i in range(45):
         r = client.post(
             "/api/persons",

@@ -24,6 +24,7 @@ from corridor.storage.tables import metadata, persons
 from tests.api.helpers import BASIS, CONSENT, person_body, register, site, work_at
 from tests.conftest import make_client
 from tests.support.route_table import all_routes
+from tests.support.worlds import Worlds
 from tests.web.conftest import PageClient, page_client
 
 # Not compared: what the login machinery writes on its own (tokens, sessions, throttles),
@@ -471,15 +472,20 @@ WRITES.update(
 )
 
 
+def _sites(admin: TestClient, clock: Any) -> tuple[str, str, str]:
+    return site(admin, "Camp A"), site(admin, "Camp B"), site(admin, "Hospital", "hospital")
+
+
+WORLDS = Worlds(_sites)  # built once a backend (tests/support/worlds.py)
+opened = WORLDS.fixtures()[0]
+
+
 @pytest.fixture
-def story(database, clock):
-    admin = make_client(database, clock)
-    s = Story(
-        admin, database, clock,
-        site(admin, "Camp A"), site(admin, "Camp B"), site(admin, "Hospital", "hospital"),
-    )  # fmt: skip
+def story(database, clock, opened):
+    admin, sites = opened
+    s = Story(admin, database, clock, *sites)
     yield s
-    for c in [admin, *s.extra.values()]:
+    for c in s.extra.values():
         c.app.state.services.close()  # the pages' tracing worker finishes before teardown
         c.close()
 

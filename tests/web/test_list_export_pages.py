@@ -17,15 +17,15 @@ import pytest
 from corridor.security import export_file
 from corridor.security.roles import Role
 from tests.api.test_list_exports import build_world
+from tests.support.worlds import Worlds
 from tests.web.conftest import PageClient, csrf, page_client
 
 PASSPHRASE = "sand storm over the river"
 EXPORT_LINK = re.compile(r'<a href="(/exports/new\?[^"]+)"')
 
 
-@pytest.fixture
-def world(client: Any, clock: Any) -> dict[str, Any]:
-    return build_world(client, clock)
+WORLDS = Worlds(build_world)  # built once a backend (tests/support/worlds.py)
+opened, client, world = WORLDS.fixtures()
 
 
 @pytest.fixture
