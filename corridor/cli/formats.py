@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 import click
+import pydantic
 
 from corridor.cli.options import db_option, reported
 from corridor.formats.registry import readable, writable
@@ -208,48 +210,95 @@ for _fmt in readable():
 
 @click.group()
 def export() -> None:
-    """Export persons for a partner (audited, one entry per person)."""
+    """Export persons for a partner: two keys, as on the web (PROTECTION.md 9). Ask with
+    `corridor export <format>`; a second person holding export.approve approves it (page
+    /exports/<id>); fetch it once, encrypted, with `corridor export fetch <id>`."""
 
 
 # How the command line words each format it exports; the formats are those the registry
 # can write, and one without wording here is described by the registry's own help.
 EXPORT_HELP = {
-    "csv": "Persons as CSV (formulas neutralised).",
-    "xlsx": "Persons as an XLSX workbook (formulas neutralised).",
-    "pfif": "Persons who consented to tracing, with notes, as PFIF 1.4.",
-    "jsonl": "Persons as Corridor's own records, one JSON object a line, with every "
+    "csv": "Ask for persons as CSV (formulas neutralised).",
+    "xlsx": "Ask for persons as an XLSX workbook (formulas neutralised).",
+    "pfif": "Ask for the persons who consented to tracing, with notes, as PFIF 1.4.",
+    "jsonl": "Ask for persons as Corridor's own records, one JSON object a line, with every "
     "restricted field group withheld (the operator holds no role).",
 }
-SITE_HELP = "Only this site (repeatable; not a detention facility: no export by detention)"
+SITE_HELP = (
+    "Only this site (repeatable; default: every site but the detention facilities; not a "
+    "detention facility: no export by detention)"
+)
+EXPORT_PASSPHRASE_ENV = "CORRIDOR_EXPORT_PASSPHRASE"
 
 
 def _export_command(name: str, help_text: str) -> None:
     @export.command(name, help=help_text)
     @db_option
-    @click.option("--out", type=OutFile, required=True)
     @click.option("--site", "site_ids", multiple=True, help=SITE_HELP)
-    @purpose_option
-    def command(
-        db_url: str | None, out: Path, site_ids: tuple[str, ...], purpose: str | None
-    ) -> None:
-        svc, settings = _services(db_url)
+    @click.option(
+        "--reason", required=True, help="Why the export is needed (the approver reads it)"
+    )
+    def command(db_url: str | None, site_ids: tuple[str, ...], reason: str) -> None:
+        from corridor.schemas import ExportIn
+
+        svc, _ = _services(db_url)
         try:
             with reported():  # an unknown site, or a detention facility: "site not found"
-                exported = svc.gate.operator_export(
-                    name,
-                    site_ids,
-                    operator=_operator(),
-                    purpose=purpose,
-                    domain=settings.instance_domain,
+                ExportIn(reason=reason, format=name)  # the web's rules for both
+                asked = svc.gate.operator_export_request(
+                    name, site_ids, operator=_operator(), reason=reason
                 )
+        except pydantic.ValidationError as exc:
+            raise click.ClickException(_first_problem(exc)) from exc
         finally:
             svc.db.dispose()
-        out.write_bytes(exported.content)
-        click.echo(f"{len(exported.person_ids)} persons written to {out}")
+        click.echo(f"Export {asked['id']} asked for ({name}, {len(asked['site_ids'])} sites).")
+        click.echo(
+            "It waits for a second person holding export.approve at those sites: the page "
+            f"/exports/{asked['id']}, or POST /api/exports/{asked['id']}/approve. Then: "
+            f"corridor export fetch {asked['id']} --out FILE --passphrase-file FILE"
+        )
 
 
 for _fmt in writable():
-    _export_command(_fmt.name, EXPORT_HELP.get(_fmt.name, f"Export: {_fmt.help}."))
+    _export_command(_fmt.name, EXPORT_HELP.get(_fmt.name, f"Ask for an export: {_fmt.help}."))
+
+
+@export.command("fetch")
+@db_option
+@click.argument("export_id")
+@click.option("--out", type=OutFile, required=True, help="The encrypted file to write")
+@click.option(
+    "--passphrase-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help=f"Encrypt the file under the passphrase in this file (at least 12 characters; first "
+    f"line); or env {EXPORT_PASSPHRASE_ENV}. Never on the command line.",
+)
+def fetch(db_url: str | None, export_id: str, out: Path, passphrase_file: Path | None) -> None:
+    """Fetch an export you asked for, once a second person approved it: once, encrypted
+    (open it with corridor.security.export_file), one audit event per person in it."""
+    if passphrase_file is not None:
+        lines = passphrase_file.read_text(encoding="utf-8").splitlines()
+        passphrase = lines[0] if lines else ""
+    else:
+        passphrase = os.environ.get(EXPORT_PASSPHRASE_ENV, "")
+    svc, settings = _services(db_url)
+    try:
+        with reported():  # not approved, fetched already, asked for by someone else
+            sealed, person_ids = svc.gate.operator_export_fetch(
+                export_id, passphrase, operator=_operator(), domain=settings.instance_domain
+            )
+    finally:
+        svc.db.dispose()
+    out.write_bytes(sealed)
+    click.echo(f"{len(person_ids)} persons written to {out} (encrypted)")
+
+
+def _first_problem(exc: pydantic.ValidationError) -> str:
+    error = exc.errors()[0]
+    field = ".".join(str(p) for p in error["loc"]) or "value"
+    return f"{field}: {error['msg']}"
 
 
 @click.group()

@@ -82,13 +82,15 @@ def opened_services(
 
 @contextmanager
 def reported() -> Iterator[None]:
-    """A refused command (unknown site or person, no key) ends with its message."""
+    """A refused command (unknown site or person, no key, a bad value) ends with its
+    message and each problem's field and reason."""
     from corridor.errors import CorridorError
 
     try:
         yield
     except CorridorError as exc:
-        raise click.ClickException(str(exc)) from exc
+        said = "; ".join(f"{p.field}: {p.reason}" for p in exc.problems)
+        raise click.ClickException(f"{exc} ({said})" if said else str(exc)) from exc
 
 
 def actor() -> str:

@@ -20,6 +20,10 @@ detention facility whose name and place are canaries) and a child registered twi
   docs/security.md names them in "The command line";
 - ``none``: nothing of a person in what it prints, no event naming a person.
 
+An export the operator fetches (``{export:<format>}``: asked for by the operator with
+``corridor export <format>``, approved by a second person) is encrypted: the check opens
+it with the passphrase (``{passphrase}``) and checks what it holds.
+
 And no option of any command searches, lists or exports by nationality, ethnicity or
 detention.
 """
@@ -27,6 +31,7 @@ detention.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import re
 import shutil
@@ -45,12 +50,15 @@ from sqlalchemy import func, select
 
 from corridor.cli import main
 from corridor.cli.options import actor
+from corridor.security import export_file
+from corridor.security.crypto import MasterKey
 from corridor.security.roles import default_matrix
 from corridor.security.tables import audit_events
+from corridor.services import Services
 from corridor.storage import Database
 from tests.conftest import ALL_ROLES, MASTER_KEY, Clock
 from tests.formats.helpers import KOBO_MAIN, kobo_xlsx
-from tests.support.cli_table import COMMANDS, FORBIDDEN_FILTERS
+from tests.support.cli_table import COMMANDS, FORBIDDEN_FILTERS, PUBLIC_FORMATS, Command
 from tests.support.route_world import (
     DETENTION_LOCALITY,
     DETENTION_NAME,
@@ -65,6 +73,7 @@ MATRIX = default_matrix()
 ORDER = ("reads", "none", "writes", "operator")  # what changes the world runs last
 PLACEHOLDER = re.compile(r"{(\w+)(?::(\w+))?}")
 OPERATOR = actor()  # who the commands run as: cli:<this machine's login>
+PASSPHRASE = "a passphrase for the partner"
 
 
 def tree(group: click.Group = main, prefix: str = "") -> dict[str, click.Command]:
@@ -97,6 +106,7 @@ class Env:
     numbers: dict[str, str] = field(default_factory=dict)  # person id -> registration number
     files: dict[str, Path] = field(default_factory=dict)  # import format -> file
     backup: Path | None = None
+    approver: str = ""  # a user who approves the operator's exports (the second key)
 
 
 def _import_files(folder: Path, site: str, given: str, family: str, year: str) -> dict[str, Path]:
@@ -149,7 +159,7 @@ def env(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iter
     # The world's clock is now: the command line reads ages on today's date.
     clock = Clock(datetime.now(UTC).replace(microsecond=0))
     world = build_world(db, clock)
-    desk, _ = token_client(db, clock, "cli-desk", ALL_ROLES, [world.sites["A"]])
+    desk, desk_user = token_client(db, clock, "cli-desk", ALL_ROLES, [world.sites["A"]])
     child = world.record("child")
     # The child registered a second time (a probable duplicate, queued by the desk).
     twin = desk.post(
@@ -169,7 +179,7 @@ def env(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iter
     files = _import_files(
         folder, world.sites["A"], *world.record("adult").names, str(adult["birth_date"])[:4]
     )
-    yield Env(db, url, world, folder, numbers, files)
+    yield Env(db, url, world, folder, numbers, files, approver=desk_user)
     db.dispose()
 
 
@@ -206,9 +216,27 @@ def _fill(env: Env, args: tuple[str, ...], out: Path, fresh: str) -> list[str]:
             return str(_backup(env))
         if name == "fresh_db":
             return fresh
+        if name == "export" and key:
+            return _approved_export(env, key)
+        if name == "passphrase":
+            path = env.folder / "passphrase.txt"
+            path.write_text(PASSPHRASE + "\n", encoding="utf-8")
+            return str(path)
         raise AssertionError(f"no filler for {{{match.group(0)}}}: extend _fill")
 
     return [PLACEHOLDER.sub(one, a) for a in args]
+
+
+def _approved_export(env: Env, fmt: str) -> str:
+    """An export of every site in ``fmt``, asked for by the operator and approved by a
+    second person: what ``corridor export fetch`` takes."""
+    svc = Services(env.db, master=MasterKey.from_text(MASTER_KEY))
+    operator = OPERATOR.removeprefix("cli:")
+    asked = svc.gate.operator_export_request(fmt, (), operator=operator, reason="partner")
+    svc.exports.approve(
+        env.approver, asked["id"], None, audit=svc.audit.operator_hook("approver", "export.approve")
+    )
+    return str(asked["id"])
 
 
 def _backup(env: Env) -> Path:
@@ -226,18 +254,32 @@ def _backup_head(path: Path) -> int:
 
 def _text_of(path: Path) -> str:
     data = path.read_bytes()
+    if data[:1] == b"{" and f'"{export_file.FORMAT}"'.encode() in data[:200]:
+        header, data = export_file.open_file(data, PASSPHRASE)  # an encrypted export
+        if data[:2] != b"PK":
+            return json.dumps(header) + "\n" + data.decode("utf-8", "replace")
     if data[:2] == b"PK":  # a workbook: its XML parts
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
             return "\n".join(zf.read(n).decode("utf-8", "replace") for n in zf.namelist())
     return data.decode("utf-8", "replace")
 
 
+def _command(name: str) -> tuple[Command, tuple[str, ...]]:
+    """A case's command and its command line (``export fetch csv``: one of its formats)."""
+    if name in COMMANDS:
+        return COMMANDS[name], COMMANDS[name].args
+    base, fmt = name.rsplit(" ", 1)
+    command = COMMANDS[base]
+    assert fmt in command.formats, name
+    return command, tuple(a.replace("FORMAT", fmt) for a in command.args)
+
+
 def run(env: Env, name: str, extra: tuple[str, ...] = ()) -> Run:
-    command = COMMANDS[name]
+    command, line = _command(name)
     out = env.folder / re.sub(r"\W", "-", f"{name}{'-'.join(extra)}")
     out.mkdir(exist_ok=True)
     fresh = f"sqlite:///{env.folder / ('fresh-' + out.name + '.db')}"
-    args = _fill(env, (*command.args, *extra), out, fresh)
+    args = _fill(env, (*line, *extra), out, fresh)
     target = Database(fresh) if "{fresh_db}" in command.args else env.db
     # A restore's database holds the backup's events first: only those after them count.
     before = 0
@@ -331,10 +373,11 @@ def test_the_operator_tools_are_documented_as_such() -> None:
 
 def _cases(*kinds: str) -> list[Any]:
     return [
-        pytest.param(name, id=name)
+        pytest.param(case, id=case)
         for kind in ORDER
         for name, command in COMMANDS.items()
         if command.kind == kind and kind in kinds and command.args
+        for case in ([f"{name} {f}" for f in command.formats] or [name])
     ]
 
 
@@ -359,7 +402,7 @@ def _withheld_problems(env: Env, r: Run) -> list[Any]:
 
 @pytest.mark.parametrize("name", _cases("reads", "writes"))
 def test_what_a_command_shows_passes_the_gate(env: Env, name: str) -> None:
-    command = COMMANDS[name]
+    command, _ = _command(name)
     r = run(env, name)
     assert r.exit_code == 0, r.text[:500]
     shown = _shown(env, r.text)
@@ -373,7 +416,7 @@ def test_what_a_command_shows_passes_the_gate(env: Env, name: str) -> None:
         "audited twice": sorted(p for p, n in allowed.items() if n > 1),
     }
     assert problems == {"shown, not audited": [], "audited twice": []}
-    if command.public:
+    if command.public or name.rsplit(" ", 1)[-1] in set(command.formats) & set(PUBLIC_FORMATS):
         refused = env.world.record("refused_tracing").person_id
         assert refused not in shown, "a person who refused tracing, sent to a public registry"
 

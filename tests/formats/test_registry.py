@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
 from corridor.cli import main
 from corridor.formats import registry
@@ -16,6 +15,7 @@ from corridor.security import export_file
 from corridor.security.roles import Role
 from tests.api.helpers import register, site, work_at
 from tests.conftest import MASTER_KEY, make_client
+from tests.support.cli_exports import exported
 
 PASSPHRASE = "sand storm over the river"
 
@@ -34,7 +34,7 @@ def test_the_cli_offers_exactly_the_formats_the_registry_reads_and_writes():
     ctx = main.make_context("corridor", ["--help"], resilient_parsing=True)
     group = main.get_command(ctx, "export")
     imports = main.get_command(ctx, "import")
-    assert set(group.list_commands(ctx)) == _names(registry.writable())
+    assert set(group.list_commands(ctx)) == _names(registry.writable()) | {"fetch"}
     assert set(imports.list_commands(ctx)) == _names(registry.readable())
 
 
@@ -86,7 +86,7 @@ def test_a_format_registered_once_is_exported_through_the_gate(
 
 
 def test_the_cli_exports_through_the_gate_and_audits_each_person(tmp_path, database, clock):
-    """``corridor export`` writes what the gate gives an operator (no role: every
+    """``corridor export fetch`` writes what the gate gives an operator (no role: every
     restricted field group withheld), one audit event per person in the file."""
     from sqlalchemy import select
 
@@ -102,15 +102,10 @@ def test_the_cli_exports_through_the_gate_and_audits_each_person(tmp_path, datab
         phone="+963955000111",
         vulnerabilities={"uasc": "unaccompanied", "muac_mm": 112},
     )
-    out = tmp_path / "persons.jsonl"
-    url = database.engine.url.render_as_string(hide_password=False)
-    result = CliRunner().invoke(
-        main,
-        ["export", "jsonl", "--db", url, "--out", str(out), "--site", camp],
-        env={"CORRIDOR_MASTER_KEY": MASTER_KEY},
+    _, content, _ = exported(
+        database, "jsonl", tmp_path / "persons.jsonl", camp, master_key=MASTER_KEY
     )
-    assert result.exit_code == 0, result.output
-    text = out.read_text(encoding="utf-8")
+    text = content.decode("utf-8")
     assert "Canaryone" in text
     for canary in ("+963955000111", "unaccompanied"):
         assert canary not in text
@@ -125,4 +120,8 @@ def test_the_cli_exports_through_the_gate_and_audits_each_person(tmp_path, datab
             .mappings()
             .all()
         )
-    assert len(events) == 1 and events[0]["role"] == "operator"
+    # The request names nobody; the file's one person, once, by the operator.
+    assert [(e["person_id"], e["role"]) for e in events if e["person_id"]] == [
+        (record["id"], "operator")
+    ]
+    assert [e["person_id"] for e in events] == [None, record["id"]]

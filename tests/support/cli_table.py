@@ -42,13 +42,23 @@ class Command:
     # there is refused, as on the web), False where it is where records are written.
     site_options: tuple[tuple[str, bool], ...] = ()
     shows: bool = False  # on the world, it shows at least one person (a sanity check)
+    # Run once per format, "FORMAT" in ``args`` standing for it (``export fetch csv``);
+    # those of PUBLIC_FORMATS go to public registries (as ``public``).
+    formats: tuple[str, ...] = ()
     tested_by: str | None = None
 
 
+PUBLIC_FORMATS = ("pfif",)
+
+
 DB = ("--db", "{db}")
+EXPORT_ASK_WHY = (
+    "asks for an export of every site (or those --site names): the first key; prints its "
+    "id, names nobody (audited export.bulk without a person)"
+)
 EXPORT_WHY = (
-    "persons of every site (or those --site names) as a file, read through the gate as an "
-    "exporter holding no role; one export.bulk event per person"
+    "an export the operator asked for, once a second person approved it: encrypted, read "
+    "through the gate as an exporter holding no role; one export.bulk event per person"
 )
 IMPORT_WHY = (
     "persons from a file; the report names the registered persons it probably duplicates "
@@ -94,15 +104,21 @@ COMMANDS: dict[str, Command] = {
     ),
     **{
         f"export {fmt}": Command(
-            "reads",
-            EXPORT_WHY,
-            ("export", fmt, *DB, "--out", f"{{out}}/persons.{fmt}"),
-            public=fmt == "pfif",
+            "none",
+            EXPORT_ASK_WHY,
+            ("export", fmt, *DB, "--reason", "for the partner"),
             site_options=(("--site", True),),
-            shows=True,
         )
         for fmt in ("csv", "jsonl", "pfif", "xlsx")
     },
+    "export fetch": Command(
+        "reads",
+        EXPORT_WHY,
+        ("export", "fetch", "{export:FORMAT}", *DB, "--out", "{out}/persons.FORMAT",
+         "--passphrase-file", "{passphrase}"),
+        shows=True,
+        formats=("csv", "jsonl", "pfif", "xlsx"),
+    ),  # fmt: skip
     "form mapping": Command("none", "a mapping suggested for a form file: no database"),
     "form xlsform": Command(
         "none", "Corridor's own form: no database", ("form", "xlsform", "--out", "{out}/f.xlsx")

@@ -158,6 +158,11 @@ SITE_KEYS = ("site_id", "from_site_id", "to_site_id", "destination_site_id")
 OPERATOR_ROLES: frozenset[str] = frozenset()
 
 
+def operator_id(operator: str) -> str:
+    """The operator as the audit log and an export request name them (``cli:<login>``)."""
+    return f"cli:{operator}"[:36]
+
+
 def withhold_evidence(
     explanation: list[dict[str, Any]], hidden: frozenset[str]
 ) -> list[dict[str, Any]]:
@@ -1123,39 +1128,57 @@ class Gate:
 
     # -- the operator on the server (the ``corridor`` command) ------------------------
 
-    def operator_export(
-        self,
-        fmt: str,
-        site_ids: Collection[str],
-        *,
-        operator: str,
-        purpose: str | None,
-        domain: str,
-    ) -> ExportedFile:
-        """``corridor export``: the persons of every site, or of ``site_ids``, as an
-        exporter holding no role (``OPERATOR_ROLES``: every restricted field group
-        withheld; ``export_file``), one ``export.bulk`` event per person under the
-        operator's login. A site the operator may not name (one that does not exist, or a
-        detention facility: they see no detention site) is refused as not found, and
-        audited as a denial: there is no export by detention."""
+    def operator_export_request(
+        self, fmt: str, site_ids: Collection[str], *, operator: str, reason: str
+    ) -> dict[str, Any]:
+        """``corridor export <fmt>``: the operator asks for the persons of ``site_ids`` (or
+        of every site but the detention facilities) as a file, the first of the two keys
+        (PROTECTION.md 9): nobody is exported until a second person holding
+        ``export.approve`` at those sites approves (``POST /api/exports/{id}/approve``, the
+        page ``/exports/{id}``), and the file is fetched once, encrypted
+        (``operator_export_fetch``). A site the operator may not name (one that does not
+        exist, or a detention facility: they see no detention site) is refused as not
+        found, and audited as a denial: there is no export by detention."""
+        viewer = Viewer(OPERATOR_ROLES, self.matrix)
+        hidden = frozenset() if viewer.sees_detention else self.detention_sites()
+        known = {str(s["id"]) for s in self.s.sites.all()}
         wanted = set(site_ids)
-        if wanted:
-            known = {str(s["id"]) for s in self.s.sites.all()}
-            viewer = Viewer(OPERATOR_ROLES, self.matrix)
-            hidden = frozenset() if viewer.sees_detention else self.detention_sites()
-            if wanted - known or wanted & hidden:
-                why = "export filtered on a site not found or a detention site"
-                refused = self.s.audit.operator_hook(operator, "export.bulk", why, allowed=False)
-                with self.s.db.transaction() as conn:
-                    refused(conn, [])
-                raise NotFound("site", field="site")
-        return self.export_file(
+        if wanted - known or wanted & hidden:
+            why = "export filtered on a site not found or a detention site"
+            refused = self.s.audit.operator_hook(operator, "export.bulk", why, allowed=False)
+            with self.s.db.transaction() as conn:
+                refused(conn, [])
+            raise NotFound("site", field="site")
+        sites = sorted(wanted or known - hidden)
+        return self.s.exports.request(
+            operator_id(operator),
+            reason,
+            sites,
             fmt,
+            audit=self.s.audit.operator_hook(
+                operator, "export.bulk", f"export requested: {reason}"
+            ),
+        )
+
+    def operator_export_fetch(
+        self, export_id: str, passphrase: str, *, operator: str, domain: str
+    ) -> tuple[bytes, list[str]]:
+        """``corridor export fetch``: an export the operator asked for, once a second
+        person approved it, once, encrypted under ``passphrase`` with a header naming who
+        asked and who approved; its persons as an exporter holding no role sees them
+        (``OPERATOR_ROLES``: every restricted field group withheld; ``export_file``), one
+        ``export.bulk`` event per person under the operator's login. An export asked for
+        by somebody else, waiting for its approval, or fetched already is refused."""
+        return self.s.exports.download(
+            operator_id(operator),
             OPERATOR_ROLES,
-            sorted(wanted) or None,
-            exported_by=f"cli:{operator}",
-            domain=domain,
-            audit=self.s.audit.operator_hook(operator, "export.bulk", purpose),
+            export_id,
+            passphrase,
+            None,
+            domain,
+            audit=self.s.audit.operator_hook(
+                operator, "export.bulk", f"export {export_id} downloaded"
+            ),
         )
 
     def duplicates_found(
