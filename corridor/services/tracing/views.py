@@ -365,7 +365,9 @@ def hide_detention_sites(view: Any) -> Any:
     for protection roles). Returns the same object, changed in place."""
     for holder in list(detention.site_holders(view)):
         if holder["site"].get("kind") == detention.KIND:
-            holder["site"] = {"id": None, "name": None, "kind": None, "hidden": "detention site"}
+            # Every key of the site blanked (a case's has no locality, the enquirer
+            # view's has): nothing of the facility is left, only why.
+            holder["site"] = {**dict.fromkeys(holder["site"]), "hidden": "detention site"}
     return view
 
 

@@ -1,0 +1,75 @@
+"""Tracing as a family and its officers live it, end to end (the maintainers' stories):
+a detained relative found, a found person who withdraws, an enquiry's faults."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from corridor.security.roles import Role
+from corridor.storage import Database
+from tests.api.helpers import site, work_at
+from tests.api.test_tracing import adult_sought, enquire, register_khalid
+from tests.conftest import Clock, make_client
+
+
+def _officer(database: Database, clock: Clock, admin: TestClient, role: Role) -> TestClient:
+    officer = make_client(database, clock, (role,))
+    work_at(officer, *admin.get("/api/auth/me").json()["site_ids"], admin=admin)
+    return officer
+
+
+def test_a_detained_persons_place_is_told_by_protection_roles_only(database, clock):
+    """A detained adult found and agreeing: the enquirer may learn where he is held
+    (PROTECTION.md 2), but the place of detention is for protection roles (line 4). The
+    tracing officer's enquirer view (API and page) says he is held, without the place;
+    the protection officer's gives it. On the code before, the tracing officer's
+    enquirer view named the facility, its locality and its id."""
+    client = make_client(database, clock)
+    camp = site(client, "Camp A")
+    r = client.post(
+        "/api/sites",
+        json={"name": "Qalaat Canary Prison", "kind": "detention", "pcode": "SY08",
+              "locality": "Wadi Canaria"},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    prison = str(r.json()["id"])
+    work_at(client, prison)
+    khalid = register_khalid(client, camp)
+    r = client.post(
+        f"/api/persons/{khalid['id']}/events", json={"kind": "detained", "to_site_id": prison}
+    )
+    assert r.status_code == 201, r.text
+    enquiry = enquire(client, adult_sought())
+    [case] = enquiry["cases"]
+    [match] = [m for m in case["matches"] if m["person"]["id"] == khalid["id"]]
+    tracer = _officer(database, clock, client, Role.TRACING_OFFICER)
+    r = tracer.post(f"/api/tracing/matches/{match['id']}/confirm", json={"reason": "photo"})
+    assert r.status_code == 200, r.text
+    view_url = f"/api/tracing/enquiries/{enquiry['id']}/enquirer-view"
+    r = tracer.post(
+        f"/api/tracing/cases/{case['id']}/disclosure",
+        json={"decision": "agreed", "reason": "he asked us to tell his sister"},
+    )
+    assert r.status_code == 200, r.text
+    for secret in ("Qalaat", "Canaria", prison):
+        assert secret not in r.text
+    told = tracer.get(view_url)
+    assert told.status_code == 200, told.text
+    [news] = told.json()["sought"]
+    assert news["status"] == "found" and news["found_person_id"] == khalid["id"]
+    assert news["site"] == {
+        "id": None, "name": None, "locality": None, "kind": None, "hidden": "detention site"
+    }  # fmt: skip
+    page = tracer.get(f"/tracing/enquiries/{enquiry['id']}/enquirer-view")
+    assert page.status_code == 200, page.text
+    assert "a protection officer gives the enquirer the place" in page.text
+    for text in (told.text, page.text):
+        for secret in ("Qalaat", "Canaria", prison):
+            assert secret not in text
+    protection = _officer(database, clock, client, Role.PROTECTION_OFFICER)
+    [news] = protection.get(view_url).json()["sought"]
+    assert (news["site"]["id"], news["site"]["name"], news["site"]["locality"]) == (
+        prison, "Qalaat Canary Prison", "Wadi Canaria",
+    )  # fmt: skip
+    page = protection.get(f"/tracing/enquiries/{enquiry['id']}/enquirer-view").text
+    assert "Qalaat Canary Prison" in page and "Wadi Canaria" in page
