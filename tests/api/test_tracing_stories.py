@@ -73,3 +73,74 @@ def test_a_detained_persons_place_is_told_by_protection_roles_only(database, clo
     )  # fmt: skip
     page = protection.get(f"/tracing/enquiries/{enquiry['id']}/enquirer-view").text
     assert "Qalaat Canary Prison" in page and "Wadi Canaria" in page
+
+
+def _withdraw_tracing(client: TestClient, person_id: str) -> None:
+    r = client.patch(
+        f"/api/persons/{person_id}", json={"consent": {"tracing": False, "share_with": []}}
+    )
+    assert r.status_code == 200, r.text
+
+
+def test_a_person_who_withdraws_consent_is_no_longer_offered(database, clock):
+    """Proposed for an enquiry, then the person withdraws their consent to tracing: no
+    view offers them any more (case, queue, enquiry, their pages), the match cannot be
+    confirmed (404, as a match nobody has), and the enquirer is told the search goes on.
+    On the code before, the tracing officer still saw and confirmed them, and the
+    enquirer learnt where they were (PROTECTION.md 2)."""
+    client = make_client(database, clock)
+    camp = site(client, "Camp A")
+    khalid = register_khalid(client, camp)
+    enquiry = enquire(client, adult_sought())
+    [case] = enquiry["cases"]
+    [match] = [m for m in case["matches"] if m["person"]["id"] == khalid["id"]]
+    tracer = _officer(database, clock, client, Role.TRACING_OFFICER)
+    _withdraw_tracing(client, khalid["id"])
+    shown = [
+        f"/api/tracing/cases/{case['id']}",
+        f"/api/tracing/enquiries/{enquiry['id']}",
+        "/api/tracing/queue",
+        f"/tracing/cases/{case['id']}",
+        f"/tracing/enquiries/{enquiry['id']}",
+        "/tracing",
+    ]
+    for url in shown:
+        r = tracer.get(url)
+        assert r.status_code == 200, (url, r.status_code)
+        assert khalid["id"] not in r.text and "Khaled" not in r.text, url
+    r = tracer.post(f"/api/tracing/matches/{match['id']}/confirm", json={"reason": "photo"})
+    assert r.status_code == 404, r.text
+    [news] = tracer.get(f"/api/tracing/enquiries/{enquiry['id']}/enquirer-view").json()["sought"]
+    assert (news["status"], "site" in news) == ("searching", False)
+
+
+def test_a_found_person_who_withdraws_consent_is_no_longer_located(database, clock):
+    """Found, agreed that the enquirer learns where he is, then withdrew his consent to
+    tracing: the enquirer view no longer gives the place nor the person, and says no
+    further information can be shared. On the code before, it gave the camp."""
+    client = make_client(database, clock)
+    camp = site(client, "Camp A")
+    khalid = register_khalid(client, camp)
+    enquiry = enquire(client, adult_sought())
+    [case] = enquiry["cases"]
+    [match] = [m for m in case["matches"] if m["person"]["id"] == khalid["id"]]
+    tracer = _officer(database, clock, client, Role.TRACING_OFFICER)
+    r = tracer.post(f"/api/tracing/matches/{match['id']}/confirm", json={"reason": "photo"})
+    assert r.status_code == 200, r.text
+    r = tracer.post(
+        f"/api/tracing/cases/{case['id']}/disclosure",
+        json={"decision": "agreed", "reason": "asked him"},
+    )
+    assert r.status_code == 200, r.text
+    view_url = f"/api/tracing/enquiries/{enquiry['id']}/enquirer-view"
+    [news] = tracer.get(view_url).json()["sought"]
+    assert news["site"]["id"] == camp  # agreed: the place may be told
+    _withdraw_tracing(client, khalid["id"])
+    told = tracer.get(view_url)
+    [news] = told.json()["sought"]
+    assert news["status"] == "found"
+    assert news["text"] == "The person has been found. No further information can be shared."
+    assert "site" not in news and "found_person_id" not in news
+    assert camp not in told.text and khalid["id"] not in told.text
+    page = tracer.get(f"/tracing/enquiries/{enquiry['id']}/enquirer-view").text
+    assert "Camp A" not in page

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, exists, or_, select
 
 from corridor.domain.tracing import (
     CaseState,
@@ -253,10 +253,22 @@ class TracingViews(Service):
                 ).mappings()
             )
             by_child = _decided_by_child_rule(conn, [r["id"] for r in rows])
+            found_ids = [r["found_person_id"] for r in rows if r["found_person_id"]]
+            withdrawn = set(found_ids) - set(
+                conn.execute(
+                    select(persons.c.id).where(
+                        persons.c.id.in_(found_ids), tracing_consented(persons.c.id)
+                    )
+                ).scalars()
+            )
             out = []
             for r in rows:
                 state = CaseState(r["state"])
                 disclosure = Disclosure(r["disclosure"]) if r["disclosure"] else None
+                if disclosure is Disclosure.AGREED and r["found_person_id"] in withdrawn:
+                    # The found person withdrew their consent to tracing after they
+                    # agreed (or was anonymised): told as a refusal, no place.
+                    disclosure = Disclosure.REFUSED
                 reason = CloseReason(r["close_reason"]) if r["close_reason"] else None
                 told = enquirer_status(state, disclosure, reason, r["id"] in by_child)
                 item: dict[str, Any] = {
@@ -415,7 +427,9 @@ def _matches(
     proposed_only: bool = False,
     vault: FieldVault | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    q = select(tracing_matches).where(tracing_matches.c.case_id.in_(case_ids))
+    q = select(tracing_matches).where(
+        tracing_matches.c.case_id.in_(case_ids), offered_or_decided()
+    )
     if proposed_only:
         q = q.where(tracing_matches.c.status == "proposed")
     rows = list(conn.execute(q.order_by(tracing_matches.c.probability.desc())).mappings())
@@ -450,6 +464,29 @@ def _matches(
             }
         )
     return out
+
+
+def tracing_consented(person_id: Any) -> Any:
+    """A condition: the person (a column or an id) consents to tracing now and was not
+    anonymised (PROTECTION.md 2: a person who refused tracing is never offered)."""
+    return exists(
+        select(persons.c.id).where(
+            persons.c.id == person_id,
+            persons.c.consent_tracing.is_(True),
+            persons.c.anonymised_at.is_(None),
+        )
+    )
+
+
+def offered_or_decided() -> Any:
+    """The matches a view shows: every decided one (the case's record), and a proposed
+    one only while its person consents to tracing. A person who withdrew their consent
+    after being proposed (or was anonymised) is no longer offered: left out of every
+    view, and ``confirm`` finds no such match."""
+    return or_(
+        tracing_matches.c.status != "proposed",
+        tracing_consented(tracing_matches.c.person_id),
+    )
 
 
 def _names(conn: Connection, ids: set[str], today: date) -> dict[str, dict[str, Any]]:
