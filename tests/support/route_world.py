@@ -9,6 +9,8 @@ name and locality are canaries). Records, all registered at A but the last:
   husband, moved to D) and ``hospitalised`` (her mother, moved to H) in it;
 - ``unaccompanied_child``: 13, alone, unaccompanied;
 - ``refused_tracing``: did not consent to tracing;
+- (the detained husband's enquiry is decided: confirmed, and he agreed that the
+  enquirer learns where he is held);
 - ``other_site``: the head of a household at B, on a manifest from B to C.
 
 Every person carries a canary (a value found nowhere else) in each restricted text field:
@@ -305,6 +307,23 @@ def build_world(database: Database, clock: Clock) -> World:
             ],
         }
         enquiries[kind] = _ok(a_admin.post("/api/tracing/enquiries", json=body))
+    # The detained husband was found and agreed that his sibling learns where he is held:
+    # his case is in the state that tells the most (the enquirer view holds the place),
+    # from the start, so that every read sees it whatever ran before it (on the code
+    # before, only a read run after the disclosure form found the facility told to a
+    # tracing officer: the test failed or passed by the order the tests ran in).
+    detained_id = str(persons["detained"]["id"])
+    [case] = enquiries["detained"]["cases"]
+    [match] = [m for m in case["matches"] if m["person"]["id"] == detained_id]
+    _ok(a_admin.post(f"/api/tracing/matches/{match['id']}/confirm", json={"reason": "seen"}))
+    _ok(
+        a_admin.post(
+            f"/api/tracing/cases/{case['id']}/disclosure",
+            json={"decision": "agreed", "reason": "he asked us to tell his sibling"},
+        )
+    )
+    told = _ok(a_admin.get(f"/api/tracing/enquiries/{enquiries['detained']['id']}/enquirer-view"))
+    assert told["sought"][0]["site"]["id"] == sites["D"], told
     # Exports asked for by protection officers of A alone and of B alone (an export
     # covers its asker's sites).
     exports = {}
