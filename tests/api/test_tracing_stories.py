@@ -144,3 +144,26 @@ def test_a_found_person_who_withdraws_consent_is_no_longer_located(database, clo
     assert camp not in told.text and khalid["id"] not in told.text
     page = tracer.get(f"/tracing/enquiries/{enquiry['id']}/enquirer-view").text
     assert "Camp A" not in page
+
+
+def test_blank_names_in_an_enquiry_are_refused_and_nothing_is_written(client):
+    """An enquiry whose only names are blank alternate names, or with a blank relative's
+    name: 422 naming each field and why, nothing written. On the code before, a list
+    of blank alternate names passed for a name: the case sought a person named ""."""
+    bodies = [
+        ({"alternate_names": ["", "  "]}, {
+            "sought[0].alternate_names[0]", "sought[0].alternate_names[1]", "sought[0].full_name",
+        }),
+        ({"given_name": "Rima", "relatives_names": ["Hamid", " "]}, {
+            "sought[0].relatives_names[1]",
+        }),
+    ]  # fmt: skip
+    enquirer = {"name": "Amira Haddad", "contact": "+49 151 2345 6789",
+                "relationship": "sibling", "location": "Berlin"}  # fmt: skip
+    for sought, fields in bodies:
+        r = client.post("/api/tracing/enquiries", json={"enquirer": enquirer, "sought": [sought]})
+        assert r.status_code == 422, r.text
+        errors = r.json()["errors"]
+        assert {e["field"] for e in errors} == fields, errors
+        assert all(e["reason"] for e in errors)
+    assert client.get("/api/tracing/enquiries").json()["total"] == 0

@@ -862,7 +862,11 @@ def _enquiry_problems(data: EnquiryIn, now: datetime) -> list[Problem]:
     for i, s in enumerate(data.sought):
         at = f"sought[{i}]"
         names = (s.full_name, s.given_name, s.family_name, s.name_original_script)
-        if not any(names) and not s.alternate_names:
+        for listed in ("alternate_names", "relatives_names"):
+            for j, name in enumerate(getattr(s, listed)):
+                if not name:  # blank (spaces are stripped): no name to match or show
+                    problems.append(Problem(f"{at}.{listed}[{j}]", N_("must not be empty")))
+        if not any(names) and not any(s.alternate_names):
             problems.append(
                 Problem(f"{at}.full_name", N_("give at least one name (in any script)"))
             )
