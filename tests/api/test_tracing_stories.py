@@ -167,3 +167,62 @@ def test_blank_names_in_an_enquiry_are_refused_and_nothing_is_written(client):
         assert {e["field"] for e in errors} == fields, errors
         assert all(e["reason"] for e in errors)
     assert client.get("/api/tracing/enquiries").json()["total"] == 0
+
+
+def test_a_family_split_between_two_camps_is_read_per_site(database, clock):
+    """A relative abroad asks by phone for a mother and her two children, spelling the
+    names the European way: the mother is at camp A, a child at camp B (separated at the
+    corridor), the other child not registered. A protection officer of A reads the
+    enquiry and the enquirer view with the mother's case only: nothing of the child at
+    B, even once a protection officer decided the family may learn where he is. On the
+    code before, the enquiry gave the child at B (name, id, camp) to the officer of A."""
+    from tests.api.helpers import register
+
+    client = make_client(database, clock)
+    a, b = site(client, "Camp Alpha"), site(client, "Camp Bravo")
+    mother = register(client, a, given_name="Fatima", father_name="Hussein",
+                      family_name="al-Khatib", sex="f", birth_date="1988", mother_name="Zainab")
+    child = register(client, b, given_name="Yusuf", father_name="Omar", family_name="al-Khatib",
+                     sex="m", estimated_age=7, mother_name="Fatima")  # fmt: skip
+    tracer = _officer(database, clock, client, Role.TRACING_OFFICER)
+    enquirer = {"name": "Leila Hoesein", "contact": "+31 6 1234 5678",
+                "relationship": "sibling", "location": "Rotterdam", "country": "NLD"}
+    sought = [
+        {"given_name": "Fatma", "father_name": "Hoesein", "family_name": "El Chatib",
+         "sex": "f", "birth_year": 1988, "mother_name": "Zeinab", "relatives_names": ["Leila"]},
+        {"given_name": "Joesoef", "family_name": "El Chatib", "sex": "m", "age": 7,
+         "mother_name": "Fatma", "enquirer_is": "uncle_aunt"},
+        {"given_name": "Mariam", "family_name": "El Chatib", "sex": "f", "age": 4,
+         "mother_name": "Fatma", "enquirer_is": "uncle_aunt"},
+    ]  # fmt: skip
+    r = tracer.post("/api/tracing/enquiries", json={"enquirer": enquirer, "sought": sought})
+    assert r.status_code == 201, r.text
+    enquiry = r.json()
+    found = {}
+    for case, person in zip(enquiry["cases"][:2], (mother, child), strict=True):
+        [match] = [m for m in case["matches"] if m["person"]["id"] == person["id"]]
+        r = tracer.post(f"/api/tracing/matches/{match['id']}/confirm", json={"reason": "call"})
+        assert r.status_code == 200, r.text
+        found[person["id"]] = case["id"]
+    assert enquiry["cases"][2]["matches"] == []  # Mariam is registered nowhere
+    r = client.post(  # the child's: a protection officer (of B) decides
+        f"/api/tracing/cases/{found[child['id']]}/disclosure",
+        json={"decision": "agreed", "reason": "in the child's interest"},
+    )
+    assert r.status_code == 200, r.text
+    officer_a = make_client(database, clock, (Role.PROTECTION_OFFICER,))
+    work_at(officer_a, a, admin=client)
+    assert officer_a.get("/api/auth/me").json()["site_ids"] == [a]
+    for url in (
+        f"/api/tracing/enquiries/{enquiry['id']}",
+        f"/api/tracing/enquiries/{enquiry['id']}/enquirer-view",
+        f"/tracing/enquiries/{enquiry['id']}",
+        f"/tracing/enquiries/{enquiry['id']}.json",
+        f"/tracing/enquiries/{enquiry['id']}/enquirer-view",
+    ):
+        r = officer_a.get(url)
+        assert r.status_code == 200, (url, r.text)
+        for secret in (child["id"], "Camp Bravo", b, "Yusuf", found[child["id"]]):
+            assert secret not in r.text, (url, secret)
+        assert "Fatma Hoesein El Chatib" in r.text, url  # the mother sought is there
+    assert officer_a.get(f"/api/tracing/cases/{found[child['id']]}").status_code == 404

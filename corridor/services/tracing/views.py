@@ -118,27 +118,32 @@ class TracingViews(Service):
         """``view`` with the real details of the detention sites it names."""
         return detention.reveal_in(view, self.vault, conn) if self.vault is not None else view
 
-    def _require_enquiry_in_scope(self, conn: Connection, enquiry_id: str, scope: Sites) -> None:
-        if scope is None:
-            return
-        ids = list(
-            conn.execute(
-                select(tracing_cases.c.id).where(tracing_cases.c.enquiry_id == enquiry_id)
+    def _cases_shown(self, conn: Connection, enquiry_id: str, scope: Sites) -> list[str]:
+        """The enquiry's cases the holder of ``scope`` may see, in order: those with a
+        candidate or a found person in scope (``cases_in_scope``). An enquiry with none
+        is not found; a case outside scope (a child found at another site) is left out,
+        as its case is (404): a protection officer of one site never reads another
+        site's person through an enquiry that also seeks someone at theirs."""
+        ids = [
+            str(c)
+            for c in conn.execute(
+                select(tracing_cases.c.id)
+                .where(tracing_cases.c.enquiry_id == enquiry_id)
+                .order_by(tracing_cases.c.id)
             ).scalars()
-        )
-        if not cases_in_scope(conn, ids, scope):
+        ]
+        if scope is None:
+            return ids
+        visible = cases_in_scope(conn, ids, scope)
+        if not visible:
             raise NotFound("enquiry")
+        return [c for c in ids if c in visible]
 
     def enquiry(self, enquiry_id: str, scope: Sites = None) -> dict[str, Any]:
         """The enquiry with the enquirer and every case (candidates, log)."""
         with self.db.read() as conn:
             e = _enquiry_row(conn, enquiry_id)
-            self._require_enquiry_in_scope(conn, enquiry_id, scope)
-            ids = conn.execute(
-                select(tracing_cases.c.id)
-                .where(tracing_cases.c.enquiry_id == enquiry_id)
-                .order_by(tracing_cases.c.id)
-            ).scalars()
+            ids = self._cases_shown(conn, enquiry_id, scope)
             cases = self._located([self._case(conn, cid) for cid in ids], conn)
             who = enquirer.open_row(self.vault, conn, e)
         return {
@@ -244,11 +249,11 @@ class TracingViews(Service):
         agreed (or, for a child, a protection officer decided so)."""
         with self.db.read() as conn:
             e = _enquiry_row(conn, enquiry_id)
-            self._require_enquiry_in_scope(conn, enquiry_id, scope)
+            ids = self._cases_shown(conn, enquiry_id, scope)
             rows = list(
                 conn.execute(
                     select(tracing_cases)
-                    .where(tracing_cases.c.enquiry_id == enquiry_id)
+                    .where(tracing_cases.c.id.in_(ids))
                     .order_by(tracing_cases.c.id)
                 ).mappings()
             )
