@@ -226,3 +226,8 @@ def test_a_family_split_between_two_camps_is_read_per_site(database, clock):
             assert secret not in r.text, (url, secret)
         assert "Fatma Hoesein El Chatib" in r.text, url  # the mother sought is there
     assert officer_a.get(f"/api/tracing/cases/{found[child['id']]}").status_code == 404
+    # The list counts what the enquiry shows them: one person sought, her case open.
+    [item] = officer_a.get("/api/tracing/enquiries").json()["items"]
+    assert (item["id"], item["sought"], item["open_cases"]) == (enquiry["id"], 1, 1)
+    [item] = tracer.get("/api/tracing/enquiries").json()["items"]
+    assert (item["sought"], item["open_cases"]) == (3, 3)
