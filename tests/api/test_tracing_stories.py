@@ -231,3 +231,37 @@ def test_a_family_split_between_two_camps_is_read_per_site(database, clock):
     assert (item["id"], item["sought"], item["open_cases"]) == (enquiry["id"], 1, 1)
     [item] = tracer.get("/api/tracing/enquiries").json()["items"]
     assert (item["sought"], item["open_cases"]) == (3, 3)
+
+
+def test_a_candidate_merged_into_another_is_offered_once(database, clock):
+    """Two records of one man, both proposed for the case; they are merged: the case
+    offers the survivor once, the merged record's id is no candidate (confirming its
+    match is a 404), and an unmerge offers it again. On the code before, the case
+    offered both, and confirming the merged record made an id that leads elsewhere the
+    person found."""
+    client = make_client(database, clock)
+    camp = site(client, "Camp A")
+    first = register_khalid(client, camp)
+    enquiry = enquire(client, adult_sought())
+    [case] = enquiry["cases"]
+    second = register_khalid(client, camp, phone="+963 944 111 222")
+    url = f"/api/tracing/cases/{case['id']}"
+    matches = {m["person"]["id"]: m for m in client.get(url).json()["matches"]}
+    assert {first["id"], second["id"]} <= set(matches)
+    r = client.post(f"/api/persons/{first['id']}/merge", json={"other_person_id": second["id"]})
+    assert r.status_code == 201, r.text
+    survivor, merged = r.json()["survivor_id"], r.json()["merged_id"]
+    tracer = _officer(database, clock, client, Role.TRACING_OFFICER)
+    for seen in (client.get(url).json(), tracer.get(url).json()):
+        ids = [m["person"]["id"] for m in seen["matches"]]
+        assert ids.count(survivor) == 1 and merged not in ids, ids
+    queue = tracer.get("/api/tracing/queue").json()
+    assert merged not in str(queue) and survivor in str(queue)
+    r = tracer.post(
+        f"/api/tracing/matches/{matches[merged]['id']}/confirm", json={"reason": "photo"}
+    )
+    assert r.status_code == 404, r.text
+    r = client.post(f"/api/persons/{merged}/unmerge", json={"reason": "two brothers"})
+    assert r.status_code in (200, 201), r.text
+    ids = [m["person"]["id"] for m in tracer.get(url).json()["matches"]]
+    assert survivor in ids and merged in ids

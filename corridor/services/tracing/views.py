@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, exists, or_, select
+from sqlalchemy import Connection, and_, exists, or_, select
 
 from corridor.domain.tracing import (
     CaseState,
@@ -29,6 +29,7 @@ from corridor.services.tracing.enquiries import PER_PAGE, enquiry_list
 from corridor.services.tracing.matching import EXPLANATION_FIELD, stored_explanation
 from corridor.storage import queries
 from corridor.storage.database import Database
+from corridor.storage.merge_tables import merged_persons
 from corridor.storage.queries import Sites
 from corridor.storage.security_tables import users
 from corridor.storage.tables import person_locations, persons, sites
@@ -485,12 +486,18 @@ def tracing_consented(person_id: Any) -> Any:
 
 def offered_or_decided() -> Any:
     """The matches a view shows: every decided one (the case's record), and a proposed
-    one only while its person consents to tracing. A person who withdrew their consent
-    after being proposed (or was anonymised) is no longer offered: left out of every
-    view, and ``confirm`` finds no such match."""
+    one only while its person consents to tracing and is a record of their own. A
+    person who withdrew their consent after being proposed (or was anonymised) is no
+    longer offered: left out of every view, and ``confirm`` finds no such match. Nor is
+    a record merged into another while proposed for a case its survivor was proposed
+    for too (the merge leaves that match where it is): the survivor is the candidate,
+    once; an unmerge offers it again."""
     return or_(
         tracing_matches.c.status != "proposed",
-        tracing_consented(tracing_matches.c.person_id),
+        and_(
+            tracing_consented(tracing_matches.c.person_id),
+            tracing_matches.c.person_id.not_in(select(merged_persons.c.person_id)),
+        ),
     )
 
 
