@@ -112,6 +112,12 @@ def test_a_person_who_withdraws_consent_is_no_longer_offered(database, clock):
     assert r.status_code == 404, r.text
     [news] = tracer.get(f"/api/tracing/enquiries/{enquiry['id']}/enquirer-view").json()["sought"]
     assert (news["status"], "site" in news) == ("searching", False)
+    # A protection officer of the camp: the case was theirs by that candidate alone.
+    protection = make_client(database, clock, (Role.PROTECTION_OFFICER,))
+    work_at(protection, camp, admin=client)
+    for url in (f"/api/tracing/cases/{case['id']}", f"/api/tracing/enquiries/{enquiry['id']}"):
+        assert protection.get(url).status_code == 404, url
+    assert protection.get("/api/tracing/enquiries").json()["total"] == 0
 
 
 def test_a_found_person_who_withdraws_consent_is_no_longer_located(database, clock):

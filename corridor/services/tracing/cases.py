@@ -689,7 +689,7 @@ class TracingService(Service):
 
     def _proposed(self, conn: Connection, match_id: str) -> tuple[Any, Any]:
         # A match the views do not show (its person withdrew their consent to tracing
-        # or was anonymised while it was proposed) is no match to decide: not found.
+        # or was merged into another while it was proposed) is no match to decide: not found.
         m = (
             conn.execute(
                 select(tracing_matches).where(

@@ -96,7 +96,9 @@ def cases_in_scope(conn: Connection, case_ids: list[str], scope: Sites) -> set[s
         return set(case_ids)
     in_scope = select(persons.c.id).where(queries.person_scope(scope))
     by_match = select(tracing_matches.c.case_id).where(
-        tracing_matches.c.case_id.in_(case_ids), tracing_matches.c.person_id.in_(in_scope)
+        tracing_matches.c.case_id.in_(case_ids),
+        tracing_matches.c.person_id.in_(in_scope),
+        offered_or_decided(),  # a candidate no longer offered brings no case in scope
     )
     by_found = select(tracing_cases.c.id).where(
         tracing_cases.c.id.in_(case_ids), tracing_cases.c.found_person_id.in_(in_scope)
@@ -263,7 +265,9 @@ class TracingViews(Service):
             withdrawn = set(found_ids) - set(
                 conn.execute(
                     select(persons.c.id).where(
-                        persons.c.id.in_(found_ids), tracing_consented(persons.c.id)
+                        persons.c.id.in_(found_ids),
+                        tracing_consented(persons.c.id),
+                        persons.c.anonymised_at.is_(None),
                     )
                 ).scalars()
             )
@@ -473,13 +477,11 @@ def _matches(
 
 
 def tracing_consented(person_id: Any) -> Any:
-    """A condition: the person (a column or an id) consents to tracing now and was not
-    anonymised (PROTECTION.md 2: a person who refused tracing is never offered)."""
+    """A condition: the person (a column or an id) consents to tracing now (PROTECTION.md
+    2: a person who refused tracing is never offered)."""
     return exists(
         select(persons.c.id).where(
-            persons.c.id == person_id,
-            persons.c.consent_tracing.is_(True),
-            persons.c.anonymised_at.is_(None),
+            persons.c.id == person_id, persons.c.consent_tracing.is_(True)
         )
     )
 
@@ -487,8 +489,9 @@ def tracing_consented(person_id: Any) -> Any:
 def offered_or_decided() -> Any:
     """The matches a view shows: every decided one (the case's record), and a proposed
     one only while its person consents to tracing and is a record of their own. A
-    person who withdrew their consent after being proposed (or was anonymised) is no
-    longer offered: left out of every view, and ``confirm`` finds no such match. Nor is
+    person who withdrew their consent after being proposed is no longer offered: left
+    out of every view, and ``confirm`` finds no such match (an anonymised candidate
+    stays, its explanation blanked: docs/tracing.md, "Retention"). Nor is
     a record merged into another while proposed for a case its survivor was proposed
     for too (the merge leaves that match where it is): the survivor is the candidate,
     once; an unmerge offers it again."""
