@@ -442,7 +442,10 @@ def _matches(
     )
     if proposed_only:
         q = q.where(tracing_matches.c.status == "proposed")
-    rows = list(conn.execute(q.order_by(tracing_matches.c.probability.desc())).mappings())
+    # Best first; equal probabilities in the order proposed (the same on every database
+    # and every read: a list's first candidate is not left to the query plan).
+    q = q.order_by(tracing_matches.c.probability.desc(), tracing_matches.c.id)
+    rows = list(conn.execute(q).mappings())
     people = _summaries(conn, [m["person_id"] for m in rows], today)
     households = _names(conn, {m["household_of"] for m in rows if m["household_of"]}, today)
     officers = _user_names(conn, {m["proposed_by"] for m in rows if m["proposed_by"]})
