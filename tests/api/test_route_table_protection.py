@@ -12,7 +12,8 @@ list of what to fix:
 
 1. ``out_of_scope``: a role holding the route's action for its own sites only gets 404
    for a site-B record (never 200, never 403); a role without the action gets 403 from
-   the role gate; a route naming no record shows nothing of site B.
+   the role gate; a route naming no record, or naming a record of site A (the adult's
+   enquiry also seeks site B's head), shows nothing of site B.
 2. ``withheld``: no canary of a field the role may not see (computed from the
    authorisation matrix: ``visible_fields`` and the field groups) is in the body.
 3. ``audit``: exactly one audit event per person shown (a person id in the body of a 2xx
@@ -64,6 +65,7 @@ from corridor.settings import Settings
 from corridor.storage import Database
 from corridor.storage.number_tables import renumbered
 from corridor.storage.tables import persons
+from corridor.storage.tracing_tables import tracing_matches
 from corridor.web import create_app
 from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
 from corridor.web.retries import KEY_FIELD, retry_of
@@ -153,7 +155,8 @@ def _scope_applies(case: RouteCase, role: Role, record: str) -> bool:
         return False
     if not MATRIX.allowed(role, case.action, same_site=True):
         return True  # the role gate answers 403
-    return record in ("other_site", NO_RECORD) and _own_site_only(role, case.action)
+    # Every record: an answer about one of site A's shows nothing of site B's either.
+    return _own_site_only(role, case.action)
 
 
 @dataclass
@@ -681,6 +684,12 @@ def test_out_of_scope(env: Env, case: RouteCase, role: Role, record: str) -> Non
         assert a.status == 403, ("the role gate must refuse", _said(a))
         return
     personal = MATRIX.actions[case.action]
+    if record not in ("other_site", NO_RECORD):
+        # A record of the caller's own site: whatever the answer, nothing of site B's is
+        # in it (an enquiry seeking a person at A and one at B shows the first only).
+        if a.status < 400 and personal:
+            assert _b_leaks(env, a) == [], _said(a)
+        return
     names_record = bool(set(case.params) & RECORD_PARAMS)
     if record == "other_site" and names_record and personal:
         assert a.status == 404, ("a site-B record must be a 404", _said(a))
@@ -812,6 +821,22 @@ def _anonymised(env: Env, ids: set[str]) -> set[str]:
         )
 
 
+def _offered_from_households(env: Env, ids: set[str]) -> set[str]:
+    """Of these persons, those a confirmation offered as candidates from a household."""
+    if not ids:
+        return set()
+    with env.db.read() as conn:
+        return {
+            str(p)
+            for p in conn.execute(
+                select(tracing_matches.c.person_id).where(
+                    tracing_matches.c.person_id.in_(sorted(ids)),
+                    tracing_matches.c.found_by == "household",
+                )
+            ).scalars()
+        }
+
+
 TWINS = {c.path.removesuffix(".json"): c for c in CASES if c.kind == "twin"}
 
 
@@ -854,6 +879,10 @@ def test_one_audit_event_per_person(env: Env, case: RouteCase, role: Role, recor
         written = set()
         if not case.reads and "person_id" in case.params:
             written.add(env.world.record("adult" if record == NO_RECORD else record).person_id)
+        if not case.reads and case.audits == "tracing.write":
+            # A confirmation offers the confirmed person's household for the enquiry's
+            # other persons sought (docs/tracing.md): written on, shown on their cases.
+            written |= _offered_from_households(env, set(allowed) - set(shown))
         problems["audited, not shown"] = sorted(set(allowed) - set(shown) - written)
     assert not any(problems.values()), ("one event per person shown", problems, _said(a))
 

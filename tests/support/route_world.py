@@ -9,13 +9,16 @@ name and locality are canaries). Records, all registered at A but the last:
   husband, moved to D) and ``hospitalised`` (her mother, moved to H) in it;
 - ``unaccompanied_child``: 13, alone, unaccompanied;
 - ``refused_tracing``: did not consent to tracing;
+- (the detained husband's enquiry is decided: confirmed, and he agreed that the
+  enquirer learns where he is held);
 - ``other_site``: the head of a household at B, on a manifest from B to C.
 
 Every person carries a canary (a value found nowhere else) in each restricted text field:
 phone, document number, note, origin locality and medical note; and restricted flags and
 answers (Washington Group, medical flags, MUAC and oedema for the child, unaccompanied
-status), checked by key in JSON answers. Each record also has its own tracing enquiry,
-household, movements and (for A and B) a manifest and an export.
+status), checked by key in JSON answers. Each record also has its own tracing enquiry
+(the adult's also seeks site B's head), household, movements and (for A and B) a
+manifest and an export.
 """
 
 from __future__ import annotations
@@ -293,18 +296,32 @@ def build_world(database: Database, clock: Clock) -> World:
     _ok(b_admin.post(f"/api/manifests/{manifests['B']}/dispatch"))
     # An enquiry for each record (seeking it by name), and an export at A and at B.
     enquiries: dict[str, dict[str, Any]] = {}
+    # The adult's enquiry also seeks site B's head (a family the corridor split between
+    # two camps): read by a role confined to A, it shows nothing of her.
     for kind in RECORDS:
-        body = {
-            "enquirer": ENQUIRER,
-            "sought": [
-                {
-                    "given_name": GIVEN_NAMES[kind],
-                    "family_name": FAMILY_NAMES[kind],
-                    "enquirer_is": "sibling",
-                }
-            ],
-        }
+        sought = [
+            {"given_name": GIVEN_NAMES[k], "family_name": FAMILY_NAMES[k], "enquirer_is": "sibling"}
+            for k in ((kind, "other_site") if kind == "adult" else (kind,))
+        ]
+        body = {"enquirer": ENQUIRER, "sought": sought}
         enquiries[kind] = _ok(a_admin.post("/api/tracing/enquiries", json=body))
+    # The detained husband was found and agreed that his sibling learns where he is held:
+    # his case is in the state that tells the most (the enquirer view holds the place),
+    # from the start, so that every read sees it whatever ran before it (on the code
+    # before, only a read run after the disclosure form found the facility told to a
+    # tracing officer: the test failed or passed by the order the tests ran in).
+    detained_id = str(persons["detained"]["id"])
+    case = _own_case(enquiries["detained"], "detained")
+    [match] = [m for m in case["matches"] if m["person"]["id"] == detained_id]
+    _ok(a_admin.post(f"/api/tracing/matches/{match['id']}/confirm", json={"reason": "seen"}))
+    _ok(
+        a_admin.post(
+            f"/api/tracing/cases/{case['id']}/disclosure",
+            json={"decision": "agreed", "reason": "he asked us to tell his sibling"},
+        )
+    )
+    told = _ok(a_admin.get(f"/api/tracing/enquiries/{enquiries['detained']['id']}/enquirer-view"))
+    assert told["sought"][0]["site"]["id"] == sites["D"], told
     # Exports asked for by protection officers of A alone and of B alone (an export
     # covers its asker's sites).
     exports = {}
@@ -333,10 +350,10 @@ def build_world(database: Database, clock: Clock) -> World:
         shown = _ok(client.get(f"/api/persons/{pid}"))
         movements = _ok(client.get(f"/api/persons/{pid}/movements"))
         site_key = "B" if kind == "other_site" else "A"
-        [case] = enquiries[kind]["cases"]
+        case = _own_case(enquiries[kind], kind)
         match = next((m for m in case["matches"] if m["person"]["id"] == pid), None)
         if match is None:  # refused tracing: never a candidate; the adult's match stands in
-            match = enquiries["adult"]["cases"][0]["matches"][0]
+            match = _own_case(enquiries["adult"], "adult")["matches"][0]
         ids = {
             "person_id": pid,
             "site_id": sites[site_key],
@@ -392,6 +409,12 @@ def build_world(database: Database, clock: Clock) -> World:
     a_admin.close()
     b_admin.close()
     return world
+
+
+def _own_case(enquiry: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The case of an enquiry that seeks the record ``kind``."""
+    [case] = [c for c in enquiry["cases"] if c["sought"]["given_name"] == GIVEN_NAMES[kind]]
+    return case
 
 
 def walk_json(value: Any) -> Iterator[tuple[str, Any]]:

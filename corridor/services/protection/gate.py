@@ -1019,8 +1019,11 @@ class Gate:
         return self._typed(who, view, model)
 
     def enquirer_view(self, who: Caller, enquiry_id: str) -> EnquirerView:
-        """What may be told to the enquirer (not filtered: once the found person agreed,
-        a family learns where a relative is held)."""
+        """What may be told to the enquirer: once the found person agreed, the place,
+        a place of detention included (a family learns where a relative is held), but
+        a detention site only to a role that may see detention sites (PROTECTION.md 4:
+        a tracing officer reads that the person is held, and a protection officer gives
+        the place)."""
         from corridor.services.tracing.views import person_ids_in
 
         view = self._read(
@@ -1030,7 +1033,7 @@ class Gate:
             person_ids_in,
             purpose="telling an enquirer the outcome",
         )
-        return EnquirerView.model_validate(view)
+        return EnquirerView.model_validate(self._blanked(who, view))
 
     def case_subject(self, who: Caller, case_id: str) -> str | None:
         """The id of the person a case found (None: nobody yet), for a write about the

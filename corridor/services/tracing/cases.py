@@ -49,7 +49,7 @@ from corridor.services.protection.field_vault import TRACING_KEY, FieldVault
 from corridor.services.search.person_search import PersonSearchService, purpose_scope
 from corridor.services.tracing import enquirer as enquirer
 from corridor.services.tracing import matching as tm
-from corridor.services.tracing.views import TracingViews
+from corridor.services.tracing.views import TracingViews, offered_or_decided
 from corridor.storage import outbox, queries
 from corridor.storage.database import Database
 from corridor.storage.tables import persons
@@ -315,6 +315,7 @@ class TracingService(Service):
                 .where(
                     tracing_matches.c.case_id == case["id"],
                     tracing_matches.c.status == "proposed",
+                    offered_or_decided(),  # one no longer offered stays out of sight
                 )
                 .values(
                     status="rejected",
@@ -423,6 +424,7 @@ class TracingService(Service):
                 select(tracing_matches.c.id).where(
                     tracing_matches.c.case_id == case["id"],
                     tracing_matches.c.status == "proposed",
+                    offered_or_decided(),  # a candidate still offered
                 )
             ).first()
             target = CaseState(case["state"])
@@ -686,8 +688,14 @@ class TracingService(Service):
         return list(dict.fromkeys(offered))
 
     def _proposed(self, conn: Connection, match_id: str) -> tuple[Any, Any]:
+        # A match the views do not show (its person withdrew their consent to tracing
+        # or was merged into another while it was proposed) is no match to decide: not found.
         m = (
-            conn.execute(select(tracing_matches).where(tracing_matches.c.id == match_id))
+            conn.execute(
+                select(tracing_matches).where(
+                    tracing_matches.c.id == match_id, offered_or_decided()
+                )
+            )
             .mappings()
             .first()
         )
@@ -854,7 +862,11 @@ def _enquiry_problems(data: EnquiryIn, now: datetime) -> list[Problem]:
     for i, s in enumerate(data.sought):
         at = f"sought[{i}]"
         names = (s.full_name, s.given_name, s.family_name, s.name_original_script)
-        if not any(names) and not s.alternate_names:
+        for listed in ("alternate_names", "relatives_names"):
+            for j, name in enumerate(getattr(s, listed)):
+                if not name:  # blank (spaces are stripped): no name to match or show
+                    problems.append(Problem(f"{at}.{listed}[{j}]", N_("must not be empty")))
+        if not any(names) and not any(s.alternate_names):
             problems.append(
                 Problem(f"{at}.full_name", N_("give at least one name (in any script)"))
             )

@@ -69,8 +69,9 @@ def enquiry_list(
         ).mappings()
     )
     if scope is not None:
-        shown = {c["enquiry_id"] for c in cases if c["id"] in (visible_cases or set())}
-        cases = [c for c in cases if c["enquiry_id"] in shown]
+        # Only the cases in scope, as the enquiry itself shows them: what is counted
+        # (persons sought, cases open) and the priority are of those alone.
+        cases = [c for c in cases if c["id"] in (visible_cases or set())]
     uasc = _cases_with_uasc(conn, [c["id"] for c in cases])
     by_enquiry: dict[str, dict[str, Any]] = {}
     for c in cases:

@@ -216,11 +216,16 @@ class EnquiryList(ReadModel):
     state: str | None
 
 
-class EnquirerSite(ReadModel):
-    id: str
+class EnquirerSite(Sparse):
+    """Where the found person is, once it may be told. A detention site the caller may
+    not see is blanked (``id``, ``name``, ``locality``, ``kind`` null; ``hidden`` says
+    why): a protection officer gives the place."""
+
+    id: str | None
     name: str | None
     locality: str | None
     kind: str | None
+    hidden: str | None = None
 
 
 class EnquirerNews(Sparse):

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, exists, or_, select
 
 from corridor.domain.tracing import (
     CaseState,
@@ -29,6 +29,7 @@ from corridor.services.tracing.enquiries import PER_PAGE, enquiry_list
 from corridor.services.tracing.matching import EXPLANATION_FIELD, stored_explanation
 from corridor.storage import queries
 from corridor.storage.database import Database
+from corridor.storage.merge_tables import merged_persons
 from corridor.storage.queries import Sites
 from corridor.storage.security_tables import users
 from corridor.storage.tables import person_locations, persons, sites
@@ -95,7 +96,9 @@ def cases_in_scope(conn: Connection, case_ids: list[str], scope: Sites) -> set[s
         return set(case_ids)
     in_scope = select(persons.c.id).where(queries.person_scope(scope))
     by_match = select(tracing_matches.c.case_id).where(
-        tracing_matches.c.case_id.in_(case_ids), tracing_matches.c.person_id.in_(in_scope)
+        tracing_matches.c.case_id.in_(case_ids),
+        tracing_matches.c.person_id.in_(in_scope),
+        offered_or_decided(),  # a candidate no longer offered brings no case in scope
     )
     by_found = select(tracing_cases.c.id).where(
         tracing_cases.c.id.in_(case_ids), tracing_cases.c.found_person_id.in_(in_scope)
@@ -118,27 +121,32 @@ class TracingViews(Service):
         """``view`` with the real details of the detention sites it names."""
         return detention.reveal_in(view, self.vault, conn) if self.vault is not None else view
 
-    def _require_enquiry_in_scope(self, conn: Connection, enquiry_id: str, scope: Sites) -> None:
-        if scope is None:
-            return
-        ids = list(
-            conn.execute(
-                select(tracing_cases.c.id).where(tracing_cases.c.enquiry_id == enquiry_id)
+    def _cases_shown(self, conn: Connection, enquiry_id: str, scope: Sites) -> list[str]:
+        """The enquiry's cases the holder of ``scope`` may see, in order: those with a
+        candidate or a found person in scope (``cases_in_scope``). An enquiry with none
+        is not found; a case outside scope (a child found at another site) is left out,
+        as its case is (404): a protection officer of one site never reads another
+        site's person through an enquiry that also seeks someone at theirs."""
+        ids = [
+            str(c)
+            for c in conn.execute(
+                select(tracing_cases.c.id)
+                .where(tracing_cases.c.enquiry_id == enquiry_id)
+                .order_by(tracing_cases.c.id)
             ).scalars()
-        )
-        if not cases_in_scope(conn, ids, scope):
+        ]
+        if scope is None:
+            return ids
+        visible = cases_in_scope(conn, ids, scope)
+        if not visible:
             raise NotFound("enquiry")
+        return [c for c in ids if c in visible]
 
     def enquiry(self, enquiry_id: str, scope: Sites = None) -> dict[str, Any]:
         """The enquiry with the enquirer and every case (candidates, log)."""
         with self.db.read() as conn:
             e = _enquiry_row(conn, enquiry_id)
-            self._require_enquiry_in_scope(conn, enquiry_id, scope)
-            ids = conn.execute(
-                select(tracing_cases.c.id)
-                .where(tracing_cases.c.enquiry_id == enquiry_id)
-                .order_by(tracing_cases.c.id)
-            ).scalars()
+            ids = self._cases_shown(conn, enquiry_id, scope)
             cases = self._located([self._case(conn, cid) for cid in ids], conn)
             who = enquirer.open_row(self.vault, conn, e)
         return {
@@ -244,19 +252,33 @@ class TracingViews(Service):
         agreed (or, for a child, a protection officer decided so)."""
         with self.db.read() as conn:
             e = _enquiry_row(conn, enquiry_id)
-            self._require_enquiry_in_scope(conn, enquiry_id, scope)
+            ids = self._cases_shown(conn, enquiry_id, scope)
             rows = list(
                 conn.execute(
                     select(tracing_cases)
-                    .where(tracing_cases.c.enquiry_id == enquiry_id)
+                    .where(tracing_cases.c.id.in_(ids))
                     .order_by(tracing_cases.c.id)
                 ).mappings()
             )
             by_child = _decided_by_child_rule(conn, [r["id"] for r in rows])
+            found_ids = [r["found_person_id"] for r in rows if r["found_person_id"]]
+            withdrawn = set(found_ids) - set(
+                conn.execute(
+                    select(persons.c.id).where(
+                        persons.c.id.in_(found_ids),
+                        tracing_consented(persons.c.id),
+                        persons.c.anonymised_at.is_(None),
+                    )
+                ).scalars()
+            )
             out = []
             for r in rows:
                 state = CaseState(r["state"])
                 disclosure = Disclosure(r["disclosure"]) if r["disclosure"] else None
+                if disclosure is Disclosure.AGREED and r["found_person_id"] in withdrawn:
+                    # The found person withdrew their consent to tracing after they
+                    # agreed (or was anonymised): told as a refusal, no place.
+                    disclosure = Disclosure.REFUSED
                 reason = CloseReason(r["close_reason"]) if r["close_reason"] else None
                 told = enquirer_status(state, disclosure, reason, r["id"] in by_child)
                 item: dict[str, Any] = {
@@ -365,7 +387,9 @@ def hide_detention_sites(view: Any) -> Any:
     for protection roles). Returns the same object, changed in place."""
     for holder in list(detention.site_holders(view)):
         if holder["site"].get("kind") == detention.KIND:
-            holder["site"] = {"id": None, "name": None, "kind": None, "hidden": "detention site"}
+            # Every key of the site blanked (a case's has no locality, the enquirer
+            # view's has): nothing of the facility is left, only why.
+            holder["site"] = {**dict.fromkeys(holder["site"]), "hidden": "detention site"}
     return view
 
 
@@ -413,10 +437,15 @@ def _matches(
     proposed_only: bool = False,
     vault: FieldVault | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    q = select(tracing_matches).where(tracing_matches.c.case_id.in_(case_ids))
+    q = select(tracing_matches).where(
+        tracing_matches.c.case_id.in_(case_ids), offered_or_decided()
+    )
     if proposed_only:
         q = q.where(tracing_matches.c.status == "proposed")
-    rows = list(conn.execute(q.order_by(tracing_matches.c.probability.desc())).mappings())
+    # Best first; equal probabilities in the order proposed (the same on every database
+    # and every read: a list's first candidate is not left to the query plan).
+    q = q.order_by(tracing_matches.c.probability.desc(), tracing_matches.c.id)
+    rows = list(conn.execute(q).mappings())
     people = _summaries(conn, [m["person_id"] for m in rows], today)
     households = _names(conn, {m["household_of"] for m in rows if m["household_of"]}, today)
     officers = _user_names(conn, {m["proposed_by"] for m in rows if m["proposed_by"]})
@@ -448,6 +477,34 @@ def _matches(
             }
         )
     return out
+
+
+def tracing_consented(person_id: Any) -> Any:
+    """A condition: the person (a column or an id) consents to tracing now (PROTECTION.md
+    2: a person who refused tracing is never offered)."""
+    return exists(
+        select(persons.c.id).where(
+            persons.c.id == person_id, persons.c.consent_tracing.is_(True)
+        )
+    )
+
+
+def offered_or_decided() -> Any:
+    """The matches a view shows: every decided one (the case's record), and a proposed
+    one only while its person consents to tracing and is a record of their own. A
+    person who withdrew their consent after being proposed is no longer offered: left
+    out of every view, and ``confirm`` finds no such match (an anonymised candidate
+    stays, its explanation blanked: docs/tracing.md, "Retention"). Nor is
+    a record merged into another while proposed for a case its survivor was proposed
+    for too (the merge leaves that match where it is): the survivor is the candidate,
+    once; an unmerge offers it again."""
+    return or_(
+        tracing_matches.c.status != "proposed",
+        and_(
+            tracing_consented(tracing_matches.c.person_id),
+            tracing_matches.c.person_id.not_in(select(merged_persons.c.person_id)),
+        ),
+    )
 
 
 def _names(conn: Connection, ids: set[str], today: date) -> dict[str, dict[str, Any]]:

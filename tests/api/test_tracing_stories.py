@@ -1,0 +1,273 @@
+"""Tracing as a family and its officers live it, end to end (the maintainers' stories):
+a detained relative found, a found person who withdraws, an enquiry's faults."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from corridor.security.roles import Role
+from corridor.storage import Database
+from tests.api.helpers import site, work_at
+from tests.api.test_tracing import adult_sought, enquire, register_khalid
+from tests.conftest import Clock, make_client
+
+
+def _officer(database: Database, clock: Clock, admin: TestClient, role: Role) -> TestClient:
+    officer = make_client(database, clock, (role,))
+    work_at(officer, *admin.get("/api/auth/me").json()["site_ids"], admin=admin)
+    return officer
+
+
+def test_a_detained_persons_place_is_told_by_protection_roles_only(database, clock):
+    """A detained adult found and agreeing: the enquirer may learn where he is held
+    (PROTECTION.md 2), but the place of detention is for protection roles (line 4). The
+    tracing officer's enquirer view (API and page) says he is held, without the place;
+    the protection officer's gives it. On the code before, the tracing officer's
+    enquirer view named the facility, its locality and its id."""
+    client = make_client(database, clock)
+    camp = site(client, "Camp A")
+    r = client.post(
+        "/api/sites",
+        json={"name": "Qalaat Canary Prison", "kind": "detention", "pcode": "SY08",
+              "locality": "Wadi Canaria"},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    prison = str(r.json()["id"])
+    work_at(client, prison)
+    khalid = register_khalid(client, camp)
+    r = client.post(
+        f"/api/persons/{khalid['id']}/events", json={"kind": "detained", "to_site_id": prison}
+    )
+    assert r.status_code == 201, r.text
+    enquiry = enquire(client, adult_sought())
+    [case] = enquiry["cases"]
+    [match] = [m for m in case["matches"] if m["person"]["id"] == khalid["id"]]
+    tracer = _officer(database, clock, client, Role.TRACING_OFFICER)
+    r = tracer.post(f"/api/tracing/matches/{match['id']}/confirm", json={"reason": "photo"})
+    assert r.status_code == 200, r.text
+    view_url = f"/api/tracing/enquiries/{enquiry['id']}/enquirer-view"
+    r = tracer.post(
+        f"/api/tracing/cases/{case['id']}/disclosure",
+        json={"decision": "agreed", "reason": "he asked us to tell his sister"},
+    )
+    assert r.status_code == 200, r.text
+    for secret in ("Qalaat", "Canaria", prison):
+        assert secret not in r.text
+    told = tracer.get(view_url)
+    assert told.status_code == 200, told.text
+    [news] = told.json()["sought"]
+    assert news["status"] == "found" and news["found_person_id"] == khalid["id"]
+    assert news["site"] == {
+        "id": None, "name": None, "locality": None, "kind": None, "hidden": "detention site"
+    }  # fmt: skip
+    page = tracer.get(f"/tracing/enquiries/{enquiry['id']}/enquirer-view")
+    assert page.status_code == 200, page.text
+    assert "Where: detention site (hidden)" in page.text
+    for text in (told.text, page.text):
+        for secret in ("Qalaat", "Canaria", prison):
+            assert secret not in text
+    protection = _officer(database, clock, client, Role.PROTECTION_OFFICER)
+    [news] = protection.get(view_url).json()["sought"]
+    assert (news["site"]["id"], news["site"]["name"], news["site"]["locality"]) == (
+        prison, "Qalaat Canary Prison", "Wadi Canaria",
+    )  # fmt: skip
+    page = protection.get(f"/tracing/enquiries/{enquiry['id']}/enquirer-view").text
+    assert "Qalaat Canary Prison" in page and "Wadi Canaria" in page
+
+
+def _withdraw_tracing(client: TestClient, person_id: str) -> None:
+    r = client.patch(
+        f"/api/persons/{person_id}", json={"consent": {"tracing": False, "share_with": []}}
+    )
+    assert r.status_code == 200, r.text
+
+
+def test_a_person_who_withdraws_consent_is_no_longer_offered(database, clock):
+    """Proposed for an enquiry, then the person withdraws their consent to tracing: no
+    view offers them any more (case, queue, enquiry, their pages), the match cannot be
+    confirmed (404, as a match nobody has), and the enquirer is told the search goes on.
+    On the code before, the tracing officer still saw and confirmed them, and the
+    enquirer learnt where they were (PROTECTION.md 2)."""
+    client = make_client(database, clock)
+    camp = site(client, "Camp A")
+    khalid = register_khalid(client, camp)
+    enquiry = enquire(client, adult_sought())
+    [case] = enquiry["cases"]
+    [match] = [m for m in case["matches"] if m["person"]["id"] == khalid["id"]]
+    tracer = _officer(database, clock, client, Role.TRACING_OFFICER)
+    _withdraw_tracing(client, khalid["id"])
+    shown = [
+        f"/api/tracing/cases/{case['id']}",
+        f"/api/tracing/enquiries/{enquiry['id']}",
+        "/api/tracing/queue",
+        f"/tracing/cases/{case['id']}",
+        f"/tracing/enquiries/{enquiry['id']}",
+        "/tracing",
+    ]
+    for url in shown:
+        r = tracer.get(url)
+        assert r.status_code == 200, (url, r.status_code)
+        assert khalid["id"] not in r.text and "Khaled" not in r.text, url
+    r = tracer.post(f"/api/tracing/matches/{match['id']}/confirm", json={"reason": "photo"})
+    assert r.status_code == 404, r.text
+    [news] = tracer.get(f"/api/tracing/enquiries/{enquiry['id']}/enquirer-view").json()["sought"]
+    assert (news["status"], "site" in news) == ("searching", False)
+    # A protection officer of the camp: the case was theirs by that candidate alone.
+    protection = make_client(database, clock, (Role.PROTECTION_OFFICER,))
+    work_at(protection, camp, admin=client)
+    for url in (f"/api/tracing/cases/{case['id']}", f"/api/tracing/enquiries/{enquiry['id']}"):
+        assert protection.get(url).status_code == 404, url
+    assert protection.get("/api/tracing/enquiries").json()["total"] == 0
+
+
+def test_a_found_person_who_withdraws_consent_is_no_longer_located(database, clock):
+    """Found, agreed that the enquirer learns where he is, then withdrew his consent to
+    tracing: the enquirer view no longer gives the place nor the person, and says no
+    further information can be shared. On the code before, it gave the camp."""
+    client = make_client(database, clock)
+    camp = site(client, "Camp A")
+    khalid = register_khalid(client, camp)
+    enquiry = enquire(client, adult_sought())
+    [case] = enquiry["cases"]
+    [match] = [m for m in case["matches"] if m["person"]["id"] == khalid["id"]]
+    tracer = _officer(database, clock, client, Role.TRACING_OFFICER)
+    r = tracer.post(f"/api/tracing/matches/{match['id']}/confirm", json={"reason": "photo"})
+    assert r.status_code == 200, r.text
+    r = tracer.post(
+        f"/api/tracing/cases/{case['id']}/disclosure",
+        json={"decision": "agreed", "reason": "asked him"},
+    )
+    assert r.status_code == 200, r.text
+    view_url = f"/api/tracing/enquiries/{enquiry['id']}/enquirer-view"
+    [news] = tracer.get(view_url).json()["sought"]
+    assert news["site"]["id"] == camp  # agreed: the place may be told
+    _withdraw_tracing(client, khalid["id"])
+    told = tracer.get(view_url)
+    [news] = told.json()["sought"]
+    assert news["status"] == "found"
+    assert news["text"] == "The person has been found. No further information can be shared."
+    assert "site" not in news and "found_person_id" not in news
+    assert camp not in told.text and khalid["id"] not in told.text
+    page = tracer.get(f"/tracing/enquiries/{enquiry['id']}/enquirer-view").text
+    assert "Camp A" not in page
+
+
+def test_blank_names_in_an_enquiry_are_refused_and_nothing_is_written(client):
+    """An enquiry whose only names are blank alternate names, or with a blank relative's
+    name: 422 naming each field and why, nothing written. On the code before, a list
+    of blank alternate names passed for a name: the case sought a person named ""."""
+    bodies = [
+        ({"alternate_names": ["", "  "]}, {
+            "sought[0].alternate_names[0]", "sought[0].alternate_names[1]", "sought[0].full_name",
+        }),
+        ({"given_name": "Rima", "relatives_names": ["Hamid", " "]}, {
+            "sought[0].relatives_names[1]",
+        }),
+    ]  # fmt: skip
+    enquirer = {"name": "Amira Haddad", "contact": "+49 151 2345 6789",
+                "relationship": "sibling", "location": "Berlin"}  # fmt: skip
+    for sought, fields in bodies:
+        r = client.post("/api/tracing/enquiries", json={"enquirer": enquirer, "sought": [sought]})
+        assert r.status_code == 422, r.text
+        errors = r.json()["errors"]
+        assert {e["field"] for e in errors} == fields, errors
+        assert all(e["reason"] for e in errors)
+    assert client.get("/api/tracing/enquiries").json()["total"] == 0
+
+
+def test_a_family_split_between_two_camps_is_read_per_site(database, clock):
+    """A relative abroad asks by phone for a mother and her two children, spelling the
+    names the European way: the mother is at camp A, a child at camp B (separated at the
+    corridor), the other child not registered. A protection officer of A reads the
+    enquiry and the enquirer view with the mother's case only: nothing of the child at
+    B, even once a protection officer decided the family may learn where he is. On the
+    code before, the enquiry gave the child at B (name, id, camp) to the officer of A."""
+    from tests.api.helpers import register
+
+    client = make_client(database, clock)
+    a, b = site(client, "Camp Alpha"), site(client, "Camp Bravo")
+    mother = register(client, a, given_name="Fatima", father_name="Hussein",
+                      family_name="al-Khatib", sex="f", birth_date="1988", mother_name="Zainab")
+    child = register(client, b, given_name="Yusuf", father_name="Omar", family_name="al-Khatib",
+                     sex="m", estimated_age=7, mother_name="Fatima")  # fmt: skip
+    tracer = _officer(database, clock, client, Role.TRACING_OFFICER)
+    enquirer = {"name": "Leila Hoesein", "contact": "+31 6 1234 5678",
+                "relationship": "sibling", "location": "Rotterdam", "country": "NLD"}
+    sought = [
+        {"given_name": "Fatma", "father_name": "Hoesein", "family_name": "El Chatib",
+         "sex": "f", "birth_year": 1988, "mother_name": "Zeinab", "relatives_names": ["Leila"]},
+        {"given_name": "Joesoef", "family_name": "El Chatib", "sex": "m", "age": 7,
+         "mother_name": "Fatma", "enquirer_is": "uncle_aunt"},
+        {"given_name": "Mariam", "family_name": "El Chatib", "sex": "f", "age": 4,
+         "mother_name": "Fatma", "enquirer_is": "uncle_aunt"},
+    ]  # fmt: skip
+    r = tracer.post("/api/tracing/enquiries", json={"enquirer": enquirer, "sought": sought})
+    assert r.status_code == 201, r.text
+    enquiry = r.json()
+    found = {}
+    for case, person in zip(enquiry["cases"][:2], (mother, child), strict=True):
+        [match] = [m for m in case["matches"] if m["person"]["id"] == person["id"]]
+        r = tracer.post(f"/api/tracing/matches/{match['id']}/confirm", json={"reason": "call"})
+        assert r.status_code == 200, r.text
+        found[person["id"]] = case["id"]
+    assert enquiry["cases"][2]["matches"] == []  # Mariam is registered nowhere
+    r = client.post(  # the child's: a protection officer (of B) decides
+        f"/api/tracing/cases/{found[child['id']]}/disclosure",
+        json={"decision": "agreed", "reason": "in the child's interest"},
+    )
+    assert r.status_code == 200, r.text
+    officer_a = make_client(database, clock, (Role.PROTECTION_OFFICER,))
+    work_at(officer_a, a, admin=client)
+    assert officer_a.get("/api/auth/me").json()["site_ids"] == [a]
+    for url in (
+        f"/api/tracing/enquiries/{enquiry['id']}",
+        f"/api/tracing/enquiries/{enquiry['id']}/enquirer-view",
+        f"/tracing/enquiries/{enquiry['id']}",
+        f"/tracing/enquiries/{enquiry['id']}.json",
+        f"/tracing/enquiries/{enquiry['id']}/enquirer-view",
+    ):
+        r = officer_a.get(url)
+        assert r.status_code == 200, (url, r.text)
+        for secret in (child["id"], "Camp Bravo", b, "Yusuf", found[child["id"]]):
+            assert secret not in r.text, (url, secret)
+        assert "Fatma Hoesein El Chatib" in r.text, url  # the mother sought is there
+    assert officer_a.get(f"/api/tracing/cases/{found[child['id']]}").status_code == 404
+    # The list counts what the enquiry shows them: one person sought, her case open.
+    [item] = officer_a.get("/api/tracing/enquiries").json()["items"]
+    assert (item["id"], item["sought"], item["open_cases"]) == (enquiry["id"], 1, 1)
+    [item] = tracer.get("/api/tracing/enquiries").json()["items"]
+    assert (item["sought"], item["open_cases"]) == (3, 3)
+
+
+def test_a_candidate_merged_into_another_is_offered_once(database, clock):
+    """Two records of one man, both proposed for the case; they are merged: the case
+    offers the survivor once, the merged record's id is no candidate (confirming its
+    match is a 404), and an unmerge offers it again. On the code before, the case
+    offered both, and confirming the merged record made an id that leads elsewhere the
+    person found."""
+    client = make_client(database, clock)
+    camp = site(client, "Camp A")
+    first = register_khalid(client, camp)
+    enquiry = enquire(client, adult_sought())
+    [case] = enquiry["cases"]
+    second = register_khalid(client, camp, phone="+963 944 111 222")
+    url = f"/api/tracing/cases/{case['id']}"
+    matches = {m["person"]["id"]: m for m in client.get(url).json()["matches"]}
+    assert {first["id"], second["id"]} <= set(matches)
+    r = client.post(f"/api/persons/{first['id']}/merge", json={"other_person_id": second["id"]})
+    assert r.status_code == 201, r.text
+    survivor, merged = r.json()["survivor_id"], r.json()["merged_id"]
+    tracer = _officer(database, clock, client, Role.TRACING_OFFICER)
+    for seen in (client.get(url).json(), tracer.get(url).json()):
+        ids = [m["person"]["id"] for m in seen["matches"]]
+        assert ids.count(survivor) == 1 and merged not in ids, ids
+    queue = tracer.get("/api/tracing/queue").json()
+    assert merged not in str(queue) and survivor in str(queue)
+    r = tracer.post(
+        f"/api/tracing/matches/{matches[merged]['id']}/confirm", json={"reason": "photo"}
+    )
+    assert r.status_code == 404, r.text
+    r = client.post(f"/api/persons/{merged}/unmerge", json={"reason": "two brothers"})
+    assert r.status_code in (200, 201), r.text
+    ids = [m["person"]["id"] for m in tracer.get(url).json()["matches"]]
+    assert survivor in ids and merged in ids
