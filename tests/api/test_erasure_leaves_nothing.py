@@ -1,0 +1,75 @@
+"""A person erased at their request (PROTECTION.md line 11) is gone from every place that
+held them, not only from their own row: the search index's counts, the tracing cases that
+proposed them, and the files exported after the erasure. Run on SQLite and PostgreSQL.
+
+On the code before: the index's counts kept a row per key of the erased person, count 0,
+whose text is their name (``t:hamid``, ``p:...``) and old registration number; an open
+tracing case still proposed the erased person (probability, "same name" levels), and an
+officer could confirm them as found; and every export written after the erasure (CSV,
+XLSX, JSON lines, PFIF to public registries) still held them under their old id, which
+ties the file to the name an earlier file gave that id."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from corridor.security.roles import Role
+from corridor.storage.tables import match_key_counts, person_match_keys
+from corridor.storage.tracing_tables import tracing_cases, tracing_matches
+from tests.api.helpers import register, site, work_at
+from tests.conftest import make_client
+
+ERASE = {"ground": "consent_withdrawn", "confirm": True}
+NAME = {"given_name": "Zubayrat", "family_name": "Qarnawiyya", "sex": "f", "birth_date": "1981"}
+ENQUIRER = {
+    "name": "Amira Haddad",
+    "contact": "+49 151 2345 6789",
+    "relationship": "sibling",
+    "location": "Berlin",
+    "country": "DEU",
+}
+
+
+def _erase(officer: Any, person_id: str) -> None:
+    r = officer.post(f"/api/persons/{person_id}/erasure", json=ERASE)
+    assert r.status_code == 200, r.text
+
+
+def _officer(database: Any, clock: Any, admin: Any, camp: str) -> Any:
+    protection = make_client(database, clock, roles=(Role.PROTECTION_OFFICER,))
+    work_at(protection, camp, admin=admin)
+    return protection
+
+
+def test_an_erased_person_leaves_no_key_of_theirs_in_the_search_index(client, database, clock):
+    camp = site(client, "Camp A")
+    person = register(client, camp, **NAME, phone="+963 944 551 203")
+    other = register(client, camp, given_name="Hamid", family_name="Barakzawi", sex="m")
+    number = "rn:" + person["registration_number"].replace("-", "").upper()
+    with database.read() as conn:
+        keys = set(
+            conn.execute(
+                select(person_match_keys.c.key).where(person_match_keys.c.person_id == person["id"])
+            ).scalars()
+        )
+        before = dict(conn.execute(select(match_key_counts.c.key, match_key_counts.c.n)).all())
+    # The keys that are the person's alone: their names', their phone's, their number's.
+    own = {k for k in keys if before[k] == 1}
+    assert number in own and any(k.startswith("t:") for k in own), own
+    _erase(_officer(database, clock, client, camp), person["id"])
+    with database.read() as conn:
+        counts = dict(conn.execute(select(match_key_counts.c.key, match_key_counts.c.n)).all())
+        left = set(conn.execute(select(person_match_keys.c.key)).scalars())
+    assert own.isdisjoint(counts), sorted(own & set(counts))
+    assert not [k for k, n in counts.items() if n <= 0], counts
+    # What others hold is counted as before: the other person is found as ever.
+    assert {k for k in left} <= set(counts)
+    r = client.post("/api/persons/match", json={"given_name": "Hamid", "family_name": "Barakzawi"})
+    assert [m["person"]["id"] for m in r.json()] == [other["id"]]
+    r = client.post("/api/persons/match", json={"given_name": "Zubayrat", "family_name": "Qarnawiyya"})
+    assert r.status_code == 200 and r.json() == []
