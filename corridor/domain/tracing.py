@@ -32,6 +32,7 @@ __all__ = [
     "InvalidTransition",
     "MANUAL_TARGETS",
     "SET_ASIDE",
+    "ERASED",
     "allowed_targets",
     "found_on",
     "household_fits",
@@ -99,6 +100,8 @@ _CLOSE_WORDS: dict[CloseReason, Text] = {
 
 # What the system writes in the case log (stored in English, translatable when shown).
 SET_ASIDE = N_("another candidate was confirmed")
+# A candidate whose record was erased (a data-subject request, retention) is set aside.
+ERASED = N_("the candidate's record was erased")
 _FOUND_ON: dict[str, Text] = {
     "enquiry": N_("found on enquiry"),
     "registration": N_("found on registration"),
@@ -106,7 +109,7 @@ _FOUND_ON: dict[str, Text] = {
     "search": N_("attached by an officer from a search"),
     "household": N_("in the household of the person confirmed for this enquiry"),
 }
-_SYSTEM_REASONS: dict[str, Text] = {t: t for t in (SET_ASIDE, *_FOUND_ON.values())}
+_SYSTEM_REASONS: dict[str, Text] = {t: t for t in (SET_ASIDE, ERASED, *_FOUND_ON.values())}
 _WITH_NOTE = N_("{reason}: {note}")
 
 

@@ -22,17 +22,11 @@ from corridor.security.roles import Role
 from corridor.storage.tables import match_key_counts, person_match_keys
 from corridor.storage.tracing_tables import tracing_cases, tracing_matches
 from tests.api.helpers import register, site, work_at
+from tests.api.test_tracing import adult_sought, case_of, enquire, register_khalid, verified_case
 from tests.conftest import make_client
 
 ERASE = {"ground": "consent_withdrawn", "confirm": True}
 NAME = {"given_name": "Zubayrat", "family_name": "Qarnawiyya", "sex": "f", "birth_date": "1981"}
-ENQUIRER = {
-    "name": "Amira Haddad",
-    "contact": "+49 151 2345 6789",
-    "relationship": "sibling",
-    "location": "Berlin",
-    "country": "DEU",
-}
 
 
 def _erase(officer: Any, person_id: str) -> None:
@@ -73,3 +67,48 @@ def test_an_erased_person_leaves_no_key_of_theirs_in_the_search_index(client, da
     assert [m["person"]["id"] for m in r.json()] == [other["id"]]
     r = client.post("/api/persons/match", json={"given_name": "Zubayrat", "family_name": "Qarnawiyya"})
     assert r.status_code == 200 and r.json() == []
+
+
+def test_an_erased_person_is_no_candidate_of_any_tracing_case(client, database, clock):
+    camp = site(client, "Camp A")
+    person = register_khalid(client, camp)
+    enquiry = enquire(client, adult_sought())
+    [match] = case_of(enquiry)["matches"]
+    assert match["person"]["id"] == person["id"] and case_of(enquiry)["state"] == "possible_match"
+    _erase(_officer(database, clock, client, camp), person["id"])
+    case = client.get(f"/api/tracing/cases/{case_of(enquiry)['id']}").json()
+    # Set aside by the system and logged; the case is open again, offering nobody.
+    assert case["state"] == "open", case
+    [shown] = case["matches"]
+    assert shown["status"] == "rejected" and shown["reason"] == "the candidate's record was erased"
+    last = case["history"][-1]
+    assert (last["kind"], last["to_state"]) == ("match_rejected", "open"), last
+    queue = client.get("/api/tracing/queue").json()
+    assert person["id"] not in json.dumps(queue)
+    r = client.post(f"/api/tracing/matches/{match['id']}/confirm", json={"reason": "it is him"})
+    assert r.status_code == 409, r.text
+    with database.read() as conn:
+        found = conn.execute(select(tracing_cases.c.found_person_id)).scalars().all()
+        statuses = conn.execute(select(tracing_matches.c.status)).scalars().all()
+    assert found == [None] and statuses == ["rejected"]
+    # Sought again: nobody is proposed.
+    again = enquire(client, adult_sought())
+    assert case_of(again)["matches"] == [] and case_of(again)["state"] == "open"
+
+
+def test_the_enquirer_is_not_told_where_an_erased_found_person_is(client, database, clock):
+    camp = site(client, "Camp Hol")
+    enquiry, case, person = verified_case(client, camp)
+    r = client.post(
+        f"/api/tracing/cases/{case['id']}/disclosure",
+        json={"decision": "agreed", "reason": "agreed in person"},
+    )
+    assert r.status_code == 200, r.text
+    view_url = f"/api/tracing/enquiries/{enquiry['id']}/enquirer-view"
+    [seen] = client.get(view_url).json()["sought"]
+    assert seen["site"]["name"] == "Camp Hol"
+    _erase(_officer(database, clock, client, camp), person["id"])
+    r = client.get(view_url)
+    [seen] = r.json()["sought"]
+    assert "site" not in seen and "found_person_id" not in seen
+    assert "Camp Hol" not in r.text and person["id"] not in r.text

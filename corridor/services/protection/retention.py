@@ -48,6 +48,7 @@ from corridor.services.tracing.retention import (
     anonymise_enquiries,
     ended_enquiries,
     forget_explanations,
+    set_aside_erased,
 )
 from corridor.storage import changes, queries
 from corridor.storage.bulk import insert_rows
@@ -373,6 +374,7 @@ def anonymise(conn: Connection, ids: list[str], now: datetime) -> None:
     if not ids:
         return
     match_index.unindex(conn, ids)
+    set_aside_erased(conn, ids, now)  # no tracing case offers them any more
     forget_explanations(conn, tracing_matches.c.person_id.in_(ids))
     # Old ids merged elsewhere that only led here (a node): their numbers go too.
     conn.execute(delete(merged_ids).where(merged_ids.c.survivor_id.in_(ids)))

@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, delete, func, select, update
+from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
 
+from corridor.domain.tracing import ERASED
 from corridor.storage.tracing_tables import (
     tracing_case_events,
     tracing_case_keys,
@@ -23,6 +24,7 @@ CASE_ENDED = {"reunited": "tracing_reunited", "closed": "tracing_closed"}
 TRACING = tuple(CASE_ENDED.values())
 # Enquiries anonymised per statement (keeps every IN list short).
 CHUNK = 500
+SYSTEM = "system"  # who set aside a candidate whose record was erased (cases.SYSTEM)
 
 
 def ended_enquiries(
@@ -121,6 +123,65 @@ def anonymise_enquiries(conn: Connection, ids: list[str], now: datetime) -> None
                 created_by=None,
                 anonymised_at=now,
             )
+        )
+
+
+def set_aside_erased(conn: Connection, person_ids: list[str], now: datetime) -> None:
+    """The candidates still proposed who are these persons, being anonymised, are set
+    aside (rejected, "the candidate's record was erased", by the system) and logged; a
+    case left without a candidate is open again. An erased person is found by nobody:
+    no case keeps offering them, nor can an officer confirm them."""
+    for start in range(0, len(person_ids), CHUNK):
+        chunk = person_ids[start : start + CHUNK]
+        proposed = conn.execute(
+            select(tracing_matches.c.id, tracing_matches.c.case_id)
+            .where(tracing_matches.c.person_id.in_(chunk), tracing_matches.c.status == "proposed")
+            .order_by(tracing_matches.c.case_id, tracing_matches.c.id)
+        ).all()
+        if not proposed:
+            continue
+        conn.execute(
+            update(tracing_matches)
+            .where(tracing_matches.c.id.in_([m.id for m in proposed]))
+            .values(status="rejected", reason=ERASED, decided_by=SYSTEM, decided_at=now)
+        )
+        cases = sorted({m.case_id for m in proposed})
+        states = dict(
+            conn.execute(
+                select(tracing_cases.c.id, tracing_cases.c.state).where(
+                    tracing_cases.c.id.in_(cases)
+                )
+            ).all()
+        )
+        still = set(
+            conn.execute(
+                select(tracing_matches.c.case_id).where(
+                    tracing_matches.c.case_id.in_(cases), tracing_matches.c.status == "proposed"
+                )
+            ).scalars()
+        )
+        reopened = [c for c in cases if states[c] == "possible_match" and c not in still]
+        if reopened:
+            conn.execute(
+                update(tracing_cases)
+                .where(tracing_cases.c.id.in_(reopened))
+                .values(state="open", updated_at=now)
+            )
+        conn.execute(
+            insert(tracing_case_events),
+            [
+                {
+                    "case_id": m.case_id,
+                    "kind": "match_rejected",
+                    "from_state": states[m.case_id],
+                    "to_state": "open" if m.case_id in reopened else states[m.case_id],
+                    "match_id": m.id,
+                    "reason": ERASED,
+                    "recorded_by": SYSTEM,
+                    "recorded_at": now,
+                }
+                for m in proposed
+            ],
         )
 
 
