@@ -16,12 +16,16 @@ import io
 import json
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
+from corridor.security import export_file
 from corridor.security.roles import Role
+from corridor.security.tables import audit_events
 from corridor.storage.tables import match_key_counts, person_match_keys
 from corridor.storage.tracing_tables import tracing_cases, tracing_matches
 from tests.api.helpers import register, site, work_at
+from tests.api.test_export_after_merge import PASSPHRASE, _export, _text
 from tests.api.test_tracing import adult_sought, case_of, enquire, register_khalid, verified_case
 from tests.conftest import make_client
 
@@ -112,3 +116,47 @@ def test_the_enquirer_is_not_told_where_an_erased_found_person_is(client, databa
     [seen] = r.json()["sought"]
     assert "site" not in seen and "found_person_id" not in seen
     assert "Camp Hol" not in r.text and person["id"] not in r.text
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "jsonl", "pfif"])
+def test_an_export_approved_before_the_erasure_leaves_the_erased_person_out(
+    client, database, clock, fmt
+):
+    camp = site(client, "Camp A")
+    person = register(client, camp, **NAME, phone="+963 944 551 203")
+    kept = register(client, camp, given_name="Layla", family_name="Haddouri", sex="f")
+    officer = _officer(database, clock, client, camp)
+    manager = make_client(database, clock, roles=(Role.SITE_MANAGER,))
+    work_at(manager, camp, admin=client)
+    story = {"officer": officer, "manager": manager}
+    before = _text(fmt, _export(story, fmt))
+    assert person["id"] in before and kept["id"] in before  # the file ties id and name
+    # Asked for and approved, not yet downloaded, when the person is erased.
+    r = officer.post("/api/exports", json={"reason": "monthly list", "format": fmt})
+    export_id = r.json()["id"]
+    assert manager.post(f"/api/exports/{export_id}/approve").status_code == 200
+    _erase(officer, person["id"])
+    r = officer.post(f"/api/exports/{export_id}/download", json={"passphrase": PASSPHRASE})
+    assert r.status_code == 200, r.text
+    after = _text(fmt, export_file.open_file(r.content, PASSPHRASE)[1])
+    assert person["id"] not in after and kept["id"] in after
+    if fmt == "csv":
+        assert [row["record_id"] for row in csv.DictReader(io.StringIO(after))] == [kept["id"]]
+    # The erased person is not audited as exported either: they are not in the file.
+    with database.read() as conn:
+        exported = conn.execute(
+            select(audit_events.c.person_id).where(
+                audit_events.c.action == "export.bulk", audit_events.c.seq > _seq_of_erasure(conn)
+            )
+        ).scalars().all()
+    assert exported == [kept["id"]]
+
+
+def _seq_of_erasure(conn: Any) -> int:
+    return int(
+        conn.execute(
+            select(audit_events.c.seq).where(
+                audit_events.c.purpose == "data-subject erasure request"
+            )
+        ).scalar_one()
+    )
