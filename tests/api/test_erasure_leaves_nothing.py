@@ -22,7 +22,7 @@ from sqlalchemy import select
 from corridor.security import export_file
 from corridor.security.roles import Role
 from corridor.security.tables import audit_events
-from corridor.storage.tables import match_key_counts, person_match_keys
+from corridor.storage.tables import match_key_counts, person_match_keys, persons
 from corridor.storage.tracing_tables import tracing_cases, tracing_matches
 from tests.api.helpers import register, site, work_at
 from tests.api.test_export_after_merge import PASSPHRASE, _export, _text
@@ -160,3 +160,69 @@ def _seq_of_erasure(conn: Any) -> int:
             )
         ).scalar_one()
     )
+
+
+def test_nothing_personal_is_written_onto_an_erased_record_again(client, database, clock):
+    """A correction, a family link or a merge naming the erased record is refused (409,
+    nothing written): on the code before, a correction put a name and a phone back onto
+    the erased record, which stayed marked erased and so could never be erased again."""
+    camp = site(client, "Camp A")
+    person = register(client, camp, **NAME)
+    relative = register(client, camp, given_name="Hamid", family_name="Qarnawiyya", sex="m")
+    twin = register(client, camp, **NAME)  # the same woman registered twice
+    officer = _officer(database, clock, client, camp)
+    _erase(officer, person["id"])
+    before = _stored(database, person["id"])
+    r = client.patch(f"/api/persons/{person['id']}", json={"given_name": "Zubayrat",
+                                                          "phone": "+963 944 551 203"})  # fmt: skip
+    assert r.status_code == 409 and "erased" in r.text, r.text
+    for body in (
+        {"person_id": relative["id"], "other_person_id": person["id"], "kind": "sibling"},
+        {"person_id": person["id"], "other_person_id": relative["id"], "kind": "sibling"},
+    ):
+        r = client.post("/api/relationships", json=body)
+        assert r.status_code == 409 and "erased" in r.text, r.text
+    for survivor, other in ((twin["id"], person["id"]), (person["id"], twin["id"])):
+        r = officer.post(
+            f"/api/persons/{survivor}/merge", json={"other_person_id": other, "reason": "same"}
+        )
+        assert r.status_code == 409 and "erased" in r.text, r.text
+    assert _stored(database, person["id"]) == before
+    r = client.post("/api/persons/match", json={"given_name": "Zubayrat", "family_name": "Qarnawiyya"})
+    found = [m["person"]["id"] for m in r.json()]
+    assert twin["id"] in found and person["id"] not in found
+    # The duplicates queue no longer offers the erased record beside her other one.
+    r = officer.get("/api/duplicates")
+    assert r.status_code == 200 and person["id"] not in r.text, r.text[:300]
+
+
+def test_a_file_imported_again_brings_nothing_back_onto_an_erased_record(client, database, clock):
+    camp = site(client, "Camp A")
+    data = "record_id,given_name,family_name,sex,birth_year\nP-77,Zubayrat,Qarnawiyya,f,{year}\n"
+    r = client.post(
+        "/api/imports/csv", params={"site_id": camp},
+        files={"file": ("f.csv", data.format(year=1981).encode())},
+    )  # fmt: skip
+    assert r.status_code == 200 and r.json()["created"] == 1, r.text
+    with database.read() as conn:
+        [pid] = conn.execute(select(persons.c.id)).scalars().all()
+    _erase(_officer(database, clock, client, camp), pid)
+    before = _stored(database, pid)
+    # The partner sends the record again, edited since (another birth year).
+    r = client.post(
+        "/api/imports/csv", params={"site_id": camp},
+        files={"file": ("f.csv", data.format(year=1980).encode())},
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["updated"] == 0 and report["created"] == 0, report
+    assert any("erased" in p["reason"] for p in report["problems"]), report
+    assert _stored(database, pid) == before
+    r = client.post("/api/persons/match", json={"given_name": "Zubayrat", "family_name": "Qarnawiyya"})
+    assert r.json() == []
+
+
+def _stored(database: Any, person_id: str) -> dict[str, Any]:
+    with database.read() as conn:
+        row = conn.execute(select(persons).where(persons.c.id == person_id)).mappings().one()
+    return dict(row)

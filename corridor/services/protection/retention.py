@@ -54,7 +54,7 @@ from corridor.storage import changes, queries
 from corridor.storage.bulk import insert_rows
 from corridor.storage.database import Database
 from corridor.storage.import_tables import pfif_notes
-from corridor.storage.merge_tables import merged_ids
+from corridor.storage.merge_tables import duplicate_pairs, merged_ids
 from corridor.storage.queries import NAME_COLUMNS, Sites
 from corridor.storage.tables import (
     manifest_discrepancies,
@@ -367,6 +367,10 @@ class RetentionService(Service):
         anonymise(conn, ids, now)
 
 
+# Why a pair of the duplicates queue was set aside when one of its records was erased.
+ERASED_PAIR = "a record of the pair was erased"
+
+
 def anonymise(conn: Connection, ids: list[str], now: datetime) -> None:
     """Anonymise the persons ``ids`` in the caller's transaction (a retention run, a site
     node carrying out its central's wipe order): names, contact, notes, documents and
@@ -375,6 +379,15 @@ def anonymise(conn: Connection, ids: list[str], now: datetime) -> None:
         return
     match_index.unindex(conn, ids)
     set_aside_erased(conn, ids, now)  # no tracing case offers them any more
+    # Nor does the duplicates queue: a pair with an erased record is set aside for good.
+    conn.execute(
+        update(duplicate_pairs)
+        .where(
+            duplicate_pairs.c.status == "proposed",
+            or_(duplicate_pairs.c.person_a.in_(ids), duplicate_pairs.c.person_b.in_(ids)),
+        )
+        .values(status="rejected", reason=ERASED_PAIR, decided_by="system", decided_at=now)
+    )
     forget_explanations(conn, tracing_matches.c.person_id.in_(ids))
     # Old ids merged elsewhere that only led here (a node): their numbers go too.
     conn.execute(delete(merged_ids).where(merged_ids.c.survivor_id.in_(ids)))

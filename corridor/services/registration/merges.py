@@ -24,7 +24,7 @@ from corridor.domain.ids import format_registration_number, uuid7
 from corridor.domain.paging import Paging
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
 from corridor.schemas import PersonDetails
-from corridor.services.base import AuditHook, Service
+from corridor.services.base import AuditHook, Service, refuse_erased
 from corridor.services.protection.field_vault import DOCUMENT_FIELD, FieldVault
 from corridor.services.search import match_index
 from corridor.services.search.person_search import PersonSearchService
@@ -542,6 +542,7 @@ class MergeService(Service):
         ).first()
         if taken is not None:
             raise Conflict(N_("one of these persons is merged into another already"))
+        refuse_erased(conn, both, "other_person_id")
 
 
 class MergeRows:

@@ -32,7 +32,7 @@ from corridor.schemas import (
     PersonSearchIn,
 )
 from corridor.security.errors import KeyUnavailable
-from corridor.services.base import AuditHook, Service, live_id, live_ids
+from corridor.services.base import AuditHook, Service, live_id, live_ids, refuse_erased
 from corridor.services.protection.field_vault import (
     DOCUMENT_FIELD,
     SEALED_PERSON_FIELDS,
@@ -404,6 +404,7 @@ class RegistrationService(Service):
             # turn, the second to what the first wrote (no lost update).
             locations.lock_persons(conn, [person_id])
             current = self._person(conn, person_id, scope)
+            refuse_erased(conn, [person_id], "person_id")
             if check:
                 check(current)
             try:
@@ -520,6 +521,7 @@ class RegistrationService(Service):
                 [Problem(f, N_("person not found")) for f, _ in missing],
                 refused=[pid for _, pid in missing],
             )
+            refuse_erased(conn, [data.person_id, data.other_person_id], "other_person_id")
             exists = conn.execute(
                 select(relationships.c.id).where(
                     relationships.c.person_id == data.person_id,
