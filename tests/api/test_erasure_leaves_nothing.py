@@ -30,6 +30,7 @@ from tests.api.test_tracing import adult_sought, case_of, enquire, register_khal
 from tests.conftest import make_client
 
 ERASE = {"ground": "consent_withdrawn", "confirm": True}
+SOUGHT = {"given_name": "Zubayrat", "family_name": "Qarnawiyya"}
 NAME = {"given_name": "Zubayrat", "family_name": "Qarnawiyya", "sex": "f", "birth_date": "1981"}
 
 
@@ -69,7 +70,7 @@ def test_an_erased_person_leaves_no_key_of_theirs_in_the_search_index(client, da
     assert {k for k in left} <= set(counts)
     r = client.post("/api/persons/match", json={"given_name": "Hamid", "family_name": "Barakzawi"})
     assert [m["person"]["id"] for m in r.json()] == [other["id"]]
-    r = client.post("/api/persons/match", json={"given_name": "Zubayrat", "family_name": "Qarnawiyya"})
+    r = client.post("/api/persons/match", json=SOUGHT)
     assert r.status_code == 200 and r.json() == []
 
 
@@ -188,7 +189,7 @@ def test_nothing_personal_is_written_onto_an_erased_record_again(client, databas
         )
         assert r.status_code == 409 and "erased" in r.text, r.text
     assert _stored(database, person["id"]) == before
-    r = client.post("/api/persons/match", json={"given_name": "Zubayrat", "family_name": "Qarnawiyya"})
+    r = client.post("/api/persons/match", json=SOUGHT)
     found = [m["person"]["id"] for m in r.json()]
     assert twin["id"] in found and person["id"] not in found
     # The duplicates queue no longer offers the erased record beside her other one.
@@ -218,7 +219,7 @@ def test_a_file_imported_again_brings_nothing_back_onto_an_erased_record(client,
     assert report["updated"] == 0 and report["created"] == 0, report
     assert any("erased" in p["reason"] for p in report["problems"]), report
     assert _stored(database, pid) == before
-    r = client.post("/api/persons/match", json={"given_name": "Zubayrat", "family_name": "Qarnawiyya"})
+    r = client.post("/api/persons/match", json=SOUGHT)
     assert r.json() == []
 
 

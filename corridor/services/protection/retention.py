@@ -297,7 +297,13 @@ class RetentionService(Service):
                     alerts.c.acknowledged_at < now - rules["alert"].period,
                 ),  # fmt: skip
             }
+            # A person registered more than once and merged is one person: a hold on any
+            # of their records keeps them all (as it refuses their erasure).
+            held = self._held_with_merges(conn)
+            kept = [p for p in expired["person"] if p in held]
+            expired["person"] = [p for p in expired["person"] if p not in held]
             report.kept_on_hold = self._held_past_period(conn, now - rules["person"].period)
+            report.kept_on_hold += len(kept)
             held = ended_enquiries(conn, now, _periods(rules), hold=True)
             report.enquiries_kept_on_hold = sum(len(v) for v in held.values())
             report.audit_events_past_period = int(
@@ -359,6 +365,18 @@ class RetentionService(Service):
 
     def _expired_persons(self, conn: Connection, cutoff: datetime) -> list[str]:
         return list(conn.execute(self._candidates(cutoff, hold=False)).scalars())
+
+    def _held_with_merges(self, conn: Connection) -> set[str]:
+        """The persons on legal hold, with every record of the same person through the
+        merges in force: the survivor a held record was merged into, and every record
+        merged into a held survivor."""
+        on_hold = select(persons.c.id).where(persons.c.legal_hold.is_(True))
+        held = list(conn.execute(on_hold).scalars())
+        out = set(held)
+        for survivor in queries.survivors(conn, held):
+            out.add(survivor)
+            out.update(queries.merged_into(conn, survivor))
+        return out
 
     def _held_past_period(self, conn: Connection, cutoff: datetime) -> int:
         return len(list(conn.execute(self._candidates(cutoff, hold=True)).scalars()))
