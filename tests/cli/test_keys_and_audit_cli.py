@@ -171,7 +171,8 @@ def test_rotating_a_destroyed_sites_key_counts_no_field_as_moved(setup):
     url, key_file, ids, env = setup
     runner = CliRunner()
     site_a, person_a = ids["A"]
-    assert runner.invoke(main, ["keys", "destroy", "--site", site_a, "--yes"], env=env).exit_code == 0
+    r = runner.invoke(main, ["keys", "destroy", "--site", site_a, "--yes"], env=env)
+    assert r.exit_code == 0, r.output
     r = runner.invoke(main, ["keys", "rotate", "--site", site_a], env=env)
     assert r.exit_code == 0 and "0 fields re-encrypted" in r.output, r.output
     assert _phone(url, key_file, person_a) is None
