@@ -48,13 +48,15 @@ from corridor.services.tracing.retention import (
     anonymise_enquiries,
     ended_enquiries,
     forget_explanations,
+    forget_notes,
     set_aside_erased,
 )
 from corridor.storage import changes, queries
 from corridor.storage.bulk import insert_rows
 from corridor.storage.database import Database
 from corridor.storage.import_tables import pfif_notes
-from corridor.storage.merge_tables import duplicate_pairs, merged_ids
+from corridor.storage.merge_tables import duplicate_pairs, merged_ids, person_merges
+from corridor.storage.number_tables import renumbered
 from corridor.storage.queries import NAME_COLUMNS, Sites
 from corridor.storage.tables import (
     manifest_discrepancies,
@@ -396,14 +398,22 @@ def anonymise(conn: Connection, ids: list[str], now: datetime) -> None:
     if not ids:
         return
     match_index.unindex(conn, ids)
+    # Officers' own words about them (a merge's or a pair's reason, a tracing decision's
+    # note) may name them; the numbers they held before a renumbering are theirs too.
+    forget_notes(conn, ids)
+    conn.execute(delete(renumbered).where(renumbered.c.person_id.in_(ids)))
+    conn.execute(
+        update(person_merges)
+        .where(or_(person_merges.c.survivor_id.in_(ids), person_merges.c.merged_id.in_(ids)))
+        .values(reason=None, unmerge_reason=None)
+    )
+    pairs = or_(duplicate_pairs.c.person_a.in_(ids), duplicate_pairs.c.person_b.in_(ids))
+    conn.execute(update(duplicate_pairs).where(pairs).values(reason=None))
     set_aside_erased(conn, ids, now)  # no tracing case offers them any more
     # Nor does the duplicates queue: a pair with an erased record is set aside for good.
     conn.execute(
         update(duplicate_pairs)
-        .where(
-            duplicate_pairs.c.status == "proposed",
-            or_(duplicate_pairs.c.person_a.in_(ids), duplicate_pairs.c.person_b.in_(ids)),
-        )
+        .where(duplicate_pairs.c.status == "proposed", pairs)
         .values(status="rejected", reason=ERASED_PAIR, decided_by="system", decided_at=now)
     )
     forget_explanations(conn, tracing_matches.c.person_id.in_(ids))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, delete, func, insert, or_, select, update
 
 from corridor.domain.tracing import ERASED
 from corridor.storage.tracing_tables import (
@@ -123,6 +123,33 @@ def anonymise_enquiries(conn: Connection, ids: list[str], now: datetime) -> None
                 created_by=None,
                 anonymised_at=now,
             )
+        )
+
+
+def forget_notes(conn: Connection, person_ids: list[str]) -> None:
+    """Blank the officers' notes about these persons, being anonymised: the reasons given
+    deciding their matches, and the case log's reasons of those decisions and of the
+    cases that found them (a found person's answer on disclosure). Who decided, when and
+    between which states stay."""
+    for start in range(0, len(person_ids), CHUNK):
+        chunk = person_ids[start : start + CHUNK]
+        theirs = select(tracing_matches.c.id).where(tracing_matches.c.person_id.in_(chunk))
+        found = select(tracing_cases.c.id).where(tracing_cases.c.found_person_id.in_(chunk))
+        conn.execute(
+            update(tracing_case_events)
+            .where(
+                or_(
+                    tracing_case_events.c.match_id.in_(theirs),
+                    tracing_case_events.c.case_id.in_(found),
+                ),
+                tracing_case_events.c.reason.is_not(None),
+            )
+            .values(reason=None)
+        )
+        conn.execute(
+            update(tracing_matches)
+            .where(tracing_matches.c.person_id.in_(chunk), tracing_matches.c.reason.is_not(None))
+            .values(reason=None)
         )
 
 
