@@ -270,3 +270,23 @@ def test_no_table_keeps_a_name_a_number_or_a_note_of_the_erased_person(client, d
     assert left == []
     page = client.get(f"/persons/{person['id']}")
     assert page.status_code == 200 and not any(c in page.text.replace("-", "") for c in canaries)
+
+
+def test_a_correction_asked_by_the_person_leaves_no_key_of_the_old_name(client, database):
+    """The person's correction (PROTECTION.md line 11) is audited and re-indexed: found by
+    the new name, not by the old, whose keys leave the index's counts too (on the code
+    before they stayed, count 0, holding the old name)."""
+    camp = site(client, "Camp A")
+    person = register(client, camp, **NAME)
+    r = client.patch(f"/api/persons/{person['id']}", json={"given_name": "Zaynabiyya"})
+    assert r.status_code == 200, r.text
+    with database.read() as conn:
+        counts = dict(conn.execute(select(match_key_counts.c.key, match_key_counts.c.n)).all())
+        events = conn.execute(
+            select(audit_events.c.action).where(audit_events.c.person_id == person["id"])
+        ).scalars().all()
+    assert not [k for k in counts if "zubayr" in k.lower()], counts
+    assert not [k for k, n in counts.items() if n <= 0], counts
+    assert events.count("person.write") == 2  # the registration and the correction
+    r = client.post("/api/persons/match", json={**SOUGHT, "given_name": "Zaynabiyya"})
+    assert [m["person"]["id"] for m in r.json()][:1] == [person["id"]]
