@@ -24,6 +24,7 @@ from corridor.security.users import (
     check_second_factor,
     create_user,
     enrol_totp,
+    load_principal,
     set_roles,
     set_sites,
 )
@@ -177,7 +178,11 @@ class AccountService:
                         users.c.username == username.strip().casefold()
                     )
                 ).first()
-                if check_password(row.password_hash if row else None, password) and row:
+                right = check_password(row.password_hash if row else None, password)
+                # A disabled or locked account: the right password is answered as a wrong
+                # one, and counted as one, so the throttle says nothing of it either.
+                usable = row is not None and load_principal(conn, row.id, self.clock())
+                if right and row and usable:
                     self.guard.succeeded(conn, username, row.id)
                     if needs_rehash(row.password_hash):  # made with older, weaker settings
                         conn.execute(
