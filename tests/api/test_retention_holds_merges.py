@@ -84,3 +84,35 @@ def test_a_record_merged_away_while_on_hold_keeps_its_survivor(database, clock):
     assert _anonymised(database) == {story["other"]["id"]}
     assert report.kept_on_hold == 2, report
     assert "person" not in services.retention.run("cli:test").disposed
+
+
+def test_a_run_that_fails_half_way_leaves_nobody_half_erased(database, clock, monkeypatch):
+    """The run raises after the persons were anonymised, before the enquiries and the
+    disposal log (as a crash there would): nothing of it stays; the next run does it
+    all, once."""
+    story = _story(database, clock)
+    services = story["admin"].app.state.services
+    import corridor.services.protection.retention as retention
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the process died here")
+
+    monkeypatch.setattr(retention, "anonymise_enquiries", crash)
+    clock.advance(days=366 * 6)
+    try:
+        services.retention.run("cli:test")
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the run did not fail")
+    assert _anonymised(database) == set()
+    with database.read() as conn:
+        assert conn.execute(select(disposal_log.c.id)).first() is None
+    for pid in (story["survivor"]["id"], story["other"]["id"]):
+        assert story["admin"].get(f"/api/persons/{pid}").json()["names"]["given_name"]
+    monkeypatch.undo()
+    report = services.retention.run("cli:test")
+    everyone = {story["survivor"]["id"], story["old"]["id"], story["other"]["id"]}
+    assert _anonymised(database) == everyone
+    assert sorted(report.disposed["person"]) == sorted(everyone)
+    assert "person" not in services.retention.run("cli:test").disposed
