@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pyotp
 import pytest
@@ -249,3 +250,39 @@ def test_protection_12_a_disabled_account_answers_and_counts_as_a_wrong_password
     assert [s for s, _ in unknown] == [401] * 9 + [429]
     assert right == wrong[0] == unknown[0]  # the same status and the same answer
     assert tenth[0] == 429
+
+
+@pytest.mark.parametrize("route", ["api", "web"])
+def test_protection_12_second_factor_codes_are_throttled_like_passwords(officer, clock, route):
+    """Whoever has the password cannot try codes without end: a wrong code counts as a
+    failed sign-in of the account, the tenth attempt is refused (429, ``Retry-After``)
+    even with the right code. On the code before, every code could be tried, on both
+    sign-in routes, as often as one liked."""
+    from tests.web.conftest import PageClient, csrf
+
+    c, secret = officer
+    web = PageClient(c.app, base_url="https://testserver")
+    if route == "api":
+        r = c.post("/api/auth/login", json={"username": "amina", "password": PASSWORD})
+        assert r.status_code == 200, r.text
+
+        def code(value: str) -> Any:
+            return c.post("/api/auth/second-factor", json={"code": value})
+    else:
+        web.page("/login")
+        r = web.submit("/login", {"username": "amina", "password": PASSWORD})
+        assert r.status_code == 200 and 'name="code"' in r.text, r.text[:300]
+        web.token = csrf(r.text)
+
+        def code(value: str) -> Any:
+            return web.submit("/login/code", {"code": value})
+
+    right = pyotp.TOTP(secret).at(clock())
+    wrong = f"{(int(right) + 500_000) % 1_000_000:06d}"
+    answers = [code(wrong).status_code for _ in range(9)]
+    assert answers == [401] * 9
+    r = code(right)
+    assert r.status_code == 429 and "Retry-After" in r.headers, r.text[:300]
+    # The password too waits now (the same account's attempts).
+    r = c.post("/api/auth/login", json={"username": "amina", "password": PASSWORD})
+    assert r.status_code == 429
