@@ -22,8 +22,9 @@ from sqlalchemy import select
 from corridor.security import export_file
 from corridor.security.roles import Role
 from corridor.security.tables import audit_events
+from corridor.storage.merge_tables import person_merges
 from corridor.storage.metadata import metadata
-from corridor.storage.tables import match_key_counts, person_match_keys, persons
+from corridor.storage.tables import match_key_counts, person_documents, person_match_keys, persons
 from corridor.storage.tracing_tables import tracing_cases, tracing_matches
 from tests.api.helpers import register, site, work_at
 from tests.api.test_export_after_merge import PASSPHRASE, _export, _text
@@ -290,3 +291,32 @@ def test_a_correction_asked_by_the_person_leaves_no_key_of_the_old_name(client, 
     assert events.count("person.write") == 2  # the registration and the correction
     r = client.post("/api/persons/match", json={**SOUGHT, "given_name": "Zaynabiyya"})
     assert [m["person"]["id"] for m in r.json()][:1] == [person["id"]]
+
+
+def test_an_erased_merge_is_not_undone_and_keeps_no_document(client, database, clock):
+    """The records merged into an erased person are erased with them; the merge's own
+    record of the documents that followed the survivor loses their numbers too, and an
+    unmerge, which would put them back, is refused (409). On the code before, the merge
+    kept the sealed number and its lookup hash, and the unmerge brought the erased
+    person's document back onto the record merged away."""
+    camp = site(client, "Camp A")
+    person = register(client, camp, **NAME)
+    document = {"type": "national_id", "number": "ZQ7731904"}
+    twin = register(client, camp, **NAME, documents=[document])
+    officer = _officer(database, clock, client, camp)
+    r = officer.post(
+        f"/api/persons/{person['id']}/merge", json={"other_person_id": twin["id"], "reason": "same"}
+    )
+    assert r.status_code == 201, r.text
+    _erase(officer, person["id"])
+    with database.read() as conn:
+        [moved] = conn.execute(select(person_merges.c.moved)).scalars().all()
+    assert moved["documents"] and all(
+        d["number"] is None and d["number_key"] is None for d in moved["documents"]
+    ), moved
+    r = officer.post(f"/api/persons/{twin['id']}/unmerge", json={"reason": "not the same"})
+    assert r.status_code == 409 and "erased" in r.text, r.text
+    with database.read() as conn:
+        assert conn.execute(select(person_documents.c.id)).first() is None
+    r = client.post("/api/persons/search", json={"document_number": "ZQ7731904"})
+    assert r.status_code == 200 and r.json() == []

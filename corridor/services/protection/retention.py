@@ -402,11 +402,20 @@ def anonymise(conn: Connection, ids: list[str], now: datetime) -> None:
     # note) may name them; the numbers they held before a renumbering are theirs too.
     forget_notes(conn, ids)
     conn.execute(delete(renumbered).where(renumbered.c.person_id.in_(ids)))
-    conn.execute(
-        update(person_merges)
-        .where(or_(person_merges.c.survivor_id.in_(ids), person_merges.c.merged_id.in_(ids)))
-        .values(reason=None, unmerge_reason=None)
-    )
+    theirs = or_(person_merges.c.survivor_id.in_(ids), person_merges.c.merged_id.in_(ids))
+    conn.execute(update(person_merges).where(theirs).values(reason=None, unmerge_reason=None))
+    # A merge keeps the documents that followed the survivor, as they were (for an
+    # unmerge): their numbers (sealed) and lookup hashes go with the documents.
+    merges = select(person_merges.c.id, person_merges.c.moved).where(theirs)
+    for merge_id, moved in conn.execute(merges).all():
+        documents = (moved or {}).get("documents") or []
+        if any(d.get("number") or d.get("number_key") for d in documents):
+            kept = [{**d, "number": None, "number_key": None} for d in documents]
+            conn.execute(
+                update(person_merges)
+                .where(person_merges.c.id == merge_id)
+                .values(moved={**moved, "documents": kept})
+            )
     pairs = or_(duplicate_pairs.c.person_a.in_(ids), duplicate_pairs.c.person_b.in_(ids))
     conn.execute(update(duplicate_pairs).where(pairs).values(reason=None))
     set_aside_erased(conn, ids, now)  # no tracing case offers them any more

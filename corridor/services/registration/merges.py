@@ -477,6 +477,8 @@ class MergeService(Service):
             if found is None or survivor_id is None:
                 raise Conflict(N_("this person is not merged into another"))
             survivor_id = str(survivor_id)
+            # Erased with the survivor: undoing the merge would bring back what followed.
+            refuse_erased(conn, [merged_id, survivor_id], "person_id")
             if conn.execute(
                 select(merged_persons.c.person_id).where(merged_persons.c.person_id == survivor_id)
             ).first():
