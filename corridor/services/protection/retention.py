@@ -301,9 +301,9 @@ class RetentionService(Service):
             }
             # A person registered more than once and merged is one person: a hold on any
             # of their records keeps them all (as it refuses their erasure).
-            held = self._held_with_merges(conn)
-            kept = [p for p in expired["person"] if p in held]
-            expired["person"] = [p for p in expired["person"] if p not in held]
+            holding = self._held_with_merges(conn)
+            kept = [p for p in expired["person"] if p in holding]
+            expired["person"] = [p for p in expired["person"] if p not in holding]
             report.kept_on_hold = self._held_past_period(conn, now - rules["person"].period)
             report.kept_on_hold += len(kept)
             held = ended_enquiries(conn, now, _periods(rules), hold=True)

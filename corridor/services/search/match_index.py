@@ -90,7 +90,7 @@ def bump_counts(conn: Connection, deltas: Counter[str]) -> None:
     insert_rows(conn, match_key_counts, rows, add_on_conflict="n")
     # A key nobody holds any more goes: its text is a name's (``t:hamid``, ``p:..``) or a
     # registration number's, and an erased or anonymised person leaves none behind.
-    gone = [row["key"] for row in rows if row["n"] < 0 and row["key"] != POPULATION_KEY]
+    gone = [k for k, n in sorted(deltas.items()) if n < 0 and k != POPULATION_KEY]
     for start in range(0, len(gone), 500):
         conn.execute(
             delete(match_key_counts).where(
