@@ -33,6 +33,7 @@ __all__ = [
     "MANUAL_TARGETS",
     "SET_ASIDE",
     "ERASED",
+    "WITHDREW",
     "allowed_targets",
     "found_on",
     "household_fits",
@@ -102,6 +103,8 @@ _CLOSE_WORDS: dict[CloseReason, Text] = {
 SET_ASIDE = N_("another candidate was confirmed")
 # A candidate whose record was erased (a data-subject request, retention) is set aside.
 ERASED = N_("the candidate's record was erased")
+# ... and one who withdrew their consent to tracing (PROTECTION.md line 2).
+WITHDREW = N_("the candidate withdrew their consent to tracing")
 _FOUND_ON: dict[str, Text] = {
     "enquiry": N_("found on enquiry"),
     "registration": N_("found on registration"),
@@ -109,7 +112,9 @@ _FOUND_ON: dict[str, Text] = {
     "search": N_("attached by an officer from a search"),
     "household": N_("in the household of the person confirmed for this enquiry"),
 }
-_SYSTEM_REASONS: dict[str, Text] = {t: t for t in (SET_ASIDE, ERASED, *_FOUND_ON.values())}
+_SYSTEM_REASONS: dict[str, Text] = {
+    t: t for t in (SET_ASIDE, ERASED, WITHDREW, *_FOUND_ON.values())
+}
 _WITH_NOTE = N_("{reason}: {note}")
 
 

@@ -320,3 +320,24 @@ def test_an_erased_merge_is_not_undone_and_keeps_no_document(client, database, c
         assert conn.execute(select(person_documents.c.id)).first() is None
     r = client.post("/api/persons/search", json={"document_number": "ZQ7731904"})
     assert r.status_code == 200 and r.json() == []
+
+
+def test_a_person_who_withdraws_consent_to_tracing_is_no_candidate_any_more(client):
+    """PROTECTION.md line 2 once the consent is withdrawn (the ground of many erasure
+    requests, and asked before one): on the code before, the case kept proposing them
+    and an officer could confirm them as found."""
+    camp = site(client, "Camp A")
+    person = register_khalid(client, camp)
+    enquiry = enquire(client, adult_sought())
+    [match] = case_of(enquiry)["matches"]
+    r = client.patch(
+        f"/api/persons/{person['id']}", json={"consent": {"tracing": False, "share_with": []}}
+    )
+    assert r.status_code == 200, r.text
+    case = client.get(f"/api/tracing/cases/{case_of(enquiry)['id']}").json()
+    assert case["state"] == "open", case
+    [shown] = case["matches"]
+    assert shown["status"] == "rejected"
+    assert shown["reason"] == "the candidate withdrew their consent to tracing"
+    r = client.post(f"/api/tracing/matches/{match['id']}/confirm", json={"reason": "it is him"})
+    assert r.status_code == 409, r.text

@@ -49,7 +49,7 @@ from corridor.services.tracing.retention import (
     ended_enquiries,
     forget_explanations,
     forget_notes,
-    set_aside_erased,
+    set_aside_proposed,
 )
 from corridor.storage import changes, queries
 from corridor.storage.bulk import insert_rows
@@ -418,7 +418,7 @@ def anonymise(conn: Connection, ids: list[str], now: datetime) -> None:
             )
     pairs = or_(duplicate_pairs.c.person_a.in_(ids), duplicate_pairs.c.person_b.in_(ids))
     conn.execute(update(duplicate_pairs).where(pairs).values(reason=None))
-    set_aside_erased(conn, ids, now)  # no tracing case offers them any more
+    set_aside_proposed(conn, ids, now)  # no tracing case offers them any more
     # Nor does the duplicates queue: a pair with an erased record is set aside for good.
     conn.execute(
         update(duplicate_pairs)

@@ -21,6 +21,7 @@ from corridor.domain.ids import (
 )
 from corridor.domain.movements import Event, current_location
 from corridor.domain.plausibility import member_warnings, person_warnings
+from corridor.domain.tracing import WITHDREW
 from corridor.errors import Conflict, Implausible, Problem, ValidationFailed, require
 from corridor.schemas import (
     ConsentIn,
@@ -48,6 +49,7 @@ from corridor.services.registration.person_rows import (
 )
 from corridor.services.registration.sites import unknown_site_problems
 from corridor.services.search import match_index
+from corridor.services.tracing.retention import set_aside_proposed
 from corridor.storage import locations, outbox, queries
 from corridor.storage.bulk import insert_rows
 from corridor.storage.database import Database
@@ -424,6 +426,9 @@ class RegistrationService(Service):
             if "consent" in given and patch.consent is not None:
                 row["consent_tracing"] = patch.consent.tracing
                 row["consent_share_with"] = patch.consent.share_with
+                if current["consent"]["tracing"] and not patch.consent.tracing:
+                    # No case keeps offering someone who no longer wishes to be found.
+                    set_aside_proposed(conn, [person_id], self.clock(), WITHDREW)
             row["updated_at"] = self.clock()
             conn.execute(update(persons).where(persons.c.id == person_id).values(**row))
             if "documents" in given:

@@ -153,11 +153,14 @@ def forget_notes(conn: Connection, person_ids: list[str]) -> None:
         )
 
 
-def set_aside_erased(conn: Connection, person_ids: list[str], now: datetime) -> None:
+def set_aside_proposed(
+    conn: Connection, person_ids: list[str], now: datetime, reason: str = ERASED
+) -> None:
     """The candidates still proposed who are these persons, being anonymised, are set
     aside (rejected, "the candidate's record was erased", by the system) and logged; a
     case left without a candidate is open again. An erased person is found by nobody:
-    no case keeps offering them, nor can an officer confirm them."""
+    no case keeps offering them, nor can an officer confirm them. ``reason``: why
+    (``WITHDREW``: they withdrew their consent to tracing)."""
     for start in range(0, len(person_ids), CHUNK):
         chunk = person_ids[start : start + CHUNK]
         proposed = conn.execute(
@@ -170,7 +173,7 @@ def set_aside_erased(conn: Connection, person_ids: list[str], now: datetime) -> 
         conn.execute(
             update(tracing_matches)
             .where(tracing_matches.c.id.in_([m.id for m in proposed]))
-            .values(status="rejected", reason=ERASED, decided_by=SYSTEM, decided_at=now)
+            .values(status="rejected", reason=reason, decided_by=SYSTEM, decided_at=now)
         )
         cases = sorted({m.case_id for m in proposed})
         states = dict(
@@ -203,7 +206,7 @@ def set_aside_erased(conn: Connection, person_ids: list[str], now: datetime) -> 
                     "from_state": states[m.case_id],
                     "to_state": "open" if m.case_id in reopened else states[m.case_id],
                     "match_id": m.id,
-                    "reason": ERASED,
+                    "reason": reason,
                     "recorded_by": SYSTEM,
                     "recorded_at": now,
                 }
