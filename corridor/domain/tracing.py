@@ -32,6 +32,8 @@ __all__ = [
     "InvalidTransition",
     "MANUAL_TARGETS",
     "SET_ASIDE",
+    "ERASED",
+    "WITHDREW",
     "allowed_targets",
     "found_on",
     "household_fits",
@@ -99,6 +101,10 @@ _CLOSE_WORDS: dict[CloseReason, Text] = {
 
 # What the system writes in the case log (stored in English, translatable when shown).
 SET_ASIDE = N_("another candidate was confirmed")
+# A candidate whose record was erased (a data-subject request, retention) is set aside.
+ERASED = N_("the candidate's record was erased")
+# ... and one who withdrew their consent to tracing (PROTECTION.md line 2).
+WITHDREW = N_("the candidate withdrew their consent to tracing")
 _FOUND_ON: dict[str, Text] = {
     "enquiry": N_("found on enquiry"),
     "registration": N_("found on registration"),
@@ -106,7 +112,9 @@ _FOUND_ON: dict[str, Text] = {
     "search": N_("attached by an officer from a search"),
     "household": N_("in the household of the person confirmed for this enquiry"),
 }
-_SYSTEM_REASONS: dict[str, Text] = {t: t for t in (SET_ASIDE, *_FOUND_ON.values())}
+_SYSTEM_REASONS: dict[str, Text] = {
+    t: t for t in (SET_ASIDE, ERASED, WITHDREW, *_FOUND_ON.values())
+}
 _WITH_NOTE = N_("{reason}: {note}")
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
+from corridor.errors import Conflict
 from corridor.security import audit
 from corridor.storage import queries
 from corridor.storage.database import Database
+from corridor.storage.tables import persons
+from corridor.text import N_
 
 # Appends audit events for the persons a write touched, inside the write's transaction.
 AuditHook = Callable[[Connection, list[str]], None]
@@ -59,3 +62,21 @@ def live_ids(conn: Connection, person_ids: Sequence[str]) -> list[str]:
 def live_id(conn: Connection, person_id: str) -> str:
     """``live_ids`` for one person."""
     return live_ids(conn, [person_id])[0]
+
+
+def refuse_erased(conn: Connection, person_ids: Sequence[str], field: str) -> None:
+    """Conflict (409 on ``field``) if one of these persons was erased (anonymised at their
+    request or by retention): nothing personal is written onto an erased record again, so
+    no correction puts a name back, no link or merge joins it to someone (the person,
+    come back, is registered anew). Their movements still count, as facts."""
+    erased = conn.execute(
+        select(persons.c.id).where(
+            persons.c.id.in_(list(person_ids)), persons.c.anonymised_at.is_not(None)
+        )
+    ).first()
+    if erased is not None:
+        raise Conflict(
+            N_("this record was erased: nothing personal is recorded on it again (register "
+               "the person anew)"),
+            field,
+        )  # fmt: skip

@@ -132,3 +132,44 @@ def test_tokens_are_listed_without_their_secret_and_revoked(database, clock):
     r = admin.post(f"/api/tokens/{token_id}/revoke")
     assert r.status_code == 200 and r.json()["revoked_at"]
     assert coordinator.get("/api/sites").status_code == 401
+
+
+def test_an_administrator_gives_themselves_no_role_nor_approves_their_own_export(
+    database, clock
+):
+    """Two people for every grant. On the code before, an administrator could give
+    themselves the protection officer's role (every person of their sites, bulk exports)
+    or the site manager's (approving exports), needing nobody else."""
+    admin = make_client(database, clock, roles=(Role.ADMINISTRATOR,))
+    other_admin = make_client(database, clock, roles=(Role.ADMINISTRATOR, Role.REGISTRAR))
+    site = admin.post("/api/sites", json={"name": "Camp X", "kind": "camp"}).json()["id"]
+    me = admin.get("/api/auth/me").json()["user_id"]
+    for roles in (["administrator", "protection_officer"], ["administrator", "site_manager"],
+                  ["administrator", "data_protection_officer"]):  # fmt: skip
+        r = admin.patch(f"/api/users/{me}", json={"roles": roles, "site_ids": [site]})
+        assert r.status_code == 409 and "yourself" in r.text, r.text
+        assert admin.get(f"/api/users/{me}").json()["roles"] == ["administrator"]
+    assert admin.get(f"/api/users/{me}").json()["site_ids"] == []  # nothing written
+    # Taking one of one's own roles away stays possible.
+    them = other_admin.get("/api/auth/me").json()["user_id"]
+    r = other_admin.patch(f"/api/users/{them}", json={"roles": ["administrator"]})
+    assert r.status_code == 200 and r.json()["user"]["roles"] == ["administrator"], r.text
+    # Another administrator may grant the roles; still the requester never approves
+    # their own export, whatever roles they hold (a protection officer who is also a
+    # site manager, and the data protection officer too).
+    r = other_admin.patch(
+        f"/api/users/{me}",
+        json={"roles": ["administrator", "protection_officer", "site_manager",
+                        "data_protection_officer"], "site_ids": [site]},
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert r.json()["totp_secret"] is None  # enrolled already, as an administrator
+    # A new token carrying the new roles' actions (the old one was issued for the old).
+    services = admin.app.state.services
+    with database.transaction() as conn:
+        issued = services.accounts.tokens.issue(conn, me, "t", ["export.bulk", "export.approve"])
+    admin.headers["Authorization"] = f"Bearer {issued.secret}"
+    r = admin.post("/api/exports", json={"reason": "monthly list"})
+    assert r.status_code == 201, r.text
+    r = admin.post(f"/api/exports/{r.json()['id']}/approve")
+    assert r.status_code == 403 and "second person" in r.text, r.text

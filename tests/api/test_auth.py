@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import pyotp
 import pytest
 from argon2 import PasswordHasher, Type
@@ -207,3 +210,79 @@ def test_protection_15_security_headers_and_no_store(client):
         assert r.headers["x-content-type-options"] == "nosniff"
     assert client.get("/api/sites").headers["cache-control"] == "no-store"
     assert client.get("/api/persons/nope").headers["cache-control"] == "no-store"
+
+
+def _login_route(c, route: str):  # type: ignore[no-untyped-def]
+    """One sign-in attempt by ``route`` ("api": the JSON route, "web": the page's form),
+    answering (status, the answer without what changes per request)."""
+    from tests.web.conftest import PageClient
+
+    def attempt(username: str, password: str) -> tuple[int, str]:
+        if route == "api":
+            r = c.post("/api/auth/login", json={"username": username, "password": password})
+            return r.status_code, r.text.replace(username, "")
+        web = PageClient(c.app, base_url="https://testserver")
+        web.page("/login")
+        r = web.submit("/login", {"username": username, "password": password})
+        # Less what differs per request (the CSRF tokens) and the name typed, shown back.
+        return r.status_code, re.sub(r"[0-9a-f]{20,}", "", r.text).replace(username, "")
+
+    return attempt
+
+
+@pytest.mark.parametrize("route", ["api", "web"])
+def test_protection_12_a_disabled_account_answers_and_counts_as_a_wrong_password(
+    officer, database, route
+):
+    """The right password of a disabled (or locked) account is answered as a wrong one
+    on every sign-in route, and counted as one: on the code before it was not counted, so
+    the throttle came one attempt later after it, which told a guesser the password."""
+    c, _ = officer
+    services = c.app.state.services
+    [amina] = [u for u in services.administration.users() if u["username"] == "amina"]
+    with database.transaction() as conn:
+        conn.execute(update(users).where(users.c.id == amina["id"]).values(disabled=True))
+    attempt = _login_route(c, route)
+    unknown = [attempt("nobody", f"guess {i}") for i in range(10)]
+    wrong = [attempt("amina", f"guess {i}") for i in range(8)]
+    right = attempt("amina", PASSWORD)
+    tenth = attempt("amina", "guess 9")
+    assert [s for s, _ in unknown] == [401] * 9 + [429]
+    assert right == wrong[0] == unknown[0]  # the same status and the same answer
+    assert tenth[0] == 429
+
+
+@pytest.mark.parametrize("route", ["api", "web"])
+def test_protection_12_second_factor_codes_are_throttled_like_passwords(officer, clock, route):
+    """Whoever has the password cannot try codes without end: a wrong code counts as a
+    failed sign-in of the account, the tenth attempt is refused (429, ``Retry-After``)
+    even with the right code. On the code before, every code could be tried, on both
+    sign-in routes, as often as one liked."""
+    from tests.web.conftest import PageClient, csrf
+
+    c, secret = officer
+    web = PageClient(c.app, base_url="https://testserver")
+    if route == "api":
+        r = c.post("/api/auth/login", json={"username": "amina", "password": PASSWORD})
+        assert r.status_code == 200, r.text
+
+        def code(value: str) -> Any:
+            return c.post("/api/auth/second-factor", json={"code": value})
+    else:
+        web.page("/login")
+        r = web.submit("/login", {"username": "amina", "password": PASSWORD})
+        assert r.status_code == 200 and 'name="code"' in r.text, r.text[:300]
+        web.token = csrf(r.text)
+
+        def code(value: str) -> Any:
+            return web.submit("/login/code", {"code": value})
+
+    right = pyotp.TOTP(secret).at(clock())
+    wrong = f"{(int(right) + 500_000) % 1_000_000:06d}"
+    answers = [code(wrong).status_code for _ in range(9)]
+    assert answers == [401] * 9
+    r = code(right)
+    assert r.status_code == 429 and "Retry-After" in r.headers, r.text[:300]
+    # The password too waits now (the same account's attempts).
+    r = c.post("/api/auth/login", json={"username": "amina", "password": PASSWORD})
+    assert r.status_code == 429

@@ -162,3 +162,20 @@ def test_db_upgrade_says_when_keys_seal_is_needed_and_keys_seal_does_it(setup):
         assert svc.registration.get_person(person_a)["vulnerabilities"]["muac_mm"] == 118
     finally:
         db.dispose()
+
+
+def test_rotating_a_destroyed_sites_key_counts_no_field_as_moved(setup):
+    """After the drill nothing of the site can be read, so nothing is re-encrypted: on
+    the code before, ``keys rotate`` said "1 fields re-encrypted" for the phone it could
+    not open. The other site's rotation still counts its phone."""
+    url, key_file, ids, env = setup
+    runner = CliRunner()
+    site_a, person_a = ids["A"]
+    r = runner.invoke(main, ["keys", "destroy", "--site", site_a, "--yes"], env=env)
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(main, ["keys", "rotate", "--site", site_a], env=env)
+    assert r.exit_code == 0 and "0 fields re-encrypted" in r.output, r.output
+    assert _phone(url, key_file, person_a) is None
+    r = runner.invoke(main, ["keys", "rotate", "--site", ids["B"][0]], env=env)
+    assert r.exit_code == 0 and "1 fields re-encrypted" in r.output, r.output
+    assert _phone(url, key_file, ids["B"][1]) == "+963933000001"

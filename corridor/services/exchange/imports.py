@@ -325,14 +325,16 @@ class ImportService(Service):
         wanted |= set(numbers.values())
         existing: dict[str, str] = {}
         households: dict[str, str | None] = {}
+        erased: set[str] = set()
         for chunk in chunks(sorted(wanted)):
             found = conn.execute(
-                select(persons.c.id, persons.c.site_id, persons.c.household_id).where(
-                    persons.c.id.in_(chunk)
-                )
+                select(
+                    persons.c.id, persons.c.site_id, persons.c.household_id, persons.c.anonymised_at
+                ).where(persons.c.id.in_(chunk))
             ).all()
             existing.update({str(row[0]): str(row[1]) for row in found})
             households.update({str(row[0]): row[2] for row in found})
+            erased.update(str(row[0]) for row in found if row[3] is not None)
         # How many rows of the file name each household (the person table's column).
         shared = Counter(r.household for r in records if r.household)
         return {
@@ -342,6 +344,7 @@ class ImportService(Service):
             "households": households,
             "shared": shared,
             "numbers": numbers,
+            "erased": erased,
         }
 
     def _plan(
@@ -388,6 +391,18 @@ class ImportService(Service):
             return Plan(record, "expire" if person_id else "skip", person_id=person_id)
         if person_id is None and earlier is not None:
             return Plan(record, "unchanged")  # a household submission taken in before
+        if person_id is not None and person_id in known["erased"]:
+            # Erased (at their request, or by retention): a record sent again with other
+            # content brings nothing back onto them.
+            issues.append(
+                Issue(
+                    record.line,
+                    record.key_field,
+                    N_("the person of this record was erased: nothing of it is taken in"),
+                    fatal=False,
+                )
+            )
+            return Plan(record, "unchanged", person_id=person_id)
         if person_id is not None:
             if earlier and earlier["content_hash"] == record.content_hash():
                 return Plan(record, "unchanged", person_id=person_id)

@@ -35,6 +35,12 @@ from corridor.storage.tables import persons
 Withhold = Callable[[dict[str, Any]], Collection[str]]
 
 
+# An anonymised person (erased at their request, or by retention) is in no file: a row
+# under their old id would tie the file to the name an earlier file gave that id, and
+# tell a partner or a public registry where the erased person is now.
+_NOT_ERASED = persons.c.anonymised_at.is_(None)
+
+
 class PartnerExportService(Service):
     def __init__(self, db: Database, clock: Callable[[], datetime], vault: FieldVault) -> None:
         super().__init__(db, clock)
@@ -133,7 +139,7 @@ class PartnerExportService(Service):
         gate to show as the exporter's roles may see them; audited in one transaction;
         ``only``: just these persons of them."""
         with self._within(conn) as conn:
-            query = select(persons).order_by(persons.c.id)
+            query = select(persons).where(_NOT_ERASED).order_by(persons.c.id)
             query = query.where(queries.person_scope(None if site_ids is None else list(site_ids)))
             rows = _only(conn, query, only)
             people = queries.persons_out(conn, rows, self.clock().date()) if rows else []
@@ -151,7 +157,11 @@ class PartnerExportService(Service):
     ) -> list[dict[str, Any]]:
         # A person merged into another is not exported: their id leads to the survivor,
         # who is (the JSON lines file, through ``records``, leaves them out the same way).
-        query = select(persons).where(queries.person_scope(None)).order_by(persons.c.id)
+        query = (
+            select(persons)
+            .where(queries.person_scope(None), _NOT_ERASED)
+            .order_by(persons.c.id)
+        )
         if site_ids is not None and only is None:  # the persons registered at the sites
             query = query.where(persons.c.site_id.in_(list(site_ids)))
         elif site_ids is not None:

@@ -24,6 +24,7 @@ from corridor.security.users import (
     check_second_factor,
     create_user,
     enrol_totp,
+    load_principal,
     set_roles,
     set_sites,
 )
@@ -177,7 +178,11 @@ class AccountService:
                         users.c.username == username.strip().casefold()
                     )
                 ).first()
-                if check_password(row.password_hash if row else None, password) and row:
+                right = check_password(row.password_hash if row else None, password)
+                # A disabled or locked account: the right password is answered as a wrong
+                # one, and counted as one, so the throttle says nothing of it either.
+                usable = row is not None and load_principal(conn, row.id, self.clock())
+                if right and row and usable:
                     self.guard.succeeded(conn, username, row.id)
                     if needs_rehash(row.password_hash):  # made with older, weaker settings
                         conn.execute(
@@ -198,13 +203,27 @@ class AccountService:
         raise InvalidCredentials()
 
     def second_factor(self, session_id: str, code: str) -> str:
-        """A new session id once the TOTP code is right."""
+        """A new session id once the TOTP code is right. A wrong code counts as a failed
+        sign-in of the account (``LoginGuard``, keyed by its user name): codes cannot be
+        tried without end once the password is known; past the limit, Throttled."""
+        throttled = None
+        new_id = None
         with self.db.transaction() as conn:
             session = self.sessions.resume(conn, session_id)
-            ok = session is not None and check_second_factor(
-                conn, self._master(), session.principal.user_id, code, self.clock()
-            )
-            new_id = self.sessions.complete_second_factor(conn, session_id) if ok else None
+            if session is not None:
+                user_id = session.principal.user_id
+                name = conn.execute(select(users.c.username).where(users.c.id == user_id))
+                username = str(name.scalar_one())
+                decision = self.guard.check(conn, username)
+                if not decision.allowed:
+                    throttled = decision.retry_after
+                elif check_second_factor(conn, self._master(), user_id, code, self.clock()):
+                    new_id = self.sessions.complete_second_factor(conn, session_id)
+                else:
+                    self.guard.failed(conn, username, user_id)
+        # Recorded failures are committed above before the error is raised.
+        if throttled is not None:
+            raise Throttled(throttled)
         if new_id is None:
             raise InvalidCredentials()
         return new_id

@@ -157,6 +157,13 @@ class AdministrationService(Service):
             secret = None
             if changes.get("roles") is not None:
                 roles = {Role(r) for r in changes["roles"]}
+                if user_id == by and roles - {Role(r) for r in before["roles"]}:
+                    # Two people for every grant: an administrator who gave themselves a
+                    # role that sees persons (or approves exports) would need nobody else.
+                    raise Conflict(
+                        N_("you cannot give yourself a role: ask another administrator"),
+                        field="roles",
+                    )
                 if Role.ADMINISTRATOR in before["roles"] and Role.ADMINISTRATOR not in roles:
                     self._keep_an_administrator(conn, user_id, by)
                 set_roles(conn, user_id, roles, now, by)

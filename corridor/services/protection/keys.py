@@ -478,7 +478,9 @@ def _reencrypt_site(conn: Connection, cipher: FieldCipher, site_id: str) -> int:
         for field in SEALED_PERSON_FIELDS:
             token = row._mapping[field]
             if token is not None:
-                values[field] = _reencrypt(cipher, conn, site_id, field, token)
+                new = _reencrypt(cipher, conn, site_id, field, token)
+                if new != token:  # one whose key was destroyed stays, and is not counted
+                    values[field] = new
         if values:
             conn.execute(update(persons).where(persons.c.id == row.id).values(**values))
             count += len(values)
@@ -489,13 +491,15 @@ def _reencrypt_site(conn: Connection, cipher: FieldCipher, site_id: str) -> int:
     ).all()
     for doc_id, token in docs:
         new = _reencrypt(cipher, conn, site_id, DOCUMENT_FIELD, token)
-        conn.execute(
-            update(person_documents).where(person_documents.c.id == doc_id).values(number=new)
-        )
-        count += 1
+        if new != token:
+            conn.execute(
+                update(person_documents).where(person_documents.c.id == doc_id).values(number=new)
+            )
+            count += 1
     sealed = conn.execute(select(sites.c.sealed).where(sites.c.id == site_id)).scalar()
     if sealed is not None:  # a detention site's own details
         new = _reencrypt(cipher, conn, site_id, detention.SITE_FIELD, sealed)
-        conn.execute(update(sites).where(sites.c.id == site_id).values(sealed=new))
-        count += 1
+        if new != sealed:
+            conn.execute(update(sites).where(sites.c.id == site_id).values(sealed=new))
+            count += 1
     return count

@@ -358,15 +358,24 @@ class OversightService(Service):
             site_names = queries.site_names(conn)  # a detention site's label
             out = []
             for r in rows:
+                # An erased person is in no file (``partner_exports``): not counted.
+                live = persons.c.anonymised_at.is_(None)
                 count = conn.execute(
                     select(func.count())
                     .select_from(persons)
-                    .where(queries.person_scope(list(r.site_ids)))
+                    .where(queries.person_scope(list(r.site_ids)), live)
                 ).scalar_one()
                 if r.selection and self.select_persons is not None:
                     # a list's persons now (ids only: counted, nobody shown or read)
                     chosen = self.select_persons(Selection.of(r.selection), list(r.site_ids))
-                    count = len(chosen)
+                    count = 0
+                    for start in range(0, len(chosen), 500):
+                        part = chosen[start : start + 500]
+                        count += conn.execute(
+                            select(func.count())
+                            .select_from(persons)
+                            .where(persons.c.id.in_(part), live)
+                        ).scalar_one()
                 out.append(
                     PendingExport(
                         id=r.id,

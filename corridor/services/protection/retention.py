@@ -48,12 +48,15 @@ from corridor.services.tracing.retention import (
     anonymise_enquiries,
     ended_enquiries,
     forget_explanations,
+    forget_notes,
+    set_aside_proposed,
 )
 from corridor.storage import changes, queries
 from corridor.storage.bulk import insert_rows
 from corridor.storage.database import Database
 from corridor.storage.import_tables import pfif_notes
-from corridor.storage.merge_tables import merged_ids
+from corridor.storage.merge_tables import duplicate_pairs, merged_ids, person_merges
+from corridor.storage.number_tables import renumbered
 from corridor.storage.queries import NAME_COLUMNS, Sites
 from corridor.storage.tables import (
     manifest_discrepancies,
@@ -296,7 +299,13 @@ class RetentionService(Service):
                     alerts.c.acknowledged_at < now - rules["alert"].period,
                 ),  # fmt: skip
             }
+            # A person registered more than once and merged is one person: a hold on any
+            # of their records keeps them all (as it refuses their erasure).
+            holding = self._held_with_merges(conn)
+            kept = [p for p in expired["person"] if p in holding]
+            expired["person"] = [p for p in expired["person"] if p not in holding]
             report.kept_on_hold = self._held_past_period(conn, now - rules["person"].period)
+            report.kept_on_hold += len(kept)
             held = ended_enquiries(conn, now, _periods(rules), hold=True)
             report.enquiries_kept_on_hold = sum(len(v) for v in held.values())
             report.audit_events_past_period = int(
@@ -359,11 +368,27 @@ class RetentionService(Service):
     def _expired_persons(self, conn: Connection, cutoff: datetime) -> list[str]:
         return list(conn.execute(self._candidates(cutoff, hold=False)).scalars())
 
+    def _held_with_merges(self, conn: Connection) -> set[str]:
+        """The persons on legal hold, with every record of the same person through the
+        merges in force: the survivor a held record was merged into, and every record
+        merged into a held survivor."""
+        on_hold = select(persons.c.id).where(persons.c.legal_hold.is_(True))
+        held = list(conn.execute(on_hold).scalars())
+        out = set(held)
+        for survivor in queries.survivors(conn, held):
+            out.add(survivor)
+            out.update(queries.merged_into(conn, survivor))
+        return out
+
     def _held_past_period(self, conn: Connection, cutoff: datetime) -> int:
         return len(list(conn.execute(self._candidates(cutoff, hold=True)).scalars()))
 
     def _anonymise(self, conn: Connection, ids: list[str], now: datetime) -> None:
         anonymise(conn, ids, now)
+
+
+# Why a pair of the duplicates queue was set aside when one of its records was erased.
+ERASED_PAIR = "a record of the pair was erased"
 
 
 def anonymise(conn: Connection, ids: list[str], now: datetime) -> None:
@@ -373,6 +398,33 @@ def anonymise(conn: Connection, ids: list[str], now: datetime) -> None:
     if not ids:
         return
     match_index.unindex(conn, ids)
+    # Officers' own words about them (a merge's or a pair's reason, a tracing decision's
+    # note) may name them; the numbers they held before a renumbering are theirs too.
+    forget_notes(conn, ids)
+    conn.execute(delete(renumbered).where(renumbered.c.person_id.in_(ids)))
+    theirs = or_(person_merges.c.survivor_id.in_(ids), person_merges.c.merged_id.in_(ids))
+    conn.execute(update(person_merges).where(theirs).values(reason=None, unmerge_reason=None))
+    # A merge keeps the documents that followed the survivor, as they were (for an
+    # unmerge): their numbers (sealed) and lookup hashes go with the documents.
+    merges = select(person_merges.c.id, person_merges.c.moved).where(theirs)
+    for merge_id, moved in conn.execute(merges).all():
+        documents = (moved or {}).get("documents") or []
+        if any(d.get("number") or d.get("number_key") for d in documents):
+            kept = [{**d, "number": None, "number_key": None} for d in documents]
+            conn.execute(
+                update(person_merges)
+                .where(person_merges.c.id == merge_id)
+                .values(moved={**moved, "documents": kept})
+            )
+    pairs = or_(duplicate_pairs.c.person_a.in_(ids), duplicate_pairs.c.person_b.in_(ids))
+    conn.execute(update(duplicate_pairs).where(pairs).values(reason=None))
+    set_aside_proposed(conn, ids, now)  # no tracing case offers them any more
+    # Nor does the duplicates queue: a pair with an erased record is set aside for good.
+    conn.execute(
+        update(duplicate_pairs)
+        .where(duplicate_pairs.c.status == "proposed", pairs)
+        .values(status="rejected", reason=ERASED_PAIR, decided_by="system", decided_at=now)
+    )
     forget_explanations(conn, tracing_matches.c.person_id.in_(ids))
     # Old ids merged elsewhere that only led here (a node): their numbers go too.
     conn.execute(delete(merged_ids).where(merged_ids.c.survivor_id.in_(ids)))

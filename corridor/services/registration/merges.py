@@ -24,7 +24,7 @@ from corridor.domain.ids import format_registration_number, uuid7
 from corridor.domain.paging import Paging
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
 from corridor.schemas import PersonDetails
-from corridor.services.base import AuditHook, Service
+from corridor.services.base import AuditHook, Service, refuse_erased
 from corridor.services.protection.field_vault import DOCUMENT_FIELD, FieldVault
 from corridor.services.search import match_index
 from corridor.services.search.person_search import PersonSearchService
@@ -477,6 +477,8 @@ class MergeService(Service):
             if found is None or survivor_id is None:
                 raise Conflict(N_("this person is not merged into another"))
             survivor_id = str(survivor_id)
+            # Erased with the survivor: undoing the merge would bring back what followed.
+            refuse_erased(conn, [merged_id, survivor_id], "person_id")
             if conn.execute(
                 select(merged_persons.c.person_id).where(merged_persons.c.person_id == survivor_id)
             ).first():
@@ -542,6 +544,7 @@ class MergeService(Service):
         ).first()
         if taken is not None:
             raise Conflict(N_("one of these persons is merged into another already"))
+        refuse_erased(conn, both, "other_person_id")
 
 
 class MergeRows:

@@ -21,6 +21,7 @@ from corridor.domain.ids import (
 )
 from corridor.domain.movements import Event, current_location
 from corridor.domain.plausibility import member_warnings, person_warnings
+from corridor.domain.tracing import WITHDREW
 from corridor.errors import Conflict, Implausible, Problem, ValidationFailed, require
 from corridor.schemas import (
     ConsentIn,
@@ -32,7 +33,7 @@ from corridor.schemas import (
     PersonSearchIn,
 )
 from corridor.security.errors import KeyUnavailable
-from corridor.services.base import AuditHook, Service, live_id, live_ids
+from corridor.services.base import AuditHook, Service, live_id, live_ids, refuse_erased
 from corridor.services.protection.field_vault import (
     DOCUMENT_FIELD,
     SEALED_PERSON_FIELDS,
@@ -48,6 +49,7 @@ from corridor.services.registration.person_rows import (
 )
 from corridor.services.registration.sites import unknown_site_problems
 from corridor.services.search import match_index
+from corridor.services.tracing.retention import set_aside_proposed
 from corridor.storage import locations, outbox, queries
 from corridor.storage.bulk import insert_rows
 from corridor.storage.database import Database
@@ -404,6 +406,7 @@ class RegistrationService(Service):
             # turn, the second to what the first wrote (no lost update).
             locations.lock_persons(conn, [person_id])
             current = self._person(conn, person_id, scope)
+            refuse_erased(conn, [person_id], "person_id")
             if check:
                 check(current)
             try:
@@ -423,6 +426,9 @@ class RegistrationService(Service):
             if "consent" in given and patch.consent is not None:
                 row["consent_tracing"] = patch.consent.tracing
                 row["consent_share_with"] = patch.consent.share_with
+                if current["consent"]["tracing"] and not patch.consent.tracing:
+                    # No case keeps offering someone who no longer wishes to be found.
+                    set_aside_proposed(conn, [person_id], self.clock(), WITHDREW)
             row["updated_at"] = self.clock()
             conn.execute(update(persons).where(persons.c.id == person_id).values(**row))
             if "documents" in given:
@@ -520,6 +526,7 @@ class RegistrationService(Service):
                 [Problem(f, N_("person not found")) for f, _ in missing],
                 refused=[pid for _, pid in missing],
             )
+            refuse_erased(conn, [data.person_id, data.other_person_id], "other_person_id")
             exists = conn.execute(
                 select(relationships.c.id).where(
                     relationships.c.person_id == data.person_id,

@@ -88,6 +88,15 @@ def bump_counts(conn: Connection, deltas: Counter[str]) -> None:
     """Add ``deltas`` to the per-key counts (sorted, so concurrent writers lock in order)."""
     rows = [{"key": k, "n": n} for k, n in sorted(deltas.items()) if n]
     insert_rows(conn, match_key_counts, rows, add_on_conflict="n")
+    # A key nobody holds any more goes: its text is a name's (``t:hamid``, ``p:..``) or a
+    # registration number's, and an erased or anonymised person leaves none behind.
+    gone = [k for k, n in sorted(deltas.items()) if n < 0 and k != POPULATION_KEY]
+    for start in range(0, len(gone), 500):
+        conn.execute(
+            delete(match_key_counts).where(
+                match_key_counts.c.key.in_(gone[start : start + 500]), match_key_counts.c.n <= 0
+            )
+        )
 
 
 class Postings:

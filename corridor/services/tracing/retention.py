@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, delete, func, select, update
+from sqlalchemy import ColumnElement, Connection, delete, func, insert, or_, select, update
 
+from corridor.domain.tracing import ERASED
 from corridor.storage.tracing_tables import (
     tracing_case_events,
     tracing_case_keys,
@@ -23,6 +24,7 @@ CASE_ENDED = {"reunited": "tracing_reunited", "closed": "tracing_closed"}
 TRACING = tuple(CASE_ENDED.values())
 # Enquiries anonymised per statement (keeps every IN list short).
 CHUNK = 500
+SYSTEM = "system"  # who set aside a candidate whose record was erased (cases.SYSTEM)
 
 
 def ended_enquiries(
@@ -121,6 +123,95 @@ def anonymise_enquiries(conn: Connection, ids: list[str], now: datetime) -> None
                 created_by=None,
                 anonymised_at=now,
             )
+        )
+
+
+def forget_notes(conn: Connection, person_ids: list[str]) -> None:
+    """Blank the officers' notes about these persons, being anonymised: the reasons given
+    deciding their matches, and the case log's reasons of those decisions and of the
+    cases that found them (a found person's answer on disclosure). Who decided, when and
+    between which states stay."""
+    for start in range(0, len(person_ids), CHUNK):
+        chunk = person_ids[start : start + CHUNK]
+        theirs = select(tracing_matches.c.id).where(tracing_matches.c.person_id.in_(chunk))
+        found = select(tracing_cases.c.id).where(tracing_cases.c.found_person_id.in_(chunk))
+        conn.execute(
+            update(tracing_case_events)
+            .where(
+                or_(
+                    tracing_case_events.c.match_id.in_(theirs),
+                    tracing_case_events.c.case_id.in_(found),
+                ),
+                tracing_case_events.c.reason.is_not(None),
+            )
+            .values(reason=None)
+        )
+        conn.execute(
+            update(tracing_matches)
+            .where(tracing_matches.c.person_id.in_(chunk), tracing_matches.c.reason.is_not(None))
+            .values(reason=None)
+        )
+
+
+def set_aside_proposed(
+    conn: Connection, person_ids: list[str], now: datetime, reason: str = ERASED
+) -> None:
+    """The candidates still proposed who are these persons, being anonymised, are set
+    aside (rejected, "the candidate's record was erased", by the system) and logged; a
+    case left without a candidate is open again. An erased person is found by nobody:
+    no case keeps offering them, nor can an officer confirm them. ``reason``: why
+    (``WITHDREW``: they withdrew their consent to tracing)."""
+    for start in range(0, len(person_ids), CHUNK):
+        chunk = person_ids[start : start + CHUNK]
+        proposed = conn.execute(
+            select(tracing_matches.c.id, tracing_matches.c.case_id)
+            .where(tracing_matches.c.person_id.in_(chunk), tracing_matches.c.status == "proposed")
+            .order_by(tracing_matches.c.case_id, tracing_matches.c.id)
+        ).all()
+        if not proposed:
+            continue
+        conn.execute(
+            update(tracing_matches)
+            .where(tracing_matches.c.id.in_([m.id for m in proposed]))
+            .values(status="rejected", reason=reason, decided_by=SYSTEM, decided_at=now)
+        )
+        cases = sorted({m.case_id for m in proposed})
+        states = dict(
+            conn.execute(
+                select(tracing_cases.c.id, tracing_cases.c.state).where(
+                    tracing_cases.c.id.in_(cases)
+                )
+            ).all()
+        )
+        still = set(
+            conn.execute(
+                select(tracing_matches.c.case_id).where(
+                    tracing_matches.c.case_id.in_(cases), tracing_matches.c.status == "proposed"
+                )
+            ).scalars()
+        )
+        reopened = [c for c in cases if states[c] == "possible_match" and c not in still]
+        if reopened:
+            conn.execute(
+                update(tracing_cases)
+                .where(tracing_cases.c.id.in_(reopened))
+                .values(state="open", updated_at=now)
+            )
+        conn.execute(
+            insert(tracing_case_events),
+            [
+                {
+                    "case_id": m.case_id,
+                    "kind": "match_rejected",
+                    "from_state": states[m.case_id],
+                    "to_state": "open" if m.case_id in reopened else states[m.case_id],
+                    "match_id": m.id,
+                    "reason": reason,
+                    "recorded_by": SYSTEM,
+                    "recorded_at": now,
+                }
+                for m in proposed
+            ],
         )
 
 

@@ -288,7 +288,9 @@ class TracingViews(Service):
                     "message_can_be_passed": told.message_can_be_passed,
                     "text": told.text,
                 }
-                if site_disclosable(state, disclosure) and r["found_person_id"]:
+                # An erased found person's whereabouts are nobody's to tell any more.
+                found = r["found_person_id"]
+                if site_disclosable(state, disclosure) and found and not _erased(conn, found):
                     item["site"] = _site_of(conn, r["found_person_id"])
                     item["found_person_id"] = r["found_person_id"]
                 out.append(item)
@@ -537,6 +539,12 @@ def _decided_by_child_rule(conn: Connection, case_ids: list[str]) -> set[str]:
     for case_id, child in rows:
         last[str(case_id)] = bool(child)
     return {c for c, child in last.items() if child}
+
+
+def _erased(conn: Connection, person_id: str) -> bool:
+    """Whether the person was anonymised (erased at their request, or by retention)."""
+    at = conn.execute(select(persons.c.anonymised_at).where(persons.c.id == person_id)).first()
+    return at is not None and at.anonymised_at is not None
 
 
 def _site_of(conn: Connection, person_id: str) -> dict[str, Any] | None:

@@ -95,7 +95,11 @@ def second_factor(request: Request, form: Form, svc: Svc) -> Response:
     try:
         new_id = svc.accounts.second_factor(session_id, text(form, "code") or "")
     except CorridorError as exc:
-        return _login_page(request, "code", exc, 401, back)
+        status = 429 if exc.code == "throttled" else 401
+        response = _login_page(request, "code", exc, status, back)
+        if isinstance(exc, Throttled):  # how long to wait, as for the password
+            response.headers["Retry-After"] = str(int(exc.retry_after.total_seconds()) + 1)
+        return response
     return _with_session(see_other(back), new_id, svc)
 
 
