@@ -322,7 +322,7 @@ def test_an_erased_merge_is_not_undone_and_keeps_no_document(client, database, c
     assert r.status_code == 200 and r.json() == []
 
 
-def test_a_person_who_withdraws_consent_to_tracing_is_no_candidate_any_more(client):
+def test_a_person_who_withdraws_consent_to_tracing_is_no_candidate_any_more(client, database):
     """PROTECTION.md line 2 once the consent is withdrawn (the ground of many erasure
     requests, and asked before one): on the code before, the case kept proposing them
     and an officer could confirm them as found."""
@@ -334,10 +334,17 @@ def test_a_person_who_withdraws_consent_to_tracing_is_no_candidate_any_more(clie
         f"/api/persons/{person['id']}", json={"consent": {"tracing": False, "share_with": []}}
     )
     assert r.status_code == 200, r.text
+    # Set aside by the system (the case open again, nothing left to decide) and out of
+    # sight: the case's record names nobody who no longer agrees to be traced.
     case = client.get(f"/api/tracing/cases/{case_of(enquiry)['id']}").json()
     assert case["state"] == "open", case
-    [shown] = case["matches"]
-    assert shown["status"] == "rejected"
-    assert shown["reason"] == "the candidate withdrew their consent to tracing"
+    assert case["matches"] == []
+    with database.read() as conn:
+        stored = conn.execute(
+            select(tracing_matches.c.status, tracing_matches.c.reason).where(
+                tracing_matches.c.id == match["id"]
+            )
+        ).one()
+    assert tuple(stored) == ("rejected", "the candidate withdrew their consent to tracing")
     r = client.post(f"/api/tracing/matches/{match['id']}/confirm", json={"reason": "it is him"})
-    assert r.status_code == 409, r.text
+    assert r.status_code == 404, r.text

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, and_, exists, or_, select
 
 from corridor.domain.tracing import (
+    WITHDREW,
     CaseState,
     CloseReason,
     Disclosure,
@@ -27,6 +28,7 @@ from corridor.services.protection.field_vault import TRACING_KEY, FieldVault
 from corridor.services.tracing import enquirer as enquirer
 from corridor.services.tracing.enquiries import PER_PAGE, enquiry_list
 from corridor.services.tracing.matching import EXPLANATION_FIELD, stored_explanation
+from corridor.services.tracing.retention import SYSTEM
 from corridor.storage import queries
 from corridor.storage.database import Database
 from corridor.storage.merge_tables import merged_persons
@@ -499,10 +501,16 @@ def offered_or_decided() -> Any:
     stays, its explanation blanked: docs/tracing.md, "Retention"). Nor is
     a record merged into another while proposed for a case its survivor was proposed
     for too (the merge leaves that match where it is): the survivor is the candidate,
-    once; an unmerge offers it again."""
+    once; an unmerge offers it again. A candidate the system set aside when they
+    withdrew their consent (``retention.set_aside_proposed``) stays out of sight too:
+    the case's record does not name a person who no longer agrees to be traced."""
+    withdrew = and_(
+        tracing_matches.c.decided_by == SYSTEM, tracing_matches.c.reason == WITHDREW
+    )
     return or_(
-        tracing_matches.c.status != "proposed",
+        and_(tracing_matches.c.status != "proposed", ~withdrew),
         and_(
+            tracing_matches.c.status == "proposed",
             tracing_consented(tracing_matches.c.person_id),
             tracing_matches.c.person_id.not_in(select(merged_persons.c.person_id)),
         ),
