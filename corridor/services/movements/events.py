@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
@@ -58,6 +59,37 @@ def insert_events(conn: Connection, events: list[dict[str, Any]]) -> list[str]:
     if rows:
         conn.execute(insert(movements), rows)
     return [r["id"] for r in rows]
+
+
+def not_before_last(
+    field: str, at: datetime, last: datetime | None, *, group: bool = False
+) -> list[Problem]:
+    """A new event at ``at`` of a person whose latest movement was at ``last`` (of a
+    ``group``: the latest of theirs). One that went before it would be folded in before it
+    (the log is ordered by time): the person stayed where the latest movement put them and
+    the new event was lost, recorded from a site they had not reached yet. Changing the
+    history is a correction's work."""
+    if last is None or at >= last:
+        return []
+    reason = (
+        N_(
+            "is before the last recorded movement of a person on it ({at}); record a "
+            "correction to change the history",
+            at=iso_time(last),
+        )
+        if group
+        else N_(
+            "is before the person's last recorded movement ({at}); record a correction to "
+            "change the history",
+            at=iso_time(last),
+        )
+    )
+    return [Problem(field, reason)]
+
+
+def iso_time(moment: datetime) -> str:
+    """A time as the API writes it (UTC, ``2019-03-10T08:00:00Z``)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def site_problems(
@@ -118,9 +150,9 @@ class MovementService(Service):
             # each against the state the other left.
             locations.lock_persons(conn, [person_id])
             loc = conn.execute(
-                select(person_locations.c.site_id, person_locations.c.state).where(
-                    person_locations.c.person_id == person_id
-                )
+                select(
+                    person_locations.c.site_id, person_locations.c.state, person_locations.c.since
+                ).where(person_locations.c.person_id == person_id)
             ).one()
             if loc.state == "deceased":
                 raise Conflict(
@@ -132,6 +164,7 @@ class MovementService(Service):
                     N_("the person is in transit on a manifest; check them in first"),
                     field="kind",
                 )
+            require(not_before_last("occurred_at", at, loc.since))
             from_site = loc.site_id
             require(site_problems(conn, data.kind, from_site, data.to_site_id))
             event_id = insert_event(
