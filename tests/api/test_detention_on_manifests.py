@@ -32,7 +32,9 @@ def test_a_truck_to_detention_withholds_the_facility(client, database, clock):
     answers = [
         officer.post(f"/api/manifests/{m}/persons", json={"person_ids": [on_truck]}),
         officer.post(f"/api/manifests/{m}/dispatch"),
-        officer.post(f"/api/persons/{held}/events", json={"kind": "detained", "to_site_id": facility}),
+        officer.post(
+            f"/api/persons/{held}/events", json={"kind": "detained", "to_site_id": facility}
+        ),
     ]
     for r in answers:
         assert r.status_code in (200, 201), r.text
@@ -65,7 +67,8 @@ def test_a_truck_to_detention_withholds_the_facility(client, database, clock):
     # A protection officer (this client holds every role) sees the facility everywhere:
     # its id in the API, its real name on the pages.
     for path in paths:
-        assert facility in client.get(path).text or "Facility Zulu" in client.get(path).text, path
+        text = client.get(path).text
+        assert facility in text or "Facility Zulu" in text, path
     assert client.get(f"/api/manifests/{m}").json()["to_site_id"] == facility
     for reader in readers.values():
         reader.close()
