@@ -144,3 +144,45 @@ def test_someone_off_the_manifest_cannot_arrive_before_their_last_movement(
     with database.read() as conn:
         assert conn.execute(select(func.count()).select_from(manifest_discrepancies)).scalar() == 0
     assert location(client, stray)["site_id"] == other
+
+
+def test_a_voided_or_corrected_arrival_is_followed_by_the_manifest(client, database, clock):
+    """Voiding the arrival a check-in recorded (the wrong person ticked) puts the person
+    back on the truck on the manifest too, so they can be checked in again; correcting
+    its time moves the check-in's time, never before the departure. Before, the manifest
+    kept them checked in while the log put them back on the road: the unaccounted list
+    named them and a new check-in answered "already checked in", for good."""
+    exit_point, camp = site(client, "Exit"), site(client, "Camp")
+    pid = register(client, exit_point)["id"]
+    m, _ = on_the_road(client, clock, exit_point, camp, [pid])
+    clock.advance(hours=3)
+    arrival = client.post(f"/api/manifests/{m}/check-ins", json={"person_id": pid}).json()
+    body = {"kind": "voided", "note": "the wrong wristband was scanned"}
+    r = client.post(f"/api/movements/{arrival['movement_id']}/corrections", json=body)
+    assert r.status_code == 201, r.text
+    assert location(client, pid)["state"] == "in_transit"
+    view = client.get(f"/api/manifests/{m}").json()
+    assert view["persons"][0]["status"] == "in_transit"
+    assert view["persons"][0]["checked_in_at"] is None
+    assert view["counts"]["checked_in"] == 0
+    clock.advance(hours=1)
+    again = client.post(f"/api/manifests/{m}/check-ins", json={"person_id": pid}).json()
+    assert again["status"] == "checked_in" and again["movement_id"] != arrival["movement_id"]
+    assert location(client, pid)["site_id"] == camp
+    assert client.get("/api/unaccounted").json() == []
+    # A new time for the arrival: the manifest's check-in follows; before the departure
+    # it is refused, nothing written.
+    written = events(database)
+    fix = {"kind": "arrived", "note": "time", "from_site_id": exit_point, "to_site_id": camp}
+    early = {**fix, "occurred_at": (clock() - timedelta(hours=9)).isoformat()}
+    r = client.post(f"/api/movements/{again['movement_id']}/corrections", json=early)
+    assert r.status_code == 422, r.text
+    assert errors(r)["occurred_at"].startswith("is before the departure")
+    assert events(database) == written
+    later = {**fix, "occurred_at": (clock() - timedelta(hours=1)).isoformat()}
+    r = client.post(f"/api/movements/{again['movement_id']}/corrections", json=later)
+    assert r.status_code == 201, r.text
+    [person] = client.get(f"/api/manifests/{m}").json()["persons"]
+    assert person["status"] == "checked_in"
+    assert person["checked_in_at"] == later["occurred_at"].replace("+00:00", "Z")
+    assert location(client, pid)["site_id"] == camp
