@@ -725,6 +725,20 @@ class ManifestService(Service):
             note="not on the manifest",
             recorded_by=recorded_by,
         )
+        # Off the truck they were on (they came on this one): that manifest's slot is
+        # free, so they can be put on the next (its list shows them "elsewhere"). A
+        # draft's stays: its dispatch names them as no longer at its origin.
+        conn.execute(
+            update(manifest_items)
+            .where(
+                manifest_items.c.person_id == person_id,
+                manifest_items.c.open_slot == 1,
+                manifest_items.c.manifest_id.in_(
+                    select(manifests.c.id).where(manifests.c.status != "draft")
+                ),
+            )
+            .values(open_slot=None)
+        )
         locations.refresh(conn, [person_id])
         return {"person_id": person_id, "status": "discrepancy_recorded", "movement_id": event_id}
 
