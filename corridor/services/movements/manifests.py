@@ -263,7 +263,8 @@ class ManifestService(Service):
                     [Problem("person_ids", N_("an empty manifest cannot be dispatched"))]
                 )
             problems, named = self._dispatch_problems(conn, m, items, scope)
-            problems += _not_before_last(conn, "departed_at", at, [i["person_id"] for i in items])
+            on_board = [i["person_id"] for i in items]
+            problems += _not_before_last(conn, "departed_at", at, now, on_board)
             if problems:
                 raise ValidationFailed(problems, shown=named)
             insert_events(
@@ -463,7 +464,8 @@ class ManifestService(Service):
                     "late_arrival": late,
                 }
         # Someone off the manifest arrives from wherever they were last: not before that.
-        require(_not_before_last(conn, "arrived_at", at, [p for p in person_ids if p not in items]))
+        off_list = [p for p in person_ids if p not in items]
+        require(_not_before_last(conn, "arrived_at", at, now, off_list))
         for pid in person_ids:
             if pid not in items:
                 results[pid] = self._discrepancy(conn, m, pid, at, now, recorded_by)
@@ -977,18 +979,19 @@ def _locations(conn: Connection, ids: list[str]) -> dict[str, Any]:
 
 
 def _not_before_last(
-    conn: Connection, field: str, at: datetime, person_ids: list[str]
+    conn: Connection, field: str, at: datetime, now: datetime, person_ids: list[str]
 ) -> list[Problem]:
     """``events.not_before_last`` for a group: ``at`` not before the latest movement of
-    any of them (the time only, no person named: the field is the group's time)."""
+    any of them stamped by ``now`` (the time only, no person named: the field is the
+    group's time)."""
     if not person_ids:
         return []
     last = conn.execute(
         select(func.max(person_locations.c.since)).where(
-            person_locations.c.person_id.in_(person_ids)
+            person_locations.c.person_id.in_(person_ids), person_locations.c.since <= now
         )
     ).scalar()
-    return not_before_last(field, at, last, group=len(person_ids) > 1)
+    return not_before_last(field, at, last, now, group=len(person_ids) > 1)
 
 
 def _resolve_person(conn: Connection, data: CheckInIn) -> str:
