@@ -57,3 +57,41 @@ def test_a_draft_keeps_its_place_for_someone_who_left_on_another_truck(client, c
     assert errors(r) == {
         "items[0].person_id": "the person is no longer at the manifest's origin site"
     }
+
+
+def test_someone_missing_from_a_truck_found_in_a_hospital_is_recorded_there(client, clock):
+    """Two did not come off the truck; one is found in a hospital. Once the truck is
+    due (or its arrival closed), the hospital records her there: she is off the truck
+    (its manifest shows her elsewhere, the unaccounted list no longer names her), counted
+    at the hospital, and can travel on. Before, a person in transit could get no event at
+    all: only a check-in at the camp she never reached. On the road before the truck is
+    due, an event is still refused (409)."""
+    exit_point, camp = site(client, "Exit"), site(client, "Camp")
+    hospital = site(client, "Hospital", kind="hospital")
+    found, lost = (register(client, exit_point, given_name=n)["id"] for n in ("Amina", "Nour"))
+    truck = manifest(client, exit_point, camp)
+    client.post(f"/api/manifests/{truck}/persons", json={"person_ids": [found, lost]})
+    clock.advance(hours=1)
+    r = client.post(f"/api/manifests/{truck}/dispatch", json={"travel_hours": 4})
+    assert r.status_code == 200, r.text
+    event = {"kind": "hospitalised", "to_site_id": hospital}
+    clock.advance(hours=2)  # on the road, not yet due
+    r = client.post(f"/api/persons/{found}/events", json=event)
+    assert r.status_code == 409, r.text
+    clock.advance(hours=3)
+    assert client.post(f"/api/manifests/{truck}/receive").status_code == 200
+    r = client.post(f"/api/persons/{found}/events", json=event)
+    assert r.status_code == 201, r.text
+    assert client.get(f"/api/persons/{found}").json()["location"]["site_id"] == hospital
+    view = client.get(f"/api/manifests/{truck}").json()
+    assert {p["id"]: p["status"] for p in view["persons"]} == {
+        found: "elsewhere",
+        lost: "unaccounted",
+    }
+    assert [u["person"]["id"] for u in client.get("/api/unaccounted").json()] == [lost]
+    day = clock().date().isoformat()
+    figures = client.get(f"/api/sites/{hospital}/figures?from={day}&to={day}").json()
+    assert figures["present"]["total"] == 1 == figures["daily"][0]["present_at_end"]
+    onward = manifest(client, hospital, camp)
+    r = client.post(f"/api/manifests/{onward}/persons", json={"person_ids": [found]})
+    assert r.status_code == 200, r.text

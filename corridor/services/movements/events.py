@@ -160,7 +160,10 @@ class MovementService(Service):
             locations.lock_persons(conn, [person_id])
             loc = conn.execute(
                 select(
-                    person_locations.c.site_id, person_locations.c.state, person_locations.c.since
+                    person_locations.c.site_id,
+                    person_locations.c.state,
+                    person_locations.c.since,
+                    person_locations.c.manifest_id,
                 ).where(person_locations.c.person_id == person_id)
             ).one()
             if loc.state == "deceased":
@@ -169,10 +172,7 @@ class MovementService(Service):
                     field="kind",
                 )
             if loc.state == "in_transit":
-                raise Conflict(
-                    N_("the person is in transit on a manifest; check them in first"),
-                    field="kind",
-                )
+                _found_elsewhere(conn, person_id, loc.manifest_id, now)
             require(not_before_last("occurred_at", at, loc.since, now))
             from_site = loc.site_id
             require(site_problems(conn, data.kind, from_site, data.to_site_id))
@@ -265,6 +265,35 @@ class MovementService(Service):
             for start in range(0, len(ids), 500):
                 locations.refresh(conn, ids[start : start + 500])
             return len(ids)
+
+
+def _found_elsewhere(
+    conn: Connection, person_id: str, manifest_id: str | None, now: datetime
+) -> None:
+    """A person in transit gets a status event only once their truck is due or its
+    arrival was closed without them (unaccounted for): found in a hospital, detained,
+    dead on the way. They are then off the truck (its manifest shows them "elsewhere")
+    and can travel on. Before, nothing could be recorded of them but a check-in at the
+    truck's destination, where they never came. On the road, before it is due: 409."""
+    truck = conn.execute(
+        select(manifests.c.status, manifests.c.expected_arrival).where(
+            manifests.c.id == manifest_id
+        )
+    ).first()
+    due = truck is not None and (
+        truck.status == "received"
+        or truck.expected_arrival is None
+        or now >= truck.expected_arrival
+    )
+    if not due:
+        raise Conflict(
+            N_("the person is in transit on a manifest; check them in first"), field="kind"
+        )
+    conn.execute(
+        update(manifest_items)
+        .where(manifest_items.c.person_id == person_id, manifest_items.c.open_slot == 1)
+        .values(open_slot=None)
+    )
 
 
 def _follow_check_in(
