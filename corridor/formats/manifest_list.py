@@ -2,7 +2,9 @@
 
 Columns: the manifest's id, vehicle, where from and to (name and id), status, and its
 times (UTC, ISO 8601). Site names are as the exporter may see them (a detention site's
-neutral label for the roles that may not see detention sites)."""
+neutral label for the roles that may not see detention sites); a detention facility the
+exporter may not see at an end of a manifest is withheld (both cells empty), as in the
+list."""
 
 from __future__ import annotations
 
@@ -36,10 +38,10 @@ def rows(manifests: Iterable[Any], site_names: Mapping[str, str]) -> list[list[s
         [
             m.id,
             m.vehicle,
-            site_names.get(m.from_site_id, ""),
-            m.from_site_id,
-            site_names.get(m.to_site_id, ""),
-            m.to_site_id,
+            site_names.get(m.from_site_id or "", ""),
+            m.from_site_id or "",
+            site_names.get(m.to_site_id or "", ""),
+            m.to_site_id or "",
             m.status,
             _time(m.created_at),
             _time(m.planned_departure),

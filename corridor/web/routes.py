@@ -261,14 +261,15 @@ def record_event(
     """Hospitalised, detained, released, transferred, discharged, departed, deceased."""
     return retry.run(
         who,
-        lambda guard: MovementEvent.model_validate(
+        lambda guard: svc.gate.movement_written(
+            who,
             svc.movements.record(
                 person_id,
                 body,
                 recorded_by=who.principal.user_id,
                 scope=who.scope,
                 audit=guard(svc.audit.hook(who, "movement.write")),
-            )
+            ),
         ),
         lambda done: svc.gate.movement(who, person_id, done.ref["movement_id"]),
         made.movement_ref(who.principal.user_id),
@@ -281,14 +282,15 @@ def correct_event(
 ) -> MovementEvent:
     return retry.run(
         who,
-        lambda guard: MovementEvent.model_validate(
+        lambda guard: svc.gate.movement_written(
+            who,
             svc.movements.correct(
                 event_id,
                 body,
                 recorded_by=who.principal.user_id,
                 scope=who.scope,
                 audit=guard(svc.audit.hook(who, "movement.write")),
-            )
+            ),
         ),
         lambda done: svc.gate.movement(who, done.ref["person_ids"][0], done.ref["movement_id"]),
         made.movement_ref(who.principal.user_id),
@@ -375,13 +377,14 @@ def create_manifest(
 ) -> ManifestView:
     return retry.run(
         who,
-        lambda guard: ManifestView.model_validate(
+        lambda guard: svc.gate.manifest_created(
+            who,
             svc.manifests.create(
                 body,
                 created_by=who.principal.user_id,
                 scope=who.scope,
                 audit=guard(svc.audit.hook(who, "manifest.write")),
-            )
+            ),
         ),
         lambda done: svc.gate.manifest(who, done.ref["manifest_id"]),
         made.manifest_ref(who.principal.user_id),

@@ -6,7 +6,8 @@ scope), C (a camp B sends people to), H (a hospital) and D (a detention facility
 name and locality are canaries). Records, all registered at A but the last:
 
 - ``adult``: the head of a household, with ``child`` (4 years old), ``detained`` (her
-  husband, moved to D) and ``hospitalised`` (her mother, moved to H) in it;
+  husband, taken to D on a truck, whose manifest is his) and ``hospitalised`` (her
+  mother, moved to H) in it;
 - ``unaccompanied_child``: 13, alone, unaccompanied;
 - ``refused_tracing``: did not consent to tracing;
 - (the detained husband's enquiry is decided: confirmed, and he agreed that the
@@ -258,9 +259,25 @@ def build_world(database: Database, clock: Clock) -> World:
         person = _ok(a_admin.post("/api/persons", json=body))
         persons[kind] = person
         households[kind] = str(person.get("household_id") or "")
+    # The husband taken to D on a truck of A's (checked in there, the arrival closed),
+    # then recorded as detained there: the manifest's destination is where he is held.
+    truck = _ok(
+        a_admin.post(
+            "/api/manifests",
+            json={"vehicle": "truck 9", "from_site_id": sites["A"], "to_site_id": sites["D"]},
+        )
+    )
+    detained_id = persons["detained"]["id"]
+    for path, sent in (
+        ("persons", {"person_ids": [detained_id], "separation_reason": "detained"}),
+        ("dispatch", None),
+        ("check-ins", {"person_id": detained_id}),
+        ("receive", None),
+    ):
+        _ok(a_admin.post(f"/api/manifests/{truck['id']}/{path}", json=sent))
     _ok(
         a_admin.post(
-            f"/api/persons/{persons['detained']['id']}/events",
+            f"/api/persons/{detained_id}/events",
             json={"kind": "detained", "to_site_id": sites["D"]},
         )
     )
@@ -359,7 +376,9 @@ def build_world(database: Database, clock: Clock) -> World:
             "site_id": sites[site_key],
             "own_site_id": sites["A"],
             "household_id": households[kind] or households["adult"],
-            "manifest_id": manifests["H" if kind == "hospitalised" else site_key],
+            "manifest_id": truck["id"]
+            if kind == "detained"
+            else manifests["H" if kind == "hospitalised" else site_key],
             "event_id": str(movements[0]["id"]),
             # A family link of the person (of the adult's, for a person without one).
             "link_id": links.get(kind) or links["adult"],

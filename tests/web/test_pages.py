@@ -397,3 +397,29 @@ def test_a_refused_health_record_comes_back_as_typed(database, clock, sites):
     r = officer.submit(f"{url}/links", link)
     assert r.status_code == 422
     assert 'value="ZZZZ-ZZZZ-Z"' in r.text and '<option value="cousin" selected>' in r.text
+
+
+def test_today_is_the_utc_day_on_the_dashboard_the_api_and_the_hxl_report(database, clock):
+    """At 01:10 in Syria (UTC+3) on 11 March it is 22:10 UTC on 10 March: a family
+    registered at 22:00 UTC arrived "today" on the dashboard, in the API's figures and in
+    the HXL report alike (10 March), and the page says its days are UTC days."""
+    from datetime import UTC, datetime
+
+    clock.now = datetime(2019, 3, 10, 22, 0, tzinfo=UTC)
+    svc = Services(database, clock)
+    exit_point = svc.sites.create(
+        SiteIn(name="Exit point", kind="exit_point", pcode="SY09"),
+        audit=svc.audit.operator_hook("test", "sites.admin"),
+    )["id"]
+    officer = page_client(database, clock)
+    register_household(officer, exit_point)
+    clock.advance(minutes=10)
+    page = officer.page(f"/sites/{exit_point}")
+    assert 'data-figure="arrivals-today">2<' in page
+    assert "midnight to midnight UTC" in page
+    figures = officer.get(f"/sites/{exit_point}.json").json()["figures"]
+    assert figures["daily"][-1]["date"] == "2019-03-10"
+    assert figures["daily"][-1]["arrivals"]["total"] == 2
+    hxl = officer.get("/api/reports/hxl?from=2019-03-10&to=2019-03-11").text
+    [arrivals] = [row for row in hxl.splitlines() if ",arrivals," in row]
+    assert arrivals.startswith("2019-03-10,")

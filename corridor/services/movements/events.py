@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from corridor.domain.ids import uuid7
 from corridor.domain.movements import EVENT_KINDS
@@ -13,7 +14,14 @@ from corridor.schemas import CorrectionIn, StatusEventIn
 from corridor.services.base import AuditHook, Service, live_id
 from corridor.storage import locations, queries
 from corridor.storage.queries import Sites
-from corridor.storage.tables import movements, person_locations, persons, sites
+from corridor.storage.tables import (
+    manifest_items,
+    manifests,
+    movements,
+    person_locations,
+    persons,
+    sites,
+)
 from corridor.text import N_
 
 # Which kind of site an event may lead to (None: any kind).
@@ -58,6 +66,39 @@ def insert_events(conn: Connection, events: list[dict[str, Any]]) -> list[str]:
     if rows:
         conn.execute(insert(movements), rows)
     return [r["id"] for r in rows]
+
+
+def not_before_last(
+    field: str, at: datetime, last: datetime | None, now: datetime, *, group: bool = False
+) -> list[Problem]:
+    """A new event at ``at`` of a person whose latest movement was at ``last`` (of a
+    ``group``: the latest of theirs). One that went before it would be folded in before it
+    (the log is ordered by time): the person stayed where the latest movement put them and
+    the new event was lost, recorded from a site they had not reached yet. Changing the
+    history is a correction's work. A latest movement stamped after ``now`` (by a site
+    node whose clock runs ahead) does not hold the person up: the log orders events by
+    their times as recorded (docs/sync.md)."""
+    if last is None or at >= last or last > now:
+        return []
+    reason = (
+        N_(
+            "is before the last recorded movement of a person on it ({at}); record a "
+            "correction to change the history",
+            at=iso_time(last),
+        )
+        if group
+        else N_(
+            "is before the person's last recorded movement ({at}); record a correction to "
+            "change the history",
+            at=iso_time(last),
+        )
+    )
+    return [Problem(field, reason)]
+
+
+def iso_time(moment: datetime) -> str:
+    """A time as the API writes it (UTC, ``2019-03-10T08:00:00Z``)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def site_problems(
@@ -118,9 +159,12 @@ class MovementService(Service):
             # each against the state the other left.
             locations.lock_persons(conn, [person_id])
             loc = conn.execute(
-                select(person_locations.c.site_id, person_locations.c.state).where(
-                    person_locations.c.person_id == person_id
-                )
+                select(
+                    person_locations.c.site_id,
+                    person_locations.c.state,
+                    person_locations.c.since,
+                    person_locations.c.manifest_id,
+                ).where(person_locations.c.person_id == person_id)
             ).one()
             if loc.state == "deceased":
                 raise Conflict(
@@ -128,10 +172,8 @@ class MovementService(Service):
                     field="kind",
                 )
             if loc.state == "in_transit":
-                raise Conflict(
-                    N_("the person is in transit on a manifest; check them in first"),
-                    field="kind",
-                )
+                _found_elsewhere(conn, person_id, loc.manifest_id, now)
+            require(not_before_last("occurred_at", at, loc.since, now))
             from_site = loc.site_id
             require(site_problems(conn, data.kind, from_site, data.to_site_id))
             event_id = insert_event(
@@ -193,6 +235,7 @@ class MovementService(Service):
                 note=data.note,
                 recorded_by=recorded_by,
             )
+            _follow_check_in(conn, event_id, new_id, data.kind, at)
             locations.refresh(conn, [old["person_id"]])
             audit(conn, [old["person_id"]])
             return movement_out(_event(conn, new_id))
@@ -222,6 +265,93 @@ class MovementService(Service):
             for start in range(0, len(ids), 500):
                 locations.refresh(conn, ids[start : start + 500])
             return len(ids)
+
+
+def _found_elsewhere(
+    conn: Connection, person_id: str, manifest_id: str | None, now: datetime
+) -> None:
+    """A person in transit gets a status event only once their truck is due or its
+    arrival was closed without them (unaccounted for): found in a hospital, detained,
+    dead on the way. They are then off the truck (its manifest shows them "elsewhere")
+    and can travel on. Before, nothing could be recorded of them but a check-in at the
+    truck's destination, where they never came. On the road, before it is due: 409."""
+    truck = conn.execute(
+        select(manifests.c.status, manifests.c.expected_arrival).where(
+            manifests.c.id == manifest_id
+        )
+    ).first()
+    due = truck is not None and (
+        truck.status == "received"
+        or truck.expected_arrival is None
+        or now >= truck.expected_arrival
+    )
+    if not due:
+        raise Conflict(
+            N_("the person is in transit on a manifest; check them in first"), field="kind"
+        )
+    conn.execute(
+        update(manifest_items)
+        .where(manifest_items.c.person_id == person_id, manifest_items.c.open_slot == 1)
+        .values(open_slot=None)
+    )
+
+
+def _follow_check_in(
+    conn: Connection, event_id: str, new_id: str, kind: str, at: datetime
+) -> None:
+    """A manifest's check-in follows a correction of its arrival movement: voided, the
+    person is not checked in (on the truck again, to be checked in anew); replaced, the
+    check-in is the new event, at its time (not before the truck left). Before, the
+    manifest kept the person checked in while the log put them back on the road, and a
+    new check-in answered "already checked in": nobody could tick them off again."""
+    item = (
+        conn.execute(
+            select(manifest_items).where(manifest_items.c.arrival_movement_id == event_id)
+        )
+        .mappings()
+        .first()
+    )
+    if item is None:
+        return
+    if kind != "voided":
+        left = conn.execute(
+            select(manifests.c.dispatched_at).where(manifests.c.id == item["manifest_id"])
+        ).scalar()
+        if left is not None and at < left:
+            raise ValidationFailed(
+                [Problem("occurred_at", N_("is before the departure ({at})", at=iso_time(left)))]
+            )
+        conn.execute(
+            update(manifest_items)
+            .where(manifest_items.c.id == item["id"])
+            .values(arrival_movement_id=new_id, checked_in_at=at)
+        )
+        return
+    elsewhere = conn.execute(
+        select(manifest_items.c.manifest_id).where(
+            manifest_items.c.person_id == item["person_id"], manifest_items.c.open_slot == 1
+        )
+    ).scalar()
+    if elsewhere is not None:
+        raise Conflict(
+            N_(
+                "the person is on open manifest {manifest}; take them off it before voiding "
+                "this arrival",
+                manifest=elsewhere,
+            ),
+            field="event_id",
+        )
+    conn.execute(
+        update(manifest_items)
+        .where(manifest_items.c.id == item["id"])
+        .values(
+            checked_in_at=None,
+            checked_in_by=None,
+            arrival_movement_id=None,
+            late_arrival=None,
+            open_slot=1,
+        )
+    )
 
 
 def _event(conn: Connection, event_id: str) -> Any:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from corridor.domain.ids import (
@@ -27,7 +27,12 @@ from corridor.schemas import (
     ReceiveIn,
 )
 from corridor.services.base import AuditHook, Service, live_id, live_ids
-from corridor.services.movements.events import insert_event, insert_events
+from corridor.services.movements.events import (
+    insert_event,
+    insert_events,
+    iso_time,
+    not_before_last,
+)
 from corridor.services.registration.sites import unknown_site_problems
 from corridor.storage import changes, locations, outbox, queries
 from corridor.storage import paging as paged
@@ -258,6 +263,8 @@ class ManifestService(Service):
                     [Problem("person_ids", N_("an empty manifest cannot be dispatched"))]
                 )
             problems, named = self._dispatch_problems(conn, m, items, scope)
+            on_board = [i["person_id"] for i in items]
+            problems += _not_before_last(conn, "departed_at", at, now, on_board)
             if problems:
                 raise ValidationFailed(problems, shown=named)
             insert_events(
@@ -391,6 +398,15 @@ class ManifestService(Service):
         recorded_by: str | None,
     ) -> list[dict[str, Any]]:
         manifest_id = m["id"]
+        if m["dispatched_at"] is not None and at < m["dispatched_at"]:
+            raise ValidationFailed(
+                [
+                    Problem(
+                        "arrived_at",
+                        N_("is before the departure ({at})", at=iso_time(m["dispatched_at"])),
+                    )
+                ]
+            )
         # Lock the items first: of two officers ticking the same person at once, the second
         # waits for the first (its row lock on PostgreSQL, the single writer on SQLite) and
         # then sees the person ticked, so one movement is written, never two.
@@ -447,6 +463,9 @@ class ManifestService(Service):
                     "movement_id": event_ids[pid],
                     "late_arrival": late,
                 }
+        # Someone off the manifest arrives from wherever they were last: not before that.
+        off_list = [p for p in person_ids if p not in items]
+        require(_not_before_last(conn, "arrived_at", at, now, off_list))
         for pid in person_ids:
             if pid not in items:
                 results[pid] = self._discrepancy(conn, m, pid, at, now, recorded_by)
@@ -464,12 +483,24 @@ class ManifestService(Service):
                 raise Conflict(N_("the manifest was received already"), field="status")
             if m["status"] != "dispatched":
                 raise Conflict(N_("the manifest has not been dispatched"), field="status")
+            received_at = data.received_at or now
+            if received_at > now:
+                raise ValidationFailed([Problem("received_at", N_("is in the future"))])
+            if m["dispatched_at"] is not None and received_at < m["dispatched_at"]:
+                raise ValidationFailed(
+                    [
+                        Problem(
+                            "received_at",
+                            N_("is before the departure ({at})", at=iso_time(m["dispatched_at"])),
+                        )
+                    ]
+                )
             _set_status(
                 conn,
                 manifest_id,
                 "dispatched",
                 status="received",
-                received_at=data.received_at or now,
+                received_at=received_at,
             )
             missing = [
                 str(pid)
@@ -695,6 +726,20 @@ class ManifestService(Service):
             manifest_id=m["id"],
             note="not on the manifest",
             recorded_by=recorded_by,
+        )
+        # Off the truck they were on (they came on this one): that manifest's slot is
+        # free, so they can be put on the next (its list shows them "elsewhere"). A
+        # draft's stays: its dispatch names them as no longer at its origin.
+        conn.execute(
+            update(manifest_items)
+            .where(
+                manifest_items.c.person_id == person_id,
+                manifest_items.c.open_slot == 1,
+                manifest_items.c.manifest_id.in_(
+                    select(manifests.c.id).where(manifests.c.status != "draft")
+                ),
+            )
+            .values(open_slot=None)
         )
         locations.refresh(conn, [person_id])
         return {"person_id": person_id, "status": "discrepancy_recorded", "movement_id": event_id}
@@ -931,6 +976,22 @@ def _locations(conn: Connection, ids: list[str]) -> dict[str, Any]:
         select(person_locations).where(person_locations.c.person_id.in_(ids))
     ).mappings()
     return {r["person_id"]: r for r in rows}
+
+
+def _not_before_last(
+    conn: Connection, field: str, at: datetime, now: datetime, person_ids: list[str]
+) -> list[Problem]:
+    """``events.not_before_last`` for a group: ``at`` not before the latest movement of
+    any of them stamped by ``now`` (the time only, no person named: the field is the
+    group's time)."""
+    if not person_ids:
+        return []
+    last = conn.execute(
+        select(func.max(person_locations.c.since)).where(
+            person_locations.c.person_id.in_(person_ids), person_locations.c.since <= now
+        )
+    ).scalar()
+    return not_before_last(field, at, last, now, group=len(person_ids) > 1)
 
 
 def _resolve_person(conn: Connection, data: CheckInIn) -> str:

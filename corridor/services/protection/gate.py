@@ -752,7 +752,24 @@ class Gate:
         others = [pid for pid in dict.fromkeys(shown) if pid not in hook.person_ids]
         if others:
             self.s.audit.record(who, "manifest.read", others)
-        return ManifestView.model_validate(manifest)
+        return ManifestView.model_validate(self._manifest_ends(who, [manifest])[0])
+
+    def manifest_created(self, who: Caller, manifest: dict[str, Any]) -> ManifestView:
+        """A manifest just created (nobody on it yet: nothing more to audit)."""
+        return ManifestView.model_validate(self._manifest_ends(who, [manifest])[0])
+
+    def _manifest_ends(self, who: Caller, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Manifests (or rows of the unaccounted list) with a detention facility at
+        either end withheld from a caller who may not see detention sites: the persons on
+        a truck to a facility are where they are held (a person's location withholds it;
+        the manifest must not give it back)."""
+        if self.viewer(who).sees_detention:
+            return rows
+        detention = self.detention_sites()
+        shown = [dict(r) for r in rows]
+        for row in shown:
+            self._withhold_sites(row, detention, "", [])
+        return shown
 
     def identify(self, who: Caller, body: PersonSearchIn) -> list[str]:
         """The ids of the persons in the caller's scope an exact search finds, for a write
@@ -873,7 +890,7 @@ class Gate:
             lambda: self.s.manifests.get(manifest_id, scope=who.scope),
             lambda m: [p["id"] for p in m["persons"]],
         )
-        return ManifestView.model_validate(found)
+        return ManifestView.model_validate(self._manifest_ends(who, [found])[0])
 
     def manifests(
         self, who: Caller, site_id: str | None = None, status: str | None = None
@@ -881,7 +898,7 @@ class Gate:
         """Manifests in scope (no person named: no audit event)."""
         site_id = self.site_filter(who, "manifest.read", site_id)
         found = self.s.manifests.find(site_id, status, scope=who.scope)
-        return [ManifestHead.model_validate(m) for m in found]
+        return [ManifestHead.model_validate(m) for m in self._manifest_ends(who, found)]
 
     def manifest_list(
         self,
@@ -897,7 +914,9 @@ class Gate:
         found = self.s.manifests.find_page(
             site_id, status, scope=who.scope, paging=paging, since=since, until=until
         )
-        return ManifestList.model_validate(vars(found))
+        return ManifestList.model_validate(
+            {**vars(found), "items": self._manifest_ends(who, found.items)}
+        )
 
     def manifest_list_file(
         self,
@@ -953,7 +972,9 @@ class Gate:
             ),
             lambda page: [m["person"]["id"] for m in page.items],
         )
-        return UnaccountedList.model_validate(vars(found))
+        return UnaccountedList.model_validate(
+            {**vars(found), "items": self._manifest_ends(who, found.items)}
+        )
 
     # -- families and tracing ---------------------------------------------------------
 
@@ -1269,10 +1290,18 @@ class Gate:
         )
         for event in events:
             if event["id"] == movement_id:  # as recorded: "corrected" is the log's
-                return MovementEvent.model_validate(
-                    {k: v for k, v in event.items() if k != "corrected"}
+                return self.movement_written(
+                    who, {k: v for k, v in event.items() if k != "corrected"}
                 )
         raise NotFound("movement")
+
+    def movement_written(self, who: Caller, event: dict[str, Any]) -> MovementEvent:
+        """A movement a write recorded, as the writer may see it: a detention facility
+        withheld as in the person's log (the write audited itself)."""
+        shown = dict(event)
+        if not self.viewer(who).sees_detention:
+            self._withhold_sites(shown, self.detention_sites(), "", [])
+        return MovementEvent.model_validate(shown)
 
     def registered_household(self, who: Caller, household_id: str) -> RegisteredHousehold:
         """What registering a household answered, read again through the gate (the

@@ -270,10 +270,16 @@ class Discrepancy(ReadModel):
 
 
 class ManifestHead(ReadModel):
+    """A manifest's head; a detention facility at either end is withheld (``null``, and
+    said to be) from the roles that may not see detention sites, as in a person's
+    location: who is on a truck to a facility is where they are held."""
+
     id: str
     vehicle: str
-    from_site_id: str
-    to_site_id: str
+    from_site_id: str | None
+    to_site_id: str | None
+    from_site_withheld: bool = False
+    to_site_withheld: bool = False
     planned_departure: datetime | None
     status: str
     dispatched_at: datetime | None
@@ -306,8 +312,10 @@ class Unaccounted(ReadModel):
     person: PersonSummary
     manifest_id: str
     vehicle: str
-    from_site_id: str
-    to_site_id: str
+    from_site_id: str | None = Field(description="Withheld (null) as in a manifest's head")
+    to_site_id: str | None = Field(description="Withheld (null) as in a manifest's head")
+    from_site_withheld: bool = False
+    to_site_withheld: bool = False
     departed_at: datetime
     hours_since_departure: float
     expected_arrival: datetime | None = None
@@ -382,7 +390,11 @@ class Sparse(ReadModel):
 
 
 class MovementEvent(MovementFields, Sparse):
-    """A movement as recorded: the answer to a status event or a correction."""
+    """A movement as recorded: the answer to a status event or a correction (a detention
+    facility withheld as in the log, and only then said to be)."""
+
+    from_site_withheld: bool = False
+    to_site_withheld: bool = False
 
 
 class Link(ReadModel):
