@@ -3,6 +3,8 @@ a detained relative found, a found person who withdraws, an enquiry's faults."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi.testclient import TestClient
 
 from corridor.security.roles import Role
@@ -82,12 +84,9 @@ def _withdraw_tracing(client: TestClient, person_id: str) -> None:
     assert r.status_code == 200, r.text
 
 
-def test_a_person_who_withdraws_consent_is_no_longer_offered(database, clock):
-    """Proposed for an enquiry, then the person withdraws their consent to tracing: no
-    view offers them any more (case, queue, enquiry, their pages), the match cannot be
-    confirmed (404, as a match nobody has), and the enquirer is told the search goes on.
-    On the code before, the tracing officer still saw and confirmed them, and the
-    enquirer learnt where they were (PROTECTION.md 2)."""
+def _khalid_proposed(database: Database, clock: Clock) -> tuple[Any, ...]:
+    """Khalid registered at Camp A and proposed for an enquiry; a tracing officer: the
+    desk's client, the camp, Khalid, the enquiry, its case, his match, the officer."""
     client = make_client(database, clock)
     camp = site(client, "Camp A")
     khalid = register_khalid(client, camp)
@@ -95,6 +94,16 @@ def test_a_person_who_withdraws_consent_is_no_longer_offered(database, clock):
     [case] = enquiry["cases"]
     [match] = [m for m in case["matches"] if m["person"]["id"] == khalid["id"]]
     tracer = _officer(database, clock, client, Role.TRACING_OFFICER)
+    return client, camp, khalid, enquiry, case, match, tracer
+
+
+def test_a_person_who_withdraws_consent_is_no_longer_offered(database, clock):
+    """Proposed for an enquiry, then the person withdraws their consent to tracing: no
+    view offers them any more (case, queue, enquiry, their pages), the match cannot be
+    confirmed (404, as a match nobody has), and the enquirer is told the search goes on.
+    On the code before, the tracing officer still saw and confirmed them, and the
+    enquirer learnt where they were (PROTECTION.md 2)."""
+    client, camp, khalid, enquiry, case, match, tracer = _khalid_proposed(database, clock)
     _withdraw_tracing(client, khalid["id"])
     shown = [
         f"/api/tracing/cases/{case['id']}",
@@ -124,13 +133,7 @@ def test_a_found_person_who_withdraws_consent_is_no_longer_located(database, clo
     """Found, agreed that the enquirer learns where he is, then withdrew his consent to
     tracing: the enquirer view no longer gives the place nor the person, and says no
     further information can be shared. On the code before, it gave the camp."""
-    client = make_client(database, clock)
-    camp = site(client, "Camp A")
-    khalid = register_khalid(client, camp)
-    enquiry = enquire(client, adult_sought())
-    [case] = enquiry["cases"]
-    [match] = [m for m in case["matches"] if m["person"]["id"] == khalid["id"]]
-    tracer = _officer(database, clock, client, Role.TRACING_OFFICER)
+    client, camp, khalid, enquiry, case, match, tracer = _khalid_proposed(database, clock)
     r = tracer.post(f"/api/tracing/matches/{match['id']}/confirm", json={"reason": "photo"})
     assert r.status_code == 200, r.text
     r = tracer.post(
