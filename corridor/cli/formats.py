@@ -277,12 +277,8 @@ for _fmt in writable():
 )
 def fetch(db_url: str | None, export_id: str, out: Path, passphrase_file: Path | None) -> None:
     """Fetch an export you asked for, once a second person approved it: once, encrypted
-    (open it with corridor.security.export_file), one audit event per person in it."""
-    if passphrase_file is not None:
-        lines = passphrase_file.read_text(encoding="utf-8").splitlines()
-        passphrase = lines[0] if lines else ""
-    else:
-        passphrase = os.environ.get(EXPORT_PASSPHRASE_ENV, "")
+    (its recipient opens it with `corridor export open`), one audit event per person in it."""
+    passphrase = _passphrase(passphrase_file)
     svc, settings = _services(db_url)
     try:
         with reported():  # not approved, fetched already, asked for by someone else
@@ -293,6 +289,39 @@ def fetch(db_url: str | None, export_id: str, out: Path, passphrase_file: Path |
         svc.db.dispose()
     out.write_bytes(sealed)
     click.echo(f"{len(person_ids)} persons written to {out} (encrypted)")
+
+
+@export.command("open")
+@click.argument("source", type=FileArg)
+@click.option("--out", type=OutFile, required=True, help="Where to write the file's content")
+@click.option(
+    "--passphrase-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help=f"The passphrase the export was encrypted under (first line); or env "
+    f"{EXPORT_PASSPHRASE_ENV}. Never on the command line.",
+)
+def open_export(source: Path, out: Path, passphrase_file: Path | None) -> None:
+    """Open an encrypted export (a download from the web, or `export fetch`) for its
+    recipient: writes its content and prints its header (who asked, who approved, when,
+    how many persons). No database is read."""
+    from corridor.security import export_file
+
+    try:
+        header, content = export_file.open_file(source.read_bytes(), _passphrase(passphrase_file))
+    except export_file.ExportFileError as exc:
+        raise click.ClickException(f"{source}: {exc}") from exc
+    out.write_bytes(content)
+    for key in ("export_id", "format", "persons", "exported_by", "approved_by", "created_at"):
+        click.echo(f"{key}: {header.get(key)}")
+    click.echo(f"content written to {out}")
+
+
+def _passphrase(path: Path | None) -> str:
+    if path is not None:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return lines[0] if lines else ""
+    return os.environ.get(EXPORT_PASSPHRASE_ENV, "")
 
 
 def _first_problem(exc: pydantic.ValidationError) -> str:

@@ -77,6 +77,22 @@ def test_nothing_is_written_until_a_second_person_approves(database, clock, tmp_
     me = manager.get("/api/auth/me").json()["user_id"]
     assert header["exported_by"] == actor() and header["approved_by"] == me
     assert b"Amina" in content and b"Nour" in content
+    # Its recipient opens it with the command line: the content, and who asked and approved.
+    phrase = tmp_path / "passphrase.txt"
+    opened = CliRunner().invoke(
+        main, ["export", "open", str(out), "--out", str(tmp_path / "open.csv"),
+               "--passphrase-file", str(phrase)],
+    )  # fmt: skip
+    assert opened.exit_code == 0, opened.output
+    assert (tmp_path / "open.csv").read_bytes() == content
+    assert f"approved_by: {me}" in opened.output and "persons: 2" in opened.output
+    phrase.write_text("not the passphrase\n", encoding="utf-8")
+    wrong = CliRunner().invoke(
+        main, ["export", "open", str(out), "--out", str(tmp_path / "wrong.csv"),
+               "--passphrase-file", str(phrase)],
+    )  # fmt: skip
+    assert wrong.exit_code != 0 and "wrong passphrase" in wrong.output
+    assert not (tmp_path / "wrong.csv").exists()
     # Once: a second fetch is refused and leaves the file as it was.
     again = fetch(url, export_id, tmp_path / "again.csv", env=ENV)
     assert again.exit_code != 0 and "downloaded already" in again.output

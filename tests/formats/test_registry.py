@@ -34,7 +34,7 @@ def test_the_cli_offers_exactly_the_formats_the_registry_reads_and_writes():
     ctx = main.make_context("corridor", ["--help"], resilient_parsing=True)
     group = main.get_command(ctx, "export")
     imports = main.get_command(ctx, "import")
-    assert set(group.list_commands(ctx)) == _names(registry.writable()) | {"fetch"}
+    assert set(group.list_commands(ctx)) == _names(registry.writable()) | {"fetch", "open"}
     assert set(imports.list_commands(ctx)) == _names(registry.readable())
 
 

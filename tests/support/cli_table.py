@@ -119,6 +119,10 @@ COMMANDS: dict[str, Command] = {
         shows=True,
         formats=("csv", "jsonl", "pfif", "xlsx"),
     ),  # fmt: skip
+    "export open": Command(
+        "none",
+        "opens an encrypted export file for its recipient: the file's own content, no database",
+    ),
     "form mapping": Command("none", "a mapping suggested for a form file: no database"),
     "form xlsform": Command(
         "none", "Corridor's own form: no database", ("form", "xlsform", "--out", "{out}/f.xlsx")
