@@ -12,6 +12,7 @@ import getpass
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -279,15 +280,25 @@ def fetch(db_url: str | None, export_id: str, out: Path, passphrase_file: Path |
     """Fetch an export you asked for, once a second person approved it: once, encrypted
     (its recipient opens it with `corridor export open`), one audit event per person in it."""
     passphrase = _passphrase(passphrase_file)
+    # The file is made before the export is marked fetched (once only): a folder that
+    # cannot take it refuses the command before, not after.
+    try:
+        part = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by the with below
+            dir=out.parent, prefix=f".{out.name}.", delete=False
+        )
+    except OSError as exc:
+        raise click.ClickException(f"{out}: cannot write there ({exc.strerror})") from exc
     svc, settings = _services(db_url)
     try:
-        with reported():  # not approved, fetched already, asked for by someone else
+        with part, reported():  # not approved, fetched already, asked for by someone else
             sealed, person_ids = svc.gate.operator_export_fetch(
                 export_id, passphrase, operator=_operator(), domain=settings.instance_domain
             )
+            part.write(sealed)
+        os.replace(part.name, out)
     finally:
         svc.db.dispose()
-    out.write_bytes(sealed)
+        Path(part.name).unlink(missing_ok=True)
     click.echo(f"{len(person_ids)} persons written to {out} (encrypted)")
 
 

@@ -158,6 +158,12 @@ def test_bad_requests_are_refused_naming_the_field_and_write_nothing(database, c
     )  # fmt: skip
     assert r.exit_code != 0 and "passphrase" in r.output and not out.exists()
     assert _requests(database)[0]["state"] == "approved"  # still to fetch
+    # A folder that cannot take the file: refused before the export is marked fetched.
+    r = runner.invoke(main, ["export", "fetch", export_id, "--db", url,
+                             "--out", str(tmp_path / "no-such-folder" / "f.csv")],
+                      env={**ENV, "CORRIDOR_EXPORT_PASSPHRASE": PASSPHRASE})  # fmt: skip
+    assert r.exit_code != 0 and "cannot write there" in r.output
+    assert _requests(database)[0]["state"] == "approved"
     r = runner.invoke(main, ["export", "fetch", "0" * 36, "--db", url, "--out", str(out)],
                       env={**ENV, "CORRIDOR_EXPORT_PASSPHRASE": PASSPHRASE})  # fmt: skip
     assert r.exit_code != 0 and "not found" in r.output.lower() and not out.exists()
