@@ -265,17 +265,20 @@ for _fmt in writable():
     _export_command(_fmt.name, EXPORT_HELP.get(_fmt.name, f"Ask for an export: {_fmt.help}."))
 
 
+def _passphrase_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--passphrase-file",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        default=None,
+        help=f"{what}; first line); or env {EXPORT_PASSPHRASE_ENV}. Never on the command line.",
+    )
+
+
 @export.command("fetch")
 @db_option
 @click.argument("export_id")
 @click.option("--out", type=OutFile, required=True, help="The encrypted file to write")
-@click.option(
-    "--passphrase-file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help=f"Encrypt the file under the passphrase in this file (at least 12 characters; first "
-    f"line); or env {EXPORT_PASSPHRASE_ENV}. Never on the command line.",
-)
+@_passphrase_option("Encrypt the file under the passphrase in this file (at least 12 characters")
 def fetch(db_url: str | None, export_id: str, out: Path, passphrase_file: Path | None) -> None:
     """Fetch an export you asked for, once a second person approved it: once, encrypted
     (its recipient opens it with `corridor export open`), one audit event per person in it."""
@@ -305,13 +308,7 @@ def fetch(db_url: str | None, export_id: str, out: Path, passphrase_file: Path |
 @export.command("open")
 @click.argument("source", type=FileArg)
 @click.option("--out", type=OutFile, required=True, help="Where to write the file's content")
-@click.option(
-    "--passphrase-file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help=f"The passphrase the export was encrypted under (first line); or env "
-    f"{EXPORT_PASSPHRASE_ENV}. Never on the command line.",
-)
+@_passphrase_option("The passphrase the export was encrypted under (in this file")
 def open_export(source: Path, out: Path, passphrase_file: Path | None) -> None:
     """Open an encrypted export (a download from the web, or `export fetch`) for its
     recipient: writes its content and prints its header (who asked, who approved, when,
