@@ -204,3 +204,37 @@ def test_search_results_page_past_the_first_twenty(client, database, clock):
         assert third.text.count('<a href="/persons/') == 5
         assert 'name="page" value="4"' not in third.text
         assert c.submit("/search", {"name": "Samira Haddad", "page": "9"}).status_code == 422
+
+
+def test_search_pages_are_slices_of_one_ranking(client, database, clock):
+    """The search page's pages are consecutive slices of one ranking of the engine's best
+    50: page 2 never repeats a person of page 1 nor skips one that ranks between them.
+    (Each page used to rank its own candidates, the best 25 or 40 by their shared keys:
+    a person first among the 40 by the full score was then missing from page 1, and one
+    of page 1's came again on page 2.) Spellings and fathers' names vary, as a camp's
+    do, so the full score orders the candidates otherwise than their shared keys."""
+    camp = site(client, "Camp V")
+    given = ["Mohammed", "Mohamed", "Muhammad", "Mohamad", "Mohammad", "Mehmet", "Muhamad"]
+    family = ["Hassan", "Hasan", "Al-Hassan", "Hassen", "Elhassan", "Al Hasan", "Hasen"]
+    fathers = [None, "Ali", "Ahmad", "Hassan", "Omar"]
+    for i in range(70):
+        body = {"site_id": camp, "consent": CONSENT, **BASIS, "sex": "m",
+                "given_name": given[i % 7], "family_name": family[(i * 3) % 7],
+                "estimated_age": 18 + (i * 7) % 50}  # fmt: skip
+        if fathers[i % 5]:
+            body["father_name"] = fathers[i % 5]
+        assert client.post("/api/persons", json=body).status_code == 201
+    name = "Mohammed Hassan"
+    ranking = client.post(
+        "/api/persons/match", json={"full_name": name, "purpose": "deduplication", "top": 50}
+    ).json()
+    ranked = [c["person"]["id"] for c in ranking]
+    assert len(ranked) == 50
+    with page_client(database, clock, roles=(Role.REGISTRAR,)) as c:
+        c.page("/search")
+        shown = []
+        for page in ("1", "2", "3"):
+            html = c.submit("/search", {"name": name, "page": page}).text
+            shown.append(re.findall(r'<a href="/persons/([0-9a-f-]+)"', html))
+    assert [len(p) for p in shown] == [20, 20, 10]
+    assert shown == [ranked[:20], ranked[20:40], ranked[40:]]

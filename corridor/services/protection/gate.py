@@ -799,12 +799,15 @@ class Gate:
         floor: float = 0.0,
         leave_out: Collection[str] = (),
         skip: int = 0,
+        limit: int | None = None,
     ) -> list[Candidate]:
         """The matching engine's candidates among the persons the caller may search for
         the purpose (deduplication: the persons the caller may open; tracing: consenting
         persons within the caller's tracing scope; a purpose the roles lack: 403,
         audited); those at ``floor`` probability or above, but the persons in
-        ``leave_out`` (shown elsewhere on the page): only they are shown and audited."""
+        ``leave_out`` (shown elsewhere on the page): only they are shown and audited.
+        ``skip`` and ``limit``: one page of the ranking of ``body.top`` (each page a
+        slice of the same ranking); only the page's persons are read and audited."""
 
         from corridor.services.search.person_search import purpose_for
 
@@ -817,9 +820,10 @@ class Gate:
                 self.refused(who, "person.search", [None], purpose=why)
                 raise
             # ``skip``: the first candidates were on an earlier page (not read again)
-            return [
+            kept = [
                 c for c in found if c["probability"] >= floor and c["person"]["id"] not in leave_out
-            ][skip:]
+            ]
+            return kept[skip : None if limit is None else skip + limit]
 
         found = self._read(
             who,

@@ -54,6 +54,7 @@ from corridor.text import N_
 # (model 5: about two thirds of it at 1,000,000 persons); 25 instead of 60 halves it and
 # found the sought person first and in the top 10 as often but for one search in 200
 # (docs/performance.md, "A million persons"). Registries under 60,000 keep every key.
+_MILLI = 1000
 POLICY = CandidatePolicy(max_candidates=25, pool_size=180, key_cap_share=0.005)
 
 
@@ -382,7 +383,11 @@ class PersonSearchService(Service):
         chosen = POLICY.choose_keys(groups, {k: int(n) for k, n in counts.items()}, population)
         if not chosen:
             return [], population
-        weight_of = {key: idf for _, key, idf in chosen}
+        # In thousandths, as integers: a sum of floats depends on the order the database
+        # adds the rows in (their place on disk), and candidates that tie would be taken
+        # in another order from one run to the next; integers tie exactly and fall back
+        # to the id.
+        weight_of = {key: round(idf * _MILLI) for _, key, idf in chosen}
         # Pre-rank in the database: a candidate's score is the sum of the weights of the
         # chosen keys it shares with the query, and only the best pool comes back. (The
         # in-memory index counts only the best key of each name group; summing in one
@@ -405,7 +410,7 @@ class PersonSearchService(Service):
                     select(persons.c.id).where(queries.person_scope(scope))
                 )
             )
-        score = {pid: float(t) for pid, t in conn.execute(ranked)}
+        score = {pid: int(t) / _MILLI for pid, t in conn.execute(ranked)}
         if not score:
             return [], population
         pool = list(score)

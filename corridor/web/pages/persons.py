@@ -265,16 +265,16 @@ def search(request: Request, form: Form, svc: Svc, who: MayPersonSearch) -> Resp
         if number:
             pass  # found by number (below), or nobody has it
         elif name:
-            # The engine ranks at most MATCH_TOP; a page shows SEARCH_PAGE of them, and
-            # only the page's persons are read and audited.
-            top = min(MATCH_TOP, page_number * SEARCH_PAGE)
+            # The engine ranks MATCH_TOP, every page the same ranking (a smaller top
+            # scores fewer candidates: pages would overlap); a page shows SEARCH_PAGE of
+            # them, and only the page's persons are read and audited.
             query = forms.parse(
-                MatchQueryIn, {"full_name": name, "purpose": "deduplication", "top": top}
+                MatchQueryIn, {"full_name": name, "purpose": "deduplication", "top": MATCH_TOP}
             )
             skip = (page_number - 1) * SEARCH_PAGE
             results = [
                 {**c.person.model_dump(), "probability": c.probability}
-                for c in svc.gate.match(who, query, skip=skip)
+                for c in svc.gate.match(who, query, skip=skip, limit=SEARCH_PAGE)
             ]
         elif any(exact.values()):
             results = svc.gate.search(who, forms.parse(PersonSearchIn, exact))
