@@ -54,6 +54,14 @@ class User(ReadModel):
     language: str | None
     disabled: bool
     second_factor_enrolled: bool = Field(description="A TOTP secret is set up")
+    password_expired: bool = Field(
+        description="Signs in with a one-time password an administrator set, and must "
+        "change it before anything else"
+    )
+    failed_logins: int = Field(description="Failed sign-ins since the last successful one")
+    locked_until: datetime | None = Field(
+        description="Locked after 30 failed sign-ins in a day, until then (or an unlock)"
+    )
     live_sessions: int = Field(description="Sessions signed in and not timed out")
     created_at: datetime
 
@@ -66,6 +74,31 @@ class Enrolment(ReadModel):
     user: User
     totp_secret: str | None
     totp_uri: str | None
+    sessions_ended: int | None = Field(
+        default=None, description="A second factor's reset: the user's sessions it ended"
+    )
+    tokens_revoked: int | None = Field(
+        default=None, description="A second factor's reset: the user's API tokens it revoked"
+    )
+
+
+class PasswordReset(ReadModel):
+    """A forgotten password replaced by a one-time one: the user changes it at their next
+    sign-in before anything else. ``password`` is the one Corridor made, shown once
+    (null when the administrator gave one, or in a replay)."""
+
+    user: User
+    password: str | None
+    sessions_ended: int | None
+    tokens_revoked: int | None
+
+
+class PasswordChanged(ReadModel):
+    """Your new password is set: this session stays, your other sessions and every API
+    token of yours ended."""
+
+    sessions_ended: int
+    tokens_revoked: int
 
 
 class SessionsEnded(ReadModel):
@@ -165,6 +198,11 @@ class LoginResult(ReadModel):
     """Whether the session still needs the second factor (TOTP code)."""
 
     second_factor_required: bool
+    password_change_required: bool = Field(
+        default=False,
+        description="Signed in with a one-time password: change it (POST /api/auth/password) "
+        "before anything else",
+    )
 
 
 class LoggedOut(ReadModel):

@@ -182,6 +182,22 @@ class UserIn(Strict):
     language: LanguageCode | None = None
 
 
+class PasswordChangeIn(Strict):
+    """A user's own new password, given with the one they sign in with now."""
+
+    current_password: str = Field(min_length=1, max_length=1000)
+    new_password: Password = Field(description="At least 12 characters; stored argon2id-hashed")
+
+
+class PasswordResetIn(Strict):
+    """An administrator's reset of a forgotten password: the one-time password to hand
+    over, or none (one is made and shown once). The user changes it at next sign-in."""
+
+    password: Password | None = Field(
+        default=None, description="At least 12 characters; left out, one is made"
+    )
+
+
 class UserPatch(Strict):
     """What an administrator changes of a user; a field left out stays as it is."""
 

@@ -44,7 +44,8 @@ def _user_line(u: dict[str, Any]) -> str:
 
 @click.group()
 def users() -> None:
-    """Users: create, roles, sites, language, deactivate, a new second factor."""
+    """Users: create, roles, sites, language, deactivate, a new second factor, a one-time
+    password, unlock."""
 
 
 @users.command("list")
@@ -175,13 +176,55 @@ def users_reactivate(db_url: str | None, user_id: str) -> None:
 def users_reset_second_factor(
     db_url: str | None, master_key_file: str | None, user_id: str, totp_uri_file: Path | None
 ) -> None:
-    """A new TOTP secret (shown once); the old one stops working and every session ends."""
+    """A new TOTP secret (shown once); the old one stops working and every session and
+    API token of the user ends."""
     svc = services_for(db_url, master_key_file)
     with reported():
         enrolled = svc.administration.reset_second_factor(
             user_id, audit=admin_audit(svc, "users.admin")
         )
+    click.echo(
+        f"{enrolled.sessions_ended} sessions ended, {enrolled.tokens_revoked} API tokens revoked"
+    )
     show_enrolment(enrolled.user["username"], enrolled.totp_secret, totp_uri_file)
+
+
+@users.command("reset-password")
+@db_option
+@click.argument("user_id")
+@click.option(
+    "--password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file whose first line is the one-time password (else one is made, shown once)",
+)
+def users_reset_password(db_url: str | None, user_id: str, password_file: Path | None) -> None:
+    """A forgotten password replaced by a one-time one, which the user changes at their
+    next sign-in before anything else; every session and API token of theirs ends."""
+    from corridor.schemas import PasswordResetIn
+
+    svc = services_for(db_url, None, required=False)
+    password = read_password(password_file) if password_file is not None else None
+    with reported():
+        data = _valid(PasswordResetIn, password=password)
+        done = svc.administration.reset_password(
+            user_id, data.password, None, audit=admin_audit(svc, "users.admin")
+        )
+    click.echo(f"{done.sessions_ended} sessions ended, {done.tokens_revoked} API tokens revoked")
+    if done.password:
+        click.echo(f"one-time password of {done.user['username']} (shown once): {done.password}")
+    else:
+        click.echo(f"the password in {password_file} is set: {done.user['username']} changes it")
+
+
+@users.command("unlock")
+@db_option
+@click.argument("user_id")
+def users_unlock(db_url: str | None, user_id: str) -> None:
+    """Lift a lockout (30 failed sign-ins in a day): this user's failures are forgotten."""
+    svc = services_for(db_url, None, required=False)
+    with reported():
+        user = svc.administration.unlock(user_id, audit=admin_audit(svc, "users.admin"))
+    click.echo(_user_line(user))
 
 
 @users.command("end-sessions")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from corridor.errors import CorridorError
+from corridor.errors import CorridorError, Forbidden
 from corridor.text import N_
 
 
@@ -49,3 +49,18 @@ class DecryptionFailed(CorridorError):
 
     def __init__(self, message: str = "The encrypted value cannot be read") -> None:
         super().__init__(message)
+
+
+class PasswordChangeRequired(Forbidden):
+    """The caller signed in with a one-time password an administrator set: nothing but
+    the change of password until they choose their own (``AccountService.resolve``)."""
+
+    code = "password_change_required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            N_(
+                "Your password was reset by an administrator: choose a new password "
+                "before anything else"
+            )
+        )

@@ -10,7 +10,7 @@ Two uses are built on it:
 * ``LoginGuard``: throttles failed logins per user name (known or not, so throttling
   tells nothing about which names exist): after 9 failures in 15 minutes the 10th
   attempt is refused before the password is even checked; 30 failures in 24 hours lock
-  the account for 24 hours.
+  the account for 24 hours, or until an administrator unlocks it (``clear``).
 * ``LookupGuard``: the anti-enumeration rule: a user who has looked up more than N
   distinct persons in the last hour is refused, and an alert is recorded (once per
   window). N is policy, per role (``Settings.lookups_per_hour``; docs/security.md):
@@ -199,12 +199,19 @@ class LoginGuard:
                 )
 
     def succeeded(self, conn: Connection, username: str, user_id: str) -> None:
+        self.clear(conn, username, user_id)
+
+    def clear(self, conn: Connection, username: str, user_id: str) -> int:
+        """Forget the failures of one account (a right password, or an administrator's
+        unlock): its throttle and lockout counts and its lock; the failures counted."""
         key = _username_key(username)
+        failures = self.limiter.count(conn, self.lockout, key)
         self.limiter.reset(conn, self.throttle, key)
         self.limiter.reset(conn, self.lockout, key)
         conn.execute(
             update(users).where(users.c.id == user_id).values(failed_logins=0, locked_until=None)
         )
+        return failures
 
 
 class LookupGuard:

@@ -149,11 +149,15 @@ class Sessions:
             .values(revoked_at=self.clock())
         )
 
-    def revoke_all(self, conn: Connection, user_id: str) -> int:
-        """End every session of a user (password change, disabling, suspected theft)."""
-        result = conn.execute(
-            update(sessions)
-            .where(sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None))
-            .values(revoked_at=self.clock())
+    def revoke_all(self, conn: Connection, user_id: str, keep: str | None = None) -> int:
+        """End every session of a user (password change, disabling, suspected theft) but
+        the one whose cookie value is ``keep`` (the user's own, changing their password);
+        the number ended."""
+        query = update(sessions).where(
+            sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None)
         )
+        if keep is not None:
+            query = query.where(sessions.c.id_hash != _digest(keep))
+        now = self.clock()
+        result = conn.execute(query.values(revoked_at=now))
         return int(result.rowcount)

@@ -133,6 +133,16 @@ class ApiTokens:
             update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=self.clock())
         )
 
+    def revoke_all(self, conn: Connection, user_id: str) -> int:
+        """Revoke every live API token of a user (a new password or second factor: a
+        token made under the old one ends with it); the number revoked."""
+        result = conn.execute(
+            update(api_tokens)
+            .where(api_tokens.c.user_id == user_id, api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=self.clock())
+        )
+        return int(result.rowcount)
+
     def revoke(self, conn: Connection, token_id: str) -> None:
         conn.execute(
             update(api_tokens)

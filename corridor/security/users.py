@@ -26,6 +26,7 @@ __all__ = [
     "enrol_totp",
     "load_principal",
     "set_disabled",
+    "set_password",
     "set_roles",
     "set_sites",
 ]
@@ -38,6 +39,8 @@ class Principal:
     user_id: str
     roles: frozenset[Role]
     site_ids: frozenset[str]
+    # The password is a one-time one an administrator set: it must be changed first.
+    password_expired: bool = False
 
     def on_site(self, site_id: str) -> bool:
         return site_id in self.site_ids
@@ -61,6 +64,7 @@ def create_user(
             display_name=display_name,
             password_hash=hash_password(password),
             password_changed_at=now,
+            password_expired=False,
             disabled=False,
             failed_logins=0,
             created_at=now,
@@ -94,10 +98,29 @@ def set_disabled(conn: Connection, user_id: str, disabled: bool, now: datetime) 
     )
 
 
+def set_password(
+    conn: Connection, user_id: str, password: str, now: datetime, *, expired: bool
+) -> None:
+    """A new password (argon2id-hashed); ``expired``: a one-time password the user must
+    change before anything else."""
+    conn.execute(
+        update(users)
+        .where(users.c.id == user_id)
+        .values(
+            password_hash=hash_password(password),
+            password_changed_at=now,
+            password_expired=expired,
+            updated_at=now,
+        )
+    )
+
+
 def load_principal(conn: Connection, user_id: str, now: datetime) -> Principal | None:
     """The user's current roles and sites; ``None`` when disabled, locked or gone."""
     row = conn.execute(
-        select(users.c.disabled, users.c.locked_until).where(users.c.id == user_id)
+        select(users.c.disabled, users.c.locked_until, users.c.password_expired).where(
+            users.c.id == user_id
+        )
     ).first()
     if row is None or row.disabled or (row.locked_until is not None and row.locked_until > now):
         return None
@@ -109,6 +132,7 @@ def load_principal(conn: Connection, user_id: str, now: datetime) -> Principal |
         # A role name this version does not know grants nothing.
         roles=frozenset(Role(r) for r in roles.scalars() if r in known),
         site_ids=frozenset(sites.scalars()),
+        password_expired=bool(row.password_expired),
     )
 
 

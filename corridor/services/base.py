@@ -19,6 +19,9 @@ AuditHook = Callable[[Connection, list[str]], None]
 # Appends one audit event for an administrator's action (users, sites, tokens): the
 # connection, what was done (ids only, never a password or a secret) and the site, if any.
 AdminAudit = Callable[[Connection, str, "str | None"], None]
+# Appends one audit event for a user's work on their own account (a new password): the
+# connection, what was done (never a password), and whether it was allowed.
+AccountAudit = Callable[[Connection, str, bool], None]
 # Told, after a write committed, which persons it registered or moved (tracing listens).
 PersonsListener = Callable[[list[str]], None]
 

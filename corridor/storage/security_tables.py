@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 from corridor.storage.metadata import ID, metadata
@@ -39,6 +40,9 @@ users = Table(
     Column("display_name", String(200), nullable=False),
     Column("password_hash", String(200), nullable=False),
     Column("password_changed_at", UTCDateTime, nullable=False),
+    # A one-time password an administrator set (migration 0036): the user changes it
+    # before anything else (``AccountService.resolve``).
+    Column("password_expired", Boolean, nullable=False, server_default=false()),
     # "mk:v1:..." token from MasterKey.encrypt_secret; NULL until TOTP is enrolled.
     Column("totp_secret", Text),
     # The last accepted TOTP time step: a code for this step or an earlier one is a replay.

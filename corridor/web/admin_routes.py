@@ -13,14 +13,14 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from corridor.responses import ApiToken, Enrolment, SessionsEnded, Site, User
-from corridor.schemas import SitePatch, UserIn, UserPatch
+from corridor.responses import ApiToken, Enrolment, PasswordReset, SessionsEnded, Site, User
+from corridor.schemas import PasswordResetIn, SitePatch, UserIn, UserPatch
 from corridor.services import Services
 from corridor.services import idempotency as made
 from corridor.services.protection.accounts import Caller
 from corridor.web.deps import services
 from corridor.web.enrolment import enrolment, without_secret
-from corridor.web.retries import Retried, admin_keyed
+from corridor.web.retries import Guard, Retried, admin_keyed
 from corridor.web.routers import guarded_router
 from corridor.web.writes import audited
 
@@ -107,16 +107,67 @@ def reactivate_user(user_id: str, svc: Svc, who: MayUsersAdmin, retry: Retried) 
 @admin_router.post("/users/{user_id}/second-factor", tags=["users"])
 def reset_second_factor(user_id: str, svc: Svc, who: MayUsersAdmin, retry: Retried) -> Enrolment:
     """A new TOTP secret (in the answer, once): the old one stops working, every session
-    of the user ends, and they enrol again. Sent again with the same key: the user,
+    and every API token of the user ends (``sessions_ended``, ``tokens_revoked``), and
+    they enrol again. Not your own (409). Sent again with the same key: the user,
     without the secret (and no third secret): lost the answer, reset again with a new
     key."""
     hook = svc.audit.admin_hook(who, "users.admin")
     return retry.run(
         who,
         lambda guard: enrolment(
-            svc.administration.reset_second_factor(user_id, audit=admin_keyed(guard, hook))
+            svc.administration.reset_second_factor(
+                user_id, who.principal.user_id, audit=admin_keyed(guard, hook)
+            )
         ),
         lambda _: without_secret(svc.administration.user(user_id)),
+    )
+
+
+@admin_router.post("/users/{user_id}/password", tags=["users"])
+def reset_password(
+    user_id: str, body: PasswordResetIn, svc: Svc, who: MayUsersAdmin, retry: Retried
+) -> PasswordReset:
+    """A forgotten password replaced by a one-time one: the one given, or one made and
+    in the answer once. The user changes it at their next sign-in before anything else;
+    every session and API token of theirs ends, a lockout is lifted. Not your own (409):
+    change yours under ``POST /api/auth/password``. Sent again with the same key: the
+    user, without the password."""
+    hook = svc.audit.admin_hook(who, "users.admin")
+
+    def reset(guard: Guard) -> PasswordReset:
+        done = svc.administration.reset_password(
+            user_id, body.password, who.principal.user_id, audit=admin_keyed(guard, hook)
+        )
+        return PasswordReset(
+            user=User.model_validate(done.user),
+            password=done.password,
+            sessions_ended=done.sessions_ended,
+            tokens_revoked=done.tokens_revoked,
+        )
+
+    return retry.run(
+        who,
+        reset,
+        lambda _: PasswordReset(
+            user=User.model_validate(svc.administration.user(user_id)),
+            password=None,
+            sessions_ended=None,
+            tokens_revoked=None,
+        ),
+    )
+
+
+@admin_router.post("/users/{user_id}/unlock", tags=["users"])
+def unlock_user(user_id: str, svc: Svc, who: MayUsersAdmin, retry: Retried) -> User:
+    """Lift the lockout of this user (30 failed sign-ins in a day): their failure counts
+    and lock are cleared, nobody else's. Audited."""
+    hook = svc.audit.admin_hook(who, "users.admin")
+    return retry.run(
+        who,
+        lambda guard: User.model_validate(
+            svc.administration.unlock(user_id, audit=admin_keyed(guard, hook))
+        ),
+        lambda _: User.model_validate(svc.administration.user(user_id)),
     )
 
 

@@ -16,8 +16,8 @@ from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from corridor.errors import Forbidden, Unauthenticated
-from corridor.responses import IssuedToken, LoggedOut, LoginResult, Me
-from corridor.schemas import Moment, Strict
+from corridor.responses import IssuedToken, LoggedOut, LoginResult, Me, PasswordChanged
+from corridor.schemas import Moment, PasswordChangeIn, Strict
 from corridor.security.roles import default_matrix
 from corridor.security.sessions import COOKIE_ATTRIBUTES, COOKIE_NAME
 from corridor.services import Services
@@ -54,6 +54,15 @@ def bearer_token(request: Request) -> str | None:
 
 def caller(request: Request, svc: Svc) -> Caller:
     who = svc.accounts.resolve(request.cookies.get(COOKIE_NAME), bearer_token(request))
+    note_caller(request, who.principal.user_id)
+    return who
+
+
+def caller_changing_password(request: Request, svc: Svc) -> Caller:
+    """The caller, also when they signed in with a one-time password: the change of
+    password is the one thing such a session may do."""
+    cookie, bearer = request.cookies.get(COOKIE_NAME), bearer_token(request)
+    who = svc.accounts.resolve(cookie, bearer, expired_ok=True)
     note_caller(request, who.principal.user_id)
     return who
 
@@ -96,7 +105,10 @@ def login(body: LoginIn, response: Response, svc: Svc) -> LoginResult:
     """Check the password; then give the second factor if your roles need one."""
     result = svc.accounts.login(body.username, body.password)
     _set_cookie(response, result.session_id)
-    return LoginResult(second_factor_required=result.second_factor_required)
+    return LoginResult(
+        second_factor_required=result.second_factor_required,
+        password_change_required=result.password_change_required,
+    )
 
 
 @router.post("/second-factor")
@@ -110,6 +122,30 @@ def second_factor(
 
     _set_cookie(response, svc.accounts.second_factor(session_id, body.code))
     return LoginResult(second_factor_required=False)
+
+
+@router.post("/password")
+def change_password(
+    body: PasswordChangeIn,
+    request: Request,
+    svc: Svc,
+    who: Annotated[Caller, Depends(caller_changing_password)],
+) -> PasswordChanged:
+    """Your own new password, with your current one (a wrong one counts as a failed
+    sign-in: throttled, then locked). This session stays; your other sessions and every
+    API token of yours end (the answer says how many). From a signed-in session, not a
+    token. No ``Idempotency-Key``: the body is passwords, never hashed into a stored row;
+    sent again, the current password is no longer the one (422)."""
+    changed = svc.accounts.change_password(
+        who,
+        request.cookies.get(COOKIE_NAME) or "",
+        body.current_password,
+        body.new_password,
+        audit=svc.audit.account_hook(who),
+    )
+    return PasswordChanged(
+        sessions_ended=changed.sessions_ended, tokens_revoked=changed.tokens_revoked
+    )
 
 
 class TokenIn(Strict):

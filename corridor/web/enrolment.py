@@ -18,7 +18,13 @@ def enrolment(enrolled: Enrolled) -> Enrolment:
     user = User.model_validate(enrolled.user)
     secret = enrolled.totp_secret
     uri = provisioning_uri(secret, user.username) if secret else None
-    return Enrolment(user=user, totp_secret=secret, totp_uri=uri)
+    return Enrolment(
+        user=user,
+        totp_secret=secret,
+        totp_uri=uri,
+        sessions_ended=enrolled.sessions_ended,
+        tokens_revoked=enrolled.tokens_revoked,
+    )
 
 
 def without_secret(user: dict[str, object]) -> Enrolment:

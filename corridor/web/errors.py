@@ -32,7 +32,12 @@ from corridor.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from corridor.security.errors import InvalidCredentials, KeyUnavailable, Throttled
+from corridor.security.errors import (
+    InvalidCredentials,
+    KeyUnavailable,
+    PasswordChangeRequired,
+    Throttled,
+)
 from corridor.services.protection.accounts import Caller
 from corridor.storage.database import storage_failure
 from corridor.text import N_, Text
@@ -74,6 +79,8 @@ def _field_path(loc: tuple[object, ...]) -> str:
     return out or "body"
 
 
+# Where a user signed in with an administrator's one-time password is sent first.
+PASSWORD_PAGE = "/account/password"
 JSON_PATHS = ("/api/", "/openapi.json", "/docs", "/redoc")
 
 
@@ -125,6 +132,10 @@ def html_error(
     """The error as a page, inside the normal layout with the menu of ``who`` and a way
     back; a missing login (or second factor) sends the browser to sign in (htmx requests
     are told to go there with ``HX-Redirect``)."""
+    if code == PasswordChangeRequired.code:  # a one-time password: changed first
+        if request.headers.get("hx-request") == "true":
+            return Response(status_code=204, headers={"HX-Redirect": PASSWORD_PAGE})
+        return RedirectResponse(PASSWORD_PAGE, status_code=303)
     if status == 401:
         if request.headers.get("hx-request") == "true":
             # Back to the page the fragment was asked from (static/forms.js keeps what

@@ -55,6 +55,10 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 KEPT_WAIT_S = 10.0
 KEPT_POLL_S = 0.05
 T = TypeVar("T")
+# Fields never hashed into the key's stored row (a fast hash of a password is a guess
+# away from it): their value is replaced by this before the body is hashed.
+SECRET_FIELDS = frozenset({"password", "current_password", "new_password", "passphrase"})
+WITHHELD = "<withheld>"
 # Wraps a write's audit hook so that the key joins the write's transaction.
 Guard = Callable[[AuditHook], AuditHook]
 
@@ -173,6 +177,17 @@ def shown_again(_: Stored) -> None:
     first one did."""
 
 
+def _without_secrets(value: Any) -> Any:
+    """A JSON body with every secret field's value replaced (``SECRET_FIELDS``)."""
+    if isinstance(value, dict):
+        return {
+            k: WITHHELD if k in SECRET_FIELDS else _without_secrets(v) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_without_secrets(v) for v in value]
+    return value
+
+
 async def _payload(request: Request) -> tuple[Any, str | None]:
     """The body as a canonical JSON value, and the key a form carried."""
     ctype = request.headers.get("content-type", "")
@@ -185,6 +200,8 @@ async def _payload(request: Request) -> tuple[Any, str | None]:
                 key = value
             elif name == CSRF_FIELD:
                 continue
+            elif name in SECRET_FIELDS:
+                fields.append([name, WITHHELD])
             elif isinstance(value, UploadFile):
                 content = await value.read()
                 await value.seek(0)
@@ -196,7 +213,7 @@ async def _payload(request: Request) -> tuple[Any, str | None]:
     if not raw:
         return None, None
     try:
-        return json.loads(raw), None
+        return _without_secrets(json.loads(raw)), None
     except ValueError:
         return raw.hex(), None
 

@@ -29,7 +29,7 @@ def test_an_administrators_password_alone_administers_nothing(database, clock):
     )
     half = make_client(database, clock, roles=(Role.COORDINATOR,), login=False)
     r = half.post("/api/auth/login", json={"username": "root2", "password": PASSWORD})
-    assert r.json() == {"second_factor_required": True}
+    assert r.json() == {"second_factor_required": True, "password_change_required": False}
     me = half.get("/api/auth/me").json()["user_id"]
     assert half.put(f"/api/users/{me}/sites", json={"site_ids": []}).status_code == 401
     assert half.get("/api/users").status_code == 401
@@ -80,7 +80,7 @@ def test_users_are_created_changed_reset_and_deactivated_with_an_audit_event_eac
     assert purposes == [
         f"user {user_id} created: registrar",
         f"user {user_id} changed: language, roles",
-        f"user {user_id}: new second factor, 0 sessions ended",
+        f"user {user_id}: new second factor, 0 sessions ended, 0 API tokens revoked",
         f"user {user_id}: 0 sessions ended",
         f"user {user_id} deactivated, 0 sessions ended",
     ]

@@ -85,7 +85,8 @@ def officer(database, clock):
 def test_protection_12_login_needs_the_second_factor_before_personal_data(officer, clock):
     c, secret = officer
     r = c.post("/api/auth/login", json={"username": "Amina ", "password": PASSWORD})
-    assert r.status_code == 200 and r.json() == {"second_factor_required": True}
+    assert r.status_code == 200
+    assert r.json() == {"second_factor_required": True, "password_change_required": False}
     first = c.cookies[COOKIE_NAME]
     assert c.get("/api/auth/me").json()["second_factor"] is False
     r = c.post("/api/persons/search", json={"registration_number": "0000-0000-0"})

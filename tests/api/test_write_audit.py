@@ -709,6 +709,7 @@ READS_BY_POST = {
     "/tracing/cases/{case_id}/search",
     "/api/auth/login", "/api/auth/second-factor", "/api/auth/logout", "/api/auth/tokens",
     "/login", "/login/code", "/logout", "/language",
+    "/api/auth/password", "/account/password",  # audited as account.password, by the user
 }  # fmt: skip
 # Writes by a site node, not by a user (issue 16, docs/sync.md "Over HTTP"): no account
 # calls them; the node's signature over the bundle is the credential, what they apply is

@@ -103,3 +103,53 @@ def test_users_sites_and_tokens_from_the_command_line_are_audited(tmp_path):
         "deactivated, 0 sessions ended",
         "closed",
     ]
+
+
+def test_the_operator_resets_a_forgotten_password_and_lifts_a_lockout(tmp_path, monkeypatch):
+    """The command-line twins of the administrator's reset and unlock (the way back in
+    for the only administrator, who cannot reset their own on the pages)."""
+    from fastapi.testclient import TestClient
+
+    from corridor.settings import Settings
+    from corridor.web import create_app
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    key = tmp_path / "master.key"
+    runner = CliRunner()
+    monkeypatch.setattr(importlib.import_module("corridor.cli.db"), "_interactive", lambda: True)
+    answers = f"admin\nFirst Admin\n{PASSWORD}\n{PASSWORD}\n"
+    r = runner.invoke(main, ["init", "--db", url, "--master-key-file", str(key)], input=answers)
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(main, ["users", "list", "--db", url])
+    admin_id = r.output.split()[0]
+    r = runner.invoke(main, ["users", "reset-password", "--db", url, admin_id])
+    assert r.exit_code == 0, r.output
+    assert "0 sessions ended, 0 API tokens revoked" in r.output
+    one_time = r.output.rsplit("(shown once): ", 1)[1].strip()
+    app = create_app(Settings(database_url=url, master_key_file=str(key)))
+    with TestClient(app, base_url="https://testserver") as c:
+        r = c.post("/api/auth/login", json={"username": "admin", "password": one_time})
+        assert r.status_code == 200 and r.json()["password_change_required"] is True
+        for _ in range(9):  # a throttle's worth of failures, then the operator lifts it
+            c.post("/api/auth/login", json={"username": "admin", "password": "a guess"})
+        r = c.post("/api/auth/login", json={"username": "admin", "password": one_time})
+        assert r.status_code == 429
+        r = runner.invoke(main, ["users", "unlock", "--db", url, admin_id])
+        assert r.exit_code == 0 and "admin" in r.output, r.output
+        r = c.post("/api/auth/login", json={"username": "admin", "password": one_time})
+        assert r.status_code == 200
+    short = tmp_path / "short"
+    short.write_text("short\n")
+    r = runner.invoke(
+        main, ["users", "reset-password", "--db", url, admin_id, "--password-file", str(short)]
+    )
+    assert r.exit_code != 0 and "at least 12 characters" in r.output
+    db = Database(url)
+    with db.read() as conn:
+        purposes = list(conn.execute(select(audit_events.c.purpose)).scalars())
+    db.dispose()
+    assert f"user {admin_id}: one-time password set, 0 sessions ended, 0 API tokens revoked" in (
+        purposes
+    )
+    assert f"user {admin_id} unlocked (was not locked, 9 failed sign-ins)" in purposes
+    assert not any(one_time in p for p in purposes)

@@ -95,7 +95,8 @@ def _sign_in(
     presents the token."""
     with httpx.Client(base_url=base) as browser:
         r = browser.post("/api/auth/login", json={"username": username, "password": password})
-        assert r.status_code == 200 and r.json() == {"second_factor_required": True}, r.text
+        assert r.status_code == 200, r.text
+        assert r.json() == {"second_factor_required": True, "password_change_required": False}
         cookie = {"Cookie": f"{SESSION_COOKIE}={r.cookies[SESSION_COOKIE]}"}
         r = browser.post("/api/auth/second-factor", json={"code": totp.now()}, headers=cookie)
         assert r.status_code == 200, r.text

@@ -203,6 +203,8 @@ COMMANDS: dict[str, Command] = {
     "users list": Command("none", "staff accounts", ("users", "list", *DB)),
     "users reactivate": Command("none", NOT_RUN_ADMIN),
     "users reset-second-factor": Command("none", NOT_RUN_ADMIN),
+    "users reset-password": Command("none", NOT_RUN_ADMIN),
+    "users unlock": Command("none", NOT_RUN_ADMIN),
 }
 
 # Words no option of any command may hold: there is no search, list or export by

@@ -72,6 +72,13 @@ BODIES: dict[str, Any] = {
         "roles": ["coordinator"],
     },
     "PATCH /api/users/{user_id}": {"language": "en", "roles": ["administrator"]},
+    # One's own: refused (409), nothing changed. A wrong current password: refused (422),
+    # one failed sign-in counted.
+    "POST /api/users/{user_id}/password": {"password": "a one-time test password"},
+    "POST /api/auth/password": {
+        "current_password": "not the password",
+        "new_password": "a new long test password",
+    },
     "PATCH /api/sites/{site_id}": {"capacity": 1234},
     "POST /api/persons/match": {
         "given_name": "{given_name}",
@@ -181,6 +188,13 @@ FORMS: dict[str, dict[str, str]] = {
     "POST /admin/users/{user_id}/reactivate": {},
     "POST /admin/users/{user_id}/second-factor": {},
     "POST /admin/users/{user_id}/sessions/end": {},
+    "POST /admin/users/{user_id}/password": {"password": ""},
+    "POST /admin/users/{user_id}/unlock": {},
+    "POST /account/password": {
+        "current_password": "not the password",
+        "new_password": "a new long test password",
+        "new_password_again": "a new long test password",
+    },
     "POST /admin/sites": {"name": "Camp Route Table Page", "kind": "camp", "pcode": "SY08"},
     "POST /admin/sites/{site_id}": {"capacity": "1234"},
     "POST /admin/sites/{site_id}/close": {},
@@ -205,6 +219,8 @@ NO_KEY: dict[str, str] = {
     "POST /api/auth/login": "no caller yet to own a key; its body is a password",
     "POST /api/auth/second-factor": "part of the login; its body is a one-time code",
     "POST /api/auth/logout": "ending a session twice is ending it once",
+    "POST /api/auth/password": "its body is passwords, never hashed into a stored row; "
+    "sent again, the current password is no longer the one (422)",
     "POST /api/persons/search": "a read (a POST so that nothing personal is in the URL)",
     "POST /api/persons/match": "a read (a POST so that nothing personal is in the URL)",
     "POST /api/exports/{export_id}/download": "once-only by design: the file is kept "
@@ -212,6 +228,7 @@ NO_KEY: dict[str, str] = {
     "POST /login": "the login form",
     "POST /login/code": "the login's second step",
     "POST /logout": "ending a session twice is ending it once",
+    "POST /account/password": "the password form, as its API twin",
     "POST /language": "a preference in a cookie",
     "POST /search": "a read",
     "POST /tracing/cases/{case_id}/search": "a read (the search for a case's person sought)",

@@ -307,6 +307,8 @@ NOT_PERSON_STATE = {
     "AdministrationService.deactivate", "AdministrationService.reactivate",
     "AdministrationService.reset_second_factor", "AdministrationService.end_sessions",
     "AdministrationService.revoke_token", "Gate.export_file", "KeyService.drill",
+    "AdministrationService.reset_password", "AdministrationService.unlock",
+    "AccountService.change_password",
     "Gate.reported_to_operator",  # audits the persons an import's report names: a read
     "KeyService.seal_plaintext", "SiteService.create", "SiteService.update",
     "SiteService.close",

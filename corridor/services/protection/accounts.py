@@ -9,10 +9,17 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from corridor.errors import Forbidden, NotFound, Problem, Unauthenticated, require
+from corridor.errors import (
+    Forbidden,
+    NotFound,
+    Problem,
+    Unauthenticated,
+    ValidationFailed,
+    require,
+)
 from corridor.security import roles as role_rules
 from corridor.security.crypto import MasterKey
-from corridor.security.errors import InvalidCredentials, Throttled
+from corridor.security.errors import InvalidCredentials, PasswordChangeRequired, Throttled
 from corridor.security.passwords import check_password, hash_password, needs_rehash
 from corridor.security.ratelimit import LoginGuard, LookupGuard
 from corridor.security.roles import AuthorisationMatrix, Role
@@ -25,10 +32,11 @@ from corridor.security.users import (
     create_user,
     enrol_totp,
     load_principal,
+    set_password,
     set_roles,
     set_sites,
 )
-from corridor.services.base import AuditHook
+from corridor.services.base import AccountAudit, AuditHook
 from corridor.services.registration.sites import unknown_site_problems
 from corridor.storage.database import Database
 from corridor.text import N_
@@ -63,6 +71,16 @@ class Caller:
 class LoginResult:
     session_id: str
     second_factor_required: bool
+    # A one-time password an administrator set: the user chooses their own first.
+    password_change_required: bool = False
+
+
+@dataclass(frozen=True)
+class PasswordChanged:
+    """What a change of password ended: the user's other sessions and their API tokens."""
+
+    sessions_ended: int
+    tokens_revoked: int
 
 
 class AccountService:
@@ -195,7 +213,7 @@ class AccountService:
                     if session is None:  # disabled or locked: same answer as a bad password
                         raise InvalidCredentials()
                     needs = any(self.matrix.requires_totp(r) for r in session.principal.roles)
-                    return LoginResult(session_id, needs)
+                    return LoginResult(session_id, needs, session.principal.password_expired)
                 self.guard.failed(conn, username, row.id if row else None)
         # Recorded failures are committed above before the error is raised.
         if throttled is not None:
@@ -257,12 +275,71 @@ class AccountService:
                 audit(conn, [])
         return issued.id, issued.secret
 
+    def change_password(
+        self, who: Caller, session_id: str, current: str, new: str, *, audit: AccountAudit
+    ) -> PasswordChanged:
+        """The user's own new password, given with the current one (``new`` is checked
+        by the schema: ``PasswordChangeIn``). A wrong current password counts as a failed
+        sign-in of the account (``LoginGuard``: throttled, then locked) and is audited as
+        refused. The change ends the user's other sessions and every API token of theirs,
+        keeps this session, clears a one-time password's flag, and is audited; no
+        password is ever in the audit log. From a browser session only (a token's client
+        holds no password), once the second factor is given where a role needs it."""
+        if who.token_scopes is not None:
+            raise Forbidden(N_("A password is changed from a signed-in session, not a token"))
+        if not who.second_factor and any(self.matrix.requires_totp(r) for r in who.principal.roles):
+            raise Unauthenticated(N_("Give the second factor (TOTP code) first"))
+        user_id = who.principal.user_id
+        throttled = None
+        wrong = False
+        changed = None
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                select(users.c.username, users.c.password_hash).where(users.c.id == user_id)
+            ).one()
+            decision = self.guard.check(conn, row.username)
+            if not decision.allowed:
+                throttled = decision.retry_after
+                audit(conn, "password change refused: too many failed attempts", False)
+            elif not check_password(row.password_hash, current):
+                self.guard.failed(conn, row.username, user_id)
+                audit(conn, "password change refused: the current password is wrong", False)
+                wrong = True
+            else:
+                if new == current:
+                    reason = N_("must differ from your current password")
+                    raise ValidationFailed([Problem("new_password", reason)])
+                self.guard.succeeded(conn, row.username, user_id)
+                set_password(conn, user_id, new, self.clock(), expired=False)
+                ended = self.sessions.revoke_all(conn, user_id, keep=session_id)
+                revoked = self.tokens.revoke_all(conn, user_id)
+                audit(
+                    conn,
+                    f"password changed: {ended} other sessions ended, {revoked} API tokens "
+                    "revoked",
+                    True,
+                )
+                changed = PasswordChanged(ended, revoked)
+        # Recorded failures and refusals are committed above before the error is raised.
+        if throttled is not None:
+            raise Throttled(throttled)
+        if wrong or changed is None:
+            reason = N_("is not your current password")
+            raise ValidationFailed([Problem("current_password", reason)])
+        return changed
+
     def logout(self, session_id: str) -> None:
         with self.db.transaction() as conn:
             self.sessions.revoke(conn, session_id)
 
-    def resolve(self, session_id: str | None, bearer: str | None) -> Caller:
-        """The caller behind a session cookie or an API token; Unauthenticated if none."""
+    def resolve(
+        self, session_id: str | None, bearer: str | None, *, expired_ok: bool = False
+    ) -> Caller:
+        """The caller behind a session cookie or an API token; Unauthenticated if none.
+        A user signed in with a one-time password (an administrator's reset) is refused
+        everything (``PasswordChangeRequired``) but what asks ``expired_ok``: changing it.
+        This is the one place that flag is checked; every request resolves its caller
+        here."""
         # Read-only: resolving a caller takes no write lock; the last-used time is written
         # at most once a minute, in a transaction of its own.
         access: TokenAccess | None = None
@@ -272,6 +349,9 @@ class AccountService:
                 access = self.tokens.authenticate(conn, bearer, touch=False)
             elif session_id:
                 session = self.sessions.resume(conn, session_id, touch=False)
+        principal = access.principal if access else session.principal if session else None
+        if principal is not None and principal.password_expired and not expired_ok:
+            raise PasswordChangeRequired()
         if access is not None:
             if access.stale:
                 with self.db.transaction() as conn:

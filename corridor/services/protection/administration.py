@@ -1,5 +1,6 @@
 """The administrator's work on accounts: the first administrator, users (create, roles,
-sites, language, deactivate, a new second factor, ending sessions) and API tokens.
+sites, language, deactivate, a new second factor, a one-time password, lifting a
+lockout, ending sessions) and API tokens.
 
 Every change is one transaction with its audit event (``AdminAudit``: what was done,
 naming ids, never a password or a secret). Nothing here reads a person: an administrator
@@ -10,6 +11,7 @@ their own administrator role, and the last active administrator stays one.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,17 +22,29 @@ from sqlalchemy import Connection, and_, func, select, update
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed, require
 from corridor.schemas import UserIn, UserPatch
 from corridor.security.crypto import MasterKey
+from corridor.security.ratelimit import LoginGuard
 from corridor.security.roles import AuthorisationMatrix, Role
 from corridor.security.sessions import Sessions
 from corridor.security.tables import api_tokens, sessions, user_roles, user_sites, users
 from corridor.security.tokens import ApiTokens
-from corridor.security.users import create_user, enrol_totp, set_disabled, set_roles, set_sites
+from corridor.security.users import (
+    create_user,
+    enrol_totp,
+    set_disabled,
+    set_password,
+    set_roles,
+    set_sites,
+)
 from corridor.services.base import AdminAudit, Service
 from corridor.services.registration.sites import unknown_site_problems
 from corridor.storage.database import Database
 from corridor.text import N_
 
-__all__ = ["AdministrationService", "Enrolment"]
+__all__ = ["AdministrationService", "Enrolment", "PasswordReset"]
+
+# A one-time password Corridor makes: 4 groups of 5 characters of Crockford's base 32
+# (no I, L, O, U: nothing to misread when it is read out), 100 random bits.
+ONE_TIME_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 @dataclass(frozen=True)
@@ -40,6 +54,26 @@ class Enrolment:
 
     user: dict[str, Any]
     totp_secret: str | None
+    # What a reset of the second factor ended (None for a user created or changed).
+    sessions_ended: int | None = None
+    tokens_revoked: int | None = None
+
+
+@dataclass(frozen=True)
+class PasswordReset:
+    """A user whose forgotten password an administrator reset: the one-time password
+    Corridor made (shown once; ``None`` when the administrator gave one), and the
+    sessions and API tokens that ended."""
+
+    user: dict[str, Any]
+    password: str | None
+    sessions_ended: int
+    tokens_revoked: int
+
+
+def one_time_password() -> str:
+    groups = ("".join(secrets.choice(ONE_TIME_ALPHABET) for _ in range(5)) for _ in range(4))
+    return "-".join(groups)
 
 
 class AdministrationService(Service):
@@ -55,6 +89,7 @@ class AdministrationService(Service):
         self.matrix = matrix
         self.sessions = Sessions(clock)
         self.tokens = ApiTokens(clock)
+        self.guard = LoginGuard(clock)
 
     # -- reading --------------------------------------------------------------------
 
@@ -204,15 +239,75 @@ class AdministrationService(Service):
             audit(conn, f"user {user_id} reactivated", None)
             return self._user(conn, user_id)
 
-    def reset_second_factor(self, user_id: str, *, audit: AdminAudit) -> Enrolment:
-        """A new TOTP secret: the old one stops working at once, every session of the
-        user ends, and they enrol the new secret (shown once) before signing in again."""
+    def reset_second_factor(
+        self, user_id: str, by: str | None = None, *, audit: AdminAudit
+    ) -> Enrolment:
+        """A new TOTP secret: the old one stops working at once, every session and every
+        API token of the user ends (a stolen phone's holder keeps nothing), and they enrol
+        the new secret (shown once) before signing in again. Not one's own (409): a
+        session or token taken from an administrator cannot move their second factor to
+        another phone; another administrator, or the operator's command, does it."""
         with self.db.transaction() as conn:
             self._user(conn, user_id)
+            if user_id == by:
+                raise Conflict(
+                    N_("you cannot reset your own second factor: ask another administrator"),
+                    field="user_id",
+                )
             secret = enrol_totp(conn, self._master(), user_id, self.clock())
             ended = self.sessions.revoke_all(conn, user_id)
-            audit(conn, f"user {user_id}: new second factor, {ended} sessions ended", None)
-            return Enrolment(self._user(conn, user_id), secret)
+            revoked = self.tokens.revoke_all(conn, user_id)
+            audit(
+                conn,
+                f"user {user_id}: new second factor, {ended} sessions ended, "
+                f"{revoked} API tokens revoked",
+                None,
+            )
+            return Enrolment(self._user(conn, user_id), secret, ended, revoked)
+
+    def reset_password(
+        self, user_id: str, password: str | None, by: str | None, *, audit: AdminAudit
+    ) -> PasswordReset:
+        """A forgotten password replaced by a one-time one: ``password`` as the
+        administrator gives it (checked by ``PasswordResetIn``), or one made here and
+        shown once. The user must change it at their next sign-in before anything else
+        (``users.password_expired``, checked in ``AccountService.resolve``); every session
+        and API token of theirs ends, and a lockout is lifted (they can sign in with it).
+        Not one's own (409: change it under your account), which also keeps the last
+        active administrator: a reset never disables nor demotes anyone, and the only
+        administrator left can always sign in with the password they were given."""
+        made = None if password else one_time_password()
+        with self.db.transaction() as conn:
+            user = self._user(conn, user_id)
+            if user_id == by:
+                raise Conflict(
+                    N_(
+                        "you cannot reset your own password: change it under your account, "
+                        "or ask another administrator"
+                    ),
+                    field="user_id",
+                )
+            set_password(conn, user_id, password or str(made), self.clock(), expired=True)
+            self.guard.clear(conn, user["username"], user_id)
+            ended = self.sessions.revoke_all(conn, user_id)
+            revoked = self.tokens.revoke_all(conn, user_id)
+            audit(
+                conn,
+                f"user {user_id}: one-time password set, {ended} sessions ended, "
+                f"{revoked} API tokens revoked",
+                None,
+            )
+            return PasswordReset(self._user(conn, user_id), made, ended, revoked)
+
+    def unlock(self, user_id: str, *, audit: AdminAudit) -> dict[str, Any]:
+        """Lift the lockout of one user (30 failed sign-ins in a day): their failure counts
+        and their lock are cleared, nobody else's. The failures counted are audited."""
+        with self.db.transaction() as conn:
+            user = self._user(conn, user_id)
+            failures = self.guard.clear(conn, user["username"], user_id)
+            locked = "was locked" if user["locked_until"] else "was not locked"
+            audit(conn, f"user {user_id} unlocked ({locked}, {failures} failed sign-ins)", None)
+            return self._user(conn, user_id)
 
     def end_sessions(self, user_id: str, *, audit: AdminAudit) -> int:
         """End every session of a user (a lost tablet); the number ended."""
@@ -316,6 +411,9 @@ class AdministrationService(Service):
             "language": row["language"],
             "disabled": bool(row["disabled"]),
             "second_factor_enrolled": row["totp_secret"] is not None,
+            "password_expired": bool(row["password_expired"]),
+            "failed_logins": int(row["failed_logins"]),
+            "locked_until": locked if (locked := row["locked_until"]) and locked > now else None,
             "live_sessions": int(live or 0),
             "created_at": row["created_at"],
         }

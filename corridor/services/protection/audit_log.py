@@ -7,14 +7,14 @@ never field values), why (the purpose), when, and the outcome; denials too.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from sqlalchemy import Connection
 
 from corridor.security import audit
 from corridor.security.audit import AuditEvent, Outcome
-from corridor.services.base import AdminAudit, Service
+from corridor.services.base import AccountAudit, AdminAudit, Service
 from corridor.services.protection.accounts import Caller
 
 # Why, for each action, when the caller gives no purpose of their own.
@@ -31,6 +31,9 @@ DEFAULT_PURPOSE = {
 }
 
 
+# The audit action of a change of one's own password (not an action of the matrix).
+ACCOUNT_PASSWORD = "account.password"
+
 # The width of ``audit_events.role``.
 ROLE_WIDTH = 30
 
@@ -40,10 +43,15 @@ def acting_role(who: Caller, action: str) -> str:
     allows it (a denial): the roles held, or where they do not fit the column, the first
     and how many more (``health+4``); the user id names the rest."""
     matrix = who.matrix
-    held = sorted(str(r) for r in who.principal.roles)
-    for role in held:
+    for role in sorted(str(r) for r in who.principal.roles):
         if matrix.allowed(role, action, same_site=True):
             return role
+    return held_roles(who)
+
+
+def held_roles(who: Caller) -> str:
+    """The roles ``who`` holds, as ``acting_role`` names them where none allows it."""
+    held = sorted(str(r) for r in who.principal.roles)
     joined = ",".join(held)
     if len(joined) <= ROLE_WIDTH:
         return joined or "none"
@@ -103,6 +111,17 @@ class AuditService(Service):
                     who.principal.user_id, acting_role(who, action), action, what, site_id
                 ),
             )
+
+        return append
+
+    def account_hook(self, who: Caller, action: str = ACCOUNT_PASSWORD) -> AccountAudit:
+        """An audit hook for a user's work on their own account (no matrix action: every
+        user may change their own password): one event, allowed or refused, whose
+        purpose says what was done (never a password). The role is the roles held."""
+
+        def append(conn: Connection, what: str, allowed: bool) -> None:
+            event = self._admin_event(who.principal.user_id, held_roles(who), action, what, None)
+            audit.append(conn, event if allowed else replace(event, outcome=Outcome.DENIED))
 
         return append
 

@@ -8,6 +8,7 @@ GET page has a ``.json`` twin with the same data.
 from __future__ import annotations
 
 from corridor.web.pages import (
+    account,
     admin,
     cards,
     conflicts,
@@ -27,6 +28,7 @@ from corridor.web.pages import (
 # The pages' routers, in the order their routes are tried (``routers.add_routes``).
 ROUTERS = (
     session.router,
+    account.router,
     dashboard.router,
     registration.router,
     persons.router,

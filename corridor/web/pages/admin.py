@@ -1,7 +1,7 @@
 """The administrator's pages: users (create, roles, sites, language, deactivate, a new
-second factor with its QR code, ending sessions), sites (create, edit, close) and API
-tokens (list, revoke). The same services, gates and audit as the API
-(corridor/web/admin_routes.py); no page here shows a person.
+second factor with its QR code, a one-time password, unlocking, ending sessions), sites
+(create, edit, close) and API tokens (list, revoke). The same services, gates and audit
+as the API (corridor/web/admin_routes.py); no page here shows a person.
 
 Every form carries an idempotency key (``form_key()``): sent twice, the write is done
 once. A replayed creation or second-factor reset shows the user without the secret,
@@ -16,12 +16,12 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from corridor.errors import Conflict, ValidationFailed
-from corridor.schemas import SiteIn, SitePatch, UserIn, UserPatch
+from corridor.schemas import PasswordResetIn, SiteIn, SitePatch, UserIn, UserPatch
 from corridor.security.roles import Role
 from corridor.services import Services
 from corridor.services import idempotency as made
 from corridor.services.protection.accounts import Caller
-from corridor.services.protection.administration import Enrolment
+from corridor.services.protection.administration import Enrolment, PasswordReset
 from corridor.web import forms
 from corridor.web.auth import requires
 from corridor.web.enrolment import enrolment, qr_svg, without_secret
@@ -249,14 +249,59 @@ def reset_second_factor(
     user_id: str, request: Request, form: Form, svc: Svc, who: MayUsersAdmin, retry: Retried
 ) -> Response:
     hook = svc.audit.admin_hook(who, "users.admin")
-    enrolled: Enrolment | None = retry.run(
-        who,
-        lambda guard: svc.administration.reset_second_factor(
-            user_id, audit=admin_keyed(guard, hook)
-        ),
-        lambda _: None,  # sent again: no second secret, and the first is not shown again
-    )
+    try:
+        enrolled: Enrolment | None = retry.run(
+            who,
+            lambda guard: svc.administration.reset_second_factor(
+                user_id, who.principal.user_id, audit=admin_keyed(guard, hook)
+            ),
+            lambda _: None,  # sent again: no second secret, and the first is not shown again
+        )
+    except REFUSED as exc:
+        return _user(request, svc, who, user_id, _problems(exc))
     return _enrolled(request, who, enrolled, user_id, svc)
+
+
+@router.post("/admin/users/{user_id}/password")
+def reset_password(
+    user_id: str, request: Request, form: Form, svc: Svc, who: MayUsersAdmin, retry: Retried
+) -> Response:
+    """A one-time password (the one typed, or one made and shown once); sent again, the
+    user as now, with no password."""
+    hook = svc.audit.admin_hook(who, "users.admin")
+    typed = form.get("password")
+    try:
+        data = forms.parse(PasswordResetIn, {"password": typed or None})
+        done: PasswordReset | None = retry.run(
+            who,
+            lambda guard: svc.administration.reset_password(
+                user_id, data.password, who.principal.user_id, audit=admin_keyed(guard, hook)
+            ),
+            lambda _: None,
+        )
+    except REFUSED as exc:
+        return _user(request, svc, who, user_id, _problems(exc))
+    reset: dict[str, Any]
+    if done is None:  # sent again: the password was shown the first time only
+        reset = {"user": svc.administration.user(user_id), "password": None}
+        reset |= {"sessions_ended": None, "tokens_revoked": None}
+    else:
+        reset = {"user": done.user, "password": done.password}
+        reset |= {"sessions_ended": done.sessions_ended, "tokens_revoked": done.tokens_revoked}
+    return render(request, "admin_password.html", {"reset": reset}, who=who)
+
+
+@router.post("/admin/users/{user_id}/unlock")
+def unlock_user(
+    user_id: str, form: Form, svc: Svc, who: MayUsersAdmin, retry: Retried
+) -> Response:
+    hook = svc.audit.admin_hook(who, "users.admin")
+    retry.run(
+        who,
+        lambda guard: svc.administration.unlock(user_id, audit=admin_keyed(guard, hook)),
+        shown_again,
+    )
+    return see_other(f"/admin/users/{user_id}")
 
 
 @router.post("/admin/users/{user_id}/sessions/end")

@@ -19,6 +19,7 @@ from corridor.web.routers import guarded_router
 
 router = guarded_router(include_in_schema=False)
 ONE_YEAR = 365 * 24 * 3600
+PASSWORD_PAGE = "/account/password"
 
 
 def _with_session(response: Response, session_id: str, svc: Services) -> Response:
@@ -83,6 +84,8 @@ def login(request: Request, form: Form, svc: Svc) -> Response:
         return response
     if result.second_factor_required:
         target = "/login" if back == "/" else "/login?" + urlencode({"next": back})
+    elif result.password_change_required:  # an administrator's one-time password
+        target = PASSWORD_PAGE
     else:
         target = back
     return _with_session(see_other(target), result.session_id, svc)
@@ -100,7 +103,9 @@ def second_factor(request: Request, form: Form, svc: Svc) -> Response:
         if isinstance(exc, Throttled):  # how long to wait, as for the password
             response.headers["Retry-After"] = str(int(exc.retry_after.total_seconds()) + 1)
         return response
-    return _with_session(see_other(back), new_id, svc)
+    who = svc.accounts.resolve(new_id, None, expired_ok=True)
+    target = PASSWORD_PAGE if who.principal.password_expired else back
+    return _with_session(see_other(target), new_id, svc)
 
 
 @router.post("/logout")
