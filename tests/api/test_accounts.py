@@ -291,9 +291,9 @@ def test_a_new_second_factor_ends_the_users_tokens_and_sessions(database, clock)
     assert token.get("/api/sites").status_code == 200
     r = admin.post(f"/api/users/{user_id}/second-factor")
     assert r.status_code == 200, r.text
-    assert (r.json()["sessions_ended"], r.json()["tokens_revoked"]) == (1, 1)
     assert token.get("/api/sites").status_code == 401
     assert browser.get("/api/auth/me").status_code == 401
+    assert (r.json()["sessions_ended"], r.json()["tokens_revoked"]) == (1, 1)
     me = admin.get("/api/auth/me").json()["user_id"]
     r = admin.post(f"/api/users/{me}/second-factor")
     assert r.status_code == 409, r.text  # not one's own: a stolen session moves nothing
