@@ -4,6 +4,7 @@ runs on SQLite and PostgreSQL (the ``database`` fixture)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pyotp
@@ -80,8 +81,11 @@ def _failures(database: Any, username: str) -> int:
 # -- 1. a user changes their own password ---------------------------------------------
 
 
-def test_a_user_changes_their_own_password_and_every_other_way_in_ends(database, clock):
+def test_a_user_changes_their_own_password_and_every_other_way_in_ends(
+    database, clock, caplog
+):
     """On the code before, there was no way to: ``POST /api/auth/password`` was a 404."""
+    caplog.set_level(logging.DEBUG)
     admin = make_client(database, clock, roles=(Role.ADMINISTRATOR,))
     user_id, secret = _user(admin, "amina", (Role.REGISTRAR,))
     here = _signed_in(admin, "amina", secret)
@@ -106,6 +110,8 @@ def test_a_user_changes_their_own_password_and_every_other_way_in_ends(database,
     with database.read() as conn:
         purposes = " ".join(conn.execute(select(audit_events.c.purpose)).scalars())
     assert PASSWORD not in purposes and NEW_PASSWORD not in purposes
+    assert caplog.records  # the request log wrote its lines, without either password
+    assert PASSWORD not in caplog.text and NEW_PASSWORD not in caplog.text
 
 
 def test_a_new_password_follows_the_policy_and_the_refusal_names_the_field(database, clock):
@@ -160,8 +166,9 @@ def test_a_password_is_changed_from_a_session_never_with_a_token(database, clock
 # -- 2. an administrator resets a forgotten password ----------------------------------
 
 
-def test_a_reset_password_is_one_time_and_ends_every_way_in(database, clock):
+def test_a_reset_password_is_one_time_and_ends_every_way_in(database, clock, caplog):
     """On the code before, an administrator could not reset a password (404)."""
+    caplog.set_level(logging.DEBUG)
     admin = make_client(database, clock, roles=(Role.ADMINISTRATOR,))
     user_id, secret = _user(admin, "rania", (Role.REGISTRAR,))
     browser = _signed_in(admin, "rania", secret)
@@ -178,7 +185,7 @@ def test_a_reset_password_is_one_time_and_ends_every_way_in(database, clock):
     assert token.get("/api/sites").status_code == 401
     with database.read() as conn:
         purposes = " ".join(conn.execute(select(audit_events.c.purpose)).scalars())
-    assert one_time not in purposes
+    assert one_time not in purposes and one_time not in caplog.text
     me = admin.get("/api/auth/me").json()["user_id"]
     assert (
         "allowed",
