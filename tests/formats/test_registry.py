@@ -116,7 +116,11 @@ def test_the_cli_exports_through_the_gate_and_audits_each_person(tmp_path, datab
     assert "vulnerabilities.muac_mm" in record["withheld"]
     with database.read() as conn:
         events = (
-            conn.execute(select(audit_events).where(audit_events.c.action == "export.bulk"))
+            conn.execute(
+                select(audit_events)
+                .where(audit_events.c.action == "export.bulk")
+                .order_by(audit_events.c.seq)  # PostgreSQL returns rows in any order
+            )
             .mappings()
             .all()
         )

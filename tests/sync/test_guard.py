@@ -149,7 +149,11 @@ def _events(s: Services, action: str) -> list[tuple[str, str, str | None]]:
     with s.db.read() as conn:
         return [
             (r.user_id, r.role, r.purpose)
-            for r in conn.execute(select(audit_events).where(audit_events.c.action == action))
+            for r in conn.execute(
+                select(audit_events)
+                .where(audit_events.c.action == action)
+                .order_by(audit_events.c.seq)  # PostgreSQL returns rows in any order
+            )
         ]
 
 
