@@ -27,11 +27,10 @@ audit: install
 	$(BIN)/pip-audit --skip-editable --progress-spinner off
 
 # The suite in worker processes, one test file to a worker (a file's tests share their
-# world: the route table's, a live server); the schema fuzzing apart, as under workers its
-# operations collapse into one test.
+# world: the route table's, a live server). The schema fuzzing runs among them, one test
+# per operation as alone (it ran apart, after the rest, while the other worker idled).
 test: install system-deps lint audit
-	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile --ignore tests/api/test_fuzz.py
-	$(BIN)/python -m pytest tests/api/test_fuzz.py
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
 
 demo: install
 	$(BIN)/corridor demo --db sqlite:///corridor-demo.db --serve
