@@ -255,14 +255,7 @@ class AdministrationService(Service):
                     field="user_id",
                 )
             secret = enrol_totp(conn, self._master(), user_id, self.clock())
-            ended = self.sessions.revoke_all(conn, user_id)
-            revoked = self.tokens.revoke_all(conn, user_id)
-            audit(
-                conn,
-                f"user {user_id}: new second factor, {ended} sessions ended, "
-                f"{revoked} API tokens revoked",
-                None,
-            )
+            ended, revoked = self._end_access(conn, user_id, "new second factor", audit)
             return Enrolment(self._user(conn, user_id), secret, ended, revoked)
 
     def reset_password(
@@ -289,15 +282,22 @@ class AdministrationService(Service):
                 )
             set_password(conn, user_id, password or str(made), self.clock(), expired=True)
             self.guard.clear(conn, user["username"], user_id)
-            ended = self.sessions.revoke_all(conn, user_id)
-            revoked = self.tokens.revoke_all(conn, user_id)
-            audit(
-                conn,
-                f"user {user_id}: one-time password set, {ended} sessions ended, "
-                f"{revoked} API tokens revoked",
-                None,
-            )
+            ended, revoked = self._end_access(conn, user_id, "one-time password set", audit)
             return PasswordReset(self._user(conn, user_id), made, ended, revoked)
+
+    def _end_access(
+        self, conn: Connection, user_id: str, what: str, audit: AdminAudit
+    ) -> tuple[int, int]:
+        """End every session and API token of a user whose credentials were replaced
+        (``what``), audited with the counts; ``(sessions ended, tokens revoked)``."""
+        ended = self.sessions.revoke_all(conn, user_id)
+        revoked = self.tokens.revoke_all(conn, user_id)
+        audit(
+            conn,
+            f"user {user_id}: {what}, {ended} sessions ended, {revoked} API tokens revoked",
+            None,
+        )
+        return ended, revoked
 
     def unlock(self, user_id: str, *, audit: AdminAudit) -> dict[str, Any]:
         """Lift the lockout of one user (30 failed sign-ins in a day): their failure counts
