@@ -322,8 +322,6 @@ def test_an_old_request_of_a_revoked_node_does_not_lift_its_revocation(
     node, request = _enrolled_keeping_request(central, tmp_path, sqlite_template, clock, "desk")
     node_id = sync(node).identity()["id"]
     exit_point = _row(central, node_id)["site_id"]
-    with pytest.raises(Conflict, match="is not revoked here: there is nothing to re-admit"):
-        sync(central).approve(request, "cli:admin", audit=_admin(central), readmit="found")
     nour = register(node, exit_point, "Nour", "+963933100002")
     carried = sync(node).export()
     sync(central).revoke(node_id, "cli:admin", audit=_admin(central))
@@ -353,6 +351,8 @@ def test_an_old_request_of_a_revoked_node_does_not_lift_its_revocation(
     ]
     sync(central).import_bundle(carried, audit=_apply(central))
     assert _persons_named(central, "Nour") == [nour]
+    with pytest.raises(Conflict, match="is not revoked here: there is nothing to re-admit"):
+        sync(central).approve(request, "cli:admin", audit=_admin(central), readmit="found")
 
     # A wipe ordered here: not enrolled again, with or without a reason.
     sync(central).order_wipe(node_id, "cli:admin", audit=_admin(central))
