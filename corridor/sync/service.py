@@ -1497,6 +1497,9 @@ class SyncService(Service):
             ).scalars()
         )
         locations.refresh(conn, [p for p in named if p not in merged_here])
+        # A check-in or an arrival off a manifest voided (or replaced): the manifests
+        # here follow the log here, whatever the state said of them.
+        facts.follow_voids(conn, [p for p in named if p not in merged_here])
         if not conflicts:
             merged = current is not None and not erased and head != change["depends_on"]
             if not (merged and decisions.holds_head(conn, pid)):
