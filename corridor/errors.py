@@ -107,6 +107,27 @@ class Conflict(CorridorError):
         super().__init__(message, [Problem(field, message)] if field else [])
 
 
+class ConsentWithdrawn(Conflict):
+    """The found person withdrew their consent to tracing (or their record was erased):
+    telling their family (a case "family informed" or "reunited") would disclose them
+    (PROTECTION.md line 2). A refusal for that person's sake, so the write's gate audits
+    it as a denial naming them (``refused``, ``purpose``), though it answers 409."""
+
+    code = "consent_withdrawn"
+    purpose = "consent to tracing withdrawn"
+
+    def __init__(self, person_id: str, target: Text) -> None:
+        super().__init__(
+            N_(
+                "The found person withdrew their consent to tracing: the case cannot be "
+                "recorded as {target}, as their family may not be told (it can be closed)",
+                target=target,
+            ),
+            "to",
+        )
+        self.refused = [person_id]
+
+
 class TracingAtCentral(CorridorError):
     """A tracing write at a site node (issue 16): tracing is done at the central registry,
     which holds every site's persons (a match can be found across sites) and the

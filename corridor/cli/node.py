@@ -77,20 +77,36 @@ def node_init(
 @key_option
 @click.argument("request_file", type=FILE)
 @click.option("--out", "grant_out", type=FILE, required=True, help="Where to write the grant")
+@click.option(
+    "--readmit",
+    default=None,
+    metavar="REASON",
+    help="Enrol again a node revoked here, saying why (audited): e.g. 'tablet found in "
+    "our custody'. Without it, a revoked node's request is refused",
+)
 def node_approve(
-    db_url: str | None, master_key_file: str | None, request_file: Path, grant_out: Path
+    db_url: str | None,
+    master_key_file: str | None,
+    request_file: Path,
+    grant_out: Path,
+    readmit: str | None,
 ) -> None:
     """At the central: enrol the node of REQUEST_FILE for its site; writes the grant
-    (the site's keys sealed to that node) for `corridor node join`."""
+    (the site's keys sealed to that node) for `corridor node join`. The request of a
+    node revoked here is refused unless --readmit gives the reason to trust it again;
+    that of a node whose wipe was ordered here is refused."""
     request = json.loads(request_file.read_text(encoding="utf-8"))
     with opened_services(db_url, master_key_file) as svc, reported():
-        grant = _sync(svc).approve(request, actor(), audit=admin_audit(svc, "sites.admin"))
+        grant = _sync(svc).approve(
+            request, actor(), audit=admin_audit(svc, "sites.admin"), readmit=readmit
+        )
     grant_out.write_text(json.dumps(grant, indent=1), encoding="utf-8")
     from corridor.sync.keys import fingerprint
 
     name = request.get("request", {}).get("name")
     click.echo(
-        f"node {grant['grant']['node_id']} ({name or 'no name'}) enrolled for site "
+        f"node {grant['grant']['node_id']} ({name or 'no name'}) "
+        f"{'re-admitted' if readmit is not None else 'enrolled'} for site "
         f"{grant['grant']['site']['id']}; "
         f"this central's fingerprint: {fingerprint(grant['grant']['central_signing_public'])}"
     )

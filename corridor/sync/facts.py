@@ -7,7 +7,9 @@ below in its transaction):
 
 - a manifest is inserted once, and moves only forward (draft, dispatched, received);
   an item is inserted once and ticked once (a check-in made anywhere stays ticked); a
-  discrepancy is inserted once;
+  discrepancy is inserted once; then the manifests follow the movement log held here
+  (``follow_voids``): a voided arrival un-ticks its item, a voided arrival off a
+  manifest takes its discrepancy away;
 - a merge in force is made here with this installation's own rows (``MergeRows``: the
   movements, family links and documents recorded here under the old id while apart
   follow the survivor too) once both persons are here; an unmerge puts back what this
@@ -145,6 +147,130 @@ def apply_manifests(conn: Connection, state: dict[str, Any]) -> None:
             is None
         ):
             conn.execute(insert(manifest_discrepancies).values(**row))
+
+
+def follow_voids(conn: Connection, person_ids: list[str]) -> None:
+    """The manifest facts of the persons follow the corrections in their movement log
+    here (after the change's events landed and their locations were refreshed), as the
+    installation that made them does (``services/movements/events.py``): an item whose
+    arrival was voided is not checked in (the person on the truck again, their place on
+    it held unless they hold one on another open manifest here); one whose arrival was
+    replaced is checked in by the replacement, at its time; a discrepancy whose arrival
+    off the manifest was voided, with nothing of the person on that manifest left
+    standing in the log, is gone. Facts that only move forward (``apply_manifests``)
+    kept the check-in and the discrepancy, and a state made before the correction
+    reached its maker (a relayed change, a retried push) would tick again what it
+    voided. Derived from the log held here alone, so a change applied twice, late or
+    out of order ends the same."""
+    if not person_ids:
+        return
+    corrected = conn.execute(
+        select(movements.c.id)
+        .where(movements.c.person_id.in_(person_ids), movements.c.corrects_id.is_not(None))
+        .limit(1)
+    ).first()
+    if corrected is None:  # most persons: nothing was ever corrected
+        return
+    log = list(
+        conn.execute(
+            select(
+                movements.c.id,
+                movements.c.person_id,
+                movements.c.kind,
+                movements.c.manifest_id,
+                movements.c.corrects_id,
+                movements.c.occurred_at,
+            ).where(movements.c.person_id.in_(person_ids))
+        ).mappings()
+    )
+    correction = {m["corrects_id"]: m for m in log if m["corrects_id"]}
+    by_id = {m["id"]: m for m in log}
+
+    def last(event_id: str) -> Any:
+        """The event ``event_id`` stands as after every correction (None: voided)."""
+        seen = {event_id}
+        now = by_id.get(event_id)
+        while now is not None and now["id"] in correction:
+            now = correction[now["id"]]
+            if now["id"] in seen:
+                break
+            seen.add(now["id"])
+        return None if now is None or now["kind"] == "voided" else now
+
+    ticked = conn.execute(
+        select(manifest_items).where(
+            manifest_items.c.person_id.in_(person_ids),
+            manifest_items.c.arrival_movement_id.is_not(None),
+        )
+    ).mappings()
+    for item in list(ticked):
+        if item["arrival_movement_id"] not in correction:
+            continue
+        stands = last(item["arrival_movement_id"])
+        if stands is not None:
+            conn.execute(
+                update(manifest_items)
+                .where(manifest_items.c.id == item["id"])
+                .values(arrival_movement_id=stands["id"], checked_in_at=stands["occurred_at"])
+            )
+            continue
+        conn.execute(
+            update(manifest_items)
+            .where(manifest_items.c.id == item["id"])
+            .values(checked_in_at=None, checked_in_by=None, arrival_movement_id=None,
+                    late_arrival=None)
+        )  # fmt: skip
+        _hold_place(conn, item["person_id"], item["id"])
+    voided_on = {
+        (m["person_id"], m["manifest_id"])
+        for m in log
+        if m["manifest_id"] and m["id"] in correction and last(m["id"]) is None
+    }
+    for pid, manifest_id in sorted(voided_on):
+        standing = [
+            m for m in log
+            if (m["person_id"], m["manifest_id"]) == (pid, manifest_id)
+            and m["kind"] != "voided" and m["id"] not in correction
+        ]  # fmt: skip
+        if standing:
+            continue
+        gone = conn.execute(
+            delete(manifest_discrepancies).where(
+                manifest_discrepancies.c.person_id == pid,
+                manifest_discrepancies.c.manifest_id == manifest_id,
+                manifest_discrepancies.c.kind == "not_on_manifest",
+            )
+        )
+        if gone.rowcount:
+            on_truck = person_locations.c.manifest_id == manifest_items.c.manifest_id
+            on = conn.execute(
+                select(manifest_items.c.id)
+                .join(person_locations, on_truck)
+                .where(
+                    person_locations.c.person_id == pid,
+                    person_locations.c.state == "in_transit",
+                    manifest_items.c.person_id == pid,
+                    manifest_items.c.checked_in_at.is_(None),
+                )
+            ).scalar()
+            if on is not None:
+                _hold_place(conn, pid, on)
+
+
+def _hold_place(conn: Connection, person_id: str, item_id: int) -> None:
+    """The person's place on the manifest of ``item_id`` held again, unless they hold one
+    on another open manifest here (then on none twice: the unique key)."""
+    other = conn.execute(
+        select(manifest_items.c.id).where(
+            manifest_items.c.person_id == person_id,
+            manifest_items.c.open_slot.is_not(None),
+            manifest_items.c.id != item_id,
+        )
+    ).first()
+    if other is None:
+        conn.execute(
+            update(manifest_items).where(manifest_items.c.id == item_id).values(open_slot=1)
+        )
 
 
 def take_off(

@@ -110,6 +110,52 @@ def reinstate(
     }
 
 
+def refuse_enrolment(node_id: str, prior: Any, readmit: str | None) -> str | None:
+    """At the central's approval of ``node_id``'s enrolment request (``prior``: its row
+    here, None for a node never enrolled): None where it may simply be enrolled, else
+    the operator's reason to re-admit a revoked node (``readmit``, checked as a
+    reinstatement's). Refused (409, nothing written): a node revoked here without a
+    reason (an old request of a tablet thought stolen would lift the revocation
+    silently); a node whose wipe was ordered here, with or without one (its
+    installation does not enrol again: a fresh one does, under a new id); a reason
+    for a node that is not revoked (nothing to re-admit)."""
+    status = prior["status"] if prior is not None else None
+    if prior is not None and (status in ("wipe", "wiped") or prior["wipe_ordered_at"]):
+        raise Conflict(
+            N_(
+                "node {node}'s wipe was ordered at this central ({when}): it is not "
+                "enrolled again; enrol a fresh installation (a new database) instead",
+                node=node_id,
+                when=_when(prior["wipe_ordered_at"]),
+            ),
+            "request",
+        )
+    if status != "revoked":
+        if readmit is not None:
+            raise Conflict(
+                N_(
+                    "node {node} is not revoked here: there is nothing to re-admit "
+                    "(approve it without a reason)",
+                    node=node_id,
+                ),
+                "readmit",
+            )
+        return None
+    if readmit is None:
+        raise Conflict(
+            N_(
+                "node {node} was revoked at this central ({when}): approving its enrolment "
+                "request would lift the revocation. If the node is trusted again, "
+                "re-admit it with a reason (`corridor node approve --readmit REASON`, "
+                "audited) or reinstate it (`corridor node reinstate {node} --reason TEXT`)",
+                node=node_id,
+                when=_when(prior["revoked_at"]),
+            ),
+            "readmit",
+        )
+    return valid_reason(readmit)
+
+
 def _when(value: datetime | None) -> str:
     return value.isoformat(timespec="minutes") if value is not None else "-"
 

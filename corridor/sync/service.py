@@ -306,11 +306,20 @@ class SyncService(Service):
         return {"request": body, "signature": keys.sign(private, message)}
 
     def approve(
-        self, request: dict[str, Any], approved_by: str, *, audit: AdminAudit
+        self,
+        request: dict[str, Any],
+        approved_by: str,
+        *,
+        audit: AdminAudit,
+        readmit: str | None = None,
     ) -> dict[str, Any]:
         """At the central: enrol the node of ``request`` for its site and answer with the
         grant the node installs (``join``). The request must be signed by the key it
-        names; the site must exist here."""
+        names; the site must exist here. A node revoked here is enrolled again only with
+        ``readmit``, the operator's reason (audited): an old request of a revoked node
+        (a tablet thought stolen) would otherwise lift its revocation and hand it the
+        site's keys. A node whose wipe was ordered here is not enrolled again at all
+        (``revocation.refuse_enrolment``)."""
         try:
             body = request["request"]
             keys.verify(body["signing_public"], dumps(body).encode(), request["signature"])
@@ -335,9 +344,18 @@ class SyncService(Service):
             )
             if site is None:
                 raise NotFound(f"site {site_name!r}", "site")
+            prior = (
+                conn.execute(select(sync_nodes).where(sync_nodes.c.id == node_id))
+                .mappings()
+                .first()
+            )
+            why = revocation.refuse_enrolment(node_id, prior, readmit)
             # The audit chain's lock first, then the node rows: the order every write
             # takes them in (its audit event, then its change at commit).
-            audit(conn, f"node {node_id} enrolled for site {site['id']}", site["id"])
+            if why is None:
+                audit(conn, f"node {node_id} enrolled for site {site['id']}", site["id"])
+            else:
+                audit(conn, f"node {node_id} re-admitted: {why}", site["id"])
             ensure_self(conn)
             me = self._self(conn)
             if me["id"] == node_id:
@@ -357,7 +375,7 @@ class SyncService(Service):
                 "requested_at": datetime.fromisoformat(body["requested_at"]),
                 "approved_at": now,
                 "approved_by": approved_by[:64],
-                # Enrolled again: a revocation or wipe of before no longer stands.
+                # Enrolled again (re-admitted with a reason where it was revoked).
                 "revoked_at": None,
                 "wipe_ordered_at": None,
                 "wiped_at": None,
@@ -1479,6 +1497,9 @@ class SyncService(Service):
             ).scalars()
         )
         locations.refresh(conn, [p for p in named if p not in merged_here])
+        # A check-in or an arrival off a manifest voided (or replaced): the manifests
+        # here follow the log here, whatever the state said of them.
+        facts.follow_voids(conn, [p for p in named if p not in merged_here])
         if not conflicts:
             merged = current is not None and not erased and head != change["depends_on"]
             if not (merged and decisions.holds_head(conn, pid)):

@@ -24,7 +24,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from corridor.errors import Forbidden, NotFound, ValidationFailed
+from corridor.errors import ConsentWithdrawn, Forbidden, NotFound, ValidationFailed
 from corridor.services import Services
 from corridor.services.protection.accounts import Caller
 from corridor.web.auth import requires
@@ -33,8 +33,9 @@ from corridor.web.deps import services
 Svc = Annotated[Services, Depends(services)]
 
 # The refusals of a write that the audit log records as denials (a conflict or an invalid
-# input is no denial: the caller may do the write, just not with these values now).
-DENIALS = (NotFound, Forbidden)
+# input is no denial: the caller may do the write, just not with these values now; but
+# for a case refused for the found person's sake, ``ConsentWithdrawn``).
+DENIALS = (NotFound, Forbidden, ConsentWithdrawn)
 
 
 def audited(action: str, gate: str | None = None) -> Callable[..., AsyncIterator[Caller]]:
@@ -63,7 +64,8 @@ def audited(action: str, gate: str | None = None) -> Callable[..., AsyncIterator
                 or getattr(exc, "refused", None)
                 or [None]
             )
-            await run_in_threadpool(svc.gate.refused, who, action, person_ids)
+            purpose = getattr(exc, "purpose", None)
+            await run_in_threadpool(svc.gate.refused, who, action, person_ids, purpose)
             raise
         except ValidationFailed as exc:
             # The body named persons out of the caller's reach ("person not found", as
@@ -84,3 +86,10 @@ def refused_about(request: Request, person_ids: list[str | None]) -> None:
     """Name the persons a refused write concerned, where the path does not (the denial
     event is written for them)."""
     request.state.refused_person_ids = person_ids
+
+
+def refusal_shown(svc: Services, who: Caller, action: str, exc: Exception) -> None:
+    """A page that shows a write's refusal on its form instead of raising it: the denial
+    ``audited`` would have written (``ConsentWithdrawn``: one naming the found person)."""
+    if isinstance(exc, ConsentWithdrawn):
+        svc.gate.refused(who, action, exc.refused, exc.purpose)

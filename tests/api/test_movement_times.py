@@ -12,8 +12,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from corridor.storage.security_tables import audit_events
 from corridor.storage.tables import manifest_discrepancies, movements
 from tests.api.helpers import errors, register, site
+from tests.api.test_figures_add_up import assert_adds_up
 from tests.api.test_manifests import manifest
 
 
@@ -186,3 +188,114 @@ def test_a_voided_or_corrected_arrival_is_followed_by_the_manifest(client, datab
     assert person["status"] == "checked_in"
     assert person["checked_in_at"] == later["occurred_at"].replace("+00:00", "Z")
     assert location(client, pid)["site_id"] == camp
+
+
+def _discrepancies(database, manifest_id) -> list[str]:
+    with database.read() as conn:
+        return list(
+            conn.execute(
+                select(manifest_discrepancies.c.person_id).where(
+                    manifest_discrepancies.c.manifest_id == manifest_id
+                )
+            ).scalars()
+        )
+
+
+def test_a_voided_arrival_off_the_manifest_takes_its_discrepancy_away(client, database, clock):
+    """Two persons ticked off a truck they were not on (a discrepancy each): one was on
+    another truck still on the road, one was at another site. The wrong wristbands were
+    scanned, and both arrivals are voided: the discrepancies go (list, counts, page), the
+    first is back on her own truck (its list, the unaccounted list, her place on it, so
+    she is on no second truck), the second back where he was, and each can be checked
+    in anew (a new arrival and discrepancy when they do come). Before, the discrepancies
+    stood after the void, the truck kept counting them, and checking the person in again
+    answered "already recorded as a discrepancy" with no arrival: nobody could record
+    them arriving on that truck."""
+    exit_point, camp, other = site(client, "Exit"), site(client, "Camp"), site(client, "Other")
+    rider = register(client, exit_point, given_name="Rider")["id"]
+    stayer = register(client, other, given_name="Stayer")["id"]
+    own, _ = on_the_road(client, clock, exit_point, camp, [rider])
+    filler = register(client, exit_point, given_name="Filler")["id"]
+    wrong, _ = on_the_road(client, clock, exit_point, camp, [filler])
+    clock.advance(hours=3)
+    arrivals = {}
+    for pid in (rider, stayer):
+        r = client.post(f"/api/manifests/{wrong}/check-ins", json={"person_id": pid})
+        assert r.json()["status"] == "discrepancy_recorded", r.text
+        arrivals[pid] = r.json()["movement_id"]
+    assert sorted(_discrepancies(database, wrong)) == sorted([rider, stayer])
+    assert client.get(f"/api/manifests/{own}").json()["persons"][0]["status"] == "elsewhere"
+    written = events(database)
+    for pid in (rider, stayer):
+        body = {"kind": "voided", "note": "the wrong wristband was scanned"}
+        r = client.post(f"/api/movements/{arrivals[pid]}/corrections", json=body)
+        assert r.status_code == 201, r.text
+    assert events(database) == written + 2  # the two voids, nothing else
+    assert _discrepancies(database, wrong) == []
+    view = client.get(f"/api/manifests/{wrong}").json()
+    assert view["discrepancies"] == [] and view["counts"]["discrepancies"] == 0
+    page = client.get(f"/manifests/{wrong}").text
+    assert "Rider" not in page and "Stayer" not in page
+    assert "arrived without being on the manifest" not in page
+    camp_figures = client.get(f"/api/sites/{camp}/figures").json()
+    assert camp_figures["present"]["total"] == 0
+    assert_adds_up(camp_figures)
+    assert location(client, stayer)["site_id"] == other
+    assert (location(client, rider)["state"], location(client, rider)["manifest_id"]) == (
+        "in_transit", own,
+    )  # fmt: skip
+    [on_own] = client.get(f"/api/manifests/{own}").json()["persons"]
+    assert on_own["status"] == "in_transit"
+    assert [u["person"]["id"] for u in client.get("/api/unaccounted").json()] == [rider, filler]
+    # Her place on her own truck is hers again: no second truck takes her.
+    third = manifest(client, exit_point, camp)
+    r = client.post(f"/api/manifests/{third}/persons", json={"person_ids": [rider]})
+    assert r.status_code == 422, r.text
+    assert errors(r) == {"person_ids[0]": f"the person is already on open manifest {own}"}
+    # Voided events are audited as every correction is: one movement.write each.
+    with database.read() as conn:
+        audited = conn.execute(
+            select(audit_events.c.person_id).where(
+                audit_events.c.action == "movement.write", audit_events.c.outcome == "allowed"
+            ).order_by(audit_events.c.seq)
+        ).scalars().all()
+    assert audited[-2:] == [rider, stayer]
+    # When they do come on that truck, they are recorded as arriving on it again.
+    clock.advance(hours=1)
+    for pid in (rider, stayer):
+        r = client.post(f"/api/manifests/{wrong}/check-ins", json={"person_id": pid})
+        assert r.json()["status"] == "discrepancy_recorded", r.text
+        assert location(client, pid)["site_id"] == camp
+    assert client.get(f"/api/manifests/{wrong}").json()["counts"]["discrepancies"] == 2
+
+
+def test_an_arrival_off_the_manifest_is_not_voided_while_on_a_new_truck(client, database, clock):
+    """Ticked off the wrong truck, then put on a new truck at the camp: voiding that
+    arrival would put her on two trucks at once (her own, still on the road, and the new
+    one), so it is refused (409, naming the new manifest), nothing written, the
+    discrepancy standing; taken off the new truck, the void is made."""
+    exit_point, camp, farther = site(client, "Exit"), site(client, "Camp"), site(client, "Farther")
+    rider = register(client, exit_point, given_name="Rider")["id"]
+    filler = register(client, exit_point, given_name="Filler")["id"]
+    own, _ = on_the_road(client, clock, exit_point, camp, [rider])
+    wrong, _ = on_the_road(client, clock, exit_point, camp, [filler])
+    clock.advance(hours=3)
+    arrival = client.post(f"/api/manifests/{wrong}/check-ins", json={"person_id": rider}).json()
+    onward = manifest(client, camp, farther)
+    r = client.post(f"/api/manifests/{onward}/persons", json={"person_ids": [rider]})
+    assert r.status_code == 200, r.text
+    written = events(database)
+    body = {"kind": "voided", "note": "the wrong wristband was scanned"}
+    r = client.post(f"/api/movements/{arrival['movement_id']}/corrections", json=body)
+    assert r.status_code == 409, r.text
+    assert errors(r)["event_id"] == (
+        f"the person is on open manifest {onward}; take them off it before voiding this arrival"
+    )
+    assert events(database) == written and _discrepancies(database, wrong) == [rider]
+    assert location(client, rider)["site_id"] == camp
+    r = client.delete(f"/api/manifests/{onward}/persons/{rider}")
+    assert r.status_code in (200, 204), r.text
+    r = client.post(f"/api/movements/{arrival['movement_id']}/corrections", json=body)
+    assert r.status_code == 201, r.text
+    assert _discrepancies(database, wrong) == []
+    assert location(client, rider)["manifest_id"] == own

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from corridor.security.roles import Role
 from corridor.storage import Database
+from corridor.storage.security_tables import audit_events
+from corridor.storage.tracing_tables import tracing_case_events
 from tests.api.helpers import site, work_at
 from tests.api.test_tracing import adult_sought, enquire, register_khalid
 from tests.conftest import Clock, make_client
@@ -153,6 +157,75 @@ def test_a_found_person_who_withdraws_consent_is_no_longer_located(database, clo
     assert camp not in told.text and khalid["id"] not in told.text
     page = tracer.get(f"/tracing/enquiries/{enquiry['id']}/enquirer-view").text
     assert "Camp A" not in page
+
+
+def _case_log(database: Database, case_id: str) -> list[tuple[Any, ...]]:
+    with database.read() as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(
+                select(tracing_case_events.c.kind, tracing_case_events.c.to_state)
+                .where(tracing_case_events.c.case_id == case_id)
+                .order_by(tracing_case_events.c.seq)
+            )
+        ]
+
+
+def _denials(database: Database, person_id: str) -> list[tuple[Any, ...]]:
+    with database.read() as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(
+                select(audit_events.c.action, audit_events.c.purpose)
+                .where(audit_events.c.person_id == person_id, audit_events.c.outcome == "denied")
+                .order_by(audit_events.c.seq)
+            )
+        ]
+
+
+@pytest.mark.parametrize("withdrawn_at", ["found_person_consulted", "family_informed"])
+def test_a_family_is_not_told_of_a_found_person_who_withdrew(database, clock, withdrawn_at):
+    """Found and agreeing, then the found person withdraws their consent to tracing
+    (before the family is told, or after, before the reunion): recording the case as
+    "family informed" or "reunited" is refused (409 ``consent_withdrawn``, naming why),
+    audited as a denial about the found person, and nothing is written (state, case
+    log); the enquirer is still told that no further information can be shared, and the
+    case can be closed as no contact wished. On the code before, the officer recorded
+    the family as informed and the case as reunited (PROTECTION.md 2)."""
+    client, camp, khalid, enquiry, case, match, tracer = _khalid_proposed(database, clock)
+    url = f"/api/tracing/cases/{case['id']}"
+    r = tracer.post(f"/api/tracing/matches/{match['id']}/confirm", json={"reason": "photo"})
+    assert r.status_code == 200, r.text
+    r = tracer.post(f"{url}/disclosure", json={"decision": "agreed", "reason": "asked him"})
+    assert r.status_code == 200, r.text
+    if withdrawn_at == "family_informed":
+        r = tracer.post(f"{url}/transitions", json={"to": "family_informed"})
+        assert r.status_code == 200, r.text
+    assert tracer.get(url).json()["found_person_withdrew"] is False
+    _withdraw_tracing(client, khalid["id"])
+    log, denied = _case_log(database, case["id"]), _denials(database, khalid["id"])
+    target = {"found_person_consulted": "family_informed", "family_informed": "reunited"}
+    for _sent in range(2):  # each refusal audited
+        r = tracer.post(
+            f"{url}/transitions", json={"to": target[withdrawn_at], "reason": "told his sister"}
+        )
+        assert r.status_code == 409, r.text
+        assert r.json()["code"] == "consent_withdrawn"
+        assert "withdrew their consent to tracing" in r.json()["message"]
+        assert [e["field"] for e in r.json()["errors"]] == ["to"]
+    shown = tracer.get(url).json()
+    assert (shown["state"], shown["found_person_withdrew"]) == (withdrawn_at, True)
+    assert _case_log(database, case["id"]) == log
+    assert _denials(database, khalid["id"])[len(denied):] == [
+        ("tracing.write", "consent to tracing withdrawn")
+    ] * 2
+    [news] = tracer.get(f"/api/tracing/enquiries/{enquiry['id']}/enquirer-view").json()["sought"]
+    assert news["text"] == "The person has been found. No further information can be shared."
+    assert "site" not in news
+    r = tracer.post(
+        f"{url}/transitions", json={"to": "closed", "close_reason": "no_contact_wished"}
+    )
+    assert r.status_code == 200 and r.json()["state"] == "closed", r.text
 
 
 def test_blank_names_in_an_enquiry_are_refused_and_nothing_is_written(client):

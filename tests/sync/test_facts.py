@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from sqlalchemy import select
 
 from corridor.schemas import (
     CheckInIn,
+    CorrectionIn,
     DispatchIn,
     ManifestIn,
     ManifestPersonsIn,
@@ -365,3 +367,92 @@ def test_a_person_taken_off_a_draft_at_the_node_is_taken_off_at_the_central(thre
     _push(node_a, central)
     assert {i["person_id"] for i in _rows(central, manifest_items)} == {samira}
     assert _rows(central, manifests)[0]["status"] == "dispatched"
+
+
+def test_arrivals_voided_at_the_camps_node_are_voided_at_the_central_and_the_exit(
+    three, clock: Clock
+) -> None:
+    """The camp's node ticks Samira off her truck and Reem, not on it (a discrepancy);
+    both were the wrong wristbands, and the node voids the two arrivals. The voids reach
+    the central and the exit's node: Samira is on the truck again there too (not checked
+    in, her place on it held, in transit), Reem's discrepancy is gone, and pushing the
+    same bundle again changes nothing. Checked in anew at the camp, Samira is checked in
+    everywhere, once. Before, facts only moved forward: the central and the exit kept
+    Samira checked in (while their logs put her back on the road) and kept Reem's
+    discrepancy."""
+    central, node_a, node_b, exit_point, camp = three
+    samira = register(node_a, exit_point, "Samira", "+963933100001")
+    manifest = _dispatched(node_a, exit_point, camp, [samira])
+    _push(node_a, central)
+    clock.advance(hours=3)
+    _pull(central, node_b)
+    reem = register(node_b, camp, "Reem", "+963933100009")
+    clock.advance(hours=1)
+    write = hook(node_b, "manifest.write")
+    arrivals = {
+        pid: node_b.manifests.check_in(manifest, CheckInIn(person_id=pid), audit=write)
+        for pid in (samira, reem)
+    }
+    _push(node_b, central)
+    _pull(central, node_a)
+    assert _rows(central, manifest_items)[0]["checked_in_at"] is not None
+    assert len(_rows(central, manifest_discrepancies)) == 1
+
+    for pid in (samira, reem):
+        node_b.movements.correct(
+            arrivals[pid]["movement_id"],
+            CorrectionIn(kind="voided", note="the wrong wristband was scanned"),
+            audit=hook(node_b, "movement.write"),
+        )
+    # Meanwhile the central corrects Samira's name, not yet knowing of the void: its
+    # change still has her checked in, and reaches the camp's node after the void.
+    central.registration.update_person(
+        samira, PersonPatch(given_name="Sameera"), audit=hook(central, "person.write")
+    )
+    _pull(central, node_b)
+    bundle = sync(node_b).export()
+    sync(central).import_bundle(bundle, audit=_apply(central))
+    again = sync(central).import_bundle(bundle, audit=_apply(central))  # a retried push
+    assert again.already_applied
+    _pull(central, node_a)
+    for where, s in (("camp", node_b), ("central", central), ("exit", node_a)):
+        [item] = _rows(s, manifest_items, manifest_items.c.manifest_id == manifest)
+        assert (item["checked_in_at"], item["arrival_movement_id"], item["open_slot"]) == (
+            None, None, 1,
+        ), where  # fmt: skip
+        [loc] = _rows(s, person_locations, person_locations.c.person_id == samira)
+        assert (loc["state"], loc["manifest_id"]) == ("in_transit", manifest)
+        assert _rows(s, manifest_discrepancies) == []
+        assert s.manifests.get(manifest)["counts"]["discrepancies"] == 0
+        assert _rows(s, persons, persons.c.id == samira)[0]["given_name"] == "Sameera"
+    events = {
+        s: sorted(m["id"] for m in _rows(s, movements, movements.c.person_id == samira))
+        for s in (node_b, central, node_a)
+    }
+    assert events[central] == events[node_b] == events[node_a]  # nothing twice, none lost
+
+    clock.advance(hours=1)
+    anew = node_b.manifests.check_in(manifest, CheckInIn(person_id=samira), audit=write)
+    _push(node_b, central)
+    # Its time corrected at the camp: the check-in follows the replacement everywhere.
+    node_b.movements.correct(
+        anew["movement_id"],
+        CorrectionIn(kind="arrived", from_site_id=exit_point, to_site_id=camp,
+                     occurred_at=clock() - timedelta(minutes=30), note="time"),
+        audit=hook(node_b, "movement.write"),
+    )  # fmt: skip
+    _push(node_b, central)
+    _pull(central, node_a)
+    [fixed] = _rows(node_b, manifest_items, manifest_items.c.manifest_id == manifest)
+    assert fixed["arrival_movement_id"] != anew["movement_id"]
+    for s in (node_b, central, node_a):
+        [item] = _rows(s, manifest_items, manifest_items.c.manifest_id == manifest)
+        assert item["open_slot"] is None
+        assert (item["checked_in_at"], item["arrival_movement_id"]) == (
+            fixed["checked_in_at"], fixed["arrival_movement_id"],
+        )  # fmt: skip
+        [loc] = _rows(s, person_locations, person_locations.c.person_id == samira)
+        assert (loc["state"], loc["site_id"]) == ("present", camp)
+    arrived = _rows(central, movements, movements.c.person_id == samira)
+    # The voided one, the new one and its correction.
+    assert sum(m["kind"] == "arrived" for m in arrived) == 3

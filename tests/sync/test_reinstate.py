@@ -18,10 +18,11 @@ from corridor.errors import Conflict, NotFound, ValidationFailed
 from corridor.security.roles import Role
 from corridor.services import Services
 from corridor.storage.sync_tables import sync_nodes
+from corridor.sync import keys
 from corridor.sync.client import NodeRevokedAtCentral, SyncFailed
 from corridor.sync.service import NodeRevoked
 from tests.sync import test_http
-from tests.sync.helpers import register, sync
+from tests.sync.helpers import make_site, register, sync
 from tests.sync.test_bundles import (
     NODE_KEY,
     _admin,
@@ -288,5 +289,112 @@ def test_the_commands_reinstate_and_show_the_refusal(tmp_path) -> None:
         sync_round(sync(node), audit=_apply(node), client=http)
     assert _persons_named(central, "Nour") != []
     assert "refused this node as revoked" not in _ok(runner, ["node", "status"], node_env)
+    central.db.dispose()
+    node.db.dispose()
+
+
+def _enrolled_keeping_request(
+    central: Services, tmp_path: Path, sqlite_template: Path, clock: Any, name: str
+) -> tuple[Services, dict[str, Any]]:
+    """A node of the exit enrolled, and the enrolment request it sent (kept, as an
+    administrator's folder keeps it)."""
+    node = _node_services(tmp_path, sqlite_template, clock, name)
+    request = sync(node).init_node("https://central.example", "Exit", name)
+    grant = sync(central).approve(request, "cli:admin", audit=_admin(central))
+    fp = keys.fingerprint(grant["grant"]["central_signing_public"])
+    sync(node).join(grant, fp, audit=_admin(node))
+    return node, request
+
+
+def test_an_old_request_of_a_revoked_node_does_not_lift_its_revocation(
+    services, tmp_path, sqlite_template, clock
+) -> None:
+    """A tablet thought stolen is revoked; its old enrolment request, approved again,
+    is refused (409 naming the revocation and the way to re-admit it), nothing written:
+    the node stays revoked, no grant (no site key) is made, its bundles are still
+    refused. Re-admitted with a reason, it is enrolled again, audited with the reason,
+    and its changes come in. A reason is refused for a node that is not revoked; a node
+    whose wipe was ordered is not enrolled again, reason or not. On the code before,
+    the old request enrolled the revoked node again silently, sending it the site's
+    keys."""
+    central = services
+    make_site(central, "Exit")
+    node, request = _enrolled_keeping_request(central, tmp_path, sqlite_template, clock, "desk")
+    node_id = sync(node).identity()["id"]
+    exit_point = _row(central, node_id)["site_id"]
+    nour = register(node, exit_point, "Nour", "+963933100002")
+    carried = sync(node).export()
+    sync(central).revoke(node_id, "cli:admin", audit=_admin(central))
+    revoked = (_counts(central), _row(central, node_id), _admin_events(central))
+    with pytest.raises(Conflict, match="was revoked at this central") as refused:
+        sync(central).approve(request, "cli:admin", audit=_admin(central))
+    assert "--readmit" in str(refused.value) and [p.field for p in refused.value.problems] == [
+        "readmit"
+    ]
+    for bad in ("", "  ", "found\nat the gate", "x" * 141):
+        with pytest.raises(ValidationFailed, match="reason"):
+            sync(central).approve(request, "cli:admin", audit=_admin(central), readmit=bad)
+    assert (_counts(central), _row(central, node_id), _admin_events(central)) == revoked
+    assert _row(central, node_id)["status"] == "revoked"
+    with pytest.raises(NodeRevoked):
+        sync(central).import_bundle(carried, audit=_apply(central))
+    assert _persons_named(central, "Nour") == []
+
+    grant = sync(central).approve(
+        request, "cli:admin", audit=_admin(central), readmit=" tablet found in our custody "
+    )
+    assert grant["grant"]["site_keys"]
+    row = _row(central, node_id)
+    assert (row["status"], row["revoked_at"]) == ("approved", None)
+    assert _admin_events(central)[len(revoked[2]):] == [
+        f"node {node_id} re-admitted: tablet found in our custody"
+    ]
+    sync(central).import_bundle(carried, audit=_apply(central))
+    assert _persons_named(central, "Nour") == [nour]
+    with pytest.raises(Conflict, match="is not revoked here: there is nothing to re-admit"):
+        sync(central).approve(request, "cli:admin", audit=_admin(central), readmit="found")
+
+    # A wipe ordered here: not enrolled again, with or without a reason.
+    sync(central).order_wipe(node_id, "cli:admin", audit=_admin(central))
+    ordered = (_counts(central), _row(central, node_id))
+    for readmit in (None, "tablet found"):
+        with pytest.raises(Conflict, match="wipe was ordered at this central"):
+            sync(central).approve(request, "cli:admin", audit=_admin(central), readmit=readmit)
+    assert (_counts(central), _row(central, node_id)) == ordered
+    node.db.dispose()
+
+
+def test_the_command_approve_refuses_a_revoked_node_without_readmit(tmp_path) -> None:
+    """`corridor node approve` of a revoked node's request fails, saying how to re-admit
+    it; with `--readmit REASON` it enrols it again and says so."""
+    from corridor.cli import main
+    from tests.sync.test_node_cli import _install, _ok, _services
+
+    runner = CliRunner()
+    _, central_env = _install(tmp_path, "central")
+    _, node_env = _install(tmp_path, "node")
+    central = _services(central_env)
+    make_site(central, "Exit")
+    request, grant = tmp_path / "request.json", tmp_path / "grant.json"
+    _ok(runner, ["node", "init", "--central", "https://c.example", "--site", "Exit",
+                 "--name", "Exit desk 1", "--request-out", str(request)], node_env)  # fmt: skip
+    _ok(runner, ["node", "approve", str(request), "--out", str(grant)], central_env)
+    node = _services(node_env)
+    node_id = sync(node).identity()["id"]
+    _ok(runner, ["node", "revoke", node_id], central_env)
+    grant.unlink()
+    refused = runner.invoke(
+        main, ["node", "approve", str(request), "--out", str(grant)], env=central_env
+    )
+    assert refused.exit_code != 0, refused.output
+    assert "was revoked at this central" in refused.output and "--readmit" in refused.output
+    assert not grant.exists() and _row(central, node_id)["status"] == "revoked"
+    out = _ok(
+        runner,
+        ["node", "approve", str(request), "--out", str(grant), "--readmit", "found"],
+        central_env,
+    )
+    assert f"node {node_id} (Exit desk 1) re-admitted for site" in out
+    assert grant.exists() and _row(central, node_id)["status"] == "approved"
     central.db.dispose()
     node.db.dispose()

@@ -7,10 +7,12 @@ import html as html_lib
 import re
 
 import pytest
+from sqlalchemy import select
 
-from corridor.schemas import PersonIn, SiteIn
+from corridor.schemas import PersonIn, PersonPatch, SiteIn
 from corridor.security.roles import Role
 from corridor.services import Services
+from corridor.storage.security_tables import audit_events
 from tests.web.conftest import PageClient, csrf, page_client
 
 
@@ -89,6 +91,48 @@ def test_enquiry_case_confirm_and_consent_before_the_site(database, clock, camp)
     )
     after = officer.page(view_url)
     assert "Camp Roj" in after and "has been found and agreed" in after
+
+
+def test_the_case_page_does_not_tell_the_family_of_a_person_who_withdrew(database, clock, camp):
+    """The found adult agreed, then withdrew their consent to tracing: the case page no
+    longer offers "family informed", says why, and the form sent anyway (a page loaded
+    before) is refused with that reason, the case unchanged. On the code before, the
+    page offered it and recorded the family as informed."""
+    officer = page_client(database, clock, roles=(Role.TRACING_OFFICER,), name="tracer")
+    enquiry_id = open_enquiry(officer)
+    case = officer.get(f"/tracing/enquiries/{enquiry_id}.json").json()["enquiry"]["cases"][0]
+    case_url = f"/tracing/cases/{case['id']}"
+    officer.page(case_url)
+    officer.submit(
+        f"/tracing/matches/{case['matches'][0]['id']}/confirm",
+        {"case_id": case["id"], "reason": "names agree"},
+    )
+    officer.page(case_url)
+    officer.submit(f"{case_url}/disclosure", {"decision": "agreed", "reason": "asked her"})
+    before = officer.page(case_url)
+    assert '<option value="family_informed">' in before
+    svc = officer.app.state.services
+    svc.registration.update_person(
+        case["matches"][0]["person"]["id"],
+        PersonPatch.model_validate({"consent": {"tracing": False, "share_with": []}}),
+        audit=svc.audit.operator_hook("test", "person.write"),
+    )
+    now = officer.page(case_url)
+    assert '<option value="family_informed">' not in now
+    assert 'id="found-person-withdrew"' in now
+    r = officer.submit(f"{case_url}/transitions", {"to": "family_informed", "reason": ""})
+    assert r.status_code == 422
+    assert "withdrew their consent to tracing" in html_lib.unescape(r.text)
+    assert re.search(r'id="case-state">found person consulted<', r.text)
+    assert officer.get(f"{case_url}.json").json()["case"]["state"] == "found_person_consulted"
+    with database.read() as conn:
+        denied = conn.execute(
+            select(audit_events.c.action, audit_events.c.purpose).where(
+                audit_events.c.person_id == case["matches"][0]["person"]["id"],
+                audit_events.c.outcome == "denied",
+            )
+        ).all()
+    assert [tuple(d) for d in denied] == [("tracing.write", "consent to tracing withdrawn")]
 
 
 def test_tracing_pages_follow_the_role_matrix(database, clock, camp):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from corridor.domain.ids import uuid7
 from corridor.domain.movements import EVENT_KINDS
@@ -15,6 +15,7 @@ from corridor.services.base import AuditHook, Service, live_id
 from corridor.storage import locations, queries
 from corridor.storage.queries import Sites
 from corridor.storage.tables import (
+    manifest_discrepancies,
     manifest_items,
     manifests,
     movements,
@@ -236,7 +237,10 @@ class MovementService(Service):
                 recorded_by=recorded_by,
             )
             _follow_check_in(conn, event_id, new_id, data.kind, at)
+            dropped = data.kind == "voided" and _drop_discrepancy(conn, old)
             locations.refresh(conn, [old["person_id"]])
+            if dropped:
+                _back_on_truck(conn, old["person_id"])
             audit(conn, [old["person_id"]])
             return movement_out(_event(conn, new_id))
 
@@ -352,6 +356,76 @@ def _follow_check_in(
             open_slot=1,
         )
     )
+
+
+def _drop_discrepancy(conn: Connection, old: Any) -> bool:
+    """A voided arrival off a manifest (a check-in of someone not on it) takes its
+    discrepancy away once nothing of the person on that manifest stands in the log (a
+    corrected arrival keeps it: they did come, at another time). Before, the discrepancy
+    stood: the manifest counted it, and checking the person in again answered "already
+    recorded as a discrepancy" with no arrival. Whether one was taken away."""
+    person_id, manifest_id = old["person_id"], old["manifest_id"]
+    if manifest_id is None:
+        return False
+    corrected = select(movements.c.corrects_id).where(
+        movements.c.person_id == person_id, movements.c.corrects_id.is_not(None)
+    )
+    standing = conn.execute(
+        select(movements.c.id).where(
+            movements.c.person_id == person_id,
+            movements.c.manifest_id == manifest_id,
+            movements.c.kind != "voided",
+            movements.c.id.not_in(corrected),
+        )
+    ).first()
+    if standing is not None:
+        return False
+    gone = conn.execute(
+        delete(manifest_discrepancies).where(
+            manifest_discrepancies.c.manifest_id == manifest_id,
+            manifest_discrepancies.c.person_id == person_id,
+            manifest_discrepancies.c.kind == "not_on_manifest",
+        )
+    )
+    return bool(gone.rowcount)
+
+
+def _back_on_truck(conn: Connection, person_id: str) -> None:
+    """After a voided arrival off a manifest, the person folded back onto the truck they
+    were on (in transit on it) holds their place on it again: the check-in had freed it
+    (``ManifestService._discrepancy``), and a free place let a second truck take a person
+    the log says is on the road. Refused (409) while they are on another open manifest."""
+    on = conn.execute(
+        select(person_locations.c.manifest_id).where(
+            person_locations.c.person_id == person_id,
+            person_locations.c.state == "in_transit",
+        )
+    ).scalar()
+    if on is None:
+        return
+    freed = manifest_items.c.manifest_id == on, manifest_items.c.person_id == person_id
+    item = conn.execute(
+        select(manifest_items.c.id).where(
+            *freed, manifest_items.c.checked_in_at.is_(None), manifest_items.c.open_slot.is_(None)
+        )
+    ).scalar()
+    if item is None:
+        return
+    elsewhere = conn.execute(
+        select(manifest_items.c.manifest_id).where(
+            manifest_items.c.person_id == person_id, manifest_items.c.open_slot == 1
+        )
+    ).scalar()
+    if elsewhere is not None:
+        raise Conflict(
+            N_(
+                "the person is on open manifest {manifest}; take them off it before voiding "
+                "this arrival",
+                manifest=elsewhere,
+            ),
+            field="event_id",
+        )
+    conn.execute(update(manifest_items).where(manifest_items.c.id == item).values(open_slot=1))
 
 
 def _event(conn: Connection, event_id: str) -> Any:

@@ -40,7 +40,15 @@ from corridor.domain.tracing import (
     is_child,
     state_text,
 )
-from corridor.errors import Conflict, Forbidden, NotFound, Problem, TracingAtCentral, require
+from corridor.errors import (
+    Conflict,
+    ConsentWithdrawn,
+    Forbidden,
+    NotFound,
+    Problem,
+    TracingAtCentral,
+    require,
+)
 from corridor.matching import Match, PersonRecord
 from corridor.services.base import AuditHook, Service, live_id
 from corridor.services.protection.accounts import Caller
@@ -49,7 +57,7 @@ from corridor.services.protection.field_vault import TRACING_KEY, FieldVault
 from corridor.services.search.person_search import PersonSearchService, purpose_scope
 from corridor.services.tracing import enquirer as enquirer
 from corridor.services.tracing import matching as tm
-from corridor.services.tracing.views import TracingViews, offered_or_decided
+from corridor.services.tracing.views import TracingViews, offered_or_decided, withdrew_tracing
 from corridor.storage import outbox, queries
 from corridor.storage.database import Database
 from corridor.storage.tables import persons
@@ -73,6 +81,8 @@ from corridor.tracing_schemas import (
 
 log = logging.getLogger(__name__)
 SYSTEM = "system"  # who proposed a match found by the engine on its own
+# The states that tell the enquirer's family of the found person (refused once they withdrew).
+TELLS_FAMILY = frozenset({CaseState.FAMILY_INFORMED, CaseState.REUNITED})
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -512,7 +522,9 @@ class TracingService(Service):
     def transition(
         self, case_id: str, data: TransitionIn, who: Caller, *, audit: AuditHook
     ) -> dict[str, Any]:
-        """family_informed, reunited, or closed with a reason."""
+        """family_informed, reunited, or closed with a reason. Once the found person
+        withdrew their consent to tracing (or was erased), family_informed and reunited
+        are refused (``ConsentWithdrawn``), nothing written; closing stays open."""
         now = self.clock()
         target = CaseState(data.to)
         if target is CaseState.CLOSED and data.close_reason is None:
@@ -523,6 +535,10 @@ class TracingService(Service):
             case = _case_for_update(conn, case_id)
             disclosure = Disclosure(case["disclosure"]) if case["disclosure"] else None
             _move(case, target, disclosure)
+            found = case["found_person_id"]
+            if target in TELLS_FAMILY and found and withdrew_tracing(conn, [found]):
+                # Informing the family of someone who withdrew would disclose them.
+                raise ConsentWithdrawn(found, state_text(target))
             if data.close_reason is not None:
                 try:
                     check_close(data.close_reason, case["created_at"].date(), now.date())

@@ -138,6 +138,12 @@ class Case(ReadModel):
         description="The role that records the disclosure decision once a person is found: "
         "tracing_officer (an adult's own answer) or protection_officer (a child)",
     )
+    found_person_withdrew: bool = Field(
+        default=False,
+        description="The found person withdrew their consent to tracing since (or their "
+        "record was erased): the case can no longer be recorded as family_informed or "
+        "reunited (409 consent_withdrawn), only closed",
+    )
     close_reason: str | None
     matches: list[ProposedMatch]
     history: list[CaseEvent]

@@ -264,15 +264,7 @@ class TracingViews(Service):
             )
             by_child = _decided_by_child_rule(conn, [r["id"] for r in rows])
             found_ids = [r["found_person_id"] for r in rows if r["found_person_id"]]
-            withdrawn = set(found_ids) - set(
-                conn.execute(
-                    select(persons.c.id).where(
-                        persons.c.id.in_(found_ids),
-                        tracing_consented(persons.c.id),
-                        persons.c.anonymised_at.is_(None),
-                    )
-                ).scalars()
-            )
+            withdrawn = withdrew_tracing(conn, found_ids)
             out = []
             for r in rows:
                 state = CaseState(r["state"])
@@ -324,6 +316,7 @@ class TracingViews(Service):
         if r["found_person_id"] in found:
             person = found[r["found_person_id"]]
             decider = disclosure_decider(is_child(person["age"], person["uasc"]))
+        found_ids = [r["found_person_id"]] if r["found_person_id"] else []
         return {
             "id": r["id"],
             "enquiry_id": r["enquiry_id"],
@@ -333,6 +326,8 @@ class TracingViews(Service):
             "disclosure": r["disclosure"],
             # The role whose holder records the disclosure (a child: protection officer).
             "disclosure_decider": decider,
+            # The family may no longer be told (``withdrew_tracing``).
+            "found_person_withdrew": bool(withdrew_tracing(conn, found_ids)),
             "close_reason": r["close_reason"],
             "matches": _matches(conn, [case_id], today, vault=self.vault).get(case_id, []),
             "history": [
@@ -491,6 +486,24 @@ def tracing_consented(person_id: Any) -> Any:
             persons.c.id == person_id, persons.c.consent_tracing.is_(True)
         )
     )
+
+
+def withdrew_tracing(conn: Connection, person_ids: Iterable[str]) -> set[str]:
+    """Those of ``person_ids`` who no longer consent to tracing (withdrawn since), or whose
+    record was erased or anonymised: a found person the enquirer is told of as a refusal
+    (``enquirer_view``), and whose family a case may no longer be recorded as informed
+    or reunited with (``TracingService.transition``)."""
+    ids = list(dict.fromkeys(person_ids))
+    if not ids:
+        return set()
+    consenting = conn.execute(
+        select(persons.c.id).where(
+            persons.c.id.in_(ids),
+            tracing_consented(persons.c.id),
+            persons.c.anonymised_at.is_(None),
+        )
+    ).scalars()
+    return set(ids) - set(consenting)
 
 
 def offered_or_decided() -> Any:

@@ -36,7 +36,7 @@ from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.render import language_of, render
 from corridor.web.retries import Retried, Retry, shown_again
 from corridor.web.routers import guarded_router
-from corridor.web.writes import audited, refused_about
+from corridor.web.writes import audited, refusal_shown, refused_about
 
 router = guarded_router(include_in_schema=False)
 MayTracingRead = Annotated[Caller, Depends(requires("tracing.read"))]
@@ -399,6 +399,7 @@ def transition(
             shown_again,
         )
     except (ValidationFailed, Conflict) as exc:
+        refusal_shown(svc, who, "tracing.write", exc)  # the found person withdrew: a denial
         reasons = forms.reasons(exc)
         typed = {"transition": forms.as_values(form)}
         return _case(request, svc, who, case_id, {"transition": reasons}, typed=typed)
