@@ -347,3 +347,71 @@ def test_a_candidate_merged_into_another_is_offered_once(database, clock):
     assert r.status_code in (200, 201), r.text
     ids = [m["person"]["id"] for m in tracer.get(url).json()["matches"]]
     assert survivor in ids and merged in ids
+
+
+def test_a_case_with_candidates_at_two_camps_shows_each_officer_their_own(database, clock):
+    """One person sought, two namesakes registered: one at camp A, one at camp B. The
+    case is in camp A's scope by its candidate there, and a protection officer of A used
+    to read all of it: the candidate at B too (id, number, name, age), in the enquiry,
+    the case, the queue and the pages. Now each candidate is read where it may be. Once
+    the candidate at B is confirmed (A's set aside), the found person at B is not A's to
+    read either, nor where they are in the enquirer view. (The route table found it when
+    its writes ran in another order: tests/api/test_route_table_protection.py.)"""
+    client = make_client(database, clock)
+    a, b = site(client, "Camp Alpha"), site(client, "Camp Bravo")
+    here = register_khalid(client, a)
+    there = register_khalid(client, b, phone="+963944111222")
+    tracer = _officer(database, clock, client, Role.TRACING_OFFICER)
+    enquiry = enquire(tracer, adult_sought())
+    case = enquiry["cases"][0]
+    assert {m["person"]["id"] for m in case["matches"]} == {here["id"], there["id"]}
+    officer_a = make_client(database, clock, (Role.PROTECTION_OFFICER,))
+    work_at(officer_a, a, admin=client)
+    reads = (
+        f"/api/tracing/enquiries/{enquiry['id']}",
+        f"/api/tracing/enquiries/{enquiry['id']}/enquirer-view",
+        f"/api/tracing/cases/{case['id']}",
+        "/api/tracing/queue",
+        f"/tracing/enquiries/{enquiry['id']}",
+        f"/tracing/enquiries/{enquiry['id']}.json",
+        f"/tracing/cases/{case['id']}",
+        "/tracing",
+        "/tracing.json",
+    )
+
+    def read_all() -> dict[str, str]:
+        texts = {}
+        for url in reads:
+            r = officer_a.get(url)
+            assert r.status_code == 200, (url, r.text)
+            texts[url] = r.text
+        return texts
+
+    for url, text in read_all().items():
+        for secret in (there["id"], there["registration_number"], "Camp Bravo", b):
+            assert secret not in text, (url, secret)
+        if "enquirer-view" in url:
+            continue
+        if url == f"/tracing/enquiries/{enquiry['id']}":  # the page counts candidates
+            assert "1 candidate<" in text, url
+        elif url != "/tracing":  # (the queue's page names a candidate by name only)
+            # Their own candidate is there (a page shows the number, JSON the id too).
+            assert here["registration_number"] in text, url
+    [match_b] = [m for m in case["matches"] if m["person"]["id"] == there["id"]]
+    [match_a] = [m for m in case["matches"] if m["person"]["id"] == here["id"]]
+    r = tracer.post(f"/api/tracing/matches/{match_a['id']}/reject", json={"reason": "no"})
+    assert r.status_code == 200, r.text
+    r = tracer.post(f"/api/tracing/matches/{match_b['id']}/confirm", json={"reason": "call"})
+    assert r.status_code == 200, r.text
+    r = tracer.post(
+        f"/api/tracing/cases/{case['id']}/disclosure",
+        json={"decision": "agreed", "reason": "he agreed on the phone"},
+    )
+    assert r.status_code == 200, r.text
+    assert tracer.get(f"/api/tracing/cases/{case['id']}").json()["found_person"]["id"] == (
+        there["id"]
+    )
+    reads = reads[:3] + reads[4:7]  # the queues hold the case no more
+    for url, text in read_all().items():
+        for secret in (there["id"], there["registration_number"], "Camp Bravo", b):
+            assert secret not in text, (url, secret)

@@ -108,6 +108,21 @@ def cases_in_scope(conn: Connection, case_ids: list[str], scope: Sites) -> set[s
     return {str(c) for c in conn.execute(by_match.union(by_found)).scalars()}
 
 
+def persons_in_scope(conn: Connection, person_ids: Iterable[str], scope: Sites) -> set[str]:
+    """Of these persons, those a holder of ``scope`` may see. A case in scope by one of
+    its persons (a candidate at the caller's site) names only those: a candidate, a found
+    person or a household at another site is left out of what the caller reads."""
+    wanted = sorted({str(p) for p in person_ids if p})
+    if scope is None or not wanted:
+        return set(wanted)
+    return {
+        str(p)
+        for p in conn.execute(
+            select(persons.c.id).where(persons.c.id.in_(wanted), queries.person_scope(scope))
+        ).scalars()
+    }
+
+
 class TracingViews(Service):
     """Read models of the tracing work. A detention site in a view carries its real
     details (opened with the vault): the web layer hides detention sites from the roles
@@ -149,7 +164,7 @@ class TracingViews(Service):
         with self.db.read() as conn:
             e = _enquiry_row(conn, enquiry_id)
             ids = self._cases_shown(conn, enquiry_id, scope)
-            cases = self._located([self._case(conn, cid) for cid in ids], conn)
+            cases = self._located([self._case(conn, cid, scope) for cid in ids], conn)
             who = enquirer.open_row(self.vault, conn, e)
         return {
             "id": e["id"],
@@ -174,7 +189,7 @@ class TracingViews(Service):
         with self.db.read() as conn:
             if not cases_in_scope(conn, [case_id], scope):
                 raise NotFound("case")
-            return self._located(self._case(conn, case_id), conn)
+            return self._located(self._case(conn, case_id, scope), conn)
 
     def queue(self, scope: Sites = None) -> list[dict[str, Any]]:
         """Cases an officer still has to act on. Unaccompanied and separated children
@@ -193,11 +208,15 @@ class TracingViews(Service):
             if not rows:
                 return []
             matches = _matches(
-                conn, [r["id"] for r in rows], today, proposed_only=True, vault=self.vault
+                conn,
+                [r["id"] for r in rows],
+                today,
+                proposed_only=True,
+                vault=self.vault,
+                scope=scope,
             )
-            found = _summaries(
-                conn, [r["found_person_id"] for r in rows if r["found_person_id"]], today
-            )
+            found_ids = [r["found_person_id"] for r in rows if r["found_person_id"]]
+            found = _summaries(conn, persons_in_scope(conn, found_ids, scope), today)
             self._located([matches, found], conn)
         items = []
         for r in rows:
@@ -265,6 +284,7 @@ class TracingViews(Service):
             by_child = _decided_by_child_rule(conn, [r["id"] for r in rows])
             found_ids = [r["found_person_id"] for r in rows if r["found_person_id"]]
             withdrawn = withdrew_tracing(conn, found_ids)
+            seen = persons_in_scope(conn, found_ids, scope)
             out = []
             for r in rows:
                 state = CaseState(r["state"])
@@ -284,7 +304,12 @@ class TracingViews(Service):
                 }
                 # An erased found person's whereabouts are nobody's to tell any more.
                 found = r["found_person_id"]
-                if site_disclosable(state, disclosure) and found and not _erased(conn, found):
+                # Where a person of another site is is not for this caller to tell.
+                if (
+                    site_disclosable(state, disclosure)
+                    and found in seen
+                    and not _erased(conn, found)
+                ):
                     item["site"] = _site_of(conn, r["found_person_id"])
                     item["found_person_id"] = r["found_person_id"]
                 out.append(item)
@@ -292,7 +317,9 @@ class TracingViews(Service):
             name = enquirer.open_row(self.vault, conn, e)["name"]
         return {"enquiry_id": e["id"], "enquirer_name": name, "sought": out}
 
-    def _case(self, conn: Connection, case_id: str) -> dict[str, Any]:
+    def _case(self, conn: Connection, case_id: str, scope: Sites = None) -> dict[str, Any]:
+        """A case as the holder of ``scope`` reads it: its candidates and found person in
+        scope only (``persons_in_scope``)."""
         today = self.clock().date()
         r = (
             conn.execute(select(tracing_cases).where(tracing_cases.c.id == case_id))
@@ -311,12 +338,12 @@ class TracingViews(Service):
             .all()
         )
         names = _user_names(conn, {ev["recorded_by"] for ev in events if ev["recorded_by"]})
-        found = _summaries(conn, [r["found_person_id"]] if r["found_person_id"] else [], today)
+        found_ids = [r["found_person_id"]] if r["found_person_id"] else []
+        found = _summaries(conn, persons_in_scope(conn, found_ids, scope), today)
         decider = None
         if r["found_person_id"] in found:
             person = found[r["found_person_id"]]
             decider = disclosure_decider(is_child(person["age"], person["uasc"]))
-        found_ids = [r["found_person_id"]] if r["found_person_id"] else []
         return {
             "id": r["id"],
             "enquiry_id": r["enquiry_id"],
@@ -329,7 +356,9 @@ class TracingViews(Service):
             # The family may no longer be told (``withdrew_tracing``).
             "found_person_withdrew": bool(withdrew_tracing(conn, found_ids)),
             "close_reason": r["close_reason"],
-            "matches": _matches(conn, [case_id], today, vault=self.vault).get(case_id, []),
+            "matches": _matches(conn, [case_id], today, vault=self.vault, scope=scope).get(
+                case_id, []
+            ),
             "history": [
                 {
                     "kind": ev["kind"],
@@ -435,10 +464,16 @@ def _matches(
     today: date,
     proposed_only: bool = False,
     vault: FieldVault | None = None,
+    scope: Sites = None,
 ) -> dict[str, list[dict[str, Any]]]:
+    """The cases' candidates, best first; for a holder of ``scope``, those in scope only,
+    and a household named only where its head is in scope."""
     q = select(tracing_matches).where(
         tracing_matches.c.case_id.in_(case_ids), offered_or_decided()
     )
+    if scope is not None:
+        in_scope = select(persons.c.id).where(queries.person_scope(scope))
+        q = q.where(tracing_matches.c.person_id.in_(in_scope))
     if proposed_only:
         q = q.where(tracing_matches.c.status == "proposed")
     # Best first; equal probabilities in the order proposed (the same on every database
@@ -446,7 +481,8 @@ def _matches(
     q = q.order_by(tracing_matches.c.probability.desc(), tracing_matches.c.id)
     rows = list(conn.execute(q).mappings())
     people = _summaries(conn, [m["person_id"] for m in rows], today)
-    households = _names(conn, {m["household_of"] for m in rows if m["household_of"]}, today)
+    heads = persons_in_scope(conn, (m["household_of"] for m in rows), scope)
+    households = _names(conn, heads, today)
     officers = _user_names(conn, {m["proposed_by"] for m in rows if m["proposed_by"]})
     opener = None
     if vault is not None:
