@@ -116,14 +116,14 @@ class ConsentWithdrawn(Conflict):
     code = "consent_withdrawn"
     purpose = "consent to tracing withdrawn"
 
-    def __init__(self, person_id: str, target: Text) -> None:
+    def __init__(self, person_id: str, target: Text, field: str = "to") -> None:
         super().__init__(
             N_(
                 "The found person withdrew their consent to tracing: the case cannot be "
                 "recorded as {target}, as their family may not be told (it can be closed)",
                 target=target,
             ),
-            "to",
+            field,
         )
         self.refused = [person_id]
 

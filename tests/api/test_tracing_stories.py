@@ -415,3 +415,28 @@ def test_a_case_with_candidates_at_two_camps_shows_each_officer_their_own(databa
     for url, text in read_all().items():
         for secret in (there["id"], there["registration_number"], "Camp Bravo", b):
             assert secret not in text, (url, secret)
+
+
+def test_a_found_person_who_withdrew_cannot_be_recorded_as_agreeing(database, clock):
+    """Confirmed as found, then the found person withdraws their consent to tracing
+    before anyone asked them: their answer cannot be recorded as "agreed" (409
+    ``consent_withdrawn`` on ``decision``, audited as a denial about them, nothing
+    written). "Refused" still can, and the case be closed. On the code before, "agreed"
+    was recorded for a person whose record says they withdrew."""
+    client, camp, khalid, enquiry, case, match, tracer = _khalid_proposed(database, clock)
+    url = f"/api/tracing/cases/{case['id']}"
+    r = tracer.post(f"/api/tracing/matches/{match['id']}/confirm", json={"reason": "photo"})
+    assert r.status_code == 200, r.text
+    _withdraw_tracing(client, khalid["id"])
+    log, denied = _case_log(database, case["id"]), _denials(database, khalid["id"])
+    r = tracer.post(f"{url}/disclosure", json={"decision": "agreed", "reason": "asked him"})
+    assert r.status_code == 409, r.text
+    assert r.json()["code"] == "consent_withdrawn"
+    assert [e["field"] for e in r.json()["errors"]] == ["decision"]
+    assert tracer.get(url).json()["state"] == "verified"
+    assert _case_log(database, case["id"]) == log
+    assert _denials(database, khalid["id"])[len(denied):] == [
+        ("tracing.write", "consent to tracing withdrawn")
+    ]
+    r = tracer.post(f"{url}/disclosure", json={"decision": "refused", "reason": "asked him"})
+    assert r.status_code == 200 and r.json()["disclosure"] == "refused", r.text

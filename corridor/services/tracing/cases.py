@@ -466,10 +466,15 @@ class TracingService(Service):
     ) -> dict[str, Any]:
         """Record whether the enquirer may learn where the found person is: the found
         adult's own answer (recorded by a tracing officer), or for a child the protection
-        officer's decision. The case moves to found_person_consulted."""
+        officer's decision. The case moves to found_person_consulted. Once the found
+        person withdrew their consent to tracing (or was erased), "agreed" is refused
+        (``ConsentWithdrawn``), nothing written: they may consent again first."""
         now = self.clock()
         with self.db.transaction() as conn:
             case = _case_for_update(conn, case_id)
+            found = case["found_person_id"]
+            if data.decision == Disclosure.AGREED and found and withdrew_tracing(conn, [found]):
+                raise ConsentWithdrawn(found, N_("agreed"), "decision")
             if case["state"] != CaseState.VERIFIED:
                 raise Conflict(
                     N_(
