@@ -378,6 +378,7 @@ def disclosure(
         refused_about(request, [found])
         raise
     except (ValidationFailed, Conflict) as exc:
+        refusal_shown(svc, who, "tracing.write", exc)  # the found person withdrew: a denial
         reasons = forms.reasons(exc)
         typed = {"disclosure": forms.as_values(form)}
         return _case(request, svc, who, case_id, {"disclosure": reasons}, typed=typed)
