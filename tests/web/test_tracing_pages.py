@@ -261,3 +261,38 @@ def _typed(html: str, input_id: str) -> str | None:
     assert tag, input_id
     value = re.search(r'value="([^"]*)"', tag.group(0))
     return html_lib.unescape(value.group(1)) if value else None
+
+
+def test_the_case_page_records_no_agreement_of_a_person_who_withdrew(database, clock, camp):
+    """Found, then the found adult withdrew their consent to tracing before being asked:
+    the disclosure form sent with "agreed" is refused on the page with the reason, the
+    case stays verified, and the refusal is audited as a denial about them, as through
+    the API."""
+    officer = page_client(database, clock, roles=(Role.TRACING_OFFICER,), name="tracer")
+    enquiry_id = open_enquiry(officer)
+    case = officer.get(f"/tracing/enquiries/{enquiry_id}.json").json()["enquiry"]["cases"][0]
+    case_url = f"/tracing/cases/{case['id']}"
+    person_id = case["matches"][0]["person"]["id"]
+    officer.page(case_url)
+    officer.submit(
+        f"/tracing/matches/{case['matches'][0]['id']}/confirm",
+        {"case_id": case["id"], "reason": "names agree"},
+    )
+    svc = officer.app.state.services
+    svc.registration.update_person(
+        person_id,
+        PersonPatch.model_validate({"consent": {"tracing": False, "share_with": []}}),
+        audit=svc.audit.operator_hook("test", "person.write"),
+    )
+    officer.page(case_url)
+    r = officer.submit(f"{case_url}/disclosure", {"decision": "agreed", "reason": "asked her"})
+    assert r.status_code == 422
+    assert "withdrew their consent to tracing" in html_lib.unescape(r.text)
+    assert officer.get(f"{case_url}.json").json()["case"]["state"] == "verified"
+    with database.read() as conn:
+        denied = conn.execute(
+            select(audit_events.c.action, audit_events.c.purpose).where(
+                audit_events.c.person_id == person_id, audit_events.c.outcome == "denied"
+            )
+        ).all()
+    assert [tuple(d) for d in denied] == [("tracing.write", "consent to tracing withdrawn")]
