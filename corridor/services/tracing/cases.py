@@ -49,7 +49,7 @@ from corridor.services.protection.field_vault import TRACING_KEY, FieldVault
 from corridor.services.search.person_search import PersonSearchService, purpose_scope
 from corridor.services.tracing import enquirer as enquirer
 from corridor.services.tracing import matching as tm
-from corridor.services.tracing.views import TracingViews, offered_or_decided
+from corridor.services.tracing.views import TracingViews, deceased, offered_or_decided
 from corridor.storage import outbox, queries
 from corridor.storage.database import Database
 from corridor.storage.tables import persons
@@ -73,6 +73,12 @@ from corridor.tracing_schemas import (
 
 log = logging.getLogger(__name__)
 SYSTEM = "system"  # who proposed a match found by the engine on its own
+# A found person whose death is recorded can neither agree nor refuse, nor be reunited:
+# the officer closes the case with the reason ``deceased`` and tells the family.
+DEAD_CANNOT_AGREE = N_(
+    "The found person is recorded as deceased: close the case with the reason "
+    "\"deceased\" and tell the family"
+)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -468,6 +474,8 @@ class TracingService(Service):
                     ),
                     "decision",
                 )
+            if deceased(conn, [case["found_person_id"]]):
+                raise Conflict(DEAD_CANNOT_AGREE, "decision")
             person = conn.execute(
                 select(persons.c.birth_date, persons.c.birth_precision, persons.c.uasc).where(
                     persons.c.id == case["found_person_id"]
@@ -523,6 +531,8 @@ class TracingService(Service):
             case = _case_for_update(conn, case_id)
             disclosure = Disclosure(case["disclosure"]) if case["disclosure"] else None
             _move(case, target, disclosure)
+            if target is CaseState.REUNITED and deceased(conn, [case["found_person_id"]]):
+                raise Conflict(DEAD_CANNOT_AGREE, "state")
             if data.close_reason is not None:
                 try:
                     check_close(data.close_reason, case["created_at"].date(), now.date())
