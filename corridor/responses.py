@@ -151,7 +151,7 @@ class VulnerabilityCounts(ReadModel):
     serious_medical_condition: int | None
     injury: int | None
     elderly_alone: int | None
-    suppressed_below: int | None = Field(
+    restricted_below: int | None = Field(
         default=None,
         description="Set where the figures are exact but some of these counts are derived "
         "from a detail the caller's roles may not see on a record (malnutrition, disability, "

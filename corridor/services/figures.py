@@ -146,7 +146,7 @@ def aggregate_only(figures: dict[str, Any], below: int) -> dict[str, Any]:
                 k: disclosure.withhold_one(v, below)
                 for k, v in figures["vulnerabilities_present"].items()
             },
-            "suppressed_below": None,  # the figures' own says it for every count
+            "restricted_below": None,  # the figures' ``suppressed_below`` says it for all
         },
         "children_alone": disclosure.withhold_one(figures["children_alone"], below),
         "daily": [disclosure.withhold_day(d, below) for d in figures["daily"]],
@@ -159,11 +159,11 @@ def restricted_counts(figures: dict[str, Any], keys: Collection[str], below: int
     the reader's roles may not see on a record: ``Gate.site_figures`` names them) as a
     reader of aggregates only sees them (``domain.disclosure.withhold_one``): a count of
     1 at a camp with one small child is that child's SAM (PROTECTION.md line 4); the
-    vulnerabilities' ``suppressed_below`` says so."""
+    vulnerabilities' ``restricted_below`` says so."""
     vuln = dict(figures["vulnerabilities_present"])
     for key in keys:
         vuln[key] = disclosure.withhold_one(vuln[key], below)
-    vuln["suppressed_below"] = below if keys else None
+    vuln["restricted_below"] = below if keys else None
     return {**figures, "vulnerabilities_present": vuln}
 
 

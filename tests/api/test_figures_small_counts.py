@@ -60,7 +60,7 @@ def test_a_childs_malnutrition_is_not_read_off_the_figures(database, clock) -> N
     malnutrition; a woman is pregnant. The registrar and the site manager read the camp's
     figures exactly (they read its persons) but may not see medical details on a record
     (PROTECTION.md line 4): the medical counts are aggregates only for them (``<5`` on the
-    page, null in the API, ``vulnerabilities_present.suppressed_below``), while the health
+    page, null in the API, ``vulnerabilities_present.restricted_below``), while the health
     worker reads them exactly, and the unaccompanied count stays exact for the tracing
     officer, who sees minors' details. On the code before, the registrar read "sam: 1"
     next to one child aged 0-4, the child's record withholding the very same fact."""
@@ -97,9 +97,9 @@ def test_a_childs_malnutrition_is_not_read_off_the_figures(database, clock) -> N
         sees_minors = role in (Role.PROTECTION_OFFICER, Role.TRACING_OFFICER)
         assert [vuln[k] for k in medical] == ([1, 1] if sees_medical else [None, None]), role
         assert vuln["unaccompanied"] == (1 if sees_minors else None), role
-        assert vuln["suppressed_below"] == (None if sees_medical and sees_minors else 5), role
+        assert vuln["restricted_below"] == (None if sees_medical and sees_minors else 5), role
         page = reader.get(f"/sites/{camp}").text
-        assert ('id="vulnerabilities-suppressed"' in page) is (vuln["suppressed_below"] == 5)
+        assert ('id="vulnerabilities-suppressed"' in page) is (vuln["restricted_below"] == 5)
         sam = page.split(">Severe acute malnutrition<", 1)[1].split("</td>", 1)[0]
         assert sam.endswith(">1" if sees_medical else ">&lt;5"), (role, sam)
         assert 'id="suppressed"' not in page
