@@ -151,6 +151,15 @@ class VulnerabilityCounts(ReadModel):
     serious_medical_condition: int | None
     injury: int | None
     elderly_alone: int | None
+    restricted_below: int | None = Field(
+        default=None,
+        description="Set where the figures are exact but some of these counts are derived "
+        "from a detail the caller's roles may not see on a record (malnutrition, disability, "
+        "pregnancy, a serious medical condition or injury for a role outside the medical "
+        "group; unaccompanied or separated for one that may not see minors' details): those "
+        "counts are read as aggregates only (null under this number, the others rounded to "
+        "its nearest multiple)",
+    )
 
 
 class DayFigures(ReadModel):

@@ -311,6 +311,7 @@ def enquirer_status(
     disclosure: Disclosure | None,
     close_reason: CloseReason | None,
     by_child_rule: bool = False,
+    deceased: bool = False,
 ) -> EnquirerStatus:
     """What the enquirer may be told, in words, whatever the officers know. Nothing says
     "found" before the found person was consulted (for a child: before the protection
@@ -324,7 +325,23 @@ def enquirer_status(
     ('checking', True, 'A possible match is being checked.')
     >>> str(enquirer_status(CaseState.FOUND_PERSON_CONSULTED, Disclosure.AGREED, None, True).text)
     'The person has been found. A protection officer decided that you may learn where they are.'
+
+    A found person recorded as ``deceased`` can pass no message and agree to nothing:
+    until an officer closes the case (``deceased``) and tells the family, the enquirer is
+    told nothing a death would make untrue, and never where the body was.
+
+    >>> told = enquirer_status(CaseState.VERIFIED, None, None, deceased=True)
+    >>> told.status, told.message_can_be_passed
+    ('checking', False)
+    >>> told = enquirer_status(CaseState.FAMILY_INFORMED, Disclosure.AGREED, None, deceased=True)
+    >>> told.status, told.message_can_be_passed, str(told.text)
+    ('found', False, 'The person has been found. No further information can be shared.')
     """
+    if deceased and state is not CaseState.CLOSED:
+        if state is CaseState.VERIFIED:
+            return EnquirerStatus("checking", False, N_("A possible match is being checked."))
+        if state not in (CaseState.OPEN, CaseState.POSSIBLE_MATCH):
+            disclosure, by_child_rule = Disclosure.REFUSED, False
     if state is CaseState.CLOSED:
         if close_reason is CloseReason.DECEASED:
             text = N_("We are sorry: the person sought has died.")

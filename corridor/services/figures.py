@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -142,13 +142,29 @@ def aggregate_only(figures: dict[str, Any], below: int) -> dict[str, Any]:
         **figures,
         "present": disclosure.withhold_table(figures["present"], below),
         "vulnerabilities_present": {
-            k: disclosure.withhold_one(v, below)
-            for k, v in figures["vulnerabilities_present"].items()
+            **{
+                k: disclosure.withhold_one(v, below)
+                for k, v in figures["vulnerabilities_present"].items()
+            },
+            "restricted_below": None,  # the figures' ``suppressed_below`` says it for all
         },
         "children_alone": disclosure.withhold_one(figures["children_alone"], below),
         "daily": [disclosure.withhold_day(d, below) for d in figures["daily"]],
         "suppressed_below": below,
     }
+
+
+def restricted_counts(figures: dict[str, Any], keys: Collection[str], below: int) -> dict[str, Any]:
+    """Exact figures with the vulnerability counts of ``keys`` (those derived from a field
+    the reader's roles may not see on a record: ``Gate.site_figures`` names them) as a
+    reader of aggregates only sees them (``domain.disclosure.withhold_one``): a count of
+    1 at a camp with one small child is that child's SAM (PROTECTION.md line 4); the
+    vulnerabilities' ``restricted_below`` says so."""
+    vuln = dict(figures["vulnerabilities_present"])
+    for key in keys:
+        vuln[key] = disclosure.withhold_one(vuln[key], below)
+    vuln["restricted_below"] = below if keys else None
+    return {**figures, "vulnerabilities_present": vuln}
 
 
 class FigureService(Service):
@@ -171,6 +187,7 @@ class FigureService(Service):
         scope: Sites = None,
         *,
         exact: bool = True,
+        restricted: Collection[str] = (),
     ) -> dict[str, Any]:
         """Present now; arrivals and departures per day by sex and age bracket, with the
         number present at the start and the end of each day; vulnerabilities; children
@@ -183,7 +200,8 @@ class FigureService(Service):
         ``present_at_start + arrivals - departures`` and the next day starts from it.
 
         Not ``exact`` (a reader of aggregates only: ``Gate.site_figures`` decides), the
-        small counts are withheld (``aggregate_only``)."""
+        small counts are withheld (``aggregate_only``); ``exact``, the vulnerability
+        counts named ``restricted`` still are (``restricted_counts``)."""
         now = self.clock()
         end = end or now.date()
         start = start or end - timedelta(days=13)
@@ -247,7 +265,9 @@ class FigureService(Service):
             "daily": [daily[d] for d in days],
             "suppressed_below": None,
         }
-        return figures if exact else aggregate_only(figures, self.small_counts_below)
+        if not exact:
+            return aggregate_only(figures, self.small_counts_below)
+        return restricted_counts(figures, restricted, self.small_counts_below)
 
     def separated_families(
         self, site_id: str | None = None, scope: Sites = None

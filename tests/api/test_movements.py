@@ -74,3 +74,45 @@ def test_event_rules(client, clock):
     r = client.post(f"/api/persons/{p['id']}/events", json={"kind": "released"})
     assert r.status_code == 201
     assert client.get(f"/api/persons/{p['id']}").json()["location"]["state"] == "left"
+
+
+def test_a_discharge_ends_a_hospital_stay(client, clock):
+    """The health worker refers a malnourished child to the field hospital and the
+    hospital discharges her back to the camp. A discharge of a person not in hospital,
+    and a second admission to the hospital she is in, are refused (409 naming the
+    field and why) and nothing is written; a move on to another hospital is an
+    admission there. On the code before, both were recorded (201): a camp-to-camp move
+    logged as a discharge, the child admitted twice to one hospital."""
+    camp = site(client, "Camp")
+    other_camp = site(client, "Camp B")
+    hospital = site(client, "Field hospital", "hospital")
+    referral = site(client, "Referral hospital", "hospital")
+    child = register(client, camp, given_name="Sara", birth_date="2018-06")
+    events = f"/api/persons/{child['id']}/events"
+    history = f"/api/persons/{child['id']}/movements"
+
+    def refused(body: dict[str, str], field: str, why: str) -> None:
+        before = client.get(history).json()
+        r = client.post(events, json=body)
+        assert r.status_code == 409, r.text
+        assert why in errors(r)[field]
+        assert client.get(history).json() == before
+
+    clock.advance(hours=1)
+    refused({"kind": "discharged", "to_site_id": other_camp}, "kind", "not in hospital")
+    r = client.post(events, json={"kind": "hospitalised", "to_site_id": hospital})
+    assert r.status_code == 201, r.text
+    clock.advance(hours=1)
+    refused({"kind": "hospitalised", "to_site_id": hospital}, "to_site_id", "already")
+    r = client.post(events, json={"kind": "hospitalised", "to_site_id": referral})
+    assert r.status_code == 201, r.text
+    clock.advance(hours=30)
+    r = client.post(events, json={"kind": "discharged", "to_site_id": camp})
+    assert r.status_code == 201, r.text
+    assert r.json()["from_site_id"] == referral
+    loc = client.get(f"/api/persons/{child['id']}").json()["location"]
+    assert (loc["site_id"], loc["state"]) == (camp, "present")
+    clock.advance(hours=1)
+    refused({"kind": "discharged", "to_site_id": camp}, "kind", "not in hospital")
+    kinds = [m["kind"] for m in client.get(history).json()]
+    assert kinds == ["registered", "hospitalised", "hospitalised", "discharged"]

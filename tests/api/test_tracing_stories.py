@@ -13,7 +13,7 @@ from corridor.security.roles import Role
 from corridor.storage import Database
 from corridor.storage.security_tables import audit_events
 from corridor.storage.tracing_tables import tracing_case_events
-from tests.api.helpers import site, work_at
+from tests.api.helpers import errors, site, work_at
 from tests.api.test_tracing import adult_sought, enquire, register_khalid
 from tests.conftest import Clock, make_client
 
@@ -440,3 +440,96 @@ def test_a_found_person_who_withdrew_cannot_be_recorded_as_agreeing(database, cl
     ]
     r = tracer.post(f"{url}/disclosure", json={"decision": "refused", "reason": "asked him"})
     assert r.status_code == 200 and r.json()["disclosure"] == "refused", r.text
+
+
+def _dies_in_hospital(client: TestClient, clock: Clock, person_id: str, hospital: str) -> None:
+    clock.advance(hours=1)
+    r = client.post(
+        f"/api/persons/{person_id}/events", json={"kind": "hospitalised", "to_site_id": hospital}
+    )
+    assert r.status_code == 201, r.text
+    clock.advance(hours=1)
+    r = client.post(
+        f"/api/persons/{person_id}/events", json={"kind": "deceased", "note": "died of wounds"}
+    )
+    assert r.status_code == 201, r.text
+
+
+def test_a_found_person_who_died_in_hospital_is_told_by_an_officer(database, clock):
+    """An adult dies in the field hospital; his sister's enquiry finds him. The tracing
+    officer's case (API and page) says he is recorded as deceased; a dead man's "answer"
+    cannot be recorded (409 on ``decision``, nothing written) and the enquirer view
+    offers no message to pass and no place. Only the officer closing the case with the
+    reason ``deceased`` tells the family. On the code before, the case showed him "at
+    Hospital" like anyone alive, the enquirer view said a message could be passed, and
+    the officer could record that he agreed: the family was then told "found and agreed
+    that you learn where they are", with the hospital's name."""
+    client = make_client(database, clock)
+    camp = site(client, "Camp A")
+    hospital = site(client, "Field hospital", "hospital")
+    khalid = register_khalid(client, camp)
+    _dies_in_hospital(client, clock, khalid["id"], hospital)
+    enquiry = enquire(client, adult_sought())
+    [case] = enquiry["cases"]
+    [match] = [m for m in case["matches"] if m["person"]["id"] == khalid["id"]]
+    assert match["person"]["deceased"] is True
+    tracer = _officer(database, clock, client, Role.TRACING_OFFICER)
+    r = tracer.post(f"/api/tracing/matches/{match['id']}/confirm", json={"reason": "photo"})
+    assert r.status_code == 200, r.text
+    assert r.json()["found_person"]["deceased"] is True
+    view_url = f"/api/tracing/enquiries/{enquiry['id']}/enquirer-view"
+    [news] = tracer.get(view_url).json()["sought"]
+    assert (news["status"], news["message_can_be_passed"]) == ("checking", False)
+    assert "site" not in news and khalid["id"] not in str(news)
+    before = tracer.get(f"/api/tracing/cases/{case['id']}").json()
+    r = tracer.post(
+        f"/api/tracing/cases/{case['id']}/disclosure",
+        json={"decision": "agreed", "reason": "asked his brother"},
+    )
+    assert r.status_code == 409, r.text
+    assert "deceased" in errors(r)["decision"]
+    assert tracer.get(f"/api/tracing/cases/{case['id']}").json() == before
+    page = tracer.get(f"/tracing/cases/{case['id']}").text
+    assert "recorded as deceased" in page and 'name="decision"' not in page
+    r = tracer.post(
+        f"/api/tracing/cases/{case['id']}/transitions",
+        json={"to": "closed", "close_reason": "deceased", "reason": "told his sister"},
+    )
+    assert r.status_code == 200, r.text
+    [news] = tracer.get(view_url).json()["sought"]
+    assert (news["status"], news["text"]) == ("closed", "We are sorry: the person sought has died.")
+
+
+def test_a_death_recorded_after_the_found_person_agreed(database, clock):
+    """He agreed that his sister learns where he is, then died in hospital: the enquirer
+    view no longer gives the place nor offers a message, and the case cannot be marked
+    reunited (409 on ``state``). On the code before, it still told the family he was
+    found and agreed, at the hospital, and "reunited" was accepted."""
+    client = make_client(database, clock)
+    camp = site(client, "Camp A")
+    hospital = site(client, "Field hospital", "hospital")
+    khalid = register_khalid(client, camp)
+    enquiry = enquire(client, adult_sought())
+    [case] = enquiry["cases"]
+    [match] = [m for m in case["matches"] if m["person"]["id"] == khalid["id"]]
+    tracer = _officer(database, clock, client, Role.TRACING_OFFICER)
+    case_url = f"/api/tracing/cases/{case['id']}"
+    for url, body in (
+        (f"/api/tracing/matches/{match['id']}/confirm", {"reason": "photo"}),
+        (f"{case_url}/disclosure", {"decision": "agreed", "reason": "he asked us to"}),
+        (f"{case_url}/transitions", {"to": "family_informed"}),
+    ):
+        r = tracer.post(url, json=body)
+        assert r.status_code == 200, r.text
+    view_url = f"/api/tracing/enquiries/{enquiry['id']}/enquirer-view"
+    [news] = tracer.get(view_url).json()["sought"]
+    assert news["site"]["id"] == camp and news["message_can_be_passed"] is True
+    _dies_in_hospital(client, clock, khalid["id"], hospital)
+    [news] = tracer.get(view_url).json()["sought"]
+    assert news["message_can_be_passed"] is False
+    assert "site" not in news and "found_person_id" not in news
+    assert "agreed" not in news["text"] and "Field hospital" not in str(news)
+    r = tracer.post(f"{case_url}/transitions", json={"to": "reunited"})
+    assert r.status_code == 409, r.text
+    assert "deceased" in errors(r)["state"]
+    assert tracer.get(case_url).json()["state"] == "family_informed"

@@ -175,6 +175,7 @@ class MovementService(Service):
             if loc.state == "in_transit":
                 _found_elsewhere(conn, person_id, loc.manifest_id, now)
             require(not_before_last("occurred_at", at, loc.since, now))
+            _hospital_stay(data.kind, data.to_site_id, loc.state, loc.site_id)
             from_site = loc.site_id
             require(site_problems(conn, data.kind, from_site, data.to_site_id))
             event_id = insert_event(
@@ -269,6 +270,29 @@ class MovementService(Service):
             for start in range(0, len(ids), 500):
                 locations.refresh(conn, ids[start : start + 500])
             return len(ids)
+
+
+def _hospital_stay(kind: str, to_site: str | None, state: str, site: str | None) -> None:
+    """A discharge ends a hospital stay, and an admission to the hospital where the
+    person already is would be a second one. Before, "discharged" was accepted of a
+    person present at a camp (a camp-to-camp move logged as a discharge), and the same
+    admission recorded twice (without an ``Idempotency-Key``: two staff, a second
+    click) logged the person admitted twice. A move between hospitals is a
+    ``hospitalised`` event to the other hospital. 409, nothing written."""
+    if kind == "discharged" and state != "hospitalised":
+        raise Conflict(
+            N_(
+                "the person is not in hospital (they are {state}); a discharge ends a "
+                "hospital stay",
+                state=state,
+            ),
+            field="kind",
+        )
+    if kind == "hospitalised" and state == "hospitalised" and to_site == site:
+        raise Conflict(
+            N_("the person is in this hospital already; record a discharge first"),
+            field="to_site_id",
+        )
 
 
 def _found_elsewhere(

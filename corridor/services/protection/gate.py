@@ -141,6 +141,18 @@ SEARCHED_FIELDS: dict[str, str] = {
     "document_number": "documents",
     "place_of_origin": "origin_locality",
 }
+# The vulnerability counts of a site's figures derived from a restricted field of the
+# matrix: count -> that field (``Gate.site_figures``).
+RESTRICTED_COUNTS: dict[str, str] = {
+    "unaccompanied": "uasc",
+    "separated": "uasc",
+    "sam": "muac_status",
+    "mam": "muac_status",
+    "disabled": "disabled",
+    "pregnant_lactating": "pregnant_lactating",
+    "serious_medical_condition": "serious_medical_condition",
+    "injury": "injury",
+}
 # Detention is a place: these fields are the site references of locations and movements.
 DETENTION_FIELDS = frozenset({"detention_site_id", "detention_site"})
 # Stored but never part of a person as shown, to anyone.
@@ -336,9 +348,18 @@ class Gate:
         self, who: Caller, site_id: str, start: date | None = None, end: date | None = None
     ) -> dict[str, Any]:
         """A site's figures (``figures.read``, in the caller's scope) as the caller may
-        read them (``exact_figures``): every route and page of figures asks here."""
+        read them (``exact_figures``): every route and page of figures asks here. Read
+        exactly, a vulnerability counted from a field the caller's roles may not see on
+        a record (``RESTRICTED_COUNTS``: SAM for a registrar) is still an aggregate only:
+        exact, a count of 1 is the one small child's malnutrition (line 4)."""
+        hidden = self.viewer(who).hidden("person") | self.viewer(who).hidden("minor")
         return self.s.figures.site_figures(
-            site_id, start, end, scope=who.scope, exact=self.exact_figures(who, site_id)
+            site_id,
+            start,
+            end,
+            scope=who.scope,
+            exact=self.exact_figures(who, site_id),
+            restricted=[k for k, f in RESTRICTED_COUNTS.items() if f in hidden],
         )
 
     # -- field groups -----------------------------------------------------------------

@@ -57,7 +57,12 @@ from corridor.services.protection.field_vault import TRACING_KEY, FieldVault
 from corridor.services.search.person_search import PersonSearchService, purpose_scope
 from corridor.services.tracing import enquirer as enquirer
 from corridor.services.tracing import matching as tm
-from corridor.services.tracing.views import TracingViews, offered_or_decided, withdrew_tracing
+from corridor.services.tracing.views import (
+    TracingViews,
+    deceased,
+    offered_or_decided,
+    withdrew_tracing,
+)
 from corridor.storage import outbox, queries
 from corridor.storage.database import Database
 from corridor.storage.tables import persons
@@ -83,6 +88,12 @@ log = logging.getLogger(__name__)
 SYSTEM = "system"  # who proposed a match found by the engine on its own
 # The states that tell the enquirer's family of the found person (refused once they withdrew).
 TELLS_FAMILY = frozenset({CaseState.FAMILY_INFORMED, CaseState.REUNITED})
+# A found person whose death is recorded can neither agree nor refuse, nor be reunited:
+# the officer closes the case with the reason ``deceased`` and tells the family.
+DEAD_CANNOT_AGREE = N_(
+    "The found person is recorded as deceased: close the case with the reason "
+    "\"deceased\" and tell the family"
+)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -483,6 +494,8 @@ class TracingService(Service):
                     ),
                     "decision",
                 )
+            if deceased(conn, [case["found_person_id"]]):
+                raise Conflict(DEAD_CANNOT_AGREE, "decision")
             person = conn.execute(
                 select(persons.c.birth_date, persons.c.birth_precision, persons.c.uasc).where(
                     persons.c.id == case["found_person_id"]
@@ -541,6 +554,8 @@ class TracingService(Service):
             disclosure = Disclosure(case["disclosure"]) if case["disclosure"] else None
             _move(case, target, disclosure)
             found = case["found_person_id"]
+            if target is CaseState.REUNITED and deceased(conn, [found]):
+                raise Conflict(DEAD_CANNOT_AGREE, "state")
             if target in TELLS_FAMILY and found and withdrew_tracing(conn, [found]):
                 # Informing the family of someone who withdrew would disclose them.
                 raise ConsentWithdrawn(found, state_text(target))

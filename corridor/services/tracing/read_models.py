@@ -36,6 +36,9 @@ class TracedPerson(PersonSummary):
     """A registered person in a case: who, where now, unaccompanied or separated."""
 
     uasc: str | None
+    deceased: bool = Field(
+        default=False, description="A death is recorded for them (a movement: deceased)"
+    )
     site: SiteRef
 
 

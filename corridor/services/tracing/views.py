@@ -285,16 +285,20 @@ class TracingViews(Service):
             found_ids = [r["found_person_id"] for r in rows if r["found_person_id"]]
             withdrawn = withdrew_tracing(conn, found_ids)
             seen = persons_in_scope(conn, found_ids, scope)
+            dead = deceased(conn, found_ids)
             out = []
             for r in rows:
                 state = CaseState(r["state"])
                 disclosure = Disclosure(r["disclosure"]) if r["disclosure"] else None
-                if disclosure is Disclosure.AGREED and r["found_person_id"] in withdrawn:
+                if disclosure is Disclosure.AGREED and r["found_person_id"] in withdrawn | dead:
                     # The found person withdrew their consent to tracing after they
-                    # agreed (or was anonymised): told as a refusal, no place.
+                    # agreed (or was anonymised), or died: no place. A death is told
+                    # by an officer closing the case (``deceased``), not by this view.
                     disclosure = Disclosure.REFUSED
                 reason = CloseReason(r["close_reason"]) if r["close_reason"] else None
-                told = enquirer_status(state, disclosure, reason, r["id"] in by_child)
+                told = enquirer_status(
+                    state, disclosure, reason, r["id"] in by_child, r["found_person_id"] in dead
+                )
                 item: dict[str, Any] = {
                     "case_id": r["id"],
                     "sought_name": sought_name(r),
@@ -442,6 +446,7 @@ def _summaries(conn: Connection, ids: Iterable[str], today: date) -> dict[str, d
         select(
             persons,
             person_locations.c.site_id.label("at_site_id"),
+            person_locations.c.state.label("at_state"),
             sites.c.name.label("at"),
             sites.c.kind.label("at_kind"),
         )
@@ -453,6 +458,7 @@ def _summaries(conn: Connection, ids: Iterable[str], today: date) -> dict[str, d
     for row in today_rows:
         summary = queries.person_summary(row, today)
         summary["uasc"] = row["uasc"]
+        summary["deceased"] = row["at_state"] == "deceased"
         summary["site"] = {"id": row["at_site_id"], "name": row["at"], "kind": row["at_kind"]}
         out[row["id"]] = summary
     return out
@@ -596,6 +602,21 @@ def _decided_by_child_rule(conn: Connection, case_ids: list[str]) -> set[str]:
     for case_id, child in rows:
         last[str(case_id)] = bool(child)
     return {c for c, child in last.items() if child}
+
+
+def deceased(conn: Connection, person_ids: Iterable[str]) -> set[str]:
+    """Those of ``person_ids`` whose movement log ends in a recorded death."""
+    wanted = [p for p in person_ids if p]
+    if not wanted:
+        return set()
+    return set(
+        conn.execute(
+            select(person_locations.c.person_id).where(
+                person_locations.c.person_id.in_(wanted),
+                person_locations.c.state == "deceased",
+            )
+        ).scalars()
+    )
 
 
 def _erased(conn: Connection, person_id: str) -> bool:
