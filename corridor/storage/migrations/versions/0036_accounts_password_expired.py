@@ -25,13 +25,20 @@ branch_labels = None
 depends_on = None
 
 
+# Never a batch rebuild of ``users`` on SQLite: it drops the table, and the ``ON DELETE
+# CASCADE`` of ``sessions`` and ``api_tokens`` empties them (everyone signed out). Adding
+# a column with a default and dropping a plain one are ALTER TABLE there (SQLite 3.35+).
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch:
-        batch.add_column(
-            sa.Column("password_expired", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
+    op.add_column(
+        "users",
+        sa.Column("password_expired", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch:
-        batch.drop_column("password_expired")
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE users DROP COLUMN password_expired")
+    else:
+        op.drop_column("users", "password_expired")
