@@ -355,20 +355,7 @@ def _follow_check_in(
             .values(arrival_movement_id=new_id, checked_in_at=at)
         )
         return
-    elsewhere = conn.execute(
-        select(manifest_items.c.manifest_id).where(
-            manifest_items.c.person_id == item["person_id"], manifest_items.c.open_slot == 1
-        )
-    ).scalar()
-    if elsewhere is not None:
-        raise Conflict(
-            N_(
-                "the person is on open manifest {manifest}; take them off it before voiding "
-                "this arrival",
-                manifest=elsewhere,
-            ),
-            field="event_id",
-        )
+    _refuse_while_on_an_open_manifest(conn, item["person_id"])
     conn.execute(
         update(manifest_items)
         .where(manifest_items.c.id == item["id"])
@@ -435,6 +422,20 @@ def _back_on_truck(conn: Connection, person_id: str) -> None:
     ).scalar()
     if item is None:
         return
+    _refuse_while_on_an_open_manifest(conn, person_id)
+    conn.execute(update(manifest_items).where(manifest_items.c.id == item).values(open_slot=1))
+
+
+def _event(conn: Connection, event_id: str) -> Any:
+    row = conn.execute(select(movements).where(movements.c.id == event_id)).mappings().first()
+    if row is None:
+        raise NotFound("movement", field="event_id")
+    return row
+
+
+def _refuse_while_on_an_open_manifest(conn: Connection, person_id: str) -> None:
+    """A voided arrival puts the person back on their truck: refused (409, nothing
+    written) while they hold a place on another open manifest."""
     elsewhere = conn.execute(
         select(manifest_items.c.manifest_id).where(
             manifest_items.c.person_id == person_id, manifest_items.c.open_slot == 1
@@ -449,11 +450,3 @@ def _back_on_truck(conn: Connection, person_id: str) -> None:
             ),
             field="event_id",
         )
-    conn.execute(update(manifest_items).where(manifest_items.c.id == item).values(open_slot=1))
-
-
-def _event(conn: Connection, event_id: str) -> Any:
-    row = conn.execute(select(movements).where(movements.c.id == event_id)).mappings().first()
-    if row is None:
-        raise NotFound("movement", field="event_id")
-    return row
