@@ -81,6 +81,18 @@ def test_a_detained_persons_place_is_told_by_protection_roles_only(database, clo
     assert "Qalaat Canary Prison" in page and "Wadi Canaria" in page
 
 
+def _found_and_agreed(tracer: TestClient, match_id: str, case_id: str) -> None:
+    """The match confirmed, and the found adult's agreement that the enquirer may learn
+    where they are recorded (each write answered 200)."""
+    r = tracer.post(f"/api/tracing/matches/{match_id}/confirm", json={"reason": "photo"})
+    assert r.status_code == 200, r.text
+    r = tracer.post(
+        f"/api/tracing/cases/{case_id}/disclosure",
+        json={"decision": "agreed", "reason": "asked him"},
+    )
+    assert r.status_code == 200, r.text
+
+
 def _withdraw_tracing(client: TestClient, person_id: str) -> None:
     r = client.patch(
         f"/api/persons/{person_id}", json={"consent": {"tracing": False, "share_with": []}}
@@ -138,13 +150,7 @@ def test_a_found_person_who_withdraws_consent_is_no_longer_located(database, clo
     tracing: the enquirer view no longer gives the place nor the person, and says no
     further information can be shared. On the code before, it gave the camp."""
     client, camp, khalid, enquiry, case, match, tracer = _khalid_proposed(database, clock)
-    r = tracer.post(f"/api/tracing/matches/{match['id']}/confirm", json={"reason": "photo"})
-    assert r.status_code == 200, r.text
-    r = tracer.post(
-        f"/api/tracing/cases/{case['id']}/disclosure",
-        json={"decision": "agreed", "reason": "asked him"},
-    )
-    assert r.status_code == 200, r.text
+    _found_and_agreed(tracer, match["id"], case["id"])
     view_url = f"/api/tracing/enquiries/{enquiry['id']}/enquirer-view"
     [news] = tracer.get(view_url).json()["sought"]
     assert news["site"]["id"] == camp  # agreed: the place may be told
@@ -194,10 +200,7 @@ def test_a_family_is_not_told_of_a_found_person_who_withdrew(database, clock, wi
     the family as informed and the case as reunited (PROTECTION.md 2)."""
     client, camp, khalid, enquiry, case, match, tracer = _khalid_proposed(database, clock)
     url = f"/api/tracing/cases/{case['id']}"
-    r = tracer.post(f"/api/tracing/matches/{match['id']}/confirm", json={"reason": "photo"})
-    assert r.status_code == 200, r.text
-    r = tracer.post(f"{url}/disclosure", json={"decision": "agreed", "reason": "asked him"})
-    assert r.status_code == 200, r.text
+    _found_and_agreed(tracer, match["id"], case["id"])
     if withdrawn_at == "family_informed":
         r = tracer.post(f"{url}/transitions", json={"to": "family_informed"})
         assert r.status_code == 200, r.text
@@ -401,13 +404,7 @@ def test_a_case_with_candidates_at_two_camps_shows_each_officer_their_own(databa
     [match_a] = [m for m in case["matches"] if m["person"]["id"] == here["id"]]
     r = tracer.post(f"/api/tracing/matches/{match_a['id']}/reject", json={"reason": "no"})
     assert r.status_code == 200, r.text
-    r = tracer.post(f"/api/tracing/matches/{match_b['id']}/confirm", json={"reason": "call"})
-    assert r.status_code == 200, r.text
-    r = tracer.post(
-        f"/api/tracing/cases/{case['id']}/disclosure",
-        json={"decision": "agreed", "reason": "he agreed on the phone"},
-    )
-    assert r.status_code == 200, r.text
+    _found_and_agreed(tracer, match_b["id"], case["id"])
     assert tracer.get(f"/api/tracing/cases/{case['id']}").json()["found_person"]["id"] == (
         there["id"]
     )
