@@ -221,6 +221,9 @@ movements = Table(
     Column("note", Text),
     Column("recorded_by", String(100)),
     Column("recorded_at", UTCDateTime, nullable=False),
+    # Added by 0037: the roles the recording user held (sorted, comma-separated): a note
+    # written by a role of a field group is that group's (services/protection/gate.py).
+    Column("recorded_roles", String(200)),
 )
 
 # A projection of the movement log, rebuilt from it in the same transaction as every

@@ -85,7 +85,9 @@ from tests.support.route_table import (
 from tests.support.route_world import (
     DETENTION_LOCALITY,
     DETENTION_NAME,
+    EVENT_NOTES,
     RECORDS,
+    TEXT_FIELDS,
     World,
     build_world,
     enrol_node_behind,
@@ -723,6 +725,22 @@ def _hidden(role: Role, kind: str) -> frozenset[str]:
 # who hands it over; relatives stay redacted. Its own test checks that
 # (tests/api/test_protection.py, line 11).
 FULL_RECORD_ROUTES = {"GET /api/persons/{person_id}/access-request"}
+
+
+def test_every_canary_is_a_restricted_field() -> None:
+    """Each field the world plants a canary in (tests/support/route_world.py: the
+    person's text fields, the movement and manifest notes of ``EVENT_NOTES``) is one the
+    matrix restricts on that kind of record, held by some role and hidden from another:
+    a canary of a field no group names would never be looked for
+    (``test_no_withheld_field`` checks the fields hidden from each role)."""
+    planted = {(k, f) for k in ("person", "minor") for f in (*TEXT_FIELDS, *EVENT_NOTES)}
+    planted -= {("person", f) for f in ("phone", "documents", "note", "origin_locality")}
+    unchecked = sorted(
+        (kind, f)
+        for kind, f in planted
+        if f not in _group_fields(kind) or not any(f in _hidden(r, kind) for r in ROLES)
+    )
+    assert unchecked == []
 
 
 @pytest.mark.parametrize(("backend", "case", "role", "record"), _params())

@@ -15,7 +15,11 @@ name and locality are canaries). Records, all registered at A but the last:
 - ``other_site``: the head of a household at B, on a manifest from B to C.
 
 Every person carries a canary (a value found nowhere else) in each restricted text field:
-phone, document number, note, origin locality and medical note; and restricted flags and
+phone, document number, note, origin locality and medical note; the detained husband's
+and the hospitalised mother's movement events carry one in their notes, written by a
+movement officer (``detention_event_note``: the note of his detention, the same canary as
+why he travels apart on the truck to D; ``medical_event_note``: the note of her hospital
+admission; see ``gate.EVENT_NOTE_FIELDS``); and restricted flags and
 answers (Washington Group, medical flags, MUAC and oedema for the child, unaccompanied
 status), checked by key in JSON answers. Each record also has its own tracing enquiry
 (the adult's also seeks site B's head), household, movements and (for A and B) a
@@ -53,6 +57,12 @@ RECORDS = (
 )
 # Text canaries: the restricted field (as the matrix names it) -> a value's stem.
 TEXT_FIELDS = ("phone", "documents", "note", "origin_locality", "medical_note")
+# Notes of movement events (and manifests), planted on one record each: the matrix field
+# -> (the record, a value's stem).
+EVENT_NOTES = {
+    "detention_event_note": ("detained", "Cnydetnote"),
+    "medical_event_note": ("hospitalised", "Cnyhospnote"),
+}
 # Restricted values that are not text: the matrix field -> (key in a JSON answer, value).
 # Checked on JSON answers by key (a number or a flag is no canary in a page's text).
 WG = ("seeing", "hearing", "walking", "remembering", "self_care", "communicating")
@@ -213,6 +223,13 @@ def build_world(database: Database, clock: Clock) -> World:
         audit=services.audit.operator_hook("test", "users.admin"),
     )
     b_admin, b_user = token_client(database, clock, "world-b", ALL_ROLES, [sites["B"], sites["C"]])
+    # A movement officer of A records the detention and the hospital admission, notes
+    # included: a role outside their groups may write those notes (not read them back).
+    mover_sites = [sites["A"], sites["H"], sites["D"]]
+    a_mover, _ = token_client(
+        database, clock, "world-a-mover", (Role.MOVEMENT_OFFICER,), mover_sites
+    )
+    note_of = {f: f"{stem}{i}x" for i, (f, (_, stem)) in enumerate(EVENT_NOTES.items(), 1)}
 
     persons: dict[str, dict[str, Any]] = {}
     body: dict[str, Any]
@@ -269,24 +286,24 @@ def build_world(database: Database, clock: Clock) -> World:
     )
     detained_id = persons["detained"]["id"]
     for path, sent in (
-        ("persons", {"person_ids": [detained_id], "separation_reason": "detained"}),
+        (
+            "persons",
+            {"person_ids": [detained_id], "separation_reason": note_of["detention_event_note"]},
+        ),
         ("dispatch", None),
         ("check-ins", {"person_id": detained_id}),
         ("receive", None),
     ):
         _ok(a_admin.post(f"/api/manifests/{truck['id']}/{path}", json=sent))
-    _ok(
-        a_admin.post(
-            f"/api/persons/{detained_id}/events",
-            json={"kind": "detained", "to_site_id": sites["D"]},
+    for kind, place in (("detained", "D"), ("hospitalised", "H")):
+        [note] = [note_of[f] for f, (k, _) in EVENT_NOTES.items() if k == kind]
+        _ok(
+            a_mover.post(
+                f"/api/persons/{persons[kind]['id']}/events",
+                json={"kind": kind, "to_site_id": sites[place], "note": note},
+            )
         )
-    )
-    _ok(
-        a_admin.post(
-            f"/api/persons/{persons['hospitalised']['id']}/events",
-            json={"kind": "hospitalised", "to_site_id": sites["H"]},
-        )
-    )
+    a_mover.close()
     # Manifests: a draft at A (the adult and the child on it), one dispatched from the
     # hospital to A (the hospitalised mother: A checks her in and receives it), one
     # dispatched from B.
@@ -397,6 +414,10 @@ def build_world(database: Database, clock: Clock) -> World:
             "origin_locality": str(shown["origin"]["locality"]),
             "medical_note": str(shown["vulnerabilities"]["medical_note"]),
         }
+        for f, (k, _) in EVENT_NOTES.items():
+            if k == kind:  # the canary is real: the log shows it to a user who sees all
+                assert note_of[f] in [m["note"] for m in movements], (kind, movements)
+                text[f] = note_of[f]
         flags = dict(FLAG_FIELDS)
         if kind not in ("adult", "other_site"):
             flags.pop("pregnant_lactating")

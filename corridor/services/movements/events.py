@@ -14,6 +14,7 @@ from corridor.schemas import CorrectionIn, StatusEventIn
 from corridor.services.base import AuditHook, Service, live_id
 from corridor.storage import locations, queries
 from corridor.storage.queries import Sites
+from corridor.storage.security_tables import user_roles
 from corridor.storage.tables import (
     manifest_discrepancies,
     manifest_items,
@@ -42,6 +43,8 @@ def movement_out(r: Any) -> dict[str, Any]:
         "note": r["note"],
         "recorded_by": r["recorded_by"],
         "recorded_at": r["recorded_at"],
+        # Not shown: the gate reads it to tell whose group the note is, then drops it.
+        "recorded_roles": r.get("recorded_roles"),
     }
 
 
@@ -62,11 +65,31 @@ EVENT_DEFAULTS: dict[str, Any] = {
 
 
 def insert_events(conn: Connection, events: list[dict[str, Any]]) -> list[str]:
-    """Append events (each needs person_id, kind, occurred_at, recorded_at); returns ids."""
+    """Append events (each needs person_id, kind, occurred_at, recorded_at); returns ids.
+    Each event recorded by a user keeps the roles that user holds now
+    (``recorded_roles``): a note written by a health or protection officer is their
+    field group's (the gate withholds it from other roles)."""
     rows = [{**EVENT_DEFAULTS, **e, "id": uuid7()} for e in events]
+    held = recorders_roles(conn, {str(r["recorded_by"]) for r in rows if r["recorded_by"]})
+    for r in rows:
+        if "recorded_roles" not in r:
+            r["recorded_roles"] = held.get(str(r["recorded_by"])) if r["recorded_by"] else None
     if rows:
         conn.execute(insert(movements), rows)
     return [r["id"] for r in rows]
+
+
+def recorders_roles(conn: Connection, user_ids: set[str]) -> dict[str, str]:
+    """User id -> the roles they hold, sorted and comma-separated (``recorded_roles``)."""
+    if not user_ids:
+        return {}
+    held: dict[str, list[str]] = {}
+    query = select(user_roles.c.user_id, user_roles.c.role).where(
+        user_roles.c.user_id.in_(sorted(user_ids))
+    )
+    for user_id, role in conn.execute(query):
+        held.setdefault(str(user_id), []).append(str(role))
+    return {u: ",".join(sorted(r))[:200] for u, r in held.items()}
 
 
 def not_before_last(

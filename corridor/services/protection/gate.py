@@ -155,6 +155,22 @@ RESTRICTED_COUNTS: dict[str, str] = {
 }
 # Detention is a place: these fields are the site references of locations and movements.
 DETENTION_FIELDS = frozenset({"detention_site_id", "detention_site"})
+# Free-text notes of movement events (a status event's, a correction's) are read as the
+# data of a field group (PROTECTION.md line 4): the matrix field a note is read as, by the
+# group it belongs to. A note is a group's when its event is of a kind of that group
+# (``MEDICAL_EVENT_KINDS``: a hospital admission or discharge is medical), when the event
+# leaves from or leads to a detention facility (detention), or when a role of the group
+# wrote it (``movements.recorded_roles``: a health officer's note is medical, a protection
+# officer's is read as detention data, the narrowest group only they hold); a correction's
+# note is also the group's of every event it corrects. A note of several groups is shown
+# only to a caller who sees each of them; any other note is shown as before.
+MEDICAL_EVENT_NOTE = "medical_event_note"
+DETENTION_EVENT_NOTE = "detention_event_note"
+EVENT_NOTE_FIELDS: dict[str, str] = {
+    "medical": MEDICAL_EVENT_NOTE,
+    "detention": DETENTION_EVENT_NOTE,
+}
+MEDICAL_EVENT_KINDS = frozenset({"hospitalised", "discharged"})
 # Stored but never part of a person as shown, to anyone.
 NEVER_SHOWN = frozenset({"phone_hash", "medical"})
 # A PATCH body's top-level fields that the matrix restricts (same names there).
@@ -209,7 +225,9 @@ def check_paths(matrix: AuthorisationMatrix) -> None:
     restricted: set[str] = set()
     for fields in matrix.group_fields.values():
         restricted |= fields
-    unknown = restricted - set(PATHS) - DETENTION_FIELDS - NEVER_SHOWN
+    unknown = (
+        restricted - set(PATHS) - DETENTION_FIELDS - NEVER_SHOWN - set(EVENT_NOTE_FIELDS.values())
+    )
     if unknown:
         raise ValueError(
             "the authorisation matrix restricts fields the gate cannot withhold: "
@@ -228,7 +246,7 @@ class Viewer:
     def hidden(self, kind: str) -> frozenset[str]:
         """The restricted fields none of the roles may see on a ``kind`` record."""
         if kind not in self._hidden:
-            restricted = set(PATHS) | DETENTION_FIELDS
+            restricted = set(PATHS) | DETENTION_FIELDS | set(EVENT_NOTE_FIELDS.values())
             visible: set[str] = set()
             for role in self.roles:
                 visible |= self.matrix.visible_fields(role, kind)
@@ -394,8 +412,58 @@ class Gate:
         shown["withheld"] = withheld
         return PersonView.model_validate(shown)
 
+    def note_fields(
+        self, events: list[dict[str, Any]], detention: frozenset[str]
+    ) -> dict[str, frozenset[str]]:
+        """Event id -> the matrix fields its note is read as (``EVENT_NOTE_FIELDS``): by
+        the event's kind, its places, the roles of whoever recorded it, and the same of
+        every event it corrects (``events``: a person's log, or part of it)."""
+        by_id = {e["id"]: e for e in events}
+        own: dict[str, set[str]] = {}
+        for e in events:
+            fields: set[str] = set()
+            if e["kind"] in MEDICAL_EVENT_KINDS:
+                fields.add(MEDICAL_EVENT_NOTE)
+            if {e.get("from_site_id"), e.get("to_site_id")} & detention:
+                fields.add(DETENTION_EVENT_NOTE)
+            writer = set(filter(None, (e.get("recorded_roles") or "").split(",")))
+            for group, name in EVENT_NOTE_FIELDS.items():
+                if writer & self.matrix.group_roles[group]:
+                    fields.add(name)
+            own[e["id"]] = fields
+        out: dict[str, frozenset[str]] = {}
+        for e in events:
+            fields = set(own[e["id"]])
+            seen: set[str] = set()
+            corrected = e.get("corrects_id")
+            while isinstance(corrected, str) and corrected in by_id and corrected not in seen:
+                seen.add(corrected)
+                fields |= own[corrected]
+                corrected = by_id[corrected].get("corrects_id")
+            out[e["id"]] = frozenset(fields)
+        return out
+
+    def _withhold_notes(
+        self, viewer: Viewer, events: list[dict[str, Any]], log: list[dict[str, Any]] | None = None
+    ) -> None:
+        """``events`` (copies, changed in place) with each note the viewer may not read
+        withheld (``None``, ``note_withheld``), classified on the person's ``log`` (the
+        events themselves when not given); before any site is withheld from them. The
+        writer's roles are dropped: no answer shows them."""
+        hidden = viewer.hidden("person") & set(EVENT_NOTE_FIELDS.values())
+        if hidden and any(e.get("note") is not None for e in events):
+            detention = self.detention_sites() if DETENTION_EVENT_NOTE in hidden else frozenset()
+            fields = self.note_fields(log if log is not None else events, detention)
+            for e in events:
+                if e.get("note") is not None and fields.get(e["id"], frozenset()) & hidden:
+                    e["note"] = None
+                    e["note_withheld"] = True
+        for e in events:
+            e.pop("recorded_roles", None)
+
     def _movements(self, viewer: Viewer, events: list[dict[str, Any]]) -> list[Movement]:
         shown = copy.deepcopy(events)
+        self._withhold_notes(viewer, shown)
         if not viewer.sees_detention:
             detention = self.detention_sites()
             for event in shown:
@@ -790,6 +858,8 @@ class Gate:
         shown = [dict(r) for r in rows]
         for row in shown:
             self._withhold_sites(row, detention, "", [])
+            if row.get("from_site_withheld") or row.get("to_site_withheld"):
+                _withhold_manifest_notes(row)
         return shown
 
     def identify(self, who: Caller, body: PersonSearchIn) -> list[str]:
@@ -1324,7 +1394,15 @@ class Gate:
         """A movement a write recorded, as the writer may see it: a detention facility
         withheld as in the person's log (the write audited itself)."""
         shown = dict(event)
-        if not self.viewer(who).sees_detention:
+        viewer = self.viewer(who)
+        log = None
+        if shown.get("corrects_id") and shown.get("note") is not None:
+            # A correction's note is also the group's of the event it corrects: the log
+            # tells which (read for the write's answer, which audited itself).
+            log = self.s.movements.history(shown["person_id"], scope=who.scope)
+            log = [*(e for e in log if e["id"] != shown["id"]), shown]
+        self._withhold_notes(viewer, [shown], log)
+        if not viewer.sees_detention:
             self._withhold_sites(shown, self.detention_sites(), "", [])
         return MovementEvent.model_validate(shown)
 
@@ -1363,6 +1441,26 @@ class RecordingHook:
     def __call__(self, conn: Connection, person_ids: list[str]) -> None:
         self.hook(conn, person_ids)
         self.person_ids.update(person_ids)
+
+
+def _withhold_manifest_notes(row: dict[str, Any]) -> None:
+    """The free text of a manifest to or from a detention facility, withheld with its
+    end (``_manifest_ends``): why a household travels apart on a truck to a facility,
+    and its discrepancies' notes, are detention data (the ``detention`` field group)."""
+    persons = row.get("persons")
+    if persons is not None:
+        row["persons"] = [
+            {**p, "separation_reason": None, "separation_reason_withheld": True}
+            if p.get("separation_reason") is not None
+            else p
+            for p in persons
+        ]
+    found = row.get("discrepancies")
+    if found is not None:
+        row["discrepancies"] = [
+            {**d, "note": None, "note_withheld": True} if d.get("note") is not None else d
+            for d in found
+        ]
 
 
 def _member_ids(household: dict[str, Any]) -> list[str]:

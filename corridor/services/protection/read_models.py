@@ -172,6 +172,9 @@ class Movement(MovementFields):
 
     from_site_withheld: bool = False
     to_site_withheld: bool = False
+    note_withheld: bool = Field(
+        default=False, description="The note is of a field group the caller's roles may not see"
+    )
 
 
 class Household(ReadModel):
@@ -252,6 +255,11 @@ class Candidate(ReadModel):
 class ManifestPerson(PersonSummary):
     household_id: str | None
     separation_reason: str | None
+    separation_reason_withheld: bool = Field(
+        default=False,
+        description="The reason is of a field group the caller's roles may not see (a "
+        "manifest to or from a detention facility)",
+    )
     checked_in_at: datetime | None
     late_arrival: bool = Field(default=False, description="Checked in after the arrival was closed")
     status: str = Field(
@@ -266,6 +274,9 @@ class Discrepancy(ReadModel):
     person: PersonSummary
     kind: str
     note: str | None
+    note_withheld: bool = Field(
+        default=False, description="The note is of a field group the caller's roles may not see"
+    )
     recorded_at: datetime
 
 
@@ -395,6 +406,7 @@ class MovementEvent(MovementFields, Sparse):
 
     from_site_withheld: bool = False
     to_site_withheld: bool = False
+    note_withheld: bool = False
 
 
 class Link(ReadModel):

@@ -53,6 +53,8 @@ class SubjectAccessService(Service):
                 .order_by(relationships.c.created_at, relationships.c.id)
             ).all()
         movements = MovementService(self.db, self.clock).history(person_id, scope)
+        for m in movements:  # their own notes, whoever wrote them; not the writer's roles
+            m.pop("recorded_roles", None)
         return {
             "notice": NOTICE,
             "generated_at": self.clock(),
