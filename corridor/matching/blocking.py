@@ -96,7 +96,9 @@ def unit_name_keys(k: UnitKeys) -> tuple[set[str], tuple[str, ...]]:
         rc = coarse_skeleton(r.skeleton)
         if r.exact and len(c) >= 2:
             continue  # a name with consonants of its own is found by them (Sayed)
-        if len(rc) >= 2 or (rc and not c):  # Yaya (no consonant but y) read as Yahya: H
+        # Yaya (no consonant but y) read as Yahya: H; and Jahja, whose j are the y of a
+        # Dutch, German or Scandinavian writer: Yahya's H too.
+        if rc:
             names.add(f"n:{rc}")
             if rc not in mine:
                 mine.append(rc)

@@ -30,8 +30,9 @@ from corridor.matching.latin_keys import fold_latin
 from corridor.matching.normalise import SYLLABLE_RE, NameUnit, parse_name
 
 __all__ = ["VOUCH_KNOWN", "VOUCH_MORE", "VOUCH_UNSEEN", "Reading", "UnitKeys",
-           "article_readings", "exact_readings", "is_syllable", "latin_key", "latin_readings",
-           "letter_reading", "o_reading", "romanise", "skeleton", "slots", "unit_keys",
+           "article_readings", "exact_readings", "german_s_readings", "is_syllable",
+           "latin_key", "latin_readings", "letter_reading", "o_reading", "romanise",
+           "skeleton", "slots", "unit_keys",
            "vouched", "vouched_keys", "vouched_readings"]
 
 # Arabic letter -> (consonant class or "" , vowel heard or "").
@@ -502,6 +503,41 @@ _ARTICLE_RULES: list[tuple[re.Pattern[str], str, str]] = [
 ]
 
 
+# A single s that German (and Austrian and Swiss German) spelling writes for ز, since a
+# German s before a vowel sounds z and a z sounds ts: Siad, Seinab, Sakaria, Rasan,
+# Hamsa, Asis, Nisar for زياد, زينب, زكريا, رزان, حمزة, عزيز, نزار (the German press wrote
+# al-Sarkawi and al-Sawahiri). Not the s of sh, sch, ss, ts, sz or ds. Read so only where
+# the data know the reading more than twice as often as the name as written: Samir, Sami
+# and Yasin stay as they are.
+_GERMAN_S_RE = re.compile(r"(?<![stdz])s(?![hsz])")
+
+
+def german_s_readings(unit: NameUnit) -> list[NameUnit]:
+    """The Latin ``unit`` with one or more of its single s read as z, as German spelling
+    writes ز (``_GERMAN_S_RE``): every s, and where a word has two or three, each of them
+    alone. Not in a syllable of a Korean or Chinese name (Sok, Song).
+
+    >>> [u.text for u in german_s_readings(parse_name("Siad")[0])]
+    ['ziad']
+    >>> [u.text for u in german_s_readings(parse_name("Asis")[0])]
+    ['aziz', 'azis', 'asiz']
+    >>> german_s_readings(parse_name("Hassan")[0])
+    []
+    """
+    if unit.script != "la" or is_syllable(unit):
+        return []
+    out: dict[tuple[str, ...], None] = {}
+    out[tuple(_GERMAN_S_RE.sub("z", p) for p in unit.parts)] = None
+    for i, part in enumerate(unit.parts):
+        spots = [m.start() for m in _GERMAN_S_RE.finditer(part)]
+        if 1 < len(spots) <= 3:
+            for at in spots:
+                alt = (*unit.parts[:i], part[:at] + "z" + part[at + 1 :], *unit.parts[i + 1 :])
+                out[alt] = None
+    out.pop(unit.parts, None)
+    return [NameUnit(parts, "la") for parts in out]
+
+
 def vouched(kind: str, written: int, reading: int) -> bool:
     """True where the name data vouch for a reading of ``kind`` (``VOUCH_*``), given how
     often they spell some Arabic name as written and as read (``VariantTable.seen``)."""
@@ -557,7 +593,8 @@ def vouched_readings(unit: NameUnit) -> list[tuple[NameUnit, str]]:
       they stand for there, alone or with the o read a, long or short (``letter_reading``:
       Sholeh read Saleh, Yusup read Yusuf): ``VOUCH_UNSEEN``;
     - the Moroccan and Algerian article taken off (``article_readings``: Lhoussine read
-      Houssine).
+      Houssine);
+    - the German s read as z (``german_s_readings``: Siad read Ziad): ``VOUCH_MORE``.
 
     ``compare.UnitComparator`` accepts a reading that the data vouch for and that is the
     other name; ``blocking`` gives such a reading a key of its own.
@@ -572,6 +609,7 @@ def vouched_readings(unit: NameUnit) -> list[tuple[NameUnit, str]]:
     if o_read is not None:
         out.append((o_read, VOUCH_MORE))
     out.extend(article_readings(unit))
+    out.extend((r, VOUCH_MORE) for r in german_s_readings(unit))
     letters = letter_reading(unit)
     if letters is not None:
         out.append((letters, VOUCH_UNSEEN))

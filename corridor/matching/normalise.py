@@ -667,6 +667,8 @@ def _strip_article(w: str) -> str:
 
 
 def _split_arabic_word(w: str) -> list[str]:
+    if w.startswith("ال") and _ARABIC_ABD_RE.match(w[2:]):
+        w = w[2:]  # a family name glued with its article: العبدالله, العبدالرحمن
     m = _ARABIC_ABD_RE.match(w)
     if m:
         rest = m.group("rest")
@@ -674,7 +676,7 @@ def _split_arabic_word(w: str) -> list[str]:
             rest = "الله"
         return ["عبد", rest]
     if w.endswith("الله") and len(w) > 5:
-        return [w[:-4], "الله"]
+        return [_strip_article(w[:-4]), "الله"]  # العطاالله
     if w.endswith("الدين") and len(w) > 6:
         return [w[:-5], "دين"]
     return [_strip_article(w)]

@@ -78,6 +78,27 @@ GERMAN = [
     ("Abdel Rachman", "Abdulrahman"),
 ]
 
+# German s for ز: a German s before a vowel sounds z (and a z sounds ts), so Siad,
+# Seinab, Sakaria, Hamsa, Asis (the press wrote al-Sarkawi, al-Sawahiri). Read so only
+# where the name data know the reading far better than the name as written.
+GERMAN_S = [
+    ("Siad", "زياد"),
+    ("Siad", "Ziad"),
+    ("Seinab", "زينب"),
+    ("Seinab", "Zainab"),
+    ("Sakaria", "زكريا"),
+    ("Hamsa", "حمزة"),
+    ("Hamsa", "Hamza"),
+    ("Asis", "عزيز"),
+    ("Nisar", "نزار"),
+    ("Rasan", "رزان"),
+    ("Masen", "مازن"),
+    ("Seidan", "زيدان"),
+    ("Sahraa", "زهراء"),
+    ("Muas", "معاذ"),
+    ("Abdulasis", "عبد العزيز"),
+]
+
 # Swedish and English: j = y (Swedish), ee/oo/ou long vowels (English).
 SWEDISH_ENGLISH = [
     ("Jusuf", "Yusuf"),
@@ -380,6 +401,11 @@ GLUED_ARTICLES = [
     ("Alomar", "العمر"),
     ("الحسن", "حسن"),
     ("Alabdullah", "al-Abdullah"),
+    # The Arabic family name written glued with its article: العبدالله is al-Abdullah.
+    ("العبدالله", "عبد الله"),
+    ("العبدالله", "Al-Abdullah"),
+    ("Al Abdallah", "العبدالله"),
+    ("العبدالرحمن", "Abdulrahman"),
 ]
 
 # Compounds joined or split.
@@ -488,6 +514,14 @@ NEAR_MISSES = [
     ("Fateh", "فتحي"),
     ("Mamdouh", "محمود"),
     ("Fatimah", "فاتح"),
+    # The German s is z only where the data know the reading far better: Samir, Sami,
+    # Said, Yasin and Musa are names of their own.
+    ("Samir", "زمير"),
+    ("Said", "زيد"),
+    ("Said", "Zaid"),
+    ("Yasin", "يزن"),
+    ("Musa", "موزة"),
+    ("Sami", "زامي"),
 ]
 
 # Words that begin like an article but are names of their own.
@@ -513,6 +547,7 @@ NOT_ARTICLES = [
         *[pytest.param(a, b, id=f"dutch-{a}-{b}") for a, b in DUTCH],
         *[pytest.param(a, b, id=f"french-{a}-{b}") for a, b in FRENCH],
         *[pytest.param(a, b, id=f"german-{a}-{b}") for a, b in GERMAN],
+        *[pytest.param(a, b, id=f"german-s-{a}-{b}") for a, b in GERMAN_S],
         *[pytest.param(a, b, id=f"swedish-english-{a}-{b}") for a, b in SWEDISH_ENGLISH],
         *[pytest.param(a, b, id=f"turkish-{a}-{b}") for a, b in TURKISH],
         *[pytest.param(a, b, id=f"h-for-kh-{a}-{b}") for a, b in H_FOR_KH],
@@ -781,6 +816,18 @@ def test_compound_split_over_two_fields_is_one_name() -> None:
         ("Al-Hajj Ahmad Salem", "أحمد سالم"),
         ("Hajja Fatima Khalil", "فاطمة خليل"),
         ("Fatima Khalil", "الحاجة فاطمة خليل"),
+        # German and Scandinavian spellings: s for ز, j for ي (Yahya's only consonant
+        # is h: the reading of Jahja needs a key of one letter), and a family name
+        # written glued with its article (العبدالله).
+        ("Siad Al Ahmad", "زياد الأحمد"),
+        ("Sakaria Mahmud", "زكريا محمود"),
+        ("Faisal Seidan", "فيصل زيدان"),
+        ("Jahja Mussa", "يحيى موسى"),
+        ("Jahja", "يحيى"),
+        ("Dija", "ضياء"),
+        ("Dija Al Sajjid", "ضياء السيد"),
+        ("Rasan Al Abdallah", "رزان العبدالله"),
+        ("Abdullah Chalil", "العبدالله خليل"),
     ],
 )
 def test_an_enquiry_finds_the_name_in_its_other_script(written: str, registered: str) -> None:
