@@ -51,6 +51,9 @@ class Settings:
     max_body_bytes: int = 1_000_000
     max_upload_bytes: int = 200_000_000
     travel_hours: float = 12.0
+    # An administrator's one-time password (a reset) signs in for this many hours after
+    # it was set; then the user asks for a new reset.
+    one_time_password_hours: float = 72.0
     # Site-node sync (issue 16): a pull request made further than this from the central's
     # clock is refused; a pull's answer carries at most this many changes.
     sync_pull_window_hours: float = 48.0
@@ -96,6 +99,13 @@ class Settings:
         if not 0 < hours <= 24 * 14:
             raise ValueError("travel_hours must be more than 0 and at most 336 (14 days)")
         object.__setattr__(self, "travel_hours", hours)
+        try:
+            one_time = float(self.one_time_password_hours)
+        except ValueError:
+            raise ValueError("CORRIDOR_ONE_TIME_PASSWORD_HOURS must be a number of hours") from None
+        if not 1 <= one_time <= 24 * 30:
+            raise ValueError("one_time_password_hours must be 1 to 720 (30 days)")
+        object.__setattr__(self, "one_time_password_hours", one_time)
         try:
             interval = float(self.sync_interval_s)
         except ValueError:
@@ -229,6 +239,9 @@ SETTINGS_HELP: dict[str, str] = {
     "travel_hours": "Hours a manifest's vehicle is expected to take by default (12): until "
     "its expected arrival a person not checked in is 'in transit', after it 'unaccounted "
     "for'; the dispatching officer may set another time; env CORRIDOR_TRAVEL_HOURS",
+    "one_time_password_hours": "Hours an administrator's one-time password (a reset) "
+    "signs in for after it was set (default 72, 1 to 720); later it is refused with the "
+    "advice to ask for a new reset; env CORRIDOR_ONE_TIME_PASSWORD_HOURS",
     "sync_pull_window_hours": "A site node's pull request made more than this many hours "
     "from the central's clock, either way, is refused as stale or replayed (default 48: "
     "a node's clock may be hours off); env CORRIDOR_SYNC_PULL_WINDOW_HOURS",

@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher, Type
@@ -175,7 +176,11 @@ ALL_ROLES = (
 
 
 def make_client(
-    database: Database, clock: Clock, roles: tuple[Role, ...] = ALL_ROLES, login: bool = True
+    database: Database,
+    clock: Clock,
+    roles: tuple[Role, ...] = ALL_ROLES,
+    login: bool = True,
+    **settings: Any,
 ) -> TestClient:
     """A client of the real app over https (the session cookie is Secure) acting as a
     user holding ``roles``, with an API token scoped to every action those roles allow.
@@ -185,10 +190,14 @@ def make_client(
     service itself, as ``POST /api/auth/tokens`` issues it to a session signed in with
     password and TOTP: signing in over HTTP first cost three requests of every client
     (docs/performance.md, "The test suite"); the sign-in is tested where it is the
-    subject (tests/api/test_auth.py, the route table's clients)."""
+    subject (tests/api/test_auth.py, the route table's clients). ``settings``: more
+    settings of the app (``one_time_password_hours=24``)."""
     # Tracing checks inline: a test sees a proposed match as soon as the request answers.
     settings = Settings(
-        database_url=str(database.url), master_key=MASTER_KEY, tracing_checks="inline"
+        database_url=str(database.url),
+        master_key=MASTER_KEY,
+        tracing_checks="inline",
+        **settings,
     )
     app = create_app(settings, database=database, clock=clock)
     client = TestClient(app, base_url="https://testserver")

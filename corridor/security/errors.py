@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from corridor.errors import CorridorError, Forbidden
+from corridor.errors import CorridorError, Forbidden, Unauthenticated
 from corridor.text import N_
 
 
@@ -62,5 +62,20 @@ class PasswordChangeRequired(Forbidden):
             N_(
                 "Your password was reset by an administrator: choose a new password "
                 "before anything else"
+            )
+        )
+
+
+class OneTimePasswordExpired(Unauthenticated):
+    """An administrator's one-time password used after its time ran out
+    (``Settings.one_time_password_hours``): it signs in no more."""
+
+    code = "one_time_password_expired"
+
+    def __init__(self) -> None:
+        super().__init__(
+            N_(
+                "This one-time password has expired: ask an administrator to reset your "
+                "password again"
             )
         )

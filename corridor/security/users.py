@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, or_, select, update
 
@@ -113,6 +113,21 @@ def set_password(
             updated_at=now,
         )
     )
+
+
+def one_time_password_expired(
+    conn: Connection, user_id: str, now: datetime, hours: float
+) -> bool:
+    """Whether the user's password is an administrator's one-time password set more
+    than ``hours`` before ``now`` (``Settings.one_time_password_hours``)."""
+    row = conn.execute(
+        select(users.c.password_expired, users.c.password_changed_at).where(
+            users.c.id == user_id
+        )
+    ).first()
+    if row is None or not row.password_expired or row.password_changed_at is None:
+        return False
+    return bool(now >= row.password_changed_at + timedelta(hours=hours))
 
 
 def load_principal(conn: Connection, user_id: str, now: datetime) -> Principal | None:

@@ -38,6 +38,7 @@ class Services:
         retention_periods: dict[str, Category] | None = None,
         matching_model: Model | None = None,
         travel_hours: float = 12.0,
+        one_time_password_hours: float = 72.0,
         lookups_per_hour: Mapping[str, int] | None = None,
         small_counts_below: int = DEFAULT_BELOW,
     ) -> None:
@@ -92,7 +93,9 @@ class Services:
         self.figures = FigureService(db, clock, small_counts_below)
         self.health = HealthService(db, clock)
         self.person_search = PersonSearchService(db, clock, self.vault, matching_model)
-        self.accounts = AccountService(db, clock, master, self.matrix, lookups_per_hour)
+        self.accounts = AccountService(
+            db, clock, master, self.matrix, lookups_per_hour, one_time_password_hours
+        )
         self.audit = AuditService(db, clock)
         self.administration = AdministrationService(db, clock, master, self.matrix)
         # Safe retries: the answers already given to writes sent with a key.

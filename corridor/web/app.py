@@ -92,6 +92,7 @@ def create_app(
         retention_periods=settings.retention(),
         matching_model=settings.matching_model(),
         travel_hours=settings.travel_hours,
+        one_time_password_hours=settings.one_time_password_hours,
         lookups_per_hour=settings.lookups_per_hour,
         small_counts_below=settings.small_counts_below,
     )

@@ -261,10 +261,10 @@ class MovementService(Service):
                 recorded_by=recorded_by,
             )
             _follow_check_in(conn, event_id, new_id, data.kind, at)
-            dropped = data.kind == "voided" and _drop_discrepancy(conn, old)
+            if data.kind == "voided":
+                _drop_discrepancy(conn, old)
             locations.refresh(conn, [old["person_id"]])
-            if dropped:
-                _back_on_truck(conn, old["person_id"])
+            _keep_places(conn, old["person_id"], old["kind"])
             audit(conn, [old["person_id"]])
             return movement_out(_event(conn, new_id))
 
@@ -424,28 +424,50 @@ def _drop_discrepancy(conn: Connection, old: Any) -> bool:
     return bool(gone.rowcount)
 
 
-def _back_on_truck(conn: Connection, person_id: str) -> None:
-    """After a voided arrival off a manifest, the person folded back onto the truck they
-    were on (in transit on it) holds their place on it again: the check-in had freed it
-    (``ManifestService._discrepancy``), and a free place let a second truck take a person
-    the log says is on the road. Refused (409) while they are on another open manifest."""
+def _keep_places(conn: Connection, person_id: str, corrected: str) -> None:
+    """After a correction, the person's places on trucks that left follow the log: they
+    hold their place on the truck the log puts them on the road on (a voided arrival off
+    a manifest, or a voided event of someone found off their truck, folds them back onto
+    it), and on no other truck that left (a voided departure: they never boarded, so the
+    truck's list shows them elsewhere and the next truck can take them). Before, a void
+    left the place as it was: free on the truck they were on the road on again, or held
+    on one they had never boarded ("already on open manifest" on every other truck).
+    Taking a place is refused (409, nothing written) while they hold one on another open
+    manifest: they would be on two trucks at once. See docs/api.md."""
     on = conn.execute(
         select(person_locations.c.manifest_id).where(
             person_locations.c.person_id == person_id,
             person_locations.c.state == "in_transit",
         )
     ).scalar()
+    left = select(manifests.c.id).where(manifests.c.status != "draft")
+    not_on_it = [] if on is None else [manifest_items.c.manifest_id != on]
+    conn.execute(
+        update(manifest_items)
+        .where(
+            manifest_items.c.person_id == person_id,
+            manifest_items.c.open_slot == 1,
+            manifest_items.c.checked_in_at.is_(None),
+            manifest_items.c.manifest_id.in_(left),
+            *not_on_it,
+        )
+        .values(open_slot=None)
+    )
     if on is None:
         return
-    freed = manifest_items.c.manifest_id == on, manifest_items.c.person_id == person_id
     item = conn.execute(
         select(manifest_items.c.id).where(
-            *freed, manifest_items.c.checked_in_at.is_(None), manifest_items.c.open_slot.is_(None)
+            manifest_items.c.manifest_id == on,
+            manifest_items.c.person_id == person_id,
+            manifest_items.c.checked_in_at.is_(None),
+            manifest_items.c.open_slot.is_(None),
         )
     ).scalar()
     if item is None:
         return
-    _refuse_while_on_an_open_manifest(conn, person_id)
+    _refuse_while_on_an_open_manifest(
+        conn, person_id, "arrival" if corrected == "arrived" else "event"
+    )
     conn.execute(update(manifest_items).where(manifest_items.c.id == item).values(open_slot=1))
 
 
@@ -456,20 +478,46 @@ def _event(conn: Connection, event_id: str) -> Any:
     return row
 
 
-def _refuse_while_on_an_open_manifest(conn: Connection, person_id: str) -> None:
-    """A voided arrival puts the person back on their truck: refused (409, nothing
-    written) while they hold a place on another open manifest."""
+def _refuse_while_on_an_open_manifest(
+    conn: Connection, person_id: str, voided: str = "arrival"
+) -> None:
+    """A correction that puts the person back on a truck: refused (409, nothing
+    written) while they hold a place on another open manifest, with what to do first:
+    take them off a draft; check them in off a truck on the road (nobody can be taken
+    off a truck that left)."""
     elsewhere = conn.execute(
-        select(manifest_items.c.manifest_id).where(
-            manifest_items.c.person_id == person_id, manifest_items.c.open_slot == 1
-        )
-    ).scalar()
-    if elsewhere is not None:
-        raise Conflict(
+        select(manifests.c.id, manifests.c.status)
+        .join(manifest_items, manifest_items.c.manifest_id == manifests.c.id)
+        .where(manifest_items.c.person_id == person_id, manifest_items.c.open_slot == 1)
+    ).first()
+    if elsewhere is None:
+        return
+    if elsewhere.status == "draft":
+        reason = (
             N_(
                 "the person is on open manifest {manifest}; take them off it before voiding "
                 "this arrival",
-                manifest=elsewhere,
-            ),
-            field="event_id",
+                manifest=elsewhere.id,
+            )
+            if voided == "arrival"
+            else N_(
+                "the person is on open manifest {manifest}; take them off it before voiding "
+                "this event",
+                manifest=elsewhere.id,
+            )
         )
+    else:
+        reason = (
+            N_(
+                "the person is on the road on manifest {manifest}; check them in at its "
+                "destination before voiding this arrival",
+                manifest=elsewhere.id,
+            )
+            if voided == "arrival"
+            else N_(
+                "the person is on the road on manifest {manifest}; check them in at its "
+                "destination before voiding this event",
+                manifest=elsewhere.id,
+            )
+        )
+    raise Conflict(reason, field="event_id")

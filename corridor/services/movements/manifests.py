@@ -755,6 +755,7 @@ class ManifestService(Service):
                     manifest_items.c.checked_in_at,
                     manifest_items.c.late_arrival,
                     person_locations.c.state,
+                    person_locations.c.manifest_id.label("on_manifest"),
                 )
                 .join(persons, persons.c.id == manifest_items.c.person_id)
                 .join(person_locations, person_locations.c.person_id == persons.c.id, isouter=True)
@@ -784,7 +785,7 @@ class ManifestService(Service):
         out["overdue"] = m["status"] != "draft" and overdue
         out["persons"] = []
         for r in items:
-            status = _person_status(m["status"], r, overdue)
+            status = _person_status(m, r, overdue)
             out["persons"].append(
                 {
                     **queries.person_summary(r, today),
@@ -828,16 +829,18 @@ def due(expected_arrival: datetime | None, now: datetime) -> bool:
     return expected_arrival is None or now >= expected_arrival
 
 
-def _person_status(manifest_status: str, r: Any, overdue: bool) -> str:
-    """Where a person on a manifest stands: ``on_board`` (a draft), ``checked_in``,
+def _person_status(m: Any, r: Any, overdue: bool) -> str:
+    """Where a person on manifest ``m`` stands: ``on_board`` (a draft), ``checked_in``,
     ``late_arrival`` (checked in after the arrival was closed), ``in_transit`` (not yet
     checked in, the vehicle not yet due), ``unaccounted`` (due and not checked in), or
-    ``elsewhere`` (arrived somewhere else meanwhile)."""
-    if manifest_status == "draft":
+    ``elsewhere`` (arrived somewhere else meanwhile, on the road on another truck, or
+    never left: their departure was voided). Before, one on the road on another truck
+    was counted in transit or unaccounted on this one too."""
+    if m["status"] == "draft":
         return "on_board"
     if r["checked_in_at"] is not None:
         return "late_arrival" if r["late_arrival"] else "checked_in"
-    if r["state"] != "in_transit":
+    if r["state"] != "in_transit" or r["on_manifest"] != m["id"]:
         return "elsewhere"
     return "unaccounted" if overdue else "in_transit"
 

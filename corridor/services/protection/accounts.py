@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from corridor.errors import (
     Forbidden,
@@ -19,7 +19,12 @@ from corridor.errors import (
 )
 from corridor.security import roles as role_rules
 from corridor.security.crypto import MasterKey
-from corridor.security.errors import InvalidCredentials, PasswordChangeRequired, Throttled
+from corridor.security.errors import (
+    InvalidCredentials,
+    OneTimePasswordExpired,
+    PasswordChangeRequired,
+    Throttled,
+)
 from corridor.security.passwords import check_password, hash_password, needs_rehash
 from corridor.security.ratelimit import LoginGuard, LookupGuard
 from corridor.security.roles import AuthorisationMatrix, Role
@@ -32,6 +37,7 @@ from corridor.security.users import (
     create_user,
     enrol_totp,
     load_principal,
+    one_time_password_expired,
     set_password,
     set_roles,
     set_sites,
@@ -91,9 +97,11 @@ class AccountService:
         master: MasterKey | None,
         matrix: AuthorisationMatrix | None = None,
         lookups_per_hour: Mapping[str, int] | None = None,
+        one_time_password_hours: float = 72.0,
     ) -> None:
         """``lookups_per_hour``: role -> distinct persons a user may look up in an hour
-        (policy: ``Settings.lookups_per_hour``)."""
+        (policy: ``Settings.lookups_per_hour``); ``one_time_password_hours``: how long an
+        administrator's one-time password signs in (``Settings.one_time_password_hours``)."""
         self.db = db
         self.clock = clock
         self.master = master
@@ -102,6 +110,7 @@ class AccountService:
         self.tokens = ApiTokens(clock)
         self.guard = LoginGuard(clock)
         self.lookups = LookupGuard(clock, per_role=lookups_per_hour)
+        self.one_time_password_hours = one_time_password_hours
 
     def _master(self) -> MasterKey:
         if self.master is None:
@@ -184,8 +193,12 @@ class AccountService:
         return site_ids
 
     def login(self, username: str, password: str) -> LoginResult:
-        """Check the password (throttled); a password-only session."""
+        """Check the password (throttled); a password-only session. An administrator's
+        one-time password past ``one_time_password_hours`` signs in no more
+        (``OneTimePasswordExpired``: ask for a new reset), counted as a failed sign-in;
+        before, it signed in for as long as nobody used it."""
         throttled = None
+        expired = False
         with self.db.transaction() as conn:
             decision = self.guard.check(conn, username)
             if not decision.allowed:
@@ -200,7 +213,8 @@ class AccountService:
                 # A disabled or locked account: the right password is answered as a wrong
                 # one, and counted as one, so the throttle says nothing of it either.
                 usable = row is not None and load_principal(conn, row.id, self.clock())
-                if right and row and usable:
+                expired = bool(right and row and usable and self._one_time_expired(conn, row.id))
+                if right and row and usable and not expired:
                     self.guard.succeeded(conn, username, row.id)
                     if needs_rehash(row.password_hash):  # made with older, weaker settings
                         conn.execute(
@@ -218,7 +232,14 @@ class AccountService:
         # Recorded failures are committed above before the error is raised.
         if throttled is not None:
             raise Throttled(throttled)
+        if expired:
+            raise OneTimePasswordExpired()
         raise InvalidCredentials()
+
+    def _one_time_expired(self, conn: Connection, user_id: str) -> bool:
+        return one_time_password_expired(
+            conn, user_id, self.clock(), self.one_time_password_hours
+        )
 
     def second_factor(self, session_id: str, code: str) -> str:
         """A new session id once the TOTP code is right. A wrong code counts as a failed
@@ -306,6 +327,13 @@ class AccountService:
                 audit(conn, "password change refused: the current password is wrong", False)
                 wrong = True
             else:
+                if self._one_time_expired(conn, user_id):
+                    # Signed in with it in time, changed too late: a new reset.
+                    reason = N_(
+                        "this one-time password has expired: ask an administrator to reset "
+                        "your password again"
+                    )
+                    raise ValidationFailed([Problem("current_password", reason)])
                 if new == current:
                     reason = N_("must differ from your current password")
                     raise ValidationFailed([Problem("new_password", reason)])

@@ -19,7 +19,7 @@ from corridor.domain.ids import (
     normalise_registration_number,
     uuid7,
 )
-from corridor.domain.movements import Event, current_location
+from corridor.domain.movements import Event, current_location, effective_events
 from corridor.domain.plausibility import member_warnings, person_warnings
 from corridor.domain.tracing import WITHDREW
 from corridor.errors import Conflict, Implausible, Problem, ValidationFailed, require
@@ -421,6 +421,8 @@ class RegistrationService(Service):
             row = detail_fields(merged, registered_on, "", problems)
             docs = document_rows(merged.documents, person_id, "", problems)
             self._check_biometrics(merged, "", problems)
+            if not problems and {"birth_date", "estimated_age"} & given.keys():
+                problems += _born_after_history(conn, person_id, row)
             require(problems)
             self.vault.require_live(conn, _seal(self.vault, current["site_id"], row, docs))
             if "consent" in given and patch.consent is not None:
@@ -924,6 +926,30 @@ def _link_row(a: str, b: str, kind: str, at: Any, note: str | None = None) -> di
         "note": note,
         "created_at": at,
     }
+
+
+def _born_after_history(conn: Connection, person_id: str, row: dict[str, Any]) -> list[Problem]:
+    """A corrected birth date after the person's first recorded movement (their
+    registration, an admission to hospital, a discharge, their death...) would have them
+    registered, admitted or dead before they were born: refused, naming the movement.
+    The registration date bounds a birth date already, but the log may start before it
+    (a registration movement corrected to the day of a paper registration, the
+    movements of a duplicate merged in). Before, such a date was taken. The first day a
+    date names is compared (``2019-03`` is after 2019-02-28); an estimated age
+    (a birth date counted back from the registration) is not refused by this."""
+    birth, precision = row.get("birth_date"), row.get("birth_precision")
+    if birth is None or precision == "estimated":
+        return []
+    first = next(iter(effective_events(locations.events_of(conn, [person_id])[person_id])), None)
+    if first is None or birth <= first.occurred_at.date():
+        return []
+    reason = N_(
+        "is after the person's first recorded movement ({kind} on {day}): correct the date "
+        "or that movement",
+        kind=first.kind,
+        day=first.occurred_at.date().isoformat(),
+    )
+    return [Problem("birth_date", reason)]
 
 
 def _details_of(person: dict[str, Any]) -> dict[str, Any]:

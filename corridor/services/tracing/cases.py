@@ -130,7 +130,7 @@ class TracingService(Service):
 
     @property
     def views(self) -> TracingViews:
-        return TracingViews(self.db, self.clock, self.vault)
+        return TracingViews(self.db, self.clock, self.vault, self.search.model.calibration)
 
     def done_here(self) -> bool:
         """Whether tracing is done at this installation: at the central or a standalone

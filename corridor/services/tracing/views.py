@@ -22,6 +22,7 @@ from corridor.domain.tracing import (
     site_disclosable,
 )
 from corridor.errors import NotFound
+from corridor.matching.model import Calibration
 from corridor.services.base import Service
 from corridor.services.protection import detention
 from corridor.services.protection.field_vault import TRACING_KEY, FieldVault
@@ -34,7 +35,13 @@ from corridor.storage.database import Database
 from corridor.storage.merge_tables import merged_persons
 from corridor.storage.queries import Sites
 from corridor.storage.security_tables import users
-from corridor.storage.tables import person_locations, persons, sites
+from corridor.storage.tables import (
+    POPULATION_KEY,
+    match_key_counts,
+    person_locations,
+    persons,
+    sites,
+)
 from corridor.storage.tracing_tables import (
     tracing_case_events,
     tracing_cases,
@@ -129,10 +136,21 @@ class TracingViews(Service):
     not allowed to see them, and an enquirer learns the place once it may be disclosed."""
 
     def __init__(
-        self, db: Database, clock: Callable[[], datetime], vault: FieldVault | None = None
+        self,
+        db: Database,
+        clock: Callable[[], datetime],
+        vault: FieldVault | None = None,
+        calibration: Calibration | None = None,
     ) -> None:
+        """``calibration``: the matching model's (the app's), which turns the candidates'
+        weights into the probabilities a view shows (``_matches``)."""
         super().__init__(db, clock)
         self.vault = vault
+        if calibration is None:
+            from corridor.services.search.person_search import engine_data
+
+            calibration = engine_data()[0].calibration
+        self.calibration = calibration
 
     def _located(self, view: V, conn: Connection) -> V:
         """``view`` with the real details of the detention sites it names."""
@@ -214,6 +232,7 @@ class TracingViews(Service):
                 proposed_only=True,
                 vault=self.vault,
                 scope=scope,
+                calibration=self.calibration,
             )
             found_ids = [r["found_person_id"] for r in rows if r["found_person_id"]]
             found = _summaries(conn, persons_in_scope(conn, found_ids, scope), today)
@@ -360,7 +379,14 @@ class TracingViews(Service):
             # The family may no longer be told (``withdrew_tracing``).
             "found_person_withdrew": bool(withdrew_tracing(conn, found_ids)),
             "close_reason": r["close_reason"],
-            "matches": _matches(conn, [case_id], today, vault=self.vault, scope=scope).get(
+            "matches": _matches(
+                conn,
+                [case_id],
+                today,
+                vault=self.vault,
+                scope=scope,
+                calibration=self.calibration,
+            ).get(
                 case_id, []
             ),
             "history": [
@@ -471,21 +497,31 @@ def _matches(
     proposed_only: bool = False,
     vault: FieldVault | None = None,
     scope: Sites = None,
+    *,
+    calibration: Calibration,
 ) -> dict[str, list[dict[str, Any]]]:
     """The cases' candidates, best first; for a holder of ``scope``, those in scope only,
-    and a household named only where its head is in scope."""
+    and a household named only where its head is in scope.
+
+    Each candidate's probability counts only the candidates of its case that the
+    reader sees (``shown_probabilities``): the engine ranks an enquiry's candidates
+    against each other, so the probability it stored counts candidates at sites out of
+    the reader's scope, and persons who since refused tracing or were merged away. Shown
+    as stored, 50% for a name that agrees in every part told an officer of one site
+    that a second candidate, hidden from them, was there."""
     q = select(tracing_matches).where(
         tracing_matches.c.case_id.in_(case_ids), offered_or_decided()
     )
     if scope is not None:
         in_scope = select(persons.c.id).where(queries.person_scope(scope))
         q = q.where(tracing_matches.c.person_id.in_(in_scope))
-    if proposed_only:
-        q = q.where(tracing_matches.c.status == "proposed")
+    q = q.order_by(tracing_matches.c.id)  # in the order proposed
+    shown = list(conn.execute(q).mappings())
+    probability = shown_probabilities(conn, shown, calibration)
+    rows = [m for m in shown if not proposed_only or m["status"] == "proposed"]
     # Best first; equal probabilities in the order proposed (the same on every database
     # and every read: a list's first candidate is not left to the query plan).
-    q = q.order_by(tracing_matches.c.probability.desc(), tracing_matches.c.id)
-    rows = list(conn.execute(q).mappings())
+    rows.sort(key=lambda m: -probability[m["id"]])
     people = _summaries(conn, [m["person_id"] for m in rows], today)
     heads = persons_in_scope(conn, (m["household_of"] for m in rows), scope)
     households = _names(conn, heads, today)
@@ -503,7 +539,7 @@ def _matches(
             {
                 "id": m["id"],
                 "person": people[m["person_id"]],
-                "probability": m["probability"],
+                "probability": probability[m["id"]],
                 "weight": m["weight"],
                 "explanation": stored_explanation(m["explanation"], opener),
                 "found_by": m["found_by"],
@@ -517,6 +553,28 @@ def _matches(
                 "proposed_at": m["created_at"].isoformat(),
             }
         )
+    return out
+
+
+def shown_probabilities(
+    conn: Connection, rows: list[Any], calibration: Calibration
+) -> dict[str, float]:
+    """match id -> the probability of the candidate among the candidates of its case in
+    ``rows`` (those a reader sees), from their stored weights: as the engine ranks
+    them (``Calibration.probabilities``, the registry's size now), over those alone."""
+    population = conn.execute(
+        select(match_key_counts.c.n).where(match_key_counts.c.key == POPULATION_KEY)
+    ).scalar()
+    by_case: dict[str, list[Any]] = {}
+    for m in rows:
+        by_case.setdefault(m["case_id"], []).append(m)
+    out: dict[str, float] = {}
+    for matches in by_case.values():
+        weights = [float(m["weight"]) for m in matches]
+        for m, p in zip(
+            matches, calibration.probabilities(weights, int(population or 0)), strict=True
+        ):
+            out[m["id"]] = round(p, 4)
     return out
 
 
