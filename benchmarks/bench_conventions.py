@@ -60,7 +60,9 @@ def _sub(rules: list[tuple[str, str]]) -> list[tuple[re.Pattern[str], str]]:
 _LONG = [("ou", "u"), ("oo", "u"), ("ee", "i")]
 CONVENTIONS: dict[str, list[tuple[re.Pattern[str], str]]] = {
     "english": _sub([]),
-    "german": _sub([*_LONG, ("sh", "sch"), ("kh", "ch"), ("j", "dsch"), (r"y(?=[aeiou])", "j")]),
+    # German: a z sounds ts, so ز (and ذ, ظ: all z in English spellings) is written s.
+    "german": _sub([*_LONG, ("sh", "sch"), ("kh", "ch"), ("j", "dsch"), (r"y(?=[aeiou])", "j"),
+                    ("z", "s")]),
     "swedish": _sub([*_LONG, ("j", "dj"), ("sh", "sj"), ("kh", "ch"), (r"y(?=[aeiou])", "j")]),
     "polish": _sub([*_LONG, ("ch", "cz"), ("kh", "ch"), ("sh", "sz"), (r"j", "dż"),
                     (r"y(?=[aeiou])", "j")]),
