@@ -30,6 +30,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from corridor.domain.ids import uuid7
+from corridor.security.crypto import is_token
 from corridor.storage.bulk import insert_rows
 from corridor.storage.changes import Note, extras
 from corridor.storage.merge_tables import merged_persons
@@ -58,6 +59,9 @@ _PAYLOAD_MEMLEVEL = 6
 # to holds them (docs/sync.md, "Manifests and merges across nodes").
 SEALED_FIELDS = ("phone", "note", "biometric_reference", "medical")
 WITHHELD = "withheld"
+# A person's free text sealed under the registering site's key (the vault's
+# ``MOVEMENT_NOTE_FIELD`` and ``SEPARATION_FIELD``): (state key, column).
+SEALED_NOTES = (("movements", "note"), ("manifest_items", "separation_reason"))
 # The key of a state the central sends a node that no longer has a reason to hold the
 # person (not registered at its site, not there, not travelling there), and its kind.
 FORGET = "forget"
@@ -272,7 +276,14 @@ def withheld(state: dict[str, Any]) -> dict[str, Any]:
     """A person's state as another site's node may hold it: the fields sealed under the
     registering site's key left out (and said so), the rest as it is."""
     person = {**state["person"], **dict.fromkeys(SEALED_FIELDS)}
-    return {**state, "person": person, "documents": [], WITHHELD: [*SEALED_FIELDS, "documents"]}
+    out = {**state, "person": person, "documents": [], WITHHELD: [*SEALED_FIELDS, "documents"]}
+    for key, text in SEALED_NOTES:  # sealed under that key too: not even the ciphertext
+        if state.get(key):
+            out[key] = [
+                {**r, text: None} if isinstance(r.get(text), str) and is_token(r[text]) else r
+                for r in state[key]
+            ]
+    return out
 
 
 def series_heads(conn: Connection, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:

@@ -45,7 +45,7 @@ from corridor.storage.tables import (
 )
 from corridor.sync.journal import SEALED_FIELDS, WITHHELD, open_payload
 from tests.conftest import Clock
-from tests.sync.helpers import hook, register, sync
+from tests.sync.helpers import hook, make_site, register, sync
 from tests.sync.test_bundles import _admin, _apply
 
 
@@ -398,12 +398,20 @@ def test_arrivals_voided_at_the_camps_node_are_voided_at_the_central_and_the_exi
     assert _rows(central, manifest_items)[0]["checked_in_at"] is not None
     assert len(_rows(central, manifest_discrepancies)) == 1
 
-    for pid in (samira, reem):
+    void = CorrectionIn(kind="voided", note="the wrong wristband was scanned")
+    # A correction's note is sealed under the person's registering site's key: the
+    # camp's node holds the camp's (Reem), not the exit's. Samira's void is refused
+    # there, nothing written, and made at the central, which holds every key.
+    with pytest.raises(KeyUnavailable):
         node_b.movements.correct(
-            arrivals[pid]["movement_id"],
-            CorrectionIn(kind="voided", note="the wrong wristband was scanned"),
-            audit=hook(node_b, "movement.write"),
+            arrivals[samira]["movement_id"], void, audit=hook(node_b, "movement.write")
         )
+    node_b.movements.correct(
+        arrivals[reem]["movement_id"], void, audit=hook(node_b, "movement.write")
+    )
+    central.movements.correct(
+        arrivals[samira]["movement_id"], void, audit=hook(central, "movement.write")
+    )
     # Meanwhile the central corrects Samira's name, not yet knowing of the void: its
     # change still has her checked in, and reaches the camp's node after the void.
     central.registration.update_person(
@@ -434,14 +442,16 @@ def test_arrivals_voided_at_the_camps_node_are_voided_at_the_central_and_the_exi
     clock.advance(hours=1)
     anew = node_b.manifests.check_in(manifest, CheckInIn(person_id=samira), audit=write)
     _push(node_b, central)
-    # Its time corrected at the camp: the check-in follows the replacement everywhere.
-    node_b.movements.correct(
+    # Its time corrected (at the central: a correction's note needs Samira's site's key,
+    # which the camp's node does not hold): the check-in follows the replacement
+    # everywhere.
+    central.movements.correct(
         anew["movement_id"],
         CorrectionIn(kind="arrived", from_site_id=exit_point, to_site_id=camp,
                      occurred_at=clock() - timedelta(minutes=30), note="time"),
-        audit=hook(node_b, "movement.write"),
+        audit=hook(central, "movement.write"),
     )  # fmt: skip
-    _push(node_b, central)
+    _pull(central, node_b)
     _pull(central, node_a)
     [fixed] = _rows(node_b, manifest_items, manifest_items.c.manifest_id == manifest)
     assert fixed["arrival_movement_id"] != anew["movement_id"]
@@ -456,3 +466,75 @@ def test_arrivals_voided_at_the_camps_node_are_voided_at_the_central_and_the_exi
     arrived = _rows(central, movements, movements.c.person_id == samira)
     # The voided one, the new one and its correction.
     assert sum(m["kind"] == "arrived" for m in arrived) == 3
+
+
+def test_the_camps_node_refuses_a_note_for_a_traveller_of_the_exit(three, clock: Clock) -> None:
+    """A movement's note is sealed under the traveller's registering site's key, which
+    the camp's node does not hold: refused with the key error, nothing written; the
+    event without a note records."""
+    central, node_a, node_b, exit_point, camp = three
+    samira = register(node_a, exit_point, "Samira")
+    manifest = _dispatched(node_a, exit_point, camp, [samira])
+    _push(node_a, central)
+    _pull(central, node_b)
+    clock.advance(hours=2)
+    node_b.manifests.check_in(
+        manifest, CheckInIn(person_id=samira), audit=hook(node_b, "manifest.write")
+    )
+    clock.advance(hours=1)
+    hospital = make_site(central, "Hospital", "hospital")
+    _pull(central, node_b)
+    before = (_rows(node_b, movements), _rows(node_b, sync_changes))
+    event = StatusEventIn(kind="hospitalised", to_site_id=hospital, note="shrapnel wound")
+    with pytest.raises(KeyUnavailable) as refused:
+        node_b.movements.record(samira, event, audit=hook(node_b, "movement.write"))
+    assert "registering site" in str(refused.value)
+    assert (_rows(node_b, movements), _rows(node_b, sync_changes)) == before
+    assert _rows(node_b, site_keys, site_keys.c.site_id == exit_point) == []
+    done = node_b.movements.record(
+        samira, event.model_copy(update={"note": None}), audit=hook(node_b, "movement.write")
+    )
+    assert done["kind"] == "hospitalised" and done["note"] is None
+
+
+def test_notes_travel_sealed_and_read_where_the_key_is_held(three, clock: Clock) -> None:
+    """A note and a separation reason written at the exit's node reach the central
+    sealed under the exit's key and read there; the camp's node, which holds no key of
+    the exit, receives neither (not even as ciphertext); back at the exit, they read."""
+    central, node_a, node_b, exit_point, camp = three
+    samira = register(node_a, exit_point, "Samira")
+    [first] = node_a.movements.history(samira)
+    node_a.movements.correct(
+        first["id"],
+        CorrectionIn(kind="registered", to_site_id=exit_point, note="CANARY-SYNC at the gate"),
+        audit=hook(node_a, "movement.write"),
+    )
+    m = node_a.manifests.create(
+        ManifestIn(vehicle="Truck 7", from_site_id=exit_point, to_site_id=camp),
+        audit=hook(node_a, "manifest.write"),
+    )
+    node_a.manifests.add_persons(
+        m["id"], ManifestPersonsIn(person_ids=[samira], separation_reason="CANARY-SYNC apart"),
+        audit=hook(node_a, "manifest.write"),
+    )  # fmt: skip
+    node_a.manifests.dispatch(m["id"], DispatchIn(), audit=hook(node_a, "manifest.write"))
+    _push(node_a, central)
+    _pull(central, node_b)
+    _pull(central, node_a)
+
+    def notes(s: Services) -> list[str | None]:
+        return [e["note"] for e in s.movements.history(samira) if e["corrects_id"]]
+
+    def reason(s: Services) -> str | None:
+        [item] = s.manifests.get(m["id"])["persons"]
+        return item["separation_reason"]  # type: ignore[no-any-return]
+
+    for s in (central, node_a):
+        assert notes(s) == ["CANARY-SYNC at the gate"]
+        assert reason(s) == "CANARY-SYNC apart"
+        stored = [r["note"] for r in _rows(s, movements) if r["note"]]
+        stored += [r["separation_reason"] for r in _rows(s, manifest_items)]
+        assert stored and all(t.startswith("enc:v1:") for t in stored)
+    assert notes(node_b) == [None] and reason(node_b) is None
+    assert not [r for r in _rows(node_b, movements) if r["note"]]
+    assert [r["separation_reason"] for r in _rows(node_b, manifest_items)] == [None]

@@ -61,6 +61,14 @@ BULK_CHECK_SECONDS = 1.0
 HASHED_INDEX_PREFIXES = frozenset({"ph:", "id:"})  # each three characters
 SEALED_PERSON_FIELDS = ("phone", "note", "biometric_reference", "medical")
 DOCUMENT_FIELD = "document_number"
+# A person's free text in the movement log and on manifests, sealed under the person's
+# registering site's key like their other sealed fields: a movement event's note and why
+# a person travels apart from their household on a truck (the field names are part of
+# each token's associated data). A manifest discrepancy's note is the code's own text
+# ("was detained before arriving": the log's facts), not sealed; so are the notes the
+# check-in writes itself (``keys.GENERATED_NOTES``).
+MOVEMENT_NOTE_FIELD = "movement.note"
+SEPARATION_FIELD = "manifest.separation_reason"
 # The key scope of what identifies tracing enquirers (relatives, often abroad): a key of
 # its own in ``site_keys`` under this name instead of a site's id. An enquiry has no site
 # (it may be opened before anyone is found) and its enquirer is at none; destroying a
@@ -157,6 +165,31 @@ class FieldVault:
                 )
             )
 
+    def holds(self, conn: Connection, site_id: str) -> bool:
+        """Whether this installation may seal under the site's key (a site node holds
+        only its own site's keys; without a master key, none)."""
+        return self.cipher is not None and not _not_ours(conn, site_id)
+
+    def seal_note(self, site_id: str, field: str, value: str | None) -> str | None:
+        """A person's free text (``SEALED_NOTE_COLUMNS``) sealed under their registering
+        site's active key; refused (``KeyUnavailable``) where that key is not held: at a
+        site node, for a person of another site."""
+        if value is None:
+            return None
+        self._require_cipher()
+        try:
+            return self.seal(site_id, field, value)
+        except KeyUnavailable as exc:
+            raise _not_held() from exc
+
+    def note_sealer_in(self, conn: Connection, site_id: str) -> Callable[[str, str], str]:
+        """``sealer_in`` for a person's free text, refused as ``seal_note`` is."""
+        self._require_cipher()
+        try:
+            return self.sealer_in(conn, site_id)
+        except KeyUnavailable as exc:
+            raise _not_held() from exc
+
     def seal(self, site_id: str, field: str, value: str | bytes | None) -> str | None:
         if value is None:
             return None
@@ -210,6 +243,37 @@ class FieldVault:
         (on ``conn``, the read they came from, when given)."""
         self._check_keys(conn)
         return [self._open(site_id, field, value) for value in stored]
+
+    def open_notes(
+        self, conn: Connection, field: str, stored: list[str | None]
+    ) -> list[str | None]:
+        """``open`` for a person's free text (``SEALED_NOTE_COLUMNS``), each with the key
+        it names: sealed under the person's registering site's key when written, it reads
+        the same after a merge moved it to a person of another site (one check of the
+        keys, on ``conn``). A value stored before sealing reads as it is; one whose key
+        is gone (destroyed; not held by a site node) as None."""
+        self._check_keys(conn)
+        key_ids = {
+            FieldCipher.key_id_of(t) for t in stored if t is not None and _readable_token(t)
+        }
+        site_of: dict[str, str] = {}
+        if key_ids:
+            site_of = {
+                str(k): str(s)
+                for k, s in conn.execute(
+                    select(site_keys.c.id, site_keys.c.site_id).where(
+                        site_keys.c.id.in_(sorted(key_ids))
+                    )
+                )
+            }
+        out: list[str | None] = []
+        for t in stored:
+            if t is None or not is_token(t):
+                out.append(t)
+                continue
+            site = site_of.get(FieldCipher.key_id_of(t)) if _readable_token(t) else None
+            out.append(None if site is None else self._open(site, field, t))
+        return out
 
     def reveal(self, person: dict[str, Any], conn: Connection | None = None) -> dict[str, Any]:
         """A person as ``queries.person_out`` shapes it, with its sealed fields opened
@@ -334,6 +398,23 @@ def _create_site_key(cipher: FieldCipher, conn: Connection, site_id: str) -> str
     if _not_ours(conn, site_id):
         raise KeyUnavailable()
     return cipher.create_site_key(conn, site_id)
+
+
+def _readable_token(token: str) -> bool:
+    try:
+        FieldCipher.key_id_of(token)
+    except DecryptionFailed:
+        return False
+    return True
+
+
+def _not_held() -> KeyUnavailable:
+    return KeyUnavailable(
+        N_(
+            "This installation does not hold the keys of the person's registering site: "
+            "the note cannot be stored here. Record it without the note, or at the central"
+        )
+    )
 
 
 class _Missing(Exception):
