@@ -398,20 +398,12 @@ def test_arrivals_voided_at_the_camps_node_are_voided_at_the_central_and_the_exi
     assert _rows(central, manifest_items)[0]["checked_in_at"] is not None
     assert len(_rows(central, manifest_discrepancies)) == 1
 
-    void = CorrectionIn(kind="voided", note="the wrong wristband was scanned")
-    # A correction's note is sealed under the person's registering site's key: the
-    # camp's node holds the camp's (Reem), not the exit's. Samira's void is refused
-    # there, nothing written, and made at the central, which holds every key.
-    with pytest.raises(KeyUnavailable):
+    for pid in (samira, reem):
         node_b.movements.correct(
-            arrivals[samira]["movement_id"], void, audit=hook(node_b, "movement.write")
+            arrivals[pid]["movement_id"],
+            CorrectionIn(kind="voided", note="the wrong wristband was scanned"),
+            audit=hook(node_b, "movement.write"),
         )
-    node_b.movements.correct(
-        arrivals[reem]["movement_id"], void, audit=hook(node_b, "movement.write")
-    )
-    central.movements.correct(
-        arrivals[samira]["movement_id"], void, audit=hook(central, "movement.write")
-    )
     # Meanwhile the central corrects Samira's name, not yet knowing of the void: its
     # change still has her checked in, and reaches the camp's node after the void.
     central.registration.update_person(
@@ -442,16 +434,14 @@ def test_arrivals_voided_at_the_camps_node_are_voided_at_the_central_and_the_exi
     clock.advance(hours=1)
     anew = node_b.manifests.check_in(manifest, CheckInIn(person_id=samira), audit=write)
     _push(node_b, central)
-    # Its time corrected (at the central: a correction's note needs Samira's site's key,
-    # which the camp's node does not hold): the check-in follows the replacement
-    # everywhere.
-    central.movements.correct(
+    # Its time corrected at the camp: the check-in follows the replacement everywhere.
+    node_b.movements.correct(
         anew["movement_id"],
         CorrectionIn(kind="arrived", from_site_id=exit_point, to_site_id=camp,
                      occurred_at=clock() - timedelta(minutes=30), note="time"),
-        audit=hook(central, "movement.write"),
+        audit=hook(node_b, "movement.write"),
     )  # fmt: skip
-    _pull(central, node_b)
+    _push(node_b, central)
     _pull(central, node_a)
     [fixed] = _rows(node_b, manifest_items, manifest_items.c.manifest_id == manifest)
     assert fixed["arrival_movement_id"] != anew["movement_id"]
@@ -468,10 +458,13 @@ def test_arrivals_voided_at_the_camps_node_are_voided_at_the_central_and_the_exi
     assert sum(m["kind"] == "arrived" for m in arrived) == 3
 
 
-def test_the_camps_node_refuses_a_note_for_a_traveller_of_the_exit(three, clock: Clock) -> None:
+def test_the_camps_node_seals_a_note_for_a_traveller_of_the_exit_under_its_own_key(
+    three, clock: Clock
+) -> None:
     """A movement's note is sealed under the traveller's registering site's key, which
-    the camp's node does not hold: refused with the key error, nothing written; the
-    event without a note records."""
+    the camp's node does not hold: there it is sealed under the camp's own key (it was
+    typed there). The camp's node and the central read it; the exit's node, which holds
+    no key of the camp, is not sent it (not even as ciphertext)."""
     central, node_a, node_b, exit_point, camp = three
     samira = register(node_a, exit_point, "Samira")
     manifest = _dispatched(node_a, exit_point, camp, [samira])
@@ -484,17 +477,22 @@ def test_the_camps_node_refuses_a_note_for_a_traveller_of_the_exit(three, clock:
     clock.advance(hours=1)
     hospital = make_site(central, "Hospital", "hospital")
     _pull(central, node_b)
-    before = (_rows(node_b, movements), _rows(node_b, sync_changes))
-    event = StatusEventIn(kind="hospitalised", to_site_id=hospital, note="shrapnel wound")
-    with pytest.raises(KeyUnavailable) as refused:
-        node_b.movements.record(samira, event, audit=hook(node_b, "movement.write"))
-    assert "registering site" in str(refused.value)
-    assert (_rows(node_b, movements), _rows(node_b, sync_changes)) == before
+    event = StatusEventIn(kind="hospitalised", to_site_id=hospital, note="CANARY-CAMP wound")
+    done = node_b.movements.record(samira, event, audit=hook(node_b, "movement.write"))
+    assert done["note"] == "CANARY-CAMP wound"
     assert _rows(node_b, site_keys, site_keys.c.site_id == exit_point) == []
-    done = node_b.movements.record(
-        samira, event.model_copy(update={"note": None}), audit=hook(node_b, "movement.write")
-    )
-    assert done["kind"] == "hospitalised" and done["note"] is None
+    [stored] = [r["note"] for r in _rows(node_b, movements) if r["note"]]
+    assert stored.startswith("enc:v1:") and "CANARY" not in stored
+    _push(node_b, central)
+    _pull(central, node_a)
+
+    def notes(s: Services) -> list[str | None]:
+        return [e["note"] for e in s.movements.history(samira) if e["kind"] == "hospitalised"]
+
+    assert notes(node_b) == ["CANARY-CAMP wound"]
+    assert notes(central) == ["CANARY-CAMP wound"]
+    assert notes(node_a) == [None]
+    assert not [r for r in _rows(node_a, movements) if r["note"]]
 
 
 def test_notes_travel_sealed_and_read_where_the_key_is_held(three, clock: Clock) -> None:

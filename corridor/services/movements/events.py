@@ -213,8 +213,8 @@ class MovementService(Service):
     ) -> tuple[str | None, str | None]:
         """The person's registering site (read before the writer's lock, within the
         caller's scope: a person out of it is not found before any key is looked at) and
-        the note sealed under its active key; refused (``KeyUnavailable``) where that key
-        is not held (a site node, for a traveller of another site)."""
+        the note sealed under its active key (at a site node, for a traveller of another
+        site, under the node's own site's: ``FieldVault.note_site``)."""
         if note is None:
             return None, None
         with self.db.read() as read:

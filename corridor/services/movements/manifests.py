@@ -212,9 +212,9 @@ class ManifestService(Service):
             return self._out(conn, manifest_id)
 
     def _seal_reasons(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        """Each separation reason sealed under its person's registering site's key, in
-        the write's transaction (refused, ``KeyUnavailable``, where that key is not held:
-        at a site node, for a traveller of another site)."""
+        """Each separation reason sealed under its person's registering site's key (at a
+        site node, for a traveller of another site, the node's own site's:
+        ``FieldVault.note_site``), in the write's transaction."""
         given = [r for r in rows if r["separation_reason"] is not None]
         if not given:
             return

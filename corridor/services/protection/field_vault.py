@@ -170,25 +170,30 @@ class FieldVault:
         only its own site's keys; without a master key, none)."""
         return self.cipher is not None and not _not_ours(conn, site_id)
 
+    def note_site(self, conn: Connection, site_id: str) -> str:
+        """The site whose key seals a person's free text (``SEALED_NOTE_COLUMNS``): their
+        registering site's; at a site node, for a traveller of another site (whose key
+        it does not hold), the node's own site's, since the note was typed there. The
+        central holds every key and reads it; the traveller's own site's node, which
+        does not hold the typing site's key, is not sent it (``sync.journal.withheld``);
+        destroying the typing site's key makes it unreadable, as everything typed there."""
+        own = _own_node_site(conn)
+        return own if own is not None and _not_ours(conn, site_id) else site_id
+
     def seal_note(self, site_id: str, field: str, value: str | None) -> str | None:
-        """A person's free text (``SEALED_NOTE_COLUMNS``) sealed under their registering
-        site's active key; refused (``KeyUnavailable``) where that key is not held: at a
-        site node, for a person of another site."""
+        """A person's free text sealed under the key of ``note_site``: the person's
+        registering site, or at a site node the node's own for a traveller of another
+        site (``site_id``: the person's registering site)."""
         if value is None:
             return None
         self._require_cipher()
-        try:
-            return self.seal(site_id, field, value)
-        except KeyUnavailable as exc:
-            raise _not_held() from exc
+        with self.db.read() as conn:
+            site_id = self.note_site(conn, site_id)
+        return self.seal(site_id, field, value)
 
     def note_sealer_in(self, conn: Connection, site_id: str) -> Callable[[str, str], str]:
-        """``sealer_in`` for a person's free text, refused as ``seal_note`` is."""
-        self._require_cipher()
-        try:
-            return self.sealer_in(conn, site_id)
-        except KeyUnavailable as exc:
-            raise _not_held() from exc
+        """``sealer_in`` for a person's free text, under the key of ``note_site``."""
+        return self.sealer_in(conn, self.note_site(conn, site_id))
 
     def seal(self, site_id: str, field: str, value: str | bytes | None) -> str | None:
         if value is None:
@@ -408,17 +413,17 @@ def _readable_token(token: str) -> bool:
     return True
 
 
-def _not_held() -> KeyUnavailable:
-    return KeyUnavailable(
-        N_(
-            "This installation does not hold the keys of the person's registering site: "
-            "the note cannot be stored here. Record it without the note, or at the central"
-        )
-    )
-
-
 class _Missing(Exception):
     """A site with no live key here, which this installation may make."""
+
+
+def _own_node_site(conn: Connection) -> str | None:
+    """The site of this installation where it is a site node (None at the central or a
+    standalone installation)."""
+    me = conn.execute(
+        select(sync_nodes.c.role, sync_nodes.c.site_id).where(sync_nodes.c.is_self)
+    ).first()
+    return str(me[1]) if me is not None and me[0] == "node" and me[1] else None
 
 
 def _not_ours(conn: Connection, site_id: str) -> bool:
