@@ -56,10 +56,14 @@ def upgrade(
         for step in steps:
             if step == migrate.REBUILD_MATCH_INDEX:
                 why = _rebuild_match_index(db, master)
-                if why is None:
-                    result.done.append(step)
-                else:
-                    result.waiting[step] = why
+            elif step == migrate.SEAL_NOTES:
+                why = _seal_notes(db, master)
+            else:
+                continue
+            if why is None:
+                result.done.append(step)
+            else:
+                result.waiting[step] = why
     if audit is not None and (current != before or result.done):
         _audited(db, audit, before, result)
     return result
@@ -90,4 +94,16 @@ def _rebuild_match_index(db: Database, master: MasterKey | None) -> str | None:
                 return "persons hold phones or documents: give the master key"
         rebuild(conn, vault)
         migrate.data_step_done(conn, migrate.REBUILD_MATCH_INDEX)
+    return None
+
+
+def _seal_notes(db: Database, master: MasterKey | None) -> str | None:
+    """Seal the movement notes and separation reasons migration 0039 found in the clear
+    (``KeyService.seal_notes``); without the master key, the step waits."""
+    if master is None:
+        return "movement notes are stored in the clear: give the master key to seal them"
+    keys = Services(db, master=master).keys
+    keys.seal_notes()
+    with db.transaction() as conn:
+        migrate.data_step_done(conn, migrate.SEAL_NOTES)
     return None

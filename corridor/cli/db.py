@@ -32,11 +32,12 @@ def upgrade_database(
     """Migrate the schema, then run the data steps the migrations left (with the master
     key when one is configured); says what each did or why it waits. The database."""
     from corridor.storage import Database
-    from corridor.storage.migrate import REBUILD_MATCH_INDEX
+    from corridor.storage.migrate import REBUILD_MATCH_INDEX, SEAL_NOTES
     from corridor.upgrade import upgrade
 
     done_in_words = {
-        REBUILD_MATCH_INDEX: "matching index rebuilt for the persons already registered"
+        REBUILD_MATCH_INDEX: "matching index rebuilt for the persons already registered",
+        SEAL_NOTES: "movement notes and separation reasons sealed",
     }
 
     settings = settings_for(db_url, master_key_file)

@@ -87,8 +87,8 @@ class Services:
             db.journal = Journal(self.vault, clock)
         self.sites = SiteService(db, clock, self.vault)
         self.registration = RegistrationService(db, clock, self.vault, biometrics_enabled)
-        self.movements = MovementService(db, clock)
-        self.manifests = ManifestService(db, clock, travel_hours)
+        self.movements = MovementService(db, clock, self.vault)
+        self.manifests = ManifestService(db, clock, travel_hours, self.vault)
         # Small counts withheld from figures read as aggregates only (policy: settings).
         self.figures = FigureService(db, clock, small_counts_below)
         self.health = HealthService(db, clock)

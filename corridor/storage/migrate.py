@@ -24,7 +24,9 @@ from corridor.storage.tables import match_key_counts, metadata
 # ``match_key_counts`` whose key no blocking key can take (they all start with a letter
 # or "#"); migrations keep frozen copies of these values.
 REBUILD_MATCH_INDEX = "!rebuild-match-index"
-DATA_STEPS = (REBUILD_MATCH_INDEX,)
+# Migration 0039: movement notes and separation reasons stored in the clear, to seal.
+SEAL_NOTES = "!seal-notes"
+DATA_STEPS = (REBUILD_MATCH_INDEX, SEAL_NOTES)
 
 
 SCRIPTS = "corridor.storage:migrations"  # the migrations shipped in the package

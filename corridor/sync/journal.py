@@ -30,6 +30,9 @@ from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from corridor.domain.ids import uuid7
+from corridor.security.crypto import FieldCipher, is_token
+from corridor.security.errors import DecryptionFailed
+from corridor.security.tables import site_keys
 from corridor.storage.bulk import insert_rows
 from corridor.storage.changes import Note, extras
 from corridor.storage.merge_tables import merged_persons
@@ -58,6 +61,9 @@ _PAYLOAD_MEMLEVEL = 6
 # to holds them (docs/sync.md, "Manifests and merges across nodes").
 SEALED_FIELDS = ("phone", "note", "biometric_reference", "medical")
 WITHHELD = "withheld"
+# A person's free text sealed under the registering site's key (the vault's
+# ``MOVEMENT_NOTE_FIELD`` and ``SEPARATION_FIELD``): (state key, column).
+SEALED_NOTES = (("movements", "note"), ("manifest_items", "separation_reason"))
 # The key of a state the central sends a node that no longer has a reason to hold the
 # person (not registered at its site, not there, not travelling there), and its kind.
 FORGET = "forget"
@@ -212,7 +218,7 @@ class Journal:
                 # A person of another site (who came on a manifest): this node holds
                 # their site's key no more than their sealed fields, so the change is
                 # sealed under the node's own site and says what it leaves out.
-                site_id, state = own_site, withheld(state)
+                site_id, state = own_site, withheld(state, site_key_ids(conn, own_site))
             planned.append((n, site_id, state))
         if role == "central":  # one series a site: the base its node holds
             bases = series_heads(conn, {(n.person_id, site) for n, site, _ in planned})
@@ -268,11 +274,48 @@ def custody(conn: Connection) -> tuple[str | None, str | None]:
     return (None, None) if row is None else (row[0], row[1])
 
 
-def withheld(state: dict[str, Any]) -> dict[str, Any]:
+def site_key_ids(conn: Connection, site_id: str) -> frozenset[str]:
+    """The ids of every data key of a site (live or not), held here."""
+    return frozenset(
+        str(k) for k in conn.execute(select(site_keys.c.id).where(site_keys.c.site_id == site_id))
+        .scalars()
+    )
+
+
+def withheld(state: dict[str, Any], keep: frozenset[str] = frozenset()) -> dict[str, Any]:
     """A person's state as another site's node may hold it: the fields sealed under the
-    registering site's key left out (and said so), the rest as it is."""
+    registering site's key left out (and said so), the rest as it is; their free text
+    as ``notes_held`` leaves it (``keep``: the receiving site's keys)."""
     person = {**state["person"], **dict.fromkeys(SEALED_FIELDS)}
-    return {**state, "person": person, "documents": [], WITHHELD: [*SEALED_FIELDS, "documents"]}
+    out = {**state, "person": person, "documents": [], WITHHELD: [*SEALED_FIELDS, "documents"]}
+    return notes_held(out, keep)
+
+
+def notes_held(state: dict[str, Any], keep: frozenset[str]) -> dict[str, Any]:
+    """A person's state with the free text of their movements and manifests
+    (``SEALED_NOTES``) left out, not even as ciphertext, where it is sealed under a key
+    the receiving site's node does not hold (``keep``: that site's keys). A note is
+    sealed under the registering site's key, or, typed at another site's node for a
+    traveller, under that site's (``FieldVault.note_site``)."""
+    out = dict(state)
+    for key, text in SEALED_NOTES:
+        if state.get(key):
+            out[key] = [
+                {**r, text: None}
+                if isinstance(r.get(text), str)
+                and is_token(r[text])
+                and _key_of(r[text]) not in keep
+                else r
+                for r in state[key]
+            ]
+    return out
+
+
+def _key_of(token: str) -> str | None:
+    try:
+        return FieldCipher.key_id_of(token)
+    except DecryptionFailed:
+        return None
 
 
 def series_heads(conn: Connection, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
@@ -430,13 +473,17 @@ def relay(
     needed = sorted(set(wanted) | {p for p, _ in leavers})
     found = states if states is not None else snapshots(conn, needed)
     planned: list[tuple[Note, str, dict[str, Any]]] = []
+    kept: dict[str, frozenset[str]] = {}
     for pid, sites in wanted.items():
         state = found[pid]
         if not state["person"]:
             continue
         home = state["person"]["site_id"]
         for site in sites:
-            planned.append((notes[pid], site, state if site == home else withheld(state)))
+            if site not in kept:
+                kept[site] = site_key_ids(conn, site)
+            shown = notes_held(state, kept[site]) if site == home else withheld(state, kept[site])
+            planned.append((notes[pid], site, shown))
     for pid, site in leavers:
         state = found[pid]
         if state["person"]:

@@ -8,10 +8,24 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from corridor.schemas import PersonIn, PersonPatch, PersonSearchIn, SiteIn
+from corridor.schemas import (
+    ManifestIn,
+    ManifestPersonsIn,
+    PersonIn,
+    PersonPatch,
+    PersonSearchIn,
+    SiteIn,
+    StatusEventIn,
+)
 from corridor.security.crypto import MasterKey
 from corridor.services import Services
-from corridor.storage.tables import person_documents, person_match_keys, persons
+from corridor.storage.tables import (
+    manifest_items,
+    movements,
+    person_documents,
+    person_match_keys,
+    persons,
+)
 from tests.api.helpers import register, site
 from tests.conftest import MASTER_KEY, make_client
 
@@ -20,13 +34,24 @@ PHONE_DIGITS = "963944556677"
 DOCUMENT = "N0-CANARY-7731"
 NOTE = "CANARY-NOTE shrapnel wound, insulin dependent"
 MEDICAL = "CANARY-MED type 1 diabetes, insulin twice a day"
-CANARIES = (PHONE_DIGITS, "944556677", "CANARY7731", "N0-CANARY-7731", "CANARY-NOTE", "CANARY-MED")
+MOVE_NOTE = "CANARY-MOVE taken to the clinic after the checkpoint beating"
+APART = "CANARY-APART her husband is held at the checkpoint"
+CANARIES = (
+    PHONE_DIGITS,
+    "944556677",
+    "CANARY7731",
+    "N0-CANARY-7731",
+    "CANARY-NOTE",
+    "CANARY-MED",
+    "CANARY-MOVE",
+    "CANARY-APART",
+)
 
 
 def _every_text_value(conn) -> str:
     """Every value of every row of the person tables, as text."""
     out = []
-    for table in (persons, person_documents, person_match_keys):
+    for table in (persons, person_documents, person_match_keys, movements, manifest_items):
         for row in conn.execute(select(table)):
             out.extend(str(v) for v in row)
     return "\n".join(out)
@@ -71,7 +96,33 @@ def test_a_raw_database_dump_shows_ciphertext(database, clock):
         [match] = r.json()
         assert match["person"]["id"] == person["id"]
         assert "phone" in {e["field"] for e in match["explanation"]}
+        # A movement's note and why a person travels apart: shown, stored sealed.
+        clinic = site(client, "Clinic Canary", kind="hospital")
+        r = client.post(
+            f"/api/persons/{person['id']}/events",
+            json={"kind": "hospitalised", "to_site_id": clinic, "note": MOVE_NOTE},
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["note"] == MOVE_NOTE
+        log = client.get(f"/api/persons/{person['id']}/movements").json()
+        assert [e["note"] for e in log if e["kind"] == "hospitalised"] == [MOVE_NOTE]
+        sister = register(client, camp, given_name="Huda")["id"]
+        other = site(client, "Camp Onward")
+        m = client.post(
+            "/api/manifests", json={"vehicle": "truck 3", "from_site_id": camp, "to_site_id": other}
+        ).json()
+        r = client.post(
+            f"/api/manifests/{m['id']}/persons",
+            json={"person_ids": [sister], "separation_reason": APART},
+        )
+        assert r.status_code in (200, 201), r.text
+        [item] = client.get(f"/api/manifests/{m['id']}").json()["persons"]
+        assert item["separation_reason"] == APART
     with database.read() as conn:
+        notes = list(conn.execute(select(movements.c.note).where(movements.c.note.is_not(None))))
+        assert notes and all(n.startswith("enc:v1:") for (n,) in notes)
+        [reason] = conn.execute(select(manifest_items.c.separation_reason)).scalars()
+        assert reason.startswith("enc:v1:")
         stored = conn.execute(select(persons).where(persons.c.id == person["id"])).mappings().one()
         assert stored["phone"].startswith("enc:v1:") and stored["note"].startswith("enc:v1:")
         assert stored["medical"].startswith("enc:v1:") and "muac_mm" not in stored
@@ -115,6 +166,33 @@ def _person(svc: Services, site_id: str, name: str, phone: str, doc: str) -> str
     )
 
 
+def _noted_event(svc: Services, pid: str, to_site: str) -> None:
+    name = svc.registration.get_person(pid)["names"]["given_name"]
+    svc.movements.record(
+        pid,
+        StatusEventIn(kind="transferred", to_site_id=to_site, note=f"moved on ({name})"),
+        audit=svc.audit.operator_hook("test", "movement.write"),
+    )
+
+
+def _noted(svc: Services, pid: str) -> list[dict]:
+    return [e for e in svc.movements.history(pid) if e["kind"] == "transferred"]
+
+
+def _apart(svc: Services, pid: str, here: str, there: str) -> str:
+    """A draft truck from where the person now is, with why they travel apart."""
+    name = svc.registration.get_person(pid)["names"]["given_name"]
+    hook = svc.audit.operator_hook("test", "manifest.write")
+    m = svc.manifests.create(ManifestIn(vehicle="truck", from_site_id=there, to_site_id=here),
+                             audit=hook)  # fmt: skip
+    svc.manifests.add_persons(
+        m["id"],
+        ManifestPersonsIn(person_ids=[pid], separation_reason=f"apart ({name})"),
+        audit=hook,
+    )
+    return str(m["id"])
+
+
 def test_destroying_site_a_key_makes_only_site_a_fields_unreadable(services):
     a = services.sites.create(
         SiteIn(name="Site A", kind="camp"),
@@ -126,8 +204,22 @@ def test_destroying_site_a_key_makes_only_site_a_fields_unreadable(services):
     )["id"]
     in_a = _person(services, a, "Amina", "+963933000111", "A-111111")
     in_b = _person(services, b, "Bushra", "+963933000222", "B-222222")
+    truck = {}
+    for pid, here, there in ((in_a, a, b), (in_b, b, a)):
+        _noted_event(services, pid, there)
+        truck[pid] = _apart(services, pid, here, there)
 
     assert services.keys.destroy_site(a, "cli:test") >= 1
+
+    [gone_event] = _noted(services, in_a)
+    assert gone_event["note"] is None and gone_event["note_unavailable"] is True
+    [kept_event] = _noted(services, in_b)
+    assert kept_event["note"] == "moved on (Bushra)" and "note_unavailable" not in kept_event
+    [item] = services.manifests.get(truck[in_a])["persons"]
+    assert item["separation_reason"] is None and item["separation_reason_unavailable"]
+    [item] = services.manifests.get(truck[in_b])["persons"]
+    assert item["separation_reason"] == "apart (Bushra)"
+    assert not item["separation_reason_unavailable"]
 
     gone = services.registration.get_person(in_a)
     assert gone["phone"] is None and gone["note"] is None
@@ -178,8 +270,24 @@ def test_rotating_a_site_key_reencrypts_its_fields(services):
     pid = _person(services, camp, "Layla", "+963933000555", "E-555555")
     with services.db.read() as conn:
         before = conn.execute(select(persons.c.phone).where(persons.c.id == pid)).scalar_one()
+    other = services.sites.create(
+        SiteIn(name="Camp 2", kind="camp"),
+        audit=services.audit.operator_hook("test", "sites.admin"),
+    )["id"]
+    _noted_event(services, pid, other)
+    truck = _apart(services, pid, camp, other)
+    with services.db.read() as conn:
+        noted = select(movements.c.note).where(movements.c.note.is_not(None))
+        note_before = conn.execute(noted).scalar_one()
     rotation = services.keys.rotate_site(camp, "cli:test")
-    assert rotation.reencrypted == 4  # phone, note, medical details, one document
+    # phone, note, medical details, one document, a movement's note, a separation reason
+    assert rotation.reencrypted == 6
+    with services.db.read() as conn:
+        note_after = conn.execute(noted).scalar_one()
+    assert rotation.key_id in note_after and rotation.key_id not in note_before
+    assert [e["note"] for e in _noted(services, pid)] == ["moved on (Layla)"]
+    [item] = services.manifests.get(truck)["persons"]
+    assert item["separation_reason"] == "apart (Layla)"
     with services.db.read() as conn:
         after = conn.execute(select(persons.c.phone).where(persons.c.id == pid)).scalar_one()
     assert rotation.key_id in after and rotation.key_id not in before

@@ -45,7 +45,7 @@ from corridor.storage.tables import (
 )
 from corridor.sync.journal import SEALED_FIELDS, WITHHELD, open_payload
 from tests.conftest import Clock
-from tests.sync.helpers import hook, register, sync
+from tests.sync.helpers import hook, make_site, register, sync
 from tests.sync.test_bundles import _admin, _apply
 
 
@@ -456,3 +456,83 @@ def test_arrivals_voided_at_the_camps_node_are_voided_at_the_central_and_the_exi
     arrived = _rows(central, movements, movements.c.person_id == samira)
     # The voided one, the new one and its correction.
     assert sum(m["kind"] == "arrived" for m in arrived) == 3
+
+
+def test_the_camps_node_seals_a_note_for_a_traveller_of_the_exit_under_its_own_key(
+    three, clock: Clock
+) -> None:
+    """A movement's note is sealed under the traveller's registering site's key, which
+    the camp's node does not hold: there it is sealed under the camp's own key (it was
+    typed there). The camp's node and the central read it; the exit's node, which holds
+    no key of the camp, is not sent it (not even as ciphertext)."""
+    central, node_a, node_b, exit_point, camp = three
+    samira = register(node_a, exit_point, "Samira")
+    manifest = _dispatched(node_a, exit_point, camp, [samira])
+    _push(node_a, central)
+    _pull(central, node_b)
+    clock.advance(hours=2)
+    node_b.manifests.check_in(
+        manifest, CheckInIn(person_id=samira), audit=hook(node_b, "manifest.write")
+    )
+    clock.advance(hours=1)
+    hospital = make_site(central, "Hospital", "hospital")
+    _pull(central, node_b)
+    event = StatusEventIn(kind="hospitalised", to_site_id=hospital, note="CANARY-CAMP wound")
+    done = node_b.movements.record(samira, event, audit=hook(node_b, "movement.write"))
+    assert done["note"] == "CANARY-CAMP wound"
+    assert _rows(node_b, site_keys, site_keys.c.site_id == exit_point) == []
+    [stored] = [r["note"] for r in _rows(node_b, movements) if r["note"]]
+    assert stored.startswith("enc:v1:") and "CANARY" not in stored
+    _push(node_b, central)
+    _pull(central, node_a)
+
+    def notes(s: Services) -> list[str | None]:
+        return [e["note"] for e in s.movements.history(samira) if e["kind"] == "hospitalised"]
+
+    assert notes(node_b) == ["CANARY-CAMP wound"]
+    assert notes(central) == ["CANARY-CAMP wound"]
+    assert notes(node_a) == [None]
+    assert not [r for r in _rows(node_a, movements) if r["note"]]
+
+
+def test_notes_travel_sealed_and_read_where_the_key_is_held(three, clock: Clock) -> None:
+    """A note and a separation reason written at the exit's node reach the central
+    sealed under the exit's key and read there; the camp's node, which holds no key of
+    the exit, receives neither (not even as ciphertext); back at the exit, they read."""
+    central, node_a, node_b, exit_point, camp = three
+    samira = register(node_a, exit_point, "Samira")
+    [first] = node_a.movements.history(samira)
+    node_a.movements.correct(
+        first["id"],
+        CorrectionIn(kind="registered", to_site_id=exit_point, note="CANARY-SYNC at the gate"),
+        audit=hook(node_a, "movement.write"),
+    )
+    m = node_a.manifests.create(
+        ManifestIn(vehicle="Truck 7", from_site_id=exit_point, to_site_id=camp),
+        audit=hook(node_a, "manifest.write"),
+    )
+    node_a.manifests.add_persons(
+        m["id"], ManifestPersonsIn(person_ids=[samira], separation_reason="CANARY-SYNC apart"),
+        audit=hook(node_a, "manifest.write"),
+    )  # fmt: skip
+    node_a.manifests.dispatch(m["id"], DispatchIn(), audit=hook(node_a, "manifest.write"))
+    _push(node_a, central)
+    _pull(central, node_b)
+    _pull(central, node_a)
+
+    def notes(s: Services) -> list[str | None]:
+        return [e["note"] for e in s.movements.history(samira) if e["corrects_id"]]
+
+    def reason(s: Services) -> str | None:
+        [item] = s.manifests.get(m["id"])["persons"]
+        return item["separation_reason"]  # type: ignore[no-any-return]
+
+    for s in (central, node_a):
+        assert notes(s) == ["CANARY-SYNC at the gate"]
+        assert reason(s) == "CANARY-SYNC apart"
+        stored = [r["note"] for r in _rows(s, movements) if r["note"]]
+        stored += [r["separation_reason"] for r in _rows(s, manifest_items)]
+        assert stored and all(t.startswith("enc:v1:") for t in stored)
+    assert notes(node_b) == [None] and reason(node_b) is None
+    assert not [r for r in _rows(node_b, movements) if r["note"]]
+    assert [r["separation_reason"] for r in _rows(node_b, manifest_items)] == [None]

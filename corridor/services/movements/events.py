@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
@@ -11,6 +12,8 @@ from corridor.domain.ids import uuid7
 from corridor.domain.movements import EVENT_KINDS
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed, require
 from corridor.schemas import CorrectionIn, StatusEventIn
+from corridor.security.crypto import is_token
+from corridor.security.errors import KeyUnavailable
 from corridor.services.base import AuditHook, Service, live_id
 from corridor.storage import locations, queries
 from corridor.storage.queries import Sites
@@ -25,6 +28,14 @@ from corridor.storage.tables import (
     sites,
 )
 from corridor.text import N_
+
+if TYPE_CHECKING:
+    from corridor.services.protection.field_vault import FieldVault
+
+# The vault's field name of a movement's note (``field_vault.MOVEMENT_NOTE_FIELD``).
+NOTE_FIELD = "movement.note"
+# The note of an arrival checked in off the manifest (written by the check-in itself).
+NOT_ON_MANIFEST_NOTE = "not on the manifest"
 
 # Which kind of site an event may lead to (None: any kind).
 SITE_KIND_FOR = {"hospitalised": ("hospital",), "detained": ("detention",)}
@@ -161,7 +172,71 @@ def site_problems(
     return problems
 
 
+def person_site(conn: Connection, person_id: str) -> str | None:
+    """The person's registering site (the key their sealed fields are under)."""
+    found = conn.execute(select(persons.c.site_id).where(persons.c.id == person_id)).scalar()
+    return None if found is None else str(found)
+
+
+def open_notes(
+    vault: FieldVault | None, conn: Connection, events: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Events as ``movement_out`` shapes them, their notes opened (``FieldVault.
+    open_notes``). A note that cannot be read here (its key destroyed; a site node's
+    copy of another site's traveller; no master key) reads as ``None`` with
+    ``note_unavailable``."""
+    sealed = [e for e in events if e.get("note") is not None]
+    if not sealed:
+        return events
+    stored = [e["note"] for e in sealed]
+    opened = (
+        vault.open_notes(conn, NOTE_FIELD, stored)
+        if vault is not None
+        else [None if is_token(t) else t for t in stored]
+    )
+    for e, plain in zip(sealed, opened, strict=True):
+        e["note"] = plain
+        if plain is None:
+            e["note_unavailable"] = True
+    return events
+
+
 class MovementService(Service):
+    def __init__(
+        self, db: Any, clock: Callable[[], datetime], vault: FieldVault | None = None
+    ) -> None:
+        super().__init__(db, clock)
+        self.vault = vault
+
+    def _sealed_note(
+        self, person_id: str, note: str | None, scope: Sites
+    ) -> tuple[str | None, str | None]:
+        """The person's registering site (read before the writer's lock, within the
+        caller's scope: a person out of it is not found before any key is looked at) and
+        the note sealed under its active key (at a site node, for a traveller of another
+        site, under the node's own site's: ``FieldVault.note_site``)."""
+        if note is None:
+            return None, None
+        with self.db.read() as read:
+            site_id = str(queries.person_row(read, live_id(read, person_id), scope)["site_id"])
+        if self.vault is None:
+            raise KeyUnavailable(N_("No master key is configured: notes cannot be stored"))
+        return site_id, self.vault.seal_note(site_id, NOTE_FIELD, note)
+
+    def _live(
+        self, conn: Connection, person_id: str, site_id: str | None, token: str | None
+    ) -> None:
+        """Inside the write: the note's key is still live, and the person still of the
+        site it was sealed for (a merge meanwhile moves them)."""
+        if token is None or self.vault is None:
+            return
+        if person_site(conn, person_id) != site_id:
+            raise Conflict(
+                N_("the person's record changed while this was saved: send it again"),
+                field="note",
+            )
+        self.vault.require_live(conn, [token])
+
     def record(
         self,
         person_id: str,
@@ -176,9 +251,11 @@ class MovementService(Service):
         at = data.occurred_at or now
         if at > now:
             raise ValidationFailed([Problem("occurred_at", N_("is in the future"))])
+        note_site, note = self._sealed_note(person_id, data.note, scope)
         with self.db.transaction() as conn:
             person_id = live_id(conn, person_id)  # a merged id: its survivor (issue 15)
             queries.person_row(conn, person_id, scope)
+            self._live(conn, person_id, note_site, note)
             # The person's row lock: two events recorded at once are checked in turn,
             # each against the state the other left.
             locations.lock_persons(conn, [person_id])
@@ -209,12 +286,12 @@ class MovementService(Service):
                 recorded_at=now,
                 from_site_id=from_site,
                 to_site_id=data.to_site_id,
-                note=data.note,
+                note=note,
                 recorded_by=recorded_by,
             )
             locations.refresh(conn, [person_id])
             audit(conn, [person_id])
-            return movement_out(_event(conn, event_id))
+            return self._out(conn, event_id)
 
     def correct(
         self,
@@ -227,12 +304,22 @@ class MovementService(Service):
     ) -> dict[str, Any]:
         """Append a correction that replaces (or voids) an earlier event."""
         now = self.clock()
+        if data.note is not None:
+            with self.db.read() as read:
+                person_id = str(_event(read, event_id)["person_id"])
+            try:
+                note_site, note = self._sealed_note(person_id, data.note, scope)
+            except NotFound:
+                raise NotFound("movement", field="event_id") from None
+        else:
+            note_site, note = None, None
         with self.db.transaction() as conn:
             old = _event(conn, event_id)
             try:
                 queries.person_row(conn, old["person_id"], scope)
             except NotFound:
                 raise NotFound("movement", field="event_id") from None
+            self._live(conn, old["person_id"], note_site, note)
             locations.lock_persons(conn, [old["person_id"]])  # two corrections in turn
             taken = conn.execute(
                 select(movements.c.id).where(movements.c.corrects_id == event_id)
@@ -257,7 +344,7 @@ class MovementService(Service):
                 to_site_id=data.to_site_id,
                 manifest_id=old["manifest_id"],
                 corrects_id=event_id,
-                note=data.note,
+                note=note,
                 recorded_by=recorded_by,
             )
             _follow_check_in(conn, event_id, new_id, data.kind, at)
@@ -266,7 +353,7 @@ class MovementService(Service):
             locations.refresh(conn, [old["person_id"]])
             _keep_places(conn, old["person_id"], old["kind"])
             audit(conn, [old["person_id"]])
-            return movement_out(_event(conn, new_id))
+            return self._out(conn, new_id)
 
     def history(self, person_id: str, scope: Sites = None) -> list[dict[str, Any]]:
         with self.db.read() as conn:
@@ -284,7 +371,11 @@ class MovementService(Service):
                     corrected.add(r["corrects_id"])
             for m in out:
                 m["corrected"] = m["id"] in corrected
-            return out
+            return open_notes(self.vault, conn, out)
+
+    def _out(self, conn: Connection, event_id: str) -> dict[str, Any]:
+        """A recorded event as answered, its note opened."""
+        return open_notes(self.vault, conn, [movement_out(_event(conn, event_id))])[0]
 
     def rebuild_locations(self) -> int:
         """Recompute every person's location from the log (after a restore, say)."""

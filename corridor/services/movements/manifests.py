@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -26,8 +26,11 @@ from corridor.schemas import (
     ManifestPersonsIn,
     ReceiveIn,
 )
+from corridor.security.crypto import is_token
+from corridor.security.errors import KeyUnavailable
 from corridor.services.base import AuditHook, Service, live_id, live_ids
 from corridor.services.movements.events import (
+    NOT_ON_MANIFEST_NOTE,
     insert_event,
     insert_events,
     iso_time,
@@ -47,18 +50,30 @@ from corridor.storage.tables import (
 )
 from corridor.text import N_, Listing, text_of
 
+if TYPE_CHECKING:
+    from corridor.services.protection.field_vault import FieldVault
+
+# The vault's field name of a separation reason (``field_vault.SEPARATION_FIELD``).
+SEPARATION_FIELD = "manifest.separation_reason"
+
 # The note of the movement of a person checked in after the arrival was closed.
 LATE_ARRIVAL_NOTE = "late arrival: checked in after the arrival was closed"
 
 
 class ManifestService(Service):
     def __init__(
-        self, db: Database, clock: Callable[[], datetime], travel_hours: float = 12.0
+        self,
+        db: Database,
+        clock: Callable[[], datetime],
+        travel_hours: float = 12.0,
+        vault: FieldVault | None = None,
     ) -> None:
         """``travel_hours``: the policy's default time from dispatch to the expected
-        arrival (settings.travel_hours)."""
+        arrival (settings.travel_hours); ``vault``: seals and opens the separation
+        reasons."""
         super().__init__(db, clock)
         self.travel_hours = travel_hours
+        self.vault = vault
 
     def create(
         self,
@@ -184,6 +199,7 @@ class ManifestService(Service):
                         }
                     )
             require(problems, refused)
+            self._seal_reasons(conn, rows)
             try:
                 with conn.begin_nested():
                     conn.execute(insert(manifest_items), rows)
@@ -194,6 +210,30 @@ class ManifestService(Service):
                 ) from exc
             audit(conn, ids)
             return self._out(conn, manifest_id)
+
+    def _seal_reasons(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Each separation reason sealed under its person's registering site's key (at a
+        site node, for a traveller of another site, the node's own site's:
+        ``FieldVault.note_site``), in the write's transaction."""
+        given = [r for r in rows if r["separation_reason"] is not None]
+        if not given:
+            return
+        if self.vault is None:
+            raise KeyUnavailable(N_("No master key is configured: notes cannot be stored"))
+        site_of = dict(
+            conn.execute(
+                select(persons.c.id, persons.c.site_id).where(
+                    persons.c.id.in_(sorted({r["person_id"] for r in given}))
+                )
+            ).all()
+        )
+        sealers: dict[str, Callable[[str, str], str]] = {}
+        for r in given:
+            site_id = str(site_of[r["person_id"]])
+            if site_id not in sealers:
+                sealers[site_id] = self.vault.note_sealer_in(conn, site_id)
+            r["separation_reason"] = sealers[site_id](SEPARATION_FIELD, r["separation_reason"])
+        self.vault.require_live(conn, [r["separation_reason"] for r in given])
 
     def remove_person(
         self, manifest_id: str, person_id: str, scope: Sites = None, *, audit: AuditHook
@@ -724,7 +764,7 @@ class ManifestService(Service):
             from_site_id=loc["site_id"] if loc else None,
             to_site_id=m["to_site_id"],
             manifest_id=m["id"],
-            note="not on the manifest",
+            note=NOT_ON_MANIFEST_NOTE,
             recorded_by=recorded_by,
         )
         # Off the truck they were on (they came on this one): that manifest's slot is
@@ -784,13 +824,18 @@ class ManifestService(Service):
         overdue = due(m["expected_arrival"], self.clock())
         out["overdue"] = m["status"] != "draft" and overdue
         out["persons"] = []
+        reasons = self._open_reasons(conn, items)
         for r in items:
             status = _person_status(m, r, overdue)
+            reason = reasons.get(r["id"], r["separation_reason"])
             out["persons"].append(
                 {
                     **queries.person_summary(r, today),
                     "household_id": r["household_id"],
-                    "separation_reason": r["separation_reason"],
+                    "separation_reason": reason,
+                    "separation_reason_unavailable": (
+                        r["separation_reason"] is not None and reason is None
+                    ),
                     "checked_in_at": r["checked_in_at"],
                     "late_arrival": bool(r["late_arrival"]),
                     "status": status,
@@ -815,6 +860,19 @@ class ManifestService(Service):
             "discrepancies": len(disc),
         }
         return out
+
+
+    def _open_reasons(self, conn: Connection, items: Sequence[Any]) -> dict[str, str | None]:
+        """Person id -> their separation reason opened (None where its key is not
+        available here), for the items that hold one."""
+        held = [r for r in items if r["separation_reason"] is not None]
+        stored = [r["separation_reason"] for r in held]
+        opened = (
+            self.vault.open_notes(conn, SEPARATION_FIELD, stored)
+            if self.vault is not None
+            else [None if is_token(t) else t for t in stored]
+        )
+        return {r["id"]: o for r, o in zip(held, opened, strict=True)}
 
 
 def due(expected_arrival: datetime | None, now: datetime) -> bool:

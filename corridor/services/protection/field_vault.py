@@ -61,6 +61,14 @@ BULK_CHECK_SECONDS = 1.0
 HASHED_INDEX_PREFIXES = frozenset({"ph:", "id:"})  # each three characters
 SEALED_PERSON_FIELDS = ("phone", "note", "biometric_reference", "medical")
 DOCUMENT_FIELD = "document_number"
+# A person's free text in the movement log and on manifests, sealed under the person's
+# registering site's key like their other sealed fields: a movement event's note and why
+# a person travels apart from their household on a truck (the field names are part of
+# each token's associated data). A manifest discrepancy's note is the code's own text
+# ("was detained before arriving": the log's facts), not sealed; so are the notes the
+# check-in writes itself (``keys.GENERATED_NOTES``).
+MOVEMENT_NOTE_FIELD = "movement.note"
+SEPARATION_FIELD = "manifest.separation_reason"
 # The key scope of what identifies tracing enquirers (relatives, often abroad): a key of
 # its own in ``site_keys`` under this name instead of a site's id. An enquiry has no site
 # (it may be opened before anyone is found) and its enquirer is at none; destroying a
@@ -157,6 +165,36 @@ class FieldVault:
                 )
             )
 
+    def holds(self, conn: Connection, site_id: str) -> bool:
+        """Whether this installation may seal under the site's key (a site node holds
+        only its own site's keys; without a master key, none)."""
+        return self.cipher is not None and not _not_ours(conn, site_id)
+
+    def note_site(self, conn: Connection, site_id: str) -> str:
+        """The site whose key seals a person's free text (``SEALED_NOTE_COLUMNS``): their
+        registering site's; at a site node, for a traveller of another site (whose key
+        it does not hold), the node's own site's, since the note was typed there. The
+        central holds every key and reads it; the traveller's own site's node, which
+        does not hold the typing site's key, is not sent it (``sync.journal.withheld``);
+        destroying the typing site's key makes it unreadable, as everything typed there."""
+        own = _own_node_site(conn)
+        return own if own is not None and _not_ours(conn, site_id) else site_id
+
+    def seal_note(self, site_id: str, field: str, value: str | None) -> str | None:
+        """A person's free text sealed under the key of ``note_site``: the person's
+        registering site, or at a site node the node's own for a traveller of another
+        site (``site_id``: the person's registering site)."""
+        if value is None:
+            return None
+        self._require_cipher()
+        with self.db.read() as conn:
+            site_id = self.note_site(conn, site_id)
+        return self.seal(site_id, field, value)
+
+    def note_sealer_in(self, conn: Connection, site_id: str) -> Callable[[str, str], str]:
+        """``sealer_in`` for a person's free text, under the key of ``note_site``."""
+        return self.sealer_in(conn, self.note_site(conn, site_id))
+
     def seal(self, site_id: str, field: str, value: str | bytes | None) -> str | None:
         if value is None:
             return None
@@ -210,6 +248,37 @@ class FieldVault:
         (on ``conn``, the read they came from, when given)."""
         self._check_keys(conn)
         return [self._open(site_id, field, value) for value in stored]
+
+    def open_notes(
+        self, conn: Connection, field: str, stored: list[str | None]
+    ) -> list[str | None]:
+        """``open`` for a person's free text (``SEALED_NOTE_COLUMNS``), each with the key
+        it names: sealed under the person's registering site's key when written, it reads
+        the same after a merge moved it to a person of another site (one check of the
+        keys, on ``conn``). A value stored before sealing reads as it is; one whose key
+        is gone (destroyed; not held by a site node) as None."""
+        self._check_keys(conn)
+        key_ids = {
+            FieldCipher.key_id_of(t) for t in stored if t is not None and _readable_token(t)
+        }
+        site_of: dict[str, str] = {}
+        if key_ids:
+            site_of = {
+                str(k): str(s)
+                for k, s in conn.execute(
+                    select(site_keys.c.id, site_keys.c.site_id).where(
+                        site_keys.c.id.in_(sorted(key_ids))
+                    )
+                )
+            }
+        out: list[str | None] = []
+        for t in stored:
+            if t is None or not is_token(t):
+                out.append(t)
+                continue
+            site = site_of.get(FieldCipher.key_id_of(t)) if _readable_token(t) else None
+            out.append(None if site is None else self._open(site, field, t))
+        return out
 
     def reveal(self, person: dict[str, Any], conn: Connection | None = None) -> dict[str, Any]:
         """A person as ``queries.person_out`` shapes it, with its sealed fields opened
@@ -336,8 +405,25 @@ def _create_site_key(cipher: FieldCipher, conn: Connection, site_id: str) -> str
     return cipher.create_site_key(conn, site_id)
 
 
+def _readable_token(token: str) -> bool:
+    try:
+        FieldCipher.key_id_of(token)
+    except DecryptionFailed:
+        return False
+    return True
+
+
 class _Missing(Exception):
     """A site with no live key here, which this installation may make."""
+
+
+def _own_node_site(conn: Connection) -> str | None:
+    """The site of this installation where it is a site node (None at the central or a
+    standalone installation)."""
+    me = conn.execute(
+        select(sync_nodes.c.role, sync_nodes.c.site_id).where(sync_nodes.c.is_self)
+    ).first()
+    return str(me[1]) if me is not None and me[0] == "node" and me[1] else None
 
 
 def _not_ours(conn: Connection, site_id: str) -> bool:

@@ -451,13 +451,18 @@ class Gate:
         events themselves when not given); before any site is withheld from them. The
         writer's roles are dropped: no answer shows them."""
         hidden = viewer.hidden("person") & set(EVENT_NOTE_FIELDS.values())
-        if hidden and any(e.get("note") is not None for e in events):
+
+        def noted(e: dict[str, Any]) -> bool:  # readable here or not (its key gone)
+            return e.get("note") is not None or bool(e.get("note_unavailable"))
+
+        if hidden and any(noted(e) for e in events):
             detention = self.detention_sites() if DETENTION_EVENT_NOTE in hidden else frozenset()
             fields = self.note_fields(log if log is not None else events, detention)
             for e in events:
-                if e.get("note") is not None and fields.get(e["id"], frozenset()) & hidden:
+                if noted(e) and fields.get(e["id"], frozenset()) & hidden:
                     e["note"] = None
                     e["note_withheld"] = True
+                    e.pop("note_unavailable", None)
         for e in events:
             e.pop("recorded_roles", None)
 
@@ -1450,15 +1455,22 @@ def _withhold_manifest_notes(row: dict[str, Any]) -> None:
     persons = row.get("persons")
     if persons is not None:
         row["persons"] = [
-            {**p, "separation_reason": None, "separation_reason_withheld": True}
-            if p.get("separation_reason") is not None
+            {
+                **p,
+                "separation_reason": None,
+                "separation_reason_withheld": True,
+                "separation_reason_unavailable": False,
+            }
+            if p.get("separation_reason") is not None or p.get("separation_reason_unavailable")
             else p
             for p in persons
         ]
     found = row.get("discrepancies")
     if found is not None:
         row["discrepancies"] = [
-            {**d, "note": None, "note_withheld": True} if d.get("note") is not None else d
+            {**d, "note": None, "note_withheld": True, "note_unavailable": False}
+            if d.get("note") is not None or d.get("note_unavailable")
+            else d
             for d in found
         ]
 

@@ -28,12 +28,17 @@ from corridor.security.crypto import (
     is_token,
 )
 from corridor.security.errors import KeyUnavailable
+from corridor.security.tables import site_keys
 from corridor.services.base import AuditHook, Service
+from corridor.services.movements.events import NOT_ON_MANIFEST_NOTE
+from corridor.services.movements.manifests import LATE_ARRIVAL_NOTE
 from corridor.services.protection import detention
 from corridor.services.protection.field_vault import (
     DOCUMENT_FIELD,
     HASHED_INDEX_PREFIXES,
+    MOVEMENT_NOTE_FIELD,
     SEALED_PERSON_FIELDS,
+    SEPARATION_FIELD,
     TRACING_KEY,
     FieldVault,
 )
@@ -43,7 +48,14 @@ from corridor.services.tracing import enquirer as enquirer
 from corridor.services.tracing.matching import EXPLANATION_FIELD
 from corridor.storage.database import Database
 from corridor.storage.sync_tables import NODE_SECRET_PURPOSE, sync_nodes
-from corridor.storage.tables import person_documents, person_match_keys, persons, sites
+from corridor.storage.tables import (
+    manifest_items,
+    movements,
+    person_documents,
+    person_match_keys,
+    persons,
+    sites,
+)
 from corridor.storage.tracing_tables import tracing_enquiries, tracing_matches
 from corridor.text import N_
 
@@ -53,6 +65,11 @@ ERASED_LOOKUP = "-"
 # waits for ``seal_plaintext``, or the number has no letters or digits. No lookup hash
 # (22 base64url characters) is empty, so no search matches it.
 NO_LOOKUP = ""
+
+# The notes the check-in writes itself (a late arrival; an arrival off the manifest):
+# the code's fixed texts, which say no more than the log's facts, stored as they are
+# (a site node writes them for travellers of any site).
+GENERATED_NOTES = (LATE_ARRIVAL_NOTE, NOT_ON_MANIFEST_NOTE)
 
 # Who acts from the command line: there is no logged-in user, so the audit row names the
 # operator's account on the machine (``cli:<login>``) and the administrator role.
@@ -180,7 +197,8 @@ class KeyService(Service):
     def seal_plaintext(self, actor: str = "", *, audit: AuditHook | None = None) -> int:
         """Seal the sensitive values still stored in the clear (an upgrade left them so:
         migration 0004's phones and document numbers, 0009's medical details, 0012's
-        detention sites, 0013's enquirers), computing the lookup hashes of the phones and
+        detention sites, 0013's enquirers, 0039's movement notes and separation
+        reasons), computing the lookup hashes of the phones and
         numbers as registration does, so exact search finds them; how many values were
         sealed."""
         self._cipher()
@@ -214,16 +232,30 @@ class KeyService(Service):
                 count += 1
             count += _seal_enquirers(self.vault, conn)
             count += _seal_explanations(self.vault, conn)
+            count += _seal_notes(self.vault, conn)
             if count and audit is not None:
                 audit(conn, [])
             elif count:
                 audit_admin(conn, self.clock(), actor, "keys.admin", "seal plain values", None)
         return count
 
+    def seal_notes(self) -> int:
+        """Seal the movement notes and separation reasons stored in the clear (the data
+        step of migration 0039, run by ``corridor.upgrade``, which audits the upgrade);
+        how many."""
+        self._cipher()
+        with self.db.read() as conn:
+            sites_of = {s for _, _, rows in _notes_in_clear(self.vault, conn) for _, s, _ in rows}
+        for site_id in sorted(sites_of):
+            self.vault.prepare(site_id)
+        with self.db.transaction() as conn:
+            return _seal_notes(self.vault, conn)
+
     def count_plaintext(self) -> int:
-        """How many records (persons, detention sites, tracing enquiries) still hold
-        sensitive values in the clear (a person's document numbers count as the
-        person's)."""
+        """How many records (persons, detention sites, tracing enquiries, movement events
+        and manifest places with a note) still hold sensitive values in the clear (a
+        person's document numbers count as the person's; at a site node, the notes of
+        other sites' travellers, which it holds no key to seal, do not count)."""
         clear = _person_in_clear()
         with self.db.read() as conn:
             people = conn.execute(select(func.count()).where(clear)).scalar_one()
@@ -234,7 +266,8 @@ class KeyService(Service):
                 select(func.count()).where(_in_clear(tracing_enquiries.c.sealed))
             ).scalar_one()
             explained = len(_explanations_in_clear(conn))
-        return int(people) + int(places) + int(asking) + explained
+            notes = sum(len(rows) for _, _, rows in _notes_in_clear(self.vault, conn))
+        return int(people) + int(places) + int(asking) + explained + notes
 
     def rotate_master(self, new_master: MasterKey, actor: str) -> MasterKeyRotation:
         """Re-wrap every data key and TOTP secret under ``new_master``. Afterwards the
@@ -496,10 +529,85 @@ def _reencrypt_site(conn: Connection, cipher: FieldCipher, site_id: str) -> int:
                 update(person_documents).where(person_documents.c.id == doc_id).values(number=new)
             )
             count += 1
+    count += _reencrypt_notes(conn, cipher, site_id)
     sealed = conn.execute(select(sites.c.sealed).where(sites.c.id == site_id)).scalar()
     if sealed is not None:  # a detention site's own details
         new = _reencrypt(cipher, conn, site_id, detention.SITE_FIELD, sealed)
         if new != sealed:
             conn.execute(update(sites).where(sites.c.id == site_id).values(sealed=new))
             count += 1
+    return count
+
+
+# A person's free text sealed under their registering site's key: (table, its id column,
+# the text column, the vault's field name).
+_NOTE_COLUMNS = (
+    (movements, movements.c.id, movements.c.note, MOVEMENT_NOTE_FIELD),
+    (manifest_items, manifest_items.c.id, manifest_items.c.separation_reason, SEPARATION_FIELD),
+)
+
+
+def _notes_in_clear(
+    vault: FieldVault, conn: Connection
+) -> list[tuple[Any, str, list[tuple[Any, str, str]]]]:
+    """Per note column: (column, field, [(row id, person's site, text)]) of the notes
+    stored in the clear (before migration 0039) that this installation can seal: the
+    check-in's own texts left out, and at a site node the notes of other sites'
+    travellers."""
+    out = []
+    held: dict[str, bool] = {}
+    for table, id_col, col, field in _NOTE_COLUMNS:
+        query = (
+            select(id_col, persons.c.site_id, col)
+            .join(persons, persons.c.id == table.c.person_id)
+            .where(_in_clear(col))
+        )
+        if table is movements:
+            query = query.where(col.not_in(GENERATED_NOTES))
+        rows = []
+        for row_id, site_id, note in conn.execute(query).all():
+            if str(site_id) not in held:
+                held[str(site_id)] = vault.holds(conn, str(site_id))
+            if held[str(site_id)]:
+                rows.append((row_id, str(site_id), str(note)))
+        out.append((col, field, rows))
+    return out
+
+
+def _seal_notes(vault: FieldVault, conn: Connection) -> int:
+    """Seal the movement notes and separation reasons stored in the clear, each under
+    its person's registering site's key. How many were sealed."""
+    count = 0
+    sealers: dict[str, Callable[[str, str | bytes], str]] = {}
+    tokens = []
+    for col, field, rows in _notes_in_clear(vault, conn):
+        for row_id, site_id, note in rows:
+            if site_id not in sealers:
+                sealers[site_id] = vault.sealer_in(conn, site_id)
+            token = sealers[site_id](field, note)
+            tokens.append(token)
+            table = col.table
+            conn.execute(update(table).where(table.c.id == row_id).values({col.name: token}))
+        count += len(rows)
+    vault.require_live(conn, tokens)
+    return count
+
+
+def _reencrypt_notes(conn: Connection, cipher: FieldCipher, site_id: str) -> int:
+    """The notes sealed under any of the site's keys (whichever person holds them now:
+    a merge moves a note without sealing it again), moved to its active key."""
+    key_ids = list(
+        conn.execute(select(site_keys.c.id).where(site_keys.c.site_id == site_id)).scalars()
+    )
+    count = 0
+    for table, id_col, col, field in _NOTE_COLUMNS:
+        for key_id in key_ids:
+            rows = conn.execute(
+                select(id_col, col).where(col.like(f"{TOKEN_PREFIX}{key_id}:%"))
+            ).all()
+            for row_id, token in rows:
+                new = _reencrypt(cipher, conn, site_id, field, token)
+                if new != token:
+                    conn.execute(update(table).where(id_col == row_id).values({col.name: new}))
+                    count += 1
     return count

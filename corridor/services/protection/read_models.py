@@ -161,6 +161,11 @@ class MovementFields(ReadModel):
     manifest_id: str | None
     corrects_id: str | None
     note: str | None
+    note_unavailable: bool = Field(
+        default=False,
+        description="A note was recorded and cannot be read here: the key of the person's "
+        "registering site is not available (destroyed, or not held by this installation)",
+    )
     recorded_by: str | None
     recorded_at: datetime
     corrected: bool = False
@@ -260,6 +265,9 @@ class ManifestPerson(PersonSummary):
         description="The reason is of a field group the caller's roles may not see (a "
         "manifest to or from a detention facility)",
     )
+    separation_reason_unavailable: bool = Field(
+        default=False, description="A reason was recorded and its key is not available here"
+    )
     checked_in_at: datetime | None
     late_arrival: bool = Field(default=False, description="Checked in after the arrival was closed")
     status: str = Field(
@@ -276,6 +284,9 @@ class Discrepancy(ReadModel):
     note: str | None
     note_withheld: bool = Field(
         default=False, description="The note is of a field group the caller's roles may not see"
+    )
+    note_unavailable: bool = Field(
+        default=False, description="A note was recorded and its key is not available here"
     )
     recorded_at: datetime
 

@@ -52,7 +52,7 @@ class SubjectAccessService(Service):
                 .where(relationships.c.person_id == person_id)
                 .order_by(relationships.c.created_at, relationships.c.id)
             ).all()
-        movements = MovementService(self.db, self.clock).history(person_id, scope)
+        movements = MovementService(self.db, self.clock, self.vault).history(person_id, scope)
         for m in movements:  # their own notes, whoever wrote them; not the writer's roles
             m.pop("recorded_roles", None)
         return {
