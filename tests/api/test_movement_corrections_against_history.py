@@ -8,6 +8,7 @@ field and the movement), nothing written (docs/api.md, "Corrections against the 
 from __future__ import annotations
 
 from tests.api.helpers import errors, register, site
+from tests.api.test_manifests import household
 from tests.api.test_movement_times import events, location, on_the_road
 
 
@@ -254,3 +255,41 @@ def test_a_voided_death_leaves_the_person_where_the_log_puts_them(client, databa
     clock.advance(hours=1)
     r = client.post(f"/api/persons/{pid}/events", json={"kind": "discharged", "to_site_id": camp})
     assert r.status_code == 201, r.text
+
+
+def test_a_check_in_of_someone_recorded_dead_is_refused(client, database, clock):
+    """Found dead on the way (the truck due, recorded deceased): a check-in of theirs, on
+    the manifest or off it, is refused (409 naming the field, nothing written), as a
+    status event of theirs is. Before, it was taken: an arrival after the death, the
+    person "present" at the camp again. Their household is checked in without them."""
+    exit_point, camp = site(client, "Exit"), site(client, "Camp")
+    family = household(client, exit_point, 2)
+    stray = register(client, exit_point, given_name="Stray")["id"]
+    m, _ = on_the_road(client, clock, exit_point, camp, family)
+    clock.advance(hours=13)  # past the expected arrival
+    for pid in (family[0], stray):
+        r = client.post(f"/api/persons/{pid}/events", json={"kind": "deceased"})
+        assert r.status_code == 201, r.text
+    clock.advance(hours=1)
+    written = events(database)
+    for pid in (family[0], stray):
+        r = client.post(f"/api/manifests/{m}/check-ins", json={"person_id": pid})
+        assert r.status_code == 409, r.text
+        assert errors(r) == {
+            "person_id": "the person is recorded as deceased; correct that event first"
+        }
+        assert location(client, pid)["state"] == "deceased"
+    assert events(database) == written
+    hh = client.get(f"/api/persons/{family[1]}").json()["household_id"]
+    r = client.post(f"/api/manifests/{m}/household-check-ins", json={"household_id": hh})
+    assert r.status_code == 200, r.text
+    assert [(x["person_id"], x["status"]) for x in r.json()["results"]] == [
+        (family[1], "checked_in")
+    ]
+    assert location(client, family[0])["state"] == "deceased"
+    assert location(client, family[1])["site_id"] == camp
+    # The death voided (recorded of the wrong person), she is checked in like anyone.
+    r = _correct(client, _id(client, family[0], "deceased"), kind="voided")
+    assert r.status_code == 201, r.text
+    r = client.post(f"/api/manifests/{m}/check-ins", json={"person_id": family[0]})
+    assert r.status_code == 200 and r.json()["status"] == "checked_in", r.text
