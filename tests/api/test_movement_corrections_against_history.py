@@ -179,6 +179,13 @@ def test_a_movement_before_the_registration_is_refused(client, database, clock):
         "is before the person's registration (2019-03-10T08:00:00Z)",
         kind="hospitalised", to_site_id=hospital, occurred_at="2019-03-10T07:00:00Z",
     )  # fmt: skip
+    # Nor a second registration (a merge of two records brings one; a correction not).
+    _refused(
+        client, database, pid, _id(client, pid, "discharged"), "kind",
+        "the person is registered already (2019-03-10T08:00:00Z); their registration is the "
+        "first event of their history",
+        kind="registered", to_site_id=camp,
+    )  # fmt: skip
 
 
 def test_an_arrival_off_the_manifest_before_the_truck_left_is_refused(client, database, clock):
@@ -293,3 +300,27 @@ def test_a_check_in_of_someone_recorded_dead_is_refused(client, database, clock)
     assert r.status_code == 201, r.text
     r = client.post(f"/api/manifests/{m}/check-ins", json={"person_id": family[0]})
     assert r.status_code == 200 and r.json()["status"] == "checked_in", r.text
+
+
+def test_a_movement_leaves_from_where_the_one_before_it_led(client, database, clock):
+    """Admitted to the wrong hospital in the log: the discharge corrected to leave from
+    the right one is refused while the admission says otherwise (a new event leaves
+    from where the person is); the admission corrected first, then the discharge, both
+    are taken. Before, the discharge was taken from a hospital she had not entered."""
+    pid, camp, hospital = _stay(client, clock)
+    clinic = site(client, "Clinic", kind="hospital")
+    discharge = _id(client, pid, "discharged")
+    _refused(
+        client, database, pid, discharge, "from_site_id",
+        "is not where the person was at this time: a movement leaves from the site the one "
+        "before it led to",
+        kind="discharged", from_site_id=clinic, to_site_id=camp,
+    )  # fmt: skip
+    r = _correct(
+        client, _id(client, pid, "hospitalised"), kind="hospitalised", from_site_id=camp,
+        to_site_id=clinic,
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    r = _correct(client, discharge, kind="discharged", from_site_id=clinic, to_site_id=camp)
+    assert r.status_code == 201, r.text
+    assert (location(client, pid)["site_id"], location(client, pid)["state"]) == (camp, "present")

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from corridor.domain.birth import format_birth_date
 from corridor.domain.ids import uuid7
 from corridor.domain.movements import (
+    AT_SITE_STATES,
     EVENT_KINDS,
     UNKNOWN,
     Event,
@@ -358,9 +359,8 @@ def _history_problems(
             continue
         birth = format_birth_date(born, person.birth_precision) or ""
         reason = _rule_reason(rule, event, other, state, birth, departures)
-        problems.append(
-            Problem("occurred_at" if rule in ("born", "departure") else field, reason)
-        )
+        named = {"born": "occurred_at", "departure": "occurred_at", "from": "from_site_id"}
+        problems.append(Problem(named.get(rule, field), reason))
     return problems[:1]
 
 
@@ -372,7 +372,7 @@ def _broken_rules(
     out: dict[tuple[str, Event], tuple[Event | None, str]] = {}
     loc: Location = UNKNOWN
     death: Event | None = None
-    registration: Event | None = None
+    origin: str | None = None  # where a trip on the road left from
     for event in history:
         if born is not None and event.occurred_at.date() < born:
             out["born", event] = (None, loc.state)
@@ -389,12 +389,19 @@ def _broken_rules(
             and event.to_site_id == loc.site_id
         ):
             out["admitted", event] = (None, loc.state)
-        if event.kind == "registered" and registration is None and loc.state != "unknown":
+        if event.kind == "registered" and loc.state != "unknown":
             out["registration", event] = (history[0], loc.state)
+        at_site = loc.site_id if loc.state in AT_SITE_STATES else None
+        was = origin if loc.state == "in_transit" else at_site
+        # Of the corrected event only: the site a later movement left from follows the
+        # one before it when that is corrected (the wrong hospital: the admission is
+        # corrected, then the discharge), else neither could be corrected first.
+        if event.id == "" and event.from_site_id and was and event.from_site_id != was:
+            out["from", event] = (None, loc.state)
         if event.kind == "deceased" and death is None:
             death = event
-        if event.kind == "registered":
-            registration = event
+        if event.kind == "dispatched":
+            origin = event.from_site_id
         loc = apply(loc, event)
     return out
 
@@ -457,6 +464,12 @@ def _rule_reason(
             at=at,
         )
     if rule == "registration" and other is not None:
+        if ours and other.kind == "registered":
+            return N_(
+                "the person is registered already ({at}); their registration is the first "
+                "event of their history",
+                at=iso_time(other.occurred_at),
+            )
         if ours:
             return N_(
                 "is after the person's movement at {at} ({kind}); their registration is the "
@@ -465,6 +478,11 @@ def _rule_reason(
                 kind=other.kind,
             )
         return N_("is before the person's registration ({at})", at=at)
+    if rule == "from":
+        return N_(
+            "is not where the person was at this time: a movement leaves from the site the "
+            "one before it led to"
+        )
     return N_("would make the person's movement history impossible")
 
 
