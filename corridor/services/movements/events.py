@@ -316,11 +316,13 @@ def _history_problems(
     again); a discharge with no hospital stay before it (a discharge corrected to before
     its admission, an admission voided or moved after it); an admission to the hospital
     the person is in already; an arrival off a truck before the truck left; a movement
-    before their registration. The corrected log is folded in time order, as the
+    before their registration, or a second registration; a corrected event leaving from
+    a site the movement before it did not lead to. The corrected log is folded in time order, as the
     location is, and checked event by event against the state before it. Only what
     the correction brings is refused (a log that broke a rule already, say after a
     merge of two registrations, stays correctable). 422, the field (``occurred_at``
-    where the time was changed, else ``kind``) and the movement, nothing written.
+    where the time was changed or for the birth and the departure, ``from_site_id``,
+    else ``kind``) and the movement, nothing written.
     Before, every such correction was taken."""
     person_id = old["person_id"]
     logged = locations.events_of(conn, [person_id])[person_id]
