@@ -8,8 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from corridor.domain.birth import format_birth_date
 from corridor.domain.ids import uuid7
-from corridor.domain.movements import EVENT_KINDS
+from corridor.domain.movements import (
+    AT_SITE_STATES,
+    EVENT_KINDS,
+    UNKNOWN,
+    Event,
+    Location,
+    apply,
+    effective_events,
+)
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed, require
 from corridor.schemas import CorrectionIn, StatusEventIn
 from corridor.security.crypto import is_token
@@ -332,8 +341,11 @@ class MovementService(Service):
             if data.kind != "voided":
                 require(site_problems(conn, data.kind, data.from_site_id, data.to_site_id))
             at = data.occurred_at or old["occurred_at"]
-            if at > now:
+            # A void has no time of its own (it keeps the voided event's): an event
+            # stamped ahead of this clock (a node whose clock ran ahead) can be voided.
+            if at > now and (data.kind != "voided" or data.occurred_at is not None):
                 raise ValidationFailed([Problem("occurred_at", N_("is in the future"))])
+            require(_history_problems(conn, old, data, at))
             new_id = insert_event(
                 conn,
                 person_id=old["person_id"],
@@ -384,6 +396,187 @@ class MovementService(Service):
             for start in range(0, len(ids), 500):
                 locations.refresh(conn, ids[start : start + 500])
             return len(ids)
+
+
+def _history_problems(
+    conn: Connection, old: Any, data: CorrectionIn, at: datetime
+) -> list[Problem]:
+    """A correction (or a void) may not make the person's history one that the rules for
+    recording an event would have refused: an event before the person was born; one
+    after their death (a death corrected to before later movements made them alive
+    again); a discharge with no hospital stay before it (a discharge corrected to before
+    its admission, an admission voided or moved after it); an admission to the hospital
+    the person is in already; an arrival off a truck before the truck left; a movement
+    before their registration, or a second registration; a corrected event leaving from
+    a site the movement before it did not lead to. The corrected log is folded in time order, as the
+    location is, and checked event by event against the state before it. Only what
+    the correction brings is refused (a log that broke a rule already, say after a
+    merge of two registrations, stays correctable). 422, the field (``occurred_at``
+    where the time was changed or for the birth and the departure, ``from_site_id``,
+    else ``kind``) and the movement, nothing written.
+    Before, every such correction was taken."""
+    person_id = old["person_id"]
+    logged = locations.events_of(conn, [person_id])[person_id]
+    if data.kind == "voided":
+        replacement = None
+    else:
+        replacement = Event(
+            id="",
+            seq=max((e.seq for e in logged), default=0) + 1,
+            kind=data.kind,
+            from_site_id=data.from_site_id,
+            to_site_id=data.to_site_id,
+            occurred_at=at,
+            manifest_id=old["manifest_id"],
+            corrects_id=old["id"],
+        )
+    void = Event("", 0, "voided", None, None, at, corrects_id=old["id"])
+    corrected = [*logged, replacement or void]
+    person = conn.execute(
+        select(persons.c.birth_date, persons.c.birth_precision).where(persons.c.id == person_id)
+    ).one()
+    born = None if person.birth_precision == "estimated" else person.birth_date
+    trips = {e.manifest_id for e in corrected if e.kind == "arrived" and e.manifest_id}
+    departures = dict(
+        conn.execute(
+            select(manifests.c.id, manifests.c.dispatched_at).where(manifests.c.id.in_(trips))
+        ).all()
+    )
+    broken = _broken_rules(effective_events(logged), born, departures)
+    field = "occurred_at" if at != old["occurred_at"] and replacement else "kind"
+    problems: list[Problem] = []
+    for (rule, event), (other, state) in _broken_rules(
+        effective_events(corrected), born, departures
+    ).items():
+        if (rule, event.id or old["id"]) in {(r, e.id) for r, e in broken}:
+            continue
+        birth = format_birth_date(born, person.birth_precision) or ""
+        reason = _rule_reason(rule, event, other, state, birth, departures)
+        named = {"born": "occurred_at", "departure": "occurred_at", "from": "from_site_id"}
+        problems.append(Problem(named.get(rule, field), reason))
+    return problems[:1]
+
+
+def _broken_rules(
+    history: list[Event], born: Any, departures: dict[str, datetime | None]
+) -> dict[tuple[str, Event], tuple[Event | None, str]]:
+    """(rule, event) -> (the other event it concerns, the state before), for each event
+    of a folded history that a new event would not have been allowed to be."""
+    out: dict[tuple[str, Event], tuple[Event | None, str]] = {}
+    loc: Location = UNKNOWN
+    death: Event | None = None
+    origin: str | None = None  # where a trip on the road left from
+    for event in history:
+        if born is not None and event.occurred_at.date() < born:
+            out["born", event] = (None, loc.state)
+        left = departures.get(event.manifest_id or "") if event.kind == "arrived" else None
+        if left is not None and event.occurred_at < left:
+            out["departure", event] = (None, loc.state)
+        if death is not None:
+            out["death", event] = (death, loc.state)
+        if event.kind == "discharged" and loc.state != "hospitalised":
+            out["discharge", event] = (None, loc.state)
+        if (
+            event.kind == "hospitalised"
+            and loc.state == "hospitalised"
+            and event.to_site_id == loc.site_id
+        ):
+            out["admitted", event] = (None, loc.state)
+        if event.kind == "registered" and loc.state != "unknown":
+            out["registration", event] = (history[0], loc.state)
+        at_site = loc.site_id if loc.state in AT_SITE_STATES else None
+        was = origin if loc.state == "in_transit" else at_site
+        # Of the corrected event only: the site a later movement left from follows the
+        # one before it when that is corrected (the wrong hospital: the admission is
+        # corrected, then the discharge), else neither could be corrected first.
+        if event.id == "" and event.from_site_id and was and event.from_site_id != was:
+            out["from", event] = (None, loc.state)
+        if event.kind == "deceased" and death is None:
+            death = event
+        if event.kind == "dispatched":
+            origin = event.from_site_id
+        loc = apply(loc, event)
+    return out
+
+
+def _rule_reason(
+    rule: str,
+    event: Event,
+    other: Event | None,
+    state: str,
+    born: str,
+    departures: dict[str, datetime | None],
+) -> Any:
+    """Why the corrected history breaks ``rule`` at ``event``, said of the corrected
+    event (id ``""``) where it is the one at fault, else of the movement it puts wrong."""
+    ours = event.id == ""
+    at = iso_time(event.occurred_at)
+    if rule == "born":
+        return N_(
+            "is before the person's date of birth ({born}): correct the date of birth or "
+            "this time",
+            born=born,
+        )
+    if rule == "departure":
+        left = departures[event.manifest_id or ""]
+        return N_("is before the departure ({at})", at=iso_time(left) if left else "")
+    if rule == "death" and other is not None:
+        if ours:
+            return N_(
+                "is after the person's recorded death ({at}); nothing can follow a death: "
+                "correct or void that event first",
+                at=iso_time(other.occurred_at),
+            )
+        return N_(
+            "the person has a movement recorded after this time ({kind} at {at}); a death "
+            "is the last event of a person's history: correct or void that movement first",
+            kind=event.kind,
+            at=at,
+        )
+    if rule == "discharge":
+        if ours:
+            return N_(
+                "the person is not in hospital at this time (they are {state}); a discharge "
+                "ends a hospital stay",
+                state=state,
+            )
+        return N_(
+            "the discharge at {at} would end no hospital stay: correct or void the "
+            "discharge first",
+            at=at,
+        )
+    if rule == "admitted":
+        if ours:
+            return N_(
+                "the person is in this hospital already at this time; a discharge comes "
+                "between two admissions"
+            )
+        return N_(
+            "the admission at {at} would follow an admission to the same hospital with no "
+            "discharge between: correct or void it first",
+            at=at,
+        )
+    if rule == "registration" and other is not None:
+        if ours and other.kind == "registered":
+            return N_(
+                "the person is registered already ({at}); their registration is the first "
+                "event of their history",
+                at=iso_time(other.occurred_at),
+            )
+        if ours:
+            return N_(
+                "is after the person's movement at {at} ({kind}); their registration is the "
+                "first event of their history",
+                at=iso_time(other.occurred_at),
+                kind=other.kind,
+            )
+        return N_("is before the person's registration ({at})", at=at)
+    if rule == "from":
+        return N_(
+            "is not where the person was at this time: a movement leaves from the site the "
+            "one before it led to"
+        )
+    return N_("would make the person's movement history impossible")
 
 
 def _hospital_stay(kind: str, to_site: str | None, state: str, site: str | None) -> None:

@@ -346,7 +346,10 @@ class ManifestService(Service):
             if m["status"] == "draft":
                 raise Conflict(N_("the manifest has not been dispatched"), field="status")
             person_id = live_id(conn, _resolve_person(conn, data))  # a merged id: its survivor
-            [result] = self._check_in(conn, m, [person_id], at, now, recorded_by)
+            field = "person_id" if data.person_id else "registration_number"
+            [result] = self._check_in(
+                conn, m, [person_id], at, now, recorded_by, fields={person_id: field}
+            )
             outbox.record(conn, _arrived([result]), "arrival", now)
             audit(conn, [person_id])
         self.notify(_arrived([result]))
@@ -381,7 +384,10 @@ class ManifestService(Service):
                     if pid not in found
                 ]
             )
-            results = self._check_in(conn, m, list(dict.fromkeys(person_ids)), at, now, recorded_by)
+            fields = {pid: f"person_ids[{i}]" for i, pid in reversed(list(enumerate(person_ids)))}
+            results = self._check_in(
+                conn, m, list(dict.fromkeys(person_ids)), at, now, recorded_by, fields=fields
+            )
             outbox.record(conn, _arrived(results), "arrival", now)
             audit(conn, person_ids)
         self.notify(_arrived(results))
@@ -422,7 +428,13 @@ class ManifestService(Service):
                 raise ValidationFailed(
                     [Problem("household_id", N_("nobody of this household is on the manifest"))]
                 )
-            results = self._check_in(conn, m, members, at, now, recorded_by)
+            # A member recorded as deceased (found dead on the way) does not arrive: the
+            # others are checked in; only the dead: 409 below, naming the household.
+            dead = _dead_unticked(conn, manifest_id, members)
+            living = [pid for pid in members if pid not in dead] or members
+            results = self._check_in(
+                conn, m, living, at, now, recorded_by, fields=dict.fromkeys(living, "household_id")
+            )
             outbox.record(conn, _arrived(results), "arrival", now)
             audit(conn, members)
         self.notify(_arrived(results))
@@ -436,8 +448,10 @@ class ManifestService(Service):
         at: datetime,
         now: datetime,
         recorded_by: str | None,
+        fields: dict[str, str] | None = None,
     ) -> list[dict[str, Any]]:
         manifest_id = m["id"]
+        _refuse_the_dead(conn, manifest_id, person_ids, fields or {})
         if m["dispatched_at"] is not None and at < m["dispatched_at"]:
             raise ValidationFailed(
                 [
@@ -1030,6 +1044,49 @@ def _manifest_head(m: Any) -> dict[str, Any]:
             "created_at",
         )
     }
+
+
+def _dead_unticked(conn: Connection, manifest_id: str, person_ids: list[str]) -> set[str]:
+    """Those of ``person_ids`` recorded as deceased whom a check-in on this manifest would
+    give a new arrival: not checked in on it, nor recorded as a discrepancy of it (those
+    are answered as before, nothing written). Their rows locked first, as an event's
+    are: a death recorded at the same moment is seen."""
+    ids = locations.lock_persons(conn, person_ids)
+    dead = {
+        str(pid)
+        for pid in conn.execute(
+            select(person_locations.c.person_id).where(
+                person_locations.c.person_id.in_(ids), person_locations.c.state == "deceased"
+            )
+        ).scalars()
+    }
+    if not dead:
+        return dead
+    ticked = select(manifest_items.c.person_id).where(
+        manifest_items.c.manifest_id == manifest_id, manifest_items.c.checked_in_at.is_not(None)
+    )
+    noted = select(manifest_discrepancies.c.person_id).where(
+        manifest_discrepancies.c.manifest_id == manifest_id,
+        manifest_discrepancies.c.kind == "not_on_manifest",
+    )
+    done = set(conn.execute(ticked).scalars()) | set(conn.execute(noted).scalars())
+    return {pid for pid in dead if pid not in {str(d) for d in done}}
+
+
+def _refuse_the_dead(
+    conn: Connection, manifest_id: str, person_ids: list[str], fields: dict[str, str]
+) -> None:
+    """A check-in (on the manifest or off it) of a person recorded as deceased: refused
+    (409 on the field that named them, nothing written), as a status event of theirs
+    is. Before, it was taken: an arrival after the death, and the person "present" at
+    the destination again."""
+    dead = _dead_unticked(conn, manifest_id, person_ids)
+    for pid in person_ids:
+        if pid in dead:
+            raise Conflict(
+                N_("the person is recorded as deceased; correct that event first"),
+                field=fields.get(pid, "person_id"),
+            )
 
 
 def _locations(conn: Connection, ids: list[str]) -> dict[str, Any]:
