@@ -76,8 +76,13 @@ def png_pixels(data: bytes) -> Pixels:
     return grey, width, height
 
 
-def decode(pixels: Pixels) -> list[tuple[str, str]]:
-    """(format, text) of every barcode zxing-cpp finds: ``QRCode``, ``Code128``..."""
+def decode(pixels: Pixels, downscale: bool = True) -> list[tuple[str, str]]:
+    """(format, text) of every barcode zxing-cpp finds: ``QRCode``, ``Code128``...
+    ``downscale=False`` reads the image at its own resolution only (an SVG drawn at a
+    whole number of pixels a module): zxing-cpp's downscaled passes over such an exact
+    drawing now and then find a second, wrong reading of a Code 128 whose check
+    character happens to agree (GG04Q1CYM also read as GG&7Q'"YM)."""
     grey, width, height = pixels
     image = memoryview(bytes(grey)).cast("B", (height, width))
-    return sorted((b.format.name, b.text) for b in zxingcpp.read_barcodes(image))
+    found = zxingcpp.read_barcodes(image, try_downscale=downscale)
+    return sorted((b.format.name, b.text) for b in found)
