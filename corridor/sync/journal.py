@@ -525,7 +525,8 @@ def erased_state(
     """A change's state with nothing left that names an erased person: their person row
     as it stands now (anonymised; the sealed fields left out as before where the state
     withheld them), no documents and no family links, the free text of their movement
-    events, manifest items and discrepancies blanked (``notes``: kept). The facts
+    events, manifest items and discrepancies blanked, with the roles of each note's
+    writer (``recorded_roles``) (``notes``: kept). The facts
     (events, manifests, merges, the household) stay, so that a change still waiting
     applies what it carried. ``forget``: a person a node forgot (not erased: they are
     whole elsewhere), whose every person field is said withheld, so that a change of the
@@ -544,6 +545,11 @@ def erased_state(
     ):
         if old.get(key) and not notes:
             out[key] = [{**r, text: None} for r in old[key]]
+    if old.get("movements") and not notes:  # whose group each note was, gone with it
+        out["movements"] = [
+            {**r, "recorded_roles": None} if "recorded_roles" in r else r
+            for r in out["movements"]
+        ]
     return out
 
 

@@ -432,7 +432,14 @@ def anonymise(conn: Connection, ids: list[str], now: datetime) -> None:
     # Free text written about them elsewhere: movement and manifest notes, PFIF notes
     # (their author, last known location and text). The events, their sites and
     # times stay; imported_records stays so that a re-import cannot bring them back.
-    conn.execute(update(movements).where(movements.c.person_id.in_(ids)).values(note=None))
+    # ``recorded_roles`` only tells whose field group a note is (services/protection/
+    # gate.py): with the note gone it would still say a health or protection officer
+    # wrote about them.
+    conn.execute(
+        update(movements)
+        .where(movements.c.person_id.in_(ids))
+        .values(note=None, recorded_roles=None)
+    )
     conn.execute(
         update(manifest_items)
         .where(manifest_items.c.person_id.in_(ids))

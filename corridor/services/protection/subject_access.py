@@ -53,8 +53,12 @@ class SubjectAccessService(Service):
                 .order_by(relationships.c.created_at, relationships.c.id)
             ).all()
         movements = MovementService(self.db, self.clock, self.vault).history(person_id, scope)
-        for m in movements:  # their own notes, whoever wrote them; not the writer's roles
+        for m in movements:
+            # Their own notes, whoever wrote them; not who wrote them: a staff member's
+            # user id, like the roles they held, is a third party's data (the record's
+            # writer is no field of ``OwnRecord`` likewise).
             m.pop("recorded_roles", None)
+            m["recorded_by"] = None
         return {
             "notice": NOTICE,
             "generated_at": self.clock(),
