@@ -11,6 +11,7 @@ import click
 
 from corridor.cli.options import (
     admin_audit,
+    closed_with_command,
     database_for,
     db_option,
     key_option,
@@ -42,7 +43,7 @@ def upgrade_database(
 
     settings = settings_for(db_url, master_key_file)
     has_key = bool(settings.master_key or settings.master_key_file)
-    database = Database(settings.database_url)
+    database = closed_with_command(Database(settings.database_url))
     master = settings.load_master_key() if has_key else None
     result = upgrade(database, revision, master, audit=operator_tool_audit(database, "db.upgrade"))
     for step in result.done:

@@ -21,7 +21,7 @@ from typing import Any, get_args
 import click
 import pydantic
 
-from corridor.cli.options import db_option, reported
+from corridor.cli.options import closed_with_command, db_option, reported
 from corridor.formats.registry import readable, writable
 from corridor.schemas import LegalBasis
 from corridor.settings import Settings
@@ -41,7 +41,7 @@ def _services(db_url: str | None) -> tuple[Any, Settings]:
     from corridor.storage.migrate import current_revision, head_revision
 
     settings = Settings.from_env(database_url=db_url or "")
-    db = Database(settings.database_url)
+    db = closed_with_command(Database(settings.database_url))
     if current_revision(db) != head_revision():
         db.dispose()
         raise click.ClickException(

@@ -39,9 +39,23 @@ def settings_for(db_url: str | None, master_key_file: str | None = None) -> Sett
 
 
 def database_for(db_url: str | None) -> Database:
+    """The database of ``--db``, disposed when the command ends (``closed_with_command``)."""
     from corridor.storage import Database
 
-    return Database(settings_for(db_url).database_url)
+    return closed_with_command(Database(settings_for(db_url).database_url))
+
+
+def closed_with_command(db: Database) -> Database:
+    """``db``, disposed when the running command's context closes, however the command
+    ends: its pool's connections closed (PostgreSQL sessions ended), on SQLite the
+    checkpointer stopped and the writer's lock file closed. A process running commands
+    one after another (a test's ``CliRunner``, a script) kept each command's connections
+    open before: ``corridor keys destroy`` on PostgreSQL left a session behind. Outside a
+    command (no click context) the caller disposes."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(db.dispose)
+    return db
 
 
 def services_for(
@@ -57,7 +71,7 @@ def services_for(
     if required and not has_key:
         raise click.UsageError("give the master key: --master-key-file or CORRIDOR_MASTER_KEY")
     master = settings.load_master_key() if has_key else None
-    return Services(Database(settings.database_url), master=master)
+    return Services(closed_with_command(Database(settings.database_url)), master=master)
 
 
 @contextmanager

@@ -190,10 +190,6 @@ def test_the_evacuation_drill_and_the_chain_after_the_story(
     are sealed under the person's registering site's key, the camp's); for the camp, the
     person's notes and their relative's reason are unreadable, said so, and nothing of
     them is shown; ``corridor audit verify`` holds after all of it."""
-    if database.engine.dialect.name != "sqlite":
-        # Left open: on PostgreSQL ``corridor keys destroy --site`` of a site holding
-        # persons leaves a psycopg connection unclosed (a ResourceWarning, an error here).
-        pytest.skip("keys destroy leaves a PostgreSQL connection open (reported)")
     _written(story)
     key_file = tmp_path / "master.key"
     key_file.write_text(MASTER_KEY)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import shutil
 import zipfile
@@ -264,6 +265,19 @@ def _text_of(path: Path) -> str:
     return data.decode("utf-8", "replace")
 
 
+def _writer_locks_open() -> Counter[str]:
+    """The SQLite writers' lock files this process holds open (``Database`` opens one per
+    database file it writes), by path."""
+    fds = Path("/proc/self/fd")
+    found: Counter[str] = Counter()
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.endswith("-writer"):
+                found[target] += 1
+    return found
+
+
 def _command(name: str) -> tuple[Command, tuple[str, ...]]:
     """A case's command and its command line (``export fetch csv``: one of its formats)."""
     if name in COMMANDS:
@@ -287,7 +301,11 @@ def run(env: Env, name: str, extra: tuple[str, ...] = ()) -> Run:
         before = _last_seq(target)
     elif "{backup}" in command.args:
         before = _backup_head(_backup(env))
+    held = _writer_locks_open()
     result = CliRunner().invoke(main, args, env={"CORRIDOR_MASTER_KEY": MASTER_KEY})
+    # The command's database is closed with it: no writer's lock file (one a Database
+    # opens on SQLite) is left open by it, nor, with it, its pool or checkpointer.
+    assert _writer_locks_open() <= held, (name, _writer_locks_open() - held)
     files = sorted(p for p in out.iterdir() if p.is_file())
     docs: list[Any] = []
     texts = [result.output]
