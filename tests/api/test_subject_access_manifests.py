@@ -157,3 +157,49 @@ def test_a_reason_whose_key_is_gone_reads_null_and_is_said_so(
     (place,) = r.json()["manifests"]
     assert place["separation_reason"] is None
     assert place["separation_reason_unavailable"] is True
+
+
+def test_a_truck_arrived_by_off_its_list_is_the_persons_with_its_discrepancy(
+    trip: dict[str, Any], client: TestClient
+) -> None:
+    """The stranger, still listed on the first truck, arrives by a second one: both are
+    in their answer, the second as not listed with the discrepancy recorded; the other
+    passenger of the second is not."""
+    mover = trip["users"]["mover"]
+    other = register(client, trip["camp"], given_name="Cnyfourth", estimated_age=50)["id"]
+    truck = {"vehicle": "bus 4", "from_site_id": trip["camp"], "to_site_id": trip["prison"]}
+    second = mover.post("/api/manifests", json=truck).json()["id"]
+    r = mover.post(f"/api/manifests/{second}/persons", json={"person_ids": [other]})
+    assert r.status_code in (200, 201), r.text
+    assert mover.post(f"/api/manifests/{second}/dispatch").status_code == 200
+    r = mover.post(f"/api/manifests/{second}/check-ins", json={"person_id": trip["stranger"]})
+    assert r.status_code in (200, 201), r.text
+    r = _access(trip, trip["stranger"])
+    first, off_list = r.json()["manifests"]
+    assert (first["manifest_id"], first["listed"]) == (trip["manifest"], True)
+    assert first["separation_reason"] == STRANGER_REASON
+    assert first["passenger_status"] == "elsewhere"
+    assert (off_list["manifest_id"], off_list["listed"]) == (second, False)
+    assert off_list["vehicle"] == "bus 4" and off_list["passenger_status"] is None
+    assert [d["kind"] for d in off_list["discrepancies"]] == ["not_on_manifest"]
+    assert "recorded_by" not in off_list["discrepancies"][0]
+    assert other not in r.text and "Cnyfourth" not in r.text
+
+
+def test_a_merged_records_trip_is_in_the_survivors_answer(
+    trip: dict[str, Any], client: TestClient
+) -> None:
+    """The mother registered twice: her trip, recorded under the record merged away
+    (manifest items stay with it), is in the survivor's answer, said to be that record's."""
+    protection = trip["users"]["protection"]
+    again = register(client, trip["prison"], given_name="Amal", family_name="Hariri",
+                     estimated_age=40)["id"]  # fmt: skip
+    r = protection.post(
+        f"/api/persons/{again}/merge", json={"other_person_id": trip["mother"], "reason": "same"}
+    )
+    assert r.status_code == 201, r.text
+    r = _access(trip, again)
+    (place,) = r.json()["manifests"]
+    assert (place["manifest_id"], place["person_id"]) == (trip["manifest"], trip["mother"])
+    assert place["separation_reason"] == OWN_REASON
+    assert SON_REASON not in r.text and STRANGER_REASON not in r.text
