@@ -735,6 +735,47 @@ class RedactedRelative(ReadModel):
     )
 
 
+class OwnDiscrepancy(ReadModel):
+    """A discrepancy recorded about the person on a manifest (no writer named)."""
+
+    kind: str
+    note: str | None
+    recorded_at: datetime
+
+
+class OwnManifestPlace(ReadModel):
+    """The person's own place on a manifest, in a subject access answer: the manifest's
+    head and their own item, no other passenger, no staff user id; both ends shown, a
+    detention facility included (as in the answer's movement log)."""
+
+    manifest_id: str
+    person_id: str = Field(
+        description="The record on the manifest: the person's, or one merged into it"
+    )
+    vehicle: str
+    from_site_id: str
+    to_site_id: str
+    planned_departure: datetime | None
+    status: str = Field(description="The manifest's: draft, dispatched, received")
+    dispatched_at: datetime | None
+    expected_arrival: datetime | None
+    received_at: datetime | None = Field(description="When the arrival was closed")
+    listed: bool = Field(
+        description="On the manifest's list; false: arrived by it off the list (a discrepancy)"
+    )
+    added_at: datetime | None
+    checked_in_at: datetime | None
+    late_arrival: bool = Field(description="Checked in after the arrival was closed")
+    passenger_status: str | None = Field(
+        description="Where the person stands on it (as ManifestPerson.status); null: not listed"
+    )
+    separation_reason: str | None
+    separation_reason_unavailable: bool = Field(
+        description="A reason was recorded and its key is not available here"
+    )
+    discrepancies: list[OwnDiscrepancy]
+
+
 class SubjectAccess(ReadModel):
     """Everything held on a person, for the person: their relatives redacted."""
 
@@ -747,6 +788,10 @@ class SubjectAccess(ReadModel):
         "own details as registered",
     )
     movements: list[MovementEvent]
+    manifests: list[OwnManifestPlace] = Field(
+        description="The manifests the person travelled on or was listed on: their own "
+        "place only (no other passenger, no staff user id), their separation reason opened"
+    )
     relatives: list[RedactedRelative]
 
 
@@ -777,6 +822,8 @@ __all__ = [
     "MovementEvent",
     "Names",
     "Origin",
+    "OwnDiscrepancy",
+    "OwnManifestPlace",
     "OwnRecord",
     "PairDecision",
     "PersonPage",
