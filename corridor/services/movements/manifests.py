@@ -840,7 +840,7 @@ class ManifestService(Service):
         out["persons"] = []
         reasons = self._open_reasons(conn, items)
         for r in items:
-            status = _person_status(m, r, overdue)
+            status = passenger_status(m, r, overdue)
             reason = reasons.get(r["id"], r["separation_reason"])
             out["persons"].append(
                 {
@@ -901,7 +901,7 @@ def due(expected_arrival: datetime | None, now: datetime) -> bool:
     return expected_arrival is None or now >= expected_arrival
 
 
-def _person_status(m: Any, r: Any, overdue: bool) -> str:
+def passenger_status(m: Any, r: Any, overdue: bool) -> str:
     """Where a person on manifest ``m`` stands: ``on_board`` (a draft), ``checked_in``,
     ``late_arrival`` (checked in after the arrival was closed), ``in_transit`` (not yet
     checked in, the vehicle not yet due), ``unaccounted`` (due and not checked in), or

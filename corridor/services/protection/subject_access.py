@@ -11,7 +11,7 @@ from sqlalchemy import Connection, select
 
 from corridor.services.base import Service
 from corridor.services.movements.events import MovementService
-from corridor.services.movements.manifests import SEPARATION_FIELD, _person_status, due
+from corridor.services.movements.manifests import SEPARATION_FIELD, due, passenger_status
 from corridor.services.protection.field_vault import FieldVault
 from corridor.storage import queries
 from corridor.storage.database import Database
@@ -168,7 +168,7 @@ class SubjectAccessService(Service):
                     "checked_in_at": item["checked_in_at"] if item else None,
                     "late_arrival": bool(item["late_arrival"]) if item else False,
                     "passenger_status": (
-                        _person_status(m, item, due(m["expected_arrival"], now))
+                        passenger_status(m, item, due(m["expected_arrival"], now))
                         if item
                         else None
                     ),
