@@ -536,3 +536,32 @@ def test_notes_travel_sealed_and_read_where_the_key_is_held(three, clock: Clock)
     assert notes(node_b) == [None] and reason(node_b) is None
     assert not [r for r in _rows(node_b, movements) if r["note"]]
     assert [r["separation_reason"] for r in _rows(node_b, manifest_items)] == [None]
+
+
+def test_a_nodes_clear_notes_of_a_traveller_of_the_exit_are_sealed_under_its_own_key(
+    three, clock: Clock
+) -> None:
+    """A note stored in the clear before migration 0039 at the camp's node, on a
+    traveller registered at the exit, is sealed there under the camp's own key (the node
+    holds none of the exit's), as a note typed there now is: nothing stays in the clear."""
+    central, node_a, node_b, exit_point, camp = three
+    samira = register(node_a, exit_point, "Samira")
+    manifest = _dispatched(node_a, exit_point, camp, [samira])
+    _push(node_a, central)
+    _pull(central, node_b)
+    clock.advance(hours=2)
+    node_b.manifests.check_in(
+        manifest, CheckInIn(person_id=samira), audit=hook(node_b, "manifest.write")
+    )
+    [arrival] = [r for r in _rows(node_b, movements) if r["kind"] == "arrived"]
+    with node_b.db.transaction() as conn:  # as an older version stored it
+        conn.execute(
+            movements.update().where(movements.c.id == arrival["id"]).values(note="CANARY-OLD")
+        )
+    assert node_b.keys.count_plaintext() == 1
+    assert node_b.keys.seal_notes() == 1
+    [stored] = [r["note"] for r in _rows(node_b, movements) if r["id"] == arrival["id"]]
+    assert stored.startswith("enc:v1:") and "CANARY" not in stored
+    assert node_b.keys.count_plaintext() == 0
+    [shown] = [e["note"] for e in node_b.movements.history(samira) if e["id"] == arrival["id"]]
+    assert shown == "CANARY-OLD"

@@ -254,8 +254,7 @@ class KeyService(Service):
     def count_plaintext(self) -> int:
         """How many records (persons, detention sites, tracing enquiries, movement events
         and manifest places with a note) still hold sensitive values in the clear (a
-        person's document numbers count as the person's; at a site node, the notes of
-        other sites' travellers, which it holds no key to seal, do not count)."""
+        person's document numbers count as the person's)."""
         clear = _person_in_clear()
         with self.db.read() as conn:
             people = conn.execute(select(func.count()).where(clear)).scalar_one()
@@ -550,12 +549,14 @@ _NOTE_COLUMNS = (
 def _notes_in_clear(
     vault: FieldVault, conn: Connection
 ) -> list[tuple[Any, str, list[tuple[Any, str, str]]]]:
-    """Per note column: (column, field, [(row id, person's site, text)]) of the notes
-    stored in the clear (before migration 0039) that this installation can seal: the
-    check-in's own texts left out, and at a site node the notes of other sites'
-    travellers."""
+    """Per note column: (column, field, [(row id, site whose key seals it, text)]) of
+    the notes stored in the clear (before migration 0039) that this installation can
+    seal, the check-in's own texts left out: under the person's registering site's key,
+    or at a site node, for a traveller of another site, under the node's own site's
+    (``FieldVault.note_site``, as a note typed there now is)."""
     out = []
     held: dict[str, bool] = {}
+    seals: dict[str, str] = {}
     for table, id_col, col, field in _NOTE_COLUMNS:
         query = (
             select(id_col, persons.c.site_id, col)
@@ -566,17 +567,20 @@ def _notes_in_clear(
             query = query.where(col.not_in(GENERATED_NOTES))
         rows = []
         for row_id, site_id, note in conn.execute(query).all():
-            if str(site_id) not in held:
-                held[str(site_id)] = vault.holds(conn, str(site_id))
-            if held[str(site_id)]:
-                rows.append((row_id, str(site_id), str(note)))
+            if str(site_id) not in seals:
+                seals[str(site_id)] = vault.note_site(conn, str(site_id))
+            seal = seals[str(site_id)]
+            if seal not in held:
+                held[seal] = vault.holds(conn, seal)
+            if held[seal]:
+                rows.append((row_id, seal, str(note)))
         out.append((col, field, rows))
     return out
 
 
 def _seal_notes(vault: FieldVault, conn: Connection) -> int:
     """Seal the movement notes and separation reasons stored in the clear, each under
-    its person's registering site's key. How many were sealed."""
+    the key ``_notes_in_clear`` names. How many were sealed."""
     count = 0
     sealers: dict[str, Callable[[str, str | bytes], str]] = {}
     tokens = []

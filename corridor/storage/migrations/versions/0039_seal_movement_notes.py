@@ -13,8 +13,9 @@ such text is stored in the clear, this revision leaves the marker of a data step
 with today's code once the schema is at head and the master key is given (it waits
 otherwise, and says so); ``corridor keys seal`` seals them too. Until then the
 application reads a clear note as it is. The notes the check-in writes itself (a late
-arrival, an arrival off the manifest) stay as they are; so do, at a site node, the notes
-of other sites' travellers (it holds no key of theirs).
+arrival, an arrival off the manifest) stay as they are; at a site node, the notes of
+other sites' travellers are sealed under the node's own site's key (it holds no key of
+theirs).
 
 Downgrading cannot open what was sealed (no key here) and drops nothing: the sealed
 notes and reasons stay sealed, and an older application shows each as its token
