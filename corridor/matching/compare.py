@@ -270,7 +270,7 @@ class UnitComparator:
                 continue  # a one-consonant name only where the reading spells it (Cho/Jo)
             if r.exact and a.script == b.script and r.latin != b.latin:
                 continue  # Yaya read Yahya is Yahya; Zayed read Zahyed is not Zahid
-            if r.begins is not None and not b.text.startswith(r.begins[b.script == "ar"]):
+            if not r.asks_of(b.text, b.script == "ar"):
                 continue  # Halil read Khalil is خليل, not غسان (the keys class خ with غ)
             if not all(_gap_ok(va, vb) and _gap_ok(vb, va)
                        for (_, va), (_, vb) in zip(r.slots, slots, strict=True)):
@@ -289,7 +289,7 @@ class UnitComparator:
             return None
         folded = fold_maqsura(ar.text)
         for r in la.readings:
-            if r.begins is not None and not ar.text.startswith(r.begins[1]):
+            if not r.asks_of(ar.text, True):
                 continue
             if self.variants.cross(folded, r.latin):
                 return SCRIPT

@@ -334,15 +334,26 @@ _READING_GROUPS: list[list[list[tuple[re.Pattern[str], str]]]] = [
 #       Гасан): the passport's spelling exactly, never a merely similar name.
 #   A final u after a syllable in u may be the long i of a nisba: Turkish vowel harmony
 #       writes شكري, حسني, لطفي as Şükrü, Hüsnü, Lütfü (Shukri, Husni, Lutfi).
+#   th may be ذ or ظ, as Iraqi and Gulf English spellings write them (Thanoon, Hathal,
+#       Thakir, Athraa, Thiab, Kathim, Nathim for ذنون, هذال, ذاكر, عذراء, ذياب, كاظم,
+#       ناظم; beside th for ث: Thamer, Haitham). Only where the other name holds such a
+#       letter (``Reading.holds``: dh in Latin, ذ or ظ in Arabic): the keys read ذ and د
+#       alike, and Fathi read Fadhi must not be Fadi (فادي), nor Thamer ضامر.
 _EXACT_READINGS: list[
-    tuple[list[tuple[re.Pattern[str], str]], tuple[str, str] | None, bool]
+    tuple[
+        list[tuple[re.Pattern[str], str]], tuple[str, str] | None, bool, tuple[str, str] | None
+    ]
 ] = [
-    ([(re.compile(r"(?<=[^aeiou][aeiou])y(?=[aeiou])"), "hy")], None, False),
-    ([(re.compile(r"^h(?=[aeiou])"), "kh")], ("kh", "خ"), False),
-    ([(re.compile(r"^j(?=[aeiou])"), "kh")], ("kh", "خ"), True),
-    ([(re.compile(r"(?<![sc])kh"), "g")], None, False),
-    ([(re.compile(r"(?:(?<=u[^aeiou])|(?<=u[^aeiou]{2}))u$"), "i")], None, False),
+    ([(re.compile(r"(?<=[^aeiou][aeiou])y(?=[aeiou])"), "hy")], None, False, None),
+    ([(re.compile(r"^h(?=[aeiou])"), "kh")], ("kh", "خ"), False, None),
+    ([(re.compile(r"^j(?=[aeiou])"), "kh")], ("kh", "خ"), True, None),
+    ([(re.compile(r"(?<![sc])kh"), "g")], None, False, None),
+    ([(re.compile(r"(?:(?<=u[^aeiou])|(?<=u[^aeiou]{2}))u$"), "i")], None, False, None),
+    ([(re.compile(r"th"), "dh")], None, True, ("dh", "ذظ")),
 ]
+# What an exact reading asks of the other name: the letter it begins with and the letter
+# it holds (Latin, Arabic), each where the reading says so.
+Letters = tuple[tuple[str, str] | None, tuple[str, str] | None]
 # Korean: McCune-Reischauer (and the North's own spelling) writes the plain ㅈ as ch,
 # the South's Revised Romanisation as j (Cho/Jo, Chae/Jae, Chang/Jang, Chung/Jung);
 # read so only in a one-syllable unit, where no Arabic name is written with ch.
@@ -418,10 +429,10 @@ def exact_readings(unit: NameUnit) -> list[NameUnit]:
 
 def _exact_readings(
     unit: NameUnit, others: list[NameUnit] | None = None
-) -> list[tuple[NameUnit, tuple[str, str] | None]]:
-    """``exact_readings`` with the letter the other name must begin with (Latin,
-    Arabic), where the reading says so; ``others``: the unit's ``latin_readings`` where
-    the caller has them already."""
+) -> list[tuple[NameUnit, Letters]]:
+    """``exact_readings`` with the letters the other name must begin with and hold
+    (Latin, Arabic), where the reading says so; ``others``: the unit's
+    ``latin_readings`` where the caller has them already."""
     if unit.script != "la":
         return []
     # Over the unit's other readings too: Hadica is Turkish for Khadija by h = kh and
@@ -429,15 +440,15 @@ def _exact_readings(
     if others is None:
         others = latin_readings(unit)
     spellings = [unit.parts, *(u.parts for u in others)]
-    out: dict[tuple[str, ...], tuple[str, str] | None] = {}
-    for rules, begins, own_only in _EXACT_READINGS:
+    out: dict[tuple[str, ...], Letters] = {}
+    for rules, begins, own_only, holds in _EXACT_READINGS:
         if own_only and _apply(unit.parts, rules) == unit.parts:
             continue  # the letter is not the writer's (a y read j)
         for parts in spellings:
             alt = _apply(parts, rules)
             if alt != parts and alt not in spellings and alt not in out:
-                out[alt] = begins
-    return [(NameUnit(alt, "la"), begins) for alt, begins in out.items()]
+                out[alt] = (begins, holds)
+    return [(NameUnit(alt, "la"), letters) for alt, letters in out.items()]
 
 
 # An o within a word that is not part of the Dutch oe, the French ou or an oo (u, all
@@ -643,12 +654,17 @@ class Reading:
     """Skeleton, slots and Latin key of one other reading of a unit; ``exact``: the
     reading counts only where it spells the other name exactly (``exact_readings``);
     ``begins``: where not None, the other name must begin with this (Latin, Arabic)
-    letter (Halil read Khalil is خليل, not غسان's kind of K)."""
+    letter (Halil read Khalil is خليل, not غسان's kind of K); ``holds``: where not None,
+    the other name must hold this letter (Thakir read Dhakir is ذاكر, not Fathi Fadi)."""
 
-    __slots__ = ("skeleton", "slots", "latin", "text", "exact", "begins")
+    __slots__ = ("skeleton", "slots", "latin", "text", "exact", "begins", "holds")
 
     def __init__(
-        self, unit: NameUnit, exact: bool = False, begins: tuple[str, str] | None = None
+        self,
+        unit: NameUnit,
+        exact: bool = False,
+        begins: tuple[str, str] | None = None,
+        holds: tuple[str, str] | None = None,
     ) -> None:
         self.text = unit.text
         self.slots = slots(unit)
@@ -656,6 +672,18 @@ class Reading:
         self.latin = latin_key(unit)
         self.exact = exact
         self.begins = begins
+        self.holds = holds
+
+    def asks_of(self, text: str, arabic: bool) -> bool:
+        """Whether the other name (its ``text``, in Arabic script or not) begins with and
+        holds the letters this reading asks for."""
+        if self.begins is not None and not text.startswith(self.begins[arabic]):
+            return False
+        if self.holds is None:
+            return True
+        if arabic:  # any of the Arabic letters
+            return any(letter in text for letter in self.holds[1])
+        return self.holds[0] in text
 
 
 class UnitKeys:
@@ -682,7 +710,8 @@ class UnitKeys:
         self.readings = tuple(
             r for r in (
                 *(Reading(u) for u in others),
-                *(Reading(u, exact=True, begins=b) for u, b in _exact_readings(unit, others)),
+                *(Reading(u, exact=True, begins=b, holds=h)
+                  for u, (b, h) in _exact_readings(unit, others)),
             ) if r.skeleton != self.skeleton or r.slots != sl
             or (r.exact and r.text != self.text)
         )
