@@ -178,7 +178,7 @@ class FieldVault:
         does not hold the typing site's key, is not sent it (``sync.journal.withheld``);
         destroying the typing site's key makes it unreadable, as everything typed there."""
         own = _own_node_site(conn)
-        return own if own is not None and _not_ours(conn, site_id) else site_id
+        return own if own is not None and _other_than(own, site_id) else site_id
 
     def seal_note(self, site_id: str, field: str, value: str | None) -> str | None:
         """A person's free text sealed under the key of ``note_site``: the person's
@@ -428,12 +428,14 @@ def _own_node_site(conn: Connection) -> str | None:
 
 def _not_ours(conn: Connection, site_id: str) -> bool:
     """Whether this installation is a site node of another site than ``site_id``."""
-    me = conn.execute(
-        select(sync_nodes.c.role, sync_nodes.c.site_id).where(sync_nodes.c.is_self)
-    ).first()
-    return (
-        me is not None and me[0] == "node" and bool(me[1]) and site_id not in (me[1], TRACING_KEY)
-    )
+    own = _own_node_site(conn)
+    return own is not None and _other_than(own, site_id)
+
+
+def _other_than(own: str, site_id: str) -> bool:
+    """Whether a node of site ``own`` holds no key of ``site_id`` (the tracing key is
+    every installation's)."""
+    return site_id not in (own, TRACING_KEY)
 
 
 def _fingerprint(conn: Connection) -> tuple[int, int]:
