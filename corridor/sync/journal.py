@@ -212,13 +212,16 @@ class Journal:
         role, own_site = custody(conn)
         now = self.clock()
         planned = []
+        own_keys: frozenset[str] | None = None
         for n, state in states:
             site_id = state["person"]["site_id"]
             if role == "node" and own_site and site_id != own_site:
                 # A person of another site (who came on a manifest): this node holds
                 # their site's key no more than their sealed fields, so the change is
                 # sealed under the node's own site and says what it leaves out.
-                site_id, state = own_site, withheld(state, site_key_ids(conn, own_site))
+                if own_keys is None:
+                    own_keys = site_key_ids(conn, own_site)
+                site_id, state = own_site, withheld(state, own_keys)
             planned.append((n, site_id, state))
         if role == "central":  # one series a site: the base its node holds
             bases = series_heads(conn, {(n.person_id, site) for n, site, _ in planned})
