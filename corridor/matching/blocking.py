@@ -33,6 +33,11 @@ birth years with a rare nationality and a name of nobody would list that nationa
 (issue 11). Indexes built before this change may still hold ``nb:<ISO3>|<year>`` rows;
 no search computes such a key and ``CandidatePolicy`` never fetches one.
 
+A search also fetches the keys of a unit's *exact* readings (``keys.exact_readings``:
+Hatice, Halit, Hıdır read with the Turkish h as kh are خديجة, خالد, الخضر), which a
+stored record never holds: they are *weak* (``query_key_groups``), never pre-ranking a
+candidate above those who share the name as written (``CandidatePolicy.choose_keys``).
+
 Frequency cap: a ``n:`` key shared by more than a few hundred persons (or
 about 1 % of the registry) says little; a search skips it and relies on the
 pair keys, which stay selective. See ``CandidatePolicy`` for the reference policy.
@@ -56,6 +61,7 @@ from corridor.matching.records import PersonRecord
 __all__ = [
     "blocking_key_groups",
     "blocking_keys",
+    "query_key_groups",
     "coarse_skeleton",
     "frequency_keys",
     "nationality_key",
@@ -136,6 +142,24 @@ def _vouched_skeletons(unit: NameUnit) -> tuple[str, ...]:
     return tuple(out)
 
 
+def exact_reading_skeletons(k: UnitKeys) -> tuple[str, ...]:
+    """The coarse skeletons of a unit's exact readings that ``unit_name_keys`` leaves
+    out (a name with consonants of its own), where the reading changes the letter the
+    name begins with (``Reading.begins``: Hatice read Khatice, Halit read Khalid, Jalil
+    read Khalil), and so shares no key with the name it spells. A search fetches them as
+    weak keys; a record never stores them, so the readings' common keys (Khalid's) never
+    fill with persons written otherwise (Halit, Hasan)."""
+    c = coarse_skeleton(k.skeleton)
+    if len(c) < 2:
+        return ()  # unit_name_keys keys every reading of such a name already
+    out: list[str] = []
+    for r in k.readings:
+        rc = coarse_skeleton(r.skeleton)
+        if r.exact and r.begins is not None and len(rc) >= 2 and rc != c and rc not in out:
+            out.append(rc)
+    return tuple(out)
+
+
 def pair_keys(alts: Sequence[Sequence[str]]) -> set[str]:
     """The ``p:`` keys of one name chain: each pair of its units, over every reading of
     both (``alts``: each unit's coarse skeletons, from ``unit_name_keys``)."""
@@ -165,12 +189,44 @@ def blocking_key_groups(rec: PersonRecord, query: bool = False) -> list[set[str]
     >>> blocking_key_groups(PersonRecord("q", nationality="FRA", birth_year=1965), query=True)
     []
     """
+    return _key_groups(rec, query, None)
+
+
+def query_key_groups(rec: PersonRecord) -> tuple[list[set[str]], frozenset[str]]:
+    """A search's key groups (``blocking_key_groups(rec, query=True)``) with the weak
+    keys of its units' exact readings in them (``exact_reading_skeletons``: each unit's
+    in its group, the pairs they make in the pair group), and which keys are weak (none
+    that is also a key of the name as written).
+
+    >>> groups, weak = query_key_groups(PersonRecord("q", full_name="Hatice Omar"))
+    >>> sorted(weak)
+    ['n:KDK', 'p:AMR|KDK']
+    >>> groups, weak = query_key_groups(PersonRecord("q", full_name="Khadija Omar"))
+    >>> sorted(weak)
+    []
+    """
+    weak: set[str] = set()
+    groups = _key_groups(rec, True, weak)
+    own = set().union(*groups) if groups else set()
+    weak -= own
+    if not weak:
+        return groups, frozenset()
+    return _key_groups(rec, True, weak, add=True), frozenset(weak)
+
+
+def _key_groups(
+    rec: PersonRecord, query: bool, weak: set[str] | None, add: bool = False
+) -> list[set[str]]:
+    """``blocking_key_groups``; ``weak`` (a search's only): where given, the keys of
+    exact readings are gathered into it, or with ``add`` those of them it holds are put
+    into their groups."""
     groups: dict[str, set[str]] = {}
     pairs: set[str] = set()
     for chain in rec.name_chains():
         uk = [unit_keys(u) for u in chain.units]
         coarse = [coarse_skeleton(k.skeleton) for k in uk]
         alts: list[tuple[str, ...]] = []
+        read: list[tuple[str, ...]] = []
         for k, c in zip(uk, coarse, strict=True):
             group = groups.setdefault(c or k.latin, set())
             if k.skeleton:
@@ -179,7 +235,21 @@ def blocking_key_groups(rec: PersonRecord, query: bool = False) -> list[set[str]
             names, mine = unit_name_keys(k)
             group.update(names)
             alts.append(mine)
+            extra = exact_reading_skeletons(k) if weak is not None else ()
+            read.append((*mine, *(x for x in extra if x not in mine)))
+            if weak is not None and extra:
+                more = {f"n:{x}" for x in extra}
+                if add:
+                    group.update(more & weak)
+                else:
+                    weak.update(more)
         pairs.update(pair_keys(alts))
+        if weak is not None and read != alts:
+            more = pair_keys(read) - pairs
+            if add:
+                pairs.update(more & weak)
+            else:
+                weak.update(more)
     out = list(groups.values())
     if pairs:
         out.append(pairs)

@@ -69,14 +69,32 @@ class CandidatePolicy:
     hard_cap: int = 5000
     pool_size: int = 1500
     max_candidates: int = 120
+    # What a weak key weighs at most, as a share of its group's commonest key as
+    # written: below it, so that a tie never lets a reading's candidates in first.
+    weak_share: float = 0.9
 
     def cap(self, population: int) -> int:
         return max(self.key_cap, int(self.key_cap_share * population))
 
     def choose_keys(
-        self, groups: list[set[str]], sizes: Mapping[str, int], population: int
+        self,
+        groups: list[set[str]],
+        sizes: Mapping[str, int],
+        population: int,
+        weak: frozenset[str] = frozenset(),
     ) -> list[tuple[int, str, float]]:
-        """``(group, key, idf)`` for each key worth fetching."""
+        """``(group, key, idf)`` for each key worth fetching. A ``weak`` key (an exact
+        reading's: ``blocking.query_key_groups``) weighs less than the commonest key of
+        its group that the registry holds as written (``weak_share`` of it): Halit read
+        Khalid fetches Khalid's key, but a Haidar read Khaidar never ranks a Qadir above
+        a Haidar.
+
+        >>> policy = CandidatePolicy()
+        >>> sizes = {"n:HSN": 500, "n:KSN": 20}
+        >>> [(k, round(i, 2)) for _, k, i in policy.choose_keys(
+        ...     [{"n:HSN", "n:KSN"}], sizes, 100_000, weak=frozenset({"n:KSN"}))]
+        [('n:KSN', 4.77), ('n:HSN', 5.3)]
+        """
         n = max(population, 2)
         cap = self.cap(population)
         sized = [
@@ -85,24 +103,41 @@ class CandidatePolicy:
             )
             for g in groups
         ]
-        order = sorted((i for i, g in enumerate(sized) if g), key=lambda i: sized[i][0])
+        # Rarest group first, by the keys as written: a weak key neither orders the
+        # groups nor counts as a usable group, so a name's rare reading never makes its
+        # common key as written too common to fetch (Hayat read Khayat, and Fazal).
+        own = [[(size, key) for size, key in g if key not in weak] for g in sized]
+        order = sorted(
+            (i for i, g in enumerate(sized) if g),
+            key=lambda i: (0, own[i][0]) if own[i] else (1, sized[i][0]),
+        )
         chosen: list[tuple[int, str, float]] = []
         used = 0
         for gi in order:
             took = False
+            # The weight of the group's commonest key as written: a weak key's most.
+            most = self._weight(*own[gi][-1], n) if own[gi] else math.inf
             for size, key in sized[gi]:
                 exact = key.startswith(EXACT_PREFIXES)
                 if size > cap and not exact and (used >= self.min_keys or size > self.hard_cap):
                     continue
-                idf = math.log(n / size)
-                if key.startswith("p:"):
-                    idf *= 1.5
-                elif exact:
-                    idf += 10.0
+                idf = self._weight(size, key, n)
+                if key in weak:
+                    idf = min(idf, most * self.weak_share)
+                else:
+                    took = True
                 chosen.append((gi, key, idf))
-                took = True
             used += took
         return chosen
+
+    @staticmethod
+    def _weight(size: int, key: str, n: int) -> float:
+        idf = math.log(n / size)
+        if key.startswith("p:"):
+            return idf * 1.5
+        if key.startswith(EXACT_PREFIXES):
+            return idf + 10.0
+        return idf
 
     @staticmethod
     def score_postings(

@@ -13,10 +13,10 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 
 from corridor.matching.blocking import (
-    blocking_key_groups,
     blocking_keys,
     frequency_keys,
     nationality_key,
+    query_key_groups,
 )
 from corridor.matching.candidates import CandidatePolicy
 from corridor.matching.model import Model
@@ -70,9 +70,9 @@ class MemoryIndex:
     def candidates(self, query: PersonRecord, exclude: str | None = None) -> list[str]:
         """Candidate ids for ``query``, most promising first (``CandidatePolicy``)."""
         policy = self.policy
-        groups = blocking_key_groups(query, query=True)
+        groups, weak = query_key_groups(query)
         sizes = {k: len(ids) for g in groups for k in g if (ids := self.postings.get(k))}
-        chosen = policy.choose_keys(groups, sizes, len(self.records))
+        chosen = policy.choose_keys(groups, sizes, len(self.records), weak)
         postings = ((key, rid) for _, key, _ in chosen for rid in self.postings[key])
         score = policy.score_postings(chosen, postings)
         if exclude is not None:

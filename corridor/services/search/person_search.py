@@ -30,11 +30,10 @@ from corridor.matching import (
     Matcher,
     Model,
     PersonRecord,
-    blocking_key_groups,
     find_duplicates,
     frequency_keys,
 )
-from corridor.matching.blocking import nationality_key
+from corridor.matching.blocking import nationality_key, query_key_groups
 from corridor.matching.variants import VariantTable
 from corridor.schemas import MatchPurpose, MatchQueryIn, PersonDetails
 from corridor.services.base import Service
@@ -374,13 +373,15 @@ class PersonSearchService(Service):
         """The engine's candidate policy (CandidatePolicy: which keys, the frequency cap,
         the birth year/sex/nationality adjustment), run by the database."""
         # Identifier keys are stored through the lookup hash: look them up the same way.
-        groups = [
-            {self.vault.index_key(k) for k in g} for g in blocking_key_groups(query, query=True)
-        ]
+        key_groups, weak_keys = query_key_groups(query)
+        groups = [{self.vault.index_key(k) for k in g} for g in key_groups]
+        weak = frozenset(self.vault.index_key(k) for k in weak_keys)
         keys = sorted({k for g in groups for k in g})
         counts = dict(conn.execute(_COUNTS, {"keys": [*keys, POPULATION_KEY]}).all())
         population = int(counts.pop(POPULATION_KEY, 0))
-        chosen = POLICY.choose_keys(groups, {k: int(n) for k, n in counts.items()}, population)
+        chosen = POLICY.choose_keys(
+            groups, {k: int(n) for k, n in counts.items()}, population, weak
+        )
         if not chosen:
             return [], population
         # In thousandths, as integers: a sum of floats depends on the order the database
