@@ -228,6 +228,7 @@ def test_the_figures_agree_with_a_count_by_hand_through_a_week_in_the_field(
         "0-4": 1, "5-11": 0, "12-17": 1, "18-59": 0, "60+": 1, "unknown": 0,
     }  # fmt: skip
     assert _nonzero(at_exit["vulnerabilities_present"]) == {"unaccompanied": 1, "elderly_alone": 1}
+    assert at_exit["children_alone"] == 1  # Yusuf, registered on his own
 
     # 10:00: the household leaves on a truck to camp A, and is checked in there at 13:00
     # in one go.
@@ -287,6 +288,8 @@ def test_the_figures_agree_with_a_count_by_hand_through_a_week_in_the_field(
     day3 = {**day3, "B": {d3: (0, 1, 0, 1)}}
     reg.check(day3)
     assert _nonzero(_figures(client, camp_b)["vulnerabilities_present"]) == {"unaccompanied": 1}
+    assert _figures(client, camp_b)["children_alone"] == 1
+    assert _figures(client, exit_point)["children_alone"] == 0
 
     # 03:00: Karim dies at camp A; Omar is taken to hospital.
     clock.advance(hours=1)
@@ -446,3 +449,32 @@ def test_the_report_of_a_day_leaves_out_a_movement_corrected_onto_a_later_day(cl
     assert (day["arrivals"]["total"], day["departures"]["total"], day["present_at_end"]) == (
         2, 0, 2,
     )  # fmt: skip
+
+
+def test_a_child_registered_on_their_own_is_a_child_apart_from_every_adult_relative(client):
+    """A child registered alone at a desk (no household: ``POST /api/persons``) is the
+    child "apart from every adult relative" the site's figures count, unless an adult
+    relative linked to them is at the same site. On the code before, only children of a
+    household were counted: an unaccompanied boy registered on his own was counted as
+    unaccompanied and not as a child alone."""
+    camp, other = site(client, "Camp A"), site(client, "Camp B")
+    yusuf = register(client, camp, given_name="Yusuf", sex="m", estimated_age=15,
+                     vulnerabilities={"uasc": "unaccompanied"})["id"]  # fmt: skip
+    register(client, camp, given_name="Adil", sex="m", birth_date="1980")  # an adult alone
+    mona = register(client, camp, given_name="Mona", sex="f", estimated_age=9)["id"]
+    nader = register(client, other, given_name="Nader", sex="m", estimated_age=10)["id"]
+
+    def alone(site_id: str) -> int:
+        return int(_figures(client, site_id)["children_alone"])
+
+    assert (alone(camp), alone(other)) == (2, 1)
+    # Mona's uncle is at the camp, Yusuf's at the other camp: Mona is not alone there.
+    uncle = register(client, camp, given_name="Hamid", sex="m", birth_date="1975")["id"]
+    other_uncle = register(client, other, given_name="Samir", sex="m", birth_date="1970")["id"]
+    for child, adult in ((mona, uncle), (yusuf, other_uncle)):
+        _post(client, "/api/relationships",
+              {"person_id": child, "other_person_id": adult, "kind": "uncle_aunt"})  # fmt: skip
+    assert (alone(camp), alone(other)) == (1, 1)
+    # Nader dies: no child alone is counted at the other camp.
+    _post(client, f"/api/persons/{nader}/events", {"kind": "deceased"})
+    assert (alone(camp), alone(other)) == (1, 0)
