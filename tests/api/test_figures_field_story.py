@@ -22,7 +22,7 @@ After each step, for every site:
   again when the report is asked for fewer days.
 
 Days are UTC days (docs/api.md): an arrival at 01:30 local time (22:30 UTC) counts on the
-UTC day before.
+UTC day before, on PostgreSQL too when its sessions are in another time zone.
 """
 
 from __future__ import annotations
@@ -31,9 +31,12 @@ from collections import Counter
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from corridor.security.roles import Role
+from corridor.storage import Database
 from tests.api.helpers import BASIS, CONSENT, register, site
 from tests.api.test_figures_add_up import assert_adds_up
 from tests.support.route_world import token_client
@@ -182,8 +185,27 @@ def _truck(client: TestClient, frm: str, to: str, ids: list[str]) -> str:
     return str(m["id"])
 
 
+@pytest.fixture
+def far_from_utc(database: Database, backend: str) -> None:
+    """On PostgreSQL, every session of the test in a time zone 14 hours ahead of UTC
+    (a server set up with its own zone): the figures' days stay UTC days."""
+    if backend != "postgresql":
+        return
+
+    def zone(dbapi_connection: Any, _: Any) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        dbapi_connection.execute("SET TIME ZONE 'Pacific/Kiritimati'")
+        dbapi_connection.autocommit = autocommit
+
+    event.listen(database.engine, "connect", zone)
+    database.engine.dispose()  # the connections opened before, without it
+    with database.read() as conn:
+        assert conn.exec_driver_sql("SHOW TimeZone").scalar() == "Pacific/Kiritimati"
+
+
 def test_the_figures_agree_with_a_count_by_hand_through_a_week_in_the_field(
-    client, clock, database
+    far_from_utc, client, clock, database
 ):
     svc = client.app.state.services
     reg = Registry(client, svc)
