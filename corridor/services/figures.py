@@ -492,10 +492,16 @@ def children_alone(
     their household, and no adult linked to them as a relative, is where they are.
     Returns child id -> where they are (``site:<id>``, ``transit:<manifest>``...).
 
+    A person with no household (registered on their own) is a household of one: an
+    unaccompanied child registered alone is counted, unless an adult relative linked to
+    them is where they are.
+
     The one count of children alone: the dashboard counts those at its site, the
-    separated-families page marks the same children ("alone"). ``members``: the household
-    members with their locations, when the caller has read them already; ``at_site``:
-    only the households with someone counted at that site (the same answer there)."""
+    separated-families page marks the same children ("alone"); a child of no household
+    is on no household's list, and is counted on the dashboard only. ``members``: the
+    household members with their locations, when the caller has read them already;
+    ``at_site``: only the households with someone counted at that site, and the persons
+    of no household counted there (the same answer there)."""
     if members is None:
         q = select(
             persons.c.id,
@@ -506,25 +512,30 @@ def children_alone(
             person_locations.c.state,
             person_locations.c.manifest_id,
         ).join(person_locations, person_locations.c.person_id == persons.c.id)
-        if at_site is None:
-            q = q.where(persons.c.household_id.is_not(None))
-        else:
+        rows: list[Any] = []
+        if at_site is not None:
+            counted_there = and_(
+                person_locations.c.site_id == at_site,
+                person_locations.c.state.in_(AT_SITE_STATES),
+            )
             there = (
                 select(persons.c.household_id)
                 .join(person_locations, person_locations.c.person_id == persons.c.id)
-                .where(
-                    person_locations.c.site_id == at_site,
-                    person_locations.c.state.in_(AT_SITE_STATES),
-                    persons.c.household_id.is_not(None),
-                )
+                .where(counted_there, persons.c.household_id.is_not(None))
             )
-            q = q.where(persons.c.household_id.in_(there))
-        rows = list(conn.execute(q).mappings())
+            # The households with someone here, and whoever is here in none (two
+            # queries: each keeps its index).
+            rows += conn.execute(q.where(persons.c.household_id.in_(there))).mappings()
+            q = q.where(persons.c.household_id.is_(None), counted_there)
+        rows += conn.execute(q).mappings()
     else:
         rows = members
     by_household: dict[str, list[Any]] = defaultdict(list)
     for r in rows:
-        by_household[r["household_id"]].append(r)
+        # A person registered on their own (no household) is a household of one: a
+        # child registered alone at a desk is apart from every adult relative unless a
+        # relative linked to them is where they are.
+        by_household[r["household_id"] or f"person:{r['id']}"].append(r)
     apart: dict[str, str] = {}  # from every adult of the household
     for household in by_household.values():
         living = [m for m in household if m["state"] != "deceased"]

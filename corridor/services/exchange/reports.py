@@ -2,8 +2,9 @@
 
 For each day and site: arrivals and departures by sex and age bracket, persons present at
 the end of the day (folded from the movement log, so a later correction changes the past
-days too), transfers by the kind of their destination, and unaccompanied and separated
-children present. Small counts are suppressed by the renderer (``formats.hxl``).
+days too, whatever day the correction itself is timed), transfers by the kind of their
+destination, and unaccompanied and separated children present. Small counts are
+suppressed by the renderer (``formats.hxl``).
 """
 
 from __future__ import annotations
@@ -58,9 +59,18 @@ class ReportService(Service):
                     )
                 ).mappings()
             }
+            # The events up to the window's end, less every event corrected or voided by
+            # any correction, whenever that correction is timed: one that moved an event
+            # past the window (a movement time corrected to a later day, a void given a
+            # time) still takes the old event out, as on the site's figures.
+            corrected = select(movements.c.corrects_id).where(
+                movements.c.corrects_id.is_not(None)
+            )
             events: dict[str, list[Event]] = defaultdict(list)
             for m in conn.execute(
-                select(movements).where(movements.c.occurred_at < hi).order_by(movements.c.seq)
+                select(movements)
+                .where(movements.c.occurred_at < hi, movements.c.id.not_in(corrected))
+                .order_by(movements.c.seq)
             ).mappings():
                 events[m["person_id"]].append(
                     Event(
