@@ -339,6 +339,9 @@ _READING_GROUPS: list[list[list[tuple[re.Pattern[str], str]]]] = [
 #       ناظم; beside th for ث: Thamer, Haitham). Only where the other name holds such a
 #       letter (``Reading.holds``: dh in Latin, ذ or ظ in Arabic): the keys read ذ and د
 #       alike, and Fathi read Fadhi must not be Fadi (فادي), nor Thamer ضامر.
+#   Turkish writes a final خ after a consonant as h and a final ج as c (Şeyh, Hac:
+#       الشيخ, الحاج). Only where the other name holds خ or ج: a final h after a vowel
+#       is the ح or ه of Salih and Shah, and is never read so.
 _EXACT_READINGS: list[
     tuple[
         list[tuple[re.Pattern[str], str]], tuple[str, str] | None, bool, tuple[str, str] | None
@@ -350,6 +353,8 @@ _EXACT_READINGS: list[
     ([(re.compile(r"(?<![sc])kh"), "g")], None, False, None),
     ([(re.compile(r"(?:(?<=u[^aeiou])|(?<=u[^aeiou]{2}))u$"), "i")], None, False, None),
     ([(re.compile(r"th"), "dh")], None, True, ("dh", "ذظ")),
+    ([(re.compile(r"(?<=[^aeiouhkscgtdz])h$"), "kh")], None, True, ("kh", "خ")),
+    ([(re.compile(r"(?<=[aeiou])c$"), "j")], None, True, ("j", "ج")),
 ]
 # What an exact reading asks of the other name: the letter it begins with and the letter
 # it holds (Latin, Arabic), each where the reading says so.

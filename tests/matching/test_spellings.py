@@ -160,6 +160,11 @@ H_FOR_KH = [
     ("Hadica", "خديجة"),
     ("Halit", "خالد"),
     ("Hamis", "خميس"),
+    # A final خ after a consonant, and a final ج, as Turkish writes them: Şeyh, Hac.
+    ("Şeyh", "الشيخ"),
+    ("Şeyh", "شيخ"),
+    ("Hac", "الحاج"),
+    ("Hac", "حاج"),
 ]
 
 # Kurdish (Kurmanji, Hawar alphabet): x = kh, c = j, ş = sh, ç = ch, ê î û.
@@ -484,6 +489,9 @@ COMPOUNDS = [
 
 # Pairs that must NOT compare as the same name (brothers and sisters are named so).
 NEAR_MISSES = [
+    # A final h after a vowel is never read خ (only after a consonant: Şeyh).
+    ("Salih", "سالخ"),
+    ("Fateh", "فاتخ"),
     # The ain heard as a long a asks nothing else: Na'ima and Sa'id have their long i.
     ("Naama", "نعيمة"),
     ("Saad", "سعيد"),
