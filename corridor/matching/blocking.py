@@ -144,18 +144,20 @@ def _vouched_skeletons(unit: NameUnit) -> tuple[str, ...]:
 
 def exact_reading_skeletons(k: UnitKeys) -> tuple[str, ...]:
     """The coarse skeletons of a unit's exact readings that ``unit_name_keys`` leaves
-    out (a name with consonants of its own), where the reading changes the letter the
-    name begins with (``Reading.begins``: Hatice read Khatice, Halit read Khalid, Jalil
-    read Khalil), and so shares no key with the name it spells. A search fetches them as
-    weak keys; a record never stores them, so the readings' common keys (Khalid's) never
-    fill with persons written otherwise (Halit, Hasan)."""
+    out (a name with consonants of its own), where the reading asks a letter of the
+    other name (``Reading.begins``, ``Reading.holds``: Hatice read Khadice, Halit read
+    Khalid, Jalil read Khalil, Nadja read Nadya) and its skeleton differs, so that the
+    name as written shares no key with the name it spells. A search fetches them as weak
+    keys; a record never stores them, so the readings' common keys (Khalid's) never fill
+    with persons written otherwise (Halit, Hasan)."""
     c = coarse_skeleton(k.skeleton)
     if len(c) < 2:
         return ()  # unit_name_keys keys every reading of such a name already
     out: list[str] = []
     for r in k.readings:
         rc = coarse_skeleton(r.skeleton)
-        if r.exact and r.begins is not None and len(rc) >= 2 and rc != c and rc not in out:
+        asks = r.begins is not None or r.holds is not None
+        if r.exact and asks and len(rc) >= 2 and rc != c and rc not in out:
             out.append(rc)
     return tuple(out)
 

@@ -342,6 +342,8 @@ _READING_GROUPS: list[list[list[tuple[re.Pattern[str], str]]]] = [
 #   Turkish writes a final خ after a consonant as h and a final ج as c (Şeyh, Hac:
 #       الشيخ, الحاج). Only where the other name holds خ or ج: a final h after a vowel
 #       is the ح or ه of Salih and Shah, and is never read so.
+#   German and Scandinavian dj between vowels is d and y (Nadja for نادية, as Nadia),
+#       beside the Dutch and French j of Nadjib; only where the other name holds د.
 _EXACT_READINGS: list[
     tuple[
         list[tuple[re.Pattern[str], str]], tuple[str, str] | None, bool, tuple[str, str] | None
@@ -355,6 +357,7 @@ _EXACT_READINGS: list[
     ([(re.compile(r"th"), "dh")], None, True, ("dh", "ذظ")),
     ([(re.compile(r"(?<=[^aeiouhkscgtdz])h$"), "kh")], None, True, ("kh", "خ")),
     ([(re.compile(r"(?<=[aeiou])c$"), "j")], None, True, ("j", "ج")),
+    ([(re.compile(r"(?<=[aeiou])dj(?=[aeiou])"), "dy")], None, True, ("d", "د")),
 ]
 # What an exact reading asks of the other name: the letter it begins with and the letter
 # it holds (Latin, Arabic), each where the reading says so.

@@ -76,6 +76,10 @@ GERMAN = [
     ("Chadidscha", "Khadija"),
     ("Aischa", "Aisha"),
     ("Abdel Rachman", "Abdulrahman"),
+    # dj between vowels is d and y (Nadja), beside the Dutch and French j of Nadjib.
+    ("Nadja", "نادية"),
+    ("Nadja", "Nadia"),
+    ("Nadjib", "نجيب"),
 ]
 
 # German s for ز: a German s before a vowel sounds z (and a z sounds ts), so Siad,
@@ -870,6 +874,8 @@ def test_compound_split_over_two_fields_is_one_name() -> None:
         ("Hamis", "خميس"),
         ("Jalid", "خالد"),
         ("Jadiya", "خديجة"),
+        # German and Scandinavian dj is d and y: the reading's key is fetched too.
+        ("Nadja", "نادية"),
     ],
 )
 def test_an_enquiry_finds_the_name_in_its_other_script(written: str, registered: str) -> None:
