@@ -14,12 +14,15 @@ stored with the date so that figures and matching know how far to trust it.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 from corridor.domain.problems import Problem
 from corridor.text import N_
 
-PRECISIONS = ("day", "month", "year", "estimated")
+# An anonymised birth date (``anonymised_birth``): its year, and a day of that year that
+# keeps the age brackets the figures counted.
+ANONYMISED = "anonymised"
+PRECISIONS = ("day", "month", "year", "estimated", ANONYMISED)
 BRACKETS = ("0-4", "5-11", "12-17", "18-59", "60+")
 UNKNOWN_BRACKET = "unknown"
 MAX_AGE = 120
@@ -127,3 +130,51 @@ def birth_problems(
             )
 
     return problems
+
+
+# The ages at which ``age_bracket`` changes (5, 12, 18, 60): ADULT_AGE is one of them.
+BRACKET_AGES = tuple(a for a in range(1, MAX_AGE + 1) if age_bracket(a) != age_bracket(a - 1))
+
+
+def anonymised_birth(
+    birth: date | None, precision: str | None, first: date, last: date
+) -> tuple[date | None, str | None]:
+    """The birth date an anonymisation keeps, for a person counted by the figures from
+    ``first`` (their first day counted: registration or first movement) to ``last`` (the
+    day of the anonymisation), as (date, precision).
+
+    An estimated age (the registration date less the age stated, both kept) and a year
+    stay as they are: they say nothing more than the year and the registration date. A
+    day or a month of birth is coarsened to its year and a representative day of it
+    (precision ``anonymised``, read as is): the middle day of the days of that year that
+    give the age bracket the figures gave on ``first`` and on ``last`` (so on every day
+    between, when the bracket did not change), born no later than ``first``. It is chosen
+    from the year, ``first``, ``last`` and those brackets alone, which the figures show,
+    never from the day or the month.
+
+    Only when a bracket age (5, 12, 18, 60) was reached between ``first`` and ``last``
+    can the figures of a day shift: those from the day it was reached to the day the
+    representative reaches it (or the other way), at most half the days it could have
+    been reached on; the middle day makes that as few as it can be.
+
+    >>> anonymised_birth(date(2001, 2, 20), "day", date(2019, 3, 10), date(2019, 3, 12))
+    (datetime.date(2001, 2, 4), 'anonymised')
+    >>> anonymised_birth(date(2001, 3, 1), "estimated", date(2019, 3, 1), date(2024, 1, 1))
+    (datetime.date(2001, 3, 1), 'estimated')
+    """
+    if birth is None or precision in ("estimated", "year", ANONYMISED):
+        return birth, precision
+    read = _midpoint(birth, precision)  # the day the figures counted from
+    last = max(first, last)
+    lo, hi = date(birth.year, 1, 1), date(birth.year, 12, 31)
+    for years in BRACKET_AGES:
+        # Aged ``years`` or more on a day exactly when born on or before this day.
+        by_first, by_last = estimated_birth_date(years, first), estimated_birth_date(years, last)
+        if read <= by_first:  # reached it before the first day counted
+            hi = min(hi, by_first)
+        elif read > by_last:  # not yet on the last day
+            lo = max(lo, by_last + timedelta(days=1))
+        else:  # reached it between: keep it between, the day cannot be kept
+            lo, hi = max(lo, by_first + timedelta(days=1)), min(hi, by_last)
+    hi = max(lo, min(hi, first))  # born by the first day they were counted
+    return lo + (hi - lo) // 2, ANONYMISED

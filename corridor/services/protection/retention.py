@@ -4,10 +4,12 @@ id, action, when, why; never a value). A person on legal hold is never disposed 
 
 A person is *anonymised*, not deleted: names, phone, documents, note, medical details,
 biometric reference, origin locality, family links and the free text written about them
-(movement and manifest notes, imported PFIF notes) are removed, the birth date is cut to its
-year and the wristband number is replaced, so the figures (sex, age bracket,
-nationality, site, movements) still count them. Their matching keys go too, and the
-text of tracing match explanations that name them.
+(movement and manifest notes, imported PFIF notes) are removed, a birth day or month is
+coarsened to its year (a representative day of it that keeps the age bracket of every day
+counted, ``domain.birth.anonymised_birth``; an estimated age, the registration date less
+the age, and a year stay) and the wristband number is replaced, so the figures (sex, age
+bracket, nationality, site, movements) still count them as they did. Their matching keys
+go too, and the text of tracing match explanations that name them.
 
 A tracing enquiry is anonymised with all its cases once every case ended (reunited or
 closed) and each is past the period of its outcome, counted from when it ended (the case
@@ -27,7 +29,7 @@ import json
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -35,6 +37,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, or_, select, update
 
+from corridor.domain.birth import anonymised_birth
 from corridor.domain.ids import new_registration_number, uuid7
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
 from corridor.security.tables import alerts, audit_events, disposal_log, rate_events, sessions
@@ -460,14 +463,9 @@ def anonymise(conn: Connection, ids: list[str], now: datetime) -> None:
             or_(relationships.c.person_id.in_(ids), relationships.c.other_person_id.in_(ids))
         )
     )
-    births = {
-        pid: born
-        for pid, born in conn.execute(
-            select(persons.c.id, persons.c.birth_date).where(persons.c.id.in_(ids))
-        )
-    }
+    births = _births_kept(conn, ids, now.astimezone(UTC).date())
     for pid in ids:
-        born = births[pid]
+        born, precision = births[pid]
         conn.execute(
             update(persons)
             .where(persons.c.id == pid)
@@ -483,13 +481,52 @@ def anonymise(conn: Connection, ids: list[str], now: datetime) -> None:
                 medical=None,
                 biometric_reference=None,
                 recorded_by=None,
-                birth_date=date(born.year, 1, 1) if born else None,
-                birth_precision="year" if born else None,
+                birth_date=born,
+                birth_precision=precision,
                 registration_number=new_registration_number(),
                 anonymised_at=now,
                 updated_at=now,
             )
         )
+
+
+def _births_kept(
+    conn: Connection, ids: list[str], today: date
+) -> dict[str, tuple[date | None, str | None]]:
+    """Person -> the birth date and precision their anonymisation keeps
+    (``domain.birth.anonymised_birth``): the age bracket the figures counted them in stays
+    what it was on every day they were counted, from their first day (their registration
+    or their first movement in force, whichever is earlier) to ``today``."""
+    moved = (
+        select(movements.c.person_id, func.min(movements.c.occurred_at).label("at"))
+        .where(
+            movements.c.person_id.in_(ids),
+            movements.c.kind != "voided",
+            movements.c.id.not_in(
+                select(movements.c.corrects_id).where(movements.c.corrects_id.is_not(None))
+            ),
+        )
+        .group_by(movements.c.person_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(
+            persons.c.id,
+            persons.c.birth_date,
+            persons.c.birth_precision,
+            persons.c.registered_at,
+            moved.c.at,
+        )
+        .outerjoin(moved, moved.c.person_id == persons.c.id)
+        .where(persons.c.id.in_(ids))
+    ).all()
+    out: dict[str, tuple[date | None, str | None]] = {}
+    for pid, born, precision, registered_at, first_moved in rows:
+        first = registered_at.date()
+        if first_moved is not None:
+            first = min(first, first_moved.date())
+        out[pid] = anonymised_birth(born, precision, first, today)
+    return out
 
 
 def _periods(rules: dict[str, Category]) -> dict[str, timedelta]:
