@@ -197,6 +197,7 @@ def _empty_person(conn: Connection, person_id: str, now: datetime) -> None:
         mother_name=None,
         phone=None,
         note=None,
+        note_roles=None,
         birth_date=None,
         birth_precision=None,
         origin_locality=None,

@@ -718,15 +718,19 @@ class Gate:
         for c in found:
             kind = "minor" if any(record_kind(a) == "minor" for a in c["ages"]) else "person"
             hidden = viewer.hidden(kind)
-            fields = [
-                ConflictField(
-                    field=v["field"],
-                    ours=None if v["restricted"] & hidden else v["ours"],
-                    theirs=None if v["restricted"] & hidden else v["theirs"],
-                    withheld=bool(v["restricted"] & hidden),
+            fields = []
+            for v in c["values"]:
+                # A note either side's writer made of a group the caller may not see too.
+                noted = (viewer.note_hidden(kind, r) for r in v.get("note_roles", ()))
+                withheld = bool(v["restricted"] & hidden) or any(noted)
+                fields.append(
+                    ConflictField(
+                        field=v["field"],
+                        ours=None if withheld else v["ours"],
+                        theirs=None if withheld else v["theirs"],
+                        withheld=withheld,
+                    )
                 )
-                for v in c["values"]
-            ]
             out.append(
                 SyncConflict(
                     id=c["id"],
@@ -773,15 +777,21 @@ class Gate:
 
     def fields_check(
         self, who: Caller
-    ) -> Callable[[frozenset[str]], Callable[[dict[str, Any]], None]]:
-        """For a decision on a conflict: a check (given the restricted fields it holds)
-        that refuses (403) when the caller's roles may not see one of them on this
-        record: a value nobody showed them is not theirs to choose."""
+    ) -> Callable[[frozenset[str], list[str | None]], Callable[[dict[str, Any]], None]]:
+        """For a decision on a conflict: a check (given the restricted fields it holds,
+        and whose field group each side's note is) that refuses (403) when the caller's
+        roles may not see one of them on this record: a value nobody showed them is not
+        theirs to choose."""
         viewer = self.viewer(who)
 
-        def of(names: frozenset[str]) -> Callable[[dict[str, Any]], None]:
+        def of(
+            names: frozenset[str], note_roles: list[str | None]
+        ) -> Callable[[dict[str, Any]], None]:
             def check(current: dict[str, Any]) -> None:
-                refused = sorted(names & viewer.hidden(record_kind(current["age"])))
+                kind = record_kind(current["age"])
+                refused = sorted(names & viewer.hidden(kind))
+                if not refused and any(viewer.note_hidden(kind, r) for r in note_roles):
+                    refused = ["note"]
                 if refused:
                     raise Forbidden(
                         N_("Your roles may not change these fields"),
