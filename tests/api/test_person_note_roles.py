@@ -205,3 +205,85 @@ def test_a_household_shows_a_members_note_by_group(world: dict[str, Any]) -> Non
                 continue
             assert answer.status_code == 200, (name, answer.text)
             assert (HEALTH_NOTE in answer.text) == (name == "health"), (name, answer.url)
+
+
+PFIF = """<?xml version="1.0" encoding="UTF-8"?>
+<pfif:pfif xmlns:pfif="http://zesty.ca/pfif/1.4">
+  <pfif:person>
+    <pfif:person_record_id>clinic.example.org/person.1</pfif:person_record_id>
+    <pfif:source_date>2026-11-06T08:00:00Z</pfif:source_date>
+    <pfif:full_name>Nabil Hamid</pfif:full_name>
+    <pfif:sex>male</pfif:sex>
+    <pfif:date_of_birth>1980-05</pfif:date_of_birth>
+    <pfif:description>{note}</pfif:description>
+  </pfif:person>
+</pfif:pfif>
+"""
+
+
+def test_a_note_imported_by_a_health_officer_is_medical(world: dict[str, Any]) -> None:
+    health = world["users"]["health"]
+    r = health.post(
+        "/api/imports/pfif",
+        params={"site_id": world["camp"], "consent_tracing": True},
+        files={"file": ("clinic.xml", PFIF.format(note=HEALTH_NOTE).encode())},
+    )
+    assert r.status_code in (200, 201), r.text
+    [pid] = r.json()["person_ids"]
+    person = health.get(f"/api/persons/{pid}").json()
+    assert person["note"] == HEALTH_NOTE
+    assert _readers(world, person, HEALTH_NOTE) == {"health"}
+
+
+def test_the_access_request_holds_the_note_and_an_erasure_clears_whose_it_was(
+    world: dict[str, Any], database: Any
+) -> None:
+    """The person's own note, whoever wrote it, is theirs in their access request (not
+    whose group it is); an erasure takes the note and its writer's roles from the record
+    and from every change the journal holds (PROTECTION.md line 11)."""
+    import json
+
+    from sqlalchemy import select
+
+    from corridor.storage.sync_tables import sync_changes
+    from corridor.storage.tables import persons
+    from corridor.sync.journal import open_payload
+
+    users = world["users"]
+    person = _adult(world, "Amal")
+    assert _patch(users["health"], person["id"], note=HEALTH_NOTE).status_code == 200
+    protection = users["protection"]
+    r = protection.get(f"/api/persons/{person['id']}/access-request")
+    assert r.status_code == 200, r.text
+    assert r.json()["person"]["note"] == HEALTH_NOTE
+    assert "note_roles" not in r.text and "note_withheld" not in r.json()["person"]
+    vault = world["admin"].app.state.services.vault
+
+    def journal() -> list[Any]:
+        with database.read() as conn:
+            changes = conn.execute(
+                select(sync_changes.c.site_id, sync_changes.c.payload).where(
+                    sync_changes.c.person_id == person["id"]
+                )
+            ).all()
+        states = [open_payload(vault, str(site_id), token) for site_id, token in changes]
+        assert states and all(state is not None for state in states)
+        return states
+
+    with database.read() as conn:
+        stored = conn.execute(
+            select(persons.c.note_roles).where(persons.c.id == person["id"])
+        ).scalar()
+    assert stored == "health"
+    assert "health" in [s["person"].get("note_roles") for s in journal()]  # it travels
+    erase = {"ground": "consent_withdrawn", "confirm": True}
+    r = protection.post(f"/api/persons/{person['id']}/erasure", json=erase)
+    assert r.status_code == 200, r.text
+    with database.read() as conn:
+        stored = conn.execute(
+            select(persons.c.note, persons.c.note_roles).where(persons.c.id == person["id"])
+        ).one()
+    assert tuple(stored) == (None, None)
+    states = journal()
+    assert all(state["person"].get("note_roles") is None for state in states)
+    assert HEALTH_NOTE not in json.dumps(states)
