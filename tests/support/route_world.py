@@ -429,6 +429,10 @@ def build_world(database: Database, clock: Clock) -> World:
             "match_id": str(match["id"]),
             "export_id": exports[site_key],
             "registration_number": str(shown["registration_number"]),
+            # The person's note as it is: the route table's correction writes it again
+            # (a role that may not read it is refused), so that no write of the table
+            # takes a canary away before a read of it is checked.
+            "note": str(shown["note"]),
             "given_name": GIVEN_NAMES[kind],
             "family_name": FAMILY_NAMES[kind],
         }
