@@ -321,6 +321,8 @@ def _person_dict(
         "purpose": row["purpose"],
         "legal_basis": row["legal_basis"],
         "note": row["note"],
+        # Not shown: the gate reads it to tell whose group the note is, then drops it.
+        "note_roles": row.get("note_roles"),
         "biometric_reference": row["biometric_reference"],
         "location": location_out(loc),
         "registered_at": row["registered_at"],

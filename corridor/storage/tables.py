@@ -110,6 +110,10 @@ persons = Table(
     Column("anonymised_at", UTCDateTime),
     # Added by 0009: the sealed medical details (see the comment on muac_status).
     Column("medical", Text),
+    # Added by 0040: the roles of whoever last wrote ``note`` (sorted, comma-separated):
+    # a note written by a role of a field group is that group's (services/protection/
+    # gate.py, ``PERSON_NOTE_FIELDS``); NULL: written by no user, or no note.
+    Column("note_roles", String(200)),
 )
 
 person_documents = Table(

@@ -131,6 +131,12 @@ def value_of(person: dict[str, Any], column: str) -> Any:
     return person.get(column)
 
 
+def _note_roles(column: str, *sides: dict[str, Any]) -> list[str | None]:
+    """Whose field group each side's note is (``persons.note_roles``), for a conflict on
+    the note; none for another field."""
+    return [side.get("note_roles") for side in sides] if column == "note" else []
+
+
 def patch_of(person: dict[str, Any], columns: list[str]) -> dict[str, Any]:
     """The correction that gives ``columns`` the values they have in ``person`` (a
     ``PersonPatch`` body). A column no correction can set is refused (keep ours)."""
@@ -335,6 +341,8 @@ class ConflictReview:
                                 "restricted": restricted_fields(f),
                                 "ours": _plain(value_of(ours, f)),
                                 "theirs": _plain(value_of(theirs, f)),
+                                # Whose field group each side's note is (the gate's).
+                                "note_roles": _note_roles(f, ours, theirs),
                             }
                             for f in fields
                         ],
@@ -388,7 +396,10 @@ class ConflictReview:
         by: str,
         audit: AuditHook,
         scope: Sites = None,
-        check_fields: Callable[[frozenset[str]], Callable[[dict[str, Any]], None]] | None = None,
+        check_fields: Callable[
+            [frozenset[str], list[str | None]], Callable[[dict[str, Any]], None]
+        ]
+        | None = None,
     ) -> dict[str, Any]:
         """Decide a conflict: the fields in ``theirs`` take the other side's value, the
         others keep ours. One correction of the person (audited by ``audit``, journaled,
@@ -405,7 +416,8 @@ class ConflictReview:
             )
         patch = PersonPatch.model_validate(patch_of(found["theirs"]["person"], list(theirs)))
         needed = frozenset().union(*(restricted_fields(f) for f in fields))
-        check = check_fields(needed) if check_fields is not None else None
+        note_roles = [r for v in found["values"] for r in v["note_roles"]]
+        check = check_fields(needed, note_roles) if check_fields is not None else None
         self.vault.prepare(found["site_id"])
         now = self.clock()
         resolution = {
@@ -414,7 +426,14 @@ class ConflictReview:
         with self.db.transaction() as conn:
             decisions.mark_decided(conn, conflict_id, by, now, resolution)
             person = self.s.registration.update_person(
-                person_id, patch, audit=audit, scope=scope, check=check, conn=conn
+                person_id,
+                patch,
+                audit=audit,
+                scope=scope,
+                check=check,
+                conn=conn,
+                # Their note taken: whose group it is comes with it, not the decider's.
+                note_roles=found["theirs"]["person"].get("note_roles"),
             )
             # The decision is made on the other side's change: at the other side it
             # follows on from (or merges with) their own and carries the value kept.

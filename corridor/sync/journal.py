@@ -60,6 +60,10 @@ _PAYLOAD_MEMLEVEL = 6
 # names what it leaves out: a person of another site, as a node of the site they travel
 # to holds them (docs/sync.md, "Manifests and merges across nodes").
 SEALED_FIELDS = ("phone", "note", "biometric_reference", "medical")
+# Whose field group the person's note is (``persons.note_roles``, 0040): it travels with
+# the note, and is left out, or blanked, where the note is.
+NOTE_ROLES = "note_roles"
+LEFT_OUT = (*SEALED_FIELDS, NOTE_ROLES)
 WITHHELD = "withheld"
 # A person's free text sealed under the registering site's key (the vault's
 # ``MOVEMENT_NOTE_FIELD`` and ``SEPARATION_FIELD``): (state key, column).
@@ -289,8 +293,8 @@ def withheld(state: dict[str, Any], keep: frozenset[str] = frozenset()) -> dict[
     """A person's state as another site's node may hold it: the fields sealed under the
     registering site's key left out (and said so), the rest as it is; their free text
     as ``notes_held`` leaves it (``keep``: the receiving site's keys)."""
-    person = {**state["person"], **dict.fromkeys(SEALED_FIELDS)}
-    out = {**state, "person": person, "documents": [], WITHHELD: [*SEALED_FIELDS, "documents"]}
+    person = {**state["person"], **dict.fromkeys(LEFT_OUT)}
+    out = {**state, "person": person, "documents": [], WITHHELD: [*LEFT_OUT, "documents"]}
     return notes_held(out, keep)
 
 
@@ -540,7 +544,7 @@ def erased_state(
     if forget:
         out[WITHHELD] = [k for k in now["person"] if k not in ("id", "site_id")] + ["documents"]
     elif old.get(WITHHELD):
-        out["person"].update(dict.fromkeys(SEALED_FIELDS))
+        out["person"].update(dict.fromkeys(LEFT_OUT))
     for key, text in (
         ("movements", "note"),
         ("manifest_items", "separation_reason"),

@@ -111,6 +111,9 @@ BUNDLE_FIELD = "sync.bundle"
 SECRET_PURPOSE = NODE_SECRET_PURPOSE
 # Person columns that never decide a conflict (bookkeeping, or computed here).
 NOT_COMPARED = {"id", "created_at", "updated_at", "phone_hash", "recorded_by"}
+# Person columns that follow another's decision, not compared on their own: whose field
+# group the note is goes with the note taken (``persons.note_roles``, 0040).
+FOLLOWS = {"note_roles": "note"}
 # Why a node's audit events happen (``node_hook``).
 NODE_PURPOSE = {
     "sync.apply": "changes received from a site node",
@@ -1448,7 +1451,7 @@ class SyncService(Service):
             take: dict[str, Any] = {}
             for column in persons.columns:
                 name = column.name
-                if name in NOT_COMPARED or name not in incoming:  # or withheld
+                if name in NOT_COMPARED or name in FOLLOWS or name not in incoming:  # or withheld
                     continue
                 b, o, t = (self._plain(site_id, name, x.get(name)) for x in (base, ours, theirs))
                 if t in (b, o) and name not in decided:
@@ -1457,6 +1460,9 @@ class SyncService(Service):
                     take[name] = theirs.get(name)
                 else:
                     conflicts.append(name)
+            for name, leader in FOLLOWS.items():
+                if leader in take and name in incoming:
+                    take[name] = theirs.get(name)
             if base_state is not None and not keep_docs:
                 b_docs = self._doc_set(site_id, base_state["documents"])
                 o_docs = self._doc_set(

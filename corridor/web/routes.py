@@ -243,6 +243,7 @@ def update_person(
                 # The review queue's own transaction, after the write's (not the key's).
                 queue_audit=svc.audit.hook(who, "person.write"),
                 check=svc.gate.patch_check(who, body.model_dump(exclude_unset=True)),
+                by=who.principal.user_id,
             ),
         ),
         lambda _: svc.gate.person(who, person_id),

@@ -86,6 +86,7 @@ from tests.support.route_world import (
     DETENTION_LOCALITY,
     DETENTION_NAME,
     EVENT_NOTES,
+    PERSON_NOTES,
     RECORDS,
     TEXT_FIELDS,
     World,
@@ -729,11 +730,13 @@ FULL_RECORD_ROUTES = {"GET /api/persons/{person_id}/access-request"}
 
 def test_every_canary_is_a_restricted_field() -> None:
     """Each field the world plants a canary in (tests/support/route_world.py: the
-    person's text fields, the movement and manifest notes of ``EVENT_NOTES``) is one the
+    person's text fields, the movement and manifest notes of ``EVENT_NOTES``, the notes
+    of ``PERSON_NOTES`` a health or protection officer wrote) is one the
     matrix restricts on that kind of record, held by some role and hidden from another:
     a canary of a field no group names would never be looked for
     (``test_no_withheld_field`` checks the fields hidden from each role)."""
-    planted = {(k, f) for k in ("person", "minor") for f in (*TEXT_FIELDS, *EVENT_NOTES)}
+    fields = (*TEXT_FIELDS, *EVENT_NOTES, *PERSON_NOTES)
+    planted = {(k, f) for k in ("person", "minor") for f in fields}
     planted -= {("person", f) for f in ("phone", "documents", "note", "origin_locality")}
     unchecked = sorted(
         (kind, f)

@@ -19,7 +19,11 @@ phone, document number, note, origin locality and medical note; the detained hus
 and the hospitalised mother's movement events carry one in their notes, written by a
 movement officer (``detention_event_note``: the note of his detention, the same canary as
 why he travels apart on the truck to D; ``medical_event_note``: the note of her hospital
-admission; see ``gate.EVENT_NOTE_FIELDS``); and restricted flags and
+admission; see ``gate.EVENT_NOTE_FIELDS``); the adult's own note is written again by a
+health officer of A (``medical_person_note``) and the detained husband's by a protection
+officer of A (``detention_person_note``; see ``gate.PERSON_NOTE_FIELDS``), so that a
+route showing a person's note to a role outside its writer's group fails; and
+restricted flags and
 answers (Washington Group, medical flags, MUAC and oedema for the child, unaccompanied
 status), checked by key in JSON answers. Each record also has its own tracing enquiry
 (the adult's also seeks site B's head), household, movements and (for A and B) a
@@ -62,6 +66,12 @@ TEXT_FIELDS = ("phone", "documents", "note", "origin_locality", "medical_note")
 EVENT_NOTES = {
     "detention_event_note": ("detained", "Cnydetnote"),
     "medical_event_note": ("hospitalised", "Cnyhospnote"),
+}
+# A person's own note written again by an officer of a field group (the note as the
+# person's ``note`` shows it): the matrix field -> (the record, a value's stem, the role).
+PERSON_NOTES = {
+    "medical_person_note": ("adult", "Cnyhealthpnote", Role.HEALTH),
+    "detention_person_note": ("detained", "Cnyprotpnote", Role.PROTECTION_OFFICER),
 }
 # Restricted values that are not text: the matrix field -> (key in a JSON answer, value).
 # Checked on JSON answers by key (a number or a flag is no canary in a page's text).
@@ -304,6 +314,21 @@ def build_world(database: Database, clock: Clock) -> World:
             )
         )
     a_mover.close()
+    # A health officer and a protection officer of A write a person's own note again:
+    # only their group reads it now (a registrar, a movement officer, a site manager...
+    # do not). The note registered (by a user holding every role: every group's, which
+    # neither officer may overwrite) is cleared first.
+    person_note_of = {}
+    for i, (f, (kind, stem, role)) in enumerate(PERSON_NOTES.items(), 1):
+        _ok(a_admin.patch(f"/api/persons/{persons[kind]['id']}", json={"note": None}))
+        writer, _ = token_client(database, clock, f"world-a-{role.value}", (role,), [sites["A"]])
+        person_note_of[f] = f"{stem}{i}x"
+        _ok(
+            writer.patch(
+                f"/api/persons/{persons[kind]['id']}", json={"note": person_note_of[f]}
+            )
+        )
+        writer.close()
     # Manifests: a draft at A (the adult and the child on it), one dispatched from the
     # hospital to A (the hospitalised mother: A checks her in and receives it), one
     # dispatched from B.
@@ -404,6 +429,10 @@ def build_world(database: Database, clock: Clock) -> World:
             "match_id": str(match["id"]),
             "export_id": exports[site_key],
             "registration_number": str(shown["registration_number"]),
+            # The person's note as it is: the route table's correction writes it again
+            # (a role that may not read it is refused), so that no write of the table
+            # takes a canary away before a read of it is checked.
+            "note": str(shown["note"]),
             "given_name": GIVEN_NAMES[kind],
             "family_name": FAMILY_NAMES[kind],
         }
@@ -418,6 +447,10 @@ def build_world(database: Database, clock: Clock) -> World:
             if k == kind:  # the canary is real: the log shows it to a user who sees all
                 assert note_of[f] in [m["note"] for m in movements], (kind, movements)
                 text[f] = note_of[f]
+        for f, (k, _, _) in PERSON_NOTES.items():
+            if k == kind:  # the canary is real: the person's note as a user sees it all
+                assert shown["note"] == person_note_of[f], (kind, shown["note"])
+                text[f] = person_note_of[f]
         flags = dict(FLAG_FIELDS)
         if kind not in ("adult", "other_site"):
             flags.pop("pregnant_lactating")

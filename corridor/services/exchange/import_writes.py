@@ -85,7 +85,9 @@ def write(
     household_of = {id(p): h for p, h in zip(families, households, strict=True)}
     for plan in plans:
         if plan.action == "update" and plan.person_id and isinstance(plan.data, PersonPatch):
-            registration.update_person(plan.person_id, plan.data, audit=audit, conn=conn)
+            registration.update_person(
+                plan.person_id, plan.data, audit=audit, conn=conn, by=by
+            )
             ids.append(plan.person_id)
         elif plan.action == "expire" and plan.person_id:
             _empty_person(conn, plan.person_id, now)
@@ -195,6 +197,7 @@ def _empty_person(conn: Connection, person_id: str, now: datetime) -> None:
         mother_name=None,
         phone=None,
         note=None,
+        note_roles=None,
         birth_date=None,
         birth_precision=None,
         origin_locality=None,

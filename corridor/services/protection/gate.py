@@ -171,6 +171,19 @@ EVENT_NOTE_FIELDS: dict[str, str] = {
     "detention": DETENTION_EVENT_NOTE,
 }
 MEDICAL_EVENT_KINDS = frozenset({"hospitalised", "discharged"})
+# A person's own free-text note (``note``) is read the same way by whoever last wrote it
+# (``persons.note_roles``): a health officer's is medical, a protection officer's is read
+# as detention data; such a note is withheld (``null``, ``note_withheld``, ``note`` in
+# ``withheld``) from a caller who does not see each group it is of, on top of the
+# ``minor_details`` rule on a child's note. A note written by no role of a group (or by
+# no user) is shown as before.
+MEDICAL_PERSON_NOTE = "medical_person_note"
+DETENTION_PERSON_NOTE = "detention_person_note"
+PERSON_NOTE_FIELDS: dict[str, str] = {
+    "medical": MEDICAL_PERSON_NOTE,
+    "detention": DETENTION_PERSON_NOTE,
+}
+NOTE_ROLES = "note_roles"
 # Stored but never part of a person as shown, to anyone.
 NEVER_SHOWN = frozenset({"phone_hash", "medical"})
 # A PATCH body's top-level fields that the matrix restricts (same names there).
@@ -226,7 +239,12 @@ def check_paths(matrix: AuthorisationMatrix) -> None:
     for fields in matrix.group_fields.values():
         restricted |= fields
     unknown = (
-        restricted - set(PATHS) - DETENTION_FIELDS - NEVER_SHOWN - set(EVENT_NOTE_FIELDS.values())
+        restricted
+        - set(PATHS)
+        - DETENTION_FIELDS
+        - NEVER_SHOWN
+        - set(EVENT_NOTE_FIELDS.values())
+        - set(PERSON_NOTE_FIELDS.values())
     )
     if unknown:
         raise ValueError(
@@ -246,7 +264,12 @@ class Viewer:
     def hidden(self, kind: str) -> frozenset[str]:
         """The restricted fields none of the roles may see on a ``kind`` record."""
         if kind not in self._hidden:
-            restricted = set(PATHS) | DETENTION_FIELDS | set(EVENT_NOTE_FIELDS.values())
+            restricted = (
+                set(PATHS)
+                | DETENTION_FIELDS
+                | set(EVENT_NOTE_FIELDS.values())
+                | set(PERSON_NOTE_FIELDS.values())
+            )
             visible: set[str] = set()
             for role in self.roles:
                 visible |= self.matrix.visible_fields(role, kind)
@@ -257,6 +280,19 @@ class Viewer:
         """Whether a search comparing the ``asked`` fields may match ``person``: the
         viewer sees each of them on this kind of record."""
         return not asked & self.hidden(record_kind(person.get("age")))
+
+    def note_hidden(self, kind: str, note_roles: str | None) -> bool:
+        """Whether a person's own note written by holders of ``note_roles`` (as
+        ``persons.note_roles`` holds them) is of a field group hidden from the viewer on
+        a ``kind`` record (``PERSON_NOTE_FIELDS``; the ``note`` field itself aside)."""
+        writer = set(filter(None, (note_roles or "").split(",")))
+        if not writer:
+            return False
+        hidden = self.hidden(kind)
+        return any(
+            name in hidden and writer & self.matrix.group_roles[group]
+            for group, name in PERSON_NOTE_FIELDS.items()
+        )
 
     @property
     def sees_detention(self) -> bool:
@@ -395,8 +431,10 @@ class Gate:
         self, viewer: Viewer, person: dict[str, Any], detention: frozenset[str] | None = None
     ) -> PersonView:
         """``person`` (as the services shape it) with what the viewer may not see withheld."""
-        hidden = viewer.hidden(record_kind(person.get("age")))
+        kind = record_kind(person.get("age"))
+        hidden = viewer.hidden(kind)
         shown = copy.deepcopy(person)
+        note_roles = shown.pop(NOTE_ROLES, None)  # whose group the note is; never shown
         withheld: list[str] = []
         for name in sorted(hidden & set(PATHS)):
             path = PATHS[name]
@@ -405,6 +443,10 @@ class Gate:
                 node = node.setdefault(key, {})
             node[path[-1]] = None
             withheld.append(".".join(path))
+        if shown.get("note") is not None and viewer.note_hidden(kind, note_roles):
+            shown["note"] = None
+            shown["note_withheld"] = True
+            withheld.append("note")
         if hidden & DETENTION_FIELDS:
             if detention is None:
                 detention = self.detention_sites()
@@ -496,11 +538,19 @@ class Gate:
         viewer = self.viewer(who)
 
         def check(current: dict[str, Any]) -> None:
-            refused = sorted(names & viewer.hidden(record_kind(current["age"])))
+            kind = record_kind(current["age"])
+            refused = set(names & viewer.hidden(kind))
+            # A note of a field group the caller may not read is not theirs to replace
+            # or clear (they would write over what they were never shown).
+            noted = "note" in names and current.get("note") is not None
+            if noted and viewer.note_hidden(kind, current.get(NOTE_ROLES)):
+                refused.add("note")
             if refused:
                 raise Forbidden(
                     N_("Your roles may not change these fields"),
-                    problems=[Problem(f, N_("restricted to other roles")) for f in refused],
+                    problems=[
+                        Problem(f, N_("restricted to other roles")) for f in sorted(refused)
+                    ],
                 )
 
         return check
@@ -668,15 +718,19 @@ class Gate:
         for c in found:
             kind = "minor" if any(record_kind(a) == "minor" for a in c["ages"]) else "person"
             hidden = viewer.hidden(kind)
-            fields = [
-                ConflictField(
-                    field=v["field"],
-                    ours=None if v["restricted"] & hidden else v["ours"],
-                    theirs=None if v["restricted"] & hidden else v["theirs"],
-                    withheld=bool(v["restricted"] & hidden),
+            fields = []
+            for v in c["values"]:
+                # A note either side's writer made of a group the caller may not see too.
+                noted = (viewer.note_hidden(kind, r) for r in v.get("note_roles", ()))
+                withheld = bool(v["restricted"] & hidden) or any(noted)
+                fields.append(
+                    ConflictField(
+                        field=v["field"],
+                        ours=None if withheld else v["ours"],
+                        theirs=None if withheld else v["theirs"],
+                        withheld=withheld,
+                    )
                 )
-                for v in c["values"]
-            ]
             out.append(
                 SyncConflict(
                     id=c["id"],
@@ -723,15 +777,21 @@ class Gate:
 
     def fields_check(
         self, who: Caller
-    ) -> Callable[[frozenset[str]], Callable[[dict[str, Any]], None]]:
-        """For a decision on a conflict: a check (given the restricted fields it holds)
-        that refuses (403) when the caller's roles may not see one of them on this
-        record: a value nobody showed them is not theirs to choose."""
+    ) -> Callable[[frozenset[str], list[str | None]], Callable[[dict[str, Any]], None]]:
+        """For a decision on a conflict: a check (given the restricted fields it holds,
+        and whose field group each side's note is) that refuses (403) when the caller's
+        roles may not see one of them on this record: a value nobody showed them is not
+        theirs to choose."""
         viewer = self.viewer(who)
 
-        def of(names: frozenset[str]) -> Callable[[dict[str, Any]], None]:
+        def of(
+            names: frozenset[str], note_roles: list[str | None]
+        ) -> Callable[[dict[str, Any]], None]:
             def check(current: dict[str, Any]) -> None:
-                refused = sorted(names & viewer.hidden(record_kind(current["age"])))
+                kind = record_kind(current["age"])
+                refused = sorted(names & viewer.hidden(kind))
+                if not refused and any(viewer.note_hidden(kind, r) for r in note_roles):
+                    refused = ["note"]
                 if refused:
                     raise Forbidden(
                         N_("Your roles may not change these fields"),

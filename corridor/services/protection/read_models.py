@@ -139,6 +139,11 @@ class PersonView(ReadModel):
     purpose: str | None
     legal_basis: str | None
     note: str | None
+    note_withheld: bool = Field(
+        default=False,
+        description="The note is of a field group the caller's roles may not see (its "
+        "writer's: a health or protection officer's)",
+    )
     biometric_reference: str | None
     location: Location
     registered_at: datetime | None

@@ -478,6 +478,7 @@ def anonymise(conn: Connection, ids: list[str], now: datetime) -> None:
                 phone=None,
                 phone_hash=None,
                 note=None,
+                note_roles=None,  # whose group the note was: gone with it
                 medical=None,
                 biometric_reference=None,
                 recorded_by=None,

@@ -68,6 +68,8 @@ class SubjectAccessService(Service):
             # writer is no field of ``OwnRecord`` likewise).
             m.pop("recorded_roles", None)
             m["recorded_by"] = None
+        for record in (person, *merged):  # their own note, whoever wrote it; not whose
+            record.pop("note_roles", None)
         return {
             "notice": NOTICE,
             "generated_at": self.clock(),

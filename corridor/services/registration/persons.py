@@ -34,6 +34,7 @@ from corridor.schemas import (
 )
 from corridor.security.errors import KeyUnavailable
 from corridor.services.base import AuditHook, Service, live_id, live_ids, refuse_erased
+from corridor.services.movements.events import recorders_roles
 from corridor.services.protection.field_vault import (
     DOCUMENT_FIELD,
     SEALED_PERSON_FIELDS,
@@ -382,13 +383,20 @@ class RegistrationService(Service):
         check: Callable[[dict[str, Any]], None] | None = None,
         conn: Connection | None = None,
         queue_audit: AuditHook | None = None,
+        by: str | None = None,
+        note_roles: str | None = None,
     ) -> dict[str, Any]:
         """Add or correct details; only the fields given change. Location is not a detail.
         With ``conn``, inside that caller's transaction. A correction of the details a
         search for duplicates reads checks the person against the registry again, once
         committed (``queue_duplicates``; ``queue_audit`` as for ``register_person``).
 
-        ``check`` sees the current record first and may refuse (field-level rules)."""
+        ``check`` sees the current record first and may refuse (field-level rules).
+
+        A correction giving the note records whose field group it is (``note_roles``):
+        the roles ``by`` (the user correcting) holds, or ``note_roles`` where given (a
+        note taken from another record of it: a sync conflict's other side); none for a
+        note cleared or written by no user."""
         given = patch.model_dump(exclude_unset=True)
         named = person_id  # the id the write was sent to (its audit event names it)
         with self.db.read() as read:
@@ -424,6 +432,12 @@ class RegistrationService(Service):
             if not problems and {"birth_date", "estimated_age"} & given.keys():
                 problems += _born_after_history(conn, person_id, row)
             require(problems)
+            if "note" in given:
+                row["note_roles"] = (
+                    None
+                    if merged.note is None
+                    else note_roles or _writers_roles(conn, by)
+                )
             self.vault.require_live(conn, _seal(self.vault, current["site_id"], row, docs))
             if "consent" in given and patch.consent is not None:
                 row["consent_tracing"] = patch.consent.tracing
@@ -789,6 +803,7 @@ class _Batch:
     the single writer holds its lock only for the inserts themselves."""
 
     def __init__(self, drafts: list[_Draft], recorded_by: str | None, vault: FieldVault) -> None:
+        self.recorded_by = recorded_by
         self.rows = [d.person for d in drafts]
         self.docs = [doc for d in drafts for doc in d.docs]
         self.doc_numbers = {d.person["id"]: [doc["number"] for doc in d.docs] for d in drafts}
@@ -840,6 +855,11 @@ class _Batch:
     def write(self, conn: Connection) -> None:
         self.vault.require_live(conn, self.sealed)
         self._redraw_taken_numbers(conn)
+        # A note written at registration is the registering user's field group's.
+        noted = any(row["note"] is not None for row in self.rows)
+        roles = _writers_roles(conn, self.recorded_by) if noted else None
+        for row in self.rows:
+            row["note_roles"] = roles if row["note"] is not None else None
         insert_rows(conn, persons, self.rows)
         insert_rows(conn, person_documents, self.docs)
         self.postings.write(conn)
@@ -878,6 +898,11 @@ class _Batch:
                 again = match_index.postings_for([plain], self.doc_numbers, self.key_map)
                 self.postings.by_person.update(again.by_person)
             pending = clash
+
+
+def _writers_roles(conn: Connection, user_id: str | None) -> str | None:
+    """The roles ``user_id`` holds as ``persons.note_roles`` keeps them (None: no user)."""
+    return recorders_roles(conn, {user_id}).get(user_id) if user_id else None
 
 
 def _require(problems: list[Problem], warnings: list[Problem]) -> None:
