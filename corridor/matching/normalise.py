@@ -154,7 +154,7 @@ _ARABIC_SUFFIXES = frozenset(["الله", "الدين", "الرحمن", "الر�
 
 _LATIN_SUFFIX_RE = re.compile(
     r"^(?P<head>[a-z]{2,}?)(?:(?:(?:oe|[aeiou])llah|(?:oe|[uo])lah|(?:oe|[aeiou])lla)"
-    r"|(?P<din>(?:oe|[aeiou])[dl]-?d(?:ee|ie|i)ne?|[aeiou]ttin)"
+    r"|(?P<din>(?:oe|[aeiou])[dl]-?d(?:ee|ie|i)ne?|[aeiou]ttin|(?<=[^aeiou])[aeiou]d(?:ee|i)ne)"
     r"|(?P<rah>[aeiou]r-?r[ae]hmane?))$"
 )
 # Kurdish writes the a of Abd as e (Ebdulla, Ebdurrehman, Ebdulkerîm).
