@@ -471,9 +471,29 @@ def _russian_forms(words: list[str]) -> list[str]:
     return out
 
 
+# Ben glued to the name that follows it, as Maghrebi family names are written in Latin
+# letters (Benaissa, Benyoucef, Bensalah, Benslimane, Benkirane: بن عيسى, بن يوسف, بن صالح).
+_GLUED_BEN_RE = re.compile(r"^ben(?P<rest>[a-z]{3,})$")
+
+
+def _glued_ben(words: list[str]) -> list[str]:
+    """``words`` with a glued Ben taken apart (``ben``, the name) after a first word, where
+    the name data never saw the word as written and know its rest as a name (3 times or
+    more): Bennani, Benjamin and Benazir stay whole."""
+    out: list[str] = []
+    seen = load_latin_seen()
+    for i, w in enumerate(words):
+        m = _GLUED_BEN_RE.match(w) if i else None
+        if m and not seen.get(fold_latin(w)) and seen.get(fold_latin(m["rest"]), 0) >= 3:
+            out += ["ben", m["rest"]]
+        else:
+            out.append(w)
+    return out
+
+
 def _latin_units(text: str) -> list[NameUnit]:
     words = [_ABBREVIATIONS.get(w, w) for w in re.split(r"[\s\-]+", normalise_latin(text)) if w]
-    words = _russian_forms(words)
+    words = _glued_ben(_russian_forms(words))
     if (len(words) >= 2 and all(SYLLABLE_RE.match(w) for w in words)
             and not any(w in ("al", "el") for w in words)):
         # A Korean or Chinese name, syllable by syllable: Il, Un, Ul are syllables here

@@ -885,6 +885,7 @@ def test_compound_split_over_two_fields_is_one_name() -> None:
         ("Nadja", "نادية"),
         ("Azzedine", "عز الدين"),
         ("Seifedine", "سيف الدين"),
+        ("Abdelkader Benaissa", "عبد القادر بن عيسى"),
     ],
 )
 def test_an_enquiry_finds_the_name_in_its_other_script(written: str, registered: str) -> None:
@@ -909,3 +910,22 @@ def test_a_name_in_dine_that_is_no_compound_stays_whole(name: str) -> None:
     """-edine after a consonant is a compound in الدين (Azzedine, Salahedine); a name whose
     d follows a vowel of a short head, or a consonant, is a name of its own."""
     assert [u.parts for u in parse_name(name)] == [(name.lower(),)]
+
+
+@pytest.mark.parametrize(
+    ("written", "units"),
+    [
+        # Ben glued to the name after it, as Maghrebi family names are written.
+        ("Abdelkader Benaissa", [("abd", "kader"), ("aissa",)]),
+        ("Rachid Benyoucef", [("rachid",), ("youcef",)]),
+        ("Ahmed Benkirane", [("ahmed",), ("kirane",)]),
+        # Names of their own (the data know them as written), or whose rest is no name.
+        ("Karim Bennani", [("karim",), ("bennani",)]),
+        ("Benjamin Benazir", [("benjamin",), ("benazir",)]),
+        ("Benaissa", [("benaissa",)]),
+    ],
+)
+def test_a_glued_ben_is_taken_apart_where_the_data_know_the_name(
+    written: str, units: list[tuple[str, ...]]
+) -> None:
+    assert [u.parts for u in parse_name(written)] == units

@@ -7,8 +7,9 @@ Create Date: 2026-12-07
 No schema change. A Latin name in -edine, the way Algerian, Tunisian and Moroccan French
 spellings write a compound in الدين with one d (Azzedine, Ezzedine, Salahedine,
 Badredine, Seifedine, Zinedine for عز الدين, صلاح الدين, بدر الدين, سيف الدين, زين الدين),
-is now read as the compound it is; Azzedine and Ezzedine were read as a glued article
-and "zedine". Keys are computed by the matching engine (application code, which a
+is now read as the compound it is (Azzedine and Ezzedine were read as a glued article
+and "zedine"); and Ben glued to a family name after the first name (Benaissa, Benyoucef
+for بن عيسى, بن يوسف) is taken apart where the name data know the rest as a name. Keys are computed by the matching engine (application code, which a
 migration never imports), so this revision only leaves the rebuild marker of 0002 when
 persons are registered; ``corridor.upgrade`` (``corridor init``, ``db upgrade``,
 ``serve``, ``demo``) then rebuilds the index with today's keys and removes the marker.
