@@ -6,7 +6,9 @@ location so that families can learn where they are held); women and children are
 to two camps a few hours away; severely malnourished children go to the field hospital.
 A few people are dispatched and never checked in, a few arrive on the wrong truck, and some
 families end up split: among them a mother in a camp with one twin while the other twin is
-in the hospital, and a man in detention whose wife and children are in a camp.
+in the hospital, and a man in detention whose wife and children are in a camp. A boy of 16
+who came out with no relative is registered on his own (no household) at the desk, and
+trucked to camp A: a child apart from every adult relative who belongs to no household.
 
 Everything a person would see (names, ages, households, movements) is drawn from one seeded
 random generator, so a seed gives the same scenario every time; ids and registration
@@ -29,6 +31,7 @@ from corridor.schemas import (
     LinkIn,
     ManifestIn,
     ManifestPersonsIn,
+    PersonIn,
     ReceiveIn,
     SiteIn,
 )
@@ -382,6 +385,7 @@ def build_demo(
     pending_screened: list[tuple[Member, Household]] = []
     stories_done = False
     registered = 0
+    alone: Household | None = None
     for day in range(days):
         day_start = start_day + timedelta(days=day)
         todays = []
@@ -392,6 +396,7 @@ def build_demo(
             todays.append(draw.household(arrival))
         if not stories_done and day == days // 2:
             todays.extend(_story_households(draw, day_start + timedelta(hours=7)))
+            alone = _story_alone(draw, day_start + timedelta(hours=8))
             stories_done = True
         builder.at(day_start + timedelta(hours=18))
         for i in range(0, len(todays), 200):
@@ -405,6 +410,10 @@ def build_demo(
                 for m, p in zip(h.members, stored["members"], strict=True):
                     m.person_id = p["id"]
         registered += len(todays)
+        if alone is not None:  # registered on his own, then on a truck like the others
+            _register_alone(svc, sites["exit"], alone)
+            todays.append(alone)
+            alone = None
         _link_story_twins(svc, todays)
         # Yesterday's screened men move on (to a camp, or to detention).
         _after_screening(builder, pending_screened, day_start + timedelta(hours=9))
@@ -574,6 +583,40 @@ def _story_households(draw: _Draw, arrival: datetime) -> list[Household]:
         "mother_name": "Zainab Hamid",
     }
     return [twins, detained, separated]
+
+
+def _story_alone(draw: _Draw, arrival: datetime) -> Household:
+    """An unaccompanied boy of 16, registered on his own at the desk (no household: he
+    came out with no relative), bound for camp A."""
+    from corridor.demo.names import name_parts
+
+    parts = {p.latin: p for kind in name_parts().values() for p in kind}
+    names = _names(None, parts["Bilal"], parts["Walid"], parts["Saleh"], parts["al-Issa"])
+    boy = draw._member("head", "m", 16, names)
+    boy.extra = {"vulnerabilities": {"uasc": "unaccompanied"}}
+    return Household([boy], arrival, "camp_a", story="alone")
+
+
+def _register_alone(svc: Services, site_id: str, h: Household) -> None:
+    """Registers the one member of ``h`` as a person of no household (with no random
+    draw of its own: the same seed gives the same scenario)."""
+    [m] = h.members
+    person = PersonIn.model_validate(
+        {
+            **m.names,
+            "sex": m.sex,
+            "estimated_age": m.age,
+            **m.extra,
+            "nationality": "SYR",
+            "languages": ["ar"],
+            "site_id": site_id,
+            "consent": CONSENT,
+            "purpose": "registration, assistance and family tracing",
+            "legal_basis": "vital_interest",
+            "registered_at": h.arrival,
+        }
+    )
+    [m.person_id] = svc.registration.register_many([person], audit=demo_audit(svc, "person.write"))
 
 
 def demo_audit(svc: Services, action: str) -> AuditHook:

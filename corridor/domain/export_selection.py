@@ -143,9 +143,15 @@ def describe(selection: Selection | None, site_name: str | None = None) -> Text:
         )
     if selection.list == "families":
         base = (
-            N_("members of families split across places, with a child alone")
+            N_(
+                "members of families split across places with a child alone, and children "
+                "alone registered on their own"
+            )
             if selection.alone_only
-            else N_("members of families split across places")
+            else N_(
+                "members of families split across places, and children alone registered on "
+                "their own"
+            )
         )
         if site_name:
             return N_("{list}, with a member at {site}", list=base, site=site_name)

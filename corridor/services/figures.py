@@ -274,6 +274,9 @@ class FigureService(Service):
     ) -> list[dict[str, Any]]:
         """Households whose living members are in more than one place (or unaccounted for),
         with where each member is; those with a minor apart from every adult relative first.
+        A child registered on their own (no household) whom ``children_alone`` counts is
+        an entry of one, its ``household_id`` None: the dashboard counts them, so the
+        list shows them.
 
         With a ``scope``, only households with a member in scope, and members outside it
         shown without name or place ("elsewhere")."""
@@ -288,10 +291,11 @@ class FigureService(Service):
         alone_only: bool = False,
     ) -> Page[dict[str, Any]]:
         """One page of ``separated_families`` (``alone_only``: only households with a
-        child apart from every adult relative). The database finds the split households
-        (one grouped query: living members in two places or more) within the site filter
-        and the scope; where each member is and their age then order them, and only the
-        page's households are read in full."""
+        child apart from every adult relative, and the children alone of no household).
+        The database finds the split households (one grouped query: living members in two
+        places or more) and the persons of no household who may be children, within the
+        site filter and the scope; where each member is and their age then order them,
+        and only the page's entries are read in full."""
         now = self.clock()
         today = now.date()
         with self.db.read() as conn:
@@ -300,32 +304,40 @@ class FigureService(Service):
             split = set(conn.execute(_split_households(site_id)).scalars())
             split |= set(conn.execute(_adultless_households(site_id, today)).scalars())
             candidates = sorted(split)
-            where = select(
-                persons.c.id,
-                persons.c.household_id,
-                persons.c.site_id,
-                persons.c.birth_date,
-                persons.c.birth_precision,
-                person_locations.c.site_id.label("loc_site"),
-                person_locations.c.destination_site_id,
-                person_locations.c.state,
-                person_locations.c.manifest_id,
-            ).join(person_locations, person_locations.c.person_id == persons.c.id)
+            where = select(*LIGHT_COLUMNS).join(
+                person_locations, person_locations.c.person_id == persons.c.id
+            )
             light = _in_chunks(conn, where, persons.c.household_id, candidates)
+            # Persons of no household who may be children alone (registered on their own).
+            lone = list(conn.execute(_lone_minors(site_id, today)).mappings())
             # The members in scope (queries.person_scope, on the rows just read).
             visible = (
                 None
                 if scope is None
-                else {r["id"] for r in light if queries.in_person_scope(r, scope)}
+                else {r["id"] for r in [*light, *lone] if queries.in_person_scope(r, scope)}
             )
             by_household: dict[str, list[Any]] = defaultdict(list)
             in_scope = {r["household_id"] for r in light if visible is None or r["id"] in visible}
             for r in light:
                 if r["household_id"] in in_scope:
                     by_household[r["household_id"]].append(r)
-            # The one count of children alone (the dashboard's too), on the rows just read.
-            alone = children_alone(conn, today, light)
+            # The one count of children alone (the dashboard's too), on the rows just read:
+            # a person of no household is a household of one there too.
+            alone = children_alone(conn, today, [*light, *lone])
             keys: list[dict[str, Any]] = []
+            # A child registered on their own and counted alone is listed as an entry of
+            # one (no household): the dashboard counts them, so the page shows them.
+            for r in lone:
+                if r["id"] in alone and (visible is None or r["id"] in visible):
+                    keys.append(
+                        {
+                            "household_id": None,
+                            "person_id": r["id"],
+                            "places": 1,
+                            "minors_apart_from_every_adult": 1,
+                            "members_count": 1,
+                        }
+                    )
             for household_id, members in by_household.items():
                 living = [m for m in members if m["state"] != "deceased"]
                 places = len({_place(m) for m in living})
@@ -337,6 +349,7 @@ class FigureService(Service):
                 keys.append(
                     {
                         "household_id": household_id,
+                        "person_id": None,
                         "places": places,
                         "minors_apart_from_every_adult": n_alone,
                         "members_count": len(members),
@@ -345,7 +358,8 @@ class FigureService(Service):
             keys.sort(key=FAMILY_ORDERS[paging.sort or "urgent"], reverse=paging.descending)
             end = None if paging.limit is None else paging.offset + paging.limit
             shown = keys[paging.offset : end]
-            wanted = [k["household_id"] for k in shown]
+            wanted = [k["household_id"] for k in shown if k["household_id"]]
+            wanted_alone = [k["person_id"] for k in shown if k["person_id"]]
             rows = (
                 conn.execute(
                     select(
@@ -356,7 +370,12 @@ class FigureService(Service):
                         person_locations.c.manifest_id,
                     )
                     .join(person_locations, person_locations.c.person_id == persons.c.id)
-                    .where(persons.c.household_id.in_(wanted))
+                    .where(
+                        or_(
+                            persons.c.household_id.in_(wanted),
+                            persons.c.id.in_(wanted_alone),
+                        )
+                    )
                 )
                 .mappings()
                 .all()
@@ -364,11 +383,51 @@ class FigureService(Service):
             names = queries.site_names(conn)
         full: dict[str, list[Any]] = defaultdict(list)
         for r in rows:
-            full[r["household_id"]].append(r)
-        out = [
-            _family(k, full[k["household_id"]], set(alone), visible, names, today) for k in shown
-        ]
+            full[r["household_id"] or f"person:{r['id']}"].append(r)
+        out = [_family(k, full[_entry(k)], set(alone), visible, names, today) for k in shown]
         return Page(out, len(keys), paging.limit, paging.offset)
+
+
+# What the families list reads of every candidate member, to find who is where.
+LIGHT_COLUMNS = (
+    persons.c.id,
+    persons.c.household_id,
+    persons.c.site_id,
+    persons.c.birth_date,
+    persons.c.birth_precision,
+    person_locations.c.site_id.label("loc_site"),
+    person_locations.c.destination_site_id,
+    person_locations.c.state,
+    person_locations.c.manifest_id,
+)
+
+
+def _lone_minors(site_id: str | None, today: date) -> Any:
+    """The persons of no household (registered on their own) who are living and not
+    surely adult (``_adultless_households``' cutoff), at ``site_id`` if given, with their
+    locations: a superset of the children alone among them, which ``children_alone``
+    then decides exactly."""
+    cutoff = date(today.year - 19, 1, 1)
+    q = (
+        select(*LIGHT_COLUMNS)
+        .join(person_locations, person_locations.c.person_id == persons.c.id)
+        .where(
+            persons.c.household_id.is_(None),
+            persons.c.birth_date.is_not(None),
+            persons.c.birth_date > cutoff,
+            person_locations.c.state != "deceased",
+        )
+        .order_by(persons.c.id)
+    )
+    if site_id:
+        q = q.where(person_locations.c.site_id == site_id)
+    return q
+
+
+def _entry(key: dict[str, Any]) -> str:
+    """An entry of the families list, as a key: its household, or the one person of no
+    household it lists (``children_alone`` names them so too)."""
+    return str(key["household_id"] or f"person:{key['person_id']}")
 
 
 def _split_households(site_id: str | None) -> Any:
@@ -446,7 +505,8 @@ def _family(
     today: date,
 ) -> dict[str, Any]:
     """One separated household as the list shows it (members outside the scope
-    "elsewhere", without name or place)."""
+    "elsewhere", without name or place); a child alone of no household, as a household
+    of one with no ``household_id``."""
     member_out = []
     for m in members:
         apart = m["id"] in alone
@@ -497,8 +557,8 @@ def children_alone(
     them is where they are.
 
     The one count of children alone: the dashboard counts those at its site, the
-    separated-families page marks the same children ("alone"); a child of no household
-    is on no household's list, and is counted on the dashboard only. ``members``: the
+    separated-families page marks the same children ("alone"), a child of no household
+    as an entry of their own. ``members``: the
     household members with their locations, when the caller has read them already;
     ``at_site``: only the households with someone counted at that site, and the persons
     of no household counted there (the same answer there)."""
@@ -553,7 +613,7 @@ def _most_urgent_first(household: dict[str, Any]) -> tuple[int, int, str]:
     return (
         -int(household["minors_apart_from_every_adult"]),
         -int(household["places"]),
-        str(household["household_id"]),
+        _entry(household),
     )
 
 
@@ -572,7 +632,7 @@ def _by_places(household: dict[str, Any]) -> tuple[int, int, str]:
     return (
         -int(household["places"]),
         -int(household["minors_apart_from_every_adult"]),
-        str(household["household_id"]),
+        _entry(household),
     )
 
 
@@ -580,7 +640,7 @@ def _by_size(household: dict[str, Any]) -> tuple[int, int, str]:
     return (
         -int(household["members_count"]),
         -int(household["minors_apart_from_every_adult"]),
-        str(household["household_id"]),
+        _entry(household),
     )
 
 

@@ -1,7 +1,7 @@
 """Issue 13: on the demo scenario, for every site and every day, present today equals
 present yesterday plus arrivals minus departures; present now agrees with the location
 projection; and a site's dashboard counts the same children alone as the
-separated-families page marks.
+separated-families page marks, the boy registered on his own (no household) among them.
 
 The scenario is the shipped one (14 days, every kind of movement: trucks, screening,
 detention, the field hospital, lost and diverted persons) at a reduced size (400
@@ -118,6 +118,13 @@ def test_dashboard_and_families_page_count_the_same_children_alone(
         assert f'data-figure="children-alone">{on_dashboard}<' in html
     # The demo separates children from their families (the sick twin in hospital).
     assert total > 0
+    # The boy registered on his own (no household) is an entry of his own on the page,
+    # counted on his camp's dashboard (the checks above).
+    [boy] = [f for f in families if f["household_id"] is None]
+    [member] = boy["members"]
+    assert member["name"].startswith("Bilal Walid Saleh") and member["age"] == 16
+    assert (member["site_name"], member["state"]) == ("Camp A (Al-Hol)", "present")
+    assert member["minor_apart_from_adult_relatives"] and boy["minors_apart_from_every_adult"] == 1
     assert date.fromisoformat(r.json()["figures"]["to"]) == END.date()
 
 

@@ -219,7 +219,8 @@ def test_the_desk_shows_a_waiting_lists_selection_and_its_persons(
     with page_client(database, clock, roles=(Role.DATA_PROTECTION_OFFICER,), name="dpo") as dpo:
         waiting = dpo.get("/dpo/exports.json").json()["exports"]
         assert [e["selection_text"] for e in waiting] == [
-            "members of families split across places, with a child alone"
+            "members of families split across places with a child alone, and children alone "
+            "registered on their own"
         ]
         assert waiting[0]["persons"] == len(members)  # the list's persons, not the sites'
         assert "members of families split across places" in dpo.page("/dpo/exports")

@@ -369,7 +369,10 @@ class FamilyMember(ReadModel):
 
 
 class SeparatedFamily(ReadModel):
-    household_id: str
+    household_id: str | None = Field(
+        description="null: a child registered on their own (no household) and apart from "
+        "every adult relative, the one member listed"
+    )
     places: int
     minors_apart_from_every_adult: int
     members: list[FamilyMember]
