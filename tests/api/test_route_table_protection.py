@@ -33,8 +33,15 @@ to link, merge, put on a manifest) is answered for site B's as for an id nobody 
 A route that names no record is asked once per role (its answer is checked against every
 record of the world). A role the gate refuses is tried on a child of its own site and on
 site B's record only. PostgreSQL runs the same checks on a thinner set of records (a
-child, the detained husband, site B's). Reads run first, then writes, the ones that
-change most last (erasure, dispatch, receive...): the world is built once per backend.
+child, the detained husband, site B's).
+
+Two worlds are built per backend (in each process: each xdist worker builds its own),
+the same way. Every read (a GET, a search) is asked on the first, the world as planted,
+which no write of the table touches, so a canary is where it was planted whatever ran
+before the read. Every write is asked on the second, in the table's order (the ones
+that change most last: erasure, dispatch, receive...), each after every write before
+it (``WRITES``; asked first if no test asked it yet): the same answer whatever order the
+tests run in (pytest-randomly, ``-p no:randomly``) and however xdist shares them out.
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ from corridor.security.tokens import ApiTokens
 from corridor.services.protection.gate import SEARCHED_FIELDS
 from corridor.settings import Settings
 from corridor.storage import Database
+from corridor.storage.migrate import upgrade
 from corridor.storage.number_tables import renumbered
 from corridor.storage.tables import persons
 from corridor.storage.tracing_tables import tracing_matches
@@ -72,6 +80,7 @@ from corridor.web.retries import KEY_FIELD, retry_of
 from tests.conftest import MASTER_KEY, Clock, empty_database
 from tests.support.figure_routes import NOT_PERSON_COUNTS, figure_routes
 from tests.support.figure_routes import counts as figure_counts
+from tests.support.pgserver import PgServer
 from tests.support.route_table import (
     NO_KEY,
     RECORD_PARAMS,
@@ -124,12 +133,11 @@ def _records(case: RouteCase) -> tuple[str, ...]:
     return RECORDS if case.per_record else (NO_RECORD,)
 
 
-def _params(applies: Any = None) -> list[Any]:
-    """(backend, case, role, record) for every callable route, role and record; on
-    PostgreSQL a thinner set of records (a child, a detained person, site B's)."""
-    out = []
+def _table() -> Iterator[tuple[str, RouteCase, Role, str]]:
+    """(backend, case, role, record) for every callable route, role and record, in the
+    table's order (``route_cases``: reads, then writes, the ones that change most last);
+    on PostgreSQL a thinner set of records (a child, a detained person, site B's)."""
     for backend in BACKENDS:
-        marks = [pytest.mark.postgresql] if backend == "postgresql" else []
         for case in CASES:
             if case.missing:
                 continue
@@ -139,18 +147,39 @@ def _params(applies: Any = None) -> list[Any]:
                         continue
                     if _gate_refuses(role, case) and record not in GATE_RECORDS:
                         continue
-                    if applies is None or applies(case, role, record):
-                        out.append(
-                            pytest.param(
-                                backend,
-                                case,
-                                role,
-                                record,
-                                marks=marks,
-                                id=f"{backend}|{case.key}|{role.value}|{record}",
-                            )
-                        )
-    return out
+                    yield backend, case, role, record
+
+
+def _params(applies: Any = None) -> list[Any]:
+    """The table's (backend, case, role, record) as test parameters, those ``applies``
+    takes (all by default)."""
+    return [
+        pytest.param(
+            backend,
+            case,
+            role,
+            record,
+            marks=[pytest.mark.postgresql] if backend == "postgresql" else [],
+            id=f"{backend}|{case.key}|{role.value}|{record}",
+        )
+        for backend, case, role, record in _table()
+        if applies is None or applies(case, role, record)
+    ]
+
+
+def _changes_nothing(case: RouteCase) -> bool:
+    """A read: a GET, or a POST that is a read (a search: ``NO_KEY``). Asked on the world
+    as planted, which no write of the table touches."""
+    return case.reads or NO_KEY.get(case.key, "").startswith("a read")
+
+
+# The writes of the table, per backend, in the order they run in on the world of writes:
+# each after every one before it here, whatever order the tests ask for them in.
+WRITES: dict[str, list[tuple[str, Role, str]]] = {b: [] for b in BACKENDS}
+for _backend, _case, _role, _record in _table():
+    if not _changes_nothing(_case):
+        WRITES[_backend].append((_case.key, _role, _record))
+CASE_OF = {c.key: c for c in CASES}
 
 
 def _scope_applies(case: RouteCase, role: Role, record: str) -> bool:
@@ -179,22 +208,33 @@ class Env:
     clients: dict[Role, TestClient]
     users: dict[Role, str]
     spare_token: str  # an API token nobody uses, for the revoke routes
+    writes: bool  # the world of the table's writes (else the world as planted: reads only)
     answers: dict[tuple[str, Role, str], Answer] = field(default_factory=dict)
     # person id -> the numbers the world knew them by before a renumbering case
     renumbered: dict[str, set[str]] = field(default_factory=dict)
 
 
-ENVS: dict[str, Env] = {}
+ENVS: dict[tuple[str, bool], Env] = {}
 
 
-def _env(request: pytest.FixtureRequest, backend: str) -> Env:
-    """The world of ``backend``, built on first use and kept for the module."""
-    if backend in ENVS:
-        return ENVS[backend]
+def _env(request: pytest.FixtureRequest, backend: str, writes: bool = False) -> Env:
+    """A world of ``backend``, built on first use and kept for the module: the world as
+    planted, which every read is asked on (and every test that sends its own requests,
+    none of which writes), or, with ``writes``, a second world built the same way, where
+    the table's writes run (``answer``). A write never touches the world of the reads,
+    so that what a read is checked against does not depend on which writes ran before
+    it in this process (the order of the tests, how xdist shares them out)."""
+    if (backend, writes) in ENVS:
+        return ENVS[backend, writes]
+    name = "route-table-writes" if writes else "route-table"
     if backend == "sqlite":
-        path = request.getfixturevalue("tmp_path_factory").mktemp("route-table") / "rt.db"
+        path = request.getfixturevalue("tmp_path_factory").mktemp(name) / "rt.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         db = Database(f"sqlite:///{path}")
+    elif writes:  # a database of its own on the worker's server
+        server: PgServer = request.getfixturevalue("postgres_server")
+        db = Database(server.create_database(f"route_table_writes_{secrets.token_hex(4)}"))
+        upgrade(db)
     else:
         db = Database(request.getfixturevalue("postgres_server").url)
         empty_database(db)
@@ -215,8 +255,8 @@ def _env(request: pytest.FixtureRequest, backend: str) -> Env:
         clients[role], users[role] = client, user
     with db.transaction() as conn:
         spare = ApiTokens(clock).issue(conn, users[Role.COORDINATOR], "spare", ["figures.read"])
-    ENVS[backend] = Env(backend, db, world, clients, users, spare.id)
-    return ENVS[backend]
+    ENVS[backend, writes] = Env(backend, db, world, clients, users, spare.id, writes)
+    return ENVS[backend, writes]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -231,7 +271,15 @@ def _close_worlds() -> Iterator[None]:
 
 @pytest.fixture
 def env(request: pytest.FixtureRequest, backend: str) -> Env:
+    """The world as planted: for the tests that send their own requests (none writes)."""
     return _env(request, backend)
+
+
+@pytest.fixture
+def table_env(request: pytest.FixtureRequest, backend: str, case: RouteCase) -> Env:
+    """The world a case of the table's answers (``answer``) is asked on: the world as
+    planted for a read, the world of the writes for a write."""
+    return _env(request, backend, writes=not _changes_nothing(case))
 
 
 def _last_seq(db: Database) -> int:
@@ -241,10 +289,28 @@ def _last_seq(db: Database) -> int:
 
 
 def answer(env: Env, case: RouteCase, role: Role, record: str) -> Answer:
-    """The answer to ``case`` for ``role`` and ``record`` (asked once, then remembered)."""
+    """The answer to ``case`` for ``role`` and ``record`` (asked once, then remembered).
+
+    A read is asked on the world as planted (no write runs there). A write is asked on
+    the world of the writes, after every write before it in ``WRITES`` (asked first if
+    no test asked it yet): each write sees the same world whatever order the tests run
+    in and however xdist shares them out (the erasure, for one, comes last)."""
+    assert env.writes != _changes_nothing(case), ("asked on the wrong world", case.key)
     key = (case.key, role, record)
-    if key in env.answers:
-        return env.answers[key]
+    if key not in env.answers and env.writes:
+        for before in WRITES[env.backend]:
+            if before == key:
+                break
+            if before not in env.answers:
+                _ask(env, CASE_OF[before[0]], before[1], before[2])
+    if key not in env.answers:
+        _ask(env, case, role, record)
+    return env.answers[key]
+
+
+def _ask(env: Env, case: RouteCase, role: Role, record: str) -> None:
+    """Send ``case`` for ``role`` and ``record``; remember its answer in ``env``."""
+    key = (case.key, role, record)
     rec = env.world.record("adult" if record == NO_RECORD else record)
     ids = {
         **rec.ids,
@@ -286,7 +352,6 @@ def answer(env: Env, case: RouteCase, role: Role, record: str) -> Answer:
         env.renumbered.setdefault(rec.person_id, set()).add(rec.ids["registration_number"])
         rec.ids["registration_number"] = str(data["registration_number"])
     env.answers[key] = Answer(url, status, text, data, events)
-    return env.answers[key]
 
 
 def _said(a: Answer) -> str:
@@ -486,8 +551,8 @@ def test_a_second_record_of_site_b_is_nobody(env: Env, case: RouteCase, role: Ro
     manifest or attach to a case; a household to check in), asked by a role holding the
     action for its own sites, with the path naming its own record: site B's record in the
     body is answered exactly as an id nobody has (status and text), so that the answer
-    tells nothing of whether it exists (PROTECTION.md line 3). Asked before any other
-    write of the module; nothing is written either way."""
+    tells nothing of whether it exists (PROTECTION.md line 3). Asked on the world as
+    planted (``env``), which no write of the table touches; nothing is written either way."""
     other = env.world.record("other_site")
     named = {p: other.ids[p] for p in BODY_RECORDS if p in other.ids}
     b_status, b_text = _send(env, case, role, named)
@@ -654,8 +719,8 @@ def test_no_filter_by_detention_facility(env: Env, case: RouteCase, role: Role) 
 
 
 @pytest.mark.parametrize(("backend", "case", "role", "record"), _params())
-def test_no_5xx(env: Env, case: RouteCase, role: Role, record: str) -> None:
-    a = answer(env, case, role, record)
+def test_no_5xx(table_env: Env, case: RouteCase, role: Role, record: str) -> None:
+    a = answer(table_env, case, role, record)
     assert a.status < 500, _said(a)
 
 
@@ -679,9 +744,9 @@ def _b_leaks(env: Env, a: Answer, site: bool = True) -> list[str]:
 
 
 @pytest.mark.parametrize(("backend", "case", "role", "record"), _params(_scope_applies))
-def test_out_of_scope(env: Env, case: RouteCase, role: Role, record: str) -> None:
+def test_out_of_scope(table_env: Env, case: RouteCase, role: Role, record: str) -> None:
     """403 only from the role gate; 404 for a site-B record; nothing of site B in a list."""
-    a = answer(env, case, role, record)
+    a = answer(table_env, case, role, record)
     assert case.action is not None
     if not MATRIX.allowed(role, case.action, same_site=True):
         assert a.status == 403, ("the role gate must refuse", _said(a))
@@ -691,7 +756,7 @@ def test_out_of_scope(env: Env, case: RouteCase, role: Role, record: str) -> Non
         # A record of the caller's own site: whatever the answer, nothing of site B's is
         # in it (an enquiry seeking a person at A and one at B shows the first only).
         if a.status < 400 and personal:
-            assert _b_leaks(env, a) == [], _said(a)
+            assert _b_leaks(table_env, a) == [], _said(a)
         return
     names_record = bool(set(case.params) & RECORD_PARAMS)
     if record == "other_site" and names_record and personal:
@@ -699,9 +764,9 @@ def test_out_of_scope(env: Env, case: RouteCase, role: Role, record: str) -> Non
         return
     assert a.status != 403, ("403 is for the role gate only, not for a scope miss", _said(a))
     if a.status < 400 and personal:
-        assert _b_leaks(env, a) == [], _said(a)
+        assert _b_leaks(table_env, a) == [], _said(a)
     if not personal:  # a site's own details are no personal data; its persons are
-        assert _b_leaks(env, a, site=False) == [] or a.status >= 400, _said(a)
+        assert _b_leaks(table_env, a, site=False) == [] or a.status >= 400, _said(a)
 
 
 @functools.cache
@@ -747,13 +812,13 @@ def test_every_canary_is_a_restricted_field() -> None:
 
 
 @pytest.mark.parametrize(("backend", "case", "role", "record"), _params())
-def test_no_withheld_field(env: Env, case: RouteCase, role: Role, record: str) -> None:
+def test_no_withheld_field(table_env: Env, case: RouteCase, role: Role, record: str) -> None:
     """No canary of a field the role may not see, on any record, in the body (text
     canaries anywhere, JSON or HTML; planted flags and answers by key in JSON)."""
-    a = answer(env, case, role, record)
+    a = answer(table_env, case, role, record)
     if case.key in FULL_RECORD_ROUTES:
         # Only the person asked for: nothing of any other record may appear.
-        others = [r for name, r in env.world.records.items() if name != record]
+        others = [r for name, r in table_env.world.records.items() if name != record]
         leaks = [
             f"{rec.kind}.{f}"
             for rec in others
@@ -764,7 +829,7 @@ def test_no_withheld_field(env: Env, case: RouteCase, role: Role, record: str) -
         return
     leaks = []
     pairs = {(k, json.dumps(v)) for k, v in walk_json(a.data)} if a.data is not None else set()
-    for rec in env.world.records.values():
+    for rec in table_env.world.records.values():
         hidden = _hidden(role, rec.matrix_kind)
         for f, value in rec.text_canaries.items():
             if f not in hidden:
@@ -785,7 +850,7 @@ def test_no_withheld_field(env: Env, case: RouteCase, role: Role, record: str) -
         "detention_site_id" in detention_hidden
         and case.action is not None
         and MATRIX.actions[case.action]
-        and env.world.sites["D"] in OPTION.sub("", a.text)
+        and table_env.world.sites["D"] in OPTION.sub("", a.text)
     ):
         leaks.append("detention site id (a person's location or movement)")
     assert sorted(set(leaks)) == [], _said(a)
@@ -862,12 +927,14 @@ TWINS = {c.path.removesuffix(".json"): c for c in CASES if c.kind == "twin"}
 
 
 @pytest.mark.parametrize(("backend", "case", "role", "record"), _params())
-def test_one_audit_event_per_person(env: Env, case: RouteCase, role: Role, record: str) -> None:
+def test_one_audit_event_per_person(
+    table_env: Env, case: RouteCase, role: Role, record: str
+) -> None:
     """One audit event per person shown or refused. JSON answers and pages with a ``.json``
     twin (the same data) are checked exactly; a page without a twin (a form's answer)
     shows some persons by name only, so there every person it names by id or number must
     be audited once, and nobody twice."""
-    a = answer(env, case, role, record)
+    a = answer(table_env, case, role, record)
     personal = case.action is not None and MATRIX.actions[case.action]
     allowed = Counter(
         e["person_id"] for e in a.events if e["outcome"] == "allowed" and e["person_id"]
@@ -876,7 +943,7 @@ def test_one_audit_event_per_person(env: Env, case: RouteCase, role: Role, recor
     if personal and a.status in (403, 404):
         assert allowed == Counter(), ("a refusal audited as allowed", a.events, _said(a))
         if "person_id" in case.params:
-            pid = env.world.record("adult" if record == NO_RECORD else record).person_id
+            pid = table_env.world.record("adult" if record == NO_RECORD else record).person_id
             got = Counter(e["person_id"] for e in denied)
             assert got == Counter({pid: 1}), ("one denial for the person refused", got, _said(a))
         else:
@@ -885,13 +952,13 @@ def test_one_audit_event_per_person(env: Env, case: RouteCase, role: Role, recor
     if a.status in (401, 403, 404, 429):
         assert allowed == Counter(), ("a refusal audited as allowed", a.events, _said(a))
         return
-    shown = _persons_in(env, a) if a.status < 300 or a.status >= 400 else set()
+    shown = _persons_in(table_env, a) if a.status < 300 or a.status >= 400 else set()
     twin = TWINS.get(case.path) if case.kind == "page" else None
     exact = a.data is not None or twin is not None
     if twin is not None:
-        shown |= _persons_in(env, answer(env, twin, role, record))
+        shown |= _persons_in(table_env, answer(table_env, twin, role, record))
     problems = {
-        "shown, not audited": sorted(set(shown) - set(allowed) - _anonymised(env, shown)),
+        "shown, not audited": sorted(set(shown) - set(allowed) - _anonymised(table_env, shown)),
         "audited twice": sorted(p for p, n in allowed.items() if n > 1),
     }
     if exact:
@@ -899,11 +966,12 @@ def test_one_audit_event_per_person(env: Env, case: RouteCase, role: Role, recor
         # on them though its answer (the manifest) no longer shows them.
         written = set()
         if not case.reads and "person_id" in case.params:
-            written.add(env.world.record("adult" if record == NO_RECORD else record).person_id)
+            named = table_env.world.record("adult" if record == NO_RECORD else record)
+            written.add(named.person_id)
         if not case.reads and case.audits == "tracing.write":
             # A confirmation offers the confirmed person's household for the enquiry's
             # other persons sought (docs/tracing.md): written on, shown on their cases.
-            written |= _offered_from_households(env, set(allowed) - set(shown))
+            written |= _offered_from_households(table_env, set(allowed) - set(shown))
         problems["audited, not shown"] = sorted(set(allowed) - set(shown) - written)
     assert not any(problems.values()), ("one event per person shown", problems, _said(a))
 
@@ -984,12 +1052,12 @@ def _form_route(action: str) -> str | None:
     ("backend", "case", "role", "record"), _params(lambda c, _r, _rec: c.kind == "page")
 )
 def test_every_writing_form_carries_a_key(
-    env: Env, case: RouteCase, role: Role, record: str
+    table_env: Env, case: RouteCase, role: Role, record: str
 ) -> None:
     """Every POST form on every page, as every role sees it, carries a hidden
     ``idempotency_key`` (made when the page is rendered), but the reads and the login
     forms named in ``NO_KEY``: a new form without one fails here."""
-    a = answer(env, case, role, record)
+    a = answer(table_env, case, role, record)
     if a.status != 200 or "<form" not in a.text:
         return
     parser = _Forms()
