@@ -207,23 +207,26 @@ def query_key_groups(rec: PersonRecord) -> tuple[list[set[str]], frozenset[str]]
     >>> sorted(weak)
     []
     """
+    extras: list[tuple[set[str], set[str]]] = []
+    groups = _key_groups(rec, True, extras)
+    own = set().union(*groups)
     weak: set[str] = set()
-    groups = _key_groups(rec, True, weak)
-    own = set().union(*groups) if groups else set()
-    weak -= own
-    if not weak:
-        return groups, frozenset()
-    return _key_groups(rec, True, weak, add=True), frozenset(weak)
+    for group, more in extras:
+        more -= own
+        group |= more
+        weak |= more
+    return [g for g in groups if g], frozenset(weak)
 
 
 def _key_groups(
-    rec: PersonRecord, query: bool, weak: set[str] | None, add: bool = False
+    rec: PersonRecord, query: bool, extras: list[tuple[set[str], set[str]]] | None
 ) -> list[set[str]]:
-    """``blocking_key_groups``; ``weak`` (a search's only): where given, the keys of
-    exact readings are gathered into it, or with ``add`` those of them it holds are put
-    into their groups."""
+    """``blocking_key_groups``; ``extras`` (a search's only): where given, each group
+    with the keys of its exact readings (``exact_reading_skeletons``) is added to it, and
+    the pair group is kept even if empty, for ``query_key_groups`` to weigh."""
     groups: dict[str, set[str]] = {}
     pairs: set[str] = set()
+    read_pairs: set[str] = set()
     for chain in rec.name_chains():
         uk = [unit_keys(u) for u in chain.units]
         coarse = [coarse_skeleton(k.skeleton) for k in uk]
@@ -237,23 +240,18 @@ def _key_groups(
             names, mine = unit_name_keys(k)
             group.update(names)
             alts.append(mine)
-            extra = exact_reading_skeletons(k) if weak is not None else ()
+            extra = exact_reading_skeletons(k) if extras is not None else ()
             read.append((*mine, *(x for x in extra if x not in mine)))
-            if weak is not None and extra:
-                more = {f"n:{x}" for x in extra}
-                if add:
-                    group.update(more & weak)
-                else:
-                    weak.update(more)
+            if extras is not None and extra:
+                extras.append((group, {f"n:{x}" for x in extra}))
         pairs.update(pair_keys(alts))
-        if weak is not None and read != alts:
-            more = pair_keys(read) - pairs
-            if add:
-                pairs.update(more & weak)
-            else:
-                weak.update(more)
+        if extras is not None and read != alts:
+            read_pairs |= pair_keys(read)
     out = list(groups.values())
-    if pairs:
+    if extras is not None:
+        out.append(pairs)
+        extras.append((pairs, read_pairs))
+    elif pairs:
         out.append(pairs)
     code = (rec.nationality or "").strip().upper()
     if code and not query:
