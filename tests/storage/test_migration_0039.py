@@ -10,7 +10,13 @@ from sqlalchemy import select, update
 from corridor.schemas import ManifestIn, ManifestPersonsIn, SiteIn, StatusEventIn
 from corridor.services import Services
 from corridor.services.movements.manifests import LATE_ARRIVAL_NOTE
-from corridor.storage.migrate import SEAL_NOTES, current_revision, head_revision, pending_data_steps
+from corridor.storage.migrate import (
+    REBUILD_MATCH_INDEX,
+    SEAL_NOTES,
+    current_revision,
+    head_revision,
+    pending_data_steps,
+)
 from corridor.storage.tables import manifest_items, movements
 from corridor.upgrade import upgrade
 from tests.storage.steps import downgrade_to
@@ -62,16 +68,18 @@ def test_0039_seals_the_notes_stored_in_the_clear(services):
         conn.execute(update(movements).where(registered).values(note=LATE_ARRIVAL_NOTE))
 
     # Without the master key the step waits, and says why; the notes read as they are.
+    # (A later keys revision, 0041, leaves the rebuild of the match index waiting too.)
     first = upgrade(services.db)
     assert current_revision(services.db) == head_revision()
-    assert first.done == [] and list(first.waiting) == [SEAL_NOTES]
+    assert first.done == [] and SEAL_NOTES in first.waiting
+    assert set(first.waiting) <= {SEAL_NOTES, REBUILD_MATCH_INDEX}
     with services.db.read() as conn:
-        assert pending_data_steps(conn) == [SEAL_NOTES]
+        assert set(pending_data_steps(conn)) == set(first.waiting)
     assert OLD_NOTE in [e["note"] for e in services.movements.history(pid)]
     assert services.keys.count_plaintext() == 2
 
     done = upgrade(services.db, master=services.vault.master)
-    assert done.done == [SEAL_NOTES]
+    assert done.done == list(first.waiting)
     notes, reasons = _stored(services)
     assert sorted(n.startswith("enc:v1:") for n in notes) == [False, True]
     assert LATE_ARRIVAL_NOTE in notes  # the check-in's own text, as it was
