@@ -183,5 +183,17 @@ def choose_language(page: Any, button: str) -> None:
 
 
 def screenshot(page: Any, name: str) -> None:
+    """Keep a picture of the page for the docs. Chromium under load sometimes answers
+    "Unable to capture screenshot" (the compositor was busy): the page is fine, so the
+    picture is tried again, three times at most, and then the error stands."""
+    from playwright.sync_api import Error
+
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    for attempt in range(3):
+        try:
+            page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+            return
+        except Error as exc:
+            if "Unable to capture screenshot" not in str(exc) or attempt == 2:
+                raise
+            time.sleep(0.5)
