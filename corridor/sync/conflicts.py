@@ -440,7 +440,8 @@ class ConflictReview:
         patch = PersonPatch.model_validate(
             patch_of(found["theirs"]["person"], [f for f in theirs if f != MOVEMENTS])
         )
-        needed = frozenset().union(*(restricted_fields(f) for f in fields))
+        # The movements' restriction is the conflict's own (a detention in either history).
+        needed = frozenset().union(*(v["restricted"] for v in found["values"]))
         note_roles = [r for v in found["values"] for r in v["note_roles"]]
         check = check_fields(needed, note_roles) if check_fields is not None else None
         self.vault.prepare(found["site_id"])
@@ -498,7 +499,17 @@ class ConflictReview:
         if take:
             histories.land(conn, target, state)
         else:
-            histories.keep_ours(conn, target, state, by=by, now=self.clock())
+            _, left_out = histories.keep_ours(conn, target, state, by=by, now=self.clock())
+            if left_out:  # kept in the change, and named in its resolution
+                conn.execute(
+                    update(sync_changes)
+                    .where(sync_changes.c.id == conflict_id)
+                    .values(
+                        resolution=json.dumps(
+                            {**json.loads(row.resolution or "{}"), histories.NOT_LANDED: left_out}
+                        )
+                    )
+                )
         locations.refresh(conn, [target])
         facts.follow_voids(conn, [target])
         others = conn.execute(

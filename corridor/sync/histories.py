@@ -38,6 +38,7 @@ other installations (``decisions``).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -52,11 +53,14 @@ from corridor.services.movements.events import (
     iso_time,
 )
 from corridor.storage import locations
+from corridor.storage.sync_tables import sync_changes
 from corridor.storage.tables import movements
 from corridor.sync.state import decode_row
 from corridor.text import N_, Text
 
 MOVEMENTS = "movements"
+# In a decided conflict's resolution: the events its decision left out.
+NOT_LANDED = "not_landed"
 DETENTION_KINDS = ("detained", "released")
 
 
@@ -86,22 +90,20 @@ def _standing(events: list[Event]) -> set[str]:
 
 
 def _twice(here: list[Event], incoming: list[Event]) -> Text | None:
-    """An incoming correction of a movement that a standing correction held here (and
-    not carried by the change) replaced already."""
-    standing = _standing(here)
+    """An incoming correction of a movement that a correction held here corrects
+    already: one movement takes one correction (``movements.corrects_id`` is unique), so
+    the two cannot both be stored, let alone stand."""
+    taken = {e.corrects_id for e in here if e.corrects_id}
     by_id = {e.id: e for e in here}
     for e in incoming:
-        if not e.corrects_id:
-            continue
-        for other in here:
-            if other.corrects_id == e.corrects_id and other.id in standing:
-                old = by_id.get(e.corrects_id)
-                return N_(
-                    "the movement of {at} ({kind}) was corrected here already, apart; two "
-                    "corrections of one movement cannot both stand",
-                    at=iso_time(old.occurred_at if old else e.occurred_at),
-                    kind=old.kind if old else e.kind,
-                )
+        if e.corrects_id in taken:
+            old = by_id.get(e.corrects_id or "")
+            return N_(
+                "the movement of {at} ({kind}) was corrected here already, apart; two "
+                "corrections of one movement cannot both stand",
+                at=iso_time(old.occurred_at if old else e.occurred_at),
+                kind=old.kind if old else e.kind,
+            )
     return None
 
 
@@ -113,15 +115,16 @@ def impossible(conn: Connection, target: str, state: dict[str, Any]) -> Text | N
     incoming = _incoming(here, state)
     if not incoming or not here:
         return None
+    twice = _twice(here, incoming)
+    if twice is not None:
+        return twice
     carried = {m["id"] for m in state["movements"]}
     apart = any(e.corrects_id for e in incoming) or any(
         e.corrects_id and e.id not in carried for e in here
     )
     if not apart:
         return None
-    return _twice([e for e in here if e.id not in carried], incoming) or _brought(
-        conn, target, here, incoming, _theirs(state)
-    )
+    return _brought(conn, target, here, incoming, _theirs(state))
 
 
 def _brought(
@@ -147,7 +150,16 @@ def land(conn: Connection, target: str, state: dict[str, Any]) -> list[str]:
     reason said). The ids landed."""
     here = locations.events_of(conn, [target])[target]
     incoming = _incoming(here, state)
-    why = _twice(here, incoming) or _brought(conn, target, here, incoming, [])
+    if _twice(here, incoming) is not None:
+        raise Conflict(
+            N_(
+                "their correction replaces a movement that a correction held here replaced "
+                "already, and one movement takes one correction: correct the correction "
+                "held here to what theirs says, then keep ours"
+            ),
+            field=MOVEMENTS,
+        )
+    why = _brought(conn, target, here, incoming, [])
     if why is not None:
         raise Conflict(
             N_(
@@ -168,14 +180,16 @@ def keep_ours(
     *,
     by: str,
     now: datetime,
-) -> list[str]:
+) -> tuple[list[str], list[str]]:
     """The decision ``ours``: the change's movements not held here land on ``target``,
     each then corrected back by ``by`` so that the history that counts is the one held
-    here. The ids landed (theirs and the corrections)."""
+    here. A second correction of a movement corrected here already cannot be stored
+    (one correction a movement): it is not landed, and stays in the change that brought
+    it. The ids of the corrections made, and of the events not landed."""
     here = locations.events_of(conn, [target])[target]
     incoming = _incoming(here, state)
     if not incoming:
-        return []
+        return [], []
     held = {e.id: e for e in here}
     standing = _standing(here)
     mine = {e.id: e for e in incoming}
@@ -207,12 +221,34 @@ def keep_ours(
         else:  # a new movement, or a correction of one that counts no more here: voided
             undo |= {"kind": "voided", "occurred_at": tip.occurred_at}
         back.append(undo)
-    _insert(conn, target, state, here)
-    return [e.id for e in incoming] + insert_events(conn, back)
+    blocked = _blocked(here, incoming)
+    back = [b for b in back if b["corrects_id"] not in blocked]
+    _insert(conn, target, state, here, skip=blocked)
+    return insert_events(conn, back), sorted(blocked)
 
 
-def _insert(conn: Connection, target: str, state: dict[str, Any], here: list[Event]) -> None:
-    ids = {e.id for e in here}
+def _blocked(here: list[Event], incoming: list[Event]) -> set[str]:
+    """The incoming events that cannot be stored here: a correction of a movement that
+    one held here corrects already (one correction a movement, ``movements.corrects_id``
+    is unique), and every incoming event that corrects one of those."""
+    taken = {e.corrects_id for e in here if e.corrects_id}
+    out = {e.id for e in incoming if e.corrects_id in taken}
+    grew = True
+    while grew:
+        more = {e.id for e in incoming if e.corrects_id in out} - out
+        grew = bool(more)
+        out |= more
+    return out
+
+
+def _insert(
+    conn: Connection,
+    target: str,
+    state: dict[str, Any],
+    here: list[Event],
+    skip: set[str] | None = None,
+) -> None:
+    ids = {e.id for e in here} | (skip or set())
     rows = [
         {**decode_row(movements, m), "person_id": target}
         for m in state["movements"]
@@ -229,3 +265,23 @@ def all_held(conn: Connection, target: str, state: dict[str, Any]) -> bool:
         return True
     have = set(conn.execute(select(movements.c.id).where(movements.c.id.in_(ids))).scalars())
     return have >= set(ids)
+
+
+def not_landed(conn: Connection, person_id: str) -> set[str]:
+    """The movement events that an officer's decision here left out (a second correction
+    of one movement, ``keep_ours``): a later change carrying them again does not bring
+    them back into question. They stay in the change that brought them."""
+    out: set[str] = set()
+    for resolution in conn.execute(
+        select(sync_changes.c.resolution).where(
+            sync_changes.c.person_id == person_id,
+            sync_changes.c.state == "conflict",
+            sync_changes.c.resolved_at.is_not(None),
+            sync_changes.c.conflict_fields.contains(MOVEMENTS),
+        )
+    ).scalars():
+        try:
+            out.update(json.loads(resolution or "{}").get(NOT_LANDED, []))
+        except (ValueError, AttributeError):
+            continue
+    return out

@@ -1495,6 +1495,9 @@ class SyncService(Service):
             facts.take_off(conn, pid, self._base_state(conn, change["depends_on"]), state)
         # Movements recorded apart that together would make the history impossible:
         # not landed, held for an officer (corridor/sync/histories.py).
+        left_out = histories.not_landed(conn, pid)
+        if left_out:  # an officer's decision here left these out: not landed again
+            state["movements"] = [m for m in state["movements"] if m["id"] not in left_out]
         why = histories.impossible(conn, queries.survivors(conn, [pid])[0], state)
         if why is None:
             target = facts.land_movements(conn, pid, state)

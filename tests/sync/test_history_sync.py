@@ -16,11 +16,14 @@ installation ends with the same possible history.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from corridor.domain.movements import effective_events
 from corridor.errors import Conflict
@@ -28,6 +31,7 @@ from corridor.schemas import CorrectionIn, StatusEventIn
 from corridor.security.roles import Role
 from corridor.services import Services
 from corridor.storage import locations
+from corridor.storage.sync_tables import sync_changes
 from corridor.sync.conflicts import ConflictReview
 from tests.conftest import Clock
 from tests.sync.helpers import hook, make_site, register, sync
@@ -239,3 +243,105 @@ def test_the_held_movements_are_shown_and_decided_through_the_api_and_the_page(
     assert [m["kind"] for m in history if not m["corrected"]] == [
         "registered", "hospitalised", "discharged"
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("first", ["A", "B"])
+def test_two_corrections_of_one_movement_made_apart_do_not_both_stand(
+    desks, clock: Clock, first: str
+) -> None:
+    """Desk A puts the admission an hour earlier, desk B voids it, apart. One movement
+    takes one correction (``movements.corrects_id`` is unique): before, the second to
+    arrive failed the central's import with the database's constraint, every sync of
+    that desk after it too. Now it is held (a movement corrected already); keeping ours
+    leaves the first's history at the central and the first desk, theirs kept in the
+    change that brought it. The other desk holds the first's correction the same way,
+    open, visible in its queue (docs/sync.md: making it converge is left)."""
+    central, desk_a, desk_b, exit_point, hospital = desks
+    pid = register(desk_a, exit_point, "Samira")
+    clock.advance(hours=2)
+    admitted = desk_a.movements.record(
+        pid, StatusEventIn(kind="hospitalised", to_site_id=hospital),
+        audit=hook(desk_a, "movement.write"),
+    )  # fmt: skip
+    _round(central, desk_a, desk_b)
+    clock.advance(hours=1)
+    earlier = CorrectionIn(
+        kind="hospitalised",
+        from_site_id=exit_point,
+        to_site_id=hospital,
+        occurred_at=admitted["occurred_at"] - timedelta(hours=1),
+        note="admitted earlier",
+    )
+    moved = desk_a.movements.correct(admitted["id"], earlier, audit=hook(desk_a, "movement.write"))
+    voided = desk_b.movements.correct(admitted["id"], ERROR, audit=hook(desk_b, "movement.write"))
+    desks_by = {"A": desk_a, "B": desk_b}
+    for name in (first, *({"A", "B"} - {first})):
+        _push(desks_by[name], central)
+    [held] = _movement_conflicts(central)
+    [value] = [v for v in held["values"] if v["field"] == "movements"]
+    assert "corrected here already" in value["theirs"]
+    kept = {"A": [("registered", exit_point), ("hospitalised", hospital)],
+            "B": [("registered", exit_point)]}[first]  # fmt: skip
+    assert _effective(central, pid) == kept
+    ConflictReview.of(central).resolve(
+        pid, held["id"], [], by="cli:test", audit=hook(central, "person.write")
+    )
+    _round(central, desk_a, desk_b)
+    _round(central, desk_a, desk_b)
+    winner, loser = (desk_a, desk_b) if first == "A" else (desk_b, desk_a)
+    for s in (central, winner):
+        assert _effective(s, pid) == kept, s
+        assert _movement_conflicts(s) == [], s
+    assert len(_movement_conflicts(loser)) == 1  # open, never silent
+    assert _effective(loser, pid) != kept  # its own correction, until decided there
+    with central.db.read() as conn:
+        row = conn.execute(select(sync_changes).where(sync_changes.c.id == held["id"])).one()
+    assert row.resolved_at is not None
+    second = voided if first == "A" else moved
+    assert json.loads(row.resolution)["not_landed"] == [second["id"]]
+
+
+def test_a_history_holding_a_detention_is_shown_only_to_roles_that_see_detention(
+    desks, clock: Clock
+) -> None:
+    """She was detained and released before her hospital stay: the conflict on her
+    movements is withheld from a registrar (and not theirs to decide, 403), shown to a
+    protection officer (PROTECTION.md line 4)."""
+    central, desk_a, desk_b, exit_point, hospital = desks
+    jail = make_site(central, "Holding centre", "detention")
+    _pull(central, desk_a)
+    _pull(central, desk_b)
+    pid = register(desk_a, exit_point, "Samira")
+    for kind, to in (("detained", jail), ("released", exit_point)):
+        clock.advance(minutes=20)
+        desk_a.movements.record(
+            pid, StatusEventIn(kind=kind, to_site_id=to), audit=hook(desk_a, "movement.write")
+        )
+    clock.advance(minutes=20)
+    admitted = desk_a.movements.record(
+        pid, StatusEventIn(kind="hospitalised", to_site_id=hospital),
+        audit=hook(desk_a, "movement.write"),
+    )  # fmt: skip
+    _round(central, desk_a, desk_b)
+    clock.advance(hours=1)
+    desk_a.movements.correct(admitted["id"], ERROR, audit=hook(desk_a, "movement.write"))
+    desk_b.movements.record(
+        pid, StatusEventIn(kind="discharged", to_site_id=exit_point),
+        audit=hook(desk_b, "movement.write"),
+    )  # fmt: skip
+    _push(desk_b, central)
+    _push(desk_a, central)
+    registrar = _client(central, clock, "reg-exit", Role.REGISTRAR, exit_point)
+    [c] = registrar.get("/api/sync/conflicts").json()
+    [field] = c["fields"]
+    assert field == {"field": "movements", "ours": None, "theirs": None, "withheld": True}
+    refused = registrar.post(
+        f"/api/persons/{pid}/resolve-conflict",
+        json={"conflict_id": c["id"], "theirs": []},
+        headers={"Idempotency-Key": "registrar-decides"},
+    )
+    assert refused.status_code == 403, refused.text
+    assert len(_movement_conflicts(central)) == 1
+    officer = _client(central, clock, "prot-exit", Role.PROTECTION_OFFICER, exit_point)
+    [shown] = officer.get("/api/sync/conflicts").json()
+    assert not shown["fields"][0]["withheld"] and "no hospital stay" in shown["fields"][0]["theirs"]
