@@ -32,12 +32,14 @@ from corridor.domain.paging import Paging
 from corridor.errors import NotFound, Problem, ValidationFailed
 from corridor.schemas import PersonPatch
 from corridor.services.base import AuditHook
-from corridor.storage import changes, queries
+from corridor.services.protection.gate import DETENTION_FIELDS
+from corridor.storage import changes, locations, queries
 from corridor.storage.merge_tables import duplicate_pairs
 from corridor.storage.security_tables import users
 from corridor.storage.sync_tables import sync_acks, sync_changes, sync_nodes
 from corridor.storage.tables import persons, sites
-from corridor.sync import decisions
+from corridor.sync import decisions, facts, histories
+from corridor.sync.histories import MOVEMENTS
 from corridor.sync.holds import HOLD_FIELD
 from corridor.sync.journal import heads_of, open_payload, set_heads
 from corridor.sync.state import decode_row
@@ -328,6 +330,7 @@ class ConflictReview:
                 ours = ours_people[pid]
                 head = head_rows.get(ours_ids[row["id"]])
                 fields = [f for f in (row["conflict_fields"] or "").split(",") if f]
+                moves = self._movements(conn, row) if MOVEMENTS in fields else None
                 out.append(
                     {
                         "id": row["id"],
@@ -336,7 +339,9 @@ class ConflictReview:
                         "name": ours["name"],
                         "ages": [ours.get("age"), theirs.get("age")],
                         "values": [
-                            {
+                            moves
+                            if f == MOVEMENTS and moves is not None
+                            else {
                                 "field": f,
                                 "restricted": restricted_fields(f),
                                 "ours": _plain(value_of(ours, f)),
@@ -361,6 +366,24 @@ class ConflictReview:
                     }
                 )
         return out
+
+    def _movements(self, conn: Connection, row: Any) -> dict[str, Any]:
+        """The ``movements`` of a conflict: ours, the history held here, kept; theirs,
+        why their movements would make it impossible (corridor/sync/histories.py).
+        Shown only to roles that see detention sites where either side holds one."""
+        state = open_payload(self.vault, row["site_id"], row["payload"]) or {"movements": []}
+        target = queries.survivors(conn, [str(row["person_id"])])[0]
+        why = histories.impossible(conn, target, state)
+        return {
+            "field": MOVEMENTS,
+            "restricted": DETENTION_FIELDS
+            if histories.involves_detention(conn, target, state)
+            else frozenset(),
+            "ours": N_("the movement history held here (kept so far)"),
+            "theirs": why
+            or N_("their movements, which no longer make the history impossible here"),
+            "note_roles": [],
+        }
 
     def _theirs(self, conn: Connection, row: Any, today: Any) -> dict[str, Any] | None:
         try:
@@ -414,8 +437,11 @@ class ConflictReview:
             raise ValidationFailed(
                 [Problem("theirs", N_("not a field of this conflict")) for _ in unknown]
             )
-        patch = PersonPatch.model_validate(patch_of(found["theirs"]["person"], list(theirs)))
-        needed = frozenset().union(*(restricted_fields(f) for f in fields))
+        patch = PersonPatch.model_validate(
+            patch_of(found["theirs"]["person"], [f for f in theirs if f != MOVEMENTS])
+        )
+        # The movements' restriction is the conflict's own (a detention in either history).
+        needed = frozenset().union(*(v["restricted"] for v in found["values"]))
         note_roles = [r for v in found["values"] for r in v["note_roles"]]
         check = check_fields(needed, note_roles) if check_fields is not None else None
         self.vault.prepare(found["site_id"])
@@ -435,6 +461,8 @@ class ConflictReview:
                 # Their note taken: whose group it is comes with it, not the decider's.
                 note_roles=found["theirs"]["person"].get("note_roles"),
             )
+            if MOVEMENTS in fields:  # their movements landed (theirs) or corrected back
+                self._decide_movements(conn, person_id, conflict_id, MOVEMENTS in theirs, by)
             # The decision is made on the other side's change: at the other side it
             # follows on from (or merges with) their own and carries the value kept.
             set_heads(conn, {person_id: conflict_id})
@@ -453,6 +481,51 @@ class ConflictReview:
             "fields": resolution["fields"],
             "person": person,
         }
+
+
+    def _decide_movements(
+        self, conn: Connection, person_id: str, conflict_id: str, take: bool, by: str
+    ) -> None:
+        """The movements a conflict held: landed (``take``; Conflict while they would
+        still make the history impossible) or landed and corrected back by ``by``; then
+        the location, the manifests and the places on trucks follow the log, and the
+        other open conflicts of the person on their movements alone whose movements are
+        all held now are settled by this decision."""
+        row = conn.execute(select(sync_changes).where(sync_changes.c.id == conflict_id)).one()
+        state = open_payload(self.vault, row.site_id, row.payload)
+        if state is None:
+            raise NotFound("conflict", field="conflict_id")
+        target = queries.survivors(conn, [person_id])[0]
+        if take:
+            histories.land(conn, target, state)
+        else:
+            _, left_out = histories.keep_ours(conn, target, state, by=by, now=self.clock())
+            if left_out:  # kept in the change, and named in its resolution
+                conn.execute(
+                    update(sync_changes)
+                    .where(sync_changes.c.id == conflict_id)
+                    .values(
+                        resolution=json.dumps(
+                            {**json.loads(row.resolution or "{}"), histories.NOT_LANDED: left_out}
+                        )
+                    )
+                )
+        locations.refresh(conn, [target])
+        facts.follow_voids(conn, [target])
+        others = conn.execute(
+            select(sync_changes).where(
+                sync_changes.c.person_id == person_id,
+                sync_changes.c.state == "conflict",
+                sync_changes.c.resolved_at.is_(None),
+                sync_changes.c.conflict_fields == MOVEMENTS,
+            )
+        ).mappings()
+        for other in list(others):
+            held = open_payload(self.vault, other["site_id"], other["payload"])
+            if held is not None and histories.all_held(conn, target, held):
+                decisions.mark_decided(
+                    conn, other["id"], by, self.clock(), {"settled_by_decision": conflict_id}
+                )
 
 
 def settle(conn: Connection, person_id: str, change: Any) -> None:

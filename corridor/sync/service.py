@@ -48,7 +48,7 @@ from corridor.services.protection.field_vault import (
 from corridor.services.registration.merges import MergeRows
 from corridor.services.registration.person_rows import document_key
 from corridor.services.search import match_index
-from corridor.storage import locations, outbox
+from corridor.storage import locations, outbox, queries
 from corridor.storage.bulk import insert_rows
 from corridor.storage.changes import Note
 from corridor.storage.database import Database
@@ -71,6 +71,7 @@ from corridor.sync import (
     batch,
     decisions,
     facts,
+    histories,
     holds,
     keygrant,
     keys,
@@ -1492,7 +1493,17 @@ class SyncService(Service):
         facts.apply_manifests(conn, state)
         if change["depends_on"] is not None:  # taken off a draft since its base
             facts.take_off(conn, pid, self._base_state(conn, change["depends_on"]), state)
-        target = facts.land_movements(conn, pid, state)
+        # Movements recorded apart that together would make the history impossible:
+        # not landed, held for an officer (corridor/sync/histories.py).
+        left_out = histories.not_landed(conn, pid)
+        if left_out:  # an officer's decision here left these out: not landed again
+            state["movements"] = [m for m in state["movements"] if m["id"] not in left_out]
+        why = histories.impossible(conn, queries.survivors(conn, [pid])[0], state)
+        if why is None:
+            target = facts.land_movements(conn, pid, state)
+        else:
+            target = queries.survivors(conn, [pid])[0]
+            conflicts.append(histories.MOVEMENTS)
         state["_moved"] |= facts.apply_merges(conn, self.merge_rows, state)
         if target != pid:
             state["_moved"].add(target)

@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 NOTE_FIELD = "movement.note"
 # The note of an arrival checked in off the manifest (written by the check-in itself).
 NOT_ON_MANIFEST_NOTE = "not on the manifest"
+# The note of a received movement corrected back by an officer who kept our history
+# (a conflict on the movements decided "ours": corridor/sync/histories.py).
+KEPT_OURS_NOTE = "received apart; corrected back: the history held here was kept"
 
 # Which kind of site an event may lead to (None: any kind).
 SITE_KIND_FOR = {"hospitalised": ("hospital",), "detained": ("detention",)}
@@ -455,6 +458,35 @@ def _history_problems(
         named = {"born": "occurred_at", "departure": "occurred_at", "from": "from_site_id"}
         problems.append(Problem(named.get(rule, field), reason))
     return problems[:1]
+
+
+def history_breaks(
+    conn: Connection, person_id: str, logs: list[list[Event]]
+) -> list[dict[tuple[str, str], Any]]:
+    """For each log of the person's movement events (each folded as the location is):
+    (rule, movement id) -> why, for each rule of the history check (``_history_problems``)
+    it breaks, said of the movement it puts wrong. Used where movements recorded apart
+    come together by sync (corridor/sync/histories.py)."""
+    person = conn.execute(
+        select(persons.c.birth_date, persons.c.birth_precision).where(persons.c.id == person_id)
+    ).one()
+    born = None if person.birth_precision == "estimated" else person.birth_date
+    birth = format_birth_date(born, person.birth_precision) or ""
+    trips = {e.manifest_id for log in logs for e in log if e.kind == "arrived" and e.manifest_id}
+    departures = dict(
+        conn.execute(
+            select(manifests.c.id, manifests.c.dispatched_at).where(manifests.c.id.in_(trips))
+        ).all()
+    )
+    return [
+        {
+            (rule, event.id): _rule_reason(rule, event, other, state, birth, departures)
+            for (rule, event), (other, state) in _broken_rules(
+                effective_events(log), born, departures
+            ).items()
+        }
+        for log in logs
+    ]
 
 
 def _broken_rules(

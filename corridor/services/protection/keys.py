@@ -30,7 +30,7 @@ from corridor.security.crypto import (
 from corridor.security.errors import KeyUnavailable
 from corridor.security.tables import site_keys
 from corridor.services.base import AuditHook, Service
-from corridor.services.movements.events import NOT_ON_MANIFEST_NOTE
+from corridor.services.movements.events import KEPT_OURS_NOTE, NOT_ON_MANIFEST_NOTE
 from corridor.services.movements.manifests import LATE_ARRIVAL_NOTE
 from corridor.services.protection import detention
 from corridor.services.protection.field_vault import (
@@ -69,7 +69,7 @@ NO_LOOKUP = ""
 # The notes the check-in writes itself (a late arrival; an arrival off the manifest):
 # the code's fixed texts, which say no more than the log's facts, stored as they are
 # (a site node writes them for travellers of any site).
-GENERATED_NOTES = (LATE_ARRIVAL_NOTE, NOT_ON_MANIFEST_NOTE)
+GENERATED_NOTES = (LATE_ARRIVAL_NOTE, NOT_ON_MANIFEST_NOTE, KEPT_OURS_NOTE)
 
 # Who acts from the command line: there is no logged-in user, so the audit row names the
 # operator's account on the machine (``cli:<login>``) and the administrator role.

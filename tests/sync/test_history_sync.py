@@ -1,0 +1,347 @@
+"""Issue 16: a movement correction received by sync is checked against the whole
+history held where it lands (docs/sync.md, "A received movement that would make the
+history impossible").
+
+Two desks of the exit point (the ``pair`` fixture's node as desk A, a second node as
+desk B) and the central (SQLite and PostgreSQL) hold a woman taken to hospital. Apart,
+desk A voids the admission (recorded in error) while desk B records her discharge.
+Each write is valid where it is made, but together they leave a discharge with no
+hospital stay before it. Before, whichever came second was applied as it came: the
+central's history read "registered, discharged". Now the second is held, its movements
+not landed, as a conflict on ``movements`` in the review queue; the officer's decision
+lands them (refused while they would still break the history) or keeps ours (their
+movements landed, then corrected back, so nothing anybody recorded is lost), and every
+installation ends with the same possible history.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from corridor.domain.movements import effective_events
+from corridor.errors import Conflict
+from corridor.schemas import CorrectionIn, StatusEventIn
+from corridor.security.roles import Role
+from corridor.services import Services
+from corridor.storage import locations
+from corridor.storage.sync_tables import sync_changes
+from corridor.sync.conflicts import ConflictReview
+from tests.conftest import Clock
+from tests.sync.helpers import hook, make_site, register, sync
+from tests.sync.test_bundles import _enrol, _node_services
+from tests.sync.test_conflicts import _client, _events
+from tests.sync.test_facts import _pull, _push
+
+ERROR = CorrectionIn(kind="voided", note="recorded in error")
+
+
+@pytest.fixture
+def desks(
+    pair: tuple[Services, Services, str, str], tmp_path: Path, sqlite_template: Path, clock: Clock
+) -> Iterator[tuple[Services, Services, Services, str, str]]:
+    central, desk_a, exit_point, _ = pair
+    hospital = make_site(central, "Hospital", "hospital")
+    _pull(central, desk_a)  # a site made after enrolment reaches the node
+    desk_b = _node_services(tmp_path, sqlite_template, clock, "desk-b")
+    _enrol(central, desk_b, "Exit")
+    yield central, desk_a, desk_b, exit_point, hospital
+    desk_b.db.dispose()
+
+
+def _effective(s: Services, pid: str) -> list[tuple[str, str | None]]:
+    """The person's history as it counts here: (kind, destination) in time order."""
+    with s.db.read() as conn:
+        logged = locations.events_of(conn, [pid])[pid]
+    return [(e.kind, e.to_site_id) for e in effective_events(logged)]
+
+
+def _apart(
+    central: Services, desk_a: Services, desk_b: Services, exit_point: str, hospital: str,
+    clock: Clock, first: str,
+) -> tuple[str, str, str]:  # fmt: skip
+    """Samira registered at desk A and taken to hospital, known at all three; then, apart,
+    desk A voids the admission and desk B records her discharge; both pushed (``first``
+    before the other). The person, the void's and the discharge's ids."""
+    pid = register(desk_a, exit_point, "Samira")
+    clock.advance(hours=1)
+    admitted = desk_a.movements.record(
+        pid, StatusEventIn(kind="hospitalised", to_site_id=hospital),
+        audit=hook(desk_a, "movement.write"),
+    )  # fmt: skip
+    _push(desk_a, central)
+    _pull(central, desk_a)
+    _pull(central, desk_b)
+    clock.advance(hours=1)
+    void = desk_a.movements.correct(
+        admitted["id"], ERROR, audit=hook(desk_a, "movement.write")
+    )
+    discharge = desk_b.movements.record(
+        pid, StatusEventIn(kind="discharged", to_site_id=exit_point),
+        audit=hook(desk_b, "movement.write"),
+    )  # fmt: skip
+    desks = {"A": desk_a, "B": desk_b}
+    for name in (first, *({"A", "B"} - {first})):
+        _push(desks[name], central)
+    return pid, void["id"], discharge["id"]
+
+
+def _round(central: Services, desk_a: Services, desk_b: Services) -> None:
+    for desk in (desk_a, desk_b):
+        _push(desk, central)
+    for desk in (desk_a, desk_b):
+        _pull(central, desk)
+
+
+def _movement_conflicts(s: Services) -> list[dict[str, Any]]:
+    return [c for c in ConflictReview.of(s).queue() if "movements" in c["fields"]]
+
+
+@pytest.mark.parametrize("first", ["A", "B"])
+def test_a_correction_and_a_movement_made_apart_are_held_not_applied_at_the_central(
+    desks, clock: Clock, first: str
+) -> None:
+    central, desk_a, desk_b, exit_point, hospital = desks
+    pid, void, discharge = _apart(central, desk_a, desk_b, exit_point, hospital, clock, first)
+    # Before: the central held "registered, discharged": a discharge ending no stay.
+    assert _effective(central, pid) != [("registered", exit_point), ("discharged", exit_point)]
+    # What came first stands; what came second is held, nothing of it lost.
+    stands = {"A": [("registered", exit_point)], "B": [
+        ("registered", exit_point), ("hospitalised", hospital), ("discharged", exit_point)
+    ]}  # fmt: skip
+    assert _effective(central, pid) == stands[first]
+    [held] = _movement_conflicts(central)
+    assert held["person_id"] == pid
+    [value] = [v for v in held["values"] if v["field"] == "movements"]
+    assert "discharge" in value["theirs"]  # why: the discharge would end no hospital stay
+    assert sync(central).status()["conflicts"] == 1
+    # Each desk holds what the other sent the same way.
+    _pull(central, desk_a)
+    _pull(central, desk_b)
+    assert _effective(desk_a, pid) == [("registered", exit_point)]
+    assert _effective(desk_b, pid) == stands["B"]
+    assert len(_movement_conflicts(desk_a)) == len(_movement_conflicts(desk_b)) == 1
+
+
+@pytest.mark.parametrize("first", ["A", "B"])
+def test_keeping_ours_lands_theirs_corrected_back_at_every_installation(
+    desks, clock: Clock, first: str
+) -> None:
+    central, desk_a, desk_b, exit_point, hospital = desks
+    pid, void, discharge = _apart(central, desk_a, desk_b, exit_point, hospital, clock, first)
+    kept = _effective(central, pid)
+    [held] = _movement_conflicts(central)
+    ConflictReview.of(central).resolve(
+        pid, held["id"], [], by="cli:test", audit=hook(central, "person.write")
+    )
+    assert _effective(central, pid) == kept
+    with central.db.read() as conn:
+        ids = {e.id for e in locations.events_of(conn, [pid])[pid]}
+    assert {void, discharge} <= ids  # both recorded, the held one corrected back
+    _round(central, desk_a, desk_b)
+    _round(central, desk_a, desk_b)
+    for s in (central, desk_a, desk_b):
+        assert _effective(s, pid) == kept, s
+        assert _movement_conflicts(s) == [], s
+        assert sync(s).status()["conflicts"] == 0
+
+
+def test_taking_theirs_is_refused_while_it_breaks_the_history_then_lands(
+    desks, clock: Clock
+) -> None:
+    """Desk B's discharge came first: desk A's void is held. Taking it is refused while
+    the discharge stands (409, the reason said); the officer voids the discharge, then
+    takes the void: her history is the registration alone, at all three."""
+    central, desk_a, desk_b, exit_point, hospital = desks
+    pid, void, discharge = _apart(central, desk_a, desk_b, exit_point, hospital, clock, "B")
+    [held] = _movement_conflicts(central)
+    review = ConflictReview.of(central)
+    with pytest.raises(Conflict):
+        review.resolve(
+            pid, held["id"], ["movements"], by="cli:test", audit=hook(central, "person.write")
+        )
+    assert len(_movement_conflicts(central)) == 1  # nothing written
+    central.movements.correct(
+        discharge, ERROR, audit=hook(central, "movement.write")
+    )
+    review.resolve(
+        pid, held["id"], ["movements"], by="cli:test", audit=hook(central, "person.write")
+    )
+    assert _effective(central, pid) == [("registered", exit_point)]
+    _round(central, desk_a, desk_b)
+    _round(central, desk_a, desk_b)
+    for s in (central, desk_a, desk_b):
+        assert _effective(s, pid) == [("registered", exit_point)], s
+        assert _movement_conflicts(s) == [], s
+
+
+def test_a_correction_made_on_the_history_held_applies_as_before(desks, clock: Clock) -> None:
+    """Nothing done apart: a void made at desk A on what the central holds applies there
+    and at desk B as it did, no conflict."""
+    central, desk_a, desk_b, exit_point, hospital = desks
+    pid = register(desk_a, exit_point, "Samira")
+    clock.advance(hours=1)
+    admitted = desk_a.movements.record(
+        pid, StatusEventIn(kind="hospitalised", to_site_id=hospital),
+        audit=hook(desk_a, "movement.write"),
+    )  # fmt: skip
+    _round(central, desk_a, desk_b)
+    clock.advance(hours=1)
+    desk_a.movements.correct(
+        admitted["id"], ERROR, audit=hook(desk_a, "movement.write")
+    )
+    _round(central, desk_a, desk_b)
+    for s in (central, desk_a, desk_b):
+        assert _effective(s, pid) == [("registered", exit_point)]
+        assert ConflictReview.of(s).queue() == []
+
+
+def test_the_held_movements_are_shown_and_decided_through_the_api_and_the_page(
+    desks, clock: Clock
+) -> None:
+    """A registrar of the exit reads the conflict in the queue (the field ``movements``
+    with why), on the page too; taking theirs is 409 while the discharge stands; keeping
+    ours is a decision audited and journaled like any other."""
+    central, desk_a, desk_b, exit_point, hospital = desks
+    pid, void, discharge = _apart(central, desk_a, desk_b, exit_point, hospital, clock, "B")
+    officer = _client(central, clock, "reg-exit", Role.REGISTRAR, exit_point)
+    listed = officer.get("/api/sync/conflicts")
+    assert listed.status_code == 200 and listed.headers["X-Total-Count"] == "1"
+    [c] = listed.json()
+    [field] = c["fields"]
+    assert field["field"] == "movements" and not field["withheld"]
+    assert "no hospital stay" in field["theirs"] and field["ours"]
+    page = officer.get("/sync/conflicts")
+    assert 'data-field="movements"' in page.text and "no hospital stay" in page.text
+
+    refused = officer.post(
+        f"/api/persons/{pid}/resolve-conflict",
+        json={"conflict_id": c["id"], "theirs": ["movements"]},
+        headers={"Idempotency-Key": "take-theirs"},
+    )
+    assert refused.status_code == 409, refused.text
+    assert "no hospital stay" in refused.text
+    assert _effective(central, pid)[-1] == ("discharged", exit_point)  # nothing written
+    before = _events(central, pid)
+    kept = officer.post(
+        f"/api/persons/{pid}/resolve-conflict",
+        json={"conflict_id": c["id"], "theirs": []},
+        headers={"Idempotency-Key": "keep-ours"},
+    )
+    assert kept.status_code == 200, kept.text
+    assert kept.json()["fields"] == {"movements": "ours"}
+    assert ("person.write", "allowed") in _events(central, pid)[len(before) :]
+    assert officer.get("/api/sync/conflicts").json() == []
+    history = central.movements.history(pid)
+    assert {void, discharge} <= {m["id"] for m in history}
+    assert [m["kind"] for m in history if not m["corrected"]] == [
+        "registered", "hospitalised", "discharged"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("first", ["A", "B"])
+def test_two_corrections_of_one_movement_made_apart_do_not_both_stand(
+    desks, clock: Clock, first: str
+) -> None:
+    """Desk A puts the admission an hour earlier, desk B voids it, apart. One movement
+    takes one correction (``movements.corrects_id`` is unique): before, the second to
+    arrive failed the central's import with the database's constraint, every sync of
+    that desk after it too. Now it is held (a movement corrected already); keeping ours
+    leaves the first's history at the central and the first desk, theirs kept in the
+    change that brought it. The other desk holds the first's correction the same way,
+    open, visible in its queue (docs/sync.md: making it converge is left)."""
+    central, desk_a, desk_b, exit_point, hospital = desks
+    pid = register(desk_a, exit_point, "Samira")
+    clock.advance(hours=2)
+    admitted = desk_a.movements.record(
+        pid, StatusEventIn(kind="hospitalised", to_site_id=hospital),
+        audit=hook(desk_a, "movement.write"),
+    )  # fmt: skip
+    _round(central, desk_a, desk_b)
+    clock.advance(hours=1)
+    earlier = CorrectionIn(
+        kind="hospitalised",
+        from_site_id=exit_point,
+        to_site_id=hospital,
+        occurred_at=admitted["occurred_at"] - timedelta(hours=1),
+        note="admitted earlier",
+    )
+    moved = desk_a.movements.correct(admitted["id"], earlier, audit=hook(desk_a, "movement.write"))
+    voided = desk_b.movements.correct(admitted["id"], ERROR, audit=hook(desk_b, "movement.write"))
+    desks_by = {"A": desk_a, "B": desk_b}
+    for name in (first, *({"A", "B"} - {first})):
+        _push(desks_by[name], central)
+    [held] = _movement_conflicts(central)
+    [value] = [v for v in held["values"] if v["field"] == "movements"]
+    assert "corrected here already" in value["theirs"]
+    kept = {"A": [("registered", exit_point), ("hospitalised", hospital)],
+            "B": [("registered", exit_point)]}[first]  # fmt: skip
+    assert _effective(central, pid) == kept
+    ConflictReview.of(central).resolve(
+        pid, held["id"], [], by="cli:test", audit=hook(central, "person.write")
+    )
+    _round(central, desk_a, desk_b)
+    _round(central, desk_a, desk_b)
+    winner, loser = (desk_a, desk_b) if first == "A" else (desk_b, desk_a)
+    for s in (central, winner):
+        assert _effective(s, pid) == kept, s
+        assert _movement_conflicts(s) == [], s
+    assert len(_movement_conflicts(loser)) == 1  # open, never silent
+    assert _effective(loser, pid) != kept  # its own correction, until decided there
+    with central.db.read() as conn:
+        row = conn.execute(select(sync_changes).where(sync_changes.c.id == held["id"])).one()
+    assert row.resolved_at is not None
+    second = voided if first == "A" else moved
+    assert json.loads(row.resolution)["not_landed"] == [second["id"]]
+
+
+def test_a_history_holding_a_detention_is_shown_only_to_roles_that_see_detention(
+    desks, clock: Clock
+) -> None:
+    """She was detained and released before her hospital stay: the conflict on her
+    movements is withheld from a registrar (and not theirs to decide, 403), shown to a
+    protection officer (PROTECTION.md line 4)."""
+    central, desk_a, desk_b, exit_point, hospital = desks
+    jail = make_site(central, "Holding centre", "detention")
+    _pull(central, desk_a)
+    _pull(central, desk_b)
+    pid = register(desk_a, exit_point, "Samira")
+    for kind, to in (("detained", jail), ("released", exit_point)):
+        clock.advance(minutes=20)
+        desk_a.movements.record(
+            pid, StatusEventIn(kind=kind, to_site_id=to), audit=hook(desk_a, "movement.write")
+        )
+    clock.advance(minutes=20)
+    admitted = desk_a.movements.record(
+        pid, StatusEventIn(kind="hospitalised", to_site_id=hospital),
+        audit=hook(desk_a, "movement.write"),
+    )  # fmt: skip
+    _round(central, desk_a, desk_b)
+    clock.advance(hours=1)
+    desk_a.movements.correct(admitted["id"], ERROR, audit=hook(desk_a, "movement.write"))
+    desk_b.movements.record(
+        pid, StatusEventIn(kind="discharged", to_site_id=exit_point),
+        audit=hook(desk_b, "movement.write"),
+    )  # fmt: skip
+    _push(desk_b, central)
+    _push(desk_a, central)
+    registrar = _client(central, clock, "reg-exit", Role.REGISTRAR, exit_point)
+    [c] = registrar.get("/api/sync/conflicts").json()
+    [field] = c["fields"]
+    assert field == {"field": "movements", "ours": None, "theirs": None, "withheld": True}
+    refused = registrar.post(
+        f"/api/persons/{pid}/resolve-conflict",
+        json={"conflict_id": c["id"], "theirs": []},
+        headers={"Idempotency-Key": "registrar-decides"},
+    )
+    assert refused.status_code == 403, refused.text
+    assert len(_movement_conflicts(central)) == 1
+    officer = _client(central, clock, "prot-exit", Role.PROTECTION_OFFICER, exit_point)
+    [shown] = officer.get("/api/sync/conflicts").json()
+    assert not shown["fields"][0]["withheld"] and "no hospital stay" in shown["fields"][0]["theirs"]
