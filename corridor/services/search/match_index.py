@@ -242,7 +242,9 @@ _RELATIVE_OF_HOUSEHOLD = _ME.c.id.label("relative_of")
 _MY_RELATIONSHIP = _ME.c.relationship_to_head.label("my_relationship")
 
 
-def with_relatives(conn: Connection, records: Sequence[PersonRecord]) -> list[PersonRecord]:
+def with_relatives(
+    conn: Connection, records: Sequence[PersonRecord], *, tracing: bool = False
+) -> list[PersonRecord]:
     """``records`` (registered persons) with what their links and household say about
     their family, for the engine's "mother's name" and "relatives" comparisons: the
     mother's name where none was recorded (a linked parent who is a woman, or, for a
@@ -251,18 +253,31 @@ def with_relatives(conn: Connection, records: Sequence[PersonRecord]) -> list[Pe
     sisters registered as the head's children are linked to the head only).
     Names are plain (not sealed) columns; no scope applies to them: they are never
     shown, only compared (a mother's name read here is marked ``mother_from_family``,
-    which the engine's sentences do not quote)."""
+    which the engine's sentences do not quote).
+
+    ``tracing`` (a search for a tracing enquiry): the relatives who refused tracing are
+    left out, compared no more than they are offered (PROTECTION.md 2). An explanation
+    saying "a relative's name agrees" or a mother's name agreeing would tell the tracing
+    officer that a person the enquiry names is registered beside the one sought. An
+    erased relative is left out of every search (their names are gone)."""
     ids = [r.record_id for r in records]
     if not ids:
         return []
     relatives: dict[str, list[str]] = {pid: [] for pid in ids}
     mothers: dict[str, str] = {}
+    shown = [_OTHER.c.anonymised_at.is_(None)]
+    if tracing:
+        shown.append(_OTHER.c.consent_tracing.is_(True))
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         for rel in conn.execute(
             select(_RELATIVE_OF_LINK, relationships.c.kind, *_RELATIVE_COLUMNS)
             .join(_OTHER, _OTHER.c.id == relationships.c.other_person_id)
-            .where(relationships.c.person_id.in_(chunk), relationships.c.removed_at.is_(None))
+            .where(
+                relationships.c.person_id.in_(chunk),
+                relationships.c.removed_at.is_(None),
+                *shown,
+            )
             .order_by(relationships.c.person_id, _OTHER.c.id)
         ).mappings():
             pid, name = rel["relative_of"], plain_name(rel)
@@ -273,7 +288,7 @@ def with_relatives(conn: Connection, records: Sequence[PersonRecord]) -> list[Pe
         for rel in conn.execute(
             select(_RELATIVE_OF_HOUSEHOLD, _MY_RELATIONSHIP, *_RELATIVE_COLUMNS)
             .join(_OTHER, _OTHER.c.household_id == _ME.c.household_id)
-            .where(_ME.c.id.in_(chunk), _OTHER.c.id != _ME.c.id, _OTHER.c.anonymised_at.is_(None))
+            .where(_ME.c.id.in_(chunk), _OTHER.c.id != _ME.c.id, *shown)
             .order_by(_ME.c.id, _OTHER.c.id)
         ).mappings():
             pid, name = rel["relative_of"], plain_name(rel)

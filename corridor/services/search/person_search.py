@@ -188,7 +188,9 @@ class PersonSearchService(Service):
             rows = {r["id"]: r for r in conn.execute(rows_q).mappings()}
             docs = documents_of(conn, list(rows))
             records = with_relatives(
-                conn, stored_records([rows[c] for c in cands if c in rows], docs, self.vault)
+                conn,
+                stored_records([rows[c] for c in cands if c in rows], docs, self.vault),
+                tracing=tracing,
             )
             model, variants = self.model, self.variants
             matcher = Matcher(

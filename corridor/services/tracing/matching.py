@@ -137,7 +137,7 @@ def candidate_records(
         return {}
     docs = documents_of(conn, list(rows))
     records = stored_records([rows[pid] for pid in ids if pid in rows], docs, vault)
-    return {r.record_id: r for r in with_relatives(conn, records)}
+    return {r.record_id: r for r in with_relatives(conn, records, tracing=True)}
 
 
 def matcher_for(
