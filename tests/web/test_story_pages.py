@@ -13,7 +13,7 @@ from corridor.schemas import PersonIn, SiteIn
 from corridor.security.roles import Role
 from corridor.services import Services
 from corridor.web.i18n import LANG_COOKIE
-from tests.web.conftest import PageClient, page_client
+from tests.web.conftest import PageClient, csrf, page_client
 
 
 def _site(svc: Services, name: str, kind: str) -> str:
@@ -89,3 +89,40 @@ def test_the_refusal_of_a_childs_disclosure_names_the_role_in_words(
     assert "protection_officer" not in alert and "_" not in alert, alert
     if lang == "en":
         assert alert == "For a child, disclosure is decided by a protection officer"
+
+
+def _options(page: str, name: str) -> list[str]:
+    [select] = re.findall(
+        rf'<select id="f-{re.escape(name)}" name="{re.escape(name)}".*?</select>', page, re.S
+    )
+    return re.findall(r'<option value="([^"]*)"', select)
+
+
+def test_a_closed_site_is_not_offered_and_a_late_form_names_it(database, clock, services):
+    """The administrator closes the camp. The registration forms and the manifest's
+    "To" still offered it, and choosing it was refused with "site '01a2...' is closed":
+    its id, not its name. A closed site still sends trucks away (the "From" list keeps
+    it)."""
+    svc = services
+    exit_point = _site(svc, "Exit point Rabia", "exit_point")
+    camp = _site(svc, "Camp Newroz", "camp")
+    officer = page_client(database, clock, roles=(Role.REGISTRAR, Role.MOVEMENT_OFFICER))
+    admin = page_client(database, clock, roles=(Role.ADMINISTRATOR,), name="admin")
+    manifests_before = officer.page("/manifests")  # a page loaded before the close
+    admin.page(f"/admin/sites/{camp}")
+    assert admin.submit(f"/admin/sites/{camp}/close", {}).status_code == 200
+    for url, field in (
+        ("/register", "site_id"),
+        ("/register/household", "site_id"),
+        ("/manifests", "to_site_id"),
+    ):
+        options = _options(officer.page(url), field)
+        assert exit_point in options and camp not in options, (url, options)
+    assert camp in _options(officer.page("/manifests"), "from_site_id")
+    # The form loaded before the close is refused on its field, the camp named.
+    officer.token = csrf(manifests_before)
+    body = {"vehicle": "Truck 2", "from_site_id": exit_point, "to_site_id": camp}
+    r = officer.submit("/manifests", body)
+    assert r.status_code == 422
+    assert re.search(r'id="e-to_site_id">site Camp Newroz is closed<', r.text), r.text[-3000:]
+    assert camp not in re.sub(r'value="[^"]*"', "", r.text)  # the id is in no text

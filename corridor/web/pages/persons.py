@@ -48,6 +48,16 @@ def site_names(svc: Services, who: Caller) -> dict[str, str]:
     return {s["id"]: s["name"] for s in svc.sites.all(reveal=who.sees("detention"))}
 
 
+def open_site_names(svc: Services, who: Caller) -> dict[str, str]:
+    """``site_names`` less the sites an administrator closed: a closed site takes no
+    new registration and no manifest to it, so forms do not offer it."""
+    return {
+        s["id"]: s["name"]
+        for s in svc.sites.all(reveal=who.sees("detention"))
+        if not s.get("closed_at")
+    }
+
+
 def _person(
     request: Request,
     svc: Services,
