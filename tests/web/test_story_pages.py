@@ -12,7 +12,7 @@ import pytest
 from corridor.schemas import PersonIn, SiteIn
 from corridor.security.roles import Role
 from corridor.services import Services
-from corridor.web.i18n import LANG_COOKIE
+from corridor.web.i18n import LANG_COOKIE, translations
 from tests.web.conftest import PageClient, csrf, page_client
 
 
@@ -126,3 +126,87 @@ def test_a_closed_site_is_not_offered_and_a_late_form_names_it(database, clock, 
     assert r.status_code == 422
     assert re.search(r'id="e-to_site_id">site Camp Newroz is closed<', r.text), r.text[-3000:]
     assert camp not in re.sub(r'value="[^"]*"', "", r.text)  # the id is in no text
+
+
+def _where(page: str, number: str) -> str:
+    """The "Where" cell of the row of ``number`` (a household's table)."""
+    [row] = re.findall(rf"<tr>(?:(?!</tr>).)*{re.escape(number)}(?:(?!</tr>).)*</tr>", page, re.S)
+    return re.findall(r"<td>(.*?)</td>", row, re.S)[-1]
+
+
+def test_a_child_missing_from_the_truck_is_unaccounted_for_on_every_page(database, clock, services):
+    """Layla, 7, is on the truck with her mother and brother and does not get off at the
+    camp. Once the truck is due, the manifest and the unaccounted list say "unaccounted
+    for"; her own page, her household's and the separated families page (the protection
+    officer's) said "in transit", and the families list's JSON called her unaccounted
+    before the truck was even due."""
+    svc = services
+    exit_point = _site(svc, "Exit point Rabia", "exit_point")
+    camp = _site(svc, "Camp Newroz", "camp")
+    officer = page_client(database, clock)
+    officer.page("/register/household")
+    r = officer.submit(
+        "/register/household",
+        {
+            "purpose": "registration and assistance",
+            "legal_basis": "vital_interest",
+            "consent_tracing": "1",
+            "site_id": exit_point,
+            "head.given_name_original": "فاطمة",
+            "head.family_name_original": "العلي",
+            "head.sex": "f",
+            "head.estimated_age": "35",
+            "members[0].relationship": "child",
+            "members[0].given_name_original": "ليلى",
+            "members[0].family_name_original": "العلي",
+            "members[0].sex": "f",
+            "members[0].estimated_age": "7",
+        },
+    )
+    household_id = str(r.url).rsplit("/", 1)[1]
+    members = officer.get(f"/households/{household_id}.json").json()["household"]["members"]
+    mother = next(m for m in members if m["relationship_to_head"] == "head")
+    layla = next(m for m in members if m["relationship_to_head"] == "child")
+    officer.page("/manifests")
+    r = officer.submit(
+        "/manifests", {"vehicle": "Truck 1", "from_site_id": exit_point, "to_site_id": camp}
+    )
+    url = str(r.url).replace("https://testserver", "")
+    officer.page(url)
+    numbers = "\n".join(m["registration_number"] for m in members)
+    officer.submit(f"{url}/persons", {"registration_numbers": numbers})
+    officer.page(url)
+    officer.submit(f"{url}/dispatch", {"confirmed": "yes", "travel_hours": "2"})
+    officer.page(url)
+    officer.submit(f"{url}/check-in", {"registration_number": mother["registration_number"]})
+
+    def families() -> list[dict[str, object]]:
+        [family] = officer.get("/families.json").json()["families"]
+        return list(family["members"])
+
+    # Before the truck is due: in transit, everywhere.
+    assert not next(m for m in families() if m["id"] == layla["id"])["unaccounted"]
+    assert "in transit" in _where(officer.page(f"/households/{household_id}"), layla["name"])
+    assert "unaccounted" not in officer.page(f"/persons/{layla['id']}")
+
+    clock.advance(minutes=14)
+    officer.get("/")  # the session stays alive
+    clock.advance(minutes=14)
+    officer.get("/")
+    clock.advance(hours=1.6)  # the truck is due (the session ended: sign in again)
+    officer = page_client(database, clock, name="officer2")
+    counts = officer.get(f"{url}.json").json()["manifest"]["counts"]
+    assert counts["unaccounted"] == 1 and counts["in_transit"] == 0
+    assert next(m for m in families() if m["id"] == layla["id"])["unaccounted"]
+    assert officer.get(f"/persons/{layla['id']}.json").json()["person"]["location"]["unaccounted"]
+    for page in (
+        officer.page(f"/persons/{layla['id']}").split("<h2", 1)[0],
+        _where(officer.page(f"/households/{household_id}"), layla["registration_number"]),
+        _where(officer.page("/families"), layla["name"]),
+    ):
+        assert "unaccounted for" in page and "in transit" not in page, page
+    officer.cookies.set(LANG_COOKIE, "ku")
+    page = officer.page(f"/persons/{layla['id']}").split("<h2", 1)[0]
+    words = translations("ku").gettext
+    assert words("unaccounted for") != "unaccounted for"
+    assert words("unaccounted for") in page and words("in transit") not in page
