@@ -210,3 +210,23 @@ def test_a_child_missing_from_the_truck_is_unaccounted_for_on_every_page(databas
     words = translations("ku").gettext
     assert words("unaccounted for") != "unaccounted for"
     assert words("unaccounted for") in page and words("in transit") not in page
+
+
+def test_linking_a_person_to_themselves_says_why_on_the_number(database, clock, services):
+    """A protection officer types the girl's own number as her grandfather's (the
+    wristbands side by side): the page came back 422 with no message anywhere, the
+    reason given on a field the form does not have (``other_person_id``)."""
+    camp = _site(services, "Camp Newroz", "camp")
+    girl = _person(services, camp, given_name="Nour", estimated_age=15, consent={"tracing": True})
+    officer = page_client(database, clock, roles=(Role.PROTECTION_OFFICER,), name="protect")
+    number = officer.get(f"/persons/{girl}.json").json()["person"]["registration_number"]
+    officer.page(f"/persons/{girl}")
+    r = officer.submit(
+        f"/persons/{girl}/links", {"registration_number": number, "link_kind": "grandparent"}
+    )
+    assert r.status_code == 422
+    assert re.search(
+        r'id="e-registration_number">a person cannot be their own relative<', r.text
+    ), r.text
+    assert 'aria-describedby="e-registration_number"' in r.text
+    assert f'value="{number}"' in r.text  # as typed
