@@ -230,3 +230,35 @@ def test_linking_a_person_to_themselves_says_why_on_the_number(database, clock, 
     ), r.text
     assert 'aria-describedby="e-registration_number"' in r.text
     assert f'value="{number}"' in r.text  # as typed
+
+
+@pytest.mark.parametrize("lang", ["en", "ku"])
+def test_manifest_refusals_name_no_field_code(database, clock, services, lang):
+    """The same site chosen as "From" and "To", and "Check in" pressed with the box
+    empty: the refusals read "must differ from from_site_id" and "give person_id or
+    registration_number", the API's field names, in Kurmanji too."""
+    exit_point = _site(services, "Exit point Rabia", "exit_point")
+    camp = _site(services, "Camp Newroz", "camp")
+    girl = _person(services, exit_point, given_name="Nour", consent={"tracing": True})
+    officer = page_client(database, clock, roles=(Role.MOVEMENT_OFFICER,), name="mover")
+    officer.cookies.set(LANG_COOKIE, lang)
+    officer.page("/manifests")
+    same = {"vehicle": "Truck 1", "from_site_id": exit_point, "to_site_id": exit_point}
+    r = officer.submit("/manifests", same)
+    assert r.status_code == 422
+    [why] = re.findall(r'id="e-to_site_id">(.*?)<', r.text)
+    assert "_id" not in why and why, why
+    r = officer.submit("/manifests", {**same, "to_site_id": camp})
+    url = str(r.url).replace("https://testserver", "")
+    officer.page(url)
+    person = officer.get(f"/persons/{girl}.json").json()["person"]
+    officer.submit(f"{url}/persons", {"registration_numbers": person["registration_number"]})
+    officer.page(url)
+    officer.submit(f"{url}/dispatch", {"confirmed": "yes", "travel_hours": "2"})
+    officer.page(url)
+    r = officer.submit(f"{url}/check-in", {"registration_number": ""})
+    assert r.status_code == 422
+    [why] = re.findall(r'<p class="error" role="alert">(.*?)</p>', r.text, re.S)
+    assert "_id" not in why and "registration_number" not in why and why, why
+    if lang == "en":
+        assert why == "give a person id or a registration number"

@@ -87,7 +87,7 @@ class ManifestService(Service):
         nobody is on it yet)."""
         problems = []
         if data.from_site_id == data.to_site_id:
-            problems.append(Problem("to_site_id", N_("must differ from from_site_id")))
+            problems.append(Problem("to_site_id", N_("must differ from the site it leaves from")))
         row = {
             "id": uuid7(),
             "vehicle": data.vehicle,
@@ -1141,7 +1141,7 @@ def _resolve_person(conn: Connection, data: CheckInIn) -> str:
         if pid is None:
             raise NotFound("person", field="registration_number")
         return pid
-    raise ValidationFailed([Problem("person_id", N_("give person_id or registration_number"))])
+    raise ValidationFailed([Problem("person_id", N_("give a person id or a registration number"))])
 
 
 def _on_board(conn: Connection, manifest_id: str) -> list[str]:
