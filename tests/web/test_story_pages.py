@@ -262,3 +262,77 @@ def test_manifest_refusals_name_no_field_code(database, clock, services, lang):
     assert "_id" not in why and "registration_number" not in why and why, why
     if lang == "en":
         assert why == "give a person id or a registration number"
+
+
+def _timeline(page: str) -> str:
+    return page.split('id="movements"', 1)[1].split("</ol>", 1)[0]
+
+
+def test_a_movements_note_is_on_the_person_page_for_those_who_may_read_it(
+    database, clock, services
+):
+    """A protection officer records the old man's detention with a note ("taken at the
+    Rabia checkpoint"), a health officer his admission with one: the person page never
+    showed a movement's note to anyone (the JSON twin did), so what the form's "Note"
+    took was lost from the pages. Each note is shown to the roles the gate lets read it,
+    and a note Corridor wrote itself is in the reader's language."""
+    exit_point = _site(services, "Exit point Rabia", "exit_point")
+    hospital = _site(services, "Hospital Dohuk", "hospital")
+    facility = _site(services, "Airport facility", "detention")
+    man = _person(
+        services,
+        exit_point,
+        given_name_original="عبدالله",
+        estimated_age=78,
+        consent={"tracing": False},
+    )
+    health = page_client(database, clock, roles=(Role.HEALTH,), name="nurse")
+    health.page(f"/persons/{man}")
+    health.submit(
+        f"/persons/{man}/events",
+        {"kind": "hospitalised", "to_site_id": hospital, "note": "insulin, diabetic"},
+    )
+    protection = page_client(database, clock, roles=(Role.PROTECTION_OFFICER,), name="prot")
+    protection.page(f"/persons/{man}")
+    r = protection.submit(
+        f"/persons/{man}/events",
+        {"kind": "detained", "to_site_id": facility, "note": "taken at the Rabia checkpoint"},
+    )
+    assert r.status_code == 200, r.text[:300]
+    timeline = _timeline(protection.page(f"/persons/{man}"))
+    assert "taken at the Rabia checkpoint" in timeline and "insulin" not in timeline
+    timeline = _timeline(health.page(f"/persons/{man}"))
+    assert "insulin, diabetic" in timeline and "checkpoint" not in timeline
+    registrar = page_client(database, clock, roles=(Role.REGISTRAR,), name="desk")
+    timeline = _timeline(registrar.page(f"/persons/{man}"))
+    assert "insulin" not in timeline and "checkpoint" not in timeline
+
+
+def test_a_note_corridor_wrote_is_in_the_readers_language(database, clock, services):
+    """A boy scanned off the truck's list at the camp: his arrival's note, written by
+    Corridor ("not on the manifest"), is shown in the reader's words."""
+    exit_point = _site(services, "Exit point Rabia", "exit_point")
+    camp = _site(services, "Camp Newroz", "camp")
+    girl = _person(services, exit_point, given_name="Nour", consent={"tracing": True})
+    boy = _person(services, exit_point, given_name="Omar", consent={"tracing": True})
+    officer = page_client(database, clock, roles=(Role.MOVEMENT_OFFICER,), name="mover")
+    number = {
+        p: officer.get(f"/persons/{p}.json").json()["person"]["registration_number"]
+        for p in (girl, boy)
+    }
+    officer.page("/manifests")
+    r = officer.submit(
+        "/manifests", {"vehicle": "Truck 1", "from_site_id": exit_point, "to_site_id": camp}
+    )
+    url = str(r.url).replace("https://testserver", "")
+    officer.page(url)
+    officer.submit(f"{url}/persons", {"registration_numbers": number[girl]})
+    officer.page(url)
+    officer.submit(f"{url}/dispatch", {"confirmed": "yes", "travel_hours": "2"})
+    officer.page(url)
+    officer.submit(f"{url}/check-in", {"registration_number": number[boy]})
+    for lang in ("en", "ar", "ku"):
+        officer.cookies.set(LANG_COOKIE, lang)
+        words = str(translations(lang).gettext("arrived without being on the manifest"))
+        timeline = _timeline(officer.page(f"/persons/{boy}"))
+        assert words in timeline and "not on the manifest" not in timeline.replace(words, "")
