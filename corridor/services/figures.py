@@ -15,10 +15,17 @@ from corridor.domain.movements import AT_SITE_STATES, COUNTED_KINDS, EVENT_KINDS
 from corridor.domain.paging import ALL, Page, Paging
 from corridor.errors import NotFound, Problem, ValidationFailed
 from corridor.services.base import Service
+from corridor.services.movements.manifests import due
 from corridor.storage import queries
 from corridor.storage.database import Database
 from corridor.storage.queries import Sites
-from corridor.storage.tables import movements, person_locations, persons, relationships
+from corridor.storage.tables import (
+    manifests,
+    movements,
+    person_locations,
+    persons,
+    relationships,
+)
 from corridor.text import N_
 
 ALL_BRACKETS = (*BRACKETS, UNKNOWN_BRACKET)
@@ -368,8 +375,10 @@ class FigureService(Service):
                         person_locations.c.state,
                         person_locations.c.since,
                         person_locations.c.manifest_id,
+                        manifests.c.expected_arrival,
                     )
                     .join(person_locations, person_locations.c.person_id == persons.c.id)
+                    .outerjoin(manifests, manifests.c.id == person_locations.c.manifest_id)
                     .where(
                         or_(
                             persons.c.household_id.in_(wanted),
@@ -384,7 +393,7 @@ class FigureService(Service):
         full: dict[str, list[Any]] = defaultdict(list)
         for r in rows:
             full[r["household_id"] or f"person:{r['id']}"].append(r)
-        out = [_family(k, full[_entry(k)], set(alone), visible, names, today) for k in shown]
+        out = [_family(k, full[_entry(k)], set(alone), visible, names, now) for k in shown]
         return Page(out, len(keys), paging.limit, paging.offset)
 
 
@@ -502,11 +511,13 @@ def _family(
     alone: set[str],
     visible: set[str] | None,
     names: dict[str, str],
-    today: date,
+    now: datetime,
 ) -> dict[str, Any]:
     """One separated household as the list shows it (members outside the scope
     "elsewhere", without name or place); a child alone of no household, as a household
-    of one with no ``household_id``."""
+    of one with no ``household_id``. A member in transit is unaccounted for once their
+    vehicle is due (as the manifest and the unaccounted list say), not before."""
+    today = now.date()
     member_out = []
     for m in members:
         apart = m["id"] in alone
@@ -528,7 +539,9 @@ def _family(
                 "site_name": names.get(m["loc_site"]) if m["loc_site"] else None,
                 "state": m["state"],
                 "since": m["since"],
-                "unaccounted": m["state"] == "in_transit",
+                "unaccounted": m["state"] == "in_transit"
+                and m["manifest_id"] is not None
+                and due(m["expected_arrival"], now),
                 "minor_apart_from_adult_relatives": apart,
             }
         )

@@ -171,7 +171,7 @@ def test_manifest_sites(client):
     r = client.post(
         "/api/manifests", json={"vehicle": "T", "from_site_id": camp, "to_site_id": camp}
     )
-    assert errors(r) == {"to_site_id": "must differ from from_site_id"}
+    assert errors(r) == {"to_site_id": "must differ from the site it leaves from"}
     r = client.post(
         "/api/manifests", json={"vehicle": "T", "from_site_id": camp, "to_site_id": "x"}
     )

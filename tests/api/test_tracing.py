@@ -344,7 +344,7 @@ def test_only_a_protection_officer_decides_for_a_child(database, clock):
     work_at(tracer, *client.get("/api/auth/me").json()["site_ids"], admin=client)
     url = f"/api/tracing/cases/{case['id']}/disclosure"
     r = tracer.post(url, json={"decision": "agreed", "reason": "the boy asked for his mother"})
-    assert r.status_code == 403 and "protection_officer" in r.json()["message"]
+    assert r.status_code == 403 and "by a protection officer" in r.json()["message"]
     with database.read() as conn:
         denied = (
             conn.execute(select(audit_events.c.person_id).where(audit_events.c.outcome == "denied"))

@@ -87,7 +87,7 @@ class ManifestService(Service):
         nobody is on it yet)."""
         problems = []
         if data.from_site_id == data.to_site_id:
-            problems.append(Problem("to_site_id", N_("must differ from from_site_id")))
+            problems.append(Problem("to_site_id", N_("must differ from the site it leaves from")))
         row = {
             "id": uuid7(),
             "vehicle": data.vehicle,
@@ -609,6 +609,20 @@ class ManifestService(Service):
             rows = paged.page_rows(conn, q, paging)
         return Page([_manifest_head(r) for r in rows], total, paging.limit, paging.offset)
 
+    def due(self, manifest_id: str) -> bool:
+        """Whether the vehicle of ``manifest_id`` is due at its destination by now: a
+        person still on the road on it is then unaccounted for (no such manifest:
+        False). Not personal data: the gate asks it for a person it shows."""
+        with self.db.read() as conn:
+            expected = conn.execute(
+                select(manifests.c.expected_arrival, manifests.c.status).where(
+                    manifests.c.id == manifest_id
+                )
+            ).first()
+        if expected is None or expected.status == "draft":
+            return False
+        return due(expected.expected_arrival, self.clock())
+
     def unaccounted(self, site_id: str | None = None, scope: Sites = None) -> list[dict[str, Any]]:
         """Everyone dispatched and not yet checked in anywhere, longest missing first:
         ``in_transit`` until the manifest's expected arrival, ``unaccounted`` after it."""
@@ -1127,7 +1141,7 @@ def _resolve_person(conn: Connection, data: CheckInIn) -> str:
         if pid is None:
             raise NotFound("person", field="registration_number")
         return pid
-    raise ValidationFailed([Problem("person_id", N_("give person_id or registration_number"))])
+    raise ValidationFailed([Problem("person_id", N_("give a person id or a registration number"))])
 
 
 def _on_board(conn: Connection, manifest_id: str) -> list[str]:

@@ -451,6 +451,10 @@ class Gate:
             if detention is None:
                 detention = self.detention_sites()
             self._withhold_sites(shown.get("location") or {}, detention, "location.", withheld)
+        location = shown.get("location")
+        if location and location.get("state") == "in_transit" and location.get("manifest_id"):
+            # Their vehicle is due and they are not checked in: unaccounted for.
+            location["unaccounted"] = self.s.manifests.due(location["manifest_id"])
         shown["withheld"] = withheld
         return PersonView.model_validate(shown)
 

@@ -111,6 +111,11 @@ class Location(ReadModel):
     destination_site_id: str | None = None
     site_withheld: bool = False
     destination_site_withheld: bool = False
+    unaccounted: bool = Field(
+        default=False,
+        description="In transit on a vehicle now due, and not checked in: unaccounted for "
+        "(as the manifest and the unaccounted list say)",
+    )
 
 
 class PersonView(ReadModel):

@@ -36,15 +36,18 @@ def unknown_site_problems(
     wanted = {site for site, _ in checks}
     if scope is not None:
         wanted &= set(scope)
-    found = dict(
-        conn.execute(select(sites.c.id, sites.c.closed_at).where(sites.c.id.in_(wanted))).all()
-    )
+    rows = conn.execute(
+        select(sites.c.id, sites.c.closed_at, sites.c.name).where(sites.c.id.in_(wanted))
+    ).all()
+    found = {row.id: row for row in rows}
     problems = []
     for site, field in checks:
         if site not in found:
             problems.append(Problem(field, N_("unknown site {site}", site=repr(site))))
-        elif open_only and found[site] is not None:
-            problems.append(Problem(field, N_("site {site} is closed", site=repr(site))))
+        elif open_only and found[site].closed_at is not None:
+            # Named as people know it (a detention facility: its neutral label).
+            name = found[site].name
+            problems.append(Problem(field, N_("site {site} is closed", site=name)))
     return problems
 
 

@@ -87,6 +87,11 @@ from corridor.tracing_schemas import (
 log = logging.getLogger(__name__)
 SYSTEM = "system"  # who proposed a match found by the engine on its own
 # The states that tell the enquirer's family of the found person (refused once they withdrew).
+# The deciding role as the refusal names it (the catalogue has these words already).
+ROLE_WORDS = {
+    "protection_officer": N_("protection officer"),
+    "tracing_officer": N_("tracing officer"),
+}
 TELLS_FAMILY = frozenset({CaseState.FAMILY_INFORMED, CaseState.REUNITED})
 # A found person whose death is recorded can neither agree nor refuse, nor be reunited:
 # the officer closes the case with the reason ``deceased`` and tells the family.
@@ -506,10 +511,12 @@ class TracingService(Service):
             )
             decider = disclosure_decider(child)
             if decider not in who.principal.roles:
+                # The role in words, translated with the sentence (not its code).
+                role = ROLE_WORDS[decider]
                 raise Forbidden(
-                    N_("For a child, disclosure is decided by a {role}", role=decider)
+                    N_("For a child, disclosure is decided by a {role}", role=role)
                     if child
-                    else N_("For an adult, disclosure is decided by a {role}", role=decider)
+                    else N_("For an adult, disclosure is decided by a {role}", role=role)
                 )
             _move(case, CaseState.FOUND_PERSON_CONSULTED)
             conn.execute(

@@ -36,7 +36,7 @@ from corridor.web.auth import requires
 from corridor.web.list_files import SHEETS, SheetFormat, list_file
 from corridor.web.pages import listing
 from corridor.web.pages.common import Form, Svc, page, see_other, text
-from corridor.web.pages.persons import site_names
+from corridor.web.pages.persons import open_site_names, site_names
 from corridor.web.pages.render import render
 from corridor.web.retries import Retried, shown_again
 from corridor.web.routers import guarded_router
@@ -65,6 +65,7 @@ def _list(
     data = {"manifests": listed.items, "paging": listing.paging_data(listed)}
     extra = {
         "sites": site_names(svc, who),
+        "to_sites": open_site_names(svc, who),
         "filter_sites": listing.filter_sites(svc, who),
         "values": values,
         "errors": errors,

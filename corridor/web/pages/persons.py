@@ -48,6 +48,16 @@ def site_names(svc: Services, who: Caller) -> dict[str, str]:
     return {s["id"]: s["name"] for s in svc.sites.all(reveal=who.sees("detention"))}
 
 
+def open_site_names(svc: Services, who: Caller) -> dict[str, str]:
+    """``site_names`` less the sites an administrator closed: a closed site takes no
+    new registration and no manifest to it, so forms do not offer it."""
+    return {
+        s["id"]: s["name"]
+        for s in svc.sites.all(reveal=who.sees("detention"))
+        if not s.get("closed_at")
+    }
+
+
 def _person(
     request: Request,
     svc: Services,
@@ -175,9 +185,17 @@ def link_relative(
             shown_again,
         )
     except (ValidationFailed, Conflict) as exc:
-        errors = {
-            ("link_kind" if p.field == "kind" else p.field): p.reason for p in exc.problems
-        } or {"link_kind": exc.message}
+        # On the form's two fields: the relationship, and the number that names the
+        # other person (a problem with the other person, e.g. this person's own number,
+        # is shown there; a field the form does not have would be shown nowhere).
+        errors: dict[str, str] = {}
+        for p in exc.problems:
+            field = "link_kind" if p.field == "kind" else "registration_number"
+            if p.field in ("kind", "registration_number", "other_person_id"):
+                errors.setdefault(field, p.reason)
+            else:
+                errors.setdefault("link_kind", p.reason)
+        errors = errors or {"link_kind": exc.message}
         typed = {"link_typed": forms.as_values(form)}
         return _person(request, svc, who, person_id, errors, typed=typed)
     return see_other(f"/persons/{person_id}")

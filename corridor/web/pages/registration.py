@@ -112,8 +112,13 @@ JUST_REGISTERED = "corridor_registered"
 
 
 def _sites(svc: Services, who: Caller) -> list[tuple[str, str]]:
+    """The caller's open sites (a closed site takes no new registration)."""
     mine = who.principal.site_ids
-    return [(s["id"], s["name"]) for s in svc.sites.all() if not mine or s["id"] in mine]
+    return [
+        (s["id"], s["name"])
+        for s in svc.sites.all()
+        if (not mine or s["id"] in mine) and not s.get("closed_at")
+    ]
 
 
 def _form(
