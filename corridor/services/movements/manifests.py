@@ -479,6 +479,27 @@ class ManifestService(Service):
         to_tick = [
             pid for pid in person_ids if pid in items and items[pid]["checked_in_at"] is None
         ]
+        # On the list but no longer on this vehicle (their list line says "elsewhere"):
+        # checked in off another truck's manifest, found in a hospital or detained while
+        # it was due, their departure voided. They arrive here from where they were last,
+        # as someone not on the manifest. Before, the tick wrote an arrival from this
+        # manifest's origin after their arrival elsewhere: a history they never had.
+        if to_tick:
+            aboard = set(
+                conn.execute(
+                    select(person_locations.c.person_id).where(
+                        person_locations.c.person_id.in_(to_tick),
+                        person_locations.c.state == "in_transit",
+                        person_locations.c.manifest_id == manifest_id,
+                    )
+                ).scalars()
+            )
+            to_tick = [pid for pid in to_tick if pid in aboard]
+        off_this_vehicle = [
+            pid
+            for pid in person_ids
+            if pid not in items or (items[pid]["checked_in_at"] is None and pid not in to_tick)
+        ]
         for pid in person_ids:
             if pid in items and pid not in to_tick:
                 results[pid] = {
@@ -518,11 +539,9 @@ class ManifestService(Service):
                     "late_arrival": late,
                 }
         # Someone off the manifest arrives from wherever they were last: not before that.
-        off_list = [p for p in person_ids if p not in items]
-        require(_not_before_last(conn, "arrived_at", at, now, off_list))
-        for pid in person_ids:
-            if pid not in items:
-                results[pid] = self._discrepancy(conn, m, pid, at, now, recorded_by)
+        require(_not_before_last(conn, "arrived_at", at, now, off_this_vehicle))
+        for pid in off_this_vehicle:
+            results[pid] = self._discrepancy(conn, m, pid, at, now, recorded_by)
         return [results[pid] for pid in person_ids]
 
     def receive(
