@@ -116,3 +116,40 @@ def test_a_discharge_ends_a_hospital_stay(client, clock):
     refused({"kind": "discharged", "to_site_id": camp}, "kind", "not in hospital")
     kinds = [m["kind"] for m in client.get(history).json()]
     assert kinds == ["registered", "hospitalised", "hospitalised", "discharged"]
+
+
+def test_a_move_to_the_site_the_person_is_at_is_refused(client, clock):
+    """A transfer, a detention or a release leads somewhere else than where the person
+    is. On the code before, a transfer from the camp to the same camp (a double click,
+    the wrong line of the list) was recorded: a departure and an arrival of a person who
+    never moved, counted in the camp's figures; a second detention at the facility where
+    the person is held too. Now 409 on ``to_site_id``, nothing written; a move elsewhere,
+    or a change of state where they are (detained where a truck brought them: the route
+    table's world), is recorded as before."""
+    camp = site(client, "Camp")
+    other_camp = site(client, "Camp B")
+    prison = site(client, "Facility", "detention")
+    man = register(client, camp, given_name="Khalil", estimated_age=40)
+    events = f"/api/persons/{man['id']}/events"
+    history = f"/api/persons/{man['id']}/movements"
+
+    def refused(body: dict[str, str]) -> None:
+        before = client.get(history).json()
+        r = client.post(events, json=body)
+        assert r.status_code == 409, r.text
+        assert "at this site already" in errors(r)["to_site_id"]
+        assert client.get(history).json() == before
+
+    clock.advance(hours=1)
+    refused({"kind": "transferred", "to_site_id": camp})
+    r = client.post(events, json={"kind": "transferred", "to_site_id": other_camp})
+    assert r.status_code == 201, r.text
+    clock.advance(hours=1)
+    refused({"kind": "transferred", "to_site_id": other_camp})
+    assert client.post(events, json={"kind": "detained", "to_site_id": prison}).status_code == 201
+    clock.advance(hours=1)
+    refused({"kind": "detained", "to_site_id": prison})
+    r = client.post(events, json={"kind": "released", "to_site_id": camp})
+    assert r.status_code == 201, r.text
+    kinds = [m["kind"] for m in client.get(history).json()]
+    assert kinds == ["registered", "transferred", "detained", "released"]

@@ -290,6 +290,7 @@ class MovementService(Service):
             _hospital_stay(data.kind, data.to_site_id, loc.state, loc.site_id)
             from_site = loc.site_id
             require(site_problems(conn, data.kind, from_site, data.to_site_id))
+            _not_where_they_are(data.kind, data.to_site_id, loc.state, loc.site_id)
             event_id = insert_event(
                 conn,
                 person_id=person_id,
@@ -630,6 +631,20 @@ def _hospital_stay(kind: str, to_site: str | None, state: str, site: str | None)
     if kind == "hospitalised" and state == "hospitalised" and to_site == site:
         raise Conflict(
             N_("the person is in this hospital already; record a discharge first"),
+            field="to_site_id",
+        )
+
+
+def _not_where_they_are(kind: str, to_site: str | None, state: str, site: str | None) -> None:
+    """An event changes where the person is or what they are there: a transfer to the
+    camp they are present at, or a detention at the facility where they are held, would
+    log a departure and an arrival of a person who never moved (a double click, the
+    wrong line of a list). Before, it was accepted and the site's figures counted them
+    leaving and arriving. 409, nothing written. A change of state at the site stands (a
+    person brought to a detention facility by truck, then detained there)."""
+    if to_site is not None and to_site == site and EVENT_KINDS[kind][2] == state:
+        raise Conflict(
+            N_("the person is at this site already; choose the site they are moved to"),
             field="to_site_id",
         )
 
