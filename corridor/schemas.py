@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
 )
@@ -496,10 +497,19 @@ class CorrectionIn(Strict):
         "departed",
         "deceased",
     ]
-    from_site_id: RecordId | None = None
-    to_site_id: RecordId | None = None
+    from_site_id: RecordId | None = Field(default=None, description="Not for a void")
+    to_site_id: RecordId | None = Field(default=None, description="Not for a void")
     occurred_at: Moment | None = None
     note: str = Field(min_length=1, max_length=NOTE_MAX, description="Why the correction is made")
+
+    @field_validator("from_site_id", "to_site_id")
+    @classmethod
+    def _no_site_for_a_void(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A void removes an event and records no move: a site given with it is a
+        mistake (it was stored unchecked, and an unknown one was a 500)."""
+        if value is not None and info.data.get("kind") == "voided":
+            raise PydanticCustomError("void_site", "a void records no site: leave it out")
+        return value
 
 
 class ManifestIn(Strict):
