@@ -23,6 +23,10 @@ with an error naming the field sent wrong (its dotted path, ``members[0].given_n
 and a reason; and the database must hold what it held before: the same number of rows in
 every table, the audit log's included.
 
+The sweep runs on SQLite, which stores a text of any length; a value far too long for a
+field whose schema allows more than the text column of its name holds (or states no
+limit) runs on PostgreSQL too, where the column would refuse it (``COLUMN_LENGTHS``).
+
 A nested model met again (a person's details in a household's head and its members, in
 ``/api/persons`` and its corrections) is swept field by field at the first place the
 walk meets it; elsewhere its fields are not sent again, so the sweep stays short.
@@ -31,6 +35,7 @@ walk meets it; elsewhere its fields are not sent again, so the sweep stays short
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import shutil
 import traceback
@@ -41,15 +46,17 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select
 
 from corridor.security.roles import Role, default_matrix
 from corridor.settings import Settings
 from corridor.storage import Database
+from corridor.storage.migrate import upgrade
 from corridor.storage.tables import metadata
 from corridor.web import create_app
 from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
 from tests.conftest import MASTER_KEY, Clock
+from tests.support.pgserver import PgServer
 from tests.support.route_table import NO_KEY, RouteCase, fill, route_cases
 from tests.support.route_world import World, build_world, token_client
 
@@ -265,11 +272,22 @@ class Env:
     users: dict[Role, str]
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Any) -> Iterator[Env]:
-    path = tmp_path_factory.mktemp("bad-input") / "bad.db"
-    shutil.copy(sqlite_template, path)
-    db = Database(f"sqlite:///{path}")
+ENVS: dict[str, Env] = {}
+
+
+def _env(request: pytest.FixtureRequest, backend: str) -> Env:
+    """A world of ``backend``, built on first use and kept for the module, and a client
+    per role working at its site A."""
+    if backend in ENVS:
+        return ENVS[backend]
+    if backend == "sqlite":
+        path = request.getfixturevalue("tmp_path_factory").mktemp("bad-input") / "bad.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        db = Database(f"sqlite:///{path}")
+    else:  # a database of its own on the worker's server
+        server: PgServer = request.getfixturevalue("postgres_server")
+        db = Database(server.create_database(f"bad_input_{secrets.token_hex(4)}"))
+        upgrade(db)
     clock = Clock(WORLD_TIME)
     world = build_world(db, clock)
     clients, users = {}, {}
@@ -280,10 +298,71 @@ def env(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Any) -> Itera
         client.cookies.set(CSRF_COOKIE, secret)
         client.headers[HEADER] = token_for(secret, None)
         clients[role], users[role] = client, user
-    yield Env(db, world, clients, users)
-    for client in clients.values():
-        client.close()
-    db.dispose()
+    ENVS[backend] = Env(db, world, clients, users)
+    return ENVS[backend]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_worlds() -> Iterator[None]:
+    yield
+    for built in ENVS.values():
+        for client in built.clients.values():
+            client.close()
+        built.db.dispose()
+    ENVS.clear()
+
+
+@pytest.fixture
+def env(request: pytest.FixtureRequest, backend: str) -> Env:
+    return _env(request, backend)
+
+
+# The shortest length of a bounded text column of each name (``person_id``: 36): a value
+# longer than its field's schema allows is refused before the database sees it; where
+# the schema allows more (or states no limit), only PostgreSQL would refuse it, with a
+# 500. Those cases also run on PostgreSQL (SQLite stores any length).
+COLUMN_LENGTHS: dict[str, int] = {}
+for _table in metadata.sorted_tables:
+    for _column in _table.columns:
+        if isinstance(_column.type, String) and _column.type.length:
+            _known = COLUMN_LENGTHS.get(_column.name, _column.type.length)
+            COLUMN_LENGTHS[_column.name] = min(_known, _column.type.length)
+
+
+def _leaf(name: str) -> str:
+    """The column name a field's path ends in (``members[0].person_ids[0]``: person_ids)."""
+    return re.sub(r"\[\d+\]$", "", name.rsplit(".", 1)[-1])
+
+
+def _max_length(schema: dict[str, Any]) -> int | None:
+    found = [v.get("maxLength") for v in _variants(schema)]
+    found += [_resolve(v["items"]).get("maxLength") for v in _variants(schema) if "items" in v]
+    return max((n for n in found if isinstance(n, int)), default=None)
+
+
+def _database_bound(name: str, schema: dict[str, Any] | None) -> bool:
+    """Whether a value far too long for ``name`` could reach a column too short for it."""
+    column = COLUMN_LENGTHS.get(_leaf(name))
+    if column is None:
+        return False
+    stated = _max_length(schema) if schema is not None else None
+    return stated is None or stated > column
+
+
+def _database_bound_field(f: Field | None) -> bool:
+    return f is not None and _database_bound(f.name, f.schema)
+
+
+def _on_backends(cases: list[Any], bound: Any) -> list[Any]:
+    """Every case on SQLite; those ``bound`` (a value the database could refuse) on
+    PostgreSQL too."""
+    out = [pytest.param("sqlite", c, id=c.id) for c in cases]
+    out += [
+        pytest.param("postgresql", c, id=f"postgresql|{c.id}", marks=[pytest.mark.postgresql])
+        for c in cases
+        if bound(c)
+    ]
+    return out
 
 
 def _route_case(route: str) -> RouteCase:
@@ -355,7 +434,10 @@ def _named(errors: list[dict[str, Any]], name: str) -> bool:
     )
 
 
-@pytest.mark.parametrize("bad", CASES_BAD, ids=[c.id for c in CASES_BAD])
+@pytest.mark.parametrize(
+    ("backend", "bad"),
+    _on_backends(CASES_BAD, lambda c: c.kind == "too_long" and _database_bound_field(c.field)),
+)
 def test_bad_input_is_refused_naming_the_field(env: Env, bad: BadCase) -> None:
     case = _route_case(bad.route)
     assert not case.missing, case.missing
@@ -499,7 +581,10 @@ def _marks(text: str, field: str) -> bool:
     return f'id="e-{field}"' in text or f'data-field="f-{field}"' in text
 
 
-@pytest.mark.parametrize("bad", FORM_CASES, ids=[c.id for c in FORM_CASES])
+@pytest.mark.parametrize(
+    ("backend", "bad"),
+    _on_backends(FORM_CASES, lambda c: c.kind == "too_long" and _database_bound(c.field, None)),
+)
 def test_bad_form_value_is_refused_on_the_form(env: Env, bad: FormCase) -> None:
     """A page form posted with a bad value: never a 5xx, nothing written, and (but on the
     pages of ``FIELDS_NOT_MARKED``) a 4xx with the form again, the field marked."""
