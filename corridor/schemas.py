@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
 )
@@ -25,6 +26,7 @@ from pydantic_core import PydanticCustomError
 from corridor.domain.control_characters import REASON, control_character
 from corridor.formats.registry import writable
 from corridor.security.roles import Role
+from corridor.storage.metadata import ID
 
 Sex = Literal["m", "f"]
 SiteKind = Literal["exit_point", "screening", "transit", "camp", "hospital", "detention", "other"]
@@ -54,6 +56,15 @@ WgLevel = Literal[1, 2, 3, 4]
 # One part of a name: every shape that takes one (a registration, a correction) holds
 # it to the same length.
 Name = Annotated[str, StringConstraints(max_length=100)]
+# The id of a record (a site, a person, a household...) as a body names it: a longer
+# one is no id at all, refused with its field before any query (as web/impossible_ids.py
+# refuses a path's), so that it is neither looked up, nor audited, nor stored.
+RecordId = Annotated[str, StringConstraints(max_length=ID.length or 36)]
+# What a caller types to find a person: a registration number (``K7M4-Q2XA-9``), a phone
+# number, a document's number; as long as the fields they are compared with, and some.
+RegistrationNumberText = Annotated[str, StringConstraints(max_length=40)]
+PhoneText = Annotated[str, StringConstraints(max_length=40)]
+DocumentNumberText = Annotated[str, StringConstraints(max_length=60)]
 # An identifier from a biometric system (a template or enrolment reference): short text,
 # so that a raw image (kilobytes of base64) can never be stored in its place.
 BiometricReference = Annotated[
@@ -118,7 +129,7 @@ ExportFormat = Annotated[
 ]
 
 
-PersonIds = list[str]  # (the selection's field ``list`` hides the builtin in its class)
+PersonIds = list[RecordId]  # (the selection's field ``list`` hides the builtin in its class)
 
 
 class ExportSelectionIn(Strict):
@@ -130,7 +141,7 @@ class ExportSelectionIn(Strict):
         description="unaccounted: dispatched and not checked in (site_id, since, until); "
         "families: split across places (site_id, alone_only); search: person_ids, searched_by"
     )
-    site_id: str | None = Field(default=None, max_length=36)
+    site_id: RecordId | None = None
     since: date | None = Field(default=None, description="unaccounted: departed on or after")
     until: date | None = Field(default=None, description="unaccounted: departed on or before")
     alone_only: bool = Field(default=False, description="families: only with a child alone")
@@ -158,7 +169,7 @@ class ExportDownloadIn(Strict):
 
 
 class UserSitesIn(Strict):
-    site_ids: list[str] = Field(max_length=500, description="The sites the user works at")
+    site_ids: list[RecordId] = Field(max_length=500, description="The sites the user works at")
 
 
 # The languages of the pages (corridor/web/i18n.py LANGUAGES; a test keeps them equal).
@@ -178,7 +189,7 @@ class UserIn(Strict):
     display_name: str = Field(min_length=1, max_length=200)
     password: Password = Field(description="At least 12 characters; stored argon2id-hashed")
     roles: list[Role] = Field(min_length=1, max_length=len(Role))
-    site_ids: list[str] = Field(default_factory=list, max_length=500)
+    site_ids: list[RecordId] = Field(default_factory=list, max_length=500)
     language: LanguageCode | None = None
 
 
@@ -203,7 +214,7 @@ class UserPatch(Strict):
 
     display_name: str | None = Field(default=None, min_length=1, max_length=200)
     roles: list[Role] | None = Field(default=None, min_length=1, max_length=len(Role))
-    site_ids: list[str] | None = Field(default=None, max_length=500)
+    site_ids: list[RecordId] | None = Field(default=None, max_length=500)
     language: LanguageCode | None = None
 
 
@@ -288,13 +299,17 @@ class NamesIn(Strict):
 class PersonDetails(NamesIn):
     sex: Sex | None = None
     birth_date: str | None = Field(
-        default=None, description="YYYY, YYYY-MM or YYYY-MM-DD; the precision follows the form"
+        default=None,
+        max_length=40,
+        description="YYYY, YYYY-MM or YYYY-MM-DD; the precision follows the form",
     )
     estimated_age: int | None = Field(
         default=None, ge=0, description="Age in years estimated on the registration date"
     )
-    nationality: str | None = Field(default=None, description="ISO 3166-1 alpha-3")
-    origin_pcode: str | None = None
+    nationality: str | None = Field(
+        default=None, max_length=60, description="ISO 3166-1 alpha-3"
+    )
+    origin_pcode: str | None = Field(default=None, max_length=40)
     origin_locality: str | None = Field(default=None, max_length=200)
     languages: list[Annotated[str, StringConstraints(max_length=60)]] = Field(
         default_factory=list, max_length=LIST_MAX
@@ -318,7 +333,7 @@ CONFIRM_IMPLAUSIBLE = (
 
 
 class PersonIn(PersonDetails):
-    site_id: str
+    site_id: RecordId
     consent: ConsentIn
     purpose: str = Field(min_length=1, max_length=200)
     legal_basis: LegalBasis
@@ -365,7 +380,7 @@ class MemberIn(PersonDetails):
 
 
 class HouseholdIn(Strict):
-    site_id: str
+    site_id: RecordId
     head: PersonDetails
     members: list[MemberIn] = Field(default_factory=list, max_length=MEMBERS_MAX)
     consent: ConsentIn
@@ -389,8 +404,8 @@ class ErasureIn(Strict):
 
 
 class LinkIn(Strict):
-    person_id: str
-    other_person_id: str
+    person_id: RecordId
+    other_person_id: RecordId
     kind: LinkKind = Field(description="other_person_id is person_id's <kind>")
     note: str | None = Field(default=None, max_length=NOTE_MAX)
 
@@ -404,7 +419,9 @@ class LinkRemovalIn(Strict):
 class MergeIn(Strict):
     """Merge ``other_person_id`` into the person of the path (the survivor)."""
 
-    other_person_id: str = Field(description="The person merged away: its id leads here after")
+    other_person_id: RecordId = Field(
+        description="The person merged away: its id leads here after"
+    )
     reason: str | None = Field(default=None, max_length=NOTE_MAX)
     consent_tracing: bool | None = Field(
         default=None,
@@ -452,7 +469,7 @@ class UnmergeIn(Strict):
 class NotDuplicateIn(Strict):
     """The person of the path and ``other_person_id`` are two persons."""
 
-    other_person_id: str
+    other_person_id: RecordId
     reason: str | None = Field(default=None, max_length=NOTE_MAX)
 
 
@@ -460,7 +477,7 @@ class StatusEventIn(Strict):
     kind: Literal[
         "transferred", "hospitalised", "discharged", "detained", "released", "departed", "deceased"
     ]
-    to_site_id: str | None = None
+    to_site_id: RecordId | None = None
     occurred_at: Moment | None = None
     note: str | None = Field(default=None, max_length=NOTE_MAX)
 
@@ -480,23 +497,34 @@ class CorrectionIn(Strict):
         "departed",
         "deceased",
     ]
-    from_site_id: str | None = None
-    to_site_id: str | None = None
+    from_site_id: RecordId | None = Field(default=None, description="Not for a void")
+    to_site_id: RecordId | None = Field(default=None, description="Not for a void")
     occurred_at: Moment | None = None
     note: str = Field(min_length=1, max_length=NOTE_MAX, description="Why the correction is made")
+
+    @field_validator("from_site_id", "to_site_id")
+    @classmethod
+    def _no_site_for_a_void(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A void removes an event and records no move: a site given with it is a
+        mistake (it was stored unchecked, and an unknown one was a 500)."""
+        if value is not None and info.data.get("kind") == "voided":
+            raise PydanticCustomError("void_site", "a void records no site: leave it out")
+        return value
 
 
 class ManifestIn(Strict):
     vehicle: str = Field(min_length=1, max_length=100)
-    from_site_id: str
-    to_site_id: str
+    from_site_id: RecordId
+    to_site_id: RecordId
     planned_departure: Moment | None = None
 
 
 class ManifestPersonsIn(Strict):
-    person_ids: list[str] = Field(min_length=1, max_length=MANIFEST_PERSONS_MAX)
+    person_ids: list[RecordId] = Field(min_length=1, max_length=MANIFEST_PERSONS_MAX)
     separation_reason: str | None = Field(
-        default=None, description="Why these persons travel without the rest of their household"
+        default=None,
+        max_length=NOTE_MAX,
+        description="Why these persons travel without the rest of their household",
     )
 
 
@@ -517,15 +545,15 @@ class DispatchIn(Strict):
 
 
 class CheckInIn(Strict):
-    person_id: str | None = None
-    registration_number: str | None = None
+    person_id: RecordId | None = None
+    registration_number: RegistrationNumberText | None = None
     arrived_at: Moment | None = None
 
 
 class HouseholdCheckInIn(Strict):
     """Check in every member of a household who is on the manifest, in one go."""
 
-    household_id: str
+    household_id: RecordId
     arrived_at: Moment | None = None
 
 
@@ -534,9 +562,9 @@ class ReceiveIn(Strict):
 
 
 class PersonSearchIn(Strict):
-    registration_number: str | None = None
-    phone: str | None = None
-    document_number: str | None = None
+    registration_number: RegistrationNumberText | None = None
+    phone: PhoneText | None = None
+    document_number: DocumentNumberText | None = None
 
 
 class SoughtDescription(Strict):
@@ -564,9 +592,9 @@ MatchPurpose = Literal["tracing", "deduplication"]
 class MatchQueryIn(SoughtDescription):
     """A sought person, as an enquirer describes them: any field may be missing."""
 
-    registration_number: str | None = None
-    phone: str | None = None
-    document_number: str | None = None
+    registration_number: RegistrationNumberText | None = None
+    phone: PhoneText | None = None
+    document_number: DocumentNumberText | None = None
     purpose: MatchPurpose | None = Field(
         default=None,
         description="tracing: only persons who consented to tracing, within the caller's "

@@ -12,6 +12,7 @@ or is sent to sign in.
 from __future__ import annotations
 
 import math
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Request
@@ -68,7 +69,9 @@ def error_body(
     return {"status": status, "code": code, "message": message, "errors": errors}
 
 
-def _field_path(loc: tuple[object, ...]) -> str:
+def _field_path(loc: tuple[object, ...], kind: object = None) -> str:
+    if kind == "json_invalid":  # the body is no JSON: its loc holds a character's position
+        return "body"
     parts = [p for p in loc if p not in ("body", "query", "path")]
     out = ""
     for p in parts:
@@ -77,6 +80,19 @@ def _field_path(loc: tuple[object, ...]) -> str:
         else:
             out += f".{p}" if out else str(p)
     return out or "body"
+
+
+def _reason(error: dict[str, Any]) -> str:
+    """Pydantic's message (the API's reasons are pydantic's, in English); a body that is
+    not JSON is said as such, with where it stops being JSON (FastAPI says only "JSON
+    decode error", its field the character's position)."""
+    if error.get("type") == "json_invalid":
+        loc = tuple(error.get("loc", ()))
+        at = next((p for p in loc if isinstance(p, int)), None)
+        why = str((error.get("ctx") or {}).get("error") or "").strip()
+        where = f" at character {at}" if at is not None else ""
+        return f"is not valid JSON ({why}{where})" if why else f"is not valid JSON{where}"
+    return str(error.get("msg", "invalid"))
 
 
 # Where a user signed in with an administrator's one-time password is sent first.
@@ -211,12 +227,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = [
-            {"field": _field_path(tuple(e.get("loc", ()))), "reason": str(e.get("msg", "invalid"))}
+            {"field": _field_path(tuple(e.get("loc", ())), e.get("type")), "reason": _reason(e)}
             for e in exc.errors()
         ]
         if wants_html(request):
             shown = [
-                {"field": _field_path(tuple(e.get("loc", ()))), "reason": shape_errors.reason(e)}
+                {
+                    "field": _field_path(tuple(e.get("loc", ())), e.get("type")),
+                    "reason": shape_errors.reason(e),
+                }
                 for e in exc.errors()
             ]
             who = await signed_in(request)

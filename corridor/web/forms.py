@@ -175,8 +175,9 @@ def parse(model: type[M], data: dict[str, Any]) -> M:
 
 
 def parse_search(registration_number: str) -> PersonSearchIn:
-    """An exact search by one registration number (typed, so possibly mistyped)."""
-    return PersonSearchIn(registration_number=registration_number)
+    """An exact search by one registration number (typed, so possibly mistyped); one
+    longer than any number is ValidationFailed naming ``registration_number``."""
+    return parse(PersonSearchIn, {"registration_number": registration_number})
 
 
 def reasons(exc: CorridorError) -> str:

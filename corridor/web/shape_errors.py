@@ -50,6 +50,8 @@ _REASONS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "string_type": lambda ctx: N_("must be text"),
     "datetime_range": lambda ctx: N_("is outside the years 1 to 9999 once in UTC"),
     "control_character": lambda ctx: N_("holds a control character ({char})", char=ctx.get("char")),
+    "void_site": lambda ctx: N_("a void records no site: leave it out"),
+    "json_invalid": lambda ctx: N_("is not valid JSON"),
 }
 
 

@@ -214,3 +214,19 @@ def test_times_without_a_zone_are_refused_not_guessed(client, database):
     assert r.status_code == 422
     assert "timezone" in errors(r)["registered_at"]
     assert row_counts(database) == before
+
+
+@pytest.mark.parametrize("field", ["from_site_id", "to_site_id"])
+@pytest.mark.parametrize("site_id", ["no-such-site", None])
+def test_a_void_takes_no_site(client, database, field, site_id):
+    """A correction voiding an event records no move: a site given with it is refused on
+    its field (an unknown one was stored unchecked: a 500 from the foreign key)."""
+    camp = site(client, "Camp A")
+    p = register(client, camp)
+    [event] = client.get(f"/api/persons/{p['id']}/movements").json()
+    before = row_counts(database)
+    body = {"kind": "voided", "note": "entered twice", field: site_id or camp}
+    r = client.post(f"/api/movements/{event['id']}/corrections", json=body)
+    assert r.status_code == 422, r.text
+    assert errors(r) == {field: "a void records no site: leave it out"}
+    assert row_counts(database) == before

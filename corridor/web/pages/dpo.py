@@ -18,9 +18,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
-from corridor.errors import CorridorError, NotFound, ValidationFailed
+from corridor.errors import CorridorError, NotFound, Problem, ValidationFailed
 from corridor.services.protection.accounts import Caller
 from corridor.services.protection.retention import HoldChange
+from corridor.text import N_
 from corridor.web import forms
 from corridor.web.auth import requires
 from corridor.web.pages.common import Form, Svc, page, text
@@ -138,11 +139,16 @@ def set_hold(request: Request, form: Form, svc: Svc, who: MayHold, retry: Retrie
     """Place or lift a legal hold on a person (id or registration number) or a tracing
     enquiry (its id). The answer names the record changed, and nothing else."""
     kind = text(form, "kind") or ""
-    hold = text(form, "hold") != "lift"
+    choice = text(form, "hold")
+    hold = choice != "lift"
     purpose = HOLD_PURPOSES.get((kind, hold))
     ref = text(form, "ref") or ""
     audit = svc.audit.hook(who, "retention.hold", purpose=purpose)
     try:
+        # The form's buttons send "place" or "lift" (none: Enter in a field, the first
+        # button's); any other value is refused, never taken as "place".
+        if choice not in (None, "place", "lift"):
+            raise ValidationFailed([Problem("hold", N_("choose one of the options offered"))])
         changed = retry.run(
             who,
             lambda guard: svc.retention.hold(kind, ref, hold, audit=guard(audit)),
