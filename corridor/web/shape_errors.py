@@ -35,7 +35,10 @@ _REASONS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "datetime_from_date_parsing": lambda ctx: N_("must be a date and time"),
     "string_too_short": _too_short,
     "string_too_long": lambda ctx: N_("must have at most {n} characters", n=ctx.get("max_length")),
-    "too_short": lambda ctx: N_("needs at least {n} items", n=ctx.get("min_length")),
+    # One item (a registration number to check in): "needs at least 1 items" read badly.
+    "too_short": lambda ctx: N_("give at least one")
+    if ctx.get("min_length") == 1
+    else N_("needs at least {n} items", n=ctx.get("min_length")),
     "too_long": lambda ctx: N_("takes at most {n} items", n=ctx.get("max_length")),
     "greater_than": lambda ctx: N_("must be greater than {n}", n=ctx.get("gt")),
     "greater_than_equal": lambda ctx: N_("must be at least {n}", n=ctx.get("ge")),
@@ -60,6 +63,9 @@ def reason(error: Mapping[str, Any]) -> str:
 
     >>> str(reason({"type": "less_than_equal", "ctx": {"le": 120}, "msg": "..."}))
     'must be at most 120'
+    >>> str(reason({"type": "too_short", "ctx": {"min_length": 1}})), str(
+    ...     reason({"type": "too_short", "ctx": {"min_length": 2}}))
+    ('give at least one', 'needs at least 2 items')
     >>> reason({"type": "something_new", "msg": "Input is odd"})
     'Input is odd'
     """
