@@ -296,3 +296,27 @@ def test_the_case_page_records_no_agreement_of_a_person_who_withdrew(database, c
             )
         ).all()
     assert [tuple(d) for d in denied] == [("tracing.write", "consent to tracing withdrawn")]
+
+
+def test_the_person_page_lists_her_cases_without_saying_a_state_twice(database, clock, camp):
+    """Her page lists the case that proposes her: its state, then what she is in it.
+    Before, a proposed candidate of a case in state "possible match" read "possible
+    match · possible match"; now "possible match · candidate proposed", and "found"
+    once she is confirmed."""
+    officer = page_client(database, clock, name="tracer")
+    enquiry_id = open_enquiry(officer)
+    case = officer.get(f"/tracing/enquiries/{enquiry_id}.json").json()["enquiry"]["cases"][0]
+    person_id = case["matches"][0]["person"]["id"]
+
+    def listed() -> str:
+        page = officer.page(f"/persons/{person_id}")
+        [item] = re.findall(r'<ul class="cards" id="person-cases">\s*<li>(.*?)</li>', page, re.S)
+        return re.sub(r"<[^>]+>", "", html_lib.unescape(item))
+
+    assert listed().endswith("possible match · candidate proposed"), listed()
+    r = officer.submit(
+        f"/tracing/matches/{case['matches'][0]['id']}/confirm",
+        {"case_id": case["id"], "reason": "names agree"},
+    )
+    assert r.status_code == 200, r.text[:300]
+    assert listed().endswith("verified · found"), listed()
