@@ -150,3 +150,26 @@ def test_sites_are_created_edited_and_closed_and_a_detention_facility_stays_seal
             assert "Sednaya" not in shown
         r = admin.submit(f"/admin/sites/{facility}", {"name": "Saydnaya Prison"})
         assert r.status_code == 200 and "Saydnaya" not in r.text
+
+
+def test_a_detention_facilitys_neutral_name_is_in_the_pages_language(database, clock):
+    """A detention facility's row holds a neutral name in the clear ("Detention facility"
+    and eight characters of a keyed hash); readers who may not see the facility read it.
+    Before, the Arabic and Kurmanji pages showed it in English wherever a site is named
+    (the list of sites, the site's page, the choices of a form); now in the page's
+    language, the code kept. The JSON twin keeps the stored name."""
+    from corridor.web.i18n import LANG_COOKIE
+
+    with _admin(database, clock) as admin:
+        facility = _new_site(admin, "Sednaya Prison", kind="detention")
+        stored = admin.get(f"/admin/sites/{facility}.json").text
+        [code] = re.findall(r"Detention facility ([A-Za-z0-9_-]{8})", stored)
+        for lang, words in (("ar", "مرفق احتجاز"), ("ku", "Cihê girtinê")):
+            admin.cookies.set(LANG_COOKIE, lang)
+            for url in ("/admin/sites", f"/admin/sites/{facility}"):
+                page = admin.page(url)
+                assert f"{words} {code}" in page, (lang, url)
+                assert "Detention facility" not in page, (lang, url)
+        assert f"Detention facility {code}" in admin.get("/admin/sites.json").text
+        admin.cookies.set(LANG_COOKIE, "en")
+        assert f"Detention facility {code}" in admin.page("/admin/sites")

@@ -7,6 +7,7 @@ becomes the HTML page or, on the ``.json`` twin of the URL, the JSON document.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -24,8 +25,9 @@ from corridor.domain.birth import BRACKETS
 from corridor.domain.ids import uuid7
 from corridor.security.roles import default_matrix
 from corridor.security.sessions import COOKIE_NAME
+from corridor.services.protection import detention
 from corridor.services.protection.accounts import Caller
-from corridor.text import translated
+from corridor.text import N_, translated
 from corridor.web import charts
 from corridor.web.csrf import CSRF_COOKIE, new_secret, token_for
 from corridor.web.i18n import LANG_COOKIE, LANGUAGES, Language, choose, translations
@@ -59,9 +61,26 @@ def _day(value: date | str | None, code: str) -> str:
     return str(format_date(value, "d/M", locale=code))
 
 
+# The neutral name a detention facility's row holds in the clear (``detention.label``):
+# the words are ours, so they are shown in the reader's language; the code stays.
+_FACILITY_LABEL = re.compile(rf"{re.escape(detention.LABEL)} ([A-Za-z0-9_-]{{8}})")
+
+
+def _facility_label(value: Any, gettext: Any) -> Any:
+    """Every value a template prints: a detention facility's neutral name in the page's
+    language ("مرفق احتجاز 3fA9_x2Q"), anything else as it is. One place for every page
+    that names a site (lists, choices, the home page, the drill), whatever the template."""
+    if isinstance(value, str) and value.startswith(detention.LABEL):
+        found = _FACILITY_LABEL.fullmatch(value)
+        if found:
+            return translated(N_("Detention facility {code}", code=found.group(1)), gettext)
+    return value
+
+
 @cache
 def environment(code: str) -> Environment:
     """The template environment of one language (built once, shared by requests)."""
+    catalogue = translations(code)
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html", "svg"]),
@@ -69,8 +88,8 @@ def environment(code: str) -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=lambda v: _facility_label(v, catalogue.gettext),
     )
-    catalogue = translations(code)
     env.install_gettext_translations(catalogue, newstyle=True)  # type: ignore[attr-defined]
     # Texts from the services (problems, the engine's explanations, the case log): in
     # this language where they carry their message, as they are otherwise.
