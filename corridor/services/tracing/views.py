@@ -483,11 +483,23 @@ def _summaries(conn: Connection, ids: Iterable[str], today: date) -> dict[str, d
     out = {}
     for row in today_rows:
         summary = queries.person_summary(row, today)
+        if row["anonymised_at"] is not None:
+            # Erased (at their request, or by retention): a case that found them keeps
+            # that it did, not where they are now nor that they travel alone. Before,
+            # the officer read an erased girl's camp and "unaccompanied" on her case.
+            summary.update(uasc=None, deceased=False, site={**_NO_SITE, "hidden": ERASED_SITE})
+            out[row["id"]] = summary
+            continue
         summary["uasc"] = row["uasc"]
         summary["deceased"] = row["at_state"] == "deceased"
         summary["site"] = {"id": row["at_site_id"], "name": row["at"], "kind": row["at_kind"]}
         out[row["id"]] = summary
     return out
+
+
+# Where an erased candidate is, as a case shows it: nowhere, and why.
+_NO_SITE = {"id": None, "name": None, "kind": None}
+ERASED_SITE = "anonymised"
 
 
 def _matches(
