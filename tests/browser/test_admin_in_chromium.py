@@ -55,5 +55,8 @@ def test_the_administrator_pages_in_arabic(page, live_server: LiveServer):
     assert "أُغلق في" in page.locator("#site-status").inner_text()
     screenshot(page, "admin-site-arabic")
     nav.get_by_role("link", name="المستخدمون").click()
+    # The click loads the users page: wait for its list (``is_visible`` alone reads the
+    # page at once, and under load met the sites page still there: a failed CI run).
+    page.locator("#user-list").wait_for(state="visible")
     assert page.locator("#user-list").is_visible()
     choose_language(page, "English")
