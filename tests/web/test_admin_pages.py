@@ -173,3 +173,34 @@ def test_a_detention_facilitys_neutral_name_is_in_the_pages_language(database, c
         assert f"Detention facility {code}" in admin.get("/admin/sites.json").text
         admin.cookies.set(LANG_COOKIE, "en")
         assert f"Detention facility {code}" in admin.page("/admin/sites")
+
+
+def test_a_detention_facilitys_neutral_name_inside_a_sentence_is_in_the_pages_language() -> None:
+    """A sentence a service composed that names a facility ("site ... is closed", an
+    export's "... from or to ...") kept the English neutral name inside an Arabic or
+    Kurmanji sentence; now the name inside reads as the page's language reads it alone,
+    in text and in HTML already marked safe, and a stored name that only contains the
+    words is left as it is."""
+    from markupsafe import Markup
+
+    from corridor.text import N_
+    from corridor.web.pages.render import environment
+
+    label = "Detention facility Ab3_x-9Q"
+    closed = N_("site {site} is closed", site=label)
+    moving = N_("persons unaccounted for or in transit")
+    listed = N_("{list} from or to {site}", list=moving, site=label)
+    languages = (("ar", "مرفق احتجاز"), ("ku", "Cihê girtinê"), ("en", "Detention facility"))
+    for lang, words in languages:
+        env = environment(lang)
+        for text in (closed, listed):
+            shown = env.from_string("{{ t|tr }}").render(t=text)
+            assert f"{words} Ab3_x-9Q" in shown, (lang, shown)
+            if lang != "en":
+                assert "Detention facility" not in shown, (lang, shown)
+        safe = env.from_string("{{ t }}").render(t=Markup(f"<b>{label}</b> &amp; more"))
+        assert safe == f"<b>{words} Ab3_x-9Q</b> &amp; more", (lang, safe)
+    # Not a facility's name: a longer code, or words someone typed.
+    env = environment("ar")
+    for typed in ("Detention facility Ab3_x-9Qzz", "Detention facility on the road"):
+        assert env.from_string("{{ t }}").render(t=typed) == typed

@@ -19,6 +19,7 @@ from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 from pydantic import BaseModel
 
 from corridor.domain.birth import BRACKETS
@@ -63,18 +64,26 @@ def _day(value: date | str | None, code: str) -> str:
 
 # The neutral name a detention facility's row holds in the clear (``detention.label``):
 # the words are ours, so they are shown in the reader's language; the code stays.
-_FACILITY_LABEL = re.compile(rf"{re.escape(detention.LABEL)} ([A-Za-z0-9_-]{{8}})")
+_FACILITY_LABEL = re.compile(
+    rf"\b{re.escape(detention.LABEL)} ([A-Za-z0-9_-]{{8}})(?![A-Za-z0-9_-])"
+)
 
 
 def _facility_label(value: Any, gettext: Any) -> Any:
     """Every value a template prints: a detention facility's neutral name in the page's
     language ("مرفق احتجاز 3fA9_x2Q"), anything else as it is. One place for every page
-    that names a site (lists, choices, the home page, the drill), whatever the template."""
-    if isinstance(value, str) and value.startswith(detention.LABEL):
-        found = _FACILITY_LABEL.fullmatch(value)
-        if found:
-            return translated(N_("Detention facility {code}", code=found.group(1)), gettext)
-    return value
+    that names a site (lists, choices, the home page, the drill), whatever the template,
+    and for the sentences that name one (a service's "site ... is closed", an export's
+    description), as translated by ``tr``."""
+    if not isinstance(value, str) or detention.LABEL not in value:
+        return value
+
+    def label(found: re.Match[str]) -> str:
+        words = translated(N_("Detention facility {code}", code=found.group(1)), gettext)
+        return str(escape(words)) if isinstance(value, Markup) else words
+
+    named = _FACILITY_LABEL.sub(label, value)
+    return Markup(named) if isinstance(value, Markup) else named
 
 
 @cache
