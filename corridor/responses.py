@@ -164,15 +164,20 @@ class VulnerabilityCounts(ReadModel):
 
 class DayFigures(ReadModel):
     """One day at the site: ``present_at_end`` is always ``present_at_start`` plus
-    arrivals minus departures, and the next day's ``present_at_start``. Whatever moved a
-    person (a manifest, a transfer, a hospitalisation, a detention, a check-in off the
-    manifest, a death) counts as a departure from where they were and an arrival where
-    they went."""
+    arrivals minus departures minus duplicates, and the next day's ``present_at_start``.
+    Whatever moved a person (a manifest, a transfer, a hospitalisation, a detention, a
+    check-in off the manifest, a death) counts as a departure from where they were and an
+    arrival where they went."""
 
     date: date
     present_at_start: int | None
     arrivals: Counts
     departures: Counts
+    duplicates: Counts = Field(
+        description="Persons counted here until found to be one person with someone "
+        "registered later at another site (a merge): a duplicate resolved, nobody leaving; "
+        "the later registration stays the arrival it was there"
+    )
     present_at_end: int | None
 
 

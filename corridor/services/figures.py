@@ -122,12 +122,18 @@ def _moves_at(site_id: str, dialect: str) -> Any:
     )
     arrived = case((folded.c.here == site_id, 1), else_=0)
     left = case((folded.c.before == site_id, 1), else_=0)
+    # A registration of someone counted already (only a merge folds two registrations
+    # into one log): where it ends the count is a duplicate resolved, not a departure.
+    duplicate = case(
+        (and_(folded.c.kind == "registered", folded.c.before == site_id), 1), else_=0
+    )
     now = case(
         (and_(folded.c.next_seq.is_(None), folded.c.here == site_id), folded.c.kind), else_=None
     )
     keys = [
         _day_of(folded.c.occurred_at, dialect).label("day"),
         (arrived - left).label("change"),
+        duplicate.label("duplicate"),
         now.label("now"),
         *[persons.c[c] for c in PERSON_COLUMNS if c != "id"],
     ]
@@ -204,7 +210,12 @@ class FigureService(Service):
         moved a person (a manifest, a transfer, a hospitalisation, a detention, a check-in
         off the manifest, a death), it is a departure from where they were counted and an
         arrival where they are counted now, so ``present_at_end`` of a day is always
-        ``present_at_start + arrivals - departures`` and the next day starts from it.
+        ``present_at_start + arrivals - departures - duplicates`` and the next day starts
+        from it. ``duplicates``: persons whose count here ended because they were found
+        to be one person with someone registered later at another site (a merge: their
+        log holds both registrations, the later one counting them there). A duplicate
+        resolved is nobody moving: no departure from here, and the later registration
+        stays the arrival it was where it was made.
 
         Not ``exact`` (a reader of aggregates only: ``Gate.site_figures`` decides), the
         small counts are withheld (``aggregate_only``); ``exact``, the vulnerability
@@ -230,7 +241,12 @@ class FigureService(Service):
         by_state: dict[str, int] = defaultdict(int)
         days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
         daily: dict[date, dict[str, Any]] = {
-            d: {"date": d.isoformat(), "arrivals": empty_table(), "departures": empty_table()}
+            d: {
+                "date": d.isoformat(),
+                "arrivals": empty_table(),
+                "departures": empty_table(),
+                "duplicates": empty_table(),
+            }
             for d in days
         }
         before = 0  # counted here at the start of the first day
@@ -255,11 +271,17 @@ class FigureService(Service):
                 before += r["change"] * n
             elif day <= end:
                 direction = "arrivals" if r["change"] > 0 else "departures"
+                if r["change"] < 0 and r["duplicate"]:
+                    direction = "duplicates"
                 count(daily[day][direction], r["sex"], bracket(r, day), n)
         for d in days:
             figures = daily[d]
             figures["present_at_start"] = before
-            before += figures["arrivals"]["total"] - figures["departures"]["total"]
+            before += (
+                figures["arrivals"]["total"]
+                - figures["departures"]["total"]
+                - figures["duplicates"]["total"]
+            )
             figures["present_at_end"] = before
         figures = {
             "site": site,

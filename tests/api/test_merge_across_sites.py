@@ -11,6 +11,7 @@ unmerge loses nothing of the other's.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -21,6 +22,7 @@ from corridor.security.roles import Role
 from corridor.security.tables import site_keys
 from corridor.storage.tables import movements, person_documents
 from tests.api.helpers import register, site, work_at
+from tests.api.test_figures_add_up import assert_adds_up
 from tests.conftest import make_client
 
 NAME = {"given_name": "Hassan", "father_name": "Ali", "family_name": "Jabbouri", "sex": "m",
@@ -147,3 +149,59 @@ def test_an_unmerge_seals_the_other_records_data_under_its_own_site_again(databa
     # Camp A is evacuated after the unmerge: the other record (camp B's) loses nothing.
     _destroy(admin, w["a"])
     assert _seen(admin, o) == before
+
+
+def _figures(client: TestClient, site_id: str) -> dict[str, Any]:
+    r = client.get(f"/api/sites/{site_id}/figures")
+    assert r.status_code == 200, r.text
+    figures = r.json()
+    assert_adds_up(figures)
+    return dict(figures)
+
+
+def test_a_merge_across_sites_is_no_transfer_in_the_daily_figures(database, clock):
+    """Registered at camp A on the first day and again at camp B on the second, one man
+    merged: no departure from camp A, no arrival at camp B but his registration there (as
+    before the merge), the end of his count at camp A a duplicate resolved; one man
+    present in all, at camp B (his latest registration); every day adds up."""
+    admin = make_client(database, clock)
+    camp_a, camp_b = site(admin, "Camp A"), site(admin, "Camp B")
+    first = clock.now.date().isoformat()
+    survivor = register(admin, camp_a, **NAME)["id"]
+    clock.advance(days=1)
+    today = clock.now.date().isoformat()
+    other = register(admin, camp_b, **NAME)["id"]
+    before = {s: _figures(admin, s) for s in (camp_a, camp_b)}
+    assert [before[s]["present"]["total"] for s in (camp_a, camp_b)] == [1, 1]  # twice
+    clock.advance(hours=2)
+    _merge(admin, survivor, other)
+
+    a, b = _figures(admin, camp_a), _figures(admin, camp_b)
+    assert a["present"]["total"] + b["present"]["total"] == 1  # one man, not two
+    assert b["present"]["total"] == 1
+    day_a = {d["date"]: d for d in a["daily"]}
+    day_b = {d["date"]: d for d in b["daily"]}
+    assert day_a[first]["arrivals"]["total"] == 1
+    assert [d["departures"]["total"] for d in a["daily"]] == [0] * len(a["daily"])
+    assert day_a[today]["duplicates"]["total"] == 1
+    assert day_a[today]["duplicates"]["by_sex"]["m"] == 1
+    # Camp B's days are what they were: his registration there is its arrival.
+    assert b["daily"] == before[camp_b]["daily"]
+    assert day_b[today]["arrivals"]["total"] == 1
+    # The site's dashboard says no one left camp A today.
+    page = admin.get(f"/sites/{camp_a}")
+    assert page.status_code == 200, page.text
+    assert 'data-figure="departures-today">0<' in page.text
+    assert 'data-figure="duplicates-today">1<' in page.text
+    # The published daily report (HXL) counts it the same way.
+    report = admin.app.state.services.reports.daily(  # type: ignore[attr-defined]
+        clock.now.date() - timedelta(days=1), clock.now.date()
+    )
+    figures = {(r["site_id"], r["date"], r["figure"]) for r in report}
+    assert (camp_a, today, "departures") not in figures
+    assert (camp_a, today, "duplicates") in figures
+    assert (camp_b, today, "arrivals") in figures
+    # An unmerge gives both sites their days back as they were.
+    _unmerge(admin, other)
+    assert _figures(admin, camp_a)["daily"] == before[camp_a]["daily"]
+    assert _figures(admin, camp_b)["daily"] == before[camp_b]["daily"]
