@@ -192,6 +192,11 @@ class SiteFigures(ReadModel):
         description="Children at the site now apart from every adult relative (the children "
         "the separated-families page marks 'alone')"
     )
+    children_alone_in_transit: int | None = Field(
+        description="Children apart from every adult relative on a truck on the road to the "
+        "site: counted at no site while travelling, here until checked in (then among "
+        "children_alone where they arrive)"
+    )
     from_: date = Field(alias="from")
     to: date
     daily: list[DayFigures]
