@@ -25,6 +25,7 @@ from corridor.domain.ids import (
     InvalidRegistrationNumber,
     format_registration_number,
     normalise_registration_number,
+    uuid7,
 )
 from corridor.errors import NotFound, Problem, ValidationFailed
 from corridor.security import alerts as alert_log
@@ -37,10 +38,12 @@ from corridor.security.tables import (
     users,
 )
 from corridor.services.base import Service
+from corridor.services.protection.field_vault import FieldVault
 from corridor.services.protection.read_models import Sentence
 from corridor.storage import queries
 from corridor.storage.database import Database
 from corridor.storage.merge_tables import merged_ids
+from corridor.storage.number_tables import erased_numbers, renumbered
 from corridor.storage.tables import persons
 from corridor.storage.tracing_tables import tracing_enquiries
 from corridor.text import N_, text_of
@@ -211,6 +214,47 @@ def person_by_reference(conn: Connection, ref: str, field: str = "person") -> st
     return found
 
 
+# What the lookup hash of an erased person's registration number is keyed as (separate
+# from the phones' and documents' hashes).
+ERASED_NUMBER = "erased-registration-number"
+
+
+def keep_erased_numbers(
+    conn: Connection, vault: FieldVault, person_ids: Sequence[str], now: datetime
+) -> int:
+    """Inside an erasure's transaction, before the numbers are replaced: a keyed hash of
+    every registration number the persons hold or held before a renumbering
+    (``erased_numbers``), so that the desk's look-up by an old wristband number still
+    finds them. The number itself is kept nowhere. Without a master key nothing can be
+    hashed: nothing is kept (the record id still leads to the trail). How many."""
+    if vault.cipher is None or not person_ids:
+        return 0
+    ids = list(person_ids)
+    numbers = list(
+        conn.execute(
+            select(persons.c.id, persons.c.registration_number).where(persons.c.id.in_(ids))
+        ).all()
+    ) + list(
+        conn.execute(
+            select(renumbered.c.person_id, renumbered.c.previous_number).where(
+                renumbered.c.person_id.in_(ids)
+            )
+        ).all()
+    )
+    rows = [
+        {
+            "id": uuid7(),
+            "person_id": person_id,
+            "number_hash": vault.lookup_hash(ERASED_NUMBER, str(number)),
+            "erased_at": now,
+        }
+        for person_id, number in dict.fromkeys((str(p), str(n)) for p, n in numbers if n)
+    ]
+    if rows:
+        conn.execute(erased_numbers.insert(), rows)
+    return len(rows)
+
+
 def _usernames(conn: Connection, user_ids: Sequence[str | None]) -> dict[str, str]:
     wanted = sorted({u for u in user_ids if u})
     if not wanted:
@@ -227,18 +271,27 @@ class OversightService(Service):
         db: Database,
         clock: Callable[[], datetime],
         select_persons: Callable[[Selection, list[str]], list[str]] | None = None,
+        vault: FieldVault | None = None,
     ) -> None:
         """``select_persons``: the persons of a list's selection, to count those of a
         waiting export (services/exchange/selections.py)."""
         super().__init__(db, clock)
         self.select_persons = select_persons
+        self.vault = vault
 
     def trail(self, ref: str) -> AuditTrail:
         """Every audit event about the person ``ref`` names (id or registration number),
         oldest first. An id that no person has but the log names (a refused look-up of
-        an id that does not exist) shows its events; otherwise ``NotFound``."""
+        an id that does not exist) shows its events; otherwise ``NotFound``. A number an
+        erasure replaced leads to the anonymised record (``erased_numbers``: its keyed
+        hash, the latest erasure's where two held it)."""
         with self.db.read() as conn:
-            person_id = person_by_reference(conn, ref)
+            try:
+                person_id = person_by_reference(conn, ref)
+            except NotFound:
+                person_id = self._erased(conn, ref)
+                if person_id is None:
+                    raise
             if person_id is None:
                 person_id = ref.strip()
                 row = None
@@ -290,6 +343,20 @@ class OversightService(Service):
                 for r in rows
             ],
         )
+
+    def _erased(self, conn: Connection, ref: str) -> str | None:
+        """The person an erased registration number led to (through the merges in force:
+        the survivor), or None."""
+        if self.vault is None or self.vault.cipher is None:
+            return None
+        number = normalise_registration_number(ref.strip())  # valid: looked up before
+        found = conn.execute(
+            select(erased_numbers.c.person_id)
+            .where(erased_numbers.c.number_hash == self.vault.lookup_hash(ERASED_NUMBER, number))
+            .order_by(erased_numbers.c.erased_at.desc(), erased_numbers.c.id.desc())
+            .limit(1)
+        ).scalar()
+        return None if found is None else queries.survivors(conn, [str(found)])[0]
 
     def alerts(self) -> Alerts:
         """Alerts nobody acknowledged (anti-enumeration), and the accounts locked now."""
