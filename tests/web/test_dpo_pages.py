@@ -4,6 +4,7 @@ evacuation drill behind a typed confirmation; in English and Arabic."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 
@@ -205,6 +206,38 @@ def test_an_erased_persons_old_wristband_number_still_finds_what_happened(
         assert CANARY not in r.text and "123 987" not in r.text
         looked = events(database, before)
         assert [(e["action"], e["person_id"]) for e in looked] == [("audit.read", person["id"])]
+
+
+@pytest.mark.parametrize(
+    ("lang", "request_words", "merged_words", "ground_words"),
+    [
+        ("en", "erased at the person's request", "erased with it", "consent withdrawn"),
+        ("ar", "مُحي بطلب من الشخص", "مُحي معه", "سحب الموافقة"),
+        ("ku", "li ser daxwaza kesê hate jêbirin", "bi wî re hate jêbirin",
+         "razîbûn hate vegerandin"),  # fmt: skip
+    ],
+)
+def test_the_disposal_log_says_why_in_words_in_the_pages_language(
+    database, clock, camp, svc, lang, request_words, merged_words, ground_words
+):
+    """The reason of an erasure (and of the record merged into the person erased) was
+    the stored English with the ground's code, "(consent_withdrawn)", on every page:
+    now in words, in the page's language; a retention run's reason too."""
+    person = register(svc, camp["Camp North"])
+    twin = register(svc, camp["Camp North"])
+    operator = svc.audit.operator_hook("test", "person.merge")
+    svc.merges.merge(person["id"], twin["id"], "registered twice", "test", audit=operator)
+    svc.retention.erase(
+        person["id"], "consent_withdrawn", audit=svc.audit.operator_hook("test", "person.export")
+    )
+    dpo = page_client(database, clock, DPO, "dpo")
+    dpo.cookies.set(LANG_COOKIE, lang)
+    page = html.unescape(dpo.page("/dpo/disposals"))
+    cells = r'<td dir="ltr">([0-9a-f-]{36})</td><td>[^<]*</td><td dir="auto">([^<]*)</td>'
+    rows = dict(re.findall(cells, page))
+    assert "consent_withdrawn" not in page
+    assert request_words in rows[person["id"]] and ground_words in rows[person["id"]]
+    assert merged_words in rows[twin["id"]] and ground_words in rows[twin["id"]]
 
 
 def test_alerts_show_enumeration_and_locked_accounts(database, clock, camp, svc):

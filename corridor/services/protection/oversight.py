@@ -12,6 +12,7 @@ nobody and are not audited.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -117,7 +118,7 @@ class Disposal(BaseModel):
     category: str
     record_id: str
     action: str
-    reason: str
+    reason: Sentence  # in words, translatable (``disposal_reason``)
     disposed_at: datetime
 
 
@@ -253,6 +254,39 @@ def keep_erased_numbers(
     if rows:
         conn.execute(erased_numbers.insert(), rows)
     return len(rows)
+
+
+# The grounds of an erasure (``schemas.ErasureIn.ground``) in words.
+GROUND_WORDS = {
+    "consent_withdrawn": N_("consent withdrawn"),
+    "no_longer_needed": N_("no longer needed for the purpose it was collected for"),
+    "objection": N_("an objection to its use"),
+    "unlawful": N_("unlawful processing"),
+}
+_ERASED = re.compile(r"erased at the person's request \((\w+)\)")
+_ERASED_WITH = re.compile(r"merged into an erased person, erased with it \((\w+)\)")
+_PERIOD = re.compile(r"retention period of (\d+) days passed")
+_FIXED_REASONS = {
+    "erased at another installation": N_("erased at another installation"),
+    "left this node's site (the central's forget)": N_(
+        "left this node's site (the central's forget)"
+    ),
+}
+
+
+def disposal_reason(stored: str) -> str:
+    """A disposal log's reason (stored in English, as the code writes it: the erasure's
+    ground as its code) in words the pages translate; a reason of another form (an
+    older version's) as it is."""
+    if found := _ERASED.fullmatch(stored):
+        ground = GROUND_WORDS.get(found[1], found[1])
+        return N_("erased at the person's request: {ground}", ground=ground)
+    if found := _ERASED_WITH.fullmatch(stored):
+        ground = GROUND_WORDS.get(found[1], found[1])
+        return N_("merged into a person erased, and erased with it: {ground}", ground=ground)
+    if found := _PERIOD.fullmatch(stored):
+        return N_("retention period of {days} days passed", days=int(found[1]))
+    return _FIXED_REASONS.get(stored, stored)
 
 
 def _usernames(conn: Connection, user_ids: Sequence[str | None]) -> dict[str, str]:
@@ -407,7 +441,7 @@ class OversightService(Service):
                 category=r.category,
                 record_id=r.record_id,
                 action=r.action,
-                reason=r.reason,
+                reason=disposal_reason(r.reason),
                 disposed_at=r.disposed_at,
             )
             for r in rows
