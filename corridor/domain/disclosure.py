@@ -125,8 +125,14 @@ def withhold_day(day: Mapping[str, Any], below: int) -> dict[str, Any]:
         out["present_at_end"],
     ]
     if sum(v is None for v in terms) == 1:
+        # A day with no duplicate resolved (nearly every day) hides one of arrivals and
+        # departures as it always did: a hidden table of nothing would hide nothing.
         moves = sorted(
-            (d for d in tables if out[d]["total"] is not None),
+            (
+                d
+                for d in tables
+                if out[d]["total"] is not None and (d != "duplicates" or day[d]["total"])
+            ),
             key=lambda d: int(day[d]["total"]),
         )
         if moves:
