@@ -164,15 +164,20 @@ class VulnerabilityCounts(ReadModel):
 
 class DayFigures(ReadModel):
     """One day at the site: ``present_at_end`` is always ``present_at_start`` plus
-    arrivals minus departures, and the next day's ``present_at_start``. Whatever moved a
-    person (a manifest, a transfer, a hospitalisation, a detention, a check-in off the
-    manifest, a death) counts as a departure from where they were and an arrival where
-    they went."""
+    arrivals minus departures minus duplicates, and the next day's ``present_at_start``.
+    Whatever moved a person (a manifest, a transfer, a hospitalisation, a detention, a
+    check-in off the manifest, a death) counts as a departure from where they were and an
+    arrival where they went."""
 
     date: date
     present_at_start: int | None
     arrivals: Counts
     departures: Counts
+    duplicates: Counts = Field(
+        description="Persons counted here until found to be one person with someone "
+        "registered later at another site (a merge): a duplicate resolved, nobody leaving; "
+        "the later registration stays the arrival it was there"
+    )
     present_at_end: int | None
 
 
@@ -186,6 +191,11 @@ class SiteFigures(ReadModel):
     children_alone: int | None = Field(
         description="Children at the site now apart from every adult relative (the children "
         "the separated-families page marks 'alone')"
+    )
+    children_alone_in_transit: int | None = Field(
+        description="Children apart from every adult relative on a truck on the road to the "
+        "site: counted at no site while travelling, here until checked in (then among "
+        "children_alone where they arrive)"
     )
     from_: date = Field(alias="from")
     to: date

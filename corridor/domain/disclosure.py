@@ -103,27 +103,36 @@ def withhold_table(table: Mapping[str, Any], below: int) -> dict[str, Any]:
     return out
 
 
+# The tables of a day's figures that move its count (``FigureService.site_figures``).
+DAY_TABLES = ("arrivals", "departures", "duplicates")
+
+
 def withhold_day(day: Mapping[str, Any], below: int) -> dict[str, Any]:
-    """One day of a site's figures: its arrivals and departures tables, and the numbers
-    present at its start and end, which add up (end = start + arrivals - departures): when
-    one of the four alone is withheld, the smaller of arrivals and departures is withheld
-    whole (its total and every cell: they add up to it)."""
+    """One day of a site's figures: its arrivals, departures and duplicates tables, and
+    the numbers present at its start and end, which add up (end = start + arrivals -
+    departures - duplicates): when one of them alone is withheld, the smallest of the
+    tables shown is withheld whole (its total and every cell: they add up to it)."""
+    tables = [t for t in DAY_TABLES if t in day]
     out = {
         **day,
-        "arrivals": withhold_table(day["arrivals"], below),
-        "departures": withhold_table(day["departures"], below),
+        **{t: withhold_table(day[t], below) for t in tables},
         "present_at_start": withhold_one(int(day["present_at_start"]), below),
         "present_at_end": withhold_one(int(day["present_at_end"]), below),
     }
-    four = [
+    terms = [
         out["present_at_start"],
-        out["arrivals"]["total"],
-        out["departures"]["total"],
+        *(out[t]["total"] for t in tables),
         out["present_at_end"],
     ]
-    if sum(v is None for v in four) == 1:
+    if sum(v is None for v in terms) == 1:
+        # A day with no duplicate resolved (nearly every day) hides one of arrivals and
+        # departures as it always did: a hidden table of nothing would hide nothing.
         moves = sorted(
-            (d for d in ("arrivals", "departures") if out[d]["total"] is not None),
+            (
+                d
+                for d in tables
+                if out[d]["total"] is not None and (d != "duplicates" or day[d]["total"])
+            ),
             key=lambda d: int(day[d]["total"]),
         )
         if moves:

@@ -118,7 +118,7 @@ class Services:
         self.retention = RetentionService(db, clock, self.vault, retention_periods)
         # The data protection officer's desk (reads naming persons go through the gate).
         self.oversight = OversightService(
-            db, clock, select_persons=ListSelections(self.manifests, self.figures)
+            db, clock, select_persons=ListSelections(self.manifests, self.figures), vault=self.vault
         )
         # The one way personal data leaves the services (scope, purpose, field groups,
         # audit; typed read models).

@@ -122,12 +122,16 @@ def _moves_at(site_id: str, dialect: str) -> Any:
     )
     arrived = case((folded.c.here == site_id, 1), else_=0)
     left = case((folded.c.before == site_id, 1), else_=0)
+    # A registration of someone counted already (only a merge folds two registrations
+    # into one log): where it ends the count is a duplicate resolved, not a departure.
+    duplicate = case((and_(folded.c.kind == "registered", folded.c.before == site_id), 1), else_=0)
     now = case(
         (and_(folded.c.next_seq.is_(None), folded.c.here == site_id), folded.c.kind), else_=None
     )
     keys = [
         _day_of(folded.c.occurred_at, dialect).label("day"),
         (arrived - left).label("change"),
+        duplicate.label("duplicate"),
         now.label("now"),
         *[persons.c[c] for c in PERSON_COLUMNS if c != "id"],
     ]
@@ -156,6 +160,9 @@ def aggregate_only(figures: dict[str, Any], below: int) -> dict[str, Any]:
             "restricted_below": None,  # the figures' ``suppressed_below`` says it for all
         },
         "children_alone": disclosure.withhold_one(figures["children_alone"], below),
+        "children_alone_in_transit": disclosure.withhold_one(
+            figures["children_alone_in_transit"], below
+        ),
         "daily": [disclosure.withhold_day(d, below) for d in figures["daily"]],
         "suppressed_below": below,
     }
@@ -204,7 +211,12 @@ class FigureService(Service):
         moved a person (a manifest, a transfer, a hospitalisation, a detention, a check-in
         off the manifest, a death), it is a departure from where they were counted and an
         arrival where they are counted now, so ``present_at_end`` of a day is always
-        ``present_at_start + arrivals - departures`` and the next day starts from it.
+        ``present_at_start + arrivals - departures - duplicates`` and the next day starts
+        from it. ``duplicates``: persons whose count here ended because they were found
+        to be one person with someone registered later at another site (a merge: their
+        log holds both registrations, the later one counting them there). A duplicate
+        resolved is nobody moving: no departure from here, and the later registration
+        stays the arrival it was where it was made.
 
         Not ``exact`` (a reader of aggregates only: ``Gate.site_figures`` decides), the
         small counts are withheld (``aggregate_only``); ``exact``, the vulnerability
@@ -225,12 +237,18 @@ class FigureService(Service):
             site = queries.get_site(conn, site_id)
             rows = conn.execute(_moves_at(site_id, conn.dialect.name)).mappings().all()
             alone = children_alone(conn, now.date(), at_site=site_id)
+            coming = children_alone_in_transit(conn, now.date(), site_id)
         present = empty_table()
         vuln = dict.fromkeys(VULNERABILITY_KEYS, 0)
         by_state: dict[str, int] = defaultdict(int)
         days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
         daily: dict[date, dict[str, Any]] = {
-            d: {"date": d.isoformat(), "arrivals": empty_table(), "departures": empty_table()}
+            d: {
+                "date": d.isoformat(),
+                "arrivals": empty_table(),
+                "departures": empty_table(),
+                "duplicates": empty_table(),
+            }
             for d in days
         }
         before = 0  # counted here at the start of the first day
@@ -255,11 +273,17 @@ class FigureService(Service):
                 before += r["change"] * n
             elif day <= end:
                 direction = "arrivals" if r["change"] > 0 else "departures"
+                if r["change"] < 0 and r["duplicate"]:
+                    direction = "duplicates"
                 count(daily[day][direction], r["sex"], bracket(r, day), n)
         for d in days:
             figures = daily[d]
             figures["present_at_start"] = before
-            before += figures["arrivals"]["total"] - figures["departures"]["total"]
+            before += (
+                figures["arrivals"]["total"]
+                - figures["departures"]["total"]
+                - figures["duplicates"]["total"]
+            )
             figures["present_at_end"] = before
         figures = {
             "site": site,
@@ -267,6 +291,7 @@ class FigureService(Service):
             "present": {**present, "by_state": dict(by_state)},
             "vulnerabilities_present": vuln,
             "children_alone": sum(1 for place in alone.values() if place == f"site:{site_id}"),
+            "children_alone_in_transit": len(coming),
             "from": start.isoformat(),
             "to": end.isoformat(),
             "daily": [daily[d] for d in days],
@@ -620,6 +645,43 @@ def children_alone(
                 apart[m["id"]] = _place(m)
     links = _adult_links(conn, today, apart)
     return {pid: place for pid, place in apart.items() if place not in links.get(pid, set())}
+
+
+def children_alone_in_transit(conn: Connection, today: date, site_id: str) -> set[str]:
+    """The children alone (``children_alone``: apart from every adult relative) on a
+    truck on the road to ``site_id``: counted at no site while travelling, they are the
+    site's "on their way here" (where they will be counted once checked in), so that no
+    dashboard loses them and none counts them twice."""
+    going = and_(
+        person_locations.c.state == "in_transit",
+        person_locations.c.destination_site_id == site_id,
+    )
+    q = select(
+        persons.c.id,
+        persons.c.household_id,
+        persons.c.birth_date,
+        persons.c.birth_precision,
+        person_locations.c.site_id.label("loc_site"),
+        person_locations.c.state,
+        person_locations.c.manifest_id,
+        person_locations.c.destination_site_id,
+    ).join(person_locations, person_locations.c.person_id == persons.c.id)
+    households_going = (
+        select(persons.c.household_id)
+        .join(person_locations, person_locations.c.person_id == persons.c.id)
+        .where(going, persons.c.household_id.is_not(None))
+    )
+    # The households with someone on the way (every member: where the adults are
+    # decides), and whoever is on the way in none (two queries: each keeps its index).
+    rows: list[Any] = list(
+        conn.execute(q.where(persons.c.household_id.in_(households_going))).mappings()
+    )
+    rows += conn.execute(q.where(persons.c.household_id.is_(None), going)).mappings()
+    on_the_way = {
+        r["id"] for r in rows if r["state"] == "in_transit" and r["destination_site_id"] == site_id
+    }
+    alone = children_alone(conn, today, rows)
+    return {p for p, place in alone.items() if p in on_the_way and place.startswith("transit:")}
 
 
 def _most_urgent_first(household: dict[str, Any]) -> tuple[int, int, str]:

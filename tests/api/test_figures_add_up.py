@@ -43,7 +43,10 @@ def assert_adds_up(figures: dict[str, Any]) -> None:
             assert day["present_at_start"] == before["present_at_end"], day["date"]
         assert (
             day["present_at_end"]
-            == day["present_at_start"] + day["arrivals"]["total"] - day["departures"]["total"]
+            == day["present_at_start"]
+            + day["arrivals"]["total"]
+            - day["departures"]["total"]
+            - day["duplicates"]["total"]
         ), day["date"]
     assert days[-1]["present_at_end"] == figures["present"]["total"]
     present = figures["present"]

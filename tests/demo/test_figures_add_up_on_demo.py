@@ -142,4 +142,5 @@ def test_the_published_report_counts_as_the_dashboard(demo: Database) -> None:
             key = (day["date"], site_id)
             assert day["arrivals"]["total"] == report.get((*key, "arrivals"), 0), key
             assert day["departures"]["total"] == report.get((*key, "departures"), 0), key
+            assert day["duplicates"]["total"] == report.get((*key, "duplicates"), 0), key
             assert day["present_at_end"] == report.get((*key, "present"), 0), key

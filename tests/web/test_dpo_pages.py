@@ -4,18 +4,21 @@ evacuation drill behind a typed confirmation; in English and Arabic."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from corridor.domain.ids import format_registration_number, new_registration_number
 from corridor.schemas import PersonIn, SiteIn
 from corridor.security.crypto import MasterKey
 from corridor.security.ratelimit import Limit
 from corridor.security.roles import Role
 from corridor.security.tables import audit_events, site_keys
 from corridor.services import Services
+from corridor.storage.metadata import metadata
 from corridor.storage.tables import persons
 from corridor.web.i18n import LANG_COOKIE
 from tests.conftest import MASTER_KEY
@@ -157,14 +160,84 @@ def test_a_wrong_or_unknown_number_is_said_on_the_field(database, clock, camp, s
     svc.retention.erase(
         person["id"], "objection", audit=svc.audit.operator_hook("test", "person.export")
     )
-    r = dpo.submit("/dpo/audit", {"person": person["registration_number"]})
-    assert r.status_code == 404 and "person not found" in r.text  # the number was replaced
+    # A number never given is not found; the erased person's old number is (next test).
+    r = dpo.submit("/dpo/audit", {"person": format_registration_number(new_registration_number())})
+    assert r.status_code == 404 and "person not found" in r.text
     r = dpo.get(f"/dpo/persons/{person['id']}/audit")
     assert r.status_code == 200 and "anonymised" in r.text  # the id still leads to it
     dpo.cookies.set(LANG_COOKIE, "ar")
     dpo.page("/dpo/audit")
     r = dpo.submit("/dpo/audit", {"person": "nothing"})
     assert r.status_code == 422 and 'dir="rtl"' in r.text and "must have" not in r.text
+
+
+def test_an_erased_persons_old_wristband_number_still_finds_what_happened(
+    database, clock, camp, svc
+):
+    """"What happened to wristband X?" after X's holder was erased: the erasure replaced
+    the number (no plain number is kept), and on the code before the desk answered
+    "person not found"; the record id alone led to the trail. Now a keyed hash of each
+    number the person held (their own, one given before a renumbering, and a record's
+    merged into them) is kept with the audit subject, so the old number leads to the
+    anonymised record's trail; the number itself is stored nowhere."""
+    person = register(svc, camp["Camp North"])
+    twin = register(svc, camp["Camp North"])
+    operator = svc.audit.operator_hook("test", "person.merge")
+    svc.merges.merge(person["id"], twin["id"], "registered twice", "test", audit=operator)
+    officer = page_client(database, clock, (Role.REGISTRAR,), "reg-officer")
+    officer.page(f"/persons/{person['id']}")
+    svc.retention.erase(
+        person["id"], "objection", audit=svc.audit.operator_hook("test", "person.export")
+    )
+    numbers = [p["registration_number"] for p in (person, twin)]
+    with database.read() as conn:
+        held = [str(v) for row in conn.execute(select(persons)).all() for v in row]
+        kept = [str(v) for t in metadata.sorted_tables for r in conn.execute(select(t)) for v in r]
+    assert not any(n.replace("-", "") in v.replace("-", "") for n in numbers for v in held + kept)
+    dpo = page_client(database, clock, DPO, "dpo")
+    for number in (numbers[0].replace("-", "").lower(), numbers[1]):  # as typed, as printed
+        dpo.page("/dpo/audit")
+        before = last_seq(database)
+        r = dpo.submit("/dpo/audit", {"person": number})
+        assert r.status_code == 200, r.text
+        assert person["id"] in r.text and "anonymised" in r.text
+        rows = re.findall(r"<tr data-outcome=\"(\w+)\">(.*?)</tr>", r.text, re.S)
+        assert [c for _, c in rows if "reg-officer" in c and "opened the record" in c]
+        assert CANARY not in r.text and "123 987" not in r.text
+        looked = events(database, before)
+        assert [(e["action"], e["person_id"]) for e in looked] == [("audit.read", person["id"])]
+
+
+@pytest.mark.parametrize(
+    ("lang", "request_words", "merged_words", "ground_words"),
+    [
+        ("en", "erased at the person's request", "erased with it", "consent withdrawn"),
+        ("ar", "مُحي بطلب من الشخص", "مُحي معه", "سحب الموافقة"),
+        ("ku", "li ser daxwaza kesê hate jêbirin", "bi wî re hate jêbirin",
+         "razîbûn hate vegerandin"),  # fmt: skip
+    ],
+)
+def test_the_disposal_log_says_why_in_words_in_the_pages_language(
+    database, clock, camp, svc, lang, request_words, merged_words, ground_words
+):
+    """The reason of an erasure (and of the record merged into the person erased) was
+    the stored English with the ground's code, "(consent_withdrawn)", on every page:
+    now in words, in the page's language; a retention run's reason too."""
+    person = register(svc, camp["Camp North"])
+    twin = register(svc, camp["Camp North"])
+    operator = svc.audit.operator_hook("test", "person.merge")
+    svc.merges.merge(person["id"], twin["id"], "registered twice", "test", audit=operator)
+    svc.retention.erase(
+        person["id"], "consent_withdrawn", audit=svc.audit.operator_hook("test", "person.export")
+    )
+    dpo = page_client(database, clock, DPO, "dpo")
+    dpo.cookies.set(LANG_COOKIE, lang)
+    page = html.unescape(dpo.page("/dpo/disposals"))
+    cells = r'<td dir="ltr">([0-9a-f-]{36})</td><td>[^<]*</td><td dir="auto">([^<]*)</td>'
+    rows = dict(re.findall(cells, page))
+    assert "consent_withdrawn" not in page
+    assert request_words in rows[person["id"]] and ground_words in rows[person["id"]]
+    assert merged_words in rows[twin["id"]] and ground_words in rows[twin["id"]]
 
 
 def test_alerts_show_enumeration_and_locked_accounts(database, clock, camp, svc):

@@ -1,6 +1,8 @@
 """Daily figures per site for publication (HXL): aggregates only, never a person.
 
-For each day and site: arrivals and departures by sex and age bracket, persons present at
+For each day and site: arrivals and departures by sex and age bracket (and duplicates
+resolved: a person counted there until merged with a later registration elsewhere, not a
+departure), persons present at
 the end of the day (folded from the movement log, so a later correction changes the past
 days too, whatever day the correction itself is timed), transfers by the kind of their
 destination, and unaccompanied and separated children present. Small counts are
@@ -125,7 +127,11 @@ def _count_person(
         cell = (person["sex"] or "unknown", age_bracket(age))
         if move.reached:
             counts[(day, move.reached, "arrivals", "")][cell] += 1
-        if move.left:
+        if move.left and move.kind == "registered":
+            # A registration of someone counted already (two registrations of one person
+            # merged): a duplicate resolved where the first counted them, not a departure.
+            counts[(day, move.left, "duplicates", "")][cell] += 1
+        elif move.left:
             counts[(day, move.left, "departures", "")][cell] += 1
             # Transfers by destination kind stay what they were: the departure kinds
             # only (no new count of who was detained from a site; PROTECTION.md).

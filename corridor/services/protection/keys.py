@@ -599,7 +599,9 @@ def _seal_notes(vault: FieldVault, conn: Connection) -> int:
 
 def _reencrypt_notes(conn: Connection, cipher: FieldCipher, site_id: str) -> int:
     """The notes sealed under any of the site's keys (whichever person holds them now:
-    a merge moves a note without sealing it again), moved to its active key."""
+    a merge across sites seals the notes that follow the survivor again under its
+    site's key, but a note typed at a third site's node keeps that site's), moved to its
+    active key."""
     key_ids = list(
         conn.execute(select(site_keys.c.id).where(site_keys.c.site_id == site_id)).scalars()
     )

@@ -12,6 +12,7 @@ nobody and are not audited.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -25,6 +26,7 @@ from corridor.domain.ids import (
     InvalidRegistrationNumber,
     format_registration_number,
     normalise_registration_number,
+    uuid7,
 )
 from corridor.errors import NotFound, Problem, ValidationFailed
 from corridor.security import alerts as alert_log
@@ -37,10 +39,12 @@ from corridor.security.tables import (
     users,
 )
 from corridor.services.base import Service
+from corridor.services.protection.field_vault import FieldVault
 from corridor.services.protection.read_models import Sentence
 from corridor.storage import queries
 from corridor.storage.database import Database
 from corridor.storage.merge_tables import merged_ids
+from corridor.storage.number_tables import erased_numbers, renumbered
 from corridor.storage.tables import persons
 from corridor.storage.tracing_tables import tracing_enquiries
 from corridor.text import N_, text_of
@@ -114,7 +118,7 @@ class Disposal(BaseModel):
     category: str
     record_id: str
     action: str
-    reason: str
+    reason: Sentence  # in words, translatable (``disposal_reason``)
     disposed_at: datetime
 
 
@@ -211,6 +215,80 @@ def person_by_reference(conn: Connection, ref: str, field: str = "person") -> st
     return found
 
 
+# What the lookup hash of an erased person's registration number is keyed as (separate
+# from the phones' and documents' hashes).
+ERASED_NUMBER = "erased-registration-number"
+
+
+def keep_erased_numbers(
+    conn: Connection, vault: FieldVault, person_ids: Sequence[str], now: datetime
+) -> int:
+    """Inside an erasure's transaction, before the numbers are replaced: a keyed hash of
+    every registration number the persons hold or held before a renumbering
+    (``erased_numbers``), so that the desk's look-up by an old wristband number still
+    finds them. The number itself is kept nowhere. Without a master key nothing can be
+    hashed: nothing is kept (the record id still leads to the trail). How many."""
+    if vault.cipher is None or not person_ids:
+        return 0
+    ids = list(person_ids)
+    numbers = list(
+        conn.execute(
+            select(persons.c.id, persons.c.registration_number).where(persons.c.id.in_(ids))
+        ).all()
+    ) + list(
+        conn.execute(
+            select(renumbered.c.person_id, renumbered.c.previous_number).where(
+                renumbered.c.person_id.in_(ids)
+            )
+        ).all()
+    )
+    rows = [
+        {
+            "id": uuid7(),
+            "person_id": person_id,
+            "number_hash": vault.lookup_hash(ERASED_NUMBER, str(number)),
+            "erased_at": now,
+        }
+        for person_id, number in dict.fromkeys((str(p), str(n)) for p, n in numbers if n)
+    ]
+    if rows:
+        conn.execute(erased_numbers.insert(), rows)
+    return len(rows)
+
+
+# The grounds of an erasure (``schemas.ErasureIn.ground``) in words.
+GROUND_WORDS = {
+    "consent_withdrawn": N_("consent withdrawn"),
+    "no_longer_needed": N_("no longer needed for the purpose it was collected for"),
+    "objection": N_("an objection to its use"),
+    "unlawful": N_("unlawful processing"),
+}
+_ERASED = re.compile(r"erased at the person's request \((\w+)\)")
+_ERASED_WITH = re.compile(r"merged into an erased person, erased with it \((\w+)\)")
+_PERIOD = re.compile(r"retention period of (\d+) days passed")
+_FIXED_REASONS = {
+    "erased at another installation": N_("erased at another installation"),
+    "left this node's site (the central's forget)": N_(
+        "left this node's site (the central's forget)"
+    ),
+}
+
+
+def disposal_reason(stored: str) -> str:
+    """A disposal log's reason (stored in English, as the code writes it: the erasure's
+    ground as its code) in words the pages translate; a reason of another form (an
+    older version's) as it is."""
+    if found := _ERASED.fullmatch(stored):
+        ground = GROUND_WORDS.get(found[1], found[1])
+        return N_("erased at the person's request: {ground}", ground=ground)
+    if found := _ERASED_WITH.fullmatch(stored):
+        ground = GROUND_WORDS.get(found[1], found[1])
+        return N_("merged into a person erased, and erased with it: {ground}", ground=ground)
+    if found := _PERIOD.fullmatch(stored):
+        return N_("retention period of {days} days passed", days=int(found[1]))
+    return _FIXED_REASONS.get(stored, stored)
+
+
 def _usernames(conn: Connection, user_ids: Sequence[str | None]) -> dict[str, str]:
     wanted = sorted({u for u in user_ids if u})
     if not wanted:
@@ -227,18 +305,27 @@ class OversightService(Service):
         db: Database,
         clock: Callable[[], datetime],
         select_persons: Callable[[Selection, list[str]], list[str]] | None = None,
+        vault: FieldVault | None = None,
     ) -> None:
         """``select_persons``: the persons of a list's selection, to count those of a
         waiting export (services/exchange/selections.py)."""
         super().__init__(db, clock)
         self.select_persons = select_persons
+        self.vault = vault
 
     def trail(self, ref: str) -> AuditTrail:
         """Every audit event about the person ``ref`` names (id or registration number),
         oldest first. An id that no person has but the log names (a refused look-up of
-        an id that does not exist) shows its events; otherwise ``NotFound``."""
+        an id that does not exist) shows its events; otherwise ``NotFound``. A number an
+        erasure replaced leads to the anonymised record (``erased_numbers``: its keyed
+        hash, the latest erasure's where two held it)."""
         with self.db.read() as conn:
-            person_id = person_by_reference(conn, ref)
+            try:
+                person_id = person_by_reference(conn, ref)
+            except NotFound:
+                person_id = self._erased(conn, ref)
+                if person_id is None:
+                    raise
             if person_id is None:
                 person_id = ref.strip()
                 row = None
@@ -291,6 +378,20 @@ class OversightService(Service):
             ],
         )
 
+    def _erased(self, conn: Connection, ref: str) -> str | None:
+        """The person an erased registration number led to (through the merges in force:
+        the survivor), or None."""
+        if self.vault is None or self.vault.cipher is None:
+            return None
+        number = normalise_registration_number(ref.strip())  # valid: looked up before
+        found = conn.execute(
+            select(erased_numbers.c.person_id)
+            .where(erased_numbers.c.number_hash == self.vault.lookup_hash(ERASED_NUMBER, number))
+            .order_by(erased_numbers.c.erased_at.desc(), erased_numbers.c.id.desc())
+            .limit(1)
+        ).scalar()
+        return None if found is None else queries.survivors(conn, [str(found)])[0]
+
     def alerts(self) -> Alerts:
         """Alerts nobody acknowledged (anti-enumeration), and the accounts locked now."""
         now = self.clock()
@@ -340,7 +441,7 @@ class OversightService(Service):
                 category=r.category,
                 record_id=r.record_id,
                 action=r.action,
-                reason=r.reason,
+                reason=disposal_reason(r.reason),
                 disposed_at=r.disposed_at,
             )
             for r in rows

@@ -44,7 +44,7 @@ from corridor.security.tables import alerts, audit_events, disposal_log, rate_ev
 from corridor.services.base import AuditHook, Service, live_id
 from corridor.services.protection.field_vault import FieldVault
 from corridor.services.protection.keys import audit_admin
-from corridor.services.protection.oversight import person_by_reference
+from corridor.services.protection.oversight import keep_erased_numbers, person_by_reference
 from corridor.services.search import match_index
 from corridor.services.tracing.retention import (
     TRACING,
@@ -387,6 +387,8 @@ class RetentionService(Service):
         return len(list(conn.execute(self._candidates(cutoff, hold=True)).scalars()))
 
     def _anonymise(self, conn: Connection, ids: list[str], now: datetime) -> None:
+        # Their wristband numbers, as keyed hashes only, for the desk's look-up.
+        keep_erased_numbers(conn, self.vault, ids, now)
         anonymise(conn, ids, now)
 
 

@@ -24,8 +24,15 @@ from corridor.domain.ids import format_registration_number, uuid7
 from corridor.domain.paging import Paging
 from corridor.errors import Conflict, NotFound, Problem, ValidationFailed
 from corridor.schemas import PersonDetails
+from corridor.security.crypto import FieldCipher, is_token
+from corridor.security.errors import DecryptionFailed
+from corridor.security.tables import site_keys
 from corridor.services.base import AuditHook, Service, refuse_erased
-from corridor.services.protection.field_vault import DOCUMENT_FIELD, FieldVault
+from corridor.services.protection.field_vault import (
+    DOCUMENT_FIELD,
+    MOVEMENT_NOTE_FIELD,
+    FieldVault,
+)
 from corridor.services.search import match_index
 from corridor.services.search.person_search import PersonSearchService
 from corridor.storage import changes, locations, outbox, queries
@@ -565,6 +572,7 @@ class MergeRows:
         them again for it)."""
         moved: dict[str, Any] = {}
         moved["movements"] = _repoint(conn, movements.c.person_id, merged_id, survivor_id)
+        moved["notes"] = self._reseal_notes(conn, moved["movements"], merged_id, survivor_id)
         moved["links"] = self._move_links(conn, survivor_id, merged_id)
         moved["documents"] = self._move_documents(conn, survivor_id, merged_id) if documents else []
         # Tracing: a match of both persons to one case stays where it is (the survivor's).
@@ -613,6 +621,59 @@ class MergeRows:
                     .values({end: survivor_id})
                 )
                 out.append([r["id"], end])
+        return out
+
+    def _reseal_notes(
+        self, conn: Connection, event_ids: list[str], from_id: str, to_id: str
+    ) -> list[str]:
+        """The notes of the events ``event_ids`` (moving from person ``from_id`` to
+        ``to_id``) sealed under a key of ``from_id``'s registering site, sealed again
+        under the key that seals ``to_id``'s notes (``FieldVault.note_site``): the data
+        follows the person's site, so destroying the other site's keys loses nothing of
+        the person who now holds them. A note typed at a third site's node stays under
+        that site's key (as it would for a note typed there now); one this installation
+        cannot open or seal (a site node, a destroyed key) stays as it is. The ids of
+        the events whose note was sealed again."""
+        if not event_ids:
+            return []
+        site_of = dict(
+            conn.execute(
+                select(persons.c.id, persons.c.site_id).where(persons.c.id.in_([from_id, to_id]))
+            ).all()
+        )
+        if site_of[from_id] == site_of[to_id] or self.vault.cipher is None:
+            return []
+        target = self.vault.note_site(conn, str(site_of[to_id]))
+        if target == site_of[from_id] or not self.vault.holds(conn, target):
+            return []
+        from_keys = set(
+            conn.execute(
+                select(site_keys.c.id).where(site_keys.c.site_id == site_of[from_id])
+            ).scalars()
+        )
+        rows: list[Any] = []
+        for start in range(0, len(event_ids), 500):
+            rows += conn.execute(
+                select(movements.c.id, movements.c.note).where(
+                    movements.c.id.in_(event_ids[start : start + 500]),
+                    movements.c.note.is_not(None),
+                )
+            ).all()
+        sealed = [(i, t) for i, t in rows if is_token(t) and _key_of(t) in from_keys]
+        if not sealed:
+            return []
+        plain = self.vault.open_notes(conn, MOVEMENT_NOTE_FIELD, [t for _, t in sealed])
+        seal = self.vault.sealer_in(conn, target)
+        out = []
+        for (event_id, _), text in zip(sealed, plain, strict=True):
+            if text is None:  # its key destroyed: nothing to move
+                continue
+            conn.execute(
+                update(movements)
+                .where(movements.c.id == event_id)
+                .values(note=seal(MOVEMENT_NOTE_FIELD, text))
+            )
+            out.append(str(event_id))
         return out
 
     def _move_documents(
@@ -679,6 +740,44 @@ class MergeRows:
         return {"household_id": None, "relationship_to_head": survivor["relationship_to_head"],
                 "heads": heads}  # fmt: skip
 
+    def _documents_back(
+        self, conn: Connection, survivor_id: str, merged_id: str, docs: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The documents an unmerge gives back, each number as the survivor holds it now
+        sealed again under the other person's site's key (the key it was sealed under
+        before the merge may have been destroyed since: the drill of a site the document
+        did not belong to then). One that no longer opens here (the survivor's site's key
+        destroyed, or a key this installation does not hold) goes back as it was."""
+        if not docs:
+            return []
+        site_of = dict(
+            conn.execute(
+                select(persons.c.id, persons.c.site_id).where(
+                    persons.c.id.in_([survivor_id, merged_id])
+                )
+            ).all()
+        )
+        there, home = str(site_of[survivor_id]), str(site_of[merged_id])
+        if there == home or not self.vault.holds(conn, home):
+            return docs
+        now = dict(
+            conn.execute(
+                select(person_documents.c.id, person_documents.c.number).where(
+                    person_documents.c.id.in_([d["id"] for d in docs]),
+                    person_documents.c.person_id == survivor_id,
+                )
+            ).all()
+        )
+        seal = self.vault.sealer_in(conn, home)
+        out = []
+        for doc in docs:
+            token = now.get(doc["id"])
+            plain = self.vault.open(there, DOCUMENT_FIELD, token) if token else None
+            if plain is not None and is_token(str(token)):
+                doc = {**doc, "number": seal(DOCUMENT_FIELD, plain)}
+            out.append(doc)
+        return out
+
     def move_back(
         self, conn: Connection, survivor_id: str, merged_id: str, moved: dict[str, Any]
     ) -> None:
@@ -686,19 +785,32 @@ class MergeRows:
         corrections made since of the movements that go back."""
         if moved.get("movements"):
             events = _with_corrections(conn, survivor_id, list(moved["movements"]))
+            going = [
+                str(i)
+                for i in conn.execute(
+                    select(movements.c.id).where(
+                        movements.c.id.in_(events), movements.c.person_id == survivor_id
+                    )
+                ).scalars()
+            ]
             conn.execute(
                 update(movements)
                 .where(movements.c.id.in_(events))
                 .where(movements.c.person_id == survivor_id)
                 .values(person_id=merged_id)
             )
+            # Their notes are the other person's site's again: those the merge sealed
+            # under the survivor's site's key, and those written since (corrections).
+            resealed, followed = set(moved.get("notes", ())), set(moved["movements"])
+            again = [i for i in going if i in resealed or i not in followed]
+            self._reseal_notes(conn, again, survivor_id, merged_id)
         for link_id, end in moved.get("links", []):
             conn.execute(
                 update(relationships)
                 .where(relationships.c.id == link_id, relationships.c[end] == survivor_id)
                 .values({end: merged_id})
             )
-        for doc in moved.get("documents", []):
+        for doc in self._documents_back(conn, survivor_id, merged_id, moved.get("documents", [])):
             back = conn.execute(
                 update(person_documents)
                 .where(person_documents.c.id == doc["id"])
@@ -737,6 +849,14 @@ class MergeRows:
                     .where(households.c.head_person_id == survivor_id)
                     .values(head_person_id=merged_id)
                 )
+
+
+def _key_of(token: str) -> str | None:
+    """The id of the key a token names (None: not a token this version reads)."""
+    try:
+        return FieldCipher.key_id_of(token)
+    except DecryptionFailed:
+        return None
 
 
 def _with_corrections(conn: Connection, survivor_id: str, event_ids: list[str]) -> list[str]:

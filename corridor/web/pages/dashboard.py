@@ -25,6 +25,7 @@ def dashboard(site_id: str, request: Request, svc: Svc, who: MayFiguresRead) -> 
     extra = {
         "arrivals_today": daily[-1]["arrivals"]["total"] if daily else 0,
         "departures_today": daily[-1]["departures"]["total"] if daily else 0,
+        "duplicates_today": daily[-1]["duplicates"]["total"] if daily else 0,
         "arrivals_by_day": [(d["date"], d["arrivals"]["total"]) for d in daily],
     }
     return render(request, "dashboard.html", {"figures": figures}, who=who, extra=extra)
