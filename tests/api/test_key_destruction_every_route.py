@@ -417,6 +417,30 @@ def test_site_a_says_what_it_cannot_read(drill: Drill) -> None:
     assert not listed, "\n".join(listed)
 
 
+MARKER = re.compile(r'class="[^"]*\bunreadable\b')
+
+
+def test_pages_say_what_they_cannot_read(drill: Drill) -> None:
+    """Every page (HTML) that showed site A officers a sealed value before the drill says,
+    for each value it showed, that it cannot be read now (an element of class
+    ``unreadable``, in the page's language), and prints no ``None`` where a value was
+    (the health officer's person page of a child said "MUAC None mm (SAM)")."""
+    sealed = set(_sealed_of_a(drill).values())
+    bare = []
+    for key, before in drill.before.items():
+        if key[1] != "A" or before.data is not None or before.status >= 300:
+            continue
+        after = drill.after[key]
+        shown = {v for v in sealed if v in before.text}
+        if len(MARKER.findall(after.text)) < len(shown):
+            said = f"{key[0]} | {key[2].value} {key[3]}"
+            bare.append(f"{said}: {len(shown)} sealed values shown before, unmarked now")
+        if after.text.count("None") > before.text.count("None"):
+            at = after.text.find("None")
+            bare.append(f"{key[0]} | {key[2].value} {key[3]}: {after.text[at - 60 : at + 20]!r}")
+    assert not bare, "\n".join(bare)
+
+
 def test_a_refused_write_writes_nothing(drill: Drill) -> None:
     """Every write of the table on site A's records after the drill is done (2xx, 3xx) or
     refused in the one error shape (a page form: the page again, with a 4xx), every table
@@ -549,3 +573,51 @@ def test_the_command_line_keeps_working(request: pytest.FixtureRequest, tmp_path
         if TOKEN in r.text or shown:
             bad.append(f"{name}: shows {shown or 'ciphertext'}")
     assert not bad, "\n".join(bad)
+
+
+# -- sync: a node of another site -------------------------------------------------------
+
+
+def test_a_node_of_site_b_keeps_syncing_after_the_drill(
+    services: Any, tmp_path: Path, sqlite_template: Path, clock: Clock
+) -> None:
+    """A node of site B (SQLite; its central on either backend) pushes and pulls as
+    before once site A's keys are destroyed at the central: its registrations arrive
+    readable, the central's changes of B reach it readable, a traveller of A at B reads
+    there with A's sealed fields unreadable (they never were there), nothing fails."""
+    from corridor.schemas import StatusEventIn
+    from tests.sync.helpers import make_site, register, sync
+    from tests.sync.test_bundles import _enrol
+    from tests.sync.test_http import _node_services, _round
+
+    central = services
+    a, b = make_site(central, "Exit A"), make_site(central, "Camp B", "camp")
+    node = _node_services(tmp_path, sqlite_template, clock, "node-b")
+    _enrol(central, node, "Camp B")
+    settings = Settings(database_url=str(central.db.url), master_key=MASTER_KEY)
+    app = create_app(settings, database=central.db, clock=clock)
+    try:
+        with TestClient(app, base_url="https://central.example") as http:
+            traveller = register(central, a, "Amina", "+963933100011")
+            central.movements.record(
+                traveller, StatusEventIn(kind="transferred", to_site_id=b, note="to the camp"),
+                audit=central.audit.operator_hook("test", "movement.write"),
+            )  # fmt: skip
+            register(node, b, "Bushra", "+963933100022")
+            assert _round(node, http).pushed == 1
+            central.keys.destroy_site(a, "cli:drill")
+            after_node = register(node, b, "Dalal", "+963933100033")
+            after_central = register(central, b, "Eva", "+963933100044")
+            done = _round(node, http)
+            assert done.pushed == 1 and done.push["applied"] == 1, done
+            assert done.pulled.applied >= 1 and not done.wiped, done
+            assert central.registration.get_person(after_node)["phone"] == "+963933100033"
+            assert node.registration.get_person(after_central)["phone"] == "+963933100044"
+            at_node = node.registration.get_person(traveller)
+            assert at_node["names"]["given_name"] == "Amina" and at_node["phone"] is None
+            assert TOKEN not in json.dumps(at_node, default=str)
+            again = _round(node, http)
+            assert again.pushed == 0 and not again.wiped, again
+            assert sync(node).status()["status"] != "wiped"
+    finally:
+        node.db.dispose()
