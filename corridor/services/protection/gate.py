@@ -323,8 +323,12 @@ class Gate:
         self.s.audit.record(who, action, list(person_ids), allowed=False, purpose=purpose)
 
     def named_in_refusal(self, who: Caller, action: str, person_ids: Iterable[str]) -> None:
-        """One event per person a refused write names by name (its answer shows them)."""
-        self.s.audit.record(who, action, list(person_ids), purpose="named in a refusal")
+        """One event per person a refused write names by name (its answer shows them): a
+        read, under the write's action, that journals no change of theirs (before, a
+        refused dispatch sent the household member it named to every node as written)."""
+        self.s.audit.record(
+            who, action, list(person_ids), purpose="named in a refusal", changes_nothing=True
+        )
 
     def _read(
         self,
