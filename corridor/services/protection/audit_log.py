@@ -16,6 +16,7 @@ from corridor.security import audit
 from corridor.security.audit import AuditEvent, Outcome
 from corridor.services.base import AccountAudit, AdminAudit, Service
 from corridor.services.protection.accounts import Caller
+from corridor.storage.changes import person_state_unchanged
 
 # Why, for each action, when the caller gives no purpose of their own.
 DEFAULT_PURPOSE = {
@@ -156,10 +157,16 @@ class AuditService(Service):
         *,
         allowed: bool = True,
         purpose: str | None = None,
+        changes_nothing: bool = False,
     ) -> int:
-        """One event per person (or one without a person); the number written."""
+        """One event per person (or one without a person); the number written.
+        ``changes_nothing``: the event records a read made under a write's action (the
+        persons a refused write names), which changes no person's state: no change is
+        journaled for the other nodes (``storage.changes``)."""
         events = self._events(who, action, list(person_ids), allowed, purpose)
         with self.db.transaction() as conn:
+            if changes_nothing:
+                person_state_unchanged(conn)
             audit.append_many(conn, events)
         return len(events)
 

@@ -69,6 +69,20 @@ DOCUMENT_FIELD = "document_number"
 # check-in writes itself (``keys.GENERATED_NOTES``).
 MOVEMENT_NOTE_FIELD = "movement.note"
 SEPARATION_FIELD = "manifest.separation_reason"
+# A person's sealed fields recorded and not readable here (their site's keys destroyed
+# by the evacuation drill, or not held by this installation), by the paths the API shows
+# them at: the key of that list in a person as the services shape it (an empty list
+# where all were read), and the paths a sealed column stands for.
+UNREADABLE = "unreadable"
+DOCUMENT_PATH = "documents.number"
+UNREADABLE_PATHS: dict[str, tuple[str, ...]] = {
+    "medical": (
+        "vulnerabilities.muac_mm",
+        "vulnerabilities.oedema",
+        "vulnerabilities.washington_group",
+        "vulnerabilities.medical_note",
+    ),
+}
 # The key scope of what identifies tracing enquirers (relatives, often abroad): a key of
 # its own in ``site_keys`` under this name instead of a site's id. An enquiry has no site
 # (it may be opened before anyone is found) and its enquirer is at none; destroying a
@@ -295,14 +309,25 @@ class FieldVault:
         return persons
 
     def _reveal(self, person: dict[str, Any]) -> None:
+        """Open the person's sealed fields; those recorded and not readable here (their
+        key destroyed, or not held) are listed in ``UNREADABLE`` by the paths the API
+        shows them at, so that a lost value is not read as one never recorded."""
         site = person["site_id"]
+        lost: list[str] = []
         for field in SEALED_PERSON_FIELDS:
             if field in person:
-                person[field] = self._open(site, field, person[field])
+                stored = person[field]
+                person[field] = self._open(site, field, stored)
+                if stored is not None and person[field] is None:
+                    lost += UNREADABLE_PATHS.get(field, (field,))
         for doc in person.get("documents", ()):
-            doc["number"] = self._open(site, DOCUMENT_FIELD, doc["number"])
+            stored = doc["number"]
+            doc["number"] = self._open(site, DOCUMENT_FIELD, stored)
+            if stored is not None and doc["number"] is None and DOCUMENT_PATH not in lost:
+                lost.append(DOCUMENT_PATH)
         if "medical" in person:  # the measurements and note, back where the API shows them
             person["vulnerabilities"].update(unpack_medical(person.pop("medical")))
+        person[UNREADABLE] = lost
 
     def forget(self, site_id: str | None = None) -> None:
         """Drop cached keys (of one site, or all) after a rotation or destruction."""

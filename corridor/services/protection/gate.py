@@ -36,6 +36,7 @@ from corridor.security.errors import Throttled
 from corridor.security.roles import AuthorisationMatrix
 from corridor.services.base import AuditHook
 from corridor.services.protection.accounts import Caller
+from corridor.services.protection.field_vault import UNREADABLE
 from corridor.services.protection.oversight import AuditTrail, Holds
 from corridor.services.protection.read_models import (
     Candidate,
@@ -322,8 +323,12 @@ class Gate:
         self.s.audit.record(who, action, list(person_ids), allowed=False, purpose=purpose)
 
     def named_in_refusal(self, who: Caller, action: str, person_ids: Iterable[str]) -> None:
-        """One event per person a refused write names by name (its answer shows them)."""
-        self.s.audit.record(who, action, list(person_ids), purpose="named in a refusal")
+        """One event per person a refused write names by name (its answer shows them): a
+        read, under the write's action, that journals no change of theirs (before, a
+        refused dispatch sent the household member it named to every node as written)."""
+        self.s.audit.record(
+            who, action, list(person_ids), purpose="named in a refusal", changes_nothing=True
+        )
 
     def _read(
         self,
@@ -456,6 +461,13 @@ class Gate:
             # Their vehicle is due and they are not checked in: unaccounted for.
             location["unaccounted"] = self.s.manifests.due(location["manifest_id"])
         shown["withheld"] = withheld
+        # A field lost with its key is said to be unreadable only to a caller who may
+        # see it (to the others it is withheld, whether recorded or not).
+        shown[UNREADABLE] = [
+            path
+            for path in shown.get(UNREADABLE) or ()
+            if not any(_overlaps(path, w) for w in withheld)
+        ]
         return PersonView.model_validate(shown)
 
     def note_fields(
@@ -1510,6 +1522,17 @@ class RecordingHook:
     def __call__(self, conn: Connection, person_ids: list[str]) -> None:
         self.hook(conn, person_ids)
         self.person_ids.update(person_ids)
+
+
+def _overlaps(path: str, other: str) -> bool:
+    """Whether two dotted paths name the same field or one holds the other.
+
+    >>> _overlaps("vulnerabilities.washington_group", "vulnerabilities.washington_group.seeing")
+    True
+    >>> _overlaps("documents.number", "documents"), _overlaps("note", "phone")
+    (True, False)
+    """
+    return path == other or path.startswith(other + ".") or other.startswith(path + ".")
 
 
 def _withhold_manifest_notes(row: dict[str, Any]) -> None:

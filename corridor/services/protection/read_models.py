@@ -157,6 +157,12 @@ class PersonView(ReadModel):
         default_factory=list,
         description="Paths of the fields the caller's roles may not see (their value: null)",
     )
+    unreadable: list[str] = Field(
+        default_factory=list,
+        description="Paths of the fields that were recorded and cannot be read here (their "
+        "value: null): the key of the person's registering site was destroyed (the "
+        "evacuation drill) or is not held by this installation",
+    )
 
 
 class MovementFields(ReadModel):
@@ -735,6 +741,11 @@ class OwnRecord(ReadModel):
     location: RecordLocation
     registered_at: datetime | None
     updated_at: datetime | None
+    unreadable: list[str] = Field(
+        default_factory=list,
+        description="Paths of the fields that were recorded and cannot be read any more "
+        "(their value: null): the key of the person's registering site was destroyed",
+    )
 
 
 class RedactedRelative(ReadModel):
