@@ -165,6 +165,31 @@ def test_the_last_writer_decides_and_a_hidden_note_is_not_overwritten(
     assert _readers(world, person, PLAIN_NOTE) == set(ROLES)
 
 
+def test_a_hidden_note_lost_with_its_sites_keys_is_not_overwritten_either(
+    world: dict[str, Any],
+) -> None:
+    """After the evacuation drill destroys the camp's keys, the health officer's note
+    reads as lost; before, a registrar's PATCH of it then passed (a lost note read as no
+    note), so who may replace it changed with the drill. It is still the health group's
+    to replace: refused for the registrar, and the health officer writes a new one."""
+    users = world["users"]
+    person = _adult(world, "Nizar")
+    assert _patch(users["health"], person["id"], note=HEALTH_NOTE).status_code == 200
+    services = world["admin"].app.state.services  # type: ignore[attr-defined]
+    assert services.keys.destroy_site(world["camp"], "cli:drill") >= 1
+    shown = users["health"].get(f"/api/persons/{person['id']}").json()
+    assert shown["note"] is None and "note" in shown["unreadable"], shown
+    for body in ({"note": "nothing to note"}, {"note": None}):
+        r = _patch(users["registrar"], person["id"], **body)
+        assert r.status_code == 403, r.text
+    assert "note" in users["health"].get(f"/api/persons/{person['id']}").json()["unreadable"]
+    r = _patch(users["health"], person["id"], note="seen again: TB ruled out")
+    assert r.status_code == 200, r.text
+    assert users["health"].get(f"/api/persons/{person['id']}").json()["note"] == (
+        "seen again: TB ruled out"
+    )
+
+
 def test_a_minors_note_keeps_the_minor_details_rule(world: dict[str, Any]) -> None:
     child = register(world["admin"], world["camp"], given_name="Lina", estimated_age=9)
     protection = world["users"]["protection"]

@@ -557,8 +557,10 @@ class Gate:
             kind = record_kind(current["age"])
             refused = set(names & viewer.hidden(kind))
             # A note of a field group the caller may not read is not theirs to replace
-            # or clear (they would write over what they were never shown).
-            noted = "note" in names and current.get("note") is not None
+            # or clear (they would write over what they were never shown); nor is one
+            # lost with its site's keys (the drill): it is still the group's.
+            lost = "note" in current.get(UNREADABLE, ())
+            noted = "note" in names and (current.get("note") is not None or lost)
             if noted and viewer.note_hidden(kind, current.get(NOTE_ROLES)):
                 refused.add("note")
             if refused:
