@@ -454,8 +454,21 @@ def _lone_minors(site_id: str | None, today: date) -> Any:
         .order_by(persons.c.id)
     )
     if site_id:
-        q = q.where(person_locations.c.site_id == site_id)
+        q = q.where(_at_or_coming_to(site_id))
     return q
+
+
+def _at_or_coming_to(site_id: str) -> Any:
+    """A location at ``site_id``, or on a truck on the road to it: the site's lists hold
+    whom its dashboard counts (``children_alone_in_transit``: a child alone on the way is
+    counted where the truck goes), so a child on a truck is on no site's list no more."""
+    return or_(
+        person_locations.c.site_id == site_id,
+        and_(
+            person_locations.c.state == "in_transit",
+            person_locations.c.destination_site_id == site_id,
+        ),
+    )
 
 
 def _entry(key: dict[str, Any]) -> str:
@@ -490,14 +503,15 @@ def _split_households(site_id: str | None) -> Any:
 
 
 def _with_a_member_at(q: Any, site_id: str | None) -> Any:
-    """``q`` (household ids) kept to households with a member at ``site_id``, if given."""
+    """``q`` (household ids) kept to households with a member at ``site_id`` (or on the
+    way to it), if given."""
     if not site_id:
         return q
     member = persons.alias("member")
     at_site = (
         select(member.c.household_id)
         .join(person_locations, person_locations.c.person_id == member.c.id)
-        .where(person_locations.c.site_id == site_id)
+        .where(_at_or_coming_to(site_id))
     )
     return q.where(persons.c.household_id.in_(at_site))
 

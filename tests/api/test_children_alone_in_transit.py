@@ -91,3 +91,49 @@ def test_a_child_alone_on_a_truck_is_counted_where_the_truck_goes(database, cloc
         _post(admin, f"/api/manifests/{truck}/check-ins", {"person_id": child})
     assert _alone(admin, camp_b) == (2, 0)
     assert _alone(admin, camp_a) == (0, 0)
+
+
+def _listed(client: TestClient, site_id: str) -> set[str]:
+    """The persons of the separated-families list filtered on ``site_id``."""
+    r = client.get("/api/separated-families", params={"site_id": site_id})
+    assert r.status_code == 200, r.text
+    return {m["id"] for family in r.json() for m in family["members"]}
+
+
+def test_a_child_alone_on_a_truck_is_on_the_list_of_the_site_it_goes_to(database, clock):
+    """The site's list holds whom its dashboard counts: a child alone on the road is on
+    the separated-families list filtered on the site the truck goes to. Before, a boy
+    registered on his own was on no site's list while on the truck (only the unfiltered
+    list held him), nor was a girl sent ahead of her mother on the list of the camp she
+    was going to."""
+    admin = make_client(database, clock)
+    camp_a, camp_b, camp_c = site(admin, "Camp A"), site(admin, "Camp B"), site(admin, "Camp C")
+    boy = register(admin, camp_a, given_name="Bilal", sex="m", estimated_age=12,
+                   vulnerabilities={"uasc": "unaccompanied"})["id"]  # fmt: skip
+    r = admin.post(
+        "/api/households",
+        json={
+            "site_id": camp_a, "consent": CONSENT, **BASIS,
+            "head": {"given_name": "Amina", "family_name": "Saleh", "sex": "f",
+                     "birth_date": "1988"},
+            "members": [{"relationship": "child", "given_name": "Rima", "family_name": "Saleh",
+                         "sex": "f", "estimated_age": 9}],
+        },
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    mother, girl = (m["id"] for m in r.json()["members"])
+    assert _listed(admin, camp_a) == {boy}
+    truck = _post(
+        admin, "/api/manifests", {"vehicle": "Truck", "from_site_id": camp_a, "to_site_id": camp_b}
+    )["id"]
+    _post(admin, f"/api/manifests/{truck}/persons",
+          {"person_ids": [boy, girl], "separation_reason": "sent ahead to the clinic"})  # fmt: skip
+    _post(admin, f"/api/manifests/{truck}/dispatch")
+    clock.advance(hours=1)
+    assert _listed(admin, camp_b) == {boy, girl, mother}  # the girl's family, whole
+    assert _listed(admin, camp_a) == {girl, mother}  # her mother is still here
+    assert _listed(admin, camp_c) == set()
+    for child in (boy, girl):
+        _post(admin, f"/api/manifests/{truck}/check-ins", {"person_id": child})
+    assert _listed(admin, camp_b) == {boy, girl, mother}
+    assert _listed(admin, camp_a) == {girl, mother}
