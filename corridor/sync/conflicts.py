@@ -461,8 +461,11 @@ class ConflictReview:
                 # Their note taken: whose group it is comes with it, not the decider's.
                 note_roles=found["theirs"]["person"].get("note_roles"),
             )
+            left_out: list[str] = []
             if MOVEMENTS in fields:  # their movements landed (theirs) or corrected back
-                self._decide_movements(conn, person_id, conflict_id, MOVEMENTS in theirs, by)
+                left_out = self._decide_movements(
+                    conn, person_id, conflict_id, MOVEMENTS in theirs, by
+                )
             # The decision is made on the other side's change: at the other side it
             # follows on from (or merges with) their own and carries the value kept.
             set_heads(conn, {person_id: conflict_id})
@@ -470,7 +473,9 @@ class ConflictReview:
             changes.annotate(
                 conn,
                 person_id,
-                decisions.mark(conflict_id, found["ours_change"], resolution["fields"]),
+                decisions.mark(
+                    conflict_id, found["ours_change"], resolution["fields"], left_out
+                ),
             )
         self.s.registration.notify([person_id])
         return {
@@ -485,17 +490,18 @@ class ConflictReview:
 
     def _decide_movements(
         self, conn: Connection, person_id: str, conflict_id: str, take: bool, by: str
-    ) -> None:
+    ) -> list[str]:
         """The movements a conflict held: landed (``take``; Conflict while they would
         still make the history impossible) or landed and corrected back by ``by``; then
         the location, the manifests and the places on trucks follow the log, and the
         other open conflicts of the person on their movements alone whose movements are
-        all held now are settled by this decision."""
+        all held now are settled by this decision. The events left out (not landed)."""
         row = conn.execute(select(sync_changes).where(sync_changes.c.id == conflict_id)).one()
         state = open_payload(self.vault, row.site_id, row.payload)
         if state is None:
             raise NotFound("conflict", field="conflict_id")
         target = queries.survivors(conn, [person_id])[0]
+        left_out: list[str] = []
         if take:
             histories.land(conn, target, state)
         else:
@@ -526,6 +532,7 @@ class ConflictReview:
                 decisions.mark_decided(
                     conn, other["id"], by, self.clock(), {"settled_by_decision": conflict_id}
                 )
+        return left_out
 
 
 def settle(conn: Connection, person_id: str, change: Any) -> None:
