@@ -492,8 +492,9 @@ class ConflictReview:
         self, conn: Connection, person_id: str, conflict_id: str, take: bool, by: str
     ) -> list[str]:
         """The movements a conflict held: landed (``take``; Conflict while they would
-        still make the history impossible) or landed and corrected back by ``by``; then
-        the location, the manifests and the places on trucks follow the log, and the
+        still make the history impossible) or landed and corrected back by ``by``, with
+        the check-ins held with them; then the location, the manifests and the places
+        on trucks follow the log, and the
         other open conflicts of the person on their movements alone whose movements are
         all held now are settled by this decision. The events left out (not landed)."""
         row = conn.execute(select(sync_changes).where(sync_changes.c.id == conflict_id)).one()
@@ -516,8 +517,8 @@ class ConflictReview:
                         )
                     )
                 )
-        locations.refresh(conn, [target])
-        facts.follow_voids(conn, [target])
+        # The check-ins held with their arrivals follow them (corridor/sync/facts.py).
+        facts.apply_items(conn, state, histories.absent(conn, state))
         others = conn.execute(
             select(sync_changes).where(
                 sync_changes.c.person_id == person_id,
@@ -529,9 +530,12 @@ class ConflictReview:
         for other in list(others):
             held = open_payload(self.vault, other["site_id"], other["payload"])
             if held is not None and histories.all_held(conn, target, held):
+                facts.apply_items(conn, held, set())
                 decisions.mark_decided(
                     conn, other["id"], by, self.clock(), {"settled_by_decision": conflict_id}
                 )
+        locations.refresh(conn, [target])
+        facts.follow_voids(conn, [target])
         return left_out
 
 

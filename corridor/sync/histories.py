@@ -260,11 +260,18 @@ def _insert(
 
 def all_held(conn: Connection, target: str, state: dict[str, Any]) -> bool:
     """Whether every movement event of the state is held here now."""
-    ids = [m["id"] for m in state["movements"]]
-    if not ids:
-        return True
-    have = set(conn.execute(select(movements.c.id).where(movements.c.id.in_(ids))).scalars())
-    return have >= set(ids)
+    return not absent(conn, state)
+
+
+def absent(conn: Connection, state: dict[str, Any]) -> set[str]:
+    """The movement events of the state not held here (held as a conflict, say)."""
+    ids = {str(m["id"]) for m in state["movements"]}
+    have: set[str] = set()
+    listed = sorted(ids)
+    for start in range(0, len(listed), 500):
+        part = listed[start : start + 500]
+        have.update(conn.execute(select(movements.c.id).where(movements.c.id.in_(part))).scalars())
+    return ids - have
 
 
 def not_landed(conn: Connection, person_id: str) -> set[str]:

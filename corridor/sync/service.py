@@ -1491,8 +1491,6 @@ class SyncService(Service):
         # Facts add up: manifests (before the events naming them), then movement events
         # by id, in the order they happened, on the survivor of a person merged here.
         facts.apply_manifests(conn, state)
-        if change["depends_on"] is not None:  # taken off a draft since its base
-            facts.take_off(conn, pid, self._base_state(conn, change["depends_on"]), state)
         # Movements recorded apart that together would make the history impossible:
         # not landed, held for an officer (corridor/sync/histories.py).
         left_out = histories.not_landed(conn, pid)
@@ -1504,6 +1502,11 @@ class SyncService(Service):
         else:
             target = queries.survivors(conn, [pid])[0]
             conflicts.append(histories.MOVEMENTS)
+        # The manifests' check-ins follow the events: one by an arrival not landed is
+        # held with it.
+        facts.apply_items(conn, state, histories.absent(conn, state) | left_out)
+        if change["depends_on"] is not None:  # taken off a draft since its base
+            facts.take_off(conn, pid, self._base_state(conn, change["depends_on"]), state)
         state["_moved"] |= facts.apply_merges(conn, self.merge_rows, state)
         if target != pid:
             state["_moved"].add(target)
