@@ -64,7 +64,7 @@ NOT_LANDED = "not_landed"
 DETENTION_KINDS = ("detained", "released")
 
 
-def _incoming(here: list[Event], state: dict[str, Any]) -> list[Event]:
+def arriving(here: list[Event], state: dict[str, Any]) -> list[Event]:
     """The state's movement events not held here, numbered after those held here in the
     order the state gives them."""
     ids = {e.id for e in here}
@@ -112,7 +112,7 @@ def impossible(conn: Connection, target: str, state: dict[str, Any]) -> Text | N
     survivor here) would make the history impossible; None when it would not, or when
     the change was not made apart from a correction."""
     here = locations.events_of(conn, [target])[target]
-    incoming = _incoming(here, state)
+    incoming = arriving(here, state)
     if not incoming or not here:
         return None
     twice = _twice(here, incoming)
@@ -149,7 +149,7 @@ def land(conn: Connection, target: str, state: dict[str, Any]) -> list[str]:
     unless the history would still break a rule it does not break now (Conflict, the
     reason said). The ids landed."""
     here = locations.events_of(conn, [target])[target]
-    incoming = _incoming(here, state)
+    incoming = arriving(here, state)
     if _twice(here, incoming) is not None:
         raise Conflict(
             N_(
@@ -187,7 +187,7 @@ def keep_ours(
     (one correction a movement): it is not landed, and stays in the change that brought
     it. The ids of the corrections made, and of the events not landed."""
     here = locations.events_of(conn, [target])[target]
-    incoming = _incoming(here, state)
+    incoming = arriving(here, state)
     if not incoming:
         return [], []
     held = {e.id: e for e in here}

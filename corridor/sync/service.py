@@ -68,6 +68,7 @@ from corridor.storage.tables import (
     sites,
 )
 from corridor.sync import (
+    ahead,
     batch,
     decisions,
     facts,
@@ -1311,9 +1312,10 @@ class SyncService(Service):
             progress = False
             pending = [(c, self._open_change(c)) for c in waiting]
             # New persons with nothing to wait for: applied together (corridor/sync/batch.py).
+            now = self.clock()
             together = batch.apply_new(
                 conn,
-                pending,
+                [p for p in pending if not ahead.made_ahead(p[0]["recorded_at"], now)],
                 hashed=self._hashed,
                 documents=self._document_rows,
             )
@@ -1496,7 +1498,10 @@ class SyncService(Service):
         left_out = histories.not_landed(conn, pid)
         if left_out:  # an officer's decision here left these out: not landed again
             state["movements"] = [m for m in state["movements"] if m["id"] not in left_out]
-        why = histories.impossible(conn, queries.survivors(conn, [pid])[0], state)
+        survivor = queries.survivors(conn, [pid])[0]
+        why = histories.impossible(conn, survivor, state) or ahead.ahead(
+            conn, survivor, state, change["recorded_at"], self.clock()
+        )  # stamped days ahead by a node's clock (corridor/sync/ahead.py): held too
         if why is None:
             target = facts.land_movements(conn, pid, state)
         else:
