@@ -1505,11 +1505,12 @@ class SyncService(Service):
         if why is None:
             target = facts.land_movements(conn, pid, state)
         else:
-            target = queries.survivors(conn, [pid])[0]
+            target = survivor
             conflicts.append(histories.MOVEMENTS)
         # The manifests' check-ins follow the events: one by an arrival not landed is
-        # held with it.
-        facts.apply_items(conn, state, histories.absent(conn, state) | left_out)
+        # held with it (all of the state's landed but those left out, where none is held).
+        held = histories.absent(conn, state) if why is not None else set()
+        facts.apply_items(conn, state, held | left_out)
         if change["depends_on"] is not None:  # taken off a draft since its base
             facts.take_off(conn, pid, self._base_state(conn, change["depends_on"]), state)
         state["_moved"] |= facts.apply_merges(conn, self.merge_rows, state)
