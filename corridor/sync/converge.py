@@ -10,13 +10,14 @@ decision's change carries those ids beside the fields it decides (``decisions.ma
 
 At the desk whose correction was left out, its own correction stands in the place of the
 one kept, so the decision's history could never land there: before, that desk kept its
-history and held the decision itself as a new open conflict, for ever. Now, where the
-decision settles a copy of its conflict open here, the events it names not landed are
-taken out of the log here as they are out of the decider's (``withdraw``), so the
+history and held the decision itself as a new open conflict, for ever. Now, where a
+decision arrives while a copy of its conflict is open here, the events it names not
+landed are taken out of the log here as they are out of the decider's (``withdraw``,
+called by ``decisions.withdraw_left_out`` before anything settles the copy), so the
 decision's movements land and every installation holds the same log. Nothing recorded
 is lost: each withdrawn event stays in the change of this installation that carried it
-(its payload, as at the decider) and is named in the settled copy's resolution, so a
-later change carrying it again does not bring it back (``histories.not_landed``).
+(its payload, as at the decider), and the copy the decision settles names it in its
+resolution.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ def withdraw(
     conn: Connection, person_id: str, left_out: list[str], state: dict[str, Any]
 ) -> list[str]:
     """The events held here that a decision left out (``left_out``; not in its own
-    history, ``state``), taken out of the person's log here. Called only where the
-    decision settles a copy of its conflict open here. The ids withdrawn."""
+    history, ``state``), taken out of the person's log here. Called only where a copy
+    of the decision's conflict is open here. The ids withdrawn."""
     out = set(left_out) - {str(m["id"]) for m in state["movements"]}
     if not out:
         return []

@@ -116,18 +116,16 @@ def taken(conn: Connection, person_id: str, state: dict[str, Any]) -> set[str]:
 
 
 def settle_copies(conn: Connection, person_id: str, change: Any, state: dict[str, Any]) -> None:
-    """The open copies here of the conflict this change decides: settled by it. The
-    movement events the decision left out are taken out of the log here too, and named
-    in the copies' resolution (``converge``)."""
+    """The open copies here of the conflict this change decides: settled by it, the
+    movement events the decision left out named in their resolution
+    (``withdraw_left_out`` took them out of the log here)."""
     copies = _open_copies(conn, person_id, state)
     if not copies:
         return
     settled: dict[str, Any] = {"settled_by": change["id"]}
     left_out = (state.get(DECIDES) or {}).get(NOT_LANDED)
     if left_out:
-        named = sorted(str(i) for i in left_out)
-        converge.withdraw(conn, person_id, named, state)
-        settled[NOT_LANDED] = named
+        settled[NOT_LANDED] = sorted(str(i) for i in left_out)
     conn.execute(
         update(sync_changes)
         .where(sync_changes.c.id.in_(copies), sync_changes.c.resolved_at.is_(None))
@@ -137,6 +135,16 @@ def settle_copies(conn: Connection, person_id: str, change: Any, state: dict[str
             resolution=json.dumps(settled),
         )
     )
+
+
+def withdraw_left_out(conn: Connection, person_id: str, state: dict[str, Any]) -> None:
+    """Where this change is a decision of a conflict a copy of which is open here, the
+    movement events it left out are taken out of the log here (``converge``), before
+    anything settles that copy (a decision following on from our head settles it by
+    its origin, ``conflicts.settle``)."""
+    left_out = (state.get(DECIDES) or {}).get(NOT_LANDED)
+    if left_out and _open_copies(conn, person_id, state):
+        converge.withdraw(conn, person_id, sorted(str(i) for i in left_out), state)
 
 
 def holds_head(conn: Connection, person_id: str) -> bool:

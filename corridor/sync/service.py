@@ -1417,6 +1417,7 @@ class SyncService(Service):
         head = heads_of(conn, [pid]).get(pid)
         conflicts: list[str] = []
         decided = decisions.taken(conn, pid, state)  # a decision of a conflict held here
+        decisions.withdraw_left_out(conn, pid, state)  # what it left out, out here too
         twice = numbers.collision(conn, change, incoming, current, self._open_change)
         if twice:  # two persons, one number: refused whole, nothing written
             raise BundleRefused(twice)

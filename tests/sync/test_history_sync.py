@@ -369,3 +369,40 @@ def test_a_history_holding_a_detention_is_shown_only_to_roles_that_see_detention
     officer = _client(central, clock, "prot-exit", Role.PROTECTION_OFFICER, exit_point)
     [shown] = officer.get("/api/sync/conflicts").json()
     assert not shown["fields"][0]["withheld"] and "no hospital stay" in shown["fields"][0]["theirs"]
+
+
+def test_the_losing_desks_correction_of_its_own_left_out_correction_converges_too(
+    desks, clock: Clock
+) -> None:
+    """Desk B's void lost (desk A's correction came first and was kept). Before the
+    decision reaches it, desk B corrects its own void (she was admitted after all, half
+    an hour later): that correction is held at the central too (it corrects a movement
+    the central never stored), and the officer keeps ours again. Then the three hold the
+    same log, nothing open: before, desk B kept its correction, counting a second
+    admission, and held the decisions as open conflicts."""
+    central, desk_a, desk_b, exit_point, hospital = desks
+    pid, moved, voided = _two_corrections_apart(
+        central, desk_a, desk_b, exit_point, hospital, clock, "A"
+    )
+    review = ConflictReview.of(central)
+    [held] = _movement_conflicts(central)
+    review.resolve(pid, held["id"], [], by="cli:test", audit=hook(central, "person.write"))
+    clock.advance(minutes=5)
+    again = desk_b.movements.correct(
+        voided["id"],
+        CorrectionIn(kind="hospitalised", from_site_id=exit_point, to_site_id=hospital,
+                     occurred_at=moved["occurred_at"] + timedelta(minutes=30),
+                     note="admitted after all"),
+        audit=hook(desk_b, "movement.write"),
+    )  # fmt: skip
+    _round(central, desk_a, desk_b)
+    [held] = _movement_conflicts(central)
+    review.resolve(pid, held["id"], [], by="cli:test", audit=hook(central, "person.write"))
+    _round(central, desk_a, desk_b)
+    _round(central, desk_a, desk_b)
+    log = _log(central, pid)
+    assert again["id"] not in {e[0] for e in log}
+    for s in (central, desk_a, desk_b):
+        assert _effective(s, pid) == [("registered", exit_point), ("hospitalised", hospital)], s
+        assert _log(s, pid) == log, s
+        assert _movement_conflicts(s) == [], s
