@@ -372,6 +372,7 @@ class ConflictReview:
         why their movements would make it impossible (corridor/sync/histories.py).
         Shown only to roles that see detention sites where either side holds one."""
         state = open_payload(self.vault, row["site_id"], row["payload"]) or {"movements": []}
+        state = histories.without_left_out(conn, str(row["person_id"]), state)
         target = queries.survivors(conn, [str(row["person_id"])])[0]
         why = histories.impossible(conn, target, state) or ahead.ahead(
             conn, target, state, row["recorded_at"], self.clock()
@@ -503,6 +504,7 @@ class ConflictReview:
         state = open_payload(self.vault, row.site_id, row.payload)
         if state is None:
             raise NotFound("conflict", field="conflict_id")
+        state = histories.without_left_out(conn, person_id, state)
         target = queries.survivors(conn, [person_id])[0]
         left_out: list[str] = []
         if take:
@@ -531,6 +533,8 @@ class ConflictReview:
         ).mappings()
         for other in list(others):
             held = open_payload(self.vault, other["site_id"], other["payload"])
+            if held is not None:
+                held = histories.without_left_out(conn, person_id, held)
             if held is not None and histories.all_held(conn, target, held):
                 facts.apply_items(conn, held, set())
                 decisions.mark_decided(

@@ -274,6 +274,15 @@ def absent(conn: Connection, state: dict[str, Any]) -> set[str]:
     return ids - have
 
 
+def without_left_out(conn: Connection, person_id: str, state: dict[str, Any]) -> dict[str, Any]:
+    """The state without the movement events a decision here left out (``not_landed``):
+    a change held before that decision is read, shown and decided on the rest."""
+    out = not_landed(conn, person_id)
+    if not out:
+        return state
+    return {**state, "movements": [m for m in state["movements"] if m["id"] not in out]}
+
+
 def not_landed(conn: Connection, person_id: str) -> set[str]:
     """The movement events that an officer's decision here left out (a second correction
     of one movement, ``keep_ours``): a later change carrying them again does not bring

@@ -377,9 +377,10 @@ def test_the_losing_desks_correction_of_its_own_left_out_correction_converges_to
     """Desk B's void lost (desk A's correction came first and was kept). Before the
     decision reaches it, desk B corrects its own void (she was admitted after all, half
     an hour later): that correction is held at the central too (it corrects a movement
-    the central never stored), and the officer keeps ours again. Then the three hold the
-    same log, nothing open: before, desk B kept its correction, counting a second
-    admission, and held the decisions as open conflicts."""
+    the central never stored), and the officer keeps ours again (it lands there, voided
+    back). Then the three hold the same log, nothing open: before, desk B kept its
+    correction standing, counting a second admission, and held the decisions as open
+    conflicts."""
     central, desk_a, desk_b, exit_point, hospital = desks
     pid, moved, voided = _two_corrections_apart(
         central, desk_a, desk_b, exit_point, hospital, clock, "A"
@@ -401,8 +402,44 @@ def test_the_losing_desks_correction_of_its_own_left_out_correction_converges_to
     _round(central, desk_a, desk_b)
     _round(central, desk_a, desk_b)
     log = _log(central, pid)
-    assert again["id"] not in {e[0] for e in log}
+    # Their correction of a correction never stored: landed, corrected back (voided).
+    assert (again["id"], "hospitalised", voided["id"]) in log
     for s in (central, desk_a, desk_b):
         assert _effective(s, pid) == [("registered", exit_point), ("hospitalised", hospital)], s
         assert _log(s, pid) == log, s
         assert _movement_conflicts(s) == [], s
+
+
+def test_a_later_change_of_the_losing_desk_is_settled_once_its_correction_is_left_out(
+    desks, clock: Clock
+) -> None:
+    """Desk B voids the admission (losing to desk A's correction), then corrects her
+    phone; both changes reach the central before any decision, the second held too
+    (it carries the void). Keeping ours on the first leaves the void out, and the
+    second, whose movements are then all held but that void, is settled by the same
+    decision (its phone taken as any merge). Before, the second stayed open for ever:
+    taking it was refused (its void "corrected here already") and its movements never
+    counted as held. Then one history at all three, nothing open."""
+    central, desk_a, desk_b, exit_point, hospital = desks
+    pid, moved, voided = _two_corrections_apart(
+        central, desk_a, desk_b, exit_point, hospital, clock, "A"
+    )
+    clock.advance(minutes=10)
+    desk_b.registration.update_person(
+        pid, PersonPatch(phone="+963933100777"), audit=hook(desk_b, "person.write")
+    )
+    _push(desk_b, central)
+    review = ConflictReview.of(central)
+    first, second = sorted(_movement_conflicts(central), key=lambda c: c["id"])
+    review.resolve(pid, first["id"], [], by="cli:test", audit=hook(central, "person.write"))
+    assert _movement_conflicts(central) == []
+    assert central.registration.get_person(pid)["phone"] == "+963933100777"
+    want = [("registered", exit_point), ("hospitalised", hospital)]
+    _round(central, desk_a, desk_b)
+    _round(central, desk_a, desk_b)
+    log = _log(central, pid)
+    for s in (central, desk_a, desk_b):
+        assert _effective(s, pid) == want, s
+        assert _log(s, pid) == log, s
+        assert _movement_conflicts(s) == [], s
+        assert s.registration.get_person(pid)["phone"] == "+963933100777", s
