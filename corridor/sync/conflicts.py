@@ -38,7 +38,7 @@ from corridor.storage.merge_tables import duplicate_pairs
 from corridor.storage.security_tables import users
 from corridor.storage.sync_tables import sync_acks, sync_changes, sync_nodes
 from corridor.storage.tables import persons, sites
-from corridor.sync import decisions, facts, histories
+from corridor.sync import ahead, decisions, facts, histories
 from corridor.sync.histories import MOVEMENTS
 from corridor.sync.holds import HOLD_FIELD
 from corridor.sync.journal import heads_of, open_payload, set_heads
@@ -372,8 +372,11 @@ class ConflictReview:
         why their movements would make it impossible (corridor/sync/histories.py).
         Shown only to roles that see detention sites where either side holds one."""
         state = open_payload(self.vault, row["site_id"], row["payload"]) or {"movements": []}
+        state = histories.without_left_out(conn, str(row["person_id"]), state)
         target = queries.survivors(conn, [str(row["person_id"])])[0]
-        why = histories.impossible(conn, target, state)
+        why = histories.impossible(conn, target, state) or ahead.ahead(
+            conn, target, state, row["recorded_at"], self.clock()
+        )
         return {
             "field": MOVEMENTS,
             "restricted": DETENTION_FIELDS
@@ -461,8 +464,11 @@ class ConflictReview:
                 # Their note taken: whose group it is comes with it, not the decider's.
                 note_roles=found["theirs"]["person"].get("note_roles"),
             )
+            left_out: list[str] = []
             if MOVEMENTS in fields:  # their movements landed (theirs) or corrected back
-                self._decide_movements(conn, person_id, conflict_id, MOVEMENTS in theirs, by)
+                left_out = self._decide_movements(
+                    conn, person_id, conflict_id, MOVEMENTS in theirs, by
+                )
             # The decision is made on the other side's change: at the other side it
             # follows on from (or merges with) their own and carries the value kept.
             set_heads(conn, {person_id: conflict_id})
@@ -470,7 +476,9 @@ class ConflictReview:
             changes.annotate(
                 conn,
                 person_id,
-                decisions.mark(conflict_id, found["ours_change"], resolution["fields"]),
+                decisions.mark(
+                    conflict_id, found["ours_change"], resolution["fields"], left_out
+                ),
             )
         self.s.registration.notify([person_id])
         return {
@@ -485,17 +493,20 @@ class ConflictReview:
 
     def _decide_movements(
         self, conn: Connection, person_id: str, conflict_id: str, take: bool, by: str
-    ) -> None:
+    ) -> list[str]:
         """The movements a conflict held: landed (``take``; Conflict while they would
-        still make the history impossible) or landed and corrected back by ``by``; then
-        the location, the manifests and the places on trucks follow the log, and the
+        still make the history impossible) or landed and corrected back by ``by``, with
+        the check-ins held with them; then the location, the manifests and the places
+        on trucks follow the log, and the
         other open conflicts of the person on their movements alone whose movements are
-        all held now are settled by this decision."""
+        all held now are settled by this decision. The events left out (not landed)."""
         row = conn.execute(select(sync_changes).where(sync_changes.c.id == conflict_id)).one()
         state = open_payload(self.vault, row.site_id, row.payload)
         if state is None:
             raise NotFound("conflict", field="conflict_id")
+        state = histories.without_left_out(conn, person_id, state)
         target = queries.survivors(conn, [person_id])[0]
+        left_out: list[str] = []
         if take:
             histories.land(conn, target, state)
         else:
@@ -510,8 +521,8 @@ class ConflictReview:
                         )
                     )
                 )
-        locations.refresh(conn, [target])
-        facts.follow_voids(conn, [target])
+        # The check-ins held with their arrivals follow them (corridor/sync/facts.py).
+        facts.apply_items(conn, state, histories.absent(conn, state))
         others = conn.execute(
             select(sync_changes).where(
                 sync_changes.c.person_id == person_id,
@@ -522,10 +533,16 @@ class ConflictReview:
         ).mappings()
         for other in list(others):
             held = open_payload(self.vault, other["site_id"], other["payload"])
+            if held is not None:
+                held = histories.without_left_out(conn, person_id, held)
             if held is not None and histories.all_held(conn, target, held):
+                facts.apply_items(conn, held, set())
                 decisions.mark_decided(
                     conn, other["id"], by, self.clock(), {"settled_by_decision": conflict_id}
                 )
+        locations.refresh(conn, [target])
+        facts.follow_voids(conn, [target])
+        return left_out
 
 
 def settle(conn: Connection, person_id: str, change: Any) -> None:

@@ -30,6 +30,8 @@ from sqlalchemy import Connection, select, update
 
 from corridor.errors import Conflict
 from corridor.storage.sync_tables import sync_changes
+from corridor.sync import converge
+from corridor.sync.histories import NOT_LANDED
 from corridor.sync.journal import heads_of
 
 DECIDES = "decides"
@@ -70,9 +72,15 @@ def ours_of(resolution: str | None) -> str | None:
     return str(found) if found else None
 
 
-def mark(conflict_id: str, ours: str | None, fields: dict[str, str]) -> dict[str, Any]:
-    """What a decision's change carries beside the person's state."""
-    return {DECIDES: {"changes": [c for c in (ours, conflict_id) if c], "fields": fields}}
+def mark(
+    conflict_id: str, ours: str | None, fields: dict[str, str], not_landed: list[str]
+) -> dict[str, Any]:
+    """What a decision's change carries beside the person's state: the two changes, the
+    fields decided, and the movement events it left out (``converge``)."""
+    decided: dict[str, Any] = {"changes": [c for c in (ours, conflict_id) if c], "fields": fields}
+    if not_landed:
+        decided[NOT_LANDED] = not_landed
+    return {DECIDES: decided}
 
 
 def _open_copies(conn: Connection, person_id: str, state: dict[str, Any]) -> list[str]:
@@ -108,19 +116,35 @@ def taken(conn: Connection, person_id: str, state: dict[str, Any]) -> set[str]:
 
 
 def settle_copies(conn: Connection, person_id: str, change: Any, state: dict[str, Any]) -> None:
-    """The open copies here of the conflict this change decides: settled by it."""
+    """The open copies here of the conflict this change decides: settled by it, the
+    movement events the decision left out named in their resolution
+    (``withdraw_left_out`` took them out of the log here)."""
     copies = _open_copies(conn, person_id, state)
     if not copies:
         return
+    settled: dict[str, Any] = {"settled_by": change["id"]}
+    left_out = (state.get(DECIDES) or {}).get(NOT_LANDED)
+    if left_out:
+        settled[NOT_LANDED] = sorted(str(i) for i in left_out)
     conn.execute(
         update(sync_changes)
         .where(sync_changes.c.id.in_(copies), sync_changes.c.resolved_at.is_(None))
         .values(
             resolved_by=(change["user_id"] or change["origin_node"])[:64],
             resolved_at=change["recorded_at"],
-            resolution=json.dumps({"settled_by": change["id"]}),
+            resolution=json.dumps(settled),
         )
     )
+
+
+def withdraw_left_out(conn: Connection, person_id: str, state: dict[str, Any]) -> None:
+    """Where this change is a decision of a conflict a copy of which is open here, the
+    movement events it left out are taken out of the log here (``converge``), before
+    anything settles that copy (a decision following on from our head settles it by
+    its origin, ``conflicts.settle``)."""
+    left_out = (state.get(DECIDES) or {}).get(NOT_LANDED)
+    if left_out and _open_copies(conn, person_id, state):
+        converge.withdraw(conn, person_id, sorted(str(i) for i in left_out), state)
 
 
 def holds_head(conn: Connection, person_id: str) -> bool:

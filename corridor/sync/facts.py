@@ -81,7 +81,9 @@ def needs(state: dict[str, Any]) -> tuple[set[str], set[str]]:
 
 
 def apply_manifests(conn: Connection, state: dict[str, Any]) -> None:
-    """The manifests, items and discrepancies the state carries (after its person row)."""
+    """The manifests the state carries (after its person row, before its movement
+    events, which name them); its items and discrepancies follow the events
+    (``apply_items``)."""
     for data in state.get("manifests", ()):
         row = decode_row(manifests, data)
         here = conn.execute(select(manifests).where(manifests.c.id == row["id"])).mappings().first()
@@ -98,8 +100,27 @@ def apply_manifests(conn: Connection, state: dict[str, Any]) -> None:
                     received_at=row["received_at"] or here["received_at"],
                 )
             )
+
+
+def apply_items(conn: Connection, state: dict[str, Any], held: set[str]) -> None:
+    """The manifest items and discrepancies the state carries, once its movement events
+    are landed or held. A check-in by an arrival in ``held`` (the state's events not
+    landed here: held as a conflict, or left out by a decision) is not ticked here, and
+    a discrepancy of an arrival off a manifest held so is not noted: the manifest
+    follows the log held here, as ``follow_voids`` has it follow its corrections, and
+    both stay in the change that carries them until an officer lands its movements
+    (``ConflictReview.resolve``, which applies them then). Before, a held arrival's
+    check-in was ticked here all the same."""
+    held_trips = {
+        (m["person_id"], m["manifest_id"])
+        for m in state["movements"]
+        if m["id"] in held and m["kind"] == "arrived" and m["manifest_id"]
+    }
     for data in state.get("manifest_items", ()):
         row = decode_row(manifest_items, data)
+        if row["arrival_movement_id"] in held:  # on the truck here until it lands
+            row |= {"checked_in_at": None, "checked_in_by": None, "arrival_movement_id": None,
+                    "late_arrival": None, "open_slot": 1}  # fmt: skip
         here = (
             conn.execute(
                 select(manifest_items).where(
@@ -136,6 +157,8 @@ def apply_manifests(conn: Connection, state: dict[str, Any]) -> None:
             )
     for data in state.get("manifest_discrepancies", ()):
         row = decode_row(manifest_discrepancies, data)
+        if (row["person_id"], row["manifest_id"]) in held_trips:
+            continue
         if (
             conn.execute(
                 select(manifest_discrepancies.c.id).where(

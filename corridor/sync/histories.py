@@ -64,7 +64,7 @@ NOT_LANDED = "not_landed"
 DETENTION_KINDS = ("detained", "released")
 
 
-def _incoming(here: list[Event], state: dict[str, Any]) -> list[Event]:
+def arriving(here: list[Event], state: dict[str, Any]) -> list[Event]:
     """The state's movement events not held here, numbered after those held here in the
     order the state gives them."""
     ids = {e.id for e in here}
@@ -112,7 +112,7 @@ def impossible(conn: Connection, target: str, state: dict[str, Any]) -> Text | N
     survivor here) would make the history impossible; None when it would not, or when
     the change was not made apart from a correction."""
     here = locations.events_of(conn, [target])[target]
-    incoming = _incoming(here, state)
+    incoming = arriving(here, state)
     if not incoming or not here:
         return None
     twice = _twice(here, incoming)
@@ -149,7 +149,7 @@ def land(conn: Connection, target: str, state: dict[str, Any]) -> list[str]:
     unless the history would still break a rule it does not break now (Conflict, the
     reason said). The ids landed."""
     here = locations.events_of(conn, [target])[target]
-    incoming = _incoming(here, state)
+    incoming = arriving(here, state)
     if _twice(here, incoming) is not None:
         raise Conflict(
             N_(
@@ -187,7 +187,7 @@ def keep_ours(
     (one correction a movement): it is not landed, and stays in the change that brought
     it. The ids of the corrections made, and of the events not landed."""
     here = locations.events_of(conn, [target])[target]
-    incoming = _incoming(here, state)
+    incoming = arriving(here, state)
     if not incoming:
         return [], []
     held = {e.id: e for e in here}
@@ -260,11 +260,27 @@ def _insert(
 
 def all_held(conn: Connection, target: str, state: dict[str, Any]) -> bool:
     """Whether every movement event of the state is held here now."""
-    ids = [m["id"] for m in state["movements"]]
-    if not ids:
-        return True
-    have = set(conn.execute(select(movements.c.id).where(movements.c.id.in_(ids))).scalars())
-    return have >= set(ids)
+    return not absent(conn, state)
+
+
+def absent(conn: Connection, state: dict[str, Any]) -> set[str]:
+    """The movement events of the state not held here (held as a conflict, say)."""
+    ids = {str(m["id"]) for m in state["movements"]}
+    have: set[str] = set()
+    listed = sorted(ids)
+    for start in range(0, len(listed), 500):
+        part = listed[start : start + 500]
+        have.update(conn.execute(select(movements.c.id).where(movements.c.id.in_(part))).scalars())
+    return ids - have
+
+
+def without_left_out(conn: Connection, person_id: str, state: dict[str, Any]) -> dict[str, Any]:
+    """The state without the movement events a decision here left out (``not_landed``):
+    a change held before that decision is read, shown and decided on the rest."""
+    out = not_landed(conn, person_id)
+    if not out:
+        return state
+    return {**state, "movements": [m for m in state["movements"] if m["id"] not in out]}
 
 
 def not_landed(conn: Connection, person_id: str) -> set[str]:

@@ -68,6 +68,7 @@ from corridor.storage.tables import (
     sites,
 )
 from corridor.sync import (
+    ahead,
     batch,
     decisions,
     facts,
@@ -1311,9 +1312,10 @@ class SyncService(Service):
             progress = False
             pending = [(c, self._open_change(c)) for c in waiting]
             # New persons with nothing to wait for: applied together (corridor/sync/batch.py).
+            now = self.clock()
             together = batch.apply_new(
                 conn,
-                pending,
+                [p for p in pending if not ahead.made_ahead(p[0]["recorded_at"], now)],
                 hashed=self._hashed,
                 documents=self._document_rows,
             )
@@ -1415,6 +1417,7 @@ class SyncService(Service):
         head = heads_of(conn, [pid]).get(pid)
         conflicts: list[str] = []
         decided = decisions.taken(conn, pid, state)  # a decision of a conflict held here
+        decisions.withdraw_left_out(conn, pid, state)  # what it left out, out here too
         twice = numbers.collision(conn, change, incoming, current, self._open_change)
         if twice:  # two persons, one number: refused whole, nothing written
             raise BundleRefused(twice)
@@ -1491,19 +1494,26 @@ class SyncService(Service):
         # Facts add up: manifests (before the events naming them), then movement events
         # by id, in the order they happened, on the survivor of a person merged here.
         facts.apply_manifests(conn, state)
-        if change["depends_on"] is not None:  # taken off a draft since its base
-            facts.take_off(conn, pid, self._base_state(conn, change["depends_on"]), state)
         # Movements recorded apart that together would make the history impossible:
         # not landed, held for an officer (corridor/sync/histories.py).
         left_out = histories.not_landed(conn, pid)
         if left_out:  # an officer's decision here left these out: not landed again
             state["movements"] = [m for m in state["movements"] if m["id"] not in left_out]
-        why = histories.impossible(conn, queries.survivors(conn, [pid])[0], state)
+        survivor = queries.survivors(conn, [pid])[0]
+        why = histories.impossible(conn, survivor, state) or ahead.ahead(
+            conn, survivor, state, change["recorded_at"], self.clock()
+        )  # stamped days ahead by a node's clock (corridor/sync/ahead.py): held too
         if why is None:
             target = facts.land_movements(conn, pid, state)
         else:
-            target = queries.survivors(conn, [pid])[0]
+            target = survivor
             conflicts.append(histories.MOVEMENTS)
+        # The manifests' check-ins follow the events: one by an arrival not landed is
+        # held with it (all of the state's landed but those left out, where none is held).
+        held = histories.absent(conn, state) if why is not None else set()
+        facts.apply_items(conn, state, held | left_out)
+        if change["depends_on"] is not None:  # taken off a draft since its base
+            facts.take_off(conn, pid, self._base_state(conn, change["depends_on"]), state)
         state["_moved"] |= facts.apply_merges(conn, self.merge_rows, state)
         if target != pid:
             state["_moved"].add(target)

@@ -16,6 +16,7 @@ from tests.support.pgserver import PgServer
 from tests.sync.helpers import make_site
 from tests.sync.realworld import Serve
 from tests.sync.test_bundles import _enrol, _node_services
+from tests.sync.test_facts import _pull
 
 
 @pytest.fixture
@@ -78,3 +79,18 @@ def three(
     yield central, node_a, node_b, exit_point, camp
     node_a.db.dispose()
     node_b.db.dispose()
+
+
+@pytest.fixture
+def desks(
+    pair: tuple[Services, Services, str, str], tmp_path: Path, sqlite_template: Path, clock: Clock
+) -> Iterator[tuple[Services, Services, Services, str, str]]:
+    """The central, two desks of the exit (the ``pair`` node as desk A, a second node as
+    desk B), the exit's and a hospital's ids."""
+    central, desk_a, exit_point, _ = pair
+    hospital = make_site(central, "Hospital", "hospital")
+    _pull(central, desk_a)  # a site made after enrolment reaches the node
+    desk_b = _node_services(tmp_path, sqlite_template, clock, "desk-b")
+    _enrol(central, desk_b, "Exit")
+    yield central, desk_a, desk_b, exit_point, hospital
+    desk_b.db.dispose()

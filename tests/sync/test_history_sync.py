@@ -17,9 +17,7 @@ installation ends with the same possible history.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,32 +25,19 @@ from sqlalchemy import select
 
 from corridor.domain.movements import effective_events
 from corridor.errors import Conflict
-from corridor.schemas import CorrectionIn, StatusEventIn
+from corridor.schemas import CorrectionIn, PersonPatch, StatusEventIn
 from corridor.security.roles import Role
 from corridor.services import Services
 from corridor.storage import locations
 from corridor.storage.sync_tables import sync_changes
+from corridor.sync import histories
 from corridor.sync.conflicts import ConflictReview
 from tests.conftest import Clock
 from tests.sync.helpers import hook, make_site, register, sync
-from tests.sync.test_bundles import _enrol, _node_services
 from tests.sync.test_conflicts import _client, _events
 from tests.sync.test_facts import _pull, _push
 
 ERROR = CorrectionIn(kind="voided", note="recorded in error")
-
-
-@pytest.fixture
-def desks(
-    pair: tuple[Services, Services, str, str], tmp_path: Path, sqlite_template: Path, clock: Clock
-) -> Iterator[tuple[Services, Services, Services, str, str]]:
-    central, desk_a, exit_point, _ = pair
-    hospital = make_site(central, "Hospital", "hospital")
-    _pull(central, desk_a)  # a site made after enrolment reaches the node
-    desk_b = _node_services(tmp_path, sqlite_template, clock, "desk-b")
-    _enrol(central, desk_b, "Exit")
-    yield central, desk_a, desk_b, exit_point, hospital
-    desk_b.db.dispose()
 
 
 def _effective(s: Services, pid: str) -> list[tuple[str, str | None]]:
@@ -245,18 +230,13 @@ def test_the_held_movements_are_shown_and_decided_through_the_api_and_the_page(
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("first", ["A", "B"])
-def test_two_corrections_of_one_movement_made_apart_do_not_both_stand(
-    desks, clock: Clock, first: str
-) -> None:
-    """Desk A puts the admission an hour earlier, desk B voids it, apart. One movement
-    takes one correction (``movements.corrects_id`` is unique): before, the second to
-    arrive failed the central's import with the database's constraint, every sync of
-    that desk after it too. Now it is held (a movement corrected already); keeping ours
-    leaves the first's history at the central and the first desk, theirs kept in the
-    change that brought it. The other desk holds the first's correction the same way,
-    open, visible in its queue (docs/sync.md: making it converge is left)."""
-    central, desk_a, desk_b, exit_point, hospital = desks
+def _two_corrections_apart(
+    central: Services, desk_a: Services, desk_b: Services, exit_point: str, hospital: str,
+    clock: Clock, first: str,
+) -> tuple[str, dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """Samira's admission, known at all three; then, apart, desk A puts it an hour
+    earlier and desk B voids it; both pushed (``first`` before the other). The person,
+    desk A's correction and desk B's void."""
     pid = register(desk_a, exit_point, "Samira")
     clock.advance(hours=2)
     admitted = desk_a.movements.record(
@@ -277,6 +257,32 @@ def test_two_corrections_of_one_movement_made_apart_do_not_both_stand(
     desks_by = {"A": desk_a, "B": desk_b}
     for name in (first, *({"A", "B"} - {first})):
         _push(desks_by[name], central)
+    return pid, moved, voided
+
+
+def _log(s: Services, pid: str) -> set[tuple[str, str, str | None]]:
+    """The person's movement log here: (id, kind, the movement it corrects)."""
+    with s.db.read() as conn:
+        return {(e.id, e.kind, e.corrects_id) for e in locations.events_of(conn, [pid])[pid]}
+
+
+@pytest.mark.parametrize("first", ["A", "B"])
+def test_two_corrections_of_one_movement_made_apart_converge_after_the_decision(
+    desks, clock: Clock, first: str
+) -> None:
+    """Desk A puts the admission an hour earlier, desk B voids it, apart. One movement
+    takes one correction (``movements.corrects_id`` is unique): before, the second to
+    arrive failed the central's import with the database's constraint, every sync of
+    that desk after it too. Now it is held (a movement corrected already); keeping ours
+    leaves the first's history at the central. Then every installation holds that
+    history, the same log, and no open conflict: before, the desk whose correction lost
+    kept its own correction and held the decision's history as an open conflict, for
+    ever. Its correction is kept in the change that brought it, named in the decision
+    (``not_landed``) at the central and at that desk."""
+    central, desk_a, desk_b, exit_point, hospital = desks
+    pid, moved, voided = _two_corrections_apart(
+        central, desk_a, desk_b, exit_point, hospital, clock, first
+    )
     [held] = _movement_conflicts(central)
     [value] = [v for v in held["values"] if v["field"] == "movements"]
     assert "corrected here already" in value["theirs"]
@@ -288,17 +294,35 @@ def test_two_corrections_of_one_movement_made_apart_do_not_both_stand(
     )
     _round(central, desk_a, desk_b)
     _round(central, desk_a, desk_b)
-    winner, loser = (desk_a, desk_b) if first == "A" else (desk_b, desk_a)
-    for s in (central, winner):
+    log = _log(central, pid)
+    for s in (central, desk_a, desk_b):
         assert _effective(s, pid) == kept, s
         assert _movement_conflicts(s) == [], s
-    assert len(_movement_conflicts(loser)) == 1  # open, never silent
-    assert _effective(loser, pid) != kept  # its own correction, until decided there
+        assert sync(s).status()["conflicts"] == 0, s
+        assert _log(s, pid) == log, s
     with central.db.read() as conn:
         row = conn.execute(select(sync_changes).where(sync_changes.c.id == held["id"])).one()
     assert row.resolved_at is not None
     second = voided if first == "A" else moved
     assert json.loads(row.resolution)["not_landed"] == [second["id"]]
+    assert second["id"] not in {e[0] for e in log}
+    # The desk whose correction lost says so in its own decided copy, and the later
+    # changes of both desks land with nothing held again.
+    loser = desk_b if first == "A" else desk_a
+    with loser.db.read() as conn:
+        named = histories.not_landed(conn, pid)
+    assert second["id"] in named
+    for desk in (desk_a, desk_b):
+        clock.advance(minutes=10)
+        desk.registration.update_person(
+            pid, PersonPatch(phone="+963933100777"), audit=hook(desk, "person.write")
+        )
+        _round(central, desk_a, desk_b)
+    _round(central, desk_a, desk_b)
+    for s in (central, desk_a, desk_b):
+        assert _effective(s, pid) == kept, s
+        assert _movement_conflicts(s) == [], s
+        assert _log(s, pid) == log, s
 
 
 def test_a_history_holding_a_detention_is_shown_only_to_roles_that_see_detention(
@@ -345,3 +369,77 @@ def test_a_history_holding_a_detention_is_shown_only_to_roles_that_see_detention
     officer = _client(central, clock, "prot-exit", Role.PROTECTION_OFFICER, exit_point)
     [shown] = officer.get("/api/sync/conflicts").json()
     assert not shown["fields"][0]["withheld"] and "no hospital stay" in shown["fields"][0]["theirs"]
+
+
+def test_the_losing_desks_correction_of_its_own_left_out_correction_converges_too(
+    desks, clock: Clock
+) -> None:
+    """Desk B's void lost (desk A's correction came first and was kept). Before the
+    decision reaches it, desk B corrects its own void (she was admitted after all, half
+    an hour later): that correction is held at the central too (it corrects a movement
+    the central never stored), and the officer keeps ours again (it lands there, voided
+    back). Then the three hold the same log, nothing open: before, desk B kept its
+    correction standing, counting a second admission, and held the decisions as open
+    conflicts."""
+    central, desk_a, desk_b, exit_point, hospital = desks
+    pid, moved, voided = _two_corrections_apart(
+        central, desk_a, desk_b, exit_point, hospital, clock, "A"
+    )
+    review = ConflictReview.of(central)
+    [held] = _movement_conflicts(central)
+    review.resolve(pid, held["id"], [], by="cli:test", audit=hook(central, "person.write"))
+    clock.advance(minutes=5)
+    again = desk_b.movements.correct(
+        voided["id"],
+        CorrectionIn(kind="hospitalised", from_site_id=exit_point, to_site_id=hospital,
+                     occurred_at=moved["occurred_at"] + timedelta(minutes=30),
+                     note="admitted after all"),
+        audit=hook(desk_b, "movement.write"),
+    )  # fmt: skip
+    _round(central, desk_a, desk_b)
+    [held] = _movement_conflicts(central)
+    review.resolve(pid, held["id"], [], by="cli:test", audit=hook(central, "person.write"))
+    _round(central, desk_a, desk_b)
+    _round(central, desk_a, desk_b)
+    log = _log(central, pid)
+    # Their correction of a correction never stored: landed, corrected back (voided).
+    assert (again["id"], "hospitalised", voided["id"]) in log
+    for s in (central, desk_a, desk_b):
+        assert _effective(s, pid) == [("registered", exit_point), ("hospitalised", hospital)], s
+        assert _log(s, pid) == log, s
+        assert _movement_conflicts(s) == [], s
+
+
+def test_a_later_change_of_the_losing_desk_is_settled_once_its_correction_is_left_out(
+    desks, clock: Clock
+) -> None:
+    """Desk B voids the admission (losing to desk A's correction), then corrects her
+    phone; both changes reach the central before any decision, the second held too
+    (it carries the void). Keeping ours on the first leaves the void out, and the
+    second, whose movements are then all held but that void, is settled by the same
+    decision (its phone taken as any merge). Before, the second stayed open for ever:
+    taking it was refused (its void "corrected here already") and its movements never
+    counted as held. Then one history at all three, nothing open."""
+    central, desk_a, desk_b, exit_point, hospital = desks
+    pid, moved, voided = _two_corrections_apart(
+        central, desk_a, desk_b, exit_point, hospital, clock, "A"
+    )
+    clock.advance(minutes=10)
+    desk_b.registration.update_person(
+        pid, PersonPatch(phone="+963933100777"), audit=hook(desk_b, "person.write")
+    )
+    _push(desk_b, central)
+    review = ConflictReview.of(central)
+    first, second = sorted(_movement_conflicts(central), key=lambda c: c["id"])
+    review.resolve(pid, first["id"], [], by="cli:test", audit=hook(central, "person.write"))
+    assert _movement_conflicts(central) == []
+    assert central.registration.get_person(pid)["phone"] == "+963933100777"
+    want = [("registered", exit_point), ("hospitalised", hospital)]
+    _round(central, desk_a, desk_b)
+    _round(central, desk_a, desk_b)
+    log = _log(central, pid)
+    for s in (central, desk_a, desk_b):
+        assert _effective(s, pid) == want, s
+        assert _log(s, pid) == log, s
+        assert _movement_conflicts(s) == [], s
+        assert s.registration.get_person(pid)["phone"] == "+963933100777", s

@@ -467,7 +467,9 @@ def history_breaks(
     """For each log of the person's movement events (each folded as the location is):
     (rule, movement id) -> why, for each rule of the history check (``_history_problems``)
     it breaks, said of the movement it puts wrong. Used where movements recorded apart
-    come together by sync (corridor/sync/histories.py)."""
+    come together by sync (corridor/sync/histories.py), where the rule ``from`` holds of
+    every movement (a received movement is no correction made here, and a log recorded
+    whole at one place keeps it: each event left from where the person was)."""
     person = conn.execute(
         select(persons.c.birth_date, persons.c.birth_precision).where(persons.c.id == person_id)
     ).one()
@@ -483,7 +485,7 @@ def history_breaks(
         {
             (rule, event.id): _rule_reason(rule, event, other, state, birth, departures)
             for (rule, event), (other, state) in _broken_rules(
-                effective_events(log), born, departures
+                effective_events(log), born, departures, every_from=True
             ).items()
         }
         for log in logs
@@ -491,10 +493,15 @@ def history_breaks(
 
 
 def _broken_rules(
-    history: list[Event], born: Any, departures: dict[str, datetime | None]
+    history: list[Event],
+    born: Any,
+    departures: dict[str, datetime | None],
+    *,
+    every_from: bool = False,
 ) -> dict[tuple[str, Event], tuple[Event | None, str]]:
     """(rule, event) -> (the other event it concerns, the state before), for each event
-    of a folded history that a new event would not have been allowed to be."""
+    of a folded history that a new event would not have been allowed to be. The rule
+    ``from`` of the corrected event only (id ``""``), unless ``every_from``."""
     out: dict[tuple[str, Event], tuple[Event | None, str]] = {}
     loc: Location = UNKNOWN
     death: Event | None = None
@@ -522,7 +529,8 @@ def _broken_rules(
         # Of the corrected event only: the site a later movement left from follows the
         # one before it when that is corrected (the wrong hospital: the admission is
         # corrected, then the discharge), else neither could be corrected first.
-        if event.id == "" and event.from_site_id and was and event.from_site_id != was:
+        mine = every_from or event.id == ""
+        if mine and event.from_site_id and was and event.from_site_id != was:
             out["from", event] = (None, loc.state)
         if event.kind == "deceased" and death is None:
             death = event
