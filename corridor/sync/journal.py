@@ -36,7 +36,7 @@ from corridor.security.tables import site_keys
 from corridor.storage.bulk import insert_rows
 from corridor.storage.changes import Note, extras
 from corridor.storage.merge_tables import merged_persons
-from corridor.storage.sync_tables import sync_changes, sync_heads, sync_nodes
+from corridor.storage.sync_tables import sync_acks, sync_changes, sync_heads, sync_nodes
 from corridor.storage.tables import person_locations, persons
 from corridor.sync.state import MERGED_NUMBER, snapshots
 
@@ -566,6 +566,8 @@ def scrub(
     person_ids: list[str],
     keep: set[str] | None = None,
     forget: bool = False,
+    sent: int | None = None,
+    own: bool = False,
 ) -> int:
     """The payloads of every change of the erased persons ``person_ids`` held here (made
     here, received, relayed; in any state) sealed again with ``erased_state``, under the
@@ -574,22 +576,33 @@ def scrub(
     key is gone here stays as it is (unreadable already). ``keep``: change ids not to
     touch (written just now). ``forget``: persons a node forgot (``erased_state``); the
     notes of the node's own changes are kept (its officers' records, on their way to the
-    central). How many were sealed again."""
+    central), and a change of its own the central has not acknowledged yet is left as
+    it is: what its officer wrote of the person reaches the central whole (before, every
+    person field said withheld, it was lost there: the central's import even failed on
+    it), and ``forgets.scrub_sent`` seals it again once the central holds it (``sent``:
+    the last of this node's changes it holds, when known before it is noted; ``own``:
+    those changes only, not one received). How many were sealed again."""
     keep = keep or set()
     found = snapshots(conn, sorted(set(person_ids)))
     me = self_node(conn) if forget else None
+    if me is not None and sent is None:
+        sent = acknowledged(conn, me)
     sealers: dict[str, Callable[[str, str | bytes], str]] = {}
     done = 0
     rows = conn.execute(
         select(
             sync_changes.c.id, sync_changes.c.person_id, sync_changes.c.site_id,
-            sync_changes.c.payload, sync_changes.c.origin_node,
+            sync_changes.c.payload, sync_changes.c.origin_node, sync_changes.c.seq,
         ).where(sync_changes.c.person_id.in_(sorted(found)))
     ).all()  # fmt: skip
-    for cid, pid, site_id, token, origin in rows:
+    for cid, pid, site_id, token, origin, seq in rows:
         now = found[str(pid)]
         if str(cid) in keep or not now["person"]:
             continue
+        if own and origin != me:
+            continue
+        if me is not None and origin == me and int(seq) > (sent or 0):
+            continue  # not at the central yet: sealed again once it is (scrub_sent)
         try:
             old = open_payload(vault, str(site_id), token)
         except ValueError:
@@ -603,3 +616,18 @@ def scrub(
         conn.execute(update(sync_changes).where(sync_changes.c.id == cid).values(payload=payload))
         done += 1
     return done
+
+
+def acknowledged(conn: Connection, me: str) -> int:
+    """At a node: the last of its own changes its central acknowledged holding (0:
+    none)."""
+    seq = conn.execute(
+        select(func.max(sync_acks.c.seq))
+        .join(sync_nodes, sync_nodes.c.id == sync_acks.c.peer_node)
+        .where(
+            sync_nodes.c.role == "central",
+            sync_nodes.c.is_self.is_(False),
+            sync_acks.c.origin_node == me,
+        )
+    ).scalar()
+    return int(seq or 0)

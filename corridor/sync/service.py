@@ -72,6 +72,7 @@ from corridor.sync import (
     batch,
     decisions,
     facts,
+    forgets,
     histories,
     holds,
     keygrant,
@@ -90,6 +91,7 @@ from corridor.sync.journal import (
     FORGET,
     ZLIB_LEVEL,
     Journal,
+    acknowledged,
     custody,
     dumps,
     ensure_self,
@@ -884,8 +886,14 @@ class SyncService(Service):
                 ],
             )
             reference.install(conn, header.get(reference.RECEIVED, []))  # sites first
+            acked = acknowledged(conn, me["id"]) if me["role"] == "node" else 0
+            if me["role"] == "node":  # what the central now holds of ours, before a
+                # change it relays lands on it (corridor/sync/forgets.py)
+                forgets.scrub_sent(conn, self.vault, me["id"], acked, _have(header, me["id"]))
             touched = self._drain(conn, report, audit)
             advanced = self._advance(conn, me, sender, header)
+            if advanced and me["role"] == "node":  # and of those forgotten just now
+                forgets.scrub_sent(conn, self.vault, me["id"], acked, _have(header, me["id"]))
             if me["role"] == "node":  # the central answers this node again
                 revocation.answered_again(conn, me, _made(header))
             report.fresh = len(fresh)
@@ -1351,10 +1359,19 @@ class SyncService(Service):
             self._links(conn, state)
         # Persons erased here (or by a change just applied): anonymised whatever the
         # changes carried, and no change held here keeps their old state readable.
-        leaving = sorted({str(s["person"]["id"]) for s in applied_now if s.get(FORGET)})
+        # A forget made before the central held what put them at this site again (this
+        # node's own check-in, say) is not carried out (corridor/sync/forgets.py).
+        by = {
+            str(s["person"]["id"]): s["_forget_by"]
+            for s in applied_now
+            if s.get(FORGET) and not s.get("_stays")
+        }
+        leaving = sorted(by)
         if leaving:  # the central's forget: they left this node's site
             facts.forget(conn, leaving, self.clock())
             scrub(conn, self.vault, leaving, forget=True)
+            # No decision of a conflict of theirs will reach this node again.
+            forgets.withdraw_conflicts(conn, by)
         erased = facts.keep_erased(conn, touched - set(leaving))
         if erased:
             scrub(conn, self.vault, erased)
@@ -1489,7 +1506,7 @@ class SyncService(Service):
                     .where(persons.c.id == pid)
                     .values(**self._hashed(site_id, values))
                 )
-        numbers.received(conn, current, incoming["updated_at"])  # a number given anew
+        numbers.received(conn, current, incoming.get("updated_at"))  # a number given anew
         decisions.settle_copies(conn, pid, change, state)
         # Facts add up: manifests (before the events naming them), then movement events
         # by id, in the order they happened, on the survivor of a person merged here.
@@ -1503,6 +1520,15 @@ class SyncService(Service):
         why = histories.impossible(conn, survivor, state) or ahead.ahead(
             conn, survivor, state, change["recorded_at"], self.clock()
         )  # stamped days ahead by a node's clock (corridor/sync/ahead.py): held too
+        if why is not None and state.get(FORGET):
+            # The central's forget, made before it held what this node recorded
+            # (corridor/sync/forgets.py): its history lands here, this node's own
+            # events it does not carry taken out of the log (kept in this node's
+            # changes, decided at the central).
+            forgets.withdraw_own(conn, survivor, pid, state)
+            why = histories.impossible(conn, survivor, state) or ahead.ahead(
+                conn, survivor, state, change["recorded_at"], self.clock()
+            )
         if why is None:
             target = facts.land_movements(conn, pid, state)
         else:
@@ -1527,6 +1553,10 @@ class SyncService(Service):
         # A check-in or an arrival off a manifest voided (or replaced): the manifests
         # here follow the log here, whatever the state said of them.
         facts.follow_voids(conn, [p for p in named if p not in merged_here])
+        if state.get(FORGET):  # who forgets, and whether she is (still) of this site
+            keys = ("id", "user_id", "origin_node", "recorded_at")
+            state["_forget_by"] = {k: change[k] for k in keys}
+            state["_stays"] = forgets.stays(conn, pid, target, custody(conn)[1])
         if not conflicts:
             merged = current is not None and not erased and head != change["depends_on"]
             if not (merged and decisions.holds_head(conn, pid)):
@@ -1685,6 +1715,14 @@ class SyncService(Service):
             "held_erasures": held,
             "peers": out_peers,
         }
+
+
+def _have(header: dict[str, Any], origin: str) -> int:
+    """The last change of ``origin`` the sender of a bundle says it holds (0: none)."""
+    try:
+        return int(dict(header.get("have") or {}).get(origin, 0))
+    except (TypeError, ValueError):
+        return 0
 
 
 def _made(header: dict[str, Any]) -> datetime | None:
