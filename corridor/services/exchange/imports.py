@@ -152,7 +152,17 @@ class ImportService(Service):
             plans = []
             total = len(parsed.records)
             for n, record in enumerate(parsed.records, start=1):
-                plans.append(self._plan(record, known, options, report.problems))
+                plan = self._plan(record, known, options, report.problems)
+                if (
+                    plan.action == "update"
+                    and plan.person_id
+                    and isinstance(plan.data, PersonPatch)
+                    and self.registration.changes_nothing(conn, plan.person_id, plan.data)
+                ):
+                    # What the row says the person already holds (Corridor's own export
+                    # read back): nothing is written, journaled or audited as written.
+                    plan = Plan(record, "unchanged", person_id=plan.person_id)
+                plans.append(plan)
                 if options.progress:
                     options.progress("checking", n, total)
             self._check_sites(conn, plans, report.problems, options.allowed_sites)
