@@ -32,7 +32,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, inspect, select
 
 from corridor.cli import main
-from corridor.formats.registry import readable, writable
+from corridor.formats.registry import readable, writable, writer
 from corridor.security import export_file
 from corridor.security.roles import Role
 from corridor.storage import Database
@@ -545,6 +545,8 @@ def registry_with_secrets(database, clock):
     adult = register(admin, camp, given_name="Khalid", family_name="Hamdan", sex="m",
                      birth_date="1980", consent=tracing,
                      vulnerabilities={"medical_note": MEDICAL_NOTE, "muac_mm": 112})
+    register(registrar, camp, given_name="Nocontact", family_name="Jaber", estimated_age=30,
+             consent={"tracing": False, "share_with": []})
     r = admin.post(f"/api/persons/{adult['id']}/events",
                    json={"kind": "detained", "to_site_id": prison})
     assert r.status_code == 201, r.text
@@ -596,6 +598,10 @@ def test_no_export_carries_what_its_exporter_may_not_see(
     assert b"Hamdan" in operator
     for secret in (MEDICAL_NOTE, CHILD_ORIGIN, PRISON, world["prison"], "found alone"):
         assert secret.encode() not in operator, (fmt, secret)
+    if writer(fmt).takes == "pfif":  # for tracing: who refused it is in no such file
+        assert b"Nocontact" not in content and b"Nocontact" not in operator
+    else:
+        assert b"Nocontact" in content
     if fmt == "jsonl":
         for line in content.splitlines() + operator.splitlines():
             record = json.loads(line)
@@ -749,3 +755,95 @@ def test_an_import_changes_no_field_the_importer_may_not_change(
     r = world["officer"].post(f"/api/imports/{fmt}", params={"site_id": world["camp"]},
                               files={"file": (sample.name, data)})  # fmt: skip
     assert r.status_code == 200 and r.json()["written"] and r.json()["updated"] == 1, r.text
+
+
+@pytest.mark.parametrize("key", SAMPLES)
+def test_bad_rows_skipped_then_fixed_are_written_once(key, services, database, camp):
+    """``skip_bad_rows``: the good rows are written, the bad one listed; the file fixed
+    and imported again writes the fixed row only, nothing doubled."""
+    sample = SAMPLES[key]
+    change, _ = DEFECTS["too_long"]
+    bad = sample.build(camp, [GOOD_ROWS[0], {**GOOD_ROWS[1], **change}])
+    report = run_service(services, sample.fmt, bad, sample.name, site_id=camp,
+                         skip_bad_rows=True, mapping=_mapping(sample))  # fmt: skip
+    assert report.written and (report.created, report.skipped) == (1, 1), report
+    before = _counts(database)
+    fixed = sample.build(camp, GOOD_ROWS)
+    report = run_service(services, sample.fmt, fixed, sample.name, site_id=camp,
+                         mapping=_mapping(sample))  # fmt: skip
+    assert (report.created, report.unchanged) == (1, 1), report
+    after = _counts(database)
+    assert after["persons"] == before["persons"] + 1
+    report = run_service(services, sample.fmt, fixed, sample.name, site_id=camp,
+                         mapping=_mapping(sample))  # fmt: skip
+    assert (report.created, report.unchanged) == (0, 2) and _counts(database) == after
+
+
+def _mapping(sample: Sample) -> Any:
+    from corridor.formats.kobo import KoboMapping
+
+    return KoboMapping.load(sample.mapping) if sample.mapping else None
+
+
+def test_a_bad_member_of_a_household_refuses_the_submission_everywhere(
+    database, services, clock, camp, tmp_path
+):
+    """A Kobo household whose second member's age is not a number: refused on its
+    submission's line, naming the member and the field, at every entry point; nothing
+    written."""
+    from tests.formats.helpers import KOBO_MEMBERS
+
+    members = [list(row) for row in KOBO_MEMBERS]
+    members[2][members[0].index("members/m_estimated_age")] = "abc"
+    data = kobo_xlsx(camp, None, members)
+    sample = SAMPLES["kobo:export.xlsx"]
+    answers = {}
+    for entry in ENTRIES:
+        run = Entry(entry, database, services, clock, camp)
+        before = _counts(database)
+        report = run(sample, data, tmp_path)
+        assert not report["written"] and _counts(database) == before, (entry, report)
+        fatal = [p for p in report["problems"] if p["fatal"]]
+        assert [(p["line"], p["field"]) for p in fatal] == [(2, "members[1].estimated_age")], fatal
+        answers[entry] = fatal
+    assert answers["service"] == answers["api"] == answers["cli"]
+
+
+def test_an_expired_record_never_empties_a_person_registered_here(
+    database, clock, registry_with_secrets
+):
+    """PFIF empties a person taken in from a record that has since expired (docs/formats.md).
+    A PFIF file naming a person registered in Corridor (Corridor's own record id, as its
+    export writes it, read back from a repository that expired it) with an expiry date in
+    the past emptied them (names, birth date, origin, notes, documents): anyone holding
+    person.write could wipe a registration. Now: a warning, nothing emptied."""
+    from tests.api.helpers import register
+
+    world = registry_with_secrets
+    registrar = world["registrar"]
+    person = register(registrar, world["camp"], given_name="Layla", family_name="Hamdan",
+                      estimated_age=30)  # fmt: skip
+    domain = registrar.app.state.settings.instance_domain  # type: ignore[attr-defined]
+    key = f"{domain}/person.{person['id']}"
+    data = f"""<?xml version="1.0" encoding="utf-8"?>
+<pfif:pfif xmlns:pfif="http://zesty.ca/pfif/1.4">
+  <pfif:person>
+    <pfif:person_record_id>{key}</pfif:person_record_id>
+    <pfif:expiry_date>2019-03-01T00:00:00Z</pfif:expiry_date>
+    <pfif:source_date>2019-03-09T00:00:00Z</pfif:source_date>
+    <pfif:full_name>Layla Hamdan</pfif:full_name>
+  </pfif:person>
+</pfif:pfif>
+""".encode()
+    before = _counts(database)
+    r = registrar.post("/api/imports/pfif", params={"site_id": world["camp"]},
+                       files={"file": ("expired.xml", data)})  # fmt: skip
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["expired"], body["unchanged"], body["person_ids"]) == (0, 1, []), body
+    assert [(p["line"], p["field"], p["fatal"]) for p in body["problems"]] == [
+        (3, "person_record_id", False)
+    ]
+    assert _counts(database) == before
+    names = world["admin"].get(f"/api/persons/{person['id']}").json()["names"]
+    assert (names["given_name"], names["family_name"]) == ("Layla", "Hamdan")

@@ -407,6 +407,19 @@ class ImportService(Service):
                 )
             )
         if record.expired:
+            # Emptied: only a person taken in from this very record of another system
+            # (PFIF keeps ids and dates of an expired record); never one registered here,
+            # whom an expired copy of Corridor's own record (or a row naming them) names.
+            taken_in = earlier["person_id"] if earlier else None
+            if person_id is not None and (
+                person_id != taken_in or (record.key or "").startswith(known["own"])
+            ):
+                reason = N_(
+                    "the record has expired in the system it comes from, and names a "
+                    "person registered here: nothing of them is emptied"
+                )
+                issues.append(Issue(record.line, record.key_field, reason, fatal=False))
+                return Plan(record, "unchanged", person_id=person_id)
             return Plan(record, "expire" if person_id else "skip", person_id=person_id)
         if person_id is None and earlier is not None:
             return Plan(record, "unchanged")  # a household submission taken in before
