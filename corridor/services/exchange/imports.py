@@ -557,7 +557,10 @@ class ImportService(Service):
             if check is None:
                 continue
             try:
-                check(self.registration.get_person(plan.person_id))
+                with self.db.read() as conn:
+                    # A merged person's old id: the correction lands on the survivor.
+                    [live] = queries.survivors(conn, [plan.person_id])
+                check(self.registration.get_person(live))
             except Forbidden as exc:
                 issues.extend(Issue(plan.record.line, p.field, p.reason) for p in exc.problems)
 

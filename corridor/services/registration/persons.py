@@ -628,6 +628,8 @@ class RegistrationService(Service):
         given = patch.model_dump(exclude_unset=True)
         if not given or "consent" in given:
             return not given
+        if queries.merged_away(conn, [person_id]):
+            return False  # an old id: the correction lands on the survivor, as any write
         details = _details_of(self._person(conn, person_id))
         try:
             before = PersonDetails.model_validate(details)
