@@ -130,6 +130,7 @@ def import_file(
         recorded_by=who.principal.user_id,
         instance_domain=dom,
         allowed_sites=allowed,
+        patch_check=svc.gate.import_check(who),
     )
 
     def write(guard: Guard) -> ImportReport:

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from corridor.domain.control_characters import REASON, control_character
 from corridor.domain.ids import InvalidRegistrationNumber, normalise_registration_number
-from corridor.errors import Conflict, Problem
+from corridor.errors import Conflict, Forbidden, Problem
 from corridor.formats import registry
 from corridor.formats.records import Issue, Parsed, Record
 from corridor.schemas import HouseholdIn, PersonDetails, PersonIn, PersonPatch
@@ -68,6 +68,13 @@ class ImportOptions:
     # The sites the importing user may write to (None: any). A site or a person outside
     # them is reported exactly as one that does not exist (no existence oracle).
     allowed_sites: frozenset[str] | None = None
+    # Given the fields a row correcting a registered person sets, the check a PATCH of
+    # them by the importer would pass (Forbidden on the stored person), or None when
+    # nothing need be checked (``Gate.import_check``). None: the importer may change any
+    # field (the operator on the server).
+    patch_check: Callable[[dict[str, Any]], Callable[[dict[str, Any]], None] | None] | None = (
+        None
+    )
 
 
 @dataclass
@@ -145,10 +152,22 @@ class ImportService(Service):
             plans = []
             total = len(parsed.records)
             for n, record in enumerate(parsed.records, start=1):
-                plans.append(self._plan(record, known, options, report.problems))
+                plan = self._plan(record, known, options, report.problems)
+                if (
+                    plan.action == "update"
+                    and plan.person_id
+                    and isinstance(plan.data, PersonPatch)
+                    and self.registration.changes_nothing(conn, plan.person_id, plan.data)
+                ):
+                    # What the row says the person already holds (Corridor's own export
+                    # read back): nothing is written, journaled or audited as written.
+                    plan = Plan(record, "unchanged", person_id=plan.person_id)
+                plans.append(plan)
                 if options.progress:
                     options.progress("checking", n, total)
             self._check_sites(conn, plans, report.problems, options.allowed_sites)
+        if options.patch_check is not None:
+            self._check_fields(plans, options.patch_check, report.problems)
         bad_lines |= {i.line for i in report.problems if i.fatal}
         for plan in plans:
             if plan.record.line in bad_lines:
@@ -388,6 +407,19 @@ class ImportService(Service):
                 )
             )
         if record.expired:
+            # Emptied: only a person taken in from this very record of another system
+            # (PFIF keeps ids and dates of an expired record); never one registered here,
+            # whom an expired copy of Corridor's own record (or a row naming them) names.
+            taken_in = earlier["person_id"] if earlier else None
+            if person_id is not None and (
+                person_id != taken_in or (record.key or "").startswith(known["own"])
+            ):
+                reason = N_(
+                    "the record has expired in the system it comes from, and names a "
+                    "person registered here: nothing of them is emptied"
+                )
+                issues.append(Issue(record.line, record.key_field, reason, fatal=False))
+                return Plan(record, "unchanged", person_id=person_id)
             return Plan(record, "expire" if person_id else "skip", person_id=person_id)
         if person_id is None and earlier is not None:
             return Plan(record, "unchanged")  # a household submission taken in before
@@ -506,6 +538,31 @@ class ImportService(Service):
         }
         for site in sorted(unknown):
             issues.extend(Issue(line, "site_id", f"unknown site {site!r}") for line in lines[site])
+
+    def _check_fields(
+        self,
+        plans: list[Plan],
+        patch_check: Callable[[dict[str, Any]], Callable[[dict[str, Any]], None] | None],
+        issues: list[Issue],
+    ) -> None:
+        """A row correcting a registered person changes nothing the importer's roles may
+        not change on them by a PATCH (a child's place of origin for a registrar,
+        PROTECTION.md 4): an error on its line, for each such field."""
+        for plan in plans:
+            if plan.action != "update" or not plan.person_id:
+                continue
+            if not isinstance(plan.data, PersonPatch):
+                continue
+            check = patch_check(plan.data.model_dump(exclude_unset=True))
+            if check is None:
+                continue
+            try:
+                with self.db.read() as conn:
+                    # A merged person's old id: the correction lands on the survivor.
+                    [live] = queries.survivors(conn, [plan.person_id])
+                check(self.registration.get_person(live))
+            except Forbidden as exc:
+                issues.extend(Issue(plan.record.line, p.field, p.reason) for p in exc.problems)
 
     def _duplicates(
         self, plans: list[Plan], progress: Progress | None

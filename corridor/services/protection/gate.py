@@ -229,6 +229,16 @@ def asked_fields(body: BaseModel) -> frozenset[str]:
     return frozenset(f for c, f in SEARCHED_FIELDS.items() if getattr(body, c, None))
 
 
+def _patched(given: dict[str, Any]) -> set[str]:
+    """The fields (the matrix's names) a correction ``given`` (a PATCH's body) sets."""
+    names = set(PATCH_FIELDS & set(given))
+    vulnerabilities = given.get("vulnerabilities") or {}
+    names |= {f for f in vulnerabilities if f in VULNERABILITY_FIELDS}
+    if "washington_group" in vulnerabilities:
+        names |= {k for k in PATHS if k.startswith("wg_")}
+    return names
+
+
 def record_kind(age: int | None) -> str:
     """``minor`` under 18 (more field groups apply), else ``person``."""
     return "minor" if age is not None and age < ADULT_AGE else "person"
@@ -546,11 +556,7 @@ class Gate:
     def patch_check(self, who: Caller, given: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
         """A check for a PATCH: Forbidden when it sets a field the caller's roles may not
         see on this record (called with the stored person, inside the write)."""
-        names = set(PATCH_FIELDS & set(given))
-        vulnerabilities = given.get("vulnerabilities") or {}
-        names |= {f for f in vulnerabilities if f in VULNERABILITY_FIELDS}
-        if "washington_group" in vulnerabilities:
-            names |= {k for k in PATHS if k.startswith("wg_")}
+        names = _patched(given)
         viewer = self.viewer(who)
 
         def check(current: dict[str, Any]) -> None:
@@ -572,6 +578,24 @@ class Gate:
                 )
 
         return check
+
+    def import_check(
+        self, who: Caller
+    ) -> Callable[[dict[str, Any]], Callable[[dict[str, Any]], None] | None]:
+        """For an import's corrections of registered persons (a row naming a Corridor
+        person): given the fields a row sets, the PATCH's check (``patch_check``), or
+        None when it sets nothing the caller's roles may not see on some record (then no
+        record need be read). An import changes nothing a PATCH by the same caller may
+        not (PROTECTION.md 4)."""
+        viewer = self.viewer(who)
+        hidden = viewer.hidden("person") | viewer.hidden("minor") | {"note"}
+
+        def for_fields(given: dict[str, Any]) -> Callable[[dict[str, Any]], None] | None:
+            if not _patched(given) & hidden:
+                return None
+            return self.patch_check(who, given)
+
+        return for_fields
 
     def echo(self, who: Caller, person: dict[str, Any]) -> PersonView:
         """A person a write just stored or changed, as the writer may see it (the write

@@ -620,6 +620,24 @@ class RegistrationService(Service):
 
     # -- reads --------------------------------------------------------------------------
 
+    def changes_nothing(self, conn: Connection, person_id: str, patch: PersonPatch) -> bool:
+        """Whether ``patch`` leaves the person's details as they are (an import reading
+        back the rows Corridor exported of them): then nothing need be written,
+        journaled or audited as written. False when that cannot be told (the stored
+        details no longer validate: the correction checks them)."""
+        given = patch.model_dump(exclude_unset=True)
+        if not given or "consent" in given:
+            return not given
+        if queries.merged_away(conn, [person_id]):
+            return False  # an old id: the correction lands on the survivor, as any write
+        details = _details_of(self._person(conn, person_id))
+        try:
+            before = PersonDetails.model_validate(details)
+            after = PersonDetails.model_validate(_merged(details, given))
+        except ValidationError:
+            return False
+        return before == after
+
     def get_person(self, person_id: str, scope: Sites = None) -> dict[str, Any]:
         with self.db.read() as conn:
             return self._person(conn, person_id, scope)
