@@ -615,15 +615,7 @@ def children_alone(
     ``at_site``: only the households with someone counted at that site, and the persons
     of no household counted there (the same answer there)."""
     if members is None:
-        q = select(
-            persons.c.id,
-            persons.c.household_id,
-            persons.c.birth_date,
-            persons.c.birth_precision,
-            person_locations.c.site_id.label("loc_site"),
-            person_locations.c.state,
-            person_locations.c.manifest_id,
-        ).join(person_locations, person_locations.c.person_id == persons.c.id)
+        q = _alone_rows()
         rows: list[Any] = []
         if at_site is not None:
             counted_there = and_(
@@ -661,16 +653,10 @@ def children_alone(
     return {pid: place for pid, place in apart.items() if place not in links.get(pid, set())}
 
 
-def children_alone_in_transit(conn: Connection, today: date, site_id: str) -> set[str]:
-    """The children alone (``children_alone``: apart from every adult relative) on a
-    truck on the road to ``site_id``: counted at no site while travelling, they are the
-    site's "on their way here" (where they will be counted once checked in), so that no
-    dashboard loses them and none counts them twice."""
-    going = and_(
-        person_locations.c.state == "in_transit",
-        person_locations.c.destination_site_id == site_id,
-    )
-    q = select(
+def _alone_rows() -> Any:
+    """What ``children_alone`` reads of each person: their household, birth and where
+    they are (and where a truck takes them)."""
+    return select(
         persons.c.id,
         persons.c.household_id,
         persons.c.birth_date,
@@ -680,6 +666,18 @@ def children_alone_in_transit(conn: Connection, today: date, site_id: str) -> se
         person_locations.c.manifest_id,
         person_locations.c.destination_site_id,
     ).join(person_locations, person_locations.c.person_id == persons.c.id)
+
+
+def children_alone_in_transit(conn: Connection, today: date, site_id: str) -> set[str]:
+    """The children alone (``children_alone``: apart from every adult relative) on a
+    truck on the road to ``site_id``: counted at no site while travelling, they are the
+    site's "on their way here" (where they will be counted once checked in), so that no
+    dashboard loses them and none counts them twice."""
+    going = and_(
+        person_locations.c.state == "in_transit",
+        person_locations.c.destination_site_id == site_id,
+    )
+    q = _alone_rows()
     households_going = (
         select(persons.c.household_id)
         .join(person_locations, person_locations.c.person_id == persons.c.id)

@@ -41,15 +41,16 @@ def _alone(client: TestClient, site_id: str) -> tuple[int, int]:
     return here, coming
 
 
-def test_a_child_alone_on_a_truck_is_counted_where_the_truck_goes(database, clock):
-    admin = make_client(database, clock)
-    camp_a, camp_b, camp_c = site(admin, "Camp A"), site(admin, "Camp B"), site(admin, "Camp C")
-    boy = register(admin, camp_a, given_name="Bilal", sex="m", estimated_age=12,
+def _world(admin: TestClient) -> tuple[list[str], str, str, str]:
+    """Camps A, B and C; at camp A a boy of 12 registered alone (unaccompanied), and a
+    mother with her daughter of 9: (camps, boy, mother, girl)."""
+    camps = [site(admin, f"Camp {c}") for c in "ABC"]
+    boy = register(admin, camps[0], given_name="Bilal", sex="m", estimated_age=12,
                    vulnerabilities={"uasc": "unaccompanied"})["id"]  # fmt: skip
     r = admin.post(
         "/api/households",
         json={
-            "site_id": camp_a, "consent": CONSENT, **BASIS,
+            "site_id": camps[0], "consent": CONSENT, **BASIS,
             "head": {"given_name": "Amina", "family_name": "Saleh", "sex": "f",
                      "birth_date": "1988"},
             "members": [{"relationship": "child", "given_name": "Rima", "family_name": "Saleh",
@@ -57,7 +58,25 @@ def test_a_child_alone_on_a_truck_is_counted_where_the_truck_goes(database, cloc
         },
     )  # fmt: skip
     assert r.status_code == 201, r.text
-    girl = r.json()["members"][1]["id"]
+    mother, girl = (m["id"] for m in r.json()["members"])
+    return camps, boy, mother, girl
+
+
+def _children_sent_ahead(admin: TestClient, camps: list[str], children: list[str]) -> str:
+    """The children on a truck from camp A to camp B (the girl's mother stays: the
+    officer says why), dispatched; the truck's manifest."""
+    route = {"vehicle": "Truck", "from_site_id": camps[0], "to_site_id": camps[1]}
+    truck = _post(admin, "/api/manifests", route)["id"]
+    _post(admin, f"/api/manifests/{truck}/persons",
+          {"person_ids": children, "separation_reason": "sent ahead to the clinic"})  # fmt: skip
+    _post(admin, f"/api/manifests/{truck}/dispatch")
+    return str(truck)
+
+
+def test_a_child_alone_on_a_truck_is_counted_where_the_truck_goes(database, clock):
+    admin = make_client(database, clock)
+    camps, boy, _mother, girl = _world(admin)
+    camp_a, camp_b, camp_c = camps
     # A site manager of camp B only, and a coordinator of every camp.
     manager = make_client(database, clock, roles=(Role.SITE_MANAGER,))
     work_at(manager, camp_b, admin=admin)
@@ -66,12 +85,7 @@ def test_a_child_alone_on_a_truck_is_counted_where_the_truck_goes(database, cloc
     assert _alone(admin, camp_a) == (1, 0)  # the boy; the girl is with her mother
 
     # The boy and the girl (her mother stays: the officer says why) on a truck to B.
-    truck = _post(
-        admin, "/api/manifests", {"vehicle": "Truck", "from_site_id": camp_a, "to_site_id": camp_b}
-    )["id"]
-    _post(admin, f"/api/manifests/{truck}/persons",
-          {"person_ids": [boy, girl], "separation_reason": "sent ahead to the clinic"})  # fmt: skip
-    _post(admin, f"/api/manifests/{truck}/dispatch")
+    truck = _children_sent_ahead(admin, camps, [boy, girl])
     clock.advance(hours=1)
     assert _alone(admin, camp_a) == (0, 0)
     assert _alone(admin, camp_b) == (0, 2)  # on their way here
@@ -107,28 +121,10 @@ def test_a_child_alone_on_a_truck_is_on_the_list_of_the_site_it_goes_to(database
     list held him), nor was a girl sent ahead of her mother on the list of the camp she
     was going to."""
     admin = make_client(database, clock)
-    camp_a, camp_b, camp_c = site(admin, "Camp A"), site(admin, "Camp B"), site(admin, "Camp C")
-    boy = register(admin, camp_a, given_name="Bilal", sex="m", estimated_age=12,
-                   vulnerabilities={"uasc": "unaccompanied"})["id"]  # fmt: skip
-    r = admin.post(
-        "/api/households",
-        json={
-            "site_id": camp_a, "consent": CONSENT, **BASIS,
-            "head": {"given_name": "Amina", "family_name": "Saleh", "sex": "f",
-                     "birth_date": "1988"},
-            "members": [{"relationship": "child", "given_name": "Rima", "family_name": "Saleh",
-                         "sex": "f", "estimated_age": 9}],
-        },
-    )  # fmt: skip
-    assert r.status_code == 201, r.text
-    mother, girl = (m["id"] for m in r.json()["members"])
+    camps, boy, mother, girl = _world(admin)
+    camp_a, camp_b, camp_c = camps
     assert _listed(admin, camp_a) == {boy}
-    truck = _post(
-        admin, "/api/manifests", {"vehicle": "Truck", "from_site_id": camp_a, "to_site_id": camp_b}
-    )["id"]
-    _post(admin, f"/api/manifests/{truck}/persons",
-          {"person_ids": [boy, girl], "separation_reason": "sent ahead to the clinic"})  # fmt: skip
-    _post(admin, f"/api/manifests/{truck}/dispatch")
+    truck = _children_sent_ahead(admin, camps, [boy, girl])
     clock.advance(hours=1)
     assert _listed(admin, camp_b) == {boy, girl, mother}  # the girl's family, whole
     assert _listed(admin, camp_a) == {girl, mother}  # her mother is still here

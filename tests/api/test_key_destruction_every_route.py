@@ -47,7 +47,7 @@ from corridor.web import create_app
 from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
 from tests.conftest import ALL_ROLES, MASTER_KEY, Clock, empty_database
 from tests.support.pgserver import PgServer
-from tests.support.route_table import NO_KEY, RouteCase, fill, route_cases
+from tests.support.route_table import NO_KEY, RouteCase, fill, route_cases, send
 from tests.support.route_world import EVENT_NOTES, PERSON_NOTES, RECORDS, World, build_world
 
 MATRIX = default_matrix()
@@ -151,23 +151,7 @@ def ask(drill: Drill, case: RouteCase, site: str, role: Role, record: str) -> An
     ids = {**rec.ids, "user_id": drill.users[site, role], "fmt": case.fmt or "", "token_id": ""}
     url, body = fill(case.path, ids), fill(case.body, ids)
     client = drill.clients[site, role]
-    try:
-        if case.kind == "form":
-            r = client.request(case.method, url, data=body or None)
-        elif isinstance(body, dict) and "files" in body:
-            files = {k: (n, c.encode()) for k, (n, c) in body["files"].items()}
-            r = client.request(case.method, url, files=files, params=body["params"])
-        else:
-            r = client.request(case.method, url, json=body)
-        status, text = r.status_code, r.text
-    except Exception:  # the app raised: a 500 for the caller
-        status, text = 500, traceback.format_exc()
-    data = None
-    if text[:1] in "[{":
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
+    status, text, data = send(client, case, url, body)
     return Answer(status, text, data)
 
 

@@ -90,6 +90,7 @@ from tests.support.route_table import (
     criteria,
     fill,
     route_cases,
+    send,
 )
 from tests.support.route_world import (
     DETENTION_LOCALITY,
@@ -322,23 +323,7 @@ def _ask(env: Env, case: RouteCase, role: Role, record: str) -> None:
     body = fill(case.body, ids)
     client = env.clients[role]
     before = _last_seq(env.db)
-    try:
-        if case.kind == "form":
-            r = client.request(case.method, url, data=body or None)
-        elif isinstance(body, dict) and "files" in body:
-            files = {k: (n, c.encode()) for k, (n, c) in body["files"].items()}
-            r = client.request(case.method, url, files=files, params=body["params"])
-        else:
-            r = client.request(case.method, url, json=body)
-        status, text = r.status_code, r.text
-    except Exception:  # the app raised: a 500 for the caller
-        status, text = 500, traceback.format_exc()
-    data = None
-    if text[:1] in "[{":
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
+    status, text, data = send(client, case, url, body)
     with env.db.read() as conn:
         rows = conn.execute(
             select(audit_events).where(
