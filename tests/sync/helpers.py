@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from corridor.schemas import PersonIn, SiteIn
 from corridor.services import Services
+from corridor.storage import locations
+from corridor.storage.tables import manifest_items
 from corridor.sync.service import SyncService
 
 
@@ -49,3 +53,20 @@ def register(services: Services, site_id: str, name: str, phone: str = "+9639331
 
 def sync(services: Services) -> SyncService:
     return SyncService.of(services)
+
+
+def checked_in(s: Services, manifest: str, pid: str) -> tuple[Any, Any, Any]:
+    """The person's line of the manifest: when and by whom checked in, and the arrival."""
+    with s.db.read() as conn:
+        [item] = conn.execute(
+            select(manifest_items).where(
+                manifest_items.c.manifest_id == manifest, manifest_items.c.person_id == pid
+            )
+        ).mappings()
+    return item["checked_in_at"], item["checked_in_by"], item["arrival_movement_id"]
+
+
+def event_log(s: Services, pid: str) -> set[tuple[str, str, str | None]]:
+    """The person's movement log: (id, kind, what it corrects) of each event."""
+    with s.db.read() as conn:
+        return {(e.id, e.kind, e.corrects_id) for e in locations.events_of(conn, [pid])[pid]}

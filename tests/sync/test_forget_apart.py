@@ -26,14 +26,13 @@ import pytest
 
 from corridor.schemas import CheckInIn, CorrectionIn, PersonPatch, StatusEventIn
 from corridor.services import Services
-from corridor.storage import locations
 from corridor.storage.sync_tables import sync_changes
-from corridor.storage.tables import manifest_items, movements, person_locations, persons
+from corridor.storage.tables import movements, person_locations, persons
 from corridor.sync.conflicts import ConflictReview
 from corridor.sync.forgets import WITHDRAWN_BY
 from corridor.sync.journal import FORGET_KIND, open_payload
 from tests.conftest import Clock
-from tests.sync.helpers import hook, register
+from tests.sync.helpers import checked_in, event_log, hook, register
 from tests.sync.test_facts import _dispatched, _node_id, _pull, _push, _rows
 
 
@@ -42,17 +41,7 @@ def more_sites() -> list[tuple[str, str]]:
     return [("Hospital", "hospital")]
 
 
-def _item(s: Services, manifest: str, pid: str) -> tuple[Any, Any, Any]:
-    [item] = _rows(
-        s, manifest_items,
-        manifest_items.c.manifest_id == manifest, manifest_items.c.person_id == pid,
-    )  # fmt: skip
-    return item["checked_in_at"], item["checked_in_by"], item["arrival_movement_id"]
-
-
-def _log(s: Services, pid: str) -> set[tuple[str, str, str | None]]:
-    with s.db.read() as conn:
-        return {(e.id, e.kind, e.corrects_id) for e in locations.events_of(conn, [pid])[pid]}
+_item, _log = checked_in, event_log
 
 
 def _open(s: Services, pid: str) -> list[dict[str, Any]]:

@@ -23,25 +23,13 @@ import pytest
 from corridor.errors import Conflict
 from corridor.schemas import CheckInIn, CorrectionIn, StatusEventIn
 from corridor.services import Services
-from corridor.storage import locations
-from corridor.storage.tables import manifest_items, movements
+from corridor.storage.tables import movements
 from corridor.sync.conflicts import ConflictReview
 from tests.conftest import Clock
-from tests.sync.helpers import hook, register
+from tests.sync.helpers import checked_in, event_log, hook, register
 from tests.sync.test_facts import _dispatched, _pull, _push, _rows
 
-
-def _item(s: Services, manifest: str, pid: str) -> tuple[Any, Any, Any]:
-    [item] = _rows(
-        s, manifest_items,
-        manifest_items.c.manifest_id == manifest, manifest_items.c.person_id == pid,
-    )  # fmt: skip
-    return item["checked_in_at"], item["checked_in_by"], item["arrival_movement_id"]
-
-
-def _log(s: Services, pid: str) -> set[tuple[str, str, str | None]]:
-    with s.db.read() as conn:
-        return {(e.id, e.kind, e.corrects_id) for e in locations.events_of(conn, [pid])[pid]}
+_item, _log = checked_in, event_log
 
 
 def _apart(desks: Any, clock: Clock) -> tuple[str, str, str, str, dict[str, Any]]:
