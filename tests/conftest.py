@@ -9,6 +9,7 @@ Outside CI a machine without PostgreSQL skips the second run with the reason; in
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -115,6 +116,27 @@ def empty_database(db: Database) -> None:
             "SELECT setval((quote_ident(schemaname) || '.' || quote_ident(sequencename))::regclass,"
             " start_value, false) FROM pg_sequences WHERE last_value IS NOT NULL"
         )
+
+
+def world_database(
+    request: pytest.FixtureRequest, backend: str, name: str, own: bool = False
+) -> Database:
+    """A database for a world that a module builds once and keeps (the route table's, the
+    drill's): on SQLite a copy of the migrated template in a folder ``name``; on
+    PostgreSQL the worker's server emptied, or (``own``) a database of its own there,
+    migrated, so that what the module writes meets no other module's world."""
+    if backend == "sqlite":
+        path = request.getfixturevalue("tmp_path_factory").mktemp(name) / f"{name}.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return Database(f"sqlite:///{path}")
+    server: PgServer = request.getfixturevalue("postgres_server")
+    if own:
+        db = Database(server.create_database(f"{name.replace('-', '_')}_{secrets.token_hex(4)}"))
+        upgrade(db)
+        return db
+    db = Database(server.url)
+    empty_database(db)
+    return db
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])

@@ -37,7 +37,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import shutil
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,12 +50,10 @@ from sqlalchemy import String, func, select
 from corridor.security.roles import Role, default_matrix
 from corridor.settings import Settings
 from corridor.storage import Database
-from corridor.storage.migrate import upgrade
 from corridor.storage.tables import metadata
 from corridor.web import create_app
 from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
-from tests.conftest import MASTER_KEY, Clock
-from tests.support.pgserver import PgServer
+from tests.conftest import MASTER_KEY, Clock, world_database
 from tests.support.route_table import NO_KEY, RouteCase, fill, route_cases
 from tests.support.route_world import World, build_world, token_client
 
@@ -280,14 +277,7 @@ def _env(request: pytest.FixtureRequest, backend: str) -> Env:
     per role working at its site A."""
     if backend in ENVS:
         return ENVS[backend]
-    if backend == "sqlite":
-        path = request.getfixturevalue("tmp_path_factory").mktemp("bad-input") / "bad.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        db = Database(f"sqlite:///{path}")
-    else:  # a database of its own on the worker's server
-        server: PgServer = request.getfixturevalue("postgres_server")
-        db = Database(server.create_database(f"bad_input_{secrets.token_hex(4)}"))
-        upgrade(db)
+    db = world_database(request, backend, "bad-input", own=True)
     clock = Clock(WORLD_TIME)
     world = build_world(db, clock)
     clients, users = {}, {}

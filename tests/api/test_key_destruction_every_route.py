@@ -26,7 +26,6 @@ import hashlib
 import json
 import re
 import secrets
-import shutil
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,8 +44,7 @@ from corridor.storage import Database
 from corridor.storage.metadata import metadata
 from corridor.web import create_app
 from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
-from tests.conftest import ALL_ROLES, MASTER_KEY, Clock, empty_database
-from tests.support.pgserver import PgServer
+from tests.conftest import ALL_ROLES, MASTER_KEY, Clock, world_database
 from tests.support.route_table import NO_KEY, RouteCase, fill, route_cases, send
 from tests.support.route_world import EVENT_NOTES, PERSON_NOTES, RECORDS, World, build_world
 
@@ -204,14 +202,7 @@ def _drill(request: pytest.FixtureRequest, backend: str) -> Drill:
     written on (built once per module)."""
     if backend in DRILLS:
         return DRILLS[backend]
-    if backend == "sqlite":
-        path = request.getfixturevalue("tmp_path_factory").mktemp("drill") / "drill.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        db = Database(f"sqlite:///{path}")
-    else:
-        server: PgServer = request.getfixturevalue("postgres_server")
-        db = Database(server.url)
-        empty_database(db)
+    db = world_database(request, backend, "drill")
     clock = Clock(WORLD_TIME)
     world = build_world(db, clock)
     settings = Settings(database_url=str(db.url), master_key=MASTER_KEY, tracing_checks="inline")

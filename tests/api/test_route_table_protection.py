@@ -70,17 +70,15 @@ from corridor.security.tokens import ApiTokens
 from corridor.services.protection.gate import SEARCHED_FIELDS
 from corridor.settings import Settings
 from corridor.storage import Database
-from corridor.storage.migrate import upgrade
 from corridor.storage.number_tables import renumbered
 from corridor.storage.tables import persons
 from corridor.storage.tracing_tables import tracing_matches
 from corridor.web import create_app
 from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
 from corridor.web.retries import KEY_FIELD, retry_of
-from tests.conftest import MASTER_KEY, Clock, empty_database
+from tests.conftest import MASTER_KEY, Clock, world_database
 from tests.support.figure_routes import NOT_PERSON_COUNTS, figure_routes
 from tests.support.figure_routes import counts as figure_counts
-from tests.support.pgserver import PgServer
 from tests.support.route_table import (
     NO_KEY,
     RECORD_PARAMS,
@@ -228,17 +226,7 @@ def _env(request: pytest.FixtureRequest, backend: str, writes: bool = False) -> 
     if (backend, writes) in ENVS:
         return ENVS[backend, writes]
     name = "route-table-writes" if writes else "route-table"
-    if backend == "sqlite":
-        path = request.getfixturevalue("tmp_path_factory").mktemp(name) / "rt.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        db = Database(f"sqlite:///{path}")
-    elif writes:  # a database of its own on the worker's server
-        server: PgServer = request.getfixturevalue("postgres_server")
-        db = Database(server.create_database(f"route_table_writes_{secrets.token_hex(4)}"))
-        upgrade(db)
-    else:
-        db = Database(request.getfixturevalue("postgres_server").url)
-        empty_database(db)
+    db = world_database(request, backend, name, own=writes)
     clock = Clock(WORLD_TIME)
     world = build_world(db, clock)
     # A node of site B (no role's site but the coordinator's, who reads every site as
