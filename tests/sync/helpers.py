@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from corridor.schemas import PersonIn, SiteIn
+from corridor.schemas import PersonIn, SiteIn, StatusEventIn
 from corridor.services import Services
 from corridor.storage import locations
 from corridor.storage.tables import manifest_items
@@ -70,3 +70,17 @@ def event_log(s: Services, pid: str) -> set[tuple[str, str, str | None]]:
     """The person's movement log: (id, kind, what it corrects) of each event."""
     with s.db.read() as conn:
         return {(e.id, e.kind, e.corrects_id) for e in locations.events_of(conn, [pid])[pid]}
+
+
+def admitted_at_hospital(
+    desk: Services, exit_point: str, hospital: str, clock: Any, hours: float = 1
+) -> tuple[str, dict[str, Any]]:
+    """Samira registered at ``desk``'s exit point and, ``hours`` later, taken to the
+    hospital there: her id and the admission."""
+    pid = register(desk, exit_point, "Samira")
+    clock.advance(hours=hours)
+    event = desk.movements.record(
+        pid, StatusEventIn(kind="hospitalised", to_site_id=hospital),
+        audit=hook(desk, "movement.write"),
+    )  # fmt: skip
+    return pid, event

@@ -27,7 +27,7 @@ from corridor.services import Services
 from corridor.storage import locations
 from corridor.sync.conflicts import ConflictReview
 from tests.conftest import Clock
-from tests.sync.helpers import hook, make_site, register, sync
+from tests.sync.helpers import admitted_at_hospital, hook, make_site, sync
 from tests.sync.test_facts import _pull, _push
 
 
@@ -56,12 +56,7 @@ def _apart(desks: Any, clock: Clock, first: str) -> tuple[str, str, dict[str, An
     discharge."""
     central, desk_a, desk_b, exit_point, hospital = desks
     other = make_site(central, "Hospital 2", "hospital")
-    pid = register(desk_a, exit_point, "Samira")
-    clock.advance(hours=1)
-    admitted = desk_a.movements.record(
-        pid, StatusEventIn(kind="hospitalised", to_site_id=hospital),
-        audit=hook(desk_a, "movement.write"),
-    )  # fmt: skip
+    pid, admitted = admitted_at_hospital(desk_a, exit_point, hospital, clock)
     _round(central, desk_a, desk_b)
     clock.advance(hours=1)
     desk_a.movements.correct(

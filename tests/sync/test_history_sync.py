@@ -33,7 +33,7 @@ from corridor.storage.sync_tables import sync_changes
 from corridor.sync import histories
 from corridor.sync.conflicts import ConflictReview
 from tests.conftest import Clock
-from tests.sync.helpers import hook, make_site, register, sync
+from tests.sync.helpers import admitted_at_hospital, hook, make_site, register, sync
 from tests.sync.test_conflicts import _client, _events
 from tests.sync.test_facts import _pull, _push
 
@@ -54,12 +54,7 @@ def _apart(
     """Samira registered at desk A and taken to hospital, known at all three; then, apart,
     desk A voids the admission and desk B records her discharge; both pushed (``first``
     before the other). The person, the void's and the discharge's ids."""
-    pid = register(desk_a, exit_point, "Samira")
-    clock.advance(hours=1)
-    admitted = desk_a.movements.record(
-        pid, StatusEventIn(kind="hospitalised", to_site_id=hospital),
-        audit=hook(desk_a, "movement.write"),
-    )  # fmt: skip
+    pid, admitted = admitted_at_hospital(desk_a, exit_point, hospital, clock)
     _push(desk_a, central)
     _pull(central, desk_a)
     _pull(central, desk_b)
@@ -170,12 +165,7 @@ def test_a_correction_made_on_the_history_held_applies_as_before(desks, clock: C
     """Nothing done apart: a void made at desk A on what the central holds applies there
     and at desk B as it did, no conflict."""
     central, desk_a, desk_b, exit_point, hospital = desks
-    pid = register(desk_a, exit_point, "Samira")
-    clock.advance(hours=1)
-    admitted = desk_a.movements.record(
-        pid, StatusEventIn(kind="hospitalised", to_site_id=hospital),
-        audit=hook(desk_a, "movement.write"),
-    )  # fmt: skip
+    pid, admitted = admitted_at_hospital(desk_a, exit_point, hospital, clock)
     _round(central, desk_a, desk_b)
     clock.advance(hours=1)
     desk_a.movements.correct(
@@ -237,12 +227,7 @@ def _two_corrections_apart(
     """Samira's admission, known at all three; then, apart, desk A puts it an hour
     earlier and desk B voids it; both pushed (``first`` before the other). The person,
     desk A's correction and desk B's void."""
-    pid = register(desk_a, exit_point, "Samira")
-    clock.advance(hours=2)
-    admitted = desk_a.movements.record(
-        pid, StatusEventIn(kind="hospitalised", to_site_id=hospital),
-        audit=hook(desk_a, "movement.write"),
-    )  # fmt: skip
+    pid, admitted = admitted_at_hospital(desk_a, exit_point, hospital, clock, hours=2)
     _round(central, desk_a, desk_b)
     clock.advance(hours=1)
     earlier = CorrectionIn(
