@@ -7,7 +7,7 @@ the inputs to mark.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -30,6 +30,7 @@ __all__ = [
     "parse_search",
     "person_details",
     "problems_by_field",
+    "problems_of",
     "reasons",
 ]
 
@@ -186,6 +187,26 @@ def reasons(exc: CorridorError) -> str:
     if not exc.problems:
         return exc.message
     return Listing("; ", [p.reason for p in exc.problems])
+
+
+def problems_of(exc: CorridorError, form: str, fields: Iterable[str]) -> dict[str, str]:
+    """The problems of one form of a page that holds several: ``{form}.{field}`` -> the
+    first reason of each of the form's ``fields`` a problem names (that control is marked
+    and described by it), and ``form`` -> the other reasons, or the message where no
+    problem names one of the form's fields (said above the form's button)."""
+    own = set(fields)
+    out: dict[str, str] = {}
+    rest: list[str] = []
+    for p in exc.problems:
+        if p.field in own:
+            out.setdefault(f"{form}.{p.field}", p.reason)
+        else:
+            rest.append(p.reason)
+    if rest:
+        out[form] = Listing("; ", rest)
+    elif not out:
+        out[form] = exc.message
+    return out
 
 
 def problems_by_field(exc: ValidationFailed) -> dict[str, str]:

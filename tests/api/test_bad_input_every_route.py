@@ -34,6 +34,7 @@ walk meets it; elsewhere its fields are not sent again, so the sweep stays short
 
 from __future__ import annotations
 
+import html.parser
 import json
 import re
 import secrets
@@ -490,32 +491,11 @@ NOT_INPUT = {
     ("POST /tracing/matches/{match_id}/confirm", "case_id"): "the page to go back to",
     ("POST /tracing/matches/{match_id}/reject", "case_id"): "the page to go back to",
 }
-# Pages that show a form's problems without marking the field (no ``e-<field>`` next to
-# it, no summary linking to it): a bad value is refused there, nothing is written, but
-# the field is not named on the page. Left to the pages' own work (docs/web.md); a page
-# that comes to name its fields is taken off this list by the test below.
-FIELDS_NOT_MARKED: dict[str | tuple[str, str], str] = {
-    "POST /persons/{person_id}/health": "the person page's health form",
-    "POST /persons/{person_id}/unmerge": "the person page's unmerge form",
-    "POST /persons/{person_id}/links/{link_id}/remove": "the person page's family links",
-    "POST /persons/{person_id}/merge": "the duplicates queue (one line per pair)",
-    "POST /persons/{person_id}/not-duplicate": "the duplicates queue (one line per pair)",
-    "POST /persons/{person_id}/resolve-conflict": "the sync conflicts page",
-    "POST /persons/{person_id}/resolve-hold": "the erasures against a hold page",
-    "POST /tracing/cases/{case_id}/candidates": "the tracing case page",
-    "POST /tracing/cases/{case_id}/disclosure": "the tracing case page",
-    "POST /tracing/cases/{case_id}/transitions": "the tracing case page",
-    "POST /tracing/matches/{match_id}/confirm": "the tracing case page",
-    "POST /tracing/matches/{match_id}/reject": "the tracing case page (an error page)",
-    "POST /manifests/{manifest_id}/check-in": "the manifest page's check-in",
-    "POST /manifests/{manifest_id}/remove": "the manifest page (an error page)",
-    "POST /exports": "the export form (an error page for a site out of scope)",
-    "POST /exports/{export_id}/download": "the export page (an error page)",
-    "POST /admin/users": "the roles checkboxes (a fieldset, no e-roles)",
-    "POST /admin/users/{user_id}": "the roles checkboxes (a fieldset, no e-roles)",
-    "POST /dpo/holds": "the hold buttons",
-    ("POST /manifests/{manifest_id}/persons", "separation_reason"): "its problem is shown "
-    "under the registration numbers (the manifest page)",
+# Forms a page shows to some of the roles allowed on the route only, and the role that
+# fills them in: another role's post is refused whatever it holds (403 after the scope
+# check), so its page shows no such form to mark.
+FORM_ROLE = {
+    "POST /persons/{person_id}/health": Role.HEALTH,  # the health form: health staff's
 }
 # A field the page marks under the name of its own input: the route table's form gives
 # a sought person's name in parts, the enquiry form types it whole.
@@ -566,9 +546,87 @@ FORM_CASES = _form_cases()
 READ_TABLES = {"audit_events", "rate_events"}
 
 
-def _marks(text: str, field: str) -> bool:
-    """Whether the page marks ``field``: its error next to it, or the summary's link."""
-    return f'id="e-{field}"' in text or f'data-field="f-{field}"' in text
+class _Marks(html.parser.HTMLParser):
+    """What a page says of its fields: the controls marked invalid (``aria-invalid`` and
+    the id of the text that says why, a fieldset's for the controls in it), the hidden
+    inputs of each form with what that form says (an alert in it, or its
+    ``aria-describedby``), and the text of every element with an id."""
+
+    VOID = frozenset({"input", "br", "img", "meta", "link", "hr", "source", "wbr", "col"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.invalid: dict[str, set[str]] = {}  # name -> ids of the text saying why
+        self.hidden: list[tuple[set[str], set[str]]] = []  # (names, ids of what it says)
+        self.texts: dict[str, str] = {}
+        self.actions: list[str] = []  # where each POST form posts to
+        self.alerts: list[str] = []  # the ids of the page's alerts
+        self._open: list[tuple[str, dict[str, str | None]]] = []
+        self._form: tuple[set[str], set[str]] | None = None
+        self._fieldsets: list[set[str]] = []  # the ids naming each open fieldset's why
+        self._alerts = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        why = set((a.get("aria-describedby") or "").split()) if a.get("aria-invalid") else set()
+        if tag == "form":
+            self.actions.append(a.get("action") or "")
+            self._form = (set(), set((a.get("aria-describedby") or "").split()))
+            self.hidden.append(self._form)
+        elif tag == "fieldset":
+            self._fieldsets.append(why)
+        if tag in ("input", "select", "textarea") and a.get("name"):
+            name = a["name"] or ""
+            marked = why | {i for f in self._fieldsets for i in f}
+            if marked:
+                self.invalid.setdefault(name, set()).update(marked)
+            if tag == "input" and a.get("type") == "hidden" and self._form is not None:
+                self._form[0].add(name)
+        if a.get("role") == "alert":
+            ident = a.get("id") or f"alert-{len(self.alerts)}"
+            a["id"] = ident
+            self.alerts.append(ident)
+            if self._form is not None:
+                self._form[1].add(ident)
+        if tag not in self.VOID:
+            self._open.append((tag, a))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._form = None
+        elif tag == "fieldset" and self._fieldsets:
+            self._fieldsets.pop()
+        while self._open:
+            opened, _ = self._open.pop()
+            if opened == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        for _, a in self._open:
+            if a.get("id"):
+                self.texts[a["id"] or ""] = self.texts.get(a["id"] or "", "") + data
+
+
+def _marks(text: str, field: str, path: str) -> bool:
+    """Whether the page marks ``field`` of the form posting to ``path``: its error next
+    to it, or the summary's link, or the control (or its fieldset) ``aria-invalid`` and
+    described by a text that says why; for a hidden input (an id the form sends, a
+    button's choice), the form it is in says why (an alert in it, or the text it is
+    described by). Where the page no longer offers that form (the record moved on: a
+    case no longer to decide, a record not merged), an alert says why."""
+    if f'id="e-{field}"' in text or f'data-field="f-{field}"' in text:
+        return True
+    page = _Marks()
+    page.feed(text)
+    said = {i for i, t in page.texts.items() if t.strip()}
+    if page.invalid.get(field, set()) & said:
+        return True
+    if any(field in names and ids & said for names, ids in page.hidden):
+        return True
+    offered = re.compile(re.sub(r"{\w+}", "[^/]+", path))
+    if not any(offered.fullmatch(action.split("?", 1)[0]) for action in page.actions):
+        return bool(set(page.alerts) & said)
+    return False
 
 
 @pytest.mark.parametrize(
@@ -576,10 +634,10 @@ def _marks(text: str, field: str) -> bool:
     _on_backends(FORM_CASES, lambda c: c.kind == "too_long" and _database_bound(c.field, None)),
 )
 def test_bad_form_value_is_refused_on_the_form(env: Env, bad: FormCase) -> None:
-    """A page form posted with a bad value: never a 5xx, nothing written, and (but on the
-    pages of ``FIELDS_NOT_MARKED``) a 4xx with the form again, the field marked."""
+    """A page form posted with a bad value: never a 5xx, nothing written, and a 4xx with the
+    field marked (``_marks``), on every writing form of the route table."""
     case = _route_case(bad.route)
-    role = _role_for(case)
+    role = FORM_ROLE.get(case.key) or _role_for(case)
     client = env.clients[role]
     url, body = _base(env, case, role)
     body[bad.field] = bad.value
@@ -594,16 +652,13 @@ def test_bad_form_value_is_refused_on_the_form(env: Env, bad: FormCase) -> None:
     after = state(env.db)
     changed = {t: (before[t], after[t]) for t in after if after[t] != before[t]}
     assert set(changed) <= READ_TABLES, (said, changed)
-    if bad.route in FIELDS_NOT_MARKED or (bad.route, bad.field) in FIELDS_NOT_MARKED:
-        return
     assert 400 <= status < 500, said
-    assert _marks(text, MARKED_AS.get((bad.route, bad.field), bad.field)), said
+    assert _marks(text, MARKED_AS.get((bad.route, bad.field), bad.field), case.path), said
 
 
-def test_pages_not_marking_fields_are_forms_that_still_do_not() -> None:
-    """Every page of ``FIELDS_NOT_MARKED`` is a writing form of the route table (no
-    entry outlives its route)."""
+def test_the_forms_named_here_are_writing_forms() -> None:
+    """Every form ``NOT_INPUT`` and ``FORM_ROLE`` name is a writing form of the route
+    table (no entry outlives its route)."""
     forms = {c.key for c in _writing_forms()}
-    routes = {k if isinstance(k, str) else k[0] for k in FIELDS_NOT_MARKED}
-    assert routes <= forms, routes - forms
     assert {k for k, _ in NOT_INPUT} <= forms
+    assert set(FORM_ROLE) <= forms

@@ -185,6 +185,27 @@ def test_a_refused_unmerge_says_why_on_the_persons_page(database, clock, twice) 
         assert "this person is not merged into another" in r.text
 
 
+def test_an_unmerge_reason_refused_is_marked_on_its_form(database, clock, twice) -> None:
+    """A reason over the limit: the person's page again, the undo form's reason field
+    marked invalid and described by why, what was typed kept."""
+    a, b = twice
+    with page_client(database, clock) as c:
+        html = _queued(c, a, b)
+        c.submit(
+            f"/persons/{a}/merge",
+            {"other_person_id": b, "reason": "same man", "idempotency_key": KEY.findall(html)[0]},
+        )
+        key = KEY.findall(c.page(f"/persons/{b}"))[0]
+        r = c.submit(f"/persons/{b}/unmerge", {"reason": "x" * 5000, "idempotency_key": key})
+        assert r.status_code == 422
+        form = r.text[r.text.index(f'action="/persons/{b}/unmerge"') :]
+        form = form[: form.index("</form>")]
+        assert f'aria-invalid="true" aria-describedby="unmerge-{b}"' in form
+        assert f'id="unmerge-{b}">must have at most 4000 characters' in r.text
+        assert r.text.count(f'id="unmerge-{b}"') == 1
+        assert 'id="merged-from"' in r.text  # still merged
+
+
 def _differing_on_tracing(database, clock) -> tuple[str, str]:
     """One man registered twice at a camp: the first record agreed to family tracing,
     the second refused it."""

@@ -9,6 +9,7 @@ which is shown once (lost it: reset the second factor)."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -42,10 +43,12 @@ REFUSED = (ValidationFailed, Conflict)
 
 
 def _problems(exc: ValidationFailed | Conflict) -> dict[str, str]:
-    """field -> reason; a refusal naming no field is the form's (shown above it)."""
+    """field -> reason; a refusal naming no field is the form's (shown above it). A
+    problem with one of a list's items (``roles[0]``: one ticked box) is the list's, on
+    the fieldset of its boxes."""
     out: dict[str, str] = {}
     for p in exc.problems:
-        out.setdefault(p.field, p.reason)
+        out.setdefault(re.sub(r"\[\d+\]$", "", p.field) if p.field else p.field, p.reason)
     return out or {"form": exc.message}
 
 

@@ -193,7 +193,13 @@ def add_persons(
             shown_again,
         )
     except ValidationFailed as exc:
-        errors = {"registration_numbers": forms.reasons(exc)}
+        # The reason's own problems on its field; the rest (numbers nobody has, persons
+        # who may not travel) on the numbers.
+        errors = forms.problems_of(exc, "manifest", ("separation_reason",))
+        errors = {
+            "registration_numbers" if key == "manifest" else key.removeprefix("manifest."): why
+            for key, why in errors.items()
+        }
         return _show(request, svc, who, manifest_id, errors, forms.as_values(form))
     return see_other(f"/manifests/{manifest_id}")
 

@@ -337,9 +337,10 @@ def _decide(
             made.match_case_ref(match_id),
         )
     except (ValidationFailed, Conflict) as exc:
-        reasons = forms.reasons(exc)
-        typed = {f"{'confirm' if confirm else 'reject'}-{match_id}": forms.as_values(form)}
-        return _case(request, svc, who, case_id, {f"reason-{match_id}": reasons}, typed=typed)
+        which = f"{'confirm' if confirm else 'reject'}-{match_id}"
+        typed = {which: forms.as_values(form)}
+        errors = forms.problems_of(exc, which, ("reason",))
+        return _case(request, svc, who, case_id, errors, typed=typed)
     return see_other(f"/tracing/cases/{decided}")
 
 
@@ -379,9 +380,9 @@ def disclosure(
         raise
     except (ValidationFailed, Conflict) as exc:
         refusal_shown(svc, who, "tracing.write", exc)  # the found person withdrew: a denial
-        reasons = forms.reasons(exc)
         typed = {"disclosure": forms.as_values(form)}
-        return _case(request, svc, who, case_id, {"disclosure": reasons}, typed=typed)
+        errors = forms.problems_of(exc, "disclosure", ("decision", "reason"))
+        return _case(request, svc, who, case_id, errors, typed=typed)
     return see_other(f"/tracing/cases/{case_id}")
 
 
@@ -401,7 +402,7 @@ def transition(
         )
     except (ValidationFailed, Conflict) as exc:
         refusal_shown(svc, who, "tracing.write", exc)  # the found person withdrew: a denial
-        reasons = forms.reasons(exc)
         typed = {"transition": forms.as_values(form)}
-        return _case(request, svc, who, case_id, {"transition": reasons}, typed=typed)
+        errors = forms.problems_of(exc, "transition", ("to", "close_reason", "reason"))
+        return _case(request, svc, who, case_id, errors, typed=typed)
     return see_other(f"/tracing/cases/{case_id}")
