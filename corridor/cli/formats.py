@@ -144,6 +144,9 @@ def _import_command(name: str, help_text: str, mapping: bool = False) -> Callabl
                 recorded_by=f"cli:{_operator()}"[:100],
                 instance_domain=settings.instance_domain,
                 progress=progress,
+                # The operator holds no role: a row correcting a registered person
+                # changes nothing a PATCH by a caller holding none could not.
+                patch_check=svc.gate.operator_import_check(),
             )
             report = svc.imports.run(
                 parsed, options, audit=svc.audit.operator_hook(_operator(), "person.write", purpose)
