@@ -154,6 +154,12 @@ class ImportService(Service):
             for n, record in enumerate(parsed.records, start=1):
                 plan = self._plan(record, known, options, report.problems)
                 if (
+                    plan.action in ("update", "expire")
+                    and plan.person_id
+                    and queries.merged_away(conn, [plan.person_id])
+                ):
+                    plan = self._merged_since(conn, plan, report.problems)
+                if (
                     plan.action == "update"
                     and plan.person_id
                     and isinstance(plan.data, PersonPatch)
@@ -461,6 +467,33 @@ class ImportService(Service):
             return Plan(record, "update", patch, person_id)
         data = self._validate_new(record, options, issues)
         return Plan(record, "create", data)
+
+    def _merged_since(self, conn: Connection, plan: Plan, issues: list[Issue]) -> Plan:
+        """A row naming a person merged into another since the file was made (Corridor's
+        own export taken before the merge, read back after it; a partner's record of the
+        person merged away): it is read against the survivor's current details, and left
+        out with a warning unless it says what the survivor holds. Before, it was written
+        onto the survivor (every write follows a merged id), so the merged-away record's
+        older or other details silently replaced the survivor's. An expired record naming
+        them empties nobody. The survivor is not named: they may be at another site."""
+        [survivor] = queries.survivors(conn, [plan.person_id or ""])
+        record = plan.record
+        if (
+            plan.action == "update"
+            and isinstance(plan.data, PersonPatch)
+            and self.registration.changes_nothing(conn, survivor, plan.data)
+        ):
+            return Plan(record, "unchanged", person_id=survivor)
+        named_by_number = record.registration_number and not (record.corridor_id or record.key)
+        field = "registration_number" if named_by_number else record.key_field
+        reason = N_(
+            "this person was merged with another record since the file was made: the row "
+            "is not applied (its details may be older than the record kept, or another "
+            "person's); open the person in Corridor (this id leads to the record kept) and "
+            "correct them there"
+        )
+        issues.append(Issue(record.line, field, reason, fatal=False))
+        return Plan(record, "unchanged", person_id=survivor)
 
     def _validate_new(
         self, record: Record, options: ImportOptions, issues: list[Issue]
