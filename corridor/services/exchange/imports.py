@@ -75,6 +75,9 @@ class ImportOptions:
     patch_check: Callable[[dict[str, Any]], Callable[[dict[str, Any]], None] | None] | None = (
         None
     )
+    # The file is another Corridor registry's export (``from_registry``): its ids,
+    # registration numbers and site ids are that registry's (``_from_registry``).
+    from_registry: bool = False
 
 
 @dataclass
@@ -144,6 +147,8 @@ class ImportService(Service):
         the import's transaction only, as an idempotency key's guard does, passes its
         own)."""
         report = ImportReport(parsed.source, options.dry_run, problems=list(parsed.issues))
+        if options.from_registry:
+            report.problems += _from_registry(parsed, options.site_id)
         report.problems += _unkeepable(parsed)
         space = registry.id_space(parsed.source)
         bad_lines = {i.line for i in parsed.issues if i.fatal}
@@ -639,6 +644,40 @@ def _number(text: str | None) -> str | None:
         return normalise_registration_number(text) if text else None
     except InvalidRegistrationNumber:
         return None
+
+
+# The document type a registration number given by another registry is kept as.
+OTHER_REGISTRY_DOCUMENT = "other"
+
+
+def _from_registry(parsed: Parsed, site_id: str | None) -> list[Issue]:
+    """A file exported by another Corridor registry (another installation, not a site
+    node of this one): its ``record_id``, ``registration_number`` and ``site_id`` are
+    that registry's, and name nobody and no site here. Each row is a new person (or one
+    taken in from that file before: its ``record_id`` is its key), registered at the
+    import's site; the other registry's registration number is kept on the person as a
+    document of type ``other`` (sealed, found by an exact search by document number: the
+    number on the wristband the person carries from there). The import's site is
+    required: the file's sites cannot be told by name (the table has their ids only).
+
+    Without it, such a file is refused row by row (its numbers are nobody's here, its
+    sites unknown), and with the site ids emptied the numbers were still refused."""
+    for record in parsed.records:
+        number = (record.registration_number or "").strip()
+        if number:
+            documents = list(record.person.get("documents") or [])
+            documents.append({"type": OTHER_REGISTRY_DOCUMENT, "number": number})
+            record.person["documents"] = documents
+        record.registration_number = None
+        record.corridor_id = None
+        record.site_id = None
+    if site_id:
+        return []
+    reason = N_(
+        "a file from another registry names that registry's sites: give the site here "
+        "its persons are registered at (--site, site_id)"
+    )
+    return [Issue(None, "site_id", reason)]
 
 
 def _named_by_number(
