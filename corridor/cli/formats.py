@@ -87,6 +87,12 @@ def _import_command(name: str, help_text: str, mapping: bool = False) -> Callabl
     )
     @click.option("--purpose", default="registration and assistance", show_default=True)
     @click.option("--no-duplicate-check", is_flag=True, help="Skip the matching engine")
+    @click.option(
+        "--from-registry",
+        is_flag=True,
+        help="The file is another Corridor registry's export: every row a new person at "
+        "--site, its registration number kept as a document",
+    )
     @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON")
     @click.option(
         "--mapping",
@@ -106,6 +112,7 @@ def _import_command(name: str, help_text: str, mapping: bool = False) -> Callabl
         legal_basis: str,
         purpose: str,
         no_duplicate_check: bool,
+        from_registry: bool,
         as_json: bool,
         mapping_file: Path | None,
     ) -> None:
@@ -144,6 +151,10 @@ def _import_command(name: str, help_text: str, mapping: bool = False) -> Callabl
                 recorded_by=f"cli:{_operator()}"[:100],
                 instance_domain=settings.instance_domain,
                 progress=progress,
+                # The operator holds no role: a row correcting a registered person
+                # changes nothing a PATCH by a caller holding none could not.
+                patch_check=svc.gate.operator_import_check(),
+                from_registry=from_registry,
             )
             report = svc.imports.run(
                 parsed, options, audit=svc.audit.operator_hook(_operator(), "person.write", purpose)

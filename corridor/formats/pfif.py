@@ -5,8 +5,9 @@ go to the name chain (``first_name``/``given_name``, ``last_name``/``family_name
 ``full_name`` alone is split by position; more lines and ``alternate_names`` become
 alternate names, which the matching engine uses); Arabic-script names go to the
 original-script chain. ``expiry_date`` in the past marks the record expired: it is not
-imported, and a person imported from it earlier is emptied (PFIF keeps only the id and
-dates of an expired record).
+imported, and a person imported from it earlier loses what it gave them (PFIF keeps only
+the id and dates of an expired record; what staff added here stays:
+``services/exchange/import_writes._empty_person``).
 
 Out: PFIF 1.4, one ``person`` per person with its notes nested; ids of persons that came
 from another repository are kept, Corridor's own are ``<instance domain>/person.<id>``.

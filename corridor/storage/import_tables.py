@@ -25,6 +25,10 @@ imported_records = Table(
     Column("source_date", UTCDateTime),
     Column("imported_at", UTCDateTime, nullable=False),
     Column("imported_by", String(100)),
+    # What a record whose expiry empties it (PFIF) wrote on its person: field -> keyed
+    # hash of the value it left there, as JSON (``import_writes.fingerprint``); NULL
+    # for other sources and for records taken in before migration 0043.
+    Column("fields", Text),
     Index("uq_imported_records_source_external_id", "source", "external_id", unique=True),
 )
 

@@ -93,10 +93,14 @@ def import_file(
     consent_tracing: bool = False,
     legal_basis: LegalBasis = "vital_interest",
     purpose: Annotated[str, Query(min_length=1, max_length=200)] = "registration and assistance",
+    from_registry: bool = False,
 ) -> ImportReport:
     """Import a file: every problem with its line and field; nothing written if a record is
     bad (unless ``skip_bad_rows``) or on a dry run; suspected duplicates from the matching
-    engine. Kobo/ODK files use ``mapping``, or by default that of Corridor's own form."""
+    engine. Kobo/ODK files use ``mapping``, or by default that of Corridor's own form.
+    ``from_registry``: the file is another Corridor registry's export (its ids, numbers
+    and sites are that registry's: each row a new person at ``site_id``, its number kept
+    as a document; docs/formats.md)."""
     from corridor.formats import ReadContext, UnreadableFile, reader
     from corridor.services.exchange.imports import ImportOptions
 
@@ -131,6 +135,7 @@ def import_file(
         instance_domain=dom,
         allowed_sites=allowed,
         patch_check=svc.gate.import_check(who),
+        from_registry=from_registry,
     )
 
     def write(guard: Guard) -> ImportReport:

@@ -200,6 +200,7 @@ def test_protection_08_no_personal_data_in_logs_urls_or_caches(client, caplog):
             "to",
             "dry_run",
             "skip_bad_rows",
+            "from_registry",
             "consent_tracing",
             "legal_basis",
             "purpose",

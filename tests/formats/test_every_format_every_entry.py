@@ -35,6 +35,7 @@ from corridor.cli import main
 from corridor.formats.registry import readable, writable, writer
 from corridor.security import export_file
 from corridor.security.roles import Role
+from corridor.settings import Settings
 from corridor.storage import Database
 from tests.api.helpers import work_at
 from tests.conftest import MASTER_KEY, make_client
@@ -755,6 +756,47 @@ def test_an_import_changes_no_field_the_importer_may_not_change(
     r = world["officer"].post(f"/api/imports/{fmt}", params={"site_id": world["camp"]},
                               files={"file": (sample.name, data)})  # fmt: skip
     assert r.status_code == 200 and r.json()["written"] and r.json()["updated"] == 1, r.text
+
+
+@pytest.mark.parametrize("fmt", BOTH)
+def test_the_command_line_import_changes_no_field_its_operator_may_not_change(
+    fmt, database, clock, registry_with_secrets, tmp_path
+):
+    """``corridor import`` acts as the operator on the server, who holds no role
+    (``OPERATOR_ROLES``, as for ``corridor export``): a row naming a registered child
+    passes the same ``Gate.import_check`` as an upload, so a file giving the child
+    another place of origin is refused on its line and field, nothing written, as the
+    API refuses it from a registrar. Before, the command line checked no field group
+    and wrote it."""
+    from corridor.storage.tables import persons
+    from tests.api.helpers import register
+
+    world = registry_with_secrets
+    child = register(world["registrar"], world["camp"], given_name="Rami", family_name="Saleh",
+                     estimated_age=8, origin_locality="Baghouz")  # fmt: skip
+    domain = Settings().instance_domain  # the command line's (no CORRIDOR_ setting given)
+    [sample] = [s for s in SAMPLES.values() if s.fmt == fmt]
+    row = {"record_id": child["id"] if fmt != "pfif" else f"{domain}/person.{child['id']}",
+           "given_name": "Rami", "family_name": "Saleh", "place_of_birth": "Hajin",
+           "source_date": "2019-03-10T09:00:00Z"}  # fmt: skip
+    data = sample.build(world["camp"], [row])
+    before = _counts(database)
+    report = Entry("cli", database, None, clock, world["camp"])(sample, data, tmp_path)
+    assert not report["written"], report
+    fatal = [p for p in report["problems"] if p["fatal"]]
+    assert [(p["line"], p["field"]) for p in fatal] == [(sample.line(data, 0), "origin_locality")]
+    assert fatal[0]["reason"] == "restricted to other roles"
+    assert _counts(database) == before
+    with database.read() as conn:
+        stored = conn.execute(
+            select(persons.c.origin_locality).where(persons.c.id == child["id"])
+        ).scalar_one()
+    assert stored == "Baghouz"
+    # A name is no restricted group's: the command line corrects it.
+    row = {**row, "family_name": "Salih", "place_of_birth": ""}
+    data = sample.build(world["camp"], [row])
+    report = Entry("cli", database, None, clock, world["camp"])(sample, data, tmp_path)
+    assert report["written"] and report["updated"] == 1, report["problems"]
 
 
 @pytest.mark.parametrize("key", SAMPLES)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,12 +14,13 @@ from sqlalchemy import Connection, delete, insert, select, update
 from corridor.domain.ids import uuid7
 from corridor.formats.records import Record
 from corridor.schemas import HouseholdIn, PersonIn, PersonPatch
+from corridor.security.errors import KeyUnavailable
 from corridor.services.base import AuditHook
 from corridor.services.registration.persons import RegistrationService
 from corridor.services.search import match_index
 from corridor.storage.import_tables import imported_records, pfif_notes
 from corridor.storage.queries import NAME_COLUMNS
-from corridor.storage.tables import person_documents, persons
+from corridor.storage.tables import persons
 
 # New persons written per step of a large import: each step is one ``register_many``
 # (on PostgreSQL its rows go by COPY, storage/bulk.py) inside the import's one
@@ -90,16 +92,17 @@ def write(
             )
             ids.append(plan.person_id)
         elif plan.action == "expire" and plan.person_id:
-            _empty_person(conn, plan.person_id, now)
+            _empty_person(conn, registration, space, plan, now)
             audit(conn, [plan.person_id])
             ids.append(plan.person_id)
-    _remember(conn, space, plans, household_of, now, by)
+    _remember(conn, registration, space, plans, household_of, now, by)
     _store_notes(conn, plans, loose_notes, now)
     return list(dict.fromkeys(ids))
 
 
 def _remember(
     conn: Connection,
+    registration: RegistrationService,
     space: str,
     plans: list[Plan],
     household_of: dict[int, str | None],
@@ -118,6 +121,8 @@ def _remember(
             "imported_at": now,
             "imported_by": by,
         }
+        if space in EXPIRES and plan.person_id and plan.action != "expire":
+            values["fields"] = _fingerprinted(conn, registration, space, plan)
         # A new record is inserted, never updated: if another import took the same key
         # in the meantime, the unique key refuses it and this import rolls back.
         done = None
@@ -188,22 +193,109 @@ def chunks(items: Sequence[str], size: int = 500) -> list[Sequence[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _empty_person(conn: Connection, person_id: str, now: datetime) -> None:
-    """An expired PFIF record: keep the person's id and dates, nothing that names them."""
-    blank: dict[str, Any] = dict.fromkeys(NAME_COLUMNS)
-    blank.update(
-        alternate_names=[],
-        kunya=None,
-        mother_name=None,
-        phone=None,
-        note=None,
-        note_roles=None,
-        birth_date=None,
-        birth_precision=None,
-        origin_locality=None,
-        updated_at=now,
-    )
+# The id spaces whose records can expire in the system they come from, emptying what
+# they gave (PFIF's ``expiry_date``): what each record wrote is fingerprinted.
+EXPIRES = frozenset({"pfif"})
+# What such a record can give a person, by the name its fingerprint uses: the columns
+# each stands for, and their value once cleared. A record's ``birth_date`` or
+# ``estimated_age`` is ``birth``. Nothing else is ever cleared by an expiry: a phone,
+# documents, a kunya, a mother's name, medical details, movements, links (what staff
+# add here; PFIF carries none of them), nor the sex (as before).
+CLEARED: dict[str, dict[str, Any]] = {
+    **{name: {name: None} for name in NAME_COLUMNS},
+    "alternate_names": {"alternate_names": []},
+    "birth": {"birth_date": None, "birth_precision": None},
+    "origin_locality": {"origin_locality": None},
+    "note": {"note": None, "note_roles": None},
+}
+
+
+def _given(record: Record) -> set[str]:
+    """The fingerprint names of what ``record`` gives (``CLEARED``)."""
+    names = {"birth" if k in ("birth_date", "estimated_age") else k for k in record.person}
+    return names & CLEARED.keys()
+
+
+def _values(person: dict[str, Any]) -> dict[str, Any]:
+    """A stored person (opened) by the fingerprint's names."""
+    names = person["names"]
+    out: dict[str, Any] = {name: names.get(name) for name in NAME_COLUMNS}
+    out["alternate_names"] = list(names.get("alternate_names") or [])
+    out["birth"] = [person.get("birth_date"), person.get("birth_precision")]
+    out["origin_locality"] = person["origin"].get("locality")
+    out["note"] = person.get("note")
+    return out
+
+
+def _hash(registration: RegistrationService, name: str, value: Any) -> str | None:
+    """The keyed hash of a field's value (None without a master key: nothing kept)."""
+    text = json.dumps([name, value], default=str, ensure_ascii=False, sort_keys=True)
+    try:
+        return registration.vault.lookup_hash("import.field", text)
+    except KeyUnavailable:
+        return None
+
+
+def _fingerprinted(
+    conn: Connection, registration: RegistrationService, space: str, plan: Plan
+) -> str | None:
+    """What the record wrote on its person (each field it gave, by the keyed hash of the
+    value the person holds now, just written), over what earlier records of the same id
+    wrote of the fields it does not give; JSON, or None when nothing can be hashed."""
+    assert plan.person_id is not None and plan.record.key is not None
+    earlier = conn.execute(
+        select(imported_records.c.fields).where(
+            imported_records.c.source == space,
+            imported_records.c.external_id == plan.record.key,
+        )
+    ).scalar()
+    out: dict[str, str] = json.loads(earlier) if earlier else {}
+    values = _values(registration._person(conn, plan.person_id))
+    for name in sorted(_given(plan.record)):
+        if values[name] in (None, "", []):
+            out.pop(name, None)
+        elif (hashed := _hash(registration, name, values[name])) is not None:
+            out[name] = hashed
+        else:
+            return None
+    return json.dumps(out, sort_keys=True)
+
+
+def _empty_person(
+    conn: Connection, registration: RegistrationService, space: str, plan: Plan, now: datetime
+) -> None:
+    """An expired record (PFIF): clear what it gave the person and nothing else. Each
+    field still holding the value the record wrote (its fingerprint) is cleared; a field
+    typed or corrected here since is kept, as is everything a PFIF record cannot carry.
+    A record taken in before its fingerprint was kept (migration 0043) clears every
+    field PFIF carries. The PFIF notes of this record are removed, others' kept.
+
+    Before, the person was emptied whole: a phone, documents, a kunya and a mother's
+    name added here by a registrar went too, and a note typed by staff."""
+    person_id, key = plan.person_id, plan.record.key
+    assert person_id is not None
+    stored = conn.execute(
+        select(imported_records.c.fields).where(
+            imported_records.c.source == space, imported_records.c.external_id == key
+        )
+    ).scalar()
+    values = _values(registration._person(conn, person_id))
+    if stored is None:
+        cleared = set(CLEARED)
+    else:
+        wrote = json.loads(stored)
+        cleared = {
+            name
+            for name, hashed in wrote.items()
+            if name in CLEARED and _hash(registration, name, values[name]) == hashed
+        }
+    blank: dict[str, Any] = {"updated_at": now}
+    for name in sorted(cleared):
+        blank.update(CLEARED[name])
     conn.execute(update(persons).where(persons.c.id == person_id).values(**blank))
-    conn.execute(delete(person_documents).where(person_documents.c.person_id == person_id))
-    conn.execute(delete(pfif_notes).where(pfif_notes.c.person_id == person_id))
-    match_index.reindex_persons(conn, [person_id], None)  # emptied: no sealed field left
+    conn.execute(
+        delete(pfif_notes).where(
+            pfif_notes.c.person_id == person_id, pfif_notes.c.person_record_id == key
+        )
+    )
+    match_index.reindex_persons(conn, [person_id], registration.vault)

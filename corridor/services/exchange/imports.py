@@ -75,6 +75,9 @@ class ImportOptions:
     patch_check: Callable[[dict[str, Any]], Callable[[dict[str, Any]], None] | None] | None = (
         None
     )
+    # The file is another Corridor registry's export (``from_registry``): its ids,
+    # registration numbers and site ids are that registry's (``_from_registry``).
+    from_registry: bool = False
 
 
 @dataclass
@@ -144,6 +147,8 @@ class ImportService(Service):
         the import's transaction only, as an idempotency key's guard does, passes its
         own)."""
         report = ImportReport(parsed.source, options.dry_run, problems=list(parsed.issues))
+        if options.from_registry:
+            report.problems += _from_registry(parsed, options.site_id)
         report.problems += _unkeepable(parsed)
         space = registry.id_space(parsed.source)
         bad_lines = {i.line for i in parsed.issues if i.fatal}
@@ -153,6 +158,12 @@ class ImportService(Service):
             total = len(parsed.records)
             for n, record in enumerate(parsed.records, start=1):
                 plan = self._plan(record, known, options, report.problems)
+                if (
+                    plan.action in ("update", "expire")
+                    and plan.person_id
+                    and queries.merged_away(conn, [plan.person_id])
+                ):
+                    plan = self._merged_since(conn, plan, report.problems)
                 if (
                     plan.action == "update"
                     and plan.person_id
@@ -462,6 +473,33 @@ class ImportService(Service):
         data = self._validate_new(record, options, issues)
         return Plan(record, "create", data)
 
+    def _merged_since(self, conn: Connection, plan: Plan, issues: list[Issue]) -> Plan:
+        """A row naming a person merged into another since the file was made (Corridor's
+        own export taken before the merge, read back after it; a partner's record of the
+        person merged away): it is read against the survivor's current details, and left
+        out with a warning unless it says what the survivor holds. Before, it was written
+        onto the survivor (every write follows a merged id), so the merged-away record's
+        older or other details silently replaced the survivor's. An expired record naming
+        them empties nobody. The survivor is not named: they may be at another site."""
+        [survivor] = queries.survivors(conn, [plan.person_id or ""])
+        record = plan.record
+        if (
+            plan.action == "update"
+            and isinstance(plan.data, PersonPatch)
+            and self.registration.changes_nothing(conn, survivor, plan.data)
+        ):
+            return Plan(record, "unchanged", person_id=survivor)
+        named_by_number = record.registration_number and not (record.corridor_id or record.key)
+        field = "registration_number" if named_by_number else record.key_field
+        reason = N_(
+            "this person was merged with another record since the file was made: the row "
+            "is not applied (its details may be older than the record kept, or another "
+            "person's); open the person in Corridor (this id leads to the record kept) and "
+            "correct them there"
+        )
+        issues.append(Issue(record.line, field, reason, fatal=False))
+        return Plan(record, "unchanged", person_id=survivor)
+
     def _validate_new(
         self, record: Record, options: ImportOptions, issues: list[Issue]
     ) -> PersonIn | HouseholdIn | None:
@@ -606,6 +644,40 @@ def _number(text: str | None) -> str | None:
         return normalise_registration_number(text) if text else None
     except InvalidRegistrationNumber:
         return None
+
+
+# The document type a registration number given by another registry is kept as.
+OTHER_REGISTRY_DOCUMENT = "other"
+
+
+def _from_registry(parsed: Parsed, site_id: str | None) -> list[Issue]:
+    """A file exported by another Corridor registry (another installation, not a site
+    node of this one): its ``record_id``, ``registration_number`` and ``site_id`` are
+    that registry's, and name nobody and no site here. Each row is a new person (or one
+    taken in from that file before: its ``record_id`` is its key), registered at the
+    import's site; the other registry's registration number is kept on the person as a
+    document of type ``other`` (sealed, found by an exact search by document number: the
+    number on the wristband the person carries from there). The import's site is
+    required: the file's sites cannot be told by name (the table has their ids only).
+
+    Without it, such a file is refused row by row (its numbers are nobody's here, its
+    sites unknown), and with the site ids emptied the numbers were still refused."""
+    for record in parsed.records:
+        number = (record.registration_number or "").strip()
+        if number:
+            documents = list(record.person.get("documents") or [])
+            documents.append({"type": OTHER_REGISTRY_DOCUMENT, "number": number})
+            record.person["documents"] = documents
+        record.registration_number = None
+        record.corridor_id = None
+        record.site_id = None
+    if site_id:
+        return []
+    reason = N_(
+        "a file from another registry names that registry's sites: give the site here "
+        "its persons are registered at (--site, site_id)"
+    )
+    return [Issue(None, "site_id", reason)]
 
 
 def _named_by_number(

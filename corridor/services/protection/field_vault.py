@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
-from corridor.domain.vulnerability import unpack_medical
+from corridor.domain.vulnerability import lost_medical, unpack_medical
 from corridor.security.crypto import (
     FieldCipher,
     MasterKey,
@@ -326,7 +326,10 @@ class FieldVault:
             if stored is not None and doc["number"] is None and DOCUMENT_PATH not in lost:
                 lost.append(DOCUMENT_PATH)
         if "medical" in person:  # the measurements and note, back where the API shows them
-            person["vulnerabilities"].update(unpack_medical(person.pop("medical")))
+            packed = person.pop("medical")
+            person["vulnerabilities"].update(unpack_medical(packed))
+            # Details lost before a correction typed the others (``mark_lost``).
+            lost += [p for p in lost_medical(packed) if p not in lost]
         person[UNREADABLE] = lost
 
     def forget(self, site_id: str | None = None) -> None:

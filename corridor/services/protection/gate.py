@@ -556,8 +556,12 @@ class Gate:
     def patch_check(self, who: Caller, given: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
         """A check for a PATCH: Forbidden when it sets a field the caller's roles may not
         see on this record (called with the stored person, inside the write)."""
+        return self._patch_check(self.viewer(who), given)
+
+    def _patch_check(
+        self, viewer: Viewer, given: dict[str, Any]
+    ) -> Callable[[dict[str, Any]], None]:
         names = _patched(given)
-        viewer = self.viewer(who)
 
         def check(current: dict[str, Any]) -> None:
             kind = record_kind(current["age"])
@@ -587,13 +591,27 @@ class Gate:
         None when it sets nothing the caller's roles may not see on some record (then no
         record need be read). An import changes nothing a PATCH by the same caller may
         not (PROTECTION.md 4)."""
-        viewer = self.viewer(who)
+        return self._import_check(self.viewer(who))
+
+    def operator_import_check(
+        self,
+    ) -> Callable[[dict[str, Any]], Callable[[dict[str, Any]], None] | None]:
+        """``import_check`` for ``corridor import``: the operator on the server holds no
+        role (``OPERATOR_ROLES``), so a row correcting a registered person may change no
+        field of a restricted group (a child's place of origin), nor a note of a group
+        (as the operator's exports withhold them). Before, the command line's import
+        passed no check and wrote any field."""
+        return self._import_check(Viewer(OPERATOR_ROLES, self.matrix))
+
+    def _import_check(
+        self, viewer: Viewer
+    ) -> Callable[[dict[str, Any]], Callable[[dict[str, Any]], None] | None]:
         hidden = viewer.hidden("person") | viewer.hidden("minor") | {"note"}
 
         def for_fields(given: dict[str, Any]) -> Callable[[dict[str, Any]], None] | None:
             if not _patched(given) & hidden:
                 return None
-            return self.patch_check(who, given)
+            return self._patch_check(viewer, given)
 
         return for_fields
 

@@ -57,7 +57,7 @@ from corridor.services.tracing.retention import (
 from corridor.storage import changes, queries
 from corridor.storage.bulk import insert_rows
 from corridor.storage.database import Database
-from corridor.storage.import_tables import pfif_notes
+from corridor.storage.import_tables import imported_records, pfif_notes
 from corridor.storage.merge_tables import duplicate_pairs, merged_ids, person_merges
 from corridor.storage.number_tables import renumbered
 from corridor.storage.queries import NAME_COLUMNS, Sites
@@ -459,6 +459,10 @@ def anonymise(conn: Connection, ids: list[str], now: datetime) -> None:
         update(pfif_notes)
         .where(pfif_notes.c.person_id.in_(ids))
         .values(author_name=None, last_known_location=None, text=None)
+    )
+    # The hashes of what a PFIF record wrote on them (names among them): gone.
+    conn.execute(
+        update(imported_records).where(imported_records.c.person_id.in_(ids)).values(fields=None)
     )
     conn.execute(
         delete(relationships).where(

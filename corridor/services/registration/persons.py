@@ -22,6 +22,7 @@ from corridor.domain.ids import (
 from corridor.domain.movements import Event, current_location, effective_events
 from corridor.domain.plausibility import member_warnings, person_warnings
 from corridor.domain.tracing import WITHDREW
+from corridor.domain.vulnerability import MEDICAL_FIELDS, WG_DOMAINS, mark_lost
 from corridor.errors import Conflict, Implausible, Problem, ValidationFailed, require
 from corridor.schemas import (
     ConsentIn,
@@ -38,6 +39,8 @@ from corridor.services.movements.events import recorders_roles
 from corridor.services.protection.field_vault import (
     DOCUMENT_FIELD,
     SEALED_PERSON_FIELDS,
+    UNREADABLE,
+    UNREADABLE_PATHS,
     FieldVault,
 )
 from corridor.services.registration import renumber as renumbering
@@ -432,6 +435,7 @@ class RegistrationService(Service):
             if not problems and {"birth_date", "estimated_age"} & given.keys():
                 problems += _born_after_history(conn, person_id, row)
             require(problems)
+            _keep_unreadable(row, current, given)
             if "note" in given:
                 row["note_roles"] = (
                     None
@@ -946,8 +950,9 @@ def _seal(
 ) -> list[str | None]:
     """Seal a person row's sensitive fields and its documents' numbers in place, with
     the lookup hashes that keep exact search working; the tokens written."""
-    phone = row.get("phone")
-    row["phone_hash"] = vault.lookup_hash("phone", phone) if phone else None
+    if "phone" in row:  # a phone lost with its key and not typed again keeps its hash
+        phone = row["phone"]
+        row["phone_hash"] = vault.lookup_hash("phone", phone) if phone else None
     tokens = []
     for field in SEALED_PERSON_FIELDS:
         if field in row:
@@ -993,6 +998,42 @@ def _born_after_history(conn: Connection, person_id: str, row: dict[str, Any]) -
         day=first.occurred_at.date().isoformat(),
     )
     return [Problem("birth_date", reason)]
+
+
+def _keep_unreadable(row: dict[str, Any], current: dict[str, Any], given: dict[str, Any]) -> None:
+    """A correction's ``row`` without the sealed fields of ``current`` that are lost with
+    their site's keys (the drill; ``UNREADABLE``) and that the correction does not give:
+    their stored values are kept, so they are still said to be unreadable, not read as
+    never recorded. The medical details are one sealed value: a correction typing some of
+    them stores those, with the names of the others lost (``mark_lost``); the MUAC status
+    and disability flag, derived from them, are kept as stored unless what was typed
+    decides them (SAM, a disability) while a detail they depend on is still lost."""
+    lost = set(current.get(UNREADABLE) or ())
+    if not lost:
+        return
+    for field in ("phone", "note", "biometric_reference"):
+        if field in lost and field not in given:
+            row.pop(field, None)
+    medical = {
+        p.removeprefix("vulnerabilities.") for p in lost & set(UNREADABLE_PATHS["medical"])
+    }
+    if not medical:
+        return
+    typed = dict(given.get("vulnerabilities") or {})
+    if not typed.keys() & MEDICAL_FIELDS.keys():
+        for column in ("medical", "muac_status", "disabled"):
+            row.pop(column, None)  # as stored
+        return
+    still = medical - typed.keys()
+    answers = typed.get("washington_group") or {}
+    if "washington_group" in medical and any(answers.get(d) is None for d in WG_DOMAINS):
+        still.add("washington_group")  # some domains typed, the others still lost
+    row["medical"] = mark_lost(row["medical"], still)
+    stored = current["vulnerabilities"]
+    if still & {"muac_mm", "oedema"} and row["muac_status"] != "SAM":
+        row["muac_status"] = stored.get("muac_status")
+    if "washington_group" in still and row["disabled"] is not True:
+        row["disabled"] = stored.get("disabled")
 
 
 def _details_of(person: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,146 @@
+"""A Corridor export taken into another Corridor registry (another installation, not a
+site node of this one), through every format that writes and reads the partner table
+and every entry point that takes a file.
+
+The file's ``record_id``, ``registration_number`` and ``site_id`` are the other
+registry's: read as this registry's, every row was refused (a number nobody here holds,
+a site unknown here), and with the site ids emptied the numbers still were; emptying the
+numbers too lost them. ``from_registry`` (``--from-registry``) says whose they are: each
+row is a new person at the import's site, the other registry's number kept as a document
+(type ``other``, found by an exact search by document number), its ``record_id`` the
+record's key (the same file again doubles nothing). Without the import's site the file
+is refused as a whole, naming ``site_id``; without ``from_registry`` each row is refused
+on its line and field as before, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from corridor.cli import main
+from corridor.domain.ids import format_registration_number, new_registration_number, uuid7
+from corridor.formats.person_table import export_row
+from corridor.formats.registry import WriteContext, readable, writable
+from corridor.schemas import PersonSearchIn
+from corridor.security.roles import Role
+from tests.api.helpers import work_at
+from tests.conftest import MASTER_KEY, make_client
+from tests.formats.helpers import make_site
+from tests.formats.helpers import run as run_service
+from tests.formats.test_every_format_every_entry import ENTRIES, _counts
+
+# The formats another registry's partner table comes in: written and read as a table.
+TABLES = [
+    f.name
+    for f in writable()
+    if f.write is not None and f.write.takes == "table" and f in readable()
+]
+EXTENSION = {f.name: f.extensions[0] for f in readable()}
+
+
+def _their_file(fmt: str) -> tuple[bytes, list[str]]:
+    """Two persons as another registry's export writes them (its writer, its ids); the
+    registration numbers it gave them."""
+    their_site = uuid7()
+    numbers = [format_registration_number(new_registration_number()) for _ in range(2)]
+    people = [
+        {"given_name": "Hassan", "family_name": "Darwish", "sex": "m", "birth": 1980},
+        {"given_name": "Amina", "family_name": "Mousa", "sex": "f", "birth": 1992},
+    ]
+    rows = []
+    for person, number in zip(people, numbers, strict=True):
+        stored: dict[str, Any] = {
+            "id": uuid7(), "registration_number": number, "site_id": their_site,
+            "household_id": None, "given_name": person["given_name"],
+            "family_name": person["family_name"], "sex": person["sex"],
+            "birth_date": date(person["birth"], 1, 1), "nationality": "SYR",
+        }  # fmt: skip
+        rows.append(export_row(stored))
+    fmt_writer = next(f for f in writable() if f.name == fmt).write
+    assert fmt_writer is not None
+    return fmt_writer.write(rows, WriteContext("Exported from Corridor by someone")), numbers
+
+
+def _import(
+    entry: str, fmt: str, data: bytes, site: str | None, from_registry: bool,
+    database: Any, services: Any, client: Any, tmp_path: Any,
+) -> dict[str, Any]:  # fmt: skip
+    name = f"persons{EXTENSION[fmt]}"
+    if entry == "service":
+        report = run_service(services, fmt, data, name, site_id=site, from_registry=from_registry)
+        return report.as_dict()
+    if entry == "api":
+        params: dict[str, Any] = {"from_registry": str(from_registry).lower()}
+        if site:
+            params["site_id"] = site
+        r = client.post(f"/api/imports/{fmt}", params=params, files={"file": (name, data)})
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+    path = tmp_path / name
+    path.write_bytes(data)
+    url = database.url.render_as_string(hide_password=False)
+    args = ["import", fmt, str(path), "--db", url, "--json"]
+    args += ["--site", site] if site else []
+    args += ["--from-registry"] if from_registry else []
+    r = CliRunner(env={"CORRIDOR_MASTER_KEY": MASTER_KEY}).invoke(main, args)
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.output
+    return dict(json.loads(r.stdout[r.stdout.index("{") :]))
+
+
+def _registrar(database: Any, services: Any, clock: Any) -> Any:
+    """A registrar working at every site."""
+    admin = make_client(database, clock)
+    client = make_client(database, clock, roles=(Role.REGISTRAR,))
+    work_at(client, *[s["id"] for s in services.sites.all()], admin=admin)
+    return client
+
+
+def test_there_are_table_formats():
+    assert TABLES  # csv and xlsx: a registry without them would test nothing here
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+@pytest.mark.parametrize("fmt", TABLES)
+def test_another_registrys_export_is_taken_in_as_new_persons_keeping_their_numbers(
+    fmt, entry, database, services, clock, tmp_path
+):
+    camp = make_site(services)
+    data, numbers = _their_file(fmt)
+    go = (entry, fmt, data)
+    client = _registrar(database, services, clock) if entry == "api" else None
+    world = (database, services, client, tmp_path)
+    before = _counts(database)
+    # Read as this registry's: every row refused on its line and field, nothing written.
+    refused = _import(*go, camp, False, *world)
+    assert not refused["written"] and _counts(database) == before, refused
+    fatal = [p for p in refused["problems"] if p["fatal"]]
+    assert {p["line"] for p in fatal} == {2, 3}, fatal
+    assert all(p["field"] in ("registration_number", "site_id") and p["reason"] for p in fatal)
+    # From another registry, with no site here: refused whole, naming site_id.
+    nowhere = _import(*go, None, True, *world)
+    assert not nowhere["written"] and _counts(database) == before, nowhere
+    fatal = [(p["line"], p["field"]) for p in nowhere["problems"] if p["fatal"]]
+    assert (None, "site_id") in fatal and {f for _, f in fatal} == {"site_id"}, fatal
+    # From another registry, at the camp: new persons, their numbers kept as documents.
+    done = _import(*go, camp, True, *world)
+    assert done["written"] and done["created"] == 2, done
+    assert not [p for p in done["problems"] if p["fatal"]], done["problems"]
+    for pid, number in zip(done["person_ids"], numbers, strict=True):
+        person = services.registration.get_person(pid)
+        assert person["site_id"] == camp
+        assert person["registration_number"] != number  # this registry's own
+        assert {"type": "other", "number": number} in [
+            {"type": d["type"], "number": d["number"]} for d in person["documents"]
+        ]
+        found = services.registration.search(PersonSearchIn(document_number=number))
+        assert [p["id"] for p in found] == [pid]
+    # The same file again: nothing doubled.
+    after = _counts(database)
+    again = _import(*go, camp, True, *world)
+    assert (again["created"], again["unchanged"]) == (0, 2), again
+    assert _counts(database) == after
