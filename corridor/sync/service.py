@@ -1450,7 +1450,7 @@ class SyncService(Service):
         twice = numbers.collision(conn, change, incoming, current, self._open_change)
         if twice:  # two persons, one number: refused whole, nothing written
             raise BundleRefused(twice)
-        erased = facts.erasure(conn, change["kind"], current, incoming)
+        erased = facts.erasure(conn, change["kind"], current, incoming, self.vault)
         holds.received(conn, change, state)  # a kept hold: our erasure refused there
         if erased == "held":  # an erasure of a person on legal hold here: not carried out
             state["_conflict"] = True
