@@ -1692,6 +1692,11 @@ class SyncService(Service):
                     query = query.where(sync_changes.c.origin_node == me["id"])
                 unsent = sum(1 for o, s in conn.execute(query) if s > acks.get(o, 0))
                 to_receive = None
+                withdrawn = None
+                if me["role"] == "node" and peer["role"] == "central":
+                    withdrawn = forgets.withdrawn_unsent(
+                        conn, self.vault, me["id"], acks.get(me["id"], 0)
+                    )
                 if peer["role"] == "node":
                     said = acks.get(peer["id"], 0)
                     to_receive = max(0, said - marks.get(peer["id"], 0))
@@ -1706,6 +1711,9 @@ class SyncService(Service):
                         **wipes.peer_fields(peer),
                         "unsent": unsent,
                         "to_receive": to_receive,
+                        # At a node: its changes not yet at the central whose movements
+                        # the central's forget took out of the log here (forgets.py).
+                        "withdrawn": withdrawn,
                     }
                 )
             counts = {}
