@@ -15,6 +15,7 @@ from corridor.schemas import ReceiveIn
 from corridor.services import Services
 from tests.sync.helpers import hook, register
 from tests.sync.test_facts import _dispatched, _pull, _push
+from tests.sync.test_forget_apart import _apart
 from tests.web.conftest import page_client
 
 
@@ -52,3 +53,15 @@ def test_an_erased_passenger_is_said_erased_on_the_received_manifest(
     body = twin.json()
     manifest = body.get("manifest", body)
     assert {p["id"]: p["erased"] for p in manifest["persons"]} == {pid: True, other: False}
+
+
+def test_a_passenger_forgotten_at_a_node_is_said_to_have_left_not_erased(three, clock) -> None:
+    """The camp's node forgot Samira (the central's forget: she died at the exit before
+    the truck left): its manifest's line says she left and is no longer held there,
+    not that she was erased; the central's says neither."""
+    central, _, camp_node, _, _ = three
+    pid, manifest, _, _ = _apart(three, clock, "deceased", True)
+    [line] = camp_node.manifests.get(manifest)["persons"]
+    assert (line["id"], line["left"], line["erased"]) == (pid, True, False)
+    [line] = central.manifests.get(manifest)["persons"]
+    assert (line["left"], line["erased"]) == (False, False)
