@@ -408,6 +408,13 @@ class SyncPeer(ReadModel):
         description="Changes the peer said it made that have not arrived here (known at "
         "the central for each node; null at a node)"
     )
+    withdrawn: int | None = Field(
+        None,
+        description="At a node, of its central: changes made here that the central has "
+        "not received yet whose movements the central's forget took out of this node's "
+        "log (kept, sent at the next sync, decided at the central); null elsewhere or a "
+        "small count withheld",
+    )
 
 
 class SyncStatus(ReadModel):

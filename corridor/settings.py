@@ -243,8 +243,9 @@ SETTINGS_HELP: dict[str, str] = {
     "signs in for after it was set (default 72, 1 to 720); later it is refused with the "
     "advice to ask for a new reset; env CORRIDOR_ONE_TIME_PASSWORD_HOURS",
     "sync_pull_window_hours": "A site node's pull request made more than this many hours "
-    "from the central's clock, either way, is refused as stale or replayed (default 48: "
-    "a node's clock may be hours off); env CORRIDOR_SYNC_PULL_WINDOW_HOURS",
+    "from the central's clock, either way, is refused as stale or replayed, and movements "
+    "received stamped further ahead of this installation's clock are held for review "
+    "(default 48: a node's clock may be hours off); env CORRIDOR_SYNC_PULL_WINDOW_HOURS",
     "sync_pull_max_changes": "The most changes one answer to a site node's pull carries "
     "(default 2000); the node pulls again until nothing is left; env "
     "CORRIDOR_SYNC_PULL_MAX_CHANGES",

@@ -50,7 +50,12 @@ def _services(db_url: str | None) -> tuple[Any, Settings]:
         )
     configured = settings.master_key or settings.master_key_file
     master = settings.load_master_key() if configured else None
-    services = Services(db, master=master, small_counts_below=settings.small_counts_below)
+    services = Services(
+        db,
+        master=master,
+        small_counts_below=settings.small_counts_below,
+        sync_window_hours=settings.sync_pull_window_hours,
+    )
     return services, settings
 
 

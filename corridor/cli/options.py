@@ -71,7 +71,11 @@ def services_for(
     if required and not has_key:
         raise click.UsageError("give the master key: --master-key-file or CORRIDOR_MASTER_KEY")
     master = settings.load_master_key() if has_key else None
-    return Services(closed_with_command(Database(settings.database_url)), master=master)
+    return Services(
+        closed_with_command(Database(settings.database_url)),
+        master=master,
+        sync_window_hours=settings.sync_pull_window_hours,
+    )
 
 
 @contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from corridor.domain.disclosure import DEFAULT_BELOW
@@ -41,6 +41,7 @@ class Services:
         one_time_password_hours: float = 72.0,
         lookups_per_hour: Mapping[str, int] | None = None,
         small_counts_below: int = DEFAULT_BELOW,
+        sync_window_hours: float = 48.0,
     ) -> None:
         """``tracing_in_background``: check new registrations and arrivals against open
         enquiries, and a desk's registrations against the registry for duplicates, on
@@ -74,6 +75,10 @@ class Services:
 
         self.db = db
         self.clock = clock
+        # How far a site node's clock may be off this one (``sync_pull_window_hours``):
+        # a pull made further off is refused, movements stamped further ahead are held
+        # (corridor/sync/ahead.py). Policy passed in (settings), not a global.
+        self.sync_window = timedelta(hours=sync_window_hours)
         # The authorisation matrix is policy passed in (settings), not a global.
         self.matrix = matrix or default_matrix()
         # Sensitive person fields are sealed under per-site keys wrapped by ``master``;

@@ -38,7 +38,7 @@ from corridor.storage.merge_tables import duplicate_pairs
 from corridor.storage.security_tables import users
 from corridor.storage.sync_tables import sync_acks, sync_changes, sync_nodes
 from corridor.storage.tables import persons, sites
-from corridor.sync import ahead, decisions, facts, histories
+from corridor.sync import ahead, behind, decisions, facts, histories
 from corridor.sync.histories import MOVEMENTS
 from corridor.sync.holds import HOLD_FIELD
 from corridor.sync.journal import heads_of, open_payload, set_heads
@@ -375,8 +375,8 @@ class ConflictReview:
         state = histories.without_left_out(conn, str(row["person_id"]), state)
         target = queries.survivors(conn, [str(row["person_id"])])[0]
         why = histories.impossible(conn, target, state) or ahead.ahead(
-            conn, target, state, row["recorded_at"], self.clock()
-        )
+            conn, target, state, row["recorded_at"], self.clock(), self.s.sync_window
+        ) or behind.behind(conn, target, state, self.clock())
         return {
             "field": MOVEMENTS,
             "restricted": DETENTION_FIELDS

@@ -24,12 +24,13 @@ under the registering site's key: they are never written from it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
 from corridor.domain.ids import uuid7
 from corridor.security.tables import disposal_log
+from corridor.services.movements.manifests import LEFT_CATEGORY
 from corridor.services.registration.merges import MergeRows
 from corridor.storage import queries
 from corridor.storage.bulk import insert_rows
@@ -47,9 +48,12 @@ from corridor.sync import oldids
 from corridor.sync.journal import WITHHELD, custody
 from corridor.sync.state import MERGED_NUMBER, decode_row
 
+if TYPE_CHECKING:
+    from corridor.services.protection.field_vault import FieldVault
+
 # The kind of an erasure's change, and how a node logs a person it forgot.
 ERASE_KIND = "person.erase"
-FORGET_CATEGORY = "sync_forget"
+FORGET_CATEGORY = LEFT_CATEGORY  # a manifest says such a passenger left, not erased
 # A manifest's status only moves forward.
 _RANK = {"draft": 0, "dispatched": 1, "received": 2}
 
@@ -488,13 +492,25 @@ def _note_moved(conn: Connection, merged_id: str, kind: str, items: list[Any]) -
 # -- erasure and legal holds (docs/sync.md, "Erasure and legal holds across nodes") ----
 
 
-def erasure(conn: Connection, kind: str, current: Any, incoming: dict[str, Any]) -> str | None:
+def erasure(
+    conn: Connection,
+    kind: str,
+    current: Any,
+    incoming: dict[str, Any],
+    vault: FieldVault | None = None,
+) -> str | None:
     """How a received change meets an erasure: ``erased`` (the person is erased here, or
     the change is an erasure, ``person.erase``, of a person not on legal hold here: their
     anonymisation and registration number taken and the disposal logged, the rest of the
     person row not written; ``keep_erased`` anonymises the rest), ``held`` (an erasure of
     a person on legal hold here: a conflict, nothing written) or None (neither; a person
-    this node forgot is written again as received: they came back)."""
+    this node forgot is written again as received: they came back).
+
+    An erasure received keeps, as an erasure made here does, a keyed hash of every
+    registration number the person (and each record merged into them) held here
+    (``erased_numbers``, the data protection officer's look-up by an old wristband), made
+    before the number is replaced: the hash is keyed by this installation's master key,
+    so each installation makes its own from the number it held (``vault``)."""
     if current is None:
         return None
     erases = kind == ERASE_KIND and incoming.get("anonymised_at") is not None
@@ -506,6 +522,13 @@ def erasure(conn: Connection, kind: str, current: Any, incoming: dict[str, Any])
         return None
     if current["legal_hold"]:
         return "held"
+    if vault is not None:
+        from corridor.services.protection.oversight import keep_erased_numbers
+
+        pid = str(current["id"])
+        keep_erased_numbers(
+            conn, vault, [pid, *queries.merged_into(conn, pid)], incoming["anonymised_at"]
+        )
     conn.execute(
         update(persons)
         .where(persons.c.id == current["id"])

@@ -52,7 +52,7 @@ from corridor.storage.tables import (
     person_locations,
 )
 from corridor.sync import facts
-from corridor.sync.journal import scrub
+from corridor.sync.journal import open_payload, scrub
 from corridor.sync.state import decode_row
 
 if TYPE_CHECKING:
@@ -159,6 +159,39 @@ def withdraw_conflicts(conn: Connection, forgets: dict[str, Any]) -> int:
                 )
             ).rowcount
     return done
+
+
+def withdrawn_unsent(conn: Connection, vault: FieldVault, me: str, acked: int) -> int:
+    """At a node: how many of its own changes its central has not acknowledged (``acked``:
+    the last it said it holds) bring movements that are no longer in the log here, taken
+    out by the central's forget (``withdraw_own``) before the central received them. The
+    officer who recorded them sees them nowhere here (the person is forgotten): the
+    node's sync status says so (``SyncService.status``, ``withdrawn``), until the central
+    holds them and its officer decides them."""
+    rows = list(
+        conn.execute(
+            select(sync_changes.c.person_id, sync_changes.c.site_id, sync_changes.c.payload)
+            .where(sync_changes.c.origin_node == me, sync_changes.c.seq > acked)
+            .order_by(sync_changes.c.seq)
+        ).all()
+    )
+    if not rows:
+        return 0
+    away = facts.forgotten(conn, sorted({str(r[0]) for r in rows}))
+    count = 0
+    for person_id, site_id, payload in rows:
+        if str(person_id) not in away:
+            continue
+        try:
+            state = open_payload(vault, site_id, payload)
+        except ValueError:  # a payload format newer than this installation
+            continue
+        if not state or not state.get("movements"):
+            continue
+        ids = sorted({str(m["id"]) for m in state["movements"]})
+        held = set(conn.execute(select(movements.c.id).where(movements.c.id.in_(ids))).scalars())
+        count += bool(set(ids) - held)
+    return count
 
 
 def scrub_sent(conn: Connection, vault: FieldVault, me: str, before: int, after: int) -> int:

@@ -8,10 +8,11 @@ admission while another records the discharge that ends it, and the central, app
 both, held a discharge ending no hospital stay. So ``SyncService._apply`` asks
 ``impossible`` before it lands a change's movement events (``facts.land_movements``):
 
-- only where the two histories were changed apart in their corrections: the change
-  brings a correction (or void) not held here, or the history here holds one the change
-  did not carry (what the sender did not know of). A change made on what is here lands
-  as it always did;
+- only where the two histories were changed apart: the change brings a correction (or
+  void) not held here, or the history here holds a movement the change did not carry
+  (what the sender did not know of: a correction, or a new movement, so two new moves of
+  one person recorded at two nodes, a transfer at one and an admission at the other, that
+  cannot both stand are held too). A change made on what is here lands as it always did;
 - the history here with the change's events is folded and checked by the rules of the
   history check (``events.history_breaks``), and so are the history here and the
   sender's own: a rule broken by the two together and by neither alone is what the
@@ -52,7 +53,7 @@ from corridor.services.movements.events import (
     insert_events,
     iso_time,
 )
-from corridor.storage import locations
+from corridor.storage import locations, queries
 from corridor.storage.sync_tables import sync_changes
 from corridor.storage.tables import movements
 from corridor.sync.state import decode_row
@@ -119,8 +120,15 @@ def impossible(conn: Connection, target: str, state: dict[str, Any]) -> Text | N
     if twice is not None:
         return twice
     carried = {m["id"] for m in state["movements"]}
+    # Apart: the change brings a correction, or the history here holds a movement the
+    # sender did not know of (a correction, or a new movement recorded here or received
+    # from a third installation meanwhile: two new moves of one person recorded at two
+    # nodes, each allowed where it was recorded, can make an impossible route together).
+    # A merged record's history interleaves with its survivor's (two registrations, two
+    # routes until the merge): there only corrections are taken as apart.
+    whole = str(state["person"]["id"]) == target and not queries.merged_into(conn, target)
     apart = any(e.corrects_id for e in incoming) or any(
-        e.corrects_id and e.id not in carried for e in here
+        e.id not in carried and (whole or e.corrects_id) for e in here
     )
     if not apart:
         return None

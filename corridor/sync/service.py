@@ -70,6 +70,7 @@ from corridor.storage.tables import (
 from corridor.sync import (
     ahead,
     batch,
+    behind,
     decisions,
     facts,
     forgets,
@@ -102,6 +103,7 @@ from corridor.sync.journal import (
     set_heads,
 )
 from corridor.sync.state import decode_row, encode_row
+from corridor.text import Text
 
 if TYPE_CHECKING:
     from corridor.services import Services
@@ -187,9 +189,10 @@ class ImportReport:
 
 
 class SyncService(Service):
-    # A pull's freshness window and the most changes one answer carries (the settings
-    # ``sync_pull_window_hours`` and ``sync_pull_max_changes``; sync_routes.py).
-    pull_window = timedelta(hours=48)
+    # The most changes one answer to a pull carries (the setting ``sync_pull_max_changes``;
+    # sync_routes.py). A pull's freshness window, and how far ahead a node's clock may
+    # run, is the services' ``sync_window`` (``sync_pull_window_hours``), given to
+    # ``__init__``: no class-wide policy.
     pull_limit = 2000
     pull_bytes: int | None = 32_000_000  # ``sync_pull_max_bytes``
 
@@ -198,9 +201,11 @@ class SyncService(Service):
         db: Database,
         clock: Callable[[], datetime],
         vault: FieldVault,
+        window: timedelta,
     ) -> None:
         super().__init__(db, clock)
         self.vault = vault
+        self.pull_window = window
         self.master: MasterKey | None = vault.master
         # At the central: queue the suspected duplicates of the persons a bundle applied
         # (``Services.link_synced``, set by ``of``; issue 16: the same
@@ -212,7 +217,10 @@ class SyncService(Service):
     def of(cls, services: Services) -> SyncService:
         """Built beside the services (not inside them: the services import nothing of
         ``corridor.sync`` but its journal)."""
-        sync = cls(services.db, services.clock, services.vault)
+        # How far a node's clock may be off (``sync_pull_window_hours``, passed to the
+        # services from the settings): a pull further off is refused, a change made
+        # further ahead that brings movements as far ahead is held (ahead.py).
+        sync = cls(services.db, services.clock, services.vault, services.sync_window)
         sync.find_duplicates = services.link_synced
         # The persons an import applied (in the tracing outbox with them) are checked
         # against open enquiries as a desk's registration is: at once, not at the
@@ -1323,7 +1331,11 @@ class SyncService(Service):
             now = self.clock()
             together = batch.apply_new(
                 conn,
-                [p for p in pending if not ahead.made_ahead(p[0]["recorded_at"], now)],
+                [
+                    p
+                    for p in pending
+                    if not ahead.made_ahead(p[0]["recorded_at"], now, self.pull_window)
+                ],
                 hashed=self._hashed,
                 documents=self._document_rows,
             )
@@ -1438,7 +1450,7 @@ class SyncService(Service):
         twice = numbers.collision(conn, change, incoming, current, self._open_change)
         if twice:  # two persons, one number: refused whole, nothing written
             raise BundleRefused(twice)
-        erased = facts.erasure(conn, change["kind"], current, incoming)
+        erased = facts.erasure(conn, change["kind"], current, incoming, self.vault)
         holds.received(conn, change, state)  # a kept hold: our erasure refused there
         if erased == "held":  # an erasure of a person on legal hold here: not carried out
             state["_conflict"] = True
@@ -1517,18 +1529,14 @@ class SyncService(Service):
         if left_out:  # an officer's decision here left these out: not landed again
             state["movements"] = [m for m in state["movements"] if m["id"] not in left_out]
         survivor = queries.survivors(conn, [pid])[0]
-        why = histories.impossible(conn, survivor, state) or ahead.ahead(
-            conn, survivor, state, change["recorded_at"], self.clock()
-        )  # stamped days ahead by a node's clock (corridor/sync/ahead.py): held too
+        why = self._held(conn, survivor, state, change)
         if why is not None and state.get(FORGET):
             # The central's forget, made before it held what this node recorded
             # (corridor/sync/forgets.py): its history lands here, this node's own
             # events it does not carry taken out of the log (kept in this node's
             # changes, decided at the central).
             forgets.withdraw_own(conn, survivor, pid, state)
-            why = histories.impossible(conn, survivor, state) or ahead.ahead(
-                conn, survivor, state, change["recorded_at"], self.clock()
-            )
+            why = self._held(conn, survivor, state, change)
         if why is None:
             target = facts.land_movements(conn, pid, state)
         else:
@@ -1564,6 +1572,21 @@ class SyncService(Service):
         else:
             state["_conflict"] = True
         return conflicts
+
+    def _held(
+        self, conn: Connection, survivor: str, state: dict[str, Any], change: Any
+    ) -> Text | None:
+        """Why the change's movement events are held for an officer, not landed: they
+        would make the history impossible (histories.py: recorded apart), or they are
+        stamped further ahead than a node's clock may run (ahead.py), or before a
+        movement their sender held already (behind.py: its clock ran behind)."""
+        return (
+            histories.impossible(conn, survivor, state)
+            or ahead.ahead(
+                conn, survivor, state, change["recorded_at"], self.clock(), self.pull_window
+            )
+            or behind.behind(conn, survivor, state, self.clock())
+        )
 
     def _links(self, conn: Connection, state: dict[str, Any]) -> None:
         for link in state["relationships"]:
@@ -1669,6 +1692,11 @@ class SyncService(Service):
                     query = query.where(sync_changes.c.origin_node == me["id"])
                 unsent = sum(1 for o, s in conn.execute(query) if s > acks.get(o, 0))
                 to_receive = None
+                withdrawn = None
+                if me["role"] == "node" and peer["role"] == "central":
+                    withdrawn = forgets.withdrawn_unsent(
+                        conn, self.vault, me["id"], acks.get(me["id"], 0)
+                    )
                 if peer["role"] == "node":
                     said = acks.get(peer["id"], 0)
                     to_receive = max(0, said - marks.get(peer["id"], 0))
@@ -1683,6 +1711,9 @@ class SyncService(Service):
                         **wipes.peer_fields(peer),
                         "unsent": unsent,
                         "to_receive": to_receive,
+                        # At a node: its changes not yet at the central whose movements
+                        # the central's forget took out of the log here (forgets.py).
+                        "withdrawn": withdrawn,
                     }
                 )
             counts = {}

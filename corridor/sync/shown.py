@@ -23,7 +23,7 @@ from typing import Any
 
 from corridor.domain.disclosure import withhold_one
 
-PEER_COUNTS = ("unsent", "to_receive", "wipe_persons_anonymised", "wipe_unsent")
+PEER_COUNTS = ("unsent", "to_receive", "wipe_persons_anonymised", "wipe_unsent", "withdrawn")
 SCOPED_COUNTS = ("last_seq", "waiting", "conflicts", "held_erasures")
 
 

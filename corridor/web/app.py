@@ -95,6 +95,7 @@ def create_app(
         one_time_password_hours=settings.one_time_password_hours,
         lookups_per_hour=settings.lookups_per_hour,
         small_counts_below=settings.small_counts_below,
+        sync_window_hours=settings.sync_pull_window_hours,
     )
     app.state.services = services
     auto_sync = for_services(services, settings.sync_interval_s)

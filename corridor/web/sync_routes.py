@@ -20,7 +20,6 @@ per-origin numbers, so a bundle sent again is "already applied" and changes noth
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -57,7 +56,6 @@ HEADER_BYTES = 1_000_000
 def _sync(request: Request, svc: Services) -> SyncService:
     sync = SyncService.of(svc)
     settings = request.app.state.settings
-    sync.pull_window = timedelta(hours=settings.sync_pull_window_hours)
     sync.pull_limit = settings.sync_pull_max_changes
     sync.pull_bytes = settings.sync_pull_max_bytes
     return sync

@@ -92,6 +92,7 @@ def test_check_in_twice_is_one_movement_and_strangers_are_discrepancies(client, 
         "unaccounted": 0,
         "late_arrivals": 0,
         "discrepancies": 1,
+        "erased": 0,
     }
     assert body["discrepancies"][0]["person"]["id"] == stranger["id"]
     assert [p["id"] for p in body["persons"]] == [traveller["id"]]

@@ -23,6 +23,7 @@ from corridor.settings import Settings
 from corridor.storage.sync_tables import sync_acks, sync_changes
 from corridor.storage.tables import movements, person_locations, persons
 from corridor.sync.client import sync_round
+from corridor.sync.conflicts import ConflictReview
 from corridor.web import create_app
 from tests.conftest import MASTER_KEY, Clock
 from tests.sync.helpers import hook, make_site, register, sync
@@ -158,7 +159,11 @@ def test_a_node_clock_six_hours_wrong(pair, tmp_path, sqlite_template, clock, ho
     """A node whose clock is six hours wrong: its bundles and its pull over HTTP are
     accepted, nothing is lost or doubled, and both sides order
     the person's movements by when they happened as recorded (``occurred_at``), never by
-    when they arrived: the same events, the same order and the same location at both."""
+    when they arrived: the same events, the same order and the same location at both.
+    Six hours behind, the two moves recorded apart cannot both stand (the
+    hospitalisation leaves from the exit she had left): the node's transfer is held for
+    the officer at the central (before, both landed, an impossible route); keeping ours
+    voids it back everywhere, nothing of it lost."""
     central, _, exit_point, camp = pair
     hospital = make_site(central, "Hospital", "hospital")
     node = _node_services(tmp_path, sqlite_template, Skewed(clock, hours), "node-skewed")
@@ -187,19 +192,34 @@ def test_a_node_clock_six_hours_wrong(pair, tmp_path, sqlite_template, clock, ho
     with TestClient(app, base_url="https://central.example") as http:
         for _ in range(2):
             sync_round(sync(node), audit=_apply(node), client=http)
+        review = ConflictReview.of(central)
+        held = [c for c in review.queue() if "movements" in c["fields"]]
+        # Six hours behind: held (see above). Six hours ahead, her registration at the
+        # node is stamped after the hospitalisation at the central already, so the
+        # transfer after both leaves from the exit: it stands as recorded.
+        assert [c["person_id"] for c in held] == ([pid] if hours < 0 else [])
+        for c in held:
+            review.resolve(pid, c["id"], [], by="cli:test", audit=hook(central, "person.write"))
+        for _ in range(2):
+            sync_round(sync(node), audit=_apply(node), client=http)
 
     at_central, at_node = _events(central, pid), _events(node, pid)
     assert at_central == at_node
     assert [k for k, _ in at_central].count("transferred") == 1
     assert [k for k, _ in at_central].count("hospitalised") == 1
+    # The transfer held and voided back six hours behind (kept as recorded, not counted).
+    assert [k for k, _ in at_central].count("voided") == (1 if hours < 0 else 0)
     times = [t for _, t in at_central]
     assert times == sorted(times)
-    last = at_central[-1][0]
     # Six hours behind, the node's transfer is stamped before the hospitalisation and
     # comes first; six hours ahead, after it. Whatever arrived last.
-    assert last == ("hospitalised" if hours < 0 else "transferred")
+    kinds = [k for k, _ in at_central if k != "voided"]
+    assert kinds.index("transferred") < kinds.index("hospitalised") if hours < 0 else (
+        kinds.index("transferred") > kinds.index("hospitalised")
+    )
     assert _where(central, pid) == _where(node, pid)
     assert _where(central, pid)[0] == (hospital if hours < 0 else camp)
+    assert ConflictReview.of(node).queue() == []
     with central.db.read() as conn:
         assert (
             conn.execute(

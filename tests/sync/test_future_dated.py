@@ -7,7 +7,7 @@ the log orders a person's events by when they happened, so such an event stood l
 for days, the person counted where it put them whatever was recorded meanwhile (her
 admission to hospital at the central an hour later came "before" the node's transfer).
 Now a change made further ahead of the receiving clock than a node's clock may be off
-(``histories.AHEAD``, the pull window's 48 hours; six hours ahead is taken as before,
+(``sync_pull_window_hours``, 48 hours by default; six hours ahead is taken as before,
 test_faults.py) that brings movements stamped as far ahead is held as a conflict on
 ``movements``, why said ("is in the future (... after ...)"): nothing of it dropped,
 nothing of it ordering the history. The officer takes theirs (landed as recorded, then

@@ -41,6 +41,7 @@ from corridor.storage import changes, locations, outbox, queries
 from corridor.storage import paging as paged
 from corridor.storage.database import Database
 from corridor.storage.queries import Sites
+from corridor.storage.security_tables import disposal_log
 from corridor.storage.tables import (
     manifest_discrepancies,
     manifest_items,
@@ -872,6 +873,7 @@ class ManifestService(Service):
         out["overdue"] = m["status"] != "draft" and overdue
         out["persons"] = []
         reasons = self._open_reasons(conn, items)
+        gone = _anonymised(conn, [str(r["id"]) for r in items if r["anonymised_at"] is not None])
         for r in items:
             status = passenger_status(m, r, overdue)
             reason = reasons.get(r["id"], r["separation_reason"])
@@ -887,6 +889,10 @@ class ManifestService(Service):
                     "late_arrival": bool(r["late_arrival"]),
                     "status": status,
                     "unaccounted": status == "unaccounted",
+                    # Anonymised: their line stays, nameless, and says why (a manifest
+                    # whose passengers were all erased is not "nobody on it").
+                    "erased": gone.get(str(r["id"])) == "erased",
+                    "left": gone.get(str(r["id"])) == "left",
                 }
             )
         out["discrepancies"] = [
@@ -905,6 +911,7 @@ class ManifestService(Service):
             "unaccounted": sum(1 for p in out["persons"] if p["unaccounted"]),
             "late_arrivals": sum(1 for p in out["persons"] if p["late_arrival"]),
             "discrepancies": len(disc),
+            "erased": sum(1 for p in out["persons"] if p["erased"]),
         }
         return out
 
@@ -920,6 +927,26 @@ class ManifestService(Service):
             else [None if is_token(t) else t for t in stored]
         )
         return {r["id"]: o for r, o in zip(held, opened, strict=True)}
+
+
+# The disposal that anonymises, at a site node, a person who left its site (the
+# central's forget, corridor/sync/facts.py): not an erasure.
+LEFT_CATEGORY = "sync_forget"
+
+
+def _anonymised(conn: Connection, ids: list[str]) -> dict[str, str]:
+    """Of the anonymised persons ``ids``, why: ``left`` (a site node forgot them: they
+    left its site) or ``erased`` (an erasure, here or received, or a retention run)."""
+    if not ids:
+        return {}
+    last: dict[str, str] = {}
+    for rid, category in conn.execute(
+        select(disposal_log.c.record_id, disposal_log.c.category)
+        .where(disposal_log.c.record_id.in_(sorted(ids)))
+        .order_by(disposal_log.c.id)
+    ):
+        last[str(rid)] = str(category)
+    return {i: "left" if last.get(i) == LEFT_CATEGORY else "erased" for i in ids}
 
 
 def due(expected_arrival: datetime | None, now: datetime) -> bool:

@@ -292,6 +292,16 @@ class ManifestPerson(PersonSummary):
         "(arrived somewhere else meanwhile)"
     )
     unaccounted: bool = Field(description="status is unaccounted")
+    erased: bool = Field(
+        default=False,
+        description="The person's record was erased (anonymised: at their request or by "
+        "retention, here or at another installation): the line stays, nameless",
+    )
+    left: bool = Field(
+        default=False,
+        description="At a site node: the person left its site and is no longer held here "
+        "(anonymised by the central's forget): the line stays, nameless",
+    )
 
 
 class Discrepancy(ReadModel):
@@ -337,6 +347,7 @@ class ManifestCounts(ReadModel):
     unaccounted: int = Field(description="Not checked in, the vehicle due")
     late_arrivals: int = Field(description="Checked in after the arrival was closed")
     discrepancies: int
+    erased: int = Field(default=0, description="Passengers whose record was erased")
 
 
 class ManifestView(ManifestHead):
