@@ -291,7 +291,9 @@ def household_ref(conn: Connection, person_ids: list[str]) -> Ref:
 
 
 def check_in_ref(manifest_id: str) -> RefOf:
-    """What a check-in recorded: the arrival on the manifest, or the discrepancy."""
+    """What a check-in recorded: the arrival on the manifest, or the discrepancy. (The
+    status here is what the ids say; the API keeps the answer's own status once the
+    write committed: a tick sent after another's said ``already_checked_in``.)"""
 
     def ref(conn: Connection, person_ids: list[str]) -> Ref:
         item = conn.execute(

@@ -532,11 +532,14 @@ def check_in(
         ),
         lambda done: CheckIn(
             person_id=done.ref["person_ids"][0],
-            status=done.ref["status"],
+            # What the first answer said: the ids cannot tell a tick from a tick sent
+            # after another's (``already_checked_in``), kept once it committed.
+            status=done.kept("status", lost=done.ref["status"]),
             movement_id=done.ref["movement_id"],
             late_arrival=done.ref.get("late_arrival", False),
         ),
         made.check_in_ref(manifest_id),
+        keep=lambda answer: {"status": answer.status},
     )
 
 

@@ -356,7 +356,11 @@ class Gate:
             self.refused(who, action, refused, purpose)
             exc.audited = True  # type: ignore[attr-defined]  # a write's gate: not twice
             raise
-        self.s.audit.record(who, action, shown(result), purpose=purpose)
+        # A read changes no person's state, whatever action it is audited under (the
+        # duplicates queue's is ``person.merge``, a journaled write action): no change
+        # goes to the other nodes for it (it journaled one per person shown, at every
+        # look at the queue).
+        self.s.audit.record(who, action, shown(result), purpose=purpose, changes_nothing=True)
         return result
 
     def _look_up(self, who: Caller, *person_ids: str, action: str = "person.read") -> None:

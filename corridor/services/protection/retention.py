@@ -194,13 +194,19 @@ class RetentionService(Service):
         with self.db.transaction() as conn:
             if follow:
                 record_id = live_id(conn, record_id)
-            result = conn.execute(
-                update(table).where(table.c.id == record_id).values(legal_hold=hold)
-            )
-            if not result.rowcount:
+            was = conn.execute(
+                select(table.c.legal_hold).where(table.c.id == record_id).with_for_update()
+            ).first()
+            if was is None:
                 raise NotFound(what, where)
+            conn.execute(update(table).where(table.c.id == record_id).values(legal_hold=hold))
             if what == "person":  # the hold travels to the other nodes (issue 16)
                 changes.journal_as(conn, "person.hold")
+                if bool(was[0]) == hold:
+                    # Placed (or lifted) already: the run is audited, but no second change
+                    # of the same state goes to the other nodes (`corridor retention hold`
+                    # run again after a lost answer journaled one each time).
+                    changes.person_state_unchanged(conn)
             audit(conn, [record_id] if what == "person" else [])
         return record_id
 
