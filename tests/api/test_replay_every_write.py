@@ -35,9 +35,8 @@ import itertools
 import json
 import re
 import secrets
-import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -56,6 +55,7 @@ from corridor.web import create_app
 from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
 from corridor.web.retries import KEY_FIELD, REPLAYED_HEADER
 from tests.conftest import MASTER_KEY, Clock, world_database
+from tests.support.races import together
 from tests.support.route_table import NO_KEY, RouteCase, fill, route_cases
 from tests.support.route_world import RECORDS, World, build_world, token_client
 
@@ -390,23 +390,6 @@ def step(env: Replays, case: RouteCase, role: Role, record: str) -> Sent:
         sent.changed_other = _changed(after, writes(env.db))
         sent.events_other = _events(env.db, seq)
     return sent
-
-
-def together(*calls: Callable[[], Answer]) -> list[Answer]:
-    """The calls at the same instant on threads (tests/api/test_retries.py)."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(i: int, call: Callable[[], Answer]) -> None:
-        barrier.wait()
-        results[i] = call()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def _creates(case: RouteCase, first: Answer) -> bool:

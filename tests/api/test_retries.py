@@ -6,7 +6,7 @@ another body is a 409. Sequential, three times, and concurrently from two app in
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,6 +24,7 @@ from corridor.storage.tables import households, manifests, movements, persons
 from corridor.web import create_app, retries
 from tests.api.helpers import BASIS, CONSENT, register, site
 from tests.conftest import MASTER_KEY, make_client
+from tests.support.races import together
 from tests.support.route_world import token_client
 
 
@@ -58,23 +59,6 @@ def twin(database: Database, clock: Any, client: TestClient) -> Iterator[TestCli
         c.headers["Authorization"] = client.headers["Authorization"]
         yield c
     other.dispose()
-
-
-def together(*calls: Callable[[], Any]) -> list[Any]:
-    """Run the calls at the same instant on threads; their results in order."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(i: int, call: Callable[[], Any]) -> None:
-        barrier.wait()
-        results[i] = call()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def test_a_household_sent_three_times_is_registered_once(client, database):

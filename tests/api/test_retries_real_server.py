@@ -24,8 +24,9 @@ from corridor.services.container import utc_now
 from corridor.storage import Database
 from corridor.storage.tables import households, movements, persons
 from tests.api.helpers import site
-from tests.api.test_retries import household_body, keyed, together
+from tests.api.test_retries import household_body, keyed
 from tests.conftest import MASTER_KEY, make_client
+from tests.support.races import together
 
 
 def _free_port() -> int:

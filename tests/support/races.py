@@ -7,13 +7,32 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from tests.api.helpers import register
 from tests.api.test_manifests import household, manifest
 from tests.api.test_tracing import enquire
 
 Post = Callable[[str, dict[str, Any]], Any]  # (path, json) -> response with status_code
+T = TypeVar("T")
+
+
+def together(*calls: Callable[[], T]) -> list[T]:
+    """Run the calls at the same instant on threads (released behind a barrier); their
+    results in order."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(i: int, call: Callable[[], T]) -> None:
+        barrier.wait()
+        results[i] = call()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
 
 
 def race(posts: Sequence[Post], path: str, body: dict[str, Any] | None = None) -> list[int]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from corridor.domain.movements import effective_events
 from corridor.schemas import PersonIn, SiteIn, StatusEventIn
 from corridor.services import Services
 from corridor.storage import locations
@@ -84,3 +85,20 @@ def admitted_at_hospital(
         audit=hook(desk, "movement.write"),
     )  # fmt: skip
     return pid, event
+
+
+def exchange(central: Services, *nodes: Services) -> None:
+    """One round of sync: every node pushes to the central, then every node pulls."""
+    from tests.sync.test_facts import _pull, _push  # test_facts imports this module
+
+    for node in nodes:
+        _push(node, central)
+    for node in nodes:
+        _pull(central, node)
+
+
+def effective_route(s: Services, pid: str) -> list[tuple[str, str | None]]:
+    """The person's history as it counts at ``s``: (kind, destination) in time order."""
+    with s.db.read() as conn:
+        logged = locations.events_of(conn, [pid])[pid]
+    return [(e.kind, e.to_site_id) for e in effective_events(logged)]

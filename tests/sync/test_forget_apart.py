@@ -32,7 +32,7 @@ from corridor.sync.conflicts import ConflictReview
 from corridor.sync.forgets import WITHDRAWN_BY
 from corridor.sync.journal import FORGET_KIND, open_payload
 from tests.conftest import Clock
-from tests.sync.helpers import checked_in, event_log, hook, register
+from tests.sync.helpers import checked_in, event_log, exchange, hook, register
 from tests.sync.test_facts import _dispatched, _node_id, _pull, _push, _rows
 
 
@@ -69,13 +69,6 @@ def _payloads(s: Services, pid: str, origin: str) -> list[dict[str, Any]]:
             assert state is not None
             out.append(state)
     return out
-
-
-def _round(central: Services, *nodes: Services) -> None:
-    for node in nodes:
-        _push(node, central)
-    for node in nodes:
-        _pull(central, node)
 
 
 def _apart(three: Any, clock: Clock, how: str, sent: bool) -> tuple[str, str, str, dict[str, Any]]:
@@ -153,8 +146,8 @@ def test_a_forget_after_a_death_at_the_exit_leaves_no_conflict_open_at_the_camp(
         )
     else:
         review.resolve(pid, held["id"], [], by="cli:test", audit=hook(central, "person.write"))
-    _round(central, node_a, node_b)
-    _round(central, node_a, node_b)
+    exchange(central, node_a, node_b)
+    exchange(central, node_a, node_b)
 
     for s in (central, node_a, node_b):
         assert _open(s, pid) == [], s
@@ -185,8 +178,8 @@ def test_a_forget_after_the_dispatch_was_voided_is_not_carried_out_where_she_arr
     central, node_a, node_b, exit_point, camp = three
     pid, manifest, left, checked = _apart(three, clock, "voided", sent)
     assert _whole(node_b, pid)
-    _round(central, node_a, node_b)
-    _round(central, node_a, node_b)
+    exchange(central, node_a, node_b)
+    exchange(central, node_a, node_b)
     item = _item(central, manifest, pid)
     assert item[2] == checked["movement_id"]
     for s in (central, node_a, node_b):
@@ -222,7 +215,7 @@ def test_a_change_the_camp_had_not_sent_when_she_was_forgotten_reaches_the_centr
     node_b.manifests.check_in(
         manifest, CheckInIn(person_id=pid), audit=hook(node_b, "manifest.write")
     )
-    _round(central, node_a, node_b)
+    exchange(central, node_a, node_b)
     clock.advance(hours=2)
     node_b.registration.update_person(
         pid, PersonPatch(given_name="Sameera"), audit=hook(node_b, "person.write")
@@ -234,7 +227,7 @@ def test_a_change_the_camp_had_not_sent_when_she_was_forgotten_reaches_the_centr
     _pull(central, node_b)  # the forget, the correction not yet sent
     [row] = _rows(node_b, persons, persons.c.id == pid)
     assert row["anonymised_at"] is not None
-    _round(central, node_a, node_b)  # before: the central's import failed here
+    exchange(central, node_a, node_b)  # before: the central's import failed here
     for s in (central, node_a):
         assert s.registration.get_person(pid)["names"]["given_name"] == "Sameera"
     _pull(central, node_b)

@@ -30,7 +30,7 @@ from corridor.services import Services
 from corridor.storage import locations
 from corridor.sync.conflicts import ConflictReview
 from tests.conftest import Clock
-from tests.sync.helpers import hook, make_site, register, sync
+from tests.sync.helpers import effective_route, exchange, hook, make_site, register, sync
 from tests.sync.test_bundles import _enrol, _node_services
 from tests.sync.test_facts import _pull, _push
 from tests.sync.test_faults import Skewed
@@ -55,19 +55,6 @@ def ahead(
     skewed.db.dispose()
 
 
-def _round(central: Services, *desks: Services) -> None:
-    for d in desks:
-        _push(d, central)
-    for d in desks:
-        _pull(central, d)
-
-
-def _effective(s: Services, pid: str) -> list[tuple[str, str | None]]:
-    with s.db.read() as conn:
-        logged = locations.events_of(conn, [pid])[pid]
-    return [(e.kind, e.to_site_id) for e in effective_events(logged)]
-
-
 def _located(s: Services, pid: str) -> str | None:
     from corridor.storage.tables import person_locations
 
@@ -87,7 +74,7 @@ def _moved_ahead(ahead: Any, clock: Clock) -> tuple[str, dict[str, Any]]:
     it. The person and the transfer."""
     central, desk, skewed, exit_point, camp, hospital = ahead
     pid = register(desk, exit_point, "Samira")
-    _round(central, desk, skewed)
+    exchange(central, desk, skewed)
     clock.advance(minutes=30)
     moved = skewed.movements.record(
         pid, StatusEventIn(kind="transferred", to_site_id=camp),
@@ -116,7 +103,7 @@ def test_a_movement_stamped_days_ahead_is_held_not_ordering_the_history(
         audit=hook(central, "movement.write"),
     )  # fmt: skip
     assert _located(central, pid) == hospital
-    assert _effective(central, pid) == [("registered", exit_point), ("hospitalised", hospital)]
+    assert effective_route(central, pid) == [("registered", exit_point), ("hospitalised", hospital)]
     # Nothing dropped: the desk ahead keeps its transfer, the central the change.
     assert moved["id"] in {m["id"] for m in skewed.movements.history(pid)}
 
@@ -138,11 +125,11 @@ def test_taking_theirs_then_correcting_the_time_reaches_every_installation(
                      note="the desk's clock ran three days ahead"),
         audit=hook(central, "movement.write"),
     )  # fmt: skip
-    _round(central, desk, skewed)
-    _round(central, desk, skewed)
+    exchange(central, desk, skewed)
+    exchange(central, desk, skewed)
     want = [("registered", exit_point), ("transferred", camp)]
     for s in (central, desk, skewed):
-        assert _effective(s, pid) == want, s
+        assert effective_route(s, pid) == want, s
         assert _held(s) == [], s
     with central.db.read() as conn:
         [t] = [e for e in effective_events(locations.events_of(conn, [pid])[pid])
@@ -157,10 +144,10 @@ def test_keeping_ours_voids_it_back_at_every_installation(ahead: Any, clock: Clo
     ConflictReview.of(central).resolve(
         pid, held["id"], [], by="cli:test", audit=hook(central, "person.write")
     )
-    _round(central, desk, skewed)
-    _round(central, desk, skewed)
+    exchange(central, desk, skewed)
+    exchange(central, desk, skewed)
     for s in (central, desk, skewed):
-        assert _effective(s, pid) == [("registered", exit_point)], s
+        assert effective_route(s, pid) == [("registered", exit_point)], s
         assert _held(s) == [], s
         assert moved["id"] in {m["id"] for m in s.movements.history(pid)}, s
 
@@ -175,13 +162,13 @@ def test_a_person_registered_at_a_desk_days_ahead_is_held_then_landed(
     pid = register(skewed, exit_point, "Nour", "+963933100002")
     _push(skewed, central)
     assert central.registration.get_person(pid)["id"] == pid
-    assert _effective(central, pid) == []
+    assert effective_route(central, pid) == []
     [held] = _held(central)
     assert held["person_id"] == pid
     ConflictReview.of(central).resolve(
         pid, held["id"], ["movements"], by="cli:test", audit=hook(central, "person.write")
     )
-    assert _effective(central, pid) == [("registered", exit_point)]
-    _round(central, desk, skewed)
-    assert _effective(desk, pid) == [("registered", exit_point)]
+    assert effective_route(central, pid) == [("registered", exit_point)]
+    exchange(central, desk, skewed)
+    assert effective_route(desk, pid) == [("registered", exit_point)]
     assert _held(skewed) == [] and _held(desk) == []

@@ -26,7 +26,7 @@ from corridor.services import Services
 from corridor.storage.tables import movements
 from corridor.sync.conflicts import ConflictReview
 from tests.conftest import Clock
-from tests.sync.helpers import checked_in, event_log, hook, register
+from tests.sync.helpers import checked_in, event_log, exchange, hook, register
 from tests.sync.test_facts import _dispatched, _pull, _push, _rows
 
 _item, _log = checked_in, event_log
@@ -46,7 +46,7 @@ def _apart(desks: Any, clock: Clock) -> tuple[str, str, str, str, dict[str, Any]
     )  # fmt: skip
     clock.advance(hours=1)
     manifest = _dispatched(desk_a, hospital, exit_point, [pid])
-    _round(central, desk_a, desk_b)
+    exchange(central, desk_a, desk_b)
     clock.advance(hours=3)
     [left] = _rows(
         desk_a, movements, movements.c.person_id == pid, movements.c.kind == "dispatched"
@@ -63,13 +63,6 @@ def _apart(desks: Any, clock: Clock) -> tuple[str, str, str, str, dict[str, Any]
     return pid, manifest, left["id"], died["id"], checked
 
 
-def _round(central: Services, *nodes: Services) -> None:
-    for node in nodes:
-        _push(node, central)
-    for node in nodes:
-        _pull(central, node)
-
-
 def _held(central: Services) -> dict[str, Any]:
     [held] = [c for c in ConflictReview.of(central).queue() if "movements" in c["fields"]]
     return held
@@ -79,8 +72,8 @@ def _converged(desks: Any, pid: str, manifest: str) -> tuple[Any, ...]:
     """Two rounds; then the same manifest item and log at all desks, no conflict open.
     The item as held."""
     central, desk_a, desk_b, _, _ = desks
-    _round(central, desk_a, desk_b)
-    _round(central, desk_a, desk_b)
+    exchange(central, desk_a, desk_b)
+    exchange(central, desk_a, desk_b)
     item, log = _item(central, manifest, pid), _log(central, pid)
     for s in (central, desk_a, desk_b):
         assert _item(s, manifest, pid) == item, (s is desk_a, s is desk_b)

@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from corridor.domain.movements import effective_events
 from corridor.errors import Conflict
 from corridor.schemas import CorrectionIn, PersonPatch, StatusEventIn
 from corridor.security.roles import Role
@@ -33,18 +32,18 @@ from corridor.storage.sync_tables import sync_changes
 from corridor.sync import histories
 from corridor.sync.conflicts import ConflictReview
 from tests.conftest import Clock
-from tests.sync.helpers import admitted_at_hospital, hook, make_site, register, sync
+from tests.sync.helpers import (
+    admitted_at_hospital,
+    effective_route,
+    hook,
+    make_site,
+    register,
+    sync,
+)
 from tests.sync.test_conflicts import _client, _events
 from tests.sync.test_facts import _pull, _push
 
 ERROR = CorrectionIn(kind="voided", note="recorded in error")
-
-
-def _effective(s: Services, pid: str) -> list[tuple[str, str | None]]:
-    """The person's history as it counts here: (kind, destination) in time order."""
-    with s.db.read() as conn:
-        logged = locations.events_of(conn, [pid])[pid]
-    return [(e.kind, e.to_site_id) for e in effective_events(logged)]
 
 
 def _apart(
@@ -90,12 +89,12 @@ def test_a_correction_and_a_movement_made_apart_are_held_not_applied_at_the_cent
     central, desk_a, desk_b, exit_point, hospital = desks
     pid, void, discharge = _apart(central, desk_a, desk_b, exit_point, hospital, clock, first)
     # Before: the central held "registered, discharged": a discharge ending no stay.
-    assert _effective(central, pid) != [("registered", exit_point), ("discharged", exit_point)]
+    assert effective_route(central, pid) != [("registered", exit_point), ("discharged", exit_point)]
     # What came first stands; what came second is held, nothing of it lost.
     stands = {"A": [("registered", exit_point)], "B": [
         ("registered", exit_point), ("hospitalised", hospital), ("discharged", exit_point)
     ]}  # fmt: skip
-    assert _effective(central, pid) == stands[first]
+    assert effective_route(central, pid) == stands[first]
     [held] = _movement_conflicts(central)
     assert held["person_id"] == pid
     [value] = [v for v in held["values"] if v["field"] == "movements"]
@@ -104,8 +103,8 @@ def test_a_correction_and_a_movement_made_apart_are_held_not_applied_at_the_cent
     # Each desk holds what the other sent the same way.
     _pull(central, desk_a)
     _pull(central, desk_b)
-    assert _effective(desk_a, pid) == [("registered", exit_point)]
-    assert _effective(desk_b, pid) == stands["B"]
+    assert effective_route(desk_a, pid) == [("registered", exit_point)]
+    assert effective_route(desk_b, pid) == stands["B"]
     assert len(_movement_conflicts(desk_a)) == len(_movement_conflicts(desk_b)) == 1
 
 
@@ -115,19 +114,19 @@ def test_keeping_ours_lands_theirs_corrected_back_at_every_installation(
 ) -> None:
     central, desk_a, desk_b, exit_point, hospital = desks
     pid, void, discharge = _apart(central, desk_a, desk_b, exit_point, hospital, clock, first)
-    kept = _effective(central, pid)
+    kept = effective_route(central, pid)
     [held] = _movement_conflicts(central)
     ConflictReview.of(central).resolve(
         pid, held["id"], [], by="cli:test", audit=hook(central, "person.write")
     )
-    assert _effective(central, pid) == kept
+    assert effective_route(central, pid) == kept
     with central.db.read() as conn:
         ids = {e.id for e in locations.events_of(conn, [pid])[pid]}
     assert {void, discharge} <= ids  # both recorded, the held one corrected back
     _round(central, desk_a, desk_b)
     _round(central, desk_a, desk_b)
     for s in (central, desk_a, desk_b):
-        assert _effective(s, pid) == kept, s
+        assert effective_route(s, pid) == kept, s
         assert _movement_conflicts(s) == [], s
         assert sync(s).status()["conflicts"] == 0
 
@@ -153,11 +152,11 @@ def test_taking_theirs_is_refused_while_it_breaks_the_history_then_lands(
     review.resolve(
         pid, held["id"], ["movements"], by="cli:test", audit=hook(central, "person.write")
     )
-    assert _effective(central, pid) == [("registered", exit_point)]
+    assert effective_route(central, pid) == [("registered", exit_point)]
     _round(central, desk_a, desk_b)
     _round(central, desk_a, desk_b)
     for s in (central, desk_a, desk_b):
-        assert _effective(s, pid) == [("registered", exit_point)], s
+        assert effective_route(s, pid) == [("registered", exit_point)], s
         assert _movement_conflicts(s) == [], s
 
 
@@ -173,7 +172,7 @@ def test_a_correction_made_on_the_history_held_applies_as_before(desks, clock: C
     )
     _round(central, desk_a, desk_b)
     for s in (central, desk_a, desk_b):
-        assert _effective(s, pid) == [("registered", exit_point)]
+        assert effective_route(s, pid) == [("registered", exit_point)]
         assert ConflictReview.of(s).queue() == []
 
 
@@ -202,7 +201,7 @@ def test_the_held_movements_are_shown_and_decided_through_the_api_and_the_page(
     )
     assert refused.status_code == 409, refused.text
     assert "no hospital stay" in refused.text
-    assert _effective(central, pid)[-1] == ("discharged", exit_point)  # nothing written
+    assert effective_route(central, pid)[-1] == ("discharged", exit_point)  # nothing written
     before = _events(central, pid)
     kept = officer.post(
         f"/api/persons/{pid}/resolve-conflict",
@@ -273,7 +272,7 @@ def test_two_corrections_of_one_movement_made_apart_converge_after_the_decision(
     assert "corrected here already" in value["theirs"]
     kept = {"A": [("registered", exit_point), ("hospitalised", hospital)],
             "B": [("registered", exit_point)]}[first]  # fmt: skip
-    assert _effective(central, pid) == kept
+    assert effective_route(central, pid) == kept
     ConflictReview.of(central).resolve(
         pid, held["id"], [], by="cli:test", audit=hook(central, "person.write")
     )
@@ -281,7 +280,7 @@ def test_two_corrections_of_one_movement_made_apart_converge_after_the_decision(
     _round(central, desk_a, desk_b)
     log = _log(central, pid)
     for s in (central, desk_a, desk_b):
-        assert _effective(s, pid) == kept, s
+        assert effective_route(s, pid) == kept, s
         assert _movement_conflicts(s) == [], s
         assert sync(s).status()["conflicts"] == 0, s
         assert _log(s, pid) == log, s
@@ -305,7 +304,7 @@ def test_two_corrections_of_one_movement_made_apart_converge_after_the_decision(
         _round(central, desk_a, desk_b)
     _round(central, desk_a, desk_b)
     for s in (central, desk_a, desk_b):
-        assert _effective(s, pid) == kept, s
+        assert effective_route(s, pid) == kept, s
         assert _movement_conflicts(s) == [], s
         assert _log(s, pid) == log, s
 
@@ -390,7 +389,8 @@ def test_the_losing_desks_correction_of_its_own_left_out_correction_converges_to
     # Their correction of a correction never stored: landed, corrected back (voided).
     assert (again["id"], "hospitalised", voided["id"]) in log
     for s in (central, desk_a, desk_b):
-        assert _effective(s, pid) == [("registered", exit_point), ("hospitalised", hospital)], s
+        want = [("registered", exit_point), ("hospitalised", hospital)]
+        assert effective_route(s, pid) == want, s
         assert _log(s, pid) == log, s
         assert _movement_conflicts(s) == [], s
 
@@ -424,7 +424,7 @@ def test_a_later_change_of_the_losing_desk_is_settled_once_its_correction_is_lef
     _round(central, desk_a, desk_b)
     log = _log(central, pid)
     for s in (central, desk_a, desk_b):
-        assert _effective(s, pid) == want, s
+        assert effective_route(s, pid) == want, s
         assert _log(s, pid) == log, s
         assert _movement_conflicts(s) == [], s
         assert s.registration.get_person(pid)["phone"] == "+963933100777", s

@@ -24,30 +24,16 @@ from typing import Any
 
 import pytest
 
-from corridor.domain.movements import effective_events
 from corridor.schemas import CorrectionIn, StatusEventIn
 from corridor.services import Services
 from corridor.storage import Database, locations
 from corridor.sync.conflicts import ConflictReview
 from corridor.sync.service import SyncService
 from tests.conftest import Clock, make_client
-from tests.sync.helpers import hook, make_site, register
+from tests.sync.helpers import effective_route, exchange, hook, make_site, register
 from tests.sync.test_bundles import _enrol, _node_services
 from tests.sync.test_facts import _pull, _push
 from tests.sync.test_faults import Skewed
-
-
-def _round(central: Services, *desks: Services) -> None:
-    for d in desks:
-        _push(d, central)
-    for d in desks:
-        _pull(central, d)
-
-
-def _effective(s: Services, pid: str) -> list[tuple[str, str | None]]:
-    with s.db.read() as conn:
-        logged = locations.events_of(conn, [pid])[pid]
-    return [(e.kind, e.to_site_id) for e in effective_events(logged)]
 
 
 def _logged(s: Services, pid: str) -> set[str]:
@@ -105,7 +91,7 @@ def test_movements_ahead_are_held_by_the_installations_window(
     skewed = _node_services(tmp_path, sqlite_template, Skewed(clock, skew), "desk-ahead")
     _enrol(central, skewed, "Exit")
     pid = register(desk, exit_point, "Samira")
-    _round(central, desk, skewed)
+    exchange(central, desk, skewed)
     clock.advance(minutes=30)
     moved = skewed.movements.record(
         pid, StatusEventIn(kind="transferred", to_site_id=camp),
@@ -117,9 +103,9 @@ def test_movements_ahead_are_held_by_the_installations_window(
     if held:
         assert "is in the future" in _why(queued[0])
         assert moved["id"] not in _logged(central, pid)
-        assert _effective(central, pid) == [("registered", exit_point)]
+        assert effective_route(central, pid) == [("registered", exit_point)]
     else:
-        assert _effective(central, pid) == [("registered", exit_point), ("transferred", camp)]
+        assert effective_route(central, pid) == [("registered", exit_point), ("transferred", camp)]
     skewed.db.dispose()
 
 
@@ -161,7 +147,7 @@ def test_a_movement_stamped_before_what_its_sender_held_is_held_not_reordering(
             audit=hook(desk, "movement.write"),
         )  # fmt: skip
         want.append(("hospitalised", hospital))
-    _round(central, desk, late)
+    exchange(central, desk, late)
     clock.advance(minutes=30)
     moved = late.movements.record(
         pid, StatusEventIn(kind="transferred", to_site_id=camp), audit=hook(late, "movement.write")
@@ -174,14 +160,14 @@ def test_a_movement_stamped_before_what_its_sender_held_is_held_not_reordering(
     assert "clock was behind" in why
     assert ("registration" if known == "registration" else "hospitalised") in why
     assert moved["id"] not in _logged(central, pid)
-    assert _effective(central, pid) == want
+    assert effective_route(central, pid) == want
     # Nothing lost: the desk behind keeps its transfer until the officer decides.
     assert moved["id"] in _logged(late, pid)
     _keep_ours(central, held)
-    _round(central, desk, late)
-    _round(central, desk, late)
+    exchange(central, desk, late)
+    exchange(central, desk, late)
     for s in (central, desk, late):
-        assert _effective(s, pid) == want, s
+        assert effective_route(s, pid) == want, s
         assert _held(s) == [], s
         assert moved["id"] in _logged(s, pid), s
 
@@ -204,9 +190,9 @@ def test_a_correction_back_in_time_is_not_held_as_a_clock_behind(
                      note="an hour earlier"),
         audit=hook(desk, "movement.write"),
     )  # fmt: skip
-    _round(central, desk, late)
+    exchange(central, desk, late)
     assert _held(central) == []
-    assert _effective(central, pid) == [("registered", exit_point), ("transferred", camp)]
+    assert effective_route(central, pid) == [("registered", exit_point), ("transferred", camp)]
 
 
 # -- 3. two new moves recorded apart --------------------------------------------------
@@ -235,7 +221,7 @@ def test_two_new_moves_recorded_apart_that_cannot_both_stand_are_held(
         "hospital": ("hospitalised", hospital),
     }
     pid = register(desk_a, exit_point, "Samira")
-    _round(central, desk_a, desk_b)
+    exchange(central, desk_a, desk_b)
     clock.advance(hours=1)
     kind_a, to_a = kinds[first]
     a = desk_a.movements.record(
@@ -255,10 +241,10 @@ def test_two_new_moves_recorded_apart_that_cannot_both_stand_are_held(
     assert b["id"] in _logged(desk_b, pid)
     _keep_ours(central, held)
     for _ in range(3):
-        _round(central, desk_a, desk_b)
+        exchange(central, desk_a, desk_b)
     want = [("registered", exit_point), (kind_a, to_a)]
     for s in (central, desk_a, desk_b):
-        assert _effective(s, pid) == want, s
+        assert effective_route(s, pid) == want, s
         assert _held(s) == [], s
         assert {a["id"], b["id"]} <= _logged(s, pid), s
     counts = {s: len(_logged(s, pid)) for s in (central, desk_a, desk_b)}
@@ -271,22 +257,22 @@ def test_moves_recorded_one_after_the_other_still_land(
     """Desk B records its move knowing desk A's: nothing apart, nothing held."""
     central, desk_a, desk_b, exit_point, hospital = desks
     pid = register(desk_a, exit_point, "Samira")
-    _round(central, desk_a, desk_b)
+    exchange(central, desk_a, desk_b)
     clock.advance(hours=1)
     desk_a.movements.record(
         pid, StatusEventIn(kind="hospitalised", to_site_id=hospital),
         audit=hook(desk_a, "movement.write"),
     )  # fmt: skip
-    _round(central, desk_a, desk_b)
+    exchange(central, desk_a, desk_b)
     clock.advance(hours=1)
     desk_b.movements.record(
         pid, StatusEventIn(kind="discharged", to_site_id=exit_point),
         audit=hook(desk_b, "movement.write"),
     )  # fmt: skip
-    _round(central, desk_a, desk_b)
-    _round(central, desk_a, desk_b)
+    exchange(central, desk_a, desk_b)
+    exchange(central, desk_a, desk_b)
     want = [("registered", exit_point), ("hospitalised", hospital), ("discharged", exit_point)]
     for s in (central, desk_a, desk_b):
-        assert _effective(s, pid) == want, s
+        assert effective_route(s, pid) == want, s
         assert _held(s) == [], s
 

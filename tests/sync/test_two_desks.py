@@ -21,7 +21,7 @@ from corridor.schemas import PersonPatch
 from corridor.services import Services
 from corridor.sync.conflicts import ConflictReview
 from tests.conftest import Clock
-from tests.sync.helpers import hook, register, sync
+from tests.sync.helpers import exchange, hook, register, sync
 from tests.sync.test_bundles import _enrol, _node_services
 from tests.sync.test_facts import _pull, _push
 
@@ -67,13 +67,6 @@ def _phones(pid: str, *installations: Services) -> list[str]:
     return [s.registration.get_person(pid)["phone"] for s in installations]
 
 
-def _round(central: Services, desk_a: Services, desk_b: Services) -> None:
-    for desk in (desk_a, desk_b):
-        _push(desk, central)
-    for desk in (desk_a, desk_b):
-        _pull(central, desk)
-
-
 @pytest.mark.parametrize("choice", ["ours", "theirs"])
 def test_a_decision_at_the_central_settles_the_copies_at_both_desks(desks, choice) -> None:
     central, desk_a, desk_b, exit_point = desks
@@ -86,14 +79,14 @@ def test_a_decision_at_the_central_settles_the_copies_at_both_desks(desks, choic
         by="cli:test",
         audit=hook(central, "person.write"),
     )
-    _round(central, desk_a, desk_b)
+    exchange(central, desk_a, desk_b)
     chosen = PHONE_B if choice == "theirs" else PHONE_A
     assert _phones(pid, central, desk_a, desk_b) == [chosen] * 3
     for s in (central, desk_a, desk_b):
         assert ConflictReview.of(s).queue() == []
         assert sync(s).status()["conflicts"] == 0
         assert s.registration.get_person(pid)["names"]["father_name"] == "Ahmad"
-    _round(central, desk_a, desk_b)  # and nothing more comes of it
+    exchange(central, desk_a, desk_b)  # and nothing more comes of it
     assert _phones(pid, central, desk_a, desk_b) == [chosen] * 3
 
 
@@ -106,7 +99,7 @@ def test_a_decision_at_a_desk_settles_the_central_and_the_other_desk(desks) -> N
     ConflictReview.of(desk_b).resolve(
         pid, at_b["id"], ["phone"], by="cli:test", audit=hook(desk_b, "person.write")
     )
-    _round(central, desk_a, desk_b)
+    exchange(central, desk_a, desk_b)
     assert _phones(pid, central, desk_a, desk_b) == [PHONE_A] * 3
     for s in (central, desk_a, desk_b):
         assert ConflictReview.of(s).queue() == [], s
@@ -124,7 +117,7 @@ def test_a_correction_at_the_central_does_not_decide_an_open_conflict_at_a_desk(
     central.registration.update_person(
         pid, PersonPatch(grandfather_name="Hassan"), audit=hook(central, "person.write")
     )
-    _round(central, desk_a, desk_b)
+    exchange(central, desk_a, desk_b)
     assert _phones(pid, central, desk_a, desk_b) == [PHONE_A, PHONE_A, PHONE_B]
     assert desk_b.registration.get_person(pid)["names"]["grandfather_name"] == "Hassan"
     for s in (central, desk_a, desk_b):
@@ -134,7 +127,7 @@ def test_a_correction_at_the_central_does_not_decide_an_open_conflict_at_a_desk(
     ConflictReview.of(central).resolve(
         pid, c["id"], ["phone"], by="cli:test", audit=hook(central, "person.write")
     )
-    _round(central, desk_a, desk_b)
+    exchange(central, desk_a, desk_b)
     assert _phones(pid, central, desk_a, desk_b) == [PHONE_B] * 3
     for s in (central, desk_a, desk_b):
         assert ConflictReview.of(s).queue() == []
@@ -197,8 +190,8 @@ def test_a_decision_settles_the_copies_at_two_sites_nodes(three) -> None:
 
     pid = register(node_a, exit_point, "Samira", "+963933100001")
     _dispatched(node_a, exit_point, camp, [pid])
-    _round(central, node_a, node_b)
-    _round(central, node_a, node_b)
+    exchange(central, node_a, node_b)
+    exchange(central, node_a, node_b)
     assert node_b.registration.get_person(pid)["names"]["given_name"] == "Samira"
     node_a.registration.update_person(
         pid, PersonPatch(father_name="Ahmad"), audit=hook(node_a, "person.write")
@@ -206,15 +199,15 @@ def test_a_decision_settles_the_copies_at_two_sites_nodes(three) -> None:
     node_b.registration.update_person(
         pid, PersonPatch(father_name="Omar"), audit=hook(node_b, "person.write")
     )
-    _round(central, node_a, node_b)
-    _round(central, node_a, node_b)
+    exchange(central, node_a, node_b)
+    exchange(central, node_a, node_b)
     # The exit's node received the central's state (its own name kept there): no copy.
     assert [len(ConflictReview.of(s).queue()) for s in (central, node_a, node_b)] == [1, 0, 1]
     [c] = ConflictReview.of(central).queue()
     ConflictReview.of(central).resolve(
         pid, c["id"], ["father_name"], by="cli:test", audit=hook(central, "person.write")
     )
-    _round(central, node_a, node_b)
+    exchange(central, node_a, node_b)
     names = [
         s.registration.get_person(pid)["names"]["father_name"] for s in (central, node_a, node_b)
     ]
