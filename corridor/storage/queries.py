@@ -13,6 +13,7 @@ from corridor.domain.ids import format_registration_number
 from corridor.domain.names import NAME_PARTS
 from corridor.errors import NotFound
 from corridor.storage.merge_tables import merged_ids, merged_persons
+from corridor.storage.security_tables import disposal_log
 from corridor.storage.tables import (
     households,
     person_documents,
@@ -368,3 +369,18 @@ def household_out(
         "head_person_id": hh["head_person_id"],
         "members": members,
     }
+
+
+def last_disposals(conn: Connection, record_ids: Collection[str]) -> dict[str, str]:
+    """The category of the last disposal of each of ``record_ids`` that has one
+    (``disposal_log``: an erasure, a retention run, a node's forget)."""
+    if not record_ids:
+        return {}
+    last: dict[str, str] = {}
+    for rid, category in conn.execute(
+        select(disposal_log.c.record_id, disposal_log.c.category)
+        .where(disposal_log.c.record_id.in_(sorted(record_ids)))
+        .order_by(disposal_log.c.id)
+    ):
+        last[str(rid)] = str(category)
+    return last

@@ -545,15 +545,7 @@ def erasure(
 def forgotten(conn: Connection, person_ids: list[str]) -> set[str]:
     """The persons of ``person_ids`` this node forgot (their last disposal here a
     ``sync_forget``)."""
-    if not person_ids:
-        return set()
-    last: dict[str, str] = {}
-    for rid, category in conn.execute(
-        select(disposal_log.c.record_id, disposal_log.c.category)
-        .where(disposal_log.c.record_id.in_(sorted(person_ids)))
-        .order_by(disposal_log.c.id)
-    ):
-        last[str(rid)] = str(category)
+    last = queries.last_disposals(conn, person_ids)
     return {p for p, c in last.items() if c == FORGET_CATEGORY}
 
 

@@ -41,7 +41,6 @@ from corridor.storage import changes, locations, outbox, queries
 from corridor.storage import paging as paged
 from corridor.storage.database import Database
 from corridor.storage.queries import Sites
-from corridor.storage.security_tables import disposal_log
 from corridor.storage.tables import (
     manifest_discrepancies,
     manifest_items,
@@ -937,15 +936,7 @@ LEFT_CATEGORY = "sync_forget"
 def _anonymised(conn: Connection, ids: list[str]) -> dict[str, str]:
     """Of the anonymised persons ``ids``, why: ``left`` (a site node forgot them: they
     left its site) or ``erased`` (an erasure, here or received, or a retention run)."""
-    if not ids:
-        return {}
-    last: dict[str, str] = {}
-    for rid, category in conn.execute(
-        select(disposal_log.c.record_id, disposal_log.c.category)
-        .where(disposal_log.c.record_id.in_(sorted(ids)))
-        .order_by(disposal_log.c.id)
-    ):
-        last[str(rid)] = str(category)
+    last = queries.last_disposals(conn, ids)
     return {i: "left" if last.get(i) == LEFT_CATEGORY else "erased" for i in ids}
 
 
