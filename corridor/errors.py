@@ -83,6 +83,7 @@ class NotFound(CorridorError):
 # One message per thing, so that each language can say it its own way.
 _NOT_FOUND: dict[str, Text] = {
     "case": N_("case not found"),
+    "conflict": N_("conflict not found"),
     "enquiry": N_("enquiry not found"),
     "export": N_("export not found"),
     "household": N_("household not found"),
@@ -114,7 +115,7 @@ class ConsentWithdrawn(Conflict):
     it as a denial naming them (``refused``, ``purpose``), though it answers 409."""
 
     code = "consent_withdrawn"
-    purpose = "consent to tracing withdrawn"
+    purpose = N_("consent to tracing withdrawn")
 
     def __init__(self, person_id: str, target: Text, field: str = "to") -> None:
         super().__init__(

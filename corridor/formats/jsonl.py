@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from corridor.formats.registry import Format, WriteContext, Writer
+from corridor.text import N_
 
 
 def write(persons: Sequence[Mapping[str, Any]], _: WriteContext) -> bytes:
@@ -26,7 +27,7 @@ FORMATS = (
         write=Writer(
             "shown",
             write,
-            "persons as Corridor shows them to the exporter, one JSON object a line",
+            N_("persons as Corridor shows them to the exporter, one JSON object a line"),
             "application/jsonl",
         ),
     ),

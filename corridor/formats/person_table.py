@@ -307,7 +307,12 @@ FORMATS = (
         "persons, one a row (person CSV columns plus Corridor ids)",
         _read_csv,
         (".csv",),
-        Writer("table", _write_csv, "the partner person table (docs/formats.md), CSV", "text/csv"),
+        Writer(
+            "table",
+            _write_csv,
+            N_("the partner person table (docs/formats.md), CSV"),
+            "text/csv",
+        ),
         id_space="table",
         sheet=SheetWriter(sheets.csv_bytes, "text/csv; charset=utf-8", ".csv"),
     ),
@@ -319,7 +324,7 @@ FORMATS = (
         Writer(
             "table",
             _write_xlsx,
-            "the partner person table (docs/formats.md), XLSX",
+            N_("the partner person table (docs/formats.md), XLSX"),
             XLSX_MEDIA,
         ),
         id_space="table",

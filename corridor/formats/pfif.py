@@ -24,6 +24,7 @@ from xml.etree.ElementTree import Comment, Element, SubElement, tostring
 from corridor.formats._xml import XmlDocument, parse_xml
 from corridor.formats.records import Issue, Parsed, Record, split_chain
 from corridor.formats.registry import Format, ReadContext, WriteContext, Writer
+from corridor.text import N_
 
 NAMESPACES = {f"http://zesty.ca/pfif/1.{n}": f"1.{n}" for n in (1, 2, 3, 4)}
 NS14 = "http://zesty.ca/pfif/1.4"
@@ -331,7 +332,7 @@ FORMATS = (
         Writer(
             "pfif",
             _write,
-            "PFIF 1.4: the persons who consented to tracing, with notes",
+            N_("PFIF 1.4: the persons who consented to tracing, with notes"),
             "application/xml",
         ),
     ),

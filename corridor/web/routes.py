@@ -53,6 +53,7 @@ from corridor.services.protection.read_models import (
     SubjectAccess,
     Unaccounted,
 )
+from corridor.text import N_
 from corridor.web.auth import requires
 from corridor.web.deps import services
 from corridor.web.list_files import SHEET_MEDIA, SheetFormat, list_file
@@ -211,7 +212,7 @@ def erase_person(
     person's identity: the record is anonymised at once, as a retention run would, and
     the disposal logged. Refused (409) for a record on legal hold. Sent again with the
     same key: the first answer, not 409 "erased already"."""
-    audit = svc.audit.hook(who, "person.export", purpose="data-subject erasure request")
+    audit = svc.audit.hook(who, "person.export", purpose=N_("data-subject erasure request"))
     return retry.run(
         who,
         lambda guard: Erasure.model_validate(

@@ -17,18 +17,20 @@ from corridor.security.audit import AuditEvent, Outcome
 from corridor.services.base import AccountAudit, AdminAudit, Service
 from corridor.services.protection.accounts import Caller
 from corridor.storage.changes import person_state_unchanged
+from corridor.text import N_
 
-# Why, for each action, when the caller gives no purpose of their own.
-DEFAULT_PURPOSE = {
-    "person.read": "case work on this person",
-    "person.write": "registration or correction",
-    "person.search": "search for a person (tracing or before registering)",
-    "manifest.read": "transport manifest",
-    "movement.write": "recording a movement or status",
-    "tracing.read": "family tracing",
-    "tracing.write": "family tracing case work",
-    "export.bulk": "data exchange with a partner",
-    "person.merge": "review and merge of duplicate records",
+# Why, for each action, when the caller gives no purpose of their own: stored in English,
+# shown in the reader's language (the purposes the system writes are in the catalogue).
+DEFAULT_PURPOSE: dict[str, str] = {
+    "person.read": N_("case work on this person"),
+    "person.write": N_("registration or correction"),
+    "person.search": N_("search for a person (tracing or before registering)"),
+    "manifest.read": N_("transport manifest"),
+    "movement.write": N_("recording a movement or status"),
+    "tracing.read": N_("family tracing"),
+    "tracing.write": N_("family tracing case work"),
+    "export.bulk": N_("data exchange with a partner"),
+    "person.merge": N_("review and merge of duplicate records"),
 }
 
 

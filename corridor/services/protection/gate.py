@@ -98,10 +98,10 @@ class ListFile:
 
 T = TypeVar("T")
 # Why the data protection officer's desk names persons (their audit events say so).
-OVERSIGHT_PURPOSE = "data protection oversight: who opened this record"
-HOLDS_PURPOSE = "data protection oversight: records on legal hold"
+OVERSIGHT_PURPOSE = N_("data protection oversight: who opened this record")
+HOLDS_PURPOSE = N_("data protection oversight: records on legal hold")
 # Why a wristband, card or household sheet names persons (``person.print``).
-PRINT_PURPOSE = "printing a wristband, card or household sheet"
+PRINT_PURPOSE = N_("printing a wristband, card or household sheet")
 M = TypeVar("M", bound=BaseModel)
 TracingView = TypeVar("TracingView", dict[str, Any], list[dict[str, Any]])
 
@@ -337,7 +337,7 @@ class Gate:
         read, under the write's action, that journals no change of theirs (before, a
         refused dispatch sent the household member it named to every node as written)."""
         self.s.audit.record(
-            who, action, list(person_ids), purpose="named in a refusal", changes_nothing=True
+            who, action, list(person_ids), purpose=N_("named in a refusal"), changes_nothing=True
         )
 
     def _read(
@@ -396,7 +396,7 @@ class Gate:
         """A list's ``site_id`` filter: a detention facility is not there (404, audited)
         for a caller who may not see detention sites: no list by detention."""
         if site_id and not self.viewer(who).sees_detention and site_id in self.detention_sites():
-            self.refused(who, action, [None], purpose="list filtered on a detention site")
+            self.refused(who, action, [None], purpose=N_("list filtered on a detention site"))
             raise NotFound("site", field="site_id")
         return site_id
 
@@ -775,7 +775,7 @@ class Gate:
             "person.read",
             fetch,
             lambda items: list(dict.fromkeys(c["person_id"] for c in items)),
-            purpose="reviewing a conflict between two sites' changes",
+            purpose=N_("reviewing a conflict between two sites' changes"),
         )
         viewer = self.viewer(who)
         out = []
@@ -821,7 +821,7 @@ class Gate:
             "audit.read",
             fetch,
             lambda items: list(dict.fromkeys(c["person_id"] for c in items)),
-            purpose="reviewing an erasure received for a person on legal hold",
+            purpose=N_("reviewing an erasure received for a person on legal hold"),
         )
         return [HeldErasure.model_validate(c) for c in found]
 
@@ -835,7 +835,7 @@ class Gate:
             "audit.read",
             fetch,
             lambda items: list(dict.fromkeys(c["person_id"] for c in items)),
-            purpose="reviewing an erasure refused at another installation",
+            purpose=N_("reviewing an erasure refused at another installation"),
         )
         return [RefusedErasure.model_validate(c) for c in found]
 
@@ -1093,7 +1093,7 @@ class Gate:
     def subject_access(self, who: Caller, person_id: str) -> dict[str, Any]:
         """A data-subject access request: the person's own data, relatives redacted, and
         the records merged into theirs; through a merged id, the survivor's."""
-        purpose = "data-subject access request"
+        purpose = N_("data-subject access request")
         person_id = self.s.merges.resolve(person_id)  # a merged id leads to its survivor
         self._look_up(who, person_id, action="person.export")
         return self._read(
@@ -1276,7 +1276,7 @@ class Gate:
             "tracing.read",
             lambda: self.s.tracing.views.enquirer_view(enquiry_id, scope=who.scope),
             person_ids_in,
-            purpose="telling an enquirer the outcome",
+            purpose=N_("telling an enquirer the outcome"),
         )
         return EnquirerView.model_validate(self._blanked(who, view))
 

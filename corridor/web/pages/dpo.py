@@ -38,10 +38,10 @@ MayDrill = Annotated[Caller, Depends(requires("keys.destroy"))]
 MayDestroy = Annotated[Caller, Depends(audited("keys.destroy"))]
 
 HOLD_PURPOSES = {
-    ("person", True): "legal hold placed",
-    ("person", False): "legal hold lifted",
-    ("enquiry", True): "legal hold placed on an enquiry",
-    ("enquiry", False): "legal hold lifted on an enquiry",
+    ("person", True): N_("legal hold placed"),
+    ("person", False): N_("legal hold lifted"),
+    ("enquiry", True): N_("legal hold placed on an enquiry"),
+    ("enquiry", False): N_("legal hold lifted on an enquiry"),
 }
 
 
@@ -198,7 +198,7 @@ def drill_destroy(
     """Destroy the site's keys once the site's name is typed exactly; a different
     phrase destroys nothing and the page says why. Sent again (the same key): the first
     count of keys destroyed, nothing destroyed twice."""
-    audit = svc.audit.hook(who, "keys.destroy", purpose="evacuation drill", site_id=site_id)
+    audit = svc.audit.hook(who, "keys.destroy", purpose=N_("evacuation drill"), site_id=site_id)
     typed = text(form, "confirm") or ""
     try:
         destroyed = retry.run(

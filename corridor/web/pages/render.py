@@ -103,6 +103,9 @@ def environment(code: str) -> Environment:
     # Texts from the services (problems, the engine's explanations, the case log): in
     # this language where they carry their message, as they are otherwise.
     env.filters["tr"] = lambda v: translated(v, catalogue.gettext) if isinstance(v, str) else v
+    # A stored English text the system wrote (an audit event's purpose): in the reader's
+    # language where it is a message of the catalogue; anything typed by a person as it is.
+    env.filters["stored"] = lambda v: catalogue.gettext(v) if isinstance(v, str) and v else v
     env.filters["when"] = lambda v: _when(v, code)
     env.filters["day"] = lambda v: _day(v, code)
     env.filters["num"] = lambda v, below=None: _number(v, code, below)
