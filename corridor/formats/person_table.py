@@ -3,7 +3,9 @@ Corridor's ids.
 
 Columns (any may be empty): ``record_id`` (Corridor's person id on export; on import a
 Corridor id updates that person, anything else is the partner's own id), ``registration_number``,
-``site_id``, ``household_id``, then the person CSV columns of the matching benchmark.
+``site_id``, ``household_id``, then the person CSV columns of the matching benchmark,
+then ``changed_at`` (when the person last changed in Corridor, on export; on import, a
+row older than the person's last change overwrites nothing changed since).
 """
 
 from __future__ import annotations

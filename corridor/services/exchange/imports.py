@@ -3,7 +3,8 @@
 A format (``corridor.formats``) parses a file into records and problems; this service
 checks every record with the same schemas and rules as the API, finds what is new, what
 updates an earlier import and what is already here (by the record's id in the system it
-came from, kept in ``imported_records``), runs the matching engine against the registry
+came from, or for a row with none the keyed fingerprint of its content, ``_fingerprint``,
+kept in ``imported_records``), runs the matching engine against the registry
 for each new person (suspected duplicates), and writes everything in one transaction,
 or nothing when any record is bad (unless bad records are skipped) or on a dry run.
 
