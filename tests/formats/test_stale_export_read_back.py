@@ -67,3 +67,33 @@ def test_a_stale_export_read_back_keeps_a_later_correction(
     assert names["family_name"] == "Darweesh"
     warned = [(p["field"], p["fatal"]) for p in report["problems"] if p["line"]]
     assert warned == [("family_name", False)], report
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_a_changed_at_that_is_no_date_is_an_error_on_its_row(
+    entry, database, services, clock, tmp_path
+):
+    camp = make_site(services)
+    sample = SAMPLES["csv:persons.csv"]
+    data = f"site_id,given_name,family_name,changed_at\n{camp},Omar,Saleh,last Monday\n"
+    run = Entry(entry, database, services, clock, camp)
+    before = _counts(database)
+    report = run(sample, data.encode(), tmp_path)
+    assert not report["written"] and _counts(database) == before, report
+    fatal = [(p["line"], p["field"]) for p in report["problems"] if p["fatal"]]
+    assert fatal == [(2, "changed_at")], report
+
+
+def test_a_row_without_changed_at_keeps_todays_rules(database, services, clock, tmp_path):
+    """A partner's table naming a Corridor person, with no ``changed_at``: applied as
+    before, after a correction too."""
+    camp = make_site(services)
+    sample = SAMPLES["csv:persons.csv"]
+    first = run_service(services, "csv", sample.build(camp, GOOD_ROWS[:1]), sample.name,
+                        site_id=camp)  # fmt: skip
+    [pid] = first.person_ids
+    clock.advance(days=1)
+    data = f"record_id,given_name,family_name\n{pid},Hassan,Darweesh\n".encode()
+    report = run_service(services, "csv", data, sample.name, site_id=camp)
+    assert (report.updated, report.unchanged) == (1, 0), report
+    assert services.registration.get_person(pid)["names"]["family_name"] == "Darweesh"
