@@ -3,7 +3,9 @@ Corridor's ids.
 
 Columns (any may be empty): ``record_id`` (Corridor's person id on export; on import a
 Corridor id updates that person, anything else is the partner's own id), ``registration_number``,
-``site_id``, ``household_id``, then the person CSV columns of the matching benchmark.
+``site_id``, ``household_id``, then the person CSV columns of the matching benchmark,
+then ``changed_at`` (when the person last changed in Corridor, on export; on import, a
+row older than the person's last change overwrites nothing changed since).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import csv
 import io
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from corridor.formats import _csv, _xlsx, sheets
@@ -35,7 +38,10 @@ PERSON_COLUMNS = (
     "place_of_birth",
     "mother_name",
 )
-COLUMNS = CORRIDOR_COLUMNS + PERSON_COLUMNS
+# When the person last changed in Corridor, as exported (ISO 8601, UTC): a row read
+# back later writes no field the person's record changed since (``imports``).
+CHANGED_AT = "changed_at"
+COLUMNS = CORRIDOR_COLUMNS + PERSON_COLUMNS + (CHANGED_AT,)
 NAME_PARTS = ("given_name", "father_name", "grandfather_name", "family_name")
 SEXES = {"m": "m", "male": "m", "f": "f", "female": "f"}
 
@@ -217,6 +223,7 @@ def row_record(line: int, row: Mapping[str, str], issues: list[Issue]) -> Record
     if row.get("mother_name"):
         person["mother_name"] = row["mother_name"]
     record_id = row.get("record_id") or None
+    changed_at = _moment(row.get(CHANGED_AT, ""), line, issues)
     return Record(
         line=line,
         person=person,
@@ -225,7 +232,25 @@ def row_record(line: int, row: Mapping[str, str], issues: list[Issue]) -> Record
         site_id=row.get("site_id") or None,
         household=row.get("household_id") or None,
         registration_number=row.get("registration_number") or None,
+        changed_at=changed_at,
     )
+
+
+def _moment(text: str, line: int, issues: list[Issue]) -> datetime | None:
+    """A ``changed_at`` cell: an ISO 8601 date and time (UTC unless it says)."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        reason = N_(
+            "not a date and time as Corridor exports it (2026-12-07T09:30:00+00:00): "
+            "got {text}; empty the cell to apply the row as a partner's",
+            text=repr(text),
+        )
+        issues.append(Issue(line, CHANGED_AT, reason))
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def export_row(person: Mapping[str, Any]) -> dict[str, Any]:
@@ -247,7 +272,12 @@ def export_row(person: Mapping[str, Any]) -> dict[str, Any]:
         "nationality": person.get("nationality") or "",
         "place_of_birth": person.get("origin_locality") or "",
         "mother_name": person.get("mother_name") or "",
+        CHANGED_AT: _stamp(person.get("updated_at")),
     }
+
+
+def _stamp(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).isoformat() if moment else ""
 
 
 def write_csv(rows: Iterable[Mapping[str, Any]], out: io.TextIOBase | Any) -> int:

@@ -180,6 +180,19 @@ def _person(
     )
 
 
+def _chain(name: str, given: str | None, family: str | None) -> dict[str, str]:
+    """The father's and grandfather's names in a full name that is the given name, one
+    or two names, then the family name ("Hassan Hamid Sarir Darwish": PFIF has no field
+    for them, and Corridor's own export writes its name chain so); {} when it is not."""
+    parts, first, last = name.split(), (given or "").split(), (family or "").split()
+    middle = parts[len(first) : len(parts) - len(last)]
+    if not first or not last or not 1 <= len(middle) <= 2:
+        return {}
+    if parts[: len(first)] != first or parts[len(parts) - len(last) :] != last:
+        return {}
+    return dict(zip(("father_name", "grandfather_name"), middle, strict=False))
+
+
 def _person_details(
     f: Mapping[str, str],
     line: int,
@@ -201,7 +214,11 @@ def _person_details(
         elif i == 0 and not given and not family:
             person.update(split_chain(name))
         elif name.split() != f"{given or ''} {family or ''}".split():
-            alternates.append(name)
+            chain = _chain(name, given, family)
+            if chain and not any(k in person for k in chain):
+                person.update(chain)
+            elif not chain:
+                alternates.append(name)
     alternates.extend(_lines(f.get("alternate_names")))
     if alternates:
         person["alternate_names"] = alternates

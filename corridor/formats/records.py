@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -64,6 +65,26 @@ class Record:
     household: str | None = None
     registration_number: str | None = None
     resent_conflicts: bool = False
+    # ``key`` is no id of the file's but the keyed fingerprint of the row's content
+    # (a row with no id: ``imports._fingerprint``): the same row again is "unchanged".
+    fingerprinted: bool = False
+    # When the person a row names last changed in the registry the row was exported
+    # from (Corridor's own export: the table's ``changed_at``, a PFIF record's
+    # ``source_date``): a field changed there since is not overwritten.
+    changed_at: datetime | None = None
+
+    def normalised(self) -> str:
+        """What the row says, with case, Unicode form and spacing of its text evened
+        out: two rows saying this alike are the same row sent again."""
+        body = {
+            "person": self.person,
+            "members": self.members,
+            "site_id": self.site_id,
+            "household": self.household,
+            "consent_tracing": self.consent_tracing,
+            "registered_at": self.registered_at,
+        }
+        return json.dumps(_even(body), sort_keys=True, default=str, ensure_ascii=False)
 
     def content_hash(self) -> str:
         """Fingerprint of what the record says (re-importing it unchanged does nothing)."""
@@ -77,6 +98,16 @@ class Record:
         }
         text = json.dumps(body, sort_keys=True, default=str, ensure_ascii=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _even(value: Any) -> Any:
+    if isinstance(value, str):
+        return " ".join(unicodedata.normalize("NFC", value).split()).casefold()
+    if isinstance(value, dict):
+        return {k: _even(v) for k, v in value.items() if v not in (None, "", [])}
+    if isinstance(value, list | tuple):
+        return [_even(v) for v in value]
+    return value
 
 
 @dataclass

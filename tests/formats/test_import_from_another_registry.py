@@ -144,3 +144,81 @@ def test_another_registrys_export_is_taken_in_as_new_persons_keeping_their_numbe
     again = _import(*go, camp, True, *world)
     assert (again["created"], again["unchanged"]) == (0, 2), again
     assert _counts(database) == after
+
+
+def _their_household(household: str) -> list[dict[str, Any]]:
+    """Another registry's stored persons: a household under ``household`` (its id
+    there; head first, as its export lists them), then a person alone."""
+    their_site = uuid7()
+    people = [("Hassan", "m", 1980), ("Amina", "f", 1984), ("Salma", "f", 1990),
+              ("Karim", "m", 2010)]  # fmt: skip
+    return [
+        {
+            "id": uuid7(), "registration_number": format_registration_number(
+                new_registration_number()), "site_id": their_site,
+            "household_id": None if given == "Salma" else household, "given_name": given,
+            "family_name": "Nouri" if given == "Salma" else "Darwish", "sex": sex,
+            "birth_date": date(born, 1, 1), "nationality": "SYR",
+        }  # fmt: skip
+        for given, sex, born in people
+    ]
+
+
+def _their_file_of(fmt: str, stored: list[dict[str, Any]]) -> bytes:
+    fmt_writer = next(f for f in writable() if f.name == fmt).write
+    assert fmt_writer is not None
+    rows = [export_row(s) for s in stored]
+    return fmt_writer.write(rows, WriteContext("Exported from Corridor by someone"))
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+@pytest.mark.parametrize("fmt", TABLES)
+def test_another_registrys_households_become_new_households_here(
+    fmt, entry, database, services, clock, tmp_path
+):
+    """Rows of another registry's file sharing a ``household_id`` are one new household
+    here, its first row the head, never joined to this registry's household of the same
+    id; a member added there since (its cumulative file) joins them. Before, the file
+    was refused ("rows of the file share household ...")."""
+    from corridor.schemas import HouseholdIn
+
+    camp = make_site(services)
+    ours = services.registration.register_household(
+        HouseholdIn.model_validate(
+            {"site_id": camp, "head": {"given_name": "Yusuf", "family_name": "Saleh"},
+             "consent": {"tracing": False, "share_with": []},
+             "purpose": "registration and assistance", "legal_basis": "vital_interest"}
+        ),
+        audit=lambda conn, ids: None,
+    )  # fmt: skip
+    label = ours["id"]  # the other registry's household id happens to be one of ours
+    client = _registrar(database, services, clock) if entry == "api" else None
+    world = (database, services, client, tmp_path)
+    theirs = _their_household(label)
+    data = _their_file_of(fmt, theirs[:3])
+    done = _import(entry, fmt, data, camp, True, *world)
+    assert not [p for p in done["problems"] if p["fatal"]], done["problems"]
+    assert done["written"] and done["created"] == 3, done
+    persons = [services.registration.get_person(pid) for pid in done["person_ids"]]
+    by_name = {p["names"]["given_name"]: p for p in persons}
+    hassan, amina, salma = by_name["Hassan"], by_name["Amina"], by_name["Salma"]
+    assert hassan["household_id"] == amina["household_id"] is not None
+    assert hassan["household_id"] != label  # a new household here, not ours
+    assert salma["household_id"] is None
+    household = services.registration.get_household(hassan["household_id"])
+    assert household["head_person_id"] == hassan["id"] and household["site_id"] == camp
+    assert [m["id"] for m in services.registration.get_household(label)["members"]] == [
+        m["id"] for m in ours["members"]
+    ]  # ours untouched
+    # The same file again: nothing doubled.
+    after = _counts(database)
+    again = _import(entry, fmt, data, camp, True, *world)
+    assert (again["created"], again["unchanged"]) == (0, 3), again
+    assert _counts(database) == after
+    # Their cumulative file, a child added to the household there since: the child
+    # joins the household here, and nothing else is written.
+    more = _import(entry, fmt, _their_file_of(fmt, theirs), camp, True, *world)
+    assert not [p for p in more["problems"] if p["fatal"]], more["problems"]
+    assert (more["created"], more["unchanged"]) == (1, 3), more
+    [karim] = [services.registration.get_person(p) for p in more["person_ids"]]
+    assert karim["household_id"] == hassan["household_id"]

@@ -20,7 +20,7 @@ from corridor.services.registration.persons import RegistrationService
 from corridor.services.search import match_index
 from corridor.storage.import_tables import imported_records, pfif_notes
 from corridor.storage.queries import NAME_COLUMNS
-from corridor.storage.tables import persons
+from corridor.storage.tables import households, persons
 
 # New persons written per step of a large import: each step is one ``register_many``
 # (on PostgreSQL its rows go by COPY, storage/bulk.py) inside the import's one
@@ -39,6 +39,11 @@ class Plan:
     # The persons a "create" wrote, in the record's order: a single person, or a
     # household's head then its members (set by ``write``).
     written: list[str] = field(default_factory=list)
+    # Another registry's household (the file's ``household_id``) the new person is
+    # kept in with the file's other rows of it: a household of this registry, new or
+    # (``joins``) the one earlier rows of it were put in (``_households_together``).
+    together: str | None = None
+    joins: str | None = None
 
 
 def write(
@@ -70,6 +75,7 @@ def write(
             plan.person_id = pid
             plan.written = [pid]
         ids += new
+    kept_together = _households_together(conn, singles, now)
     families = [p for p in plans if p.action == "create" and isinstance(p.data, HouseholdIn)]
     households: list[str | None] = []
     if families:
@@ -85,6 +91,7 @@ def write(
             households.append(household["id"])
             ids += [m["id"] for m in household["members"]]
     household_of = {id(p): h for p, h in zip(families, households, strict=True)}
+    household_of.update(kept_together)
     for plan in plans:
         if plan.action == "update" and plan.person_id and isinstance(plan.data, PersonPatch):
             registration.update_person(
@@ -98,6 +105,45 @@ def write(
     _remember(conn, registration, space, plans, household_of, now, by)
     _store_notes(conn, plans, loose_notes, now)
     return list(dict.fromkeys(ids))
+
+
+def _households_together(conn: Connection, singles: list[Plan], now: datetime) -> dict[int, str]:
+    """Put the new persons of each of another registry's households (``Plan.together``)
+    in one household here: the one earlier rows of it were put in (``Plan.joins``), or
+    a new one whose head is its first row (Corridor's export lists a household's head
+    first). The file has no column saying how the others are related to the head:
+    their relationship is left unknown (none is guessed, no link is made). By plan,
+    the household each was put in."""
+    groups: dict[str, list[Plan]] = {}
+    for plan in singles:
+        if plan.together and plan.person_id:
+            groups.setdefault(plan.together, []).append(plan)
+    out: dict[int, str] = {}
+    for group in groups.values():
+        household = group[0].joins
+        members = [p.person_id for p in group if p.person_id]
+        if household is None:
+            household = uuid7()
+            site = getattr(group[0].data, "site_id", None)
+            conn.execute(
+                insert(households),
+                [{"id": household, "site_id": site, "head_person_id": members[0],
+                  "created_at": now}],
+            )  # fmt: skip
+            conn.execute(
+                update(persons)
+                .where(persons.c.id == members[0])
+                .values(household_id=household, relationship_to_head="head")
+            )
+            members = members[1:]
+        if members:
+            conn.execute(
+                update(persons)
+                .where(persons.c.id.in_(members))
+                .values(household_id=household, relationship_to_head=None)
+            )
+        out.update({id(p): household for p in group})
+    return out
 
 
 def _remember(

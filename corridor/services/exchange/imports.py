@@ -3,7 +3,8 @@
 A format (``corridor.formats``) parses a file into records and problems; this service
 checks every record with the same schemas and rules as the API, finds what is new, what
 updates an earlier import and what is already here (by the record's id in the system it
-came from, kept in ``imported_records``), runs the matching engine against the registry
+came from, or for a row with none the keyed fingerprint of its content, ``_fingerprint``,
+kept in ``imported_records``), runs the matching engine against the registry
 for each new person (suspected duplicates), and writes everything in one transaction,
 or nothing when any record is bad (unless bad records are skipped) or on a dry run.
 
@@ -28,10 +29,12 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from corridor.domain.control_characters import REASON, control_character
 from corridor.domain.ids import InvalidRegistrationNumber, normalise_registration_number
-from corridor.errors import Conflict, Forbidden, Problem
+from corridor.domain.names import NAME_PARTS
+from corridor.errors import Conflict, Forbidden, NotFound, Problem
 from corridor.formats import registry
 from corridor.formats.records import Issue, Parsed, Record
 from corridor.schemas import HouseholdIn, PersonDetails, PersonIn, PersonPatch
+from corridor.security.errors import KeyUnavailable
 from corridor.services.base import AuditHook, Service
 from corridor.services.exchange.import_writes import Plan, chunks, write
 from corridor.services.registration.merges import MergeService
@@ -150,6 +153,7 @@ class ImportService(Service):
         if options.from_registry:
             report.problems += _from_registry(parsed, options.site_id)
         report.problems += _unkeepable(parsed)
+        report.problems += _fingerprint(parsed.records, self.registration.vault)
         space = registry.id_space(parsed.source)
         bad_lines = {i.line for i in parsed.issues if i.fatal}
         with self.db.read() as conn:
@@ -168,6 +172,16 @@ class ImportService(Service):
                     plan.action == "update"
                     and plan.person_id
                     and isinstance(plan.data, PersonPatch)
+                ):
+                    plan.data = self._names_as_held(conn, plan.person_id, plan.data)
+                    stamp = record.changed_at or record.source_date
+                    if stamp is not None:
+                        earlier = known["earlier"].get(record.key) if record.key else None
+                        plan = self._since_export(conn, plan, stamp, earlier, report.problems)
+                if (
+                    plan.action == "update"
+                    and plan.person_id
+                    and isinstance(plan.data, PersonPatch)
                     and self.registration.changes_nothing(conn, plan.person_id, plan.data)
                 ):
                     # What the row says the person already holds (Corridor's own export
@@ -177,6 +191,7 @@ class ImportService(Service):
                 if options.progress:
                     options.progress("checking", n, total)
             self._check_sites(conn, plans, report.problems, options.allowed_sites)
+            _together(conn, plans, known)
         if options.patch_check is not None:
             self._check_fields(plans, options.patch_check, report.problems)
         bad_lines |= {i.line for i in report.problems if i.fatal}
@@ -396,7 +411,12 @@ class ImportService(Service):
             issues.append(Issue(record.line, "record_id", "person not found"))
             return Plan(record, "skip")
         if record.household and person_id is None and not record.expired:
-            plan = _new_in_household(record, known["shared"][record.household], issues)
+            rows = known["shared"][record.household]
+            if options.from_registry and rows > 1:
+                # Another registry's household: a new household here (``_together``).
+                data = self._validate_new(record, options, issues)
+                return Plan(record, "create", data, together=record.household)
+            plan = _new_in_household(record, rows, issues)
             if plan is not None:
                 return plan
         elif (
@@ -447,7 +467,9 @@ class ImportService(Service):
             )
             return Plan(record, "unchanged", person_id=person_id)
         if person_id is not None:
-            if earlier and earlier["content_hash"] == record.content_hash():
+            if earlier and (
+                record.fingerprinted or earlier["content_hash"] == record.content_hash()
+            ):
                 return Plan(record, "unchanged", person_id=person_id)
             if record.members or record.resent_conflicts:
                 # A form submission edited since it was imported: what was registered
@@ -472,6 +494,87 @@ class ImportService(Service):
             return Plan(record, "update", patch, person_id)
         data = self._validate_new(record, options, issues)
         return Plan(record, "create", data)
+
+    def _names_as_held(self, conn: Connection, person_id: str, patch: PersonPatch) -> PersonPatch:
+        """A row's names read against the person it corrects: a name chain that is the
+        person's own, cut into parts by position (a full name or an original-script
+        chain split own, father's, grandfather's, family: "Mariam Fadi Saleh" for Mariam
+        daughter of Fadi, of the Saleh family), and an alternate name that is their
+        whole chain or their kunya (PFIF has no field for a father's or grandfather's
+        name, nor for a kunya: Corridor's export puts them in ``full_name`` and
+        ``alternate_names``), say nothing new and are left out. Before, such a row read
+        back from Corridor's own export added the person's full name as an alternate
+        name, or moved their family name into the grandfather's place."""
+        given = patch.model_dump(exclude_unset=True)
+        if not any(k in given for k in (*NAME_PARTS, "alternate_names")):
+            return patch
+        try:
+            names: dict[str, Any] = self.registration._person(conn, person_id)["names"]
+        except NotFound:
+            return patch
+        held: set[str] = set()
+        for suffix in ("", "_original"):
+            parts = [p + suffix for p in NAME_PARTS[:4]]
+            chain = " ".join(names.get(p) or "" for p in parts).split()
+            held.add(" ".join(chain))
+            said = [p for p in parts if p in given]
+            if said and " ".join(given.get(p) or "" for p in parts).split() == chain:
+                for p in said:
+                    given.pop(p)
+        if names.get("kunya"):
+            held.add(" ".join(str(names["kunya"]).split()))
+        kept = list(names.get("alternate_names") or [])
+        if "alternate_names" in given:
+            new = [
+                n
+                for n in given["alternate_names"] or []
+                if " ".join(n.split()) not in held or n in kept
+            ]
+            if new:
+                given["alternate_names"] = new
+            else:
+                given.pop("alternate_names")
+        return PersonPatch.model_validate(given)
+
+    def _since_export(
+        self,
+        conn: Connection,
+        plan: Plan,
+        stamp: datetime,
+        earlier: dict[str, Any] | None,
+        issues: list[Issue],
+    ) -> Plan:
+        """A row dated before the person's record last changed here: a row of Corridor's
+        own table export (its ``changed_at``, the record's last change when exported), a
+        PFIF record (its ``source_date``: in Corridor's own export, the same) read back
+        after a registrar corrected the person. A field the row says otherwise than the
+        record now may be one corrected since: each is left out with a warning on its
+        line and field; what the row says alike changes nothing ("unchanged"). A record
+        whose person has changed here only by its own earlier import (the last change
+        is no later than that import) updates them as before, as does a row with no
+        date (a partner's table). Before, the file's older values silently replaced the
+        correction. Compared to the second (PFIF's dates have no fraction)."""
+        assert plan.person_id is not None and isinstance(plan.data, PersonPatch)
+        [live] = queries.survivors(conn, [plan.person_id])
+        changed = conn.execute(select(persons.c.updated_at).where(persons.c.id == live)).scalar()
+        if changed is None or changed.replace(microsecond=0) <= stamp.replace(microsecond=0):
+            return plan
+        if earlier and earlier["person_id"] == live and changed <= earlier["imported_at"]:
+            return plan  # no change here since this record's own import
+        record = plan.record
+        for name, value in plan.data.model_dump(exclude_unset=True).items():
+            if self.registration.changes_nothing(
+                conn, live, PersonPatch.model_validate({name: value})
+            ):
+                continue
+            reason = N_(
+                "the person's record was changed in Corridor after this file was exported: "
+                "the file's {field} is not applied (it may undo a correction); correct it "
+                "on the person's page, or import a fresh export",
+                field=name,
+            )
+            issues.append(Issue(record.line, name, reason, fatal=False))
+        return Plan(record, "unchanged", person_id=plan.person_id)
 
     def _merged_since(self, conn: Connection, plan: Plan, issues: list[Issue]) -> Plan:
         """A row naming a person merged into another since the file was made (Corridor's
@@ -678,6 +781,64 @@ def _from_registry(parsed: Parsed, site_id: str | None) -> list[Issue]:
         "its persons are registered at (--site, site_id)"
     )
     return [Issue(None, "site_id", reason)]
+
+
+# A row with no id is remembered by this prefix and the keyed hash of its content.
+FINGERPRINT = "fingerprint:"
+
+
+def _fingerprint(records: Sequence[Record], vault: Any) -> list[Issue]:
+    """Give each row with no id of its own (no ``record_id``, registration number or
+    submission uuid: a partner's plain table, a Kobo export without ``_uuid``) a key:
+    the keyed hash (the vault's lookup hash) of its normalised content
+    (``Record.normalised``) and of how many rows before it in the file say the same.
+    The same file imported again, or a partner's cumulative file (yesterday's rows and
+    today's), then finds its rows taken in before ("unchanged") and registers only the
+    new ones; a row saying anything else (a namesake, a corrected spelling) is new, and
+    goes through the matching engine as before. A second identical row in one file is a
+    second person (the count), as before. Without a master key nothing can be hashed:
+    the rows are registered as before, with a warning. Before, such rows were
+    registered again on every import."""
+    seen: Counter[str] = Counter()
+    for record in records:
+        if record.key or record.corridor_id or record.registration_number or record.expired:
+            continue
+        text = record.normalised()
+        seen[text] += 1
+        try:
+            hashed = vault.lookup_hash("import.row", f"{text}\0{seen[text]}")
+        except KeyUnavailable:
+            reason = N_(
+                "no master key is configured: rows without a record_id cannot be "
+                "recognised when imported again"
+            )
+            return [Issue(None, "record_id", reason, fatal=False)]
+        record.key = FINGERPRINT + hashed
+        record.fingerprinted = True
+    return []
+
+
+def _together(conn: Connection, plans: Sequence[Plan], known: dict[str, Any]) -> None:
+    """The new persons of another registry's household (rows of a ``from_registry``
+    file sharing a ``household_id``) join the household here that earlier rows of the
+    same household were put in (a cumulative file: a member added there since), if
+    any; else ``write`` makes them a new household. Never one of this registry's
+    households of the same id: the file's household ids are that registry's."""
+    labels = {p.together for p in plans if p.together}
+    if not labels:
+        return
+    here: dict[str, str] = {}
+    for plan in plans:
+        label = plan.record.household
+        if label not in labels or plan.action == "create" or not plan.person_id:
+            continue
+        earlier = known["earlier"].get(plan.record.key) or {}
+        household = earlier.get("household_id") or known["households"].get(plan.person_id)
+        if household:
+            here.setdefault(label, household)
+    for plan in plans:
+        if plan.together and plan.together in here:
+            plan.joins = here[plan.together]
 
 
 def _named_by_number(
