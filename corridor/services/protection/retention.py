@@ -77,6 +77,9 @@ ACTIONS = {"person": "anonymise", "tracing_reunited": "anonymise",
            "alert": "delete", "audit_event": "report"}  # fmt: skip
 DONE = {"anonymise": "anonymised", "delete": "deleted"}  # as the disposal log says it
 
+# What an erased person's import records say of the file's content: nothing.
+ERASED_CONTENT = "0" * 64
+
 
 @dataclass(frozen=True)
 class Category:
@@ -466,9 +469,13 @@ def anonymise(conn: Connection, ids: list[str], now: datetime) -> None:
         .where(pfif_notes.c.person_id.in_(ids))
         .values(author_name=None, last_known_location=None, text=None)
     )
-    # The hashes of what a PFIF record wrote on them (names among them): gone.
+    # The hashes of what a PFIF record wrote on them (names among them), and the digest
+    # of what each file said of them (a plain SHA-256: a guess of their details would
+    # confirm it): gone. The record's key stays and turns a re-import away.
     conn.execute(
-        update(imported_records).where(imported_records.c.person_id.in_(ids)).values(fields=None)
+        update(imported_records)
+        .where(imported_records.c.person_id.in_(ids))
+        .values(fields=None, content_hash=ERASED_CONTENT)
     )
     conn.execute(
         delete(relationships).where(
