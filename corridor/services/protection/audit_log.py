@@ -31,6 +31,19 @@ DEFAULT_PURPOSE: dict[str, str] = {
     "tracing.write": N_("family tracing case work"),
     "export.bulk": N_("data exchange with a partner"),
     "person.merge": N_("review and merge of duplicate records"),
+    "person.export": N_("export of personal data"),
+    "person.print": N_("printing a wristband or card"),
+    "person.renumber": N_("a new registration number"),
+    "manifest.write": N_("transport manifest work"),
+    "figures.read": N_("site figures"),
+    "audit.read": N_("data protection review"),
+    "export.approve": N_("approval of a bulk export"),
+    "retention.hold": N_("legal hold"),
+    "retention.run": N_("retention and disposal"),
+    "keys.admin": N_("key management"),
+    "keys.destroy": N_("evacuation drill: destroying a site's keys"),
+    "sites.admin": N_("site administration"),
+    "users.admin": N_("user administration"),
 }
 
 
