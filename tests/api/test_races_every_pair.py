@@ -196,6 +196,11 @@ class Lab:
             first = world_database(request, backend, "races", own=True)
             first.dispose()
             self.work = str(first.url.database)
+            # A file copy of the template: half the time of PostgreSQL 15's default
+            # (WAL_LOG) on these small databases (the test server runs with fsync off).
+            with self.admin.connect() as conn:
+                version = int(conn.execute(text("SHOW server_version_num")).scalar_one())
+            self.strategy = " STRATEGY FILE_COPY" if version >= 150000 else ""
             self.url = self.server.url_for(self.work)
         self.dbs = [Database(self.url), Database(self.url)]
         self.world = build_world(self.dbs[0], self.clock)
@@ -267,7 +272,7 @@ class Lab:
         if self.server is None:
             shutil.copy(self.url.removeprefix("sqlite:///"), self.dir / name)
         else:
-            self._sql(f'CREATE DATABASE "{name}" TEMPLATE "{self.work}"')
+            self._sql(f'CREATE DATABASE "{name}" TEMPLATE "{self.work}"{self.strategy}')
         return name
 
     def load(self, name: str) -> None:
@@ -281,7 +286,7 @@ class Lab:
             shutil.copy(self.dir / name, work)
         else:
             self._sql(f'DROP DATABASE "{self.work}" WITH (FORCE)')
-            self._sql(f'CREATE DATABASE "{self.work}" TEMPLATE "{name}"')
+            self._sql(f'CREATE DATABASE "{self.work}" TEMPLATE "{name}"{self.strategy}')
 
     def close(self) -> None:
         for client in (self.officer, *self.apps):
