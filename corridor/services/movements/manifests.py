@@ -302,8 +302,11 @@ class ManifestService(Service):
                 raise ValidationFailed(
                     [Problem("person_ids", N_("an empty manifest cannot be dispatched"))]
                 )
+            # The persons' row locks before their state is checked: an event recorded on
+            # one of them at the same moment (a hospital admission, a death) is seen, or
+            # waits and then finds them in transit (tests/api/test_races_every_pair.py).
+            on_board = locations.lock_persons(conn, [i["person_id"] for i in items])
             problems, named = self._dispatch_problems(conn, m, items, scope)
-            on_board = [i["person_id"] for i in items]
             problems += _not_before_last(conn, "departed_at", at, now, on_board)
             if problems:
                 raise ValidationFailed(problems, shown=named)

@@ -54,7 +54,7 @@ from corridor.services.tracing.retention import (
     forget_notes,
     set_aside_proposed,
 )
-from corridor.storage import changes, queries
+from corridor.storage import changes, locations, queries
 from corridor.storage.bulk import insert_rows
 from corridor.storage.database import Database
 from corridor.storage.import_tables import imported_records, pfif_notes
@@ -234,6 +234,12 @@ class RetentionService(Service):
         within = nullcontext(conn) if conn is not None else self.db.transaction()
         with within as conn:
             person_id = live_id(conn, person_id)  # a merged id: its survivor (issue 15)
+            # The person's row lock before anything of theirs is read, as a merge, an
+            # event or a PATCH takes it: a merge made at the same moment commits first and
+            # the record it merged in is erased too (or this waits, then finds the person
+            # merged elsewhere or erased already: tests/api/test_races_every_pair.py).
+            locations.lock_persons(conn, [person_id])
+            person_id = live_id(conn, person_id)
             row = queries.person_row(conn, person_id, scope)  # NotFound: unknown or out of scope
             merged = queries.merged_into(conn, person_id)
             held = [person_id] if row["legal_hold"] else []

@@ -77,7 +77,8 @@ def remove_link(
     if len(found) < 2:
         raise LinkNotFound([p for p in ends if p not in found])
     row = _link(conn, link_id)  # read again behind the locks
-    assert row is not None  # rows of links are never deleted but by retention's erasure
+    if row is None:  # erased while this waited on the locks (erasure deletes the links)
+        raise LinkNotFound()
     if row["removed_at"] is not None:
         raise Conflict(N_("this family link was removed already"), field="link_id")
     inverse = conn.execute(

@@ -7,8 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Connection,
+    Select,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from corridor.domain.tracing import ERASED
 from corridor.storage.tracing_tables import (
@@ -135,6 +147,15 @@ def forget_notes(conn: Connection, person_ids: list[str]) -> None:
         chunk = person_ids[start : start + CHUNK]
         theirs = select(tracing_matches.c.id).where(tracing_matches.c.person_id.in_(chunk))
         found = select(tracing_cases.c.id).where(tracing_cases.c.found_person_id.in_(chunk))
+        # The cases' row locks first, as a case's decisions take them: a decision made at
+        # the same moment commits before the notes are blanked, and its reason is blanked
+        # with them (not left behind, naming an erased person: tests/api/test_races_every_pair.py).
+        lock_cases(
+            conn,
+            select(tracing_matches.c.case_id)
+            .where(tracing_matches.c.person_id.in_(chunk))
+            .union(found),
+        )
         conn.execute(
             update(tracing_case_events)
             .where(
@@ -153,6 +174,17 @@ def forget_notes(conn: Connection, person_ids: list[str]) -> None:
         )
 
 
+def lock_cases(conn: Connection, cases: Select[Any] | CompoundSelect[Any]) -> None:
+    """Take the row locks (``FOR UPDATE`` on PostgreSQL, in id order; SQLite's one writer
+    holds them already) of the cases ``cases`` selects (a select of case ids)."""
+    conn.execute(
+        select(tracing_cases.c.id)
+        .where(tracing_cases.c.id.in_(cases))
+        .order_by(tracing_cases.c.id)
+        .with_for_update()
+    ).all()
+
+
 def set_aside_proposed(
     conn: Connection, person_ids: list[str], now: datetime, reason: str = ERASED
 ) -> None:
@@ -163,6 +195,16 @@ def set_aside_proposed(
     (``WITHDREW``: they withdrew their consent to tracing)."""
     for start in range(0, len(person_ids), CHUNK):
         chunk = person_ids[start : start + CHUNK]
+        # The cases' row locks first (in id order), then the matches read again behind
+        # them, as a case's decisions do: a confirmation or a rejection made at the same
+        # moment is seen and kept, not overwritten as "erased" under a case verified
+        # (tests/api/test_races_every_pair.py).
+        lock_cases(
+            conn,
+            select(tracing_matches.c.case_id).where(
+                tracing_matches.c.person_id.in_(chunk), tracing_matches.c.status == "proposed"
+            ),
+        )
         proposed = conn.execute(
             select(tracing_matches.c.id, tracing_matches.c.case_id)
             .where(tracing_matches.c.person_id.in_(chunk), tracing_matches.c.status == "proposed")
