@@ -56,7 +56,7 @@ from corridor.web import create_app
 from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
 from tests.conftest import MASTER_KEY, Clock, world_database
 from tests.support.route_table import NO_KEY, RouteCase, fill, route_cases
-from tests.support.route_world import World, build_world, token_client
+from tests.support.route_world import World, build_world, close_worlds, token_client
 
 MATRIX = default_matrix()
 APP = create_app(Settings(database_url="sqlite://", master_key=MASTER_KEY))
@@ -296,11 +296,7 @@ def _env(request: pytest.FixtureRequest, backend: str) -> Env:
 @pytest.fixture(scope="module", autouse=True)
 def _close_worlds() -> Iterator[None]:
     yield
-    for built in ENVS.values():
-        for client in built.clients.values():
-            client.close()
-        built.db.dispose()
-    ENVS.clear()
+    close_worlds(ENVS)
 
 
 @pytest.fixture

@@ -99,6 +99,7 @@ from tests.support.route_world import (
     TEXT_FIELDS,
     World,
     build_world,
+    close_worlds,
     enrol_node_behind,
     token_client,
     walk_json,
@@ -251,11 +252,7 @@ def _env(request: pytest.FixtureRequest, backend: str, writes: bool = False) -> 
 @pytest.fixture(scope="module", autouse=True)
 def _close_worlds() -> Iterator[None]:
     yield
-    for built in ENVS.values():
-        for client in built.clients.values():
-            client.close()
-        built.db.dispose()
-    ENVS.clear()
+    close_worlds(ENVS)
 
 
 @pytest.fixture

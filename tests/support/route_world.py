@@ -133,6 +133,16 @@ class World:
         return self.records[kind]
 
 
+def close_worlds(envs: dict[Any, Any]) -> None:
+    """A module's teardown of the worlds it built: every client closed, every database
+    disposed of, and the module's cache emptied."""
+    for built in envs.values():
+        for client in built.clients.values():
+            client.close()
+        built.db.dispose()
+    envs.clear()
+
+
 def token_client(
     database: Database,
     clock: Clock,

@@ -52,6 +52,7 @@ from tests.support.route_world import (
     RECORDS,
     World,
     build_world,
+    close_worlds,
     token_client,
 )
 
@@ -291,11 +292,7 @@ def _env(request: pytest.FixtureRequest) -> Env:
 @pytest.fixture(scope="module", autouse=True)
 def _close_worlds() -> Iterator[None]:
     yield
-    for built in ENVS.values():
-        for client in built.clients.values():
-            client.close()
-        built.db.dispose()
-    ENVS.clear()
+    close_worlds(ENVS)
 
 
 @pytest.fixture
