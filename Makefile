@@ -29,8 +29,10 @@ audit: install
 # The suite in worker processes, one test file to a worker (a file's tests share their
 # world: the route table's, a live server). The schema fuzzing runs among them, one test
 # per operation as alone (it ran apart, after the rest, while the other worker idled).
+# Files are handed out longest first (tests/support/durations.py), not by their number of
+# tests: the long files of few tests no longer end the run on one core.
 test: install system-deps lint audit
-	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 
 demo: install
 	$(BIN)/corridor demo --db sqlite:///corridor-demo.db --serve

@@ -30,7 +30,23 @@ from corridor.storage import Database
 from corridor.storage.migrate import upgrade
 from corridor.storage.tables import metadata
 from corridor.web import create_app
+from tests.support import durations, portals
 from tests.support.pgserver import PgServer, postgres_unavailable_reason, start_postgres
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The way before, for benchmarks/bench_test_portals.py: a loop per request.
+    if os.environ.get("CORRIDOR_TEST_PORTALS") != "per-request":
+        portals.install()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    portals.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    durations.longest_first(items)  # the longest files first (tests/support/durations.py)
+
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

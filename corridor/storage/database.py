@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -132,6 +133,11 @@ class Database:
         else:
             self.engine = create_engine(self.url, echo=echo, pool_size=10, max_overflow=20)
             self.engine.update_execution_options(**{COPY_OPTION: copy_rows})
+        # A Database let go without ``dispose()`` (an app whose shutdown never ran, one
+        # caught in a reference cycle with its services) closes its pooled connections
+        # when collected: else each is left to the garbage collector, which drops it
+        # without telling the server (psycopg's "deleted while still open").
+        weakref.finalize(self, self.engine.dispose)
 
     def _sqlite_begin(self, conn: Connection) -> None:
         mode = "IMMEDIATE" if getattr(self._local, "immediate", False) else "DEFERRED"
