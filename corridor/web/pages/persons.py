@@ -137,7 +137,12 @@ def record_health(
             raise Forbidden(N_("Medical details are recorded by health staff"))
 
     try:
-        data = forms.parse(PersonPatch, forms.health_record(form))
+        # Another role's post (a page kept open after the role was taken away, or made
+        # by hand) is refused whatever it holds: its values are not read, so that the
+        # refusal is the 403 that says why (after the scope check), never the form's
+        # problems on a person page that shows no health form to mark them on.
+        sent = forms.health_record(form) if who.sees("medical") else {}
+        data = forms.parse(PersonPatch, sent)
         retry.run(
             who,
             lambda guard: svc.registration.update_person(
