@@ -37,9 +37,11 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+import corridor.web
 from corridor.security.roles import Role, default_matrix
 from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
 from corridor.web.i18n import LANG_COOKIE
@@ -433,3 +435,23 @@ def test_every_writing_form_with_a_field_is_covered() -> None:
             assert case.key in with_fields, case.key
             roles = {c.role for c in KEPT_CASES if c.form.route == case.key}
             assert roles == set(_offered(case)), case.key
+
+
+TEMPLATES = Path(corridor.web.__file__).parent / "templates"
+# A problem a template prints from its page's ``errors``: ``{{ errors.get(...) }}``,
+# ``{{ errors[...] }}`` (a macro given ``errors`` prints them itself, with ``tr``).
+SHOWS_A_PROBLEM = re.compile(r"\{\{[^}]*\berrors(?:\.get\(|\[)[^}]*\}\}")
+
+
+def test_every_problem_a_page_shows_is_in_the_readers_language() -> None:
+    """Why a form was refused is a service's ``Text`` (its English and its message id),
+    said in the page's language by ``tr``: printed without it, a pair of the duplicates
+    queue, a sync conflict and a held erasure said why in English on the Arabic and
+    Kurmanji pages (pages the route table's world does not offer those forms on)."""
+    bare = [
+        f"{path.name}: {shown}"
+        for path in sorted(TEMPLATES.glob("*.html"))
+        for shown in SHOWS_A_PROBLEM.findall(path.read_text())
+        if "|tr" not in shown
+    ]
+    assert not bare, bare
