@@ -12,8 +12,10 @@ and every other control of the form given a distinctive value of its own, the an
     record moved on (404, 409) or the value named a choice the page no longer offers
     (``_marks``: an alert says why); never the bare error page of a 422;
 (b) each other text, select and textarea control as the user typed it (the re-rendered
-    control holds the posted value; a select has the posted option selected), every row
-    of a list included (eight members of a household, eight persons sought);
+    control holds the posted value; a select has the posted option selected; a box of
+    each name ticked stays ticked), every row of a list included (eight members of a
+    household, eight persons sought); and the refused text itself, to be corrected
+    rather than typed again (but where ``TYPED_AFRESH`` says why not);
 (c) the refused field marked (``_marks``);
 (d) nothing written (the audit of the page shown again, and the look-up counted, aside).
 
@@ -91,6 +93,12 @@ TYPED = {
     "pcode": "SY0905",
 }
 LANGUAGES = ("ar", "ku")
+# Refused text fields a page leaves empty on purpose, and why (any other comes back as
+# typed too, to be corrected rather than typed again).
+TYPED_AFRESH = {
+    ("POST /dpo/drill/{site_id}", "confirm"): "destroying a site's keys is confirmed by "
+    "typing the site's name afresh",
+}
 # Forms whose page the world does not show again after a refusal, and where what they
 # hold is checked instead: a new form that comes back nowhere fails here, not silently.
 NOT_SHOWN_HERE = {
@@ -418,6 +426,9 @@ def test_refused_form_keeps_what_was_typed(env: Env, case: KeptCase) -> None:
         assert not _lost(text, url, kept), (said, _lost(text, url, kept))
     else:
         assert case.form.route in NOT_SHOWN_HERE, (said, "the form is not shown again")
+    refused = controls.get(marked)
+    if refused and refused.kind in ("text", "textarea") and (route.key, marked) not in TYPED_AFRESH:
+        assert not _lost(text, url, {marked: case.form.value}), (said, "the value refused")
     # In the reader's language: the page, and the words that mark the field.
     assert f'<html lang="{case.lang}"' in text, said
     words = _reasons(text, marked)
