@@ -171,6 +171,7 @@ class Control:
 
 # The controls a user sets, and what the page must show again of each.
 SET_BY_USER = ("text", "textarea", "select", "checkbox", "radio")
+TYPED_KINDS = ("text", "textarea", "select")
 
 
 class Forms(html.parser.HTMLParser):
@@ -396,11 +397,21 @@ def _reasons(text: str, field: str) -> set[str]:
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in KEPT_CASES])
 def test_refused_form_keeps_what_was_typed(env: Env, case: KeptCase) -> None:
+    marked = _sent_as(case.form)
+    _refused_keeps(env, case, {marked: case.form.value}, marked, drop=case.form.field)
+
+
+def _refused_keeps(
+    env: Env, case: KeptCase, given: dict[str, str], marked: str, drop: str | None = None
+) -> None:
+    """Post ``case``'s form (the route table's, ``drop`` left out) with ``given`` and every
+    other control filled in: refused on ``marked``, as (a) to (d) say, in the case's
+    language."""
     route = CASES[case.form.route]
     url, body = _base(env, route, case.role)
-    marked = _sent_as(case.form)
-    body.pop(case.form.field)
-    body[marked] = case.form.value
+    if drop is not None:
+        body.pop(drop)
+    body.update(given)
     # The form as the page offers it after a refusal: its controls, filled in.
     _, first = _post(env, case, url, body)
     offered = forms_posting_to(first, url)
@@ -416,10 +427,11 @@ def test_refused_form_keeps_what_was_typed(env: Env, case: KeptCase) -> None:
     assert 400 <= status < 500, said
     assert _marks(text, marked, route.path), said  # (c)
     shown = forms_posting_to(text, url)
-    if status == 422 and _error_page(text):  # (a): the form again, or why it is not
-        # Only for a value the page made, not one typed (a list's selection, hidden in
-        # the export form), and naming it.
-        typed = marked in controls and controls[marked].kind in ("text", "textarea", "select")
+    if _error_page(text) and (status == 422 or marked in controls):
+        # (a): the form again, or why it is not. The error page only for a value the
+        # page made, not one typed (a list's selection, hidden in the export form),
+        # naming it.
+        typed = marked in controls and controls[marked].kind in TYPED_KINDS
         assert not typed and _names_problem(text, marked), (said, _reasons(text, marked))
     if offered:  # (b)
         assert shown, (said, "the form is not shown again")
@@ -427,8 +439,11 @@ def test_refused_form_keeps_what_was_typed(env: Env, case: KeptCase) -> None:
     else:
         assert case.form.route in NOT_SHOWN_HERE, (said, "the form is not shown again")
     refused = controls.get(marked)
-    if refused and refused.kind in ("text", "textarea") and (route.key, marked) not in TYPED_AFRESH:
-        assert not _lost(text, url, {marked: case.form.value}), (said, "the value refused")
+    value = body[marked]
+    if refused and (route.key, marked) not in TYPED_AFRESH and (
+        refused.kind in ("text", "textarea") or value in refused.options
+    ):
+        assert not _lost(text, url, {marked: value}), (said, "the value refused")
     # In the reader's language: the page, and the words that mark the field.
     assert f'<html lang="{case.lang}"' in text, said
     words = _reasons(text, marked)
@@ -436,6 +451,38 @@ def test_refused_form_keeps_what_was_typed(env: Env, case: KeptCase) -> None:
     if case.lang != "en":
         _, english = _post(env, case, url, sent, "en")
         assert not words & _reasons(english, marked), (said, words)
+
+
+# A choice the service refuses for what it would do (the API's 409, naming the field),
+# not for its shape: the form's route -> (the values sent over the route table's form,
+# the field refused). It is a problem of what was chosen, shown on the form as a value
+# refused is.
+SERVICE_REFUSALS: dict[str, list[tuple[dict[str, str], str]]] = {
+    "POST /persons/{person_id}/events": [
+        ({"kind": "discharged"}, "kind"),  # the adult is at a camp, not in hospital
+        ({"kind": "transferred"}, "to_site_id"),  # to the camp she is at
+    ],
+    "POST /admin/sites": [({"name": "Camp Alpha"}, "name")],  # the world's site A's
+    "POST /admin/sites/{site_id}": [({"name": "Camp Bravo"}, "name")],  # site B's
+}
+SERVICE_CASES = [
+    (KeptCase(FormCase(route, field, "by_the_service", value.get(field, "")), role, lang), value)
+    for route, refusals in SERVICE_REFUSALS.items()
+    for value, field in refusals
+    for role in _offered(CASES[route])
+    for lang in ("en", *(LANGUAGES if role == _offered(CASES[route])[0] else ()))
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "given"), [pytest.param(c, g, id=c.id) for c, g in SERVICE_CASES]
+)
+def test_a_choice_the_service_refuses_keeps_the_form(
+    env: Env, case: KeptCase, given: dict[str, str]
+) -> None:
+    """A discharge of a person not in hospital, a move to the site the person is at, a
+    site named as another: refused by the service, as a value the form checks is."""
+    _refused_keeps(env, case, given, case.form.field)
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in REFUSED_CASES])
