@@ -464,6 +464,9 @@ SERVICE_REFUSALS: dict[str, list[tuple[dict[str, str], str]]] = {
     ],
     "POST /admin/sites": [({"name": "Camp Alpha"}, "name")],  # the world's site A's
     "POST /admin/sites/{site_id}": [({"name": "Camp Bravo"}, "name")],  # site B's
+    "POST /admin/users": [({"username": "world-a"}, "username")],  # the world's officer's
+    # The administrator's own account (the route table's): their role kept.
+    "POST /admin/users/{user_id}": [({"roles": "coordinator"}, "roles")],
 }
 SERVICE_CASES = [
     (KeptCase(FormCase(route, field, "by_the_service", value.get(field, "")), role, lang), value)
