@@ -65,6 +65,11 @@ RecordId = Annotated[str, StringConstraints(max_length=ID.length or 36)]
 RegistrationNumberText = Annotated[str, StringConstraints(max_length=40)]
 PhoneText = Annotated[str, StringConstraints(max_length=40)]
 DocumentNumberText = Annotated[str, StringConstraints(max_length=60)]
+# An item of a list of texts: an agency a person's details may be shared with; a name
+# an enquirer gives (another name of the person sought, a relative's). Each was stored
+# at any length (a 50,000-character agency registered a person).
+AgencyName = Annotated[str, StringConstraints(max_length=200)]
+DescribedName = Annotated[str, StringConstraints(max_length=300)]
 # An identifier from a biometric system (a template or enrolment reference): short text,
 # so that a raw image (kilobytes of base64) can never be stored in its place.
 BiometricReference = Annotated[
@@ -277,7 +282,7 @@ class VulnerabilitiesIn(Strict):
 
 class ConsentIn(Strict):
     tracing: bool = Field(description="The person agrees to be found by tracing enquiries")
-    share_with: list[str] = Field(default_factory=list, description="Named agencies")
+    share_with: list[AgencyName] = Field(default_factory=list, description="Named agencies")
 
 
 class NamesIn(Strict):
@@ -576,14 +581,14 @@ class SoughtDescription(Strict):
     grandfather_name: str | None = Field(default=None, max_length=100)
     family_name: str | None = Field(default=None, max_length=100)
     name_original_script: str | None = Field(default=None, max_length=300)
-    alternate_names: list[str] = Field(default_factory=list, max_length=20)
+    alternate_names: list[DescribedName] = Field(default_factory=list, max_length=20)
     sex: Sex | None = None
     birth_year: int | None = Field(default=None, ge=1880, le=2100)
     age: int | None = Field(default=None, ge=0, le=120, description="Approximate age today")
     nationality: str | None = Field(default=None, min_length=3, max_length=3)
     place_of_origin: str | None = Field(default=None, max_length=200)
     mother_name: str | None = Field(default=None, max_length=200)
-    relatives_names: list[str] = Field(default_factory=list, max_length=20)
+    relatives_names: list[DescribedName] = Field(default_factory=list, max_length=20)
 
 
 MatchPurpose = Literal["tracing", "deduplication"]

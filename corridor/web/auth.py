@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
-from pydantic import Field
+from pydantic import Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from corridor.errors import Forbidden, Unauthenticated
@@ -150,7 +150,11 @@ def change_password(
 
 class TokenIn(Strict):
     name: str = Field(min_length=1, max_length=100)
-    scopes: list[str] = Field(min_length=1, description="Actions the token may do")
+    # An action's name is short: one far too long is refused on its item, not quoted
+    # back in the refusal of an action no role may do.
+    scopes: list[Annotated[str, StringConstraints(max_length=100)]] = Field(
+        min_length=1, description="Actions the token may do"
+    )
     expires_at: Moment | None = None
 
 

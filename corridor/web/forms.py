@@ -161,7 +161,12 @@ def parse(model: type[M], data: dict[str, Any]) -> M:
         problems = []
         for e in exc.errors():
             field = ""
-            for part in (p for p in e["loc"] if p != "vulnerabilities"):
+            loc = tuple(p for p in e["loc"] if p != "vulnerabilities")
+            if loc[:2] == ("consent", "share_with"):
+                # The agencies, typed in one input (comma separated): its problem is
+                # that input's, not the tracing consent's box.
+                loc = ("share_with",)
+            for part in loc:
                 if isinstance(part, int):
                     field += f"[{part}]"
                     continue

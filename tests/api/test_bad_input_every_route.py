@@ -240,7 +240,7 @@ def _bad_cases() -> list[BadCase]:
                     cases.append(BadCase(route, "too_long", f, LONG))
                 elif "array" in types and _list_of_strings(f.schema):
                     long_item = Field((*f.path, 0), f.schema, False)
-                    cases.append(BadCase(route, "too_long", long_item, [LONG]))
+                    cases.append(BadCase(route, "too_long", long_item, LONG))
             if f.required:
                 cases.append(BadCase(route, "missing", f))
         if top:

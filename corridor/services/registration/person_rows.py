@@ -52,6 +52,12 @@ def birth_fields(details: Any, on: date, prefix: str, problems: list[Problem]) -
         problems.append(
             Problem(f"{prefix}estimated_age", N_("give a birth date or an estimated age, not both"))
         )
+        # Every problem at once: a birth date that is no date is said too (it was said
+        # only once the age was taken away, a second round for the officer).
+        try:
+            parse_birth_date(birth_text)
+        except ValueError as exc:
+            problems.append(Problem(f"{prefix}birth_date", text_of(exc)))
         return {}
     if birth_text:
         try:

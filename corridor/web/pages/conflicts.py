@@ -40,8 +40,14 @@ QUEUE = "/sync/conflicts"
 
 
 def _queue(
-    request: Request, svc: Services, who: Caller, errors: dict[str, str] | None = None
+    request: Request,
+    svc: Services,
+    who: Caller,
+    errors: dict[str, str] | None = None,
+    chosen: dict[str, dict[str, str]] | None = None,
 ) -> Response:
+    """The queue; after a refused decision, why (``errors``, by conflict) and the choices
+    sent (``chosen``: conflict -> field -> "ours" or "theirs"), shown again as made."""
     review = ConflictReview.of(svc)
     paging = listing.paging_of(request, (), CONFLICTS_A_PAGE)
     shown = svc.gate.sync_conflicts(who, lambda: review.queue(who.scope, paging))
@@ -55,6 +61,7 @@ def _queue(
         status=status,
         extra={
             "errors": errors or {},
+            "chosen": chosen or {},
             "pager": listing.pager(request, listed, len(shown), {}, QUEUE),
             # Not listed here (the officer's): a count, so the /sync figure adds up.
             "held": HeldErasures.of(svc).total(who.scope),
@@ -96,7 +103,14 @@ def resolve_conflict(
             shown_again,
         )
     except (ValidationFailed, Conflict) as exc:
-        return _queue(request, svc, who, {conflict_id: forms.reasons(exc)})
+        # The choices made stay made: the form shown again does not fall back to
+        # "ours" on every field (a second press would then keep ours unseen).
+        chosen = {
+            name.removeprefix(CHOICE): value
+            for name, value in form.multi_items()
+            if name.startswith(CHOICE) and isinstance(value, str)
+        }
+        return _queue(request, svc, who, {conflict_id: forms.reasons(exc)}, {conflict_id: chosen})
     return see_other(QUEUE)
 
 

@@ -99,12 +99,16 @@ def person(person_id: str, request: Request, svc: Svc, who: MayPersonRead) -> Re
     return response
 
 
+# The event form's fields (as the API's StatusEventIn names them).
+EVENT_FIELDS = ("kind", "to_site_id", "note")
+
+
 @router.post("/persons/{person_id}/events")
 def record_event(
     person_id: str, request: Request, form: Form, svc: Svc, who: MayMovementWrite, retry: Retried
 ) -> Response:
     """Hospitalised, detained, released, transferred... (the movement log)."""
-    body = {k: text(form, k) for k in ("kind", "to_site_id", "note")}
+    body = {k: text(form, k) for k in EVENT_FIELDS}
     try:
         data = forms.parse(StatusEventIn, body)
         retry.run(
@@ -118,9 +122,17 @@ def record_event(
             ),
             shown_again,
         )
-    except ValidationFailed as exc:
+    except (ValidationFailed, Conflict) as exc:
+        # What the service refuses of the choice (a discharge of a person not in
+        # hospital, a move to the site they are at: the API's 409 on its field) is
+        # said on its field as a value refused is, the form as typed: it used to be the
+        # bare error page, the note typed lost. A problem of no field of the form is
+        # said on the event's kind.
+        errors: dict[str, str] = {}
+        for p in exc.problems:
+            errors.setdefault(p.field if p.field in EVENT_FIELDS else "kind", p.reason)
         typed = {"event_typed": forms.as_values(form)}
-        return _person(request, svc, who, person_id, forms.problems_by_field(exc), typed=typed)
+        return _person(request, svc, who, person_id, errors or {"kind": exc.message}, typed=typed)
     return see_other(f"/persons/{person_id}")
 
 
@@ -137,7 +149,12 @@ def record_health(
             raise Forbidden(N_("Medical details are recorded by health staff"))
 
     try:
-        data = forms.parse(PersonPatch, forms.health_record(form))
+        # Another role's post (a page kept open after the role was taken away, or made
+        # by hand) is refused whatever it holds: its values are not read, so that the
+        # refusal is the 403 that says why (after the scope check), never the form's
+        # problems on a person page that shows no health form to mark them on.
+        sent = forms.health_record(form) if who.sees("medical") else {}
+        data = forms.parse(PersonPatch, sent)
         retry.run(
             who,
             lambda guard: svc.registration.update_person(

@@ -102,6 +102,7 @@ def enquiry_form(request: Request, who: MayTracingWrite) -> Response:
 
 
 SOUGHT_FIELD = re.compile(r"sought\[(\d{1,2})\]\.")
+TYPED_AS_ONE = re.compile(r"(\.relatives_names)\[\d+\]$")
 SOUGHT_TEXT = (
     "full_name",
     "name_original_script",
@@ -190,11 +191,17 @@ def create_enquiry(
             made.enquiry_ref(who.principal.user_id),
         )
     except ValidationFailed as exc:
-        errors = {}
+        errors: dict[str, str] = {}
         for field, reason in forms.problems_by_field(exc).items():
             for n, i in enumerate(rows):  # the n-th person sent is the form's row i
-                field = field.replace(f"sought[{n}].", f"sought[{i}].", 1)
-            errors[field] = reason
+                if field.startswith(f"sought[{n}]."):
+                    # Once: the row found is not moved on again (with a blank row 1,
+                    # the second person's problem went to row 3, not row 2).
+                    field = field.replace(f"sought[{n}].", f"sought[{i}].", 1)
+                    break
+            # A relative's name is an item of the one input typed comma separated.
+            field = TYPED_AS_ONE.sub(r"\1", field)
+            errors.setdefault(field, reason)
         extra_rows = max(rows) + 1
         return _enquiry_form(request, who, forms.as_values(form), errors, extra_rows)
     return see_other(f"/tracing/enquiries/{enquiry_id}")
