@@ -20,7 +20,9 @@ Tokens are grouped by the unit's place in the chain: the given name, the father,
 grandfather and further ancestors (``chain``: father and grandfather are one piece of
 evidence) and the family name, plus ``all_ids`` (every unit) for a name found in another
 position, and ``all_cs`` (the coarse skeletons of every unit of two letters or more: how
-many units two names share, whatever their places). ``pair_keys`` and ``name_keys`` are
+many units two names share, whatever their places), and ``seq_cs`` (each spelling's chain
+of those coarse skeletons in the order of its names: whether the names two records share
+stand in the same order). ``pair_keys`` and ``name_keys`` are
 the engine's own blocking keys (``blocking_keys``: ``p:`` pairs of names and ``n:``
 single names). Scalar columns carry the skeleton of the first spelling's unit in each place
 (term frequencies: how common the name is) and the coarse skeletons used for blocking
@@ -80,6 +82,7 @@ COLUMNS: dict[str, str] = {
     "all_ids": "list",
     "all_xs": "list",
     "all_cs": "list",
+    "seq_cs": "lists",
     "birth_year": "int",
     "sex": "str",
     "nationality": "str",
@@ -236,6 +239,7 @@ def feature_row(rec: PersonRecord) -> dict[str, Any]:
     first: dict[str, _Unit] = {}
     pair_keys: set[str] = set()
     name_keys: set[str] = set()
+    sequences: set[tuple[str, ...]] = set()
     for chain in rec.name_chains():
         seen_chain = 0
         units = [_unit(u) for u in chain.units]
@@ -256,6 +260,9 @@ def feature_row(rec: PersonRecord) -> dict[str, Any]:
             places[place].append(u)
             first.setdefault(place, u)
         pair_keys.update(_pair_keys(tuple(u.pair_cs for u in units)))
+        seq = tuple(u.coarse for u in units if len(u.coarse) >= 2)
+        if seq:
+            sequences.add(seq)
 
     given, family = _place(tuple(places["given"])), _place(tuple(places["family"]))
     father = _place(tuple(places["father"]))
@@ -298,6 +305,7 @@ def feature_row(rec: PersonRecord) -> dict[str, Any]:
         "all_ids": sorted({*given.ids, *chain_place.ids, *family.ids}),
         "all_xs": sorted({*given.xs, *chain_place.xs, *family.xs}),
         "all_cs": sorted(c for c in {*given.cs, *chain_place.cs, *family.cs} if len(c) >= 2),
+        "seq_cs": [list(q) for q in sorted(sequences)],
         "birth_year": rec.birth_year,
         "sex": sex,
         "nationality": nationality,
@@ -311,6 +319,13 @@ def feature_row_reference(rec: PersonRecord) -> dict[str, Any]:
     """One person's columns (see ``COLUMNS``); lists are sorted, empty when unknown."""
     places: dict[str, list[UnitKeys]] = {"given": [], "father": [], "grand": [], "family": []}
     first: dict[str, UnitKeys] = {}
+    # Each chain's names in order (coarse skeletons of two letters or more): the
+    # whole-name level "in the same order" (version 4).
+    sequences = sorted({
+        seq for chain in rec.name_chains()
+        if (seq := tuple(c for c in (_coarse(unit_keys(u)) for u in chain.units)
+                         if len(c) >= 2))
+    })
     for chain in rec.name_chains():
         seen_chain = 0
         for unit, role in zip(chain.units, chain.roles, strict=True):
@@ -391,6 +406,7 @@ def feature_row_reference(rec: PersonRecord) -> dict[str, Any]:
         "all_ids": toks(every),
         "all_xs": xs(every),
         "all_cs": [c for c in coarse(every) if len(c) >= 2],
+        "seq_cs": [list(q) for q in sequences],
         "birth_year": rec.birth_year,
         "sex": sex if sex in ("m", "f") else None,
         "nationality": (rec.nationality or "").strip().upper() or None,
