@@ -541,15 +541,16 @@ def _aggregate_sql(raw: str, out: str) -> list[str]:
           FROM (SELECT rp.unique_id, unnest(pk.keys) AS k FROM corridor_rp rp
                 JOIN corridor_pk pk ON pk.ua = rp.ua AND pk.ub = rp.ub)
           GROUP BY unique_id""",
-        # Each chain's coarse skeletons of two letters or more in their order; a record's
-        # distinct non-empty chains, sorted (``seq_cs``).
+        # Each chain's coarse skeletons in their order, a shorter one as a null; a
+        # record's distinct chains with a name of two letters or more, sorted (``seq_cs``).
         """CREATE TEMP TABLE corridor_seq AS
         WITH s AS (
-          SELECT r.unique_id, list(u.cx ORDER BY r.i) FILTER (WHERE length(u.c) >= 2) AS seq
+          SELECT r.unique_id,
+            list(CASE WHEN length(u.c) >= 2 THEN u.cx END ORDER BY r.i) AS seq,
+            bool_or(length(u.c) >= 2) AS named
           FROM corridor_ru r JOIN corridor_units u ON u.uid = r.uid
           GROUP BY r.unique_id, r.ci)
-        SELECT unique_id, list_sort(list_distinct(list(seq) FILTER (WHERE len(seq) > 0)))
-          AS seq_cs
+        SELECT unique_id, list_sort(list_distinct(list(seq) FILTER (WHERE named))) AS seq_cs
         FROM s GROUP BY unique_id""",
         # The first unit of each place (its scalar columns).
         """CREATE TEMP TABLE corridor_rf AS

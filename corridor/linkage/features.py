@@ -161,6 +161,11 @@ def _coarse(keys: UnitKeys) -> str:
     return coarse_skeleton(keys.skeleton) or keys.latin
 
 
+def _seq_order(seq: tuple[str | None, ...]) -> tuple[tuple[bool, str], ...]:
+    """DuckDB's order of lists (a missing name after every name, a prefix first)."""
+    return tuple((c is None, c or "") for c in seq)
+
+
 def _ids(values: Iterable[str]) -> list[str]:
     return sorted({re.sub(r"[^0-9A-Za-z]", "", v).upper() for v in values if v} - {""})
 
@@ -239,7 +244,7 @@ def feature_row(rec: PersonRecord) -> dict[str, Any]:
     first: dict[str, _Unit] = {}
     pair_keys: set[str] = set()
     name_keys: set[str] = set()
-    sequences: set[tuple[str, ...]] = set()
+    sequences: set[tuple[str | None, ...]] = set()
     for chain in rec.name_chains():
         seen_chain = 0
         units = [_unit(u) for u in chain.units]
@@ -260,8 +265,8 @@ def feature_row(rec: PersonRecord) -> dict[str, Any]:
             places[place].append(u)
             first.setdefault(place, u)
         pair_keys.update(_pair_keys(tuple(u.pair_cs for u in units)))
-        seq = tuple(u.coarse for u in units if len(u.coarse) >= 2)
-        if seq:
+        seq = tuple(u.coarse if len(u.coarse) >= 2 else None for u in units)
+        if any(seq):
             sequences.add(seq)
 
     given, family = _place(tuple(places["given"])), _place(tuple(places["family"]))
@@ -305,7 +310,7 @@ def feature_row(rec: PersonRecord) -> dict[str, Any]:
         "all_ids": sorted({*given.ids, *chain_place.ids, *family.ids}),
         "all_xs": sorted({*given.xs, *chain_place.xs, *family.xs}),
         "all_cs": sorted(c for c in {*given.cs, *chain_place.cs, *family.cs} if len(c) >= 2),
-        "seq_cs": [list(q) for q in sorted(sequences)],
+        "seq_cs": [list(q) for q in sorted(sequences, key=_seq_order)],
         "birth_year": rec.birth_year,
         "sex": sex,
         "nationality": nationality,
@@ -319,13 +324,14 @@ def feature_row_reference(rec: PersonRecord) -> dict[str, Any]:
     """One person's columns (see ``COLUMNS``); lists are sorted, empty when unknown."""
     places: dict[str, list[UnitKeys]] = {"given": [], "father": [], "grand": [], "family": []}
     first: dict[str, UnitKeys] = {}
-    # Each chain's names in order (coarse skeletons of two letters or more): the
-    # whole-name level "in the same order" (version 4).
+    # Each chain's names in order (coarse skeletons of two letters or more; a shorter
+    # name is there as a null: a name that never agrees): the whole-name level "in the
+    # same order" (version 4).
     sequences = sorted({
         seq for chain in rec.name_chains()
-        if (seq := tuple(c for c in (_coarse(unit_keys(u)) for u in chain.units)
-                         if len(c) >= 2))
-    })
+        if any(seq := tuple(c if len(c) >= 2 else None
+                            for c in (_coarse(unit_keys(u)) for u in chain.units)))
+    }, key=_seq_order)
     for chain in rec.name_chains():
         seen_chain = 0
         for unit, role in zip(chain.units, chain.roles, strict=True):

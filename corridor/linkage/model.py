@@ -91,19 +91,13 @@ def _given_differs(dialect: str) -> str:
     )
 
 
-def _cover(dialect: str, *, subset: bool = False, at_least: int = 2) -> str:
-    """Whole names agree unit by unit, whatever the places: at least ``at_least`` distinct
-    name units (coarse skeletons) are shared and, with ``subset``, every unit of the
-    record with fewer units is found in the other (an alias of two names inside a chain
-    of five)."""
+def _cover(dialect: str, *, at_least: int = 2) -> str:
+    """Whole names agree unit by unit, whatever the places and spellings: at least
+    ``at_least`` distinct name units (coarse skeletons, ``all_cs``) are shared."""
     a, b = "all_cs_l", "all_cs_r"
-    size = "len" if dialect == "duckdb" else "size"
     inter = (f"len(list_intersect({a}, {b}))" if dialect == "duckdb"
              else f"size(array_intersect({a}, {b}))")
-    cond = f"{inter} >= {at_least}"
-    if subset:
-        cond += f" AND {inter} = least({size}({a}), {size}({b}))"
-    return f"({cond})"
+    return f"({inter} >= {at_least})"
 
 
 def _partial(place: str, dialect: str) -> str:
@@ -118,23 +112,26 @@ def _partial(place: str, dialect: str) -> str:
             f" AND {inter} < least({size}({a}), {size}({b})))")
 
 
-def _in_order(dialect: str) -> str:
+def _in_order(dialect: str, *, ordered: bool = True) -> str:
     """Some spelling of each record (``seq_cs``: a chain's coarse skeletons in the order of
-    its names) has at least two names, every name of the shorter one is found in the
-    other, and the names they share stand in the same order in both: the evidence the
-    engine's alignment of two chains by position sees (a name missing in the middle
-    shifts the rest; Zafir Al Jahani in Abdelrahman Mouhamad Zafir Al Jahani), which
-    Al Jahani Zafir does not give."""
+    its names, a name of one letter as a null, which is found nowhere) shares at least two
+    names with the other, every name of the one with fewer names is found in the other,
+    and, with ``ordered``, the names they share stand in the same order in both: the
+    evidence the engine's alignment of two chains by position sees (a name missing in
+    the middle shifts the rest; Zafir Al Jahani in Abdelrahman Mouhamad Zafir Al Jahani),
+    which Al Jahani Zafir does not give. A name of one letter (a Korean syllable, an
+    initial) is a name of the chain that never agrees: Pak Il Kyu is not inside Pak Mun
+    Il."""
     a, b = "sa", "sb"
-    # Two names shared at all (cheap, on ``all_cs``) before the spellings are walked: the
-    # same result, as two names shared in order are two names shared.
-    two = _overlap_at_least("all_cs_l", "all_cs_r", 2, dialect)
+    # Two names shared at all (cheap, on ``all_cs``) before the spellings are walked:
+    # two distinct names shared in a spelling are two shared in ``all_cs``.
+    two = _cover(dialect, at_least=2)
     if dialect == "duckdb":
         def shared(x: str, y: str) -> str:
             return f"list_filter({x}, lambda v: list_contains({y}, v))"
 
         cond = (f"len({shared(a, b)}) >= 2 AND len({shared(a, b)}) = least(len({a}), len({b}))"
-                f" AND {shared(a, b)} = {shared(b, a)}")
+                + (f" AND {shared(a, b)} = {shared(b, a)}" if ordered else ""))
         return (f"({two} AND list_bool_or(list_transform(seq_cs_l, lambda {a}: list_bool_or("
                 f"list_transform(seq_cs_r, lambda {b}: {cond})))))")
 
@@ -142,7 +139,7 @@ def _in_order(dialect: str) -> str:
         return f"filter({x}, v -> array_contains({y}, v))"
 
     cond = (f"size({shared_s(a, b)}) >= 2 AND size({shared_s(a, b)}) = least(size({a}), size({b}))"
-            f" AND {shared_s(a, b)} = {shared_s(b, a)}")
+            + (f" AND {shared_s(a, b)} = {shared_s(b, a)}" if ordered else ""))
     return f"({two} AND exists(seq_cs_l, {a} -> exists(seq_cs_r, {b} -> {cond})))"
 
 
@@ -192,7 +189,7 @@ def _condition(name: str, dialect: str) -> str:
         "cover_placed": f"({_same('given', 'given', dialect)}"
         f" AND {_same('family', 'family', dialect)} AND NOT {_either_empty('chain_ids', dialect)})",
         "cover_ordered": _in_order(dialect),
-        "cover_subset": _cover(dialect, subset=True),
+        "cover_subset": _in_order(dialect, ordered=False),
         "cover_three": _cover(dialect, at_least=3),
         "identifiers_null": _either_empty("identifiers", dialect),
         "identifiers_same": o("identifiers_l", "identifiers_r"),
@@ -333,8 +330,9 @@ def build_model(model: Model | None = None) -> SplinkModel:
         # Whole names, whatever the places (the engine aligns chains by position; the
         # levels above are per place and independent, so an alias with fewer names
         # loses at every place it lacks): every unit of the name with fewer units is
-        # found in the other, or three units agree. Worth one name agreeing in another
-        # place (chain_family_factor) per unit beyond the first.
+        # found in the other (version 4: in one spelling of each, a name of one letter
+        # counted as a name that agrees nowhere), or three units agree. Worth one name
+        # agreeing in another place (chain_family_factor) per unit beyond the first.
         "cover": [
             _level("cover_null", "no name of two letters or more", None),
             _level("cover_placed", "names agree place by place (counted above)", 0.0),

@@ -194,7 +194,10 @@ def test_whole_name_columns_keep_every_unit_of_two_letters_or_more() -> None:
     # seq_cs: each spelling's names in their order (version 4), the same units.
     assert len(long["seq_cs"]) == 1 and sorted(long["seq_cs"][0]) == long["all_cs"]
     assert short["seq_cs"] == [long["seq_cs"][0][2:]]  # Zafir, then Jahani
-    assert all(len(c) >= 2 for q in korean["seq_cs"] for c in q)
+    # A name of one letter stands in its place as a null (a name that agrees nowhere).
+    assert all(c is None or len(c) >= 2 for q in korean["seq_cs"] for c in q)
+    assert [len(q) for q in korean["seq_cs"]] == [3] and None in korean["seq_cs"][0]
+    assert feature_row(PersonRecord("i", full_name="K"))["seq_cs"] == []
 
 
 def test_name_sequences_keep_each_spellings_order() -> None:
@@ -279,9 +282,16 @@ def _level_hit(comparison: str, row: dict[str, Any]) -> str:
         (["MR", "DFR", "KHN"], ["DBDRHMN", "DFR", "KHN"], "else"),  # brothers: 2 of 3
         (["DFR"], ["DFR", "KHN"], "else"),  # one name is not a whole name
         ([], ["DFR"], "cover_null"),
+        # A name of one letter (a syllable, an initial) is a name that agrees nowhere:
+        # three names sharing two with another three are not "every name" of either.
+        (["BK", "AL", None], ["BK", "MN", "AL"], "else"),
+        (["BK", None, "AL"], ["BK", "AL"], "cover_ordered"),  # the longer one's own name
+        ([None, "AL", "BK"], ["BK", "AL"], "cover_subset"),
     ],
 )
-def test_whole_name_levels_in_duckdb(left: list[str], right: list[str], level: str) -> None:
+def test_whole_name_levels_in_duckdb(
+    left: list[str | None], right: list[str | None], level: str
+) -> None:
     # The lists are one spelling each, in the order of its names (the places agree when
     # both start with a name token).
     placed = left[:1] == right[:1] == ["n:A"]
@@ -290,7 +300,8 @@ def test_whole_name_levels_in_duckdb(left: list[str], right: list[str], level: s
         for c in ("given_ids", "given_xs", "family_ids", "family_xs", "chain_ids")
         for side in "lr"
     }
-    row = {"all_cs_l": sorted(set(left)), "all_cs_r": sorted(set(right)),
+    row = {"all_cs_l": sorted({c for c in left if c}),
+           "all_cs_r": sorted({c for c in right if c}),
            "seq_cs_l": [left] if left else [], "seq_cs_r": [right] if right else [],
            **places}
     assert _level_hit("cover", row) == level
