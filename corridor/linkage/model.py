@@ -102,8 +102,8 @@ def _cover(dialect: str, *, at_least: int = 2) -> str:
 
 def _partial(place: str, dialect: str) -> str:
     """Both records give two or more names in ``place`` (coarse skeletons) and the names
-    of the one with fewer are not all found in the other: "Sok Chol" and "Mun Chol"
-    share a name, not the family name (siblings' names share a syllable)."""
+    of the one with fewer are not all found in the other: "Yong Ho" and "Chol Ho" share
+    a name, not the family name (siblings' names often share a syllable)."""
     a, b = f"{place}_cs_l", f"{place}_cs_r"
     size = "len" if dialect == "duckdb" else "size"
     inter = (f"len(list_intersect({a}, {b}))" if dialect == "duckdb"
@@ -120,8 +120,8 @@ def _in_order(dialect: str, *, ordered: bool = True) -> str:
     evidence the engine's alignment of two chains by position sees (a name missing in
     the middle shifts the rest; Zafir Al Jahani in Abdelrahman Mouhamad Zafir Al Jahani),
     which Al Jahani Zafir does not give. A name of one letter (a Korean syllable, an
-    initial) is a name of the chain that never agrees: Pak Il Kyu is not inside Pak Mun
-    Il."""
+    initial) is a name of the chain that never agrees: Kim Yong Su is not inside Kim
+    Chol Yong."""
     a, b = "sa", "sb"
     # Two names shared at all (cheap, on ``all_cs``) before the spellings are walked:
     # two distinct names shared in a spelling are two shared in ``all_cs``.
