@@ -389,6 +389,7 @@ def build_feature_table(
         con.execute(sql)
     for t in ("corridor_pv", "corridor_tx", "corridor_tok", "corridor_tv", "corridor_units",
               "corridor_ru", "corridor_rp", "corridor_pk", "corridor_rs", "corridor_sets",
+              "corridor_seq",
               "corridor_p", "corridor_rf"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return None if tokens is None else list(tokens)
@@ -491,6 +492,8 @@ def _aggregate_sql(raw: str, out: str) -> list[str]:
             unit = {"given": "g", "father": "f", "grand": "r", "family": "y"}[place]
             expr = f"a.{unit}_{attr}"
             cols.append(f"nullif({expr}, '') AS {name}" if attr == "c" else f"{expr} AS {name}")
+        elif name == "seq_cs":
+            cols.append("coalesce(q.seq_cs, []) AS seq_cs")
         elif name == "pair_keys":
             cols.append(f"{_list_sql('p.pair_keys')} AS pair_keys")
         elif name == "name_keys":
@@ -538,6 +541,17 @@ def _aggregate_sql(raw: str, out: str) -> list[str]:
           FROM (SELECT rp.unique_id, unnest(pk.keys) AS k FROM corridor_rp rp
                 JOIN corridor_pk pk ON pk.ua = rp.ua AND pk.ub = rp.ub)
           GROUP BY unique_id""",
+        # Each chain's coarse skeletons in their order, a shorter one as a null; a
+        # record's distinct chains with a name of two letters or more, sorted (``seq_cs``).
+        """CREATE TEMP TABLE corridor_seq AS
+        WITH s AS (
+          SELECT r.unique_id,
+            list(CASE WHEN length(u.c) >= 2 THEN u.cx END ORDER BY r.i) AS seq,
+            bool_or(length(u.c) >= 2) AS named
+          FROM corridor_ru r JOIN corridor_units u ON u.uid = r.uid
+          GROUP BY r.unique_id, r.ci)
+        SELECT unique_id, list_sort(list_distinct(list(seq) FILTER (WHERE named))) AS seq_cs
+        FROM s GROUP BY unique_id""",
         # The first unit of each place (its scalar columns).
         """CREATE TEMP TABLE corridor_rf AS
         SELECT a.unique_id, a.sg, a.sf, a.sc, a.sy,
@@ -552,6 +566,7 @@ def _aggregate_sql(raw: str, out: str) -> list[str]:
         SELECT {', '.join(cols)}
         FROM {raw} r LEFT JOIN corridor_rf a ON a.unique_id = r.unique_id
           LEFT JOIN corridor_p p ON p.unique_id = r.unique_id
+          LEFT JOIN corridor_seq q ON q.unique_id = r.unique_id
           LEFT JOIN corridor_sets g ON g.s = a.sg
           LEFT JOIN corridor_sets f ON f.s = a.sf
           LEFT JOIN corridor_sets c ON c.s = a.sc

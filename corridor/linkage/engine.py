@@ -41,7 +41,8 @@ __all__ = [
 ]
 
 BACKENDS = ("duckdb", "spark")
-_TYPES = {"str": pa.string(), "int": pa.int32(), "list": pa.list_(pa.string())}
+_TYPES = {"str": pa.string(), "int": pa.int32(), "list": pa.list_(pa.string()),
+          "lists": pa.list_(pa.list_(pa.string()))}
 SCHEMA = pa.schema([(name, _TYPES[kind]) for name, kind in COLUMNS.items()])
 TABLE = "corridor_persons"
 

@@ -20,7 +20,9 @@ Tokens are grouped by the unit's place in the chain: the given name, the father,
 grandfather and further ancestors (``chain``: father and grandfather are one piece of
 evidence) and the family name, plus ``all_ids`` (every unit) for a name found in another
 position, and ``all_cs`` (the coarse skeletons of every unit of two letters or more: how
-many units two names share, whatever their places). ``pair_keys`` and ``name_keys`` are
+many units two names share, whatever their places), and ``seq_cs`` (each spelling's chain
+of those coarse skeletons in the order of its names: whether the names two records share
+stand in the same order). ``pair_keys`` and ``name_keys`` are
 the engine's own blocking keys (``blocking_keys``: ``p:`` pairs of names and ``n:``
 single names). Scalar columns carry the skeleton of the first spelling's unit in each place
 (term frequencies: how common the name is) and the coarse skeletons used for blocking
@@ -80,6 +82,7 @@ COLUMNS: dict[str, str] = {
     "all_ids": "list",
     "all_xs": "list",
     "all_cs": "list",
+    "seq_cs": "lists",
     "birth_year": "int",
     "sex": "str",
     "nationality": "str",
@@ -156,6 +159,11 @@ def unit_tokens(unit: NameUnit) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def _coarse(keys: UnitKeys) -> str:
     return coarse_skeleton(keys.skeleton) or keys.latin
+
+
+def _seq_order(seq: tuple[str | None, ...]) -> tuple[tuple[bool, str], ...]:
+    """DuckDB's order of lists (a missing name after every name, a prefix first)."""
+    return tuple((c is None, c or "") for c in seq)
 
 
 def _ids(values: Iterable[str]) -> list[str]:
@@ -236,6 +244,7 @@ def feature_row(rec: PersonRecord) -> dict[str, Any]:
     first: dict[str, _Unit] = {}
     pair_keys: set[str] = set()
     name_keys: set[str] = set()
+    sequences: set[tuple[str | None, ...]] = set()
     for chain in rec.name_chains():
         seen_chain = 0
         units = [_unit(u) for u in chain.units]
@@ -256,6 +265,9 @@ def feature_row(rec: PersonRecord) -> dict[str, Any]:
             places[place].append(u)
             first.setdefault(place, u)
         pair_keys.update(_pair_keys(tuple(u.pair_cs for u in units)))
+        seq = tuple(u.coarse if len(u.coarse) >= 2 else None for u in units)
+        if any(seq):
+            sequences.add(seq)
 
     given, family = _place(tuple(places["given"])), _place(tuple(places["family"]))
     father = _place(tuple(places["father"]))
@@ -298,6 +310,7 @@ def feature_row(rec: PersonRecord) -> dict[str, Any]:
         "all_ids": sorted({*given.ids, *chain_place.ids, *family.ids}),
         "all_xs": sorted({*given.xs, *chain_place.xs, *family.xs}),
         "all_cs": sorted(c for c in {*given.cs, *chain_place.cs, *family.cs} if len(c) >= 2),
+        "seq_cs": [list(q) for q in sorted(sequences, key=_seq_order)],
         "birth_year": rec.birth_year,
         "sex": sex,
         "nationality": nationality,
@@ -311,6 +324,14 @@ def feature_row_reference(rec: PersonRecord) -> dict[str, Any]:
     """One person's columns (see ``COLUMNS``); lists are sorted, empty when unknown."""
     places: dict[str, list[UnitKeys]] = {"given": [], "father": [], "grand": [], "family": []}
     first: dict[str, UnitKeys] = {}
+    # Each chain's names in order (coarse skeletons of two letters or more; a shorter
+    # name is there as a null: a name that never agrees): the whole-name level "in the
+    # same order" (version 4).
+    sequences = sorted({
+        seq for chain in rec.name_chains()
+        if any(seq := tuple(c if len(c) >= 2 else None
+                            for c in (_coarse(unit_keys(u)) for u in chain.units)))
+    }, key=_seq_order)
     for chain in rec.name_chains():
         seen_chain = 0
         for unit, role in zip(chain.units, chain.roles, strict=True):
@@ -391,6 +412,7 @@ def feature_row_reference(rec: PersonRecord) -> dict[str, Any]:
         "all_ids": toks(every),
         "all_xs": xs(every),
         "all_cs": [c for c in coarse(every) if len(c) >= 2],
+        "seq_cs": [list(q) for q in sequences],
         "birth_year": rec.birth_year,
         "sex": sex if sex in ("m", "f") else None,
         "nationality": (rec.nationality or "").strip().upper() or None,

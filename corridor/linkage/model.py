@@ -91,19 +91,56 @@ def _given_differs(dialect: str) -> str:
     )
 
 
-def _cover(dialect: str, *, subset: bool = False, at_least: int = 2) -> str:
-    """Whole names agree unit by unit, whatever the places: at least ``at_least`` distinct
-    name units (coarse skeletons) are shared and, with ``subset``, every unit of the
-    record with fewer units is found in the other (an alias of two names inside a chain
-    of five)."""
+def _cover(dialect: str, *, at_least: int = 2) -> str:
+    """Whole names agree unit by unit, whatever the places and spellings: at least
+    ``at_least`` distinct name units (coarse skeletons, ``all_cs``) are shared."""
     a, b = "all_cs_l", "all_cs_r"
+    inter = (f"len(list_intersect({a}, {b}))" if dialect == "duckdb"
+             else f"size(array_intersect({a}, {b}))")
+    return f"({inter} >= {at_least})"
+
+
+def _partial(place: str, dialect: str) -> str:
+    """Both records give two or more names in ``place`` (coarse skeletons) and the names
+    of the one with fewer are not all found in the other: "Yong Ho" and "Chol Ho" share
+    a name, not the family name (siblings' names often share a syllable)."""
+    a, b = f"{place}_cs_l", f"{place}_cs_r"
     size = "len" if dialect == "duckdb" else "size"
     inter = (f"len(list_intersect({a}, {b}))" if dialect == "duckdb"
              else f"size(array_intersect({a}, {b}))")
-    cond = f"{inter} >= {at_least}"
-    if subset:
-        cond += f" AND {inter} = least({size}({a}), {size}({b}))"
-    return f"({cond})"
+    return (f"({size}({a}) >= 2 AND {size}({b}) >= 2"
+            f" AND {inter} < least({size}({a}), {size}({b})))")
+
+
+def _in_order(dialect: str, *, ordered: bool = True) -> str:
+    """Some spelling of each record (``seq_cs``: a chain's coarse skeletons in the order of
+    its names, a name of one letter as a null, which is found nowhere) shares at least two
+    names with the other, every name of the one with fewer names is found in the other,
+    and, with ``ordered``, the names they share stand in the same order in both: the
+    evidence the engine's alignment of two chains by position sees (a name missing in
+    the middle shifts the rest; Zafir Al Jahani in Abdelrahman Mouhamad Zafir Al Jahani),
+    which Al Jahani Zafir does not give. A name of one letter (a Korean syllable, an
+    initial) is a name of the chain that never agrees: Kim Yong Su is not inside Kim
+    Chol Yong."""
+    a, b = "sa", "sb"
+    # Two names shared at all (cheap, on ``all_cs``) before the spellings are walked:
+    # two distinct names shared in a spelling are two shared in ``all_cs``.
+    two = _cover(dialect, at_least=2)
+    if dialect == "duckdb":
+        def shared(x: str, y: str) -> str:
+            return f"list_filter({x}, lambda v: list_contains({y}, v))"
+
+        cond = (f"len({shared(a, b)}) >= 2 AND len({shared(a, b)}) = least(len({a}), len({b}))"
+                + (f" AND {shared(a, b)} = {shared(b, a)}" if ordered else ""))
+        return (f"({two} AND list_bool_or(list_transform(seq_cs_l, lambda {a}: list_bool_or("
+                f"list_transform(seq_cs_r, lambda {b}: {cond})))))")
+
+    def shared_s(x: str, y: str) -> str:
+        return f"filter({x}, v -> array_contains({y}, v))"
+
+    cond = (f"size({shared_s(a, b)}) >= 2 AND size({shared_s(a, b)}) = least(size({a}), size({b}))"
+            + (f" AND {shared_s(a, b)} = {shared_s(b, a)}" if ordered else ""))
+    return f"({two} AND exists(seq_cs_l, {a} -> exists(seq_cs_r, {b} -> {cond})))"
 
 
 # Level conditions by name; {d} is filled per dialect by ``_condition``.
@@ -131,6 +168,8 @@ def _condition(name: str, dialect: str) -> str:
         "family_null": _either_empty("family_ids", dialect),
         "family_family_resemblance": f"({_given_differs(dialect)}"
         f" AND {_same('family', 'family', dialect)})",
+        "family_partial": f"({_partial('family', dialect)}"
+        f" AND {_same('family', 'family', dialect)})",
         "family_same": _same("family", "family", dialect),
         "family_elsewhere": f"({_same('family', 'all', dialect)}"
         f" OR {_same('all', 'family', dialect)})",
@@ -149,7 +188,8 @@ def _condition(name: str, dialect: str) -> str:
         # stay weighed by birth year and rarity alone).
         "cover_placed": f"({_same('given', 'given', dialect)}"
         f" AND {_same('family', 'family', dialect)} AND NOT {_either_empty('chain_ids', dialect)})",
-        "cover_subset": _cover(dialect, subset=True),
+        "cover_ordered": _in_order(dialect),
+        "cover_subset": _in_order(dialect, ordered=False),
         "cover_three": _cover(dialect, at_least=3),
         "identifiers_null": _either_empty("identifiers", dialect),
         "identifiers_same": o("identifiers_l", "identifiers_r"),
@@ -179,6 +219,14 @@ class SplinkModel:
     @property
     def name_cap(self) -> int:
         return int(self.data["blocking"]["name_cap"])
+
+    @property
+    def few_names(self) -> dict[str, int] | None:
+        """``{"units": u, "cap": c}``: a record of at most ``u`` names is compared with
+        every record sharing one of its names held by at most ``c`` records (version 4);
+        None where the file has no such rule."""
+        few = self.data["blocking"].get("few_names")
+        return None if few is None else {"units": int(few["units"]), "cap": int(few["cap"])}
 
     def threshold_weight(self, probability: float) -> float:
         """Splink match weight at which Corridor's calibration gives ``probability``."""
@@ -249,6 +297,10 @@ def build_model(model: Model | None = None) -> SplinkModel:
             _level("family_null", "no family name", None),
             _level("family_family_resemblance",
                    "family names agree, given name does not (brothers, cousins)", 0.0),
+            # (Version 4.) Family names of several names each, only some of them shared:
+            # a name agreeing, not the family name.
+            _level("family_partial", "some of the names of the family name agree",
+                   n.chain_family_factor * typical * 0.5),
             _level("family_same", "same family name", m=n.m_same, tf="family_sk"),
             _level("family_elsewhere", "family name found in another place",
                    n.chain_family_factor * typical * 0.5),
@@ -278,11 +330,17 @@ def build_model(model: Model | None = None) -> SplinkModel:
         # Whole names, whatever the places (the engine aligns chains by position; the
         # levels above are per place and independent, so an alias with fewer names
         # loses at every place it lacks): every unit of the name with fewer units is
-        # found in the other, or three units agree. Worth one name agreeing in another
-        # place (chain_family_factor) per unit beyond the first.
+        # found in the other (version 4: in one spelling of each, a name of one letter
+        # counted as a name that agrees nowhere), or three units agree. Worth one name
+        # agreeing in another place (chain_family_factor) per unit beyond the first.
         "cover": [
             _level("cover_null", "no name of two letters or more", None),
             _level("cover_placed", "names agree place by place (counted above)", 0.0),
+            # (Version 4.) The names shared stand in the same order too: one more name
+            # agreeing, as the engine's alignment by position counts it.
+            _level("cover_ordered",
+                   "every name of the shorter name found in the other, in the same order",
+                   3 * n.chain_family_factor * typical * 0.5),
             _level("cover_subset", "every name of the shorter name found in the other",
                    2 * n.chain_family_factor * typical * 0.5),
             _level("cover_three", "three names agree, wherever they stand",
@@ -297,7 +355,7 @@ def build_model(model: Model | None = None) -> SplinkModel:
     }
     return SplinkModel({
         "format": SPLINK_MODEL_FORMAT,
-        "version": f"3+{mo.version}",
+        "version": f"4+{mo.version}",
         "built_from": f"corridor.matching model {mo.version}",
         "calibration_slope": mo.calibration.slope,
         "birth_close_years": f.birth_close_years,
@@ -355,6 +413,7 @@ def block_keys_sql(model: SplinkModel, dialect: str, source: str) -> str:
         f"(k.key LIKE 'p:%' AND c.n <= {model.pair_cap}) "
         f"OR (k.key LIKE 'n:%' AND c.n <= {model.name_cap})"
     )
+    few = model.few_names
     if dialect == "duckdb":
         explode = (
             f"SELECT unique_id, unnest(list_concat(pair_keys, name_keys)) AS key FROM {source}"
@@ -363,13 +422,26 @@ def block_keys_sql(model: SplinkModel, dialect: str, source: str) -> str:
     else:
         explode = f"SELECT unique_id, explode(concat(pair_keys, name_keys)) AS key FROM {source}"
         gather, empty = "collect_list(k.key)", "cast(array() as array<string>)"
+    # A record's only one or two names (``few_names``): its ``n:`` keys held by at most
+    # ``few_names.cap`` records, in a column of their own (``few_keys``) that every
+    # record holding such a key carries; the blocking rule pairs them only where one
+    # side has at most ``few_names.units`` names.
+    few_keys = ""
+    if few is not None:
+        few_keys = (
+            f", few AS (SELECT k.unique_id, {gather} AS keys FROM k JOIN c ON k.key = c.key "
+            f"WHERE c.n > 1 AND k.key LIKE 'n:%' AND c.n <= {int(few['cap'])} "
+            "GROUP BY k.unique_id)"
+        )
     return (
         f"WITH k AS ({explode}), "
         "c AS (SELECT key, count(*) AS n FROM k GROUP BY key), "
         f"kept AS (SELECT k.unique_id, {gather} AS keys FROM k JOIN c ON k.key = c.key "
-        f"WHERE c.n > 1 AND ({caps}) GROUP BY k.unique_id) "
-        f"SELECT s.*, coalesce(kept.keys, {empty}) AS block_keys "
-        f"FROM {source} s LEFT JOIN kept ON s.unique_id = kept.unique_id"
+        f"WHERE c.n > 1 AND ({caps}) GROUP BY k.unique_id){few_keys} "
+        f"SELECT s.*, coalesce(kept.keys, {empty}) AS block_keys"
+        + (f", coalesce(few.keys, {empty}) AS few_keys" if few is not None else "")
+        + f" FROM {source} s LEFT JOIN kept ON s.unique_id = kept.unique_id"
+        + (" LEFT JOIN few ON s.unique_id = few.unique_id" if few is not None else "")
     )
 
 
@@ -418,6 +490,20 @@ def _block_on(column: str) -> str:
     return f"l.{column} = r.{column}"
 
 
+def _few_names_rule(model: SplinkModel, dialect: str) -> list[dict[str, Any]]:
+    """The blocking rule of a record's only one or two names (``few_names``)."""
+    few = model.few_names
+    if few is None or not model.data["blocking"].get("keys", True):
+        return []
+    size = "len" if dialect == "duckdb" else "size"
+    units = int(few["units"])
+    return [{
+        "blocking_rule": f"l.few_keys = r.few_keys AND ({size}(l.all_cs) <= {units}"
+        f" OR {size}(r.all_cs) <= {units})",
+        "arrays_to_explode": ["few_keys"],
+    }]
+
+
 def splink_settings(model: SplinkModel, dialect: str, population: int) -> dict[str, Any]:
     """A Splink settings dictionary for ``dialect`` (``duckdb`` or ``spark``)."""
     if dialect not in _DIALECTS:
@@ -456,7 +542,8 @@ def splink_settings(model: SplinkModel, dialect: str, population: int) -> dict[s
             " AND ".join(_block_on(c) for c in rule) for rule in data["blocking"]["rules"]
         ] + ([
             {"blocking_rule": "l.block_keys = r.block_keys", "arrays_to_explode": ["block_keys"]}
-        ] if data["blocking"].get("keys", True) else []),  # "keys": false: rules only
+        ] if data["blocking"].get("keys", True) else [])  # "keys": false: rules only
+        + _few_names_rule(model, dialect),
         "comparisons": comparisons,
         "retain_matching_columns": False,
         "retain_intermediate_calculation_columns": False,

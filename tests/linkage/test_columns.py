@@ -105,7 +105,9 @@ EDGES = [
 ]
 
 
-ENCODED = [c for c in COLUMNS if c.endswith(("_ids", "_xs", "_cs"))]
+ENCODED = [c for c in COLUMNS if c.endswith(("_ids", "_xs", "_cs")) and COLUMNS[c] == "list"]
+# Lists of lists of tokens (each spelling's names in order, ``seq_cs``).
+ENCODED_SEQ = [c for c in COLUMNS if COLUMNS[c] == "lists"]
 
 
 def sql_rows(records: list[PersonRecord], encode: bool = False) -> dict[str, dict[str, Any]]:
@@ -121,6 +123,12 @@ def sql_rows(records: list[PersonRecord], encode: bool = False) -> dict[str, dic
         for row in rows.values():
             assert all(isinstance(t, int) for c in ENCODED for t in row[c])
             row.update({c: sorted(tokens[t] for t in row[c]) for c in ENCODED})
+            # (A name of one letter is a null in its place.)
+            assert all(t is None or isinstance(t, int)
+                       for c in ENCODED_SEQ for q in row[c] for t in q)
+            row.update({c: sorted(
+                ([None if t is None else tokens[t] for t in q] for q in row[c]),
+                key=lambda q: [(t is None, t or "") for t in q]) for c in ENCODED_SEQ})
     return rows
 
 
