@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from corridor.domain.ids import InvalidRegistrationNumber, registration_number_in, scanned
-from corridor.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
+from corridor.errors import Conflict, Forbidden, Problem, ValidationFailed
 from corridor.schemas import (
     LinkIn,
     LinkRemovalIn,
@@ -258,15 +258,10 @@ def unlink_relative(
             ),
             shown_again,
         )
-    except (ValidationFailed, Conflict, NotFound) as exc:
-        status = 422 if isinstance(exc, ValidationFailed) else 409
-        if isinstance(exc, NotFound):
-            # The link is gone (erased with a relative, meanwhile) or never was this
-            # person's: the same answer either way (404), the denial the write's gate
-            # would have written, and the person's page with the reason as typed. A
-            # person out of the caller's reach is refused by the page itself (404).
-            svc.gate.refused(who, "person.write", [person_id])
-            status = 404
+    except (ValidationFailed, Conflict) as exc:
+        # A link removed at another desk meanwhile (409) is no longer listed: the page
+        # says why above the family, with the reason as typed.
+        status = 409 if isinstance(exc, Conflict) else 422
         errors = {f"unlink-{link_id}": forms.reasons(exc)}
         typed = {"unlink_typed": {link_id: text(form, "reason") or ""}}
         return _person(request, svc, who, person_id, errors, typed=typed, status=status)

@@ -343,10 +343,14 @@ def attach_candidate(
             refused_about(request, [body["person_id"] or None])
             raise
         # Erased, or withdrew their consent, since the search: the search again (they are
-        # no longer in it), 404 as before, and the denial the gate would have written.
-        svc.gate.refused(who, "tracing.write", [body["person_id"] or None])
+        # no longer in it; the answer a person never reachable gets too: no oracle), 409
+        # (a page showing persons is no refusal page: those say nothing), and the denial
+        # the gate would have written (a case out of reach is refused by the page itself,
+        # 404: one denial, as before).
         errors = {"search": forms.reasons(exc)}
-        return _searched(request, svc, who, case_id, searched, errors, status=404)
+        response = _searched(request, svc, who, case_id, searched, errors, status=409)
+        svc.gate.refused(who, "tracing.write", [body["person_id"] or None])
+        return response
     except (ValidationFailed, Conflict) as exc:
         errors = {"search": forms.reasons(exc)}
         if searched["name"]:
