@@ -289,3 +289,29 @@ def test_a_refused_decision_shows_the_queue_with_what_was_typed(database, clock)
         assert r.status_code == 422
         assert 'value="' + "x" * 4001 in _form_of(r.text, f"/persons/{a}/not-duplicate", b)
         assert len(c.get("/duplicates.json").json()["pairs"]) == 1  # nothing decided
+
+
+@pytest.mark.parametrize("decision", ["merge", "not-duplicate"])
+def test_a_pair_decided_meanwhile_says_why_and_keeps_the_reason(
+    database, clock, twice, decision
+) -> None:
+    """Another officer merges the pair while this one types a reason: the queue (the pair
+    gone from it) says why the decision was refused and shows the reason as typed; it
+    used to answer 422 with no word of why and the reason lost."""
+    a, b = twice
+    reason = "Seen both at the desk: brothers, not one man"
+    with page_client(database, clock) as c, page_client(database, clock, name="desk2") as d:
+        html = _queued(c, a, b)
+        key = KEY.search(_form_of(html, f"/persons/{a}/{decision}", b)).group(1)
+        d.page("/duplicates")
+        r = d.submit(f"/persons/{b}/merge", {"other_person_id": a, "reason": "one man"})
+        assert r.status_code == 200, r.text[-400:]
+        r = c.submit(
+            f"/persons/{a}/{decision}",
+            {"other_person_id": b, "reason": reason, "idempotency_key": key},
+        )
+        assert 400 <= r.status_code < 500, r.text[-400:]
+        assert 'data-error-status="' not in r.text
+        kept = r.text.partition("data-kept")[2].partition("</p>")[0]
+        assert reason in kept, r.text[-1500:]
+        assert re.search(r'role="alert" id="pair-[^"]+">[^<]+<', r.text)

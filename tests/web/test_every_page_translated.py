@@ -246,6 +246,8 @@ TYPED |= {DETENTION_NAME, DETENTION_LOCALITY}
 TYPED_WORDS = {
     "tests": "the name of token_client's API token",
     "seen": "the reason a match is confirmed with (tests/support/route_world.py)",
+    "asked": "the route table's reason for a disclosure, shown again as typed (not "
+    "recorded) where the case awaits no decision",
 }
 
 

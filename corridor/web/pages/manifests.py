@@ -129,12 +129,15 @@ def _show(
     manifest_id: str,
     errors: dict[str, str],
     typed: dict[str, str] | None = None,
+    status: int | None = None,
 ) -> Response:
     """The manifest's page; ``typed``: after a refused "Add persons", what was typed (the
-    numbers scanned), shown again as typed."""
+    numbers scanned), shown again as typed: in the form, or, where the manifest left
+    its draft meanwhile (another officer dispatched it), read-only under the title with
+    why, to be put on another manifest."""
     manifest = svc.gate.manifest(who, manifest_id)
     extra = {**_checkin_extra(svc, who, manifest), "errors": errors, "typed": typed or {}}
-    status = 422 if errors else 200
+    status = status or (422 if errors else 200)
     return render(
         request, "manifest.html", {"manifest": manifest}, who=who, status=status, extra=extra
     )
@@ -192,15 +195,16 @@ def add_persons(
             ),
             shown_again,
         )
-    except ValidationFailed as exc:
+    except (ValidationFailed, Conflict) as exc:
         # The reason's own problems on its field; the rest (numbers nobody has, persons
-        # who may not travel) on the numbers.
+        # who may not travel, a manifest no longer a draft) on the numbers.
         errors = forms.problems_of(exc, "manifest", ("separation_reason",))
         errors = {
             "registration_numbers" if key == "manifest" else key.removeprefix("manifest."): why
             for key, why in errors.items()
         }
-        return _show(request, svc, who, manifest_id, errors, forms.as_values(form))
+        status = 409 if isinstance(exc, Conflict) else 422
+        return _show(request, svc, who, manifest_id, errors, forms.as_values(form), status)
     return see_other(f"/manifests/{manifest_id}")
 
 

@@ -66,10 +66,12 @@ def _person(
     errors: dict[str, str],
     registered: bool = False,
     typed: dict[str, dict[str, str]] | None = None,
+    status: int | None = None,
 ) -> Response:
     """The person's page; ``typed``: after a refusal, what was typed in the form that was
     sent (``event_typed``, ``health_typed``, ``link_typed``; ``unmerge_typed`` by the id
-    merged away), shown again as typed."""
+    merged away, ``unlink_typed`` by the link), shown again as typed (the reason for a
+    link removed meanwhile, whose form is gone: read-only, with why)."""
     data = svc.gate.person_page(who, person_id)
     extra: dict[str, Any] = {
         "sites": site_names(svc, who),
@@ -86,7 +88,7 @@ def _person(
     # At a node: the changes made here the central has not acknowledged (issue 16), and
     # whether the central refused the node as revoked (they are kept).
     extra["unsent"], extra["unsent_revoked"] = ConflictReview.of(svc).outbox()
-    status = 422 if errors else 200
+    status = status or (422 if errors else 200)
     return render(request, "person.html", dict(data), who=who, status=status, extra=extra)
 
 
@@ -136,6 +138,15 @@ def record_event(
     return see_other(f"/persons/{person_id}")
 
 
+# The health form's controls that show a problem of their own (the boxes show none).
+HEALTH_MARKED = (
+    "muac_mm",
+    "medical_note",
+    *(f"wg_{d}" for d in ("seeing", "hearing", "walking", "remembering", "self_care")),
+    "wg_communicating",
+)
+
+
 @router.post("/persons/{person_id}/health")
 def record_health(
     person_id: str, request: Request, form: Form, svc: Svc, who: MayPersonWrite, retry: Retried
@@ -166,15 +177,18 @@ def record_health(
             ),
             shown_again,
         )
-    except ValidationFailed as exc:
-        errors = {
-            p.field.removeprefix("vulnerabilities.").replace("washington_group.", "wg_"): p.reason
-            for p in exc.problems
-            if p.field
-        }
+    except (ValidationFailed, Conflict) as exc:
+        # Each problem on the control that shows it; one of no control of the form (the
+        # record erased at another desk meanwhile: a 409 that used to be the bare error
+        # page, the readings typed lost) on the health note, the form as typed.
+        errors: dict[str, str] = {}
+        for p in exc.problems:
+            field = p.field.removeprefix("vulnerabilities.").replace("washington_group.", "wg_")
+            errors.setdefault(field if field in HEALTH_MARKED else "medical_note", p.reason)
         typed = {"health_typed": forms.as_values(form)}
         errors = errors or {"medical_note": exc.message}
-        return _person(request, svc, who, person_id, errors, typed=typed)
+        status = 409 if isinstance(exc, Conflict) else 422
+        return _person(request, svc, who, person_id, errors, typed=typed, status=status)
     return see_other(f"/persons/{person_id}")
 
 
@@ -245,9 +259,12 @@ def unlink_relative(
             shown_again,
         )
     except (ValidationFailed, Conflict) as exc:
+        # A link removed at another desk meanwhile (409) is no longer listed: the page
+        # says why above the family, with the reason as typed.
+        status = 409 if isinstance(exc, Conflict) else 422
         errors = {f"unlink-{link_id}": forms.reasons(exc)}
         typed = {"unlink_typed": {link_id: text(form, "reason") or ""}}
-        return _person(request, svc, who, person_id, errors, typed=typed)
+        return _person(request, svc, who, person_id, errors, typed=typed, status=status)
     return see_other(f"/persons/{person_id}")
 
 

@@ -278,15 +278,33 @@ def search_for_case(
     """A search of the registry for the person sought (a read: a POST so that no name
     is in the URL), through the gate for tracing: the caller's scope, only persons who
     consented to tracing. Each person found can be attached to the case."""
-    values = forms.as_values(form)
+    values = {k: text(form, k) or "" for k in SEARCHED}
+    return _searched(request, svc, who, case_id, values, {})
+
+
+# What a search from a case page asks: each attach button of its results carries it back
+# (hidden ``search.{field}``), so that a refused attach shows the search again.
+SEARCHED = ("name", "sex", "age")
+
+
+def _searched(
+    request: Request,
+    svc: Services,
+    who: Caller,
+    case_id: str,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status: int | None = None,
+) -> Response:
+    """The case page with the search ``values`` asked and its results (``errors``: why
+    an attach from them was refused, said above them)."""
     query: dict[str, Any] = {"purpose": "tracing", "top": CASE_SEARCH_TOP}
-    name = text(form, "name")
+    name = values.get("name")
     if name:
         query["full_name"] = name
     for field in ("sex", "age"):
-        value = text(form, field)
-        if value:
-            query[field] = value
+        if values.get(field):
+            query[field] = values[field]
     if not name:
         reason = N_("give a name (in any script)")
         return _case(request, svc, who, case_id, {"search": reason}, values=values)
@@ -298,7 +316,10 @@ def search_for_case(
     # The case's candidates are shown (and audited) above the results: not twice.
     candidates = {m.person.id for m in case.matches}
     found = svc.gate.match(who, parsed, leave_out=candidates)
-    return _case(request, svc, who, case_id, {}, found=found, values=values, case=case)
+    response = _case(request, svc, who, case_id, errors, found=found, values=values, case=case)
+    if status is not None:
+        response.status_code = status
+    return response
 
 
 @router.post("/tracing/cases/{case_id}/candidates")
@@ -308,6 +329,8 @@ def attach_candidate(
     """Attach a person found by the search as a candidate for the case."""
     audit = svc.audit.hook(who, "tracing.write")
     body = {"person_id": text(form, "person_id") or "", "reason": text(form, "reason")}
+    # The search the button was in (its results are shown again with a refusal).
+    searched = {k: text(form, f"search.{k}") or "" for k in SEARCHED}
     try:
         data = forms.parse(CandidateIn, body)
         retry.run(
@@ -315,11 +338,25 @@ def attach_candidate(
             lambda guard: svc.tracing.attach_candidate(case_id, data, who, audit=guard(audit)),
             shown_again,
         )
-    except NotFound:  # not a person a tracing search reaches: the denial names them
-        refused_about(request, [body["person_id"] or None])
-        raise
+    except NotFound as exc:  # not a person a tracing search reaches: the denial names them
+        if not searched["name"]:
+            refused_about(request, [body["person_id"] or None])
+            raise
+        # Erased, or withdrew their consent, since the search: the search again (they are
+        # no longer in it; the answer a person never reachable gets too: no oracle), 409
+        # (a page showing persons is no refusal page: those say nothing), and the denial
+        # the gate would have written (a case out of reach is refused by the page itself,
+        # 404: one denial, as before).
+        errors = {"search": forms.reasons(exc)}
+        response = _searched(request, svc, who, case_id, searched, errors, status=409)
+        svc.gate.refused(who, "tracing.write", [body["person_id"] or None])
+        return response
     except (ValidationFailed, Conflict) as exc:
-        return _case(request, svc, who, case_id, {"search": forms.reasons(exc)})
+        errors = {"search": forms.reasons(exc)}
+        if searched["name"]:
+            status = 409 if isinstance(exc, Conflict) else 422
+            return _searched(request, svc, who, case_id, searched, errors, status=status)
+        return _case(request, svc, who, case_id, errors)
     return see_other(f"/tracing/cases/{case_id}")
 
 
