@@ -19,10 +19,15 @@ move a time back, and is checked as a history, ``histories.impossible``) stamped
 a movement that its sender held already (one held here and carried in the change's
 state, still standing) is held like a history made impossible (``SyncService._apply``):
 nothing of it dropped, nothing of it ordering the history until an officer decides. A
-node lands what the central sends it as the central did (the central screened it, and
-decides it: every installation holds the same log). The reason says which movement it
-went before, and whose clock was wrong: the sender's, behind, where that movement is
-not in the central's future; else the one that stamped that movement, ahead (before
+node checks the same of a change of another node that the central relays to it, and
+holds its copy as the central holds it (before session 28 it landed it, the impossible
+order there until the decision reached it); the central's own changes, its decisions
+among them, and the node's own it takes as they come: the central's decision settles the
+copies, and every installation holds the same log. A node reads its own clock for the
+reason's words, so its copy may name the other clock than the central's. The reason
+says which movement it went before, and whose clock was wrong: the sender's, behind,
+where that movement is not in the central's future; else the one that stamped that
+movement, ahead (before
 session 28 such a change was landed: a movement stamped ahead was taken as what a right
 clock records before). ``theirs`` lands it as recorded (its time then corrected as any
 movement's) where the history allows; ``ours`` lands it voided back (the officer records
@@ -34,22 +39,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from corridor.domain.movements import Event, effective_events
 from corridor.services.movements.events import iso_time
 from corridor.storage import locations
+from corridor.storage.sync_tables import sync_nodes
 from corridor.sync.histories import arriving
 from corridor.sync.journal import custody
 from corridor.text import N_, Text
 
 
-def behind(conn: Connection, target: str, state: dict[str, Any], now: datetime) -> Text | None:
-    """At the central: why the change's movements are held, the earliest new movement of
-    it not held here that is stamped before a standing movement its sender held already
-    (the earliest such); None when there is none, and at a node. A movement held that is
-    stamped after ``now`` was stamped by a clock running ahead."""
-    if custody(conn)[0] != "central":
+def behind(
+    conn: Connection, target: str, state: dict[str, Any], now: datetime, origin: str = ""
+) -> Text | None:
+    """Why the change's movements are held, the earliest new movement of it not held here
+    that is stamped before a standing movement its sender held already (the earliest
+    such); None when there is none, on a standalone installation, and at a node for a
+    change made at the central or here (``origin``). A movement held that is stamped
+    after ``now`` was stamped by a clock running ahead."""
+    role = custody(conn)[0]
+    if role is None or (role == "node" and _central_or_self(conn, origin)):
         return None
     here = locations.events_of(conn, [target])[target]
     carried = {str(m["id"]) for m in state["movements"]}
@@ -83,6 +93,15 @@ def behind(conn: Connection, target: str, state: dict[str, Any], now: datetime) 
             then=iso_time(first.occurred_at),
         )
     return None
+
+
+def _central_or_self(conn: Connection, origin: str) -> bool:
+    """At a node: whether a change was made at the central (screened there already) or
+    here; one of another node, relayed by the central, is checked as the central did."""
+    row = conn.execute(
+        select(sync_nodes.c.role, sync_nodes.c.is_self).where(sync_nodes.c.id == origin)
+    ).first()
+    return row is not None and (bool(row.is_self) or row.role == "central")
 
 
 def _ahead(event: Event, first: Event) -> Text:

@@ -11,12 +11,14 @@ push or a pull of one desk; real time passing. Then every desk syncs, twice. Aft
 - nothing lost or doubled: every person acknowledged is at the central once; every
   movement acknowledged (a write that returned) is in the central's log or in a change
   held there for review, and still in its own desk's log;
-- every person's history at the central either stands (the rules of the history check,
-  ``events.history_breaks``: nothing before the registration, no two places at once, a
-  movement leaves from where the one before it led, ...) or is held for review, the
-  reason said;
+- every person's history at the central, and at each desk within the window, either
+  stands (the rules of the history check, ``events.history_breaks``: nothing before the
+  registration, no two places at once, a movement leaves from where the one before it
+  led, ...) or is held for review there, the reason said (at a desk: or broken by its
+  own movement, held at the central);
 - after the officer keeps ours on everything held and every desk syncs again, every
-  history stands, and every installation holds the same history of every person.
+  history stands, and every installation holds the same history of every person (a
+  desk beyond the window behind: or holds the central's movements for its officer).
 """
 
 from __future__ import annotations
@@ -189,13 +191,24 @@ class World:
                 ).first(), event  # fmt: skip
 
     def check_stands_or_held(self) -> None:
-        held = self.held_for_review()
-        for pid in self.persons:
-            broken = self.breaks(self.central, pid)
-            if broken:
-                assert pid in held, (pid, broken, effective_route(self.central, pid))
-            for why in held.get(pid, []):
-                assert why.strip(), pid  # the reason said
+        """At the central, and at each desk within the window (a desk further behind
+        holds the central's recent movements, above): every history stands or is held
+        there, or, at the desk that recorded what broke it (a node cannot tell whose
+        clock is wrong, so it takes it), at the central."""
+        for i, (s, off) in enumerate(zip(self.installs, [*self.offsets, 0.0], strict=True)):
+            if off < -WINDOW:
+                continue
+            held = self.held_for_review(s)
+            for pid in self.persons:
+                broken = self.breaks(s, pid) if pid in self.held_ids(s) else {}
+                if broken and pid not in held:
+                    central = {e.id for e in self.log(self.central, pid)}
+                    mine = {e.id for e in self.log(s, pid) if self.events.get(e.id) == i}
+                    assert s is not self.central and mine - central, (
+                        off, pid, broken, effective_route(s, pid),
+                    )  # its own, held at the central  # fmt: skip
+                for why in held.get(pid, []):
+                    assert why.strip(), pid  # the reason said
 
     def heal(self) -> None:
         review = ConflictReview.of(self.central)

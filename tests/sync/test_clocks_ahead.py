@@ -182,6 +182,12 @@ def test_a_move_recorded_before_one_a_clock_ahead_stamped_is_held_at_the_central
     assert moved["id"] not in _logged(central, pid)
     assert effective_route(central, pid) == want
     assert moved["id"] in _logged(desk, pid)  # kept there until the officer decides
+    # The desk ahead, sent the right desk's change by the central, holds it too (before,
+    # it landed it: "hospitalised, registered" there until the decision reached it).
+    exchange(central, early)
+    assert [c["person_id"] for c in _held(early)] == [pid]
+    assert moved["id"] not in _logged(early, pid)
+    assert effective_route(early, pid) == want
     ConflictReview.of(central).resolve(
         pid, held["id"], [], by="cli:test", audit=hook(central, "person.write")
     )
