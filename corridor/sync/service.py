@@ -1585,7 +1585,7 @@ class SyncService(Service):
             or ahead.ahead(
                 conn, survivor, state, change["recorded_at"], self.clock(), self.pull_window
             )
-            or behind.behind(conn, survivor, state, self.clock())
+            or behind.behind(conn, survivor, state, self.clock(), str(change["origin_node"]))
         )
 
     def _links(self, conn: Connection, state: dict[str, Any]) -> None:

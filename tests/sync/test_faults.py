@@ -17,7 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from corridor.schemas import PersonPatch, StatusEventIn
+from corridor.errors import ValidationFailed
+from corridor.schemas import CorrectionIn, PersonPatch, StatusEventIn
 from corridor.services import Services
 from corridor.settings import Settings
 from corridor.storage.sync_tables import sync_acks, sync_changes
@@ -160,15 +161,20 @@ def test_a_node_clock_six_hours_wrong(pair, tmp_path, sqlite_template, clock, ho
     accepted, nothing is lost or doubled, and both sides order
     the person's movements by when they happened as recorded (``occurred_at``), never by
     when they arrived: the same events, the same order and the same location at both.
-    Six hours behind, the two moves recorded apart cannot both stand (the
-    hospitalisation leaves from the exit she had left): the node's transfer is held for
-    the officer at the central (before, both landed, an impossible route); keeping ours
-    voids it back everywhere, nothing of it lost."""
+    The two moves recorded apart cannot both stand (the hospitalisation leaves from the
+    exit she had left): the node's transfer is held for the officer at the central
+    (before, both landed, an impossible route); keeping ours voids it back everywhere,
+    nothing of it lost. Six hours ahead, her registration at the node is stamped after
+    the central's time: the central's officer is told so when recording her admission
+    (before, the admission was taken and shown before her registration, and she was
+    counted at the exit after it), corrects the registration to the time it happened,
+    then records the admission; the node's transfer is then held as six hours behind."""
     central, _, exit_point, camp = pair
     hospital = make_site(central, "Hospital", "hospital")
     node = _node_services(tmp_path, sqlite_template, Skewed(clock, hours), "node-skewed")
     _enrol(central, node, "Exit")
     node_id = sync(node).identity()["id"]
+    registered_at = clock()
     pid = register(node, exit_point, "Samira")
     sync(central).import_bundle(sync(node).export(), audit=_apply(central))
     sync(node).import_bundle(sync(central).export(node_id), audit=_apply(node))
@@ -176,11 +182,21 @@ def test_a_node_clock_six_hours_wrong(pair, tmp_path, sqlite_template, clock, ho
     # Apart: an hour later the central records her hospitalised; half an hour after that
     # (real time) the node records her transfer to the camp, with its own wrong time.
     clock.advance(hours=1)
-    central.movements.record(
-        pid,
-        StatusEventIn(kind="hospitalised", to_site_id=hospital),
-        audit=hook(central, "movement.write"),
-    )
+    admission = StatusEventIn(kind="hospitalised", to_site_id=hospital)
+    if hours > 0:  # her registration is stamped after the central's time
+        with pytest.raises(ValidationFailed) as refused:
+            central.movements.record(pid, admission, audit=hook(central, "movement.write"))
+        [problem] = refused.value.problems
+        assert "clock running ahead" in str(problem.reason)
+        [reg] = central.movements.history(pid)
+        assert reg["kind"] == "registered" and reg["occurred_at"] > clock()
+        central.movements.correct(
+            reg["id"],
+            CorrectionIn(kind="registered", to_site_id=exit_point, occurred_at=registered_at,
+                         note="the node's clock ran six hours ahead"),
+            audit=hook(central, "movement.write"),
+        )  # fmt: skip
+    central.movements.record(pid, admission, audit=hook(central, "movement.write"))
     clock.advance(minutes=30)
     node.movements.record(
         pid, StatusEventIn(kind="transferred", to_site_id=camp), audit=hook(node, "movement.write")
@@ -194,10 +210,8 @@ def test_a_node_clock_six_hours_wrong(pair, tmp_path, sqlite_template, clock, ho
             sync_round(sync(node), audit=_apply(node), client=http)
         review = ConflictReview.of(central)
         held = [c for c in review.queue() if "movements" in c["fields"]]
-        # Six hours behind: held (see above). Six hours ahead, her registration at the
-        # node is stamped after the hospitalisation at the central already, so the
-        # transfer after both leaves from the exit: it stands as recorded.
-        assert [c["person_id"] for c in held] == ([pid] if hours < 0 else [])
+        # Held either way (see above).
+        assert [c["person_id"] for c in held] == [pid]
         for c in held:
             review.resolve(pid, c["id"], [], by="cli:test", audit=hook(central, "person.write"))
         for _ in range(2):
@@ -207,8 +221,8 @@ def test_a_node_clock_six_hours_wrong(pair, tmp_path, sqlite_template, clock, ho
     assert at_central == at_node
     assert [k for k, _ in at_central].count("transferred") == 1
     assert [k for k, _ in at_central].count("hospitalised") == 1
-    # The transfer held and voided back six hours behind (kept as recorded, not counted).
-    assert [k for k, _ in at_central].count("voided") == (1 if hours < 0 else 0)
+    # The transfer held and voided back (kept as recorded, not counted).
+    assert [k for k, _ in at_central].count("voided") == 1
     times = [t for _, t in at_central]
     assert times == sorted(times)
     # Six hours behind, the node's transfer is stamped before the hospitalisation and
@@ -218,7 +232,7 @@ def test_a_node_clock_six_hours_wrong(pair, tmp_path, sqlite_template, clock, ho
         kinds.index("transferred") > kinds.index("hospitalised")
     )
     assert _where(central, pid) == _where(node, pid)
-    assert _where(central, pid)[0] == (hospital if hours < 0 else camp)
+    assert _where(central, pid)[0] == hospital
     assert ConflictReview.of(node).queue() == []
     with central.db.read() as conn:
         assert (

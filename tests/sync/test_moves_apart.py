@@ -163,6 +163,12 @@ def test_a_movement_stamped_before_what_its_sender_held_is_held_not_reordering(
     assert effective_route(central, pid) == want
     # Nothing lost: the desk behind keeps its transfer until the officer decides.
     assert moved["id"] in _logged(late, pid)
+    # The right desk, sent the change by the central, holds it too (before session 28 it
+    # landed it, the impossible order there until the decision reached it).
+    exchange(central, desk)
+    assert [c["person_id"] for c in _held(desk)] == [pid]
+    assert moved["id"] not in _logged(desk, pid)
+    assert effective_route(desk, pid) == want
     _keep_ours(central, held)
     exchange(central, desk, late)
     exchange(central, desk, late)

@@ -27,6 +27,7 @@ from corridor.services.base import AuditHook, Service, live_id
 from corridor.storage import locations, queries
 from corridor.storage.queries import Sites
 from corridor.storage.security_tables import user_roles
+from corridor.storage.sync_tables import sync_nodes
 from corridor.storage.tables import (
     manifest_discrepancies,
     manifest_items,
@@ -116,17 +117,48 @@ def recorders_roles(conn: Connection, user_ids: set[str]) -> dict[str, str]:
 
 
 def not_before_last(
-    field: str, at: datetime, last: datetime | None, now: datetime, *, group: bool = False
+    field: str,
+    at: datetime,
+    last: datetime | None,
+    now: datetime,
+    *,
+    group: bool = False,
+    reference: bool = False,
 ) -> list[Problem]:
     """A new event at ``at`` of a person whose latest movement was at ``last`` (of a
     ``group``: the latest of theirs). One that went before it would be folded in before it
     (the log is ordered by time): the person stayed where the latest movement put them and
     the new event was lost, recorded from a site they had not reached yet. Changing the
-    history is a correction's work. A latest movement stamped after ``now`` (by a site
-    node whose clock runs ahead) does not hold the person up: the log orders events by
-    their times as recorded (docs/sync.md)."""
-    if last is None or at >= last or last > now:
+    history is a correction's work. A latest movement stamped after ``now`` was stamped
+    by a clock running ahead (every installation refuses an event in its own future). At
+    a site node, which cannot tell whose clock is wrong, it does not hold the person up:
+    the central sorts it out when the change reaches it (corridor/sync/behind.py). At the
+    central (``reference``: the star's reference clock) it is known stamped ahead, and
+    the new event, though it happens after it, would be folded in before it (the person
+    counted where the movement stamped ahead put them, an admission shown before the
+    registration): refused, the officer told to correct that movement's time first
+    (docs/sync.md, "Clocks that run wrong")."""
+    if last is None or at >= last:
         return []
+    if last > now:
+        if not reference:
+            return []
+        ahead = (
+            N_(
+                "is before the last recorded movement of a person on it ({at}), which a "
+                "clock running ahead stamped after this installation's time: correct that "
+                "movement to the time it happened first",
+                at=iso_time(last),
+            )
+            if group
+            else N_(
+                "is before the person's last recorded movement ({at}), which a clock "
+                "running ahead stamped after this installation's time: correct that "
+                "movement to the time it happened first",
+                at=iso_time(last),
+            )
+        )
+        return [Problem(field, ahead)]
     reason = (
         N_(
             "is before the last recorded movement of a person on it ({at}); record a "
@@ -141,6 +173,13 @@ def not_before_last(
         )
     )
     return [Problem(field, reason)]
+
+
+def reference_clock(conn: Connection) -> bool:
+    """Whether this installation is the central, whose clock is the reference of the star
+    of site nodes (a pull window measures every node's clock against it)."""
+    role = conn.execute(select(sync_nodes.c.role).where(sync_nodes.c.is_self)).scalar()
+    return role == "central"
 
 
 def iso_time(moment: datetime) -> str:
@@ -286,7 +325,11 @@ class MovementService(Service):
                 )
             if loc.state == "in_transit":
                 _found_elsewhere(conn, person_id, loc.manifest_id, now)
-            require(not_before_last("occurred_at", at, loc.since, now))
+            require(
+                not_before_last(
+                    "occurred_at", at, loc.since, now, reference=reference_clock(conn)
+                )
+            )
             _hospital_stay(data.kind, data.to_site_id, loc.state, loc.site_id)
             from_site = loc.site_id
             require(site_problems(conn, data.kind, from_site, data.to_site_id))

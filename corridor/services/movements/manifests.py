@@ -35,6 +35,7 @@ from corridor.services.movements.events import (
     insert_events,
     iso_time,
     not_before_last,
+    reference_clock,
 )
 from corridor.services.registration.sites import unknown_site_problems
 from corridor.storage import changes, locations, outbox, queries
@@ -1154,16 +1155,19 @@ def _not_before_last(
     conn: Connection, field: str, at: datetime, now: datetime, person_ids: list[str]
 ) -> list[Problem]:
     """``events.not_before_last`` for a group: ``at`` not before the latest movement of
-    any of them stamped by ``now`` (the time only, no person named: the field is the
-    group's time)."""
+    any of them stamped by ``now``, and at the central (the reference clock) of any of
+    them at all: one stamped after ``now`` there was stamped by a clock running ahead
+    (the time only, no person named: the field is the group's time)."""
     if not person_ids:
         return []
-    last = conn.execute(
-        select(func.max(person_locations.c.since)).where(
-            person_locations.c.person_id.in_(person_ids), person_locations.c.since <= now
-        )
-    ).scalar()
-    return not_before_last(field, at, last, now, group=len(person_ids) > 1)
+    reference = reference_clock(conn)
+    query = select(func.max(person_locations.c.since)).where(
+        person_locations.c.person_id.in_(person_ids)
+    )
+    if not reference:
+        query = query.where(person_locations.c.since <= now)
+    last = conn.execute(query).scalar()
+    return not_before_last(field, at, last, now, group=len(person_ids) > 1, reference=reference)
 
 
 def _resolve_person(conn: Connection, data: CheckInIn) -> str:
