@@ -11,6 +11,7 @@ from corridor.schemas import PersonIn, SiteIn, StatusEventIn
 from corridor.services import Services
 from corridor.storage import locations
 from corridor.storage.tables import manifest_items
+from corridor.sync.conflicts import ConflictReview
 from corridor.sync.service import SyncService
 
 
@@ -102,3 +103,20 @@ def effective_route(s: Services, pid: str) -> list[tuple[str, str | None]]:
     with s.db.read() as conn:
         logged = locations.events_of(conn, [pid])[pid]
     return [(e.kind, e.to_site_id) for e in effective_events(logged)]
+
+
+def logged(s: Services, pid: str) -> set[str]:
+    """The ids of a person's movements at ``s``."""
+    with s.db.read() as conn:
+        return {e.id for e in locations.events_of(conn, [pid])[pid]}
+
+
+def held_moves(s: Services) -> list[dict[str, Any]]:
+    """The conflicts held at ``s`` over a person's movements."""
+    return [c for c in ConflictReview.of(s).queue() if "movements" in c["fields"]]
+
+
+def why_held(held: dict[str, Any]) -> str:
+    """What a held movement conflict says (its "theirs")."""
+    [value] = [v for v in held["values"] if v["field"] == "movements"]
+    return str(value["theirs"])

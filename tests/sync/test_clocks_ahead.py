@@ -35,29 +35,23 @@ from corridor.schemas import (
     StatusEventIn,
 )
 from corridor.services import Services
-from corridor.storage import locations
 from corridor.sync.conflicts import ConflictReview
 from tests.conftest import Clock
-from tests.sync.helpers import effective_route, exchange, hook, make_site, register
+from tests.sync.helpers import (
+    effective_route,
+    exchange,
+    held_moves,
+    hook,
+    logged,
+    make_site,
+    register,
+    why_held,
+)
 from tests.sync.test_bundles import _enrol, _node_services
 from tests.sync.test_facts import _pull, _push
 from tests.sync.test_faults import Skewed
 
 AHEAD = 6  # hours: within the pull window (48 by default), taken as it comes
-
-
-def _logged(s: Services, pid: str) -> set[str]:
-    with s.db.read() as conn:
-        return {e.id for e in locations.events_of(conn, [pid])[pid]}
-
-
-def _held(s: Services) -> list[dict[str, Any]]:
-    return [c for c in ConflictReview.of(s).queue() if "movements" in c["fields"]]
-
-
-def _why(held: dict[str, Any]) -> str:
-    [value] = [v for v in held["values"] if v["field"] == "movements"]
-    return str(value["theirs"])
 
 
 @pytest.fixture
@@ -150,7 +144,7 @@ def test_the_central_refuses_a_move_before_one_a_clock_ahead_stamped_after_its_t
     want = [("registered", exit_point), *([("transferred", camp)] * (known == "transfer"))]
     for s in (central, desk, early):
         assert effective_route(s, pid) == [*want, (kind, to)], s
-        assert _held(s) == [], s
+        assert held_moves(s) == [], s
 
 
 @pytest.mark.parametrize("known", ["registration", "transfer"])
@@ -174,19 +168,19 @@ def test_a_move_recorded_before_one_a_clock_ahead_stamped_is_held_at_the_central
         audit=hook(desk, "movement.write"),
     )  # fmt: skip
     _push(desk, central)
-    [held] = _held(central)
+    [held] = held_moves(central)
     assert held["person_id"] == pid
-    why = _why(held)
+    why = why_held(held)
     assert "clock running ahead" in why
     assert "registration" in why  # the earliest it went before
-    assert moved["id"] not in _logged(central, pid)
+    assert moved["id"] not in logged(central, pid)
     assert effective_route(central, pid) == want
-    assert moved["id"] in _logged(desk, pid)  # kept there until the officer decides
+    assert moved["id"] in logged(desk, pid)  # kept there until the officer decides
     # The desk ahead, sent the right desk's change by the central, holds it too (before,
     # it landed it: "hospitalised, registered" there until the decision reached it).
     exchange(central, early)
-    assert [c["person_id"] for c in _held(early)] == [pid]
-    assert moved["id"] not in _logged(early, pid)
+    assert [c["person_id"] for c in held_moves(early)] == [pid]
+    assert moved["id"] not in logged(early, pid)
     assert effective_route(early, pid) == want
     ConflictReview.of(central).resolve(
         pid, held["id"], [], by="cli:test", audit=hook(central, "person.write")
@@ -195,8 +189,8 @@ def test_a_move_recorded_before_one_a_clock_ahead_stamped_is_held_at_the_central
         exchange(central, desk, early)
     for s in (central, desk, early):
         assert effective_route(s, pid) == want, s
-        assert _held(s) == [], s
-        assert moved["id"] in _logged(s, pid), s
+        assert held_moves(s) == [], s
+        assert moved["id"] in logged(s, pid), s
 
 
 @pytest.mark.parametrize("kind", ["hospitalised", "transferred"])
@@ -230,8 +224,8 @@ def test_a_move_stated_days_ago_apart_from_a_later_move_is_held_nothing_lost(
     )  # fmt: skip
     assert moved["occurred_at"] == stated
     _push(desk, central)
-    [held] = _held(central)
-    assert "not where the person was" in _why(held)
+    [held] = held_moves(central)
+    assert "not where the person was" in why_held(held)
     want = [("registered", exit_point), ("transferred", other)]
     assert effective_route(central, pid) == want
     ConflictReview.of(central).resolve(
@@ -241,5 +235,5 @@ def test_a_move_stated_days_ago_apart_from_a_later_move_is_held_nothing_lost(
         exchange(central, desk, early)
     for s in (central, desk, early):
         assert effective_route(s, pid) == want, s
-        assert _held(s) == [], s
-        assert moved["id"] in _logged(s, pid), s
+        assert held_moves(s) == [], s
+        assert moved["id"] in logged(s, pid), s

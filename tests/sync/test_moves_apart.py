@@ -26,28 +26,23 @@ import pytest
 
 from corridor.schemas import CorrectionIn, StatusEventIn
 from corridor.services import Services
-from corridor.storage import Database, locations
+from corridor.storage import Database
 from corridor.sync.conflicts import ConflictReview
 from corridor.sync.service import SyncService
 from tests.conftest import Clock, make_client
-from tests.sync.helpers import effective_route, exchange, hook, make_site, register
+from tests.sync.helpers import (
+    effective_route,
+    exchange,
+    held_moves,
+    hook,
+    logged,
+    make_site,
+    register,
+    why_held,
+)
 from tests.sync.test_bundles import _enrol, _node_services
 from tests.sync.test_facts import _pull, _push
 from tests.sync.test_faults import Skewed
-
-
-def _logged(s: Services, pid: str) -> set[str]:
-    with s.db.read() as conn:
-        return {e.id for e in locations.events_of(conn, [pid])[pid]}
-
-
-def _held(s: Services) -> list[dict[str, Any]]:
-    return [c for c in ConflictReview.of(s).queue() if "movements" in c["fields"]]
-
-
-def _why(held: dict[str, Any]) -> str:
-    [value] = [v for v in held["values"] if v["field"] == "movements"]
-    return str(value["theirs"])
 
 
 def _keep_ours(s: Services, held: dict[str, Any]) -> None:
@@ -98,11 +93,11 @@ def test_movements_ahead_are_held_by_the_installations_window(
         audit=hook(skewed, "movement.write"),
     )  # fmt: skip
     _push(skewed, central)
-    queued = _held(central)
+    queued = held_moves(central)
     assert bool(queued) is held
     if held:
-        assert "is in the future" in _why(queued[0])
-        assert moved["id"] not in _logged(central, pid)
+        assert "is in the future" in why_held(queued[0])
+        assert moved["id"] not in logged(central, pid)
         assert effective_route(central, pid) == [("registered", exit_point)]
     else:
         assert effective_route(central, pid) == [("registered", exit_point), ("transferred", camp)]
@@ -154,28 +149,28 @@ def test_a_movement_stamped_before_what_its_sender_held_is_held_not_reordering(
     )
     assert moved["occurred_at"] < clock() - timedelta(hours=2)
     _push(late, central)
-    [held] = _held(central)
+    [held] = held_moves(central)
     assert held["person_id"] == pid
-    why = _why(held)
+    why = why_held(held)
     assert "clock was behind" in why
     assert ("registration" if known == "registration" else "hospitalised") in why
-    assert moved["id"] not in _logged(central, pid)
+    assert moved["id"] not in logged(central, pid)
     assert effective_route(central, pid) == want
     # Nothing lost: the desk behind keeps its transfer until the officer decides.
-    assert moved["id"] in _logged(late, pid)
+    assert moved["id"] in logged(late, pid)
     # The right desk, sent the change by the central, holds it too (before session 28 it
     # landed it, the impossible order there until the decision reached it).
     exchange(central, desk)
-    assert [c["person_id"] for c in _held(desk)] == [pid]
-    assert moved["id"] not in _logged(desk, pid)
+    assert [c["person_id"] for c in held_moves(desk)] == [pid]
+    assert moved["id"] not in logged(desk, pid)
     assert effective_route(desk, pid) == want
     _keep_ours(central, held)
     exchange(central, desk, late)
     exchange(central, desk, late)
     for s in (central, desk, late):
         assert effective_route(s, pid) == want, s
-        assert _held(s) == [], s
-        assert moved["id"] in _logged(s, pid), s
+        assert held_moves(s) == [], s
+        assert moved["id"] in logged(s, pid), s
 
 
 def test_a_correction_back_in_time_is_not_held_as_a_clock_behind(
@@ -197,7 +192,7 @@ def test_a_correction_back_in_time_is_not_held_as_a_clock_behind(
         audit=hook(desk, "movement.write"),
     )  # fmt: skip
     exchange(central, desk, late)
-    assert _held(central) == []
+    assert held_moves(central) == []
     assert effective_route(central, pid) == [("registered", exit_point), ("transferred", camp)]
 
 
@@ -240,20 +235,20 @@ def test_two_new_moves_recorded_apart_that_cannot_both_stand_are_held(
     )
     _push(desk_a, central)
     _push(desk_b, central)
-    [held] = _held(central)
+    [held] = held_moves(central)
     assert held["person_id"] == pid
-    assert "not where the person was" in _why(held)
-    assert a["id"] in _logged(central, pid) and b["id"] not in _logged(central, pid)
-    assert b["id"] in _logged(desk_b, pid)
+    assert "not where the person was" in why_held(held)
+    assert a["id"] in logged(central, pid) and b["id"] not in logged(central, pid)
+    assert b["id"] in logged(desk_b, pid)
     _keep_ours(central, held)
     for _ in range(3):
         exchange(central, desk_a, desk_b)
     want = [("registered", exit_point), (kind_a, to_a)]
     for s in (central, desk_a, desk_b):
         assert effective_route(s, pid) == want, s
-        assert _held(s) == [], s
-        assert {a["id"], b["id"]} <= _logged(s, pid), s
-    counts = {s: len(_logged(s, pid)) for s in (central, desk_a, desk_b)}
+        assert held_moves(s) == [], s
+        assert {a["id"], b["id"]} <= logged(s, pid), s
+    counts = {s: len(logged(s, pid)) for s in (central, desk_a, desk_b)}
     assert len(set(counts.values())) == 1, counts
 
 
@@ -280,5 +275,5 @@ def test_moves_recorded_one_after_the_other_still_land(
     want = [("registered", exit_point), ("hospitalised", hospital), ("discharged", exit_point)]
     for s in (central, desk_a, desk_b):
         assert effective_route(s, pid) == want, s
-        assert _held(s) == [], s
+        assert held_moves(s) == [], s
 
