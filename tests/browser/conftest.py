@@ -121,8 +121,13 @@ def live_server(
     database.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: Path) -> Iterator[Any]:
+    """Chromium, for one module's tests. Not the session's: Playwright's synchronous API
+    runs an event loop in the test's thread while it is started, and a worker goes on to
+    other files between browser files (the longest first, tests/support/durations.py);
+    with Playwright still started, ``asyncio.run`` in a later test of that worker failed
+    ("cannot be called from a running event loop")."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
