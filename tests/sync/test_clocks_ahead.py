@@ -47,9 +47,8 @@ from tests.sync.helpers import (
     register,
     why_held,
 )
-from tests.sync.test_bundles import _enrol, _node_services
-from tests.sync.test_facts import _pull, _push
-from tests.sync.test_faults import Skewed
+from tests.sync.test_facts import _push
+from tests.sync.test_moves_apart import skewed_desk
 
 AHEAD = 6  # hours: within the pull window (48 by default), taken as it comes
 
@@ -60,13 +59,7 @@ def ahead(
 ) -> Iterator[tuple[Services, Services, Services, str, str, str]]:
     """The central, the exit's desk (right clock), a second desk of the exit whose clock
     runs six hours ahead; the exit's, the camp's and a hospital's ids."""
-    central, desk, exit_point, camp = pair
-    hospital = make_site(central, "Hospital", "hospital")
-    _pull(central, desk)
-    early = _node_services(tmp_path, sqlite_template, Skewed(clock, AHEAD), "desk-ahead")
-    _enrol(central, early, "Exit")
-    yield central, desk, early, exit_point, camp, hospital
-    early.db.dispose()
+    yield from skewed_desk(pair, tmp_path, sqlite_template, clock, AHEAD, "desk-ahead")
 
 
 def _registered_ahead(

@@ -113,13 +113,26 @@ def behind(
 ) -> Iterator[tuple[Services, Services, Services, str, str, str]]:
     """The central, the exit's desk (right clock), a second desk of the exit whose clock
     runs three hours behind; the exit's, the camp's and a hospital's ids."""
+    yield from skewed_desk(pair, tmp_path, sqlite_template, clock, -3, "desk-behind")
+
+
+def skewed_desk(
+    pair: tuple[Services, Services, str, str],
+    tmp_path: Path,
+    sqlite_template: Path,
+    clock: Clock,
+    hours: float,
+    name: str,
+) -> Iterator[tuple[Services, Services, Services, str, str, str]]:
+    """``pair`` and a hospital, and a second desk of the exit ``name`` whose clock runs
+    ``hours`` off (behind where negative), enrolled; disposed of after."""
     central, desk, exit_point, camp = pair
     hospital = make_site(central, "Hospital", "hospital")
     _pull(central, desk)
-    late = _node_services(tmp_path, sqlite_template, Skewed(clock, -3), "desk-behind")
-    _enrol(central, late, "Exit")
-    yield central, desk, late, exit_point, camp, hospital
-    late.db.dispose()
+    skewed = _node_services(tmp_path, sqlite_template, Skewed(clock, hours), name)
+    _enrol(central, skewed, "Exit")
+    yield central, desk, skewed, exit_point, camp, hospital
+    skewed.db.dispose()
 
 
 @pytest.mark.parametrize("known", ["registration", "admission"])
