@@ -120,3 +120,10 @@ def why_held(held: dict[str, Any]) -> str:
     """What a held movement conflict says (its "theirs")."""
     [value] = [v for v in held["values"] if v["field"] == "movements"]
     return str(value["theirs"])
+
+
+def keep_ours(s: Services, held: dict[str, Any]) -> None:
+    """An officer at ``s`` decides a held conflict: ours kept on every field."""
+    ConflictReview.of(s).resolve(
+        held["person_id"], held["id"], [], by="cli:test", audit=hook(s, "person.write")
+    )

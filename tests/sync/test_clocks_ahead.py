@@ -35,13 +35,13 @@ from corridor.schemas import (
     StatusEventIn,
 )
 from corridor.services import Services
-from corridor.sync.conflicts import ConflictReview
 from tests.conftest import Clock
 from tests.sync.helpers import (
     effective_route,
     exchange,
     held_moves,
     hook,
+    keep_ours,
     logged,
     make_site,
     register,
@@ -60,6 +60,21 @@ def ahead(
     """The central, the exit's desk (right clock), a second desk of the exit whose clock
     runs six hours ahead; the exit's, the camp's and a hospital's ids."""
     yield from skewed_desk(pair, tmp_path, sqlite_template, clock, AHEAD, "desk-ahead")
+
+
+def _ours_kept_everywhere(
+    ahead: Any, held: dict[str, Any], want: list[tuple[str, str | None]], moved: str
+) -> None:
+    """The central's officer keeps ours on ``held``: after two rounds of sync every
+    installation shows ``want``, holds nothing, and still logs the move ``moved``."""
+    central, desk, early, *_ = ahead
+    keep_ours(central, held)
+    for _ in range(2):
+        exchange(central, desk, early)
+    for s in (central, desk, early):
+        assert effective_route(s, held["person_id"]) == want, s
+        assert held_moves(s) == [], s
+        assert moved in logged(s, held["person_id"]), s
 
 
 def _registered_ahead(
@@ -175,15 +190,7 @@ def test_a_move_recorded_before_one_a_clock_ahead_stamped_is_held_at_the_central
     assert [c["person_id"] for c in held_moves(early)] == [pid]
     assert moved["id"] not in logged(early, pid)
     assert effective_route(early, pid) == want
-    ConflictReview.of(central).resolve(
-        pid, held["id"], [], by="cli:test", audit=hook(central, "person.write")
-    )
-    for _ in range(2):
-        exchange(central, desk, early)
-    for s in (central, desk, early):
-        assert effective_route(s, pid) == want, s
-        assert held_moves(s) == [], s
-        assert moved["id"] in logged(s, pid), s
+    _ours_kept_everywhere(ahead, held, want, moved["id"])
 
 
 @pytest.mark.parametrize("kind", ["hospitalised", "transferred"])
@@ -221,12 +228,4 @@ def test_a_move_stated_days_ago_apart_from_a_later_move_is_held_nothing_lost(
     assert "not where the person was" in why_held(held)
     want = [("registered", exit_point), ("transferred", other)]
     assert effective_route(central, pid) == want
-    ConflictReview.of(central).resolve(
-        pid, held["id"], [], by="cli:test", audit=hook(central, "person.write")
-    )
-    for _ in range(2):
-        exchange(central, desk, early)
-    for s in (central, desk, early):
-        assert effective_route(s, pid) == want, s
-        assert held_moves(s) == [], s
-        assert moved["id"] in logged(s, pid), s
+    _ours_kept_everywhere(ahead, held, want, moved["id"])

@@ -27,7 +27,6 @@ import pytest
 from corridor.schemas import CorrectionIn, StatusEventIn
 from corridor.services import Services
 from corridor.storage import Database
-from corridor.sync.conflicts import ConflictReview
 from corridor.sync.service import SyncService
 from tests.conftest import Clock, make_client
 from tests.sync.helpers import (
@@ -35,6 +34,7 @@ from tests.sync.helpers import (
     exchange,
     held_moves,
     hook,
+    keep_ours,
     logged,
     make_site,
     register,
@@ -43,13 +43,6 @@ from tests.sync.helpers import (
 from tests.sync.test_bundles import _enrol, _node_services
 from tests.sync.test_facts import _pull, _push
 from tests.sync.test_faults import Skewed
-
-
-def _keep_ours(s: Services, held: dict[str, Any]) -> None:
-    ConflictReview.of(s).resolve(
-        held["person_id"], held["id"], [], by="cli:test", audit=hook(s, "person.write")
-    )
-
 
 # -- 1. the clock window is the installation's setting ---------------------------------
 
@@ -177,7 +170,7 @@ def test_a_movement_stamped_before_what_its_sender_held_is_held_not_reordering(
     assert [c["person_id"] for c in held_moves(desk)] == [pid]
     assert moved["id"] not in logged(desk, pid)
     assert effective_route(desk, pid) == want
-    _keep_ours(central, held)
+    keep_ours(central, held)
     exchange(central, desk, late)
     exchange(central, desk, late)
     for s in (central, desk, late):
@@ -253,7 +246,7 @@ def test_two_new_moves_recorded_apart_that_cannot_both_stand_are_held(
     assert "not where the person was" in why_held(held)
     assert a["id"] in logged(central, pid) and b["id"] not in logged(central, pid)
     assert b["id"] in logged(desk_b, pid)
-    _keep_ours(central, held)
+    keep_ours(central, held)
     for _ in range(3):
         exchange(central, desk_a, desk_b)
     want = [("registered", exit_point), (kind_a, to_a)]
