@@ -37,7 +37,6 @@ from __future__ import annotations
 import html.parser
 import json
 import re
-import secrets
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -53,10 +52,15 @@ from corridor.settings import Settings
 from corridor.storage import Database
 from corridor.storage.tables import metadata
 from corridor.web import create_app
-from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
 from tests.conftest import MASTER_KEY, Clock, world_database
 from tests.support.route_table import NO_KEY, RouteCase, fill, route_cases
-from tests.support.route_world import World, build_world, close_worlds, token_client
+from tests.support.route_world import (
+    World,
+    build_world,
+    close_worlds,
+    token_client,
+    with_form_secret,
+)
 
 MATRIX = default_matrix()
 APP = create_app(Settings(database_url="sqlite://", master_key=MASTER_KEY))
@@ -284,10 +288,7 @@ def _env(request: pytest.FixtureRequest, backend: str) -> Env:
     clients, users = {}, {}
     for role in Role:
         client, user = token_client(db, clock, f"bad-{role.value}", (role,), [world.sites["A"]])
-        # A browser secret for the page forms: the token of a request with no session.
-        secret = secrets.token_urlsafe(16)
-        client.cookies.set(CSRF_COOKIE, secret)
-        client.headers[HEADER] = token_for(secret, None)
+        with_form_secret(client)
         clients[role], users[role] = client, user
     ENVS[backend] = Env(db, world, clients, users)
     return ENVS[backend]

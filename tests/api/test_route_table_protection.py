@@ -50,7 +50,6 @@ import functools
 import html.parser
 import json
 import re
-import secrets
 import shutil
 import traceback
 from collections import Counter
@@ -74,7 +73,6 @@ from corridor.storage.number_tables import renumbered
 from corridor.storage.tables import persons
 from corridor.storage.tracing_tables import tracing_matches
 from corridor.web import create_app
-from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
 from corridor.web.retries import KEY_FIELD, retry_of
 from tests.conftest import MASTER_KEY, Clock, world_database
 from tests.support.figure_routes import NOT_PERSON_COUNTS, figure_routes
@@ -103,6 +101,7 @@ from tests.support.route_world import (
     enrol_node_behind,
     token_client,
     walk_json,
+    with_form_secret,
 )
 
 MATRIX = default_matrix()
@@ -238,10 +237,7 @@ def _env(request: pytest.FixtureRequest, backend: str, writes: bool = False) -> 
     clients, users = {}, {}
     for role in ROLES:
         client, user = token_client(db, clock, f"rt-{role.value}", (role,), [world.sites["A"]])
-        # A browser secret for the page forms: the token of a request with no session.
-        secret = secrets.token_urlsafe(16)
-        client.cookies.set(CSRF_COOKIE, secret)
-        client.headers[HEADER] = token_for(secret, None)
+        with_form_secret(client)
         clients[role], users[role] = client, user
     with db.transaction() as conn:
         spare = ApiTokens(clock).issue(conn, users[Role.COORDINATOR], "spare", ["figures.read"])

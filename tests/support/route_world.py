@@ -32,6 +32,7 @@ manifest and an export.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,7 @@ from corridor.settings import Settings
 from corridor.storage import Database
 from corridor.storage.tables import relationships
 from corridor.web import create_app
+from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
 from tests.conftest import ALL_ROLES, MASTER_KEY, Clock
 from tests.support.route_table import ENQUIRER
 
@@ -548,3 +550,12 @@ def enrol_node_behind(database: Database, clock: Clock, site_id: str, node_file:
         return str(request["request"]["node_id"])
     finally:
         node.db.dispose()
+
+
+def with_form_secret(client: TestClient) -> TestClient:
+    """``client``, able to post the page forms: a browser secret in its cookie and, in its
+    header, the token of a request with no session (corridor/web/csrf.py)."""
+    secret = secrets.token_urlsafe(16)
+    client.cookies.set(CSRF_COOKIE, secret)
+    client.headers[HEADER] = token_for(secret, None)
+    return client

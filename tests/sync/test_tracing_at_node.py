@@ -68,11 +68,10 @@ from corridor.tracing_schemas import (
     TransitionIn,
 )
 from corridor.web import create_app
-from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
 from corridor.web.i18n import LANG_COOKIE
 from tests.conftest import MASTER_KEY, Clock
 from tests.support.route_table import RouteCase, fill, route_cases
-from tests.support.route_world import RECORDS, World, build_world, token_client
+from tests.support.route_world import RECORDS, World, build_world, token_client, with_form_secret
 from tests.sync.helpers import hook, make_site, register, sync
 from tests.sync.test_bundles import NODE_KEY, _apply, _enrol, _node_services
 from tests.sync.test_change_log import _write_methods
@@ -359,9 +358,7 @@ def env(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iter
     clients = {}
     for role in Role:
         client, _ = token_client(db, clock, f"at-node-{role.value}", (role,), [world.sites["A"]])
-        secret = "a-browser-secret-of-the-test"
-        client.cookies.set(CSRF_COOKIE, secret)
-        client.headers[HEADER] = token_for(secret, None)
+        with_form_secret(client)
         clients[role] = client
     # A case verified (the adult found): its disclosure form is one the node must not offer.
     adult = world.record("adult").ids

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import html.parser
 import re
-import secrets
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,7 +40,6 @@ from corridor.settings import Settings
 from corridor.storage import Database
 from corridor.storage.tables import metadata
 from corridor.web import create_app
-from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
 from corridor.web.i18n import LANG_COOKIE, translations
 from tests.api.test_bad_input_every_route import FORM_CASES, FORM_ROLE
 from tests.conftest import MASTER_KEY, Clock, world_database
@@ -54,6 +52,7 @@ from tests.support.route_world import (
     build_world,
     close_worlds,
     token_client,
+    with_form_secret,
 )
 
 MATRIX = default_matrix()
@@ -283,9 +282,7 @@ def _env(request: pytest.FixtureRequest) -> Env:
     for role in ROLES:
         name = f"lang-{role.value.replace('_', '-')}"
         client, user = token_client(db, clock, name, (role,), [world.sites["A"]])
-        secret = secrets.token_urlsafe(16)
-        client.cookies.set(CSRF_COOKIE, secret)
-        client.headers[HEADER] = token_for(secret, None)
+        with_form_secret(client)
         clients[role], users[role] = client, user
     ENVS["sqlite"] = Env(db, world, clients, users, _planted(db, world))
     return ENVS["sqlite"]

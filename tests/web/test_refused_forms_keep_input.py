@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import html.parser
 import re
-import secrets
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -45,7 +44,6 @@ import pytest
 
 import corridor.web
 from corridor.security.roles import Role, default_matrix
-from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
 from corridor.web.i18n import LANG_COOKIE
 from tests.api.test_bad_input_every_route import (
     CASES,
@@ -64,7 +62,7 @@ from tests.api.test_bad_input_every_route import (
 )
 from tests.conftest import Clock, world_database
 from tests.support.route_table import RouteCase
-from tests.support.route_world import build_world, close_worlds, token_client
+from tests.support.route_world import build_world, close_worlds, token_client, with_form_secret
 
 MATRIX = default_matrix()
 WORLD_TIME = datetime(2019, 3, 10, 8, 0, tzinfo=UTC)
@@ -140,9 +138,7 @@ def _env(request: pytest.FixtureRequest) -> Env:
     clients, users = {}, {}
     for role in Role:
         client, user = token_client(db, clock, f"kept-{role.value}", (role,), [world.sites["A"]])
-        secret = secrets.token_urlsafe(16)  # a browser secret for the page forms
-        client.cookies.set(CSRF_COOKIE, secret)
-        client.headers[HEADER] = token_for(secret, None)
+        with_form_secret(client)
         clients[role], users[role] = client, user
     ENVS["sqlite"] = Env(db, world, clients, users)
     return ENVS["sqlite"]

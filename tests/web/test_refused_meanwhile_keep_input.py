@@ -38,7 +38,6 @@ from fastapi.testclient import TestClient
 
 from corridor.security.roles import Role
 from corridor.storage import Database
-from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
 from corridor.web.i18n import LANG_COOKIE
 from tests.api.test_bad_input_every_route import (
     CASES,
@@ -49,7 +48,7 @@ from tests.api.test_bad_input_every_route import (
     state,
 )
 from tests.conftest import ALL_ROLES, Clock, world_database
-from tests.support.route_world import World, build_world, token_client
+from tests.support.route_world import World, build_world, token_client, with_form_secret
 from tests.web.test_refused_forms_keep_input import (
     FIRST_CASES,
     NOT_SHOWN_HERE,
@@ -181,9 +180,7 @@ class Lab:
         self.users: dict[Role, str] = {}
         for role in Role:
             client, user = token_client(self.db, clock, f"kept-{role.value}", (role,), sites[:1])
-            secret = "a browser secret of the tests"
-            client.cookies.set(CSRF_COOKIE, secret)
-            client.headers[HEADER] = token_for(secret, None)
+            with_form_secret(client)
             self.clients[role], self.users[role] = client, user
         adult = self.world.record("adult")
         twin = {
