@@ -556,7 +556,12 @@ def _latin_units(text: str) -> list[NameUnit]:
             i += joined
             continue
         units.append(_split_latin_word(w))
-    return [NameUnit(tuple(u), "la") for u in units if "".join(u)]
+    out = [NameUnit(tuple(u), "la") for u in units if "".join(u)]
+    if not out:
+        # Nothing but words that are articles or links elsewhere: they are the name
+        # itself (Al, Ash and El are given names in English and Spanish), never dropped.
+        out = [NameUnit((w,), "la") for w in words if w.isalpha()]
+    return out
 
 
 # The idafa link glued to the first half of a compound, as Bengali, Pakistani, Indonesian

@@ -2,6 +2,7 @@
 
 import pytest
 
+from corridor.matching.index import MemoryIndex
 from corridor.matching.keys import latin_key, skeleton
 from corridor.matching.normalise import (
     fold_maqsura,
@@ -10,6 +11,7 @@ from corridor.matching.normalise import (
     normalise_latin,
     parse_name,
 )
+from corridor.matching.records import PersonRecord
 
 
 @pytest.mark.parametrize(
@@ -128,3 +130,24 @@ def test_skeleton_keeps_initial_vowel() -> None:
 )
 def test_latin_keys_fold_spelling_variants(a: str, b: str) -> None:
     assert latin_key(parse_name(a)[0]) == latin_key(parse_name(b)[0])
+
+
+@pytest.mark.parametrize("name", ["Al", "El", "Ash", "As", "Ad", "El-Al", "Αს"])
+def test_a_name_of_article_words_alone_is_kept(name: str) -> None:
+    """Words that are the article before another name (al-, ash-) are the name itself
+    when nothing else is written: Al, Ash and El are given names (and Greek Αს reads as);
+    such a field gave no name at all, and the person could not be found by it."""
+    units = parse_name(name)
+    assert units
+    assert all(u.script == "la" and u.parts for u in units)
+
+
+def test_a_person_named_only_with_an_article_word_is_found() -> None:
+    idx = MemoryIndex([PersonRecord("al", given_name="Al", family_name="Haddad"),
+                       PersonRecord("other", given_name="Ali", family_name="Haddad")])
+    # In a full name, Al before a name is its article (al-Haddad); in the given-name
+    # field it is the given name.
+    query = PersonRecord("q", given_name="Al", family_name="Haddad", sex="m")
+    assert [u.parts for u in query.name_chains()[0].units] == [("al",), ("haddad",)]
+    found = idx.search(query)
+    assert found and found[0].record_id == "al"
