@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from corridor.matching.dedupe import average_linkage_clusters, connected_clusters
+from corridor.matching.heap import heap_frozen
 from corridor.matching.index import MemoryIndex
 from corridor.matching.model import Model
 from corridor.matching.records import PersonRecord
@@ -96,7 +97,7 @@ def search_links(
         if progress is not None and (n % 100 == 0 or n == len(index.records)):
             progress(100 if n % 100 == 0 else n % 100)
         cands = [index.records[c] for c in index.candidates(rec, exclude=rid)]
-        ranked = matcher.rank(rec, cands, top)
+        ranked = matcher.rank(rec, cands, top, explain=False)
         if not ranked:
             continue
         registered = min(1.0, sum(m.probability for m in ranked))
@@ -175,7 +176,8 @@ def search_clusters(
     """
     t0 = time.perf_counter()
     index = MemoryIndex(records, model)
-    links = list(search_links(index, top=top, share=share))
+    with heap_frozen():  # the index is never walked by the collector again (``heap``)
+        links = list(search_links(index, top=top, share=share))
     clusters, kept = cluster_links(
         list(index.records), links, threshold, clustering, join_at, pair_probability(index)
     )

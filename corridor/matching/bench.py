@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from corridor.matching.dedupe import find_duplicates
+from corridor.matching.heap import heap_frozen
 from corridor.matching.index import MemoryIndex
 from corridor.matching.keys import unit_keys
 from corridor.matching.normalise import parse_name
@@ -174,7 +175,7 @@ _INDEX: MemoryIndex | None = None  # shared with forked workers (copy on write)
 def _answer(job: tuple[PersonRecord, int]) -> list[tuple[str, float]]:
     query, top = job
     assert _INDEX is not None
-    return [(m.record_id, m.probability) for m in _INDEX.search(query, top)]
+    return [(m.record_id, m.probability) for m in _INDEX.search(query, top, explain=False)]
 
 
 def _answers(
@@ -185,10 +186,13 @@ def _answers(
     workers = min(os.cpu_count() or 1, 4)
     _INDEX = index
     try:
-        if workers < 2 or len(queries) < 100 or "fork" not in mp.get_all_start_methods():
-            return [_answer((q, top)) for q in queries]
-        with mp.get_context("fork").Pool(workers) as pool:
-            return pool.map(_answer, [(q, top) for q in queries], chunksize=20)
+        # The index is never walked by the collector again, here or in the workers,
+        # whose pages it then leaves shared with this process (``heap``).
+        with heap_frozen():
+            if workers < 2 or len(queries) < 100 or "fork" not in mp.get_all_start_methods():
+                return [_answer((q, top)) for q in queries]
+            with mp.get_context("fork").Pool(workers) as pool:
+                return pool.map(_answer, [(q, top) for q in queries], chunksize=20)
     finally:
         _INDEX = None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from corridor.matching.candidates import CandidatePolicy
+from corridor.matching.heap import heap_frozen
 from corridor.matching.index import MemoryIndex
 from corridor.matching.model import Model
 from corridor.matching.records import PersonRecord
@@ -20,18 +21,19 @@ def scored_pairs(
     out: list[tuple[str, str, float, float]] = []
     seen: set[tuple[str, str]] = set()
     matcher = index.matcher
-    for rid, rec in index.records.items():
-        for other_id in index.candidates(rec, exclude=rid):
-            a, b = (rid, other_id) if rid < other_id else (other_id, rid)
-            if (a, b) in seen:
-                continue
-            seen.add((a, b))
-            other = index.records[other_id]
-            w = matcher.score(rec, other, explain=False).weight
-            if matcher.probability(w) >= 0.01:
-                # The engine is asymmetric (sought vs registered): take the better way.
-                w = max(w, matcher.score(other, rec, explain=False).weight)
-            out.append((a, b, w, matcher.probability(w)))
+    with heap_frozen():  # the index is never walked by the collector again (``heap``)
+        for rid, rec in index.records.items():
+            for other_id in index.candidates(rec, exclude=rid):
+                a, b = (rid, other_id) if rid < other_id else (other_id, rid)
+                if (a, b) in seen:
+                    continue
+                seen.add((a, b))
+                other = index.records[other_id]
+                w = matcher.score(rec, other, explain=False).weight
+                if matcher.probability(w) >= 0.01:
+                    # The engine is asymmetric (sought vs registered): take the better way.
+                    w = max(w, matcher.score(other, rec, explain=False).weight)
+                out.append((a, b, w, matcher.probability(w)))
     return out
 
 

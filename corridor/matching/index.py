@@ -19,6 +19,7 @@ from corridor.matching.blocking import (
     query_key_groups,
 )
 from corridor.matching.candidates import CandidatePolicy
+from corridor.matching.heap import collector_paused
 from corridor.matching.model import Model
 from corridor.matching.records import PersonRecord
 from corridor.matching.scoring import Match, Matcher
@@ -48,8 +49,9 @@ class MemoryIndex:
         self.postings: dict[str, list[str]] = defaultdict(list)
         self.frequencies: Counter[str] = Counter()
         self.matcher = Matcher(model or Model.default(), self.frequencies, 1)
-        for rec in records:
-            self.add(rec)
+        with collector_paused():  # many small objects, no cycles (``heap``)
+            for rec in records:
+                self.add(rec)
 
     def add(self, rec: PersonRecord) -> None:
         """Index a record (a record id seen before is ignored)."""
@@ -84,7 +86,8 @@ class MemoryIndex:
                 score[rid] += policy.adjustment(query, rec.birth_year, rec.sex, rec.nationality)
         return policy.best(score, pool)
 
-    def search(self, query: PersonRecord, top: int = 10) -> list[Match]:
-        """Best ``top`` matches for ``query`` among indexed records."""
+    def search(self, query: PersonRecord, top: int = 10, explain: bool = True) -> list[Match]:
+        """Best ``top`` matches for ``query`` among indexed records (``explain=False``:
+        without their evidence)."""
         cands = [self.records[r] for r in self.candidates(query)]
-        return self.matcher.rank(query, cands, top)
+        return self.matcher.rank(query, cands, top, explain)

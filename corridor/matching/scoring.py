@@ -946,33 +946,51 @@ class Matcher:
         return Match(candidate.record_id, self.probability(weight), weight, ev)
 
     def rank(
-        self, query: PersonRecord, candidates: Iterable[PersonRecord], top: int = 10
+        self, query: PersonRecord, candidates: Iterable[PersonRecord], top: int = 10,
+        explain: bool = True,
     ) -> list[Match]:
         """Score every candidate, best first, at most ``top``; each probability counts
-        every candidate scored, not only the ``top`` returned (they compete)."""
-        return self.rank_weighed(query, candidates, top)[0]
+        every candidate scored, not only the ``top`` returned (they compete).
+        ``explain=False``: the matches carry no evidence (for callers that show none)."""
+        return self.rank_weighed(query, candidates, top, explain)[0]
 
     def rank_weighed(
-        self, query: PersonRecord, candidates: Iterable[PersonRecord], top: int = 10
+        self, query: PersonRecord, candidates: Iterable[PersonRecord], top: int = 10,
+        explain: bool = True,
     ) -> tuple[list[Match], list[tuple[str, float]]]:
         """``rank``, and ``(record_id, weight)`` of every candidate scored, best first."""
         cands = {c.record_id: c for c in candidates}
         quick = [self.score(query, c, explain=False) for c in cands.values()]
-        q_text = [_spelling(ch) for ch in query.name_chains()]
-
-        def closeness(m: Match) -> float:
-            # Tie-breaker only: how alike the spellings look, 0..100.
-            c_text = [_spelling(ch) for ch in cands[m.record_id].name_chains()]
-            return max((fuzz.token_sort_ratio(a, b) for a in q_text for b in c_text), default=0)
-
-        quick.sort(key=lambda m: (-round(m.weight, 6), -closeness(m), m.record_id))
+        close = self._closeness_of_ties(query, quick, cands)
+        quick.sort(key=lambda m: (-round(m.weight, 6), -close.get(m.record_id, 0.0),
+                                  m.record_id))
         weights = [m.weight for m in quick]
         probabilities = self.probabilities(weights)
         out = [
-            replace(self.score(query, cands[m.record_id]), probability=p)
+            replace(self.score(query, cands[m.record_id]) if explain else m, probability=p)
             for m, p in zip(quick[:top], probabilities, strict=False)
         ]
         return out, [(m.record_id, m.weight) for m in quick]
+
+    @staticmethod
+    def _closeness_of_ties(
+        query: PersonRecord, scored: list[Match], cands: dict[str, PersonRecord]
+    ) -> dict[str, float]:
+        """How alike the spellings look (0..100), the tie-breaker between candidates of
+        equal weight: computed for those only."""
+        by_weight: dict[float, list[str]] = {}
+        for m in scored:
+            by_weight.setdefault(round(m.weight, 6), []).append(m.record_id)
+        tied = [rid for ids in by_weight.values() if len(ids) > 1 for rid in ids]
+        if not tied:
+            return {}
+        q_text = [_spelling(ch) for ch in query.name_chains()]
+        out: dict[str, float] = {}
+        for rid in tied:
+            c_text = [_spelling(ch) for ch in cands[rid].name_chains()]
+            out[rid] = max((fuzz.token_sort_ratio(a, b) for a in q_text for b in c_text),
+                           default=0)
+        return out
 
 
 # Fields brothers and sisters share: when the given name disagrees they say "same

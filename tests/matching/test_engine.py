@@ -323,3 +323,47 @@ def test_nationality_weight_by_rarity_from_counts() -> None:
     assert Matcher(Model.default(), {"MHMD": 10}, 1000).nationality_weight("FRA") == 1.0
     # A rare name already says much of what a rare nationality says.
     assert m.nationality_weight("FRA", name_bits=12.0) < m.nationality_weight("FRA")
+
+
+def test_a_ranking_without_explanations_is_the_same_ranking() -> None:
+    """``explain=False`` (the benchmark, deduplication) skips the explanations only:
+    the same candidates in the same order with the same probabilities; ties in weight
+    are still broken by how alike the spellings look, then by id."""
+    from rapidfuzz import fuzz
+
+    from corridor.matching.scoring import _spelling
+
+    recs = list(read_person_csv(FIXTURES / "registry.csv"))
+    # Twins of every record (the same fields, another id) and spellings beside them:
+    # candidates that tie in weight.
+    recs += [PersonRecord(r.record_id + "-twin", full_name=r.full_name,
+                          name_original_script=r.name_original_script, sex=r.sex,
+                          birth_year=r.birth_year) for r in recs]
+    recs += [PersonRecord("sp-1", full_name="Mohammed Ali Hussein", birth_year=1990),
+             PersonRecord("sp-2", full_name="Muhammad Ali Husein", birth_year=1990),
+             PersonRecord("sp-3", full_name="Mohamed Aly Hussain", birth_year=1990)]
+    idx = MemoryIndex(recs)
+    queries = list(read_person_csv(FIXTURES / "queries.csv", "query_id")) + [
+        PersonRecord("q-ali", full_name="Mohamed Ali Hussein", birth_year=1990),
+        PersonRecord("q-zahed", name_original_script="عبد الرحمن زاهد"),
+    ]
+    ties = 0
+    for q in queries:
+        cands = [idx.records[r] for r in idx.candidates(q)]
+        shown = idx.matcher.rank(q, cands, 50)
+        bare = idx.matcher.rank(q, cands, 50, explain=False)
+        assert [(m.record_id, m.probability) for m in bare] == [
+            (m.record_id, m.probability) for m in shown]
+        # The order, computed the long way: every candidate's closeness.
+        q_text = [_spelling(ch) for ch in q.name_chains()]
+
+        def closeness(rid: str, q_text: list[str] = q_text) -> float:
+            c_text = [_spelling(ch) for ch in idx.records[rid].name_chains()]
+            return max((fuzz.token_sort_ratio(a, b) for a in q_text for b in c_text),
+                       default=0)
+
+        weights = {m.record_id: round(m.weight, 6) for m in bare}
+        assert [m.record_id for m in bare] == sorted(
+            weights, key=lambda rid: (-weights[rid], -closeness(rid), rid))
+        ties += len(weights) - len(set(weights.values()))
+    assert ties > 0
