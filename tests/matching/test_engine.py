@@ -34,6 +34,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
         "corridor.matching.scoring",
         "corridor.matching.index",
         "corridor.matching.dedupe",
+        "corridor.matching.heap",
         "corridor.matching.training",
         "corridor.matching.candidates",
         "corridor.matching.model",
