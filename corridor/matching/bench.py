@@ -169,6 +169,11 @@ def derive_relatives(records: list[PersonRecord]) -> list[PersonRecord]:
     return out
 
 
+def _workers() -> int:
+    """Processes for the benchmark's work: one per core, at most four."""
+    return min(os.cpu_count() or 1, 4)
+
+
 _INDEX: MemoryIndex | None = None  # shared with forked workers (copy on write)
 
 
@@ -183,7 +188,7 @@ def _answers(
 ) -> list[list[tuple[str, float]]]:
     """Every query's matches, in order; on several cores, forked workers share the index."""
     global _INDEX
-    workers = min(os.cpu_count() or 1, 4)
+    workers = _workers()
     _INDEX = index
     try:
         # The index is never walked by the collector again, here or in the workers,
@@ -200,7 +205,8 @@ def _answers(
 def run_match(registry_csv: Path, queries_csv: Path, top: int, out_csv: Path) -> dict[str, Any]:
     """Index the registry, answer every query, write ``query_id,record_id,rank,probability``."""
     t0 = time.perf_counter()
-    index = MemoryIndex(derive_relatives(list(read_person_csv(registry_csv))))
+    index = MemoryIndex.built(derive_relatives(list(read_person_csv(registry_csv))),
+                              workers=_workers())
     t1 = time.perf_counter()
     queries = list(read_person_csv(queries_csv, "query_id"))
     rows = 0

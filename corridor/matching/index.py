@@ -9,8 +9,9 @@ only the best few hundred scored in full.
 
 from __future__ import annotations
 
+import multiprocessing as mp
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from corridor.matching.blocking import (
     blocking_keys,
@@ -21,7 +22,7 @@ from corridor.matching.blocking import (
 from corridor.matching.candidates import CandidatePolicy
 from corridor.matching.heap import collector_paused
 from corridor.matching.model import Model
-from corridor.matching.records import PersonRecord
+from corridor.matching.records import NameChain, PersonRecord
 from corridor.matching.scoring import Match, Matcher
 
 __all__ = ["MemoryIndex"]
@@ -53,14 +54,54 @@ class MemoryIndex:
             for rec in records:
                 self.add(rec)
 
+    @classmethod
+    def built(
+        cls,
+        records: Sequence[PersonRecord],
+        model: Model | None = None,
+        policy: CandidatePolicy | None = None,
+        workers: int = 1,
+    ) -> MemoryIndex:
+        """The index of ``records``, their names read and keyed in ``workers`` forked
+        processes (each a run of records in order; the postings are the same as one
+        process gives). Where fork is missing, or there are few records, in this one.
+
+        >>> recs = [PersonRecord(f"r{i}", full_name=n) for i, n in enumerate(
+        ...     ["Abdul Latif Mansur", "Hassan Dahir Awes", "Fatima Omar"] * 3000)]
+        >>> built = MemoryIndex.built(recs, workers=2)
+        >>> one = MemoryIndex(recs)
+        >>> built.postings == one.postings and built.frequencies == one.frequencies
+        True
+        """
+        if workers < 2 or len(records) < _PARALLEL_FROM or "fork" not in mp.get_all_start_methods():
+            return cls(records, model, policy)
+        global _READING
+        index = cls((), model, policy)
+        size = -(-len(records) // workers)
+        runs = [(i, min(i + size, len(records))) for i in range(0, len(records), size)]
+        _READING = records  # the workers see it as forked, never pickled to them
+        try:
+            with mp.get_context("fork").Pool(workers) as pool, collector_paused():
+                for (start, end), read in zip(runs, pool.map(_read_run, runs), strict=True):
+                    for rec, (chains, keys, names) in zip(records[start:end], read,
+                                                          strict=True):
+                        rec.adopt_chains(chains)
+                        index._add(rec, keys, names)
+        finally:
+            _READING = None
+        return index
+
     def add(self, rec: PersonRecord) -> None:
         """Index a record (a record id seen before is ignored)."""
+        self._add(rec, blocking_keys(rec), frequency_keys(rec))
+
+    def _add(self, rec: PersonRecord, keys: Iterable[str], names: Iterable[str]) -> None:
         if rec.record_id in self.records:
             return
         self.records[rec.record_id] = rec
-        for key in blocking_keys(rec):
+        for key in keys:
             self.postings[key].append(rec.record_id)
-        self.frequencies.update(frequency_keys(rec))
+        self.frequencies.update(names)
         nat = nationality_key(rec.nationality)
         if nat:
             self.frequencies[nat] += 1
@@ -91,3 +132,17 @@ class MemoryIndex:
         without their evidence)."""
         cands = [self.records[r] for r in self.candidates(query)]
         return self.matcher.rank(query, cands, top, explain)
+
+
+# Fewer records than this are read in one process (forking costs more than it saves).
+_PARALLEL_FROM = 5_000
+_READING: Sequence[PersonRecord] | None = None  # ``MemoryIndex.built``'s, while it runs
+
+
+def _read_run(run: tuple[int, int]) -> list[tuple[tuple[NameChain, ...], set[str], set[str]]]:
+    """A forked worker's part of ``MemoryIndex.built`` (records ``start`` to ``end``):
+    each record's name chains, its blocking keys and the name keys it counts for."""
+    assert _READING is not None
+    with collector_paused():
+        return [(r.name_chains(), blocking_keys(r), frequency_keys(r))
+                for r in _READING[run[0]:run[1]]]

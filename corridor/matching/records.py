@@ -122,6 +122,12 @@ class PersonRecord:
         """All spellings of the person's name as chains (deduplicated)."""
         return self._chains
 
+    def adopt_chains(self, chains: tuple[NameChain, ...]) -> None:
+        """Take ``chains`` as this record's own: its ``name_chains()`` as another process
+        read them from the same fields (``MemoryIndex.built``), so they are not read
+        again here."""
+        self.__dict__["_chains"] = chains
+
     @cached_property
     def _chains(self) -> tuple[NameChain, ...]:
         out: list[NameChain] = []
