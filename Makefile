@@ -31,8 +31,11 @@ audit: install
 # per operation as alone (it ran apart, after the rest, while the other worker idled).
 # Files are handed out longest first (tests/support/durations.py), not by their number of
 # tests: the long files of few tests no longer end the run on one core.
+# PYTHONDONTWRITEBYTECODE emptied: where the environment sets it (CI images often do),
+# every server, node and CLI process a test starts would compile Corridor's modules
+# again; with it empty the first one writes the bytecode and the others read it.
 test: install system-deps lint audit
-	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 
 demo: install
 	$(BIN)/corridor demo --db sqlite:///corridor-demo.db --serve
