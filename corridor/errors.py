@@ -129,10 +129,12 @@ class ConsentWithdrawn(Conflict):
         self.refused = [person_id]
 
 
-class TracingAtCentral(CorridorError):
+class TracingAtCentral(Conflict):
     """A tracing write at a site node (issue 16): tracing is done at the central registry,
     which holds every site's persons (a match can be found across sites) and the
-    enquirers' key. Refused before anything is read or written."""
+    enquirers' key. Refused before anything is read or written. A conflict with where
+    the write was sent (409), so that a page form refused for it comes back as any
+    conflict does: the form as typed, with why."""
 
     code = "tracing_at_central"
 

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
 from sqlalchemy import Connection, func, select, update
 
 from corridor.domain.names import NAME_PARTS
@@ -174,6 +175,64 @@ def patch_of(person: dict[str, Any], columns: list[str]) -> dict[str, Any]:
     return patch
 
 
+# The refusals of a value's length: a limit added since the value was stored (an agency
+# to share with held to 200 characters from session 24 on) holds what is typed, never
+# what another installation kept.
+LENGTH_LIMITS = frozenset({"string_too_long", "too_long"})
+
+
+def as_kept(body: dict[str, Any]) -> PersonPatch:
+    """The correction that takes the other side's stored values (``patch_of``), checked
+    as any correction is, but for the lengths: a value stored before its limit existed
+    (synced from an older node, or written before the limit) is taken as it was kept.
+    The limit applies to what is typed, not to what is kept: an officer's decision is
+    never refused for a value nobody typed here (docs/sync.md, "Conflicts").
+
+    >>> long = "x" * 250
+    >>> kept = as_kept({"consent": {"tracing": True, "share_with": ["ICRC", long]}})
+    >>> kept.consent.share_with[1] == long
+    True
+    """
+    try:
+        return PersonPatch.model_validate(body)
+    except ValidationError as exc:
+        errors = exc.errors()
+        if not all(e["type"] in LENGTH_LIMITS for e in errors):
+            raise ValidationFailed(
+                [Problem(".".join(map(str, e["loc"])), e["msg"]) for e in errors]
+            ) from exc
+    # Checked with each value cut to its limit, then given its stored value back.
+    cut = json.loads(json.dumps(body, default=str))
+    for e in errors:
+        limit = int((e.get("ctx") or {}).get("max_length", 0))
+        _put(cut, e["loc"], e["input"][:limit])
+    patch = PersonPatch.model_validate(cut)
+    for e in errors:
+        _put(patch, e["loc"], e["input"])
+    return patch
+
+
+def _put(into: Any, loc: tuple[int | str, ...], value: Any) -> None:
+    """``value`` at ``loc`` in a body (dicts and lists) or a model (its attributes)."""
+    *path, last = loc
+    for part in path:
+        into = _at(into, part)
+    if isinstance(into, list):
+        into[int(last)] = value
+    elif isinstance(into, dict):
+        into[last] = value
+    else:
+        object.__setattr__(into, str(last), value)
+
+
+def _at(into: Any, part: int | str) -> Any:
+    if isinstance(into, list):
+        return into[int(part)]
+    if isinstance(into, dict):
+        return into[part]
+    return getattr(into, str(part))
+
+
 class ConflictReview:
     """The review queue of a site's conflicts, and the decisions on them."""
 
@@ -270,6 +329,51 @@ class ConflictReview:
         if not found:
             raise NotFound("conflict", field="conflict_id")
         return found[0]
+
+    def decision(
+        self, conflict_id: str, person_id: str, scope: Sites = None
+    ) -> dict[str, Any] | None:
+        """How a conflict of this person in ``scope`` was decided, here or elsewhere (a
+        decision received by sync settles it too): who (their username where they are a
+        user here), when, and per field "ours" or "theirs" (empty where it was settled
+        by a decision made elsewhere: ``settled_by`` names that change). None while it
+        is open, or where there is no such conflict in scope. No person is read."""
+        query = (
+            select(
+                sync_changes.c.resolved_by,
+                sync_changes.c.resolved_at,
+                sync_changes.c.resolution,
+                users.c.username,
+            )
+            .select_from(
+                sync_changes.outerjoin(users, users.c.id == sync_changes.c.resolved_by)
+            )
+            .where(
+                sync_changes.c.id == conflict_id,
+                sync_changes.c.person_id == person_id,
+                sync_changes.c.state == "conflict",
+                sync_changes.c.resolved_at.is_not(None),
+            )
+        )
+        if scope is not None:
+            query = query.where(sync_changes.c.site_id.in_(sorted(scope)))
+        with self.db.read() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        try:
+            resolution = json.loads(row["resolution"] or "{}")
+        except ValueError:
+            resolution = {}
+        fields = resolution.get("fields") if isinstance(resolution, dict) else None
+        return {
+            "conflict_id": conflict_id,
+            "person_id": person_id,
+            "resolved_by": row["username"] or row["resolved_by"],
+            "resolved_at": row["resolved_at"],
+            "fields": {str(k): str(v) for k, v in (fields or {}).items()},
+            "settled_by": resolution.get("settled_by") if isinstance(resolution, dict) else None,
+        }
 
     def _load(
         self,
@@ -440,9 +544,7 @@ class ConflictReview:
             raise ValidationFailed(
                 [Problem("theirs", N_("not a field of this conflict")) for _ in unknown]
             )
-        patch = PersonPatch.model_validate(
-            patch_of(found["theirs"]["person"], [f for f in theirs if f != MOVEMENTS])
-        )
+        patch = as_kept(patch_of(found["theirs"]["person"], [f for f in theirs if f != MOVEMENTS]))
         # The movements' restriction is the conflict's own (a detention in either history).
         needed = frozenset().union(*(v["restricted"] for v in found["values"]))
         note_roles = [r for v in found["values"] for r in v["note_roles"]]

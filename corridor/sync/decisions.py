@@ -33,6 +33,7 @@ from corridor.storage.sync_tables import sync_changes
 from corridor.sync import converge
 from corridor.sync.histories import NOT_LANDED
 from corridor.sync.journal import heads_of
+from corridor.text import N_
 
 DECIDES = "decides"
 
@@ -52,7 +53,7 @@ def mark_decided(
         .values(resolved_by=by[:64], resolved_at=at, resolution=json.dumps(resolution))
     )
     if marked.rowcount != 1:
-        raise Conflict("this conflict was decided meanwhile")
+        raise Conflict(N_("this conflict was decided meanwhile"))
 
 
 def opened(conn: Connection, person_id: str, conflicts: list[str]) -> str | None:

@@ -25,17 +25,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from corridor.errors import (
     Conflict,
     CorridorError,
-    Forbidden,
-    NotFound,
-    ReadOnlyCopy,
     StorageFull,
-    TracingAtCentral,
-    Unauthenticated,
-    ValidationFailed,
 )
 from corridor.security.errors import (
-    InvalidCredentials,
-    KeyUnavailable,
     PasswordChangeRequired,
     Throttled,
 )
@@ -43,24 +35,7 @@ from corridor.services.protection.accounts import Caller
 from corridor.storage.database import storage_failure
 from corridor.text import N_, Text
 from corridor.web import shape_errors
-
-STATUS: dict[type[CorridorError], int] = {
-    ValidationFailed: 422,
-    NotFound: 404,
-    Conflict: 409,
-    Unauthenticated: 401,
-    InvalidCredentials: 401,
-    Forbidden: 403,
-    Throttled: 429,
-    # No master key configured: sensitive fields cannot be sealed (an operator's fix).
-    KeyUnavailable: 503,
-    # The disk is full (507 Insufficient Storage); the server keeps answering reads.
-    StorageFull: 507,
-    # ``corridor serve --read-only``: nothing here may change.
-    ReadOnlyCopy: 503,
-    # A tracing write at a site node: tracing is done at the central (issue 16).
-    TracingAtCentral: 409,
-}
+from corridor.web.statuses import status_of
 
 
 def error_body(
@@ -183,7 +158,7 @@ def _login_then(path: str) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(CorridorError)
     async def corridor_error(request: Request, exc: CorridorError) -> Response:
-        status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+        status = status_of(exc)
         headers = {}
         wait = None
         if isinstance(exc, Throttled):

@@ -16,12 +16,14 @@ from starlette.datastructures import FormData
 from corridor.domain.countries import country_code
 from corridor.domain.names import NAME_PARTS
 from corridor.domain.vulnerability import WG_DOMAINS
-from corridor.errors import CorridorError, Problem, ValidationFailed
+from corridor.errors import Conflict, CorridorError, NotFound, Problem, ValidationFailed
 from corridor.schemas import PersonSearchIn
 from corridor.text import Listing
 from corridor.web import shape_errors
+from corridor.web.statuses import status_of as _status_of
 
 __all__ = [
+    "REFUSED",
     "as_values",
     "basis",
     "is_blank",
@@ -32,9 +34,17 @@ __all__ = [
     "problems_by_field",
     "problems_of",
     "reasons",
+    "status_of",
 ]
 
 NAME_FIELDS = (*NAME_PARTS, "mother_name")
+# What a page shows on the form that was sent, as typed, with why, instead of the error
+# page: a write refused for what it holds (ValidationFailed), for the state it met
+# (Conflict: decided meanwhile, here or at another installation; a site node's refusal)
+# or for a record not found (gone since the page was opened, erased elsewhere). Its
+# denial is audited by ``writes.refusal_shown``; a page that cannot be shown again (its
+# own record gone) answers 404 when it is read again, as any.
+REFUSED = (ValidationFailed, Conflict, NotFound)
 FLAGS = ("pregnant_lactating", "serious_medical_condition", "injury", "elderly_alone")
 
 
@@ -186,6 +196,16 @@ def parse_search(registration_number: str) -> PersonSearchIn:
     return parse(PersonSearchIn, {"registration_number": registration_number})
 
 
+def status_of(exc: CorridorError, shows_persons: bool = False) -> int:
+    """The status of a page showing ``exc``'s refusal on its form: as the error's own
+    page would answer it (409 a conflict, 404 not found, 422 invalid input); but a
+    record not found refused on a page that shows persons is 409 (a 404 shows nobody:
+    no oracle; the page is no refusal page, its persons read and audited as shown)."""
+    if shows_persons and isinstance(exc, NotFound):
+        return 409
+    return _status_of(exc)
+
+
 def reasons(exc: CorridorError) -> str:
     """Every reason of ``exc`` in one line (each translated on its own when shown), or
     its message where it names no field."""
@@ -214,7 +234,7 @@ def problems_of(exc: CorridorError, form: str, fields: Iterable[str]) -> dict[st
     return out
 
 
-def problems_by_field(exc: ValidationFailed) -> dict[str, str]:
+def problems_by_field(exc: CorridorError) -> dict[str, str]:
     """field -> reason, the first reason of each field."""
     out: dict[str, str] = {}
     for p in exc.problems:

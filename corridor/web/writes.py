@@ -24,7 +24,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from corridor.errors import ConsentWithdrawn, Forbidden, NotFound, ValidationFailed
+from corridor.errors import (
+    ConsentWithdrawn,
+    CorridorError,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+)
 from corridor.services import Services
 from corridor.services.protection.accounts import Caller
 from corridor.web.auth import requires
@@ -54,18 +60,7 @@ def audited(action: str, gate: str | None = None) -> Callable[..., AsyncIterator
         except DENIALS as exc:
             if getattr(exc, "audited", False):  # the gate already recorded this refusal
                 raise
-            named = getattr(request.state, "refused_person_ids", None)
-            path_person = request.path_params.get("person_id")
-            # Where the path names no person, the refusal may name those out of reach
-            # itself (a family link's persons: ``LinkNotFound.refused``).
-            person_ids = (
-                named
-                or ([path_person] if path_person else None)
-                or getattr(exc, "refused", None)
-                or [None]
-            )
-            purpose = getattr(exc, "purpose", None)
-            await run_in_threadpool(svc.gate.refused, who, action, person_ids, purpose)
+            await run_in_threadpool(_deny, svc, who, action, request, exc)
             raise
         except ValidationFailed as exc:
             # The body named persons out of the caller's reach ("person not found", as
@@ -88,8 +83,39 @@ def refused_about(request: Request, person_ids: list[str | None]) -> None:
     request.state.refused_person_ids = person_ids
 
 
-def refusal_shown(svc: Services, who: Caller, action: str, exc: Exception) -> None:
+def _deny(svc: Services, who: Caller, action: str, request: Request, exc: Exception) -> None:
+    """The denial of a refused write: for the persons the handler named, else the one
+    the path names, else those the refusal names (a family link's persons:
+    ``LinkNotFound.refused``), else nobody."""
+    named = getattr(request.state, "refused_person_ids", None)
+    path_person = request.path_params.get("person_id")
+    person_ids = (
+        named
+        or ([path_person] if path_person else None)
+        or getattr(exc, "refused", None)
+        or [None]
+    )
+    svc.gate.refused(who, action, person_ids, getattr(exc, "purpose", None))
+
+
+def refusal_shown(
+    svc: Services, who: Caller, action: str, exc: Exception, request: Request | None = None
+) -> None:
     """A page that shows a write's refusal on its form instead of raising it: the denial
-    ``audited`` would have written (``ConsentWithdrawn``: one naming the found person)."""
+    ``audited`` would have written (``ConsentWithdrawn``: one naming the found person;
+    with ``request``, a record not found, named as ``audited`` names it). Called once
+    the page is rendered: a page that cannot be shown again (its own record gone) raises
+    its own 404 instead, audited by ``audited``, once."""
     if isinstance(exc, ConsentWithdrawn):
         svc.gate.refused(who, action, exc.refused, exc.purpose)
+    elif request is not None and isinstance(exc, DENIALS) and not getattr(exc, "audited", False):
+        _deny(svc, who, action, request, exc)
+
+
+def said_above(request: Request, exc: CorridorError) -> None:
+    """A refusal that names no field of the form (decided elsewhere: a conflict, a record
+    not found, a site node's refusal), said at the top of the page the form is shown on
+    again (``render``'s ``refusal``, base.html), whatever page that is: for the pages
+    that say only the problems of their fields."""
+    if not exc.problems:
+        request.state.refusal = exc.message

@@ -26,6 +26,7 @@ tests/api/test_route_table_protection.py.
 from __future__ import annotations
 
 import inspect
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -420,10 +421,20 @@ def test_every_tracing_write_route_is_refused_at_a_node(
     if case.kind == "api":
         assert r.json()["code"] == "tracing_at_central", r.text
         assert r.json()["message"].startswith(MESSAGE)
-    else:  # the error page, in the layout
+    else:  # the form's page again, never the bare error page: why, and what was typed
         assert r.headers["content-type"].startswith("text/html")
-        assert 'data-error-code="tracing_at_central"' in r.text, r.text[:2000]
-        assert MESSAGE in r.text and "every site&#39;s persons" in r.text
+        assert "data-error-status" not in r.text, r.text[-2000:]
+        alerts = re.findall(r'<p class="error" role="alert"[^>]*>([^<]*)</p>', r.text)
+        assert any(a.startswith(MESSAGE) and "every site&#39;s persons" in a for a in alerts)
+        typed = [v for k, v in (fill(case.body, env.world.record(record).ids) or {}).items()
+                 if k in ("reason", "enquirer.name")]  # fmt: skip
+        assert all(f">{v}<" in r.text or f'"{v}"' in r.text for v in typed), typed
+        # The case page shown again reads (and audits) the persons it shows: no write.
+        before.pop("audit_events")
+        after = _rows(env.db)
+        after.pop("audit_events")
+        assert after == before
+        return
     assert _rows(env.db) == before
 
 
@@ -518,3 +529,49 @@ def test_the_pages_offer_tracing_writes_where_tracing_is_done(
     finally:
         client.close()
         db.dispose()
+
+
+# An enquiry as an officer types it (every field of the form, two persons sought).
+TYPED_ENQUIRY = {
+    "enquirer.name": "Amira Haddad",
+    "enquirer.contact": "+49 151 2345 6789",
+    "enquirer.relationship": "sibling",
+    "enquirer.location": "Berlin",
+    "enquirer.country": "DEU",
+    "sought[0].full_name": "Samira Khalil",
+    "sought[0].name_original_script": "سميرة خليل",
+    "sought[0].sex": "f",
+    "sought[0].age": "29",
+    "sought[0].mother_name": "Huda",
+    "sought[0].place_of_origin": "Hajin",
+    "sought[0].relatives_names": "Omar Khalil, Lina Khalil",
+    "sought[0].last_seen_place": "Baghouz camp gate",
+    "sought[0].last_seen_date": "2019-02-20",
+    "sought[1].full_name": "Yusuf Khalil",
+    "sought[1].birth_year": "2012",
+    "note": "She asked at the Berlin office twice",
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "ar", "ku"])
+def test_an_enquiry_typed_at_a_node_comes_back_as_typed(env: Env, lang: str) -> None:
+    """An enquiry typed at a site node (a page opened before it enrolled, or a form kept
+    by the browser) is refused, as every tracing write there: the form again (409),
+    every field as typed, and why in the reader's language, to be recorded at the
+    central. (It was the bare 409 page: everything typed lost.) Nothing written."""
+    from tests.web.test_refused_forms_keep_input import _lost, forms_posting_to
+
+    client = env.clients[Role.TRACING_OFFICER]
+    before = _rows(env.db)
+    client.cookies.set(LANG_COOKIE, lang)
+    try:
+        r = client.post("/tracing/enquiries", data={**TYPED_ENQUIRY, "idempotency_key": uuid7()})
+    finally:
+        client.cookies.delete(LANG_COOKIE)
+    assert r.status_code == 409, r.text[-800:]
+    assert "data-error-status" not in r.text and f'<html lang="{lang}"' in r.text
+    assert forms_posting_to(r.text, "/tracing/enquiries"), r.text[-1500:]
+    assert not _lost(r.text, "/tracing/enquiries", TYPED_ENQUIRY)
+    why = r.text.partition('id="e-form">')[2].partition("</p>")[0]
+    assert why and (MESSAGE in why) == (lang == "en"), why
+    assert _rows(env.db) == before

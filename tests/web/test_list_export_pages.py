@@ -224,3 +224,45 @@ def test_the_desk_shows_a_waiting_lists_selection_and_its_persons(
         ]
         assert waiting[0]["persons"] == len(members)  # the list's persons, not the sites'
         assert "members of families split across places" in dpo.page("/dpo/exports")
+
+
+# The export form sent with a selection or a choice its page did not offer (a hidden
+# field changed by hand, a page kept open across an upgrade): what is changed, and the
+# field the refusal names.
+TAMPERED = {
+    "list": ({"list": "everyone"}, "selection.list"),
+    "filter": ({"alone": "1", "since": "2019-03-01"}, "selection.since"),
+    "date": ({"list": "unaccounted", "alone": "", "since": "2019-02-30"}, "selection.since"),
+    "site": ({"site": "0190aaaa-0000-7000-8000-000000000000"}, "form"),
+    "format": ({"format": "pdf"}, "format"),
+}
+
+
+@pytest.mark.parametrize("tampered", sorted(TAMPERED))
+def test_a_tampered_export_form_comes_back_with_the_reason(requester, database, world, tampered):
+    """The export form's hidden selection (or its format) changed to something the page
+    never offered: the form again, the reason typed kept, why in words (an alert naming
+    the problem), nothing asked. (It was the bare error page, the reason lost.)"""
+    from sqlalchemy import func, select
+
+    from corridor.security.tables import export_requests
+    from tests.web.test_refused_forms_keep_input import _lost, forms_posting_to
+
+    page = requester.page("/exports/new?list=families&alone=1")
+    changed, field = TAMPERED[tampered]
+    reason = "asked by the camp committee on Tuesday"
+    sent = {**_hidden(page), "reason": reason, "format": "csv", "idempotency_key": _key(page)}
+    sent.update(changed)
+    with database.read() as conn:
+        before = conn.execute(select(func.count()).select_from(export_requests)).scalar_one()
+    r = requester.submit("/exports", sent)
+    assert 400 <= r.status_code < 500, r.text[-600:]
+    assert "data-error-status" not in r.text, r.text[-1200:]
+    assert forms_posting_to(r.text, "/exports"), r.text[-1200:]
+    assert not _lost(r.text, "/exports", {"reason": reason})
+    alerts = re.findall(r'role="alert"[^>]*>([^<]+)<', r.text)
+    assert [a for a in alerts if a.strip()], r.text[-1200:]
+    assert f'data-problem-field="{field}"' in r.text or f'id="e-{field}"' in r.text
+    with database.read() as conn:
+        after = conn.execute(select(func.count()).select_from(export_requests)).scalar_one()
+    assert after == before

@@ -102,8 +102,10 @@ TYPED_AFRESH = {
 # hold is checked instead: a new form that comes back nowhere fails here, not silently.
 NOT_SHOWN_HERE = {
     "POST /exports": "a list's selection refused (hidden fields the list page made): "
-    "nothing of it can be asked, the error page names the filter; its reason sent bad "
-    "comes back in the form, as here",
+    "nothing of it can be asked; the form comes back with the reason and format typed "
+    "and the filter named above it (tests/web/test_list_export_pages.py::"
+    "test_a_tampered_export_form_comes_back_with_the_reason); its reason sent bad comes "
+    "back in the form, as here",
     "POST /exports/{export_id}/download": "the world's export was asked by another "
     "officer (403: only its asker downloads); its one field is a passphrase",
     "POST /persons/{person_id}/merge": "the world queues no pair: "
@@ -112,7 +114,8 @@ NOT_SHOWN_HERE = {
     "POST /persons/{person_id}/unmerge": "nobody of the world is merged: "
     "tests/web/test_duplicate_pages.py (the reason marked on its form)",
     "POST /persons/{person_id}/resolve-conflict": "the world holds no sync conflict: "
-    "tests/sync/test_conflict_pages.py (the choices made kept)",
+    "tests/sync/test_conflict_pages.py (the choices made kept; kept read-only when it "
+    "was decided elsewhere meanwhile)",
     "POST /persons/{person_id}/resolve-hold": "the world holds no held erasure; its "
     "choice is a button",
     "POST /tracing/cases/{case_id}/disclosure": "the world's cases await no decision: "

@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from corridor.errors import Conflict, ValidationFailed
+from corridor.errors import CorridorError
 from corridor.schemas import PasswordResetIn, SiteIn, SitePatch, UserIn, UserPatch
 from corridor.security.roles import Role
 from corridor.services import Services
@@ -31,7 +31,7 @@ from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.render import render
 from corridor.web.retries import Retried, admin_keyed, shown_again
 from corridor.web.routers import guarded_router
-from corridor.web.writes import audited
+from corridor.web.writes import audited, refusal_shown
 
 router = guarded_router(include_in_schema=False)
 MayUsersRead = Annotated[Caller, Depends(requires("users.admin"))]
@@ -39,10 +39,21 @@ MayUsersAdmin = Annotated[Caller, Depends(audited("users.admin"))]
 MaySitesRead = Annotated[Caller, Depends(requires("sites.admin"))]
 MaySitesAdmin = Annotated[Caller, Depends(audited("sites.admin"))]
 SITE_FIELDS = ("name", "pcode", "locality", "latitude", "longitude", "capacity")
-REFUSED = (ValidationFailed, Conflict)
+# Refused for what the form holds, the state it met or a record not found (a user or
+# site gone meanwhile): the form again, with why (forms.REFUSED).
+REFUSED = forms.REFUSED
 
 
-def _problems(exc: ValidationFailed | Conflict) -> dict[str, str]:
+def _shown(
+    request: Request, svc: Services, who: Caller, action: str, exc: Exception, page: Response
+) -> Response:
+    """``page``, the form shown again with ``exc``'s refusal: its denial audited as
+    ``audited`` would (a record not found)."""
+    refusal_shown(svc, who, action, exc, request)
+    return page
+
+
+def _problems(exc: CorridorError) -> dict[str, str]:
     """field -> reason; a refusal naming no field is the form's (shown above it). A
     problem with one of a list's items (``roles[0]``: one ticked box) is the list's, on
     the fieldset of its boxes."""
@@ -152,7 +163,8 @@ def create_user(
         )
     except REFUSED as exc:
         values = {**body, "password": ""}
-        return _users(request, svc, who, values, _problems(exc))
+        page = _users(request, svc, who, values, _problems(exc))
+        return _shown(request, svc, who, "users.admin", exc, page)
     return _enrolled(request, who, enrolled, user_id, svc, status=201)
 
 
@@ -210,7 +222,8 @@ def update_user(
             lambda _: None,
         )
     except REFUSED as exc:
-        return _user(request, svc, who, user_id, _problems(exc), body)
+        page = _user(request, svc, who, user_id, _problems(exc), body)
+        return _shown(request, svc, who, "users.admin", exc, page)
     if enrolled is not None and enrolled.totp_secret:
         return _enrolled(request, who, enrolled, user_id, svc)
     return see_other(f"/admin/users/{user_id}")
@@ -230,7 +243,8 @@ def deactivate_user(
             shown_again,
         )
     except REFUSED as exc:
-        return _user(request, svc, who, user_id, _problems(exc))
+        page = _user(request, svc, who, user_id, _problems(exc))
+        return _shown(request, svc, who, "users.admin", exc, page)
     return see_other(f"/admin/users/{user_id}")
 
 
@@ -261,7 +275,8 @@ def reset_second_factor(
             lambda _: None,  # sent again: no second secret, and the first is not shown again
         )
     except REFUSED as exc:
-        return _user(request, svc, who, user_id, _problems(exc))
+        page = _user(request, svc, who, user_id, _problems(exc))
+        return _shown(request, svc, who, "users.admin", exc, page)
     return _enrolled(request, who, enrolled, user_id, svc)
 
 
@@ -283,7 +298,8 @@ def reset_password(
             lambda _: None,
         )
     except REFUSED as exc:
-        return _user(request, svc, who, user_id, _problems(exc))
+        page = _user(request, svc, who, user_id, _problems(exc))
+        return _shown(request, svc, who, "users.admin", exc, page)
     reset: dict[str, Any]
     if done is None:  # sent again: the password was shown the first time only
         reset = {"user": svc.administration.user(user_id), "password": None}
@@ -350,7 +366,8 @@ def create_site(
             made.site_ref,
         )
     except REFUSED as exc:
-        return _site_list(request, svc, who, body, _problems(exc))
+        page = _site_list(request, svc, who, body, _problems(exc))
+        return _shown(request, svc, who, "sites.admin", exc, page)
     return see_other(f"/admin/sites/{site_id}")
 
 
@@ -387,7 +404,8 @@ def update_site(
             shown_again,
         )
     except REFUSED as exc:
-        return _site(request, svc, who, site_id, _problems(exc), body)
+        page = _site(request, svc, who, site_id, _problems(exc), body)
+        return _shown(request, svc, who, "sites.admin", exc, page)
     return see_other(f"/admin/sites/{site_id}")
 
 
@@ -403,7 +421,8 @@ def close_site(
             shown_again,
         )
     except REFUSED as exc:
-        return _site(request, svc, who, site_id, _problems(exc))
+        page = _site(request, svc, who, site_id, _problems(exc))
+        return _shown(request, svc, who, "sites.admin", exc, page)
     return see_other(f"/admin/sites/{site_id}")
 
 

@@ -6,23 +6,25 @@ decision goes through ``ConflictReview.resolve`` (corridor/sync/conflicts.py).""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
-from corridor.errors import Conflict, ValidationFailed
+from corridor.errors import Conflict, NotFound, ValidationFailed
 from corridor.schemas import ConflictResolveIn, HoldDecisionIn
 from corridor.services import Services
 from corridor.services.protection.accounts import Caller
 from corridor.services.protection.read_models import Listed
 from corridor.sync.conflicts import ConflictReview
 from corridor.sync.holds import HeldErasures
+from corridor.text import N_
 from corridor.web import forms
 from corridor.web.auth import requires
 from corridor.web.conflict_routes import HOLD_PURPOSE
 from corridor.web.pages import listing
 from corridor.web.pages.common import Form, Svc, page, see_other, text
+from corridor.web.pages.registration import LABELS
 from corridor.web.pages.render import render
 from corridor.web.retries import Retried, shown_again
 from corridor.web.routers import guarded_router
@@ -34,6 +36,16 @@ MayDecide = Annotated[Caller, Depends(audited("person.write"))]
 MayHold = Annotated[Caller, Depends(requires("retention.hold"))]
 MayLift = Annotated[Caller, Depends(audited("retention.hold"))]
 CHOICE = "choice."
+# A conflicting column in words (the registration form's labels; the others a column of
+# the sync state only); a column not named here is shown as it is.
+FIELD_LABELS: dict[str, str] = {
+    **LABELS,
+    "consent_share_with": LABELS["share_with"],
+    "birth_date": N_("Birth date"),
+    "birth_precision": N_("Birth date"),
+    "movements": N_("Movements"),
+    "note": N_("Note"),
+}
 # Conflicts a page: each names one person with both values of their fields.
 CONFLICTS_A_PAGE = 20
 QUEUE = "/sync/conflicts"
@@ -45,14 +57,18 @@ def _queue(
     who: Caller,
     errors: dict[str, str] | None = None,
     chosen: dict[str, dict[str, str]] | None = None,
+    gone: dict[str, Any] | None = None,
+    status: int | None = None,
 ) -> Response:
     """The queue; after a refused decision, why (``errors``, by conflict) and the choices
-    sent (``chosen``: conflict -> field -> "ours" or "theirs"), shown again as made."""
+    sent (``chosen``: conflict -> field -> "ours" or "theirs"), shown again as made.
+    ``gone``: a conflict no longer in the queue (decided meanwhile, here or elsewhere, or
+    not found), said above it with how it was decided and the choices sent, read-only."""
     review = ConflictReview.of(svc)
     paging = listing.paging_of(request, (), CONFLICTS_A_PAGE)
     shown = svc.gate.sync_conflicts(who, lambda: review.queue(who.scope, paging))
     listed = Listed(total=review.total(who.scope), limit=paging.limit, offset=paging.offset)
-    status = 422 if errors else 200
+    status = status or (422 if errors else 200)
     return render(
         request,
         "sync_conflicts.html",
@@ -62,6 +78,8 @@ def _queue(
         extra={
             "errors": errors or {},
             "chosen": chosen or {},
+            "gone": gone,
+            "labels": FIELD_LABELS,
             "pager": listing.pager(request, listed, len(shown), {}, QUEUE),
             # Not listed here (the officer's): a count, so the /sync figure adds up.
             "held": HeldErasures.of(svc).total(who.scope),
@@ -102,7 +120,7 @@ def resolve_conflict(
             ),
             shown_again,
         )
-    except (ValidationFailed, Conflict) as exc:
+    except (ValidationFailed, Conflict, NotFound) as exc:
         # The choices made stay made: the form shown again does not fall back to
         # "ours" on every field (a second press would then keep ours unseen).
         chosen = {
@@ -110,7 +128,29 @@ def resolve_conflict(
             for name, value in form.multi_items()
             if name.startswith(CHOICE) and isinstance(value, str)
         }
-        return _queue(request, svc, who, {conflict_id: forms.reasons(exc)}, {conflict_id: chosen})
+        decided = (
+            None
+            if isinstance(exc, ValidationFailed)
+            else ConflictReview.of(svc).decision(conflict_id, person_id, who.scope)
+        )
+        if decided is None and not isinstance(exc, NotFound):
+            return _queue(
+                request, svc, who, {conflict_id: forms.reasons(exc)}, {conflict_id: chosen}
+            )
+        # Gone from the queue: decided meanwhile (at another desk, or elsewhere and
+        # received by sync), or not found. Said above the queue, with how it was
+        # decided and the choices sent, never the bare error page.
+        gone = {
+            "person_id": person_id,
+            "reason": N_("This conflict was decided meanwhile: your decision was not recorded")
+            if decided
+            else forms.reasons(exc),
+            "decision": decided,
+            "chosen": chosen,
+        }
+        if decided is None:  # not found (or out of reach): the denial, as ``audited``'s
+            svc.gate.refused(who, "person.write", [person_id])
+        return _queue(request, svc, who, gone=gone, status=409 if decided else 404)
     return see_other(QUEUE)
 
 

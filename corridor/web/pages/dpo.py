@@ -155,8 +155,8 @@ def set_hold(request: Request, form: Form, svc: Svc, who: MayHold, retry: Retrie
             lambda done: HoldChange(kind, str(done.ref["record_id"]), hold),
             lambda _conn, ids: {"record_id": ids[0] if ids else ref.strip()},
         )
-    except (NotFound, ValidationFailed) as exc:
-        status = 404 if isinstance(exc, NotFound) else 422
+    except forms.REFUSED as exc:  # a conflict too: placed or lifted elsewhere meanwhile
+        status = forms.status_of(exc)
         errors = _by_field(exc, "ref")
         return _holds(request, svc, who, values=forms.as_values(form), errors=errors, status=status)
     return render(request, "dpo_hold_done.html", {"changed": changed}, who=who)

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from corridor.domain.export_selection import Selection, describe
-from corridor.errors import Problem, ValidationFailed
+from corridor.errors import Conflict, CorridorError, NotFound, Problem, ValidationFailed
 from corridor.formats.registry import writable
 from corridor.schemas import ExportIn
 from corridor.services import Services
@@ -68,23 +68,47 @@ def _form(
     svc: Svc,
     who: Caller,
     raw: dict[str, Any],
-    values: dict[str, str],
+    values: dict[str, Any],
     errors: dict[str, str],
+    status: int | None = None,
 ) -> Response:
-    selection = Selection.of(raw)
+    """The request form; after a refusal, the values sent and why (``errors``: field ->
+    reason). A selection the page never offers (a hidden field changed) is said in
+    words above the form and sent back as it came, to be corrected from its list."""
+    try:
+        selection: Selection | None = Selection.of(raw)
+    except ValidationFailed:
+        selection = None  # its problems are among ``errors``
     names = site_names(svc, who)
     data = {
-        "selection": selection.as_json(),
-        "selection_text": describe(selection, names.get(selection.site_id or "")),
+        "selection": selection.as_json() if selection else None,
+        "selection_text": describe(selection, names.get(selection.site_id or ""))
+        if selection
+        else None,
     }
     extra = {
         "formats": [(f.name, f.write.content) for f in writable() if f.write],
-        "hidden": _hidden(selection),
+        "hidden": _hidden(selection) if selection else _sent_hidden(values),
         "values": values,
         "errors": errors,
+        "list_link": _list_link(raw),
     }
-    status = 422 if errors else 200
+    status = status or (422 if errors else 200)
     return render(request, "export_new.html", data, who=who, status=status, extra=extra)
+
+
+# The list page each selection comes from (its "Export" link), to choose the list again.
+LIST_PAGES = {"unaccounted": "/unaccounted", "families": "/families", "search": "/search"}
+
+
+def _list_link(raw: dict[str, Any]) -> str | None:
+    return LIST_PAGES.get(str(raw.get("list") or ""))
+
+
+def _sent_hidden(values: dict[str, str]) -> list[tuple[str, str]]:
+    """The selection's hidden fields as they were sent (a selection refused)."""
+    out = [(k, values[k]) for k in ("list", *PAGE_FILTERS, "searched_by") if values.get(k)]
+    return out + [("person_id", p) for p in values.get("person_ids") or []]
 
 
 def _hidden(selection: Selection) -> list[tuple[str, str]]:
@@ -120,11 +144,17 @@ def request_export(
     request: Request, form: Form, svc: Svc, who: MayExportWrite, retry: Retried
 ) -> Response:
     """Ask for the export of a list's persons; a second person must approve."""
-    raw = selection_from(_posted(form))
-    selection = _checked(svc, who, raw)
+    posted = _posted(form)
+    raw = selection_from(posted)
     reason = text(form, "reason") or ""
     fmt = text(form, "format") or "jsonl"
     user_id = who.principal.user_id
+    try:
+        selection = Selection.of(raw)
+        # A detention site's list: "site not found", its denial audited by the gate.
+        svc.gate.site_filter(who, "export.bulk", selection.site_id)
+    except (ValidationFailed, NotFound) as exc:
+        return _refused(request, svc, who, raw, posted, exc)
     try:
         if len(reason) < 3:
             raise ValidationFailed(
@@ -144,9 +174,29 @@ def request_export(
             lambda done: str(done.ref["export_id"]),
             made.export_ref(user_id),
         )
-    except ValidationFailed as exc:
-        return _form(request, svc, who, raw, forms.as_values(form), forms.problems_by_field(exc))
+    except NotFound as exc:  # a site that is not (or no longer) there: the denial
+        svc.gate.refused(who, "export.bulk", [None])
+        return _refused(request, svc, who, raw, posted, exc)
+    except (ValidationFailed, Conflict) as exc:
+        return _refused(request, svc, who, raw, posted, exc)
     return see_other(f"/exports/{export_id}")
+
+
+def _refused(
+    request: Request,
+    svc: Services,
+    who: Caller,
+    raw: dict[str, Any],
+    posted: dict[str, Any],
+    exc: CorridorError,
+) -> Response:
+    """The form again, as sent: the reason and format typed, and why in words (a
+    selection never offered, named above the form by its field; a site not found, said
+    alike whether it is not there or a detention facility: no oracle)."""
+    errors = (
+        forms.problems_by_field(exc) if isinstance(exc, ValidationFailed) else {"form": exc.message}
+    )  # a conflict names no field of the form (decided elsewhere): said above it
+    return _form(request, svc, who, raw, posted, errors, forms.status_of(exc))
 
 
 def _show(

@@ -40,7 +40,7 @@ from corridor.web.pages.persons import open_site_names, site_names
 from corridor.web.pages.render import render
 from corridor.web.retries import Retried, shown_again
 from corridor.web.routers import guarded_router
-from corridor.web.writes import audited
+from corridor.web.writes import audited, refusal_shown, said_above
 
 router = guarded_router(include_in_schema=False)
 MayManifestRead = Annotated[Caller, Depends(requires("manifest.read"))]
@@ -51,7 +51,12 @@ UNACCOUNTED_SORTS = ("departed", "vehicle", "name", "number")
 
 
 def _list(
-    request: Request, svc: Services, who: Caller, values: dict[str, str], errors: dict[str, str]
+    request: Request,
+    svc: Services,
+    who: Caller,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status: int | None = None,
 ) -> Response:
     kept = listing.filters_of(request, ("site", "status", "since", "until", "sort"))
     listed = svc.gate.manifest_list(
@@ -73,9 +78,8 @@ def _list(
         "pager": listing.pager(request, listed, len(listed.items), kept),
         "exports": [(f, f"/manifests/export/{f}?{urlencode(kept)}") for f in SHEETS],
     }
-    return render(
-        request, "manifests.html", data, who=who, status=422 if errors else 200, extra=extra
-    )
+    status = status or (422 if errors else 200)
+    return render(request, "manifests.html", data, who=who, status=status, extra=extra)
 
 
 @page(router, "/manifests")
@@ -103,8 +107,12 @@ def create(
             lambda done: str(done.ref["manifest_id"]),
             made.manifest_ref(who.principal.user_id),
         )
-    except ValidationFailed as exc:
-        return _list(request, svc, who, forms.as_values(form), forms.problems_by_field(exc))
+    except forms.REFUSED as exc:
+        said_above(request, exc)
+        errors = forms.problems_by_field(exc)
+        page = _list(request, svc, who, forms.as_values(form), errors, forms.status_of(exc))
+        refusal_shown(svc, who, WRITE, exc, request)
+        return page
     return see_other(f"/manifests/{manifest_id}")
 
 
@@ -195,7 +203,7 @@ def add_persons(
             ),
             shown_again,
         )
-    except (ValidationFailed, Conflict) as exc:
+    except forms.REFUSED as exc:
         # The reason's own problems on its field; the rest (numbers nobody has, persons
         # who may not travel, a manifest no longer a draft) on the numbers.
         errors = forms.problems_of(exc, "manifest", ("separation_reason",))
@@ -203,8 +211,10 @@ def add_persons(
             "registration_numbers" if key == "manifest" else key.removeprefix("manifest."): why
             for key, why in errors.items()
         }
-        status = 409 if isinstance(exc, Conflict) else 422
-        return _show(request, svc, who, manifest_id, errors, forms.as_values(form), status)
+        status = forms.status_of(exc, shows_persons=True)
+        page = _show(request, svc, who, manifest_id, errors, forms.as_values(form), status)
+        refusal_shown(svc, who, WRITE, exc, request)
+        return page
     return see_other(f"/manifests/{manifest_id}")
 
 

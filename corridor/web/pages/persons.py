@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from corridor.domain.ids import InvalidRegistrationNumber, registration_number_in, scanned
-from corridor.errors import Conflict, Forbidden, Problem, ValidationFailed
+from corridor.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
 from corridor.schemas import (
     LinkIn,
     LinkRemovalIn,
@@ -33,7 +33,7 @@ from corridor.web.pages.registration import JUST_REGISTERED
 from corridor.web.pages.render import render
 from corridor.web.retries import Retried, shown_again
 from corridor.web.routers import guarded_router
-from corridor.web.writes import audited
+from corridor.web.writes import audited, refusal_shown
 
 router = guarded_router(include_in_schema=False)
 MayPersonRead = Annotated[Caller, Depends(requires("person.read"))]
@@ -124,7 +124,7 @@ def record_event(
             ),
             shown_again,
         )
-    except (ValidationFailed, Conflict) as exc:
+    except forms.REFUSED as exc:
         # What the service refuses of the choice (a discharge of a person not in
         # hospital, a move to the site they are at: the API's 409 on its field) is
         # said on its field as a value refused is, the form as typed: it used to be the
@@ -134,7 +134,11 @@ def record_event(
         for p in exc.problems:
             errors.setdefault(p.field if p.field in EVENT_FIELDS else "kind", p.reason)
         typed = {"event_typed": forms.as_values(form)}
-        return _person(request, svc, who, person_id, errors or {"kind": exc.message}, typed=typed)
+        errors = errors or {"kind": exc.message}
+        status = 409 if isinstance(exc, NotFound) else None
+        page = _person(request, svc, who, person_id, errors, typed=typed, status=status)
+        refusal_shown(svc, who, "movement.write", exc, request)
+        return page
     return see_other(f"/persons/{person_id}")
 
 
@@ -177,7 +181,7 @@ def record_health(
             ),
             shown_again,
         )
-    except (ValidationFailed, Conflict) as exc:
+    except forms.REFUSED as exc:
         # Each problem on the control that shows it; one of no control of the form (the
         # record erased at another desk meanwhile: a 409 that used to be the bare error
         # page, the readings typed lost) on the health note, the form as typed.
@@ -187,8 +191,10 @@ def record_health(
             errors.setdefault(field if field in HEALTH_MARKED else "medical_note", p.reason)
         typed = {"health_typed": forms.as_values(form)}
         errors = errors or {"medical_note": exc.message}
-        status = 409 if isinstance(exc, Conflict) else 422
-        return _person(request, svc, who, person_id, errors, typed=typed, status=status)
+        status = forms.status_of(exc, shows_persons=True)
+        page = _person(request, svc, who, person_id, errors, typed=typed, status=status)
+        refusal_shown(svc, who, "person.write", exc, request)
+        return page
     return see_other(f"/persons/{person_id}")
 
 
@@ -215,7 +221,7 @@ def link_relative(
             ),
             shown_again,
         )
-    except (ValidationFailed, Conflict) as exc:
+    except forms.REFUSED as exc:
         # On the form's two fields: the relationship, and the number that names the
         # other person (a problem with the other person, e.g. this person's own number,
         # is shown there; a field the form does not have would be shown nowhere).
@@ -228,7 +234,10 @@ def link_relative(
                 errors.setdefault("link_kind", p.reason)
         errors = errors or {"link_kind": exc.message}
         typed = {"link_typed": forms.as_values(form)}
-        return _person(request, svc, who, person_id, errors, typed=typed)
+        status = 409 if isinstance(exc, NotFound) else None
+        page = _person(request, svc, who, person_id, errors, typed=typed, status=status)
+        refusal_shown(svc, who, "person.write", exc, request)
+        return page
     return see_other(f"/persons/{person_id}")
 
 
@@ -260,8 +269,10 @@ def unlink_relative(
         )
     except (ValidationFailed, Conflict) as exc:
         # A link removed at another desk meanwhile (409) is no longer listed: the page
-        # says why above the family, with the reason as typed.
-        status = 409 if isinstance(exc, Conflict) else 422
+        # says why above the family, with the reason as typed. (A link not found is the
+        # 404 of any link not found, its denial naming the link's persons: a link of
+        # another site's person is not found alike, and no person is shown.)
+        status = forms.status_of(exc)
         errors = {f"unlink-{link_id}": forms.reasons(exc)}
         typed = {"unlink_typed": {link_id: text(form, "reason") or ""}}
         return _person(request, svc, who, person_id, errors, typed=typed, status=status)

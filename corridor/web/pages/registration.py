@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
 from corridor.domain.countries import country_names
-from corridor.errors import ValidationFailed
+from corridor.errors import CorridorError, ValidationFailed
 from corridor.schemas import MEMBERS_MAX, HouseholdIn, MatchQueryIn, PersonIn
 from corridor.services import Services
 from corridor.services import idempotency as made
@@ -31,7 +31,7 @@ from corridor.web.pages.common import Form, Svc, see_other
 from corridor.web.pages.render import language_of, render
 from corridor.web.retries import Retried
 from corridor.web.routers import guarded_router
-from corridor.web.writes import audited
+from corridor.web.writes import audited, refusal_shown, said_above
 
 router = guarded_router(include_in_schema=False)
 MayPersonWrite = Annotated[Caller, Depends(requires("person.write"))]
@@ -130,6 +130,7 @@ def _form(
     errors: dict[str, str],
     members: int = 0,
     warnings: frozenset[str] = frozenset(),
+    status: int | None = None,
 ) -> Response:
     summary = _summary(errors, warnings)
     extra: dict[str, Any] = {
@@ -146,7 +147,7 @@ def _form(
     # At a node: the changes made here the central has not acknowledged (issue 16), and
     # whether the central refused the node as revoked (they are kept).
     extra["unsent"], extra["unsent_revoked"] = ConflictReview.of(svc).outbox()
-    status = 422 if errors else 200
+    status = status or (422 if errors else 200)
     return render(request, template, {}, who=who, status=status, extra=extra)
 
 
@@ -159,11 +160,11 @@ def _form_field(field: str) -> str:
     return field.replace("consent.tracing", "consent_tracing")
 
 
-def _problems(exc: ValidationFailed) -> tuple[dict[str, str], frozenset[str]]:
+def _problems(exc: CorridorError) -> tuple[dict[str, str], frozenset[str]]:
     """field -> reason (the form's field names, an officer's words), and the fields whose
     only problem is a warning to confirm."""
     errors: dict[str, str] = {}
-    warned = {(w.field, w.reason) for w in exc.warnings}
+    warned = {(w.field, w.reason) for w in getattr(exc, "warnings", ())}
     warnings: set[str] = set()
     for p in exc.problems:
         field = _form_field(p.field)
@@ -279,10 +280,14 @@ def register_person(
             )["id"],
             lambda done: str(done.ref["person_ids"][0]),
         )
-    except ValidationFailed as exc:
+    except forms.REFUSED as exc:
+        said_above(request, exc)
         errors, warnings = _problems(exc)
         values = _refill(form)
-        return _form(request, svc, who, "register_person.html", values, errors, 0, warnings)
+        status = forms.status_of(exc)
+        page = _form(request, svc, who, "register_person.html", values, errors, 0, warnings, status)
+        refusal_shown(svc, who, "person.write", exc, request)
+        return page
     return _done(f"/persons/{person_id}", person_id)
 
 
@@ -362,7 +367,8 @@ def register_household(
             lambda done: str(done.ref["household_id"]),
             made.household_ref,
         )
-    except ValidationFailed as exc:
+    except forms.REFUSED as exc:
+        said_above(request, exc)
         # Problems name members by their place among those given: map back to the rows.
         found, warned = _problems(exc)
         errors, warnings = {}, set()
@@ -377,9 +383,19 @@ def register_household(
                 warnings.add(row_field)
         values = _refill(form)
         count = min(max([*rows, MEMBER_ROWS - 1]) + 1, MAX_MEMBER_ROWS)
-        return _form(
-            request, svc, who, "register_household.html", values, errors, count, frozenset(warnings)
+        page = _form(
+            request,
+            svc,
+            who,
+            "register_household.html",
+            values,
+            errors,
+            count,
+            frozenset(warnings),
+            forms.status_of(exc),
         )
+        refusal_shown(svc, who, "person.write", exc, request)
+        return page
     return _done(f"/households/{household_id}", household_id)
 
 

@@ -188,6 +188,9 @@ def render(
         "tracing_here": tracing_here,
         "path": request.url.path,
         "htmx": request.headers.get("hx-request") == "true",
+        # A write refused for what was decided elsewhere, its form shown again here
+        # (``writes.refusal_shown``): why, above the page.
+        "refusal": getattr(request.state, "refusal", None),
         **data,
         **(extra or {}),
     }

@@ -13,7 +13,14 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from corridor.domain.countries import country_code, country_names
-from corridor.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
+from corridor.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Problem,
+    TracingAtCentral,
+    ValidationFailed,
+)
 from corridor.schemas import MatchQueryIn
 from corridor.services import Services
 from corridor.services import idempotency as made
@@ -83,8 +90,15 @@ def enquiries(
 
 
 def _enquiry_form(
-    request: Request, who: Caller, values: dict[str, str], errors: dict[str, str], rows: int = 1
+    request: Request,
+    who: Caller,
+    values: dict[str, str],
+    errors: dict[str, str],
+    rows: int = 1,
+    status: int | None = None,
 ) -> Response:
+    """The enquiry form, holding ``values``; ``errors``: field -> why, and ``form`` ->
+    why the whole enquiry was refused (said above it)."""
     extra = {
         "values": values,
         "errors": errors,
@@ -92,7 +106,7 @@ def _enquiry_form(
         "sought_limit": SOUGHT_MAX,
         "countries": country_names(language_of(request).code),
     }
-    status = 422 if errors else 200
+    status = status or (422 if errors else 200)
     return render(request, "tracing_enquiry_form.html", {}, who=who, status=status, extra=extra)
 
 
@@ -204,6 +218,16 @@ def create_enquiry(
             errors.setdefault(field, reason)
         extra_rows = max(rows) + 1
         return _enquiry_form(request, who, forms.as_values(form), errors, extra_rows)
+    except (Conflict, NotFound) as exc:
+        # Refused for where it was sent (a site node: tracing is done at the central)
+        # or for what was decided elsewhere, not for what it holds: the form as typed,
+        # to record it where it can be.
+        errors = {"form": forms.reasons(exc)}
+        values = forms.as_values(form)
+        status = forms.status_of(exc)
+        page = _enquiry_form(request, who, values, errors, max(rows) + 1, status=status)
+        refusal_shown(svc, who, "tracing.write", exc, request)
+        return page
     return see_other(f"/tracing/enquiries/{enquiry_id}")
 
 
@@ -232,13 +256,14 @@ def _case(
     values: dict[str, str] | None = None,
     case: Case | None = None,
     typed: dict[str, dict[str, str]] | None = None,
+    status: int | None = None,
 ) -> Response:
     """The case page; ``typed``: after a refusal, what was typed in the form that was
     sent (keyed ``confirm-{match id}``, ``reject-{match id}``, ``disclosure`` or
     ``transition``), shown again as typed."""
     if case is None:
         case = _read_case(svc, who, case_id)
-    status = 422 if errors else 200
+    status = status or (422 if errors else 200)
     if values is None:  # the search form starts from what the enquirer said
         s = case.sought
         values = {
@@ -356,8 +381,15 @@ def attach_candidate(
         if searched["name"]:
             status = 409 if isinstance(exc, Conflict) else 422
             return _searched(request, svc, who, case_id, searched, errors, status=status)
-        return _case(request, svc, who, case_id, errors)
+        return _case(request, svc, who, case_id, errors, status=_status(exc))
     return see_other(f"/tracing/cases/{case_id}")
+
+
+def _status(exc: Exception) -> int | None:
+    """A case page showing a refusal: 409 where the write was refused for where it was
+    sent (a site node) or for a record not found (the case page shows persons: a 404
+    shows nobody); the page's own status (422) otherwise."""
+    return 409 if isinstance(exc, (TracingAtCentral, NotFound)) else None
 
 
 def _decide(
@@ -380,11 +412,13 @@ def _decide(
             lambda done: str(done.ref["case_id"]),
             made.match_case_ref(match_id),
         )
-    except (ValidationFailed, Conflict) as exc:
+    except forms.REFUSED as exc:
         which = f"{'confirm' if confirm else 'reject'}-{match_id}"
         typed = {which: forms.as_values(form)}
         errors = forms.problems_of(exc, which, ("reason",))
-        return _case(request, svc, who, case_id, errors, typed=typed)
+        page = _case(request, svc, who, case_id, errors, typed=typed, status=_status(exc))
+        refusal_shown(svc, who, "tracing.write", exc, request)
+        return page
     return see_other(f"/tracing/cases/{decided}")
 
 
@@ -426,7 +460,7 @@ def disclosure(
         refusal_shown(svc, who, "tracing.write", exc)  # the found person withdrew: a denial
         typed = {"disclosure": forms.as_values(form)}
         errors = forms.problems_of(exc, "disclosure", ("decision", "reason"))
-        return _case(request, svc, who, case_id, errors, typed=typed)
+        return _case(request, svc, who, case_id, errors, typed=typed, status=_status(exc))
     return see_other(f"/tracing/cases/{case_id}")
 
 
@@ -444,9 +478,11 @@ def transition(
             ),
             shown_again,
         )
-    except (ValidationFailed, Conflict) as exc:
-        refusal_shown(svc, who, "tracing.write", exc)  # the found person withdrew: a denial
+    except forms.REFUSED as exc:
         typed = {"transition": forms.as_values(form)}
         errors = forms.problems_of(exc, "transition", ("to", "close_reason", "reason"))
-        return _case(request, svc, who, case_id, errors, typed=typed)
+        page = _case(request, svc, who, case_id, errors, typed=typed, status=_status(exc))
+        # The found person withdrew, or a record not found: a denial.
+        refusal_shown(svc, who, "tracing.write", exc, request)
+        return page
     return see_other(f"/tracing/cases/{case_id}")
