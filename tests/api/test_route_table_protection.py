@@ -295,7 +295,7 @@ def _ask(env: Env, case: RouteCase, role: Role, record: str) -> None:
     key = (case.key, role, record)
     rec = env.world.record("adult" if record == NO_RECORD else record)
     ids = {
-        **rec.ids,
+        **rec.ids_for(case.key),
         "user_id": env.users[role],
         "fmt": case.fmt or "",
         "token_id": env.spare_token,
@@ -460,7 +460,14 @@ def test_figures_withhold_small_counts(env: Env, case: RouteCase, role: Role, si
 # -- a second record named in a body: site B's is nobody (no existence oracle) ----------
 
 # Placeholders of a body that name a record (the path names the first, these a second).
-BODY_RECORDS = ("person_id", "household_id", "registration_number", "case_id", "match_id")
+BODY_RECORDS = (
+    "person_id",
+    "other_person_id",
+    "household_id",
+    "registration_number",
+    "case_id",
+    "match_id",
+)
 
 
 def _names_a_second_record(case: RouteCase) -> bool:
@@ -490,6 +497,7 @@ def _fake_ids() -> dict[str, str]:
     """Ids of the right shape that no record has."""
     return {
         "person_id": uuid7(),
+        "other_person_id": uuid7(),
         "household_id": uuid7(),
         "case_id": uuid7(),
         "match_id": uuid7(),
@@ -499,8 +507,8 @@ def _fake_ids() -> dict[str, str]:
 
 def _send(env: Env, case: RouteCase, role: Role, body_ids: dict[str, str]) -> tuple[int, str]:
     own = env.world.record("adult")
-    url = fill(case.path, {**own.ids, "user_id": env.users[role]})
-    body = fill(case.body, {**own.ids, **body_ids})
+    url = fill(case.path, {**own.ids_for(case.key), "user_id": env.users[role]})
+    body = fill(case.body, {**own.ids_for(case.key), **body_ids})
     client = env.clients[role]
     r = client.post(url, data=body) if case.kind == "form" else client.post(url, json=body)
     text = r.text

@@ -122,6 +122,15 @@ class Record:
     text_canaries: dict[str, str]  # matrix field -> the value as shown to an all-seeing user
     flags: dict[str, tuple[str, Any]]  # matrix field -> (JSON key, planted value)
     names: tuple[str, str]
+    # Route key -> the ids under which the record is in the state that offers the route's
+    # form (a case awaiting the found person's decision, a pair queued, a merge to undo):
+    # ``ids_for``.
+    offers: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def ids_for(self, key: str) -> dict[str, str]:
+        """The record's ids for the route ``key``: its own, with those of the record's
+        state that offers the route's form where it has one (``offers``)."""
+        return {**self.ids, **self.offers.get(key, {})}
 
 
 @dataclass
@@ -403,6 +412,8 @@ def build_world(database: Database, clock: Clock) -> World:
         exports[key] = str(_ok(asker.post("/api/exports", json={"reason": "monthly list"}))["id"])
         asker.close()
 
+    offers = _offering_states(a_admin, sites["A"], persons, basis)
+
     links: dict[str, str] = {}
     with database.read() as conn:
         for kind in RECORDS:
@@ -447,6 +458,9 @@ def build_world(database: Database, clock: Clock) -> World:
             "note": str(shown["note"]),
             "given_name": GIVEN_NAMES[kind],
             "family_name": FAMILY_NAMES[kind],
+            # The person a merge or a "two persons" decision names beside the record:
+            # itself (refused) but where the record has a pair queued (``offers``).
+            "other_person_id": pid,
         }
         text = {
             "phone": str(shown["phone"]),
@@ -484,6 +498,7 @@ def build_world(database: Database, clock: Clock) -> World:
             text_canaries=text,
             flags=flags,
             names=(GIVEN_NAMES[kind], FAMILY_NAMES[kind]),
+            offers=offers.get(kind, {}),
         )
     # The detention canaries are real: a protection officer sees where the husband is held.
     detained = a_admin.get(f"/api/persons/{records['detained'].person_id}").text
@@ -491,9 +506,104 @@ def build_world(database: Database, clock: Clock) -> World:
     assert DETENTION_NAME in a_admin.get(f"/api/sites/{sites['D']}").text
     world = World(sites=sites, records=records)
     world.person_ids = {r.person_id for r in records.values()}
+    world.person_ids |= {v for o in offers.values() for ids in o.values() for v in ids.values()}
+    world.person_ids &= _person_ids(database)
     a_admin.close()
     b_admin.close()
     return world
+
+
+# The forms that act on a record in a state none of the records above is in, and the
+# ids (path parameters and placeholders) of the state the world puts the adult in for
+# each: ``_offering_states``. tests/web/test_world_offers_every_form.py fails on a form
+# no page of the world offers.
+DISCLOSURE_FORMS = (
+    "POST /tracing/cases/{case_id}/disclosure",
+    "POST /api/tracing/cases/{case_id}/disclosure",
+)
+MERGE_FORMS = ("POST /persons/{person_id}/merge", "POST /api/persons/{person_id}/merge")
+APART_FORMS = (
+    "POST /persons/{person_id}/not-duplicate",
+    "POST /api/persons/{person_id}/not-duplicate",
+)
+UNMERGE_FORMS = ("POST /persons/{person_id}/unmerge", "POST /api/persons/{person_id}/unmerge")
+# The adult registered again, at her own site: her names, sex and birth year, nothing
+# else (no restricted field: the adult's canaries stay hers alone); she refused tracing on
+# each of these registrations, so that no enquiry takes them for candidates (a merge asks
+# her again: the form's ``consent_tracing``).
+TWICE = ("merged into her", "to merge", "two persons")
+
+
+def _offering_states(
+    admin: TestClient, site_a: str, persons: dict[str, dict[str, Any]], basis: dict[str, str]
+) -> dict[str, dict[str, dict[str, str]]]:
+    """Put the adult in the states that offer the forms no record offers as built: a
+    second enquiry (another relative's) whose match with her is confirmed, awaiting her
+    decision (the disclosure form); three registrations of her again, each queued with
+    her as a probable duplicate (issue 15): one merged into her (the unmerge form on her
+    page), one to merge and one to keep apart (the duplicates queue's two forms). The
+    record kind -> route key -> the ids of the state offering it (``Record.offers``)."""
+    adult = persons["adult"]
+    birth_year = str(_ok(admin.get(f"/api/persons/{adult['id']}"))["birth_date"])[:4]
+    again = []
+    for _ in TWICE:
+        body = {
+            "site_id": site_a,
+            "consent": {"tracing": False, "share_with": []},
+            **basis,
+            "given_name": GIVEN_NAMES["adult"],
+            "family_name": FAMILY_NAMES["adult"],
+            "sex": "f",
+            "birth_date": birth_year,
+            "nationality": "SYR",
+        }
+        again.append(str(_ok(admin.post("/api/persons", json=body))["id"]))
+    merged, to_merge, apart = again
+    # Queued as a duplicates run queues them (``corridor duplicates``): each with her.
+    services = admin.app.state.services  # type: ignore[attr-defined]
+    services.merges.propose(
+        [[adult["id"], other] for other in again],
+        audit=services.audit.operator_hook("world", "person.merge"),
+    )
+    queued = {frozenset(p["id"] for p in pair["persons"]) for pair in _queue(admin)}
+    for other in again:
+        assert frozenset((adult["id"], other)) in queued, ("not queued as her duplicate", queued)
+    _ok(
+        admin.post(
+            f"/api/persons/{adult['id']}/merge",
+            json={"other_person_id": merged, "reason": "registered twice", "consent_tracing": True},
+        )
+    )
+    relative = {**ENQUIRER, "name": "Salma Barakzawi", "relationship": "cousin"}
+    sought = [{"given_name": GIVEN_NAMES["adult"], "family_name": FAMILY_NAMES["adult"]}]
+    enquiry = _ok(
+        admin.post(
+            "/api/tracing/enquiries",
+            json={"enquirer": relative, "sought": [{**sought[0], "enquirer_is": "cousin"}]},
+        )
+    )
+    [case] = enquiry["cases"]
+    [match] = [m for m in case["matches"] if m["person"]["id"] == adult["id"]]
+    _ok(admin.post(f"/api/tracing/matches/{match['id']}/confirm", json={"reason": "seen"}))
+    offers: dict[str, dict[str, str]] = {}
+    for key in DISCLOSURE_FORMS:
+        offers[key] = {"case_id": str(case["id"])}
+    for keys, other in ((MERGE_FORMS, to_merge), (APART_FORMS, apart)):
+        offers |= {key: {"other_person_id": other} for key in keys}
+    offers |= {key: {"person_id": merged} for key in UNMERGE_FORMS}
+    return {"adult": offers}
+
+
+def _queue(client: TestClient) -> list[dict[str, Any]]:
+    found = _ok(client.get("/api/duplicates"))
+    return list(found["items"] if isinstance(found, dict) else found)
+
+
+def _person_ids(database: Database) -> set[str]:
+    from corridor.storage.tables import persons
+
+    with database.read() as conn:
+        return {str(p) for p in conn.execute(select(persons.c.id)).scalars()}
 
 
 def _own_case(enquiry: dict[str, Any], kind: str) -> dict[str, Any]:

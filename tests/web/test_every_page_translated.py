@@ -307,7 +307,8 @@ def _ask(env: Env, case: RouteCase, role: Role, record: str, lang: str, body: An
     """The page ``role`` is answered for ``case`` on ``record``, in ``lang``; problems
     found in it, prefixed by who asked (empty if none)."""
     rec = env.world.record(record)
-    ids = {**rec.ids, "user_id": env.users[role], "fmt": case.fmt or "", "token_id": ""}
+    ids = {**rec.ids_for(case.key), "user_id": env.users[role], "fmt": case.fmt or ""}
+    ids["token_id"] = ""
     url = fill(case.path, ids)
     client = env.clients[role]
     client.cookies.set(LANG_COOKIE, lang)

@@ -256,9 +256,10 @@ class PersonPage(ReadModel):
 
 
 class Evidence(ReadModel):
-    """One field's part in a match: how it compared, its weight, a sentence."""
+    """One field's part in a match: the field, how it compared, its weight, a sentence
+    (each said in the reader's language where a page shows it)."""
 
-    field: str
+    field: Sentence
     level: Sentence
     weight: float
     text: Sentence

@@ -53,6 +53,10 @@ def _queue(
     return render(request, "duplicates.html", data, who=who, status=status, extra=extra)
 
 
+# The controls a pair's forms send, each marked on its form where a problem names it.
+PAIR_FIELDS = ("other_person_id", "reason", "consent_tracing")
+
+
 def _pair_form(form: FormData) -> dict[str, str | None]:
     body = {"other_person_id": text(form, "other_person_id") or "", "reason": text(form, "reason")}
     consent = text(form, "consent_tracing")  # a merge of records that differ on it
@@ -95,8 +99,12 @@ def _decide_pair(
             shown_again,
         )
     except (ValidationFailed, Conflict) as exc:
-        typed = {**_pair_form(form), "form": f"{action}-{person_id}"}
-        return _queue(request, svc, who, {f"pair-{person_id}": forms.reasons(exc)}, typed)
+        # Why, on the form sent (its control marked; a choice the page made, above its
+        # button), and under the pair's person (the notice of a pair no longer queued).
+        which = f"{action}-{person_id}"
+        typed = {**_pair_form(form), "form": which}
+        errors = forms.problems_of(exc, which, PAIR_FIELDS)
+        return _queue(request, svc, who, {f"pair-{person_id}": forms.reasons(exc), **errors}, typed)
     return None
 
 

@@ -413,6 +413,9 @@ def disclosure(
     found = svc.gate.case_subject(who, case_id)  # out of scope: 404
     audit = svc.audit.hook(who, "tracing.write")
     try:
+        # A role that does not decide this case's disclosure (the page offers it no
+        # form) is told so whatever the form holds.
+        svc.tracing.refuse_other_decider(case_id, who)
         data = forms.parse(DisclosureIn, body)
         retry.run(
             who,
