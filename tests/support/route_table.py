@@ -106,6 +106,8 @@ BODIES: dict[str, Any] = {
     },
     # The administrator's: the person given a new registration number (issue 16).
     "POST /api/persons/{person_id}/renumber": {"reason": "number given twice"},
+    # As its page form: the erasure the world holds back, kept held.
+    "POST /api/persons/{person_id}/resolve-hold": {"conflict_id": "{conflict_id}", "lift": False},
     # A dry run of a file naming the record's person, into the record's site: the
     # duplicates found are persons shown.
     "POST /api/imports/{fmt}": {
@@ -158,11 +160,9 @@ FORMS: dict[str, dict[str, str]] = {
         "conflict_id": "0190aaaa-0000-7000-8000-000000000000",
         "choice.phone": "theirs",
     },
-    # A decision on an erasure received for a person on hold, nobody has: 404.
-    "POST /persons/{person_id}/resolve-hold": {
-        "conflict_id": "0190aaaa-0000-7000-8000-000000000000",
-        "decision": "keep",
-    },
+    # A decision on an erasure received for a person on hold: the one the world holds
+    # back (the hold kept, the erasure refused), else one nobody has (404).
+    "POST /persons/{person_id}/resolve-hold": {"conflict_id": "{conflict_id}", "decision": "keep"},
     "POST /persons/{person_id}/links": {
         "registration_number": "{registration_number}",
         "link_kind": "cousin",
@@ -335,6 +335,7 @@ PLACEHOLDERS = (
     "given_name",
     "family_name",
     "other_person_id",
+    "conflict_id",
 )
 
 

@@ -413,6 +413,7 @@ def build_world(database: Database, clock: Clock) -> World:
         asker.close()
 
     offers = _offering_states(a_admin, sites["A"], persons, basis)
+    offers["adult"] |= _held_erasure(database, clock, sites["A"])
 
     links: dict[str, str] = {}
     with database.read() as conn:
@@ -461,6 +462,9 @@ def build_world(database: Database, clock: Clock) -> World:
             # The person a merge or a "two persons" decision names beside the record:
             # itself (refused) but where the record has a pair queued (``offers``).
             "other_person_id": pid,
+            # A sync conflict or a held erasure of the record's: one nobody has but
+            # where the record's state has one (``offers``).
+            "conflict_id": NO_CONFLICT,
         }
         text = {
             "phone": str(shown["phone"]),
@@ -592,6 +596,75 @@ def _offering_states(
         offers |= {key: {"other_person_id": other} for key in keys}
     offers |= {key: {"person_id": merged} for key in UNMERGE_FORMS}
     return {"adult": offers}
+
+
+NO_CONFLICT = "0190aaaa-0000-7000-8000-000000000000"
+HOLD_FORMS = (
+    "POST /persons/{person_id}/resolve-hold",
+    "POST /api/persons/{person_id}/resolve-hold",
+)
+_NODE_TEMPLATE: list[Path] = []
+
+
+def _node_database() -> Database:
+    """A migrated SQLite file of its own for a site node (migrated once per process,
+    copied for each world)."""
+    import shutil
+    import tempfile
+
+    from corridor.upgrade import upgrade
+
+    folder = Path(tempfile.mkdtemp(prefix="route-world-node-"))
+    if not _NODE_TEMPLATE:
+        template = folder / "template.db"
+        db = Database(f"sqlite:///{template}")
+        upgrade(db)
+        db.dispose()
+        _NODE_TEMPLATE.append(template)
+    path = folder / "node.db"
+    shutil.copy(_NODE_TEMPLATE[0], path)
+    return Database(f"sqlite:///{path}")
+
+
+def _held_erasure(database: Database, clock: Clock, site_id: str) -> dict[str, dict[str, str]]:
+    """An erasure held back (issue 16; docs/sync.md, "Erasure and legal holds across
+    nodes"): a desk of site A (a site node) registers a person and sends her; the central
+    places a legal hold on her while the desk, apart, erases her; the erasure arrives
+    held, for the data protection officer to decide (the ``resolve-hold`` forms). The
+    route key -> the ids of that state (``Record.offers``)."""
+    from corridor.security.crypto import MasterKey
+    from corridor.services import Services
+    from corridor.sync import keys
+    from corridor.sync.holds import HeldErasures
+    from corridor.sync.service import SyncService
+    from tests.sync.helpers import person_body
+
+    central = Services(database, clock, MasterKey.from_text(MASTER_KEY))
+    node = Services(_node_database(), clock, MasterKey.generate())
+    try:
+        at_node, at_central = SyncService.of(node), SyncService.of(central)
+        request = at_node.init_node("https://central.example", site_id, "World desk A")
+        hook = central.audit.operator_admin_hook("world", "sites.admin")
+        grant = at_central.approve(request, "cli:world", audit=hook)
+        fingerprint = keys.fingerprint(grant["grant"]["central_signing_public"])
+        at_node.join(grant, fingerprint, audit=node.audit.operator_admin_hook("world", "sites.admin"))
+        write = node.audit.operator_hook("world", "person.write")
+        body = person_body(site_id, "Heldback", "+963933107799")
+        held = str(node.registration.register_person(body, audit=write)["id"])
+        node_id = str(at_node.identity()["id"])
+        at_central.import_bundle(at_node.export(), audit=central.audit.operator_hook("world", "sync.apply"))
+        at_node.import_bundle(at_central.export(node_id), audit=node.audit.operator_hook("world", "sync.apply"))
+        central.retention.hold(
+            "person", held, True, audit=central.audit.operator_hook("world", "retention.hold")
+        )
+        node.retention.erase(
+            held, "the person's request", audit=node.audit.operator_hook("world", "person.export")
+        )
+        at_central.import_bundle(at_node.export(), audit=central.audit.operator_hook("world", "sync.apply"))
+        [conflict] = [c for c in HeldErasures.of(central).queue() if c["person_id"] == held]
+    finally:
+        node.db.dispose()
+    return {key: {"person_id": held, "conflict_id": str(conflict["id"])} for key in HOLD_FORMS}
 
 
 def _queue(client: TestClient) -> list[dict[str, Any]]:

@@ -59,8 +59,6 @@ NOT_YET = {
     "asker is offered the download",
     "POST /persons/{person_id}/resolve-conflict": "the world holds no sync conflict (a "
     "site node's correction made apart from the central's)",
-    "POST /persons/{person_id}/resolve-hold": "the world holds no erasure held back (a "
-    "site node's erasure of a person on legal hold at the central)",
 }
 # Path parameters naming an account, not a record: any account the page offers the
 # form on will do (the route table's callers act on their own, or on a spare token).

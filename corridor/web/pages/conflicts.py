@@ -115,8 +115,15 @@ def resolve_conflict(
 
 
 def _holds(
-    request: Request, svc: Services, who: Caller, errors: dict[str, str] | None = None
+    request: Request,
+    svc: Services,
+    who: Caller,
+    errors: dict[str, str] | None = None,
+    sent: dict[str, str] | None = None,
 ) -> Response:
+    """The queue; after a refused decision, why (``errors``, by conflict) on the form
+    sent, which ``sent`` names (its conflict and person: a conflict id the queue does not
+    list is said on the person's forms, or above the queue)."""
     review = HeldErasures.of(svc)
     listed = svc.gate.held_erasures(who, lambda: review.queue(who.scope))
     refused = svc.gate.refused_erasures(who, lambda: review.refused(who.scope))
@@ -126,7 +133,7 @@ def _holds(
         {"holds": listed, "refused": refused},
         who=who,
         status=422 if errors else 200,
-        extra={"errors": errors or {}},
+        extra={"errors": errors or {}, "sent": sent or {}},
     )
 
 
@@ -165,5 +172,9 @@ def resolve_hold(
             shown_again,
         )
     except (ValidationFailed, Conflict) as exc:
-        return _holds(request, svc, who, {conflict_id: forms.reasons(exc)})
+        sent = {"conflict_id": conflict_id, "person_id": person_id}
+        # The choice refused (a button's value: said as the choice's error).
+        if any(p.field in ("decision", "lift") for p in exc.problems):
+            sent["field"] = "decision"
+        return _holds(request, svc, who, {conflict_id: forms.reasons(exc)}, sent)
     return see_other("/sync/holds")
