@@ -647,20 +647,23 @@ def _held_erasure(database: Database, clock: Clock, site_id: str) -> dict[str, d
         hook = central.audit.operator_admin_hook("world", "sites.admin")
         grant = at_central.approve(request, "cli:world", audit=hook)
         fingerprint = keys.fingerprint(grant["grant"]["central_signing_public"])
-        at_node.join(grant, fingerprint, audit=node.audit.operator_admin_hook("world", "sites.admin"))
+        joined = node.audit.operator_admin_hook("world", "sites.admin")
+        at_node.join(grant, fingerprint, audit=joined)
         write = node.audit.operator_hook("world", "person.write")
         body = person_body(site_id, "Heldback", "+963933107799")
         held = str(node.registration.register_person(body, audit=write)["id"])
         node_id = str(at_node.identity()["id"])
-        at_central.import_bundle(at_node.export(), audit=central.audit.operator_hook("world", "sync.apply"))
-        at_node.import_bundle(at_central.export(node_id), audit=node.audit.operator_hook("world", "sync.apply"))
+        applied_here = central.audit.operator_hook("world", "sync.apply")
+        applied_there = node.audit.operator_hook("world", "sync.apply")
+        at_central.import_bundle(at_node.export(), audit=applied_here)
+        at_node.import_bundle(at_central.export(node_id), audit=applied_there)
         central.retention.hold(
             "person", held, True, audit=central.audit.operator_hook("world", "retention.hold")
         )
         node.retention.erase(
             held, "the person's request", audit=node.audit.operator_hook("world", "person.export")
         )
-        at_central.import_bundle(at_node.export(), audit=central.audit.operator_hook("world", "sync.apply"))
+        at_central.import_bundle(at_node.export(), audit=applied_here)
         [conflict] = [c for c in HeldErasures.of(central).queue() if c["person_id"] == held]
     finally:
         node.db.dispose()
