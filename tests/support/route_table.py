@@ -106,7 +106,12 @@ BODIES: dict[str, Any] = {
     },
     # The administrator's: the person given a new registration number (issue 16).
     "POST /api/persons/{person_id}/renumber": {"reason": "number given twice"},
-    # As its page form: the erasure the world holds back, kept held.
+    # As their page forms: the conflict the world holds (the desk's phone taken), the
+    # erasure it holds back (kept held).
+    "POST /api/persons/{person_id}/resolve-conflict": {
+        "conflict_id": "{conflict_id}",
+        "theirs": ["phone"],
+    },
     "POST /api/persons/{person_id}/resolve-hold": {"conflict_id": "{conflict_id}", "lift": False},
     # A dry run of a file naming the record's person, into the record's site: the
     # duplicates found are persons shown.
@@ -155,9 +160,10 @@ FORMS: dict[str, dict[str, str]] = {
         "reason": "two cousins of one name",
     },
     "POST /persons/{person_id}/unmerge": {"reason": "merged by mistake"},
-    # A decision on a sync conflict nobody has (the world holds none): 404, nothing written.
+    # A decision on a sync conflict: the one the world holds (the desk's phone taken),
+    # else one nobody has (404, nothing written).
     "POST /persons/{person_id}/resolve-conflict": {
-        "conflict_id": "0190aaaa-0000-7000-8000-000000000000",
+        "conflict_id": "{conflict_id}",
         "choice.phone": "theirs",
     },
     # A decision on an erasure received for a person on hold: the one the world holds

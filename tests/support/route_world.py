@@ -413,7 +413,7 @@ def build_world(database: Database, clock: Clock) -> World:
         asker.close()
 
     offers = _offering_states(a_admin, sites["A"], persons, basis)
-    offers["adult"] |= _held_erasure(database, clock, sites["A"])
+    offers["adult"] |= _node_states(database, clock, sites["A"])
 
     links: dict[str, str] = {}
     with database.read() as conn:
@@ -603,6 +603,10 @@ HOLD_FORMS = (
     "POST /persons/{person_id}/resolve-hold",
     "POST /api/persons/{person_id}/resolve-hold",
 )
+CONFLICT_FORMS = (
+    "POST /persons/{person_id}/resolve-conflict",
+    "POST /api/persons/{person_id}/resolve-conflict",
+)
 _NODE_TEMPLATE: list[Path] = []
 
 
@@ -626,15 +630,18 @@ def _node_database() -> Database:
     return Database(f"sqlite:///{path}")
 
 
-def _held_erasure(database: Database, clock: Clock, site_id: str) -> dict[str, dict[str, str]]:
-    """An erasure held back (issue 16; docs/sync.md, "Erasure and legal holds across
-    nodes"): a desk of site A (a site node) registers a person and sends her; the central
-    places a legal hold on her while the desk, apart, erases her; the erasure arrives
-    held, for the data protection officer to decide (the ``resolve-hold`` forms). The
-    route key -> the ids of that state (``Record.offers``)."""
+def _node_states(database: Database, clock: Clock, site_id: str) -> dict[str, dict[str, str]]:
+    """What a desk of site A (a site node, issue 16) leaves to decide at the central: a
+    sync conflict (a person it registered and sent, whose phone the central and the desk
+    then corrected apart: the ``resolve-conflict`` forms) and an erasure held back (a
+    person it registered and sent, on whom the central placed a legal hold while the
+    desk, apart, erased her: the ``resolve-hold`` forms; docs/sync.md, "Erasure and legal
+    holds across nodes"). The route key -> the ids of each state (``Record.offers``)."""
+    from corridor.schemas import PersonPatch
     from corridor.security.crypto import MasterKey
     from corridor.services import Services
     from corridor.sync import keys
+    from corridor.sync.conflicts import ConflictReview
     from corridor.sync.holds import HeldErasures
     from corridor.sync.service import SyncService
     from tests.sync.helpers import person_body
@@ -652,6 +659,8 @@ def _held_erasure(database: Database, clock: Clock, site_id: str) -> dict[str, d
         write = node.audit.operator_hook("world", "person.write")
         body = person_body(site_id, "Heldback", "+963933107799")
         held = str(node.registration.register_person(body, audit=write)["id"])
+        body = person_body(site_id, "Twochanges", "+963933107788")
+        apart = str(node.registration.register_person(body, audit=write)["id"])
         node_id = str(at_node.identity()["id"])
         applied_here = central.audit.operator_hook("world", "sync.apply")
         applied_there = node.audit.operator_hook("world", "sync.apply")
@@ -660,14 +669,23 @@ def _held_erasure(database: Database, clock: Clock, site_id: str) -> dict[str, d
         central.retention.hold(
             "person", held, True, audit=central.audit.operator_hook("world", "retention.hold")
         )
+        for services, phone in ((central, "+963933107711"), (node, "+963933107722")):
+            services.registration.update_person(
+                apart,
+                PersonPatch(phone=phone),
+                audit=services.audit.operator_hook("world", "person.write"),
+            )
         node.retention.erase(
             held, "the person's request", audit=node.audit.operator_hook("world", "person.export")
         )
         at_central.import_bundle(at_node.export(), audit=applied_here)
-        [conflict] = [c for c in HeldErasures.of(central).queue() if c["person_id"] == held]
+        [hold] = [c for c in HeldErasures.of(central).queue() if c["person_id"] == held]
+        [conflict] = [c for c in ConflictReview.of(central).queue() if c["person_id"] == apart]
     finally:
         node.db.dispose()
-    return {key: {"person_id": held, "conflict_id": str(conflict["id"])} for key in HOLD_FORMS}
+    offers = {key: {"person_id": held, "conflict_id": str(hold["id"])} for key in HOLD_FORMS}
+    ids = {"person_id": apart, "conflict_id": str(conflict["id"])}
+    return offers | {key: ids for key in CONFLICT_FORMS}
 
 
 def _queue(client: TestClient) -> list[dict[str, Any]]:

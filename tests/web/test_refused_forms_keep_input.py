@@ -109,10 +109,6 @@ NOT_SHOWN_HERE = {
     "comes back in the form, as here",
     "POST /exports/{export_id}/download": "the world's export was asked by another "
     "officer (403: only its asker downloads); its one field is a passphrase",
-    "POST /persons/{person_id}/resolve-conflict": "the world holds no sync conflict: "
-    "tests/sync/test_conflict_pages.py (the choices made kept)",
-    "POST /persons/{person_id}/resolve-hold": "the world holds no held erasure; its "
-    "choice is a button",
     "POST /tracing/cases/{case_id}/candidates": "a hidden person id only",
     "POST /manifests/{manifest_id}/check-in": "a hidden person id only",
     "POST /manifests/{manifest_id}/remove": "a hidden person id only",

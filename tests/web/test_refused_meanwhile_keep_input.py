@@ -140,11 +140,31 @@ MEANWHILE: dict[str, tuple[Change, ...]] = {
     "site_id": (SITE_CLOSED,),
     "own_site_id": (SITE_CLOSED,),  # the world's adult's site is the callers' own
 }
+CONFLICT_DECIDED = Change(
+    "decided",
+    lambda d, ids: _sent(
+        d,
+        f"/api/persons/{ids['person_id']}/resolve-conflict",
+        {"conflict_id": ids["conflict_id"], "theirs": []},
+    ),
+)
+HOLD_DECIDED = Change(
+    "decided",
+    lambda d, ids: _sent(
+        d,
+        f"/api/persons/{ids['person_id']}/resolve-hold",
+        {"conflict_id": ids["conflict_id"], "lift": False},
+    ),
+)
 # Forms whose record cannot change as ``MEANWHILE`` says, and what may happen to it
 # instead: the person an unmerge names is merged already (undone at another desk, or
-# the survivor erased).
+# the survivor erased); a sync conflict decided at another desk (or its person erased);
+# an erasure held back decided at another desk (its person, on legal hold, is neither
+# erased nor merged).
 MEANWHILE_OF_FORM: dict[str, tuple[Change, ...]] = {
     "POST /persons/{person_id}/unmerge": (ERASED, UNMERGED),
+    "POST /persons/{person_id}/resolve-conflict": (ERASED, CONFLICT_DECIDED),
+    "POST /persons/{person_id}/resolve-hold": (HOLD_DECIDED,),
 }
 # Refusals answered with the bare error page although something was typed, and why.
 BARE: dict[tuple[str, str], str] = {
@@ -190,7 +210,9 @@ class Lab:
         clock = Clock(WORLD_TIME)
         self.world: World = build_world(self.db, clock)
         sites = [self.world.sites[k] for k in ("A", "H", "D")]
-        self.desk, _ = token_client(self.db, clock, "other-desk", ALL_ROLES, sites)
+        # Every role, the data protection officer's too (an erasure held back is theirs).
+        desk_roles = (*ALL_ROLES, Role.DATA_PROTECTION_OFFICER)
+        self.desk, _ = token_client(self.db, clock, "other-desk", desk_roles, sites)
         self.clients: dict[Role, TestClient] = {}
         self.users: dict[Role, str] = {}
         for role in Role:

@@ -57,8 +57,6 @@ NOT_YET = {
     "POST /exports/{export_id}/download": "the world's exports are asked by officers "
     "who are none of the callers, and approved by nobody: only an approved export's "
     "asker is offered the download",
-    "POST /persons/{person_id}/resolve-conflict": "the world holds no sync conflict (a "
-    "site node's correction made apart from the central's)",
 }
 # Path parameters naming an account, not a record: any account the page offers the
 # form on will do (the route table's callers act on their own, or on a spare token).

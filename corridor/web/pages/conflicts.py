@@ -11,13 +11,14 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
-from corridor.errors import Conflict, ValidationFailed
+from corridor.errors import Conflict, Problem, ValidationFailed, require
 from corridor.schemas import ConflictResolveIn, HoldDecisionIn
 from corridor.services import Services
 from corridor.services.protection.accounts import Caller
 from corridor.services.protection.read_models import Listed
 from corridor.sync.conflicts import ConflictReview
 from corridor.sync.holds import HeldErasures
+from corridor.text import N_
 from corridor.web import forms
 from corridor.web.auth import requires
 from corridor.web.conflict_routes import HOLD_PURPOSE
@@ -45,6 +46,7 @@ def _queue(
     who: Caller,
     errors: dict[str, str] | None = None,
     chosen: dict[str, dict[str, str]] | None = None,
+    sent: dict[str, str] | None = None,
 ) -> Response:
     """The queue; after a refused decision, why (``errors``, by conflict) and the choices
     sent (``chosen``: conflict -> field -> "ours" or "theirs"), shown again as made."""
@@ -62,6 +64,9 @@ def _queue(
         extra={
             "errors": errors or {},
             "chosen": chosen or {},
+            # The decision refused (its conflict and person): one naming a conflict not
+            # listed is said on its person's forms, or above the queue.
+            "sent": sent or {},
             "pager": listing.pager(request, listed, len(shown), {}, QUEUE),
             # Not listed here (the officer's): a count, so the /sync figure adds up.
             "held": HeldErasures.of(svc).total(who.scope),
@@ -87,6 +92,15 @@ def resolve_conflict(
         if name.startswith(CHOICE) and value == "theirs"
     ]
     try:
+        # A choice is ours or theirs: any other value (cut short, made by hand) is
+        # refused, never read as "ours".
+        require(
+            [
+                Problem(name, N_("is neither ours nor theirs"))
+                for name, value in form.multi_items()
+                if name.startswith(CHOICE) and value not in ("ours", "theirs")
+            ]
+        )
         body = forms.parse(ConflictResolveIn, {"conflict_id": conflict_id, "theirs": theirs})
         review = ConflictReview.of(svc)
         retry.run(
@@ -110,7 +124,11 @@ def resolve_conflict(
             for name, value in form.multi_items()
             if name.startswith(CHOICE) and isinstance(value, str)
         }
-        return _queue(request, svc, who, {conflict_id: forms.reasons(exc)}, {conflict_id: chosen})
+        sent = {"conflict_id": conflict_id, "person_id": person_id}
+        sent["refused"] = ",".join(p.field for p in exc.problems)  # the choices marked
+        return _queue(
+            request, svc, who, {conflict_id: forms.reasons(exc)}, {conflict_id: chosen}, sent
+        )
     return see_other(QUEUE)
 
 
