@@ -531,11 +531,14 @@ APART_FORMS = (
     "POST /api/persons/{person_id}/not-duplicate",
 )
 UNMERGE_FORMS = ("POST /persons/{person_id}/unmerge", "POST /api/persons/{person_id}/unmerge")
-# The adult registered again, at her own site: her names, sex and birth year, nothing
-# else (no restricted field: the adult's canaries stay hers alone); she refused tracing on
-# each of these registrations, so that no enquiry takes them for candidates (a merge asks
-# her again: the form's ``consent_tracing``).
-TWICE = ("merged into her", "to merge", "two persons")
+# The adult registered again, at her own site: her names as another clerk spelt them, her
+# sex and birth year, nothing else (no restricted field: the adult's canaries stay hers
+# alone; her own spelling stays as rare as it was, so that a search or an import finds
+# her as before); she refused tracing on each of these registrations, so that no enquiry
+# takes them for candidates (a merge asks her again: the form's ``consent_tracing``).
+# Each queued with her as a duplicates run queues a pair: merged into her, to merge, and
+# two persons.
+TWICE = (("Hameed", "Barakzawy"), ("Hamed", "Barakzai"), ("Hamied", "Barakzawee"))
 
 
 def _offering_states(
@@ -550,13 +553,13 @@ def _offering_states(
     adult = persons["adult"]
     birth_year = str(_ok(admin.get(f"/api/persons/{adult['id']}"))["birth_date"])[:4]
     again = []
-    for _ in TWICE:
+    for given, family in TWICE:
         body = {
             "site_id": site_a,
             "consent": {"tracing": False, "share_with": []},
             **basis,
-            "given_name": GIVEN_NAMES["adult"],
-            "family_name": FAMILY_NAMES["adult"],
+            "given_name": given,
+            "family_name": family,
             "sex": "f",
             "birth_date": birth_year,
             "nationality": "SYR",
