@@ -435,7 +435,8 @@ def test_what_a_command_shows_passes_the_gate(env: Env, name: str) -> None:
     r = run(env, name)
     assert r.exit_code == 0, r.text[:500]
     shown = _shown(env, r.text)
-    assert shown or not command.shows, ("shows nobody: is the world or the command broken?", r.text[:1500])
+    broken = "shows nobody: is the world or the command broken?"
+    assert shown or not command.shows, (broken, r.text[:1500])
     assert _withheld_problems(env, r) == []
     allowed = Counter(
         e["person_id"] for e in r.events if e["outcome"] == "allowed" and e["person_id"]
