@@ -541,6 +541,11 @@ UNMERGE_FORMS = ("POST /persons/{person_id}/unmerge", "POST /api/persons/{person
 TWICE = (("Hameed", "Barakzawy"), ("Hamed", "Barakzai"), ("Hamied", "Barakzawee"))
 
 
+# A second relative who asks for the adult (her cousin): her case awaits the adult's
+# decision.
+SECOND_ENQUIRER = {**ENQUIRER, "name": "Salma Barakzawi", "relationship": "cousin"}
+
+
 def _offering_states(
     admin: TestClient, site_a: str, persons: dict[str, dict[str, Any]], basis: dict[str, str]
 ) -> dict[str, dict[str, dict[str, str]]]:
@@ -581,7 +586,7 @@ def _offering_states(
             json={"other_person_id": merged, "reason": "registered twice", "consent_tracing": True},
         )
     )
-    relative = {**ENQUIRER, "name": "Salma Barakzawi", "relationship": "cousin"}
+    relative = SECOND_ENQUIRER
     sought = [{"given_name": GIVEN_NAMES["adult"], "family_name": FAMILY_NAMES["adult"]}]
     enquiry = _ok(
         admin.post(
