@@ -17,6 +17,7 @@ from corridor.cli.options import (
     opened_services,
     reported,
 )
+from corridor.text import N_
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -31,7 +32,7 @@ def _send_audit(svc: Any) -> Any:
     """Each person whose change a bundle carries out of this installation, audited under
     the operator who sends it (``sync.send``)."""
     return svc.audit.operator_hook(
-        actor().removeprefix("cli:"), "sync.send", "changes sent to another node (bundle)"
+        actor().removeprefix("cli:"), "sync.send", N_("changes sent to another node (bundle)")
     )
 
 

@@ -44,7 +44,7 @@ from corridor.sync.histories import MOVEMENTS
 from corridor.sync.holds import HOLD_FIELD
 from corridor.sync.journal import heads_of, open_payload, set_heads
 from corridor.sync.state import decode_row
-from corridor.text import N_
+from corridor.text import N_, Text
 
 if TYPE_CHECKING:
     from corridor.services import Services
@@ -446,7 +446,7 @@ class ConflictReview:
                             moves
                             if f == MOVEMENTS and moves is not None
                             else {
-                                "field": f,
+                                "field": Text(f),
                                 "restricted": restricted_fields(f),
                                 "ours": _plain(value_of(ours, f)),
                                 "theirs": _plain(value_of(theirs, f)),

@@ -40,6 +40,7 @@ from corridor.storage.database import Database
 from corridor.storage.sync_tables import sync_acks, sync_changes, sync_nodes
 from corridor.storage.tables import metadata
 from corridor.sync.journal import dumps
+from corridor.text import N_
 
 if TYPE_CHECKING:
     from corridor.sync.service import SyncService
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 # The signed header's key that carries the report.
 REPORT = "wiped"
 ACTION = "sync.wiped"
-PURPOSE = "a node's signed confirmation that it carried out a wipe"
+PURPOSE = N_("a node's signed confirmation that it carried out a wipe")
 CHECKPOINT_TRIES = 50
 # PostgreSQL's SQLSTATE for a right the role lacks (CHECKPOINT: superuser or pg_checkpoint).
 _PG_NO_RIGHT = "42501"

@@ -408,9 +408,10 @@ def _drop(body: Any, path: tuple[str | int, ...]) -> None:
 
 def _base(env: Env, case: RouteCase, role: Role) -> tuple[str, dict[str, Any]]:
     """The route's URL and its body as the route table sends it, filled with the ids of
-    the world's adult (site A, the caller's own site)."""
+    the world's adult (site A, the caller's own site) in the state that offers the route's
+    form (``Record.ids_for``: a case awaiting her decision, a pair of hers queued...)."""
     rec = env.world.record("adult")
-    ids = {**rec.ids, "user_id": env.users[role], "fmt": case.fmt or ""}
+    ids = {**rec.ids_for(case.key), "user_id": env.users[role], "fmt": case.fmt or ""}
     body = fill(case.body, ids)
     return fill(case.path, ids), json.loads(json.dumps(body)) if body is not None else {}
 
@@ -493,6 +494,8 @@ NOT_INPUT = {
 # check), so its page shows no such form to mark.
 FORM_ROLE = {
     "POST /persons/{person_id}/health": Role.HEALTH,  # the health form: health staff's
+    # The world's case awaiting a decision is an adult's: a tracing officer records it.
+    "POST /tracing/cases/{case_id}/disclosure": Role.TRACING_OFFICER,
 }
 # A field the page marks under the name of its own input: the route table's form gives
 # a sought person's name in parts, the enquiry form types it whole.

@@ -92,11 +92,27 @@ BODIES: dict[str, Any] = {
     "POST /api/tracing/matches/{match_id}/reject": {"reason": "not the same person"},
     "POST /api/tracing/cases/{case_id}/transitions": {"to": "family_informed", "reason": "told"},
     "POST /api/tracing/cases/{case_id}/candidates": {"person_id": "{person_id}"},
-    # A person merged with themselves: refused (422), the world unchanged.
-    "POST /api/persons/{person_id}/merge": {"other_person_id": "{person_id}"},
-    "POST /api/persons/{person_id}/not-duplicate": {"other_person_id": "{person_id}"},
+    # The person queued beside the record as a probable duplicate (the adult's: she was
+    # registered again, tests/support/route_world.py); the record itself where it has
+    # none (merged with themselves: refused, 422, the world unchanged).
+    "POST /api/persons/{person_id}/merge": {
+        "other_person_id": "{other_person_id}",
+        "reason": "one person registered twice",
+        "consent_tracing": True,
+    },
+    "POST /api/persons/{person_id}/not-duplicate": {
+        "other_person_id": "{other_person_id}",
+        "reason": "two cousins of one name",
+    },
     # The administrator's: the person given a new registration number (issue 16).
     "POST /api/persons/{person_id}/renumber": {"reason": "number given twice"},
+    # As their page forms: the conflict the world holds (the desk's phone taken), the
+    # erasure it holds back (kept held).
+    "POST /api/persons/{person_id}/resolve-conflict": {
+        "conflict_id": "{conflict_id}",
+        "theirs": ["phone"],
+    },
+    "POST /api/persons/{person_id}/resolve-hold": {"conflict_id": "{conflict_id}", "lift": False},
     # A dry run of a file naming the record's person, into the record's site: the
     # duplicates found are persons shown.
     "POST /api/imports/{fmt}": {
@@ -131,21 +147,28 @@ FORMS: dict[str, dict[str, str]] = {
     "POST /register/similar": {"given_name": "{given_name}", "family_name": "{family_name}"},
     "POST /persons/{person_id}/events": {"kind": "hospitalised", "to_site_id": "{own_site_id}"},
     "POST /persons/{person_id}/health": {"muac_mm": "", "medical_note": "seen again"},
-    # Merged with themselves: refused (422), the world unchanged; an unmerge of a
-    # person not merged: a conflict.
-    "POST /persons/{person_id}/merge": {"other_person_id": "{person_id}"},
-    "POST /persons/{person_id}/not-duplicate": {"other_person_id": "{person_id}"},
+    # As their API twins: the pair queued (the adult's), else the record itself
+    # (refused, 422); the unmerge of the person merged into the adult (else of a person
+    # not merged: a conflict).
+    "POST /persons/{person_id}/merge": {
+        "other_person_id": "{other_person_id}",
+        "reason": "one person registered twice",
+        "consent_tracing": "true",
+    },
+    "POST /persons/{person_id}/not-duplicate": {
+        "other_person_id": "{other_person_id}",
+        "reason": "two cousins of one name",
+    },
     "POST /persons/{person_id}/unmerge": {"reason": "merged by mistake"},
-    # A decision on a sync conflict nobody has (the world holds none): 404, nothing written.
+    # A decision on a sync conflict: the one the world holds (the desk's phone taken),
+    # else one nobody has (404, nothing written).
     "POST /persons/{person_id}/resolve-conflict": {
-        "conflict_id": "0190aaaa-0000-7000-8000-000000000000",
+        "conflict_id": "{conflict_id}",
         "choice.phone": "theirs",
     },
-    # A decision on an erasure received for a person on hold, nobody has: 404.
-    "POST /persons/{person_id}/resolve-hold": {
-        "conflict_id": "0190aaaa-0000-7000-8000-000000000000",
-        "decision": "keep",
-    },
+    # A decision on an erasure received for a person on hold: the one the world holds
+    # back (the hold kept, the erasure refused), else one nobody has (404).
+    "POST /persons/{person_id}/resolve-hold": {"conflict_id": "{conflict_id}", "decision": "keep"},
     "POST /persons/{person_id}/links": {
         "registration_number": "{registration_number}",
         "link_kind": "cousin",
@@ -312,7 +335,14 @@ class RouteCase:
         return any("{" + p + "}" in text for p in (*RECORD_PARAMS, *PLACEHOLDERS))
 
 
-PLACEHOLDERS = ("own_site_id", "registration_number", "given_name", "family_name")
+PLACEHOLDERS = (
+    "own_site_id",
+    "registration_number",
+    "given_name",
+    "family_name",
+    "other_person_id",
+    "conflict_id",
+)
 
 
 def all_routes(app: FastAPI) -> list[APIRoute]:

@@ -122,6 +122,15 @@ class Record:
     text_canaries: dict[str, str]  # matrix field -> the value as shown to an all-seeing user
     flags: dict[str, tuple[str, Any]]  # matrix field -> (JSON key, planted value)
     names: tuple[str, str]
+    # Route key -> the ids under which the record is in the state that offers the route's
+    # form (a case awaiting the found person's decision, a pair queued, a merge to undo):
+    # ``ids_for``.
+    offers: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def ids_for(self, key: str) -> dict[str, str]:
+        """The record's ids for the route ``key``: its own, with those of the record's
+        state that offers the route's form where it has one (``offers``)."""
+        return {**self.ids, **self.offers.get(key, {})}
 
 
 @dataclass
@@ -403,6 +412,9 @@ def build_world(database: Database, clock: Clock) -> World:
         exports[key] = str(_ok(asker.post("/api/exports", json={"reason": "monthly list"}))["id"])
         asker.close()
 
+    offers = _offering_states(a_admin, sites["A"], persons, basis)
+    offers["adult"] |= _node_states(database, clock, sites["A"])
+
     links: dict[str, str] = {}
     with database.read() as conn:
         for kind in RECORDS:
@@ -447,6 +459,12 @@ def build_world(database: Database, clock: Clock) -> World:
             "note": str(shown["note"]),
             "given_name": GIVEN_NAMES[kind],
             "family_name": FAMILY_NAMES[kind],
+            # The person a merge or a "two persons" decision names beside the record:
+            # itself (refused) but where the record has a pair queued (``offers``).
+            "other_person_id": pid,
+            # A sync conflict or a held erasure of the record's: one nobody has but
+            # where the record's state has one (``offers``).
+            "conflict_id": NO_CONFLICT,
         }
         text = {
             "phone": str(shown["phone"]),
@@ -484,6 +502,7 @@ def build_world(database: Database, clock: Clock) -> World:
             text_canaries=text,
             flags=flags,
             names=(GIVEN_NAMES[kind], FAMILY_NAMES[kind]),
+            offers=offers.get(kind, {}),
         )
     # The detention canaries are real: a protection officer sees where the husband is held.
     detained = a_admin.get(f"/api/persons/{records['detained'].person_id}").text
@@ -491,9 +510,202 @@ def build_world(database: Database, clock: Clock) -> World:
     assert DETENTION_NAME in a_admin.get(f"/api/sites/{sites['D']}").text
     world = World(sites=sites, records=records)
     world.person_ids = {r.person_id for r in records.values()}
+    world.person_ids |= {v for o in offers.values() for ids in o.values() for v in ids.values()}
+    world.person_ids &= _person_ids(database)
     a_admin.close()
     b_admin.close()
     return world
+
+
+# The forms that act on a record in a state none of the records above is in, and the
+# ids (path parameters and placeholders) of the state the world puts the adult in for
+# each: ``_offering_states``. tests/web/test_world_offers_every_form.py fails on a form
+# no page of the world offers.
+DISCLOSURE_FORMS = (
+    "POST /tracing/cases/{case_id}/disclosure",
+    "POST /api/tracing/cases/{case_id}/disclosure",
+)
+MERGE_FORMS = ("POST /persons/{person_id}/merge", "POST /api/persons/{person_id}/merge")
+APART_FORMS = (
+    "POST /persons/{person_id}/not-duplicate",
+    "POST /api/persons/{person_id}/not-duplicate",
+)
+UNMERGE_FORMS = ("POST /persons/{person_id}/unmerge", "POST /api/persons/{person_id}/unmerge")
+# The adult registered again, at her own site: her names as another clerk spelt them, her
+# sex and birth year, nothing else (no restricted field: the adult's canaries stay hers
+# alone; her own spelling stays as rare as it was, so that a search or an import finds
+# her as before); she refused tracing on each of these registrations, so that no enquiry
+# takes them for candidates (a merge asks her again: the form's ``consent_tracing``).
+# Each queued with her as a duplicates run queues a pair: merged into her, to merge, and
+# two persons.
+TWICE = (("Hameed", "Barakzawy"), ("Hamed", "Barakzai"), ("Hamied", "Barakzawee"))
+
+
+# A second relative who asks for the adult (her cousin): her case awaits the adult's
+# decision.
+SECOND_ENQUIRER = {**ENQUIRER, "name": "Salma Barakzawi", "relationship": "cousin"}
+
+
+def _offering_states(
+    admin: TestClient, site_a: str, persons: dict[str, dict[str, Any]], basis: dict[str, str]
+) -> dict[str, dict[str, dict[str, str]]]:
+    """Put the adult in the states that offer the forms no record offers as built: a
+    second enquiry (another relative's) whose match with her is confirmed, awaiting her
+    decision (the disclosure form); three registrations of her again, each queued with
+    her as a probable duplicate (issue 15): one merged into her (the unmerge form on her
+    page), one to merge and one to keep apart (the duplicates queue's two forms). The
+    record kind -> route key -> the ids of the state offering it (``Record.offers``)."""
+    adult = persons["adult"]
+    birth_year = str(_ok(admin.get(f"/api/persons/{adult['id']}"))["birth_date"])[:4]
+    again = []
+    for given, family in TWICE:
+        body = {
+            "site_id": site_a,
+            "consent": {"tracing": False, "share_with": []},
+            **basis,
+            "given_name": given,
+            "family_name": family,
+            "sex": "f",
+            "birth_date": birth_year,
+            "nationality": "SYR",
+        }
+        again.append(str(_ok(admin.post("/api/persons", json=body))["id"]))
+    merged, to_merge, apart = again
+    # Queued as a duplicates run queues them (``corridor duplicates``): each with her.
+    services = admin.app.state.services  # type: ignore[attr-defined]
+    services.merges.propose(
+        [[adult["id"], other] for other in again],
+        audit=services.audit.operator_hook("world", "person.merge"),
+    )
+    queued = {frozenset(p["id"] for p in pair["persons"]) for pair in _queue(admin)}
+    for other in again:
+        assert frozenset((adult["id"], other)) in queued, ("not queued as her duplicate", queued)
+    _ok(
+        admin.post(
+            f"/api/persons/{adult['id']}/merge",
+            json={"other_person_id": merged, "reason": "registered twice", "consent_tracing": True},
+        )
+    )
+    relative = SECOND_ENQUIRER
+    sought = [{"given_name": GIVEN_NAMES["adult"], "family_name": FAMILY_NAMES["adult"]}]
+    enquiry = _ok(
+        admin.post(
+            "/api/tracing/enquiries",
+            json={"enquirer": relative, "sought": [{**sought[0], "enquirer_is": "cousin"}]},
+        )
+    )
+    [case] = enquiry["cases"]
+    [match] = [m for m in case["matches"] if m["person"]["id"] == adult["id"]]
+    _ok(admin.post(f"/api/tracing/matches/{match['id']}/confirm", json={"reason": "seen"}))
+    offers: dict[str, dict[str, str]] = {}
+    for key in DISCLOSURE_FORMS:
+        offers[key] = {"case_id": str(case["id"])}
+    for keys, other in ((MERGE_FORMS, to_merge), (APART_FORMS, apart)):
+        offers |= {key: {"other_person_id": other} for key in keys}
+    offers |= {key: {"person_id": merged} for key in UNMERGE_FORMS}
+    return {"adult": offers}
+
+
+NO_CONFLICT = "0190aaaa-0000-7000-8000-000000000000"
+HOLD_FORMS = (
+    "POST /persons/{person_id}/resolve-hold",
+    "POST /api/persons/{person_id}/resolve-hold",
+)
+CONFLICT_FORMS = (
+    "POST /persons/{person_id}/resolve-conflict",
+    "POST /api/persons/{person_id}/resolve-conflict",
+)
+_NODE_TEMPLATE: list[Path] = []
+
+
+def _node_database() -> Database:
+    """A migrated SQLite file of its own for a site node (migrated once per process,
+    copied for each world)."""
+    import shutil
+    import tempfile
+
+    from corridor.upgrade import upgrade
+
+    folder = Path(tempfile.mkdtemp(prefix="route-world-node-"))
+    if not _NODE_TEMPLATE:
+        template = folder / "template.db"
+        db = Database(f"sqlite:///{template}")
+        upgrade(db)
+        db.dispose()
+        _NODE_TEMPLATE.append(template)
+    path = folder / "node.db"
+    shutil.copy(_NODE_TEMPLATE[0], path)
+    return Database(f"sqlite:///{path}")
+
+
+def _node_states(database: Database, clock: Clock, site_id: str) -> dict[str, dict[str, str]]:
+    """What a desk of site A (a site node, issue 16) leaves to decide at the central: a
+    sync conflict (a person it registered and sent, whose phone the central and the desk
+    then corrected apart: the ``resolve-conflict`` forms) and an erasure held back (a
+    person it registered and sent, on whom the central placed a legal hold while the
+    desk, apart, erased her: the ``resolve-hold`` forms; docs/sync.md, "Erasure and legal
+    holds across nodes"). The route key -> the ids of each state (``Record.offers``)."""
+    from corridor.schemas import PersonPatch
+    from corridor.security.crypto import MasterKey
+    from corridor.services import Services
+    from corridor.sync import keys
+    from corridor.sync.conflicts import ConflictReview
+    from corridor.sync.holds import HeldErasures
+    from corridor.sync.service import SyncService
+    from tests.sync.helpers import person_body
+
+    central = Services(database, clock, MasterKey.from_text(MASTER_KEY))
+    node = Services(_node_database(), clock, MasterKey.generate())
+    try:
+        at_node, at_central = SyncService.of(node), SyncService.of(central)
+        request = at_node.init_node("https://central.example", site_id, "World desk A")
+        hook = central.audit.operator_admin_hook("world", "sites.admin")
+        grant = at_central.approve(request, "cli:world", audit=hook)
+        fingerprint = keys.fingerprint(grant["grant"]["central_signing_public"])
+        joined = node.audit.operator_admin_hook("world", "sites.admin")
+        at_node.join(grant, fingerprint, audit=joined)
+        write = node.audit.operator_hook("world", "person.write")
+        body = person_body(site_id, "Heldback", "+963933107799")
+        held = str(node.registration.register_person(body, audit=write)["id"])
+        body = person_body(site_id, "Twochanges", "+963933107788")
+        apart = str(node.registration.register_person(body, audit=write)["id"])
+        node_id = str(at_node.identity()["id"])
+        applied_here = central.audit.operator_hook("world", "sync.apply")
+        applied_there = node.audit.operator_hook("world", "sync.apply")
+        at_central.import_bundle(at_node.export(), audit=applied_here)
+        at_node.import_bundle(at_central.export(node_id), audit=applied_there)
+        central.retention.hold(
+            "person", held, True, audit=central.audit.operator_hook("world", "retention.hold")
+        )
+        for services, phone in ((central, "+963933107711"), (node, "+963933107722")):
+            services.registration.update_person(
+                apart,
+                PersonPatch(phone=phone),
+                audit=services.audit.operator_hook("world", "person.write"),
+            )
+        node.retention.erase(
+            held, "the person's request", audit=node.audit.operator_hook("world", "person.export")
+        )
+        at_central.import_bundle(at_node.export(), audit=applied_here)
+        [hold] = [c for c in HeldErasures.of(central).queue() if c["person_id"] == held]
+        [conflict] = [c for c in ConflictReview.of(central).queue() if c["person_id"] == apart]
+    finally:
+        node.db.dispose()
+    offers = {key: {"person_id": held, "conflict_id": str(hold["id"])} for key in HOLD_FORMS}
+    ids = {"person_id": apart, "conflict_id": str(conflict["id"])}
+    return offers | {key: ids for key in CONFLICT_FORMS}
+
+
+def _queue(client: TestClient) -> list[dict[str, Any]]:
+    found = _ok(client.get("/api/duplicates"))
+    return list(found["items"] if isinstance(found, dict) else found)
+
+
+def _person_ids(database: Database) -> set[str]:
+    from corridor.storage.tables import persons
+
+    with database.read() as conn:
+        return {str(p) for p in conn.execute(select(persons.c.id)).scalars()}
 
 
 def _own_case(enquiry: dict[str, Any], kind: str) -> dict[str, Any]:

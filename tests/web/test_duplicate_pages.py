@@ -179,7 +179,7 @@ def test_a_refused_unmerge_says_why_on_the_persons_page(database, clock, twice) 
         r = c.submit(
             f"/persons/{b}/unmerge", {"reason": "not the same man", "idempotency_key": stale}
         )
-        assert r.status_code == 422
+        assert r.status_code == 409  # a conflict, as its error page would answer it
         assert 'id="movements"' in r.text  # the person's page
         assert f'id="unmerge-{b}"' in r.text
         assert "this person is not merged into another" in r.text

@@ -48,6 +48,7 @@ from tests.support.route_world import (
     DETENTION_LOCALITY,
     DETENTION_NAME,
     RECORDS,
+    SECOND_ENQUIRER,
     World,
     build_world,
     close_worlds,
@@ -240,6 +241,7 @@ CODE_LIKE = re.compile(r"[a-z][a-z0-9_]*|\[.*\]|\{.*\}")
 # bad values the refused forms carry.
 TYPED = {str(v) for c in CASES for v in (c.body or {}).values() if isinstance(c.body, dict)}
 TYPED |= {b.value for b in FORM_CASES} | {str(v) for v in ENQUIRER.values()}
+TYPED |= {str(v) for v in SECOND_ENQUIRER.values()}
 TYPED |= {DETENTION_NAME, DETENTION_LOCALITY}
 # Single lowercase words typed into the world (else taken for stored codes), and where.
 TYPED_WORDS = {
@@ -307,7 +309,8 @@ def _ask(env: Env, case: RouteCase, role: Role, record: str, lang: str, body: An
     """The page ``role`` is answered for ``case`` on ``record``, in ``lang``; problems
     found in it, prefixed by who asked (empty if none)."""
     rec = env.world.record(record)
-    ids = {**rec.ids, "user_id": env.users[role], "fmt": case.fmt or "", "token_id": ""}
+    ids = {**rec.ids_for(case.key), "user_id": env.users[role], "fmt": case.fmt or ""}
+    ids["token_id"] = ""
     url = fill(case.path, ids)
     client = env.clients[role]
     client.cookies.set(LANG_COOKIE, lang)

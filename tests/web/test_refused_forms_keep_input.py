@@ -72,6 +72,9 @@ LIST_ROW = re.compile(r"^(\w+)\[0\]\.")
 # shown to health staff only (the medical field group; docs/web.md).
 OFFERED_TO: dict[str, Callable[[Role], bool]] = {
     "POST /persons/{person_id}/health": lambda r: r in MATRIX.group_roles["medical"],
+    # The world's case awaiting a decision is the adult's: hers is recorded by a tracing
+    # officer (a child's by a protection officer; docs/tracing.md).
+    "POST /tracing/cases/{case_id}/disclosure": lambda r: r is Role.TRACING_OFFICER,
 }
 # A value of its kind for a control the route table's form leaves empty, by the end of
 # its name (any other text control gets a word of its own, ``_distinct``): what a user
@@ -108,18 +111,6 @@ NOT_SHOWN_HERE = {
     "back in the form, as here",
     "POST /exports/{export_id}/download": "the world's export was asked by another "
     "officer (403: only its asker downloads); its one field is a passphrase",
-    "POST /persons/{person_id}/merge": "the world queues no pair: "
-    "tests/web/test_duplicate_pages.py (the reason and the answer as typed)",
-    "POST /persons/{person_id}/not-duplicate": "as the merge",
-    "POST /persons/{person_id}/unmerge": "nobody of the world is merged: "
-    "tests/web/test_duplicate_pages.py (the reason marked on its form)",
-    "POST /persons/{person_id}/resolve-conflict": "the world holds no sync conflict: "
-    "tests/sync/test_conflict_pages.py (the choices made kept; kept read-only when it "
-    "was decided elsewhere meanwhile)",
-    "POST /persons/{person_id}/resolve-hold": "the world holds no held erasure; its "
-    "choice is a button",
-    "POST /tracing/cases/{case_id}/disclosure": "the world's cases await no decision: "
-    "tests/web/test_tracing_pages.py (the note as typed)",
     "POST /tracing/cases/{case_id}/candidates": "a hidden person id only",
     "POST /manifests/{manifest_id}/check-in": "a hidden person id only",
     "POST /manifests/{manifest_id}/remove": "a hidden person id only",

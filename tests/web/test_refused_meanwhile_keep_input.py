@@ -114,6 +114,12 @@ def _merge(desk: TestClient, ids: dict[str, str]) -> None:
 
 
 MERGED = Change("merged", _merge)
+UNMERGED = Change(
+    "unmerged",
+    lambda d, ids: _sent(
+        d, f"/api/persons/{ids['person_id']}/unmerge", {"reason": "at another desk"}
+    ),
+)
 LINK_REMOVED = Change(
     "link_removed",
     lambda d, ids: _sent(
@@ -128,10 +134,37 @@ MEANWHILE: dict[str, tuple[Change, ...]] = {
     "case_id": (CASE_CLOSED,),
     "match_id": (MATCH_REJECTED,),
     "person_id": (ERASED, MERGED),
+    "other_person_id": (ERASED, MERGED),
     "registration_number": (ERASED, MERGED),
     "link_id": (LINK_REMOVED,),
     "site_id": (SITE_CLOSED,),
     "own_site_id": (SITE_CLOSED,),  # the world's adult's site is the callers' own
+}
+CONFLICT_DECIDED = Change(
+    "decided",
+    lambda d, ids: _sent(
+        d,
+        f"/api/persons/{ids['person_id']}/resolve-conflict",
+        {"conflict_id": ids["conflict_id"], "theirs": []},
+    ),
+)
+HOLD_DECIDED = Change(
+    "decided",
+    lambda d, ids: _sent(
+        d,
+        f"/api/persons/{ids['person_id']}/resolve-hold",
+        {"conflict_id": ids["conflict_id"], "lift": False},
+    ),
+)
+# Forms whose record cannot change as ``MEANWHILE`` says, and what may happen to it
+# instead: the person an unmerge names is merged already (undone at another desk, or
+# the survivor erased); a sync conflict decided at another desk (or its person erased);
+# an erasure held back decided at another desk (its person, on legal hold, is neither
+# erased nor merged).
+MEANWHILE_OF_FORM: dict[str, tuple[Change, ...]] = {
+    "POST /persons/{person_id}/unmerge": (ERASED, UNMERGED),
+    "POST /persons/{person_id}/resolve-conflict": (ERASED, CONFLICT_DECIDED),
+    "POST /persons/{person_id}/resolve-hold": (HOLD_DECIDED,),
 }
 # Refusals answered with the bare error page although something was typed, and why.
 BARE: dict[tuple[str, str], str] = {
@@ -145,6 +178,8 @@ NOTHING_KEPT: dict[tuple[str, str], str] = {}
 
 
 def _changes(route: str) -> list[Change]:
+    if route in MEANWHILE_OF_FORM:
+        return list(MEANWHILE_OF_FORM[route])
     case = CASES[route]
     named = set(case.params) | set(PLACEHOLDER.findall(str(case.body)))
     out: dict[str, Change] = {}
@@ -175,7 +210,9 @@ class Lab:
         clock = Clock(WORLD_TIME)
         self.world: World = build_world(self.db, clock)
         sites = [self.world.sites[k] for k in ("A", "H", "D")]
-        self.desk, _ = token_client(self.db, clock, "other-desk", ALL_ROLES, sites)
+        # Every role, the data protection officer's too (an erasure held back is theirs).
+        desk_roles = (*ALL_ROLES, Role.DATA_PROTECTION_OFFICER)
+        self.desk, _ = token_client(self.db, clock, "other-desk", desk_roles, sites)
         self.clients: dict[Role, TestClient] = {}
         self.users: dict[Role, str] = {}
         for role in Role:
@@ -213,8 +250,9 @@ class Lab:
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
         shutil.copy(self.saved, self.path)
 
-    def ids(self) -> dict[str, str]:
-        return {**self.world.record("adult").ids, "twin_id": self.twin_id}
+    def ids(self, key: str = "") -> dict[str, str]:
+        """The adult's ids (for the route ``key``: in the state offering its form)."""
+        return {**self.world.record("adult").ids_for(key), "twin_id": self.twin_id}
 
     def close(self) -> None:
         for client in (self.desk, *self.clients.values()):
@@ -332,7 +370,7 @@ def test_a_form_refused_after_its_record_changed_keeps_what_was_typed(
     route = CASES[case.form.route]
     url, body = _base(lab, route, case.role)  # type: ignore[arg-type]
     sent, typed = _filled(lab, case, url, body)
-    change.do(lab.desk, lab.ids())
+    change.do(lab.desk, lab.ids(route.key))
     before = state(lab.db)
     status, text = _post(lab.clients[case.role], url, sent)
     said = f"{status} {route.key} {change.name}: {text[-800:] if status >= 500 else ''}"

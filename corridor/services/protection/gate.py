@@ -75,6 +75,7 @@ from corridor.services.protection.read_models import (
 )
 from corridor.services.registration.merges import FIRST_PAGE
 from corridor.services.tracing.read_models import EnquirerView
+from corridor.storage import changes
 from corridor.storage.tables import sites
 from corridor.text import N_
 
@@ -1454,6 +1455,10 @@ class Gate:
         unrecorded = [p["id"] for g in out for p in g if p["id"] not in hook.person_ids]
         if unrecorded:
             with self.s.db.transaction() as conn:
+                # Shown, not written: audited under the run's action (a write's), this
+                # transaction changes no person, so it journals no change for the site
+                # nodes (a second run journaled one per person shown).
+                changes.person_state_unchanged(conn)
                 audit(conn, list(dict.fromkeys(unrecorded)))
         return DuplicatesFound(
             groups=[

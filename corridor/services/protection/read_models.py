@@ -256,9 +256,10 @@ class PersonPage(ReadModel):
 
 
 class Evidence(ReadModel):
-    """One field's part in a match: how it compared, its weight, a sentence."""
+    """One field's part in a match: the field, how it compared, its weight, a sentence
+    (each said in the reader's language where a page shows it)."""
 
-    field: str
+    field: Sentence
     level: Sentence
     weight: float
     text: Sentence
@@ -558,9 +559,10 @@ class ConflictChange(ReadModel):
 
 class ConflictField(ReadModel):
     """One field both sides changed apart: our value (kept so far) and theirs. Where the
-    caller's roles may not see the field, both values are None and ``withheld`` is set."""
+    caller's roles may not see the field, both values are None and ``withheld`` is set.
+    ``field`` is the field's code, said in the reader's language where a page shows it."""
 
-    field: str
+    field: Sentence
     ours: Any
     theirs: Any
     withheld: bool

@@ -54,7 +54,7 @@ from corridor.storage.tables import (
     relationships,
 )
 from corridor.storage.tracing_tables import tracing_cases, tracing_matches
-from corridor.text import N_
+from corridor.text import N_, Text
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,9 @@ class MergeService(Service):
                     "weight": round(match.weight, 2) if match else r["weight"],
                     "explanation": [
                         {
-                            "field": e.field,
+                            # The field's name, said in the reader's language (as a
+                            # tracing case's explanation says it).
+                            "field": Text(e.field),
                             "level": e.level,
                             "weight": round(e.weight, 2),
                             "text": e.text,

@@ -501,23 +501,7 @@ class TracingService(Service):
                 )
             if deceased(conn, [case["found_person_id"]]):
                 raise Conflict(DEAD_CANNOT_AGREE, "decision")
-            person = conn.execute(
-                select(persons.c.birth_date, persons.c.birth_precision, persons.c.uasc).where(
-                    persons.c.id == case["found_person_id"]
-                )
-            ).one()
-            child = is_child(
-                age_on(person.birth_date, person.birth_precision, now.date()), person.uasc
-            )
-            decider = disclosure_decider(child)
-            if decider not in who.principal.roles:
-                # The role in words, translated with the sentence (not its code).
-                role = ROLE_WORDS[decider]
-                raise Forbidden(
-                    N_("For a child, disclosure is decided by a {role}", role=role)
-                    if child
-                    else N_("For an adult, disclosure is decided by a {role}", role=role)
-                )
+            child, decider = _decider(conn, case["found_person_id"], now, who)
             _move(case, CaseState.FOUND_PERSON_CONSULTED)
             conn.execute(
                 update(tracing_cases)
@@ -542,6 +526,24 @@ class TracingService(Service):
             )
             audit(conn, [case["found_person_id"]])
         return self.views.case(case_id)
+
+    def refuse_other_decider(self, case_id: str, who: Caller) -> None:
+        """Raise ``Forbidden`` where the case awaits a disclosure decision that is not
+        ``who``'s role's to make (an adult's is a tracing officer's, a child's a
+        protection officer's), whatever a form of it holds: a page asks this before it
+        reads the form, so that a role not offered the form is told so, never the form's
+        problems on a page without it. Nothing is written."""
+        with self.db.read() as conn:
+            case = conn.execute(
+                select(tracing_cases.c.state, tracing_cases.c.found_person_id).where(
+                    tracing_cases.c.id == case_id
+                )
+            ).one_or_none()
+            if case is None or case.state != CaseState.VERIFIED or not case.found_person_id:
+                return
+            if deceased(conn, [case.found_person_id]):
+                return
+            _decider(conn, case.found_person_id, self.clock(), who)
 
     @central_only
     def transition(
@@ -854,6 +856,27 @@ def _move(case: Any, target: CaseState, disclosure: Disclosure | None = None) ->
         check_transition(CaseState(case["state"]), target, disclosure)
     except InvalidTransition as e:
         raise Conflict(e.message, "state") from e
+
+
+def _decider(conn: Connection, found: str, now: datetime, who: Caller) -> tuple[bool, str]:
+    """Whether the found person is a child, and the role that decides their disclosure;
+    ``Forbidden`` where ``who`` holds it not."""
+    person = conn.execute(
+        select(persons.c.birth_date, persons.c.birth_precision, persons.c.uasc).where(
+            persons.c.id == found
+        )
+    ).one()
+    child = is_child(age_on(person.birth_date, person.birth_precision, now.date()), person.uasc)
+    decider = disclosure_decider(child)
+    if decider not in who.principal.roles:
+        # The role in words, translated with the sentence (not its code).
+        role = ROLE_WORDS[decider]
+        raise Forbidden(
+            N_("For a child, disclosure is decided by a {role}", role=role)
+            if child
+            else N_("For an adult, disclosure is decided by a {role}", role=role)
+        )
+    return child, str(decider)
 
 
 def _case_for_update(conn: Connection, case_id: str) -> Any:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
-from corridor.errors import Conflict, NotFound, ValidationFailed
+from corridor.errors import Conflict, NotFound, Problem, ValidationFailed, require
 from corridor.schemas import ConflictResolveIn, HoldDecisionIn
 from corridor.services import Services
 from corridor.services.protection.accounts import Caller
@@ -57,6 +57,7 @@ def _queue(
     who: Caller,
     errors: dict[str, str] | None = None,
     chosen: dict[str, dict[str, str]] | None = None,
+    sent: dict[str, str] | None = None,
     gone: dict[str, Any] | None = None,
     status: int | None = None,
 ) -> Response:
@@ -80,6 +81,9 @@ def _queue(
             "chosen": chosen or {},
             "gone": gone,
             "labels": FIELD_LABELS,
+            # The decision refused (its conflict and person): one naming a conflict not
+            # listed is said on its person's forms, or above the queue.
+            "sent": sent or {},
             "pager": listing.pager(request, listed, len(shown), {}, QUEUE),
             # Not listed here (the officer's): a count, so the /sync figure adds up.
             "held": HeldErasures.of(svc).total(who.scope),
@@ -105,6 +109,15 @@ def resolve_conflict(
         if name.startswith(CHOICE) and value == "theirs"
     ]
     try:
+        # A choice is ours or theirs: any other value (cut short, made by hand) is
+        # refused, never read as "ours".
+        require(
+            [
+                Problem(name, N_("is neither ours nor theirs"))
+                for name, value in form.multi_items()
+                if name.startswith(CHOICE) and value not in ("ours", "theirs")
+            ]
+        )
         body = forms.parse(ConflictResolveIn, {"conflict_id": conflict_id, "theirs": theirs})
         review = ConflictReview.of(svc)
         retry.run(
@@ -134,8 +147,10 @@ def resolve_conflict(
             else ConflictReview.of(svc).decision(conflict_id, person_id, who.scope)
         )
         if decided is None and not isinstance(exc, NotFound):
+            sent = {"conflict_id": conflict_id, "person_id": person_id}
+            sent["refused"] = ",".join(p.field for p in exc.problems)  # the choices marked
             return _queue(
-                request, svc, who, {conflict_id: forms.reasons(exc)}, {conflict_id: chosen}
+                request, svc, who, {conflict_id: forms.reasons(exc)}, {conflict_id: chosen}, sent
             )
         # Gone from the queue: decided meanwhile (at another desk, or elsewhere and
         # received by sync), or not found. Said above the queue, with how it was
@@ -155,8 +170,15 @@ def resolve_conflict(
 
 
 def _holds(
-    request: Request, svc: Services, who: Caller, errors: dict[str, str] | None = None
+    request: Request,
+    svc: Services,
+    who: Caller,
+    errors: dict[str, str] | None = None,
+    sent: dict[str, str] | None = None,
 ) -> Response:
+    """The queue; after a refused decision, why (``errors``, by conflict) on the form
+    sent, which ``sent`` names (its conflict and person: a conflict id the queue does not
+    list is said on the person's forms, or above the queue)."""
     review = HeldErasures.of(svc)
     listed = svc.gate.held_erasures(who, lambda: review.queue(who.scope))
     refused = svc.gate.refused_erasures(who, lambda: review.refused(who.scope))
@@ -166,7 +188,7 @@ def _holds(
         {"holds": listed, "refused": refused},
         who=who,
         status=422 if errors else 200,
-        extra={"errors": errors or {}},
+        extra={"errors": errors or {}, "sent": sent or {}},
     )
 
 
@@ -205,5 +227,9 @@ def resolve_hold(
             shown_again,
         )
     except (ValidationFailed, Conflict) as exc:
-        return _holds(request, svc, who, {conflict_id: forms.reasons(exc)})
+        sent = {"conflict_id": conflict_id, "person_id": person_id}
+        # The choice refused (a button's value: said as the choice's error).
+        if any(p.field in ("decision", "lift") for p in exc.problems):
+            sent["field"] = "decision"
+        return _holds(request, svc, who, {conflict_id: forms.reasons(exc)}, sent)
     return see_other("/sync/holds")

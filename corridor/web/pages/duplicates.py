@@ -11,7 +11,6 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from corridor.errors import Conflict, ValidationFailed
 from corridor.schemas import MergeIn, NotDuplicateIn
 from corridor.services import Services
 from corridor.services.protection.accounts import Caller
@@ -22,7 +21,7 @@ from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.render import render
 from corridor.web.retries import Retried, shown_again
 from corridor.web.routers import guarded_router
-from corridor.web.writes import audited
+from corridor.web.writes import audited, refusal_shown
 
 router = guarded_router(include_in_schema=False)
 MayReview = Annotated[Caller, Depends(requires("person.merge"))]
@@ -40,10 +39,11 @@ def _queue(
     who: Caller,
     errors: dict[str, str] | None = None,
     typed: dict[str, str | None] | None = None,
+    status: int | None = None,
 ) -> Response:
     listed = svc.gate.duplicates(who, listing.paging_of(request, (), PAIRS_A_PAGE))
     data = {"pairs": listed.items, "paging": listing.paging_data(listed)}
-    status = 422 if errors else 200
+    status = status or (422 if errors else 200)
     extra = {
         "errors": errors or {},
         # What the refused form held, shown again in that form (and only in it).
@@ -51,6 +51,10 @@ def _queue(
         "pager": listing.pager(request, listed, len(listed.items), {}),
     }
     return render(request, "duplicates.html", data, who=who, status=status, extra=extra)
+
+
+# The controls a pair's forms send, each marked on its form where a problem names it.
+PAIR_FIELDS = ("other_person_id", "reason", "consent_tracing")
 
 
 def _pair_form(form: FormData) -> dict[str, str | None]:
@@ -94,9 +98,17 @@ def _decide_pair(
             ),
             shown_again,
         )
-    except (ValidationFailed, Conflict) as exc:
-        typed = {**_pair_form(form), "form": f"{action}-{person_id}"}
-        return _queue(request, svc, who, {f"pair-{person_id}": forms.reasons(exc)}, typed)
+    except forms.REFUSED as exc:
+        # Why, on the form sent (its control marked; a choice the page made, above its
+        # button), and under the pair's person (the notice of a pair no longer queued;
+        # a record not found meanwhile too: the queue shows persons, so 409).
+        which = f"{action}-{person_id}"
+        typed = {**_pair_form(form), "form": which}
+        errors = forms.problems_of(exc, which, PAIR_FIELDS)
+        page = _queue(request, svc, who, {f"pair-{person_id}": forms.reasons(exc), **errors},
+                      typed, forms.status_of(exc, shows_persons=True))
+        refusal_shown(svc, who, "person.merge", exc, request)
+        return page
     return None
 
 

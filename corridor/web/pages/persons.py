@@ -393,10 +393,14 @@ def unmerge(
             ),
             shown_again,
         )
-    except (ValidationFailed, Conflict) as exc:
+    except forms.REFUSED as exc:
         # The page the form was on (the survivor's, which an old id shows), with why and
-        # the reason as typed; not the queue, which says nothing of this person.
+        # the reason as typed; not the queue, which says nothing of this person. A record
+        # not found meanwhile (the merge undone or erased at another desk) is said so too.
         errors = {f"unmerge-{person_id}": forms.reasons(exc)}
         typed = {"unmerge_typed": {person_id: text(form, "reason") or ""}}
-        return _person(request, svc, who, person_id, errors, typed=typed)
+        status = forms.status_of(exc, shows_persons=True)
+        page = _person(request, svc, who, person_id, errors, typed=typed, status=status)
+        refusal_shown(svc, who, "person.merge", exc, request)
+        return page
     return see_other(f"/persons/{person_id}")

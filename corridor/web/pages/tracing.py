@@ -447,6 +447,9 @@ def disclosure(
     found = svc.gate.case_subject(who, case_id)  # out of scope: 404
     audit = svc.audit.hook(who, "tracing.write")
     try:
+        # A role that does not decide this case's disclosure (the page offers it no
+        # form) is told so whatever the form holds.
+        svc.tracing.refuse_other_decider(case_id, who)
         data = forms.parse(DisclosureIn, body)
         retry.run(
             who,
@@ -456,11 +459,13 @@ def disclosure(
     except Forbidden:
         refused_about(request, [found])
         raise
-    except (ValidationFailed, Conflict) as exc:
-        refusal_shown(svc, who, "tracing.write", exc)  # the found person withdrew: a denial
+    except forms.REFUSED as exc:
         typed = {"disclosure": forms.as_values(form)}
         errors = forms.problems_of(exc, "disclosure", ("decision", "reason"))
-        return _case(request, svc, who, case_id, errors, typed=typed, status=_status(exc))
+        page = _case(request, svc, who, case_id, errors, typed=typed, status=_status(exc))
+        # The found person withdrew, or a record not found meanwhile: a denial.
+        refusal_shown(svc, who, "tracing.write", exc, request)
+        return page
     return see_other(f"/tracing/cases/{case_id}")
 
 
