@@ -36,7 +36,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyotp
 from fastapi.testclient import TestClient
@@ -50,6 +50,9 @@ from corridor.web import create_app
 from corridor.web.csrf import CSRF_COOKIE, HEADER, token_for
 from tests.conftest import ALL_ROLES, MASTER_KEY, Clock
 from tests.support.route_table import ENQUIRER
+
+if TYPE_CHECKING:
+    from corridor.services import Services
 
 PASSWORD = "a long test password"
 RECORDS = (
@@ -646,24 +649,14 @@ def _node_states(database: Database, clock: Clock, site_id: str) -> dict[str, di
     desk, apart, erased her: the ``resolve-hold`` forms; docs/sync.md, "Erasure and legal
     holds across nodes"). The route key -> the ids of each state (``Record.offers``)."""
     from corridor.schemas import PersonPatch
-    from corridor.security.crypto import MasterKey
-    from corridor.services import Services
-    from corridor.sync import keys
     from corridor.sync.conflicts import ConflictReview
     from corridor.sync.holds import HeldErasures
     from corridor.sync.service import SyncService
     from tests.sync.helpers import person_body
 
-    central = Services(database, clock, MasterKey.from_text(MASTER_KEY))
-    node = Services(_node_database(), clock, MasterKey.generate())
+    central, node, _ = _enrolled(database, clock, site_id, _node_database(), "World desk A")
     try:
         at_node, at_central = SyncService.of(node), SyncService.of(central)
-        request = at_node.init_node("https://central.example", site_id, "World desk A")
-        hook = central.audit.operator_admin_hook("world", "sites.admin")
-        grant = at_central.approve(request, "cli:world", audit=hook)
-        fingerprint = keys.fingerprint(grant["grant"]["central_signing_public"])
-        joined = node.audit.operator_admin_hook("world", "sites.admin")
-        at_node.join(grant, fingerprint, audit=joined)
         write = node.audit.operator_hook("world", "person.write")
         body = person_body(site_id, "Heldback", "+963933107799")
         held = str(node.registration.register_person(body, audit=write)["id"])
@@ -737,31 +730,43 @@ def enrol_node_behind(database: Database, clock: Clock, site_id: str, node_file:
     registered two persons and pulled without pushing them, so the central knows from
     its marks that two of its changes have not arrived (a small count of persons on the
     sync state, for the figures test). The node's id."""
-    from corridor.security.crypto import MasterKey
-    from corridor.services import Services
-    from corridor.sync import keys
     from corridor.sync.service import SyncService
     from tests.sync.helpers import person_body
 
-    central = Services(database, clock, MasterKey.from_text(MASTER_KEY))
-    node = Services(Database(f"sqlite:///{node_file}"), clock, MasterKey.generate())
+    node_db = Database(f"sqlite:///{node_file}")
+    central, node, node_id = _enrolled(database, clock, site_id, node_db, "World desk")
     try:
-        at_node, at_central = SyncService.of(node), SyncService.of(central)
-        request = at_node.init_node("https://central.example", site_id, "World desk")
-        hook = central.audit.operator_admin_hook("world", "sites.admin")
-        grant = at_central.approve(request, "cli:world", audit=hook)
-        fingerprint = keys.fingerprint(grant["grant"]["central_signing_public"])
-        joined = node.audit.operator_admin_hook("world", "sites.admin")
-        at_node.join(grant, fingerprint, audit=joined)
         write = node.audit.operator_hook("world", "person.write")
         for i in range(2):
             node.registration.register_person(
                 person_body(site_id, f"Behind{i}", f"+96393310770{i}"), audit=write
             )
-        at_central.answer_pull(at_node.export(changes=False))
-        return str(request["request"]["node_id"])
+        SyncService.of(central).answer_pull(SyncService.of(node).export(changes=False))
+        return node_id
     finally:
         node.db.dispose()
+
+
+def _enrolled(
+    database: Database, clock: Clock, site_id: str, node_db: Database, name: str
+) -> tuple[Services, Services, str]:
+    """The world's installation (the central) and a site node of ``site_id`` on
+    ``node_db`` with a key of its own, enrolled there as `corridor node init / approve /
+    join` do it; the node's id. The caller disposes of the node's database."""
+    from corridor.security.crypto import MasterKey
+    from corridor.services import Services
+    from corridor.sync import keys
+    from corridor.sync.service import SyncService
+
+    central = Services(database, clock, MasterKey.from_text(MASTER_KEY))
+    node = Services(node_db, clock, MasterKey.generate())
+    at_node, at_central = SyncService.of(node), SyncService.of(central)
+    request = at_node.init_node("https://central.example", site_id, name)
+    hook = central.audit.operator_admin_hook("world", "sites.admin")
+    grant = at_central.approve(request, "cli:world", audit=hook)
+    fingerprint = keys.fingerprint(grant["grant"]["central_signing_public"])
+    at_node.join(grant, fingerprint, audit=node.audit.operator_admin_hook("world", "sites.admin"))
+    return central, node, str(request["request"]["node_id"])
 
 
 def with_form_secret(client: TestClient) -> TestClient:
