@@ -89,6 +89,15 @@ BARE: dict[tuple[str, str], str] = {
     "found is the 404 of any link not found, its denial naming the link's persons: a link "
     "of another site's person is not found alike, and no person is shown (no oracle; "
     "tests/api/test_route_table_protection.py)",
+    ("POST /persons/{person_id}/merge", "gone"): "a person not found (erased meanwhile, "
+    "or another site's) is the 404 of any person not found: the duplicates queue shown "
+    "instead would show persons on a refusal (test_route_table_protection's out-of-scope "
+    "and one-audit-event tests)",
+    ("POST /persons/{person_id}/not-duplicate", "gone"): "as the merge",
+    ("POST /persons/{person_id}/resolve-conflict", "gone"): "a conflict not found, or out "
+    "of reach, is the 404 of any record not found: the queue shown instead would show "
+    "persons on a refusal; one decided meanwhile comes back with how it was decided "
+    "(tests/sync/test_conflict_pages.py)",
 }
 # A value of its kind where the words typed into every text control would be refused by
 # the form itself (the refusal tried here must be the one that answers).

@@ -146,26 +146,26 @@ def resolve_conflict(
             if isinstance(exc, ValidationFailed)
             else ConflictReview.of(svc).decision(conflict_id, person_id, who.scope)
         )
-        if decided is None and not isinstance(exc, NotFound):
+        if decided is None and isinstance(exc, NotFound):
+            # A conflict not found, or out of reach: the bare 404 (its denial audited by
+            # ``audited``), never the queue, which would show persons on a refusal.
+            raise exc
+        if decided is None:
             sent = {"conflict_id": conflict_id, "person_id": person_id}
             sent["refused"] = ",".join(p.field for p in exc.problems)  # the choices marked
             return _queue(
                 request, svc, who, {conflict_id: forms.reasons(exc)}, {conflict_id: chosen}, sent
             )
         # Gone from the queue: decided meanwhile (at another desk, or elsewhere and
-        # received by sync), or not found. Said above the queue, with how it was
-        # decided and the choices sent, never the bare error page.
+        # received by sync). Said above the queue, with how it was decided and the
+        # choices sent, never the bare error page.
         gone = {
             "person_id": person_id,
-            "reason": N_("This conflict was decided meanwhile: your decision was not recorded")
-            if decided
-            else forms.reasons(exc),
+            "reason": N_("This conflict was decided meanwhile: your decision was not recorded"),
             "decision": decided,
             "chosen": chosen,
         }
-        if decided is None:  # not found (or out of reach): the denial, as ``audited``'s
-            svc.gate.refused(who, "person.write", [person_id])
-        return _queue(request, svc, who, gone=gone, status=409 if decided else 404)
+        return _queue(request, svc, who, gone=gone, status=409)
     return see_other(QUEUE)
 
 

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
+from corridor.errors import Conflict, ValidationFailed
 from corridor.schemas import MergeIn, NotDuplicateIn
 from corridor.services import Services
 from corridor.services.protection.accounts import Caller
@@ -21,7 +22,7 @@ from corridor.web.pages.common import Form, Svc, page, see_other, text
 from corridor.web.pages.render import render
 from corridor.web.retries import Retried, shown_again
 from corridor.web.routers import guarded_router
-from corridor.web.writes import audited, refusal_shown
+from corridor.web.writes import audited
 
 router = guarded_router(include_in_schema=False)
 MayReview = Annotated[Caller, Depends(requires("person.merge"))]
@@ -98,17 +99,16 @@ def _decide_pair(
             ),
             shown_again,
         )
-    except forms.REFUSED as exc:
+    except (ValidationFailed, Conflict) as exc:
         # Why, on the form sent (its control marked; a choice the page made, above its
-        # button), and under the pair's person (the notice of a pair no longer queued;
-        # a record not found meanwhile too: the queue shows persons, so 409).
+        # button), and under the pair's person (the notice of a pair no longer queued).
+        # A person not found (erased meanwhile, or another site's) is the bare 404: the
+        # queue would show persons on a refusal, an oracle of who exists elsewhere.
         which = f"{action}-{person_id}"
         typed = {**_pair_form(form), "form": which}
         errors = forms.problems_of(exc, which, PAIR_FIELDS)
-        page = _queue(request, svc, who, {f"pair-{person_id}": forms.reasons(exc), **errors},
-                      typed, forms.status_of(exc, shows_persons=True))
-        refusal_shown(svc, who, "person.merge", exc, request)
-        return page
+        return _queue(request, svc, who, {f"pair-{person_id}": forms.reasons(exc), **errors},
+                      typed, forms.status_of(exc))
     return None
 
 
