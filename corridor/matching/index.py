@@ -93,7 +93,8 @@ class MemoryIndex:
 
     def add(self, rec: PersonRecord) -> None:
         """Index a record (a record id seen before is ignored)."""
-        self._add(rec, blocking_keys(rec), frequency_keys(rec))
+        if rec.record_id not in self.records:  # its keys not read for nothing
+            self._add(rec, blocking_keys(rec), frequency_keys(rec))
 
     def _add(self, rec: PersonRecord, keys: Iterable[str], names: Iterable[str]) -> None:
         if rec.record_id in self.records:
