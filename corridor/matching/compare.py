@@ -160,6 +160,7 @@ class UnitComparator:
         # UnitKeys hash by identity (they are interned by ``unit_keys``): fast keys.
         self._kcache: dict[tuple[UnitKeys, UnitKeys], str] = {}
         self._vcache: dict[UnitKeys, tuple[UnitKeys, ...]] = {}
+        self._ccache: dict[UnitKeys, UnitKeys | None] = {}
 
     def level(self, a: NameUnit, b: NameUnit) -> str:
         return self.level_keys(unit_keys(a), unit_keys(b))
@@ -313,12 +314,24 @@ class UnitComparator:
         parts = whole.unit.parts
         if len(parts) < 2 or len(part.unit.parts) != 1:
             return False
+        core_keys = self._core(whole)
+        return core_keys is not None and self.level_keys(core_keys, part) in (
+            SAME, SPELLING, SCRIPT)
+
+    def _core(self, whole: UnitKeys) -> UnitKeys | None:
+        """The keys of the name within the compound ``whole`` (Kader of Abd el-Kader,
+        Naim of Naimullah); None for a short one. Computed once a unit."""
+        try:
+            return self._ccache[whole]
+        except KeyError:
+            pass
+        parts = whole.unit.parts
         core = parts[-1] if parts[0] in ("abd", "abu", "عبد", "ابو") else parts[0]
-        if len(core) < 3:
-            return False
-        core_keys = unit_keys(NameUnit((core,), whole.script))
-        lvl = self._level(core_keys, part)
-        return lvl in (SAME, SPELLING, SCRIPT)
+        keys = unit_keys(NameUnit((core,), whole.script)) if len(core) >= 3 else None
+        if len(self._ccache) > 200_000:  # as many as ``unit_keys`` keeps
+            self._ccache.clear()
+        self._ccache[whole] = keys
+        return keys
 
     @staticmethod
     def _similar(a: UnitKeys, b: UnitKeys) -> bool:

@@ -48,6 +48,11 @@ class NameChain:
     def keys(self) -> tuple[UnitKeys, ...]:
         return tuple(unit_keys(u) for u in self.units)
 
+    @cached_property
+    def syllabic(self) -> bool:
+        """Every name a syllable of Korean or Chinese names (Kim Sok Chol)."""
+        return all(k.syllable for k in self.keys)
+
     @property
     def script(self) -> str:
         return self.units[0].script if self.units else "la"

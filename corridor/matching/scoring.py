@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from rapidfuzz import fuzz
 
@@ -45,6 +46,19 @@ from corridor.text import N_, Listing, Text
 __all__ = ["FieldEvidence", "Match", "Matcher"]
 
 _NO_WORDS = Text("")
+_spoken = N_
+_LABELS: dict[str, Text] = {}
+
+
+def _unsaid(msgid: str, /, **params: Any) -> Text:
+    """``N_`` where nobody reads the words (``explain=False``): a label without
+    parameters made once, a sentence with parameters not made at all."""
+    if params:
+        return _NO_WORDS
+    hit = _LABELS.get(msgid)
+    if hit is None:
+        hit = _LABELS[msgid] = Text(msgid)
+    return hit
 
 
 _PLACE_NOISE = frozenset(
@@ -105,9 +119,10 @@ class _NameResult:
         return self.given_missed or self.given_lookalike
 
 
-def _syllabic(q_keys: Sequence[UnitKeys], c_keys: Sequence[UnitKeys]) -> bool:
-    """Both names are made only of syllables of Korean or Chinese names (Kim Sok Chol)."""
-    return all(k.syllable for k in q_keys) and all(k.syllable for k in c_keys)
+def _syllabic(q: NameChain, c: NameChain) -> bool:
+    """Both names are made only of syllables of Korean or Chinese names (Kim Sok Chol);
+    whatever their order."""
+    return q.syllabic and c.syllabic
 
 
 def _display(unit: NameUnit) -> str:
@@ -338,7 +353,7 @@ class Matcher:
         # the registry as a whole. Each agreeing syllable counts at most as a name borne
         # by ``NameRules.syllable_share`` of persons. Names with any other unit (Din Mohammad, Gul
         # Agha) are weighed as usual.
-        syllabic = _syllabic(q_keys, c_keys)
+        syllabic = _syllabic(q, c)
         for i in range(n):
             row: list[tuple[str, float, float] | None] = []
             qk, qr = q_keys[i], q_roles[i]
@@ -387,14 +402,17 @@ class Matcher:
     def _compare_chains(self, q: NameChain, c: NameChain, explain: bool) -> _NameResult:
         roles = q.roles if len(q.units) > 1 else (ANY,)
         res = self._chain_result(q, c, q.units, q.keys, roles, False, explain)
-        if len(q.units) >= 2 and len(c.units) >= 2 and res.given_missed:
-            # Family name written first ("MADANI Zia-ur-Rahman"): try it last.
+        if (len(q.units) >= 2 and len(c.units) >= 2 and res.given_missed
+                and self._may_be_family(q.keys[0], c)):
+            # Family name written first ("MADANI Zia-ur-Rahman"): try it last. (Taken
+            # only where the family name then agrees: not tried where the first name
+            # agrees with no family name of ``c``.)
             alt = self._chain_result(
                 q, c, q.units[1:] + q.units[:1], q.keys[1:] + q.keys[:1], q.roles, True, explain
             )
             if alt.weight > res.weight and alt.family_matched:
                 res = alt
-        if len(q.units) >= 2 and len(c.units) >= 2 and _syllabic(q.keys, c.keys):
+        if len(q.units) >= 2 and len(c.units) >= 2 and _syllabic(q, c):
             # A Korean or Chinese name in Latin letters is written family name first (Han
             # Jang Su) or, in the Western order, last (Chang-Su Han): try it first.
             alt = self._chain_result(
@@ -435,6 +453,15 @@ class Matcher:
                                   res.given_lookalike, res.father_differs,
                                   res.script_says_other, capped=True)
         return res
+
+    def _may_be_family(self, qk: UnitKeys, c: NameChain) -> bool:
+        """Whether the query's name ``qk`` agrees at any level with a family name of
+        ``c`` (an alignment can pair them only then)."""
+        level = self.units.level_keys
+        for r, ck in zip(c.roles, c.keys, strict=True):
+            if r == FAMILY and level(qk, ck) != DIFFERENT:
+                return True
+        return False
 
     def _chain_result(
         self,
@@ -600,7 +627,7 @@ class Matcher:
         # A name of the query not found counts against only where the candidate has a
         # different name left over (a shorter record is silent, not contradicting).
         unmatched = min(unmatched, len(c.units) - len(pairs))
-        if unmatched > 0 and pairs and not given_missed and _syllabic(q_keys, c.keys):
+        if unmatched > 0 and pairs and not given_missed and _syllabic(q, c):
             # Korean and Chinese given names are two syllables, and brothers, sisters and
             # cousins share one of them (the generation name): Kim Jin-Sok and Kim Sok
             # Chol agree on the family name and one syllable, and differ on the other.
@@ -753,8 +780,9 @@ class Matcher:
         return best, ba, bb
 
     def _other_fields(
-        self, q: PersonRecord, c: PersonRecord, name_bits: float = 0.0
+        self, q: PersonRecord, c: PersonRecord, name_bits: float = 0.0, explain: bool = True
     ) -> list[FieldEvidence]:
+        N_ = _spoken if explain else _unsaid  # the weights are the same; the words unread
         f = self.model.fields
         ev: list[FieldEvidence] = []
         if q.birth_year is not None and c.birth_year is not None:
@@ -855,7 +883,7 @@ class Matcher:
                                         f.mother_different,
                                         N_("Mother's name differs ({a} / {b}).",
                                            a=q.mother_name, b=cb)))
-        ev.extend(self._relatives(q, c))
+        ev.extend(self._relatives(q, c, explain))
         if q.registration_number and q.registration_number == c.registration_number:
             ev.append(FieldEvidence(N_("registration number"), N_("same"), f.registration_same,
                                     N_("Same registration number.")))
@@ -867,7 +895,9 @@ class Matcher:
                                     N_("Same phone number (households may share one).")))
         return ev
 
-    def _relatives(self, q: PersonRecord, c: PersonRecord) -> list[FieldEvidence]:
+    def _relatives(
+        self, q: PersonRecord, c: PersonRecord, explain: bool = True
+    ) -> list[FieldEvidence]:
         """The relatives the enquiry names against the candidate's registered ones.
 
         A named relative found among the candidate's relatives counts by how rare the
@@ -875,6 +905,7 @@ class Matcher:
         the candidate's own given name among the enquiry's relatives says the candidate
         is a brother or sister of the person sought, not that person.
         """
+        N_ = _spoken if explain else _unsaid  # the weights are the same; the words unread
         f = self.model.fields
         out: list[FieldEvidence] = []
         good = (SAME, SPELLING, SCRIPT)
@@ -937,13 +968,18 @@ class Matcher:
         >>> m.score(a, b).probability < 0.5
         True
         """
+        weight, ev = self._weigh(query, candidate, explain)
+        return Match(candidate.record_id, self.probability(weight), weight, ev)
+
+    def _weigh(
+        self, query: PersonRecord, candidate: PersonRecord, explain: bool
+    ) -> tuple[float, list[FieldEvidence]]:
+        """``score``'s weight and evidence (its probability not yet reckoned)."""
         names = self.compare_names(query, candidate, explain)
-        others = self._other_fields(query, candidate, names.best_unit)
+        others = self._other_fields(query, candidate, names.best_unit, explain)
         if names.kin_only:
             others = [_shared_by_kin(e) for e in others]
-        ev = names.evidence + others
-        weight = names.weight + sum(e.weight for e in others)
-        return Match(candidate.record_id, self.probability(weight), weight, ev)
+        return names.weight + sum(e.weight for e in others), names.evidence + others
 
     def rank(
         self, query: PersonRecord, candidates: Iterable[PersonRecord], top: int = 10,
@@ -960,14 +996,16 @@ class Matcher:
     ) -> tuple[list[Match], list[tuple[str, float]]]:
         """``rank``, and ``(record_id, weight)`` of every candidate scored, best first."""
         cands = {c.record_id: c for c in candidates}
-        quick = [self.score(query, c, explain=False) for c in cands.values()]
+        # The probabilities are reckoned below, all candidates together.
+        quick = [Match(rid, 0.0, *self._weigh(query, c, False)) for rid, c in cands.items()]
         close = self._closeness_of_ties(query, quick, cands)
         quick.sort(key=lambda m: (-round(m.weight, 6), -close.get(m.record_id, 0.0),
                                   m.record_id))
         weights = [m.weight for m in quick]
         probabilities = self.probabilities(weights)
         out = [
-            replace(self.score(query, cands[m.record_id]) if explain else m, probability=p)
+            replace(self.score(query, cands[m.record_id]), probability=p) if explain
+            else Match(m.record_id, p, m.weight, m.explanation)
             for m, p in zip(quick[:top], probabilities, strict=False)
         ]
         return out, [(m.record_id, m.weight) for m in quick]
