@@ -66,6 +66,10 @@ class _Checkpointer:
             except Exception:  # noqa: BLE001 - the backstop checkpoint still runs
                 continue
 
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not threading.current_thread():  # a collection in the thread
@@ -223,7 +227,10 @@ class Database:
             with self._checkpointer_guard:
                 if self._checkpointer is None:
                     self._checkpointer = _Checkpointer(self.engine)
-                    self._checkpointers.append(self._checkpointer)
+                    # (in place: the finalizer holds this list; the stopped ones dropped)
+                    self._checkpointers[:] = [
+                        *(c for c in self._checkpointers if not c.stopped), self._checkpointer
+                    ]
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
