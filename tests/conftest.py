@@ -20,7 +20,7 @@ import pytest
 from argon2 import PasswordHasher, Type
 from fastapi.testclient import TestClient
 
-from corridor.security import passwords
+from corridor.security import backup_file, export_file, passwords
 from corridor.security.crypto import MasterKey
 from corridor.security.roles import Role, default_matrix
 from corridor.services import Services
@@ -87,6 +87,21 @@ def _cheap_password_hashing() -> Iterator[None]:
     yield
     passwords._HASHER = passwords.PRODUCTION_HASHER
     passwords._dummy_hash.cache_clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_file_kdf() -> Iterator[None]:
+    """Export and backup files are sealed under scrypt(passphrase) at n = 2^15 (32 MiB,
+    about 0.1 s of CPU here), and opened at the cost their file names: the formats'
+    round trips, the export and backup tests spend seconds on it. The suite seals with
+    scrypt at n = 2^10; opening still reads the cost from the file, and the test of the
+    production parameters (tests/security/test_file_kdf.py) puts them back. Processes
+    that tests start seal at the production cost."""
+    cheap = {"name": "scrypt", "n": 2**10, "r": 8, "p": 1}
+    export_file.KDF, backup_file.KDF = cheap, cheap
+    yield
+    export_file.KDF = export_file.PRODUCTION_KDF
+    backup_file.KDF = backup_file.PRODUCTION_KDF
 
 
 @pytest.fixture(scope="session")

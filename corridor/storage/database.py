@@ -66,9 +66,22 @@ class _Checkpointer:
             except Exception:  # noqa: BLE001 - the backstop checkpoint still runs
                 continue
 
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread is not threading.current_thread():  # a collection in the thread
+            self._thread.join(timeout=10)
+
+
+def _release(engine: Engine, checkpointers: list[_Checkpointer]) -> None:
+    """What a Database let go without ``dispose()`` holds, released when it is collected:
+    its checkpoint thread stopped, its engine's pooled connections closed."""
+    while checkpointers:
+        checkpointers.pop().stop()
+    engine.dispose()
 
 
 # SQLite's primary result codes (the low byte of an extended code) and PostgreSQL's
@@ -96,6 +109,17 @@ def storage_failure(exc: BaseException) -> str | None:
     return None
 
 
+def _sqlite_begin(local: threading.local) -> Callable[[Connection], None]:
+    """The engine's ``begin``: ``BEGIN IMMEDIATE`` in a write (``local.immediate``, set by
+    ``Database.transaction`` for its thread), else ``BEGIN DEFERRED``."""
+
+    def begin(conn: Connection) -> None:
+        mode = "IMMEDIATE" if getattr(local, "immediate", False) else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return begin
+
+
 class Database:
     """``Database(url)``; use ``transaction()`` to write and ``read()`` to read."""
 
@@ -110,6 +134,7 @@ class Database:
         self._local = threading.local()
         self._lock_file: int | None = None
         self._checkpointer: _Checkpointer | None = None
+        self._checkpointers: list[_Checkpointer] = []  # every one started, for ``_release``
         self._checkpointer_guard = threading.Lock()
         # Called just before a write commits, inside it, with the persons its audit events
         # named (``storage/changes.py``): the site-node change log (issue 16). Set by the
@@ -129,19 +154,22 @@ class Database:
                 poolclass=NullPool if in_memory else None,
             )
             event.listen(self.engine, "connect", _sqlite_on_connect)
-            event.listen(self.engine, "begin", self._sqlite_begin)
+            # The listener holds the thread-local state, not the Database: the finalizer
+            # below holds the engine, and an engine holding its Database (a bound method)
+            # kept every SQLite Database alive to the end of the process, with its engine
+            # and its cache of compiled statements (a test worker's memory grew by
+            # gigabytes: docs/performance.md, "Session 30").
+            event.listen(self.engine, "begin", _sqlite_begin(self._local))
         else:
             self.engine = create_engine(self.url, echo=echo, pool_size=10, max_overflow=20)
             self.engine.update_execution_options(**{COPY_OPTION: copy_rows})
         # A Database let go without ``dispose()`` (an app whose shutdown never ran, one
         # caught in a reference cycle with its services) closes its pooled connections
         # when collected: else each is left to the garbage collector, which drops it
-        # without telling the server (psycopg's "deleted while still open").
-        weakref.finalize(self, self.engine.dispose)
-
-    def _sqlite_begin(self, conn: Connection) -> None:
-        mode = "IMMEDIATE" if getattr(self._local, "immediate", False) else "DEFERRED"
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        # without telling the server (psycopg's "deleted while still open"). Its SQLite
+        # checkpoint thread, which holds the engine, is stopped then too: it polled the
+        # file every second to the end of the process, and kept the engine alive.
+        weakref.finalize(self, _release, self.engine, self._checkpointers)
 
     @contextmanager
     def _sqlite_writer(self) -> Iterator[None]:
@@ -199,6 +227,10 @@ class Database:
             with self._checkpointer_guard:
                 if self._checkpointer is None:
                     self._checkpointer = _Checkpointer(self.engine)
+                    # (in place: the finalizer holds this list; the stopped ones dropped)
+                    self._checkpointers[:] = [
+                        *(c for c in self._checkpointers if not c.stopped), self._checkpointer
+                    ]
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -210,10 +242,8 @@ class Database:
                 conn.rollback()
 
     def dispose(self) -> None:
-        if self._checkpointer is not None:
-            self._checkpointer.stop()
-            self._checkpointer = None
-        self.engine.dispose()
+        self._checkpointer = None
+        _release(self.engine, self._checkpointers)
         if self._lock_file is not None:
             os.close(self._lock_file)
             self._lock_file = None

@@ -26,6 +26,7 @@ from corridor.storage.tables import households, movements, persons
 from tests.api.helpers import site
 from tests.api.test_retries import household_body, keyed
 from tests.conftest import MASTER_KEY, make_client
+from tests.support import http
 from tests.support.races import together
 
 
@@ -64,7 +65,7 @@ class Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                httpx.get(f"{self.base}/api/sites", timeout=2)
+                http.get(f"{self.base}/api/sites", timeout=2)
                 return
             except httpx.TransportError:
                 assert self.process.poll() is None, "the server process died"
@@ -117,7 +118,7 @@ def test_kill_9_during_registrations_then_every_resend_registers_once(
 
     def send(i: int) -> None:
         try:
-            r = httpx.post(
+            r = http.post(
                 f"{server.base}/api/households",
                 json=household_body(camp, head=f"Head{i}"),
                 headers={**token, **keyed(f"reg-{i}")},
@@ -145,7 +146,7 @@ def test_kill_9_during_registrations_then_every_resend_registers_once(
     server.start()
     for i in range(n):
         # Every tablet sends again what it sent (it cannot know what was committed).
-        r = httpx.post(
+        r = http.post(
             f"{server.base}/api/households",
             json=household_body(camp, head=f"Head{i}"),
             headers={**token, **keyed(f"reg-{i}")},
@@ -164,36 +165,36 @@ def test_dispatch_and_check_in_resent_after_kill_9(database, url, servers, setup
     servers.append(server)
     server.start()
     base, h = server.base, token
-    exit_point = httpx.post(
+    exit_point = http.post(
         f"{base}/api/sites", json={"name": "Exit", "kind": "exit_point"}, headers=h
     ).json()["id"]
-    me = httpx.get(f"{base}/api/auth/me", headers=h).json()
-    httpx.put(
+    me = http.get(f"{base}/api/auth/me", headers=h).json()
+    http.put(
         f"{base}/api/users/{me['user_id']}/sites",
         json={"site_ids": [*me["site_ids"], exit_point]},
         headers=h,
     )
-    r = httpx.post(f"{base}/api/households", json=household_body(exit_point), headers=h)
+    r = http.post(f"{base}/api/households", json=household_body(exit_point), headers=h)
     ids = [m["id"] for m in r.json()["members"]]
     trip = {"vehicle": "Truck", "from_site_id": exit_point, "to_site_id": camp}
-    manifest_id = httpx.post(f"{base}/api/manifests", json=trip, headers=h).json()["id"]
-    httpx.post(f"{base}/api/manifests/{manifest_id}/persons", json={"person_ids": ids}, headers=h)
+    manifest_id = http.post(f"{base}/api/manifests", json=trip, headers=h).json()["id"]
+    http.post(f"{base}/api/manifests/{manifest_id}/persons", json={"person_ids": ids}, headers=h)
 
     go = f"{base}/api/manifests/{manifest_id}/dispatch"
-    first = httpx.post(go, headers={**h, **keyed("go")}, timeout=30)
+    first = http.post(go, headers={**h, **keyed("go")}, timeout=30)
     assert first.status_code == 200, first.text
     tick = f"{base}/api/manifests/{manifest_id}/check-ins"
     body = {"person_id": ids[0]}
-    arrived = httpx.post(tick, json=body, headers={**h, **keyed("tick")}, timeout=30)
+    arrived = http.post(tick, json=body, headers={**h, **keyed("tick")}, timeout=30)
     assert arrived.json()["status"] == "checked_in"
 
     server.kill()
     server.start()
     for _ in range(2):
-        again = httpx.post(go, headers={**h, **keyed("go")}, timeout=30)
+        again = http.post(go, headers={**h, **keyed("go")}, timeout=30)
         assert again.status_code == 200, again.text  # not 409 "already dispatched"
         assert again.json()["id"] == manifest_id and again.json()["status"] == "dispatched"
-        ticked = httpx.post(tick, json=body, headers={**h, **keyed("tick")}, timeout=30)
+        ticked = http.post(tick, json=body, headers={**h, **keyed("tick")}, timeout=30)
         assert ticked.json() == arrived.json()
     assert count(database, movements, movements.c.kind == "dispatched") == len(ids)
     assert count(database, movements, movements.c.kind == "arrived") == 1
@@ -208,7 +209,7 @@ def test_two_server_processes_answer_one_key_once(database, url, servers, setup)
     body = household_body(camp)
 
     def send(server: Server) -> Any:
-        return httpx.post(
+        return http.post(
             f"{server.base}/api/households",
             json=body,
             headers={**token, **keyed("both")},

@@ -28,6 +28,7 @@ from corridor.storage.tracing_tables import tracing_matches, tracing_outbox
 from tests.api.helpers import site
 from tests.api.test_tracing import adult_sought, enquire, register_khalid
 from tests.conftest import MASTER_KEY, Clock, empty_database, make_client
+from tests.support import http
 from tests.support.pgserver import PgServer
 from tests.support.races import a_disclosure_race, a_dispatched_manifest_race, one_change
 
@@ -60,7 +61,7 @@ class Server:
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, log.read_text()
             try:
-                if httpx.get(f"{self.base}/login", timeout=2).status_code == 200:
+                if http.get(f"{self.base}/login", timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

@@ -24,6 +24,8 @@ import httpx2 as httpx
 import pyotp
 import pytest
 
+from tests.support import http
+
 SESSION_COOKIE = "__Host-corridor_session"
 PASSWORDS = {
     "admin": "first administrator's long password",
@@ -78,7 +80,7 @@ def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]
     deadline = time.monotonic() + 60
     while True:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code == 200:
+            if http.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code == 200:
                 return server
         except httpx.TransportError:
             pass

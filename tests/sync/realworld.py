@@ -30,6 +30,7 @@ from corridor.settings import Settings
 from corridor.storage import Database
 from corridor.storage.migrate import upgrade
 from corridor.web import create_app
+from tests.support import http
 
 
 def free_port() -> int:
@@ -141,7 +142,7 @@ class Serve:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
-                httpx.get(f"{self.base}/api/sites", timeout=2)
+                http.get(f"{self.base}/api/sites", timeout=2)
                 return self
             except httpx.TransportError:
                 assert self.process.poll() is None, "the server process died"
@@ -168,17 +169,17 @@ class Api:
         return {**self.headers, "Idempotency-Key": f"{self.server.port}-{self.n}-{time.time()}"}
 
     def post(self, path: str, body: dict[str, Any], status: int = 201) -> Any:
-        r = httpx.post(f"{self.server.base}{path}", json=body, headers=self._key(), timeout=60)
+        r = http.post(f"{self.server.base}{path}", json=body, headers=self._key(), timeout=60)
         assert r.status_code == status, r.text
         return r.json()
 
     def patch(self, path: str, body: dict[str, Any]) -> Any:
-        r = httpx.patch(f"{self.server.base}{path}", json=body, headers=self._key(), timeout=60)
+        r = http.patch(f"{self.server.base}{path}", json=body, headers=self._key(), timeout=60)
         assert r.status_code == 200, r.text
         return r.json()
 
     def get(self, path: str) -> Any:
-        r = httpx.get(f"{self.server.base}{path}", headers=self.headers, timeout=60)
+        r = http.get(f"{self.server.base}{path}", headers=self.headers, timeout=60)
         assert r.status_code == 200, r.text
         return r.json()
 
