@@ -39,7 +39,7 @@ Two worlds are built per backend (in each process: each xdist worker builds its 
 the same way. Every read (a GET, a search) is asked on the first, the world as planted,
 which no write of the table touches, so a canary is where it was planted whatever ran
 before the read. Every write is asked on the second, in the table's order (the ones
-that change most last: erasure, dispatch, receive...), each after every write before
+that change most last: dispatch, receive... erasure), each after every write before
 it (``WRITES``; asked first if no test asked it yet): the same answer whatever order the
 tests run in (pytest-randomly, ``-p no:randomly``) and however xdist shares them out.
 """
