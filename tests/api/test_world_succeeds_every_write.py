@@ -48,8 +48,9 @@ NEVER: dict[str, str] = {
     "signed in already is what every other case needs",
     "POST /api/auth/second-factor": "a wrong code: the sign-in's second step, between "
     "the two steps only (tests/api/test_auth.py)",
-    "POST /api/auth/password": "a wrong current password (a right one would change the "
-    "caller's password under the audits that sign in with it)",
+    "POST /api/auth/password": "from a signed-in session only, never with a token (403), "
+    "and the table's current password is a wrong one (a right one would end every "
+    "session and token of the caller under the audits that act with them)",
     "POST /api/users/{user_id}/password": "a one-time password for the caller's own "
     "account: refused (409), the administrator keeps theirs",
     "POST /api/users/{user_id}/deactivate": "the caller's own account: refused, nobody "

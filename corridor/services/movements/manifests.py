@@ -161,6 +161,9 @@ class ManifestService(Service):
             )
             rows = []
             seen: set[str] = set()
+            # Persons the refusal tells about (on another open manifest, which it names):
+            # a read of theirs, audited as such by the write's gate (``shown``).
+            named: list[str] = []
             for g_index, g in enumerate(groups):
                 for i, pid in enumerate(g.person_ids):
                     field = (
@@ -183,6 +186,8 @@ class ManifestService(Service):
                             )
                         )
                         problems.append(Problem(field, on))
+                        if open_items[pid] != manifest_id:
+                            named.append(pid)
                     elif (
                         locs[pid]["site_id"] != m["from_site_id"]
                         or locs[pid]["state"] not in AT_SITE_STATES
@@ -199,7 +204,8 @@ class ManifestService(Service):
                             "added_at": now,
                         }
                     )
-            require(problems, refused)
+            if problems:
+                raise ValidationFailed(problems, refused=refused, shown=named)
             self._seal_reasons(conn, rows)
             try:
                 with conn.begin_nested():
