@@ -73,30 +73,6 @@ def test_a_split_household_is_refused_naming_who_stays_behind(client, database):
     assert all(ok and purpose == "named in a refusal" for _, ok, purpose in named)
 
 
-def test_a_person_on_another_truck_is_refused_and_read_once(client, database):
-    """Put on a second truck while on an open one: refused, naming the truck she is on,
-    which is a read of her (where she is booked to go): audited once as such, as the
-    dispatch's refusal audits the members it names. Found by
-    tests/api/test_world_succeeds_every_write.py's world (a draft of her own): on the
-    code before, the API's refusal told it with no event, and the manifest page kept
-    her number beside it with none (tests/api/test_route_table_protection.py)."""
-    exit_point, camp, hospital = site(client, "Exit"), site(client, "Camp"), site(client, "H")
-    [person] = household(client, exit_point, 1)
-    first, second = manifest(client, exit_point, camp), manifest(client, exit_point, hospital)
-    r = client.post(f"/api/manifests/{first}/persons", json={"person_ids": [person]})
-    assert r.status_code == 200, r.text
-    seq = last_seq(database)
-    r = client.post(f"/api/manifests/{second}/persons", json={"person_ids": [person]})
-    assert r.status_code == 422, r.text
-    assert first in errors(r)["person_ids[0]"]
-    assert audited(database, "manifest.write", seq) == [(person, True, "named in a refusal")]
-    # On her own truck again: the manifest shows her; nothing more is told.
-    seq = last_seq(database)
-    r = client.post(f"/api/manifests/{first}/persons", json={"person_ids": [person]})
-    assert r.status_code == 422, r.text
-    assert audited(database, "manifest.write", seq) == []
-
-
 def test_members_the_reader_may_not_see_are_counted_not_named():
     listing = _listing(["a", "b", "c"], {"a": "Layla", "c": "Omar"})
     assert str(listing) == "Layla, Omar, 1 more you may not see"

@@ -161,9 +161,6 @@ class ManifestService(Service):
             )
             rows = []
             seen: set[str] = set()
-            # Persons the refusal tells about (on another open manifest, which it names):
-            # a read of theirs, audited as such by the write's gate (``shown``).
-            named: list[str] = []
             for g_index, g in enumerate(groups):
                 for i, pid in enumerate(g.person_ids):
                     field = (
@@ -186,8 +183,6 @@ class ManifestService(Service):
                             )
                         )
                         problems.append(Problem(field, on))
-                        if open_items[pid] != manifest_id:
-                            named.append(pid)
                     elif (
                         locs[pid]["site_id"] != m["from_site_id"]
                         or locs[pid]["state"] not in AT_SITE_STATES
@@ -204,8 +199,7 @@ class ManifestService(Service):
                             "added_at": now,
                         }
                     )
-            if problems:
-                raise ValidationFailed(problems, refused=refused, shown=named)
+            require(problems, refused)
             self._seal_reasons(conn, rows)
             try:
                 with conn.begin_nested():
