@@ -110,6 +110,10 @@ def refusal_shown(
         svc.gate.refused(who, action, exc.refused, exc.purpose)
     elif request is not None and isinstance(exc, DENIALS) and not getattr(exc, "audited", False):
         _deny(svc, who, action, request, exc)
+    elif isinstance(exc, ValidationFailed) and exc.shown:
+        # Persons the refusal tells about (a person put on a truck who is on another
+        # one): read, and audited as such, as ``audited`` does for the API.
+        svc.gate.named_in_refusal(who, action, exc.shown)
 
 
 def said_above(request: Request, exc: CorridorError) -> None:

@@ -146,7 +146,8 @@ def ask(drill: Drill, case: RouteCase, site: str, role: Role, record: str) -> An
     no record: about site A's adult, or site B's head)."""
     named = record if record != NO_RECORD else ("adult" if site == "A" else "other_site")
     rec = drill.world.record(named)
-    ids = {**rec.ids, "user_id": drill.users[site, role], "fmt": case.fmt or "", "token_id": ""}
+    user = drill.users[site, role]
+    ids = {**rec.ids_for(case.key), "user_id": user, "fmt": case.fmt or "", "token_id": ""}
     url, body = fill(case.path, ids), fill(case.body, ids)
     client = drill.clients[site, role]
     status, text, data = send(client, case, url, body)

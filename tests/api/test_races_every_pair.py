@@ -317,7 +317,11 @@ class Lab:
 
     def request(self, case: RouteCase, record: str) -> tuple[str, Any]:
         rec = self.world.record(record)
-        ids = {**rec.ids, "twin_id": self.twins[record], "H": self.world.sites["H"]}
+        ids = {
+            **rec.ids_for(case.key),
+            "twin_id": self.twins[record],
+            "H": self.world.sites["H"],
+        }
         return fill(case.path, ids), fill(BODIES.get(case.key, case.body), ids)
 
     def send(self, app: int, case: RouteCase, record: str) -> Answer:

@@ -193,13 +193,17 @@ def send(
     return Answer(status, text, location, replayed)
 
 
-def _ids(env: Replays, role: Role, record: str) -> dict[str, str]:
+def _ids(env: Replays, role: Role, record: str, key: str) -> dict[str, str]:
+    """The record's ids for the route ``key``: of the record's state that offers it where
+    it has one (``Record.ids_for``: a match left proposed to reject, a draft of its own to
+    dispatch, a person on a draft to take off), else a replay of the write is never seen
+    done."""
     rec = env.world.record("adult" if record == NO_RECORD else record)
     # A second person of the caller's site (a link's other end): the adult, or for the
     # adult her child.
     other = env.world.record("child" if rec.kind == "adult" else "adult")
     return {
-        **rec.ids,
+        **rec.ids_for(key),
         "own_person_id": other.person_id,
         "own_registration_number": other.ids["registration_number"],
         "hospital_id": env.world.sites["H"],
@@ -245,7 +249,7 @@ DONE_BODIES: dict[str, Any] = {
 
 
 def _url_body(env: Replays, case: RouteCase, role: Role, record: str) -> tuple[str, Any]:
-    ids = {**_ids(env, role, record), "fmt": case.fmt or ""}
+    ids = {**_ids(env, role, record, case.key), "fmt": case.fmt or ""}
     return fill(case.path, ids), fill(DONE_BODIES.get(case.key, case.body), ids)
 
 

@@ -87,6 +87,21 @@ BODIES: dict[str, Any] = {
         "purpose": "deduplication",
     },
     "POST /api/tracing/enquiries": ENQUIRY,
+    # What an officer of the record's site would send (the isolation matrix's bodies ask
+    # for refusals): a truck from the record's site to the hospital, the record taken
+    # to hospital, the record and a person of their site not linked to them yet
+    # (tests/api/test_world_succeeds_every_write.py).
+    "POST /api/manifests": {
+        "vehicle": "truck",
+        "from_site_id": "{site_id}",
+        "to_site_id": "{hospital_id}",
+    },
+    "POST /api/persons/{person_id}/events": {"kind": "hospitalised", "to_site_id": "{hospital_id}"},
+    "POST /api/relationships": {
+        "person_id": "{person_id}",
+        "other_person_id": "{relative_id}",
+        "kind": "cousin",
+    },
     "POST /api/manifests/{manifest_id}/household-check-ins": {"household_id": "{household_id}"},
     "POST /api/tracing/matches/{match_id}/confirm": {"reason": "seen in person"},
     "POST /api/tracing/matches/{match_id}/reject": {"reason": "not the same person"},
@@ -145,7 +160,7 @@ FORMS: dict[str, dict[str, str]] = {
         "legal_basis": "vital_interest",
     },
     "POST /register/similar": {"given_name": "{given_name}", "family_name": "{family_name}"},
-    "POST /persons/{person_id}/events": {"kind": "hospitalised", "to_site_id": "{own_site_id}"},
+    "POST /persons/{person_id}/events": {"kind": "hospitalised", "to_site_id": "{hospital_id}"},
     "POST /persons/{person_id}/health": {"muac_mm": "", "medical_note": "seen again"},
     # As their API twins: the pair queued (the adult's), else the record itself
     # (refused, 422); the unmerge of the person merged into the adult (else of a person
@@ -170,14 +185,14 @@ FORMS: dict[str, dict[str, str]] = {
     # back (the hold kept, the erasure refused), else one nobody has (404).
     "POST /persons/{person_id}/resolve-hold": {"conflict_id": "{conflict_id}", "decision": "keep"},
     "POST /persons/{person_id}/links": {
-        "registration_number": "{registration_number}",
+        "registration_number": "{relative_number}",
         "link_kind": "cousin",
     },
     "POST /persons/{person_id}/links/{link_id}/remove": {"reason": "a sister, not the mother"},
     "POST /manifests": {
         "vehicle": "truck 9",
         "from_site_id": "{site_id}",
-        "to_site_id": "{own_site_id}",
+        "to_site_id": "{hospital_id}",
     },
     "POST /manifests/{manifest_id}/persons": {
         "registration_numbers": "{registration_number}",
@@ -296,15 +311,18 @@ def criteria(app: FastAPI, case: RouteCase) -> tuple[str, ...]:
 
 # The order writes run in, after every read: the ones that change most come last.
 LAST = (
-    "/erasure",
     "/dispatch",
     "/receive",
     "/check-in",
-    "/remove",
     "DELETE ",
+    "/remove",
     "/corrections",
     "/close",  # closing a site: after every write that registers or sends people there
     "/renumber",  # a new number: after every write that names the person by their number
+    # An erasure last of all: a write after it on the erased person finds nobody (404),
+    # so that, run earlier, it hid every removal of a link or from a manifest, and
+    # every correction, from the audits (tests/api/test_world_succeeds_every_write.py).
+    "/erasure",
 )
 
 
@@ -337,6 +355,9 @@ class RouteCase:
 
 PLACEHOLDERS = (
     "own_site_id",
+    "hospital_id",
+    "relative_id",
+    "relative_number",
     "registration_number",
     "given_name",
     "family_name",
@@ -427,9 +448,12 @@ def route_cases(app: FastAPI) -> list[RouteCase]:
                 )
             )
 
-    def order(c: RouteCase) -> tuple[int, int, str]:
+    def order(c: RouteCase) -> tuple[int, int, int, str]:
+        # Of the writes of one step, the API's first: a page form of the same step (the
+        # site closed on its page, a person taken off a manifest there) would otherwise
+        # leave the API's nothing to do (tests/api/test_world_succeeds_every_write.py).
         late = next((i for i, m in enumerate(LAST) if m in c.key), -1)
-        return (0 if c.reads else 1, late, c.key)
+        return (0 if c.reads else 1, late, 0 if c.kind == "api" else 1, c.key)
 
     return sorted(cases, key=order)
 

@@ -300,6 +300,16 @@ def build_world(database: Database, clock: Clock) -> World:
     )
     body = {"person_id": persons["other_site"]["id"], "other_person_id": sibling["id"]}
     _ok(b_admin.post("/api/relationships", json={**body, "kind": "sibling"}))
+    # A relative of nobody yet, at A: the other end of the link the route table's
+    # ``POST /api/relationships`` records for each of A's records (site B's sibling for
+    # site B's head: its site's person).
+    cousin = _ok(
+        a_admin.post(
+            "/api/persons",
+            json={"site_id": sites["A"], "consent": consent, **basis, "given_name": "Rt"},
+        )
+    )
+    relatives = {"A": cousin, "B": sibling}
     for kind in ("unaccompanied_child", "refused_tracing"):
         body = {
             "site_id": sites["A"],
@@ -377,6 +387,27 @@ def build_world(database: Database, clock: Clock) -> World:
         )
     _ok(a_admin.post(f"/api/manifests/{manifests['H']}/dispatch"))
     _ok(b_admin.post(f"/api/manifests/{manifests['B']}/dispatch"))
+    # Two drafts of their own (A to the hospital), offered to the record who refused
+    # tracing (``Record.offers``): one with her on it, for the removal from a manifest
+    # (every dispatch of the route table runs before every removal, so a removal from
+    # the adult's draft finds it dispatched: refused, 409); one with the cousin of
+    # nobody on it, for the dispatch (every movement of the route table runs before
+    # it and takes each record to the hospital: a draft of theirs no longer leaves
+    # from where they are, 422). Else neither write would ever be seen done.
+    drafts: dict[str, str] = {}
+    for name, passenger in (("removal", persons["refused_tracing"]), ("dispatch", cousin)):
+        draft = _ok(
+            a_admin.post(
+                "/api/manifests",
+                json={"vehicle": "truck 8", "from_site_id": sites["A"], "to_site_id": sites["H"]},
+            )
+        )
+        _ok(
+            a_admin.post(
+                f"/api/manifests/{draft['id']}/persons", json={"person_ids": [passenger["id"]]}
+            )
+        )
+        drafts[name] = str(draft["id"])
     # An enquiry for each record (seeking it by name), and an export at A and at B.
     enquiries: dict[str, dict[str, Any]] = {}
     # The adult's enquiry also seeks site B's head (a family the corridor split between
@@ -417,6 +448,10 @@ def build_world(database: Database, clock: Clock) -> World:
 
     offers = _offering_states(a_admin, sites["A"], persons, basis)
     offers["adult"] |= _node_states(database, clock, sites["A"])
+    offers["refused_tracing"] = {
+        **{key: {"manifest_id": drafts["removal"]} for key in REMOVAL_FORMS},
+        **{key: {"manifest_id": drafts["dispatch"]} for key in DISPATCH_FORMS},
+    }
 
     links: dict[str, str] = {}
     with database.read() as conn:
@@ -462,6 +497,13 @@ def build_world(database: Database, clock: Clock) -> World:
             "note": str(shown["note"]),
             "given_name": GIVEN_NAMES[kind],
             "family_name": FAMILY_NAMES[kind],
+            # Where a movement of the route table takes the person, and where a truck it
+            # makes goes (from the record's site): the hospital, whatever the record.
+            "hospital_id": sites["H"],
+            # A person of the record's site not linked to them: the other end of a new
+            # family link (the route table's ``POST /api/relationships``).
+            "relative_id": str(relatives[site_key]["id"]),
+            "relative_number": str(relatives[site_key]["registration_number"]),
             # The person a merge or a "two persons" decision names beside the record:
             # itself (refused) but where the record has a pair queued (``offers``).
             "other_person_id": pid,
@@ -533,6 +575,14 @@ APART_FORMS = (
     "POST /persons/{person_id}/not-duplicate",
     "POST /api/persons/{person_id}/not-duplicate",
 )
+REMOVAL_FORMS = (
+    "DELETE /api/manifests/{manifest_id}/persons/{person_id}",
+    "POST /manifests/{manifest_id}/remove",
+)
+DISPATCH_FORMS = (
+    "POST /api/manifests/{manifest_id}/dispatch",
+    "POST /manifests/{manifest_id}/dispatch",
+)
 UNMERGE_FORMS = ("POST /persons/{person_id}/unmerge", "POST /api/persons/{person_id}/unmerge")
 # The adult registered again, at her own site: her names as another clerk spelt them, her
 # sex and birth year, nothing else (no restricted field: the adult's canaries stay hers
@@ -547,6 +597,11 @@ TWICE = (("Hameed", "Barakzawy"), ("Hamed", "Barakzai"), ("Hamied", "Barakzawee"
 # A second relative who asks for the adult (her cousin): her case awaits the adult's
 # decision.
 SECOND_ENQUIRER = {**ENQUIRER, "name": "Salma Barakzawi", "relationship": "cousin"}
+THIRD_ENQUIRER = {**ENQUIRER, "name": "Idris Barakzawi", "relationship": "uncle_aunt"}
+REJECT_FORMS = (
+    "POST /tracing/matches/{match_id}/reject",
+    "POST /api/tracing/matches/{match_id}/reject",
+)
 
 
 def _offering_states(
@@ -600,7 +655,20 @@ def _offering_states(
     [case] = enquiry["cases"]
     [match] = [m for m in case["matches"] if m["person"]["id"] == adult["id"]]
     _ok(admin.post(f"/api/tracing/matches/{match['id']}/confirm", json={"reason": "seen"}))
+    # A third relative who asks for her (her uncle): his case's match with her stays
+    # proposed for the rejection forms (every confirmation of the route table runs
+    # before every rejection, on each record's own match: refused then, 409).
+    asked = {"enquirer": THIRD_ENQUIRER, "sought": [{**sought[0], "enquirer_is": "uncle_aunt"}]}
+    uncle = _ok(admin.post("/api/tracing/enquiries", json=asked))
+    [proposed] = [
+        (c["id"], m["id"])
+        for c in uncle["cases"]
+        for m in c["matches"]
+        if m["person"]["id"] == adult["id"]
+    ]
     offers: dict[str, dict[str, str]] = {}
+    for key in REJECT_FORMS:
+        offers[key] = {"case_id": str(proposed[0]), "match_id": str(proposed[1])}
     for key in DISCLOSURE_FORMS:
         offers[key] = {"case_id": str(case["id"])}
     for keys, other in ((MERGE_FORMS, to_merge), (APART_FORMS, apart)):

@@ -50,6 +50,7 @@ from tests.support.route_world import (
     DETENTION_NAME,
     RECORDS,
     SECOND_ENQUIRER,
+    THIRD_ENQUIRER,
     World,
     build_world,
     close_worlds,
@@ -252,7 +253,7 @@ CODE_LIKE = re.compile(r"[a-z][a-z0-9_]*|\[.*\]|\{.*\}")
 # bad values the refused forms carry.
 TYPED = {str(v) for c in CASES for v in (c.body or {}).values() if isinstance(c.body, dict)}
 TYPED |= {b.value for b in FORM_CASES} | {str(v) for v in ENQUIRER.values()}
-TYPED |= {str(v) for v in SECOND_ENQUIRER.values()}
+TYPED |= {str(v) for v in SECOND_ENQUIRER.values()} | {str(v) for v in THIRD_ENQUIRER.values()}
 TYPED |= {DETENTION_NAME, DETENTION_LOCALITY}
 # Single lowercase words typed into the world (else taken for stored codes), and where.
 TYPED_WORDS = {

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import func, select
+
+from corridor.security.tables import audit_events
 from corridor.web.i18n import LANG_COOKIE, translations
 from tests.web.conftest import PageClient, csrf
 from tests.web.test_pages import officer, register_household, sites  # noqa: F401 (fixtures)
@@ -52,6 +55,51 @@ def test_the_refusal_names_who_stays_behind_in_the_readers_language(officer, sit
         assert _refusal(lang) in alert, (lang, alert)
         assert child["name"] in alert and not UUID.search(alert), (lang, alert)
     assert officer.get(f"{url}.json").json()["manifest"]["status"] == "draft"
+
+
+def test_the_members_the_refusal_names_are_audited_once(officer, sites, database):  # noqa: F811
+    """The page's refusal names the member left behind (name and number), as the API's
+    does: read, and audited once as such (purpose "named in a refusal"), as the API's
+    write gate audits them; on the code before, the page wrote no event of her."""
+    members = _members(officer, register_household(officer, sites["exit"]))
+    head, child = members
+    url = _manifest(officer, sites, [head["registration_number"]])
+    officer.page(url)
+    with database.read() as conn:
+        since = conn.execute(select(func.max(audit_events.c.seq))).scalar_one()
+    r = officer.submit(f"{url}/dispatch", {"confirmed": "yes"})
+    assert r.status_code == 422 and child["registration_number"] in r.text
+    with database.read() as conn:
+        rows = conn.execute(
+            select(audit_events.c.person_id, audit_events.c.purpose).where(
+                audit_events.c.seq > since, audit_events.c.person_id == child["id"]
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [(child["id"], "named in a refusal")]
+
+
+def test_a_number_on_another_truck_comes_back_read_once(officer, sites, database):  # noqa: F811
+    """A person put on a second truck while on an open one: refused, her number kept in
+    the form beside the refusal naming the truck she is on: a read of her, audited once
+    (purpose "named in a refusal"). Found by the route world's draft of her own
+    (tests/api/test_world_succeeds_every_write.py): on the code before, the page wrote
+    no event of her (tests/api/test_route_table_protection.py failed)."""
+    members = _members(officer, register_household(officer, sites["exit"]))
+    head, child = members
+    _manifest(officer, sites, [head["registration_number"], child["registration_number"]])
+    second = _manifest(officer, sites, [])
+    officer.page(second)
+    with database.read() as conn:
+        since = conn.execute(select(func.max(audit_events.c.seq))).scalar_one()
+    r = officer.submit(f"{second}/persons", {"registration_numbers": head["registration_number"]})
+    assert r.status_code == 422 and head["registration_number"] in r.text
+    with database.read() as conn:
+        rows = conn.execute(
+            select(audit_events.c.person_id, audit_events.c.purpose).where(
+                audit_events.c.seq > since, audit_events.c.person_id.is_not(None)
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [(head["id"], "named in a refusal")]
 
 
 def test_confirmations_write_nothing_until_confirmed(officer, sites):  # noqa: F811

@@ -61,7 +61,7 @@ from tests.api.test_bad_input_every_route import (
     state,
 )
 from tests.conftest import Clock, world_database
-from tests.support.route_table import RouteCase
+from tests.support.route_table import RouteCase, fill
 from tests.support.route_world import build_world, close_worlds, token_client, with_form_secret
 
 MATRIX = default_matrix()
@@ -404,7 +404,7 @@ def _refused_keeps(
     url, body = _base(env, route, case.role)
     if drop is not None:
         body.pop(drop)
-    body.update(given)
+    body.update(fill(given, env.world.record("adult").ids))
     # The form as the page offers it after a refusal: its controls, filled in.
     _, first = _post(env, case, url, body)
     offered = forms_posting_to(first, url)
@@ -453,7 +453,8 @@ def _refused_keeps(
 SERVICE_REFUSALS: dict[str, list[tuple[dict[str, str], str]]] = {
     "POST /persons/{person_id}/events": [
         ({"kind": "discharged"}, "kind"),  # the adult is at a camp, not in hospital
-        ({"kind": "transferred"}, "to_site_id"),  # to the camp she is at
+        # to the camp she is at (the route table's form takes her to the hospital)
+        ({"kind": "transferred", "to_site_id": "{own_site_id}"}, "to_site_id"),
     ],
     "POST /admin/sites": [({"name": "Camp Alpha"}, "name")],  # the world's site A's
     "POST /admin/sites/{site_id}": [({"name": "Camp Bravo"}, "name")],  # site B's

@@ -138,12 +138,20 @@ def _show(
     errors: dict[str, str],
     typed: dict[str, str] | None = None,
     status: int | None = None,
+    typed_persons: list[str] | None = None,
 ) -> Response:
     """The manifest's page; ``typed``: after a refused "Add persons", what was typed (the
     numbers scanned), shown again as typed: in the form, or, where the manifest left
     its draft meanwhile (another officer dispatched it), read-only under the title with
-    why, to be put on another manifest."""
+    why, to be put on another manifest. ``typed_persons``: the persons those numbers
+    found; each one not on the manifest (which audits those on it) is shown again by
+    number beside why the refusal is about them (on another truck, elsewhere): a read,
+    audited once as such."""
     manifest = svc.gate.manifest(who, manifest_id)
+    on_board = {p.id for p in manifest.persons}
+    again = [p for p in dict.fromkeys(typed_persons or ()) if p not in on_board]
+    if again:
+        svc.gate.named_in_refusal(who, WRITE, again)
     extra = {**_checkin_extra(svc, who, manifest), "errors": errors, "typed": typed or {}}
     status = status or (422 if errors else 200)
     return render(
@@ -212,7 +220,8 @@ def add_persons(
             for key, why in errors.items()
         }
         status = forms.status_of(exc, shows_persons=True)
-        page = _show(request, svc, who, manifest_id, errors, forms.as_values(form), status)
+        typed = forms.as_values(form)
+        page = _show(request, svc, who, manifest_id, errors, typed, status, typed_persons=ids)
         refusal_shown(svc, who, WRITE, exc, request)
         return page
     return see_other(f"/manifests/{manifest_id}")
@@ -254,7 +263,10 @@ def dispatch(
         )
     except ValidationFailed as exc:
         errors = {"dispatch": forms.reasons(exc)}
-        return _show(request, svc, who, manifest_id, errors)
+        page = _show(request, svc, who, manifest_id, errors)
+        # The members left behind the refusal names: read, audited as the API's are.
+        refusal_shown(svc, who, WRITE, exc, request)
+        return page
     return see_other(f"/manifests/{manifest_id}")
 
 
