@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from corridor.matching.records import PersonRecord
@@ -151,6 +151,35 @@ class CandidatePolicy:
             gi, idf = where[key]
             if best.get((rid, gi), 0.0) < idf:
                 best[(rid, gi)] = idf
+        score: dict[str, float] = {}
+        for (rid, _), v in best.items():
+            score[rid] = score.get(rid, 0.0) + v
+        return score
+
+    @staticmethod
+    def score_lists(
+        chosen: list[tuple[int, str, float]], ids_of: Mapping[str, Sequence[str]]
+    ) -> dict[str, float]:
+        """``score_postings`` of the chosen keys' lists of ids (``ids_of[key]``): the
+        same scores, summed in the same order, the candidates in the same order; a key
+        chosen twice (one key of two names) read once.
+
+        >>> chosen = [(0, "n:A", 2.0), (0, "t:a", 3.0), (1, "n:B", 1.0), (1, "n:A", 2.0)]
+        >>> lists = {"n:A": ["x", "y"], "t:a": ["y"], "n:B": ["z", "x"]}
+        >>> CandidatePolicy.score_lists(chosen, lists)
+        {'x': 2.0, 'y': 5.0, 'z': 1.0}
+        >>> CandidatePolicy.score_postings(
+        ...     chosen, ((k, r) for _, k, _ in chosen for r in lists[k])) == _
+        True
+        """
+        where = {key: (gi, idf) for gi, key, idf in chosen}
+        best: dict[tuple[str, int], float] = {}
+        get = best.get
+        for key in dict.fromkeys(key for _, key, _ in chosen):
+            gi, idf = where[key]
+            for rid in ids_of[key]:
+                if get((rid, gi), 0.0) < idf:
+                    best[(rid, gi)] = idf
         score: dict[str, float] = {}
         for (rid, _), v in best.items():
             score[rid] = score.get(rid, 0.0) + v

@@ -117,8 +117,7 @@ class MemoryIndex:
         groups, weak = query_key_groups(query)
         sizes = {k: len(ids) for g in groups for k in g if (ids := self.postings.get(k))}
         chosen = policy.choose_keys(groups, sizes, len(self.records), weak)
-        postings = ((key, rid) for _, key, _ in chosen for rid in self.postings[key])
-        score = policy.score_postings(chosen, postings)
+        score = policy.score_lists(chosen, self.postings)
         if exclude is not None:
             score.pop(exclude, None)
         pool = policy.pool(score)

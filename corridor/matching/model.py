@@ -160,7 +160,8 @@ class Calibration:
         none = self.none_utility(population)
         utils = [self.slope * w for w in weights]
         top = max(none, max(utils))
-        total = math.exp(none - top) + sum(math.exp(u - top) for u in utils)
+        # Summed exactly (``fsum``): the same whatever order the candidates come in.
+        total = math.fsum([math.exp(none - top), *(math.exp(u - top) for u in utils)])
         return [math.exp(u - top) / total for u in utils]
 
 

@@ -12,6 +12,7 @@ equally well share the probability.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -988,17 +989,22 @@ class Matcher:
         """Score every candidate, best first, at most ``top``; each probability counts
         every candidate scored, not only the ``top`` returned (they compete).
         ``explain=False``: the matches carry no evidence (for callers that show none)."""
-        return self.rank_weighed(query, candidates, top, explain)[0]
+        return self.rank_weighed(query, candidates, top, explain, whole_order=False)[0]
 
     def rank_weighed(
         self, query: PersonRecord, candidates: Iterable[PersonRecord], top: int = 10,
-        explain: bool = True,
+        explain: bool = True, whole_order: bool = True,
     ) -> tuple[list[Match], list[tuple[str, float]]]:
-        """``rank``, and ``(record_id, weight)`` of every candidate scored, best first."""
+        """``rank``, and ``(record_id, weight)`` of every candidate scored, best first
+        (``whole_order=False``: in order only as far as the best ``top``; below them,
+        candidates of equal weight in no particular order)."""
         cands = {c.record_id: c for c in candidates}
         # The probabilities are reckoned below, all candidates together.
         quick = [Match(rid, 0.0, *self._weigh(query, c, False)) for rid, c in cands.items()]
-        close = self._closeness_of_ties(query, quick, cands)
+        least = None
+        if not whole_order and len(quick) > top > 0:
+            least = heapq.nlargest(top, (round(m.weight, 6) for m in quick))[-1]
+        close = self._closeness_of_ties(query, quick, cands, least)
         quick.sort(key=lambda m: (-round(m.weight, 6), -close.get(m.record_id, 0.0),
                                   m.record_id))
         weights = [m.weight for m in quick]
@@ -1012,13 +1018,17 @@ class Matcher:
 
     @staticmethod
     def _closeness_of_ties(
-        query: PersonRecord, scored: list[Match], cands: dict[str, PersonRecord]
+        query: PersonRecord, scored: list[Match], cands: dict[str, PersonRecord],
+        least: float | None = None,
     ) -> dict[str, float]:
         """How alike the spellings look (0..100), the tie-breaker between candidates of
-        equal weight: computed for those only."""
+        equal weight: computed for those only (and of those, only for weights of at
+        least ``least``, rounded as the ranking rounds them)."""
         by_weight: dict[float, list[str]] = {}
         for m in scored:
-            by_weight.setdefault(round(m.weight, 6), []).append(m.record_id)
+            w = round(m.weight, 6)
+            if least is None or w >= least:
+                by_weight.setdefault(w, []).append(m.record_id)
         tied = [rid for ids in by_weight.values() if len(ids) > 1 for rid in ids]
         if not tied:
             return {}
