@@ -7,8 +7,9 @@ way in applies them.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -17,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
@@ -609,3 +611,74 @@ class MatchQueryIn(SoughtDescription):
         "tracing for a caller who may trace, deduplication otherwise",
     )
     top: int = Field(default=10, ge=1, le=50)
+
+
+# The errors of a length limit (a text's characters, a list's items): the one check a
+# value kept from before its limit (an old SQLite database, which does not hold a VARCHAR
+# to its length; a change synced from an older node) may fail without anyone typing it.
+LENGTH_LIMITS = frozenset({"string_too_long", "too_long"})
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def validate_kept(model: type[_M], body: dict[str, Any], kept: Any) -> _M:
+    """``model`` validated from ``body``, where a value over its length limit that is
+    ``kept`` as it was (the same value at the same place of ``kept``: stored, not typed)
+    is taken as it is. The limit applies to what is typed, not to what is kept
+    (docs/api.md, "Input limits"): a correction of a person's note is never refused for a
+    name stored long before. Any other error, and a length over the limit that was typed,
+    raise the ValidationError as ``model_validate`` does.
+
+    >>> long = "x" * 150
+    >>> validate_kept(NamesIn, {"given_name": long}, {"given_name": long}).given_name == long
+    True
+    """
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        errors = exc.errors()
+        if not all(e["type"] in LENGTH_LIMITS and _found(kept, e["loc"]) == e["input"]
+                   for e in errors):
+            raise
+    # Checked with each kept value cut to its limit, then given its stored value back.
+    cut = json.loads(json.dumps(body, default=str))
+    for e in errors:
+        limit = int((e.get("ctx") or {}).get("max_length", 0))
+        _put(cut, e["loc"], e["input"][:limit])
+    checked = model.model_validate(cut)
+    for e in errors:
+        _put(checked, e["loc"], e["input"])
+    return checked
+
+
+_MISSING = object()
+
+
+def _found(into: Any, loc: tuple[int | str, ...]) -> Any:
+    """The value at ``loc`` of a body, or a marker no input equals."""
+    for part in loc:
+        try:
+            into = _at(into, part)
+        except (IndexError, KeyError, AttributeError, ValueError, TypeError):
+            return _MISSING
+    return into
+
+
+def _put(into: Any, loc: tuple[int | str, ...], value: Any) -> None:
+    """``value`` at ``loc`` in a body (dicts and lists) or a model (its attributes)."""
+    *path, last = loc
+    for part in path:
+        into = _at(into, part)
+    if isinstance(into, list):
+        into[int(last)] = value
+    elif isinstance(into, dict):
+        into[last] = value
+    else:
+        object.__setattr__(into, str(last), value)
+
+
+def _at(into: Any, part: int | str) -> Any:
+    if isinstance(into, list):
+        return into[int(part)]
+    if isinstance(into, dict):
+        return into[part]
+    return getattr(into, str(part))

@@ -31,7 +31,7 @@ from sqlalchemy import Connection, func, select, update
 from corridor.domain.names import NAME_PARTS
 from corridor.domain.paging import Paging
 from corridor.errors import NotFound, Problem, ValidationFailed
-from corridor.schemas import PersonPatch
+from corridor.schemas import PersonPatch, validate_kept
 from corridor.services.base import AuditHook
 from corridor.services.protection.gate import DETENTION_FIELDS
 from corridor.storage import changes, locations, queries
@@ -175,18 +175,13 @@ def patch_of(person: dict[str, Any], columns: list[str]) -> dict[str, Any]:
     return patch
 
 
-# The refusals of a value's length: a limit added since the value was stored (an agency
-# to share with held to 200 characters from session 24 on) holds what is typed, never
-# what another installation kept.
-LENGTH_LIMITS = frozenset({"string_too_long", "too_long"})
-
-
 def as_kept(body: dict[str, Any]) -> PersonPatch:
     """The correction that takes the other side's stored values (``patch_of``), checked
     as any correction is, but for the lengths: a value stored before its limit existed
     (synced from an older node, or written before the limit) is taken as it was kept.
     The limit applies to what is typed, not to what is kept: an officer's decision is
-    never refused for a value nobody typed here (docs/sync.md, "Conflicts").
+    never refused for a value nobody typed here (docs/sync.md, "Conflicts";
+    ``schemas.validate_kept``).
 
     >>> long = "x" * 250
     >>> kept = as_kept({"consent": {"tracing": True, "share_with": ["ICRC", long]}})
@@ -194,43 +189,11 @@ def as_kept(body: dict[str, Any]) -> PersonPatch:
     True
     """
     try:
-        return PersonPatch.model_validate(body)
+        return validate_kept(PersonPatch, body, body)
     except ValidationError as exc:
-        errors = exc.errors()
-        if not all(e["type"] in LENGTH_LIMITS for e in errors):
-            raise ValidationFailed(
-                [Problem(".".join(map(str, e["loc"])), e["msg"]) for e in errors]
-            ) from exc
-    # Checked with each value cut to its limit, then given its stored value back.
-    cut = json.loads(json.dumps(body, default=str))
-    for e in errors:
-        limit = int((e.get("ctx") or {}).get("max_length", 0))
-        _put(cut, e["loc"], e["input"][:limit])
-    patch = PersonPatch.model_validate(cut)
-    for e in errors:
-        _put(patch, e["loc"], e["input"])
-    return patch
-
-
-def _put(into: Any, loc: tuple[int | str, ...], value: Any) -> None:
-    """``value`` at ``loc`` in a body (dicts and lists) or a model (its attributes)."""
-    *path, last = loc
-    for part in path:
-        into = _at(into, part)
-    if isinstance(into, list):
-        into[int(last)] = value
-    elif isinstance(into, dict):
-        into[last] = value
-    else:
-        object.__setattr__(into, str(last), value)
-
-
-def _at(into: Any, part: int | str) -> Any:
-    if isinstance(into, list):
-        return into[int(part)]
-    if isinstance(into, dict):
-        return into[part]
-    return getattr(into, str(part))
+        raise ValidationFailed(
+            [Problem(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
+        ) from exc
 
 
 class ConflictReview:

@@ -32,6 +32,7 @@ from corridor.schemas import (
     PersonIn,
     PersonPatch,
     PersonSearchIn,
+    validate_kept,
 )
 from corridor.security.errors import KeyUnavailable
 from corridor.services.base import AuditHook, Service, live_id, live_ids, refuse_erased
@@ -420,8 +421,11 @@ class RegistrationService(Service):
             refuse_erased(conn, [person_id], "person_id")
             if check:
                 check(current)
+            stored = _details_of(current)
             try:
-                merged = PersonDetails.model_validate(_merged(_details_of(current), given))
+                # The limits hold what is typed, not what is kept: a name stored longer
+                # (an old SQLite database) never blocks a correction of another field.
+                merged = validate_kept(PersonDetails, _merged(stored, given), stored)
             except ValidationError as exc:
                 # The correction is checked as a registration is: by field, never a fault.
                 raise ValidationFailed(
@@ -507,7 +511,7 @@ class RegistrationService(Service):
             # A person merged away here is searched for as its survivor, once.
             live = list(dict.fromkeys(live_ids(conn, person_ids)))
             written = [
-                (pid, PersonDetails.model_validate(_details_of(self._person(conn, pid))))
+                (pid, _as_kept(_details_of(self._person(conn, pid))))
                 for pid in live
             ]
         return self.queue_duplicates(written, audit)
@@ -636,8 +640,8 @@ class RegistrationService(Service):
             return False  # an old id: the correction lands on the survivor, as any write
         details = _details_of(self._person(conn, person_id))
         try:
-            before = PersonDetails.model_validate(details)
-            after = PersonDetails.model_validate(_merged(details, given))
+            before = _as_kept(details)
+            after = validate_kept(PersonDetails, _merged(details, given), details)
         except ValidationError:
             return False
         return before == after
@@ -1070,6 +1074,11 @@ def _details_of(person: dict[str, Any]) -> dict[str, Any]:
         biometric_reference=person.get("biometric_reference"),
     )
     return out
+
+
+def _as_kept(details: dict[str, Any]) -> PersonDetails:
+    """The stored details as PersonDetails, every value as kept (lengths aside)."""
+    return validate_kept(PersonDetails, details, details)
 
 
 def _merged(details: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
