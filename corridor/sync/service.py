@@ -78,6 +78,7 @@ from corridor.sync import (
     holds,
     keygrant,
     keys,
+    lengths,
     names,
     numbers,
     parts,
@@ -1329,6 +1330,9 @@ class SyncService(Service):
             ).mappings()
             progress = False
             pending = [(c, self._open_change(c)) for c in waiting]
+            # A value longer than its column: the person's last change decides.
+            if long := lengths.refusal(pending):
+                raise BundleRefused(long)
             # New persons with nothing to wait for: applied together (corridor/sync/batch.py).
             now = self.clock()
             together = batch.apply_new(
