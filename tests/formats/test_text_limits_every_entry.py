@@ -229,3 +229,22 @@ def test_a_name_kept_over_its_column_never_blocks_a_correction_of_another_field(
     r = api.patch(f"/api/persons/{pid}", json={field: kept})
     assert r.status_code == 422 and field in errors(r), r.text
     assert _stored(database, pid, field) == kept
+
+
+def test_every_name_at_its_limit_at_once_is_searched_for_duplicates(api, database, caplog):
+    """Every name of a person at its limit, at once: registered in full, and searched
+    for among the registered persons as any registration is (the four original-script
+    parts joined are 403 characters, over a search's 300: the check raised a validation
+    error, logged, and the person was never put in the duplicates queue)."""
+    names = {f: _name(f, 0) for f in LIMITED}
+    first = register(api, api.site_id, **names)
+    caplog.clear()
+    second = register(api, api.site_id, **names)
+    assert "not queued" not in caplog.text, caplog.text
+    for field in LIMITED:
+        assert _stored(database, second["id"], field) == names[field]
+    r = api.get("/api/duplicates")
+    assert r.status_code == 200, r.text
+    found = r.json()
+    pairs = found["items"] if isinstance(found, dict) else found
+    assert {first["id"], second["id"]} in [{p["id"] for p in pair["persons"]} for pair in pairs]

@@ -35,7 +35,7 @@ from corridor.matching import (
 )
 from corridor.matching.blocking import nationality_key, query_key_groups
 from corridor.matching.variants import VariantTable
-from corridor.schemas import MatchPurpose, MatchQueryIn, PersonDetails
+from corridor.schemas import MatchPurpose, MatchQueryIn, PersonDetails, validate_kept
 from corridor.services.base import Service
 from corridor.services.protection.accounts import Caller
 from corridor.services.protection.field_vault import FieldVault
@@ -442,7 +442,9 @@ def match_query(person: PersonDetails) -> MatchQueryIn:
         getattr(person, f) for f in NAME_COLUMNS if f.endswith("_original") and getattr(person, f)
     )
     birth_year = int(person.birth_date[:4]) if person.birth_date else None
-    return MatchQueryIn(
+    # The person's own values, kept or joined (four original-script parts of 100
+    # characters are 403 for a query's 300): held to no length a caller types.
+    query = dict(
         given_name=person.given_name,
         father_name=person.father_name,
         grandfather_name=person.grandfather_name,
@@ -461,3 +463,4 @@ def match_query(person: PersonDetails) -> MatchQueryIn:
         purpose="deduplication",
         top=3,
     )
+    return validate_kept(MatchQueryIn, query, query)
