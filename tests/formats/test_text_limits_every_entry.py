@@ -38,6 +38,15 @@ from tests.formats.test_every_format_every_entry import (
 )
 from tests.web.conftest import page_client
 
+
+def _nothing_written(before: dict[str, int], after: dict[str, int]) -> bool:
+    """No table gained or lost a row; the tracing outbox, which the app's tracing worker
+    empties on its own after each registration that succeeds, at most emptied further
+    (a refusal adds nothing to it)."""
+    b, a = dict(before), dict(after)
+    return a.pop("tracing_outbox", 0) <= b.pop("tracing_outbox", 0) and a == b
+
+
 # Every length-limited name column of a person, with its limit (the table's).
 LIMITED = (*NAME_PARTS, "kunya", "mother_name")
 LIMIT = {f: int(persons.c[f].type.length) for f in LIMITED}  # type: ignore[attr-defined]
@@ -108,7 +117,7 @@ def test_a_name_over_its_column_is_refused_by_the_api(entry, field, api, databas
     assert any(named.replace(".0.", "[0].") in f or named in f for f in problems), problems
     assert all(problems.values()), problems
     if entry != "api-correction":
-        assert written == before
+        assert _nothing_written(before, written)
     else:
         assert _stored(database, api.person_id, field) != _name(field, 1)
     r, _ = API[entry](api, field, _name(field, 0))
@@ -140,7 +149,7 @@ def test_a_name_over_its_column_is_refused_by_the_registration_page(database, cl
         r = officer.submit("/register/household", {**base, f"head.{field}": _name(field, 1)})
         assert r.status_code == 422, (field, r.status_code)
         assert f'id="e-head.{field}"' in r.text, field
-        assert _counts(database) == before, field
+        assert _nothing_written(before, _counts(database)), field
         officer.page("/register/household")
         r = officer.submit("/register/household", {**base, f"head.{field}": _name(field, 0)})
         assert r.status_code == 200, (field, r.text[:500])
@@ -185,7 +194,8 @@ def test_a_name_over_its_column_is_refused_in_every_file(
         run = Entry(entry, database, services, clock, camp)
         before = _counts(database)
         report = run(sample, data, tmp_path)
-        assert not report["written"] and _counts(database) == before, (entry, report)
+        assert not report["written"] and _nothing_written(before, _counts(database)), (
+            entry, report)
         fatal = [p for p in report["problems"] if p["fatal"]]
         assert fatal and {p["line"] for p in fatal} == {line}, (entry, fatal)
         assert any(field in (p["field"] or "") and p["reason"] for p in fatal), (entry, fatal)
