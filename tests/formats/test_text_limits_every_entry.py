@@ -39,6 +39,15 @@ from tests.formats.test_every_format_every_entry import (
 from tests.web.conftest import page_client
 
 
+def _settled(client: Any) -> None:
+    """Wait until the app's work after a registration that succeeded is done: the search
+    for its duplicates (the linkage thread) and its tracing check (the worker)."""
+    services = client.app.state.services
+    assert services.linkage_idle(30)
+    if services.tracing_worker is not None:
+        assert services.tracing_worker.wait_idle(30)
+
+
 def _nothing_written(before: dict[str, int], after: dict[str, int]) -> bool:
     """No table gained or lost a row; the tracing outbox, which the app's tracing worker
     empties on its own after each registration that succeeds, at most emptied further
@@ -145,6 +154,7 @@ def test_a_name_over_its_column_is_refused_by_the_registration_page(database, cl
     assert set(NAME_PARTS) <= set(shown), shown
     for field in shown:
         officer.page("/register/household")
+        _settled(officer)  # the last registration's duplicates and tracing checks
         before = _counts(database)
         r = officer.submit("/register/household", {**base, f"head.{field}": _name(field, 1)})
         assert r.status_code == 422, (field, r.status_code)
