@@ -19,6 +19,7 @@ the person page's health form (docs/api.md, "Input limits").
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -74,9 +75,17 @@ def _stored(database: Any, person_id: str, field: str) -> Any:
 
 @pytest.fixture
 def api(database, clock):
-    c = make_client(database, clock)
-    c.site_id = site(c, "Camp A")  # type: ignore[attr-defined]
-    return c
+    with make_client(database, clock) as c:  # its background work ended at teardown
+        c.site_id = site(c, "Camp A")  # type: ignore[attr-defined]
+        yield c
+
+
+@pytest.fixture
+def pages(database, clock):
+    """``pages(**kw)``: a signed-in page client (``page_client``), its app shut down at
+    teardown (the linkage thread and tracing worker let go of their connections)."""
+    with ExitStack() as stack:
+        yield lambda **kw: stack.enter_context(page_client(database, clock, **kw))
 
 
 # -- the JSON API and the registration page -------------------------------------------------
@@ -136,8 +145,8 @@ def test_a_name_over_its_column_is_refused_by_the_api(entry, field, api, databas
         assert _name(field, 0) in stored.scalars().all()
 
 
-def test_a_name_over_its_column_is_refused_by_the_registration_page(database, clock, api):
-    officer = page_client(database, clock)
+def test_a_name_over_its_column_is_refused_by_the_registration_page(database, api, pages):
+    officer = pages()
     base = {
         "purpose": "registration and assistance",
         "legal_basis": "vital_interest",
@@ -225,7 +234,7 @@ def test_a_name_over_its_column_is_refused_in_every_file(
 @pytest.mark.parametrize("backend", ["sqlite"])
 @pytest.mark.parametrize("field", LIMITED)
 def test_a_name_kept_over_its_column_never_blocks_a_correction_of_another_field(
-    field, database, clock, api
+    field, database, api, pages
 ):
     """Written straight into SQLite (which keeps a VARCHAR at any length), as a database
     from before the limit holds it: the API's and the page's corrections of the note,
@@ -238,7 +247,7 @@ def test_a_name_kept_over_its_column_never_blocks_a_correction_of_another_field(
     r = api.patch(f"/api/persons/{pid}", json={"sex": "m", "note": "seen at the gate"})
     assert r.status_code == 200, r.text
     assert _stored(database, pid, field) == kept
-    officer = page_client(database, clock, roles=(Role.HEALTH, Role.REGISTRAR))
+    officer = pages(roles=(Role.HEALTH, Role.REGISTRAR))
     officer.page(f"/persons/{pid}")
     r = officer.submit(f"/persons/{pid}/health", {"muac_mm": "140", "medical_note": "ok"})
     assert r.status_code == 200 and "field-error" not in r.text, r.text[:800]
